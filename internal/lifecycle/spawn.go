@@ -1,0 +1,211 @@
+package lifecycle
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// A generation of lb hands its listeners to the next one by starting it with the listening
+// fds as ExtraFiles and a description of them in envChild. The child answers on a readiness
+// pipe: "READY" once every listener accepts, or "ERROR <reason>"; a child that dies first
+// closes the pipe. The same mechanism serves -D (the daemon child), the reload process
+// started by ExecReload (the new daemon), and SIGUSR2 (the successor of the main process).
+const envChild = "LB_CHILD"
+
+// childSpec is the JSON in envChild.
+type childSpec struct {
+	// FDs describes ExtraFiles in order: fd 3 is FDs[0].
+	FDs []passedFD `json:"fds"`
+	// ReadyFD is the write end of the readiness pipe.
+	ReadyFD int `json:"ready_fd"`
+	// WatchdogUsec passes systemd's WatchdogSec= on to the successor (systemd gives
+	// WATCHDOG_USEC only to ExecStart).
+	WatchdogUsec int64 `json:"watchdog_usec,omitempty"`
+	// Daemon tells the child it is the -D daemon (stdio detached, new session).
+	Daemon bool `json:"daemon,omitempty"`
+}
+
+// passedFD identifies one inherited listening socket.
+type passedFD struct {
+	// Key is the bind address it serves (see listenerKey).
+	Key string `json:"key"`
+	// Origin is how the first generation got it: self, activated, stored, handed, inherited.
+	Origin string `json:"origin"`
+}
+
+// readyTimeout bounds how long a parent waits for its child's readiness.
+const readyTimeout = 60 * time.Second
+
+// spawnChild starts the next generation: the same executable with argv, the listening fds in
+// files (described by fds), and waits until it is ready. It returns the child's pid; on
+// failure the child is gone or killed and the error says why.
+func spawnChild(argv []string, files []*os.File, fds []passedFD, spec childSpec, stdio bool) (int, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return 0, fmt.Errorf("spawn: find executable: %w", err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return 0, fmt.Errorf("spawn: pipe: %w", err)
+	}
+	defer r.Close()
+	spec.FDs = fds
+	spec.ReadyFD = 3 + len(files)
+	js, err := json.Marshal(spec)
+	if err != nil {
+		w.Close()
+		return 0, fmt.Errorf("spawn: %w", err)
+	}
+	cmd := exec.Command(exe, argv...)
+	cmd.Env = append(withoutEnv(os.Environ(), envChild, "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "WATCHDOG_USEC", "WATCHDOG_PID"),
+		envChild+"="+string(js))
+	cmd.ExtraFiles = append(append([]*os.File{}, files...), w)
+	if stdio {
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	}
+	// A new session: the child must survive its parent and not get the terminal's signals.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return 0, fmt.Errorf("spawn: start %s: %w", exe, err)
+	}
+	w.Close()
+	pid := cmd.Process.Pid
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	type answer struct {
+		line string
+		err  error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		line, err := bufio.NewReader(r).ReadString('\n')
+		got <- answer{strings.TrimSpace(line), err}
+	}()
+	timer := time.NewTimer(readyTimeout)
+	defer timer.Stop()
+	select {
+	case a := <-got:
+		switch {
+		case a.line == "READY":
+			// The child is detached; reaping it stays with the goroutine above as long as
+			// this process lives (Go's os/exec needs Wait to release it).
+			return pid, nil
+		case strings.HasPrefix(a.line, "ERROR "):
+			<-exited
+			return 0, errors.New(strings.TrimPrefix(a.line, "ERROR "))
+		default:
+			err := <-exited
+			if err == nil {
+				err = errors.New("exited before it was ready")
+			}
+			if a.err != nil && !errors.Is(a.err, io.EOF) {
+				err = fmt.Errorf("%w (readiness pipe: %w)", err, a.err)
+			}
+			return 0, fmt.Errorf("new process %d: %w", pid, err)
+		}
+	case <-timer.C:
+		_ = cmd.Process.Kill()
+		<-exited
+		return 0, fmt.Errorf("new process %d was not ready after %s", pid, readyTimeout)
+	}
+}
+
+// childFromEnv returns the spec handed down by the parent, or nil when this process was not
+// started as a child generation. It unsets envChild so it does not leak further.
+func childFromEnv() (*childSpec, error) {
+	v, ok := os.LookupEnv(envChild)
+	if !ok {
+		return nil, nil
+	}
+	os.Unsetenv(envChild)
+	var s childSpec
+	if err := json.Unmarshal([]byte(v), &s); err != nil {
+		return nil, fmt.Errorf("%s: %w", envChild, err)
+	}
+	return &s, nil
+}
+
+// readyReporter is the child's side of the readiness pipe. A nil one does nothing.
+type readyReporter struct{ f *os.File }
+
+func newReadyReporter(fd int) *readyReporter {
+	if fd <= 0 {
+		return nil
+	}
+	syscall.CloseOnExec(fd)
+	return &readyReporter{f: os.NewFile(uintptr(fd), "ready")}
+}
+
+func (r *readyReporter) ready() {
+	if r == nil || r.f == nil {
+		return
+	}
+	_, _ = io.WriteString(r.f, "READY\n")
+	r.f.Close()
+	r.f = nil
+}
+
+func (r *readyReporter) fail(err error) {
+	if r == nil || r.f == nil {
+		return
+	}
+	_, _ = io.WriteString(r.f, "ERROR "+strings.ReplaceAll(err.Error(), "\n", "; ")+"\n")
+	r.f.Close()
+	r.f = nil
+}
+
+func withoutEnv(env []string, names ...string) []string {
+	out := env[:0:0]
+next:
+	for _, kv := range env {
+		for _, n := range names {
+			if strings.HasPrefix(kv, n+"=") {
+				continue next
+			}
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// writePidFile writes pid atomically (temporary file, then rename), so a reader never sees
+// a partial file.
+func writePidFile(path string, pid int) error {
+	if path == "" {
+		return nil
+	}
+	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
+	if err := os.WriteFile(tmp, []byte(fmt.Sprintf("%d\n", pid)), 0o644); err != nil {
+		return fmt.Errorf("pidfile: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("pidfile: %w", err)
+	}
+	return nil
+}
+
+// signalPids sends sig to each pid, ignoring those already gone. It returns how many were
+// signalled.
+func signalPids(pids []int, sig syscall.Signal) int {
+	n := 0
+	for _, pid := range pids {
+		if pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, sig); err == nil {
+			n++
+		}
+	}
+	return n
+}
