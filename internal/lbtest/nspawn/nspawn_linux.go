@@ -347,7 +347,9 @@ func (p *Proc) Signal(sig syscall.Signal) error {
 }
 
 // CopyIn copies the host file hostPath to containerPath (parents created, mode kept) by
-// writing below the overlay's merged root.
+// writing below the overlay's merged root. The container mounts its own /tmp, /run, /dev,
+// /proc and /sys over the overlay: files written there are not seen inside. Absolute symbolic
+// links on the way would resolve on the host: write to plain paths (/etc, /usr, /var, /lib).
 func (c *Container) CopyIn(hostPath, containerPath string) error {
 	src, err := os.Open(hostPath)
 	if err != nil {

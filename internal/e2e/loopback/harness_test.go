@@ -1,0 +1,300 @@
+// Package loopback holds lb's end-to-end tests on loopback: each starts the real lb binary
+// on a configuration, with small servers and clients of the test's own on 127.0.0.1.
+package loopback
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"lb/internal/lbtest"
+)
+
+var (
+	buildOnce sync.Once
+	lbBin     string
+	buildErr  error
+	binDir    string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// lbBinary builds cmd/lb once per test run.
+func lbBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "lb-e2e-")
+		if buildErr == nil {
+			lbBin, buildErr = lbtest.Build(binDir, "./cmd/lb", "")
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return lbBin
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago. lb binds it itself,
+// as a user's configuration would.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// notifySocket is a fake NOTIFY_SOCKET: a real unixgram socket collecting messages.
+type notifySocket struct {
+	path string
+	conn *net.UnixConn
+	msgs chan string
+}
+
+func newNotifySocket(t *testing.T) *notifySocket {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "lbn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	path := filepath.Join(dir, "notify")
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &notifySocket{path: path, conn: c, msgs: make(chan string, 256)}
+	go func() {
+		buf := make([]byte, 65536)
+		oob := make([]byte, 4096)
+		for {
+			k, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+			if err != nil {
+				close(n.msgs)
+				return
+			}
+			// Close fds passed with FDSTORE=1 so they do not pile up in the test.
+			if msgs, err := syscall.ParseSocketControlMessage(oob[:oobn]); err == nil {
+				for _, m := range msgs {
+					if fds, err := syscall.ParseUnixRights(&m); err == nil {
+						for _, fd := range fds {
+							syscall.Close(fd)
+						}
+					}
+				}
+			}
+			n.msgs <- string(buf[:k])
+		}
+	}()
+	t.Cleanup(func() { c.Close() })
+	return n
+}
+
+// waitFor waits for a message containing want.
+func (n *notifySocket) waitFor(t *testing.T, want string, timeout time.Duration) string {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case m, ok := <-n.msgs:
+			if !ok {
+				t.Fatalf("notify socket closed while waiting for %q", want)
+			}
+			if strings.Contains(m, want) {
+				return m
+			}
+		case <-deadline:
+			t.Fatalf("no %q notification within %s", want, timeout)
+		}
+	}
+}
+
+// lbProc is a running lb.
+type lbProc struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	out    *syncBuffer
+	done   chan struct{}
+	status error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// writeConfig writes text to a file in a fresh directory and returns its path.
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "lb.cfg")
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// startLB starts lb in the foreground with args and waits for READY=1 on a fake notify
+// socket.
+func startLB(t *testing.T, args ...string) *lbProc {
+	t.Helper()
+	n := newNotifySocket(t)
+	p := startLBNotify(t, n, args...)
+	n.waitFor(t, "READY=1", 15*time.Second)
+	return p
+}
+
+func startLBNotify(t *testing.T, n *notifySocket, args ...string) *lbProc {
+	t.Helper()
+	cmd := exec.Command(lbBinary(t), args...)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+n.path)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &lbProc{t: t, cmd: cmd, out: out, done: make(chan struct{})}
+	go func() { p.status = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-p.done:
+			case <-time.After(5 * time.Second):
+				_ = cmd.Process.Kill()
+				<-p.done
+			}
+		}
+		if t.Failed() {
+			t.Logf("lb %v output:\n%s", args, out.String())
+		}
+	})
+	return p
+}
+
+func (p *lbProc) pid() int { return p.cmd.Process.Pid }
+
+func (p *lbProc) signal(sig syscall.Signal) {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		p.t.Fatalf("signal %v: %v", sig, err)
+	}
+}
+
+// wait waits for the process to exit and returns its exit code.
+func (p *lbProc) wait(timeout time.Duration) int {
+	p.t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		p.t.Fatalf("lb did not exit within %s; output:\n%s", timeout, p.out.String())
+	}
+	if p.status == nil {
+		return 0
+	}
+	if ee, ok := p.status.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	return -1
+}
+
+// waitOutput waits until the output contains want.
+func (p *lbProc) waitOutput(want string, timeout time.Duration) {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(p.out.String(), want) {
+		if time.Now().After(deadline) {
+			p.t.Fatalf("output has no %q after %s:\n%s", want, timeout, p.out.String())
+		}
+		time.Sleep(20 * time.Millisecond) // polling a log: there is no other signal
+	}
+}
+
+// nameServer is a backend that writes its name to every connection, then echoes.
+type nameServer struct {
+	name string
+	ln   net.Listener
+	mu   sync.Mutex
+	n    int
+}
+
+func startNameServer(t *testing.T, name string) *nameServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &nameServer{name: name, ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.n++
+			s.mu.Unlock()
+			go func() {
+				defer c.Close()
+				io.WriteString(c, name+"\n")
+				_, _ = io.Copy(c, c)
+			}()
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	return s
+}
+
+func (s *nameServer) addr() string { return s.ln.Addr().String() }
+
+func (s *nameServer) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n
+}
+
+// askName connects to addr and returns the first line the server sent.
+func askName(addr string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return "", fmt.Errorf("read from %s: %w", addr, err)
+	}
+	return strings.TrimSpace(line), nil
+}
