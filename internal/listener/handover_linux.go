@@ -1,0 +1,199 @@
+package listener
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// perFDMax is the largest per-descriptor record: two length-prefixed names
+// of at most 255 bytes and the 4 option bytes.
+const perFDMax = 1 + 255 + 1 + 255 + 4
+
+func serveGetSocks(conn *net.UnixConn, socks []Exported) error {
+	var count [4]byte
+	binary.NativeEndian.PutUint32(count[:], uint32(len(socks)))
+	if _, _, err := conn.WriteMsgUnix(count[:], nil, nil); err != nil {
+		return fmt.Errorf("send count: %w", err)
+	}
+	for start := 0; start < len(socks); start += maxSendFD {
+		batch := socks[start:min(start+maxSendFD, len(socks))]
+		data := make([]byte, 0, len(batch)*perFDMax)
+		fds := make([]int, 0, len(batch))
+		for _, s := range batch {
+			if len(s.Namespace) > 255 || len(s.Interface) > 255 {
+				return fmt.Errorf("names %q/%q: longer than 255 bytes", s.Namespace, s.Interface)
+			}
+			if s.File == nil {
+				return fmt.Errorf("socket %d: %w", start+len(fds), errBadFD)
+			}
+			var fd int
+			if err := control(s.File, func(n int) error { fd = n; return nil }); err != nil {
+				return fmt.Errorf("socket %q: %w", s.File.Name(), err)
+			}
+			fds = append(fds, fd)
+			data = append(data, byte(len(s.Namespace)))
+			data = append(data, s.Namespace...)
+			data = append(data, byte(len(s.Interface)))
+			data = append(data, s.Interface...)
+			data = append(data, 0, 0, 0, 0)
+		}
+		_, _, err := conn.WriteMsgUnix(data, unix.UnixRights(fds...), nil)
+		for _, s := range batch {
+			runtime.KeepAlive(s.File) // the descriptors must stay open until sent
+		}
+		if err != nil {
+			return fmt.Errorf("send %d sockets: %w", len(batch), err)
+		}
+		if len(batch) == maxSendFD {
+			// HAProxy waits for the receiver's ack after each full batch.
+			var ack [4]byte
+			_ = conn.SetReadDeadline(time.Now().Add(handoverTimeout))
+			_, err := io.ReadFull(conn, ack[:])
+			_ = conn.SetReadDeadline(time.Time{})
+			if err != nil {
+				return fmt.Errorf("wait for ack: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+func fetchSockets(conn *net.UnixConn) (socks []Exported, err error) {
+	var got []int
+	defer func() {
+		if err != nil {
+			for _, fd := range got {
+				unix.Close(fd)
+			}
+		}
+	}()
+	if _, err := conn.Write([]byte(GetSocksCommand)); err != nil {
+		return nil, fmt.Errorf("send command: %w", err)
+	}
+	oob := make([]byte, unix.CmsgSpace(4*maxSendFD))
+
+	// The count: 4 bytes, read as HAProxy's recvmsg(MSG_WAITALL) would.
+	var count [4]byte
+	for n := 0; n < len(count); {
+		_ = conn.SetReadDeadline(time.Now().Add(handoverTimeout))
+		m, oobn, _, _, err := conn.ReadMsgUnix(count[n:], oob)
+		fds, perr := parseRights(oob[:oobn])
+		got = append(got, fds...)
+		switch {
+		case perr != nil:
+			return nil, perr
+		case len(fds) > 0:
+			return nil, errors.New("descriptors sent with the count")
+		case m == 0 && (err == nil || errors.Is(err, io.EOF)):
+			return nil, errNoSockets
+		case err != nil:
+			return nil, fmt.Errorf("read count: %w", err)
+		}
+		n += m
+	}
+	want := int(int32(binary.NativeEndian.Uint32(count[:])))
+	if want < 0 {
+		return nil, fmt.Errorf("bad socket count %d", want)
+	}
+
+	var data []byte
+	buf := make([]byte, maxSendFD*perFDMax)
+	for len(got) < want {
+		_ = conn.SetReadDeadline(time.Now().Add(handoverTimeout))
+		n, oobn, flags, _, err := conn.ReadMsgUnix(buf, oob)
+		fds, perr := parseRights(oob[:oobn])
+		got = append(got, fds...)
+		if perr != nil {
+			return nil, perr
+		}
+		if flags&unix.MSG_CTRUNC != 0 {
+			return nil, errors.New("control message truncated")
+		}
+		if n == 0 && len(fds) == 0 {
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, fmt.Errorf("got %d of %d sockets: %w", len(got), want, err)
+		}
+		data = append(data, buf[:n]...)
+		// Ack every message, as HAProxy's receiver does; the sender only
+		// waits for one after a full batch, and may already be gone.
+		var ack [4]byte
+		binary.NativeEndian.PutUint32(ack[:], uint32(len(got)))
+		_, _ = conn.Write(ack[:])
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+	if len(got) > want {
+		return nil, fmt.Errorf("got %d sockets, expected %d", len(got), want)
+	}
+
+	socks = make([]Exported, 0, want)
+	for _, fd := range got {
+		var e Exported
+		var ok bool
+		if e.Namespace, data, ok = lenPrefixed(data); !ok {
+			return nil, errors.New("inconsistent socket data")
+		}
+		if e.Interface, data, ok = lenPrefixed(data); !ok {
+			return nil, errors.New("inconsistent socket data")
+		}
+		if len(data) < 4 {
+			return nil, errors.New("inconsistent socket data")
+		}
+		data = data[4:]
+		socks = append(socks, e)
+		_ = fd
+	}
+	for i, fd := range got {
+		socks[i].File = os.NewFile(uintptr(fd), "getsocks:"+sockName(fd))
+	}
+	return socks, nil
+}
+
+func lenPrefixed(b []byte) (string, []byte, bool) {
+	if len(b) < 1 || len(b) < 1+int(b[0]) {
+		return "", b, false
+	}
+	n := int(b[0])
+	return string(b[1 : 1+n]), b[1+n:], true
+}
+
+// parseRights returns the descriptors of the SCM_RIGHTS messages in oob.
+func parseRights(oob []byte) ([]int, error) {
+	if len(oob) == 0 {
+		return nil, nil
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil, fmt.Errorf("control message: %w", err)
+	}
+	var fds []int
+	for i := range msgs {
+		if msgs[i].Header.Level != unix.SOL_SOCKET || msgs[i].Header.Type != unix.SCM_RIGHTS {
+			continue
+		}
+		r, err := unix.ParseUnixRights(&msgs[i])
+		if err != nil {
+			return fds, fmt.Errorf("control message: %w", err)
+		}
+		fds = append(fds, r...)
+	}
+	return fds, nil
+}
+
+func sockName(fd int) string {
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return "?"
+	}
+	n, a := describe(sa)
+	return n + ":" + a
+}

@@ -1,0 +1,19 @@
+//go:build !linux
+
+package listener
+
+import (
+	"net"
+	"os"
+)
+
+// Only Linux is supported; these stubs keep the module building elsewhere.
+
+func bind(Spec) (*Listener, error)                     { return nil, errUnsupported }
+func adopt(*os.File, Origin, *Spec) (*Listener, error) { return nil, errUnsupported }
+func match(Spec, []*os.File) int                       { return -1 }
+func suspend(*os.File, int) error                      { return errUnsupported }
+func relisten(*os.File, int) error                     { return errUnsupported }
+func unlinkIfSame(string, uint64, uint64)              {}
+func serveGetSocks(*net.UnixConn, []Exported) error    { return errUnsupported }
+func fetchSockets(*net.UnixConn) ([]Exported, error)   { return nil, errUnsupported }
