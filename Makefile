@@ -1,0 +1,64 @@
+# lb — build, run, test, benchmark and package.
+# `make run` and `make test` are the two commands the README names; both work as root on a
+# fresh Debian 12 machine with Go installed.
+
+GO      ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+VERSION ?= $(shell cat VERSION 2>/dev/null || echo 0.1.0)
+BIN     := bin
+LDFLAGS := -s -w -X lb/internal/version.Version=$(VERSION)
+export CGO_ENABLED := 0
+
+# Debian packages the tests use: haproxy (wire compatibility of the -x handover),
+# systemd-container (end-to-end tests in a real systemd), lintian (package checks),
+# iproute2 (ss), dbus (lbctl inside the container), curl.
+TEST_DEBS := haproxy systemd-container lintian iproute2 dbus curl
+# The benchmark runs the same config under HAProxy: it needs these as well.
+BENCH_DEBS := haproxy nginx wrk iperf3 python3
+
+.PHONY: all build run test test-unit test-e2e bench deb deps bench-deps fuzz clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/lb ./cmd/lb
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/lbctl ./cmd/lbctl
+
+# Quick start: two small local servers and lb balancing between them on 127.0.0.1:8080.
+run: build
+	$(GO) build -o $(BIN)/demo-backend ./internal/lbtest/backend
+	./scripts/run-demo.sh $(BIN)
+
+deps:
+	@missing=""; for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+bench-deps:
+	@missing=""; for p in $(BENCH_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+# Every test: unit, integration on loopback (the real lb binary), and end-to-end in a real
+# systemd container (needs root).
+test: deps build
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 25m ./...
+
+test-unit: build
+	$(GO) test -count=1 -short ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s ./internal/config/
+
+bench: bench-deps build
+	./scripts/bench.sh ./$(BIN)/lb $${ROUNDS:-3}
+
+deb: build
+	./scripts/deb.sh $(VERSION)
+
+clean:
+	rm -rf $(BIN) dist

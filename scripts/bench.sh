@@ -1,0 +1,131 @@
+#!/bin/bash
+# make bench: lb against HAProxy on loopback, same configuration, same run, rounds alternated
+# (HAProxy, lb, HAProxy, lb …) so that machine drift hits both; prints medians and ratios.
+#   scripts/bench.sh LB_BINARY [ROUNDS]        DUR=seconds per measurement (default 5)
+# Needs haproxy, nginx, wrk, iperf3, python3 (make bench installs them) and root for ulimit.
+# Measures tcp mode only (lb has no HTTP mode yet):
+#   tcp_keepalive_rps  wrk -t1 -c64 keep-alive through a `mode tcp` frontend to 2 nginx
+#   tcp_close_rps      the same with a new connection per request
+#   tcp_p99_ms         99th percentile latency of the keep-alive run
+#   bulk_gbit          iperf3 through a `mode tcp` listen
+#   rss_2000_idle_kib  proxy RSS with 2000 idle client connections open
+set -u
+LB=$(readlink -f "${1:?usage: bench.sh LB_BINARY [ROUNDS]}")
+ROUNDS=${2:-3}
+DUR=${DUR:-5}
+for t in haproxy nginx wrk iperf3 python3; do
+	command -v $t >/dev/null || { echo "missing $t: apt-get install -y haproxy nginx wrk iperf3 python3"; exit 2; }
+done
+W=$(mktemp -d)
+chmod 755 "$W"
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$W"
+}
+trap cleanup EXIT
+
+# Ports: one block above 20000 chosen from this script's pid, so that two runs do not collide.
+B=$((20000 + ($$ % 400) * 10))
+P_NG1=$B P_NG2=$((B + 1)) P_IPERF=$((B + 2)) P_TCP=$((B + 3)) P_BULK=$((B + 4))
+
+mkdir -p "$W/www"
+head -c 64 /dev/zero | tr '\0' x >"$W/www/small"
+cat >"$W/nginx.conf" <<EOF
+worker_processes 1;
+pid $W/nginx.pid;
+error_log $W/nginx.err;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000;
+  server { listen 127.0.0.1:$P_NG1 backlog=4096; root $W/www; }
+  server { listen 127.0.0.1:$P_NG2 backlog=4096; root $W/www; } }
+EOF
+nginx -c "$W/nginx.conf" -g 'daemon off;' &
+PIDS+=($!)
+iperf3 -s -p $P_IPERF >/dev/null 2>&1 &
+PIDS+=($!)
+
+cat >"$W/bench.cfg" <<EOF
+global
+    maxconn 4000
+    nbthread 1
+defaults
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend tcp_in
+    mode tcp
+    bind 127.0.0.1:$P_TCP
+    default_backend tcp_out
+backend tcp_out
+    mode tcp
+    balance roundrobin
+    server a 127.0.0.1:$P_NG1
+    server b 127.0.0.1:$P_NG2
+listen bulk
+    mode tcp
+    bind 127.0.0.1:$P_BULK
+    server i 127.0.0.1:$P_IPERF
+EOF
+ulimit -n 20000 2>/dev/null
+
+wait_port() { # until something accepts on 127.0.0.1:$1 (5 s at most)
+	for _ in $(seq 100); do
+		python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+rps() { wrk -t1 -c64 -d"${DUR}s" "$@" 2>/dev/null | awk '/Requests\/sec/{print $2}'; }
+p99() {
+	wrk -t1 -c64 -d"${DUR}s" --latency "$@" 2>/dev/null | awk '$1=="99%"{v=$2;
+		if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}
+		print v}'
+}
+gbit() { iperf3 -c 127.0.0.1 -p $P_BULK -t "$DUR" -f g 2>/dev/null | awk '/receiver/{print $7}'; }
+rss_idle() {
+	python3 - "$1" $P_TCP <<'PY'
+import socket, sys, time
+pid, port = sys.argv[1], int(sys.argv[2])
+conns = [socket.create_connection(("127.0.0.1", port)) for _ in range(2000)]
+time.sleep(1.5)
+print(next(int(l.split()[1]) for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")))
+PY
+}
+
+declare -A R
+measure() { # label command…
+	local label=$1
+	shift
+	"$@" -db -f "$W/bench.cfg" >"$W/$label.log" 2>&1 &
+	local pid=$!
+	if ! wait_port $P_TCP || ! kill -0 $pid 2>/dev/null; then
+		echo "$label did not start: $(tail -3 "$W/$label.log")"
+		kill $pid 2>/dev/null
+		return 1
+	fi
+	R[$label,tcp_keepalive_rps]+="$(rps http://127.0.0.1:$P_TCP/small) "
+	R[$label,tcp_close_rps]+="$(rps -H 'Connection: close' http://127.0.0.1:$P_TCP/small) "
+	R[$label,tcp_p99_ms]+="$(p99 http://127.0.0.1:$P_TCP/small) "
+	R[$label,bulk_gbit]+="$(gbit) "
+	R[$label,rss_2000_idle_kib]+="$(rss_idle $pid) "
+	kill $pid
+	wait $pid 2>/dev/null
+}
+
+wait_port $P_NG1 && wait_port $P_NG2 || { echo "nginx did not start"; exit 1; }
+for r in $(seq "$ROUNDS"); do
+	measure haproxy haproxy
+	measure lb "$LB"
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+echo "lb vs HAProxy $(haproxy -v | awk 'NR==1{print $3}'), $ROUNDS alternated rounds of ${DUR}s, medians"
+printf "%-20s %12s %12s %8s\n" metric haproxy lb ratio
+for m in tcp_keepalive_rps tcp_close_rps tcp_p99_ms bulk_gbit rss_2000_idle_kib; do
+	a=$(echo "${R[haproxy,$m]:-}" | median)
+	b=$(echo "${R[lb,$m]:-}" | median)
+	ratio=$(awk -v a="$a" -v b="$b" 'BEGIN{ if (a+0 > 0 && b != "nan") printf "%.2f", b/a; else print "nan" }')
+	printf "%-20s %12s %12s %8s\n" "$m" "$a" "$b" "$ratio"
+done
