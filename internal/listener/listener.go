@@ -125,6 +125,8 @@ type Listener struct {
 	// with the identity of the socket file it created; empty otherwise.
 	unixPath         string
 	unixDev, unixIno uint64
+	// bound is the address a Self TCP socket was bound to, for Resume.
+	bound sockaddr
 
 	mu       sync.Mutex    // guards the fields below
 	paused   bool          // between Pause and Resume
@@ -204,7 +206,9 @@ func FromFD(fd int, spec Spec) (*Listener, error) {
 // rename-bind is ignored; abns names compare over the full padded sun_path
 // and its length), foreign (IP_TRANSPARENT or IP_FREEBIND, against
 // Spec.Transparent), IPV6_V6ONLY (against V6Only, or the kernel default
-// unless V4V6) and the SO_BINDTODEVICE interface. A candidate that cannot be
+// unless V4V6; only for the unspecified address "::", because the kernel
+// forces it on for any specific IPv6 address) and the SO_BINDTODEVICE
+// interface. A candidate that cannot be
 // inspected does not match. A spec with port 0 matches nothing.
 func Match(spec Spec, candidates []*os.File) int {
 	return match(spec, candidates)
@@ -322,7 +326,7 @@ func (l *Listener) Resume() error {
 		return nil
 	}
 	if l.leavesListen() {
-		if err := relisten(l.file, l.backlog); err != nil {
+		if err := relisten(l.file, l.backlog, l.bound); err != nil {
 			return fmt.Errorf("resume %s: %w", l.addr, err)
 		}
 	}

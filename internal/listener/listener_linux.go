@@ -104,8 +104,10 @@ func bindTCP(spec Spec) (_ *Listener, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("bind: %w", err)
 	}
-	log := spec.logger()
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	warn := func(msg string, err error) {
+		spec.logger().Warn(msg, "network", spec.Network, "addr", spec.Addr, "err", err)
+	}
+	fd, err := tcpSocket(&spec, family, warn)
 	if err != nil {
 		return nil, fmt.Errorf("bind %s %q: socket: %w", spec.Network, spec.Addr, err)
 	}
@@ -115,8 +117,31 @@ func bindTCP(spec Spec) (_ *Listener, err error) {
 			unix.Close(fd)
 		}
 	}()
-	warn := func(msg string, err error) {
-		log.Warn(msg, "network", spec.Network, "addr", spec.Addr, "err", err)
+	if err := unix.Bind(fd, sa); err != nil {
+		return nil, fmt.Errorf("bind %s %q: %w", spec.Network, spec.Addr, err)
+	}
+	backlog := backlogOf(&spec)
+	tcpOptions(fd, &spec, backlog, false, warn)
+	if err := unix.Listen(fd, backlog); err != nil {
+		return nil, fmt.Errorf("listen %s %q: %w", spec.Network, spec.Addr, err)
+	}
+	owned = false
+	l, err := wrap(fd, fileName(&spec), Self, spec, backlog)
+	if err != nil {
+		return nil, err
+	}
+	// Keep the bound address: Resume binds it again when the kernel gave
+	// an ephemeral port back during the pause (port 0 in Spec.Addr).
+	l.bound, _ = unix.Getsockname(fd)
+	return l, nil
+}
+
+// tcpSocket creates a TCP socket with the options HAProxy sets before
+// bind() (sock_inet_bind_receiver).
+func tcpSocket(spec *Spec, family int, warn func(string, error)) (int, error) {
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	if err != nil {
+		return -1, err
 	}
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
 		warn("cannot do so_reuseaddr", err)
@@ -138,6 +163,9 @@ func bindTCP(spec Spec) (_ *Listener, err error) {
 	}
 	if family == unix.AF_INET6 {
 		// v6only wins over v4v6; with neither, the kernel default stays.
+		// Binding a specific (not v4-mapped) IPv6 address makes the kernel
+		// force IPV6_V6ONLY to 1 whatever was set here.
+		var err error
 		switch {
 		case spec.V6Only:
 			err = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1)
@@ -146,19 +174,9 @@ func bindTCP(spec Spec) (_ *Listener, err error) {
 		}
 		if err != nil {
 			warn("cannot set ipv6_v6only", err)
-			err = nil
 		}
 	}
-	if err := unix.Bind(fd, sa); err != nil {
-		return nil, fmt.Errorf("bind %s %q: %w", spec.Network, spec.Addr, err)
-	}
-	backlog := backlogOf(&spec)
-	tcpOptions(fd, &spec, backlog, false, warn)
-	if err := unix.Listen(fd, backlog); err != nil {
-		return nil, fmt.Errorf("listen %s %q: %w", spec.Network, spec.Addr, err)
-	}
-	owned = false
-	return wrap(fd, fileName(&spec), Self, spec, backlog)
+	return fd, nil
 }
 
 // wrap turns the listening descriptor fd into a Listener; fd is closed on
@@ -480,8 +498,18 @@ func suspend(f *os.File, backlog int) error {
 	})
 }
 
-func relisten(f *os.File, backlog int) error {
+// relisten resumes a suspended socket. A socket bound to port 0 lost its
+// ephemeral port when it was disconnected (the kernel only keeps ports that
+// were asked for explicitly, SOCK_BINDPORT_LOCK), so it is bound again to
+// the address it had; an explicitly bound one keeps its port.
+func relisten(f *os.File, backlog int, bound unix.Sockaddr) error {
 	return control(f, func(fd int) error {
+		if bound != nil {
+			// EINVAL: the socket kept its port.
+			if err := unix.Bind(fd, bound); err != nil && err != unix.EINVAL {
+				return fmt.Errorf("bind: %w", err)
+			}
+		}
 		if err := unix.Listen(fd, backlog); err != nil {
 			return fmt.Errorf("listen: %w", err)
 		}
@@ -670,9 +698,22 @@ func match(spec Spec, candidates []*os.File) int {
 		if got.path != "" {
 			got.path = filepath.Clean(got.path)
 		}
-		if got == w {
+		if compatible(w, got) {
 			return i
 		}
 	}
 	return -1
+}
+
+type sockaddr = unix.Sockaddr
+
+// compatible reports whether a socket that reports got fits the wanted w.
+// IPV6_V6ONLY only tells something for the unspecified address: binding a
+// specific, not v4-mapped, IPv6 address makes the kernel force it to 1.
+func compatible(w, got sockInfo) bool {
+	if w.family == unix.AF_INET6 && got.family == unix.AF_INET6 &&
+		!w.inet.Addr().IsUnspecified() && !w.inet.Addr().Is4In6() {
+		got.v6only = w.v6only
+	}
+	return got == w
 }

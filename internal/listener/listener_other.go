@@ -13,7 +13,10 @@ func bind(Spec) (*Listener, error)                     { return nil, errUnsuppor
 func adopt(*os.File, Origin, *Spec) (*Listener, error) { return nil, errUnsupported }
 func match(Spec, []*os.File) int                       { return -1 }
 func suspend(*os.File, int) error                      { return errUnsupported }
-func relisten(*os.File, int) error                     { return errUnsupported }
+func relisten(*os.File, int, sockaddr) error           { return errUnsupported }
 func unlinkIfSame(string, uint64, uint64)              {}
-func serveGetSocks(*net.UnixConn, []Exported) error    { return errUnsupported }
-func fetchSockets(*net.UnixConn) ([]Exported, error)   { return nil, errUnsupported }
+
+type sockaddr = any
+
+func serveGetSocks(*net.UnixConn, []Exported) error  { return errUnsupported }
+func fetchSockets(*net.UnixConn) ([]Exported, error) { return nil, errUnsupported }
