@@ -1,0 +1,319 @@
+package health
+
+import (
+	"context"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestRecord(t *testing.T) {
+	// rise 2, fall 3: health runs from 0 to 4, UP from 2.
+	tests := []struct {
+		name      string
+		startDown bool
+		seq       string // s = success, f = failure
+		health    string // health after each result
+		changes   string // U or D on a transition, . otherwise
+	}{
+		{"first failure marks down", false, "f", "0", "D"},
+		{"success from start", false, "sf", "43", ".."},
+		{"fall 3 from fully up", false, "sfff", "4320", "...D"},
+		{"a success resets the fall", false, "sffsff", "432432", "......"},
+		{"rise 2 to come back", false, "fss", "014", "D.U"},
+		{"a failure resets the rise", false, "fsfss", "01014", "D...U"},
+		{"start down", true, "ss", "14", ".U"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := New(Config{Addr: "127.0.0.1:1", Rise: 2, Fall: 3, StartDown: tc.startDown}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var health, changes []byte
+			for _, r := range tc.seq {
+				st := StatusL4Con
+				if r == 's' {
+					st = StatusL4OK
+				}
+				ev := c.record(Result{Status: st})
+				health = append(health, byte('0'+ev.Health))
+				switch {
+				case ev.Changed && ev.Up:
+					changes = append(changes, 'U')
+				case ev.Changed:
+					changes = append(changes, 'D')
+				default:
+					changes = append(changes, '.')
+				}
+				if ev.Up != c.Up() {
+					t.Errorf("event Up = %v, Checker.Up = %v", ev.Up, c.Up())
+				}
+			}
+			if string(health) != tc.health || string(changes) != tc.changes {
+				t.Errorf("%s: health %s changes %s; want %s %s", tc.seq, health, changes, tc.health, tc.changes)
+			}
+		})
+	}
+}
+
+func TestInterval(t *testing.T) {
+	c, err := New(Config{Addr: "127.0.0.1:1", Inter: time.Second, FastInter: 200 * time.Millisecond,
+		DownInter: 3 * time.Second, Rise: 2, Fall: 3}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		ok   bool
+		want time.Duration
+	}{
+		{true, time.Second},             // fully up
+		{false, 200 * time.Millisecond}, // going down
+		{false, 200 * time.Millisecond}, // going down
+		{false, 3 * time.Second},        // down
+		{true, 200 * time.Millisecond},  // coming up
+		{true, time.Second},             // up again
+	}
+	for i, s := range steps {
+		st := StatusL4Con
+		if s.ok {
+			st = StatusL4OK
+		}
+		ev := c.record(Result{Status: st})
+		if got := c.interval(ev.Health); got != s.want {
+			t.Errorf("step %d (health %d): interval = %v; want %v", i, ev.Health, got, s.want)
+		}
+	}
+	// Defaults: fastinter and downinter follow inter.
+	d, _ := New(Config{Addr: "127.0.0.1:1", Inter: 700 * time.Millisecond}, nil)
+	if d.cfg.FastInter != 700*time.Millisecond || d.cfg.DownInter != 700*time.Millisecond || d.cfg.Rise != 2 || d.cfg.Fall != 3 {
+		t.Errorf("defaults = %v %v rise %d fall %d", d.cfg.FastInter, d.cfg.DownInter, d.cfg.Rise, d.cfg.Fall)
+	}
+}
+
+// toggler is a TCP server that can be stopped and restarted on its port.
+type toggler struct {
+	t    *testing.T
+	addr string
+	mu   sync.Mutex // guards ln
+	ln   net.Listener
+}
+
+func newToggler(t *testing.T) *toggler {
+	tg := &toggler{t: t}
+	tg.start("127.0.0.1:0")
+	tg.addr = tg.ln.Addr().String()
+	t.Cleanup(tg.stop)
+	return tg
+}
+
+func (tg *toggler) start(addr string) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		tg.t.Fatal(err)
+	}
+	tg.mu.Lock()
+	tg.ln = ln
+	tg.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(io.Discard, c); c.Close() }()
+		}
+	}()
+}
+
+func (tg *toggler) stop() {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	if tg.ln != nil {
+		tg.ln.Close()
+		tg.ln = nil
+	}
+}
+
+// run starts a Checker for cfg and returns its event stream.
+func run(t *testing.T, cfg Config) <-chan Event {
+	t.Helper()
+	events := make(chan Event, 256)
+	c, err := New(cfg, func(ev Event) { events <- ev })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Error("Run did not return after cancel")
+		}
+	})
+	return events
+}
+
+// next waits for the next event.
+func next(t *testing.T, events <-chan Event) Event {
+	t.Helper()
+	select {
+	case ev := <-events:
+		return ev
+	case <-time.After(5 * time.Second):
+		t.Fatal("no check event within 5s")
+	}
+	return Event{}
+}
+
+// until collects events up to and including the first transition.
+func until(t *testing.T, events <-chan Event) []Event {
+	t.Helper()
+	var evs []Event
+	for {
+		ev := next(t, events)
+		evs = append(evs, ev)
+		if ev.Changed {
+			return evs
+		}
+	}
+}
+
+func TestCheckerFallRise(t *testing.T) {
+	const inter = 40 * time.Millisecond
+	tg := newToggler(t)
+	events := run(t, Config{Name: "be/srv", Addr: tg.addr, Inter: inter, Rise: 2, Fall: 3})
+
+	if ev := next(t, events); !ev.Up || ev.Status != StatusL4OK || ev.Changed || ev.Health != 4 {
+		t.Fatalf("first event = %+v; want UP, L4OK, health 4", ev)
+	}
+	tg.stop()
+	died := time.Now()
+	evs := until(t, events)
+	elapsed := time.Since(died)
+	var fails int
+	for _, ev := range evs {
+		if !ev.Status.Passed() {
+			fails++
+		}
+	}
+	last := evs[len(evs)-1]
+	if last.Up || fails != 3 || last.Status != StatusL4Con || last.Info != "Connection refused" {
+		t.Errorf("went DOWN after %d failures with %v %q (up %v); want 3, L4CON, Connection refused", fails, last.Status, last.Info, last.Up)
+	}
+	if max := inter*4 + 500*time.Millisecond; elapsed > max {
+		t.Errorf("DOWN %v after the server died; want within inter×(fall+1) + slack = %v", elapsed, max)
+	}
+
+	tg.start(tg.addr)
+	evs = until(t, events)
+	var oks int
+	for _, ev := range evs {
+		if ev.Status.Passed() {
+			oks++
+		}
+	}
+	if last := evs[len(evs)-1]; !last.Up || oks != 2 {
+		t.Errorf("came back UP=%v after %d successes; want UP after 2", last.Up, oks)
+	}
+}
+
+// TestCheckerFirstFailure: HAProxy starts a checked server UP with health
+// = rise, so the very first failure marks it DOWN, whatever fall says.
+func TestCheckerFirstFailure(t *testing.T) {
+	events := run(t, Config{Addr: closedAddr(t), Inter: 20 * time.Millisecond, Rise: 2, Fall: 5})
+	if ev := next(t, events); ev.Up || !ev.Changed || ev.Status != StatusL4Con {
+		t.Errorf("first event = %+v; want a transition to DOWN", ev)
+	}
+}
+
+func TestCheckerIntervals(t *testing.T) {
+	const (
+		inter     = 300 * time.Millisecond
+		fastInter = 20 * time.Millisecond
+		downInter = 600 * time.Millisecond
+	)
+	tg := newToggler(t)
+	events := run(t, Config{Addr: tg.addr, Inter: inter, FastInter: fastInter, DownInter: downInter, Rise: 2, Fall: 3})
+	next(t, events) // UP and stable
+	tg.stop()
+	// From the first failure to DOWN: two fastinter intervals, not inter.
+	for ev := next(t, events); ev.Status.Passed(); ev = next(t, events) {
+	}
+	firstFail := time.Now()
+	evs := until(t, events)
+	if got := time.Since(firstFail); len(evs) != 2 || got > inter-100*time.Millisecond {
+		t.Errorf("DOWN %d checks and %v after the first failure; want 2 checks about fastinter %v apart", len(evs), got, fastInter)
+	}
+	// Measure the next interval while DOWN: downinter, not fastinter.
+	start := time.Now()
+	next(t, events)
+	if got := time.Since(start); got < downInter-100*time.Millisecond {
+		t.Errorf("next check %v after DOWN; want about downinter %v", got, downInter)
+	}
+	// Measure the transitional fastinter: restart the server, wait for the
+	// first success (health 1), then the second (UP) must come fast.
+	tg.start(tg.addr)
+	for {
+		ev := next(t, events)
+		if ev.Status.Passed() {
+			break
+		}
+	}
+	start = time.Now()
+	ev := next(t, events)
+	if got := time.Since(start); !ev.Up || got > inter-100*time.Millisecond {
+		t.Errorf("second success after %v (up %v); want about fastinter %v", got, ev.Up, fastInter)
+	}
+}
+
+func TestCheckerHTTP(t *testing.T) {
+	var code atomic.Int32
+	code.Store(200)
+	addr := serve(t, func(c net.Conn) {
+		readHead(c)
+		if code.Load() == 200 {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\n\r\n")
+		} else {
+			io.WriteString(c, "HTTP/1.1 503 Service Unavailable\r\n\r\n")
+		}
+	})
+	events := run(t, Config{Name: "be/web", Addr: addr, Kind: KindHTTP, Inter: 20 * time.Millisecond, Rise: 1, Fall: 2})
+	if ev := next(t, events); !ev.Up || ev.Status != StatusL7OK || ev.Code != 200 {
+		t.Fatalf("first event = %+v; want UP L7OK 200", ev)
+	}
+	code.Store(503)
+	evs := until(t, events)
+	last := evs[len(evs)-1]
+	msg := ServerDownMessage(ServerState{Proxy: "be", Server: "web"}, Result{Status: last.Status, Code: last.Code, Info: last.Info})
+	want := `Server be/web is DOWN, reason: Layer7 wrong status, code: 503, info: "Service Unavailable", check duration: 0ms. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.`
+	if msg != want {
+		t.Errorf("message = %s\nwant %s", msg, want)
+	}
+}
+
+func TestNewErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"no addr", Config{}},
+		{"tcp-check regex without regexp", Config{Addr: "127.0.0.1:1", Kind: KindTCPCheck,
+			TCPCheck: []Rule{{Action: ActExpect, Match: MatchRString}}}},
+		{"tcp-check expect without match", Config{Addr: "127.0.0.1:1", Kind: KindTCPCheck,
+			TCPCheck: []Rule{{Action: ActExpect}}}},
+		{"http rstatus without regexp", Config{Addr: "127.0.0.1:1", Kind: KindHTTP, Expect: Expect{Match: MatchRStatus}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := New(tc.cfg, nil); err == nil {
+				t.Errorf("New(%+v) = nil error; want an error", tc.cfg)
+			}
+		})
+	}
+}

@@ -1,0 +1,218 @@
+package health
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Kind selects the probe.
+type Kind int
+
+const (
+	// KindTCP is a plain TCP connect, the default of "check".
+	KindTCP Kind = iota
+	// KindTCPCheck runs the Config.TCPCheck rules (option tcp-check). With
+	// no rules it is a TCP connect reported by "tcp-check".
+	KindTCPCheck
+	// KindHTTP sends Config.HTTP and evaluates Config.Expect
+	// (option httpchk).
+	KindHTTP
+)
+
+// Action is a tcp-check rule's verb.
+type Action int
+
+const (
+	ActConnect Action = iota // tcp-check connect [port N]
+	ActSend                  // tcp-check send / send-binary
+	ActExpect                // tcp-check expect
+)
+
+// Match is how an expect rule matches received data.
+type Match int
+
+const (
+	MatchNone    Match = iota // no expect rule: HTTP 2xx and 3xx pass
+	MatchString               // string <s>: the data contains s
+	MatchBinary               // binary <hex>: the data contains the bytes
+	MatchRString              // rstring <re>: re matches the data
+	MatchRBinary              // rbinary <re>: re matches the data's hex form
+	MatchStatus               // status <codes> (http-check only)
+	MatchRStatus              // rstatus <re> (http-check only)
+)
+
+// Rule is one tcp-check rule.
+type Rule struct {
+	Action Action
+	// Port is the connect rule's port; 0 means Config.Addr's port.
+	Port int
+	// Data is what send writes, or the string/bytes expect looks for.
+	Data []byte
+	// Match is the expect rule's matcher; Regexp is used by MatchRString
+	// and MatchRBinary.
+	Match  Match
+	Regexp *regexp.Regexp
+	// Negate inverts an expect rule (expect ! …).
+	Negate bool
+}
+
+// HTTPRequest is the request of option httpchk and http-check send.
+type HTTPRequest struct {
+	// Method defaults to OPTIONS, URI to "/", Version to HTTP/1.0, as in
+	// HAProxy.
+	Method, URI, Version string
+	// Headers are sent in order (http-check send hdr <name> <value>).
+	// For HTTP/1.1, "connection: close" is added unless present.
+	Headers [][2]string
+	// Body is sent with a content-length when not empty.
+	Body string
+}
+
+// Expect is an http-check expect rule. The zero value (MatchNone) accepts
+// the 2xx and 3xx statuses, HAProxy's default.
+type Expect struct {
+	// Match is MatchNone, MatchStatus, MatchRStatus, MatchString or
+	// MatchRString.
+	Match  Match
+	Negate bool
+	// Codes are the status ranges of MatchStatus; see ParseStatusCodes.
+	Codes []CodeRange
+	// String is MatchString's pattern, matched against the body.
+	String string
+	// Regexp is MatchRStatus's or MatchRString's pattern.
+	Regexp *regexp.Regexp
+}
+
+// CodeRange is an inclusive range of HTTP status codes.
+type CodeRange struct{ Lo, Hi int }
+
+// ParseStatusCodes parses http-check expect status's argument: comma
+// separated codes or lo-hi ranges ("200", "200-399,404").
+func ParseStatusCodes(s string) ([]CodeRange, error) {
+	var out []CodeRange
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		if !isRange {
+			hi = lo
+		}
+		l, err1 := strconv.Atoi(lo)
+		h, err2 := strconv.Atoi(hi)
+		if err := errors.Join(err1, err2); err != nil || l > h || l < 100 || h > 999 {
+			return nil, fmt.Errorf("parse status codes: invalid code or range %q: %w", part, errBadCodes)
+		}
+		out = append(out, CodeRange{l, h})
+	}
+	return out, nil
+}
+
+var errBadCodes = errors.New("want N or N-M with 100 <= N <= M <= 999")
+
+// Config describes the checks of one server.
+type Config struct {
+	// Name identifies the server in logs, usually "backend/server".
+	Name string
+	// Addr is the host:port checked: the server's address, with its port
+	// replaced by the server's "port" setting when there is one.
+	Addr string
+	// Inter is the interval between checks while the server is stable
+	// (server "inter"); zero means 2s, HAProxy's default.
+	Inter time.Duration
+	// FastInter is the interval while the server is in transition (UP
+	// going down, or DOWN coming up); zero means Inter.
+	FastInter time.Duration
+	// DownInter is the interval while the server is DOWN; zero means Inter.
+	DownInter time.Duration
+	// Rise is the number of consecutive successes that bring a DOWN server
+	// UP; zero means 2. Fall is the number of consecutive failures that
+	// bring an UP server DOWN; zero means 3.
+	Rise, Fall int
+	// ConnectTimeout is the proxy's "timeout connect"; zero means none.
+	ConnectTimeout time.Duration
+	// Timeout is "timeout check". When set, a check connects within
+	// min(ConnectTimeout, Inter) and then has Timeout to complete; when
+	// zero, the whole check (connect and response) has Inter, as HAProxy.
+	Timeout time.Duration
+	// Kind selects the probe; TCPCheck, HTTP and Expect are its settings.
+	Kind     Kind
+	TCPCheck []Rule
+	HTTP     HTTPRequest
+	Expect   Expect
+	// SendProxy and SendProxyV2 send a PROXY header (v1 "UNKNOWN" or the
+	// v2 LOCAL command) at the start of each check connection, as the
+	// server option check-send-proxy does.
+	SendProxy, SendProxyV2 bool
+	// StartDown starts the server DOWN (health 0) instead of HAProxy's
+	// default: UP with health = rise, so that the first failure marks it
+	// DOWN while later ones need fall failures in a row.
+	StartDown bool
+	// InitialDelay delays the first check, to spread the checks of many
+	// servers over one interval; zero checks at once.
+	InitialDelay time.Duration
+	// Logger receives debug logs of check results; nil means
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// withDefaults returns cfg with its zero values replaced by the defaults.
+func (cfg Config) withDefaults() Config {
+	if cfg.Inter <= 0 {
+		cfg.Inter = 2 * time.Second
+	}
+	if cfg.FastInter <= 0 {
+		cfg.FastInter = cfg.Inter
+	}
+	if cfg.DownInter <= 0 {
+		cfg.DownInter = cfg.Inter
+	}
+	if cfg.Rise <= 0 {
+		cfg.Rise = 2
+	}
+	if cfg.Fall <= 0 {
+		cfg.Fall = 3
+	}
+	if cfg.HTTP.Method == "" {
+		cfg.HTTP.Method = "OPTIONS"
+	}
+	if cfg.HTTP.URI == "" {
+		cfg.HTTP.URI = "/"
+	}
+	if cfg.HTTP.Version == "" {
+		cfg.HTTP.Version = "HTTP/1.0"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return cfg
+}
+
+// validate reports configuration errors New refuses.
+func (cfg *Config) validate() error {
+	if cfg.Addr == "" {
+		return fmt.Errorf("health: %q: %w", cfg.Name, errNoAddr)
+	}
+	for i, r := range cfg.TCPCheck {
+		if r.Action == ActExpect && (r.Match == MatchNone || r.Match > MatchRBinary) {
+			return fmt.Errorf("health: %q: tcp-check rule %d: %w", cfg.Name, i+1, errBadMatch)
+		}
+		if r.Action == ActExpect && (r.Match == MatchRString || r.Match == MatchRBinary) && r.Regexp == nil {
+			return fmt.Errorf("health: %q: tcp-check rule %d: %w", cfg.Name, i+1, errNoRegexp)
+		}
+	}
+	if cfg.Kind == KindHTTP {
+		if (cfg.Expect.Match == MatchRStatus || cfg.Expect.Match == MatchRString) && cfg.Expect.Regexp == nil {
+			return fmt.Errorf("health: %q: http-check expect: %w", cfg.Name, errNoRegexp)
+		}
+	}
+	return nil
+}
+
+var (
+	errNoAddr   = errors.New("no address to check")
+	errNoRegexp = errors.New("regex match without a compiled regexp")
+	errBadMatch = errors.New("expect needs string, binary, rstring or rbinary")
+)

@@ -1,0 +1,441 @@
+package health
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"golang.org/x/sys/unix"
+)
+
+// Result is the outcome of one check.
+type Result struct {
+	Status Status
+	// Code is the HTTP status of an HTTP check, 0 for tcp-check.
+	Code int
+	// Info is HAProxy's detail text ("Connection refused",
+	// "Service Unavailable", "TCPCHK did not match content 'ok' at step 2").
+	Info string
+	// Duration is the time from the start of the check to its result.
+	Duration time.Duration
+}
+
+// bufSize bounds what a check reads, as HAProxy's tune.bufsize default.
+const bufSize = 16384
+
+// Probe runs one check described by cfg and returns its result, without
+// any rise/fall accounting. It returns early with StatusUnknown when ctx is
+// done.
+func Probe(ctx context.Context, cfg Config) Result {
+	cfg = cfg.withDefaults()
+	p := prober{cfg: &cfg, start: time.Now()}
+	r := p.run(ctx)
+	r.Duration = time.Since(p.start)
+	return r
+}
+
+// prober runs one check.
+type prober struct {
+	cfg   *Config
+	start time.Time
+	conn  net.Conn
+	buf   []byte // data received since the last send
+	eof   bool   // the server closed its side
+}
+
+func (p *prober) run(ctx context.Context) Result {
+	defer p.close()
+	switch p.cfg.Kind {
+	case KindTCPCheck:
+		return p.tcpCheck(ctx)
+	case KindHTTP:
+		if r, ok := p.connect(ctx, p.cfg.Addr, ""); !ok {
+			return r
+		}
+		return p.httpCheck()
+	}
+	if r, ok := p.connect(ctx, p.cfg.Addr, ""); !ok {
+		return r
+	}
+	return Result{Status: StatusL4OK}
+}
+
+func (p *prober) close() {
+	if p.conn != nil {
+		p.conn.Close()
+		p.conn = nil
+	}
+}
+
+// connectTimeout applies "timeout check": min(timeout connect, inter) to
+// connect when it is set, else inter for the whole check.
+func (p *prober) connectTimeout() time.Duration {
+	if p.cfg.Timeout > 0 && p.cfg.ConnectTimeout > 0 && p.cfg.ConnectTimeout < p.cfg.Inter {
+		return p.cfg.ConnectTimeout
+	}
+	return p.cfg.Inter
+}
+
+// readDeadline is when the response must be complete.
+func (p *prober) readDeadline() time.Time {
+	if p.cfg.Timeout > 0 {
+		return time.Now().Add(p.cfg.Timeout)
+	}
+	return p.start.Add(p.cfg.Inter)
+}
+
+// connect dials addr and sends the PROXY header; suffix is appended to the
+// error info (tcp-check step descriptions). ok is false with the failure.
+func (p *prober) connect(ctx context.Context, addr, suffix string) (Result, bool) {
+	p.close()
+	p.buf, p.eof = p.buf[:0], false
+	d := net.Dialer{Timeout: p.connectTimeout()}
+	if p.cfg.Timeout == 0 {
+		d.Deadline = p.start.Add(p.cfg.Inter)
+	}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		if ctx.Err() != nil {
+			return Result{Status: StatusUnknown}, false
+		}
+		if isTimeout(err) {
+			return Result{Status: StatusL4Tout, Info: suffix}, false
+		}
+		return Result{Status: StatusL4Con, Info: errText(err) + suffix}, false
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		// HAProxy closes check connections with a reset so that frequent
+		// checks leave no TIME_WAIT sockets behind.
+		tc.SetLinger(0)
+	}
+	p.conn = conn
+	conn.SetDeadline(p.readDeadline())
+	var hdr []byte
+	switch {
+	case p.cfg.SendProxyV2:
+		hdr = proxyV2Local
+	case p.cfg.SendProxy:
+		hdr = []byte("PROXY UNKNOWN\r\n")
+	}
+	if hdr != nil {
+		if _, err := conn.Write(hdr); err != nil {
+			return p.ioFailure(err, suffix), false
+		}
+	}
+	return Result{}, true
+}
+
+// proxyV2Local is a PROXY protocol v2 header with the LOCAL command, which
+// a check sends since it relays no client (PROXY protocol spec §2.2).
+var proxyV2Local = []byte("\r\n\r\n\x00\r\nQUIT\n\x20\x00\x00\x00")
+
+// ioFailure classifies a read or write error after connect.
+func (p *prober) ioFailure(err error, suffix string) Result {
+	if isTimeout(err) {
+		return Result{Status: StatusL7Tout, Info: suffix}
+	}
+	return Result{Status: StatusSockErr, Info: errText(err) + suffix}
+}
+
+// fill reads once more into p.buf; it returns an I/O error other than EOF.
+func (p *prober) fill() error {
+	if len(p.buf) >= bufSize {
+		return nil
+	}
+	if cap(p.buf) < bufSize {
+		nb := make([]byte, len(p.buf), bufSize)
+		copy(nb, p.buf)
+		p.buf = nb
+	}
+	n, err := p.conn.Read(p.buf[len(p.buf):bufSize])
+	p.buf = p.buf[:len(p.buf)+n]
+	if errors.Is(err, io.EOF) {
+		p.eof = true
+		return nil
+	}
+	return err
+}
+
+// full reports whether no more data can be expected.
+func (p *prober) full() bool { return p.eof || len(p.buf) >= bufSize }
+
+func (p *prober) tcpCheck(ctx context.Context) Result {
+	rules := p.cfg.TCPCheck
+	if len(rules) == 0 || rules[0].Action != ActConnect {
+		if r, ok := p.connect(ctx, p.cfg.Addr, " at initial connection step of tcp-check"); !ok {
+			return r
+		}
+	}
+	layer7 := false
+	for i, rule := range rules {
+		step := i + 1
+		switch rule.Action {
+		case ActConnect:
+			addr := p.cfg.Addr
+			if rule.Port > 0 {
+				host, _, err := net.SplitHostPort(addr)
+				if err != nil {
+					return Result{Status: StatusSockErr, Info: errText(err)}
+				}
+				addr = net.JoinHostPort(host, strconv.Itoa(rule.Port))
+			}
+			if r, ok := p.connect(ctx, addr, fmt.Sprintf(" at step %d of tcp-check (connect)", step)); !ok {
+				return r
+			}
+		case ActSend:
+			layer7 = true
+			p.buf, p.eof = p.buf[:0], false
+			if _, err := p.conn.Write(rule.Data); err != nil {
+				return p.ioFailure(err, fmt.Sprintf(" at step %d of tcp-check (send)", step))
+			}
+		case ActExpect:
+			layer7 = true
+			if r, ok := p.expect(rule, step); !ok {
+				return r
+			}
+		}
+	}
+	if !layer7 {
+		return Result{Status: StatusL4OK}
+	}
+	return Result{Status: StatusL7OK, Info: "(tcp-check)"}
+}
+
+// expect waits until rule matches the received data or cannot match any
+// more; ok is false with the failure.
+func (p *prober) expect(rule Rule, step int) (Result, bool) {
+	for {
+		matched := matchData(rule, p.buf)
+		switch {
+		case matched && !rule.Negate:
+			return Result{}, true
+		case matched && rule.Negate:
+			return Result{Status: StatusL7Rsp, Info: fmt.Sprintf("TCPCHK matched unwanted content %s at step %d", matchDesc(rule), step)}, false
+		case p.full() && rule.Negate:
+			return Result{}, true
+		case p.full() && len(p.buf) == 0:
+			return Result{Status: StatusL7Rsp, Info: fmt.Sprintf("TCPCHK got an empty response at step %d", step)}, false
+		case p.full():
+			return Result{Status: StatusL7Rsp, Info: fmt.Sprintf("TCPCHK did not match content %s at step %d", matchDesc(rule), step)}, false
+		}
+		if err := p.fill(); err != nil {
+			if isTimeout(err) && rule.Negate && len(p.buf) > 0 {
+				return Result{}, true
+			}
+			return p.ioFailure(err, fmt.Sprintf(" at step %d of tcp-check (%s)", step, expectDesc(rule))), false
+		}
+	}
+}
+
+func matchData(rule Rule, data []byte) bool {
+	switch rule.Match {
+	case MatchString, MatchBinary:
+		return len(data) > 0 && bytes.Contains(data, rule.Data)
+	case MatchRString:
+		return rule.Regexp.Match(data)
+	case MatchRBinary:
+		return rule.Regexp.MatchString(strings.ToUpper(hex.EncodeToString(data)))
+	}
+	return false
+}
+
+// matchDesc is how HAProxy names the pattern in a mismatch message.
+func matchDesc(rule Rule) string {
+	switch rule.Match {
+	case MatchString:
+		return "'" + printable(rule.Data) + "'"
+	case MatchBinary:
+		return "(binary)"
+	case MatchRBinary:
+		return "(binary regex)"
+	}
+	return "(regex)"
+}
+
+// expectDesc describes an expect rule in timeout and error messages.
+func expectDesc(rule Rule) string {
+	neg := ""
+	if rule.Negate {
+		neg = "! "
+	}
+	switch rule.Match {
+	case MatchString:
+		return "expect " + neg + "string '" + printable(rule.Data) + "'"
+	case MatchBinary:
+		return "expect " + neg + "binary '" + printable(rule.Data) + "'"
+	case MatchRBinary:
+		return "expect " + neg + "binary regex"
+	}
+	return "expect " + neg + "regex"
+}
+
+// printable escapes control and non-ASCII bytes as \xHH.
+func printable(b []byte) string {
+	var sb strings.Builder
+	for _, c := range b {
+		if c < 0x20 || c >= 0x7f {
+			fmt.Fprintf(&sb, "\\x%02x", c)
+			continue
+		}
+		sb.WriteByte(c)
+	}
+	return sb.String()
+}
+
+// httpRequest renders the check request.
+func httpRequest(h *HTTPRequest) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s %s %s\r\n", h.Method, h.URI, h.Version)
+	hasConn := false
+	for _, kv := range h.Headers {
+		name := strings.ToLower(kv[0])
+		hasConn = hasConn || name == "connection"
+		fmt.Fprintf(&b, "%s: %s\r\n", name, kv[1])
+	}
+	if !hasConn && h.Version == "HTTP/1.1" {
+		b.WriteString("connection: close\r\n")
+	}
+	if h.Body != "" {
+		fmt.Fprintf(&b, "content-length: %d\r\n", len(h.Body))
+	}
+	b.WriteString("\r\n")
+	b.WriteString(h.Body)
+	return b.Bytes()
+}
+
+func (p *prober) httpCheck() Result {
+	if _, err := p.conn.Write(httpRequest(&p.cfg.HTTP)); err != nil {
+		return p.ioFailure(err, "")
+	}
+	// Read the status line and headers.
+	var end int
+	for {
+		if end = bytes.Index(p.buf, []byte("\r\n\r\n")); end >= 0 {
+			end += 4
+			break
+		}
+		if p.full() {
+			return Result{Status: StatusL7Rsp}
+		}
+		if err := p.fill(); err != nil {
+			return p.ioFailure(err, "")
+		}
+	}
+	code, reason, ok := parseStatusLine(p.buf[:end])
+	if !ok {
+		return Result{Status: StatusL7Rsp}
+	}
+	exp := &p.cfg.Expect
+	pass := false
+	switch exp.Match {
+	case MatchNone:
+		pass = code >= 200 && code < 400
+	case MatchStatus:
+		for _, r := range exp.Codes {
+			pass = pass || (code >= r.Lo && code <= r.Hi)
+		}
+	case MatchRStatus:
+		pass = exp.Regexp.MatchString(strconv.Itoa(code))
+	case MatchString, MatchRString:
+		return p.httpBody(code, end)
+	}
+	if pass != exp.Negate {
+		return Result{Status: StatusL7OK, Code: code}
+	}
+	return Result{Status: StatusL7Sts, Code: code, Info: reason}
+}
+
+// httpBody reads the body (up to EOF, content-length or the buffer size)
+// and matches it.
+func (p *prober) httpBody(code, hdrEnd int) Result {
+	exp := &p.cfg.Expect
+	clen := contentLength(p.buf[:hdrEnd])
+	for {
+		body := p.buf[hdrEnd:]
+		var found bool
+		if exp.Match == MatchString {
+			found = strings.Contains(string(body), exp.String)
+		} else {
+			found = exp.Regexp.Match(body)
+		}
+		done := p.full() || (clen >= 0 && len(body) >= clen)
+		switch {
+		case found && exp.Negate:
+			return Result{Status: StatusL7Rsp, Code: code, Info: "HTTP check matched unwanted content"}
+		case found:
+			return Result{Status: StatusL7OK, Code: code}
+		case done && exp.Negate:
+			return Result{Status: StatusL7OK, Code: code}
+		case done:
+			return Result{Status: StatusL7Rsp, Code: code, Info: "HTTP content check did not match"}
+		}
+		if err := p.fill(); err != nil {
+			return p.ioFailure(err, "")
+		}
+	}
+}
+
+// parseStatusLine reads "HTTP/1.x NNN reason" from the response head.
+func parseStatusLine(head []byte) (code int, reason string, ok bool) {
+	line, _, _ := bytes.Cut(head, []byte("\r\n"))
+	s := string(line)
+	if !strings.HasPrefix(s, "HTTP/") {
+		return 0, "", false
+	}
+	_, rest, ok := strings.Cut(s, " ")
+	if !ok {
+		return 0, "", false
+	}
+	num, reason, _ := strings.Cut(rest, " ")
+	code, err := strconv.Atoi(num)
+	if err != nil || len(num) != 3 {
+		return 0, "", false
+	}
+	return code, reason, true
+}
+
+// contentLength returns the response's Content-Length, or -1.
+func contentLength(head []byte) int {
+	for _, line := range strings.Split(string(head), "\r\n")[1:] {
+		name, val, ok := strings.Cut(line, ":")
+		if ok && strings.EqualFold(strings.TrimSpace(name), "content-length") {
+			if n, err := strconv.Atoi(strings.TrimSpace(val)); err == nil && n >= 0 {
+				return n
+			}
+		}
+	}
+	return -1
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// errText renders err as HAProxy does: the C library's strerror text
+// ("Connection refused"), which Go spells in lower case.
+func errText(err error) string {
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		return capitalize(errno.Error())
+	}
+	return capitalize(err.Error())
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	r := []rune(s)
+	r[0] = unicode.ToUpper(r[0])
+	return string(r)
+}

@@ -1,0 +1,75 @@
+// Package health owns active server health checks: TCP connect,
+// option tcp-check and option httpchk probes scheduled with
+// inter/fastinter/downinter, rise/fall state tracking, and HAProxy's
+// check_status codes and server state messages.
+//
+// It implements the health-check part of HAProxy 2.6's configuration manual
+// (configuration.txt §5.2 "check", "inter", "rise", "fall", §4.2
+// "option httpchk", "http-check", "option tcp-check", "tcp-check",
+// "timeout check").
+package health
+
+// Status is a check result code, HAProxy's check_status (the "check_status"
+// column of "show stat").
+type Status int
+
+// The statuses, in HAProxy's order. Codes are shown in messages for the
+// statuses after L7RSP (HCHK_STATUS_L57DATA).
+const (
+	StatusUnknown Status = iota // UNK: no check yet
+	StatusInit                  // INI: initializing
+	StatusSockErr               // SOCKERR: socket error (RST, …)
+	StatusL4OK                  // L4OK: TCP connect succeeded
+	StatusL4Tout                // L4TOUT: TCP connect timed out
+	StatusL4Con                 // L4CON: TCP connect failed (refused, unreachable)
+	StatusL6OK                  // L6OK
+	StatusL6Tout                // L6TOUT
+	StatusL6Rsp                 // L6RSP
+	StatusL7Tout                // L7TOUT: response timed out
+	StatusL7Rsp                 // L7RSP: invalid or non-matching response
+	StatusL7OK                  // L7OK: layer-7 check passed
+	StatusL7OKC                 // L7OKC: conditionally passed
+	StatusL7Sts                 // L7STS: wrong HTTP status
+)
+
+var statusNames = [...]struct{ code, desc string }{
+	StatusUnknown: {"UNK", "Unknown"},
+	StatusInit:    {"INI", "Initializing"},
+	StatusSockErr: {"SOCKERR", "Socket error"},
+	StatusL4OK:    {"L4OK", "Layer4 check passed"},
+	StatusL4Tout:  {"L4TOUT", "Layer4 timeout"},
+	StatusL4Con:   {"L4CON", "Layer4 connection problem"},
+	StatusL6OK:    {"L6OK", "Layer6 check passed"},
+	StatusL6Tout:  {"L6TOUT", "Layer6 timeout"},
+	StatusL6Rsp:   {"L6RSP", "Layer6 invalid response"},
+	StatusL7Tout:  {"L7TOUT", "Layer7 timeout"},
+	StatusL7Rsp:   {"L7RSP", "Layer7 invalid response"},
+	StatusL7OK:    {"L7OK", "Layer7 check passed"},
+	StatusL7OKC:   {"L7OKC", "Layer7 check conditionally passed"},
+	StatusL7Sts:   {"L7STS", "Layer7 wrong status"},
+}
+
+// String returns the short code, as in "show stat" ("L4CON").
+func (s Status) String() string {
+	if s < 0 || int(s) >= len(statusNames) {
+		return "UNK"
+	}
+	return statusNames[s].code
+}
+
+// Description returns the words HAProxy uses after "reason: " in server
+// state messages ("Layer4 connection problem").
+func (s Status) Description() string {
+	if s < 0 || int(s) >= len(statusNames) {
+		return "Unknown"
+	}
+	return statusNames[s].desc
+}
+
+// Passed reports whether the status counts as a successful check.
+func (s Status) Passed() bool {
+	return s == StatusL4OK || s == StatusL6OK || s == StatusL7OK || s == StatusL7OKC
+}
+
+// hasCode reports whether messages show ", code: N" for s.
+func (s Status) hasCode() bool { return s >= StatusL7OK }
