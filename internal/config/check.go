@@ -1,0 +1,186 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"os/user"
+	"strings"
+)
+
+// missingTimeouts is HAProxy 2.6's warning text, continuation lines included.
+const missingTimeouts = "missing timeouts for %s '%s'.\n" +
+	"   | While not properly invalid, you will certainly encounter various problems\n" +
+	"   | with such a configuration. To fix this, please ensure that all following\n" +
+	"   | timeouts are set to a non-zero value: 'client', 'connect', 'server'."
+
+// check runs the semantic checks HAProxy performs after parsing
+// (check_config_validity and server address initialisation).
+func (l *loader) check() {
+	l.checkGlobal()
+	for _, p := range l.cfg.Proxies {
+		l.checkProxy(p)
+	}
+	resolveFailed := false
+	for _, p := range l.cfg.Proxies {
+		for _, s := range p.Servers {
+			if !l.resolveServer(p, s) {
+				resolveFailed = true
+			}
+		}
+	}
+	if resolveFailed {
+		l.alert(Pos{}, "Failed to initialize server(s) addr.")
+	}
+}
+
+func (l *loader) checkGlobal() {
+	g := &l.cfg.Global
+	lu, lg := l.opt.LookupUser, l.opt.LookupGroup
+	if lu == nil {
+		lu = func(n string) error { _, err := user.Lookup(n); return err }
+	}
+	if lg == nil {
+		lg = func(n string) error { _, err := user.LookupGroup(n); return err }
+	}
+	if g.User != "" {
+		if err := lu(g.User); err != nil {
+			l.alert(g.Pos, "cannot find user id for '%s' (0:Success)", g.User)
+		}
+	}
+	if g.Group != "" {
+		if err := lg(g.Group); err != nil {
+			l.alert(g.Pos, "cannot find group id for '%s' (0:Success)", g.Group)
+		}
+	}
+}
+
+func (l *loader) checkProxy(p *Proxy) {
+	kind := capName(p.Cap)
+	if p.Cap&CapFrontend != 0 && len(p.Binds) == 0 && !p.Disabled {
+		l.warn(Pos{}, "%s '%s' has no 'bind' directive. Please declare it as a backend if this was intended.", kind, p.Name)
+	}
+	if p.Mode == ModeTCP || p.Mode == ModeHTTP {
+		t := p.Timeouts
+		if (p.Cap&CapFrontend != 0 && t.Client == 0) || (p.Cap&CapBackend != 0 && (t.Connect == 0 || t.Server == 0)) {
+			l.warn(Pos{}, missingTimeouts, kind, p.Name)
+		}
+	}
+	if p.Cap&CapFrontend != 0 {
+		if p.DefaultBackend != "" {
+			l.checkSwitch(p, p.DefaultBackend, p.Pos, "as its default backend", "default_backend")
+		}
+		for _, u := range p.UseBackends {
+			if !u.Dynamic {
+				l.checkSwitch(p, u.Backend, u.Pos, "in a 'use_backend' rule", "use_backend")
+			}
+		}
+	}
+	if p.Mode != ModeHTTP {
+		if p.HTTPLog && p.Cap&CapFrontend != 0 {
+			l.warn(Pos{}, "'option httplog' not usable with %s '%s' (needs 'mode http'). Falling back to 'option tcplog'.", kind, p.Name)
+		}
+		if p.Cap&CapBackend != 0 && p.Balance.IsHTTP() {
+			l.warn(Pos{}, "Layer 7 hash not possible for %s '%s' (needs 'mode http'). Falling back to round robin.", kind, p.Name)
+		}
+		for _, rs := range []struct {
+			name  string
+			rules []*Rule
+		}{{"http-request", p.HTTPRequest}, {"http-response", p.HTTPResponse}, {"http-after-response", p.HTTPAfterResponse}, {"redirect", p.Redirects}} {
+			if len(rs.rules) > 0 {
+				l.warn(Pos{}, "'%s' rules ignored for %s '%s' as they require HTTP mode.", rs.name, kind, p.Name)
+			}
+		}
+		if p.Forwardfor != nil {
+			l.warn(Pos{}, "'option forwardfor' ignored for %s '%s' as it requires HTTP mode.", kind, p.Name)
+		}
+		if p.Cookie != nil && p.Cap&CapBackend != 0 {
+			l.warn(Pos{}, "'cookie' statement ignored for %s '%s' as it requires HTTP mode.", kind, p.Name)
+		}
+		if p.Stats.Enabled && p.Cap&CapFrontend != 0 {
+			l.warn(Pos{}, "'stats' statement ignored for %s '%s' as it requires HTTP mode.", kind, p.Name)
+		}
+	}
+}
+
+// checkSwitch resolves a backend reference of frontend p.
+func (l *loader) checkSwitch(p *Proxy, name string, pos Pos, how, kw string) {
+	b := l.cfg.Backend(name)
+	if b == nil {
+		l.alert(pos, "Proxy '%s': unable to find required %s: '%s'.", p.Name, kw, name)
+		return
+	}
+	if b == p {
+		l.alert(pos, "Proxy '%s': %s: loop detected.", p.Name, kw)
+		return
+	}
+	if p.Mode == ModeHTTP && b.Mode != ModeHTTP {
+		l.alert(pos, "%s %s '%s' (%s) tries to use incompatible %s backend '%s' (%s) %s (see 'mode').",
+			p.Mode, capName(p.Cap), p.Name, p.Pos, b.Mode, b.Name, b.Pos, how)
+	}
+}
+
+// resolveServer resolves a server's host name following its init-addr
+// methods (default "last,libc"). It reports false on a fatal failure.
+func (l *loader) resolveServer(p *Proxy, s *Server) bool {
+	if s.Host == "" || len(s.IPs) > 0 || s.Network == "unix" || s.Network == "abns" {
+		return true
+	}
+	methods := s.InitAddr
+	if len(methods) == 0 {
+		methods = []string{"last", "libc"}
+	}
+	for _, m := range methods {
+		switch m {
+		case "last":
+			// No server-state file is loaded by lb: "last" never yields.
+		case "libc":
+			ips, err := l.opt.Resolver(s.Host)
+			if err == nil {
+				ips = filterFamily(ips, s.Network)
+			}
+			if err == nil && len(ips) > 0 {
+				s.IPs = ips
+				if s.Network == "" {
+					s.Network = "tcp4"
+					if ips[0].To4() == nil {
+						s.Network = "tcp6"
+					}
+				}
+				return true
+			}
+		case "none":
+			l.warn(s.Pos, "'server %s/%s' : could not resolve address '%s', disabling server.", p.Name, s.Name, s.Host)
+			s.Unresolved = true
+			return true
+		default:
+			ip := net.ParseIP(m)
+			s.IPs = []net.IP{ip}
+			return true
+		}
+	}
+	if l.opt.IgnoreResolveErrors {
+		l.warn(s.Pos, "'server %s/%s' : could not resolve address '%s', disabling server.", p.Name, s.Name, s.Host)
+		s.Unresolved = true
+		return true
+	}
+	l.alert(s.Pos, "'server %s/%s' : could not resolve address '%s'.", p.Name, s.Name, s.Host)
+	return false
+}
+
+// filterFamily keeps the addresses of the requested network ("" = all,
+// IPv4 first as HAProxy's default resolve-prefer ipv6 does not apply to
+// libc lookups of plain hosts).
+func filterFamily(ips []net.IP, network string) []net.IP {
+	var out []net.IP
+	for _, ip := range ips {
+		v4 := ip.To4() != nil
+		if network == "tcp4" && !v4 || network == "tcp6" && v4 {
+			continue
+		}
+		out = append(out, ip)
+	}
+	return out
+}
+
+var _ = strings.TrimSpace
+var _ = fmt.Sprint

@@ -1,0 +1,529 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// kwStatus says how lb treats a keyword HAProxy knows.
+type kwStatus int
+
+const (
+	kwSupported   kwStatus = iota // parsed and honoured
+	kwUnsupported                 // HAProxy knows it; lb does not implement it yet
+	kwRemoved                     // HAProxy removed it; the message gives the replacement
+)
+
+// globalKW is one entry of the global section's keyword table.
+type globalKW struct {
+	status kwStatus
+	msg    string // kwRemoved: the alert text
+	fn     func(l *loader, g *Global, pos Pos, args []string) error
+}
+
+// globalKeywords is the single table of keywords recognised in "global".
+// Keywords absent from it get HAProxy's "unknown keyword" alert.
+var globalKeywords map[string]globalKW
+
+func init() {
+	globalKeywords = map[string]globalKW{
+		"daemon": {fn: gFlag(func(g *Global) { g.Daemon = true })},
+		"master-worker": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			if len(args) > 1 && args[1] != "no-exit-on-failure" {
+				return fmt.Errorf("'%s' only supports 'no-exit-on-failure' option", args[0])
+			}
+			g.MasterWorker = true
+			return nil
+		}},
+		"quiet":                          {fn: gFlag(func(g *Global) { g.Quiet = true })},
+		"noreuseport":                    {fn: gFlag(func(g *Global) { g.NoReusePort = true })},
+		"expose-experimental-directives": {fn: gFlag(func(g *Global) { g.ExposeExperimental = true })},
+		"maxconn": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			if g.Maxconn != 0 {
+				return fmt.Errorf("'%s' already specified. Continuing.", args[0])
+			}
+			n, err := gInt(args, 0)
+			if err != nil {
+				return err
+			}
+			g.Maxconn = n
+			return nil
+		}},
+		"nbthread": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			if len(args) < 2 {
+				return fmt.Errorf("'%s' expects an integer argument.", args[0])
+			}
+			n, err := parseInt(args[1])
+			if err != nil || n < 1 || n > 64 {
+				return fmt.Errorf("'%s' value must be between 1 and 64 (was %s)", args[0], args[1])
+			}
+			g.Nbthread = n
+			return tooMany(args, 2)
+		}},
+		"nbproc": {status: kwRemoved, msg: "nbproc is not supported any more since HAProxy 2.5. Threads will automatically be used on multi-processor machines if available."},
+		"ulimit-n": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			if g.UlimitN != 0 {
+				return fmt.Errorf("'%s' already specified. Continuing.", args[0])
+			}
+			n, err := gInt(args, 0)
+			g.UlimitN = n
+			return err
+		}},
+		"user": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			if g.User != "" || g.UID >= 0 {
+				return fmt.Errorf("user/uid already specified. Continuing.")
+			}
+			if err := need(args, 1, "'%s' expects a user name."); err != nil {
+				return err
+			}
+			g.User = args[1]
+			return nil
+		}},
+		"group": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			if g.Group != "" || g.GID >= 0 {
+				return fmt.Errorf("group/gid already specified. Continuing.")
+			}
+			if err := need(args, 1, "'%s' expects a group name."); err != nil {
+				return err
+			}
+			g.Group = args[1]
+			return nil
+		}},
+		"uid": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			n, err := gInt(args, 0)
+			g.UID = n
+			return err
+		}},
+		"gid": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			n, err := gInt(args, 0)
+			g.GID = n
+			return err
+		}},
+		"chroot":  {fn: gString(func(g *Global) *string { return &g.Chroot }, "'%s' expects a directory as an argument.")},
+		"pidfile": {fn: gString(func(g *Global) *string { return &g.Pidfile }, "'%s' expects a file name as an argument.")},
+		"node":    {fn: gString(func(g *Global) *string { return &g.Node }, "'%s' expects a name as an argument.")},
+		"description": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			if len(args) < 2 {
+				return fmt.Errorf("'%s' expects a string argument.", args[0])
+			}
+			g.Description = strings.Join(args[1:], " ")
+			return nil
+		}},
+		"log-tag": {fn: gString(func(g *Global) *string { return &g.LogTag }, "'%s' expects a tag for use in syslog.")},
+		"log-send-hostname": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			g.LogSendHostname = "(hostname)"
+			if len(args) > 1 {
+				g.LogSendHostname = args[1]
+			}
+			return tooMany(args, 2)
+		}},
+		"ca-base":                         {fn: gString(func(g *Global) *string { return &g.CABase }, "'%s' expects a directory path as an argument.")},
+		"crt-base":                        {fn: gString(func(g *Global) *string { return &g.CRTBase }, "'%s' expects a directory path as an argument.")},
+		"server-state-file":               {fn: gString(func(g *Global) *string { return &g.ServerStateFile }, "'%s' expects a file name as an argument.")},
+		"server-state-base":               {fn: gString(func(g *Global) *string { return &g.ServerStateBase }, "'%s' expects a directory as an argument.")},
+		"ssl-default-bind-ciphers":        {fn: gString(func(g *Global) *string { return &g.SSLDefaultBind.Ciphers }, "global statement '%s' expects a cipher suite as an argument.")},
+		"ssl-default-bind-ciphersuites":   {fn: gString(func(g *Global) *string { return &g.SSLDefaultBind.Ciphersuites }, "global statement '%s' expects a cipher suite as an argument.")},
+		"ssl-default-server-ciphers":      {fn: gString(func(g *Global) *string { return &g.SSLDefaultServer.Ciphers }, "global statement '%s' expects a cipher suite as an argument.")},
+		"ssl-default-server-ciphersuites": {fn: gString(func(g *Global) *string { return &g.SSLDefaultServer.Ciphersuites }, "global statement '%s' expects a cipher suite as an argument.")},
+		"ssl-default-bind-options": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			g.SSLDefaultBind.Options = append(g.SSLDefaultBind.Options, args[1:]...)
+			return checkSSLOptions(args)
+		}},
+		"ssl-default-server-options": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			g.SSLDefaultServer.Options = append(g.SSLDefaultServer.Options, args[1:]...)
+			return checkSSLOptions(args)
+		}},
+		"hard-stop-after":   {fn: gTime(func(g *Global) *time.Duration { return &g.HardStopAfter })},
+		"grace":             {fn: gTime(func(g *Global) *time.Duration { return &g.Grace })},
+		"close-spread-time": {fn: gTime(func(g *Global) *time.Duration { return &g.CloseSpreadTime })},
+		"spread-checks": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			n, err := gInt(args, 0)
+			if err == nil && n > 50 {
+				return fmt.Errorf("'%s' needs a positive argument between 0 and 50 (in percent).", args[0])
+			}
+			g.SpreadChecks = n
+			return err
+		}},
+		"tune.bufsize": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			n, err := gInt(args, 0)
+			if err != nil {
+				return err
+			}
+			if n < 1024 {
+				// HAProxy 2.6 refuses buffers too small for a request.
+				return fmt.Errorf("'%s' expects a positive integer argument.", args[0])
+			}
+			g.TuneBufsize = n
+			return nil
+		}},
+		"tune.maxaccept": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			if len(args) < 2 {
+				return fmt.Errorf("'%s' expects an integer argument.", args[0])
+			}
+			n, err := parseInt(args[1])
+			if err != nil || n < -1 {
+				return fmt.Errorf("'%s' expects a positive numeric value", args[0])
+			}
+			g.TuneMaxaccept = n
+			return nil
+		}},
+		"tune.ssl.default-dh-param": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			n, err := gInt(args, 0)
+			if err == nil && n < 1024 {
+				return fmt.Errorf("'%s' expects a value >= 1024.", args[0])
+			}
+			g.SSLDHParam = n
+			return err
+		}},
+		"cpu-map": {fn: parseCPUMap},
+		"log": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			if len(args) > 1 && args[1] == "global" {
+				return fmt.Errorf("'log global' makes no sense in 'global' section.")
+			}
+			t, err := parseLogTarget(l, pos, args)
+			if err != nil {
+				return err
+			}
+			g.Logs = append(g.Logs, t)
+			return nil
+		}},
+		"stats":     {fn: parseGlobalStats},
+		"setenv":    {fn: envKW},
+		"presetenv": {fn: envKW},
+		"unsetenv":  {fn: envKW},
+		"resetenv":  {fn: envKW},
+		"unix-bind": {fn: parseUnixBind},
+	}
+	for _, k := range []string{
+		"51degrees-cache-size", "51degrees-data-file", "51degrees-property-name-list",
+		"51degrees-property-separator", "busy-polling", "cluster-secret", "default-path",
+		"deviceatlas-json-file", "deviceatlas-log-level", "deviceatlas-properties-cookie",
+		"deviceatlas-separator", "external-check", "fd-hard-limit", "h1-case-adjust",
+		"h1-case-adjust-file", "h2-workaround-bogus-websocket-clients", "httpclient.resolvers.id",
+		"httpclient.resolvers.disabled", "httpclient.resolvers.prefer", "httpclient.retries",
+		"httpclient.ssl.ca-file", "httpclient.ssl.verify", "httpclient.timeout.connect",
+		"insecure-fork-wanted", "insecure-setuid-wanted", "issuers-chain-path", "localpeer",
+		"lua-load", "lua-load-per-thread", "lua-prepend-path", "max-spread-checks",
+		"maxcompcpuusage", "maxcomprate", "maxconnrate", "maxpipes", "maxsessrate",
+		"maxsslconn", "maxsslrate", "maxzlibmem", "mworker-max-reloads", "no-memory-trimming",
+		"noepoll", "noevports", "nogetaddrinfo", "nokqueue", "nopoll", "nosplice",
+		"numa-cpu-mapping", "pp2-never-send-local", "profiling.memory", "profiling.tasks",
+		"set-dumpable", "set-var", "set-var-fmt", "ssl-dh-param-file", "ssl-engine",
+		"ssl-load-extra-del-ext", "ssl-load-extra-files", "ssl-mode-async", "ssl-propquery",
+		"ssl-provider", "ssl-provider-path", "ssl-server-verify", "ssl-skip-self-issued-ca",
+		"strict-limits", "thread-group", "thread-groups", "tune.buffers.limit",
+		"tune.buffers.reserve", "tune.comp.maxlevel", "tune.fail-alloc", "tune.fd.edge-triggered",
+		"tune.h2.header-table-size", "tune.h2.initial-window-size", "tune.h2.max-concurrent-streams",
+		"tune.h2.max-frame-size", "tune.http.cookielen", "tune.http.logurilen", "tune.http.maxhdr",
+		"tune.idle-pool.shared", "tune.idletimer", "tune.listener.multi-queue", "tune.lua.forced-yield",
+		"tune.lua.maxmem", "tune.lua.service-timeout", "tune.lua.session-timeout",
+		"tune.lua.task-timeout", "tune.maxpollevents", "tune.maxrewrite", "tune.pattern.cache-size",
+		"tune.pipesize", "tune.pool-high-fd-ratio", "tune.pool-low-fd-ratio", "tune.rcvbuf.client",
+		"tune.rcvbuf.server", "tune.recv_enough", "tune.runqueue-depth", "tune.sched.low-latency",
+		"tune.sndbuf.client", "tune.sndbuf.server", "tune.ssl.cachesize", "tune.ssl.capture-buffer-size",
+		"tune.ssl.capture-cipherlist-size", "tune.ssl.force-private-cache", "tune.ssl.hard-maxrecord",
+		"tune.ssl.keylog", "tune.ssl.lifetime", "tune.ssl.maxrecord", "tune.ssl.ssl-ctx-cache-size",
+		"tune.ssl.ocsp-update.maxdelay", "tune.ssl.ocsp-update.mindelay", "tune.vars.global-max-size",
+		"tune.vars.proc-max-size", "tune.vars.reqres-max-size", "tune.vars.sess-max-size",
+		"tune.vars.txn-max-size", "tune.zlib.memlevel", "tune.zlib.windowsize", "wurfl-cache-size",
+		"wurfl-data-file", "wurfl-information-list", "wurfl-information-list-separator",
+		"wurfl-patch-file", "zero-warning", "anonkey", "cpu-policy", "ocsp-update",
+	} {
+		globalKeywords[k] = globalKW{status: kwUnsupported}
+	}
+}
+
+// startGlobal opens a global section.
+func (l *loader) startGlobal(pos Pos, args []string) {
+	if l.cfg.Global.Pos.File == "" {
+		l.cfg.Global.Pos = pos
+	}
+	if len(args) > 1 {
+		l.alert(pos, "'global' cannot handle unexpected argument '%s'.", args[1])
+	}
+}
+
+// globalLine parses one line of the global section.
+func (l *loader) globalLine(pos Pos, args []string) {
+	kw, ok := globalKeywords[args[0]]
+	switch {
+	case !ok:
+		l.alert(pos, "unknown keyword '%s' in 'global' section", args[0])
+	case kw.status == kwRemoved:
+		l.alert(pos, "%s", kw.msg)
+	case kw.status == kwUnsupported:
+		l.alert(pos, "'%s' is not supported by lb yet", args[0])
+	default:
+		if err := kw.fn(l, &l.cfg.Global, pos, args); err != nil {
+			l.alert(pos, "%v", err)
+		}
+	}
+}
+
+func gFlag(set func(*Global)) func(*loader, *Global, Pos, []string) error {
+	return func(l *loader, g *Global, pos Pos, args []string) error {
+		if err := tooMany(args, 1); err != nil {
+			return err
+		}
+		set(g)
+		return nil
+	}
+}
+
+func gString(field func(*Global) *string, missing string) func(*loader, *Global, Pos, []string) error {
+	return func(l *loader, g *Global, pos Pos, args []string) error {
+		if len(args) < 2 || args[1] == "" {
+			return fmt.Errorf(missing, args[0])
+		}
+		*field(g) = args[1]
+		return tooMany(args, 2)
+	}
+}
+
+func gTime(field func(*Global) *time.Duration) func(*loader, *Global, Pos, []string) error {
+	return func(l *loader, g *Global, pos Pos, args []string) error {
+		if len(args) < 2 {
+			return fmt.Errorf("'%s' expects <time> as argument.", args[0])
+		}
+		d, err := parseTime(args[1], time.Millisecond)
+		if err != nil {
+			return fmt.Errorf("%v in argument to '%s'", err, args[0])
+		}
+		*field(g) = d
+		return tooMany(args, 2)
+	}
+}
+
+// gInt reads args[1] as a non-negative integer with HAProxy's message.
+func gInt(args []string, min int) (int, error) {
+	if len(args) < 2 || args[1] == "" {
+		return 0, fmt.Errorf("'%s' expects an integer argument.", args[0])
+	}
+	n, err := parseInt(args[1])
+	if err != nil || n < min {
+		return 0, fmt.Errorf("'%s' expects an integer argument.", args[0])
+	}
+	return n, tooMany(args, 2)
+}
+
+// tooMany reports HAProxy's "cannot handle unexpected argument" when args
+// has more than n words.
+func tooMany(args []string, n int) error {
+	if len(args) > n {
+		return fmt.Errorf("'%s' cannot handle unexpected argument '%s'.", args[0], args[n])
+	}
+	return nil
+}
+
+func need(args []string, n int, format string) error {
+	if len(args) <= n || args[n] == "" {
+		return fmt.Errorf(format, args[0])
+	}
+	return nil
+}
+
+// sslOptions are the words ssl-default-*-options accept.
+var sslOptions = map[string]int{
+	"no-sslv3": 0, "no-tlsv10": 0, "no-tlsv11": 0, "no-tlsv12": 0, "no-tlsv13": 0,
+	"force-sslv3": 0, "force-tlsv10": 0, "force-tlsv11": 0, "force-tlsv12": 0, "force-tlsv13": 0,
+	"no-tls-tickets": 0, "prefer-client-ciphers": 0, "ssl-min-ver": 1, "ssl-max-ver": 1,
+	"allow-0rtt": 0, "strict-sni": 0, "no-alpn": 0,
+}
+
+func checkSSLOptions(args []string) error {
+	for i := 1; i < len(args); i++ {
+		n, ok := sslOptions[args[i]]
+		if !ok {
+			return fmt.Errorf("'%s' unknown ssl option '%s'.", args[0], args[i])
+		}
+		if n > 0 {
+			if i+1 >= len(args) {
+				return fmt.Errorf("'%s' : missing the version argument of '%s'.", args[0], args[i])
+			}
+			switch args[i+1] {
+			case "SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3":
+			default:
+				return fmt.Errorf("'%s' : unknown ssl/tls version string '%s'.", args[0], args[i+1])
+			}
+			i++
+		}
+	}
+	return nil
+}
+
+// envKW applies setenv/presetenv/unsetenv/resetenv to the environment view
+// later lines expand, as HAProxy changes its own environment while parsing.
+func envKW(l *loader, g *Global, pos Pos, args []string) error {
+	if g.SetEnv == nil {
+		g.SetEnv = map[string]string{}
+	}
+	switch args[0] {
+	case "setenv", "presetenv":
+		if len(args) != 3 {
+			return fmt.Errorf("'%s' expects a name and a value.", args[0])
+		}
+		if _, set := l.env(args[1]); args[0] == "presetenv" && set {
+			return nil
+		}
+		v := args[2]
+		l.envOverride[args[1]] = &v
+		g.SetEnv[args[1]] = v
+	case "unsetenv":
+		if len(args) < 2 {
+			return fmt.Errorf("'%s' expects at least one variable name.", args[0])
+		}
+		for _, n := range args[1:] {
+			l.envOverride[n] = nil
+			delete(g.SetEnv, n)
+		}
+	case "resetenv":
+		// Keeping only the listed variables cannot be modelled on an
+		// injected environment lookup without listing it.
+		return fmt.Errorf("'%s' is not supported by lb yet", args[0])
+	}
+	return nil
+}
+
+func parseCPUMap(l *loader, g *Global, pos Pos, args []string) error {
+	if len(args) < 3 {
+		return fmt.Errorf("%s expects a process number  as well as a CPU set.", args[0])
+	}
+	m := CPUMap{Pos: pos}
+	spec := args[1]
+	if s, ok := strings.CutPrefix(spec, "auto:"); ok {
+		m.Auto, spec = true, s
+	}
+	proc, thr, hasThr := strings.Cut(spec, "/")
+	if proc != "all" && proc != "odd" && proc != "even" {
+		lo, hi, err := parseRange(proc)
+		if err != nil || lo < 1 || hi > 1 {
+			return fmt.Errorf("%s : invalid process number '%s'. lb runs one process: only 1 and all are valid.", args[0], proc)
+		}
+	}
+	m.Process = proc
+	if hasThr && thr != "all" {
+		lo, hi, err := parseRange(thr)
+		if err != nil || lo < 1 || hi > 64 || lo > hi {
+			return fmt.Errorf("%s : invalid thread range '%s'.", args[0], thr)
+		}
+		m.ThreadLow, m.ThreadHigh = lo, hi
+	}
+	for _, set := range args[2:] {
+		for _, part := range strings.Split(set, ",") {
+			lo, hi, err := parseRange(part)
+			if err != nil || lo < 0 || hi > 4095 || lo > hi {
+				return fmt.Errorf("%s : invalid CPU set '%s'.", args[0], set)
+			}
+			for c := lo; c <= hi; c++ {
+				m.CPUs = append(m.CPUs, c)
+			}
+		}
+	}
+	g.CPUMaps = append(g.CPUMaps, m)
+	return nil
+}
+
+// parseRange reads "N" or "N-M".
+func parseRange(s string) (int, int, error) {
+	a, b, isRange := strings.Cut(s, "-")
+	lo, err := strconv.Atoi(a)
+	if err != nil {
+		return 0, 0, err
+	}
+	if !isRange {
+		return lo, lo, nil
+	}
+	hi, err := strconv.Atoi(b)
+	return lo, hi, err
+}
+
+// parseGlobalStats handles "stats socket|timeout|maxconn|bind-process".
+func parseGlobalStats(l *loader, g *Global, pos Pos, args []string) error {
+	if len(args) < 2 {
+		return fmt.Errorf("'stats' expects 'socket', 'maxconn', 'bind-process' or 'timeout' in 'global' section.")
+	}
+	switch args[1] {
+	case "socket":
+		if len(args) < 3 {
+			return fmt.Errorf("'stats socket' requires a path or an address as its first argument.")
+		}
+		b, err := l.parseBind(pos, args[2], args[3:], "stats socket", true)
+		if err != nil {
+			return err
+		}
+		if len(b.Addrs) != 1 {
+			return fmt.Errorf("'stats socket' : '%s' must resolve to exactly one address.", args[2])
+		}
+		s := StatsSocket{Pos: pos, Addr: b.Addrs[0], Level: b.Level, Mode: b.Mode, User: b.User,
+			Group: b.Group, UID: b.UID, GID: b.GID, ExposeFDListeners: b.ExposeFDListeners, Bind: b}
+		g.StatsSockets = append(g.StatsSockets, s)
+	case "timeout":
+		if len(args) < 3 {
+			return fmt.Errorf("'stats timeout' expects a positive value")
+		}
+		d, err := parseTime(args[2], time.Millisecond)
+		if err != nil {
+			return fmt.Errorf("'stats timeout': %v", err)
+		}
+		if d == 0 {
+			return fmt.Errorf("'stats timeout' expects a positive value")
+		}
+		g.StatsTimeout = d
+	case "maxconn":
+		if len(args) < 3 {
+			return fmt.Errorf("'stats maxconn' expects a positive value")
+		}
+		n, err := parseInt(args[2])
+		if err != nil || n <= 0 {
+			return fmt.Errorf("'stats maxconn' expects a positive value")
+		}
+		g.StatsMaxconn = n
+	case "bind-process":
+		return fmt.Errorf("'stats bind-process' is not supported any more since HAProxy 2.5.")
+	default:
+		return fmt.Errorf("'stats' only supports 'socket', 'maxconn', 'bind-process' and 'timeout' (got '%s')", args[1])
+	}
+	return nil
+}
+
+// parseUnixBind handles "unix-bind [prefix P] [mode M] [user U] [uid N] [group G] [gid N]".
+func parseUnixBind(l *loader, g *Global, pos Pos, args []string) error {
+	u := &g.UnixBind
+	for i := 1; i < len(args); i += 2 {
+		if i+1 >= len(args) {
+			return fmt.Errorf("'%s' : missing value for '%s'.", args[0], args[i])
+		}
+		v := args[i+1]
+		switch args[i] {
+		case "prefix":
+			u.Prefix = v
+		case "mode":
+			m, err := strconv.ParseUint(v, 8, 32)
+			if err != nil {
+				return fmt.Errorf("'%s' : invalid mode '%s'.", args[0], v)
+			}
+			u.Mode = fileMode(m)
+		case "user":
+			u.User = v
+		case "group":
+			u.Group = v
+		case "uid":
+			n, err := parseInt(v)
+			if err != nil {
+				return fmt.Errorf("'%s' : invalid uid '%s'.", args[0], v)
+			}
+			u.UID = n
+		case "gid":
+			n, err := parseInt(v)
+			if err != nil {
+				return fmt.Errorf("'%s' : invalid gid '%s'.", args[0], v)
+			}
+			u.GID = n
+		default:
+			return fmt.Errorf("'%s' only supports the 'prefix', 'mode', 'uid', 'gid', 'user' and 'group' options.", args[0])
+		}
+	}
+	return nil
+}

@@ -1,0 +1,385 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// maxNestedConds is HAProxy's MAXNESTEDCONDS: at most 10 nested ".if".
+const maxNestedConds = 10
+
+// Load reads the configuration files and directories in paths, in order,
+// as "haproxy -f P1 -f P2 …" does: a directory contributes its non-hidden
+// regular files ending in ".cfg", in C-locale lexical order. It returns the
+// configuration and every diagnostic (parse alerts, warnings, notices and
+// semantic checks). The configuration is usable only when no diagnostic is
+// an Alert; see ExitCode. As in HAProxy, semantic checks (unknown
+// backends, modes, address resolution) run only when parsing raised no
+// alert, so each run reports every error of one stage.
+func Load(paths []string, opt Options) (*Config, []Diag) {
+	l := newLoader(opt)
+	for _, p := range paths {
+		l.loadPath(p)
+	}
+	l.endSection()
+	if !l.hasAlert() {
+		l.check()
+	}
+	return l.cfg, l.diags
+}
+
+// ExitCode maps a Load result to "haproxy -c"'s exit status: 1 when any
+// diagnostic is an Alert (or cfg is nil), 2 when the configuration is
+// valid but declares no listener, 0 otherwise.
+func ExitCode(cfg *Config, diags []Diag) int {
+	if cfg == nil {
+		return 1
+	}
+	for _, d := range diags {
+		if d.Severity == Alert {
+			return 1
+		}
+	}
+	if cfg.Listeners() == 0 {
+		return 2
+	}
+	return 0
+}
+
+// condState tracks one ".if" level.
+type condState struct {
+	pos      Pos
+	taking   bool // lines are currently used
+	taken    bool // a branch of this block was already used
+	parentOn bool // the enclosing level is taking lines
+	seenElse bool
+}
+
+type loader struct {
+	opt   Options
+	env   func(string) (string, bool)
+	cfg   *Config
+	diags []Diag
+
+	// section state
+	sec      string // current section keyword ("" = none)
+	secPos   Pos
+	skipSec  bool   // inside an unsupported section: ignore its lines
+	cur      *Proxy // current proxy or defaults section
+	globalOK bool
+
+	defaults     map[string]*Proxy // named defaults sections
+	lastDefaults *Proxy            // the last defaults section seen
+	defaultsPos  map[*Proxy]Pos
+	envOverride  map[string]*string // setenv/unsetenv from the global section
+}
+
+func newLoader(opt Options) *loader {
+	l := &loader{
+		opt:         opt,
+		cfg:         &Config{Global: Global{UID: -1, GID: -1, UnixBind: UnixBind{UID: -1, GID: -1}}},
+		defaults:    map[string]*Proxy{},
+		defaultsPos: map[*Proxy]Pos{},
+		envOverride: map[string]*string{},
+	}
+	if l.opt.Stat == nil {
+		l.opt.Stat = os.Stat
+	}
+	if l.opt.Resolver == nil {
+		l.opt.Resolver = net.LookupIP
+	}
+	base := opt.Env
+	if base == nil {
+		base = os.LookupEnv
+	}
+	l.env = func(name string) (string, bool) {
+		if v, ok := l.envOverride[name]; ok {
+			if v == nil {
+				return "", false
+			}
+			return *v, true
+		}
+		return base(name)
+	}
+	return l
+}
+
+func (l *loader) add(pos Pos, sev Severity, format string, a ...any) {
+	l.diags = append(l.diags, Diag{Pos: pos, Severity: sev, Msg: fmt.Sprintf(format, a...)})
+}
+
+func (l *loader) alert(pos Pos, format string, a ...any) { l.add(pos, Alert, format, a...) }
+func (l *loader) warn(pos Pos, format string, a ...any)  { l.add(pos, Warning, format, a...) }
+
+func (l *loader) hasAlert() bool {
+	for _, d := range l.diags {
+		if d.Severity == Alert {
+			return true
+		}
+	}
+	return false
+}
+
+// loadPath loads one -f argument (file or directory).
+func (l *loader) loadPath(p string) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		l.alert(Pos{}, "Could not open configuration file %s : %s", p, errText(err))
+		return
+	}
+	if !fi.IsDir() {
+		l.loadFile(p)
+		return
+	}
+	ents, err := os.ReadDir(p)
+	if err != nil {
+		l.alert(Pos{}, "Cannot open configuration directory %s : %s", p, errText(err))
+		return
+	}
+	var names []string
+	for _, e := range ents {
+		n := e.Name()
+		if strings.HasPrefix(n, ".") || !strings.HasSuffix(n, ".cfg") {
+			continue
+		}
+		fi, err := os.Stat(filepath.Join(p, n))
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		names = append(names, n)
+	}
+	sort.Strings(names) // byte order, as strcmp() in the C locale
+	for _, n := range names {
+		l.loadFile(filepath.Join(p, n))
+	}
+}
+
+// errText returns the C-style text of a file error ("No such file or
+// directory"), as HAProxy prints strerror(errno).
+func errText(err error) string {
+	var pe *os.PathError
+	if e, ok := err.(*os.PathError); ok {
+		pe = e
+		err = pe.Err
+	}
+	s := err.Error()
+	if s != "" {
+		s = strings.ToUpper(s[:1]) + s[1:]
+	}
+	return s
+}
+
+// loadFile reads one configuration file. Each file starts outside any
+// section, as HAProxy requires.
+func (l *loader) loadFile(name string) {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		l.alert(Pos{}, "Could not open configuration file %s : %s", name, errText(err))
+		return
+	}
+	l.cfg.Files = append(l.cfg.Files, name)
+	l.endSection()
+	var conds []*condState
+	taking := func() bool { return len(conds) == 0 || conds[len(conds)-1].taking }
+	text := string(data)
+	lineNo := 0
+	for len(text) > 0 {
+		lineNo++
+		line, rest, found := strings.Cut(text, "\n")
+		text = rest
+		pos := Pos{File: name, Line: lineNo}
+		if !found {
+			l.alert(pos, "Missing LF on last line, file might have been truncated at position %d.", len(line)+1)
+		}
+		if i := strings.IndexByte(line, 0); i >= 0 {
+			l.alert(pos, "Stray NUL character at position %d.", i+1)
+			continue
+		}
+		args, err := splitLine(line, l.env)
+		if err != nil {
+			if !taking() {
+				continue
+			}
+			if le, ok := err.(*lexError); ok {
+				l.alert(pos, "%s at position %d:\n  %s\n  %s^", le.msg, le.pos+1, line, strings.Repeat(" ", le.pos))
+			} else {
+				l.alert(pos, "%v", err)
+			}
+			if len(args) == 0 {
+				continue
+			}
+		}
+		if len(args) == 0 {
+			continue
+		}
+		// Conditional directives are handled whatever the current state.
+		switch args[0] {
+		case ".if", ".elif", ".else", ".endif":
+			expr := strings.Join(args[1:], " ")
+			var ok bool
+			conds, ok = l.condDirective(conds, pos, args[0], expr)
+			if !ok {
+				return // HAProxy aborts on a broken conditional block
+			}
+			continue
+		}
+		if !taking() {
+			continue
+		}
+		switch args[0] {
+		case ".notice", ".warning", ".alert", ".diag":
+			if len(args) > 2 {
+				l.alert(pos, "Unexpected argument '%s' for '%s'. Use quotes if the message should contain spaces.", args[2], args[0])
+				continue
+			}
+			msg := ""
+			if len(args) > 1 {
+				msg = args[1]
+			}
+			switch args[0] {
+			case ".notice":
+				l.add(pos, Notice, "'%s'.", msg)
+			case ".warning":
+				l.warn(pos, "'%s'.", msg)
+			case ".alert":
+				l.alert(pos, "'%s'.", msg)
+			}
+			continue
+		}
+		l.line(pos, args)
+	}
+	if len(conds) > 0 {
+		l.alert(Pos{File: name, Line: lineNo}, "non-terminated '.if' block.")
+	}
+}
+
+// condDirective applies .if/.elif/.else/.endif; ok=false aborts the file.
+func (l *loader) condDirective(conds []*condState, pos Pos, dir, expr string) ([]*condState, bool) {
+	top := func() *condState { return conds[len(conds)-1] }
+	eval := func() (bool, bool) {
+		v, err := evalCond(expr, l.env)
+		if err != nil {
+			l.alert(pos, "%v in '%s'.", err, dir)
+			return false, false
+		}
+		return v, true
+	}
+	switch dir {
+	case ".if":
+		if len(conds) >= maxNestedConds {
+			l.alert(pos, "too many nested '.if', max is %d.", maxNestedConds)
+			return conds, false
+		}
+		parentOn := len(conds) == 0 || top().taking
+		st := &condState{pos: pos, parentOn: parentOn}
+		if parentOn {
+			v, ok := eval()
+			if !ok {
+				return conds, false
+			}
+			st.taking, st.taken = v, v
+		}
+		return append(conds, st), true
+	case ".elif":
+		if len(conds) == 0 {
+			l.alert(pos, "'.elif' appears without a matching '.if'.")
+			return conds, false
+		}
+		st := top()
+		if st.seenElse {
+			l.alert(pos, "'.elif' after '.else' is not permitted.")
+			return conds, false
+		}
+		st.taking = false
+		if st.parentOn && !st.taken {
+			v, ok := eval()
+			if !ok {
+				return conds, false
+			}
+			st.taking, st.taken = v, v
+		}
+	case ".else":
+		if len(conds) == 0 {
+			l.alert(pos, "'.else' appears without a matching '.if'.")
+			return conds, false
+		}
+		st := top()
+		if st.seenElse {
+			l.alert(pos, "'.else' after '.else' is not permitted.")
+			return conds, false
+		}
+		st.seenElse = true
+		st.taking = st.parentOn && !st.taken
+		st.taken = true
+	case ".endif":
+		if len(conds) == 0 {
+			l.alert(pos, "'.endif' appears without a matching '.if'.")
+			return conds, false
+		}
+		return conds[:len(conds)-1], true
+	}
+	return conds, true
+}
+
+// sectionKinds lists every section keyword HAProxy 2.6 knows. Supported
+// ones have a parser; the others are reported as not supported by lb yet.
+var sectionKinds = map[string]bool{
+	"global":         true,
+	"defaults":       true,
+	"frontend":       true,
+	"backend":        true,
+	"listen":         true,
+	"peers":          false,
+	"resolvers":      false,
+	"userlist":       false,
+	"mailers":        false,
+	"cache":          false,
+	"program":        false,
+	"http-errors":    false,
+	"ring":           false,
+	"log-forward":    false,
+	"fcgi-app":       false,
+	"dynamic-update": false,
+}
+
+// line dispatches one non-empty, non-conditional line.
+func (l *loader) line(pos Pos, args []string) {
+	if supported, ok := sectionKinds[args[0]]; ok {
+		l.endSection()
+		l.sec, l.secPos = args[0], pos
+		if !supported {
+			l.alert(pos, "'%s' section is not supported by lb yet", args[0])
+			l.skipSec = true
+			return
+		}
+		switch args[0] {
+		case "global":
+			l.startGlobal(pos, args)
+		default:
+			l.startProxy(pos, args)
+		}
+		return
+	}
+	switch {
+	case l.skipSec:
+		return
+	case l.sec == "":
+		l.alert(pos, "unknown keyword '%s' out of section.", args[0])
+	case l.sec == "global":
+		l.globalLine(pos, args)
+	case l.cur != nil:
+		l.proxyLine(pos, args)
+	}
+}
+
+// endSection closes the current section.
+func (l *loader) endSection() {
+	if l.cur != nil && l.cur.Cap&CapDefaults == 0 {
+		l.cfg.Proxies = append(l.cfg.Proxies, l.cur)
+	}
+	l.sec, l.skipSec, l.cur = "", false, nil
+}

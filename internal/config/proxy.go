@@ -1,0 +1,1507 @@
+package config
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// pctx is the context of one proxy-section line.
+type pctx struct {
+	l    *loader
+	p    *Proxy
+	pos  Pos
+	args []string
+}
+
+// proxyKW is one entry of the proxy keyword table.
+type proxyKW struct {
+	// cap says which proxies accept the keyword; def whether a defaults
+	// section accepts it.
+	cap Cap
+	def bool
+	// hard makes a missing capability an alert instead of a warning.
+	hard   bool
+	status kwStatus
+	msg    string
+	fn     func(c *pctx) error
+}
+
+// proxyKeywords is the single table of keywords recognised in defaults,
+// frontend, backend and listen sections.
+var proxyKeywords map[string]proxyKW
+
+const (
+	fe   = CapFrontend
+	be   = CapBackend
+	both = CapListen
+)
+
+func init() {
+	removed := func(msg string) proxyKW { return proxyKW{cap: both, def: true, status: kwRemoved, msg: msg} }
+	unsupported := func(c Cap, def bool) proxyKW { return proxyKW{cap: c, def: def, status: kwUnsupported} }
+	proxyKeywords = map[string]proxyKW{
+		"bind":                {cap: fe, fn: kwBind},
+		"mode":                {cap: both, def: true, fn: kwMode},
+		"disabled":            {cap: both, def: true, fn: func(c *pctx) error { c.p.Disabled = true; return tooMany(c.args, 1) }},
+		"enabled":             {cap: both, def: true, fn: func(c *pctx) error { c.p.Disabled = false; return tooMany(c.args, 1) }},
+		"id":                  {cap: both, fn: func(c *pctx) error { return c.intArg(&c.p.ID, 1) }},
+		"description":         {cap: both, fn: func(c *pctx) error { c.p.Description = strings.Join(c.args[1:], " "); return nil }},
+		"maxconn":             {cap: fe, def: true, fn: func(c *pctx) error { return c.intArg(&c.p.Maxconn, 0) }},
+		"backlog":             {cap: fe, def: true, fn: func(c *pctx) error { return c.intArg(&c.p.Backlog, 0) }},
+		"fullconn":            {cap: be, def: true, fn: func(c *pctx) error { return c.intArg(&c.p.Fullconn, 0) }},
+		"retries":             {cap: be, def: true, fn: func(c *pctx) error { return c.intArg(&c.p.Retries, 0) }},
+		"timeout":             {cap: both, def: true, fn: kwTimeout},
+		"option":              {cap: both, def: true, fn: kwOption},
+		"no":                  {cap: both, def: true, fn: kwOption},
+		"default":             {cap: both, def: true, fn: kwOption},
+		"log":                 {cap: both, def: true, fn: kwLog},
+		"log-format":          {cap: fe, def: true, fn: func(c *pctx) error { return c.strArg(&c.p.LogFormat) }},
+		"unique-id-format":    {cap: fe, def: true, fn: func(c *pctx) error { return c.strArg(&c.p.UniqueIDFormat) }},
+		"unique-id-header":    {cap: fe, def: true, fn: func(c *pctx) error { return c.strArg(&c.p.UniqueIDHeader) }},
+		"balance":             {cap: be, def: true, fn: kwBalance},
+		"hash-type":           {cap: be, def: true, fn: kwHashType},
+		"server":              {cap: be, hard: true, fn: kwServer},
+		"default-server":      {cap: be, def: true, hard: true, fn: kwServer},
+		"cookie":              {cap: be, def: true, fn: kwCookie},
+		"acl":                 {cap: both, fn: kwACL},
+		"default_backend":     {cap: fe, def: true, fn: kwDefaultBackend},
+		"use_backend":         {cap: fe, fn: kwUseBackend},
+		"http-request":        {cap: both, fn: kwHTTPRule},
+		"http-response":       {cap: both, fn: kwHTTPRule},
+		"http-after-response": {cap: both, fn: kwHTTPRule},
+		"tcp-request":         {cap: both, fn: kwTCPRule},
+		"tcp-response":        {cap: be, fn: kwTCPRule},
+		"redirect":            {cap: both, fn: kwRedirect},
+		"http-check":          {cap: be, def: true, fn: kwCheckRule},
+		"tcp-check":           {cap: be, def: true, fn: kwCheckRule},
+		"stats":               {cap: both, def: true, fn: kwStats},
+		"errorfile":           {cap: both, def: true, fn: kwErrorfile},
+		"monitor-uri":         {cap: fe, def: true, fn: func(c *pctx) error { return c.strArg(&c.p.MonitorURI) }},
+		"compression":         {cap: both, def: true, fn: kwCompression},
+		"capture":             {cap: fe, fn: kwCapture},
+
+		"contimeout":   removed("the 'contimeout' directive is not supported anymore since HAProxy 2.1. Use 'timeout connect'."),
+		"clitimeout":   removed("the 'clitimeout' directive is not supported anymore since HAProxy 2.1. Use 'timeout client'."),
+		"srvtimeout":   removed("the 'srvtimeout' directive is not supported anymore since HAProxy 2.1. Use 'timeout server'."),
+		"redispatch":   removed("The 'redispatch' directive is not supported anymore since HAProxy 2.1. Use 'option redispatch'."),
+		"redisp":       removed("The 'redisp' directive is not supported anymore since HAProxy 2.1. Use 'option redispatch'."),
+		"block":        removed("The 'block' directive is not supported anymore since HAProxy 2.1. Use 'http-request deny' which uses the exact same syntax."),
+		"monitor-net":  removed("'monitor-net' doesn't exist anymore. Please use 'http-request return status 200 if { src <net> }' instead."),
+		"bind-process": removed("'bind-process' is not supported anymore since HAProxy 2.5."),
+		"grace":        removed("the 'grace' directive is not supported anymore in proxies. Use the global 'grace' keyword."),
+
+		"stick-table":                 unsupported(both, false),
+		"stick":                       unsupported(be, false),
+		"persist":                     unsupported(be, true),
+		"force-persist":               unsupported(both, false),
+		"ignore-persist":              unsupported(both, false),
+		"http-reuse":                  unsupported(be, true),
+		"email-alert":                 unsupported(both, true),
+		"filter":                      unsupported(both, false),
+		"declare":                     unsupported(fe, false),
+		"dynamic-cookie-key":          unsupported(be, true),
+		"load-server-state-from-file": unsupported(be, true),
+		"server-state-file-name":      unsupported(be, true),
+		"errorloc":                    unsupported(both, true),
+		"errorloc302":                 unsupported(both, true),
+		"errorloc303":                 unsupported(both, true),
+		"errorfiles":                  unsupported(both, true),
+		"http-error":                  unsupported(both, true),
+		"source":                      unsupported(be, true),
+		"usesrc":                      unsupported(be, true),
+		"max-keep-alive-queue":        unsupported(be, true),
+		"external-check":              unsupported(be, true),
+		"hash-balance-factor":         unsupported(be, true),
+		"http-send-name-header":       unsupported(be, true),
+		"server-template":             unsupported(be, false),
+		"use-server":                  unsupported(be, false),
+		"dispatch":                    unsupported(be, false),
+		"monitor":                     unsupported(fe, false),
+		"rate-limit":                  unsupported(fe, true),
+		"log-format-sd":               unsupported(fe, true),
+		"error-log-format":            unsupported(fe, true),
+		"log-tag":                     unsupported(both, true),
+		"transparent":                 unsupported(be, true),
+		"unique-id":                   unsupported(fe, true),
+		"use-fcgi-app":                unsupported(be, false),
+		"guid":                        unsupported(both, false),
+	}
+	for _, k := range []string{"reqrep", "reqirep"} {
+		proxyKeywords[k] = removed(fmt.Sprintf("The '%s' directive is not supported anymore since HAProxy 2.1. Use 'http-request replace-path', 'http-request replace-uri' or 'http-request replace-header' instead.", k))
+	}
+	for k, repl := range map[string]string{
+		"reqadd": "http-request add-header", "reqdel": "http-request del-header", "reqidel": "http-request del-header",
+		"reqdeny": "http-request deny", "reqideny": "http-request deny", "reqallow": "http-request allow",
+		"reqiallow": "http-request allow", "reqpass": "http-request allow", "reqipass": "http-request allow",
+		"reqtarpit": "http-request tarpit", "reqitarpit": "http-request tarpit",
+		"reqsetbe": "use_backend", "reqisetbe": "use_backend",
+		"rspadd": "http-response add-header", "rspdel": "http-response del-header", "rspidel": "http-response del-header",
+		"rspdeny": "http-response deny", "rspideny": "http-response deny",
+		"rsprep": "http-response replace-header", "rspirep": "http-response replace-header",
+	} {
+		proxyKeywords[k] = removed(fmt.Sprintf("The '%s' directive is not supported anymore since HAProxy 2.1. Use '%s' instead.", k, repl))
+	}
+}
+
+// capName names a proxy kind for messages.
+func capName(c Cap) string {
+	switch c {
+	case CapFrontend:
+		return "frontend"
+	case CapBackend:
+		return "backend"
+	case CapListen:
+		return "listen"
+	}
+	return "defaults"
+}
+
+// proxyWord is the word HAProxy uses for a proxy kind in duplicate-name messages.
+func proxyWord(c Cap) string {
+	if c == CapListen {
+		return "proxy"
+	}
+	return capName(c)
+}
+
+func validName(name string) (byte, bool) {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(isAlnum(c) || c == '-' || c == '_' || c == '.' || c == ':') {
+			return c, false
+		}
+	}
+	return 0, true
+}
+
+// newProxy returns a proxy with HAProxy's built-in defaults.
+func newProxy() *Proxy {
+	return &Proxy{
+		Mode:          ModeTCP,
+		Retries:       3,
+		Options:       map[string]bool{},
+		ErrorFiles:    map[int]string{},
+		DefaultServer: newServer(),
+	}
+}
+
+// clone copies a defaults section into a new proxy (deep enough that the
+// new proxy's changes never reach the defaults).
+func (p *Proxy) clone() *Proxy {
+	n := *p
+	n.Options = map[string]bool{}
+	for k, v := range p.Options {
+		n.Options[k] = v
+	}
+	n.ErrorFiles = map[int]string{}
+	for k, v := range p.ErrorFiles {
+		n.ErrorFiles[k] = v
+	}
+	n.Logs = append([]LogTarget(nil), p.Logs...)
+	n.DefaultServer = p.DefaultServer.clone()
+	if p.Forwardfor != nil {
+		f := *p.Forwardfor
+		n.Forwardfor = &f
+	}
+	if p.Cookie != nil {
+		ck := *p.Cookie
+		ck.Options = append([]string(nil), p.Cookie.Options...)
+		n.Cookie = &ck
+	}
+	n.Check.HTTPCheck = append([]*Rule(nil), p.Check.HTTPCheck...)
+	n.Check.TCPCheck = append([]*Rule(nil), p.Check.TCPCheck...)
+	n.Check.Args = append([]string(nil), p.Check.Args...)
+	n.Stats.Auths = append([]string(nil), p.Stats.Auths...)
+	n.Stats.Scope = append([]string(nil), p.Stats.Scope...)
+	n.Stats.HTTPRequest = nil
+	n.Stats.Admin = nil
+	n.Compression.Algos = append([]string(nil), p.Compression.Algos...)
+	n.Compression.Types = append([]string(nil), p.Compression.Types...)
+	n.Balance.Args = append([]string(nil), p.Balance.Args...)
+	n.Binds, n.Servers, n.ACLs, n.UseBackends = nil, nil, nil, nil
+	n.HTTPRequest, n.HTTPResponse, n.HTTPAfterResponse = nil, nil, nil
+	n.TCPRequest, n.TCPResponse, n.Redirects, n.Captures = nil, nil, nil, nil
+	n.DefaultBackend = p.DefaultBackend
+	return &n
+}
+
+// startProxy opens a defaults, frontend, backend or listen section.
+func (l *loader) startProxy(pos Pos, args []string) {
+	kind := args[0]
+	var c Cap
+	switch kind {
+	case "frontend":
+		c = CapFrontend
+	case "backend":
+		c = CapBackend
+	case "listen":
+		c = CapListen
+	default:
+		c = CapDefaults
+	}
+	rest := args[1:]
+	name := ""
+	if c != CapDefaults {
+		if len(rest) == 0 || rest[0] == "" {
+			l.alert(pos, "'%s' expects <name> as an argument.", kind)
+			l.skipSec = true
+			return
+		}
+		name, rest = rest[0], rest[1:]
+	} else if len(rest) > 0 && rest[0] != "from" {
+		name, rest = rest[0], rest[1:]
+	}
+	if bad, ok := validName(name); !ok {
+		l.alert(pos, "character '%c' is not permitted in '%s' name '%s'.", bad, kind, name)
+	}
+	from := ""
+	if len(rest) > 0 {
+		switch {
+		case rest[0] == "from" && len(rest) == 2:
+			from = rest[1]
+		case rest[0] == "from":
+			l.alert(pos, "'from' expects a defaults section name as argument.")
+		case c&CapFrontend != 0:
+			l.alert(pos, "please use the 'bind' keyword for listening addresses.")
+		default:
+			l.alert(pos, "'%s' cannot handle unexpected argument '%s'.", kind, rest[0])
+		}
+	}
+	base := l.lastDefaults
+	if from != "" {
+		base = l.defaults[from]
+		if base == nil {
+			l.alert(pos, "%s '%s': unable to find defaults section '%s'.", kind, name, from)
+		}
+	}
+	var p *Proxy
+	if base != nil {
+		p = base.clone()
+	} else {
+		p = newProxy()
+	}
+	p.Pos, p.Name, p.Cap = pos, name, c
+	if base != nil {
+		p.Defaults = base.Name
+	}
+	if c == CapDefaults {
+		if name != "" {
+			if old, ok := l.defaults[name]; ok {
+				op := l.defaultsPos[old]
+				l.alert(pos, "defaults section '%s' has the same name as another defaults section declared at %s.", name, op)
+			}
+			l.defaults[name] = p
+		}
+		l.defaultsPos[p] = pos
+		l.lastDefaults = p
+	} else {
+		for _, o := range l.cfg.Proxies {
+			if o.Name == name && (o.Cap&c) != 0 {
+				l.alert(pos, "%s '%s' has the same name as %s '%s' declared at %s.", proxyWord(c), name, capName(o.Cap), o.Name, o.Pos)
+				break
+			}
+		}
+	}
+	l.cur = p
+}
+
+// proxyLine parses one line of a proxy or defaults section.
+func (l *loader) proxyLine(pos Pos, args []string) {
+	p := l.cur
+	kw, ok := proxyKeywords[args[0]]
+	secName := capName(p.Cap)
+	switch {
+	case !ok:
+		l.alert(pos, "unknown keyword '%s' in '%s' section", args[0], secName)
+		return
+	case kw.status == kwRemoved:
+		l.alert(pos, "%s", kw.msg)
+		return
+	case kw.status == kwUnsupported:
+		l.alert(pos, "'%s' is not supported by lb yet", args[0])
+		return
+	case p.Cap == CapDefaults && !kw.def:
+		if p.Name == "" {
+			l.alert(pos, "'%s' not allowed in anonymous 'defaults' section.", args[0])
+		} else {
+			l.alert(pos, "'%s' not allowed in 'defaults' section.", args[0])
+		}
+		return
+	case p.Cap != CapDefaults && p.Cap&kw.cap == 0:
+		need := "backend"
+		if kw.cap == CapFrontend {
+			need = "frontend"
+		}
+		if kw.hard {
+			l.alert(pos, "'%s' not allowed because %s '%s' has no %s capability.", args[0], secName, p.Name, need)
+		} else {
+			l.warn(pos, "'%s' ignored because %s '%s' has no %s capability.", args[0], secName, p.Name, need)
+		}
+		return
+	}
+	c := &pctx{l: l, p: p, pos: pos, args: args}
+	if err := kw.fn(c); err != nil {
+		l.alert(pos, "%v", err)
+	}
+}
+
+func (c *pctx) intArg(dst *int, min int) error {
+	if len(c.args) < 2 || c.args[1] == "" {
+		return fmt.Errorf("'%s' expects an integer argument.", c.args[0])
+	}
+	n, err := parseInt(c.args[1])
+	if err != nil || n < min {
+		return fmt.Errorf("'%s' expects an integer argument.", c.args[0])
+	}
+	*dst = n
+	return tooMany(c.args, 2)
+}
+
+func (c *pctx) strArg(dst *string) error {
+	if len(c.args) < 2 || c.args[1] == "" {
+		return fmt.Errorf("'%s' expects an argument.", c.args[0])
+	}
+	*dst = c.args[1]
+	return tooMany(c.args, 2)
+}
+
+func (c *pctx) isDefaults() bool { return c.p.Cap == CapDefaults }
+
+func kwBind(c *pctx) error {
+	if len(c.args) < 2 {
+		return fmt.Errorf("'bind' expects {<path>|[addr1]:port1[-end1]}{,[addr]:port[-end]}... as arguments.")
+	}
+	b, err := c.l.parseBind(c.pos, c.args[1], c.args[2:], "bind", false)
+	if err != nil {
+		return err
+	}
+	c.p.Binds = append(c.p.Binds, b)
+	return nil
+}
+
+func kwMode(c *pctx) error {
+	if len(c.args) < 2 {
+		return fmt.Errorf("'mode' expects one of 'tcp', 'http' or 'log' as an argument.")
+	}
+	switch c.args[1] {
+	case "tcp":
+		c.p.Mode = ModeTCP
+	case "http":
+		c.p.Mode = ModeHTTP
+	case "health":
+		return fmt.Errorf("'mode health' doesn't exist anymore. Please use 'http-request return' or 'tcp-request connection reject' instead.")
+	case "log":
+		return fmt.Errorf("'mode log' is not supported by lb yet")
+	default:
+		return fmt.Errorf("unknown proxy mode '%s'.", c.args[1])
+	}
+	return tooMany(c.args, 2)
+}
+
+var timeoutNames = []string{"client", "server", "connect", "check", "queue", "http-keep-alive", "http-request", "tunnel", "tarpit", "client-fin", "server-fin"}
+
+func kwTimeout(c *pctx) error {
+	if len(c.args) < 2 || !contains(timeoutNames, c.args[1]) {
+		got := ""
+		if len(c.args) > 1 {
+			got = c.args[1]
+		}
+		return fmt.Errorf("'timeout' supports 'client', 'server', 'connect', 'check', 'queue', 'http-keep-alive', 'http-request', 'tunnel', 'tarpit', 'client-fin' and 'server-fin' (got '%s')", got)
+	}
+	name := c.args[1]
+	if len(c.args) < 3 || c.args[2] == "" {
+		return fmt.Errorf("'timeout %s' expects an integer value (in milliseconds)", name)
+	}
+	d, err := parseTime(c.args[2], time.Millisecond)
+	if err != nil {
+		if strings.HasPrefix(err.Error(), "timer overflow") {
+			return fmt.Errorf("timer overflow in argument '%s' to 'timeout %s' (maximum value is 2147483647 ms or ~24.8 days)", c.args[2], name)
+		}
+		return fmt.Errorf("%v in 'timeout %s'", err, name)
+	}
+	if len(c.args) > 3 {
+		return fmt.Errorf("'timeout %s' : unexpected extra argument '%s' after value '%s'.", name, c.args[3], c.args[2])
+	}
+	t := &c.p.Timeouts
+	feOnly := map[string]bool{"client": true, "http-keep-alive": true, "http-request": true, "client-fin": true}
+	beOnly := map[string]bool{"server": true, "connect": true, "check": true, "queue": true, "server-fin": true, "tunnel": true}
+	if !c.isDefaults() {
+		if feOnly[name] && c.p.Cap&CapFrontend == 0 {
+			c.l.warn(c.pos, "'timeout %s' will be ignored because %s '%s' has no frontend capability", name, capName(c.p.Cap), c.p.Name)
+		}
+		if beOnly[name] && c.p.Cap&CapBackend == 0 {
+			c.l.warn(c.pos, "'timeout %s' will be ignored because %s '%s' has no backend capability", name, capName(c.p.Cap), c.p.Name)
+		}
+	}
+	switch name {
+	case "client":
+		t.Client = d
+	case "server":
+		t.Server = d
+	case "connect":
+		t.Connect = d
+	case "check":
+		t.Check = d
+	case "queue":
+		t.Queue = d
+	case "http-keep-alive":
+		t.HTTPKeepAlive = d
+	case "http-request":
+		t.HTTPRequest = d
+	case "tunnel":
+		t.Tunnel = d
+	case "tarpit":
+		t.Tarpit = d
+	case "client-fin":
+		t.ClientFin = d
+	case "server-fin":
+		t.ServerFin = d
+	}
+	return nil
+}
+
+// optionKW describes one "option" name.
+type optionKW struct {
+	cap    Cap
+	status kwStatus
+	msg    string
+	args   bool // takes arguments: no "no"/"default" prefix allowed
+	fn     func(c *pctx, args []string) error
+}
+
+var proxyOptions map[string]optionKW
+
+func init() {
+	b := func(c Cap) optionKW { return optionKW{cap: c} }
+	check := func(typ string) optionKW {
+		return optionKW{cap: be, args: true, fn: func(c *pctx, args []string) error {
+			c.p.Check.Type = typ
+			c.p.Check.Args = append([]string(nil), args...)
+			return nil
+		}}
+	}
+	proxyOptions = map[string]optionKW{
+		"abortonclose": b(be), "allbackups": b(be), "checkcache": b(both), "clitcpka": b(fe),
+		"contstats": b(fe), "dontlog-normal": b(fe), "dontlognull": b(fe),
+		"http-buffer-request": b(both), "http-ignore-probes": b(fe), "http-keep-alive": b(both),
+		"http-no-delay": b(both), "http-pretend-keepalive": b(both), "http-server-close": b(both),
+		"http-use-proxy-header": b(fe), "httpclose": b(both), "independent-streams": b(both),
+		"log-separate-errors": b(fe), "logasap": b(fe), "nolinger": b(both),
+		"persist": b(be), "prefer-last-server": b(be), "redispatch": b(be),
+		"socket-stats": b(fe), "splice-auto": b(both), "splice-request": b(both),
+		"splice-response": b(both), "srvtcpka": b(be), "tcp-smart-accept": b(fe),
+		"tcp-smart-connect": b(be), "tcpka": b(both), "accept-invalid-http-request": b(fe),
+		"accept-invalid-http-response": b(be), "disable-h2-upgrade": b(fe),
+		"h1-case-adjust-bogus-client": b(fe), "h1-case-adjust-bogus-server": b(be),
+		"idle-close-on-response": b(fe), "log-health-checks": b(be),
+		"http_proxy":                  {cap: both, status: kwUnsupported},
+		"transparent":                 {cap: be, status: kwUnsupported},
+		"external-check":              {cap: be, status: kwUnsupported},
+		"spop-check":                  {cap: be, status: kwUnsupported},
+		"ldap-check":                  {cap: be, status: kwUnsupported},
+		"smtpchk":                     {cap: be, status: kwUnsupported},
+		"originalto":                  {cap: both, status: kwUnsupported},
+		"http-restrict-req-hdr-names": {cap: both, status: kwUnsupported},
+		"forceclose":                  {cap: both, status: kwRemoved, msg: "option 'forceclose' is not supported anymore since HAProxy 2.0. Please use 'option httpclose' instead."},
+		"http-tunnel":                 {cap: both, status: kwRemoved, msg: "option 'http-tunnel' is not supported anymore since HAProxy 2.1. Please use 'option http-server-close' or 'option httpclose' instead."},
+		"http-use-htx":                {cap: both, status: kwRemoved, msg: "option 'http-use-htx' is not supported anymore since HAProxy 2.1."},
+		"independant-streams":         {cap: both, status: kwRemoved, msg: "option 'independant-streams' is not supported anymore, use 'option independent-streams'."},
+		"httplog": {cap: fe, args: true, fn: func(c *pctx, args []string) error {
+			if !c.isDefaults() && c.p.Cap&CapFrontend == 0 {
+				c.l.warn(c.pos, "backend '%s' : 'option httplog' directive is ignored in backends.", c.p.Name)
+				return nil
+			}
+			if len(args) > 0 && args[0] != "clf" {
+				return fmt.Errorf("'option httplog' only supports the 'clf' option.")
+			}
+			c.p.HTTPLog, c.p.HTTPLogCLF, c.p.TCPLog = true, len(args) > 0, false
+			return nil
+		}},
+		"tcplog": {cap: fe, args: true, fn: func(c *pctx, args []string) error {
+			if !c.isDefaults() && c.p.Cap&CapFrontend == 0 {
+				c.l.warn(c.pos, "backend '%s' : 'option tcplog' directive is ignored in backends.", c.p.Name)
+				return nil
+			}
+			if len(args) > 0 {
+				return fmt.Errorf("'option tcplog' cannot handle unexpected argument '%s'.", args[0])
+			}
+			c.p.TCPLog, c.p.HTTPLog = true, false
+			return nil
+		}},
+		"forwardfor": {cap: both, args: true, fn: func(c *pctx, args []string) error {
+			f := &Forwardfor{}
+			for i := 0; i < len(args); i++ {
+				switch args[i] {
+				case "except", "header":
+					if i+1 >= len(args) || args[i+1] == "" {
+						return fmt.Errorf("'option forwardfor' : '%s' requires an argument.", args[i])
+					}
+					if args[i] == "except" {
+						f.Except = args[i+1]
+					} else {
+						f.Header = args[i+1]
+					}
+					i++
+				case "if-none":
+					f.IfNone = true
+				default:
+					return fmt.Errorf("'option forwardfor' only supports optional values 'except', 'header' and 'if-none'.")
+				}
+			}
+			c.p.Forwardfor = f
+			return nil
+		}},
+		"httpchk": {cap: be, args: true, fn: func(c *pctx, args []string) error {
+			c.p.Check.Type = "httpchk"
+			c.p.Check.Method, c.p.Check.URI, c.p.Check.Version = "OPTIONS", "/", "HTTP/1.0"
+			switch len(args) {
+			case 0:
+			case 1:
+				c.p.Check.URI = args[0]
+			case 2:
+				c.p.Check.Method, c.p.Check.URI = args[0], args[1]
+			default:
+				c.p.Check.Method, c.p.Check.URI, c.p.Check.Version = args[0], args[1], strings.Join(args[2:], " ")
+			}
+			return nil
+		}},
+		"tcp-check":     check("tcp-check"),
+		"ssl-hello-chk": check("ssl-hello-chk"),
+		"mysql-check": {cap: be, args: true, fn: func(c *pctx, args []string) error {
+			if len(args) > 0 && (args[0] != "user" || len(args) < 2) {
+				return fmt.Errorf("'option mysql-check' only supports optional values: 'user'.")
+			}
+			c.p.Check.Type, c.p.Check.Args = "mysql-check", append([]string(nil), args...)
+			return nil
+		}},
+		"pgsql-check": {cap: be, args: true, fn: func(c *pctx, args []string) error {
+			if len(args) > 0 && (args[0] != "user" || len(args) < 2) {
+				return fmt.Errorf("'option pgsql-check' only supports optional values: 'user'.")
+			}
+			c.p.Check.Type, c.p.Check.Args = "pgsql-check", append([]string(nil), args...)
+			return nil
+		}},
+		"redis-check": check("redis-check"),
+	}
+}
+
+// kwOption handles "option X", "no option X" and "default option X".
+func kwOption(c *pctx) error {
+	args := c.args
+	neg, def := false, false
+	switch args[0] {
+	case "no":
+		neg = true
+		args = args[1:]
+	case "default":
+		def = true
+		args = args[1:]
+	}
+	if len(args) == 0 || args[0] != "option" {
+		return fmt.Errorf("'%s' expects 'option' as an argument.", c.args[0])
+	}
+	if len(args) < 2 || args[1] == "" {
+		return fmt.Errorf("'%s' expects an option name.", args[0])
+	}
+	name := args[1]
+	o, ok := proxyOptions[name]
+	switch {
+	case !ok:
+		return fmt.Errorf("unknown option '%s'.", name)
+	case o.status == kwRemoved:
+		return fmt.Errorf("%s", o.msg)
+	case o.status == kwUnsupported:
+		return fmt.Errorf("'option %s' is not supported by lb yet", name)
+	}
+	if !c.isDefaults() && c.p.Cap&o.cap == 0 {
+		need := "backend"
+		if o.cap == CapFrontend {
+			need = "frontend"
+		}
+		if name != "httplog" && name != "tcplog" {
+			c.l.warn(c.pos, "'option %s' ignored because %s '%s' has no %s capability.", name, capName(c.p.Cap), c.p.Name, need)
+			return nil
+		}
+	}
+	if o.args {
+		if neg || def {
+			return fmt.Errorf("negation/default is not supported for option '%s'.", name)
+		}
+		return o.fn(c, args[2:])
+	}
+	if len(args) > 2 {
+		return fmt.Errorf("'option %s' cannot handle unexpected argument '%s'.", name, args[2])
+	}
+	if def {
+		delete(c.p.Options, name)
+		return nil
+	}
+	c.p.Options[name] = !neg
+	if name == "log-health-checks" {
+		c.p.Check.LogHealthChecks = !neg
+	}
+	return nil
+}
+
+func kwLog(c *pctx) error {
+	if len(c.args) > 1 && c.args[1] == "global" {
+		if err := tooMany(c.args, 2); err != nil {
+			return err
+		}
+		c.p.Logs = append(c.p.Logs, LogTarget{Pos: c.pos, Global: true})
+		c.p.NoLog = false
+		return nil
+	}
+	t, err := parseLogTarget(c.l, c.pos, c.args)
+	if err != nil {
+		return err
+	}
+	c.p.Logs = append(c.p.Logs, t)
+	return nil
+}
+
+// balanceAlgos lists the algorithms of "balance".
+var balanceAlgos = map[string]bool{"roundrobin": true, "static-rr": true, "leastconn": true, "first": true,
+	"source": true, "uri": true, "url_param": true, "hdr": true, "random": true, "rdp-cookie": true, "hash": true}
+
+func kwBalance(c *pctx) error {
+	const usage = "balance only supports 'roundrobin', 'static-rr', 'leastconn', 'source', 'uri', 'url_param', 'hdr(name)' and 'rdp-cookie(name)' options."
+	if len(c.args) < 2 {
+		return fmt.Errorf("%s", usage)
+	}
+	algo, arg := c.args[1], ""
+	if i := strings.IndexByte(algo, '('); i >= 0 {
+		if !strings.HasSuffix(algo, ")") {
+			return fmt.Errorf("%s", usage)
+		}
+		algo, arg = algo[:i], algo[i+1:len(algo)-1]
+	}
+	if !balanceAlgos[algo] {
+		return fmt.Errorf("%s", usage)
+	}
+	bal := Balance{Pos: c.pos, Algorithm: algo}
+	if arg != "" {
+		bal.Args = append(bal.Args, arg)
+	}
+	rest := c.args[2:]
+	switch algo {
+	case "hdr":
+		if arg == "" {
+			return fmt.Errorf("'balance hdr' requires an http header field name.")
+		}
+		if len(rest) > 0 && rest[0] != "use_domain_only" {
+			return fmt.Errorf("'balance hdr(%s)' only accepts 'use_domain_only' modifier (got '%s').", arg, rest[0])
+		}
+	case "url_param":
+		if len(rest) == 0 {
+			return fmt.Errorf("'balance url_param' requires an URL parameter name.")
+		}
+	case "uri":
+		for i := 0; i < len(rest); i++ {
+			switch rest[i] {
+			case "len", "depth":
+				if i+1 >= len(rest) {
+					return fmt.Errorf("'balance uri %s' expects a positive integer (got '').", rest[i])
+				}
+				if n, err := parseInt(rest[i+1]); err != nil || n <= 0 {
+					return fmt.Errorf("'balance uri %s' expects a positive integer (got '%s').", rest[i], rest[i+1])
+				}
+				i++
+			case "whole", "path-only":
+			default:
+				return fmt.Errorf("'balance uri' only accepts parameters 'len', 'depth', 'path-only', and 'whole' (got '%s').", rest[i])
+			}
+		}
+	case "random":
+		if arg != "" {
+			if n, err := parseInt(arg); err != nil || n < 1 {
+				return fmt.Errorf("'balance random(%s)' : draws must be a positive integer.", arg)
+			}
+		}
+	case "hash":
+		if len(rest) == 0 {
+			return fmt.Errorf("'balance hash' requires a sample expression.")
+		}
+	}
+	bal.Args = append(bal.Args, rest...)
+	c.p.Balance = bal
+	return nil
+}
+
+func kwHashType(c *pctx) error {
+	if len(c.args) < 2 || (c.args[1] != "map-based" && c.args[1] != "consistent") {
+		return fmt.Errorf("'hash-type' expects 'map-based' or 'consistent'.")
+	}
+	c.p.HashType = strings.Join(c.args[1:], " ")
+	return nil
+}
+
+var cookieOptions = map[string]int{"rewrite": 0, "insert": 0, "prefix": 0, "indirect": 0, "nocache": 0,
+	"postonly": 0, "preserve": 0, "httponly": 0, "secure": 0, "dynamic": 0, "domain": 1, "maxidle": 1, "maxlife": 1, "attr": 1}
+
+func kwCookie(c *pctx) error {
+	if len(c.args) < 2 || c.args[1] == "" {
+		return fmt.Errorf("'cookie' expects <cookie_name> as argument.")
+	}
+	ck := &Cookie{Pos: c.pos, Name: c.args[1]}
+	modes := 0
+	for i := 2; i < len(c.args); i++ {
+		n, ok := cookieOptions[c.args[i]]
+		if !ok {
+			return fmt.Errorf("'cookie' supports 'rewrite', 'insert', 'prefix', 'indirect', 'nocache', 'postonly', 'domain', 'maxidle', 'dynamic', 'maxlife' and 'attr' options.")
+		}
+		switch c.args[i] {
+		case "rewrite", "insert", "prefix":
+			modes++
+		}
+		if n > 0 && i+1 >= len(c.args) {
+			return fmt.Errorf("'cookie' option '%s' expects an argument.", c.args[i])
+		}
+		ck.Options = append(ck.Options, c.args[i:i+1+n]...)
+		i += n
+	}
+	if modes > 1 {
+		return fmt.Errorf("'cookie' supports only one of 'rewrite', 'insert' and 'prefix' at a time.")
+	}
+	c.p.Cookie = ck
+	return nil
+}
+
+var aclFlags = map[string]int{"-i": 0, "-n": 0, "-f": 1, "-m": 1, "-M": 0, "-u": 1, "--": 0}
+
+// predefinedACLs are HAProxy's built-in ACL names.
+var predefinedACLs = map[string]bool{"FALSE": true, "HTTP": true, "HTTP_1.0": true, "HTTP_1.1": true,
+	"HTTP_2.0": true, "HTTP_3.0": true, "HTTP_CONTENT": true, "HTTP_URL_ABS": true, "HTTP_URL_SLASH": true, "HTTP_URL_STAR": true,
+	"LOCALHOST": true, "METH_CONNECT": true, "METH_DELETE": true, "METH_GET": true, "METH_HEAD": true,
+	"METH_OPTIONS": true, "METH_POST": true, "METH_PUT": true, "METH_TRACE": true, "RDP_COOKIE": true,
+	"REQ_CONTENT": true, "TRUE": true, "WAIT_END": true}
+
+func kwACL(c *pctx) error {
+	if len(c.args) < 2 || c.args[1] == "" {
+		return fmt.Errorf("'acl' expects an ACL name as its first argument.")
+	}
+	name := c.args[1]
+	for i := 0; i < len(name); i++ {
+		ch := name[i]
+		if !(isAlnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == ':') {
+			return fmt.Errorf("character '%c' is not permitted in acl name '%s'.", ch, name)
+		}
+	}
+	if len(c.args) < 3 {
+		return fmt.Errorf("error detected while parsing ACL '%s' : missing ACL expression.", name)
+	}
+	a, err := c.l.parseACLExpr(c.pos, name, c.args[2:])
+	if err != nil {
+		return fmt.Errorf("error detected while parsing ACL '%s' : %v", name, err)
+	}
+	c.p.ACLs = append(c.p.ACLs, a)
+	return nil
+}
+
+func (l *loader) parseACLExpr(pos Pos, name string, words []string) (*ACL, error) {
+	a := &ACL{Pos: pos, Name: name, Fetch: words[0]}
+	if f := words[0]; f == "" || !(isAlpha(f[0]) || f[0] == '_') {
+		return nil, fmt.Errorf("unknown fetch method '%s' in ACL expression '%s'.", f, f)
+	}
+	i := 1
+	for ; i < len(words); i++ {
+		w := words[i]
+		if w == "--" {
+			i++
+			break
+		}
+		n, ok := aclFlags[w]
+		if !ok {
+			if strings.HasPrefix(w, "-") && len(w) > 1 && !isDigit(w[1]) {
+				return nil, fmt.Errorf("'%s' is not a valid pattern flag.", w)
+			}
+			break
+		}
+		if n > 0 && i+1 >= len(words) {
+			return nil, fmt.Errorf("missing argument for flag '%s'.", w)
+		}
+		if w == "-f" {
+			path := words[i+1]
+			if _, err := l.opt.Stat(path); err != nil {
+				return nil, fmt.Errorf("failed to open pattern file <%s>.", path)
+			}
+			a.Files = append(a.Files, path)
+		}
+		a.Flags = append(a.Flags, words[i:i+1+n]...)
+		i += n
+	}
+	a.Values = append([]string(nil), words[i:]...)
+	return a, nil
+}
+
+// splitCond separates an action's arguments from its "if/unless" condition.
+func splitCond(args []string) ([]string, []string, bool) {
+	for i, a := range args {
+		if a == "if" || a == "unless" {
+			return args[:i], args[i:], true
+		}
+	}
+	return args, nil, false
+}
+
+// parseCond checks a condition's words (after "if"/"unless") and the ACL
+// names it uses, which must be declared earlier in the proxy or predefined.
+func (c *pctx) parseCond(words []string) (*Cond, string, error) {
+	cond := &Cond{Unless: words[0] == "unless", Terms: nil}
+	ws := words[1:]
+	if len(ws) == 0 {
+		return nil, "", fmt.Errorf("missing condition after '%s'", words[0])
+	}
+	expectTerm := true
+	for i := 0; i < len(ws); i++ {
+		w := ws[i]
+		switch {
+		case w == "{":
+			j := i + 1
+			for j < len(ws) && ws[j] != "}" {
+				j++
+			}
+			if j >= len(ws) {
+				return nil, "", fmt.Errorf("missing closing '}' in condition")
+			}
+			if j == i+1 {
+				return nil, "", fmt.Errorf("empty anonymous ACL in condition")
+			}
+			if _, err := c.l.parseACLExpr(c.pos, "anonymous", ws[i+1:j]); err != nil {
+				return nil, "", err
+			}
+			cond.Terms = append(cond.Terms, strings.Join(ws[i:j+1], " "))
+			i = j
+			expectTerm = false
+		case w == "||" || w == "or":
+			if expectTerm {
+				return nil, "", fmt.Errorf("missing ACL before '%s'", w)
+			}
+			cond.Terms = append(cond.Terms, "||")
+			expectTerm = true
+		default:
+			name := strings.TrimLeft(w, "!")
+			if name == "" {
+				cond.Terms = append(cond.Terms, w)
+				continue
+			}
+			if !predefinedACLs[name] && c.findACL(name) == nil {
+				return nil, name, nil
+			}
+			cond.Terms = append(cond.Terms, w)
+			expectTerm = false
+		}
+	}
+	if expectTerm {
+		return nil, "", fmt.Errorf("missing ACL after '||' in condition")
+	}
+	return cond, "", nil
+}
+
+func (c *pctx) findACL(name string) *ACL {
+	for _, a := range c.p.ACLs {
+		if a.Name == name {
+			return a
+		}
+	}
+	return nil
+}
+
+func kwDefaultBackend(c *pctx) error {
+	if len(c.args) < 2 || c.args[1] == "" {
+		return fmt.Errorf("'default_backend' expects a backend name.")
+	}
+	c.p.DefaultBackend = c.args[1]
+	return tooMany(c.args, 2)
+}
+
+func kwUseBackend(c *pctx) error {
+	if len(c.args) < 2 || c.args[1] == "" || c.args[1] == "if" || c.args[1] == "unless" {
+		return fmt.Errorf("'use_backend' expects a backend name.")
+	}
+	u := &UseBackend{Pos: c.pos, Backend: c.args[1], Dynamic: strings.Contains(c.args[1], "%[")}
+	rest := c.args[2:]
+	if len(rest) > 0 {
+		if rest[0] != "if" && rest[0] != "unless" {
+			return fmt.Errorf("'use_backend' : unexpected argument '%s', expects 'if' or 'unless' followed by a condition.", rest[0])
+		}
+		cond, missing, err := c.parseCond(rest)
+		if err != nil {
+			return fmt.Errorf("error detected while parsing switching rule : %v.", err)
+		}
+		if missing != "" {
+			return fmt.Errorf("error detected while parsing switching rule : no such ACL : '%s'.", missing)
+		}
+		u.Cond = cond
+	}
+	c.p.UseBackends = append(c.p.UseBackends, u)
+	return nil
+}
+
+// httpStatusCodes are the codes deny/return/errorfile accept.
+var httpStatusCodes = map[int]bool{200: true, 400: true, 401: true, 403: true, 404: true, 405: true, 407: true,
+	408: true, 410: true, 413: true, 425: true, 429: true, 500: true, 501: true, 502: true, 503: true, 504: true}
+
+// httpActions lists, per rule set, the actions lb supports (true) and the
+// HAProxy 2.6 actions it does not support yet (false).
+var httpActions = map[string]map[string]bool{
+	"http-request": {
+		"add-header": true, "set-header": true, "del-header": true, "replace-header": true, "replace-value": true,
+		"set-path": true, "set-pathq": true, "replace-path": true, "replace-pathq": true, "set-uri": true,
+		"replace-uri": true, "set-query": true, "set-method": true, "redirect": true, "deny": true,
+		"return": true, "allow": true, "tarpit": true, "use-service": true, "auth": true,
+		"wait-for-handshake": false, "set-log-level": false, "set-nice": false, "sc-inc-gpc": false,
+		"sc-inc-gpc0": false, "sc-inc-gpc1": false, "sc-set-gpt": false, "sc-set-gpt0": false,
+		"send-spoe-group": false, "do-resolve": false, "cache-use": false, "add-acl": false,
+		"capture": false, "del-acl": false, "del-map": false, "disable-l7-retry": false, "early-hint": false,
+		"normalize-uri": false, "reject": false, "set-map": false, "strict-mode": false, "track-sc0": false,
+		"track-sc1": false, "track-sc2": false, "set-timeout": false, "wait-for-body": false, "set-var": false,
+		"set-var-fmt": false, "unset-var": false, "set-dst": false, "set-dst-port": false, "set-mark": false,
+		"set-src": false, "set-src-port": false, "set-tos": false, "silent-drop": false,
+		"set-priority-class": false, "set-priority-offset": false, "lua": false,
+	},
+	"http-response": {
+		"add-header": true, "set-header": true, "del-header": true, "replace-header": true, "replace-value": true,
+		"allow": true, "deny": true, "redirect": true, "return": true, "set-status": true,
+		"add-acl": false, "capture": false, "del-acl": false, "del-map": false, "set-log-level": false,
+		"set-map": false, "set-mark": false, "set-nice": false, "set-tos": false, "set-var": false,
+		"set-var-fmt": false, "unset-var": false, "silent-drop": false, "strict-mode": false,
+		"track-sc0": false, "track-sc1": false, "track-sc2": false, "sc-inc-gpc": false, "sc-set-gpt0": false,
+		"cache-store": false, "send-spoe-group": false, "wait-for-body": false, "lua": false,
+	},
+	"http-after-response": {
+		"add-header": true, "set-header": true, "del-header": true, "replace-header": true, "replace-value": true,
+		"allow": true, "set-status": true, "capture": false, "set-map": false, "del-map": false, "del-acl": false,
+		"set-var": false, "set-var-fmt": false, "unset-var": false, "strict-mode": false, "set-log-level": false,
+	},
+}
+
+// actionBase strips the "(…)" suffix of actions such as "set-var(txn.x)".
+func actionBase(a string) string {
+	if i := strings.IndexByte(a, '('); i > 0 {
+		return a[:i]
+	}
+	return a
+}
+
+func kwHTTPRule(c *pctx) error {
+	set := c.args[0]
+	actions := httpActions[set]
+	if len(c.args) < 2 {
+		return fmt.Errorf("'%s' expects an action.", set)
+	}
+	act := c.args[1]
+	supported, known := actions[actionBase(act)]
+	if !known && strings.HasPrefix(act, "lua.") {
+		supported, known = false, true
+	}
+	if !known {
+		names := make([]string, 0, len(actions))
+		for k := range actions {
+			names = append(names, "'"+k+"'")
+		}
+		sort.Strings(names)
+		return fmt.Errorf("'%s' expects %s, but got '%s'.", set, strings.Join(names, ", "), act)
+	}
+	if !supported {
+		return fmt.Errorf("'%s %s' is not supported by lb yet", set, actionBase(act))
+	}
+	args, condWords, hasCond := splitCond(c.args[2:])
+	r := &Rule{Pos: c.pos, Action: act, Args: args}
+	where := fmt.Sprintf("error detected in %s '%s' while parsing '%s %s' rule", capName(c.p.Cap), c.p.Name, set, act)
+	if err := checkHTTPAction(set, act, args); err != nil {
+		return fmt.Errorf("%s : %v.", where, err)
+	}
+	if hasCond {
+		cond, missing, err := c.parseCond(condWords)
+		if err != nil {
+			return fmt.Errorf("%s : %v.", where, err)
+		}
+		if missing != "" {
+			return fmt.Errorf("%s : no such ACL : '%s'.", where, missing)
+		}
+		r.Cond = cond
+	}
+	switch set {
+	case "http-request":
+		c.p.HTTPRequest = append(c.p.HTTPRequest, r)
+	case "http-response":
+		c.p.HTTPResponse = append(c.p.HTTPResponse, r)
+	default:
+		c.p.HTTPAfterResponse = append(c.p.HTTPAfterResponse, r)
+	}
+	return nil
+}
+
+// checkHTTPAction validates the arguments of the supported actions.
+func checkHTTPAction(set, act string, args []string) error {
+	nargs := func(n int) error {
+		if len(args) != n {
+			return fmt.Errorf("expects exactly %d arguments", n)
+		}
+		return nil
+	}
+	switch act {
+	case "add-header", "set-header":
+		return nargs(2)
+	case "replace-header", "replace-value":
+		return nargs(3)
+	case "del-header":
+		if len(args) < 1 {
+			return fmt.Errorf("expects at least 1 argument")
+		}
+	case "set-path", "set-pathq", "set-uri", "set-query", "set-method":
+		return nargs(1)
+	case "replace-path", "replace-pathq", "replace-uri":
+		return nargs(2)
+	case "set-status":
+		if len(args) < 1 {
+			return fmt.Errorf("expects an HTTP status code")
+		}
+		if n, err := parseInt(args[0]); err != nil || n < 100 || n > 999 {
+			return fmt.Errorf("expects an HTTP status code between 100 and 999")
+		}
+	case "deny", "tarpit":
+		for i := 0; i < len(args); i++ {
+			switch args[i] {
+			case "deny_status", "status":
+				if i+1 >= len(args) {
+					return fmt.Errorf("missing status code")
+				}
+				n, err := parseInt(args[i+1])
+				if err != nil || !httpStatusCodes[n] {
+					return fmt.Errorf("Unexpected status code '%s'", args[i+1])
+				}
+				i++
+			case "content-type", "string", "lf-string", "file", "lf-file", "errorfile", "errorfiles", "hdr":
+				n := 1
+				if args[i] == "hdr" {
+					n = 2
+				}
+				if i+n >= len(args) {
+					return fmt.Errorf("'%s' expects an argument", args[i])
+				}
+				i += n
+			default:
+				return fmt.Errorf("unexpected keyword '%s'", args[i])
+			}
+		}
+	case "return":
+		for i := 0; i < len(args); i++ {
+			switch args[i] {
+			case "status":
+				if i+1 >= len(args) {
+					return fmt.Errorf("missing status code")
+				}
+				n, err := parseInt(args[i+1])
+				if err != nil || n < 200 || n > 599 {
+					return fmt.Errorf("Unexpected status code '%s'", args[i+1])
+				}
+				i++
+			case "content-type", "string", "lf-string", "file", "lf-file", "errorfile", "errorfiles":
+				if i+1 >= len(args) {
+					return fmt.Errorf("'%s' expects an argument", args[i])
+				}
+				i++
+			case "hdr":
+				if i+2 >= len(args) {
+					return fmt.Errorf("'hdr' expects a name and a value")
+				}
+				i += 2
+			case "default-errorfiles":
+			default:
+				return fmt.Errorf("unexpected keyword '%s'", args[i])
+			}
+		}
+	case "redirect":
+		return checkRedirect(args)
+	case "use-service":
+		if len(args) < 1 {
+			return fmt.Errorf("expects a service name")
+		}
+		if args[0] != "prometheus-exporter" {
+			return fmt.Errorf("unknown service '%s'", args[0])
+		}
+		return nargs(1)
+	case "auth":
+		if len(args) > 0 && (args[0] != "realm" || len(args) != 2) {
+			return fmt.Errorf("expects only 'realm' <name>")
+		}
+	case "allow":
+		return nargs(0)
+	}
+	return nil
+}
+
+// checkRedirect validates "redirect location|prefix|scheme <to> [code N] [options]".
+func checkRedirect(args []string) error {
+	if len(args) < 2 {
+		return fmt.Errorf("expects 'location', 'prefix' or 'scheme' followed by a value")
+	}
+	switch args[0] {
+	case "location", "prefix", "scheme":
+	default:
+		return fmt.Errorf("expects 'code', 'prefix', 'location', 'scheme', 'set-cookie', 'clear-cookie', 'drop-query', 'ignore-empty' or 'append-slash' (was '%s')", args[0])
+	}
+	for i := 2; i < len(args); i++ {
+		switch args[i] {
+		case "code":
+			if i+1 >= len(args) {
+				return fmt.Errorf("'code' expects an argument")
+			}
+			n, err := parseInt(args[i+1])
+			if err != nil || !(n == 301 || n == 302 || n == 303 || n == 307 || n == 308) {
+				return fmt.Errorf("unsupported HTTP code '%s' (must be 301, 302, 303, 307 or 308)", args[i+1])
+			}
+			i++
+		case "set-cookie", "clear-cookie":
+			if i+1 >= len(args) {
+				return fmt.Errorf("'%s' expects an argument", args[i])
+			}
+			i++
+		case "drop-query", "append-slash", "ignore-empty":
+		default:
+			return fmt.Errorf("expects 'code', 'prefix', 'location', 'scheme', 'set-cookie', 'clear-cookie', 'drop-query', 'ignore-empty' or 'append-slash' (was '%s')", args[i])
+		}
+	}
+	return nil
+}
+
+func kwRedirect(c *pctx) error {
+	args, condWords, hasCond := splitCond(c.args[1:])
+	if err := checkRedirect(args); err != nil {
+		return fmt.Errorf("error detected in %s '%s' while parsing redirect rule : %v.", capName(c.p.Cap), c.p.Name, err)
+	}
+	r := &Rule{Pos: c.pos, Action: "redirect", Args: args}
+	if hasCond {
+		cond, missing, err := c.parseCond(condWords)
+		if err != nil {
+			return fmt.Errorf("error detected in %s '%s' while parsing redirect rule : %v.", capName(c.p.Cap), c.p.Name, err)
+		}
+		if missing != "" {
+			return fmt.Errorf("error detected in %s '%s' while parsing redirect rule : no such ACL : '%s'.", capName(c.p.Cap), c.p.Name, missing)
+		}
+		r.Cond = cond
+	}
+	c.p.Redirects = append(c.p.Redirects, r)
+	return nil
+}
+
+// tcpActions lists the tcp-request/tcp-response actions per rule set:
+// true = supported, false = known to HAProxy but not to lb.
+var tcpActions = map[string]map[string]bool{
+	"tcp-request connection": {"accept": true, "reject": true, "expect-proxy": true, "expect-netscaler-cip": false,
+		"capture": false, "track-sc0": false, "track-sc1": false, "track-sc2": false, "sc-inc-gpc": false,
+		"sc-inc-gpc0": false, "sc-inc-gpc1": false, "sc-set-gpt0": false, "set-src": false, "set-src-port": false,
+		"set-dst": false, "set-dst-port": false, "set-mark": false, "set-tos": false, "set-var": false,
+		"set-var-fmt": false, "unset-var": false, "silent-drop": false, "lua": false},
+	"tcp-request session": {"accept": true, "reject": true, "track-sc0": false, "track-sc1": false, "track-sc2": false,
+		"sc-inc-gpc": false, "sc-inc-gpc0": false, "sc-inc-gpc1": false, "sc-set-gpt0": false, "set-var": false,
+		"set-var-fmt": false, "unset-var": false, "silent-drop": false, "set-mark": false, "set-tos": false,
+		"set-src": false, "set-dst": false, "set-dst-port": false, "set-src-port": false, "attach-srv": false, "lua": false},
+	"tcp-request content": {"accept": true, "reject": true, "capture": false, "do-resolve": false, "set-var": false,
+		"set-var-fmt": false, "unset-var": false, "track-sc0": false, "track-sc1": false, "track-sc2": false,
+		"sc-inc-gpc": false, "sc-inc-gpc0": false, "sc-inc-gpc1": false, "sc-set-gpt0": false, "send-spoe-group": false,
+		"set-log-level": false, "set-nice": false, "set-priority-class": false, "set-priority-offset": false,
+		"silent-drop": false, "switch-mode": false, "use-service": false, "set-mark": false, "set-tos": false,
+		"set-src": false, "set-dst": false, "set-dst-port": false, "set-src-port": false, "lua": false},
+	"tcp-response content": {"accept": true, "reject": true, "close": true, "set-var": false, "set-var-fmt": false,
+		"unset-var": false, "send-spoe-group": false, "silent-drop": false, "set-log-level": false, "set-nice": false,
+		"set-mark": false, "set-tos": false, "lua": false},
+}
+
+func kwTCPRule(c *pctx) error {
+	set := c.args[0]
+	if len(c.args) < 2 {
+		return fmt.Errorf("'%s' requires an action or 'inspect-delay'.", set)
+	}
+	if c.args[1] == "inspect-delay" {
+		if len(c.args) != 3 {
+			return fmt.Errorf("'%s inspect-delay' expects a positive delay in milliseconds.", set)
+		}
+		d, err := parseTime(c.args[2], time.Millisecond)
+		if err != nil {
+			return fmt.Errorf("'%s inspect-delay' : %v.", set, err)
+		}
+		r := &Rule{Pos: c.pos, Action: "inspect-delay", Args: []string{d.String()}}
+		c.addTCP(set, r)
+		return nil
+	}
+	ruleset := set + " " + c.args[1]
+	actions, ok := tcpActions[ruleset]
+	if !ok {
+		if set == "tcp-request" {
+			return fmt.Errorf("'%s' expects 'connection', 'session', 'content' or 'inspect-delay', got '%s'.", set, c.args[1])
+		}
+		return fmt.Errorf("'%s' expects 'content' or 'inspect-delay', got '%s'.", set, c.args[1])
+	}
+	if len(c.args) < 3 {
+		return fmt.Errorf("'%s' expects an action.", ruleset)
+	}
+	act := c.args[2]
+	supported, known := actions[actionBase(act)]
+	if !known && strings.HasPrefix(act, "lua.") {
+		known = true
+	}
+	if !known {
+		return fmt.Errorf("'%s' : unknown action '%s'.", ruleset, act)
+	}
+	if !supported {
+		return fmt.Errorf("'%s %s' is not supported by lb yet", ruleset, actionBase(act))
+	}
+	args, condWords, hasCond := splitCond(c.args[3:])
+	if act == "expect-proxy" && (len(args) != 1 || args[0] != "layer4") {
+		return fmt.Errorf("'%s expect-proxy' only supports 'layer4'.", ruleset)
+	}
+	if (act == "accept" || act == "reject" || act == "close") && len(args) > 0 {
+		return fmt.Errorf("'%s %s' : unexpected argument '%s'.", ruleset, act, args[0])
+	}
+	r := &Rule{Pos: c.pos, Action: c.args[1] + " " + act, Args: args}
+	if hasCond {
+		cond, missing, err := c.parseCond(condWords)
+		if err != nil {
+			return fmt.Errorf("error detected in %s '%s' while parsing '%s' rule : %v.", capName(c.p.Cap), c.p.Name, ruleset, err)
+		}
+		if missing != "" {
+			return fmt.Errorf("error detected in %s '%s' while parsing '%s' rule : no such ACL : '%s'.", capName(c.p.Cap), c.p.Name, ruleset, missing)
+		}
+		r.Cond = cond
+	}
+	c.addTCP(set, r)
+	return nil
+}
+
+func (c *pctx) addTCP(set string, r *Rule) {
+	if set == "tcp-request" {
+		c.p.TCPRequest = append(c.p.TCPRequest, r)
+	} else {
+		c.p.TCPResponse = append(c.p.TCPResponse, r)
+	}
+}
+
+var checkActions = map[string]map[string]bool{
+	"http-check": {"connect": true, "send": true, "expect": true, "disable-on-404": true, "send-state": true,
+		"comment": true, "set-var": false, "set-var-fmt": false, "unset-var": false},
+	"tcp-check": {"connect": true, "send": true, "send-lf": true, "send-binary": true, "send-binary-lf": true,
+		"expect": true, "comment": true, "set-var": false, "set-var-fmt": false, "unset-var": false},
+}
+
+var expectMatches = map[string]bool{"status": true, "rstatus": true, "hdr": true, "fhdr": true, "string": true,
+	"rstring": true, "binary": true, "rbinary": true, "string-lf": true, "binary-lf": true}
+
+func kwCheckRule(c *pctx) error {
+	set := c.args[0]
+	if len(c.args) < 2 {
+		return fmt.Errorf("'%s' expects an action.", set)
+	}
+	act := c.args[1]
+	supported, known := checkActions[set][actionBase(act)]
+	if !known {
+		return fmt.Errorf("'%s' : unknown directive '%s'.", set, act)
+	}
+	if !supported {
+		return fmt.Errorf("'%s %s' is not supported by lb yet", set, actionBase(act))
+	}
+	args := c.args[2:]
+	if act == "expect" {
+		i := 0
+		for i < len(args) && (args[i] == "!" || strings.Contains(args[i], "-status") || args[i] == "min-recv" || args[i] == "comment" || args[i] == "on-success" || args[i] == "on-error" || args[i] == "status-code") {
+			if args[i] == "!" {
+				i++
+				continue
+			}
+			i += 2
+		}
+		if i >= len(args) || !expectMatches[args[i]] {
+			got := ""
+			if i < len(args) {
+				got = args[i]
+			}
+			return fmt.Errorf("'%s expect' : unknown or missing match method '%s'.", set, got)
+		}
+		if args[i] != "hdr" && args[i] != "fhdr" && i+1 >= len(args) {
+			return fmt.Errorf("'%s expect %s' expects <pattern> as an argument.", set, args[i])
+		}
+	}
+	r := &Rule{Pos: c.pos, Action: act, Args: args}
+	if set == "http-check" {
+		c.p.Check.HTTPCheck = append(c.p.Check.HTTPCheck, r)
+	} else {
+		c.p.Check.TCPCheck = append(c.p.Check.TCPCheck, r)
+	}
+	return nil
+}
+
+func kwStats(c *pctx) error {
+	if len(c.args) < 2 {
+		return fmt.Errorf("'stats' expects 'admin', 'auth', 'enable', 'hide-version', 'http-request', 'realm', 'refresh', 'scope', 'show-desc', 'show-legends', 'show-node' or 'uri'.")
+	}
+	s := &c.p.Stats
+	arg := func() (string, error) {
+		if len(c.args) < 3 || c.args[2] == "" {
+			return "", fmt.Errorf("'stats %s' requires an argument.", c.args[1])
+		}
+		return c.args[2], nil
+	}
+	var err error
+	var v string
+	switch c.args[1] {
+	case "enable":
+		s.Enabled = true
+		return tooMany(c.args, 2)
+	case "disable":
+		s.Enabled = false
+	case "uri":
+		if v, err = arg(); err == nil {
+			s.URI, s.Enabled = v, true
+		}
+	case "realm":
+		if v, err = arg(); err == nil {
+			s.Realm, s.Enabled = v, true
+		}
+	case "auth":
+		if v, err = arg(); err == nil {
+			if !strings.Contains(v, ":") {
+				return fmt.Errorf("'stats auth' expects <user>:<passwd> in argument.")
+			}
+			s.Auths, s.Enabled = append(s.Auths, v), true
+		}
+	case "refresh":
+		if v, err = arg(); err == nil {
+			d, perr := parseTime(v, time.Second)
+			if perr != nil {
+				return fmt.Errorf("'stats refresh' : %v.", perr)
+			}
+			s.Refresh, s.Enabled = d, true
+		}
+	case "hide-version":
+		s.HideVersion, s.Enabled = true, true
+	case "show-legends":
+		s.ShowLegends, s.Enabled = true, true
+	case "show-node":
+		s.ShowNode, s.Enabled = "(hostname)", true
+		if len(c.args) > 2 {
+			s.ShowNode = c.args[2]
+		}
+	case "show-desc":
+		s.ShowDesc, s.Enabled = strings.Join(c.args[2:], " "), true
+	case "scope":
+		if v, err = arg(); err == nil {
+			s.Scope, s.Enabled = append(s.Scope, v), true
+		}
+	case "admin":
+		if c.isDefaults() {
+			return fmt.Errorf("'stats admin' statement not allowed in 'defaults' section.")
+		}
+		if len(c.args) < 3 || (c.args[2] != "if" && c.args[2] != "unless") {
+			return fmt.Errorf("'stats admin' requires either 'if' or 'unless' followed by a condition.")
+		}
+		cond, missing, err := c.parseCond(c.args[2:])
+		if err != nil {
+			return fmt.Errorf("error detected while parsing a 'stats admin' condition : %v.", err)
+		}
+		if missing != "" {
+			return fmt.Errorf("error detected while parsing a 'stats admin' condition : no such ACL : '%s'.", missing)
+		}
+		s.Admin = cond
+	case "http-request":
+		if c.isDefaults() {
+			return fmt.Errorf("'stats http-request' statement not allowed in 'defaults' section.")
+		}
+		if len(c.args) < 3 {
+			return fmt.Errorf("'stats http-request' requires an action.")
+		}
+		switch c.args[2] {
+		case "allow", "deny", "auth":
+		default:
+			return fmt.Errorf("'stats http-request' only supports 'allow', 'deny' and 'auth'.")
+		}
+		args, condWords, hasCond := splitCond(c.args[3:])
+		r := &Rule{Pos: c.pos, Action: c.args[2], Args: args}
+		if hasCond {
+			cond, missing, err := c.parseCond(condWords)
+			if err != nil {
+				return fmt.Errorf("error detected while parsing 'stats http-request' : %v.", err)
+			}
+			if missing != "" {
+				return fmt.Errorf("error detected while parsing 'stats http-request' : no such ACL : '%s'.", missing)
+			}
+			r.Cond = cond
+		}
+		s.HTTPRequest = append(s.HTTPRequest, r)
+		s.Enabled = true
+	case "socket", "timeout", "maxconn", "bind-process":
+		return fmt.Errorf("'stats %s' is only supported in 'global' section.", c.args[1])
+	default:
+		return fmt.Errorf("unknown stats parameter '%s' (expects 'admin', 'auth', 'enable', 'hide-version', 'http-request', 'realm', 'refresh', 'scope', 'show-desc', 'show-legends', 'show-node' or 'uri').", c.args[1])
+	}
+	return err
+}
+
+func kwErrorfile(c *pctx) error {
+	if len(c.args) != 3 {
+		return fmt.Errorf("'errorfile' expects <status_code> and <file> as arguments.")
+	}
+	code, err := strconv.Atoi(c.args[1])
+	if err != nil || !httpStatusCodes[code] {
+		return fmt.Errorf("errorfile : status code '%s' not handled.", c.args[1])
+	}
+	if _, err := c.l.opt.Stat(c.args[2]); err != nil {
+		return fmt.Errorf("errorfile : error opening file '%s'.", c.args[2])
+	}
+	c.p.ErrorFiles[code] = c.args[2]
+	return nil
+}
+
+func kwCompression(c *pctx) error {
+	if len(c.args) < 2 {
+		return fmt.Errorf("'compression' expects 'algo', 'type' or 'offload'.")
+	}
+	switch c.args[1] {
+	case "algo":
+		for _, a := range c.args[2:] {
+			switch a {
+			case "identity", "gzip", "deflate", "raw-deflate":
+			default:
+				return fmt.Errorf("'compression algo' : '%s' is not a supported algorithm.", a)
+			}
+		}
+		if len(c.args) < 3 {
+			return fmt.Errorf("'compression algo' expects one or more algorithms.")
+		}
+		c.p.Compression.Algos = append([]string(nil), c.args[2:]...)
+	case "type":
+		if len(c.args) < 3 {
+			return fmt.Errorf("'compression type' expects one or more mime types.")
+		}
+		c.p.Compression.Types = append(c.p.Compression.Types, c.args[2:]...)
+	case "offload":
+		c.p.Compression.Offload = true
+	default:
+		return fmt.Errorf("'compression' expects 'algo', 'type' or 'offload'.")
+	}
+	return nil
+}
+
+func kwCapture(c *pctx) error {
+	if len(c.args) < 3 {
+		return fmt.Errorf("'capture' expects 'cookie', 'request header' or 'response header'.")
+	}
+	switch c.args[1] {
+	case "cookie":
+		return fmt.Errorf("'capture cookie' is not supported by lb yet")
+	case "request", "response":
+		if c.args[2] != "header" || len(c.args) != 6 || c.args[4] != "len" {
+			return fmt.Errorf("'capture %s header' expects <header> 'len' <len>.", c.args[1])
+		}
+		if n, err := parseInt(c.args[5]); err != nil || n <= 0 {
+			return fmt.Errorf("'capture %s header' : invalid length '%s'.", c.args[1], c.args[5])
+		}
+		c.p.Captures = append(c.p.Captures, &Rule{Pos: c.pos, Action: c.args[1] + " header", Args: []string{c.args[3], c.args[5]}})
+		return nil
+	}
+	return fmt.Errorf("'capture' expects 'cookie', 'request header' or 'response header'.")
+}

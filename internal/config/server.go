@@ -1,0 +1,345 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// newServer returns a server with HAProxy's built-in defaults.
+func newServer() *Server {
+	return &Server{Inter: 2 * time.Second, Rise: 2, Fall: 3, Weight: 1, Flags: map[string]string{}}
+}
+
+func (s *Server) clone() *Server {
+	n := *s
+	n.Flags = map[string]string{}
+	for k, v := range s.Flags {
+		n.Flags[k] = v
+	}
+	n.InitAddr = append([]string(nil), s.InitAddr...)
+	n.IPs = nil
+	return &n
+}
+
+// serverOpt is a server keyword: argument count, status and effect.
+type serverOpt struct {
+	nargs int
+	// dflt: also accepted on default-server lines.
+	dflt   bool
+	status kwStatus
+	fn     func(l *loader, s *Server, v string) error
+}
+
+// serverOptions is the single table of server/default-server keywords.
+var serverOptions map[string]serverOpt
+
+func init() {
+	flag := func(set func(s *Server)) serverOpt {
+		return serverOpt{dflt: true, fn: func(l *loader, s *Server, v string) error { set(s); return nil }}
+	}
+	timeOpt := func(name string, set func(s *Server, d time.Duration)) serverOpt {
+		return serverOpt{nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
+			d, err := parseTime(v, time.Millisecond)
+			if err != nil {
+				return fmt.Errorf("%v in '%s' argument of server %s.", err, name, s.Name)
+			}
+			if d == 0 {
+				return fmt.Errorf("invalid value 0 for argument '%s' of server %s.", name, s.Name)
+			}
+			set(s, d)
+			return nil
+		}}
+	}
+	intOpt := func(name string, min, max int, set func(s *Server, n int)) serverOpt {
+		return serverOpt{nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
+			n, err := parseInt(v)
+			if err != nil || n < min || n > max {
+				return fmt.Errorf("'%s' expects an integer argument between %d and %d, got '%s'.", name, min, max, v)
+			}
+			set(s, n)
+			return nil
+		}}
+	}
+	str := func(set func(s *Server, v string)) serverOpt {
+		return serverOpt{nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error { set(s, v); return nil }}
+	}
+	unsup := func(n int) serverOpt { return serverOpt{nargs: n, dflt: true, status: kwUnsupported} }
+	serverOptions = map[string]serverOpt{
+		"check":            flag(func(s *Server) { s.Check = true }),
+		"no-check":         flag(func(s *Server) { s.Check = false }),
+		"backup":           flag(func(s *Server) { s.Backup = true }),
+		"no-backup":        flag(func(s *Server) { s.Backup = false }),
+		"disabled":         flag(func(s *Server) { s.Disabled = true }),
+		"enabled":          flag(func(s *Server) { s.Disabled = false }),
+		"send-proxy":       flag(func(s *Server) { s.SendProxy = true }),
+		"no-send-proxy":    flag(func(s *Server) { s.SendProxy = false }),
+		"send-proxy-v2":    flag(func(s *Server) { s.SendProxyV2 = true }),
+		"no-send-proxy-v2": flag(func(s *Server) { s.SendProxyV2 = false }),
+		"check-send-proxy": flag(func(s *Server) { s.Flags["check-send-proxy"] = "" }),
+		"non-stick":        flag(func(s *Server) { s.Flags["non-stick"] = "" }),
+		"stick":            flag(func(s *Server) { delete(s.Flags, "non-stick") }),
+		"tfo":              flag(func(s *Server) { s.Tfo = true }),
+		"no-tfo":           flag(func(s *Server) { s.Tfo = false }),
+		"inter":            timeOpt("inter", func(s *Server, d time.Duration) { s.Inter = d }),
+		"fastinter":        timeOpt("fastinter", func(s *Server, d time.Duration) { s.FastInter = d }),
+		"downinter":        timeOpt("downinter", func(s *Server, d time.Duration) { s.DownInter = d }),
+		"slowstart": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
+			d, err := parseTime(v, time.Millisecond)
+			if err != nil {
+				return fmt.Errorf("%v in 'slowstart' argument of server %s.", err, s.Name)
+			}
+			s.Slowstart = d
+			return nil
+		}},
+		"rise": intOpt("rise", 1, 1<<30, func(s *Server, n int) { s.Rise = n }),
+		"fall": intOpt("fall", 1, 1<<30, func(s *Server, n int) { s.Fall = n }),
+		"weight": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > 256 {
+				return fmt.Errorf("weight of server %s is not within 0 and 256 (%s)..", s.Name, v)
+			}
+			s.Weight = n
+			return nil
+		}},
+		"maxconn":  intOpt("maxconn", 0, 1<<30, func(s *Server, n int) { s.Maxconn = n }),
+		"maxqueue": intOpt("maxqueue", 0, 1<<30, func(s *Server, n int) { s.Maxqueue = n }),
+		"minconn":  intOpt("minconn", 0, 1<<30, func(s *Server, n int) { s.Minconn = n }),
+		"id": {nargs: 1, fn: func(l *loader, s *Server, v string) error {
+			n, err := parseInt(v)
+			if err != nil || n < 1 {
+				return fmt.Errorf("custom id has to be > 0.")
+			}
+			s.ID = n
+			return nil
+		}},
+		"port": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
+			n, err := parseInt(v)
+			if err != nil || n < 1 || n > 65535 {
+				return fmt.Errorf("invalid port '%s'.", v)
+			}
+			s.CheckPort = n
+			return nil
+		}},
+		"addr":   str(func(s *Server, v string) { s.CheckAddr = v }),
+		"cookie": str(func(s *Server, v string) { s.Cookie = v }),
+		"init-addr": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
+			s.InitAddr = nil
+			for _, m := range strings.Split(v, ",") {
+				switch {
+				case m == "last", m == "libc", m == "none":
+				case net.ParseIP(m) != nil:
+				default:
+					return fmt.Errorf("'init-addr' : unknown resolution method '%s'.", m)
+				}
+				s.InitAddr = append(s.InitAddr, m)
+			}
+			return nil
+		}},
+		"on-marked-down": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
+			if v != "shutdown-sessions" {
+				return fmt.Errorf("'on-marked-down' expects 'shutdown-sessions' but got '%s'", v)
+			}
+			s.OnMarkedDown = v
+			return nil
+		}},
+		"on-marked-up": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
+			if v != "shutdown-backup-sessions" {
+				return fmt.Errorf("'on-marked-up' expects 'shutdown-backup-sessions' but got '%s'", v)
+			}
+			s.OnMarkedUp = v
+			return nil
+		}},
+		"ssl":    {dflt: true, fn: func(l *loader, s *Server, v string) error { s.SSL = true; return nil }},
+		"no-ssl": flag(func(s *Server) { s.SSL = false }),
+		"verify": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
+			if v != "none" && v != "required" {
+				return fmt.Errorf("'verify' : unknown verify method '%s', only 'none' and 'required' are supported", v)
+			}
+			s.Verify = v
+			return nil
+		}},
+		"ca-file": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
+			p := v
+			if l.cfg.Global.CABase != "" && !filepath.IsAbs(p) {
+				p = filepath.Join(l.cfg.Global.CABase, p)
+			}
+			if _, err := l.opt.Stat(p); err != nil {
+				return fmt.Errorf("'ca-file' : unable to load %s", p)
+			}
+			s.CAFile = p
+			return nil
+		}},
+		"crt": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
+			p := v
+			if l.cfg.Global.CRTBase != "" && !filepath.IsAbs(p) {
+				p = filepath.Join(l.cfg.Global.CRTBase, p)
+			}
+			if _, err := l.opt.Stat(p); err != nil {
+				return fmt.Errorf("'crt' : unable to load certificate '%s'.", p)
+			}
+			s.Flags["crt"] = p
+			return nil
+		}},
+		"resolvers": unsup(1), "resolve-prefer": unsup(1), "resolve-net": unsup(1), "resolve-opts": unsup(1),
+		"sni": unsup(1), "alpn": unsup(1), "npn": unsup(1), "check-ssl": unsup(0), "no-check-ssl": unsup(0),
+		"check-sni": unsup(1), "check-alpn": unsup(1), "check-proto": unsup(1), "ciphers": unsup(1),
+		"ciphersuites": unsup(1), "crl-file": unsup(1), "verifyhost": unsup(1), "no-verifyhost": unsup(0),
+		"ssl-min-ver": unsup(1), "ssl-max-ver": unsup(1), "no-sslv3": unsup(0), "no-tlsv10": unsup(0),
+		"no-tlsv11": unsup(0), "no-tlsv12": unsup(0), "no-tlsv13": unsup(0), "force-sslv3": unsup(0),
+		"force-tlsv10": unsup(0), "force-tlsv11": unsup(0), "force-tlsv12": unsup(0), "force-tlsv13": unsup(0),
+		"no-ssl-reuse": unsup(0), "ssl-reuse": unsup(0), "no-tls-tickets": unsup(0), "tls-tickets": unsup(0),
+		"allow-0rtt": unsup(0), "send-proxy-v2-ssl": unsup(0), "send-proxy-v2-ssl-cn": unsup(0),
+		"proxy-v2-options": unsup(1), "agent-check": unsup(0), "no-agent-check": unsup(0), "agent-port": unsup(1),
+		"agent-inter": unsup(1), "agent-addr": unsup(1), "agent-send": unsup(1), "observe": unsup(1),
+		"error-limit": unsup(1), "on-error": unsup(1), "track": unsup(1), "redir": unsup(1), "source": unsup(1),
+		"socks4": unsup(1), "check-via-socks4": unsup(0), "namespace": unsup(1), "proto": unsup(1),
+		"pool-max-conn": unsup(1), "pool-purge-delay": unsup(1), "pool-low-conn": unsup(1), "max-reuse": unsup(1),
+		"tcp-ut": unsup(1), "ws": unsup(1), "log-proto": unsup(1), "usesrc": unsup(1), "shard": unsup(1),
+	}
+}
+
+// kwServer parses "server <name> <addr> [opts]" and "default-server [opts]".
+func kwServer(c *pctx) error {
+	p := c.p
+	def := c.args[0] == "default-server"
+	var s *Server
+	var opts []string
+	if def {
+		s = p.DefaultServer
+		opts = c.args[1:]
+	} else {
+		if len(c.args) < 3 || c.args[1] == "" || c.args[2] == "" {
+			return fmt.Errorf("'server' expects <name> and <addr>[:<port>] as arguments.")
+		}
+		name := c.args[1]
+		if bad, ok := validName(name); !ok {
+			return fmt.Errorf("character '%c' is not permitted in server name '%s'.", bad, name)
+		}
+		for _, o := range p.Servers {
+			if o.Name == name {
+				return fmt.Errorf("%s '%s', another server named '%s' was already defined at line %d, please use distinct names.", capName(p.Cap), p.Name, name, o.Pos.Line)
+			}
+		}
+		s = p.DefaultServer.clone()
+		s.Pos, s.Name, s.Addr = c.pos, name, c.args[2]
+		if err := c.l.serverAddr(s, c.args[2]); err != nil {
+			return fmt.Errorf("'server %s/%s' : %v", p.Name, name, err)
+		}
+		opts = c.args[3:]
+	}
+	who := fmt.Sprintf("'%s %s/%s'", c.args[0], p.Name, s.Name)
+	if def {
+		who = fmt.Sprintf("'default-server' in %s '%s'", capName(p.Cap), p.Name)
+	}
+	for i := 0; i < len(opts); i++ {
+		o, ok := serverOptions[opts[i]]
+		if !ok {
+			return fmt.Errorf("%s : unknown keyword '%s'.", who, opts[i])
+		}
+		if o.status == kwUnsupported {
+			return fmt.Errorf("%s : '%s' is not supported by lb yet", who, opts[i])
+		}
+		if def && !o.dflt {
+			return fmt.Errorf("%s : '%s' option is not accepted in default-server sections.", who, opts[i])
+		}
+		v := ""
+		if o.nargs > 0 {
+			if i+1 >= len(opts) || opts[i+1] == "" {
+				return fmt.Errorf("%s : '%s' expects an argument.", who, opts[i])
+			}
+			v = opts[i+1]
+		}
+		if err := o.fn(c.l, s, v); err != nil {
+			return fmt.Errorf("%s : %v", who, err)
+		}
+		i += o.nargs
+	}
+	if s.SSL && !def {
+		return fmt.Errorf("%s : 'ssl' is not supported by lb yet", who)
+	}
+	if !def {
+		p.Servers = append(p.Servers, s)
+	}
+	return nil
+}
+
+// serverAddr parses a server address: [ipv4@|ipv6@]host[:port], unix@path,
+// /path or abns@name. Host names are resolved later, in the check stage.
+func (l *loader) serverAddr(s *Server, orig string) error {
+	a := l.envExpand(orig)
+	if i := strings.Index(a, "@"); i > 0 {
+		pfx, rest := a[:i], a[i+1:]
+		switch pfx {
+		case "ipv4":
+			s.Network, a = "tcp4", rest
+		case "ipv6":
+			s.Network, a = "tcp6", rest
+		case "unix":
+			s.Network, s.Path = "unix", rest
+			return nil
+		case "abns":
+			s.Network, s.Path = "abns", rest
+			return nil
+		case "sockpair", "fd", "udp", "udp4", "udp6", "quic4", "quic6":
+			return fmt.Errorf("'%s@' server addresses are not supported by lb yet", pfx)
+		default:
+			return fmt.Errorf("unknown address family prefix '%s@' in '%s'", pfx, orig)
+		}
+	} else if strings.HasPrefix(a, "/") {
+		s.Network, s.Path = "unix", a
+		return nil
+	}
+	host, port := a, ""
+	if strings.HasPrefix(a, "[") {
+		if j := strings.IndexByte(a, ']'); j > 0 {
+			host, port = a[1:j], strings.TrimPrefix(a[j+1:], ":")
+		}
+	} else if i := strings.LastIndexByte(a, ':'); i >= 0 {
+		host, port = a[:i], a[i+1:]
+	}
+	if port != "" {
+		sign := port[0] == '+' || port[0] == '-'
+		digits := port
+		if sign {
+			digits = port[1:]
+		}
+		if digits == "" || !isDigit(digits[0]) {
+			return fmt.Errorf("invalid character '%c' in port number '%s' in '%s'", port[0], port, orig)
+		}
+		if strings.Contains(digits, "-") {
+			return fmt.Errorf("port ranges and offsets are not allowed in '%s'", orig)
+		}
+		n, err := strconv.Atoi(digits)
+		if err != nil || n > 65535 || (!sign && n < 1) {
+			return fmt.Errorf("invalid port '%s'", port)
+		}
+		if port[0] == '-' {
+			n = -n
+		}
+		s.Port, s.PortOffset = n, sign
+	}
+	if host == "*" {
+		host = ""
+	}
+	s.Host = host
+	if host == "" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		if s.Network == "tcp4" && ip.To4() == nil || s.Network == "tcp6" && ip.To4() != nil {
+			return fmt.Errorf("invalid address: '%s' in '%s'", host, orig)
+		}
+		s.IPs = []net.IP{ip}
+		if s.Network == "" {
+			s.Network = "tcp4"
+			if ip.To4() == nil {
+				s.Network = "tcp6"
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,717 @@
+// Package config owns lb's configuration language: it reads HAProxy 2.6
+// syntax (https://docs.haproxy.org/2.6/configuration.html) into typed,
+// validated and immutable structures, reporting every problem with its
+// file:line position.
+package config
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"time"
+)
+
+// Pos is a position in a configuration file. Line counts from 1; a zero
+// Pos means "no particular line" (whole-configuration diagnostics).
+type Pos struct {
+	File string
+	Line int
+}
+
+// String formats the position as "file:line", or "file" without a line.
+func (p Pos) String() string {
+	if p.Line == 0 {
+		return p.File
+	}
+	return fmt.Sprintf("%s:%d", p.File, p.Line)
+}
+
+// Severity classifies a diagnostic. Only Alert makes a configuration invalid.
+type Severity int
+
+const (
+	// Notice is informational (".notice" lines, hints).
+	Notice Severity = iota
+	// Warning reports something accepted but probably wrong, as HAProxy warns.
+	Warning
+	// Alert is an error: the configuration is invalid (exit code 1).
+	Alert
+)
+
+// String returns "NOTICE", "WARNING" or "ALERT", as HAProxy prints them.
+func (s Severity) String() string {
+	switch s {
+	case Alert:
+		return "ALERT"
+	case Warning:
+		return "WARNING"
+	default:
+		return "NOTICE"
+	}
+}
+
+// Diag is one diagnostic. Msg holds the reason only; callers print
+// "[SEVERITY] pos: msg". Multi-line messages (HAProxy's "missing timeouts")
+// use "\n   | " continuation lines exactly as HAProxy does.
+type Diag struct {
+	Pos      Pos
+	Severity Severity
+	Msg      string
+}
+
+// String formats the diagnostic as lb prints it: "[ALERT] file:line: reason".
+func (d Diag) String() string {
+	if d.Pos.File == "" {
+		return fmt.Sprintf("[%s] %s", d.Severity, d.Msg)
+	}
+	return fmt.Sprintf("[%s] %s: %s", d.Severity, d.Pos, d.Msg)
+}
+
+// Options tunes Load. The zero value reads the process environment and
+// resolves host names with the system resolver.
+type Options struct {
+	// IgnoreResolveErrors is -dr: a server address that does not resolve is
+	// a warning instead of an error (the server starts in maintenance).
+	IgnoreResolveErrors bool
+	// Env looks up environment variables for "${VAR}" expansion, defined()
+	// and streq(). Nil means os.LookupEnv.
+	Env func(name string) (string, bool)
+	// Resolver resolves server host names. Nil means net.LookupIP.
+	Resolver func(host string) ([]net.IP, error)
+	// Stat checks that referenced files (errorfile, crt, acl -f, ca-file)
+	// exist. Nil means os.Stat. Tests use it to pretend files exist.
+	Stat func(name string) (os.FileInfo, error)
+	// LookupUser and LookupGroup check the global "user" and "group"
+	// names, as HAProxy does while parsing. Nil means os/user lookups.
+	LookupUser, LookupGroup func(name string) error
+}
+
+// Config is a whole parsed configuration. It is not modified after Load.
+type Config struct {
+	// Files lists the configuration files read, in order (directories
+	// expanded), as HAPROXY_CFGFILES would.
+	Files []string
+	// Global holds the global section (all of them merged, in order).
+	Global Global
+	// Proxies are the frontend, backend and listen sections in
+	// configuration order, with their defaults section already applied.
+	// Defaults sections themselves are not listed.
+	Proxies []*Proxy
+	// Userlists, Resolvers and Peers would hold the auxiliary sections; lb
+	// does not support them yet (see the diagnostics).
+}
+
+// Frontends returns the proxies able to accept connections (frontend and
+// listen), in configuration order.
+func (c *Config) Frontends() []*Proxy {
+	var out []*Proxy
+	for _, p := range c.Proxies {
+		if p.Cap&CapFrontend != 0 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Backends returns the proxies able to hold servers (backend and listen),
+// in configuration order.
+func (c *Config) Backends() []*Proxy {
+	var out []*Proxy
+	for _, p := range c.Proxies {
+		if p.Cap&CapBackend != 0 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Backend returns the backend-capable proxy called name, or nil.
+func (c *Config) Backend(name string) *Proxy {
+	for _, p := range c.Proxies {
+		if p.Cap&CapBackend != 0 && p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// Frontend returns the frontend-capable proxy called name, or nil.
+func (c *Config) Frontend(name string) *Proxy {
+	for _, p := range c.Proxies {
+		if p.Cap&CapFrontend != 0 && p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// Listeners counts the bind addresses of all frontends; zero means
+// "valid but will not start" (exit code 2).
+func (c *Config) Listeners() int {
+	n := 0
+	for _, p := range c.Frontends() {
+		for _, b := range p.Binds {
+			n += len(b.Addrs)
+		}
+	}
+	return n
+}
+
+// Global is the global section. Zero values mean "not set"; the documented
+// HAProxy default then applies.
+type Global struct {
+	Pos Pos
+	// Daemon is "daemon" (or -D): fork into the background.
+	Daemon bool
+	// MasterWorker is "master-worker".
+	MasterWorker bool
+	// Maxconn is the process-wide connection limit; 0 = derived from
+	// ulimit-n as HAProxy does.
+	Maxconn int
+	// Nbthread is the number of worker threads; 0 = one per CPU.
+	Nbthread int
+	// UlimitN is "ulimit-n"; 0 = computed from maxconn.
+	UlimitN int
+	// User and Group are names to switch to after binding ("" = stay).
+	User, Group string
+	// UID and GID are numeric identities; -1 = not set.
+	UID, GID int
+	// Chroot is a directory to chroot into after binding ("" = none).
+	Chroot string
+	// Pidfile is the pid file path ("" = none; -p overrides).
+	Pidfile string
+	// StatsSockets are the "stats socket" lines, in order.
+	StatsSockets []StatsSocket
+	// StatsTimeout is "stats timeout" (default 10s when zero).
+	StatsTimeout time.Duration
+	// StatsMaxconn is "stats maxconn" (0 = default 10).
+	StatsMaxconn int
+	// Logs are the global "log" targets.
+	Logs []LogTarget
+	// LogSendHostname is "log-send-hostname" ("" = not set).
+	LogSendHostname string
+	// LogTag is "log-tag" ("" = program name).
+	LogTag string
+	// HardStopAfter bounds how long an old process drains; 0 = forever.
+	HardStopAfter time.Duration
+	// Grace delays the stop of listeners after a soft-stop signal; 0 = none.
+	Grace time.Duration
+	// CloseSpreadTime spreads idle connection closes on soft stop; 0 = none.
+	CloseSpreadTime time.Duration
+	// NoReusePort disables SO_REUSEPORT on fresh binds.
+	NoReusePort bool
+	// CPUMaps are the "cpu-map" lines.
+	CPUMaps []CPUMap
+	// TuneBufsize is "tune.bufsize" in bytes; 0 = 16384.
+	TuneBufsize int
+	// TuneMaxaccept is "tune.maxaccept"; 0 = default.
+	TuneMaxaccept int
+	// Tune holds the other "tune.*" keywords lb accepts but does not use,
+	// by name (the raw argument).
+	Tune map[string]string
+	// SpreadChecks is the percentage of random jitter on check intervals.
+	SpreadChecks int
+	// ServerStateFile and ServerStateBase are "server-state-file/-base".
+	ServerStateFile, ServerStateBase string
+	// CABase and CRTBase are the directories relative ca-file and crt
+	// paths are resolved against.
+	CABase, CRTBase string
+	// SSLDefaultBind and SSLDefaultServer are the "ssl-default-*" settings
+	// (ciphers, ciphersuites, options), kept for when TLS exists.
+	SSLDefaultBind, SSLDefaultServer SSLDefaults
+	// SSLDHParam is "tune.ssl.default-dh-param" (0 = not set).
+	SSLDHParam int
+	// SetEnv lists "setenv"/"presetenv"/"unsetenv"/"resetenv" effects already
+	// applied to the environment view used for expansion.
+	SetEnv map[string]string
+	// Node and Description are informational ("node", "description").
+	Node, Description string
+	// UnixBind is the "unix-bind" prefix and defaults for unix binds.
+	UnixBind UnixBind
+	// Quiet is "quiet"; ExposeExperimental is "expose-experimental-directives".
+	Quiet, ExposeExperimental bool
+}
+
+// SSLDefaults is one set of ssl-default-{bind,server}-* values.
+type SSLDefaults struct {
+	Ciphers, Ciphersuites string
+	Options               []string
+}
+
+// UnixBind is the global "unix-bind" statement.
+type UnixBind struct {
+	// Prefix is prepended to relative unix socket paths ("" = none).
+	Prefix string
+	// Mode is the socket file mode (0 = umask default).
+	Mode os.FileMode
+	// User and Group own the socket file ("" = unchanged); UID/GID -1 = unchanged.
+	User, Group string
+	UID, GID    int
+}
+
+// CPUMap is one "cpu-map [auto:]<process/thread> <cpu-set>" line.
+type CPUMap struct {
+	Pos Pos
+	// Auto is the "auto:" prefix: threads are spread over the CPU set.
+	Auto bool
+	// Process is the process range ("1" or "all"); lb always runs one.
+	Process string
+	// ThreadLow..ThreadHigh is the thread range (1-based); both 0 = all.
+	ThreadLow, ThreadHigh int
+	// CPUs is the list of CPU numbers.
+	CPUs []int
+}
+
+// StatsSocket is a "stats socket" line of the global section.
+type StatsSocket struct {
+	Pos Pos
+	// Addr is the socket's single address (unix path, abns or TCP).
+	Addr BindAddr
+	// Level is "user", "operator" or "admin" (default "admin" in 2.6 for
+	// unix sockets when unset? HAProxy's default is "operator"; "" here
+	// means the default "operator").
+	Level string
+	// Mode is the unix socket file mode (0 = umask default).
+	Mode os.FileMode
+	// User and Group own the socket ("" = unchanged); UID/GID -1 = unchanged.
+	User, Group string
+	UID, GID    int
+	// ExposeFDListeners is "expose-fd listeners": the socket hands
+	// listening fds to a new process (-x).
+	ExposeFDListeners bool
+	// Bind holds all options as on a bind line (maxconn, backlog, …).
+	Bind *Bind
+}
+
+// LogTarget is one "log" line.
+type LogTarget struct {
+	Pos Pos
+	// Global is "log global": use the global section's targets.
+	Global bool
+	// Network is "udp", "tcp", "unix" (unixgram), "stdout", "stderr",
+	// "fd" or "ring".
+	Network string
+	// Addr is host:port, the unix path, the fd number or the ring name.
+	Addr string
+	// Len is the maximum line length (0 = 1024).
+	Len int
+	// Format is "rfc3164" (default ""), "rfc5424", "short", "raw", …
+	Format string
+	// SampleRanges/SampleSize describe "sample <ranges>:<size>" ("" = off).
+	Sample string
+	// Facility is the syslog facility name (required except "log global").
+	Facility string
+	// Level is the maximum level sent ("" = all); MinLevel the minimum.
+	Level, MinLevel string
+}
+
+// Cap is the capability of a proxy.
+type Cap uint8
+
+const (
+	// CapFrontend means the proxy accepts connections (frontend, listen).
+	CapFrontend Cap = 1 << iota
+	// CapBackend means the proxy holds servers (backend, listen).
+	CapBackend
+	// CapDefaults marks a defaults section (never in Config.Proxies).
+	CapDefaults
+	// CapListen is both frontend and backend.
+	CapListen = CapFrontend | CapBackend
+)
+
+// Mode is a proxy mode.
+type Mode string
+
+const (
+	// ModeTCP is layer-4 proxying, HAProxy's default.
+	ModeTCP Mode = "tcp"
+	// ModeHTTP is HTTP proxying.
+	ModeHTTP Mode = "http"
+	// ModeLog is a log-forward proxy (unsupported).
+	ModeLog Mode = "log"
+)
+
+// Timeouts are a proxy's timeouts; zero means "not set" (infinite).
+type Timeouts struct {
+	Client, Server, Connect, Queue, Check, Tunnel    time.Duration
+	HTTPRequest, HTTPKeepAlive, ClientFin, ServerFin time.Duration
+	Tarpit                                           time.Duration
+}
+
+// Proxy is a frontend, backend or listen section, with its defaults applied.
+type Proxy struct {
+	Pos Pos
+	// Name is the proxy name.
+	Name string
+	// Cap is CapFrontend, CapBackend or CapListen.
+	Cap Cap
+	// Defaults is the name of the defaults section applied ("" for the
+	// unnamed one or none).
+	Defaults string
+	// Mode is the proxy mode (default ModeTCP).
+	Mode Mode
+	// Disabled is "disabled" (the proxy is not started).
+	Disabled bool
+	// ID is "id" (0 = automatic).
+	ID int
+	// Description is "description".
+	Description string
+	// Binds are the bind lines (frontend capability only).
+	Binds []*Bind
+	// Maxconn is the frontend connection limit (0 = global default 2000? no:
+	// HAProxy's default is the -N value or 2000... 0 means "default").
+	Maxconn int
+	// Backlog is the proxy-level listen backlog (0 = maxconn).
+	Backlog int
+	// Fullconn is "fullconn" (dynamic maxconn; 0 = not set).
+	Fullconn int
+	// Timeouts are the proxy timeouts.
+	Timeouts Timeouts
+	// Retries is the number of connection retries (default 3).
+	Retries int
+	// Options holds the boolean "option X" / "no option X" settings by name
+	// (e.g. "redispatch", "dontlognull", "http-server-close"). A name
+	// absent from the map is unset (HAProxy's default).
+	Options map[string]bool
+	// Forwardfor is "option forwardfor" (nil = not set).
+	Forwardfor *Forwardfor
+	// HTTPLog / TCPLog are "option httplog [clf]" / "option tcplog".
+	HTTPLog, HTTPLogCLF, TCPLog bool
+	// LogFormat is "log-format" ("" = default for the log option used).
+	LogFormat string
+	// Logs are the proxy's log targets (including "log global" markers,
+	// which Load expands into the global targets in ResolvedLogs).
+	Logs []LogTarget
+	// NoLog is "no log": discard inherited targets.
+	NoLog bool
+	// UniqueIDFormat and UniqueIDHeader are the unique-id settings.
+	UniqueIDFormat, UniqueIDHeader string
+	// Balance is the load-balancing algorithm (backend capability).
+	Balance Balance
+	// HashType is "hash-type" ("" = map-based).
+	HashType string
+	// Servers are the server lines (backend capability).
+	Servers []*Server
+	// DefaultServer holds the accumulated "default-server" settings.
+	DefaultServer *Server
+	// Cookie is "cookie <name> …" (nil = no cookie persistence).
+	Cookie *Cookie
+	// Check is the health-check configuration.
+	Check HealthCheck
+	// ACLs are the named ACL lines, in order.
+	ACLs []*ACL
+	// DefaultBackend is "default_backend" ("" = none).
+	DefaultBackend string
+	// UseBackends are the "use_backend" rules, in order.
+	UseBackends []*UseBackend
+	// HTTPRequest, HTTPResponse and HTTPAfterResponse are the HTTP rules.
+	HTTPRequest, HTTPResponse, HTTPAfterResponse []*Rule
+	// TCPRequest holds the "tcp-request" rules (connection, session, content,
+	// inspect-delay), TCPResponse the "tcp-response" ones.
+	TCPRequest, TCPResponse []*Rule
+	// Redirects are "redirect" lines (HTTP only).
+	Redirects []*Rule
+	// Stats is the HTTP statistics page configuration.
+	Stats StatsPage
+	// ErrorFiles maps an HTTP status to a file ("errorfile").
+	ErrorFiles map[int]string
+	// MonitorURI is "monitor-uri" ("" = none).
+	MonitorURI string
+	// Compression is "compression algo/type" (algorithms and types).
+	Compression Compression
+	// Captures are "capture request/response header" lines.
+	Captures []*Rule
+	// StickTable is unset: lb does not support stick tables yet.
+	// ErrorLimit etc. are not modelled.
+}
+
+// Forwardfor is "option forwardfor [except <net>] [header <name>] [if-none]".
+type Forwardfor struct {
+	Except string
+	// Header is the header name (default "X-Forwarded-For" when "").
+	Header string
+	IfNone bool
+}
+
+// Balance is a "balance" line. Zero value = roundrobin.
+type Balance struct {
+	Pos Pos
+	// Algorithm is roundrobin (default), static-rr, leastconn, first,
+	// source, uri, url_param, hdr, random, rdp-cookie or hash.
+	Algorithm string
+	// Args are the algorithm's arguments (e.g. the header name for
+	// "hdr(name)", the random draws, uri's "len"/"depth"/"whole").
+	Args []string
+}
+
+// IsHTTP reports whether the algorithm needs HTTP mode.
+func (b Balance) IsHTTP() bool {
+	switch b.Algorithm {
+	case "uri", "url_param", "hdr":
+		return true
+	}
+	return false
+}
+
+// Cookie is "cookie <name> [rewrite|insert|prefix] [indirect] [nocache] …".
+type Cookie struct {
+	Pos     Pos
+	Name    string
+	Options []string
+}
+
+// HealthCheck is the backend's check configuration.
+type HealthCheck struct {
+	// Type is "" (TCP connect), "httpchk", "tcp-check", "ssl-hello-chk",
+	// "mysql-check", "pgsql-check", "redis-check", "smtpchk", "ldap-check".
+	Type string
+	// Method, URI and Version are "option httpchk" arguments (defaults
+	// OPTIONS / HTTP/1.0).
+	Method, URI, Version string
+	// Args holds the remaining arguments of the check option (e.g.
+	// mysql-check "user X").
+	Args []string
+	// HTTPCheck are the "http-check" rules, TCPCheck the "tcp-check" ones.
+	HTTPCheck, TCPCheck []*Rule
+	// LogHealthChecks is "option log-health-checks".
+	LogHealthChecks bool
+}
+
+// ACL is an "acl <name> <criterion> [flags] [operator] <value>…" line.
+type ACL struct {
+	Pos  Pos
+	Name string
+	// Fetch is the sample fetch (with converters), e.g. "hdr(host)".
+	Fetch string
+	// Flags are the "-i", "-m beg", "-f file" … flags.
+	Flags []string
+	// Files are the pattern files of "-f" flags.
+	Files []string
+	// Values are the patterns.
+	Values []string
+}
+
+// Cond is an "if|unless <condition>" suffix.
+type Cond struct {
+	// Unless is true for "unless".
+	Unless bool
+	// Terms are the words of the condition (ACL names, "!", "||", "or",
+	// and anonymous ACLs "{ … }" kept as single words).
+	Terms []string
+}
+
+// UseBackend is "use_backend <name> [if|unless cond]".
+type UseBackend struct {
+	Pos Pos
+	// Backend is the backend name or a log-format string ("%[…]").
+	Backend string
+	// Dynamic is true when Backend is a log-format expression.
+	Dynamic bool
+	Cond    *Cond
+}
+
+// Rule is a generic action rule (http-request, tcp-request, redirect,
+// http-check …).
+type Rule struct {
+	Pos Pos
+	// Action is the action keyword (e.g. "set-header", "deny", "expect").
+	// For tcp-request it is "<ruleset> <action>", e.g. "content accept".
+	Action string
+	// Args are the action's arguments.
+	Args []string
+	// Cond is the optional condition.
+	Cond *Cond
+}
+
+// StatsPage is the HTTP statistics page ("stats …" in a proxy).
+type StatsPage struct {
+	Enabled     bool
+	URI         string
+	Realm       string
+	Auths       []string
+	Refresh     time.Duration
+	HideVersion bool
+	ShowNode    string
+	ShowLegends bool
+	ShowDesc    string
+	Scope       []string
+	Admin       *Cond
+	HTTPRequest []*Rule
+}
+
+// Compression is the "compression" configuration.
+type Compression struct {
+	Algos   []string
+	Types   []string
+	Offload bool
+}
+
+// Bind is a bind line: one or more addresses sharing options.
+type Bind struct {
+	Pos Pos
+	// Spec is the address argument as written (after expansion).
+	Spec string
+	// Addrs are the expanded addresses: one per comma-list element and per
+	// port of a range.
+	Addrs []BindAddr
+	// Name is "name" ("" = none).
+	Name string
+	// ID is "id" (0 = automatic).
+	ID int
+	// Maxconn is the listener's connection limit (0 = the frontend's).
+	Maxconn int
+	// Backlog is the listen backlog (0 = the frontend's maxconn).
+	Backlog int
+	// Transparent, DeferAccept, V4V6, V6Only, AcceptProxy and Tfo are the
+	// socket options of the same names.
+	Transparent, DeferAccept, V4V6, V6Only, AcceptProxy, Tfo bool
+	// AcceptNetscalerCIP is "accept-netscaler-cip <magic>" (0 = off).
+	AcceptNetscalerCIP int
+	// Interface is SO_BINDTODEVICE ("" = any).
+	Interface string
+	// Namespace is the network namespace ("" = current).
+	Namespace string
+	// Mode, User, Group, UID, GID set unix socket ownership; UID/GID -1 =
+	// unchanged, Mode 0 = umask default.
+	Mode        os.FileMode
+	User, Group string
+	UID, GID    int
+	// Level and ExposeFDListeners apply to stats sockets only.
+	Level             string
+	ExposeFDListeners bool
+	// MSS is the TCP maximum segment size (0 = default).
+	MSS int
+	// TCPUserTimeout is "tcp-ut" (0 = default).
+	TCPUserTimeout time.Duration
+	// Nice is the scheduling nice value.
+	Nice int
+	// Thread is the "thread" set as written ("" = all).
+	Thread string
+	// SSL is the TLS configuration ("ssl" present); lb has no TLS yet.
+	SSL *SSLBind
+	// ALPN is "alpn" (also valid without ssl for h2 clear-text).
+	ALPN []string
+	// Proto is "proto" (e.g. "h2").
+	Proto string
+}
+
+// SSLBind is the TLS part of a bind line.
+type SSLBind struct {
+	Crts      []string
+	CrtList   string
+	CAFile    string
+	Verify    string
+	Ciphers   string
+	MinVer    string
+	MaxVer    string
+	StrictSNI bool
+	NoTLS     []string
+	Other     map[string]string
+}
+
+// BindAddr is one expanded bind address.
+type BindAddr struct {
+	// Network is "tcp4", "tcp6", "unix", "abns", "fd", "sockpair" or
+	// "udp4"/"udp6".
+	Network string
+	// Host is the IP literal or host name for tcp4/tcp6 ("" = any address).
+	Host string
+	// Port is the TCP port (tcp4/tcp6).
+	Port int
+	// Path is the unix path (unix, with the unix-bind prefix applied) or the
+	// abstract name without its NUL (abns).
+	Path string
+	// FD is the file descriptor number (fd, sockpair).
+	FD int
+}
+
+// Addr returns host:port for TCP, the path for unix/abns, "fd@N" for fds.
+func (a BindAddr) Addr() string {
+	switch a.Network {
+	case "tcp4", "tcp6", "udp4", "udp6":
+		return net.JoinHostPort(a.Host, fmt.Sprint(a.Port))
+	case "unix":
+		return a.Path
+	case "abns":
+		return "@" + a.Path
+	default:
+		return fmt.Sprintf("%s@%d", a.Network, a.FD)
+	}
+}
+
+// Server is a server or default-server line, with default-server settings
+// applied.
+type Server struct {
+	Pos Pos
+	// Name is the server name ("" for default-server).
+	Name string
+	// Addr is the address as written (host or IP, possibly with prefix).
+	Addr string
+	// Network is "tcp4", "tcp6", "unix", "abns" or "" (resolved later).
+	Network string
+	// Host is the host part; IPs hold its resolved addresses ("" host means
+	// 0.0.0.0, i.e. the client's destination with "transparent").
+	Host string
+	IPs  []net.IP
+	// Port is the port (0 = same as the client's destination port);
+	// PortOffset is true for "+N"/"-N" relative ports.
+	Port       int
+	PortOffset bool
+	// Path is the unix socket path for unix/abns servers.
+	Path string
+	// Unresolved is true when the host did not resolve and -dr or init-addr
+	// allowed it: the server starts in maintenance.
+	Unresolved bool
+	// ID is "id" (0 = automatic).
+	ID int
+	// Check enables health checks; CheckPort overrides their port ("port").
+	Check     bool
+	CheckPort int
+	// CheckAddr is "addr" for checks ("" = the server address).
+	CheckAddr string
+	// Inter, FastInter, DownInter are check intervals (Inter default 2s;
+	// the other two default to Inter when zero).
+	Inter, FastInter, DownInter time.Duration
+	// Rise and Fall are the thresholds (defaults 2 and 3).
+	Rise, Fall int
+	// Weight is 0..256 (default 1).
+	Weight int
+	// Backup marks a backup server.
+	Backup bool
+	// Maxconn and Maxqueue limit the server (0 = unlimited); Minconn is the
+	// dynamic lower bound.
+	Maxconn, Maxqueue, Minconn int
+	// Disabled starts the server in maintenance.
+	Disabled bool
+	// SendProxy / SendProxyV2 emit a PROXY header on server connections.
+	SendProxy, SendProxyV2 bool
+	// Cookie is the persistence cookie value.
+	Cookie string
+	// Resolvers is the resolvers section name ("" = none).
+	Resolvers string
+	// InitAddr is the init-addr method list (default "last,libc").
+	InitAddr []string
+	// SSL enables TLS to the server; Verify, CAFile, SNI go with it.
+	SSL                 bool
+	Verify, CAFile, SNI string
+	CheckSSL            bool
+	// OnMarkedDown / OnMarkedUp are the actions on state change.
+	OnMarkedDown, OnMarkedUp string
+	// Observe / ErrorLimit / OnError are passive health-check settings.
+	Observe, OnError string
+	ErrorLimit       int
+	// Slowstart ramps the weight up after the server comes back.
+	Slowstart time.Duration
+	// Source is the "source" address ("" = none).
+	Source string
+	// Agent* are agent check settings.
+	AgentCheck           bool
+	AgentPort            int
+	AgentInter           time.Duration
+	AgentAddr, AgentSend string
+	// Tfo, NoCheckSSL etc. are rarer flags kept by name.
+	Tfo bool
+	// Flags holds other accepted flags by name (e.g. "no-check-ssl",
+	// "check-send-proxy", "non-stick").
+	Flags map[string]string
+}
