@@ -136,7 +136,7 @@ func fetchSockets(conn *net.UnixConn) (socks []Exported, err error) {
 	}
 
 	socks = make([]Exported, 0, want)
-	for _, fd := range got {
+	for range got {
 		var e Exported
 		var ok bool
 		if e.Namespace, data, ok = lenPrefixed(data); !ok {
@@ -148,9 +148,8 @@ func fetchSockets(conn *net.UnixConn) (socks []Exported, err error) {
 		if len(data) < 4 {
 			return nil, errors.New("inconsistent socket data")
 		}
-		data = data[4:]
+		data = data[4:] // listener options before HAProxy 2.3, unused
 		socks = append(socks, e)
-		_ = fd
 	}
 	for i, fd := range got {
 		socks[i].File = os.NewFile(uintptr(fd), "getsocks:"+sockName(fd))

@@ -234,7 +234,9 @@ func (l *Listener) Addr() net.Addr { return l.addr }
 
 // Export describes the Listener for ServeGetSocks (or the fd store) and marks
 // its unix path as shared: after Export, Close no longer unlinks the path,
-// because the successor serves on the same socket file.
+// because the successor serves on the same socket file. HAProxy exports
+// every listener it bound or received with -x, including the stats socket,
+// but never an inherited fd@N one; callers should do the same.
 func (l *Listener) Export() Exported {
 	l.mu.Lock()
 	l.exported = true

@@ -947,3 +947,37 @@ func TestFromFileRejectsDatagram(t *testing.T) {
 		t.Errorf("FromFile(udp) = %v; want errNotStream", err)
 	}
 }
+
+// TestPauseUnix: a unix listener only stops accepting (the path keeps
+// listening and connections queue); the blocked Accept gets the queued
+// connection after Resume.
+func TestPauseUnix(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.sock")
+	l := mustBind(t, Spec{Network: "unix", Addr: path, UID: -1, GID: -1})
+	accepted := acceptAsync(l)
+	if err := l.Pause(); err != nil {
+		t.Fatalf("Pause() = %v", err)
+	}
+	if v := sockopt(t, l.File(), unix.SOL_SOCKET, unix.SO_ACCEPTCONN); v != 1 {
+		t.Errorf("paused SO_ACCEPTCONN = %d; want 1", v)
+	}
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatalf("dial while paused = %v; want a queued connection", err)
+	}
+	defer c.Close()
+	// Nothing signals "Accept did not happen"; give it a moment.
+	select {
+	case r := <-accepted:
+		t.Fatalf("Accept returned during pause: %v, %v", r.c, r.err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if err := l.Resume(); err != nil {
+		t.Fatalf("Resume() = %v", err)
+	}
+	r := <-accepted
+	if r.err != nil {
+		t.Fatalf("Accept across pause = %v", r.err)
+	}
+	r.c.Close()
+}
