@@ -1,7 +1,6 @@
 package lifecycle
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // A generation of lb hands its listeners to the next one by starting it with the listening
@@ -44,40 +45,55 @@ type passedFD struct {
 // readyTimeout bounds how long a parent waits for its child's readiness.
 const readyTimeout = 60 * time.Second
 
+// childHandle is a started, ready child generation.
+type childHandle struct {
+	pid  int
+	conn *os.File // the parent's end of the readiness socket pair
+}
+
+// proceed tells the child it may act as the main process (after MAINPID= was sent, or at
+// once when there is no service manager).
+func (h *childHandle) proceed() {
+	_, _ = io.WriteString(h.conn, "GO\n")
+	h.conn.Close()
+}
+
 // spawnChild starts the next generation: the same executable with argv, the listening fds in
-// files (described by fds), and waits until it is ready. It returns the child's pid; on
-// failure the child is gone or killed and the error says why.
-func spawnChild(argv []string, files []*os.File, fds []passedFD, spec childSpec, stdio bool) (int, error) {
+// files (described by fds), and waits until it is ready. On failure the child is gone or
+// killed and the error says why.
+func spawnChild(argv []string, files []*os.File, fds []passedFD, spec childSpec, stdio bool) (*childHandle, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return 0, fmt.Errorf("spawn: find executable: %w", err)
+		return nil, fmt.Errorf("spawn: find executable: %w", err)
 	}
-	r, w, err := os.Pipe()
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return 0, fmt.Errorf("spawn: pipe: %w", err)
+		return nil, fmt.Errorf("spawn: socketpair: %w", err)
 	}
-	defer r.Close()
+	mine, theirs := os.NewFile(uintptr(pair[0]), "ready"), os.NewFile(uintptr(pair[1]), "ready-child")
 	spec.FDs = fds
 	spec.ReadyFD = 3 + len(files)
 	js, err := json.Marshal(spec)
 	if err != nil {
-		w.Close()
-		return 0, fmt.Errorf("spawn: %w", err)
+		mine.Close()
+		theirs.Close()
+		return nil, fmt.Errorf("spawn: %w", err)
 	}
 	cmd := exec.Command(exe, argv...)
 	cmd.Env = append(withoutEnv(os.Environ(), envChild, "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "WATCHDOG_USEC", "WATCHDOG_PID"),
 		envChild+"="+string(js))
-	cmd.ExtraFiles = append(append([]*os.File{}, files...), w)
+	cmd.ExtraFiles = append(append([]*os.File{}, files...), theirs)
 	if stdio {
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	}
 	// A new session: the child must survive its parent and not get the terminal's signals.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		w.Close()
-		return 0, fmt.Errorf("spawn: start %s: %w", exe, err)
+		mine.Close()
+		theirs.Close()
+		return nil, fmt.Errorf("spawn: start %s: %w", exe, err)
 	}
-	w.Close()
+	theirs.Close()
 	pid := cmd.Process.Pid
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -88,8 +104,8 @@ func spawnChild(argv []string, files []*os.File, fds []passedFD, spec childSpec,
 	}
 	got := make(chan answer, 1)
 	go func() {
-		line, err := bufio.NewReader(r).ReadString('\n')
-		got <- answer{strings.TrimSpace(line), err}
+		line, err := readLine(mine)
+		got <- answer{line, err}
 	}()
 	timer := time.NewTimer(readyTimeout)
 	defer timer.Stop()
@@ -97,27 +113,46 @@ func spawnChild(argv []string, files []*os.File, fds []passedFD, spec childSpec,
 	case a := <-got:
 		switch {
 		case a.line == "READY":
-			// The child is detached; reaping it stays with the goroutine above as long as
-			// this process lives (Go's os/exec needs Wait to release it).
-			return pid, nil
+			// The child is detached; the goroutine above reaps it if it dies while this
+			// process lives.
+			return &childHandle{pid: pid, conn: mine}, nil
 		case strings.HasPrefix(a.line, "ERROR "):
+			mine.Close()
 			<-exited
-			return 0, errors.New(strings.TrimPrefix(a.line, "ERROR "))
+			return nil, errors.New(strings.TrimPrefix(a.line, "ERROR "))
 		default:
+			mine.Close()
 			err := <-exited
 			if err == nil {
 				err = errors.New("exited before it was ready")
 			}
-			if a.err != nil && !errors.Is(a.err, io.EOF) {
-				err = fmt.Errorf("%w (readiness pipe: %w)", err, a.err)
-			}
-			return 0, fmt.Errorf("new process %d: %w", pid, err)
+			return nil, fmt.Errorf("new process %d: %w", pid, err)
 		}
 	case <-timer.C:
 		_ = cmd.Process.Kill()
+		mine.Close()
 		<-exited
-		return 0, fmt.Errorf("new process %d was not ready after %s", pid, readyTimeout)
+		return nil, fmt.Errorf("new process %d was not ready after %s", pid, readyTimeout)
 	}
+}
+
+// readLine reads up to a newline, one byte at a time so nothing after it is consumed.
+func readLine(f *os.File) (string, error) {
+	var b strings.Builder
+	buf := make([]byte, 1)
+	for b.Len() < 4096 {
+		n, err := f.Read(buf)
+		if n == 1 {
+			if buf[0] == '\n' {
+				return b.String(), nil
+			}
+			b.WriteByte(buf[0])
+		}
+		if err != nil {
+			return b.String(), err
+		}
+	}
+	return b.String(), errors.New("line too long")
 }
 
 // childFromEnv returns the spec handed down by the parent, or nil when this process was not
@@ -143,6 +178,7 @@ func newReadyReporter(fd int) *readyReporter {
 		return nil
 	}
 	syscall.CloseOnExec(fd)
+	_ = syscall.SetNonblock(fd, true) // so that read deadlines work
 	return &readyReporter{f: os.NewFile(uintptr(fd), "ready")}
 }
 
@@ -151,9 +187,22 @@ func (r *readyReporter) ready() {
 		return
 	}
 	_, _ = io.WriteString(r.f, "READY\n")
+}
+
+// awaitGo waits until the parent says this process may act as the main one ("GO"), or the
+// parent is gone, or goTimeout passed.
+func (r *readyReporter) awaitGo() {
+	if r == nil || r.f == nil {
+		return
+	}
+	_ = r.f.SetReadDeadline(time.Now().Add(goTimeout))
+	_, _ = readLine(r.f)
 	r.f.Close()
 	r.f = nil
 }
+
+// goTimeout bounds how long a ready child waits for its parent's go-ahead.
+const goTimeout = 30 * time.Second
 
 func (r *readyReporter) fail(err error) {
 	if r == nil || r.f == nil {

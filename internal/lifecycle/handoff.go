@@ -1,0 +1,146 @@
+package lifecycle
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+
+	"lb/internal/config"
+	"lb/internal/systemd"
+)
+
+// handOff starts the generation that will serve (the -D daemon, or the new main process of
+// a reload run by ExecReload=), waits until it accepts, then finishes the start-up on its
+// behalf: pidfile, MAINPID= and READY=1 to systemd, SIGUSR1/SIGTERM to the old pids. It
+// returns the exit code of this process: 0 only when the new generation serves.
+func (p *process) handOff(controlReload bool, oldPids []int, resumeOld func()) int {
+	files, fds := p.lns.passOn()
+	spec := childSpec{Daemon: !controlReload}
+	h, err := spawnChild(p.argv, files, fds, spec, controlReload)
+	for _, f := range files {
+		f.Close()
+	}
+	if err != nil {
+		resumeOld()
+		msg := fmt.Sprintf("the new process failed to start: %v", err)
+		fmt.Fprintf(os.Stderr, "[ALERT] %s\n", msg)
+		p.log.Error(msg)
+		return 1
+	}
+	if err := writePidFile(p.args.PidFile, h.pid); err != nil {
+		p.log.Warn("pidfile", "err", err)
+	}
+	if controlReload {
+		// This process is systemd's control process (ExecReload=): NotifyAccess=exec lets it
+		// name the new main process. The barrier makes sure systemd processed MAINPID=
+		// before the old process is told to stop and before this one exits.
+		p.lns.unstoreDropped(p)
+		if err := p.notify.Send(fmt.Sprintf("MAINPID=%d\nREADY=1\nSTATUS=%s", h.pid,
+			oneLine(p.statusLine("reloaded")))); err != nil {
+			p.log.Error("notify MAINPID", "err", err)
+		}
+		if err := p.notify.Barrier(); err != nil {
+			p.log.Warn("notify barrier", "err", err)
+		}
+		if p.args.OldSocket != "" {
+			tellSuperseded(p.args.OldSocket, h.pid)
+		}
+	}
+	h.proceed()
+	signalPids(p.args.SoftStopPids, syscall.SIGUSR1)
+	signalPids(p.args.HardStopPids, syscall.SIGTERM)
+	return 0
+}
+
+// reloadFromInside is SIGUSR2: the main process starts its successor with its listeners,
+// announces it to systemd with MAINPID=, then stops softly. A configuration that does not
+// load, or a successor that does not start, leaves this process serving as before.
+func (p *process) reloadFromInside() {
+	if !p.reloadMu.TryLock() {
+		return
+	}
+	defer p.reloadMu.Unlock()
+	_ = p.notify.Reloading("reloading")
+	fail := func(err error) {
+		p.log.Error("reload failed, the running configuration keeps serving", "err", err)
+		_ = p.notify.Send("READY=1\nSTATUS=" + oneLine(p.statusLine("reload failed: "+err.Error())))
+	}
+	cfg, code := loadConfig(p.args, logWriter{p.log})
+	if code != 0 {
+		fail(fmt.Errorf("configuration check exited with %d", code))
+		return
+	}
+	next, err := p.lns.forSuccessor(p, cfg)
+	if err != nil {
+		fail(err)
+		return
+	}
+	files, fds := next.passOn()
+	spec := childSpec{}
+	if iv, _ := systemd.WatchdogInterval(false); iv > 0 {
+		spec.WatchdogUsec = iv.Microseconds()
+	} else if p.child != nil {
+		spec.WatchdogUsec = p.child.WatchdogUsec
+	}
+	h, err := spawnChild(p.argv, files, fds, spec, true)
+	next.closeNew(files)
+	if err != nil {
+		next.discardNew()
+		fail(err)
+		return
+	}
+	p.lns.unstoreDroppedFor(p, next)
+	if err := p.notify.Send(fmt.Sprintf("MAINPID=%d\nREADY=1\nSTATUS=%s", h.pid, oneLine(p.statusLine("reloaded")))); err != nil {
+		p.log.Error("notify MAINPID", "err", err)
+	}
+	_ = p.notify.Barrier()
+	p.superseded.Store(true)
+	if err := writePidFile(p.args.PidFile, h.pid); err != nil {
+		p.log.Warn("pidfile", "err", err)
+	}
+	h.proceed()
+	p.log.Info("reload: new process serves, soft-stopping", "pid", h.pid)
+	_ = syscall.Kill(os.Getpid(), syscall.SIGUSR1)
+}
+
+// logWriter turns diagnostics printed by loadConfig into log lines.
+type logWriter struct{ log interface{ Info(string, ...any) } }
+
+func (w logWriter) Write(b []byte) (int, error) {
+	w.log.Info(string(trimNL(b)))
+	return len(b), nil
+}
+
+func trimNL(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func oneLine(s string) string {
+	out := []byte(s)
+	for i, c := range out {
+		if c == '\n' || c == '\r' {
+			out[i] = ' '
+		}
+	}
+	return string(out)
+}
+
+// tellSuperseded tells the old process over its runtime socket that pid is the main process
+// now, so it never sends STOPPING=1 (systemd would refuse it anyway under NotifyAccess=exec).
+func tellSuperseded(path string, pid int) {
+	c, err := dialUnix(path, time.Second)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	fmt.Fprintf(c, "_lb_superseded %d\n", pid)
+	buf := make([]byte, 64)
+	_, _ = c.Read(buf)
+}
+
+var _ = config.ModeTCP

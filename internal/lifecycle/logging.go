@@ -1,0 +1,81 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+
+	"lb/internal/config"
+	"lb/internal/systemd"
+)
+
+// newLogger returns the process's own logger: natively to journald when stderr is the
+// journal (under systemd), HAProxy-style lines on stderr otherwise
+// ("[NOTICE]   (pid) : message key=value").
+func newLogger(args *Args, cfg *config.Config) *slog.Logger {
+	level := slog.LevelInfo
+	if args.Quiet {
+		level = slog.LevelWarn
+	}
+	if args.Debug {
+		level = slog.LevelDebug
+	}
+	if systemd.JournalDetected() {
+		if h, err := systemd.NewJournalHandler(systemd.JournalOptions{Level: level}); err == nil {
+			return slog.New(h)
+		}
+	}
+	return slog.New(&lineHandler{mu: &sync.Mutex{}, w: os.Stderr, level: level, pid: os.Getpid()})
+}
+
+// lineHandler writes one HAProxy-style line per record.
+type lineHandler struct {
+	mu    *sync.Mutex
+	w     io.Writer
+	level slog.Level
+	pid   int
+	attrs []slog.Attr
+}
+
+func (h *lineHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level }
+
+func (h *lineHandler) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	tag := "NOTICE"
+	switch {
+	case r.Level >= slog.LevelError:
+		tag = "ALERT"
+	case r.Level >= slog.LevelWarn:
+		tag = "WARNING"
+	case r.Level < slog.LevelInfo:
+		tag = "DEBUG"
+	}
+	fmt.Fprintf(&b, "[%s]%s(%d) : %s", tag, strings.Repeat(" ", 8-len(tag)), h.pid, r.Message)
+	write := func(a slog.Attr) bool {
+		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+		return true
+	}
+	for _, a := range h.attrs {
+		write(a)
+	}
+	r.Attrs(write)
+	b.WriteByte('\n')
+	if h.mu != nil {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+	}
+	_, err := io.WriteString(h.w, b.String())
+	return err
+}
+
+func (h *lineHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	n := *h
+	n.attrs = append(append([]slog.Attr{}, h.attrs...), as...)
+	return &n
+}
+
+func (h *lineHandler) WithGroup(string) slog.Handler { return h }

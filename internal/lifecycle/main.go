@@ -1,0 +1,102 @@
+package lifecycle
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"lb/internal/config"
+	"lb/internal/version"
+)
+
+// Main runs lb with HAProxy's command line and returns the process exit code.
+func Main(argv []string) int {
+	args, err := ParseArgs(argv)
+	if err != nil {
+		if errors.Is(err, errUsage) {
+			fmt.Fprint(os.Stderr, Usage)
+			return 1
+		}
+		fmt.Fprintf(os.Stderr, "[ALERT] %v\n%s", err, Usage)
+		return 1
+	}
+	switch {
+	case args.Version == 1:
+		fmt.Println(version.Short())
+		return 0
+	case args.Version == 2:
+		fmt.Print(version.Long())
+		return 0
+	case args.HasCond:
+		ok, err := config.EvalCond(args.CondExpr, config.Options{})
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "[ALERT] failed to evaluate condition: %v\n", err)
+			return 2
+		}
+		if ok {
+			return 0
+		}
+		return 1
+	}
+	if args.Chdir != "" {
+		if err := os.Chdir(args.Chdir); err != nil {
+			fmt.Fprintf(os.Stderr, "[ALERT] cannot change directory to %q: %v\n", args.Chdir, err)
+			return 1
+		}
+	}
+	child, err := childFromEnv()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "[ALERT] %v\n", err)
+		return 1
+	}
+	failChild := func(err error) {
+		if child != nil {
+			newReadyReporter(child.ReadyFD).fail(err)
+		}
+	}
+	cfg, code := loadConfig(args, os.Stderr)
+	if args.Check {
+		if code == 0 && !args.Quiet {
+			fmt.Println("Configuration file is valid")
+		}
+		if code == 2 {
+			fmt.Fprintln(os.Stderr, "[ALERT] Configuration file has no error but will not start (no listener) => exit(2).")
+		}
+		return code
+	}
+	switch code {
+	case 1:
+		failChild(errors.New("configuration is invalid"))
+		return 1
+	case 2:
+		fmt.Fprintln(os.Stderr, "[ALERT] No enabled listener found (check for 'bind' directives) ! Exiting.")
+		failChild(errors.New("no enabled listener found"))
+		return 1
+	}
+	return run(args, argv, cfg, child)
+}
+
+// loadConfig reads and checks the configuration, prints every diagnostic as
+// "[SEVERITY] file:line: reason" and returns the -c exit code (0, 1 or 2).
+// Alerts are always printed; warnings and notices are not with -q.
+func loadConfig(args *Args, w io.Writer) (*config.Config, int) {
+	cfg, diags := config.Load(args.Files, config.Options{IgnoreResolveErrors: args.IgnoreResolveErrors})
+	warned := false
+	for _, d := range diags {
+		if d.Severity == config.Warning {
+			warned = true
+		}
+		if args.Quiet && d.Severity != config.Alert {
+			continue
+		}
+		fmt.Fprintln(w, d.String())
+	}
+	code := config.ExitCode(cfg, diags)
+	if code != 1 && warned && args.ZeroWarning {
+		fmt.Fprintln(w, "[ALERT] some warnings were found and 'zero-warning' (-dW) is set. Please fix them.")
+		code = 1
+	}
+	return cfg, code
+}
+

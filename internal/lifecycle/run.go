@@ -1,0 +1,353 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"lb/internal/config"
+	"lb/internal/systemd"
+)
+
+// defaultHardStopAfter bounds a soft stop when hard-stop-after is unset, so that an old
+// generation never lives forever (LIFECYCLE.md §5).
+const defaultHardStopAfter = 5 * time.Minute
+
+// process is one generation of lb: its configuration, listeners and data plane, and the
+// lifecycle state owned by the signal loop.
+type process struct {
+	args  *Args
+	argv  []string
+	cfg   *config.Config
+	child *childSpec
+	log   *slog.Logger
+
+	notify *systemd.Notifier
+	lns    *listenerSet
+	plane  *dataPlane
+
+	// superseded is set once a successor has taken over as the main process: from then on
+	// this process must never change the unit's state (no STOPPING=1, no STATUS=).
+	superseded atomic.Bool
+	// stopping is set when a soft or hard stop begins.
+	stopping atomic.Bool
+	// paused is set between SIGTTOU and SIGTTIN.
+	paused atomic.Bool
+
+	// reloadMu serialises reloads started by SIGUSR2.
+	reloadMu sync.Mutex
+}
+
+// run is everything after the configuration was read and found valid (LIFECYCLE.md §1
+// steps 3 to 11), then the signal loop.
+func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
+	p := &process{args: args, argv: argv, cfg: cfg, child: child}
+	p.log = newLogger(args, cfg)
+	ready := newReadyReporter(0)
+	if child != nil {
+		ready = newReadyReporter(child.ReadyFD)
+		if child.Daemon {
+			detachStdio()
+		}
+	}
+	fail := func(err error) int {
+		p.log.Error(err.Error())
+		if !args.Quiet || child == nil {
+			fmt.Fprintf(os.Stderr, "[ALERT] %v\n", err)
+		}
+		ready.fail(err)
+		return 1
+	}
+
+	// Step 3: global set-up.
+	if n := cfg.Global.Nbthread; n > 0 {
+		runtime.GOMAXPROCS(n)
+	}
+	// Step 4: signals. SIGPIPE is ignored by Go for sockets already.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGTERM, syscall.SIGINT,
+		syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGTTOU, syscall.SIGTTIN)
+	signal.Ignore(syscall.SIGPIPE)
+
+	// The notify socket is opened before any chroot.
+	var err error
+	p.notify, err = systemd.OpenNotifier()
+	if err != nil {
+		p.log.Warn("systemd notify socket unusable", "err", err)
+	}
+
+	// Step 5: file descriptor limit.
+	hard, err := hardNOFILE()
+	if err != nil {
+		return fail(err)
+	}
+	maxconn := cfg.Global.Maxconn
+	if args.Maxconn > 0 {
+		maxconn = args.Maxconn
+	}
+	plan, err := planFDs(cfg.Global.UlimitN, maxconn, cfg.Listeners()+len(cfg.Global.StatsSockets)+countChecks(cfg), hard)
+	if err != nil {
+		return fail(err)
+	}
+	if plan.Notice != "" && !args.Quiet {
+		p.log.Info(plan.Notice)
+	}
+	if err := applyFDPlan(plan); err != nil {
+		return fail(err)
+	}
+
+	// Step 6: listeners.
+	oldPids := append(append([]int{}, args.SoftStopPids...), args.HardStopPids...)
+	p.lns, err = obtainListeners(p, oldPids)
+	if err != nil {
+		return fail(err)
+	}
+	resumeOld := func() {
+		if p.lns.pausedOld {
+			signalPids(oldPids, syscall.SIGTTIN)
+		}
+	}
+
+	// A reload started by systemd's ExecReload= (a control process: $MAINPID is set) and -D
+	// both hand everything to a new detached process and exit once it serves.
+	controlReload := child == nil && p.notify.Enabled() && os.Getenv("MAINPID") != "" && len(oldPids) > 0
+	daemon := child == nil && !args.Foreground && (args.Daemon || cfg.Global.Daemon) && !controlReload
+	if controlReload || daemon {
+		return p.handOff(controlReload, oldPids, resumeOld)
+	}
+
+	// Step 7: chroot, then user and group.
+	if err := dropPrivileges(cfg); err != nil {
+		resumeOld()
+		return fail(err)
+	}
+	// Step 10: CPU affinity.
+	if err := applyCPUMap(cfg); err != nil {
+		p.log.Warn("cpu-map", "err", err)
+	}
+	// Step 11: start accepting.
+	p.plane, err = startDataPlane(p)
+	if err != nil {
+		resumeOld()
+		return fail(err)
+	}
+	p.lns.serveAdmin(p)
+	// Step 8: tell the old processes, now that this one accepts.
+	if child == nil {
+		signalPids(args.SoftStopPids, syscall.SIGUSR1)
+		signalPids(args.HardStopPids, syscall.SIGTERM)
+		if err := writePidFile(args.PidFile, os.Getpid()); err != nil {
+			p.log.Warn("pidfile", "err", err)
+		}
+	}
+	ready.ready()
+	if child != nil {
+		// The parent answers once this process is the main one (MAINPID= sent): only then
+		// may it talk to systemd.
+		ready.awaitGo()
+	}
+	p.announceReady()
+	p.startWatchdog()
+	return p.loop(sigs)
+}
+
+// announceReady sends READY=1 with a status, and pushes self-bound listeners to the fd store.
+func (p *process) announceReady() {
+	if !p.notify.Enabled() {
+		return
+	}
+	if err := p.notify.Ready(p.statusLine("ready")); err != nil {
+		p.log.Warn("notify ready", "err", err)
+	}
+	p.lns.store(p)
+}
+
+func (p *process) statusLine(state string) string {
+	up, total := 0, 0
+	if p.plane != nil {
+		up, total = p.plane.serversUp()
+	}
+	return fmt.Sprintf("%s: %d listeners, %d/%d servers up", state, p.lns.count(), up, total)
+}
+
+// loop is the owner of the lifecycle state: it handles signals until the process ends.
+func (p *process) loop(sigs chan os.Signal) int {
+	stopped := make(chan int, 1)
+	for {
+		select {
+		case code := <-stopped:
+			return code
+		case sig := <-sigs:
+			switch sig {
+			case syscall.SIGUSR1:
+				if p.stopping.CompareAndSwap(false, true) {
+					go func() { stopped <- p.softStop() }()
+				}
+			case syscall.SIGTERM, syscall.SIGINT:
+				p.stopping.Store(true)
+				return p.hardStop(sig)
+			case syscall.SIGQUIT:
+				p.dumpMemory()
+			case syscall.SIGHUP:
+				p.dumpState()
+			case syscall.SIGTTOU:
+				p.pause()
+			case syscall.SIGTTIN:
+				p.resume()
+			case syscall.SIGUSR2:
+				if !p.stopping.Load() {
+					go p.reloadFromInside()
+				}
+			}
+		}
+	}
+}
+
+// softStop is SIGUSR1: after grace, stop accepting, let sessions finish, cut the rest at
+// hard-stop-after, exit 0.
+func (p *process) softStop() int {
+	g := p.cfg.Global
+	if !p.superseded.Load() {
+		_ = p.notify.Stopping("stopping: draining connections")
+	}
+	if g.Grace > 0 {
+		p.log.Info("soft stop: grace period", "grace", g.Grace)
+		time.Sleep(g.Grace)
+	}
+	p.lns.closeAll(p)
+	bound := g.HardStopAfter
+	if bound <= 0 {
+		bound = defaultHardStopAfter
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	n := p.plane.activeSessions()
+	p.log.Info("soft stop: listeners closed, draining", "sessions", n, "hard-stop-after", bound)
+	if err := p.plane.drain(ctx, g.CloseSpreadTime); err != nil {
+		left := p.plane.activeSessions()
+		p.log.Warn("soft-stop running for too long, performing a hard-stop", "remaining", left)
+		p.plane.closeAll()
+	}
+	p.plane.stop()
+	p.log.Info("soft stop complete")
+	return 0
+}
+
+// hardStop is SIGTERM/SIGINT: close everything now.
+func (p *process) hardStop(sig os.Signal) int {
+	if !p.superseded.Load() {
+		_ = p.notify.Stopping("stopping")
+	}
+	p.log.Info("hard stop", "signal", sig.String())
+	p.lns.closeAll(p)
+	p.plane.closeAll()
+	p.plane.stop()
+	return 0
+}
+
+// dumpMemory is SIGQUIT: memory and pool use to the log, then free memory back to the OS.
+func (p *process) dumpMemory() {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	lines := []string{
+		"Dumping pools usage. Use SIGQUIT to flush them.",
+		fmt.Sprintf("  heap: %d bytes in use, %d idle, %d released, %d objects", m.HeapInuse, m.HeapIdle, m.HeapReleased, m.HeapObjects),
+		fmt.Sprintf("  stacks: %d bytes in use; goroutines: %d", m.StackInuse, runtime.NumGoroutine()),
+		fmt.Sprintf("  total obtained from the OS: %d bytes; GC cycles: %d", m.Sys, m.NumGC),
+	}
+	if p.plane != nil {
+		lines = append(lines, p.plane.poolLines()...)
+	}
+	for _, l := range lines {
+		p.log.Info(l)
+	}
+	debug.FreeOSMemory()
+	runtime.ReadMemStats(&m)
+	p.log.Info(fmt.Sprintf("Total: %d bytes obtained from the OS, %d released after flush.", m.Sys, m.HeapReleased))
+}
+
+// dumpState is SIGHUP: one line per server with its state and counts, HAProxy's words.
+func (p *process) dumpState() {
+	for _, l := range p.plane.stateLines() {
+		p.log.Info(l)
+	}
+}
+
+func (p *process) pause() {
+	if p.stopping.Load() || !p.paused.CompareAndSwap(false, true) {
+		return
+	}
+	p.lns.pauseAll(p)
+	if !p.superseded.Load() {
+		_ = p.notify.Status(p.statusLine("paused"))
+	}
+}
+
+func (p *process) resume() {
+	if p.stopping.Load() || !p.paused.CompareAndSwap(true, false) {
+		return
+	}
+	p.lns.resumeAll(p)
+	if !p.superseded.Load() {
+		_ = p.notify.Status(p.statusLine("ready"))
+	}
+}
+
+// startWatchdog pings systemd at half of WatchdogSec=, whether this process got
+// WATCHDOG_USEC from systemd or from its predecessor.
+func (p *process) startWatchdog() {
+	iv, _ := systemd.WatchdogInterval(true)
+	if p.child != nil && p.child.WatchdogUsec > 0 {
+		iv = time.Duration(p.child.WatchdogUsec) * time.Microsecond
+	}
+	if iv <= 0 || !p.notify.Enabled() {
+		return
+	}
+	go func() {
+		t := time.NewTicker(iv / 2)
+		defer t.Stop()
+		for range t.C {
+			if p.superseded.Load() {
+				return
+			}
+			_ = p.notify.Watchdog()
+		}
+	}()
+}
+
+func countChecks(cfg *config.Config) int {
+	n := 0
+	for _, b := range cfg.Backends() {
+		for _, s := range b.Servers {
+			if s.Check {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func detachStdio() {
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return
+	}
+	for _, fd := range []int{0, 1, 2} {
+		_ = syscall.Dup3(int(null.Fd()), fd, 0)
+	}
+	null.Close()
+}
+
+var errNotSupported = errors.New("not supported")
+
+func joinLines(lines []string) string { return strings.Join(lines, "\n") }
