@@ -105,7 +105,9 @@ func (p *process) reloadFromInside() {
 }
 
 // logWriter turns diagnostics printed by loadConfig into log lines.
-type logWriter struct{ log interface{ Info(string, ...any) } }
+type logWriter struct {
+	log interface{ Info(string, ...any) }
+}
 
 func (w logWriter) Write(b []byte) (int, error) {
 	w.log.Info(string(trimNL(b)))

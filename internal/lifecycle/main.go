@@ -99,4 +99,3 @@ func loadConfig(args *Args, w io.Writer) (*config.Config, int) {
 	}
 	return cfg, code
 }
-
