@@ -21,12 +21,17 @@
 // # Pause semantics (Linux, verified by the tests)
 //
 //   - Self-bound and handed-over TCP listeners leave LISTEN state on Pause:
-//     shutdown(SHUT_WR) (a no-op on a listening socket on Linux), listen(),
-//     shutdown(SHUT_RD) (which disconnects the socket: it becomes CLOSE but
-//     keeps its bound address). New connections are refused (RST), connections
-//     still waiting in the accept queue are reset by the kernel, and another
-//     socket with SO_REUSEADDR may bind and listen on the same address. Resume
-//     calls listen() again on the same socket.
+//     connect(AF_UNSPEC) as HAProxy 2.6.12 does, or else HAProxy 2.6.0's
+//     shutdown(SHUT_WR) (a no-op on a Linux listener), listen(),
+//     shutdown(SHUT_RD). Either disconnects the socket: it becomes CLOSE and
+//     keeps an explicitly bound port (a port-0 bind loses its ephemeral port
+//     and Resume binds it again). New connections are refused (RST),
+//     connections still waiting in the accept queue are reset by the kernel,
+//     and another socket with SO_REUSEADDR may bind and listen on the same
+//     address. Resume calls listen() again on the same socket, which fails
+//     with EADDRINUSE while another socket listens there. The state belongs to
+//     the socket, so every holder of the descriptor (fd store, successor) sees
+//     it.
 //   - Activated, stored and inherited (fd@N) listeners, and unix/abns
 //     listeners, only stop being accepted from: the socket stays in LISTEN
 //     state, connections queue in the kernel, and shutdown() is never called

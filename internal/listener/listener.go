@@ -66,7 +66,8 @@ type Spec struct {
 	// back to IP_FREEBIND when that fails (it needs CAP_NET_ADMIN). Zero: off.
 	Transparent bool
 	// DeferAccept sets TCP_DEFER_ACCEPT to 1 s as HAProxy does (the kernel
-	// rounds it to retransmissions and reads back 3). Zero: off.
+	// converts it to SYN-ACK retransmissions and reads back the rounded
+	// value, 1 on Linux 6.18). Zero: off.
 	DeferAccept bool
 	// V4V6 clears IPV6_V6ONLY on tcp6 sockets (dual stack). V6Only sets it
 	// and wins over V4V6. With neither, the kernel default applies

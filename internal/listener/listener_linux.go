@@ -470,32 +470,48 @@ func describe(sa unix.Sockaddr) (network, addr string) {
 }
 
 // suspend takes a listening TCP socket out of LISTEN state the way HAProxy
-// 2.6 pauses a listener (tcp_pause_listener): shutdown(SHUT_WR) (a no-op on
-// a Linux listener, kept for other systems), listen() and shutdown(SHUT_RD),
-// which disconnects the socket (inet_shutdown → tcp_disconnect): it keeps its
-// bound port but no longer listens. If that leaves it listening, it tries
-// connect(AF_UNSPEC), which later HAProxy versions use for the same purpose.
-// A socket that already does not listen (paused by another process sharing
-// it) is fine.
+// pauses a listener: connect(AF_UNSPEC), which disconnects it
+// (tcp_disconnect: the socket becomes CLOSE and keeps an explicitly bound
+// port), as HAProxy 2.6.12 does (tcp_suspend_receiver, seen with strace on
+// SIGTTOU). If the socket still listens, it falls back to the sequence of
+// HAProxy 2.6.0 (tcp_pause_listener): shutdown(SHUT_WR), a no-op on a Linux
+// listener, listen() and shutdown(SHUT_RD), which disconnects it too. A
+// socket that already does not listen (paused through another descriptor)
+// is fine.
 func suspend(f *os.File, backlog int) error {
 	return control(f, func(fd int) error {
+		listening := func() (bool, error) {
+			on, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+			if err != nil {
+				return false, fmt.Errorf("so_acceptconn: %w", err)
+			}
+			return on != 0, nil
+		}
+		cerr := disconnect(fd)
+		if on, err := listening(); err != nil || !on {
+			return err
+		}
 		_ = unix.Shutdown(fd, unix.SHUT_WR)
 		_ = unix.Listen(fd, backlog)
 		serr := unix.Shutdown(fd, unix.SHUT_RD)
-		if on, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err == nil && on == 0 {
-			return nil
-		}
-		unspec := unix.RawSockaddr{Family: unix.AF_UNSPEC}
-		_, _, _ = unix.Syscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&unspec)), unsafe.Sizeof(unspec))
-		on, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+		on, err := listening()
 		if err != nil {
-			return fmt.Errorf("so_acceptconn: %w", err)
+			return err
 		}
-		if on != 0 {
-			return fmt.Errorf("socket still listening: %w", serr)
+		if on {
+			return fmt.Errorf("socket still listening: %w", errors.Join(cerr, serr))
 		}
 		return nil
 	})
+}
+
+// disconnect is connect(fd, {AF_UNSPEC}).
+func disconnect(fd int) error {
+	unspec := unix.RawSockaddr{Family: unix.AF_UNSPEC}
+	if _, _, e := unix.Syscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&unspec)), unsafe.Sizeof(unspec)); e != 0 {
+		return fmt.Errorf("connect(AF_UNSPEC): %w", e)
+	}
+	return nil
 }
 
 // relisten resumes a suspended socket. A socket bound to port 0 lost its
