@@ -92,14 +92,10 @@ func init() {
 			return nil
 		}},
 		"uid": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
-			n, err := gInt(args, 0)
-			g.UID = n
-			return err
+			return laxID(l, pos, args, &g.UID, "user")
 		}},
 		"gid": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
-			n, err := gInt(args, 0)
-			g.GID = n
-			return err
+			return laxID(l, pos, args, &g.GID, "group")
 		}},
 		"chroot":  {fn: gString(func(g *Global) *string { return &g.Chroot }, "'%s' expects a directory as an argument.")},
 		"pidfile": {fn: gString(func(g *Global) *string { return &g.Pidfile }, "'%s' expects a file name as an argument.")},
@@ -287,7 +283,7 @@ func gTime(field func(*Global) *time.Duration) func(*loader, *Global, Pos, []str
 		if len(args) < 2 {
 			return fmt.Errorf("'%s' expects <time> as argument.", args[0])
 		}
-		d, err := parseTime(args[1], time.Millisecond)
+		d, err := l.timeArg(pos, args[1], time.Millisecond)
 		if err != nil {
 			return fmt.Errorf("%v in argument to '%s'", err, args[0])
 		}
@@ -463,7 +459,7 @@ func parseGlobalStats(l *loader, g *Global, pos Pos, args []string) error {
 		if len(args) < 3 {
 			return fmt.Errorf("'stats timeout' expects a positive value")
 		}
-		d, err := parseTime(args[2], time.Millisecond)
+		d, err := l.timeArg(pos, args[2], time.Millisecond)
 		if err != nil {
 			return fmt.Errorf("'stats timeout': %v", err)
 		}
@@ -526,4 +522,25 @@ func parseUnixBind(l *loader, g *Global, pos Pos, args []string) error {
 		}
 	}
 	return nil
+}
+
+// laxID parses "uid N" / "gid N" like HAProxy 2.6: a non-number only warns
+// and counts as its leading digits (atol), i.e. usually 0.
+func laxID(l *loader, pos Pos, args []string, dst *int, what string) error {
+	if *dst >= 0 {
+		return fmt.Errorf("%s/%sid already specified. Continuing.", what, args[0][:1])
+	}
+	if len(args) < 2 || args[1] == "" {
+		return fmt.Errorf("'%s' expects an integer argument.", args[0])
+	}
+	n, err := parseInt(args[1])
+	if err != nil {
+		l.warn(pos, " %s: string '%s' is not a number.\n   | You might want to use the '%s' parameter to use a system %s name.", args[0], args[1], what, what)
+		n = 0
+		for i := 0; i < len(args[1]) && isDigit(args[1][i]); i++ {
+			n = n*10 + int(args[1][i]-'0')
+		}
+	}
+	*dst = n
+	return tooMany(args, 2)
 }

@@ -65,6 +65,9 @@ type loader struct {
 	cfg   *Config
 	diags []Diag
 
+	// linePos is the position of the line being parsed.
+	linePos Pos
+
 	// section state
 	sec      string // current section keyword ("" = none)
 	secPos   Pos
@@ -348,6 +351,7 @@ var sectionKinds = map[string]bool{
 
 // line dispatches one non-empty, non-conditional line.
 func (l *loader) line(pos Pos, args []string) {
+	l.linePos = pos
 	if supported, ok := sectionKinds[args[0]]; ok {
 		l.endSection()
 		l.sec, l.secPos = args[0], pos

@@ -415,7 +415,7 @@ func kwTimeout(c *pctx) error {
 	if len(c.args) < 3 || c.args[2] == "" {
 		return fmt.Errorf("'timeout %s' expects an integer value (in milliseconds)", name)
 	}
-	d, err := parseTime(c.args[2], time.Millisecond)
+	d, err := c.l.timeArg(c.pos, c.args[2], time.Millisecond)
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "timer overflow") {
 			return fmt.Errorf("timer overflow in argument '%s' to 'timeout %s' (maximum value is 2147483647 ms or ~24.8 days)", c.args[2], name)
@@ -858,6 +858,10 @@ func (c *pctx) parseCond(words []string) (*Cond, string, error) {
 	expectTerm := true
 	for i := 0; i < len(ws); i++ {
 		w := ws[i]
+		neg := ""
+		if strings.HasPrefix(w, "!") && strings.TrimLeft(w, "!") == "{" {
+			neg, w = strings.TrimSuffix(w, "{"), "{"
+		}
 		switch {
 		case w == "{":
 			j := i + 1
@@ -873,7 +877,7 @@ func (c *pctx) parseCond(words []string) (*Cond, string, error) {
 			if _, err := c.l.parseACLExpr(c.pos, "anonymous", ws[i+1:j]); err != nil {
 				return nil, "", err
 			}
-			cond.Terms = append(cond.Terms, strings.Join(ws[i:j+1], " "))
+			cond.Terms = append(cond.Terms, neg+"{ "+strings.Join(ws[i+1:j], " ")+" }")
 			i = j
 			expectTerm = false
 		case w == "||" || w == "or":
@@ -1222,7 +1226,7 @@ func kwTCPRule(c *pctx) error {
 		if len(c.args) != 3 {
 			return fmt.Errorf("'%s inspect-delay' expects a positive delay in milliseconds.", set)
 		}
-		d, err := parseTime(c.args[2], time.Millisecond)
+		d, err := c.l.timeArg(c.pos, c.args[2], time.Millisecond)
 		if err != nil {
 			return fmt.Errorf("'%s inspect-delay' : %v.", set, err)
 		}
@@ -1371,7 +1375,7 @@ func kwStats(c *pctx) error {
 		}
 	case "refresh":
 		if v, err = arg(); err == nil {
-			d, perr := parseTime(v, time.Second)
+			d, perr := c.l.timeArg(c.pos, v, time.Second)
 			if perr != nil {
 				return fmt.Errorf("'stats refresh' : %v.", perr)
 			}

@@ -43,7 +43,7 @@ func init() {
 	}
 	timeOpt := func(name string, set func(s *Server, d time.Duration)) serverOpt {
 		return serverOpt{nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
-			d, err := parseTime(v, time.Millisecond)
+			d, err := l.timeArg(l.linePos, v, time.Millisecond)
 			if err != nil {
 				return fmt.Errorf("%v in '%s' argument of server %s.", err, name, s.Name)
 			}

@@ -45,14 +45,22 @@ func parseTime(s string, defUnit time.Duration) (time.Duration, error) {
 	case "d":
 		unit = 24 * time.Hour
 	default:
-		// parse_time_err points at the first character after a valid unit.
+		// HAProxy 2.6 accepts garbage after a valid unit ("15min") with a
+		// warning, but refuses a value whose unit is unknown ("5x").
 		j := 0
 		for _, u := range []string{"us", "ms", "s", "m", "h", "d"} {
 			if strings.HasPrefix(rest, u) && len(u) > j {
 				j = len(u)
 			}
 		}
-		return 0, fmt.Errorf("unexpected character '%c'", rest[j])
+		if j == 0 {
+			return 0, fmt.Errorf("unexpected character '%c'", rest[0])
+		}
+		d, err := parseTime(s[:i+j], defUnit)
+		if err != nil {
+			return 0, err
+		}
+		return d, &trailingError{c: rest[j], value: s}
 	}
 	if n > uint64(maxTimeMS)*uint64(time.Millisecond)/uint64(unit)+1 {
 		return 0, fmt.Errorf("timer overflow (maximum value is 2147483647 ms or ~24.8 days)")
@@ -110,4 +118,26 @@ func parseInt(s string) (int, error) {
 		return 0, err
 	}
 	return int(n), nil
+}
+
+// trailingError is parse_time_err's lenient case: the value is usable and
+// HAProxy 2.6 only warns.
+type trailingError struct {
+	c     byte
+	value string
+}
+
+func (e *trailingError) Error() string {
+	return fmt.Sprintf("unexpected character '%c' after the timer value '%s', only (us=microseconds,ms=milliseconds,s=seconds,m=minutes,h=hours,d=days) are supported. This will be reported as an error in next versions.", e.c, e.value)
+}
+
+// timeArg parses a time value, turning HAProxy's lenient trailing-garbage
+// case into a warning at pos.
+func (l *loader) timeArg(pos Pos, s string, unit time.Duration) (time.Duration, error) {
+	d, err := parseTime(s, unit)
+	if te, ok := err.(*trailingError); ok {
+		l.warn(pos, "%v", te)
+		return d, nil
+	}
+	return d, err
 }
