@@ -1,0 +1,535 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"lb/internal/balance"
+)
+
+// State is a server's administrative and operational state, as shown by
+// HAProxy's stats.
+type State int32
+
+const (
+	// StateUp: the server takes load-balanced traffic.
+	StateUp State = iota
+	// StateDown: failed its health checks; gets no new connection.
+	StateDown
+	// StateMaint: administratively disabled ("disabled", "set server
+	// state maint"); gets no new connection.
+	StateMaint
+	// StateDrain: administratively draining: no new load-balanced
+	// connection, existing ones continue.
+	StateDrain
+	// StateNoLB: up but excluded from load balancing (e.g. an agent or
+	// http-check "disable-on-404" answer).
+	StateNoLB
+)
+
+func (s State) String() string {
+	switch s {
+	case StateUp:
+		return "UP"
+	case StateDown:
+		return "DOWN"
+	case StateMaint:
+		return "MAINT"
+	case StateDrain:
+		return "DRAIN"
+	case StateNoLB:
+		return "NOLB"
+	}
+	return fmt.Sprintf("State(%d)", int32(s))
+}
+
+// SendProxy selects the PROXY protocol header sent to a server.
+type SendProxy int
+
+const (
+	SendProxyNone SendProxy = iota // no header (the default)
+	SendProxyV1                    // "send-proxy"
+	SendProxyV2                    // "send-proxy-v2"
+)
+
+// ServerConfig describes one "server" line.
+type ServerConfig struct {
+	// Name is the server's name, used in logs.
+	Name string
+	// Addr is the server's "host:port" (or a unix socket path with
+	// Network "unix"). It is dialled as is, with no name resolution
+	// beyond what net.Dialer does.
+	Addr string
+	// Network is "tcp" (the default when empty), "tcp4", "tcp6" or "unix".
+	Network string
+	// ID is the server's numeric id ("id"); 0 means its 1-based position.
+	ID int
+	// Weight is the initial weight. The caller applies HAProxy's default
+	// of 1; 0 means the server takes no load-balanced traffic.
+	Weight int
+	// Backup marks a backup server.
+	Backup bool
+	// Maxconn caps concurrent connections; 0 means unlimited.
+	Maxconn int
+	// Maxqueue caps connections waiting for this server; 0 means unlimited.
+	Maxqueue int
+	// Disabled starts the server in MAINT ("disabled").
+	Disabled bool
+	// SendProxy sends a PROXY header first on every connection.
+	SendProxy SendProxy
+	// ShutdownOnDown kills the server's sessions when it goes DOWN
+	// ("on-marked-down shutdown-sessions").
+	ShutdownOnDown bool
+}
+
+// BackendConfig describes a backend (or the backend half of a listen).
+type BackendConfig struct {
+	// Name is the backend's name.
+	Name string
+	// Balance is the algorithm name as written after "balance"; empty
+	// means roundrobin.
+	Balance string
+	// BalanceOptions is passed to balance.New.
+	BalanceOptions balance.Options
+	// Servers in configuration order.
+	Servers []ServerConfig
+	// TimeoutConnect bounds each connection attempt; 0 means no limit
+	// beyond the kernel's.
+	TimeoutConnect time.Duration
+	// TimeoutServer is the inactivity timeout on the server side; 0
+	// means none.
+	TimeoutServer time.Duration
+	// TimeoutServerFin replaces TimeoutServer once either direction is
+	// shut; 0 means TimeoutServer (or TimeoutTunnel) still applies.
+	TimeoutServerFin time.Duration
+	// TimeoutTunnel replaces both client and server timeouts once the
+	// server connection is established (tcp mode is a tunnel from the
+	// start); 0 means unset.
+	TimeoutTunnel time.Duration
+	// TimeoutQueue bounds the wait in a queue; 0 means TimeoutConnect, as
+	// in HAProxy; when both are 0 the wait is unbounded.
+	TimeoutQueue time.Duration
+	// Retries is the number of extra connection attempts after a failed
+	// one ("retries"); the caller applies HAProxy's default of 3.
+	Retries int
+	// Redispatch enables "option redispatch": a retry goes to another
+	// server, on the last retry when RedispatchInterval is 0 or -1.
+	Redispatch bool
+	// RedispatchInterval is "option redispatch <interval>": P > 0
+	// redispatches every P-th retry, N < 0 on the N-th retry before the
+	// last; 0 means -1.
+	RedispatchInterval int
+}
+
+var (
+	errNoServer  = errors.New("no server available")
+	errQueueFull = errors.New("queue full")
+	errQueueTime = errors.New("queue timeout")
+	errKilled    = errors.New("session killed")
+)
+
+// Server is a backend's server at run time. Its methods are safe for
+// concurrent use.
+type Server struct {
+	be  *Backend
+	idx int
+	cfg ServerConfig
+	id  int
+
+	// Guarded by be.mu.
+	state   State
+	weight  int
+	cur     int       // connections being served (or connecting)
+	queue   []*waiter // connections waiting for this server only
+	maxCur  int
+	maxQCur int
+
+	total    atomic.Uint64 // connections ever assigned
+	bytesIn  atomic.Uint64 // client to server
+	bytesOut atomic.Uint64 // server to client
+	failed   atomic.Uint64 // failed connection attempts
+}
+
+// Backend is a runtime backend: its servers, their state and the queue.
+type Backend struct {
+	cfg BackendConfig
+
+	// mu guards algo, snap, every Server's guarded fields and queue.
+	mu    sync.Mutex
+	algo  balance.Algorithm
+	snap  []balance.Server
+	queue []*waiter // connections waiting for any server (all full)
+	srvs  []*Server
+
+	cur      atomic.Int64 // beconn
+	total    atomic.Uint64
+	bytesIn  atomic.Uint64
+	bytesOut atomic.Uint64
+	maxQCur  int // guarded by mu
+
+	// eng is set by the first frontend session using the backend; it
+	// lets ShutdownOnDown find the server's sessions.
+	eng atomic.Pointer[Engine]
+}
+
+// waiter is a connection waiting in a queue.
+type waiter struct {
+	key uint64
+	ch  chan *Server // receives the server, buffered 1
+}
+
+// NewBackend builds a runtime backend from cfg.
+func NewBackend(cfg BackendConfig) (*Backend, error) {
+	algo, err := balance.New(cfg.Balance, cfg.BalanceOptions)
+	if err != nil {
+		return nil, fmt.Errorf("new backend %q: %w", cfg.Name, err)
+	}
+	b := &Backend{cfg: cfg, algo: algo, snap: make([]balance.Server, len(cfg.Servers))}
+	for i, sc := range cfg.Servers {
+		if sc.Network == "" {
+			sc.Network = "tcp"
+		}
+		if sc.Weight < 0 || sc.Weight > 256 {
+			return nil, fmt.Errorf("new backend %q: server %q: weight %d out of 0..256", cfg.Name, sc.Name, sc.Weight)
+		}
+		s := &Server{be: b, idx: i, cfg: sc, id: sc.ID, weight: sc.Weight}
+		if s.id == 0 {
+			s.id = i + 1
+		}
+		if sc.Disabled {
+			s.state = StateMaint
+		}
+		b.srvs = append(b.srvs, s)
+	}
+	return b, nil
+}
+
+// Name returns the backend's name.
+func (b *Backend) Name() string { return b.cfg.Name }
+
+// Config returns the configuration b was built from.
+func (b *Backend) Config() BackendConfig { return b.cfg }
+
+// Servers returns the servers in configuration order.
+func (b *Backend) Servers() []*Server { return b.srvs }
+
+// Server returns the server called name, or nil.
+func (b *Backend) Server(name string) *Server {
+	for _, s := range b.srvs {
+		if s.cfg.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// UsableServers returns the number of active and backup servers that can
+// take new connections (UP with a weight above 0).
+func (b *Backend) UsableServers() (active, backup int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, s := range b.srvs {
+		if s.state == StateUp && s.weight > 0 {
+			if s.cfg.Backup {
+				backup++
+			} else {
+				active++
+			}
+		}
+	}
+	return active, backup
+}
+
+// BackendStats is a snapshot of a backend's counters.
+type BackendStats struct {
+	Cur      int    // current sessions (beconn)
+	Total    uint64 // sessions ever
+	BytesIn  uint64 // client to server
+	BytesOut uint64 // server to client
+	Queue    int    // connections in the backend queue
+	MaxQueue int    // highest Queue seen
+}
+
+// Stats returns b's counters.
+func (b *Backend) Stats() BackendStats {
+	b.mu.Lock()
+	q, mq := len(b.queue), b.maxQCur
+	b.mu.Unlock()
+	return BackendStats{Cur: int(b.cur.Load()), Total: b.total.Load(),
+		BytesIn: b.bytesIn.Load(), BytesOut: b.bytesOut.Load(), Queue: q, MaxQueue: mq}
+}
+
+// Name returns the server's name.
+func (s *Server) Name() string { return s.cfg.Name }
+
+// Config returns the configuration s was built from.
+func (s *Server) Config() ServerConfig { return s.cfg }
+
+// Backend returns the server's backend.
+func (s *Server) Backend() *Backend { return s.be }
+
+// State returns the server's current state.
+func (s *Server) State() State {
+	s.be.mu.Lock()
+	defer s.be.mu.Unlock()
+	return s.state
+}
+
+// SetState changes the server's state and returns the previous one. A
+// server leaving UP gets no new connection; its own queue is handed to the
+// backend queue; with ShutdownOnDown a move to DOWN kills its sessions
+// (termination "D"). A server coming UP takes queued connections.
+func (s *Server) SetState(st State) (old State) {
+	b := s.be
+	b.mu.Lock()
+	old = s.state
+	s.state = st
+	if st != StateUp && len(s.queue) > 0 {
+		// HAProxy's pendconn_redistribute: non-persistent connections
+		// waiting for this server may go elsewhere.
+		b.queue = append(b.queue, s.queue...)
+		s.queue = nil
+	}
+	b.dispatchLocked()
+	b.mu.Unlock()
+	if st == StateDown && old != StateDown && s.cfg.ShutdownOnDown {
+		if e := b.eng.Load(); e != nil {
+			e.killServer(s, termDown)
+		}
+	}
+	return old
+}
+
+// SetWeight changes the server's weight (0..256) at run time.
+func (s *Server) SetWeight(w int) error {
+	if w < 0 || w > 256 {
+		return fmt.Errorf("set weight %q: %d out of 0..256", s.cfg.Name, w)
+	}
+	s.be.mu.Lock()
+	s.weight = w
+	s.be.dispatchLocked()
+	s.be.mu.Unlock()
+	return nil
+}
+
+// Weight returns the server's current weight.
+func (s *Server) Weight() int {
+	s.be.mu.Lock()
+	defer s.be.mu.Unlock()
+	return s.weight
+}
+
+// ServerStats is a snapshot of a server's counters.
+type ServerStats struct {
+	State    State
+	Weight   int
+	Cur      int    // current connections (srv_conn)
+	Max      int    // highest Cur seen
+	Total    uint64 // connections ever assigned
+	Queue    int    // connections waiting for this server
+	MaxQueue int    // highest Queue seen
+	BytesIn  uint64 // client to server
+	BytesOut uint64 // server to client
+	Failed   uint64 // failed connection attempts
+}
+
+// Stats returns s's counters.
+func (s *Server) Stats() ServerStats {
+	s.be.mu.Lock()
+	st := ServerStats{State: s.state, Weight: s.weight, Cur: s.cur, Max: s.maxCur,
+		Queue: len(s.queue), MaxQueue: s.maxQCur}
+	s.be.mu.Unlock()
+	st.Total, st.BytesIn, st.BytesOut, st.Failed = s.total.Load(), s.bytesIn.Load(), s.bytesOut.Load(), s.failed.Load()
+	return st
+}
+
+// fillSnapLocked refreshes b.snap from the servers. Caller must hold b.mu.
+func (b *Backend) fillSnapLocked() {
+	for i, s := range b.srvs {
+		w := s.weight
+		if s.state != StateUp {
+			w = 0
+		}
+		b.snap[i] = balance.Server{ID: s.id, Weight: w, Backup: s.cfg.Backup,
+			Usable: s.state == StateUp || s.state == StateNoLB || s.state == StateDrain,
+			Conns:  s.cur + len(s.queue), Maxconn: s.cfg.Maxconn}
+	}
+}
+
+func (s *Server) fullLocked() bool { return s.cfg.Maxconn > 0 && s.cur >= s.cfg.Maxconn }
+
+// takeLocked counts a new connection on s. Caller must hold b.mu.
+func (s *Server) takeLocked() {
+	s.cur++
+	if s.cur > s.maxCur {
+		s.maxCur = s.cur
+	}
+	s.total.Add(1)
+}
+
+// queueInfo is what a session learnt about the queues while acquiring.
+type queueInfo struct {
+	srvQueue, beQueue int // queue lengths seen when queued (tcplog %sq/%bq)
+	queued            bool
+}
+
+// acquire picks a server for a connection hashed to key, queueing when
+// every candidate is full. It returns with the server counted as busy; the
+// caller must call release. kill aborts a queued wait.
+func (b *Backend) acquire(key uint64, kill <-chan struct{}, exclude *Server) (*Server, queueInfo, error) {
+	var qi queueInfo
+	b.mu.Lock()
+	b.fillSnapLocked()
+	if exclude != nil && len(b.srvs) > 1 {
+		// Redispatch: prefer another server than the one that failed.
+		b.snap[exclude.idx].Usable = false
+		if !balance.Usable(b.snap) {
+			b.fillSnapLocked()
+		}
+	}
+	i := b.algo.Pick(b.snap, key)
+	if i >= 0 && !b.srvs[i].fullLocked() && len(b.srvs[i].queue) == 0 {
+		s := b.srvs[i]
+		s.takeLocked()
+		b.mu.Unlock()
+		return s, qi, nil
+	}
+	w := &waiter{key: key, ch: make(chan *Server, 1)}
+	switch {
+	case i >= 0:
+		// A hashing algorithm kept its full server: wait for it.
+		s := b.srvs[i]
+		if s.cfg.Maxqueue > 0 && len(s.queue) >= s.cfg.Maxqueue {
+			b.mu.Unlock()
+			return nil, qi, errQueueFull
+		}
+		s.queue = append(s.queue, w)
+		s.maxQCur = max(s.maxQCur, len(s.queue))
+		qi.srvQueue = len(s.queue)
+	case balance.Usable(b.snap):
+		if lim := b.queueLimitLocked(); lim > 0 && len(b.queue) >= lim {
+			b.mu.Unlock()
+			return nil, qi, errQueueFull
+		}
+		b.queue = append(b.queue, w)
+		b.maxQCur = max(b.maxQCur, len(b.queue))
+	default:
+		b.mu.Unlock()
+		return nil, qi, errNoServer
+	}
+	qi.beQueue = len(b.queue)
+	qi.queued = true
+	b.mu.Unlock()
+
+	tq := b.cfg.TimeoutQueue
+	if tq == 0 {
+		tq = b.cfg.TimeoutConnect
+	}
+	var tc <-chan time.Time
+	if tq > 0 {
+		t := time.NewTimer(tq)
+		defer t.Stop()
+		tc = t.C
+	}
+	var err error
+	select {
+	case s := <-w.ch:
+		return s, qi, nil
+	case <-tc:
+		err = errQueueTime
+	case <-kill:
+		err = errKilled
+	}
+	b.mu.Lock()
+	if b.removeWaiterLocked(w) {
+		b.mu.Unlock()
+		return nil, qi, err
+	}
+	b.mu.Unlock()
+	// Dispatched concurrently with the timeout: the slot is ours, give
+	// it back.
+	s := <-w.ch
+	b.release(s)
+	return nil, qi, err
+}
+
+// queueLimitLocked is the backend queue's limit: the sum of the servers'
+// maxqueue when every server sets one, else 0 (unlimited).
+func (b *Backend) queueLimitLocked() int {
+	lim := 0
+	for _, s := range b.srvs {
+		if s.cfg.Maxqueue <= 0 {
+			return 0
+		}
+		lim += s.cfg.Maxqueue
+	}
+	return lim
+}
+
+func (b *Backend) removeWaiterLocked(w *waiter) bool {
+	rm := func(q []*waiter) ([]*waiter, bool) {
+		for i, x := range q {
+			if x == w {
+				return append(q[:i], q[i+1:]...), true
+			}
+		}
+		return q, false
+	}
+	var ok bool
+	if b.queue, ok = rm(b.queue); ok {
+		return true
+	}
+	for _, s := range b.srvs {
+		if s.queue, ok = rm(s.queue); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// release gives back the slot s held and hands it to a queued connection.
+func (b *Backend) release(s *Server) {
+	b.mu.Lock()
+	s.cur--
+	b.dispatchLocked()
+	b.mu.Unlock()
+}
+
+// dispatchLocked assigns free server slots to queued connections, each
+// server's own queue first, then the backend queue in arrival order.
+// Caller must hold b.mu.
+func (b *Backend) dispatchLocked() {
+	for _, s := range b.srvs {
+		for len(s.queue) > 0 && s.state == StateUp && !s.fullLocked() {
+			w := s.queue[0]
+			s.queue = s.queue[1:]
+			s.takeLocked()
+			w.ch <- s
+		}
+	}
+	for len(b.queue) > 0 {
+		b.fillSnapLocked()
+		i := b.algo.Pick(b.snap, b.queue[0].key)
+		if i < 0 || b.srvs[i].fullLocked() {
+			return
+		}
+		w := b.queue[0]
+		b.queue = b.queue[1:]
+		s := b.srvs[i]
+		s.takeLocked()
+		w.ch <- s
+	}
+}
+
+// queueLens returns the current server and backend queue lengths.
+func (b *Backend) queueLens(s *Server) (sq, bq int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if s != nil {
+		sq = len(s.queue)
+	}
+	return sq, len(b.queue)
+}

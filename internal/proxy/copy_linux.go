@@ -1,0 +1,384 @@
+package proxy
+
+import (
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The Linux copy engine. Each direction runs on its own goroutine and
+// drives the raw file descriptors through syscall.RawConn, so that:
+//
+//   - a buffer is taken from a pool only while bytes are in flight: an idle
+//     connection holds two parked goroutines and no buffer;
+//   - the bytes just read are written at once with a non-blocking write;
+//     only a short write parks the goroutine waiting for the destination;
+//   - a direction that fills its buffer twice in a row is moving bulk data
+//     and switches to splice(2) through a pooled pipe, so the bytes never
+//     cross into user space.
+//
+// Connections are never closed while a copier may use their descriptor:
+// aborting sets past deadlines, which wakes both copiers, and the session
+// closes the sockets after both returned.
+
+// rawFD is a connection's raw descriptor with its RawConn for waiting.
+type rawFD struct {
+	rc syscall.RawConn
+	fd int
+}
+
+func rawOf(c net.Conn) (rawFD, bool) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return rawFD{}, false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return rawFD{}, false
+	}
+	r := rawFD{rc: rc, fd: -1}
+	if err := rc.Control(func(fd uintptr) { r.fd = int(fd) }); err != nil || r.fd < 0 {
+		return rawFD{}, false
+	}
+	return r, true
+}
+
+// spliceable reports whether splice(2) may be used between the two conns.
+func spliceable(a, b net.Conn) bool {
+	_, ok1 := a.(*net.TCPConn)
+	_, ok2 := b.(*net.TCPConn)
+	return ok1 && ok2
+}
+
+// pipe is a pipe(2) pair used as splice's intermediate buffer.
+type pipe struct{ r, w int }
+
+// pipePool keeps empty pipes for reuse; pipes holding data are closed.
+var pipePool struct {
+	mu   sync.Mutex // guards free
+	free []*pipe
+}
+
+const (
+	pipePoolMax = 64
+	// pipeSize is the capacity requested with F_SETPIPE_SZ: 256 KiB
+	// moves more per splice than the default 64 KiB.
+	pipeSize = 256 << 10
+	// spliceMax is the length asked of each splice(2) call.
+	spliceMax = 1 << 20
+)
+
+func getPipe() *pipe {
+	pipePool.mu.Lock()
+	if n := len(pipePool.free); n > 0 {
+		p := pipePool.free[n-1]
+		pipePool.free = pipePool.free[:n-1]
+		pipePool.mu.Unlock()
+		return p
+	}
+	pipePool.mu.Unlock()
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+		return nil
+	}
+	// Best effort: an unprivileged process may be capped by
+	// /proc/sys/fs/pipe-max-size and keep the default size.
+	_, _ = unix.FcntlInt(uintptr(fds[1]), unix.F_SETPIPE_SZ, pipeSize)
+	return &pipe{r: fds[0], w: fds[1]}
+}
+
+func putPipe(p *pipe, inPipe int) {
+	if inPipe == 0 {
+		pipePool.mu.Lock()
+		if len(pipePool.free) < pipePoolMax {
+			pipePool.free = append(pipePool.free, p)
+			pipePool.mu.Unlock()
+			return
+		}
+		pipePool.mu.Unlock()
+	}
+	_ = unix.Close(p.r)
+	_ = unix.Close(p.w)
+}
+
+// writeNB writes b to fd without blocking; it returns what was written and
+// unix.EAGAIN when the socket buffer is full.
+func writeNB(fd int, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := unix.Write(fd, b[n:])
+		if m > 0 {
+			n += m
+		}
+		switch err {
+		case nil:
+		case unix.EINTR:
+			continue
+		default:
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// dirState is one direction's copy state.
+type dirState struct {
+	s        *session
+	src, dst *side
+	sr, dr   rawFD
+	total    int64
+	buf      *[]byte // nil while idle
+	pend     []byte  // read but not yet written, within *buf
+	p        *pipe   // non-nil once splicing
+	inPipe   int     // bytes held in p
+	fulls    int     // consecutive full-buffer reads
+	splice   bool    // may switch to splice
+	rerr     error
+	werr     error
+	eof      bool
+}
+
+func (s *session) copyDir(src, dst *side) int64 {
+	sr, ok1 := rawOf(src.c)
+	dr, ok2 := rawOf(dst.c)
+	if !ok1 || !ok2 {
+		return s.copyGeneric(src, dst)
+	}
+	d := dirState{s: s, src: src, dst: dst, sr: sr, dr: dr, splice: spliceable(src.c, dst.c)}
+	d.run()
+	if d.buf != nil {
+		bufPool.Put(d.buf)
+	}
+	if d.p != nil {
+		putPipe(d.p, d.inPipe)
+	}
+	return d.total
+}
+
+func (d *dirState) run() {
+	s := d.s
+	readFn := d.readable
+	for {
+		if len(d.pend) > 0 || d.inPipe > 0 {
+			if !d.flush() {
+				return
+			}
+		}
+		d.rerr, d.werr, d.eof = nil, nil, false
+		err := d.sr.rc.Read(readFn)
+		switch {
+		case s.dead.Load():
+			return
+		case d.werr != nil:
+			s.fail(s.errClass(d.dst, d.werr))
+			return
+		case d.rerr != nil:
+			s.fail(s.errClass(d.src, d.rerr))
+			return
+		case err != nil:
+			if s.aborted() {
+				return
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				if exp, dl := s.expired(d.src); !exp {
+					_ = d.src.c.SetReadDeadline(dl)
+					continue
+				}
+				s.fail(d.src.timeoutCode)
+				return
+			}
+			s.fail(d.src.abortCode)
+			return
+		case d.eof:
+			closeWrite(d.dst.c)
+			s.shutOne()
+			return
+		}
+		// Otherwise bytes are pending for dst: flush them.
+	}
+}
+
+// readable is called by RawConn.Read with the source descriptor. It
+// returns false to wait for the source to become readable, true to leave
+// with d.eof, d.rerr, d.werr or bytes pending for the destination.
+func (d *dirState) readable(fd uintptr) bool {
+	for {
+		if d.s.dead.Load() {
+			return true
+		}
+		if d.p != nil {
+			return d.spliceIn(int(fd))
+		}
+		if d.buf == nil {
+			d.buf = bufPool.Get().(*[]byte)
+		}
+		buf := *d.buf
+		n, err := unix.Read(int(fd), buf)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			bufPool.Put(d.buf)
+			d.buf = nil
+			return false
+		case err != nil:
+			d.rerr = err
+			return true
+		case n == 0:
+			d.eof = true
+			return true
+		}
+		d.src.touch()
+		w, err := writeNB(d.dr.fd, buf[:n])
+		d.total += int64(w)
+		if w > 0 {
+			d.dst.touch()
+		}
+		if err != nil && err != unix.EAGAIN {
+			d.werr = err
+			return true
+		}
+		if w < n {
+			d.pend = buf[w:n]
+			return true
+		}
+		if n < len(buf) {
+			// A short read is not trusted to have drained the socket:
+			// a FIN that came with the data shows only on the next
+			// read, and its poller edge may have merged with the one
+			// that woke us. Read again until EAGAIN.
+			d.fulls = 0
+			continue
+		}
+		d.fulls++
+		if d.splice && d.fulls >= 2 {
+			if p := getPipe(); p != nil {
+				d.p = p
+				bufPool.Put(d.buf)
+				d.buf = nil
+			}
+		}
+	}
+}
+
+// spliceIn moves bytes from the source socket into the pipe and on to the
+// destination, both with splice(2).
+func (d *dirState) spliceIn(fd int) bool {
+	for {
+		if d.s.dead.Load() {
+			return true
+		}
+		n, err := unix.Splice(fd, nil, d.p.w, nil, spliceMax, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			// Unlike read(2), a short splice is not trusted to have
+			// drained the socket: only EAGAIN parks the goroutine.
+			return false
+		case err != nil:
+			d.rerr = err
+			return true
+		case n == 0:
+			d.eof = true
+			return true
+		}
+		d.src.touch()
+		d.inPipe += int(n)
+		if !d.spliceOut() {
+			return true
+		}
+	}
+}
+
+// spliceOut drains the pipe into the destination without blocking and
+// reports whether it emptied it (false also on error, see d.werr).
+func (d *dirState) spliceOut() bool {
+	for d.inPipe > 0 {
+		m, err := unix.Splice(d.p.r, nil, d.dr.fd, nil, d.inPipe, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
+		if m > 0 {
+			d.inPipe -= int(m)
+			d.total += m
+			d.dst.touch()
+		}
+		switch err {
+		case nil:
+			if m == 0 {
+				d.werr = unix.EPIPE
+				return false
+			}
+		case unix.EINTR:
+		case unix.EAGAIN:
+			return false
+		default:
+			d.werr = err
+			return false
+		}
+	}
+	return true
+}
+
+// flush writes the pending bytes (buffer or pipe) to the destination,
+// waiting for it to drain under its timeout. It reports false when the
+// session failed.
+func (d *dirState) flush() bool {
+	s := d.s
+	for {
+		if t := s.timeoutFor(d.dst); t > 0 {
+			_ = d.dst.c.SetWriteDeadline(time.Now().Add(t))
+		}
+		d.werr = nil
+		err := d.dr.rc.Write(func(fd uintptr) bool {
+			if s.dead.Load() {
+				return true
+			}
+			if d.p != nil {
+				if d.spliceOut() {
+					return true
+				}
+				return d.werr != nil
+			}
+			w, err := writeNB(int(fd), d.pend)
+			d.total += int64(w)
+			if w > 0 {
+				d.dst.touch()
+			}
+			d.pend = d.pend[w:]
+			if err == unix.EAGAIN {
+				return false
+			}
+			d.werr = err
+			return true
+		})
+		switch {
+		case s.aborted():
+			return false
+		case d.werr != nil:
+			s.fail(s.errClass(d.dst, d.werr))
+			return false
+		case err != nil:
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				if exp, _ := s.expired(d.dst); !exp {
+					continue
+				}
+				s.fail(d.dst.timeoutCode)
+				return false
+			}
+			s.fail(d.dst.abortCode)
+			return false
+		}
+		if len(d.pend) == 0 && d.inPipe == 0 {
+			d.pend = nil
+			if d.buf != nil {
+				bufPool.Put(d.buf)
+				d.buf = nil
+			}
+			return true
+		}
+	}
+}

@@ -1,0 +1,32 @@
+// Package proxy owns lb's TCP data plane: frontends accepting connections,
+// runtime backends and servers (state, weights, counters, queues) picked
+// through internal/balance, and the per-connection session that connects to a
+// server and copies bytes both ways with half-close, timeouts and splice(2).
+//
+// It implements the tcp-mode subset of HAProxy 2.6's configuration manual
+// (https://docs.haproxy.org/2.6/configuration.html): "timeout connect",
+// "client", "server", "tunnel", "client-fin", "server-fin", "queue";
+// "retries" and "option redispatch"; "maxconn" at global, frontend and server
+// level with "maxqueue"; bind "accept-proxy" and server "send-proxy" /
+// "send-proxy-v2" (https://www.haproxy.org/download/2.6/doc/proxy-protocol.txt);
+// and the fields of "option tcplog".
+//
+// Wiring, in short:
+//
+//	eng := proxy.NewEngine(proxy.EngineConfig{Maxconn: 4000})
+//	be, _ := proxy.NewBackend(proxy.BackendConfig{Name: "app", Servers: ...})
+//	fe, _ := eng.NewFrontend(proxy.FrontendConfig{Name: "web",
+//		Backend: func(*proxy.ConnInfo) *proxy.Backend { return be }})
+//	b := fe.Serve(ln, proxy.BindConfig{AcceptProxy: false})
+//	...
+//	b.Stop()              // stop accepting on ln (ln stays open)
+//	eng.Wait(ctx)         // wait for sessions to drain
+//	eng.CloseAll("hard-stop-after")
+//
+// The copy engine is one goroutine per direction driving the sockets' raw
+// file descriptors (syscall.RawConn) on Linux: buffers are taken from a pool
+// only while data is in flight, so idle connections cost two parked
+// goroutines and no buffer, and a direction that moves bulk data switches to
+// splice(2) through a pooled pipe. See copy_linux.go for the measurements
+// that chose it.
+package proxy

@@ -1,0 +1,366 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// EngineConfig holds process-wide ("global") settings.
+type EngineConfig struct {
+	// Maxconn is the global maxconn shared by all frontends: no listener
+	// accepts while that many sessions are active. 0 means unlimited.
+	Maxconn int
+	// Logger receives the data plane's own messages; nil means
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// Engine is the shared state of all frontends of one process generation:
+// the global connection limit, the active session registry and drain.
+type Engine struct {
+	cfg EngineConfig
+	log *slog.Logger
+	sem chan struct{} // global maxconn slots; nil when unlimited
+
+	actconn atomic.Int64
+
+	// mu guards sessions and drained.
+	mu       sync.Mutex
+	sessions map[*session]struct{}
+	drained  chan struct{} // closed when sessions becomes empty; nil while empty
+}
+
+// NewEngine returns an engine with no frontend.
+func NewEngine(cfg EngineConfig) *Engine {
+	e := &Engine{cfg: cfg, log: cfg.Logger, sessions: make(map[*session]struct{})}
+	if e.log == nil {
+		e.log = slog.Default()
+	}
+	if cfg.Maxconn > 0 {
+		e.sem = make(chan struct{}, cfg.Maxconn)
+	}
+	return e
+}
+
+// ActiveSessions returns the number of sessions in progress (actconn).
+func (e *Engine) ActiveSessions() int { return int(e.actconn.Load()) }
+
+// Wait blocks until no session is active or ctx is done (then it returns
+// ctx's error).
+func (e *Engine) Wait(ctx context.Context) error {
+	for {
+		e.mu.Lock()
+		if len(e.sessions) == 0 {
+			e.mu.Unlock()
+			return nil
+		}
+		if e.drained == nil {
+			e.drained = make(chan struct{})
+		}
+		ch := e.drained
+		e.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// CloseAll kills every active session (hard stop); reason is logged once.
+// Killed sessions end with termination state "K". It does not wait: use
+// Wait for that.
+func (e *Engine) CloseAll(reason string) {
+	e.mu.Lock()
+	n := len(e.sessions)
+	for s := range e.sessions {
+		s.kill(termKilled)
+	}
+	e.mu.Unlock()
+	if n > 0 {
+		e.log.Info("killing sessions", "count", n, "reason", reason)
+	}
+}
+
+// killServer kills the sessions established on srv.
+func (e *Engine) killServer(srv *Server, code byte) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for s := range e.sessions {
+		if s.srv.Load() == srv {
+			s.kill(code)
+		}
+	}
+}
+
+func (e *Engine) add(s *session) {
+	e.actconn.Add(1)
+	e.mu.Lock()
+	e.sessions[s] = struct{}{}
+	e.mu.Unlock()
+}
+
+func (e *Engine) remove(s *session) {
+	e.mu.Lock()
+	delete(e.sessions, s)
+	if len(e.sessions) == 0 && e.drained != nil {
+		close(e.drained)
+		e.drained = nil
+	}
+	e.mu.Unlock()
+	e.actconn.Add(-1)
+}
+
+// ConnInfo describes an accepted connection when its backend is chosen.
+type ConnInfo struct {
+	// Client is the client address: from the PROXY header when the bind
+	// has accept-proxy, else the socket's peer. Invalid for unix sockets.
+	Client netip.AddrPort
+	// Local is the address the client connected to (PROXY destination
+	// when present).
+	Local netip.AddrPort
+	// Bind is the BindConfig.Name of the listener that accepted it.
+	Bind string
+}
+
+// LogRecord is what "option tcplog" prints about one session, delivered
+// when the session ends. Durations that were never reached are -1, as
+// HAProxy prints them.
+type LogRecord struct {
+	Client   netip.AddrPort // %ci:%cp
+	Accept   time.Time      // %t
+	Frontend string         // %ft
+	Bind     string         // listener name
+	Backend  string         // %b (the frontend's name when none was chosen)
+	Server   string         // %s ("<NOSRV>" when none)
+	Tw       time.Duration  // time waiting in queues
+	Tc       time.Duration  // time to connect to the server
+	Tt       time.Duration  // total session time
+	// BytesRead is HAProxy's %B: bytes sent to the client.
+	BytesRead int64
+	// BytesUploaded is %U: bytes received from the client.
+	BytesUploaded int64
+	// Termination is %ts, HAProxy's two-letter termination state: the
+	// first letter says who ended it (C client, S server, P proxy, c/s
+	// client/server timeout, K killed, D server down, R resource, - none),
+	// the second in which phase (R PROXY header, Q queue, C connect, D
+	// data, - normal end).
+	Termination string
+	ActConn     int  // %ac, sessions in the process when logged
+	FeConn      int  // %fc
+	BeConn      int  // %bc
+	SrvConn     int  // %sc
+	Retries     int  // %rc
+	Redispatch  bool // %rc is prefixed with "+"
+	SrvQueue    int  // %sq
+	BackendQue  int  // %bq
+}
+
+// FrontendConfig describes a frontend (or the frontend half of a listen).
+type FrontendConfig struct {
+	// Name is the frontend's name.
+	Name string
+	// Maxconn stops accepting while that many sessions of this frontend
+	// are active (pending connections wait in the kernel backlog); 0 means
+	// unlimited.
+	Maxconn int
+	// TimeoutClient is the inactivity timeout on the client side, also the
+	// PROXY header wait; 0 means none.
+	TimeoutClient time.Duration
+	// TimeoutClientFin replaces TimeoutClient once either direction is
+	// shut; 0 means TimeoutClient (or the backend's tunnel timeout) still
+	// applies.
+	TimeoutClientFin time.Duration
+	// Backend chooses the backend for a connection (default_backend,
+	// use_backend). Returning nil closes the connection.
+	Backend func(*ConnInfo) *Backend
+	// Log, when set, receives one record per session at its end, on the
+	// session's goroutine: it must not block for long.
+	Log func(*LogRecord)
+	// Logger receives per-connection debug messages; nil means the
+	// engine's.
+	Logger *slog.Logger
+}
+
+// BindConfig holds per-listener ("bind" line) options.
+type BindConfig struct {
+	// Name identifies the listener in ConnInfo and logs.
+	Name string
+	// AcceptProxy requires a PROXY v1 or v2 header on each connection.
+	AcceptProxy bool
+}
+
+// Frontend accepts connections on listeners and runs their sessions.
+type Frontend struct {
+	eng *Engine
+	cfg FrontendConfig
+	log *slog.Logger
+	sem chan struct{} // frontend maxconn slots; nil when unlimited
+
+	cur               atomic.Int64 // feconn
+	total             atomic.Uint64
+	bytesIn, bytesOut atomic.Uint64
+}
+
+// NewFrontend creates a frontend.
+func (e *Engine) NewFrontend(cfg FrontendConfig) (*Frontend, error) {
+	if cfg.Backend == nil {
+		return nil, fmt.Errorf("new frontend %q: no backend chooser", cfg.Name)
+	}
+	f := &Frontend{eng: e, cfg: cfg, log: cfg.Logger}
+	if f.log == nil {
+		f.log = e.log
+	}
+	if cfg.Maxconn > 0 {
+		f.sem = make(chan struct{}, cfg.Maxconn)
+	}
+	return f, nil
+}
+
+// Name returns the frontend's name.
+func (f *Frontend) Name() string { return f.cfg.Name }
+
+// FrontendStats is a snapshot of a frontend's counters.
+type FrontendStats struct {
+	Cur      int    // feconn
+	Total    uint64 // sessions ever accepted
+	BytesIn  uint64 // client to server
+	BytesOut uint64 // server to client
+}
+
+// Stats returns f's counters.
+func (f *Frontend) Stats() FrontendStats {
+	return FrontendStats{Cur: int(f.cur.Load()), Total: f.total.Load(),
+		BytesIn: f.bytesIn.Load(), BytesOut: f.bytesOut.Load()}
+}
+
+// Binding is one listener served by a frontend.
+type Binding struct {
+	f    *Frontend
+	ln   net.Listener
+	cfg  BindConfig
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+	err  error
+}
+
+// deadliner is implemented by *net.TCPListener and *net.UnixListener.
+type deadliner interface{ SetDeadline(time.Time) error }
+
+// Serve starts accepting connections from ln in a new goroutine and
+// returns at once. ln is never closed by the frontend. Stop interrupts a
+// blocked Accept through ln.SetDeadline when ln has it (*net.TCPListener,
+// *net.UnixListener do); otherwise Stop returns only after the next Accept
+// returns, and a connection accepted then is still served.
+//
+// Accept errors are handled by class: net.ErrClosed ends the loop; any
+// other error (a paused listener, EMFILE, ECONNABORTED...) is retried after
+// a back-off growing from 5ms to 1s, so the loop never spins.
+func (f *Frontend) Serve(ln net.Listener, cfg BindConfig) *Binding {
+	b := &Binding{f: f, ln: ln, cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
+	go b.acceptLoop()
+	return b
+}
+
+// Stop stops accepting on the binding's listener and waits for the accept
+// loop to exit. Sessions already accepted continue. The listener is left
+// open (with no deadline) for a successor to use.
+func (b *Binding) Stop() {
+	b.once.Do(func() {
+		close(b.stop)
+		if d, ok := b.ln.(deadliner); ok {
+			_ = d.SetDeadline(time.Unix(1, 0))
+		}
+	})
+	<-b.done
+	if d, ok := b.ln.(deadliner); ok {
+		_ = d.SetDeadline(time.Time{})
+	}
+}
+
+// Done is closed when the accept loop has exited.
+func (b *Binding) Done() <-chan struct{} { return b.done }
+
+// Err returns why the accept loop exited: nil after Stop or when the
+// listener was closed.
+func (b *Binding) Err() error {
+	<-b.done
+	return b.err
+}
+
+func (b *Binding) stopped() bool {
+	select {
+	case <-b.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+func (b *Binding) acceptLoop() {
+	defer close(b.done)
+	f, e := b.f, b.f.eng
+	var delay time.Duration
+	for {
+		// Take the global and frontend slots before accepting: at the
+		// limit the listener is not polled and clients wait in the
+		// kernel's backlog, as with HAProxy's limited listeners.
+		if e.sem != nil {
+			select {
+			case e.sem <- struct{}{}:
+			case <-b.stop:
+				return
+			}
+		}
+		if f.sem != nil {
+			select {
+			case f.sem <- struct{}{}:
+			case <-b.stop:
+				releaseSem(e.sem)
+				return
+			}
+		}
+		c, err := b.ln.Accept()
+		if err != nil {
+			releaseSem(f.sem)
+			releaseSem(e.sem)
+			if b.stopped() {
+				return
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			if delay == 0 {
+				delay = 5 * time.Millisecond
+			} else {
+				delay = min(2*delay, time.Second)
+			}
+			f.log.Debug("accept", "frontend", f.cfg.Name, "bind", b.cfg.Name, "error", err, "retry_in", delay)
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-b.stop:
+				t.Stop()
+				return
+			}
+			continue
+		}
+		delay = 0
+		s := newSession(f, b, c)
+		go s.serve()
+	}
+}
+
+func releaseSem(sem chan struct{}) {
+	if sem != nil {
+		<-sem
+	}
+}

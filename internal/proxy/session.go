@@ -1,0 +1,458 @@
+package proxy
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"lb/internal/balance"
+)
+
+// Termination letters (HAProxy configuration manual §8.5).
+const (
+	termClientAbort   = 'C'
+	termServerAbort   = 'S'
+	termClientTimeout = 'c'
+	termServerTimeout = 's'
+	termProxy         = 'P'
+	termKilled        = 'K'
+	termDown          = 'D'
+)
+
+// side is one end of a session: the client or the server connection.
+type side struct {
+	c net.Conn
+	// timeout and fin are the inactivity timeouts before and after
+	// either direction is shut (0: none).
+	timeout, fin time.Duration
+	// last is the UnixNano time of the last read or write on this side:
+	// writing to a side refreshes its read timeout too, as HAProxy does
+	// without "option independent-streams".
+	last atomic.Int64
+	// timeoutCode is the termination letter when this side times out.
+	timeoutCode, abortCode byte
+}
+
+func (sd *side) touch() { sd.last.Store(time.Now().UnixNano()) }
+
+// session is one proxied connection.
+type session struct {
+	f      *Frontend
+	bind   *Binding
+	accept time.Time
+	cli    side
+	srvs   side // server side; srvs.c is nil until connected
+
+	srv    atomic.Pointer[Server]
+	tunnel time.Duration
+
+	// mu guards srvs.c's publication against kill.
+	mu     sync.Mutex
+	killCh chan struct{}
+	// term is the first termination letter recorded; 0 while normal.
+	term atomic.Uint32
+	// dead is set with killCh closed, for cheap checks in copy loops.
+	dead     atomic.Bool
+	halfShut atomic.Bool
+	once     sync.Once
+
+	// Set by setup, read by finish after the copiers are done.
+	rec      LogRecord
+	phase    byte
+	be       *Backend
+	up, down int64 // bytes client to server, server to client
+	running  atomic.Int32
+}
+
+func newSession(f *Frontend, b *Binding, c net.Conn) *session {
+	s := &session{f: f, bind: b, accept: time.Now(), killCh: make(chan struct{})}
+	s.cli.c = c
+	s.cli.timeout, s.cli.fin = f.cfg.TimeoutClient, f.cfg.TimeoutClientFin
+	s.cli.timeoutCode, s.cli.abortCode = termClientTimeout, termClientAbort
+	s.srvs.timeoutCode, s.srvs.abortCode = termServerTimeout, termServerAbort
+	return s
+}
+
+// setTerm records the session's termination letter if none is yet and
+// reports whether it did.
+func (s *session) setTerm(code byte) bool {
+	return s.term.CompareAndSwap(0, uint32(code))
+}
+
+// kill ends the session from outside with termination letter code.
+func (s *session) kill(code byte) {
+	s.setTerm(code)
+	s.abort()
+}
+
+// abort wakes both copiers (and a queued wait) so the session ends.
+func (s *session) abort() {
+	s.dead.Store(true)
+	s.once.Do(func() { close(s.killCh) })
+	past := time.Unix(1, 0)
+	s.mu.Lock()
+	_ = s.cli.c.SetDeadline(past)
+	if s.srvs.c != nil {
+		_ = s.srvs.c.SetDeadline(past)
+	}
+	s.mu.Unlock()
+}
+
+func (s *session) aborted() bool {
+	select {
+	case <-s.killCh:
+		return true
+	default:
+		return false
+	}
+}
+
+func addrPort(a net.Addr) netip.AddrPort {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.AddrPort()
+	}
+	return netip.AddrPort{}
+}
+
+// serve runs the session's set-up (PROXY header, backend, queue,
+// connect) on the accepting goroutine, then hands the copy to two fresh
+// goroutines and returns: the set-up's deep stack (dialling) is freed
+// instead of staying pinned by an idle connection.
+func (s *session) serve() {
+	f, e := s.f, s.f.eng
+	e.add(s)
+	f.cur.Add(1)
+	f.total.Add(1)
+	s.rec = LogRecord{Accept: s.accept, Frontend: f.cfg.Name, Bind: s.bind.cfg.Name,
+		Backend: f.cfg.Name, Server: "<NOSRV>", Tw: -1, Tc: -1, Termination: "--"}
+	s.phase = '-'
+	if !s.setup() {
+		s.finish()
+		return
+	}
+	now := time.Now().UnixNano()
+	s.cli.last.Store(now)
+	s.srvs.last.Store(now)
+	_ = s.cli.c.SetReadDeadline(s.deadlineFor(&s.cli))
+	_ = s.srvs.c.SetReadDeadline(s.deadlineFor(&s.srvs))
+	s.running.Store(2)
+	go s.copyUp()
+	go s.copyDown()
+}
+
+// copyUp copies client to server; named for stack dumps.
+func (s *session) copyUp() {
+	s.up += s.copyDir(&s.cli, &s.srvs)
+	if s.running.Add(-1) == 0 {
+		s.finish()
+	}
+}
+
+// copyDown copies server to client; named for stack dumps.
+func (s *session) copyDown() {
+	s.down = s.copyDir(&s.srvs, &s.cli)
+	if s.running.Add(-1) == 0 {
+		s.finish()
+	}
+}
+
+// finish closes the connections, accounts and logs the session.
+func (s *session) finish() {
+	f, e := s.f, s.f.eng
+	rec, be, srv := &s.rec, s.be, s.srv.Load()
+	up, down := s.up, s.down
+	s.mu.Lock()
+	sc := s.srvs.c
+	s.mu.Unlock()
+	if sc != nil {
+		_ = sc.Close()
+	}
+	_ = s.cli.c.Close()
+	if t := byte(s.term.Load()); t != 0 {
+		if s.phase == '-' {
+			s.phase = 'D'
+		}
+		rec.Termination = string([]byte{t, s.phase})
+	}
+	rec.Tt = time.Since(s.accept)
+	rec.BytesRead, rec.BytesUploaded = down, up
+	f.bytesIn.Add(uint64(up))
+	f.bytesOut.Add(uint64(down))
+	rec.ActConn, rec.FeConn = int(e.actconn.Load()), int(f.cur.Load())
+	if be != nil {
+		be.bytesIn.Add(uint64(up))
+		be.bytesOut.Add(uint64(down))
+		rec.BeConn = int(be.cur.Load())
+	}
+	if srv != nil {
+		srv.bytesIn.Add(uint64(up))
+		srv.bytesOut.Add(uint64(down))
+		srv.be.mu.Lock()
+		rec.SrvConn = srv.cur
+		srv.be.mu.Unlock()
+	}
+	if f.cfg.Log != nil {
+		f.cfg.Log(rec)
+	}
+	if srv != nil {
+		srv.be.release(srv)
+	}
+	if be != nil {
+		be.cur.Add(-1)
+	}
+	f.cur.Add(-1)
+	e.remove(s)
+	releaseSem(f.sem)
+	releaseSem(e.sem)
+}
+
+// setup reads the PROXY header, chooses the backend and server (waiting in
+// a queue if needed) and connects, with retries. It reports whether the
+// session may start copying.
+func (s *session) setup() bool {
+	f := s.f
+	rec := &s.rec
+	info := ConnInfo{Client: addrPort(s.cli.c.RemoteAddr()), Local: addrPort(s.cli.c.LocalAddr()), Bind: s.bind.cfg.Name}
+	var prefix []byte
+	if s.bind.cfg.AcceptProxy {
+		if t := f.cfg.TimeoutClient; t > 0 {
+			_ = s.cli.c.SetReadDeadline(time.Now().Add(t))
+		}
+		h, rest, err := ReadProxyHeader(s.cli.c)
+		s.phase = 'R'
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) && !s.aborted() {
+				s.setTerm(termClientTimeout)
+			} else {
+				s.setTerm(termClientAbort)
+			}
+			rec.Client = info.Client
+			f.log.Debug("accept-proxy", "frontend", f.cfg.Name, "client", info.Client, "error", err)
+			return false
+		}
+		_ = s.cli.c.SetReadDeadline(time.Time{})
+		if !h.Local {
+			info.Client, info.Local = h.Src, h.Dst
+		}
+		prefix = rest
+	}
+	rec.Client = info.Client
+
+	be := f.cfg.Backend(&info)
+	if be == nil {
+		s.phase = 'R'
+		s.setTerm(termProxy)
+		return false
+	}
+	s.be = be
+	be.eng.CompareAndSwap(nil, f.eng)
+	be.cur.Add(1)
+	be.total.Add(1)
+	rec.Backend = be.cfg.Name
+	bc := &be.cfg
+	s.srvs.timeout, s.srvs.fin, s.tunnel = bc.TimeoutServer, bc.TimeoutServerFin, bc.TimeoutTunnel
+
+	var key uint64
+	if info.Client.IsValid() {
+		key = balance.HashAddr(info.Client.Addr())
+	}
+	t0 := time.Now()
+	srv, qi, err := be.acquire(key, s.killCh, nil)
+	rec.SrvQueue, rec.BackendQue = qi.srvQueue, qi.beQueue
+	if qi.queued {
+		rec.Tw = time.Since(t0)
+	} else {
+		rec.Tw = 0
+	}
+	if err != nil {
+		switch {
+		case errors.Is(err, errQueueTime):
+			s.phase = 'Q'
+			s.setTerm(termServerTimeout)
+		case errors.Is(err, errKilled):
+			s.phase = 'Q'
+		case errors.Is(err, errQueueFull):
+			s.phase = 'Q'
+			s.setTerm(termServerAbort)
+		default: // no server: HAProxy logs SC with <NOSRV>
+			s.phase = 'C'
+			s.setTerm(termServerAbort)
+		}
+		return false
+	}
+	s.srv.Store(srv)
+	rec.Server = srv.cfg.Name
+
+	// Connect, with retries and redispatch.
+	t1 := time.Now()
+	var sc net.Conn
+	for attempt := 0; ; attempt++ {
+		d := net.Dialer{Timeout: bc.TimeoutConnect}
+		sc, err = d.Dial(srv.cfg.Network, srv.cfg.Addr)
+		if err == nil {
+			break
+		}
+		srv.failed.Add(1)
+		timeout := errors.Is(err, os.ErrDeadlineExceeded)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			timeout = true
+		}
+		if attempt >= bc.Retries || s.aborted() {
+			s.phase = 'C'
+			if timeout {
+				s.setTerm(termServerTimeout)
+			} else {
+				s.setTerm(termServerAbort)
+			}
+			rec.Tc = -1
+			return false
+		}
+		rec.Retries++
+		if bc.Redispatch && redispatchNow(attempt+1, bc.Retries, bc.RedispatchInterval) {
+			be.release(srv)
+			s.srv.Store(nil)
+			old := srv
+			srv, _, err = be.acquire(key, s.killCh, old)
+			if err != nil {
+				srv = nil
+				s.phase = 'C'
+				s.setTerm(termServerAbort)
+				return false
+			}
+			s.srv.Store(srv)
+			rec.Server = srv.cfg.Name
+			rec.Redispatch = true
+			continue
+		}
+		if !timeout {
+			// HAProxy waits MIN(1s, timeout connect) before retrying a
+			// refused connection on the same server, to avoid hammering
+			// it (stream.c, "turn-around").
+			wait := time.Second
+			if bc.TimeoutConnect > 0 && bc.TimeoutConnect < wait {
+				wait = bc.TimeoutConnect
+			}
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-s.killCh:
+				t.Stop()
+			}
+		}
+	}
+	rec.Tc = time.Since(t1)
+	s.mu.Lock()
+	s.srvs.c = sc
+	killed := s.aborted()
+	s.mu.Unlock()
+	if killed {
+		s.phase = 'C'
+		return false
+	}
+
+	// PROXY header out, then any payload read with the PROXY header in.
+	var head []byte
+	switch srv.cfg.SendProxy {
+	case SendProxyV1:
+		head = AppendProxyV1(head, info.Client, info.Local)
+	case SendProxyV2:
+		head = AppendProxyV2(head, info.Client, info.Local)
+	}
+	head = append(head, prefix...)
+	if len(head) > 0 {
+		if t := s.timeoutFor(&s.srvs); t > 0 {
+			_ = sc.SetWriteDeadline(time.Now().Add(t))
+		}
+		if _, err := sc.Write(head); err != nil {
+			s.phase = 'C'
+			s.setTerm(termServerAbort)
+			return false
+		}
+		_ = sc.SetWriteDeadline(time.Time{})
+		s.up += int64(len(prefix))
+	}
+	return true
+}
+
+// redispatchNow reports whether retry number n (1-based) of retries goes to
+// another server under "option redispatch <interval>".
+func redispatchNow(n, retries, interval int) bool {
+	if interval == 0 {
+		interval = -1
+	}
+	if interval > 0 {
+		return n%interval == 0
+	}
+	return n == retries+1+interval
+}
+
+// timeoutFor returns the inactivity timeout currently in force on sd.
+func (s *session) timeoutFor(sd *side) time.Duration {
+	if s.halfShut.Load() && sd.fin > 0 {
+		return sd.fin
+	}
+	if s.tunnel > 0 {
+		return s.tunnel
+	}
+	return sd.timeout
+}
+
+// deadlineFor returns when sd expires given its last activity, or the zero
+// time when no timeout applies. Under timeout tunnel the session expires
+// only when both sides are idle.
+func (s *session) deadlineFor(sd *side) time.Time {
+	t := s.timeoutFor(sd)
+	if t <= 0 {
+		return time.Time{}
+	}
+	last := sd.last.Load()
+	if s.tunnel > 0 && !(s.halfShut.Load() && sd.fin > 0) {
+		last = max(s.cli.last.Load(), s.srvs.last.Load())
+	}
+	return time.Unix(0, last).Add(t)
+}
+
+// expired reports whether sd has been idle past its timeout; when not, it
+// returns the deadline to wait for next.
+func (s *session) expired(sd *side) (bool, time.Time) {
+	dl := s.deadlineFor(sd)
+	if dl.IsZero() {
+		return false, dl
+	}
+	return !time.Now().Before(dl), dl
+}
+
+// shutOne is called when a direction ended cleanly (FIN forwarded): the fin
+// timeouts take over for what remains.
+func (s *session) shutOne() {
+	if s.halfShut.Swap(true) {
+		return
+	}
+	if s.cli.fin > 0 || s.srvs.fin > 0 {
+		_ = s.cli.c.SetReadDeadline(s.deadlineFor(&s.cli))
+		_ = s.srvs.c.SetReadDeadline(s.deadlineFor(&s.srvs))
+	}
+}
+
+// fail records an abnormal end of a direction and stops the other one.
+func (s *session) fail(code byte) {
+	s.setTerm(code)
+	s.abort()
+}
+
+// errClass maps a copy error on sd to its termination letter: a deadline
+// we did not set ourselves to abort is a timeout.
+func (s *session) errClass(sd *side, err error) byte {
+	if s.aborted() {
+		return 0
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return sd.timeoutCode
+	}
+	return sd.abortCode
+}
