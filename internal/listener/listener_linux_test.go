@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -1012,4 +1013,38 @@ func TestPauseUnix(t *testing.T) {
 		t.Fatalf("Accept across pause = %v", r.err)
 	}
 	r.c.Close()
+}
+
+// TestBindErrors: the lead's bind retry relies on errors.Is(err,
+// syscall.EADDRINUSE); bad specs fail without touching the file system.
+func TestBindErrors(t *testing.T) {
+	taken := mustBind(t, Spec{Network: "tcp4", Addr: "127.0.0.1:0", NoReusePort: true})
+	long := filepath.Join(t.TempDir(), strings.Repeat("x", 100))
+	tests := []struct {
+		name string
+		spec Spec
+		is   error // nil: any error
+	}{
+		{"port in use", Spec{Network: "tcp4", Addr: taken.Addr().String(), NoReusePort: true}, syscall.EADDRINUSE},
+		{"port in use, reuseport only on our side", Spec{Network: "tcp4", Addr: taken.Addr().String()}, syscall.EADDRINUSE},
+		{"unknown network", Spec{Network: "udp4", Addr: "127.0.0.1:0"}, nil},
+		{"host name", Spec{Network: "tcp4", Addr: "localhost:0"}, nil},
+		{"v6 address for tcp4", Spec{Network: "tcp4", Addr: "[::1]:0"}, errFamily},
+		{"v4 address for tcp6", Spec{Network: "tcp6", Addr: "127.0.0.1:0"}, errFamily},
+		{"bad port", Spec{Network: "tcp4", Addr: "127.0.0.1:http"}, nil},
+		{"unix path too long", Spec{Network: "unix", Addr: long, UID: -1, GID: -1}, nil},
+		{"abns name too long", Spec{Network: "abns", Addr: strings.Repeat("x", 108)}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, err := Bind(tt.spec)
+			if err == nil {
+				l.Close()
+				t.Fatalf("Bind(%+v) = nil error; want one", tt.spec)
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Errorf("Bind(%+v) = %v; want errors.Is %v", tt.spec, err, tt.is)
+			}
+		})
+	}
 }
