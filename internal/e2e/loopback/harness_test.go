@@ -4,7 +4,6 @@ package loopback
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -132,26 +131,27 @@ func (n *notifySocket) waitFor(t *testing.T, want string, timeout time.Duration)
 type lbProc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *outFile
 	done   chan struct{}
 	status error
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// outFile collects a process's output in a file rather than a pipe: a successor that
+// inherits stdout/stderr (SIGUSR2) must not keep the test's Wait from returning.
+type outFile struct{ f *os.File }
+
+func newOutFile(t *testing.T) *outFile {
+	f, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return &outFile{f: f}
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+func (o *outFile) String() string {
+	b, _ := os.ReadFile(o.f.Name())
+	return string(b)
 }
 
 // writeConfig writes text to a file in a fresh directory and returns its path.
@@ -177,8 +177,8 @@ func startLB(t *testing.T, args ...string) *lbProc {
 func startLBNotify(t *testing.T, n *notifySocket, args ...string) *lbProc {
 	t.Helper()
 	cmd := exec.Command(lbBinary(t), args...)
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
+	out := newOutFile(t)
+	cmd.Stdout, cmd.Stderr = out.f, out.f
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+n.path)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
