@@ -313,6 +313,9 @@ func (s *listenerSet) bindAll(p *process, todo []*boundListener, oldPids []int) 
 				s.pausedOld = true
 			}
 			if time.Now().After(deadline) {
+				// Give up: the old processes serve on exactly as before.
+				signalPids(oldPids, syscall.SIGTTIN)
+				s.pausedOld = false
 				return fmt.Errorf("%s: cannot bind %s: %w (the port stayed in use for 2s)", b.where(), b.key, err)
 			}
 			time.Sleep(10 * time.Millisecond)
@@ -611,6 +614,9 @@ func (s *listenerSet) getSocks(c *net.UnixConn) error {
 	s.mu.Lock()
 	var ex []listener.Exported
 	for _, b := range s.all {
+		if b.origin == originInherited {
+			continue // HAProxy never exports fd@N sockets
+		}
 		e := b.ln.Export()
 		markActivated(&e, b.origin == originActivated)
 		ex = append(ex, e)
@@ -632,6 +638,6 @@ func dialUnix(path string, timeout time.Duration) (net.Conn, error) {
 
 // exportedActivated and markActivated carry "this socket came from a .socket unit" across
 // the -x handover, so that a successor never pushes it to the fd store.
-func exportedActivated(e listener.Exported) bool { return false }
+func exportedActivated(e listener.Exported) bool { return e.Activated }
 
-func markActivated(e *listener.Exported, on bool) {}
+func markActivated(e *listener.Exported, on bool) { e.Activated = on }

@@ -43,7 +43,11 @@ func serveGetSocks(conn *net.UnixConn, socks []Exported) error {
 			data = append(data, s.Namespace...)
 			data = append(data, byte(len(s.Interface)))
 			data = append(data, s.Interface...)
-			data = append(data, 0, 0, 0, 0)
+			var opts [4]byte
+			if s.Activated {
+				binary.NativeEndian.PutUint32(opts[:], optActivated)
+			}
+			data = append(data, opts[:]...)
 		}
 		_, _, err := conn.WriteMsgUnix(data, unix.UnixRights(fds...), nil)
 		for _, s := range batch {
@@ -148,7 +152,10 @@ func fetchSockets(conn *net.UnixConn) (socks []Exported, err error) {
 		if len(data) < 4 {
 			return nil, errors.New("inconsistent socket data")
 		}
-		data = data[4:] // listener options before HAProxy 2.3, unused
+		// Listener options before HAProxy 2.3, which HAProxy 2.6 sends as zero and ignores;
+		// lb marks sockets of a .socket unit there.
+		e.Activated = binary.NativeEndian.Uint32(data[:4])&optActivated != 0
+		data = data[4:]
 		socks = append(socks, e)
 	}
 	for i, fd := range got {

@@ -111,7 +111,14 @@ type Exported struct {
 	File      *os.File
 	Namespace string
 	Interface string
+	// Activated marks a socket of a systemd .socket unit, so that the receiver never pushes
+	// it to the fd store (systemd would pass it twice). It travels in the 4 option bytes
+	// HAProxy 2.6 sends as zero and ignores, so the wire format stays HAProxy's.
+	Activated bool
 }
+
+// optActivated is Exported.Activated's bit in the option bytes of `_getsocks`.
+const optActivated = 1 << 31
 
 // Listener is one listening socket. Its methods are safe for concurrent use.
 // It implements net.Listener.
