@@ -6,11 +6,15 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // bufSize is the copy buffer size, HAProxy's default tune.bufsize.
 const bufSize = 16384
+
+// splicedBytes counts the bytes moved by splice(2), for tests and stats.
+var splicedBytes atomic.Int64
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
 

@@ -302,6 +302,7 @@ func (d *dirState) spliceOut() bool {
 	for d.inPipe > 0 {
 		m, err := unix.Splice(d.p.r, nil, d.dr.fd, nil, d.inPipe, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
 		if m > 0 {
+			splicedBytes.Add(m)
 			d.inPipe -= int(m)
 			d.total += m
 			d.dst.touch()

@@ -1,0 +1,562 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// world is a test fixture: an engine, servers and one frontend.
+type world struct {
+	t    *testing.T
+	eng  *Engine
+	fe   *Frontend
+	be   *Backend
+	bind *Binding
+	addr string          // frontend address
+	logs chan *LogRecord // one record per finished session
+}
+
+// startServer runs fn for each connection accepted on a fresh loopback
+// listener and returns its address.
+func startServer(t *testing.T, fn func(c net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() { defer wg.Done(); defer c.Close(); fn(c) }()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// namedServer says its name and then echoes until EOF.
+func namedServer(name string) func(net.Conn) {
+	return func(c net.Conn) {
+		fmt.Fprintf(c, "%s\n", name)
+		io.Copy(c, c)
+	}
+}
+
+// closedAddr returns a loopback address nobody listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := ln.Addr().String()
+	ln.Close()
+	return a
+}
+
+func mkWorld(t *testing.T, fc FrontendConfig, bc BackendConfig, bind BindConfig) *world {
+	t.Helper()
+	w := &world{t: t, eng: NewEngine(EngineConfig{Logger: quiet}), logs: make(chan *LogRecord, 100)}
+	return w.start(fc, bc, bind)
+}
+
+func (w *world) start(fc FrontendConfig, bc BackendConfig, bind BindConfig) *world {
+	t := w.t
+	t.Helper()
+	for i := range bc.Servers {
+		if bc.Servers[i].Weight == 0 {
+			bc.Servers[i].Weight = 1
+		}
+	}
+	if bc.Name == "" {
+		bc.Name = "be"
+	}
+	be, err := NewBackend(bc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.be = be
+	if fc.Name == "" {
+		fc.Name = "fe"
+	}
+	fc.Backend = func(*ConnInfo) *Backend { return be }
+	fc.Log = func(r *LogRecord) { c := *r; w.logs <- &c }
+	fe, err := w.eng.NewFrontend(fc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.fe = fe
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.addr = ln.Addr().String()
+	w.bind = fe.Serve(ln, bind)
+	t.Cleanup(func() {
+		w.bind.Stop()
+		ln.Close()
+		w.eng.CloseAll("test end")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := w.eng.Wait(ctx); err != nil {
+			t.Errorf("sessions did not drain: %v", err)
+		}
+	})
+	return w
+}
+
+func (w *world) dial() *net.TCPConn {
+	w.t.Helper()
+	c, err := net.Dial("tcp", w.addr)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.t.Cleanup(func() { c.Close() })
+	return c.(*net.TCPConn)
+}
+
+// nextLog waits for the next session record.
+func (w *world) nextLog() *LogRecord {
+	w.t.Helper()
+	select {
+	case r := <-w.logs:
+		return r
+	case <-time.After(5 * time.Second):
+		w.t.Fatal("no log record within 5s")
+		return nil
+	}
+}
+
+func readLine(t *testing.T, c net.Conn) string {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	s, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		t.Fatalf("read line: %v", err)
+	}
+	return strings.TrimSpace(s)
+}
+
+// expectClosed checks that the proxy closes c without sending anything.
+func expectClosed(t *testing.T, c net.Conn, within time.Duration) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(within))
+	b, err := io.ReadAll(c)
+	if err != nil && !errors.Is(err, net.ErrClosed) && !strings.Contains(err.Error(), "reset") {
+		t.Fatalf("read: %v; want EOF within %v", err, within)
+	}
+	if len(b) != 0 {
+		t.Fatalf("got %q; want nothing before close", b)
+	}
+}
+
+func TestRoundRobinOrder(t *testing.T) {
+	var srvs []ServerConfig
+	for _, n := range []string{"a", "b", "c", "d"} {
+		srvs = append(srvs, ServerConfig{Name: n, Addr: startServer(t, namedServer(n))})
+	}
+	w := mkWorld(t, FrontendConfig{}, BackendConfig{Servers: srvs, TimeoutConnect: time.Second}, BindConfig{})
+	var got []string
+	for range 8 {
+		c := w.dial()
+		got = append(got, readLine(t, c))
+		c.Close()
+		w.nextLog()
+	}
+	if g, want := strings.Join(got, " "), "a b c d a b c d"; g != want {
+		t.Errorf("server order = %q; want %q", g, want)
+	}
+	if st := w.be.Server("c").Stats(); st.Total != 2 || st.Cur != 0 {
+		t.Errorf("server c stats = %+v; want Total 2, Cur 0", st)
+	}
+}
+
+// hashServer reads until EOF, then answers with n bytes of a pseudo-random
+// stream seeded by the SHA-256 of what it read, then closes.
+func hashServer(n int) func(net.Conn) {
+	return func(c net.Conn) {
+		h := sha256.New()
+		if _, err := io.Copy(h, c); err != nil {
+			return
+		}
+		io.Copy(c, io.LimitReader(seeded(h.Sum(nil)), int64(n)))
+	}
+}
+
+type prng struct{ r *rand.ChaCha8 }
+
+func seeded(sum []byte) io.Reader { return prng{rand.NewChaCha8([32]byte(sum))} }
+func (p prng) Read(b []byte) (int, error) {
+	return p.r.Read(b)
+}
+
+func TestHalfCloseFullResponse(t *testing.T) {
+	tests := []struct {
+		name      string
+		req, resp int
+	}{
+		{"small", 100, 1000},
+		{"bulk both ways (splice)", 8 << 20, 32 << 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr := startServer(t, hashServer(tt.resp))
+			w := mkWorld(t, FrontendConfig{TimeoutClient: 5 * time.Second},
+				BackendConfig{Servers: []ServerConfig{{Name: "s", Addr: addr}}, TimeoutConnect: time.Second, TimeoutServer: 5 * time.Second},
+				BindConfig{})
+			before := splicedBytes.Load()
+			c := w.dial()
+			req := make([]byte, tt.req)
+			rand.NewChaCha8([32]byte{1}).Read(req)
+			go func() {
+				c.Write(req)
+				c.CloseWrite() // the client is done: FIN
+			}()
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			got, err := io.ReadAll(c)
+			if err != nil {
+				t.Fatalf("read response: %v", err)
+			}
+			sum := sha256.Sum256(req)
+			want, _ := io.ReadAll(io.LimitReader(seeded(sum[:]), int64(tt.resp)))
+			if len(got) != len(want) || sha256.Sum256(got) != sha256.Sum256(want) {
+				t.Fatalf("response: %d bytes, checksum mismatch=%v; want %d bytes", len(got), sha256.Sum256(got) != sha256.Sum256(want), len(want))
+			}
+			r := w.nextLog()
+			if r.Termination != "--" || r.BytesRead != int64(tt.resp) || r.BytesUploaded != int64(tt.req) {
+				t.Errorf("log = %s %d/%d; want -- %d/%d", r.Termination, r.BytesRead, r.BytesUploaded, tt.resp, tt.req)
+			}
+			if tt.resp > 1<<20 && splicedBytes.Load() == before {
+				t.Errorf("bulk transfer did not use splice")
+			}
+		})
+	}
+}
+
+func TestTimeouts(t *testing.T) {
+	const short = 150 * time.Millisecond
+	const long = 10 * time.Second
+	tests := []struct {
+		name   string
+		fc     FrontendConfig
+		bc     BackendConfig
+		server func(net.Conn)
+		client func(c *net.TCPConn)
+		term   string
+		min    time.Duration
+	}{
+		{name: "client", fc: FrontendConfig{TimeoutClient: short}, bc: BackendConfig{TimeoutServer: long},
+			server: func(c net.Conn) { io.Copy(io.Discard, c) }, term: "cD", min: short},
+		{name: "server", fc: FrontendConfig{TimeoutClient: long}, bc: BackendConfig{TimeoutServer: short},
+			server: func(c net.Conn) { io.Copy(io.Discard, c) }, term: "sD", min: short},
+		{name: "server data refreshes", fc: FrontendConfig{TimeoutClient: short}, bc: BackendConfig{TimeoutServer: long},
+			// The server streams for 3 client timeouts: writing to the
+			// client keeps the client side alive, then it goes idle.
+			server: func(c net.Conn) {
+				for end := time.Now().Add(3 * short); time.Now().Before(end); {
+					c.Write([]byte("x"))
+					time.Sleep(short / 5)
+				}
+				io.Copy(io.Discard, c)
+			},
+			client: func(c *net.TCPConn) { go io.Copy(io.Discard, c) }, term: "cD", min: 3 * short},
+		{name: "tunnel overrides", fc: FrontendConfig{TimeoutClient: short / 3}, bc: BackendConfig{TimeoutServer: short / 3, TimeoutTunnel: short},
+			// Both sides expire together: either may be blamed.
+			server: func(c net.Conn) { io.Copy(io.Discard, c) }, term: "cD|sD", min: short},
+		{name: "client-fin", fc: FrontendConfig{TimeoutClient: long, TimeoutClientFin: short}, bc: BackendConfig{TimeoutServer: long},
+			server: func(c net.Conn) {}, // closes at once: FIN to the client, which stays open
+			term: "cD", min: short},
+		{name: "server-fin", fc: FrontendConfig{TimeoutClient: long}, bc: BackendConfig{TimeoutServer: long, TimeoutServerFin: short},
+			server: func(c net.Conn) { io.Copy(io.Discard, c); time.Sleep(4 * short) }, // then closes: "--" if server-fin did not fire
+			client: func(c *net.TCPConn) { c.CloseWrite() }, term: "sD", min: short},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.bc.Servers = []ServerConfig{{Name: "s", Addr: startServer(t, tt.server)}}
+			tt.bc.TimeoutConnect = time.Second
+			w := mkWorld(t, tt.fc, tt.bc, BindConfig{})
+			start := time.Now()
+			c := w.dial()
+			if tt.client != nil {
+				tt.client(c)
+			}
+			r := w.nextLog()
+			el := time.Since(start)
+			if !strings.Contains("|"+tt.term+"|", "|"+r.Termination+"|") {
+				t.Errorf("termination = %q; want %q", r.Termination, tt.term)
+			}
+			if el < tt.min || el > tt.min+2*time.Second {
+				t.Errorf("session lasted %v; want about %v", el, tt.min)
+			}
+		})
+	}
+}
+
+func TestMaxconnQueue(t *testing.T) {
+	hold := make(chan struct{})
+	addr := startServer(t, func(c net.Conn) {
+		c.Write([]byte("hello\n"))
+		select {
+		case <-hold:
+		case <-time.After(10 * time.Second):
+		}
+	})
+	w := mkWorld(t, FrontendConfig{TimeoutClient: 5 * time.Second},
+		BackendConfig{Servers: []ServerConfig{{Name: "s", Addr: addr, Maxconn: 1}},
+			TimeoutConnect: time.Second, TimeoutQueue: 200 * time.Millisecond, TimeoutServer: 5 * time.Second},
+		BindConfig{})
+
+	first := w.dial()
+	if l := readLine(t, first); l != "hello" {
+		t.Fatalf("first connection got %q", l)
+	}
+	// The second one waits in the queue, then times out: closed without a
+	// byte, logged sQ.
+	second := w.dial()
+	expectClosed(t, second, 3*time.Second)
+	r := w.nextLog()
+	if r.Termination != "sQ" || r.Tw < 200*time.Millisecond || r.BackendQue != 1 {
+		t.Errorf("queued session log = %s Tw=%v bq=%d; want sQ, Tw >= 200ms, bq 1", r.Termination, r.Tw, r.BackendQue)
+	}
+	// A third waits and is served as soon as the first one ends.
+	third := w.dial()
+	deadline := time.Now().Add(5 * time.Second)
+	for w.be.Stats().Queue != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("third connection never queued")
+		}
+		time.Sleep(time.Millisecond) // polling a counter: there is no event for "queued"
+	}
+	first.Close()
+	close(hold)
+	if l := readLine(t, third); l != "hello" {
+		t.Fatalf("third connection got %q", l)
+	}
+	if r := w.nextLog(); r.Termination != "--" {
+		t.Errorf("first session termination = %q; want --", r.Termination)
+	}
+}
+
+func TestFrontendMaxconn(t *testing.T) {
+	addr := startServer(t, namedServer("s"))
+	w := mkWorld(t, FrontendConfig{Maxconn: 1}, BackendConfig{Servers: []ServerConfig{{Name: "s", Addr: addr}}, TimeoutConnect: time.Second}, BindConfig{})
+	a := w.dial()
+	readLine(t, a)
+	b := w.dial() // connects (kernel backlog) but is not accepted
+	b.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if _, err := b.Read(make([]byte, 1)); !isTimeout(err) {
+		t.Fatalf("second connection read = %v; want a timeout (not accepted)", err)
+	}
+	a.Close()
+	if l := readLine(t, b); l != "s" {
+		t.Fatalf("second connection got %q after the first closed", l)
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func TestRetriesRedispatch(t *testing.T) {
+	live := startServer(t, namedServer("live"))
+	tests := []struct {
+		name       string
+		redispatch bool
+		term       string
+		retries    int
+	}{
+		{"redispatch on last retry", true, "--", 2},
+		{"no redispatch", false, "SC", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := mkWorld(t, FrontendConfig{},
+				BackendConfig{Balance: "first", Servers: []ServerConfig{{Name: "dead", Addr: closedAddr(t)}, {Name: "live", Addr: live}},
+					TimeoutConnect: 50 * time.Millisecond, Retries: 2, Redispatch: tt.redispatch},
+				BindConfig{})
+			c := w.dial()
+			if tt.term == "--" {
+				if l := readLine(t, c); l != "live" {
+					t.Fatalf("got %q; want live", l)
+				}
+				c.Close()
+			} else {
+				expectClosed(t, c, 3*time.Second)
+			}
+			r := w.nextLog()
+			if r.Termination != tt.term || r.Retries != tt.retries || r.Redispatch != tt.redispatch {
+				t.Errorf("log = %s retries=%d redispatch=%v; want %s %d %v", r.Termination, r.Retries, r.Redispatch, tt.term, tt.retries, tt.redispatch)
+			}
+			if st := w.be.Server("dead").Stats(); st.Failed != uint64(tt.retries)+map[bool]uint64{true: 0, false: 1}[tt.redispatch] {
+				t.Errorf("dead server failed = %d", st.Failed)
+			}
+		})
+	}
+}
+
+// proxyServer reads a PROXY header and reports it, then echoes its name.
+func proxyServer(got chan<- ProxyHeader) func(net.Conn) {
+	return func(c net.Conn) {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		h, _, err := ReadProxyHeader(c)
+		if err != nil {
+			h = ProxyHeader{}
+		}
+		got <- h
+		c.Write([]byte("ok\n"))
+		io.Copy(io.Discard, c)
+	}
+}
+
+func TestProxyProtocolInOut(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	tests := []struct {
+		name        string
+		acceptProxy bool
+		in          []byte
+		send        SendProxy
+		wantSrc     string // "" means the client socket's address
+	}{
+		{"v1 in v2 out", true, []byte("PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r\n"), SendProxyV2, "192.0.2.1:56324"},
+		{"v2 in v1 out", true, AppendProxyV2(nil, ap("[2001:db8::1]:1000"), ap("[2001:db8::2]:443")), SendProxyV1, "[2001:db8::1]:1000"},
+		{"v2 local in", true, AppendProxyV2(nil, netip.AddrPort{}, netip.AddrPort{}), SendProxyV1, ""},
+		{"real addresses out", false, nil, SendProxyV1, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := make(chan ProxyHeader, 1)
+			addr := startServer(t, proxyServer(got))
+			w := mkWorld(t, FrontendConfig{TimeoutClient: 2 * time.Second},
+				BackendConfig{Servers: []ServerConfig{{Name: "s", Addr: addr, SendProxy: tt.send}}, TimeoutConnect: time.Second},
+				BindConfig{AcceptProxy: tt.acceptProxy})
+			c := w.dial()
+			// The header and the first payload bytes in one segment.
+			c.Write(append(tt.in, "hello"...))
+			if l := readLine(t, c); l != "ok" {
+				t.Fatalf("got %q", l)
+			}
+			h := <-got
+			want := ap(c.LocalAddr().String())
+			if tt.wantSrc != "" {
+				want = ap(tt.wantSrc)
+			}
+			if h.Src != want || h.Version != int(tt.send) {
+				t.Errorf("server saw %+v; want v%d from %v", h, tt.send, want)
+			}
+			c.Close()
+			if r := w.nextLog(); r.Client != want || r.BytesUploaded != 5 {
+				t.Errorf("log client = %v, uploaded %d; want %v, 5", r.Client, r.BytesUploaded, want)
+			}
+		})
+	}
+}
+
+func TestAcceptProxyInvalid(t *testing.T) {
+	addr := startServer(t, namedServer("s"))
+	w := mkWorld(t, FrontendConfig{TimeoutClient: 200 * time.Millisecond},
+		BackendConfig{Servers: []ServerConfig{{Name: "s", Addr: addr}}, TimeoutConnect: time.Second},
+		BindConfig{AcceptProxy: true})
+	tests := []struct {
+		name, send, term string
+	}{
+		{"garbage", "GET / HTTP/1.0\r\n\r\n", "CR"},
+		{"silent client", "", "cR"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := w.dial()
+			c.Write([]byte(tt.send))
+			expectClosed(t, c, 3*time.Second)
+			if r := w.nextLog(); r.Termination != tt.term || r.Server != "<NOSRV>" {
+				t.Errorf("log = %s %s; want %s <NOSRV>", r.Termination, r.Server, tt.term)
+			}
+		})
+	}
+}
+
+func TestServerStateAndShutdown(t *testing.T) {
+	a := startServer(t, namedServer("a"))
+	b := startServer(t, namedServer("b"))
+	w := mkWorld(t, FrontendConfig{},
+		BackendConfig{Servers: []ServerConfig{{Name: "a", Addr: a, ShutdownOnDown: true}, {Name: "b", Addr: b}}, TimeoutConnect: time.Second},
+		BindConfig{})
+	held := w.dial()
+	if l := readLine(t, held); l != "a" {
+		t.Fatalf("first connection went to %q", l)
+	}
+	if old := w.be.Server("a").SetState(StateDown); old != StateUp {
+		t.Errorf("SetState returned %v; want UP", old)
+	}
+	// on-marked-down shutdown-sessions killed the session on a.
+	expectClosed(t, held, 3*time.Second)
+	if r := w.nextLog(); r.Termination != "DD" {
+		t.Errorf("killed session termination = %q; want DD", r.Termination)
+	}
+	for range 3 {
+		c := w.dial()
+		if l := readLine(t, c); l != "b" {
+			t.Errorf("with a DOWN, got server %q; want b", l)
+		}
+		c.Close()
+		w.nextLog()
+	}
+	if act, _ := w.be.UsableServers(); act != 1 {
+		t.Errorf("usable servers = %d; want 1", act)
+	}
+}
+
+func TestStopDrainCloseAll(t *testing.T) {
+	addr := startServer(t, namedServer("s"))
+	w := mkWorld(t, FrontendConfig{}, BackendConfig{Servers: []ServerConfig{{Name: "s", Addr: addr}}, TimeoutConnect: time.Second}, BindConfig{})
+	c := w.dial()
+	readLine(t, c)
+	w.bind.Stop()
+	select {
+	case <-w.bind.Done():
+	default:
+		t.Fatal("Done not closed after Stop")
+	}
+	if n := w.eng.ActiveSessions(); n != 1 {
+		t.Errorf("ActiveSessions = %d; want 1", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	if err := w.eng.Wait(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Wait with an active session = %v; want deadline exceeded", err)
+	}
+	cancel()
+	// The session still works after Stop.
+	c.Write([]byte("ping\n"))
+	if l := readLine(t, c); l != "ping" {
+		t.Errorf("echo after Stop = %q", l)
+	}
+	w.eng.CloseAll("test")
+	if err := w.eng.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if r := w.nextLog(); r.Termination != "KD" {
+		t.Errorf("termination = %q; want KD", r.Termination)
+	}
+}
