@@ -286,7 +286,7 @@ func TestTimeouts(t *testing.T) {
 			server: func(c net.Conn) { io.Copy(io.Discard, c) }, term: "cD|sD", min: short},
 		{name: "client-fin", fc: FrontendConfig{TimeoutClient: long, TimeoutClientFin: short}, bc: BackendConfig{TimeoutServer: long},
 			server: func(c net.Conn) {}, // closes at once: FIN to the client, which stays open
-			term: "cD", min: short},
+			term:   "cD", min: short},
 		{name: "server-fin", fc: FrontendConfig{TimeoutClient: long}, bc: BackendConfig{TimeoutServer: long, TimeoutServerFin: short},
 			server: func(c net.Conn) { io.Copy(io.Discard, c); time.Sleep(4 * short) }, // then closes: "--" if server-fin did not fire
 			client: func(c *net.TCPConn) { c.CloseWrite() }, term: "sD", min: short},
