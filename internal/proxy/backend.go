@@ -118,6 +118,11 @@ type BackendConfig struct {
 	// Redispatch enables "option redispatch": a retry goes to another
 	// server, on the last retry when RedispatchInterval is 0 or -1.
 	Redispatch bool
+	// OnStateChange, when set, is called after a server's state changed
+	// through SetState, outside the backend lock, with the number of
+	// connections moved from the server's queue to the backend queue
+	// ("requeued" in HAProxy's health messages).
+	OnStateChange func(s *Server, old, cur State, requeued int)
 	// RedispatchInterval is "option redispatch <interval>": P > 0
 	// redispatches every P-th retry, N < 0 on the N-th retry before the
 	// last; 0 means -1.
@@ -287,14 +292,19 @@ func (s *Server) SetState(st State) (old State) {
 	b.mu.Lock()
 	old = s.state
 	s.state = st
+	requeued := 0
 	if st != StateUp && len(s.queue) > 0 {
 		// HAProxy's pendconn_redistribute: non-persistent connections
 		// waiting for this server may go elsewhere.
+		requeued = len(s.queue)
 		b.queue = append(b.queue, s.queue...)
 		s.queue = nil
 	}
 	b.dispatchLocked()
 	b.mu.Unlock()
+	if old != st && b.cfg.OnStateChange != nil {
+		b.cfg.OnStateChange(s, old, st, requeued)
+	}
 	if st == StateDown && old != StateDown && s.cfg.ShutdownOnDown {
 		if e := b.eng.Load(); e != nil {
 			e.killServer(s, termDown)

@@ -263,7 +263,7 @@ type deadliner interface{ SetDeadline(time.Time) error }
 //
 // Accept errors are handled by class: net.ErrClosed ends the loop; any
 // other error (a paused listener, EMFILE, ECONNABORTED...) is retried after
-// a back-off growing from 5ms to 1s, so the loop never spins.
+// a back-off growing from 5ms to 100ms, so the loop never spins.
 func (f *Frontend) Serve(ln net.Listener, cfg BindConfig) *Binding {
 	b := &Binding{f: f, ln: ln, cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
 	go b.acceptLoop()
@@ -313,18 +313,19 @@ func (b *Binding) acceptLoop() {
 		// Take the global and frontend slots before accepting: at the
 		// limit the listener is not polled and clients wait in the
 		// kernel's backlog, as with HAProxy's limited listeners.
-		if e.sem != nil {
-			select {
-			case e.sem <- struct{}{}:
-			case <-b.stop:
-				return
-			}
-		}
+		// Frontend first: a full frontend must not sit on a global slot.
 		if f.sem != nil {
 			select {
 			case f.sem <- struct{}{}:
 			case <-b.stop:
-				releaseSem(e.sem)
+				return
+			}
+		}
+		if e.sem != nil {
+			select {
+			case e.sem <- struct{}{}:
+			case <-b.stop:
+				releaseSem(f.sem)
 				return
 			}
 		}
@@ -341,7 +342,9 @@ func (b *Binding) acceptLoop() {
 			if delay == 0 {
 				delay = 5 * time.Millisecond
 			} else {
-				delay = min(2*delay, time.Second)
+				// Capped low: a paused listener fails every Accept and
+				// must resume accepting promptly.
+				delay = min(2*delay, 100*time.Millisecond)
 			}
 			f.log.Debug("accept", "frontend", f.cfg.Name, "bind", b.cfg.Name, "error", err, "retry_in", delay)
 			t := time.NewTimer(delay)

@@ -500,8 +500,12 @@ func TestAcceptProxyInvalid(t *testing.T) {
 func TestServerStateAndShutdown(t *testing.T) {
 	a := startServer(t, namedServer("a"))
 	b := startServer(t, namedServer("b"))
+	changes := make(chan string, 4)
 	w := mkWorld(t, FrontendConfig{},
-		BackendConfig{Servers: []ServerConfig{{Name: "a", Addr: a, ShutdownOnDown: true}, {Name: "b", Addr: b}}, TimeoutConnect: time.Second},
+		BackendConfig{Servers: []ServerConfig{{Name: "a", Addr: a, ShutdownOnDown: true}, {Name: "b", Addr: b}}, TimeoutConnect: time.Second,
+			OnStateChange: func(s *Server, old, cur State, requeued int) {
+				changes <- fmt.Sprintf("%s %v->%v %d", s.Name(), old, cur, requeued)
+			}},
 		BindConfig{})
 	held := w.dial()
 	if l := readLine(t, held); l != "a" {
@@ -509,6 +513,9 @@ func TestServerStateAndShutdown(t *testing.T) {
 	}
 	if old := w.be.Server("a").SetState(StateDown); old != StateUp {
 		t.Errorf("SetState returned %v; want UP", old)
+	}
+	if g, want := <-changes, "a UP->DOWN 0"; g != want {
+		t.Errorf("OnStateChange got %q; want %q", g, want)
 	}
 	// on-marked-down shutdown-sessions killed the session on a.
 	expectClosed(t, held, 3*time.Second)
