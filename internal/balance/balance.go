@@ -87,10 +87,24 @@ type Options struct {
 	Rand Rand
 }
 
-var (
-	errUnknown     = errors.New("unknown algorithm")
-	errUnsupported = errors.New("algorithm not supported in tcp mode")
-)
+var errUnknown = errors.New("unknown algorithm")
+
+// IsFallback reports whether name is an algorithm that New serves with
+// roundrobin because it needs to inspect the traffic: uri, url_param and
+// hdr(<name>), which HAProxy itself replaces with round robin in tcp mode
+// ("Layer 7 hash not possible … Falling back to round robin."), and
+// rdp-cookie and hash <expr>, which lb does not implement (HAProxy also
+// uses round robin when the cookie or the expression yields nothing). The
+// caller may warn about the latter two.
+func IsFallback(name string) bool {
+	base, _, _ := strings.Cut(name, "(")
+	base, _, _ = strings.Cut(base, " ")
+	switch base {
+	case "uri", "url_param", "hdr", "rdp-cookie", "hash":
+		return true
+	}
+	return false
+}
 
 // Names lists the algorithm names New accepts, in HAProxy's manual order.
 func Names() []string {
@@ -100,6 +114,8 @@ func Names() []string {
 // New returns the algorithm called name, as written after "balance" in an
 // HAProxy configuration. An empty name means roundrobin, HAProxy's default
 // when a backend has no balance line. "random(N)" sets the number of draws.
+// The algorithms that need to inspect the traffic (see IsFallback) get
+// roundrobin.
 func New(name string, opt Options) (Algorithm, error) {
 	if opt.Rand == nil {
 		opt.Rand = globalRand{}
@@ -128,9 +144,8 @@ func New(name string, opt Options) (Algorithm, error) {
 			opt.Draws = n
 		}
 		return &random{opt: opt}, nil
-	case name == "uri" || name == "url_param" || name == "rdp-cookie" || name == "hash" ||
-		strings.HasPrefix(name, "hdr(") || strings.HasPrefix(name, "rdp-cookie(") || strings.HasPrefix(name, "hash "):
-		return nil, fmt.Errorf("balance: %q: %w", name, errUnsupported)
+	case IsFallback(name):
+		return &roundRobin{opt: opt}, nil
 	}
 	return nil, fmt.Errorf("balance: %q: %w", name, errUnknown)
 }

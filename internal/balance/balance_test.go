@@ -340,7 +340,8 @@ func TestNew(t *testing.T) {
 		{"roundrobin", nil}, {"static-rr", nil}, {"leastconn", nil}, {"first", nil},
 		{"source", nil}, {"random", nil}, {"random(3)", nil}, {"", nil},
 		{"random(0)", errUnknown}, {"random(x", errUnknown}, {"bogus", errUnknown},
-		{"uri", errUnsupported}, {"hdr(host)", errUnsupported},
+		{"uri", nil}, {"hdr(host)", nil}, {"hdr", nil}, {"rdp-cookie", nil}, {"hash req.payload(0,10)", nil},
+		{"urix", errUnknown},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(tc.name, Options{})
@@ -352,6 +353,25 @@ func TestNew(t *testing.T) {
 	for _, n := range Names() {
 		if _, err := New(n, Options{}); err != nil {
 			t.Errorf("New(%q) from Names = %v", n, err)
+		}
+	}
+}
+
+func TestFallback(t *testing.T) {
+	for _, name := range []string{"uri", "url_param", "hdr(host)", "hdr", "rdp-cookie(mstshash)", "hash req.payload(0,10)"} {
+		t.Run(name, func(t *testing.T) {
+			if !IsFallback(name) {
+				t.Errorf("IsFallback(%q) = false; want true", name)
+			}
+			a := mustNew(t, name, Options{})
+			if got, want := seq(a, mk(2, 1), 6), "abaaba"; got != want {
+				t.Errorf("New(%q) picks %q; want roundrobin %q", name, got, want)
+			}
+		})
+	}
+	for _, name := range Names() {
+		if IsFallback(name) {
+			t.Errorf("IsFallback(%q) = true; want false", name)
 		}
 	}
 }

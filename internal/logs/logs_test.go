@@ -61,6 +61,25 @@ func TestParseTarget(t *testing.T) {
 	}
 }
 
+func TestTargetOf(t *testing.T) {
+	got, err := TargetOf("udp", "127.0.0.1:514", 2048, "rfc5424", "local2", "info", "notice")
+	want := Target{Kind: KindUDP, Addr: "127.0.0.1:514", Len: 2048, Format: FormatRFC5424, Facility: 18,
+		MaxLevel: LevelInfo, MinLevel: LevelNotice}
+	if err != nil || got != want {
+		t.Errorf("TargetOf(udp) = %+v, %v; want %+v", got, err, want)
+	}
+	got, err = TargetOf("stdout", "", 0, "", "daemon", "", "")
+	want = Target{Kind: KindFD, FD: 1, Facility: 3, MaxLevel: LevelDebug}
+	if err != nil || got != want {
+		t.Errorf("TargetOf(stdout) = %+v, %v; want %+v", got, err, want)
+	}
+	for _, bad := range [][]string{{"ring", "buf"}, {"tcp", "127.0.0.1:514"}, {"fd", "x"}, {"udp", "nohost"}} {
+		if _, err := TargetOf(bad[0], bad[1], 0, "", "local0", "", ""); err == nil {
+			t.Errorf("TargetOf(%q, %q) = nil error; want an error", bad[0], bad[1])
+		}
+	}
+}
+
 // The wanted headers are those HAProxy 2.6.12 sent for the same settings
 // (tag haproxy, pid 16687, 2026-11-25 12:19:37.305904 UTC).
 func TestAppendHeader(t *testing.T) {

@@ -266,3 +266,52 @@ func (t *Target) parseAddr(a string) error {
 	t.Kind, t.Addr = KindUDP, net.JoinHostPort(host, port)
 	return nil
 }
+
+// TargetOf builds a Target from the fields of an already parsed log line:
+// network is "udp", "unix" (a datagram path), "stdout", "stderr" or "fd";
+// addr is host:port, the path or the fd number; format, level and minLevel
+// may be empty (local format, every level, no cap).
+func TargetOf(network, addr string, length int, format, facility, level, minLevel string) (Target, error) {
+	t := Target{Len: length, MaxLevel: LevelDebug, MinLevel: LevelEmerg}
+	switch network {
+	case "stdout":
+		t.Kind, t.FD = KindFD, 1
+	case "stderr":
+		t.Kind, t.FD = KindFD, 2
+	case "fd":
+		n, err := strconv.Atoi(addr)
+		if err != nil || n < 0 {
+			return t, fmt.Errorf("log: invalid fd %q: %w", addr, errSyntax)
+		}
+		t.Kind, t.FD = KindFD, n
+	case "unix", "unixgram":
+		t.Kind, t.Addr = KindUnixgram, addr
+	case "udp", "udp4", "udp6":
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return t, fmt.Errorf("log: address %q: %w", addr, err)
+		}
+		t.Kind, t.Addr = KindUDP, addr
+	default:
+		return t, fmt.Errorf("log: network %q: %w", network, errUnsupported)
+	}
+	var err error
+	if format != "" {
+		if t.Format, err = ParseFormat(format); err != nil {
+			return t, fmt.Errorf("log: %w", err)
+		}
+	}
+	if t.Facility, err = ParseFacility(facility); err != nil {
+		return t, fmt.Errorf("log: %w", err)
+	}
+	if level != "" {
+		if t.MaxLevel, err = ParseLevel(level); err != nil {
+			return t, fmt.Errorf("log: %w", err)
+		}
+	}
+	if minLevel != "" {
+		if t.MinLevel, err = ParseLevel(minLevel); err != nil {
+			return t, fmt.Errorf("log: %w", err)
+		}
+	}
+	return t, nil
+}

@@ -1,0 +1,106 @@
+package health
+
+import (
+	"bytes"
+	"slices"
+	"testing"
+)
+
+func TestParseTCPCheck(t *testing.T) {
+	rules, err := ParseTCPCheck([][]string{
+		{"comment", "x"},
+		{"connect", "port", "6379"},
+		{"send", "PING\r\n"},
+		{"expect", "string", "+PONG"},
+		{"send-binary", "50494e47"},
+		{"expect", "!", "binary", "4552"},
+		{"expect", "min-recv", "2", "rstring", "^\\+OK"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rules) != 6 {
+		t.Fatalf("got %d rules; want 6", len(rules))
+	}
+	if r := rules[0]; r.Action != ActConnect || r.Port != 6379 {
+		t.Errorf("rule 1 = %+v; want connect port 6379", r)
+	}
+	if r := rules[1]; r.Action != ActSend || string(r.Data) != "PING\r\n" {
+		t.Errorf("rule 2 = %+v", r)
+	}
+	if r := rules[2]; r.Action != ActExpect || r.Match != MatchString || string(r.Data) != "+PONG" {
+		t.Errorf("rule 3 = %+v", r)
+	}
+	if r := rules[3]; r.Action != ActSend || string(r.Data) != "PING" {
+		t.Errorf("rule 4 = %+v; want send PING", r)
+	}
+	if r := rules[4]; r.Match != MatchBinary || !r.Negate || !bytes.Equal(r.Data, []byte("ER")) {
+		t.Errorf("rule 5 = %+v; want ! binary ER", r)
+	}
+	if r := rules[5]; r.Match != MatchRString || r.Regexp == nil || !r.Regexp.MatchString("+OK") {
+		t.Errorf("rule 6 = %+v; want rstring", r)
+	}
+	for _, bad := range [][]string{
+		{"send-lf", "x"}, {"expect", "status", "200"}, {"expect", "string"}, {"connect", "ssl"},
+		{"send-binary", "zz"}, {"expect", "rstring", "("},
+	} {
+		if _, err := ParseTCPCheck([][]string{bad}); err == nil {
+			t.Errorf("ParseTCPCheck(%q) = nil error; want an error", bad)
+		}
+	}
+}
+
+func TestParseHTTPCheck(t *testing.T) {
+	var cfg Config
+	if err := ParseOption(&cfg, "httpchk"); err != nil {
+		t.Fatal(err)
+	}
+	err := ParseHTTPCheck(&cfg, [][]string{
+		{"send", "meth", "GET", "uri", "/health", "ver", "HTTP/1.1", "hdr", "Host", "example.org"},
+		{"expect", "!", "status", "500-599"},
+		{"disable-on-404"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := cfg.HTTP
+	if cfg.Kind != KindHTTP || h.Method != "GET" || h.URI != "/health" || h.Version != "HTTP/1.1" ||
+		!slices.Equal(h.Headers, [][2]string{{"Host", "example.org"}}) {
+		t.Errorf("HTTP = %+v", h)
+	}
+	if e := cfg.Expect; e.Match != MatchStatus || !e.Negate || len(e.Codes) != 1 || e.Codes[0] != (CodeRange{500, 599}) {
+		t.Errorf("Expect = %+v", e)
+	}
+	for _, bad := range [][][]string{
+		{{"expect", "status", "200"}, {"expect", "string", "ok"}},
+		{{"expect", "binary", "4f4b"}},
+		{{"send", "hdr", "Host"}},
+		{{"set-var(check.x)", "1"}},
+	} {
+		var c Config
+		if err := ParseHTTPCheck(&c, bad); err == nil {
+			t.Errorf("ParseHTTPCheck(%q) = nil error; want an error", bad)
+		}
+	}
+}
+
+func TestParseOption(t *testing.T) {
+	for _, tc := range []struct {
+		option string
+		kind   Kind
+		rules  int
+		err    bool
+	}{
+		{"", KindTCP, 0, false},
+		{"httpchk", KindHTTP, 0, false},
+		{"tcp-check", KindTCPCheck, 0, false},
+		{"redis-check", KindTCPCheck, 2, false},
+		{"mysql-check", KindTCP, 0, true},
+	} {
+		var cfg Config
+		err := ParseOption(&cfg, tc.option)
+		if (err != nil) != tc.err || cfg.Kind != tc.kind || len(cfg.TCPCheck) != tc.rules {
+			t.Errorf("ParseOption(%q) = kind %v, %d rules, %v; want %v, %d, error %v", tc.option, cfg.Kind, len(cfg.TCPCheck), err, tc.kind, tc.rules, tc.err)
+		}
+	}
+}
