@@ -228,7 +228,7 @@ func (l *loader) parseBind(pos Pos, spec string, opts []string, what string, sta
 		if o.status == kwUnsupported {
 			return nil, fmt.Errorf("'%s' is not supported by lb yet", opts[i])
 		}
-		if i+o.nargs >= len(opts)+0 && o.nargs > 0 && i+o.nargs > len(opts)-1 {
+		if i+o.nargs >= len(opts) {
 			return nil, fmt.Errorf("'%s %s' in section '%s' : '%s' : missing value", what, spec, sec, opts[i])
 		}
 		if err := o.fn(l, b, opts[i+1:i+1+o.nargs]); err != nil {

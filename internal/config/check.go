@@ -57,12 +57,12 @@ func (l *loader) checkGlobal() {
 func (l *loader) checkProxy(p *Proxy) {
 	kind := capName(p.Cap)
 	if p.Cap&CapFrontend != 0 && len(p.Binds) == 0 && !p.Disabled {
-		l.warn(Pos{}, "%s '%s' has no 'bind' directive. Please declare it as a backend if this was intended.", kind, p.Name)
+		l.warn(p.Pos, "%s '%s' has no 'bind' directive. Please declare it as a backend if this was intended.", kind, p.Name)
 	}
 	if p.Mode == ModeTCP || p.Mode == ModeHTTP {
 		t := p.Timeouts
 		if (p.Cap&CapFrontend != 0 && t.Client == 0) || (p.Cap&CapBackend != 0 && (t.Connect == 0 || t.Server == 0)) {
-			l.warn(Pos{}, missingTimeouts, kind, p.Name)
+			l.warn(p.Pos, missingTimeouts, kind, p.Name)
 		}
 	}
 	if p.Cap&CapFrontend != 0 {
@@ -77,27 +77,27 @@ func (l *loader) checkProxy(p *Proxy) {
 	}
 	if p.Mode != ModeHTTP {
 		if p.HTTPLog && p.Cap&CapFrontend != 0 {
-			l.warn(Pos{}, "'option httplog' not usable with %s '%s' (needs 'mode http'). Falling back to 'option tcplog'.", kind, p.Name)
+			l.warn(p.Pos, "'option httplog' not usable with %s '%s' (needs 'mode http'). Falling back to 'option tcplog'.", kind, p.Name)
 		}
 		if p.Cap&CapBackend != 0 && p.Balance.IsHTTP() {
-			l.warn(Pos{}, "Layer 7 hash not possible for %s '%s' (needs 'mode http'). Falling back to round robin.", kind, p.Name)
+			l.warn(p.Pos, "Layer 7 hash not possible for %s '%s' (needs 'mode http'). Falling back to round robin.", kind, p.Name)
 		}
 		for _, rs := range []struct {
 			name  string
 			rules []*Rule
 		}{{"http-request", p.HTTPRequest}, {"http-response", p.HTTPResponse}, {"http-after-response", p.HTTPAfterResponse}, {"redirect", p.Redirects}} {
 			if len(rs.rules) > 0 {
-				l.warn(Pos{}, "'%s' rules ignored for %s '%s' as they require HTTP mode.", rs.name, kind, p.Name)
+				l.warn(p.Pos, "'%s' rules ignored for %s '%s' as they require HTTP mode.", rs.name, kind, p.Name)
 			}
 		}
 		if p.Forwardfor != nil {
-			l.warn(Pos{}, "'option forwardfor' ignored for %s '%s' as it requires HTTP mode.", kind, p.Name)
+			l.warn(p.Pos, "'option forwardfor' ignored for %s '%s' as it requires HTTP mode.", kind, p.Name)
 		}
 		if p.Cookie != nil && p.Cap&CapBackend != 0 {
-			l.warn(Pos{}, "'cookie' statement ignored for %s '%s' as it requires HTTP mode.", kind, p.Name)
+			l.warn(p.Pos, "'cookie' statement ignored for %s '%s' as it requires HTTP mode.", kind, p.Name)
 		}
 		if p.Stats.Enabled && p.Cap&CapFrontend != 0 {
-			l.warn(Pos{}, "'stats' statement ignored for %s '%s' as it requires HTTP mode.", kind, p.Name)
+			l.warn(p.Pos, "'stats' statement ignored for %s '%s' as it requires HTTP mode.", kind, p.Name)
 		}
 	}
 }

@@ -72,6 +72,9 @@ type condParser struct {
 	s   string
 	i   int
 	env func(string) (string, bool)
+	// op is the offset of the last "&&"/"||" read: HAProxy names the text
+	// from there when the operand after it is missing.
+	op int
 }
 
 func (p *condParser) skip() {
@@ -94,6 +97,7 @@ func (p *condParser) expr(depth int) (bool, error) {
 		if !strings.HasPrefix(p.s[p.i:], "||") {
 			return v, nil
 		}
+		p.op = p.i
 		p.i += 2
 		w, err := p.and(depth)
 		if err != nil {
@@ -114,6 +118,7 @@ func (p *condParser) and(depth int) (bool, error) {
 		if !strings.HasPrefix(p.s[p.i:], "&&") {
 			return v, nil
 		}
+		p.op = p.i
 		p.i += 2
 		w, err := p.term(depth)
 		if err != nil {
@@ -130,7 +135,7 @@ func (p *condParser) term(depth int) (bool, error) {
 	}
 	p.skip()
 	if p.i >= len(p.s) {
-		return false, fmt.Errorf("unparsable conditional expression '%s'", p.s)
+		return false, fmt.Errorf("unparsable conditional expression '%s'", p.s[p.op:])
 	}
 	start := p.i
 	switch c := p.s[p.i]; {

@@ -99,7 +99,15 @@ func init() {
 		}},
 		"chroot":  {fn: gString(func(g *Global) *string { return &g.Chroot }, "'%s' expects a directory as an argument.")},
 		"pidfile": {fn: gString(func(g *Global) *string { return &g.Pidfile }, "'%s' expects a file name as an argument.")},
-		"node":    {fn: gString(func(g *Global) *string { return &g.Node }, "'%s' expects a name as an argument.")},
+		"node": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			if len(args) < 2 || args[1] == "" || strings.IndexFunc(args[1], func(r rune) bool {
+				return !(r < 128 && (isAlnum(byte(r)) || r == '.' || r == '-' || r == '_'))
+			}) >= 0 {
+				return fmt.Errorf("'%s' requires valid node name - non-empty string with digits(0-9), letters(A-Z, a-z), dot(.), hyphen(-) or underscode(_).", args[0])
+			}
+			g.Node = args[1]
+			return tooMany(args, 2)
+		}},
 		"description": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
 			if len(args) < 2 {
 				return fmt.Errorf("'%s' expects a string argument.", args[0])

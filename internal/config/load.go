@@ -204,9 +204,7 @@ func (l *loader) loadFile(name string) {
 		}
 		args, err := splitLine(line, l.env)
 		if err != nil {
-			if !taking() {
-				continue
-			}
+			// HAProxy reports syntax errors even inside skipped blocks.
 			if le, ok := err.(*lexError); ok {
 				l.alert(pos, "%s at position %d:\n  %s\n  %s^", le.msg, le.pos+1, line, strings.Repeat(" ", le.pos))
 			} else {
@@ -249,7 +247,9 @@ func (l *loader) loadFile(name string) {
 			case ".warning":
 				l.warn(pos, "'%s'.", msg)
 			case ".alert":
+				// HAProxy stops reading the configuration on ".alert".
 				l.alert(pos, "'%s'.", msg)
+				return
 			}
 			continue
 		}

@@ -182,6 +182,7 @@ func newProxy() *Proxy {
 	return &Proxy{
 		Mode:          ModeTCP,
 		Retries:       3,
+		Balance:       Balance{Algorithm: "roundrobin"},
 		Options:       map[string]bool{},
 		ErrorFiles:    map[int]string{},
 		DefaultServer: newServer(),
