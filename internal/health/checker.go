@@ -20,6 +20,10 @@ type Event struct {
 	// Changed reports a transition: the server just went UP (Up) or
 	// DOWN (!Up).
 	Changed bool
+	// Report is set when the health counter or the status changed: the
+	// results HAProxy logs with option log-health-checks (see
+	// HealthCheckMessage).
+	Report bool
 }
 
 // Checker checks one server periodically and tracks its state the way
@@ -47,7 +51,7 @@ func New(cfg Config, cb func(Event)) (*Checker, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	c := &Checker{cfg: cfg, cb: cb, log: cfg.Logger}
+	c := &Checker{cfg: cfg, cb: cb, log: cfg.Logger, last: Result{Status: StatusInit}}
 	if cfg.StartDown {
 		c.health = 0
 	} else {
@@ -99,6 +103,7 @@ func (c *Checker) record(r Result) Event {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	max := c.cfg.Rise + c.cfg.Fall - 1
+	prevHealth, prevStatus := c.health, c.last.Status
 	if r.Status.Passed() {
 		if c.health < max {
 			c.health++
@@ -122,7 +127,8 @@ func (c *Checker) record(r Result) Event {
 		up = true
 	}
 	c.up.Store(up)
-	return Event{Result: r, Health: c.health, Up: up, Changed: up != wasUp}
+	return Event{Result: r, Health: c.health, Up: up, Changed: up != wasUp,
+		Report: c.health != prevHealth || r.Status != prevStatus}
 }
 
 // interval is HAProxy's srv_getinter: inter when fully UP, downinter when

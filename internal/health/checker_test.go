@@ -18,14 +18,16 @@ func TestRecord(t *testing.T) {
 		seq       string // s = success, f = failure
 		health    string // health after each result
 		changes   string // U or D on a transition, . otherwise
+		reports   string // r when Event.Report (log-health-checks logs it)
 	}{
-		{"first failure marks down", false, "f", "0", "D"},
-		{"success from start", false, "sf", "43", ".."},
-		{"fall 3 from fully up", false, "sfff", "4320", "...D"},
-		{"a success resets the fall", false, "sffsff", "432432", "......"},
-		{"rise 2 to come back", false, "fss", "014", "D.U"},
-		{"a failure resets the rise", false, "fsfss", "01014", "D...U"},
-		{"start down", true, "ss", "14", ".U"},
+		{"first failure marks down", false, "f", "0", "D", "r"},
+		{"success from start", false, "sf", "43", "..", "rr"},
+		{"fall 3 from fully up", false, "sfff", "4320", "...D", "rrrr"},
+		{"a success resets the fall", false, "sffsff", "432432", "......", "rrrrrr"},
+		{"rise 2 to come back", false, "fss", "014", "D.U", "rrr"},
+		{"a failure resets the rise", false, "fsfss", "01014", "D...U", "rrrrr"},
+		{"start down", true, "ss", "14", ".U", "rr"},
+		{"steady results are not reported", false, "sssffff", "4443200", ".....D.", "r..rrr."},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -33,7 +35,7 @@ func TestRecord(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var health, changes []byte
+			var health, changes, reports []byte
 			for _, r := range tc.seq {
 				st := StatusL4Con
 				if r == 's' {
@@ -41,6 +43,11 @@ func TestRecord(t *testing.T) {
 				}
 				ev := c.record(Result{Status: st})
 				health = append(health, byte('0'+ev.Health))
+				if ev.Report {
+					reports = append(reports, 'r')
+				} else {
+					reports = append(reports, '.')
+				}
 				switch {
 				case ev.Changed && ev.Up:
 					changes = append(changes, 'U')
@@ -53,8 +60,8 @@ func TestRecord(t *testing.T) {
 					t.Errorf("event Up = %v, Checker.Up = %v", ev.Up, c.Up())
 				}
 			}
-			if string(health) != tc.health || string(changes) != tc.changes {
-				t.Errorf("%s: health %s changes %s; want %s %s", tc.seq, health, changes, tc.health, tc.changes)
+			if string(health) != tc.health || string(changes) != tc.changes || string(reports) != tc.reports {
+				t.Errorf("%s: health %s changes %s reports %s; want %s %s %s", tc.seq, health, changes, reports, tc.health, tc.changes, tc.reports)
 			}
 		})
 	}

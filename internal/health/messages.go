@@ -39,7 +39,7 @@ const (
 //
 //	Server be/srv is DOWN, reason: Layer4 connection problem, info: "Connection refused", check duration: 0ms. 1 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.
 func ServerDownMessage(st ServerState, r Result) string {
-	return stateMessage(st, false, checkReason(r))
+	return stateMessage(st, false, "is DOWN", checkReason(r))
 }
 
 // ServerUpMessage formats HAProxy 2.6's message for a server that a check
@@ -47,7 +47,7 @@ func ServerDownMessage(st ServerState, r Result) string {
 //
 //	Server be/srv is UP, reason: Layer4 check passed, check duration: 0ms. 2 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.
 func ServerUpMessage(st ServerState, r Result) string {
-	return stateMessage(st, true, checkReason(r))
+	return stateMessage(st, true, "is UP", checkReason(r))
 }
 
 // ServerStateMessage formats a transition that no check caused; reason is
@@ -56,7 +56,7 @@ func ServerStateMessage(st ServerState, up bool, reason string) string {
 	if reason != "" {
 		reason = ", " + reason
 	}
-	return stateMessage(st, up, reason)
+	return stateMessage(st, up, "is "+upDown(up), reason)
 }
 
 // checkReason renders HAProxy's srv_append_status for a check result.
@@ -76,16 +76,14 @@ func checkReason(r Result) string {
 	return b.String()
 }
 
-func stateMessage(st ServerState, up bool, reason string) string {
+// stateMessage renders "<prefix> <verb><reason>. <counts>." where the
+// counts are the "online" form when up, else the "left" form.
+func stateMessage(st ServerState, up bool, verb, reason string) string {
 	var b strings.Builder
-	if st.Backup {
-		b.WriteString("Backup ")
-	}
-	state := "DOWN"
-	if up {
-		state = "UP"
-	}
-	fmt.Fprintf(&b, "Server %s/%s is %s%s", st.Proxy, st.Server, state, reason)
+	b.WriteString(prefix(st))
+	b.WriteByte(' ')
+	b.WriteString(verb)
+	b.WriteString(reason)
 	onBackup := ""
 	if st.Backups > 0 && st.Active == 0 {
 		onBackup = " Running on backup."
@@ -156,11 +154,7 @@ func SighupHeader(proxy string) string {
 // "SIGHUP: Server be/srv is UP. Conn: 0 act, 0 pend, 1 tot.". act is the
 // current sessions, pend the queued ones, tot the cumulated sessions.
 func SighupServerLine(proxy, server string, up bool, act, pend int, tot int64) string {
-	state := "DOWN"
-	if up {
-		state = "UP"
-	}
-	return fmt.Sprintf("SIGHUP: Server %s/%s is %s. Conn: %d act, %d pend, %d tot.", proxy, server, state, act, pend, tot)
+	return fmt.Sprintf("SIGHUP: Server %s/%s is %s. Conn: %d act, %d pend, %d tot.", proxy, server, upDown(up), act, pend, tot)
 }
 
 // ProxyConns are the connection counters of a proxy's SIGHUP line.
@@ -184,4 +178,81 @@ func SighupProxyLine(proxy string, active, backups int, c ProxyConns) string {
 	}
 	return fmt.Sprintf("SIGHUP: Proxy %s has %d active servers and %d backup servers available. %s",
 		proxy, active, backups, conn)
+}
+
+// MaintDownMessage is logged (at alert) when a server is put in
+// maintenance: "Server be/s1 is going DOWN for maintenance. 1 active and 1
+// backup servers left. 0 sessions active, 0 requeued, 0 remaining in
+// queue.".
+func MaintDownMessage(st ServerState) string {
+	return stateMessage(st, false, "is going DOWN for maintenance", "")
+}
+
+// MaintUpMessage is logged (at notice) when a server leaves maintenance:
+// "Server be/s1 is UP/READY (leaving forced maintenance).". up is its
+// health state and drain whether it stays in drain mode (".../DRAIN").
+func MaintUpMessage(st ServerState, up, drain bool) string {
+	admin := "READY"
+	if drain {
+		admin = "DRAIN"
+	}
+	return prefix(st) + " is " + upDown(up) + "/" + admin + " (leaving forced maintenance)."
+}
+
+// DrainMessage is logged (at notice) when a server enters drain mode:
+// "Server be/s2 enters drain state. 1 active and 1 backup servers online.
+// 0 sessions requeued, 0 total in queue.".
+func DrainMessage(st ServerState) string {
+	return stateMessage(st, true, "enters drain state", "")
+}
+
+// LeaveDrainMessage is logged (at notice) when a server leaves drain mode:
+// "Server be/s2 is UP (leaving forced drain).".
+func LeaveDrainMessage(st ServerState, up bool) string {
+	return prefix(st) + " is " + upDown(up) + " (leaving forced drain)."
+}
+
+// HealthCheckMessage is the line of option log-health-checks (at notice)
+// for a result that changed the health counter or the status (Event.Report):
+// "Health check for server lh/h1 failed, reason: Layer4 connection
+// problem, info: "Connection refused", check duration: 0ms, status: 2/3 UP.".
+// The status shows the remaining successes of an UP server out of fall, or
+// the successes of a DOWN one out of rise.
+func HealthCheckMessage(st ServerState, ev Event, rise, fall int) string {
+	var b strings.Builder
+	b.WriteString("Health check for ")
+	if st.Backup {
+		b.WriteString("backup ")
+	}
+	fmt.Fprintf(&b, "server %s/%s ", st.Proxy, st.Server)
+	switch {
+	case ev.Status == StatusL7OKC:
+		b.WriteString("conditionally succeeded")
+	case ev.Status.Passed():
+		b.WriteString("succeeded")
+	default:
+		b.WriteString("failed")
+	}
+	b.WriteString(checkReason(ev.Result))
+	if ev.Health >= rise {
+		fmt.Fprintf(&b, ", status: %d/%d UP.", ev.Health-rise+1, fall)
+	} else {
+		fmt.Fprintf(&b, ", status: %d/%d DOWN.", ev.Health, rise)
+	}
+	return b.String()
+}
+
+func upDown(up bool) string {
+	if up {
+		return "UP"
+	}
+	return "DOWN"
+}
+
+func prefix(st ServerState) string {
+	p := "Server " + st.Proxy + "/" + st.Server
+	if st.Backup {
+		p = "Backup " + p
+	}
+	return p
 }
