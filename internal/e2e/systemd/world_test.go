@@ -164,9 +164,9 @@ func (w *world) startLoad(waitReady bool, args ...string) *loadRun {
 		case <-l.ready:
 		case <-l.done:
 			w.t.Fatalf("loadgen %v exited before its first successful request: %s", args, l.output())
-		case <-time.After(30 * time.Second):
+		case <-time.After(15 * time.Second):
 			rep := l.stop()
-			w.t.Fatalf("loadgen %v: no successful request in 30s: %v", args, rep)
+			w.t.Fatalf("loadgen %v: no successful request in 15s: %v", args, rep)
 		}
 	}
 	return l
