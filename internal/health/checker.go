@@ -3,6 +3,7 @@ package health
 import (
 	"context"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -92,8 +93,36 @@ func (c *Checker) Run(ctx context.Context) {
 		if c.cb != nil {
 			c.cb(ev)
 		}
-		t.Reset(c.interval(ev.Health))
+		t.Reset(c.jitter(c.interval(ev.Health)))
 	}
+}
+
+// jitter applies Config.Spread as HAProxy's spread-checks does: ±spread%.
+func (c *Checker) jitter(d time.Duration) time.Duration {
+	if c.cfg.Spread <= 0 {
+		return d
+	}
+	rv := int64(d) * int64(c.cfg.Spread) / 100
+	if rv <= 0 {
+		return d
+	}
+	return d + time.Duration(rand.Int64N(2*rv+1)-rv)
+}
+
+// Force sets the server UP or DOWN regardless of the checks, as the
+// runtime API's "set server <b>/<s> health up|down" does: the health
+// counter goes to its maximum or to 0. The returned Event (with the last
+// result) tells whether the state changed; no callback is called.
+func (c *Checker) Force(up bool) Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if up {
+		c.health = c.cfg.Rise + c.cfg.Fall - 1
+	} else {
+		c.health = 0
+	}
+	wasUp := c.up.Swap(up)
+	return Event{Result: c.last, Health: c.health, Up: up, Changed: up != wasUp}
 }
 
 // record applies r to the health counter, as HAProxy's

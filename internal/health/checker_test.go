@@ -324,3 +324,40 @@ func TestNewErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestForce(t *testing.T) {
+	c, err := New(Config{Addr: "127.0.0.1:1", Rise: 2, Fall: 3}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := c.Force(false); ev.Up || !ev.Changed || ev.Health != 0 || c.Up() {
+		t.Errorf("Force(false) = %+v; want a change to DOWN, health 0", ev)
+	}
+	if ev := c.Force(false); ev.Changed {
+		t.Errorf("Force(false) again = %+v; want no change", ev)
+	}
+	if ev := c.Force(true); !ev.Up || !ev.Changed || ev.Health != 4 || !c.Up() {
+		t.Errorf("Force(true) = %+v; want a change to UP, health 4", ev)
+	}
+	// Fully up: fall failures are needed again.
+	for i, want := range []bool{true, true, false} {
+		if ev := c.record(Result{Status: StatusL4Con}); ev.Up != want {
+			t.Errorf("failure %d after Force(true): up = %v; want %v", i+1, ev.Up, want)
+		}
+	}
+}
+
+func TestJitter(t *testing.T) {
+	c, _ := New(Config{Addr: "127.0.0.1:1", Spread: 10}, nil)
+	lo, hi := time.Hour, time.Duration(0)
+	for range 1000 {
+		d := c.jitter(time.Second)
+		lo, hi = min(lo, d), max(hi, d)
+	}
+	if lo < 900*time.Millisecond || hi > 1100*time.Millisecond || hi-lo < 150*time.Millisecond {
+		t.Errorf("jitter of 1s with spread 10%% ranged %v..%v; want within and across 0.9s..1.1s", lo, hi)
+	}
+	if d := (&Checker{}).jitter(time.Second); d != time.Second {
+		t.Errorf("jitter without spread = %v; want 1s", d)
+	}
+}

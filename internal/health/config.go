@@ -151,8 +151,12 @@ type Config struct {
 	// DOWN while later ones need fall failures in a row.
 	StartDown bool
 	// InitialDelay delays the first check, to spread the checks of many
-	// servers over one interval; zero checks at once.
+	// servers over one interval (HAProxy starts the n-th of N checks
+	// n×inter/N after start-up); zero checks at once.
 	InitialDelay time.Duration
+	// Spread is global spread-checks: a percentage of random jitter, each
+	// interval is moved by up to ±Spread% of itself. Zero means none.
+	Spread int
 	// Logger receives debug logs of check results; nil means
 	// slog.Default().
 	Logger *slog.Logger
