@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"lb/internal/config"
+	"lb/internal/logs"
 	"lb/internal/systemd"
 )
 
@@ -46,6 +47,26 @@ type process struct {
 
 	// reloadMu serialises reloads started by SIGUSR2.
 	reloadMu sync.Mutex
+
+	// exitMu guards atExit, run in reverse order when the process ends (log flushes).
+	exitMu sync.Mutex
+	atExit []func()
+}
+
+func (p *process) closeAtExit(f func()) {
+	p.exitMu.Lock()
+	defer p.exitMu.Unlock()
+	p.atExit = append(p.atExit, f)
+}
+
+func (p *process) runAtExit() {
+	p.exitMu.Lock()
+	fs := p.atExit
+	p.atExit = nil
+	p.exitMu.Unlock()
+	for i := len(fs) - 1; i >= 0; i-- {
+		fs[i]()
+	}
 }
 
 // run is everything after the configuration was read and found valid (LIFECYCLE.md §1
@@ -53,6 +74,9 @@ type process struct {
 func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 	p := &process{args: args, argv: argv, cfg: cfg, child: child}
 	p.log = newLogger(args, cfg)
+	if l := openLogger(&cfg.Global, cfg.Global.Logs, p, map[string]*logs.Logger{}); l != nil {
+		p.log = slog.New(globalLogHandler{p.log.Handler(), l})
+	}
 	ready := newReadyReporter(0)
 	if child != nil {
 		ready = newReadyReporter(child.ReadyFD)
@@ -158,7 +182,9 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 	}
 	p.announceReady()
 	p.startWatchdog()
-	return p.loop(sigs)
+	code := p.loop(sigs)
+	p.runAtExit()
+	return code
 }
 
 // announceReady sends READY=1 with a status, and pushes self-bound listeners to the fd store.
