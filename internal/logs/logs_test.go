@@ -435,3 +435,44 @@ type packetReader struct{ c net.PacketConn }
 func (p packetReader) Read(b []byte) (int, error) { n, _, err := p.c.ReadFrom(b); return n, err }
 
 func readerOf(c net.PacketConn) io.Reader { return packetReader{c} }
+
+func TestConcurrent(t *testing.T) {
+	srv := udpServer(t)
+	go io.Copy(io.Discard, readerOf(srv))
+	_, path := unixgramServer(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	go io.Copy(io.Discard, r)
+	var targets []Target
+	for _, line := range [][]string{
+		{srv.LocalAddr().String(), "local0"},
+		{path, "format", "rfc5424", "local1"},
+		{"fd@" + strconv.Itoa(int(w.Fd())), "format", "raw", "daemon"},
+	} {
+		tgt, err := ParseTarget(line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		targets = append(targets, tgt)
+	}
+	sink := &memSink{}
+	l := newLogger(t, targets, Options{Sinks: []Sink{sink}, Logger: quiet})
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 500 {
+				l.Log(LevelInfo, "goroutine "+strconv.Itoa(g)+" message "+strconv.Itoa(i), nil)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := len(sink.msgs); n != 8*500 {
+		t.Errorf("sink got %d messages; want %d", n, 8*500)
+	}
+}

@@ -73,7 +73,7 @@ type dgram struct {
 	network, addr string
 	redial        bool
 
-	conn atomic.Pointer[net.Conn] // nil while disconnected
+	conn atomic.Pointer[dgramConn] // nil while disconnected
 
 	mu       sync.Mutex // guards lastDial and serialises redials
 	lastDial time.Time
@@ -87,13 +87,30 @@ func dialDgram(network, addr string, lazy bool) (send func([]byte) error, stop f
 	return d.send, d.close, nil
 }
 
+// dgramConn is a connected socket with its raw access, fetched once since
+// SyscallConn allocates.
+type dgramConn struct {
+	c  net.Conn
+	rc syscall.RawConn
+}
+
 func (d *dgram) dial() error {
 	d.lastDial = time.Now()
 	c, err := net.Dial(d.network, d.addr)
 	if err != nil {
 		return err
 	}
-	d.conn.Store(&c)
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		c.Close()
+		return errNotConnected
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		c.Close()
+		return err
+	}
+	d.conn.Store(&dgramConn{c: c, rc: rc})
 	return nil
 }
 
@@ -114,11 +131,11 @@ func (d *dgram) send(b []byte) error {
 			return errNotConnected
 		}
 	}
-	err := sendNoWait(*cp, b)
+	err := sendNoWait(cp.rc, b)
 	if err != nil && d.redial && (errors.Is(err, unix.ECONNREFUSED) || errors.Is(err, unix.ENOTCONN) || errors.Is(err, unix.ENOENT)) {
 		// The syslog daemon went away (restarted): reconnect later.
 		if d.conn.CompareAndSwap(cp, nil) {
-			(*cp).Close()
+			cp.c.Close()
 		}
 	}
 	return err
@@ -126,22 +143,14 @@ func (d *dgram) send(b []byte) error {
 
 func (d *dgram) close() {
 	if cp := d.conn.Swap(nil); cp != nil {
-		(*cp).Close()
+		cp.c.Close()
 	}
 }
 
 // sendNoWait sends one datagram without ever parking the goroutine.
-func sendNoWait(c net.Conn, b []byte) error {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return errNotConnected
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return err
-	}
+func sendNoWait(rc syscall.RawConn, b []byte) error {
 	var serr error
-	err = rc.Write(func(fd uintptr) bool {
+	err := rc.Write(func(fd uintptr) bool {
 		for {
 			serr = unix.Send(int(fd), b, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
 			if serr != unix.EINTR {
