@@ -14,16 +14,17 @@ func ExampleNew() {
 		{ID: 4, Weight: 1, Usable: true, Backup: true},
 	}
 	rr, _ := balance.New("roundrobin", balance.Options{})
+	var ids []int
 	for range 7 {
-		fmt.Print(srvs[rr.Pick(srvs, 0)].ID, " ")
+		ids = append(ids, srvs[rr.Pick(srvs, 0)].ID)
 	}
-	fmt.Println()
+	fmt.Println(ids)
 	// Every active server down: the first backup takes over.
 	for i := range 3 {
 		srvs[i].Usable = false
 	}
 	fmt.Println(srvs[rr.Pick(srvs, 0)].ID)
 	// Output:
-	// 1 1 2 1 3 1 1
+	// [1 1 2 1 3 1 1]
 	// 4
 }
