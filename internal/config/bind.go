@@ -30,7 +30,12 @@ func init() {
 	intOpt := func(name string, min int, set func(b *Bind, n int)) bindOpt {
 		return bindOpt{nargs: 1, fn: func(l *loader, b *Bind, v []string) error {
 			n, err := parseInt(v[0])
-			if err != nil || n < min {
+			if err != nil {
+				// HAProxy 2.6 reads these with atol(): garbage is 0.
+				n = atol(v[0])
+				l.warn(l.linePos, "'%s' : '%s' is not a number, read as %d like HAProxy does.", name, v[0], n)
+			}
+			if n < min {
 				return fmt.Errorf("'%s' : invalid value %s, must be >= %d", name, v[0], min)
 			}
 			set(b, n)
@@ -57,7 +62,7 @@ func init() {
 		"name":                 str(func(b *Bind, s string) { b.Name = s }),
 		"id":                   intOpt("id", 1, func(b *Bind, n int) { b.ID = n }),
 		"maxconn":              intOpt("maxconn", 0, func(b *Bind, n int) { b.Maxconn = n }),
-		"backlog":              intOpt("backlog", 1, func(b *Bind, n int) { b.Backlog = n }),
+		"backlog":              intOpt("backlog", 0, func(b *Bind, n int) { b.Backlog = n }),
 		"mss":                  intOpt("mss", 0, func(b *Bind, n int) { b.MSS = n }),
 		"nice":                 intOpt("nice", -1024, func(b *Bind, n int) { b.Nice = n }),
 		"transparent":          flag(func(b *Bind) { b.Transparent = true }),
@@ -89,7 +94,7 @@ func init() {
 				b.Level = v[0]
 				return nil
 			}
-			return fmt.Errorf("'level' only supports 'user', 'operator', and 'admin'")
+			return fmt.Errorf("'level' only supports 'user', 'operator', and 'admin' (got '%s')", v[0])
 		}},
 		"severity-output": {nargs: 1, fn: func(l *loader, b *Bind, v []string) error {
 			switch v[0] {
@@ -100,7 +105,7 @@ func init() {
 		}},
 		"expose-fd": {nargs: 1, fn: func(l *loader, b *Bind, v []string) error {
 			if v[0] != "listeners" {
-				return fmt.Errorf("'expose-fd' only supports 'listeners'")
+				return fmt.Errorf("'expose-fd' only supports 'listeners' (got '%s')", v[0])
 			}
 			b.ExposeFDListeners = true
 			return nil
@@ -119,7 +124,7 @@ func init() {
 		}},
 		"process": {nargs: 1, fn: func(l *loader, b *Bind, v []string) error {
 			if v[0] != "1" && v[0] != "all" && v[0] != "odd" && !strings.HasPrefix(v[0], "1/") {
-				return fmt.Errorf("'process %s' : lb runs a single process", v[0])
+				return fmt.Errorf("'process' : '%s' is not a valid number/range. It supports numbers from 1 to 1.", v[0])
 			}
 			return nil
 		}},
@@ -232,6 +237,9 @@ func (l *loader) parseBind(pos Pos, spec string, opts []string, what string, sta
 			return nil, fmt.Errorf("'%s %s' in section '%s' : '%s' : missing value", what, spec, sec, opts[i])
 		}
 		if err := o.fn(l, b, opts[i+1:i+1+o.nargs]); err != nil {
+			if stats {
+				return nil, fmt.Errorf("'%s' : '%v'", what, err)
+			}
 			return nil, fmt.Errorf("'%s %s' in section '%s' : %v", what, spec, sec, err)
 		}
 		i += o.nargs
@@ -318,20 +326,17 @@ func (l *loader) parseOneBindAddr(orig, what string) ([]BindAddr, error) {
 		case "unix":
 			return []BindAddr{{Network: "unix", Path: l.unixPath(rest)}}, nil
 		case "abns":
-			if rest == "" {
-				return nil, fmt.Errorf("'%s' : empty abns@ name in '%s'", what, orig)
-			}
 			return []BindAddr{{Network: "abns", Path: rest}}, nil
 		case "fd", "sockpair":
 			n, err := strconv.Atoi(rest)
 			if err != nil || n < 0 {
-				return nil, fmt.Errorf("'%s' : invalid %s@ number '%s' in '%s'", what, pfx, rest, orig)
+				return nil, fmt.Errorf("'%s' : file descriptor '%s' is not a valid integer in '%s'", what, rest, orig)
 			}
 			return []BindAddr{{Network: pfx, FD: n}}, nil
 		case "udp", "udp4", "udp6", "quic4", "quic6", "uxdg", "uxst", "stream+ipv4", "stream+ipv6":
 			return nil, fmt.Errorf("'%s' : '%s@' addresses are not supported by lb yet in '%s'", what, pfx, orig)
 		default:
-			return nil, fmt.Errorf("'%s' : unknown address family prefix '%s@' in '%s'", what, pfx, orig)
+			return nil, fmt.Errorf("'%s' : invalid address: '%s@' in '%s'", what, pfx, orig)
 		}
 	} else if strings.HasPrefix(s, "/") {
 		return []BindAddr{{Network: "unix", Path: l.unixPath(s)}}, nil
@@ -351,11 +356,11 @@ func (l *loader) parseOneBindAddr(orig, what string) ([]BindAddr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("'%s' : invalid port '%s'", what, port)
 	}
-	if lo < 1 || lo > 65535 || hi < 1 || hi > 65535 {
-		if lo == hi {
-			return nil, fmt.Errorf("'%s' : invalid port '%s'", what, port)
-		}
-		return nil, fmt.Errorf("'%s' : invalid port range '%s'", what, port)
+	if lo < 1 || lo > 65535 {
+		return nil, fmt.Errorf("'%s' : invalid port '%d'", what, lo)
+	}
+	if hi < 1 || hi > 65535 {
+		return nil, fmt.Errorf("'%s' : invalid port '%d'", what, hi)
 	}
 	if lo > hi {
 		return nil, fmt.Errorf("'%s' : invalid port range '%s'", what, port)

@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"net"
-	"os/user"
 	"strings"
 )
 
@@ -16,7 +15,6 @@ const missingTimeouts = "missing timeouts for %s '%s'.\n" +
 // check runs the semantic checks HAProxy performs after parsing
 // (check_config_validity and server address initialisation).
 func (l *loader) check() {
-	l.checkGlobal()
 	for _, p := range l.cfg.Proxies {
 		l.checkProxy(p)
 	}
@@ -30,27 +28,6 @@ func (l *loader) check() {
 	}
 	if resolveFailed {
 		l.alert(Pos{}, "Failed to initialize server(s) addr.")
-	}
-}
-
-func (l *loader) checkGlobal() {
-	g := &l.cfg.Global
-	lu, lg := l.opt.LookupUser, l.opt.LookupGroup
-	if lu == nil {
-		lu = func(n string) error { _, err := user.Lookup(n); return err }
-	}
-	if lg == nil {
-		lg = func(n string) error { _, err := user.LookupGroup(n); return err }
-	}
-	if g.User != "" {
-		if err := lu(g.User); err != nil {
-			l.alert(g.Pos, "cannot find user id for '%s' (0:Success)", g.User)
-		}
-	}
-	if g.Group != "" {
-		if err := lg(g.Group); err != nil {
-			l.alert(g.Pos, "cannot find group id for '%s' (0:Success)", g.Group)
-		}
 	}
 }
 

@@ -44,12 +44,17 @@ func init() {
 			if g.Maxconn != 0 {
 				return fmt.Errorf("'%s' already specified. Continuing.", args[0])
 			}
-			n, err := gInt(args, 0)
+			if len(args) < 2 || args[1] == "" {
+				return fmt.Errorf("'%s' expects an integer argument.", args[0])
+			}
+			n, err := parseInt(args[1])
 			if err != nil {
-				return err
+				// HAProxy 2.6 reads the value with atol(): "x" is 0.
+				n = atol(args[1])
+				l.warn(pos, "'%s' : '%s' is not a number, read as %d like HAProxy does.", args[0], args[1], n)
 			}
 			g.Maxconn = n
-			return nil
+			return tooMany(args, 2)
 		}},
 		"nbthread": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
 			if len(args) < 2 {
@@ -78,6 +83,9 @@ func init() {
 			if err := need(args, 1, "'%s' expects a user name."); err != nil {
 				return err
 			}
+			if err := l.lookupUser(args[1]); err != nil {
+				return fmt.Errorf("cannot find user id for '%s' (0:Success)", args[1])
+			}
 			g.User = args[1]
 			return nil
 		}},
@@ -87,6 +95,9 @@ func init() {
 			}
 			if err := need(args, 1, "'%s' expects a group name."); err != nil {
 				return err
+			}
+			if err := l.lookupGroup(args[1]); err != nil {
+				return fmt.Errorf("cannot find group id for '%s' (0:Success)", args[1])
 			}
 			g.Group = args[1]
 			return nil
@@ -145,22 +156,17 @@ func init() {
 		"spread-checks": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
 			n, err := gInt(args, 0)
 			if err == nil && n > 50 {
-				return fmt.Errorf("'%s' needs a positive argument between 0 and 50 (in percent).", args[0])
+				return fmt.Errorf("'%s' needs a positive value in range 0..50.", args[0])
 			}
 			g.SpreadChecks = n
 			return err
 		}},
 		"tune.bufsize": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
-			n, err := gInt(args, 0)
-			if err != nil {
-				return err
-			}
-			if n < 1024 {
-				// HAProxy 2.6 refuses buffers too small for a request.
+			if len(args) < 2 || atol(args[1]) <= 0 {
 				return fmt.Errorf("'%s' expects a positive integer argument.", args[0])
 			}
-			g.TuneBufsize = n
-			return nil
+			g.TuneBufsize = atol(args[1])
+			return tooMany(args, 2)
 		}},
 		"tune.maxaccept": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
 			if len(args) < 2 {
@@ -184,7 +190,7 @@ func init() {
 		"cpu-map": {fn: parseCPUMap},
 		"log": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
 			if len(args) > 1 && args[1] == "global" {
-				return fmt.Errorf("'log global' makes no sense in 'global' section.")
+				return fmt.Errorf("log : 'global' is not supported for a global syslog server")
 			}
 			t, err := parseLogTarget(l, pos, args)
 			if err != nil {
@@ -293,7 +299,7 @@ func gTime(field func(*Global) *time.Duration) func(*loader, *Global, Pos, []str
 		}
 		d, err := l.timeArg(pos, args[1], time.Millisecond)
 		if err != nil {
-			return fmt.Errorf("%v in argument to '%s'", err, args[0])
+			return fmt.Errorf("%v in argument to <%s>.", err, args[0])
 		}
 		*field(g) = d
 		return tooMany(args, 2)
@@ -340,7 +346,7 @@ func checkSSLOptions(args []string) error {
 	for i := 1; i < len(args); i++ {
 		n, ok := sslOptions[args[i]]
 		if !ok {
-			return fmt.Errorf("'%s' unknown ssl option '%s'.", args[0], args[i])
+			return fmt.Errorf("unknown option '%s' on global statement '%s'.", args[i], args[0])
 		}
 		if n > 0 {
 			if i+1 >= len(args) {
@@ -383,9 +389,18 @@ func envKW(l *loader, g *Global, pos Pos, args []string) error {
 			delete(g.SetEnv, n)
 		}
 	case "resetenv":
-		// Keeping only the listed variables cannot be modelled on an
-		// injected environment lookup without listing it.
-		return fmt.Errorf("'%s' is not supported by lb yet", args[0])
+		// Only the listed variables survive; later setenv still applies.
+		keep := map[string]bool{}
+		for _, n := range args[1:] {
+			keep[n] = true
+		}
+		for n := range l.envOverride {
+			if !keep[n] {
+				delete(l.envOverride, n)
+				delete(g.SetEnv, n)
+			}
+		}
+		l.envKeep = keep
 	}
 	return nil
 }
@@ -402,8 +417,11 @@ func parseCPUMap(l *loader, g *Global, pos Pos, args []string) error {
 	proc, thr, hasThr := strings.Cut(spec, "/")
 	if proc != "all" && proc != "odd" && proc != "even" {
 		lo, hi, err := parseRange(proc)
-		if err != nil || lo < 1 || hi > 1 {
-			return fmt.Errorf("%s : invalid process number '%s'. lb runs one process: only 1 and all are valid.", args[0], proc)
+		if err != nil || lo < 1 || hi < lo {
+			return fmt.Errorf("%s : invalid process number '%s'.", args[0], proc)
+		}
+		if hi > 1 {
+			l.warn(pos, "%s : process number '%s' has no effect: lb runs a single process.", args[0], proc)
 		}
 	}
 	m.Process = proc
@@ -418,7 +436,7 @@ func parseCPUMap(l *loader, g *Global, pos Pos, args []string) error {
 		for _, part := range strings.Split(set, ",") {
 			lo, hi, err := parseRange(part)
 			if err != nil || lo < 0 || hi > 4095 || lo > hi {
-				return fmt.Errorf("%s : invalid CPU set '%s'.", args[0], set)
+				return fmt.Errorf("%s : '%s' is not a CPU range.", args[0], set)
 			}
 			for c := lo; c <= hi; c++ {
 				m.CPUs = append(m.CPUs, c)
@@ -451,7 +469,7 @@ func parseGlobalStats(l *loader, g *Global, pos Pos, args []string) error {
 	switch args[1] {
 	case "socket":
 		if len(args) < 3 {
-			return fmt.Errorf("'stats socket' requires a path or an address as its first argument.")
+			return fmt.Errorf("'stats socket' in global section expects an address or a path to a UNIX socket")
 		}
 		b, err := l.parseBind(pos, args[2], args[3:], "stats socket", true)
 		if err != nil {
@@ -485,7 +503,8 @@ func parseGlobalStats(l *loader, g *Global, pos Pos, args []string) error {
 		}
 		g.StatsMaxconn = n
 	case "bind-process":
-		return fmt.Errorf("'stats bind-process' is not supported any more since HAProxy 2.5.")
+		// Accepted by HAProxy 2.6 for compatibility; lb runs one process.
+		l.warn(pos, "'stats bind-process' has no effect: lb runs a single process.")
 	default:
 		return fmt.Errorf("'stats' only supports 'socket', 'maxconn', 'bind-process' and 'timeout' (got '%s')", args[1])
 	}
@@ -535,7 +554,11 @@ func parseUnixBind(l *loader, g *Global, pos Pos, args []string) error {
 // laxID parses "uid N" / "gid N" like HAProxy 2.6: a non-number only warns
 // and counts as its leading digits (atol), i.e. usually 0.
 func laxID(l *loader, pos Pos, args []string, dst *int, what string) error {
-	if *dst >= 0 {
+	name := l.cfg.Global.User
+	if what == "group" {
+		name = l.cfg.Global.Group
+	}
+	if *dst >= 0 || name != "" {
 		return fmt.Errorf("%s/%sid already specified. Continuing.", what, args[0][:1])
 	}
 	if len(args) < 2 || args[1] == "" {
@@ -544,11 +567,27 @@ func laxID(l *loader, pos Pos, args []string, dst *int, what string) error {
 	n, err := parseInt(args[1])
 	if err != nil {
 		l.warn(pos, " %s: string '%s' is not a number.\n   | You might want to use the '%s' parameter to use a system %s name.", args[0], args[1], what, what)
-		n = 0
-		for i := 0; i < len(args[1]) && isDigit(args[1][i]); i++ {
-			n = n*10 + int(args[1][i]-'0')
-		}
+		n = atol(args[1])
 	}
 	*dst = n
 	return tooMany(args, 2)
+}
+
+// atol mimics C's atol(): leading blanks, an optional sign, then digits;
+// anything else stops the conversion.
+func atol(s string) int {
+	s = strings.TrimLeft(s, " \t")
+	neg := false
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	n := 0
+	for i := 0; i < len(s) && isDigit(s[i]) && n < 1<<31; i++ {
+		n = n*10 + int(s[i]-'0')
+	}
+	if neg {
+		return -n
+	}
+	return n
 }

@@ -1,9 +1,12 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
+	"os/user"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -79,6 +82,7 @@ type loader struct {
 	lastDefaults *Proxy            // the last defaults section seen
 	defaultsPos  map[*Proxy]Pos
 	envOverride  map[string]*string // setenv/unsetenv from the global section
+	envKeep      map[string]bool    // after resetenv: the variables kept (nil = all)
 }
 
 func newLoader(opt Options) *loader {
@@ -106,6 +110,9 @@ func newLoader(opt Options) *loader {
 			}
 			return *v, true
 		}
+		if l.envKeep != nil && !l.envKeep[name] {
+			return "", false
+		}
 		return base(name)
 	}
 	return l
@@ -117,6 +124,22 @@ func (l *loader) add(pos Pos, sev Severity, format string, a ...any) {
 
 func (l *loader) alert(pos Pos, format string, a ...any) { l.add(pos, Alert, format, a...) }
 func (l *loader) warn(pos Pos, format string, a ...any)  { l.add(pos, Warning, format, a...) }
+
+func (l *loader) lookupUser(name string) error {
+	if l.opt.LookupUser != nil {
+		return l.opt.LookupUser(name)
+	}
+	_, err := user.Lookup(name)
+	return err
+}
+
+func (l *loader) lookupGroup(name string) error {
+	if l.opt.LookupGroup != nil {
+		return l.opt.LookupGroup(name)
+	}
+	_, err := user.LookupGroup(name)
+	return err
+}
 
 func (l *loader) hasAlert() bool {
 	for _, d := range l.diags {
@@ -168,6 +191,9 @@ func errText(err error) string {
 	if e, ok := err.(*os.PathError); ok {
 		pe = e
 		err = pe.Err
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return "No such file or directory"
 	}
 	s := err.Error()
 	if s != "" {

@@ -33,7 +33,7 @@ func contains(list []string, s string) bool {
 func parseLogTarget(l *loader, pos Pos, args []string) (LogTarget, error) {
 	t := LogTarget{Pos: pos}
 	if len(args) < 3 {
-		return t, fmt.Errorf("'log' expects either <address[:port]> and <facility> or 'global' as arguments.")
+		return t, fmt.Errorf("log : expects <address> and <facility>  as arguments")
 	}
 	addr := args[1]
 	rest := args[2:]
@@ -45,7 +45,7 @@ func parseLogTarget(l *loader, pos Pos, args []string) (LogTarget, error) {
 			}
 			n, err := parseInt(rest[1])
 			if err != nil || n < 80 || n > 65535 {
-				return t, fmt.Errorf("'log' : invalid log length '%s', must be > 80 and < 65536.", rest[1])
+				return t, fmt.Errorf("log : invalid log length '%s', must be between 80 and 65535", rest[1])
 			}
 			t.Len = n
 		case "format":
@@ -69,7 +69,7 @@ func parseLogTarget(l *loader, pos Pos, args []string) (LogTarget, error) {
 	}
 facility:
 	if len(rest) == 0 {
-		return t, fmt.Errorf("'log' expects either <address[:port]> and <facility> or 'global' as arguments.")
+		return t, fmt.Errorf("log : expects <address> and <facility>  as arguments")
 	}
 	if !contains(logFacilities, rest[0]) {
 		return t, fmt.Errorf("log : unknown log facility '%s'", rest[0])
@@ -130,7 +130,7 @@ func (l *loader) logAddr(t *LogTarget, addr string) error {
 	}
 	n, err := strconv.Atoi(port)
 	if err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("log : invalid port '%s' in '%s'", port, addr)
+		return fmt.Errorf("log : invalid port '%s'", port)
 	}
 	if net.ParseIP(host) == nil {
 		ips, err := l.opt.Resolver(host)

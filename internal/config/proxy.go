@@ -247,7 +247,7 @@ func (l *loader) startProxy(pos Pos, args []string) {
 	name := ""
 	if c != CapDefaults {
 		if len(rest) == 0 || rest[0] == "" {
-			l.alert(pos, "'%s' expects <name> as an argument.", kind)
+			l.alert(pos, "'%s' expects an <id> argument", kind)
 			l.skipSec = true
 			return
 		}
@@ -354,8 +354,13 @@ func (c *pctx) intArg(dst *int, min int) error {
 		return fmt.Errorf("'%s' expects an integer argument.", c.args[0])
 	}
 	n, err := parseInt(c.args[1])
-	if err != nil || n < min {
-		return fmt.Errorf("'%s' expects an integer argument.", c.args[0])
+	if err != nil {
+		// HAProxy 2.6 reads these with atol(): garbage is 0.
+		n = atol(c.args[1])
+		c.l.warn(c.pos, "'%s' : '%s' is not a number, read as %d like HAProxy does.", c.args[0], c.args[1], n)
+	}
+	if n < min {
+		return fmt.Errorf("'%s' expects a positive integer argument.", c.args[0])
 	}
 	*dst = n
 	return tooMany(c.args, 2)
@@ -384,20 +389,20 @@ func kwBind(c *pctx) error {
 }
 
 func kwMode(c *pctx) error {
-	if len(c.args) < 2 {
-		return fmt.Errorf("'mode' expects one of 'tcp', 'http' or 'log' as an argument.")
+	mode := ""
+	if len(c.args) > 1 {
+		mode = c.args[1]
 	}
-	switch c.args[1] {
+	switch mode {
 	case "tcp":
 		c.p.Mode = ModeTCP
 	case "http":
 		c.p.Mode = ModeHTTP
 	case "health":
-		return fmt.Errorf("'mode health' doesn't exist anymore. Please use 'http-request return' or 'tcp-request connection reject' instead.")
-	case "log":
-		return fmt.Errorf("'mode log' is not supported by lb yet")
+		return fmt.Errorf("'mode health' doesn't exist anymore. Please use 'http-request return status 200' instead.")
 	default:
-		return fmt.Errorf("unknown proxy mode '%s'.", c.args[1])
+		// "log" exists only in log-forward sections, which lb lacks.
+		return fmt.Errorf("unknown proxy mode '%s'.", mode)
 	}
 	return tooMany(c.args, 2)
 }
@@ -498,7 +503,7 @@ func init() {
 		"accept-invalid-http-response": b(be), "disable-h2-upgrade": b(fe),
 		"h1-case-adjust-bogus-client": b(fe), "h1-case-adjust-bogus-server": b(be),
 		"idle-close-on-response": b(fe), "log-health-checks": b(be),
-		"http_proxy":                  {cap: both, status: kwUnsupported},
+		"http_proxy":                  {cap: both, status: kwRemoved, msg: "option 'http_proxy' is not supported any more since HAProxy 2.5. This option stopped working in HAProxy 1.9 and usually had nasty side effects. It can be more reliably implemented with combinations of 'http-request set-dst' and 'http-request set-uri', and even 'http-request do-resolve' if absolutely needed."},
 		"transparent":                 {cap: be, status: kwUnsupported},
 		"external-check":              {cap: be, status: kwUnsupported},
 		"spop-check":                  {cap: be, status: kwUnsupported},
@@ -506,8 +511,8 @@ func init() {
 		"smtpchk":                     {cap: be, status: kwUnsupported},
 		"originalto":                  {cap: both, status: kwUnsupported},
 		"http-restrict-req-hdr-names": {cap: both, status: kwUnsupported},
-		"forceclose":                  {cap: both, status: kwRemoved, msg: "option 'forceclose' is not supported anymore since HAProxy 2.0. Please use 'option httpclose' instead."},
-		"http-tunnel":                 {cap: both, status: kwRemoved, msg: "option 'http-tunnel' is not supported anymore since HAProxy 2.1. Please use 'option http-server-close' or 'option httpclose' instead."},
+		"forceclose":                  {cap: both, status: kwRemoved, msg: "option 'forceclose' is not supported any more since HAProxy 2.0, please just remove it, or use 'option httpclose' if absolutely needed."},
+		"http-tunnel":                 {cap: both, status: kwRemoved, msg: "option 'http-tunnel' is not supported any more since HAProxy 2.1, please just remove it, it shouldn't be needed."},
 		"http-use-htx":                {cap: both, status: kwRemoved, msg: "option 'http-use-htx' is not supported anymore since HAProxy 2.1."},
 		"independant-streams":         {cap: both, status: kwRemoved, msg: "option 'independant-streams' is not supported anymore, use 'option independent-streams'."},
 		"httplog": {cap: fe, args: true, fn: func(c *pctx, args []string) error {
@@ -516,7 +521,7 @@ func init() {
 				return nil
 			}
 			if len(args) > 0 && args[0] != "clf" {
-				return fmt.Errorf("'option httplog' only supports the 'clf' option.")
+				return fmt.Errorf("keyword 'httplog' only supports option 'clf'.")
 			}
 			c.p.HTTPLog, c.p.HTTPLogCLF, c.p.TCPLog = true, len(args) > 0, false
 			return nil
@@ -538,7 +543,10 @@ func init() {
 				switch args[i] {
 				case "except", "header":
 					if i+1 >= len(args) || args[i+1] == "" {
-						return fmt.Errorf("'option forwardfor' : '%s' requires an argument.", args[i])
+						if args[i] == "header" {
+							return fmt.Errorf("'option forwardfor header' expects <header_name> as argument.")
+						}
+						return fmt.Errorf("'option forwardfor except' expects <network> as argument.")
 					}
 					if args[i] == "except" {
 						f.Except = args[i+1]
@@ -549,7 +557,7 @@ func init() {
 				case "if-none":
 					f.IfNone = true
 				default:
-					return fmt.Errorf("'option forwardfor' only supports optional values 'except', 'header' and 'if-none'.")
+					return fmt.Errorf("'option forwardfor' only supports optional values: 'except', 'header' and 'if-none'.")
 				}
 			}
 			c.p.Forwardfor = f
@@ -572,15 +580,21 @@ func init() {
 		"tcp-check":     check("tcp-check"),
 		"ssl-hello-chk": check("ssl-hello-chk"),
 		"mysql-check": {cap: be, args: true, fn: func(c *pctx, args []string) error {
-			if len(args) > 0 && (args[0] != "user" || len(args) < 2) {
-				return fmt.Errorf("'option mysql-check' only supports optional values: 'user'.")
+			if len(args) > 0 && args[0] != "user" {
+				return fmt.Errorf("'option mysql-check' only supports optional values: 'user' (got '%s').", args[0])
+			}
+			if len(args) == 1 {
+				return fmt.Errorf("'option mysql-check user' expects <username> as argument.")
 			}
 			c.p.Check.Type, c.p.Check.Args = "mysql-check", append([]string(nil), args...)
 			return nil
 		}},
 		"pgsql-check": {cap: be, args: true, fn: func(c *pctx, args []string) error {
-			if len(args) > 0 && (args[0] != "user" || len(args) < 2) {
-				return fmt.Errorf("'option pgsql-check' only supports optional values: 'user'.")
+			if len(args) > 0 && args[0] != "user" {
+				return fmt.Errorf("'option pgsql-check' only supports optional values: 'user' (got '%s').", args[0])
+			}
+			if len(args) == 1 {
+				return fmt.Errorf("'option pgsql-check user' expects <username> as argument.")
 			}
 			c.p.Check.Type, c.p.Check.Args = "pgsql-check", append([]string(nil), args...)
 			return nil
@@ -623,7 +637,7 @@ func kwOption(c *pctx) error {
 			need = "frontend"
 		}
 		if name != "httplog" && name != "tcplog" {
-			c.l.warn(c.pos, "'option %s' ignored because %s '%s' has no %s capability.", name, capName(c.p.Cap), c.p.Name, need)
+			c.l.warn(c.pos, "'%s' ignored because %s '%s' has no %s capability.", name, capName(c.p.Cap), c.p.Name, need)
 			return nil
 		}
 	}
@@ -634,7 +648,8 @@ func kwOption(c *pctx) error {
 		return o.fn(c, args[2:])
 	}
 	if len(args) > 2 {
-		return fmt.Errorf("'option %s' cannot handle unexpected argument '%s'.", name, args[2])
+		// HAProxy 2.6 silently ignores them; lb says so.
+		c.l.warn(c.pos, "'option %s' ignores unexpected argument '%s'.", name, args[2])
 	}
 	if def {
 		delete(c.p.Options, name)
@@ -671,7 +686,9 @@ var balanceAlgos = map[string]bool{"roundrobin": true, "static-rr": true, "least
 func kwBalance(c *pctx) error {
 	const usage = "balance only supports 'roundrobin', 'static-rr', 'leastconn', 'source', 'uri', 'url_param', 'hdr(name)' and 'rdp-cookie(name)' options."
 	if len(c.args) < 2 {
-		return fmt.Errorf("%s", usage)
+		// HAProxy 2.6 takes a bare "balance" as roundrobin.
+		c.p.Balance = Balance{Pos: c.pos, Algorithm: "roundrobin"}
+		return nil
 	}
 	algo, arg := c.args[1], ""
 	if i := strings.IndexByte(algo, '('); i >= 0 {
@@ -691,40 +708,41 @@ func kwBalance(c *pctx) error {
 	switch algo {
 	case "hdr":
 		if arg == "" {
-			return fmt.Errorf("'balance hdr' requires an http header field name.")
+			return fmt.Errorf("%s", usage)
 		}
 		if len(rest) > 0 && rest[0] != "use_domain_only" {
 			return fmt.Errorf("'balance hdr(%s)' only accepts 'use_domain_only' modifier (got '%s').", arg, rest[0])
 		}
 	case "url_param":
 		if len(rest) == 0 {
-			return fmt.Errorf("'balance url_param' requires an URL parameter name.")
+			return fmt.Errorf("balance url_param requires an URL parameter name.")
 		}
 	case "uri":
 		for i := 0; i < len(rest); i++ {
 			switch rest[i] {
 			case "len", "depth":
-				if i+1 >= len(rest) {
-					return fmt.Errorf("'balance uri %s' expects a positive integer (got '').", rest[i])
+				v := ""
+				if i+1 < len(rest) {
+					v = rest[i+1]
 				}
-				if n, err := parseInt(rest[i+1]); err != nil || n <= 0 {
-					return fmt.Errorf("'balance uri %s' expects a positive integer (got '%s').", rest[i], rest[i+1])
+				if n, err := parseInt(v); err != nil || n <= 0 {
+					return fmt.Errorf("balance uri : '%s' expects a positive integer (got '%s').", rest[i], v)
 				}
 				i++
 			case "whole", "path-only":
 			default:
-				return fmt.Errorf("'balance uri' only accepts parameters 'len', 'depth', 'path-only', and 'whole' (got '%s').", rest[i])
+				return fmt.Errorf("balance uri only accepts parameters 'len', 'depth', 'path-only', and 'whole' (got '%s').", rest[i])
 			}
 		}
 	case "random":
 		if arg != "" {
 			if n, err := parseInt(arg); err != nil || n < 1 {
-				return fmt.Errorf("'balance random(%s)' : draws must be a positive integer.", arg)
+				return fmt.Errorf("balance random : number of draws must be at least 1.")
 			}
 		}
 	case "hash":
 		if len(rest) == 0 {
-			return fmt.Errorf("'balance hash' requires a sample expression.")
+			return fmt.Errorf("balance hash requires a sample expression.")
 		}
 	}
 	bal.Args = append(bal.Args, rest...)
@@ -734,7 +752,7 @@ func kwBalance(c *pctx) error {
 
 func kwHashType(c *pctx) error {
 	if len(c.args) < 2 || (c.args[1] != "map-based" && c.args[1] != "consistent") {
-		return fmt.Errorf("'hash-type' expects 'map-based' or 'consistent'.")
+		return fmt.Errorf("'hash-type' only supports 'consistent' and 'map-based'.")
 	}
 	c.p.HashType = strings.Join(c.args[1:], " ")
 	return nil
@@ -758,14 +776,15 @@ func kwCookie(c *pctx) error {
 		case "rewrite", "insert", "prefix":
 			modes++
 		}
-		if n > 0 && i+1 >= len(c.args) {
-			return fmt.Errorf("'cookie' option '%s' expects an argument.", c.args[i])
+		if n > 0 && (i+1 >= len(c.args) || c.args[i+1] == "") {
+			what := map[string]string{"domain": "<domain>", "maxidle": "<idletime>", "maxlife": "<lifetime>", "attr": "<value>"}[c.args[i]]
+			return fmt.Errorf("'%s' expects %s as argument.", c.args[i], what)
 		}
 		ck.Options = append(ck.Options, c.args[i:i+1+n]...)
 		i += n
 	}
 	if modes > 1 {
-		return fmt.Errorf("'cookie' supports only one of 'rewrite', 'insert' and 'prefix' at a time.")
+		return fmt.Errorf("cookie 'rewrite', 'insert' and 'prefix' modes are incompatible.")
 	}
 	c.p.Cookie = ck
 	return nil

@@ -57,7 +57,13 @@ func init() {
 	intOpt := func(name string, min, max int, set func(s *Server, n int)) serverOpt {
 		return serverOpt{nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
 			n, err := parseInt(v)
-			if err != nil || n < min || n > max {
+			if err != nil {
+				return fmt.Errorf("'%s' expects an integer argument.", name)
+			}
+			if n < min && min == 1 {
+				return fmt.Errorf("'%s' has to be > 0.", name)
+			}
+			if n < min || n > max {
 				return fmt.Errorf("'%s' expects an integer argument between %d and %d, got '%s'.", name, min, max, v)
 			}
 			set(s, n)
@@ -111,14 +117,14 @@ func init() {
 		"id": {nargs: 1, fn: func(l *loader, s *Server, v string) error {
 			n, err := parseInt(v)
 			if err != nil || n < 1 {
-				return fmt.Errorf("custom id has to be > 0.")
+				return fmt.Errorf("'id' : custom id has to be > 0.")
 			}
 			s.ID = n
 			return nil
 		}},
 		"port": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
 			n, err := parseInt(v)
-			if err != nil || n < 1 || n > 65535 {
+			if err != nil || n < 0 || n > 65535 {
 				return fmt.Errorf("invalid port '%s'.", v)
 			}
 			s.CheckPort = n
@@ -133,7 +139,7 @@ func init() {
 				case m == "last", m == "libc", m == "none":
 				case net.ParseIP(m) != nil:
 				default:
-					return fmt.Errorf("'init-addr' : unknown resolution method '%s'.", m)
+					return fmt.Errorf("'init-addr' : unknown init-addr method '%s', supported methods are 'libc', 'last', 'none'.", m)
 				}
 				s.InitAddr = append(s.InitAddr, m)
 			}
@@ -249,7 +255,7 @@ func kwServer(c *pctx) error {
 		v := ""
 		if o.nargs > 0 {
 			if i+1 >= len(opts) || opts[i+1] == "" {
-				return fmt.Errorf("%s : '%s' expects an argument.", who, opts[i])
+				return fmt.Errorf("%s : '%s' expects an integer argument.", who, opts[i])
 			}
 			v = opts[i+1]
 		}
@@ -284,7 +290,9 @@ func (l *loader) serverAddr(s *Server, orig string) error {
 		case "abns":
 			s.Network, s.Path = "abns", rest
 			return nil
-		case "sockpair", "fd", "udp", "udp4", "udp6", "quic4", "quic6":
+		case "sockpair", "fd":
+			return fmt.Errorf("a file descriptor is not acceptable here in '%s'", orig)
+		case "udp", "udp4", "udp6", "quic4", "quic6":
 			return fmt.Errorf("'%s@' server addresses are not supported by lb yet", pfx)
 		default:
 			return fmt.Errorf("unknown address family prefix '%s@' in '%s'", pfx, orig)
@@ -311,7 +319,7 @@ func (l *loader) serverAddr(s *Server, orig string) error {
 			return fmt.Errorf("invalid character '%c' in port number '%s' in '%s'", port[0], port, orig)
 		}
 		if strings.Contains(digits, "-") {
-			return fmt.Errorf("port ranges and offsets are not allowed in '%s'", orig)
+			return fmt.Errorf("port range not permitted here in '%s'", orig)
 		}
 		n, err := strconv.Atoi(digits)
 		if err != nil || n > 65535 || (!sign && n < 1) {
