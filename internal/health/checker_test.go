@@ -361,3 +361,27 @@ func TestJitter(t *testing.T) {
 		t.Errorf("jitter without spread = %v; want 1s", d)
 	}
 }
+
+// TestCancelDuringCheck: cancelling stops a check waiting for a silent
+// server at once, not after the check timeout.
+func TestCancelDuringCheck(t *testing.T) {
+	accepted := make(chan struct{}, 1)
+	addr := serve(t, func(c net.Conn) {
+		accepted <- struct{}{}
+		silent(c)
+	})
+	c, err := New(Config{Addr: addr, Kind: KindHTTP, Inter: time.Minute}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	<-accepted
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("Run still checking 2s after cancel")
+	}
+}

@@ -48,7 +48,10 @@ type prober struct {
 	cfg   *Config
 	start time.Time
 	conn  net.Conn
-	buf   []byte // data received since the last send
+	// unwatch stops the watch that interrupts conn's I/O when the
+	// context is done, so that Run returns at once on cancel.
+	unwatch func() bool
+	buf     []byte // data received since the last send
 	eof   bool   // the server closed its side
 }
 
@@ -71,6 +74,7 @@ func (p *prober) run(ctx context.Context) Result {
 
 func (p *prober) close() {
 	if p.conn != nil {
+		p.unwatch()
 		p.conn.Close()
 		p.conn = nil
 	}
@@ -119,6 +123,7 @@ func (p *prober) connect(ctx context.Context, addr, suffix string) (Result, bool
 	}
 	p.conn = conn
 	conn.SetDeadline(p.readDeadline())
+	p.unwatch = context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
 	var hdr []byte
 	switch {
 	case p.cfg.SendProxyV2:
