@@ -52,7 +52,7 @@ type prober struct {
 	// context is done, so that Run returns at once on cancel.
 	unwatch func() bool
 	buf     []byte // data received since the last send
-	eof   bool   // the server closed its side
+	eof     bool   // the server closed its side
 }
 
 func (p *prober) run(ctx context.Context) Result {
