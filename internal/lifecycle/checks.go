@@ -311,4 +311,3 @@ func tcpCheckRule(r *config.Rule) (health.Rule, bool, error) {
 	}
 	return health.Rule{}, false, nil
 }
-

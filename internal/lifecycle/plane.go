@@ -21,9 +21,10 @@ type dataPlane struct {
 	backends map[string]*proxy.Backend
 	order    []*proxy.Backend
 	// mu guards serving.
-	mu      sync.Mutex
-	serving []*proxy.Binding
-	checks  *checkSet
+	mu       sync.Mutex
+	serving  []*proxy.Binding
+	monitors []*monitorServer
+	checks   *checkSet
 }
 
 // startDataPlane builds the backends and frontends of the configuration and starts accepting
@@ -48,6 +49,19 @@ func startDataPlane(p *process) (*dataPlane, error) {
 	for _, fe := range cfg.Frontends() {
 		if fe.Disabled {
 			continue
+		}
+		if isMonitorOnly(fe) {
+			m := newMonitorServer(fe)
+			for _, b := range p.lns.all {
+				if b.fe == fe {
+					m.serve(b.ln)
+				}
+			}
+			d.monitors = append(d.monitors, m)
+			continue
+		}
+		if fe.Mode == config.ModeHTTP {
+			p.log.Warn(fmt.Sprintf("%s: proxy '%s': mode http is served as a TCP tunnel by lb yet (HTTP rules, headers and HTTP logs are not applied)", fe.Pos, fe.Name))
 		}
 		fc := proxy.FrontendConfig{
 			Name:             fe.Name,
@@ -177,7 +191,17 @@ func (d *dataPlane) drain(ctx context.Context, spread time.Duration) error {
 		b.Stop()
 	}
 	d.mu.Unlock()
-	return d.eng.Wait(ctx)
+	errc := make(chan error, len(d.monitors))
+	for _, m := range d.monitors {
+		go func(m *monitorServer) { errc <- m.shutdown(ctx) }(m)
+	}
+	err := d.eng.Wait(ctx)
+	for range d.monitors {
+		if e := <-errc; e != nil && err == nil {
+			err = e
+		}
+	}
+	return err
 }
 
 func (d *dataPlane) closeAll() {
@@ -185,6 +209,9 @@ func (d *dataPlane) closeAll() {
 		return
 	}
 	d.eng.CloseAll("hard-stop")
+	for _, m := range d.monitors {
+		m.close()
+	}
 }
 
 func (d *dataPlane) stop() {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -282,5 +283,36 @@ listen pp
 				t.Errorf("server got PROXY src=%s dst=%s; want %s %s", h.Src, h.Dst, src, dst)
 			}
 		})
+	}
+}
+
+// TestMonitorURI: a mode http frontend with monitor-uri and no backend answers the monitor
+// URI with 200 and anything else with 503, as the packaged default configuration needs.
+func TestMonitorURI(t *testing.T) {
+	port := freePort(t)
+	cfg := writeConfig(t, fmt.Sprintf(`
+defaults
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend health
+    mode http
+    bind 127.0.0.1:%d name health
+    monitor-uri /healthz
+`, port))
+	startLB(t, "-db", "-f", cfg)
+	for _, tc := range []struct {
+		path string
+		want int
+	}{{"/healthz", 200}, {"/", 503}, {"/healthz", 200}} {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, tc.path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("GET %s = %d %q; want %d", tc.path, resp.StatusCode, body, tc.want)
+		}
 	}
 }
