@@ -2,13 +2,12 @@ package lifecycle
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net"
-	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"lb/internal/config"
@@ -151,9 +150,14 @@ func healthConfig(px *config.Proxy, s *config.Server) (health.Config, error) {
 		Timeout:        px.Timeouts.Check,
 	}
 	_, hc.SendProxy = s.Flags["check-send-proxy"]
-	switch px.Check.Type {
-	case "httpchk":
-		hc.Kind = health.KindHTTP
+	if err := health.ParseOption(&hc, px.Check.Type); err != nil {
+		// Not available yet (ssl-hello-chk, mysql-check …): a TCP connect still tells a dead
+		// server from a live one.
+		hc.Kind = health.KindTCP
+		slogWarnOnce(px.Name, fmt.Sprintf("backend '%s': option %s is not supported by lb yet: servers are checked with a TCP connect", px.Name, px.Check.Type))
+	}
+	switch hc.Kind {
+	case health.KindHTTP:
 		hc.HTTP = health.HTTPRequest{Method: px.Check.Method, URI: px.Check.URI, Version: px.Check.Version}
 		if v := hc.HTTP.Version; strings.Contains(v, "\r\n") {
 			// HAProxy 2.6 still accepts the old "HTTP/1.1\r\nHost:\ x" trick (the lexer
@@ -166,148 +170,35 @@ func healthConfig(px *config.Proxy, s *config.Server) (health.Config, error) {
 				}
 			}
 		}
-		for _, r := range px.Check.HTTPCheck {
-			if err := applyHTTPCheck(&hc, r); err != nil {
-				return hc, fmt.Errorf("%s: %w", r.Pos, err)
-			}
+		if err := health.ParseHTTPCheck(&hc, ruleWords(px.Check.HTTPCheck)); err != nil {
+			return hc, fmt.Errorf("http-check: %w", err)
 		}
-	case "tcp-check":
-		hc.Kind = health.KindTCPCheck
-		for _, r := range px.Check.TCPCheck {
-			rule, ok, err := tcpCheckRule(r)
+	case health.KindTCPCheck:
+		if len(px.Check.TCPCheck) > 0 {
+			rules, err := health.ParseTCPCheck(ruleWords(px.Check.TCPCheck))
 			if err != nil {
-				return hc, fmt.Errorf("%s: %w", r.Pos, err)
+				return hc, fmt.Errorf("tcp-check: %w", err)
 			}
-			if ok {
-				hc.TCPCheck = append(hc.TCPCheck, rule)
-			}
+			hc.TCPCheck = rules
 		}
 	}
 	return hc, nil
 }
 
-// applyHTTPCheck folds one "http-check" rule into the check (send, expect).
-func applyHTTPCheck(hc *health.Config, r *config.Rule) error {
-	a := r.Args
-	switch r.Action {
-	case "send":
-		for i := 0; i+1 < len(a); i += 2 {
-			switch a[i] {
-			case "meth":
-				hc.HTTP.Method = a[i+1]
-			case "uri":
-				hc.HTTP.URI = a[i+1]
-			case "ver":
-				hc.HTTP.Version = a[i+1]
-			case "hdr":
-				if i+2 < len(a) {
-					hc.HTTP.Headers = append(hc.HTTP.Headers, [2]string{a[i+1], a[i+2]})
-					i++
-				}
-			case "body":
-				hc.HTTP.Body = a[i+1]
-			}
-		}
-	case "expect":
-		e := health.Expect{}
-		if len(a) > 0 && a[0] == "!" {
-			e.Negate = true
-			a = a[1:]
-		}
-		if len(a) < 2 {
-			return fmt.Errorf("http-check expect: missing pattern")
-		}
-		switch a[0] {
-		case "status":
-			codes, err := health.ParseStatusCodes(a[1])
-			if err != nil {
-				return err
-			}
-			e.Match, e.Codes = health.MatchStatus, codes
-		case "rstatus":
-			re, err := regexp.Compile(a[1])
-			if err != nil {
-				return fmt.Errorf("http-check expect rstatus: %w", err)
-			}
-			e.Match, e.Regexp = health.MatchRStatus, re
-		case "string":
-			e.Match, e.String = health.MatchString, a[1]
-		case "rstring":
-			re, err := regexp.Compile(a[1])
-			if err != nil {
-				return fmt.Errorf("http-check expect rstring: %w", err)
-			}
-			e.Match, e.Regexp = health.MatchRString, re
-		default:
-			return fmt.Errorf("http-check expect %q is not supported by lb yet", a[0])
-		}
-		hc.Expect = e
+// ruleWords turns config rules back into the words after "http-check"/"tcp-check".
+func ruleWords(rules []*config.Rule) [][]string {
+	out := make([][]string, 0, len(rules))
+	for _, r := range rules {
+		out = append(out, append(strings.Fields(r.Action), r.Args...))
 	}
-	return nil
+	return out
 }
 
-// tcpCheckRule maps one "tcp-check" rule; comments and options lb ignores give ok=false.
-func tcpCheckRule(r *config.Rule) (health.Rule, bool, error) {
-	a := r.Args
-	switch r.Action {
-	case "connect":
-		rule := health.Rule{Action: health.ActConnect}
-		for i := 0; i+1 < len(a); i++ {
-			if a[i] == "port" {
-				n, err := strconv.Atoi(a[i+1])
-				if err != nil {
-					return rule, false, fmt.Errorf("tcp-check connect port %q", a[i+1])
-				}
-				rule.Port = n
-			}
-		}
-		return rule, true, nil
-	case "send":
-		if len(a) < 1 {
-			return health.Rule{}, false, fmt.Errorf("tcp-check send: missing data")
-		}
-		return health.Rule{Action: health.ActSend, Data: []byte(a[0])}, true, nil
-	case "send-binary":
-		if len(a) < 1 {
-			return health.Rule{}, false, fmt.Errorf("tcp-check send-binary: missing data")
-		}
-		b, err := hex.DecodeString(a[0])
-		if err != nil {
-			return health.Rule{}, false, fmt.Errorf("tcp-check send-binary: %w", err)
-		}
-		return health.Rule{Action: health.ActSend, Data: b}, true, nil
-	case "expect":
-		rule := health.Rule{Action: health.ActExpect}
-		if len(a) > 0 && a[0] == "!" {
-			rule.Negate = true
-			a = a[1:]
-		}
-		if len(a) < 2 {
-			return rule, false, fmt.Errorf("tcp-check expect: missing pattern")
-		}
-		switch a[0] {
-		case "string":
-			rule.Match, rule.Data = health.MatchString, []byte(a[1])
-		case "binary":
-			b, err := hex.DecodeString(a[1])
-			if err != nil {
-				return rule, false, fmt.Errorf("tcp-check expect binary: %w", err)
-			}
-			rule.Match, rule.Data = health.MatchBinary, b
-		case "rstring", "rbinary":
-			re, err := regexp.Compile(a[1])
-			if err != nil {
-				return rule, false, fmt.Errorf("tcp-check expect %s: %w", a[0], err)
-			}
-			rule.Regexp = re
-			rule.Match = health.MatchRString
-			if a[0] == "rbinary" {
-				rule.Match = health.MatchRBinary
-			}
-		default:
-			return rule, false, fmt.Errorf("tcp-check expect %q is not supported by lb yet", a[0])
-		}
-		return rule, true, nil
+var warnedOnce sync.Map
+
+// slogWarnOnce logs msg once per key with the default logger.
+func slogWarnOnce(key, msg string) {
+	if _, loaded := warnedOnce.LoadOrStore(key, true); !loaded {
+		slog.Warn(msg)
 	}
-	return health.Rule{}, false, nil
 }

@@ -77,6 +77,7 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 	if l := openLogger(&cfg.Global, cfg.Global.Logs, p, map[string]*logs.Logger{}); l != nil {
 		p.log = slog.New(globalLogHandler{p.log.Handler(), l})
 	}
+	slog.SetDefault(p.log)
 	ready := newReadyReporter(0)
 	if child != nil {
 		ready = newReadyReporter(child.ReadyFD)

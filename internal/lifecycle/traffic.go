@@ -7,9 +7,12 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/coreos/go-systemd/v22/journal"
+
 	"lb/internal/config"
 	"lb/internal/logs"
 	"lb/internal/proxy"
+	"lb/internal/systemd"
 )
 
 // trafficLogger sends per-connection log lines (option tcplog) to the proxies' log targets.
@@ -47,7 +50,14 @@ func openLogger(g *config.Global, lines []config.LogTarget, p *process, cache ma
 		return l
 	}
 	var targets []logs.Target
+	var sinks []logs.Sink
+	journal := systemd.JournalDetected()
 	for _, t := range lines {
+		if journal && (t.Network == "stdout" || t.Network == "stderr") {
+			// Under systemd, stdout/stderr lines reach journald natively, with their priority.
+			sinks = append(sinks, journalSink{})
+			continue
+		}
 		lt, err := logs.TargetOf(t.Network, t.Addr, t.Len, t.Format, t.Facility, t.Level, t.MinLevel)
 		if err != nil {
 			p.log.Warn("log target not usable", "pos", t.Pos.String(), "err", err)
@@ -55,10 +65,13 @@ func openLogger(g *config.Global, lines []config.LogTarget, p *process, cache ma
 		}
 		targets = append(targets, lt)
 	}
-	if len(targets) == 0 {
+	if len(targets) == 0 && len(sinks) == 0 {
 		return nil
 	}
-	l, err := logs.New(targets, logs.Options{Tag: g.LogTag, Hostname: g.LogSendHostname, Logger: p.log})
+	if len(sinks) > 1 {
+		sinks = sinks[:1]
+	}
+	l, err := logs.New(targets, logs.Options{Tag: g.LogTag, Hostname: g.LogSendHostname, Logger: p.log, Sinks: sinks})
 	if err != nil {
 		p.log.Warn("log targets", "err", err)
 		return nil
@@ -127,4 +140,15 @@ func (h globalLogHandler) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (h globalLogHandler) WithGroup(n string) slog.Handler {
 	return globalLogHandler{h.Handler.WithGroup(n), h.out}
+}
+
+// journalSink sends log lines to journald with their syslog priority.
+type journalSink struct{}
+
+func (journalSink) Log(level logs.Level, msg string, fields map[string]string) error {
+	vars := map[string]string{"SYSLOG_IDENTIFIER": systemd.DefaultIdentifier}
+	for k, v := range fields {
+		vars[strings.ToUpper(k)] = v
+	}
+	return journal.Send(msg, journal.Priority(level), vars)
 }
