@@ -74,6 +74,11 @@ func (e *Engine) Wait(ctx context.Context) error {
 	}
 }
 
+// CloseIdle closes idle connections. In tcp mode no connection is idle in
+// HAProxy's sense (idle server connections kept for reuse), so it does
+// nothing and returns 0; it exists for the lifecycle's soft-stop sequence.
+func (e *Engine) CloseIdle() int { return 0 }
+
 // CloseAll kills every active session (hard stop); reason is logged once.
 // Killed sessions end with termination state "K". It does not wait: use
 // Wait for that.
@@ -256,13 +261,10 @@ type Binding struct {
 type deadliner interface{ SetDeadline(time.Time) error }
 
 // Serve starts accepting connections from ln in a new goroutine and
-// returns at once. ln is never closed by the frontend. Stop interrupts a
-// blocked Accept through ln.SetDeadline when ln has it (*net.TCPListener,
-// *net.UnixListener do); otherwise Stop returns only after the next Accept
-// returns, and a connection accepted then is still served.
+// returns at once. ln is never closed by the frontend.
 //
 // Accept errors are handled by class: net.ErrClosed ends the loop; any
-// other error (a paused listener, EMFILE, ECONNABORTED...) is retried after
+// other error (EMFILE, ECONNABORTED, a paused listener...) is retried after
 // a back-off growing from 5ms to 100ms, so the loop never spins.
 func (f *Frontend) Serve(ln net.Listener, cfg BindConfig) *Binding {
 	b := &Binding{f: f, ln: ln, cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
@@ -270,18 +272,24 @@ func (f *Frontend) Serve(ln net.Listener, cfg BindConfig) *Binding {
 	return b
 }
 
-// Stop stops accepting on the binding's listener and waits for the accept
-// loop to exit. Sessions already accepted continue. The listener is left
-// open (with no deadline) for a successor to use.
+// Stop stops accepting on the binding's listener; sessions already
+// accepted continue and the listener is left open for a successor.
+//
+// When ln has SetDeadline (*net.TCPListener, *net.UnixListener), Stop
+// interrupts a blocked Accept with a past deadline, waits for the accept
+// loop to exit and clears the deadline. Otherwise Stop returns at once and
+// the loop exits when Accept next returns: an error (close the listener to
+// force it) or one more connection, which is still served.
 func (b *Binding) Stop() {
+	d, ok := b.ln.(deadliner)
 	b.once.Do(func() {
 		close(b.stop)
-		if d, ok := b.ln.(deadliner); ok {
+		if ok {
 			_ = d.SetDeadline(time.Unix(1, 0))
 		}
 	})
-	<-b.done
-	if d, ok := b.ln.(deadliner); ok {
+	if ok {
+		<-b.done
 		_ = d.SetDeadline(time.Time{})
 	}
 }

@@ -567,3 +567,33 @@ func TestStopDrainCloseAll(t *testing.T) {
 		t.Errorf("termination = %q; want KD", r.Termination)
 	}
 }
+
+// plainListener hides SetDeadline, like a listener wrapper without it.
+type plainListener struct{ net.Listener }
+
+func TestStopWithoutDeadline(t *testing.T) {
+	eng := NewEngine(EngineConfig{Logger: quiet})
+	be, err := NewBackend(BackendConfig{Name: "be", Servers: []ServerConfig{{Name: "s", Addr: closedAddr(t), Weight: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fe, err := eng.NewFrontend(FrontendConfig{Name: "fe", Backend: func(*ConnInfo) *Backend { return be }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := fe.Serve(plainListener{ln}, BindConfig{})
+	b.Stop() // must not block
+	ln.Close()
+	select {
+	case <-b.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("accept loop still running after the listener was closed")
+	}
+	if err := b.Err(); err != nil {
+		t.Errorf("Err() = %v; want nil", err)
+	}
+}

@@ -291,7 +291,9 @@ func (s *session) setup() bool {
 	t1 := time.Now()
 	var sc net.Conn
 	for attempt := 0; ; attempt++ {
-		d := net.Dialer{Timeout: bc.TimeoutConnect}
+		// No TCP keep-alive towards servers: HAProxy sets it only with
+		// "option srvtcpka", and it costs setsockopt calls per connection.
+		d := net.Dialer{Timeout: bc.TimeoutConnect, KeepAlive: -1}
 		sc, err = d.Dial(srv.cfg.Network, srv.cfg.Addr)
 		if err == nil {
 			break
@@ -430,7 +432,8 @@ func (s *session) expired(sd *side) (bool, time.Time) {
 // shutOne is called when a direction ended cleanly (FIN forwarded): the fin
 // timeouts take over for what remains.
 func (s *session) shutOne() {
-	if s.halfShut.Swap(true) {
+	if s.halfShut.Swap(true) || s.dead.Load() {
+		// Once aborted, the past deadlines must stay.
 		return
 	}
 	if s.cli.fin > 0 || s.srvs.fin > 0 {
