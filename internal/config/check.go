@@ -52,6 +52,9 @@ func (l *loader) checkProxy(p *Proxy) {
 			}
 		}
 	}
+	if p.Cap&CapFrontend != 0 && (p.HTTPLog || p.TCPLog || p.LogFormat != "") && len(p.LogTargets(&l.cfg.Global)) == 0 {
+		l.warn(p.Pos, "log format ignored for %s '%s' since it has no log address.", kind, p.Name)
+	}
 	if p.Mode != ModeHTTP {
 		if p.HTTPLog && p.Cap&CapFrontend != 0 {
 			l.warn(p.Pos, "'option httplog' not usable with %s '%s' (needs 'mode http'). Falling back to 'option tcplog'.", kind, p.Name)
@@ -71,7 +74,7 @@ func (l *loader) checkProxy(p *Proxy) {
 			l.warn(p.Pos, "'option forwardfor' ignored for %s '%s' as it requires HTTP mode.", kind, p.Name)
 		}
 		if p.Cookie != nil && p.Cap&CapBackend != 0 {
-			l.warn(p.Pos, "'cookie' statement ignored for %s '%s' as it requires HTTP mode.", kind, p.Name)
+			l.warn(p.Pos, "cookie will be ignored for %s '%s' (needs 'mode http').", kind, p.Name)
 		}
 		if p.Stats.Enabled && p.Cap&CapFrontend != 0 {
 			l.warn(p.Pos, "'stats' statement ignored for %s '%s' as it requires HTTP mode.", kind, p.Name)

@@ -165,7 +165,13 @@ func init() {
 			if len(args) < 2 || atol(args[1]) <= 0 {
 				return fmt.Errorf("'%s' expects a positive integer argument.", args[0])
 			}
-			g.TuneBufsize = atol(args[1])
+			// HAProxy reads this with atol(); lb also takes size suffixes
+			// ("16k"), which HAProxy would silently read as 16.
+			n, err := parseSize(args[1])
+			if err != nil {
+				return fmt.Errorf("'%s' : %v in '%s'.", args[0], err, args[1])
+			}
+			g.TuneBufsize = int(n)
 			return tooMany(args, 2)
 		}},
 		"tune.maxaccept": {fn: func(l *loader, g *Global, pos Pos, args []string) error {

@@ -79,19 +79,33 @@ func init() {
 		"tcp-check":           {cap: be, def: true, fn: kwCheckRule},
 		"stats":               {cap: both, def: true, fn: kwStats},
 		"errorfile":           {cap: both, def: true, fn: kwErrorfile},
-		"monitor-uri":         {cap: fe, def: true, fn: func(c *pctx) error { return c.strArg(&c.p.MonitorURI) }},
-		"compression":         {cap: both, def: true, fn: kwCompression},
-		"capture":             {cap: fe, fn: kwCapture},
+		"monitor-uri": {cap: fe, def: true, fn: func(c *pctx) error {
+			if len(c.args) < 2 || c.args[1] == "" {
+				return fmt.Errorf("'monitor-uri' expects an URI.")
+			}
+			return c.strArg(&c.p.MonitorURI)
+		}},
+		"compression": {cap: both, def: true, fn: kwCompression},
+		"capture":     {cap: fe, fn: kwCapture},
 
-		"contimeout":   removed("the 'contimeout' directive is not supported anymore since HAProxy 2.1. Use 'timeout connect'."),
-		"clitimeout":   removed("the 'clitimeout' directive is not supported anymore since HAProxy 2.1. Use 'timeout client'."),
-		"srvtimeout":   removed("the 'srvtimeout' directive is not supported anymore since HAProxy 2.1. Use 'timeout server'."),
-		"redispatch":   removed("The 'redispatch' directive is not supported anymore since HAProxy 2.1. Use 'option redispatch'."),
-		"redisp":       removed("The 'redisp' directive is not supported anymore since HAProxy 2.1. Use 'option redispatch'."),
-		"block":        removed("The 'block' directive is not supported anymore since HAProxy 2.1. Use 'http-request deny' which uses the exact same syntax."),
-		"monitor-net":  removed("'monitor-net' doesn't exist anymore. Please use 'http-request return status 200 if { src <net> }' instead."),
-		"bind-process": removed("'bind-process' is not supported anymore since HAProxy 2.5."),
-		"grace":        removed("the 'grace' directive is not supported anymore in proxies. Use the global 'grace' keyword."),
+		"contimeout": removed("the 'contimeout' directive is not supported anymore since HAProxy 2.1. Use 'timeout connect'."),
+		"clitimeout": removed("the 'clitimeout' directive is not supported anymore since HAProxy 2.1. Use 'timeout client'."),
+		"srvtimeout": removed("the 'srvtimeout' directive is not supported anymore since HAProxy 2.1. Use 'timeout server'."),
+		"redispatch": removed("The 'redispatch' directive is not supported anymore since HAProxy 2.1. Use 'option redispatch'."),
+		"redisp":     removed("The 'redisp' directive is not supported anymore since HAProxy 2.1. Use 'option redispatch'."),
+		"block":      removed("The 'block' directive is not supported anymore since HAProxy 2.1. Use 'http-request deny' which uses the exact same syntax."),
+		"monitor-net": {cap: fe, def: true, fn: func(c *pctx) error {
+			n := "<net>"
+			if len(c.args) > 1 {
+				n = c.args[1]
+			}
+			return fmt.Errorf("'monitor-net' doesn't exist anymore. Please use 'http-request return status 200 if { src %s }' instead.", n)
+		}},
+		"bind-process": {cap: both, def: true, fn: func(c *pctx) error {
+			c.l.warn(c.pos, "'bind-process' has no effect, is deprecated, and will be removed in version 2.7.")
+			return nil
+		}},
+		"grace": removed("the 'grace' keyword is not supported any more since HAProxy version 2.5."),
 
 		"stick-table":                 unsupported(both, false),
 		"stick":                       unsupported(be, false),
@@ -129,11 +143,11 @@ func init() {
 		"use-fcgi-app":                unsupported(be, false),
 		"guid":                        unsupported(both, false),
 	}
-	for _, k := range []string{"reqrep", "reqirep"} {
+	for _, k := range []string{"reqrep"} {
 		proxyKeywords[k] = removed(fmt.Sprintf("The '%s' directive is not supported anymore since HAProxy 2.1. Use 'http-request replace-path', 'http-request replace-uri' or 'http-request replace-header' instead.", k))
 	}
 	for k, repl := range map[string]string{
-		"reqadd": "http-request add-header", "reqdel": "http-request del-header", "reqidel": "http-request del-header",
+		"reqirep": "http-request replace-header", "reqadd": "http-request add-header", "reqdel": "http-request del-header", "reqidel": "http-request del-header",
 		"reqdeny": "http-request deny", "reqideny": "http-request deny", "reqallow": "http-request allow",
 		"reqiallow": "http-request allow", "reqpass": "http-request allow", "reqipass": "http-request allow",
 		"reqtarpit": "http-request tarpit", "reqitarpit": "http-request tarpit",
@@ -790,6 +804,10 @@ func kwCookie(c *pctx) error {
 	return nil
 }
 
+// aclMatchMethods are the "-m" methods of ACLs.
+var aclMatchMethods = map[string]bool{"found": true, "bool": true, "int": true, "ip": true, "bin": true,
+	"len": true, "str": true, "sub": true, "reg": true, "beg": true, "end": true, "dir": true, "dom": true}
+
 var aclFlags = map[string]int{"-i": 0, "-n": 0, "-f": 1, "-m": 1, "-M": 0, "-u": 1, "--": 0}
 
 // predefinedACLs are HAProxy's built-in ACL names.
@@ -811,7 +829,7 @@ func kwACL(c *pctx) error {
 		}
 	}
 	if len(c.args) < 3 {
-		return fmt.Errorf("error detected while parsing ACL '%s' : missing ACL expression.", name)
+		return fmt.Errorf("error detected while parsing ACL '%s' : missing fetch method in ACL expression ''.", name)
 	}
 	a, err := c.l.parseACLExpr(c.pos, name, c.args[2:])
 	if err != nil {
@@ -836,9 +854,16 @@ func (l *loader) parseACLExpr(pos Pos, name string, words []string) (*ACL, error
 		n, ok := aclFlags[w]
 		if !ok {
 			if strings.HasPrefix(w, "-") && len(w) > 1 && !isDigit(w[1]) {
-				return nil, fmt.Errorf("'%s' is not a valid pattern flag.", w)
+				return nil, fmt.Errorf("'%s' is not a valid ACL option. Please use '--' before any pattern beginning with a '-'.", w)
 			}
 			break
+		}
+		if w == "-m" && (i+1 >= len(words) || !aclMatchMethods[words[i+1]]) {
+			m := ""
+			if i+1 < len(words) {
+				m = words[i+1]
+			}
+			return nil, fmt.Errorf("unknown matching method '%s' when parsing ACL expression.", m)
 		}
 		if n > 0 && i+1 >= len(words) {
 			return nil, fmt.Errorf("missing argument for flag '%s'.", w)
@@ -950,7 +975,7 @@ func kwUseBackend(c *pctx) error {
 	rest := c.args[2:]
 	if len(rest) > 0 {
 		if rest[0] != "if" && rest[0] != "unless" {
-			return fmt.Errorf("'use_backend' : unexpected argument '%s', expects 'if' or 'unless' followed by a condition.", rest[0])
+			return fmt.Errorf("unexpected keyword '%s' after switching rule, only 'if' and 'unless' are allowed.", rest[0])
 		}
 		cond, missing, err := c.parseCond(rest)
 		if err != nil {
@@ -961,6 +986,7 @@ func kwUseBackend(c *pctx) error {
 		}
 		u.Cond = cond
 	}
+	c.noteRule(ruleUseBackend)
 	c.p.UseBackends = append(c.p.UseBackends, u)
 	return nil
 }
@@ -1051,6 +1077,7 @@ func kwHTTPRule(c *pctx) error {
 	}
 	switch set {
 	case "http-request":
+		c.noteRule(ruleHTTPRequest)
 		c.p.HTTPRequest = append(c.p.HTTPRequest, r)
 	case "http-response":
 		c.p.HTTPResponse = append(c.p.HTTPResponse, r)
@@ -1210,6 +1237,7 @@ func kwRedirect(c *pctx) error {
 		}
 		r.Cond = cond
 	}
+	c.noteRule(ruleRedirect)
 	c.p.Redirects = append(c.p.Redirects, r)
 	return nil
 }
@@ -1284,6 +1312,9 @@ func kwTCPRule(c *pctx) error {
 		return fmt.Errorf("'%s %s' : unexpected argument '%s'.", ruleset, act, args[0])
 	}
 	r := &Rule{Pos: c.pos, Action: c.args[1] + " " + act, Args: args}
+	if set == "tcp-request" {
+		c.noteRule(map[string]int{"connection": ruleTCPConn, "session": ruleTCPSess, "content": ruleTCPContent}[c.args[1]])
+	}
 	if hasCond {
 		cond, missing, err := c.parseCond(condWords)
 		if err != nil {
@@ -1360,13 +1391,17 @@ func kwCheckRule(c *pctx) error {
 }
 
 func kwStats(c *pctx) error {
-	if len(c.args) < 2 {
-		return fmt.Errorf("'stats' expects 'admin', 'auth', 'enable', 'hide-version', 'http-request', 'realm', 'refresh', 'scope', 'show-desc', 'show-legends', 'show-node' or 'uri'.")
+	const expects = "expects 'admin', 'uri', 'realm', 'auth', 'scope', 'enable', 'hide-version', 'show-node', 'show-desc' or 'show-legends'."
+	if len(c.args) < 2 || c.args[1] == "" {
+		return fmt.Errorf("missing keyword in 'stats', %s", expects)
 	}
 	s := &c.p.Stats
 	arg := func() (string, error) {
 		if len(c.args) < 3 || c.args[2] == "" {
-			return "", fmt.Errorf("'stats %s' requires an argument.", c.args[1])
+			need := map[string]string{"uri": "'uri' needs an URI prefix.", "realm": "'realm' needs an realm name.",
+				"auth": "'auth' needs a user:password account.", "scope": "'scope' needs a proxy name.",
+				"refresh": "'refresh' needs a positive interval in seconds."}
+			return "", fmt.Errorf("%s", need[c.args[1]])
 		}
 		return c.args[2], nil
 	}
@@ -1388,16 +1423,13 @@ func kwStats(c *pctx) error {
 		}
 	case "auth":
 		if v, err = arg(); err == nil {
-			if !strings.Contains(v, ":") {
-				return fmt.Errorf("'stats auth' expects <user>:<passwd> in argument.")
-			}
 			s.Auths, s.Enabled = append(s.Auths, v), true
 		}
 	case "refresh":
 		if v, err = arg(); err == nil {
 			d, perr := c.l.timeArg(c.pos, v, time.Second)
 			if perr != nil {
-				return fmt.Errorf("'stats refresh' : %v.", perr)
+				return fmt.Errorf("%v in argument to stats refresh interval.", perr)
 			}
 			s.Refresh, s.Enabled = d, true
 		}
@@ -1418,7 +1450,7 @@ func kwStats(c *pctx) error {
 		}
 	case "admin":
 		if c.isDefaults() {
-			return fmt.Errorf("'stats admin' statement not allowed in 'defaults' section.")
+			return fmt.Errorf("'stats admin' not allowed in 'defaults' section.")
 		}
 		if len(c.args) < 3 || (c.args[2] != "if" && c.args[2] != "unless") {
 			return fmt.Errorf("'stats admin' requires either 'if' or 'unless' followed by a condition.")
@@ -1433,17 +1465,23 @@ func kwStats(c *pctx) error {
 		s.Admin = cond
 	case "http-request":
 		if c.isDefaults() {
-			return fmt.Errorf("'stats http-request' statement not allowed in 'defaults' section.")
+			return fmt.Errorf("'stats' not allowed in 'defaults' section.")
 		}
 		if len(c.args) < 3 {
 			return fmt.Errorf("'stats http-request' requires an action.")
 		}
-		switch c.args[2] {
-		case "allow", "deny", "auth":
-		default:
-			return fmt.Errorf("'stats http-request' only supports 'allow', 'deny' and 'auth'.")
+		// Same actions as http-request rules.
+		supported, known := httpActions["http-request"][actionBase(c.args[2])]
+		if !known {
+			return fmt.Errorf("'stats http-request' : unknown action '%s'.", c.args[2])
+		}
+		if !supported {
+			return fmt.Errorf("'stats http-request %s' is not supported by lb yet", actionBase(c.args[2]))
 		}
 		args, condWords, hasCond := splitCond(c.args[3:])
+		if err := checkHTTPAction("http-request", c.args[2], args); err != nil {
+			return fmt.Errorf("error detected while parsing 'stats http-request %s' : %v.", c.args[2], err)
+		}
 		r := &Rule{Pos: c.pos, Action: c.args[2], Args: args}
 		if hasCond {
 			cond, missing, err := c.parseCond(condWords)
@@ -1457,17 +1495,15 @@ func kwStats(c *pctx) error {
 		}
 		s.HTTPRequest = append(s.HTTPRequest, r)
 		s.Enabled = true
-	case "socket", "timeout", "maxconn", "bind-process":
-		return fmt.Errorf("'stats %s' is only supported in 'global' section.", c.args[1])
 	default:
-		return fmt.Errorf("unknown stats parameter '%s' (expects 'admin', 'auth', 'enable', 'hide-version', 'http-request', 'realm', 'refresh', 'scope', 'show-desc', 'show-legends', 'show-node' or 'uri').", c.args[1])
+		return fmt.Errorf("unknown stats parameter '%s', %s", c.args[1], expects)
 	}
 	return err
 }
 
 func kwErrorfile(c *pctx) error {
 	if len(c.args) != 3 {
-		return fmt.Errorf("'errorfile' expects <status_code> and <file> as arguments.")
+		return fmt.Errorf("errorfile : expects <status_code> and <file> as arguments.")
 	}
 	code, err := strconv.Atoi(c.args[1])
 	if err != nil || !httpStatusCodes[code] {
@@ -1528,4 +1564,40 @@ func kwCapture(c *pctx) error {
 		return nil
 	}
 	return fmt.Errorf("'capture' expects 'cookie', 'request header' or 'response header'.")
+}
+
+// Rule kinds in HAProxy's processing order, for misplaced-rule warnings.
+const (
+	ruleTCPConn = iota
+	ruleTCPSess
+	ruleTCPContent
+	ruleMonitorFail
+	ruleHTTPRequest
+	ruleRedirect
+	ruleUseBackend
+	ruleUseServer
+	ruleKinds
+)
+
+var ruleKindNames = [ruleKinds]string{"tcp-request connection", "tcp-request session", "tcp-request content",
+	"monitor fail", "http-request", "redirect", "use_backend", "use-server"}
+
+// noteRule records a rule of the given kind and warns, as HAProxy 2.6 does,
+// when a rule processed later was declared before it.
+func (c *pctx) noteRule(kind int) {
+	for k := kind + 1; k < ruleKinds; k++ {
+		if c.p.ruleSeen[k] {
+			name := ruleKindNames[kind]
+			if kind <= ruleTCPContent {
+				name = "tcp-request"
+			}
+			article := "a"
+			if k == ruleHTTPRequest {
+				article = "an"
+			}
+			c.l.warn(c.pos, "a '%s' rule placed after %s '%s' rule will still be processed before.", name, article, ruleKindNames[k])
+			break
+		}
+	}
+	c.p.ruleSeen[kind] = true
 }

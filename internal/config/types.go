@@ -421,8 +421,43 @@ type Proxy struct {
 	Compression Compression
 	// Captures are "capture request/response header" lines.
 	Captures []*Rule
-	// StickTable is unset: lb does not support stick tables yet.
-	// ErrorLimit etc. are not modelled.
+
+	// ruleSeen records which rule kinds were declared, in HAProxy's
+	// evaluation order, to warn about misplaced rules.
+	ruleSeen [ruleKinds]bool
+}
+
+// LogTargets returns the proxy's log targets with "log global" replaced by
+// the global section's targets; nil after "no log".
+func (p *Proxy) LogTargets(g *Global) []LogTarget {
+	if p.NoLog {
+		return nil
+	}
+	var out []LogTarget
+	for _, t := range p.Logs {
+		if t.Global {
+			out = append(out, g.Logs...)
+			continue
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// IsFrontend reports whether the proxy accepts connections.
+func (p *Proxy) IsFrontend() bool { return p.Cap&CapFrontend != 0 }
+
+// IsBackend reports whether the proxy holds servers.
+func (p *Proxy) IsBackend() bool { return p.Cap&CapBackend != 0 }
+
+// Server returns the server called name, or nil.
+func (p *Proxy) Server(name string) *Server {
+	for _, s := range p.Servers {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
 }
 
 // Forwardfor is "option forwardfor [except <net>] [header <name>] [if-none]".
