@@ -417,3 +417,51 @@ func TestSIGUSR2Handover(t *testing.T) {
 		t.Errorf("new process %d is not running", newPid)
 	}
 }
+
+// TestFDLimit: with an explicit maxconn above what the hard RLIMIT_NOFILE allows, lb refuses
+// to start naming the limit and LimitNOFILE=; without maxconn it derives maxconn from the
+// limit, says so, and serves (issue 4). The hard limit is set for the test: 4096.
+func TestFDLimit(t *testing.T) {
+	s := startNameServer(t, "s1")
+	port := freePort(t)
+	base := fmt.Sprintf(`
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+listen app
+    bind 127.0.0.1:%d
+    server s1 %s
+`, port, s.addr())
+	withLimit := func(cfg string) *exec.Cmd {
+		return exec.Command("/bin/sh", "-c", `ulimit -Sn 1024 && ulimit -Hn 4096 && exec "$0" -db -f "$1"`, lbBinary(t), cfg)
+	}
+	out, err := withLimit(writeConfig(t, "global\n    maxconn 5000\n"+base)).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("maxconn 5000 under a hard limit of 4096: %v; want exit 1\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "4096") || !strings.Contains(string(out), "LimitNOFILE=") {
+		t.Errorf("the refusal does not name the limit and LimitNOFILE=:\n%s", out)
+	}
+	cmd := withLimit(writeConfig(t, base))
+	o := newOutFile(t)
+	cmd.Stdout, cmd.Stderr = o.f, o.f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &lbProc{t: t, cmd: cmd, out: o, done: make(chan struct{})}
+	go func() { p.status = cmd.Wait(); close(p.done) }()
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); p.wait(5 * time.Second) }()
+	p.waitOutput("derived from the hard limit of open files (4096)", 5*time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if n, err := askName(fmt.Sprintf("127.0.0.1:%d", port)); err == nil && n == "s1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("lb with a derived maxconn does not serve:\n%s", o.String())
+		}
+		time.Sleep(20 * time.Millisecond) // the log line above came first; the accept follows
+	}
+}
