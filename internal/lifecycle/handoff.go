@@ -6,7 +6,6 @@ import (
 	"syscall"
 	"time"
 
-	"lb/internal/config"
 	"lb/internal/systemd"
 )
 
@@ -65,6 +64,11 @@ func (p *process) reloadFromInside() {
 	fail := func(err error) {
 		p.log.Error("reload failed, the running configuration keeps serving", "err", err)
 		_ = p.notify.Send("READY=1\nSTATUS=" + oneLine(p.statusLine("reload failed: "+err.Error())))
+	}
+	if p.cfg.Global.Chroot != "" {
+		// The configuration files and the executable are outside the chroot.
+		fail(fmt.Errorf("SIGUSR2 reload is not possible in a chroot: reload with -sf/-x from outside"))
+		return
 	}
 	cfg, code := loadConfig(p.args, logWriter{p.log})
 	if code != 0 {
@@ -144,5 +148,3 @@ func tellSuperseded(path string, pid int) {
 	buf := make([]byte, 64)
 	_, _ = c.Read(buf)
 }
-
-var _ = config.ModeTCP
