@@ -195,6 +195,38 @@ func TestIssue6Deb(t *testing.T) {
 		w.requireActive(unitSvc)
 	})
 
+	// The postinst checks the new binary against the installed configuration before it
+	// reloads: with a broken file the installation fails and the running lb is untouched;
+	// once the file is fixed, running the postinst again (dpkg --configure) reloads.
+	t.Run("ReinstallWithBrokenConfig_Refused_OldKeepsServing_ThenConfigureReloads", func(t *testing.T) {
+		w := w.in(t)
+		w.requireActive(unitSvc)
+		web := w.startLoad(true, "-addr", frontAddr, "-c", "2", "-rate", "200")
+		old := w.mainPID(unitSvc)
+		w.writeFile("/etc/lb/lb.cfg", debEditedCfg+"    no-such-keyword here\n", 0o644)
+		out, err := w.c.Exec("sh", "-c", "cd /var/lib/lbtest && apt install --reinstall -y ./lb_"+debV2+"_amd64.deb 2>&1")
+		if err == nil {
+			t.Errorf("reinstall with a broken /etc/lb/lb.cfg succeeded; want the postinst to refuse:\n%s", tail(out, 2000))
+		}
+		if !strings.Contains(out, "lb.cfg") {
+			t.Errorf("the failed installation does not name the configuration file:\n%s", tail(out, 2000))
+		}
+		if now := w.mainPID(unitSvc); now != old {
+			t.Errorf("MainPID changed from %d to %d although the configuration was refused", old, now)
+		}
+		w.writeFile("/etc/lb/lb.cfg", debEditedCfg, 0o644)
+		if out, err := w.c.Exec("dpkg", "--configure", "-a"); err != nil {
+			t.Errorf("dpkg --configure -a after fixing the file: %v\n%s", err, out)
+		}
+		if now := w.mainPID(unitSvc); now == old {
+			t.Errorf("dpkg --configure -a did not reload (MainPID still %d)", now)
+		}
+		if st := strings.TrimSpace(w.run("dpkg-query", "-W", "-f", "${db:Status-Abbrev}", "lb")); st != "ii" {
+			t.Errorf("package state %q after dpkg --configure -a; want ii", st)
+		}
+		requireNoFailure(t, "refused reinstall + configure", web.stop())
+	})
+
 	t.Run("Remove_NoProcessNoListener", func(t *testing.T) {
 		w := w.in(t)
 		out := w.sh("apt remove -y lb 2>&1")
