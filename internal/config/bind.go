@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 )
 
 func fileMode(m uint64) os.FileMode { return os.FileMode(m & 0o7777) }
@@ -59,27 +58,21 @@ func init() {
 		}}
 	}
 	bindOptions = map[string]bindOpt{
-		"name":                 str(func(b *Bind, s string) { b.Name = s }),
-		"id":                   intOpt("id", 1, func(b *Bind, n int) { b.ID = n }),
-		"maxconn":              intOpt("maxconn", 0, func(b *Bind, n int) { b.Maxconn = n }),
-		"backlog":              intOpt("backlog", 0, func(b *Bind, n int) { b.Backlog = n }),
-		"mss":                  intOpt("mss", 0, func(b *Bind, n int) { b.MSS = n }),
-		"nice":                 intOpt("nice", -1024, func(b *Bind, n int) { b.Nice = n }),
-		"transparent":          flag(func(b *Bind) { b.Transparent = true }),
-		"defer-accept":         flag(func(b *Bind) { b.DeferAccept = true }),
-		"tfo":                  flag(func(b *Bind) { b.Tfo = true }),
-		"v4v6":                 flag(func(b *Bind) { b.V4V6 = true }),
-		"v6only":               flag(func(b *Bind) { b.V6Only = true }),
-		"accept-proxy":         flag(func(b *Bind) { b.AcceptProxy = true }),
-		"accept-netscaler-cip": intOpt("accept-netscaler-cip", 0, func(b *Bind, n int) { b.AcceptNetscalerCIP = n }),
-		"interface":            str(func(b *Bind, s string) { b.Interface = s }),
-		"namespace":            str(func(b *Bind, s string) { b.Namespace = s }),
-		"thread":               str(func(b *Bind, s string) { b.Thread = s }),
-		"proto":                str(func(b *Bind, s string) { b.Proto = s }),
-		"user":                 str(func(b *Bind, s string) { b.User = s }),
-		"group":                str(func(b *Bind, s string) { b.Group = s }),
-		"uid":                  intOpt("uid", 0, func(b *Bind, n int) { b.UID = n }),
-		"gid":                  intOpt("gid", 0, func(b *Bind, n int) { b.GID = n }),
+		"name":         str(func(b *Bind, s string) { b.Name = s }),
+		"id":           intOpt("id", 1, func(b *Bind, n int) { b.ID = n }),
+		"maxconn":      intOpt("maxconn", 0, func(b *Bind, n int) { b.Maxconn = n }),
+		"backlog":      intOpt("backlog", 0, func(b *Bind, n int) { b.Backlog = n }),
+		"transparent":  flag(func(b *Bind) { b.Transparent = true }),
+		"defer-accept": flag(func(b *Bind) { b.DeferAccept = true }),
+		"tfo":          flag(func(b *Bind) { b.Tfo = true }),
+		"v4v6":         flag(func(b *Bind) { b.V4V6 = true }),
+		"v6only":       flag(func(b *Bind) { b.V6Only = true }),
+		"accept-proxy": flag(func(b *Bind) { b.AcceptProxy = true }),
+		"interface":    str(func(b *Bind, s string) { b.Interface = s }),
+		"user":         str(func(b *Bind, s string) { b.User = s }),
+		"group":        str(func(b *Bind, s string) { b.Group = s }),
+		"uid":          intOpt("uid", 0, func(b *Bind, n int) { b.UID = n }),
+		"gid":          intOpt("gid", 0, func(b *Bind, n int) { b.GID = n }),
 		"mode": {nargs: 1, fn: func(l *loader, b *Bind, v []string) error {
 			m, err := strconv.ParseUint(v[0], 8, 32)
 			if err != nil || m > 0o7777 {
@@ -108,14 +101,6 @@ func init() {
 				return fmt.Errorf("'expose-fd' only supports 'listeners' (got '%s')", v[0])
 			}
 			b.ExposeFDListeners = true
-			return nil
-		}},
-		"tcp-ut": {nargs: 1, fn: func(l *loader, b *Bind, v []string) error {
-			d, err := parseTime(v[0], time.Millisecond)
-			if err != nil {
-				return fmt.Errorf("'tcp-ut' : %v", err)
-			}
-			b.TCPUserTimeout = d
 			return nil
 		}},
 		"alpn": {nargs: 1, fn: func(l *loader, b *Bind, v []string) error {
@@ -201,6 +186,13 @@ func init() {
 		"no-alpn":               sslFlag("no-alpn"),
 		"generate-certificates": sslFlag("generate-certificates"),
 		"shards":                {nargs: 1, status: kwUnsupported},
+		"thread":                {nargs: 1, status: kwUnsupported},
+		"namespace":             {nargs: 1, status: kwUnsupported},
+		"mss":                   {nargs: 1, status: kwUnsupported},
+		"tcp-ut":                {nargs: 1, status: kwUnsupported},
+		"nice":                  {nargs: 1, status: kwUnsupported},
+		"proto":                 {nargs: 1, status: kwUnsupported},
+		"accept-netscaler-cip":  {nargs: 1, status: kwUnsupported},
 		"quic-force-retry":      {status: kwUnsupported},
 		"quic-cc-algo":          {nargs: 1, status: kwUnsupported},
 		"label":                 {nargs: 1, status: kwUnsupported},

@@ -285,7 +285,12 @@ func (l *loader) startProxy(pos Pos, args []string) {
 			l.alert(pos, "'%s' cannot handle unexpected argument '%s'.", kind, rest[0])
 		}
 	}
+	// A proxy starts from the last defaults section; a defaults section
+	// starts from HAProxy's built-in values (it resets, as in HAProxy).
 	base := l.lastDefaults
+	if c == CapDefaults {
+		base = nil
+	}
 	if from != "" {
 		base = l.defaults[from]
 		if base == nil {
@@ -628,6 +633,11 @@ func kwOption(c *pctx) error {
 	case "default":
 		def = true
 		args = args[1:]
+	}
+	if neg && len(args) > 0 && args[0] == "log" {
+		// "no log": drop the inherited targets.
+		c.p.Logs, c.p.NoLog = nil, true
+		return tooMany(args, 1)
 	}
 	if len(args) == 0 || args[0] != "option" {
 		return fmt.Errorf("'%s' expects 'option' as an argument.", c.args[0])
@@ -1278,8 +1288,11 @@ func kwTCPRule(c *pctx) error {
 		if err != nil {
 			return fmt.Errorf("'%s inspect-delay' : %v.", set, err)
 		}
-		r := &Rule{Pos: c.pos, Action: "inspect-delay", Args: []string{d.String()}}
-		c.addTCP(set, r)
+		if set == "tcp-request" {
+			c.p.InspectDelay = d
+		} else {
+			c.p.ResponseInspectDelay = d
+		}
 		return nil
 	}
 	ruleset := set + " " + c.args[1]

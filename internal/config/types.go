@@ -97,8 +97,8 @@ type Config struct {
 	// configuration order, with their defaults section already applied.
 	// Defaults sections themselves are not listed.
 	Proxies []*Proxy
-	// Userlists, Resolvers and Peers would hold the auxiliary sections; lb
-	// does not support them yet (see the diagnostics).
+	// The auxiliary sections (peers, resolvers, userlist, …) are not
+	// supported yet: Load reports them as alerts.
 }
 
 // Frontends returns the proxies able to accept connections (frontend and
@@ -267,9 +267,8 @@ type StatsSocket struct {
 	Pos Pos
 	// Addr is the socket's single address (unix path, abns or TCP).
 	Addr BindAddr
-	// Level is "user", "operator" or "admin" (default "admin" in 2.6 for
-	// unix sockets when unset? HAProxy's default is "operator"; "" here
-	// means the default "operator").
+	// Level is "user", "operator" or "admin"; "" means HAProxy's default,
+	// "operator".
 	Level string
 	// Mode is the unix socket file mode (0 = umask default).
 	Mode os.FileMode
@@ -297,7 +296,7 @@ type LogTarget struct {
 	Len int
 	// Format is "rfc3164" (default ""), "rfc5424", "short", "raw", …
 	Format string
-	// SampleRanges/SampleSize describe "sample <ranges>:<size>" ("" = off).
+	// Sample is "sample <ranges>:<size>" as written ("" = every line).
 	Sample string
 	// Facility is the syslog facility name (required except "log global").
 	Facility string
@@ -358,8 +357,8 @@ type Proxy struct {
 	Description string
 	// Binds are the bind lines (frontend capability only).
 	Binds []*Bind
-	// Maxconn is the frontend connection limit (0 = global default 2000? no:
-	// HAProxy's default is the -N value or 2000... 0 means "default").
+	// Maxconn is the frontend connection limit; 0 means HAProxy's default
+	// (the -N value, else the global maxconn).
 	Maxconn int
 	// Backlog is the proxy-level listen backlog (0 = maxconn).
 	Backlog int
@@ -379,8 +378,8 @@ type Proxy struct {
 	HTTPLog, HTTPLogCLF, TCPLog bool
 	// LogFormat is "log-format" ("" = default for the log option used).
 	LogFormat string
-	// Logs are the proxy's log targets (including "log global" markers,
-	// which Load expands into the global targets in ResolvedLogs).
+	// Logs are the proxy's log lines as written, "log global" included as
+	// a target with Global set; LogTargets expands them.
 	Logs []LogTarget
 	// NoLog is "no log": discard inherited targets.
 	NoLog bool
@@ -406,9 +405,12 @@ type Proxy struct {
 	UseBackends []*UseBackend
 	// HTTPRequest, HTTPResponse and HTTPAfterResponse are the HTTP rules.
 	HTTPRequest, HTTPResponse, HTTPAfterResponse []*Rule
-	// TCPRequest holds the "tcp-request" rules (connection, session, content,
-	// inspect-delay), TCPResponse the "tcp-response" ones.
+	// TCPRequest holds the "tcp-request" rules (Action "connection accept",
+	// "content reject", …), TCPResponse the "tcp-response" ones.
 	TCPRequest, TCPResponse []*Rule
+	// InspectDelay and ResponseInspectDelay are "tcp-request inspect-delay"
+	// and "tcp-response inspect-delay" (0 = no waiting for content).
+	InspectDelay, ResponseInspectDelay time.Duration
 	// Redirects are "redirect" lines (HTTP only).
 	Redirects []*Rule
 	// Stats is the HTTP statistics page configuration.
@@ -598,14 +600,10 @@ type Bind struct {
 	// Backlog is the listen backlog (0 = the frontend's maxconn).
 	Backlog int
 	// Transparent, DeferAccept, V4V6, V6Only, AcceptProxy and Tfo are the
-	// socket options of the same names.
+	// options of the same names (false = off; V6Only wins over V4V6).
 	Transparent, DeferAccept, V4V6, V6Only, AcceptProxy, Tfo bool
-	// AcceptNetscalerCIP is "accept-netscaler-cip <magic>" (0 = off).
-	AcceptNetscalerCIP int
 	// Interface is SO_BINDTODEVICE ("" = any).
 	Interface string
-	// Namespace is the network namespace ("" = current).
-	Namespace string
 	// Mode, User, Group, UID, GID set unix socket ownership; UID/GID -1 =
 	// unchanged, Mode 0 = umask default.
 	Mode        os.FileMode
@@ -614,20 +612,10 @@ type Bind struct {
 	// Level and ExposeFDListeners apply to stats sockets only.
 	Level             string
 	ExposeFDListeners bool
-	// MSS is the TCP maximum segment size (0 = default).
-	MSS int
-	// TCPUserTimeout is "tcp-ut" (0 = default).
-	TCPUserTimeout time.Duration
-	// Nice is the scheduling nice value.
-	Nice int
-	// Thread is the "thread" set as written ("" = all).
-	Thread string
 	// SSL is the TLS configuration ("ssl" present); lb has no TLS yet.
 	SSL *SSLBind
 	// ALPN is "alpn" (also valid without ssl for h2 clear-text).
 	ALPN []string
-	// Proto is "proto" (e.g. "h2").
-	Proto string
 }
 
 // SSLBind is the TLS part of a bind line.
