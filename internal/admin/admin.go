@@ -173,7 +173,7 @@ func splitCommands(line string) []string {
 		}
 	}
 	out = append(out, strings.TrimSpace(cur.String()))
-	res := out[:0]
+	var res []string
 	for _, c := range out {
 		if c != "" {
 			res = append(res, c)
