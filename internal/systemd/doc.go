@@ -12,4 +12,29 @@
 //
 // The package is Linux code; on other systems it builds but never detects
 // systemd.
+//
+// # Hand-over to a successor
+//
+// Run on systemd 252 with the shipped lb.service (Type=notify,
+// NotifyAccess=exec, KillMode=mixed), the steps below worked:
+//
+//  1. The process that hands over (ExecReload's `lb -sf $MAINPID`, or the
+//     main process on SIGUSR2) may send RELOADING= ([Notifier.Reloading]).
+//  2. It starts the successor through an intermediate process that exits
+//     at once (a double fork). The successor is then re-parented to PID 1
+//     before MAINPID= names it. Otherwise systemd flags the new main
+//     process "alien" ("Supervising process N which is not our child"),
+//     and from then on `systemctl stop` and `restart` do not wait for it
+//     to drain: SIGUSR1 is followed at once by SIGKILL to the whole
+//     cgroup (KillMode=mixed waits only for a main process that is its
+//     child).
+//  3. The successor reports readiness and its pid over a pipe. It sends no
+//     notification of its own yet: until MAINPID= is processed, it is
+//     neither the main nor the control process.
+//  4. The process that hands over sends [Notifier.MainPIDReady] and then
+//     [Notifier.Barrier]. Only after that does it tell the old main process
+//     to drain and exit. It also stops its own [Notifier.RunWatchdog] loop.
+//     The successor learns the watchdog interval from [WatchdogEnv] (an
+//     ExecReload process has no WATCHDOG_USEC: read [UnitStatus].WatchdogUSec
+//     over D-Bus).
 package systemd
