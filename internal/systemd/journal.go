@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -183,6 +184,35 @@ func (h *JournalHandler) Handle(ctx context.Context, r slog.Record) error {
 	})
 	if err := h.conn.send(buf.Bytes()); err != nil {
 		_ = h.fallback.Handle(ctx, r)
+		return fmt.Errorf("journal: %w", err)
+	}
+	return nil
+}
+
+// SendFields sends one entry with MESSAGE=message, PRIORITY=priority (syslog
+// 0–7), SYSLOG_IDENTIFIER= and fields, their names made valid as for
+// attributes (proxy → PROXY), on the handler's connected socket: a
+// chroot-safe replacement for go-systemd's journal.Send, for log lines that
+// do not come through slog (HAProxy-style traffic logs). It ignores the
+// handler's level.
+func (h *JournalHandler) SendFields(message string, priority int, fields map[string]string) error {
+	var buf bytes.Buffer
+	appendField(&buf, "MESSAGE", message)
+	appendField(&buf, "PRIORITY", strconv.Itoa(min(max(priority, 0), 7)))
+	appendField(&buf, "SYSLOG_IDENTIFIER", h.ident)
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		name := fieldName(k)
+		if reservedFields[name] {
+			name = "LB_" + name
+		}
+		appendField(&buf, name, fields[k])
+	}
+	if err := h.conn.send(buf.Bytes()); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
 	return nil

@@ -165,6 +165,28 @@ func TestJournalHandler(t *testing.T) {
 	}
 }
 
+func TestJournalSendFields(t *testing.T) {
+	j := newFakeJournal(t)
+	h, err := NewJournalHandler(JournalOptions{Socket: j.path, Level: slog.LevelError})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	err = h.SendFields("127.0.0.1:5000 [fe] be/s1 0/0/1 12 --", 6, map[string]string{"proxy": "fe", "server": "s1", "message": "x"})
+	if err != nil {
+		t.Fatalf("SendFields() = %v", err)
+	}
+	got := j.recv(t)
+	for k, v := range map[string]string{
+		"MESSAGE": "127.0.0.1:5000 [fe] be/s1 0/0/1 12 --", "PRIORITY": "6", "SYSLOG_IDENTIFIER": "lb",
+		"PROXY": "fe", "SERVER": "s1", "LB_MESSAGE": "x",
+	} {
+		if len(got[k]) != 1 || got[k][0] != v {
+			t.Errorf("field %s = %q; want [%q]", k, got[k], v)
+		}
+	}
+}
+
 func TestJournalHandlerLarge(t *testing.T) {
 	j := newFakeJournal(t)
 	h, err := NewJournalHandler(JournalOptions{Socket: j.path})
