@@ -72,3 +72,50 @@ func TestCheckCorpusCLI(t *testing.T) {
 		t.Errorf("lb accepts %d of the %d files HAProxy accepts; want at least 35", acceptedByLB, accepted)
 	}
 }
+
+// TestCommandLine covers -cc, -v, -vv, -c exit codes and unknown options (issue 2).
+func TestCommandLine(t *testing.T) {
+	bin := lbBinary(t)
+	valid := writeConfig(t, "defaults\n    timeout client 1s\n    timeout server 1s\n    timeout connect 1s\nlisten a\n    bind 127.0.0.1:1\n    server s 127.0.0.1:2\n")
+	nolistener := writeConfig(t, "defaults\n    timeout client 1s\n    timeout server 1s\n    timeout connect 1s\nbackend b\n    server s 127.0.0.1:2\n")
+	broken := writeConfig(t, "defaults\n    timeout client 1s\n    contimeout 5s\nlisten a\n    bind 127.0.0.1:1\n    server s\n")
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		contains []string
+	}{
+		{"cc true", []string{"-cc", "defined(HOME) && version_atleast(2.4)"}, 0, nil},
+		{"cc false", []string{"-cc", "streq(a,b)"}, 1, nil},
+		{"cc error", []string{"-cc", "nosuchpredicate(x)"}, 2, nil},
+		{"version", []string{"-v"}, 0, []string{"lb version"}},
+		{"build info", []string{"-vv"}, 0, []string{"GO_VERSION=", "Feature list"}},
+		{"valid", []string{"-c", "-f", valid}, 0, []string{"Configuration file is valid"}},
+		{"quiet valid", []string{"-c", "-q", "-f", valid}, 0, nil},
+		{"no listener", []string{"-c", "-f", nolistener}, 2, nil},
+		{"every error with file:line", []string{"-c", "-f", broken}, 1, []string{"[ALERT] " + broken + ":3:", "[ALERT] " + broken + ":6:"}},
+		{"unknown option", []string{"-Z", "-f", valid}, 1, []string{`unknown option "-Z"`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := exec.Command(bin, tc.args...).CombinedOutput()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.code {
+				t.Errorf("lb %q exit %d; want %d\n%s", tc.args, code, tc.code, out)
+			}
+			for _, c := range tc.contains {
+				if !strings.Contains(string(out), c) {
+					t.Errorf("lb %q output lacks %q:\n%s", tc.args, c, out)
+				}
+			}
+			if tc.name == "quiet valid" && len(out) != 0 {
+				t.Errorf("lb -c -q printed %q", out)
+			}
+		})
+	}
+}
