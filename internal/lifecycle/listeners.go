@@ -415,7 +415,9 @@ func (s *listenerSet) passOn() ([]*os.File, []passedFD) {
 	var files []*os.File
 	var fds []passedFD
 	for _, b := range s.all {
-		f, err := dupFile(b.ln.File())
+		// Export marks the socket as shared: closing it here must not unlink a unix path
+		// the next generation serves on.
+		f, err := dupFile(b.ln.Export().File)
 		if err != nil {
 			continue
 		}

@@ -416,6 +416,18 @@ func TestSIGUSR2Handover(t *testing.T) {
 	if !alive(newPid) {
 		t.Errorf("new process %d is not running", newPid)
 	}
+	// The runtime socket moved too: its path still answers, from the new process.
+	c, err := net.Dial("unix", dir+"/admin.sock")
+	if err != nil {
+		t.Fatalf("runtime socket after SIGUSR2: %v", err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+	io.WriteString(c, "show info\n")
+	info, _ := io.ReadAll(c)
+	if !strings.Contains(string(info), fmt.Sprintf("Pid: %d\n", newPid)) {
+		t.Errorf("show info on the runtime socket after SIGUSR2:\n%s", info)
+	}
 }
 
 // TestFDLimit: with an explicit maxconn above what the hard RLIMIT_NOFILE allows, lb refuses
