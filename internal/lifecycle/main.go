@@ -12,6 +12,9 @@ import (
 
 // Main runs lb with HAProxy's command line and returns the process exit code.
 func Main(argv []string) int {
+	if ok, code := runTrampoline(); ok {
+		return code
+	}
 	args, err := ParseArgs(argv)
 	if err != nil {
 		if errors.Is(err, errUsage) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -58,9 +59,18 @@ func (h *childHandle) proceed() {
 	h.conn.Close()
 }
 
+// envTrampoline marks the short-lived middle process of spawnChild's double fork.
+const envTrampoline = "LB_TRAMPOLINE"
+
 // spawnChild starts the next generation: the same executable with argv, the listening fds in
 // files (described by fds), and waits until it is ready. On failure the child is gone or
 // killed and the error says why.
+//
+// The child is started through a middle process that starts it and exits at once (a double
+// fork), so that the child's parent is PID 1 (or the nearest subreaper) before anyone names
+// it: systemd then supervises it as its own child after MAINPID= — an "alien" main process,
+// one whose parent still lives, is killed at once on stop instead of being left to drain —
+// and nothing but PID 1 reaps it.
 func spawnChild(argv []string, files []*os.File, fds []passedFD, spec childSpec, stdio bool) (*childHandle, error) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -80,60 +90,103 @@ func spawnChild(argv []string, files []*os.File, fds []passedFD, spec childSpec,
 		return nil, fmt.Errorf("spawn: %w", err)
 	}
 	cmd := exec.Command(exe, argv...)
-	cmd.Env = append(withoutEnv(os.Environ(), envChild, "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "WATCHDOG_USEC", "WATCHDOG_PID"),
-		envChild+"="+string(js))
+	cmd.Env = append(withoutEnv(os.Environ(), envChild, envTrampoline, "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "WATCHDOG_USEC", "WATCHDOG_PID"),
+		envChild+"="+string(js), envTrampoline+"=1")
 	cmd.ExtraFiles = append(append([]*os.File{}, files...), theirs)
 	if stdio {
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	}
-	// A new session: the child must survive its parent and not get the terminal's signals.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		mine.Close()
 		theirs.Close()
 		return nil, fmt.Errorf("spawn: start %s: %w", exe, err)
 	}
 	theirs.Close()
-	pid := cmd.Process.Pid
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// The middle process only starts the child, says its pid and exits.
+	if err := cmd.Wait(); err != nil {
+		mine.Close()
+		return nil, fmt.Errorf("spawn: starting the new process: %w", err)
+	}
 
 	type answer struct {
 		line string
 		err  error
 	}
-	got := make(chan answer, 1)
+	lines := make(chan answer, 2)
 	go func() {
-		line, err := readLine(mine)
-		got <- answer{line, err}
+		for {
+			line, err := readLine(mine)
+			lines <- answer{line, err}
+			if err != nil || line != "" && !strings.HasPrefix(line, "PID ") {
+				return
+			}
+		}
 	}()
 	timer := time.NewTimer(readyTimeout)
 	defer timer.Stop()
-	select {
-	case a := <-got:
-		switch {
-		case a.line == "READY":
-			// The child is detached; the goroutine above reaps it if it dies while this
-			// process lives.
-			return &childHandle{pid: pid, conn: mine}, nil
-		case strings.HasPrefix(a.line, "ERROR "):
-			mine.Close()
-			<-exited
-			return nil, errors.New(strings.TrimPrefix(a.line, "ERROR "))
-		default:
-			mine.Close()
-			err := <-exited
-			if err == nil {
-				err = errors.New("exited before it was ready")
+	pid := 0
+	for {
+		select {
+		case a := <-lines:
+			switch {
+			case strings.HasPrefix(a.line, "PID "):
+				pid, _ = strconv.Atoi(strings.TrimPrefix(a.line, "PID "))
+				continue
+			case a.line == "READY" && pid > 0:
+				return &childHandle{pid: pid, conn: mine}, nil
+			case strings.HasPrefix(a.line, "ERROR "):
+				mine.Close()
+				return nil, errors.New(strings.TrimPrefix(a.line, "ERROR "))
+			default:
+				mine.Close()
+				return nil, fmt.Errorf("new process %d exited before it was ready", pid)
 			}
-			return nil, fmt.Errorf("new process %d: %w", pid, err)
+		case <-timer.C:
+			if pid > 0 {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+			mine.Close()
+			return nil, fmt.Errorf("new process %d was not ready after %s", pid, readyTimeout)
 		}
-	case <-timer.C:
-		_ = cmd.Process.Kill()
-		mine.Close()
-		<-exited
-		return nil, fmt.Errorf("new process %d was not ready after %s", pid, readyTimeout)
 	}
+}
+
+// runTrampoline is the middle process of spawnChild: it starts the real child with the same
+// arguments, environment and fds, in a new session, tells the parent its pid on the
+// readiness socket, and returns the exit code. It returns false when this process is not a
+// trampoline.
+func runTrampoline() (bool, int) {
+	if os.Getenv(envTrampoline) == "" {
+		return false, 0
+	}
+	os.Unsetenv(envTrampoline)
+	var spec childSpec
+	if err := json.Unmarshal([]byte(os.Getenv(envChild)), &spec); err != nil || spec.ReadyFD < 3 {
+		fmt.Fprintf(os.Stderr, "[ALERT] lb: bad %s: %v\n", envChild, err)
+		return true, 1
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "[ALERT] lb: %v\n", err)
+		return true, 1
+	}
+	var files []*os.File
+	for fd := 3; fd <= spec.ReadyFD; fd++ {
+		files = append(files, os.NewFile(uintptr(fd), "inherited"))
+	}
+	ready := files[len(files)-1]
+	cmd := exec.Command(exe, os.Args[1:]...)
+	cmd.Env = os.Environ()
+	cmd.ExtraFiles = files
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	// A new session: the child must survive its parent and not get the terminal's signals.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(ready, "ERROR cannot start %s: %v\n", exe, err)
+		return true, 1
+	}
+	fmt.Fprintf(ready, "PID %d\n", cmd.Process.Pid)
+	return true, 0
 }
 
 // readLine reads up to a newline, one byte at a time so nothing after it is consumed.
