@@ -7,8 +7,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/coreos/go-systemd/v22/journal"
-
 	"lb/internal/config"
 	"lb/internal/logs"
 	"lb/internal/proxy"
@@ -55,8 +53,10 @@ func openLogger(g *config.Global, lines []config.LogTarget, p *process, cache ma
 	for _, t := range lines {
 		if journal && (t.Network == "stdout" || t.Network == "stderr") {
 			// Under systemd, stdout/stderr lines reach journald natively, with their priority.
-			sinks = append(sinks, journalSink{})
-			continue
+			if js, err := newJournalSink(); err == nil {
+				sinks = append(sinks, js)
+				continue
+			}
 		}
 		lt, err := logs.TargetOf(t.Network, t.Addr, t.Len, t.Format, t.Facility, t.Level, t.MinLevel)
 		if err != nil {
@@ -142,13 +142,22 @@ func (h globalLogHandler) WithGroup(n string) slog.Handler {
 	return globalLogHandler{h.Handler.WithGroup(n), h.out}
 }
 
-// journalSink sends log lines to journald with their syslog priority.
-type journalSink struct{}
+// journalSink sends log lines to journald with their syslog priority, on a socket opened
+// once (so it keeps working in a chroot).
+type journalSink struct{ h *systemd.JournalHandler }
 
-func (journalSink) Log(level logs.Level, msg string, fields map[string]string) error {
-	vars := map[string]string{"SYSLOG_IDENTIFIER": systemd.DefaultIdentifier}
+func newJournalSink() (journalSink, error) {
+	h, err := systemd.NewJournalHandler(systemd.JournalOptions{})
+	if err != nil {
+		return journalSink{}, err
+	}
+	return journalSink{h}, nil
+}
+
+func (j journalSink) Log(level logs.Level, msg string, fields map[string]string) error {
+	vars := make(map[string]string, len(fields))
 	for k, v := range fields {
 		vars[strings.ToUpper(k)] = v
 	}
-	return journal.Send(msg, journal.Priority(level), vars)
+	return j.h.SendFields(msg, int(level), vars)
 }
