@@ -42,14 +42,14 @@ func (l *loader) checkProxy(p *Proxy) {
 			l.warn(p.Pos, missingTimeouts, kind, p.Name)
 		}
 	}
-	if p.Cap&CapFrontend != 0 {
-		if p.DefaultBackend != "" {
-			l.checkSwitch(p, p.DefaultBackend, p.Pos, "as its default backend", "default_backend")
-		}
-		for _, u := range p.UseBackends {
-			if !u.Dynamic {
-				l.checkSwitch(p, u.Backend, u.Pos, "in a 'use_backend' rule", "use_backend")
-			}
+	// HAProxy resolves these references in every proxy, even where the
+	// keyword was "ignored" for lack of the frontend capability.
+	if p.DefaultBackend != "" {
+		l.checkSwitch(p, p.DefaultBackend, p.Pos, "as its default backend", "default_backend")
+	}
+	for _, u := range p.UseBackends {
+		if !u.Dynamic {
+			l.checkSwitch(p, u.Backend, u.Pos, "in a 'use_backend' rule", "use_backend")
 		}
 	}
 	if p.Cap&CapFrontend != 0 && (p.HTTPLog || p.TCPLog || p.LogFormat != "") && len(p.LogTargets(&l.cfg.Global)) == 0 {
@@ -90,7 +90,7 @@ func (l *loader) checkSwitch(p *Proxy, name string, pos Pos, how, kw string) {
 		return
 	}
 	if b == p {
-		l.alert(pos, "Proxy '%s': %s: loop detected.", p.Name, kw)
+		l.alert(pos, "Proxy '%s': loop detected for %s: '%s'.", p.Name, kw, name)
 		return
 	}
 	if p.Mode == ModeHTTP && b.Mode != ModeHTTP {

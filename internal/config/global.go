@@ -87,11 +87,11 @@ func init() {
 				return fmt.Errorf("cannot find user id for '%s' (0:Success)", args[1])
 			}
 			g.User = args[1]
-			return nil
+			return tooMany(args, 2)
 		}},
 		"group": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
 			if g.Group != "" || g.GID >= 0 {
-				return fmt.Errorf("group/gid already specified. Continuing.")
+				return fmt.Errorf("gid/group was already specified. Continuing.")
 			}
 			if err := need(args, 1, "'%s' expects a group name."); err != nil {
 				return err
@@ -100,7 +100,7 @@ func init() {
 				return fmt.Errorf("cannot find group id for '%s' (0:Success)", args[1])
 			}
 			g.Group = args[1]
-			return nil
+			return tooMany(args, 2)
 		}},
 		"uid": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
 			return laxID(l, pos, args, &g.UID, "user")
@@ -128,6 +128,9 @@ func init() {
 		}},
 		"log-tag": {fn: gString(func(g *Global) *string { return &g.LogTag }, "'%s' expects a tag for use in syslog.")},
 		"log-send-hostname": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			if g.LogSendHostname != "" {
+				return fmt.Errorf("'%s' already specified. Continuing.", args[0])
+			}
 			g.LogSendHostname = "(hostname)"
 			if len(args) > 1 {
 				g.LogSendHostname = args[1]
@@ -154,6 +157,9 @@ func init() {
 		"grace":             {fn: gTime(func(g *Global) *time.Duration { return &g.Grace })},
 		"close-spread-time": {fn: gTime(func(g *Global) *time.Duration { return &g.CloseSpreadTime })},
 		"spread-checks": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			if g.SpreadChecks != 0 {
+				return fmt.Errorf("spread-checks already specified. Continuing.")
+			}
 			n, err := gInt(args, 0)
 			if err == nil && n > 50 {
 				return fmt.Errorf("'%s' needs a positive value in range 0..50.", args[0])
@@ -273,7 +279,7 @@ func (l *loader) globalLine(pos Pos, args []string) {
 		l.alert(pos, "'%s' is not supported by lb yet", args[0])
 	default:
 		if err := kw.fn(l, &l.cfg.Global, pos, args); err != nil {
-			l.alert(pos, "%v", err)
+			l.report(pos, err)
 		}
 	}
 }
@@ -290,6 +296,16 @@ func gFlag(set func(*Global)) func(*loader, *Global, Pos, []string) error {
 
 func gString(field func(*Global) *string, missing string) func(*loader, *Global, Pos, []string) error {
 	return func(l *loader, g *Global, pos Pos, args []string) error {
+		switch args[0] {
+		case "chroot", "pidfile", "server-state-file", "server-state-base":
+			if *field(g) != "" {
+				return fmt.Errorf("'%s' already specified. Continuing.", args[0])
+			}
+		case "ca-base", "crt-base":
+			if *field(g) != "" {
+				return fmt.Errorf("'%s' already specified.", args[0])
+			}
+		}
 		if len(args) < 2 || args[1] == "" {
 			return fmt.Errorf(missing, args[0])
 		}
@@ -527,6 +543,9 @@ func parseUnixBind(l *loader, g *Global, pos Pos, args []string) error {
 		v := args[i+1]
 		switch args[i] {
 		case "prefix":
+			if u.Prefix != "" {
+				return fmt.Errorf("unix-bind 'prefix' already specified. Continuing.")
+			}
 			u.Prefix = v
 		case "mode":
 			m, err := strconv.ParseUint(v, 8, 32)

@@ -141,6 +141,17 @@ func (l *loader) lookupGroup(name string) error {
 	return err
 }
 
+// report turns a keyword error into a diagnostic. HAProxy's messages that
+// end in "Continuing." (a repeated global setting) are printed as alerts but
+// do not fail the configuration; lb reports them as warnings.
+func (l *loader) report(pos Pos, err error) {
+	if msg := err.Error(); strings.HasSuffix(msg, "Continuing.") {
+		l.warn(pos, "%s", msg)
+		return
+	}
+	l.alert(pos, "%v", err)
+}
+
 func (l *loader) hasAlert() bool {
 	for _, d := range l.diags {
 		if d.Severity == Alert {

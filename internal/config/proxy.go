@@ -281,6 +281,9 @@ func (l *loader) startProxy(pos Pos, args []string) {
 			l.alert(pos, "'from' expects a defaults section name as argument.")
 		case c&CapFrontend != 0:
 			l.alert(pos, "please use the 'bind' keyword for listening addresses.")
+		case c == CapDefaults:
+			// HAProxy 2.6 silently ignores them.
+			l.warn(pos, "'defaults' ignores unexpected argument '%s'.", rest[0])
 		default:
 			l.alert(pos, "'%s' cannot handle unexpected argument '%s'.", kind, rest[0])
 		}
@@ -357,14 +360,18 @@ func (l *loader) proxyLine(pos Pos, args []string) {
 		}
 		if kw.hard {
 			l.alert(pos, "'%s' not allowed because %s '%s' has no %s capability.", args[0], secName, p.Name, need)
-		} else {
-			l.warn(pos, "'%s' ignored because %s '%s' has no %s capability.", args[0], secName, p.Name, need)
+			return
 		}
-		return
+		l.warn(pos, "'%s' ignored because %s '%s' has no %s capability.", args[0], secName, p.Name, need)
+		if args[0] == "bind" {
+			return
+		}
+		// Like HAProxy, still parse the line: its errors count, and
+		// backend references are still checked.
 	}
 	c := &pctx{l: l, p: p, pos: pos, args: args}
 	if err := kw.fn(c); err != nil {
-		l.alert(pos, "%v", err)
+		l.report(pos, err)
 	}
 }
 
@@ -671,9 +678,14 @@ func kwOption(c *pctx) error {
 		}
 		return o.fn(c, args[2:])
 	}
-	if len(args) > 2 {
-		// HAProxy 2.6 silently ignores them; lb says so.
-		c.l.warn(c.pos, "'option %s' ignores unexpected argument '%s'.", name, args[2])
+	if name == "redispatch" && len(args) == 3 {
+		// "option redispatch <interval>": redispatch every <interval>
+		// retries; lb redispatches on the last retry only.
+		if n := atol(args[2]); n != 0 && n != -1 {
+			c.l.warn(c.pos, "'option redispatch %s' : lb redispatches on the last retry only.", args[2])
+		}
+	} else if len(args) > 2 {
+		return fmt.Errorf("'option %s' cannot handle unexpected argument '%s'.", name, args[2])
 	}
 	if def {
 		delete(c.p.Options, name)
@@ -851,8 +863,8 @@ func kwACL(c *pctx) error {
 
 func (l *loader) parseACLExpr(pos Pos, name string, words []string) (*ACL, error) {
 	a := &ACL{Pos: pos, Name: name, Fetch: words[0]}
-	if f := words[0]; f == "" || !(isAlpha(f[0]) || f[0] == '_') {
-		return nil, fmt.Errorf("unknown fetch method '%s' in ACL expression '%s'.", f, f)
+	if err := checkFetch(words[0]); err != nil {
+		return nil, err
 	}
 	i := 1
 	for ; i < len(words); i++ {
@@ -1613,4 +1625,53 @@ func (c *pctx) noteRule(kind int) {
 		}
 	}
 	c.p.ruleSeen[kind] = true
+}
+
+// checkFetch validates an ACL criterion: a sample fetch or ACL keyword known
+// to HAProxy 2.6, with balanced arguments and known converters.
+func checkFetch(expr string) error {
+	parts := splitTopLevel(expr, ',')
+	fetch := parts[0]
+	base, args, hasArgs := strings.Cut(fetch, "(")
+	if !aclKeywords[base] && !sampleFetches[base] {
+		return fmt.Errorf("unknown fetch method '%s' in ACL expression '%s'.", base, expr)
+	}
+	if hasArgs && !strings.HasSuffix(args, ")") {
+		return fmt.Errorf("ACL keyword '%s' : expected ')'.", base)
+	}
+	for _, cv := range parts[1:] {
+		name, cargs, hasCArgs := strings.Cut(cv, "(")
+		if !sampleConverters[name] {
+			if aclKeywords[base] && !sampleFetches[base] {
+				return fmt.Errorf("ACL keyword '%s' : unknown converter '%s'.", base, name)
+			}
+			return fmt.Errorf("unknown converter '%s' in ACL expression '%s'.", name, expr)
+		}
+		if hasCArgs && !strings.HasSuffix(cargs, ")") {
+			return fmt.Errorf("missing ')' after converter '%s' in ACL expression '%s'.", name, expr)
+		}
+	}
+	return nil
+}
+
+// splitTopLevel splits s on sep outside parentheses.
+func splitTopLevel(s string, sep byte) []string {
+	var out []string
+	depth, start := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '(':
+			depth++
+		case ')':
+			if depth > 0 {
+				depth--
+			}
+		case sep:
+			if depth == 0 {
+				out = append(out, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(out, s[start:])
 }

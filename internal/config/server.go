@@ -57,7 +57,11 @@ func init() {
 	intOpt := func(name string, min, max int, set func(s *Server, n int)) serverOpt {
 		return serverOpt{nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
 			n, err := parseInt(v)
-			if err != nil {
+			if err != nil && min == 0 {
+				// HAProxy 2.6 reads maxconn/maxqueue/minconn with atol().
+				n = atol(v)
+				l.warn(l.linePos, "'%s' : '%s' is not a number, read as %d like HAProxy does.", name, v, n)
+			} else if err != nil {
 				return fmt.Errorf("'%s' expects an integer argument.", name)
 			}
 			if n < min && min == 1 {
@@ -105,7 +109,12 @@ func init() {
 		"fall": intOpt("fall", 1, 1<<30, func(s *Server, n int) { s.Fall = n }),
 		"weight": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
 			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 || n > 256 {
+			if err != nil {
+				// HAProxy 2.6 reads the weight with atol(): "" and "x" are 0.
+				n = atol(v)
+				l.warn(l.linePos, "'weight' : '%s' is not a number, read as %d like HAProxy does.", v, n)
+			}
+			if n < 0 || n > 256 {
 				return fmt.Errorf("weight of server %s is not within 0 and 256 (%s)..", s.Name, v)
 			}
 			s.Weight = n
@@ -208,6 +217,10 @@ func init() {
 	}
 }
 
+// atolServerOpts are read with atol() by HAProxy 2.6: a missing or
+// non-numeric value is 0, not an error.
+var atolServerOpts = map[string]bool{"weight": true, "maxconn": true, "maxqueue": true, "minconn": true}
+
 // kwServer parses "server <name> <addr> [opts]" and "default-server [opts]".
 func kwServer(c *pctx) error {
 	p := c.p
@@ -254,10 +267,14 @@ func kwServer(c *pctx) error {
 		}
 		v := ""
 		if o.nargs > 0 {
-			if i+1 >= len(opts) || opts[i+1] == "" {
+			switch {
+			case i+1 < len(opts) && opts[i+1] != "":
+				v = opts[i+1]
+			case atolServerOpts[opts[i]]:
+				// HAProxy reads a missing value as atol("") = 0.
+			default:
 				return fmt.Errorf("%s : '%s' expects an integer argument.", who, opts[i])
 			}
-			v = opts[i+1]
 		}
 		if err := o.fn(c.l, s, v); err != nil {
 			return fmt.Errorf("%s : %v", who, err)

@@ -150,6 +150,9 @@ func (c *Config) Frontend(name string) *Proxy {
 func (c *Config) Listeners() int {
 	n := 0
 	for _, p := range c.Frontends() {
+		if p.Disabled {
+			continue
+		}
 		for _, b := range p.Binds {
 			n += len(b.Addrs)
 		}
