@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -595,5 +596,51 @@ func TestStopWithoutDeadline(t *testing.T) {
 	}
 	if err := b.Err(); err != nil {
 		t.Errorf("Err() = %v; want nil", err)
+	}
+}
+
+func TestIdleParking(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("parking is Linux only")
+	}
+	addr := startServer(t, func(c net.Conn) { io.Copy(c, c) })
+	w := mkWorld(t, FrontendConfig{TimeoutClient: 5 * time.Second},
+		BackendConfig{Servers: []ServerConfig{{Name: "s", Addr: addr}}, TimeoutConnect: time.Second, TimeoutServer: 5 * time.Second},
+		BindConfig{})
+	base := parkedSessions()
+	const n = 20
+	var cs []*net.TCPConn
+	for range n {
+		cs = append(cs, w.dial())
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for parkedSessions()-base != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("parked sessions = %d; want %d", parkedSessions()-base, n)
+		}
+		time.Sleep(time.Millisecond) // polling a counter: there is no event for "parked"
+	}
+	// Data wakes a parked session up.
+	for i, c := range cs[:n/2] {
+		fmt.Fprintf(c, "ping %d\n", i)
+		if l := readLine(t, c); l != fmt.Sprintf("ping %d", i) {
+			t.Fatalf("echo = %q", l)
+		}
+	}
+	if g := parkedSessions() - base; g != n/2 {
+		t.Errorf("parked sessions after waking half = %d; want %d", g, n/2)
+	}
+	// So does a kill.
+	w.eng.CloseAll("test")
+	for _, c := range cs[n/2:] {
+		expectClosed(t, c, 3*time.Second)
+	}
+	for range n {
+		if r := w.nextLog(); r.Termination != "KD" {
+			t.Errorf("termination = %q; want KD", r.Termination)
+		}
+	}
+	if g := parkedSessions() - base; g != 0 {
+		t.Errorf("parked sessions after CloseAll = %d; want 0", g)
 	}
 }

@@ -66,6 +66,12 @@ type session struct {
 	be       *Backend
 	up, down int64 // bytes client to server, server to client
 	running  atomic.Int32
+
+	// Idle parking (idle_linux.go): set before parked turns true.
+	parked    atomic.Bool
+	parkID    uint64
+	parkFDs   [2]int
+	parkTimer *time.Timer
 }
 
 func newSession(f *Frontend, b *Binding, c net.Conn) *session {
@@ -100,6 +106,7 @@ func (s *session) abort() {
 		_ = s.srvs.c.SetDeadline(past)
 	}
 	s.mu.Unlock()
+	s.unpark()
 }
 
 func (s *session) aborted() bool {
@@ -139,6 +146,14 @@ func (s *session) serve() {
 	s.srvs.last.Store(now)
 	_ = s.cli.c.SetReadDeadline(s.deadlineFor(&s.cli))
 	_ = s.srvs.c.SetReadDeadline(s.deadlineFor(&s.srvs))
+	if !s.tryPark() {
+		s.startCopiers()
+	}
+}
+
+// startCopiers runs the two directions on their own goroutines; the last
+// one to end finishes the session.
+func (s *session) startCopiers() {
 	s.running.Store(2)
 	go s.copyUp()
 	go s.copyDown()
