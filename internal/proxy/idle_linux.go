@@ -109,6 +109,19 @@ func (s *session) tryPark() bool {
 	if _, _, err := unix.Recvfrom(cr.fd, b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT); err != unix.EAGAIN {
 		return false // data, EOF or an error: let the copiers see it
 	}
+	if !s.register(p, cr.fd, sr.fd) {
+		return false
+	}
+	if s.dead.Load() {
+		// Killed while parking: abort's unpark may have run before
+		// parked was set.
+		s.unpark()
+	}
+	return true
+}
+
+// register adds s to p, taking p.mu, and reports whether it did.
+func (s *session) register(p *idlePoller, cfd, sfd int) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.nextID++
@@ -118,18 +131,18 @@ func (s *session) tryPark() bool {
 	s.parked.Store(true)
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT,
 		Fd: int32(uint32(id)), Pad: int32(uint32(id >> 32))}
-	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, cr.fd, &ev); err != nil {
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, cfd, &ev); err != nil {
 		delete(p.sessions, id)
 		s.parked.Store(false)
 		return false
 	}
-	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, sr.fd, &ev); err != nil {
-		_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, cr.fd, nil)
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, sfd, &ev); err != nil {
+		_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, cfd, nil)
 		delete(p.sessions, id)
 		s.parked.Store(false)
 		return false
 	}
-	s.parkFDs = [2]int{cr.fd, sr.fd}
+	s.parkFDs = [2]int{cfd, sfd}
 	// Wake up when the first timeout is due, so that the copiers find it
 	// expired and end the session as usual.
 	var due time.Time
