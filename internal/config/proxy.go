@@ -307,6 +307,11 @@ func (l *loader) startProxy(pos Pos, args []string) {
 		p = newProxy()
 	}
 	p.Pos, p.Name, p.Cap = pos, name, c
+	if c&CapFrontend == 0 && c != CapDefaults {
+		// HAProxy copies a defaults section's default_backend into
+		// frontends only.
+		p.DefaultBackend = ""
+	}
 	if base != nil {
 		p.Defaults = base.Name
 	}
@@ -386,7 +391,10 @@ func (c *pctx) intArg(dst *int, min int) error {
 		c.l.warn(c.pos, "'%s' : '%s' is not a number, read as %d like HAProxy does.", c.args[0], c.args[1], n)
 	}
 	if n < min {
-		return fmt.Errorf("'%s' expects a positive integer argument.", c.args[0])
+		// HAProxy 2.6 stores negative values without complaint; lb keeps
+		// the verdict but does not use them.
+		c.l.warn(c.pos, "'%s' : negative value '%s' ignored.", c.args[0], c.args[1])
+		n = min
 	}
 	*dst = n
 	return tooMany(c.args, 2)
@@ -1527,8 +1535,12 @@ func kwStats(c *pctx) error {
 }
 
 func kwErrorfile(c *pctx) error {
-	if len(c.args) != 3 {
+	if len(c.args) < 3 || c.args[2] == "" {
 		return fmt.Errorf("errorfile : expects <status_code> and <file> as arguments.")
+	}
+	if len(c.args) > 3 {
+		// HAProxy 2.6 silently ignores them.
+		c.l.warn(c.pos, "errorfile : ignoring unexpected argument '%s'.", c.args[3])
 	}
 	code, err := strconv.Atoi(c.args[1])
 	if err != nil || !httpStatusCodes[code] {
