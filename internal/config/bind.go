@@ -69,10 +69,24 @@ func init() {
 		"v6only":       flag(func(b *Bind) { b.V6Only = true }),
 		"accept-proxy": flag(func(b *Bind) { b.AcceptProxy = true }),
 		"interface":    str(func(b *Bind, s string) { b.Interface = s }),
-		"user":         str(func(b *Bind, s string) { b.User = s }),
-		"group":        str(func(b *Bind, s string) { b.Group = s }),
-		"uid":          intOpt("uid", 0, func(b *Bind, n int) { b.UID = n }),
-		"gid":          intOpt("gid", 0, func(b *Bind, n int) { b.GID = n }),
+		"user": {nargs: 1, fn: func(l *loader, b *Bind, v []string) error {
+			uid, err := l.lookupUser(v[0])
+			if err != nil {
+				return fmt.Errorf("'user' : unknown user name '%s'", v[0])
+			}
+			b.User, b.UID = v[0], uid
+			return nil
+		}},
+		"group": {nargs: 1, fn: func(l *loader, b *Bind, v []string) error {
+			gid, err := l.lookupGroup(v[0])
+			if err != nil {
+				return fmt.Errorf("'group' : unknown group name '%s'", v[0])
+			}
+			b.Group, b.GID = v[0], gid
+			return nil
+		}},
+		"uid": intOpt("uid", 0, func(b *Bind, n int) { b.UID = n }),
+		"gid": intOpt("gid", 0, func(b *Bind, n int) { b.GID = n }),
 		"mode": {nargs: 1, fn: func(l *loader, b *Bind, v []string) error {
 			m, err := strconv.ParseUint(v[0], 8, 32)
 			if err != nil || m > 0o7777 {
@@ -216,6 +230,11 @@ func (l *loader) parseBind(pos Pos, spec string, opts []string, what string, sta
 		return nil, err
 	}
 	b.Addrs = addrs
+	if len(addrs) > 0 && addrs[0].Network == "unix" {
+		// unix-bind gives the defaults of unix sockets' ownership and mode.
+		ub := l.cfg.Global.UnixBind
+		b.Mode, b.User, b.Group, b.UID, b.GID = ub.Mode, ub.User, ub.Group, ub.UID, ub.GID
+	}
 	sec := l.sec
 	for i := 0; i < len(opts); i++ {
 		o, ok := bindOptions[opts[i]]

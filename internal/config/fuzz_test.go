@@ -31,8 +31,8 @@ func FuzzLoad(f *testing.F) {
 			Env:         func(n string) (string, bool) { return "3", n == "FD" },
 			Resolver:    func(string) ([]net.IP, error) { return nil, errors.New("no dns") },
 			Stat:        func(string) (os.FileInfo, error) { return nil, os.ErrNotExist },
-			LookupUser:  func(string) error { return nil },
-			LookupGroup: func(string) error { return nil },
+			LookupUser:  func(string) (int, error) { return 1, nil },
+			LookupGroup: func(string) (int, error) { return 1, nil },
 		})
 		code := ExitCode(cfg, diags)
 		if code == 0 || code == 2 {

@@ -83,7 +83,7 @@ func init() {
 			if err := need(args, 1, "'%s' expects a user name."); err != nil {
 				return err
 			}
-			if err := l.lookupUser(args[1]); err != nil {
+			if _, err := l.lookupUser(args[1]); err != nil {
 				return fmt.Errorf("cannot find user id for '%s' (0:Success)", args[1])
 			}
 			g.User = args[1]
@@ -96,7 +96,7 @@ func init() {
 			if err := need(args, 1, "'%s' expects a group name."); err != nil {
 				return err
 			}
-			if err := l.lookupGroup(args[1]); err != nil {
+			if _, err := l.lookupGroup(args[1]); err != nil {
 				return fmt.Errorf("cannot find group id for '%s' (0:Success)", args[1])
 			}
 			g.Group = args[1]
@@ -554,9 +554,17 @@ func parseUnixBind(l *loader, g *Global, pos Pos, args []string) error {
 			}
 			u.Mode = fileMode(m)
 		case "user":
-			u.User = v
+			uid, err := l.lookupUser(v)
+			if err != nil {
+				return fmt.Errorf("'%s' : unknown user name '%s'.", args[0], v)
+			}
+			u.User, u.UID = v, uid
 		case "group":
-			u.Group = v
+			gid, err := l.lookupGroup(v)
+			if err != nil {
+				return fmt.Errorf("'%s' : unknown group name '%s'.", args[0], v)
+			}
+			u.Group, u.GID = v, gid
 		case "uid":
 			n, err := parseInt(v)
 			if err != nil {

@@ -40,12 +40,18 @@ func fakeResolver(host string) ([]net.IP, error) {
 	return nil, errors.New("no such host")
 }
 
-func fakeUsers(name string) error {
+func fakeUsers(name string) (int, error) {
 	switch name {
-	case "lb", "haproxy", "nobody", "root":
-		return nil
+	case "root":
+		return 0, nil
+	case "lb":
+		return 101, nil
+	case "haproxy":
+		return 102, nil
+	case "nobody":
+		return 65534, nil
 	}
-	return errors.New("unknown user")
+	return -1, errors.New("unknown user")
 }
 
 // caseOptions are the options of the golden cases; a case whose name ends

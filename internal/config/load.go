@@ -9,6 +9,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -125,20 +126,26 @@ func (l *loader) add(pos Pos, sev Severity, format string, a ...any) {
 func (l *loader) alert(pos Pos, format string, a ...any) { l.add(pos, Alert, format, a...) }
 func (l *loader) warn(pos Pos, format string, a ...any)  { l.add(pos, Warning, format, a...) }
 
-func (l *loader) lookupUser(name string) error {
+func (l *loader) lookupUser(name string) (int, error) {
 	if l.opt.LookupUser != nil {
 		return l.opt.LookupUser(name)
 	}
-	_, err := user.Lookup(name)
-	return err
+	u, err := user.Lookup(name)
+	if err != nil {
+		return -1, err
+	}
+	return strconv.Atoi(u.Uid)
 }
 
-func (l *loader) lookupGroup(name string) error {
+func (l *loader) lookupGroup(name string) (int, error) {
 	if l.opt.LookupGroup != nil {
 		return l.opt.LookupGroup(name)
 	}
-	_, err := user.LookupGroup(name)
-	return err
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		return -1, err
+	}
+	return strconv.Atoi(g.Gid)
 }
 
 // report turns a keyword error into a diagnostic. HAProxy's messages that

@@ -1,7 +1,3 @@
-// Package config owns lb's configuration language: it reads HAProxy 2.6
-// syntax (https://docs.haproxy.org/2.6/configuration.html) into typed,
-// validated and immutable structures, reporting every problem with its
-// file:line position.
 package config
 
 import (
@@ -81,9 +77,10 @@ type Options struct {
 	// Stat checks that referenced files (errorfile, crt, acl -f, ca-file)
 	// exist. Nil means os.Stat. Tests use it to pretend files exist.
 	Stat func(name string) (os.FileInfo, error)
-	// LookupUser and LookupGroup check the global "user" and "group"
-	// names, as HAProxy does while parsing. Nil means os/user lookups.
-	LookupUser, LookupGroup func(name string) error
+	// LookupUser and LookupGroup resolve the "user" and "group" names of
+	// the global section and of unix bind lines to numeric ids, as HAProxy
+	// does while parsing (an unknown name is an error). Nil means os/user.
+	LookupUser, LookupGroup func(name string) (int, error)
 }
 
 // Config is a whole parsed configuration. It is not modified after Load.
@@ -209,9 +206,6 @@ type Global struct {
 	TuneBufsize int
 	// TuneMaxaccept is "tune.maxaccept"; 0 = default.
 	TuneMaxaccept int
-	// Tune holds the other "tune.*" keywords lb accepts but does not use,
-	// by name (the raw argument).
-	Tune map[string]string
 	// SpreadChecks is the percentage of random jitter on check intervals.
 	SpreadChecks int
 	// ServerStateFile and ServerStateBase are "server-state-file/-base".
@@ -243,11 +237,13 @@ type SSLDefaults struct {
 
 // UnixBind is the global "unix-bind" statement.
 type UnixBind struct {
-	// Prefix is prepended to relative unix socket paths ("" = none).
+	// Prefix is prepended to the path of every unix bind and stats socket
+	// declared after it, as written ("" = none).
 	Prefix string
 	// Mode is the socket file mode (0 = umask default).
 	Mode os.FileMode
-	// User and Group own the socket file ("" = unchanged); UID/GID -1 = unchanged.
+	// User and Group own the socket file ("" = unchanged); their ids are
+	// resolved into UID/GID (-1 = unchanged).
 	User, Group string
 	UID, GID    int
 }
@@ -329,8 +325,6 @@ const (
 	ModeTCP Mode = "tcp"
 	// ModeHTTP is HTTP proxying.
 	ModeHTTP Mode = "http"
-	// ModeLog is a log-forward proxy (unsupported).
-	ModeLog Mode = "log"
 )
 
 // Timeouts are a proxy's timeouts; zero means "not set" (infinite).
@@ -607,8 +601,9 @@ type Bind struct {
 	Transparent, DeferAccept, V4V6, V6Only, AcceptProxy, Tfo bool
 	// Interface is SO_BINDTODEVICE ("" = any).
 	Interface string
-	// Mode, User, Group, UID, GID set unix socket ownership; UID/GID -1 =
-	// unchanged, Mode 0 = umask default.
+	// Mode, User, Group, UID, GID set unix socket ownership (unix-bind
+	// gives the defaults). "user"/"group" names are resolved into UID/GID
+	// while parsing; UID/GID -1 = unchanged, Mode 0 = umask default.
 	Mode        os.FileMode
 	User, Group string
 	UID, GID    int
