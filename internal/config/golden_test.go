@@ -221,6 +221,8 @@ func TestExitCode(t *testing.T) {
 		{"alert", withBind, []Diag{{Severity: Alert}}, 1},
 		{"no listener", &Config{}, nil, 2},
 		{"backend only", &Config{Proxies: []*Proxy{{Cap: CapBackend}}}, nil, 2},
+		{"disabled frontend", &Config{Proxies: []*Proxy{{Cap: CapFrontend, Disabled: true, Binds: withBind.Proxies[0].Binds}}}, nil, 2},
+		{"stats socket only", &Config{Global: Global{StatsSockets: []StatsSocket{{}}}}, nil, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -228,5 +230,12 @@ func TestExitCode(t *testing.T) {
 				t.Errorf("ExitCode = %d; want %d", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestLoadEmptyDirectory(t *testing.T) {
+	cfg, diags := Load([]string{t.TempDir()}, Options{})
+	if ExitCode(cfg, diags) != 1 || len(diags) != 1 {
+		t.Fatalf("Load(empty dir) = %v; want one alert", diags)
 	}
 }

@@ -23,13 +23,18 @@ const maxNestedConds = 10
 // semantic checks). The configuration is usable only when no diagnostic is
 // an Alert; see ExitCode. As in HAProxy, semantic checks (unknown
 // backends, modes, address resolution) run only when parsing raised no
-// alert, so each run reports every error of one stage.
+// alert, so each run reports every error of one stage. Reading no file at
+// all (only empty directories) is an alert, as HAProxy refuses to start.
 func Load(paths []string, opt Options) (*Config, []Diag) {
 	l := newLoader(opt)
 	for _, p := range paths {
 		l.loadPath(p)
 	}
 	l.endSection()
+	if len(l.cfg.Files) == 0 && !l.hasAlert() {
+		// HAProxy prints its usage and exits with 1 in this case.
+		l.alert(Pos{}, "no configuration file to load (empty directory or no -f argument)")
+	}
 	if !l.hasAlert() {
 		l.check()
 	}
@@ -172,7 +177,7 @@ func (l *loader) hasAlert() bool {
 func (l *loader) loadPath(p string) {
 	fi, err := os.Stat(p)
 	if err != nil {
-		l.alert(Pos{}, "Could not open configuration file %s : %s", p, errText(err))
+		l.alert(Pos{}, "Cannot open configuration file/directory %s : %s", p, errText(err))
 		return
 	}
 	if !fi.IsDir() {

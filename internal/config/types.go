@@ -142,10 +142,11 @@ func (c *Config) Frontend(name string) *Proxy {
 	return nil
 }
 
-// Listeners counts the bind addresses of all frontends; zero means
-// "valid but will not start" (exit code 2).
+// Listeners counts the addresses lb will listen on: the bind addresses
+// of the enabled frontends and the stats sockets, which HAProxy counts too.
+// Zero means "valid but will not start" (exit code 2).
 func (c *Config) Listeners() int {
-	n := 0
+	n := len(c.Global.StatsSockets)
 	for _, p := range c.Frontends() {
 		if p.Disabled {
 			continue
