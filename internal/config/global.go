@@ -251,7 +251,8 @@ func init() {
 		"tune.vars.proc-max-size", "tune.vars.reqres-max-size", "tune.vars.sess-max-size",
 		"tune.vars.txn-max-size", "tune.zlib.memlevel", "tune.zlib.windowsize", "wurfl-cache-size",
 		"wurfl-data-file", "wurfl-information-list", "wurfl-information-list-separator",
-		"wurfl-patch-file", "zero-warning", "anonkey", "cpu-policy", "ocsp-update",
+		"wurfl-patch-file", "zero-warning", "h1-accept-payload-with-any-method",
+		"ssl-default-bind-curves", "tune.peers.max-updates-at-once", "tune.vars.check-max-size",
 	} {
 		globalKeywords[k] = globalKW{status: kwUnsupported}
 	}

@@ -142,6 +142,13 @@ func init() {
 		"unique-id":                   unsupported(fe, true),
 		"use-fcgi-app":                unsupported(be, false),
 		"guid":                        unsupported(both, false),
+		"retry-on":                    unsupported(be, true),
+		"clitcpka-cnt":                unsupported(fe, true),
+		"clitcpka-idle":               unsupported(fe, true),
+		"clitcpka-intvl":              unsupported(fe, true),
+		"srvtcpka-cnt":                unsupported(be, true),
+		"srvtcpka-idle":               unsupported(be, true),
+		"srvtcpka-intvl":              unsupported(be, true),
 	}
 	for _, k := range []string{"reqrep"} {
 		proxyKeywords[k] = removed(fmt.Sprintf("The '%s' directive is not supported anymore since HAProxy 2.1. Use 'http-request replace-path', 'http-request replace-uri' or 'http-request replace-header' instead.", k))
@@ -1041,7 +1048,7 @@ var httpActions = map[string]map[string]bool{
 		"track-sc1": false, "track-sc2": false, "set-timeout": false, "wait-for-body": false, "set-var": false,
 		"set-var-fmt": false, "unset-var": false, "set-dst": false, "set-dst-port": false, "set-mark": false,
 		"set-src": false, "set-src-port": false, "set-tos": false, "silent-drop": false,
-		"set-priority-class": false, "set-priority-offset": false, "lua": false,
+		"set-priority-class": false, "set-priority-offset": false, "lua": false, "ot-group": false,
 	},
 	"http-response": {
 		"add-header": true, "set-header": true, "del-header": true, "replace-header": true, "replace-value": true,
@@ -1050,7 +1057,7 @@ var httpActions = map[string]map[string]bool{
 		"set-map": false, "set-mark": false, "set-nice": false, "set-tos": false, "set-var": false,
 		"set-var-fmt": false, "unset-var": false, "silent-drop": false, "strict-mode": false,
 		"track-sc0": false, "track-sc1": false, "track-sc2": false, "sc-inc-gpc": false, "sc-set-gpt0": false,
-		"cache-store": false, "send-spoe-group": false, "wait-for-body": false, "lua": false,
+		"cache-store": false, "send-spoe-group": false, "wait-for-body": false, "lua": false, "ot-group": false,
 	},
 	"http-after-response": {
 		"add-header": true, "set-header": true, "del-header": true, "replace-header": true, "replace-value": true,
@@ -1289,10 +1296,10 @@ var tcpActions = map[string]map[string]bool{
 		"sc-inc-gpc": false, "sc-inc-gpc0": false, "sc-inc-gpc1": false, "sc-set-gpt0": false, "send-spoe-group": false,
 		"set-log-level": false, "set-nice": false, "set-priority-class": false, "set-priority-offset": false,
 		"silent-drop": false, "switch-mode": false, "use-service": false, "set-mark": false, "set-tos": false,
-		"set-src": false, "set-dst": false, "set-dst-port": false, "set-src-port": false, "lua": false},
+		"set-src": false, "set-dst": false, "set-dst-port": false, "set-src-port": false, "lua": false, "ot-group": false},
 	"tcp-response content": {"accept": true, "reject": true, "close": true, "set-var": false, "set-var-fmt": false,
 		"unset-var": false, "send-spoe-group": false, "silent-drop": false, "set-log-level": false, "set-nice": false,
-		"set-mark": false, "set-tos": false, "lua": false},
+		"set-mark": false, "set-tos": false, "lua": false, "ot-group": false},
 }
 
 func kwTCPRule(c *pctx) error {
