@@ -75,6 +75,11 @@ func TestCorpus(t *testing.T) {
 			Env:                 func(string) (string, bool) { return "", false },
 		})
 		got := fmt.Sprint(ExitCode(cfg, diags))
+		if got != "1" {
+			for _, px := range cfg.Proxies {
+				checkProxyInvariants(t, cfg, px)
+			}
+		}
 		if testing.Verbose() {
 			for _, d := range diags {
 				if d.Severity == Alert {

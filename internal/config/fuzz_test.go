@@ -42,11 +42,46 @@ func FuzzLoad(f *testing.F) {
 				}
 			}
 			for _, px := range cfg.Proxies {
-				if px.Cap&CapDefaults != 0 || px.Cap == 0 {
-					t.Fatalf("proxy %q has cap %v", px.Name, px.Cap)
-				}
+				checkProxyInvariants(t, cfg, px)
 			}
 		}
 		_, _ = EvalCond(data, Options{Env: func(string) (string, bool) { return "", false }})
 	})
+}
+
+// checkProxyInvariants states what a configuration without alerts
+// guarantees to its users.
+func checkProxyInvariants(t *testing.T, cfg *Config, px *Proxy) {
+	t.Helper()
+	if px.Cap&CapDefaults != 0 || px.Cap == 0 {
+		t.Fatalf("proxy %q has cap %v", px.Name, px.Cap)
+	}
+	for _, b := range px.Binds {
+		if len(b.Addrs) == 0 {
+			t.Fatalf("proxy %q: bind %q without addresses", px.Name, b.Spec)
+		}
+		for _, a := range b.Addrs {
+			if (a.Network == "tcp4" || a.Network == "tcp6") && (a.Port < 1 || a.Port > 65535) {
+				t.Fatalf("proxy %q: bind %q: port %d", px.Name, b.Spec, a.Port)
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for _, s := range px.Servers {
+		if seen[s.Name] {
+			t.Fatalf("proxy %q: duplicate server %q", px.Name, s.Name)
+		}
+		seen[s.Name] = true
+		if s.Weight < 0 || s.Weight > 256 || s.Rise < 1 || s.Fall < 1 || s.Inter <= 0 {
+			t.Fatalf("proxy %q: server %q: weight %d rise %d fall %d inter %v", px.Name, s.Name, s.Weight, s.Rise, s.Fall, s.Inter)
+		}
+	}
+	if px.DefaultBackend != "" && cfg.Backend(px.DefaultBackend) == nil {
+		t.Fatalf("proxy %q: default_backend %q does not exist", px.Name, px.DefaultBackend)
+	}
+	for _, u := range px.UseBackends {
+		if !u.Dynamic && cfg.Backend(u.Backend) == nil {
+			t.Fatalf("proxy %q: use_backend %q does not exist", px.Name, u.Backend)
+		}
+	}
 }
