@@ -213,6 +213,9 @@ func init() {
 	}
 }
 
+// maxBindAddrs bounds the addresses one bind line expands to.
+const maxBindAddrs = 65535
+
 func sslOf(b *Bind) *SSLBind {
 	if b.SSL == nil {
 		b.SSL = &SSLBind{Other: map[string]string{}}
@@ -314,6 +317,11 @@ func (l *loader) parseBindAddrs(spec, what string, stats bool) ([]BindAddr, erro
 			return nil, err
 		}
 		out = append(out, a...)
+		if len(out) > maxBindAddrs {
+			// One socket per port: more than a port space per line is a
+			// mistake, and would exhaust file descriptors anyway.
+			return nil, fmt.Errorf("'%s' : too many addresses in '%s' (more than %d)", what, spec, maxBindAddrs)
+		}
 	}
 	if stats && len(out) > 1 {
 		return nil, fmt.Errorf("'%s' : port ranges and address lists are not supported in '%s'", what, spec)

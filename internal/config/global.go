@@ -455,6 +455,7 @@ func parseCPUMap(l *loader, g *Global, pos Pos, args []string) error {
 		}
 		m.ThreadLow, m.ThreadHigh = lo, hi
 	}
+	var cpus [4096]bool
 	for _, set := range args[2:] {
 		for _, part := range strings.Split(set, ",") {
 			lo, hi, err := parseRange(part)
@@ -462,8 +463,13 @@ func parseCPUMap(l *loader, g *Global, pos Pos, args []string) error {
 				return fmt.Errorf("%s : '%s' is not a CPU range.", args[0], set)
 			}
 			for c := lo; c <= hi; c++ {
-				m.CPUs = append(m.CPUs, c)
+				cpus[c] = true
 			}
+		}
+	}
+	for c, on := range cpus {
+		if on {
+			m.CPUs = append(m.CPUs, c)
 		}
 	}
 	g.CPUMaps = append(g.CPUMaps, m)

@@ -258,7 +258,7 @@ type CPUMap struct {
 	Process string
 	// ThreadLow..ThreadHigh is the thread range (1-based); both 0 = all.
 	ThreadLow, ThreadHigh int
-	// CPUs is the list of CPU numbers.
+	// CPUs is the set of CPU numbers, sorted.
 	CPUs []int
 }
 
