@@ -13,6 +13,7 @@ package systemd_test
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -289,6 +290,21 @@ func (w *world) dumpOnFailure(units ...string) {
 			w.t.Logf("systemctl status %s:\n%s", u, st)
 			w.t.Logf("journal of %s:\n%s", u, tail(w.c.Journal(u), 6000))
 		}
+	})
+}
+
+// journalOnFailure logs unit's journal from now on (precise timestamps) if the test fails,
+// so that a failed scenario shows what lb said during it.
+func (w *world) journalOnFailure(unit string) {
+	since := fmt.Sprintf("@%.6f", float64(time.Now().UnixMicro())/1e6)
+	t := w.t
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		_, _ = w.c.Exec("journalctl", "--sync")
+		out, _ := w.c.Exec("journalctl", "--no-pager", "-o", "short-precise", "-u", unit, "--since", since)
+		t.Logf("journal of %s during this test:\n%s", unit, tail(out, 12000))
 	})
 }
 
