@@ -86,7 +86,10 @@ func BootWith(t testing.TB, opt Options) *Container {
 		"-M", c.Name, "--private-network", "--console=pipe", "-b")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Its own session: the terminal's signals must not reach it, and it must not take ours.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	// If the test process dies without its cleanup (a panic, a -timeout, SIGKILL), SIGTERM
+	// makes systemd-nspawn power the container off; the overlay then stays mounted below
+	// os.TempDir()/lbtest-nspawn-*.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("nspawn: start systemd-nspawn: %v", err)
 	}
