@@ -351,6 +351,11 @@ func (l *loader) parseOneBindAddr(orig, what string) ([]BindAddr, error) {
 			if err != nil || n < 0 {
 				return nil, fmt.Errorf("'%s' : file descriptor '%s' is not a valid integer in '%s'", what, rest, orig)
 			}
+			if !l.opt.SkipFDCheck {
+				if err := checkFD(n); err != nil {
+					return nil, fmt.Errorf("'%s' : cannot use file descriptor '%d' : %s.", what, n, errText(err))
+				}
+			}
 			return []BindAddr{{Network: pfx, FD: n}}, nil
 		case "udp", "udp4", "udp6", "quic4", "quic6", "uxdg", "uxst", "stream+ipv4", "stream+ipv6":
 			return nil, fmt.Errorf("'%s' : '%s@' addresses are not supported by lb yet in '%s'", what, pfx, orig)

@@ -33,9 +33,10 @@ var Features = map[string]bool{
 	"OPENSSL":      false,
 }
 
-// maxCondDepth bounds nesting of parentheses and "!" in a condition, like
-// HAProxy's MAX_CFG_RECURSION.
-const maxCondDepth = 1024
+// maxCondDepth bounds the nesting of parentheses in a condition: HAProxy
+// 2.6 accepts 340 levels (its MAX_CFG_RECURSION of 1024 spans three calls
+// per level). Negations do not nest.
+const maxCondDepth = 340
 
 // EvalCond evaluates one ".if"-style condition, as "lb -cc EXPR" does:
 // the result true maps to exit code 0, false to 1, and an error to 2. An
@@ -85,9 +86,6 @@ func (p *condParser) skip() {
 
 // expr := and ( "||" and )*
 func (p *condParser) expr(depth int) (bool, error) {
-	if depth > maxCondDepth {
-		return false, fmt.Errorf("too many nested conditional expressions")
-	}
 	v, err := p.and(depth)
 	if err != nil {
 		return false, err
@@ -130,9 +128,6 @@ func (p *condParser) and(depth int) (bool, error) {
 
 // term := "!" term | "(" expr ")" | integer | predicate "(" args ")"
 func (p *condParser) term(depth int) (bool, error) {
-	if depth > maxCondDepth {
-		return false, fmt.Errorf("too many nested conditional expressions")
-	}
 	p.skip()
 	if p.i >= len(p.s) {
 		return false, fmt.Errorf("unparsable conditional expression '%s'", p.s[p.op:])
@@ -141,9 +136,12 @@ func (p *condParser) term(depth int) (bool, error) {
 	switch c := p.s[p.i]; {
 	case c == '!':
 		p.i++
-		v, err := p.term(depth + 1)
+		v, err := p.term(depth)
 		return !v, err
 	case c == '(':
+		if depth >= maxCondDepth {
+			return false, fmt.Errorf("unparsable conditional sub-expression '%s'", p.s[start+1:])
+		}
 		p.i++
 		v, err := p.expr(depth + 1)
 		if err != nil {

@@ -1,6 +1,9 @@
 package config
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestEvalCond(t *testing.T) {
 	env := testEnv(map[string]string{"HOME": "/root", "EMPTY": ""})
@@ -66,6 +69,21 @@ func TestEvalCond(t *testing.T) {
 				t.Errorf("EvalCond(%q) = %v, %v; want %v", tt.expr, got, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestEvalCondDepth checks HAProxy 2.6's nesting limits: 340 parentheses
+// are accepted, 341 are not; negations do not count.
+func TestEvalCondDepth(t *testing.T) {
+	nest := func(n int) string { return strings.Repeat("(", n) + "1" + strings.Repeat(")", n) }
+	if v, err := evalCond(nest(340), testEnv(nil)); err != nil || !v {
+		t.Errorf("EvalCond(340 parentheses) = %v, %v; want true", v, err)
+	}
+	if _, err := evalCond(nest(341), testEnv(nil)); err == nil || !strings.HasPrefix(err.Error(), "unparsable conditional sub-expression '1)") {
+		t.Errorf("EvalCond(341 parentheses) error = %v; want unparsable sub-expression", err)
+	}
+	if v, err := evalCond(strings.Repeat("!", 1100)+"1", testEnv(nil)); err != nil || !v {
+		t.Errorf("EvalCond(1100 negations) = %v, %v; want true", v, err)
 	}
 }
 

@@ -31,6 +31,7 @@ func FuzzLoad(f *testing.F) {
 			Env:         func(n string) (string, bool) { return "3", n == "FD" },
 			Resolver:    func(string) ([]net.IP, error) { return nil, errors.New("no dns") },
 			Stat:        func(string) (os.FileInfo, error) { return nil, os.ErrNotExist },
+			SkipFDCheck: true,
 			LookupUser:  func(string) (int, error) { return 1, nil },
 			LookupGroup: func(string) (int, error) { return 1, nil },
 		})

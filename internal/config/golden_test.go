@@ -59,6 +59,7 @@ func fakeUsers(name string) (int, error) {
 func caseOptions(name string) Options {
 	return Options{
 		IgnoreResolveErrors: strings.HasSuffix(name, "-dr"),
+		SkipFDCheck:         true,
 		Env: testEnv(map[string]string{
 			"FD_HTTP": "3", "PORT": "8080", "OPTS": "name opts  backlog 10", "ADDRS": ":81 :82", "EMPTY": "", "HOME": "/root",
 		}),
@@ -237,5 +238,61 @@ func TestLoadEmptyDirectory(t *testing.T) {
 	cfg, diags := Load([]string{t.TempDir()}, Options{})
 	if ExitCode(cfg, diags) != 1 || len(diags) != 1 {
 		t.Fatalf("Load(empty dir) = %v; want one alert", diags)
+	}
+}
+
+// TestBindFDCheck checks that "fd@N" must name an open socket, as HAProxy
+// checks it while parsing (unless Options.SkipFDCheck).
+func TestBindFDCheck(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	sock, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sock.Close()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	defer pw.Close()
+	closed, _ := os.Open(os.DevNull)
+	closedFD := int(closed.Fd())
+	closed.Close()
+
+	tests := []struct {
+		name string
+		fd   uintptr
+		skip bool
+		want string // "" = accepted
+	}{
+		{"socket", sock.Fd(), false, ""},
+		{"pipe", pr.Fd(), false, "cannot use file descriptor '%d' : Socket operation on non-socket."},
+		{"closed", uintptr(closedFD), false, "cannot use file descriptor '%d' : Bad file descriptor."},
+		{"pipe skipped", pr.Fd(), true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "fd.cfg")
+			body := fmt.Sprintf("defaults\n  timeout client 1s\n  timeout server 1s\n  timeout connect 1s\nfrontend f\n  bind fd@%d\n", tt.fd)
+			if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cfg, diags := Load([]string{p}, Options{SkipFDCheck: tt.skip})
+			if tt.want == "" {
+				if code := ExitCode(cfg, diags); code != 0 {
+					t.Fatalf("Load(bind fd@%d) exit %d: %v", tt.fd, code, diags)
+				}
+				return
+			}
+			want := fmt.Sprintf("'bind' : "+tt.want, tt.fd)
+			if len(diags) == 0 || diags[0].Msg != want {
+				t.Fatalf("Load(bind fd@%d) = %v; want %q", tt.fd, diags, want)
+			}
+		})
 	}
 }

@@ -77,6 +77,11 @@ type Options struct {
 	// Stat checks that referenced files (errorfile, crt, acl -f, ca-file)
 	// exist. Nil means os.Stat. Tests use it to pretend files exist.
 	Stat func(name string) (os.FileInfo, error)
+	// SkipFDCheck does not check that "fd@N" and "sockpair@N" bind
+	// addresses are open sockets of this process, which HAProxy checks
+	// while parsing. Set it to check a configuration away from the process
+	// that will inherit the descriptors.
+	SkipFDCheck bool
 	// LookupUser and LookupGroup resolve the "user" and "group" names of
 	// the global section and of unix bind lines to numeric ids, as HAProxy
 	// does while parsing (an unknown name is an error). Nil means os/user.
