@@ -41,6 +41,9 @@ func init() {
 		"noreuseport":                    {fn: gFlag(func(g *Global) { g.NoReusePort = true })},
 		"expose-experimental-directives": {fn: gFlag(func(g *Global) { g.ExposeExperimental = true })},
 		"maxconn": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			if err := tooMany(args, 2); err != nil {
+				return err
+			}
 			if g.Maxconn != 0 {
 				return fmt.Errorf("'%s' already specified. Continuing.", args[0])
 			}

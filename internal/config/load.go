@@ -81,6 +81,7 @@ type loader struct {
 	sec      string // current section keyword ("" = none)
 	secPos   Pos
 	skipSec  bool   // inside an unsupported section: ignore its lines
+	noProxy  bool   // the proxy section header was refused: its lines fail
 	cur      *Proxy // current proxy or defaults section
 	globalOK bool
 
@@ -424,6 +425,8 @@ func (l *loader) line(pos Pos, args []string) {
 		l.alert(pos, "unknown keyword '%s' out of section.", args[0])
 	case l.sec == "global":
 		l.globalLine(pos, args)
+	case l.noProxy:
+		l.alert(pos, "'listen' or 'defaults' expected.")
 	case l.cur != nil:
 		l.proxyLine(pos, args)
 	}
@@ -434,5 +437,5 @@ func (l *loader) endSection() {
 	if l.cur != nil && l.cur.Cap&CapDefaults == 0 {
 		l.cfg.Proxies = append(l.cfg.Proxies, l.cur)
 	}
-	l.sec, l.skipSec, l.cur = "", false, nil
+	l.sec, l.skipSec, l.noProxy, l.cur = "", false, false, nil
 }

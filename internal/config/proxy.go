@@ -287,7 +287,11 @@ func (l *loader) startProxy(pos Pos, args []string) {
 		case rest[0] == "from":
 			l.alert(pos, "'from' expects a defaults section name as argument.")
 		case c&CapFrontend != 0:
-			l.alert(pos, "please use the 'bind' keyword for listening addresses.")
+			// HAProxy 2.6 prints this as a non-fatal alert and does not
+			// create the proxy: the section's lines then fail.
+			l.warn(pos, "please use the 'bind' keyword for listening addresses.")
+			l.noProxy = true
+			return
 		case c == CapDefaults:
 			// HAProxy 2.6 silently ignores them.
 			l.warn(pos, "'defaults' ignores unexpected argument '%s'.", rest[0])
@@ -1421,6 +1425,11 @@ func kwCheckRule(c *pctx) error {
 			return fmt.Errorf("'%s expect %s' expects <pattern> as an argument.", set, args[i])
 		}
 	}
+	if set == "http-check" && act == "send" {
+		if err := checkHTTPCheckSend(args); err != nil {
+			return err
+		}
+	}
 	r := &Rule{Pos: c.pos, Action: act, Args: args}
 	if set == "http-check" {
 		c.p.Check.HTTPCheck = append(c.p.Check.HTTPCheck, r)
@@ -1693,4 +1702,23 @@ func splitTopLevel(s string, sep byte) []string {
 		}
 	}
 	return append(out, s[start:])
+}
+
+// checkHTTPCheckSend validates "http-check send" arguments.
+func checkHTTPCheckSend(args []string) error {
+	for i := 0; i < len(args); i++ {
+		n := 1
+		switch args[i] {
+		case "comment", "meth", "uri", "uri-lf", "ver", "body", "body-lf":
+		case "hdr":
+			n = 2
+		default:
+			return fmt.Errorf("'http-check send' : expects 'comment', 'meth', 'uri', 'uri-lf', 'ver', 'hdr', 'body' or 'body-lf' but got '%s' as argument.", args[i])
+		}
+		if i+n >= len(args) {
+			return fmt.Errorf("'http-check send' : '%s' expects %s.", args[i], map[int]string{1: "a value", 2: "a name and a value"}[n])
+		}
+		i += n
+	}
+	return nil
 }
