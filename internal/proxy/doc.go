@@ -25,8 +25,8 @@
 //
 // The copy engine is one goroutine per direction driving the sockets' raw
 // file descriptors (syscall.RawConn) on Linux: buffers are taken from a pool
-// only while data is in flight, so idle connections cost two parked
-// goroutines and no buffer, and a direction that moves bulk data switches to
-// splice(2) through a pooled pipe. See copy_linux.go for the measurements
-// that chose it.
+// only while data is in flight, and a direction that moves bulk data
+// switches to splice(2) through a pooled pipe. A session whose client has
+// not spoken yet is parked in a private epoll set with no goroutine at all
+// (idle_linux.go). See copy_linux.go for the measurements behind the choice.
 package proxy
