@@ -397,8 +397,12 @@ func envKW(l *loader, g *Global, pos Pos, args []string) error {
 	}
 	switch args[0] {
 	case "setenv", "presetenv":
-		if len(args) != 3 {
+		if len(args) < 3 {
 			return fmt.Errorf("'%s' expects a name and a value.", args[0])
+		}
+		if len(args) > 3 {
+			// HAProxy 2.6 silently ignores them.
+			l.warn(pos, "'%s' ignores unexpected argument '%s'.", args[0], args[3])
 		}
 		if _, set := l.env(args[1]); args[0] == "presetenv" && set {
 			return nil

@@ -1406,23 +1406,8 @@ func kwCheckRule(c *pctx) error {
 	}
 	args := c.args[2:]
 	if act == "expect" {
-		i := 0
-		for i < len(args) && (args[i] == "!" || strings.Contains(args[i], "-status") || args[i] == "min-recv" || args[i] == "comment" || args[i] == "on-success" || args[i] == "on-error" || args[i] == "status-code") {
-			if args[i] == "!" {
-				i++
-				continue
-			}
-			i += 2
-		}
-		if i >= len(args) || !expectMatches[args[i]] {
-			got := ""
-			if i < len(args) {
-				got = args[i]
-			}
-			return fmt.Errorf("'%s expect' : unknown or missing match method '%s'.", set, got)
-		}
-		if args[i] != "hdr" && args[i] != "fhdr" && i+1 >= len(args) {
-			return fmt.Errorf("'%s expect %s' expects <pattern> as an argument.", set, args[i])
+		if err := checkExpect(set, args); err != nil {
+			return err
 		}
 	}
 	if set == "http-check" && act == "send" {
@@ -1719,6 +1704,47 @@ func checkHTTPCheckSend(args []string) error {
 			return fmt.Errorf("'http-check send' : '%s' expects %s.", args[i], map[int]string{1: "a value", 2: "a name and a value"}[n])
 		}
 		i += n
+	}
+	return nil
+}
+
+// expectOptions are the keywords of "http-check/tcp-check expect" that take
+// one value.
+var expectOptions = map[string]bool{"min-recv": true, "comment": true, "ok-status": true, "error-status": true,
+	"tout-status": true, "on-success": true, "on-error": true, "status-code": true}
+
+// checkExpect validates "<set> expect [options] [!] <match> <pattern>": one
+// match method with its pattern, options anywhere, nothing else.
+func checkExpect(set string, args []string) error {
+	match := ""
+	for i := 0; i < len(args); i++ {
+		w := args[i]
+		switch {
+		case w == "!":
+		case expectOptions[w]:
+			if i+1 >= len(args) {
+				return fmt.Errorf("'%s expect' : '%s' expects an argument.", set, w)
+			}
+			i++
+		case expectMatches[w] && match == "":
+			match = w
+			if w == "hdr" || w == "fhdr" {
+				// "hdr name <fmt> [value <fmt>]" with its own flags.
+				return nil
+			}
+			if i+1 >= len(args) {
+				return fmt.Errorf("'%s expect %s' expects <pattern> as an argument.", set, w)
+			}
+			i++
+		default:
+			if match != "" {
+				return fmt.Errorf("'%s expect' : unexpected argument '%s' after the pattern.", set, w)
+			}
+			return fmt.Errorf("'%s expect' : unknown or missing match method '%s'.", set, w)
+		}
+	}
+	if match == "" {
+		return fmt.Errorf("'%s expect' : unknown or missing match method ''.", set)
 	}
 	return nil
 }
