@@ -296,3 +296,36 @@ func TestBindFDCheck(t *testing.T) {
 		})
 	}
 }
+
+// TestACLPatternFile checks that address pattern files are read as HAProxy
+// reads them: leading blanks skipped, '#' comments and empty lines ignored,
+// trailing blanks kept (and then invalid).
+func TestACLPatternFile(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.lst")
+	bad := filepath.Join(dir, "bad.lst")
+	os.WriteFile(good, []byte("# allowed\n\n10.0.0.0/8\r\n  192.168.1.1\n::1\n10.0.0.0/255.0.0.0\n"), 0o644)
+	os.WriteFile(bad, []byte("10.0.0.1\n 10.1.2.3 \n"), 0o644)
+	tests := []struct {
+		file, want string
+	}{
+		{good, ""},
+		{bad, "error detected while parsing ACL 'a' : '10.1.2.3 ' is not a valid IPv4 or IPv6 address at line 2 of file '" + bad + "'."},
+	}
+	for _, tt := range tests {
+		t.Run(filepath.Base(tt.file), func(t *testing.T) {
+			cfg := filepath.Join(t.TempDir(), "acl.cfg")
+			os.WriteFile(cfg, []byte("frontend f\n  bind :80\n  acl a src -f "+tt.file+"\n"), 0o644)
+			_, diags := Load([]string{cfg}, Options{})
+			var alerts []string
+			for _, d := range diags {
+				if d.Severity == Alert {
+					alerts = append(alerts, d.Msg)
+				}
+			}
+			if tt.want == "" && len(alerts) > 0 || tt.want != "" && (len(alerts) != 1 || alerts[0] != tt.want) {
+				t.Errorf("Load(acl src -f %s) alerts = %q; want %q", tt.file, alerts, tt.want)
+			}
+		})
+	}
+}

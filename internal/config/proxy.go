@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"net"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -920,6 +922,9 @@ func (l *loader) parseACLExpr(pos Pos, name string, words []string) (*ACL, error
 		i += n
 	}
 	a.Values = append([]string(nil), words[i:]...)
+	if err := l.checkIPPatterns(a); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -1747,4 +1752,62 @@ func checkExpect(set string, args []string) error {
 		return fmt.Errorf("'%s expect' : unknown or missing match method ''.", set)
 	}
 	return nil
+}
+
+// checkIPPatterns validates the patterns of address ACLs ("src", "dst"
+// without converters or another -m method) as HAProxy does while parsing,
+// including the lines of their pattern files.
+func (l *loader) checkIPPatterns(a *ACL) error {
+	if a.Fetch != "src" && a.Fetch != "dst" {
+		return nil
+	}
+	for i, f := range a.Flags {
+		if f == "-m" && i+1 < len(a.Flags) && a.Flags[i+1] != "ip" {
+			return nil
+		}
+	}
+	for _, v := range a.Values {
+		if !l.validIPPattern(v) {
+			return fmt.Errorf("'%s' is not a valid IPv4 or IPv6 address.", v)
+		}
+	}
+	for _, f := range a.Files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue // existence was checked through Options.Stat
+		}
+		for n, line := range strings.Split(string(data), "\n") {
+			line = strings.TrimLeft(line, " \t")
+			if j := strings.IndexByte(line, '\r'); j >= 0 {
+				line = line[:j]
+			}
+			if line == "" || line[0] == '#' {
+				continue
+			}
+			if !l.validIPPattern(line) {
+				return fmt.Errorf("'%s' is not a valid IPv4 or IPv6 address at line %d of file '%s'.", line, n+1, f)
+			}
+		}
+	}
+	return nil
+}
+
+// validIPPattern accepts an address, a CIDR network, an IPv4 network with a
+// dotted mask, or a host name that resolves.
+func (l *loader) validIPPattern(v string) bool {
+	if net.ParseIP(v) != nil {
+		return true
+	}
+	if _, _, err := net.ParseCIDR(v); err == nil {
+		return true
+	}
+	if ip, mask, ok := strings.Cut(v, "/"); ok {
+		a, m := net.ParseIP(ip), net.ParseIP(mask)
+		return a != nil && a.To4() != nil && m != nil && m.To4() != nil
+	}
+	if v == "" || strings.ContainsAny(v, " \t/:") {
+		return false
+	}
+	ips, err := l.opt.Resolver(v)
+	return err == nil && len(ips) > 0
 }
