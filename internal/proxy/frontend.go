@@ -315,43 +315,19 @@ func (b *Binding) stopped() bool {
 
 func (b *Binding) acceptLoop() {
 	defer close(b.done)
-	f, e := b.f, b.f.eng
+	f := b.f
 	var delay time.Duration
 	for {
-		// Take the global and frontend slots before accepting: at the
-		// limit the listener is not polled and clients wait in the
-		// kernel's backlog, as with HAProxy's limited listeners.
-		// Frontend first: a full frontend must not sit on a global slot.
-		if f.sem != nil {
-			select {
-			case f.sem <- struct{}{}:
-			case <-b.stop:
-				return
-			}
-		}
-		if e.sem != nil {
-			select {
-			case e.sem <- struct{}{}:
-			case <-b.stop:
-				releaseSem(f.sem)
-				return
-			}
-		}
 		c, err := b.ln.Accept()
 		if err != nil {
-			releaseSem(f.sem)
-			releaseSem(e.sem)
-			if b.stopped() {
-				return
-			}
-			if errors.Is(err, net.ErrClosed) {
+			if b.stopped() || errors.Is(err, net.ErrClosed) {
 				return
 			}
 			if delay == 0 {
 				delay = 5 * time.Millisecond
 			} else {
-				// Capped low: a paused listener fails every Accept and
-				// must resume accepting promptly.
+				// Capped low: a paused listener may fail Accept and must
+				// resume accepting promptly.
 				delay = min(2*delay, 100*time.Millisecond)
 			}
 			f.log.Debug("accept", "frontend", f.cfg.Name, "bind", b.cfg.Name, "error", err, "retry_in", delay)
@@ -365,9 +341,49 @@ func (b *Binding) acceptLoop() {
 			continue
 		}
 		delay = 0
+		// Take the frontend then the global slot before serving: at the
+		// limit this loop stops calling Accept and further clients wait
+		// in the kernel's backlog, as behind HAProxy's limited
+		// listeners. At most one accepted connection per listener waits
+		// here. Frontend first: a full frontend must not sit on a
+		// global slot.
+		if !b.takeSlots() {
+			_ = c.Close() // stopped while waiting: nobody will serve it
+			return
+		}
 		s := newSession(f, b, c)
 		go s.serve()
 	}
+}
+
+// takeSlots takes a frontend and a global maxconn slot, waiting for them;
+// it reports false if the binding was stopped meanwhile.
+func (b *Binding) takeSlots() bool {
+	f, e := b.f, b.f.eng
+	if f.sem != nil {
+		select {
+		case f.sem <- struct{}{}:
+		default:
+			select {
+			case f.sem <- struct{}{}:
+			case <-b.stop:
+				return false
+			}
+		}
+	}
+	if e.sem != nil {
+		select {
+		case e.sem <- struct{}{}:
+		default:
+			select {
+			case e.sem <- struct{}{}:
+			case <-b.stop:
+				releaseSem(f.sem)
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func releaseSem(sem chan struct{}) {

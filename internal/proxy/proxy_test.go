@@ -644,3 +644,22 @@ func TestIdleParking(t *testing.T) {
 		t.Errorf("parked sessions after CloseAll = %d; want 0", g)
 	}
 }
+
+func TestGlobalMaxconn(t *testing.T) {
+	addr := startServer(t, namedServer("s"))
+	w := &world{t: t, eng: NewEngine(EngineConfig{Maxconn: 1, Logger: quiet}), logs: make(chan *LogRecord, 100)}
+	w.start(FrontendConfig{Name: "a"}, BackendConfig{Servers: []ServerConfig{{Name: "s", Addr: addr}}, TimeoutConnect: time.Second}, BindConfig{})
+	first := w.dial()
+	readLine(t, first)
+	// A second frontend of the same engine shares the global limit.
+	w.start(FrontendConfig{Name: "b"}, BackendConfig{Servers: []ServerConfig{{Name: "s", Addr: addr}}, TimeoutConnect: time.Second}, BindConfig{})
+	second := w.dial()
+	second.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if _, err := second.Read(make([]byte, 1)); !isTimeout(err) {
+		t.Fatalf("second frontend read = %v; want a timeout (global maxconn reached)", err)
+	}
+	first.Close()
+	if l := readLine(t, second); l != "s" {
+		t.Fatalf("second frontend got %q after the first session ended", l)
+	}
+}
