@@ -166,6 +166,7 @@ func (c *Config) Listeners() int {
 // Global is the global section. Zero values mean "not set"; the documented
 // HAProxy default then applies.
 type Global struct {
+	// Pos is where it was read (Global: its first global section).
 	Pos Pos
 	// Daemon is "daemon" (or -D): fork into the background.
 	Daemon bool
@@ -237,8 +238,12 @@ type Global struct {
 
 // SSLDefaults is one set of ssl-default-{bind,server}-* values.
 type SSLDefaults struct {
+	// Ciphers and Ciphersuites are the OpenSSL cipher strings ("" = the
+	// library default).
 	Ciphers, Ciphersuites string
-	Options               []string
+	// Options are the option words as written (e.g. "ssl-min-ver",
+	// "TLSv1.2", "no-tls-tickets").
+	Options []string
 }
 
 // UnixBind is the global "unix-bind" statement.
@@ -256,6 +261,7 @@ type UnixBind struct {
 
 // CPUMap is one "cpu-map [auto:]<process/thread> <cpu-set>" line.
 type CPUMap struct {
+	// Pos is the line it was read from.
 	Pos Pos
 	// Auto is the "auto:" prefix: threads are spread over the CPU set.
 	Auto bool
@@ -269,6 +275,7 @@ type CPUMap struct {
 
 // StatsSocket is a "stats socket" line of the global section.
 type StatsSocket struct {
+	// Pos is the line it was read from.
 	Pos Pos
 	// Addr is the socket's single address (unix path, abns or TCP).
 	Addr BindAddr
@@ -289,6 +296,7 @@ type StatsSocket struct {
 
 // LogTarget is one "log" line.
 type LogTarget struct {
+	// Pos is the line it was read from.
 	Pos Pos
 	// Global is "log global": use the global section's targets.
 	Global bool
@@ -333,15 +341,33 @@ const (
 	ModeHTTP Mode = "http"
 )
 
-// Timeouts are a proxy's timeouts; zero means "not set" (infinite).
+// Timeouts are a proxy's "timeout" settings. Zero means "not set", which
+// HAProxy treats as infinite, except where noted.
 type Timeouts struct {
-	Client, Server, Connect, Queue, Check, Tunnel    time.Duration
-	HTTPRequest, HTTPKeepAlive, ClientFin, ServerFin time.Duration
-	Tarpit                                           time.Duration
+	// Client and Server are the inactivity timeouts of each side.
+	Client, Server time.Duration
+	// Connect bounds a connection attempt to a server.
+	Connect time.Duration
+	// Queue bounds the wait in a server or backend queue (0 = Connect).
+	Queue time.Duration
+	// Check bounds a health check's read after connecting (0 = Inter).
+	Check time.Duration
+	// Tunnel replaces Client and Server once a connection is a tunnel
+	// (always, in TCP mode, when set).
+	Tunnel time.Duration
+	// HTTPRequest and HTTPKeepAlive bound the wait for a request and
+	// between requests (0 = Client).
+	HTTPRequest, HTTPKeepAlive time.Duration
+	// ClientFin and ServerFin are the inactivity timeouts once that side
+	// has shut its writes (0 = Client / Server).
+	ClientFin, ServerFin time.Duration
+	// Tarpit is how long "tarpit" rules hold a request (0 = Connect).
+	Tarpit time.Duration
 }
 
 // Proxy is a frontend, backend or listen section, with its defaults applied.
 type Proxy struct {
+	// Pos is the section's first line.
 	Pos Pos
 	// Name is the proxy name.
 	Name string
@@ -475,6 +501,7 @@ type Forwardfor struct {
 
 // Balance is a "balance" line. Zero value = roundrobin.
 type Balance struct {
+	// Pos is the line it was read from.
 	Pos Pos
 	// Algorithm is roundrobin (default), static-rr, leastconn, first,
 	// source, uri, url_param, hdr, random, rdp-cookie or hash.
@@ -495,8 +522,12 @@ func (b Balance) IsHTTP() bool {
 
 // Cookie is "cookie <name> [rewrite|insert|prefix] [indirect] [nocache] …".
 type Cookie struct {
-	Pos     Pos
-	Name    string
+	// Pos is the line it was read from.
+	Pos Pos
+	// Name is the cookie name.
+	Name string
+	// Options are the option words as written ("insert", "indirect",
+	// "domain", ".example.com", …).
 	Options []string
 }
 
@@ -542,6 +573,7 @@ type Cond struct {
 
 // UseBackend is "use_backend <name> [if|unless cond]".
 type UseBackend struct {
+	// Pos is the line it was read from.
 	Pos Pos
 	// Backend is the backend name or a log-format string ("%[…]").
 	Backend string
@@ -553,6 +585,7 @@ type UseBackend struct {
 // Rule is a generic action rule (http-request, tcp-request, redirect,
 // http-check …).
 type Rule struct {
+	// Pos is the line it was read from.
 	Pos Pos
 	// Action is the action keyword (e.g. "set-header", "deny", "expect").
 	// For tcp-request it is "<ruleset> <action>", e.g. "content accept".
@@ -565,29 +598,42 @@ type Rule struct {
 
 // StatsPage is the HTTP statistics page ("stats …" in a proxy).
 type StatsPage struct {
-	Enabled     bool
-	URI         string
-	Realm       string
-	Auths       []string
-	Refresh     time.Duration
-	HideVersion bool
-	ShowNode    string
-	ShowLegends bool
-	ShowDesc    string
-	Scope       []string
-	Admin       *Cond
+	// Enabled is set by "stats enable" and by any other stats keyword.
+	Enabled bool
+	// URI is the page's URI prefix ("" = HAProxy's default "/haproxy?stats").
+	URI string
+	// Realm is the HTTP authentication realm ("" = default).
+	Realm string
+	// Auths are the "user:password" accounts (none = no authentication).
+	Auths []string
+	// Refresh is the page's auto-refresh interval (0 = none).
+	Refresh time.Duration
+	// HideVersion hides the version; ShowLegends shows legends.
+	HideVersion, ShowLegends bool
+	// ShowNode is the node name shown ("(hostname)" for the host name,
+	// "" = not shown); ShowDesc the description shown ("" = none).
+	ShowNode, ShowDesc string
+	// Scope restricts the page to these proxies (none = all).
+	Scope []string
+	// Admin is the "stats admin" condition (nil = read-only page).
+	Admin *Cond
+	// HTTPRequest are the "stats http-request" rules.
 	HTTPRequest []*Rule
 }
 
 // Compression is the "compression" configuration.
 type Compression struct {
-	Algos   []string
-	Types   []string
+	// Algos are the algorithms in order of preference (none = off).
+	Algos []string
+	// Types are the MIME types compressed (none = all).
+	Types []string
+	// Offload removes Accept-Encoding before forwarding.
 	Offload bool
 }
 
 // Bind is a bind line: one or more addresses sharing options.
 type Bind struct {
+	// Pos is the line it was read from.
 	Pos Pos
 	// Spec is the address argument as written (after expansion).
 	Spec string
@@ -624,16 +670,22 @@ type Bind struct {
 
 // SSLBind is the TLS part of a bind line.
 type SSLBind struct {
-	Crts      []string
-	CrtList   string
-	CAFile    string
-	Verify    string
-	Ciphers   string
-	MinVer    string
-	MaxVer    string
+	// Crts are the certificate files, resolved against crt-base.
+	Crts []string
+	// CrtList is the "crt-list" file ("" = none).
+	CrtList string
+	// CAFile is the CA file for client certificates ("" = none).
+	CAFile string
+	// Verify is "none", "optional" or "required" ("" = none).
+	Verify string
+	// Ciphers, MinVer and MaxVer restrict the handshake ("" = defaults).
+	Ciphers, MinVer, MaxVer string
+	// StrictSNI refuses handshakes without a matching certificate.
 	StrictSNI bool
-	NoTLS     []string
-	Other     map[string]string
+	// NoTLS lists the flag options ("no-sslv3", "no-tls-tickets", …).
+	NoTLS []string
+	// Other holds the remaining options with a value, by name.
+	Other map[string]string
 }
 
 // BindAddr is one expanded bind address.
@@ -669,6 +721,7 @@ func (a BindAddr) Addr() string {
 // Server is a server or default-server line, with default-server settings
 // applied.
 type Server struct {
+	// Pos is the line it was read from.
 	Pos Pos
 	// Name is the server name ("" for default-server).
 	Name string
