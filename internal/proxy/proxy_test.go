@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -54,6 +55,31 @@ func startServer(t *testing.T, fn func(c net.Conn)) string {
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// startUnixServer is startServer on a unix socket in t.TempDir().
+func startUnixServer(t *testing.T, fn func(c net.Conn)) string {
+	t.Helper()
+	path := t.TempDir() + "/srv.sock"
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() { defer wg.Done(); defer c.Close(); fn(c) }()
+		}
+	}()
+	return path
 }
 
 // namedServer says its name and then echoes until EOF.
@@ -661,5 +687,132 @@ func TestGlobalMaxconn(t *testing.T) {
 	first.Close()
 	if l := readLine(t, second); l != "s" {
 		t.Fatalf("second frontend got %q after the first session ended", l)
+	}
+}
+
+// slowReader reads r in small chunks with pauses, so that the proxy's
+// writes to it block and take the pending-write path.
+type slowReader struct {
+	r     io.Reader
+	chunk int
+	n     int
+}
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	s.n++
+	if s.n%8 == 0 {
+		time.Sleep(time.Millisecond) // a slow consumer, not synchronisation
+	}
+	return s.r.Read(p[:min(len(p), s.chunk)])
+}
+
+func TestConcurrentTransfers(t *testing.T) {
+	tests := []struct {
+		name      string
+		conns     int
+		req, resp int
+		slow      bool
+		network   string
+	}{
+		{"many small", 64, 2 << 10, 8 << 10, false, "tcp"},
+		{"slow readers, bulk", 8, 256 << 10, 4 << 20, true, "tcp"},
+		// A unix socket server cannot splice: buffered copy with
+		// pending writes.
+		{"slow readers, unix server", 8, 256 << 10, 2 << 20, true, "unix"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var addr string
+			if tt.network == "unix" {
+				addr = startUnixServer(t, hashServer(tt.resp))
+			} else {
+				addr = startServer(t, hashServer(tt.resp))
+			}
+			w := mkWorld(t, FrontendConfig{TimeoutClient: 10 * time.Second},
+				BackendConfig{Servers: []ServerConfig{{Name: "s", Addr: addr, Network: tt.network}}, TimeoutConnect: time.Second, TimeoutServer: 10 * time.Second},
+				BindConfig{})
+			errs := make(chan error, tt.conns)
+			for i := range tt.conns {
+				go func() {
+					errs <- func() error {
+						c, err := net.Dial("tcp", w.addr)
+						if err != nil {
+							return err
+						}
+						defer c.Close()
+						c.SetDeadline(time.Now().Add(20 * time.Second))
+						req := make([]byte, tt.req)
+						rand.NewChaCha8([32]byte{byte(i)}).Read(req)
+						go func() {
+							c.Write(req)
+							c.(*net.TCPConn).CloseWrite()
+						}()
+						var r io.Reader = c
+						if tt.slow {
+							r = &slowReader{r: c, chunk: 4096}
+						}
+						got := sha256.New()
+						n, err := io.Copy(got, r)
+						if err != nil {
+							return err
+						}
+						sum := sha256.Sum256(req)
+						want := sha256.New()
+						io.Copy(want, io.LimitReader(seeded(sum[:]), int64(tt.resp)))
+						if n != int64(tt.resp) || !bytes.Equal(got.Sum(nil), want.Sum(nil)) {
+							return fmt.Errorf("conn %d: %d bytes, checksum mismatch", i, n)
+						}
+						return nil
+					}()
+				}()
+			}
+			for range tt.conns {
+				if err := <-errs; err != nil {
+					t.Error(err)
+				}
+			}
+			for range tt.conns {
+				if r := w.nextLog(); r.Termination != "--" {
+					t.Errorf("termination = %q; want --", r.Termination)
+				}
+			}
+		})
+	}
+}
+
+func TestResetTermination(t *testing.T) {
+	tests := []struct {
+		name   string
+		server func(net.Conn)
+		client func(t *testing.T, c *net.TCPConn)
+		term   string
+	}{
+		{name: "client reset", server: func(c net.Conn) { io.Copy(c, c) },
+			client: func(t *testing.T, c *net.TCPConn) {
+				c.Write([]byte("x\n"))
+				readLine(t, c)
+				c.SetLinger(0) // close with RST
+				c.Close()
+			}, term: "CD"},
+		{name: "server reset", server: func(c net.Conn) {
+			bufio.NewReader(c).ReadString('\n')
+			c.(*net.TCPConn).SetLinger(0)
+		}, client: func(t *testing.T, c *net.TCPConn) {
+			c.Write([]byte("x\n"))
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			io.Copy(io.Discard, c)
+		}, term: "SD"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr := startServer(t, tt.server)
+			w := mkWorld(t, FrontendConfig{TimeoutClient: 5 * time.Second},
+				BackendConfig{Servers: []ServerConfig{{Name: "s", Addr: addr}}, TimeoutConnect: time.Second, TimeoutServer: 5 * time.Second},
+				BindConfig{})
+			tt.client(t, w.dial())
+			if r := w.nextLog(); r.Termination != tt.term {
+				t.Errorf("termination = %q; want %q", r.Termination, tt.term)
+			}
+		})
 	}
 }
