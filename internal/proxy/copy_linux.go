@@ -155,10 +155,11 @@ type dirState struct {
 	total    int64
 	buf      *[]byte // nil while idle
 	pend     []byte  // read but not yet written, within *buf
-	p        *pipe   // non-nil once splicing
+	p        *pipe   // non-nil while splicing data
 	inPipe   int     // bytes held in p
 	fulls    int     // consecutive full-buffer reads
 	splice   bool    // may switch to splice
+	splicing bool    // switched to splice; d.p is taken while data flows
 	rerr     error
 	werr     error
 	eof      bool
@@ -232,8 +233,14 @@ func (d *dirState) readable(fd uintptr) bool {
 		if d.s.dead.Load() {
 			return true
 		}
-		if d.p != nil {
-			return d.spliceIn(int(fd))
+		if d.splicing {
+			if d.p == nil {
+				d.p = getPipe()
+			}
+			if d.p != nil {
+				return d.spliceIn(int(fd))
+			}
+			d.splicing = false // out of pipes: copy through a buffer
 		}
 		if d.buf == nil {
 			d.buf = bufPool.Get().(*[]byte)
@@ -278,11 +285,9 @@ func (d *dirState) readable(fd uintptr) bool {
 		}
 		d.fulls++
 		if d.splice && d.fulls >= 2 {
-			if p := getPipe(); p != nil {
-				d.p = p
-				bufPool.Put(d.buf)
-				d.buf = nil
-			}
+			d.splicing = true
+			bufPool.Put(d.buf)
+			d.buf = nil
 		}
 	}
 }
@@ -300,7 +305,13 @@ func (d *dirState) spliceIn(fd int) bool {
 			continue
 		case err == unix.EAGAIN:
 			// Unlike read(2), a short splice is not trusted to have
-			// drained the socket: only EAGAIN parks the goroutine.
+			// drained the socket: only EAGAIN parks the goroutine. The
+			// pipe is empty here (it is drained before each read): give
+			// it back, so that idle connections hold no pipe and the
+			// per-user pipe budget (fs.pipe-user-pages-soft) goes to
+			// active transfers.
+			putPipe(d.p, 0)
+			d.p = nil
 			return false
 		case err != nil:
 			d.rerr = err
