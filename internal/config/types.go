@@ -727,10 +727,12 @@ type Server struct {
 	Name string
 	// Addr is the address as written (host or IP, possibly with prefix).
 	Addr string
-	// Network is "tcp4", "tcp6", "unix", "abns" or "" (resolved later).
+	// Network is "tcp4", "tcp6", "unix" or "abns"; "" when Host is empty
+	// or did not resolve.
 	Network string
-	// Host is the host part; IPs hold its resolved addresses ("" host means
-	// 0.0.0.0, i.e. the client's destination with "transparent").
+	// Host is the host part as written ("" = 0.0.0.0: connect to the
+	// client's original destination). IPs are its addresses (literal or
+	// resolved through Options.Resolver / init-addr), first one preferred.
 	Host string
 	IPs  []net.IP
 	// Port is the port (0 = same as the client's destination port);
