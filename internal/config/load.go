@@ -31,6 +31,12 @@ func Load(paths []string, opt Options) (*Config, []Diag) {
 		l.loadPath(p)
 	}
 	l.endSection()
+	l.cfg.backends = map[string]*Proxy{}
+	for _, p := range l.cfg.Proxies {
+		if _, dup := l.cfg.backends[p.Name]; p.Cap&CapBackend != 0 && !dup {
+			l.cfg.backends[p.Name] = p
+		}
+	}
 	if len(l.cfg.Files) == 0 && !l.hasAlert() {
 		// HAProxy prints its usage and exits with 1 in this case.
 		l.alert(Pos{}, "no configuration file to load (empty directory or no -f argument)")
@@ -85,8 +91,10 @@ type loader struct {
 	cur      *Proxy // current proxy or defaults section
 	globalOK bool
 
-	defaults     map[string]*Proxy // named defaults sections
-	lastDefaults *Proxy            // the last defaults section seen
+	defaults     map[string]*Proxy             // named defaults sections
+	byName       map[string][]*Proxy           // proxies by name, for duplicate checks
+	srvNames     map[*Proxy]map[string]*Server // servers by name per proxy
+	lastDefaults *Proxy                        // the last defaults section seen
 	defaultsPos  map[*Proxy]Pos
 	envOverride  map[string]*string // setenv/unsetenv from the global section
 	envKeep      map[string]bool    // after resetenv: the variables kept (nil = all)
@@ -97,6 +105,8 @@ func newLoader(opt Options) *loader {
 		opt:         opt,
 		cfg:         &Config{Global: Global{UID: -1, GID: -1, UnixBind: UnixBind{UID: -1, GID: -1}}},
 		defaults:    map[string]*Proxy{},
+		byName:      map[string][]*Proxy{},
+		srvNames:    map[*Proxy]map[string]*Server{},
 		defaultsPos: map[*Proxy]Pos{},
 		envOverride: map[string]*string{},
 	}

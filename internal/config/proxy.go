@@ -339,12 +339,13 @@ func (l *loader) startProxy(pos Pos, args []string) {
 		l.defaultsPos[p] = pos
 		l.lastDefaults = p
 	} else {
-		for _, o := range l.cfg.Proxies {
-			if o.Name == name && (o.Cap&c) != 0 {
+		for _, o := range l.byName[name] {
+			if o.Cap&c != 0 {
 				l.alert(pos, "%s '%s' has the same name as %s '%s' declared at %s.", proxyWord(c), name, capName(o.Cap), o.Name, o.Pos)
 				break
 			}
 		}
+		l.byName[name] = append(l.byName[name], p)
 	}
 	l.cur = p
 }

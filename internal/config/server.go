@@ -240,10 +240,8 @@ func kwServer(c *pctx) error {
 		if bad, ok := validName(name); !ok {
 			return fmt.Errorf("character '%c' is not permitted in server name '%s'.", bad, name)
 		}
-		for _, o := range p.Servers {
-			if o.Name == name {
-				return fmt.Errorf("%s '%s', another server named '%s' was already defined at line %d, please use distinct names.", capName(p.Cap), p.Name, name, o.Pos.Line)
-			}
+		if o := c.l.srvNames[p][name]; o != nil {
+			return fmt.Errorf("%s '%s', another server named '%s' was already defined at line %d, please use distinct names.", capName(p.Cap), p.Name, name, o.Pos.Line)
 		}
 		s = p.DefaultServer.clone()
 		s.Pos, s.Name, s.Addr = c.pos, name, c.args[2]
@@ -288,6 +286,10 @@ func kwServer(c *pctx) error {
 	}
 	if !def {
 		p.Servers = append(p.Servers, s)
+		if c.l.srvNames[p] == nil {
+			c.l.srvNames[p] = map[string]*Server{}
+		}
+		c.l.srvNames[p][s.Name] = s
 	}
 	return nil
 }

@@ -101,6 +101,10 @@ type Config struct {
 	Proxies []*Proxy
 	// The auxiliary sections (peers, resolvers, userlist, …) are not
 	// supported yet: Load reports them as alerts.
+
+	// backends indexes the backend-capable proxies by name once Load is
+	// done (nil for a Config built by hand).
+	backends map[string]*Proxy
 }
 
 // Frontends returns the proxies able to accept connections (frontend and
@@ -129,6 +133,9 @@ func (c *Config) Backends() []*Proxy {
 
 // Backend returns the backend-capable proxy called name, or nil.
 func (c *Config) Backend(name string) *Proxy {
+	if c.backends != nil {
+		return c.backends[name]
+	}
 	for _, p := range c.Proxies {
 		if p.Cap&CapBackend != 0 && p.Name == name {
 			return p
