@@ -70,7 +70,8 @@ func init() {
 			g.Nbthread = n
 			return tooMany(args, 2)
 		}},
-		"nbproc": {status: kwRemoved, msg: "nbproc is not supported any more since HAProxy 2.5. Threads will automatically be used on multi-processor machines if available."},
+		"tune.chksize": {status: kwRemoved, msg: "option 'tune.chksize' is not supported any more (tune.bufsize is used instead)."},
+		"nbproc":       {status: kwRemoved, msg: "nbproc is not supported any more since HAProxy 2.5. Threads will automatically be used on multi-processor machines if available."},
 		"ulimit-n": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
 			if g.UlimitN != 0 {
 				return fmt.Errorf("'%s' already specified. Continuing.", args[0])
@@ -227,14 +228,14 @@ func init() {
 		"deviceatlas-json-file", "deviceatlas-log-level", "deviceatlas-properties-cookie",
 		"deviceatlas-separator", "external-check", "fd-hard-limit", "h1-case-adjust",
 		"h1-case-adjust-file", "h2-workaround-bogus-websocket-clients", "httpclient.resolvers.id",
-		"httpclient.resolvers.disabled", "httpclient.resolvers.prefer", "httpclient.retries",
-		"httpclient.ssl.ca-file", "httpclient.ssl.verify", "httpclient.timeout.connect",
+		"httpclient.resolvers.prefer",
+		"httpclient.ssl.ca-file", "httpclient.ssl.verify",
 		"insecure-fork-wanted", "insecure-setuid-wanted", "issuers-chain-path", "localpeer",
 		"lua-load", "lua-load-per-thread", "lua-prepend-path", "max-spread-checks",
 		"maxcompcpuusage", "maxcomprate", "maxconnrate", "maxpipes", "maxsessrate",
 		"maxsslconn", "maxsslrate", "maxzlibmem", "mworker-max-reloads", "no-memory-trimming",
 		"noepoll", "noevports", "nogetaddrinfo", "nokqueue", "nopoll", "nosplice",
-		"numa-cpu-mapping", "pp2-never-send-local", "profiling.memory", "profiling.tasks",
+		"numa-cpu-mapping", "pp2-never-send-local", "profiling.tasks",
 		"set-dumpable", "set-var", "set-var-fmt", "ssl-dh-param-file", "ssl-engine",
 		"ssl-load-extra-del-ext", "ssl-load-extra-files", "ssl-mode-async", "ssl-propquery",
 		"ssl-provider", "ssl-provider-path", "ssl-server-verify", "ssl-skip-self-issued-ca",
@@ -250,7 +251,7 @@ func init() {
 		"tune.sndbuf.client", "tune.sndbuf.server", "tune.ssl.cachesize", "tune.ssl.capture-buffer-size",
 		"tune.ssl.capture-cipherlist-size", "tune.ssl.force-private-cache", "tune.ssl.hard-maxrecord",
 		"tune.ssl.keylog", "tune.ssl.lifetime", "tune.ssl.maxrecord", "tune.ssl.ssl-ctx-cache-size",
-		"tune.ssl.ocsp-update.maxdelay", "tune.ssl.ocsp-update.mindelay", "tune.vars.global-max-size",
+		"tune.vars.global-max-size",
 		"tune.vars.proc-max-size", "tune.vars.reqres-max-size", "tune.vars.sess-max-size",
 		"tune.vars.txn-max-size", "tune.zlib.memlevel", "tune.zlib.windowsize", "wurfl-cache-size",
 		"wurfl-data-file", "wurfl-information-list", "wurfl-information-list-separator",
