@@ -141,9 +141,7 @@ func init() {
 		"error-log-format":            unsupported(fe, true),
 		"log-tag":                     unsupported(both, true),
 		"transparent":                 unsupported(be, true),
-		"unique-id":                   unsupported(fe, true),
 		"use-fcgi-app":                unsupported(be, false),
-		"guid":                        unsupported(both, false),
 		"retry-on":                    unsupported(be, true),
 		"clitcpka-cnt":                unsupported(fe, true),
 		"clitcpka-idle":               unsupported(fe, true),
@@ -558,11 +556,10 @@ func init() {
 		"ldap-check":                  {cap: be, status: kwUnsupported},
 		"smtpchk":                     {cap: be, status: kwUnsupported},
 		"originalto":                  {cap: both, status: kwUnsupported},
+		"httpslog":                    {cap: fe, status: kwUnsupported},
 		"http-restrict-req-hdr-names": {cap: both, status: kwUnsupported},
 		"forceclose":                  {cap: both, status: kwRemoved, msg: "option 'forceclose' is not supported any more since HAProxy 2.0, please just remove it, or use 'option httpclose' if absolutely needed."},
 		"http-tunnel":                 {cap: both, status: kwRemoved, msg: "option 'http-tunnel' is not supported any more since HAProxy 2.1, please just remove it, it shouldn't be needed."},
-		"http-use-htx":                {cap: both, status: kwRemoved, msg: "option 'http-use-htx' is not supported anymore since HAProxy 2.1."},
-		"independant-streams":         {cap: both, status: kwRemoved, msg: "option 'independant-streams' is not supported anymore, use 'option independent-streams'."},
 		"httplog": {cap: fe, args: true, fn: func(c *pctx, args []string) error {
 			if !c.isDefaults() && c.p.Cap&CapFrontend == 0 {
 				c.l.warn(c.pos, "backend '%s' : 'option httplog' directive is ignored in backends.", c.p.Name)
