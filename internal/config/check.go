@@ -60,10 +60,12 @@ func (l *loader) checkProxy(p *Proxy) {
 	}
 	if p.Mode != ModeHTTP {
 		if p.HTTPLog && p.Cap&CapFrontend != 0 {
-			l.warn(p.Pos, "'option httplog' not usable with %s '%s' (needs 'mode http'). Falling back to 'option tcplog'.", kind, p.Name)
+			l.warn(p.httpLogPos, "'option httplog' not usable with %s '%s' (needs 'mode http'). Falling back to 'option tcplog'.", kind, p.Name)
+			p.HTTPLog, p.HTTPLogCLF, p.TCPLog = false, false, true
 		}
 		if p.Cap&CapBackend != 0 && p.Balance.IsHTTP() {
 			l.warn(p.Pos, "Layer 7 hash not possible for %s '%s' (needs 'mode http'). Falling back to round robin.", kind, p.Name)
+			p.Balance = Balance{Pos: p.Balance.Pos, Algorithm: "roundrobin"}
 		}
 		for _, rs := range []struct {
 			name  string

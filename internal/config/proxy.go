@@ -569,6 +569,7 @@ func init() {
 				return fmt.Errorf("keyword 'httplog' only supports option 'clf'.")
 			}
 			c.p.HTTPLog, c.p.HTTPLogCLF, c.p.TCPLog = true, len(args) > 0, false
+			c.p.httpLogPos = c.pos
 			return nil
 		}},
 		"tcplog": {cap: fe, args: true, fn: func(c *pctx, args []string) error {

@@ -463,6 +463,8 @@ type Proxy struct {
 	// ruleSeen records which rule kinds were declared, in HAProxy's
 	// evaluation order, to warn about misplaced rules.
 	ruleSeen [ruleKinds]bool
+	// httpLogPos is the line of "option httplog", for its warnings.
+	httpLogPos Pos
 }
 
 // LogTargets returns the proxy's log targets with "log global" replaced by
