@@ -1,9 +1,7 @@
 package config
 
 import (
-	"fmt"
 	"net"
-	"strings"
 )
 
 // missingTimeouts is HAProxy 2.6's warning text, continuation lines included.
@@ -166,6 +164,3 @@ func filterFamily(ips []net.IP, network string) []net.IP {
 	}
 	return out
 }
-
-var _ = strings.TrimSpace
-var _ = fmt.Sprint

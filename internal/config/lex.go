@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -185,8 +184,6 @@ func splitLine(line string, env func(string) (string, bool)) ([]string, error) {
 	}
 	return args, nil
 }
-
-var errEmptyWord = errors.New("empty word")
 
 func isSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'
