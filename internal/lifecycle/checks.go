@@ -116,7 +116,7 @@ func onCheck(p *process, px *config.Proxy, be *proxy.Backend, srv *proxy.Server)
 				p.log.Error(health.NoServerMessage(ptype, px.Name), attrs[:1]...)
 			}
 		}
-		if !p.superseded.Load() {
+		if p.isMain() {
 			_ = p.notify.Status(p.statusLine("ready"))
 		}
 	}

@@ -64,22 +64,6 @@ func registerCommands(p *process, srv *admin.Server) {
 			return nil
 		},
 	})
-	srv.Handle(admin.Command{
-		Words: []string{"_lb_superseded"}, Level: admin.LevelAdmin,
-		Run: func(args []string, w io.Writer) error {
-			p.superseded.Store(true)
-			p.log.Info("a new process took over as the main one", "pid", firstArg(args))
-			io.WriteString(w, "\n")
-			return nil
-		},
-	})
-}
-
-func firstArg(a []string) string {
-	if len(a) == 0 {
-		return ""
-	}
-	return a[0]
 }
 
 func splitHostPort(a string) (string, string) {

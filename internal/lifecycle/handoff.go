@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"syscall"
@@ -15,7 +16,11 @@ import (
 // returns the exit code of this process: 0 only when the new generation serves.
 func (p *process) handOff(controlReload bool, oldPids []int, resumeOld func()) int {
 	files, fds := p.lns.passOn()
-	spec := childSpec{Daemon: !controlReload}
+	spec := childSpec{Daemon: !controlReload, WatchdogUsec: p.watchdog.Microseconds()}
+	if controlReload && spec.WatchdogUsec == 0 {
+		// systemd gives WATCHDOG_USEC to ExecStart only: ask it.
+		spec.WatchdogUsec = unitWatchdogUsec()
+	}
 	h, err := spawnChild(p.argv, files, fds, spec, controlReload)
 	for _, f := range files {
 		f.Close()
@@ -42,10 +47,8 @@ func (p *process) handOff(controlReload bool, oldPids []int, resumeOld func()) i
 		if err := p.notify.Barrier(); err != nil {
 			p.log.Warn("notify barrier", "err", err)
 		}
-		if p.args.OldSocket != "" {
-			tellSuperseded(p.args.OldSocket, h.pid)
-		}
 	}
+	p.lns.tellSuperseded(h.pid)
 	h.proceed()
 	signalPids(p.args.SoftStopPids, syscall.SIGUSR1)
 	signalPids(p.args.HardStopPids, syscall.SIGTERM)
@@ -81,17 +84,21 @@ func (p *process) reloadFromInside() {
 		return
 	}
 	files, fds := next.passOn()
-	spec := childSpec{}
-	if iv, _ := systemd.WatchdogInterval(false); iv > 0 {
-		spec.WatchdogUsec = iv.Microseconds()
-	} else if p.child != nil {
-		spec.WatchdogUsec = p.child.WatchdogUsec
-	}
+	spec := childSpec{WatchdogUsec: p.watchdog.Microseconds()}
 	h, err := spawnChild(p.argv, files, fds, spec, true)
 	next.closeNew(files)
 	if err != nil {
 		next.discardNew()
 		fail(err)
+		return
+	}
+	// The successor shares the fresh sockets now; this process has no use for its copies.
+	defer next.discardNew()
+	if p.stopping.Load() {
+		// A stop began while the successor started: it must not take over (closing the
+		// readiness socket without a go-ahead makes it exit), and this process stops.
+		h.abort()
+		p.log.Warn("reload abandoned: a stop began meanwhile")
 		return
 	}
 	p.lns.unstoreDroppedFor(p, next)
@@ -135,16 +142,22 @@ func oneLine(s string) string {
 	return string(out)
 }
 
-// tellSuperseded tells the old process over its runtime socket that pid is the main process
-// now, so it never sends STOPPING=1 (systemd would refuse it anyway under NotifyAccess=exec).
-func tellSuperseded(path string, pid int) {
-	c, err := dialUnix(path, time.Second)
-	if err != nil {
-		return
+// unitWatchdogUsec reads WatchdogSec= of this process's unit over D-Bus (0 when unknown).
+func unitWatchdogUsec() int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	unit := systemd.OwnUnit()
+	if unit == "" {
+		return 0
 	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	fmt.Fprintf(c, "_lb_superseded %d\n", pid)
-	buf := make([]byte, 64)
-	_, _ = c.Read(buf)
+	bus, err := systemd.DialBus(ctx)
+	if err != nil {
+		return 0
+	}
+	defer bus.Close()
+	st, err := bus.UnitStatus(ctx, unit)
+	if err != nil {
+		return 0
+	}
+	return int64(st.WatchdogUSec)
 }

@@ -1,8 +1,10 @@
 package lifecycle
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
@@ -54,13 +56,27 @@ type listenerSet struct {
 	// dropped are the fd store names the previous generation stored that this one no
 	// longer binds (known to the reload process from -x).
 	dropped []string
+	// handover is the -x connection to the old process, kept open to tell it, once this
+	// generation serves, that it is no longer the main process (see serveGetSocks).
+	handover *net.UnixConn
 }
 
 // listenerKey identifies a bind address across generations.
 func listenerKey(a config.BindAddr) string {
 	switch a.Network {
 	case "tcp4", "tcp6":
-		return a.Network + " " + net.JoinHostPort(a.Host, strconv.Itoa(a.Port))
+		// The same address as getsockname reports it (see socketKey).
+		host := a.Host
+		if ip := net.ParseIP(host); ip != nil {
+			host = ip.String()
+		}
+		switch {
+		case (host == "" || host == "*") && a.Network == "tcp4":
+			host = "0.0.0.0"
+		case host == "" || host == "*":
+			host = "::"
+		}
+		return a.Network + " " + net.JoinHostPort(host, strconv.Itoa(a.Port))
 	case "unix":
 		return "unix " + a.Path
 	case "abns":
@@ -142,6 +158,14 @@ func obtainListeners(p *process, oldPids []int) (*listenerSet, error) {
 	defer func() {
 		if !ok {
 			set.closeAll(p)
+			if set.pausedOld {
+				// Whatever failed, the old processes serve on exactly as before.
+				signalPids(oldPids, syscall.SIGTTIN)
+				set.pausedOld = false
+			}
+			if set.handover != nil {
+				set.handover.Close()
+			}
 		}
 	}()
 
@@ -218,10 +242,19 @@ func obtainListeners(p *process, oldPids []int) (*listenerSet, error) {
 	// Handed over by the old process (-x).
 	var received []listener.Exported
 	if s := p.args.OldSocket; s != "" && s != "/dev/null" {
-		var err error
-		received, err = listener.FetchSockets(s)
+		conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: s, Net: "unix"})
+		if err == nil {
+			received, err = listener.FetchSocketsConn(conn)
+			if err != nil {
+				conn.Close()
+			}
+		}
 		if err != nil {
-			return nil, fmt.Errorf("failed to get the sockets from the old process (-x %s): %w", s, err)
+			// HAProxy 2.6 only warns: the sockets are bound anew (SO_REUSEPORT, or the
+			// SIGTTOU dance below), at the price of the connections queued in the old ones.
+			p.log.Warn(fmt.Sprintf("Failed to get the sockets from the old process (-x %s): %v", s, err))
+		} else {
+			set.handover = conn
 		}
 	}
 	recvFiles := func() []*os.File {
@@ -235,6 +268,12 @@ func obtainListeners(p *process, oldPids []int) (*listenerSet, error) {
 	var toBind []*boundListener
 	for _, b := range set.all {
 		if b.addr.Network == "fd" {
+			for i, a := range activated {
+				if int(a.File.Fd()) == b.addr.FD {
+					activated = append(activated[:i], activated[i+1:]...)
+					break
+				}
+			}
 			ln, err := listener.FromFD(b.addr.FD, b.spec)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", b.where(), err)
@@ -372,9 +411,25 @@ func socketKey(f *os.File) string {
 		if strings.HasPrefix(a.Name, "@") {
 			return "abns " + strings.TrimRight(a.Name[1:], "\x00")
 		}
-		return "unix " + a.Name
+		return "unix " + trimTmpSuffix(a.Name)
 	}
 	return ""
+}
+
+// trimTmpSuffix drops the ".PID.tmp" a unix socket was bound under before its rename.
+func trimTmpSuffix(path string) string {
+	base, ok := strings.CutSuffix(path, ".tmp")
+	if !ok {
+		return path
+	}
+	i := strings.LastIndexByte(base, '.')
+	if i < 0 {
+		return path
+	}
+	if _, err := strconv.Atoi(base[i+1:]); err != nil {
+		return path
+	}
+	return base[:i]
 }
 
 func socketAddr(f *os.File) string {
@@ -449,7 +504,8 @@ func (s *listenerSet) store(p *process) {
 		if b.origin != originSelf || b.stats != nil {
 			continue
 		}
-		if err := p.notify.FDStore(b.storeName(), b.ln.File()); err != nil {
+		// Export: systemd holds the socket now, so closing it must not unlink a unix path.
+		if err := p.notify.FDStore(b.storeName(), b.ln.Export().File); err != nil {
 			p.log.Warn("fd store", "listener", b.key, "err", err)
 		}
 	}
@@ -599,7 +655,7 @@ func (s *listenerSet) serveAdmin(p *process) {
 			ExposeFD: b.stats.ExposeFDListeners,
 			Timeout:  p.cfg.Global.StatsTimeout,
 			Log:      p.log,
-			GetSocks: func(c *net.UnixConn) error { return s.getSocks(c) },
+			GetSocks: func(c *net.UnixConn) error { return p.serveGetSocks(c) },
 		}
 		registerCommands(p, srv)
 		go func(b *boundListener) {
@@ -608,6 +664,41 @@ func (s *listenerSet) serveAdmin(p *process) {
 			}
 		}(b)
 	}
+}
+
+// serveGetSocks hands every listening socket to a new process, then keeps the connection
+// open for lb's one extension: a new lb that took over as the main process says
+// "_lb_superseded PID" on it; a connection closed without it (HAProxy, or a reload that
+// failed) leaves this process the main one. The same connection is used because a runtime
+// socket handed over is shared: a new connection might reach the new process.
+func (p *process) serveGetSocks(c *net.UnixConn) error {
+	if err := p.lns.getSocks(c); err != nil {
+		return err
+	}
+	// The receiver acknowledges every batch with 4 bytes and the sender reads only the
+	// acknowledgements of full batches (HAProxy's protocol): the token follows those bytes.
+	_ = c.SetReadDeadline(time.Now().Add(readyTimeout + goTimeout))
+	b, _ := io.ReadAll(io.LimitReader(c, 4096))
+	if i := bytes.Index(b, []byte("_lb_superseded ")); i >= 0 {
+		pid, _, _ := strings.Cut(string(b[i+len("_lb_superseded "):]), "\n")
+		p.superseded.Store(true)
+		p.log.Info("a new process took over as the main one", "pid", pid)
+	}
+	return nil
+}
+
+// tellSuperseded tells the old process over the -x connection that pid serves now.
+func (s *listenerSet) tellSuperseded(pid int) {
+	s.mu.Lock()
+	c := s.handover
+	s.handover = nil
+	s.mu.Unlock()
+	if c == nil {
+		return
+	}
+	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+	fmt.Fprintf(c, "_lb_superseded %d\n", pid)
+	c.Close()
 }
 
 // getSocks hands every listening socket (stats sockets included, as HAProxy does) to a new
@@ -633,10 +724,6 @@ type listenerAdapter struct{ ln *listener.Listener }
 func (a listenerAdapter) Accept() (net.Conn, error) { return a.ln.Accept() }
 func (a listenerAdapter) Close() error              { return a.ln.Close() }
 func (a listenerAdapter) Addr() net.Addr            { return a.ln.Addr() }
-
-func dialUnix(path string, timeout time.Duration) (net.Conn, error) {
-	return net.DialTimeout("unix", path, timeout)
-}
 
 // exportedActivated and markActivated carry "this socket came from a .socket unit" across
 // the -x handover, so that a successor never pushes it to the fd store.

@@ -24,6 +24,9 @@ import (
 // generation never lives forever (LIFECYCLE.md §5).
 const defaultHardStopAfter = 5 * time.Minute
 
+// abandonDrain bounds how long a generation its parent gave up on lets its few sessions end.
+const abandonDrain = 10 * time.Second
+
 // process is one generation of lb: its configuration, listeners and data plane, and the
 // lifecycle state owned by the signal loop.
 type process struct {
@@ -37,13 +40,20 @@ type process struct {
 	lns    *listenerSet
 	plane  *dataPlane
 
-	// superseded is set once a successor has taken over as the main process: from then on
-	// this process must never change the unit's state (no STOPPING=1, no STATUS=).
+	// main is set while this process is the one systemd knows as the unit's main process
+	// (a child generation becomes it only once its parent sent MAINPID=); superseded is set
+	// once a successor took over. Only a main, not superseded process talks to systemd.
+	main       atomic.Bool
 	superseded atomic.Bool
 	// stopping is set when a soft or hard stop begins.
 	stopping atomic.Bool
 	// paused is set between SIGTTOU and SIGTTIN.
 	paused atomic.Bool
+
+	// watchdog is systemd's WatchdogSec= (0 = none), read once at start-up: from
+	// WATCHDOG_USEC for the first generation, from the parent for the others, so that every
+	// successor gets it too.
+	watchdog time.Duration
 
 	// reloadMu serialises reloads started by SIGUSR2.
 	reloadMu sync.Mutex
@@ -52,6 +62,9 @@ type process struct {
 	exitMu sync.Mutex
 	atExit []func()
 }
+
+// isMain reports whether this process may talk to systemd as the unit's main process.
+func (p *process) isMain() bool { return p.main.Load() && !p.superseded.Load() }
 
 func (p *process) closeAtExit(f func()) {
 	p.exitMu.Lock()
@@ -74,6 +87,10 @@ func (p *process) runAtExit() {
 func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 	p := &process{args: args, argv: argv, cfg: cfg, child: child}
 	p.log = newLogger(args, cfg)
+	p.watchdog, _ = systemd.WatchdogInterval(true)
+	if child != nil && child.WatchdogUsec > 0 {
+		p.watchdog = time.Duration(child.WatchdogUsec) * time.Microsecond
+	}
 	if l := openLogger(&cfg.Global, cfg.Global.Logs, p, map[string]*logs.Logger{}); l != nil {
 		p.log = slog.New(globalLogHandler{p.log.Handler(), l})
 	}
@@ -151,6 +168,15 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 		return p.handOff(controlReload, oldPids, resumeOld)
 	}
 
+	// The pidfile lives outside the chroot and may need root: open it first, write it once
+	// this process accepts.
+	var pidf *os.File
+	if child == nil && args.PidFile != "" {
+		if pidf, err = os.OpenFile(args.PidFile, os.O_WRONLY|os.O_CREATE, 0o644); err != nil {
+			resumeOld()
+			return fail(fmt.Errorf("pidfile: %w", err))
+		}
+	}
 	// Step 7: chroot, then user and group.
 	if err := dropPrivileges(cfg); err != nil {
 		resumeOld()
@@ -169,18 +195,36 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 	p.lns.serveAdmin(p)
 	// Step 8: tell the old processes, now that this one accepts.
 	if child == nil {
+		p.lns.tellSuperseded(os.Getpid())
 		signalPids(args.SoftStopPids, syscall.SIGUSR1)
 		signalPids(args.HardStopPids, syscall.SIGTERM)
-		if err := writePidFile(args.PidFile, os.Getpid()); err != nil {
-			p.log.Warn("pidfile", "err", err)
+		if pidf != nil {
+			_ = pidf.Truncate(0)
+			if _, err := fmt.Fprintf(pidf, "%d\n", os.Getpid()); err != nil {
+				p.log.Warn("pidfile", "err", err)
+			}
+			pidf.Close()
 		}
 	}
 	ready.ready()
 	if child != nil {
 		// The parent answers once this process is the main one (MAINPID= sent): only then
-		// may it talk to systemd.
-		ready.awaitGo()
+		// may it talk to systemd. A parent that gave up (or died) without a go-ahead
+		// reported this start as failed: this process must not serve on.
+		if !ready.awaitGo() {
+			// Connections it accepted meanwhile finish; new ones stay with the old process.
+			p.log.Error("the starting process gave up on this one: exiting")
+			p.lns.closeAll(p)
+			ctx, cancel := context.WithTimeout(context.Background(), abandonDrain)
+			if err := p.plane.drain(ctx, 0); err != nil {
+				p.plane.closeAll()
+			}
+			cancel()
+			p.plane.stop()
+			return 1
+		}
 	}
+	p.main.Store(true)
 	p.announceReady()
 	p.startWatchdog()
 	code := p.loop(sigs)
@@ -232,7 +276,7 @@ func (p *process) loop(sigs chan os.Signal) int {
 			case syscall.SIGTTIN:
 				p.resume()
 			case syscall.SIGUSR2:
-				if !p.stopping.Load() {
+				if !p.stopping.Load() && !p.superseded.Load() {
 					go p.reloadFromInside()
 				}
 			}
@@ -244,7 +288,7 @@ func (p *process) loop(sigs chan os.Signal) int {
 // hard-stop-after, exit 0.
 func (p *process) softStop() int {
 	g := p.cfg.Global
-	if !p.superseded.Load() {
+	if p.isMain() {
 		_ = p.notify.Stopping("stopping: draining connections")
 	}
 	if g.Grace > 0 {
@@ -272,7 +316,7 @@ func (p *process) softStop() int {
 
 // hardStop is SIGTERM/SIGINT: close everything now.
 func (p *process) hardStop(sig os.Signal) int {
-	if !p.superseded.Load() {
+	if p.isMain() {
 		_ = p.notify.Stopping("stopping")
 	}
 	p.log.Info("hard stop", "signal", sig.String())
@@ -315,7 +359,7 @@ func (p *process) pause() {
 		return
 	}
 	p.lns.pauseAll(p)
-	if !p.superseded.Load() {
+	if p.isMain() {
 		_ = p.notify.Status(p.statusLine("paused"))
 	}
 }
@@ -325,7 +369,7 @@ func (p *process) resume() {
 		return
 	}
 	p.lns.resumeAll(p)
-	if !p.superseded.Load() {
+	if p.isMain() {
 		_ = p.notify.Status(p.statusLine("ready"))
 	}
 }
@@ -333,10 +377,7 @@ func (p *process) resume() {
 // startWatchdog pings systemd at half of WatchdogSec=, whether this process got
 // WATCHDOG_USEC from systemd or from its predecessor.
 func (p *process) startWatchdog() {
-	iv, _ := systemd.WatchdogInterval(true)
-	if p.child != nil && p.child.WatchdogUsec > 0 {
-		iv = time.Duration(p.child.WatchdogUsec) * time.Microsecond
-	}
+	iv := p.watchdog
 	if iv <= 0 || !p.notify.Enabled() {
 		return
 	}
@@ -347,7 +388,9 @@ func (p *process) startWatchdog() {
 			if p.superseded.Load() {
 				return
 			}
-			_ = p.notify.Watchdog()
+			if p.isMain() {
+				_ = p.notify.Watchdog()
+			}
 		}
 	}()
 }

@@ -62,6 +62,9 @@ func (h *childHandle) proceed() {
 // envTrampoline marks the short-lived middle process of spawnChild's double fork.
 const envTrampoline = "LB_TRAMPOLINE"
 
+// abort closes the readiness socket without a go-ahead: the child stops.
+func (h *childHandle) abort() { h.conn.Close() }
+
 // spawnChild starts the next generation: the same executable with argv, the listening fds in
 // files (described by fds), and waits until it is ready. On failure the child is gone or
 // killed and the error says why.
@@ -132,12 +135,18 @@ func spawnChild(argv []string, files []*os.File, fds []passedFD, spec childSpec,
 			case strings.HasPrefix(a.line, "PID "):
 				pid, _ = strconv.Atoi(strings.TrimPrefix(a.line, "PID "))
 				continue
-			case a.line == "READY" && pid > 0:
-				return &childHandle{pid: pid, conn: mine}, nil
+			case strings.HasPrefix(a.line, "READY "):
+				// The child names itself: the middle process's "PID" line may come later.
+				if n, err := strconv.Atoi(strings.TrimPrefix(a.line, "READY ")); err == nil && n > 0 {
+					return &childHandle{pid: n, conn: mine}, nil
+				}
+				mine.Close()
+				return nil, fmt.Errorf("new process %d: bad readiness line %q", pid, a.line)
 			case strings.HasPrefix(a.line, "ERROR "):
 				mine.Close()
 				return nil, errors.New(strings.TrimPrefix(a.line, "ERROR "))
 			default:
+				// Closing our end tells a child still starting that it must not serve.
 				mine.Close()
 				return nil, fmt.Errorf("new process %d exited before it was ready", pid)
 			}
@@ -239,19 +248,21 @@ func (r *readyReporter) ready() {
 	if r == nil || r.f == nil {
 		return
 	}
-	_, _ = io.WriteString(r.f, "READY\n")
+	fmt.Fprintf(r.f, "READY %d\n", os.Getpid())
 }
 
-// awaitGo waits until the parent says this process may act as the main one ("GO"), or the
-// parent is gone, or goTimeout passed.
-func (r *readyReporter) awaitGo() {
+// awaitGo waits until the parent says this process may act as the main one ("GO"). It
+// returns false when the parent closed the socket without it (it gave up on this process,
+// or died) or goTimeout passed.
+func (r *readyReporter) awaitGo() bool {
 	if r == nil || r.f == nil {
-		return
+		return true
 	}
 	_ = r.f.SetReadDeadline(time.Now().Add(goTimeout))
-	_, _ = readLine(r.f)
+	line, _ := readLine(r.f)
 	r.f.Close()
 	r.f = nil
+	return line == "GO"
 }
 
 // goTimeout bounds how long a ready child waits for its parent's go-ahead.

@@ -477,3 +477,59 @@ listen app
 		time.Sleep(20 * time.Millisecond) // the log line above came first; the accept follows
 	}
 }
+
+// TestControlReloadProtocol plays systemd's part in a reload (ExecReload= runs
+// `lb -f CFG -sf $MAINPID -x SOCK` with $MAINPID and $NOTIFY_SOCKET set): the reload process
+// must name the new process with MAINPID= and READY=1 and exit 0 only once it serves; the
+// old process must then never send STOPPING=1; the new one announces itself only after it
+// was named (issue 5, LIFECYCLE.md §2).
+func TestControlReloadProtocol(t *testing.T) {
+	s := startNameServer(t, "s1")
+	dir := t.TempDir()
+	port := freePort(t)
+	cfg := writeConfig(t, lbConfig(dir, port, s.addr(), ""))
+	n := newNotifySocket(t)
+	old := startLBNotify(t, n, "-db", "-f", cfg)
+	n.waitFor(t, "READY=1", 10*time.Second)
+
+	reload := exec.Command(lbBinary(t), "-f", cfg, "-sf", strconv.Itoa(old.pid()), "-x", dir+"/admin.sock")
+	reload.Env = append(os.Environ(), "NOTIFY_SOCKET="+n.path, fmt.Sprintf("MAINPID=%d", old.pid()))
+	// A file, not a pipe: the new process inherits the reload process's stdout and stderr.
+	out := newOutFile(t)
+	reload.Stdout, reload.Stderr = out.f, out.f
+	if err := reload.Run(); err != nil {
+		t.Fatalf("reload process: %v\n%s", err, out.String())
+	}
+	msg := n.waitFor(t, "MAINPID=", 5*time.Second)
+	if !strings.Contains(msg, "READY=1") {
+		t.Errorf("MAINPID= came without READY=1: %q", msg)
+	}
+	var newPid int
+	for _, l := range strings.Split(msg, "\n") {
+		if v, ok := strings.CutPrefix(l, "MAINPID="); ok {
+			newPid, _ = strconv.Atoi(v)
+		}
+	}
+	if newPid <= 0 || newPid == old.pid() || newPid == reload.Process.Pid {
+		t.Fatalf("MAINPID=%d (old %d, reload process %d)", newPid, old.pid(), reload.Process.Pid)
+	}
+	t.Cleanup(func() { syscall.Kill(newPid, syscall.SIGTERM) })
+	if code := old.wait(10 * time.Second); code != 0 {
+		t.Errorf("old process exit code %d", code)
+	}
+	// Everything after MAINPID=: the new process's READY=1 may come; STOPPING=1 must not.
+	deadline := time.After(500 * time.Millisecond)
+	for done := false; !done; {
+		select {
+		case m := <-n.msgs:
+			if strings.Contains(m, "STOPPING=1") {
+				t.Errorf("a notification with STOPPING=1 after the handover: %q", m)
+			}
+		case <-deadline:
+			done = true
+		}
+	}
+	if name, err := askName(fmt.Sprintf("127.0.0.1:%d", port)); err != nil || name != "s1" {
+		t.Errorf("after the reload: %q, %v", name, err)
+	}
+}
