@@ -677,12 +677,25 @@ func (p *process) serveGetSocks(c *net.UnixConn) error {
 	}
 	// The receiver acknowledges every batch with 4 bytes and the sender reads only the
 	// acknowledgements of full batches (HAProxy's protocol): the token follows those bytes.
+	// It is acknowledged once recorded: the new process signals this one (-sf) only then.
 	_ = c.SetReadDeadline(time.Now().Add(readyTimeout + goTimeout))
-	b, _ := io.ReadAll(io.LimitReader(c, 4096))
-	if i := bytes.Index(b, []byte("_lb_superseded ")); i >= 0 {
-		pid, _, _ := strings.Cut(string(b[i+len("_lb_superseded "):]), "\n")
-		p.superseded.Store(true)
-		p.log.Info("a new process took over as the main one", "pid", pid)
+	var b []byte
+	buf := make([]byte, 512)
+	for len(b) < 4096 {
+		n, err := c.Read(buf)
+		b = append(b, buf[:n]...)
+		if i := bytes.Index(b, []byte(supersededToken)); i >= 0 {
+			if pid, _, ok := strings.Cut(string(b[i+len(supersededToken):]), "\n"); ok {
+				p.superseded.Store(true)
+				p.log.Info("a new process took over as the main one", "pid", pid)
+				_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+				_, _ = io.WriteString(c, "\n")
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
 	}
 	return nil
 }
@@ -696,10 +709,17 @@ func (s *listenerSet) tellSuperseded(pid int) {
 	if c == nil {
 		return
 	}
-	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
-	fmt.Fprintf(c, "_lb_superseded %d\n", pid)
-	c.Close()
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := fmt.Fprintf(c, "%s%d\n", supersededToken, pid); err != nil {
+		return
+	}
+	// Wait for the acknowledgement (an old lb), or the close (HAProxy), before -sf signals.
+	_, _ = c.Read(make([]byte, 1))
 }
+
+// supersededToken starts lb's line after `_getsocks` (see serveGetSocks).
+const supersededToken = "_lb_superseded "
 
 // getSocks hands every listening socket (stats sockets included, as HAProxy does) to a new
 // process.

@@ -191,6 +191,11 @@ func scenarioReload20(w *world) {
 		}
 	}
 	requireNoFailure(t, "20 reloads", load.stop())
+	// No process but the main one (or the running ExecReload=) ever spoke to systemd: a
+	// refused notification means a child spoke before it was named, or an old process after.
+	if j := w.sh("journalctl --no-pager -o cat -u lb.service | grep -E 'reception only permitted|Supervising process' || true"); strings.TrimSpace(j) != "" {
+		t.Errorf("systemd refused notifications or supervises an alien main process:\n%s", j)
+	}
 }
 
 // (c) A reload with a broken file fails (non-zero), the journal names file:line, the old
