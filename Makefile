@@ -28,12 +28,15 @@ run: build
 	$(GO) build -o $(BIN)/demo-backend ./internal/lbtest/backend
 	./scripts/run-demo.sh $(BIN)
 
+NFPM := github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+
 deps:
 	@missing=""; for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
+	@command -v nfpm >/dev/null || [ -x "$$($(GO) env GOPATH)/bin/nfpm" ] || $(GO) install $(NFPM)
 
 bench-deps:
 	@missing=""; for p in $(BENCH_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -58,7 +61,7 @@ bench: bench-deps build
 	./scripts/bench.sh ./$(BIN)/lb $${ROUNDS:-3}
 
 deb: build
-	./scripts/deb.sh $(VERSION)
+	GO=$(GO) ./scripts/deb.sh $(VERSION)
 
 clean:
 	rm -rf $(BIN) dist
