@@ -55,8 +55,7 @@ func (s *session) copyGeneric(src, dst *side) int64 {
 		switch {
 		case err == nil:
 		case errors.Is(err, io.EOF):
-			closeWrite(dst.c)
-			s.shutOne()
+			s.forwardFIN(dst.c)
 			return total
 		case errors.Is(err, os.ErrDeadlineExceeded) && !s.aborted():
 			if exp, dl := s.expired(src); !exp {

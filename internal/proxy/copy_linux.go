@@ -217,8 +217,7 @@ func (d *dirState) run() {
 			s.fail(d.src.abortCode)
 			return
 		case d.eof:
-			closeWrite(d.dst.c)
-			s.shutOne()
+			s.forwardFIN(d.dst.c)
 			return
 		}
 		// Otherwise bytes are pending for dst: flush them.

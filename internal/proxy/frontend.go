@@ -31,6 +31,9 @@ type Engine struct {
 
 	actconn atomic.Int64
 
+	work    chan *session // idle setup workers receive here (unbuffered)
+	workers atomic.Int32  // setup workers started
+
 	// mu guards sessions and drained.
 	mu       sync.Mutex
 	sessions map[*session]struct{}
@@ -39,7 +42,7 @@ type Engine struct {
 
 // NewEngine returns an engine with no frontend.
 func NewEngine(cfg EngineConfig) *Engine {
-	e := &Engine{cfg: cfg, log: cfg.Logger, sessions: make(map[*session]struct{})}
+	e := &Engine{cfg: cfg, log: cfg.Logger, sessions: make(map[*session]struct{}), work: make(chan *session)}
 	if e.log == nil {
 		e.log = slog.Default()
 	}
@@ -351,8 +354,7 @@ func (b *Binding) acceptLoop() {
 			_ = c.Close() // stopped while waiting: nobody will serve it
 			return
 		}
-		s := newSession(f, b, c)
-		go s.serve()
+		f.eng.dispatch(newSession(f, b, c))
 	}
 }
 
@@ -384,6 +386,36 @@ func (b *Binding) takeSlots() bool {
 		}
 	}
 	return true
+}
+
+// maxSetupWorkers bounds the goroutines kept waiting for sessions to set
+// up. Connecting to a server (net.Dialer) grows a goroutine's stack to a
+// few KiB; a fresh goroutine per connection pays that growth every time,
+// a worker pays it once.
+const maxSetupWorkers = 64
+
+// dispatch runs s.serve on an idle setup worker, a new worker, or, when
+// there are enough workers already, a fresh goroutine.
+func (e *Engine) dispatch(s *session) {
+	select {
+	case e.work <- s:
+		return
+	default:
+	}
+	if e.workers.Add(1) <= maxSetupWorkers {
+		go e.setupWorker(s)
+		return
+	}
+	e.workers.Add(-1)
+	go s.serve()
+}
+
+// setupWorker serves sessions' set-up for the life of the process.
+func (e *Engine) setupWorker(s *session) {
+	for {
+		s.serve()
+		s = <-e.work
+	}
 }
 
 func releaseSem(sem chan struct{}) {

@@ -444,6 +444,17 @@ func (s *session) expired(sd *side) (bool, time.Time) {
 	return !time.Now().Before(dl), dl
 }
 
+// forwardFIN passes an end of stream on to dst and switches the session to
+// its fin timeouts. When the other direction already ended, dst has shut
+// its side and the session is about to close both sockets: the close sends
+// the FIN, and the shutdown(2) call is saved.
+func (s *session) forwardFIN(dst net.Conn) {
+	if !s.halfShut.Load() {
+		closeWrite(dst)
+	}
+	s.shutOne()
+}
+
 // shutOne is called when a direction ended cleanly (FIN forwarded): the fin
 // timeouts take over for what remains.
 func (s *session) shutOne() {
