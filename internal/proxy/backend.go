@@ -533,13 +533,3 @@ func (b *Backend) dispatchLocked() {
 		w.ch <- s
 	}
 }
-
-// queueLens returns the current server and backend queue lengths.
-func (b *Backend) queueLens(s *Server) (sq, bq int) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if s != nil {
-		sq = len(s.queue)
-	}
-	return sq, len(b.queue)
-}

@@ -160,15 +160,15 @@ type LogRecord struct {
 	// client/server timeout, K killed, D server down, R resource, - none),
 	// the second in which phase (R PROXY header, Q queue, C connect, D
 	// data, - normal end).
-	Termination string
-	ActConn     int  // %ac, sessions in the process when logged
-	FeConn      int  // %fc
-	BeConn      int  // %bc
-	SrvConn     int  // %sc
-	Retries     int  // %rc
-	Redispatch  bool // %rc is prefixed with "+"
-	SrvQueue    int  // %sq
-	BackendQue  int  // %bq
+	Termination  string
+	ActConn      int  // %ac, sessions in the process when logged
+	FeConn       int  // %fc
+	BeConn       int  // %bc
+	SrvConn      int  // %sc
+	Retries      int  // %rc
+	Redispatch   bool // %rc is prefixed with "+"
+	SrvQueue     int  // %sq
+	BackendQueue int  // %bq
 }
 
 // FrontendConfig describes a frontend (or the frontend half of a listen).

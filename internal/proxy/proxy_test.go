@@ -364,8 +364,8 @@ func TestMaxconnQueue(t *testing.T) {
 	second := w.dial()
 	expectClosed(t, second, 3*time.Second)
 	r := w.nextLog()
-	if r.Termination != "sQ" || r.Tw < 200*time.Millisecond || r.BackendQue != 1 {
-		t.Errorf("queued session log = %s Tw=%v bq=%d; want sQ, Tw >= 200ms, bq 1", r.Termination, r.Tw, r.BackendQue)
+	if r.Termination != "sQ" || r.Tw < 200*time.Millisecond || r.BackendQueue != 1 {
+		t.Errorf("queued session log = %s Tw=%v bq=%d; want sQ, Tw >= 200ms, bq 1", r.Termination, r.Tw, r.BackendQueue)
 	}
 	// A third waits and is served as soon as the first one ends.
 	third := w.dial()

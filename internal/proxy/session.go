@@ -277,7 +277,7 @@ func (s *session) setup() bool {
 	}
 	t0 := time.Now()
 	srv, qi, err := be.acquire(key, s.killCh, nil)
-	rec.SrvQueue, rec.BackendQue = qi.srvQueue, qi.beQueue
+	rec.SrvQueue, rec.BackendQueue = qi.srvQueue, qi.beQueue
 	if qi.queued {
 		rec.Tw = time.Since(t0)
 	} else {
