@@ -74,7 +74,9 @@ type ServerConfig struct {
 	Backup bool
 	// Maxconn caps concurrent connections; 0 means unlimited.
 	Maxconn int
-	// Maxqueue caps connections waiting for this server; 0 means unlimited.
+	// Maxqueue caps connections waiting for this server (with a hashing
+	// algorithm that keeps a full server); beyond it they wait in the
+	// backend queue for any server. 0 means unlimited.
 	Maxqueue int
 	// Disabled starts the server in MAINT ("disabled").
 	Disabled bool
@@ -131,7 +133,6 @@ type BackendConfig struct {
 
 var (
 	errNoServer  = errors.New("no server available")
-	errQueueFull = errors.New("queue full")
 	errQueueTime = errors.New("queue timeout")
 	errKilled    = errors.New("session killed")
 )
@@ -409,21 +410,16 @@ func (b *Backend) acquire(key uint64, kill <-chan struct{}, exclude *Server) (*S
 	}
 	w := &waiter{key: key, ch: make(chan *Server, 1)}
 	switch {
-	case i >= 0:
+	case i >= 0 && (b.srvs[i].cfg.Maxqueue == 0 || len(b.srvs[i].queue) < b.srvs[i].cfg.Maxqueue):
 		// A hashing algorithm kept its full server: wait for it.
 		s := b.srvs[i]
-		if s.cfg.Maxqueue > 0 && len(s.queue) >= s.cfg.Maxqueue {
-			b.mu.Unlock()
-			return nil, qi, errQueueFull
-		}
 		s.queue = append(s.queue, w)
 		s.maxQCur = max(s.maxQCur, len(s.queue))
 		qi.srvQueue = len(s.queue)
-	case balance.Usable(b.snap):
-		if lim := b.queueLimitLocked(); lim > 0 && len(b.queue) >= lim {
-			b.mu.Unlock()
-			return nil, qi, errQueueFull
-		}
+	case i >= 0 || balance.Usable(b.snap):
+		// Every candidate is full, or the kept server's queue reached
+		// its maxqueue: HAProxy then redispatches, here through the
+		// backend queue, which has no limit of its own.
 		b.queue = append(b.queue, w)
 		b.maxQCur = max(b.maxQCur, len(b.queue))
 	default:
@@ -466,19 +462,8 @@ func (b *Backend) acquire(key uint64, kill <-chan struct{}, exclude *Server) (*S
 	return nil, qi, err
 }
 
-// queueLimitLocked is the backend queue's limit: the sum of the servers'
-// maxqueue when every server sets one, else 0 (unlimited).
-func (b *Backend) queueLimitLocked() int {
-	lim := 0
-	for _, s := range b.srvs {
-		if s.cfg.Maxqueue <= 0 {
-			return 0
-		}
-		lim += s.cfg.Maxqueue
-	}
-	return lim
-}
-
+// removeWaiterLocked takes w out of whichever queue holds it and reports
+// whether it was still queued. Caller must hold b.mu.
 func (b *Backend) removeWaiterLocked(w *waiter) bool {
 	rm := func(q []*waiter) ([]*waiter, bool) {
 		for i, x := range q {

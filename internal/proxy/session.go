@@ -290,9 +290,6 @@ func (s *session) setup() bool {
 			s.setTerm(termServerTimeout)
 		case errors.Is(err, errKilled):
 			s.phase = 'Q'
-		case errors.Is(err, errQueueFull):
-			s.phase = 'Q'
-			s.setTerm(termServerAbort)
 		default: // no server: HAProxy logs SC with <NOSRV>
 			s.phase = 'C'
 			s.setTerm(termServerAbort)
