@@ -103,7 +103,7 @@ func (t *trafficLogger) forFrontend(fe *config.Proxy) func(*proxy.LogRecord) {
 			Frontend: r.Frontend, Backend: r.Backend, Server: r.Server,
 			Tw: r.Tw, Tc: r.Tc, Tt: r.Tt, Bytes: r.BytesRead, Term: r.Termination,
 			ActConn: r.ActConn, FeConn: r.FeConn, BeConn: r.BeConn, SrvConn: r.SrvConn,
-			Retries: r.Retries, Redispatched: r.Redispatch, SrvQueue: r.SrvQueue, BeQueue: r.BackendQue,
+			Retries: r.Retries, Redispatched: r.Redispatch, SrvQueue: r.SrvQueue, BeQueue: r.BackendQueue,
 		}
 		_ = l.Log(logs.LevelInfo, line.String(), nil)
 	}
