@@ -254,10 +254,9 @@ type Binding struct {
 	f    *Frontend
 	ln   net.Listener
 	cfg  BindConfig
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
-	err  error
+	stop chan struct{} // closed by Stop
+	done chan struct{} // closed when acceptLoop returns
+	once sync.Once     // guards close(stop)
 }
 
 // deadliner is implemented by *net.TCPListener and *net.UnixListener.
@@ -299,13 +298,6 @@ func (b *Binding) Stop() {
 
 // Done is closed when the accept loop has exited.
 func (b *Binding) Done() <-chan struct{} { return b.done }
-
-// Err returns why the accept loop exited: nil after Stop or when the
-// listener was closed.
-func (b *Binding) Err() error {
-	<-b.done
-	return b.err
-}
 
 func (b *Binding) stopped() bool {
 	select {
