@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // EngineConfig holds process-wide ("global") settings.
@@ -312,6 +314,7 @@ func (b *Binding) acceptLoop() {
 	defer close(b.done)
 	f := b.f
 	var delay time.Duration
+	warned := false
 	for {
 		c, err := b.ln.Accept()
 		if err != nil {
@@ -325,7 +328,15 @@ func (b *Binding) acceptLoop() {
 				// resume accepting promptly.
 				delay = min(2*delay, 100*time.Millisecond)
 			}
-			f.log.Debug("accept", "frontend", f.cfg.Name, "bind", b.cfg.Name, "error", err, "retry_in", delay)
+			// Running out of descriptors or memory is ours to report,
+			// once per episode; anything else (a client gone before
+			// accept, a paused listener) is routine.
+			if isResourceError(err) && !warned {
+				warned = true
+				f.log.Warn("accept", "frontend", f.cfg.Name, "bind", b.cfg.Name, "error", err)
+			} else {
+				f.log.Debug("accept", "frontend", f.cfg.Name, "bind", b.cfg.Name, "error", err, "retry_in", delay)
+			}
 			t := time.NewTimer(delay)
 			select {
 			case <-t.C:
@@ -335,7 +346,7 @@ func (b *Binding) acceptLoop() {
 			}
 			continue
 		}
-		delay = 0
+		delay, warned = 0, false
 		// Take the frontend then the global slot before serving: at the
 		// limit this loop stops calling Accept and further clients wait
 		// in the kernel's backlog, as behind HAProxy's limited
@@ -378,6 +389,13 @@ func (b *Binding) takeSlots() bool {
 		}
 	}
 	return true
+}
+
+// isResourceError reports whether an accept error means the process ran out
+// of descriptors or memory.
+func isResourceError(err error) bool {
+	return errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) ||
+		errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.ENOMEM)
 }
 
 // maxSetupWorkers bounds the goroutines kept waiting for sessions to set
