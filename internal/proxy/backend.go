@@ -314,6 +314,16 @@ func (s *Server) SetState(st State) (old State) {
 	return old
 }
 
+// ShutdownSessions kills the sessions established on s (runtime API
+// "shutdown sessions server"); they end with termination state "K". It
+// returns how many were killed and does not wait for them to end.
+func (s *Server) ShutdownSessions() int {
+	if e := s.be.eng.Load(); e != nil {
+		return e.killServer(s, termKilled)
+	}
+	return 0
+}
+
 // SetWeight changes the server's weight (0..256) at run time.
 func (s *Server) SetWeight(w int) error {
 	if w < 0 || w > 256 {

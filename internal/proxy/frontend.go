@@ -99,15 +99,18 @@ func (e *Engine) CloseAll(reason string) {
 	}
 }
 
-// killServer kills the sessions established on srv.
-func (e *Engine) killServer(srv *Server, code byte) {
+// killServer kills the sessions established on srv and returns how many.
+func (e *Engine) killServer(srv *Server, code byte) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	n := 0
 	for s := range e.sessions {
 		if s.srv.Load() == srv {
 			s.kill(code)
+			n++
 		}
 	}
+	return n
 }
 
 func (e *Engine) add(s *session) {

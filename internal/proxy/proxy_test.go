@@ -557,6 +557,18 @@ func TestServerStateAndShutdown(t *testing.T) {
 		c.Close()
 		w.nextLog()
 	}
+	// The runtime API's "shutdown sessions server".
+	c := w.dial()
+	if l := readLine(t, c); l != "b" {
+		t.Fatalf("got server %q; want b", l)
+	}
+	if n := w.be.Server("b").ShutdownSessions(); n != 1 {
+		t.Errorf("ShutdownSessions = %d; want 1", n)
+	}
+	expectClosed(t, c, 3*time.Second)
+	if r := w.nextLog(); r.Termination != "KD" {
+		t.Errorf("shut down session termination = %q; want KD", r.Termination)
+	}
 	if act, _ := w.be.UsableServers(); act != 1 {
 		t.Errorf("usable servers = %d; want 1", act)
 	}
