@@ -186,9 +186,12 @@ func (d *dataPlane) drain(ctx context.Context, spread time.Duration) error {
 	if d == nil {
 		return nil
 	}
+	// The listeners are closed already: every accept loop ends; wait for them, so that a
+	// connection accepted at the last moment is counted before waiting for sessions.
 	d.mu.Lock()
 	for _, b := range d.serving {
 		b.Stop()
+		<-b.Done()
 	}
 	d.mu.Unlock()
 	errc := make(chan error, len(d.monitors))
