@@ -89,9 +89,12 @@ func (e *Engine) CloseIdle() int { return 0 }
 // Wait for that.
 func (e *Engine) CloseAll(reason string) {
 	e.mu.Lock()
-	n := len(e.sessions)
+	n := 0
 	for s := range e.sessions {
-		s.kill(termKilled)
+		if !s.ended.Load() {
+			s.kill(termKilled)
+			n++
+		}
 	}
 	e.mu.Unlock()
 	if n > 0 {
@@ -105,7 +108,7 @@ func (e *Engine) killServer(srv *Server, code byte) int {
 	defer e.mu.Unlock()
 	n := 0
 	for s := range e.sessions {
-		if s.srv.Load() == srv {
+		if s.srv.Load() == srv && !s.ended.Load() {
 			s.kill(code)
 			n++
 		}

@@ -66,6 +66,7 @@ type session struct {
 	be       *Backend
 	up, down int64 // bytes client to server, server to client
 	running  atomic.Int32
+	ended    atomic.Bool // finish has started: nothing left to kill
 
 	// Idle parking (idle_linux.go): set before parked turns true.
 	parked    atomic.Bool
@@ -177,6 +178,7 @@ func (s *session) copyDown() {
 
 // finish closes the connections, accounts and logs the session.
 func (s *session) finish() {
+	s.ended.Store(true)
 	f, e := s.f, s.f.eng
 	rec, be, srv := &s.rec, s.be, s.srv.Load()
 	up, down := s.up, s.down
