@@ -363,7 +363,12 @@ func (b *Binding) acceptLoop() {
 			_ = c.Close() // stopped while waiting: nobody will serve it
 			return
 		}
-		f.eng.dispatch(newSession(f, b, c))
+		// Registered here, before the set-up runs on another goroutine, so that Wait never
+		// returns while an accepted connection is not yet counted (a process exiting then
+		// would reset it).
+		s := newSession(f, b, c)
+		f.eng.add(s)
+		f.eng.dispatch(s)
 	}
 }
 

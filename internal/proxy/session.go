@@ -131,8 +131,7 @@ func addrPort(a net.Addr) netip.AddrPort {
 // goroutines and returns: the set-up's deep stack (dialling) is freed
 // instead of staying pinned by an idle connection.
 func (s *session) serve() {
-	f, e := s.f, s.f.eng
-	e.add(s)
+	f := s.f
 	f.cur.Add(1)
 	f.total.Add(1)
 	s.rec = LogRecord{Accept: s.accept, Frontend: f.cfg.Name, Bind: s.bind.cfg.Name,
