@@ -127,5 +127,5 @@ for m in tcp_keepalive_rps tcp_close_rps tcp_p99_ms bulk_gbit rss_2000_idle_kib;
 	a=$(echo "${R[haproxy,$m]:-}" | median)
 	b=$(echo "${R[lb,$m]:-}" | median)
 	ratio=$(awk -v a="$a" -v b="$b" 'BEGIN{ if (a+0 > 0 && b != "nan") printf "%.2f", b/a; else print "nan" }')
-	printf "%-20s %12s %12s %8s\n" "$m" "$a" "$b" "$ratio"
+	printf "%-20s %12s %12s %8s   (haproxy: %s; lb: %s)\n" "$m" "$a" "$b" "$ratio" "${R[haproxy,$m]:-}" "${R[lb,$m]:-}"
 done
