@@ -227,6 +227,9 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 	p.main.Store(true)
 	p.announceReady()
 	p.startWatchdog()
+	if p.notify.Enabled() && child == nil {
+		go p.checkUnit()
+	}
 	code := p.loop(sigs)
 	p.runAtExit()
 	return code
@@ -421,3 +424,18 @@ func detachStdio() {
 var errNotSupported = errors.New("not supported")
 
 func joinLines(lines []string) string { return strings.Join(lines, "\n") }
+
+// checkUnit warns when the unit lb runs in lacks what its lifecycle needs (an fd store,
+// NotifyAccess=exec, Type=notify), as read over D-Bus. Without D-Bus it says nothing.
+func (p *process) checkUnit() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	warns, err := systemd.UnitCheck(ctx, "")
+	if err != nil {
+		p.log.Debug("unit check", "err", err)
+		return
+	}
+	for _, w := range warns {
+		p.log.Warn(w)
+	}
+}
