@@ -598,35 +598,25 @@ func (s *listenerSet) closeAll(p *process) {
 	}
 }
 
-func (s *listenerSet) pauseAll(p *process) {
+// setPaused is SIGTTOU (pause) and SIGTTIN (resume) on every proxy listener; the runtime
+// sockets keep answering.
+func (s *listenerSet) setPaused(p *process, pause bool) {
+	op, verb := (*listener.Listener).Resume, "Resumed"
+	if pause {
+		op, verb = (*listener.Listener).Pause, "Paused"
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, b := range s.all {
 		if b.stats != nil {
 			continue
 		}
-		if err := b.ln.Pause(); err != nil {
-			p.log.Warn("pause listener", "listener", b.key, "err", err)
+		if err := op(b.ln); err != nil {
+			p.log.Warn(strings.ToLower(verb)+" listener (port taken by another process?)", "listener", b.key, "err", err)
 		}
 	}
 	for _, fe := range frontendNames(s.all) {
-		p.log.Info("Paused frontend " + fe + ".")
-	}
-}
-
-func (s *listenerSet) resumeAll(p *process) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, b := range s.all {
-		if b.stats != nil {
-			continue
-		}
-		if err := b.ln.Resume(); err != nil {
-			p.log.Warn("resume listener: port taken?", "listener", b.key, "err", err)
-		}
-	}
-	for _, fe := range frontendNames(s.all) {
-		p.log.Info("Resumed frontend " + fe + ".")
+		p.log.Info(verb + " frontend " + fe + ".")
 	}
 }
 

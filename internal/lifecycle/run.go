@@ -361,7 +361,7 @@ func (p *process) pause() {
 	if p.stopping.Load() || !p.paused.CompareAndSwap(false, true) {
 		return
 	}
-	p.lns.pauseAll(p)
+	p.lns.setPaused(p, true)
 	if p.isMain() {
 		_ = p.notify.Status(p.statusLine("paused"))
 	}
@@ -371,7 +371,7 @@ func (p *process) resume() {
 	if p.stopping.Load() || !p.paused.CompareAndSwap(true, false) {
 		return
 	}
-	p.lns.resumeAll(p)
+	p.lns.setPaused(p, false)
 	if p.isMain() {
 		_ = p.notify.Status(p.statusLine("ready"))
 	}
