@@ -18,6 +18,10 @@ var splicedBytes atomic.Int64
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
 
+// poke wakes a goroutine waiting to read c with a past read deadline; the
+// copiers then check the session's own deadline and set it again.
+func poke(c net.Conn) { _ = c.SetReadDeadline(time.Unix(1, 0)) }
+
 // closeWriter is implemented by *net.TCPConn and *net.UnixConn.
 type closeWriter interface{ CloseWrite() error }
 

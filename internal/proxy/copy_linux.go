@@ -163,6 +163,11 @@ type dirState struct {
 	rerr     error
 	werr     error
 	eof      bool
+	// drained counts consecutive short reads whose re-read found the
+	// source empty; watched is set once the source is registered with
+	// the FIN watcher and short reads are trusted (finwatch_linux.go).
+	drained int
+	watched bool
 }
 
 func (s *session) copyDir(src, dst *side) int64 {
@@ -173,6 +178,9 @@ func (s *session) copyDir(src, dst *side) int64 {
 	}
 	d := dirState{s: s, src: src, dst: dst, sr: sr, dr: dr, splice: spliceable(src.c, dst.c)}
 	d.run()
+	if d.watched {
+		finW.unwatch(src)
+	}
 	if d.buf != nil {
 		bufPool.Put(d.buf)
 	}
@@ -228,6 +236,7 @@ func (d *dirState) run() {
 // returns false to wait for the source to become readable, true to leave
 // with d.eof, d.rerr, d.werr or bytes pending for the destination.
 func (d *dirState) readable(fd uintptr) bool {
+	reread := false // this read follows a short read
 	for {
 		if d.s.dead.Load() {
 			return true
@@ -252,6 +261,9 @@ func (d *dirState) readable(fd uintptr) bool {
 		case err == unix.EAGAIN:
 			bufPool.Put(d.buf)
 			d.buf = nil
+			if reread {
+				d.drained++
+			}
 			return false
 		case err != nil:
 			d.rerr = err
@@ -260,6 +272,7 @@ func (d *dirState) readable(fd uintptr) bool {
 			d.eof = true
 			return true
 		}
+		reread = false
 		d.src.touch()
 		w, err := writeNB(d.dr.fd, buf[:n])
 		d.total += int64(w)
@@ -278,17 +291,39 @@ func (d *dirState) readable(fd uintptr) bool {
 			// A short read is not trusted to have drained the socket:
 			// a FIN that came with the data shows only on the next
 			// read, and its poller edge may have merged with the one
-			// that woke us. Read again until EAGAIN.
+			// that woke us. Read again until EAGAIN, unless the FIN
+			// watcher covers that case (finwatch_linux.go): then wait
+			// for the next edge or the watcher's poke, unless the
+			// watcher already saw the FIN.
 			d.fulls = 0
+			if !d.src.rdhup.Load() && (d.watched || d.drained >= waitAfter && d.watch(int(fd))) {
+				bufPool.Put(d.buf)
+				d.buf = nil
+				return false
+			}
+			reread = true
 			continue
 		}
 		d.fulls++
+		d.drained = 0
 		if d.splice && d.fulls >= 2 {
 			d.splicing = true
 			bufPool.Put(d.buf)
 			d.buf = nil
 		}
 	}
+}
+
+// watch registers the source with the FIN watcher and reports whether
+// short reads may now be trusted.
+func (d *dirState) watch(fd int) bool {
+	w := getFinWatcher()
+	if w == nil || !w.watch(d.src, fd) {
+		d.drained = 0 // try again later, not on every read
+		return false
+	}
+	d.watched = true
+	return true
 }
 
 // spliceIn moves bytes from the source socket into the pipe and on to the

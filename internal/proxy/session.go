@@ -35,6 +35,12 @@ type side struct {
 	last atomic.Int64
 	// timeoutCode is the termination letter when this side times out.
 	timeoutCode, abortCode byte
+	// rdhup is set when the FIN watcher (finwatch_linux.go) saw the
+	// peer shut its side; watchID (0: not watched) and watchFD are owned
+	// by the copier reading this side.
+	rdhup   atomic.Bool
+	watchID uint64
+	watchFD int
 }
 
 func (sd *side) touch() { sd.last.Store(time.Now().UnixNano()) }
@@ -461,8 +467,14 @@ func (s *session) shutOne() {
 		return
 	}
 	if s.cli.fin > 0 || s.srvs.fin > 0 {
-		_ = s.cli.c.SetReadDeadline(s.deadlineFor(&s.cli))
-		_ = s.srvs.c.SetReadDeadline(s.deadlineFor(&s.srvs))
+		for _, sd := range []*side{&s.cli, &s.srvs} {
+			_ = sd.c.SetReadDeadline(s.deadlineFor(sd))
+			// This may have overwritten the FIN watcher's poke: the
+			// flag is set before the poke, so poke again.
+			if sd.rdhup.Load() {
+				poke(sd.c)
+			}
+		}
 	}
 }
 

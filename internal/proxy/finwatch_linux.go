@@ -1,0 +1,142 @@
+package proxy
+
+import (
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// FIN watching. After a short read, a copier that trusts the read to have
+// drained its source can wait for the next readiness edge instead of
+// reading again until EAGAIN: one read(2) less per request and direction,
+// as HAProxy, whose poller reports EPOLLRDHUP. The danger is a FIN that
+// arrived together with the data: its edge merges with the data's in the
+// runtime poller, which does not report EPOLLRDHUP, so the copier would
+// wait for an edge that never comes. Measured on loopback, that merge is
+// the common case for write-then-shutdown.
+//
+// So a copier that waits first has its source registered, one-shot, in a
+// private epoll set for EPOLLRDHUP only (data arrival does not wake it:
+// the kernel filters wake-ups by the registered events). When the peer's
+// FIN (or an error or hang-up) arrives, the watcher sets the side's rdhup
+// flag and pokes the copier with a past read deadline; the copier reads
+// on, sees EOF and forwards the FIN, microseconds later. A copier checks
+// the flag after each short read and reads to EAGAIN once it is set.
+//
+// Why no FIN is lost: the flag is stored before the poke. A copier that
+// found the flag clear waits; the poke, later, makes that wait (or the
+// next one) end with os.ErrDeadlineExceeded, after which the run loop
+// resets the session's deadline and reads before it waits again. A past
+// deadline is lost only if another goroutine sets a future read deadline
+// on the same conn after it: only shutOne does, and it re-pokes a side
+// whose flag is set. abort's past deadlines need no care.
+//
+// Registration costs one epoll_ctl per direction, so it is done only once
+// a direction has shown keep-alive behaviour (waitAfter), and the watcher
+// goroutine wakes only on FINs, not on data. A private set that cannot be
+// created leaves every copier reading until EAGAIN, as before.
+
+const (
+	// waitAfter is how many consecutive short reads followed by an empty
+	// re-read switch a direction to waiting first: a connection carrying
+	// one request, or data then FIN, reads until EAGAIN.
+	waitAfter = 2
+)
+
+// finWatcher is the process-wide set of watched sources.
+type finWatcher struct {
+	epfd int
+	// file owns epfd; kept reachable so that its finalizer never closes it.
+	file   *os.File
+	mu     sync.Mutex // guards subs, nextID
+	subs   map[uint64]*side
+	nextID uint64
+}
+
+var (
+	finOnce sync.Once
+	finW    *finWatcher // nil when the epoll set could not be created
+	// finPokes counts the FINs reported by the watcher, for tests.
+	finPokes atomic.Int64
+)
+
+func getFinWatcher() *finWatcher {
+	finOnce.Do(func() {
+		epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+		if err != nil {
+			return
+		}
+		if err := unix.SetNonblock(epfd, true); err != nil {
+			unix.Close(epfd)
+			return
+		}
+		f := os.NewFile(uintptr(epfd), "lb-fin-epoll")
+		rc, err := f.SyscallConn()
+		if err != nil {
+			f.Close()
+			return
+		}
+		w := &finWatcher{epfd: epfd, file: f, subs: make(map[uint64]*side)}
+		finW = w
+		go w.run(rc)
+	})
+	return finW
+}
+
+func (w *finWatcher) run(rc syscall.RawConn) {
+	evs := make([]unix.EpollEvent, 128)
+	for {
+		_ = rc.Read(func(fd uintptr) bool {
+			for {
+				n, err := unix.EpollWait(int(fd), evs, 0)
+				if err == unix.EINTR {
+					continue
+				}
+				if n <= 0 {
+					return false
+				}
+				for i := range evs[:n] {
+					id := uint64(uint32(evs[i].Fd)) | uint64(uint32(evs[i].Pad))<<32
+					w.mu.Lock()
+					sd := w.subs[id]
+					w.mu.Unlock()
+					if sd != nil {
+						finPokes.Add(1)
+						sd.rdhup.Store(true)
+						poke(sd.c)
+					}
+				}
+			}
+		})
+	}
+}
+
+// watch registers sd, whose descriptor is fd, and reports whether it did.
+// A FIN already received is reported at once.
+func (w *finWatcher) watch(sd *side, fd int) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.nextID++
+	id := w.nextID
+	w.subs[id] = sd
+	ev := unix.EpollEvent{Events: unix.EPOLLRDHUP | unix.EPOLLONESHOT,
+		Fd: int32(uint32(id)), Pad: int32(uint32(id >> 32))}
+	if err := unix.EpollCtl(w.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		delete(w.subs, id)
+		return false
+	}
+	sd.watchID, sd.watchFD = id, fd
+	return true
+}
+
+// unwatch removes sd; its descriptor must still be open.
+func (w *finWatcher) unwatch(sd *side) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.subs, sd.watchID)
+	_ = unix.EpollCtl(w.epfd, unix.EPOLL_CTL_DEL, sd.watchFD, nil)
+	sd.watchID = 0
+}
