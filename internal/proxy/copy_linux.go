@@ -7,6 +7,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -127,12 +128,31 @@ func putPipe(p *pipe, inPipe int) {
 	_ = unix.Close(p.w)
 }
 
+// rawRead and rawWrite are read(2) and write(2) on non-blocking sockets
+// without the runtime's entersyscall/exitsyscall: a call that cannot
+// block never needs its P handed off.
+func rawRead(fd int, b []byte) (int, error) {
+	r, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+	if e != 0 {
+		return -1, e
+	}
+	return int(r), nil
+}
+
+func rawWrite(fd int, b []byte) (int, error) {
+	r, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+	if e != 0 {
+		return -1, e
+	}
+	return int(r), nil
+}
+
 // writeNB writes b to fd without blocking; it returns what was written and
 // unix.EAGAIN when the socket buffer is full.
 func writeNB(fd int, b []byte) (int, error) {
 	n := 0
 	for n < len(b) {
-		m, err := unix.Write(fd, b[n:])
+		m, err := rawWrite(fd, b[n:])
 		if m > 0 {
 			n += m
 		}
@@ -254,7 +274,7 @@ func (d *dirState) readable(fd uintptr) bool {
 			d.buf = bufPool.Get().(*[]byte)
 		}
 		buf := *d.buf
-		n, err := unix.Read(int(fd), buf)
+		n, err := rawRead(int(fd), buf)
 		switch {
 		case err == unix.EINTR:
 			continue
