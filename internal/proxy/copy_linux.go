@@ -37,6 +37,13 @@ import (
 //	raw fds + idle parking, P=1              1.26       0.75   2.61   1.01
 //	raw fds + idle parking, P=2              1.21       0.80   1.92   1.02
 //
+// In lb itself (make bench, 7 alternated rounds of 4 s, same session, quieter machine):
+//
+//	version                                  keepalive  close  bulk   rss
+//	read until EAGAIN after a short read     0.83       0.69   2.22   1.22
+//	EPOLLRDHUP watcher (finwatch_linux.go)   0.92       0.70   2.03   1.18
+//	watcher + RawSyscall read/write          1.05       0.76   2.17   1.22
+//
 // P is GOMAXPROCS. Absolute numbers moved by 3x between rounds, so only the
 // ordering is trustworthy: the raw engine beats the io.Copy and buffered
 // ones on requests, splice gives the bulk margin (HAProxy copies through
