@@ -74,8 +74,17 @@ func (m *monitorServer) serve(ln *listener.Listener) {
 	}()
 }
 
-// shutdown stops accepting and closes idle connections, waiting for active ones until ctx.
+// shutdown waits for the accept loops to end (the caller closed the listeners), so that a
+// connection accepted at the last moment is tracked by the server, then closes idle
+// connections and waits for active ones until ctx.
 func (m *monitorServer) shutdown(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { m.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	return m.srv.Shutdown(ctx)
 }
 
