@@ -1,10 +1,8 @@
 package proxy
 
 import (
-	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -48,9 +46,7 @@ const (
 
 // finWatcher is the process-wide set of watched sources.
 type finWatcher struct {
-	epfd int
-	// file owns epfd; kept reachable so that its finalizer never closes it.
-	file   *os.File
+	set    *epollSet
 	mu     sync.Mutex // guards subs, nextID
 	subs   map[uint64]*side
 	nextID uint64
@@ -65,52 +61,23 @@ var (
 
 func getFinWatcher() *finWatcher {
 	finOnce.Do(func() {
-		epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-		if err != nil {
-			return
+		w := &finWatcher{subs: make(map[uint64]*side)}
+		if w.set = newEpollSet("lb-fin-epoll", w.poke); w.set != nil {
+			finW = w
 		}
-		if err := unix.SetNonblock(epfd, true); err != nil {
-			unix.Close(epfd)
-			return
-		}
-		f := os.NewFile(uintptr(epfd), "lb-fin-epoll")
-		rc, err := f.SyscallConn()
-		if err != nil {
-			f.Close()
-			return
-		}
-		w := &finWatcher{epfd: epfd, file: f, subs: make(map[uint64]*side)}
-		finW = w
-		go w.run(rc)
 	})
 	return finW
 }
 
-func (w *finWatcher) run(rc syscall.RawConn) {
-	evs := make([]unix.EpollEvent, 128)
-	for {
-		_ = rc.Read(func(fd uintptr) bool {
-			for {
-				n, err := unix.EpollWait(int(fd), evs, 0)
-				if err == unix.EINTR {
-					continue
-				}
-				if n <= 0 {
-					return false
-				}
-				for i := range evs[:n] {
-					id := uint64(uint32(evs[i].Fd)) | uint64(uint32(evs[i].Pad))<<32
-					w.mu.Lock()
-					sd := w.subs[id]
-					w.mu.Unlock()
-					if sd != nil {
-						finPokes.Add(1)
-						sd.rdhup.Store(true)
-						poke(sd.c)
-					}
-				}
-			}
-		})
+// poke reports the FIN of the side registered as id: its flag first, then the wake-up.
+func (w *finWatcher) poke(id uint64) {
+	w.mu.Lock()
+	sd := w.subs[id]
+	w.mu.Unlock()
+	if sd != nil {
+		finPokes.Add(1)
+		sd.rdhup.Store(true)
+		poke(sd.c)
 	}
 }
 
@@ -122,9 +89,7 @@ func (w *finWatcher) watch(sd *side, fd int) bool {
 	w.nextID++
 	id := w.nextID
 	w.subs[id] = sd
-	ev := unix.EpollEvent{Events: unix.EPOLLRDHUP | unix.EPOLLONESHOT,
-		Fd: int32(uint32(id)), Pad: int32(uint32(id >> 32))}
-	if err := unix.EpollCtl(w.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	if err := w.set.add(fd, unix.EPOLLRDHUP|unix.EPOLLONESHOT, id); err != nil {
 		delete(w.subs, id)
 		return false
 	}
@@ -137,6 +102,6 @@ func (w *finWatcher) unwatch(sd *side) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	delete(w.subs, sd.watchID)
-	_ = unix.EpollCtl(w.epfd, unix.EPOLL_CTL_DEL, sd.watchFD, nil)
+	w.set.del(sd.watchFD)
 	sd.watchID = 0
 }

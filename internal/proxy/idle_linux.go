@@ -1,9 +1,7 @@
 package proxy
 
 import (
-	"os"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -24,9 +22,7 @@ import (
 
 // idlePoller is the process-wide set of parked sessions.
 type idlePoller struct {
-	epfd int
-	// file owns epfd; kept reachable so that its finalizer never closes it.
-	file *os.File
+	set *epollSet
 	// mu guards sessions and serialises registration against wake-up, so
 	// that a wake-up never runs between the two EPOLL_CTL_ADD of a
 	// session.
@@ -42,54 +38,21 @@ var (
 
 func getIdlePoller() *idlePoller {
 	idleOnce.Do(func() {
-		epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-		if err != nil {
-			return
+		p := &idlePoller{sessions: make(map[uint64]*session)}
+		if p.set = newEpollSet("lb-idle-epoll", p.wake); p.set != nil {
+			idle = p
 		}
-		if err := unix.SetNonblock(epfd, true); err != nil {
-			unix.Close(epfd)
-			return
-		}
-		// A non-blocking descriptor given to os.NewFile is registered in
-		// the runtime poller, which reports it readable when the private
-		// set has ready events.
-		f := os.NewFile(uintptr(epfd), "lb-idle-epoll")
-		rc, err := f.SyscallConn()
-		if err != nil {
-			f.Close()
-			return
-		}
-		p := &idlePoller{epfd: epfd, file: f, sessions: make(map[uint64]*session)}
-		idle = p
-		go p.run(rc)
 	})
 	return idle
 }
 
-// run dispatches the private set's events forever.
-func (p *idlePoller) run(rc syscall.RawConn) {
-	evs := make([]unix.EpollEvent, 128)
-	for {
-		_ = rc.Read(func(fd uintptr) bool {
-			for {
-				n, err := unix.EpollWait(int(fd), evs, 0)
-				if err == unix.EINTR {
-					continue
-				}
-				if n <= 0 {
-					return false // wait for the set to become readable
-				}
-				for i := range evs[:n] {
-					id := uint64(uint32(evs[i].Fd)) | uint64(uint32(evs[i].Pad))<<32
-					p.mu.Lock()
-					s := p.sessions[id]
-					p.mu.Unlock()
-					if s != nil {
-						s.unpark()
-					}
-				}
-			}
-		})
+// wake unparks the session registered as id.
+func (p *idlePoller) wake(id uint64) {
+	p.mu.Lock()
+	s := p.sessions[id]
+	p.mu.Unlock()
+	if s != nil {
+		s.unpark()
 	}
 }
 
@@ -129,15 +92,14 @@ func (s *session) register(p *idlePoller, cfd, sfd int) bool {
 	s.parkID = id
 	p.sessions[id] = s
 	s.parked.Store(true)
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT,
-		Fd: int32(uint32(id)), Pad: int32(uint32(id >> 32))}
-	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, cfd, &ev); err != nil {
+	const events = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
+	if err := p.set.add(cfd, events, id); err != nil {
 		delete(p.sessions, id)
 		s.parked.Store(false)
 		return false
 	}
-	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, sfd, &ev); err != nil {
-		_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, cfd, nil)
+	if err := p.set.add(sfd, events, id); err != nil {
+		p.set.del(cfd)
 		delete(p.sessions, id)
 		s.parked.Store(false)
 		return false
@@ -169,8 +131,8 @@ func (s *session) unpark() {
 		s.parkTimer.Stop()
 	}
 	delete(p.sessions, s.parkID)
-	_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, s.parkFDs[0], nil)
-	_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, s.parkFDs[1], nil)
+	p.set.del(s.parkFDs[0])
+	p.set.del(s.parkFDs[1])
 	p.mu.Unlock()
 	s.startCopiers()
 }
