@@ -1,0 +1,167 @@
+// Package rules compiles a proxy's ACLs, conditions, sample expressions and
+// TCP actions ("tcp-request connection|session|content", "tcp-response
+// content", "use_backend", "use-server", "force-persist", "ignore-persist")
+// once per configuration, and evaluates them per connection without
+// allocating.
+//
+// The handler that runs a connection (the TCP handler in internal/proxy
+// today, the HTTP handler next) owns one Stream per connection, fills in
+// what the fetches read (addresses, the bytes buffered so far), and calls
+// the compiled rule sets at HAProxy's points of the connection's life.
+package rules
+
+import (
+	"net/netip"
+	"time"
+
+	"lb/internal/config"
+)
+
+// Counter is a frontend or backend as fetches see it.
+type Counter interface {
+	// Name is the proxy's name (fe_name, be_name).
+	Name() string
+	// Conn is its current number of connections (fe_conn, be_conn).
+	Conn() int
+}
+
+// Backend is what fetches and switching rules read of a backend.
+type Backend interface {
+	Counter
+	// UsableServers is the number of servers a connection may go to now:
+	// the usable active servers, or the usable backups when none is (nbsrv).
+	UsableServers() int
+	// ConnSlots is the number of connection slots left on the usable
+	// servers, queues included (connslots); -1 means unlimited.
+	ConnSlots() int
+	// ServerUp reports whether the server called name is up; ok is false
+	// when the backend has no such server (srv_is_up).
+	ServerUp(name string) (up, ok bool)
+}
+
+// Env is what compilation looks up: the running generation's backends.
+type Env interface {
+	// Backend returns the backend called name, or nil.
+	Backend(name string) Backend
+}
+
+// Verdict is what a rule set decided.
+type Verdict uint8
+
+const (
+	// Continue: no rule decided; the connection goes on to the next step.
+	Continue Verdict = iota
+	// Accept: an "accept" rule matched; the remaining rules of the set are
+	// skipped.
+	Accept
+	// Reject: a "reject" rule matched; close the connection and count it.
+	Reject
+	// Close: a "close" rule matched (tcp-response content close,
+	// tcp-request content close): close the connection once what was
+	// accepted so far is written.
+	Close
+	// Wait: a rule's condition needs more data than the Stream holds and
+	// the Stream is not final: read more (up to the inspect delay) and run
+	// the set again from the same rule.
+	Wait
+)
+
+// Stream is the per-connection state that fetches read and actions write.
+// A handler allocates one per connection (or reuses one with Reset).
+type Stream struct {
+	// Src and Dst are the client's address and the address it connected
+	// to: from the PROXY header when there was one, Dst as changed by
+	// set-dst/set-dst-port.
+	Src, Dst netip.AddrPort
+	// BindName is the "name" of the bind line that accepted (so_name).
+	BindName string
+	// Frontend is the frontend; Backend the chosen backend, nil before
+	// switching rules ran.
+	Frontend Counter
+	Backend  Backend
+	// Req is the request data buffered so far (req.len, req.payload,
+	// req.ssl_*), Res the response data (res.len, res.payload).
+	Req, Res []byte
+	// ReqFinal and ResFinal say that no more data will be considered:
+	// the inspect delay expired, the buffer is full or the peer shut its
+	// side. A condition that lacks data then evaluates to false.
+	ReqFinal, ResFinal bool
+	// ExpectProxy is set by "tcp-request connection expect-proxy layer4":
+	// the handler reads a PROXY header next.
+	ExpectProxy bool
+
+	// vars, scratch buffers and resume points are private.
+	st streamState
+}
+
+// Proxy is the compiled rules of one frontend, backend or listen section.
+// It is immutable and safe for concurrent use by many Streams.
+type Proxy struct {
+	// Name is the proxy's name.
+	Name string
+	// InspectDelay is "tcp-request inspect-delay", ResponseInspectDelay
+	// "tcp-response inspect-delay" (0: rules see only what is there).
+	InspectDelay, ResponseInspectDelay time.Duration
+
+	c compiled
+}
+
+// Options tune Compile.
+type Options struct {
+	// ReadFile reads pattern and map files (acl -f, map converters); nil
+	// means os.ReadFile.
+	ReadFile func(name string) ([]byte, error)
+	// Getenv reads environment variables for the env() fetch; nil means
+	// os.LookupEnv.
+	Getenv func(name string) (string, bool)
+}
+
+// Compile compiles the rules of px. cfg is the whole configuration (for
+// backend names); env resolves backends at run time for nbsrv(), be_conn()
+// and dynamic use_backend; it may be nil when only checking ("lb -c").
+// Every problem is returned, each naming its file and line, e.g.
+// "cfg:12: 'hdr' is not supported by lb yet" for a fetch lb lacks.
+func Compile(cfg *config.Config, px *config.Proxy, env Env, opt Options) (*Proxy, []error) {
+	return compile(cfg, px, env, opt)
+}
+
+// NeedsContent reports whether px has tcp-request content rules or
+// switching rules that read request data: the handler must then buffer
+// request data for up to InspectDelay before choosing the backend.
+func (p *Proxy) NeedsContent() bool { return p.needsContent() }
+
+// NeedsResponse reports whether px has tcp-response content rules.
+func (p *Proxy) NeedsResponse() bool { return p.needsResponse() }
+
+// TCPConnection runs the "tcp-request connection" rules (right after
+// accept; no content fetch may be used there).
+func (p *Proxy) TCPConnection(s *Stream) Verdict { return p.runConnection(s) }
+
+// TCPSession runs the "tcp-request session" rules (after the PROXY header).
+func (p *Proxy) TCPSession(s *Stream) Verdict { return p.runSession(s) }
+
+// TCPContent runs the "tcp-request content" rules from where an earlier
+// call returned Wait. A frontend's rules run first, then, once the backend
+// is chosen and if it is another proxy, the backend's.
+func (p *Proxy) TCPContent(s *Stream) Verdict { return p.runContent(s) }
+
+// TCPResponse runs the backend's "tcp-response content" rules.
+func (p *Proxy) TCPResponse(s *Stream) Verdict { return p.runResponse(s) }
+
+// UseBackend evaluates the switching rules in order and returns the
+// backend of the first that matches: a static one, or a dynamic one looked
+// up by the name its format produced (nil when no backend has that name,
+// as HAProxy then falls back to the default). ok is false when no rule
+// matched (use default_backend). Wait means a condition needs more data.
+func (p *Proxy) UseBackend(s *Stream) (be Backend, ok bool, v Verdict) {
+	return p.useBackend(s)
+}
+
+// UseServer evaluates a backend's "use-server" rules and returns the
+// server name of the first that matches ("" for none). force reports
+// whether a "force-persist" rule matched too, which lets a server that is
+// down still be used.
+func (p *Proxy) UseServer(s *Stream) (server string, force bool) { return p.useServer(s) }
+
+// Reset clears s for a new connection, keeping its buffers.
+func (s *Stream) Reset() { s.reset() }
