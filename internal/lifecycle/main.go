@@ -96,6 +96,14 @@ func loadConfig(args *Args, w io.Writer) (*config.Config, int) {
 		fmt.Fprintln(w, d.String())
 	}
 	code := config.ExitCode(cfg, diags)
+	if code != 1 && cfg != nil {
+		// The rules are compiled here too, so that "lb -c" refuses what
+		// lb would refuse at start (a fetch or action it lacks).
+		for _, err := range checkRules(cfg) {
+			fmt.Fprintf(w, "[ALERT] %v\n", err)
+			code = 1
+		}
+	}
 	if code != 1 && warned && args.ZeroWarning {
 		fmt.Fprintln(w, "[ALERT] some warnings were found and 'zero-warning' (-dW) is set. Please fix them.")
 		code = 1

@@ -45,6 +45,10 @@ func startDataPlane(p *process) (*dataPlane, error) {
 		d.backends[px.Name] = be
 		d.order = append(d.order, be)
 	}
+	feRules, err := compileRules(cfg, d.backends)
+	if err != nil {
+		return nil, err
+	}
 	logger := newTrafficLogger(p, cfg)
 	for _, fe := range cfg.Frontends() {
 		if fe.Disabled {
@@ -69,6 +73,7 @@ func startDataPlane(p *process) (*dataPlane, error) {
 			TimeoutClient:    fe.Timeouts.Client,
 			TimeoutClientFin: fe.Timeouts.ClientFin,
 			Backend:          d.router(fe),
+			Rules:            feRules[fe],
 			Log:              logger.forFrontend(fe),
 		}
 		if fc.Maxconn == 0 && p.args.ProxyMaxconn > 0 {
@@ -89,9 +94,9 @@ func startDataPlane(p *process) (*dataPlane, error) {
 	return d, nil
 }
 
-// router returns the frontend's backend choice: use_backend rules are not evaluated yet in
-// tcp mode (conditions need tcp-request content inspection); default_backend, or the listen
-// section's own backend.
+// router returns the frontend's backend when no use_backend rule chose one: default_backend,
+// or the listen section's own backend. In mode tcp the rules (compileRules) run use_backend;
+// a mode http proxy, served as a TCP tunnel, still takes its first unconditional use_backend.
 func (d *dataPlane) router(fe *config.Proxy) func(*proxy.ConnInfo) *proxy.Backend {
 	var be *proxy.Backend
 	if fe.Cap&config.CapBackend != 0 {
@@ -100,11 +105,13 @@ func (d *dataPlane) router(fe *config.Proxy) func(*proxy.ConnInfo) *proxy.Backen
 	if fe.DefaultBackend != "" {
 		be = d.backends[fe.DefaultBackend]
 	}
-	for _, ub := range fe.UseBackends {
-		if ub.Cond == nil && !ub.Dynamic {
-			if b := d.backends[ub.Backend]; b != nil {
-				be = b
-				break
+	if fe.Mode == config.ModeHTTP {
+		for _, ub := range fe.UseBackends {
+			if ub.Cond == nil && !ub.Dynamic {
+				if b := d.backends[ub.Backend]; b != nil {
+					be = b
+					break
+				}
 			}
 		}
 	}
@@ -154,6 +161,15 @@ func backendConfig(px *config.Proxy) proxy.BackendConfig {
 			sc.SendProxy = proxy.SendProxyV1
 		}
 		sc.ShutdownOnDown = s.OnMarkedDown == "shutdown-sessions"
+		if s.Network != "unix" {
+			// A server at 0.0.0.0 connects to the client's destination (as
+			// set-dst may change it), a port of 0 or +N/-N to its port.
+			sc.AddrFromDst = s.Host == "" || s.Host == "0.0.0.0" || s.Host == "*"
+			sc.PortFromDst = s.Port == 0 || s.PortOffset
+			if s.PortOffset {
+				sc.PortOffset = s.Port
+			}
+		}
 		bc.Servers = append(bc.Servers, sc)
 	}
 	return bc

@@ -3,11 +3,15 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"lb/internal/balance"
+	"lb/internal/rules"
 )
 
 // State is a server's administrative and operational state, as shown by
@@ -85,6 +89,15 @@ type ServerConfig struct {
 	// ShutdownOnDown kills the server's sessions when it goes DOWN
 	// ("on-marked-down shutdown-sessions").
 	ShutdownOnDown bool
+	// AddrFromDst connects to the address the client connected to (as
+	// changed by "tcp-request content set-dst"): a server address of
+	// 0.0.0.0. Addr's host part is then ignored.
+	AddrFromDst bool
+	// PortFromDst connects to the client's destination port plus
+	// PortOffset: a server port of 0, "+N" or "-N". Addr's port part is
+	// then ignored.
+	PortFromDst bool
+	PortOffset  int
 }
 
 // BackendConfig describes a backend (or the backend half of a listen).
@@ -179,6 +192,14 @@ type Backend struct {
 	// eng is set by the first frontend session using the backend; it
 	// lets ShutdownOnDown find the server's sessions.
 	eng atomic.Pointer[Engine]
+
+	// view is b as the rules see it; rules are its compiled rules (nil:
+	// none), set by SetRules before serving.
+	view  ruleView
+	rules *rules.Proxy
+	// deniedReq and deniedResp count "tcp-request content reject" of
+	// this backend and "tcp-response content reject".
+	deniedReq, deniedResp atomic.Uint64
 }
 
 // waiter is a connection waiting in a queue.
@@ -194,6 +215,7 @@ func NewBackend(cfg BackendConfig) (*Backend, error) {
 		return nil, fmt.Errorf("new backend %q: %w", cfg.Name, err)
 	}
 	b := &Backend{cfg: cfg, algo: algo, snap: make([]balance.Server, len(cfg.Servers))}
+	b.view.b = b
 	for i, sc := range cfg.Servers {
 		if sc.Network == "" {
 			sc.Network = "tcp"
@@ -257,6 +279,10 @@ type BackendStats struct {
 	BytesOut uint64 // server to client
 	Queue    int    // connections in the backend queue
 	MaxQueue int    // highest Queue seen
+	// DeniedReq counts requests rejected by the backend's "tcp-request
+	// content" rules, DeniedResp responses rejected by "tcp-response
+	// content" rules (HAProxy's dreq and dresp).
+	DeniedReq, DeniedResp uint64
 }
 
 // Stats returns b's counters.
@@ -265,7 +291,8 @@ func (b *Backend) Stats() BackendStats {
 	q, mq := len(b.queue), b.maxQCur
 	b.mu.Unlock()
 	return BackendStats{Cur: int(b.cur.Load()), Total: b.total.Load(),
-		BytesIn: b.bytesIn.Load(), BytesOut: b.bytesOut.Load(), Queue: q, MaxQueue: mq}
+		BytesIn: b.bytesIn.Load(), BytesOut: b.bytesOut.Load(), Queue: q, MaxQueue: mq,
+		DeniedReq: b.deniedReq.Load(), DeniedResp: b.deniedResp.Load()}
 }
 
 // Name returns the server's name.
@@ -397,6 +424,44 @@ type queueInfo struct {
 	queued            bool
 }
 
+// acquireServer takes a slot on srv itself (use-server), waiting in its
+// queue when it is full. It returns with srv counted as busy; the caller
+// must call release.
+func (b *Backend) acquireServer(srv *Server, kill <-chan struct{}) (*Server, queueInfo, error) {
+	var qi queueInfo
+	b.mu.Lock()
+	if !srv.fullLocked() && len(srv.queue) == 0 {
+		srv.takeLocked()
+		b.mu.Unlock()
+		return srv, qi, nil
+	}
+	w := &waiter{ch: make(chan *Server, 1)}
+	srv.queue = append(srv.queue, w)
+	srv.maxQCur = max(srv.maxQCur, len(srv.queue))
+	qi.srvQueue, qi.beQueue, qi.queued = len(srv.queue), len(b.queue), true
+	b.mu.Unlock()
+	return b.waitQueued(w, qi, kill)
+}
+
+// dialAddr is the address to connect to for a client that connected to dst.
+func (s *Server) dialAddr(dst netip.AddrPort) string {
+	c := &s.cfg
+	if !c.AddrFromDst && !c.PortFromDst {
+		return c.Addr
+	}
+	host, port, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return c.Addr
+	}
+	if c.AddrFromDst && dst.IsValid() {
+		host = dst.Addr().Unmap().String()
+	}
+	if c.PortFromDst && dst.IsValid() {
+		port = strconv.Itoa(int(dst.Port()) + c.PortOffset)
+	}
+	return net.JoinHostPort(host, port)
+}
+
 // acquire picks a server for a connection hashed to key, queueing when
 // every candidate is full. It returns with the server counted as busy; the
 // caller must call release. kill aborts a queued wait.
@@ -439,7 +504,11 @@ func (b *Backend) acquire(key uint64, kill <-chan struct{}, exclude *Server) (*S
 	qi.beQueue = len(b.queue)
 	qi.queued = true
 	b.mu.Unlock()
+	return b.waitQueued(w, qi, kill)
+}
 
+// waitQueued waits for queued w to get a server, up to the queue timeout.
+func (b *Backend) waitQueued(w *waiter, qi queueInfo, kill <-chan struct{}) (*Server, queueInfo, error) {
 	tq := b.cfg.TimeoutQueue
 	if tq == 0 {
 		tq = b.cfg.TimeoutConnect

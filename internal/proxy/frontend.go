@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"lb/internal/rules"
 )
 
 // EngineConfig holds process-wide ("global") settings.
@@ -194,9 +196,13 @@ type FrontendConfig struct {
 	// shut; 0 means TimeoutClient (or the backend's tunnel timeout) still
 	// applies.
 	TimeoutClientFin time.Duration
-	// Backend chooses the backend for a connection (default_backend,
-	// use_backend). Returning nil closes the connection.
+	// Backend chooses the backend for a connection when no switching
+	// rule of Rules did (default_backend, or the listen section's own
+	// backend). Returning nil closes the connection.
 	Backend func(*ConnInfo) *Backend
+	// Rules are the frontend's compiled rules: tcp-request connection,
+	// session and content rules and use_backend rules. Nil means none.
+	Rules *rules.Proxy
 	// Log, when set, receives one record per session at its end, on the
 	// session's goroutine: it must not block for long.
 	Log func(*LogRecord)
@@ -223,6 +229,9 @@ type Frontend struct {
 	cur               atomic.Int64 // feconn
 	total             atomic.Uint64
 	bytesIn, bytesOut atomic.Uint64
+	// Rejections by tcp-request connection, session and content rules
+	// (HAProxy's dcon, dses and dreq).
+	deniedConn, deniedSess, deniedReq atomic.Uint64
 }
 
 // NewFrontend creates a frontend.
@@ -249,12 +258,17 @@ type FrontendStats struct {
 	Total    uint64 // sessions ever accepted
 	BytesIn  uint64 // client to server
 	BytesOut uint64 // server to client
+	// DeniedConn, DeniedSess and DeniedReq count the connections rejected
+	// by "tcp-request connection", "tcp-request session" and "tcp-request
+	// content" rules.
+	DeniedConn, DeniedSess, DeniedReq uint64
 }
 
 // Stats returns f's counters.
 func (f *Frontend) Stats() FrontendStats {
 	return FrontendStats{Cur: int(f.cur.Load()), Total: f.total.Load(),
-		BytesIn: f.bytesIn.Load(), BytesOut: f.bytesOut.Load()}
+		BytesIn: f.bytesIn.Load(), BytesOut: f.bytesOut.Load(),
+		DeniedConn: f.deniedConn.Load(), DeniedSess: f.deniedSess.Load(), DeniedReq: f.deniedReq.Load()}
 }
 
 // Binding is one listener served by a frontend.

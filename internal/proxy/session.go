@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"lb/internal/balance"
+	"lb/internal/rules"
 )
 
 // Termination letters (HAProxy configuration manual §8.5).
@@ -73,6 +74,14 @@ type session struct {
 	up, down int64 // bytes client to server, server to client
 	running  atomic.Int32
 	ended    atomic.Bool // finish has started: nothing left to kill
+
+	// Rules (rules.go): the stream the rules read, the data read while
+	// inspecting the request and the response, which go out first. All
+	// three live during set-up only. silent drops the log line of a
+	// connection refused by tcp-request connection or session rules.
+	st       *rules.Stream
+	req, res []byte
+	silent   bool
 
 	// Idle parking (idle_linux.go): set before parked turns true.
 	parked    atomic.Bool
@@ -217,7 +226,7 @@ func (s *session) finish() {
 		rec.SrvConn = srv.cur
 		srv.be.mu.Unlock()
 	}
-	if f.cfg.Log != nil {
+	if f.cfg.Log != nil && !s.silent {
 		f.cfg.Log(rec)
 	}
 	if srv != nil {
@@ -232,15 +241,26 @@ func (s *session) finish() {
 	releaseSem(e.sem)
 }
 
-// setup reads the PROXY header, chooses the backend and server (waiting in
-// a queue if needed) and connects, with retries. It reports whether the
-// session may start copying.
+// setup runs the rules, reads the PROXY header, chooses the backend and
+// server (waiting in a queue if needed) and connects, with retries. It
+// reports whether the session may start copying.
 func (s *session) setup() bool {
+	defer s.releaseRules()
 	f := s.f
 	rec := &s.rec
 	info := ConnInfo{Client: addrPort(s.cli.c.RemoteAddr()), Local: addrPort(s.cli.c.LocalAddr()), Bind: s.bind.cfg.Name}
-	var prefix []byte
-	if s.bind.cfg.AcceptProxy {
+	fr := f.cfg.Rules
+	if fr != nil {
+		s.st = streamPool.Get().(*rules.Stream)
+		st := s.st
+		st.Src, st.Dst, st.BindName, st.Frontend = info.Client, info.Local, s.bind.cfg.Name, f
+		if fr.TCPConnection(st) == rules.Reject {
+			f.deniedConn.Add(1)
+			s.silent = true
+			return false
+		}
+	}
+	if s.bind.cfg.AcceptProxy || (s.st != nil && s.st.ExpectProxy) {
 		if t := f.cfg.TimeoutClient; t > 0 {
 			_ = s.cli.c.SetReadDeadline(time.Now().Add(t))
 		}
@@ -260,11 +280,32 @@ func (s *session) setup() bool {
 		if !h.Local {
 			info.Client, info.Local = h.Src, h.Dst
 		}
-		prefix = rest
+		if len(rest) > 0 {
+			s.req = append(getBuf(), rest...)
+		}
 	}
 	rec.Client = info.Client
 
-	be := f.cfg.Backend(&info)
+	var be *Backend
+	if fr != nil {
+		st := s.st
+		st.Src, st.Dst = info.Client, info.Local
+		if fr.TCPSession(st) == rules.Reject {
+			f.deniedSess.Add(1)
+			s.silent = true
+			return false
+		}
+		if fr.NeedsContent() {
+			if !s.contentRules(fr, nil) {
+				return false
+			}
+		}
+		be = s.switchBackend(fr)
+		info.Local = st.Dst
+	}
+	if be == nil {
+		be = f.cfg.Backend(&info)
+	}
 	if be == nil {
 		s.phase = 'R'
 		s.setTerm(termProxy)
@@ -278,12 +319,36 @@ func (s *session) setup() bool {
 	bc := &be.cfg
 	s.srvs.timeout, s.srvs.fin, s.tunnel = bc.TimeoutServer, bc.TimeoutServerFin, bc.TimeoutTunnel
 
+	var forced *Server
+	if br := be.rules; br != nil {
+		if s.st == nil {
+			s.st = streamPool.Get().(*rules.Stream)
+			st := s.st
+			st.Src, st.Dst, st.BindName, st.Frontend = info.Client, info.Local, s.bind.cfg.Name, f
+		}
+		s.st.Backend = &be.view
+		if br != fr && br.NeedsContent() {
+			if !s.contentRules(br, be) {
+				return false
+			}
+			info.Local = s.st.Dst
+		}
+		forced = s.useServer(br, be)
+	}
+
 	var key uint64
 	if info.Client.IsValid() {
 		key = balance.HashAddr(info.Client.Addr())
 	}
 	t0 := time.Now()
-	srv, qi, err := be.acquire(key, s.killCh, nil)
+	var srv *Server
+	var qi queueInfo
+	var err error
+	if forced != nil {
+		srv, qi, err = be.acquireServer(forced, s.killCh)
+	} else {
+		srv, qi, err = be.acquire(key, s.killCh, nil)
+	}
 	rec.SrvQueue, rec.BackendQueue = qi.srvQueue, qi.beQueue
 	if qi.queued {
 		rec.Tw = time.Since(t0)
@@ -313,7 +378,7 @@ func (s *session) setup() bool {
 		// No TCP keep-alive towards servers: HAProxy sets it only with
 		// "option srvtcpka", and it costs setsockopt calls per connection.
 		d := net.Dialer{Timeout: bc.TimeoutConnect, KeepAlive: -1}
-		sc, err = d.Dial(srv.cfg.Network, srv.cfg.Addr)
+		sc, err = d.Dial(srv.cfg.Network, srv.dialAddr(info.Local))
 		if err == nil {
 			break
 		}
@@ -334,7 +399,7 @@ func (s *session) setup() bool {
 			return false
 		}
 		rec.Retries++
-		if bc.Redispatch && redispatchNow(attempt+1, bc.Retries, bc.RedispatchInterval) {
+		if bc.Redispatch && forced == nil && redispatchNow(attempt+1, bc.Retries, bc.RedispatchInterval) {
 			be.release(srv)
 			s.srv.Store(nil)
 			old := srv
@@ -376,7 +441,8 @@ func (s *session) setup() bool {
 		return false
 	}
 
-	// PROXY header out, then any payload read with the PROXY header in.
+	// PROXY header out, then any payload read with the PROXY header in or
+	// while inspecting.
 	var head []byte
 	switch srv.cfg.SendProxy {
 	case SendProxyV1:
@@ -384,7 +450,13 @@ func (s *session) setup() bool {
 	case SendProxyV2:
 		head = AppendProxyV2(head, info.Client, info.Local)
 	}
-	head = append(head, prefix...)
+	if len(s.req) > 0 {
+		if head == nil {
+			head = s.req
+		} else {
+			head = append(head, s.req...)
+		}
+	}
 	if len(head) > 0 {
 		if t := s.timeoutFor(&s.srvs); t > 0 {
 			_ = sc.SetWriteDeadline(time.Now().Add(t))
@@ -395,9 +467,112 @@ func (s *session) setup() bool {
 			return false
 		}
 		_ = sc.SetWriteDeadline(time.Time{})
-		s.up += int64(len(prefix))
+		s.up += int64(len(s.req))
+	}
+	if br := be.rules; br != nil && br.NeedsResponse() {
+		return s.responseRules(br, be)
 	}
 	return true
+}
+
+// contentRules runs the tcp-request content rules of r (the frontend's
+// when be is nil, else backend be's) and reports whether the session goes
+// on.
+func (s *session) contentRules(r *rules.Proxy, be *Backend) bool {
+	k := inspectFrontend
+	if be != nil {
+		k = inspectBackend
+	}
+	v, ok := s.inspect(r, k, r.InspectDelay)
+	if !ok {
+		s.phase = 'R'
+		return false
+	}
+	switch v {
+	case rules.Reject:
+		s.f.deniedReq.Add(1)
+		if be != nil {
+			be.deniedReq.Add(1)
+		}
+		s.phase = 'R'
+		s.setTerm(termProxy)
+		return false
+	case rules.Close:
+		// "close": end the connection quietly, nothing was forwarded.
+		s.phase = 'R'
+		s.setTerm(termProxy)
+		return false
+	}
+	return true
+}
+
+// switchBackend evaluates the frontend's use_backend rules on the data read
+// so far, as final data (HAProxy evaluates switching rules with
+// SMP_OPT_FINAL: they never wait). It returns nil when none matched.
+func (s *session) switchBackend(fr *rules.Proxy) *Backend {
+	st := s.st
+	if fr.NeedsContent() && !st.ReqFinal {
+		s.readAvailable(&s.cli, &s.req)
+		st.Req = s.req
+	}
+	final := st.ReqFinal
+	st.ReqFinal = true
+	rb, ok, _ := fr.UseBackend(st)
+	st.ReqFinal = final
+	if !ok || rb == nil {
+		return nil
+	}
+	return BackendOf(rb)
+}
+
+// useServer evaluates backend be's use-server rules and returns the
+// server they name when it may take the connection: a usable server, or
+// any server when force-persist matched.
+func (s *session) useServer(r *rules.Proxy, be *Backend) *Server {
+	name, force := r.UseServer(s.st)
+	if name == "" {
+		return nil
+	}
+	srv := be.Server(name)
+	if srv == nil {
+		return nil
+	}
+	if st := srv.State(); st == StateUp || st == StateDrain || st == StateNoLB || (force && st != StateMaint) {
+		return srv
+	}
+	return nil
+}
+
+// responseRules runs backend be's tcp-response content rules on the
+// server's first data, then sends what was read to the client. It reports
+// whether the session goes on copying.
+func (s *session) responseRules(r *rules.Proxy, be *Backend) bool {
+	v, ok := s.inspect(r, inspectResponse, r.ResponseInspectDelay)
+	if !ok {
+		s.phase = 'D'
+		return false
+	}
+	if v == rules.Reject {
+		be.deniedResp.Add(1)
+		s.phase = 'D'
+		s.setTerm(termProxy)
+		return false
+	}
+	if len(s.res) > 0 {
+		if t := s.timeoutFor(&s.cli); t > 0 {
+			_ = s.cli.c.SetWriteDeadline(time.Now().Add(t))
+		}
+		n, err := s.cli.c.Write(s.res)
+		s.down += int64(n)
+		if err != nil {
+			s.phase = 'D'
+			s.setTerm(termClientAbort)
+			return false
+		}
+		_ = s.cli.c.SetWriteDeadline(time.Time{})
+	}
+	// "close": the exchange is over once the response so far is out.
+	return v != rules.Close
 }
 
 // redispatchNow reports whether retry number n (1-based) of retries goes to

@@ -1,0 +1,78 @@
+package lifecycle
+
+import (
+	"fmt"
+
+	"lb/internal/config"
+	"lb/internal/proxy"
+	"lb/internal/rules"
+)
+
+// ruleProxies returns the proxies whose rules lb compiles and runs: every
+// enabled proxy in mode tcp that has rules. A mode http proxy is served as
+// a TCP tunnel until lb has its HTTP plane, and says so at start.
+func ruleProxies(cfg *config.Config) []*config.Proxy {
+	var out []*config.Proxy
+	for _, px := range cfg.Proxies {
+		if px.Disabled || px.Mode == config.ModeHTTP || !hasRules(px) {
+			continue
+		}
+		out = append(out, px)
+	}
+	return out
+}
+
+// hasRules reports whether px has anything for the rules engine to run: a
+// proxy without saves every connection the trip through it.
+func hasRules(px *config.Proxy) bool {
+	if len(px.TCPRequest) > 0 || len(px.TCPResponse) > 0 || len(px.ACLs) > 0 {
+		return true
+	}
+	for _, ub := range px.UseBackends {
+		if ub.Cond != nil || ub.Dynamic {
+			return true
+		}
+	}
+	return false
+}
+
+// checkRules compiles the rules of every proxy lb runs, without backends,
+// as "lb -c" does, and returns every error.
+func checkRules(cfg *config.Config) []error {
+	var errs []error
+	for _, px := range ruleProxies(cfg) {
+		_, e := rules.Compile(cfg, px, nil, rules.Options{})
+		errs = append(errs, e...)
+	}
+	return errs
+}
+
+// ruleEnv resolves backend names for the rules of one generation.
+type ruleEnv map[string]*proxy.Backend
+
+// Backend implements rules.Env.
+func (e ruleEnv) Backend(name string) rules.Backend {
+	if b := e[name]; b != nil {
+		return b.RuleBackend()
+	}
+	return nil
+}
+
+// compileRules compiles the rules of every proxy lb runs against the
+// generation's backends, sets each backend's own rules, and returns the
+// frontends' rules by proxy.
+func compileRules(cfg *config.Config, backends map[string]*proxy.Backend) (map[*config.Proxy]*rules.Proxy, error) {
+	out := map[*config.Proxy]*rules.Proxy{}
+	env := ruleEnv(backends)
+	for _, px := range ruleProxies(cfg) {
+		r, errs := rules.Compile(cfg, px, env, rules.Options{})
+		if len(errs) > 0 {
+			return nil, fmt.Errorf("%w", errs[0])
+		}
+		out[px] = r
+		if be := backends[px.Name]; be != nil && px.IsBackend() {
+			be.SetRules(r)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,248 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"lb/internal/rules"
+)
+
+// Rules in the TCP handler. A session runs, in HAProxy's order (stream.c,
+// tcp_rules.c):
+//
+//  1. the frontend's "tcp-request connection" rules, right after accept; a
+//     reject closes the connection at once, counted, not logged;
+//  2. the PROXY header, when the bind has accept-proxy or a rule said
+//     "expect-proxy layer4";
+//  3. the frontend's "tcp-request session" rules; a reject is counted, not
+//     logged;
+//  4. the frontend's "tcp-request content" rules, reading request data
+//     until they decide or "tcp-request inspect-delay" expires; a reject
+//     is counted and logged with termination state "PR";
+//  5. the switching rules (use_backend), on what was read, as final data;
+//  6. the backend's "tcp-request content" rules when the backend is
+//     another proxy than the frontend, under the backend's inspect-delay;
+//  7. the backend's "use-server" rules;
+//  8. after connecting, the backend's "tcp-response content" rules on the
+//     server's first data, under "tcp-response inspect-delay"; a reject is
+//     logged "PD".
+//
+// The data read while inspecting is sent to the server before anything
+// else, so inspecting never loses a byte.
+
+// streamPool recycles rule streams: a Stream keeps its scratch buffers and
+// variable slots across connections.
+var streamPool = sync.Pool{New: func() any { return new(rules.Stream) }}
+
+// ruleView is a Backend as the rules see it (rules.Backend).
+type ruleView struct{ b *Backend }
+
+// Name implements rules.Counter.
+func (v *ruleView) Name() string { return v.b.cfg.Name }
+
+// Conn implements rules.Counter: be_conn.
+func (v *ruleView) Conn() int { return int(v.b.cur.Load()) }
+
+// UsableServers implements rules.Backend: nbsrv counts the usable active
+// servers, or the usable backups when no active one is.
+func (v *ruleView) UsableServers() int {
+	a, bk := v.b.UsableServers()
+	if a > 0 {
+		return a
+	}
+	return bk
+}
+
+// ConnSlots implements rules.Backend as HAProxy's smp_fetch_connslots:
+// free connection and queue places over the usable servers, -1 when one
+// of them has no maxconn or no maxqueue.
+func (v *ruleView) ConnSlots() int {
+	b := v.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, s := range b.srvs {
+		if !(s.state == StateUp || s.state == StateDrain || s.state == StateNoLB) {
+			continue
+		}
+		if s.cfg.Maxconn == 0 || s.cfg.Maxqueue == 0 {
+			return -1
+		}
+		n += s.cfg.Maxconn - s.cur + s.cfg.Maxqueue - len(s.queue)
+	}
+	return n
+}
+
+// ServerUp implements rules.Backend (srv_is_up).
+func (v *ruleView) ServerUp(name string) (up, ok bool) {
+	s := v.b.Server(name)
+	if s == nil {
+		return false, false
+	}
+	return s.State() == StateUp, true
+}
+
+// RuleBackend returns b as the rules package sees it.
+func (b *Backend) RuleBackend() rules.Backend { return &b.view }
+
+// BackendOf returns the Backend behind a rules.Backend returned by
+// RuleBackend, or nil.
+func BackendOf(rb rules.Backend) *Backend {
+	if v, ok := rb.(*ruleView); ok {
+		return v.b
+	}
+	return nil
+}
+
+// SetRules sets the backend's compiled rules (its "tcp-request content",
+// "tcp-response content" and "use-server" rules). Call it before any
+// frontend serves connections that may use b.
+func (b *Backend) SetRules(r *rules.Proxy) { b.rules = r }
+
+// Conn returns the frontend's current number of sessions (fe_conn).
+func (f *Frontend) Conn() int { return int(f.cur.Load()) }
+
+// inspectKind says which content rules an inspection loop runs.
+type inspectKind uint8
+
+const (
+	inspectFrontend inspectKind = iota
+	inspectBackend
+	inspectResponse
+)
+
+// inspect runs content rules of kind k on st, reading more data from the
+// client (or, for responses, the server) into s.req (s.res) while they
+// answer Wait, until delay has passed since the call, the buffer is full or
+// the peer shut its side; the rules then see the data as final. It returns
+// the verdict and false when reading failed (the session is over; its
+// termination state is set).
+func (s *session) inspect(r *rules.Proxy, k inspectKind, delay time.Duration) (rules.Verdict, bool) {
+	st := s.st
+	sd := &s.cli
+	buf, final := &s.req, &st.ReqFinal
+	if k == inspectResponse {
+		sd, buf, final = &s.srvs, &s.res, &st.ResFinal
+	}
+	*final = false
+	deadline := time.Now().Add(delay)
+	defer func() { _ = sd.c.SetReadDeadline(time.Time{}) }()
+	for {
+		s.expose(k)
+		var v rules.Verdict
+		switch k {
+		case inspectResponse:
+			v = r.TCPResponse(st)
+		default:
+			v = r.TCPContent(st)
+		}
+		if v != rules.Wait {
+			return v, true
+		}
+		if *final {
+			// The rules must decide on final data; a Wait now would
+			// spin. Treat it as no decision.
+			return rules.Continue, true
+		}
+		if delay <= 0 {
+			// No inspect delay: the rules see what has arrived.
+			s.readAvailable(sd, buf)
+			*final = true
+			continue
+		}
+		if len(*buf) == cap(*buf) && cap(*buf) >= bufSize {
+			*final = true
+			continue
+		}
+		_ = sd.c.SetReadDeadline(deadline)
+		if cap(*buf) == 0 {
+			*buf = getBuf()
+		}
+		n, err := sd.c.Read((*buf)[len(*buf):cap(*buf)])
+		*buf = (*buf)[:len(*buf)+n]
+		if n > 0 {
+			sd.touch()
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, os.ErrDeadlineExceeded) && !s.aborted():
+			*final = true
+		case errors.Is(err, io.EOF):
+			*final = true
+		default:
+			if !s.aborted() {
+				s.setTerm(sd.abortCode)
+			}
+			return rules.Continue, false
+		}
+	}
+}
+
+// readAvailable reads what sd has already received, without waiting.
+func (s *session) readAvailable(sd *side, buf *[]byte) {
+	if cap(*buf) == 0 {
+		*buf = getBuf()
+	}
+	if len(*buf) == cap(*buf) {
+		return
+	}
+	r, ok := rawOf(sd.c)
+	if !ok {
+		return
+	}
+	var n int
+	var err error
+	_ = r.rc.Read(func(fd uintptr) bool {
+		n, err = unix.Read(int(fd), (*buf)[len(*buf):cap(*buf)])
+		return true
+	})
+	if err == nil && n > 0 {
+		*buf = (*buf)[:len(*buf)+n]
+		sd.touch()
+	}
+}
+
+// expose points the stream at the data read so far.
+func (s *session) expose(k inspectKind) {
+	if k == inspectResponse {
+		s.st.Res = s.res
+	} else {
+		s.st.Req = s.req
+	}
+}
+
+func getBuf() []byte {
+	bp := bufPool.Get().(*[]byte)
+	return (*bp)[:0]
+}
+
+func putBuf(b []byte) {
+	if cap(b) == bufSize {
+		b = b[:bufSize]
+		bufPool.Put(&b)
+	}
+}
+
+// releaseRules gives the session's stream and inspection buffers back.
+func (s *session) releaseRules() {
+	if s.st != nil {
+		s.st.Req, s.st.Res = nil, nil
+		s.st.Frontend, s.st.Backend = nil, nil
+		s.st.Reset()
+		streamPool.Put(s.st)
+		s.st = nil
+	}
+	if s.req != nil {
+		putBuf(s.req)
+		s.req = nil
+	}
+	if s.res != nil {
+		putBuf(s.res)
+		s.res = nil
+	}
+}
