@@ -9,6 +9,8 @@
 #   tcp_p99_ms         99th percentile latency of the keep-alive run
 #   bulk_gbit          iperf3 through a `mode tcp` listen
 #   rss_2000_idle_kib  proxy RSS with 2000 idle client connections open
+#   acl20_close_rps    tcp_close_rps through a frontend that evaluates 20 ACL rules per
+#                      connection (tcp-request connection rules and use_backend conditions)
 set -u
 LB=$(readlink -f "${1:?usage: bench.sh LB_BINARY [ROUNDS]}")
 ROUNDS=${2:-3}
@@ -28,7 +30,7 @@ trap cleanup EXIT
 
 # Ports: one block above 20000 chosen from this script's pid, so that two runs do not collide.
 B=$((20000 + ($$ % 400) * 10))
-P_NG1=$B P_NG2=$((B + 1)) P_IPERF=$((B + 2)) P_TCP=$((B + 3)) P_BULK=$((B + 4))
+P_NG1=$B P_NG2=$((B + 1)) P_IPERF=$((B + 2)) P_TCP=$((B + 3)) P_BULK=$((B + 4)) P_ACL=$((B + 5))
 
 mkdir -p "$W/www"
 head -c 64 /dev/zero | tr '\0' x >"$W/www/small"
@@ -67,6 +69,19 @@ listen bulk
     mode tcp
     bind 127.0.0.1:$P_BULK
     server i 127.0.0.1:$P_IPERF
+backend nowhere
+    mode tcp
+    server z 127.0.0.1:9
+frontend tcp_acl
+    mode tcp
+    bind 127.0.0.1:$P_ACL
+$(for i in $(seq 1 10); do echo "    tcp-request connection reject if { src 10.$i.0.0/16 }"; done)
+$(for i in $(seq 1 5); do echo "    tcp-request connection reject if { dst_port $((1000 + i)) }"; done)
+    acl from_lan src 192.168.0.0/16 172.16.0.0/12
+    tcp-request connection reject if from_lan !{ src_port 0:1023 }
+$(for i in $(seq 1 3); do echo "    use_backend nowhere if { src 192.0.2.$i }"; done)
+    use_backend tcp_out if { dst_port $P_ACL }
+    default_backend nowhere
 EOF
 ulimit -n 20000 2>/dev/null
 
@@ -110,6 +125,7 @@ measure() { # label command…
 	R[$label,tcp_p99_ms]+="$(p99 http://127.0.0.1:$P_TCP/small) "
 	R[$label,bulk_gbit]+="$(gbit) "
 	R[$label,rss_2000_idle_kib]+="$(rss_idle $pid) "
+	R[$label,acl20_close_rps]+="$(rps -H 'Connection: close' http://127.0.0.1:$P_ACL/small) "
 	kill $pid
 	wait $pid 2>/dev/null
 }
@@ -123,7 +139,7 @@ done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 echo "lb vs HAProxy $(haproxy -v | awk 'NR==1{print $3}'), $ROUNDS alternated rounds of ${DUR}s, medians"
 printf "%-20s %12s %12s %8s\n" metric haproxy lb ratio
-for m in tcp_keepalive_rps tcp_close_rps tcp_p99_ms bulk_gbit rss_2000_idle_kib; do
+for m in tcp_keepalive_rps tcp_close_rps tcp_p99_ms bulk_gbit rss_2000_idle_kib acl20_close_rps; do
 	a=$(echo "${R[haproxy,$m]:-}" | median)
 	b=$(echo "${R[lb,$m]:-}" | median)
 	ratio=$(awk -v a="$a" -v b="$b" 'BEGIN{ if (a+0 > 0 && b != "nan") printf "%.2f", b/a; else print "nan" }')
