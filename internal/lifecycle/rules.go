@@ -25,7 +25,8 @@ func ruleProxies(cfg *config.Config) []*config.Proxy {
 // hasRules reports whether px has anything for the rules engine to run: a
 // proxy without saves every connection the trip through it.
 func hasRules(px *config.Proxy) bool {
-	if len(px.TCPRequest) > 0 || len(px.TCPResponse) > 0 || len(px.ACLs) > 0 {
+	if len(px.TCPRequest) > 0 || len(px.TCPResponse) > 0 || len(px.ACLs) > 0 ||
+		len(px.UseServers) > 0 || len(px.PersistRules) > 0 {
 		return true
 	}
 	for _, ub := range px.UseBackends {

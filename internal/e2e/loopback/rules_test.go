@@ -417,15 +417,15 @@ listen l_good
 // TestRulesCheckRefuses: what lb cannot do is refused by "lb -c" with the file and line, never
 // accepted and ignored.
 func TestRulesCheckRefuses(t *testing.T) {
-	cfg := writeConfig(t, rulesDefaults+`
+	cfg := writeConfig(t, rulesDefaults+fmt.Sprintf(`
 frontend fe
-    bind 127.0.0.1:0
+    bind 127.0.0.1:%d
     acl rdp req.rdp_cookie_cnt gt 0
     tcp-request content reject if rdp
     default_backend be
 backend be
     server s1 127.0.0.1:1
-`)
+`, freePort(t)))
 	out, err := exec.Command(lbBinary(t), "-c", "-f", cfg).CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
