@@ -71,6 +71,9 @@ func init() {
 		"acl":                 {cap: both, fn: kwACL},
 		"default_backend":     {cap: fe, def: true, fn: kwDefaultBackend},
 		"use_backend":         {cap: fe, fn: kwUseBackend},
+		"use-server":          {cap: be, fn: kwUseServer},
+		"force-persist":       {cap: be, fn: kwPersist},
+		"ignore-persist":      {cap: be, fn: kwPersist},
 		"http-request":        {cap: both, fn: kwHTTPRule},
 		"http-response":       {cap: both, fn: kwHTTPRule},
 		"http-after-response": {cap: both, fn: kwHTTPRule},
@@ -112,8 +115,6 @@ func init() {
 		"stick-table":                 unsupported(both, false),
 		"stick":                       unsupported(be, false),
 		"persist":                     unsupported(be, true),
-		"force-persist":               unsupported(both, false),
-		"ignore-persist":              unsupported(both, false),
 		"http-reuse":                  unsupported(be, true),
 		"email-alert":                 unsupported(both, true),
 		"filter":                      unsupported(both, false),
@@ -133,7 +134,6 @@ func init() {
 		"hash-balance-factor":         unsupported(be, true),
 		"http-send-name-header":       unsupported(be, true),
 		"server-template":             unsupported(be, false),
-		"use-server":                  unsupported(be, false),
 		"dispatch":                    unsupported(be, false),
 		"monitor":                     unsupported(fe, false),
 		"rate-limit":                  unsupported(fe, true),
@@ -937,23 +937,31 @@ func splitCond(args []string) ([]string, []string, bool) {
 	return args, nil, false
 }
 
-// parseCond checks a condition's words (after "if"/"unless") and the ACL
-// names it uses, which must be declared earlier in the proxy or predefined.
+// parseCond parses a condition (its words start with "if" or "unless")
+// as HAProxy's parse_acl_cond does: "!" prefixes toggle the negation of
+// the next ACL ("!" alone included), "||" and "or" (any case) separate AND
+// groups, "{ … }" is an anonymous ACL, and every other word names an ACL
+// declared earlier in the proxy or a predefined one. It returns the name
+// of the first unknown ACL, or an error for a malformed anonymous ACL.
 func (c *pctx) parseCond(words []string) (*Cond, string, error) {
-	cond := &Cond{Unless: words[0] == "unless", Terms: nil}
+	cond := &Cond{Unless: words[0] == "unless"}
 	ws := words[1:]
-	if len(ws) == 0 {
-		return nil, "", fmt.Errorf("missing condition after '%s'", words[0])
-	}
-	expectTerm := true
+	neg, inGroup, pendingOr := false, false, false
 	for i := 0; i < len(ws); i++ {
 		w := ws[i]
-		neg := ""
-		if strings.HasPrefix(w, "!") && strings.TrimLeft(w, "!") == "{" {
-			neg, w = strings.TrimSuffix(w, "{"), "{"
+		for strings.HasPrefix(w, "!") {
+			neg, w = !neg, w[1:]
 		}
-		switch {
-		case w == "{":
+		if w == "" {
+			continue
+		}
+		if w == "||" || strings.EqualFold(w, "or") {
+			pendingOr = pendingOr || inGroup
+			inGroup, neg = false, false
+			continue
+		}
+		t := CondTerm{Neg: neg}
+		if w == "{" {
 			j := i + 1
 			for j < len(ws) && ws[j] != "}" {
 				j++
@@ -962,35 +970,26 @@ func (c *pctx) parseCond(words []string) (*Cond, string, error) {
 				return nil, "", fmt.Errorf("missing closing '}' in condition")
 			}
 			if j == i+1 {
-				return nil, "", fmt.Errorf("empty anonymous ACL in condition")
+				return nil, "", fmt.Errorf("missing fetch method in ACL expression ''")
 			}
-			if _, err := c.l.parseACLExpr(c.pos, "anonymous", ws[i+1:j]); err != nil {
+			a, err := c.l.parseACLExpr(c.pos, "", ws[i+1:j])
+			if err != nil {
 				return nil, "", err
 			}
-			cond.Terms = append(cond.Terms, neg+"{ "+strings.Join(ws[i+1:j], " ")+" }")
+			t.Anon = a
 			i = j
-			expectTerm = false
-		case w == "||" || w == "or":
-			if expectTerm {
-				return nil, "", fmt.Errorf("missing ACL before '%s'", w)
+		} else {
+			if !predefinedACLs[w] && c.findACL(w) == nil {
+				return nil, w, nil
 			}
-			cond.Terms = append(cond.Terms, "||")
-			expectTerm = true
-		default:
-			name := strings.TrimLeft(w, "!")
-			if name == "" {
-				cond.Terms = append(cond.Terms, w)
-				continue
-			}
-			if !predefinedACLs[name] && c.findACL(name) == nil {
-				return nil, name, nil
-			}
-			cond.Terms = append(cond.Terms, w)
-			expectTerm = false
+			t.Name = w
 		}
-	}
-	if expectTerm {
-		return nil, "", fmt.Errorf("missing ACL after '||' in condition")
+		if pendingOr {
+			cond.Terms = append(cond.Terms, CondTerm{Or: true})
+			pendingOr = false
+		}
+		cond.Terms = append(cond.Terms, t)
+		inGroup, neg = true, false
 	}
 	return cond, "", nil
 }
@@ -1033,6 +1032,43 @@ func kwUseBackend(c *pctx) error {
 	}
 	c.noteRule(ruleUseBackend)
 	c.p.UseBackends = append(c.p.UseBackends, u)
+	return nil
+}
+
+func kwUseServer(c *pctx) error {
+	if len(c.args) < 2 || c.args[1] == "" {
+		return fmt.Errorf("'use-server' expects a server name.")
+	}
+	if len(c.args) < 3 || (c.args[2] != "if" && c.args[2] != "unless") {
+		return fmt.Errorf("'use-server' requires either 'if' or 'unless' followed by a condition.")
+	}
+	cond, missing, err := c.parseCond(c.args[2:])
+	if err != nil {
+		return fmt.Errorf("error detected while parsing switching rule : %v.", err)
+	}
+	if missing != "" {
+		return fmt.Errorf("error detected while parsing switching rule : no such ACL : '%s'.", missing)
+	}
+	c.noteRule(ruleUseServer)
+	c.p.UseServers = append(c.p.UseServers, &UseServer{Pos: c.pos, Server: c.args[1],
+		Dynamic: strings.Contains(c.args[1], "%["), Cond: cond})
+	return nil
+}
+
+// kwPersist parses "force-persist" and "ignore-persist".
+func kwPersist(c *pctx) error {
+	kw := c.args[0]
+	if len(c.args) < 2 || (c.args[1] != "if" && c.args[1] != "unless") {
+		return fmt.Errorf("'%s' requires either 'if' or 'unless' followed by a condition.", kw)
+	}
+	cond, missing, err := c.parseCond(c.args[1:])
+	if err != nil {
+		return fmt.Errorf("error detected while parsing a '%s' rule : %v.", kw, err)
+	}
+	if missing != "" {
+		return fmt.Errorf("error detected while parsing a '%s' rule : no such ACL : '%s'.", kw, missing)
+	}
+	c.p.PersistRules = append(c.p.PersistRules, &PersistRule{Pos: c.pos, Ignore: kw == "ignore-persist", Cond: cond})
 	return nil
 }
 
