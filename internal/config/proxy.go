@@ -1324,27 +1324,31 @@ func kwRedirect(c *pctx) error {
 }
 
 // tcpActions lists the tcp-request/tcp-response actions per rule set:
-// true = supported, false = known to HAProxy but not to lb.
+// true = supported (internal/rules implements it), false = known to
+// HAProxy but not to lb.
 var tcpActions = map[string]map[string]bool{
 	"tcp-request connection": {"accept": true, "reject": true, "expect-proxy": true, "expect-netscaler-cip": false,
 		"capture": false, "track-sc0": false, "track-sc1": false, "track-sc2": false, "sc-inc-gpc": false,
 		"sc-inc-gpc0": false, "sc-inc-gpc1": false, "sc-set-gpt0": false, "set-src": false, "set-src-port": false,
-		"set-dst": false, "set-dst-port": false, "set-mark": false, "set-tos": false, "set-var": false,
-		"set-var-fmt": false, "unset-var": false, "silent-drop": false, "lua": false},
+		"set-dst": false, "set-dst-port": false, "set-mark": false, "set-tos": false, "set-var": true,
+		"set-var-fmt": false, "unset-var": true, "silent-drop": false, "lua": false},
 	"tcp-request session": {"accept": true, "reject": true, "track-sc0": false, "track-sc1": false, "track-sc2": false,
-		"sc-inc-gpc": false, "sc-inc-gpc0": false, "sc-inc-gpc1": false, "sc-set-gpt0": false, "set-var": false,
-		"set-var-fmt": false, "unset-var": false, "silent-drop": false, "set-mark": false, "set-tos": false,
+		"sc-inc-gpc": false, "sc-inc-gpc0": false, "sc-inc-gpc1": false, "sc-set-gpt0": false, "set-var": true,
+		"set-var-fmt": false, "unset-var": true, "silent-drop": false, "set-mark": false, "set-tos": false,
 		"set-src": false, "set-dst": false, "set-dst-port": false, "set-src-port": false, "attach-srv": false, "lua": false},
-	"tcp-request content": {"accept": true, "reject": true, "capture": false, "do-resolve": false, "set-var": false,
-		"set-var-fmt": false, "unset-var": false, "track-sc0": false, "track-sc1": false, "track-sc2": false,
+	"tcp-request content": {"accept": true, "reject": true, "capture": false, "do-resolve": false, "set-var": true,
+		"set-var-fmt": false, "unset-var": true, "track-sc0": false, "track-sc1": false, "track-sc2": false,
 		"sc-inc-gpc": false, "sc-inc-gpc0": false, "sc-inc-gpc1": false, "sc-set-gpt0": false, "send-spoe-group": false,
 		"set-log-level": false, "set-nice": false, "set-priority-class": false, "set-priority-offset": false,
 		"silent-drop": false, "switch-mode": false, "use-service": false, "set-mark": false, "set-tos": false,
-		"set-src": false, "set-dst": false, "set-dst-port": false, "set-src-port": false, "lua": false, "ot-group": false},
-	"tcp-response content": {"accept": true, "reject": true, "close": true, "set-var": false, "set-var-fmt": false,
-		"unset-var": false, "send-spoe-group": false, "silent-drop": false, "set-log-level": false, "set-nice": false,
+		"set-src": false, "set-dst": true, "set-dst-port": true, "set-src-port": false, "lua": false, "ot-group": false},
+	"tcp-response content": {"accept": true, "reject": true, "close": true, "set-var": true, "set-var-fmt": false,
+		"unset-var": true, "send-spoe-group": false, "silent-drop": false, "set-log-level": false, "set-nice": false,
 		"set-mark": false, "set-tos": false, "lua": false, "ot-group": false},
 }
+
+// tcpExprActions are the supported actions that take one sample expression.
+var tcpExprActions = map[string]bool{"set-var": true, "set-dst": true, "set-dst-port": true}
 
 func kwTCPRule(c *pctx) error {
 	set := c.args[0]
@@ -1394,6 +1398,16 @@ func kwTCPRule(c *pctx) error {
 	}
 	if (act == "accept" || act == "reject" || act == "close") && len(args) > 0 {
 		return fmt.Errorf("'%s %s' : unexpected argument '%s'.", ruleset, act, args[0])
+	}
+	if base := actionBase(act); tcpExprActions[base] {
+		if len(args) == 0 {
+			return fmt.Errorf("missing fetch method")
+		}
+		if len(args) > 1 {
+			return fmt.Errorf("'%s %s' only accepts 'if' or 'unless', in proxy '%s' (got '%s')", ruleset, act, c.p.Name, args[1])
+		}
+	} else if base == "unset-var" && len(args) > 0 {
+		return fmt.Errorf("'%s %s' only accepts 'if' or 'unless', in proxy '%s' (got '%s')", ruleset, act, c.p.Name, args[0])
 	}
 	r := &Rule{Pos: c.pos, Action: c.args[1] + " " + act, Args: args}
 	if set == "tcp-request" {

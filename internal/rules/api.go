@@ -102,6 +102,10 @@ type Proxy struct {
 	// InspectDelay is "tcp-request inspect-delay", ResponseInspectDelay
 	// "tcp-response inspect-delay" (0: rules see only what is there).
 	InspectDelay, ResponseInspectDelay time.Duration
+	// Warnings are what Compile accepted but HAProxy warns about, such as
+	// an ACL that can never match where it is used, each prefixed with
+	// its file and line. Nil when there is nothing to say.
+	Warnings []string
 
 	c compiled
 }
@@ -114,6 +118,10 @@ type Options struct {
 	// Getenv reads environment variables for the env() fetch; nil means
 	// os.LookupEnv.
 	Getenv func(name string) (string, bool)
+	// ProcVars holds the "proc" scope variables. Pass the same store to
+	// every Compile of a generation so that its proxies share them; nil
+	// gives the Proxy a store of its own.
+	ProcVars *ProcVars
 }
 
 // Compile compiles the rules of px. cfg is the whole configuration (for
