@@ -128,10 +128,10 @@ func init() {
 				return binSample(b), true
 			}, tBin, nil
 		}},
-		"ltrim": trim(true),
-		"rtrim": trim(false),
-		"field": {in: tStr, min: 2, max: 3, build: buildField(false)},
-		"word":  {in: tStr, min: 2, max: 3, build: buildField(true)},
+		"ltrim":  trim(true),
+		"rtrim":  trim(false),
+		"field":  {in: tStr, min: 2, max: 3, build: buildField(false)},
+		"word":   {in: tStr, min: 2, max: 3, build: buildField(true)},
 		"ipmask": {in: tAddr, min: 1, max: 2, build: buildIPMask},
 		"json":   {in: tStr, max: 1, build: buildJSON},
 		"regsub": {in: tStr, min: 2, max: 3, build: buildRegsub},

@@ -51,9 +51,9 @@ func boolSample(v bool) sample {
 	return sample{t: tBool}
 }
 
-func intSample(v int64) sample      { return sample{t: tInt, i: v} }
-func strSample(b []byte) sample     { return sample{t: tStr, b: b} }
-func binSample(b []byte) sample     { return sample{t: tBin, b: b} }
+func intSample(v int64) sample  { return sample{t: tInt, i: v} }
+func strSample(b []byte) sample { return sample{t: tStr, b: b} }
+func binSample(b []byte) sample { return sample{t: tBin, b: b} }
 func addrSample(a netip.Addr) sample {
 	if a.Is4() {
 		return sample{t: tIPv4, ip: a}

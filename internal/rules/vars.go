@@ -84,9 +84,10 @@ func (c *compiler) varRef(name string) (*varRef, error) {
 	}
 	slot, ok := c.p.c.slots[name]
 	if !ok {
-		// Every name of the configuration was given a slot by
-		// varSlots; reaching here means it missed one.
-		return nil, fmt.Errorf("internal error: variable '%s' has no slot", name)
+		// Not in the configuration's text (an expression compiled on
+		// its own): a slot of this proxy only.
+		slot = len(c.p.c.slots)
+		c.p.c.slots[name] = slot
 	}
 	return &varRef{name: name, slot: slot}, nil
 }
