@@ -48,9 +48,10 @@ func (a *acl) exec(ev *evalCtx, at place) aclRes {
 		if x.e.use&at == 0 {
 			continue
 		}
-		it := 0
+		it := &ev.s.st.it
+		*it = 0
 		for {
-			smp, ok := x.e.evalAt(ev, &it)
+			smp, ok := x.e.evalAt(ev, it)
 			if !ok {
 				if smp.mayChange {
 					r |= resMiss

@@ -23,6 +23,18 @@ type streamState struct {
 	// again.
 	reqOwner, resOwner *Proxy
 	reqNext, resNext   int
+	// ev and it are the evaluation context and the fetch iteration
+	// state, kept here rather than on the stack because the fetch and
+	// converter function values they are passed to make them escape.
+	// Evaluations never nest.
+	ev evalCtx
+	it int
+}
+
+// newEval prepares the stream's evaluation context.
+func (st *streamState) newEval(s *Stream, p *Proxy, final bool) *evalCtx {
+	st.ev = evalCtx{s: s, p: p, final: final}
+	return &st.ev
 }
 
 func (s *Stream) reset() {
@@ -31,6 +43,7 @@ func (s *Stream) reset() {
 		st.vars[i].set = false
 	}
 	st.reqOwner, st.resOwner, st.reqNext, st.resNext = nil, nil, 0, 0
+	st.ev = evalCtx{}
 	*s = Stream{Req: s.Req[:0], Res: s.Res[:0], st: *st}
 }
 
@@ -290,11 +303,11 @@ func (c *compiler) appendRule(rules []*rule, r *config.Rule, act string, at plac
 // run evaluates a rule set from rule start. It returns the verdict and,
 // for Wait, the index of the rule to evaluate again.
 func (p *Proxy) run(s *Stream, rules []*rule, start int, final bool) (Verdict, int) {
-	ev := evalCtx{s: s, p: p, final: final}
+	ev := s.st.newEval(s, p, final)
 	for i := start; i < len(rules); i++ {
 		r := rules[i]
 		if r.cond != nil {
-			res := r.cond.exec(&ev)
+			res := r.cond.exec(ev)
 			if res == resMiss {
 				return Wait, i
 			}
@@ -312,19 +325,19 @@ func (p *Proxy) run(s *Stream, rules []*rule, start int, final bool) (Verdict, i
 		case actExpectProxy:
 			s.ExpectProxy = true
 		case actSetVar:
-			if smp, ok := r.e.eval(&ev); ok {
-				r.sv.apply(&ev, smp)
+			if smp, ok := r.e.eval(ev); ok {
+				r.sv.apply(ev, smp)
 			}
 		case actUnsetVar:
-			r.v.unset(&ev)
+			r.v.unset(ev)
 		case actSetDst:
-			if smp, ok := r.e.eval(&ev); ok {
+			if smp, ok := r.e.eval(ev); ok {
 				if smp, ok = ev.cast(smp, tAddr); ok {
 					s.Dst = netip.AddrPortFrom(smp.ip, s.Dst.Port())
 				}
 			}
 		case actSetDstPort:
-			if smp, ok := r.e.eval(&ev); ok {
+			if smp, ok := r.e.eval(ev); ok {
 				if smp, ok = ev.cast(smp, tInt); ok {
 					s.Dst = netip.AddrPortFrom(s.Dst.Addr(), uint16(smp.i))
 				}
@@ -382,13 +395,13 @@ func (p *Proxy) runResponse(s *Stream) Verdict {
 // name matches no backend ends the evaluation and the default backend is
 // used.
 func (p *Proxy) useBackend(s *Stream) (Backend, bool, Verdict) {
-	ev := evalCtx{s: s, p: p, final: true}
+	ev := s.st.newEval(s, p, true)
 	for _, r := range p.c.useBackends {
-		if r.cond != nil && !r.cond.pass(&ev) {
+		if r.cond != nil && !r.cond.pass(ev) {
 			continue
 		}
 		if r.lf != nil {
-			be := p.c.backends[string(r.lf.build(&ev))]
+			be := p.c.backends[string(r.lf.build(ev))]
 			if be == nil {
 				return nil, false, Continue
 			}
@@ -404,22 +417,22 @@ func (p *Proxy) useBackend(s *Stream) (Backend, bool, Verdict) {
 // rule decides force; the first matching use-server rule whose server is
 // up (or may be used down: "option persist" or force) wins.
 func (p *Proxy) useServer(s *Stream) (string, bool) {
-	ev := evalCtx{s: s, p: p, final: true}
+	ev := s.st.newEval(s, p, true)
 	force := false
 	for _, r := range p.c.persist {
-		if r.cond.pass(&ev) {
+		if r.cond.pass(ev) {
 			force = !r.ignore
 			break
 		}
 	}
 	be := ev.curBackend()
 	for _, r := range p.c.useServers {
-		if !r.cond.pass(&ev) {
+		if !r.cond.pass(ev) {
 			continue
 		}
 		name := r.name
 		if r.lf != nil {
-			n, ok := p.c.servers[string(r.lf.build(&ev))]
+			n, ok := p.c.servers[string(r.lf.build(ev))]
 			if !ok {
 				return "", force
 			}

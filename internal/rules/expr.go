@@ -84,8 +84,9 @@ type expr struct {
 
 // eval runs the expression once (the first value of a multi-valued fetch).
 func (e *expr) eval(ev *evalCtx) (sample, bool) {
-	it := 0
-	return e.evalAt(ev, &it)
+	it := &ev.s.st.it
+	*it = 0
+	return e.evalAt(ev, it)
 }
 
 // evalAt runs the expression for the value it designates.
