@@ -50,6 +50,11 @@ func (l *loader) checkProxy(p *Proxy) {
 			l.checkSwitch(p, u.Backend, u.Pos, "in a 'use_backend' rule", "use_backend")
 		}
 	}
+	for _, u := range p.UseServers {
+		if !u.Dynamic && p.Server(u.Server) == nil {
+			l.alert(u.Pos, "%s '%s' : unable to find server '%s' referenced in a 'use-server' rule.", proxyTypeStr(p.Cap), p.Name, u.Server)
+		}
+	}
 	if p.Cap&CapFrontend != 0 && (p.HTTPLog || p.TCPLog || p.LogFormat != "") && len(p.LogTargets(&l.cfg.Global)) == 0 {
 		l.warn(p.Pos, "log format ignored for %s '%s' since it has no log address.", kind, p.Name)
 	}
@@ -163,4 +168,12 @@ func filterFamily(ips []net.IP, network string) []net.IP {
 		out = append(out, ip)
 	}
 	return out
+}
+
+// proxyTypeStr names a proxy kind as HAProxy's proxy_type_str does.
+func proxyTypeStr(c Cap) string {
+	if c == CapListen {
+		return "listener"
+	}
+	return capName(c)
 }

@@ -71,6 +71,9 @@ func init() {
 		"acl":                 {cap: both, fn: kwACL},
 		"default_backend":     {cap: fe, def: true, fn: kwDefaultBackend},
 		"use_backend":         {cap: fe, fn: kwUseBackend},
+		"use-server":          {cap: be, fn: kwUseServer},
+		"force-persist":       {cap: be, fn: kwPersist},
+		"ignore-persist":      {cap: be, fn: kwPersist},
 		"http-request":        {cap: both, fn: kwHTTPRule},
 		"http-response":       {cap: both, fn: kwHTTPRule},
 		"http-after-response": {cap: both, fn: kwHTTPRule},
@@ -112,8 +115,6 @@ func init() {
 		"stick-table":                 unsupported(both, false),
 		"stick":                       unsupported(be, false),
 		"persist":                     unsupported(be, true),
-		"force-persist":               unsupported(both, false),
-		"ignore-persist":              unsupported(both, false),
 		"http-reuse":                  unsupported(be, true),
 		"email-alert":                 unsupported(both, true),
 		"filter":                      unsupported(both, false),
@@ -133,7 +134,6 @@ func init() {
 		"hash-balance-factor":         unsupported(be, true),
 		"http-send-name-header":       unsupported(be, true),
 		"server-template":             unsupported(be, false),
-		"use-server":                  unsupported(be, false),
 		"dispatch":                    unsupported(be, false),
 		"monitor":                     unsupported(fe, false),
 		"rate-limit":                  unsupported(fe, true),
@@ -937,23 +937,31 @@ func splitCond(args []string) ([]string, []string, bool) {
 	return args, nil, false
 }
 
-// parseCond checks a condition's words (after "if"/"unless") and the ACL
-// names it uses, which must be declared earlier in the proxy or predefined.
+// parseCond parses a condition (its words start with "if" or "unless")
+// as HAProxy's parse_acl_cond does: "!" prefixes toggle the negation of
+// the next ACL ("!" alone included), "||" and "or" (any case) separate AND
+// groups, "{ … }" is an anonymous ACL, and every other word names an ACL
+// declared earlier in the proxy or a predefined one. It returns the name
+// of the first unknown ACL, or an error for a malformed anonymous ACL.
 func (c *pctx) parseCond(words []string) (*Cond, string, error) {
-	cond := &Cond{Unless: words[0] == "unless", Terms: nil}
+	cond := &Cond{Unless: words[0] == "unless"}
 	ws := words[1:]
-	if len(ws) == 0 {
-		return nil, "", fmt.Errorf("missing condition after '%s'", words[0])
-	}
-	expectTerm := true
+	neg, inGroup, pendingOr := false, false, false
 	for i := 0; i < len(ws); i++ {
 		w := ws[i]
-		neg := ""
-		if strings.HasPrefix(w, "!") && strings.TrimLeft(w, "!") == "{" {
-			neg, w = strings.TrimSuffix(w, "{"), "{"
+		for strings.HasPrefix(w, "!") {
+			neg, w = !neg, w[1:]
 		}
-		switch {
-		case w == "{":
+		if w == "" {
+			continue
+		}
+		if w == "||" || strings.EqualFold(w, "or") {
+			pendingOr = pendingOr || inGroup
+			inGroup, neg = false, false
+			continue
+		}
+		t := CondTerm{Neg: neg}
+		if w == "{" {
 			j := i + 1
 			for j < len(ws) && ws[j] != "}" {
 				j++
@@ -962,35 +970,26 @@ func (c *pctx) parseCond(words []string) (*Cond, string, error) {
 				return nil, "", fmt.Errorf("missing closing '}' in condition")
 			}
 			if j == i+1 {
-				return nil, "", fmt.Errorf("empty anonymous ACL in condition")
+				return nil, "", fmt.Errorf("missing fetch method in ACL expression ''")
 			}
-			if _, err := c.l.parseACLExpr(c.pos, "anonymous", ws[i+1:j]); err != nil {
+			a, err := c.l.parseACLExpr(c.pos, "", ws[i+1:j])
+			if err != nil {
 				return nil, "", err
 			}
-			cond.Terms = append(cond.Terms, neg+"{ "+strings.Join(ws[i+1:j], " ")+" }")
+			t.Anon = a
 			i = j
-			expectTerm = false
-		case w == "||" || w == "or":
-			if expectTerm {
-				return nil, "", fmt.Errorf("missing ACL before '%s'", w)
+		} else {
+			if !predefinedACLs[w] && c.findACL(w) == nil {
+				return nil, w, nil
 			}
-			cond.Terms = append(cond.Terms, "||")
-			expectTerm = true
-		default:
-			name := strings.TrimLeft(w, "!")
-			if name == "" {
-				cond.Terms = append(cond.Terms, w)
-				continue
-			}
-			if !predefinedACLs[name] && c.findACL(name) == nil {
-				return nil, name, nil
-			}
-			cond.Terms = append(cond.Terms, w)
-			expectTerm = false
+			t.Name = w
 		}
-	}
-	if expectTerm {
-		return nil, "", fmt.Errorf("missing ACL after '||' in condition")
+		if pendingOr {
+			cond.Terms = append(cond.Terms, CondTerm{Or: true})
+			pendingOr = false
+		}
+		cond.Terms = append(cond.Terms, t)
+		inGroup, neg = true, false
 	}
 	return cond, "", nil
 }
@@ -1033,6 +1032,43 @@ func kwUseBackend(c *pctx) error {
 	}
 	c.noteRule(ruleUseBackend)
 	c.p.UseBackends = append(c.p.UseBackends, u)
+	return nil
+}
+
+func kwUseServer(c *pctx) error {
+	if len(c.args) < 2 || c.args[1] == "" {
+		return fmt.Errorf("'use-server' expects a server name.")
+	}
+	if len(c.args) < 3 || (c.args[2] != "if" && c.args[2] != "unless") {
+		return fmt.Errorf("'use-server' requires either 'if' or 'unless' followed by a condition.")
+	}
+	cond, missing, err := c.parseCond(c.args[2:])
+	if err != nil {
+		return fmt.Errorf("error detected while parsing switching rule : %v.", err)
+	}
+	if missing != "" {
+		return fmt.Errorf("error detected while parsing switching rule : no such ACL : '%s'.", missing)
+	}
+	c.noteRule(ruleUseServer)
+	c.p.UseServers = append(c.p.UseServers, &UseServer{Pos: c.pos, Server: c.args[1],
+		Dynamic: strings.Contains(c.args[1], "%["), Cond: cond})
+	return nil
+}
+
+// kwPersist parses "force-persist" and "ignore-persist".
+func kwPersist(c *pctx) error {
+	kw := c.args[0]
+	if len(c.args) < 2 || (c.args[1] != "if" && c.args[1] != "unless") {
+		return fmt.Errorf("'%s' requires either 'if' or 'unless' followed by a condition.", kw)
+	}
+	cond, missing, err := c.parseCond(c.args[1:])
+	if err != nil {
+		return fmt.Errorf("error detected while parsing a '%s' rule : %v.", kw, err)
+	}
+	if missing != "" {
+		return fmt.Errorf("error detected while parsing a '%s' rule : no such ACL : '%s'.", kw, missing)
+	}
+	c.p.PersistRules = append(c.p.PersistRules, &PersistRule{Pos: c.pos, Ignore: kw == "ignore-persist", Cond: cond})
 	return nil
 }
 
@@ -1288,27 +1324,31 @@ func kwRedirect(c *pctx) error {
 }
 
 // tcpActions lists the tcp-request/tcp-response actions per rule set:
-// true = supported, false = known to HAProxy but not to lb.
+// true = supported (internal/rules implements it), false = known to
+// HAProxy but not to lb.
 var tcpActions = map[string]map[string]bool{
 	"tcp-request connection": {"accept": true, "reject": true, "expect-proxy": true, "expect-netscaler-cip": false,
 		"capture": false, "track-sc0": false, "track-sc1": false, "track-sc2": false, "sc-inc-gpc": false,
 		"sc-inc-gpc0": false, "sc-inc-gpc1": false, "sc-set-gpt0": false, "set-src": false, "set-src-port": false,
-		"set-dst": false, "set-dst-port": false, "set-mark": false, "set-tos": false, "set-var": false,
-		"set-var-fmt": false, "unset-var": false, "silent-drop": false, "lua": false},
+		"set-dst": false, "set-dst-port": false, "set-mark": false, "set-tos": false, "set-var": true,
+		"set-var-fmt": false, "unset-var": true, "silent-drop": false, "lua": false},
 	"tcp-request session": {"accept": true, "reject": true, "track-sc0": false, "track-sc1": false, "track-sc2": false,
-		"sc-inc-gpc": false, "sc-inc-gpc0": false, "sc-inc-gpc1": false, "sc-set-gpt0": false, "set-var": false,
-		"set-var-fmt": false, "unset-var": false, "silent-drop": false, "set-mark": false, "set-tos": false,
+		"sc-inc-gpc": false, "sc-inc-gpc0": false, "sc-inc-gpc1": false, "sc-set-gpt0": false, "set-var": true,
+		"set-var-fmt": false, "unset-var": true, "silent-drop": false, "set-mark": false, "set-tos": false,
 		"set-src": false, "set-dst": false, "set-dst-port": false, "set-src-port": false, "attach-srv": false, "lua": false},
-	"tcp-request content": {"accept": true, "reject": true, "capture": false, "do-resolve": false, "set-var": false,
-		"set-var-fmt": false, "unset-var": false, "track-sc0": false, "track-sc1": false, "track-sc2": false,
+	"tcp-request content": {"accept": true, "reject": true, "capture": false, "do-resolve": false, "set-var": true,
+		"set-var-fmt": false, "unset-var": true, "track-sc0": false, "track-sc1": false, "track-sc2": false,
 		"sc-inc-gpc": false, "sc-inc-gpc0": false, "sc-inc-gpc1": false, "sc-set-gpt0": false, "send-spoe-group": false,
 		"set-log-level": false, "set-nice": false, "set-priority-class": false, "set-priority-offset": false,
 		"silent-drop": false, "switch-mode": false, "use-service": false, "set-mark": false, "set-tos": false,
-		"set-src": false, "set-dst": false, "set-dst-port": false, "set-src-port": false, "lua": false, "ot-group": false},
-	"tcp-response content": {"accept": true, "reject": true, "close": true, "set-var": false, "set-var-fmt": false,
-		"unset-var": false, "send-spoe-group": false, "silent-drop": false, "set-log-level": false, "set-nice": false,
+		"set-src": false, "set-dst": true, "set-dst-port": true, "set-src-port": false, "lua": false, "ot-group": false},
+	"tcp-response content": {"accept": true, "reject": true, "close": true, "set-var": true, "set-var-fmt": false,
+		"unset-var": true, "send-spoe-group": false, "silent-drop": false, "set-log-level": false, "set-nice": false,
 		"set-mark": false, "set-tos": false, "lua": false, "ot-group": false},
 }
+
+// tcpExprActions are the supported actions that take one sample expression.
+var tcpExprActions = map[string]bool{"set-var": true, "set-dst": true, "set-dst-port": true}
 
 func kwTCPRule(c *pctx) error {
 	set := c.args[0]
@@ -1358,6 +1398,16 @@ func kwTCPRule(c *pctx) error {
 	}
 	if (act == "accept" || act == "reject" || act == "close") && len(args) > 0 {
 		return fmt.Errorf("'%s %s' : unexpected argument '%s'.", ruleset, act, args[0])
+	}
+	if base := actionBase(act); tcpExprActions[base] {
+		if len(args) == 0 {
+			return fmt.Errorf("missing fetch method")
+		}
+		if len(args) > 1 {
+			return fmt.Errorf("'%s %s' only accepts 'if' or 'unless', in proxy '%s' (got '%s')", ruleset, act, c.p.Name, args[1])
+		}
+	} else if base == "unset-var" && len(args) > 0 {
+		return fmt.Errorf("'%s %s' only accepts 'if' or 'unless', in proxy '%s' (got '%s')", ruleset, act, c.p.Name, args[0])
 	}
 	r := &Rule{Pos: c.pos, Action: c.args[1] + " " + act, Args: args}
 	if set == "tcp-request" {

@@ -439,6 +439,11 @@ type Proxy struct {
 	DefaultBackend string
 	// UseBackends are the "use_backend" rules, in order.
 	UseBackends []*UseBackend
+	// UseServers are the "use-server" rules, in order.
+	UseServers []*UseServer
+	// PersistRules are the "force-persist" and "ignore-persist" rules,
+	// in order.
+	PersistRules []*PersistRule
 	// HTTPRequest, HTTPResponse and HTTPAfterResponse are the HTTP rules.
 	HTTPRequest, HTTPResponse, HTTPAfterResponse []*Rule
 	// TCPRequest holds the "tcp-request" rules (Action "connection accept",
@@ -557,13 +562,17 @@ type HealthCheck struct {
 	LogHealthChecks bool
 }
 
-// ACL is an "acl <name> <criterion> [flags] [operator] <value>…" line.
+// ACL is an "acl <name> <criterion> [flags] [operator] <value>…" line, or
+// the anonymous ACL "{ <criterion> [flags] <value>… }" of a condition.
 type ACL struct {
-	Pos  Pos
+	// Pos is the line it was read from.
+	Pos Pos
+	// Name is the ACL name; "" for an anonymous ACL.
 	Name string
 	// Fetch is the sample fetch (with converters), e.g. "hdr(host)".
 	Fetch string
-	// Flags are the "-i", "-m beg", "-f file" … flags.
+	// Flags are the "-i", "-m beg", "-f file" … flags, each flag followed
+	// by its argument when it takes one.
 	Flags []string
 	// Files are the pattern files of "-f" flags.
 	Files []string
@@ -571,13 +580,32 @@ type ACL struct {
 	Values []string
 }
 
-// Cond is an "if|unless <condition>" suffix.
+// Cond is an "if|unless <condition>" suffix: AND groups of terms separated
+// by "||" (or "or"), as HAProxy's parse_acl_cond builds them. An empty
+// condition (no terms) never matches, so "unless" with it always does.
 type Cond struct {
 	// Unless is true for "unless".
 	Unless bool
-	// Terms are the words of the condition (ACL names, "!", "||", "or",
-	// and anonymous ACLs "{ … }" kept as single words).
-	Terms []string
+	// Terms are the condition's terms in order. Terms between two Or
+	// terms form an AND group; the groups are ORed. Or terms only ever
+	// separate two non-empty groups.
+	Terms []CondTerm
+}
+
+// CondTerm is one term of a condition: a named ACL, an anonymous ACL or
+// the "||" operator.
+type CondTerm struct {
+	// Or is the "||"/"or" operator; the other fields are then zero.
+	Or bool
+	// Neg is true when an odd number of "!" preceded the ACL.
+	Neg bool
+	// Name is the name of a named ACL: one declared by the proxy (every
+	// "acl" line of that name, those after the rule included, as in
+	// HAProxy) or a predefined one ("TRUE", "LOCALHOST", …). "" when Anon
+	// is set.
+	Name string
+	// Anon is the anonymous ACL "{ … }" (nil for a named ACL).
+	Anon *ACL
 }
 
 // UseBackend is "use_backend <name> [if|unless cond]".
@@ -588,7 +616,33 @@ type UseBackend struct {
 	Backend string
 	// Dynamic is true when Backend is a log-format expression.
 	Dynamic bool
-	Cond    *Cond
+	// Cond is the condition (nil = always).
+	Cond *Cond
+}
+
+// UseServer is "use-server <server> if|unless <cond>".
+type UseServer struct {
+	// Pos is the line it was read from.
+	Pos Pos
+	// Server is the server name or a log-format string ("%[…]").
+	Server string
+	// Dynamic is true when Server is a log-format expression: it is then
+	// resolved at run time and not checked against the servers.
+	Dynamic bool
+	// Cond is the condition (never nil: HAProxy requires one).
+	Cond *Cond
+}
+
+// PersistRule is "force-persist if|unless <cond>" or "ignore-persist
+// if|unless <cond>". The rules of a proxy are evaluated in order and the
+// first whose condition matches decides, as in HAProxy.
+type PersistRule struct {
+	// Pos is the line it was read from.
+	Pos Pos
+	// Ignore is true for "ignore-persist", false for "force-persist".
+	Ignore bool
+	// Cond is the condition (never nil).
+	Cond *Cond
 }
 
 // Rule is a generic action rule (http-request, tcp-request, redirect,

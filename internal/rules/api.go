@@ -40,6 +40,8 @@ type Backend interface {
 }
 
 // Env is what compilation looks up: the running generation's backends.
+// Compile resolves every backend of the configuration through it once;
+// rules keep what it returned.
 type Env interface {
 	// Backend returns the backend called name, or nil.
 	Backend(name string) Backend
@@ -67,7 +69,10 @@ const (
 )
 
 // Stream is the per-connection state that fetches read and actions write.
-// A handler allocates one per connection (or reuses one with Reset).
+// A handler allocates one per connection (or reuses one with Reset); the
+// zero value is a stream with no addresses and no data. A Stream is used
+// by one goroutine at a time, and only with Proxies compiled from the same
+// config.Config, which agree on where each variable is kept.
 type Stream struct {
 	// Src and Dst are the client's address and the address it connected
 	// to: from the PROXY header when there was one, Dst as changed by
@@ -84,7 +89,9 @@ type Stream struct {
 	Req, Res []byte
 	// ReqFinal and ResFinal say that no more data will be considered:
 	// the inspect delay expired, the buffer is full or the peer shut its
-	// side. A condition that lacks data then evaluates to false.
+	// side. A condition that lacks data then evaluates to false. A proxy
+	// without an inspect delay treats its data as final whatever these
+	// say, as HAProxy does.
 	ReqFinal, ResFinal bool
 	// ExpectProxy is set by "tcp-request connection expect-proxy layer4":
 	// the handler reads a PROXY header next.
@@ -102,6 +109,10 @@ type Proxy struct {
 	// InspectDelay is "tcp-request inspect-delay", ResponseInspectDelay
 	// "tcp-response inspect-delay" (0: rules see only what is there).
 	InspectDelay, ResponseInspectDelay time.Duration
+	// Warnings are what Compile accepted but HAProxy warns about, such as
+	// an ACL that can never match where it is used, each prefixed with
+	// its file and line. Nil when there is nothing to say.
+	Warnings []string
 
 	c compiled
 }
@@ -114,6 +125,10 @@ type Options struct {
 	// Getenv reads environment variables for the env() fetch; nil means
 	// os.LookupEnv.
 	Getenv func(name string) (string, bool)
+	// ProcVars holds the "proc" scope variables. Pass the same store to
+	// every Compile of a generation so that its proxies share them; nil
+	// gives the Proxy a store of its own.
+	ProcVars *ProcVars
 }
 
 // Compile compiles the rules of px. cfg is the whole configuration (for
@@ -127,7 +142,8 @@ func Compile(cfg *config.Config, px *config.Proxy, env Env, opt Options) (*Proxy
 
 // NeedsContent reports whether px has tcp-request content rules or
 // switching rules that read request data: the handler must then buffer
-// request data for up to InspectDelay before choosing the backend.
+// request data for up to InspectDelay before choosing the backend, calling
+// TCPContent after each read until it returns something other than Wait.
 func (p *Proxy) NeedsContent() bool { return p.needsContent() }
 
 // NeedsResponse reports whether px has tcp-response content rules.
@@ -142,26 +158,38 @@ func (p *Proxy) TCPSession(s *Stream) Verdict { return p.runSession(s) }
 
 // TCPContent runs the "tcp-request content" rules from where an earlier
 // call returned Wait. A frontend's rules run first, then, once the backend
-// is chosen and if it is another proxy, the backend's.
+// is chosen and if it is another proxy, the backend's. It returns Wait
+// only while s.ReqFinal is false and InspectDelay is not zero; rules
+// before the waiting one are not run again. Rules that only read
+// layer-4 data never wait.
 func (p *Proxy) TCPContent(s *Stream) Verdict { return p.runContent(s) }
 
-// TCPResponse runs the backend's "tcp-response content" rules.
+// TCPResponse runs the backend's "tcp-response content" rules, waiting
+// (Wait) as TCPContent does, on s.ResFinal and ResponseInspectDelay. Close
+// ends the rules: the handler closes the server side.
 func (p *Proxy) TCPResponse(s *Stream) Verdict { return p.runResponse(s) }
 
 // UseBackend evaluates the switching rules in order and returns the
 // backend of the first that matches: a static one, or a dynamic one looked
-// up by the name its format produced (nil when no backend has that name,
-// as HAProxy then falls back to the default). ok is false when no rule
-// matched (use default_backend). Wait means a condition needs more data.
+// up by the name its format produced. ok is false when no rule matched,
+// or when the first matching rule is dynamic and names no backend (HAProxy
+// then stops there and uses the default backend): use default_backend.
+// be is nil with ok true only when Compile had no Env. As in HAProxy's
+// process_switching_rules, conditions see the data buffered so far as
+// final, so v is always Continue: run TCPContent first to wait for data.
 func (p *Proxy) UseBackend(s *Stream) (be Backend, ok bool, v Verdict) {
 	return p.useBackend(s)
 }
 
 // UseServer evaluates a backend's "use-server" rules and returns the
-// server name of the first that matches ("" for none). force reports
-// whether a "force-persist" rule matched too, which lets a server that is
-// down still be used.
+// server name of the first that matches and whose server is up, or may be
+// used down ("option persist" or a matching "force-persist"); "" for none.
+// A dynamic name that is not a server of the backend ends the evaluation
+// with "". force reports whether the first matching force-persist or
+// ignore-persist rule was a force-persist one. Server states come from
+// s.Backend, else from the proxy's own backend through Env.
 func (p *Proxy) UseServer(s *Stream) (server string, force bool) { return p.useServer(s) }
 
-// Reset clears s for a new connection, keeping its buffers.
+// Reset clears s for a new connection, keeping its buffers (Req and Res
+// are truncated to zero length) and its variables' storage.
 func (s *Stream) Reset() { s.reset() }

@@ -1,0 +1,354 @@
+package rules
+
+import (
+	"fmt"
+	"strings"
+
+	"lb/internal/config"
+)
+
+// aclRes is HAProxy's three-valued ACL result (enum acl_test_res): AND is
+// a bitwise and, OR a bitwise or, and MISS means "not decidable yet".
+type aclRes uint8
+
+const (
+	resFail aclRes = 0
+	resMiss aclRes = 1
+	resPass aclRes = 3
+)
+
+func (r aclRes) neg() aclRes {
+	switch r {
+	case resPass:
+		return resFail
+	case resFail:
+		return resPass
+	}
+	return r
+}
+
+// aclExpr is one criterion of an ACL: an expression and its patterns.
+type aclExpr struct {
+	e  *expr
+	ps *patSet
+}
+
+// acl is a compiled ACL: the expressions of every "acl" line of that name
+// (ORed), or of one anonymous ACL.
+type acl struct {
+	name  string
+	exprs []*aclExpr
+}
+
+// exec evaluates the ACL at a place, as the inner loop of acl_exec_cond:
+// an expression whose fetch is not available there never matches.
+func (a *acl) exec(ev *evalCtx, at place) aclRes {
+	r := resFail
+	for _, x := range a.exprs {
+		if x.e.use&at == 0 {
+			continue
+		}
+		it := &ev.s.st.it
+		*it = 0
+		for {
+			smp, ok := x.e.evalAt(ev, it)
+			if !ok {
+				if smp.mayChange {
+					r |= resMiss
+				}
+				break
+			}
+			if cs, ok := ev.cast(smp, x.ps.kind.in()); ok {
+				if _, hit := x.ps.match(ev, cs); hit {
+					return resPass
+				}
+			}
+			if smp.notLast {
+				continue
+			}
+			if smp.mayChange {
+				r |= resMiss
+			}
+			break
+		}
+	}
+	return r
+}
+
+// term is one ACL of a condition, negated or not.
+type term struct {
+	a   *acl
+	neg bool
+}
+
+// cond is a compiled condition: AND groups, ORed.
+type cond struct {
+	unless bool
+	groups [][]term
+	at     place
+	// content: some fetch reads buffered request or response data.
+	content bool
+}
+
+// exec is acl_exec_cond: PASS, FAIL, or MISS when more data could
+// decide. The if/unless polarity is not applied.
+func (cd *cond) exec(ev *evalCtx) aclRes {
+	r := resFail
+	for _, g := range cd.groups {
+		gr := resPass
+		for _, t := range g {
+			ar := t.a.exec(ev, cd.at)
+			if t.neg {
+				ar = ar.neg()
+			}
+			gr &= ar
+			if gr != resPass {
+				break
+			}
+		}
+		r |= gr
+		if r == resPass {
+			break
+		}
+	}
+	return r
+}
+
+// pass evaluates a condition on final data and applies its polarity.
+func (cd *cond) pass(ev *evalCtx) bool {
+	return (cd.exec(ev) == resPass) != cd.unless
+}
+
+// predefined are HAProxy 2.6's predefined ACLs that make sense in TCP
+// mode, as "fetch flags patterns" (acl.c's default_acl_list).
+var predefined = map[string][]string{
+	"TRUE":        {"always_true"},
+	"FALSE":       {"always_false"},
+	"LOCALHOST":   {"src", "127.0.0.1/8", "::1"},
+	"REQ_CONTENT": {"req.len", "gt", "0"},
+	"WAIT_END":    {"wait_end"},
+}
+
+// compileCond compiles a condition evaluated at place at. what names the
+// rule for warnings ("tcp-request connection").
+func (c *compiler) compileCond(cd *config.Cond, at place, what string) *cond {
+	if cd == nil {
+		return nil
+	}
+	out := &cond{unless: cd.Unless, at: at}
+	var g []term
+	for _, t := range cd.Terms {
+		if t.Or {
+			out.groups = append(out.groups, g)
+			g = nil
+			continue
+		}
+		var a *acl
+		if t.Anon != nil {
+			a = c.compileACL("", []*config.ACL{t.Anon})
+		} else {
+			a = c.namedACL(t.Name)
+		}
+		if a == nil {
+			return nil
+		}
+		for _, x := range a.exprs {
+			if x.e.use&at == 0 {
+				name := "anonymous acl"
+				if a.name != "" {
+					name = fmt.Sprintf("acl '%s'", a.name)
+				}
+				c.warnf("%s will never match in '%s' because it uses keyword '%s' which is incompatible with '%s'",
+					name, what, x.e.kw, placeNames[at])
+			} else if x.e.content {
+				out.content = true
+			}
+		}
+		g = append(g, term{a: a, neg: t.Neg})
+	}
+	if len(g) > 0 {
+		out.groups = append(out.groups, g)
+	}
+	return out
+}
+
+// namedACL compiles the ACL called name: every "acl" line of the proxy
+// with that name, or a predefined ACL. Results are cached per proxy.
+func (c *compiler) namedACL(name string) *acl {
+	if a, ok := c.acls[name]; ok {
+		return a
+	}
+	var lines []*config.ACL
+	for _, a := range c.px.ACLs {
+		if a.Name == name {
+			lines = append(lines, a)
+		}
+	}
+	var a *acl
+	switch {
+	case len(lines) > 0:
+		a = c.compileACL(name, lines)
+	case predefined[name] != nil:
+		words := predefined[name]
+		a = c.compileACL(name, []*config.ACL{{Pos: c.pos, Name: name, Fetch: words[0], Values: words[1:]}})
+	default:
+		c.errorf("%v", unsupported(name))
+	}
+	c.acls[name] = a
+	return a
+}
+
+// aclKeywordMatch are the ACL keywords whose implied match method is not
+// the default of their fetch's output type.
+var aclKeywordMatch = map[string]matchKind{"req.ssl_ver": mVer, "req_ssl_ver": mVer}
+
+// compileACL compiles the lines of one ACL. It returns nil after
+// reporting an error.
+func (c *compiler) compileACL(name string, lines []*config.ACL) *acl {
+	a := &acl{name: name}
+	saved := c.pos
+	defer func() { c.pos = saved }()
+	for _, l := range lines {
+		if l.Pos.File != "" || l.Pos.Line != 0 {
+			c.pos = l.Pos
+		}
+		x, err := c.compileACLExpr(l)
+		if err != nil {
+			if name == "" {
+				c.errorf("%v", err)
+			} else {
+				c.errorf("error detected while parsing ACL '%s' : %v", name, err)
+			}
+			return nil
+		}
+		a.exprs = append(a.exprs, x)
+	}
+	return a
+}
+
+func (c *compiler) compileACLExpr(l *config.ACL) (*aclExpr, error) {
+	e, err := c.parseExpr(l.Fetch)
+	if err != nil {
+		return nil, err
+	}
+	icase, method, forMap := false, "", false
+	var files []string
+	for i := 0; i < len(l.Flags); i++ {
+		switch l.Flags[i] {
+		case "-i":
+			icase = true
+		case "-m":
+			i++
+			method = l.Flags[i]
+		case "-f":
+			i++
+			files = append(files, l.Flags[i])
+		case "-M":
+			forMap = true
+		case "-u":
+			i++
+		case "-n":
+		}
+	}
+	var kind matchKind
+	switch {
+	case method != "":
+		k, ok := matchNames[method]
+		if !ok {
+			return nil, fmt.Errorf("unknown matching method '%s' when parsing ACL expression", method)
+		}
+		kind = k
+	case len(e.convs) == 0 && aclKeywordMatch[e.kw] != 0:
+		kind = aclKeywordMatch[e.kw]
+	default:
+		k, ok := defaultMatch(e.out)
+		if !ok {
+			return nil, fmt.Errorf("matching method must be specified first (using '-m') when using a sample fetch of this type ('%s')", e.kw)
+		}
+		kind = k
+	}
+	if !canCast(e.out, kind.in()) {
+		return nil, fmt.Errorf("matching method '%s' cannot be used with a %s sample in ACL expression '%s'", method, e.out, l.Fetch)
+	}
+	ps := newPatSet(kind, icase, false)
+	idx := 0
+	op := ""
+	for _, v := range l.Values {
+		if kind == mInt || kind == mLen || kind == mVer {
+			// The "eq ge gt le lt" operators apply to the patterns
+			// that follow them (parse_acl_expr's compatibility layer).
+			switch v {
+			case "eq", "ge", "gt", "le", "lt":
+				op = v
+				continue
+			}
+			if op != "" && op != "eq" && !strings.ContainsAny(v, ":-") {
+				var err error
+				if v, err = applyOp(op, v, kind == mVer); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if err := ps.add(v, idx); err != nil {
+			return nil, err
+		}
+		idx++
+	}
+	for _, f := range files {
+		lines, err := c.readLines(f)
+		if err != nil {
+			return nil, err
+		}
+		for n, line := range lines {
+			if line == "" || line[0] == '#' {
+				continue
+			}
+			line = strings.TrimLeft(line, " \t")
+			if line == "" {
+				continue
+			}
+			if forMap {
+				line, _, _ = strings.Cut(line, " ")
+			}
+			if err := ps.add(line, idx); err != nil {
+				return nil, fmt.Errorf("%v at line %d of file '%s'", err, n+1, f)
+			}
+			idx++
+		}
+	}
+	ps.done()
+	return &aclExpr{e: e, ps: ps}, nil
+}
+
+// applyOp rewrites "gt 10" as the range "11:" and so on.
+func applyOp(op, v string, ver bool) (string, error) {
+	var n int64
+	if ver {
+		x, ok := parseVer(v)
+		if !ok {
+			return "", fmt.Errorf("'%s' is not a valid dotted version", v)
+		}
+		n = x
+	} else {
+		r, err := parseIntRange(v)
+		if err != nil {
+			return "", err
+		}
+		n = r.min
+	}
+	format := func(x int64) string {
+		if ver {
+			return fmt.Sprintf("%d.%d", x>>16, x&0xffff)
+		}
+		return fmt.Sprint(x)
+	}
+	switch op {
+	case "ge":
+		return format(n) + ":", nil
+	case "gt":
+		return format(n+1) + ":", nil
+	case "le":
+		return ":" + format(n), nil
+	}
+	return ":" + format(n-1), nil // lt
+}
