@@ -85,6 +85,18 @@ func Main(argv []string) int {
 // Alerts are always printed; warnings and notices are not with -q.
 func loadConfig(args *Args, w io.Writer) (*config.Config, int) {
 	cfg, diags := config.Load(args.Files, config.Options{IgnoreResolveErrors: args.IgnoreResolveErrors})
+	if cfg != nil && config.ExitCode(cfg, diags) != 1 {
+		// The rules are compiled here too, so that "lb -c" refuses what
+		// lb would refuse at start (a fetch or action it lacks), and warns
+		// as HAProxy does about conditions that can never match.
+		errs, warnings := checkRules(cfg)
+		for _, w := range warnings {
+			diags = append(diags, config.Diag{Severity: config.Warning, Msg: w})
+		}
+		for _, err := range errs {
+			diags = append(diags, config.Diag{Severity: config.Alert, Msg: err.Error()})
+		}
+	}
 	warned := false
 	for _, d := range diags {
 		if d.Severity == config.Warning {
@@ -96,14 +108,6 @@ func loadConfig(args *Args, w io.Writer) (*config.Config, int) {
 		fmt.Fprintln(w, d.String())
 	}
 	code := config.ExitCode(cfg, diags)
-	if code != 1 && cfg != nil {
-		// The rules are compiled here too, so that "lb -c" refuses what
-		// lb would refuse at start (a fetch or action it lacks).
-		for _, err := range checkRules(cfg) {
-			fmt.Fprintf(w, "[ALERT] %v\n", err)
-			code = 1
-		}
-	}
 	if code != 1 && warned && args.ZeroWarning {
 		fmt.Fprintln(w, "[ALERT] some warnings were found and 'zero-warning' (-dW) is set. Please fix them.")
 		code = 1

@@ -38,14 +38,18 @@ func hasRules(px *config.Proxy) bool {
 }
 
 // checkRules compiles the rules of every proxy lb runs, without backends,
-// as "lb -c" does, and returns every error.
-func checkRules(cfg *config.Config) []error {
-	var errs []error
+// as "lb -c" does, and returns every error and every warning ("file:line:
+// reason" each).
+func checkRules(cfg *config.Config) (errs []error, warnings []string) {
+	opt := rules.Options{ProcVars: new(rules.ProcVars)}
 	for _, px := range ruleProxies(cfg) {
-		_, e := rules.Compile(cfg, px, nil, rules.Options{})
+		r, e := rules.Compile(cfg, px, nil, opt)
 		errs = append(errs, e...)
+		if r != nil {
+			warnings = append(warnings, r.Warnings...)
+		}
 	}
-	return errs
+	return errs, warnings
 }
 
 // ruleEnv resolves backend names for the rules of one generation.
@@ -65,8 +69,10 @@ func (e ruleEnv) Backend(name string) rules.Backend {
 func compileRules(cfg *config.Config, backends map[string]*proxy.Backend) (map[*config.Proxy]*rules.Proxy, error) {
 	out := map[*config.Proxy]*rules.Proxy{}
 	env := ruleEnv(backends)
+	// One store of proc.* variables for the whole generation.
+	opt := rules.Options{ProcVars: new(rules.ProcVars)}
 	for _, px := range ruleProxies(cfg) {
-		r, errs := rules.Compile(cfg, px, env, rules.Options{})
+		r, errs := rules.Compile(cfg, px, env, opt)
 		if len(errs) > 0 {
 			return nil, fmt.Errorf("%w", errs[0])
 		}
