@@ -8,19 +8,39 @@ import (
 	"lb/internal/rules"
 )
 
-// ruleProxies returns the proxies whose rules lb compiles and runs: every
-// enabled proxy in mode tcp that has rules. A mode http proxy is served as
-// a TCP tunnel until lb has its HTTP plane, and says so at start.
-func ruleProxies(cfg *config.Config) []*config.Proxy {
-	var out []*config.Proxy
+// ruleProxies returns the proxies whose rules lb compiles and runs, as
+// they are to be compiled: every enabled proxy in mode tcp that has rules,
+// and the layer-4 part of every proxy in mode http. A mode http proxy is
+// served as a TCP tunnel until lb has its HTTP plane, and says so at start;
+// its tcp-request and tcp-response rules still run, as HAProxy runs them
+// before any HTTP processing: access rules are never silently off. Its
+// use_backend and use-server rules, which depend on HTTP, wait for the
+// HTTP plane under the start-up warning.
+func ruleProxies(cfg *config.Config) []ruleProxy {
+	var out []ruleProxy
 	for _, px := range cfg.Proxies {
-		if px.Disabled || px.Mode == config.ModeHTTP || !hasRules(px) {
+		if px.Disabled {
 			continue
 		}
-		out = append(out, px)
+		if px.Mode == config.ModeHTTP {
+			if len(px.TCPRequest) == 0 && len(px.TCPResponse) == 0 {
+				continue
+			}
+			l4 := *px
+			l4.UseBackends, l4.UseServers, l4.PersistRules = nil, nil, nil
+			out = append(out, ruleProxy{px, &l4})
+			continue
+		}
+		if hasRules(px) {
+			out = append(out, ruleProxy{px, px})
+		}
 	}
 	return out
 }
+
+// ruleProxy is a proxy of the configuration and what of it the rules
+// engine compiles.
+type ruleProxy struct{ orig, compiled *config.Proxy }
 
 // hasRules reports whether px has anything for the rules engine to run: a
 // proxy without saves every connection the trip through it.
@@ -42,8 +62,8 @@ func hasRules(px *config.Proxy) bool {
 // reason" each).
 func checkRules(cfg *config.Config) (errs []error, warnings []string) {
 	opt := rules.Options{ProcVars: new(rules.ProcVars)}
-	for _, px := range ruleProxies(cfg) {
-		r, e := rules.Compile(cfg, px, nil, opt)
+	for _, rp := range ruleProxies(cfg) {
+		r, e := rules.Compile(cfg, rp.compiled, nil, opt)
 		errs = append(errs, e...)
 		if r != nil {
 			warnings = append(warnings, r.Warnings...)
@@ -71,13 +91,13 @@ func compileRules(cfg *config.Config, backends map[string]*proxy.Backend) (map[*
 	env := ruleEnv(backends)
 	// One store of proc.* variables for the whole generation.
 	opt := rules.Options{ProcVars: new(rules.ProcVars)}
-	for _, px := range ruleProxies(cfg) {
-		r, errs := rules.Compile(cfg, px, env, opt)
+	for _, rp := range ruleProxies(cfg) {
+		r, errs := rules.Compile(cfg, rp.compiled, env, opt)
 		if len(errs) > 0 {
 			return nil, fmt.Errorf("%w", errs[0])
 		}
-		out[px] = r
-		if be := backends[px.Name]; be != nil && px.IsBackend() {
+		out[rp.orig] = r
+		if be := backends[rp.orig.Name]; be != nil && rp.orig.IsBackend() {
 			be.SetRules(r)
 		}
 	}

@@ -435,3 +435,33 @@ backend be
 		t.Errorf("lb -c said:\n%s\nwant an alert naming %s<line> and 'not supported by lb yet'", out, cfg)
 	}
 }
+
+// TestRulesHTTPModeL4: a mode http proxy, served as a TCP tunnel until lb has its HTTP plane,
+// still applies its tcp-request rules: access control is never silently off.
+func TestRulesHTTPModeL4(t *testing.T) {
+	s := startNameServer(t, "s1")
+	port := freePort(t)
+	cfg := writeConfig(t, rulesDefaults+fmt.Sprintf(`
+frontend web
+    mode http
+    bind 127.0.0.1:%d
+    acl white_list src 127.0.0.1
+    tcp-request connection reject unless white_list
+    default_backend be
+backend be
+    mode http
+    server s1 %s
+`, port, s.addr()))
+	startLB(t, "-db", "-f", cfg)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	c := dialFrom(t, "127.0.0.2", addr)
+	if got, _ := readAllFrom(c); len(got) != 0 {
+		t.Fatalf("client outside the white list received %q", got)
+	}
+	if n, err := nameFrom(t, "127.0.0.1", addr, nil); err != nil || n != "s1" {
+		t.Fatalf("white-listed client: %q, %v; want s1", n, err)
+	}
+	if s.count() != 1 {
+		t.Errorf("server saw %d connections; want 1", s.count())
+	}
+}
