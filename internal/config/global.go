@@ -29,15 +29,7 @@ var globalKeywords map[string]globalKW
 
 func init() {
 	globalKeywords = map[string]globalKW{
-		"daemon": {fn: gFlag(func(g *Global) { g.Daemon = true })},
-		"master-worker": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
-			if len(args) > 1 && args[1] != "no-exit-on-failure" {
-				return fmt.Errorf("'%s' only supports 'no-exit-on-failure' option", args[0])
-			}
-			g.MasterWorker = true
-			return nil
-		}},
-		"quiet":                          {fn: gFlag(func(g *Global) { g.Quiet = true })},
+		"daemon":                         {fn: gFlag(func(g *Global) { g.Daemon = true })},
 		"noreuseport":                    {fn: gFlag(func(g *Global) { g.NoReusePort = true })},
 		"expose-experimental-directives": {fn: gFlag(func(g *Global) { g.ExposeExperimental = true })},
 		"maxconn": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
@@ -138,13 +130,13 @@ func init() {
 			g.LogSendHostname = "(hostname)"
 			if len(args) > 1 {
 				g.LogSendHostname = args[1]
+				return tooMany(args, 2)
 			}
 			return tooMany(args, 2)
 		}},
 		"ca-base":                         {fn: gString(func(g *Global) *string { return &g.CABase }, "'%s' expects a directory path as an argument.")},
 		"crt-base":                        {fn: gString(func(g *Global) *string { return &g.CRTBase }, "'%s' expects a directory path as an argument.")},
 		"server-state-file":               {fn: gString(func(g *Global) *string { return &g.ServerStateFile }, "'%s' expects a file name as an argument.")},
-		"server-state-base":               {fn: gString(func(g *Global) *string { return &g.ServerStateBase }, "'%s' expects a directory as an argument.")},
 		"ssl-default-bind-ciphers":        {fn: gString(func(g *Global) *string { return &g.SSLDefaultBind.Ciphers }, "global statement '%s' expects a cipher suite as an argument.")},
 		"ssl-default-bind-ciphersuites":   {fn: gString(func(g *Global) *string { return &g.SSLDefaultBind.Ciphersuites }, "global statement '%s' expects a cipher suite as an argument.")},
 		"ssl-default-server-ciphers":      {fn: gString(func(g *Global) *string { return &g.SSLDefaultServer.Ciphers }, "global statement '%s' expects a cipher suite as an argument.")},
@@ -183,25 +175,6 @@ func init() {
 			}
 			g.TuneBufsize = int(n)
 			return tooMany(args, 2)
-		}},
-		"tune.maxaccept": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
-			if len(args) < 2 {
-				return fmt.Errorf("'%s' expects an integer argument.", args[0])
-			}
-			n, err := parseInt(args[1])
-			if err != nil || n < -1 {
-				return fmt.Errorf("'%s' expects a positive numeric value", args[0])
-			}
-			g.TuneMaxaccept = n
-			return nil
-		}},
-		"tune.ssl.default-dh-param": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
-			n, err := gInt(args, 0)
-			if err == nil && n < 1024 {
-				return fmt.Errorf("'%s' expects a value >= 1024.", args[0])
-			}
-			g.SSLDHParam = n
-			return err
 		}},
 		"cpu-map": {fn: parseCPUMap},
 		"log": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
@@ -257,6 +230,7 @@ func init() {
 		"wurfl-data-file", "wurfl-information-list", "wurfl-information-list-separator",
 		"wurfl-patch-file", "zero-warning", "h1-accept-payload-with-any-method",
 		"ssl-default-bind-curves", "tune.peers.max-updates-at-once", "tune.vars.check-max-size",
+		"master-worker", "quiet", "server-state-base", "tune.maxaccept", "tune.ssl.default-dh-param",
 	} {
 		globalKeywords[k] = globalKW{status: kwUnsupported}
 	}
@@ -302,7 +276,7 @@ func gFlag(set func(*Global)) func(*loader, *Global, Pos, []string) error {
 func gString(field func(*Global) *string, missing string) func(*loader, *Global, Pos, []string) error {
 	return func(l *loader, g *Global, pos Pos, args []string) error {
 		switch args[0] {
-		case "chroot", "pidfile", "server-state-file", "server-state-base":
+		case "chroot", "pidfile", "server-state-file":
 			if *field(g) != "" {
 				return fmt.Errorf("'%s' already specified. Continuing.", args[0])
 			}
@@ -498,10 +472,18 @@ func parseRange(s string) (int, int, error) {
 	return lo, hi, err
 }
 
+// globalStatsKeywords are the words after "stats" in the global section.
+var globalStatsKeywords = map[string]kwStatus{
+	"socket": kwSupported, "timeout": kwSupported, "bind-process": kwSupported, "maxconn": kwUnsupported,
+}
+
 // parseGlobalStats handles "stats socket|timeout|maxconn|bind-process".
 func parseGlobalStats(l *loader, g *Global, pos Pos, args []string) error {
 	if len(args) < 2 {
 		return fmt.Errorf("'stats' expects 'socket', 'maxconn', 'bind-process' or 'timeout' in 'global' section.")
+	}
+	if globalStatsKeywords[args[1]] == kwUnsupported {
+		return fmt.Errorf("'stats %s' is not supported by lb yet", args[1])
 	}
 	switch args[1] {
 	case "socket":
@@ -514,6 +496,10 @@ func parseGlobalStats(l *loader, g *Global, pos Pos, args []string) error {
 		}
 		if len(b.Addrs) != 1 {
 			return fmt.Errorf("'stats socket' : '%s' must resolve to exactly one address.", args[2])
+		}
+		if b.AcceptProxy {
+			// The runtime API reads commands at once: no PROXY header.
+			return fmt.Errorf("'accept-proxy' is not supported by lb yet on 'stats socket' lines")
 		}
 		s := StatsSocket{Pos: pos, Addr: b.Addrs[0], Level: b.Level, Mode: b.Mode, User: b.User,
 			Group: b.Group, UID: b.UID, GID: b.GID, ExposeFDListeners: b.ExposeFDListeners, Bind: b}
@@ -530,15 +516,6 @@ func parseGlobalStats(l *loader, g *Global, pos Pos, args []string) error {
 			return fmt.Errorf("'stats timeout' expects a positive value")
 		}
 		g.StatsTimeout = d
-	case "maxconn":
-		if len(args) < 3 {
-			return fmt.Errorf("'stats maxconn' expects a positive value")
-		}
-		n, err := parseInt(args[2])
-		if err != nil || n <= 0 {
-			return fmt.Errorf("'stats maxconn' expects a positive value")
-		}
-		g.StatsMaxconn = n
 	case "bind-process":
 		// Accepted by HAProxy 2.6 for compatibility; lb runs one process.
 		l.warn(pos, "'stats bind-process' has no effect: lb runs a single process.")
