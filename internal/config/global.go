@@ -149,9 +149,12 @@ func init() {
 			g.SSLDefaultServer.Options = append(g.SSLDefaultServer.Options, args[1:]...)
 			return checkSSLOptions(args)
 		}},
-		"hard-stop-after":   {fn: gTime(func(g *Global) *time.Duration { return &g.HardStopAfter })},
-		"grace":             {fn: gTime(func(g *Global) *time.Duration { return &g.Grace })},
-		"close-spread-time": {fn: gTime(func(g *Global) *time.Duration { return &g.CloseSpreadTime })},
+		"hard-stop-after": {fn: gTime(func(g *Global) *time.Duration { return &g.HardStopAfter })},
+		"grace":           {fn: gTime(func(g *Global) *time.Duration { return &g.Grace })},
+		"close-spread-time": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			g.closeSpreadPos = pos
+			return gTime(func(g *Global) *time.Duration { return &g.CloseSpreadTime })(l, g, pos, args)
+		}},
 		"spread-checks": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
 			if g.SpreadChecks != 0 {
 				return fmt.Errorf("spread-checks already specified. Continuing.")

@@ -243,7 +243,7 @@ func (p *Proxy) clone() *Proxy {
 	n.Compression.Algos = append([]string(nil), p.Compression.Algos...)
 	n.Compression.Types = append([]string(nil), p.Compression.Types...)
 	n.Balance.Args = append([]string(nil), p.Balance.Args...)
-	n.Binds, n.Servers, n.ACLs, n.UseBackends = nil, nil, nil, nil
+	n.Binds, n.Servers, n.ACLs, n.UseBackends, n.httpOnly = nil, nil, nil, nil, nil
 	n.HTTPRequest, n.HTTPResponse, n.HTTPAfterResponse = nil, nil, nil
 	n.TCPRequest, n.TCPResponse, n.Redirects, n.Captures = nil, nil, nil, nil
 	n.DefaultBackend = p.DefaultBackend
@@ -389,6 +389,10 @@ func (l *loader) proxyLine(pos Pos, args []string) {
 	c := &pctx{l: l, p: p, pos: pos, args: args}
 	if err := kw.fn(c); err != nil {
 		l.report(pos, err)
+		return
+	}
+	if quietHTTPKeywords[args[0]] {
+		c.noteHTTPOnly(args[0])
 	}
 }
 
@@ -476,6 +480,9 @@ func kwTimeout(c *pctx) error {
 	}
 	if len(c.args) > 3 {
 		return fmt.Errorf("'timeout %s' : unexpected extra argument '%s' after value '%s'.", name, c.args[3], c.args[2])
+	}
+	if quietHTTPTimeouts[name] {
+		c.noteHTTPOnly("timeout " + name)
 	}
 	t := &c.p.Timeouts
 	feOnly := map[string]bool{"client": true, "http-keep-alive": true, "http-request": true, "client-fin": true}
@@ -706,6 +713,9 @@ func kwOption(c *pctx) error {
 		return nil
 	}
 	c.p.Options[name] = !neg
+	if quietHTTPOptions[name] && !neg {
+		c.noteHTTPOnly("option " + name)
+	}
 	if name == "log-health-checks" {
 		c.p.Check.LogHealthChecks = !neg
 	}

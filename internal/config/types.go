@@ -235,6 +235,9 @@ type Global struct {
 	UnixBind UnixBind
 	// ExposeExperimental is "expose-experimental-directives".
 	ExposeExperimental bool
+
+	// closeSpreadPos is the line of "close-spread-time", for its warning.
+	closeSpreadPos Pos
 }
 
 // SSLDefaults is one set of ssl-default-{bind,server}-* values.
@@ -460,6 +463,9 @@ type Proxy struct {
 	// disabledPos is the line of "disabled", which lb refuses for a
 	// backend: it would still check and use its servers.
 	disabledPos Pos
+	// httpOnly are the HTTP keywords written in the section that HAProxy
+	// ignores silently outside mode http (see checkHTTPOnly).
+	httpOnly []httpOnlyUse
 }
 
 // LogTargets returns the proxy's log targets with "log global" replaced by
