@@ -127,12 +127,17 @@ func init() {
 			if g.LogSendHostname != "" {
 				return fmt.Errorf("'%s' already specified. Continuing.", args[0])
 			}
-			g.LogSendHostname = "(hostname)"
 			if len(args) > 1 {
 				g.LogSendHostname = args[1]
 				return tooMany(args, 2)
 			}
-			return tooMany(args, 2)
+			// HAProxy sends the system's host name, read at start-up.
+			host, err := l.hostname()
+			if err != nil || host == "" {
+				return fmt.Errorf("'%s' : cannot read the host name, name it as an argument.", args[0])
+			}
+			g.LogSendHostname = host
+			return nil
 		}},
 		"ca-base":                         {fn: gString(func(g *Global) *string { return &g.CABase }, "'%s' expects a directory path as an argument.")},
 		"crt-base":                        {fn: gString(func(g *Global) *string { return &g.CRTBase }, "'%s' expects a directory path as an argument.")},

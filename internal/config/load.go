@@ -153,6 +153,13 @@ func (l *loader) lookupUser(name string) (int, error) {
 	return strconv.Atoi(u.Uid)
 }
 
+func (l *loader) hostname() (string, error) {
+	if l.opt.Hostname != nil {
+		return l.opt.Hostname()
+	}
+	return os.Hostname()
+}
+
 func (l *loader) lookupGroup(name string) (int, error) {
 	if l.opt.LookupGroup != nil {
 		return l.opt.LookupGroup(name)

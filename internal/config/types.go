@@ -86,6 +86,9 @@ type Options struct {
 	// the global section and of unix bind lines to numeric ids, as HAProxy
 	// does while parsing (an unknown name is an error). Nil means os/user.
 	LookupUser, LookupGroup func(name string) (int, error)
+	// Hostname names this machine for "log-send-hostname" without an
+	// argument. Nil means os.Hostname.
+	Hostname func() (string, error)
 }
 
 // Config is a whole parsed configuration. It is not modified after Load.
@@ -198,7 +201,9 @@ type Global struct {
 	StatsTimeout time.Duration
 	// Logs are the global "log" targets.
 	Logs []LogTarget
-	// LogSendHostname is "log-send-hostname" ("" = not set).
+	// LogSendHostname is "log-send-hostname": the name sent in syslog
+	// headers, the system's host name when the line names none ("" = not
+	// set).
 	LogSendHostname string
 	// LogTag is "log-tag" ("" = program name).
 	LogTag string
