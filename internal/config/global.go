@@ -184,7 +184,9 @@ func init() {
 			g.TuneBufsize = int(n)
 			return tooMany(args, 2)
 		}},
-		"cpu-map": {fn: parseCPUMap},
+		// lb sets the affinity of one of its threads only: refused until it
+		// sets every thread's (the parser is kept for then).
+		"cpu-map": {status: kwUnsupported, fn: parseCPUMap},
 		"log": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
 			if len(args) > 1 && args[1] == "global" {
 				return fmt.Errorf("log : 'global' is not supported for a global syslog server")
