@@ -141,17 +141,12 @@ func init() {
 		}},
 		"ca-base":                         {fn: gString(func(g *Global) *string { return &g.CABase }, "'%s' expects a directory path as an argument.")},
 		"crt-base":                        {fn: gString(func(g *Global) *string { return &g.CRTBase }, "'%s' expects a directory path as an argument.")},
-		"server-state-file":               {fn: gString(func(g *Global) *string { return &g.ServerStateFile }, "'%s' expects a file name as an argument.")},
 		"ssl-default-bind-ciphers":        {fn: gString(func(g *Global) *string { return &g.SSLDefaultBind.Ciphers }, "global statement '%s' expects a cipher suite as an argument.")},
 		"ssl-default-bind-ciphersuites":   {fn: gString(func(g *Global) *string { return &g.SSLDefaultBind.Ciphersuites }, "global statement '%s' expects a cipher suite as an argument.")},
 		"ssl-default-server-ciphers":      {fn: gString(func(g *Global) *string { return &g.SSLDefaultServer.Ciphers }, "global statement '%s' expects a cipher suite as an argument.")},
 		"ssl-default-server-ciphersuites": {fn: gString(func(g *Global) *string { return &g.SSLDefaultServer.Ciphersuites }, "global statement '%s' expects a cipher suite as an argument.")},
 		"ssl-default-bind-options": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
 			g.SSLDefaultBind.Options = append(g.SSLDefaultBind.Options, args[1:]...)
-			return checkSSLOptions(args)
-		}},
-		"ssl-default-server-options": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
-			g.SSLDefaultServer.Options = append(g.SSLDefaultServer.Options, args[1:]...)
 			return checkSSLOptions(args)
 		}},
 		"hard-stop-after": {fn: gTime(func(g *Global) *time.Duration { return &g.HardStopAfter })},
@@ -240,7 +235,8 @@ func init() {
 		"wurfl-data-file", "wurfl-information-list", "wurfl-information-list-separator",
 		"wurfl-patch-file", "zero-warning", "h1-accept-payload-with-any-method",
 		"ssl-default-bind-curves", "tune.peers.max-updates-at-once", "tune.vars.check-max-size",
-		"master-worker", "quiet", "server-state-base", "tune.maxaccept", "tune.ssl.default-dh-param",
+		"master-worker", "quiet", "server-state-base", "server-state-file", "tune.maxaccept",
+		"tune.ssl.default-dh-param", "ssl-default-server-options",
 	} {
 		globalKeywords[k] = globalKW{status: kwUnsupported}
 	}
@@ -286,7 +282,7 @@ func gFlag(set func(*Global)) func(*loader, *Global, Pos, []string) error {
 func gString(field func(*Global) *string, missing string) func(*loader, *Global, Pos, []string) error {
 	return func(l *loader, g *Global, pos Pos, args []string) error {
 		switch args[0] {
-		case "chroot", "pidfile", "server-state-file":
+		case "chroot", "pidfile":
 			if *field(g) != "" {
 				return fmt.Errorf("'%s' already specified. Continuing.", args[0])
 			}

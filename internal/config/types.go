@@ -221,9 +221,6 @@ type Global struct {
 	TuneBufsize int
 	// SpreadChecks is the percentage of random jitter on check intervals.
 	SpreadChecks int
-	// ServerStateFile is "server-state-file": only "load-server-state-from-file"
-	// reads it, which lb does not support yet.
-	ServerStateFile string
 	// CABase and CRTBase are "ca-base" and "crt-base", the directories of
 	// relative ca-file and crt paths; lb refuses every TLS line that would
 	// read them.
@@ -398,8 +395,6 @@ type Proxy struct {
 	Maxconn int
 	// Backlog is the proxy-level listen backlog (0 = maxconn).
 	Backlog int
-	// Fullconn is "fullconn" (dynamic maxconn; 0 = not set).
-	Fullconn int
 	// Timeouts are the proxy timeouts.
 	Timeouts Timeouts
 	// Retries is the number of connection retries (default 3).
