@@ -95,7 +95,8 @@ func init() {
 		"redispatch": removed("The 'redispatch' directive is not supported anymore since HAProxy 2.1. Use 'option redispatch'."),
 		"redisp":     removed("The 'redisp' directive is not supported anymore since HAProxy 2.1. Use 'option redispatch'."),
 		"block":      removed("The 'block' directive is not supported anymore since HAProxy 2.1. Use 'http-request deny' which uses the exact same syntax."),
-		"monitor-net": {cap: fe, def: true, fn: func(c *pctx) error {
+		// The message of the removed monitor-net names the line's network.
+		"monitor-net": {cap: fe, def: true, status: kwRemoved, fn: func(c *pctx) error {
 			n := "<net>"
 			if len(c.args) > 1 {
 				n = c.args[1]
@@ -356,6 +357,9 @@ func (l *loader) proxyLine(pos Pos, args []string) {
 	switch {
 	case !ok:
 		l.alert(pos, "unknown keyword '%s' in '%s' section", args[0], secName)
+		return
+	case kw.status == kwRemoved && kw.fn != nil:
+		l.report(pos, kw.fn(&pctx{l: l, p: p, pos: pos, args: args}))
 		return
 	case kw.status == kwRemoved:
 		l.alert(pos, "%s", kw.msg)
