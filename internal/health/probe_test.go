@@ -231,6 +231,8 @@ func TestProbeRequest(t *testing.T) {
 		{"get 1.1 host", Config{Kind: KindHTTP, HTTP: HTTPRequest{Method: "GET", URI: "/health", Version: "HTTP/1.1",
 			Headers: [][2]string{{"Host", "example.org"}}}},
 			"GET /health HTTP/1.1\r\nhost: example.org\r\nconnection: close\r\n\r\n"},
+		{"body", Config{Kind: KindHTTP, HTTP: HTTPRequest{Method: "POST", Body: "ping"}},
+			"POST / HTTP/1.0\r\ncontent-length: 4\r\n\r\n"},
 		{"send-proxy", Config{Kind: KindHTTP, SendProxy: true}, "PROXY UNKNOWN\r\nOPTIONS / HTTP/1.0\r\n\r\n"},
 		{"send-proxy-v2", Config{Kind: KindHTTP, SendProxyV2: true},
 			"\r\n\r\n\x00\r\nQUIT\n\x20\x00\x00\x00OPTIONS / HTTP/1.0\r\n\r\n"},
