@@ -290,3 +290,63 @@ listen app
 		t.Errorf("the disabled server got %d connections", c.count())
 	}
 }
+
+// TestTimeoutConnect: a server that never answers the SYN is given up after timeout
+// connect (retries 0: one attempt), and the session logs it as a connection timeout.
+func TestTimeoutConnect(t *testing.T) {
+	// A listening socket with a backlog of 0 whose one accept queue slot is taken: the
+	// kernel drops the SYNs that follow, as a server behind a filter would.
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blackhole := fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
+	filler, err := net.DialTimeout("tcp", blackhole, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer filler.Close()
+	port := freePort(t)
+	cfg := writeConfig(t, fmt.Sprintf(`
+global
+    log stdout format raw local0
+defaults
+    mode tcp
+    log global
+    option tcplog
+    retries 0
+    timeout connect 400ms
+    timeout client 10s
+    timeout server 10s
+listen app
+    bind 127.0.0.1:%d
+    server s1 %s
+`, port, blackhole))
+	p := startLB(t, "-db", "-f", cfg)
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = c.Read(make([]byte, 16))
+	if d := time.Since(start); err == nil || d < 300*time.Millisecond || d > 3*time.Second {
+		t.Errorf("closed after %s (%v); want about timeout connect (400ms)", d, err)
+	}
+	p.waitOutput(" app app/s1 ", 3*time.Second)
+	if !strings.Contains(p.out.String(), " sC ") {
+		t.Errorf("the session's log line lacks termination state sC:\n%s", p.out.String())
+	}
+}
