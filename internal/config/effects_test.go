@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -136,7 +137,7 @@ var effects = map[string]effect{
 	"global stats bind-process":              info("HAProxy 2.6 warns it has no effect; lb runs one process and says the same"),
 	"global setenv":                          show(tGolden + "/global"),
 	"global presetenv":                       show(tGolden + "/global"),
-	"global unsetenv":                        show(tGolden + "/cond-nested"),
+	"global unsetenv":                        show(tGolden + "/global"),
 	"global resetenv":                        show(tGolden + "/global"),
 	"global unix-bind":                       show(tGolden+"/bind", tUnixSock),
 	"global description":                     info("text for the statistics page"),
@@ -460,27 +461,53 @@ func moduleRoot(t *testing.T) string {
 	}
 }
 
-// testFuncs returns the Test functions declared in the _test.go files of
-// the package in dir.
-func testFuncs(t *testing.T, dir string) map[string]bool {
+// pkgSource is what effects_test.go checks a test reference against: the
+// Test functions declared in the _test.go files of a package, and the
+// string literals of all its files (where table-driven subtests get their
+// names).
+type pkgSource struct {
+	tests, strings map[string]bool
+}
+
+func parsePackage(t *testing.T, dir string) pkgSource {
 	t.Helper()
-	pkgs, err := parser.ParseDir(token.NewFileSet(), dir, func(fi os.FileInfo) bool {
-		return strings.HasSuffix(fi.Name(), "_test.go")
-	}, parser.SkipObjectResolution)
+	pkgs, err := parser.ParseDir(token.NewFileSet(), dir, nil, parser.SkipObjectResolution)
 	if err != nil {
 		t.Fatalf("parse %s: %v", dir, err)
 	}
-	out := map[string]bool{}
+	src := pkgSource{tests: map[string]bool{}, strings: map[string]bool{}}
 	for _, p := range pkgs {
-		for _, f := range p.Files {
+		for name, f := range p.Files {
+			ast.Inspect(f, func(n ast.Node) bool {
+				if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					if v, err := strconv.Unquote(lit.Value); err == nil {
+						src.strings[v] = true
+					}
+				}
+				return true
+			})
+			if !strings.HasSuffix(name, "_test.go") {
+				continue
+			}
 			for _, d := range f.Decls {
 				if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv == nil && strings.HasPrefix(fd.Name.Name, "Test") {
-					out[fd.Name.Name] = true
+					src.tests[fd.Name.Name] = true
 				}
 			}
 		}
 	}
-	return out
+	return src
+}
+
+// hasSubtest reports whether sub (as go test names it: blanks become
+// underscores) can name a subtest: a string of the package, or a case
+// file of TestGoldenCases.
+func (src pkgSource) hasSubtest(root, pkg, test, sub string) bool {
+	if pkg == "internal/config" && test == "TestGoldenCases" {
+		_, err := os.Stat(filepath.Join(root, "testdata/config/cases", sub+".cfg"))
+		return err == nil
+	}
+	return src.strings[sub] || src.strings[strings.ReplaceAll(sub, "_", " ")]
 }
 
 // splitKey separates a registry key into its table and keyword: the
@@ -494,11 +521,12 @@ func splitKey(key string, tables map[string]map[string]kwStatus) (table, kw stri
 	return table, kw, ok
 }
 
-var testRef = regexp.MustCompile(`^(internal/[a-z0-9/]+)\.(Test[A-Za-z0-9_]+)(/[^ ]+)?$`)
+var testRef = regexp.MustCompile(`^(internal/[a-z0-9/]+)\.(Test[A-Za-z0-9_]+)(/[^ /]+)?$`)
 
 // TestKeywordEffects fails when a keyword the tables accept has no registry
-// entry, when an entry names a test that does not exist, or when an entry
-// names a keyword the tables do not accept.
+// entry, when an entry names a test that does not exist (a Test function,
+// and a subtest name the package holds), or when an entry names a keyword
+// the tables do not accept.
 func TestKeywordEffects(t *testing.T) {
 	tables := keywordTables()
 	for name, table := range tables {
@@ -513,7 +541,7 @@ func TestKeywordEffects(t *testing.T) {
 		}
 	}
 	root := moduleRoot(t)
-	funcs := map[string]map[string]bool{}
+	pkgs := map[string]pkgSource{}
 	counts := map[effectKind]int{}
 	for key, e := range effects {
 		table, kw, ok := splitKey(key, tables)
@@ -550,11 +578,16 @@ func TestKeywordEffects(t *testing.T) {
 			if pendingTests[m[1]+"."+m[2]] {
 				continue
 			}
-			if funcs[m[1]] == nil {
-				funcs[m[1]] = testFuncs(t, filepath.Join(root, m[1]))
+			src, ok := pkgs[m[1]]
+			if !ok {
+				src = parsePackage(t, filepath.Join(root, m[1]))
+				pkgs[m[1]] = src
 			}
-			if !funcs[m[1]][m[2]] {
+			switch sub := strings.TrimPrefix(m[3], "/"); {
+			case !src.tests[m[2]]:
 				t.Errorf("registry entry %q: no func %s in the _test.go files of %s", key, m[2], m[1])
+			case sub != "" && !src.hasSubtest(root, m[1], m[2], sub):
+				t.Errorf("registry entry %q: %s has no subtest named %q", key, m[1]+"."+m[2], sub)
 			}
 		}
 	}
