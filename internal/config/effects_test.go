@@ -36,9 +36,10 @@ const (
 	// Outside mode http, HAProxy ignores it, and lb warns or refuses: tcp
 	// is a line showing it, checked by TestHTTPModeKeywordsWarnOutsideHTTP.
 	httpMode
-	// pendingRuntime: accepted and not carried out yet, because refusing
-	// it would lose a corpus file HAProxy accepts; the change it needs is
-	// in a package others are changing now. why is that change.
+	// pendingRuntime: accepted and not carried out (or only in part) yet,
+	// because refusing it would lose a corpus file HAProxy accepts, or the
+	// part lb does carry out (its tests show that part); the change it
+	// needs is in a package others are changing now. why is that change.
 	pendingRuntime
 )
 
