@@ -117,6 +117,8 @@ const (
 // name.
 var effects = map[string]effect{
 	// The global section.
+	"global master-worker": {tests: []string{e2e + "TestSIGUSR2Handover"},
+		why: "reloading on SIGUSR2 is what it brings: lb always does it, by handover (as with -W)"},
 	"global daemon":                          show(e2e + "TestGlobalDaemon"),
 	"global maxconn":                         show("internal/proxy.TestGlobalMaxconn", e2e+"TestFDLimit"),
 	"global nbthread":                        show(e2e + "TestGlobalProcessSettings"),

@@ -29,7 +29,16 @@ var globalKeywords map[string]globalKW
 
 func init() {
 	globalKeywords = map[string]globalKW{
-		"daemon":                         {fn: gFlag(func(g *Global) { g.Daemon = true })},
+		"daemon": {fn: gFlag(func(g *Global) { g.Daemon = true })},
+		// What master-worker brings, reloading on SIGUSR2, lb always does,
+		// by handing its sockets over to a new process (as with -W).
+		"master-worker": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			if len(args) > 1 && args[1] != "no-exit-on-failure" {
+				return fmt.Errorf("'%s' only supports 'no-exit-on-failure' option", args[0])
+			}
+			g.MasterWorker = true
+			return nil
+		}},
 		"noreuseport":                    {fn: gFlag(func(g *Global) { g.NoReusePort = true })},
 		"expose-experimental-directives": {fn: gFlag(func(g *Global) { g.ExposeExperimental = true })},
 		"maxconn": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
@@ -235,7 +244,7 @@ func init() {
 		"wurfl-data-file", "wurfl-information-list", "wurfl-information-list-separator",
 		"wurfl-patch-file", "zero-warning", "h1-accept-payload-with-any-method",
 		"ssl-default-bind-curves", "tune.peers.max-updates-at-once", "tune.vars.check-max-size",
-		"master-worker", "quiet", "server-state-base", "server-state-file", "tune.maxaccept",
+		"quiet", "server-state-base", "server-state-file", "tune.maxaccept",
 		"tune.ssl.default-dh-param", "ssl-default-server-options",
 	} {
 		globalKeywords[k] = globalKW{status: kwUnsupported}
