@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -44,23 +43,10 @@ func init() {
 	str := func(set func(b *Bind, s string)) bindOpt {
 		return bindOpt{nargs: 1, fn: func(l *loader, b *Bind, v []string) error { set(b, v[0]); return nil }}
 	}
-	sslStr := func(name string) bindOpt {
-		return bindOpt{nargs: 1, fn: func(l *loader, b *Bind, v []string) error {
-			sslOf(b).Other[name] = v[0]
-			return nil
-		}}
-	}
-	sslFlag := func(name string) bindOpt {
-		return bindOpt{fn: func(l *loader, b *Bind, v []string) error {
-			s := sslOf(b)
-			s.NoTLS = append(s.NoTLS, name)
-			return nil
-		}}
-	}
+	unsup := func(n int) bindOpt { return bindOpt{nargs: n, status: kwUnsupported} }
 	bindOptions = map[string]bindOpt{
 		"name":         str(func(b *Bind, s string) { b.Name = s }),
 		"id":           intOpt("id", 1, func(b *Bind, n int) { b.ID = n }),
-		"maxconn":      intOpt("maxconn", 0, func(b *Bind, n int) { b.Maxconn = n }),
 		"backlog":      intOpt("backlog", 0, func(b *Bind, n int) { b.Backlog = n }),
 		"transparent":  flag(func(b *Bind) { b.Transparent = true }),
 		"defer-accept": flag(func(b *Bind) { b.DeferAccept = true }),
@@ -103,13 +89,6 @@ func init() {
 			}
 			return fmt.Errorf("'level' only supports 'user', 'operator', and 'admin' (got '%s')", v[0])
 		}},
-		"severity-output": {nargs: 1, fn: func(l *loader, b *Bind, v []string) error {
-			switch v[0] {
-			case "none", "number", "string":
-				return nil
-			}
-			return fmt.Errorf("'severity-output' only supports 'none', 'number', and 'string'")
-		}},
 		"expose-fd": {nargs: 1, fn: func(l *loader, b *Bind, v []string) error {
 			if v[0] != "listeners" {
 				return fmt.Errorf("'expose-fd' only supports 'listeners' (got '%s')", v[0])
@@ -117,111 +96,26 @@ func init() {
 			b.ExposeFDListeners = true
 			return nil
 		}},
-		"alpn": {nargs: 1, fn: func(l *loader, b *Bind, v []string) error {
-			b.ALPN = strings.Split(v[0], ",")
-			return nil
-		}},
-		"process": {nargs: 1, fn: func(l *loader, b *Bind, v []string) error {
-			if v[0] != "1" && v[0] != "all" && v[0] != "odd" && !strings.HasPrefix(v[0], "1/") {
-				return fmt.Errorf("'process' : '%s' is not a valid number/range. It supports numbers from 1 to 1.", v[0])
-			}
-			return nil
-		}},
-		"ssl": {fn: func(l *loader, b *Bind, v []string) error { sslOf(b); return nil }},
-		"crt": {nargs: 1, fn: func(l *loader, b *Bind, v []string) error {
-			p := v[0]
-			if l.cfg.Global.CRTBase != "" && !filepath.IsAbs(p) {
-				p = filepath.Join(l.cfg.Global.CRTBase, p)
-			}
-			if _, err := l.opt.Stat(p); err != nil {
-				return fmt.Errorf("unable to stat SSL certificate from file '%s' : %s.", p, errText(err))
-			}
-			s := sslOf(b)
-			s.Crts = append(s.Crts, p)
-			return nil
-		}},
-		"crt-list": {nargs: 1, fn: func(l *loader, b *Bind, v []string) error {
-			if _, err := l.opt.Stat(v[0]); err != nil {
-				return fmt.Errorf("'crt-list' : unable to open file '%s' : %s.", v[0], errText(err))
-			}
-			sslOf(b).CrtList = v[0]
-			return nil
-		}},
-		"ca-file": {nargs: 1, fn: func(l *loader, b *Bind, v []string) error {
-			p := v[0]
-			if l.cfg.Global.CABase != "" && !filepath.IsAbs(p) {
-				p = filepath.Join(l.cfg.Global.CABase, p)
-			}
-			if _, err := l.opt.Stat(p); err != nil {
-				return fmt.Errorf("'ca-file' : unable to load %s", p)
-			}
-			sslOf(b).CAFile = p
-			return nil
-		}},
-		"verify": {nargs: 1, fn: func(l *loader, b *Bind, v []string) error {
-			switch v[0] {
-			case "none", "optional", "required":
-				sslOf(b).Verify = v[0]
-				return nil
-			}
-			return fmt.Errorf("'verify' : unknown verify method '%s', only 'none', 'optional', and 'required' are supported", v[0])
-		}},
-		"ciphers":               str(func(b *Bind, s string) { sslOf(b).Ciphers = s }),
-		"ssl-min-ver":           str(func(b *Bind, s string) { sslOf(b).MinVer = s }),
-		"ssl-max-ver":           str(func(b *Bind, s string) { sslOf(b).MaxVer = s }),
-		"strict-sni":            flag(func(b *Bind) { sslOf(b).StrictSNI = true }),
-		"ciphersuites":          sslStr("ciphersuites"),
-		"curves":                sslStr("curves"),
-		"ecdhe":                 sslStr("ecdhe"),
-		"crl-file":              sslStr("crl-file"),
-		"npn":                   sslStr("npn"),
-		"sigalgs":               sslStr("sigalgs"),
-		"client-sigalgs":        sslStr("client-sigalgs"),
-		"ca-ignore-err":         sslStr("ca-ignore-err"),
-		"crt-ignore-err":        sslStr("crt-ignore-err"),
-		"ca-sign-file":          sslStr("ca-sign-file"),
-		"ca-sign-pass":          sslStr("ca-sign-pass"),
-		"ca-verify-file":        sslStr("ca-verify-file"),
-		"tls-ticket-keys":       sslStr("tls-ticket-keys"),
-		"no-sslv3":              sslFlag("no-sslv3"),
-		"no-tlsv10":             sslFlag("no-tlsv10"),
-		"no-tlsv11":             sslFlag("no-tlsv11"),
-		"no-tlsv12":             sslFlag("no-tlsv12"),
-		"no-tlsv13":             sslFlag("no-tlsv13"),
-		"force-sslv3":           sslFlag("force-sslv3"),
-		"force-tlsv10":          sslFlag("force-tlsv10"),
-		"force-tlsv11":          sslFlag("force-tlsv11"),
-		"force-tlsv12":          sslFlag("force-tlsv12"),
-		"force-tlsv13":          sslFlag("force-tlsv13"),
-		"no-tls-tickets":        sslFlag("no-tls-tickets"),
-		"prefer-client-ciphers": sslFlag("prefer-client-ciphers"),
-		"allow-0rtt":            sslFlag("allow-0rtt"),
-		"no-ca-names":           sslFlag("no-ca-names"),
-		"no-alpn":               sslFlag("no-alpn"),
-		"generate-certificates": sslFlag("generate-certificates"),
-		"shards":                {nargs: 1, status: kwUnsupported},
-		"thread":                {nargs: 1, status: kwUnsupported},
-		"namespace":             {nargs: 1, status: kwUnsupported},
-		"mss":                   {nargs: 1, status: kwUnsupported},
-		"tcp-ut":                {nargs: 1, status: kwUnsupported},
-		"nice":                  {nargs: 1, status: kwUnsupported},
-		"proto":                 {nargs: 1, status: kwUnsupported},
-		"accept-netscaler-cip":  {nargs: 1, status: kwUnsupported},
-		"quic-force-retry":      {status: kwUnsupported},
-		"quic-cc-algo":          {nargs: 1, status: kwUnsupported},
-		"label":                 {nargs: 1, status: kwUnsupported},
+		// lb has no TLS yet: "ssl" and every TLS setting are refused.
+		"ssl": unsup(0), "crt": unsup(1), "crt-list": unsup(1), "ca-file": unsup(1), "verify": unsup(1),
+		"ciphers": unsup(1), "ciphersuites": unsup(1), "ssl-min-ver": unsup(1), "ssl-max-ver": unsup(1),
+		"strict-sni": unsup(0), "curves": unsup(1), "ecdhe": unsup(1), "crl-file": unsup(1), "npn": unsup(1),
+		"alpn": unsup(1), "sigalgs": unsup(1), "client-sigalgs": unsup(1), "ca-ignore-err": unsup(1),
+		"crt-ignore-err": unsup(1), "ca-sign-file": unsup(1), "ca-sign-pass": unsup(1), "ca-verify-file": unsup(1),
+		"tls-ticket-keys": unsup(1), "no-sslv3": unsup(0), "no-tlsv10": unsup(0), "no-tlsv11": unsup(0),
+		"no-tlsv12": unsup(0), "no-tlsv13": unsup(0), "force-sslv3": unsup(0), "force-tlsv10": unsup(0),
+		"force-tlsv11": unsup(0), "force-tlsv12": unsup(0), "force-tlsv13": unsup(0), "no-tls-tickets": unsup(0),
+		"prefer-client-ciphers": unsup(0), "allow-0rtt": unsup(0), "no-ca-names": unsup(0), "no-alpn": unsup(0),
+		"generate-certificates": unsup(0),
+		"maxconn":               unsup(1), "severity-output": unsup(1), "process": unsup(1), "shards": unsup(1),
+		"thread": unsup(1), "namespace": unsup(1), "mss": unsup(1), "tcp-ut": unsup(1), "nice": unsup(1),
+		"proto": unsup(1), "accept-netscaler-cip": unsup(1), "quic-force-retry": unsup(0),
+		"quic-cc-algo": unsup(1), "label": unsup(1),
 	}
 }
 
 // maxBindAddrs bounds the addresses one bind line expands to.
 const maxBindAddrs = 65535
-
-func sslOf(b *Bind) *SSLBind {
-	if b.SSL == nil {
-		b.SSL = &SSLBind{Other: map[string]string{}}
-	}
-	return b.SSL
-}
 
 // parseBind parses a bind line's address spec and its options. what is the
 // keyword for messages ("bind" or "stats socket"); section is the section
@@ -258,16 +152,8 @@ func (l *loader) parseBind(pos Pos, spec string, opts []string, what string, sta
 		}
 		i += o.nargs
 	}
-	if b.SSL != nil && len(b.SSL.Crts) == 0 && b.SSL.CrtList == "" && containsWord(opts, "ssl") {
-		return nil, fmt.Errorf("'%s %s' in section '%s' : 'ssl' requires at least one certificate ('crt' or 'crt-list').", what, spec, sec)
-	}
-	if containsWord(opts, "ssl") {
-		return nil, fmt.Errorf("'ssl' on '%s' lines is not supported by lb yet", what)
-	}
 	return b, nil
 }
-
-func containsWord(list []string, w string) bool { return contains(list, w) }
 
 // envExpand replaces $NAME and ${NAME} anywhere in s (unset = empty), as
 // HAProxy's env_expand() does on addresses whatever the quoting.

@@ -16,6 +16,7 @@ func (l *loader) check() {
 	for _, p := range l.cfg.Proxies {
 		l.checkProxy(p)
 	}
+	l.checkGlobalHTTPOnly()
 	resolveFailed := false
 	for _, p := range l.cfg.Proxies {
 		for _, s := range p.Servers {
@@ -30,7 +31,7 @@ func (l *loader) check() {
 }
 
 func (l *loader) checkProxy(p *Proxy) {
-	kind := capName(p.Cap)
+	kind := proxyWord(p.Cap)
 	if p.Cap&CapFrontend != 0 && len(p.Binds) == 0 && !p.Disabled {
 		l.warn(p.Pos, "%s '%s' has no 'bind' directive. Please declare it as a backend if this was intended.", kind, p.Name)
 	}
@@ -58,35 +59,12 @@ func (l *loader) checkProxy(p *Proxy) {
 	if p.Cap&CapFrontend != 0 && (p.HTTPLog || p.TCPLog || p.LogFormat != "") && len(p.LogTargets(&l.cfg.Global)) == 0 {
 		l.warn(p.Pos, "log format ignored for %s '%s' since it has no log address.", kind, p.Name)
 	}
+	l.checkRulesUsed(p)
 	if (len(p.Stats.Auths) > 0 || p.Stats.Realm != "") && len(p.Stats.HTTPRequest) > 0 {
 		l.alert(p.Pos, "proxy '%s': stats 'auth'/'realm' and 'http-request' can't be used at the same time.", p.Name)
 	}
 	if p.Mode != ModeHTTP {
-		if p.HTTPLog && p.Cap&CapFrontend != 0 {
-			l.warn(p.httpLogPos, "'option httplog' not usable with %s '%s' (needs 'mode http'). Falling back to 'option tcplog'.", kind, p.Name)
-			p.HTTPLog, p.HTTPLogCLF, p.TCPLog = false, false, true
-		}
-		if p.Cap&CapBackend != 0 && p.Balance.IsHTTP() {
-			l.warn(p.Pos, "Layer 7 hash not possible for %s '%s' (needs 'mode http'). Falling back to round robin.", kind, p.Name)
-			p.Balance = Balance{Pos: p.Balance.Pos, Algorithm: "roundrobin"}
-		}
-		for _, rs := range []struct {
-			name  string
-			rules []*Rule
-		}{{"http-request", p.HTTPRequest}, {"http-response", p.HTTPResponse}, {"http-after-response", p.HTTPAfterResponse}, {"redirect", p.Redirects}} {
-			if len(rs.rules) > 0 {
-				l.warn(p.Pos, "'%s' rules ignored for %s '%s' as they require HTTP mode.", rs.name, kind, p.Name)
-			}
-		}
-		if p.Forwardfor != nil {
-			l.warn(p.Pos, "'option forwardfor' ignored for %s '%s' as it requires HTTP mode.", kind, p.Name)
-		}
-		if p.Cookie != nil && p.Cap&CapBackend != 0 {
-			l.warn(p.Pos, "cookie will be ignored for %s '%s' (needs 'mode http').", kind, p.Name)
-		}
-		if p.Stats.Enabled && p.Cap&CapFrontend != 0 {
-			l.warn(p.Pos, "'stats' statement ignored for %s '%s' as it requires HTTP mode.", kind, p.Name)
-		}
+		l.checkHTTPOnly(p)
 	}
 }
 

@@ -22,12 +22,15 @@
 //
 // Each section has one keyword table (globalKeywords, proxyKeywords,
 // proxyOptions, bindOptions, serverOptions, httpActions, tcpActions,
-// checkActions). A keyword is either parsed into the typed structures,
-// or known to HAProxy but not to lb (an alert "'KEYWORD' is not supported
-// by lb yet", so nothing is silently ignored), or removed from HAProxy (an
-// alert naming the replacement). Anything else gets HAProxy's "unknown
-// keyword" alert. Sections other than global, defaults, frontend, backend
-// and listen are reported as not supported.
+// checkActions, and the smaller ones keywordTables lists). A keyword is
+// either parsed into the typed structures, or known to HAProxy but not
+// carried out by lb (an alert "'KEYWORD' is not supported by lb yet", so
+// nothing is silently ignored), or removed from HAProxy (an alert naming
+// the replacement). Anything else gets HAProxy's "unknown keyword" alert.
+// Sections other than global, defaults, frontend, backend and listen are
+// reported as not supported. A registry in effects_test.go names, for
+// every accepted keyword, the test that shows its effect at run time, or
+// why it has none: a keyword with neither fails the tests.
 //
 // # Compatibility choices
 //

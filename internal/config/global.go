@@ -30,6 +30,8 @@ var globalKeywords map[string]globalKW
 func init() {
 	globalKeywords = map[string]globalKW{
 		"daemon": {fn: gFlag(func(g *Global) { g.Daemon = true })},
+		// What master-worker brings, reloading on SIGUSR2, lb always does,
+		// by handing its sockets over to a new process (as with -W).
 		"master-worker": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
 			if len(args) > 1 && args[1] != "no-exit-on-failure" {
 				return fmt.Errorf("'%s' only supports 'no-exit-on-failure' option", args[0])
@@ -37,7 +39,6 @@ func init() {
 			g.MasterWorker = true
 			return nil
 		}},
-		"quiet":                          {fn: gFlag(func(g *Global) { g.Quiet = true })},
 		"noreuseport":                    {fn: gFlag(func(g *Global) { g.NoReusePort = true })},
 		"expose-experimental-directives": {fn: gFlag(func(g *Global) { g.ExposeExperimental = true })},
 		"maxconn": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
@@ -135,16 +136,20 @@ func init() {
 			if g.LogSendHostname != "" {
 				return fmt.Errorf("'%s' already specified. Continuing.", args[0])
 			}
-			g.LogSendHostname = "(hostname)"
 			if len(args) > 1 {
 				g.LogSendHostname = args[1]
+				return tooMany(args, 2)
 			}
-			return tooMany(args, 2)
+			// HAProxy sends the system's host name, read at start-up.
+			host, err := l.hostname()
+			if err != nil || host == "" {
+				return fmt.Errorf("'%s' : cannot read the host name, name it as an argument.", args[0])
+			}
+			g.LogSendHostname = host
+			return nil
 		}},
 		"ca-base":                         {fn: gString(func(g *Global) *string { return &g.CABase }, "'%s' expects a directory path as an argument.")},
 		"crt-base":                        {fn: gString(func(g *Global) *string { return &g.CRTBase }, "'%s' expects a directory path as an argument.")},
-		"server-state-file":               {fn: gString(func(g *Global) *string { return &g.ServerStateFile }, "'%s' expects a file name as an argument.")},
-		"server-state-base":               {fn: gString(func(g *Global) *string { return &g.ServerStateBase }, "'%s' expects a directory as an argument.")},
 		"ssl-default-bind-ciphers":        {fn: gString(func(g *Global) *string { return &g.SSLDefaultBind.Ciphers }, "global statement '%s' expects a cipher suite as an argument.")},
 		"ssl-default-bind-ciphersuites":   {fn: gString(func(g *Global) *string { return &g.SSLDefaultBind.Ciphersuites }, "global statement '%s' expects a cipher suite as an argument.")},
 		"ssl-default-server-ciphers":      {fn: gString(func(g *Global) *string { return &g.SSLDefaultServer.Ciphers }, "global statement '%s' expects a cipher suite as an argument.")},
@@ -153,13 +158,12 @@ func init() {
 			g.SSLDefaultBind.Options = append(g.SSLDefaultBind.Options, args[1:]...)
 			return checkSSLOptions(args)
 		}},
-		"ssl-default-server-options": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
-			g.SSLDefaultServer.Options = append(g.SSLDefaultServer.Options, args[1:]...)
-			return checkSSLOptions(args)
+		"hard-stop-after": {fn: gTime(func(g *Global) *time.Duration { return &g.HardStopAfter })},
+		"grace":           {fn: gTime(func(g *Global) *time.Duration { return &g.Grace })},
+		"close-spread-time": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			g.closeSpreadPos = pos
+			return gTime(func(g *Global) *time.Duration { return &g.CloseSpreadTime })(l, g, pos, args)
 		}},
-		"hard-stop-after":   {fn: gTime(func(g *Global) *time.Duration { return &g.HardStopAfter })},
-		"grace":             {fn: gTime(func(g *Global) *time.Duration { return &g.Grace })},
-		"close-spread-time": {fn: gTime(func(g *Global) *time.Duration { return &g.CloseSpreadTime })},
 		"spread-checks": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
 			if g.SpreadChecks != 0 {
 				return fmt.Errorf("spread-checks already specified. Continuing.")
@@ -184,26 +188,9 @@ func init() {
 			g.TuneBufsize = int(n)
 			return tooMany(args, 2)
 		}},
-		"tune.maxaccept": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
-			if len(args) < 2 {
-				return fmt.Errorf("'%s' expects an integer argument.", args[0])
-			}
-			n, err := parseInt(args[1])
-			if err != nil || n < -1 {
-				return fmt.Errorf("'%s' expects a positive numeric value", args[0])
-			}
-			g.TuneMaxaccept = n
-			return nil
-		}},
-		"tune.ssl.default-dh-param": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
-			n, err := gInt(args, 0)
-			if err == nil && n < 1024 {
-				return fmt.Errorf("'%s' expects a value >= 1024.", args[0])
-			}
-			g.SSLDHParam = n
-			return err
-		}},
-		"cpu-map": {fn: parseCPUMap},
+		// lb sets the affinity of one of its threads only: refused until it
+		// sets every thread's (the parser is kept for then).
+		"cpu-map": {status: kwUnsupported, fn: parseCPUMap},
 		"log": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
 			if len(args) > 1 && args[1] == "global" {
 				return fmt.Errorf("log : 'global' is not supported for a global syslog server")
@@ -257,6 +244,8 @@ func init() {
 		"wurfl-data-file", "wurfl-information-list", "wurfl-information-list-separator",
 		"wurfl-patch-file", "zero-warning", "h1-accept-payload-with-any-method",
 		"ssl-default-bind-curves", "tune.peers.max-updates-at-once", "tune.vars.check-max-size",
+		"quiet", "server-state-base", "server-state-file", "tune.maxaccept",
+		"tune.ssl.default-dh-param", "ssl-default-server-options",
 	} {
 		globalKeywords[k] = globalKW{status: kwUnsupported}
 	}
@@ -302,7 +291,7 @@ func gFlag(set func(*Global)) func(*loader, *Global, Pos, []string) error {
 func gString(field func(*Global) *string, missing string) func(*loader, *Global, Pos, []string) error {
 	return func(l *loader, g *Global, pos Pos, args []string) error {
 		switch args[0] {
-		case "chroot", "pidfile", "server-state-file", "server-state-base":
+		case "chroot", "pidfile":
 			if *field(g) != "" {
 				return fmt.Errorf("'%s' already specified. Continuing.", args[0])
 			}
@@ -498,10 +487,18 @@ func parseRange(s string) (int, int, error) {
 	return lo, hi, err
 }
 
+// globalStatsKeywords are the words after "stats" in the global section.
+var globalStatsKeywords = map[string]kwStatus{
+	"socket": kwSupported, "timeout": kwSupported, "bind-process": kwSupported, "maxconn": kwUnsupported,
+}
+
 // parseGlobalStats handles "stats socket|timeout|maxconn|bind-process".
 func parseGlobalStats(l *loader, g *Global, pos Pos, args []string) error {
 	if len(args) < 2 {
 		return fmt.Errorf("'stats' expects 'socket', 'maxconn', 'bind-process' or 'timeout' in 'global' section.")
+	}
+	if globalStatsKeywords[args[1]] == kwUnsupported {
+		return fmt.Errorf("'stats %s' is not supported by lb yet", args[1])
 	}
 	switch args[1] {
 	case "socket":
@@ -514,6 +511,10 @@ func parseGlobalStats(l *loader, g *Global, pos Pos, args []string) error {
 		}
 		if len(b.Addrs) != 1 {
 			return fmt.Errorf("'stats socket' : '%s' must resolve to exactly one address.", args[2])
+		}
+		if b.AcceptProxy {
+			// The runtime API reads commands at once: no PROXY header.
+			return fmt.Errorf("'accept-proxy' is not supported by lb yet on 'stats socket' lines")
 		}
 		s := StatsSocket{Pos: pos, Addr: b.Addrs[0], Level: b.Level, Mode: b.Mode, User: b.User,
 			Group: b.Group, UID: b.UID, GID: b.GID, ExposeFDListeners: b.ExposeFDListeners, Bind: b}
@@ -530,15 +531,6 @@ func parseGlobalStats(l *loader, g *Global, pos Pos, args []string) error {
 			return fmt.Errorf("'stats timeout' expects a positive value")
 		}
 		g.StatsTimeout = d
-	case "maxconn":
-		if len(args) < 3 {
-			return fmt.Errorf("'stats maxconn' expects a positive value")
-		}
-		n, err := parseInt(args[2])
-		if err != nil || n <= 0 {
-			return fmt.Errorf("'stats maxconn' expects a positive value")
-		}
-		g.StatsMaxconn = n
 	case "bind-process":
 		// Accepted by HAProxy 2.6 for compatibility; lb runs one process.
 		l.warn(pos, "'stats bind-process' has no effect: lb runs a single process.")

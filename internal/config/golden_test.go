@@ -67,6 +67,7 @@ func caseOptions(name string) Options {
 		Stat:        fakeStat,
 		LookupUser:  fakeUsers,
 		LookupGroup: fakeUsers,
+		Hostname:    func() (string, error) { return "lbhost", nil },
 	}
 }
 

@@ -153,6 +153,13 @@ func (l *loader) lookupUser(name string) (int, error) {
 	return strconv.Atoi(u.Uid)
 }
 
+func (l *loader) hostname() (string, error) {
+	if l.opt.Hostname != nil {
+		return l.opt.Hostname()
+	}
+	return os.Hostname()
+}
+
 func (l *loader) lookupGroup(name string) (int, error) {
 	if l.opt.LookupGroup != nil {
 		return l.opt.LookupGroup(name)
@@ -445,6 +452,9 @@ func (l *loader) line(pos Pos, args []string) {
 // endSection closes the current section.
 func (l *loader) endSection() {
 	if l.cur != nil && l.cur.Cap&CapDefaults == 0 {
+		if l.cur.Disabled && l.cur.Cap&CapBackend != 0 {
+			l.alert(l.cur.disabledPos, "'disabled' is not supported by lb yet in backend and listen sections")
+		}
 		l.cfg.Proxies = append(l.cfg.Proxies, l.cur)
 	}
 	l.sec, l.skipSec, l.noProxy, l.cur = "", false, false, nil

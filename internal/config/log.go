@@ -18,6 +18,37 @@ var logLevels = []string{"emerg", "alert", "crit", "err", "warning", "notice", "
 var logFormats = map[string]bool{"local": true, "rfc3164": true, "rfc5424": true, "priority": true,
 	"short": true, "timed": true, "iso": true, "raw": true}
 
+// logTargetForms are the address forms of a "log" line (see logForm).
+var logTargetForms = map[string]kwStatus{
+	"stdout": kwSupported, "stderr": kwSupported, "fd@": kwSupported,
+	"/path": kwSupported, "unix@": kwSupported, // unix datagram sockets
+	"host:port": kwSupported, "udp@": kwSupported, "udp4@": kwSupported, "udp6@": kwSupported,
+	"ipv4@": kwSupported, "ipv6@": kwSupported, // UDP syslog
+	"ring@": kwUnsupported, "abns@": kwUnsupported, "tcp@": kwUnsupported, "tcp4@": kwUnsupported,
+	"tcp6@": kwUnsupported,
+}
+
+// logOptions are the options of a "log" line before its facility.
+var logOptions = map[string]kwStatus{"len": kwSupported, "format": kwSupported, "sample": kwUnsupported}
+
+// logForm names the form of a log address, a key of logTargetForms ("" for
+// an unknown prefix).
+func logForm(addr string) string {
+	switch {
+	case addr == "stdout" || addr == "stderr":
+		return addr
+	case strings.HasPrefix(addr, "/"):
+		return "/path"
+	}
+	if i := strings.IndexByte(addr, '@'); i > 0 {
+		if _, ok := logTargetForms[addr[:i+1]]; ok {
+			return addr[:i+1]
+		}
+		return ""
+	}
+	return "host:port"
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
@@ -61,7 +92,7 @@ func parseLogTarget(l *loader, pos Pos, args []string) (LogTarget, error) {
 			if len(rest) < 2 || !strings.Contains(rest[1], ":") {
 				return t, fmt.Errorf("'log' : 'sample' expects <ranges>:<size>")
 			}
-			t.Sample = rest[1]
+			return t, fmt.Errorf("'log sample' is not supported by lb yet")
 		default:
 			goto facility
 		}
@@ -95,12 +126,13 @@ facility:
 
 // logAddr fills Network and Addr from a log target address.
 func (l *loader) logAddr(t *LogTarget, addr string) error {
+	if form := logForm(addr); logTargetForms[form] == kwUnsupported && form != "" {
+		return fmt.Errorf("'%s' log targets are not supported by lb yet", form)
+	}
 	switch {
 	case addr == "stdout" || addr == "stderr":
 		t.Network = addr
 		return nil
-	case strings.HasPrefix(addr, "ring@"):
-		return fmt.Errorf("'ring@' log targets are not supported by lb yet")
 	case strings.HasPrefix(addr, "fd@"):
 		n, err := strconv.Atoi(addr[3:])
 		if err != nil || n < 0 {
@@ -114,10 +146,6 @@ func (l *loader) logAddr(t *LogTarget, addr string) error {
 	case strings.HasPrefix(addr, "unix@"):
 		t.Network, t.Addr = "unix", addr[5:]
 		return nil
-	case strings.HasPrefix(addr, "abns@"):
-		return fmt.Errorf("'abns@' log targets are not supported by lb yet")
-	case strings.HasPrefix(addr, "tcp@"), strings.HasPrefix(addr, "tcp4@"), strings.HasPrefix(addr, "tcp6@"):
-		return fmt.Errorf("TCP log targets are not supported by lb yet")
 	}
 	s := addr
 	for _, p := range []string{"udp@", "udp4@", "udp6@", "ipv4@", "ipv6@"} {

@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"net"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -58,7 +57,7 @@ func init() {
 		return serverOpt{nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
 			n, err := parseInt(v)
 			if err != nil && min == 0 {
-				// HAProxy 2.6 reads maxconn/maxqueue/minconn with atol().
+				// HAProxy 2.6 reads maxconn and maxqueue with atol().
 				n = atol(v)
 				l.warn(l.linePos, "'%s' : '%s' is not a number, read as %d like HAProxy does.", name, v, n)
 			} else if err != nil {
@@ -91,23 +90,11 @@ func init() {
 		"no-send-proxy-v2":    flag(func(s *Server) { s.SendProxyV2 = false }),
 		"check-send-proxy":    flag(func(s *Server) { s.Flags["check-send-proxy"] = "" }),
 		"no-check-send-proxy": flag(func(s *Server) { delete(s.Flags, "check-send-proxy") }),
-		"non-stick":           flag(func(s *Server) { s.Flags["non-stick"] = "" }),
-		"stick":               flag(func(s *Server) { delete(s.Flags, "non-stick") }),
-		"tfo":                 flag(func(s *Server) { s.Tfo = true }),
-		"no-tfo":              flag(func(s *Server) { s.Tfo = false }),
 		"inter":               timeOpt("inter", func(s *Server, d time.Duration) { s.Inter = d }),
 		"fastinter":           timeOpt("fastinter", func(s *Server, d time.Duration) { s.FastInter = d }),
 		"downinter":           timeOpt("downinter", func(s *Server, d time.Duration) { s.DownInter = d }),
-		"slowstart": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
-			d, err := parseTime(v, time.Millisecond)
-			if err != nil {
-				return fmt.Errorf("%v in 'slowstart' argument of server %s.", err, s.Name)
-			}
-			s.Slowstart = d
-			return nil
-		}},
-		"rise": intOpt("rise", 1, 1<<30, func(s *Server, n int) { s.Rise = n }),
-		"fall": intOpt("fall", 1, 1<<30, func(s *Server, n int) { s.Fall = n }),
+		"rise":                intOpt("rise", 1, 1<<30, func(s *Server, n int) { s.Rise = n }),
+		"fall":                intOpt("fall", 1, 1<<30, func(s *Server, n int) { s.Fall = n }),
 		"weight": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil {
@@ -123,7 +110,6 @@ func init() {
 		}},
 		"maxconn":  intOpt("maxconn", 0, 1<<30, func(s *Server, n int) { s.Maxconn = n }),
 		"maxqueue": intOpt("maxqueue", 0, 1<<30, func(s *Server, n int) { s.Maxqueue = n }),
-		"minconn":  intOpt("minconn", 0, 1<<30, func(s *Server, n int) { s.Minconn = n }),
 		"id": {nargs: 1, fn: func(l *loader, s *Server, v string) error {
 			n, err := parseInt(v)
 			if err != nil || n < 1 {
@@ -162,44 +148,9 @@ func init() {
 			s.OnMarkedDown = v
 			return nil
 		}},
-		"on-marked-up": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
-			if v != "shutdown-backup-sessions" {
-				return fmt.Errorf("'on-marked-up' expects 'shutdown-backup-sessions' but got '%s'", v)
-			}
-			s.OnMarkedUp = v
-			return nil
-		}},
-		"ssl":    {dflt: true, fn: func(l *loader, s *Server, v string) error { s.SSL = true; return nil }},
-		"no-ssl": flag(func(s *Server) { s.SSL = false }),
-		"verify": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
-			if v != "none" && v != "required" {
-				return fmt.Errorf("'verify' : unknown verify method '%s', only 'none' and 'required' are supported", v)
-			}
-			s.Verify = v
-			return nil
-		}},
-		"ca-file": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
-			p := v
-			if l.cfg.Global.CABase != "" && !filepath.IsAbs(p) {
-				p = filepath.Join(l.cfg.Global.CABase, p)
-			}
-			if _, err := l.opt.Stat(p); err != nil {
-				return fmt.Errorf("'ca-file' : unable to load %s", p)
-			}
-			s.CAFile = p
-			return nil
-		}},
-		"crt": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
-			p := v
-			if l.cfg.Global.CRTBase != "" && !filepath.IsAbs(p) {
-				p = filepath.Join(l.cfg.Global.CRTBase, p)
-			}
-			if _, err := l.opt.Stat(p); err != nil {
-				return fmt.Errorf("'crt' : unable to load certificate '%s'.", p)
-			}
-			s.Flags["crt"] = p
-			return nil
-		}},
+		"non-stick": unsup(0), "stick": unsup(0), "tfo": unsup(0), "no-tfo": unsup(0), "slowstart": unsup(1),
+		"minconn": unsup(1), "on-marked-up": unsup(1), "ssl": unsup(0), "no-ssl": unsup(0), "verify": unsup(1),
+		"ca-file": unsup(1), "crt": unsup(1),
 		"resolvers": unsup(1), "resolve-prefer": unsup(1), "resolve-net": unsup(1), "resolve-opts": unsup(1),
 		"sni": unsup(1), "alpn": unsup(1), "npn": unsup(1), "check-ssl": unsup(0), "no-check-ssl": unsup(0),
 		"check-sni": unsup(1), "check-alpn": unsup(1), "check-proto": unsup(1), "ciphers": unsup(1),
@@ -221,7 +172,7 @@ func init() {
 
 // atolServerOpts are read with atol() by HAProxy 2.6: a missing or
 // non-numeric value is 0, not an error.
-var atolServerOpts = map[string]bool{"weight": true, "maxconn": true, "maxqueue": true, "minconn": true}
+var atolServerOpts = map[string]bool{"weight": true, "maxconn": true, "maxqueue": true}
 
 // kwServer parses "server <name> <addr> [opts]" and "default-server [opts]".
 func kwServer(c *pctx) error {
@@ -280,9 +231,6 @@ func kwServer(c *pctx) error {
 			return fmt.Errorf("%s : %v", who, err)
 		}
 		i += o.nargs
-	}
-	if s.SSL && !def {
-		return fmt.Errorf("%s : 'ssl' is not supported by lb yet", who)
 	}
 	if !def {
 		p.Servers = append(p.Servers, s)

@@ -86,6 +86,9 @@ type Options struct {
 	// the global section and of unix bind lines to numeric ids, as HAProxy
 	// does while parsing (an unknown name is an error). Nil means os/user.
 	LookupUser, LookupGroup func(name string) (int, error)
+	// Hostname names this machine for "log-send-hostname" without an
+	// argument. Nil means os.Hostname.
+	Hostname func() (string, error)
 }
 
 // Config is a whole parsed configuration. It is not modified after Load.
@@ -177,7 +180,8 @@ type Global struct {
 	Pos Pos
 	// Daemon is "daemon" (or -D): fork into the background.
 	Daemon bool
-	// MasterWorker is "master-worker".
+	// MasterWorker is "master-worker": lb reloads on SIGUSR2 with or
+	// without it.
 	MasterWorker bool
 	// Maxconn is the process-wide connection limit; 0 = derived from
 	// ulimit-n as HAProxy does.
@@ -198,11 +202,11 @@ type Global struct {
 	StatsSockets []StatsSocket
 	// StatsTimeout is "stats timeout" (default 10s when zero).
 	StatsTimeout time.Duration
-	// StatsMaxconn is "stats maxconn" (0 = default 10).
-	StatsMaxconn int
 	// Logs are the global "log" targets.
 	Logs []LogTarget
-	// LogSendHostname is "log-send-hostname" ("" = not set).
+	// LogSendHostname is "log-send-hostname": the name sent in syslog
+	// headers, the system's host name when the line names none ("" = not
+	// set).
 	LogSendHostname string
 	// LogTag is "log-tag" ("" = program name).
 	LogTag string
@@ -218,20 +222,15 @@ type Global struct {
 	CPUMaps []CPUMap
 	// TuneBufsize is "tune.bufsize" in bytes; 0 = 16384.
 	TuneBufsize int
-	// TuneMaxaccept is "tune.maxaccept"; 0 = default.
-	TuneMaxaccept int
 	// SpreadChecks is the percentage of random jitter on check intervals.
 	SpreadChecks int
-	// ServerStateFile and ServerStateBase are "server-state-file/-base".
-	ServerStateFile, ServerStateBase string
-	// CABase and CRTBase are the directories relative ca-file and crt
-	// paths are resolved against.
+	// CABase and CRTBase are "ca-base" and "crt-base", the directories of
+	// relative ca-file and crt paths; lb refuses every TLS line that would
+	// read them.
 	CABase, CRTBase string
 	// SSLDefaultBind and SSLDefaultServer are the "ssl-default-*" settings
 	// (ciphers, ciphersuites, options), kept for when TLS exists.
 	SSLDefaultBind, SSLDefaultServer SSLDefaults
-	// SSLDHParam is "tune.ssl.default-dh-param" (0 = not set).
-	SSLDHParam int
 	// SetEnv lists "setenv"/"presetenv"/"unsetenv"/"resetenv" effects already
 	// applied to the environment view used for expansion.
 	SetEnv map[string]string
@@ -239,8 +238,11 @@ type Global struct {
 	Node, Description string
 	// UnixBind is the "unix-bind" prefix and defaults for unix binds.
 	UnixBind UnixBind
-	// Quiet is "quiet"; ExposeExperimental is "expose-experimental-directives".
-	Quiet, ExposeExperimental bool
+	// ExposeExperimental is "expose-experimental-directives".
+	ExposeExperimental bool
+
+	// closeSpreadPos is the line of "close-spread-time", for its warning.
+	closeSpreadPos Pos
 }
 
 // SSLDefaults is one set of ssl-default-{bind,server}-* values.
@@ -316,8 +318,6 @@ type LogTarget struct {
 	Len int
 	// Format is "rfc3164" (default ""), "rfc5424", "short", "raw", …
 	Format string
-	// Sample is "sample <ranges>:<size>" as written ("" = every line).
-	Sample string
 	// Facility is the syslog facility name (required except "log global").
 	Facility string
 	// Level is the maximum level sent ("" = all); MinLevel the minimum.
@@ -398,8 +398,6 @@ type Proxy struct {
 	Maxconn int
 	// Backlog is the proxy-level listen backlog (0 = maxconn).
 	Backlog int
-	// Fullconn is "fullconn" (dynamic maxconn; 0 = not set).
-	Fullconn int
 	// Timeouts are the proxy timeouts.
 	Timeouts Timeouts
 	// Retries is the number of connection retries (default 3).
@@ -470,6 +468,12 @@ type Proxy struct {
 	ruleSeen [ruleKinds]bool
 	// httpLogPos is the line of "option httplog", for its warnings.
 	httpLogPos Pos
+	// disabledPos is the line of "disabled", which lb refuses for a
+	// backend: it would still check and use its servers.
+	disabledPos Pos
+	// httpOnly are the HTTP keywords written in the section that HAProxy
+	// ignores silently outside mode http (see checkHTTPOnly).
+	httpOnly []httpOnlyUse
 }
 
 // LogTargets returns the proxy's log targets with "log global" replaced by
@@ -707,8 +711,6 @@ type Bind struct {
 	Name string
 	// ID is "id" (0 = automatic).
 	ID int
-	// Maxconn is the listener's connection limit (0 = the frontend's).
-	Maxconn int
 	// Backlog is the listen backlog (0 = the frontend's maxconn).
 	Backlog int
 	// Transparent, DeferAccept, V4V6, V6Only, AcceptProxy and Tfo are the
@@ -725,30 +727,6 @@ type Bind struct {
 	// Level and ExposeFDListeners apply to stats sockets only.
 	Level             string
 	ExposeFDListeners bool
-	// SSL is the TLS configuration ("ssl" present); lb has no TLS yet.
-	SSL *SSLBind
-	// ALPN is "alpn" (also valid without ssl for h2 clear-text).
-	ALPN []string
-}
-
-// SSLBind is the TLS part of a bind line.
-type SSLBind struct {
-	// Crts are the certificate files, resolved against crt-base.
-	Crts []string
-	// CrtList is the "crt-list" file ("" = none).
-	CrtList string
-	// CAFile is the CA file for client certificates ("" = none).
-	CAFile string
-	// Verify is "none", "optional" or "required" ("" = none).
-	Verify string
-	// Ciphers, MinVer and MaxVer restrict the handshake ("" = defaults).
-	Ciphers, MinVer, MaxVer string
-	// StrictSNI refuses handshakes without a matching certificate.
-	StrictSNI bool
-	// NoTLS lists the flag options ("no-sslv3", "no-tls-tickets", …).
-	NoTLS []string
-	// Other holds the remaining options with a value, by name.
-	Other map[string]string
 }
 
 // BindAddr is one expanded bind address.
@@ -823,40 +801,18 @@ type Server struct {
 	Weight int
 	// Backup marks a backup server.
 	Backup bool
-	// Maxconn and Maxqueue limit the server (0 = unlimited); Minconn is the
-	// dynamic lower bound.
-	Maxconn, Maxqueue, Minconn int
+	// Maxconn and Maxqueue limit the server (0 = unlimited).
+	Maxconn, Maxqueue int
 	// Disabled starts the server in maintenance.
 	Disabled bool
 	// SendProxy / SendProxyV2 emit a PROXY header on server connections.
 	SendProxy, SendProxyV2 bool
 	// Cookie is the persistence cookie value.
 	Cookie string
-	// Resolvers is the resolvers section name ("" = none).
-	Resolvers string
 	// InitAddr is the init-addr method list (default "last,libc").
 	InitAddr []string
-	// SSL enables TLS to the server; Verify, CAFile, SNI go with it.
-	SSL                 bool
-	Verify, CAFile, SNI string
-	CheckSSL            bool
-	// OnMarkedDown / OnMarkedUp are the actions on state change.
-	OnMarkedDown, OnMarkedUp string
-	// Observe / ErrorLimit / OnError are passive health-check settings.
-	Observe, OnError string
-	ErrorLimit       int
-	// Slowstart ramps the weight up after the server comes back.
-	Slowstart time.Duration
-	// Source is the "source" address ("" = none).
-	Source string
-	// Agent* are agent check settings.
-	AgentCheck           bool
-	AgentPort            int
-	AgentInter           time.Duration
-	AgentAddr, AgentSend string
-	// Tfo, NoCheckSSL etc. are rarer flags kept by name.
-	Tfo bool
-	// Flags holds other accepted flags by name (e.g. "no-check-ssl",
-	// "check-send-proxy", "non-stick").
+	// OnMarkedDown is "on-marked-down" ("shutdown-sessions" or "").
+	OnMarkedDown string
+	// Flags holds other accepted flags by name ("check-send-proxy").
 	Flags map[string]string
 }

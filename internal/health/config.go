@@ -22,6 +22,10 @@ const (
 	// KindHTTP sends Config.HTTP and evaluates Config.Expect
 	// (option httpchk).
 	KindHTTP
+	// KindSSLHello sends an SSLv3 ClientHello and passes when the server
+	// answers with a TLS record of the handshake or alert type, whatever
+	// it says (option ssl-hello-chk): the server speaks TLS.
+	KindSSLHello
 )
 
 // Action is a tcp-check rule's verb.

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,8 +14,8 @@ var errUnsupported = errors.New("not supported")
 
 // ParseOption sets cfg.Kind (and, for redis-check, its rules) from a
 // backend's check option: "" (plain TCP connect), "httpchk",
-// "tcp-check" or "redis-check" (a tcp-check sending PING and expecting
-// +PONG, as HAProxy does). Other options (ssl-hello-chk, mysql-check,
+// "tcp-check", "redis-check" (a tcp-check sending PING and expecting
+// +PONG, as HAProxy does) or "ssl-hello-chk". Other options (mysql-check,
 // pgsql-check, smtpchk, ldap-check) return an error; the caller may warn
 // and keep a TCP connect check.
 func ParseOption(cfg *Config, option string) error {
@@ -25,6 +26,8 @@ func ParseOption(cfg *Config, option string) error {
 		cfg.Kind = KindHTTP
 	case "tcp-check":
 		cfg.Kind = KindTCPCheck
+	case "ssl-hello-chk":
+		cfg.Kind = KindSSLHello
 	case "redis-check":
 		cfg.Kind = KindTCPCheck
 		cfg.TCPCheck = []Rule{
@@ -166,10 +169,11 @@ func parseTCPRule(words []string) (r Rule, skip bool, err error) {
 }
 
 // ParseHTTPCheck applies "http-check" lines, each the words after
-// "http-check", to cfg.HTTP and cfg.Expect. Supported: send [meth M]
-// [uri U] [ver V] [hdr NAME VALUE]… [body S], one expect [!]
-// status|rstatus|string|rstring, connect without options, comment, and
-// disable-on-404 and send-state, which are accepted and ignored.
+// "http-check", to cfg.HTTP, cfg.Expect and cfg.Addr. Supported: send
+// [meth M] [uri U] [ver V] [hdr NAME VALUE]… [body S], one expect [!]
+// status|rstatus|string|rstring, connect [port N] (before the request),
+// comment, and disable-on-404 and send-state, which are accepted and
+// ignored.
 func ParseHTTPCheck(cfg *Config, lines [][]string) error {
 	expects := 0
 	for i, words := range lines {
@@ -189,8 +193,26 @@ func parseHTTPRule(cfg *Config, words []string, expects *int) error {
 	case "comment", "disable-on-404", "send-state":
 		return nil
 	case "connect":
-		if len(args) > 0 {
-			return fmt.Errorf("connect options: %w", errUnsupported)
+		for len(args) > 0 {
+			if len(args) < 2 {
+				return fmt.Errorf("connect option %q: %w", args[0], errSyntax)
+			}
+			switch args[0] {
+			case "port":
+				p, err := strconv.Atoi(args[1])
+				if err != nil || p < 1 || p > 65535 {
+					return fmt.Errorf("port %q: %w", args[1], errSyntax)
+				}
+				host, _, err := net.SplitHostPort(cfg.Addr)
+				if err != nil {
+					return fmt.Errorf("connect port: address %q: %w", cfg.Addr, err)
+				}
+				cfg.Addr = net.JoinHostPort(host, args[1])
+			case "comment":
+			default:
+				return fmt.Errorf("connect option %q: %w", args[0], errUnsupported)
+			}
+			args = args[2:]
 		}
 		return nil
 	case "send":

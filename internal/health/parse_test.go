@@ -71,7 +71,14 @@ func TestParseHTTPCheck(t *testing.T) {
 	if e := cfg.Expect; e.Match != MatchStatus || !e.Negate || len(e.Codes) != 1 || e.Codes[0] != (CodeRange{500, 599}) {
 		t.Errorf("Expect = %+v", e)
 	}
+	// http-check connect port N checks another port of the server.
+	c := Config{Addr: "192.0.2.1:80"}
+	if err := ParseHTTPCheck(&c, [][]string{{"connect", "port", "8080", "comment", "admin port"}}); err != nil || c.Addr != "192.0.2.1:8080" {
+		t.Errorf("connect port 8080: Addr = %q, %v; want 192.0.2.1:8080", c.Addr, err)
+	}
 	for _, bad := range [][][]string{
+		{{"connect", "ssl"}},
+		{{"connect", "port", "x"}},
 		{{"expect", "status", "200"}, {"expect", "string", "ok"}},
 		{{"expect", "binary", "4f4b"}},
 		{{"send", "hdr", "Host"}},
@@ -95,6 +102,7 @@ func TestParseOption(t *testing.T) {
 		{"httpchk", KindHTTP, 0, false},
 		{"tcp-check", KindTCPCheck, 0, false},
 		{"redis-check", KindTCPCheck, 2, false},
+		{"ssl-hello-chk", KindSSLHello, 0, false},
 		{"mysql-check", KindTCP, 0, true},
 	} {
 		var cfg Config

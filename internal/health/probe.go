@@ -65,6 +65,11 @@ func (p *prober) run(ctx context.Context) Result {
 			return r
 		}
 		return p.httpCheck()
+	case KindSSLHello:
+		if r, ok := p.connect(ctx, p.cfg.Addr, ""); !ok {
+			return r
+		}
+		return p.sslHello()
 	}
 	if r, ok := p.connect(ctx, p.cfg.Addr, ""); !ok {
 		return r
@@ -387,6 +392,51 @@ func (p *prober) httpBody(code, hdrEnd int) Result {
 			return p.ioFailure(err, "")
 		}
 	}
+}
+
+// sslHello is option ssl-hello-chk, HAProxy's ruleset: send an SSLv3
+// ClientHello, then expect at least 5 bytes (a TLS record header) starting
+// with the handshake (0x16) or alert (0x15) content type, with the layer 6
+// statuses.
+func (p *prober) sslHello() Result {
+	if _, err := p.conn.Write(sslv3ClientHello(time.Now())); err != nil {
+		return p.ioFailure(err, "")
+	}
+	for len(p.buf) < 5 && !p.full() {
+		if err := p.fill(); err != nil {
+			if isTimeout(err) {
+				return Result{Status: StatusL6Tout}
+			}
+			return Result{Status: StatusSockErr, Info: errText(err)}
+		}
+	}
+	if len(p.buf) >= 5 && (p.buf[0] == 0x15 || p.buf[0] == 0x16) {
+		return Result{Status: StatusL6OK}
+	}
+	return Result{Status: StatusL6Rsp}
+}
+
+// sslv3ClientHello is the record ssl-hello-chk sends, as HAProxy's: an SSLv3
+// ClientHello (RFC 6101 §5.6.1.2) with the current time, a fixed random,
+// no session, the 39 most common cipher suites (0x0001-0x001B and
+// 0x002F-0x003A) and the null compression method.
+func sslv3ClientHello(now time.Time) []byte {
+	var suites []byte
+	for c := 0x01; c <= 0x3a; c++ {
+		if c <= 0x1b || c >= 0x2f {
+			suites = append(suites, 0, byte(c))
+		}
+	}
+	body := []byte{0x03, 0x00} // client version
+	t := uint32(now.Unix())
+	body = append(body, byte(t>>24), byte(t>>16), byte(t>>8), byte(t))
+	body = append(body, "lb-ssl-hello-chk-random-0001"...) // the 28 random bytes: any will do
+	body = append(body, 0)                                 // no session id
+	body = append(body, 0, byte(len(suites)))
+	body = append(body, suites...)
+	body = append(body, 1, 0) // one compression method: null
+	hs := append([]byte{0x01, 0, byte(len(body) >> 8), byte(len(body))}, body...)
+	return append([]byte{0x16, 0x03, 0x00, byte(len(hs) >> 8), byte(len(hs))}, hs...)
 }
 
 // parseStatusLine reads "HTTP/1.x NNN reason" from the response head.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"regexp"
@@ -230,6 +231,8 @@ func TestProbeRequest(t *testing.T) {
 		{"get 1.1 host", Config{Kind: KindHTTP, HTTP: HTTPRequest{Method: "GET", URI: "/health", Version: "HTTP/1.1",
 			Headers: [][2]string{{"Host", "example.org"}}}},
 			"GET /health HTTP/1.1\r\nhost: example.org\r\nconnection: close\r\n\r\n"},
+		{"body", Config{Kind: KindHTTP, HTTP: HTTPRequest{Method: "POST", Body: "ping"}},
+			"POST / HTTP/1.0\r\ncontent-length: 4\r\n\r\n"},
 		{"send-proxy", Config{Kind: KindHTTP, SendProxy: true}, "PROXY UNKNOWN\r\nOPTIONS / HTTP/1.0\r\n\r\n"},
 		{"send-proxy-v2", Config{Kind: KindHTTP, SendProxyV2: true},
 			"\r\n\r\n\x00\r\nQUIT\n\x20\x00\x00\x00OPTIONS / HTTP/1.0\r\n\r\n"},
@@ -296,5 +299,53 @@ func TestParseStatusCodes(t *testing.T) {
 				t.Errorf("ParseStatusCodes(%q) = %v; want %v", tc.in, got, tc.want)
 			}
 		}
+	}
+}
+
+// TestSSLHelloCheck: option ssl-hello-chk sends an SSLv3 ClientHello and
+// passes at layer 6 when the server answers with a TLS record, whatever it
+// says: a real TLS server (Go's) refuses SSLv3 with an alert, which proves
+// it speaks TLS; a server answering anything else fails.
+func TestSSLHelloCheck(t *testing.T) {
+	tlsServer := func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		_ = tls.Server(c, &tls.Config{}).Handshake() // fails, after sending its alert
+	}
+	hello := make(chan []byte, 1)
+	recorder := func(c net.Conn) {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		b := make([]byte, 126)
+		n, _ := io.ReadFull(c, b)
+		hello <- b[:n]
+		c.Write([]byte{0x16, 0x03, 0x00, 0x00, 0x00})
+	}
+	for _, tc := range []struct {
+		name    string
+		handler func(net.Conn)
+		timeout time.Duration
+		want    Status
+	}{
+		{"tls server alert", tlsServer, 0, StatusL6OK},
+		{"handshake record", recorder, 0, StatusL6OK},
+		{"http server", respond("HTTP/1.0 400 Bad Request\r\n\r\n"), 0, StatusL6Rsp},
+		{"closed without answer", func(c net.Conn) { c.Read(make([]byte, 512)) }, 0, StatusL6Rsp},
+		{"silent", silent, 100 * time.Millisecond, StatusL6Tout},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{Addr: serve(t, tc.handler), Timeout: tc.timeout}
+			if err := ParseOption(&cfg, "ssl-hello-chk"); err != nil {
+				t.Fatal(err)
+			}
+			if r := Probe(context.Background(), cfg); r.Status != tc.want {
+				t.Errorf("Probe = %v %q; want %v", r.Status, r.Info, tc.want)
+			}
+		})
+	}
+	// The record is a well-formed SSLv3 ClientHello: handshake record of
+	// version 3.0 holding a ClientHello of its declared length.
+	b := <-hello
+	if len(b) != 126 || b[0] != 0x16 || b[1] != 3 || b[2] != 0 || int(b[3])<<8|int(b[4]) != 121 ||
+		b[5] != 0x01 || int(b[6])<<16|int(b[7])<<8|int(b[8]) != 117 || b[9] != 3 || b[10] != 0 {
+		t.Errorf("hello = % x; want an SSLv3 ClientHello record of 126 bytes", b)
 	}
 }

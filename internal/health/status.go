@@ -1,12 +1,12 @@
 // Package health owns active server health checks: TCP connect,
-// option tcp-check and option httpchk probes scheduled with
-// inter/fastinter/downinter, rise/fall state tracking, and HAProxy's
-// check_status codes and server state messages.
+// option tcp-check, option httpchk and option ssl-hello-chk probes
+// scheduled with inter/fastinter/downinter, rise/fall state tracking, and
+// HAProxy's check_status codes and server state messages.
 //
 // It implements the health-check part of HAProxy 2.6's configuration manual
 // (configuration.txt §5.2 "check", "inter", "rise", "fall", §4.2
 // "option httpchk", "http-check", "option tcp-check", "tcp-check",
-// "timeout check").
+// "option ssl-hello-chk", "timeout check").
 package health
 
 // Status is a check result code, HAProxy's check_status (the "check_status"

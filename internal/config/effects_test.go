@@ -1,0 +1,713 @@
+package config
+
+import (
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// lb never accepts what it does not do: every keyword the tables accept
+// (keywordTables) is carried out at run time, with a test that shows its
+// effect, or is one of the exceptions below, each with its reason. A
+// keyword lb does not carry out is refused ("not supported by lb yet").
+// TestKeywordEffects holds the tables and this registry to each other.
+
+// effectKind classifies a registry entry.
+type effectKind int
+
+const (
+	// shown: the running program carries the keyword out; tests show it.
+	shown effectKind = iota
+	// informational: accepted on purpose without a run-time meaning; why
+	// says why (a label, or inert because every keyword reading it is
+	// refused).
+	informational
+	// httpMode: only takes effect in mode http, which lb serves as a TCP
+	// tunnel until its HTTP data plane exists (with a start-up warning).
+	// Outside mode http, HAProxy ignores it, and lb warns or refuses: tcp
+	// is a line showing it, checked by TestHTTPModeKeywordsWarnOutsideHTTP.
+	httpMode
+	// pendingRuntime: accepted and not carried out (or only in part) yet,
+	// because refusing it would lose a corpus file HAProxy accepts, or the
+	// part lb does carry out (its tests show that part); the change it
+	// needs is in a package others are changing now. why is that change.
+	pendingRuntime
+)
+
+var effectKindNames = [...]string{"shown", "informational", "http-mode", "pending-runtime"}
+
+// effect is a registry entry.
+type effect struct {
+	kind effectKind
+	// tests show the keyword's effect: "internal/<pkg>.TestName[/subtest]".
+	tests []string
+	why   string
+	// tcp is a line that draws a warning (or an alert) in a mode tcp
+	// listen section, or in the global section for global keywords
+	// (httpMode). "{errorfile}" stands for a file that exists.
+	tcp string
+	// merging: the keyword is made supported by a branch being merged;
+	// until then the tables may still refuse it.
+	merging bool
+}
+
+func show(tests ...string) effect { return effect{tests: tests} }
+
+func info(why string) effect { return effect{kind: informational, why: why} }
+
+func httpOnly(tcp string, tests ...string) effect {
+	return effect{kind: httpMode, tcp: tcp, tests: tests}
+}
+
+func pending(change string, tests ...string) effect {
+	return effect{kind: pendingRuntime, why: change, tests: tests}
+}
+
+// pendingTests are tests of branches being merged (the tcp rules engine):
+// they do not exist on this branch yet, so the existence check skips them.
+// Delete this list once those branches are merged.
+var pendingTests = map[string]bool{
+	"internal/e2e/loopback.TestRulesConnectionReject":   true,
+	"internal/e2e/loopback.TestRulesUseBackendDstPort":  true,
+	"internal/e2e/loopback.TestRulesUseBackendSrcFile":  true,
+	"internal/e2e/loopback.TestRulesUseBackendSNI":      true,
+	"internal/e2e/loopback.TestRulesUseBackendVar":      true,
+	"internal/e2e/loopback.TestRulesInspectDelayExpiry": true,
+	"internal/e2e/loopback.TestRulesExpectProxy":        true,
+	"internal/e2e/loopback.TestRulesUseServer":          true,
+	"internal/e2e/loopback.TestRulesTCPResponse":        true,
+}
+
+// Test names, for readability of the registry.
+const (
+	e2e       = "internal/e2e/loopback."
+	tGolden   = "internal/config.TestGoldenCases"
+	tProbe    = "internal/health.TestProbe"
+	tTCPCheck = "internal/health.TestParseTCPCheck"
+	tHTTPChk  = "internal/health.TestParseHTTPCheck"
+	tRequest  = "internal/health.TestProbeRequest"
+	tBindOpts = "internal/listener.TestBindOptions"
+	tUnixSock = "internal/listener.TestUnixAtomicReplace"
+	tOrders   = "internal/balance.TestOrders"
+	tTimeouts = "internal/proxy.TestTimeouts"
+	tHeader   = "internal/logs.TestAppendHeader"
+	tUDP      = "internal/logs.TestUDP"
+	tHealth   = e2e + "TestHealthDownUpAndBackup"
+	tReload   = e2e + "TestSeamlessReloadZeroLoss"
+)
+
+// Reasons shared by several entries.
+const (
+	inertTLS = "inert: only 'ssl' bind and server lines read it, and lb refuses them (HAProxy " +
+		"ignores it too without them); kept accepted because corpus files HAProxy accepts use it"
+	checkComment = "a label of the rule in check reports"
+	httpPlane    = "the HTTP data plane: lb serves mode http as a TCP tunnel yet"
+)
+
+// effects is the registry: every keyword the tables accept, by table and
+// name.
+var effects = map[string]effect{
+	// The global section.
+	"global master-worker": {tests: []string{e2e + "TestSIGUSR2Handover"},
+		why: "reloading on SIGUSR2 is what it brings: lb always does it, by handover (as with -W)"},
+	"global daemon":                          show(e2e + "TestGlobalDaemon"),
+	"global maxconn":                         show("internal/proxy.TestGlobalMaxconn", e2e+"TestFDLimit"),
+	"global nbthread":                        show(e2e + "TestGlobalProcessSettings"),
+	"global ulimit-n":                        show(e2e+"TestGlobalProcessSettings", "internal/lifecycle.TestPlanFDs"),
+	"global user":                            show(e2e + "TestGlobalPrivileges/user_group"),
+	"global group":                           show(e2e + "TestGlobalPrivileges/user_group"),
+	"global uid":                             show(e2e + "TestGlobalPrivileges/uid_gid"),
+	"global gid":                             show(e2e + "TestGlobalPrivileges/uid_gid"),
+	"global chroot":                          show(e2e + "TestGlobalPrivileges"),
+	"global hard-stop-after":                 show(e2e + "TestSoftStopDrainsAndHardStopAfter/hard-stop-after_cuts"),
+	"global grace":                           show(e2e + "TestGlobalGrace"),
+	"global noreuseport":                     show(tBindOpts + "/noreuseport"),
+	"global log":                             show(e2e + "TestLogHeaderAndTCPLog"),
+	"global log-tag":                         show(e2e+"TestLogHeaderAndTCPLog", tHeader),
+	"global log-send-hostname":               show(e2e+"TestLogHeaderAndTCPLog", tGolden+"/global", tHeader),
+	"global stats":                           show(e2e + "TestSIGUSR2Handover"),
+	"global stats socket":                    show(e2e+"TestSIGUSR2Handover", "internal/admin.TestCommandsAndLevels"),
+	"global stats timeout":                   show(e2e + "TestGlobalStatsTimeout"),
+	"global stats bind-process":              info("HAProxy 2.6 warns it has no effect; lb runs one process and says the same"),
+	"global setenv":                          show(tGolden + "/global"),
+	"global presetenv":                       show(tGolden + "/global"),
+	"global unsetenv":                        show(tGolden + "/global"),
+	"global resetenv":                        show(tGolden + "/global"),
+	"global unix-bind":                       show(tGolden+"/bind", tUnixSock),
+	"global description":                     info("text for the statistics page"),
+	"global node":                            info("a name for the statistics page"),
+	"global expose-experimental-directives":  info("only unlocks experimental keywords while parsing; lb has none"),
+	"global ca-base":                         info(inertTLS),
+	"global crt-base":                        info(inertTLS),
+	"global ssl-default-bind-ciphers":        info(inertTLS),
+	"global ssl-default-bind-ciphersuites":   info(inertTLS),
+	"global ssl-default-bind-options":        info(inertTLS),
+	"global ssl-default-server-ciphers":      info(inertTLS),
+	"global ssl-default-server-ciphersuites": info(inertTLS),
+	"global close-spread-time": {kind: httpMode, tcp: "close-spread-time 1s",
+		why: "spreads the closing of HTTP connections on soft stop; HAProxy does nothing with it for tcp proxies"},
+	"global pidfile": pending("lifecycle/run.go: when -p is not given, open Global.Pidfile where -p's file " +
+		"is opened (before the chroot) and write the pid there once the process accepts, as -p does"),
+	"global spread-checks": pending("lifecycle/checks.go, healthConfig: hc.Spread = cfg.Global.SpreadChecks "+
+		"(internal/health applies it)", "internal/health.TestJitter"),
+	"global tune.bufsize": pending("proxy/copy.go: size the copy buffers from Global.TuneBufsize " +
+		"(16384 when 0), and the rules engine: inspect at most that much of a request"),
+
+	// Proxy keywords.
+	"proxy bind":            show(e2e + "TestRoundRobinOrder"),
+	"proxy mode":            show(e2e+"TestRoundRobinOrder", e2e+"TestMonitorURI"),
+	"proxy disabled":        show(e2e + "TestFrontendKeywords"),
+	"proxy enabled":         show(e2e + "TestFrontendKeywords"),
+	"proxy id":              info("a number for the statistics and the runtime API"),
+	"proxy description":     info("text for the statistics page"),
+	"proxy bind-process":    info("HAProxy 2.6 warns it has no effect; lb says the same"),
+	"proxy maxconn":         show("internal/proxy.TestFrontendMaxconn"),
+	"proxy backlog":         show(tBindOpts + "/backlog"),
+	"proxy retries":         show("internal/proxy.TestRetriesRedispatch"),
+	"proxy timeout":         show(tTimeouts, e2e+"TestMaxconnQueueTimeout"),
+	"proxy option":          show("internal/proxy.TestRetriesRedispatch", "internal/logs.TestShouldLog"),
+	"proxy no":              show(tGolden+"/defaults", "internal/proxy.TestRetriesRedispatch/no_redispatch"),
+	"proxy default":         show(tGolden + "/timeouts-options"),
+	"proxy log":             show(e2e + "TestLogHeaderAndTCPLog"),
+	"proxy balance":         show(e2e+"TestRoundRobinOrder", tOrders),
+	"proxy hash-type":       show("internal/balance.TestSourceStable"),
+	"proxy server":          show(e2e + "TestRoundRobinOrder"),
+	"proxy default-server":  show(tGolden + "/server"),
+	"proxy default_backend": show(e2e + "TestFrontendKeywords"),
+	"proxy http-check":      show(tHTTPChk, "internal/health.TestCheckerHTTP"),
+	"proxy tcp-check":       show(tTCPCheck, tProbe),
+	"proxy log-format": pending("logs: render a log-format string for the TCP variables (%ci %cp %fi %fp " +
+		"%t %ft %b %s %Tw %Tc %Tt %B %ts %ac %fc %bc %sc %rc %sq %bq %ID); lifecycle/traffic.go, " +
+		"forFrontend: log every session of a frontend with LogFormat set (not only with option tcplog), " +
+		"with that renderer"),
+	"proxy unique-id-format": pending("with log-format: lifecycle/traffic.go gives each session the id " +
+		"rendered from UniqueIDFormat, for %ID"),
+	"proxy unique-id-header":    httpOnly("unique-id-header X-ID"),
+	"proxy cookie":              httpOnly("cookie SRV insert"),
+	"proxy http-request":        httpOnly("http-request deny if FALSE"),
+	"proxy http-response":       httpOnly("http-response deny if FALSE"),
+	"proxy http-after-response": httpOnly("http-after-response set-header a b"),
+	"proxy redirect":            httpOnly("redirect location /x if FALSE"),
+	"proxy stats":               httpOnly("stats enable"),
+	"proxy errorfile":           httpOnly("errorfile 503 {errorfile}"),
+	"proxy monitor-uri":         httpOnly("monitor-uri /healthz", e2e+"TestMonitorURI"),
+	"proxy compression":         httpOnly("compression algo gzip"),
+	"proxy capture":             httpOnly("capture request header Host len 20"),
+	// The tcp rules, implemented by a branch being merged.
+	"proxy acl":                           show(e2e+"TestRulesUseBackendDstPort", e2e+"TestRulesUseBackendSrcFile"),
+	"proxy use_backend":                   show(e2e+"TestRulesUseBackendDstPort", e2e+"TestRulesUseBackendSrcFile", e2e+"TestRulesUseBackendSNI", e2e+"TestRulesUseBackendVar"),
+	"proxy tcp-request":                   show(e2e+"TestRulesConnectionReject", e2e+"TestRulesInspectDelayExpiry", e2e+"TestRulesExpectProxy"),
+	"proxy tcp-response":                  show(e2e + "TestRulesTCPResponse"),
+	"proxy use-server":                    {tests: []string{e2e + "TestRulesUseServer"}, merging: true},
+	"proxy force-persist":                 {tests: []string{e2e + "TestRulesUseServer"}, merging: true},
+	"proxy ignore-persist":                {tests: []string{e2e + "TestRulesUseServer"}, merging: true},
+	"tcp-request connection accept":       show(e2e + "TestRulesConnectionReject"),
+	"tcp-request connection reject":       show(e2e + "TestRulesConnectionReject"),
+	"tcp-request connection expect-proxy": show(e2e + "TestRulesExpectProxy"),
+	"tcp-request session accept":          show(e2e + "TestRulesConnectionReject"),
+	"tcp-request session reject":          show(e2e + "TestRulesConnectionReject"),
+	"tcp-request content accept":          show(e2e+"TestRulesUseBackendSNI", e2e+"TestRulesInspectDelayExpiry"),
+	"tcp-request content reject":          show(e2e + "TestRulesInspectDelayExpiry"),
+	"tcp-response content accept":         show(e2e + "TestRulesTCPResponse"),
+	"tcp-response content reject":         show(e2e + "TestRulesTCPResponse"),
+	"tcp-response content close":          show(e2e + "TestRulesTCPResponse"),
+
+	// "option" names.
+	"option allbackups":    show(tOrders + "/allbackups"),
+	"option dontlognull":   show("internal/logs.TestShouldLog"),
+	"option redispatch":    show("internal/proxy.TestRetriesRedispatch"),
+	"option splice-auto":   show("internal/proxy.TestConcurrentTransfers"),
+	"option tcplog":        show(e2e+"TestLogHeaderAndTCPLog", "internal/logs.TestTCPLog"),
+	"option httpchk":       show("internal/health.TestCheckerHTTP", tProbe, tRequest),
+	"option tcp-check":     show(tProbe, tTCPCheck),
+	"option redis-check":   show("internal/health.TestParseOption", tProbe+"/tcp-check_pass"),
+	"option ssl-hello-chk": show("internal/health.TestSSLHelloCheck"),
+	"option mysql-check": pending("health: the mysql-check ruleset (the server greeting, and with 'user' " +
+		"the client authentication packet and the OK or error answer) in ParseOption, taking the option's " +
+		"arguments; lifecycle/checks.go: pass px.Check.Args to it (today a TCP connect with a start-up warning)"),
+	"option nolinger": pending("proxy/session.go: SO_LINGER {1, 0} on the server connections of a backend "+
+		"with option nolinger (the listener side is done)", "internal/listener.TestNolingerInherited"),
+	"option clitcpka": pending("listener or proxy: SO_KEEPALIVE on client connections only with " +
+		"clitcpka or tcpka, with the system's timings (Go enables 15 s probes on every accepted connection)"),
+	"option srvtcpka": pending("proxy/session.go: SO_KEEPALIVE on server connections with srvtcpka " +
+		"or tcpka (the dialer disables it: KeepAlive -1)"),
+	"option tcpka": pending("both sides, as clitcpka and srvtcpka"),
+	"option log-health-checks": pending("lifecycle/checks.go, onCheck: when px.Check.LogHealthChecks, " +
+		"log every event with ev.Report set with health's messages, not only transitions"),
+	"option httplog":                      httpOnly("option httplog"),
+	"option forwardfor":                   httpOnly("option forwardfor"),
+	"option checkcache":                   httpOnly("option checkcache"),
+	"option http-buffer-request":          httpOnly("option http-buffer-request"),
+	"option http-ignore-probes":           httpOnly("option http-ignore-probes"),
+	"option http-keep-alive":              httpOnly("option http-keep-alive"),
+	"option http-no-delay":                httpOnly("option http-no-delay"),
+	"option http-pretend-keepalive":       httpOnly("option http-pretend-keepalive"),
+	"option http-server-close":            httpOnly("option http-server-close"),
+	"option http-use-proxy-header":        httpOnly("option http-use-proxy-header"),
+	"option httpclose":                    httpOnly("option httpclose"),
+	"option accept-invalid-http-request":  httpOnly("option accept-invalid-http-request"),
+	"option accept-invalid-http-response": httpOnly("option accept-invalid-http-response"),
+	"option disable-h2-upgrade":           httpOnly("option disable-h2-upgrade"),
+	"option h1-case-adjust-bogus-client":  httpOnly("option h1-case-adjust-bogus-client"),
+	"option h1-case-adjust-bogus-server":  httpOnly("option h1-case-adjust-bogus-server"),
+	"option idle-close-on-response":       httpOnly("option idle-close-on-response"),
+	"option persist":                      httpOnly("option persist"),
+	"option prefer-last-server":           httpOnly("option prefer-last-server"),
+
+	// "timeout" kinds.
+	"timeout client":          show(tTimeouts + "/client"),
+	"timeout server":          show(tTimeouts + "/server"),
+	"timeout connect":         show(e2e + "TestTimeoutConnect"),
+	"timeout queue":           show(e2e + "TestMaxconnQueueTimeout"),
+	"timeout tunnel":          show(tTimeouts + "/tunnel_overrides"),
+	"timeout client-fin":      show(tTimeouts + "/client-fin"),
+	"timeout server-fin":      show(tTimeouts + "/server-fin"),
+	"timeout check":           show(tProbe + "/tcp-check_timeout"),
+	"timeout http-request":    httpOnly("timeout http-request 5s"),
+	"timeout http-keep-alive": httpOnly("timeout http-keep-alive 5s"),
+	"timeout tarpit":          httpOnly("timeout tarpit 5s"),
+
+	// Bind options (stats socket lines share them).
+	"bind name":         show(e2e + "TestSocketActivation"),
+	"bind id":           info("a number for the statistics and the runtime API"),
+	"bind backlog":      show(tBindOpts + "/backlog"),
+	"bind transparent":  show(tBindOpts+"/transparent", "internal/listener.TestTransparentFallback"),
+	"bind defer-accept": show(tBindOpts + "/defer-accept"),
+	"bind tfo":          show(tBindOpts + "/tfo_with_backlog"),
+	"bind v4v6":         show("internal/listener.TestV6OnlyOption"),
+	"bind v6only":       show("internal/listener.TestV6OnlyOption"),
+	"bind interface":    show(tBindOpts + "/interface_lo"),
+	"bind accept-proxy": show(e2e+"TestProxyProtocol", "internal/proxy.TestProxyProtocolInOut"),
+	"bind user":         show(tGolden+"/bind", tUnixSock),
+	"bind group":        show(tGolden+"/bind", tUnixSock),
+	"bind uid":          show(tUnixSock),
+	"bind gid":          show(tUnixSock),
+	"bind mode":         show(tUnixSock),
+	"bind level":        show("internal/admin.TestCommandsAndLevels"),
+	"bind expose-fd":    show(tReload, "internal/listener.TestHandoverRoundTrip"),
+
+	// Server and default-server options.
+	"server check":               show(tHealth),
+	"server no-check":            show(tGolden + "/server"),
+	"server backup":              show(tHealth),
+	"server no-backup":           show(tGolden + "/server"),
+	"server disabled":            show(e2e + "TestServerCheckPortAddrDisabled"),
+	"server enabled":             show(tGolden + "/server"),
+	"server send-proxy":          show(e2e + "TestProxyProtocol"),
+	"server no-send-proxy":       show(tGolden + "/server"),
+	"server send-proxy-v2":       show(e2e + "TestProxyProtocol"),
+	"server no-send-proxy-v2":    show(tGolden + "/server"),
+	"server no-check-send-proxy": show(tGolden + "/server"),
+	"server check-send-proxy": pending("lifecycle/checks.go, healthConfig: send the PROXY header of the "+
+		"server's version (v2 with send-proxy-v2), and also, as HAProxy does by default, on servers that "+
+		"send one to their traffic and have no 'port' or 'addr' for checks", tRequest+"/send-proxy"),
+	"server inter":          show(tHealth, "internal/health.TestCheckerIntervals"),
+	"server fastinter":      show("internal/health.TestCheckerIntervals"),
+	"server downinter":      show("internal/health.TestCheckerIntervals"),
+	"server rise":           show(tHealth, "internal/health.TestCheckerFallRise"),
+	"server fall":           show(tHealth, "internal/health.TestCheckerFallRise"),
+	"server weight":         show("internal/balance.TestRoundRobinExact", tOrders),
+	"server maxconn":        show(e2e + "TestMaxconnQueueTimeout"),
+	"server maxqueue":       show("internal/proxy.TestQueues"),
+	"server id":             show(tOrders + "/first_by_id"),
+	"server port":           show(e2e + "TestServerCheckPortAddrDisabled"),
+	"server addr":           show(e2e + "TestServerCheckPortAddrDisabled"),
+	"server init-addr":      show(tGolden+"/server", tGolden+"/resolve"),
+	"server on-marked-down": show("internal/proxy.TestServerStateAndShutdown"),
+	"server cookie":         httpOnly("server c 192.0.2.9:80 cookie c1"),
+
+	// "stats" in a proxy: the statistics page.
+	"stats enable":       httpOnly("stats enable"),
+	"stats disable":      {kind: httpMode, why: "turns the page off: nothing to take effect in any mode"},
+	"stats uri":          httpOnly("stats uri /stats"),
+	"stats realm":        httpOnly("stats realm lb"),
+	"stats auth":         httpOnly("stats auth admin:secret"),
+	"stats refresh":      httpOnly("stats refresh 10s"),
+	"stats hide-version": httpOnly("stats hide-version"),
+	"stats show-legends": httpOnly("stats show-legends"),
+	"stats show-node":    httpOnly("stats show-node"),
+	"stats show-desc":    httpOnly("stats show-desc lb"),
+	"stats scope":        httpOnly("stats scope t"),
+	"stats admin":        httpOnly("stats admin if TRUE"),
+	"stats http-request": httpOnly("stats http-request allow"),
+
+	// Health-check rules and their options.
+	"http-check connect":        show(tHTTPChk),
+	"http-check send":           show(tHTTPChk, tRequest),
+	"http-check expect":         show(tProbe),
+	"http-check comment":        info(checkComment),
+	"http-check disable-on-404": pending("health: report a 404 as L7OKC when disable-on-404 is set; lifecycle/checks.go, onCheck: put the server in drain (no new traffic, HAProxy's NOLB) while its checks answer L7OKC, back to ready on L7OK"),
+	"http-check send meth":      show(tHTTPChk),
+	"http-check send uri":       show(tHTTPChk),
+	"http-check send ver":       show(tHTTPChk),
+	"http-check send hdr":       show(tHTTPChk, tRequest),
+	"http-check send body":      show(tRequest),
+	"http-check send comment":   info(checkComment),
+	"http-check expect status":  show(tProbe + "/expect_status_range"),
+	"http-check expect rstatus": show(tProbe + "/expect_rstatus"),
+	"http-check expect string":  show(tProbe + "/expect_string_found"),
+	"http-check expect rstring": show(tProbe + "/expect_rstring"),
+	"tcp-check connect":         show(tProbe+"/tcp-check_explicit_connect_refused", tTCPCheck),
+	"tcp-check send":            show(tProbe+"/tcp-check_pass", tTCPCheck),
+	"tcp-check send-binary":     show(tTCPCheck),
+	"tcp-check expect":          show(tProbe + "/tcp-check_pass"),
+	"tcp-check comment":         info(checkComment),
+	"tcp-check expect string":   show(tProbe + "/tcp-check_pass"),
+	"tcp-check expect binary":   show(tProbe + "/tcp-check_binary_mismatch"),
+	"tcp-check expect rstring":  show(tProbe + "/tcp-check_regex_mismatch"),
+	"tcp-check expect rbinary":  show(tProbe + "/tcp-check_rbinary"),
+	"check connect port":        show(tTCPCheck, tHTTPChk),
+	"check connect comment":     info(checkComment),
+	"expect option comment":     info(checkComment),
+
+	// balance algorithms and hash-type.
+	"balance roundrobin":   show(e2e+"TestRoundRobinOrder", "internal/balance.TestRoundRobinExact"),
+	"balance static-rr":    show(tOrders),
+	"balance leastconn":    show(tOrders, "internal/balance.TestLeastconnFollowsLoad"),
+	"balance first":        show(tOrders + "/first_by_id"),
+	"balance source":       show("internal/balance.TestSourceStable", "internal/balance.TestSourceHashAddr"),
+	"balance random":       show("internal/balance.TestRandomDraws"),
+	"balance uri":          httpOnly("balance uri"),
+	"balance url_param":    httpOnly("balance url_param id"),
+	"balance hdr":          httpOnly("balance hdr(host)"),
+	"hash-type consistent": show("internal/balance.TestSourceStable"),
+
+	// log lines: target forms, options, formats.
+	"log stdout":          show(e2e+"TestLogHeaderAndTCPLog", "internal/logs.TestFD"),
+	"log stderr":          show("internal/logs.TestFD"),
+	"log fd@":             show("internal/logs.TestFD", tGolden+"/global"),
+	"log /path":           show("internal/logs.TestUnixgram", tGolden+"/global"),
+	"log unix@":           show("internal/logs.TestUnixgram", tGolden+"/global"),
+	"log host:port":       show(tUDP, tGolden+"/global"),
+	"log udp@":            show(tUDP, tGolden+"/global"),
+	"log udp4@":           show(tUDP, tGolden+"/global"),
+	"log udp6@":           show(tUDP, tGolden+"/global"),
+	"log ipv4@":           show(tUDP, tGolden+"/global"),
+	"log ipv6@":           show(tUDP, tGolden+"/global"),
+	"log option len":      show(tUDP),
+	"log option format":   show(tHeader, e2e+"TestLogHeaderAndTCPLog"),
+	"log format local":    show(tHeader + "/local"),
+	"log format rfc3164":  show(tHeader+"/rfc3164", e2e+"TestLogHeaderAndTCPLog"),
+	"log format rfc5424":  show(tHeader + "/rfc5424"),
+	"log format priority": show(tHeader + "/priority"),
+	"log format short":    show(tHeader + "/short"),
+	"log format timed":    show(tHeader + "/timed"),
+	"log format iso":      show(tHeader + "/iso"),
+	"log format raw":      show(tHeader + "/raw"),
+
+	// The HTTP rule actions: the rule sets are http-mode ("proxy
+	// http-request" …); their actions too.
+	"http-request add-header":            {kind: httpMode, why: httpPlane},
+	"http-request set-header":            {kind: httpMode, why: httpPlane},
+	"http-request del-header":            {kind: httpMode, why: httpPlane},
+	"http-request replace-header":        {kind: httpMode, why: httpPlane},
+	"http-request replace-value":         {kind: httpMode, why: httpPlane},
+	"http-request set-path":              {kind: httpMode, why: httpPlane},
+	"http-request set-pathq":             {kind: httpMode, why: httpPlane},
+	"http-request replace-path":          {kind: httpMode, why: httpPlane},
+	"http-request replace-pathq":         {kind: httpMode, why: httpPlane},
+	"http-request set-uri":               {kind: httpMode, why: httpPlane},
+	"http-request replace-uri":           {kind: httpMode, why: httpPlane},
+	"http-request set-query":             {kind: httpMode, why: httpPlane},
+	"http-request set-method":            {kind: httpMode, why: httpPlane},
+	"http-request redirect":              {kind: httpMode, why: httpPlane},
+	"http-request deny":                  {kind: httpMode, why: httpPlane},
+	"http-request return":                {kind: httpMode, why: httpPlane},
+	"http-request allow":                 {kind: httpMode, why: httpPlane},
+	"http-request tarpit":                {kind: httpMode, why: httpPlane},
+	"http-request use-service":           {kind: httpMode, why: httpPlane},
+	"http-request auth":                  {kind: httpMode, why: httpPlane},
+	"http-response add-header":           {kind: httpMode, why: httpPlane},
+	"http-response set-header":           {kind: httpMode, why: httpPlane},
+	"http-response del-header":           {kind: httpMode, why: httpPlane},
+	"http-response replace-header":       {kind: httpMode, why: httpPlane},
+	"http-response replace-value":        {kind: httpMode, why: httpPlane},
+	"http-response allow":                {kind: httpMode, why: httpPlane},
+	"http-response deny":                 {kind: httpMode, why: httpPlane},
+	"http-response redirect":             {kind: httpMode, why: httpPlane},
+	"http-response return":               {kind: httpMode, why: httpPlane},
+	"http-response set-status":           {kind: httpMode, why: httpPlane},
+	"http-after-response add-header":     {kind: httpMode, why: httpPlane},
+	"http-after-response set-header":     {kind: httpMode, why: httpPlane},
+	"http-after-response del-header":     {kind: httpMode, why: httpPlane},
+	"http-after-response replace-header": {kind: httpMode, why: httpPlane},
+	"http-after-response replace-value":  {kind: httpMode, why: httpPlane},
+	"http-after-response allow":          {kind: httpMode, why: httpPlane},
+	"http-after-response set-status":     {kind: httpMode, why: httpPlane},
+}
+
+// moduleRoot is the directory of go.mod above the working directory.
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// pkgSource is what effects_test.go checks a test reference against: the
+// Test functions declared in the _test.go files of a package, and the
+// string literals of all its files (where table-driven subtests get their
+// names).
+type pkgSource struct {
+	tests, strings map[string]bool
+}
+
+func parsePackage(t *testing.T, dir string) pkgSource {
+	t.Helper()
+	pkgs, err := parser.ParseDir(token.NewFileSet(), dir, nil, parser.SkipObjectResolution)
+	if err != nil {
+		t.Fatalf("parse %s: %v", dir, err)
+	}
+	src := pkgSource{tests: map[string]bool{}, strings: map[string]bool{}}
+	for _, p := range pkgs {
+		for name, f := range p.Files {
+			ast.Inspect(f, func(n ast.Node) bool {
+				if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					if v, err := strconv.Unquote(lit.Value); err == nil {
+						src.strings[v] = true
+					}
+				}
+				return true
+			})
+			if !strings.HasSuffix(name, "_test.go") {
+				continue
+			}
+			for _, d := range f.Decls {
+				if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv == nil && strings.HasPrefix(fd.Name.Name, "Test") {
+					src.tests[fd.Name.Name] = true
+				}
+			}
+		}
+	}
+	return src
+}
+
+// hasSubtest reports whether sub (as go test names it: blanks become
+// underscores) can name a subtest: a string of the package, or a case
+// file of TestGoldenCases.
+func (src pkgSource) hasSubtest(root, pkg, test, sub string) bool {
+	if pkg == "internal/config" && test == "TestGoldenCases" {
+		_, err := os.Stat(filepath.Join(root, "testdata/config/cases", sub+".cfg"))
+		return err == nil
+	}
+	return src.strings[sub] || src.strings[strings.ReplaceAll(sub, "_", " ")]
+}
+
+// splitKey separates a registry key into its table and keyword: the
+// longest table name that prefixes it.
+func splitKey(key string, tables map[string]map[string]kwStatus) (table, kw string, ok bool) {
+	for name := range tables {
+		if k, found := strings.CutPrefix(key, name+" "); found && len(name) > len(table) {
+			table, kw, ok = name, k, true
+		}
+	}
+	return table, kw, ok
+}
+
+var testRef = regexp.MustCompile(`^(internal/[a-z0-9/]+)\.(Test[A-Za-z0-9_]+)(/[^ /]+)?$`)
+
+// TestKeywordEffects fails when a keyword the tables accept has no registry
+// entry, when an entry names a test that does not exist (a Test function,
+// and a subtest name the package holds), or when an entry names a keyword
+// the tables do not accept.
+func TestKeywordEffects(t *testing.T) {
+	tables := keywordTables()
+	for name, table := range tables {
+		for kw, st := range table {
+			if st != kwSupported {
+				continue
+			}
+			if _, ok := effects[name+" "+kw]; !ok {
+				t.Errorf("%q is accepted (table %q) but the registry says nothing of its run-time effect: "+
+					"add a test that shows it, or refuse it", name+" "+kw, name)
+			}
+		}
+	}
+	root := moduleRoot(t)
+	pkgs := map[string]pkgSource{}
+	counts := map[effectKind]int{}
+	for key, e := range effects {
+		table, kw, ok := splitKey(key, tables)
+		switch st, known := tables[table][kw]; {
+		case !ok || !known:
+			if !e.merging {
+				t.Errorf("registry entry %q: no such keyword in the tables", key)
+			}
+		case st != kwSupported && !e.merging:
+			t.Errorf("registry entry %q: the keyword is refused (%s); drop the entry", key,
+				map[kwStatus]string{kwUnsupported: "not supported by lb yet", kwRemoved: "removed from HAProxy"}[st])
+		}
+		counts[e.kind]++
+		switch e.kind {
+		case shown:
+			if len(e.tests) == 0 {
+				t.Errorf("registry entry %q: no test shows the effect", key)
+			}
+		case informational, pendingRuntime:
+			if e.why == "" {
+				t.Errorf("registry entry %q (%s): no reason given", key, effectKindNames[e.kind])
+			}
+		case httpMode:
+			if e.tcp == "" && e.why == "" {
+				t.Errorf("registry entry %q: http-mode without a tcp line nor a reason", key)
+			}
+		}
+		for _, ref := range e.tests {
+			m := testRef.FindStringSubmatch(ref)
+			if m == nil {
+				t.Errorf("registry entry %q: test %q is not \"internal/<pkg>.TestName[/subtest]\"", key, ref)
+				continue
+			}
+			if pendingTests[m[1]+"."+m[2]] {
+				continue
+			}
+			src, ok := pkgs[m[1]]
+			if !ok {
+				src = parsePackage(t, filepath.Join(root, m[1]))
+				pkgs[m[1]] = src
+			}
+			switch sub := strings.TrimPrefix(m[3], "/"); {
+			case !src.tests[m[2]]:
+				t.Errorf("registry entry %q: no func %s in the _test.go files of %s", key, m[2], m[1])
+			case sub != "" && !src.hasSubtest(root, m[1], m[2], sub):
+				t.Errorf("registry entry %q: %s has no subtest named %q", key, m[1]+"."+m[2], sub)
+			}
+		}
+	}
+	t.Logf("registry: %d keywords: %d shown, %d informational, %d http-mode, %d pending-runtime",
+		len(effects), counts[shown], counts[informational], counts[httpMode], counts[pendingRuntime])
+}
+
+// httpModeConfig is a configuration with a mode tcp listen section holding
+// line (or a global section holding it, for global keywords).
+func httpModeConfig(key, line, errorfile string) string {
+	line = strings.ReplaceAll(line, "{errorfile}", errorfile)
+	global, proxy := "", ""
+	if strings.HasPrefix(key, "global ") {
+		global = "\n    " + line
+	} else if line != "" {
+		proxy = "    " + line + "\n"
+	}
+	return fmt.Sprintf(`global%s
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 1s
+    timeout server 1s
+listen t
+    bind 127.0.0.1:1
+%s    server s 192.0.2.1:80
+`, global, proxy)
+}
+
+// httpModeEntries returns the http-mode registry entries with a tcp line,
+// sorted.
+func httpModeEntries() []string {
+	var keys []string
+	for key, e := range effects {
+		if e.kind == httpMode && e.tcp != "" {
+			keys = append(keys, key)
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// warnsHTTP reports whether a diagnostic says that something needs mode
+// http, in one of HAProxy's phrasings.
+func warnsHTTP(msg string) bool {
+	return strings.Contains(msg, "HTTP mode") || strings.Contains(msg, "'mode http'")
+}
+
+// TestHTTPModeKeywordsWarnOutsideHTTP: every http-mode keyword written in a
+// mode tcp proxy draws a warning saying it needs mode http (or an alert):
+// none takes effect nowhere without a word.
+func TestHTTPModeKeywordsWarnOutsideHTTP(t *testing.T) {
+	errorfile := filepath.Join(t.TempDir(), "503.http")
+	if err := os.WriteFile(errorfile, []byte("HTTP/1.0 503 Unavailable\r\n\r\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	load := func(name, text string) []Diag {
+		path := filepath.Join(dir, name+".cfg")
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, diags := Load([]string{path}, Options{Resolver: fakeResolver, Env: testEnv(nil)})
+		return diags
+	}
+	base := map[string]bool{}
+	for _, d := range load("base", httpModeConfig("proxy", "", errorfile)) {
+		base[d.Msg] = true
+	}
+	for _, key := range httpModeEntries() {
+		t.Run(strings.ReplaceAll(key, " ", "_"), func(t *testing.T) {
+			diags := load("kw", httpModeConfig(key, effects[key].tcp, errorfile))
+			for _, d := range diags {
+				if d.Severity == Alert || (d.Severity == Warning && !base[d.Msg] && warnsHTTP(d.Msg)) {
+					return
+				}
+			}
+			t.Errorf("%q in a mode tcp proxy draws no warning that it needs mode http: %v", effects[key].tcp, diags)
+		})
+	}
+}
+
+// TestHTTPModeWarningsMatchHAProxy runs HAProxy (when installed) on the
+// same configurations: each of its warnings that a keyword needs mode http
+// must be lb's too, word for word.
+func TestHTTPModeWarningsMatchHAProxy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs haproxy once per keyword")
+	}
+	haproxy, err := exec.LookPath("haproxy")
+	if err != nil {
+		t.Skip("haproxy is not installed")
+	}
+	errorfile := filepath.Join(t.TempDir(), "503.http")
+	if err := os.WriteFile(errorfile, []byte("HTTP/1.0 503 Unavailable\r\n\r\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	haWarning := regexp.MustCompile(`\[WARNING\] +\([0-9]+\) : config : (?:parsing \[[^]]*\] : )?(.*)`)
+	for _, key := range httpModeEntries() {
+		t.Run(strings.ReplaceAll(key, " ", "_"), func(t *testing.T) {
+			path := filepath.Join(dir, "kw.cfg")
+			if err := os.WriteFile(path, []byte(httpModeConfig(key, effects[key].tcp, errorfile)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, _ := exec.Command(haproxy, "-c", "-f", path).CombinedOutput()
+			_, diags := Load([]string{path}, Options{Resolver: fakeResolver, Env: testEnv(nil)})
+			lb := map[string]bool{}
+			for _, d := range diags {
+				lb[d.Msg] = true
+			}
+			for _, line := range strings.Split(string(out), "\n") {
+				m := haWarning.FindStringSubmatch(line)
+				if m != nil && warnsHTTP(m[1]) && !lb[m[1]] {
+					t.Errorf("HAProxy warns %q; lb does not: %v", m[1], diags)
+				}
+			}
+		})
+	}
+}

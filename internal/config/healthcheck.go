@@ -1,0 +1,253 @@
+package config
+
+import "fmt"
+
+// The health-check rules: "http-check" and "tcp-check" lines and the check
+// options that select them. lb runs them in internal/health, which reads
+// them again from the words kept in Rule; these tables say what it can
+// run.
+
+// checkActions lists the actions of each rule set.
+var checkActions = map[string]map[string]kwStatus{
+	"http-check": {"connect": kwSupported, "send": kwSupported, "expect": kwSupported,
+		"disable-on-404": kwSupported, "comment": kwSupported, "send-state": kwUnsupported,
+		"set-var": kwUnsupported, "set-var-fmt": kwUnsupported, "unset-var": kwUnsupported},
+	"tcp-check": {"connect": kwSupported, "send": kwSupported, "send-binary": kwSupported,
+		"expect": kwSupported, "comment": kwSupported, "send-lf": kwUnsupported,
+		"send-binary-lf": kwUnsupported, "set-var": kwUnsupported, "set-var-fmt": kwUnsupported,
+		"unset-var": kwUnsupported},
+}
+
+// checkConnectOptions are the options of "http-check connect" and
+// "tcp-check connect", with their number of arguments.
+var checkConnectOptions = map[string]struct {
+	nargs  int
+	status kwStatus
+}{
+	"port": {1, kwSupported}, "comment": {1, kwSupported}, "addr": {1, kwUnsupported},
+	"send-proxy": {0, kwUnsupported}, "ssl": {0, kwUnsupported}, "sni": {1, kwUnsupported},
+	"alpn": {1, kwUnsupported}, "via-socks4": {0, kwUnsupported}, "linger": {0, kwUnsupported},
+	"default": {0, kwUnsupported},
+}
+
+// checkSendOptions are the options of "http-check send", with their number
+// of arguments.
+var checkSendOptions = map[string]struct {
+	nargs  int
+	status kwStatus
+}{
+	"meth": {1, kwSupported}, "uri": {1, kwSupported}, "ver": {1, kwSupported}, "hdr": {2, kwSupported},
+	"body": {1, kwSupported}, "comment": {1, kwSupported}, "uri-lf": {1, kwUnsupported},
+	"body-lf": {1, kwUnsupported},
+}
+
+// expectKinds are the match methods of "<set> expect", per rule set as
+// HAProxy 2.6 accepts them.
+var expectKinds = map[string]map[string]kwStatus{
+	"http-check": {"status": kwSupported, "rstatus": kwSupported, "string": kwSupported,
+		"rstring": kwSupported, "hdr": kwUnsupported, "fhdr": kwUnsupported, "string-lf": kwUnsupported},
+	"tcp-check": {"string": kwSupported, "binary": kwSupported, "rstring": kwSupported,
+		"rbinary": kwSupported, "string-lf": kwUnsupported, "binary-lf": kwUnsupported},
+}
+
+// expectKindsMsg is HAProxy's list of the match methods of each set.
+var expectKindsMsg = map[string]string{
+	"http-check": "'only supports min-recv, [!]string', '[!]rstring', '[!]string-lf', '[!]status', '[!]rstatus', [!]hdr, [!]fhdr or comment",
+	"tcp-check":  "'only supports min-recv, '[!]binary', '[!]string', '[!]rstring', '[!]string-lf''[!]rbinary', '[!]binary-lf' or comment",
+}
+
+// expectOptions are the options of "<set> expect" that take one value.
+var expectOptions = map[string]kwStatus{"comment": kwSupported, "min-recv": kwUnsupported,
+	"ok-status": kwUnsupported, "error-status": kwUnsupported, "tout-status": kwUnsupported,
+	"on-success": kwUnsupported, "on-error": kwUnsupported, "status-code": kwUnsupported}
+
+func kwCheckRule(c *pctx) error {
+	set := c.args[0]
+	if len(c.args) < 2 {
+		return fmt.Errorf("'%s' expects an action.", set)
+	}
+	act := c.args[1]
+	st, known := checkActions[set][actionBase(act)]
+	if !known {
+		return fmt.Errorf("'%s' : unknown directive '%s'.", set, act)
+	}
+	if st == kwUnsupported {
+		return fmt.Errorf("'%s %s' is not supported by lb yet", set, actionBase(act))
+	}
+	args := c.args[2:]
+	var err error
+	switch act {
+	case "comment":
+		if len(args) == 0 || args[0] == "" {
+			err = fmt.Errorf("'%s comment' : expects a string as argument.", set)
+		}
+	case "connect":
+		err = checkConnect(set, args)
+	case "expect":
+		err = checkExpect(set, args)
+	case "send":
+		if set == "http-check" {
+			err = checkHTTPCheckSend(args)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if set == "http-check" {
+		if err := c.httpCheckSequence(act); err != nil {
+			return err
+		}
+	}
+	r := &Rule{Pos: c.pos, Action: act, Args: args}
+	// HAProxy keeps one list of check rules per proxy: a rule of the other
+	// set replaces what the list held.
+	if set == "http-check" {
+		c.p.Check.TCPCheck = nil
+		c.p.Check.HTTPCheck = append(c.p.Check.HTTPCheck, r)
+	} else {
+		c.p.Check.HTTPCheck = nil
+		c.p.Check.TCPCheck = append(c.p.Check.TCPCheck, r)
+	}
+	return nil
+}
+
+// httpCheckSequence refuses the http-check sequences lb cannot run: it
+// sends one request per check, so one connect (first), sends before the
+// expect, and one expect.
+func (c *pctx) httpCheckSequence(act string) error {
+	var expects, others int
+	for _, r := range c.p.Check.HTTPCheck {
+		switch r.Action {
+		case "expect":
+			expects++
+		case "comment", "disable-on-404":
+		default:
+			others++
+		}
+	}
+	switch {
+	case act == "connect" && expects+others > 0:
+		return fmt.Errorf("'http-check connect' is not supported by lb yet after other 'http-check' rules (lb sends one request per check)")
+	case act == "send" && expects > 0:
+		return fmt.Errorf("'http-check send' is not supported by lb yet after an 'http-check expect' (lb sends one request per check)")
+	case act == "expect" && expects > 0:
+		return fmt.Errorf("'http-check expect' is not supported by lb yet more than once (lb sends one request per check)")
+	}
+	return nil
+}
+
+// checkConnect validates "<set> connect [options]".
+func checkConnect(set string, args []string) error {
+	for i := 0; i < len(args); i++ {
+		o, ok := checkConnectOptions[args[i]]
+		if !ok {
+			return fmt.Errorf("'%s connect' : expects 'comment', 'port', 'addr', 'send-proxy', 'ssl', 'sni', 'alpn' or 'via-socks4', 'linger', 'default' but got '%s' as argument.", set, args[i])
+		}
+		if o.status == kwUnsupported {
+			return fmt.Errorf("'%s connect %s' is not supported by lb yet", set, args[i])
+		}
+		if i+o.nargs >= len(args) || args[i+1] == "" {
+			if args[i] == "port" {
+				return fmt.Errorf("'%s connect' : 'port' expects a port number or a sample expression as argument.", set)
+			}
+			return fmt.Errorf("'%s connect' : '%s' expects a string as argument.", set, args[i])
+		}
+		if args[i] == "port" {
+			if n, err := parseInt(args[i+1]); err != nil || n < 1 || n > 65535 {
+				// HAProxy also takes a sample expression, which needs the
+				// rules engine.
+				return fmt.Errorf("'%s connect port %s' is not supported by lb yet: only a port number is", set, args[i+1])
+			}
+		}
+		i += o.nargs
+	}
+	return nil
+}
+
+// checkHTTPCheckSend validates "http-check send" arguments.
+func checkHTTPCheckSend(args []string) error {
+	for i := 0; i < len(args); i++ {
+		o, ok := checkSendOptions[args[i]]
+		if !ok {
+			return fmt.Errorf("'http-check send' : expects 'comment', 'meth', 'uri', 'uri-lf', 'ver', 'hdr', 'body' or 'body-lf' but got '%s' as argument.", args[i])
+		}
+		if i+o.nargs >= len(args) {
+			return fmt.Errorf("'http-check send' : '%s' expects %s.", args[i], map[int]string{1: "a value", 2: "a name and a value"}[o.nargs])
+		}
+		if o.status == kwUnsupported {
+			return fmt.Errorf("'http-check send %s' is not supported by lb yet", args[i])
+		}
+		i += o.nargs
+	}
+	return nil
+}
+
+// checkExpect validates "<set> expect [options] [!] <match> <pattern>": one
+// match method of the set with its pattern, options anywhere, nothing else.
+func checkExpect(set string, args []string) error {
+	match := ""
+	for i := 0; i < len(args); i++ {
+		w := args[i]
+		ost, isOpt := expectOptions[w]
+		kst, isKind := expectKinds[set][w]
+		switch {
+		case w == "!":
+		case isOpt:
+			if i+1 >= len(args) {
+				return fmt.Errorf("'%s expect' : '%s' expects an argument.", set, w)
+			}
+			if ost == kwUnsupported {
+				return fmt.Errorf("'%s expect %s' is not supported by lb yet", set, w)
+			}
+			i++
+		case isKind && match == "":
+			if kst == kwUnsupported {
+				return fmt.Errorf("'%s expect %s' is not supported by lb yet", set, w)
+			}
+			match = w
+			if i+1 >= len(args) {
+				return fmt.Errorf("'%s expect %s' expects <pattern> as an argument.", set, w)
+			}
+			i++
+		case match != "":
+			return fmt.Errorf("'%s expect' : unexpected argument '%s' after the pattern.", set, w)
+		default:
+			return fmt.Errorf("'%s expect' : %s but got '%s' as argument.", set, expectKindsMsg[set], w)
+		}
+	}
+	if match == "" {
+		return fmt.Errorf("'%s expect' : %s but got '' as argument.", set, expectKindsMsg[set])
+	}
+	return nil
+}
+
+// checkOptionRules applies a check option to the rules read so far, as
+// HAProxy does: "option tcp-check" keeps tcp-check rules, "option httpchk"
+// http-check rules, and the protocol checks (redis-check, …) bring their
+// own.
+func (c *pctx) checkOptionRules(option string) {
+	switch option {
+	case "tcp-check":
+		c.p.Check.HTTPCheck = nil
+	case "httpchk":
+		c.p.Check.TCPCheck = nil
+	default:
+		c.p.Check.HTTPCheck, c.p.Check.TCPCheck = nil, nil
+	}
+}
+
+// checkRulesUsed warns about check rules the backend's check type ignores,
+// with HAProxy's words, and drops them.
+func (l *loader) checkRulesUsed(p *Proxy) {
+	if p.Cap&CapBackend == 0 {
+		return
+	}
+	if len(p.Check.TCPCheck) > 0 && p.Check.Type != "tcp-check" {
+		l.warn(p.Pos, "%s '%s' uses tcp-check rules without 'option tcp-check', so the rules are ignored.", proxyWord(p.Cap), p.Name)
+		p.Check.TCPCheck = nil
+	}
+	if len(p.Check.HTTPCheck) > 0 && p.Check.Type != "httpchk" {
+		l.warn(p.Pos, "%s '%s' uses http-check rules without 'option httpchk', so the rules are ignored.", proxyWord(p.Cap), p.Name)
+		p.Check.HTTPCheck = nil
+	}
+}
