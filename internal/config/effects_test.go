@@ -55,9 +55,6 @@ type effect struct {
 	// listen section, or in the global section for global keywords
 	// (httpMode). "{errorfile}" stands for a file that exists.
 	tcp string
-	// merging: the keyword is made supported by a branch being merged;
-	// until then the tables may still refuse it.
-	merging bool
 }
 
 func show(tests ...string) effect { return effect{tests: tests} }
@@ -70,21 +67,6 @@ func httpOnly(tcp string, tests ...string) effect {
 
 func pending(change string, tests ...string) effect {
 	return effect{kind: pendingRuntime, why: change, tests: tests}
-}
-
-// pendingTests are tests of branches being merged (the tcp rules engine):
-// they do not exist on this branch yet, so the existence check skips them.
-// Delete this list once those branches are merged.
-var pendingTests = map[string]bool{
-	"internal/e2e/loopback.TestRulesConnectionReject":   true,
-	"internal/e2e/loopback.TestRulesUseBackendDstPort":  true,
-	"internal/e2e/loopback.TestRulesUseBackendSrcFile":  true,
-	"internal/e2e/loopback.TestRulesUseBackendSNI":      true,
-	"internal/e2e/loopback.TestRulesUseBackendVar":      true,
-	"internal/e2e/loopback.TestRulesInspectDelayExpiry": true,
-	"internal/e2e/loopback.TestRulesExpectProxy":        true,
-	"internal/e2e/loopback.TestRulesUseServer":          true,
-	"internal/e2e/loopback.TestRulesTCPResponse":        true,
 }
 
 // Test names, for readability of the registry.
@@ -202,24 +184,34 @@ var effects = map[string]effect{
 	"proxy monitor-uri":         httpOnly("monitor-uri /healthz", e2e+"TestMonitorURI"),
 	"proxy compression":         httpOnly("compression algo gzip"),
 	"proxy capture":             httpOnly("capture request header Host len 20"),
-	// The tcp rules, implemented by a branch being merged.
-	"proxy acl":                           show(e2e+"TestRulesUseBackendDstPort", e2e+"TestRulesUseBackendSrcFile"),
+	// The tcp rules (internal/rules, run by internal/proxy).
+	"proxy acl":                           show(e2e+"TestRulesUseBackendSrcFile", e2e+"TestRulesConnectionReject", e2e+"TestRulesHTTPModeL4"),
 	"proxy use_backend":                   show(e2e+"TestRulesUseBackendDstPort", e2e+"TestRulesUseBackendSrcFile", e2e+"TestRulesUseBackendSNI", e2e+"TestRulesUseBackendVar"),
-	"proxy tcp-request":                   show(e2e+"TestRulesConnectionReject", e2e+"TestRulesInspectDelayExpiry", e2e+"TestRulesExpectProxy"),
-	"proxy tcp-response":                  show(e2e + "TestRulesTCPResponse"),
-	"proxy use-server":                    {tests: []string{e2e + "TestRulesUseServer"}, merging: true},
-	"proxy force-persist":                 {tests: []string{e2e + "TestRulesUseServer"}, merging: true},
-	"proxy ignore-persist":                {tests: []string{e2e + "TestRulesUseServer"}, merging: true},
-	"tcp-request connection accept":       show(e2e + "TestRulesConnectionReject"),
-	"tcp-request connection reject":       show(e2e + "TestRulesConnectionReject"),
-	"tcp-request connection expect-proxy": show(e2e + "TestRulesExpectProxy"),
-	"tcp-request session accept":          show(e2e + "TestRulesConnectionReject"),
-	"tcp-request session reject":          show(e2e + "TestRulesConnectionReject"),
+	"proxy tcp-request":                   show(e2e+"TestRulesConnectionReject", e2e+"TestRulesInspectDelayExpiry", e2e+"TestRulesExpectProxy", e2e+"TestRulesHTTPModeL4"),
+	"proxy tcp-response":                  show(e2e+"TestRulesTCPResponse", e2e+"TestRulesResponseClose"),
+	"proxy use-server":                    show(e2e+"TestRulesUseServer", e2e+"TestRulesForcePersist"),
+	"proxy force-persist":                 show(e2e + "TestRulesForcePersist"),
+	"proxy ignore-persist":                show(e2e + "TestRulesForcePersist"),
+	"tcp-request connection accept":       show(e2e + "TestRulesAcceptStops"),
+	"tcp-request connection reject":       show(e2e+"TestRulesConnectionReject", e2e+"TestRulesAcceptStops"),
+	"tcp-request connection expect-proxy": show(e2e+"TestRulesExpectProxy", e2e+"TestRulesAcceptStops"),
+	"tcp-request connection set-var":      show(e2e + "TestRulesVars"),
+	"tcp-request connection unset-var":    show(e2e + "TestRulesVars"),
+	"tcp-request session accept":          show(e2e + "TestRulesAcceptStops"),
+	"tcp-request session reject":          show(e2e + "TestRulesAcceptStops"),
+	"tcp-request session set-var":         show(e2e+"TestRulesVars", e2e+"TestRulesAcceptStops"),
+	"tcp-request session unset-var":       show(e2e + "TestRulesVars"),
 	"tcp-request content accept":          show(e2e+"TestRulesUseBackendSNI", e2e+"TestRulesInspectDelayExpiry"),
 	"tcp-request content reject":          show(e2e + "TestRulesInspectDelayExpiry"),
-	"tcp-response content accept":         show(e2e + "TestRulesTCPResponse"),
+	"tcp-request content set-var":         show(e2e+"TestRulesVars", e2e+"TestRulesUseBackendVar"),
+	"tcp-request content unset-var":       show(e2e + "TestRulesVars"),
+	"tcp-request content set-dst":         show(e2e + "TestRulesSetDst"),
+	"tcp-request content set-dst-port":    show(e2e + "TestRulesSetDst"),
+	"tcp-response content accept":         show(e2e + "TestRulesResponseClose"),
 	"tcp-response content reject":         show(e2e + "TestRulesTCPResponse"),
-	"tcp-response content close":          show(e2e + "TestRulesTCPResponse"),
+	"tcp-response content close":          show(e2e + "TestRulesResponseClose"),
+	"tcp-response content set-var":        show(e2e + "TestRulesResponseClose"),
+	"tcp-response content unset-var":      show(e2e + "TestRulesResponseClose"),
 
 	// "option" names.
 	"option allbackups":    show(tOrders + "/allbackups"),
@@ -550,10 +542,8 @@ func TestKeywordEffects(t *testing.T) {
 		table, kw, ok := splitKey(key, tables)
 		switch st, known := tables[table][kw]; {
 		case !ok || !known:
-			if !e.merging {
-				t.Errorf("registry entry %q: no such keyword in the tables", key)
-			}
-		case st != kwSupported && !e.merging:
+			t.Errorf("registry entry %q: no such keyword in the tables", key)
+		case st != kwSupported:
 			t.Errorf("registry entry %q: the keyword is refused (%s); drop the entry", key,
 				map[kwStatus]string{kwUnsupported: "not supported by lb yet", kwRemoved: "removed from HAProxy"}[st])
 		}
@@ -576,9 +566,6 @@ func TestKeywordEffects(t *testing.T) {
 			m := testRef.FindStringSubmatch(ref)
 			if m == nil {
 				t.Errorf("registry entry %q: test %q is not \"internal/<pkg>.TestName[/subtest]\"", key, ref)
-				continue
-			}
-			if pendingTests[m[1]+"."+m[2]] {
 				continue
 			}
 			src, ok := pkgs[m[1]]

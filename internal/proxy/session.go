@@ -526,21 +526,14 @@ func (s *session) switchBackend(fr *rules.Proxy) *Backend {
 }
 
 // useServer evaluates backend be's use-server rules and returns the
-// server they name when it may take the connection: a usable server, or
-// any server when force-persist matched.
+// server they name. The rules have checked its state: a server that is
+// down is named only under force-persist or "option persist".
 func (s *session) useServer(r *rules.Proxy, be *Backend) *Server {
-	name, force := r.UseServer(s.st)
+	name, _ := r.UseServer(s.st)
 	if name == "" {
 		return nil
 	}
-	srv := be.Server(name)
-	if srv == nil {
-		return nil
-	}
-	if st := srv.State(); st == StateUp || st == StateDrain || st == StateNoLB || (force && st != StateMaint) {
-		return srv
-	}
-	return nil
+	return be.Server(name)
 }
 
 // responseRules runs backend be's tcp-response content rules on the
@@ -553,6 +546,9 @@ func (s *session) responseRules(r *rules.Proxy, be *Backend) bool {
 		return false
 	}
 	if v == rules.Reject {
+		// HAProxy counts what it read from the server (%B) though the
+		// client gets none of it.
+		s.down += int64(len(s.res))
 		be.deniedResp.Add(1)
 		s.phase = 'D'
 		s.setTerm(termProxy)

@@ -252,7 +252,13 @@ type nameServer struct {
 
 func startNameServer(t *testing.T, name string) *nameServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return startNameServerOn(t, name, "127.0.0.1:0")
+}
+
+// startNameServerOn is startNameServer listening on addr (any 127.0.0.0/8 address).
+func startNameServerOn(t *testing.T, name, addr string) *nameServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -465,3 +465,172 @@ backend be
 		t.Errorf("server saw %d connections; want 1", s.count())
 	}
 }
+
+// TestRulesAcceptStops: "accept" ends a rule set: a client accepted by a tcp-request
+// connection rule is not rejected by a later one; tcp-request session rules see the PROXY
+// header's address, accept or reject on it, and set variables later rules read.
+func TestRulesAcceptStops(t *testing.T) {
+	s1, s2 := startNameServer(t, "s1"), startNameServer(t, "s2")
+	port := freePort(t)
+	cfg := writeConfig(t, rulesDefaults+fmt.Sprintf(`
+frontend fe
+    bind 127.0.0.1:%d
+    tcp-request connection accept if { src 127.0.0.3 }
+    tcp-request connection reject if { src 127.0.0.3 } || { src 127.0.0.4 }
+    tcp-request connection expect-proxy layer4 if { src 127.0.0.2 }
+    tcp-request session set-var(sess.origin) src
+    tcp-request session accept if { src 192.0.2.1 }
+    tcp-request session reject if { src 192.0.2.0/24 }
+    use_backend b2 if { var(sess.origin) -m ip 192.0.2.1 }
+    default_backend b1
+backend b1
+    server s1 %s
+backend b2
+    server s2 %s
+`, port, s1.addr(), s2.addr()))
+	startLB(t, "-db", "-f", cfg)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	if n, err := nameFrom(t, "127.0.0.3", addr, nil); err != nil || n != "s1" {
+		t.Errorf("connection accept: %q, %v; want s1 (a later reject must not run)", n, err)
+	}
+	c := dialFrom(t, "127.0.0.4", addr)
+	if got, _ := readAllFrom(c); len(got) != 0 {
+		t.Errorf("connection reject: received %q", got)
+	}
+	if n, err := nameFrom(t, "127.0.0.2", addr, []byte("PROXY TCP4 192.0.2.1 127.0.0.1 40000 80\r\n")); err != nil || n != "s2" {
+		t.Errorf("session accept of 192.0.2.1: %q, %v; want s2", n, err)
+	}
+	c = dialFrom(t, "127.0.0.2", addr)
+	if _, err := c.Write([]byte("PROXY TCP4 192.0.2.9 127.0.0.1 40000 80\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := readAllFrom(c); len(got) != 0 {
+		t.Errorf("session reject of 192.0.2.9: received %q", got)
+	}
+	if got := s1.count() + s2.count(); got != 2 {
+		t.Errorf("servers saw %d connections; want 2", got)
+	}
+}
+
+// TestRulesVars: set-var and unset-var at each step (connection, session, content), read by
+// dynamic use_backend rules.
+func TestRulesVars(t *testing.T) {
+	var srvs [5]*nameServer
+	var backends strings.Builder
+	for i := 1; i <= 4; i++ {
+		srvs[i] = startNameServer(t, fmt.Sprintf("s%d", i))
+		fmt.Fprintf(&backends, "backend b%d\n    server s%d %s\n", i, i, srvs[i].addr())
+	}
+	port := freePort(t)
+	cfg := writeConfig(t, rulesDefaults+fmt.Sprintf(`
+frontend fe
+    bind 127.0.0.1:%d
+    tcp-request connection set-var(sess.a) str(b2)
+    tcp-request connection unset-var(sess.a) if { src 127.0.0.3 }
+    tcp-request session set-var(sess.s) str(b3) if { src 127.0.0.4 }
+    tcp-request session unset-var(sess.a) if { src 127.0.0.4 }
+    tcp-request content set-var(txn.c) str(b4) if { src 127.0.0.5 }
+    tcp-request content unset-var(sess.a) if { src 127.0.0.5 }
+    use_backend %%[var(sess.a)] if { var(sess.a) -m found }
+    use_backend %%[var(sess.s)] if { var(sess.s) -m found }
+    use_backend %%[var(txn.c)] if { var(txn.c) -m found }
+    default_backend b1
+%s`, port, backends.String()))
+	startLB(t, "-db", "-f", cfg)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	for src, want := range map[string]string{"127.0.0.1": "s2", "127.0.0.3": "s1", "127.0.0.4": "s3", "127.0.0.5": "s4"} {
+		if n, err := nameFrom(t, src, addr, nil); err != nil || n != want {
+			t.Errorf("from %s: %q, %v; want %s", src, n, err, want)
+		}
+	}
+}
+
+// TestRulesSetDst: set-dst and set-dst-port change where a server without an address or port
+// connects: 0.0.0.0 takes the (new) destination address, no port the (new) destination port.
+func TestRulesSetDst(t *testing.T) {
+	on3 := startNameServerOn(t, "on3", "127.0.0.3:0")
+	_, p3, _ := net.SplitHostPort(on3.addr())
+	s2 := startNameServer(t, "s2")
+	_, p2, _ := net.SplitHostPort(s2.addr())
+	l1, l2 := freePort(t), freePort(t)
+	cfg := writeConfig(t, rulesDefaults+fmt.Sprintf(`
+listen by_addr
+    bind 127.0.0.1:%d
+    tcp-request content set-dst ipv4(127.0.0.3)
+    server any 0.0.0.0:%s
+listen by_port
+    bind 127.0.0.1:%d
+    tcp-request content set-dst-port int(%s)
+    server here 127.0.0.1
+`, l1, p3, l2, p2))
+	startLB(t, "-db", "-f", cfg)
+	if n, err := nameFrom(t, "127.0.0.1", fmt.Sprintf("127.0.0.1:%d", l1), nil); err != nil || n != "on3" {
+		t.Errorf("set-dst: %q, %v; want on3", n, err)
+	}
+	if n, err := nameFrom(t, "127.0.0.1", fmt.Sprintf("127.0.0.1:%d", l2), nil); err != nil || n != "s2" {
+		t.Errorf("set-dst-port: %q, %v; want s2", n, err)
+	}
+}
+
+// TestRulesResponseClose: tcp-response content rules set and unset a variable on the server's
+// first bytes; "close" ends the exchange once they reached the client, although the server
+// keeps its side open; "accept" lets the other exchange go on.
+func TestRulesResponseClose(t *testing.T) {
+	bye, stay := startNameServer(t, "BYE now"), startNameServer(t, "BYE-BUT stay")
+	p1, p2 := freePort(t), freePort(t)
+	rules := `
+    tcp-response inspect-delay 2s
+    tcp-response content set-var(res.bye) str(yes) if { res.payload(0,3) -m str BYE }
+    tcp-response content unset-var(res.bye) if { res.payload(0,7) -m str BYE-BUT }
+    tcp-response content close if { var(res.bye) -m found }
+    tcp-response content accept`
+	cfg := writeConfig(t, rulesDefaults+fmt.Sprintf(`
+listen l_bye
+    bind 127.0.0.1:%d%s
+    server bye %s
+listen l_stay
+    bind 127.0.0.1:%d%s
+    server stay %s
+`, p1, rules, bye.addr(), p2, rules, stay.addr()))
+	startLB(t, "-db", "-f", cfg)
+	c := dialFrom(t, "127.0.0.1", fmt.Sprintf("127.0.0.1:%d", p1))
+	got, err := readAllFrom(c)
+	if string(got) != "BYE now\n" || err != nil {
+		t.Errorf("close: client got %q, %v; want the server's line, then the end", got, err)
+	}
+	c = dialFrom(t, "127.0.0.1", fmt.Sprintf("127.0.0.1:%d", p2))
+	r := bufio.NewReader(c)
+	if l, err := r.ReadString('\n'); err != nil || l != "BYE-BUT stay\n" {
+		t.Fatalf("accept: %q, %v", l, err)
+	}
+	if _, err := c.Write([]byte("ping\n")); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := r.ReadString('\n'); err != nil || l != "ping\n" {
+		t.Errorf("accept: the exchange did not go on: %q, %v", l, err)
+	}
+}
+
+// TestRulesForcePersist: use-server reaches a server in maintenance only when force-persist
+// matched; an ignore-persist rule matching first cancels it; otherwise the balancer chooses.
+func TestRulesForcePersist(t *testing.T) {
+	s1, s2 := startNameServer(t, "s1"), startNameServer(t, "s2")
+	port := freePort(t)
+	cfg := writeConfig(t, rulesDefaults+fmt.Sprintf(`
+listen app
+    bind 127.0.0.1:%d
+    balance roundrobin
+    ignore-persist if { src 127.0.0.3 }
+    force-persist if { src 127.0.0.2 } || { src 127.0.0.3 }
+    use-server s2 if { src 127.0.0.2 } || { src 127.0.0.3 } || { src 127.0.0.4 }
+    server s1 %s
+    server s2 %s disabled
+`, port, s1.addr(), s2.addr()))
+	startLB(t, "-db", "-f", cfg)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	for src, want := range map[string]string{"127.0.0.2": "s2", "127.0.0.3": "s1", "127.0.0.4": "s1"} {
+		if n, err := nameFrom(t, src, addr, nil); err != nil || n != want {
+			t.Errorf("from %s: %q, %v; want %s", src, n, err, want)
+		}
+	}
+}
