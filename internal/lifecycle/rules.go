@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"fmt"
+	"os"
 
 	"lb/internal/config"
 	"lb/internal/proxy"
@@ -61,7 +62,7 @@ func hasRules(px *config.Proxy) bool {
 // as "lb -c" does, and returns every error and every warning ("file:line:
 // reason" each).
 func checkRules(cfg *config.Config) (errs []error, warnings []string) {
-	opt := rules.Options{ProcVars: new(rules.ProcVars)}
+	opt := ruleOptions(cfg)
 	for _, rp := range ruleProxies(cfg) {
 		r, e := rules.Compile(cfg, rp.compiled, nil, opt)
 		errs = append(errs, e...)
@@ -70,6 +71,22 @@ func checkRules(cfg *config.Config) (errs []error, warnings []string) {
 		}
 	}
 	return errs, warnings
+}
+
+// ruleOptions are the compile options of one generation: one store of proc.*
+// variables, and env() reading the environment as the global section's
+// setenv/presetenv lines left it, as HAProxy's own environment is.
+func ruleOptions(cfg *config.Config) rules.Options {
+	set := cfg.Global.SetEnv
+	return rules.Options{
+		ProcVars: new(rules.ProcVars),
+		Getenv: func(name string) (string, bool) {
+			if v, ok := set[name]; ok {
+				return v, true
+			}
+			return os.LookupEnv(name)
+		},
+	}
 }
 
 // ruleEnv resolves backend names for the rules of one generation.
@@ -89,8 +106,7 @@ func (e ruleEnv) Backend(name string) rules.Backend {
 func compileRules(cfg *config.Config, backends map[string]*proxy.Backend) (map[*config.Proxy]*rules.Proxy, error) {
 	out := map[*config.Proxy]*rules.Proxy{}
 	env := ruleEnv(backends)
-	// One store of proc.* variables for the whole generation.
-	opt := rules.Options{ProcVars: new(rules.ProcVars)}
+	opt := ruleOptions(cfg)
 	for _, rp := range ruleProxies(cfg) {
 		r, errs := rules.Compile(cfg, rp.compiled, env, opt)
 		if len(errs) > 0 {
