@@ -146,9 +146,11 @@ type Config struct {
 	TCPCheck []Rule
 	HTTP     HTTPRequest
 	Expect   Expect
-	// SendProxy and SendProxyV2 send a PROXY header (v1 "UNKNOWN" or the
-	// v2 LOCAL command) at the start of each check connection, as the
-	// server option check-send-proxy does.
+	// SendProxy and SendProxyV2 send a PROXY header at the start of each
+	// check connection, as HAProxy 2.6 does for check-send-proxy (see
+	// CheckProxyVersion): v1 with the check connection's own addresses
+	// ("PROXY TCP4 <local> <server> <local port> <server port>"), v2 with
+	// the LOCAL command and no address. SendProxyV2 wins when both are set.
 	SendProxy, SendProxyV2 bool
 	// StartDown starts the server DOWN (health 0) instead of HAProxy's
 	// default: UP with health = rise, so that the first failure marks it
