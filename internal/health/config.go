@@ -26,6 +26,10 @@ const (
 	// answers with a TLS record of the handshake or alert type, whatever
 	// it says (option ssl-hello-chk): the server speaks TLS.
 	KindSSLHello
+	// KindMySQL is option mysql-check: the server's first packet must be
+	// a MySQL handshake, not an error packet; with Config.MySQLUser the
+	// check also logs in (without password) and wants the OK packet.
+	KindMySQL
 )
 
 // Action is a tcp-check rule's verb.
@@ -146,6 +150,13 @@ type Config struct {
 	TCPCheck []Rule
 	HTTP     HTTPRequest
 	Expect   Expect
+	// MySQLUser is mysql-check's "user <name>": the check sends a client
+	// authentication packet for that user (no password) and a COM_QUIT,
+	// and wants an OK packet after the handshake. Empty checks the
+	// handshake only. MySQLPre41 sends the pre-4.1 packet ("pre-41")
+	// instead of the 4.1 one.
+	MySQLUser  string
+	MySQLPre41 bool
 	// SendProxy and SendProxyV2 send a PROXY header at the start of each
 	// check connection, as HAProxy 2.6 does for check-send-proxy (see
 	// CheckProxyVersion): v1 with the check connection's own addresses

@@ -70,6 +70,11 @@ func (p *prober) run(ctx context.Context) Result {
 			return r
 		}
 		return p.sslHello()
+	case KindMySQL:
+		if r, ok := p.connect(ctx, p.cfg.Addr, ""); !ok {
+			return r
+		}
+		return p.mysqlCheck()
 	}
 	if r, ok := p.connect(ctx, p.cfg.Addr, ""); !ok {
 		return r
