@@ -206,10 +206,10 @@ func parseTCPRule(words []string) (r Rule, skip bool, err error) {
 }
 
 // ParseHTTPCheck applies "http-check" lines, each the words after
-// "http-check", to cfg.HTTP, cfg.Expect and cfg.Addr. Supported: send
-// [meth M] [uri U] [ver V] [hdr NAME VALUE]… [body S], one expect [!]
-// status|rstatus|string|rstring, connect [port N] (before the request),
-// comment, and disable-on-404 and send-state, which are accepted and
+// "http-check", to cfg.HTTP, cfg.Expect, cfg.DisableOn404 and cfg.Addr.
+// Supported: send [meth M] [uri U] [ver V] [hdr NAME VALUE]… [body S], one
+// expect [!] status|rstatus|string|rstring, connect [port N] (before the
+// request), disable-on-404, comment, and send-state, which is accepted and
 // ignored.
 func ParseHTTPCheck(cfg *Config, lines [][]string) error {
 	expects := 0
@@ -227,7 +227,10 @@ func ParseHTTPCheck(cfg *Config, lines [][]string) error {
 func parseHTTPRule(cfg *Config, words []string, expects *int) error {
 	args := words[1:]
 	switch words[0] {
-	case "comment", "disable-on-404", "send-state":
+	case "comment", "send-state":
+		return nil
+	case "disable-on-404":
+		cfg.DisableOn404 = true
 		return nil
 	case "connect":
 		for len(args) > 0 {

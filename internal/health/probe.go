@@ -36,8 +36,13 @@ const bufSize = 16384
 // any rise/fall accounting. It returns early with StatusUnknown when ctx is
 // done.
 func Probe(ctx context.Context, cfg Config) Result {
-	cfg = cfg.withDefaults()
-	p := prober{cfg: &cfg, start: time.Now()}
+	return probe(ctx, cfg.withDefaults(), false)
+}
+
+// probe runs one check; serverDown tells that the server is DOWN, for
+// disable-on-404 (Probe takes it for not DOWN).
+func probe(ctx context.Context, cfg Config, serverDown bool) Result {
+	p := prober{cfg: &cfg, start: time.Now(), serverDown: serverDown}
 	r := p.run(ctx)
 	r.Duration = time.Since(p.start)
 	return r
@@ -53,6 +58,8 @@ type prober struct {
 	unwatch func() bool
 	buf     []byte // data received since the last send
 	eof     bool   // the server closed its side
+	// serverDown is the server's state when the check started.
+	serverDown bool
 }
 
 func (p *prober) run(ctx context.Context) Result {
@@ -388,6 +395,11 @@ func (p *prober) httpCheck() Result {
 	code, reason, ok := parseStatusLine(p.buf[:end])
 	if !ok {
 		return Result{Status: StatusL7Rsp}
+	}
+	if code == 404 && p.cfg.DisableOn404 && !p.serverDown {
+		// disable-on-404 has precedence over the expect rule, and HAProxy
+		// gives no info with it ("code: 404, check duration: 1ms").
+		return Result{Status: StatusL7OKC, Code: code}
 	}
 	exp := &p.cfg.Expect
 	pass := false
