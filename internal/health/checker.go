@@ -9,6 +9,31 @@ import (
 	"time"
 )
 
+// State is a server's state as its checks see it, HAProxy's srv_state.
+type State int
+
+const (
+	// StateDown is a server that failed its checks (SRV_ST_STOPPED).
+	StateDown State = iota
+	// StateUp is a server that takes traffic (SRV_ST_RUNNING).
+	StateUp
+	// StateStopping is a server that passes its checks but asked, with a
+	// 404 to an http check with disable-on-404, to take no new sessions
+	// from load balancing (SRV_ST_STOPPING, "NOLB" in the statistics).
+	StateStopping
+)
+
+// String returns "DOWN", "UP" or "NOLB", as the statistics show them.
+func (s State) String() string {
+	switch s {
+	case StateUp:
+		return "UP"
+	case StateStopping:
+		return "NOLB"
+	}
+	return "DOWN"
+}
+
 // Event is what a Checker reports after each check.
 type Event struct {
 	Result
@@ -16,15 +41,24 @@ type Event struct {
 	// (DOWN) to Rise+Fall-1 (fully UP); the server is UP when
 	// Health >= Rise.
 	Health int
-	// Up is the server's state after this result.
+	// Up is the server's state after this result: State != StateDown.
 	Up bool
-	// Changed reports a transition: the server just went UP (Up) or
-	// DOWN (!Up).
+	// Changed reports an UP/DOWN transition: the server just went UP (Up)
+	// or DOWN (!Up). A move between StateUp and StateStopping changes
+	// State only.
 	Changed bool
+	// State and PrevState are the server's state after and before this
+	// result; TransitionMessage words a change.
+	State, PrevState State
 	// Report is set when the health counter or the status changed: the
-	// results HAProxy logs with option log-health-checks (see
-	// HealthCheckMessage).
+	// results HAProxy logs with option log-health-checks.
 	Report bool
+	// LogLine is the line option log-health-checks logs (at notice) for
+	// this result, set for every result: "Health check for server be/srv
+	// failed, reason: Layer4 connection problem, info: "Connection
+	// refused", check duration: 0ms, status: 0/2 DOWN.". HAProxy logs it
+	// when Report is set, not for steady results.
+	LogLine string
 }
 
 // Checker checks one server periodically and tracks its state the way
@@ -36,7 +70,7 @@ type Checker struct {
 	cb  func(Event)
 	log *slog.Logger
 
-	up atomic.Bool // the server's state, readable from any goroutine
+	state atomic.Int32 // the server's State, readable from any goroutine
 
 	// mu guards last and health, written by the goroutine running Run.
 	mu     sync.Mutex
@@ -57,13 +91,17 @@ func New(cfg Config, cb func(Event)) (*Checker, error) {
 		c.health = 0
 	} else {
 		c.health = cfg.Rise
-		c.up.Store(true)
+		c.state.Store(int32(StateUp))
 	}
 	return c, nil
 }
 
-// Up reports whether the server is currently UP.
-func (c *Checker) Up() bool { return c.up.Load() }
+// Up reports whether the server is currently UP (StateUp or
+// StateStopping).
+func (c *Checker) Up() bool { return c.State() != StateDown }
+
+// State returns the server's current state.
+func (c *Checker) State() State { return State(c.state.Load()) }
 
 // Last returns the last check result and the health counter.
 func (c *Checker) Last() (Result, int) {
@@ -83,11 +121,12 @@ func (c *Checker) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		r := Probe(ctx, c.cfg)
+		r := probe(ctx, c.cfg, c.State() == StateDown)
 		if ctx.Err() != nil {
 			return
 		}
 		ev := c.record(r)
+		ev.LogLine = healthCheckLine(c.cfg.Name, c.cfg.Backup, ev, c.cfg.Rise, c.cfg.Fall)
 		c.log.Debug("health check", "server", c.cfg.Name, "status", r.Status.String(),
 			"code", r.Code, "info", r.Info, "duration", r.Duration, "health", ev.Health, "up", ev.Up)
 		if c.cb != nil {
@@ -116,18 +155,23 @@ func (c *Checker) jitter(d time.Duration) time.Duration {
 func (c *Checker) Force(up bool) Event {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	st := StateDown
 	if up {
 		c.health = c.cfg.Rise + c.cfg.Fall - 1
+		st = StateUp
 	} else {
 		c.health = 0
 	}
-	wasUp := c.up.Swap(up)
-	return Event{Result: c.last, Health: c.health, Up: up, Changed: up != wasUp}
+	prev := State(c.state.Swap(int32(st)))
+	return Event{Result: c.last, Health: c.health, Up: up, Changed: up != (prev != StateDown),
+		State: st, PrevState: prev}
 }
 
 // record applies r to the health counter, as HAProxy's
 // set_server_check_status: a failure decrements it and drops it to 0 below
-// rise; a success increments it and jumps to rise+fall-1 from rise.
+// rise; a success increments it and jumps to rise+fall-1 from rise. Then,
+// as its check_notify_*: a server whose health fell to 0 goes DOWN; one
+// with health >= rise goes UP on a success, or stopping on L7OKC.
 func (c *Checker) record(r Result) Event {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -147,16 +191,22 @@ func (c *Checker) record(r Result) Event {
 		}
 	}
 	c.last = r
-	wasUp := c.up.Load()
-	up := wasUp
+	prev := c.State()
+	st := prev
 	switch {
-	case wasUp && c.health == 0:
-		up = false
-	case !wasUp && c.health >= c.cfg.Rise:
-		up = true
+	case !r.Status.Passed():
+		if c.health == 0 {
+			st = StateDown
+		}
+	case c.health < c.cfg.Rise:
+	case r.Status == StatusL7OKC:
+		st = StateStopping
+	default:
+		st = StateUp
 	}
-	c.up.Store(up)
-	return Event{Result: r, Health: c.health, Up: up, Changed: up != wasUp,
+	c.state.Store(int32(st))
+	up, wasUp := st != StateDown, prev != StateDown
+	return Event{Result: r, Health: c.health, Up: up, Changed: up != wasUp, State: st, PrevState: prev,
 		Report: c.health != prevHealth || r.Status != prevStatus}
 }
 
@@ -166,7 +216,7 @@ func (c *Checker) interval(health int) time.Duration {
 	switch {
 	case health == c.cfg.Rise+c.cfg.Fall-1:
 		return c.cfg.Inter
-	case health == 0 && !c.up.Load():
+	case health == 0 && c.State() == StateDown:
 		return c.cfg.DownInter
 	}
 	return c.cfg.FastInter

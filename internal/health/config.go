@@ -26,6 +26,10 @@ const (
 	// answers with a TLS record of the handshake or alert type, whatever
 	// it says (option ssl-hello-chk): the server speaks TLS.
 	KindSSLHello
+	// KindMySQL is option mysql-check: the server's first packet must be
+	// a MySQL handshake, not an error packet; with Config.MySQLUser the
+	// check also logs in (without password) and wants the OK packet.
+	KindMySQL
 )
 
 // Action is a tcp-check rule's verb.
@@ -118,7 +122,8 @@ var errBadCodes = errors.New("want N or N-M with 100 <= N <= M <= 999")
 
 // Config describes the checks of one server.
 type Config struct {
-	// Name identifies the server in logs, usually "backend/server".
+	// Name is the server's "backend/server", as the log-health-checks
+	// line (Event.LogLine) prints it.
 	Name string
 	// Addr is the host:port checked: the server's address, with its port
 	// replaced by the server's "port" setting when there is one.
@@ -146,10 +151,28 @@ type Config struct {
 	TCPCheck []Rule
 	HTTP     HTTPRequest
 	Expect   Expect
-	// SendProxy and SendProxyV2 send a PROXY header (v1 "UNKNOWN" or the
-	// v2 LOCAL command) at the start of each check connection, as the
-	// server option check-send-proxy does.
+	// MySQLUser is mysql-check's "user <name>": the check sends a client
+	// authentication packet for that user (no password) and a COM_QUIT,
+	// and wants an OK packet after the handshake. Empty checks the
+	// handshake only. MySQLPre41 sends the pre-4.1 packet ("pre-41")
+	// instead of the 4.1 one.
+	MySQLUser  string
+	MySQLPre41 bool
+	// DisableOn404 is "http-check disable-on-404": a 404 answer from a
+	// server that is not DOWN gives StatusL7OKC, which counts as a success
+	// but puts the server in StateStopping (HAProxy's NOLB: no new
+	// sessions from load balancing) until it answers L7OK again. A DOWN
+	// server answering 404 stays DOWN (the 404 is a wrong status).
+	DisableOn404 bool
+	// SendProxy and SendProxyV2 send a PROXY header at the start of each
+	// check connection, as HAProxy 2.6 does for check-send-proxy (see
+	// CheckProxyVersion): v1 with the check connection's own addresses
+	// ("PROXY TCP4 <local> <server> <local port> <server port>"), v2 with
+	// the LOCAL command and no address. SendProxyV2 wins when both are set.
 	SendProxy, SendProxyV2 bool
+	// Backup marks a backup server, for the log-health-checks line
+	// ("Health check for backup server …").
+	Backup bool
 	// StartDown starts the server DOWN (health 0) instead of HAProxy's
 	// default: UP with health = rise, so that the first failure marks it
 	// DOWN while later ones need fall failures in a row.

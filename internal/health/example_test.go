@@ -8,31 +8,36 @@ import (
 	"lb/internal/health"
 )
 
-// A backend owner runs one Checker per server with "check" and turns the
-// transitions into HAProxy's messages.
+// A backend owner runs one Checker per server with "check", logs the
+// log-health-checks lines and turns the state changes into HAProxy's
+// messages.
 func ExampleChecker() {
 	cfg := health.Config{
 		Name: "be/srv1", Addr: "127.0.0.1:8080",
 		Inter: 2 * time.Second, Rise: 2, Fall: 3,
 	}
-	// option httpchk GET /health + http-check expect status 200
-	health.ParseOption(&cfg, "httpchk")
+	// option httpchk GET /health + http-check expect status 200 +
+	// http-check disable-on-404
+	health.ParseCheckOption(&cfg, "httpchk", nil)
 	health.ParseHTTPCheck(&cfg, [][]string{
 		{"send", "meth", "GET", "uri", "/health"},
 		{"expect", "status", "200"},
+		{"disable-on-404"},
 	})
+	logHealthChecks := true // option log-health-checks
 	c, err := health.New(cfg, func(ev health.Event) {
-		if !ev.Changed {
+		if logHealthChecks && ev.Report {
+			fmt.Println(ev.LogLine) // at notice
+		}
+		if ev.State == ev.PrevState {
 			return
 		}
-		// The caller updates the server state under its backend lock,
-		// then counts the servers left for the message.
+		// The caller applies the state under its backend lock (UP: in
+		// the farm; stopping: drain, no new sessions from load
+		// balancing; DOWN: out), then counts the servers left.
 		st := health.ServerState{Proxy: "be", Server: "srv1", Active: 1}
-		if ev.Up {
-			fmt.Println(health.ServerUpMessage(st, ev.Result))
-		} else {
-			fmt.Println(health.ServerDownMessage(st, ev.Result))
-		}
+		msg, severity := health.TransitionMessage(st, ev, logHealthChecks)
+		fmt.Println(severity, msg)
 	})
 	if err != nil {
 		fmt.Println(err)

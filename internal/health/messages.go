@@ -217,14 +217,22 @@ func LeaveDrainMessage(st ServerState, up bool) string {
 // "Health check for server lh/h1 failed, reason: Layer4 connection
 // problem, info: "Connection refused", check duration: 0ms, status: 2/3 UP.".
 // The status shows the remaining successes of an UP server out of fall, or
-// the successes of a DOWN one out of rise.
+// the successes of a DOWN one out of rise. A Checker puts the same line in
+// Event.LogLine.
 func HealthCheckMessage(st ServerState, ev Event, rise, fall int) string {
+	return healthCheckLine(st.Proxy+"/"+st.Server, st.Backup, ev, rise, fall)
+}
+
+// healthCheckLine is HealthCheckMessage for a server named "proxy/server".
+func healthCheckLine(name string, backup bool, ev Event, rise, fall int) string {
 	var b strings.Builder
 	b.WriteString("Health check for ")
-	if st.Backup {
+	if backup {
 		b.WriteString("backup ")
 	}
-	fmt.Fprintf(&b, "server %s/%s ", st.Proxy, st.Server)
+	b.WriteString("server ")
+	b.WriteString(name)
+	b.WriteByte(' ')
 	switch {
 	case ev.Status == StatusL7OKC:
 		b.WriteString("conditionally succeeded")
@@ -240,6 +248,48 @@ func HealthCheckMessage(st ServerState, ev Event, rise, fall int) string {
 		fmt.Fprintf(&b, ", status: %d/%d DOWN.", ev.Health, rise)
 	}
 	return b.String()
+}
+
+// ServerStoppingMessage formats HAProxy 2.6's message for a server that a
+// check just put in the stopping state (disable-on-404), e.g.
+//
+//	Server hc/h is stopping, reason: Layer7 check conditionally passed, code: 404, check duration: 1ms. 0 active and 1 backup servers online. Running on backup. 0 sessions requeued, 0 total in queue.
+//
+// st counts the servers after the change: a stopping server is not active.
+func ServerStoppingMessage(st ServerState, r Result) string {
+	return stateMessage(st, true, "is stopping", checkReason(r))
+}
+
+// TransitionMessage words the state change of ev (ev.State !=
+// ev.PrevState) as HAProxy 2.6 logs it, with its syslog severity:
+//
+//	to StateDown from StateUp        ServerDownMessage      SeverityServerDown (alert)
+//	to StateDown from StateStopping  ServerDownMessage      notice ("not an alert, just a notice")
+//	to StateUp                       ServerUpMessage        SeverityServerUp (notice)
+//	to StateStopping                 ServerStoppingMessage  notice
+//
+// With option log-health-checks (logHealthChecks), the reason is left
+// out ("Server be/srv is DOWN. 1 active and …"): the health check line
+// already gave it. It returns "" when the state did not change.
+func TransitionMessage(st ServerState, ev Event, logHealthChecks bool) (msg string, severity int) {
+	if ev.State == ev.PrevState {
+		return "", 0
+	}
+	reason := checkReason(ev.Result)
+	if logHealthChecks {
+		reason = ""
+	}
+	switch ev.State {
+	case StateDown:
+		severity = SeverityServerDown
+		if ev.PrevState == StateStopping {
+			severity = SeverityServerUp
+		}
+		return stateMessage(st, false, "is DOWN", reason), severity
+	case StateStopping:
+		return stateMessage(st, true, "is stopping", reason), SeverityServerUp
+	}
+	return stateMessage(st, true, "is UP", reason), SeverityServerUp
 }
 
 func upDown(up bool) string {

@@ -125,3 +125,92 @@ func TestStatusNames(t *testing.T) {
 		}
 	}
 }
+
+// The wanted lines and severities were logged by HAProxy 2.6.12 (log
+// stdout format rfc3164, option log-health-checks where logHC is set) for
+// mysql-check and disable-on-404 servers.
+func TestCheckLogLines(t *testing.T) {
+	ms := time.Millisecond
+	okc := Result{Status: StatusL7OKC, Code: 404, Duration: ms}
+	tests := []struct {
+		name string
+		got  string
+		want string
+	}{
+		{"mysql greeting",
+			healthCheckLine("m1/greet", false, Event{Result: Result{Status: StatusL7OK, Info: "5.7.99-fake"}, Health: 3}, 2, 2),
+			`Health check for server m1/greet succeeded, reason: Layer7 check passed, code: 0, info: "5.7.99-fake", check duration: 0ms, status: 2/2 UP.`},
+		{"mysql error greeting",
+			healthCheckLine("m1/errg", false, Event{Result: Result{Status: StatusL7Sts, Code: 1130,
+				Info: "Host '127.0.0.1' is not allowed to connect to this MySQL server"}}, 2, 2),
+			`Health check for server m1/errg failed, reason: Layer7 wrong status, code: 1130, info: "Host '127.0.0.1' is not allowed to connect to this MySQL server", check duration: 0ms, status: 0/2 DOWN.`},
+		{"mysql closed",
+			healthCheckLine("m1/close", false, Event{Result: Result{Status: StatusL7Rsp, Info: "TCPCHK got an empty response at step 2", Duration: ms}}, 2, 2),
+			`Health check for server m1/close failed, reason: Layer7 invalid response, info: "TCPCHK got an empty response at step 2", check duration: 1ms, status: 0/2 DOWN.`},
+		{"mysql login denied",
+			healthCheckLine("m2/autherr", false, Event{Result: Result{Status: StatusL7Sts, Code: 1045,
+				Info: "#28000Access denied for user 'bad'@'localhost' (using password: NO)", Duration: 44 * ms}}, 2, 2),
+			`Health check for server m2/autherr failed, reason: Layer7 wrong status, code: 1045, info: "#28000Access denied for user 'bad'@'localhost' (using password: NO)", check duration: 44ms, status: 0/2 DOWN.`},
+		{"mysql timeout",
+			healthCheckLine("m1/silent", false, Event{Result: Result{Status: StatusL7Tout, Duration: 1000 * ms}}, 2, 2),
+			`Health check for server m1/silent failed, reason: Layer7 timeout, check duration: 1000ms, status: 0/2 DOWN.`},
+		{"404 conditionally",
+			healthCheckLine("hc/h", false, Event{Result: okc, Health: 4}, 2, 3),
+			`Health check for server hc/h conditionally succeeded, reason: Layer7 check conditionally passed, code: 404, check duration: 1ms, status: 3/3 UP.`},
+		{"failure while stopping",
+			healthCheckLine("hc/h", false, Event{Result: Result{Status: StatusL7Sts, Code: 503, Info: "Service Unavailable", Duration: ms}, Health: 3}, 2, 3),
+			`Health check for server hc/h failed, reason: Layer7 wrong status, code: 503, info: "Service Unavailable", check duration: 1ms, status: 2/3 UP.`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.got != tc.want {
+				t.Errorf("got\n%s\nwant\n%s", tc.got, tc.want)
+			}
+		})
+	}
+}
+
+func TestTransitionMessage(t *testing.T) {
+	ms := time.Millisecond
+	okc := Result{Status: StatusL7OKC, Code: 404, Duration: ms}
+	s503 := Result{Status: StatusL7Sts, Code: 503, Info: "Service Unavailable", Duration: 2 * ms}
+	tests := []struct {
+		name     string
+		st       ServerState
+		ev       Event
+		logHC    bool
+		want     string
+		severity int // <129> alert, <133> notice in the rfc3164 lines
+	}{
+		{"stopping", ServerState{Proxy: "hc", Server: "h", Backups: 1},
+			Event{Result: okc, State: StateStopping, PrevState: StateUp}, false,
+			`Server hc/h is stopping, reason: Layer7 check conditionally passed, code: 404, check duration: 1ms. 0 active and 1 backup servers online. Running on backup. 0 sessions requeued, 0 total in queue.`, 5},
+		{"backup stopping", ServerState{Proxy: "hc", Server: "h2", Backup: true},
+			Event{Result: Result{Status: StatusL7OKC, Code: 404}, State: StateStopping, PrevState: StateUp}, false,
+			`Backup Server hc/h2 is stopping, reason: Layer7 check conditionally passed, code: 404, check duration: 0ms. 0 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.`, 5},
+		{"stopping with log-health-checks", ServerState{Proxy: "hc", Server: "h"},
+			Event{Result: okc, State: StateStopping, PrevState: StateUp}, true,
+			`Server hc/h is stopping. 0 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.`, 5},
+		{"up from stopping with log-health-checks", ServerState{Proxy: "hc", Server: "h", Active: 1},
+			Event{Result: Result{Status: StatusL7OK, Code: 200}, State: StateUp, PrevState: StateStopping, Up: true}, true,
+			`Server hc/h is UP. 1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.`, 5},
+		{"down from stopping is a notice", ServerState{Proxy: "hc", Server: "h"},
+			Event{Result: s503, State: StateDown, PrevState: StateStopping}, false,
+			`Server hc/h is DOWN, reason: Layer7 wrong status, code: 503, info: "Service Unavailable", check duration: 2ms. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.`, 5},
+		{"down from up is an alert", ServerState{Proxy: "m1", Server: "errg", Active: 5}, Event{Result: Result{Status: StatusL7Sts, Code: 1130},
+			State: StateDown, PrevState: StateUp}, true,
+			`Server m1/errg is DOWN. 5 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.`, 1},
+		{"up", ServerState{Proxy: "hc", Server: "h", Active: 1},
+			Event{Result: Result{Status: StatusL7OK, Code: 200}, State: StateUp, PrevState: StateDown, Up: true, Changed: true}, false,
+			`Server hc/h is UP, reason: Layer7 check passed, code: 200, check duration: 0ms. 1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.`, 5},
+		{"no change", ServerState{Proxy: "hc", Server: "h"}, Event{State: StateUp, PrevState: StateUp}, false, "", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			msg, sev := TransitionMessage(tc.st, tc.ev, tc.logHC)
+			if msg != tc.want || sev != tc.severity {
+				t.Errorf("TransitionMessage = %d %q\nwant %d %q", sev, msg, tc.severity, tc.want)
+			}
+		})
+	}
+}

@@ -12,13 +12,19 @@ import (
 
 var errUnsupported = errors.New("not supported")
 
-// ParseOption sets cfg.Kind (and, for redis-check, its rules) from a
-// backend's check option: "" (plain TCP connect), "httpchk",
-// "tcp-check", "redis-check" (a tcp-check sending PING and expecting
-// +PONG, as HAProxy does) or "ssl-hello-chk". Other options (mysql-check,
-// pgsql-check, smtpchk, ldap-check) return an error; the caller may warn
-// and keep a TCP connect check.
+// ParseOption is ParseCheckOption without arguments.
 func ParseOption(cfg *Config, option string) error {
+	return ParseCheckOption(cfg, option, nil)
+}
+
+// ParseCheckOption sets cfg.Kind (and its settings) from a backend's check
+// option and the words after it: "" (plain TCP connect), "httpchk",
+// "tcp-check", "redis-check" (a tcp-check sending PING and expecting
+// +PONG, as HAProxy does), "ssl-hello-chk" or "mysql-check" with
+// [user <name> [post-41|pre-41]]. Other options (pgsql-check, smtpchk,
+// ldap-check) return an error; the caller may warn and keep a TCP connect
+// check.
+func ParseCheckOption(cfg *Config, option string, args []string) error {
 	switch option {
 	case "":
 		cfg.Kind = KindTCP
@@ -34,8 +40,39 @@ func ParseOption(cfg *Config, option string) error {
 			{Action: ActSend, Data: []byte("PING\r\n")},
 			{Action: ActExpect, Match: MatchString, Data: []byte("+PONG")},
 		}
+	case "mysql-check":
+		return parseMySQLCheck(cfg, args)
 	default:
 		return fmt.Errorf("health: option %q: %w", option, errUnsupported)
+	}
+	return nil
+}
+
+// parseMySQLCheck reads mysql-check's arguments, with HAProxy 2.6's
+// messages.
+func parseMySQLCheck(cfg *Config, args []string) error {
+	cfg.Kind, cfg.MySQLUser, cfg.MySQLPre41 = KindMySQL, "", false
+	if len(args) == 0 {
+		return nil
+	}
+	if args[0] != "user" {
+		return fmt.Errorf("health: 'option mysql-check' only supports optional values: 'user' (got '%s'): %w", args[0], errSyntax)
+	}
+	if len(args) < 2 || args[1] == "" {
+		return fmt.Errorf("health: 'option mysql-check user' expects <username> as argument: %w", errSyntax)
+	}
+	cfg.MySQLUser = args[1]
+	if len(args) > 2 {
+		switch args[2] {
+		case "post-41", "":
+		case "pre-41":
+			cfg.MySQLPre41 = true
+		default:
+			return fmt.Errorf("health: keyword 'user' only supports 'post-41' and 'pre-41' (got '%s'): %w", args[2], errSyntax)
+		}
+	}
+	if len(args) > 3 {
+		return fmt.Errorf("health: 'option mysql-check user': unexpected %q: %w", args[3], errSyntax)
 	}
 	return nil
 }
@@ -169,10 +206,10 @@ func parseTCPRule(words []string) (r Rule, skip bool, err error) {
 }
 
 // ParseHTTPCheck applies "http-check" lines, each the words after
-// "http-check", to cfg.HTTP, cfg.Expect and cfg.Addr. Supported: send
-// [meth M] [uri U] [ver V] [hdr NAME VALUE]… [body S], one expect [!]
-// status|rstatus|string|rstring, connect [port N] (before the request),
-// comment, and disable-on-404 and send-state, which are accepted and
+// "http-check", to cfg.HTTP, cfg.Expect, cfg.DisableOn404 and cfg.Addr.
+// Supported: send [meth M] [uri U] [ver V] [hdr NAME VALUE]… [body S], one
+// expect [!] status|rstatus|string|rstring, connect [port N] (before the
+// request), disable-on-404, comment, and send-state, which is accepted and
 // ignored.
 func ParseHTTPCheck(cfg *Config, lines [][]string) error {
 	expects := 0
@@ -190,7 +227,10 @@ func ParseHTTPCheck(cfg *Config, lines [][]string) error {
 func parseHTTPRule(cfg *Config, words []string, expects *int) error {
 	args := words[1:]
 	switch words[0] {
-	case "comment", "disable-on-404", "send-state":
+	case "comment", "send-state":
+		return nil
+	case "disable-on-404":
+		cfg.DisableOn404 = true
 		return nil
 	case "connect":
 		for len(args) > 0 {

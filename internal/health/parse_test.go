@@ -103,7 +103,8 @@ func TestParseOption(t *testing.T) {
 		{"tcp-check", KindTCPCheck, 0, false},
 		{"redis-check", KindTCPCheck, 2, false},
 		{"ssl-hello-chk", KindSSLHello, 0, false},
-		{"mysql-check", KindTCP, 0, true},
+		{"mysql-check", KindMySQL, 0, false},
+		{"pgsql-check", KindTCP, 0, true},
 	} {
 		var cfg Config
 		err := ParseOption(&cfg, tc.option)

@@ -36,8 +36,13 @@ const bufSize = 16384
 // any rise/fall accounting. It returns early with StatusUnknown when ctx is
 // done.
 func Probe(ctx context.Context, cfg Config) Result {
-	cfg = cfg.withDefaults()
-	p := prober{cfg: &cfg, start: time.Now()}
+	return probe(ctx, cfg.withDefaults(), false)
+}
+
+// probe runs one check; serverDown tells that the server is DOWN, for
+// disable-on-404 (Probe takes it for not DOWN).
+func probe(ctx context.Context, cfg Config, serverDown bool) Result {
+	p := prober{cfg: &cfg, start: time.Now(), serverDown: serverDown}
 	r := p.run(ctx)
 	r.Duration = time.Since(p.start)
 	return r
@@ -53,6 +58,8 @@ type prober struct {
 	unwatch func() bool
 	buf     []byte // data received since the last send
 	eof     bool   // the server closed its side
+	// serverDown is the server's state when the check started.
+	serverDown bool
 }
 
 func (p *prober) run(ctx context.Context) Result {
@@ -70,6 +77,11 @@ func (p *prober) run(ctx context.Context) Result {
 			return r
 		}
 		return p.sslHello()
+	case KindMySQL:
+		if r, ok := p.connect(ctx, p.cfg.Addr, ""); !ok {
+			return r
+		}
+		return p.mysqlCheck()
 	}
 	if r, ok := p.connect(ctx, p.cfg.Addr, ""); !ok {
 		return r
@@ -134,7 +146,7 @@ func (p *prober) connect(ctx context.Context, addr, suffix string) (Result, bool
 	case p.cfg.SendProxyV2:
 		hdr = proxyV2Local
 	case p.cfg.SendProxy:
-		hdr = []byte("PROXY UNKNOWN\r\n")
+		hdr = proxyV1Line(conn.LocalAddr(), conn.RemoteAddr())
 	}
 	if hdr != nil {
 		if _, err := conn.Write(hdr); err != nil {
@@ -145,8 +157,48 @@ func (p *prober) connect(ctx context.Context, addr, suffix string) (Result, bool
 }
 
 // proxyV2Local is a PROXY protocol v2 header with the LOCAL command, which
-// a check sends since it relays no client (PROXY protocol spec §2.2).
+// a check sends since it relays no client (PROXY protocol spec §2.2); it
+// is what HAProxy 2.6.12 sends on the checks of a send-proxy-v2 server.
 var proxyV2Local = []byte("\r\n\r\n\x00\r\nQUIT\n\x20\x00\x00\x00")
+
+// proxyV1Line is the PROXY v1 header of a check connection (PROXY protocol
+// spec §2.1). HAProxy 2.6 describes the check connection itself: it
+// sent "PROXY TCP4 127.0.0.1 127.0.0.1 50996 31007\r\n" from local port
+// 50996 to a server on port 31007, not "PROXY UNKNOWN".
+func proxyV1Line(local, remote net.Addr) []byte {
+	l, ok1 := local.(*net.TCPAddr)
+	r, ok2 := remote.(*net.TCPAddr)
+	if !ok1 || !ok2 {
+		return []byte("PROXY UNKNOWN\r\n")
+	}
+	la, ra := l.AddrPort(), r.AddrPort()
+	fam := "TCP6"
+	switch {
+	case la.Addr().Is4() && ra.Addr().Is4():
+		fam = "TCP4"
+	case la.Addr().Is4() || ra.Addr().Is4():
+		return []byte("PROXY UNKNOWN\r\n")
+	}
+	return fmt.Appendf(nil, "PROXY %s %s %s %d %d\r\n", fam,
+		la.Addr().WithZone(""), ra.Addr().WithZone(""), la.Port(), ra.Port())
+}
+
+// CheckProxyVersion returns the PROXY protocol version HAProxy 2.6 sends
+// at the start of a server's check connections: 0 for none, 2 when the
+// server has send-proxy-v2, else 1. It sends one with check-send-proxy,
+// and also, without it, for a server that sends one to its traffic
+// (send-proxy or send-proxy-v2) and checks its traffic address (neither a
+// "port" nor an "addr" for checks), since the checks then go where the
+// traffic goes.
+func CheckProxyVersion(checkSendProxy, sendProxy, sendProxyV2, checkPortOrAddr bool) int {
+	if !checkSendProxy && (checkPortOrAddr || !(sendProxy || sendProxyV2)) {
+		return 0
+	}
+	if sendProxyV2 {
+		return 2
+	}
+	return 1
+}
 
 // ioFailure classifies a read or write error after connect.
 func (p *prober) ioFailure(err error, suffix string) Result {
@@ -343,6 +395,11 @@ func (p *prober) httpCheck() Result {
 	code, reason, ok := parseStatusLine(p.buf[:end])
 	if !ok {
 		return Result{Status: StatusL7Rsp}
+	}
+	if code == 404 && p.cfg.DisableOn404 && !p.serverDown {
+		// disable-on-404 has precedence over the expect rule, and HAProxy
+		// gives no info with it ("code: 404, check duration: 1ms").
+		return Result{Status: StatusL7OKC, Code: code}
 	}
 	exp := &p.cfg.Expect
 	pass := false

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -233,15 +234,21 @@ func TestProbeRequest(t *testing.T) {
 			"GET /health HTTP/1.1\r\nhost: example.org\r\nconnection: close\r\n\r\n"},
 		{"body", Config{Kind: KindHTTP, HTTP: HTTPRequest{Method: "POST", Body: "ping"}},
 			"POST / HTTP/1.0\r\ncontent-length: 4\r\n\r\n"},
-		{"send-proxy", Config{Kind: KindHTTP, SendProxy: true}, "PROXY UNKNOWN\r\nOPTIONS / HTTP/1.0\r\n\r\n"},
+		// HAProxy 2.6.12 sent "PROXY TCP4 127.0.0.1 127.0.0.1 50996 31007\r\n"
+		// from its check connection's port 50996 to a server on 31007.
+		{"send-proxy", Config{Kind: KindHTTP, SendProxy: true}, "PROXY TCP4 127.0.0.1 127.0.0.1 {cport} {sport}\r\nOPTIONS / HTTP/1.0\r\n\r\n"},
 		{"send-proxy-v2", Config{Kind: KindHTTP, SendProxyV2: true},
 			"\r\n\r\n\x00\r\nQUIT\n\x20\x00\x00\x00OPTIONS / HTTP/1.0\r\n\r\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got := make(chan string, 1)
+			want := make(chan string, 1)
 			cfg := tc.cfg
 			cfg.Addr = serve(t, func(c net.Conn) {
+				want <- strings.NewReplacer(
+					"{cport}", strconv.Itoa(c.RemoteAddr().(*net.TCPAddr).Port),
+					"{sport}", strconv.Itoa(c.LocalAddr().(*net.TCPAddr).Port)).Replace(tc.want)
 				var prefix []byte
 				if cfg.SendProxyV2 {
 					// The v2 signature starts with CRLF: read its 16 bytes first.
@@ -255,8 +262,8 @@ func TestProbeRequest(t *testing.T) {
 			if r := Probe(context.Background(), cfg); r.Status != StatusL7OK {
 				t.Errorf("Probe = %v %q; want L7OK", r.Status, r.Info)
 			}
-			if g := <-got; g != tc.want {
-				t.Errorf("request = %q; want %q", g, tc.want)
+			if g, w := <-got, <-want; g != w {
+				t.Errorf("request = %q; want %q", g, w)
 			}
 		})
 	}
@@ -347,5 +354,32 @@ func TestSSLHelloCheck(t *testing.T) {
 	if len(b) != 126 || b[0] != 0x16 || b[1] != 3 || b[2] != 0 || int(b[3])<<8|int(b[4]) != 121 ||
 		b[5] != 0x01 || int(b[6])<<16|int(b[7])<<8|int(b[8]) != 117 || b[9] != 3 || b[10] != 0 {
 		t.Errorf("hello = % x; want an SSLv3 ClientHello record of 126 bytes", b)
+	}
+}
+
+func TestCheckProxyVersion(t *testing.T) {
+	tests := []struct {
+		check, v1, v2, portOrAddr bool
+		want                      int
+	}{
+		{false, false, false, false, 0},
+		{true, false, false, false, 1},
+		{true, true, false, true, 1},
+		{true, false, true, true, 2},
+		{true, false, true, false, 2},
+		// Without check-send-proxy, the checks of a server that sends a
+		// header to its traffic send it too (HAProxy 2.6.12 sent the v1
+		// line for "send-proxy" and the v2 LOCAL header for
+		// "send-proxy-v2"), unless they go to another port or address.
+		{false, true, false, false, 1},
+		{false, false, true, false, 2},
+		{false, true, false, true, 0},
+		{false, false, true, true, 0},
+	}
+	for _, tc := range tests {
+		if got := CheckProxyVersion(tc.check, tc.v1, tc.v2, tc.portOrAddr); got != tc.want {
+			t.Errorf("CheckProxyVersion(check-send-proxy %v, send-proxy %v, send-proxy-v2 %v, port/addr %v) = %d; want %d",
+				tc.check, tc.v1, tc.v2, tc.portOrAddr, got, tc.want)
+		}
 	}
 }

@@ -1,12 +1,15 @@
 // Package health owns active server health checks: TCP connect,
-// option tcp-check, option httpchk and option ssl-hello-chk probes
-// scheduled with inter/fastinter/downinter, rise/fall state tracking, and
-// HAProxy's check_status codes and server state messages.
+// option tcp-check, option httpchk (with http-check disable-on-404),
+// option ssl-hello-chk and option mysql-check probes, with the PROXY header
+// of check-send-proxy, scheduled with inter/fastinter/downinter, rise/fall
+// state tracking, and HAProxy's check_status codes, server state messages
+// and option log-health-checks lines.
 //
 // It implements the health-check part of HAProxy 2.6's configuration manual
-// (configuration.txt §5.2 "check", "inter", "rise", "fall", §4.2
-// "option httpchk", "http-check", "option tcp-check", "tcp-check",
-// "option ssl-hello-chk", "timeout check").
+// (configuration.txt §5.2 "check", "inter", "rise", "fall",
+// "check-send-proxy", §4.2 "option httpchk", "http-check", "option
+// tcp-check", "tcp-check", "option ssl-hello-chk", "option mysql-check",
+// "option log-health-checks", "timeout check").
 package health
 
 // Status is a check result code, HAProxy's check_status (the "check_status"

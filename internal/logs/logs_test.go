@@ -377,6 +377,10 @@ func TestTCPLog(t *testing.T) {
 			Accept: time.Date(2026, 1, 2, 3, 4, 5, 6000000, time.UTC), Frontend: "fe", Backend: "be",
 			Tw: -1, Tc: -1, Tt: 12 * time.Millisecond, Term: "SQ", Retries: 1, Redispatched: true, SrvQueue: 2, BeQueue: 5},
 			"::1:40402 [02/Jan/2026:03:04:05.006] fe be/<NOSRV> -1/-1/12 0 SQ 0/0/0/0/+1 2/5"},
+		{"unix socket client", TCPLog{BindID: 5, Accept: time.Date(2026, 11, 30, 0, 29, 44, 981e6, time.UTC),
+			Frontend: "l2", Backend: "l2", Server: "s1", Tw: time.Millisecond, Tt: 5 * time.Millisecond,
+			Bytes: 3, Term: "--", ActConn: 1, FeConn: 1},
+			"unix:5 [30/Nov/2026:00:29:44.981] l2 l2/s1 1/0/5 3 -- 1/1/0/0/0 0/0"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,10 +2,11 @@
 // (stdout, stderr, fd@N, unix datagram sockets such as /dev/log, UDP
 // syslog), their syslog framing and level filters, and the TCP log line
 // formats ("option tcplog", the default "Connect from" line,
-// "option dontlognull").
+// "option dontlognull", log-format and unique-id-format strings).
 //
 // It follows HAProxy 2.6's configuration manual (configuration.txt §3.1
-// "log", §8.2.2 "TCP log format") and RFC 3164 / RFC 5424 for the framing.
+// "log", §8.2.2 "TCP log format", §8.2.6 "Custom log format") and RFC 3164
+// / RFC 5424 for the framing.
 package logs
 
 import (

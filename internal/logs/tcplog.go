@@ -45,6 +45,46 @@ type TCPLog struct {
 	// SrvQueue and BeQueue are the server and backend queue positions the
 	// connection went through (%sq/%bq).
 	SrvQueue, BeQueue int
+
+	// The fields below are printed by log-format strings only (LogFormat);
+	// the tcplog line does not show them, except BindID.
+
+	// BindID is the numeric id of the listener that accepted the
+	// connection: its "id" setting, else its rank among its frontend's
+	// listeners from 1 (HAProxy's luid). A client of a unix socket has no
+	// address (Client and Local invalid): HAProxy prints it as "unix" and
+	// the port as BindID ("unix:1" in a tcplog line).
+	BindID int
+	// Local is the address the client connected to (%fi:%fp): the
+	// destination of the PROXY header with accept-proxy, else the socket's
+	// local address.
+	Local netip.AddrPort
+	// ServerLocal is the local address of the connection to the server
+	// (%bi:%bp) and ServerAddr the server's address (%si:%sp); invalid
+	// when no connection was attempted (no server), printed "-". A failed
+	// connection keeps the addresses it tried.
+	ServerLocal, ServerAddr netip.AddrPort
+	// Th is the handshake time (%Th): the wait for the PROXY header of a
+	// listener with accept-proxy, else 0. Tt counts it.
+	Th time.Duration
+	// Td is the data transfer time (%Td): from the connection to the
+	// server to the end, Tt - Th - Tw - Tc, or -1 when no connection was
+	// established. HAProxy computes it from the same instants, so it is a
+	// field rather than derived here (HAProxy's TCP %Tw is one more than
+	// its queue time, lb's is not).
+	Td time.Duration
+	// BytesIn is the number of bytes received from the client (%U).
+	BytesIn int64
+	// SessionID is HAProxy's request counter (%rt): the number of the
+	// session among all the sessions the process accepted, from 0,
+	// whether they were logged or not.
+	SessionID uint64
+	// LogCount is the number of sessions the frontend logged before this
+	// one (%lc), from 0.
+	LogCount uint64
+	// UniqueID is the session's unique id (%ID), rendered by the proxy's
+	// unique-id-format (see LogFormat.GenerateUniqueID); empty prints "-".
+	UniqueID []byte
 }
 
 // dateLayout is HAProxy's %t: "25/Nov/2026:12:19:37.254".
@@ -52,7 +92,12 @@ const dateLayout = "02/Jan/2006:15:04:05.000"
 
 // AppendFormat appends the tcplog line to b.
 func (l *TCPLog) AppendFormat(b []byte) []byte {
-	b = appendAddr(b, l.Client)
+	if l.Client.IsValid() {
+		b = appendAddr(b, l.Client)
+	} else {
+		b = append(b, "unix:"...)
+		b = strconv.AppendInt(b, int64(l.BindID), 10)
+	}
 	b = append(b, " ["...)
 	b = l.Accept.AppendFormat(b, dateLayout)
 	b = append(b, "] "...)
@@ -99,9 +144,9 @@ func (l *TCPLog) AppendFormat(b []byte) []byte {
 func (l *TCPLog) String() string { return string(l.AppendFormat(nil)) }
 
 // appendAddr writes "%ci:%cp": HAProxy prints IPv6 addresses without
-// brackets ("::1:40402").
+// brackets nor zone ("::1:40402"), as inet_ntop does.
 func appendAddr(b []byte, ap netip.AddrPort) []byte {
-	b = ap.Addr().AppendTo(b)
+	b = ap.Addr().WithZone("").AppendTo(b)
 	b = append(b, ':')
 	return strconv.AppendUint(b, uint64(ap.Port()), 10)
 }
