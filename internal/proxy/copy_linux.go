@@ -229,7 +229,7 @@ func (d *dirState) run() {
 		d.rerr, d.werr, d.eof = nil, nil, false
 		err := d.sr.rc.Read(readFn)
 		switch {
-		case s.dead.Load():
+		case s.c.dead.Load():
 			return
 		case d.werr != nil:
 			s.fail(s.errClass(d.dst, d.werr))
@@ -265,7 +265,7 @@ func (d *dirState) run() {
 func (d *dirState) readable(fd uintptr) bool {
 	reread := false // this read follows a short read
 	for {
-		if d.s.dead.Load() {
+		if d.s.c.dead.Load() {
 			return true
 		}
 		if d.splicing {
@@ -357,7 +357,7 @@ func (d *dirState) watch(fd int) bool {
 // destination, both with splice(2).
 func (d *dirState) spliceIn(fd int) bool {
 	for {
-		if d.s.dead.Load() {
+		if d.s.c.dead.Load() {
 			return true
 		}
 		n, err := unix.Splice(fd, nil, d.p.w, nil, spliceMax, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
@@ -428,7 +428,7 @@ func (d *dirState) flush() bool {
 		}
 		d.werr = nil
 		err := d.dr.rc.Write(func(fd uintptr) bool {
-			if s.dead.Load() {
+			if s.c.dead.Load() {
 				return true
 			}
 			if d.p != nil {

@@ -5,6 +5,6 @@ package proxy
 // tryPark never parks outside Linux: every session gets its copiers.
 func (s *session) tryPark() bool { return false }
 
-func (s *session) unpark() {}
+func (c *Conn) unpark() {}
 
 func parkedSessions() int { return 0 }

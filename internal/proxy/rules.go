@@ -117,15 +117,15 @@ const (
 )
 
 // inspect runs content rules of kind k on st, reading more data from the
-// client (or, for responses, the server) into s.req (s.res) while they
+// client (or, for responses, the server) into s.c.req (s.res) while they
 // answer Wait, until delay has passed since the call, the buffer is full or
 // the peer shut its side; the rules then see the data as final. It returns
 // the verdict and false when reading failed (the session is over; its
 // termination state is set).
 func (s *session) inspect(r *rules.Proxy, k inspectKind, delay time.Duration) (rules.Verdict, bool) {
-	st := s.st
+	st := s.c.st
 	sd := &s.cli
-	buf, final := &s.req, &st.ReqFinal
+	buf, final := &s.c.req, &st.ReqFinal
 	if k == inspectResponse {
 		sd, buf, final = &s.srvs, &s.res, &st.ResFinal
 	}
@@ -210,9 +210,9 @@ func (s *session) readAvailable(sd *side, buf *[]byte) {
 // expose points the stream at the data read so far.
 func (s *session) expose(k inspectKind) {
 	if k == inspectResponse {
-		s.st.Res = s.res
+		s.c.st.Res = s.res
 	} else {
-		s.st.Req = s.req
+		s.c.st.Req = s.c.req
 	}
 }
 
@@ -228,19 +228,10 @@ func putBuf(b []byte) {
 	}
 }
 
-// releaseRules gives the session's stream and inspection buffers back.
+// releaseRules gives the stream, the request data read while inspecting
+// and the response data back to their pools, once the set-up is over.
 func (s *session) releaseRules() {
-	if s.st != nil {
-		s.st.Req, s.st.Res = nil, nil
-		s.st.Frontend, s.st.Backend = nil, nil
-		s.st.Reset()
-		streamPool.Put(s.st)
-		s.st = nil
-	}
-	if s.req != nil {
-		putBuf(s.req)
-		s.req = nil
-	}
+	s.c.releaseRules()
 	if s.res != nil {
 		putBuf(s.res)
 		s.res = nil

@@ -3,9 +3,7 @@ package proxy
 import (
 	"errors"
 	"net"
-	"net/netip"
 	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -46,26 +44,16 @@ type side struct {
 
 func (sd *side) touch() { sd.last.Store(time.Now().UnixNano()) }
 
-// session is one proxied connection.
+// session is the TCP handler's state for one connection: the client and
+// server sides, the log record, and what the rules read.
 type session struct {
-	f      *Frontend
-	bind   *Binding
-	accept time.Time
-	cli    side
-	srvs   side // server side; srvs.c is nil until connected
+	c    *Conn
+	f    *Frontend
+	cli  side
+	srvs side // server side; srvs.c is nil until connected
 
-	srv    atomic.Pointer[Server]
-	tunnel time.Duration
-
-	// mu guards srvs.c's publication against kill.
-	mu     sync.Mutex
-	killCh chan struct{}
-	// term is the first termination letter recorded; 0 while normal.
-	term atomic.Uint32
-	// dead is set with killCh closed, for cheap checks in copy loops.
-	dead     atomic.Bool
+	tunnel   time.Duration
 	halfShut atomic.Bool
-	once     sync.Once
 
 	// Set by setup, read by finish after the copiers are done.
 	rec      LogRecord
@@ -73,26 +61,16 @@ type session struct {
 	be       *Backend
 	up, down int64 // bytes client to server, server to client
 	running  atomic.Int32
-	ended    atomic.Bool // finish has started: nothing left to kill
 
-	// Rules (rules.go): the stream the rules read, the data read while
-	// inspecting the request and the response, which go out first. All
-	// three live during set-up only. silent drops the log line of a
-	// connection refused by tcp-request connection or session rules.
-	st       *rules.Stream
-	req, res []byte
-	silent   bool
-
-	// Idle parking (idle_linux.go): set before parked turns true.
-	parked    atomic.Bool
-	parkID    uint64
-	parkFDs   [2]int
-	parkTimer *time.Timer
+	// res is the server's data read while inspecting the response
+	// (rules.go), sent to the client first; it lives during set-up only.
+	res []byte
 }
 
-func newSession(f *Frontend, b *Binding, c net.Conn) *session {
-	s := &session{f: f, bind: b, accept: time.Now(), killCh: make(chan struct{})}
-	s.cli.c = c
+func newSession(c *Conn) *session {
+	f := c.f
+	s := &session{c: c, f: f}
+	s.cli.c = c.c
 	s.cli.timeout, s.cli.fin = f.cfg.TimeoutClient, f.cfg.TimeoutClientFin
 	s.cli.timeoutCode, s.cli.abortCode = termClientTimeout, termClientAbort
 	s.srvs.timeoutCode, s.srvs.abortCode = termServerTimeout, termServerAbort
@@ -101,55 +79,17 @@ func newSession(f *Frontend, b *Binding, c net.Conn) *session {
 
 // setTerm records the session's termination letter if none is yet and
 // reports whether it did.
-func (s *session) setTerm(code byte) bool {
-	return s.term.CompareAndSwap(0, uint32(code))
-}
+func (s *session) setTerm(code byte) bool { return s.c.SetTerm(code) }
 
-// kill ends the session from outside with termination letter code.
-func (s *session) kill(code byte) {
-	s.setTerm(code)
-	s.abort()
-}
+func (s *session) aborted() bool { return s.c.aborted() }
 
-// abort wakes both copiers (and a queued wait) so the session ends.
-func (s *session) abort() {
-	s.dead.Store(true)
-	s.once.Do(func() { close(s.killCh) })
-	past := time.Unix(1, 0)
-	s.mu.Lock()
-	_ = s.cli.c.SetDeadline(past)
-	if s.srvs.c != nil {
-		_ = s.srvs.c.SetDeadline(past)
-	}
-	s.mu.Unlock()
-	s.unpark()
-}
-
-func (s *session) aborted() bool {
-	select {
-	case <-s.killCh:
-		return true
-	default:
-		return false
-	}
-}
-
-func addrPort(a net.Addr) netip.AddrPort {
-	if t, ok := a.(*net.TCPAddr); ok {
-		return t.AddrPort()
-	}
-	return netip.AddrPort{}
-}
-
-// serve runs the session's set-up (PROXY header, backend, queue,
-// connect) on the accepting goroutine, then hands the copy to two fresh
-// goroutines and returns: the set-up's deep stack (dialling) is freed
-// instead of staying pinned by an idle connection.
+// serve runs the session's set-up (backend, queue, connect) on the set-up
+// worker, then hands the copy to two fresh goroutines and returns: the
+// set-up's deep stack (dialling) is freed instead of staying pinned by an
+// idle connection.
 func (s *session) serve() {
-	f := s.f
-	f.cur.Add(1)
-	f.total.Add(1)
-	s.rec = LogRecord{Accept: s.accept, Frontend: f.cfg.Name, Bind: s.bind.cfg.Name,
+	f, c := s.f, s.c
+	s.rec = LogRecord{Client: c.client, Accept: c.accept, Frontend: f.cfg.Name, Bind: c.bind.cfg.Name,
 		Backend: f.cfg.Name, Server: "<NOSRV>", Tw: -1, Tc: -1, Termination: "--"}
 	s.phase = '-'
 	if !s.setup() {
@@ -190,26 +130,21 @@ func (s *session) copyDown() {
 	}
 }
 
-// finish closes the connections, accounts and logs the session.
+// finish closes the connections, accounts and logs the session, then ends
+// its Conn.
 func (s *session) finish() {
-	s.ended.Store(true)
+	c := s.c
+	c.closeConns()
 	f, e := s.f, s.f.eng
-	rec, be, srv := &s.rec, s.be, s.srv.Load()
+	rec, be, srv := &s.rec, s.be, c.srv.Load()
 	up, down := s.up, s.down
-	s.mu.Lock()
-	sc := s.srvs.c
-	s.mu.Unlock()
-	if sc != nil {
-		_ = sc.Close()
-	}
-	_ = s.cli.c.Close()
-	if t := byte(s.term.Load()); t != 0 {
+	if t := c.Term(); t != 0 {
 		if s.phase == '-' {
 			s.phase = 'D'
 		}
 		rec.Termination = string([]byte{t, s.phase})
 	}
-	rec.Tt = time.Since(s.accept)
+	rec.Tt = time.Since(c.accept)
 	rec.BytesRead, rec.BytesUploaded = down, up
 	f.bytesIn.Add(uint64(up))
 	f.bytesOut.Add(uint64(down))
@@ -226,75 +161,29 @@ func (s *session) finish() {
 		rec.SrvConn = srv.cur
 		srv.be.mu.Unlock()
 	}
-	if f.cfg.Log != nil && !s.silent {
+	if f.cfg.Log != nil {
 		f.cfg.Log(rec)
 	}
-	if srv != nil {
-		srv.be.release(srv)
-	}
+	c.ReleaseServer()
 	if be != nil {
 		be.cur.Add(-1)
 	}
-	f.cur.Add(-1)
-	e.remove(s)
-	releaseSem(f.sem)
-	releaseSem(e.sem)
+	c.End()
 }
 
-// setup runs the rules, reads the PROXY header, chooses the backend and
+// setup runs the content and switching rules, chooses the backend and
 // server (waiting in a queue if needed) and connects, with retries. It
 // reports whether the session may start copying.
 func (s *session) setup() bool {
 	defer s.releaseRules()
-	f := s.f
+	f, c := s.f, s.c
 	rec := &s.rec
-	info := ConnInfo{Client: addrPort(s.cli.c.RemoteAddr()), Local: addrPort(s.cli.c.LocalAddr()), Bind: s.bind.cfg.Name}
+	info := ConnInfo{Client: c.client, Local: c.local, Bind: c.bind.cfg.Name}
 	fr := f.cfg.Rules
-	if fr != nil {
-		s.st = streamPool.Get().(*rules.Stream)
-		st := s.st
-		st.Src, st.Dst, st.BindName, st.Frontend = info.Client, info.Local, s.bind.cfg.Name, f
-		if fr.TCPConnection(st) == rules.Reject {
-			f.deniedConn.Add(1)
-			s.silent = true
-			return false
-		}
-	}
-	if s.bind.cfg.AcceptProxy || (s.st != nil && s.st.ExpectProxy) {
-		if t := f.cfg.TimeoutClient; t > 0 {
-			_ = s.cli.c.SetReadDeadline(time.Now().Add(t))
-		}
-		h, rest, err := ReadProxyHeader(s.cli.c)
-		s.phase = 'R'
-		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) && !s.aborted() {
-				s.setTerm(termClientTimeout)
-			} else {
-				s.setTerm(termClientAbort)
-			}
-			rec.Client = info.Client
-			f.log.Debug("accept-proxy", "frontend", f.cfg.Name, "client", info.Client, "error", err)
-			return false
-		}
-		_ = s.cli.c.SetReadDeadline(time.Time{})
-		if !h.Local {
-			info.Client, info.Local = h.Src, h.Dst
-		}
-		if len(rest) > 0 {
-			s.req = append(getBuf(), rest...)
-		}
-	}
-	rec.Client = info.Client
 
 	var be *Backend
 	if fr != nil {
-		st := s.st
-		st.Src, st.Dst = info.Client, info.Local
-		if fr.TCPSession(st) == rules.Reject {
-			f.deniedSess.Add(1)
-			s.silent = true
-			return false
-		}
+		st := c.st
 		if fr.NeedsContent() {
 			if !s.contentRules(fr, nil) {
 				return false
@@ -321,17 +210,17 @@ func (s *session) setup() bool {
 
 	var forced *Server
 	if br := be.rules; br != nil {
-		if s.st == nil {
-			s.st = streamPool.Get().(*rules.Stream)
-			st := s.st
-			st.Src, st.Dst, st.BindName, st.Frontend = info.Client, info.Local, s.bind.cfg.Name, f
+		if c.st == nil {
+			c.st = streamPool.Get().(*rules.Stream)
+			st := c.st
+			st.Src, st.Dst, st.BindName, st.Frontend = info.Client, info.Local, c.bind.cfg.Name, f
 		}
-		s.st.Backend = &be.view
+		c.st.Backend = &be.view
 		if br != fr && br.NeedsContent() {
 			if !s.contentRules(br, be) {
 				return false
 			}
-			info.Local = s.st.Dst
+			info.Local = c.st.Dst
 		}
 		forced = s.useServer(br, be)
 	}
@@ -345,9 +234,9 @@ func (s *session) setup() bool {
 	var qi queueInfo
 	var err error
 	if forced != nil {
-		srv, qi, err = be.acquireServer(forced, s.killCh)
+		srv, qi, err = be.acquireServer(forced, c.killCh)
 	} else {
-		srv, qi, err = be.acquire(key, s.killCh, nil)
+		srv, qi, err = be.acquire(key, c.killCh, nil)
 	}
 	rec.SrvQueue, rec.BackendQueue = qi.srvQueue, qi.beQueue
 	if qi.queued {
@@ -368,7 +257,7 @@ func (s *session) setup() bool {
 		}
 		return false
 	}
-	s.srv.Store(srv)
+	c.srv.Store(srv)
 	rec.Server = srv.cfg.Name
 
 	// Connect, with retries and redispatch.
@@ -400,17 +289,15 @@ func (s *session) setup() bool {
 		}
 		rec.Retries++
 		if bc.Redispatch && forced == nil && redispatchNow(attempt+1, bc.Retries, bc.RedispatchInterval) {
-			be.release(srv)
-			s.srv.Store(nil)
+			c.ReleaseServer()
 			old := srv
-			srv, _, err = be.acquire(key, s.killCh, old)
+			srv, _, err = be.acquire(key, c.killCh, old)
 			if err != nil {
-				srv = nil
 				s.phase = 'C'
 				s.setTerm(termServerAbort)
 				return false
 			}
-			s.srv.Store(srv)
+			c.srv.Store(srv)
 			rec.Server = srv.cfg.Name
 			rec.Redispatch = true
 			continue
@@ -426,17 +313,14 @@ func (s *session) setup() bool {
 			t := time.NewTimer(wait)
 			select {
 			case <-t.C:
-			case <-s.killCh:
+			case <-c.killCh:
 				t.Stop()
 			}
 		}
 	}
 	rec.Tc = time.Since(t1)
-	s.mu.Lock()
 	s.srvs.c = sc
-	killed := s.aborted()
-	s.mu.Unlock()
-	if killed {
+	if !c.publishServerConn(sc) {
 		s.phase = 'C'
 		return false
 	}
@@ -450,11 +334,11 @@ func (s *session) setup() bool {
 	case SendProxyV2:
 		head = AppendProxyV2(head, info.Client, info.Local)
 	}
-	if len(s.req) > 0 {
+	if len(c.req) > 0 {
 		if head == nil {
-			head = s.req
+			head = c.req
 		} else {
-			head = append(head, s.req...)
+			head = append(head, c.req...)
 		}
 	}
 	if len(head) > 0 {
@@ -467,7 +351,7 @@ func (s *session) setup() bool {
 			return false
 		}
 		_ = sc.SetWriteDeadline(time.Time{})
-		s.up += int64(len(s.req))
+		s.up += int64(len(c.req))
 	}
 	if br := be.rules; br != nil && br.NeedsResponse() {
 		return s.responseRules(br, be)
@@ -510,10 +394,10 @@ func (s *session) contentRules(r *rules.Proxy, be *Backend) bool {
 // so far, as final data (HAProxy evaluates switching rules with
 // SMP_OPT_FINAL: they never wait). It returns nil when none matched.
 func (s *session) switchBackend(fr *rules.Proxy) *Backend {
-	st := s.st
+	st := s.c.st
 	if fr.NeedsContent() && !st.ReqFinal {
-		s.readAvailable(&s.cli, &s.req)
-		st.Req = s.req
+		s.readAvailable(&s.cli, &s.c.req)
+		st.Req = s.c.req
 	}
 	final := st.ReqFinal
 	st.ReqFinal = true
@@ -529,7 +413,7 @@ func (s *session) switchBackend(fr *rules.Proxy) *Backend {
 // server they name when it may take the connection: a usable server, or
 // any server when force-persist matched.
 func (s *session) useServer(r *rules.Proxy, be *Backend) *Server {
-	name, force := r.UseServer(s.st)
+	name, force := r.UseServer(s.c.st)
 	if name == "" {
 		return nil
 	}
@@ -637,7 +521,7 @@ func (s *session) forwardFIN(dst net.Conn) {
 // shutOne is called when a direction ended cleanly (FIN forwarded): the fin
 // timeouts take over for what remains.
 func (s *session) shutOne() {
-	if s.halfShut.Swap(true) || s.dead.Load() {
+	if s.halfShut.Swap(true) || s.c.dead.Load() {
 		// Once aborted, the past deadlines must stay.
 		return
 	}
@@ -654,10 +538,7 @@ func (s *session) shutOne() {
 }
 
 // fail records an abnormal end of a direction and stops the other one.
-func (s *session) fail(code byte) {
-	s.setTerm(code)
-	s.abort()
-}
+func (s *session) fail(code byte) { s.c.Kill(code) }
 
 // errClass maps a copy error on sd to its termination letter: a deadline
 // we did not set ourselves to abort is a timeout.
