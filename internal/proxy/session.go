@@ -201,7 +201,6 @@ func (s *session) setup() bool {
 		return false
 	}
 	s.be = be
-	be.eng.CompareAndSwap(nil, f.eng)
 	be.cur.Add(1)
 	be.total.Add(1)
 	rec.Backend = be.cfg.Name
@@ -225,134 +224,26 @@ func (s *session) setup() bool {
 		forced = s.useServer(br, be)
 	}
 
-	var key uint64
+	req := ConnectRequest{Server: forced, Src: info.Client, Dst: info.Local, Payload: c.req}
 	if info.Client.IsValid() {
-		key = balance.HashAddr(info.Client.Addr())
+		req.Key = balance.HashAddr(info.Client.Addr())
 	}
-	t0 := time.Now()
-	var srv *Server
-	var qi queueInfo
-	var err error
-	if forced != nil {
-		srv, qi, err = be.acquireServer(forced, c.killCh)
-	} else {
-		srv, qi, err = be.acquire(key, c.killCh, nil)
-	}
-	rec.SrvQueue, rec.BackendQueue = qi.srvQueue, qi.beQueue
-	if qi.queued {
-		rec.Tw = time.Since(t0)
-	} else {
-		rec.Tw = 0
+	req.WriteTimeout = s.timeoutFor(&s.srvs)
+	sc, r, err := be.Connect(c, &req)
+	rec.Tw, rec.Tc, rec.Retries, rec.Redispatch = r.Tw, r.Tc, r.Retries, r.Redispatched
+	rec.SrvQueue, rec.BackendQueue = r.SrvQueue, r.BackendQueue
+	if r.Server != nil {
+		rec.Server = r.Server.cfg.Name
 	}
 	if err != nil {
-		switch {
-		case errors.Is(err, errQueueTime):
-			s.phase = 'Q'
-			s.setTerm(termServerTimeout)
-		case errors.Is(err, errKilled):
-			s.phase = 'Q'
-		default: // no server: HAProxy logs SC with <NOSRV>
-			s.phase = 'C'
-			s.setTerm(termServerAbort)
+		s.phase = r.Phase
+		if r.Term != 0 {
+			s.setTerm(r.Term)
 		}
 		return false
 	}
-	c.srv.Store(srv)
-	rec.Server = srv.cfg.Name
-
-	// Connect, with retries and redispatch.
-	t1 := time.Now()
-	var sc net.Conn
-	for attempt := 0; ; attempt++ {
-		// No TCP keep-alive towards servers: HAProxy sets it only with
-		// "option srvtcpka", and it costs setsockopt calls per connection.
-		d := net.Dialer{Timeout: bc.TimeoutConnect, KeepAlive: -1}
-		sc, err = d.Dial(srv.cfg.Network, srv.dialAddr(info.Local))
-		if err == nil {
-			break
-		}
-		srv.failed.Add(1)
-		timeout := errors.Is(err, os.ErrDeadlineExceeded)
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			timeout = true
-		}
-		if attempt >= bc.Retries || s.aborted() {
-			s.phase = 'C'
-			if timeout {
-				s.setTerm(termServerTimeout)
-			} else {
-				s.setTerm(termServerAbort)
-			}
-			rec.Tc = -1
-			return false
-		}
-		rec.Retries++
-		if bc.Redispatch && forced == nil && redispatchNow(attempt+1, bc.Retries, bc.RedispatchInterval) {
-			c.ReleaseServer()
-			old := srv
-			srv, _, err = be.acquire(key, c.killCh, old)
-			if err != nil {
-				s.phase = 'C'
-				s.setTerm(termServerAbort)
-				return false
-			}
-			c.srv.Store(srv)
-			rec.Server = srv.cfg.Name
-			rec.Redispatch = true
-			continue
-		}
-		if !timeout {
-			// HAProxy waits MIN(1s, timeout connect) before retrying a
-			// refused connection on the same server, to avoid hammering
-			// it (stream.c, "turn-around").
-			wait := time.Second
-			if bc.TimeoutConnect > 0 && bc.TimeoutConnect < wait {
-				wait = bc.TimeoutConnect
-			}
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-c.killCh:
-				t.Stop()
-			}
-		}
-	}
-	rec.Tc = time.Since(t1)
 	s.srvs.c = sc
-	if !c.publishServerConn(sc) {
-		s.phase = 'C'
-		return false
-	}
-
-	// PROXY header out, then any payload read with the PROXY header in or
-	// while inspecting.
-	var head []byte
-	switch srv.cfg.SendProxy {
-	case SendProxyV1:
-		head = AppendProxyV1(head, info.Client, info.Local)
-	case SendProxyV2:
-		head = AppendProxyV2(head, info.Client, info.Local)
-	}
-	if len(c.req) > 0 {
-		if head == nil {
-			head = c.req
-		} else {
-			head = append(head, c.req...)
-		}
-	}
-	if len(head) > 0 {
-		if t := s.timeoutFor(&s.srvs); t > 0 {
-			_ = sc.SetWriteDeadline(time.Now().Add(t))
-		}
-		if _, err := sc.Write(head); err != nil {
-			s.phase = 'C'
-			s.setTerm(termServerAbort)
-			return false
-		}
-		_ = sc.SetWriteDeadline(time.Time{})
-		s.up += int64(len(c.req))
-	}
+	s.up += int64(len(c.req))
 	if br := be.rules; br != nil && br.NeedsResponse() {
 		return s.responseRules(br, be)
 	}
@@ -457,18 +348,6 @@ func (s *session) responseRules(r *rules.Proxy, be *Backend) bool {
 	}
 	// "close": the exchange is over once the response so far is out.
 	return v != rules.Close
-}
-
-// redispatchNow reports whether retry number n (1-based) of retries goes to
-// another server under "option redispatch <interval>".
-func redispatchNow(n, retries, interval int) bool {
-	if interval == 0 {
-		interval = -1
-	}
-	if interval > 0 {
-		return n%interval == 0
-	}
-	return n == retries+1+interval
 }
 
 // timeoutFor returns the inactivity timeout currently in force on sd.
