@@ -3,4 +3,6 @@
 package proxy
 
 // copyDir copies src to dst; outside Linux the portable copier is used.
-func (s *session) copyDir(src, dst *side) int64 { return s.copyGeneric(src, dst) }
+func copyDir(o CopyOwner, src, dst *Side, limit int64) (int64, CopyEnd) {
+	return copyGeneric(o, src, dst, limit)
+}

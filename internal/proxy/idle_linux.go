@@ -63,8 +63,8 @@ func (s *session) tryPark() bool {
 	if p == nil {
 		return false
 	}
-	cr, ok1 := rawOf(s.cli.c)
-	sr, ok2 := rawOf(s.srvs.c)
+	cr, ok1 := rawOf(s.cli.Conn)
+	sr, ok2 := rawOf(s.srvs.Conn)
 	if !ok1 || !ok2 {
 		return false
 	}
@@ -74,8 +74,8 @@ func (s *session) tryPark() bool {
 	// Wake up when the first timeout is due, so that the copiers find it
 	// expired and end the session as usual.
 	var due time.Time
-	for _, sd := range []*side{&s.cli, &s.srvs} {
-		if dl := s.deadlineFor(sd); !dl.IsZero() && (due.IsZero() || dl.Before(due)) {
+	for _, sd := range []*Side{&s.cli, &s.srvs} {
+		if dl := s.Deadline(sd); !dl.IsZero() && (due.IsZero() || dl.Before(due)) {
 			due = dl
 		}
 	}

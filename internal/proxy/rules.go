@@ -131,7 +131,7 @@ func (s *session) inspect(r *rules.Proxy, k inspectKind, delay time.Duration) (r
 	}
 	*final = false
 	deadline := time.Now().Add(delay)
-	defer func() { _ = sd.c.SetReadDeadline(time.Time{}) }()
+	defer func() { _ = sd.Conn.SetReadDeadline(time.Time{}) }()
 	for {
 		s.expose(k)
 		var v rules.Verdict
@@ -159,14 +159,14 @@ func (s *session) inspect(r *rules.Proxy, k inspectKind, delay time.Duration) (r
 			*final = true
 			continue
 		}
-		_ = sd.c.SetReadDeadline(deadline)
+		_ = sd.Conn.SetReadDeadline(deadline)
 		if cap(*buf) == 0 {
 			*buf = getBuf()
 		}
-		n, err := sd.c.Read((*buf)[len(*buf):cap(*buf)])
+		n, err := sd.Conn.Read((*buf)[len(*buf):cap(*buf)])
 		*buf = (*buf)[:len(*buf)+n]
 		if n > 0 {
-			sd.touch()
+			sd.Touch()
 		}
 		switch {
 		case err == nil:
@@ -176,7 +176,7 @@ func (s *session) inspect(r *rules.Proxy, k inspectKind, delay time.Duration) (r
 			*final = true
 		default:
 			if !s.aborted() {
-				s.setTerm(sd.abortCode)
+				s.setTerm(sd.AbortCode)
 			}
 			return rules.Continue, false
 		}
@@ -184,14 +184,14 @@ func (s *session) inspect(r *rules.Proxy, k inspectKind, delay time.Duration) (r
 }
 
 // readAvailable reads what sd has already received, without waiting.
-func (s *session) readAvailable(sd *side, buf *[]byte) {
+func (s *session) readAvailable(sd *Side, buf *[]byte) {
 	if cap(*buf) == 0 {
 		*buf = getBuf()
 	}
 	if len(*buf) == cap(*buf) {
 		return
 	}
-	r, ok := rawOf(sd.c)
+	r, ok := rawOf(sd.Conn)
 	if !ok {
 		return
 	}
@@ -203,7 +203,7 @@ func (s *session) readAvailable(sd *side, buf *[]byte) {
 	})
 	if err == nil && n > 0 {
 		*buf = (*buf)[:len(*buf)+n]
-		sd.touch()
+		sd.Touch()
 	}
 }
 

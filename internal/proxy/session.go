@@ -1,9 +1,6 @@
 package proxy
 
 import (
-	"errors"
-	"net"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -22,35 +19,13 @@ const (
 	termDown          = 'D'
 )
 
-// side is one end of a session: the client or the server connection.
-type side struct {
-	c net.Conn
-	// timeout and fin are the inactivity timeouts before and after
-	// either direction is shut (0: none).
-	timeout, fin time.Duration
-	// last is the UnixNano time of the last read or write on this side:
-	// writing to a side refreshes its read timeout too, as HAProxy does
-	// without "option independent-streams".
-	last atomic.Int64
-	// timeoutCode is the termination letter when this side times out.
-	timeoutCode, abortCode byte
-	// rdhup is set when the FIN watcher (finwatch_linux.go) saw the
-	// peer shut its side; watchID (0: not watched) and watchFD are owned
-	// by the copier reading this side.
-	rdhup   atomic.Bool
-	watchID uint64
-	watchFD int
-}
-
-func (sd *side) touch() { sd.last.Store(time.Now().UnixNano()) }
-
 // session is the TCP handler's state for one connection: the client and
 // server sides, the log record, and what the rules read.
 type session struct {
 	c    *Conn
 	f    *Frontend
-	cli  side
-	srvs side // server side; srvs.c is nil until connected
+	cli  Side
+	srvs Side // server side; srvs.Conn is nil until connected
 
 	tunnel   time.Duration
 	halfShut atomic.Bool
@@ -70,10 +45,10 @@ type session struct {
 func newSession(c *Conn) *session {
 	f := c.f
 	s := &session{c: c, f: f}
-	s.cli.c = c.c
-	s.cli.timeout, s.cli.fin = f.cfg.TimeoutClient, f.cfg.TimeoutClientFin
-	s.cli.timeoutCode, s.cli.abortCode = termClientTimeout, termClientAbort
-	s.srvs.timeoutCode, s.srvs.abortCode = termServerTimeout, termServerAbort
+	s.cli.Conn = c.c
+	s.cli.Timeout, s.cli.FinTimeout = f.cfg.TimeoutClient, f.cfg.TimeoutClientFin
+	s.cli.TimeoutCode, s.cli.AbortCode = termClientTimeout, termClientAbort
+	s.srvs.TimeoutCode, s.srvs.AbortCode = termServerTimeout, termServerAbort
 	return s
 }
 
@@ -99,8 +74,8 @@ func (s *session) serve() {
 	now := time.Now().UnixNano()
 	s.cli.last.Store(now)
 	s.srvs.last.Store(now)
-	_ = s.cli.c.SetReadDeadline(s.deadlineFor(&s.cli))
-	_ = s.srvs.c.SetReadDeadline(s.deadlineFor(&s.srvs))
+	_ = s.cli.Conn.SetReadDeadline(s.Deadline(&s.cli))
+	_ = s.srvs.Conn.SetReadDeadline(s.Deadline(&s.srvs))
 	if !s.tryPark() {
 		s.startCopiers()
 	}
@@ -116,7 +91,8 @@ func (s *session) startCopiers() {
 
 // copyUp copies client to server; named for stack dumps.
 func (s *session) copyUp() {
-	s.up += s.copyDir(&s.cli, &s.srvs)
+	n, _ := Copy(s, &s.cli, &s.srvs, 0)
+	s.up += n
 	if s.running.Add(-1) == 0 {
 		s.finish()
 	}
@@ -124,7 +100,7 @@ func (s *session) copyUp() {
 
 // copyDown copies server to client; named for stack dumps.
 func (s *session) copyDown() {
-	s.down = s.copyDir(&s.srvs, &s.cli)
+	s.down, _ = Copy(s, &s.srvs, &s.cli, 0)
 	if s.running.Add(-1) == 0 {
 		s.finish()
 	}
@@ -205,7 +181,7 @@ func (s *session) setup() bool {
 	be.total.Add(1)
 	rec.Backend = be.cfg.Name
 	bc := &be.cfg
-	s.srvs.timeout, s.srvs.fin, s.tunnel = bc.TimeoutServer, bc.TimeoutServerFin, bc.TimeoutTunnel
+	s.srvs.Timeout, s.srvs.FinTimeout, s.tunnel = bc.TimeoutServer, bc.TimeoutServerFin, bc.TimeoutTunnel
 
 	var forced *Server
 	if br := be.rules; br != nil {
@@ -228,7 +204,7 @@ func (s *session) setup() bool {
 	if info.Client.IsValid() {
 		req.Key = balance.HashAddr(info.Client.Addr())
 	}
-	req.WriteTimeout = s.timeoutFor(&s.srvs)
+	req.WriteTimeout = s.Timeout(&s.srvs)
 	sc, r, err := be.Connect(c, &req)
 	rec.Tw, rec.Tc, rec.Retries, rec.Redispatch = r.Tw, r.Tc, r.Retries, r.Redispatched
 	rec.SrvQueue, rec.BackendQueue = r.SrvQueue, r.BackendQueue
@@ -242,7 +218,7 @@ func (s *session) setup() bool {
 		}
 		return false
 	}
-	s.srvs.c = sc
+	s.srvs.Conn = sc
 	s.up += int64(len(c.req))
 	if br := be.rules; br != nil && br.NeedsResponse() {
 		return s.responseRules(br, be)
@@ -334,65 +310,62 @@ func (s *session) responseRules(r *rules.Proxy, be *Backend) bool {
 		return false
 	}
 	if len(s.res) > 0 {
-		if t := s.timeoutFor(&s.cli); t > 0 {
-			_ = s.cli.c.SetWriteDeadline(time.Now().Add(t))
+		if t := s.Timeout(&s.cli); t > 0 {
+			_ = s.cli.Conn.SetWriteDeadline(time.Now().Add(t))
 		}
-		n, err := s.cli.c.Write(s.res)
+		n, err := s.cli.Conn.Write(s.res)
 		s.down += int64(n)
 		if err != nil {
 			s.phase = 'D'
 			s.setTerm(termClientAbort)
 			return false
 		}
-		_ = s.cli.c.SetWriteDeadline(time.Time{})
+		_ = s.cli.Conn.SetWriteDeadline(time.Time{})
 	}
 	// "close": the exchange is over once the response so far is out.
 	return v != rules.Close
 }
 
-// timeoutFor returns the inactivity timeout currently in force on sd.
-func (s *session) timeoutFor(sd *side) time.Duration {
-	if s.halfShut.Load() && sd.fin > 0 {
-		return sd.fin
+// The session is the copiers' CopyOwner: both directions share its
+// timeouts, its half-close state and its Conn's abort.
+
+// Dead implements CopyOwner.
+func (s *session) Dead() bool { return s.c.dead.Load() }
+
+// Timeout implements CopyOwner: the inactivity timeout currently in force
+// on sd.
+func (s *session) Timeout(sd *Side) time.Duration {
+	if s.halfShut.Load() && sd.FinTimeout > 0 {
+		return sd.FinTimeout
 	}
 	if s.tunnel > 0 {
 		return s.tunnel
 	}
-	return sd.timeout
+	return sd.Timeout
 }
 
-// deadlineFor returns when sd expires given its last activity, or the zero
-// time when no timeout applies. Under timeout tunnel the session expires
-// only when both sides are idle.
-func (s *session) deadlineFor(sd *side) time.Time {
-	t := s.timeoutFor(sd)
+// Deadline implements CopyOwner: when sd expires given its last activity,
+// or the zero time when no timeout applies. Under timeout tunnel the
+// session expires only when both sides are idle.
+func (s *session) Deadline(sd *Side) time.Time {
+	t := s.Timeout(sd)
 	if t <= 0 {
 		return time.Time{}
 	}
 	last := sd.last.Load()
-	if s.tunnel > 0 && !(s.halfShut.Load() && sd.fin > 0) {
+	if s.tunnel > 0 && !(s.halfShut.Load() && sd.FinTimeout > 0) {
 		last = max(s.cli.last.Load(), s.srvs.last.Load())
 	}
 	return time.Unix(0, last).Add(t)
 }
 
-// expired reports whether sd has been idle past its timeout; when not, it
-// returns the deadline to wait for next.
-func (s *session) expired(sd *side) (bool, time.Time) {
-	dl := s.deadlineFor(sd)
-	if dl.IsZero() {
-		return false, dl
-	}
-	return !time.Now().Before(dl), dl
-}
-
-// forwardFIN passes an end of stream on to dst and switches the session to
-// its fin timeouts. When the other direction already ended, dst has shut
-// its side and the session is about to close both sockets: the close sends
-// the FIN, and the shutdown(2) call is saved.
-func (s *session) forwardFIN(dst net.Conn) {
+// EndOfStream implements CopyOwner: it passes an end of stream on to dst
+// and switches the session to its fin timeouts. When the other direction
+// already ended, dst has shut its side and the session is about to close
+// both sockets: the close sends the FIN, and the shutdown(2) call is saved.
+func (s *session) EndOfStream(dst *Side) {
 	if !s.halfShut.Load() {
-		closeWrite(dst)
+		closeWrite(dst.Conn)
 	}
 	s.shutOne()
 }
@@ -404,29 +377,18 @@ func (s *session) shutOne() {
 		// Once aborted, the past deadlines must stay.
 		return
 	}
-	if s.cli.fin > 0 || s.srvs.fin > 0 {
-		for _, sd := range []*side{&s.cli, &s.srvs} {
-			_ = sd.c.SetReadDeadline(s.deadlineFor(sd))
+	if s.cli.FinTimeout > 0 || s.srvs.FinTimeout > 0 {
+		for _, sd := range []*Side{&s.cli, &s.srvs} {
+			_ = sd.Conn.SetReadDeadline(s.Deadline(sd))
 			// This may have overwritten the FIN watcher's poke: the
 			// flag is set before the poke, so poke again.
 			if sd.rdhup.Load() {
-				poke(sd.c)
+				poke(sd.Conn)
 			}
 		}
 	}
 }
 
-// fail records an abnormal end of a direction and stops the other one.
-func (s *session) fail(code byte) { s.c.Kill(code) }
-
-// errClass maps a copy error on sd to its termination letter: a deadline
-// we did not set ourselves to abort is a timeout.
-func (s *session) errClass(sd *side, err error) byte {
-	if s.aborted() {
-		return 0
-	}
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return sd.timeoutCode
-	}
-	return sd.abortCode
-}
+// Fail implements CopyOwner: it records an abnormal end of a direction and
+// stops the other one.
+func (s *session) Fail(code byte) { s.c.Kill(code) }
