@@ -174,6 +174,22 @@ func (c *Conn) aborted() bool {
 	}
 }
 
+// Park waits, with no goroutine and no stack, until c's client socket is
+// readable (data, an end of stream or an error), deadline passes (zero:
+// never) or c is killed; then resume runs once, on the goroutine that saw
+// it first (the poller's, a timer's or the killer's, possibly before Park
+// returns): it must not block, and typically starts a goroutine. This is
+// for a keep-alive client between two requests, which holds no server
+// connection.
+//
+// Park reports false, and resume is not called, when c cannot be parked:
+// data is already waiting, the client socket exposes no descriptor, or the
+// platform has no private epoll set (outside Linux). The handler then
+// reads at once.
+func (c *Conn) Park(deadline time.Time, resume func()) bool {
+	return c.parkClient(deadline, resume)
+}
+
 // publishServerConn makes sc the connection a kill sets past deadlines on
 // and End closes. It reports false when c was killed meanwhile (sc is
 // published all the same).
