@@ -12,6 +12,19 @@ import (
 	"lb/internal/rules"
 )
 
+// Termination letters: the first letter of HAProxy's termination state
+// (%ts), saying who or what ended a connection (configuration manual,
+// section 8.5). Conn.Kill, Conn.SetTerm, Side and ConnectResult carry them.
+const (
+	TermClientAbort   = 'C' // the client aborted or failed
+	TermServerAbort   = 'S' // the server aborted, refused or failed
+	TermClientTimeout = 'c' // the client side timed out
+	TermServerTimeout = 's' // the server side timed out, or the queue wait
+	TermProxy         = 'P' // the proxy ended it (a rule, no backend)
+	TermKilled        = 'K' // killed by the administrator or a hard stop
+	TermDown          = 'D' // its server went DOWN (shutdown-on-down)
+)
+
 // Handler serves the connections a frontend accepted, once the engine ran
 // their layer-4 prologue: the "tcp-request connection" rules, the PROXY
 // header and the "tcp-request session" rules (HAProxy's order, stream.c).
@@ -298,9 +311,9 @@ func (c *Conn) prologue() bool {
 		h, rest, err := ReadProxyHeader(c.c)
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) && !c.aborted() {
-				c.SetTerm(termClientTimeout)
+				c.SetTerm(TermClientTimeout)
 			} else {
-				c.SetTerm(termClientAbort)
+				c.SetTerm(TermClientAbort)
 			}
 			f.log.Debug("accept-proxy", "frontend", f.cfg.Name, "client", c.client, "error", err)
 			return false

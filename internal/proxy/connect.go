@@ -96,11 +96,11 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 	if err != nil {
 		switch {
 		case errors.Is(err, errQueueTime):
-			r.Phase, r.Term = 'Q', termServerTimeout
+			r.Phase, r.Term = 'Q', TermServerTimeout
 		case errors.Is(err, errKilled):
 			r.Phase = 'Q'
 		default: // no server: HAProxy logs SC with <NOSRV>
-			r.Phase, r.Term = 'C', termServerAbort
+			r.Phase, r.Term = 'C', TermServerAbort
 		}
 		return nil, r, err
 	}
@@ -124,9 +124,9 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 			timeout = true
 		}
 		if attempt >= bc.Retries || c.aborted() {
-			r.Phase, r.Term = 'C', termServerAbort
+			r.Phase, r.Term = 'C', TermServerAbort
 			if timeout {
-				r.Term = termServerTimeout
+				r.Term = TermServerTimeout
 			}
 			return nil, r, err
 		}
@@ -136,7 +136,7 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 			old := srv
 			srv, _, err = b.acquire(req.Key, c.killCh, old)
 			if err != nil {
-				r.Phase, r.Term = 'C', termServerAbort
+				r.Phase, r.Term = 'C', TermServerAbort
 				return nil, r, err
 			}
 			c.srv.Store(srv)
@@ -186,7 +186,7 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 			_ = sc.SetWriteDeadline(time.Now().Add(t))
 		}
 		if _, err := sc.Write(head); err != nil {
-			r.Phase, r.Term = 'C', termServerAbort
+			r.Phase, r.Term = 'C', TermServerAbort
 			return nil, r, err
 		}
 		_ = sc.SetWriteDeadline(time.Time{})

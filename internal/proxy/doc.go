@@ -1,7 +1,22 @@
-// Package proxy owns lb's TCP data plane: frontends accepting connections,
+// Package proxy owns lb's data plane core: frontends accepting connections,
 // runtime backends and servers (state, weights, counters, queues) picked
-// through internal/balance, and the per-connection session that connects to a
-// server and copies bytes both ways with half-close, timeouts and splice(2).
+// through internal/balance, and the TCP handler, the per-connection session
+// that connects to a server and copies bytes both ways with half-close,
+// timeouts and splice(2).
+//
+// The seams a handler (mode tcp today, HTTP next) is built on:
+//
+//   - Conn: an accepted connection registered in the Engine (maxconn slots,
+//     Wait, CloseAll, a server's ShutdownSessions), handed to the
+//     frontend's Handler once the engine ran its layer-4 prologue
+//     (tcp-request connection and session rules, PROXY header);
+//   - Backend.Connect: server choice (balanced or use-server), queue,
+//     dial with retries, turn-around and redispatch, PROXY header out;
+//     callable once per request;
+//   - Copy: the raw-fd copier, driven through a CopyOwner, with an
+//     optional byte limit for bodies;
+//   - Conn.Park: a client socket parked alone, with no goroutine, between
+//     requests.
 //
 // It implements the tcp-mode subset of HAProxy 2.6's configuration manual
 // (https://docs.haproxy.org/2.6/configuration.html): "timeout connect",

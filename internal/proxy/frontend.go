@@ -94,7 +94,7 @@ func (e *Engine) CloseAll(reason string) {
 	n := 0
 	for c := range e.conns {
 		if !c.ended.Load() {
-			c.Kill(termKilled)
+			c.Kill(TermKilled)
 			n++
 		}
 	}

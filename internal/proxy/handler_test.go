@@ -63,7 +63,7 @@ func (h *lenHandler) loop(c *Conn) {
 // exchange serves one request and reports whether c may go on.
 func (h *lenHandler) exchange(c *Conn) bool {
 	o := lenOwner{c}
-	cli := Side{Conn: c.NetConn(), Timeout: 5 * time.Second, TimeoutCode: termClientTimeout, AbortCode: termClientAbort}
+	cli := Side{Conn: c.NetConn(), Timeout: 5 * time.Second, TimeoutCode: TermClientTimeout, AbortCode: TermClientAbort}
 	var hdr [4]byte
 	_ = cli.Conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := io.ReadFull(cli.Conn, hdr[:]); err != nil {
@@ -77,7 +77,7 @@ func (h *lenHandler) exchange(c *Conn) bool {
 		h.served <- fmt.Sprintf("connect: %v (%c%c)", err, r.Term, r.Phase)
 		return false
 	}
-	srv := Side{Conn: sc, Timeout: 5 * time.Second, TimeoutCode: termServerTimeout, AbortCode: termServerAbort}
+	srv := Side{Conn: sc, Timeout: 5 * time.Second, TimeoutCode: TermServerTimeout, AbortCode: TermServerAbort}
 	srv.Touch()
 	if got, end := Copy(o, &cli, &srv, n); got != n || end != CopyLimit {
 		h.served <- fmt.Sprintf("request copy = %d, %d; want %d, CopyLimit", got, end, n)

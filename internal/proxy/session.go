@@ -8,17 +8,6 @@ import (
 	"lb/internal/rules"
 )
 
-// Termination letters (HAProxy configuration manual §8.5).
-const (
-	termClientAbort   = 'C'
-	termServerAbort   = 'S'
-	termClientTimeout = 'c'
-	termServerTimeout = 's'
-	termProxy         = 'P'
-	termKilled        = 'K'
-	termDown          = 'D'
-)
-
 // session is the TCP handler's state for one connection: the client and
 // server sides, the log record, and what the rules read.
 type session struct {
@@ -47,8 +36,8 @@ func newSession(c *Conn) *session {
 	s := &session{c: c, f: f}
 	s.cli.Conn = c.c
 	s.cli.Timeout, s.cli.FinTimeout = f.cfg.TimeoutClient, f.cfg.TimeoutClientFin
-	s.cli.TimeoutCode, s.cli.AbortCode = termClientTimeout, termClientAbort
-	s.srvs.TimeoutCode, s.srvs.AbortCode = termServerTimeout, termServerAbort
+	s.cli.TimeoutCode, s.cli.AbortCode = TermClientTimeout, TermClientAbort
+	s.srvs.TimeoutCode, s.srvs.AbortCode = TermServerTimeout, TermServerAbort
 	return s
 }
 
@@ -173,7 +162,7 @@ func (s *session) setup() bool {
 	}
 	if be == nil {
 		s.phase = 'R'
-		s.setTerm(termProxy)
+		s.setTerm(TermProxy)
 		return false
 	}
 	s.be = be
@@ -246,12 +235,12 @@ func (s *session) contentRules(r *rules.Proxy, be *Backend) bool {
 			be.deniedReq.Add(1)
 		}
 		s.phase = 'R'
-		s.setTerm(termProxy)
+		s.setTerm(TermProxy)
 		return false
 	case rules.Close:
 		// "close": end the connection quietly, nothing was forwarded.
 		s.phase = 'R'
-		s.setTerm(termProxy)
+		s.setTerm(TermProxy)
 		return false
 	}
 	return true
@@ -306,7 +295,7 @@ func (s *session) responseRules(r *rules.Proxy, be *Backend) bool {
 	if v == rules.Reject {
 		be.deniedResp.Add(1)
 		s.phase = 'D'
-		s.setTerm(termProxy)
+		s.setTerm(TermProxy)
 		return false
 	}
 	if len(s.res) > 0 {
@@ -317,7 +306,7 @@ func (s *session) responseRules(r *rules.Proxy, be *Backend) bool {
 		s.down += int64(n)
 		if err != nil {
 			s.phase = 'D'
-			s.setTerm(termClientAbort)
+			s.setTerm(TermClientAbort)
 			return false
 		}
 		_ = s.cli.Conn.SetWriteDeadline(time.Time{})
