@@ -66,12 +66,15 @@ type ConnectResult struct {
 // it back with DetachServerConn. Whether it succeeded or not, the slot
 // c may hold on a server (c.Server) stays c's until ReleaseServer or End,
 // so that the log can read the server's connection count first. A handler
-// may call Connect once per request, after releasing the previous slot.
+// may call Connect once per request: a slot still held from the previous
+// one is released first, and the previous server connection must have been
+// taken back with DetachServerConn (or c ended).
 //
 // Connect blocks the calling goroutine for the queue wait and the dial;
 // a kill of c ends a queue wait and a turn-around wait early.
 func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult, error) {
 	r := ConnectResult{Tw: -1, Tc: -1}
+	c.ReleaseServer()
 	// ShutdownOnDown and ShutdownSessions find the server's connections
 	// through the engine.
 	if b.eng.Load() == nil {
