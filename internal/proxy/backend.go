@@ -335,7 +335,7 @@ func (s *Server) SetState(st State) (old State) {
 	}
 	if st == StateDown && old != StateDown && s.cfg.ShutdownOnDown {
 		if e := b.eng.Load(); e != nil {
-			e.killServer(s, termDown)
+			e.killServer(s, TermDown)
 		}
 	}
 	return old
@@ -346,7 +346,7 @@ func (s *Server) SetState(st State) (old State) {
 // returns how many were killed and does not wait for them to end.
 func (s *Server) ShutdownSessions() int {
 	if e := s.be.eng.Load(); e != nil {
-		return e.killServer(s, termKilled)
+		return e.killServer(s, TermKilled)
 	}
 	return 0
 }

@@ -176,8 +176,8 @@ func writeNB(fd int, b []byte) (int, error) {
 
 // dirState is one direction's copy state.
 type dirState struct {
-	s        *session
-	src, dst *side
+	o        CopyOwner
+	src, dst *Side
 	sr, dr   rawFD
 	total    int64
 	buf      *[]byte // nil while idle
@@ -195,15 +195,21 @@ type dirState struct {
 	// the FIN watcher and short reads are trusted (finwatch_linux.go).
 	drained int
 	watched bool
+	// limited says left counts the bytes still to copy: nothing is read
+	// beyond them.
+	limited bool
+	left    int64
+	end     CopyEnd
 }
 
-func (s *session) copyDir(src, dst *side) int64 {
-	sr, ok1 := rawOf(src.c)
-	dr, ok2 := rawOf(dst.c)
+func copyDir(o CopyOwner, src, dst *Side, limit int64) (int64, CopyEnd) {
+	sr, ok1 := rawOf(src.Conn)
+	dr, ok2 := rawOf(dst.Conn)
 	if !ok1 || !ok2 {
-		return s.copyGeneric(src, dst)
+		return copyGeneric(o, src, dst, limit)
 	}
-	d := dirState{s: s, src: src, dst: dst, sr: sr, dr: dr, splice: spliceable(src.c, dst.c)}
+	d := dirState{o: o, src: src, dst: dst, sr: sr, dr: dr, splice: spliceable(src.Conn, dst.Conn),
+		limited: limit > 0, left: limit, end: CopyFailed}
 	d.run()
 	if d.watched {
 		finW.unwatch(src)
@@ -214,11 +220,13 @@ func (s *session) copyDir(src, dst *side) int64 {
 	if d.p != nil {
 		putPipe(d.p, d.inPipe)
 	}
-	return d.total
+	return d.total, d.end
 }
 
+// run copies until the end; d.end says which. It stays CopyFailed unless
+// the source ended or the limit was reached.
 func (d *dirState) run() {
-	s := d.s
+	o := d.o
 	readFn := d.readable
 	for {
 		if len(d.pend) > 0 || d.inPipe > 0 {
@@ -226,36 +234,39 @@ func (d *dirState) run() {
 				return
 			}
 		}
+		if d.limited && d.left == 0 {
+			d.end = CopyLimit
+			return
+		}
 		d.rerr, d.werr, d.eof = nil, nil, false
 		err := d.sr.rc.Read(readFn)
 		switch {
-		case s.dead.Load():
+		case o.Dead():
 			return
 		case d.werr != nil:
-			s.fail(s.errClass(d.dst, d.werr))
+			o.Fail(errClass(o, d.dst, d.werr))
 			return
 		case d.rerr != nil:
-			s.fail(s.errClass(d.src, d.rerr))
+			o.Fail(errClass(o, d.src, d.rerr))
 			return
 		case err != nil:
-			if s.aborted() {
-				return
-			}
 			if errors.Is(err, os.ErrDeadlineExceeded) {
-				if exp, dl := s.expired(d.src); !exp {
-					_ = d.src.c.SetReadDeadline(dl)
+				if exp, dl := expired(o, d.src); !exp {
+					_ = d.src.Conn.SetReadDeadline(dl)
 					continue
 				}
-				s.fail(d.src.timeoutCode)
+				o.Fail(d.src.TimeoutCode)
 				return
 			}
-			s.fail(d.src.abortCode)
+			o.Fail(d.src.AbortCode)
 			return
 		case d.eof:
-			s.forwardFIN(d.dst.c)
+			d.end = CopyEOF
+			o.EndOfStream(d.dst)
 			return
 		}
-		// Otherwise bytes are pending for dst: flush them.
+		// Otherwise bytes are pending for dst, or the limit was
+		// reached: flush them and look again.
 	}
 }
 
@@ -265,7 +276,7 @@ func (d *dirState) run() {
 func (d *dirState) readable(fd uintptr) bool {
 	reread := false // this read follows a short read
 	for {
-		if d.s.dead.Load() {
+		if d.o.Dead() || d.limited && d.left == 0 {
 			return true
 		}
 		if d.splicing {
@@ -281,6 +292,9 @@ func (d *dirState) readable(fd uintptr) bool {
 			d.buf = bufPool.Get().(*[]byte)
 		}
 		buf := *d.buf
+		if d.limited && int64(len(buf)) > d.left {
+			buf = buf[:d.left]
+		}
 		n, err := rawRead(int(fd), buf)
 		switch {
 		case err == unix.EINTR:
@@ -300,11 +314,12 @@ func (d *dirState) readable(fd uintptr) bool {
 			return true
 		}
 		reread = false
-		d.src.touch()
+		d.src.Touch()
+		d.left -= int64(n)
 		w, err := writeNB(d.dr.fd, buf[:n])
 		d.total += int64(w)
 		if w > 0 {
-			d.dst.touch()
+			d.dst.Touch()
 		}
 		if err != nil && err != unix.EAGAIN {
 			d.werr = err
@@ -357,10 +372,14 @@ func (d *dirState) watch(fd int) bool {
 // destination, both with splice(2).
 func (d *dirState) spliceIn(fd int) bool {
 	for {
-		if d.s.dead.Load() {
+		if d.o.Dead() || d.limited && d.left == 0 {
 			return true
 		}
-		n, err := unix.Splice(fd, nil, d.p.w, nil, spliceMax, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
+		ask := spliceMax
+		if d.limited && d.left < spliceMax {
+			ask = int(d.left)
+		}
+		n, err := unix.Splice(fd, nil, d.p.w, nil, ask, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
 		switch {
 		case err == unix.EINTR:
 			continue
@@ -381,7 +400,8 @@ func (d *dirState) spliceIn(fd int) bool {
 			d.eof = true
 			return true
 		}
-		d.src.touch()
+		d.src.Touch()
+		d.left -= n
 		d.inPipe += int(n)
 		if !d.spliceOut() {
 			return true
@@ -398,7 +418,7 @@ func (d *dirState) spliceOut() bool {
 			splicedBytes.Add(m)
 			d.inPipe -= int(m)
 			d.total += m
-			d.dst.touch()
+			d.dst.Touch()
 		}
 		switch err {
 		case nil:
@@ -421,14 +441,14 @@ func (d *dirState) spliceOut() bool {
 // waiting for it to drain under its timeout. It reports false when the
 // session failed.
 func (d *dirState) flush() bool {
-	s := d.s
+	o := d.o
 	for {
-		if t := s.timeoutFor(d.dst); t > 0 {
-			_ = d.dst.c.SetWriteDeadline(time.Now().Add(t))
+		if t := o.Timeout(d.dst); t > 0 {
+			_ = d.dst.Conn.SetWriteDeadline(time.Now().Add(t))
 		}
 		d.werr = nil
 		err := d.dr.rc.Write(func(fd uintptr) bool {
-			if s.dead.Load() {
+			if o.Dead() {
 				return true
 			}
 			if d.p != nil {
@@ -440,7 +460,7 @@ func (d *dirState) flush() bool {
 			w, err := writeNB(int(fd), d.pend)
 			d.total += int64(w)
 			if w > 0 {
-				d.dst.touch()
+				d.dst.Touch()
 			}
 			d.pend = d.pend[w:]
 			if err == unix.EAGAIN {
@@ -450,20 +470,20 @@ func (d *dirState) flush() bool {
 			return true
 		})
 		switch {
-		case s.aborted():
+		case o.Dead():
 			return false
 		case d.werr != nil:
-			s.fail(s.errClass(d.dst, d.werr))
+			o.Fail(errClass(o, d.dst, d.werr))
 			return false
 		case err != nil:
 			if errors.Is(err, os.ErrDeadlineExceeded) {
-				if exp, _ := s.expired(d.dst); !exp {
+				if exp, _ := expired(o, d.dst); !exp {
 					continue
 				}
-				s.fail(d.dst.timeoutCode)
+				o.Fail(d.dst.TimeoutCode)
 				return false
 			}
-			s.fail(d.dst.abortCode)
+			o.Fail(d.dst.AbortCode)
 			return false
 		}
 		if len(d.pend) == 0 && d.inPipe == 0 {

@@ -48,7 +48,7 @@ const (
 type finWatcher struct {
 	set    *epollSet
 	mu     sync.Mutex // guards subs, nextID
-	subs   map[uint64]*side
+	subs   map[uint64]*Side
 	nextID uint64
 }
 
@@ -61,7 +61,7 @@ var (
 
 func getFinWatcher() *finWatcher {
 	finOnce.Do(func() {
-		w := &finWatcher{subs: make(map[uint64]*side)}
+		w := &finWatcher{subs: make(map[uint64]*Side)}
 		if w.set = newEpollSet("lb-fin-epoll", w.poke); w.set != nil {
 			finW = w
 		}
@@ -77,13 +77,13 @@ func (w *finWatcher) poke(id uint64) {
 	if sd != nil {
 		finPokes.Add(1)
 		sd.rdhup.Store(true)
-		poke(sd.c)
+		poke(sd.Conn)
 	}
 }
 
 // watch registers sd, whose descriptor is fd, and reports whether it did.
 // A FIN already received is reported at once.
-func (w *finWatcher) watch(sd *side, fd int) bool {
+func (w *finWatcher) watch(sd *Side, fd int) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.nextID++
@@ -98,7 +98,7 @@ func (w *finWatcher) watch(sd *side, fd int) bool {
 }
 
 // unwatch removes sd; its descriptor must still be open.
-func (w *finWatcher) unwatch(sd *side) {
+func (w *finWatcher) unwatch(sd *Side) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	delete(w.subs, sd.watchID)

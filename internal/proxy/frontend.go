@@ -35,18 +35,18 @@ type Engine struct {
 
 	actconn atomic.Int64
 
-	work    chan *session // idle setup workers receive here (unbuffered)
-	workers atomic.Int32  // setup workers started
+	work    chan *Conn   // idle setup workers receive here (unbuffered)
+	workers atomic.Int32 // setup workers started
 
-	// mu guards sessions and drained.
-	mu       sync.Mutex
-	sessions map[*session]struct{}
-	drained  chan struct{} // closed when sessions becomes empty; nil while empty
+	// mu guards conns and drained.
+	mu      sync.Mutex
+	conns   map[*Conn]struct{}
+	drained chan struct{} // closed when conns becomes empty; nil while empty
 }
 
 // NewEngine returns an engine with no frontend.
 func NewEngine(cfg EngineConfig) *Engine {
-	e := &Engine{cfg: cfg, log: cfg.Logger, sessions: make(map[*session]struct{}), work: make(chan *session)}
+	e := &Engine{cfg: cfg, log: cfg.Logger, conns: make(map[*Conn]struct{}), work: make(chan *Conn)}
 	if e.log == nil {
 		e.log = slog.Default()
 	}
@@ -64,7 +64,7 @@ func (e *Engine) ActiveSessions() int { return int(e.actconn.Load()) }
 func (e *Engine) Wait(ctx context.Context) error {
 	for {
 		e.mu.Lock()
-		if len(e.sessions) == 0 {
+		if len(e.conns) == 0 {
 			e.mu.Unlock()
 			return nil
 		}
@@ -92,9 +92,9 @@ func (e *Engine) CloseIdle() int { return 0 }
 func (e *Engine) CloseAll(reason string) {
 	e.mu.Lock()
 	n := 0
-	for s := range e.sessions {
-		if !s.ended.Load() {
-			s.kill(termKilled)
+	for c := range e.conns {
+		if !c.ended.Load() {
+			c.Kill(TermKilled)
 			n++
 		}
 	}
@@ -104,31 +104,32 @@ func (e *Engine) CloseAll(reason string) {
 	}
 }
 
-// killServer kills the sessions established on srv and returns how many.
+// killServer kills the connections holding a slot on srv and returns how
+// many.
 func (e *Engine) killServer(srv *Server, code byte) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	n := 0
-	for s := range e.sessions {
-		if s.srv.Load() == srv && !s.ended.Load() {
-			s.kill(code)
+	for c := range e.conns {
+		if c.srv.Load() == srv && !c.ended.Load() {
+			c.Kill(code)
 			n++
 		}
 	}
 	return n
 }
 
-func (e *Engine) add(s *session) {
+func (e *Engine) add(c *Conn) {
 	e.actconn.Add(1)
 	e.mu.Lock()
-	e.sessions[s] = struct{}{}
+	e.conns[c] = struct{}{}
 	e.mu.Unlock()
 }
 
-func (e *Engine) remove(s *session) {
+func (e *Engine) remove(c *Conn) {
 	e.mu.Lock()
-	delete(e.sessions, s)
-	if len(e.sessions) == 0 && e.drained != nil {
+	delete(e.conns, c)
+	if len(e.conns) == 0 && e.drained != nil {
 		close(e.drained)
 		e.drained = nil
 	}
@@ -203,6 +204,11 @@ type FrontendConfig struct {
 	// Rules are the frontend's compiled rules: tcp-request connection,
 	// session and content rules and use_backend rules. Nil means none.
 	Rules *rules.Proxy
+	// Handler serves each connection once the engine ran its prologue
+	// (tcp-request connection rules, PROXY header, tcp-request session
+	// rules). Nil means the TCP handler ("mode tcp"): the connection is
+	// proxied to a server of the backend Rules or Backend choose.
+	Handler Handler
 	// Log, when set, receives one record per session at its end, on the
 	// session's goroutine: it must not block for long.
 	Log func(*LogRecord)
@@ -225,6 +231,8 @@ type Frontend struct {
 	cfg FrontendConfig
 	log *slog.Logger
 	sem chan struct{} // frontend maxconn slots; nil when unlimited
+	// handler is cfg.Handler, or the TCP handler.
+	handler Handler
 
 	cur               atomic.Int64 // feconn
 	total             atomic.Uint64
@@ -239,7 +247,10 @@ func (e *Engine) NewFrontend(cfg FrontendConfig) (*Frontend, error) {
 	if cfg.Backend == nil {
 		return nil, fmt.Errorf("new frontend %q: no backend chooser", cfg.Name)
 	}
-	f := &Frontend{eng: e, cfg: cfg, log: cfg.Logger}
+	f := &Frontend{eng: e, cfg: cfg, log: cfg.Logger, handler: cfg.Handler}
+	if f.handler == nil {
+		f.handler = tcpHandler{}
+	}
 	if f.log == nil {
 		f.log = e.log
 	}
@@ -380,9 +391,9 @@ func (b *Binding) acceptLoop() {
 		// Registered here, before the set-up runs on another goroutine, so that Wait never
 		// returns while an accepted connection is not yet counted (a process exiting then
 		// would reset it).
-		s := newSession(f, b, c)
-		f.eng.add(s)
-		f.eng.dispatch(s)
+		cn := newConn(f, b, c)
+		f.eng.add(cn)
+		f.eng.dispatch(cn)
 	}
 }
 
@@ -429,27 +440,28 @@ func isResourceError(err error) bool {
 // a worker pays it once.
 const maxSetupWorkers = 64
 
-// dispatch runs s.serve on an idle setup worker, a new worker, or, when
+// dispatch runs c.serve on an idle setup worker, a new worker, or, when
 // there are enough workers already, a fresh goroutine.
-func (e *Engine) dispatch(s *session) {
+func (e *Engine) dispatch(c *Conn) {
 	select {
-	case e.work <- s:
+	case e.work <- c:
 		return
 	default:
 	}
 	if e.workers.Add(1) <= maxSetupWorkers {
-		go e.setupWorker(s)
+		go e.setupWorker(c)
 		return
 	}
 	e.workers.Add(-1)
-	go s.serve()
+	go c.serve()
 }
 
-// setupWorker serves sessions' set-up for the life of the process.
-func (e *Engine) setupWorker(s *session) {
+// setupWorker runs connections' prologue and their handler's Serve for the
+// life of the process.
+func (e *Engine) setupWorker(c *Conn) {
 	for {
-		s.serve()
-		s = <-e.work
+		c.serve()
+		c = <-e.work
 	}
 }
 

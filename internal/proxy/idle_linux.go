@@ -19,16 +19,22 @@ import (
 // Measured on the benchmark's 2000 idle client connections, parking takes
 // the process from about 27 MiB RSS (4000 goroutines parked in the runtime
 // poller, 2 KiB of stack each plus their g) to about 15 MiB.
+//
+// Parking belongs to the Conn, not to the session: it registers one or two
+// descriptors under one id and calls a resume function when any of them is
+// readable, the due time passes or the Conn is killed. The TCP session
+// parks both its sockets and resumes by starting its copiers; Conn.Park
+// parks the client socket alone, for a keep-alive client between requests.
 
-// idlePoller is the process-wide set of parked sessions.
+// idlePoller is the process-wide set of parked connections.
 type idlePoller struct {
 	set *epollSet
-	// mu guards sessions and serialises registration against wake-up, so
-	// that a wake-up never runs between the two EPOLL_CTL_ADD of a
-	// session.
-	mu       sync.Mutex
-	sessions map[uint64]*session
-	nextID   uint64
+	// mu guards conns and serialises registration against wake-up, so
+	// that a wake-up never runs between the EPOLL_CTL_ADDs of a
+	// connection.
+	mu     sync.Mutex
+	conns  map[uint64]*Conn
+	nextID uint64
 }
 
 var (
@@ -38,7 +44,7 @@ var (
 
 func getIdlePoller() *idlePoller {
 	idleOnce.Do(func() {
-		p := &idlePoller{sessions: make(map[uint64]*session)}
+		p := &idlePoller{conns: make(map[uint64]*Conn)}
 		if p.set = newEpollSet("lb-idle-epoll", p.wake); p.set != nil {
 			idle = p
 		}
@@ -46,13 +52,13 @@ func getIdlePoller() *idlePoller {
 	return idle
 }
 
-// wake unparks the session registered as id.
+// wake unparks the connection registered as id.
 func (p *idlePoller) wake(id uint64) {
 	p.mu.Lock()
-	s := p.sessions[id]
+	c := p.conns[id]
 	p.mu.Unlock()
-	if s != nil {
-		s.unpark()
+	if c != nil {
+		c.unpark()
 	}
 }
 
@@ -63,81 +69,116 @@ func (s *session) tryPark() bool {
 	if p == nil {
 		return false
 	}
-	cr, ok1 := rawOf(s.cli.c)
-	sr, ok2 := rawOf(s.srvs.c)
+	cr, ok1 := rawOf(s.cli.Conn)
+	sr, ok2 := rawOf(s.srvs.Conn)
 	if !ok1 || !ok2 {
 		return false
 	}
-	var b [1]byte
-	if _, _, err := unix.Recvfrom(cr.fd, b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT); err != unix.EAGAIN {
+	if !idleFD(cr.fd) {
 		return false // data, EOF or an error: let the copiers see it
 	}
-	if !s.register(p, cr.fd, sr.fd) {
+	// Wake up when the first timeout is due, so that the copiers find it
+	// expired and end the session as usual.
+	var due time.Time
+	for _, sd := range []*Side{&s.cli, &s.srvs} {
+		if dl := s.Deadline(sd); !dl.IsZero() && (due.IsZero() || dl.Before(due)) {
+			due = dl
+		}
+	}
+	return s.c.park(p, [2]int{cr.fd, sr.fd}, 2, due, s.startCopiers)
+}
+
+// parkClient parks c's client socket alone: a keep-alive client between
+// two requests has no server connection.
+func (c *Conn) parkClient(due time.Time, resume func()) bool {
+	p := getIdlePoller()
+	if p == nil {
 		return false
 	}
-	if s.dead.Load() {
+	r, ok := rawOf(c.c)
+	if !ok || !idleFD(r.fd) {
+		return false
+	}
+	return c.park(p, [2]int{r.fd}, 1, due, resume)
+}
+
+// idleFD reports whether the socket fd has nothing to read: no data, no
+// end of stream, no error.
+func idleFD(fd int) bool {
+	var b [1]byte
+	_, _, err := unix.Recvfrom(fd, b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	return err == unix.EAGAIN
+}
+
+// park registers the first n of fds for c in p until one is readable, due
+// passes (zero: never) or c is killed; then resume runs once. It reports
+// false, resume not called, when the registration failed.
+func (c *Conn) park(p *idlePoller, fds [2]int, n int, due time.Time, resume func()) bool {
+	if !c.register(p, fds, n, due, resume) {
+		return false
+	}
+	if c.dead.Load() {
 		// Killed while parking: abort's unpark may have run before
 		// parked was set.
-		s.unpark()
+		c.unpark()
 	}
 	return true
 }
 
-// register adds s to p, taking p.mu, and reports whether it did.
-func (s *session) register(p *idlePoller, cfd, sfd int) bool {
+// register adds c to p, taking p.mu, and reports whether it did.
+func (c *Conn) register(p *idlePoller, fds [2]int, n int, due time.Time, resume func()) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.nextID++
 	id := p.nextID
-	s.parkID = id
-	p.sessions[id] = s
-	s.parked.Store(true)
+	c.parkID = id
+	c.resume = resume
+	p.conns[id] = c
+	c.parked.Store(true)
 	const events = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
-	if err := p.set.add(cfd, events, id); err != nil {
-		delete(p.sessions, id)
-		s.parked.Store(false)
-		return false
-	}
-	if err := p.set.add(sfd, events, id); err != nil {
-		p.set.del(cfd)
-		delete(p.sessions, id)
-		s.parked.Store(false)
-		return false
-	}
-	s.parkFDs = [2]int{cfd, sfd}
-	// Wake up when the first timeout is due, so that the copiers find it
-	// expired and end the session as usual.
-	var due time.Time
-	for _, sd := range []*side{&s.cli, &s.srvs} {
-		if dl := s.deadlineFor(sd); !dl.IsZero() && (due.IsZero() || dl.Before(due)) {
-			due = dl
+	for i, fd := range fds[:n] {
+		if err := p.set.add(fd, events, id); err != nil {
+			for _, added := range fds[:i] {
+				p.set.del(added)
+			}
+			delete(p.conns, id)
+			c.parked.Store(false)
+			c.resume = nil
+			return false
 		}
 	}
+	c.parkFDs, c.parkN = fds, n
 	if !due.IsZero() {
-		s.parkTimer = time.AfterFunc(time.Until(due), s.unpark)
+		// Through the id, as the epoll events: a timer that fires late,
+		// after c was resumed and parked again, finds nothing to wake.
+		c.parkTimer = time.AfterFunc(time.Until(due), func() { p.wake(id) })
 	}
 	return true
 }
 
-// unpark ends the parking of s, if parked, and starts its copiers. Safe
-// from any goroutine; only the first caller acts.
-func (s *session) unpark() {
-	if !s.parked.CompareAndSwap(true, false) {
+// unpark ends the parking of c, if parked, and calls its resume function.
+// Safe from any goroutine; only the first caller acts.
+func (c *Conn) unpark() {
+	if !c.parked.CompareAndSwap(true, false) {
 		return
 	}
 	p := idle
 	p.mu.Lock()
-	if s.parkTimer != nil {
-		s.parkTimer.Stop()
+	if c.parkTimer != nil {
+		c.parkTimer.Stop()
+		c.parkTimer = nil
 	}
-	delete(p.sessions, s.parkID)
-	p.set.del(s.parkFDs[0])
-	p.set.del(s.parkFDs[1])
+	delete(p.conns, c.parkID)
+	for _, fd := range c.parkFDs[:c.parkN] {
+		p.set.del(fd)
+	}
+	resume := c.resume
+	c.resume = nil
 	p.mu.Unlock()
-	s.startCopiers()
+	resume()
 }
 
-// parkedSessions returns how many sessions are parked (for tests).
+// parkedSessions returns how many connections are parked (for tests).
 func parkedSessions() int {
 	p := getIdlePoller()
 	if p == nil {
@@ -145,5 +186,5 @@ func parkedSessions() int {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.sessions)
+	return len(p.conns)
 }

@@ -2,9 +2,13 @@
 
 package proxy
 
+import "time"
+
 // tryPark never parks outside Linux: every session gets its copiers.
 func (s *session) tryPark() bool { return false }
 
-func (s *session) unpark() {}
+func (c *Conn) unpark() {}
+
+func (c *Conn) parkClient(time.Time, func()) bool { return false }
 
 func parkedSessions() int { return 0 }

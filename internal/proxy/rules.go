@@ -117,21 +117,21 @@ const (
 )
 
 // inspect runs content rules of kind k on st, reading more data from the
-// client (or, for responses, the server) into s.req (s.res) while they
+// client (or, for responses, the server) into s.c.req (s.res) while they
 // answer Wait, until delay has passed since the call, the buffer is full or
 // the peer shut its side; the rules then see the data as final. It returns
 // the verdict and false when reading failed (the session is over; its
 // termination state is set).
 func (s *session) inspect(r *rules.Proxy, k inspectKind, delay time.Duration) (rules.Verdict, bool) {
-	st := s.st
+	st := s.c.st
 	sd := &s.cli
-	buf, final := &s.req, &st.ReqFinal
+	buf, final := &s.c.req, &st.ReqFinal
 	if k == inspectResponse {
 		sd, buf, final = &s.srvs, &s.res, &st.ResFinal
 	}
 	*final = false
 	deadline := time.Now().Add(delay)
-	defer func() { _ = sd.c.SetReadDeadline(time.Time{}) }()
+	defer func() { _ = sd.Conn.SetReadDeadline(time.Time{}) }()
 	for {
 		s.expose(k)
 		var v rules.Verdict
@@ -159,14 +159,14 @@ func (s *session) inspect(r *rules.Proxy, k inspectKind, delay time.Duration) (r
 			*final = true
 			continue
 		}
-		_ = sd.c.SetReadDeadline(deadline)
+		_ = sd.Conn.SetReadDeadline(deadline)
 		if cap(*buf) == 0 {
 			*buf = getBuf()
 		}
-		n, err := sd.c.Read((*buf)[len(*buf):cap(*buf)])
+		n, err := sd.Conn.Read((*buf)[len(*buf):cap(*buf)])
 		*buf = (*buf)[:len(*buf)+n]
 		if n > 0 {
-			sd.touch()
+			sd.Touch()
 		}
 		switch {
 		case err == nil:
@@ -176,7 +176,7 @@ func (s *session) inspect(r *rules.Proxy, k inspectKind, delay time.Duration) (r
 			*final = true
 		default:
 			if !s.aborted() {
-				s.setTerm(sd.abortCode)
+				s.setTerm(sd.AbortCode)
 			}
 			return rules.Continue, false
 		}
@@ -184,14 +184,14 @@ func (s *session) inspect(r *rules.Proxy, k inspectKind, delay time.Duration) (r
 }
 
 // readAvailable reads what sd has already received, without waiting.
-func (s *session) readAvailable(sd *side, buf *[]byte) {
+func (s *session) readAvailable(sd *Side, buf *[]byte) {
 	if cap(*buf) == 0 {
 		*buf = getBuf()
 	}
 	if len(*buf) == cap(*buf) {
 		return
 	}
-	r, ok := rawOf(sd.c)
+	r, ok := rawOf(sd.Conn)
 	if !ok {
 		return
 	}
@@ -203,16 +203,16 @@ func (s *session) readAvailable(sd *side, buf *[]byte) {
 	})
 	if err == nil && n > 0 {
 		*buf = (*buf)[:len(*buf)+n]
-		sd.touch()
+		sd.Touch()
 	}
 }
 
 // expose points the stream at the data read so far.
 func (s *session) expose(k inspectKind) {
 	if k == inspectResponse {
-		s.st.Res = s.res
+		s.c.st.Res = s.res
 	} else {
-		s.st.Req = s.req
+		s.c.st.Req = s.c.req
 	}
 }
 
@@ -228,19 +228,10 @@ func putBuf(b []byte) {
 	}
 }
 
-// releaseRules gives the session's stream and inspection buffers back.
+// releaseRules gives the stream, the request data read while inspecting
+// and the response data back to their pools, once the set-up is over.
 func (s *session) releaseRules() {
-	if s.st != nil {
-		s.st.Req, s.st.Res = nil, nil
-		s.st.Frontend, s.st.Backend = nil, nil
-		s.st.Reset()
-		streamPool.Put(s.st)
-		s.st = nil
-	}
-	if s.req != nil {
-		putBuf(s.req)
-		s.req = nil
-	}
+	s.c.releaseRules()
 	if s.res != nil {
 		putBuf(s.res)
 		s.res = nil

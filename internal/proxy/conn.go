@@ -1,0 +1,378 @@
+package proxy
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"lb/internal/rules"
+)
+
+// Termination letters: the first letter of HAProxy's termination state
+// (%ts), saying who or what ended a connection (configuration manual,
+// section 8.5). Conn.Kill, Conn.SetTerm, Side and ConnectResult carry them.
+const (
+	TermClientAbort   = 'C' // the client aborted or failed
+	TermServerAbort   = 'S' // the server aborted, refused or failed
+	TermClientTimeout = 'c' // the client side timed out
+	TermServerTimeout = 's' // the server side timed out, or the queue wait
+	TermProxy         = 'P' // the proxy ended it (a rule, no backend)
+	TermKilled        = 'K' // killed by the administrator or a hard stop
+	TermDown          = 'D' // its server went DOWN (shutdown-on-down)
+)
+
+// Handler serves the connections a frontend accepted, once the engine ran
+// their layer-4 prologue: the "tcp-request connection" rules, the PROXY
+// header and the "tcp-request session" rules (HAProxy's order, stream.c).
+// The TCP handler (the default, session.go) proxies bytes to one server;
+// an HTTP handler runs its transaction loop on the same Conn.
+//
+// Serve runs on one of the engine's set-up workers, whose stack is reused
+// from connection to connection: it should return once the connection is
+// handed to goroutines of its own (or parked, see Conn.Park), and may
+// return before the connection ends. It owns c from the call on and must
+// call c.End exactly once, from any goroutine, when c is over.
+type Handler interface {
+	Serve(c *Conn)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(*Conn)
+
+// Serve calls f(c).
+func (f HandlerFunc) Serve(c *Conn) { f(c) }
+
+// tcpHandler is the default handler: "mode tcp".
+type tcpHandler struct{}
+
+// Serve implements Handler.
+func (tcpHandler) Serve(c *Conn) { newSession(c).serve() }
+
+// Conn is an accepted client connection registered in its engine: counted
+// in the frontend's and the global maxconn from accept to End, waited for
+// by Engine.Wait, killed by Engine.CloseAll and, while it holds a slot on
+// a server, by that server's ShutdownSessions or shutdown-on-down.
+//
+// A kill records its termination letter (Term) and wakes whatever the
+// handler may be blocked on through the Conn: the client socket and the
+// published server connection get past deadlines, Done is closed (queue
+// waits, timers) and a parked Conn is resumed. So a handler needs no kill
+// hook of its own: it finds Dead set the next time it looks.
+type Conn struct {
+	c      net.Conn
+	f      *Frontend
+	bind   *Binding
+	accept time.Time
+
+	// Set by the prologue, read-only afterwards.
+	client, local netip.AddrPort
+	// silent drops the log line of a connection refused by tcp-request
+	// connection or session rules.
+	silent bool
+
+	// st is the rules stream (nil when the frontend has no rules) and req
+	// the client's data read with the PROXY header or while inspecting,
+	// not yet forwarded. Both are pooled; releaseRules gives them back.
+	st  *rules.Stream
+	req []byte
+
+	// srv is the server this connection holds a slot on (Backend.Connect),
+	// nil when none.
+	srv atomic.Pointer[Server]
+
+	// mu guards sc's publication against abort.
+	mu sync.Mutex
+	sc net.Conn // published server connection; nil when none
+
+	killCh chan struct{} // closed by abort
+	once   sync.Once     // guards close(killCh)
+	// dead is set just before killCh is closed, for cheap checks in copy
+	// loops.
+	dead atomic.Bool
+	// term is the first termination letter recorded; 0 while normal.
+	term atomic.Uint32
+	// ended is set when the connection's end has started: nothing left to
+	// kill or count.
+	ended atomic.Bool
+	// unregistered guards End.
+	unregistered atomic.Bool
+
+	// Idle parking (idle_linux.go): set before parked turns true.
+	parked    atomic.Bool
+	parkID    uint64
+	parkFDs   [2]int
+	parkN     int
+	parkTimer *time.Timer
+	resume    func()
+}
+
+func newConn(f *Frontend, b *Binding, c net.Conn) *Conn {
+	return &Conn{c: c, f: f, bind: b, accept: time.Now(), killCh: make(chan struct{})}
+}
+
+// NetConn returns the client socket. The handler may read and write it;
+// it is closed by End.
+func (c *Conn) NetConn() net.Conn { return c.c }
+
+// Frontend returns the frontend that accepted c.
+func (c *Conn) Frontend() *Frontend { return c.f }
+
+// BindName returns the name of the bind line that accepted c.
+func (c *Conn) BindName() string { return c.bind.cfg.Name }
+
+// Accepted returns when c was accepted.
+func (c *Conn) Accepted() time.Time { return c.accept }
+
+// Client returns the client's address: from the PROXY header when there
+// was one, else the socket's peer; invalid for unix sockets.
+func (c *Conn) Client() netip.AddrPort { return c.client }
+
+// Local returns the address the client connected to (the PROXY header's
+// destination when there was one).
+func (c *Conn) Local() netip.AddrPort { return c.local }
+
+// Stream returns the rules stream the prologue ran, nil when the frontend
+// has no rules. It lives until End.
+func (c *Conn) Stream() *rules.Stream { return c.st }
+
+// Buffered returns the client's data already read (after a PROXY header)
+// and not yet forwarded; the handler sends it before anything else.
+func (c *Conn) Buffered() []byte { return c.req }
+
+// Done is closed when c is killed or aborted.
+func (c *Conn) Done() <-chan struct{} { return c.killCh }
+
+// Dead reports whether c was killed or aborted.
+func (c *Conn) Dead() bool { return c.dead.Load() }
+
+// Term returns the termination letter recorded first (HAProxy's first %ts
+// letter), 0 while none is.
+func (c *Conn) Term() byte { return byte(c.term.Load()) }
+
+// SetTerm records c's termination letter if none is yet and reports
+// whether it did.
+func (c *Conn) SetTerm(code byte) bool { return c.term.CompareAndSwap(0, uint32(code)) }
+
+// Kill ends c from the handler or outside with termination letter code
+// (kept only if none was recorded): see Conn.
+func (c *Conn) Kill(code byte) {
+	c.SetTerm(code)
+	c.abort()
+}
+
+// abort wakes everything a handler may wait on so that c ends.
+func (c *Conn) abort() {
+	c.dead.Store(true)
+	c.once.Do(func() { close(c.killCh) })
+	past := time.Unix(1, 0)
+	c.mu.Lock()
+	_ = c.c.SetDeadline(past)
+	if c.sc != nil {
+		_ = c.sc.SetDeadline(past)
+	}
+	c.mu.Unlock()
+	c.unpark()
+}
+
+func (c *Conn) aborted() bool {
+	select {
+	case <-c.killCh:
+		return true
+	default:
+		return false
+	}
+}
+
+// Park waits, with no goroutine and no stack, until c's client socket is
+// readable (data, an end of stream or an error), deadline passes (zero:
+// never) or c is killed; then resume runs once, on the goroutine that saw
+// it first (the poller's, a timer's or the killer's, possibly before Park
+// returns): it must not block, and typically starts a goroutine. This is
+// for a keep-alive client between two requests, which holds no server
+// connection.
+//
+// Park reports false, and resume is not called, when c cannot be parked:
+// data is already waiting, the client socket exposes no descriptor, or the
+// platform has no private epoll set (outside Linux). The handler then
+// reads at once.
+func (c *Conn) Park(deadline time.Time, resume func()) bool {
+	return c.parkClient(deadline, resume)
+}
+
+// publishServerConn makes sc the connection a kill sets past deadlines on
+// and End closes. It reports false when c was killed meanwhile (sc is
+// published all the same).
+func (c *Conn) publishServerConn(sc net.Conn) bool {
+	c.mu.Lock()
+	c.sc = sc
+	killed := c.aborted()
+	c.mu.Unlock()
+	return !killed
+}
+
+// DetachServerConn unpublishes the server connection established by
+// Backend.Connect and returns it, nil when none: the caller owns it again
+// (to keep it for another request, or close it). A kill no longer reaches
+// it and End does not close it.
+func (c *Conn) DetachServerConn() net.Conn {
+	c.mu.Lock()
+	sc := c.sc
+	c.sc = nil
+	c.mu.Unlock()
+	return sc
+}
+
+// Server returns the server c holds a slot on, nil when none.
+func (c *Conn) Server() *Server { return c.srv.Load() }
+
+// ReleaseServer gives back the server slot c holds (Backend.Connect), if
+// any, handing it to a queued connection.
+func (c *Conn) ReleaseServer() {
+	if srv := c.srv.Swap(nil); srv != nil {
+		srv.be.release(srv)
+	}
+}
+
+// closeConns starts c's end, once: nothing is killed or counted any more,
+// and the server connection (if still published) and the client socket
+// are closed. End calls it too; a handler that logs calls it first so that
+// the peers see the close before the log line is written.
+func (c *Conn) closeConns() {
+	if c.ended.Swap(true) {
+		return
+	}
+	c.mu.Lock()
+	sc := c.sc
+	c.mu.Unlock()
+	if sc != nil {
+		_ = sc.Close()
+	}
+	_ = c.c.Close()
+}
+
+// End ends c: closes its sockets if not done yet, releases its server slot
+// and rules stream, and unregisters it, freeing its maxconn slots. The
+// handler calls it exactly once, when it no longer uses c; later calls do
+// nothing.
+func (c *Conn) End() {
+	if c.unregistered.Swap(true) {
+		return
+	}
+	c.closeConns()
+	c.ReleaseServer()
+	c.releaseRules()
+	f, e := c.f, c.f.eng
+	f.cur.Add(-1)
+	e.remove(c)
+	releaseSem(f.sem)
+	releaseSem(e.sem)
+}
+
+// serve runs the prologue on a set-up worker, then the frontend's handler.
+func (c *Conn) serve() {
+	f := c.f
+	f.cur.Add(1)
+	f.total.Add(1)
+	if !c.prologue() {
+		c.closeConns()
+		c.logPrologue()
+		c.End()
+		return
+	}
+	f.handler.Serve(c)
+}
+
+// prologue runs the frontend's tcp-request connection rules, reads the
+// PROXY header and runs the tcp-request session rules. It reports whether
+// the handler may take the connection; if not, the termination letter is
+// recorded (or the connection is silent).
+func (c *Conn) prologue() bool {
+	f := c.f
+	c.client, c.local = addrPort(c.c.RemoteAddr()), addrPort(c.c.LocalAddr())
+	fr := f.cfg.Rules
+	if fr != nil {
+		c.st = streamPool.Get().(*rules.Stream)
+		st := c.st
+		st.Src, st.Dst, st.BindName, st.Frontend = c.client, c.local, c.bind.cfg.Name, f
+		if fr.TCPConnection(st) == rules.Reject {
+			f.deniedConn.Add(1)
+			c.silent = true
+			return false
+		}
+	}
+	if c.bind.cfg.AcceptProxy || (c.st != nil && c.st.ExpectProxy) {
+		if t := f.cfg.TimeoutClient; t > 0 {
+			_ = c.c.SetReadDeadline(time.Now().Add(t))
+		}
+		h, rest, err := ReadProxyHeader(c.c)
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) && !c.aborted() {
+				c.SetTerm(TermClientTimeout)
+			} else {
+				c.SetTerm(TermClientAbort)
+			}
+			f.log.Debug("accept-proxy", "frontend", f.cfg.Name, "client", c.client, "error", err)
+			return false
+		}
+		_ = c.c.SetReadDeadline(time.Time{})
+		if !h.Local {
+			c.client, c.local = h.Src, h.Dst
+		}
+		if len(rest) > 0 {
+			c.req = append(getBuf(), rest...)
+		}
+	}
+	if fr != nil {
+		st := c.st
+		st.Src, st.Dst = c.client, c.local
+		if fr.TCPSession(st) == rules.Reject {
+			f.deniedSess.Add(1)
+			c.silent = true
+			return false
+		}
+	}
+	return true
+}
+
+// logPrologue logs a connection that ended in its prologue, as "option
+// tcplog" does: no backend, no server, phase R (the PROXY header).
+func (c *Conn) logPrologue() {
+	f, e := c.f, c.f.eng
+	if f.cfg.Log == nil || c.silent {
+		return
+	}
+	rec := LogRecord{Client: c.client, Accept: c.accept, Frontend: f.cfg.Name, Bind: c.bind.cfg.Name,
+		Backend: f.cfg.Name, Server: "<NOSRV>", Tw: -1, Tc: -1, Termination: "--"}
+	if t := c.Term(); t != 0 {
+		rec.Termination = string([]byte{t, 'R'})
+	}
+	rec.Tt = time.Since(c.accept)
+	rec.ActConn, rec.FeConn = int(e.actconn.Load()), int(f.cur.Load())
+	f.cfg.Log(&rec)
+}
+
+// releaseRules gives c's stream and buffered data back to their pools.
+func (c *Conn) releaseRules() {
+	if c.st != nil {
+		c.st.Req, c.st.Res = nil, nil
+		c.st.Frontend, c.st.Backend = nil, nil
+		c.st.Reset()
+		streamPool.Put(c.st)
+		c.st = nil
+	}
+	if c.req != nil {
+		putBuf(c.req)
+		c.req = nil
+	}
+}
+
+func addrPort(a net.Addr) netip.AddrPort {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.AddrPort()
+	}
+	return netip.AddrPort{}
+}

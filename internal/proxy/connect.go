@@ -1,0 +1,210 @@
+package proxy
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"time"
+)
+
+// ConnectRequest says how Backend.Connect chooses and reaches a server.
+type ConnectRequest struct {
+	// Server, when set, is the server to connect to ("use-server"): the
+	// connection waits in that server's own queue when it is full and is
+	// never redispatched. Nil means the backend's balancing algorithm
+	// chooses.
+	Server *Server
+	// Key is the balancing hash (balance.HashAddr of the client's
+	// address for "balance source"); 0 when there is none.
+	Key uint64
+	// Src and Dst are the client's address and the address it connected
+	// to. Dst is dialled for servers with AddrFromDst or PortFromDst; both
+	// go in the PROXY header of servers with SendProxy.
+	Src, Dst netip.AddrPort
+	// Payload is sent right after the PROXY header, in the same write:
+	// the client's data read before the server was chosen. Nil means
+	// none.
+	Payload []byte
+	// WriteTimeout bounds the write of the PROXY header and Payload; 0
+	// means none.
+	WriteTimeout time.Duration
+}
+
+// ConnectResult is what Backend.Connect learnt, for the log ("option
+// tcplog" fields).
+type ConnectResult struct {
+	// Server is the server last chosen (%s), nil when none was. It is the
+	// server the Conn holds a slot on, except after a failed redispatch,
+	// which left the Conn with no slot.
+	Server *Server
+	// Tw is the time spent waiting in a queue (0 when not queued), Tc the
+	// time to connect; -1 when never reached, as HAProxy prints them.
+	Tw, Tc time.Duration
+	// Retries is the number of failed attempts retried (%rc), and
+	// Redispatched says a retry went to another server ("+" before %rc).
+	Retries      int
+	Redispatched bool
+	// SrvQueue and BackendQueue are the queue lengths seen when queued
+	// (%sq, %bq).
+	SrvQueue, BackendQueue int
+	// On failure, Term is the termination letter (0 when the Conn was
+	// killed: the killer recorded its own) and Phase the phase: 'Q'
+	// queue, 'C' connect.
+	Term, Phase byte
+}
+
+// Connect acquires a server of b for c (the one req names, or a balanced
+// one), waiting in a queue when every candidate is full, up to "timeout
+// queue", and connects to it: each attempt bounded by "timeout connect",
+// up to "retries" more attempts, a refused attempt retried after the
+// turn-around wait, and with "option redispatch" a retry sent to another
+// server. It then writes the server's PROXY header and req.Payload.
+//
+// On success it returns the server connection, published in c: a kill of
+// c sets a past deadline on it and End closes it, unless the caller takes
+// it back with DetachServerConn. Whether it succeeded or not, the slot
+// c may hold on a server (c.Server) stays c's until ReleaseServer or End,
+// so that the log can read the server's connection count first. A handler
+// may call Connect once per request: a slot still held from the previous
+// one is released first, and the previous server connection must have been
+// taken back with DetachServerConn (or c ended).
+//
+// Connect blocks the calling goroutine for the queue wait and the dial;
+// a kill of c ends a queue wait and a turn-around wait early.
+func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult, error) {
+	r := ConnectResult{Tw: -1, Tc: -1}
+	c.ReleaseServer()
+	// ShutdownOnDown and ShutdownSessions find the server's connections
+	// through the engine.
+	if b.eng.Load() == nil {
+		b.eng.CompareAndSwap(nil, c.f.eng)
+	}
+	bc := &b.cfg
+	t0 := time.Now()
+	var srv *Server
+	var qi queueInfo
+	var err error
+	if req.Server != nil {
+		srv, qi, err = b.acquireServer(req.Server, c.killCh)
+	} else {
+		srv, qi, err = b.acquire(req.Key, c.killCh, nil)
+	}
+	r.SrvQueue, r.BackendQueue = qi.srvQueue, qi.beQueue
+	if qi.queued {
+		r.Tw = time.Since(t0)
+	} else {
+		r.Tw = 0
+	}
+	if err != nil {
+		switch {
+		case errors.Is(err, errQueueTime):
+			r.Phase, r.Term = 'Q', TermServerTimeout
+		case errors.Is(err, errKilled):
+			r.Phase = 'Q'
+		default: // no server: HAProxy logs SC with <NOSRV>
+			r.Phase, r.Term = 'C', TermServerAbort
+		}
+		return nil, r, err
+	}
+	c.srv.Store(srv)
+	r.Server = srv
+
+	t1 := time.Now()
+	var sc net.Conn
+	for attempt := 0; ; attempt++ {
+		// No TCP keep-alive towards servers: HAProxy sets it only with
+		// "option srvtcpka", and it costs setsockopt calls per connection.
+		d := net.Dialer{Timeout: bc.TimeoutConnect, KeepAlive: -1}
+		sc, err = d.Dial(srv.cfg.Network, srv.dialAddr(req.Dst))
+		if err == nil {
+			break
+		}
+		srv.failed.Add(1)
+		timeout := errors.Is(err, os.ErrDeadlineExceeded)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			timeout = true
+		}
+		if attempt >= bc.Retries || c.aborted() {
+			r.Phase, r.Term = 'C', TermServerAbort
+			if timeout {
+				r.Term = TermServerTimeout
+			}
+			return nil, r, err
+		}
+		r.Retries++
+		if bc.Redispatch && req.Server == nil && redispatchNow(attempt+1, bc.Retries, bc.RedispatchInterval) {
+			c.ReleaseServer()
+			old := srv
+			srv, _, err = b.acquire(req.Key, c.killCh, old)
+			if err != nil {
+				r.Phase, r.Term = 'C', TermServerAbort
+				return nil, r, err
+			}
+			c.srv.Store(srv)
+			r.Server = srv
+			r.Redispatched = true
+			continue
+		}
+		if !timeout {
+			// HAProxy waits MIN(1s, timeout connect) before retrying a
+			// refused connection on the same server, to avoid hammering
+			// it (stream.c, "turn-around").
+			wait := time.Second
+			if bc.TimeoutConnect > 0 && bc.TimeoutConnect < wait {
+				wait = bc.TimeoutConnect
+			}
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-c.killCh:
+				t.Stop()
+			}
+		}
+	}
+	r.Tc = time.Since(t1)
+	if !c.publishServerConn(sc) {
+		r.Phase = 'C'
+		return nil, r, errKilled
+	}
+
+	// PROXY header out, then the payload, in one write.
+	var head []byte
+	switch srv.cfg.SendProxy {
+	case SendProxyV1:
+		head = AppendProxyV1(head, req.Src, req.Dst)
+	case SendProxyV2:
+		head = AppendProxyV2(head, req.Src, req.Dst)
+	}
+	if len(req.Payload) > 0 {
+		if head == nil {
+			head = req.Payload
+		} else {
+			head = append(head, req.Payload...)
+		}
+	}
+	if len(head) > 0 {
+		if t := req.WriteTimeout; t > 0 {
+			_ = sc.SetWriteDeadline(time.Now().Add(t))
+		}
+		if _, err := sc.Write(head); err != nil {
+			r.Phase, r.Term = 'C', TermServerAbort
+			return nil, r, err
+		}
+		_ = sc.SetWriteDeadline(time.Time{})
+	}
+	return sc, r, nil
+}
+
+// redispatchNow reports whether retry number n (1-based) of retries goes to
+// another server under "option redispatch <interval>".
+func redispatchNow(n, retries, interval int) bool {
+	if interval == 0 {
+		interval = -1
+	}
+	if interval > 0 {
+		return n%interval == 0
+	}
+	return n == retries+1+interval
+}
