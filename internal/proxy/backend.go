@@ -138,6 +138,12 @@ type BackendConfig struct {
 	// connections moved from the server's queue to the backend queue
 	// ("requeued" in HAProxy's health messages).
 	OnStateChange func(s *Server, old, cur State, requeued int)
+	// ServerKeepAlive is "option srvtcpka" (or "tcpka"): SO_KEEPALIVE on
+	// server connections, with the system's timings.
+	ServerKeepAlive bool
+	// NoLinger is "option nolinger" in a backend: server connections are
+	// closed with a reset (SO_LINGER 0) instead of lingering in TIME_WAIT.
+	NoLinger bool
 	// RedispatchInterval is "option redispatch <interval>": P > 0
 	// redispatches every P-th retry, N < 0 on the N-th retry before the
 	// last; 0 means -1.

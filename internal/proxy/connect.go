@@ -113,11 +113,21 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 	t1 := time.Now()
 	var sc net.Conn
 	for attempt := 0; ; attempt++ {
-		// No TCP keep-alive towards servers: HAProxy sets it only with
-		// "option srvtcpka", and it costs setsockopt calls per connection.
+		// No TCP keep-alive towards servers unless asked: HAProxy sets it
+		// only with "option srvtcpka", and it costs setsockopt calls per
+		// connection.
 		d := net.Dialer{Timeout: bc.TimeoutConnect, KeepAlive: -1}
+		if bc.ServerKeepAlive {
+			// SO_KEEPALIVE with the system's timings, as HAProxy.
+			d.KeepAliveConfig = net.KeepAliveConfig{Enable: true, Idle: -1, Interval: -1, Count: -1}
+		}
 		sc, err = d.Dial(srv.cfg.Network, srv.dialAddr(req.Dst))
 		if err == nil {
+			if bc.NoLinger {
+				if tc, ok := sc.(*net.TCPConn); ok {
+					_ = tc.SetLinger(0)
+				}
+			}
 			break
 		}
 		srv.failed.Add(1)
