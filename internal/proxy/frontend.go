@@ -24,6 +24,10 @@ type EngineConfig struct {
 	// Logger receives the data plane's own messages; nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// BufSize is "tune.bufsize": content rules inspect at most BufSize
+	// less HAProxy's reserve for rewrites (1024 bytes, or half of
+	// BufSize when smaller) of request or response data. 0 means 16384.
+	BufSize int
 }
 
 // Engine is the shared state of all frontends of one process generation:
@@ -32,6 +36,8 @@ type Engine struct {
 	cfg EngineConfig
 	log *slog.Logger
 	sem chan struct{} // global maxconn slots; nil when unlimited
+	// inspectLimit is how much data content rules inspect at most.
+	inspectLimit int
 
 	actconn atomic.Int64
 
@@ -46,7 +52,7 @@ type Engine struct {
 
 // NewEngine returns an engine with no frontend.
 func NewEngine(cfg EngineConfig) *Engine {
-	e := &Engine{cfg: cfg, log: cfg.Logger, conns: make(map[*Conn]struct{}), work: make(chan *Conn)}
+	e := &Engine{cfg: cfg, log: cfg.Logger, inspectLimit: inspectLimit(cfg.BufSize), conns: make(map[*Conn]struct{}), work: make(chan *Conn)}
 	if e.log == nil {
 		e.log = slog.Default()
 	}

@@ -155,15 +155,15 @@ func (s *session) inspect(r *rules.Proxy, k inspectKind, delay time.Duration) (r
 			*final = true
 			continue
 		}
-		if len(*buf) == cap(*buf) && cap(*buf) >= bufSize {
+		limit := s.f.eng.inspectLimit
+		fit(buf, limit)
+		if len(*buf) >= limit {
+			// The buffer is full, as HAProxy sees it: the rules decide.
 			*final = true
 			continue
 		}
 		_ = sd.Conn.SetReadDeadline(deadline)
-		if cap(*buf) == 0 {
-			*buf = getBuf()
-		}
-		n, err := sd.Conn.Read((*buf)[len(*buf):cap(*buf)])
+		n, err := sd.Conn.Read((*buf)[len(*buf):limit])
 		*buf = (*buf)[:len(*buf)+n]
 		if n > 0 {
 			sd.Touch()
@@ -185,10 +185,9 @@ func (s *session) inspect(r *rules.Proxy, k inspectKind, delay time.Duration) (r
 
 // readAvailable reads what sd has already received, without waiting.
 func (s *session) readAvailable(sd *Side, buf *[]byte) {
-	if cap(*buf) == 0 {
-		*buf = getBuf()
-	}
-	if len(*buf) == cap(*buf) {
+	limit := s.f.eng.inspectLimit
+	fit(buf, limit)
+	if len(*buf) >= limit {
 		return
 	}
 	r, ok := rawOf(sd.Conn)
@@ -198,7 +197,7 @@ func (s *session) readAvailable(sd *Side, buf *[]byte) {
 	var n int
 	var err error
 	_ = r.rc.Read(func(fd uintptr) bool {
-		n, err = unix.Read(int(fd), (*buf)[len(*buf):cap(*buf)])
+		n, err = unix.Read(int(fd), (*buf)[len(*buf):limit])
 		return true
 	})
 	if err == nil && n > 0 {
@@ -216,6 +215,30 @@ func (s *session) expose(k inspectKind) {
 	}
 }
 
+// inspectLimit is how much data HAProxy's content rules see with a
+// tune.bufsize of size: a buffer is full when only the reserve for header
+// rewrites (tune.maxrewrite, 1024 or half the buffer) is left.
+func inspectLimit(size int) int {
+	if size <= 0 {
+		size = bufSize
+	}
+	return size - min(1024, size/2)
+}
+
+// fit makes sure *buf can take limit bytes.
+func fit(buf *[]byte, limit int) {
+	if cap(*buf) == 0 {
+		*buf = getBuf()
+	}
+	if cap(*buf) < limit {
+		nb := make([]byte, len(*buf), limit)
+		copy(nb, *buf)
+		putBuf(*buf)
+		*buf = nb
+	}
+}
+
+// getBuf returns an empty inspection buffer of bufSize bytes' capacity.
 func getBuf() []byte {
 	bp := bufPool.Get().(*[]byte)
 	return (*bp)[:0]

@@ -634,3 +634,40 @@ listen app
 		}
 	}
 }
+
+// TestRulesBufsize: content rules see at most tune.bufsize less HAProxy's rewrite reserve
+// (1024 bytes): with 8192, 7168 bytes. A full buffer makes the data final at once, without
+// waiting for the inspect delay.
+func TestRulesBufsize(t *testing.T) {
+	s := startNameServer(t, "s1")
+	p1, p2 := freePort(t), freePort(t)
+	rules := `
+    tcp-request inspect-delay 5s
+    tcp-request content accept if { req.len gt 100000 }`
+	cfg := writeConfig(t, strings.Replace(rulesDefaults, "global\n", "global\n    tune.bufsize 8192\n", 1)+fmt.Sprintf(`
+listen full_is_7168
+    bind 127.0.0.1:%d%s
+    tcp-request content reject if { req.len ge 7169 }
+    server s1 %s
+listen reject_at_7168
+    bind 127.0.0.1:%d%s
+    tcp-request content reject if { req.len ge 7168 }
+    server s1 %s
+`, p1, rules, s.addr(), p2, rules, s.addr()))
+	startLB(t, "-db", "-f", cfg)
+	payload := bytes.Repeat([]byte("x"), 20000)
+	start := time.Now()
+	if n, err := nameFrom(t, "127.0.0.1", fmt.Sprintf("127.0.0.1:%d", p1), payload); err != nil || n != "s1" {
+		t.Errorf("7168 bytes inspected: %q, %v; want s1", n, err)
+	}
+	if el := time.Since(start); el > 4*time.Second {
+		t.Errorf("a full buffer waited %s for the inspect delay", el)
+	}
+	c := dialFrom(t, "127.0.0.1", fmt.Sprintf("127.0.0.1:%d", p2))
+	if _, err := c.Write(payload); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := readAllFrom(c); len(got) != 0 {
+		t.Errorf("rejected at 7168 bytes: received %q", got)
+	}
+}
