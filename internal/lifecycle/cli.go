@@ -29,7 +29,7 @@ func registerCommands(p *process, srv *admin.Server) {
 			fmt.Fprintf(w, "Name: lb\nVersion: %s\nNbthread: %d\nNbproc: 1\nProcess_num: 1\nPid: %d\n",
 				version.Version, runtime.GOMAXPROCS(0), os.Getpid())
 			fmt.Fprintf(w, "Uptime: %s\nUptime_sec: %d\nMaxconn: %d\nCurrConns: %d\nStopping: %d\nListeners: %d\n\n",
-				fmtUptime(up), int(up.Seconds()), p.cfg.Global.Maxconn, p.plane.activeSessions(), stopping, p.lns.count())
+				fmtUptime(up), int(up.Seconds()), p.cfg.Global.Maxconn, p.plane.activeSessions(), stopping, p.lns.Count())
 			return nil
 		},
 	})

@@ -15,7 +15,7 @@ import (
 // behalf: pidfile, MAINPID= and READY=1 to systemd, SIGUSR1/SIGTERM to the old pids. It
 // returns the exit code of this process: 0 only when the new generation serves.
 func (p *process) handOff(controlReload bool, oldPids []int, resumeOld func()) int {
-	files, fds := p.lns.passOn()
+	files, fds := passOn(p.lns)
 	spec := childSpec{Daemon: !controlReload, WatchdogUsec: p.watchdog.Microseconds()}
 	if controlReload && spec.WatchdogUsec == 0 {
 		// systemd gives WATCHDOG_USEC to ExecStart only: ask it.
@@ -39,7 +39,7 @@ func (p *process) handOff(controlReload bool, oldPids []int, resumeOld func()) i
 		// This process is systemd's control process (ExecReload=): NotifyAccess=exec lets it
 		// name the new main process. The barrier makes sure systemd processed MAINPID=
 		// before the old process is told to stop and before this one exits.
-		p.lns.unstoreDropped(p)
+		p.lns.UnstoreDropped()
 		if err := p.notify.Send(fmt.Sprintf("MAINPID=%d\nREADY=1\nSTATUS=%s", h.pid,
 			oneLine(p.statusLine("reloaded")))); err != nil {
 			p.log.Error("notify MAINPID", "err", err)
@@ -48,7 +48,7 @@ func (p *process) handOff(controlReload bool, oldPids []int, resumeOld func()) i
 			p.log.Warn("notify barrier", "err", err)
 		}
 	}
-	p.lns.tellSuperseded(h.pid)
+	p.lns.TellSuperseded(h.pid)
 	h.proceed()
 	signalPids(p.args.SoftStopPids, syscall.SIGUSR1)
 	signalPids(p.args.HardStopPids, syscall.SIGTERM)
@@ -78,22 +78,24 @@ func (p *process) reloadFromInside() {
 		fail(fmt.Errorf("configuration check exited with %d", code))
 		return
 	}
-	next, err := p.lns.forSuccessor(p, cfg)
+	next, err := p.lns.ForSuccessor(cfg)
 	if err != nil {
 		fail(err)
 		return
 	}
-	files, fds := next.passOn()
+	files, fds := passOn(next)
 	spec := childSpec{WatchdogUsec: p.watchdog.Microseconds()}
 	h, err := spawnChild(p.argv, files, fds, spec, true)
-	next.closeNew(files)
+	for _, f := range files {
+		f.Close()
+	}
 	if err != nil {
-		next.discardNew()
+		next.Discard()
 		fail(err)
 		return
 	}
 	// The successor shares the fresh sockets now; this process has no use for its copies.
-	defer next.discardNew()
+	defer next.Discard()
 	if p.stopping.Load() {
 		// A stop began while the successor started: it must not take over (closing the
 		// readiness socket without a go-ahead makes it exit), and this process stops.
@@ -101,7 +103,7 @@ func (p *process) reloadFromInside() {
 		p.log.Warn("reload abandoned: a stop began meanwhile")
 		return
 	}
-	p.lns.unstoreDroppedFor(p, next)
+	p.lns.UnstoreDroppedFor(next)
 	if err := p.notify.Send(fmt.Sprintf("MAINPID=%d\nREADY=1\nSTATUS=%s", h.pid, oneLine(p.statusLine("reloaded")))); err != nil {
 		p.log.Error("notify MAINPID", "err", err)
 	}

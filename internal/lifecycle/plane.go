@@ -52,9 +52,9 @@ func startDataPlane(p *process) (*dataPlane, error) {
 		}
 		if isMonitorOnly(fe) {
 			m := newMonitorServer(fe)
-			for _, b := range p.lns.all {
-				if b.fe == fe {
-					m.serve(b.ln)
+			for _, b := range p.lns.Frontends() {
+				if b.Frontend == fe {
+					m.serve(b.Listener)
 				}
 			}
 			d.monitors = append(d.monitors, m)
@@ -78,11 +78,11 @@ func startDataPlane(p *process) (*dataPlane, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: frontend %q: %w", fe.Pos, fe.Name, err)
 		}
-		for _, b := range p.lns.all {
-			if b.fe != fe {
+		for _, b := range p.lns.Frontends() {
+			if b.Frontend != fe {
 				continue
 			}
-			d.serving = append(d.serving, f.Serve(b.ln, proxy.BindConfig{Name: b.bind.Name, AcceptProxy: b.bind.AcceptProxy}))
+			d.serving = append(d.serving, f.Serve(b.Listener, proxy.BindConfig{Name: b.Bind.Name, AcceptProxy: b.Bind.AcceptProxy}))
 		}
 	}
 	d.checks = startChecks(p, cfg, d)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"lb/internal/config"
+	"lb/internal/listener"
 	"lb/internal/logs"
 	"lb/internal/systemd"
 )
@@ -37,7 +38,7 @@ type process struct {
 	log   *slog.Logger
 
 	notify *systemd.Notifier
-	lns    *listenerSet
+	lns    *listener.Set
 	plane  *dataPlane
 
 	// main is set while this process is the one systemd knows as the unit's main process
@@ -150,12 +151,12 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 
 	// Step 6: listeners.
 	oldPids := append(append([]int{}, args.SoftStopPids...), args.HardStopPids...)
-	p.lns, err = obtainListeners(p, oldPids)
+	p.lns, err = p.obtainListeners(oldPids)
 	if err != nil {
 		return fail(err)
 	}
 	resumeOld := func() {
-		if p.lns.pausedOld {
+		if p.lns.PausedOld() {
 			signalPids(oldPids, syscall.SIGTTIN)
 		}
 	}
@@ -192,10 +193,10 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 		resumeOld()
 		return fail(err)
 	}
-	p.lns.serveAdmin(p)
+	p.serveAdmin()
 	// Step 8: tell the old processes, now that this one accepts.
 	if child == nil {
-		p.lns.tellSuperseded(os.Getpid())
+		p.lns.TellSuperseded(os.Getpid())
 		signalPids(args.SoftStopPids, syscall.SIGUSR1)
 		signalPids(args.HardStopPids, syscall.SIGTERM)
 		if pidf != nil {
@@ -214,7 +215,7 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 		if !ready.awaitGo() {
 			// Connections it accepted meanwhile finish; new ones stay with the old process.
 			p.log.Error("the starting process gave up on this one: exiting")
-			p.lns.closeAll(p)
+			p.lns.CloseAll()
 			ctx, cancel := context.WithTimeout(context.Background(), abandonDrain)
 			if err := p.plane.drain(ctx, 0); err != nil {
 				p.plane.closeAll()
@@ -243,7 +244,7 @@ func (p *process) announceReady() {
 	if err := p.notify.Ready(p.statusLine("ready")); err != nil {
 		p.log.Warn("notify ready", "err", err)
 	}
-	p.lns.store(p)
+	p.lns.Store()
 }
 
 func (p *process) statusLine(state string) string {
@@ -251,7 +252,7 @@ func (p *process) statusLine(state string) string {
 	if p.plane != nil {
 		up, total = p.plane.serversUp()
 	}
-	return fmt.Sprintf("%s: %d listeners, %d/%d servers up", state, p.lns.count(), up, total)
+	return fmt.Sprintf("%s: %d listeners, %d/%d servers up", state, p.lns.Count(), up, total)
 }
 
 // loop is the owner of the lifecycle state: it handles signals until the process ends.
@@ -298,7 +299,7 @@ func (p *process) softStop() int {
 		p.log.Info("soft stop: grace period", "grace", g.Grace)
 		time.Sleep(g.Grace)
 	}
-	p.lns.closeAll(p)
+	p.lns.CloseAll()
 	bound := g.HardStopAfter
 	if bound <= 0 {
 		bound = defaultHardStopAfter
@@ -323,7 +324,7 @@ func (p *process) hardStop(sig os.Signal) int {
 		_ = p.notify.Stopping("stopping")
 	}
 	p.log.Info("hard stop", "signal", sig.String())
-	p.lns.closeAll(p)
+	p.lns.CloseAll()
 	p.plane.closeAll()
 	p.plane.stop()
 	return 0
@@ -361,7 +362,7 @@ func (p *process) pause() {
 	if p.stopping.Load() || !p.paused.CompareAndSwap(false, true) {
 		return
 	}
-	p.lns.setPaused(p, true)
+	p.lns.SetPaused(true)
 	if p.isMain() {
 		_ = p.notify.Status(p.statusLine("paused"))
 	}
@@ -371,7 +372,7 @@ func (p *process) resume() {
 	if p.stopping.Load() || !p.paused.CompareAndSwap(true, false) {
 		return
 	}
-	p.lns.setPaused(p, false)
+	p.lns.SetPaused(false)
 	if p.isMain() {
 		_ = p.notify.Status(p.statusLine("ready"))
 	}
