@@ -1,13 +1,11 @@
 package lifecycle
 
 import (
-	"net"
 	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
-	"lb/internal/admin"
 	"lb/internal/listener"
 	"lb/internal/systemd"
 )
@@ -35,33 +33,4 @@ func (p *process) obtainListeners(oldPids []int) (*listener.Set, error) {
 		opts.ResumeOld = func() { signalPids(oldPids, syscall.SIGTTIN) }
 	}
 	return listener.Acquire(p.cfg, opts)
-}
-
-// serveAdmin starts the runtime API on every stats socket.
-func (p *process) serveAdmin() {
-	for _, e := range p.lns.StatsSockets() {
-		srv := &admin.Server{
-			Level:    admin.ParseLevel(e.Stats.Level),
-			ExposeFD: e.Stats.ExposeFDListeners,
-			Timeout:  p.cfg.Global.StatsTimeout,
-			Log:      p.log,
-			GetSocks: p.serveGetSocks,
-		}
-		registerCommands(p, srv)
-		go func(e *listener.Entry) {
-			if err := srv.Serve(e.Listener); err != nil && !p.stopping.Load() {
-				p.log.Warn("runtime socket stopped", "socket", e.Key, "err", err)
-			}
-		}(e)
-	}
-}
-
-// serveGetSocks hands every listening socket to a new process (-x). A new lb that took
-// over as the main process says so on the same connection, before it signals this one:
-// from then on this process no longer talks to systemd.
-func (p *process) serveGetSocks(c *net.UnixConn) error {
-	return p.lns.ServeGetSocks(c, readyTimeout+goTimeout, func(pid string) {
-		p.superseded.Store(true)
-		p.log.Info("a new process took over as the main one", "pid", pid)
-	})
 }

@@ -17,7 +17,7 @@ import (
 
 	"lb/internal/config"
 	"lb/internal/listener"
-	"lb/internal/logs"
+	"lb/internal/plane"
 	"lb/internal/systemd"
 )
 
@@ -39,7 +39,7 @@ type process struct {
 
 	notify *systemd.Notifier
 	lns    *listener.Set
-	plane  *dataPlane
+	gen    *plane.Generation
 
 	// main is set while this process is the one systemd knows as the unit's main process
 	// (a child generation becomes it only once its parent sent MAINPID=); superseded is set
@@ -92,7 +92,9 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 	if child != nil && child.WatchdogUsec > 0 {
 		p.watchdog = time.Duration(child.WatchdogUsec) * time.Microsecond
 	}
-	if l := openLogger(&cfg.Global, cfg.Global.Logs, p, map[string]*logs.Logger{}); l != nil {
+	globalLogs := plane.NewLogs(&cfg.Global, p.log)
+	p.closeAtExit(globalLogs.Close)
+	if l := globalLogs.Open(cfg.Global.Logs); l != nil {
 		p.log = slog.New(globalLogHandler{p.log.Handler(), l})
 	}
 	slog.SetDefault(p.log)
@@ -188,7 +190,7 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 		p.log.Warn("cpu-map", "err", err)
 	}
 	// Step 11: start accepting.
-	p.plane, err = startDataPlane(p)
+	p.gen, err = p.startGeneration()
 	if err != nil {
 		resumeOld()
 		return fail(err)
@@ -217,11 +219,11 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 			p.log.Error("the starting process gave up on this one: exiting")
 			p.lns.CloseAll()
 			ctx, cancel := context.WithTimeout(context.Background(), abandonDrain)
-			if err := p.plane.drain(ctx, 0); err != nil {
-				p.plane.closeAll()
+			if err := p.gen.Drain(ctx); err != nil {
+				p.gen.CloseAll()
 			}
 			cancel()
-			p.plane.stop()
+			p.gen.Stop()
 			return 1
 		}
 	}
@@ -249,8 +251,8 @@ func (p *process) announceReady() {
 
 func (p *process) statusLine(state string) string {
 	up, total := 0, 0
-	if p.plane != nil {
-		up, total = p.plane.serversUp()
+	if p.gen != nil {
+		up, total = p.gen.Snapshot().ServersUp()
 	}
 	return fmt.Sprintf("%s: %d listeners, %d/%d servers up", state, p.lns.Count(), up, total)
 }
@@ -306,14 +308,14 @@ func (p *process) softStop() int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
-	n := p.plane.activeSessions()
+	n := p.gen.ActiveSessions()
 	p.log.Info("soft stop: listeners closed, draining", "sessions", n, "hard-stop-after", bound)
-	if err := p.plane.drain(ctx, g.CloseSpreadTime); err != nil {
-		left := p.plane.activeSessions()
+	if err := p.gen.Drain(ctx); err != nil {
+		left := p.gen.ActiveSessions()
 		p.log.Warn("soft-stop running for too long, performing a hard-stop", "remaining", left)
-		p.plane.closeAll()
+		p.gen.CloseAll()
 	}
-	p.plane.stop()
+	p.gen.Stop()
 	p.log.Info("soft stop complete")
 	return 0
 }
@@ -325,8 +327,8 @@ func (p *process) hardStop(sig os.Signal) int {
 	}
 	p.log.Info("hard stop", "signal", sig.String())
 	p.lns.CloseAll()
-	p.plane.closeAll()
-	p.plane.stop()
+	p.gen.CloseAll()
+	p.gen.Stop()
 	return 0
 }
 
@@ -340,9 +342,6 @@ func (p *process) dumpMemory() {
 		fmt.Sprintf("  stacks: %d bytes in use; goroutines: %d", m.StackInuse, runtime.NumGoroutine()),
 		fmt.Sprintf("  total obtained from the OS: %d bytes; GC cycles: %d", m.Sys, m.NumGC),
 	}
-	if p.plane != nil {
-		lines = append(lines, p.plane.poolLines()...)
-	}
 	for _, l := range lines {
 		p.log.Info(l)
 	}
@@ -353,7 +352,7 @@ func (p *process) dumpMemory() {
 
 // dumpState is SIGHUP: one line per server with its state and counts, HAProxy's words.
 func (p *process) dumpState() {
-	for _, l := range p.plane.stateLines() {
+	for _, l := range p.gen.Snapshot().StateLines() {
 		p.log.Info(l)
 	}
 }

@@ -1,14 +1,14 @@
-package lifecycle
+package plane
 
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 	"time"
 
 	"lb/internal/config"
-	"lb/internal/listener"
 )
 
 // lb has no HTTP data plane yet. One HTTP case is served already because a health endpoint
@@ -66,7 +66,7 @@ func newMonitorServer(fe *config.Proxy) *monitorServer {
 		ErrorLog: nil}}
 }
 
-func (m *monitorServer) serve(ln *listener.Listener) {
+func (m *monitorServer) serve(ln net.Listener) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
