@@ -30,7 +30,7 @@ func (p *process) serveAdmin() {
 		}
 		registerCommands(srv, p.gen, p.info)
 		go func(e *listener.Entry) {
-			if err := srv.Serve(e.Listener); err != nil && !p.stopping.Load() {
+			if err := srv.Serve(e.Listener); err != nil && !p.stopped() {
 				p.log.Warn("runtime socket stopped", "socket", e.Key, "err", err)
 			}
 		}(e)
@@ -42,14 +42,14 @@ func (p *process) serveAdmin() {
 // from then on this process no longer talks to systemd.
 func (p *process) serveGetSocks(c *net.UnixConn) error {
 	return p.lns.ServeGetSocks(c, readyTimeout+goTimeout, func(pid string) {
-		p.superseded.Store(true)
+		_ = p.request(p.supersededC)
 		p.log.Info("a new process took over as the main one", "pid", pid)
 	})
 }
 
 // info is what "show info" says of the process itself.
 func (p *process) info() processInfo {
-	return processInfo{Maxconn: p.cfg.Global.Maxconn, Stopping: p.stopping.Load(), Listeners: p.lns.Count()}
+	return processInfo{Maxconn: p.cfg.Global.Maxconn, Stopping: p.stopped(), Listeners: p.lns.Count()}
 }
 
 // processInfo is what "show info" shows of the process itself, beside its generation.

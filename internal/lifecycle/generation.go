@@ -28,11 +28,3 @@ func planeListeners(s *listener.Set) []plane.Listener {
 	}
 	return out
 }
-
-// serversChanged is called by the data plane when a health check changed a server's
-// state: the status line systemd shows counts the servers up.
-func (p *process) serversChanged() {
-	if p.isMain() {
-		_ = p.notify.Status(p.statusLine("ready"))
-	}
-}

@@ -55,14 +55,11 @@ func (p *process) handOff(controlReload bool, oldPids []int, resumeOld func()) i
 	return 0
 }
 
-// reloadFromInside is SIGUSR2: the main process starts its successor with its listeners,
-// announces it to systemd with MAINPID=, then stops softly. A configuration that does not
-// load, or a successor that does not start, leaves this process serving as before.
+// reloadFromInside is SIGUSR2, run by beginReload: the main process starts its successor
+// with its listeners, announces it to systemd with MAINPID=, then stops softly. A
+// configuration that does not load, or a successor that does not start, leaves this
+// process serving as before.
 func (p *process) reloadFromInside() {
-	if !p.reloadMu.TryLock() {
-		return
-	}
-	defer p.reloadMu.Unlock()
 	_ = p.notify.Reloading("reloading")
 	fail := func(err error) {
 		p.log.Error("reload failed, the running configuration keeps serving", "err", err)
@@ -96,9 +93,10 @@ func (p *process) reloadFromInside() {
 	}
 	// The successor shares the fresh sockets now; this process has no use for its copies.
 	defer next.Discard()
-	if p.stopping.Load() {
-		// A stop began while the successor started: it must not take over (closing the
-		// readiness socket without a go-ahead makes it exit), and this process stops.
+	// From here on this process is superseded, unless a stop began while the successor
+	// started: then the successor must not take over (closing the readiness socket without
+	// a go-ahead makes it exit), and this process stops.
+	if err := p.request(p.takeOverC); err != nil {
 		h.abort()
 		p.log.Warn("reload abandoned: a stop began meanwhile")
 		return
@@ -108,13 +106,12 @@ func (p *process) reloadFromInside() {
 		p.log.Error("notify MAINPID", "err", err)
 	}
 	_ = p.notify.Barrier()
-	p.superseded.Store(true)
 	if err := writePidFile(p.args.PidFile, h.pid); err != nil {
 		p.log.Warn("pidfile", "err", err)
 	}
 	h.proceed()
 	p.log.Info("reload: new process serves, soft-stopping", "pid", h.pid)
-	_ = syscall.Kill(os.Getpid(), syscall.SIGUSR1)
+	_ = p.request(p.softStopC)
 }
 
 // logWriter turns diagnostics printed by loadConfig into log lines.
