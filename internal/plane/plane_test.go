@@ -329,3 +329,55 @@ func TestProxyMaxconn(t *testing.T) {
 		t.Errorf("second connection once the first ended: %q, %v", line, err)
 	}
 }
+
+// TestMonitorDrainAnswersLateRequest: a connection accepted before the listeners closed
+// whose request comes only once the drain began still gets its answer.
+func TestMonitorDrainAnswersLateRequest(t *testing.T) {
+	w := mkWorld(t, `
+defaults
+    mode http
+    timeout client 5s
+frontend health
+    bind 127.0.0.1:1
+    monitor-uri /healthz
+`, Options{})
+	c, err := net.Dial("tcp", w.addr("health"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Wait until the responder accepted it: closing the listener would reset it otherwise.
+	m := w.gen.monitors[0]
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		m.mu.Lock()
+		n := len(m.conns)
+		m.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the connection was not accepted")
+		}
+	}
+	w.closeListeners()
+	drained := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		drained <- w.gen.Drain(ctx)
+	}()
+	time.Sleep(50 * time.Millisecond) // the drain began
+	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+	io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("request sent once the drain began: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("status %d; want 200", res.StatusCode)
+	}
+	if err := <-drained; err != nil {
+		t.Errorf("Drain = %v", err)
+	}
+}
