@@ -3,33 +3,82 @@ package lifecycle
 import (
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"runtime"
 	"strconv"
 	"time"
 
 	"lb/internal/admin"
+	"lb/internal/listener"
+	"lb/internal/plane"
 	"lb/internal/proxy"
 	"lb/internal/version"
 )
 
 var startTime = time.Now()
 
-// registerCommands installs the runtime API commands lb has so far on a CLI server.
-func registerCommands(p *process, srv *admin.Server) {
+// serveAdmin starts the runtime API on every stats socket.
+func (p *process) serveAdmin() {
+	for _, e := range p.lns.StatsSockets() {
+		srv := &admin.Server{
+			Level:    admin.ParseLevel(e.Stats.Level),
+			ExposeFD: e.Stats.ExposeFDListeners,
+			Timeout:  p.cfg.Global.StatsTimeout,
+			Log:      p.log,
+			GetSocks: p.serveGetSocks,
+		}
+		registerCommands(srv, p.gen, p.info)
+		go func(e *listener.Entry) {
+			if err := srv.Serve(e.Listener); err != nil && !p.stopped() {
+				p.log.Warn("runtime socket stopped", "socket", e.Key, "err", err)
+			}
+		}(e)
+	}
+}
+
+// serveGetSocks hands every listening socket to a new process (-x). A new lb that took
+// over as the main process says so on the same connection, before it signals this one:
+// from then on this process no longer talks to systemd.
+func (p *process) serveGetSocks(c *net.UnixConn) error {
+	return p.lns.ServeGetSocks(c, readyTimeout+goTimeout, func(pid string) {
+		_ = p.request(p.supersededC)
+		p.log.Info("a new process took over as the main one", "pid", pid)
+	})
+}
+
+// info is what "show info" says of the process itself.
+func (p *process) info() processInfo {
+	return processInfo{Maxconn: p.cfg.Global.Maxconn, Stopping: p.stopped(), Listeners: p.lns.Count()}
+}
+
+// processInfo is what "show info" shows of the process itself, beside its generation.
+type processInfo struct {
+	// Maxconn is the configuration's global maxconn (0 when unset).
+	Maxconn int
+	// Stopping is set once a soft or hard stop began.
+	Stopping bool
+	// Listeners is the number of the frontends' listeners.
+	Listeners int
+}
+
+// registerCommands installs the runtime API commands lb has so far on a CLI server: rt is
+// the running generation, info what the process says of itself.
+func registerCommands(srv *admin.Server, rt plane.Runtime, info func() processInfo) {
 	srv.Handle(admin.Command{
 		Words: []string{"show", "info"}, Help: "show info      : report information about the running process",
 		Level: admin.LevelUser,
 		Run: func(_ []string, w io.Writer) error {
 			up := time.Since(startTime)
+			pi := info()
 			stopping := 0
-			if p.stopping.Load() {
+			if pi.Stopping {
 				stopping = 1
 			}
 			fmt.Fprintf(w, "Name: lb\nVersion: %s\nNbthread: %d\nNbproc: 1\nProcess_num: 1\nPid: %d\n",
 				version.Version, runtime.GOMAXPROCS(0), os.Getpid())
 			fmt.Fprintf(w, "Uptime: %s\nUptime_sec: %d\nMaxconn: %d\nCurrConns: %d\nStopping: %d\nListeners: %d\n\n",
-				fmtUptime(up), int(up.Seconds()), p.cfg.Global.Maxconn, p.plane.activeSessions(), stopping, p.lns.count())
+				fmtUptime(up), int(up.Seconds()), pi.Maxconn, rt.Snapshot().Sessions, stopping, pi.Listeners)
 			return nil
 		},
 	})
@@ -38,16 +87,13 @@ func registerCommands(p *process, srv *admin.Server) {
 		Level: admin.LevelUser,
 		Run: func(args []string, w io.Writer) error {
 			io.WriteString(w, "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port\n")
-			if p.plane == nil {
-				return nil
-			}
-			for bi, be := range p.plane.order {
-				if len(args) > 0 && args[0] != be.Name() {
+			for bi, be := range rt.Snapshot().Backends {
+				if len(args) > 0 && args[0] != be.Name {
 					continue
 				}
-				for si, s := range be.Servers() {
+				for si, s := range be.Servers {
 					op, adm := 2, 0
-					switch s.State() {
+					switch s.State {
 					case proxy.StateDown:
 						op = 0
 					case proxy.StateMaint:
@@ -55,9 +101,9 @@ func registerCommands(p *process, srv *admin.Server) {
 					case proxy.StateDrain:
 						adm = 8
 					}
-					host, port := splitHostPort(s.Config().Addr)
+					host, port := splitHostPort(s.Addr)
 					fmt.Fprintf(w, "%d %s %d %s %s %d %d %d %d %d 0 0 0 0 0 0 0 - %s - 0 0 - - 0\n",
-						bi+1, be.Name(), si+1, s.Name(), host, op, adm, s.Weight(), s.Config().Weight, 0, port)
+						bi+1, be.Name, si+1, s.Name, host, op, adm, s.Weight, s.InitialWeight, 0, port)
 				}
 			}
 			io.WriteString(w, "\n")

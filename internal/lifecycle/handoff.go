@@ -15,7 +15,7 @@ import (
 // behalf: pidfile, MAINPID= and READY=1 to systemd, SIGUSR1/SIGTERM to the old pids. It
 // returns the exit code of this process: 0 only when the new generation serves.
 func (p *process) handOff(controlReload bool, oldPids []int, resumeOld func()) int {
-	files, fds := p.lns.passOn()
+	files, fds := passOn(p.lns)
 	spec := childSpec{Daemon: !controlReload, WatchdogUsec: p.watchdog.Microseconds()}
 	if controlReload && spec.WatchdogUsec == 0 {
 		// systemd gives WATCHDOG_USEC to ExecStart only: ask it.
@@ -39,7 +39,7 @@ func (p *process) handOff(controlReload bool, oldPids []int, resumeOld func()) i
 		// This process is systemd's control process (ExecReload=): NotifyAccess=exec lets it
 		// name the new main process. The barrier makes sure systemd processed MAINPID=
 		// before the old process is told to stop and before this one exits.
-		p.lns.unstoreDropped(p)
+		p.lns.UnstoreDropped()
 		if err := p.notify.Send(fmt.Sprintf("MAINPID=%d\nREADY=1\nSTATUS=%s", h.pid,
 			oneLine(p.statusLine("reloaded")))); err != nil {
 			p.log.Error("notify MAINPID", "err", err)
@@ -48,21 +48,18 @@ func (p *process) handOff(controlReload bool, oldPids []int, resumeOld func()) i
 			p.log.Warn("notify barrier", "err", err)
 		}
 	}
-	p.lns.tellSuperseded(h.pid)
+	p.lns.TellSuperseded(h.pid)
 	h.proceed()
 	signalPids(p.args.SoftStopPids, syscall.SIGUSR1)
 	signalPids(p.args.HardStopPids, syscall.SIGTERM)
 	return 0
 }
 
-// reloadFromInside is SIGUSR2: the main process starts its successor with its listeners,
-// announces it to systemd with MAINPID=, then stops softly. A configuration that does not
-// load, or a successor that does not start, leaves this process serving as before.
+// reloadFromInside is SIGUSR2, run by beginReload: the main process starts its successor
+// with its listeners, announces it to systemd with MAINPID=, then stops softly. A
+// configuration that does not load, or a successor that does not start, leaves this
+// process serving as before.
 func (p *process) reloadFromInside() {
-	if !p.reloadMu.TryLock() {
-		return
-	}
-	defer p.reloadMu.Unlock()
 	_ = p.notify.Reloading("reloading")
 	fail := func(err error) {
 		p.log.Error("reload failed, the running configuration keeps serving", "err", err)
@@ -78,41 +75,43 @@ func (p *process) reloadFromInside() {
 		fail(fmt.Errorf("configuration check exited with %d", code))
 		return
 	}
-	next, err := p.lns.forSuccessor(p, cfg)
+	next, err := p.lns.ForSuccessor(cfg)
 	if err != nil {
 		fail(err)
 		return
 	}
-	files, fds := next.passOn()
+	files, fds := passOn(next)
 	spec := childSpec{WatchdogUsec: p.watchdog.Microseconds()}
 	h, err := spawnChild(p.argv, files, fds, spec, true)
-	next.closeNew(files)
+	for _, f := range files {
+		f.Close()
+	}
 	if err != nil {
-		next.discardNew()
+		next.Discard()
 		fail(err)
 		return
 	}
 	// The successor shares the fresh sockets now; this process has no use for its copies.
-	defer next.discardNew()
-	if p.stopping.Load() {
-		// A stop began while the successor started: it must not take over (closing the
-		// readiness socket without a go-ahead makes it exit), and this process stops.
+	defer next.Discard()
+	// From here on this process is superseded, unless a stop began while the successor
+	// started: then the successor must not take over (closing the readiness socket without
+	// a go-ahead makes it exit), and this process stops.
+	if err := p.request(p.takeOverC); err != nil {
 		h.abort()
 		p.log.Warn("reload abandoned: a stop began meanwhile")
 		return
 	}
-	p.lns.unstoreDroppedFor(p, next)
+	p.lns.UnstoreDroppedFor(next)
 	if err := p.notify.Send(fmt.Sprintf("MAINPID=%d\nREADY=1\nSTATUS=%s", h.pid, oneLine(p.statusLine("reloaded")))); err != nil {
 		p.log.Error("notify MAINPID", "err", err)
 	}
 	_ = p.notify.Barrier()
-	p.superseded.Store(true)
 	if err := writePidFile(p.args.PidFile, h.pid); err != nil {
 		p.log.Warn("pidfile", "err", err)
 	}
 	h.proceed()
 	p.log.Info("reload: new process serves, soft-stopping", "pid", h.pid)
-	_ = syscall.Kill(os.Getpid(), syscall.SIGUSR1)
+	_ = p.request(p.softStopC)
 }
 
 // logWriter turns diagnostics printed by loadConfig into log lines.

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"lb/internal/config"
+	"lb/internal/logs"
 	"lb/internal/systemd"
 )
 
@@ -79,3 +80,36 @@ func (h *lineHandler) WithAttrs(as []slog.Attr) slog.Handler {
 }
 
 func (h *lineHandler) WithGroup(string) slog.Handler { return h }
+
+// globalLogHandler also sends the process's own messages (server state changes, stops) to
+// the global log targets, as HAProxy does.
+type globalLogHandler struct {
+	slog.Handler
+	out *logs.Logger
+}
+
+func (h globalLogHandler) Handle(ctx context.Context, r slog.Record) error {
+	lvl := logs.LevelNotice
+	switch {
+	case r.Level >= slog.LevelError:
+		lvl = logs.LevelAlert
+	case r.Level >= slog.LevelWarn:
+		lvl = logs.LevelWarning
+	case r.Level < slog.LevelInfo:
+		lvl = logs.LevelDebug
+	}
+	// Server transitions are alerts in HAProxy (a server DOWN), notices when UP.
+	if strings.HasPrefix(r.Message, "Server ") && strings.Contains(r.Message, " is DOWN") {
+		lvl = logs.LevelAlert
+	}
+	_ = h.out.Log(lvl, r.Message, nil)
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h globalLogHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return globalLogHandler{h.Handler.WithAttrs(as), h.out}
+}
+
+func (h globalLogHandler) WithGroup(n string) slog.Handler {
+	return globalLogHandler{h.Handler.WithGroup(n), h.out}
+}

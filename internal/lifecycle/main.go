@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"lb/internal/config"
+	"lb/internal/plane"
 	"lb/internal/version"
 )
 
@@ -89,7 +90,7 @@ func loadConfig(args *Args, w io.Writer) (*config.Config, int) {
 		// The rules are compiled here too, so that "lb -c" refuses what
 		// lb would refuse at start (a fetch or action it lacks), and warns
 		// as HAProxy does about conditions that can never match.
-		errs, warnings := checkRules(cfg)
+		errs, warnings := plane.CheckRules(cfg)
 		for _, w := range warnings {
 			diags = append(diags, config.Diag{Severity: config.Warning, Msg: w})
 		}

@@ -2,21 +2,18 @@ package lifecycle
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"runtime"
-	"runtime/debug"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"lb/internal/config"
-	"lb/internal/logs"
+	"lb/internal/listener"
+	"lb/internal/plane"
 	"lb/internal/systemd"
 )
 
@@ -28,7 +25,7 @@ const defaultHardStopAfter = 5 * time.Minute
 const abandonDrain = 10 * time.Second
 
 // process is one generation of lb: its configuration, listeners and data plane, and the
-// lifecycle state owned by the signal loop.
+// lifecycle state owned by the main loop.
 type process struct {
 	args  *Args
 	argv  []string
@@ -37,34 +34,23 @@ type process struct {
 	log   *slog.Logger
 
 	notify *systemd.Notifier
-	lns    *listenerSet
-	plane  *dataPlane
+	lns    *listener.Set
+	gen    *plane.Generation
 
-	// main is set while this process is the one systemd knows as the unit's main process
-	// (a child generation becomes it only once its parent sent MAINPID=); superseded is set
-	// once a successor took over. Only a main, not superseded process talks to systemd.
-	main       atomic.Bool
-	superseded atomic.Bool
-	// stopping is set when a soft or hard stop begins.
-	stopping atomic.Bool
-	// paused is set between SIGTTOU and SIGTTIN.
-	paused atomic.Bool
+	// state is the lifecycle state. Only the goroutine that runs run, and then loop, reads
+	// or writes it; the others send requests (see loop.go).
+	state lifeState
+	requests
 
 	// watchdog is systemd's WatchdogSec= (0 = none), read once at start-up: from
 	// WATCHDOG_USEC for the first generation, from the parent for the others, so that every
 	// successor gets it too.
 	watchdog time.Duration
 
-	// reloadMu serialises reloads started by SIGUSR2.
-	reloadMu sync.Mutex
-
 	// exitMu guards atExit, run in reverse order when the process ends (log flushes).
 	exitMu sync.Mutex
 	atExit []func()
 }
-
-// isMain reports whether this process may talk to systemd as the unit's main process.
-func (p *process) isMain() bool { return p.main.Load() && !p.superseded.Load() }
 
 func (p *process) closeAtExit(f func()) {
 	p.exitMu.Lock()
@@ -83,15 +69,17 @@ func (p *process) runAtExit() {
 }
 
 // run is everything after the configuration was read and found valid (LIFECYCLE.md §1
-// steps 3 to 11), then the signal loop.
+// steps 3 to 11), then the main loop.
 func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
-	p := &process{args: args, argv: argv, cfg: cfg, child: child}
+	p := &process{args: args, argv: argv, cfg: cfg, child: child, requests: newRequests()}
 	p.log = newLogger(args, cfg)
 	p.watchdog, _ = systemd.WatchdogInterval(true)
 	if child != nil && child.WatchdogUsec > 0 {
 		p.watchdog = time.Duration(child.WatchdogUsec) * time.Microsecond
 	}
-	if l := openLogger(&cfg.Global, cfg.Global.Logs, p, map[string]*logs.Logger{}); l != nil {
+	globalLogs := plane.NewLogs(&cfg.Global, p.log)
+	p.closeAtExit(globalLogs.Close)
+	if l := globalLogs.Open(cfg.Global.Logs); l != nil {
 		p.log = slog.New(globalLogHandler{p.log.Handler(), l})
 	}
 	slog.SetDefault(p.log)
@@ -150,12 +138,12 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 
 	// Step 6: listeners.
 	oldPids := append(append([]int{}, args.SoftStopPids...), args.HardStopPids...)
-	p.lns, err = obtainListeners(p, oldPids)
+	p.lns, err = p.obtainListeners(oldPids)
 	if err != nil {
 		return fail(err)
 	}
 	resumeOld := func() {
-		if p.lns.pausedOld {
+		if p.lns.PausedOld() {
 			signalPids(oldPids, syscall.SIGTTIN)
 		}
 	}
@@ -187,15 +175,15 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 		p.log.Warn("cpu-map", "err", err)
 	}
 	// Step 11: start accepting.
-	p.plane, err = startDataPlane(p)
+	p.gen, err = p.startGeneration()
 	if err != nil {
 		resumeOld()
 		return fail(err)
 	}
-	p.lns.serveAdmin(p)
+	p.serveAdmin()
 	// Step 8: tell the old processes, now that this one accepts.
 	if child == nil {
-		p.lns.tellSuperseded(os.Getpid())
+		p.lns.TellSuperseded(os.Getpid())
 		signalPids(args.SoftStopPids, syscall.SIGUSR1)
 		signalPids(args.HardStopPids, syscall.SIGTERM)
 		if pidf != nil {
@@ -214,23 +202,26 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 		if !ready.awaitGo() {
 			// Connections it accepted meanwhile finish; new ones stay with the old process.
 			p.log.Error("the starting process gave up on this one: exiting")
-			p.lns.closeAll(p)
+			p.lns.CloseAll()
 			ctx, cancel := context.WithTimeout(context.Background(), abandonDrain)
-			if err := p.plane.drain(ctx, 0); err != nil {
-				p.plane.closeAll()
+			if err := p.gen.Drain(ctx); err != nil {
+				p.gen.CloseAll()
 			}
 			cancel()
-			p.plane.stop()
+			p.gen.Stop()
 			return 1
 		}
 	}
-	p.main.Store(true)
+	// Server state changes seen before this process was the main one are not announced:
+	// READY=1 counts the servers up now.
+	p.forgetServerChanges()
+	p.state.main = true
 	p.announceReady()
-	p.startWatchdog()
 	if p.notify.Enabled() && child == nil {
 		go p.checkUnit()
 	}
-	code := p.loop(sigs)
+	go p.signalRelay(sigs)
+	code := p.loop()
 	p.runAtExit()
 	return code
 }
@@ -243,159 +234,15 @@ func (p *process) announceReady() {
 	if err := p.notify.Ready(p.statusLine("ready")); err != nil {
 		p.log.Warn("notify ready", "err", err)
 	}
-	p.lns.store(p)
+	p.lns.Store()
 }
 
 func (p *process) statusLine(state string) string {
 	up, total := 0, 0
-	if p.plane != nil {
-		up, total = p.plane.serversUp()
+	if p.gen != nil {
+		up, total = p.gen.Snapshot().ServersUp()
 	}
-	return fmt.Sprintf("%s: %d listeners, %d/%d servers up", state, p.lns.count(), up, total)
-}
-
-// loop is the owner of the lifecycle state: it handles signals until the process ends.
-func (p *process) loop(sigs chan os.Signal) int {
-	stopped := make(chan int, 1)
-	for {
-		select {
-		case code := <-stopped:
-			return code
-		case sig := <-sigs:
-			switch sig {
-			case syscall.SIGUSR1:
-				if p.stopping.CompareAndSwap(false, true) {
-					go func() { stopped <- p.softStop() }()
-				}
-			case syscall.SIGTERM, syscall.SIGINT:
-				p.stopping.Store(true)
-				return p.hardStop(sig)
-			case syscall.SIGQUIT:
-				p.dumpMemory()
-			case syscall.SIGHUP:
-				p.dumpState()
-			case syscall.SIGTTOU:
-				p.pause()
-			case syscall.SIGTTIN:
-				p.resume()
-			case syscall.SIGUSR2:
-				if !p.stopping.Load() && !p.superseded.Load() {
-					go p.reloadFromInside()
-				}
-			}
-		}
-	}
-}
-
-// softStop is SIGUSR1: after grace, stop accepting, let sessions finish, cut the rest at
-// hard-stop-after, exit 0.
-func (p *process) softStop() int {
-	g := p.cfg.Global
-	if p.isMain() {
-		_ = p.notify.Stopping("stopping: draining connections")
-	}
-	if g.Grace > 0 {
-		p.log.Info("soft stop: grace period", "grace", g.Grace)
-		time.Sleep(g.Grace)
-	}
-	p.lns.closeAll(p)
-	bound := g.HardStopAfter
-	if bound <= 0 {
-		bound = defaultHardStopAfter
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), bound)
-	defer cancel()
-	n := p.plane.activeSessions()
-	p.log.Info("soft stop: listeners closed, draining", "sessions", n, "hard-stop-after", bound)
-	if err := p.plane.drain(ctx, g.CloseSpreadTime); err != nil {
-		left := p.plane.activeSessions()
-		p.log.Warn("soft-stop running for too long, performing a hard-stop", "remaining", left)
-		p.plane.closeAll()
-	}
-	p.plane.stop()
-	p.log.Info("soft stop complete")
-	return 0
-}
-
-// hardStop is SIGTERM/SIGINT: close everything now.
-func (p *process) hardStop(sig os.Signal) int {
-	if p.isMain() {
-		_ = p.notify.Stopping("stopping")
-	}
-	p.log.Info("hard stop", "signal", sig.String())
-	p.lns.closeAll(p)
-	p.plane.closeAll()
-	p.plane.stop()
-	return 0
-}
-
-// dumpMemory is SIGQUIT: memory and pool use to the log, then free memory back to the OS.
-func (p *process) dumpMemory() {
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	lines := []string{
-		"Dumping pools usage. Use SIGQUIT to flush them.",
-		fmt.Sprintf("  heap: %d bytes in use, %d idle, %d released, %d objects", m.HeapInuse, m.HeapIdle, m.HeapReleased, m.HeapObjects),
-		fmt.Sprintf("  stacks: %d bytes in use; goroutines: %d", m.StackInuse, runtime.NumGoroutine()),
-		fmt.Sprintf("  total obtained from the OS: %d bytes; GC cycles: %d", m.Sys, m.NumGC),
-	}
-	if p.plane != nil {
-		lines = append(lines, p.plane.poolLines()...)
-	}
-	for _, l := range lines {
-		p.log.Info(l)
-	}
-	debug.FreeOSMemory()
-	runtime.ReadMemStats(&m)
-	p.log.Info(fmt.Sprintf("Total: %d bytes obtained from the OS, %d released after flush.", m.Sys, m.HeapReleased))
-}
-
-// dumpState is SIGHUP: one line per server with its state and counts, HAProxy's words.
-func (p *process) dumpState() {
-	for _, l := range p.plane.stateLines() {
-		p.log.Info(l)
-	}
-}
-
-func (p *process) pause() {
-	if p.stopping.Load() || !p.paused.CompareAndSwap(false, true) {
-		return
-	}
-	p.lns.setPaused(p, true)
-	if p.isMain() {
-		_ = p.notify.Status(p.statusLine("paused"))
-	}
-}
-
-func (p *process) resume() {
-	if p.stopping.Load() || !p.paused.CompareAndSwap(true, false) {
-		return
-	}
-	p.lns.setPaused(p, false)
-	if p.isMain() {
-		_ = p.notify.Status(p.statusLine("ready"))
-	}
-}
-
-// startWatchdog pings systemd at half of WatchdogSec=, whether this process got
-// WATCHDOG_USEC from systemd or from its predecessor.
-func (p *process) startWatchdog() {
-	iv := p.watchdog
-	if iv <= 0 || !p.notify.Enabled() {
-		return
-	}
-	go func() {
-		t := time.NewTicker(iv / 2)
-		defer t.Stop()
-		for range t.C {
-			if p.superseded.Load() {
-				return
-			}
-			if p.isMain() {
-				_ = p.notify.Watchdog()
-			}
-		}
-	}()
+	return fmt.Sprintf("%s: %d listeners, %d/%d servers up", state, p.lns.Count(), up, total)
 }
 
 func countChecks(cfg *config.Config) int {
@@ -420,10 +267,6 @@ func detachStdio() {
 	}
 	null.Close()
 }
-
-var errNotSupported = errors.New("not supported")
-
-func joinLines(lines []string) string { return strings.Join(lines, "\n") }
 
 // checkUnit warns when the unit lb runs in lacks what its lifecycle needs (an fd store,
 // NotifyAccess=exec, Type=notify), as read over D-Bus. Without D-Bus it says nothing.

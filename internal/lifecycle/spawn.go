@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"lb/internal/listener"
 )
 
 // A generation of lb hands its listeners to the next one by starting it with the listening
@@ -37,10 +39,21 @@ type childSpec struct {
 
 // passedFD identifies one inherited listening socket.
 type passedFD struct {
-	// Key is the bind address it serves (see listenerKey).
+	// Key is the bind address it serves (see listener.Key).
 	Key string `json:"key"`
-	// Origin is how the first generation got it: self, activated, stored, handed, inherited.
+	// Origin is how the first generation got it: self, activated or inherited.
 	Origin string `json:"origin"`
+}
+
+// passOn returns duplicates of the listening sockets of s for a child generation's
+// ExtraFiles, and their description for its childSpec.
+func passOn(s *listener.Set) ([]*os.File, []passedFD) {
+	files, passed := s.PassOn()
+	fds := make([]passedFD, len(passed))
+	for i, p := range passed {
+		fds[i] = passedFD{Key: p.Key, Origin: p.Origin}
+	}
+	return files, fds
 }
 
 // readyTimeout bounds how long a parent waits for its child's readiness.

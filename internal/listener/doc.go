@@ -2,7 +2,11 @@
 // socket options, adopts descriptors that were inherited (fd@N), activated or
 // stored by systemd, or handed over by a previous process, pauses and resumes
 // them with HAProxy's SIGTTOU/SIGTTIN semantics, and hands them to a successor
-// over HAProxy 2.6's `_getsocks` protocol.
+// over HAProxy 2.6's `_getsocks` protocol. A Set is every listener of one
+// generation: it gets each socket in LIFECYCLE.md's order of preference
+// (inherited from a predecessor, activated by systemd, stored in systemd's
+// fd store, fd@N, handed over with -x, bound), and knows what may be stored,
+// handed over or paused.
 //
 // References: HAProxy 2.6 configuration manual §5.1 (bind options),
 // src/sock_inet.c, src/sock_unix.c, src/proto_tcp.c (binding and pausing),

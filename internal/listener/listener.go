@@ -273,6 +273,19 @@ func (l *Listener) Accept() (net.Conn, error) {
 		}
 		c, err := l.ln.Accept()
 		if err == nil {
+			// A Pause that came after the check above and before accept4 ran
+			// does not stop it: the connection was queued before or during the
+			// pause. Hand it out once the pause ends, as if it had waited in
+			// the queue (or at Close: it was accepted already, and a caller
+			// that stops still serves it).
+			l.mu.Lock()
+			for l.paused && !l.closed {
+				wake := l.wake
+				l.mu.Unlock()
+				<-wake
+				l.mu.Lock()
+			}
+			l.mu.Unlock()
 			return c, nil
 		}
 		l.mu.Lock()

@@ -20,3 +20,7 @@ type sockaddr = any
 
 func serveGetSocks(*net.UnixConn, []Exported) error  { return errUnsupported }
 func fetchSockets(*net.UnixConn) ([]Exported, error) { return nil, errUnsupported }
+
+func socketKey(*os.File) string          { return "" }
+func socketAddr(*os.File) string         { return "?" }
+func dupFile(*os.File) (*os.File, error) { return nil, errUnsupported }

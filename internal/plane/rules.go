@@ -1,4 +1,4 @@
-package lifecycle
+package plane
 
 import (
 	"fmt"
@@ -58,10 +58,10 @@ func hasRules(px *config.Proxy) bool {
 	return false
 }
 
-// checkRules compiles the rules of every proxy lb runs, without backends,
+// CheckRules compiles the rules of every proxy lb runs, without backends,
 // as "lb -c" does, and returns every error and every warning ("file:line:
 // reason" each).
-func checkRules(cfg *config.Config) (errs []error, warnings []string) {
+func CheckRules(cfg *config.Config) (errs []error, warnings []string) {
 	opt := ruleOptions(cfg)
 	for _, rp := range ruleProxies(cfg) {
 		r, e := rules.Compile(cfg, rp.compiled, nil, opt)

@@ -1,14 +1,14 @@
-package lifecycle
+package plane
 
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 	"time"
 
 	"lb/internal/config"
-	"lb/internal/listener"
 )
 
 // lb has no HTTP data plane yet. One HTTP case is served already because a health endpoint
@@ -32,8 +32,25 @@ func isMonitorOnly(fe *config.Proxy) bool {
 // monitorServer answers a monitor-only frontend.
 type monitorServer struct {
 	srv *http.Server
-	wg  sync.WaitGroup
+	wg  sync.WaitGroup // the accept loops (Serve)
+
+	// mu guards conns.
+	mu sync.Mutex
+	// conns are the open connections, with their state and when it began, as the
+	// server's ConnState hook reports them.
+	conns map[net.Conn]connState
+	// changed gets a token when conns changes (capacity 1: changes coalesce).
+	changed chan struct{}
 }
+
+type connState struct {
+	st    http.ConnState
+	since time.Time
+}
+
+// newConnIdleAfter is how long a connection may wait for its first request before a
+// shutdown treats it as idle and closes it, as net/http's Shutdown does (Go issue 22682).
+const newConnIdleAfter = 5 * time.Second
 
 func newMonitorServer(fe *config.Proxy) *monitorServer {
 	uri := fe.MonitorURI
@@ -62,11 +79,29 @@ func newMonitorServer(fe *config.Proxy) *monitorServer {
 	if read <= 0 {
 		read = monitorTimeout
 	}
-	return &monitorServer{srv: &http.Server{Handler: h, ReadHeaderTimeout: read, IdleTimeout: idle,
-		ErrorLog: nil}}
+	m := &monitorServer{conns: map[net.Conn]connState{}, changed: make(chan struct{}, 1)}
+	m.srv = &http.Server{Handler: h, ReadHeaderTimeout: read, IdleTimeout: idle,
+		ErrorLog: nil, ConnState: m.track}
+	return m
 }
 
-func (m *monitorServer) serve(ln *listener.Listener) {
+// track is the server's ConnState hook.
+func (m *monitorServer) track(c net.Conn, st http.ConnState) {
+	m.mu.Lock()
+	switch st {
+	case http.StateClosed, http.StateHijacked:
+		delete(m.conns, c)
+	default:
+		m.conns[c] = connState{st, time.Now()}
+	}
+	m.mu.Unlock()
+	select {
+	case m.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (m *monitorServer) serve(ln net.Listener) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
@@ -76,7 +111,10 @@ func (m *monitorServer) serve(ln *listener.Listener) {
 
 // shutdown waits for the accept loops to end (the caller closed the listeners), so that a
 // connection accepted at the last moment is tracked by the server, then closes idle
-// connections and waits for active ones until ctx.
+// connections and waits for the others until ctx: each gets its answer with
+// "Connection: close". It does not use http.Server.Shutdown, which closes without an
+// answer a connection whose first request comes in after the shutdown began: a health
+// check accepted just before a reload would see its connection closed.
 func (m *monitorServer) shutdown(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() { m.wg.Wait(); close(done) }()
@@ -85,7 +123,29 @@ func (m *monitorServer) shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return m.srv.Shutdown(ctx)
+	// Answers now close their connection, and the idle ones are closed.
+	m.srv.SetKeepAlivesEnabled(false)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		m.mu.Lock()
+		for c, s := range m.conns {
+			if s.st == http.StateIdle || s.st == http.StateNew && time.Since(s.since) > newConnIdleAfter {
+				c.Close()
+			}
+		}
+		n := len(m.conns)
+		m.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-m.changed:
+		case <-tick.C: // a new connection may have waited too long for its request
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 func (m *monitorServer) close() { m.srv.Close() }

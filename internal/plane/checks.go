@@ -1,4 +1,4 @@
-package lifecycle
+package plane
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"lb/internal/config"
@@ -24,12 +23,12 @@ type checkSet struct {
 
 // startChecks starts one checker per checked server. The first checks of a backend are
 // spread over one interval, as HAProxy does, so that they do not all fire at once.
-func startChecks(p *process, cfg *config.Config, d *dataPlane) *checkSet {
+func startChecks(g *Generation, cfg *config.Config) *checkSet {
 	ctx, cancel := context.WithCancel(context.Background())
 	cs := &checkSet{cancel: cancel, done: make(chan struct{})}
 	var checkers []*health.Checker
 	for _, px := range cfg.Backends() {
-		be := d.backends[px.Name]
+		be := g.backends[px.Name]
 		if be == nil {
 			continue
 		}
@@ -45,19 +44,19 @@ func startChecks(p *process, cfg *config.Config, d *dataPlane) *checkSet {
 				continue
 			}
 			srv := be.Server(s.Name)
-			hc, err := healthConfig(px, s)
+			hc, err := g.healthConfig(px, s)
 			if err != nil {
-				p.log.Warn("health check not started", "proxy", px.Name, "server", s.Name, "err", err)
+				g.log.Warn("health check not started", "proxy", px.Name, "server", s.Name, "err", err)
 				continue
 			}
 			if checked > 1 {
 				hc.InitialDelay = time.Duration(i) * hc.Inter / time.Duration(checked)
 			}
 			i++
-			hc.Logger = p.log
-			c, err := health.New(hc, onCheck(p, px, be, srv))
+			hc.Logger = g.log
+			c, err := health.New(hc, g.onCheck(px, be, srv))
 			if err != nil {
-				p.log.Warn("health check not started", "proxy", px.Name, "server", s.Name, "err", err)
+				g.log.Warn("health check not started", "proxy", px.Name, "server", s.Name, "err", err)
 				continue
 			}
 			checkers = append(checkers, c)
@@ -85,8 +84,9 @@ func (c *checkSet) stop() {
 	<-c.done
 }
 
-// onCheck applies a check's verdict to the server and logs transitions in HAProxy's words.
-func onCheck(p *process, px *config.Proxy, be *proxy.Backend, srv *proxy.Server) func(health.Event) {
+// onCheck applies a check's verdict to the server, logs transitions in HAProxy's words and
+// calls Options.OnServerChange.
+func (g *Generation) onCheck(px *config.Proxy, be *proxy.Backend, srv *proxy.Server) func(health.Event) {
 	ptype := health.ProxyType(px.Cap&config.CapFrontend != 0, true)
 	return func(ev health.Event) {
 		if !ev.Changed {
@@ -109,21 +109,21 @@ func onCheck(p *process, px *config.Proxy, be *proxy.Backend, srv *proxy.Server)
 		}
 		attrs := []any{slog.String("proxy", px.Name), slog.String("server", srv.Name()), slog.String("check_status", ev.Status.String())}
 		if ev.Up {
-			p.log.Info(health.ServerUpMessage(ss, ev.Result), attrs...)
+			g.log.Info(health.ServerUpMessage(ss, ev.Result), attrs...)
 		} else {
-			p.log.Warn(health.ServerDownMessage(ss, ev.Result), attrs...)
+			g.log.Warn(health.ServerDownMessage(ss, ev.Result), attrs...)
 			if active == 0 && backups == 0 {
-				p.log.Error(health.NoServerMessage(ptype, px.Name), attrs[:1]...)
+				g.log.Error(health.NoServerMessage(ptype, px.Name), attrs[:1]...)
 			}
 		}
-		if p.isMain() {
-			_ = p.notify.Status(p.statusLine("ready"))
+		if g.onServerChange != nil {
+			g.onServerChange()
 		}
 	}
 }
 
 // healthConfig maps a server's check settings to the checker's.
-func healthConfig(px *config.Proxy, s *config.Server) (health.Config, error) {
+func (g *Generation) healthConfig(px *config.Proxy, s *config.Server) (health.Config, error) {
 	host := s.Host
 	if len(s.IPs) > 0 {
 		host = s.IPs[0].String()
@@ -154,7 +154,7 @@ func healthConfig(px *config.Proxy, s *config.Server) (health.Config, error) {
 		// Not available yet (ssl-hello-chk, mysql-check …): a TCP connect still tells a dead
 		// server from a live one.
 		hc.Kind = health.KindTCP
-		slogWarnOnce(px.Name, fmt.Sprintf("backend '%s': option %s is not supported by lb yet: servers are checked with a TCP connect", px.Name, px.Check.Type))
+		g.warnOnce(px.Name, fmt.Sprintf("backend '%s': option %s is not supported by lb yet: servers are checked with a TCP connect", px.Name, px.Check.Type))
 	}
 	switch hc.Kind {
 	case health.KindHTTP:
@@ -194,11 +194,9 @@ func ruleWords(rules []*config.Rule) [][]string {
 	return out
 }
 
-var warnedOnce sync.Map
-
-// slogWarnOnce logs msg once per key with the default logger.
-func slogWarnOnce(key, msg string) {
-	if _, loaded := warnedOnce.LoadOrStore(key, true); !loaded {
-		slog.Warn(msg)
+// warnOnce logs msg once per key.
+func (g *Generation) warnOnce(key, msg string) {
+	if _, loaded := g.warned.LoadOrStore(key, true); !loaded {
+		g.log.Warn(msg)
 	}
 }

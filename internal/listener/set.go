@@ -1,0 +1,211 @@
+package listener
+
+import (
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+
+	"lb/internal/config"
+	"lb/internal/systemd"
+)
+
+// Set is every listening socket of one generation of lb: one Entry per
+// address of each bind line of an enabled frontend, then one per stats
+// socket, in the order of the configuration. It knows where each socket
+// came from, which decides what may be done with it: what goes to systemd's
+// fd store, what is handed to a new process, what Pause takes out of LISTEN
+// state.
+//
+// A Set is made by Acquire (the first generation of a process tree) or
+// Inherit (a successor started by its predecessor), and by ForSuccessor for
+// the successor a running generation starts. Its methods are safe for
+// concurrent use.
+type Set struct {
+	// opts is what Acquire or Inherit was given. Read-only.
+	opts Options
+	// entries is fixed when the Set is made: neither the slice nor its
+	// Entries change afterwards.
+	entries []*Entry
+	// pausedOld is set while the old processes are paused (PauseOld) to free
+	// an address. Only Acquire sets and clears it, before the Set is shared.
+	pausedOld bool
+
+	// mu guards closed, dropped and handover, and serialises what is done to
+	// all the listeners at once (pause, resume, close, export).
+	mu     sync.Mutex
+	closed bool // after CloseAll
+	// dropped are the fd store names of listeners the previous generation
+	// stored that this one no longer has (from the fd store itself, or from
+	// the old process with -x): Store and UnstoreDropped remove them.
+	dropped []string
+	// handover is the -x connection to the old process, kept open until
+	// TellSuperseded uses it; nil when there is none.
+	handover *net.UnixConn
+}
+
+// Entry is one listening socket of a Set and the line of the configuration
+// it serves. The Set fills in every field before it returns; they do not
+// change afterwards.
+type Entry struct {
+	// Key identifies the address across generations (see Key).
+	Key string
+	// Addr is the address as the configuration writes it.
+	Addr config.BindAddr
+	// Frontend is the frontend (or listen section) of the bind line; nil for
+	// a stats socket.
+	Frontend *config.Proxy
+	// Bind is the bind line; nil for a stats socket.
+	Bind *config.Bind
+	// Stats is the "stats socket" line; nil for a frontend's listener.
+	Stats *config.StatsSocket
+	// Spec is how the socket is bound, or what a passed socket must match.
+	Spec Spec
+	// Listener is the socket. A successor's Set shares the Listeners of its
+	// predecessor for the addresses both have.
+	Listener *Listener
+
+	// origin is how the first generation of lb got the socket: Self (bound
+	// by lb, whether this process or a predecessor did it), Activated (from
+	// a .socket unit) or Inherited (fd@N). It decides what goes to the fd
+	// store and what is handed over, and it travels to successors (Passed).
+	origin Origin
+	// fresh is set on sockets ForSuccessor bound for the successor, so that
+	// Discard closes them.
+	fresh bool
+}
+
+// Options tunes Acquire and Inherit.
+type Options struct {
+	// NoReusePort leaves SO_REUSEPORT off on every socket the Set binds
+	// (-dR); the configuration's global noreuseport does too. Zero: on, as
+	// HAProxy does on Linux.
+	NoReusePort bool
+	// Activated are the descriptors systemd passed (systemd.ListenFDs): the
+	// sockets of .socket units, and the fd store's, whose names start with
+	// StoredPrefix. Acquire takes them all: it adopts those a line claims
+	// and closes the others. Nil: none.
+	Activated []systemd.Activated
+	// OldSocket is the old process's runtime socket to fetch the listening
+	// sockets from (-x). Empty or "/dev/null": none.
+	OldSocket string
+	// PauseOld asks the old processes to pause their listeners (SIGTTOU) so
+	// that an address they hold can be bound, and reports whether one was
+	// asked. Nil means there is no old process: an address in use fails at
+	// once.
+	PauseOld func() bool
+	// ResumeOld undoes PauseOld (SIGTTIN). Nil: nothing is undone.
+	ResumeOld func()
+	// FDStore is systemd's fd store, where Store keeps the listeners lb
+	// bound. Nil: there is none, and Store does nothing.
+	FDStore FDStore
+	// Logger receives what HAProxy would warn about (a socket nobody claims,
+	// a listener that cannot be paused). Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// FDStore is systemd's file descriptor store as a Set uses it.
+// *systemd.Notifier implements it; a disabled Notifier does nothing.
+type FDStore interface {
+	// FDStore keeps files under name (FDSTORE=1, FDNAME=name).
+	FDStore(name string, files ...*os.File) error
+	// FDStoreRemove forgets what is stored under name (FDSTOREREMOVE=1).
+	FDStoreRemove(name string) error
+}
+
+func (o *Options) logger() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.Default()
+}
+
+// Frontends returns the Entries of the frontends' listeners, in the order of
+// the configuration.
+func (s *Set) Frontends() []*Entry {
+	var out []*Entry
+	for _, e := range s.entries {
+		if e.Stats == nil {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// StatsSockets returns the Entries of the stats sockets (the runtime API).
+func (s *Set) StatsSockets() []*Entry {
+	var out []*Entry
+	for _, e := range s.entries {
+		if e.Stats != nil {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Count returns the number of the frontends' listeners; a nil Set has none.
+func (s *Set) Count() int {
+	if s == nil {
+		return 0
+	}
+	return len(s.Frontends())
+}
+
+// CloseAll stops accepting for good. Activated sockets are only closed here
+// (systemd holds them); self-bound ones a successor shares stay open in the
+// successor. A nil Set, or one already closed, does nothing.
+func (s *Set) CloseAll() {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.closed = true
+	for _, e := range s.entries {
+		if e.Listener != nil {
+			e.Listener.Close()
+		}
+	}
+}
+
+// SetPaused pauses (SIGTTOU) or resumes (SIGTTIN) every frontend listener
+// (see Listener.Pause for what each origin does), and logs HAProxy's
+// "Paused frontend NAME." or "Resumed frontend NAME." per frontend. The
+// stats sockets keep answering. A listener that fails is logged and the
+// others go on.
+func (s *Set) SetPaused(pause bool) {
+	op, verb := (*Listener).Resume, "Resumed"
+	if pause {
+		op, verb = (*Listener).Pause, "Paused"
+	}
+	log := s.opts.logger()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range s.entries {
+		if e.Stats != nil {
+			continue
+		}
+		if err := op(e.Listener); err != nil {
+			log.Warn(strings.ToLower(verb)+" listener (port taken by another process?)", "listener", e.Key, "err", err)
+		}
+	}
+	for _, fe := range frontendNames(s.entries) {
+		log.Info(verb + " frontend " + fe + ".")
+	}
+}
+
+func frontendNames(entries []*Entry) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, e := range entries {
+		if e.Frontend != nil && !seen[e.Frontend.Name] {
+			seen[e.Frontend.Name] = true
+			out = append(out, e.Frontend.Name)
+		}
+	}
+	return out
+}

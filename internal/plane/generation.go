@@ -1,0 +1,66 @@
+package plane
+
+import (
+	"log/slog"
+	"net"
+	"sync"
+
+	"lb/internal/config"
+	"lb/internal/proxy"
+)
+
+// Generation is one configuration running: its backends and their health checks, and its
+// frontends serving their listeners. It lives from Start until Stop; the process that runs
+// it drains it or closes it first.
+type Generation struct {
+	log            *slog.Logger
+	onServerChange func() // Options.OnServerChange; nil: none
+	logs           *Logs  // the frontends' log targets
+	ownLogs        bool   // logs was opened by Start: Stop closes it
+
+	eng      *proxy.Engine
+	backends map[string]*proxy.Backend
+	order    []*proxy.Backend // the backends in the configuration's order
+	// mu guards serving.
+	mu       sync.Mutex
+	serving  []*proxy.Binding
+	monitors []*monitorServer
+	checks   *checkSet
+
+	// warned holds the keys of the warnings given once (see warnOnce).
+	warned sync.Map
+}
+
+// Options are what Start needs besides the configuration and the listeners.
+type Options struct {
+	// Logger receives the generation's messages: server state changes in HAProxy's
+	// words, what the configuration asks that lb does not do yet. Nil means
+	// slog.Default().
+	Logger *slog.Logger
+	// Maxconn is the process-wide limit of concurrent sessions (-n). Zero means the
+	// configuration's global maxconn.
+	Maxconn int
+	// ProxyMaxconn is the maxconn of a frontend whose configuration sets none (-N).
+	// Zero means no such default.
+	ProxyMaxconn int
+	// OnServerChange is called after a health check changed a server's state and the
+	// change was logged, from the checker's goroutine: it must not block. Nil means
+	// nothing is called.
+	OnServerChange func()
+	// Logs opens the log targets of the frontends' "log" lines. The caller closes it
+	// once nothing logs any more, after Stop: lb does at exit, since closing flushes
+	// what stdout targets queued. Nil means the generation opens its own, which Stop
+	// closes; a session still finishing after CloseAll may then lose its log line.
+	Logs *Logs
+}
+
+// Listener is one listening socket a generation serves and the bind line it comes from.
+type Listener struct {
+	// Frontend is the frontend (or listen section) of the bind line. A Listener of a
+	// frontend that is not in the configuration, or is disabled, is not served.
+	Frontend *config.Proxy
+	// Bind is the bind line: its name and accept-proxy apply to the connections.
+	Bind *config.Bind
+	// L accepts the connections.
+	L net.Listener
+}

@@ -1,0 +1,240 @@
+package plane
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+
+	"lb/internal/balance"
+	"lb/internal/config"
+	"lb/internal/proxy"
+)
+
+// Start builds the backends and frontends of cfg, starts serving every frontend on its
+// listeners in lns, and starts the health checks. On error, what was started is stopped:
+// the frontends stop accepting, and monitor responders are closed with their listeners.
+func Start(cfg *config.Config, lns []Listener, opts Options) (*Generation, error) {
+	maxconn := cfg.Global.Maxconn
+	if opts.Maxconn > 0 {
+		maxconn = opts.Maxconn
+	}
+	g := &Generation{log: opts.Logger, onServerChange: opts.OnServerChange, logs: opts.Logs, backends: map[string]*proxy.Backend{}}
+	if g.log == nil {
+		g.log = slog.Default()
+	}
+	if g.logs == nil {
+		g.logs, g.ownLogs = NewLogs(&cfg.Global, g.log), true
+	}
+	g.eng = proxy.NewEngine(proxy.EngineConfig{Maxconn: maxconn, Logger: g.log, BufSize: cfg.Global.TuneBufsize})
+	for _, px := range cfg.Backends() {
+		be, err := proxy.NewBackend(backendConfig(px))
+		if err != nil {
+			return nil, fmt.Errorf("%s: backend %q: %w", px.Pos, px.Name, err)
+		}
+		g.backends[px.Name] = be
+		g.order = append(g.order, be)
+	}
+	if err := g.startFrontends(cfg, lns, opts.ProxyMaxconn); err != nil {
+		g.abort()
+		return nil, err
+	}
+	g.checks = startChecks(g, cfg)
+	return g, nil
+}
+
+// startFrontends is the per-frontend assembly: for every enabled frontend of cfg, the
+// monitor responder of a monitor-only frontend, or else a proxy.Frontend with its backend
+// choice (router) and its log hook, serving on the frontend's listeners in lns.
+// proxyMaxconn is the maxconn of a frontend that sets none (0: none).
+func (g *Generation) startFrontends(cfg *config.Config, lns []Listener, proxyMaxconn int) error {
+	feRules, err := compileRules(cfg, g.backends)
+	if err != nil {
+		return err
+	}
+	logger := newTrafficLogger(g, cfg)
+	for _, fe := range cfg.Frontends() {
+		if fe.Disabled {
+			continue
+		}
+		if isMonitorOnly(fe) {
+			m := newMonitorServer(fe)
+			for _, b := range lns {
+				if b.Frontend == fe {
+					m.serve(b.L)
+				}
+			}
+			g.monitors = append(g.monitors, m)
+			continue
+		}
+		if fe.Mode == config.ModeHTTP {
+			g.log.Warn(fmt.Sprintf("%s: proxy '%s': mode http is served as a TCP tunnel by lb yet (HTTP rules, headers and HTTP logs are not applied)", fe.Pos, fe.Name))
+		}
+		fc := proxy.FrontendConfig{
+			Name:             fe.Name,
+			Maxconn:          fe.Maxconn,
+			TimeoutClient:    fe.Timeouts.Client,
+			TimeoutClientFin: fe.Timeouts.ClientFin,
+			Backend:          g.router(fe),
+			Rules:            feRules[fe],
+			Log:              logger.forFrontend(fe),
+		}
+		if fc.Maxconn == 0 && proxyMaxconn > 0 {
+			fc.Maxconn = proxyMaxconn
+		}
+		f, err := g.eng.NewFrontend(fc)
+		if err != nil {
+			return fmt.Errorf("%s: frontend %q: %w", fe.Pos, fe.Name, err)
+		}
+		for _, b := range lns {
+			if b.Frontend != fe {
+				continue
+			}
+			g.serving = append(g.serving, f.Serve(b.L, proxy.BindConfig{Name: b.Bind.Name, AcceptProxy: b.Bind.AcceptProxy}))
+		}
+	}
+	return nil
+}
+
+// router returns the frontend's backend when no use_backend rule chose one: default_backend,
+// or the listen section's own backend. In mode tcp the rules (compileRules) run use_backend;
+// a mode http proxy, served as a TCP tunnel, still takes its first unconditional use_backend.
+func (g *Generation) router(fe *config.Proxy) func(*proxy.ConnInfo) *proxy.Backend {
+	var be *proxy.Backend
+	if fe.Cap&config.CapBackend != 0 {
+		be = g.backends[fe.Name]
+	}
+	if fe.DefaultBackend != "" {
+		be = g.backends[fe.DefaultBackend]
+	}
+	if fe.Mode == config.ModeHTTP {
+		for _, ub := range fe.UseBackends {
+			if ub.Cond == nil && !ub.Dynamic {
+				if b := g.backends[ub.Backend]; b != nil {
+					be = b
+					break
+				}
+			}
+		}
+	}
+	return func(*proxy.ConnInfo) *proxy.Backend { return be }
+}
+
+func backendConfig(px *config.Proxy) proxy.BackendConfig {
+	bc := proxy.BackendConfig{
+		Name:             px.Name,
+		Balance:          px.Balance.Algorithm,
+		BalanceOptions:   balance.Options{AllBackups: px.Options["allbackups"]},
+		TimeoutConnect:   px.Timeouts.Connect,
+		TimeoutServer:    px.Timeouts.Server,
+		TimeoutServerFin: px.Timeouts.ServerFin,
+		TimeoutTunnel:    px.Timeouts.Tunnel,
+		TimeoutQueue:     px.Timeouts.Queue,
+		Retries:          px.Retries,
+		Redispatch:       px.Options["redispatch"],
+		ServerKeepAlive:  px.Options["srvtcpka"] || px.Options["tcpka"],
+		NoLinger:         px.Options["nolinger"],
+	}
+	if px.Balance.Algorithm == "random" && len(px.Balance.Args) > 0 {
+		if n, err := strconv.Atoi(px.Balance.Args[0]); err == nil {
+			bc.BalanceOptions.Draws = n
+		}
+	}
+	for _, s := range px.Servers {
+		sc := proxy.ServerConfig{
+			Name:     s.Name,
+			ID:       s.ID,
+			Weight:   s.Weight,
+			Backup:   s.Backup,
+			Maxconn:  s.Maxconn,
+			Maxqueue: s.Maxqueue,
+			Disabled: s.Disabled || s.Unresolved,
+		}
+		switch {
+		case s.Network == "unix":
+			sc.Network, sc.Addr = "unix", s.Path
+		case len(s.IPs) > 0:
+			sc.Addr = net.JoinHostPort(s.IPs[0].String(), strconv.Itoa(s.Port))
+		default:
+			sc.Addr = net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
+		}
+		switch {
+		case s.SendProxyV2:
+			sc.SendProxy = proxy.SendProxyV2
+		case s.SendProxy:
+			sc.SendProxy = proxy.SendProxyV1
+		}
+		sc.ShutdownOnDown = s.OnMarkedDown == "shutdown-sessions"
+		if s.Network != "unix" {
+			// A server at 0.0.0.0 connects to the client's destination (as
+			// set-dst may change it), a port of 0 or +N/-N to its port.
+			sc.AddrFromDst = s.Host == "" || s.Host == "0.0.0.0" || s.Host == "*"
+			sc.PortFromDst = s.Port == 0 || s.PortOffset
+			if s.PortOffset {
+				sc.PortOffset = s.Port
+			}
+		}
+		bc.Servers = append(bc.Servers, sc)
+	}
+	return bc
+}
+
+// ActiveSessions returns the number of sessions being served.
+func (g *Generation) ActiveSessions() int { return g.eng.ActiveSessions() }
+
+// Drain waits until every session ended, or ctx is done (then it returns ctx's error).
+// The caller has closed the listeners first: Drain waits for every accept loop to end, so
+// that a connection accepted at the last moment is counted before it waits for the
+// sessions, then lets the monitor responders finish their requests.
+func (g *Generation) Drain(ctx context.Context) error {
+	g.mu.Lock()
+	for _, b := range g.serving {
+		b.Stop()
+		<-b.Done()
+	}
+	g.mu.Unlock()
+	errc := make(chan error, len(g.monitors))
+	for _, m := range g.monitors {
+		go func(m *monitorServer) { errc <- m.shutdown(ctx) }(m)
+	}
+	err := g.eng.Wait(ctx)
+	for range g.monitors {
+		if e := <-errc; e != nil && err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// CloseAll cuts every session now ("hard-stop" in their log lines) and closes the monitor
+// responders with their connections.
+func (g *Generation) CloseAll() {
+	g.eng.CloseAll("hard-stop")
+	for _, m := range g.monitors {
+		m.close()
+	}
+}
+
+// Stop stops the health checks and waits for them to end, and closes the log targets the
+// generation opened itself (see Options.Logs). Call it last: after Drain or CloseAll.
+func (g *Generation) Stop() {
+	g.checks.stop()
+	if g.ownLogs {
+		g.logs.Close()
+	}
+}
+
+// abort undoes a Start that failed: the frontends started so far stop accepting, and the
+// monitor responders are closed with their listeners.
+func (g *Generation) abort() {
+	for _, b := range g.serving {
+		b.Stop()
+	}
+	for _, m := range g.monitors {
+		m.close()
+	}
+	if g.ownLogs {
+		g.logs.Close()
+	}
+}
