@@ -141,8 +141,7 @@ var effects = map[string]effect{
 		"is opened (before the chroot) and write the pid there once the process accepts, as -p does"),
 	"global spread-checks": pending("lifecycle/checks.go, healthConfig: hc.Spread = cfg.Global.SpreadChecks "+
 		"(internal/health applies it)", "internal/health.TestJitter"),
-	"global tune.bufsize": pending("proxy/copy.go: size the copy buffers from Global.TuneBufsize " +
-		"(16384 when 0), and the rules engine: inspect at most that much of a request"),
+	"global tune.bufsize": show(e2e + "TestRulesBufsize"),
 
 	// Proxy keywords.
 	"proxy bind":            show(e2e + "TestRoundRobinOrder"),
@@ -226,13 +225,11 @@ var effects = map[string]effect{
 	"option mysql-check": pending("health: the mysql-check ruleset (the server greeting, and with 'user' " +
 		"the client authentication packet and the OK or error answer) in ParseOption, taking the option's " +
 		"arguments; lifecycle/checks.go: pass px.Check.Args to it (today a TCP connect with a start-up warning)"),
-	"option nolinger": pending("proxy/session.go: SO_LINGER {1, 0} on the server connections of a backend "+
-		"with option nolinger (the listener side is done)", "internal/listener.TestNolingerInherited"),
+	"option nolinger": show("internal/listener.TestNolingerInherited", "internal/proxy.TestServerSocketOptions/nolinger"),
 	"option clitcpka": pending("listener or proxy: SO_KEEPALIVE on client connections only with " +
 		"clitcpka or tcpka, with the system's timings (Go enables 15 s probes on every accepted connection)"),
-	"option srvtcpka": pending("proxy/session.go: SO_KEEPALIVE on server connections with srvtcpka " +
-		"or tcpka (the dialer disables it: KeepAlive -1)"),
-	"option tcpka": pending("both sides, as clitcpka and srvtcpka"),
+	"option srvtcpka": show("internal/proxy.TestServerSocketOptions/srvtcpka"),
+	"option tcpka":    pending("both sides, as clitcpka and srvtcpka"),
 	"option log-health-checks": pending("lifecycle/checks.go, onCheck: when px.Check.LogHealthChecks, " +
 		"log every event with ev.Report set with health's messages, not only transitions"),
 	"option httplog":                      httpOnly("option httplog"),
