@@ -54,8 +54,13 @@ test: deps build
 test-unit: build
 	$(GO) test -count=1 -short ./...
 
+# Every fuzz target for FUZZTIME each (the seed corpora under testdata/fuzz run in make test).
+FUZZTIME ?= 60s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s ./internal/config/
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./internal/config/
+	$(GO) test -run '^$$' -fuzz '^FuzzCompile$$' -fuzztime $(FUZZTIME) ./internal/rules/
+	$(GO) test -run '^$$' -fuzz '^FuzzEval$$' -fuzztime $(FUZZTIME) ./internal/rules/
+	$(GO) test -run '^$$' -fuzz '^FuzzCompileLogFormat$$' -fuzztime $(FUZZTIME) ./internal/logs/
 
 bench: bench-deps build
 	./scripts/bench.sh ./$(BIN)/lb $${ROUNDS:-3}
