@@ -48,10 +48,11 @@ func dialFrom(t *testing.T, src, addr string) net.Conn {
 }
 
 // nameFrom connects to addr from src, sends payload (if any) and returns the first line the
-// server sent back.
+// server sent back; it then closes the connection, so that the session ends and is logged.
 func nameFrom(t *testing.T, src, addr string, payload []byte) (string, error) {
 	t.Helper()
 	c := dialFrom(t, src, addr)
+	defer c.Close()
 	if len(payload) > 0 {
 		if _, err := c.Write(payload); err != nil {
 			return "", err
