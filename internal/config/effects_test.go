@@ -166,12 +166,10 @@ var effects = map[string]effect{
 	"proxy default_backend": show(e2e + "TestFrontendKeywords"),
 	"proxy http-check":      show(tHTTPChk, "internal/health.TestCheckerHTTP"),
 	"proxy tcp-check":       show(tTCPCheck, tProbe),
-	"proxy log-format": pending("logs: render a log-format string for the TCP variables (%ci %cp %fi %fp " +
-		"%t %ft %b %s %Tw %Tc %Tt %B %ts %ac %fc %bc %sc %rc %sq %bq %ID); lifecycle/traffic.go, " +
-		"forFrontend: log every session of a frontend with LogFormat set (not only with option tcplog), " +
-		"with that renderer"),
-	"proxy unique-id-format": pending("with log-format: lifecycle/traffic.go gives each session the id " +
-		"rendered from UniqueIDFormat, for %ID"),
+	"proxy log-format": show(e2e+"TestLogFormat", e2e+"TestLogFormatCheck",
+		"internal/logs.TestLogFormatGolden", "internal/proxy.TestLogRecordAddresses"),
+	"proxy unique-id-format": show(e2e+"TestLogFormat", e2e+"TestLogFormatCheck",
+		"internal/logs.TestGenerateUniqueID"),
 	"proxy unique-id-header":    httpOnly("unique-id-header X-ID"),
 	"proxy cookie":              httpOnly("cookie SRV insert"),
 	"proxy http-request":        httpOnly("http-request deny if FALSE"),
