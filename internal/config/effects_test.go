@@ -137,8 +137,8 @@ var effects = map[string]effect{
 	"global ssl-default-server-ciphersuites": info(inertTLS),
 	"global close-spread-time": {kind: httpMode, tcp: "close-spread-time 1s",
 		why: "spreads the closing of HTTP connections on soft stop; HAProxy does nothing with it for tcp proxies"},
-	"global pidfile": pending("lifecycle/run.go: when -p is not given, open Global.Pidfile where -p's file " +
-		"is opened (before the chroot) and write the pid there once the process accepts, as -p does"),
+	"global pidfile": show(e2e+"TestGlobalPidfile/foreground", e2e+"TestGlobalPidfile/daemon",
+		e2e+"TestGlobalPidfile/-p_wins"),
 	"global spread-checks": show("internal/plane.TestHealthConfig", "internal/health.TestJitter"),
 	"global tune.bufsize":  show(e2e + "TestRulesBufsize"),
 

@@ -350,3 +350,49 @@ listen app
 		t.Errorf("the session's log line lacks termination state sC:\n%s", p.out.String())
 	}
 }
+
+// TestGlobalPidfile: without -p, "pidfile" names the file lb writes its pid to once it
+// serves, in the foreground as in the background (daemon); -p wins over it.
+func TestGlobalPidfile(t *testing.T) {
+	s := startNameServer(t, "s1")
+	t.Run("foreground", func(t *testing.T) {
+		dir := t.TempDir()
+		port := freePort(t)
+		pidfile := filepath.Join(dir, "global.pid")
+		cfg := writeConfig(t, lbConfig(dir, port, s.addr(), "    pidfile "+pidfile))
+		p := startLB(t, "-db", "-f", cfg)
+		if pid := readPid(t, pidfile); pid != p.pid() {
+			t.Errorf("pidfile holds %d; want lb's pid %d", pid, p.pid())
+		}
+	})
+	t.Run("daemon", func(t *testing.T) {
+		dir := t.TempDir()
+		port := freePort(t)
+		pidfile := filepath.Join(dir, "global.pid")
+		cfg := writeConfig(t, lbConfig(dir, port, s.addr(), "    daemon\n    pidfile "+pidfile))
+		killAtEnd(t, pidfile)
+		cmd := exec.Command(lbBinary(t), "-f", cfg)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("lb with daemon: %v\n%s", err, out)
+		}
+		if pid := readPid(t, pidfile); pid == cmd.Process.Pid || !alive(pid) {
+			t.Fatalf("pidfile holds %d (started %d); want the running background process", pid, cmd.Process.Pid)
+		}
+		if n, err := askName(fmt.Sprintf("127.0.0.1:%d", port)); err != nil || n != "s1" {
+			t.Errorf("the daemon does not serve: %q, %v", n, err)
+		}
+	})
+	t.Run("-p wins", func(t *testing.T) {
+		dir := t.TempDir()
+		port := freePort(t)
+		global, flag := filepath.Join(dir, "global.pid"), filepath.Join(dir, "flag.pid")
+		cfg := writeConfig(t, lbConfig(dir, port, s.addr(), "    pidfile "+global))
+		p := startLB(t, "-db", "-f", cfg, "-p", flag)
+		if pid := readPid(t, flag); pid != p.pid() {
+			t.Errorf("-p file holds %d; want %d", pid, p.pid())
+		}
+		if _, err := os.Stat(global); err == nil {
+			t.Errorf("the global pidfile was written though -p was given")
+		}
+	})
+}
