@@ -222,10 +222,9 @@ var effects = map[string]effect{
 	"option mysql-check": show("internal/plane.TestHealthConfig", "internal/health.TestMySQLCheck",
 		"internal/health.TestParseMySQLCheck"),
 	"option nolinger": show("internal/listener.TestNolingerInherited", "internal/proxy.TestServerSocketOptions/nolinger"),
-	"option clitcpka": pending("listener or proxy: SO_KEEPALIVE on client connections only with " +
-		"clitcpka or tcpka, with the system's timings (Go enables 15 s probes on every accepted connection)"),
+	"option clitcpka": show(e2e + "TestClientKeepAlive/clitcpka"),
 	"option srvtcpka": show("internal/proxy.TestServerSocketOptions/srvtcpka"),
-	"option tcpka":    pending("both sides, as clitcpka and srvtcpka"),
+	"option tcpka":    show(e2e+"TestClientKeepAlive/tcpka", "internal/proxy.TestServerSocketOptions/srvtcpka"),
 	"option log-health-checks": show(e2e+"TestLogHealthChecks", e2e+"TestHTTPCheckDisableOn404",
 		"internal/health.TestCheckLogLines"),
 	"option httplog":                      httpOnly("option httplog"),
