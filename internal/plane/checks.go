@@ -99,8 +99,8 @@ func (g *Generation) onCheck(px *config.Proxy, be *proxy.Backend, srv *proxy.Ser
 		if ev.State == ev.PrevState {
 			return
 		}
-		if cur := srv.State(); cur == proxy.StateMaint || cur == proxy.StateDrain {
-			return // maintenance and an administrative drain win over checks
+		if srv.State() == proxy.StateMaint {
+			return // maintenance wins over checks
 		}
 		st := srv.Stats()
 		switch ev.State {

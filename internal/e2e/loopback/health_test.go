@@ -57,6 +57,7 @@ defaults
     timeout connect 1s
     timeout client 5s
     timeout server 5s
+    timeout check 2s
 listen app
     bind 127.0.0.1:%d
     option httpchk GET /health
@@ -109,6 +110,7 @@ defaults
     timeout connect 1s
     timeout client 5s
     timeout server 5s
+    timeout check 2s
 listen app
     bind 127.0.0.1:%d
     option log-health-checks
