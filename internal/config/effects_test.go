@@ -137,11 +137,10 @@ var effects = map[string]effect{
 	"global ssl-default-server-ciphersuites": info(inertTLS),
 	"global close-spread-time": {kind: httpMode, tcp: "close-spread-time 1s",
 		why: "spreads the closing of HTTP connections on soft stop; HAProxy does nothing with it for tcp proxies"},
-	"global pidfile": pending("lifecycle/run.go: when -p is not given, open Global.Pidfile where -p's file " +
-		"is opened (before the chroot) and write the pid there once the process accepts, as -p does"),
-	"global spread-checks": pending("lifecycle/checks.go, healthConfig: hc.Spread = cfg.Global.SpreadChecks "+
-		"(internal/health applies it)", "internal/health.TestJitter"),
-	"global tune.bufsize": show(e2e + "TestRulesBufsize"),
+	"global pidfile": show(e2e+"TestGlobalPidfile/foreground", e2e+"TestGlobalPidfile/daemon",
+		e2e+"TestGlobalPidfile/-p_wins"),
+	"global spread-checks": show("internal/plane.TestHealthConfig", "internal/health.TestJitter"),
+	"global tune.bufsize":  show(e2e + "TestRulesBufsize"),
 
 	// Proxy keywords.
 	"proxy bind":            show(e2e + "TestRoundRobinOrder"),
@@ -166,12 +165,10 @@ var effects = map[string]effect{
 	"proxy default_backend": show(e2e + "TestFrontendKeywords"),
 	"proxy http-check":      show(tHTTPChk, "internal/health.TestCheckerHTTP"),
 	"proxy tcp-check":       show(tTCPCheck, tProbe),
-	"proxy log-format": pending("logs: render a log-format string for the TCP variables (%ci %cp %fi %fp " +
-		"%t %ft %b %s %Tw %Tc %Tt %B %ts %ac %fc %bc %sc %rc %sq %bq %ID); lifecycle/traffic.go, " +
-		"forFrontend: log every session of a frontend with LogFormat set (not only with option tcplog), " +
-		"with that renderer"),
-	"proxy unique-id-format": pending("with log-format: lifecycle/traffic.go gives each session the id " +
-		"rendered from UniqueIDFormat, for %ID"),
+	"proxy log-format": show(e2e+"TestLogFormat", e2e+"TestLogFormatCheck",
+		"internal/logs.TestLogFormatGolden", "internal/proxy.TestLogRecordAddresses"),
+	"proxy unique-id-format": show(e2e+"TestLogFormat", e2e+"TestLogFormatCheck",
+		"internal/logs.TestGenerateUniqueID"),
 	"proxy unique-id-header":    httpOnly("unique-id-header X-ID"),
 	"proxy cookie":              httpOnly("cookie SRV insert"),
 	"proxy http-request":        httpOnly("http-request deny if FALSE"),
@@ -222,16 +219,14 @@ var effects = map[string]effect{
 	"option tcp-check":     show(tProbe, tTCPCheck),
 	"option redis-check":   show("internal/health.TestParseOption", tProbe+"/tcp-check_pass"),
 	"option ssl-hello-chk": show("internal/health.TestSSLHelloCheck"),
-	"option mysql-check": pending("health: the mysql-check ruleset (the server greeting, and with 'user' " +
-		"the client authentication packet and the OK or error answer) in ParseOption, taking the option's " +
-		"arguments; lifecycle/checks.go: pass px.Check.Args to it (today a TCP connect with a start-up warning)"),
+	"option mysql-check": show("internal/plane.TestHealthConfig", "internal/health.TestMySQLCheck",
+		"internal/health.TestParseMySQLCheck"),
 	"option nolinger": show("internal/listener.TestNolingerInherited", "internal/proxy.TestServerSocketOptions/nolinger"),
-	"option clitcpka": pending("listener or proxy: SO_KEEPALIVE on client connections only with " +
-		"clitcpka or tcpka, with the system's timings (Go enables 15 s probes on every accepted connection)"),
+	"option clitcpka": show(e2e + "TestClientKeepAlive/clitcpka"),
 	"option srvtcpka": show("internal/proxy.TestServerSocketOptions/srvtcpka"),
-	"option tcpka":    pending("both sides, as clitcpka and srvtcpka"),
-	"option log-health-checks": pending("lifecycle/checks.go, onCheck: when px.Check.LogHealthChecks, " +
-		"log every event with ev.Report set with health's messages, not only transitions"),
+	"option tcpka":    show(e2e+"TestClientKeepAlive/tcpka", "internal/proxy.TestServerSocketOptions/srvtcpka"),
+	"option log-health-checks": show(e2e+"TestLogHealthChecks", e2e+"TestHTTPCheckDisableOn404",
+		"internal/health.TestCheckLogLines"),
 	"option httplog":                      httpOnly("option httplog"),
 	"option forwardfor":                   httpOnly("option forwardfor"),
 	"option checkcache":                   httpOnly("option checkcache"),
@@ -296,9 +291,8 @@ var effects = map[string]effect{
 	"server send-proxy-v2":       show(e2e + "TestProxyProtocol"),
 	"server no-send-proxy-v2":    show(tGolden + "/server"),
 	"server no-check-send-proxy": show(tGolden + "/server"),
-	"server check-send-proxy": pending("lifecycle/checks.go, healthConfig: send the PROXY header of the "+
-		"server's version (v2 with send-proxy-v2), and also, as HAProxy does by default, on servers that "+
-		"send one to their traffic and have no 'port' or 'addr' for checks", tRequest+"/send-proxy"),
+	"server check-send-proxy": show(e2e+"TestCheckSendProxy", "internal/plane.TestHealthConfig",
+		tRequest+"/send-proxy"),
 	"server inter":          show(tHealth, "internal/health.TestCheckerIntervals"),
 	"server fastinter":      show("internal/health.TestCheckerIntervals"),
 	"server downinter":      show("internal/health.TestCheckerIntervals"),
@@ -334,7 +328,7 @@ var effects = map[string]effect{
 	"http-check send":           show(tHTTPChk, tRequest),
 	"http-check expect":         show(tProbe),
 	"http-check comment":        info(checkComment),
-	"http-check disable-on-404": pending("health: report a 404 as L7OKC when disable-on-404 is set; lifecycle/checks.go, onCheck: put the server in drain (no new traffic, HAProxy's NOLB) while its checks answer L7OKC, back to ready on L7OK"),
+	"http-check disable-on-404": show(e2e+"TestHTTPCheckDisableOn404", "internal/health.TestCheckerDisableOn404"),
 	"http-check send meth":      show(tHTTPChk),
 	"http-check send uri":       show(tHTTPChk),
 	"http-check send ver":       show(tHTTPChk),

@@ -412,6 +412,9 @@ type Proxy struct {
 	HTTPLog, HTTPLogCLF, TCPLog bool
 	// LogFormat is "log-format" ("" = default for the log option used).
 	LogFormat string
+	// LogFormatPos and UniqueIDFormatPos are the lines of "log-format"
+	// and "unique-id-format", for the errors of their strings.
+	LogFormatPos, UniqueIDFormatPos Pos `json:"-"`
 	// Logs are the proxy's log lines as written, "log global" included as
 	// a target with Global set; LogTargets expands them.
 	Logs []LogTarget

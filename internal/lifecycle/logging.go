@@ -98,10 +98,18 @@ func (h globalLogHandler) Handle(ctx context.Context, r slog.Record) error {
 	case r.Level < slog.LevelInfo:
 		lvl = logs.LevelDebug
 	}
-	// Server transitions are alerts in HAProxy (a server DOWN), notices when UP.
+	// Server transitions are alerts in HAProxy (a server DOWN), notices when UP; a
+	// message may say its syslog severity itself.
 	if strings.HasPrefix(r.Message, "Server ") && strings.Contains(r.Message, " is DOWN") {
 		lvl = logs.LevelAlert
 	}
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "severity" && a.Value.Kind() == slog.KindInt64 {
+			lvl = logs.Level(a.Value.Int64())
+			return false
+		}
+		return true
+	})
 	_ = h.out.Log(lvl, r.Message, nil)
 	return h.Handler.Handle(ctx, r)
 }

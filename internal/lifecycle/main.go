@@ -94,6 +94,8 @@ func loadConfig(args *Args, w io.Writer) (*config.Config, int) {
 		for _, w := range warnings {
 			diags = append(diags, config.Diag{Severity: config.Warning, Msg: w})
 		}
+		// The log-format and unique-id-format strings too.
+		errs = append(errs, plane.CheckFormats(cfg)...)
 		for _, err := range errs {
 			diags = append(diags, config.Diag{Severity: config.Alert, Msg: err.Error()})
 		}

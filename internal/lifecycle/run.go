@@ -71,6 +71,10 @@ func (p *process) runAtExit() {
 // run is everything after the configuration was read and found valid (LIFECYCLE.md §1
 // steps 3 to 11), then the main loop.
 func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
+	if args.PidFile == "" {
+		// The global section's pidfile is -p's default: written where and when -p is.
+		args.PidFile = cfg.Global.Pidfile
+	}
 	p := &process{args: args, argv: argv, cfg: cfg, child: child, requests: newRequests()}
 	p.log = newLogger(args, cfg)
 	p.watchdog, _ = systemd.WatchdogInterval(true)

@@ -44,7 +44,7 @@ func startChecks(g *Generation, cfg *config.Config) *checkSet {
 				continue
 			}
 			srv := be.Server(s.Name)
-			hc, err := g.healthConfig(px, s)
+			hc, err := g.healthConfig(cfg, px, s)
 			if err != nil {
 				g.log.Warn("health check not started", "proxy", px.Name, "server", s.Name, "err", err)
 				continue
@@ -84,22 +84,31 @@ func (c *checkSet) stop() {
 	<-c.done
 }
 
-// onCheck applies a check's verdict to the server, logs transitions in HAProxy's words and
-// calls Options.OnServerChange.
+// onCheck applies a check's verdict to the server: DOWN, UP, or NOLB while an http check
+// with disable-on-404 answers 404 (no new load-balanced sessions, those established go
+// on). It logs the result with option log-health-checks and every state change in
+// HAProxy's words, and calls Options.OnServerChange.
 func (g *Generation) onCheck(px *config.Proxy, be *proxy.Backend, srv *proxy.Server) func(health.Event) {
 	ptype := health.ProxyType(px.Cap&config.CapFrontend != 0, true)
+	logHC := px.Check.LogHealthChecks
 	return func(ev health.Event) {
-		if !ev.Changed {
+		attrs := []any{slog.String("proxy", px.Name), slog.String("server", srv.Name()), slog.String("check_status", ev.Status.String())}
+		if logHC && ev.Report {
+			g.log.Info(ev.LogLine, attrs...)
+		}
+		if ev.State == ev.PrevState {
 			return
 		}
-		cur := srv.State()
-		if cur == proxy.StateMaint {
+		if srv.State() == proxy.StateMaint {
 			return // maintenance wins over checks
 		}
 		st := srv.Stats()
-		if ev.Up {
+		switch ev.State {
+		case health.StateUp:
 			srv.SetState(proxy.StateUp)
-		} else {
+		case health.StateStopping:
+			srv.SetState(proxy.StateNoLB)
+		default:
 			srv.SetState(proxy.StateDown)
 		}
 		active, backups := be.UsableServers()
@@ -107,14 +116,15 @@ func (g *Generation) onCheck(px *config.Proxy, be *proxy.Backend, srv *proxy.Ser
 			Proxy: px.Name, Server: srv.Name(), Backup: srv.Config().Backup,
 			Active: active, Backups: backups, Sessions: st.Cur, Queued: st.Queue,
 		}
-		attrs := []any{slog.String("proxy", px.Name), slog.String("server", srv.Name()), slog.String("check_status", ev.Status.String())}
-		if ev.Up {
-			g.log.Info(health.ServerUpMessage(ss, ev.Result), attrs...)
+		msg, sev := health.TransitionMessage(ss, ev, logHC)
+		sevAttrs := append(attrs, slog.Int("severity", sev))
+		if sev <= health.SeverityServerDown {
+			g.log.Warn(msg, sevAttrs...)
 		} else {
-			g.log.Warn(health.ServerDownMessage(ss, ev.Result), attrs...)
-			if active == 0 && backups == 0 {
-				g.log.Error(health.NoServerMessage(ptype, px.Name), attrs[:1]...)
-			}
+			g.log.Info(msg, sevAttrs...)
+		}
+		if ev.State != health.StateUp && active == 0 && backups == 0 {
+			g.log.Error(health.NoServerMessage(ptype, px.Name), attrs[0], slog.Int("severity", health.SeverityNoServer))
 		}
 		if g.onServerChange != nil {
 			g.onServerChange()
@@ -123,7 +133,7 @@ func (g *Generation) onCheck(px *config.Proxy, be *proxy.Backend, srv *proxy.Ser
 }
 
 // healthConfig maps a server's check settings to the checker's.
-func (g *Generation) healthConfig(px *config.Proxy, s *config.Server) (health.Config, error) {
+func (g *Generation) healthConfig(cfg *config.Config, px *config.Proxy, s *config.Server) (health.Config, error) {
 	host := s.Host
 	if len(s.IPs) > 0 {
 		host = s.IPs[0].String()
@@ -149,8 +159,17 @@ func (g *Generation) healthConfig(px *config.Proxy, s *config.Server) (health.Co
 		ConnectTimeout: px.Timeouts.Connect,
 		Timeout:        px.Timeouts.Check,
 	}
-	_, hc.SendProxy = s.Flags["check-send-proxy"]
-	if err := health.ParseOption(&hc, px.Check.Type); err != nil {
+	hc.Backup, hc.Spread = s.Backup, cfg.Global.SpreadChecks
+	_, checkSendProxy := s.Flags["check-send-proxy"]
+	switch health.CheckProxyVersion(checkSendProxy, s.SendProxy, s.SendProxyV2, s.CheckPort > 0 || s.CheckAddr != "") {
+	case 1:
+		hc.SendProxy = true
+	case 2:
+		hc.SendProxyV2 = true
+	}
+	if err := health.ParseCheckOption(&hc, px.Check.Type, px.Check.Args); err != nil && px.Check.Type == "mysql-check" {
+		return hc, err
+	} else if err != nil {
 		// Not available yet (ssl-hello-chk, mysql-check …): a TCP connect still tells a dead
 		// server from a live one.
 		hc.Kind = health.KindTCP

@@ -71,6 +71,10 @@ func (g *Generation) startFrontends(cfg *config.Config, lns []Listener, proxyMax
 		if fe.Mode == config.ModeHTTP {
 			g.log.Warn(fmt.Sprintf("%s: proxy '%s': mode http is served as a TCP tunnel by lb yet (HTTP rules, headers and HTTP logs are not applied)", fe.Pos, fe.Name))
 		}
+		fmts, errs := compileFormats(fe)
+		if len(errs) > 0 {
+			return errs[0]
+		}
 		fc := proxy.FrontendConfig{
 			Name:             fe.Name,
 			Maxconn:          fe.Maxconn,
@@ -78,7 +82,7 @@ func (g *Generation) startFrontends(cfg *config.Config, lns []Listener, proxyMax
 			TimeoutClientFin: fe.Timeouts.ClientFin,
 			Backend:          g.router(fe),
 			Rules:            feRules[fe],
-			Log:              logger.forFrontend(fe),
+			Log:              logger.forFrontend(fe, fmts),
 		}
 		if fc.Maxconn == 0 && proxyMaxconn > 0 {
 			fc.Maxconn = proxyMaxconn
@@ -87,11 +91,17 @@ func (g *Generation) startFrontends(cfg *config.Config, lns []Listener, proxyMax
 		if err != nil {
 			return fmt.Errorf("%s: frontend %q: %w", fe.Pos, fe.Name, err)
 		}
+		rank := 0
 		for _, b := range lns {
 			if b.Frontend != fe {
 				continue
 			}
-			g.serving = append(g.serving, f.Serve(b.L, proxy.BindConfig{Name: b.Bind.Name, AcceptProxy: b.Bind.AcceptProxy}))
+			rank++
+			id := b.Bind.ID
+			if id == 0 {
+				id = rank
+			}
+			g.serving = append(g.serving, f.Serve(b.L, proxy.BindConfig{Name: b.Bind.Name, ID: id, AcceptProxy: b.Bind.AcceptProxy}))
 		}
 	}
 	return nil

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"lb/internal/config"
+	"lb/internal/health"
 	"lb/internal/proxy"
 )
 
@@ -379,5 +380,58 @@ frontend health
 	}
 	if err := <-drained; err != nil {
 		t.Errorf("Drain = %v", err)
+	}
+}
+
+// TestHealthConfig: a server's check settings reach the checker: mysql-check with its
+// arguments, spread-checks, backup (for the log-health-checks line), and the PROXY version
+// of check-send-proxy.
+func TestHealthConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lb.cfg")
+	text := `global
+    spread-checks 20
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 1s
+    timeout server 1s
+backend db
+    option mysql-check user lb pre-41
+    server m1 127.0.0.1:3306 check backup
+    server m2 127.0.0.1:3307 check send-proxy-v2
+    server m3 127.0.0.1:3308 check send-proxy port 9 check-send-proxy
+    server m4 127.0.0.1:3309 check send-proxy port 9
+`
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, diags := config.Load([]string{path}, config.Options{})
+	for _, d := range diags {
+		if d.Severity == config.Alert {
+			t.Fatalf("config: %s", d)
+		}
+	}
+	g := &Generation{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	px := cfg.Backends()[0]
+	want := []struct {
+		backup bool
+		v1, v2 bool
+		name   string
+	}{{true, false, false, "m1"}, {false, false, true, "m2"}, {false, true, false, "m3"}, {false, false, false, "m4"}}
+	for i, s := range px.Servers {
+		hc, err := g.healthConfig(cfg, px, s)
+		if err != nil {
+			t.Fatalf("%s: %v", s.Name, err)
+		}
+		if hc.Kind != health.KindMySQL || hc.MySQLUser != "lb" || !hc.MySQLPre41 {
+			t.Errorf("%s: kind %v user %q pre41 %v; want mysql-check user lb pre-41", s.Name, hc.Kind, hc.MySQLUser, hc.MySQLPre41)
+		}
+		if hc.Spread != 20 {
+			t.Errorf("%s: spread %d; want 20", s.Name, hc.Spread)
+		}
+		w := want[i]
+		if hc.Backup != w.backup || hc.SendProxy != w.v1 || hc.SendProxyV2 != w.v2 {
+			t.Errorf("%s: backup %v send-proxy %v v2 %v; want %v %v %v", s.Name, hc.Backup, hc.SendProxy, hc.SendProxyV2, w.backup, w.v1, w.v2)
+		}
 	}
 }

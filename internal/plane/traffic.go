@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"lb/internal/config"
 	"lb/internal/logs"
@@ -116,10 +117,81 @@ func targetsOf(g *config.Global, lines []config.LogTarget) []config.LogTarget {
 	return out
 }
 
-// forFrontend returns the frontend's per-session log hook, or nil when it logs nothing.
-// Only "option tcplog" lines exist so far; HTTP logs come with HTTP mode.
-func (t *trafficLogger) forFrontend(fe *config.Proxy) func(*proxy.LogRecord) {
-	if fe.NoLog || !fe.TCPLog {
+// formats are a frontend's compiled log-format (nil when it logs nothing) and
+// unique-id-format (nil when it has none).
+type formats struct{ log, uid *logs.LogFormat }
+
+// logs reports whether the frontend logs its sessions: "option tcplog" or a
+// "log-format" line, unless "no log".
+func logsSessions(fe *config.Proxy) bool {
+	return !fe.NoLog && (fe.TCPLog || fe.LogFormat != "")
+}
+
+// compileFormats compiles the frontend's log-format (or the tcplog format, when it logs
+// with option tcplog) and its unique-id-format, with HAProxy's "failed to parse" words
+// at the line of each.
+func compileFormats(fe *config.Proxy) (formats, []error) {
+	var f formats
+	var errs []error
+	opt := logs.LogFormatOptions{HTTP: fe.Mode == config.ModeHTTP}
+	for _, c := range fe.Captures {
+		switch c.Action {
+		case "request header":
+			opt.ReqCaptures++
+		case "response header":
+			opt.ResCaptures++
+		}
+	}
+	if fe.LogFormat != "" || logsSessions(fe) {
+		src := fe.LogFormat
+		if src == "" {
+			src = logs.DefaultTCPLogFormat
+		}
+		lf, err := logs.CompileLogFormat(src, opt)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: proxy '%s': failed to parse log-format : %v", fe.LogFormatPos, fe.Name, err))
+		}
+		f.log = lf
+	}
+	if fe.UniqueIDFormat != "" {
+		uopt := opt
+		uopt.UniqueID = true
+		uid, err := logs.CompileLogFormat(fe.UniqueIDFormat, uopt)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: proxy '%s': failed to parse unique-id-format : %v", fe.UniqueIDFormatPos, fe.Name, err))
+		}
+		f.uid = uid
+	}
+	return f, errs
+}
+
+// CheckFormats compiles the log-format and unique-id-format strings of every enabled
+// frontend, as Start does, and returns their errors: "lb -c" refuses what lb would refuse
+// at start.
+func CheckFormats(cfg *config.Config) []error {
+	var errs []error
+	for _, fe := range cfg.Frontends() {
+		if fe.Disabled {
+			continue
+		}
+		_, e := compileFormats(fe)
+		errs = append(errs, e...)
+	}
+	return errs
+}
+
+// lineBufs are the buffers of one log line and its unique id, reused from session to
+// session.
+type lineBufs struct{ line, id []byte }
+
+var lineBufPool = sync.Pool{New: func() any { return &lineBufs{line: make([]byte, 0, 256)} }}
+
+// forFrontend returns the frontend's per-session log hook, or nil when it logs nothing:
+// sessions are logged with "option tcplog" or a "log-format" line, rendered by the
+// frontend's compiled format; %ID prints the id its unique-id-format gives the session.
+// HTTP logs come with HTTP mode.
+func (t *trafficLogger) forFrontend(fe *config.Proxy, f formats) func(*proxy.LogRecord) {
+	if !logsSessions(fe) || f.log == nil {
 		return nil
 	}
 	l := t.logs.Open(targetsOf(t.g, fe.Logs))
@@ -127,18 +199,36 @@ func (t *trafficLogger) forFrontend(fe *config.Proxy) func(*proxy.LogRecord) {
 		return nil
 	}
 	dontLogNull := fe.Options["dontlognull"]
+	lf, uid := f.log, f.uid
+	if !lf.UsesUniqueID() {
+		uid = nil // the id is only ever printed by %ID in a TCP session
+	}
+	var logged atomic.Uint64 // %lc
 	return func(r *proxy.LogRecord) {
 		if !logs.ShouldLog(dontLogNull, r.BytesUploaded) {
 			return
 		}
-		line := logs.TCPLog{
-			Client: r.Client, Accept: r.Accept.Local(),
+		rec := logs.TCPLog{
+			Client: r.Client, Accept: r.Accept, Local: r.Local,
 			Frontend: r.Frontend, Backend: r.Backend, Server: r.Server,
-			Tw: r.Tw, Tc: r.Tc, Tt: r.Tt, Bytes: r.BytesRead, Term: r.Termination,
+			Tw: r.Tw, Tc: r.Tc, Tt: r.Tt, Th: r.Th, Td: r.Td,
+			Bytes: r.BytesRead, BytesIn: r.BytesUploaded, Term: r.Termination,
 			ActConn: r.ActConn, FeConn: r.FeConn, BeConn: r.BeConn, SrvConn: r.SrvConn,
 			Retries: r.Retries, Redispatched: r.Redispatch, SrvQueue: r.SrvQueue, BeQueue: r.BackendQueue,
+			BindID: r.BindID, ServerLocal: r.ServerLocal, ServerAddr: r.ServerAddr,
+			SessionID: r.SessionID, LogCount: logged.Add(1) - 1,
 		}
-		_ = l.Log(logs.LevelInfo, line.String(), nil)
+		if rec.Server == "<NOSRV>" {
+			rec.Server = ""
+		}
+		b := lineBufPool.Get().(*lineBufs)
+		if uid != nil {
+			b.id = uid.GenerateUniqueID(&rec, b.id)
+		}
+		b.line = lf.AppendFormat(b.line[:0], &rec)
+		_ = l.Log(logs.LevelInfo, string(b.line), nil)
+		rec.UniqueID = nil
+		lineBufPool.Put(b)
 	}
 }
 

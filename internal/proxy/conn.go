@@ -67,6 +67,10 @@ type Conn struct {
 	f      *Frontend
 	bind   *Binding
 	accept time.Time
+	// id is the process-wide session number taken at accept (%rt).
+	id uint64
+	// th is the time spent reading the PROXY header (%Th).
+	th time.Duration
 
 	// Set by the prologue, read-only afterwards.
 	client, local netip.AddrPort
@@ -111,7 +115,7 @@ type Conn struct {
 }
 
 func newConn(f *Frontend, b *Binding, c net.Conn) *Conn {
-	return &Conn{c: c, f: f, bind: b, accept: time.Now(), killCh: make(chan struct{})}
+	return &Conn{c: c, f: f, bind: b, accept: time.Now(), id: f.eng.sessions.Add(1) - 1, killCh: make(chan struct{})}
 }
 
 // NetConn returns the client socket. The handler may read and write it;
@@ -319,6 +323,7 @@ func (c *Conn) prologue() bool {
 			return false
 		}
 		_ = c.c.SetReadDeadline(time.Time{})
+		c.th = time.Since(c.accept)
 		if !h.Local {
 			c.client, c.local = h.Src, h.Dst
 		}
@@ -345,14 +350,22 @@ func (c *Conn) logPrologue() {
 	if f.cfg.Log == nil || c.silent {
 		return
 	}
-	rec := LogRecord{Client: c.client, Accept: c.accept, Frontend: f.cfg.Name, Bind: c.bind.cfg.Name,
-		Backend: f.cfg.Name, Server: "<NOSRV>", Tw: -1, Tc: -1, Termination: "--"}
+	rec := c.newLogRecord()
 	if t := c.Term(); t != 0 {
 		rec.Termination = string([]byte{t, 'R'})
 	}
 	rec.Tt = time.Since(c.accept)
 	rec.ActConn, rec.FeConn = int(e.actconn.Load()), int(f.cur.Load())
 	f.cfg.Log(&rec)
+}
+
+// newLogRecord returns c's log record as it stands before a backend is
+// chosen.
+func (c *Conn) newLogRecord() LogRecord {
+	f := c.f
+	return LogRecord{Client: c.client, Local: c.local, Accept: c.accept, Frontend: f.cfg.Name,
+		Bind: c.bind.cfg.Name, BindID: c.bind.cfg.ID, SessionID: c.id, Th: c.th,
+		Backend: f.cfg.Name, Server: "<NOSRV>", Tw: -1, Tc: -1, Td: -1, Termination: "--"}
 }
 
 // releaseRules gives c's stream and buffered data back to their pools.

@@ -52,6 +52,11 @@ type ConnectResult struct {
 	// killed: the killer recorded its own) and Phase the phase: 'Q'
 	// queue, 'C' connect.
 	Term, Phase byte
+	// Local and Remote are the local and remote addresses of the server
+	// connection (%bi:%bp, %si:%sp). After a failed attempt Remote is the
+	// address tried and Local is invalid; both are invalid when no server
+	// was chosen or the server is a unix socket.
+	Local, Remote netip.AddrPort
 }
 
 // Connect acquires a server of b for c (the one req names, or a balanced
@@ -121,8 +126,14 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 			// SO_KEEPALIVE with the system's timings, as HAProxy.
 			d.KeepAliveConfig = net.KeepAliveConfig{Enable: true, Idle: -1, Interval: -1, Count: -1}
 		}
-		sc, err = d.Dial(srv.cfg.Network, srv.dialAddr(req.Dst))
+		addr := srv.dialAddr(req.Dst)
+		sc, err = d.Dial(srv.cfg.Network, addr)
+		r.Local, r.Remote = netip.AddrPort{}, netip.AddrPort{}
+		if srv.cfg.Network != "unix" {
+			r.Remote, _ = netip.ParseAddrPort(addr)
+		}
 		if err == nil {
+			r.Local, r.Remote = addrPort(sc.LocalAddr()), addrPort(sc.RemoteAddr())
 			if bc.NoLinger {
 				if tc, ok := sc.(*net.TCPConn); ok {
 					_ = tc.SetLinger(0)

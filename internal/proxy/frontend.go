@@ -40,6 +40,8 @@ type Engine struct {
 	inspectLimit int
 
 	actconn atomic.Int64
+	// sessions numbers the connections accepted by the process (%rt).
+	sessions atomic.Uint64
 
 	work    chan *Conn   // idle setup workers receive here (unbuffered)
 	workers atomic.Int32 // setup workers started
@@ -186,6 +188,24 @@ type LogRecord struct {
 	Redispatch   bool // %rc is prefixed with "+"
 	SrvQueue     int  // %sq
 	BackendQueue int  // %bq
+
+	// Local is the address the client connected to (%fi:%fp): the PROXY
+	// header's destination when there was one.
+	Local netip.AddrPort
+	// ServerLocal and ServerAddr are the local and remote addresses of the
+	// connection to the server (%bi:%bp, %si:%sp); invalid when no
+	// connection was attempted. A failed connection keeps the server's
+	// address.
+	ServerLocal, ServerAddr netip.AddrPort
+	// BindID is the BindConfig.ID of the listener that accepted it.
+	BindID int
+	// SessionID is the number of the session among all those the process
+	// accepted, from 0, taken at accept (%rt).
+	SessionID uint64
+	// Th is the wait for the PROXY header (0 without one), Td the data
+	// transfer time: Tt less Th, Tw and Tc, or -1 when no server
+	// connection was established.
+	Th, Td time.Duration
 }
 
 // FrontendConfig describes a frontend (or the frontend half of a listen).
@@ -227,6 +247,9 @@ type FrontendConfig struct {
 type BindConfig struct {
 	// Name identifies the listener in ConnInfo and logs.
 	Name string
+	// ID is the listener's number in its frontend (%fp of a unix socket
+	// client, HAProxy's luid): the bind's "id", else its rank from 1.
+	ID int
 	// AcceptProxy requires a PROXY v1 or v2 header on each connection.
 	AcceptProxy bool
 }

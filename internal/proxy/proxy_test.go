@@ -825,3 +825,28 @@ func TestResetTermination(t *testing.T) {
 		})
 	}
 }
+
+// TestLogRecordAddresses: the record carries what log-format prints beyond
+// the tcplog line: the frontend address, the server connection's two ends,
+// the bind id, the process-wide session number and the transfer time.
+func TestLogRecordAddresses(t *testing.T) {
+	srv := startServer(t, namedServer("a"))
+	w := mkWorld(t, FrontendConfig{}, BackendConfig{Servers: []ServerConfig{{Name: "a", Addr: srv}},
+		TimeoutConnect: time.Second}, BindConfig{Name: "b", ID: 7})
+	for i := range 2 {
+		c := w.dial()
+		readLine(t, c)
+		local := c.RemoteAddr().(*net.TCPAddr).AddrPort()
+		c.Close()
+		r := w.nextLog()
+		if r.Local != local || r.BindID != 7 || r.SessionID != uint64(i) || r.Th != 0 {
+			t.Errorf("session %d: Local %v BindID %d SessionID %d Th %v; want %v 7 %d 0", i, r.Local, r.BindID, r.SessionID, r.Th, local, i)
+		}
+		if r.ServerAddr != netip.MustParseAddrPort(srv) || !r.ServerLocal.IsValid() || r.ServerLocal.Port() == 0 {
+			t.Errorf("session %d: server connection %v -> %v; want a local port -> %s", i, r.ServerLocal, r.ServerAddr, srv)
+		}
+		if r.Td < 0 || r.Td > r.Tt {
+			t.Errorf("session %d: Td %v with Tt %v", i, r.Td, r.Tt)
+		}
+	}
+}

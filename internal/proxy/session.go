@@ -52,9 +52,7 @@ func (s *session) aborted() bool { return s.c.aborted() }
 // set-up's deep stack (dialling) is freed instead of staying pinned by an
 // idle connection.
 func (s *session) serve() {
-	f, c := s.f, s.c
-	s.rec = LogRecord{Client: c.client, Accept: c.accept, Frontend: f.cfg.Name, Bind: c.bind.cfg.Name,
-		Backend: f.cfg.Name, Server: "<NOSRV>", Tw: -1, Tc: -1, Termination: "--"}
+	s.rec = s.c.newLogRecord()
 	s.phase = '-'
 	if !s.setup() {
 		s.finish()
@@ -110,6 +108,9 @@ func (s *session) finish() {
 		rec.Termination = string([]byte{t, s.phase})
 	}
 	rec.Tt = time.Since(c.accept)
+	if s.srvs.Conn != nil {
+		rec.Td = max(rec.Tt-rec.Th-max(rec.Tw, 0)-max(rec.Tc, 0), 0)
+	}
 	rec.BytesRead, rec.BytesUploaded = down, up
 	f.bytesIn.Add(uint64(up))
 	f.bytesOut.Add(uint64(down))
@@ -197,6 +198,7 @@ func (s *session) setup() bool {
 	sc, r, err := be.Connect(c, &req)
 	rec.Tw, rec.Tc, rec.Retries, rec.Redispatch = r.Tw, r.Tc, r.Retries, r.Redispatched
 	rec.SrvQueue, rec.BackendQueue = r.SrvQueue, r.BackendQueue
+	rec.ServerLocal, rec.ServerAddr = r.Local, r.Remote
 	if r.Server != nil {
 		rec.Server = r.Server.cfg.Name
 	}

@@ -5,17 +5,22 @@ package loopback
 // them.
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // procStatus returns the value of a field of /proc/PID/status ("Uid", "Gid").
@@ -349,4 +354,126 @@ listen app
 	if !strings.Contains(p.out.String(), " sC ") {
 		t.Errorf("the session's log line lacks termination state sC:\n%s", p.out.String())
 	}
+}
+
+// TestGlobalPidfile: without -p, "pidfile" names the file lb writes its pid to once it
+// serves, in the foreground as in the background (daemon); -p wins over it.
+func TestGlobalPidfile(t *testing.T) {
+	s := startNameServer(t, "s1")
+	t.Run("foreground", func(t *testing.T) {
+		dir := t.TempDir()
+		port := freePort(t)
+		pidfile := filepath.Join(dir, "global.pid")
+		cfg := writeConfig(t, lbConfig(dir, port, s.addr(), "    pidfile "+pidfile))
+		p := startLB(t, "-db", "-f", cfg)
+		if pid := readPid(t, pidfile); pid != p.pid() {
+			t.Errorf("pidfile holds %d; want lb's pid %d", pid, p.pid())
+		}
+	})
+	t.Run("daemon", func(t *testing.T) {
+		dir := t.TempDir()
+		port := freePort(t)
+		pidfile := filepath.Join(dir, "global.pid")
+		cfg := writeConfig(t, lbConfig(dir, port, s.addr(), "    daemon\n    pidfile "+pidfile))
+		killAtEnd(t, pidfile)
+		cmd := exec.Command(lbBinary(t), "-f", cfg)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("lb with daemon: %v\n%s", err, out)
+		}
+		if pid := readPid(t, pidfile); pid == cmd.Process.Pid || !alive(pid) {
+			t.Fatalf("pidfile holds %d (started %d); want the running background process", pid, cmd.Process.Pid)
+		}
+		if n, err := askName(fmt.Sprintf("127.0.0.1:%d", port)); err != nil || n != "s1" {
+			t.Errorf("the daemon does not serve: %q, %v", n, err)
+		}
+	})
+	t.Run("-p wins", func(t *testing.T) {
+		dir := t.TempDir()
+		port := freePort(t)
+		global, flag := filepath.Join(dir, "global.pid"), filepath.Join(dir, "flag.pid")
+		cfg := writeConfig(t, lbConfig(dir, port, s.addr(), "    pidfile "+global))
+		p := startLB(t, "-db", "-f", cfg, "-p", flag)
+		if pid := readPid(t, flag); pid != p.pid() {
+			t.Errorf("-p file holds %d; want %d", pid, p.pid())
+		}
+		if _, err := os.Stat(global); err == nil {
+			t.Errorf("the global pidfile was written though -p was given")
+		}
+	})
+}
+
+// TestClientKeepAlive: "option clitcpka" (and tcpka) keeps SO_KEEPALIVE on the client
+// connections lb accepts. lb enables it without the option too (Go does on every accepted
+// TCP connection); the README says so.
+func TestClientKeepAlive(t *testing.T) {
+	s := startNameServer(t, "s1")
+	for _, opt := range []string{"clitcpka", "tcpka"} {
+		t.Run(opt, func(t *testing.T) {
+			dir := t.TempDir()
+			port := freePort(t)
+			cfg := writeConfig(t, strings.Replace(lbConfig(dir, port, s.addr(), ""),
+				"listen app\n", "listen app\n    option "+opt+"\n", 1))
+			p := startLB(t, "-db", "-f", cfg)
+			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 2*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+			if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+				t.Fatalf("not served: %v", err)
+			}
+			on, err := peerSockopt(p.pid(), c, unix.SOL_SOCKET, unix.SO_KEEPALIVE)
+			if err != nil {
+				t.Skipf("cannot read lb's socket: %v", err)
+			}
+			if on != 1 {
+				t.Errorf("SO_KEEPALIVE on lb's side of the client connection = %d; want 1", on)
+			}
+		})
+	}
+}
+
+// peerSockopt reads a socket option of the socket of process pid at the other end of c
+// (local and remote addresses swapped), through a copy of its descriptor (pidfd_getfd).
+func peerSockopt(pid int, c net.Conn, level, opt int) (int, error) {
+	want := [2]string{c.RemoteAddr().String(), c.LocalAddr().String()}
+	pfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(pfd)
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range ents {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", pid, n)); !strings.HasPrefix(l, "socket:") {
+			continue
+		}
+		fd, err := unix.PidfdGetfd(pfd, n, 0)
+		if err != nil {
+			return 0, err
+		}
+		la, err1 := unix.Getsockname(fd)
+		ra, err2 := unix.Getpeername(fd)
+		if err1 == nil && err2 == nil && sockaddrString(la) == want[0] && sockaddrString(ra) == want[1] {
+			v, err := unix.GetsockoptInt(fd, level, opt)
+			unix.Close(fd)
+			return v, err
+		}
+		unix.Close(fd)
+	}
+	return 0, fmt.Errorf("no socket of %d from %s to %s", pid, want[0], want[1])
+}
+
+func sockaddrString(sa unix.Sockaddr) string {
+	if a, ok := sa.(*unix.SockaddrInet4); ok {
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)).String()
+	}
+	return ""
 }
