@@ -243,8 +243,9 @@ func (c *Conn) ReleaseServer() {
 
 // closeConns starts c's end, once: nothing is killed or counted any more,
 // and the server connection (if still published) and the client socket
-// are closed. End calls it too; a handler that logs calls it first so that
-// the peers see the close before the log line is written.
+// are closed. End calls it too; a handler that logs calls it after the log
+// line, as HAProxy does, so that the line's counters do not yet see a
+// client that reconnects at once.
 func (c *Conn) closeConns() {
 	if c.ended.Swap(true) {
 		return
@@ -282,8 +283,8 @@ func (c *Conn) serve() {
 	f.cur.Add(1)
 	f.total.Add(1)
 	if !c.prologue() {
-		c.closeConns()
 		c.logPrologue()
+		c.closeConns()
 		c.End()
 		return
 	}

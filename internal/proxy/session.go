@@ -97,7 +97,6 @@ func (s *session) copyDown() {
 // its Conn.
 func (s *session) finish() {
 	c := s.c
-	c.closeConns()
 	f, e := s.f, s.f.eng
 	rec, be, srv := &s.rec, s.be, c.srv.Load()
 	up, down := s.up, s.down
@@ -114,6 +113,12 @@ func (s *session) finish() {
 	rec.BytesRead, rec.BytesUploaded = down, up
 	f.bytesIn.Add(uint64(up))
 	f.bytesOut.Add(uint64(down))
+	// HAProxy logs once the session has left its server and backend but
+	// not yet the frontend: %ac and %fc count it, %bc and %sc do not.
+	c.ReleaseServer()
+	if be != nil {
+		be.cur.Add(-1)
+	}
 	rec.ActConn, rec.FeConn = int(e.actconn.Load()), int(f.cur.Load())
 	if be != nil {
 		be.bytesIn.Add(uint64(up))
@@ -130,10 +135,10 @@ func (s *session) finish() {
 	if f.cfg.Log != nil {
 		f.cfg.Log(rec)
 	}
-	c.ReleaseServer()
-	if be != nil {
-		be.cur.Add(-1)
-	}
+	// Closed after the log line, as HAProxy logs before it closes: a
+	// client that reconnects at once is not counted in its predecessor's
+	// %ac/%fc.
+	c.closeConns()
 	c.End()
 }
 
