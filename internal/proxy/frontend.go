@@ -236,7 +236,8 @@ type FrontendConfig struct {
 	// proxied to a server of the backend Rules or Backend choose.
 	Handler Handler
 	// Log, when set, receives one record per session at its end, on the
-	// session's goroutine: it must not block for long.
+	// session's goroutine: it must not block for long, and must not keep
+	// the record after it returns (records are reused).
 	Log func(*LogRecord)
 	// Logger receives per-connection debug messages; nil means the
 	// engine's.

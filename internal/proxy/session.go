@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,8 +21,9 @@ type session struct {
 	tunnel   time.Duration
 	halfShut atomic.Bool
 
-	// Set by setup, read by finish after the copiers are done.
-	rec      LogRecord
+	// Set by setup, read by finish after the copiers are done. The log
+	// record itself is built by finish: an idle session does not hold one.
+	lg       setupLog
 	phase    byte
 	be       *Backend
 	up, down int64 // bytes client to server, server to client
@@ -52,7 +55,7 @@ func (s *session) aborted() bool { return s.c.aborted() }
 // set-up's deep stack (dialling) is freed instead of staying pinned by an
 // idle connection.
 func (s *session) serve() {
-	s.rec = s.c.newLogRecord()
+	s.lg = setupLog{tw: -1, tc: -1}
 	s.phase = '-'
 	if !s.setup() {
 		s.finish()
@@ -93,13 +96,40 @@ func (s *session) copyDown() {
 	}
 }
 
+// setupLog is what set-up learnt for the log line: the server tried, the
+// timers, retries and queues, the server connection's addresses.
+type setupLog struct {
+	server                  *Server
+	tw, tc                  time.Duration
+	retries                 int32
+	srvQueue, beQueue       int32
+	redispatch              bool
+	serverLocal, serverAddr netip.AddrPort
+}
+
+// logPool recycles the records finish hands to FrontendConfig.Log.
+var logPool = sync.Pool{New: func() any { return new(LogRecord) }}
+
 // finish closes the connections, accounts and logs the session, then ends
 // its Conn.
 func (s *session) finish() {
 	c := s.c
 	f, e := s.f, s.f.eng
-	rec, be, srv := &s.rec, s.be, c.srv.Load()
+	be, srv := s.be, c.srv.Load()
 	up, down := s.up, s.down
+	rec := logPool.Get().(*LogRecord)
+	defer logPool.Put(rec)
+	*rec = c.newLogRecord()
+	lg := &s.lg
+	if be != nil {
+		rec.Backend = be.cfg.Name
+	}
+	if lg.server != nil {
+		rec.Server = lg.server.cfg.Name
+	}
+	rec.Tw, rec.Tc, rec.Retries, rec.Redispatch = lg.tw, lg.tc, int(lg.retries), lg.redispatch
+	rec.SrvQueue, rec.BackendQueue = int(lg.srvQueue), int(lg.beQueue)
+	rec.ServerLocal, rec.ServerAddr = lg.serverLocal, lg.serverAddr
 	if t := c.Term(); t != 0 {
 		if s.phase == '-' {
 			s.phase = 'D'
@@ -148,7 +178,6 @@ func (s *session) finish() {
 func (s *session) setup() bool {
 	defer s.releaseRules()
 	f, c := s.f, s.c
-	rec := &s.rec
 	info := ConnInfo{Client: c.client, Local: c.local, Bind: c.bind.cfg.Name}
 	fr := f.cfg.Rules
 
@@ -174,7 +203,6 @@ func (s *session) setup() bool {
 	s.be = be
 	be.cur.Add(1)
 	be.total.Add(1)
-	rec.Backend = be.cfg.Name
 	bc := &be.cfg
 	s.srvs.Timeout, s.srvs.FinTimeout, s.tunnel = bc.TimeoutServer, bc.TimeoutServerFin, bc.TimeoutTunnel
 
@@ -201,12 +229,11 @@ func (s *session) setup() bool {
 	}
 	req.WriteTimeout = s.Timeout(&s.srvs)
 	sc, r, err := be.Connect(c, &req)
-	rec.Tw, rec.Tc, rec.Retries, rec.Redispatch = r.Tw, r.Tc, r.Retries, r.Redispatched
-	rec.SrvQueue, rec.BackendQueue = r.SrvQueue, r.BackendQueue
-	rec.ServerLocal, rec.ServerAddr = r.Local, r.Remote
-	if r.Server != nil {
-		rec.Server = r.Server.cfg.Name
-	}
+	lg := &s.lg
+	lg.tw, lg.tc, lg.retries, lg.redispatch = r.Tw, r.Tc, int32(r.Retries), r.Redispatched
+	lg.srvQueue, lg.beQueue = int32(r.SrvQueue), int32(r.BackendQueue)
+	lg.serverLocal, lg.serverAddr = r.Local, r.Remote
+	lg.server = r.Server
 	if err != nil {
 		s.phase = r.Phase
 		if r.Term != 0 {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,13 +12,13 @@ import (
 // sockoptHandler connects to the backend and reports the server socket's
 // SO_KEEPALIVE and SO_LINGER.
 type sockoptHandler struct {
-	be  *Backend
-	got chan [3]int // keepalive, linger on/off, linger seconds
+	be  atomic.Pointer[Backend] // set once the world is built
+	got chan [3]int             // keepalive, linger on/off, linger seconds
 }
 
 func (h *sockoptHandler) Serve(c *Conn) {
 	defer c.End()
-	sc, _, err := h.be.Connect(c, &ConnectRequest{Src: c.Client(), Dst: c.Local()})
+	sc, _, err := h.be.Load().Connect(c, &ConnectRequest{Src: c.Client(), Dst: c.Local()})
 	if err != nil {
 		h.got <- [3]int{-1, -1, -1}
 		return
@@ -54,7 +55,7 @@ func TestServerSocketOptions(t *testing.T) {
 				TimeoutConnect:  time.Second,
 				ServerKeepAlive: tc.ka, NoLinger: tc.nolinger,
 			}, BindConfig{})
-			h.be = w.be
+			h.be.Store(w.be)
 			c := w.dial()
 			defer c.Close()
 			var r [3]int
