@@ -117,12 +117,52 @@ func (s *session) finish() {
 	f, e := s.f, s.f.eng
 	be, srv := s.be, c.srv.Load()
 	up, down := s.up, s.down
-	rec := logPool.Get().(*LogRecord)
-	defer logPool.Put(rec)
+	f.bytesIn.Add(uint64(up))
+	f.bytesOut.Add(uint64(down))
+	if be != nil {
+		be.bytesIn.Add(uint64(up))
+		be.bytesOut.Add(uint64(down))
+	}
+	if srv != nil {
+		srv.bytesIn.Add(uint64(up))
+		srv.bytesOut.Add(uint64(down))
+	}
+	// HAProxy logs once the session has left its server and backend but
+	// not yet the frontend: %ac and %fc count it, %bc and %sc do not.
+	c.ReleaseServer()
+	if be != nil {
+		be.cur.Add(-1)
+	}
+	if f.cfg.Log != nil {
+		rec := logPool.Get().(*LogRecord)
+		s.fillLog(rec)
+		rec.ActConn, rec.FeConn = int(e.actconn.Load()), int(f.cur.Load())
+		if be != nil {
+			rec.BeConn = int(be.cur.Load())
+		}
+		if srv != nil {
+			srv.be.mu.Lock()
+			rec.SrvConn = srv.cur
+			srv.be.mu.Unlock()
+		}
+		f.cfg.Log(rec)
+		logPool.Put(rec)
+	}
+	// Closed after the log line, as HAProxy logs before it closes: a
+	// client that reconnects at once is not counted in its predecessor's
+	// %ac/%fc.
+	c.closeConns()
+	c.End()
+}
+
+// fillLog fills rec with what the session learnt, its times, bytes and
+// termination state; the caller adds the connection counts.
+func (s *session) fillLog(rec *LogRecord) {
+	c := s.c
 	*rec = c.newLogRecord()
 	lg := &s.lg
-	if be != nil {
-		rec.Backend = be.cfg.Name
+	if s.be != nil {
+		rec.Backend = s.be.cfg.Name
 	}
 	if lg.server != nil {
 		rec.Server = lg.server.cfg.Name
@@ -140,36 +180,7 @@ func (s *session) finish() {
 	if s.srvs.Conn != nil {
 		rec.Td = max(rec.Tt-rec.Th-max(rec.Tw, 0)-max(rec.Tc, 0), 0)
 	}
-	rec.BytesRead, rec.BytesUploaded = down, up
-	f.bytesIn.Add(uint64(up))
-	f.bytesOut.Add(uint64(down))
-	// HAProxy logs once the session has left its server and backend but
-	// not yet the frontend: %ac and %fc count it, %bc and %sc do not.
-	c.ReleaseServer()
-	if be != nil {
-		be.cur.Add(-1)
-	}
-	rec.ActConn, rec.FeConn = int(e.actconn.Load()), int(f.cur.Load())
-	if be != nil {
-		be.bytesIn.Add(uint64(up))
-		be.bytesOut.Add(uint64(down))
-		rec.BeConn = int(be.cur.Load())
-	}
-	if srv != nil {
-		srv.bytesIn.Add(uint64(up))
-		srv.bytesOut.Add(uint64(down))
-		srv.be.mu.Lock()
-		rec.SrvConn = srv.cur
-		srv.be.mu.Unlock()
-	}
-	if f.cfg.Log != nil {
-		f.cfg.Log(rec)
-	}
-	// Closed after the log line, as HAProxy logs before it closes: a
-	// client that reconnects at once is not counted in its predecessor's
-	// %ac/%fc.
-	c.closeConns()
-	c.End()
+	rec.BytesRead, rec.BytesUploaded = s.down, s.up
 }
 
 // setup runs the content and switching rules, chooses the backend and
