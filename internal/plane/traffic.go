@@ -121,10 +121,19 @@ func targetsOf(g *config.Global, lines []config.LogTarget) []config.LogTarget {
 // unique-id-format (nil when it has none).
 type formats struct{ log, uid *logs.LogFormat }
 
-// logs reports whether the frontend logs its sessions: "option tcplog" or a
-// "log-format" line, unless "no log".
+// logsSessions reports whether the frontend logs its sessions: "option tcplog" or a
+// "log-format" line, unless "no log". A mode http proxy, tunnelled until lb has its HTTP
+// plane, logs only with a plain "option tcplog": its log-format and unique-id-format
+// (HTTP variables, sample expressions) come with HTTP mode, under the start-up warning that
+// says HTTP logs are not applied yet.
 func logsSessions(fe *config.Proxy) bool {
-	return !fe.NoLog && (fe.TCPLog || fe.LogFormat != "")
+	if fe.NoLog {
+		return false
+	}
+	if fe.Mode == config.ModeHTTP {
+		return fe.TCPLog && fe.LogFormat == ""
+	}
+	return fe.TCPLog || fe.LogFormat != ""
 }
 
 // compileFormats compiles the frontend's log-format (or the tcplog format, when it logs
@@ -142,6 +151,9 @@ func compileFormats(fe *config.Proxy) (formats, []error) {
 			opt.ResCaptures++
 		}
 	}
+	if fe.Mode == config.ModeHTTP && !logsSessions(fe) {
+		return f, nil // HTTP logs: see logsSessions
+	}
 	if fe.LogFormat != "" || logsSessions(fe) {
 		src := fe.LogFormat
 		if src == "" {
@@ -153,7 +165,8 @@ func compileFormats(fe *config.Proxy) (formats, []error) {
 		}
 		f.log = lf
 	}
-	if fe.UniqueIDFormat != "" {
+	if fe.UniqueIDFormat != "" && fe.Mode != config.ModeHTTP {
+		// In mode http the id is HTTP's (unique-id-header, %ID in httplog).
 		uopt := opt
 		uopt.UniqueID = true
 		uid, err := logs.CompileLogFormat(fe.UniqueIDFormat, uopt)
