@@ -46,7 +46,8 @@ type ruleProxy struct{ orig, compiled *config.Proxy }
 // hasRules reports whether px has anything for the rules engine to run: a
 // proxy without saves every connection the trip through it.
 func hasRules(px *config.Proxy) bool {
-	if len(px.TCPRequest) > 0 || len(px.TCPResponse) > 0 || len(px.ACLs) > 0 ||
+	// ACLs alone do nothing: only the rules that use them.
+	if len(px.TCPRequest) > 0 || len(px.TCPResponse) > 0 ||
 		len(px.UseServers) > 0 || len(px.PersistRules) > 0 {
 		return true
 	}

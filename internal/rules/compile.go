@@ -18,11 +18,9 @@ type streamState struct {
 	key, fmt []byte
 	// vars are the stream-scoped variables, by slot.
 	vars []varVal
-	// reqOwner/reqNext and resOwner/resNext record where a content rule
-	// set stopped with Wait: the proxy and the index of the rule to run
-	// again.
-	reqOwner, resOwner *Proxy
-	reqNext, resNext   int
+	// req and res record where a content rule set (request, response)
+	// stopped with Wait.
+	req, res resume
 	// ev and it are the evaluation context and the fetch iteration
 	// state, kept here rather than on the stack because the fetch and
 	// converter function values they are passed to make them escape.
@@ -42,7 +40,7 @@ func (s *Stream) reset() {
 	for i := range st.vars {
 		st.vars[i].set = false
 	}
-	st.reqOwner, st.resOwner, st.reqNext, st.resNext = nil, nil, 0, 0
+	st.req, st.res = resume{}, resume{}
 	st.ev = evalCtx{}
 	*s = Stream{Req: s.Req[:0], Res: s.Res[:0], st: *st}
 }
@@ -360,32 +358,33 @@ func (p *Proxy) runSession(s *Stream) Verdict {
 	return v
 }
 
+// resume is where a content rule set stopped with Wait: the proxy and the
+// index of the rule to run again.
+type resume struct {
+	owner *Proxy
+	next  int
+}
+
 func (p *Proxy) runContent(s *Stream) Verdict {
-	st := &s.st
-	start := 0
-	if st.reqOwner == p {
-		start = st.reqNext
-	}
-	v, next := p.run(s, p.c.content, start, s.ReqFinal || p.InspectDelay == 0)
-	if v == Wait {
-		st.reqOwner, st.reqNext = p, next
-	} else {
-		st.reqOwner, st.reqNext = nil, 0
-	}
-	return v
+	return p.runResumable(s, p.c.content, &s.st.req, s.ReqFinal || p.InspectDelay == 0)
 }
 
 func (p *Proxy) runResponse(s *Stream) Verdict {
-	st := &s.st
+	return p.runResumable(s, p.c.response, &s.st.res, s.ResFinal || p.ResponseInspectDelay == 0)
+}
+
+// runResumable runs rules from where r says p stopped with Wait (from the
+// first one otherwise) and records where it stops this time.
+func (p *Proxy) runResumable(s *Stream, rules []*rule, r *resume, final bool) Verdict {
 	start := 0
-	if st.resOwner == p {
-		start = st.resNext
+	if r.owner == p {
+		start = r.next
 	}
-	v, next := p.run(s, p.c.response, start, s.ResFinal || p.ResponseInspectDelay == 0)
+	v, next := p.run(s, rules, start, final)
 	if v == Wait {
-		st.resOwner, st.resNext = p, next
+		*r = resume{owner: p, next: next}
 	} else {
-		st.resOwner, st.resNext = nil, 0
+		*r = resume{}
 	}
 	return v
 }
