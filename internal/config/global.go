@@ -188,9 +188,8 @@ func init() {
 			g.TuneBufsize = int(n)
 			return tooMany(args, 2)
 		}},
-		// lb sets the affinity of one of its threads only: refused until it
-		// sets every thread's (the parser is kept for then).
-		"cpu-map": {status: kwUnsupported, fn: parseCPUMap},
+		// Pins lb's event loops (its threads, HAProxy's nbthread).
+		"cpu-map": {fn: parseCPUMap},
 		"log": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
 			if len(args) > 1 && args[1] == "global" {
 				return fmt.Errorf("log : 'global' is not supported for a global syslog server")
@@ -469,8 +468,60 @@ func parseCPUMap(l *loader, g *Global, pos Pos, args []string) error {
 			m.CPUs = append(m.CPUs, c)
 		}
 	}
+	if m.Auto && len(m.CPUs) > 1 && m.ThreadLow > 0 && m.ThreadHigh-m.ThreadLow+1 != len(m.CPUs) {
+		return fmt.Errorf("%s : PROC/THREAD range and CPU sets must have the same size to be automatically bound", args[0])
+	}
 	g.CPUMaps = append(g.CPUMaps, m)
 	return nil
+}
+
+// ThreadCPUs returns the CPUs each of n threads is bound to by the cpu-map
+// lines (nil for a thread none binds): a line naming threads binds them,
+// one CPU each in order with "auto:"; a line naming only the process binds
+// every thread no thread line names.
+func (g *Global) ThreadCPUs(n int) [][]int {
+	if len(g.CPUMaps) == 0 {
+		return nil
+	}
+	out := make([][]int, n)
+	threadSet := make([]bool, n)
+	for _, m := range g.CPUMaps {
+		if !m.coversProcess1() {
+			continue // binds a process lb does not have (warned at load)
+		}
+		lo, hi := m.ThreadLow, m.ThreadHigh
+		if lo == 0 {
+			lo, hi = 1, n
+		}
+		for t := lo; t <= hi && t <= n; t++ {
+			i := t - 1
+			if m.ThreadLow == 0 && threadSet[i] {
+				continue // a thread line wins over a process line
+			}
+			if m.ThreadLow != 0 {
+				threadSet[i] = true
+			}
+			if m.Auto && len(m.CPUs) > 1 {
+				out[i] = []int{m.CPUs[(t-lo)%len(m.CPUs)]}
+			} else {
+				out[i] = m.CPUs
+			}
+		}
+	}
+	return out
+}
+
+// coversProcess1 reports whether m's process range includes process 1, the
+// only one lb runs.
+func (m *CPUMap) coversProcess1() bool {
+	switch m.Process {
+	case "all", "odd":
+		return true
+	case "even":
+		return false
+	}
+	lo, _, err := parseRange(m.Process)
+	return err == nil && lo == 1
 }
 
 // parseRange reads "N" or "N-M".

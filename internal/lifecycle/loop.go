@@ -244,6 +244,7 @@ func (p *process) softStop() int {
 		p.log.Info("soft stop: grace period", "grace", g.Grace)
 		time.Sleep(g.Grace)
 	}
+	p.gen.StopAccepting()
 	p.lns.CloseAll()
 	bound := g.HardStopAfter
 	if bound <= 0 {
@@ -269,6 +270,7 @@ func (p *process) hardStop(sig os.Signal) int {
 		_ = p.notify.Stopping("stopping")
 	}
 	p.log.Info("hard stop", "signal", sig.String())
+	p.gen.StopAccepting()
 	p.lns.CloseAll()
 	p.gen.CloseAll()
 	p.gen.Stop()

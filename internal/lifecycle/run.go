@@ -206,6 +206,7 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 		if !ready.awaitGo() {
 			// Connections it accepted meanwhile finish; new ones stay with the old process.
 			p.log.Error("the starting process gave up on this one: exiting")
+			p.gen.StopAccepting()
 			p.lns.CloseAll()
 			ctx, cancel := context.WithTimeout(context.Background(), abandonDrain)
 			if err := p.gen.Drain(ctx); err != nil {

@@ -366,6 +366,18 @@ func (l *Listener) Paused() bool {
 	return l.paused
 }
 
+// Resumed returns a channel closed when the current pause ends (Resume or
+// Close), nil when the Listener is not paused: for callers that accept on
+// its descriptor themselves (File) and must honour Pause.
+func (l *Listener) Resumed() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.paused || l.closed {
+		return nil
+	}
+	return l.wake
+}
+
 // Close stops accepting and closes this process's descriptors. It never
 // calls shutdown(): a socket shared with systemd or another process keeps
 // listening there. A unix socket path is unlinked only when this process

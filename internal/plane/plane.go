@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"strconv"
 
 	"lb/internal/balance"
@@ -27,7 +28,12 @@ func Start(cfg *config.Config, lns []Listener, opts Options) (*Generation, error
 	if g.logs == nil {
 		g.logs, g.ownLogs = NewLogs(&cfg.Global, g.log), true
 	}
-	g.eng = proxy.NewEngine(proxy.EngineConfig{Maxconn: maxconn, Logger: g.log, BufSize: cfg.Global.TuneBufsize})
+	threads := cfg.Global.Nbthread
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0) // every CPU the process may use, as HAProxy 2.6
+	}
+	g.eng = proxy.NewEngine(proxy.EngineConfig{Maxconn: maxconn, Logger: g.log, BufSize: cfg.Global.TuneBufsize,
+		Threads: threads, CPUs: cfg.Global.ThreadCPUs(threads)})
 	for _, px := range cfg.Backends() {
 		be, err := proxy.NewBackend(backendConfig(px))
 		if err != nil {
@@ -83,6 +89,7 @@ func (g *Generation) startFrontends(cfg *config.Config, lns []Listener, proxyMax
 			Backend:          g.router(fe),
 			Rules:            feRules[fe],
 			Log:              logger.forFrontend(fe, fmts),
+			ClientKeepAlive:  fe.Options["clitcpka"] || fe.Options["tcpka"],
 		}
 		if fc.Maxconn == 0 && proxyMaxconn > 0 {
 			fc.Maxconn = proxyMaxconn
@@ -193,6 +200,18 @@ func backendConfig(px *config.Proxy) proxy.BackendConfig {
 // ActiveSessions returns the number of sessions being served.
 func (g *Generation) ActiveSessions() int { return g.eng.ActiveSessions() }
 
+// StopAccepting stops every frontend accepting. Call it before the listeners close: the
+// event loops watch the listeners' descriptors and let go of them before it returns (an
+// accept loop on a listener without deadlines ends when its listener closes; Drain waits
+// for that).
+func (g *Generation) StopAccepting() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, b := range g.serving {
+		b.Stop()
+	}
+}
+
 // Drain waits until every session ended, or ctx is done (then it returns ctx's error).
 // The caller has closed the listeners first: Drain waits for every accept loop to end, so
 // that a connection accepted at the last moment is counted before it waits for the
@@ -229,6 +248,7 @@ func (g *Generation) CloseAll() {
 // Stop stops the health checks and waits for them to end, and closes the log targets the
 // generation opened itself (see Options.Logs). Call it last: after Drain or CloseAll.
 func (g *Generation) Stop() {
+	g.eng.Close()
 	g.checks.stop()
 	if g.ownLogs {
 		g.logs.Close()
@@ -241,6 +261,7 @@ func (g *Generation) abort() {
 	for _, b := range g.serving {
 		b.Stop()
 	}
+	g.eng.Close()
 	for _, m := range g.monitors {
 		m.close()
 	}

@@ -154,6 +154,8 @@ var (
 	errNoServer  = errors.New("no server available")
 	errQueueTime = errors.New("queue timeout")
 	errKilled    = errors.New("session killed")
+	// errWouldQueue: every candidate server is full (tryAcquire).
+	errWouldQueue = errors.New("every server is full")
 )
 
 // Server is a backend's server at run time. Its methods are safe for
@@ -176,6 +178,11 @@ type Server struct {
 	bytesIn  atomic.Uint64 // client to server
 	bytesOut atomic.Uint64 // server to client
 	failed   atomic.Uint64 // failed connection attempts
+
+	// ip and port are Addr parsed, for the event loops' raw connect;
+	// ip is invalid when Addr's host is not a literal address.
+	ip   netip.Addr
+	port uint16
 }
 
 // Backend is a runtime backend: its servers, their state and the queue.
@@ -198,6 +205,11 @@ type Backend struct {
 	// eng is set by the first frontend session using the backend; it
 	// lets ShutdownOnDown find the server's sessions.
 	eng atomic.Pointer[Engine]
+
+	// fast says the event loops may connect for b (reactor_linux.go): it
+	// has no rules of its own, and its servers are literal TCP addresses
+	// with no maxconn, so that choosing one never waits.
+	fast bool
 
 	// view is b as the rules see it; rules are its compiled rules (nil:
 	// none), set by SetRules before serving.
@@ -236,9 +248,42 @@ func NewBackend(cfg BackendConfig) (*Backend, error) {
 		if sc.Disabled {
 			s.state = StateMaint
 		}
+		if host, port, err := net.SplitHostPort(sc.Addr); err == nil {
+			s.ip, _ = netip.ParseAddr(host)
+			if p, err := strconv.ParseUint(port, 10, 16); err == nil {
+				s.port = uint16(p)
+			}
+		}
 		b.srvs = append(b.srvs, s)
 	}
+	b.fast = b.fastServers()
 	return b, nil
+}
+
+// fastServers reports whether every server of b can be connected to by an
+// event loop without waiting.
+func (b *Backend) fastServers() bool {
+	for _, s := range b.srvs {
+		c := &s.cfg
+		if c.Maxconn > 0 || (c.Network != "tcp" && c.Network != "tcp4" && c.Network != "tcp6") ||
+			(!c.AddrFromDst && !s.ip.IsValid()) || s.ip.Zone() != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// fastAddr is the address to connect to for a client that connected to
+// dst, as dialAddr, for servers of a fast backend.
+func (s *Server) fastAddr(dst netip.AddrPort) netip.AddrPort {
+	ip, port := s.ip, s.port
+	if s.cfg.AddrFromDst && dst.IsValid() {
+		ip = dst.Addr().Unmap()
+	}
+	if s.cfg.PortFromDst && dst.IsValid() {
+		port = uint16(int(dst.Port()) + s.cfg.PortOffset)
+	}
+	return netip.AddrPortFrom(ip, port)
 }
 
 // Name returns the backend's name.
@@ -474,15 +519,7 @@ func (s *Server) dialAddr(dst netip.AddrPort) string {
 func (b *Backend) acquire(key uint64, kill <-chan struct{}, exclude *Server) (*Server, queueInfo, error) {
 	var qi queueInfo
 	b.mu.Lock()
-	b.fillSnapLocked()
-	if exclude != nil && len(b.srvs) > 1 {
-		// Redispatch: prefer another server than the one that failed.
-		b.snap[exclude.idx].Usable = false
-		if !balance.Usable(b.snap) {
-			b.fillSnapLocked()
-		}
-	}
-	i := b.algo.Pick(b.snap, key)
+	i := b.pickLocked(key, exclude)
 	if i >= 0 && !b.srvs[i].fullLocked() && len(b.srvs[i].queue) == 0 {
 		s := b.srvs[i]
 		s.takeLocked()
@@ -511,6 +548,43 @@ func (b *Backend) acquire(key uint64, kill <-chan struct{}, exclude *Server) (*S
 	qi.queued = true
 	b.mu.Unlock()
 	return b.waitQueued(w, qi, kill)
+}
+
+// pickLocked returns the index of the server the algorithm picks for key,
+// -1 when none is usable; exclude (after a failed attempt, under
+// redispatch) is avoided when another server is usable. Caller must hold
+// b.mu.
+func (b *Backend) pickLocked(key uint64, exclude *Server) int {
+	b.fillSnapLocked()
+	if exclude != nil && len(b.srvs) > 1 {
+		// Redispatch: prefer another server than the one that failed.
+		b.snap[exclude.idx].Usable = false
+		if !balance.Usable(b.snap) {
+			b.fillSnapLocked()
+		}
+	}
+	return b.algo.Pick(b.snap, key)
+}
+
+// tryAcquire is acquire without a queue, for the event loops: it returns
+// errWouldQueue when the server picked is full, errNoServer when none is
+// usable.
+func (b *Backend) tryAcquire(key uint64, exclude *Server) (*Server, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	i := b.pickLocked(key, exclude)
+	switch {
+	case i < 0 && balance.Usable(b.snap):
+		return nil, errWouldQueue
+	case i < 0:
+		return nil, errNoServer
+	}
+	s := b.srvs[i]
+	if s.fullLocked() || len(s.queue) > 0 {
+		return nil, errWouldQueue
+	}
+	s.takeLocked()
+	return s, nil
 }
 
 // waitQueued waits for queued w to get a server, up to the queue timeout.

@@ -88,9 +88,13 @@ type Conn struct {
 	// nil when none.
 	srv atomic.Pointer[Server]
 
-	// mu guards sc's publication against abort.
+	// mu guards sc's publication against abort, and the hand-over of an
+	// event loop's connection (rx, c, killCh) to the goroutine engine.
 	mu sync.Mutex
 	sc net.Conn // published server connection; nil when none
+	// rx is the event loop's session while a loop drives c
+	// (reactor_linux.go): c is nil then, and so is killCh.
+	rx *rconn
 
 	killCh chan struct{} // closed by abort
 	once   sync.Once     // guards close(killCh)
@@ -147,7 +151,8 @@ func (c *Conn) Stream() *rules.Stream { return c.st }
 // and not yet forwarded; the handler sends it before anything else.
 func (c *Conn) Buffered() []byte { return c.req }
 
-// Done is closed when c is killed or aborted.
+// Done is closed when c is killed or aborted. Handlers always get a
+// channel; a connection an event loop drives has none (nil).
 func (c *Conn) Done() <-chan struct{} { return c.killCh }
 
 // Dead reports whether c was killed or aborted.
@@ -171,9 +176,16 @@ func (c *Conn) Kill(code byte) {
 // abort wakes everything a handler may wait on so that c ends.
 func (c *Conn) abort() {
 	c.dead.Store(true)
-	c.once.Do(func() { close(c.killCh) })
 	past := time.Unix(1, 0)
 	c.mu.Lock()
+	if c.killCh != nil {
+		c.once.Do(func() { close(c.killCh) })
+	}
+	if x := c.rx; x != nil {
+		c.mu.Unlock()
+		x.kill()
+		return
+	}
 	_ = c.c.SetDeadline(past)
 	if c.sc != nil {
 		_ = c.sc.SetDeadline(past)
@@ -182,14 +194,7 @@ func (c *Conn) abort() {
 	c.unpark()
 }
 
-func (c *Conn) aborted() bool {
-	select {
-	case <-c.killCh:
-		return true
-	default:
-		return false
-	}
-}
+func (c *Conn) aborted() bool { return c.dead.Load() }
 
 // Park waits, with no goroutine and no stack, until c's client socket is
 // readable (data, an end of stream or an error), deadline passes (zero:
@@ -251,12 +256,18 @@ func (c *Conn) closeConns() {
 		return
 	}
 	c.mu.Lock()
-	sc := c.sc
+	sc, rx := c.sc, c.rx
 	c.mu.Unlock()
+	if rx != nil {
+		rx.closeFDs() // on rx's loop, the only caller for its connections
+		return
+	}
 	if sc != nil {
 		_ = sc.Close()
 	}
-	_ = c.c.Close()
+	if c.c != nil {
+		_ = c.c.Close()
+	}
 }
 
 // End ends c: closes its sockets if not done yet, releases its server slot
@@ -275,6 +286,7 @@ func (c *Conn) End() {
 	e.remove(c)
 	releaseSem(f.sem)
 	releaseSem(e.sem)
+	e.slotFreed()
 }
 
 // serve runs the prologue on a set-up worker, then the frontend's handler.
@@ -296,20 +308,40 @@ func (c *Conn) serve() {
 // the handler may take the connection; if not, the termination letter is
 // recorded (or the connection is silent).
 func (c *Conn) prologue() bool {
-	f := c.f
 	c.client, c.local = addrPort(c.c.RemoteAddr()), addrPort(c.c.LocalAddr())
+	return c.connRules() && c.proxySession()
+}
+
+// connRules runs the tcp-request connection rules on c.client and c.local
+// and reports whether the connection goes on.
+func (c *Conn) connRules() bool {
+	f := c.f
 	fr := f.cfg.Rules
-	if fr != nil {
-		c.st = streamPool.Get().(*rules.Stream)
-		st := c.st
-		st.Src, st.Dst, st.BindName, st.Frontend = c.client, c.local, c.bind.cfg.Name, f
-		if fr.TCPConnection(st) == rules.Reject {
-			f.deniedConn.Add(1)
-			c.silent = true
-			return false
-		}
+	if fr == nil {
+		return true
 	}
-	if c.bind.cfg.AcceptProxy || (c.st != nil && c.st.ExpectProxy) {
+	c.st = streamPool.Get().(*rules.Stream)
+	st := c.st
+	st.Src, st.Dst, st.BindName, st.Frontend = c.client, c.local, c.bind.cfg.Name, f
+	if fr.TCPConnection(st) == rules.Reject {
+		f.deniedConn.Add(1)
+		c.silent = true
+		return false
+	}
+	return true
+}
+
+// needsProxyHeader reports whether c must read a PROXY header: its bind
+// has accept-proxy, or a rule asked for it (expect-proxy).
+func (c *Conn) needsProxyHeader() bool {
+	return c.bind.cfg.AcceptProxy || (c.st != nil && c.st.ExpectProxy)
+}
+
+// proxySession reads the PROXY header when one is expected, then runs the
+// tcp-request session rules; it reports whether the connection goes on.
+func (c *Conn) proxySession() bool {
+	f := c.f
+	if c.needsProxyHeader() {
 		if t := f.cfg.TimeoutClient; t > 0 {
 			_ = c.c.SetReadDeadline(time.Now().Add(t))
 		}
@@ -332,16 +364,40 @@ func (c *Conn) prologue() bool {
 			c.req = append(getBuf(), rest...)
 		}
 	}
-	if fr != nil {
-		st := c.st
-		st.Src, st.Dst = c.client, c.local
-		if fr.TCPSession(st) == rules.Reject {
-			f.deniedSess.Add(1)
-			c.silent = true
-			return false
-		}
+	return c.sessionRules()
+}
+
+// sessionRules runs the tcp-request session rules and reports whether the
+// connection goes on.
+func (c *Conn) sessionRules() bool {
+	f := c.f
+	fr := f.cfg.Rules
+	if fr == nil {
+		return true
+	}
+	st := c.st
+	st.Src, st.Dst = c.client, c.local
+	if fr.TCPSession(st) == rules.Reject {
+		f.deniedSess.Add(1)
+		c.silent = true
+		return false
 	}
 	return true
+}
+
+// useBackendFinal evaluates the frontend's use_backend rules on the data
+// read so far, as final data (HAProxy evaluates switching rules with
+// SMP_OPT_FINAL: they never wait). It returns nil when none matched.
+func (c *Conn) useBackendFinal(fr *rules.Proxy) *Backend {
+	st := c.st
+	final := st.ReqFinal
+	st.ReqFinal = true
+	rb, ok, _ := fr.UseBackend(st)
+	st.ReqFinal = final
+	if !ok || rb == nil {
+		return nil
+	}
+	return BackendOf(rb)
 }
 
 // logPrologue logs a connection that ended in its prologue, as "option

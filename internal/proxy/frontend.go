@@ -28,6 +28,14 @@ type EngineConfig struct {
 	// less HAProxy's reserve for rewrites (1024 bytes, or half of
 	// BufSize when smaller) of request or response data. 0 means 16384.
 	BufSize int
+	// Threads is the number of event loops ("nbthread"); 0 means one per
+	// CPU the process may use (GOMAXPROCS), as HAProxy 2.6 does.
+	Threads int
+	// CPUs, when set, pins event loop i to the CPUs CPUs[i] ("cpu-map").
+	CPUs [][]int
+	// Goroutines serves every frontend with goroutines, none with the
+	// event loops (tests of the goroutine engine).
+	Goroutines bool
 }
 
 // Engine is the shared state of all frontends of one process generation:
@@ -50,6 +58,14 @@ type Engine struct {
 	mu      sync.Mutex
 	conns   map[*Conn]struct{}
 	drained chan struct{} // closed when conns becomes empty; nil while empty
+
+	// rx is the event loops, started by the first frontend served there.
+	rx reactor
+	// pmu guards paused, the loops' listeners waiting for a maxconn slot;
+	// npaused is its length, read without the lock when a slot frees.
+	pmu     sync.Mutex
+	paused  []*lbind
+	npaused atomic.Int32
 }
 
 // NewEngine returns an engine with no frontend.
@@ -242,6 +258,10 @@ type FrontendConfig struct {
 	// Logger receives per-connection debug messages; nil means the
 	// engine's.
 	Logger *slog.Logger
+	// ClientKeepAlive sets SO_KEEPALIVE on accepted connections ("option
+	// clitcpka" or "tcpka"), with the system's timings; they have none
+	// otherwise, as in HAProxy.
+	ClientKeepAlive bool
 }
 
 // BindConfig holds per-listener ("bind" line) options.
@@ -314,9 +334,12 @@ func (f *Frontend) Stats() FrontendStats {
 
 // Binding is one listener served by a frontend.
 type Binding struct {
-	f    *Frontend
-	ln   net.Listener
-	cfg  BindConfig
+	f   *Frontend
+	ln  net.Listener
+	cfg BindConfig
+	// lbs are the event loops' views of ln when they serve it.
+	lbs  []*lbind
+	pz   pauser        // ln, when it can be paused
 	stop chan struct{} // closed by Stop
 	done chan struct{} // closed when acceptLoop returns
 	once sync.Once     // guards close(stop)
@@ -333,6 +356,9 @@ type deadliner interface{ SetDeadline(time.Time) error }
 // a back-off growing from 5ms to 100ms, so the loop never spins.
 func (f *Frontend) Serve(ln net.Listener, cfg BindConfig) *Binding {
 	b := &Binding{f: f, ln: ln, cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
+	if f.serveReactor(b) {
+		return b
+	}
 	go b.acceptLoop()
 	return b
 }
@@ -346,6 +372,15 @@ func (f *Frontend) Serve(ln net.Listener, cfg BindConfig) *Binding {
 // the loop exits when Accept next returns: an error (close the listener to
 // force it) or one more connection, which is still served.
 func (b *Binding) Stop() {
+	if b.lbs != nil {
+		b.once.Do(func() {
+			close(b.stop)
+			b.stopReactor()
+			close(b.done)
+		})
+		<-b.done
+		return
+	}
 	d, ok := b.ln.(deadliner)
 	b.once.Do(func() {
 		close(b.stop)
@@ -421,6 +456,11 @@ func (b *Binding) acceptLoop() {
 		// Registered here, before the set-up runs on another goroutine, so that Wait never
 		// returns while an accepted connection is not yet counted (a process exiting then
 		// would reset it).
+		// Go enables TCP keep-alive on every connection it accepts;
+		// HAProxy only with "option clitcpka".
+		if tc, ok := c.(*net.TCPConn); ok && !f.cfg.ClientKeepAlive {
+			_ = tc.SetKeepAlive(false)
+		}
 		cn := newConn(f, b, c)
 		f.eng.add(cn)
 		f.eng.dispatch(cn)

@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -104,8 +105,17 @@ func closedAddr(t *testing.T) string {
 
 func mkWorld(t *testing.T, fc FrontendConfig, bc BackendConfig, bind BindConfig) *world {
 	t.Helper()
-	w := &world{t: t, eng: NewEngine(EngineConfig{Logger: quiet}), logs: make(chan *LogRecord, 100)}
+	w := &world{t: t, eng: newTestEngine(EngineConfig{Logger: quiet}), logs: make(chan *LogRecord, 100)}
 	return w.start(fc, bc, bind)
+}
+
+// newTestEngine is NewEngine, serving with goroutines only when
+// LB_TEST_GOROUTINES is set: make test runs this package's tests once on
+// the event loops and once on the goroutine engine.
+func newTestEngine(cfg EngineConfig) *Engine {
+	cfg.Goroutines = cfg.Goroutines || os.Getenv("LB_TEST_GOROUTINES") != ""
+	e := NewEngine(cfg)
+	return e
 }
 
 func (w *world) start(fc FrontendConfig, bc BackendConfig, bind BindConfig) *world {
@@ -611,7 +621,7 @@ func TestStopDrainCloseAll(t *testing.T) {
 type plainListener struct{ net.Listener }
 
 func TestStopWithoutDeadline(t *testing.T) {
-	eng := NewEngine(EngineConfig{Logger: quiet})
+	eng := newTestEngine(EngineConfig{Logger: quiet})
 	be, err := NewBackend(BackendConfig{Name: "be", Servers: []ServerConfig{{Name: "s", Addr: closedAddr(t), Weight: 1}}})
 	if err != nil {
 		t.Fatal(err)
@@ -639,7 +649,8 @@ func TestIdleParking(t *testing.T) {
 		t.Skip("parking is Linux only")
 	}
 	addr := startServer(t, func(c net.Conn) { io.Copy(c, c) })
-	w := mkWorld(t, FrontendConfig{TimeoutClient: 5 * time.Second},
+	// Parking is the goroutine engine's; the event loops need none.
+	w := (&world{t: t, eng: NewEngine(EngineConfig{Logger: quiet, Goroutines: true}), logs: make(chan *LogRecord, 100)}).start(FrontendConfig{TimeoutClient: 5 * time.Second},
 		BackendConfig{Servers: []ServerConfig{{Name: "s", Addr: addr}}, TimeoutConnect: time.Second, TimeoutServer: 5 * time.Second},
 		BindConfig{})
 	base := parkedSessions()
@@ -682,7 +693,7 @@ func TestIdleParking(t *testing.T) {
 
 func TestGlobalMaxconn(t *testing.T) {
 	addr := startServer(t, namedServer("s"))
-	w := &world{t: t, eng: NewEngine(EngineConfig{Maxconn: 1, Logger: quiet}), logs: make(chan *LogRecord, 100)}
+	w := &world{t: t, eng: newTestEngine(EngineConfig{Maxconn: 1, Logger: quiet}), logs: make(chan *LogRecord, 100)}
 	w.start(FrontendConfig{Name: "a"}, BackendConfig{Servers: []ServerConfig{{Name: "s", Addr: addr}}, TimeoutConnect: time.Second}, BindConfig{})
 	first := w.dial()
 	readLine(t, first)

@@ -21,13 +21,9 @@ type session struct {
 	tunnel   time.Duration
 	halfShut atomic.Bool
 
-	// Set by setup, read by finish after the copiers are done. The log
-	// record itself is built by finish: an idle session does not hold one.
-	lg       setupLog
-	phase    byte
-	be       *Backend
-	up, down int64 // bytes client to server, server to client
-	running  atomic.Int32
+	// Set by setup, read by finish after the copiers are done.
+	tally
+	running atomic.Int32
 
 	// res is the server's data read while inspecting the response
 	// (rules.go), sent to the client first; it lives during set-up only.
@@ -110,13 +106,24 @@ type setupLog struct {
 // logPool recycles the records finish hands to FrontendConfig.Log.
 var logPool = sync.Pool{New: func() any { return new(LogRecord) }}
 
-// finish closes the connections, accounts and logs the session, then ends
-// its Conn.
-func (s *session) finish() {
-	c := s.c
-	f, e := s.f, s.f.eng
-	be, srv := s.be, c.srv.Load()
-	up, down := s.up, s.down
+// tally is what a TCP session learnt for its counters and log line, shared
+// by the goroutine session and the event loop's (reactor_linux.go). The log
+// record itself is built at the end: an idle session does not hold one.
+type tally struct {
+	lg       setupLog
+	phase    byte
+	be       *Backend
+	up, down int64 // bytes client to server, server to client
+}
+
+func (s *session) finish() { s.tally.finish(s.c, s.srvs.Conn != nil) }
+
+// finish accounts and logs the session of c, closes its connections and
+// ends c; connected says a server connection was established.
+func (t *tally) finish(c *Conn, connected bool) {
+	f, e := c.f, c.f.eng
+	be, srv := t.be, c.srv.Load()
+	up, down := t.up, t.down
 	f.bytesIn.Add(uint64(up))
 	f.bytesOut.Add(uint64(down))
 	if be != nil {
@@ -135,7 +142,7 @@ func (s *session) finish() {
 	}
 	if f.cfg.Log != nil {
 		rec := logPool.Get().(*LogRecord)
-		s.fillLog(rec)
+		t.fillLog(c, rec, connected)
 		rec.ActConn, rec.FeConn = int(e.actconn.Load()), int(f.cur.Load())
 		if be != nil {
 			rec.BeConn = int(be.cur.Load())
@@ -157,12 +164,11 @@ func (s *session) finish() {
 
 // fillLog fills rec with what the session learnt, its times, bytes and
 // termination state; the caller adds the connection counts.
-func (s *session) fillLog(rec *LogRecord) {
-	c := s.c
+func (t *tally) fillLog(c *Conn, rec *LogRecord, connected bool) {
 	*rec = c.newLogRecord()
-	lg := &s.lg
-	if s.be != nil {
-		rec.Backend = s.be.cfg.Name
+	lg := &t.lg
+	if t.be != nil {
+		rec.Backend = t.be.cfg.Name
 	}
 	if lg.server != nil {
 		rec.Server = lg.server.cfg.Name
@@ -170,17 +176,17 @@ func (s *session) fillLog(rec *LogRecord) {
 	rec.Tw, rec.Tc, rec.Retries, rec.Redispatch = lg.tw, lg.tc, int(lg.retries), lg.redispatch
 	rec.SrvQueue, rec.BackendQueue = int(lg.srvQueue), int(lg.beQueue)
 	rec.ServerLocal, rec.ServerAddr = lg.serverLocal, lg.serverAddr
-	if t := c.Term(); t != 0 {
-		if s.phase == '-' {
-			s.phase = 'D'
+	if code := c.Term(); code != 0 {
+		if t.phase == '-' {
+			t.phase = 'D'
 		}
-		rec.Termination = string([]byte{t, s.phase})
+		rec.Termination = string([]byte{code, t.phase})
 	}
 	rec.Tt = time.Since(c.accept)
-	if s.srvs.Conn != nil {
+	if connected {
 		rec.Td = max(rec.Tt-rec.Th-max(rec.Tw, 0)-max(rec.Tc, 0), 0)
 	}
-	rec.BytesRead, rec.BytesUploaded = s.down, s.up
+	rec.BytesRead, rec.BytesUploaded = t.down, t.up
 }
 
 // setup runs the content and switching rules, chooses the backend and
@@ -300,14 +306,7 @@ func (s *session) switchBackend(fr *rules.Proxy) *Backend {
 		s.readAvailable(&s.cli, &s.c.req)
 		st.Req = s.c.req
 	}
-	final := st.ReqFinal
-	st.ReqFinal = true
-	rb, ok, _ := fr.UseBackend(st)
-	st.ReqFinal = final
-	if !ok || rb == nil {
-		return nil
-	}
-	return BackendOf(rb)
+	return s.c.useBackendFinal(fr)
 }
 
 // useServer evaluates backend be's use-server rules and returns the

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -97,6 +98,43 @@ func TestGlobalProcessSettings(t *testing.T) {
 				t.Errorf("with ulimit-n 2048: %q", line)
 			}
 		}
+	}
+}
+
+// TestCPUMap: with nbthread 2 and "cpu-map auto:1/1-2 0-1", lb runs two event loops, each
+// pinned to its own CPU (the threads' Cpus_allowed_list), and serves through them.
+func TestCPUMap(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		t.Skip("needs 2 CPUs")
+	}
+	s := startNameServer(t, "s1")
+	dir := t.TempDir()
+	port := freePort(t)
+	cfg := writeConfig(t, lbConfig(dir, port, s.addr(), "    nbthread 2\n    cpu-map auto:1/1-2 0-1"))
+	p := startLB(t, "-db", "-f", cfg)
+	for i := 0; i < 4; i++ {
+		if n, err := askName(fmt.Sprintf("127.0.0.1:%d", port)); err != nil || n != "s1" {
+			t.Fatalf("not served: %q, %v", n, err)
+		}
+	}
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", p.pid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned := map[string]int{}
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
+				pinned[strings.TrimSpace(v)]++
+			}
+		}
+	}
+	if pinned["0"] != 1 || pinned["1"] != 1 {
+		t.Errorf("threads by CPU set: %v; want one thread on CPU 0 and one on CPU 1", pinned)
 	}
 }
 
@@ -402,17 +440,24 @@ func TestGlobalPidfile(t *testing.T) {
 	})
 }
 
-// TestClientKeepAlive: "option clitcpka" (and tcpka) keeps SO_KEEPALIVE on the client
-// connections lb accepts. lb enables it without the option too (Go does on every accepted
-// TCP connection); the README says so.
+// TestClientKeepAlive: "option clitcpka" (and tcpka) sets SO_KEEPALIVE on the client
+// connections lb accepts; without either they have none, as in HAProxy.
 func TestClientKeepAlive(t *testing.T) {
 	s := startNameServer(t, "s1")
-	for _, opt := range []string{"clitcpka", "tcpka"} {
-		t.Run(opt, func(t *testing.T) {
+	for _, opt := range []string{"clitcpka", "tcpka", ""} {
+		name, want := opt, 1
+		if opt == "" {
+			name, want = "none", 0
+		}
+		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			port := freePort(t)
+			extra := ""
+			if opt != "" {
+				extra = "    option " + opt + "\n"
+			}
 			cfg := writeConfig(t, strings.Replace(lbConfig(dir, port, s.addr(), ""),
-				"listen app\n", "listen app\n    option "+opt+"\n", 1))
+				"listen app\n", "listen app\n"+extra, 1))
 			p := startLB(t, "-db", "-f", cfg)
 			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 2*time.Second)
 			if err != nil {
@@ -427,8 +472,8 @@ func TestClientKeepAlive(t *testing.T) {
 			if err != nil {
 				t.Skipf("cannot read lb's socket: %v", err)
 			}
-			if on != 1 {
-				t.Errorf("SO_KEEPALIVE on lb's side of the client connection = %d; want 1", on)
+			if on != want {
+				t.Errorf("SO_KEEPALIVE on lb's side of the client connection = %d; want %d", on, want)
 			}
 		})
 	}

@@ -1,0 +1,23 @@
+//go:build !linux
+
+package proxy
+
+// Outside Linux there are no event loops: every frontend is served by
+// goroutines.
+
+type (
+	reactor struct{}
+	lbind   struct{}
+	rconn   struct{}
+)
+
+func (f *Frontend) serveReactor(*Binding) bool { return false }
+func (b *Binding) stopReactor()                {}
+func (x *rconn) kill()                         {}
+func (x *rconn) closeFDs()                     {}
+func (e *Engine) slotFreed()                   {}
+
+// Close stops the engine's event loops; there are none here.
+func (e *Engine) Close() {}
+
+type pauser interface{}
