@@ -3,6 +3,7 @@
 # (HAProxy, lb, HAProxy, lb …) so that machine drift hits both; prints medians and ratios.
 #   scripts/bench.sh LB_BINARY [ROUNDS]        DUR=seconds per measurement (default 5)
 # Needs haproxy, nginx, wrk, iperf3, python3 (make bench installs them) and root for ulimit.
+# Each measurement runs at nbthread 1 and at nbthread 2 (NBTHREADS="1 2"), for both proxies.
 # Measures tcp mode only (lb has no HTTP mode yet):
 #   tcp_keepalive_rps  wrk -t1 -c64 keep-alive through a `mode tcp` frontend to 2 nginx
 #   tcp_close_rps      the same with a new connection per request
@@ -11,6 +12,10 @@
 #   rss_2000_idle_kib  proxy RSS with 2000 idle client connections open
 #   acl20_close_rps    tcp_close_rps through a frontend that evaluates 20 ACL rules per
 #                      connection (tcp-request connection rules and use_backend conditions)
+#   keepalive_cpu_us   the proxy's CPU time (user + system) per request in the keep-alive run,
+#   close_cpu_us       and in the connection-per-request run: lower is better. The load
+#                      generator, the servers and the proxy share the machine's CPUs, so the
+#                      request rates also depend on what the other two get.
 set -u
 LB=$(readlink -f "${1:?usage: bench.sh LB_BINARY [ROUNDS]}")
 ROUNDS=${2:-3}
@@ -48,10 +53,11 @@ PIDS+=($!)
 iperf3 -s -p $P_IPERF >/dev/null 2>&1 &
 PIDS+=($!)
 
-cat >"$W/bench.cfg" <<EOF
+for nbt in ${NBTHREADS:-1 2}; do
+cat >"$W/bench$nbt.cfg" <<EOF
 global
     maxconn 4000
-    nbthread 1
+    nbthread $nbt
 defaults
     timeout connect 5s
     timeout client 30s
@@ -83,6 +89,7 @@ $(for i in $(seq 1 3); do echo "    use_backend nowhere if { src 192.0.2.$i }"; 
     use_backend tcp_out if { dst_port $P_ACL }
     default_backend nowhere
 EOF
+done
 ulimit -n 20000 2>/dev/null
 
 wait_port() { # until something accepts on 127.0.0.1:$1 (5 s at most)
@@ -93,6 +100,18 @@ wait_port() { # until something accepts on 127.0.0.1:$1 (5 s at most)
 	return 1
 }
 rps() { wrk -t1 -c64 -d"${DUR}s" "$@" 2>/dev/null | awk '/Requests\/sec/{print $2}'; }
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system CPU time, in clock ticks
+# rps_cpu PID ARGS…: the request rate, then the proxy's CPU microseconds per request.
+rps_cpu() {
+	local pid=$1 t0 t1 out
+	shift
+	t0=$(ticks "$pid")
+	out=$(wrk -t1 -c64 -d"${DUR}s" "$@" 2>/dev/null)
+	t1=$(ticks "$pid")
+	echo "$out" | awk -v t0="$t0" -v t1="$t1" -v hz="$(getconf CLK_TCK)" '
+		/requests in/{n=$1} /Requests\/sec/{r=$2}
+		END{printf "%s %.1f\n", r, (n > 0 ? (t1-t0)*1e6/hz/n : 0)}'
+}
 p99() {
 	wrk -t1 -c64 -d"${DUR}s" --latency "$@" 2>/dev/null | awk '$1=="99%"{v=$2;
 		if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}
@@ -110,38 +129,48 @@ PY
 }
 
 declare -A R
-measure() { # label command…
-	local label=$1
-	shift
-	"$@" -db -f "$W/bench.cfg" >"$W/$label.log" 2>&1 &
+measure() { # label nbthread command…
+	local label=$1 nbt=$2
+	shift 2
+	"$@" -db -f "$W/bench$nbt.cfg" >"$W/$label.log" 2>&1 &
 	local pid=$!
 	if ! wait_port $P_TCP || ! kill -0 $pid 2>/dev/null; then
 		echo "$label did not start: $(tail -3 "$W/$label.log")"
 		kill $pid 2>/dev/null
 		return 1
 	fi
-	R[$label,tcp_keepalive_rps]+="$(rps http://127.0.0.1:$P_TCP/small) "
-	R[$label,tcp_close_rps]+="$(rps -H 'Connection: close' http://127.0.0.1:$P_TCP/small) "
-	R[$label,tcp_p99_ms]+="$(p99 http://127.0.0.1:$P_TCP/small) "
-	R[$label,bulk_gbit]+="$(gbit) "
-	R[$label,rss_2000_idle_kib]+="$(rss_idle $pid) "
-	R[$label,acl20_close_rps]+="$(rps -H 'Connection: close' http://127.0.0.1:$P_ACL/small) "
+	local v
+	read -r -a v < <(rps_cpu $pid http://127.0.0.1:$P_TCP/small)
+	R[$label,$nbt,tcp_keepalive_rps]+="${v[0]} "
+	R[$label,$nbt,keepalive_cpu_us]+="${v[1]} "
+	read -r -a v < <(rps_cpu $pid -H 'Connection: close' http://127.0.0.1:$P_TCP/small)
+	R[$label,$nbt,tcp_close_rps]+="${v[0]} "
+	R[$label,$nbt,close_cpu_us]+="${v[1]} "
+	R[$label,$nbt,tcp_p99_ms]+="$(p99 http://127.0.0.1:$P_TCP/small) "
+	R[$label,$nbt,bulk_gbit]+="$(gbit) "
+	R[$label,$nbt,rss_2000_idle_kib]+="$(rss_idle $pid) "
+	R[$label,$nbt,acl20_close_rps]+="$(rps -H 'Connection: close' http://127.0.0.1:$P_ACL/small) "
 	kill $pid
 	wait $pid 2>/dev/null
 }
 
 wait_port $P_NG1 && wait_port $P_NG2 || { echo "nginx did not start"; exit 1; }
 for r in $(seq "$ROUNDS"); do
-	measure haproxy haproxy
-	measure lb "$LB"
+	for nbt in ${NBTHREADS:-1 2}; do
+		measure haproxy "$nbt" haproxy
+		measure lb "$nbt" "$LB"
+	done
 done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 echo "lb vs HAProxy $(haproxy -v | awk 'NR==1{print $3}'), $ROUNDS alternated rounds of ${DUR}s, medians"
-printf "%-20s %12s %12s %8s\n" metric haproxy lb ratio
-for m in tcp_keepalive_rps tcp_close_rps tcp_p99_ms bulk_gbit rss_2000_idle_kib acl20_close_rps; do
-	a=$(echo "${R[haproxy,$m]:-}" | median)
-	b=$(echo "${R[lb,$m]:-}" | median)
-	ratio=$(awk -v a="$a" -v b="$b" 'BEGIN{ if (a+0 > 0 && b != "nan") printf "%.2f", b/a; else print "nan" }')
-	printf "%-20s %12s %12s %8s   (haproxy: %s; lb: %s)\n" "$m" "$a" "$b" "$ratio" "${R[haproxy,$m]:-}" "${R[lb,$m]:-}"
+for nbt in ${NBTHREADS:-1 2}; do
+	echo "nbthread $nbt"
+	printf "%-20s %12s %12s %8s\n" metric haproxy lb ratio
+	for m in tcp_keepalive_rps tcp_close_rps tcp_p99_ms bulk_gbit rss_2000_idle_kib acl20_close_rps keepalive_cpu_us close_cpu_us; do
+		a=$(echo "${R[haproxy,$nbt,$m]:-}" | median)
+		b=$(echo "${R[lb,$nbt,$m]:-}" | median)
+		ratio=$(awk -v a="$a" -v b="$b" 'BEGIN{ if (a+0 > 0 && b != "nan") printf "%.2f", b/a; else print "nan" }')
+		printf "%-20s %12s %12s %8s   (haproxy: %s; lb: %s)\n" "$m" "$a" "$b" "$ratio" "${R[haproxy,$nbt,$m]:-}" "${R[lb,$nbt,$m]:-}"
+	done
 done

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -509,6 +510,15 @@ func (g *Global) ThreadCPUs(n int) [][]int {
 		}
 	}
 	return out
+}
+
+// Threads is the number of threads (event loops) lb runs: nbthread, else one per CPU the
+// process may run on, as HAProxy 2.6.
+func (g *Global) Threads() int {
+	if g.Nbthread > 0 {
+		return g.Nbthread
+	}
+	return runtime.NumCPU()
 }
 
 // coversProcess1 reports whether m's process range includes process 1, the

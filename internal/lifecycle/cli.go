@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"runtime"
 	"strconv"
 	"time"
 
@@ -49,7 +48,8 @@ func (p *process) serveGetSocks(c *net.UnixConn) error {
 
 // info is what "show info" says of the process itself.
 func (p *process) info() processInfo {
-	return processInfo{Maxconn: p.cfg.Global.Maxconn, Stopping: p.stopped(), Listeners: p.lns.Count()}
+	return processInfo{Maxconn: p.cfg.Global.Maxconn, Stopping: p.stopped(), Listeners: p.lns.Count(),
+		Threads: p.cfg.Global.Threads()}
 }
 
 // processInfo is what "show info" shows of the process itself, beside its generation.
@@ -60,6 +60,8 @@ type processInfo struct {
 	Stopping bool
 	// Listeners is the number of the frontends' listeners.
 	Listeners int
+	// Threads is the number of event loops (nbthread).
+	Threads int
 }
 
 // registerCommands installs the runtime API commands lb has so far on a CLI server: rt is
@@ -76,7 +78,7 @@ func registerCommands(srv *admin.Server, rt plane.Runtime, info func() processIn
 				stopping = 1
 			}
 			fmt.Fprintf(w, "Name: lb\nVersion: %s\nNbthread: %d\nNbproc: 1\nProcess_num: 1\nPid: %d\n",
-				version.Version, runtime.GOMAXPROCS(0), os.Getpid())
+				version.Version, pi.Threads, os.Getpid())
 			fmt.Fprintf(w, "Uptime: %s\nUptime_sec: %d\nMaxconn: %d\nCurrConns: %d\nStopping: %d\nListeners: %d\n\n",
 				fmtUptime(up), int(up.Seconds()), pi.Maxconn, rt.Snapshot().Sessions, stopping, pi.Listeners)
 			return nil

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"runtime"
 	"strconv"
 
 	"lb/internal/balance"
@@ -28,10 +27,7 @@ func Start(cfg *config.Config, lns []Listener, opts Options) (*Generation, error
 	if g.logs == nil {
 		g.logs, g.ownLogs = NewLogs(&cfg.Global, g.log), true
 	}
-	threads := cfg.Global.Nbthread
-	if threads <= 0 {
-		threads = runtime.GOMAXPROCS(0) // every CPU the process may use, as HAProxy 2.6
-	}
+	threads := cfg.Global.Threads()
 	g.eng = proxy.NewEngine(proxy.EngineConfig{Maxconn: maxconn, Logger: g.log, BufSize: cfg.Global.TuneBufsize,
 		Threads: threads, CPUs: cfg.Global.ThreadCPUs(threads)})
 	for _, px := range cfg.Backends() {

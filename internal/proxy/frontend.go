@@ -29,7 +29,7 @@ type EngineConfig struct {
 	// BufSize when smaller) of request or response data. 0 means 16384.
 	BufSize int
 	// Threads is the number of event loops ("nbthread"); 0 means one per
-	// CPU the process may use (GOMAXPROCS), as HAProxy 2.6 does.
+	// CPU the process may use, as HAProxy 2.6 does.
 	Threads int
 	// CPUs, when set, pins event loop i to the CPUs CPUs[i] ("cpu-map").
 	CPUs [][]int

@@ -51,12 +51,14 @@ const (
 type rside struct {
 	fd int
 	// readable and writable are what the last edges and system calls
-	// said; rdhup that the peer shut its side (EPOLLRDHUP): a short read
-	// is then followed by one more, which sees the end.
-	readable, writable, rdhup bool
-	last                      int64 // UnixNano of the last read or write
-	timeout, finTimeout       int64 // ns
-	tcode, acode              byte  // termination letters on timeout, on failure
+	// said; rdhup that the peer shut its side (EPOLLRDHUP or EPOLLHUP),
+	// failed that the socket has an error pending (EPOLLERR).
+	readable, writable, rdhup, failed bool
+	// shutWanted says a FIN is to be sent (loop.shutq).
+	shutWanted          bool
+	last                int64 // UnixNano of the last read or write
+	timeout, finTimeout int64 // ns
+	tcode, acode        byte  // termination letters on timeout, on failure
 }
 
 // rdir is one direction's copy state.
@@ -248,7 +250,7 @@ func (x *rconn) connect() {
 		return
 	}
 	x.srv.fd = fd
-	x.srv.readable, x.srv.writable, x.srv.rdhup = false, false, false
+	x.srv.readable, x.srv.writable, x.srv.rdhup, x.srv.failed = false, false, false, false
 	// Nagle off, as HAProxy and Go's net do: small writes of a
 	// request-response exchange must not wait for an ACK. No TCP
 	// keep-alive unless "option srvtcpka".
@@ -379,6 +381,9 @@ func (x *rconn) onEvent(side uint8, ev uint32) {
 	}
 	if ev&(unix.EPOLLRDHUP|unix.EPOLLHUP) != 0 {
 		sd.rdhup = true
+	}
+	if ev&unix.EPOLLERR != 0 {
+		sd.failed = true
 	}
 	if ev&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) != 0 {
 		sd.writable = true
@@ -581,13 +586,19 @@ func (x *rconn) pump(d *rdir, src, dst *rside, other *rdir) bool {
 		}
 		if n < len(buf) {
 			// A short read drained the socket: new data brings a new
-			// edge. Only a peer's FIN that came with this data, which
-			// shows on the next read, gives no edge of its own, and
-			// EPOLLRDHUP told us about it.
+			// edge. Only a peer's FIN that came with this data gives no
+			// edge of its own, and EPOLLRDHUP told us about it: as TCP
+			// queues a FIN after all the data before it, the socket then
+			// holds nothing more, and the end is known without the read
+			// that would return 0 (HAProxy pays that read). An error
+			// pending is read, to be reported as such.
 			d.fulls = 0
 			if !src.rdhup {
 				src.readable = false
 				return true
+			}
+			if !src.failed {
+				return x.eof(d, dst, other)
 			}
 			continue
 		}
@@ -656,13 +667,33 @@ func (x *rconn) flush(d *rdir, dst *rside) bool {
 // eof passes the end of d's source on: a FIN to dst while the other
 // direction still runs (the fin timeouts then apply), nothing when both
 // ended, as the close sends it.
+//
+// The FIN is sent by the loop after its next epoll_wait (loop.shutq), not
+// at once: a client that closes as soon as it has its response (HTTP with
+// "Connection: close") has usually done so by then, and the session ends
+// with two closes and no shutdown(2), as in HAProxy, whose tasks run after
+// the poller too.
 func (x *rconn) eof(d *rdir, dst *rside, other *rdir) bool {
 	d.done = true
 	if !other.done {
-		_, _, _ = unix.RawSyscall(unix.SYS_SHUTDOWN, uintptr(dst.fd), unix.SHUT_WR, 0)
+		dst.shutWanted = true
 		x.halfShut = true
+		x.l.shutq = append(x.l.shutq, x)
 	}
 	return true
+}
+
+// sendFINs sends the FINs eof deferred, if x still runs.
+func (x *rconn) sendFINs() {
+	if x.state != stCopying {
+		return
+	}
+	for _, sd := range [2]*rside{&x.cli, &x.srv} {
+		if sd.shutWanted {
+			sd.shutWanted = false
+			_, _, _ = unix.RawSyscall(unix.SYS_SHUTDOWN, uintptr(sd.fd), unix.SHUT_WR, 0)
+		}
+	}
 }
 
 // fail ends x with termination letter code (0: recorded already, as by a
