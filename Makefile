@@ -10,8 +10,9 @@ export CGO_ENABLED := 0
 
 # Debian packages the tests use: haproxy (wire compatibility of the -x handover),
 # systemd-container (end-to-end tests in a real systemd), lintian (package checks),
-# iproute2 (ss), dbus (lbctl inside the container), curl.
-TEST_DEBS := haproxy systemd-container lintian iproute2 dbus curl
+# iproute2 (ss), dbus (lbctl inside the container), curl, gcc and libc6-dev (the race
+# detector needs cgo).
+TEST_DEBS := haproxy systemd-container lintian iproute2 dbus curl gcc libc6-dev
 # The benchmark runs the same config under HAProxy: it needs these as well.
 BENCH_DEBS := haproxy nginx wrk iperf3 python3
 
@@ -47,9 +48,14 @@ bench-deps:
 
 # Every test: unit, integration on loopback (the real lb binary), and end-to-end in a real
 # systemd container (needs root).
+# The engine's packages run again under the race detector, and the proxy package once more on
+# its goroutine engine (the event loops serve its tests by default).
+ENGINE_PKGS := ./internal/proxy/ ./internal/rules/ ./internal/balance/ ./internal/listener/
 test: deps build
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 25m ./...
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 10m $(ENGINE_PKGS)
+	LB_TEST_GOROUTINES=1 $(GO) test -count=1 -timeout 10m ./internal/proxy/
 
 test-unit: build
 	$(GO) test -count=1 -short ./...

@@ -103,7 +103,7 @@ var effects = map[string]effect{
 		why: "reloading on SIGUSR2 is what it brings: lb always does it, by handover (as with -W)"},
 	"global daemon":                          show(e2e + "TestGlobalDaemon"),
 	"global maxconn":                         show("internal/proxy.TestGlobalMaxconn", e2e+"TestFDLimit"),
-	"global nbthread":                        show(e2e + "TestGlobalProcessSettings", e2e + "TestCPUMap"),
+	"global nbthread":                        show(e2e+"TestGlobalProcessSettings", e2e+"TestCPUMap"),
 	"global cpu-map":                         show(e2e + "TestCPUMap"),
 	"global ulimit-n":                        show(e2e+"TestGlobalProcessSettings", "internal/lifecycle.TestPlanFDs"),
 	"global user":                            show(e2e + "TestGlobalPrivileges/user_group"),

@@ -12,7 +12,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The Linux copy engine. Each direction runs on its own goroutine and
+// The goroutine engine's copier on Linux (the event loops have their own,
+// rconn_linux.go). Each direction runs on its own goroutine and
 // drives the raw file descriptors through syscall.RawConn, so that:
 //
 //   - a buffer is taken from a pool only while bytes are in flight: an idle

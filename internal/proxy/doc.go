@@ -47,11 +47,20 @@
 //	b.Stop()              // stop accepting on ln (ln stays open)
 //	eng.Wait(ctx)         // wait for sessions to drain
 //	eng.CloseAll("hard-stop-after")
+//	eng.Close()           // the event loops exit once nothing is left
 //
-// The copy engine is one goroutine per direction driving the sockets' raw
-// file descriptors (syscall.RawConn) on Linux: buffers are taken from a pool
-// only while data is in flight, and a direction that moves bulk data
-// switches to splice(2) through a pooled pipe. A session whose client has
-// not spoken yet is parked in a private epoll set with no goroutine at all
-// (idle_linux.go). See copy_linux.go for the measurements behind the choice.
+// Two engines serve the TCP handler. The event loops (reactor_linux.go,
+// rconn_linux.go) serve every frontend whose connections need no data
+// before a server is chosen: one loop per thread (nbthread), each an OS
+// thread blocking in its own edge-triggered epoll set, every connection a
+// state machine with no goroutine and no buffer while idle. The goroutine
+// engine serves the rest (a PROXY header to read, tcp-request content
+// rules, backends with rules of their own or server queues, servers named
+// by host name), and connections the loops hand over before connecting: one
+// goroutine per direction driving the sockets' raw file descriptors
+// (syscall.RawConn), buffers taken from a pool only while data is in
+// flight, splice(2) through a pooled pipe for bulk data, and sessions whose
+// client has not spoken parked in a private epoll set with no goroutine
+// (idle_linux.go). See copy_linux.go and reactor_linux.go for the
+// measurements behind each choice.
 package proxy

@@ -567,7 +567,17 @@ func (x *rconn) pump(d *rdir, src, dst *rside, other *rdir) bool {
 			return x.eof(d, dst, other)
 		}
 		src.last = l.now
-		w, err := writeNB(dst.fd, buf[:n])
+		// The source's last bytes: its FIN came with them (see below).
+		// They go out corked (MSG_MORE) and the FIN follows at once, so
+		// that the kernel sends both in one segment, as HAProxy does:
+		// two segments fewer per connection (the FIN alone and its ACK).
+		last := n < len(buf) && src.rdhup && !src.failed
+		var w int
+		if last {
+			w, err = sendMore(dst.fd, buf[:n])
+		} else {
+			w, err = writeNB(dst.fd, buf[:n])
+		}
 		if w > 0 {
 			d.total += int64(w)
 			dst.last = l.now
@@ -596,6 +606,9 @@ func (x *rconn) pump(d *rdir, src, dst *rside, other *rdir) bool {
 			if !src.rdhup {
 				src.readable = false
 				return true
+			}
+			if last {
+				return x.eofNow(d, dst, other)
 			}
 			if !src.failed {
 				return x.eof(d, dst, other)
@@ -681,6 +694,36 @@ func (x *rconn) eof(d *rdir, dst *rside, other *rdir) bool {
 		x.l.shutq = append(x.l.shutq, x)
 	}
 	return true
+}
+
+// eofNow is eof for a source whose last bytes went out corked: the FIN
+// follows them at once (shutdown, or the close when the other direction
+// ended too), which also sends them.
+func (x *rconn) eofNow(d *rdir, dst *rside, other *rdir) bool {
+	d.done = true
+	if !other.done {
+		_, _, _ = unix.RawSyscall(unix.SYS_SHUTDOWN, uintptr(dst.fd), unix.SHUT_WR, 0)
+		x.halfShut = true
+	}
+	return true
+}
+
+// sendMore writes b to fd without blocking, corked (MSG_MORE): the caller
+// shuts the socket or closes it next.
+func sendMore(fd int, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		r, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&b[n])), uintptr(len(b)-n),
+			unix.MSG_MORE|unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, 0, 0)
+		switch {
+		case e == unix.EINTR:
+			continue
+		case e != 0:
+			return n, e
+		}
+		n += int(r)
+	}
+	return n, nil
 }
 
 // sendFINs sends the FINs eof deferred, if x still runs.

@@ -19,8 +19,10 @@ import (
 // goroutines: each loop is one goroutine locked to its OS thread (pinned by
 // cpu-map when asked), with its own edge-triggered epoll set, a min-heap of
 // timers and a mailbox. A connection is a state machine (rconn_linux.go)
-// that costs no goroutine, no stack and no buffer while idle: about 600
-// bytes of Go memory, against a goroutine-per-direction engine's 2 stacks.
+// that costs no goroutine, no stack and no buffer while idle: one object of
+// 792 bytes (its Conn included), against a goroutine-per-direction
+// engine's two stacks. With 2000 idle connections (make bench) the process
+// holds 15 MB RSS, HAProxy 2.6 21.5 MB, the goroutine engine 29 to 32 MB.
 //
 // Why. With goroutines on Go's poller, a connection-per-request cost 30.5
 // system calls (strace -c) and about 1.3 times HAProxy's CPU: keep-alive
@@ -29,9 +31,15 @@ import (
 // resolver's code path, deadlines (runtime timers) set and cleared per
 // read, and goroutine hand-offs between the accept loop, the set-up worker
 // and two copiers. Here a connection costs accept4, socket, setsockopt
-// (TCP_NODELAY), connect, two EPOLL_CTL_ADDs, the reads and writes, one
-// shutdown and two closes; timeouts are timestamps checked when a heap
-// entry falls due.
+// (TCP_NODELAY, which accepted sockets inherit from their listener),
+// connect, two EPOLL_CTL_ADDs, the reads and writes and two closes: 13
+// system calls with a request and a response (HAProxy 2.6: 17.7). Timeouts
+// are timestamps, checked when a connection's heap entry falls due.
+//
+// What that bought, measured by CPU time per request of the proxy alone
+// (same load, loopback, nbthread 1): a connection per request 86 us with
+// goroutines, 68 us here, HAProxy 65 to 68 us; most of it is the kernel's
+// TCP work, which the proxy cannot shed (95 % of lb's samples under perf).
 //
 // All loops watch every listener (EPOLLEXCLUSIVE when there are several):
 // the kernel wakes one loop per incoming connection, which then owns it to
