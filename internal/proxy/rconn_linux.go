@@ -80,14 +80,14 @@ const pumpBudget = 16
 
 func rawClose(fd int) { _, _, _ = unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0) }
 
-// newConn runs an accepted connection's prologue and server choice and
-// starts connecting, or hands it to the goroutine engine when it needs
-// what the loop does not do (a PROXY header to read, a backend with rules
-// or queues).
-func (l *loop) newConn(lb *lbind, fd int, peer netip.AddrPort) {
+// newConn registers a connection just accepted from lb's listener, on
+// loop t (l itself, or a loop with fewer connections), and starts it
+// there: at once on l, through t's mailbox otherwise. It is counted in the
+// engine from here, so that Engine.Wait never misses one in a mailbox.
+func (l *loop) newConn(lb *lbind, fd int, peer netip.AddrPort, t *loop) {
 	b := lb.b
 	f := b.f
-	x := &rconn{l: l}
+	x := &rconn{l: t}
 	c := &x.Conn
 	c.f, c.bind, c.accept, c.id, c.rx = f, b, time.Now(), f.eng.sessions.Add(1)-1, x
 	c.client, c.local = peer, lb.local
@@ -100,9 +100,25 @@ func (l *loop) newConn(lb *lbind, fd int, peer netip.AddrPort) {
 		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
 	}
 	f.eng.add(c)
-	l.nconns++
+	t.load.Add(1)
 	f.cur.Add(1)
 	f.total.Add(1)
+	if t != l {
+		t.post(loopMsg{kind: msgConn, x: x})
+		return
+	}
+	x.start()
+}
+
+// start runs the connection's prologue and server choice on its loop and
+// starts connecting, or hands it to the goroutine engine when it needs
+// what the loop does not do (a PROXY header to read, a backend with rules
+// or queues).
+func (x *rconn) start() {
+	c := &x.Conn
+	b := c.bind
+	f := b.f
+	x.l.nconns++
 	if !c.connRules() {
 		x.endPrologue()
 		return
@@ -167,7 +183,7 @@ func (l *loop) newConn(lb *lbind, fd int, peer netip.AddrPort) {
 	}
 	c.srv.Store(srv)
 	x.lg.server = srv
-	x.t1 = l.now
+	x.t1 = x.l.now
 	x.connect()
 }
 
@@ -176,6 +192,7 @@ func (x *rconn) endPrologue() {
 	c := &x.Conn
 	x.state = stDone
 	x.l.nconns--
+	x.l.load.Add(-1)
 	c.logPrologue()
 	c.closeConns()
 	c.End()
@@ -190,6 +207,7 @@ func (x *rconn) handoff(rest bool) {
 	x.cli.fd = -1
 	x.state = stHanded
 	x.l.nconns--
+	x.l.load.Add(-1)
 	file := os.NewFile(uintptr(fd), "")
 	nc, err := net.FileConn(file)
 	_ = file.Close()
@@ -770,6 +788,7 @@ func (x *rconn) end() {
 	}
 	x.tally.up, x.tally.down = x.c2s.total, x.s2c.total
 	x.l.nconns--
+	x.l.load.Add(-1)
 	x.tally.finish(&x.Conn, x.connected)
 }
 

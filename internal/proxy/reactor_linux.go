@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -60,6 +61,7 @@ const (
 	msgStop                // stop watching lb's listener for good; close ack
 	msgResume              // a maxconn slot freed: watch lb's listener again
 	msgQuit                // exit once no connection and no listener is left
+	msgConn                // start x, accepted by another loop
 )
 
 // fdEntry maps a registered descriptor to what owns it; gen tells a stale
@@ -109,8 +111,11 @@ type loop struct {
 	now     int64   // UnixNano, refreshed after each epoll_wait
 	scratch *[]byte // read buffer; a blocked direction takes it over
 	nconns  int
-	nbinds  int
-	quit    bool
+	// load is the loop's connections, those posted to it included, read
+	// by the other loops to spread new connections.
+	load   atomic.Int32
+	nbinds int
+	quit   bool
 
 	// Scratch space for raw system calls, owned by the loop goroutine.
 	rsa  unix.RawSockaddrAny
@@ -505,6 +510,8 @@ func (l *loop) drainInbox() {
 			}
 		case msgQuit:
 			l.quit = true
+		case msgConn:
+			m.x.start()
 		}
 	}
 }
@@ -723,8 +730,28 @@ func (l *loop) accept(lb *lbind) {
 			return
 		}
 		lb.warned = false
-		l.newConn(lb, int(r), sockaddrAddrPort(&l.rsa))
+		// A loop with fewer connections takes this one, so that they
+		// spread over the threads even when one loop wins every wake-up
+		// of the listener (a burst of clients).
+		l.newConn(lb, int(r), sockaddrAddrPort(&l.rsa), l.target())
 	}
+}
+
+// target returns the loop a new connection goes to: this one, unless
+// another has at least two connections fewer (hysteresis: a connection's
+// trip through a mailbox costs an eventfd write and a wake-up).
+func (l *loop) target() *loop {
+	loops := l.e.rx.loops
+	if len(loops) == 1 {
+		return l
+	}
+	best, least := l, l.load.Load()-1
+	for _, o := range loops {
+		if n := o.load.Load(); n < least {
+			best, least = o, n
+		}
+	}
+	return best
 }
 
 // sockaddrAddrPort converts a raw socket address, as Go's net package
