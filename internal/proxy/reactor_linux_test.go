@@ -1,0 +1,49 @@
+package proxy
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// TestLoopsSpreadConnections: with two event loops, connections opened one after the other
+// (a burst, which one loop's wake-ups may all win) end up on both loops, and an idle one
+// holds no goroutine.
+func TestLoopsSpreadConnections(t *testing.T) {
+	addr := startServer(t, func(c net.Conn) { io.Copy(c, c) })
+	w := &world{t: t, eng: NewEngine(EngineConfig{Logger: quiet, Threads: 2}), logs: make(chan *LogRecord, 100)}
+	w.start(FrontendConfig{TimeoutClient: 5 * time.Second},
+		BackendConfig{Servers: []ServerConfig{{Name: "s", Addr: addr}}, TimeoutConnect: time.Second, TimeoutServer: 5 * time.Second},
+		BindConfig{})
+	goroutines := runtime.NumGoroutine()
+	const n = 20
+	var cs []*net.TCPConn
+	for i := range n {
+		c := w.dial()
+		cs = append(cs, c)
+		// An echo proves the connection is set up on its loop.
+		fmt.Fprintf(c, "ping %d\n", i)
+		if l := readLine(t, c); l != fmt.Sprintf("ping %d", i) {
+			t.Fatalf("echo = %q", l)
+		}
+	}
+	loops := w.eng.rx.loops
+	if len(loops) != 2 {
+		t.Fatalf("%d loops; want 2", len(loops))
+	}
+	for i, l := range loops {
+		if got := l.load.Load(); got < n/2-1 {
+			t.Errorf("loop %d holds %d connections of %d; want about half", i, got, n)
+		}
+	}
+	// The test's own echo server runs a goroutine per connection; lb none.
+	if g := runtime.NumGoroutine() - goroutines; g > n+2 {
+		t.Errorf("%d more goroutines for %d connections; want at most %d (the echo server's)", g, n, n+2)
+	}
+	for _, c := range cs {
+		c.Close()
+	}
+}
