@@ -207,8 +207,7 @@ type Backend struct {
 	eng atomic.Pointer[Engine]
 
 	// fast says the event loops may connect for b (reactor_linux.go): it
-	// has no rules of its own, and its servers are literal TCP addresses
-	// with no maxconn, so that choosing one never waits.
+	// has no rules of its own, and its servers are literal TCP addresses.
 	fast bool
 
 	// view is b as the rules see it; rules are its compiled rules (nil:
@@ -220,10 +219,22 @@ type Backend struct {
 	deniedReq, deniedResp atomic.Uint64
 }
 
-// waiter is a connection waiting in a queue.
+// waiter is a connection waiting in a queue: a goroutine's, which receives
+// its server on ch, or an event loop's (x), which gets it in its loop's
+// mailbox.
 type waiter struct {
 	key uint64
 	ch  chan *Server // receives the server, buffered 1
+	x   *rconn
+}
+
+// give hands s, on which a slot was taken for w, to w's connection.
+func (w *waiter) give(s *Server) {
+	if w.x != nil {
+		w.x.dispatched(s)
+		return
+	}
+	w.ch <- s
 }
 
 // NewBackend builds a runtime backend from cfg.
@@ -260,12 +271,12 @@ func NewBackend(cfg BackendConfig) (*Backend, error) {
 	return b, nil
 }
 
-// fastServers reports whether every server of b can be connected to by an
-// event loop without waiting.
+// fastServers reports whether an event loop can connect to every server of
+// b itself (a literal TCP address).
 func (b *Backend) fastServers() bool {
 	for _, s := range b.srvs {
 		c := &s.cfg
-		if c.Maxconn > 0 || (c.Network != "tcp" && c.Network != "tcp4" && c.Network != "tcp6") ||
+		if (c.Network != "tcp" && c.Network != "tcp4" && c.Network != "tcp6") ||
 			(!c.AddrFromDst && !s.ip.IsValid()) || s.ip.Zone() != "" {
 			return false
 		}
@@ -517,16 +528,27 @@ func (s *Server) dialAddr(dst netip.AddrPort) string {
 // every candidate is full. It returns with the server counted as busy; the
 // caller must call release. kill aborts a queued wait.
 func (b *Backend) acquire(key uint64, kill <-chan struct{}, exclude *Server) (*Server, queueInfo, error) {
+	w := &waiter{key: key, ch: make(chan *Server, 1)}
+	s, qi, err := b.acquireOrQueue(w, exclude)
+	if s != nil || err != nil {
+		return s, qi, err
+	}
+	return b.waitQueued(w, qi, kill)
+}
+
+// acquireOrQueue picks a server for w.key and takes a slot on it, or
+// queues w when every candidate is full (qi.queued: the server comes
+// through w later), or fails with errNoServer.
+func (b *Backend) acquireOrQueue(w *waiter, exclude *Server) (*Server, queueInfo, error) {
 	var qi queueInfo
 	b.mu.Lock()
-	i := b.pickLocked(key, exclude)
+	i := b.pickLocked(w.key, exclude)
 	if i >= 0 && !b.srvs[i].fullLocked() && len(b.srvs[i].queue) == 0 {
 		s := b.srvs[i]
 		s.takeLocked()
 		b.mu.Unlock()
 		return s, qi, nil
 	}
-	w := &waiter{key: key, ch: make(chan *Server, 1)}
 	switch {
 	case i >= 0 && (b.srvs[i].cfg.Maxqueue == 0 || len(b.srvs[i].queue) < b.srvs[i].cfg.Maxqueue):
 		// A hashing algorithm kept its full server: wait for it.
@@ -547,7 +569,15 @@ func (b *Backend) acquire(key uint64, kill <-chan struct{}, exclude *Server) (*S
 	qi.beQueue = len(b.queue)
 	qi.queued = true
 	b.mu.Unlock()
-	return b.waitQueued(w, qi, kill)
+	return nil, qi, nil
+}
+
+// cancelWait takes w out of its queue and reports whether it was still
+// there; if not, a server was given to it already.
+func (b *Backend) cancelWait(w *waiter) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.removeWaiterLocked(w)
 }
 
 // pickLocked returns the index of the server the algorithm picks for key,
@@ -661,7 +691,7 @@ func (b *Backend) dispatchLocked() {
 			w := s.queue[0]
 			s.queue = s.queue[1:]
 			s.takeLocked()
-			w.ch <- s
+			w.give(s)
 		}
 	}
 	for len(b.queue) > 0 {
@@ -674,6 +704,6 @@ func (b *Backend) dispatchLocked() {
 		b.queue = b.queue[1:]
 		s := b.srvs[i]
 		s.takeLocked()
-		w.ch <- s
+		w.give(s)
 	}
 }

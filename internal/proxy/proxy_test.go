@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sort"
 	"runtime"
 	"strings"
 	"sync"
@@ -859,5 +860,49 @@ func TestLogRecordAddresses(t *testing.T) {
 		if r.Td < 0 || r.Td > r.Tt {
 			t.Errorf("session %d: Td %v with Tt %v", i, r.Td, r.Tt)
 		}
+	}
+}
+
+// TestKillQueued: a connection killed while it waits in the queue ends "KQ", leaves the
+// queue, and the slot it would have had goes to nobody else's loss.
+func TestKillQueued(t *testing.T) {
+	hold := make(chan struct{})
+	addr := startServer(t, func(c net.Conn) {
+		c.Write([]byte("hello\n"))
+		<-hold
+	})
+	t.Cleanup(func() { close(hold) })
+	w := mkWorld(t, FrontendConfig{TimeoutClient: 5 * time.Second},
+		BackendConfig{Servers: []ServerConfig{{Name: "s", Addr: addr, Maxconn: 1}},
+			TimeoutConnect: time.Second, TimeoutQueue: 10 * time.Second, TimeoutServer: 5 * time.Second},
+		BindConfig{})
+	first := w.dial()
+	if l := readLine(t, first); l != "hello" {
+		t.Fatalf("first connection got %q", l)
+	}
+	second := w.dial()
+	deadline := time.Now().Add(5 * time.Second)
+	for w.be.Stats().Queue != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("second connection never queued")
+		}
+		time.Sleep(time.Millisecond) // polling a counter: there is no event for "queued"
+	}
+	w.eng.CloseAll("test")
+	expectClosed(t, second, 3*time.Second)
+	expectClosed(t, first, 3*time.Second)
+	var terms []string
+	for range 2 {
+		terms = append(terms, w.nextLog().Termination)
+	}
+	sort.Strings(terms)
+	if fmt.Sprint(terms) != "[KD KQ]" {
+		t.Errorf("terminations %v; want [KD KQ]", terms)
+	}
+	if st := w.be.Stats(); st.Queue != 0 || st.Cur != 0 {
+		t.Errorf("after the kill: queue %d, sessions %d; want 0, 0", st.Queue, st.Cur)
+	}
+	if s := w.be.Servers()[0].Stats(); s.Cur != 0 {
+		t.Errorf("server slots held after the kill: %d", s.Cur)
 	}
 }

@@ -36,10 +36,14 @@ type rconn struct {
 	retryAt           int64 // end of the turn-around wait
 	timerAt           int64 // due time while in the loop's timer heap
 	tidx              int32 // index in the heap + 1; 0: not in it
+	// w is x's place in a queue while stQueued, queuedAt when it entered.
+	w        *waiter
+	queuedAt int64
 }
 
 const (
 	stNew        uint8 = iota // accepted, prologue and server choice
+	stQueued                  // waiting in a backend or server queue
 	stConnecting              // connect(2) in progress
 	stTurnaround              // waiting to retry a refused connect
 	stCopying                 // both sockets up, copying
@@ -157,10 +161,6 @@ func (x *rconn) start() {
 		x.key = balance.HashAddr(c.client.Addr())
 	}
 	srv, err := be.tryAcquire(x.key, nil)
-	if err == errWouldQueue {
-		x.handoff(false)
-		return
-	}
 	c.releaseRules()
 	x.be = be
 	be.cur.Add(1)
@@ -175,6 +175,21 @@ func (x *rconn) start() {
 	x.srv.tcode, x.srv.acode = TermServerTimeout, TermServerAbort
 	x.tunnel = int64(bc.TimeoutTunnel)
 	x.lg.tw = 0
+	if err == errWouldQueue {
+		// Every candidate is full: wait in the queue (HAProxy's pendconn)
+		// unless a slot freed meanwhile.
+		x.w = &waiter{key: x.key, x: x}
+		var qi queueInfo
+		srv, qi, err = be.acquireOrQueue(x.w, nil)
+		if err == nil && srv == nil {
+			x.state = stQueued
+			x.queuedAt = x.l.now
+			x.lg.srvQueue, x.lg.beQueue = int32(qi.srvQueue), int32(qi.beQueue)
+			x.arm()
+			return
+		}
+		x.w = nil
+	}
 	if err != nil { // no usable server: HAProxy logs SC with <NOSRV>
 		x.phase = 'C'
 		c.SetTerm(TermServerAbort)
@@ -185,6 +200,37 @@ func (x *rconn) start() {
 	x.lg.server = srv
 	x.t1 = x.l.now
 	x.connect()
+}
+
+// dispatched is called, under the backend's lock, when a queued x got a
+// slot on s: x's loop takes it from there.
+func (x *rconn) dispatched(s *Server) { x.l.post(loopMsg{kind: msgServer, x: x, srv: s}) }
+
+// onServer connects a queued x to the server it was given, or gives the
+// slot back when x left the queue meanwhile (killed, or timed out as the
+// slot came).
+func (x *rconn) onServer(s *Server) {
+	if x.state != stQueued {
+		s.be.release(s)
+		return
+	}
+	x.w = nil
+	x.lg.tw = time.Duration(x.l.now - x.queuedAt)
+	x.Conn.srv.Store(s)
+	x.lg.server = s
+	x.t1 = x.l.now
+	x.connect()
+}
+
+// leaveQueue takes a queued x out of its queue. When a server was given
+// to it already, the slot comes back through onServer, which releases it.
+func (x *rconn) leaveQueue() {
+	if x.w != nil {
+		x.be.cancelWait(x.w)
+		x.w = nil
+	}
+	x.lg.tw = time.Duration(x.l.now - x.queuedAt)
+	x.phase = 'Q'
 }
 
 // endPrologue ends a connection refused before a backend was chosen.
@@ -434,6 +480,11 @@ func (x *rconn) onTimer() {
 		return
 	}
 	switch x.state {
+	case stQueued:
+		// "timeout queue": HAProxy's sQ.
+		x.leaveQueue()
+		x.Conn.SetTerm(TermServerTimeout)
+		x.end()
 	case stConnecting:
 		x.connectFailed(true)
 	case stTurnaround:
@@ -473,6 +524,16 @@ func (x *rconn) expiry(sd *rside) int64 {
 // it ends with if nothing happens until then.
 func (x *rconn) deadline() (int64, byte) {
 	switch x.state {
+	case stQueued:
+		// "timeout queue", else "timeout connect", as Backend.Connect.
+		t := x.be.cfg.TimeoutQueue
+		if t == 0 {
+			t = x.be.cfg.TimeoutConnect
+		}
+		if t > 0 {
+			return x.queuedAt + int64(t), TermServerTimeout
+		}
+		return 0, 0
 	case stConnecting:
 		if t := x.be.cfg.TimeoutConnect; t > 0 {
 			return x.attemptAt + int64(t), TermServerTimeout
@@ -763,7 +824,10 @@ func (x *rconn) fail(code byte) {
 	if code != 0 {
 		x.Conn.SetTerm(code)
 	}
-	if x.state == stConnecting || x.state == stTurnaround {
+	switch x.state {
+	case stQueued:
+		x.leaveQueue()
+	case stConnecting, stTurnaround:
 		x.phase = 'C'
 	}
 	x.end()

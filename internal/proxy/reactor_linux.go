@@ -53,6 +53,7 @@ type loopMsg struct {
 	x    *rconn
 	lb   *lbind
 	ack  chan struct{}
+	srv  *Server // msgServer
 }
 
 const (
@@ -62,6 +63,7 @@ const (
 	msgResume              // a maxconn slot freed: watch lb's listener again
 	msgQuit                // exit once no connection and no listener is left
 	msgConn                // start x, accepted by another loop
+	msgServer              // queued x got a slot on srv
 )
 
 // fdEntry maps a registered descriptor to what owns it; gen tells a stale
@@ -512,6 +514,8 @@ func (l *loop) drainInbox() {
 			l.quit = true
 		case msgConn:
 			m.x.start()
+		case msgServer:
+			m.x.onServer(m.srv)
 		}
 	}
 }

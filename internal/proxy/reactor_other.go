@@ -21,3 +21,5 @@ func (e *Engine) slotFreed()                   {}
 func (e *Engine) Close() {}
 
 type pauser interface{}
+
+func (x *rconn) dispatched(*Server) {}
