@@ -117,7 +117,7 @@ func (l *loop) newConn(lb *lbind, fd int, peer netip.AddrPort, t *loop) {
 // start runs the connection's prologue and server choice on its loop and
 // starts connecting, or hands it to the goroutine engine when it needs
 // what the loop does not do (a PROXY header to read, a backend with rules
-// or queues).
+// of its own).
 func (x *rconn) start() {
 	c := &x.Conn
 	b := c.bind
