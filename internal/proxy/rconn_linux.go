@@ -144,8 +144,10 @@ func (x *rconn) start() {
 		x.dst = c.st.Dst
 	}
 	if be == nil {
-		info := ConnInfo{Client: c.client, Local: x.dst, Bind: b.cfg.Name}
-		be = f.cfg.Backend(&info)
+		// The loop's ConnInfo: a chooser does not keep it, and one on the
+		// stack would escape through the function value.
+		x.l.info = ConnInfo{Client: c.client, Local: x.dst, Bind: b.cfg.Name}
+		be = f.cfg.Backend(&x.l.info)
 	}
 	if be == nil {
 		x.phase = 'R'

@@ -119,9 +119,11 @@ type loop struct {
 	nbinds int
 	quit   bool
 
-	// Scratch space for raw system calls, owned by the loop goroutine.
+	// Scratch space for raw system calls and the backend chooser, owned
+	// by the loop goroutine.
 	rsa  unix.RawSockaddrAny
 	rlen uint32
+	info ConnInfo
 }
 
 // lbind is one listener as one loop watches it.
