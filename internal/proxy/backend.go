@@ -206,8 +206,9 @@ type Backend struct {
 	// lets ShutdownOnDown find the server's sessions.
 	eng atomic.Pointer[Engine]
 
-	// fast says the event loops may connect for b (reactor_linux.go): it
-	// has no rules of its own, and its servers are literal TCP addresses.
+	// fast says the event loops may connect for b (reactor_linux.go): its
+	// rules need no data (use-server, force-persist, ignore-persist at
+	// most), and its servers are literal TCP addresses.
 	fast bool
 
 	// view is b as the rules see it; rules are its compiled rules (nil:
@@ -490,19 +491,28 @@ type queueInfo struct {
 // queue when it is full. It returns with srv counted as busy; the caller
 // must call release.
 func (b *Backend) acquireServer(srv *Server, kill <-chan struct{}) (*Server, queueInfo, error) {
+	w := &waiter{ch: make(chan *Server, 1)}
+	if s, qi := b.acquireServerOrQueue(srv, w); s != nil {
+		return s, qi, nil
+	} else {
+		return b.waitQueued(w, qi, kill)
+	}
+}
+
+// acquireServerOrQueue takes a slot on srv itself, or queues w in srv's
+// own queue (the server comes through w later; qi.queued).
+func (b *Backend) acquireServerOrQueue(srv *Server, w *waiter) (*Server, queueInfo) {
 	var qi queueInfo
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	if !srv.fullLocked() && len(srv.queue) == 0 {
 		srv.takeLocked()
-		b.mu.Unlock()
-		return srv, qi, nil
+		return srv, qi
 	}
-	w := &waiter{ch: make(chan *Server, 1)}
 	srv.queue = append(srv.queue, w)
 	srv.maxQCur = max(srv.maxQCur, len(srv.queue))
 	qi.srvQueue, qi.beQueue, qi.queued = len(srv.queue), len(b.queue), true
-	b.mu.Unlock()
-	return b.waitQueued(w, qi, kill)
+	return nil, qi
 }
 
 // dialAddr is the address to connect to for a client that connected to dst.

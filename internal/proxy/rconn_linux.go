@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"lb/internal/balance"
+	"lb/internal/rules"
 )
 
 // rconn is a TCP session driven by an event loop (reactor_linux.go): the
@@ -39,6 +40,8 @@ type rconn struct {
 	// w is x's place in a queue while stQueued, queuedAt when it entered.
 	w        *waiter
 	queuedAt int64
+	// forced is the server use-server named (never redispatched).
+	forced *Server
 }
 
 const (
@@ -162,21 +165,35 @@ func (x *rconn) start() {
 	if c.client.IsValid() {
 		x.key = balance.HashAddr(c.client.Addr())
 	}
-	srv, err := be.tryAcquire(x.key, nil)
-	c.releaseRules()
-	x.be = be
-	be.cur.Add(1)
-	be.total.Add(1)
-	if be.eng.Load() == nil {
-		be.eng.CompareAndSwap(nil, f.eng)
+	x.enter(be, f) // before the rules, which may read be_conn
+	if br := be.rules; br != nil {
+		// use-server, force-persist, ignore-persist: the backend's rules
+		// need no data here (Backend.fast).
+		if c.st == nil {
+			c.st = streamPool.Get().(*rules.Stream)
+			c.st.Src, c.st.Dst, c.st.BindName, c.st.Frontend = c.client, x.dst, b.cfg.Name, f
+		}
+		c.st.Backend = &be.view
+		if name, _ := br.UseServer(c.st); name != "" {
+			x.forced = be.Server(name)
+		}
 	}
-	bc := &be.cfg
-	x.cli.timeout, x.cli.finTimeout = int64(f.cfg.TimeoutClient), int64(f.cfg.TimeoutClientFin)
-	x.cli.tcode, x.cli.acode = TermClientTimeout, TermClientAbort
-	x.srv.timeout, x.srv.finTimeout = int64(bc.TimeoutServer), int64(bc.TimeoutServerFin)
-	x.srv.tcode, x.srv.acode = TermServerTimeout, TermServerAbort
-	x.tunnel = int64(bc.TimeoutTunnel)
-	x.lg.tw = 0
+	var srv *Server
+	var err error
+	if x.forced != nil {
+		srv = x.forced
+		var qi queueInfo
+		x.w = &waiter{x: x}
+		if srv, qi = be.acquireServerOrQueue(srv, x.w); srv == nil {
+			c.releaseRules()
+			x.wait(qi)
+			return
+		}
+		x.w = nil
+	} else {
+		srv, err = be.tryAcquire(x.key, nil)
+	}
+	c.releaseRules()
 	if err == errWouldQueue {
 		// Every candidate is full: wait in the queue (HAProxy's pendconn)
 		// unless a slot freed meanwhile.
@@ -184,10 +201,7 @@ func (x *rconn) start() {
 		var qi queueInfo
 		srv, qi, err = be.acquireOrQueue(x.w, nil)
 		if err == nil && srv == nil {
-			x.state = stQueued
-			x.queuedAt = x.l.now
-			x.lg.srvQueue, x.lg.beQueue = int32(qi.srvQueue), int32(qi.beQueue)
-			x.arm()
+			x.wait(qi)
 			return
 		}
 		x.w = nil
@@ -202,6 +216,31 @@ func (x *rconn) start() {
 	x.lg.server = srv
 	x.t1 = x.l.now
 	x.connect()
+}
+
+// enter counts x in backend be and takes its timeouts.
+func (x *rconn) enter(be *Backend, f *Frontend) {
+	x.be = be
+	be.cur.Add(1)
+	be.total.Add(1)
+	if be.eng.Load() == nil {
+		be.eng.CompareAndSwap(nil, f.eng)
+	}
+	bc := &be.cfg
+	x.cli.timeout, x.cli.finTimeout = int64(f.cfg.TimeoutClient), int64(f.cfg.TimeoutClientFin)
+	x.cli.tcode, x.cli.acode = TermClientTimeout, TermClientAbort
+	x.srv.timeout, x.srv.finTimeout = int64(bc.TimeoutServer), int64(bc.TimeoutServerFin)
+	x.srv.tcode, x.srv.acode = TermServerTimeout, TermServerAbort
+	x.tunnel = int64(bc.TimeoutTunnel)
+	x.lg.tw = 0
+}
+
+// wait puts x in the queued state, its waiter in a queue already.
+func (x *rconn) wait(qi queueInfo) {
+	x.state = stQueued
+	x.queuedAt = x.l.now
+	x.lg.srvQueue, x.lg.beQueue = int32(qi.srvQueue), int32(qi.beQueue)
+	x.arm()
 }
 
 // dispatched is called, under the backend's lock, when a queued x got a
@@ -374,7 +413,7 @@ func (x *rconn) connectFailed(timeout bool) {
 	}
 	x.attempts++
 	x.lg.retries++
-	if bc.Redispatch && redispatchNow(x.attempts, bc.Retries, bc.RedispatchInterval) {
+	if bc.Redispatch && x.forced == nil && redispatchNow(x.attempts, bc.Retries, bc.RedispatchInterval) {
 		c.ReleaseServer()
 		ns, err := x.be.tryAcquire(x.key, srv)
 		if err != nil {

@@ -102,7 +102,10 @@ func BackendOf(rb rules.Backend) *Backend {
 // SetRules sets the backend's compiled rules (its "tcp-request content",
 // "tcp-response content" and "use-server" rules). Call it before any
 // frontend serves connections that may use b.
-func (b *Backend) SetRules(r *rules.Proxy) { b.rules = r; b.fast = r == nil && b.fastServers() }
+func (b *Backend) SetRules(r *rules.Proxy) {
+	b.rules = r
+	b.fast = (r == nil || !r.NeedsContent() && !r.NeedsResponse()) && b.fastServers()
+}
 
 // Conn returns the frontend's current number of sessions (fe_conn).
 func (f *Frontend) Conn() int { return int(f.cur.Load()) }
