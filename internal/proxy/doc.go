@@ -55,7 +55,7 @@
 // thread blocking in its own edge-triggered epoll set, every connection a
 // state machine with no goroutine and no buffer while idle. The goroutine
 // engine serves the rest (a PROXY header to read, tcp-request content
-// rules, backends with rules of their own, servers named
+// rules, backends with content or response rules, servers named
 // by host name), and connections the loops hand over before connecting: one
 // goroutine per direction driving the sockets' raw file descriptors
 // (syscall.RawConn), buffers taken from a pool only while data is in

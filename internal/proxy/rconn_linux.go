@@ -119,8 +119,8 @@ func (l *loop) newConn(lb *lbind, fd int, peer netip.AddrPort, t *loop) {
 
 // start runs the connection's prologue and server choice on its loop and
 // starts connecting, or hands it to the goroutine engine when it needs
-// what the loop does not do (a PROXY header to read, a backend with rules
-// of its own).
+// what the loop does not do (a PROXY header to read, a backend with
+// content or response rules).
 func (x *rconn) start() {
 	c := &x.Conn
 	b := c.bind
