@@ -801,7 +801,8 @@ func (x *rconn) flush(d *rdir, dst *rside) bool {
 // direction still runs (the fin timeouts then apply), nothing when both
 // ended, as the close sends it.
 //
-// The FIN is sent by the loop after its next epoll_wait (loop.shutq), not
+// A FIN that comes on its own (not with the source's last bytes: see
+// eofNow) is sent by the loop after its next epoll_wait (loop.shutq), not
 // at once: a client that closes as soon as it has its response (HTTP with
 // "Connection: close") has usually done so by then, and the session ends
 // with two closes and no shutdown(2), as in HAProxy, whose tasks run after

@@ -23,7 +23,7 @@ import (
 // that costs no goroutine, no stack and no buffer while idle: one object of
 // 792 bytes (its Conn included), against a goroutine-per-direction
 // engine's two stacks. With 2000 idle connections (make bench) the process
-// holds 15 MB RSS, HAProxy 2.6 21.5 MB, the goroutine engine 29 to 32 MB.
+// holds 13.3 to 15 MB RSS, HAProxy 2.6 21.5 MB, the goroutine engine 29 to 32 MB.
 //
 // Why. With goroutines on Go's poller, a connection-per-request cost 30.5
 // system calls (strace -c) and about 1.3 times HAProxy's CPU: keep-alive
@@ -33,9 +33,10 @@ import (
 // read, and goroutine hand-offs between the accept loop, the set-up worker
 // and two copiers. Here a connection costs accept4, socket, setsockopt
 // (TCP_NODELAY, which accepted sockets inherit from their listener),
-// connect, two EPOLL_CTL_ADDs, the reads and writes and two closes: 13
-// system calls with a request and a response (HAProxy 2.6: 17.7). Timeouts
-// are timestamps, checked when a connection's heap entry falls due.
+// connect, two EPOLL_CTL_ADDs, the reads and writes, a shutdown and two
+// closes: 14 system calls with a request and a response (HAProxy 2.6:
+// 17.7). Timeouts are timestamps, checked when a connection's heap entry
+// falls due.
 //
 // What that bought, measured by CPU time per request of the proxy alone
 // (same load, loopback, nbthread 1): a connection per request 86 us with
