@@ -664,7 +664,7 @@ func (x *rconn) pump(d *rdir, src, dst *rside, other *rdir) bool {
 					x.fail(src.acode)
 					return false
 				case n == 0:
-					return x.eof(d, dst, other)
+					return x.eof(d, dst, other, false)
 				}
 				src.last = l.now
 				d.inPipe += int(n)
@@ -684,7 +684,7 @@ func (x *rconn) pump(d *rdir, src, dst *rside, other *rdir) bool {
 			x.fail(src.acode)
 			return false
 		case n == 0:
-			return x.eof(d, dst, other)
+			return x.eof(d, dst, other, false)
 		}
 		src.last = l.now
 		// The source's last bytes: its FIN came with them (see below).
@@ -728,10 +728,10 @@ func (x *rconn) pump(d *rdir, src, dst *rside, other *rdir) bool {
 				return true
 			}
 			if last {
-				return x.eofNow(d, dst, other)
+				return x.eof(d, dst, other, true)
 			}
 			if !src.failed {
-				return x.eof(d, dst, other)
+				return x.eof(d, dst, other, false)
 			}
 			continue
 		}
@@ -801,33 +801,29 @@ func (x *rconn) flush(d *rdir, dst *rside) bool {
 // direction still runs (the fin timeouts then apply), nothing when both
 // ended, as the close sends it.
 //
-// A FIN that comes on its own (not with the source's last bytes: see
-// eofNow) is sent by the loop after its next epoll_wait (loop.shutq), not
-// at once: a client that closes as soon as it has its response (HTTP with
-// "Connection: close") has usually done so by then, and the session ends
-// with two closes and no shutdown(2), as in HAProxy, whose tasks run after
-// the poller too.
-func (x *rconn) eof(d *rdir, dst *rside, other *rdir) bool {
+// now says the source's last bytes went out corked (sendMore): the FIN
+// follows them at once, which also sends them, in one segment. A FIN that
+// comes on its own is sent by the loop after its next epoll_wait
+// (loop.shutq), not at once: a client that closes as soon as it has its
+// response (HTTP with "Connection: close") has usually done so by then,
+// and the session ends with two closes and no shutdown(2), as in HAProxy,
+// whose tasks run after the poller too.
+func (x *rconn) eof(d *rdir, dst *rside, other *rdir, now bool) bool {
 	d.done = true
-	if !other.done {
+	if other.done {
+		return true
+	}
+	x.halfShut = true
+	if now {
+		shutWrite(dst.fd)
+	} else {
 		dst.shutWanted = true
-		x.halfShut = true
 		x.l.shutq = append(x.l.shutq, x)
 	}
 	return true
 }
 
-// eofNow is eof for a source whose last bytes went out corked: the FIN
-// follows them at once (shutdown, or the close when the other direction
-// ended too), which also sends them.
-func (x *rconn) eofNow(d *rdir, dst *rside, other *rdir) bool {
-	d.done = true
-	if !other.done {
-		_, _, _ = unix.RawSyscall(unix.SYS_SHUTDOWN, uintptr(dst.fd), unix.SHUT_WR, 0)
-		x.halfShut = true
-	}
-	return true
-}
+func shutWrite(fd int) { _, _, _ = unix.RawSyscall(unix.SYS_SHUTDOWN, uintptr(fd), unix.SHUT_WR, 0) }
 
 // sendMore writes b to fd without blocking, corked (MSG_MORE): the caller
 // shuts the socket or closes it next.
@@ -855,7 +851,7 @@ func (x *rconn) sendFINs() {
 	for _, sd := range [2]*rside{&x.cli, &x.srv} {
 		if sd.shutWanted {
 			sd.shutWanted = false
-			_, _, _ = unix.RawSyscall(unix.SYS_SHUTDOWN, uintptr(sd.fd), unix.SHUT_WR, 0)
+			shutWrite(sd.fd)
 		}
 	}
 }
