@@ -222,6 +222,39 @@ type LogRecord struct {
 	// transfer time: Tt less Th, Tw and Tc, or -1 when no server
 	// connection was established.
 	Th, Td time.Duration
+
+	// HTTP is set in the record of an HTTP transaction (mode http): one
+	// record per request, the fields below filled in. In mode http Accept
+	// is the start of the request (%tr), not of the connection, and Tt
+	// runs from there.
+	HTTP HTTPLog
+}
+
+// HTTPLog is what an HTTP transaction adds to its LogRecord (HAProxy's
+// httplog fields). Durations never reached are -1.
+type HTTPLog struct {
+	// Set: the record is an HTTP transaction's.
+	Set bool
+	// RequestLine is the request line as received, without its CRLF
+	// (%r, %HM, %HU, %HV); empty when none was received ("<BADREQ>").
+	RequestLine []byte
+	// Status is the status sent to the client (%ST), 0 when none was.
+	Status int
+	// Ti is the idle time before the request's first byte (a keep-alive
+	// client's wait), TR the time to receive the whole request head,
+	// Tr the server's response time (request sent to response head
+	// received), Ta the request's active time (Tt less Ti and Th).
+	Ti, TR, Tr, Ta time.Duration
+	// ReqCaptures and ResCaptures are the captured header values, one per
+	// "capture request|response header" in order (%hr, %hs); a field
+	// absent from the message is nil.
+	ReqCaptures, ResCaptures [][]byte
+	// CookieCli and CookieSrv are the persistence cookie states, the 3rd
+	// and 4th letters of %tsc ('-' when none).
+	CookieCli, CookieSrv byte
+	// UniqueID is the request's unique-id (%ID), empty without
+	// unique-id-format.
+	UniqueID []byte
 }
 
 // FrontendConfig describes a frontend (or the frontend half of a listen).
