@@ -96,6 +96,10 @@ type Stream struct {
 	// ExpectProxy is set by "tcp-request connection expect-proxy layer4":
 	// the handler reads a PROXY header next.
 	ExpectProxy bool
+	// HTTP is the HTTP transaction of a mode http proxy (nil in mode
+	// tcp, and before the request head is parsed): HTTP fetches read
+	// it, HTTP actions change it. Reset clears it.
+	HTTP *HTTPTxn
 
 	// vars, scratch buffers and resume points are private.
 	st streamState

@@ -98,6 +98,9 @@ type compiled struct {
 	conn, sess, content, response []*rule
 	useBackends, useServers       []*switchRule
 	persist                       []*persistRule
+	// httpReq, httpRes and httpAfter are the http-request, http-response
+	// and http-after-response rules; redirects the "redirect" lines.
+	httpReq, httpRes, httpAfter, redirects []*httpRule
 	// optPersist is "option persist": use-server may pick a down server.
 	optPersist bool
 	// switchContent: a switching rule reads request data.
