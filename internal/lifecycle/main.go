@@ -96,6 +96,8 @@ func loadConfig(args *Args, w io.Writer) (*config.Config, int) {
 		}
 		// The log-format and unique-id-format strings too.
 		errs = append(errs, plane.CheckFormats(cfg)...)
+		// And what lb's HTTP plane does not carry out yet.
+		errs = append(errs, plane.CheckHTTP(cfg)...)
 		for _, err := range errs {
 			diags = append(diags, config.Diag{Severity: config.Alert, Msg: err.Error()})
 		}

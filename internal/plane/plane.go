@@ -31,7 +31,9 @@ func Start(cfg *config.Config, lns []Listener, opts Options) (*Generation, error
 	g.eng = proxy.NewEngine(proxy.EngineConfig{Maxconn: maxconn, Logger: g.log, BufSize: cfg.Global.TuneBufsize,
 		Threads: threads, CPUs: cfg.Global.ThreadCPUs(threads)})
 	for _, px := range cfg.Backends() {
-		be, err := proxy.NewBackend(backendConfig(px))
+		bc := backendConfig(px)
+		bc.HTTP = httpBackend(cfg, px)
+		be, err := proxy.NewBackend(bc)
 		if err != nil {
 			return nil, fmt.Errorf("%s: backend %q: %w", px.Pos, px.Name, err)
 		}
@@ -51,6 +53,9 @@ func Start(cfg *config.Config, lns []Listener, opts Options) (*Generation, error
 // choice (router) and its log hook, serving on the frontend's listeners in lns.
 // proxyMaxconn is the maxconn of a frontend that sets none (0: none).
 func (g *Generation) startFrontends(cfg *config.Config, lns []Listener, proxyMaxconn int) error {
+	if errs := CheckHTTP(cfg); len(errs) > 0 {
+		return errs[0]
+	}
 	feRules, err := compileRules(cfg, g.backends)
 	if err != nil {
 		return err
@@ -70,9 +75,6 @@ func (g *Generation) startFrontends(cfg *config.Config, lns []Listener, proxyMax
 			g.monitors = append(g.monitors, m)
 			continue
 		}
-		if fe.Mode == config.ModeHTTP {
-			g.log.Warn(fmt.Sprintf("%s: proxy '%s': mode http is served as a TCP tunnel by lb yet (HTTP rules, headers and HTTP logs are not applied)", fe.Pos, fe.Name))
-		}
 		fmts, errs := compileFormats(fe)
 		if len(errs) > 0 {
 			return errs[0]
@@ -86,6 +88,9 @@ func (g *Generation) startFrontends(cfg *config.Config, lns []Listener, proxyMax
 			Rules:            feRules[fe],
 			Log:              logger.forFrontend(fe, fmts),
 			ClientKeepAlive:  fe.Options["clitcpka"] || fe.Options["tcpka"],
+		}
+		if fe.Mode == config.ModeHTTP {
+			fc.HTTP = httpFrontend(cfg, fe)
 		}
 		if fc.Maxconn == 0 && proxyMaxconn > 0 {
 			fc.Maxconn = proxyMaxconn
@@ -219,6 +224,9 @@ func (g *Generation) Drain(ctx context.Context) error {
 		<-b.Done()
 	}
 	g.mu.Unlock()
+	// Keep-alive HTTP clients waiting for a request close now, the others
+	// after their current response, as in HAProxy's soft stop.
+	g.eng.CloseIdle()
 	errc := make(chan error, len(g.monitors))
 	for _, m := range g.monitors {
 		go func(m *monitorServer) { errc <- m.shutdown(ctx) }(m)
@@ -245,6 +253,9 @@ func (g *Generation) CloseAll() {
 // generation opened itself (see Options.Logs). Call it last: after Drain or CloseAll.
 func (g *Generation) Stop() {
 	g.eng.Close()
+	for _, be := range g.backends {
+		be.CloseIdleConns()
+	}
 	g.checks.stop()
 	if g.ownLogs {
 		g.logs.Close()

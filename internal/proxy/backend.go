@@ -34,6 +34,9 @@ const (
 	StateNoLB
 )
 
+// usable reports whether a server in state s may take a new request.
+func (s State) usable() bool { return s == StateUp || s == StateDrain || s == StateNoLB }
+
 func (s State) String() string {
 	switch s {
 	case StateUp:
@@ -148,6 +151,8 @@ type BackendConfig struct {
 	// redispatches every P-th retry, N < 0 on the N-th retry before the
 	// last; 0 means -1.
 	RedispatchInterval int
+	// HTTP are the backend's HTTP settings (mode http).
+	HTTP HTTPBackendConfig
 }
 
 var (
@@ -183,6 +188,9 @@ type Server struct {
 	// ip is invalid when Addr's host is not a literal address.
 	ip   netip.Addr
 	port uint16
+
+	// idle holds the server's idle HTTP connections (http.go).
+	idle idlePool
 }
 
 // Backend is a runtime backend: its servers, their state and the queue.

@@ -111,6 +111,7 @@ type Conn struct {
 
 	// Idle parking (idle_linux.go): set before parked turns true.
 	parked    atomic.Bool
+	httpIdle  atomic.Bool // parked between two HTTP requests
 	parkID    uint64
 	parkFDs   [2]int
 	parkN     int

@@ -29,6 +29,10 @@ type ConnectRequest struct {
 	// WriteTimeout bounds the write of the PROXY header and Payload; 0
 	// means none.
 	WriteTimeout time.Duration
+	// Reuse, when set, is asked for an idle connection to the server
+	// chosen before one is dialled (HTTP keep-alive): a connection it
+	// returns is used as it is, with no PROXY header, and Tc is 0.
+	Reuse func(*Server) net.Conn
 }
 
 // ConnectResult is what Backend.Connect learnt, for the log ("option
@@ -116,6 +120,17 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 	r.Server = srv
 
 	t1 := time.Now()
+	if req.Reuse != nil {
+		if sc := req.Reuse(srv); sc != nil {
+			r.Tc = 0
+			r.Local, r.Remote = addrPort(sc.LocalAddr()), addrPort(sc.RemoteAddr())
+			if !c.publishServerConn(sc) {
+				r.Phase = 'C'
+				return nil, r, errKilled
+			}
+			return sc, r, nil
+		}
+	}
 	var sc net.Conn
 	for attempt := 0; ; attempt++ {
 		// No TCP keep-alive towards servers unless asked: HAProxy sets it

@@ -66,6 +66,10 @@ type Engine struct {
 	pmu     sync.Mutex
 	paused  []*lbind
 	npaused atomic.Int32
+
+	// stopping is set by CloseIdle: HTTP connections close after their
+	// current transaction.
+	stopping atomic.Bool
 }
 
 // NewEngine returns an engine with no frontend.
@@ -105,10 +109,29 @@ func (e *Engine) Wait(ctx context.Context) error {
 	}
 }
 
-// CloseIdle closes idle connections. In tcp mode no connection is idle in
-// HAProxy's sense (idle server connections kept for reuse), so it does
-// nothing and returns 0; it exists for the lifecycle's soft-stop sequence.
-func (e *Engine) CloseIdle() int { return 0 }
+// CloseIdle starts the soft stop of HTTP connections, as HAProxy's: a
+// keep-alive client waiting for its next request is closed now, one in a
+// transaction gets "Connection: close" on its response and is closed
+// after it. It returns how many idle clients it closed. A TCP connection
+// is never idle in this sense.
+func (e *Engine) CloseIdle() int {
+	e.stopping.Store(true)
+	e.mu.Lock()
+	var idle []*Conn
+	for c := range e.conns {
+		if c.parked.Load() && c.httpIdle.Load() {
+			idle = append(idle, c)
+		}
+	}
+	e.mu.Unlock()
+	for _, c := range idle {
+		c.unpark()
+	}
+	return len(idle)
+}
+
+// Stopping reports whether CloseIdle was called.
+func (e *Engine) Stopping() bool { return e.stopping.Load() }
 
 // CloseAll kills every active session (hard stop); reason is logged once.
 // Killed sessions end with termination state "K". It does not wait: use
@@ -291,6 +314,9 @@ type FrontendConfig struct {
 	// Logger receives per-connection debug messages; nil means the
 	// engine's.
 	Logger *slog.Logger
+	// HTTP, when set, makes the frontend a mode http one: its connections
+	// are served by the HTTP handler (httpconn.go) and Handler is ignored.
+	HTTP *HTTPFrontendConfig
 	// ClientKeepAlive sets SO_KEEPALIVE on accepted connections ("option
 	// clitcpka" or "tcpka"), with the system's timings; they have none
 	// otherwise, as in HAProxy.
@@ -331,6 +357,9 @@ func (e *Engine) NewFrontend(cfg FrontendConfig) (*Frontend, error) {
 		return nil, fmt.Errorf("new frontend %q: no backend chooser", cfg.Name)
 	}
 	f := &Frontend{eng: e, cfg: cfg, log: cfg.Logger, handler: cfg.Handler}
+	if cfg.HTTP != nil {
+		f.handler = &httpHandler{f: f, cfg: *cfg.HTTP}
+	}
 	if f.handler == nil {
 		f.handler = tcpHandler{}
 	}

@@ -437,10 +437,10 @@ backend be
 	}
 }
 
-// TestRulesHTTPModeL4: a mode http proxy, served as a TCP tunnel until lb has its HTTP plane,
-// still applies its tcp-request rules: access control is never silently off.
+// TestRulesHTTPModeL4: a mode http proxy applies its tcp-request rules before any HTTP
+// processing: access control is never silently off.
 func TestRulesHTTPModeL4(t *testing.T) {
-	s := startNameServer(t, "s1")
+	s := startHTTPServer(t, "s1", nil)
 	port := freePort(t)
 	cfg := writeConfig(t, rulesDefaults+fmt.Sprintf(`
 frontend web
@@ -456,14 +456,17 @@ backend be
 	startLB(t, "-db", "-f", cfg)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	c := dialFrom(t, "127.0.0.2", addr)
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
 	if got, _ := readAllFrom(c); len(got) != 0 {
 		t.Fatalf("client outside the white list received %q", got)
 	}
-	if n, err := nameFrom(t, "127.0.0.1", addr, nil); err != nil || n != "s1" {
-		t.Fatalf("white-listed client: %q, %v; want s1", n, err)
+	hc := dialHTTP(t, addr)
+	hc.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	if head, body := hc.response(); !strings.HasPrefix(head, "HTTP/1.1 200") || !strings.HasPrefix(body, "s1 GET /") {
+		t.Fatalf("white-listed client: %q %q; want s1's 200", head, body)
 	}
-	if s.count() != 1 {
-		t.Errorf("server saw %d connections; want 1", s.count())
+	if n := s.conns.Load(); n != 1 {
+		t.Errorf("server saw %d connections; want 1", n)
 	}
 }
 

@@ -1,0 +1,395 @@
+package loopback
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// HTTP mode (issue 11), driven through the real binary with raw client sockets, so that the
+// bytes on the wire are what is checked. The servers behind lb are net/http servers: they
+// are the test's fixtures, not lb's data plane.
+
+// httpServer is a backend that answers every request with its name, the request's method,
+// URI and header fields, and counts the connections it accepted.
+type httpServer struct {
+	name  string
+	srv   *http.Server
+	ln    net.Listener
+	conns atomic.Int32
+	mu    sync.Mutex
+	last  *http.Request
+}
+
+func startHTTPServer(t *testing.T, name string, h http.HandlerFunc) *httpServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &httpServer{name: name, ln: ln}
+	if h == nil {
+		h = func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			var b strings.Builder
+			fmt.Fprintf(&b, "%s %s %s\n", name, r.Method, r.RequestURI)
+			for _, k := range sortedKeys(r.Header) {
+				for _, v := range r.Header[k] {
+					fmt.Fprintf(&b, "%s: %s\n", k, v)
+				}
+			}
+			if len(body) > 0 {
+				fmt.Fprintf(&b, "body: %s\n", body)
+			}
+			w.Header().Set("Content-Type", "text/plain")
+			io.WriteString(w, b.String())
+		}
+	}
+	s.srv = &http.Server{Handler: h, ConnState: func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+	}}
+	go s.srv.Serve(ln)
+	t.Cleanup(func() { s.srv.Close() })
+	return s
+}
+
+func (s *httpServer) addr() string { return s.ln.Addr().String() }
+
+func sortedKeys(h http.Header) []string {
+	var ks []string
+	for k := range h {
+		ks = append(ks, k)
+	}
+	for i := range ks {
+		for j := i + 1; j < len(ks); j++ {
+			if ks[j] < ks[i] {
+				ks[i], ks[j] = ks[j], ks[i]
+			}
+		}
+	}
+	return ks
+}
+
+// httpClient is a raw keep-alive client connection.
+type httpClient struct {
+	t  *testing.T
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func dialHTTP(t *testing.T, addr string) *httpClient {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	return &httpClient{t: t, c: c, br: bufio.NewReader(c)}
+}
+
+func (hc *httpClient) send(raw string) {
+	hc.t.Helper()
+	if _, err := io.WriteString(hc.c, raw); err != nil {
+		hc.t.Fatal(err)
+	}
+}
+
+// response reads one response: its head as received and its body (by Content-Length,
+// chunked, or until the close).
+func (hc *httpClient) response() (head string, body string) {
+	hc.t.Helper()
+	var h strings.Builder
+	cl, chunked := -1, false
+	for {
+		line, err := hc.br.ReadString('\n')
+		if err != nil {
+			hc.t.Fatalf("response head: %v after %q", err, h.String())
+		}
+		h.WriteString(line)
+		if line == "\r\n" {
+			break
+		}
+		k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+		switch strings.ToLower(k) {
+		case "content-length":
+			fmt.Sscan(strings.TrimSpace(v), &cl)
+		case "transfer-encoding":
+			chunked = strings.Contains(strings.ToLower(v), "chunked")
+		}
+	}
+	head = h.String()
+	switch {
+	case chunked:
+		var b bytes.Buffer
+		for {
+			line, err := hc.br.ReadString('\n')
+			if err != nil {
+				hc.t.Fatal(err)
+			}
+			var n int
+			fmt.Sscanf(line, "%x", &n)
+			if n == 0 {
+				hc.br.ReadString('\n')
+				break
+			}
+			buf := make([]byte, n+2)
+			if _, err := io.ReadFull(hc.br, buf); err != nil {
+				hc.t.Fatal(err)
+			}
+			b.Write(buf[:n])
+		}
+		return head, b.String()
+	case cl >= 0:
+		buf := make([]byte, cl)
+		if _, err := io.ReadFull(hc.br, buf); err != nil {
+			hc.t.Fatal(err)
+		}
+		return head, string(buf)
+	case strings.HasPrefix(head, "HTTP/1.1 1") || strings.HasPrefix(head, "HTTP/1.1 204") || strings.HasPrefix(head, "HTTP/1.1 304"):
+		return head, ""
+	}
+	b, _ := io.ReadAll(hc.br)
+	return head, string(b)
+}
+
+// closed reports whether the server closed the connection (EOF) within a second.
+func (hc *httpClient) closed() bool {
+	_ = hc.c.SetReadDeadline(time.Now().Add(time.Second))
+	_, err := hc.br.ReadByte()
+	return err == io.EOF
+}
+
+const httpDefaults = `
+global
+    log stdout format raw local0
+defaults
+    mode http
+    log global
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+`
+
+// TestHTTPProxying: requests are parsed and forwarded, one server connection serves the
+// keep-alive client's requests, option forwardfor adds the client's address, use_backend
+// routes on the path, and a client's own X-Forwarded-For is kept, not trusted in place of ours.
+func TestHTTPProxying(t *testing.T) {
+	app := startHTTPServer(t, "app", nil)
+	api := startHTTPServer(t, "api", nil)
+	port := freePort(t)
+	cfg := writeConfig(t, httpDefaults+fmt.Sprintf(`
+frontend web
+    bind 127.0.0.1:%d
+    option forwardfor
+    http-request set-header X-Forwarded-Proto http
+    use_backend api if { path_beg /api }
+    default_backend app
+backend app
+    server s1 %s
+backend api
+    server s1 %s
+`, port, app.addr(), api.addr()))
+	startLB(t, "-db", "-f", cfg)
+	c := dialHTTP(t, fmt.Sprintf("127.0.0.1:%d", port))
+	for i := 0; i < 3; i++ {
+		c.send("GET /page?x=1 HTTP/1.1\r\nHost: example\r\nX-Forwarded-Proto: https\r\n\r\n")
+		head, body := c.response()
+		if !strings.HasPrefix(head, "HTTP/1.1 200 OK\r\n") {
+			t.Fatalf("response %d: %q", i, head)
+		}
+		for _, want := range []string{"app GET /page?x=1\n", "X-Forwarded-For: 127.0.0.1\n", "X-Forwarded-Proto: http\n", "Host: example\n"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("response %d: server saw\n%s\nwant %q in it", i, body, want)
+			}
+		}
+		if strings.Contains(body, "https") {
+			t.Errorf("the client's X-Forwarded-Proto reached the server:\n%s", body)
+		}
+	}
+	if n := app.conns.Load(); n != 1 {
+		t.Errorf("app server accepted %d connections for 3 keep-alive requests; want 1", n)
+	}
+	c.send("POST /api/v1 HTTP/1.1\r\nHost: example\r\nContent-Length: 5\r\n\r\nhello")
+	_, body := c.response()
+	if !strings.HasPrefix(body, "api POST /api/v1\n") || !strings.Contains(body, "body: hello\n") {
+		t.Errorf("POST /api/v1: server saw\n%s", body)
+	}
+}
+
+// TestHTTPLocalResponses: deny, return, redirect, the monitor URI, a request lb cannot parse,
+// no server and a server answering garbage get the bytes HAProxy 2.6 sends (recorded from
+// haproxy 2.6.12 with the same configuration).
+func TestHTTPLocalResponses(t *testing.T) {
+	app := startHTTPServer(t, "app", nil)
+	garbage, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer garbage.Close()
+	go func() {
+		for {
+			c, err := garbage.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.Read(make([]byte, 4096))
+				io.WriteString(c, "garbage\r\n\r\n")
+			}()
+		}
+	}()
+	port := freePort(t)
+	cfg := writeConfig(t, httpDefaults+fmt.Sprintf(`
+frontend fe
+    bind 127.0.0.1:%d
+    http-request deny if { path /deny }
+    http-request return status 200 content-type text/plain string "hi" if { path /ret }
+    http-request redirect location /x if { path /redir }
+    monitor-uri /mon
+    use_backend bad if { path /bad }
+    use_backend nosrv if { path /nosrv }
+    default_backend ok
+backend ok
+    server s1 %s
+backend bad
+    server s1 %s
+backend nosrv
+    server s1 127.0.0.1:9 disabled
+`, port, app.addr(), garbage.Addr()))
+	startLB(t, "-db", "-f", cfg)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	for _, tc := range []struct{ path, want string }{
+		{"/deny", "HTTP/1.1 403 Forbidden\r\ncontent-length: 93\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>403 Forbidden</h1>\nRequest forbidden by administrative rules.\n</body></html>\n"},
+		{"/ret", "HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n\r\nhi"},
+		{"/redir", "HTTP/1.1 302 Found\r\ncontent-length: 0\r\nlocation: /x\r\ncache-control: no-cache\r\n\r\n"},
+		{"/mon", "HTTP/1.1 200 OK\r\ncontent-length: 58\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>200 OK</h1>\nService ready.\n</body></html>\n"},
+		{"/bad", "HTTP/1.1 502 Bad Gateway\r\ncontent-length: 107\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>502 Bad Gateway</h1>\nThe server returned an invalid or incomplete response.\n</body></html>\n"},
+		{"/nosrv", "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 107\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle this request.\n</body></html>\n"},
+	} {
+		c := dialHTTP(t, addr)
+		c.send("GET " + tc.path + " HTTP/1.1\r\nHost: a\r\n\r\n")
+		head, body := c.response()
+		if got := head + body; got != tc.want {
+			t.Errorf("GET %s:\n got %q\nwant %q", tc.path, got, tc.want)
+		}
+		// HAProxy keeps the client connection open after these.
+		c.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+		if head, _ := c.response(); !strings.HasPrefix(head, "HTTP/1.1 200 OK") {
+			t.Errorf("after GET %s the connection does not serve another request: %q", tc.path, head)
+		}
+	}
+	c := dialHTTP(t, addr)
+	c.send("GET / HTTP/1.1\r\nHo st: a\r\n\r\n")
+	got, _ := io.ReadAll(c.br)
+	want := "HTTP/1.1 400 Bad request\r\nContent-length: 90\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n<html><body><h1>400 Bad request</h1>\nYour browser sent an invalid request.\n</body></html>\n"
+	if string(got) != want {
+		t.Errorf("invalid header name:\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestHTTPBodiesAndPipelining: chunked bodies both ways, pipelined requests answered in
+// order, Expect: 100-continue, and Connection: close honoured.
+func TestHTTPBodiesAndPipelining(t *testing.T) {
+	srv := startHTTPServer(t, "s", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.URL.Path == "/chunked" {
+			w.(http.Flusher).Flush() // no Content-Length: chunked
+			io.WriteString(w, "part1,")
+			w.(http.Flusher).Flush()
+			io.WriteString(w, "part2")
+			return
+		}
+		fmt.Fprintf(w, "%s %s len=%d body=%s", r.Method, r.URL.Path, len(body), body)
+	})
+	port := freePort(t)
+	cfg := writeConfig(t, httpDefaults+fmt.Sprintf(`
+listen web
+    bind 127.0.0.1:%d
+    server s1 %s
+`, port, srv.addr()))
+	startLB(t, "-db", "-f", cfg)
+	c := dialHTTP(t, fmt.Sprintf("127.0.0.1:%d", port))
+
+	c.send("POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+	if _, body := c.response(); body != "POST /up len=11 body=hello world" {
+		t.Errorf("chunked request body: %q", body)
+	}
+	c.send("GET /chunked HTTP/1.1\r\nHost: a\r\n\r\n")
+	if head, body := c.response(); body != "part1,part2" || !strings.Contains(strings.ToLower(head), "transfer-encoding: chunked") {
+		t.Errorf("chunked response: %q %q", head, body)
+	}
+	// Three pipelined requests in one write.
+	c.send("GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\nPOST /3 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc")
+	for i, want := range []string{"GET /1 len=0 body=", "GET /2 len=0 body=", "POST /3 len=3 body=abc"} {
+		if _, body := c.response(); body != want {
+			t.Errorf("pipelined response %d: %q, want %q", i+1, body, want)
+		}
+	}
+	// 100-continue: the body is sent only after the interim response.
+	c.send("POST /cont HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+	head, _ := c.response()
+	if !strings.HasPrefix(head, "HTTP/1.1 100 Continue\r\n") {
+		t.Fatalf("want 100 Continue first, got %q", head)
+	}
+	c.send("data")
+	if _, body := c.response(); body != "POST /cont len=4 body=data" {
+		t.Errorf("after 100-continue: %q", body)
+	}
+	c.send("GET /last HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+	head, _ = c.response()
+	if !strings.Contains(strings.ToLower(head), "connection: close\r\n") {
+		t.Errorf("response to Connection: close does not say close: %q", head)
+	}
+	if !c.closed() {
+		t.Errorf("connection still open after Connection: close")
+	}
+}
+
+// TestHTTPUpgrade: a WebSocket-style upgrade becomes a tunnel both ways.
+func TestHTTPUpgrade(t *testing.T) {
+	srv := startHTTPServer(t, "s", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "websocket" {
+			http.Error(w, "no upgrade", 400)
+			return
+		}
+		conn, brw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		io.WriteString(conn, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		line, _ := brw.ReadString('\n')
+		io.WriteString(conn, "echo:"+line)
+	})
+	port := freePort(t)
+	cfg := writeConfig(t, httpDefaults+fmt.Sprintf(`
+listen web
+    bind 127.0.0.1:%d
+    timeout tunnel 10s
+    server s1 %s
+`, port, srv.addr()))
+	startLB(t, "-db", "-f", cfg)
+	c := dialHTTP(t, fmt.Sprintf("127.0.0.1:%d", port))
+	c.send("GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	head, _ := c.response()
+	if !strings.HasPrefix(head, "HTTP/1.1 101 ") {
+		t.Fatalf("upgrade: %q", head)
+	}
+	c.send("ping\n")
+	line, err := c.br.ReadString('\n')
+	if err != nil || line != "echo:ping\n" {
+		t.Errorf("through the tunnel: %q, %v", line, err)
+	}
+}

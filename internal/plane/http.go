@@ -1,0 +1,168 @@
+package plane
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"lb/internal/config"
+	"lb/internal/http1"
+	"lb/internal/proxy"
+)
+
+// connMode is the HTTP connection mode a proxy's options set.
+func connMode(px *config.Proxy) proxy.HTTPConnMode {
+	switch {
+	case px.Options["httpclose"]:
+		return proxy.Close
+	case px.Options["http-server-close"]:
+		return proxy.ServerClose
+	}
+	return proxy.KeepAlive
+}
+
+// forwardfor converts "option forwardfor"; the except network was checked
+// by CheckHTTP.
+func forwardfor(px *config.Proxy) *proxy.Forwardfor {
+	ff := px.Forwardfor
+	if ff == nil {
+		return nil
+	}
+	out := &proxy.Forwardfor{Header: ff.Header, IfNone: ff.IfNone}
+	if ff.Except != "" {
+		out.Except, _ = parseNet(ff.Except)
+	}
+	return out
+}
+
+// parseNet reads an address or a network as HAProxy writes them ("10.0.0.0/8",
+// "127.0.0.1", "10.0.0.0/255.0.0.0").
+func parseNet(s string) (netip.Prefix, error) {
+	if a, m, ok := strings.Cut(s, "/"); ok {
+		ip, err := netip.ParseAddr(a)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		if bits, err := strconv.Atoi(m); err == nil {
+			return ip.Prefix(bits)
+		}
+		mask, err := netip.ParseAddr(m)
+		if err != nil || !mask.Is4() {
+			return netip.Prefix{}, fmt.Errorf("invalid mask %q", m)
+		}
+		b := mask.As4()
+		ones := 0
+		for _, x := range b {
+			for i := 7; i >= 0; i-- {
+				if x&(1<<i) != 0 {
+					ones++
+				}
+			}
+		}
+		return ip.Prefix(ones)
+	}
+	ip, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(ip, ip.BitLen()), nil
+}
+
+// maxHeaders is tune.http.maxhdr: HAProxy's default, 101, as lb refuses the
+// keyword yet.
+func maxHeaders(*config.Config) int { return 101 }
+
+// httpFrontend is the HTTP configuration of a mode http frontend.
+func httpFrontend(cfg *config.Config, fe *config.Proxy) *proxy.HTTPFrontendConfig {
+	h := &proxy.HTTPFrontendConfig{
+		TimeoutRequest:   fe.Timeouts.HTTPRequest,
+		TimeoutKeepAlive: fe.Timeouts.HTTPKeepAlive,
+		Mode:             connMode(fe),
+		Forwardfor:       forwardfor(fe),
+		Parse:            http1.Options{AcceptInvalid: fe.Options["accept-invalid-http-request"], MaxHeaders: maxHeaders(cfg)},
+		MonitorURI:       fe.MonitorURI,
+	}
+	for _, c := range fe.Captures {
+		n, _ := strconv.Atoi(c.Args[1])
+		cp := proxy.Capture{Name: c.Args[0], Len: n}
+		if c.Action == "request header" {
+			h.CaptureRequest = append(h.CaptureRequest, cp)
+		} else {
+			h.CaptureResponse = append(h.CaptureResponse, cp)
+		}
+	}
+	return h
+}
+
+// httpBackend is the HTTP configuration of a backend (Enabled only in mode
+// http).
+func httpBackend(cfg *config.Config, px *config.Proxy) proxy.HTTPBackendConfig {
+	if px.Mode != config.ModeHTTP {
+		return proxy.HTTPBackendConfig{}
+	}
+	return proxy.HTTPBackendConfig{
+		Enabled:    true,
+		Mode:       connMode(px),
+		Forwardfor: forwardfor(px),
+		PoolMax:    -1,
+		Parse:      http1.Options{AcceptInvalid: px.Options["accept-invalid-http-response"], MaxHeaders: maxHeaders(cfg)},
+	}
+}
+
+// httpUnsupported are the options that take effect in mode http which lb's
+// HTTP plane does not carry out yet: a mode http proxy that sets one is
+// refused, by name, rather than run without it.
+var httpUnsupported = []string{"checkcache", "http-buffer-request", "http-ignore-probes",
+	"http-no-delay", "http-pretend-keepalive", "http-use-proxy-header", "disable-h2-upgrade",
+	"h1-case-adjust-bogus-client", "h1-case-adjust-bogus-server", "idle-close-on-response",
+	"prefer-last-server", "persist", "originalto", "abortonclose"}
+
+// CheckHTTP returns an error for every HTTP keyword of a mode http proxy that
+// lb accepts in the configuration but does not carry out yet, each as
+// "file:line: 'KEYWORD' is not supported by lb yet".
+func CheckHTTP(cfg *config.Config) []error {
+	var errs []error
+	refuse := func(pos config.Pos, what string) {
+		errs = append(errs, fmt.Errorf("%s: '%s' is not supported by lb yet", pos, what))
+	}
+	for _, px := range cfg.Proxies {
+		if px.Disabled || px.Mode != config.ModeHTTP {
+			continue
+		}
+		for _, o := range httpUnsupported {
+			if px.Options[o] {
+				refuse(px.Pos, "option "+o)
+			}
+		}
+		if px.Cookie != nil {
+			refuse(px.Cookie.Pos, "cookie")
+		}
+		if px.Stats.Enabled {
+			refuse(px.Pos, "stats")
+		}
+		if len(px.ErrorFiles) > 0 {
+			refuse(px.Pos, "errorfile")
+		}
+		if len(px.Compression.Algos) > 0 || len(px.Compression.Types) > 0 {
+			refuse(px.Pos, "compression")
+		}
+		if px.UniqueIDHeader != "" {
+			refuse(px.Pos, "unique-id-header")
+		}
+		if px.Balance.IsHTTP() {
+			refuse(px.Balance.Pos, "balance "+px.Balance.Algorithm)
+		}
+		if ff := px.Forwardfor; ff != nil && ff.Except != "" {
+			if _, err := parseNet(ff.Except); err != nil {
+				errs = append(errs, fmt.Errorf("%s: 'option forwardfor' : invalid network '%s'", px.Pos, ff.Except))
+			}
+		}
+		for _, s := range px.Servers {
+			if s.Cookie != "" {
+				refuse(s.Pos, "server cookie")
+			}
+		}
+	}
+	return errs
+}

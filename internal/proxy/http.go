@@ -1,0 +1,248 @@
+package proxy
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"lb/internal/http1"
+)
+
+// HTTP mode. A frontend in "mode http" serves its connections with the
+// HTTP handler (httpconn.go): a loop of transactions on one client
+// connection, each parsed by internal/http1, run through the rules,
+// forwarded to a server connection chosen per request, and logged per
+// request. Between requests the client costs no goroutine (Conn.Park) and
+// its server connection waits in the server's idle pool.
+
+// HTTPConnMode is how connections are kept between transactions ("option
+// http-keep-alive", "http-server-close", "httpclose").
+type HTTPConnMode uint8
+
+const (
+	// KeepAlive keeps both sides open between requests (the default).
+	KeepAlive HTTPConnMode = iota
+	// ServerClose closes the server connection after each response and
+	// keeps the client's.
+	ServerClose
+	// Close closes both after each transaction.
+	Close
+)
+
+// Combine returns the stricter of two modes, as HAProxy combines the
+// frontend's option with the backend's.
+func (m HTTPConnMode) Combine(o HTTPConnMode) HTTPConnMode { return max(m, o) }
+
+// HTTPReuse is "http-reuse": which idle server connections a request may
+// take.
+type HTTPReuse uint8
+
+const (
+	// ReuseSafe: a session's first request gets a connection of its own;
+	// later ones may take any idle connection (HAProxy's default).
+	ReuseSafe HTTPReuse = iota
+	// ReuseNever: a server connection serves one client connection only.
+	ReuseNever
+	// ReuseAggressive and ReuseAlways: any request may take an idle
+	// connection (lb does not distinguish them: it has no connection
+	// known to have been reused successfully before).
+	ReuseAggressive
+	ReuseAlways
+)
+
+// Forwardfor is "option forwardfor": the header that carries the client's
+// address to the server.
+type Forwardfor struct {
+	// Header is the field name ("X-Forwarded-For" by default).
+	Header string
+	// Except: clients in this network get no header ("except").
+	Except netip.Prefix
+	// IfNone adds the header only when the request has none.
+	IfNone bool
+}
+
+// HTTPFrontendConfig is a mode http frontend's HTTP settings.
+type HTTPFrontendConfig struct {
+	// TimeoutRequest bounds the wait for a complete request head
+	// ("timeout http-request"; 0: TimeoutClient); TimeoutKeepAlive the
+	// wait for the next request ("timeout http-keep-alive"; 0:
+	// TimeoutRequest).
+	TimeoutRequest, TimeoutKeepAlive time.Duration
+	// Mode is the frontend's connection mode.
+	Mode HTTPConnMode
+	// Forwardfor, when set, is the frontend's "option forwardfor".
+	Forwardfor *Forwardfor
+	// Parse are the request parsing options.
+	Parse http1.Options
+	// MonitorURI is "monitor-uri": a request for exactly this URI is
+	// answered 200 by lb itself.
+	MonitorURI string
+	// CaptureRequest and CaptureResponse are the "capture request|response
+	// header" lines: field names and maximum lengths.
+	CaptureRequest, CaptureResponse []Capture
+}
+
+// Capture is a "capture request|response header NAME len N" line.
+type Capture struct {
+	Name string
+	Len  int
+}
+
+// HTTPBackendConfig is a mode http backend's HTTP settings.
+type HTTPBackendConfig struct {
+	// Enabled: the backend is in mode http.
+	Enabled bool
+	// Mode is the backend's connection mode, combined with the
+	// frontend's.
+	Mode HTTPConnMode
+	// Forwardfor, when set, is the backend's "option forwardfor".
+	Forwardfor *Forwardfor
+	// Reuse is "http-reuse".
+	Reuse HTTPReuse
+	// PoolMax is "pool-max-conn" per server (-1: unlimited, 0: no idle
+	// pool at all).
+	PoolMax int
+	// PoolPurge is "pool-purge-delay": an idle server connection older
+	// than this is closed (0: HAProxy's 5s).
+	PoolPurge time.Duration
+	// Parse are the response parsing options.
+	Parse http1.Options
+}
+
+// idleConn is a server connection waiting for a request.
+type idleConn struct {
+	c     net.Conn
+	since time.Time
+	owner uint64 // the session that used it last (Conn.id)
+}
+
+// idlePool holds a server's idle connections, most recent last.
+type idlePool struct {
+	mu    sync.Mutex
+	conns []idleConn
+}
+
+// put offers c to the pool; it reports false (and the caller closes c)
+// when the pool is full.
+func (p *idlePool) put(c net.Conn, owner uint64, max int) bool {
+	if max == 0 {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if max > 0 && len(p.conns) >= max {
+		return false
+	}
+	p.conns = append(p.conns, idleConn{c: c, since: time.Now(), owner: owner})
+	startPoolSweeper()
+	return true
+}
+
+// take returns an idle connection of the pool that is still open, nil when
+// none: owned by owner only unless any is set. Connections found closed by
+// the server or past purge are closed on the way.
+func (p *idlePool) take(owner uint64, any bool, purge time.Duration) net.Conn {
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := len(p.conns) - 1; i >= 0; i-- {
+		ic := p.conns[i]
+		if !any && ic.owner != owner {
+			continue
+		}
+		p.conns = append(p.conns[:i], p.conns[i+1:]...)
+		if now.Sub(ic.since) > purge || !stillOpen(ic.c) {
+			_ = ic.c.Close()
+			continue
+		}
+		return ic.c
+	}
+	return nil
+}
+
+// sweep closes the connections idle for longer than purge.
+func (p *idlePool) sweep(purge time.Duration) {
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	kept := p.conns[:0]
+	for _, ic := range p.conns {
+		if now.Sub(ic.since) > purge {
+			_ = ic.c.Close()
+			continue
+		}
+		kept = append(kept, ic)
+	}
+	clear(p.conns[len(kept):])
+	p.conns = kept
+}
+
+// closeAll closes every idle connection.
+func (p *idlePool) closeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, ic := range p.conns {
+		_ = ic.c.Close()
+	}
+	clear(p.conns)
+	p.conns = p.conns[:0]
+}
+
+// pools are every server's idle pool, for the sweeper.
+var (
+	poolsMu      sync.Mutex
+	pools        = map[*Server]struct{}{}
+	sweeperStart sync.Once
+)
+
+func startPoolSweeper() {
+	sweeperStart.Do(func() {
+		go func() {
+			t := time.NewTicker(time.Second)
+			for range t.C {
+				poolsMu.Lock()
+				ss := make([]*Server, 0, len(pools))
+				for s := range pools {
+					ss = append(ss, s)
+				}
+				poolsMu.Unlock()
+				for _, s := range ss {
+					s.idle.sweep(s.be.poolPurge())
+				}
+			}
+		}()
+	})
+}
+
+func (b *Backend) poolPurge() time.Duration {
+	if d := b.cfg.HTTP.PoolPurge; d > 0 {
+		return d
+	}
+	return 5 * time.Second
+}
+
+// CloseIdleConns closes the idle server connections of b's servers (a
+// generation that stops).
+func (b *Backend) CloseIdleConns() {
+	for _, s := range b.srvs {
+		s.idle.closeAll()
+	}
+}
+
+// offerIdle parks c, a server connection of srv that finished a
+// transaction cleanly, in srv's idle pool, or closes it.
+func (srv *Server) offerIdle(c net.Conn, owner uint64) {
+	bc := &srv.be.cfg.HTTP
+	max := bc.PoolMax
+	if bc.Reuse == ReuseNever && max != 0 {
+		max = -1 // kept for its own session only
+	}
+	if !srv.State().usable() || !srv.idle.put(c, owner, max) {
+		_ = c.Close()
+		return
+	}
+	poolsMu.Lock()
+	pools[srv] = struct{}{}
+	poolsMu.Unlock()
+}

@@ -1,0 +1,1242 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"lb/internal/http1"
+	"lb/internal/rules"
+)
+
+// httpHandler serves a mode http frontend's connections.
+type httpHandler struct {
+	f   *Frontend
+	cfg HTTPFrontendConfig
+}
+
+// Serve implements Handler: it runs transactions on the set-up worker until
+// the client has to be waited for, then parks it.
+func (h *httpHandler) Serve(c *Conn) {
+	hc := hcPool.Get().(*httpConn)
+	hc.h, hc.c, hc.cli = h, c, c.c
+	hc.idleSince = c.accept
+	if b := c.Buffered(); len(b) > 0 {
+		hc.w = copy(hc.buf, b)
+	}
+	hc.run()
+}
+
+var hcPool = sync.Pool{New: func() any {
+	return &httpConn{buf: make([]byte, bufSize), sbuf: make([]byte, bufSize)}
+}}
+
+// httpConn is one client connection in mode http, between and during its
+// transactions.
+type httpConn struct {
+	h   *httpHandler
+	c   *Conn
+	cli net.Conn
+
+	// buf holds the client's data, buf[r:w] not yet consumed (the rest of
+	// a request body, pipelined requests); sbuf the server's, likewise.
+	buf, sbuf []byte
+	r, w      int
+	sr, sw    int
+
+	req, res http1.Message
+	txn      rules.HTTPTxn
+	out      []byte
+	reqLine  []byte
+	caps     [][]byte // request then response captures
+	chunks   http1.ChunkScanner
+
+	// nreq counts the transactions served; idleSince is when the last one
+	// ended (the accept for the first).
+	nreq      int
+	idleSince time.Time
+
+	// The current transaction.
+	be      *Backend
+	sc      net.Conn
+	reused  bool
+	ts      [2]byte // termination state, "--" while normal
+	up      int64   // request bytes received
+	down    int64   // response bytes sent
+	status  int
+	closing bool // the client connection closes after this transaction
+	upload  chan uploadResult
+	lg      setupLog
+}
+
+// uploadResult is how the rest of a request body went, sent by upload.
+type uploadResult struct {
+	n    int64
+	term [2]byte // zero: fine
+}
+
+// run serves transactions until the client must be waited for (then it
+// parks c and returns; the wake-up runs it again) or the connection ends.
+func (hc *httpConn) run() {
+	for {
+		if !hc.transaction() {
+			hc.finish()
+			return
+		}
+		hc.nreq++
+		hc.idleSince = time.Now()
+		eng := hc.h.f.eng
+		if eng.stopping.Load() {
+			hc.finish() // soft stop: see Engine.CloseIdle
+			return
+		}
+		if hc.r < hc.w {
+			continue // a pipelined request is already here
+		}
+		hc.r, hc.w = 0, 0
+		dl := time.Time{}
+		if t := hc.keepAliveTimeout(); t > 0 {
+			dl = hc.idleSince.Add(t)
+		}
+		c := hc.c
+		c.httpIdle.Store(true)
+		if c.Park(dl, hc.resume) {
+			if eng.stopping.Load() {
+				c.unpark() // CloseIdle may have looked before it parked
+			}
+			return
+		}
+		c.httpIdle.Store(false)
+	}
+}
+
+// resume runs hc again once its client sent something, timed out, was
+// killed or the soft stop began.
+func (hc *httpConn) resume() {
+	hc.c.httpIdle.Store(false)
+	if hc.h.f.eng.stopping.Load() {
+		hc.finish()
+		return
+	}
+	go hc.run()
+}
+
+// finish ends the client connection and gives hc back.
+func (hc *httpConn) finish() {
+	c := hc.c
+	c.closeConns()
+	c.End()
+	hc.reset()
+	hcPool.Put(hc)
+}
+
+func (hc *httpConn) reset() {
+	buf, sbuf, out, reqLine, caps := hc.buf, hc.sbuf, hc.out[:0], hc.reqLine[:0], hc.caps[:0]
+	*hc = httpConn{buf: buf, sbuf: sbuf, out: out, reqLine: reqLine, caps: caps}
+}
+
+func (hc *httpConn) requestTimeout() time.Duration {
+	if t := hc.h.cfg.TimeoutRequest; t > 0 {
+		return t
+	}
+	return hc.h.f.cfg.TimeoutClient
+}
+
+func (hc *httpConn) keepAliveTimeout() time.Duration {
+	if t := hc.h.cfg.TimeoutKeepAlive; t > 0 {
+		return t
+	}
+	return hc.requestTimeout()
+}
+
+// compact moves the unread client data to the start of buf.
+func (hc *httpConn) compact() {
+	if hc.r > 0 {
+		hc.w = copy(hc.buf, hc.buf[hc.r:hc.w])
+		hc.r = 0
+	}
+}
+
+// errNoRequest ends a connection that closed or timed out before sending a
+// byte of its next request: no response, no log.
+var errNoRequest = errors.New("no request")
+
+// readHead reads and parses the next request head; it returns the time
+// the request's first byte was there. On an error the client has been
+// answered as HAProxy answers it, and logged.
+func (hc *httpConn) readHead() (time.Time, error) {
+	c := hc.c
+	var start time.Time
+	if hc.r < hc.w {
+		start = time.Now()
+	}
+	first := hc.nreq == 0
+	// The first request is timed from the accept, later ones wait
+	// "timeout http-keep-alive" for a first byte, then "http-request".
+	var dl time.Time
+	if first {
+		if t := hc.requestTimeout(); t > 0 {
+			dl = c.accept.Add(t)
+		}
+	} else if t := hc.keepAliveTimeout(); t > 0 {
+		dl = hc.idleSince.Add(t)
+	}
+	if !start.IsZero() && !first {
+		dl = start.Add(hc.requestTimeout())
+	}
+	for {
+		if hc.r < hc.w {
+			n, err := http1.ParseRequest(hc.buf[hc.r:hc.w], &hc.req, &hc.h.cfg.Parse)
+			if err == nil {
+				hc.r += n
+				return start, nil
+			}
+			if err != http1.ErrIncomplete {
+				var pe *http1.Error
+				status := 400
+				if errors.As(err, &pe) {
+					status = pe.Status
+				}
+				hc.badRequest(start, status, TermProxy)
+				return start, err
+			}
+			if hc.r == 0 && hc.w == len(hc.buf) {
+				hc.badRequest(start, http1.TooLarge(hc.buf[:hc.w], true).Status, TermProxy)
+				return start, errNoRequest
+			}
+		}
+		hc.compact()
+		_ = hc.cli.SetReadDeadline(dl)
+		n, err := hc.cli.Read(hc.buf[hc.w:])
+		if n > 0 {
+			if start.IsZero() {
+				start = time.Now()
+				if !first {
+					if t := hc.requestTimeout(); t > 0 {
+						dl = start.Add(t)
+					} else {
+						dl = time.Time{}
+					}
+				}
+			}
+			hc.w += n
+			continue
+		}
+		if err == nil {
+			continue
+		}
+		if c.aborted() {
+			return start, errNoRequest
+		}
+		timeout := errors.Is(err, os.ErrDeadlineExceeded)
+		if hc.r == hc.w && (!first || !timeout) {
+			// Nothing of a request: a keep-alive client that went
+			// away or stayed silent, or a client closing at once.
+			return start, errNoRequest
+		}
+		if timeout {
+			hc.badRequest(start, 408, TermClientTimeout)
+		} else {
+			hc.badRequest(start, 0, TermClientAbort)
+		}
+		return start, errNoRequest
+	}
+}
+
+// badRequest answers a request that could not be read with HAProxy's H1
+// error page for status (none when 0) and logs it as "<BADREQ>".
+func (hc *httpConn) badRequest(start time.Time, status int, term byte) {
+	if status != 0 {
+		hc.out = appendMuxError(hc.out[:0], status)
+		_ = hc.cli.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = hc.cli.Write(hc.out)
+	}
+	hc.status = status
+	hc.ts = [2]byte{term, 'R'}
+	hc.reqLine = hc.reqLine[:0]
+	if start.IsZero() {
+		start = time.Now()
+	}
+	hc.logTxn(start, -1, -1, -1, false)
+}
+
+// transaction serves one request and reports whether the client
+// connection stays open for another.
+func (hc *httpConn) transaction() bool {
+	c, f := hc.c, hc.h.f
+	hc.ts = [2]byte{'-', '-'}
+	hc.be, hc.sc, hc.reused, hc.up, hc.down, hc.status, hc.closing = nil, nil, false, 0, 0, 0, false
+	hc.lg = setupLog{tw: -1, tc: -1}
+	start, err := hc.readHead()
+	if err != nil {
+		return false
+	}
+	tHead := time.Now()
+	tr := tHead.Sub(start)
+	req := &hc.req
+	hc.up = int64(req.HeadLen)
+	hc.reqLine = append(append(append(append(append(hc.reqLine[:0], req.Method...), ' '), req.URI...), " HTTP/1."...), byte('0'+req.Minor))
+	hc.closing = req.Close || hc.h.f.eng.stopping.Load()
+	hc.captureRequest()
+
+	if u := hc.h.cfg.MonitorURI; u != "" && string(req.URI) == u {
+		// Answered and not logged, as HAProxy does.
+		hc.out = appendStreamError(hc.out[:0], 200, hc.closing)
+		return hc.writeClient(hc.out) && !hc.closing && req.Framing == http1.NoBody
+	}
+
+	// The rules see the request through the stream.
+	st := c.st
+	fr := f.cfg.Rules
+	if st == nil {
+		st = streamPool.Get().(*rules.Stream)
+		st.Src, st.Dst, st.BindName, st.Frontend = c.client, c.local, c.bind.cfg.Name, f
+		c.st = st
+	}
+	hc.txn = rules.HTTPTxn{Req: req}
+	st.HTTP = &hc.txn
+	if fr != nil && fr.NeedsContent() && !hc.contentRules(fr, st, start) {
+		return false
+	}
+	if fr != nil {
+		if res := fr.HTTPRequest(st); res.Verdict == rules.Reject {
+			return hc.ruleResponse(start, tr, &res, 'R')
+		}
+	}
+	var be *Backend
+	if fr != nil {
+		if rb, ok, _ := fr.UseBackend(st); ok && rb != nil {
+			be = BackendOf(rb)
+		}
+	}
+	if be == nil {
+		be = f.cfg.Backend(&ConnInfo{Client: c.client, Local: st.Dst, Bind: c.bind.cfg.Name})
+	}
+	if be == nil {
+		hc.ts = [2]byte{TermProxy, 'R'}
+		return hc.errorTxn(start, tr, 503)
+	}
+	hc.be = be
+	be.cur.Add(1)
+	be.total.Add(1)
+	defer be.cur.Add(-1)
+	st.Backend = &be.view
+	var forced *Server
+	if br := be.rules; br != nil {
+		if br != fr {
+			if br.NeedsContent() && !hc.contentRules(br, st, start) {
+				return false
+			}
+			if res := br.HTTPRequest(st); res.Verdict == rules.Reject {
+				return hc.ruleResponse(start, tr, &res, 'R')
+			}
+		}
+		if name, _ := br.UseServer(st); name != "" {
+			forced = be.Server(name)
+		}
+	}
+	hc.forwardFor(be)
+	mode := hc.h.cfg.Mode.Combine(be.cfg.HTTP.Mode)
+	if mode == Close {
+		hc.closing = true
+	}
+
+	// The server, then the request head with what is buffered of the body.
+	if !hc.connect(be, forced) {
+		return hc.errorTxn(start, tr, 503)
+	}
+	tSent, ok := hc.sendRequest(be, forced, mode)
+	if !ok {
+		return hc.errorTxn(start, tr, 503)
+	}
+	return hc.response(start, tr, tSent, be, mode)
+}
+
+// contentRules runs the tcp-request content rules of r on the request as
+// received, as final data (the head is complete), as HAProxy runs them
+// before its HTTP processing; it reports whether the transaction goes on.
+// A rejected request is closed without a response and logged.
+func (hc *httpConn) contentRules(r *rules.Proxy, st *rules.Stream, start time.Time) bool {
+	st.Req, st.ReqFinal = hc.buf[hc.r-hc.req.HeadLen:hc.w], true
+	v := r.TCPContent(st)
+	st.Req = nil
+	if v != rules.Reject {
+		return true
+	}
+	hc.h.f.deniedReq.Add(1)
+	hc.ts = [2]byte{TermProxy, 'R'}
+	hc.logTxn(start, -1, -1, time.Since(start), true)
+	return false
+}
+
+// connect gets a server connection for the request, reused or new; on a
+// failure the termination state is set.
+func (hc *httpConn) connect(be *Backend, forced *Server) bool {
+	c := hc.c
+	req := ConnectRequest{Server: forced, Src: c.client, Dst: c.st.Dst}
+	// "safe": a session's first request only takes a connection of its
+	// own (it has none); "never": only ever its own.
+	any := (hc.nreq > 0 || be.cfg.HTTP.Reuse >= ReuseAggressive) && be.cfg.HTTP.Reuse != ReuseNever
+	purge := be.poolPurge()
+	req.Reuse = func(srv *Server) net.Conn {
+		sc := srv.idle.take(c.id, any, purge)
+		hc.reused = sc != nil
+		return sc
+	}
+	sc, r, err := be.Connect(c, &req)
+	lg := &hc.lg
+	lg.tw, lg.tc, lg.retries, lg.redispatch = r.Tw, r.Tc, int32(r.Retries), r.Redispatched
+	lg.srvQueue, lg.beQueue = int32(r.SrvQueue), int32(r.BackendQueue)
+	lg.serverLocal, lg.serverAddr = r.Local, r.Remote
+	lg.server = r.Server
+	if err != nil {
+		term := r.Term
+		if term == 0 {
+			term = c.Term()
+		}
+		if term == 0 {
+			term = TermServerAbort
+		}
+		hc.ts = [2]byte{term, r.Phase}
+		return false
+	}
+	hc.sc = sc
+	return true
+}
+
+// sendRequest writes the request head and the body bytes already read to
+// the server, and starts the upload of the rest; it returns when the head
+// went out. A reused connection the server closed meanwhile is replaced by
+// a new one, once.
+func (hc *httpConn) sendRequest(be *Backend, forced *Server, mode HTTPConnMode) (time.Time, bool) {
+	req := &hc.req
+	conn := ""
+	switch {
+	case req.Upgrade:
+		conn = "upgrade"
+	case mode != KeepAlive:
+		conn = "close"
+	case req.Minor == 0:
+		conn = "keep-alive"
+	}
+	hc.out = http1.AppendRequest(hc.out[:0], req, conn)
+	headLen := len(hc.out)
+	// The body bytes already buffered go in the same write.
+	more := false
+	switch req.Framing {
+	case http1.Length:
+		k := min(int64(hc.w-hc.r), req.ContentLength)
+		hc.out = append(hc.out, hc.buf[hc.r:hc.r+int(k)]...)
+		hc.r += int(k)
+		more = k < req.ContentLength
+	case http1.Chunked:
+		hc.chunks.Reset()
+		n, done, err := hc.chunks.Scan(hc.buf[hc.r:hc.w])
+		if err != nil {
+			hc.ts = [2]byte{TermProxy, 'H'}
+			return time.Time{}, false
+		}
+		hc.out = append(hc.out, hc.buf[hc.r:hc.r+n]...)
+		hc.r += n
+		more = !done
+	}
+	hc.up += int64(len(hc.out) - headLen)
+	for {
+		_ = hc.sc.SetWriteDeadline(hc.serverDeadline(be))
+		_, err := hc.sc.Write(hc.out)
+		if err == nil {
+			break
+		}
+		if !hc.reused || hc.c.aborted() {
+			hc.ts = [2]byte{TermServerAbort, 'H'}
+			return time.Time{}, false
+		}
+		// The idle connection was closed by the server: a new one.
+		_ = hc.c.DetachServerConn().Close()
+		hc.reused = false
+		if !hc.connect(be, forced) {
+			return time.Time{}, false
+		}
+	}
+	tSent := time.Now()
+	if more {
+		hc.upload = make(chan uploadResult, 1)
+		go hc.uploadBody(be)
+	}
+	return tSent, true
+}
+
+// serverDeadline is when the server side times out from now.
+func (hc *httpConn) serverDeadline(be *Backend) time.Time {
+	if t := be.cfg.TimeoutServer; t > 0 {
+		return time.Now().Add(t)
+	}
+	return time.Time{}
+}
+
+func (hc *httpConn) clientDeadline() time.Time {
+	if t := hc.h.f.cfg.TimeoutClient; t > 0 {
+		return time.Now().Add(t)
+	}
+	return time.Time{}
+}
+
+// uploadBody forwards the rest of the request body from the client to the
+// server, on its own goroutine while the response is awaited (a server
+// may answer early, or ask for the body with 100 Continue).
+func (hc *httpConn) uploadBody(be *Backend) {
+	req := &hc.req
+	var res uploadResult
+	left := req.ContentLength - hc.sentBody() // for a Content-Length body
+	for {
+		hc.compact()
+		_ = hc.cli.SetReadDeadline(hc.clientDeadline())
+		lim := len(hc.buf)
+		if req.Framing == http1.Length && int64(lim-hc.w) > left {
+			lim = hc.w + int(left)
+		}
+		n, err := hc.cli.Read(hc.buf[hc.w:lim])
+		if n > 0 {
+			hc.w += n
+			var k int
+			done := false
+			if req.Framing == http1.Length {
+				k = n
+				left -= int64(n)
+				done = left == 0
+			} else {
+				var serr error
+				k, done, serr = hc.chunks.Scan(hc.buf[hc.r:hc.w])
+				if serr != nil {
+					res.term = [2]byte{TermProxy, 'D'}
+					break
+				}
+			}
+			_ = hc.sc.SetWriteDeadline(hc.serverDeadline(be))
+			if _, werr := hc.sc.Write(hc.buf[hc.r : hc.r+k]); werr != nil {
+				res.term = [2]byte{TermServerAbort, 'D'}
+				break
+			}
+			hc.r += k
+			res.n += int64(k)
+			if done {
+				break
+			}
+			continue
+		}
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) && !hc.c.aborted() {
+				res.term = [2]byte{TermClientTimeout, 'D'}
+			} else {
+				res.term = [2]byte{TermClientAbort, 'D'}
+			}
+			break
+		}
+	}
+	hc.upload <- res
+}
+
+// sentBody is how much of a Content-Length body sendRequest sent.
+func (hc *httpConn) sentBody() int64 { return hc.up - int64(hc.req.HeadLen) }
+
+// waitUpload waits for the body upload, if one runs, and accounts it; it
+// reports whether the request went out whole.
+func (hc *httpConn) waitUpload() bool {
+	if hc.upload == nil {
+		return true
+	}
+	res := <-hc.upload
+	hc.upload = nil
+	hc.up += res.n
+	if res.term != [2]byte{} {
+		if hc.ts[0] == '-' {
+			hc.ts = res.term
+		}
+		return false
+	}
+	return true
+}
+
+// stopUpload ends a running upload early (the response is complete and
+// the rest of the body will not be read) and waits for it.
+func (hc *httpConn) stopUpload() {
+	if hc.upload == nil {
+		return
+	}
+	_ = hc.cli.SetReadDeadline(time.Unix(1, 0))
+	hc.closing = true
+	res := <-hc.upload
+	hc.upload = nil
+	hc.up += res.n
+}
+
+// response reads the server's response, runs the response rules and
+// forwards it, then logs the transaction.
+func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time, be *Backend, mode HTTPConnMode) bool {
+	c, f := hc.c, hc.h.f
+	res := &hc.res
+	hc.sr, hc.sw = 0, 0
+	interim := 0
+	for {
+		n, err := hc.readResponseHead(be)
+		if err != nil {
+			if hc.reused && hc.sw == 0 && hc.upload == nil && interim == 0 && !c.aborted() && !errors.Is(err, os.ErrDeadlineExceeded) {
+				// A reused connection closed under the request: once
+				// more on a new one, as HAProxy retries.
+				_ = c.DetachServerConn().Close()
+				hc.reused = false
+				if !hc.connect(be, nil) {
+					return hc.errorTxn(start, tr, 503)
+				}
+				hc.out = hc.out[:0]
+				// The request bytes are gone from out: rebuild them.
+				return hc.resend(start, tr, be, mode)
+			}
+			hc.failResponse(err)
+			status := 502
+			if hc.ts[0] == TermServerTimeout {
+				status = 504
+			}
+			if hc.upload != nil {
+				hc.stopUpload()
+			}
+			return hc.serverErrorTxn(start, tr, tSent, status)
+		}
+		if res.Status >= 100 && res.Status < 200 && res.Status != 101 {
+			// Interim: forwarded as it is, then the final response.
+			interim++
+			hc.out = http1.AppendResponse(hc.out[:0], res, "")
+			if !hc.writeClient(hc.out) {
+				hc.stopUpload()
+				hc.ts = [2]byte{TermClientAbort, 'H'}
+				return hc.serverErrorTxn(start, tr, tSent, 0)
+			}
+			hc.down += int64(len(hc.out))
+			hc.sr += n
+			continue
+		}
+		hc.sr += n
+		break
+	}
+	tResp := time.Now()
+	st := c.st
+	hc.txn.Res = res
+	hc.captureResponse()
+	if br := be.rules; br != nil {
+		if r := br.HTTPResponse(st); r.Verdict == rules.Reject {
+			hc.stopUpload()
+			hc.ts = [2]byte{TermProxy, 'H'}
+			return hc.serverErrorTxn(start, tr, tSent, 502)
+		}
+	}
+	if fr := f.cfg.Rules; fr != nil && fr != be.rules {
+		if r := fr.HTTPResponse(st); r.Verdict == rules.Reject {
+			hc.stopUpload()
+			hc.ts = [2]byte{TermProxy, 'H'}
+			return hc.serverErrorTxn(start, tr, tSent, 502)
+		}
+	}
+	hc.status = res.Status
+
+	tunnel := res.Framing == http1.Tunnel
+	if res.Framing == http1.UntilClose || res.Close && !tunnel {
+		// The server closes: so does the client side only if the body
+		// runs to the close.
+		if res.Framing == http1.UntilClose {
+			hc.closing = true
+		}
+	}
+	conn := ""
+	switch {
+	case tunnel && res.Status == 101:
+		conn = "upgrade"
+	case hc.closing:
+		conn = "close"
+	case hc.req.Minor == 0:
+		conn = "keep-alive"
+	}
+	hc.out = http1.AppendResponse(hc.out[:0], res, conn)
+	ok := hc.forwardResponse(be, tunnel)
+	if ok && !tunnel {
+		if !hc.waitUpload() {
+			ok = false
+		}
+	} else {
+		hc.stopUpload()
+	}
+	// The server connection goes back to its pool when it can carry
+	// another request.
+	sc := c.DetachServerConn()
+	reusable := ok && !tunnel && mode == KeepAlive && !res.Close &&
+		res.Framing != http1.UntilClose && hc.sr == hc.sw
+	if srv := hc.lg.server; reusable && srv != nil {
+		srv.offerIdle(sc, c.id)
+	} else if sc != nil {
+		_ = sc.Close()
+	}
+	hc.logTxn(start, tr, tResp.Sub(tSent), tResp.Sub(start), true)
+	c.ReleaseServer()
+	return ok && !hc.closing && !tunnel
+}
+
+// resend sends the request again on a new connection after a reused one
+// failed before any response byte.
+func (hc *httpConn) resend(start time.Time, tr time.Duration, be *Backend, mode HTTPConnMode) bool {
+	req := &hc.req
+	conn := ""
+	switch {
+	case req.Upgrade:
+		conn = "upgrade"
+	case mode != KeepAlive:
+		conn = "close"
+	case req.Minor == 0:
+		conn = "keep-alive"
+	}
+	hc.out = http1.AppendRequest(hc.out[:0], req, conn)
+	// A body that was sent whole is still in buf, right before r.
+	if body := hc.sentBody(); body > 0 {
+		hc.out = append(hc.out, hc.buf[hc.r-int(body):hc.r]...)
+	}
+	_ = hc.sc.SetWriteDeadline(hc.serverDeadline(be))
+	if _, err := hc.sc.Write(hc.out); err != nil {
+		hc.ts = [2]byte{TermServerAbort, 'H'}
+		return hc.errorTxn(start, tr, 503)
+	}
+	return hc.response(start, tr, time.Now(), be, mode)
+}
+
+// readResponseHead reads until a response head parses in sbuf[sr:sw];
+// it returns the head's length.
+func (hc *httpConn) readResponseHead(be *Backend) (int, error) {
+	dl := hc.serverDeadline(be)
+	for {
+		if hc.sr < hc.sw {
+			n, err := http1.ParseResponse(hc.sbuf[hc.sr:hc.sw], &hc.res, hc.req.Method, &be.cfg.HTTP.Parse)
+			if err == nil {
+				return n, nil
+			}
+			if err != http1.ErrIncomplete {
+				return 0, err
+			}
+			if hc.sr == 0 && hc.sw == len(hc.sbuf) {
+				return 0, http1.TooLarge(hc.sbuf[:hc.sw], false)
+			}
+		}
+		if hc.sr > 0 {
+			hc.sw = copy(hc.sbuf, hc.sbuf[hc.sr:hc.sw])
+			hc.sr = 0
+		}
+		_ = hc.sc.SetReadDeadline(dl)
+		n, err := hc.sc.Read(hc.sbuf[hc.sw:])
+		hc.sw += n
+		if n == 0 && err != nil {
+			return 0, err
+		}
+	}
+}
+
+// failResponse sets the termination state of a response that could not
+// be read.
+func (hc *httpConn) failResponse(err error) {
+	var pe *http1.Error
+	switch {
+	case hc.c.Term() != 0:
+		hc.ts = [2]byte{hc.c.Term(), 'H'}
+	case errors.As(err, &pe):
+		hc.ts = [2]byte{TermProxy, 'H'}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		hc.ts = [2]byte{TermServerTimeout, 'H'}
+	default:
+		hc.ts = [2]byte{TermServerAbort, 'H'}
+	}
+}
+
+// forwardResponse writes the response head (in hc.out) and body to the
+// client; a tunnel copies both ways until either side ends.
+func (hc *httpConn) forwardResponse(be *Backend, tunnel bool) bool {
+	res := &hc.res
+	head := len(hc.out)
+	switch res.Framing {
+	case http1.Length:
+		k := min(int64(hc.sw-hc.sr), res.ContentLength)
+		hc.out = append(hc.out, hc.sbuf[hc.sr:hc.sr+int(k)]...)
+		hc.sr += int(k)
+		if !hc.writeClient(hc.out) {
+			return hc.clientFailed()
+		}
+		hc.down += int64(len(hc.out))
+		_ = head
+		return hc.pumpLength(be, res.ContentLength-k)
+	case http1.Chunked:
+		hc.chunks.Reset()
+		n, done, err := hc.chunks.Scan(hc.sbuf[hc.sr:hc.sw])
+		if err != nil {
+			hc.ts = [2]byte{TermServerAbort, 'D'}
+			return false
+		}
+		hc.out = append(hc.out, hc.sbuf[hc.sr:hc.sr+n]...)
+		hc.sr += n
+		if !hc.writeClient(hc.out) {
+			return hc.clientFailed()
+		}
+		hc.down += int64(len(hc.out))
+		if done {
+			return true
+		}
+		return hc.pumpChunked(be)
+	case http1.UntilClose:
+		hc.out = append(hc.out, hc.sbuf[hc.sr:hc.sw]...)
+		hc.sr = hc.sw
+		if !hc.writeClient(hc.out) {
+			return hc.clientFailed()
+		}
+		hc.down += int64(len(hc.out))
+		return hc.pumpLength(be, -1)
+	case http1.Tunnel:
+		hc.out = append(hc.out, hc.sbuf[hc.sr:hc.sw]...)
+		hc.sr = hc.sw
+		if !hc.writeClient(hc.out) {
+			return hc.clientFailed()
+		}
+		hc.down += int64(len(hc.out))
+		return hc.tunnel(be)
+	default:
+		if !hc.writeClient(hc.out) {
+			return hc.clientFailed()
+		}
+		hc.down += int64(len(hc.out))
+		return true
+	}
+}
+
+func (hc *httpConn) clientFailed() bool {
+	if hc.ts[0] == '-' {
+		hc.ts = [2]byte{TermClientAbort, 'D'}
+		if t := hc.c.Term(); t != 0 {
+			hc.ts[0] = t
+		}
+	}
+	return false
+}
+
+// writeClient writes b to the client within "timeout client".
+func (hc *httpConn) writeClient(b []byte) bool {
+	_ = hc.cli.SetWriteDeadline(hc.clientDeadline())
+	_, err := hc.cli.Write(b)
+	return err == nil
+}
+
+// pumpLength copies n more response bytes (n < 0: until the server
+// closes) from the server to the client.
+func (hc *httpConn) pumpLength(be *Backend, n int64) bool {
+	for n != 0 {
+		hc.sr, hc.sw = 0, 0
+		lim := len(hc.sbuf)
+		if n > 0 && int64(lim) > n {
+			lim = int(n)
+		}
+		_ = hc.sc.SetReadDeadline(hc.serverDeadline(be))
+		k, err := hc.sc.Read(hc.sbuf[:lim])
+		if k > 0 {
+			if !hc.writeClient(hc.sbuf[:k]) {
+				return hc.clientFailed()
+			}
+			hc.down += int64(k)
+			if n > 0 {
+				n -= int64(k)
+			}
+			continue
+		}
+		if err != nil {
+			if n < 0 && errors.Is(err, io.EOF) {
+				return true
+			}
+			hc.serverFailed(err, 'D')
+			return false
+		}
+	}
+	return true
+}
+
+// pumpChunked copies the rest of a chunked response body.
+func (hc *httpConn) pumpChunked(be *Backend) bool {
+	for {
+		hc.sr, hc.sw = 0, 0
+		_ = hc.sc.SetReadDeadline(hc.serverDeadline(be))
+		k, err := hc.sc.Read(hc.sbuf)
+		if k > 0 {
+			hc.sw = k
+			n, done, serr := hc.chunks.Scan(hc.sbuf[:k])
+			if serr != nil {
+				hc.ts = [2]byte{TermServerAbort, 'D'}
+				return false
+			}
+			if !hc.writeClient(hc.sbuf[:n]) {
+				return hc.clientFailed()
+			}
+			hc.sr = n
+			hc.down += int64(n)
+			if done {
+				return true
+			}
+			continue
+		}
+		if err != nil {
+			hc.serverFailed(err, 'D')
+			return false
+		}
+	}
+}
+
+func (hc *httpConn) serverFailed(err error, phase byte) {
+	switch {
+	case hc.c.Term() != 0:
+		hc.ts = [2]byte{hc.c.Term(), phase}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		hc.ts = [2]byte{TermServerTimeout, phase}
+	default:
+		hc.ts = [2]byte{TermServerAbort, phase}
+	}
+}
+
+// tunnel copies both ways after a 101 or a CONNECT, under "timeout
+// tunnel", until both sides ended.
+func (hc *httpConn) tunnel(be *Backend) bool {
+	hc.stopUploadKeep()
+	t := &httpTunnel{hc: hc}
+	t.cli.Conn, t.srv.Conn = hc.cli, hc.sc
+	t.cli.TimeoutCode, t.cli.AbortCode = TermClientTimeout, TermClientAbort
+	t.srv.TimeoutCode, t.srv.AbortCode = TermServerTimeout, TermServerAbort
+	to := be.cfg.TimeoutTunnel
+	if to == 0 {
+		to = max(hc.h.f.cfg.TimeoutClient, be.cfg.TimeoutServer)
+	}
+	t.timeout = to
+	now := time.Now().UnixNano()
+	t.cli.last.Store(now)
+	t.srv.last.Store(now)
+	// Client bytes already read go first.
+	if hc.r < hc.w {
+		if _, err := hc.sc.Write(hc.buf[hc.r:hc.w]); err != nil {
+			hc.ts = [2]byte{TermServerAbort, 'D'}
+			return false
+		}
+		hc.up += int64(hc.w - hc.r)
+		hc.r = hc.w
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	var up int64
+	go func() {
+		defer wg.Done()
+		up, _ = Copy(t, &t.cli, &t.srv, 0)
+	}()
+	down, _ := Copy(t, &t.srv, &t.cli, 0)
+	wg.Wait()
+	hc.up += up
+	hc.down += down
+	if t.term != 0 && hc.ts[0] == '-' {
+		hc.ts = [2]byte{t.term, 'D'}
+	}
+	hc.closing = true
+	return t.term == 0
+}
+
+// stopUploadKeep waits for an upload that must have ended (a tunnel
+// starts after the request's body).
+func (hc *httpConn) stopUploadKeep() {
+	if hc.upload != nil {
+		hc.waitUpload()
+	}
+}
+
+// httpTunnel is the CopyOwner of an upgraded connection.
+type httpTunnel struct {
+	hc       *httpConn
+	cli, srv Side
+	timeout  time.Duration
+	mu       sync.Mutex
+	term     byte
+	shut     int
+}
+
+func (t *httpTunnel) Dead() bool                  { return t.hc.c.dead.Load() }
+func (t *httpTunnel) Timeout(*Side) time.Duration { return t.timeout }
+func (t *httpTunnel) Deadline(sd *Side) time.Time {
+	if t.timeout <= 0 {
+		return time.Time{}
+	}
+	last := max(t.cli.last.Load(), t.srv.last.Load())
+	return time.Unix(0, last).Add(t.timeout)
+}
+
+func (t *httpTunnel) Fail(code byte) {
+	t.mu.Lock()
+	if t.term == 0 {
+		t.term = code
+	}
+	t.mu.Unlock()
+	past := time.Unix(1, 0)
+	_ = t.cli.Conn.SetDeadline(past)
+	_ = t.srv.Conn.SetDeadline(past)
+}
+
+func (t *httpTunnel) EndOfStream(dst *Side) { closeWrite(dst.Conn) }
+
+// ruleResponse answers a request that a rule ended (deny, return,
+// redirect) and logs it; phase is where ('R' request rules).
+func (hc *httpConn) ruleResponse(start time.Time, tr time.Duration, res *rules.HTTPResult, phase byte) bool {
+	f := hc.h.f
+	if hc.req.Framing != http1.NoBody {
+		hc.closing = true // the body is not read
+	}
+	status := res.Status
+	term := byte('L') // answered locally (return, redirect)
+	if res.DefaultBody {
+		term = TermProxy
+		f.deniedReq.Add(1)
+		hc.out = appendStreamError(hc.out[:0], status, hc.closing)
+	} else {
+		hc.out = appendRuleResponse(hc.out[:0], res, hc.closing)
+	}
+	hc.ts = [2]byte{term, phase}
+	hc.status = status
+	if hc.writeClient(hc.out) {
+		hc.down = int64(len(hc.out))
+	} else {
+		hc.closing = true
+	}
+	hc.logTxn(start, tr, -1, time.Since(start), true)
+	return !hc.closing
+}
+
+// appendRuleResponse appends the response a return or redirect rule
+// builds, as HAProxy writes it: lowercase fields, content-length first.
+func appendRuleResponse(b []byte, res *rules.HTTPResult, closing bool) []byte {
+	reason, _ := errorBody(res.Status)
+	if p, ok := statusReasons[res.Status]; ok {
+		reason = p
+	}
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(res.Status), 10)
+	b = append(b, ' ')
+	b = append(b, reason...)
+	b = append(b, "\r\ncontent-length: "...)
+	b = strconv.AppendInt(b, int64(len(res.Body)), 10)
+	b = append(b, "\r\n"...)
+	if len(res.Location) > 0 {
+		b = append(b, "location: "...)
+		b = append(b, res.Location...)
+		b = append(b, "\r\n"...)
+	}
+	if len(res.ContentType) > 0 {
+		b = append(b, "content-type: "...)
+		b = append(b, res.ContentType...)
+		b = append(b, "\r\n"...)
+	}
+	for _, h := range res.Headers {
+		b = appendLower(b, h.Name)
+		b = append(b, ": "...)
+		b = append(b, h.Value...)
+		b = append(b, "\r\n"...)
+	}
+	if closing {
+		b = append(b, "connection: close\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	return append(b, res.Body...)
+}
+
+func appendLower(b, s []byte) []byte {
+	for _, c := range s {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
+// statusReasons are HAProxy's reason phrases (http_get_reason) for the
+// statuses rules send that its error pages do not name the same way.
+var statusReasons = map[int]string{
+	200: "OK", 201: "Created", 202: "Accepted", 204: "No Content",
+	301: "Moved Permanently", 302: "Found", 303: "See Other", 304: "Not Modified",
+	307: "Temporary Redirect", 308: "Permanent Redirect",
+	400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+	405: "Method Not Allowed", 408: "Request Timeout", 429: "Too Many Requests",
+	500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
+	504: "Gateway Timeout",
+}
+
+// errorTxn answers the client with HAProxy's page for status (a request
+// that could not reach a server) and logs the transaction.
+func (hc *httpConn) errorTxn(start time.Time, tr time.Duration, status int) bool {
+	if hc.req.Framing != http1.NoBody {
+		hc.closing = true
+	}
+	hc.stopUpload()
+	if sc := hc.c.DetachServerConn(); sc != nil {
+		_ = sc.Close()
+	}
+	hc.status = status
+	hc.out = appendStreamError(hc.out[:0], status, hc.closing)
+	if hc.writeClient(hc.out) {
+		hc.down += int64(len(hc.out))
+	} else {
+		hc.closing = true
+	}
+	hc.logTxn(start, tr, -1, time.Since(start), true)
+	hc.c.ReleaseServer()
+	return !hc.closing
+}
+
+// serverErrorTxn ends a transaction whose server failed: the client gets
+// HAProxy's page for status (none when 0, or when part of the response
+// went out already), and the log says why.
+func (hc *httpConn) serverErrorTxn(start time.Time, tr time.Duration, tSent time.Time, status int) bool {
+	if sc := hc.c.DetachServerConn(); sc != nil {
+		_ = sc.Close()
+	}
+	hc.closing = hc.closing || hc.req.Framing != http1.NoBody
+	if status != 0 && hc.down == 0 {
+		hc.status = status
+		hc.out = appendStreamError(hc.out[:0], status, hc.closing)
+		if hc.writeClient(hc.out) {
+			hc.down += int64(len(hc.out))
+		} else {
+			hc.closing = true
+		}
+	} else {
+		hc.closing = true
+	}
+	hc.logTxn(start, tr, -1, time.Since(start), true)
+	hc.c.ReleaseServer()
+	return !hc.closing
+}
+
+// forwardFor adds the client's address in the "option forwardfor" field
+// of the backend, else of the frontend.
+func (hc *httpConn) forwardFor(be *Backend) {
+	ff := be.cfg.HTTP.Forwardfor
+	if ff == nil {
+		ff = hc.h.cfg.Forwardfor
+	}
+	if ff == nil {
+		return
+	}
+	a := hc.c.client.Addr()
+	if !a.IsValid() {
+		return
+	}
+	a = a.Unmap()
+	if ff.Except.IsValid() && ff.Except.Contains(a) {
+		return
+	}
+	name := ff.Header
+	if name == "" {
+		name = "X-Forwarded-For"
+	}
+	if ff.IfNone {
+		if _, ok := hc.req.Header.Get(name); ok {
+			return
+		}
+	}
+	var ip [64]byte
+	hc.req.Header.Add(name, a.AppendTo(ip[:0]))
+}
+
+// captureRequest and captureResponse record the captured header values
+// of the transaction for the log.
+func (hc *httpConn) captureRequest() {
+	hc.caps = hc.caps[:0]
+	for _, cp := range hc.h.cfg.CaptureRequest {
+		hc.caps = append(hc.caps, capture(&hc.req.Header, cp))
+	}
+}
+
+func (hc *httpConn) captureResponse() {
+	for _, cp := range hc.h.cfg.CaptureResponse {
+		hc.caps = append(hc.caps, capture(&hc.res.Header, cp))
+	}
+}
+
+func capture(h *http1.Header, cp Capture) []byte {
+	v, ok := h.Get(cp.Name)
+	if !ok {
+		return nil
+	}
+	if len(v) > cp.Len {
+		v = v[:cp.Len]
+	}
+	return append([]byte(nil), v...)
+}
+
+// logTxn accounts the transaction and hands its record to the frontend's
+// log hook. tr is the time to read the head (-1: never complete), trs the
+// server's response time (-1: none), ta the active time.
+func (hc *httpConn) logTxn(start time.Time, tr, trs, ta time.Duration, haveReq bool) {
+	c, f, e := hc.c, hc.h.f, hc.h.f.eng
+	be := hc.be
+	srv := hc.lg.server
+	f.bytesIn.Add(uint64(hc.up))
+	f.bytesOut.Add(uint64(hc.down))
+	if be != nil {
+		be.bytesIn.Add(uint64(hc.up))
+		be.bytesOut.Add(uint64(hc.down))
+	}
+	if srv != nil {
+		srv.bytesIn.Add(uint64(hc.up))
+		srv.bytesOut.Add(uint64(hc.down))
+	}
+	if f.cfg.Log == nil {
+		return
+	}
+	rec := logPool.Get().(*LogRecord)
+	*rec = c.newLogRecord()
+	lg := &hc.lg
+	if be != nil {
+		rec.Backend = be.cfg.Name
+	}
+	if srv != nil {
+		rec.Server = srv.cfg.Name
+	}
+	rec.Accept = start
+	rec.Tw, rec.Tc, rec.Retries, rec.Redispatch = lg.tw, lg.tc, int(lg.retries), lg.redispatch
+	rec.SrvQueue, rec.BackendQueue = int(lg.srvQueue), int(lg.beQueue)
+	rec.ServerLocal, rec.ServerAddr = lg.serverLocal, lg.serverAddr
+	now := time.Now()
+	rec.Tt = now.Sub(start)
+	rec.Termination = string(hc.ts[:])
+	rec.BytesRead, rec.BytesUploaded = hc.down, hc.up
+	if hc.ts[1] == 'R' && hc.ts[0] != 'L' {
+		rec.BytesRead = 0 // HAProxy counts no bytes for a request refused
+	}
+	ti := start.Sub(hc.idleSince)
+	if hc.nreq == 0 {
+		ti = start.Sub(c.accept) - c.th
+	}
+	rec.HTTP = HTTPLog{Set: true, RequestLine: hc.reqLine, Status: hc.status,
+		Ti: max(ti, 0), TR: tr, Tr: trs, Ta: ta, CookieCli: '-', CookieSrv: '-'}
+	nReq := len(hc.h.cfg.CaptureRequest)
+	if len(hc.caps) >= nReq {
+		rec.HTTP.ReqCaptures = hc.caps[:nReq]
+		rec.HTTP.ResCaptures = hc.caps[nReq:]
+	}
+	rec.ActConn, rec.FeConn = int(e.actconn.Load()), int(f.cur.Load())
+	if be != nil {
+		rec.BeConn = int(be.cur.Load())
+	}
+	if srv != nil {
+		srv.be.mu.Lock()
+		rec.SrvConn = srv.cur
+		srv.be.mu.Unlock()
+	}
+	f.cfg.Log(rec)
+	*rec = LogRecord{}
+	logPool.Put(rec)
+}
