@@ -10,26 +10,16 @@ import (
 )
 
 // ruleProxies returns the proxies whose rules lb compiles and runs, as
-// they are to be compiled: every enabled proxy in mode tcp that has rules,
-// and the layer-4 part of every proxy in mode http. A mode http proxy is
-// served as a TCP tunnel until lb has its HTTP plane, and says so at start;
-// its tcp-request and tcp-response rules still run, as HAProxy runs them
-// before any HTTP processing: access rules are never silently off. Its
-// use_backend and use-server rules, which depend on HTTP, wait for the
-// HTTP plane under the start-up warning.
+// they are to be compiled: every enabled proxy, in mode tcp or http, that
+// has rules. A mode http proxy's rules are compiled whole: its
+// tcp-request/tcp-response rules, its http-request, http-response and
+// http-after-response rules, its redirect lines and its switching rules,
+// which the HTTP handler runs; "lb -c" refuses what the rules engine
+// cannot do in any of them.
 func ruleProxies(cfg *config.Config) []ruleProxy {
 	var out []ruleProxy
 	for _, px := range cfg.Proxies {
 		if px.Disabled {
-			continue
-		}
-		if px.Mode == config.ModeHTTP {
-			if len(px.TCPRequest) == 0 && len(px.TCPResponse) == 0 {
-				continue
-			}
-			l4 := *px
-			l4.UseBackends, l4.UseServers, l4.PersistRules = nil, nil, nil
-			out = append(out, ruleProxy{px, &l4})
 			continue
 		}
 		if hasRules(px) {
@@ -48,7 +38,9 @@ type ruleProxy struct{ orig, compiled *config.Proxy }
 func hasRules(px *config.Proxy) bool {
 	// ACLs alone do nothing: only the rules that use them.
 	if len(px.TCPRequest) > 0 || len(px.TCPResponse) > 0 ||
-		len(px.UseServers) > 0 || len(px.PersistRules) > 0 {
+		len(px.UseServers) > 0 || len(px.PersistRules) > 0 ||
+		len(px.HTTPRequest) > 0 || len(px.HTTPResponse) > 0 ||
+		len(px.HTTPAfterResponse) > 0 || len(px.Redirects) > 0 {
 		return true
 	}
 	for _, ub := range px.UseBackends {

@@ -50,6 +50,7 @@ func (a *acl) exec(ev *evalCtx, at place) aclRes {
 		}
 		it := &ev.s.st.it
 		*it = 0
+		ev.iterate = true
 		for {
 			smp, ok := x.e.evalAt(ev, it)
 			if !ok {
@@ -60,6 +61,7 @@ func (a *acl) exec(ev *evalCtx, at place) aclRes {
 			}
 			if cs, ok := ev.cast(smp, x.ps.kind.in()); ok {
 				if _, hit := x.ps.match(ev, cs); hit {
+					ev.iterate = false
 					return resPass
 				}
 			}
@@ -71,6 +73,7 @@ func (a *acl) exec(ev *evalCtx, at place) aclRes {
 			}
 			break
 		}
+		ev.iterate = false
 	}
 	return r
 }
@@ -198,6 +201,33 @@ func (c *compiler) namedACL(name string) *acl {
 	return a
 }
 
+// aclKeyword is an ACL keyword that is not a sample fetch: a fetch and a
+// match method (HAProxy's acl_kws of http_fetch.c).
+type aclKeyword struct {
+	fetch string
+	match matchKind
+}
+
+// aclKeywords are HAProxy 2.6's ACL keywords for HTTP: "path_beg" is
+// "path -m beg" and so on.
+var aclKeywords = map[string]aclKeyword{
+	"method":   {"method", mMeth},
+	"req_ver":  {"req.ver", mStr},
+	"resp_ver": {"res.ver", mStr},
+}
+
+func init() {
+	families := map[string]string{"base": "base", "cook": "req.cook", "hdr": "req.hdr", "path": "path",
+		"scook": "res.cook", "shdr": "res.hdr", "url": "url", "urlp": "urlp"}
+	suffixes := map[string]matchKind{"": mStr, "_beg": mBeg, "_dir": mDir, "_dom": mDom, "_end": mEnd,
+		"_len": mLen, "_reg": mReg, "_sub": mSub}
+	for kw, fetch := range families {
+		for suf, m := range suffixes {
+			aclKeywords[kw+suf] = aclKeyword{fetch, m}
+		}
+	}
+}
+
 // aclKeywordMatch are the ACL keywords whose implied match method is not
 // the default of their fetch's output type.
 var aclKeywordMatch = map[string]matchKind{"req.ssl_ver": mVer, "req_ssl_ver": mVer}
@@ -227,9 +257,21 @@ func (c *compiler) compileACL(name string, lines []*config.ACL) *acl {
 }
 
 func (c *compiler) compileACLExpr(l *config.ACL) (*aclExpr, error) {
-	e, err := c.parseExpr(l.Fetch)
+	text := l.Fetch
+	name, _, _, _ := splitCall(text)
+	kw, isKW := aclKeywords[name]
+	if isKW {
+		if def := fetches[kw.fetch]; def != nil && def.http && c.px.Mode != config.ModeHTTP {
+			return nil, unsupported(name)
+		}
+		text = kw.fetch + text[len(name):]
+	}
+	e, err := c.parseExpr(text)
 	if err != nil {
 		return nil, err
+	}
+	if isKW {
+		e.kw = name
 	}
 	icase, method, forMap := false, "", false
 	var files []string
@@ -258,6 +300,10 @@ func (c *compiler) compileACLExpr(l *config.ACL) (*aclExpr, error) {
 			return nil, fmt.Errorf("unknown matching method '%s' when parsing ACL expression", method)
 		}
 		kind = k
+	case len(e.convs) == 0 && isKW:
+		// An ACL keyword's match method, unless converters follow it
+		// (parse_acl_expr).
+		kind = kw.match
 	case len(e.convs) == 0 && aclKeywordMatch[e.kw] != 0:
 		kind = aclKeywordMatch[e.kw]
 	default:

@@ -27,6 +27,8 @@ type streamState struct {
 	// Evaluations never nest.
 	ev evalCtx
 	it int
+	// http is the storage of HTTP actions and results.
+	http httpState
 }
 
 // newEval prepares the stream's evaluation context.
@@ -188,6 +190,10 @@ func compile(cfg *config.Config, px *config.Proxy, env Env, opt Options) (*Proxy
 		p.c.switchContent = p.c.switchContent || (sr.cond != nil && sr.cond.content)
 		p.c.useServers = append(p.c.useServers, sr)
 	}
+	p.c.httpReq = c.compileHTTPRules(px.HTTPRequest, "http-request", placeHTTPReq)
+	p.c.redirects = c.compileRedirects(px.Redirects)
+	p.c.httpRes = c.compileHTTPRules(px.HTTPResponse, "http-response", placeHTTPRes)
+	p.c.httpAfter = c.compileHTTPRules(px.HTTPAfterResponse, "http-after-response", placeHTTPAfter)
 	p.Warnings = c.warn
 	if len(c.errs) > 0 {
 		return nil, c.errs

@@ -548,8 +548,8 @@ func buildRegsub(_ *compiler, args []string, _ smpType) (convFn, smpType, error)
 }
 
 // expandSubst appends subst with \0…\9 replaced by the groups of match m
-// in s (HAProxy's exp_replace).
-func expandSubst(out []byte, subst string, s []byte, m []int) []byte {
+// in s and \xHH by the byte it codes (HAProxy's exp_replace).
+func expandSubst[T string | []byte](out []byte, subst T, s []byte, m []int) []byte {
 	for i := 0; i < len(subst); i++ {
 		c := subst[i]
 		if c == '\\' && i+1 < len(subst) {
@@ -560,6 +560,11 @@ func expandSubst(out []byte, subst string, s []byte, m []int) []byte {
 					out = append(out, s[m[2*g]:m[2*g+1]]...)
 				}
 				i++
+				continue
+			}
+			if n == 'x' && i+3 < len(subst) && isHex(subst[i+2]) && isHex(subst[i+3]) {
+				out = append(out, unhex(subst[i+2])<<4|unhex(subst[i+3]))
+				i += 3
 				continue
 			}
 			out = append(out, n)
@@ -687,4 +692,16 @@ func (c *compiler) readLines(name string) ([]string, error) {
 	}
 	c.files[name] = lines
 	return lines, nil
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
 }

@@ -12,24 +12,37 @@ import (
 type place uint8
 
 const (
-	placeConn     place = 1 << iota // tcp-request connection
-	placeSess                       // tcp-request session
-	placeContent                    // tcp-request content
-	placeSwitch                     // use_backend, use-server, force/ignore-persist
-	placeResponse                   // tcp-response content
+	placeConn      place = 1 << iota // tcp-request connection
+	placeSess                        // tcp-request session
+	placeContent                     // tcp-request content
+	placeSwitch                      // use_backend, use-server, force/ignore-persist
+	placeResponse                    // tcp-response content
+	placeHTTPReq                     // http-request, redirect
+	placeHTTPRes                     // http-response
+	placeHTTPAfter                   // http-after-response
 
-	placeAll    = placeConn | placeSess | placeContent | placeSwitch | placeResponse
+	placeHTTP   = placeHTTPReq | placeHTTPRes | placeHTTPAfter
+	placeAll    = placeConn | placeSess | placeContent | placeSwitch | placeResponse | placeHTTP
 	placeReq    = placeContent | placeSwitch
-	placeNoConn = placeSess | placeContent | placeSwitch | placeResponse
+	placeNoConn = placeSess | placeContent | placeSwitch | placeResponse | placeHTTP
+	// placeHTTPReqHdr is where the request head may be read (HAProxy's
+	// SMP_USE_HRQHV): at run time it is gone from response rules.
+	placeHTTPReqHdr = placeContent | placeSwitch | placeHTTP
+	// placeHTTPResHdr is where the response head may be read
+	// (SMP_USE_HRSHV).
+	placeHTTPResHdr = placeResponse | placeHTTPRes | placeHTTPAfter
 )
 
 // placeNames are HAProxy's names of the places, for its warnings.
 var placeNames = map[place]string{
-	placeConn:     "tcp-request connection rule",
-	placeSess:     "tcp-request session rule",
-	placeContent:  "tcp-request content rule",
-	placeSwitch:   "use-backend rule",
-	placeResponse: "tcp-response content rule",
+	placeConn:      "tcp-request connection rule",
+	placeSess:      "tcp-request session rule",
+	placeContent:   "tcp-request content rule",
+	placeSwitch:    "use-backend rule",
+	placeResponse:  "tcp-response content rule",
+	placeHTTPReq:   "http-request header rule",
+	placeHTTPRes:   "http-response header rule",
+	placeHTTPAfter: "http-after-response header rule",
 }
 
 // evalCtx is the state of one evaluation: the stream, the proxy whose
@@ -38,6 +51,14 @@ type evalCtx struct {
 	s     *Stream
 	p     *Proxy
 	final bool
+	// resp: response rules run; the request head is gone (HAProxy's HTX
+	// request message is consumed once forwarded), so request fetches
+	// find nothing but the method.
+	resp bool
+	// iterate: an ACL evaluates the fetch (SMP_OPT_ITERATE): multi-valued
+	// fetches without an explicit occurrence return every value in turn;
+	// a sample expression gets the last one.
+	iterate bool
 }
 
 // next returns the scratch buffer that does not hold the most recent
@@ -153,6 +174,10 @@ func (c *compiler) parseExpr(text string) (*expr, error) {
 		return nil, fmt.Errorf("missing fetch method in expression '%s'", text)
 	}
 	def, ok := fetches[name]
+	if ok && def.http && c.px.Mode != config.ModeHTTP {
+		// HTTP fetches need the HTTP plane: a mode tcp proxy has none.
+		return nil, unsupported(name)
+	}
 	if !ok {
 		if config.IsSampleFetch(name) || config.IsACLKeyword(name) {
 			return nil, unsupported(name)

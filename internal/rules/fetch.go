@@ -16,6 +16,8 @@ type fetchDef struct {
 	// buffered data, which report "not yet" while the data is not final.
 	use     place
 	content bool
+	// http marks the HTTP fetches, only available in mode http proxies.
+	http bool
 	// min and max bound the number of arguments.
 	min, max int
 	build    func(c *compiler, args []string) (fetchFn, smpType, error)

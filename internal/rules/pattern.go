@@ -32,6 +32,10 @@ const (
 	// mVer matches integers written as dotted versions ("3.1"), for the
 	// req.ssl_ver ACL keyword.
 	mVer
+	// mMeth matches HTTP methods as pat_match_meth does: a well-known
+	// method pattern ("GET") matches that exact method; any other pattern
+	// matches only a method that is not well-known, ignoring case with -i.
+	mMeth
 )
 
 var matchNames = map[string]matchKind{"found": mFound, "bool": mBool, "int": mInt, "ip": mIP, "bin": mBin,
@@ -302,6 +306,19 @@ func (ps *patSet) match(ev *evalCtx, smp sample) (int, bool) {
 		}
 		i, ok := ps.exact[string(key)]
 		return i, ok
+	case mMeth:
+		known := knownMethod(smp.b)
+		for i := range ps.strs {
+			p := ps.strs[i].s
+			if knownMethod(p) {
+				if bytes.Equal(p, smp.b) {
+					return ps.strs[i].idx, true
+				}
+			} else if !known && equalBytes(p, smp.b, ps.icase) {
+				return ps.strs[i].idx, true
+			}
+		}
+		return 0, false
 	case mReg:
 		for i := range ps.regs {
 			if ps.regs[i].re.Match(smp.b) {
