@@ -66,17 +66,26 @@ type Message struct {
 
 	// Framing and ContentLength say where the body ends. For a response,
 	// ParseResponse needs to know the request's method (HEAD, CONNECT).
+	// A request's Content-Length of 0 is Length with ContentLength 0. A
+	// CONNECT request has no body (unless it says otherwise): the tunnel
+	// starts with the 2xx response, whose Framing is Tunnel.
 	Framing       Framing
 	ContentLength int64
-	// Close: the sender will close after this message ("Connection:
-	// close", or HTTP/1.0 without "Connection: keep-alive").
+	// Close: the connection is to be closed after this message
+	// ("Connection: close", HTTP/1.0 without "Connection: keep-alive", a
+	// response delimited by the close, or, as HAProxy forces it, a message
+	// with both Transfer-Encoding and Content-Length or with
+	// Transfer-Encoding in HTTP/1.0).
 	Close bool
 	// KeepAlive: an HTTP/1.0 message said "Connection: keep-alive".
 	KeepAlive bool
-	// Upgrade: the message asks for (request) or accepts (101 response)
-	// a protocol upgrade: "Connection: upgrade" and an Upgrade field.
+	// Upgrade: the message asks for (HTTP/1.1 request) or accepts (101
+	// response) a protocol upgrade: "Connection: upgrade" and an Upgrade
+	// field.
 	Upgrade bool
-	// Expect100: the request carries "Expect: 100-continue".
+	// Expect100: the HTTP/1.1 request carries "Expect: 100-continue" (any
+	// case; RFC 9110 section 10.1.1 has it ignored in HTTP/1.0, and
+	// HAProxy only answers it in 1.1).
 	Expect100 bool
 	// HeadLen is the length of the head in the buffer, final CRLF
 	// included (ParseRequest's n).
@@ -90,16 +99,20 @@ type Options struct {
 	// characters in header names and in the URI are let through. It never
 	// lets through what makes framing ambiguous (smuggling).
 	AcceptInvalid bool
-	// MaxHeaders is tune.http.maxhdr: more fields than this are refused
-	// (400 in a request, 502 for the proxy in a response). 0 means 101,
-	// HAProxy's default.
+	// MaxHeaders is tune.http.maxhdr: HAProxy's header list has this
+	// many entries, the last of which marks the end, so a head with
+	// MaxHeaders fields or more (after Content-Length and Host merging) is
+	// refused (400 in a request, 502 for the proxy in a response). 0 means
+	// 101, HAProxy's default: 100 fields pass, 101 do not (measured).
 	MaxHeaders int
 }
 
 // Error is a message lb refuses. Status is what HAProxy answers the
-// client for it (400, 413, 414, 431, 501, ... for a request; a response
-// error is answered 502 by the proxy). Pos is the offset of the first
-// offending byte in the buffer, for "show errors".
+// client for it: 400 for a request (422 for a transfer coding other than
+// chunked; HAProxy 2.6 has no 414 or 431), 502 for a response (Scan's
+// errors are 400 whichever the body's message: the proxy answers 502 for
+// a response's). Pos is the offset of the first offending byte in the
+// buffer (for Scan, in the slice it was given), for "show errors".
 type Error struct {
 	Status int
 	Pos    int
@@ -117,7 +130,10 @@ var ErrIncomplete = errors.New("http1: incomplete message head")
 // first; m's fields point into b) and returns the head's length. It
 // returns ErrIncomplete when b holds no complete head yet, and an *Error
 // when the head is invalid. Empty lines before the request line are
-// skipped, as HAProxy does (their length is part of n).
+// skipped, as HAProxy does (their length is part of n). Like HAProxy, it
+// writes into b: the line break of an obs-fold continuation is turned
+// into spaces, so that the folded value is one slice. Once m has been
+// used for a message, parsing does not allocate.
 func ParseRequest(b []byte, m *Message, opt *Options) (n int, err error) {
 	return parseRequest(b, m, opt)
 }
@@ -131,17 +147,18 @@ func ParseResponse(b []byte, m *Message, method []byte, opt *Options) (n int, er
 }
 
 // TooLarge returns the error for a head that did not fit in a buffer of
-// len(b) bytes: 414 while the request line is not complete, 431 when the
-// fields are not (HAProxy 2.6 answers both 400; see the function), for a
-// request; 502 for a response.
+// len(b) bytes: 400 for a request, whether its line or its fields did not
+// fit (HAProxy 2.6 has no 414 or 431: measured, see tooLarge), 502 for a
+// response. Pos is the start of the line that did not end.
 func TooLarge(b []byte, request bool) *Error { return tooLarge(b, request) }
 
 // AppendRequest appends m's request head to dst: the request line with
 // m.Method, m.URI and HTTP/1.minor, then every field of m.Header but the
 // hop-by-hop ones that are the proxy's to set (Connection, Keep-Alive,
-// Proxy-Connection, and TE other than "trailers"), then a Connection
+// Proxy-Connection, and TE: a TE listing "trailers" is written as "TE:
+// trailers", as HAProxy does, any other is dropped), then a Connection
 // field saying conn ("" for none: "keep-alive" is implied in HTTP/1.1,
-// "close", "upgrade"), then the blank line.
+// "close", "upgrade"), then the blank line. The Upgrade field is kept.
 func AppendRequest(dst []byte, m *Message, conn string) []byte { return appendRequest(dst, m, conn) }
 
 // AppendResponse appends m's response head to dst as AppendRequest does
@@ -157,8 +174,9 @@ func AppendResponse(dst []byte, m *Message, conn string) []byte {
 type ChunkScanner struct {
 	state   uint8
 	size    int64 // bytes left in the current chunk's data
-	digits  int
-	trailer int // bytes of trailers so far
+	digits  int   // hex digits of the current chunk-size line
+	line    int   // bytes of the current chunk-size line
+	trailer int   // bytes of trailers so far
 	// Data is the number of payload bytes seen so far (the body's length
 	// once decoded).
 	Data int64
@@ -166,9 +184,11 @@ type ChunkScanner struct {
 
 // Scan consumes the bytes of p that belong to the body and reports how
 // many (n <= len(p)); done is set when the body's end (the last chunk and
-// the trailers' blank line) is within p[:n]. Bytes after n belong to the
-// next message. An invalid body gives an *Error (status 400 for a request
-// body, 502 for a response).
+// the trailers' blank line) is within p[:n], and stays set: later calls
+// consume nothing. Bytes after n belong to the next message. The result
+// does not depend on how the body is split into calls. An invalid body
+// gives an *Error with Status 400 and Pos in p (the proxy answers 502 for
+// a response's body); the scanner then stays failed.
 func (s *ChunkScanner) Scan(p []byte) (n int, done bool, err error) { return s.scan(p) }
 
 // Reset prepares s for a new body.
