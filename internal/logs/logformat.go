@@ -1,6 +1,7 @@
 package logs
 
 import (
+	"bytes"
 	"net/netip"
 	"os"
 	"strconv"
@@ -19,9 +20,9 @@ type LogFormatOptions struct {
 	// unique-id-format without the "mandatory" default flag (a variable
 	// can still ask for it with %{+M}), and errors name unique-id-format.
 	UniqueID bool
-	// HTTP is set for a proxy in mode http. The variables HAProxy reserves
-	// for HTTP mode (%HM, %Ta, %tr, …) are refused either way, since lb
-	// tunnels mode http proxies as TCP; only the wording differs.
+	// HTTP is set for a proxy in mode http: the variables HAProxy reserves
+	// for HTTP mode (%r, %HM, %Ta, %tr, …) are accepted, as HAProxy 2.6
+	// does; a proxy in mode tcp refuses them in HAProxy's words.
 	HTTP bool
 	// PID is %pid; zero means os.Getpid().
 	PID int
@@ -110,6 +111,25 @@ const (
 	kTermState            // %ts
 	kTermStateCk          // %tsc
 	kGlobal               // %o: sets the default flags of the variables after it
+
+	// HTTP mode only.
+	kCookieCli    // %CC
+	kCookieSrv    // %CS
+	kHTTPMethod   // %HM
+	kHTTPPath     // %HP
+	kHTTPPathOnly // %HPO
+	kHTTPQuery    // %HQ
+	kHTTPURI      // %HU
+	kHTTPVersion  // %HV
+	kTa           // %Ta
+	kTi           // %Ti
+	kTq           // %Tq
+	kTResp        // %Tr
+	kTReq         // %TR
+	kRequest      // %r
+	kReqDate      // %tr
+	kReqDateGMT   // %trg
+	kReqDateLocal // %trl
 )
 
 // formatVars are HAProxy 2.6's log-format variables that mean something
@@ -128,11 +148,15 @@ var formatVars = map[string]varKind{
 	"ts": kTermState, "tsc": kTermStateCk, "o": kGlobal,
 }
 
-// httpVars are the variables HAProxy 2.6 reserves for mode http.
-var httpVars = map[string]bool{
-	"CC": true, "CS": true, "HM": true, "HP": true, "HPO": true, "HQ": true,
-	"HU": true, "HV": true, "Ta": true, "Ti": true, "Tq": true, "TR": true,
-	"Tr": true, "r": true, "tr": true, "trg": true, "trl": true,
+// httpVars are the variables HAProxy 2.6 reserves for mode http
+// (logformat_keywords entries of PR_MODE_HTTP), all of which lb prints.
+// %CC and %CS print "-" (or "" quoted): they show "capture cookie", which lb
+// refuses.
+var httpVars = map[string]varKind{
+	"CC": kCookieCli, "CS": kCookieSrv, "HM": kHTTPMethod, "HP": kHTTPPath,
+	"HPO": kHTTPPathOnly, "HQ": kHTTPQuery, "HU": kHTTPURI, "HV": kHTTPVersion,
+	"Ta": kTa, "Ti": kTi, "Tq": kTq, "TR": kTReq, "Tr": kTResp, "r": kRequest,
+	"tr": kReqDate, "trg": kReqDateGMT, "trl": kReqDateLocal,
 }
 
 type fmtNode struct {
@@ -239,13 +263,15 @@ func CompileLogFormat(s string, opt LogFormatOptions) (*LogFormat, error) {
 		name := s[j:k]
 		kind, ok := formatVars[name]
 		if !ok {
-			if httpVars[name] {
-				if opt.HTTP {
-					return fail("format variable '" + name + "' is not supported by lb yet")
-				}
+			hk, isHTTP := httpVars[name]
+			switch {
+			case isHTTP && opt.HTTP:
+				kind = hk
+			case isHTTP:
 				return fail("format variable '" + name + "' is reserved for HTTP mode")
+			default:
+				return fail("no such format variable '" + name + "'. If you wanted to emit the '%' character verbatim, you need to use '%%'")
 			}
-			return fail("no such format variable '" + name + "'. If you wanted to emit the '%' character verbatim, you need to use '%%'")
 		}
 		flags := defFlags
 		if hasArg {
@@ -350,6 +376,16 @@ func (n *fmtNode) partial() bool {
 	case kFrontend, kFrontendXprt, kBackend, kServer, kHostname, kUniqueID:
 		return n.flags&(flagQuote|flagEscape) == 0
 	}
+	return n.encoded()
+}
+
+// encoded reports whether n prints a part of the request line, which
+// HAProxy encodes (lf_encode_chunk) as far as it fits, quoted or not.
+func (n *fmtNode) encoded() bool {
+	switch n.kind {
+	case kRequest, kHTTPMethod, kHTTPURI, kHTTPPath, kHTTPPathOnly, kHTTPQuery, kHTTPVersion:
+		return true
+	}
 	return false
 }
 
@@ -367,14 +403,22 @@ func (f *LogFormat) appendLimited(b []byte, r *TCPLog, limit int) []byte {
 		before := len(b)
 		b = f.appendNode(b, n, r, lastSpace)
 		if limit >= 0 && len(b)-start > limit {
-			if n.partial() {
-				return b[:start+limit]
+			if !n.partial() {
+				return b[:before]
 			}
-			return b[:before]
+			b = b[:start+limit]
+			if n.encoded() {
+				// An escape is written whole or not at all ('#' is
+				// always escaped, so it starts one).
+				if k := bytes.LastIndexByte(b[max(before, len(b)-2):], '#'); k >= 0 {
+					b = b[:max(before, len(b)-2)+k]
+				}
+			}
+			return b
 		}
 		if n.kind == kSep {
 			lastSpace = true
-		} else if len(b) > before || n.setsSpace(f) {
+		} else if len(b) > before || n.setsSpace(f, r) {
 			lastSpace = false
 		}
 		if n.stops(r) {
@@ -393,13 +437,16 @@ func (n *fmtNode) stops(r *TCPLog) bool {
 
 // setsSpace reports whether n, printing nothing, still counts as printed
 // for the spacing: every variable does except the header captures when
-// there are none (%hr prints nothing and HAProxy skips it entirely).
-func (n *fmtNode) setsSpace(f *LogFormat) bool {
+// there are none (%hr prints nothing and HAProxy skips it entirely), or
+// when the record has no stream (see HTTPLog).
+func (n *fmtNode) setsSpace(f *LogFormat, r *TCPLog) bool {
 	switch n.kind {
 	case kHdrReq, kHdrReqList:
-		return f.reqCaps > 0
+		_, ok := r.captures(false)
+		return f.reqCaps > 0 && ok
 	case kHdrRes, kHdrResList:
-		return f.resCaps > 0
+		_, ok := r.captures(true)
+		return f.resCaps > 0 && ok
 	}
 	return true
 }
@@ -417,16 +464,18 @@ func (f *LogFormat) appendNode(b []byte, n *fmtNode, r *TCPLog, lastSpace bool) 
 		case kText:
 			b = append(b, n.text...)
 		case kHdrReq, kHdrRes, kHdrReqList, kHdrResList:
+			res := n.kind == kHdrRes || n.kind == kHdrResList
 			caps := f.reqCaps
-			if n.kind == kHdrRes || n.kind == kHdrResList {
+			if res {
 				caps = f.resCaps
 			}
+			vals, ok := r.captures(res)
 			switch {
-			case caps == 0: // nothing printed (see setsSpace)
+			case caps == 0 || !ok: // nothing printed (see setsSpace)
 			case n.kind == kHdrReq || n.kind == kHdrRes:
-				b = appendCaptures(b, caps, q)
+				b = appendCaptures(b, caps, vals, n.flags)
 			default:
-				b = appendCaptureList(b, caps, q)
+				b = appendCaptureList(b, caps, vals, n.flags)
 			}
 		case kClientIP, kFrontendIP:
 			ap := r.Client
@@ -511,20 +560,21 @@ func (f *LogFormat) appendNode(b []byte, n *fmtNode, r *TCPLog, lastSpace bool) 
 		case kTh:
 			b = appendMS(b, r.Th)
 		case kTw:
-			b = appendMS(b, r.Tw)
+			b = appendMS(b, r.tw())
 		case kTc:
-			b = appendMS(b, r.Tc)
-		case kTt, kTu:
-			// Tu is Tt minus the HTTP idle time, which a TCP session has not.
+			b = appendMS(b, r.tc())
+		case kTt:
 			b = appendMS(b, r.Tt)
+		case kTu:
+			b = appendMS(b, r.tu())
 		case kTd:
-			b = appendMS(b, r.Td)
+			b = appendMS(b, r.td())
 		case kStatus:
-			b = append(b, '0') // no HTTP status in a TCP session
+			b = strconv.AppendInt(b, int64(r.status()), 10)
 		case kBytes:
-			b = strconv.AppendInt(b, r.Bytes, 10)
+			b = strconv.AppendInt(b, r.bytesOut(), 10)
 		case kBytesIn:
-			b = strconv.AppendInt(b, r.BytesIn, 10)
+			b = strconv.AppendInt(b, r.bytesIn(), 10)
 		case kTermState, kTermStateCk:
 			if len(r.Term) == 2 {
 				b = append(b, r.Term...)
@@ -532,7 +582,8 @@ func (f *LogFormat) appendNode(b []byte, n *fmtNode, r *TCPLog, lastSpace bool) 
 				b = append(b, "--"...)
 			}
 			if n.kind == kTermStateCk {
-				b = append(b, "--"...) // no persistence cookie in a TCP session
+				c, s := r.cookieLetters()
+				b = append(b, c, s)
 			}
 		case kActConn:
 			b = strconv.AppendInt(b, int64(r.ActConn), 10)
@@ -560,7 +611,42 @@ func (f *LogFormat) appendNode(b []byte, n *fmtNode, r *TCPLog, lastSpace bool) 
 		case kHostname:
 			b = appendText(b, f.host, n.flags)
 		case kUniqueID:
-			b = appendText(b, r.UniqueID, n.flags)
+			b = appendText(b, r.uniqueID(), n.flags)
+		case kCookieCli, kCookieSrv:
+			b = appendText(b, "", n.flags) // no "capture cookie" in lb
+		case kTa:
+			b = appendMS(b, r.ta())
+		case kTi:
+			b = appendMS(b, r.ti())
+		case kTq:
+			b = appendMS(b, r.tq())
+		case kTReq:
+			b = appendMS(b, r.tr())
+		case kTResp:
+			b = appendMS(b, r.tResp())
+		case kReqDate:
+			b = r.requestDate().AppendFormat(b, dateLayout)
+		case kReqDateGMT:
+			b = r.requestDate().UTC().AppendFormat(b, dateGMTLayout)
+			b = append(b, " +0000"...)
+		case kReqDateLocal:
+			b = r.requestDate().AppendFormat(b, dateLocalLayout)
+		case kRequest, kHTTPMethod, kHTTPURI, kHTTPPath, kHTTPPathOnly, kHTTPQuery, kHTTPVersion:
+			line, ok := r.requestLine()
+			if n.kind == kRequest {
+				if !ok {
+					line = badReq
+				}
+			} else {
+				line = requestPart(n.kind, line, ok)
+			}
+			if q {
+				b = append(b, '"')
+			}
+			b = appendEncoded(b, line, &urlEncodeMap, n.flags)
+			if q {
+				b = append(b, '"')
+			}
 		}
 	}
 	return b
@@ -652,15 +738,22 @@ func appendHex(b []byte, v uint64, digits int) []byte {
 	return b
 }
 
-// appendCaptures is %hr and %hs with n captures, none of which a TCP
-// session fills: "{}" for one, "{|}" for two, quoted with Q.
-func appendCaptures(b []byte, n int, quote bool) []byte {
+// appendCaptures is %hr and %hs with n captures whose values are vals
+// (missing ones absent): "{a|b}", encoded, quoted with Q. A TCP session
+// fills none: "{}" for one capture, "{|}" for two.
+func appendCaptures(b []byte, n int, vals [][]byte, flags uint8) []byte {
+	quote := flags&flagQuote != 0
 	if quote {
 		b = append(b, '"')
 	}
 	b = append(b, '{')
-	for i := 1; i < n; i++ {
-		b = append(b, '|')
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b = append(b, '|')
+		}
+		if i < len(vals) {
+			b = appendEncoded(b, cString(vals[i]), &hdrEncodeMap, flags)
+		}
 	}
 	b = append(b, '}')
 	if quote {
@@ -669,18 +762,34 @@ func appendCaptures(b []byte, n int, quote bool) []byte {
 	return b
 }
 
-// appendCaptureList is %hrl and %hsl with n empty captures: "-" each, or
-// "" each with Q, separated by spaces.
-func appendCaptureList(b []byte, n int, quote bool) []byte {
+// appendCaptureList is %hrl and %hsl: each of the n captures encoded,
+// "-" when absent ("" with Q, which quotes each), separated by spaces.
+func appendCaptureList(b []byte, n int, vals [][]byte, flags uint8) []byte {
+	quote := flags&flagQuote != 0
 	for i := 0; i < n; i++ {
 		if i > 0 {
 			b = append(b, ' ')
 		}
 		if quote {
-			b = append(b, '"', '"')
-		} else {
+			b = append(b, '"')
+		}
+		switch {
+		case i < len(vals) && vals[i] != nil:
+			b = appendEncoded(b, cString(vals[i]), &hdrEncodeMap, flags)
+		case !quote:
 			b = append(b, '-')
+		}
+		if quote {
+			b = append(b, '"')
 		}
 	}
 	return b
+}
+
+// cString is s up to its first NUL, where HAProxy's C string ends.
+func cString(s []byte) []byte {
+	if i := bytes.IndexByte(s, 0); i >= 0 {
+		return s[:i]
+	}
+	return s
 }

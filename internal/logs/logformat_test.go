@@ -34,7 +34,8 @@ func TestCompileLogFormatErrors(t *testing.T) {
 		{"unknown flag", "%{+Foo}b", LogFormatOptions{}, "unknown flag 'Foo' for format variable 'b' (known: M, Q, X, E)"},
 		{"newer flag", "%{+json}b", LogFormatOptions{}, "unknown flag 'json' for format variable 'b' (known: M, Q, X, E)"},
 		{"flag without sign", "%{Q}ci", LogFormatOptions{}, "flag 'Q' of format variable 'ci' needs a '+' or '-' sign"},
-		{"http variable in mode http", "%HM", LogFormatOptions{HTTP: true}, "format variable 'HM' is not supported by lb yet"},
+		{"sample in mode http", "%HM %[capture.req.hdr(0)]", LogFormatOptions{HTTP: true}, "'%[' in log-format is not supported by lb yet"},
+		{"unknown variable in mode http", "%HX", LogFormatOptions{HTTP: true}, "no such format variable 'HX'. If you wanted to emit the '%' character verbatim, you need to use '%%'"},
 		{"http variable in mode tcp", "%Tq", LogFormatOptions{}, "format variable 'Tq' is reserved for HTTP mode"},
 	}
 	for _, tc := range tests {

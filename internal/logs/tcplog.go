@@ -85,6 +85,11 @@ type TCPLog struct {
 	// UniqueID is the session's unique id (%ID), rendered by the proxy's
 	// unique-id-format (see LogFormat.GenerateUniqueID); empty prints "-".
 	UniqueID []byte
+
+	// HTTP is the part of an HTTP transaction's record (mode http, one
+	// record per request); unset (HTTP.Set false) in a TCP session's. It
+	// changes what some of the fields above mean: see HTTPLog.
+	HTTP HTTPLog
 }
 
 // dateLayout is HAProxy's %t: "25/Nov/2026:12:19:37.254".
