@@ -1,7 +1,5 @@
 package balance
 
-import "math"
-
 // roundRobin is HAProxy's default "balance roundrobin", implemented as the
 // smooth weighted round-robin of nginx: each pick adds every candidate's
 // weight to its current score, takes the highest score (the first one on a
@@ -159,38 +157,6 @@ func (f *first) Pick(srvs []Server, _ uint64) int {
 		}
 		if best < 0 || srvs[i].ID < srvs[best].ID {
 			best = i
-		}
-	}
-	return best
-}
-
-// source is "balance source": the client address hash (key) picks the
-// server. HAProxy's default map-based hashing moves most clients whenever
-// any server changes; this uses weighted rendezvous hashing instead, so
-// only the clients of a server that leaves (or whose weight changes) move,
-// and each server receives a share of clients proportional to its weight.
-// The hashed server is returned even when full: affinity wins and the
-// caller queues on it.
-type source struct{ opt Options }
-
-func (s *source) Pick(srvs []Server, key uint64) int {
-	t, ok := selectTier(srvs, s.opt.AllBackups)
-	if !ok {
-		return -1
-	}
-	best := -1
-	var bestScore float64
-	for i := range srvs {
-		if !t.has(srvs, i) {
-			continue
-		}
-		h := mix64(key ^ mix64(uint64(srvs[i].ID)+0x9e3779b97f4a7c15))
-		// u in (0,1); -ln(u)/w is an exponential variable of rate w, and
-		// the smallest of them falls on server i with probability w_i/Σw.
-		u := (float64(h>>11) + 0.5) * (1.0 / (1 << 53))
-		score := -math.Log(u) / float64(srvs[i].Weight)
-		if best < 0 || score < bestScore {
-			best, bestScore = i, score
 		}
 	}
 	return best

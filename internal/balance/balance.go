@@ -2,18 +2,30 @@
 // functions over a snapshot of servers, with no I/O and injected randomness.
 //
 // The algorithms follow HAProxy 2.6's "balance" keyword (configuration.txt
-// §4.2 "balance"): roundrobin, static-rr, leastconn, first, source and
-// random(<draws>).
+// §4.2 "balance"): roundrobin, static-rr, leastconn, first, source, uri,
+// url_param, hdr(<name>) and random(<draws>).
+//
+// The hash-based ones (source, uri, url_param, hdr) send a key to the same
+// server as HAProxy 2.6 does with the same servers, ids and weights: the
+// key functions (HashSource, HashURI, HashParam, HashHeader) derive the
+// 32-bit hash from the request as backend.c does, Key turns it into Pick's
+// key, and Pick places it with "hash-type map-based" (the default) or
+// "consistent" (Options.HashType). A request without a key (Key(_, false),
+// or 0) is served in round robin over the same map or ring, as HAProxy
+// does when the parameter or header is missing.
 //
 // Candidates are chosen as HAProxy does: only usable, non-backup servers
 // with a weight above zero take traffic. When there is none, the backup
 // servers take over: the first usable backup in configuration order, or all
-// usable backups when Options.AllBackups is set (option allbackups).
+// usable backups when Options.AllBackups is set (option allbackups). With
+// map-based hashing HAProxy sizes the table by the first backup's weight
+// but fills it from every usable backup, so keys may land on another
+// backup; lb does the same.
 //
 // Servers that are full (Maxconn > 0 and Conns >= Maxconn) are skipped by
-// every algorithm except source, which keeps its affinity and returns the
-// hashed server even when it is full: the caller then queues the connection
-// on that server, as HAProxy does for hash-based algorithms. When Pick
+// every algorithm except a hash-based one given a key, which keeps its
+// affinity and returns the hashed server even when it is full: the caller
+// then queues the connection on that server, as HAProxy does. When Pick
 // returns -1 while Usable reports true, every candidate is full and the
 // caller queues the connection in the backend queue; when Usable reports
 // false the backend has no server available.
@@ -37,13 +49,21 @@ import (
 
 // Server is the view of one server that the algorithms need.
 type Server struct {
-	// ID is the server's numeric identifier (HAProxy "id", by default its
-	// 1-based position in the backend). The first algorithm orders by it and
-	// source hashes it, so it must be stable across calls.
+	// ID is the server's numeric identifier (HAProxy's puid: "id", or the
+	// automatic one of ServerIDs). The first algorithm orders by it and
+	// consistent hashing places the server's points with it, so it must be
+	// stable across calls and equal HAProxy's for the same placement.
 	ID int
-	// Weight is the current effective weight; 0 means the server takes no
-	// new traffic (drain, or weight set to 0).
+	// Weight is the current effective weight, in configuration units
+	// (1..256); 0 means the server takes no new traffic (drain, or weight
+	// set to 0).
 	Weight int
+	// ConfWeight is the weight from the configuration. Map-based hashing
+	// divides the weights by the greatest common divisor of every server's
+	// configured weight, down ones included, as HAProxy's init_server_map
+	// does once at start-up. 0 means Weight, which gives the same result as
+	// long as the servers whose Weight is 0 do not change that divisor.
+	ConfWeight int
 	// Backup marks a backup server, used only when no active one is usable.
 	Backup bool
 	// Usable reports that the server is UP (or going down) and not in
@@ -62,10 +82,13 @@ func (s *Server) full() bool { return s.Maxconn > 0 && s.Conns >= s.Maxconn }
 // Algorithm picks a server for a new connection.
 type Algorithm interface {
 	// Pick returns the index in srvs of the chosen server, or -1 when no
-	// candidate can take the connection. key is only used by source: a hash
-	// of the client address (see HashAddr). Pick does not allocate once the
-	// algorithm has seen the backend's size. The caller must hold the lock
-	// protecting both srvs and the Algorithm.
+	// candidate can take the connection. key is only used by the
+	// hash-based algorithms: Key of the request's hash (HashAddr for
+	// source), 0 when the request has none. Pick does not allocate once
+	// the algorithm has seen the backend's servers (a hash-based one
+	// rebuilds its map or ring when a server's state, weight or id
+	// changes). The caller must hold the lock protecting both srvs and
+	// the Algorithm.
 	Pick(srvs []Server, key uint64) int
 }
 
@@ -85,22 +108,38 @@ type Options struct {
 	// Rand is the random source of random. Nil means math/rand/v2's
 	// goroutine-safe global source.
 	Rand Rand
+	// HashType is the backend's "hash-type" (see ParseHashType) for
+	// source, uri, url_param and hdr. The zero value is HAProxy 2.6's
+	// default, map-based with sdbm.
+	HashType HashType
 }
 
 var errUnknown = errors.New("unknown algorithm")
 
 // IsFallback reports whether name is an algorithm that New serves with
-// roundrobin because it needs to inspect the traffic: uri, url_param and
-// hdr(<name>), which HAProxy itself replaces with round robin in tcp mode
-// ("Layer 7 hash not possible … Falling back to round robin."), and
-// rdp-cookie and hash <expr>, which lb does not implement (HAProxy also
-// uses round robin when the cookie or the expression yields nothing). The
-// caller may warn about the latter two.
+// roundrobin because lb does not implement it: rdp-cookie and hash <expr>
+// (HAProxy also uses round robin when the cookie or the expression yields
+// nothing). The caller may warn about them.
 func IsFallback(name string) bool {
+	switch baseName(name) {
+	case "rdp-cookie", "hash":
+		return true
+	}
+	return false
+}
+
+// baseName is the algorithm word of name: "hdr(host)" is "hdr".
+func baseName(name string) string {
 	base, _, _ := strings.Cut(name, "(")
 	base, _, _ = strings.Cut(base, " ")
-	switch base {
-	case "uri", "url_param", "hdr", "rdp-cookie", "hash":
+	return base
+}
+
+// IsHash reports whether name is a hash-based algorithm, whose Pick wants
+// the request's key: source, uri, url_param and hdr(<name>).
+func IsHash(name string) bool {
+	switch baseName(name) {
+	case "source", "uri", "url_param", "hdr":
 		return true
 	}
 	return false
@@ -108,13 +147,15 @@ func IsFallback(name string) bool {
 
 // Names lists the algorithm names New accepts, in HAProxy's manual order.
 func Names() []string {
-	return []string{"roundrobin", "static-rr", "leastconn", "first", "source", "random"}
+	return []string{"roundrobin", "static-rr", "leastconn", "first", "source", "uri", "url_param", "hdr", "random"}
 }
 
 // New returns the algorithm called name, as written after "balance" in an
 // HAProxy configuration. An empty name means roundrobin, HAProxy's default
 // when a backend has no balance line. "random(N)" sets the number of draws.
-// The algorithms that need to inspect the traffic (see IsFallback) get
+// source, uri, url_param and hdr ("hdr(name)" too: the header and the uri
+// options only matter to the key functions) get the placement of
+// opt.HashType. The algorithms lb does not implement (see IsFallback) get
 // roundrobin.
 func New(name string, opt Options) (Algorithm, error) {
 	if opt.Rand == nil {
@@ -132,8 +173,12 @@ func New(name string, opt Options) (Algorithm, error) {
 		return &leastConn{opt: opt, last: -1}, nil
 	case name == "first":
 		return &first{opt: opt}, nil
-	case name == "source":
-		return &source{opt: opt}, nil
+	case IsHash(name):
+		p := placement{opt: opt, l7: baseName(name) != "source"}
+		if opt.HashType.Consistent {
+			return &chash{placement: p, fbck: -1, last: -1}, nil
+		}
+		return &mapHash{placement: p, oneZero: baseName(name) != "url_param"}, nil
 	case name == "random" || strings.HasPrefix(name, "random("):
 		if arg, ok := strings.CutPrefix(name, "random("); ok {
 			num, ok := strings.CutSuffix(arg, ")")
@@ -168,17 +213,45 @@ func Usable(srvs []Server) bool {
 	return false
 }
 
-// HashAddr hashes a client address for source. IPv4-mapped IPv6 addresses
-// hash as their IPv4 form, so dual-stack listeners keep affinity.
+// HashAddr is the Pick key of "balance source" for a client address:
+// Key(HashSource(a)), marked as a source key so that uri, url_param and
+// hdr take it as no key (round robin) when a caller passes it whatever the
+// algorithm. It does not depend on the hash-type (HAProxy applies no hash
+// function to addresses; Pick applies avalanche).
 func HashAddr(a netip.Addr) uint64 {
-	a = a.Unmap()
-	b := a.As16()
-	h := uint64(14695981039346656037) // FNV-1a offset basis
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= 1099511628211
+	k := Key(HashSource(a))
+	if k != 0 {
+		k |= srcKeyBit
 	}
-	return mix64(h)
+	return k
+}
+
+// ServerIDs returns the ids HAProxy gives a backend's servers (puid), in
+// configuration order, from their explicit "id" values (0 = none): as
+// cfgparse.c check_config_validity does, a server without one takes the
+// first id not used by any explicit one, counting from one more than the
+// previous server's rank. With no explicit id it is the 1-based rank.
+func ServerIDs(explicit []int) []int {
+	used := make(map[int]bool, len(explicit))
+	for _, id := range explicit {
+		if id > 0 {
+			used[id] = true
+		}
+	}
+	ids := make([]int, len(explicit))
+	next := 1
+	for i, id := range explicit {
+		if id <= 0 {
+			for used[next] {
+				next++
+			}
+			id = next
+			used[id] = true
+		}
+		ids[i] = id
+		next++
+	}
+	return ids
 }
 
 // mix64 is splitmix64's finalizer: a cheap, well-distributed bijection.

@@ -102,6 +102,14 @@ func TestOrders(t *testing.T) {
 			func() []Server { s := mk(1); s[0].Maxconn, s[0].Conns = 2, 2; return s }(), "-"},
 		{"source backup", "source", Options{},
 			backups(func(s []Server) { s[0].Usable, s[1].Usable = false, false }), "ccc"},
+		// recalc_server_map lays weights 2,1 out as a a b (verified against
+		// HAProxy by TestMatchesHAProxy's fallback cases).
+		{"source no key is round robin on the map", "source", Options{}, mk(2, 1), "aabaab"},
+		{"uri no key is round robin on the map", "uri", Options{}, mk(5, 1, 1), "aaabaac" + "aaabaac"},
+		{"consistent no key walks the ring", "hdr", Options{HashType: HashType{Consistent: true}},
+			func() []Server { s := mk(1, 1); s[1].Usable = false; return s }(), "aaaa"},
+		{"consistent first backup alone", "url_param", Options{HashType: HashType{Consistent: true}},
+			backups(func(s []Server) { s[0].Usable, s[1].Usable = false, false }), "ccc"},
 		{"random single", "random", Options{Rand: seeded()}, mk(0, 3, 0), "bbbb"},
 	}
 	for _, tc := range tests {
@@ -261,21 +269,23 @@ func TestRandomPrefersIdle(t *testing.T) {
 	}
 }
 
+// TestSourceStable: with hash-type consistent, a server that dies moves
+// only its own clients (its points leave the ring, lb_chash.c).
 func TestSourceStable(t *testing.T) {
 	srvs := mk(1, 1, 1, 1, 1)
-	a := mustNew(t, "source", Options{})
+	a := mustNew(t, "source", Options{HashType: HashType{Consistent: true, Avalanche: true}})
 	const n = 20_000
 	before := make([]int, n)
 	for i := range before {
-		before[i] = a.Pick(srvs, mix64(uint64(i)))
-		if again := a.Pick(srvs, mix64(uint64(i))); again != before[i] {
+		before[i] = a.Pick(srvs, Key(uint32(mix64(uint64(i))), true))
+		if again := a.Pick(srvs, Key(uint32(mix64(uint64(i))), true)); again != before[i] {
 			t.Fatalf("key %d: picks %d then %d", i, before[i], again)
 		}
 	}
 	srvs[2].Usable = false // server c dies
 	moved := 0
 	for i := range before {
-		got := a.Pick(srvs, mix64(uint64(i)))
+		got := a.Pick(srvs, Key(uint32(mix64(uint64(i))), true))
 		if got == 2 {
 			t.Fatalf("key %d picked the dead server", i)
 		}
@@ -288,14 +298,26 @@ func TestSourceStable(t *testing.T) {
 	}
 }
 
+// TestSourceHashAddr: the source key is HAProxy's (get_server_sh): the
+// IPv4 address itself, IPv6 words XORed, a mapped address as IPv6.
 func TestSourceHashAddr(t *testing.T) {
-	v4 := netip.MustParseAddr("192.0.2.1")
-	mapped := netip.MustParseAddr("::ffff:192.0.2.1")
-	if HashAddr(v4) != HashAddr(mapped) {
-		t.Errorf("HashAddr(%v) != HashAddr(%v); want equal", v4, mapped)
-	}
-	if HashAddr(v4) == HashAddr(netip.MustParseAddr("192.0.2.2")) {
-		t.Errorf("HashAddr collides on neighbouring addresses")
+	for _, tc := range []struct {
+		addr string
+		want uint64
+	}{
+		{"192.0.2.1", 3<<32 | 0xc0000201},
+		{"0.0.0.0", 3 << 32}, // hash 0 is still a key
+		{"::ffff:192.0.2.1", 3<<32 | 0xc0000201 ^ 0xffff},
+		{"2001:db8::1", 3<<32 | 0x20010db8 ^ 1},
+		{"", 0},
+	} {
+		var a netip.Addr
+		if tc.addr != "" {
+			a = netip.MustParseAddr(tc.addr)
+		}
+		if got := HashAddr(a); got != tc.want {
+			t.Errorf("HashAddr(%q) = %#x; want %#x", tc.addr, got, tc.want)
+		}
 	}
 }
 
@@ -340,7 +362,7 @@ func TestNew(t *testing.T) {
 		{"roundrobin", nil}, {"static-rr", nil}, {"leastconn", nil}, {"first", nil},
 		{"source", nil}, {"random", nil}, {"random(3)", nil}, {"", nil},
 		{"random(0)", errUnknown}, {"random(x", errUnknown}, {"bogus", errUnknown},
-		{"uri", nil}, {"hdr(host)", nil}, {"hdr", nil}, {"rdp-cookie", nil}, {"hash req.payload(0,10)", nil},
+		{"uri", nil}, {"url_param", nil}, {"hdr(host)", nil}, {"hdr", nil}, {"rdp-cookie", nil}, {"hash req.payload(0,10)", nil},
 		{"urix", errUnknown},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -358,7 +380,7 @@ func TestNew(t *testing.T) {
 }
 
 func TestFallback(t *testing.T) {
-	for _, name := range []string{"uri", "url_param", "hdr(host)", "hdr", "rdp-cookie(mstshash)", "hash req.payload(0,10)"} {
+	for _, name := range []string{"rdp-cookie(mstshash)", "rdp-cookie", "hash req.payload(0,10)"} {
 		t.Run(name, func(t *testing.T) {
 			if !IsFallback(name) {
 				t.Errorf("IsFallback(%q) = false; want true", name)
@@ -373,6 +395,14 @@ func TestFallback(t *testing.T) {
 		if IsFallback(name) {
 			t.Errorf("IsFallback(%q) = true; want false", name)
 		}
+	}
+	for _, name := range []string{"source", "uri", "url_param", "hdr(host)", "hdr"} {
+		if !IsHash(name) {
+			t.Errorf("IsHash(%q) = false; want true", name)
+		}
+	}
+	if IsHash("roundrobin") || IsHash("random") {
+		t.Errorf("IsHash is true for a non-hash algorithm")
 	}
 }
 
