@@ -130,6 +130,24 @@ var predefined = map[string][]string{
 	"LOCALHOST":   {"src", "127.0.0.1/8", "::1"},
 	"REQ_CONTENT": {"req.len", "gt", "0"},
 	"WAIT_END":    {"wait_end"},
+	// HTTP ones, for mode http proxies.
+	"HTTP":           {"req.proto_http"},
+	"HTTP_1.0":       {"req.ver", "1.0"},
+	"HTTP_1.1":       {"req.ver", "1.1"},
+	"HTTP_2.0":       {"req.ver", "2.0"},
+	"HTTP_3.0":       {"req.ver", "3.0"},
+	"METH_CONNECT":   {"method", "CONNECT"},
+	"METH_DELETE":    {"method", "DELETE"},
+	"METH_GET":       {"method", "GET", "HEAD"},
+	"METH_HEAD":      {"method", "HEAD"},
+	"METH_OPTIONS":   {"method", "OPTIONS"},
+	"METH_POST":      {"method", "POST"},
+	"METH_PUT":       {"method", "PUT"},
+	"METH_TRACE":     {"method", "TRACE"},
+	"HTTP_URL_ABS":   {"url_reg", "^[^/:]*://"},
+	"HTTP_URL_SLASH": {"url_beg", "/"},
+	"HTTP_URL_STAR":  {"url", "*"},
+	"HTTP_CONTENT":   {"req.hdr_val(content-length)", "gt", "0"},
 }
 
 // compileCond compiles a condition evaluated at place at. what names the
@@ -191,6 +209,10 @@ func (c *compiler) namedACL(name string) *acl {
 	switch {
 	case len(lines) > 0:
 		a = c.compileACL(name, lines)
+	case predefined[name] != nil && c.px.Mode != config.ModeHTTP && strings.HasPrefix(predefined[name][0], "req.proto_http") ||
+		predefined[name] != nil && c.px.Mode != config.ModeHTTP && (strings.HasPrefix(name, "HTTP") || strings.HasPrefix(name, "METH_")):
+		// The HTTP ones need the HTTP plane.
+		c.errorf("%v", unsupported(name))
 	case predefined[name] != nil:
 		words := predefined[name]
 		a = c.compileACL(name, []*config.ACL{{Pos: c.pos, Name: name, Fetch: words[0], Values: words[1:]}})

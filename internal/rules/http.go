@@ -192,6 +192,7 @@ func (c *compiler) compileHTTPRule(r *config.Rule, set string, at place) *httpRu
 			c.errorf("%v", err)
 			return nil
 		}
+		lf.http = true
 		return lf
 	}
 	nargs := func(n int) bool {
@@ -447,6 +448,7 @@ func (c *compiler) parseReply(args []string, deny bool, set string) (*reply, err
 			if err != nil {
 				return nil, err
 			}
+			lf.http = true
 			rp.hdrs = append(rp.hdrs, replyHdr{name: []byte(name), lf: lf})
 			i += 2
 		default:
@@ -541,6 +543,7 @@ func (c *compiler) parseRedirect(args []string, useFmt, onlyLocation bool) (*red
 		if err != nil {
 			return nil, err
 		}
+		lf.http = true
 		rd.lf = lf
 	}
 	return rd, nil

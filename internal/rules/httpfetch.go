@@ -203,6 +203,10 @@ func init() {
 		"req.cook_val": reqFetch(tInt, 1, 1, cook(false, toInt)),
 		"cook_val":     reqFetch(tInt, 1, 1, cook(false, toInt)),
 		"req.ver":      reqFetch(tStr, 0, 0, plain(ver(false))),
+		"req.proto_http": reqFetch(tBool, 0, 0, plain(func(ev *evalCtx, _ *int) (sample, bool) {
+			// A request of a mode http proxy is HTTP once parsed.
+			return boolSample(ev.msg(false) != nil), true
+		})),
 		"req.body": reqFetch(tBin, 0, 0, plain(func(ev *evalCtx, _ *int) (sample, bool) {
 			if ev.msg(false) == nil {
 				return sample{}, false

@@ -9,6 +9,8 @@ import (
 // "use-server" rules use it: literal text and "%[expr]" samples.
 type logFmt struct {
 	parts []lfPart
+	// http: the format of an HTTP action (see build).
+	http bool
 }
 
 type lfPart struct {
@@ -62,7 +64,10 @@ func (c *compiler) parseLogFmt(s string) (*logFmt, error) {
 }
 
 // build renders the format into the stream's format buffer. A sample that
-// cannot be fetched renders as "-", as in HAProxy's logs.
+// cannot be fetched renders as nothing: HAProxy writes "-" only for the
+// log line's formats (LOG_OPT_MANDATORY), not for those of rules. In the
+// formats of HTTP actions (LOG_OPT_HTTP), control characters of samples
+// are written %XX, so that no sample can end a header line.
 func (lf *logFmt) build(ev *evalCtx) []byte {
 	out := ev.s.st.fmt[:0]
 	for i := range lf.parts {
@@ -76,10 +81,20 @@ func (lf *logFmt) build(ev *evalCtx) []byte {
 			smp, ok = ev.cast(smp, tStr)
 		}
 		if !ok {
-			out = append(out, '-')
 			continue
 		}
-		out = append(out, smp.b...)
+		if !lf.http {
+			out = append(out, smp.b...)
+			continue
+		}
+		for _, c := range smp.b {
+			if c < 32 || c == 127 {
+				const hexDigits = "0123456789ABCDEF"
+				out = append(out, '%', hexDigits[c>>4], hexDigits[c&15])
+				continue
+			}
+			out = append(out, c)
+		}
 	}
 	ev.s.st.fmt = out
 	return out
