@@ -283,3 +283,30 @@ func TestParseRequestPrefixes(t *testing.T) {
 		}
 	}
 }
+
+// valueScan's word-at-a-time skip finds what the byte loop finds.
+func TestValueScan(t *testing.T) {
+	naive := func(b []byte, i int) int {
+		for i < len(b) && b[i] != '\r' && b[i] != '\n' && b[i] != 0 {
+			i++
+		}
+		return i
+	}
+	alphabet := []byte{'a', ' ', '\t', '\r', '\n', 0, 0x0d, 0x0e, 0x7f, 0x80, 0x8d, 0xff, 0x0c, 0x01}
+	b := make([]byte, 40)
+	for r := 0; r < 20000; r++ {
+		x := uint64(r)*0x9e3779b97f4a7c15 + 1
+		for i := range b {
+			b[i] = 'v'
+			if x>>60 == 0 { // a few special bytes per buffer
+				b[i] = alphabet[(x>>20)%uint64(len(alphabet))]
+			}
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+		for start := 0; start < 10; start++ {
+			if got, want := valueScan(b, start), naive(b, start); got != want {
+				t.Fatalf("%q from %d: %d, want %d", b, start, got, want)
+			}
+		}
+	}
+}
