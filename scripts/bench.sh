@@ -4,7 +4,8 @@
 #   scripts/bench.sh LB_BINARY [ROUNDS]        DUR=seconds per measurement (default 5)
 # Needs haproxy, nginx, wrk, iperf3, python3 (make bench installs them) and root for ulimit.
 # Each measurement runs at nbthread 1 and at nbthread 2 (NBTHREADS="1 2"), for both proxies.
-# Measures tcp mode only (lb has no HTTP mode yet):
+# SETS="tcp http" chooses what is measured (both by default).
+# In mode tcp:
 #   tcp_keepalive_rps  wrk -t1 -c64 keep-alive through a `mode tcp` frontend to 2 nginx
 #   tcp_close_rps      the same with a new connection per request
 #   tcp_p99_ms         99th percentile latency of the keep-alive run
@@ -16,6 +17,11 @@
 #   close_cpu_us       and in the connection-per-request run: lower is better. The load
 #                      generator, the servers and the proxy share the machine's CPUs, so the
 #                      request rates also depend on what the other two get.
+# In mode http (a `mode http` frontend to the same 2 nginx, default keep-alive both sides):
+#   http_keepalive_rps, http_close_rps, http_p99_ms   as their tcp_ counterparts
+#   http_rss_2000_idle_kib  RSS with 2000 keep-alive clients idle after one request each
+#   http_rules_rps     keep-alive through a frontend with 10 ACLs and 10 header rules
+#                      evaluated per request
 set -u
 LB=$(readlink -f "${1:?usage: bench.sh LB_BINARY [ROUNDS]}")
 ROUNDS=${2:-3}
@@ -36,6 +42,8 @@ trap cleanup EXIT
 # Ports: one block above 20000 chosen from this script's pid, so that two runs do not collide.
 B=$((20000 + ($$ % 400) * 10))
 P_NG1=$B P_NG2=$((B + 1)) P_IPERF=$((B + 2)) P_TCP=$((B + 3)) P_BULK=$((B + 4)) P_ACL=$((B + 5))
+P_HTTP=$((B + 6)) P_HRULES=$((B + 7))
+SETS=${SETS:-tcp http}
 
 mkdir -p "$W/www"
 head -c 64 /dev/zero | tr '\0' x >"$W/www/small"
@@ -88,6 +96,28 @@ $(for i in $(seq 1 5); do echo "    tcp-request connection reject if { dst_port 
 $(for i in $(seq 1 3); do echo "    use_backend nowhere if { src 192.0.2.$i }"; done)
     use_backend tcp_out if { dst_port $P_ACL }
     default_backend nowhere
+frontend http_in
+    mode http
+    bind 127.0.0.1:$P_HTTP
+    default_backend http_out
+backend http_out
+    mode http
+    balance roundrobin
+    server a 127.0.0.1:$P_NG1
+    server b 127.0.0.1:$P_NG2
+frontend http_rules
+    mode http
+    bind 127.0.0.1:$P_HRULES
+$(for i in $(seq 1 5); do echo "    acl blocked$i path_beg /admin$i"; done)
+$(for i in $(seq 1 5); do echo "    acl badhost$i hdr(host) -i evil$i.example"; done)
+$(for i in $(seq 1 5); do echo "    http-request deny if blocked$i || badhost$i"; done)
+$(for i in $(seq 1 5); do echo "    http-request set-header X-Bench-$i value$i"; done)
+    http-request del-header X-Unused
+    http-request add-header X-Forwarded-Proto http
+    http-request set-header X-Client %[src]
+    http-request del-header X-Bench-5
+    http-request add-header X-Via lb
+    default_backend http_out
 EOF
 done
 ulimit -n 20000 2>/dev/null
@@ -118,11 +148,18 @@ p99() {
 		print v}'
 }
 gbit() { iperf3 -c 127.0.0.1 -p $P_BULK -t "$DUR" -f g 2>/dev/null | awk '/receiver/{print $7}'; }
-rss_idle() {
-	python3 - "$1" $P_TCP <<'PY'
+rss_idle() { # PID PORT [http]: 2000 idle connections (after one request each with http)
+	python3 - "$1" "$2" "${3:-}" <<'PY'
 import socket, sys, time
-pid, port = sys.argv[1], int(sys.argv[2])
+pid, port, http = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "http"
 conns = [socket.create_connection(("127.0.0.1", port)) for _ in range(2000)]
+if http:
+    for c in conns:
+        c.sendall(b"GET /small HTTP/1.1\r\nHost: bench\r\n\r\n")
+    for c in conns:
+        got = b""
+        while not got.endswith(b"x" * 64):
+            got += c.recv(4096)
 time.sleep(1.5)
 print(next(int(l.split()[1]) for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")))
 PY
@@ -140,6 +177,14 @@ measure() { # label nbthread command…
 		return 1
 	fi
 	local v
+	case " $SETS " in *" http "*)
+	R[$label,$nbt,http_keepalive_rps]+="$(rps http://127.0.0.1:$P_HTTP/small) "
+	R[$label,$nbt,http_close_rps]+="$(rps -H 'Connection: close' http://127.0.0.1:$P_HTTP/small) "
+	R[$label,$nbt,http_p99_ms]+="$(p99 http://127.0.0.1:$P_HTTP/small) "
+	R[$label,$nbt,http_rss_2000_idle_kib]+="$(rss_idle $pid $P_HTTP http) "
+	R[$label,$nbt,http_rules_rps]+="$(rps http://127.0.0.1:$P_HRULES/small) "
+	;; esac
+	case " $SETS " in *" tcp "*) ;; *) kill $pid; wait $pid 2>/dev/null; return 0 ;; esac
 	read -r -a v < <(rps_cpu $pid http://127.0.0.1:$P_TCP/small)
 	R[$label,$nbt,tcp_keepalive_rps]+="${v[0]} "
 	R[$label,$nbt,keepalive_cpu_us]+="${v[1]} "
@@ -148,7 +193,7 @@ measure() { # label nbthread command…
 	R[$label,$nbt,close_cpu_us]+="${v[1]} "
 	R[$label,$nbt,tcp_p99_ms]+="$(p99 http://127.0.0.1:$P_TCP/small) "
 	R[$label,$nbt,bulk_gbit]+="$(gbit) "
-	R[$label,$nbt,rss_2000_idle_kib]+="$(rss_idle $pid) "
+	R[$label,$nbt,rss_2000_idle_kib]+="$(rss_idle $pid $P_TCP) "
 	R[$label,$nbt,acl20_close_rps]+="$(rps -H 'Connection: close' http://127.0.0.1:$P_ACL/small) "
 	kill $pid
 	wait $pid 2>/dev/null
@@ -167,7 +212,9 @@ echo "lb vs HAProxy $(haproxy -v | awk 'NR==1{print $3}'), $ROUNDS alternated ro
 for nbt in ${NBTHREADS:-1 2}; do
 	echo "nbthread $nbt"
 	printf "%-20s %12s %12s %8s\n" metric haproxy lb ratio
-	for m in tcp_keepalive_rps tcp_close_rps tcp_p99_ms bulk_gbit rss_2000_idle_kib acl20_close_rps keepalive_cpu_us close_cpu_us; do
+	for m in tcp_keepalive_rps tcp_close_rps tcp_p99_ms bulk_gbit rss_2000_idle_kib acl20_close_rps keepalive_cpu_us close_cpu_us \
+		http_keepalive_rps http_close_rps http_p99_ms http_rss_2000_idle_kib http_rules_rps; do
+		[ -n "${R[haproxy,$nbt,$m]:-}${R[lb,$nbt,$m]:-}" ] || continue
 		a=$(echo "${R[haproxy,$nbt,$m]:-}" | median)
 		b=$(echo "${R[lb,$nbt,$m]:-}" | median)
 		ratio=$(awk -v a="$a" -v b="$b" 'BEGIN{ if (a+0 > 0 && b != "nan") printf "%.2f", b/a; else print "nan" }')

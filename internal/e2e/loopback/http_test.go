@@ -40,7 +40,7 @@ func startHTTPServer(t *testing.T, name string, h http.HandlerFunc) *httpServer 
 		h = func(w http.ResponseWriter, r *http.Request) {
 			body, _ := io.ReadAll(r.Body)
 			var b strings.Builder
-			fmt.Fprintf(&b, "%s %s %s\n", name, r.Method, r.RequestURI)
+			fmt.Fprintf(&b, "%s %s %s\nHost: %s\n", name, r.Method, r.RequestURI, r.Host)
 			for _, k := range sortedKeys(r.Header) {
 				for _, v := range r.Header[k] {
 					fmt.Fprintf(&b, "%s: %s\n", k, v)
