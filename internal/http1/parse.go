@@ -634,21 +634,26 @@ func authority(uri []byte) (scheme, auth []byte) {
 }
 
 // sameHost compares a Host value with a URI's authority, ignoring case and
-// the scheme's default port on either side (HAProxy 2.6.12 takes
-// "GET http://a:80/" with "Host: a").
+// the scheme's default port on either side: measured, 2.6.12 takes
+// "GET http://a:80/" and "GET https://a:443/" with "Host: a", and
+// "CONNECT a:443" (no scheme: 80 and 443 are both default) with "Host:
+// a", and refuses "http://a:8080/" or "CONNECT a:8443" with "Host: a".
 func sameHost(host, auth, scheme []byte) bool {
 	if equalFoldBytes(host, auth) {
 		return true
 	}
-	def := ""
 	switch {
+	case len(scheme) == 0:
+		return sameHostPort(host, auth, ":80") || sameHostPort(host, auth, ":443")
 	case EqualFold(scheme, "http"):
-		def = ":80"
+		return sameHostPort(host, auth, ":80")
 	case EqualFold(scheme, "https"):
-		def = ":443"
-	default:
-		return false
+		return sameHostPort(host, auth, ":443")
 	}
+	return false
+}
+
+func sameHostPort(host, auth []byte, def string) bool {
 	trim := func(h []byte) []byte {
 		if n := len(h) - len(def); n > 0 && string(h[n:]) == def {
 			return h[:n]

@@ -185,6 +185,12 @@ var requestCases = []reqCase{
 	{name: "absolute URI, Host case", in: "GET http://a/ HTTP/1.1\r\nHost: A\r\n\r\n", hap: 200},
 	{name: "absolute URI, userinfo", in: "GET http://u@a/ HTTP/1.1\r\nHost: a\r\n\r\n", hap: 200},
 	{name: "absolute URI, no Host", in: "GET http://a/ HTTP/1.1\r\n\r\n", hap: 200},
+	{name: "absolute https URI, default port", in: "GET https://a:443/ HTTP/1.1\r\nHost: a\r\n\r\n", hap: 200},
+	{name: "absolute URI, Host with default port", in: "GET http://a/ HTTP/1.1\r\nHost: a:80\r\n\r\n", hap: 200},
+	{name: "absolute URI, other port", in: "GET http://a:8080/ HTTP/1.1\r\nHost: a\r\n\r\n", hap: 400, status: 400, pos: 35},
+	{name: "CONNECT, Host without port", in: "CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n", hap: 200},
+	{name: "CONNECT, other Host", in: "CONNECT a:443 HTTP/1.1\r\nHost: b:443\r\n\r\n", hap: 400, status: 400, pos: 30},
+	{name: "CONNECT, other port", in: "CONNECT a:8443 HTTP/1.1\r\nHost: a\r\n\r\n", hap: 400, status: 400, pos: 31},
 	{name: "CONNECT", in: "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", hap: 200, check: wantMsg(func(m *Message) bool { return m.Framing == NoBody && string(m.URI) == "a:443" }, "no body")},
 
 	{name: "Connection close", in: "GET / HTTP/1.1\r\nConnection: close\r\n\r\n", hap: 200, check: wantMsg(func(m *Message) bool { return m.Close && !m.KeepAlive }, "Close")},
