@@ -108,6 +108,13 @@ type HTTPBackendConfig struct {
 	PoolPurge time.Duration
 	// Parse are the response parsing options.
 	Parse http1.Options
+	// Applet, when set, may answer a request itself instead of a server
+	// (the statistics page of "stats enable"): it returns the whole
+	// response to send, or nil to let the request go to a server.
+	// closing says the client connection closes after the response (the
+	// applet writes "connection: close" then). It runs on the
+	// transaction's goroutine and must not keep req.
+	Applet func(req *http1.Message, client netip.AddrPort, closing bool) []byte
 }
 
 // idleConn is a server connection waiting for a request.

@@ -71,6 +71,7 @@ type httpConn struct {
 	closing bool // the client connection closes after this transaction
 	upload  chan uploadResult
 	lg      setupLog
+	stats   bool // answered by the backend's applet
 }
 
 // uploadResult is how the rest of a request body went, sent by upload.
@@ -269,7 +270,7 @@ func (hc *httpConn) badRequest(start time.Time, status int, term byte) {
 func (hc *httpConn) transaction() bool {
 	c, f := hc.c, hc.h.f
 	hc.ts = [2]byte{'-', '-'}
-	hc.be, hc.sc, hc.reused, hc.up, hc.down, hc.status, hc.closing = nil, nil, false, 0, 0, 0, false
+	hc.be, hc.sc, hc.reused, hc.up, hc.down, hc.status, hc.closing, hc.stats = nil, nil, false, 0, 0, 0, false, false
 	hc.lg = setupLog{tw: -1, tc: -1}
 	start, err := hc.readHead()
 	if err != nil {
@@ -337,6 +338,14 @@ func (hc *httpConn) transaction() bool {
 		}
 		if name, _ := br.UseServer(st); name != "" {
 			forced = be.Server(name)
+		}
+	}
+	if a := be.cfg.HTTP.Applet; a != nil {
+		if hc.req.Framing != http1.NoBody {
+			hc.closing = true
+		}
+		if resp := a(req, c.client, hc.closing); resp != nil {
+			return hc.appletTxn(start, tr, resp)
 		}
 	}
 	hc.forwardFor(be)
@@ -1073,6 +1082,24 @@ var statusReasons = map[int]string{
 	504: "Gateway Timeout",
 }
 
+// appletTxn sends the response an applet built and logs the transaction
+// as HAProxy logs its stats page: server "<STATS>", state "LR".
+func (hc *httpConn) appletTxn(start time.Time, tr time.Duration, resp []byte) bool {
+	hc.status = 0
+	if len(resp) > 12 {
+		hc.status, _ = strconv.Atoi(string(resp[9:12]))
+	}
+	hc.ts = [2]byte{'L', 'R'}
+	hc.stats = true
+	if hc.writeClient(resp) {
+		hc.down = int64(len(resp))
+	} else {
+		hc.closing = true
+	}
+	hc.logTxn(start, tr, -1, time.Since(start), true)
+	return !hc.closing
+}
+
 // errorTxn answers the client with HAProxy's page for status (a request
 // that could not reach a server) and logs the transaction.
 func (hc *httpConn) errorTxn(start time.Time, tr time.Duration, status int) bool {
@@ -1204,6 +1231,9 @@ func (hc *httpConn) logTxn(start time.Time, tr, trs, ta time.Duration, haveReq b
 	}
 	if srv != nil {
 		rec.Server = srv.cfg.Name
+	}
+	if hc.stats {
+		rec.Server = "<STATS>"
 	}
 	rec.Accept = start
 	rec.Tw, rec.Tc, rec.Retries, rec.Redispatch = lg.tw, lg.tc, int(lg.retries), lg.redispatch
