@@ -29,10 +29,11 @@ func forwarded(h *Header) string {
 		case EqualFold(f.Name, "connection"), EqualFold(f.Name, "keep-alive"), EqualFold(f.Name, "proxy-connection"):
 		case EqualFold(f.Name, "te"):
 			if HasToken(f.Value, "trailers") {
-				out.Fields = append(out.Fields, Field{f.Name, []byte("trailers")})
+				out.Fields = append(out.Fields, Field{[]byte("te"), []byte("trailers")})
 			}
 		default:
-			out.Fields = append(out.Fields, f)
+			// Names go out in lower case.
+			out.Fields = append(out.Fields, Field{bytes.ToLower(f.Name), f.Value})
 		}
 	}
 	return fieldsString(&out)

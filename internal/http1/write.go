@@ -50,15 +50,17 @@ func appendResponse(dst []byte, m *Message, conn string) []byte {
 // field only when it lists "trailers", and then rewrites it to just
 // "trailers" (measured: "TE: trailers, deflate" is forwarded as
 // "te: trailers", "TE: gzip" is dropped). The fields a Connection field
-// names are kept, as HAProxy keeps them; Upgrade is always kept.
+// names are kept, as HAProxy keeps them; Upgrade is always kept. Names
+// go out in lower case, as HAProxy 2.6 forwards them (its internal message
+// form keeps names lower-cased; measured: "Content-Length" from a server
+// reaches the client as "content-length").
 func appendFields(dst []byte, m *Message, conn string) []byte {
 	for _, f := range m.Header.Fields {
 		switch len(f.Name) {
 		case 2:
 			if EqualFold(f.Name, "te") {
 				if HasToken(f.Value, "trailers") {
-					dst = append(dst, f.Name...)
-					dst = append(dst, ": trailers\r\n"...)
+					dst = append(dst, "te: trailers\r\n"...)
 				}
 				continue
 			}
@@ -71,15 +73,27 @@ func appendFields(dst []byte, m *Message, conn string) []byte {
 				continue
 			}
 		}
-		dst = append(dst, f.Name...)
+		dst = appendLower(dst, f.Name)
 		dst = append(dst, ": "...)
 		dst = append(dst, f.Value...)
 		dst = append(dst, "\r\n"...)
 	}
 	if conn != "" {
-		dst = append(dst, "Connection: "...)
+		dst = append(dst, "connection: "...)
 		dst = append(dst, conn...)
 		dst = append(dst, "\r\n"...)
 	}
 	return append(dst, "\r\n"...)
+}
+
+// appendLower appends name in lower case.
+func appendLower(dst, name []byte) []byte {
+	n := len(dst)
+	dst = append(dst, name...)
+	for i, c := range dst[n:] {
+		if 'A' <= c && c <= 'Z' {
+			dst[n+i] = c + 'a' - 'A'
+		}
+	}
+	return dst
 }
