@@ -33,7 +33,7 @@ func forwarded(h *Header) string {
 			}
 		default:
 			// Names go out in lower case.
-			out.Fields = append(out.Fields, Field{bytes.ToLower(f.Name), f.Value})
+			out.Fields = append(out.Fields, Field{appendLower(nil, f.Name), f.Value})
 		}
 	}
 	return fieldsString(&out)
