@@ -817,13 +817,11 @@ func kwBalance(c *pctx) error {
 	return nil
 }
 
-// hashTypes are the words of "hash-type <method> [<function> [<modifier>]]".
-// lb's hashing (balance source) is consistent: a server change moves only
-// the clients it gains or loses. It does not offer HAProxy's other methods
-// and hash functions.
-var hashTypes = map[string]kwStatus{"consistent": kwSupported, "map-based": kwUnsupported,
-	"sdbm": kwUnsupported, "djb2": kwUnsupported, "crc32": kwUnsupported, "wt6": kwUnsupported,
-	"avalanche": kwUnsupported}
+// hashTypes are the words of "hash-type <method> [<function> [<modifier>]]":
+// internal/balance places keys as HAProxy 2.6 does with each of them.
+var hashTypes = map[string]kwStatus{"consistent": kwSupported, "map-based": kwSupported,
+	"sdbm": kwSupported, "djb2": kwSupported, "crc32": kwSupported, "wt6": kwSupported,
+	"avalanche": kwSupported}
 
 func kwHashType(c *pctx) error {
 	if len(c.args) < 2 || (c.args[1] != "map-based" && c.args[1] != "consistent") {

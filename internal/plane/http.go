@@ -150,8 +150,8 @@ func CheckHTTP(cfg *config.Config) []error {
 		if px.UniqueIDHeader != "" {
 			refuse(px.Pos, "unique-id-header")
 		}
-		if px.Balance.IsHTTP() {
-			refuse(px.Balance.Pos, "balance "+px.Balance.Algorithm)
+		if px.Balance.Algorithm == "url_param" && len(px.Balance.Args) > 1 {
+			refuse(px.Balance.Pos, "balance url_param "+px.Balance.Args[1])
 		}
 		if ff := px.Forwardfor; ff != nil && ff.Except != "" {
 			if _, err := parseNet(ff.Except); err != nil {

@@ -33,6 +33,12 @@ func Start(cfg *config.Config, lns []Listener, opts Options) (*Generation, error
 	for _, px := range cfg.Backends() {
 		bc := backendConfig(px)
 		bc.HTTP = httpBackend(cfg, px)
+		bc.BalanceArgs = px.Balance.Args
+		ht, err := balance.ParseHashType(px.HashType)
+		if err != nil {
+			return nil, fmt.Errorf("%s: backend %q: %w", px.Pos, px.Name, err)
+		}
+		bc.BalanceOptions.HashType = ht
 		be, err := proxy.NewBackend(bc)
 		if err != nil {
 			return nil, fmt.Errorf("%s: backend %q: %w", px.Pos, px.Name, err)

@@ -153,6 +153,10 @@ type BackendConfig struct {
 	RedispatchInterval int
 	// HTTP are the backend's HTTP settings (mode http).
 	HTTP HTTPBackendConfig
+	// BalanceArgs are the arguments of the balance line (config.Balance.Args):
+	// the URI options of "uri", the parameter of "url_param", the field
+	// name and "use_domain_only" of "hdr".
+	BalanceArgs []string
 }
 
 var (
@@ -219,6 +223,9 @@ type Backend struct {
 	// most), and its servers are literal TCP addresses.
 	fast bool
 
+	// key derives the balancing key of an HTTP request (http.go).
+	key httpKey
+
 	// view is b as the rules see it; rules are its compiled rules (nil:
 	// none), set by SetRules before serving.
 	view  ruleView
@@ -254,6 +261,14 @@ func NewBackend(cfg BackendConfig) (*Backend, error) {
 	}
 	b := &Backend{cfg: cfg, algo: algo, snap: make([]balance.Server, len(cfg.Servers))}
 	b.view.b = b
+	if b.key, err = newHTTPKey(cfg); err != nil {
+		return nil, fmt.Errorf("new backend %q: %w", cfg.Name, err)
+	}
+	explicit := make([]int, len(cfg.Servers))
+	for i, sc := range cfg.Servers {
+		explicit[i] = sc.ID
+	}
+	ids := balance.ServerIDs(explicit)
 	for i, sc := range cfg.Servers {
 		if sc.Network == "" {
 			sc.Network = "tcp"
@@ -261,10 +276,8 @@ func NewBackend(cfg BackendConfig) (*Backend, error) {
 		if sc.Weight < 0 || sc.Weight > 256 {
 			return nil, fmt.Errorf("new backend %q: server %q: weight %d out of 0..256", cfg.Name, sc.Name, sc.Weight)
 		}
-		s := &Server{be: b, idx: i, cfg: sc, id: sc.ID, weight: sc.Weight}
-		if s.id == 0 {
-			s.id = i + 1
-		}
+		// HAProxy's ids (puid): hashing places servers by them.
+		s := &Server{be: b, idx: i, cfg: sc, id: ids[i], weight: sc.Weight}
 		if sc.Disabled {
 			s.state = StateMaint
 		}
@@ -472,7 +485,7 @@ func (b *Backend) fillSnapLocked() {
 		if s.state != StateUp {
 			w = 0
 		}
-		b.snap[i] = balance.Server{ID: s.id, Weight: w, Backup: s.cfg.Backup,
+		b.snap[i] = balance.Server{ID: s.id, Weight: w, ConfWeight: s.cfg.Weight, Backup: s.cfg.Backup,
 			Usable: s.state == StateUp || s.state == StateNoLB || s.state == StateDrain,
 			Conns:  s.cur + len(s.queue), Maxconn: s.cfg.Maxconn}
 	}

@@ -1,11 +1,13 @@
 package proxy
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
 	"time"
 
+	"lb/internal/balance"
 	"lb/internal/http1"
 )
 
@@ -252,4 +254,62 @@ func (srv *Server) offerIdle(c net.Conn, owner uint64) {
 	poolsMu.Lock()
 	pools[srv] = struct{}{}
 	poolsMu.Unlock()
+}
+
+// httpKey derives an HTTP request's balancing key for "balance uri",
+// "url_param", "hdr" and "source" as HAProxy 2.6 does (internal/balance).
+type httpKey struct {
+	algo       string
+	fn         balance.HashFunc
+	uri        balance.URIOptions
+	name       string // url_param's parameter, hdr's field
+	domainOnly bool
+}
+
+func newHTTPKey(cfg BackendConfig) (httpKey, error) {
+	k := httpKey{algo: cfg.Balance, fn: cfg.BalanceOptions.HashType.Func}
+	args := cfg.BalanceArgs
+	switch cfg.Balance {
+	case "uri":
+		o, err := balance.ParseURIOptions(args)
+		if err != nil {
+			return k, err
+		}
+		k.uri = o
+	case "url_param":
+		if len(args) == 0 {
+			return k, fmt.Errorf("balance url_param needs a parameter name")
+		}
+		if len(args) > 1 {
+			// check_post reads the body, which lb does not buffer yet.
+			return k, fmt.Errorf("'balance url_param %s' is not supported by lb yet", args[1])
+		}
+		k.name = args[0]
+	case "hdr":
+		if len(args) == 0 {
+			return k, fmt.Errorf("balance hdr needs a field name")
+		}
+		k.name = args[0]
+		k.domainOnly = len(args) > 1 && args[1] == "use_domain_only"
+	}
+	return k, nil
+}
+
+// of returns the key of req from client; 0 means none (round robin).
+func (k *httpKey) of(req *http1.Message, client netip.AddrPort) uint64 {
+	switch k.algo {
+	case "source":
+		if client.IsValid() {
+			return balance.HashAddr(client.Addr())
+		}
+	case "uri":
+		return balance.Key(balance.HashURI(req.URI, k.uri, k.fn))
+	case "url_param":
+		return balance.Key(balance.HashParam(req.URI, k.name, k.fn))
+	case "hdr":
+		if v, ok := req.Header.Get(k.name); ok {
+			return balance.Key(balance.HashHeader(v, k.domainOnly, k.fn))
+		}
+	}
+	return 0
 }

@@ -386,7 +386,7 @@ func (hc *httpConn) contentRules(r *rules.Proxy, st *rules.Stream, start time.Ti
 // failure the termination state is set.
 func (hc *httpConn) connect(be *Backend, forced *Server) bool {
 	c := hc.c
-	req := ConnectRequest{Server: forced, Src: c.client, Dst: c.st.Dst}
+	req := ConnectRequest{Server: forced, Src: c.client, Dst: c.st.Dst, Key: be.key.of(&hc.req, c.client)}
 	// "safe": a session's first request only takes a connection of its
 	// own (it has none); "never": only ever its own.
 	any := (hc.nreq > 0 || be.cfg.HTTP.Reuse >= ReuseAggressive) && be.cfg.HTTP.Reuse != ReuseNever

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -392,4 +393,86 @@ listen web
 	if err != nil || line != "echo:ping\n" {
 		t.Errorf("through the tunnel: %q, %v", line, err)
 	}
+}
+
+// TestHTTPHashBalance: balance uri, url_param and hdr send each key to the same server as
+// HAProxy 2.6 does with the same configuration (map-based and consistent hashing, weighted
+// servers); without haproxy installed, each key still sticks to one server.
+func TestHTTPHashBalance(t *testing.T) {
+	var srvs []*httpServer
+	for _, n := range []string{"s1", "s2", "s3", "s4"} {
+		srvs = append(srvs, startHTTPServer(t, n, nil))
+	}
+	servers := ""
+	for i, s := range srvs {
+		servers += fmt.Sprintf("    server s%d %s weight %d\n", i+1, s.addr(), 10*(i+1))
+	}
+	conf := func(base int) string {
+		return httpDefaults + fmt.Sprintf(`
+listen uri
+    bind 127.0.0.1:%d
+    balance uri
+%s
+listen param
+    bind 127.0.0.1:%d
+    balance url_param id
+    hash-type consistent
+%s
+listen hdr
+    bind 127.0.0.1:%d
+    balance hdr(X-Key)
+    hash-type map-based djb2
+%s
+`, base, servers, base+1, servers, base+2, servers)
+	}
+	lbBase := freePort(t)
+	startLB(t, "-db", "-f", writeConfig(t, conf(lbBase)))
+	ask := func(port int, path, key string) string {
+		c := dialHTTP(t, fmt.Sprintf("127.0.0.1:%d", port))
+		c.send("GET " + path + " HTTP/1.1\r\nHost: a\r\nX-Key: " + key + "\r\nConnection: close\r\n\r\n")
+		_, body := c.response()
+		name, _, _ := strings.Cut(body, " ")
+		return name
+	}
+	var haBase int
+	if _, err := exec.LookPath("haproxy"); err == nil {
+		haBase = freePort(t)
+		for p := haBase; p < haBase+3; p++ {
+			if p != haBase && !portFree(p) {
+				t.Skipf("port %d taken", p)
+			}
+		}
+		cmd := exec.Command("haproxy", "-db", "-f", writeConfig(t, conf(haBase)))
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		for p := haBase; p < haBase+3; p++ {
+			waitListen(t, fmt.Sprintf("127.0.0.1:%d", p))
+		}
+	}
+	for i := 0; i < 40; i++ {
+		key := fmt.Sprintf("k%d", i*7919)
+		for j, path := range []string{"/" + key + "/x?y=1", "/p?a=1&id=" + key, "/h"} {
+			got := ask(lbBase+j, path, key)
+			if again := ask(lbBase+j, path, key); again != got || got == "" {
+				t.Fatalf("%s key %s: %q then %q", path, key, got, again)
+			}
+			if haBase != 0 {
+				if want := ask(haBase+j, path, key); want != got {
+					t.Errorf("%s key %s: lb chose %s, HAProxy %s", path, key, got, want)
+				}
+			}
+		}
+	}
+}
+
+// portFree reports whether nothing listens on 127.0.0.1:port.
+func portFree(p int) bool {
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+	if err != nil {
+		return false
+	}
+	ln.Close()
+	return true
 }
