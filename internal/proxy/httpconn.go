@@ -51,6 +51,7 @@ type httpConn struct {
 	req, res http1.Message
 	txn      rules.HTTPTxn
 	out      []byte
+	body     []byte // a local response's body
 	reqLine  []byte
 	caps     [][]byte // request then response captures
 	chunks   http1.ChunkScanner
@@ -136,8 +137,8 @@ func (hc *httpConn) finish() {
 }
 
 func (hc *httpConn) reset() {
-	buf, sbuf, out, reqLine, caps := hc.buf, hc.sbuf, hc.out[:0], hc.reqLine[:0], hc.caps[:0]
-	*hc = httpConn{buf: buf, sbuf: sbuf, out: out, reqLine: reqLine, caps: caps}
+	buf, sbuf, out, reqLine, caps, body := hc.buf, hc.sbuf, hc.out[:0], hc.reqLine[:0], hc.caps[:0], hc.body[:0]
+	*hc = httpConn{buf: buf, sbuf: sbuf, out: out, reqLine: reqLine, caps: caps, body: body}
 }
 
 func (hc *httpConn) requestTimeout() time.Duration {
@@ -635,20 +636,21 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 	st := c.st
 	hc.txn.Res = res
 	hc.captureResponse()
+	verdict := rules.Continue
 	if br := be.rules; br != nil {
-		if r := br.HTTPResponse(st); r.Verdict == rules.Reject {
-			hc.stopUpload()
-			hc.ts = [2]byte{TermProxy, 'H'}
-			return hc.serverErrorTxn(start, tr, tSent, 502)
+		r := br.HTTPResponse(st)
+		if r.Verdict == rules.Reject {
+			return hc.responseDenied(start, tr, tSent, &r)
 		}
+		verdict = r.Verdict
 	}
-	if fr := f.cfg.Rules; fr != nil && fr != be.rules {
+	// An "allow" in the backend skips the frontend's rules.
+	if fr := f.cfg.Rules; fr != nil && fr != be.rules && verdict == rules.Continue {
 		if r := fr.HTTPResponse(st); r.Verdict == rules.Reject {
-			hc.stopUpload()
-			hc.ts = [2]byte{TermProxy, 'H'}
-			return hc.serverErrorTxn(start, tr, tSent, 502)
+			return hc.responseDenied(start, tr, tSent, &r)
 		}
 	}
+	hc.afterResponse()
 	hc.status = res.Status
 
 	tunnel := res.Framing == http1.Tunnel
@@ -1003,17 +1005,13 @@ func (hc *httpConn) ruleResponse(start time.Time, tr time.Duration, res *rules.H
 	if hc.req.Framing != http1.NoBody {
 		hc.closing = true // the body is not read
 	}
-	status := res.Status
 	term := byte('L') // answered locally (return, redirect)
 	if res.DefaultBody {
 		term = TermProxy
 		f.deniedReq.Add(1)
-		hc.out = appendStreamError(hc.out[:0], status, hc.closing)
-	} else {
-		hc.out = appendRuleResponse(hc.out[:0], res, hc.closing)
 	}
 	hc.ts = [2]byte{term, phase}
-	hc.status = status
+	hc.out = hc.local(res.Status, res)
 	if hc.writeClient(hc.out) {
 		hc.down = int64(len(hc.out))
 	} else {
@@ -1023,41 +1021,94 @@ func (hc *httpConn) ruleResponse(start time.Time, tr time.Duration, res *rules.H
 	return !hc.closing
 }
 
-// appendRuleResponse appends the response a return or redirect rule
-// builds, as HAProxy writes it: lowercase fields, content-length first.
-func appendRuleResponse(b []byte, res *rules.HTTPResult, closing bool) []byte {
-	reason, _ := errorBody(res.Status)
-	if p, ok := statusReasons[res.Status]; ok {
-		reason = p
+// responseDenied answers in place of a response an http-response rule
+// denied (502 by default) or replaced, and logs the transaction.
+func (hc *httpConn) responseDenied(start time.Time, tr time.Duration, tSent time.Time, r *rules.HTTPResult) bool {
+	hc.stopUpload()
+	if sc := hc.c.DetachServerConn(); sc != nil {
+		_ = sc.Close()
 	}
-	b = append(b, "HTTP/1.1 "...)
-	b = strconv.AppendInt(b, int64(res.Status), 10)
-	b = append(b, ' ')
-	b = append(b, reason...)
-	b = append(b, "\r\ncontent-length: "...)
-	b = strconv.AppendInt(b, int64(len(res.Body)), 10)
-	b = append(b, "\r\n"...)
-	if len(res.Location) > 0 {
-		b = append(b, "location: "...)
-		b = append(b, res.Location...)
-		b = append(b, "\r\n"...)
+	hc.ts = [2]byte{TermProxy, 'H'}
+	if hc.be != nil {
+		hc.be.deniedResp.Add(1)
 	}
-	if len(res.ContentType) > 0 {
-		b = append(b, "content-type: "...)
-		b = append(b, res.ContentType...)
-		b = append(b, "\r\n"...)
+	hc.closing = hc.closing || hc.req.Framing != http1.NoBody && hc.upload != nil
+	hc.out = hc.local(r.Status, r)
+	if hc.writeClient(hc.out) {
+		hc.down += int64(len(hc.out))
+	} else {
+		hc.closing = true
 	}
-	for _, h := range res.Headers {
-		b = appendLower(b, h.Name)
-		b = append(b, ": "...)
-		b = append(b, h.Value...)
-		b = append(b, "\r\n"...)
+	hc.logTxn(start, tr, time.Since(tSent), time.Since(start), true)
+	hc.c.ReleaseServer()
+	return !hc.closing
+}
+
+// local builds a response lb sends itself, as HAProxy's stream sends it:
+// the built-in page for status when r is nil or asks for the default body,
+// else what a return, deny or redirect rule described, with lower-case
+// fields, content-length first; the http-after-response rules run on it.
+// It returns hc.out.
+func (hc *httpConn) local(status int, r *rules.HTTPResult) []byte {
+	m := &hc.res
+	h := m.Header
+	h.Reset()
+	*m = http1.Message{Header: h, Minor: 1, Status: status}
+	var num [20]byte
+	if r == nil || r.DefaultBody {
+		reason, page := errorBody(status)
+		m.Reason = []byte(reason)
+		m.Header.Add("content-length", strconv.AppendInt(num[:0], int64(len(page)), 10))
+		m.Header.Add("cache-control", []byte("no-cache"))
+		m.Header.Add("content-type", []byte("text/html"))
+		hc.body = append(hc.body[:0], page...)
+	} else {
+		reason, _ := errorBody(status)
+		if p, ok := statusReasons[status]; ok {
+			reason = p
+		}
+		m.Reason = []byte(reason)
+		m.Header.Add("content-length", strconv.AppendInt(num[:0], int64(len(r.Body)), 10))
+		if len(r.Location) > 0 {
+			m.Header.Add("location", r.Location)
+		}
+		if len(r.ContentType) > 0 {
+			m.Header.Add("content-type", r.ContentType)
+		}
+		for _, f := range r.Headers {
+			m.Header.Add(string(f.Name), f.Value)
+		}
+		// Copied: the rules below may reuse the stream's storage.
+		hc.body = append(hc.body[:0], r.Body...)
 	}
-	if closing {
-		b = append(b, "connection: close\r\n"...)
+	if hc.c.st != nil && hc.c.st.HTTP != nil {
+		hc.txn.Res = m
+		hc.afterResponse()
 	}
-	b = append(b, "\r\n"...)
-	return append(b, res.Body...)
+	hc.status = m.Status
+	conn := ""
+	if hc.closing {
+		conn = "close"
+	}
+	hc.out = http1.AppendResponse(hc.out[:0], m, conn)
+	return append(hc.out, hc.body...)
+}
+
+// afterResponse runs the http-after-response rules of the backend, then
+// of the frontend unless the backend's allowed it, on hc.txn.Res.
+func (hc *httpConn) afterResponse() {
+	st := hc.c.st
+	verdict := rules.Continue
+	var br *rules.Proxy
+	if hc.be != nil {
+		br = hc.be.rules
+	}
+	if br != nil {
+		verdict = br.HTTPAfterResponse(st).Verdict
+	}
+	if fr := hc.h.f.cfg.Rules; fr != nil && fr != br && verdict == rules.Continue {
+		fr.HTTPAfterResponse(st)
+	}
 }
 
 func appendLower(b, s []byte) []byte {
@@ -1110,8 +1161,7 @@ func (hc *httpConn) errorTxn(start time.Time, tr time.Duration, status int) bool
 	if sc := hc.c.DetachServerConn(); sc != nil {
 		_ = sc.Close()
 	}
-	hc.status = status
-	hc.out = appendStreamError(hc.out[:0], status, hc.closing)
+	hc.out = hc.local(status, nil)
 	if hc.writeClient(hc.out) {
 		hc.down += int64(len(hc.out))
 	} else {
@@ -1131,8 +1181,7 @@ func (hc *httpConn) serverErrorTxn(start time.Time, tr time.Duration, tSent time
 	}
 	hc.closing = hc.closing || hc.req.Framing != http1.NoBody
 	if status != 0 && hc.down == 0 {
-		hc.status = status
-		hc.out = appendStreamError(hc.out[:0], status, hc.closing)
+		hc.out = hc.local(status, nil)
 		if hc.writeClient(hc.out) {
 			hc.down += int64(len(hc.out))
 		} else {

@@ -407,7 +407,7 @@ func TestHTTPHashBalance(t *testing.T) {
 	for i, s := range srvs {
 		servers += fmt.Sprintf("    server s%d %s weight %d\n", i+1, s.addr(), 10*(i+1))
 	}
-	conf := func(base int) string {
+	conf := func(ports [3]int) string {
 		return httpDefaults + fmt.Sprintf(`
 listen uri
     bind 127.0.0.1:%d
@@ -423,10 +423,11 @@ listen hdr
     balance hdr(X-Key)
     hash-type map-based djb2
 %s
-`, base, servers, base+1, servers, base+2, servers)
+`, ports[0], servers, ports[1], servers, ports[2], servers)
 	}
-	lbBase := freePort(t)
-	startLB(t, "-db", "-f", writeConfig(t, conf(lbBase)))
+	three := func() [3]int { return [3]int{freePort(t), freePort(t), freePort(t)} }
+	lbPorts := three()
+	startLB(t, "-db", "-f", writeConfig(t, conf(lbPorts)))
 	ask := func(port int, path, key string) string {
 		c := dialHTTP(t, fmt.Sprintf("127.0.0.1:%d", port))
 		c.send("GET " + path + " HTTP/1.1\r\nHost: a\r\nX-Key: " + key + "\r\nConnection: close\r\n\r\n")
@@ -434,45 +435,30 @@ listen hdr
 		name, _, _ := strings.Cut(body, " ")
 		return name
 	}
-	var haBase int
+	var haPorts [3]int
 	if _, err := exec.LookPath("haproxy"); err == nil {
-		haBase = freePort(t)
-		for p := haBase; p < haBase+3; p++ {
-			if p != haBase && !portFree(p) {
-				t.Skipf("port %d taken", p)
-			}
-		}
-		cmd := exec.Command("haproxy", "-db", "-f", writeConfig(t, conf(haBase)))
+		haPorts = three()
+		cmd := exec.Command("haproxy", "-db", "-f", writeConfig(t, conf(haPorts)))
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		for p := haBase; p < haBase+3; p++ {
+		for _, p := range haPorts {
 			waitListen(t, fmt.Sprintf("127.0.0.1:%d", p))
 		}
 	}
 	for i := 0; i < 40; i++ {
 		key := fmt.Sprintf("k%d", i*7919)
 		for j, path := range []string{"/" + key + "/x?y=1", "/p?a=1&id=" + key, "/h"} {
-			got := ask(lbBase+j, path, key)
-			if again := ask(lbBase+j, path, key); again != got || got == "" {
+			got := ask(lbPorts[j], path, key)
+			if again := ask(lbPorts[j], path, key); again != got || got == "" {
 				t.Fatalf("%s key %s: %q then %q", path, key, got, again)
 			}
-			if haBase != 0 {
-				if want := ask(haBase+j, path, key); want != got {
+			if haPorts[0] != 0 {
+				if want := ask(haPorts[j], path, key); want != got {
 					t.Errorf("%s key %s: lb chose %s, HAProxy %s", path, key, got, want)
 				}
 			}
 		}
 	}
-}
-
-// portFree reports whether nothing listens on 127.0.0.1:port.
-func portFree(p int) bool {
-	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-	if err != nil {
-		return false
-	}
-	ln.Close()
-	return true
 }
