@@ -717,6 +717,15 @@ func kwOption(c *pctx) error {
 		return nil
 	}
 	c.p.Options[name] = !neg
+	if httpConnModes[name] && !neg {
+		// One HTTP connection mode at a time, as in HAProxy (a proxy's
+		// "option http-keep-alive" replaces its defaults' "httpclose").
+		for m := range httpConnModes {
+			if m != name {
+				delete(c.p.Options, m)
+			}
+		}
+	}
 	if quietHTTPOptions[name] && !neg {
 		c.noteHTTPOnly("option " + name)
 	}
@@ -845,6 +854,9 @@ func kwHashType(c *pctx) error {
 	c.p.HashType = strings.Join(c.args[1:], " ")
 	return nil
 }
+
+// httpConnModes are the options that choose how HTTP connections are kept.
+var httpConnModes = map[string]bool{"http-keep-alive": true, "http-server-close": true, "httpclose": true}
 
 var cookieOptions = map[string]int{"rewrite": 0, "insert": 0, "prefix": 0, "indirect": 0, "nocache": 0,
 	"postonly": 0, "preserve": 0, "httponly": 0, "secure": 0, "dynamic": 0, "domain": 1, "maxidle": 1, "maxlife": 1, "attr": 1}

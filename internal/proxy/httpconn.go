@@ -53,8 +53,9 @@ type httpConn struct {
 	out      []byte
 	body     []byte // a local response's body
 	reqLine  []byte
-	caps     [][]byte // request then response captures
-	chunks   http1.ChunkScanner
+	caps     [][]byte           // request then response captures
+	chunks   http1.ChunkScanner // the response body's
+	rchunks  http1.ChunkScanner // the request body's (upload runs beside the response)
 
 	// nreq counts the transactions served; idleSince is when the last one
 	// ended (the accept for the first).
@@ -73,6 +74,24 @@ type httpConn struct {
 	upload  chan uploadResult
 	lg      setupLog
 	stats   bool // answered by the backend's applet
+	// Body payload bytes forwarded (Content-Length or until-close bodies;
+	// chunked ones are counted by their scanners), and tunnel bytes, for
+	// the sizes HAProxy logs.
+	reqBodyN, resBodyN   int64
+	tunnelUp, tunnelDown int64
+	// ownResp: the response is lb's own (hc.res, body in hc.body).
+	ownResp bool
+	// beCounted: the transaction counts in be's current connections.
+	beCounted bool
+}
+
+// leaveBackend stops counting the transaction in its backend's current
+// connections (once).
+func (hc *httpConn) leaveBackend() {
+	if hc.beCounted {
+		hc.beCounted = false
+		hc.be.cur.Add(-1)
+	}
 }
 
 // uploadResult is how the rest of a request body went, sent by upload.
@@ -235,24 +254,29 @@ func (hc *httpConn) readHead() (time.Time, error) {
 			return start, errNoRequest
 		}
 		timeout := errors.Is(err, os.ErrDeadlineExceeded)
-		if hc.r == hc.w && (!first || !timeout) {
-			// Nothing of a request: a keep-alive client that went
-			// away or stayed silent, or a client closing at once.
+		if hc.r == hc.w && !first {
+			// A keep-alive client that went away or stayed silent
+			// between requests: no response, no log.
 			return start, errNoRequest
 		}
 		if timeout {
 			hc.badRequest(start, 408, TermClientTimeout)
 		} else {
-			hc.badRequest(start, 0, TermClientAbort)
+			// HAProxy logs a client that closed before a complete
+			// request (a probe, too) as a 400 it did not send.
+			hc.badRequest(start, -400, TermClientAbort)
 		}
 		return start, errNoRequest
 	}
 }
 
 // badRequest answers a request that could not be read with HAProxy's H1
-// error page for status (none when 0) and logs it as "<BADREQ>".
+// error page for status and logs it as "<BADREQ>"; a negative status is
+// logged and not sent.
 func (hc *httpConn) badRequest(start time.Time, status int, term byte) {
-	if status != 0 {
+	if status < 0 {
+		status = -status
+	} else {
 		hc.out = appendMuxError(hc.out[:0], status)
 		_ = hc.cli.SetWriteDeadline(time.Now().Add(time.Second))
 		_, _ = hc.cli.Write(hc.out)
@@ -272,6 +296,8 @@ func (hc *httpConn) transaction() bool {
 	c, f := hc.c, hc.h.f
 	hc.ts = [2]byte{'-', '-'}
 	hc.be, hc.sc, hc.reused, hc.up, hc.down, hc.status, hc.closing, hc.stats = nil, nil, false, 0, 0, 0, false, false
+	hc.reqBodyN, hc.resBodyN, hc.tunnelUp, hc.tunnelDown, hc.ownResp = 0, 0, 0, 0, false
+	hc.res.Framing = http1.NoBody
 	hc.lg = setupLog{tw: -1, tc: -1}
 	start, err := hc.readHead()
 	if err != nil {
@@ -325,7 +351,8 @@ func (hc *httpConn) transaction() bool {
 	hc.be = be
 	be.cur.Add(1)
 	be.total.Add(1)
-	defer be.cur.Add(-1)
+	hc.beCounted = true
+	defer hc.leaveBackend()
 	st.Backend = &be.view
 	var forced *Server
 	if br := be.rules; br != nil {
@@ -442,10 +469,11 @@ func (hc *httpConn) sendRequest(be *Backend, forced *Server, mode HTTPConnMode) 
 		k := min(int64(hc.w-hc.r), req.ContentLength)
 		hc.out = append(hc.out, hc.buf[hc.r:hc.r+int(k)]...)
 		hc.r += int(k)
+		hc.reqBodyN = k
 		more = k < req.ContentLength
 	case http1.Chunked:
-		hc.chunks.Reset()
-		n, done, err := hc.chunks.Scan(hc.buf[hc.r:hc.w])
+		hc.rchunks.Reset()
+		n, done, err := hc.rchunks.Scan(hc.buf[hc.r:hc.w])
 		if err != nil {
 			hc.ts = [2]byte{TermProxy, 'H'}
 			return time.Time{}, false
@@ -518,9 +546,10 @@ func (hc *httpConn) uploadBody(be *Backend) {
 				k = n
 				left -= int64(n)
 				done = left == 0
+				hc.reqBodyN += int64(n)
 			} else {
 				var serr error
-				k, done, serr = hc.chunks.Scan(hc.buf[hc.r:hc.w])
+				k, done, serr = hc.rchunks.Scan(hc.buf[hc.r:hc.w])
 				if serr != nil {
 					res.term = [2]byte{TermProxy, 'D'}
 					break
@@ -776,6 +805,7 @@ func (hc *httpConn) forwardResponse(be *Backend, tunnel bool) bool {
 		k := min(int64(hc.sw-hc.sr), res.ContentLength)
 		hc.out = append(hc.out, hc.sbuf[hc.sr:hc.sr+int(k)]...)
 		hc.sr += int(k)
+		hc.resBodyN += k
 		if !hc.writeClient(hc.out) {
 			return hc.clientFailed()
 		}
@@ -801,6 +831,7 @@ func (hc *httpConn) forwardResponse(be *Backend, tunnel bool) bool {
 		return hc.pumpChunked(be)
 	case http1.UntilClose:
 		hc.out = append(hc.out, hc.sbuf[hc.sr:hc.sw]...)
+		hc.resBodyN += int64(hc.sw - hc.sr)
 		hc.sr = hc.sw
 		if !hc.writeClient(hc.out) {
 			return hc.clientFailed()
@@ -857,6 +888,7 @@ func (hc *httpConn) pumpLength(be *Backend, n int64) bool {
 				return hc.clientFailed()
 			}
 			hc.down += int64(k)
+			hc.resBodyN += int64(k)
 			if n > 0 {
 				n -= int64(k)
 			}
@@ -950,6 +982,7 @@ func (hc *httpConn) tunnel(be *Backend) bool {
 	wg.Wait()
 	hc.up += up
 	hc.down += down
+	hc.tunnelUp, hc.tunnelDown = up, down
 	if t.term != 0 && hc.ts[0] == '-' {
 		hc.ts = [2]byte{t.term, 'D'}
 	}
@@ -1086,6 +1119,7 @@ func (hc *httpConn) local(status int, r *rules.HTTPResult) []byte {
 		hc.afterResponse()
 	}
 	hc.status = m.Status
+	hc.ownResp = true
 	conn := ""
 	if hc.closing {
 		conn = "close"
@@ -1226,6 +1260,50 @@ func (hc *httpConn) forwardFor(be *Backend) {
 	hc.req.Header.Add(name, a.AppendTo(ip[:0]))
 }
 
+// reqPayload and resPayload are the body bytes of the request and the
+// response, without chunk framing.
+func (hc *httpConn) reqPayload() int64 {
+	if hc.req.Framing == http1.Chunked {
+		return hc.rchunks.Data
+	}
+	return hc.reqBodyN
+}
+
+func (hc *httpConn) resPayload() int64 {
+	switch {
+	case hc.ownResp:
+		return int64(len(hc.body))
+	case hc.res.Framing == http1.Chunked:
+		return hc.chunks.Data
+	}
+	return hc.resBodyN
+}
+
+// htxSize is the size HAProxy 2.6 logs for a message (%U for the request,
+// %B for the response): not the bytes on the wire but the message in its
+// internal form, 20 bytes plus the start line's three words, plus the
+// names and values of the fields but Connection, plus 1 for the end of the
+// head, plus the body's payload, plus 1 for a chunked body's end
+// (measured against haproxy 2.6.12 by the logs tests).
+func htxSize(m *http1.Message, request bool, payload int64) int64 {
+	n := int64(20 + 8 + 1)
+	if request {
+		n += int64(len(m.Method) + len(m.URI))
+	} else {
+		n += 3 + int64(len(m.Reason))
+	}
+	for _, f := range m.Header.Fields {
+		if len(f.Name) == 10 && http1.EqualFold(f.Name, "connection") {
+			continue
+		}
+		n += int64(len(f.Name) + len(f.Value))
+	}
+	if m.Framing == http1.Chunked {
+		n++
+	}
+	return n + payload
+}
+
 // captureRequest and captureResponse record the captured header values
 // of the transaction for the log.
 func (hc *httpConn) captureRequest() {
@@ -1269,6 +1347,10 @@ func (hc *httpConn) logTxn(start time.Time, tr, trs, ta time.Duration, haveReq b
 		srv.bytesIn.Add(uint64(hc.up))
 		srv.bytesOut.Add(uint64(hc.down))
 	}
+	// HAProxy logs once the transaction left its server and backend:
+	// %bc and %sc do not count it.
+	c.ReleaseServer()
+	hc.leaveBackend()
 	if f.cfg.Log == nil {
 		return
 	}
@@ -1291,9 +1373,18 @@ func (hc *httpConn) logTxn(start time.Time, tr, trs, ta time.Duration, haveReq b
 	now := time.Now()
 	rec.Tt = now.Sub(start)
 	rec.Termination = string(hc.ts[:])
-	rec.BytesRead, rec.BytesUploaded = hc.down, hc.up
-	if hc.ts[1] == 'R' && hc.ts[0] != 'L' {
-		rec.BytesRead = 0 // HAProxy counts no bytes for a request refused
+	// HAProxy logs the sizes of the messages in its internal form, not
+	// the bytes on the wire (see htxSize).
+	rec.BytesUploaded = htxSize(&hc.req, true, hc.reqPayload()) + hc.tunnelUp
+	rec.BytesRead = hc.tunnelDown
+	switch {
+	case hc.stats:
+		rec.BytesRead = hc.down
+	case hc.status != 0:
+		rec.BytesRead += htxSize(&hc.res, false, hc.resPayload())
+	}
+	if len(hc.reqLine) == 0 {
+		rec.BytesRead, rec.BytesUploaded = 0, 0
 	}
 	ti := start.Sub(hc.idleSince)
 	if hc.nreq == 0 {

@@ -233,24 +233,7 @@ backend api
 // haproxy 2.6.12 with the same configuration).
 func TestHTTPLocalResponses(t *testing.T) {
 	app := startHTTPServer(t, "app", nil)
-	garbage, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer garbage.Close()
-	go func() {
-		for {
-			c, err := garbage.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.Read(make([]byte, 4096))
-				io.WriteString(c, "garbage\r\n\r\n")
-			}()
-		}
-	}()
+	garbage := startGarbageServer(t)
 	port := freePort(t)
 	cfg := writeConfig(t, httpDefaults+fmt.Sprintf(`
 frontend fe
@@ -268,7 +251,7 @@ backend bad
     server s1 %s
 backend nosrv
     server s1 127.0.0.1:9 disabled
-`, port, app.addr(), garbage.Addr()))
+`, port, app.addr(), garbage))
 	startLB(t, "-db", "-f", cfg)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	for _, tc := range []struct{ path, want string }{
@@ -298,6 +281,31 @@ backend nosrv
 	if string(got) != want {
 		t.Errorf("invalid header name:\n got %q\nwant %q", got, want)
 	}
+}
+
+// startGarbageServer starts a server that answers every request with a line that is not
+// HTTP, and returns its address.
+func startGarbageServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.Read(make([]byte, 4096))
+				io.WriteString(c, "garbage\r\n\r\n")
+			}()
+		}
+	}()
+	return ln.Addr().String()
 }
 
 // TestHTTPBodiesAndPipelining: chunked bodies both ways, pipelined requests answered in
