@@ -33,6 +33,7 @@ func Start(cfg *config.Config, lns []Listener, opts Options) (*Generation, error
 	for _, px := range cfg.Backends() {
 		bc := backendConfig(px)
 		bc.HTTP = httpBackend(cfg, px)
+		bc.HTTP.Applet = g.statsApplet(cfg, px)
 		bc.BalanceArgs = px.Balance.Args
 		ht, err := balance.ParseHashType(px.HashType)
 		if err != nil {
@@ -98,6 +99,7 @@ func (g *Generation) startFrontends(cfg *config.Config, lns []Listener, proxyMax
 		if fe.Mode == config.ModeHTTP {
 			fc.HTTP = httpFrontend(cfg, fe)
 		}
+		fc.Backend = g.statsRoute(cfg, fe, fc.Backend)
 		if fc.Maxconn == 0 && proxyMaxconn > 0 {
 			fc.Maxconn = proxyMaxconn
 		}
@@ -105,6 +107,7 @@ func (g *Generation) startFrontends(cfg *config.Config, lns []Listener, proxyMax
 		if err != nil {
 			return fmt.Errorf("%s: frontend %q: %w", fe.Pos, fe.Name, err)
 		}
+		g.statsFrontend(cfg, fe, f)
 		rank := 0
 		for _, b := range lns {
 			if b.Frontend != fe {

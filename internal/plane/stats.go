@@ -1,0 +1,220 @@
+package plane
+
+import (
+	"net/netip"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+	"weak"
+
+	"lb/internal/balance"
+	"lb/internal/config"
+	"lb/internal/http1"
+	"lb/internal/proxy"
+	"lb/internal/stats"
+	"lb/internal/version"
+)
+
+// The statistics page ("stats enable" in a mode http proxy). A backend or a
+// listen section with a page gets an applet (statsApplet) that answers the
+// requests under the page's URI after the http-request rules, as HAProxy's
+// stats_check_uri does; a frontend with a page and no backend to switch to
+// gets a backend of its own without servers carrying that applet
+// (statsRoute), so that its other requests get a 503 as in HAProxy. A
+// frontend with a page that switches to a backend is refused by CheckHTTP:
+// HAProxy answers the page before switching, lb's applets are on backends.
+
+// processStart is when the process started, for the page's uptime.
+var processStart = time.Now()
+
+// statsState is what a generation's pages read besides its backends: its
+// configuration and its frontends. It is found from the generation through
+// statsStates, keyed by a weak pointer so that a generation that is done can
+// be collected; for the same reason it holds its frontends weakly (a served
+// frontend is held by the generation's bindings).
+type statsState struct {
+	cfg    *config.Config
+	mu     sync.Mutex
+	fronts map[*config.Proxy]weak.Pointer[proxy.Frontend]
+}
+
+// statsStates maps weak.Pointer[Generation] to *statsState.
+var statsStates sync.Map
+
+// hasStats reports whether a proxy of cfg has a statistics page.
+func hasStats(cfg *config.Config) bool {
+	for _, px := range cfg.Proxies {
+		if px.Stats.Enabled && px.Mode == config.ModeHTTP && !px.Disabled {
+			return true
+		}
+	}
+	return false
+}
+
+// statsState returns the generation's statsState, made on first use.
+func (g *Generation) statsState(cfg *config.Config) *statsState {
+	k := weak.Make(g)
+	if v, ok := statsStates.Load(k); ok {
+		return v.(*statsState)
+	}
+	st := &statsState{cfg: cfg, fronts: map[*config.Proxy]weak.Pointer[proxy.Frontend]{}}
+	if v, loaded := statsStates.LoadOrStore(k, st); loaded {
+		return v.(*statsState)
+	}
+	runtime.AddCleanup(g, func(k weak.Pointer[Generation]) { statsStates.Delete(k) }, k)
+	return st
+}
+
+// statsFrontend records f, the running frontend of fe, for the pages'
+// FRONTEND lines.
+func (g *Generation) statsFrontend(cfg *config.Config, fe *config.Proxy, f *proxy.Frontend) {
+	if !hasStats(cfg) {
+		return
+	}
+	st := g.statsState(cfg)
+	st.mu.Lock()
+	st.fronts[fe] = weak.Make(f)
+	st.mu.Unlock()
+}
+
+// statsRoute returns the backend chooser of frontend fe: next, or for a mode
+// http frontend with a page and no backend, a backend of its own, named
+// after it, whose applet is the page.
+func (g *Generation) statsRoute(cfg *config.Config, fe *config.Proxy, next func(*proxy.ConnInfo) *proxy.Backend) func(*proxy.ConnInfo) *proxy.Backend {
+	if !fe.Stats.Enabled || fe.Mode != config.ModeHTTP || fe.Cap&config.CapBackend != 0 ||
+		fe.DefaultBackend != "" || len(fe.UseBackends) > 0 {
+		return next
+	}
+	bc := proxy.BackendConfig{Name: fe.Name, HTTP: httpBackend(cfg, fe)}
+	bc.HTTP.Applet = g.statsApplet(cfg, fe)
+	be, err := proxy.NewBackend(bc)
+	if err != nil {
+		return next
+	}
+	return func(*proxy.ConnInfo) *proxy.Backend { return be }
+}
+
+// statsApplet returns the applet of px's page, nil when px has none.
+func (g *Generation) statsApplet(cfg *config.Config, px *config.Proxy) func(*http1.Message, netip.AddrPort, bool) []byte {
+	if !px.Stats.Enabled || px.Mode != config.ModeHTTP {
+		return nil
+	}
+	st := g.statsState(cfg)
+	page := stats.NewPage(statsConfig(cfg, px))
+	return func(req *http1.Message, _ netip.AddrPort, closing bool) []byte {
+		auth, _ := req.Header.Get("authorization")
+		return page.Serve(string(req.Method), string(req.URI), auth, closing, func() *stats.Snapshot {
+			return g.statsSnapshot(st)
+		})
+	}
+}
+
+// statsConfig converts px's "stats" lines.
+func statsConfig(cfg *config.Config, px *config.Proxy) stats.Config {
+	s := &px.Stats
+	c := stats.Config{URI: s.URI, Realm: s.Realm, Auths: s.Auths, Refresh: s.Refresh,
+		HideVersion: s.HideVersion, ShowLegends: s.ShowLegends, Node: s.ShowNode, Desc: s.ShowDesc,
+		Scope: s.Scope, Self: px.Name, Version: version.Version}
+	if c.Node == "(hostname)" {
+		c.Node = cfg.Global.Node
+		if c.Node == "" {
+			c.Node, _ = os.Hostname()
+		}
+	}
+	return c
+}
+
+// proxyIDs returns HAProxy's proxy ids (iid) of cfg's proxies, in order.
+func proxyIDs(cfg *config.Config) map[*config.Proxy]int {
+	explicit := make([]int, len(cfg.Proxies))
+	for i, px := range cfg.Proxies {
+		explicit[i] = px.ID
+	}
+	ids := balance.ServerIDs(explicit)
+	m := make(map[*config.Proxy]int, len(ids))
+	for i, px := range cfg.Proxies {
+		m[px] = ids[i]
+	}
+	return m
+}
+
+// statsSnapshot reads the counters of every enabled proxy of the
+// generation for its pages.
+func (g *Generation) statsSnapshot(st *statsState) *stats.Snapshot {
+	cfg := st.cfg
+	s := &stats.Snapshot{PID: os.Getpid(), Uptime: time.Since(processStart),
+		Sessions: g.eng.ActiveSessions(), Maxconn: cfg.Global.Maxconn}
+	ids := proxyIDs(cfg)
+	for _, px := range cfg.Proxies {
+		if px.Disabled {
+			continue
+		}
+		p := stats.Proxy{Name: px.Name, ID: ids[px], Mode: string(px.Mode), Algo: px.Balance.Algorithm}
+		if p.Mode == "" {
+			p.Mode = string(config.ModeTCP)
+		}
+		if p.Algo == "" {
+			p.Algo = "roundrobin"
+		}
+		if px.Cap&config.CapFrontend != 0 {
+			f := &stats.Frontend{Limit: px.Maxconn}
+			if f.Limit == 0 {
+				f.Limit = cfg.Global.Maxconn
+			}
+			st.mu.Lock()
+			wf := st.fronts[px]
+			st.mu.Unlock()
+			if fr := wf.Value(); fr != nil {
+				fs := fr.Stats()
+				f.Cur, f.Total, f.BytesIn, f.BytesOut = fs.Cur, fs.Total, fs.BytesIn, fs.BytesOut
+				f.DeniedReq, f.DeniedConn, f.DeniedSess = fs.DeniedReq, fs.DeniedConn, fs.DeniedSess
+			}
+			p.Frontend = f
+		}
+		if px.Cap&config.CapBackend != 0 {
+			p.Backend = backendStats(px, g.backends[px.Name])
+		}
+		s.Proxies = append(s.Proxies, p)
+	}
+	return s
+}
+
+// backendStats reads be, the running backend of px.
+func backendStats(px *config.Proxy, be *proxy.Backend) *stats.Backend {
+	b := &stats.Backend{AllBackups: px.Options["allbackups"]}
+	if be == nil {
+		return b
+	}
+	bs := be.Stats()
+	b.Cur, b.Queue, b.MaxQueue, b.Total = bs.Cur, bs.Queue, bs.MaxQueue, bs.Total
+	b.BytesIn, b.BytesOut, b.DeniedReq, b.DeniedResp = bs.BytesIn, bs.BytesOut, bs.DeniedReq, bs.DeniedResp
+	explicit := make([]int, len(px.Servers))
+	for i, s := range px.Servers {
+		explicit[i] = s.ID
+	}
+	ids := balance.ServerIDs(explicit)
+	for i, cs := range px.Servers {
+		srv := be.Server(cs.Name)
+		if srv == nil {
+			continue
+		}
+		ss := srv.Stats()
+		sv := stats.Server{Name: cs.Name, ID: ids[i], Addr: srv.Config().Addr, Checked: cs.Check && !cs.Unresolved,
+			Rise: cs.Rise, Fall: cs.Fall, Backup: cs.Backup, Weight: ss.Weight,
+			Cur: ss.Cur, Max: ss.Max, Limit: cs.Maxconn, Queue: ss.Queue, MaxQueue: ss.MaxQueue, QueueLimit: cs.Maxqueue,
+			Total: ss.Total, BytesIn: ss.BytesIn, BytesOut: ss.BytesOut, Failed: ss.Failed}
+		switch ss.State {
+		case proxy.StateDown:
+			sv.State = stats.Down
+		case proxy.StateMaint:
+			sv.State = stats.Maint
+		case proxy.StateDrain:
+			sv.State = stats.Drain
+		case proxy.StateNoLB:
+			sv.State = stats.NoLB
+		}
+		b.Servers = append(b.Servers, sv)
+	}
+	return b
+}

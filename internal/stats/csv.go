@@ -1,0 +1,218 @@
+package stats
+
+import (
+	"strconv"
+	"strings"
+)
+
+// CSVHeader is the first line of HAProxy 2.6's CSV export, as it prints it:
+// the 103 fields of a proxy line, "-", then the fields of the ssl, h2 and h1
+// statistics modules, each followed by a comma.
+const CSVHeader = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,rate_max,check_status,check_code,check_duration,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,hrsp_other,hanafail,req_rate,req_rate_max,req_tot,cli_abrt,srv_abrt,comp_in,comp_out,comp_byp,comp_rsp,lastsess,last_chk,last_agt,qtime,ctime,rtime,ttime,agent_status,agent_code,agent_duration,check_desc,agent_desc,check_rise,check_fall,check_health,agent_rise,agent_fall,agent_health,addr,cookie,mode,algo,conn_rate,conn_rate_max,conn_tot,intercepted,dcon,dses,wrew,connect,reuse,cache_lookups,cache_hits,srv_icur,src_ilim,qtime_max,ctime_max,rtime_max,ttime_max,eint,idle_conn_cur,safe_conn_cur,used_conn_cur,need_conn_est,uweight,agg_server_status,agg_server_check_status,agg_check_status,-,ssl_sess,ssl_reused_sess,ssl_failed_handshake,h2_headers_rcvd,h2_data_rcvd,h2_settings_rcvd,h2_rst_stream_rcvd,h2_goaway_rcvd,h2_detected_conn_protocol_errors,h2_detected_strm_protocol_errors,h2_rst_stream_resp,h2_goaway_resp,h2_open_connections,h2_backend_open_streams,h2_total_connections,h2_backend_total_streams,h1_open_connections,h1_open_streams,h1_total_connections,h1_total_streams,h1_bytes_in,h1_bytes_out,h1_spliced_bytes_in,h1_spliced_bytes_out,\n"
+
+// columns maps a field name of CSVHeader to its position.
+var columns = func() map[string]int {
+	names := strings.Split(strings.TrimSuffix(strings.TrimPrefix(CSVHeader, "# "), ",\n"), ",")
+	m := make(map[string]int, len(names))
+	for i, n := range names {
+		m[n] = i
+	}
+	return m
+}()
+
+// ncols is the number of fields of a line.
+var ncols = len(columns)
+
+// Row is one line of the export: its fields by name; a field not set is
+// empty, as HAProxy prints a field that does not apply (and lb prints one
+// it does not count).
+type Row []string
+
+func newRow(px, sv string) Row {
+	r := make(Row, ncols)
+	r.set("pxname", px)
+	r.set("svname", sv)
+	r.set("pid", "1") // HAProxy's process number, always 1 in 2.6
+	r.set("-", "-")
+	return r
+}
+
+func (r Row) set(name, v string) {
+	i, ok := columns[name]
+	if !ok {
+		panic("stats: no field " + name)
+	}
+	r[i] = v
+}
+
+func (r Row) num(name string, v int) { r.set(name, strconv.Itoa(v)) }
+
+func (r Row) u64(name string, v uint64) { r.set(name, strconv.FormatUint(v, 10)) }
+
+// Get returns the field name of r ("" when unknown).
+func (r Row) Get(name string) string {
+	if i, ok := columns[name]; ok && i < len(r) {
+		return r[i]
+	}
+	return ""
+}
+
+// Options are what the page's configuration and the request change in what
+// is shown.
+type Options struct {
+	// ShowLegends is "stats show-legends": servers' addresses and the
+	// backends' algorithms are shown.
+	ShowLegends bool
+	// Scope is "stats scope": only these proxies are shown ("." is the
+	// proxy serving the page, Self); none means all.
+	Scope []string
+	Self  string
+	// HideDown is ";up" in the URI: servers DOWN or in maintenance are
+	// left out; HideMaint is ";no-maint": servers in maintenance are.
+	HideDown, HideMaint bool
+}
+
+// inScope reports whether proxy name is shown.
+func (o *Options) inScope(name string) bool {
+	if len(o.Scope) == 0 {
+		return true
+	}
+	for _, s := range o.Scope {
+		if s == name || (s == "." && name == o.Self) {
+			return true
+		}
+	}
+	return false
+}
+
+// hidden reports whether server s is left out.
+func (o *Options) hidden(s *Server) bool {
+	return (o.HideDown && (s.State == Down || s.State == Maint)) || (o.HideMaint && s.State == Maint)
+}
+
+// Rows returns the export's lines in HAProxy's order: for each proxy in
+// scope, its FRONTEND line, its servers' lines, its BACKEND line.
+func Rows(s *Snapshot, o *Options) []Row {
+	var out []Row
+	for i := range s.Proxies {
+		p := &s.Proxies[i]
+		if !o.inScope(p.Name) {
+			continue
+		}
+		if f := p.Frontend; f != nil {
+			out = append(out, frontendRow(p, f))
+		}
+		if b := p.Backend; b != nil {
+			for j := range b.Servers {
+				if sv := &b.Servers[j]; !o.hidden(sv) {
+					out = append(out, serverRow(p, sv, o))
+				}
+			}
+			out = append(out, backendRow(p, b, o))
+		}
+	}
+	return out
+}
+
+func frontendRow(p *Proxy, f *Frontend) Row {
+	r := newRow(p.Name, "FRONTEND")
+	r.num("scur", f.Cur)
+	if f.Limit > 0 {
+		r.num("slim", f.Limit)
+	}
+	r.u64("stot", f.Total)
+	r.u64("bin", f.BytesIn)
+	r.u64("bout", f.BytesOut)
+	r.u64("dreq", f.DeniedReq)
+	r.set("status", "OPEN")
+	r.num("iid", p.ID)
+	r.set("sid", "0")
+	r.set("type", "0")
+	r.set("mode", p.Mode)
+	r.u64("dcon", f.DeniedConn)
+	r.u64("dses", f.DeniedSess)
+	return r
+}
+
+func serverRow(p *Proxy, s *Server, o *Options) Row {
+	r := newRow(p.Name, s.Name)
+	r.num("qcur", s.Queue)
+	r.num("qmax", s.MaxQueue)
+	r.num("scur", s.Cur)
+	r.num("smax", s.Max)
+	if s.Limit > 0 {
+		r.num("slim", s.Limit)
+	}
+	r.u64("stot", s.Total)
+	r.u64("bin", s.BytesIn)
+	r.u64("bout", s.BytesOut)
+	r.u64("econ", s.Failed)
+	r.set("status", s.status())
+	r.num("weight", s.effWeight())
+	if s.Backup {
+		r.set("act", "0")
+		r.set("bck", "1")
+	} else {
+		r.set("act", "1")
+		r.set("bck", "0")
+	}
+	if s.QueueLimit > 0 {
+		r.num("qlimit", s.QueueLimit)
+	}
+	r.num("iid", p.ID)
+	r.num("sid", s.ID)
+	r.set("type", "2")
+	if s.Checked {
+		r.num("check_rise", s.Rise)
+		r.num("check_fall", s.Fall)
+	}
+	if o.ShowLegends {
+		r.set("addr", s.Addr)
+	}
+	r.set("mode", p.Mode)
+	r.num("uweight", s.Weight)
+	return r
+}
+
+func backendRow(p *Proxy, b *Backend, o *Options) Row {
+	r := newRow(p.Name, "BACKEND")
+	r.num("qcur", b.Queue)
+	r.num("qmax", b.MaxQueue)
+	r.num("scur", b.Cur)
+	r.u64("stot", b.Total)
+	r.u64("bin", b.BytesIn)
+	r.u64("bout", b.BytesOut)
+	r.u64("dreq", b.DeniedReq)
+	r.u64("dresp", b.DeniedResp)
+	r.u64("econ", b.failed())
+	r.set("status", b.status())
+	w, act, bck := b.weights()
+	r.num("weight", w)
+	r.num("act", act)
+	r.num("bck", bck)
+	r.num("iid", p.ID)
+	r.set("sid", "0")
+	r.set("type", "1")
+	r.set("mode", p.Mode)
+	if o.ShowLegends {
+		r.set("algo", p.Algo)
+	}
+	r.num("uweight", w)
+	return r
+}
+
+// CSV renders the export: the header line, then one line per row, each
+// field followed by a comma, as HAProxy prints them. Fields are written as
+// they are: proxy and server names cannot hold a comma.
+func CSV(s *Snapshot, o *Options) []byte {
+	var b strings.Builder
+	b.WriteString(CSVHeader)
+	for _, r := range Rows(s, o) {
+		for _, f := range r {
+			b.WriteString(f)
+			b.WriteByte(',')
+		}
+		b.WriteByte('\n')
+	}
+	return []byte(b.String())
+}

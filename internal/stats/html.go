@@ -1,0 +1,262 @@
+package stats
+
+import (
+	"fmt"
+	"html"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// PageInfo is what the HTML page shows besides the proxies.
+type PageInfo struct {
+	// URI is the page's URI prefix, for its links.
+	URI string
+	// Refresh says the page refreshes itself (its link then offers to
+	// stop that).
+	Refresh bool
+	// HideVersion hides Version.
+	HideVersion bool
+	Version     string
+	// Node and Desc are added to the title ("" = not shown).
+	Node, Desc string
+	// Status is the ";st=" verdict shown on top ("DENY": action denied).
+	Status string
+	// Down: servers DOWN are hidden (";up").
+	Down bool
+}
+
+const style = `body { font-family: arial, helvetica, sans-serif; font-size: 12px; font-weight: normal; color: black; background: white;}
+th,td { font-size: 10px;}
+h1 { font-size: x-large; margin-bottom: 0.5em;}
+h2 { font-family: helvetica, arial; font-size: x-large; font-weight: bold; font-style: italic; color: #6020a0; margin-top: 0em; margin-bottom: 0em;}
+h3 { font-family: helvetica, arial; font-size: 16px; font-weight: bold; color: #b00040; background: #e8e8d0; margin-top: 0em; margin-bottom: 0em;}
+.hr {margin-top: 0.25em; border-color: black; border-bottom-style: solid;}
+.titre {background: #20D0D0;color: #000000; font-weight: bold; text-align: center;}
+.frontend {background: #e8e8d0;}
+.backend {background: #e8e8d0;}
+.active_down {background: #ff9090;}
+.active_up {background: #c0ffc0;}
+.active_nolb {background: #20a0ff;}
+.active_draining {background: #20a0FF;}
+.active_no_check {background: #e0e0e0;}
+.backup_up {background: #b0d0ff;}
+.backup_nolb {background: #90b0e0;}
+.backup_draining {background: #cc9900;}
+.backup_no_check {background: #90b0e0;}
+.maintain {background: #c07820;}
+.ac {text-align: center;}
+table.tbl { border-collapse: collapse; border-style: none;}
+table.tbl td { text-align: right; border-width: 1px 1px 1px 1px; border-style: solid solid solid solid; padding: 2px 3px; border-color: gray; white-space: nowrap;}
+table.tbl td.ac { text-align: center;}
+table.tbl th { border-width: 1px; border-style: solid solid solid solid; border-color: gray;}
+table.tbl th.pxname { background: #b00040; color: #ffff40; font-weight: bold; border-style: solid solid none solid; padding: 2px 3px; white-space: nowrap;}
+table.tbl th.empty { border-style: none; empty-cells: hide; background: white;}
+table.tbl th.desc { background: white; border-style: solid solid none solid; text-align: left; padding: 2px 3px;}
+table.lgd { border-collapse: collapse; border-width: 1px; border-style: none none none solid; border-color: black;}
+table.lgd td { border-width: 1px; border-style: solid solid solid solid; border-color: gray; padding: 2px;}
+table.lgd td.noborder { border-style: none; padding: 2px; white-space: nowrap;}
+a.px:link, a.px:visited {color: #ffff40; text-decoration: none;}
+a.lfsb:link, a.lfsb:visited {color: #000000; text-decoration: none;}
+`
+
+// columnHeads are the two heading rows of a proxy's table, as HAProxy's.
+const columnHeads = `<tr class="titre"><th rowspan=2></th><th colspan=3>Queue</th><th colspan=3>Session rate</th><th colspan=6>Sessions</th><th colspan=2>Bytes</th><th colspan=2>Denied</th><th colspan=3>Errors</th><th colspan=2>Warnings</th><th colspan=9>Server</th></tr>
+<tr class="titre"><th>Cur</th><th>Max</th><th>Limit</th><th>Cur</th><th>Max</th><th>Limit</th><th>Cur</th><th>Max</th><th>Limit</th><th>Total</th><th>LbTot</th><th>Last</th><th>In</th><th>Out</th><th>Req</th><th>Resp</th><th>Req</th><th>Conn</th><th>Resp</th><th>Retr</th><th>Redis</th><th>Status</th><th>LastChk</th><th>Wght</th><th>Act</th><th>Bck</th><th>Chk</th><th>Dwn</th><th>Dwntme</th><th>Thrtle</th>
+</tr>`
+
+// Title is the page's title: HAProxy's wording, with the node.
+func Title(pi *PageInfo) string {
+	t := "Statistics Report for HAProxy"
+	if pi.Node != "" {
+		t += " on " + pi.Node
+	}
+	return t
+}
+
+// HTML renders the page: HAProxy's title lines, the process information,
+// and for each proxy in scope HAProxy's table (Queue, Session rate,
+// Sessions, Bytes, Denied, Errors, Warnings, Server) with its FRONTEND,
+// server and BACKEND lines. What lb does not count is left blank.
+func HTML(s *Snapshot, o *Options, pi *PageInfo) []byte {
+	var b strings.Builder
+	e := html.EscapeString
+	b.WriteString("<!DOCTYPE html>\n<html><head><title>" + e(Title(pi)) + "</title>\n")
+	b.WriteString(`<link rel="icon" href="data:,">` + "\n")
+	b.WriteString(`<meta http-equiv="content-type" content="text/html; charset=utf-8">` + "\n")
+	b.WriteString("<style type=\"text/css\">\n" + style + "</style></head>\n<body>")
+	h1 := "lb"
+	if !pi.HideVersion && pi.Version != "" {
+		h1 += " version " + pi.Version
+	}
+	b.WriteString("<h1>" + e(h1) + "</h1>\n")
+	h2 := "Statistics Report for pid " + strconv.Itoa(s.PID)
+	if pi.Node != "" {
+		h2 += " on " + pi.Node
+	}
+	if pi.Desc != "" {
+		h2 += ": " + pi.Desc
+	}
+	b.WriteString("<h2>" + e(h2) + "</h2>\n<hr width=\"100%\" class=\"hr\">\n")
+	if pi.Status == "DENY" {
+		fmt.Fprintf(&b, "<p><div class=active_down><a class=lfsb href=\"%s\" title=\"Remove this message\">[X]</a> <b>Action denied.</b></div>\n", e(pi.URI))
+	}
+	b.WriteString("<h3>&gt; General process information</h3>\n")
+	b.WriteString("<table border=0><tr><td align=\"left\" nowrap width=\"1%\">\n")
+	fmt.Fprintf(&b, "<p><b>pid = </b> %d<br>\n<b>uptime = </b> %s<br>\n", s.PID, uptime(s.Uptime))
+	if s.Maxconn > 0 {
+		fmt.Fprintf(&b, "<b>maxconn = </b> %d<br>\n", s.Maxconn)
+	}
+	fmt.Fprintf(&b, "current conns = %d<br>\n</td>", s.Sessions)
+	b.WriteString(`<td align="center" nowrap><table class="lgd"><tr>
+<td class="active_up">&nbsp;</td><td class="noborder">active UP </td><td class="backup_up">&nbsp;</td><td class="noborder">backup UP </td></tr><tr>
+<td class="active_down"></td><td class="noborder">active or backup DOWN &nbsp;</td><td class="active_no_check"></td><td class="noborder">not checked </td></tr><tr>
+<td class="maintain"></td><td class="noborder" colspan="3">active or backup DOWN for maintenance (MAINT) &nbsp;</td></tr><tr>
+<td class="active_draining"></td><td class="noborder" colspan="3">active or backup SOFT STOPPED for maintenance &nbsp;</td></tr></table>
+Note: "NOLB"/"DRAIN" = UP with load-balancing disabled.</td>`)
+	b.WriteString(`<td align="left" valign="top" nowrap width="1%"><b>Display option:</b><ul style="margin-top: 0.25em;">` + "\n")
+	u := e(pi.URI)
+	if pi.Down {
+		fmt.Fprintf(&b, "<li><a href=\"%s\">Show all servers</a><br>\n", u)
+	} else {
+		fmt.Fprintf(&b, "<li><a href=\"%s;up\">Hide 'DOWN' servers</a><br>\n", u)
+	}
+	if pi.Refresh {
+		fmt.Fprintf(&b, "<li><a href=\"%s;norefresh\">Disable refresh</a><br>\n", u)
+	}
+	fmt.Fprintf(&b, "<li><a href=\"%s\">Refresh now</a><br>\n<li><a href=\"%s;csv;norefresh\">CSV export</a><br>\n</ul></td></tr></table>\n", u, u)
+
+	for i := range s.Proxies {
+		p := &s.Proxies[i]
+		if !o.inScope(p.Name) {
+			continue
+		}
+		n := e(p.Name)
+		legend := ""
+		if o.ShowLegends {
+			legend = fmt.Sprintf(` title="id: %d, mode: %s%s"`, p.ID, e(p.Mode), algoLegend(p))
+		}
+		fmt.Fprintf(&b, "<table class=\"tbl\" width=\"100%%\">\n<tr class=\"titre\"><th class=\"pxname\" width=\"10%%\"%s><a name=\"%s\"></a><a class=px href=\"#%s\">%s</a></th><th class=\"empty\" width=\"90%%\"></th></tr>\n</table>\n", legend, n, n, n)
+		b.WriteString("<table class=\"tbl\" width=\"100%\">\n" + columnHeads)
+		if f := p.Frontend; f != nil {
+			frontendHTML(&b, p, f)
+		}
+		if bk := p.Backend; bk != nil {
+			for j := range bk.Servers {
+				if sv := &bk.Servers[j]; !o.hidden(sv) {
+					serverHTML(&b, p, sv, o)
+				}
+			}
+			backendHTML(&b, p, bk)
+		}
+		b.WriteString("</table><p>\n")
+	}
+	b.WriteString("</body></html>\n")
+	return []byte(b.String())
+}
+
+func algoLegend(p *Proxy) string {
+	if p.Backend == nil || p.Algo == "" {
+		return ""
+	}
+	return ", algo: " + html.EscapeString(p.Algo)
+}
+
+// cells writes one <td> per value.
+func cells(b *strings.Builder, vs ...string) {
+	for _, v := range vs {
+		b.WriteString("<td>" + v + "</td>")
+	}
+}
+
+func itoa(v int) string    { return strconv.Itoa(v) }
+func utoa(v uint64) string { return strconv.FormatUint(v, 10) }
+
+func rowName(b *strings.Builder, class, px, name, label, title string) {
+	anchor := html.EscapeString(px + "/" + name)
+	fmt.Fprintf(b, "<tr class=\"%s\"><td class=ac%s><a name=\"%s\"></a><a class=lfsb href=\"#%s\">%s</a></td>", class, title, anchor, anchor, html.EscapeString(label))
+}
+
+func frontendHTML(b *strings.Builder, p *Proxy, f *Frontend) {
+	rowName(b, "frontend", p.Name, "Frontend", "Frontend", "")
+	limit := ""
+	if f.Limit > 0 {
+		limit = itoa(f.Limit)
+	}
+	b.WriteString("<td colspan=3></td>")
+	cells(b, "", "", "")                                    // session rate: not counted
+	cells(b, itoa(f.Cur), "", limit, utoa(f.Total), "", "") // sessions
+	cells(b, utoa(f.BytesIn), utoa(f.BytesOut))
+	cells(b, utoa(f.DeniedReq), "")
+	cells(b, "", "", "", "", "")
+	b.WriteString("<td class=ac>OPEN</td><td class=ac colspan=8></td></tr>\n")
+}
+
+func serverClass(s *Server) string {
+	side := "active"
+	if s.Backup {
+		side = "backup"
+	}
+	switch s.State {
+	case Down:
+		return "active_down"
+	case Maint:
+		return "maintain"
+	case Drain:
+		return side + "_draining"
+	case NoLB:
+		return side + "_nolb"
+	}
+	if !s.Checked {
+		return side + "_no_check"
+	}
+	return side + "_up"
+}
+
+func serverHTML(b *strings.Builder, p *Proxy, s *Server, o *Options) {
+	title := ""
+	if o.ShowLegends {
+		title = fmt.Sprintf(` title="%s, id: %d"`, html.EscapeString(s.Addr), s.ID)
+	}
+	rowName(b, serverClass(s), p.Name, s.Name, s.Name, title)
+	opt := func(v int) string {
+		if v > 0 {
+			return itoa(v)
+		}
+		return "-"
+	}
+	cells(b, itoa(s.Queue), itoa(s.MaxQueue), opt(s.QueueLimit))
+	cells(b, "", "", "")
+	cells(b, itoa(s.Cur), itoa(s.Max), opt(s.Limit), utoa(s.Total), "", "")
+	cells(b, utoa(s.BytesIn), utoa(s.BytesOut))
+	cells(b, "", "")
+	cells(b, "", utoa(s.Failed), "", "", "")
+	act, bck := "Y", "-"
+	if s.Backup {
+		act, bck = "-", "Y"
+	}
+	status := html.EscapeString(s.status())
+	if !s.Checked && s.State == Up {
+		status = "<i>" + status + "</i>"
+	}
+	fmt.Fprintf(b, "<td class=ac>%s</td><td></td><td class=ac>%d/%d</td><td class=ac>%s</td><td class=ac>%s</td><td colspan=3></td><td class=ac>-</td></tr>\n",
+		status, s.effWeight(), s.Weight, act, bck)
+}
+
+func backendHTML(b *strings.Builder, p *Proxy, bk *Backend) {
+	rowName(b, "backend", p.Name, "Backend", "Backend", "")
+	w, act, bck := bk.weights()
+	cells(b, itoa(bk.Queue), itoa(bk.MaxQueue), "")
+	cells(b, "", "", "")
+	cells(b, itoa(bk.Cur), "", "", utoa(bk.Total), "", "")
+	cells(b, utoa(bk.BytesIn), utoa(bk.BytesOut))
+	cells(b, utoa(bk.DeniedReq), utoa(bk.DeniedResp))
+	cells(b, "", utoa(bk.failed()), "", "", "")
+	fmt.Fprintf(b, "<td class=ac>%s</td><td class=ac>&nbsp;</td><td class=ac>%d/%d</td><td class=ac>%d</td><td class=ac>%d</td><td class=ac>&nbsp;</td><td></td><td></td><td></td></tr>", bk.status(), w, w, act, bck)
+}
+
+// uptime formats d as HAProxy does: "0d 0h00m17s".
+func uptime(d time.Duration) string {
+	s := int(d / time.Second)
+	return fmt.Sprintf("%dd %dh%02dm%02ds", s/86400, s/3600%24, s/60%60, s%60)
+}

@@ -1,0 +1,179 @@
+// Package stats renders HAProxy's statistics page ("stats enable" in a mode
+// http proxy) from a snapshot of lb's counters: the CSV export, as HAProxy
+// 2.6 lays it out (header line, column order, row order, status words), and
+// a self-contained HTML page with HAProxy's tables. It also answers the
+// page's HTTP requests (Page.Serve): authentication, refresh, HEAD, and the
+// POST HAProxy denies without "stats admin".
+//
+// A counter lb does not keep is printed empty, never made up: HAProxy's CSV
+// has many more counters than lb keeps (rates, HTTP status classes, timings,
+// health check details, per-protocol counters).
+package stats
+
+import "time"
+
+// Snapshot is what the page shows: the proxies at one moment.
+type Snapshot struct {
+	// PID is the process id shown in the HTML page.
+	PID int
+	// Uptime is how long the process has run.
+	Uptime time.Duration
+	// Sessions is the number of sessions being served, Maxconn the
+	// configured process-wide limit (0: not shown).
+	Sessions, Maxconn int
+	// Proxies in the configuration's order (disabled ones left out).
+	Proxies []Proxy
+}
+
+// Proxy is a frontend, a backend or a listen section (both).
+type Proxy struct {
+	Name string
+	// ID is HAProxy's proxy id (iid).
+	ID int
+	// Mode is "http" or "tcp".
+	Mode string
+	// Algo is the balance algorithm of a backend ("roundrobin", …).
+	Algo string
+	// Frontend is nil when the proxy is not a frontend, Backend when it is
+	// not a backend.
+	Frontend *Frontend
+	Backend  *Backend
+}
+
+// Frontend holds a frontend's counters.
+type Frontend struct {
+	// Cur is the number of current sessions, Limit the frontend's maxconn
+	// (0: none).
+	Cur, Limit int
+	// Total counts the sessions accepted.
+	Total                  uint64
+	BytesIn, BytesOut      uint64
+	DeniedReq              uint64 // requests denied by rules (dreq)
+	DeniedConn, DeniedSess uint64 // tcp-request connection / session rejects (dcon, dses)
+}
+
+// Backend holds a backend's counters and its servers.
+type Backend struct {
+	Cur                   int
+	Queue, MaxQueue       int
+	Total                 uint64
+	BytesIn, BytesOut     uint64
+	DeniedReq, DeniedResp uint64
+	// AllBackups is "option allbackups": every usable backup server
+	// counts in the weight when no active one is usable, not only the
+	// first.
+	AllBackups bool
+	Servers    []Server
+}
+
+// State is a server's state.
+type State int
+
+const (
+	Up State = iota
+	Down
+	Maint
+	Drain
+	NoLB
+)
+
+// Server holds a server's state and counters.
+type Server struct {
+	Name string
+	// ID is HAProxy's server id (sid).
+	ID int
+	// Addr is "ip:port" (shown with "stats show-legends").
+	Addr    string
+	State   State
+	Checked bool // "check": health-checked
+	// Rise and Fall are the health check's thresholds (when Checked).
+	Rise, Fall int
+	Backup     bool
+	// Weight is the current weight.
+	Weight int
+	// Cur and Max are current and highest concurrent connections, Limit
+	// the server's maxconn (0: none).
+	Cur, Max, Limit int
+	// Queue and MaxQueue are the connections waiting for the server,
+	// QueueLimit its maxqueue (0: none).
+	Queue, MaxQueue, QueueLimit int
+	Total                       uint64
+	BytesIn, BytesOut           uint64
+	// Failed counts failed connection attempts (econ).
+	Failed uint64
+}
+
+// usable reports whether s takes load-balanced traffic (HAProxy's
+// srv_is_usable: running, not in maintenance, a weight).
+func (s *Server) usable() bool { return s.State == Up && s.Weight > 0 }
+
+// effWeight is the weight HAProxy shows: 0 while draining.
+func (s *Server) effWeight() int {
+	if s.State == Drain {
+		return 0
+	}
+	return s.Weight
+}
+
+// status is the server's status word as HAProxy's stats print it.
+func (s *Server) status() string {
+	switch s.State {
+	case Down:
+		return "DOWN"
+	case Maint:
+		return "MAINT"
+	case Drain:
+		return "DRAIN"
+	case NoLB:
+		return "NOLB"
+	}
+	if !s.Checked {
+		return "no check"
+	}
+	return "UP"
+}
+
+// weights returns the backend's weight (HAProxy's tot_weight: the usable
+// active servers', else the usable backups' — only the first one's without
+// option allbackups), its user weight, and its usable active and backup
+// server counts.
+func (b *Backend) weights() (weight, act, bck int) {
+	wact, wbck := 0, 0
+	for i := range b.Servers {
+		s := &b.Servers[i]
+		if !s.usable() {
+			continue
+		}
+		if s.Backup {
+			if bck == 0 || b.AllBackups {
+				wbck += s.Weight
+			}
+			bck++
+		} else {
+			wact += s.Weight
+			act++
+		}
+	}
+	if act > 0 {
+		return wact, act, bck
+	}
+	return wbck, act, bck
+}
+
+// status is "UP" when the backend has a usable server, or no server at all.
+func (b *Backend) status() string {
+	if w, _, _ := b.weights(); w > 0 || len(b.Servers) == 0 {
+		return "UP"
+	}
+	return "DOWN"
+}
+
+// failed sums the servers' failed connection attempts: HAProxy counts each
+// on the backend too.
+func (b *Backend) failed() uint64 {
+	var n uint64
+	for i := range b.Servers {
+		n += b.Servers[i].Failed
+	}
+	return n
+}
