@@ -1,0 +1,140 @@
+package plane
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"lb/internal/config"
+)
+
+// httpRefusalConfig is a configuration with a mode http listen section holding line, a
+// global section holding global, and extra sections after; {errorfile} stands for a file
+// that exists.
+func httpRefusalConfig(t *testing.T, mode, global, line, extra string) (path, text string) {
+	t.Helper()
+	dir := t.TempDir()
+	errorfile := filepath.Join(dir, "503.http")
+	if err := os.WriteFile(errorfile, []byte("HTTP/1.0 503 Unavailable\r\n\r\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	text = fmt.Sprintf(`global
+    %s
+defaults
+    mode %s
+    timeout connect 1s
+    timeout client 1s
+    timeout server 1s
+listen l
+    bind 127.0.0.1:1
+    %s
+    server s 127.0.0.1:2
+%s`, global, mode, line, extra)
+	text = strings.ReplaceAll(text, "{errorfile}", errorfile)
+	path = filepath.Join(dir, "lb.cfg")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, text
+}
+
+// TestCheckHTTPRefuses: each keyword lb accepts but does not carry out in mode http is
+// refused there by CheckHTTP (as "lb -c" and the start refuse it), at a line of the
+// configuration, by name; in mode tcp, where HAProxy ignores it (with a warning lb gives
+// too), it is not refused.
+func TestCheckHTTPRefuses(t *testing.T) {
+	// A frontend with http-response and http-after-response rules of its own, for the
+	// "allow" cases: lb would skip them after a backend's allow, where HAProxy runs them.
+	const frontendRules = `frontend f
+    bind 127.0.0.1:3
+    http-response set-header X-F 1
+    http-after-response set-header X-F 1
+    default_backend l
+`
+	tests := []struct {
+		name         string // the subtest, named by the keyword refused
+		global, line string
+		extra        string
+		want         string // the refused keyword
+		at           string // text of the line the refusal names
+	}{
+		{name: "option checkcache", line: "option checkcache", want: "option checkcache", at: "listen l"},
+		{name: "option http-buffer-request", line: "option http-buffer-request", want: "option http-buffer-request", at: "listen l"},
+		{name: "option http-ignore-probes", line: "option http-ignore-probes", want: "option http-ignore-probes", at: "listen l"},
+		{name: "option http-no-delay", line: "option http-no-delay", want: "option http-no-delay", at: "listen l"},
+		{name: "option http-pretend-keepalive", line: "option http-pretend-keepalive", want: "option http-pretend-keepalive", at: "listen l"},
+		{name: "option http-use-proxy-header", line: "option http-use-proxy-header", want: "option http-use-proxy-header", at: "listen l"},
+		{name: "option disable-h2-upgrade", line: "option disable-h2-upgrade", want: "option disable-h2-upgrade", at: "listen l"},
+		{name: "option h1-case-adjust-bogus-client", line: "option h1-case-adjust-bogus-client", want: "option h1-case-adjust-bogus-client", at: "listen l"},
+		{name: "option h1-case-adjust-bogus-server", line: "option h1-case-adjust-bogus-server", want: "option h1-case-adjust-bogus-server", at: "listen l"},
+		{name: "option idle-close-on-response", line: "option idle-close-on-response", want: "option idle-close-on-response", at: "listen l"},
+		{name: "option prefer-last-server", line: "option prefer-last-server", want: "option prefer-last-server", at: "listen l"},
+		{name: "option persist", line: "option persist", want: "option persist", at: "listen l"},
+		{name: "cookie", line: "cookie SRV insert", want: "cookie", at: "cookie SRV insert"},
+		{name: "server cookie", line: "server c 127.0.0.1:4 cookie c1", want: "server cookie", at: "server c "},
+		{name: "errorfile", line: "errorfile 503 {errorfile}", want: "errorfile", at: "listen l"},
+		{name: "compression", line: "compression algo gzip", want: "compression", at: "listen l"},
+		{name: "unique-id-header", line: "unique-id-header X-ID", want: "unique-id-header", at: "listen l"},
+		{name: "close-spread-time", global: "close-spread-time 1s", want: "close-spread-time", at: "global"},
+		{name: "http-response allow", line: "http-response allow", extra: frontendRules, want: "http-response allow", at: "http-response allow"},
+		{name: "http-after-response allow", line: "http-after-response allow", extra: frontendRules, want: "http-after-response allow", at: "http-after-response allow"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path, text := httpRefusalConfig(t, "http", tt.global, tt.line, tt.extra)
+			cfg, diags := config.Load([]string{path}, config.Options{})
+			for _, d := range diags {
+				if d.Severity == config.Alert {
+					t.Fatalf("config: %s", d)
+				}
+			}
+			line := 0
+			for i, l := range strings.Split(text, "\n") {
+				if strings.HasPrefix(strings.TrimSpace(l), tt.at) {
+					line = i + 1
+					break
+				}
+			}
+			want := fmt.Sprintf("%s:%d: '%s' is not supported by lb yet", path, line, tt.want)
+			errs := CheckHTTP(cfg)
+			found := false
+			for _, err := range errs {
+				found = found || err.Error() == want
+			}
+			if !found {
+				t.Errorf("CheckHTTP = %v; want %q", errs, want)
+			}
+
+			// In mode tcp, HAProxy ignores it (the configuration warns and drops it).
+			path, _ = httpRefusalConfig(t, "tcp", tt.global, tt.line, "")
+			cfg, _ = config.Load([]string{path}, config.Options{})
+			if errs := CheckHTTP(cfg); len(errs) != 0 {
+				t.Errorf("mode tcp: CheckHTTP = %v; want nothing", errs)
+			}
+		})
+	}
+}
+
+// TestCheckHTTPAllowAlone: an allow that stops rules HAProxy stops too is not refused: in a
+// listen section (one rule set), in a backend whose frontends have no rules of that set, or
+// in one that no frontend with such rules sends requests to.
+func TestCheckHTTPAllowAlone(t *testing.T) {
+	for _, extra := range []string{"",
+		"frontend f\n    mode http\n    bind 127.0.0.1:3\n    http-request set-header X 1\n    default_backend l\n",
+		"frontend f\n    mode http\n    bind 127.0.0.1:3\n    http-response set-header X 1\n    http-after-response set-header X 1\n" +
+			"    use_backend o if { path /o }\n    default_backend o\nbackend o\n    server o 127.0.0.1:5\n",
+	} {
+		path, _ := httpRefusalConfig(t, "http", "", "http-response allow\n    http-after-response allow", extra)
+		cfg, diags := config.Load([]string{path}, config.Options{})
+		for _, d := range diags {
+			if d.Severity == config.Alert {
+				t.Fatalf("config: %s", d)
+			}
+		}
+		if errs := CheckHTTP(cfg); len(errs) != 0 {
+			t.Errorf("%q: CheckHTTP = %v; want nothing", extra, errs)
+		}
+	}
+}
