@@ -5,7 +5,10 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"lb/internal/balance"
 	"lb/internal/http1"
@@ -138,15 +141,34 @@ func (p *idlePool) put(c net.Conn, owner uint64, max int) bool {
 	if max == 0 {
 		return false
 	}
+	if idleTotal.Load() >= idleCap() {
+		return false
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if max > 0 && len(p.conns) >= max {
 		return false
 	}
 	p.conns = append(p.conns, idleConn{c: c, since: time.Now(), owner: owner})
+	idleTotal.Add(1)
 	startPoolSweeper()
 	return true
 }
+
+// idleTotal counts the idle server connections of the process.
+var idleTotal atomic.Int64
+
+// idleCap bounds idleTotal at a quarter of the process's descriptors, as
+// HAProxy's tune.pool-high-fd-ratio (25) does: with clients that close
+// after one request, a "safe" pool never hands its connections to their
+// first requests, and would otherwise grow until connects fail.
+var idleCap = sync.OnceValue(func() int64 {
+	var r unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &r); err != nil || r.Cur == 0 {
+		return 256
+	}
+	return int64(r.Cur / 4)
+})
 
 // take returns an idle connection of the pool that is still open, nil when
 // none: owned by owner only unless any is set. Connections found closed by
@@ -161,6 +183,7 @@ func (p *idlePool) take(owner uint64, any bool, purge time.Duration) net.Conn {
 			continue
 		}
 		p.conns = append(p.conns[:i], p.conns[i+1:]...)
+		idleTotal.Add(-1)
 		if now.Sub(ic.since) > purge || !stillOpen(ic.c) {
 			_ = ic.c.Close()
 			continue
@@ -179,6 +202,7 @@ func (p *idlePool) sweep(purge time.Duration) {
 	for _, ic := range p.conns {
 		if now.Sub(ic.since) > purge {
 			_ = ic.c.Close()
+			idleTotal.Add(-1)
 			continue
 		}
 		kept = append(kept, ic)
@@ -194,6 +218,7 @@ func (p *idlePool) closeAll() {
 	for _, ic := range p.conns {
 		_ = ic.c.Close()
 	}
+	idleTotal.Add(-int64(len(p.conns)))
 	clear(p.conns)
 	p.conns = p.conns[:0]
 }

@@ -25,6 +25,7 @@ func (h *httpHandler) Serve(c *Conn) {
 	hc := hcPool.Get().(*httpConn)
 	hc.h, hc.c, hc.cli = h, c, c.c
 	hc.idleSince = c.accept
+	hc.takeBufs()
 	if b := c.Buffered(); len(b) > 0 {
 		hc.w = copy(hc.buf, b)
 	}
@@ -32,7 +33,7 @@ func (h *httpHandler) Serve(c *Conn) {
 }
 
 var hcPool = sync.Pool{New: func() any {
-	return &httpConn{buf: make([]byte, bufSize), sbuf: make([]byte, bufSize)}
+	return new(httpConn)
 }}
 
 // httpConn is one client connection in mode http, between and during its
@@ -83,6 +84,10 @@ type httpConn struct {
 	ownResp bool
 	// beCounted: the transaction counts in be's current connections.
 	beCounted bool
+	// kept is the server connection of the last transaction, kept for
+	// the next request to the same server (keptSrv).
+	kept    net.Conn
+	keptSrv *Server
 }
 
 // leaveBackend stops counting the transaction in its backend's current
@@ -103,6 +108,7 @@ type uploadResult struct {
 // run serves transactions until the client must be waited for (then it
 // parks c and returns; the wake-up runs it again) or the connection ends.
 func (hc *httpConn) run() {
+	hc.takeBufs()
 	for {
 		if !hc.transaction() {
 			hc.finish()
@@ -123,8 +129,30 @@ func (hc *httpConn) run() {
 		if t := hc.keepAliveTimeout(); t > 0 {
 			dl = hc.idleSince.Add(t)
 		}
+		// A client that sends its next request at once (most keep-alive
+		// clients under load) is read by this goroutine: parking costs
+		// two epoll_ctl calls and a new goroutine per request. One still
+		// silent after spinWait is parked.
+		spin := hc.idleSince.Add(spinWait)
+		if !dl.IsZero() && dl.Before(spin) {
+			spin = dl
+		}
+		_ = hc.cli.SetReadDeadline(spin)
+		n, err := hc.cli.Read(hc.buf)
+		if n > 0 {
+			hc.w = n
+			continue
+		}
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) || hc.c.aborted() || !dl.IsZero() && !time.Now().Before(dl) {
+			hc.finish() // gone, killed or timed out between requests: no log
+			return
+		}
 		c := hc.c
 		c.httpIdle.Store(true)
+		hc.releaseKept()
+		// An idle client holds no buffer (2000 idle keep-alive clients
+		// would otherwise pin 64 MiB).
+		hc.dropBufs()
 		if c.Park(dl, hc.resume) {
 			if eng.stopping.Load() {
 				c.unpark() // CloseIdle may have looked before it parked
@@ -132,6 +160,20 @@ func (hc *httpConn) run() {
 			return
 		}
 		c.httpIdle.Store(false)
+		hc.takeBufs()
+	}
+}
+
+// spinWait is how long a keep-alive client's goroutine waits for its next
+// request before the client is parked.
+const spinWait = 50 * time.Millisecond
+
+// releaseKept gives the server connection kept from the last transaction
+// to its server's idle pool, where other sessions may take it.
+func (hc *httpConn) releaseKept() {
+	if hc.kept != nil {
+		hc.keptSrv.offerIdle(hc.kept, hc.c.id)
+		hc.kept, hc.keptSrv = nil, nil
 	}
 }
 
@@ -148,6 +190,7 @@ func (hc *httpConn) resume() {
 
 // finish ends the client connection and gives hc back.
 func (hc *httpConn) finish() {
+	hc.releaseKept()
 	c := hc.c
 	c.closeConns()
 	c.End()
@@ -155,9 +198,41 @@ func (hc *httpConn) finish() {
 	hcPool.Put(hc)
 }
 
+// takeBufs gives hc its client and server buffers (tune.bufsize each) from
+// the shared pool; dropBufs gives them back while the client is idle.
+// A message head must fit in one buffer, as in HAProxy: tune.bufsize sets
+// its size.
+func (hc *httpConn) takeBufs() {
+	get := func() []byte {
+		if n := hc.h.f.eng.cfg.BufSize; n > 0 && n != bufSize {
+			return make([]byte, n)
+		}
+		b := getBuf()
+		return b[:cap(b)]
+	}
+	if hc.buf == nil {
+		hc.buf = get()
+	}
+	if hc.sbuf == nil {
+		hc.sbuf = get()
+	}
+}
+
+func (hc *httpConn) dropBufs() {
+	if hc.buf != nil {
+		putBuf(hc.buf)
+		hc.buf = nil
+	}
+	if hc.sbuf != nil {
+		putBuf(hc.sbuf)
+		hc.sbuf = nil
+	}
+}
+
 func (hc *httpConn) reset() {
-	buf, sbuf, out, reqLine, caps, body := hc.buf, hc.sbuf, hc.out[:0], hc.reqLine[:0], hc.caps[:0], hc.body[:0]
-	*hc = httpConn{buf: buf, sbuf: sbuf, out: out, reqLine: reqLine, caps: caps, body: body}
+	hc.dropBufs()
+	out, reqLine, caps, body := hc.out[:0], hc.reqLine[:0], hc.caps[:0], hc.body[:0]
+	*hc = httpConn{out: out, reqLine: reqLine, caps: caps, body: body}
 }
 
 func (hc *httpConn) requestTimeout() time.Duration {
@@ -420,6 +495,18 @@ func (hc *httpConn) connect(be *Backend, forced *Server) bool {
 	any := (hc.nreq > 0 || be.cfg.HTTP.Reuse >= ReuseAggressive) && be.cfg.HTTP.Reuse != ReuseNever
 	purge := be.poolPurge()
 	req.Reuse = func(srv *Server) net.Conn {
+		if hc.kept != nil {
+			if hc.keptSrv == srv {
+				// The connection of the last transaction: not peeked
+				// (a server that closed it meanwhile gets the request
+				// again on a new one, see response).
+				sc := hc.kept
+				hc.kept, hc.keptSrv = nil, nil
+				hc.reused = true
+				return sc
+			}
+			hc.releaseKept()
+		}
 		sc := srv.idle.take(c.id, any, purge)
 		hc.reused = sc != nil
 		return sc
@@ -713,8 +800,9 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 	sc := c.DetachServerConn()
 	reusable := ok && !tunnel && mode == KeepAlive && !res.Close &&
 		res.Framing != http1.UntilClose && hc.sr == hc.sw
-	if srv := hc.lg.server; reusable && srv != nil {
-		srv.offerIdle(sc, c.id)
+	if srv := hc.lg.server; reusable && srv != nil && sc != nil {
+		hc.releaseKept()
+		hc.kept, hc.keptSrv = sc, srv
 	} else if sc != nil {
 		_ = sc.Close()
 	}
