@@ -459,9 +459,9 @@ var effects = map[string]effect{
 	"http-response del-header":     show(eResActions, tResActions),
 	"http-response replace-header": show(eResActions),
 	"http-response replace-value":  show(eResActions, tResActions),
-	// allow in a backend whose frontend has http-response rules is refused:
-	// HAProxy runs the frontend's after it, lb does not.
-	"http-response allow": show(eResActions, tResActions, tCheckHTTP+"/http-response_allow"),
+	// allow in a backend stops the backend's rules only: the frontend's
+	// still run, in HAProxy 2.6.12 as in lb (TestHTTPBackendAllow).
+	"http-response allow": show(eResActions, tResActions, e2e+"TestHTTPBackendAllow"),
 	"http-response deny":  show(eResActions, tResActions),
 	// Only "location" is carried out; "prefix" and "scheme" are refused
 	// by the rules engine (TestHTTPCompileErrors).
@@ -474,8 +474,16 @@ var effects = map[string]effect{
 	"http-after-response replace-header": show(eAfterActions),
 	"http-after-response replace-value":  show(eAfterActions),
 	// As "http-response allow".
-	"http-after-response allow":      show(eAfterActions, tResActions, tCheckHTTP+"/http-after-response_allow"),
+	"http-after-response allow":      show(eAfterActions, tResActions, e2e+"TestHTTPBackendAllow"),
 	"http-after-response set-status": show(eAfterActions, tResActions),
+	"http-request set-var":           show(e2e+"TestHTTPVarsAndLogLevel", e2e+"TestHTTPBackendAllow", "internal/rules.TestHTTPVarsLogLevel"),
+	"http-request unset-var":         show(e2e+"TestHTTPVarsAndLogLevel", "internal/rules.TestHTTPVarsLogLevel"),
+	"http-request set-log-level":     show(e2e+"TestHTTPVarsAndLogLevel", "internal/rules.TestHTTPVarsLogLevel"),
+	"http-response set-var":          show(e2e + "TestHTTPVarsAndLogLevel"),
+	"http-response unset-var":        show(e2e + "TestHTTPVarsAndLogLevel"),
+	"http-response set-log-level":    show(e2e + "TestHTTPVarsAndLogLevel"),
+	"http-after-response set-var":    show(e2e + "TestHTTPVarsAndLogLevel"),
+	"http-after-response unset-var":  show(e2e + "TestHTTPVarsAndLogLevel"),
 }
 
 // moduleRoot is the directory of go.mod above the working directory.

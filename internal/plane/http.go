@@ -141,7 +141,6 @@ func CheckHTTP(cfg *config.Config) []error {
 		if px.Disabled || px.Mode != config.ModeHTTP {
 			continue
 		}
-		refuseAllowBeforeFrontend(cfg, px, refuse)
 		for _, o := range httpUnsupported {
 			if px.Options[o] {
 				refuse(px.Pos, "option "+o)
@@ -190,51 +189,3 @@ func CheckHTTP(cfg *config.Config) []error {
 	return errs
 }
 
-// refuseAllowBeforeFrontend refuses an "allow" of a backend's http-response
-// or http-after-response rules when another proxy, a frontend, has rules of
-// the same set: HAProxy 2.6 (measured, 2.6.12) stops the backend's rules
-// there and still runs the frontend's, where lb skips the frontend's too.
-func refuseAllowBeforeFrontend(cfg *config.Config, px *config.Proxy, refuse func(config.Pos, string)) {
-	if px.Cap&config.CapBackend == 0 {
-		return
-	}
-	sets := []struct {
-		name  string
-		rules func(*config.Proxy) []*config.Rule
-	}{
-		{"http-response", func(p *config.Proxy) []*config.Rule { return p.HTTPResponse }},
-		{"http-after-response", func(p *config.Proxy) []*config.Rule { return p.HTTPAfterResponse }},
-	}
-	for _, set := range sets {
-		frontendRules := false
-		for _, fe := range cfg.Proxies {
-			if fe != px && !fe.Disabled && fe.Mode == config.ModeHTTP && fe.Cap&config.CapFrontend != 0 &&
-				len(set.rules(fe)) > 0 && routesTo(fe, px) {
-				frontendRules = true
-			}
-		}
-		if !frontendRules {
-			continue
-		}
-		for _, r := range set.rules(px) {
-			if r.Action == "allow" {
-				refuse(r.Pos, set.name+" allow")
-			}
-		}
-	}
-}
-
-// routesTo reports whether frontend fe may send requests to backend be: by
-// its default_backend, a use_backend naming be, or a use_backend whose name
-// is only known at run time.
-func routesTo(fe, be *config.Proxy) bool {
-	if fe.DefaultBackend == be.Name {
-		return true
-	}
-	for _, ub := range fe.UseBackends {
-		if ub.Dynamic || ub.Backend == be.Name {
-			return true
-		}
-	}
-	return false
-}

@@ -45,14 +45,6 @@ listen l
 // configuration, by name; in mode tcp, where HAProxy ignores it (with a warning lb gives
 // too), it is not refused.
 func TestCheckHTTPRefuses(t *testing.T) {
-	// A frontend with http-response and http-after-response rules of its own, for the
-	// "allow" cases: lb would skip them after a backend's allow, where HAProxy runs them.
-	const frontendRules = `frontend f
-    bind 127.0.0.1:3
-    http-response set-header X-F 1
-    http-after-response set-header X-F 1
-    default_backend l
-`
 	tests := []struct {
 		name         string // the subtest, named by the keyword refused
 		global, line string
@@ -78,8 +70,6 @@ func TestCheckHTTPRefuses(t *testing.T) {
 		{name: "compression", line: "compression algo gzip", want: "compression", at: "listen l"},
 		{name: "unique-id-header", line: "unique-id-header X-ID", want: "unique-id-header", at: "listen l"},
 		{name: "close-spread-time", global: "close-spread-time 1s", want: "close-spread-time", at: "global"},
-		{name: "http-response allow", line: "http-response allow", extra: frontendRules, want: "http-response allow", at: "http-response allow"},
-		{name: "http-after-response allow", line: "http-after-response allow", extra: frontendRules, want: "http-after-response allow", at: "http-after-response allow"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,27 +104,5 @@ func TestCheckHTTPRefuses(t *testing.T) {
 				t.Errorf("mode tcp: CheckHTTP = %v; want nothing", errs)
 			}
 		})
-	}
-}
-
-// TestCheckHTTPAllowAlone: an allow that stops rules HAProxy stops too is not refused: in a
-// listen section (one rule set), in a backend whose frontends have no rules of that set, or
-// in one that no frontend with such rules sends requests to.
-func TestCheckHTTPAllowAlone(t *testing.T) {
-	for _, extra := range []string{"",
-		"frontend f\n    mode http\n    bind 127.0.0.1:3\n    http-request set-header X 1\n    default_backend l\n",
-		"frontend f\n    mode http\n    bind 127.0.0.1:3\n    http-response set-header X 1\n    http-after-response set-header X 1\n" +
-			"    use_backend o if { path /o }\n    default_backend o\nbackend o\n    server o 127.0.0.1:5\n",
-	} {
-		path, _ := httpRefusalConfig(t, "http", "", "http-response allow\n    http-after-response allow", extra)
-		cfg, diags := config.Load([]string{path}, config.Options{})
-		for _, d := range diags {
-			if d.Severity == config.Alert {
-				t.Fatalf("config: %s", d)
-			}
-		}
-		if errs := CheckHTTP(cfg); len(errs) != 0 {
-			t.Errorf("%q: CheckHTTP = %v; want nothing", extra, errs)
-		}
 	}
 }

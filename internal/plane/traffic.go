@@ -260,7 +260,11 @@ func (t *trafficLogger) forFrontend(fe *config.Proxy, f formats) func(*proxy.Log
 			b.id = uid.GenerateUniqueID(&rec, b.id)
 		}
 		b.line = lf.AppendFormat(b.line[:0], &rec)
-		_ = l.Log(logs.LevelInfo, string(b.line), nil)
+		level := logs.LevelInfo
+		if r.HTTP.Level > 0 { // set-log-level
+			level = logs.Level(r.HTTP.Level - 1)
+		}
+		_ = l.Log(level, string(b.line), nil)
 		rec.UniqueID = nil
 		lineBufPool.Put(b)
 	}

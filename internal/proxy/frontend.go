@@ -278,6 +278,10 @@ type HTTPLog struct {
 	// UniqueID is the request's unique-id (%ID), empty without
 	// unique-id-format.
 	UniqueID []byte
+	// Level is the syslog severity plus one chosen by "set-log-level"
+	// (0: the proxy's level). A transaction set to "silent" has no
+	// record at all.
+	Level int8
 }
 
 // FrontendConfig describes a frontend (or the frontend half of a listen).

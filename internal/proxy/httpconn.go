@@ -752,16 +752,14 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 	st := c.st
 	hc.txn.Res = res
 	hc.captureResponse()
-	verdict := rules.Continue
 	if br := be.rules; br != nil {
-		r := br.HTTPResponse(st)
-		if r.Verdict == rules.Reject {
+		if r := br.HTTPResponse(st); r.Verdict == rules.Reject {
 			return hc.responseDenied(start, tr, tSent, &r)
 		}
-		verdict = r.Verdict
 	}
-	// An "allow" in the backend skips the frontend's rules.
-	if fr := f.cfg.Rules; fr != nil && fr != be.rules && verdict == rules.Continue {
+	// An "allow" in the backend stops the backend's rules only: HAProxy
+	// 2.6.12 runs the frontend's all the same (measured).
+	if fr := f.cfg.Rules; fr != nil && fr != be.rules {
 		if r := fr.HTTPResponse(st); r.Verdict == rules.Reject {
 			return hc.responseDenied(start, tr, tSent, &r)
 		}
@@ -1217,18 +1215,18 @@ func (hc *httpConn) local(status int, r *rules.HTTPResult) []byte {
 }
 
 // afterResponse runs the http-after-response rules of the backend, then
-// of the frontend unless the backend's allowed it, on hc.txn.Res.
+// of the frontend, on hc.txn.Res.
 func (hc *httpConn) afterResponse() {
 	st := hc.c.st
-	verdict := rules.Continue
 	var br *rules.Proxy
 	if hc.be != nil {
 		br = hc.be.rules
 	}
 	if br != nil {
-		verdict = br.HTTPAfterResponse(st).Verdict
+		br.HTTPAfterResponse(st)
 	}
-	if fr := hc.h.f.cfg.Rules; fr != nil && fr != br && verdict == rules.Continue {
+	// As for http-response, an "allow" stops its own proxy's rules only.
+	if fr := hc.h.f.cfg.Rules; fr != nil && fr != br {
 		fr.HTTPAfterResponse(st)
 	}
 }
@@ -1439,7 +1437,7 @@ func (hc *httpConn) logTxn(start time.Time, tr, trs, ta time.Duration, haveReq b
 	// %bc and %sc do not count it.
 	c.ReleaseServer()
 	hc.leaveBackend()
-	if f.cfg.Log == nil {
+	if f.cfg.Log == nil || hc.txn.LogLevel == rules.LogLevelSilent {
 		return
 	}
 	rec := logPool.Get().(*LogRecord)
@@ -1479,7 +1477,7 @@ func (hc *httpConn) logTxn(start time.Time, tr, trs, ta time.Duration, haveReq b
 		ti = start.Sub(c.accept) - c.th
 	}
 	rec.HTTP = HTTPLog{Set: true, RequestLine: hc.reqLine, Status: hc.status,
-		Ti: max(ti, 0), TR: tr, Tr: trs, Ta: ta, CookieCli: '-', CookieSrv: '-'}
+		Ti: max(ti, 0), TR: tr, Tr: trs, Ta: ta, CookieCli: '-', CookieSrv: '-', Level: hc.txn.LogLevel}
 	nReq := len(hc.h.cfg.CaptureRequest)
 	if len(hc.caps) >= nReq {
 		rec.HTTP.ReqCaptures = hc.caps[:nReq]

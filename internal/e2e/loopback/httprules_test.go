@@ -588,3 +588,120 @@ backend be
 		}
 	})
 }
+
+// TestHTTPBackendAllow: an "allow" in a backend's http-response or http-after-response rules
+// stops that backend's rules only: the frontend's rules of the same set still run after it,
+// in HAProxy 2.6.12 as in lb. Also set-var in http-request and set-log-level silent.
+func TestHTTPBackendAllow(t *testing.T) {
+	srv := startHTTPServer(t, "s", nil)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg := writeConfig(t, httpDefaults+fmt.Sprintf(`
+frontend fe
+    bind %s
+    http-request set-var(txn.p) path
+    http-response set-header X-Fe-Res %%[var(txn.p)]
+    http-after-response set-header X-Fe-After fe
+    default_backend be
+backend be
+    http-response allow
+    http-response set-header X-Be-Late late
+    http-after-response allow
+    http-after-response set-header X-Be-Late-After late
+    server s1 %s
+`, addr, srv.addr()))
+	onLBAndHAProxy(t, cfg, addr, func(t *testing.T, _ *outFile) {
+		c := dialHTTP(t, addr)
+		c.send("GET /v HTTP/1.1\r\nHost: h\r\n\r\n")
+		head, _ := c.response()
+		h := strings.ToLower(head)
+		for _, want := range []string{"x-fe-res: /v\r\n", "x-fe-after: fe\r\n"} {
+			if !strings.Contains(h, want) {
+				t.Errorf("response lacks %q (the frontend's rules after the backend's allow):\n%s", want, head)
+			}
+		}
+		if strings.Contains(h, "x-be-late") {
+			t.Errorf("the backend's rules ran after its allow:\n%s", head)
+		}
+	})
+}
+
+// TestHTTPVarsAndLogLevel: set-var and unset-var in each HTTP rule set, read back by later
+// rules, and set-log-level in http-request and http-response (2.6 has none in
+// http-after-response): "silent" drops the request's log line, a level sets its priority
+// (local0 + err = <131> in the rfc3164 header).
+func TestHTTPVarsAndLogLevel(t *testing.T) {
+	srv := startHTTPServer(t, "s", nil)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg := writeConfig(t, fmt.Sprintf(`
+global
+    log stdout format rfc3164 local0
+defaults
+    mode http
+    log global
+    option httplog
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+listen l
+    bind %s
+    http-request set-var(txn.a) str(x)
+    http-request set-var(txn.p) path
+    http-request unset-var(txn.a) if { path /unset }
+    http-request set-log-level silent if { path /quiet }
+    http-request set-log-level err if { path /err }
+    http-response set-var(txn.ct) res.hdr(content-type)
+    http-response unset-var(txn.ct) if { var(txn.p) -m str /unset }
+    http-response set-header X-A "%%[var(txn.a)]"
+    http-response set-log-level err if { var(txn.p) -m str /rerr }
+    http-after-response set-var(txn.z) str(zz)
+    http-after-response unset-var(txn.z) if { var(txn.p) -m str /unset }
+    http-after-response set-header X-Ct "%%[var(txn.ct)]"
+    http-after-response set-header X-Z "%%[var(txn.z)]"
+    server s1 %s
+`, addr, srv.addr()))
+	onLBAndHAProxy(t, cfg, addr, func(t *testing.T, out *outFile) {
+		get := func(path string) string {
+			c := dialHTTP(t, addr)
+			c.send("GET " + path + " HTTP/1.1\r\nHost: h\r\n\r\n")
+			head, _ := c.response()
+			return strings.ToLower(head)
+		}
+		h := get("/keep")
+		for _, want := range []string{"x-a: x\r\n", "x-ct: text/plain\r\n", "x-z: zz\r\n"} {
+			if !strings.Contains(h, want) {
+				t.Errorf("/keep: no %q in\n%s", want, h)
+			}
+		}
+		h = get("/unset")
+		for _, want := range []string{"x-a: \r\n", "x-ct: \r\n", "x-z: \r\n"} {
+			if !strings.Contains(h, want) {
+				t.Errorf("/unset: no %q in\n%s", want, h)
+			}
+		}
+		for _, p := range []string{"/quiet", "/err", "/rerr", "/last"} {
+			get(p)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for !strings.Contains(out.String(), "GET /last ") && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond) // polling a log: there is no other signal
+		}
+		log := out.String()
+		if strings.Contains(log, "GET /quiet ") {
+			t.Errorf("set-log-level silent: /quiet was logged:\n%s", log)
+		}
+		for _, p := range []string{"/err", "/rerr"} {
+			found := false
+			for _, l := range strings.Split(log, "\n") {
+				if strings.Contains(l, "GET "+p+" ") {
+					found = true
+					if !strings.HasPrefix(l, "<131>") {
+						t.Errorf("set-log-level err for %s: %q; want priority <131>", p, l)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("%s not logged:\n%s", p, log)
+			}
+		}
+	})
+}
