@@ -66,6 +66,9 @@ const (
 type ServerConfig struct {
 	// Name is the server's name, used in logs.
 	Name string
+	// Cookie is the server's persistence cookie value ("cookie" on the
+	// server line), "" for none.
+	Cookie string
 	// Addr is the server's "host:port" (or a unix socket path with
 	// Network "unix"). It is dialled as is, with no name resolution
 	// beyond what net.Dialer does.

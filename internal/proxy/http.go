@@ -120,6 +120,9 @@ type HTTPBackendConfig struct {
 	// applet writes "connection: close" then). It runs on the
 	// transaction's goroutine and must not keep req.
 	Applet func(req *http1.Message, client netip.AddrPort, closing bool) []byte
+	// Cookie is the backend's persistence cookie (httpcookie.go); nil
+	// when none.
+	Cookie *CookieConfig
 }
 
 // idleConn is a server connection waiting for a request.

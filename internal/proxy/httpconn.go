@@ -88,6 +88,8 @@ type httpConn struct {
 	// the next request to the same server (keptSrv).
 	kept    net.Conn
 	keptSrv *Server
+	// cookieCli and cookieSrv are the persistence cookie letters of %tsc.
+	cookieCli, cookieSrv byte
 }
 
 // leaveBackend stops counting the transaction in its backend's current
@@ -372,6 +374,7 @@ func (hc *httpConn) transaction() bool {
 	hc.ts = [2]byte{'-', '-'}
 	hc.be, hc.sc, hc.reused, hc.up, hc.down, hc.status, hc.closing, hc.stats = nil, nil, false, 0, 0, 0, false, false
 	hc.reqBodyN, hc.resBodyN, hc.tunnelUp, hc.tunnelDown, hc.ownResp = 0, 0, 0, 0, false
+	hc.cookieCli, hc.cookieSrv = '-', '-'
 	hc.res.Framing = http1.NoBody
 	hc.lg = setupLog{tw: -1, tc: -1}
 	start, err := hc.readHead()
@@ -442,6 +445,9 @@ func (hc *httpConn) transaction() bool {
 		if name, _ := br.UseServer(st); name != "" {
 			forced = be.Server(name)
 		}
+	}
+	if forced == nil {
+		forced, hc.cookieCli = be.persistRequest(req)
 	}
 	if a := be.cfg.HTTP.Applet; a != nil {
 		if hc.req.Framing != http1.NoBody {
@@ -764,6 +770,7 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 			return hc.responseDenied(start, tr, tSent, &r)
 		}
 	}
+	hc.cookieSrv = be.persistResponse(res, hc.lg.server, hc.cookieCli)
 	hc.afterResponse()
 	hc.status = res.Status
 
@@ -1477,7 +1484,7 @@ func (hc *httpConn) logTxn(start time.Time, tr, trs, ta time.Duration, haveReq b
 		ti = start.Sub(c.accept) - c.th
 	}
 	rec.HTTP = HTTPLog{Set: true, RequestLine: hc.reqLine, Status: hc.status,
-		Ti: max(ti, 0), TR: tr, Tr: trs, Ta: ta, CookieCli: '-', CookieSrv: '-', Level: hc.txn.LogLevel}
+		Ti: max(ti, 0), TR: tr, Tr: trs, Ta: ta, CookieCli: hc.cookieCli, CookieSrv: hc.cookieSrv, Level: hc.txn.LogLevel}
 	nReq := len(hc.h.cfg.CaptureRequest)
 	if len(hc.caps) >= nReq {
 		rec.HTTP.ReqCaptures = hc.caps[:nReq]
