@@ -213,7 +213,7 @@ var effects = map[string]effect{
 	"proxy http-after-response": httpOnly("http-after-response set-header a b", eAfterActions, tResActions),
 	"proxy redirect":            httpOnly("redirect location /x if FALSE", eReqActions, tReplies),
 	"proxy stats":               httpOnly("stats enable"),
-	"proxy errorfile":           httpRefusedBy("errorfile 503 {errorfile}", tCheckHTTP+"/errorfile"),
+	"proxy errorfile":           httpOnly("errorfile 503 {errorfile}", e2e+"TestHTTPErrorFiles"),
 	"proxy monitor-uri":         httpOnly("monitor-uri /healthz", e2e+"TestMonitorURI", e2e+"TestHTTPLocalResponses"),
 	"proxy compression":         httpRefusedBy("compression algo gzip", tCheckHTTP+"/compression"),
 	"proxy capture":             httpOnly("capture request header Host len 20", eCaptures, "internal/logs.TestHTTPLogFormats"),

@@ -3,6 +3,7 @@ package plane
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 
@@ -83,6 +84,7 @@ func httpFrontend(cfg *config.Config, fe *config.Proxy) *proxy.HTTPFrontendConfi
 		Parse:            http1.Options{AcceptInvalid: fe.Options["accept-invalid-http-request"], MaxHeaders: maxHeaders(cfg)},
 		MonitorURI:       fe.MonitorURI,
 	}
+	h.ErrorFiles, _ = loadErrorFiles(fe) // checked by CheckHTTP
 	for _, c := range fe.Captures {
 		n, _ := strconv.Atoi(c.Args[1])
 		cp := proxy.Capture{Name: c.Args[0], Len: n}
@@ -101,13 +103,35 @@ func httpBackend(cfg *config.Config, px *config.Proxy) proxy.HTTPBackendConfig {
 	if px.Mode != config.ModeHTTP {
 		return proxy.HTTPBackendConfig{}
 	}
+	ef, _ := loadErrorFiles(px) // checked by CheckHTTP
 	return proxy.HTTPBackendConfig{
 		Enabled:    true,
 		Mode:       connMode(px),
 		Forwardfor: forwardfor(px),
 		PoolMax:    -1,
 		Parse:      http1.Options{AcceptInvalid: px.Options["accept-invalid-http-response"], MaxHeaders: maxHeaders(cfg)},
+		ErrorFiles: ef,
 	}
+}
+
+// loadErrorFiles reads the proxy's errorfiles, each of which must be a
+// complete HTTP response.
+func loadErrorFiles(px *config.Proxy) (map[int][]byte, error) {
+	if len(px.ErrorFiles) == 0 {
+		return nil, nil
+	}
+	out := make(map[int][]byte, len(px.ErrorFiles))
+	for code, path := range px.ErrorFiles {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: errorfile : error opening file '%s'.", px.Pos, path)
+		}
+		if err := proxy.ParseErrorFile(b); err != nil {
+			return nil, fmt.Errorf("%s: errorfile : '%s' is not a valid HTTP response: %v", px.Pos, path, err)
+		}
+		out[code] = b
+	}
+	return out, nil
 }
 
 // httpUnsupported are the options that take effect in mode http which lb's
@@ -163,8 +187,8 @@ func CheckHTTP(cfg *config.Config) []error {
 				refuse(px.Pos, "stats")
 			}
 		}
-		if len(px.ErrorFiles) > 0 {
-			refuse(px.Pos, "errorfile")
+		if _, err := loadErrorFiles(px); err != nil {
+			errs = append(errs, err)
 		}
 		if len(px.Compression.Algos) > 0 || len(px.Compression.Types) > 0 {
 			refuse(px.Pos, "compression")
@@ -188,4 +212,3 @@ func CheckHTTP(cfg *config.Config) []error {
 	}
 	return errs
 }
-

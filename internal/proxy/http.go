@@ -86,6 +86,20 @@ type HTTPFrontendConfig struct {
 	// CaptureRequest and CaptureResponse are the "capture request|response
 	// header" lines: field names and maximum lengths.
 	CaptureRequest, CaptureResponse []Capture
+	// ErrorFiles are the frontend's "errorfile" responses by status: a
+	// complete HTTP response each, checked by ParseErrorFile.
+	ErrorFiles map[int][]byte
+}
+
+// ParseErrorFile checks that b is a complete HTTP response, as an
+// errorfile must be, and returns an error saying why when it is not.
+func ParseErrorFile(b []byte) error {
+	var m http1.Message
+	_, err := http1.ParseResponse(append([]byte(nil), b...), &m, []byte("GET"), nil)
+	if err == http1.ErrIncomplete {
+		return fmt.Errorf("no complete response head")
+	}
+	return err
 }
 
 // Capture is a "capture request|response header NAME len N" line.
@@ -123,6 +137,9 @@ type HTTPBackendConfig struct {
 	// Cookie is the backend's persistence cookie (httpcookie.go); nil
 	// when none.
 	Cookie *CookieConfig
+	// ErrorFiles are the backend's "errorfile" responses by status; they
+	// win over the frontend's for the errors of its requests.
+	ErrorFiles map[int][]byte
 }
 
 // idleConn is a server connection waiting for a request.

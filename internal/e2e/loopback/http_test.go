@@ -7,7 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -469,4 +471,54 @@ listen hdr
 			}
 		}
 	}
+}
+
+// TestHTTPErrorFiles: errorfile replaces HAProxy's page for its status, in a frontend or a
+// backend (the backend's wins for its requests), sent as HAProxy 2.6 sends it: parsed, field
+// names lowered, Connection dropped, an HTTP/1.0 file without length closing the connection;
+// a request lb cannot parse still gets the built-in 400 (the H1 layer answers it).
+func TestHTTPErrorFiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	f503 := write("503.http", "HTTP/1.0 503 Service Unavailable\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n<h1>down</h1>\n")
+	f403 := write("403.http", "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nX-Custom: Yes\r\n\r\nno\n")
+	f400 := write("400.http", "HTTP/1.1 400 Bad\r\nContent-Length: 4\r\n\r\nbad\n")
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg := writeConfig(t, httpDefaults+fmt.Sprintf(`
+frontend fe
+    bind %s
+    errorfile 403 %s
+    errorfile 400 %s
+    http-request deny if { path /deny }
+    use_backend be403 if { path /be }
+    default_backend nosrv
+backend nosrv
+    errorfile 503 %s
+    server s1 127.0.0.1:9 disabled
+backend be403
+    errorfile 403 %s
+    http-request deny
+    server s1 127.0.0.1:9 disabled
+`, addr, f403, f400, f503, f503))
+	onLBAndHAProxy(t, cfg, addr, func(t *testing.T, _ *outFile) {
+		for _, tc := range []struct{ req, want string }{
+			{"GET /x HTTP/1.1\r\nHost: a\r\n\r\n", "HTTP/1.0 503 Service Unavailable\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<h1>down</h1>\n"},
+			{"GET /deny HTTP/1.1\r\nHost: a\r\n\r\n", "HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\ncontent-length: 3\r\nx-custom: Yes\r\n\r\nno\n"},
+			{"GET /be HTTP/1.1\r\nHost: a\r\n\r\n", "HTTP/1.0 503 Service Unavailable\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<h1>down</h1>\n"},
+			{"GET / HTTP/1.1\r\nHo st: a\r\n\r\n", "HTTP/1.1 400 Bad request\r\nContent-length: 90\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n<html><body><h1>400 Bad request</h1>\nYour browser sent an invalid request.\n</body></html>\n"},
+		} {
+			c := dialHTTP(t, addr)
+			c.send(tc.req + "GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+			got, _ := io.ReadAll(c.br)
+			if !strings.HasPrefix(string(got), tc.want) {
+				t.Errorf("%q:\n got %q\nwant %q", tc.req, got, tc.want)
+			}
+		}
+	})
 }
