@@ -83,6 +83,7 @@ func httpFrontend(cfg *config.Config, fe *config.Proxy) *proxy.HTTPFrontendConfi
 		Forwardfor:       forwardfor(fe),
 		Parse:            http1.Options{AcceptInvalid: fe.Options["accept-invalid-http-request"], MaxHeaders: maxHeaders(cfg)},
 		MonitorURI:       fe.MonitorURI,
+		UniqueIDHeader:   fe.UniqueIDHeader,
 	}
 	h.ErrorFiles, _ = loadErrorFiles(fe) // checked by CheckHTTP
 	for _, c := range fe.Captures {
@@ -192,9 +193,6 @@ func CheckHTTP(cfg *config.Config) []error {
 		}
 		if len(px.Compression.Algos) > 0 || len(px.Compression.Types) > 0 {
 			refuse(px.Pos, "compression")
-		}
-		if px.UniqueIDHeader != "" {
-			refuse(px.Pos, "unique-id-header")
 		}
 		if px.Balance.Algorithm == "url_param" && len(px.Balance.Args) > 1 {
 			refuse(px.Balance.Pos, "balance url_param "+px.Balance.Args[1])

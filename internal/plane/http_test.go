@@ -67,7 +67,6 @@ func TestCheckHTTPRefuses(t *testing.T) {
 		{name: "cookie", line: "cookie SRV insert", want: "cookie", at: "cookie SRV insert"},
 		{name: "server cookie", line: "server c 127.0.0.1:4 cookie c1", want: "server cookie", at: "server c "},
 		{name: "compression", line: "compression algo gzip", want: "compression", at: "listen l"},
-		{name: "unique-id-header", line: "unique-id-header X-ID", want: "unique-id-header", at: "listen l"},
 		{name: "close-spread-time", global: "close-spread-time 1s", want: "close-spread-time", at: "global"},
 	}
 	for _, tt := range tests {

@@ -98,6 +98,7 @@ func (g *Generation) startFrontends(cfg *config.Config, lns []Listener, proxyMax
 		}
 		if fe.Mode == config.ModeHTTP {
 			fc.HTTP = httpFrontend(cfg, fe)
+			fc.HTTP.UniqueID = uniqueIDHook(fmts.uid)
 		}
 		fc.Backend = g.statsRoute(cfg, fe, fc.Backend)
 		if fc.Maxconn == 0 && proxyMaxconn > 0 {

@@ -89,6 +89,12 @@ type HTTPFrontendConfig struct {
 	// ErrorFiles are the frontend's "errorfile" responses by status: a
 	// complete HTTP response each, checked by ParseErrorFile.
 	ErrorFiles map[int][]byte
+	// UniqueID, when set ("unique-id-format"), appends the request's
+	// unique id to buf, from the request's log record as it stands once
+	// the head is complete (client, frontend, date, %rt); the id goes in
+	// the log (%ID) and, with UniqueIDHeader, in a request field.
+	UniqueID       func(r *LogRecord, buf []byte) []byte
+	UniqueIDHeader string
 }
 
 // ParseErrorFile checks that b is a complete HTTP response, as an

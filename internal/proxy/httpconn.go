@@ -90,6 +90,24 @@ type httpConn struct {
 	keptSrv *Server
 	// cookieCli and cookieSrv are the persistence cookie letters of %tsc.
 	cookieCli, cookieSrv byte
+	// rid is the transaction's number (%rt) once ridSet, uid its unique
+	// id.
+	rid    uint64
+	ridSet bool
+	uid    []byte
+}
+
+// requestID returns the transaction's number (%rt): the connection's for
+// its first request; every later request is a stream of its own in
+// HAProxy, with a number of its own from the same counter.
+func (hc *httpConn) requestID() uint64 {
+	if !hc.ridSet {
+		hc.rid, hc.ridSet = hc.c.id, true
+		if hc.nreq > 0 {
+			hc.rid = hc.h.f.eng.sessions.Add(1) - 1
+		}
+	}
+	return hc.rid
 }
 
 // leaveBackend stops counting the transaction in its backend's current
@@ -233,8 +251,8 @@ func (hc *httpConn) dropBufs() {
 
 func (hc *httpConn) reset() {
 	hc.dropBufs()
-	out, reqLine, caps, body := hc.out[:0], hc.reqLine[:0], hc.caps[:0], hc.body[:0]
-	*hc = httpConn{out: out, reqLine: reqLine, caps: caps, body: body}
+	out, reqLine, caps, body, uid := hc.out[:0], hc.reqLine[:0], hc.caps[:0], hc.body[:0], hc.uid[:0]
+	*hc = httpConn{out: out, reqLine: reqLine, caps: caps, body: body, uid: uid}
 }
 
 func (hc *httpConn) requestTimeout() time.Duration {
@@ -377,6 +395,7 @@ func (hc *httpConn) transaction() bool {
 	hc.be, hc.sc, hc.reused, hc.up, hc.down, hc.status, hc.closing, hc.stats = nil, nil, false, 0, 0, 0, false, false
 	hc.reqBodyN, hc.resBodyN, hc.tunnelUp, hc.tunnelDown, hc.ownResp = 0, 0, 0, 0, false
 	hc.cookieCli, hc.cookieSrv = '-', '-'
+	hc.ridSet = false
 	hc.res.Framing = http1.NoBody
 	hc.lg = setupLog{tw: -1, tc: -1}
 	start, err := hc.readHead()
@@ -390,6 +409,13 @@ func (hc *httpConn) transaction() bool {
 	hc.reqLine = append(append(append(append(append(hc.reqLine[:0], req.Method...), ' '), req.URI...), " HTTP/1."...), byte('0'+req.Minor))
 	hc.closing = req.Close || hc.h.f.eng.stopping.Load()
 	hc.captureRequest()
+	hc.uid = hc.uid[:0]
+	if gen := hc.h.cfg.UniqueID; gen != nil {
+		rec := c.newLogRecord()
+		rec.Accept, rec.SessionID = start, hc.requestID()
+		rec.HTTP = HTTPLog{Set: true, RequestLine: hc.reqLine, Ti: max(start.Sub(hc.idleSince), 0), Ta: -1}
+		hc.uid = gen(&rec, hc.uid)
+	}
 
 	if u := hc.h.cfg.MonitorURI; u != "" && string(req.URI) == u {
 		// Answered and not logged, as HAProxy does.
@@ -458,6 +484,9 @@ func (hc *httpConn) transaction() bool {
 		if resp := a(req, c.client, hc.closing); resp != nil {
 			return hc.appletTxn(start, tr, resp)
 		}
+	}
+	if name := hc.h.cfg.UniqueIDHeader; name != "" && hc.h.cfg.UniqueID != nil {
+		req.Header.Add(name, hc.uid)
 	}
 	hc.forwardFor(be)
 	mode := hc.h.cfg.Mode.Combine(be.cfg.HTTP.Mode)
@@ -1508,7 +1537,8 @@ func (hc *httpConn) logTxn(start time.Time, tr, trs, ta time.Duration, haveReq b
 	if hc.nreq == 0 {
 		ti = start.Sub(c.accept) - c.th
 	}
-	rec.HTTP = HTTPLog{Set: true, RequestLine: hc.reqLine, Status: hc.status,
+	rec.SessionID = hc.requestID()
+	rec.HTTP = HTTPLog{Set: true, RequestLine: hc.reqLine, Status: hc.status, UniqueID: hc.uid,
 		Ti: max(ti, 0), TR: tr, Tr: trs, Ta: ta, CookieCli: hc.cookieCli, CookieSrv: hc.cookieSrv, Level: hc.txn.LogLevel}
 	nReq := len(hc.h.cfg.CaptureRequest)
 	if len(hc.caps) >= nReq {

@@ -522,3 +522,63 @@ backend be403
 		}
 	})
 }
+
+// TestHTTPUniqueID: unique-id-format makes an id per request, unique-id-header sends it to the
+// server, and %ID logs it; each request of a keep-alive connection is a stream of its own with
+// its own %rt, as in HAProxy 2.6 (run on both).
+func TestHTTPUniqueID(t *testing.T) {
+	srv := startHTTPServer(t, "s", nil)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg := writeConfig(t, fmt.Sprintf(`
+global
+    log stdout format raw local0
+defaults
+    mode http
+    log global
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+listen l
+    bind %s
+    unique-id-format %%{+X}o\ %%ci:%%cp_%%fi:%%fp_%%rt
+    unique-id-header X-Unique-ID
+    log-format "id=%%ID %%HP"
+    server s1 %s
+`, addr, srv.addr()))
+	onLBAndHAProxy(t, cfg, addr, func(t *testing.T, out *outFile) {
+		c := dialHTTP(t, addr)
+		la := c.c.LocalAddr().(*net.TCPAddr)
+		_, port, _ := net.SplitHostPort(addr)
+		var p int
+		fmt.Sscan(port, &p)
+		prefix := fmt.Sprintf("7F000001:%04X_7F000001:%04X_", la.Port, p)
+		var rts []int
+		for _, path := range []string{"/one", "/two"} {
+			c.send("GET " + path + " HTTP/1.1\r\nHost: h\r\n\r\n")
+			_, body := c.response()
+			var id string
+			for _, l := range strings.Split(body, "\n") {
+				if v, ok := strings.CutPrefix(l, "X-Unique-Id: "); ok {
+					id = v
+				}
+			}
+			rest, ok := strings.CutPrefix(id, prefix)
+			var rt int
+			if _, err := fmt.Sscanf(rest, "%X", &rt); !ok || err != nil {
+				t.Fatalf("%s: unique id %q; want %s<rt>", path, id, prefix)
+			}
+			rts = append(rts, rt)
+			want := "id=" + id + " " + path
+			deadline := time.Now().Add(5 * time.Second)
+			for !strings.Contains(out.String(), want) && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond) // polling a log: there is no other signal
+			}
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("log has no %q:\n%s", want, out.String())
+			}
+		}
+		if rts[1] != rts[0]+1 {
+			t.Errorf("%%rt of two requests on one connection: %d, %d; want consecutive", rts[0], rts[1])
+		}
+	})
+}
