@@ -176,16 +176,12 @@ func CheckHTTP(cfg *config.Config) []error {
 		}
 		if px.Stats.Enabled {
 			// The page is carried out (stats.go) but for its admin actions
-			// and its own rules; and it is an applet of a backend, so a
-			// frontend answering it before switching to a backend is not.
+			// and its own rules.
 			if px.Stats.Admin != nil {
 				refuse(px.Pos, "stats admin")
 			}
 			for _, r := range px.Stats.HTTPRequest {
 				refuse(r.Pos, "stats http-request")
-			}
-			if px.Cap&config.CapFrontend != 0 && (px.DefaultBackend != "" || len(px.UseBackends) > 0) {
-				refuse(px.Pos, "stats")
 			}
 		}
 		if _, err := loadErrorFiles(px); err != nil {

@@ -99,6 +99,9 @@ func (g *Generation) startFrontends(cfg *config.Config, lns []Listener, proxyMax
 		if fe.Mode == config.ModeHTTP {
 			fc.HTTP = httpFrontend(cfg, fe)
 			fc.HTTP.UniqueID = uniqueIDHook(fmts.uid)
+			if fe.Cap&config.CapBackend == 0 {
+				fc.HTTP.Applet = g.statsApplet(cfg, fe) // a listen's is its backend's
+			}
 		}
 		fc.Backend = g.statsRoute(cfg, fe, fc.Backend)
 		if fc.Maxconn == 0 && proxyMaxconn > 0 {

@@ -95,6 +95,10 @@ type HTTPFrontendConfig struct {
 	// the log (%ID) and, with UniqueIDHeader, in a request field.
 	UniqueID       func(r *LogRecord, buf []byte) []byte
 	UniqueIDHeader string
+	// Applet is HTTPBackendConfig.Applet for a frontend: HAProxy answers a
+	// frontend's statistics page after its http-request rules, before a
+	// backend is chosen.
+	Applet func(req *http1.Message, client netip.AddrPort, closing bool) []byte
 }
 
 // ParseErrorFile checks that b is a complete HTTP response, as an

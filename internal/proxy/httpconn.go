@@ -441,6 +441,14 @@ func (hc *httpConn) transaction() bool {
 			return hc.ruleResponse(start, tr, &res, 'R')
 		}
 	}
+	if a := hc.h.cfg.Applet; a != nil {
+		if req.Framing != http1.NoBody {
+			hc.closing = true
+		}
+		if resp := a(req, c.client, hc.closing); resp != nil {
+			return hc.appletTxn(start, tr, resp)
+		}
+	}
 	var be *Backend
 	if fr != nil {
 		if rb, ok, _ := fr.UseBackend(st); ok && rb != nil {

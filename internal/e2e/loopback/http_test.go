@@ -582,3 +582,32 @@ listen l
 		}
 	})
 }
+
+// TestHTTPStatsInFrontend: a statistics page enabled in a frontend that has a backend (from a
+// defaults section, as real configurations often have it) answers its URI before the backend
+// is chosen; other requests go to the backend (lb and haproxy).
+func TestHTTPStatsInFrontend(t *testing.T) {
+	app := startHTTPServer(t, "app", nil)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg := writeConfig(t, httpDefaults+fmt.Sprintf(`
+    stats enable
+    stats uri /st
+frontend fe
+    bind %s
+    default_backend be
+backend be
+    server s1 %s
+`, addr, app.addr()))
+	onLBAndHAProxy(t, cfg, addr, func(t *testing.T, _ *outFile) {
+		c := dialHTTP(t, addr)
+		c.send("GET /st;csv HTTP/1.1\r\nHost: h\r\n\r\n")
+		head, body := c.response()
+		if !strings.HasPrefix(head, "HTTP/1.1 200") || !strings.HasPrefix(body, "# pxname,svname,") || !strings.Contains(body, "\nfe,FRONTEND,") {
+			t.Errorf("GET /st;csv: %q\n%s", head, body)
+		}
+		c.send("GET /x HTTP/1.1\r\nHost: h\r\n\r\n")
+		if _, body := c.response(); !strings.HasPrefix(body, "app GET /x") {
+			t.Errorf("GET /x did not reach the backend: %q", body)
+		}
+	})
+}
