@@ -1481,7 +1481,8 @@ func (c *pctx) addTCP(set string, r *Rule) {
 
 // statsKeywords are the words after "stats" in a proxy: the HTTP
 // statistics page, which needs mode http.
-var statsKeywords = map[string]kwStatus{"enable": kwSupported, "disable": kwSupported, "uri": kwSupported,
+// HAProxy 2.6 has no "stats disable" (measured: "unknown stats parameter").
+var statsKeywords = map[string]kwStatus{"enable": kwSupported, "uri": kwSupported,
 	"realm": kwSupported, "auth": kwSupported, "refresh": kwSupported, "hide-version": kwSupported,
 	"show-legends": kwSupported, "show-node": kwSupported, "show-desc": kwSupported, "scope": kwSupported,
 	"admin": kwSupported, "http-request": kwSupported}
@@ -1512,8 +1513,6 @@ func kwStats(c *pctx) error {
 	case "enable":
 		s.Enabled = true
 		return tooMany(c.args, 2)
-	case "disable":
-		s.Enabled = false
 	case "uri":
 		if v, err = arg(); err == nil {
 			s.URI, s.Enabled = v, true
