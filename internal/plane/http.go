@@ -171,6 +171,11 @@ func CheckHTTP(cfg *config.Config) []error {
 				refuse(px.Pos, "option "+o)
 			}
 		}
+		// The HTTP handler does not inspect the raw response before its
+		// HTTP processing, as HAProxy's tcp-response rules do there.
+		for _, r := range px.TCPResponse {
+			refuse(r.Pos, "tcp-response "+r.Action)
+		}
 		if px.Cookie != nil {
 			refuse(px.Cookie.Pos, "cookie")
 		}
