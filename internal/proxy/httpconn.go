@@ -734,15 +734,21 @@ func (hc *httpConn) waitUpload() bool {
 
 // stopUpload ends a running upload early (the response is complete and
 // the rest of the body will not be read) and waits for it.
-func (hc *httpConn) stopUpload() {
+func (hc *httpConn) stopUpload() (whole bool) {
 	if hc.upload == nil {
-		return
+		return true
 	}
 	_ = hc.cli.SetReadDeadline(time.Unix(1, 0))
-	hc.closing = true
 	res := <-hc.upload
 	hc.upload = nil
 	hc.up += res.n
+	if res.term != [2]byte{} {
+		// The rest of the request body was not read: the connection
+		// cannot carry another request.
+		hc.closing = true
+		return false
+	}
+	return true
 }
 
 // response reads the server's response, runs the response rules and
@@ -832,17 +838,14 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 	}
 	hc.out = http1.AppendResponse(hc.out[:0], res, conn)
 	ok := hc.forwardResponse(be, tunnel)
-	if ok && !tunnel {
-		if !hc.waitUpload() {
-			ok = false
-		}
-	} else {
-		hc.stopUpload()
-	}
+	// The response is complete: an upload still running (a server that
+	// answered before reading the whole body) is stopped, and closes the
+	// client connection if it had more to read.
+	whole := hc.stopUpload()
 	// The server connection goes back to its pool when it can carry
 	// another request.
 	sc := c.DetachServerConn()
-	reusable := ok && !tunnel && mode == KeepAlive && !res.Close &&
+	reusable := ok && whole && !tunnel && mode == KeepAlive && !res.Close &&
 		res.Framing != http1.UntilClose && hc.sr == hc.sw
 	if srv := hc.lg.server; reusable && srv != nil && sc != nil {
 		hc.releaseKept()
