@@ -24,7 +24,6 @@ type Generation struct {
 	// mu guards serving.
 	mu       sync.Mutex
 	serving  []*proxy.Binding
-	monitors []*monitorServer
 	checks   *checkSet
 
 	// warned holds the keys of the warnings given once (see warnOnce).

@@ -14,7 +14,7 @@ import (
 
 // Start builds the backends and frontends of cfg, starts serving every frontend on its
 // listeners in lns, and starts the health checks. On error, what was started is stopped:
-// the frontends stop accepting, and monitor responders are closed with their listeners.
+// the frontends stop accepting.
 func Start(cfg *config.Config, lns []Listener, opts Options) (*Generation, error) {
 	maxconn := cfg.Global.Maxconn
 	if opts.Maxconn > 0 {
@@ -35,6 +35,7 @@ func Start(cfg *config.Config, lns []Listener, opts Options) (*Generation, error
 		bc.HTTP = httpBackend(cfg, px)
 		bc.HTTP.Applet = g.statsApplet(cfg, px)
 		bc.BalanceArgs = px.Balance.Args
+		cookieBackend(px, &bc)
 		ht, err := balance.ParseHashType(px.HashType)
 		if err != nil {
 			return nil, fmt.Errorf("%s: backend %q: %w", px.Pos, px.Name, err)
@@ -55,9 +56,9 @@ func Start(cfg *config.Config, lns []Listener, opts Options) (*Generation, error
 	return g, nil
 }
 
-// startFrontends is the per-frontend assembly: for every enabled frontend of cfg, the
-// monitor responder of a monitor-only frontend, or else a proxy.Frontend with its backend
-// choice (router) and its log hook, serving on the frontend's listeners in lns.
+// startFrontends is the per-frontend assembly: for every enabled frontend of cfg, a
+// proxy.Frontend with its backend choice (router), its HTTP settings in mode http, and its
+// log hook, serving on the frontend's listeners in lns.
 // proxyMaxconn is the maxconn of a frontend that sets none (0: none).
 func (g *Generation) startFrontends(cfg *config.Config, lns []Listener, proxyMaxconn int) error {
 	if errs := CheckHTTP(cfg); len(errs) > 0 {
@@ -70,16 +71,6 @@ func (g *Generation) startFrontends(cfg *config.Config, lns []Listener, proxyMax
 	logger := newTrafficLogger(g, cfg)
 	for _, fe := range cfg.Frontends() {
 		if fe.Disabled {
-			continue
-		}
-		if isMonitorOnly(fe) {
-			m := newMonitorServer(fe)
-			for _, b := range lns {
-				if b.Frontend == fe {
-					m.serve(b.L)
-				}
-			}
-			g.monitors = append(g.monitors, m)
 			continue
 		}
 		fmts, errs := compileFormats(fe)
@@ -229,7 +220,7 @@ func (g *Generation) StopAccepting() {
 // Drain waits until every session ended, or ctx is done (then it returns ctx's error).
 // The caller has closed the listeners first: Drain waits for every accept loop to end, so
 // that a connection accepted at the last moment is counted before it waits for the
-// sessions, then lets the monitor responders finish their requests.
+// sessions.
 func (g *Generation) Drain(ctx context.Context) error {
 	g.mu.Lock()
 	for _, b := range g.serving {
@@ -240,26 +231,12 @@ func (g *Generation) Drain(ctx context.Context) error {
 	// Keep-alive HTTP clients waiting for a request close now, the others
 	// after their current response, as in HAProxy's soft stop.
 	g.eng.CloseIdle()
-	errc := make(chan error, len(g.monitors))
-	for _, m := range g.monitors {
-		go func(m *monitorServer) { errc <- m.shutdown(ctx) }(m)
-	}
-	err := g.eng.Wait(ctx)
-	for range g.monitors {
-		if e := <-errc; e != nil && err == nil {
-			err = e
-		}
-	}
-	return err
+	return g.eng.Wait(ctx)
 }
 
-// CloseAll cuts every session now ("hard-stop" in their log lines) and closes the monitor
-// responders with their connections.
+// CloseAll cuts every session now ("hard-stop" in their log lines).
 func (g *Generation) CloseAll() {
 	g.eng.CloseAll("hard-stop")
-	for _, m := range g.monitors {
-		m.close()
-	}
 }
 
 // Stop stops the health checks and waits for them to end, and closes the log targets the
@@ -275,16 +252,12 @@ func (g *Generation) Stop() {
 	}
 }
 
-// abort undoes a Start that failed: the frontends started so far stop accepting, and the
-// monitor responders are closed with their listeners.
+// abort undoes a Start that failed: the frontends started so far stop accepting.
 func (g *Generation) abort() {
 	for _, b := range g.serving {
 		b.Stop()
 	}
 	g.eng.Close()
-	for _, m := range g.monitors {
-		m.close()
-	}
 	if g.ownLogs {
 		g.logs.Close()
 	}

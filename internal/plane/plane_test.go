@@ -347,13 +347,9 @@ frontend health
 		t.Fatal(err)
 	}
 	defer c.Close()
-	// Wait until the responder accepted it: closing the listener would reset it otherwise.
-	m := w.gen.monitors[0]
+	// Wait until it was accepted: closing the listener would reset it otherwise.
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
-		m.mu.Lock()
-		n := len(m.conns)
-		m.mu.Unlock()
-		if n == 1 {
+		if w.gen.ActiveSessions() == 1 {
 			break
 		}
 		if time.Now().After(deadline) {
