@@ -207,7 +207,8 @@ var effects = map[string]effect{
 	"proxy unique-id-format": show(e2e+"TestLogFormat", e2e+"TestLogFormatCheck", e2e+"TestHTTPUniqueID",
 		"internal/logs.TestGenerateUniqueID"),
 	"proxy unique-id-header": httpOnly("unique-id-header X-ID", e2e+"TestHTTPUniqueID"),
-	"proxy cookie":           httpRefusedBy("cookie SRV insert", tCheckHTTP+"/cookie"),
+	"proxy cookie": show(e2e+"TestCookieInsert", e2e+"TestCookieRewritePrefix",
+		"internal/proxy.TestCookieRequestParsing", "internal/proxy.TestCookieResponse", "internal/proxy.TestCookieDates"),
 	"proxy http-request": httpOnly("http-request deny if FALSE", eReqActions, e2e+"TestHTTPProxying",
 		e2e+"TestHTTPLocalResponses", tReqActions, tReplies),
 	"proxy http-response":       httpOnly("http-response deny if FALSE", eResActions, tResActions),
@@ -346,7 +347,7 @@ var effects = map[string]effect{
 	"server addr":           show(e2e + "TestServerCheckPortAddrDisabled"),
 	"server init-addr":      show(tGolden+"/server", tGolden+"/resolve"),
 	"server on-marked-down": show("internal/proxy.TestServerStateAndShutdown"),
-	"server cookie":         httpRefusedBy("server c 192.0.2.9:80 cookie c1", tCheckHTTP+"/server_cookie"),
+	"server cookie":         show(e2e+"TestCookieInsert", "internal/proxy.TestCookieRequestServerStates"),
 
 	// "stats" in a proxy: the statistics page.
 	"stats enable":       httpOnly("stats enable", e2e+"TestStatsPage", e2e+"TestHTTPStatsInFrontend", tStats+"TestServe"),

@@ -176,9 +176,7 @@ func CheckHTTP(cfg *config.Config) []error {
 		for _, r := range px.TCPResponse {
 			refuse(r.Pos, "tcp-response "+r.Action)
 		}
-		if px.Cookie != nil {
-			refuse(px.Cookie.Pos, "cookie")
-		}
+		errs = append(errs, checkCookie(px)...)
 		if px.Stats.Enabled {
 			// The page is carried out (stats.go) but for its admin actions
 			// and its own rules.
@@ -201,11 +199,6 @@ func CheckHTTP(cfg *config.Config) []error {
 		if ff := px.Forwardfor; ff != nil && ff.Except != "" {
 			if _, err := parseNet(ff.Except); err != nil {
 				errs = append(errs, fmt.Errorf("%s: 'option forwardfor' : invalid network '%s'", px.Pos, ff.Except))
-			}
-		}
-		for _, s := range px.Servers {
-			if s.Cookie != "" {
-				refuse(s.Pos, "server cookie")
 			}
 		}
 	}
