@@ -100,6 +100,39 @@ func (b *Backend) persistResponse(res *http1.Message, srv *Server, cli byte) byt
 	return letter
 }
 
+// persistRequestTxn is the whole request hook: assigned is the server a
+// use-server rule chose (nil: none), force says a force-persist rule
+// matched; t (reset here) keeps the transaction's state for
+// persistResponseTxn. It returns the server the cookie chose (nil: none)
+// and the client-side letter of %tsc ('-' when the backend has no cookie
+// or a passive one).
+func (b *Backend) persistRequestTxn(req *http1.Message, assigned *Server, force bool, t *cookieTxn) (*Server, byte) {
+	*t = cookieTxn{cli: '-', srv: '-', force: force}
+	c := b.cfg.HTTP.Cookie
+	if c == nil {
+		return nil, '-'
+	}
+	srv := b.cookieRequest(req, assigned, t, time.Now())
+	if !c.logged() {
+		return srv, '-'
+	}
+	return srv, t.cli
+}
+
+// persistResponseTxn is the whole response hook, with the state
+// persistRequestTxn left in t; it returns the server-side letter of %tsc.
+func (b *Backend) persistResponseTxn(res *http1.Message, srv *Server, t *cookieTxn) byte {
+	c := b.cfg.HTTP.Cookie
+	if c == nil || srv == nil {
+		return '-'
+	}
+	l := b.cookieResponse(res, srv, t, time.Now())
+	if !c.logged() {
+		return '-'
+	}
+	return l
+}
+
 // isSPHT is HAProxy's HTTP_IS_SPHT.
 func isSPHT(c byte) bool { return c == ' ' || c == '\t' }
 

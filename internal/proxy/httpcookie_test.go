@@ -307,3 +307,24 @@ func FuzzCookieHeader(f *testing.F) {
 		}
 	})
 }
+
+// TestCookieTxnHooks: the hooks with the transaction's state: use-server's server keeps the
+// cookie unused (U) and gets no cookie, postonly inserts on a POST only.
+func TestCookieTxnHooks(t *testing.T) {
+	b := cookieBackend(t, &CookieConfig{Name: "SRV", Insert: true, PostOnly: true})
+	var tx cookieTxn
+	srv, l := b.persistRequestTxn(cookieReq("GET", "SRV=s1"), b.Server("s2"), false, &tx)
+	res := &http1.Message{Status: 200}
+	if srv != nil || l != 'U' || b.persistResponseTxn(res, b.Server("s2"), &tx) != 'N' || res.Header.Len() != 0 {
+		t.Errorf("use-server: %v %c %q", srv, l, fieldValues(&res.Header, "set-cookie"))
+	}
+	_, l = b.persistRequestTxn(cookieReq("POST"), nil, false, &tx)
+	if l != 'N' || b.persistResponseTxn(res, b.Server("s1"), &tx) != 'I' {
+		t.Errorf("POST: %c %q", l, fieldValues(&res.Header, "set-cookie"))
+	}
+	b.Server("s1").SetState(StateDown)
+	srv, l = b.persistRequestTxn(cookieReq("GET", "SRV=s1"), nil, true, &tx)
+	if srv == nil || l != 'D' {
+		t.Errorf("force-persist: %v %c", srv, l)
+	}
+}
