@@ -15,6 +15,10 @@ type ConnectRequest struct {
 	// never redispatched. Nil means the backend's balancing algorithm
 	// chooses.
 	Server *Server
+	// Persist says Server was chosen by a persistence cookie: unlike a
+	// use-server choice, "option redispatch" may send a failed attempt
+	// to another server, as HAProxy does.
+	Persist bool
 	// Key is the balancing hash (balance.HashAddr of the client's
 	// address for "balance source"); 0 when there is none.
 	Key uint64
@@ -170,7 +174,7 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 			return nil, r, err
 		}
 		r.Retries++
-		if bc.Redispatch && req.Server == nil && redispatchNow(attempt+1, bc.Retries, bc.RedispatchInterval) {
+		if bc.Redispatch && (req.Server == nil || req.Persist) && redispatchNow(attempt+1, bc.Retries, bc.RedispatchInterval) {
 			c.ReleaseServer()
 			old := srv
 			srv, _, err = b.acquire(req.Key, c.killCh, old)

@@ -90,6 +90,10 @@ type httpConn struct {
 	keptSrv *Server
 	// cookieCli and cookieSrv are the persistence cookie letters of %tsc.
 	cookieCli, cookieSrv byte
+	// ck is the transaction's persistence cookie state (httpcookie.go);
+	// persisted says the server was chosen by the cookie.
+	ck        cookieTxn
+	persisted bool
 	// rid is the transaction's number (%rt) once ridSet, uid its unique
 	// id.
 	rid    uint64
@@ -469,6 +473,7 @@ func (hc *httpConn) transaction() bool {
 	defer hc.leaveBackend()
 	st.Backend = &be.view
 	var forced *Server
+	force := false
 	if br := be.rules; br != nil {
 		if br != fr {
 			if br.NeedsContent() && !hc.contentRules(br, st, start) {
@@ -478,12 +483,18 @@ func (hc *httpConn) transaction() bool {
 				return hc.ruleResponse(start, tr, &res, 'R')
 			}
 		}
-		if name, _ := br.UseServer(st); name != "" {
+		var name string
+		if name, force = br.UseServer(st); name != "" {
 			forced = be.Server(name)
 		}
 	}
-	if forced == nil {
-		forced, hc.cookieCli = be.persistRequest(req)
+	// The cookie is read (and edited) even when use-server chose: it
+	// then chooses nothing, as in HAProxy.
+	byCookie, cli := be.persistRequestTxn(req, forced, force, &hc.ck)
+	hc.cookieCli = cli
+	hc.persisted = false
+	if forced == nil && byCookie != nil {
+		forced, hc.persisted = byCookie, true
 	}
 	if a := be.cfg.HTTP.Applet; a != nil {
 		if hc.req.Framing != http1.NoBody {
@@ -534,7 +545,7 @@ func (hc *httpConn) contentRules(r *rules.Proxy, st *rules.Stream, start time.Ti
 // failure the termination state is set.
 func (hc *httpConn) connect(be *Backend, forced *Server) bool {
 	c := hc.c
-	req := ConnectRequest{Server: forced, Src: c.client, Dst: c.st.Dst, Key: be.key.of(&hc.req, c.client)}
+	req := ConnectRequest{Server: forced, Persist: hc.persisted && forced != nil, Src: c.client, Dst: c.st.Dst, Key: be.key.of(&hc.req, c.client)}
 	// "safe": a session's first request only takes a connection of its
 	// own (it has none); "never": only ever its own.
 	any := (hc.nreq > 0 || be.cfg.HTTP.Reuse >= ReuseAggressive) && be.cfg.HTTP.Reuse != ReuseNever
@@ -815,7 +826,10 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 			return hc.responseDenied(start, tr, tSent, &r)
 		}
 	}
-	hc.cookieSrv = be.persistResponse(res, hc.lg.server, hc.cookieCli)
+	if hc.lg.redispatch {
+		hc.ck.direct = false // a redispatch clears SF_DIRECT: the cookie is set anew
+	}
+	hc.cookieSrv = be.persistResponseTxn(res, hc.lg.server, &hc.ck)
 	hc.afterResponse()
 	hc.status = res.Status
 

@@ -611,3 +611,40 @@ backend be
 		}
 	})
 }
+
+// TestHTTPCookieRedispatch: a request sent to its cookie's server, which refuses the
+// connection (not yet marked DOWN: no checks), goes to another server on the last retry with
+// option redispatch, as in HAProxy (lb and haproxy).
+func TestHTTPCookieRedispatch(t *testing.T) {
+	s2 := startHTTPServer(t, "s2", nil)
+	dead := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		return ln.Addr().String()
+	}()
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg := writeConfig(t, httpDefaults+fmt.Sprintf(`
+listen l
+    bind %s
+    timeout connect 500ms
+    retries 1
+    option redispatch
+    cookie SRV insert indirect
+    server s1 %s cookie c1
+    server s2 %s cookie c2
+`, addr, dead, s2.addr()))
+	onLBAndHAProxy(t, cfg, addr, func(t *testing.T, _ *outFile) {
+		c := dialHTTP(t, addr)
+		c.send("GET /x HTTP/1.1\r\nHost: h\r\nCookie: SRV=c1\r\n\r\n")
+		head, body := c.response()
+		if !strings.HasPrefix(head, "HTTP/1.1 200") || !strings.HasPrefix(body, "s2 GET /x") {
+			t.Errorf("cookie of a refusing server: %q %q; want s2's answer", head, body)
+		}
+		if !strings.Contains(strings.ToLower(head), "set-cookie: srv=c2") {
+			t.Errorf("no new cookie for s2: %q", head)
+		}
+	})
+}
