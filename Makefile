@@ -67,6 +67,12 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzCompile$$' -fuzztime $(FUZZTIME) ./internal/rules/
 	$(GO) test -run '^$$' -fuzz '^FuzzEval$$' -fuzztime $(FUZZTIME) ./internal/rules/
 	$(GO) test -run '^$$' -fuzz '^FuzzCompileLogFormat$$' -fuzztime $(FUZZTIME) ./internal/logs/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $(FUZZTIME) ./internal/http1/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseResponse$$' -fuzztime $(FUZZTIME) ./internal/http1/
+	$(GO) test -run '^$$' -fuzz '^FuzzChunkScanner$$' -fuzztime $(FUZZTIME) ./internal/http1/
+	$(GO) test -run '^$$' -fuzz '^FuzzURLParam$$' -fuzztime $(FUZZTIME) ./internal/rules/
+	$(GO) test -run '^$$' -fuzz '^FuzzCookie$$' -fuzztime $(FUZZTIME) ./internal/rules/
+	$(GO) test -run '^$$' -fuzz '^FuzzCookieHeader$$' -fuzztime $(FUZZTIME) ./internal/proxy/
 
 bench: bench-deps build
 	./scripts/bench.sh ./$(BIN)/lb $${ROUNDS:-3}
