@@ -90,6 +90,10 @@ type httpConn struct {
 	keptSrv *Server
 	// cookieCli and cookieSrv are the persistence cookie letters of %tsc.
 	cookieCli, cookieSrv byte
+	// chunkN and chunkDone are what the scan of a chunked request body
+	// found in the bytes read with its head.
+	chunkN    int
+	chunkDone bool
 	// ck is the transaction's persistence cookie state (httpcookie.go);
 	// persisted says the server was chosen by the cookie.
 	ck        cookieTxn
@@ -406,9 +410,21 @@ func (hc *httpConn) transaction() bool {
 	if err != nil {
 		return false
 	}
+	req := &hc.req
+	if req.Framing == http1.Chunked {
+		// The body bytes already here are checked before anything else,
+		// as HAProxy's H1 layer parses them with the head: a bad chunk
+		// is a request it cannot read (400, "<BADREQ>").
+		hc.rchunks.Reset()
+		n, done, err := hc.rchunks.Scan(hc.buf[hc.r:hc.w])
+		if err != nil {
+			hc.badRequest(start, 400, TermProxy)
+			return false
+		}
+		hc.chunkN, hc.chunkDone = n, done
+	}
 	tHead := time.Now()
 	tr := tHead.Sub(start)
-	req := &hc.req
 	hc.up = int64(req.HeadLen)
 	hc.reqLine = append(append(append(append(append(hc.reqLine[:0], req.Method...), ' '), req.URI...), " HTTP/1."...), byte('0'+req.Minor))
 	hc.closing = req.Close || hc.h.f.eng.stopping.Load()
@@ -615,12 +631,8 @@ func (hc *httpConn) sendRequest(be *Backend, forced *Server, mode HTTPConnMode) 
 		hc.reqBodyN = k
 		more = k < req.ContentLength
 	case http1.Chunked:
-		hc.rchunks.Reset()
-		n, done, err := hc.rchunks.Scan(hc.buf[hc.r:hc.w])
-		if err != nil {
-			hc.ts = [2]byte{TermProxy, 'H'}
-			return time.Time{}, false
-		}
+		// Scanned with the head (transaction).
+		n, done := hc.chunkN, hc.chunkDone
 		hc.out = append(hc.out, hc.buf[hc.r:hc.r+n]...)
 		hc.r += n
 		more = !done

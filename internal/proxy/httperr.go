@@ -23,6 +23,7 @@ var errorPages = map[int]struct{ reason, text string }{
 	408: {"Request Time-out", "Your browser didn't send a complete request in time."},
 	410: {"Gone", "The resource is no longer available and will not be available again."},
 	413: {"Payload Too Large", "The request entity exceeds the maximum allowed."},
+	422: {"Unprocessable Content", "The server cannot process the contained instructions."},
 	425: {"Too Early", "Your browser sent early data."},
 	429: {"Too Many Requests", "You have sent too many requests in a given amount of time."},
 	500: {"Internal Server Error", "An internal server error occurred."},
@@ -52,7 +53,13 @@ func appendMuxError(b []byte, status int) []byte {
 	b = append(b, reason...)
 	b = append(b, "\r\nContent-length: "...)
 	b = strconv.AppendInt(b, int64(len(body)), 10)
-	b = append(b, "\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n"...)
+	if status == 422 {
+		// HAProxy's stored 422 has no Connection field (it closes all
+		// the same).
+		b = append(b, "\r\nCache-Control: no-cache\r\nContent-Type: text/html\r\n\r\n"...)
+	} else {
+		b = append(b, "\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n"...)
+	}
 	return append(b, body...)
 }
 
