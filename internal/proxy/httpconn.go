@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"lb/internal/http1"
@@ -42,6 +43,10 @@ type httpConn struct {
 	h   *httpHandler
 	c   *Conn
 	cli net.Conn
+	rc  syscall.RawConn // cli's, once waitReadable needed it
+	// readyFn is hc.ready, bound once; waited is its state.
+	readyFn func(uintptr) bool
+	waited  bool
 
 	// buf holds the client's data, buf[r:w] not yet consumed (the rest of
 	// a request body, pipelined requests); sbuf the server's, likewise.
@@ -144,6 +149,9 @@ func (hc *httpConn) run() {
 		}
 		hc.nreq++
 		hc.idleSince = time.Now()
+		if st := hc.c.st; st != nil {
+			st.EndTxn()
+		}
 		eng := hc.h.f.eng
 		if eng.stopping.Load() {
 			hc.finish() // soft stop: see Engine.CloseIdle
@@ -166,6 +174,11 @@ func (hc *httpConn) run() {
 			spin = dl
 		}
 		_ = hc.cli.SetReadDeadline(spin)
+		// The wait holds no buffer: the runtime's poller says when the
+		// client is readable, and only then is a buffer taken.
+		hc.dropBufs()
+		hc.waitReadable()
+		hc.takeBufs()
 		n, err := hc.cli.Read(hc.buf)
 		if n > 0 {
 			hc.w = n
@@ -190,6 +203,39 @@ func (hc *httpConn) run() {
 		c.httpIdle.Store(false)
 		hc.takeBufs()
 	}
+}
+
+// waitReadable waits, with no buffer, until the client socket is readable
+// or its read deadline passes (the read that follows tells which). Where
+// the socket exposes no descriptor it returns at once.
+func (hc *httpConn) waitReadable() {
+	if hc.rc == nil {
+		sc, ok := hc.cli.(syscall.Conn)
+		if !ok {
+			return
+		}
+		rc, err := sc.SyscallConn()
+		if err != nil {
+			return
+		}
+		hc.rc = rc
+	}
+	if hc.readyFn == nil {
+		hc.readyFn = hc.ready
+	}
+	hc.waited = false
+	_ = hc.rc.Read(hc.readyFn)
+}
+
+// ready is waitReadable's callback: its first call reports "not ready"
+// without a system call, so that the runtime waits for readiness; the
+// second means it came (or the deadline passed).
+func (hc *httpConn) ready(uintptr) bool {
+	if !hc.waited {
+		hc.waited = true
+		return false
+	}
+	return true
 }
 
 // spinWait is how long a keep-alive client's goroutine waits for its next
@@ -246,6 +292,8 @@ func (hc *httpConn) takeBufs() {
 	}
 }
 
+
+
 func (hc *httpConn) dropBufs() {
 	if hc.buf != nil {
 		putBuf(hc.buf)
@@ -260,7 +308,7 @@ func (hc *httpConn) dropBufs() {
 func (hc *httpConn) reset() {
 	hc.dropBufs()
 	out, reqLine, caps, body, uid := hc.out[:0], hc.reqLine[:0], hc.caps[:0], hc.body[:0], hc.uid[:0]
-	*hc = httpConn{out: out, reqLine: reqLine, caps: caps, body: body, uid: uid}
+	*hc = httpConn{out: out, reqLine: reqLine, caps: caps, body: body, uid: uid, readyFn: hc.readyFn}
 }
 
 func (hc *httpConn) requestTimeout() time.Duration {

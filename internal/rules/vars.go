@@ -43,6 +43,9 @@ func (pv *ProcVars) get(name string) *procVar {
 // values and is reused from one value to the next.
 type varVal struct {
 	set bool
+	// txn: the variable's scope ends with the HTTP transaction (txn, req,
+	// res), not with the session.
+	txn bool
 	smp sample
 	buf []byte
 }
@@ -61,6 +64,7 @@ type varRef struct {
 	name string
 	proc *procVar
 	slot int
+	txn  bool // a txn, req or res variable
 }
 
 // varNameRE is a variable name as HAProxy accepts it.
@@ -89,7 +93,7 @@ func (c *compiler) varRef(name string) (*varRef, error) {
 		slot = len(c.p.c.slots)
 		c.p.c.slots[name] = slot
 	}
-	return &varRef{name: name, slot: slot}, nil
+	return &varRef{name: name, slot: slot, txn: scope != "sess"}, nil
 }
 
 // stream returns the stream's storage for a non-proc variable.
@@ -129,7 +133,9 @@ func (v *varRef) set(ev *evalCtx, smp sample) {
 		v.proc.mu.Unlock()
 		return
 	}
-	v.stream(ev).store(smp)
+	val := v.stream(ev)
+	val.store(smp)
+	val.txn = v.txn
 }
 
 func (v *varRef) unset(ev *evalCtx) {
@@ -140,6 +146,17 @@ func (v *varRef) unset(ev *evalCtx) {
 		return
 	}
 	v.stream(ev).set = false
+}
+
+// EndTxn ends an HTTP transaction on s: its txn, req and res variables
+// are unset (sess variables live as long as the connection), as each
+// request of a keep-alive connection is a stream of its own in HAProxy.
+func (s *Stream) EndTxn() {
+	for i := range s.st.vars {
+		if s.st.vars[i].txn {
+			s.st.vars[i].set = false
+		}
+	}
 }
 
 // setVarCond is one of set-var's conditions.

@@ -648,3 +648,30 @@ listen l
 		}
 	})
 }
+
+// TestHTTPVarScopes: on a keep-alive connection, txn variables end with their request and
+// sess variables last as long as the connection, as in HAProxy (lb and haproxy).
+func TestHTTPVarScopes(t *testing.T) {
+	srv := startHTTPServer(t, "s", nil)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg := writeConfig(t, httpDefaults+fmt.Sprintf(`
+listen l
+    bind %s
+    http-request set-var(txn.a) str(x) if { path /set }
+    http-request set-var(sess.b) str(y) if { path /set }
+    http-response set-header X-A "%%[var(txn.a)]"
+    http-response set-header X-B "%%[var(sess.b)]"
+    server s1 %s
+`, addr, srv.addr()))
+	onLBAndHAProxy(t, cfg, addr, func(t *testing.T, _ *outFile) {
+		c := dialHTTP(t, addr)
+		for _, tc := range []struct{ path, a, b string }{{"/set", "x", "y"}, {"/next", "", "y"}} {
+			c.send("GET " + tc.path + " HTTP/1.1\r\nHost: h\r\n\r\n")
+			head, _ := c.response()
+			h := strings.ToLower(head)
+			if !strings.Contains(h, "x-a: "+tc.a+"\r\n") || !strings.Contains(h, "x-b: "+tc.b+"\r\n") {
+				t.Errorf("%s: want x-a %q and x-b %q in\n%s", tc.path, tc.a, tc.b, head)
+			}
+		}
+	})
+}
