@@ -271,6 +271,11 @@ func (l *TCPLog) captures(res bool) (vals [][]byte, ok bool) {
 // byte in the map prints as '#' and two upper-case hexadecimal digits.
 var urlEncodeMap, hdrEncodeMap [256]bool
 
+// httpEncodeMap is HAProxy's http_encode_map, for the samples of a
+// unique-id-format (an HTTP header's value): the control bytes but HTAB,
+// printed as '%' and two hexadecimal digits.
+var httpEncodeMap [256]bool
+
 func init() {
 	for c := 0; c < 256; c++ {
 		if c < 32 || c >= 127 {
@@ -283,17 +288,26 @@ func init() {
 	for _, c := range []byte(`"#{|}`) {
 		hdrEncodeMap[c] = true
 	}
+	for c := 0; c < 32; c++ {
+		httpEncodeMap[c] = c != '\t'
+	}
+	httpEncodeMap[0x7f] = true
 }
 
 // appendEncoded is HAProxy's lf_encode_chunk: s with the bytes of the map
 // as "#XX", and with the E flag '"', '\' and ']' not in the map escaped
 // with a backslash. It adds no quotes and prints nothing for an empty s.
 func appendEncoded(b, s []byte, m *[256]bool, flags uint8) []byte {
+	return appendEncodedWith(b, s, m, '#', flags)
+}
+
+// appendEncodedWith is appendEncoded with esc starting the escapes.
+func appendEncodedWith(b, s []byte, m *[256]bool, esc byte, flags uint8) []byte {
 	const hexDigits = "0123456789ABCDEF"
 	for _, c := range s {
 		switch {
 		case m[c]:
-			b = append(b, '#', hexDigits[c>>4], hexDigits[c&15])
+			b = append(b, esc, hexDigits[c>>4], hexDigits[c&15])
 		case flags&flagEscape != 0 && (c == '"' || c == '\\' || c == ']'):
 			b = append(b, '\\', c)
 		default:

@@ -34,7 +34,18 @@ type LogFormatOptions struct {
 	// and %hrl as "-" per capture even in a TCP session, which fills none;
 	// with none, both print nothing.
 	ReqCaptures, ResCaptures int
+	// Sample compiles the sample expression of a "%[expr]" node (expr
+	// is what is between the brackets; rest is the format from expr on,
+	// which HAProxy's messages quote). Its error is the message the
+	// format's compilation fails with. Nil refuses "%[" as not supported.
+	Sample func(expr, rest string) (SampleFunc, error)
 }
+
+// SampleFunc appends the value of a compiled sample expression, as a
+// string, to dst, evaluated on ctx (the record's TCPLog.Sample). ok is
+// false when the sample is absent: the fetch found nothing or its value
+// cannot be made a string. It must not keep dst.
+type SampleFunc func(dst []byte, ctx any) (out []byte, ok bool)
 
 // LogFormat is a compiled log-format or unique-id-format string (HAProxy 2.6
 // configuration.txt §8.2.6 "Custom log format"). It is immutable and safe
@@ -111,6 +122,7 @@ const (
 	kTermState            // %ts
 	kTermStateCk          // %tsc
 	kGlobal               // %o: sets the default flags of the variables after it
+	kSample               // %[expr]
 
 	// HTTP mode only.
 	kCookieCli    // %CC
@@ -163,6 +175,11 @@ type fmtNode struct {
 	kind  varKind
 	flags uint8
 	text  string // kText's bytes
+	// smp is kSample's compiled expression; http is set for the samples
+	// of a unique-id-format, which HAProxy parses with LOG_OPT_HTTP and
+	// prints encoded (lf_encode_chunk), never quoted nor "-".
+	smp  SampleFunc
+	http bool
 }
 
 // LogFormatError is a format string that does not compile. Its message is
@@ -183,8 +200,9 @@ func (e *LogFormatError) Error() string { return e.Msg }
 // space (none at the start), "%{flags}" before a variable sets its flags
 // ("+Q", "-M", comma-separated) and "%o" sets the default flags of the
 // variables after it. A '%' followed by a character that starts no
-// variable is dropped, as HAProxy does. Sample expressions ("%[…]") are not
-// supported; unknown variables and flags are errors.
+// variable is dropped, as HAProxy does. A sample expression ("%[expr]",
+// flags allowed before it as "%{+Q}[expr]") is compiled by opt.Sample;
+// unknown variables and flags are errors.
 func CompileLogFormat(s string, opt LogFormatOptions) (*LogFormat, error) {
 	f := &LogFormat{src: s, pid: opt.PID, host: opt.Hostname, reqCaps: opt.ReqCaptures, resCaps: opt.ResCaptures}
 	if f.pid == 0 {
@@ -240,13 +258,12 @@ func CompileLogFormat(s string, opt LogFormatOptions) (*LogFormat, error) {
 			arg, hasArg = s[j+1:j+1+end], true
 			j += end + 2
 			if j < len(s) && s[j] == '[' {
-				return fail("'%[' in " + keyword + " is not supported by lb yet")
+				break
 			}
 			if j == len(s) || !isAlnum(s[j]) {
 				return fail("parse argument modifier without variable name near '%{" + arg + "}'")
 			}
 		case n == '[':
-			return fail("'%[' in " + keyword + " is not supported by lb yet")
 		case isAlpha(n):
 		case isDigit(n) || n == ' ' || n == '\t':
 			return fail("unexpected variable name near '" + string(n) + "' at position " + strconv.Itoa(j) +
@@ -254,6 +271,32 @@ func CompileLogFormat(s string, opt LogFormatOptions) (*LogFormat, error) {
 		default:
 			// HAProxy drops the '%' and goes on with the text.
 			i++
+			continue
+		}
+		if s[j] == '[' {
+			// A sample expression: up to the first ']', as HAProxy reads it.
+			end := strings.IndexByte(s[j+1:], ']')
+			if end < 0 {
+				return fail("missing ']' after '" + s[j+1:] + "'")
+			}
+			if opt.Sample == nil {
+				return fail("'%[' in " + keyword + " is not supported by lb yet")
+			}
+			expr := s[j+1 : j+1+end]
+			fn, err := opt.Sample(expr, s[j+1:])
+			if err != nil {
+				return fail(err.Error())
+			}
+			flags := defFlags
+			if hasArg {
+				var msg string
+				if flags, msg = parseFlags(arg, flags, "["+expr+"]"); msg != "" {
+					return fail(msg)
+				}
+			}
+			flushText()
+			f.nodes = append(f.nodes, fmtNode{kind: kSample, flags: flags, smp: fn, http: opt.UniqueID})
+			i = j + end + 2
 			continue
 		}
 		k := j
@@ -336,6 +379,17 @@ func (f *LogFormat) UsesUniqueID() bool {
 	return false
 }
 
+// UsesSamples reports whether the format has sample expressions ("%[…]"),
+// which read the record's Sample.
+func (f *LogFormat) UsesSamples() bool {
+	for _, n := range f.nodes {
+		if n.kind == kSample {
+			return true
+		}
+	}
+	return false
+}
+
 // GenerateUniqueID renders f, a unique-id-format, for r into buf[:0] and
 // stores the result in r.UniqueID, as HAProxy 2.6 does for a TCP session
 // just before logging it: every value is final, and %ID in the format
@@ -375,6 +429,8 @@ func (n *fmtNode) partial() bool {
 		return true
 	case kFrontend, kFrontendXprt, kBackend, kServer, kHostname, kUniqueID:
 		return n.flags&(flagQuote|flagEscape) == 0
+	case kSample:
+		return n.http || n.flags&(flagQuote|flagEscape) == 0
 	}
 	return n.encoded()
 }
@@ -387,6 +443,18 @@ func (n *fmtNode) encoded() bool {
 		return true
 	}
 	return false
+}
+
+// escape is the byte that starts the escapes n prints, 0 when it
+// prints none.
+func (n *fmtNode) escape() byte {
+	switch {
+	case n.encoded():
+		return '#'
+	case n.kind == kSample && n.http:
+		return '%'
+	}
+	return 0
 }
 
 // appendLimited is AppendFormat printing at most limit bytes (no limit
@@ -407,10 +475,13 @@ func (f *LogFormat) appendLimited(b []byte, r *TCPLog, limit int) []byte {
 				return b[:before]
 			}
 			b = b[:start+limit]
-			if n.encoded() {
+			if esc := n.escape(); esc != 0 {
 				// An escape is written whole or not at all ('#' is
-				// always escaped, so it starts one).
-				if k := bytes.LastIndexByte(b[max(before, len(b)-2):], '#'); k >= 0 {
+				// always escaped, so it starts one; a '%' of a sample
+				// almost always does: only control bytes are escaped
+				// there, and a '%' of the value itself is taken for
+				// one).
+				if k := bytes.LastIndexByte(b[max(before, len(b)-2):], esc); k >= 0 {
 					b = b[:max(before, len(b)-2)+k]
 				}
 			}
@@ -612,6 +683,8 @@ func (f *LogFormat) appendNode(b []byte, n *fmtNode, r *TCPLog, lastSpace bool) 
 			b = appendText(b, f.host, n.flags)
 		case kUniqueID:
 			b = appendText(b, r.uniqueID(), n.flags)
+		case kSample:
+			b = appendSample(b, n, r)
 		case kCookieCli, kCookieSrv:
 			b = appendText(b, "", n.flags) // no "capture cookie" in lb
 		case kTa:
@@ -673,6 +746,79 @@ func appendText[S string | []byte](b []byte, s S, flags uint8) []byte {
 	}
 	if flags&flagQuote != 0 {
 		b = append(b, '"')
+	}
+	return b
+}
+
+// appendSample is HAProxy's LOG_FMT_EXPR: the sample as a string, printed
+// as lf_text_len prints text (quoted with Q, escaped with E, "-" with M
+// when absent or empty); in a unique-id-format (LOG_OPT_HTTP), encoded
+// by lf_encode_chunk with http_encode_map: control bytes as "%XX", '"',
+// '\' and ']' escaped with E, never quoted nor "-".
+func appendSample(b []byte, n *fmtNode, r *TCPLog) []byte {
+	start := len(b)
+	b, ok := n.smp(b, r.Sample)
+	if !ok {
+		b = b[:start]
+	}
+	switch {
+	case n.http:
+		return encodeTail(b, start, &httpEncodeMap, '%', n.flags, false)
+	case len(b) > start:
+		return encodeTail(b, start, nil, 0, n.flags, n.flags&flagQuote != 0)
+	case n.flags&flagQuote != 0:
+		return append(b, '"', '"')
+	case n.flags&flagMandatory != 0:
+		return append(b, '-')
+	}
+	return b
+}
+
+// encodeTail rewrites b[start:] in place as appendEncodedWith prints it
+// (m nil: no byte is escaped with esc), between double quotes with quote,
+// without a buffer of its own: b grows by what the escapes add and is
+// rewritten from its end.
+func encodeTail(b []byte, start int, m *[256]bool, esc byte, flags uint8, quote bool) []byte {
+	const hexDigits = "0123456789ABCDEF"
+	escE := flags&flagEscape != 0
+	special := func(c byte) bool { return escE && (c == '"' || c == '\\' || c == ']') }
+	extra := 0
+	for _, c := range b[start:] {
+		switch {
+		case m != nil && m[c]:
+			extra += 2
+		case special(c):
+			extra++
+		}
+	}
+	if quote {
+		extra += 2
+	}
+	end := len(b)
+	for range extra {
+		b = append(b, 0)
+	}
+	w := len(b)
+	if quote {
+		w--
+		b[w] = '"'
+	}
+	for r := end - 1; r >= start; r-- {
+		c := b[r]
+		switch {
+		case m != nil && m[c]:
+			w -= 3
+			b[w], b[w+1], b[w+2] = esc, hexDigits[c>>4], hexDigits[c&15]
+		case special(c):
+			w -= 2
+			b[w], b[w+1] = '\\', c
+		default:
+			w--
+			b[w] = c
+		}
+	}
+	if quote {
+		b[start] = '"'
 	}
 	return b
 }

@@ -85,6 +85,11 @@ type TCPLog struct {
 	// UniqueID is the session's unique id (%ID), rendered by the proxy's
 	// unique-id-format (see LogFormat.GenerateUniqueID); empty prints "-".
 	UniqueID []byte
+	// Sample is what the "%[…]" sample expressions of a log-format or
+	// unique-id-format are evaluated on: it is passed, as it is, to the
+	// SampleFunc the format's LogFormatOptions.Sample compiled. The logs
+	// package never looks into it; nil is passed as nil.
+	Sample any
 
 	// HTTP is the part of an HTTP transaction's record (mode http, one
 	// record per request); unset (HTTP.Set false) in a TCP session's. It

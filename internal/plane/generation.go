@@ -22,9 +22,9 @@ type Generation struct {
 	backends map[string]*proxy.Backend
 	order    []*proxy.Backend // the backends in the configuration's order
 	// mu guards serving.
-	mu       sync.Mutex
-	serving  []*proxy.Binding
-	checks   *checkSet
+	mu      sync.Mutex
+	serving []*proxy.Binding
+	checks  *checkSet
 
 	// warned holds the keys of the warnings given once (see warnOnce).
 	warned sync.Map

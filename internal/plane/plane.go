@@ -64,7 +64,8 @@ func (g *Generation) startFrontends(cfg *config.Config, lns []Listener, proxyMax
 	if errs := CheckHTTP(cfg); len(errs) > 0 {
 		return errs[0]
 	}
-	feRules, err := compileRules(cfg, g.backends)
+	ropt := ruleOptions(cfg)
+	feRules, err := compileRules(cfg, g.backends, ropt)
 	if err != nil {
 		return err
 	}
@@ -73,7 +74,7 @@ func (g *Generation) startFrontends(cfg *config.Config, lns []Listener, proxyMax
 		if fe.Disabled {
 			continue
 		}
-		fmts, errs := compileFormats(fe)
+		fmts, errs := compileFormats(cfg, fe, ruleEnv(g.backends), ropt)
 		if len(errs) > 0 {
 			return errs[0]
 		}
@@ -87,6 +88,7 @@ func (g *Generation) startFrontends(cfg *config.Config, lns []Listener, proxyMax
 			Log:              logger.forFrontend(fe, fmts),
 			ClientKeepAlive:  fe.Options["clitcpka"] || fe.Options["tcpka"],
 		}
+		fc.LogStream = fc.Log != nil && fmts.samples()
 		if fe.Mode == config.ModeHTTP {
 			fc.HTTP = httpFrontend(cfg, fe)
 			fc.HTTP.UniqueID = uniqueIDHook(fmts.uid)

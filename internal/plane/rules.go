@@ -96,10 +96,11 @@ func (e ruleEnv) Backend(name string) rules.Backend {
 // compileRules compiles the rules of every proxy lb runs against the
 // generation's backends, sets each backend's own rules, and returns the
 // frontends' rules by proxy.
-func compileRules(cfg *config.Config, backends map[string]*proxy.Backend) (map[*config.Proxy]*rules.Proxy, error) {
+// opt are the generation's rule options (ruleOptions), which the log formats' samples
+// share.
+func compileRules(cfg *config.Config, backends map[string]*proxy.Backend, opt rules.Options) (map[*config.Proxy]*rules.Proxy, error) {
 	out := map[*config.Proxy]*rules.Proxy{}
 	env := ruleEnv(backends)
-	opt := ruleOptions(cfg)
 	for _, rp := range ruleProxies(cfg) {
 		r, errs := rules.Compile(cfg, rp.compiled, env, opt)
 		if len(errs) > 0 {

@@ -1,6 +1,7 @@
 package plane
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"lb/internal/config"
 	"lb/internal/logs"
 	"lb/internal/proxy"
+	"lb/internal/rules"
 	"lb/internal/systemd"
 )
 
@@ -121,6 +123,15 @@ func targetsOf(g *config.Global, lines []config.LogTarget) []config.LogTarget {
 // unique-id-format (nil when it has none).
 type formats struct{ log, uid *logs.LogFormat }
 
+// samples reports whether the log line evaluates sample expressions, in the log-format
+// or in the unique-id-format it prints with %ID: the records need a rules stream.
+func (f formats) samples() bool {
+	if f.log == nil {
+		return false
+	}
+	return f.log.UsesSamples() || f.uid != nil && f.uid.UsesSamples() && f.log.UsesUniqueID()
+}
+
 // logsSessions reports whether the frontend logs its sessions (its HTTP transactions in
 // mode http): "option tcplog", "option httplog" (which the configuration turns into
 // tcplog outside mode http) or a "log-format" line, unless "no log".
@@ -153,11 +164,14 @@ func logFormatOf(fe *config.Proxy) string {
 
 // compileFormats compiles the frontend's log-format (or that of option httplog or
 // tcplog, the one it logs with) and its unique-id-format, with HAProxy's "failed to
-// parse" words at the line of each. In mode http the HTTP variables are accepted.
-func compileFormats(fe *config.Proxy) (formats, []error) {
+// parse" words at the line of each. In mode http the HTTP variables are accepted. Their
+// sample expressions ("%[…]") are compiled by the rules engine for fe, with the
+// generation's env (nil when only checking) and rule options (its proc variables).
+func compileFormats(cfg *config.Config, fe *config.Proxy, env rules.Env, ropt rules.Options) (formats, []error) {
 	var f formats
 	var errs []error
 	opt := logs.LogFormatOptions{HTTP: fe.Mode == config.ModeHTTP}
+	opt.Sample = sampleCompiler(cfg, fe, env, ropt, rules.LogFormat)
 	for _, c := range fe.Captures {
 		switch c.Action {
 		case "request header":
@@ -179,6 +193,7 @@ func compileFormats(fe *config.Proxy) (formats, []error) {
 		// complete (uniqueIDHook), for unique-id-header and the log's %ID.
 		uopt := opt
 		uopt.UniqueID = true
+		uopt.Sample = sampleCompiler(cfg, fe, env, ropt, rules.UniqueIDFormat)
 		uid, err := logs.CompileLogFormat(fe.UniqueIDFormat, uopt)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: proxy '%s': failed to parse unique-id-format : %v", fe.UniqueIDFormatPos, fe.Name, err))
@@ -188,16 +203,41 @@ func compileFormats(fe *config.Proxy) (formats, []error) {
 	return f, errs
 }
 
+// sampleCompiler is the logs.LogFormatOptions.Sample of fe's formats: the rules engine
+// compiles each "%[expr]" for place at, with HAProxy's words when it refuses it; the
+// compiled sample reads the record's rules stream (LogRecord.Stream, carried as
+// logs.TCPLog.Sample), and is absent ("-") on a record without one.
+func sampleCompiler(cfg *config.Config, fe *config.Proxy, env rules.Env, ropt rules.Options, at rules.SamplePlace) func(expr, rest string) (logs.SampleFunc, error) {
+	return func(expr, rest string) (logs.SampleFunc, error) {
+		sm, err := rules.CompileSample(cfg, fe, env, ropt, expr, at)
+		if err != nil {
+			var ue *rules.SampleUseError
+			if errors.As(err, &ue) {
+				return nil, fmt.Errorf("sample fetch <%s> may not be reliably used here because it needs '%s' which is not available here", rest, ue.Needs)
+			}
+			return nil, fmt.Errorf("failed to parse sample expression <%s> : %v", rest, err)
+		}
+		return func(dst []byte, ctx any) ([]byte, bool) {
+			st, _ := ctx.(*rules.Stream)
+			if st == nil {
+				return dst, false
+			}
+			return sm.AppendString(dst, st)
+		}, nil
+	}
+}
+
 // CheckFormats compiles the log-format and unique-id-format strings of every enabled
 // frontend, as Start does, and returns their errors: "lb -c" refuses what lb would refuse
 // at start.
 func CheckFormats(cfg *config.Config) []error {
 	var errs []error
+	ropt := ruleOptions(cfg)
 	for _, fe := range cfg.Frontends() {
 		if fe.Disabled {
 			continue
 		}
-		_, e := compileFormats(fe)
+		_, e := compileFormats(cfg, fe, nil, ropt)
 		errs = append(errs, e...)
 	}
 	return errs
@@ -241,6 +281,9 @@ func (t *trafficLogger) forFrontend(fe *config.Proxy, f formats) func(*proxy.Log
 		}
 		rec := tcpLogOf(r)
 		rec.LogCount = logged.Add(1) - 1
+		if r.Stream != nil {
+			rec.Sample = r.Stream
+		}
 		b := lineBufPool.Get().(*lineBufs)
 		if uid != nil && !r.HTTP.Set {
 			b.id = uid.GenerateUniqueID(&rec, b.id)
@@ -251,7 +294,7 @@ func (t *trafficLogger) forFrontend(fe *config.Proxy, f formats) func(*proxy.Log
 			level = logs.Level(r.HTTP.Level - 1)
 		}
 		_ = l.Log(level, string(b.line), nil)
-		rec.UniqueID = nil
+		rec.UniqueID, rec.Sample = nil, nil
 		lineBufPool.Put(b)
 	}
 }
@@ -286,6 +329,9 @@ func uniqueIDHook(uid *logs.LogFormat) func(*proxy.LogRecord, []byte) []byte {
 	}
 	return func(r *proxy.LogRecord, buf []byte) []byte {
 		rec := tcpLogOf(r)
+		if r.Stream != nil {
+			rec.Sample = r.Stream
+		}
 		return uid.GenerateUniqueID(&rec, buf)
 	}
 }

@@ -282,12 +282,24 @@ func (c *Conn) End() {
 	c.closeConns()
 	c.ReleaseServer()
 	c.releaseRules()
+	if c.st != nil {
+		c.releaseStream()
+	}
 	f, e := c.f, c.f.eng
 	f.cur.Add(-1)
 	e.remove(c)
 	releaseSem(f.sem)
 	releaseSem(e.sem)
 	e.slotFreed()
+}
+
+// releaseStream gives c's rules stream back to its pool.
+func (c *Conn) releaseStream() {
+	c.st.Req, c.st.Res = nil, nil
+	c.st.Frontend, c.st.Backend = nil, nil
+	c.st.Reset()
+	streamPool.Put(c.st)
+	c.st = nil
 }
 
 // serve runs the prologue on a set-up worker, then the frontend's handler.
@@ -414,7 +426,28 @@ func (c *Conn) logPrologue() {
 	}
 	rec.Tt = time.Since(c.accept)
 	rec.ActConn, rec.FeConn = int(e.actconn.Load()), int(f.cur.Load())
+	rec.Stream = c.logStream(nil)
 	f.cfg.Log(&rec)
+}
+
+// logStream returns the stream a log record of c carries (LogRecord.Stream):
+// c's rules stream, made now when the frontend keeps one for its log line
+// (FrontendConfig.LogStream) and c has none, with be as its backend; nil
+// when the frontend has no rules and keeps none.
+func (c *Conn) logStream(be *Backend) *rules.Stream {
+	if c.st == nil {
+		if !c.f.cfg.LogStream {
+			return nil
+		}
+		c.st = streamPool.Get().(*rules.Stream)
+		c.st.Src, c.st.Dst, c.st.BindName, c.st.Frontend = c.client, c.local, c.bind.cfg.Name, c.f
+	}
+	if be != nil {
+		c.st.Backend = &be.view
+	} else {
+		c.st.Backend = nil
+	}
+	return c.st
 }
 
 // newLogRecord returns c's log record as it stands before a backend is
@@ -426,14 +459,15 @@ func (c *Conn) newLogRecord() LogRecord {
 		Backend: f.cfg.Name, Server: "<NOSRV>", Tw: -1, Tc: -1, Td: -1, Termination: "--"}
 }
 
-// releaseRules gives c's stream and buffered data back to their pools.
+// releaseRules gives c's stream and buffered data back to their pools; a
+// frontend that keeps the stream for its log line (LogStream) keeps it
+// until End, without the data.
 func (c *Conn) releaseRules() {
 	if c.st != nil {
 		c.st.Req, c.st.Res = nil, nil
-		c.st.Frontend, c.st.Backend = nil, nil
-		c.st.Reset()
-		streamPool.Put(c.st)
-		c.st = nil
+		if !c.f.cfg.LogStream {
+			c.releaseStream()
+		}
 	}
 	if c.req != nil {
 		putBuf(c.req)

@@ -246,6 +246,13 @@ type LogRecord struct {
 	// connection was established.
 	Th, Td time.Duration
 
+	// Stream is the connection's rules stream as the session or
+	// transaction ends, what the "%[…]" samples of a log-format or
+	// unique-id-format read: valid only during the Log (or UniqueID)
+	// call, nil when the frontend has no rules and does not keep a
+	// stream for its log line (FrontendConfig.LogStream).
+	Stream *rules.Stream
+
 	// HTTP is set in the record of an HTTP transaction (mode http): one
 	// record per request, the fields below filled in. In mode http Accept
 	// is the start of the request (%tr), not of the connection, and Tt
@@ -315,6 +322,11 @@ type FrontendConfig struct {
 	// session's goroutine: it must not block for long, and must not keep
 	// the record after it returns (records are reused).
 	Log func(*LogRecord)
+	// LogStream makes every record handed to Log carry a rules stream
+	// (LogRecord.Stream): the connection's, kept past the set-up until
+	// the log line, or one made for it when the frontend has no rules.
+	// Set it when the log-format evaluates sample expressions.
+	LogStream bool
 	// Logger receives per-connection debug messages; nil means the
 	// engine's.
 	Logger *slog.Logger

@@ -104,10 +104,11 @@ type httpConn struct {
 	ck        cookieTxn
 	persisted bool
 	// rid is the transaction's number (%rt) once ridSet, uid its unique
-	// id.
-	rid    uint64
-	ridSet bool
-	uid    []byte
+	// id once uidMade (makeUniqueID).
+	rid     uint64
+	ridSet  bool
+	uid     []byte
+	uidMade bool
 }
 
 // requestID returns the transaction's number (%rt): the connection's for
@@ -477,21 +478,9 @@ func (hc *httpConn) transaction() bool {
 	hc.reqLine = append(append(append(append(append(hc.reqLine[:0], req.Method...), ' '), req.URI...), " HTTP/1."...), byte('0'+req.Minor))
 	hc.closing = req.Close || hc.h.f.eng.stopping.Load()
 	hc.captureRequest()
-	hc.uid = hc.uid[:0]
-	if gen := hc.h.cfg.UniqueID; gen != nil {
-		rec := c.newLogRecord()
-		rec.Accept, rec.SessionID = start, hc.requestID()
-		rec.HTTP = HTTPLog{Set: true, RequestLine: hc.reqLine, Ti: max(start.Sub(hc.idleSince), 0), Ta: -1}
-		hc.uid = gen(&rec, hc.uid)
-	}
 
-	if u := hc.h.cfg.MonitorURI; u != "" && string(req.URI) == u {
-		// Answered and not logged, as HAProxy does.
-		hc.out = appendStreamError(hc.out[:0], 200, hc.closing)
-		return hc.writeClient(hc.out) && !hc.closing && req.Framing == http1.NoBody
-	}
-
-	// The rules see the request through the stream.
+	// The rules see the request through the stream, and so does the
+	// unique-id-format.
 	st := c.st
 	fr := f.cfg.Rules
 	if st == nil {
@@ -501,6 +490,16 @@ func (hc *httpConn) transaction() bool {
 	}
 	hc.txn = rules.HTTPTxn{Req: req}
 	st.HTTP = &hc.txn
+	st.Backend = nil
+
+	hc.uid, hc.uidMade = hc.uid[:0], false
+
+	if u := hc.h.cfg.MonitorURI; u != "" && string(req.URI) == u {
+		// Answered and not logged, as HAProxy does.
+		hc.out = appendStreamError(hc.out[:0], 200, hc.closing)
+		return hc.writeClient(hc.out) && !hc.closing && req.Framing == http1.NoBody
+	}
+
 	if fr != nil && fr.NeedsContent() && !hc.contentRules(fr, st, start) {
 		return false
 	}
@@ -568,6 +567,7 @@ func (hc *httpConn) transaction() bool {
 			return hc.appletTxn(start, tr, resp)
 		}
 	}
+	hc.makeUniqueID(start)
 	if name := hc.h.cfg.UniqueIDHeader; name != "" && hc.h.cfg.UniqueID != nil {
 		req.Header.Add(name, hc.uid)
 	}
@@ -586,6 +586,25 @@ func (hc *httpConn) transaction() bool {
 		return hc.errorTxn(start, tr, 503)
 	}
 	return hc.response(start, tr, tSent, be, mode)
+}
+
+// makeUniqueID makes the request's unique id (unique-id-format) the first time it is
+// called for the transaction: as HAProxy 2.6 does, once the http-request rules of the
+// frontend and of the backend ran, before the request is sent (with unique-id-header),
+// or when a transaction that did not get that far is logged. Its samples read the
+// request as the rules left it.
+func (hc *httpConn) makeUniqueID(start time.Time) {
+	gen := hc.h.cfg.UniqueID
+	if hc.uidMade || gen == nil {
+		return
+	}
+	hc.uidMade = true
+	c := hc.c
+	rec := c.newLogRecord()
+	rec.Accept, rec.SessionID = start, hc.requestID()
+	rec.HTTP = HTTPLog{Set: true, RequestLine: hc.reqLine, Ti: max(start.Sub(hc.idleSince), 0), Ta: -1}
+	rec.Stream = c.st
+	hc.uid = gen(&rec, hc.uid)
 }
 
 // contentRules runs the tcp-request content rules of r on the request as
@@ -1586,6 +1605,9 @@ func (hc *httpConn) logTxn(start time.Time, tr, trs, ta time.Duration, haveReq b
 	if f.cfg.Log == nil || hc.txn.LogLevel == rules.LogLevelSilent {
 		return
 	}
+	if haveReq {
+		hc.makeUniqueID(start)
+	}
 	rec := logPool.Get().(*LogRecord)
 	*rec = c.newLogRecord()
 	lg := &hc.lg
@@ -1638,6 +1660,10 @@ func (hc *httpConn) logTxn(start time.Time, tr, trs, ta time.Duration, haveReq b
 		srv.be.mu.Lock()
 		rec.SrvConn = srv.cur
 		srv.be.mu.Unlock()
+	}
+	rec.Stream = c.logStream(be)
+	if rec.Stream != nil && !haveReq {
+		rec.Stream.HTTP = nil // no request head: nothing of a previous one
 	}
 	f.cfg.Log(rec)
 	*rec = LogRecord{}

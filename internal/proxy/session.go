@@ -143,6 +143,7 @@ func (t *tally) finish(c *Conn, connected bool) {
 	if f.cfg.Log != nil {
 		rec := logPool.Get().(*LogRecord)
 		t.fillLog(c, rec, connected)
+		rec.Stream = c.logStream(be)
 		rec.ActConn, rec.FeConn = int(e.actconn.Load()), int(f.cur.Load())
 		if be != nil {
 			rec.BeConn = int(be.cur.Load())
@@ -153,6 +154,7 @@ func (t *tally) finish(c *Conn, connected bool) {
 			srv.be.mu.Unlock()
 		}
 		f.cfg.Log(rec)
+		*rec = LogRecord{}
 		logPool.Put(rec)
 	}
 	// Closed after the log line, as HAProxy logs before it closes: a

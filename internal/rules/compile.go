@@ -113,6 +113,14 @@ func compile(cfg *config.Config, px *config.Proxy, env Env, opt Options) (*Proxy
 	if cfg == nil {
 		cfg = &config.Config{Proxies: []*config.Proxy{px}}
 	}
+	p := newProxy(cfg, px, env, opt)
+	c := &compiler{cfg: cfg, px: px, env: env, opt: opt, p: p, acls: map[string]*acl{}}
+	return c.compileRules()
+}
+
+// newProxy returns px's Proxy without rules: what fetches read of it (its
+// name, its variables, its backends).
+func newProxy(cfg *config.Config, px *config.Proxy, env Env, opt Options) *Proxy {
 	p := &Proxy{Name: px.Name, InspectDelay: px.InspectDelay, ResponseInspectDelay: px.ResponseInspectDelay}
 	p.c.proc = opt.ProcVars
 	if p.c.proc == nil {
@@ -135,8 +143,12 @@ func compile(cfg *config.Config, px *config.Proxy, env Env, opt Options) (*Proxy
 	for _, s := range px.Servers {
 		p.c.servers[s.Name] = s.Name
 	}
-	c := &compiler{cfg: cfg, px: px, env: env, opt: opt, p: p, acls: map[string]*acl{}}
+	return p
+}
 
+// compileRules compiles the rules of c.px into c.p.
+func (c *compiler) compileRules() (*Proxy, []error) {
+	p, px := c.p, c.px
 	for _, r := range px.TCPRequest {
 		set, act, _ := strings.Cut(r.Action, " ")
 		switch set {

@@ -9,7 +9,7 @@ import (
 
 // place is where a sample expression is evaluated; fetches declare the
 // places whose data they can read, as HAProxy's SMP_VAL_* bits do.
-type place uint8
+type place uint16
 
 const (
 	placeConn      place = 1 << iota // tcp-request connection
@@ -20,14 +20,16 @@ const (
 	placeHTTPReq                     // http-request, redirect
 	placeHTTPRes                     // http-response
 	placeHTTPAfter                   // http-after-response
+	placeLog                         // a log-format's "%[…]", at the end of the stream (SMP_VAL_*_LOG_END)
+	placeUniqueID                    // a unique-id-format's, once the request head is complete (SMP_VAL_*_HRQ_HDR)
 
 	placeHTTP   = placeHTTPReq | placeHTTPRes | placeHTTPAfter
-	placeAll    = placeConn | placeSess | placeContent | placeSwitch | placeResponse | placeHTTP
+	placeAll    = placeConn | placeSess | placeContent | placeSwitch | placeResponse | placeHTTP | placeLog | placeUniqueID
 	placeReq    = placeContent | placeSwitch
 	placeNoConn = placeSess | placeContent | placeSwitch | placeResponse | placeHTTP
 	// placeHTTPReqHdr is where the request head may be read (HAProxy's
 	// SMP_USE_HRQHV): at run time it is gone from response rules.
-	placeHTTPReqHdr = placeContent | placeSwitch | placeHTTP
+	placeHTTPReqHdr = placeContent | placeSwitch | placeHTTP | placeUniqueID
 	// placeHTTPResHdr is where the response head may be read
 	// (SMP_USE_HRSHV).
 	placeHTTPResHdr = placeResponse | placeHTTPRes | placeHTTPAfter
@@ -43,6 +45,8 @@ var placeNames = map[place]string{
 	placeHTTPReq:   "http-request header rule",
 	placeHTTPRes:   "http-response header rule",
 	placeHTTPAfter: "http-after-response header rule",
+	placeLog:       "log-format",
+	placeUniqueID:  "unique-id-format",
 }
 
 // evalCtx is the state of one evaluation: the stream, the proxy whose
@@ -59,6 +63,9 @@ type evalCtx struct {
 	// fetches without an explicit occurrence return every value in turn;
 	// a sample expression gets the last one.
 	iterate bool
+	// logEnd: a log line's sample (placeLog); both HTTP messages are gone
+	// (HAProxy has forwarded them), only the method is still known.
+	logEnd bool
 }
 
 // next returns the scratch buffer that does not hold the most recent
@@ -101,6 +108,8 @@ type expr struct {
 	// content is set when the fetch reads buffered data, so that its
 	// absence may only mean "not yet".
 	content bool
+	// src is the fetch's fetchDef.src.
+	src string
 }
 
 // eval runs the expression once (the first value of a multi-valued fetch).
@@ -191,7 +200,7 @@ func (c *compiler) parseExpr(text string) (*expr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid args in fetch method '%s' : %v in expression '%s'", name, err, text)
 	}
-	e := &expr{text: text, kw: name, fetch: fn, out: out, use: def.use, content: def.content}
+	e := &expr{text: text, kw: name, fetch: fn, out: out, use: def.use, content: def.content, src: def.src}
 	for rest != "" {
 		if rest[0] != ',' {
 			return nil, fmt.Errorf("missing comma after '%s' in expression '%s'", strings.TrimSuffix(text, rest), text)

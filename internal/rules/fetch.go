@@ -3,6 +3,7 @@ package rules
 import (
 	"encoding/hex"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"strconv"
@@ -18,6 +19,9 @@ type fetchDef struct {
 	content bool
 	// http marks the HTTP fetches, only available in mode http proxies.
 	http bool
+	// src names what the fetch reads in HAProxy's messages ("HTTP request
+	// headers", "request buffer"), for a place that does not have it.
+	src string
 	// min and max bound the number of arguments.
 	min, max int
 	build    func(c *compiler, args []string) (fetchFn, smpType, error)
@@ -44,7 +48,11 @@ func init() {
 		if res {
 			use = placeResponse
 		}
-		return &fetchDef{out: out, use: use, content: true,
+		src := "request buffer"
+		if res {
+			src = "response buffer"
+		}
+		return &fetchDef{out: out, use: use, content: true, src: src,
 			build: func(*compiler, []string) (fetchFn, smpType, error) { return fn(res), out, nil }}
 	}
 	payload := func(res bool) *fetchDef {
@@ -178,7 +186,13 @@ func init() {
 			return constFetch(sample{t: tIPv6, ip: a}), tIPv6, nil
 		}},
 		"var": {out: tAny, use: placeAll, min: 1, max: 2, build: buildVarFetch},
-		"wait_end": {out: tBool, use: placeReq | placeResponse, content: true, build: func(*compiler, []string) (fetchFn, smpType, error) {
+		"ssl_fc": l4(tBool, func(*evalCtx, *int) (sample, bool) {
+			// lb terminates no TLS ("ssl" on a bind line is refused): no
+			// connection came over SSL/TLS.
+			return boolSample(false), true
+		}),
+		"uuid": {out: tStr, use: placeAll, max: 1, build: buildUUID},
+		"wait_end": {out: tBool, use: placeReq | placeResponse | placeLog | placeUniqueID, content: true, build: func(*compiler, []string) (fetchFn, smpType, error) {
 			return func(ev *evalCtx, _ *int) (sample, bool) {
 				if !ev.final {
 					return sample{mayChange: true}, false
@@ -379,4 +393,39 @@ func buildSrvIsUp(c *compiler, args []string) (fetchFn, smpType, error) {
 		up, ok := b.ServerUp(srv)
 		return boolSample(up), ok
 	}, tBool, nil
+}
+
+// buildUUID compiles uuid([4]): a random UUID of version 4 (RFC 4122), in
+// lower-case hexadecimal, as HAProxy's ha_generate_uuid prints it.
+func buildUUID(c *compiler, args []string) (fetchFn, smpType, error) {
+	if len(args) == 1 && args[0] != "" {
+		if _, err := strconv.ParseInt(args[0], 10, 64); err != nil {
+			return nil, 0, fmt.Errorf("failed to parse '%s' as type 'integer'", args[0])
+		}
+		if args[0] != "4" {
+			return nil, 0, fmt.Errorf("Unsupported UUID version: '%s'", args[0])
+		}
+	}
+	return func(ev *evalCtx, _ *int) (sample, bool) {
+		hi, lo := rand.Uint64(), rand.Uint64()
+		hi = hi&^0xf000 | 0x4000           // version 4
+		lo = lo&^(0xc000<<48) | 0x8000<<48 // variant 10
+		const hexDigits = "0123456789abcdef"
+		p := ev.next()
+		put := func(v uint64, n int) {
+			for i := n - 1; i >= 0; i-- {
+				*p = append(*p, hexDigits[(v>>(4*uint(i)))&15])
+			}
+		}
+		put(hi>>32, 8)
+		*p = append(*p, '-')
+		put(hi>>16, 4)
+		*p = append(*p, '-')
+		put(hi, 4)
+		*p = append(*p, '-')
+		put(lo>>48, 4)
+		*p = append(*p, '-')
+		put(lo, 12)
+		return strSample(*p), true
+	}, tStr, nil
 }

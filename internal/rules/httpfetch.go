@@ -20,7 +20,7 @@ const maxHdrHistory = 10
 
 func init() {
 	reqFetch := func(out smpType, min, max int, build func(c *compiler, args []string) (fetchFn, error)) *fetchDef {
-		return &fetchDef{out: out, use: placeHTTPReqHdr, http: true, min: min, max: max,
+		return &fetchDef{out: out, use: placeHTTPReqHdr, http: true, min: min, max: max, src: "HTTP request headers",
 			build: func(c *compiler, args []string) (fetchFn, smpType, error) {
 				fn, err := build(c, args)
 				return fn, out, err
@@ -28,7 +28,7 @@ func init() {
 	}
 	resFetch := func(out smpType, min, max int, build func(c *compiler, args []string) (fetchFn, error)) *fetchDef {
 		d := reqFetch(out, min, max, build)
-		d.use = placeHTTPResHdr
+		d.use, d.src = placeHTTPResHdr, "HTTP response headers"
 		return d
 	}
 	plain := func(fn fetchFn) func(*compiler, []string) (fetchFn, error) {
@@ -157,7 +157,7 @@ func init() {
 	}
 
 	for name, d := range map[string]*fetchDef{
-		"method": {out: tStr, use: placeHTTPReqHdr, http: true, build: func(*compiler, []string) (fetchFn, smpType, error) {
+		"method": {out: tStr, use: placeHTTPReqHdr | placeLog, http: true, src: "HTTP request", build: func(*compiler, []string) (fetchFn, smpType, error) {
 			return fetchMethod, tStr, nil
 		}},
 		"path":  reqFetch(tStr, 0, 0, plain(path(false))),
@@ -247,6 +247,10 @@ func init() {
 	} {
 		fetches[name] = d
 	}
+	// HAProxy accepts the status in a log-format (SMP_USE_HRSHP), where it
+	// finds no response any more: it prints "-" (2.6.12, measured).
+	st := fetches["status"]
+	st.use, st.src = st.use|placeLog, "HTTP response"
 }
 
 var ver10, ver11 = []byte("1.0"), []byte("1.1")
@@ -255,7 +259,7 @@ var ver10, ver11 = []byte("1.0"), []byte("1.1")
 // the current evaluation may read, or nil.
 func (ev *evalCtx) msg(res bool) *http1.Message {
 	h := ev.s.HTTP
-	if h == nil {
+	if h == nil || ev.logEnd {
 		return nil
 	}
 	if res {

@@ -271,7 +271,12 @@ func varSlots(cfg *config.Config) map[string]int {
 		for _, a := range px.ACLs {
 			scan(a.Fetch)
 		}
-		for _, rs := range [][]*config.Rule{px.TCPRequest, px.TCPResponse} {
+		// The HTTP rules and the log formats too: a variable one proxy's
+		// rules set must be in the same slot where another proxy's rules,
+		// or a log-format's sample (CompileSample), read it.
+		scan(px.LogFormat)
+		scan(px.UniqueIDFormat)
+		for _, rs := range [][]*config.Rule{px.TCPRequest, px.TCPResponse, px.HTTPRequest, px.HTTPResponse, px.HTTPAfterResponse, px.Redirects} {
 			for _, r := range rs {
 				scan(r.Action)
 				for _, a := range r.Args {

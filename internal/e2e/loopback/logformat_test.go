@@ -92,7 +92,8 @@ func waitLines(t *testing.T, p *lbProc, prefix string, n int) {
 func TestLogFormatCheck(t *testing.T) {
 	for _, tc := range []struct{ line, want string }{
 		{"log-format %ci:%zz", ":8: proxy 'app': failed to parse log-format : no such format variable 'zz'"},
-		{"unique-id-format %[src]", ":8: proxy 'app': failed to parse unique-id-format : '%[' in unique-id-format is not supported by lb yet"},
+		{"unique-id-format %[req.len]", ":8: proxy 'app': failed to parse unique-id-format : failed to parse sample expression <req.len]> : 'req.len' in unique-id-format is not supported by lb yet"},
+		{"log-format %[res.len]", ":8: proxy 'app': failed to parse log-format : sample fetch <res.len]> may not be reliably used here because it needs 'response buffer' which is not available here"},
 	} {
 		cfg := writeConfig(t, fmt.Sprintf(`defaults
     mode tcp

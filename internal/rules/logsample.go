@@ -1,0 +1,117 @@
+package rules
+
+import (
+	"fmt"
+
+	"lb/internal/config"
+)
+
+// SamplePlace is where a Sample compiled on its own is evaluated.
+type SamplePlace uint8
+
+const (
+	// LogFormat: a "%[…]" of a log-format, evaluated when the session or
+	// the HTTP transaction is logged (HAProxy's SMP_VAL_FE_LOG_END): the
+	// layer-4 fetches, variables, constants and the method (a well-known
+	// one); not the request or response headers, whose messages are gone
+	// then (the status, which HAProxy accepts there, is absent).
+	LogFormat SamplePlace = iota
+	// UniqueIDFormat: a "%[…]" of a unique-id-format, evaluated when the
+	// request head is complete (SMP_VAL_FE_HRQ_HDR): the request's fetches
+	// too, not the response's.
+	UniqueIDFormat
+)
+
+// Sample is a sample expression compiled on its own, outside any rule: a
+// "%[expr]" of a log-format or unique-id-format. It is immutable and safe
+// for concurrent use by many Streams.
+type Sample struct {
+	e    *expr
+	p    *Proxy
+	resp bool
+}
+
+// SampleUseError is a sample expression whose fetch reads what the place
+// does not have: HAProxy's "may not be reliably used here" error. Needs
+// names it ("HTTP request headers", "backend").
+type SampleUseError struct {
+	Fetch, Needs string
+}
+
+func (e *SampleUseError) Error() string {
+	return fmt.Sprintf("fetch method '%s' needs '%s', which is not available here", e.Fetch, e.Needs)
+}
+
+// CompileSample compiles the sample expression text ("fetch,conv,…") of
+// proxy px for place at. cfg, env and opt are as for Compile: pass the
+// generation's Options (the same ProcVars) so that the sample reads the
+// variables the rules set. A fetch that cannot be used at that place is a
+// *SampleUseError; a fetch or converter lb lacks is refused as not
+// supported.
+func CompileSample(cfg *config.Config, px *config.Proxy, env Env, opt Options, text string, at SamplePlace) (*Sample, error) {
+	if cfg == nil {
+		cfg = &config.Config{Proxies: []*config.Proxy{px}}
+	}
+	p := newProxy(cfg, px, env, opt)
+	c := &compiler{cfg: cfg, px: px, env: env, opt: opt, p: p, acls: map[string]*acl{}}
+	e, err := c.parseExpr(text)
+	if err != nil {
+		return nil, err
+	}
+	where := placeLog
+	if at == UniqueIDFormat {
+		where = placeUniqueID
+	}
+	if e.use&where == 0 {
+		if where == placeUniqueID && e.use&placeReq != 0 {
+			// HAProxy ignores a request buffer fetch there, with a
+			// warning; lb does not print nothing in its place.
+			return nil, fmt.Errorf("'%s' in %s is not supported by lb yet", e.kw, placeNames[where])
+		}
+		if e.src == "" {
+			return nil, fmt.Errorf("'%s' in %s is not supported by lb yet", e.kw, placeNames[where])
+		}
+		return nil, &SampleUseError{Fetch: e.kw, Needs: e.src}
+	}
+	if where == placeUniqueID && !px.IsBackend() && usesBackend(text) {
+		// HAProxy: the frontend's unique id is made before a backend is
+		// chosen.
+		return nil, &SampleUseError{Fetch: e.kw, Needs: "backend"}
+	}
+	return &Sample{e: e, p: p, resp: where == placeLog}, nil
+}
+
+// usesBackend reports whether the expression's fetch reads the stream's
+// backend (HAProxy's SMP_USE_BKEND): be_name, and be_conn, nbsrv and
+// connslots without a backend name.
+func usesBackend(text string) bool {
+	name, args, _, err := splitCall(text)
+	if err != nil {
+		return false
+	}
+	switch name {
+	case "be_name":
+		return true
+	case "be_conn", "nbsrv", "connslots":
+		return len(args) == 0
+	}
+	return false
+}
+
+// AppendString evaluates the sample on s, as final data, converts its value
+// to a string and appends it to dst. ok is false when the fetch found
+// nothing or the value has no string form; dst is then returned as it
+// was. At a log line (LogFormat) both HTTP messages are gone, as in
+// HAProxy: the method is still known if it is a well-known one.
+func (sm *Sample) AppendString(dst []byte, s *Stream) ([]byte, bool) {
+	ev := s.st.newEval(s, sm.p, true)
+	ev.resp, ev.logEnd = sm.resp, sm.resp
+	smp, ok := sm.e.eval(ev)
+	if ok {
+		smp, ok = ev.cast(smp, tStr)
+	}
+	if !ok {
+		return dst, false
+	}
+	return append(dst, smp.b...), true
+}
