@@ -217,6 +217,7 @@ var effects = map[string]effect{
 	"proxy stats":               httpOnly("stats enable", e2e+"TestStatsPage", e2e+"TestHTTPStatsInFrontend"),
 	"proxy errorfile":           httpOnly("errorfile 503 {errorfile}", e2e+"TestHTTPErrorFiles"),
 	"proxy monitor-uri":         httpOnly("monitor-uri /healthz", e2e+"TestMonitorURI", e2e+"TestHTTPLocalResponses"),
+	"proxy http-reuse":          httpOnly("http-reuse always", e2e+"TestHTTPReuseModes"),
 	"proxy compression":         httpRefusedBy("compression algo gzip", tCheckHTTP+"/compression"),
 	"proxy capture":             httpOnly("capture request header Host len 20", eCaptures, "internal/logs.TestHTTPLogFormats"),
 	// The tcp rules (internal/rules, run by internal/proxy).
@@ -347,7 +348,11 @@ var effects = map[string]effect{
 	"server addr":           show(e2e + "TestServerCheckPortAddrDisabled"),
 	"server init-addr":      show(tGolden+"/server", tGolden+"/resolve"),
 	"server on-marked-down": show("internal/proxy.TestServerStateAndShutdown"),
-	"server cookie":         show(e2e+"TestCookieInsert", "internal/proxy.TestCookieRequestServerStates"),
+	// The idle pools of HTTP server connections (none in mode tcp, in
+	// HAProxy as in lb).
+	"server pool-max-conn":    show(e2e + "TestHTTPPoolMaxConn"),
+	"server pool-purge-delay": show(e2e + "TestHTTPPoolPurgeDelay"),
+	"server cookie":           show(e2e+"TestCookieInsert", "internal/proxy.TestCookieRequestServerStates"),
 
 	// "stats" in a proxy: the statistics page.
 	"stats enable":       httpOnly("stats enable", e2e+"TestStatsPage", e2e+"TestHTTPStatsInFrontend", tStats+"TestServe"),

@@ -22,7 +22,7 @@ var quietHTTPOptions = map[string]bool{"http-keep-alive": true, "http-server-clo
 // quietHTTPKeywords are the proxy keywords HAProxy ignores without a word
 // outside mode http; the timeouts are in quietHTTPTimeouts.
 var quietHTTPKeywords = map[string]bool{"errorfile": true, "compression": true, "capture": true,
-	"unique-id-header": true}
+	"unique-id-header": true, "http-reuse": true}
 
 var quietHTTPTimeouts = map[string]bool{"http-request": true, "http-keep-alive": true, "tarpit": true}
 

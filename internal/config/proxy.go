@@ -90,7 +90,21 @@ func init() {
 			return c.strArg(&c.p.MonitorURI)
 		}},
 		"compression": {cap: both, def: true, fn: kwCompression},
-		"capture":     {cap: fe, fn: kwCapture},
+		"http-reuse": {cap: be, def: true, fn: func(c *pctx) error {
+			switch m := ""; {
+			case len(c.args) > 1:
+				m = c.args[1]
+				if m == "never" || m == "safe" || m == "aggressive" || m == "always" {
+					c.p.HTTPReuse = m
+					if len(c.args) > 2 {
+						return fmt.Errorf("'http-reuse %s' cannot handle unexpected argument '%s'.", m, c.args[2])
+					}
+					return nil
+				}
+			}
+			return fmt.Errorf("'http-reuse' only supports 'never', 'safe', 'aggressive', 'always'.")
+		}},
+		"capture": {cap: fe, fn: kwCapture},
 
 		"contimeout": removed("the 'contimeout' directive is not supported anymore since HAProxy 2.1. Use 'timeout connect'."),
 		"clitimeout": removed("the 'clitimeout' directive is not supported anymore since HAProxy 2.1. Use 'timeout client'."),
@@ -115,7 +129,6 @@ func init() {
 		"stick-table":                 unsupported(both, false),
 		"stick":                       unsupported(be, false),
 		"persist":                     unsupported(be, true),
-		"http-reuse":                  unsupported(be, true),
 		"email-alert":                 unsupported(both, true),
 		"filter":                      unsupported(both, false),
 		"declare":                     unsupported(fe, false),

@@ -461,6 +461,9 @@ type Proxy struct {
 	ErrorFiles map[int]string
 	// MonitorURI is "monitor-uri" ("" = none).
 	MonitorURI string
+	// HTTPReuse is "http-reuse": "never", "safe", "aggressive" or
+	// "always" ("" = safe, HAProxy's default).
+	HTTPReuse string
 	// Compression is "compression algo/type" (algorithms and types).
 	Compression Compression
 	// Captures are "capture request/response header" lines.
@@ -816,6 +819,11 @@ type Server struct {
 	InitAddr []string
 	// OnMarkedDown is "on-marked-down" ("shutdown-sessions" or "").
 	OnMarkedDown string
+	// PoolMaxConn is "pool-max-conn": the most idle connections kept
+	// for the server (-1 = unlimited, the default; 0 = none).
+	PoolMaxConn int
+	// PoolPurgeDelay is "pool-purge-delay" (0 = HAProxy's 5s).
+	PoolPurgeDelay time.Duration
 	// Flags holds other accepted flags by name ("check-send-proxy").
 	Flags map[string]string
 }

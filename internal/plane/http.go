@@ -109,10 +109,23 @@ func httpBackend(cfg *config.Config, px *config.Proxy) proxy.HTTPBackendConfig {
 		Enabled:    true,
 		Mode:       connMode(px),
 		Forwardfor: forwardfor(px),
-		PoolMax:    -1,
+		Reuse:      httpReuse(px.HTTPReuse),
 		Parse:      http1.Options{AcceptInvalid: px.Options["accept-invalid-http-response"], MaxHeaders: maxHeaders(cfg)},
 		ErrorFiles: ef,
 	}
+}
+
+// httpReuse converts "http-reuse" (checked by the parser).
+func httpReuse(mode string) proxy.HTTPReuse {
+	switch mode {
+	case "never":
+		return proxy.ReuseNever
+	case "aggressive":
+		return proxy.ReuseAggressive
+	case "always":
+		return proxy.ReuseAlways
+	}
+	return proxy.ReuseSafe
 }
 
 // loadErrorFiles reads the proxy's errorfiles, each of which must be a

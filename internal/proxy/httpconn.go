@@ -86,8 +86,9 @@ type httpConn struct {
 	beCounted bool
 	// kept is the server connection of the last transaction, kept for
 	// the next request to the same server (keptSrv).
-	kept    net.Conn
-	keptSrv *Server
+	kept     net.Conn
+	keptSrv  *Server
+	keptSafe bool // kept served more than one request
 	// cookieCli and cookieSrv are the persistence cookie letters of %tsc.
 	cookieCli, cookieSrv byte
 	// chunkN and chunkDone are what the scan of a chunked request body
@@ -177,7 +178,7 @@ func (hc *httpConn) run() {
 		}
 		c := hc.c
 		c.httpIdle.Store(true)
-		hc.releaseKept()
+		hc.parkKept()
 		// An idle client holds no buffer (2000 idle keep-alive clients
 		// would otherwise pin 64 MiB).
 		hc.dropBufs()
@@ -200,7 +201,7 @@ const spinWait = 50 * time.Millisecond
 // to its server's idle pool, where other sessions may take it.
 func (hc *httpConn) releaseKept() {
 	if hc.kept != nil {
-		hc.keptSrv.offerIdle(hc.kept, hc.c.id)
+		hc.keptSrv.offerIdle(hc.kept, hc.c.id, hc.keptSafe)
 		hc.kept, hc.keptSrv = nil, nil
 	}
 }
@@ -562,10 +563,7 @@ func (hc *httpConn) contentRules(r *rules.Proxy, st *rules.Stream, start time.Ti
 func (hc *httpConn) connect(be *Backend, forced *Server) bool {
 	c := hc.c
 	req := ConnectRequest{Server: forced, Persist: hc.persisted && forced != nil, Src: c.client, Dst: c.st.Dst, Key: be.key.of(&hc.req, c.client)}
-	// "safe": a session's first request only takes a connection of its
-	// own (it has none); "never": only ever its own.
-	any := (hc.nreq > 0 || be.cfg.HTTP.Reuse >= ReuseAggressive) && be.cfg.HTTP.Reuse != ReuseNever
-	purge := be.poolPurge()
+	choice := be.cfg.HTTP.Reuse.choice(hc.nreq == 0)
 	req.Reuse = func(srv *Server) net.Conn {
 		if hc.kept != nil {
 			if hc.keptSrv == srv {
@@ -579,7 +577,7 @@ func (hc *httpConn) connect(be *Backend, forced *Server) bool {
 			}
 			hc.releaseKept()
 		}
-		sc := srv.idle.take(c.id, any, purge)
+		sc := srv.idle.take(c.id, choice, srv.poolPurge())
 		hc.reused = sc != nil
 		return sc
 	}
@@ -873,9 +871,9 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 	sc := c.DetachServerConn()
 	reusable := ok && whole && !tunnel && mode == KeepAlive && !res.Close &&
 		res.Framing != http1.UntilClose && hc.sr == hc.sw
-	if srv := hc.lg.server; reusable && srv != nil && sc != nil {
+	if srv := hc.lg.server; reusable && srv != nil && sc != nil && srv.keepsIdle() {
 		hc.releaseKept()
-		hc.kept, hc.keptSrv = sc, srv
+		hc.kept, hc.keptSrv, hc.keptSafe = sc, srv, hc.reused
 	} else if sc != nil {
 		_ = sc.Close()
 	}
