@@ -90,6 +90,24 @@ func init() {
 			return c.strArg(&c.p.MonitorURI)
 		}},
 		"compression": {cap: both, def: true, fn: kwCompression},
+		"monitor": {cap: fe, fn: func(c *pctx) error {
+			if len(c.args) < 2 || c.args[1] != "fail" {
+				return fmt.Errorf("'monitor' only supports 'fail'.")
+			}
+			if len(c.args) < 4 || (c.args[2] != "if" && c.args[2] != "unless") {
+				return fmt.Errorf("'monitor fail' requires either 'if' or 'unless' followed by a condition.")
+			}
+			cond, missing, err := c.parseCond(c.args[2:])
+			if err != nil {
+				return fmt.Errorf("error detected while parsing a 'monitor fail' condition : %s.", strings.TrimSuffix(err.Error(), "."))
+			}
+			if missing != "" {
+				return fmt.Errorf("error detected while parsing a 'monitor fail' condition : no such ACL : '%s'.", missing)
+			}
+			c.noteRule(ruleMonitorFail)
+			c.p.MonitorFail = append(c.p.MonitorFail, &MonitorFail{Pos: c.pos, Cond: cond})
+			return nil
+		}},
 		"http-reuse": {cap: be, def: true, fn: func(c *pctx) error {
 			switch m := ""; {
 			case len(c.args) > 1:
@@ -149,7 +167,6 @@ func init() {
 		"server-template":             unsupported(be, false),
 		"fullconn":                    unsupported(be, true),
 		"dispatch":                    unsupported(be, false),
-		"monitor":                     unsupported(fe, false),
 		"rate-limit":                  unsupported(fe, true),
 		"log-format-sd":               unsupported(fe, true),
 		"error-log-format":            unsupported(fe, true),
@@ -242,6 +259,11 @@ func (p *Proxy) clone() *Proxy {
 		f := *p.Forwardfor
 		n.Forwardfor = &f
 	}
+	if p.Originalto != nil {
+		o := *p.Originalto
+		n.Originalto = &o
+	}
+	n.MonitorFail = nil
 	if p.Cookie != nil {
 		ck := *p.Cookie
 		ck.Options = append([]string(nil), p.Cookie.Options...)
@@ -581,7 +603,6 @@ func init() {
 		"spop-check":                  {cap: be, status: kwUnsupported},
 		"ldap-check":                  {cap: be, status: kwUnsupported},
 		"smtpchk":                     {cap: be, status: kwUnsupported},
-		"originalto":                  {cap: both, status: kwUnsupported},
 		"httpslog":                    {cap: fe, status: kwUnsupported},
 		"http-restrict-req-hdr-names": {cap: both, status: kwUnsupported},
 		"forceclose":                  {cap: both, status: kwRemoved, msg: "option 'forceclose' is not supported any more since HAProxy 2.0, please just remove it, or use 'option httpclose' if absolutely needed."},
@@ -635,6 +656,33 @@ func init() {
 			c.p.Forwardfor = f
 			return nil
 		}},
+		"originalto": {cap: both, args: true, fn: func(c *pctx, args []string) error {
+			o := &Forwardfor{}
+			for i := 0; i < len(args); i++ {
+				switch args[i] {
+				case "except", "header":
+					if i+1 >= len(args) || args[i+1] == "" {
+						if args[i] == "header" {
+							return fmt.Errorf("'option originalto header' expects <header_name> as argument.")
+						}
+						return fmt.Errorf("'option originalto except' expects <address>[/mask] as argument.")
+					}
+					if args[i] == "except" {
+						if !validNet(args[i+1]) {
+							return fmt.Errorf("'option originalto except' expects <address>[/mask] as argument.")
+						}
+						o.Except = args[i+1]
+					} else {
+						o.Header = args[i+1]
+					}
+					i++
+				default:
+					return fmt.Errorf("'option originalto' only supports optional values: 'except' and 'header'.")
+				}
+			}
+			c.p.Originalto = o
+			return nil
+		}},
 		"httpchk": {cap: be, args: true, fn: func(c *pctx, args []string) error {
 			c.p.Check.Type = "httpchk"
 			c.checkOptionRules("httpchk")
@@ -665,6 +713,26 @@ func init() {
 		}},
 		"redis-check": check("redis-check"),
 	}
+}
+
+// validNet reports whether s is an address or a network as HAProxy reads
+// them: "a.b.c.d", "a.b.c.d/bits", "a.b.c.d/a.b.c.d", an IPv6 address
+// with or without "/bits".
+func validNet(s string) bool {
+	a, m, hasMask := strings.Cut(s, "/")
+	ip := net.ParseIP(a)
+	if ip == nil || !hasMask {
+		return ip != nil
+	}
+	bits := 128
+	if ip.To4() != nil && !strings.Contains(a, ":") {
+		bits = 32
+		if mask := net.ParseIP(m); mask != nil && mask.To4() != nil {
+			return true
+		}
+	}
+	n, err := strconv.Atoi(m)
+	return err == nil && n >= 0 && n <= bits
 }
 
 // kwOption handles "option X", "no option X" and "default option X".

@@ -408,6 +408,8 @@ type Proxy struct {
 	Options map[string]bool
 	// Forwardfor is "option forwardfor" (nil = not set).
 	Forwardfor *Forwardfor
+	// Originalto is "option originalto" (nil = not set; IfNone unused).
+	Originalto *Forwardfor
 	// HTTPLog / TCPLog are "option httplog [clf]" / "option tcplog".
 	HTTPLog, HTTPLogCLF, TCPLog bool
 	// LogFormat is "log-format" ("" = default for the log option used).
@@ -461,6 +463,8 @@ type Proxy struct {
 	ErrorFiles map[int]string
 	// MonitorURI is "monitor-uri" ("" = none).
 	MonitorURI string
+	// MonitorFail are the "monitor fail if|unless" lines.
+	MonitorFail []*MonitorFail
 	// HTTPReuse is "http-reuse": "never", "safe", "aggressive" or
 	// "always" ("" = safe, HAProxy's default).
 	HTTPReuse string
@@ -627,6 +631,13 @@ type UseBackend struct {
 	// Dynamic is true when Backend is a log-format expression.
 	Dynamic bool
 	// Cond is the condition (nil = always).
+	Cond *Cond
+}
+
+// MonitorFail is "monitor fail if|unless <cond>": the monitor-uri answers
+// 503 when the condition holds.
+type MonitorFail struct {
+	Pos  Pos
 	Cond *Cond
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"lb/internal/config"
 	"lb/internal/http1"
@@ -25,8 +26,12 @@ func connMode(px *config.Proxy) proxy.HTTPConnMode {
 
 // forwardfor converts "option forwardfor"; the except network was checked
 // by CheckHTTP.
-func forwardfor(px *config.Proxy) *proxy.Forwardfor {
-	ff := px.Forwardfor
+func forwardfor(px *config.Proxy) *proxy.Forwardfor { return convertFF(px.Forwardfor) }
+
+// originalto converts "option originalto" (checked by the parser).
+func originalto(px *config.Proxy) *proxy.Forwardfor { return convertFF(px.Originalto) }
+
+func convertFF(ff *config.Forwardfor) *proxy.Forwardfor {
 	if ff == nil {
 		return nil
 	}
@@ -81,6 +86,8 @@ func httpFrontend(cfg *config.Config, fe *config.Proxy) *proxy.HTTPFrontendConfi
 		TimeoutKeepAlive: fe.Timeouts.HTTPKeepAlive,
 		Mode:             connMode(fe),
 		Forwardfor:       forwardfor(fe),
+		Originalto:       originalto(fe),
+		TimeoutTarpit:    tarpitTimeout(fe),
 		Parse:            http1.Options{AcceptInvalid: fe.Options["accept-invalid-http-request"], MaxHeaders: maxHeaders(cfg)},
 		MonitorURI:       fe.MonitorURI,
 		UniqueIDHeader:   fe.UniqueIDHeader,
@@ -106,13 +113,24 @@ func httpBackend(cfg *config.Config, px *config.Proxy) proxy.HTTPBackendConfig {
 	}
 	ef, _ := loadErrorFiles(px) // checked by CheckHTTP
 	return proxy.HTTPBackendConfig{
-		Enabled:    true,
-		Mode:       connMode(px),
-		Forwardfor: forwardfor(px),
-		Reuse:      httpReuse(px.HTTPReuse),
-		Parse:      http1.Options{AcceptInvalid: px.Options["accept-invalid-http-response"], MaxHeaders: maxHeaders(cfg)},
-		ErrorFiles: ef,
+		Enabled:       true,
+		Mode:          connMode(px),
+		Forwardfor:    forwardfor(px),
+		Originalto:    originalto(px),
+		TimeoutTarpit: tarpitTimeout(px),
+		Reuse:         httpReuse(px.HTTPReuse),
+		Parse:         http1.Options{AcceptInvalid: px.Options["accept-invalid-http-response"], MaxHeaders: maxHeaders(cfg)},
+		ErrorFiles:    ef,
 	}
+}
+
+// tarpitTimeout is how long the proxy's tarpit rules hold a request:
+// "timeout tarpit", else "timeout connect", as HAProxy 2.6 defaults it.
+func tarpitTimeout(px *config.Proxy) time.Duration {
+	if t := px.Timeouts.Tarpit; t > 0 {
+		return t
+	}
+	return px.Timeouts.Connect
 }
 
 // httpReuse converts "http-reuse" (checked by the parser).
@@ -154,7 +172,7 @@ func loadErrorFiles(px *config.Proxy) (map[int][]byte, error) {
 var httpUnsupported = []string{"checkcache", "http-buffer-request", "http-ignore-probes",
 	"http-no-delay", "http-pretend-keepalive", "http-use-proxy-header", "disable-h2-upgrade",
 	"h1-case-adjust-bogus-client", "h1-case-adjust-bogus-server", "idle-close-on-response",
-	"prefer-last-server", "persist", "originalto", "abortonclose"}
+	"prefer-last-server", "persist", "abortonclose"}
 
 // CheckHTTP returns an error for every HTTP keyword of a mode http proxy that
 // lb accepts in the configuration but does not carry out yet, each as

@@ -102,6 +102,12 @@ type HTTPFrontendConfig struct {
 	Mode HTTPConnMode
 	// Forwardfor, when set, is the frontend's "option forwardfor".
 	Forwardfor *Forwardfor
+	// Originalto, when set, is the frontend's "option originalto"
+	// (IfNone unused).
+	Originalto *Forwardfor
+	// TimeoutTarpit is how long its "http-request tarpit" rules hold a
+	// request ("timeout tarpit", else "timeout connect").
+	TimeoutTarpit time.Duration
 	// Parse are the request parsing options.
 	Parse http1.Options
 	// MonitorURI is "monitor-uri": a request for exactly this URI is
@@ -151,6 +157,11 @@ type HTTPBackendConfig struct {
 	Mode HTTPConnMode
 	// Forwardfor, when set, is the backend's "option forwardfor".
 	Forwardfor *Forwardfor
+	// Originalto, when set, is the backend's "option originalto".
+	Originalto *Forwardfor
+	// TimeoutTarpit is HTTPFrontendConfig.TimeoutTarpit for the
+	// backend's rules.
+	TimeoutTarpit time.Duration
 	// Reuse is "http-reuse". The idle pools' sizes and purge delays are
 	// the servers' (ServerConfig.PoolMax, PoolPurge).
 	Reuse HTTPReuse

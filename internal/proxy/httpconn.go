@@ -438,12 +438,6 @@ func (hc *httpConn) transaction() bool {
 		hc.uid = gen(&rec, hc.uid)
 	}
 
-	if u := hc.h.cfg.MonitorURI; u != "" && string(req.URI) == u {
-		// Answered and not logged, as HAProxy does.
-		hc.out = appendStreamError(hc.out[:0], 200, hc.closing)
-		return hc.writeClient(hc.out) && !hc.closing && req.Framing == http1.NoBody
-	}
-
 	// The rules see the request through the stream.
 	st := c.st
 	fr := f.cfg.Rules
@@ -454,6 +448,9 @@ func (hc *httpConn) transaction() bool {
 	}
 	hc.txn = rules.HTTPTxn{Req: req}
 	st.HTTP = &hc.txn
+	if u := hc.h.cfg.MonitorURI; u != "" && string(req.URI) == u {
+		return hc.monitor(st)
+	}
 	if fr != nil && fr.NeedsContent() && !hc.contentRules(fr, st, start) {
 		return false
 	}
@@ -525,6 +522,7 @@ func (hc *httpConn) transaction() bool {
 		req.Header.Add(name, hc.uid)
 	}
 	hc.forwardFor(be)
+	hc.originalTo(be)
 	mode := hc.h.cfg.Mode.Combine(be.cfg.HTTP.Mode)
 	if mode == Close {
 		hc.closing = true
@@ -1193,6 +1191,9 @@ func (t *httpTunnel) EndOfStream(dst *Side) { closeWrite(dst.Conn) }
 // ruleResponse answers a request that a rule ended (deny, return,
 // redirect) and logs it; phase is where ('R' request rules).
 func (hc *httpConn) ruleResponse(start time.Time, tr time.Duration, res *rules.HTTPResult, phase byte) bool {
+	if res.Tarpit {
+		return hc.tarpitResponse(start, res)
+	}
 	f := hc.h.f
 	if hc.req.Framing != http1.NoBody {
 		hc.closing = true // the body is not read

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -244,6 +246,178 @@ backend dflt
 		}
 		if n := dflt.cur.Load(); n != 1 {
 			t.Errorf("default pool-purge-delay: %d idle server connections open, want 1", n)
+		}
+	})
+}
+
+// TestHTTPOriginalTo: "option originalto" adds the address the client
+// connected to, after the client's own field, unless that address is in
+// the frontend's or the backend's "except" network; the backend's field
+// name wins over the frontend's.
+func TestHTTPOriginalTo(t *testing.T) {
+	app := startHTTPServer(t, "app", nil)
+	port, port2 := freePort(t), freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cfg := writeConfig(t, httpDefaults+fmt.Sprintf(`
+frontend fe
+    bind 127.0.0.1:%d
+    bind 127.0.0.2:%d
+    option originalto except 127.0.0.2
+    use_backend named if { path_beg /named }
+    default_backend plain
+frontend fe2
+    bind 127.0.0.1:%d
+    option originalto header X-FE
+    use_backend named if { path_beg /named }
+    default_backend plain
+backend plain
+    server s %s
+backend named
+    option originalto header X-BE except 127.0.0.3/32
+    server s %s
+`, port, port, port2, app.addr(), app.addr()))
+	onLBAndHAProxy(t, cfg, addr, func(t *testing.T, _ *outFile) {
+		for _, tc := range []struct {
+			addr, path string
+			want       []string // the fields the server sees, in order
+		}{
+			{addr, "/", []string{"X-Original-To: mine", "X-Original-To: 127.0.0.1"}},
+			{fmt.Sprintf("127.0.0.2:%d", port), "/", []string{"X-Original-To: mine"}},
+			{addr, "/named", []string{"X-Be: 127.0.0.1", "X-Original-To: mine"}},
+			{fmt.Sprintf("127.0.0.2:%d", port), "/named", []string{"X-Original-To: mine"}},
+			{fmt.Sprintf("127.0.0.1:%d", port2), "/", []string{"X-Fe: 127.0.0.1", "X-Original-To: mine"}},
+			{fmt.Sprintf("127.0.0.1:%d", port2), "/named", []string{"X-Be: 127.0.0.1", "X-Original-To: mine"}},
+		} {
+			c := dialHTTP(t, tc.addr)
+			c.send("GET " + tc.path + " HTTP/1.1\r\nHost: x\r\nX-Original-To: mine\r\n\r\n")
+			_, body := c.response()
+			var got []string
+			for _, l := range strings.Split(body, "\n") {
+				if strings.HasPrefix(l, "X-") {
+					got = append(got, l)
+				}
+			}
+			if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+				t.Errorf("%s%s: the server saw %q, want %q", tc.addr, tc.path, got, tc.want)
+			}
+		}
+	})
+}
+
+// TestHTTPMonitorFail: the monitor-uri answers HAProxy's 200 page, or its
+// 503 page when a "monitor fail" condition holds (if or unless), neither
+// logged.
+func TestHTTPMonitorFail(t *testing.T) {
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cfg := writeConfig(t, httpDefaults+fmt.Sprintf(`
+frontend fe
+    bind %s
+    option httplog
+    monitor-uri /mon
+    monitor fail if { req.hdr(x-fail) -m found }
+    monitor fail unless { req.hdr(host) -m str x }
+    http-request return status 204
+`, addr))
+	const ok = "HTTP/1.1 200 OK\r\ncontent-length: 58\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n" +
+		"<html><body><h1>200 OK</h1>\nService ready.\n</body></html>\n"
+	const fail = "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 107\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n" +
+		"<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle this request.\n</body></html>\n"
+	onLBAndHAProxy(t, cfg, addr, func(t *testing.T, out *outFile) {
+		c := dialHTTP(t, addr)
+		for _, tc := range []struct{ req, want string }{
+			{"GET /mon HTTP/1.1\r\nHost: x\r\n\r\n", ok},
+			{"GET /mon HTTP/1.1\r\nHost: x\r\nX-Fail: 1\r\n\r\n", fail},
+			{"GET /mon HTTP/1.1\r\nHost: y\r\n\r\n", fail},
+			{"GET /mon HTTP/1.1\r\nHost: x\r\n\r\n", ok},
+		} {
+			c.send(tc.req)
+			head, body := c.response()
+			if head+body != tc.want {
+				t.Errorf("%q: got %q, want %q", tc.req, head+body, tc.want)
+			}
+		}
+		c.send("GET /other HTTP/1.1\r\nHost: x\r\n\r\n")
+		if head, _ := c.response(); !strings.HasPrefix(head, "HTTP/1.1 204") {
+			t.Errorf("GET /other: %q", head)
+		}
+		time.Sleep(200 * time.Millisecond) // the log line of /other
+		if s := out.String(); strings.Contains(s, "/mon") || !strings.Contains(s, "GET /other") {
+			t.Errorf("want /other logged and no /mon request:\n%s", s)
+		}
+	})
+}
+
+// TestHTTPTarpit: "http-request tarpit" holds the request for "timeout
+// tarpit" (else "timeout connect", the rule's proxy's), then answers
+// HAProxy's 500 page (deny_status, content options as deny); the
+// connection serves the next request; the log says PT, no %TR, the hold
+// as %Tw.
+func TestHTTPTarpit(t *testing.T) {
+	app := startHTTPServer(t, "app", nil)
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cfg := writeConfig(t, httpDefaults+fmt.Sprintf(`
+frontend fe
+    bind %s
+    option httplog
+    timeout tarpit 500ms
+    http-request tarpit if { path /t }
+    http-request tarpit deny_status 429 if { path /t429 }
+    http-request tarpit deny_status 403 content-type text/plain string hello if { path /tc }
+    use_backend be if { path /be }
+    default_backend app
+backend app
+    server s %s
+backend be
+    timeout connect 300ms
+    http-request tarpit
+    server s %s
+`, addr, app.addr(), app.addr()))
+	page := func(status, reason, text string) string {
+		body := "<html><body><h1>" + status + " " + reason + "</h1>\n" + text + "\n</body></html>\n"
+		return fmt.Sprintf("HTTP/1.1 %s %s\r\ncontent-length: %d\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n%s",
+			status, reason, len(body), body)
+	}
+	onLBAndHAProxy(t, cfg, addr, func(t *testing.T, out *outFile) {
+		c := dialHTTP(t, addr)
+		for _, tc := range []struct {
+			path, want string
+			hold       time.Duration
+		}{
+			{"/t", page("500", "Internal Server Error", "An internal server error occurred."), 500 * time.Millisecond},
+			{"/t429", page("429", "Too Many Requests", "You have sent too many requests in a given amount of time."), 500 * time.Millisecond},
+			{"/tc", "HTTP/1.1 403 Forbidden\r\ncontent-length: 5\r\ncontent-type: text/plain\r\n\r\nhello", 500 * time.Millisecond},
+			{"/be", page("500", "Internal Server Error", "An internal server error occurred."), 300 * time.Millisecond},
+		} {
+			t0 := time.Now()
+			c.send("GET " + tc.path + " HTTP/1.1\r\nHost: x\r\n\r\n")
+			head, body := c.response()
+			if d := time.Since(t0); d < tc.hold || d > tc.hold+400*time.Millisecond {
+				t.Errorf("%s: answered after %v, want %v", tc.path, d, tc.hold)
+			}
+			if head+body != tc.want {
+				t.Errorf("%s: got %q, want %q", tc.path, head+body, tc.want)
+			}
+		}
+		c.get("/")
+		time.Sleep(200 * time.Millisecond) // the last log line
+		logs := out.String()
+		re := regexp.MustCompile(`-1/(\d+)/-1/-1/(\d+) (\d+) (\d+) - - PT-- .*"GET (\S+) HTTP/1.1"`)
+		got := map[string]string{}
+		for _, m := range re.FindAllStringSubmatch(logs, -1) {
+			tw, _ := strconv.Atoi(m[1])
+			ta, _ := strconv.Atoi(m[2])
+			if tw < ta || tw > ta+3 || ta < 300 {
+				t.Errorf("%s: Tw %d, Ta %d: want the hold in both, Tw a little more", m[5], tw, ta)
+			}
+			got[m[5]] = m[3] + " " + m[4]
+		}
+		want := map[string]string{"/t": "500 208", "/t429": "429 225", "/tc": "403 83", "/be": "500 208"}
+		for p, w := range want {
+			if got[p] != w {
+				t.Errorf("%s: logged status and bytes %q, want %q:\n%s", p, got[p], w, logs)
+			}
 		}
 	})
 }
