@@ -2,8 +2,10 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -83,6 +85,10 @@ func init() {
 		"tcp-check":           {cap: be, def: true, fn: kwCheckRule},
 		"stats":               {cap: both, def: true, fn: kwStats},
 		"errorfile":           {cap: both, def: true, fn: kwErrorfile},
+		"errorloc":            {cap: both, def: true, fn: kwErrorloc},
+		"errorloc302":         {cap: both, def: true, fn: kwErrorloc},
+		"errorloc303":         {cap: both, def: true, fn: kwErrorloc},
+		"errorfiles":          {cap: both, def: true, fn: kwErrorfiles},
 		"monitor-uri": {cap: fe, def: true, fn: func(c *pctx) error {
 			if len(c.args) < 2 || c.args[1] == "" {
 				return fmt.Errorf("'monitor-uri' expects an URI.")
@@ -153,10 +159,6 @@ func init() {
 		"dynamic-cookie-key":          unsupported(be, true),
 		"load-server-state-from-file": unsupported(be, true),
 		"server-state-file-name":      unsupported(be, true),
-		"errorloc":                    unsupported(both, true),
-		"errorloc302":                 unsupported(both, true),
-		"errorloc303":                 unsupported(both, true),
-		"errorfiles":                  unsupported(both, true),
 		"http-error":                  unsupported(both, true),
 		"source":                      unsupported(be, true),
 		"usesrc":                      unsupported(be, true),
@@ -253,6 +255,9 @@ func (p *Proxy) clone() *Proxy {
 	for k, v := range p.ErrorFiles {
 		n.ErrorFiles[k] = v
 	}
+	n.ErrorLocs = maps.Clone(p.ErrorLocs)
+	n.errSeq = maps.Clone(p.errSeq)
+	n.errorfiles = slices.Clone(p.errorfiles)
 	n.Logs = append([]LogTarget(nil), p.Logs...)
 	n.DefaultServer = p.DefaultServer.clone()
 	if p.Forwardfor != nil {
@@ -1698,6 +1703,8 @@ func kwErrorfile(c *pctx) error {
 		return fmt.Errorf("errorfile : error opening file '%s'.", c.args[2])
 	}
 	c.p.ErrorFiles[code] = c.args[2]
+	delete(c.p.ErrorLocs, code)
+	c.noteError(code)
 	return nil
 }
 

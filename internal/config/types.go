@@ -102,6 +102,8 @@ type Config struct {
 	// configuration order, with their defaults section already applied.
 	// Defaults sections themselves are not listed.
 	Proxies []*Proxy
+	// HTTPErrors are the "http-errors" sections by name.
+	HTTPErrors map[string]*HTTPErrors
 	// The auxiliary sections (peers, resolvers, userlist, …) are not
 	// supported yet: Load reports them as alerts.
 
@@ -461,6 +463,10 @@ type Proxy struct {
 	Stats StatsPage
 	// ErrorFiles maps an HTTP status to a file ("errorfile").
 	ErrorFiles map[int]string
+	// ErrorLocs maps an HTTP status to a redirect ("errorloc",
+	// "errorloc302", "errorloc303"); a status is in ErrorFiles or here,
+	// as the last line for it said.
+	ErrorLocs map[int]ErrorLoc
 	// MonitorURI is "monitor-uri" ("" = none).
 	MonitorURI string
 	// MonitorFail are the "monitor fail if|unless" lines.
@@ -476,6 +482,10 @@ type Proxy struct {
 	// ruleSeen records which rule kinds were declared, in HAProxy's
 	// evaluation order, to warn about misplaced rules.
 	ruleSeen [ruleKinds]bool
+	// errorfiles are the "errorfiles" lines; errSeq orders the other
+	// error lines by status (httperrors.go).
+	errorfiles []errorfilesRef
+	errSeq     map[int]int
 	// httpLogPos is the line of "option httplog", for its warnings.
 	httpLogPos Pos
 	// disabledPos is the line of "disabled", which lb refuses for a

@@ -93,6 +93,7 @@ func httpFrontend(cfg *config.Config, fe *config.Proxy) *proxy.HTTPFrontendConfi
 		UniqueIDHeader:   fe.UniqueIDHeader,
 	}
 	h.ErrorFiles, _ = loadErrorFiles(fe) // checked by CheckHTTP
+	h.ErrorLocs = errorLocs(fe)
 	for _, c := range fe.Captures {
 		n, _ := strconv.Atoi(c.Args[1])
 		cp := proxy.Capture{Name: c.Args[0], Len: n}
@@ -121,6 +122,7 @@ func httpBackend(cfg *config.Config, px *config.Proxy) proxy.HTTPBackendConfig {
 		Reuse:         httpReuse(px.HTTPReuse),
 		Parse:         http1.Options{AcceptInvalid: px.Options["accept-invalid-http-response"], MaxHeaders: maxHeaders(cfg)},
 		ErrorFiles:    ef,
+		ErrorLocs:     errorLocs(px),
 	}
 }
 
@@ -144,6 +146,18 @@ func httpReuse(mode string) proxy.HTTPReuse {
 		return proxy.ReuseAlways
 	}
 	return proxy.ReuseSafe
+}
+
+// errorLocs converts the proxy's errorloc lines.
+func errorLocs(px *config.Proxy) map[int]proxy.ErrorLoc {
+	if len(px.ErrorLocs) == 0 {
+		return nil
+	}
+	out := make(map[int]proxy.ErrorLoc, len(px.ErrorLocs))
+	for code, el := range px.ErrorLocs {
+		out[code] = proxy.ErrorLoc{Code: el.Code, URL: []byte(el.URL)}
+	}
+	return out
 }
 
 // loadErrorFiles reads the proxy's errorfiles, each of which must be a

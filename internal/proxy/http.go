@@ -119,6 +119,9 @@ type HTTPFrontendConfig struct {
 	// ErrorFiles are the frontend's "errorfile" responses by status: a
 	// complete HTTP response each, checked by ParseErrorFile.
 	ErrorFiles map[int][]byte
+	// ErrorLocs are the frontend's "errorloc" redirects by status (a
+	// status has an errorfile or an errorloc, not both).
+	ErrorLocs map[int]ErrorLoc
 	// UniqueID, when set ("unique-id-format"), appends the request's
 	// unique id to buf, from the request's log record as it stands once
 	// the head is complete (client, frontend, date, %rt); the id goes in
@@ -180,6 +183,8 @@ type HTTPBackendConfig struct {
 	// ErrorFiles are the backend's "errorfile" responses by status; they
 	// win over the frontend's for the errors of its requests.
 	ErrorFiles map[int][]byte
+	// ErrorLocs are the backend's "errorloc" redirects, likewise.
+	ErrorLocs map[int]ErrorLoc
 }
 
 // idleConn is a server connection waiting for a request.

@@ -1248,7 +1248,11 @@ func (hc *httpConn) local(status int, r *rules.HTTPResult) []byte {
 	h.Reset()
 	*m = http1.Message{Header: h, Minor: 1, Status: status}
 	var num [20]byte
-	if ef := hc.errorFile(status); ef != nil && (r == nil || r.DefaultBody) {
+	el, loc := hc.errorLoc(status)
+	if loc && (r == nil || r.DefaultBody) {
+		errorLocMessage(m, el)
+		hc.body = hc.body[:0]
+	} else if ef := hc.errorFile(status); ef != nil && (r == nil || r.DefaultBody) {
 		// The errorfile, parsed from a copy (the parser may edit its
 		// input), sent as HAProxy sends it: through its message form.
 		hc.body = append(hc.body[:0], ef...)
@@ -1288,6 +1292,9 @@ func (hc *httpConn) local(status int, r *rules.HTTPResult) []byte {
 		hc.afterResponse()
 	}
 	hc.status = m.Status
+	if loc && (r == nil || r.DefaultBody) {
+		hc.status = status // logged as the error it stands for
+	}
 	hc.ownResp = true
 	if m.Status == 400 {
 		hc.closing = true // as HAProxy, after any 400 it sends

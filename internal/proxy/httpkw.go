@@ -82,3 +82,36 @@ func (hc *httpConn) tarpitResponse(start time.Time, res *rules.HTTPResult) bool 
 	hc.logTxn(start, -1, -1, held, true)
 	return !hc.closing
 }
+
+// ErrorLoc is an "errorloc" line: the error is answered by a redirect to
+// URL with Code (302 or 303).
+type ErrorLoc struct {
+	Code int
+	URL  []byte
+}
+
+// errorLoc returns the errorloc for status: the backend's, unless the
+// backend has an errorfile for it, else the frontend's (whose errorfile
+// errorFile returns otherwise).
+func (hc *httpConn) errorLoc(status int) (ErrorLoc, bool) {
+	if hc.be != nil {
+		if el, ok := hc.be.cfg.HTTP.ErrorLocs[status]; ok {
+			return el, true
+		}
+		if hc.be.cfg.HTTP.ErrorFiles[status] != nil {
+			return ErrorLoc{}, false
+		}
+	}
+	el, ok := hc.h.cfg.ErrorLocs[status]
+	return el, ok
+}
+
+// errorLocMessage makes m the redirect of el, as HAProxy sends it: no
+// body, "cache-control: no-cache", "content-length: 0", "location".
+func errorLocMessage(m *http1.Message, el ErrorLoc) {
+	m.Status = el.Code
+	m.Reason = []byte(statusReasons[el.Code])
+	m.Header.Add("cache-control", []byte("no-cache"))
+	m.Header.Add("content-length", []byte("0"))
+	m.Header.Add("location", el.URL)
+}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -418,6 +420,86 @@ backend be
 			if got[p] != w {
 				t.Errorf("%s: logged status and bytes %q, want %q:\n%s", p, got[p], w, logs)
 			}
+		}
+	})
+}
+
+// TestHTTPErrorLocAndErrorfiles: "errorloc", "errorloc302" and
+// "errorloc303" answer an error with a redirect (logged with the error's
+// status); "errorfiles" takes the errorfile lines of an "http-errors"
+// section (declared before or after), all of them or the listed statuses;
+// for a status, the last of these lines and "errorfile" wins.
+func TestHTTPErrorLocAndErrorfiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	he503 := write("he-503.http", "HTTP/1.0 503 Busy\r\nContent-Type: text/plain\r\nX-From: he1\r\n\r\nbusy from he1\n")
+	he403 := write("he-403.http", "HTTP/1.0 403 Nope\r\nContent-Type: text/plain\r\n\r\nforbidden he1\n")
+	own503 := write("own-503.http", "HTTP/1.0 503 Busy2\r\nContent-Type: text/plain\r\n\r\nbusy own\n")
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\nhttp-errors early\n    errorfile 403 %s\nfrontend fe\n    bind %s\n    option httplog\n", httpDefaults, he403, addr)
+	backends := []struct{ name, lines string }{
+		{"loc", "errorloc 503 http://example.com/sorry"},
+		{"loc302", "errorloc302 503 /sorry302"},
+		{"loc303", "errorloc303 503 /sorry303"},
+		{"files", "errorfiles he1"},
+		{"early", "errorfiles early"},
+		{"fileslast", "errorfiles he1\n    errorfile 503 " + own503},
+		{"locfirst", "errorloc 503 /loc\n    errorfiles he1"},
+		{"loclast", "errorfiles he1\n    errorloc 503 /loc"},
+		{"some", "errorfiles he1 403"},
+	}
+	for _, be := range backends {
+		fmt.Fprintf(&b, "    use_backend %s if { path_beg /%s/ }\n", be.name, be.name)
+	}
+	for _, be := range backends {
+		fmt.Fprintf(&b, "backend %s\n    %s\n    http-request deny deny_status 503 if { path_end /503 }\n    http-request deny\n    server s 127.0.0.1:1\n", be.name, be.lines)
+	}
+	fmt.Fprintf(&b, "http-errors he1\n    errorfile 503 %s\n    errorfile 403 %s\n", he503, he403)
+	cfg := writeConfig(t, b.String())
+	redirect := func(code, reason, loc string) string {
+		return "HTTP/1.1 " + code + " " + reason + "\r\ncache-control: no-cache\r\ncontent-length: 0\r\nlocation: " + loc + "\r\n\r\n"
+	}
+	const (
+		busyHe1  = "HTTP/1.0 503 Busy\r\ncontent-type: text/plain\r\nx-from: he1\r\n\r\nbusy from he1\n"
+		busyOwn  = "HTTP/1.0 503 Busy2\r\ncontent-type: text/plain\r\n\r\nbusy own\n"
+		nopeHe1  = "HTTP/1.0 403 Nope\r\ncontent-type: text/plain\r\n\r\nforbidden he1\n"
+		builtin  = "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 107\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle this request.\n</body></html>\n"
+		builtin4 = "HTTP/1.1 403 Forbidden\r\ncontent-length: 93\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>403 Forbidden</h1>\nRequest forbidden by administrative rules.\n</body></html>\n"
+	)
+	onLBAndHAProxy(t, cfg, addr, func(t *testing.T, out *outFile) {
+		for _, tc := range []struct{ path, want string }{
+			{"/loc/503", redirect("302", "Found", "http://example.com/sorry")},
+			{"/loc/x", builtin4},
+			{"/loc302/503", redirect("302", "Found", "/sorry302")},
+			{"/loc303/503", redirect("303", "See Other", "/sorry303")},
+			{"/files/503", busyHe1},
+			{"/files/x", nopeHe1},
+			{"/early/x", nopeHe1},
+			{"/early/503", builtin},
+			{"/fileslast/503", busyOwn},
+			{"/locfirst/503", busyHe1},
+			{"/loclast/503", redirect("302", "Found", "/loc")},
+			{"/some/x", nopeHe1},
+			{"/some/503", builtin},
+		} {
+			c := dialHTTP(t, addr)
+			c.send("GET " + tc.path + " HTTP/1.1\r\nHost: x\r\n\r\n")
+			head, body := c.response()
+			if head+body != tc.want {
+				t.Errorf("%s: got %q, want %q", tc.path, head+body, tc.want)
+			}
+		}
+		time.Sleep(200 * time.Millisecond) // the log lines
+		if !regexp.MustCompile(` 503 90 - - PR-- .*"GET /loc302/503 HTTP/1.1"`).MatchString(out.String()) {
+			t.Errorf("no log line of /loc302/503 with status 503 and 90 bytes:\n%s", out.String())
 		}
 	})
 }
