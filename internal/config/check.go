@@ -63,6 +63,7 @@ func (l *loader) checkProxy(p *Proxy) {
 	if (len(p.Stats.Auths) > 0 || p.Stats.Realm != "") && len(p.Stats.HTTPRequest) > 0 {
 		l.alert(p.Pos, "proxy '%s': stats 'auth'/'realm' and 'http-request' can't be used at the same time.", p.Name)
 	}
+	l.resolveErrorfiles(p)
 	if p.Mode != ModeHTTP {
 		l.checkHTTPOnly(p)
 	}

@@ -216,7 +216,13 @@ var effects = map[string]effect{
 	"proxy redirect":            httpOnly("redirect location /x if FALSE", eReqActions, tReplies),
 	"proxy stats":               httpOnly("stats enable", e2e+"TestStatsPage", e2e+"TestHTTPStatsInFrontend"),
 	"proxy errorfile":           httpOnly("errorfile 503 {errorfile}", e2e+"TestHTTPErrorFiles"),
+	"proxy errorloc":            httpOnly("errorloc 503 /sorry", e2e+"TestHTTPErrorLocAndErrorfiles"),
+	"proxy errorloc302":         httpOnly("errorloc302 503 /sorry", e2e+"TestHTTPErrorLocAndErrorfiles"),
+	"proxy errorloc303":         httpOnly("errorloc303 503 /sorry", e2e+"TestHTTPErrorLocAndErrorfiles"),
+	"proxy errorfiles":          httpOnly("errorfiles he", e2e+"TestHTTPErrorLocAndErrorfiles"),
 	"proxy monitor-uri":         httpOnly("monitor-uri /healthz", e2e+"TestMonitorURI", e2e+"TestHTTPLocalResponses"),
+	"proxy http-reuse":          httpOnly("http-reuse always", e2e+"TestHTTPReuseModes"),
+	"proxy monitor":             httpOnly("monitor fail if TRUE", e2e+"TestHTTPMonitorFail", "internal/rules.TestMonitorFail"),
 	"proxy compression":         httpRefusedBy("compression algo gzip", tCheckHTTP+"/compression"),
 	"proxy capture":             httpOnly("capture request header Host len 20", eCaptures, "internal/logs.TestHTTPLogFormats"),
 	// The tcp rules (internal/rules, run by internal/proxy).
@@ -269,6 +275,7 @@ var effects = map[string]effect{
 	"option httplog": httpOnly("option httplog", eCaptures, "internal/logs.TestHTTPLogFormats",
 		"internal/logs.TestHTTPLogAgainstHAProxy"),
 	"option forwardfor":                   httpOnly("option forwardfor", e2e+"TestHTTPProxying"),
+	"option originalto":                   httpOnly("option originalto", e2e+"TestHTTPOriginalTo"),
 	"option http-keep-alive":              httpOnly("option http-keep-alive", eConnModes, e2e+"TestHTTPProxying"),
 	"option http-server-close":            httpOnly("option http-server-close", eConnModes),
 	"option httpclose":                    httpOnly("option httpclose", eConnModes),
@@ -298,8 +305,7 @@ var effects = map[string]effect{
 	"timeout check":           show(tProbe + "/tcp-check_timeout"),
 	"timeout http-request":    httpOnly("timeout http-request 5s", eHTTPTimeouts),
 	"timeout http-keep-alive": httpOnly("timeout http-keep-alive 5s", eHTTPTimeouts),
-	"timeout tarpit": {kind: informational, tcp: "timeout tarpit 5s",
-		why: "inert: only 'http-request tarpit' reads it, and lb refuses that action (HAProxy ignores it too without one)"},
+	"timeout tarpit":          httpOnly("timeout tarpit 5s", e2e+"TestHTTPTarpit"),
 
 	// Bind options (stats socket lines share them).
 	"bind name":         show(e2e + "TestSocketActivation"),
@@ -347,7 +353,11 @@ var effects = map[string]effect{
 	"server addr":           show(e2e + "TestServerCheckPortAddrDisabled"),
 	"server init-addr":      show(tGolden+"/server", tGolden+"/resolve"),
 	"server on-marked-down": show("internal/proxy.TestServerStateAndShutdown"),
-	"server cookie":         show(e2e+"TestCookieInsert", "internal/proxy.TestCookieRequestServerStates"),
+	// The idle pools of HTTP server connections (none in mode tcp, in
+	// HAProxy as in lb).
+	"server pool-max-conn":    show(e2e + "TestHTTPPoolMaxConn"),
+	"server pool-purge-delay": show(e2e + "TestHTTPPoolPurgeDelay"),
+	"server cookie":           show(e2e+"TestCookieInsert", "internal/proxy.TestCookieRequestServerStates"),
 
 	// "stats" in a proxy: the statistics page.
 	"stats enable":       httpOnly("stats enable", e2e+"TestStatsPage", e2e+"TestHTTPStatsInFrontend", tStats+"TestServe"),
@@ -452,7 +462,7 @@ var effects = map[string]effect{
 	"http-request deny":            show(eReqActions, e2e+"TestHTTPLocalResponses", tReplies),
 	"http-request return":          show(eReqActions, e2e+"TestHTTPLocalResponses", tReplies),
 	"http-request allow":           show(eReqActions, tReqActions),
-	"http-request tarpit":          httpRefusedBy("", tRulesRefuse+"/http-request_tarpit"),
+	"http-request tarpit":          show(e2e+"TestHTTPTarpit", "internal/rules.TestHTTPTarpit"),
 	"http-request use-service":     httpRefusedBy("", tRulesRefuse+"/http-request_use-service_prometheus-exporter"),
 	"http-request auth":            httpRefusedBy("", tRulesRefuse+"/http-request_auth_realm_x"),
 	"http-response add-header":     show(eResActions),

@@ -22,7 +22,7 @@ var quietHTTPOptions = map[string]bool{"http-keep-alive": true, "http-server-clo
 // quietHTTPKeywords are the proxy keywords HAProxy ignores without a word
 // outside mode http; the timeouts are in quietHTTPTimeouts.
 var quietHTTPKeywords = map[string]bool{"errorfile": true, "compression": true, "capture": true,
-	"unique-id-header": true}
+	"unique-id-header": true, "http-reuse": true, "monitor": true}
 
 var quietHTTPTimeouts = map[string]bool{"http-request": true, "http-keep-alive": true, "tarpit": true}
 
@@ -80,6 +80,11 @@ func (l *loader) checkHTTPOnly(p *Proxy) {
 		l.warn(p.Pos, "'option forwardfor' ignored for %s '%s' as it requires HTTP mode.", kind, p.Name)
 		p.Forwardfor = nil
 	}
+	if p.Originalto != nil {
+		l.warn(p.Pos, "'option originalto' ignored for %s '%s' as it requires HTTP mode.", kind, p.Name)
+		p.Originalto = nil
+	}
+	p.MonitorFail = nil
 	for _, o := range httpOptions {
 		if p.Options[o] && p.Cap&proxyOptions[o].cap != 0 {
 			l.warn(p.Pos, "'option %s' ignored for %s '%s' as it requires HTTP mode.", o, kind, p.Name)
@@ -93,7 +98,7 @@ func (l *loader) checkHTTPOnly(p *Proxy) {
 		delete(p.Options, o)
 	}
 	p.Timeouts.HTTPRequest, p.Timeouts.HTTPKeepAlive, p.Timeouts.Tarpit = 0, 0, 0
-	p.ErrorFiles = map[int]string{}
+	p.ErrorFiles, p.ErrorLocs = map[int]string{}, nil
 	p.Compression, p.Captures, p.UniqueIDHeader = Compression{}, nil, ""
 	for _, s := range p.Servers {
 		if s.Cookie != "" {

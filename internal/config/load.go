@@ -84,12 +84,16 @@ type loader struct {
 	linePos Pos
 
 	// section state
-	sec      string // current section keyword ("" = none)
-	secPos   Pos
-	skipSec  bool   // inside an unsupported section: ignore its lines
-	noProxy  bool   // the proxy section header was refused: its lines fail
-	cur      *Proxy // current proxy or defaults section
-	globalOK bool
+	sec string // current section keyword ("" = none)
+	// httpErrors is the current http-errors section; errorSeq orders
+	// the error lines of the proxies (httperrors.go).
+	httpErrors *HTTPErrors
+	errorSeq   int
+	secPos     Pos
+	skipSec    bool   // inside an unsupported section: ignore its lines
+	noProxy    bool   // the proxy section header was refused: its lines fail
+	cur        *Proxy // current proxy or defaults section
+	globalOK   bool
 
 	defaults     map[string]*Proxy             // named defaults sections
 	byName       map[string][]*Proxy           // proxies by name, for duplicate checks
@@ -409,7 +413,7 @@ var sectionKinds = map[string]bool{
 	"mailers":        false,
 	"cache":          false,
 	"program":        false,
-	"http-errors":    false,
+	"http-errors":    true,
 	"ring":           false,
 	"log-forward":    false,
 	"fcgi-app":       false,
@@ -430,6 +434,8 @@ func (l *loader) line(pos Pos, args []string) {
 		switch args[0] {
 		case "global":
 			l.startGlobal(pos, args)
+		case "http-errors":
+			l.startHTTPErrors(pos, args)
 		default:
 			l.startProxy(pos, args)
 		}
@@ -442,6 +448,8 @@ func (l *loader) line(pos Pos, args []string) {
 		l.alert(pos, "unknown keyword '%s' out of section.", args[0])
 	case l.sec == "global":
 		l.globalLine(pos, args)
+	case l.sec == "http-errors":
+		l.httpErrorsLine(pos, args)
 	case l.noProxy:
 		l.alert(pos, "'listen' or 'defaults' expected.")
 	case l.cur != nil:

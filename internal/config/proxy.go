@@ -2,8 +2,10 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -83,6 +85,10 @@ func init() {
 		"tcp-check":           {cap: be, def: true, fn: kwCheckRule},
 		"stats":               {cap: both, def: true, fn: kwStats},
 		"errorfile":           {cap: both, def: true, fn: kwErrorfile},
+		"errorloc":            {cap: both, def: true, fn: kwErrorloc},
+		"errorloc302":         {cap: both, def: true, fn: kwErrorloc},
+		"errorloc303":         {cap: both, def: true, fn: kwErrorloc},
+		"errorfiles":          {cap: both, def: true, fn: kwErrorfiles},
 		"monitor-uri": {cap: fe, def: true, fn: func(c *pctx) error {
 			if len(c.args) < 2 || c.args[1] == "" {
 				return fmt.Errorf("'monitor-uri' expects an URI.")
@@ -90,7 +96,39 @@ func init() {
 			return c.strArg(&c.p.MonitorURI)
 		}},
 		"compression": {cap: both, def: true, fn: kwCompression},
-		"capture":     {cap: fe, fn: kwCapture},
+		"monitor": {cap: fe, fn: func(c *pctx) error {
+			if len(c.args) < 2 || c.args[1] != "fail" {
+				return fmt.Errorf("'monitor' only supports 'fail'.")
+			}
+			if len(c.args) < 4 || (c.args[2] != "if" && c.args[2] != "unless") {
+				return fmt.Errorf("'monitor fail' requires either 'if' or 'unless' followed by a condition.")
+			}
+			cond, missing, err := c.parseCond(c.args[2:])
+			if err != nil {
+				return fmt.Errorf("error detected while parsing a 'monitor fail' condition : %s.", strings.TrimSuffix(err.Error(), "."))
+			}
+			if missing != "" {
+				return fmt.Errorf("error detected while parsing a 'monitor fail' condition : no such ACL : '%s'.", missing)
+			}
+			c.noteRule(ruleMonitorFail)
+			c.p.MonitorFail = append(c.p.MonitorFail, &MonitorFail{Pos: c.pos, Cond: cond})
+			return nil
+		}},
+		"http-reuse": {cap: be, def: true, fn: func(c *pctx) error {
+			switch m := ""; {
+			case len(c.args) > 1:
+				m = c.args[1]
+				if m == "never" || m == "safe" || m == "aggressive" || m == "always" {
+					c.p.HTTPReuse = m
+					if len(c.args) > 2 {
+						return fmt.Errorf("'http-reuse %s' cannot handle unexpected argument '%s'.", m, c.args[2])
+					}
+					return nil
+				}
+			}
+			return fmt.Errorf("'http-reuse' only supports 'never', 'safe', 'aggressive', 'always'.")
+		}},
+		"capture": {cap: fe, fn: kwCapture},
 
 		"contimeout": removed("the 'contimeout' directive is not supported anymore since HAProxy 2.1. Use 'timeout connect'."),
 		"clitimeout": removed("the 'clitimeout' directive is not supported anymore since HAProxy 2.1. Use 'timeout client'."),
@@ -115,17 +153,12 @@ func init() {
 		"stick-table":                 unsupported(both, false),
 		"stick":                       unsupported(be, false),
 		"persist":                     unsupported(be, true),
-		"http-reuse":                  unsupported(be, true),
 		"email-alert":                 unsupported(both, true),
 		"filter":                      unsupported(both, false),
 		"declare":                     unsupported(fe, false),
 		"dynamic-cookie-key":          unsupported(be, true),
 		"load-server-state-from-file": unsupported(be, true),
 		"server-state-file-name":      unsupported(be, true),
-		"errorloc":                    unsupported(both, true),
-		"errorloc302":                 unsupported(both, true),
-		"errorloc303":                 unsupported(both, true),
-		"errorfiles":                  unsupported(both, true),
 		"http-error":                  unsupported(both, true),
 		"source":                      unsupported(be, true),
 		"usesrc":                      unsupported(be, true),
@@ -136,7 +169,6 @@ func init() {
 		"server-template":             unsupported(be, false),
 		"fullconn":                    unsupported(be, true),
 		"dispatch":                    unsupported(be, false),
-		"monitor":                     unsupported(fe, false),
 		"rate-limit":                  unsupported(fe, true),
 		"log-format-sd":               unsupported(fe, true),
 		"error-log-format":            unsupported(fe, true),
@@ -223,12 +255,20 @@ func (p *Proxy) clone() *Proxy {
 	for k, v := range p.ErrorFiles {
 		n.ErrorFiles[k] = v
 	}
+	n.ErrorLocs = maps.Clone(p.ErrorLocs)
+	n.errSeq = maps.Clone(p.errSeq)
+	n.errorfiles = slices.Clone(p.errorfiles)
 	n.Logs = append([]LogTarget(nil), p.Logs...)
 	n.DefaultServer = p.DefaultServer.clone()
 	if p.Forwardfor != nil {
 		f := *p.Forwardfor
 		n.Forwardfor = &f
 	}
+	if p.Originalto != nil {
+		o := *p.Originalto
+		n.Originalto = &o
+	}
+	n.MonitorFail = nil
 	if p.Cookie != nil {
 		ck := *p.Cookie
 		ck.Options = append([]string(nil), p.Cookie.Options...)
@@ -568,7 +608,6 @@ func init() {
 		"spop-check":                  {cap: be, status: kwUnsupported},
 		"ldap-check":                  {cap: be, status: kwUnsupported},
 		"smtpchk":                     {cap: be, status: kwUnsupported},
-		"originalto":                  {cap: both, status: kwUnsupported},
 		"httpslog":                    {cap: fe, status: kwUnsupported},
 		"http-restrict-req-hdr-names": {cap: both, status: kwUnsupported},
 		"forceclose":                  {cap: both, status: kwRemoved, msg: "option 'forceclose' is not supported any more since HAProxy 2.0, please just remove it, or use 'option httpclose' if absolutely needed."},
@@ -622,6 +661,33 @@ func init() {
 			c.p.Forwardfor = f
 			return nil
 		}},
+		"originalto": {cap: both, args: true, fn: func(c *pctx, args []string) error {
+			o := &Forwardfor{}
+			for i := 0; i < len(args); i++ {
+				switch args[i] {
+				case "except", "header":
+					if i+1 >= len(args) || args[i+1] == "" {
+						if args[i] == "header" {
+							return fmt.Errorf("'option originalto header' expects <header_name> as argument.")
+						}
+						return fmt.Errorf("'option originalto except' expects <address>[/mask] as argument.")
+					}
+					if args[i] == "except" {
+						if !validNet(args[i+1]) {
+							return fmt.Errorf("'option originalto except' expects <address>[/mask] as argument.")
+						}
+						o.Except = args[i+1]
+					} else {
+						o.Header = args[i+1]
+					}
+					i++
+				default:
+					return fmt.Errorf("'option originalto' only supports optional values: 'except' and 'header'.")
+				}
+			}
+			c.p.Originalto = o
+			return nil
+		}},
 		"httpchk": {cap: be, args: true, fn: func(c *pctx, args []string) error {
 			c.p.Check.Type = "httpchk"
 			c.checkOptionRules("httpchk")
@@ -652,6 +718,26 @@ func init() {
 		}},
 		"redis-check": check("redis-check"),
 	}
+}
+
+// validNet reports whether s is an address or a network as HAProxy reads
+// them: "a.b.c.d", "a.b.c.d/bits", "a.b.c.d/a.b.c.d", an IPv6 address
+// with or without "/bits".
+func validNet(s string) bool {
+	a, m, hasMask := strings.Cut(s, "/")
+	ip := net.ParseIP(a)
+	if ip == nil || !hasMask {
+		return ip != nil
+	}
+	bits := 128
+	if ip.To4() != nil && !strings.Contains(a, ":") {
+		bits = 32
+		if mask := net.ParseIP(m); mask != nil && mask.To4() != nil {
+			return true
+		}
+	}
+	n, err := strconv.Atoi(m)
+	return err == nil && n >= 0 && n <= bits
 }
 
 // kwOption handles "option X", "no option X" and "default option X".
@@ -1617,6 +1703,8 @@ func kwErrorfile(c *pctx) error {
 		return fmt.Errorf("errorfile : error opening file '%s'.", c.args[2])
 	}
 	c.p.ErrorFiles[code] = c.args[2]
+	delete(c.p.ErrorLocs, code)
+	c.noteError(code)
 	return nil
 }
 

@@ -10,7 +10,7 @@ import (
 
 // newServer returns a server with HAProxy's built-in defaults.
 func newServer() *Server {
-	return &Server{Inter: 2 * time.Second, Rise: 2, Fall: 3, Weight: 1, Flags: map[string]string{}}
+	return &Server{Inter: 2 * time.Second, Rise: 2, Fall: 3, Weight: 1, PoolMaxConn: -1, Flags: map[string]string{}}
 }
 
 func (s *Server) clone() *Server {
@@ -141,6 +141,23 @@ func init() {
 			}
 			return nil
 		}},
+		// HAProxy 2.6 reads pool-max-conn with atoi(): "x" is 0.
+		"pool-max-conn": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
+			n := atol(v)
+			if n < -1 {
+				return fmt.Errorf("'pool-max-conn' must be >= -1.")
+			}
+			s.PoolMaxConn = n
+			return nil
+		}},
+		"pool-purge-delay": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
+			d, err := l.timeArg(l.linePos, v, time.Millisecond)
+			if err != nil {
+				return fmt.Errorf("%v in argument to <pool-purge-delay>.", err)
+			}
+			s.PoolPurgeDelay = d
+			return nil
+		}},
 		"on-marked-down": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
 			if v != "shutdown-sessions" {
 				return fmt.Errorf("'on-marked-down' expects 'shutdown-sessions' but got '%s'", v)
@@ -165,7 +182,7 @@ func init() {
 		"agent-inter": unsup(1), "agent-addr": unsup(1), "agent-send": unsup(1), "observe": unsup(1),
 		"error-limit": unsup(1), "on-error": unsup(1), "track": unsup(1), "redir": unsup(1), "source": unsup(1),
 		"socks4": unsup(1), "check-via-socks4": unsup(0), "namespace": unsup(1), "proto": unsup(1),
-		"pool-max-conn": unsup(1), "pool-purge-delay": unsup(1), "pool-low-conn": unsup(1), "max-reuse": unsup(1),
+		"pool-low-conn": unsup(1), "max-reuse": unsup(1),
 		"tcp-ut": unsup(1), "ws": unsup(1), "log-proto": unsup(1), "usesrc": unsup(1), "shard": unsup(1),
 	}
 }

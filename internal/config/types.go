@@ -102,6 +102,8 @@ type Config struct {
 	// configuration order, with their defaults section already applied.
 	// Defaults sections themselves are not listed.
 	Proxies []*Proxy
+	// HTTPErrors are the "http-errors" sections by name.
+	HTTPErrors map[string]*HTTPErrors
 	// The auxiliary sections (peers, resolvers, userlist, …) are not
 	// supported yet: Load reports them as alerts.
 
@@ -408,6 +410,8 @@ type Proxy struct {
 	Options map[string]bool
 	// Forwardfor is "option forwardfor" (nil = not set).
 	Forwardfor *Forwardfor
+	// Originalto is "option originalto" (nil = not set; IfNone unused).
+	Originalto *Forwardfor
 	// HTTPLog / TCPLog are "option httplog [clf]" / "option tcplog".
 	HTTPLog, HTTPLogCLF, TCPLog bool
 	// LogFormat is "log-format" ("" = default for the log option used).
@@ -459,8 +463,17 @@ type Proxy struct {
 	Stats StatsPage
 	// ErrorFiles maps an HTTP status to a file ("errorfile").
 	ErrorFiles map[int]string
+	// ErrorLocs maps an HTTP status to a redirect ("errorloc",
+	// "errorloc302", "errorloc303"); a status is in ErrorFiles or here,
+	// as the last line for it said.
+	ErrorLocs map[int]ErrorLoc
 	// MonitorURI is "monitor-uri" ("" = none).
 	MonitorURI string
+	// MonitorFail are the "monitor fail if|unless" lines.
+	MonitorFail []*MonitorFail
+	// HTTPReuse is "http-reuse": "never", "safe", "aggressive" or
+	// "always" ("" = safe, HAProxy's default).
+	HTTPReuse string
 	// Compression is "compression algo/type" (algorithms and types).
 	Compression Compression
 	// Captures are "capture request/response header" lines.
@@ -469,6 +482,10 @@ type Proxy struct {
 	// ruleSeen records which rule kinds were declared, in HAProxy's
 	// evaluation order, to warn about misplaced rules.
 	ruleSeen [ruleKinds]bool
+	// errorfiles are the "errorfiles" lines; errSeq orders the other
+	// error lines by status (httperrors.go).
+	errorfiles []errorfilesRef
+	errSeq     map[int]int
 	// httpLogPos is the line of "option httplog", for its warnings.
 	httpLogPos Pos
 	// disabledPos is the line of "disabled", which lb refuses for a
@@ -624,6 +641,13 @@ type UseBackend struct {
 	// Dynamic is true when Backend is a log-format expression.
 	Dynamic bool
 	// Cond is the condition (nil = always).
+	Cond *Cond
+}
+
+// MonitorFail is "monitor fail if|unless <cond>": the monitor-uri answers
+// 503 when the condition holds.
+type MonitorFail struct {
+	Pos  Pos
 	Cond *Cond
 }
 
@@ -816,6 +840,11 @@ type Server struct {
 	InitAddr []string
 	// OnMarkedDown is "on-marked-down" ("shutdown-sessions" or "").
 	OnMarkedDown string
+	// PoolMaxConn is "pool-max-conn": the most idle connections kept
+	// for the server (-1 = unlimited, the default; 0 = none).
+	PoolMaxConn int
+	// PoolPurgeDelay is "pool-purge-delay" (0 = HAProxy's 5s).
+	PoolPurgeDelay time.Duration
 	// Flags holds other accepted flags by name ("check-send-proxy").
 	Flags map[string]string
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"lb/internal/config"
 	"lb/internal/http1"
@@ -25,8 +26,12 @@ func connMode(px *config.Proxy) proxy.HTTPConnMode {
 
 // forwardfor converts "option forwardfor"; the except network was checked
 // by CheckHTTP.
-func forwardfor(px *config.Proxy) *proxy.Forwardfor {
-	ff := px.Forwardfor
+func forwardfor(px *config.Proxy) *proxy.Forwardfor { return convertFF(px.Forwardfor) }
+
+// originalto converts "option originalto" (checked by the parser).
+func originalto(px *config.Proxy) *proxy.Forwardfor { return convertFF(px.Originalto) }
+
+func convertFF(ff *config.Forwardfor) *proxy.Forwardfor {
 	if ff == nil {
 		return nil
 	}
@@ -81,11 +86,14 @@ func httpFrontend(cfg *config.Config, fe *config.Proxy) *proxy.HTTPFrontendConfi
 		TimeoutKeepAlive: fe.Timeouts.HTTPKeepAlive,
 		Mode:             connMode(fe),
 		Forwardfor:       forwardfor(fe),
+		Originalto:       originalto(fe),
+		TimeoutTarpit:    tarpitTimeout(fe),
 		Parse:            http1.Options{AcceptInvalid: fe.Options["accept-invalid-http-request"], MaxHeaders: maxHeaders(cfg)},
 		MonitorURI:       fe.MonitorURI,
 		UniqueIDHeader:   fe.UniqueIDHeader,
 	}
 	h.ErrorFiles, _ = loadErrorFiles(fe) // checked by CheckHTTP
+	h.ErrorLocs = errorLocs(fe)
 	for _, c := range fe.Captures {
 		n, _ := strconv.Atoi(c.Args[1])
 		cp := proxy.Capture{Name: c.Args[0], Len: n}
@@ -106,13 +114,50 @@ func httpBackend(cfg *config.Config, px *config.Proxy) proxy.HTTPBackendConfig {
 	}
 	ef, _ := loadErrorFiles(px) // checked by CheckHTTP
 	return proxy.HTTPBackendConfig{
-		Enabled:    true,
-		Mode:       connMode(px),
-		Forwardfor: forwardfor(px),
-		PoolMax:    -1,
-		Parse:      http1.Options{AcceptInvalid: px.Options["accept-invalid-http-response"], MaxHeaders: maxHeaders(cfg)},
-		ErrorFiles: ef,
+		Enabled:       true,
+		Mode:          connMode(px),
+		Forwardfor:    forwardfor(px),
+		Originalto:    originalto(px),
+		TimeoutTarpit: tarpitTimeout(px),
+		Reuse:         httpReuse(px.HTTPReuse),
+		Parse:         http1.Options{AcceptInvalid: px.Options["accept-invalid-http-response"], MaxHeaders: maxHeaders(cfg)},
+		ErrorFiles:    ef,
+		ErrorLocs:     errorLocs(px),
 	}
+}
+
+// tarpitTimeout is how long the proxy's tarpit rules hold a request:
+// "timeout tarpit", else "timeout connect", as HAProxy 2.6 defaults it.
+func tarpitTimeout(px *config.Proxy) time.Duration {
+	if t := px.Timeouts.Tarpit; t > 0 {
+		return t
+	}
+	return px.Timeouts.Connect
+}
+
+// httpReuse converts "http-reuse" (checked by the parser).
+func httpReuse(mode string) proxy.HTTPReuse {
+	switch mode {
+	case "never":
+		return proxy.ReuseNever
+	case "aggressive":
+		return proxy.ReuseAggressive
+	case "always":
+		return proxy.ReuseAlways
+	}
+	return proxy.ReuseSafe
+}
+
+// errorLocs converts the proxy's errorloc lines.
+func errorLocs(px *config.Proxy) map[int]proxy.ErrorLoc {
+	if len(px.ErrorLocs) == 0 {
+		return nil
+	}
+	out := make(map[int]proxy.ErrorLoc, len(px.ErrorLocs))
+	for code, el := range px.ErrorLocs {
+		out[code] = proxy.ErrorLoc{Code: el.Code, URL: []byte(el.URL)}
+	}
+	return out
 }
 
 // loadErrorFiles reads the proxy's errorfiles, each of which must be a
@@ -141,7 +186,7 @@ func loadErrorFiles(px *config.Proxy) (map[int][]byte, error) {
 var httpUnsupported = []string{"checkcache", "http-buffer-request", "http-ignore-probes",
 	"http-no-delay", "http-pretend-keepalive", "http-use-proxy-header", "disable-h2-upgrade",
 	"h1-case-adjust-bogus-client", "h1-case-adjust-bogus-server", "idle-close-on-response",
-	"prefer-last-server", "persist", "originalto", "abortonclose"}
+	"prefer-last-server", "persist", "abortonclose"}
 
 // CheckHTTP returns an error for every HTTP keyword of a mode http proxy that
 // lb accepts in the configuration but does not carry out yet, each as

@@ -190,6 +190,7 @@ func backendConfig(px *config.Proxy) proxy.BackendConfig {
 			sc.SendProxy = proxy.SendProxyV1
 		}
 		sc.ShutdownOnDown = s.OnMarkedDown == "shutdown-sessions"
+		sc.PoolMax, sc.NoIdlePool, sc.PoolPurge = max(s.PoolMaxConn, 0), s.PoolMaxConn == 0, s.PoolPurgeDelay
 		if s.Network != "unix" {
 			// A server at 0.0.0.0 connects to the client's destination (as
 			// set-dst may change it), a port of 0 or +N/-N to its port.

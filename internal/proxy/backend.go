@@ -104,6 +104,12 @@ type ServerConfig struct {
 	// then ignored.
 	PortFromDst bool
 	PortOffset  int
+	// PoolMax is "pool-max-conn": the most idle HTTP connections kept for
+	// the server (0: unlimited, HAProxy's -1); NoIdlePool is
+	// "pool-max-conn 0". PoolPurge is "pool-purge-delay" (0: 5s).
+	PoolMax    int
+	NoIdlePool bool
+	PoolPurge  time.Duration
 }
 
 // BackendConfig describes a backend (or the backend half of a listen).

@@ -49,12 +49,36 @@ const (
 	ReuseSafe HTTPReuse = iota
 	// ReuseNever: a server connection serves one client connection only.
 	ReuseNever
-	// ReuseAggressive and ReuseAlways: any request may take an idle
-	// connection (lb does not distinguish them: it has no connection
-	// known to have been reused successfully before).
+	// ReuseAggressive: a session's first request may take an idle
+	// connection known to have served more than one request; later ones
+	// any.
 	ReuseAggressive
+	// ReuseAlways: any request may take any idle connection.
 	ReuseAlways
 )
+
+// idleChoice is which idle connections of a server a request may take.
+type idleChoice uint8
+
+const (
+	idleOwn  idleChoice = iota // the session's own only
+	idleSafe                   // its own, and any that served more than one request
+	idleAny
+)
+
+// choice is what a request may take under r: first says it is the first
+// of its client connection (HAProxy's TX_NOT_FIRST unset).
+func (r HTTPReuse) choice(first bool) idleChoice {
+	switch {
+	case r == ReuseNever:
+		return idleOwn
+	case !first, r == ReuseAlways:
+		return idleAny
+	case r == ReuseAggressive:
+		return idleSafe
+	}
+	return idleOwn
+}
 
 // Forwardfor is "option forwardfor": the header that carries the client's
 // address to the server.
@@ -78,6 +102,12 @@ type HTTPFrontendConfig struct {
 	Mode HTTPConnMode
 	// Forwardfor, when set, is the frontend's "option forwardfor".
 	Forwardfor *Forwardfor
+	// Originalto, when set, is the frontend's "option originalto"
+	// (IfNone unused).
+	Originalto *Forwardfor
+	// TimeoutTarpit is how long its "http-request tarpit" rules hold a
+	// request ("timeout tarpit", else "timeout connect").
+	TimeoutTarpit time.Duration
 	// Parse are the request parsing options.
 	Parse http1.Options
 	// MonitorURI is "monitor-uri": a request for exactly this URI is
@@ -89,6 +119,9 @@ type HTTPFrontendConfig struct {
 	// ErrorFiles are the frontend's "errorfile" responses by status: a
 	// complete HTTP response each, checked by ParseErrorFile.
 	ErrorFiles map[int][]byte
+	// ErrorLocs are the frontend's "errorloc" redirects by status (a
+	// status has an errorfile or an errorloc, not both).
+	ErrorLocs map[int]ErrorLoc
 	// UniqueID, when set ("unique-id-format"), appends the request's
 	// unique id to buf, from the request's log record as it stands once
 	// the head is complete (client, frontend, date, %rt); the id goes in
@@ -127,14 +160,14 @@ type HTTPBackendConfig struct {
 	Mode HTTPConnMode
 	// Forwardfor, when set, is the backend's "option forwardfor".
 	Forwardfor *Forwardfor
-	// Reuse is "http-reuse".
+	// Originalto, when set, is the backend's "option originalto".
+	Originalto *Forwardfor
+	// TimeoutTarpit is HTTPFrontendConfig.TimeoutTarpit for the
+	// backend's rules.
+	TimeoutTarpit time.Duration
+	// Reuse is "http-reuse". The idle pools' sizes and purge delays are
+	// the servers' (ServerConfig.PoolMax, PoolPurge).
 	Reuse HTTPReuse
-	// PoolMax is "pool-max-conn" per server (-1: unlimited, 0: no idle
-	// pool at all).
-	PoolMax int
-	// PoolPurge is "pool-purge-delay": an idle server connection older
-	// than this is closed (0: HAProxy's 5s).
-	PoolPurge time.Duration
 	// Parse are the response parsing options.
 	Parse http1.Options
 	// Applet, when set, may answer a request itself instead of a server
@@ -150,6 +183,8 @@ type HTTPBackendConfig struct {
 	// ErrorFiles are the backend's "errorfile" responses by status; they
 	// win over the frontend's for the errors of its requests.
 	ErrorFiles map[int][]byte
+	// ErrorLocs are the backend's "errorloc" redirects, likewise.
+	ErrorLocs map[int]ErrorLoc
 }
 
 // idleConn is a server connection waiting for a request.
@@ -157,6 +192,9 @@ type idleConn struct {
 	c     net.Conn
 	since time.Time
 	owner uint64 // the session that used it last (Conn.id)
+	// safe: the connection served more than one request (HAProxy's
+	// "safe" list, which "http-reuse aggressive" takes from).
+	safe bool
 }
 
 // idlePool holds a server's idle connections, most recent last.
@@ -167,7 +205,7 @@ type idlePool struct {
 
 // put offers c to the pool; it reports false (and the caller closes c)
 // when the pool is full.
-func (p *idlePool) put(c net.Conn, owner uint64, max int) bool {
+func (p *idlePool) put(c net.Conn, owner uint64, safe bool, max int) bool {
 	if max == 0 {
 		return false
 	}
@@ -179,7 +217,7 @@ func (p *idlePool) put(c net.Conn, owner uint64, max int) bool {
 	if max > 0 && len(p.conns) >= max {
 		return false
 	}
-	p.conns = append(p.conns, idleConn{c: c, since: time.Now(), owner: owner})
+	p.conns = append(p.conns, idleConn{c: c, since: time.Now(), owner: owner, safe: safe})
 	idleTotal.Add(1)
 	startPoolSweeper()
 	return true
@@ -201,15 +239,15 @@ var idleCap = sync.OnceValue(func() int64 {
 })
 
 // take returns an idle connection of the pool that is still open, nil when
-// none: owned by owner only unless any is set. Connections found closed by
+// none: owned by owner, or as choice allows. Connections found closed by
 // the server or past purge are closed on the way.
-func (p *idlePool) take(owner uint64, any bool, purge time.Duration) net.Conn {
+func (p *idlePool) take(owner uint64, choice idleChoice, purge time.Duration) net.Conn {
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i := len(p.conns) - 1; i >= 0; i-- {
 		ic := p.conns[i]
-		if !any && ic.owner != owner {
+		if ic.owner != owner && (choice == idleOwn || choice == idleSafe && !ic.safe) {
 			continue
 		}
 		p.conns = append(p.conns[:i], p.conns[i+1:]...)
@@ -272,18 +310,28 @@ func startPoolSweeper() {
 				}
 				poolsMu.Unlock()
 				for _, s := range ss {
-					s.idle.sweep(s.be.poolPurge())
+					s.idle.sweep(s.poolPurge())
 				}
 			}
 		}()
 	})
 }
 
-func (b *Backend) poolPurge() time.Duration {
-	if d := b.cfg.HTTP.PoolPurge; d > 0 {
+// poolPurge is how long an idle connection of srv stays in its pool
+// ("pool-purge-delay", 5s by default).
+func (srv *Server) poolPurge() time.Duration {
+	if d := srv.cfg.PoolPurge; d > 0 {
 		return d
 	}
 	return 5 * time.Second
+}
+
+// keepsIdle reports whether a server connection that finished a
+// transaction may wait for another request: not with "pool-max-conn 0",
+// unless "http-reuse never" makes it the session's own (HAProxy keeps
+// those in the session, out of the server's pool).
+func (srv *Server) keepsIdle() bool {
+	return !srv.cfg.NoIdlePool || srv.be.cfg.HTTP.Reuse == ReuseNever
 }
 
 // CloseIdleConns closes the idle server connections of b's servers (a
@@ -296,19 +344,35 @@ func (b *Backend) CloseIdleConns() {
 
 // offerIdle parks c, a server connection of srv that finished a
 // transaction cleanly, in srv's idle pool, or closes it.
-func (srv *Server) offerIdle(c net.Conn, owner uint64) {
-	bc := &srv.be.cfg.HTTP
-	max := bc.PoolMax
-	if bc.Reuse == ReuseNever && max != 0 {
-		max = -1 // kept for its own session only
+// safe says it served more than one request.
+func (srv *Server) offerIdle(c net.Conn, owner uint64, safe bool) {
+	max := srv.cfg.PoolMax
+	switch {
+	case srv.be.cfg.HTTP.Reuse == ReuseNever:
+		max = 0 // the session's own: it dies with it (see parkKept)
+	case srv.cfg.NoIdlePool:
+		max = 0
+	case max == 0:
+		max = -1
 	}
-	if !srv.State().usable() || !srv.idle.put(c, owner, max) {
+	if !srv.State().usable() || !srv.idle.put(c, owner, safe, max) {
 		_ = c.Close()
 		return
 	}
 	poolsMu.Lock()
 	pools[srv] = struct{}{}
 	poolsMu.Unlock()
+}
+
+// parkKept gives the kept server connection to its server's idle pool as
+// the client goes idle, but with "http-reuse never": there the connection
+// is the session's own, kept by it while it waits and closed when it ends,
+// as HAProxy keeps it in the session.
+func (hc *httpConn) parkKept() {
+	if hc.kept != nil && hc.keptSrv.be.cfg.HTTP.Reuse == ReuseNever {
+		return
+	}
+	hc.releaseKept()
 }
 
 // httpKey derives an HTTP request's balancing key for "balance uri",

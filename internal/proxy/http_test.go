@@ -38,7 +38,7 @@ func httpWorld(t *testing.T, h http.HandlerFunc) *world {
 	fc := FrontendConfig{TimeoutClient: 5 * time.Second,
 		HTTP: &HTTPFrontendConfig{Forwardfor: &Forwardfor{}}}
 	bc := BackendConfig{TimeoutConnect: 2 * time.Second, TimeoutServer: 5 * time.Second,
-		HTTP:    HTTPBackendConfig{Enabled: true, PoolMax: -1},
+		HTTP:    HTTPBackendConfig{Enabled: true},
 		Servers: []ServerConfig{{Name: "s1", Addr: ln.Addr().String()}}}
 	w := &world{t: t, eng: newTestEngine(EngineConfig{Logger: quiet}), logs: make(chan *LogRecord, 1000)}
 	return w.start(fc, bc, BindConfig{Name: "b"})

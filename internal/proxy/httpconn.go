@@ -91,8 +91,9 @@ type httpConn struct {
 	beCounted bool
 	// kept is the server connection of the last transaction, kept for
 	// the next request to the same server (keptSrv).
-	kept    net.Conn
-	keptSrv *Server
+	kept     net.Conn
+	keptSrv  *Server
+	keptSafe bool // kept served more than one request
 	// cookieCli and cookieSrv are the persistence cookie letters of %tsc.
 	cookieCli, cookieSrv byte
 	// chunkN and chunkDone are what the scan of a chunked request body
@@ -191,7 +192,7 @@ func (hc *httpConn) run() {
 		}
 		c := hc.c
 		c.httpIdle.Store(true)
-		hc.releaseKept()
+		hc.parkKept()
 		// An idle client holds no buffer (2000 idle keep-alive clients
 		// would otherwise pin 64 MiB).
 		hc.dropBufs()
@@ -247,7 +248,7 @@ const spinWait = 50 * time.Millisecond
 // to its server's idle pool, where other sessions may take it.
 func (hc *httpConn) releaseKept() {
 	if hc.kept != nil {
-		hc.keptSrv.offerIdle(hc.kept, hc.c.id)
+		hc.keptSrv.offerIdle(hc.kept, hc.c.id, hc.keptSafe)
 		hc.kept, hc.keptSrv = nil, nil
 	}
 }
@@ -292,8 +293,6 @@ func (hc *httpConn) takeBufs() {
 		hc.sbuf = get()
 	}
 }
-
-
 
 func (hc *httpConn) dropBufs() {
 	if hc.buf != nil {
@@ -495,11 +494,8 @@ func (hc *httpConn) transaction() bool {
 	hc.uid, hc.uidMade = hc.uid[:0], false
 
 	if u := hc.h.cfg.MonitorURI; u != "" && string(req.URI) == u {
-		// Answered and not logged, as HAProxy does.
-		hc.out = appendStreamError(hc.out[:0], 200, hc.closing)
-		return hc.writeClient(hc.out) && !hc.closing && req.Framing == http1.NoBody
+		return hc.monitor(st)
 	}
-
 	if fr != nil && fr.NeedsContent() && !hc.contentRules(fr, st, start) {
 		return false
 	}
@@ -572,6 +568,7 @@ func (hc *httpConn) transaction() bool {
 		req.Header.Add(name, hc.uid)
 	}
 	hc.forwardFor(be)
+	hc.originalTo(be)
 	mode := hc.h.cfg.Mode.Combine(be.cfg.HTTP.Mode)
 	if mode == Close {
 		hc.closing = true
@@ -629,10 +626,7 @@ func (hc *httpConn) contentRules(r *rules.Proxy, st *rules.Stream, start time.Ti
 func (hc *httpConn) connect(be *Backend, forced *Server) bool {
 	c := hc.c
 	req := ConnectRequest{Server: forced, Persist: hc.persisted && forced != nil, Src: c.client, Dst: c.st.Dst, Key: be.key.of(&hc.req, c.client)}
-	// "safe": a session's first request only takes a connection of its
-	// own (it has none); "never": only ever its own.
-	any := (hc.nreq > 0 || be.cfg.HTTP.Reuse >= ReuseAggressive) && be.cfg.HTTP.Reuse != ReuseNever
-	purge := be.poolPurge()
+	choice := be.cfg.HTTP.Reuse.choice(hc.nreq == 0)
 	req.Reuse = func(srv *Server) net.Conn {
 		if hc.kept != nil {
 			if hc.keptSrv == srv {
@@ -646,7 +640,7 @@ func (hc *httpConn) connect(be *Backend, forced *Server) bool {
 			}
 			hc.releaseKept()
 		}
-		sc := srv.idle.take(c.id, any, purge)
+		sc := srv.idle.take(c.id, choice, srv.poolPurge())
 		hc.reused = sc != nil
 		return sc
 	}
@@ -940,9 +934,9 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 	sc := c.DetachServerConn()
 	reusable := ok && whole && !tunnel && mode == KeepAlive && !res.Close &&
 		res.Framing != http1.UntilClose && hc.sr == hc.sw
-	if srv := hc.lg.server; reusable && srv != nil && sc != nil {
+	if srv := hc.lg.server; reusable && srv != nil && sc != nil && srv.keepsIdle() {
 		hc.releaseKept()
-		hc.kept, hc.keptSrv = sc, srv
+		hc.kept, hc.keptSrv, hc.keptSafe = sc, srv, hc.reused
 	} else if sc != nil {
 		_ = sc.Close()
 	}
@@ -1262,6 +1256,9 @@ func (t *httpTunnel) EndOfStream(dst *Side) { closeWrite(dst.Conn) }
 // ruleResponse answers a request that a rule ended (deny, return,
 // redirect) and logs it; phase is where ('R' request rules).
 func (hc *httpConn) ruleResponse(start time.Time, tr time.Duration, res *rules.HTTPResult, phase byte) bool {
+	if res.Tarpit {
+		return hc.tarpitResponse(start, res)
+	}
 	f := hc.h.f
 	if hc.req.Framing != http1.NoBody {
 		hc.closing = true // the body is not read
@@ -1316,7 +1313,11 @@ func (hc *httpConn) local(status int, r *rules.HTTPResult) []byte {
 	h.Reset()
 	*m = http1.Message{Header: h, Minor: 1, Status: status}
 	var num [20]byte
-	if ef := hc.errorFile(status); ef != nil && (r == nil || r.DefaultBody) {
+	el, loc := hc.errorLoc(status)
+	if loc && (r == nil || r.DefaultBody) {
+		errorLocMessage(m, el)
+		hc.body = hc.body[:0]
+	} else if ef := hc.errorFile(status); ef != nil && (r == nil || r.DefaultBody) {
 		// The errorfile, parsed from a copy (the parser may edit its
 		// input), sent as HAProxy sends it: through its message form.
 		hc.body = append(hc.body[:0], ef...)
@@ -1356,6 +1357,9 @@ func (hc *httpConn) local(status int, r *rules.HTTPResult) []byte {
 		hc.afterResponse()
 	}
 	hc.status = m.Status
+	if loc && (r == nil || r.DefaultBody) {
+		hc.status = status // logged as the error it stands for
+	}
 	hc.ownResp = true
 	if m.Status == 400 {
 		hc.closing = true // as HAProxy, after any 400 it sends

@@ -103,6 +103,8 @@ type compiled struct {
 	// httpReq, httpRes and httpAfter are the http-request, http-response
 	// and http-after-response rules; redirects the "redirect" lines.
 	httpReq, httpRes, httpAfter, redirects []*httpRule
+	// monitorFail are the "monitor fail" conditions (monitor.go).
+	monitorFail []*cond
 	// optPersist is "option persist": use-server may pick a down server.
 	optPersist bool
 	// switchContent: a switching rule reads request data.
@@ -202,6 +204,7 @@ func (c *compiler) compileRules() (*Proxy, []error) {
 		p.c.switchContent = p.c.switchContent || (sr.cond != nil && sr.cond.content)
 		p.c.useServers = append(p.c.useServers, sr)
 	}
+	p.c.monitorFail = c.compileMonitor(px)
 	p.c.httpReq = c.compileHTTPRules(px.HTTPRequest, "http-request", placeHTTPReq)
 	p.c.redirects = c.compileRedirects(px.Redirects)
 	p.c.httpRes = c.compileHTTPRules(px.HTTPResponse, "http-response", placeHTTPRes)

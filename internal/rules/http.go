@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -37,6 +38,7 @@ const (
 	hSetVar
 	hUnsetVar
 	hSetLogLevel
+	hTarpit
 )
 
 // httpRule is a compiled http-request, http-response,
@@ -87,6 +89,8 @@ type reply struct {
 	bodyLF      *logFmt // lf-string, lf-file
 	hdrs        []replyHdr
 	defaultBody bool
+	// tarpit: the reply of "http-request tarpit".
+	tarpit bool
 }
 
 type replyHdr struct {
@@ -162,7 +166,7 @@ var httpActionNames = map[string]map[string]httpAct{
 		"replace-header": hReplaceHeader, "replace-value": hReplaceValue, "set-path": hSetPath,
 		"set-pathq": hSetPathQ, "set-query": hSetQuery, "set-uri": hSetURI, "replace-path": hReplacePath,
 		"replace-pathq": hReplacePathQ, "replace-uri": hReplaceURI, "set-method": hSetMethod,
-		"set-var": hSetVar, "unset-var": hUnsetVar, "set-log-level": hSetLogLevel},
+		"set-var": hSetVar, "unset-var": hUnsetVar, "set-log-level": hSetLogLevel, "tarpit": hTarpit},
 	"http-response": {"allow": hAllow, "deny": hDeny, "return": hReturn, "redirect": hRedirect,
 		"add-header": hAddHeader, "set-header": hSetHeader, "del-header": hDelHeader,
 		"replace-header": hReplaceHeader, "replace-value": hReplaceValue, "set-status": hSetStatus,
@@ -204,14 +208,20 @@ func (c *compiler) compileHTTPRule(r *config.Rule, set string, at place) *httpRu
 	}
 	switch act {
 	case hAllow:
-	case hDeny, hReturn:
-		rp, err := c.parseReply(args, act == hDeny, set)
+	case hDeny, hReturn, hTarpit:
+		rp, err := c.parseReply(args, act != hReturn, set)
 		if err != nil {
 			if u, ok := err.(unsupportedErr); ok {
 				c.errorf("%v", unsupported(set+" "+base+" "+string(u)))
 				return nil
 			}
 			return bad("%v", err)
+		}
+		if act == hTarpit {
+			rp.tarpit = true
+			if !slices.Contains(args, "deny_status") && !slices.Contains(args, "status") {
+				rp.status = 500 // tarpit's default
+			}
 		}
 		hr.reply = rp
 	case hRedirect:
@@ -758,7 +768,7 @@ func (p *Proxy) runHTTP(s *Stream, rules []*httpRule, resp bool) HTTPResult {
 		switch r.act {
 		case hAllow:
 			return HTTPResult{Verdict: Accept, LogLevel: txn.LogLevel}
-		case hDeny, hReturn:
+		case hDeny, hReturn, hTarpit:
 			return p.doReply(ev, r.reply)
 		case hRedirect:
 			if out, ok := p.doRedirect(ev, r.rdr); ok {
@@ -994,7 +1004,7 @@ func trimLeftSPHT(b []byte) []byte {
 // doReply builds the result of deny and return.
 func (p *Proxy) doReply(ev *evalCtx, rp *reply) HTTPResult {
 	st := &ev.s.st.http
-	out := HTTPResult{Verdict: Reject, Status: rp.status, DefaultBody: rp.defaultBody, LogLevel: ev.s.HTTP.LogLevel}
+	out := HTTPResult{Verdict: Reject, Status: rp.status, DefaultBody: rp.defaultBody, Tarpit: rp.tarpit, LogLevel: ev.s.HTTP.LogLevel}
 	if rp.ctype != nil {
 		out.ContentType = rp.ctype
 		out.Body = rp.body

@@ -76,6 +76,9 @@ type HTTPResult struct {
 	// sends HAProxy's error page for Status (the proxy's errorfile for it
 	// when there is one, else the built-in page).
 	DefaultBody bool
+	// Tarpit: the reply of "http-request tarpit" (500 by default), which
+	// the handler sends after holding the request for "timeout tarpit".
+	Tarpit bool
 
 	// LogLevel mirrors HTTPTxn.LogLevel after the rules ran.
 	LogLevel int8

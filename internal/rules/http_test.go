@@ -529,7 +529,6 @@ backend be_srv
 // its file and line.
 func TestHTTPCompileErrors(t *testing.T) {
 	tests := []struct{ mode, rule, want string }{
-		{"http", "http-request tarpit", ":12: 'http-request tarpit' is not supported by lb yet"},
 		{"http", "http-request auth realm x", ":12: 'http-request auth' is not supported by lb yet"},
 		{"http", "http-request use-service prometheus-exporter", ":12: 'http-request use-service' is not supported by lb yet"},
 		{"http", "http-request deny errorfile /x", ":12: 'http-request deny errorfile' is not supported by lb yet"},

@@ -577,8 +577,10 @@ listen l
 				t.Errorf("log has no %q:\n%s", want, out.String())
 			}
 		}
-		if rts[1] != rts[0]+1 {
-			t.Errorf("%%rt of two requests on one connection: %d, %d; want consecutive", rts[0], rts[1])
+		// Each request has a number of its own (another connection's stream, such as
+		// the readiness probe's, may take the one between).
+		if rts[1] <= rts[0] {
+			t.Errorf("%%rt of two requests on one connection: %d, %d; want increasing", rts[0], rts[1])
 		}
 	})
 }
