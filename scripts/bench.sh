@@ -166,9 +166,10 @@ PY
 }
 
 declare -A R
-measure() { # label nbthread command…
-	local label=$1 nbt=$2
-	shift 2
+measure() { # label nbthread set command…: one proxy process per set, so that one set's
+	# memory (RSS is measured) does not carry over into the other's
+	local label=$1 nbt=$2 set=$3
+	shift 3
 	"$@" -db -f "$W/bench$nbt.cfg" >"$W/$label.log" 2>&1 &
 	local pid=$!
 	if ! wait_port $P_TCP || ! kill -0 $pid 2>/dev/null; then
@@ -177,24 +178,24 @@ measure() { # label nbthread command…
 		return 1
 	fi
 	local v
-	case " $SETS " in *" http "*)
-	R[$label,$nbt,http_keepalive_rps]+="$(rps http://127.0.0.1:$P_HTTP/small) "
-	R[$label,$nbt,http_close_rps]+="$(rps -H 'Connection: close' http://127.0.0.1:$P_HTTP/small) "
-	R[$label,$nbt,http_p99_ms]+="$(p99 http://127.0.0.1:$P_HTTP/small) "
-	R[$label,$nbt,http_rss_2000_idle_kib]+="$(rss_idle $pid $P_HTTP http) "
-	R[$label,$nbt,http_rules_rps]+="$(rps http://127.0.0.1:$P_HRULES/small) "
-	;; esac
-	case " $SETS " in *" tcp "*) ;; *) kill $pid; wait $pid 2>/dev/null; return 0 ;; esac
-	read -r -a v < <(rps_cpu $pid http://127.0.0.1:$P_TCP/small)
-	R[$label,$nbt,tcp_keepalive_rps]+="${v[0]} "
-	R[$label,$nbt,keepalive_cpu_us]+="${v[1]} "
-	read -r -a v < <(rps_cpu $pid -H 'Connection: close' http://127.0.0.1:$P_TCP/small)
-	R[$label,$nbt,tcp_close_rps]+="${v[0]} "
-	R[$label,$nbt,close_cpu_us]+="${v[1]} "
-	R[$label,$nbt,tcp_p99_ms]+="$(p99 http://127.0.0.1:$P_TCP/small) "
-	R[$label,$nbt,bulk_gbit]+="$(gbit) "
-	R[$label,$nbt,rss_2000_idle_kib]+="$(rss_idle $pid $P_TCP) "
-	R[$label,$nbt,acl20_close_rps]+="$(rps -H 'Connection: close' http://127.0.0.1:$P_ACL/small) "
+	if [ "$set" = http ]; then
+		R[$label,$nbt,http_keepalive_rps]+="$(rps http://127.0.0.1:$P_HTTP/small) "
+		R[$label,$nbt,http_close_rps]+="$(rps -H 'Connection: close' http://127.0.0.1:$P_HTTP/small) "
+		R[$label,$nbt,http_p99_ms]+="$(p99 http://127.0.0.1:$P_HTTP/small) "
+		R[$label,$nbt,http_rss_2000_idle_kib]+="$(rss_idle $pid $P_HTTP http) "
+		R[$label,$nbt,http_rules_rps]+="$(rps http://127.0.0.1:$P_HRULES/small) "
+	else
+		read -r -a v < <(rps_cpu $pid http://127.0.0.1:$P_TCP/small)
+		R[$label,$nbt,tcp_keepalive_rps]+="${v[0]} "
+		R[$label,$nbt,keepalive_cpu_us]+="${v[1]} "
+		read -r -a v < <(rps_cpu $pid -H 'Connection: close' http://127.0.0.1:$P_TCP/small)
+		R[$label,$nbt,tcp_close_rps]+="${v[0]} "
+		R[$label,$nbt,close_cpu_us]+="${v[1]} "
+		R[$label,$nbt,tcp_p99_ms]+="$(p99 http://127.0.0.1:$P_TCP/small) "
+		R[$label,$nbt,bulk_gbit]+="$(gbit) "
+		R[$label,$nbt,rss_2000_idle_kib]+="$(rss_idle $pid $P_TCP) "
+		R[$label,$nbt,acl20_close_rps]+="$(rps -H 'Connection: close' http://127.0.0.1:$P_ACL/small) "
+	fi
 	kill $pid
 	wait $pid 2>/dev/null
 }
@@ -202,8 +203,10 @@ measure() { # label nbthread command…
 wait_port $P_NG1 && wait_port $P_NG2 || { echo "nginx did not start"; exit 1; }
 for r in $(seq "$ROUNDS"); do
 	for nbt in ${NBTHREADS:-1 2}; do
-		measure haproxy "$nbt" haproxy
-		measure lb "$nbt" "$LB"
+		for set in $SETS; do
+			measure haproxy "$nbt" "$set" haproxy
+			measure lb "$nbt" "$set" "$LB"
+		done
 	done
 done
 
