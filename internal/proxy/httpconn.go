@@ -229,13 +229,15 @@ func (hc *httpConn) waitReadable() {
 	_ = hc.rc.Read(hc.readyFn)
 }
 
-// ready is waitReadable's callback: its first call reports "not ready"
-// without a system call, so that the runtime waits for readiness; the
-// second means it came (or the deadline passed).
-func (hc *httpConn) ready(uintptr) bool {
+// ready is waitReadable's callback. Its first call peeks: the runtime
+// forgets a readiness it saw before the wait began (RawConn.Read resets
+// it), so data that came before must be seen by a system call, or the
+// wait would last until the deadline. A second call means readiness came
+// (or the deadline passed).
+func (hc *httpConn) ready(fd uintptr) bool {
 	if !hc.waited {
 		hc.waited = true
-		return false
+		return !idleFD(int(fd))
 	}
 	return true
 }
