@@ -151,3 +151,33 @@ func TestHTTPKeepAliveParked(t *testing.T) {
 	}
 	expectClosed(t, c, 5*time.Second)
 }
+
+// TestHTTPLargeBodies: bodies and heads larger than a transaction's first buffers, both ways,
+// sized and chunked, and a head that only fits the full buffer.
+func TestHTTPLargeBodies(t *testing.T) {
+	w := httpWorld(t, func(rw http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rw.Header().Set("X-Big", strings.Repeat("h", 3000))
+		rw.Header().Set("X-Len", fmt.Sprint(len(body)))
+		rw.Write(bytes.Repeat([]byte("r"), 1<<20))
+	})
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	defer client.CloseIdleConnections()
+	for i, body := range []io.Reader{bytes.NewReader(bytes.Repeat([]byte("q"), 1<<20)), io.MultiReader(strings.NewReader(strings.Repeat("c", 5000)))} {
+		req, _ := http.NewRequest("POST", "http://"+w.addr+"/big", body)
+		if i == 1 {
+			req.ContentLength = -1 // chunked
+		}
+		req.Header.Set("X-Long", strings.Repeat("l", 6000))
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		want := []string{"1048576", "5000"}[i]
+		if len(got) != 1<<20 || resp.Header.Get("X-Len") != want || len(resp.Header.Get("X-Big")) != 3000 {
+			t.Errorf("request %d: %d bytes back, X-Len %q (want %s)", i, len(got), resp.Header.Get("X-Len"), want)
+		}
+	}
+}

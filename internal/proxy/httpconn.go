@@ -279,30 +279,74 @@ func (hc *httpConn) finish() {
 // takeBufs gives hc its client and server buffers (tune.bufsize each) from
 // the shared pool; dropBufs gives them back while the client is idle.
 // A message head must fit in one buffer, as in HAProxy: tune.bufsize sets
-// its size.
+// its size. A transaction starts with small buffers (most heads are a few
+// hundred bytes), grown to the full size when a head does not fit or a
+// body is to be copied: 2000 clients answered at once then hold 4 KiB
+// each instead of 32.
 func (hc *httpConn) takeBufs() {
-	get := func() []byte {
-		if n := hc.h.f.eng.cfg.BufSize; n > 0 && n != bufSize {
-			return make([]byte, n)
-		}
-		b := getBuf()
-		return b[:cap(b)]
-	}
 	if hc.buf == nil {
-		hc.buf = get()
+		hc.buf = getSmall()
 	}
 	if hc.sbuf == nil {
-		hc.sbuf = get()
+		hc.sbuf = getSmall()
+	}
+}
+
+// fullSize is the size of a full buffer: tune.bufsize.
+func (hc *httpConn) fullSize() int {
+	if n := hc.h.f.eng.cfg.BufSize; n > 0 {
+		return n
+	}
+	return bufSize
+}
+
+// grow replaces *b, holding n bytes, by a full buffer with the same data;
+// it reports false when *b is full size already.
+func (hc *httpConn) grow(b *[]byte, n int) bool {
+	full := hc.fullSize()
+	if len(*b) >= full {
+		return false
+	}
+	var nb []byte
+	if full == bufSize {
+		nb = getBuf()
+		nb = nb[:cap(nb)]
+	} else {
+		nb = make([]byte, full)
+	}
+	copy(nb, (*b)[:n])
+	// The small buffer is left to the collector, not to its pool: the
+	// parsed message's fields may still point into it.
+	*b = nb
+	return true
+}
+
+// smallSize is the size of a transaction's first buffers.
+const smallSize = 2048
+
+var smallPool = sync.Pool{New: func() any { b := make([]byte, smallSize); return &b }}
+
+func getSmall() []byte { return *smallPool.Get().(*[]byte) }
+
+// putSized gives b back to the pool of its size (a buffer of another
+// size, from a configured tune.bufsize, is left to the collector).
+func putSized(b []byte) {
+	switch cap(b) {
+	case smallSize:
+		b = b[:smallSize]
+		smallPool.Put(&b)
+	case bufSize:
+		putBuf(b)
 	}
 }
 
 func (hc *httpConn) dropBufs() {
 	if hc.buf != nil {
-		putBuf(hc.buf)
+		putSized(hc.buf)
 		hc.buf = nil
 	}
 	if hc.sbuf != nil {
-		putBuf(hc.sbuf)
+		putSized(hc.sbuf)
 		hc.sbuf = nil
 	}
 }
@@ -378,7 +422,7 @@ func (hc *httpConn) readHead() (time.Time, error) {
 				hc.badRequest(start, status, TermProxy)
 				return start, err
 			}
-			if hc.r == 0 && hc.w == len(hc.buf) {
+			if hc.r == 0 && hc.w == len(hc.buf) && !hc.grow(&hc.buf, hc.w) {
 				hc.badRequest(start, http1.TooLarge(hc.buf[:hc.w], true).Status, TermProxy)
 				return start, errNoRequest
 			}
@@ -748,6 +792,10 @@ func (hc *httpConn) uploadBody(be *Backend) {
 	req := &hc.req
 	var res uploadResult
 	left := req.ContentLength - hc.sentBody() // for a Content-Length body
+	if req.Framing != http1.Length || left > int64(len(hc.buf)-hc.w) {
+		hc.compact()
+		hc.grow(&hc.buf, hc.w)
+	}
 	for {
 		hc.compact()
 		_ = hc.cli.SetReadDeadline(hc.clientDeadline())
@@ -986,7 +1034,7 @@ func (hc *httpConn) readResponseHead(be *Backend) (int, error) {
 			if err != http1.ErrIncomplete {
 				return 0, err
 			}
-			if hc.sr == 0 && hc.sw == len(hc.sbuf) {
+			if hc.sr == 0 && hc.sw == len(hc.sbuf) && !hc.grow(&hc.sbuf, hc.sw) {
 				return 0, http1.TooLarge(hc.sbuf[:hc.sw], false)
 			}
 		}
@@ -1099,6 +1147,9 @@ func (hc *httpConn) writeClient(b []byte) bool {
 // pumpLength copies n more response bytes (n < 0: until the server
 // closes) from the server to the client.
 func (hc *httpConn) pumpLength(be *Backend, n int64) bool {
+	if n < 0 || n > int64(len(hc.sbuf)) {
+		hc.grow(&hc.sbuf, 0) // sbuf's bytes were forwarded with the head
+	}
 	for n != 0 {
 		hc.sr, hc.sw = 0, 0
 		lim := len(hc.sbuf)
@@ -1131,6 +1182,7 @@ func (hc *httpConn) pumpLength(be *Backend, n int64) bool {
 
 // pumpChunked copies the rest of a chunked response body.
 func (hc *httpConn) pumpChunked(be *Backend) bool {
+	hc.grow(&hc.sbuf, 0) // what it held was forwarded with the head
 	for {
 		hc.sr, hc.sw = 0, 0
 		_ = hc.sc.SetReadDeadline(hc.serverDeadline(be))
