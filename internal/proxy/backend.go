@@ -204,6 +204,11 @@ type Server struct {
 
 	// idle holds the server's idle HTTP connections (http.go).
 	idle idlePool
+	// peakNow and peakPrev are the most connections in use at once in
+	// this second and the one before (the pool sweeper turns them): the
+	// estimated need that bounds the idle pool, as HAProxy's
+	// est_need_conns does.
+	peakNow, peakPrev atomic.Int32
 }
 
 // Backend is a runtime backend: its servers, their state and the queue.
@@ -507,6 +512,9 @@ func (s *Server) takeLocked() {
 	s.cur++
 	if s.cur > s.maxCur {
 		s.maxCur = s.cur
+	}
+	if int32(s.cur) > s.peakNow.Load() {
+		s.peakNow.Store(int32(s.cur))
 	}
 	s.total.Add(1)
 }

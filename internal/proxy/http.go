@@ -311,6 +311,8 @@ func startPoolSweeper() {
 				poolsMu.Unlock()
 				for _, s := range ss {
 					s.idle.sweep(s.poolPurge())
+					s.peakPrev.Store(s.peakNow.Load())
+					s.peakNow.Store(0)
 				}
 			}
 		}()
@@ -355,13 +357,30 @@ func (srv *Server) offerIdle(c net.Conn, owner uint64, safe bool) {
 	case max == 0:
 		max = -1
 	}
-	if !srv.State().usable() || !srv.idle.put(c, owner, safe, max) {
+	if !srv.State().usable() || srv.overNeed() || !srv.idle.put(c, owner, safe, max) {
 		_ = c.Close()
 		return
 	}
 	poolsMu.Lock()
 	pools[srv] = struct{}{}
 	poolsMu.Unlock()
+}
+
+// overNeed reports whether one more idle connection would exceed what srv
+// needed at once lately (its connections in use, this one excluded, plus
+// its idle ones), as HAProxy keeps no more idle connections than its
+// estimate of the need: clients that close after one request would
+// otherwise leave a pool that no first request may take, and thousands of
+// sockets to one address make every connect() search long for a port.
+func (srv *Server) overNeed() bool {
+	need := max(srv.peakNow.Load(), srv.peakPrev.Load())
+	srv.be.mu.Lock()
+	used := srv.cur - 1
+	srv.be.mu.Unlock()
+	srv.idle.mu.Lock()
+	idle := len(srv.idle.conns)
+	srv.idle.mu.Unlock()
+	return int32(idle+used) >= need
 }
 
 // parkKept gives the kept server connection to its server's idle pool as
