@@ -677,3 +677,62 @@ listen l
 		}
 	})
 }
+
+// TestHTTPConnect: a CONNECT request is forwarded, and the server's 2xx turns the connection
+// into a tunnel both ways (lb and haproxy).
+func TestHTTPConnect(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					l, err := br.ReadString('\n')
+					if err != nil || l == "\r\n" {
+						break
+					}
+				}
+				io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n")
+				line, _ := br.ReadString('\n')
+				io.WriteString(c, "tunnel:"+line)
+			}()
+		}
+	}()
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg := writeConfig(t, httpDefaults+fmt.Sprintf(`
+listen l
+    bind %s
+    timeout tunnel 10s
+    server s1 %s
+`, addr, ln.Addr()))
+	onLBAndHAProxy(t, cfg, addr, func(t *testing.T, _ *outFile) {
+		c := dialHTTP(t, addr)
+		c.send("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+		var head string
+		for {
+			l, err := c.br.ReadString('\n')
+			if err != nil {
+				t.Fatalf("CONNECT response: %v after %q", err, head)
+			}
+			if head += l; l == "\r\n" {
+				break
+			}
+		}
+		if !strings.HasPrefix(head, "HTTP/1.1 200 ") {
+			t.Fatalf("CONNECT: %q", head)
+		}
+		c.send("hello\n")
+		if line, err := c.br.ReadString('\n'); err != nil || line != "tunnel:hello\n" {
+			t.Errorf("through the tunnel: %q, %v", line, err)
+		}
+	})
+}
