@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+
+	"lb/internal/http1"
 )
 
 // Key makes the key argument of Pick from a 32-bit hash and whether the
@@ -260,25 +262,7 @@ func firstElement(v []byte) []byte {
 	for len(v) > 0 && isLWS(v[0]) {
 		v = v[1:]
 	}
-	quoted, qdpair := false, false
-	for i, c := range v {
-		switch {
-		case qdpair:
-			qdpair = false
-		case quoted:
-			if c == '\\' {
-				qdpair = true
-			} else if c == '"' {
-				quoted = false
-			}
-		case c == '"':
-			quoted = true
-		case c == ',':
-			v = v[:i]
-			goto trim
-		}
-	}
-trim:
+	v = v[:http1.ValueEnd(v)]
 	for len(v) > 0 && isLWS(v[len(v)-1]) {
 		v = v[:len(v)-1]
 	}

@@ -117,6 +117,30 @@ func nextToken(v []byte, i *int) (tok []byte, ok bool) {
 	return v[p:e], true
 }
 
+// ValueEnd returns the index of the first ',' of v outside a quoted string
+// (with backslash pairs inside it), or len(v): where a list element of a
+// field value ends, as HAProxy's http_find_hdr_value_end finds it.
+func ValueEnd(v []byte) int {
+	quoted, qdpair := false, false
+	for i, c := range v {
+		switch {
+		case qdpair:
+			qdpair = false
+		case quoted:
+			if c == '\\' {
+				qdpair = true
+			} else if c == '"' {
+				quoted = false
+			}
+		case c == '"':
+			quoted = true
+		case c == ',':
+			return i
+		}
+	}
+	return len(v)
+}
+
 // HasToken reports whether the comma-separated list v (a Connection or
 // Upgrade value, say) holds token, ignoring case. It does not allocate.
 func HasToken(v []byte, token string) bool {

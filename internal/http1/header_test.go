@@ -113,3 +113,16 @@ func TestTokens(t *testing.T) {
 		t.Error("EqualFold")
 	}
 }
+
+func TestValueEnd(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int
+	}{
+		{"", 0}, {"a", 1}, {"a,b", 1}, {`"a,b",c`, 5}, {`"a\",b",c`, 7}, {`"unterminated,x`, 15}, {",", 0},
+	} {
+		if got := ValueEnd([]byte(c.in)); got != c.want {
+			t.Errorf("ValueEnd(%q) = %d; want %d", c.in, got, c.want)
+		}
+	}
+}

@@ -973,7 +973,7 @@ func replaceHeaders(ev *evalCtx, h *http1.Header, r *httpRule) {
 		} else {
 			prev := 0
 			for off := 0; off <= len(val); {
-				end := off + commaEnd(val[off:])
+				end := off + http1.ValueEnd(val[off:])
 				seg := val[off:end]
 				ts := off + (len(seg) - len(trimLeftSPHT(seg)))
 				te := ts + len(trimSPHT(seg))

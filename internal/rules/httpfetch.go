@@ -410,7 +410,7 @@ func nextHdrValue(fields []http1.Field, name string, full bool, pos int) (v []by
 		if full {
 			return trimSPHT(val), (fi + 1) << 32, true
 		}
-		end := off + commaEnd(val[off:])
+		end := off + http1.ValueEnd(val[off:])
 		v = trimSPHT(val[off:end])
 		if end < len(val) {
 			return v, fi<<32 | (end + 1), true
@@ -420,28 +420,6 @@ func nextHdrValue(fields []http1.Field, name string, full bool, pos int) (v []by
 	return nil, 0, false
 }
 
-// commaEnd returns the index of the first comma of s outside a quoted
-// string, or len(s).
-func commaEnd(s []byte) int {
-	quoted, qdpair := false, false
-	for i, c := range s {
-		switch {
-		case qdpair:
-			qdpair = false
-		case quoted:
-			if c == '\\' {
-				qdpair = true
-			} else if c == '"' {
-				quoted = false
-			}
-		case c == '"':
-			quoted = true
-		case c == ',':
-			return i
-		}
-	}
-	return len(s)
-}
 
 func isSPHT(c byte) bool { return c == ' ' || c == '\t' }
 

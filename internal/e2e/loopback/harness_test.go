@@ -291,6 +291,27 @@ func (s *nameServer) count() int {
 	return s.n
 }
 
+// startRawServer runs handle, which owns the connection, on each connection accepted on a
+// fresh loopback listener (closed at the end of the test), and returns its address.
+func startRawServer(t *testing.T, handle func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go handle(c)
+		}
+	}()
+	return ln.Addr().String()
+}
+
 // askName connects to addr and returns the first line the server sent.
 func askName(addr string) (string, error) {
 	c, err := net.DialTimeout("tcp", addr, 2*time.Second)

@@ -289,25 +289,11 @@ backend nosrv
 // HTTP, and returns its address.
 func startGarbageServer(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.Read(make([]byte, 4096))
-				io.WriteString(c, "garbage\r\n\r\n")
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return startRawServer(t, func(c net.Conn) {
+		defer c.Close()
+		c.Read(make([]byte, 4096))
+		io.WriteString(c, "garbage\r\n\r\n")
+	})
 }
 
 // TestHTTPBodiesAndPipelining: chunked bodies both ways, pipelined requests answered in
@@ -681,39 +667,26 @@ listen l
 // TestHTTPConnect: a CONNECT request is forwarded, and the server's 2xx turns the connection
 // into a tunnel both ways (lb and haproxy).
 func TestHTTPConnect(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
+	srv := startRawServer(t, func(c net.Conn) {
+		defer c.Close()
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
+			l, err := br.ReadString('\n')
+			if err != nil || l == "\r\n" {
+				break
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					l, err := br.ReadString('\n')
-					if err != nil || l == "\r\n" {
-						break
-					}
-				}
-				io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n")
-				line, _ := br.ReadString('\n')
-				io.WriteString(c, "tunnel:"+line)
-			}()
 		}
-	}()
+		io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n")
+		line, _ := br.ReadString('\n')
+		io.WriteString(c, "tunnel:"+line)
+	})
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	cfg := writeConfig(t, httpDefaults+fmt.Sprintf(`
 listen l
     bind %s
     timeout tunnel 10s
     server s1 %s
-`, addr, ln.Addr()))
+`, addr, srv))
 	onLBAndHAProxy(t, cfg, addr, func(t *testing.T, _ *outFile) {
 		c := dialHTTP(t, addr)
 		c.send("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")

@@ -466,39 +466,25 @@ backend be
 
 // rawHeadServer is a backend that reads one request head and answers 200 with it as the body,
 // with the extra response field lines, then closes.
-func rawHeadServer(t *testing.T, extra string) net.Listener {
+func rawHeadServer(t *testing.T, extra string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	return startRawServer(t, func(c net.Conn) {
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		br := bufio.NewReader(c)
+		var head strings.Builder
 		for {
-			c, err := ln.Accept()
+			l, err := br.ReadString('\n')
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-				br := bufio.NewReader(c)
-				var head strings.Builder
-				for {
-					l, err := br.ReadString('\n')
-					if err != nil {
-						return
-					}
-					head.WriteString(l)
-					if l == "\r\n" {
-						break
-					}
-				}
-				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n%s\r\n%s", head.Len(), extra, head.String())
-			}()
+			head.WriteString(l)
+			if l == "\r\n" {
+				break
+			}
 		}
-	}()
-	return ln
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n%s\r\n%s", head.Len(), extra, head.String())
+	})
 }
 
 // TestHTTPAcceptInvalid: option accept-invalid-http-request lets a request with an invalid
@@ -528,7 +514,7 @@ listen l_invalid
 listen l_strict
     bind %s
     server s1 %s
-`, a[0], a[1], good.Addr(), a[2], bad.Addr(), a[3], bad.Addr()))
+`, a[0], a[1], good, a[2], bad, a[3], bad))
 	onLBAndHAProxy(t, cfg, a[0], func(t *testing.T, _ *outFile) {
 		for _, tc := range []struct {
 			addr, req, status, body, field string
