@@ -258,6 +258,7 @@ var effects = map[string]effect{
 	"option allbackups":    show(tOrders + "/allbackups"),
 	"option dontlognull":   show("internal/logs.TestShouldLog"),
 	"option redispatch":    show("internal/proxy.TestRetriesRedispatch"),
+	"proxy retry-on":       show("internal/e2e/loopback.TestRetryOn", "internal/e2e/loopback.TestRetryOnExhausted"),
 	"option splice-auto":   show("internal/proxy.TestConcurrentTransfers"),
 	"option tcplog":        show(e2e+"TestLogHeaderAndTCPLog", "internal/logs.TestTCPLog"),
 	"option httpchk":       show("internal/health.TestCheckerHTTP", tProbe, tRequest),

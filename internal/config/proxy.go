@@ -56,6 +56,7 @@ func init() {
 		"maxconn":             {cap: fe, def: true, fn: func(c *pctx) error { return c.intArg(&c.p.Maxconn, 0) }},
 		"backlog":             {cap: fe, def: true, fn: func(c *pctx) error { return c.intArg(&c.p.Backlog, 0) }},
 		"retries":             {cap: be, def: true, fn: func(c *pctx) error { return c.intArg(&c.p.Retries, 0) }},
+		"retry-on":            {cap: be, def: true, fn: kwRetryOn},
 		"timeout":             {cap: both, def: true, fn: kwTimeout},
 		"option":              {cap: both, def: true, fn: kwOption},
 		"no":                  {cap: both, def: true, fn: kwOption},
@@ -175,7 +176,6 @@ func init() {
 		"log-tag":                     unsupported(both, true),
 		"transparent":                 unsupported(be, true),
 		"use-fcgi-app":                unsupported(be, false),
-		"retry-on":                    unsupported(be, true),
 		"clitcpka-cnt":                unsupported(fe, true),
 		"clitcpka-idle":               unsupported(fe, true),
 		"clitcpka-intvl":              unsupported(fe, true),
@@ -438,6 +438,33 @@ func (l *loader) proxyLine(pos Pos, args []string) {
 	if quietHTTPKeywords[args[0]] {
 		c.noteHTTPOnly(args[0])
 	}
+}
+
+// retryOnKeywords are the keywords of "retry-on" in HAProxy 2.6.
+var retryOnKeywords = map[string]bool{"none": true, "conn-failure": true, "empty-response": true,
+	"junk-response": true, "response-timeout": true, "0rtt-rejected": true, "404": true, "408": true,
+	"425": true, "500": true, "501": true, "502": true, "503": true, "504": true, "all-retryable-errors": true}
+
+// kwRetryOn parses "retry-on <keyword>...": lb sends no early data, so
+// "0rtt-rejected" is refused (it is part of "all-retryable-errors" in
+// HAProxy, where it cannot happen without early data either).
+func kwRetryOn(c *pctx) error {
+	if len(c.args) < 2 {
+		return fmt.Errorf("'retry-on' needs at least one keyword to specify when to retry")
+	}
+	for _, a := range c.args[1:] {
+		if !retryOnKeywords[a] {
+			return fmt.Errorf("'retry-on': unknown keyword '%s'", a)
+		}
+		if a == "none" && len(c.args) > 2 {
+			return fmt.Errorf("'retry-on' 'none' keyworld only usable alone")
+		}
+		if a == "0rtt-rejected" {
+			return fmt.Errorf("'retry-on 0rtt-rejected' is not supported by lb yet")
+		}
+	}
+	c.p.RetryOn = append([]string(nil), c.args[1:]...)
+	return nil
 }
 
 func (c *pctx) intArg(dst *int, min int) error {

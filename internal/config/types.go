@@ -404,6 +404,9 @@ type Proxy struct {
 	Timeouts Timeouts
 	// Retries is the number of connection retries (default 3).
 	Retries int
+	// RetryOn are the keywords of "retry-on", as written; nil means
+	// HAProxy's default, "conn-failure".
+	RetryOn []string
 	// Options holds the boolean "option X" / "no option X" settings by name
 	// (e.g. "redispatch", "dontlognull", "http-server-close"). A name
 	// absent from the map is unset (HAProxy's default).

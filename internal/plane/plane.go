@@ -156,6 +156,7 @@ func backendConfig(px *config.Proxy) proxy.BackendConfig {
 		TimeoutTunnel:    px.Timeouts.Tunnel,
 		TimeoutQueue:     px.Timeouts.Queue,
 		Retries:          px.Retries,
+		RetryOn:          proxy.ParseRetryOn(px.RetryOn),
 		Redispatch:       px.Options["redispatch"],
 		ServerKeepAlive:  px.Options["srvtcpka"] || px.Options["tcpka"],
 		NoLinger:         px.Options["nolinger"],

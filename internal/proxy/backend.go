@@ -142,6 +142,9 @@ type BackendConfig struct {
 	// Retries is the number of extra connection attempts after a failed
 	// one ("retries"); the caller applies HAProxy's default of 3.
 	Retries int
+	// RetryOn is "retry-on": the failures retried, within Retries; the
+	// zero value is HAProxy's default, connection failures only.
+	RetryOn RetryOn
 	// Redispatch enables "option redispatch": a retry goes to another
 	// server, on the last retry when RedispatchInterval is 0 or -1.
 	Redispatch bool

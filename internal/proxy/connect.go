@@ -37,6 +37,13 @@ type ConnectRequest struct {
 	// chosen before one is dialled (HTTP keep-alive): a connection it
 	// returns is used as it is, with no PROXY header, and Tc is 0.
 	Reuse func(*Server) net.Conn
+	// Retried is the number of attempts already retried for the request
+	// (a "retry-on" response retry): they count in %rc and against
+	// "retries".
+	Retried int
+	// Avoid, when set with Server nil, is a server the balancing should
+	// not choose (a "retry-on" retry redispatched).
+	Avoid *Server
 }
 
 // ConnectResult is what Backend.Connect learnt, for the log ("option
@@ -86,7 +93,7 @@ type ConnectResult struct {
 // Connect blocks the calling goroutine for the queue wait and the dial;
 // a kill of c ends a queue wait and a turn-around wait early.
 func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult, error) {
-	r := ConnectResult{Tw: -1, Tc: -1}
+	r := ConnectResult{Tw: -1, Tc: -1, Retries: req.Retried, Redispatched: req.Avoid != nil}
 	c.ReleaseServer()
 	// ShutdownOnDown and ShutdownSessions find the server's connections
 	// through the engine.
@@ -101,7 +108,7 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 	if req.Server != nil {
 		srv, qi, err = b.acquireServer(req.Server, c.killCh)
 	} else {
-		srv, qi, err = b.acquire(req.Key, c.killCh, nil)
+		srv, qi, err = b.acquire(req.Key, c.killCh, req.Avoid)
 	}
 	r.SrvQueue, r.BackendQueue = qi.srvQueue, qi.beQueue
 	if qi.queued {
@@ -136,7 +143,7 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 		}
 	}
 	var sc net.Conn
-	for attempt := 0; ; attempt++ {
+	for attempt := req.Retried; ; attempt++ {
 		// No TCP keep-alive towards servers unless asked: HAProxy sets it
 		// only with "option srvtcpka", and it costs setsockopt calls per
 		// connection.
@@ -166,7 +173,7 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 		if errors.As(err, &ne) && ne.Timeout() {
 			timeout = true
 		}
-		if attempt >= bc.Retries || c.aborted() {
+		if attempt >= bc.Retries || !bc.RetryOn.connFailure() || c.aborted() {
 			r.Phase, r.Term = 'C', TermServerAbort
 			if timeout {
 				r.Term = TermServerTimeout

@@ -104,6 +104,11 @@ type httpConn struct {
 	// persisted says the server was chosen by the cookie.
 	ck        cookieTxn
 	persisted bool
+	// forced is the server chosen for the transaction before balancing
+	// (use-server or cookie), retryable says the request went out in one
+	// write and can be sent again ("retry-on").
+	forced    *Server
+	retryable bool
 	// rid is the transaction's number (%rt) once ridSet, uid its unique
 	// id once uidMade (makeUniqueID).
 	rid     uint64
@@ -621,6 +626,7 @@ func (hc *httpConn) transaction() bool {
 	}
 
 	// The server, then the request head with what is buffered of the body.
+	hc.forced = forced
 	if !hc.connect(be, forced) {
 		return hc.errorTxn(start, tr, 503)
 	}
@@ -690,7 +696,14 @@ func (hc *httpConn) connect(be *Backend, forced *Server) bool {
 		hc.reused = sc != nil
 		return sc
 	}
-	sc, r, err := be.Connect(c, &req)
+	return hc.connectWith(be, &req)
+}
+
+// connectWith is connect with the request made: it records what
+// Backend.Connect learnt for the log.
+func (hc *httpConn) connectWith(be *Backend, req *ConnectRequest) bool {
+	c := hc.c
+	sc, r, err := be.Connect(c, req)
 	lg := &hc.lg
 	lg.tw, lg.tc, lg.retries, lg.redispatch = r.Tw, r.Tc, int32(r.Retries), r.Redispatched
 	lg.srvQueue, lg.beQueue = int32(r.SrvQueue), int32(r.BackendQueue)
@@ -745,6 +758,7 @@ func (hc *httpConn) sendRequest(be *Backend, forced *Server, mode HTTPConnMode) 
 		more = !done
 	}
 	hc.up += int64(len(hc.out) - headLen)
+	hc.retryable = !more
 	for {
 		_ = hc.sc.SetWriteDeadline(hc.serverDeadline(be))
 		_, err := hc.sc.Write(hc.out)
@@ -907,6 +921,9 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 				// The request bytes are gone from out: rebuild them.
 				return hc.resend(start, tr, be, mode)
 			}
+			if hc.retryResponse(be, err, interim) {
+				return hc.retry(start, tr, be, hc.forced, mode)
+			}
 			hc.failResponse(err)
 			status := 502
 			if hc.ts[0] == TermServerTimeout {
@@ -931,6 +948,9 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 			continue
 		}
 		hc.sr += n
+		if hc.retryResponse(be, nil, interim) {
+			return hc.retry(start, tr, be, hc.forced, mode)
+		}
 		break
 	}
 	tResp := time.Now()

@@ -401,7 +401,7 @@ func (x *rconn) connectFailed(timeout bool) {
 		x.srv.fd = -1
 	}
 	bc := &x.be.cfg
-	if x.attempts >= bc.Retries || c.Dead() {
+	if x.attempts >= bc.Retries || !bc.RetryOn.connFailure() || c.Dead() {
 		x.phase = 'C'
 		if timeout {
 			c.SetTerm(TermServerTimeout)
