@@ -46,7 +46,7 @@ func retryServer(t *testing.T, n *atomic.Int32, first func(net.Conn)) string {
 // waitLog waits for a log line of out containing want.
 func waitLog(t *testing.T, out *outFile, want string) {
 	t.Helper()
-	for i := 0; i < 100; i++ {
+	for i := 0; i < 250; i++ {
 		if strings.Contains(out.String(), want) {
 			return
 		}
