@@ -60,8 +60,11 @@ func waitLog(t *testing.T, out *outFile, want string) {
 // only the last response, and %rc counts the retry; without it (HAProxy's
 // default, conn-failure), the failure goes to the client (lb and haproxy).
 func TestRetryOn(t *testing.T) {
+	// The 503 says it closes: haproxy would otherwise try the closed
+	// connection again and count one retry more, or not, as it sees the
+	// close in time.
 	answer503 := func(c net.Conn) {
-		io.WriteString(c, "HTTP/1.1 503 Busy\r\nContent-Length: 4\r\n\r\nbusy")
+		io.WriteString(c, "HTTP/1.1 503 Busy\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbusy")
 	}
 	closeNow := func(net.Conn) {}
 	cases := []struct {
@@ -128,7 +131,7 @@ func TestRetryOnExhausted(t *testing.T) {
 			}
 		}
 		n.Add(1)
-		io.WriteString(c, "HTTP/1.1 503 Busy\r\nContent-Length: 4\r\n\r\nbusy")
+		io.WriteString(c, "HTTP/1.1 503 Busy\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbusy")
 	})
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	cfg := writeConfig(t, httpDefaults+fmt.Sprintf(`
