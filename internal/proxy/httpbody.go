@@ -16,7 +16,10 @@ import (
 // start line, the end of the head). Measured with 2.6.12 at tune.bufsize
 // 16384: 15214 payload bytes after "POST / HTTP/1.1" with Host and
 // Content-Length; each more byte of URI or field, and 8 per more field,
-// takes one off; a chunked body holds 8 fewer.
+// takes one off; a chunked body holds 8 fewer. lb keeps a chunked body's
+// framing in its buffer, so a body of many small chunks fills it with
+// less payload than HAProxy holds (10885 bytes of 10-byte chunks, where
+// HAProxy holds 15201).
 func bodyWaitLimit(req *http1.Message, size int) int {
 	n := size - min(1024, size/2) - 101 - len(req.Method) - len(req.URI)
 	for _, f := range req.Header.Fields {
@@ -63,7 +66,11 @@ func (hc *httpConn) bufferBody(start time.Time) bool {
 		hc.r = req.HeadLen
 		hc.buf = nb
 	}
-	limit := min(hc.r+bodyWaitLimit(req, len(hc.buf)), len(hc.buf))
+	// The payload that fills the buffer: as many bytes after the head
+	// for a Content-Length body, the payload without its framing for a
+	// chunked one (the framing is not kept in HAProxy's buffer).
+	want := int64(bodyWaitLimit(req, len(hc.buf)))
+	limit := min(hc.r+int(want), len(hc.buf))
 	if req.Minor == 1 {
 		if i := req.Header.Index("expect", 0); i >= 0 && http1.EqualFold(req.Header.Fields[i].Value, "100-continue") {
 			req.Header.DelAt(i)
@@ -82,13 +89,19 @@ func (hc *httpConn) bufferBody(start time.Time) bool {
 	for {
 		switch {
 		case req.Framing == http1.Length && int64(hc.w-hc.r) >= req.ContentLength,
-			req.Framing == http1.Chunked && hc.chunkDone,
-			hc.w >= limit:
+			req.Framing == http1.Chunked && (hc.chunkDone || hc.rchunks.Data >= want || hc.w == len(hc.buf)),
+			req.Framing == http1.Length && hc.w >= limit:
 			hc.setReqBody()
 			return true
 		}
 		_ = hc.cli.SetReadDeadline(dl)
-		n, err := hc.cli.Read(hc.buf[hc.w:limit])
+		end := limit
+		if req.Framing == http1.Chunked {
+			// No more than the payload still wanted: a byte read is at
+			// most a byte of payload.
+			end = hc.w + int(min(want-hc.rchunks.Data, int64(len(hc.buf)-hc.w)))
+		}
+		n, err := hc.cli.Read(hc.buf[hc.w:end])
 		if n > 0 {
 			hc.w += n
 			if req.Framing == http1.Chunked {
