@@ -91,6 +91,7 @@ func httpFrontend(cfg *config.Config, fe *config.Proxy) *proxy.HTTPFrontendConfi
 		Parse:            http1.Options{AcceptInvalid: fe.Options["accept-invalid-http-request"], MaxHeaders: maxHeaders(cfg)},
 		MonitorURI:       fe.MonitorURI,
 		UniqueIDHeader:   fe.UniqueIDHeader,
+		BufferRequest:    fe.Options["http-buffer-request"],
 	}
 	h.ErrorFiles, _ = loadErrorFiles(fe) // checked by CheckHTTP
 	h.ErrorLocs = errorLocs(fe)
@@ -115,6 +116,7 @@ func httpBackend(cfg *config.Config, px *config.Proxy) proxy.HTTPBackendConfig {
 	ef, _ := loadErrorFiles(px) // checked by CheckHTTP
 	return proxy.HTTPBackendConfig{
 		Enabled:       true,
+		BufferRequest: px.Options["http-buffer-request"],
 		Mode:          connMode(px),
 		Forwardfor:    forwardfor(px),
 		Originalto:    originalto(px),
@@ -183,7 +185,7 @@ func loadErrorFiles(px *config.Proxy) (map[int][]byte, error) {
 // httpUnsupported are the options that take effect in mode http which lb's
 // HTTP plane does not carry out yet: a mode http proxy that sets one is
 // refused, by name, rather than run without it.
-var httpUnsupported = []string{"checkcache", "http-buffer-request", "http-ignore-probes",
+var httpUnsupported = []string{"checkcache", "http-ignore-probes",
 	"http-no-delay", "http-pretend-keepalive", "http-use-proxy-header", "disable-h2-upgrade",
 	"h1-case-adjust-bogus-client", "h1-case-adjust-bogus-server", "idle-close-on-response",
 	"prefer-last-server", "persist", "abortonclose"}
@@ -238,7 +240,7 @@ func CheckHTTP(cfg *config.Config) []error {
 		if len(px.Compression.Algos) > 0 || len(px.Compression.Types) > 0 {
 			refuse(px.Pos, "compression")
 		}
-		if px.Balance.Algorithm == "url_param" && len(px.Balance.Args) > 1 {
+		if px.Balance.Algorithm == "url_param" && len(px.Balance.Args) > 1 && px.Balance.Args[1] != "check_post" {
 			refuse(px.Balance.Pos, "balance url_param "+px.Balance.Args[1])
 		}
 		if ff := px.Forwardfor; ff != nil && ff.Except != "" {

@@ -53,7 +53,6 @@ func TestCheckHTTPRefuses(t *testing.T) {
 		at           string // text of the line the refusal names
 	}{
 		{name: "option checkcache", line: "option checkcache", want: "option checkcache", at: "listen l"},
-		{name: "option http-buffer-request", line: "option http-buffer-request", want: "option http-buffer-request", at: "listen l"},
 		{name: "option http-ignore-probes", line: "option http-ignore-probes", want: "option http-ignore-probes", at: "listen l"},
 		{name: "option http-no-delay", line: "option http-no-delay", want: "option http-no-delay", at: "listen l"},
 		{name: "option http-pretend-keepalive", line: "option http-pretend-keepalive", want: "option http-pretend-keepalive", at: "listen l"},

@@ -113,6 +113,9 @@ type HTTPFrontendConfig struct {
 	// MonitorURI is "monitor-uri": a request for exactly this URI is
 	// answered 200 by lb itself.
 	MonitorURI string
+	// BufferRequest is "option http-buffer-request": the body is waited
+	// for before the frontend's http-request rules (req.body).
+	BufferRequest bool
 	// CaptureRequest and CaptureResponse are the "capture request|response
 	// header" lines: field names and maximum lengths.
 	CaptureRequest, CaptureResponse []Capture
@@ -155,6 +158,9 @@ type Capture struct {
 type HTTPBackendConfig struct {
 	// Enabled: the backend is in mode http.
 	Enabled bool
+	// BufferRequest is the backend's "option http-buffer-request": the
+	// body is waited for before its http-request rules.
+	BufferRequest bool
 	// Mode is the backend's connection mode, combined with the
 	// frontend's.
 	Mode HTTPConnMode
@@ -402,6 +408,7 @@ type httpKey struct {
 	uri        balance.URIOptions
 	name       string // url_param's parameter, hdr's field
 	domainOnly bool
+	checkPost  bool // url_param's check_post: a POST's body is searched too
 }
 
 func newHTTPKey(cfg BackendConfig) (httpKey, error) {
@@ -419,8 +426,12 @@ func newHTTPKey(cfg BackendConfig) (httpKey, error) {
 			return k, fmt.Errorf("balance url_param needs a parameter name")
 		}
 		if len(args) > 1 {
-			// check_post reads the body, which lb does not buffer yet.
-			return k, fmt.Errorf("'balance url_param %s' is not supported by lb yet", args[1])
+			if args[1] != "check_post" {
+				return k, fmt.Errorf("'balance url_param %s' is not supported by lb yet", args[1])
+			}
+			// The optional max_wait after it is ignored by HAProxy 2.6,
+			// which waits as "option http-buffer-request" does.
+			k.checkPost = true
 		}
 		k.name = args[0]
 	case "hdr":
@@ -434,7 +445,8 @@ func newHTTPKey(cfg BackendConfig) (httpKey, error) {
 }
 
 // of returns the key of req from client; 0 means none (round robin).
-func (k *httpKey) of(req *http1.Message, client netip.AddrPort) uint64 {
+// body is the request body buffered, for url_param's check_post.
+func (k *httpKey) of(req *http1.Message, client netip.AddrPort, body []byte) uint64 {
 	switch k.algo {
 	case "source":
 		if client.IsValid() {
@@ -443,7 +455,10 @@ func (k *httpKey) of(req *http1.Message, client netip.AddrPort) uint64 {
 	case "uri":
 		return balance.Key(balance.HashURI(req.URI, k.uri, k.fn))
 	case "url_param":
-		return balance.Key(balance.HashParam(req.URI, k.name, k.fn))
+		if h, ok := balance.HashParam(req.URI, k.name, k.fn); ok || !k.checkPost || string(req.Method) != "POST" {
+			return balance.Key(h, ok)
+		}
+		return balance.Key(balance.HashParamBody(body, k.name, k.fn))
 	case "hdr":
 		if v, ok := req.Header.Get(k.name); ok {
 			return balance.Key(balance.HashHeader(v, k.domainOnly, k.fn))

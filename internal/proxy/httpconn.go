@@ -100,6 +100,9 @@ type httpConn struct {
 	// found in the bytes read with its head.
 	chunkN    int
 	chunkDone bool
+	// buffered: the body was waited for (httpbody.go), reqBody its payload.
+	buffered bool
+	reqBody  []byte
 	// ck is the transaction's persistence cookie state (httpcookie.go);
 	// persisted says the server was chosen by the cookie.
 	ck        cookieTxn
@@ -502,7 +505,7 @@ func (hc *httpConn) transaction() bool {
 	hc.be, hc.sc, hc.reused, hc.up, hc.down, hc.status, hc.closing, hc.stats = nil, nil, false, 0, 0, 0, false, false
 	hc.reqBodyN, hc.resBodyN, hc.tunnelUp, hc.tunnelDown, hc.ownResp = 0, 0, 0, 0, false
 	hc.cookieCli, hc.cookieSrv = '-', '-'
-	hc.ridSet = false
+	hc.ridSet, hc.buffered = false, false
 	hc.res.Framing = http1.NoBody
 	hc.lg = setupLog{tw: -1, tc: -1}
 	start, err := hc.readHead()
@@ -547,6 +550,12 @@ func (hc *httpConn) transaction() bool {
 	if u := hc.h.cfg.MonitorURI; u != "" && string(req.URI) == u {
 		return hc.monitor(st)
 	}
+	if hc.h.cfg.BufferRequest {
+		if !hc.bufferBody(start) {
+			return false
+		}
+		tr = time.Since(start)
+	}
 	if fr != nil && fr.NeedsContent() && !hc.contentRules(fr, st, start) {
 		return false
 	}
@@ -582,6 +591,12 @@ func (hc *httpConn) transaction() bool {
 	hc.beCounted = true
 	defer hc.leaveBackend()
 	st.Backend = &be.view
+	if be.cfg.HTTP.BufferRequest || be.key.checkPost {
+		if !hc.bufferBody(start) {
+			return false
+		}
+		tr = time.Since(start)
+	}
 	var forced *Server
 	force := false
 	if br := be.rules; br != nil {
@@ -677,7 +692,7 @@ func (hc *httpConn) contentRules(r *rules.Proxy, st *rules.Stream, start time.Ti
 // failure the termination state is set.
 func (hc *httpConn) connect(be *Backend, forced *Server) bool {
 	c := hc.c
-	req := ConnectRequest{Server: forced, Persist: hc.persisted && forced != nil, Src: c.client, Dst: c.st.Dst, Key: be.key.of(&hc.req, c.client)}
+	req := ConnectRequest{Server: forced, Persist: hc.persisted && forced != nil, Src: c.client, Dst: c.st.Dst, Key: be.key.of(&hc.req, c.client, hc.reqBody)}
 	choice := be.cfg.HTTP.Reuse.choice(hc.nreq == 0)
 	req.Reuse = func(srv *Server) net.Conn {
 		if hc.kept != nil {

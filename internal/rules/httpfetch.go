@@ -420,7 +420,6 @@ func nextHdrValue(fields []http1.Field, name string, full bool, pos int) (v []by
 	return nil, 0, false
 }
 
-
 func isSPHT(c byte) bool { return c == ' ' || c == '\t' }
 
 func trimSPHT(b []byte) []byte {
