@@ -121,7 +121,7 @@ func (hc *httpConn) retry(start time.Time, tr time.Duration, be *Backend, forced
 	n := int(lg.retries) + 1
 	srv, redisp := lg.server, lg.redispatch
 	c := hc.c
-	req := ConnectRequest{Retried: n, Src: c.client, Dst: c.st.Dst, Key: be.key.of(&hc.req, c.client)}
+	req := ConnectRequest{Retried: n, Src: c.client, Dst: c.st.Dst, Key: be.key.of(&hc.req, c.client, hc.reqBody)}
 	if be.cfg.Redispatch && (forced == nil || hc.persisted) && redispatchNow(n, be.cfg.Retries, be.cfg.RedispatchInterval) {
 		req.Avoid = srv
 	} else {
