@@ -120,7 +120,13 @@ func nextToken(v []byte, i *int) (tok []byte, ok bool) {
 // ValueEnd returns the index of the first ',' of v outside a quoted string
 // (with backslash pairs inside it), or len(v): where a list element of a
 // field value ends, as HAProxy's http_find_hdr_value_end finds it.
-func ValueEnd(v []byte) int {
+func ValueEnd(v []byte) int { return listEnd(v, false) }
+
+// CookieValueEnd is ValueEnd for a cookie value, which ';' ends too
+// (HAProxy's http_find_cookie_value_end).
+func CookieValueEnd(v []byte) int { return listEnd(v, true) }
+
+func listEnd(v []byte, semicolon bool) int {
 	quoted, qdpair := false, false
 	for i, c := range v {
 		switch {
@@ -134,7 +140,7 @@ func ValueEnd(v []byte) int {
 			}
 		case c == '"':
 			quoted = true
-		case c == ',':
+		case c == ',' || c == ';' && semicolon:
 			return i
 		}
 	}

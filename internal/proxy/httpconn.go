@@ -1489,15 +1489,6 @@ func (hc *httpConn) afterResponse() {
 	}
 }
 
-func appendLower(b, s []byte) []byte {
-	for _, c := range s {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		b = append(b, c)
-	}
-	return b
-}
 
 // statusReasons are HAProxy's reason phrases (http_get_reason) for the
 // statuses rules send that its error pages do not name the same way.

@@ -54,51 +54,6 @@ type cookieTxn struct {
 	first, last uint32
 }
 
-// persistRequest reads the persistence cookie of req for backend b and
-// returns the server it designates (nil: none usable, balance as usual)
-// and the client-side cookie letter of %tsc ('-' when the backend has no
-// cookie). It may rewrite req (prefix and indirect modes remove lb's part).
-//
-// It is the hook of a transaction no use-server rule assigned, without
-// the force-persist and ignore-persist flags, and whose response side
-// gets only the letter: cookieRequest is the whole of it.
-func (b *Backend) persistRequest(req *http1.Message) (*Server, byte) {
-	c := b.cfg.HTTP.Cookie
-	if c == nil {
-		return nil, '-'
-	}
-	var t cookieTxn
-	srv := b.cookieRequest(req, nil, &t, time.Now())
-	if !c.logged() {
-		return srv, '-'
-	}
-	return srv, t.cli
-}
-
-// persistResponse applies the persistence cookie to res, the response of
-// srv to a request whose client-side letter was cli, and returns the
-// server-side letter of %tsc ('-' when the backend has no cookie).
-//
-// cli stands for the request's state: 'V' (or 'D', only under
-// force-persist) is a server the cookie chose, '-' one a use-server rule
-// chose (persistRequest did not run); the request's method and cookie
-// dates are not known here, see cookieResponse.
-func (b *Backend) persistResponse(res *http1.Message, srv *Server, cli byte) byte {
-	c := b.cfg.HTTP.Cookie
-	if c == nil || srv == nil {
-		return '-'
-	}
-	t := cookieTxn{cli: cli, cacheable: true}
-	switch cli {
-	case 'V', '-':
-		t.assigned, t.direct = true, true
-	}
-	letter := b.cookieResponse(res, srv, &t, time.Now())
-	if !c.logged() {
-		return '-'
-	}
-	return letter
-}
 
 // persistRequestTxn is the whole request hook: assigned is the server a
 // use-server rule chose (nil: none), force says a force-persist rule
@@ -136,27 +91,28 @@ func (b *Backend) persistResponseTxn(res *http1.Message, srv *Server, t *cookieT
 // isSPHT is HAProxy's HTTP_IS_SPHT.
 func isSPHT(c byte) bool { return c == ' ' || c == '\t' }
 
-// cookieValueEnd is HAProxy's http_find_cookie_value_end: the first ','
-// or ';' at or after s outside a quoted string, or e.
-func cookieValueEnd(b []byte, s, e int) int {
-	quoted, qdpair := false, false
-	for ; s < e; s++ {
-		switch {
-		case qdpair:
-			qdpair = false
-		case quoted:
-			if b[s] == '\\' {
-				qdpair = true
-			} else if b[s] == '"' {
-				quoted = false
-			}
-		case b[s] == '"':
-			quoted = true
-		case b[s] == ',' || b[s] == ';':
-			return s
-		}
+// cookieValueEnd is the end of the cookie value at b[s:e] (',' or ';'
+// outside a quoted string), or e.
+func cookieValueEnd(b []byte, s, e int) int { return s + http1.CookieValueEnd(b[s:e]) }
+
+// stripEqualSpaces removes the spaces around a cookie's '=' in buf (up to
+// hdrEnd), as HAProxy does, and returns the new '=' and value positions
+// and how far what followed moved (negative or zero).
+func stripEqualSpaces(buf []byte, attEnd, equal, valBeg, hdrEnd int) (int, int, int) {
+	stripped := 0
+	if attEnd != equal {
+		copy(buf[attEnd:], buf[equal:hdrEnd])
+		stripped = attEnd - equal
+		equal += stripped
+		valBeg += stripped
 	}
-	return s
+	if valBeg > equal+1 {
+		copy(buf[equal+1:], buf[valBeg:hdrEnd+stripped])
+		after := equal + 1 - valBeg
+		valBeg += after
+		stripped += after
+	}
+	return equal, valBeg, stripped
 }
 
 // delHdrValue is HAProxy's http_del_hdr_value: it removes the cookie from
@@ -297,19 +253,8 @@ func (b *Backend) cookieLine(c *CookieConfig, buf []byte, t *cookieTxn, now time
 		}
 		// Spaces around the '=' are removed.
 		if attEnd != equal || valBeg > equal+1 {
-			stripped := 0
-			if attEnd != equal {
-				copy(buf[attEnd:], buf[equal:hdrEnd])
-				stripped = attEnd - equal
-				equal += stripped
-				valBeg += stripped
-			}
-			if valBeg > equal+1 {
-				copy(buf[equal+1:], buf[valBeg:hdrEnd+stripped])
-				after := equal + 1 - valBeg
-				valBeg += after
-				stripped += after
-			}
+			var stripped int
+			equal, valBeg, stripped = stripEqualSpaces(buf, attEnd, equal, valBeg, hdrEnd)
 			valEnd += stripped
 			next += stripped
 			hdrEnd += stripped
@@ -528,19 +473,8 @@ func (b *Backend) setCookieLine(c *CookieConfig, h *http1.Header, i int, srv *Se
 	}
 	if attEnd != equal || valBeg > equal+1 {
 		// Spaces around the '=' are removed, from the field too.
-		stripped := 0
-		if attEnd != equal {
-			copy(buf[attEnd:], buf[equal:hdrEnd])
-			stripped = attEnd - equal
-			equal += stripped
-			valBeg += stripped
-		}
-		if valBeg > equal+1 {
-			copy(buf[equal+1:], buf[valBeg:hdrEnd+stripped])
-			after := equal + 1 - valBeg
-			valBeg += after
-			stripped += after
-		}
+		var stripped int
+		equal, valBeg, stripped = stripEqualSpaces(buf, attEnd, equal, valBeg, hdrEnd)
 		valEnd += stripped
 		hdrEnd += stripped
 		buf = buf[:hdrEnd]

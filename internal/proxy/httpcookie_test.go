@@ -85,7 +85,7 @@ func TestCookieRequestParsing(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			b := cookieBackend(t, tt.c)
 			req := cookieReq("GET", tt.cookies...)
-			srv, letter := b.persistRequest(req)
+			srv, letter := persistRequest(b, req)
 			name := ""
 			if srv != nil {
 				name = srv.Name()
@@ -110,7 +110,7 @@ func TestCookieRequestServerStates(t *testing.T) {
 	}{{StateDown, false, 'D'}, {StateMaint, false, 'D'}, {StateDrain, true, 'V'}, {StateNoLB, true, 'V'}} {
 		b := cookieBackend(t, &CookieConfig{Name: "SRV", Insert: true})
 		b.Server("s1").SetState(tc.st)
-		srv, letter := b.persistRequest(cookieReq("GET", "SRV=s1"))
+		srv, letter := persistRequest(b, cookieReq("GET", "SRV=s1"))
 		if (srv != nil) != tc.use || letter != tc.letter {
 			t.Errorf("%s: server %v letter %c; want used %v, %c", tc.st, srv, letter, tc.use, tc.letter)
 		}
@@ -260,14 +260,14 @@ func TestCookieResponse(t *testing.T) {
 // TestCookieLogLetters: a backend without a cookie, or with a passive one, logs '-'.
 func TestCookieLogLetters(t *testing.T) {
 	b := cookieBackend(t, nil)
-	if _, l := b.persistRequest(cookieReq("GET", "SRV=s1")); l != '-' {
+	if _, l := persistRequest(b, cookieReq("GET", "SRV=s1")); l != '-' {
 		t.Errorf("no cookie: %c", l)
 	}
-	if l := b.persistResponse(&http1.Message{Status: 200}, b.Server("s1"), '-'); l != '-' {
+	if l := b.persistResponseTxn(&http1.Message{Status: 200}, b.Server("s1"), &cookieTxn{cli: '-', srv: '-', cacheable: true}); l != '-' {
 		t.Errorf("no cookie: %c", l)
 	}
 	b = cookieBackend(t, &CookieConfig{Name: "SRV"})
-	srv, l := b.persistRequest(cookieReq("GET", "SRV=s2"))
+	srv, l := persistRequest(b, cookieReq("GET", "SRV=s2"))
 	if l != '-' || srv == nil || srv.Name() != "s2" {
 		t.Errorf("passive: %v %c", srv, l)
 	}
@@ -327,4 +327,11 @@ func TestCookieTxnHooks(t *testing.T) {
 	if srv == nil || l != 'D' {
 		t.Errorf("force-persist: %v %c", srv, l)
 	}
+}
+
+// persistRequest runs the request side of b's cookie for a transaction no
+// rule assigned, and returns the server chosen and the client letter.
+func persistRequest(b *Backend, req *http1.Message) (*Server, byte) {
+	var t cookieTxn
+	return b.persistRequestTxn(req, nil, false, &t)
 }

@@ -721,7 +721,7 @@ func extractCookie(h []byte, from int, name string, list bool) (val []byte, next
 			for vb < len(h) && isSPHT(h[vb]) {
 				vb++
 			}
-			nx = vb + cookieValueEnd(h[vb:])
+			nx = vb + http1.CookieValueEnd(h[vb:])
 			ve = nx
 			for ve > vb && isSPHT(h[ve-1]) {
 				ve--
@@ -742,27 +742,4 @@ func extractCookie(h []byte, from int, name string, list bool) (val []byte, next
 		att = nx + 1
 	}
 	return nil, 0, false
-}
-
-// cookieValueEnd is http_find_cookie_value_end: the end of a cookie value
-// (',' or ';' outside a quoted string).
-func cookieValueEnd(s []byte) int {
-	quoted, qdpair := false, false
-	for i, c := range s {
-		switch {
-		case qdpair:
-			qdpair = false
-		case quoted:
-			if c == '\\' {
-				qdpair = true
-			} else if c == '"' {
-				quoted = false
-			}
-		case c == '"':
-			quoted = true
-		case c == ',' || c == ';':
-			return i
-		}
-	}
-	return len(s)
 }
