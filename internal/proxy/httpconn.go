@@ -1489,7 +1489,6 @@ func (hc *httpConn) afterResponse() {
 	}
 }
 
-
 // statusReasons are HAProxy's reason phrases (http_get_reason) for the
 // statuses rules send that its error pages do not name the same way.
 var statusReasons = map[int]string{

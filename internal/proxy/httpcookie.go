@@ -54,7 +54,6 @@ type cookieTxn struct {
 	first, last uint32
 }
 
-
 // persistRequestTxn is the whole request hook: assigned is the server a
 // use-server rule chose (nil: none), force says a force-persist rule
 // matched; t (reset here) keeps the transaction's state for
