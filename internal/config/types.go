@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -757,6 +758,43 @@ type Bind struct {
 	// Level and ExposeFDListeners apply to stats sockets only.
 	Level             string
 	ExposeFDListeners bool
+	// TLS is the bind line's "ssl" with its keywords; nil = plain TCP.
+	TLS *BindTLS
+}
+
+// BindTLS is what a bind line's "ssl" and its keywords (and the global
+// ssl-default-bind-* lines) resolve to, certificates loaded.
+type BindTLS struct {
+	// Config is the server-side configuration: certificates with their SNI
+	// selection (crt, crt-list, strict-sni), versions, suites, groups,
+	// ALPN, client verification (ca-file, verify, crl-file). The process
+	// sets its session ticket keys (SetSessionTicketKeys) unless
+	// NoTickets; everything else is final.
+	Config *tls.Config
+	// NoTickets is "no-tls-tickets": no session tickets are issued
+	// (resumption by the session cache only).
+	NoTickets bool
+	// TicketKeys are the keys of "tls-ticket-keys FILE", first one
+	// encrypting (nil = the process's own keys, handed over on reload).
+	TicketKeys [][32]byte
+	// Verify is "verify" ("none", "optional", "required"; "" = none).
+	Verify string
+}
+
+// ServerTLS is a server line's "ssl" with its keywords (and the global
+// ssl-default-server-* lines).
+type ServerTLS struct {
+	// Config is the client-side configuration: versions, suites, the
+	// client certificate ("crt"), the CAs ("ca-file") and verification
+	// ("verify", "verifyhost", "crl-file"), ALPN. Its ServerName is
+	// empty: the SNI comes from SNI per connection.
+	Config *tls.Config
+	// SNI is the "sni" sample expression as written ("" = none), evaluated
+	// per connection; the result is the server name sent and, with
+	// "verify required" and no "verifyhost", the name checked.
+	SNI string
+	// NoReuse is "no-ssl-reuse": no session resumption toward the server.
+	NoReuse bool
 }
 
 // BindAddr is one expanded bind address.
@@ -850,4 +888,11 @@ type Server struct {
 	PoolPurgeDelay time.Duration
 	// Flags holds other accepted flags by name ("check-send-proxy").
 	Flags map[string]string
+	// TLS is "ssl" and its keywords; nil = plain TCP.
+	TLS *ServerTLS
+	// CheckTLS is the configuration health checks use: set by
+	// "check-ssl", or when TLS is set and checks go to the traffic port
+	// (nil = plain checks). CheckSNI is "check-sni" ("" = none).
+	CheckTLS *tls.Config
+	CheckSNI string
 }
