@@ -609,12 +609,15 @@ func (f *LogFormat) appendNode(b []byte, n *fmtNode, r *TCPLog, lastSpace bool) 
 		case kFrontend:
 			b = appendText(b, r.Frontend, n.flags)
 		case kFrontendXprt:
-			// Quoted but never escaped nor "-": HAProxy copies the name.
-			// A TLS listener would add '~'; lb has none.
+			// Quoted but never escaped nor "-": HAProxy copies the name,
+			// and a '~' after it when the client connection is TLS.
 			if q {
 				b = append(b, '"')
 			}
 			b = append(b, r.Frontend...)
+			if r.TLS {
+				b = append(b, '~')
+			}
 			if q {
 				b = append(b, '"')
 			}

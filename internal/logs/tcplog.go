@@ -25,6 +25,9 @@ type TCPLog struct {
 	// Frontend, Backend and Server name the proxies and server (%ft %b/%s).
 	// An empty Server prints "<NOSRV>".
 	Frontend, Backend, Server string
+	// TLS says the client connection is TLS: %ft prints '~' after the
+	// frontend's name.
+	TLS bool
 	// Tw is the time waiting in queues, Tc the time to connect to the
 	// server, Tt the total time (%Tw/%Tc/%Tt), printed in milliseconds; a
 	// negative value prints -1 (the step was never reached).

@@ -7,6 +7,7 @@ import (
 
 	"lb/internal/config"
 	"lb/internal/proxy"
+	"lb/internal/rules"
 )
 
 // Generation is one configuration running: its backends and their health checks, and its
@@ -14,9 +15,13 @@ import (
 // it drains it or closes it first.
 type Generation struct {
 	log            *slog.Logger
-	onServerChange func() // Options.OnServerChange; nil: none
-	logs           *Logs  // the frontends' log targets
-	ownLogs        bool   // logs was opened by Start: Stop closes it
+	onServerChange func()     // Options.OnServerChange; nil: none
+	ticketKeys     [][32]byte // Options.TicketKeys
+	// ropt are the rules' compile options: one store of proc.* variables for
+	// every rule and sample of the generation.
+	ropt    rules.Options
+	logs    *Logs // the frontends' log targets
+	ownLogs bool  // logs was opened by Start: Stop closes it
 
 	eng      *proxy.Engine
 	backends map[string]*proxy.Backend
@@ -51,6 +56,11 @@ type Options struct {
 	// what stdout targets queued. Nil means the generation opens its own, which Stop
 	// closes; a session still finishing after CloseAll may then lose its log line.
 	Logs *Logs
+	// TicketKeys encrypt the TLS session tickets of bind lines with no
+	// "tls-ticket-keys" of their own, the first one encrypting, all of them
+	// decrypting: the process keeps them across reloads and restarts. Nil
+	// means crypto/tls's own keys, rotated, lost at the next reload.
+	TicketKeys [][32]byte
 }
 
 // Listener is one listening socket a generation serves and the bind line it comes from.

@@ -30,8 +30,16 @@ func Start(cfg *config.Config, lns []Listener, opts Options) (*Generation, error
 	threads := cfg.Global.Threads()
 	g.eng = proxy.NewEngine(proxy.EngineConfig{Maxconn: maxconn, Logger: g.log, BufSize: cfg.Global.TuneBufsize,
 		Threads: threads, CPUs: cfg.Global.ThreadCPUs(threads)})
+	g.ticketKeys = opts.TicketKeys
+	g.ropt = ruleOptions(cfg)
+	ropt := g.ropt
 	for _, px := range cfg.Backends() {
 		bc := backendConfig(px)
+		for i, s := range px.Servers {
+			if err := serverTLS(cfg, px, s, ruleEnv(g.backends), ropt, &bc.Servers[i]); err != nil {
+				return nil, err
+			}
+		}
 		bc.HTTP = httpBackend(cfg, px)
 		bc.HTTP.Applet = g.statsApplet(cfg, px)
 		bc.BalanceArgs = px.Balance.Args
@@ -64,7 +72,7 @@ func (g *Generation) startFrontends(cfg *config.Config, lns []Listener, proxyMax
 	if errs := CheckHTTP(cfg); len(errs) > 0 {
 		return errs[0]
 	}
-	ropt := ruleOptions(cfg)
+	ropt := g.ropt
 	feRules, err := compileRules(cfg, g.backends, ropt)
 	if err != nil {
 		return err
@@ -115,7 +123,8 @@ func (g *Generation) startFrontends(cfg *config.Config, lns []Listener, proxyMax
 			if id == 0 {
 				id = rank
 			}
-			g.serving = append(g.serving, f.Serve(b.L, proxy.BindConfig{Name: b.Bind.Name, ID: id, AcceptProxy: b.Bind.AcceptProxy}))
+			g.serving = append(g.serving, f.Serve(b.L, proxy.BindConfig{Name: b.Bind.Name, ID: id, AcceptProxy: b.Bind.AcceptProxy,
+				TLS: bindTLS(b.Bind, g.ticketKeys)}))
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -255,7 +256,8 @@ var lineBufPool = sync.Pool{New: func() any { return &lineBufs{line: make([]byte
 // gives the session. In mode http, each HTTP transaction's record (HTTP.Set) is one
 // line; a record of a session tunnelled as TCP is logged only as logsTunnels says.
 func (t *trafficLogger) forFrontend(fe *config.Proxy, f formats) func(*proxy.LogRecord) {
-	if !logsSessions(fe) || f.log == nil {
+	sessions := logsSessions(fe) && f.log != nil
+	if !sessions && !(hasTLSBind(fe) && len(fe.Logs) > 0) {
 		return nil
 	}
 	l := t.logs.Open(targetsOf(t.g, fe.Logs))
@@ -263,6 +265,14 @@ func (t *trafficLogger) forFrontend(fe *config.Proxy, f formats) func(*proxy.Log
 		return nil
 	}
 	dontLogNull := fe.Options["dontlognull"]
+	if !sessions {
+		// A TLS frontend logs its failed handshakes whatever its options.
+		return func(r *proxy.LogRecord) {
+			if r.ConnError != "" {
+				logConnError(l, r, dontLogNull)
+			}
+		}
+	}
 	lf, uid := f.log, f.uid
 	if !lf.UsesUniqueID() {
 		uid = nil // the id is only ever printed by %ID in a TCP session
@@ -270,6 +280,10 @@ func (t *trafficLogger) forFrontend(fe *config.Proxy, f formats) func(*proxy.Log
 	tunnels := logsTunnels(fe)
 	var logged atomic.Uint64 // %lc
 	return func(r *proxy.LogRecord) {
+		if r.ConnError != "" {
+			logConnError(l, r, dontLogNull)
+			return
+		}
 		if r.HTTP.Set {
 			// HAProxy's rule: a connection closed (or timed out) before it sent a byte
 			// of a request is not logged; a request always is.
@@ -309,7 +323,7 @@ func tcpLogOf(r *proxy.LogRecord) logs.TCPLog {
 		ActConn: r.ActConn, FeConn: r.FeConn, BeConn: r.BeConn, SrvConn: r.SrvConn,
 		Retries: r.Retries, Redispatched: r.Redispatch, SrvQueue: r.SrvQueue, BeQueue: r.BackendQueue,
 		BindID: r.BindID, ServerLocal: r.ServerLocal, ServerAddr: r.ServerAddr,
-		SessionID: r.SessionID,
+		SessionID: r.SessionID, TLS: r.TLS,
 	}
 	if rec.Server == "<NOSRV>" {
 		rec.Server = ""
@@ -375,4 +389,47 @@ func (j journalSink) Log(level logs.Level, msg string, fields map[string]string)
 		vars[strings.ToUpper(k)] = v
 	}
 	return j.h.SendFields(msg, int(level), vars)
+}
+
+// hasTLSBind reports whether one of fe's bind lines has "ssl".
+func hasTLSBind(fe *config.Proxy) bool {
+	for _, b := range fe.Binds {
+		if b.TLS != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// logConnError logs a connection that failed before it became a session (a
+// TLS handshake) as HAProxy 2.6 does (sess_log_embryonic): "client [accept
+// date] frontend/listener: reason", the listener named by its bind line's
+// "name", else its number. With "option dontlognull", a connection closed
+// or reset during its handshake is not logged.
+func logConnError(l *logs.Logger, r *proxy.LogRecord, dontLogNull bool) {
+	if dontLogNull && (r.ConnError == "Connection closed during SSL handshake" || r.ConnError == "Connection error during SSL handshake") {
+		return
+	}
+	ln := r.Bind
+	if ln == "" {
+		ln = strconv.Itoa(r.BindID)
+	}
+	var b []byte
+	if r.Client.IsValid() {
+		b = append(b, r.Client.Addr().Unmap().String()...)
+		b = append(b, ':')
+		b = strconv.AppendUint(b, uint64(r.Client.Port()), 10)
+	} else {
+		b = append(b, "unix:"...)
+		b = strconv.AppendInt(b, int64(r.BindID), 10)
+	}
+	b = append(b, " ["...)
+	b = r.Accept.Local().AppendFormat(b, "02/Jan/2006:15:04:05.000")
+	b = append(b, "] "...)
+	b = append(b, r.Frontend...)
+	b = append(b, '/')
+	b = append(b, ln...)
+	b = append(b, ": "...)
+	b = append(b, r.ConnError...)
+	_ = l.Log(logs.LevelInfo, string(b), nil)
 }

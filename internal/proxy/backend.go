@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -110,6 +111,14 @@ type ServerConfig struct {
 	PoolMax    int
 	NoIdlePool bool
 	PoolPurge  time.Duration
+	// TLS originates TLS toward the server ("ssl"): nil means plain TCP.
+	// The handshake counts in the connect time and its timeout; a PROXY
+	// header goes first, in clear.
+	TLS *tls.Config
+	// SNI gives the server name sent for a connection of c ("sni"), ""
+	// for none; nil means none. A pooled connection is reused only by
+	// the client that opened it when SNI is set (its name may differ).
+	SNI func(c *Conn) string
 }
 
 // BackendConfig describes a backend (or the backend half of a listen).

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/netip"
@@ -77,6 +78,12 @@ type Conn struct {
 	// silent drops the log line of a connection refused by tcp-request
 	// connection or session rules.
 	silent bool
+	// tls is the client TLS connection's state once its handshake is
+	// done (nil: plain TCP); connErr what the log line of a connection
+	// that failed before it became a session says (HAProxy's embryonic
+	// session log: a failed TLS handshake).
+	tls     *tls.ConnectionState
+	connErr string
 
 	// st is the rules stream (nil when the frontend has no rules) and req
 	// the client's data read with the PROXY header or while inspecting,
@@ -293,9 +300,27 @@ func (c *Conn) End() {
 	e.slotFreed()
 }
 
+// RulesStream returns c's rules stream, made now if c has none (a server's
+// "sni" expression evaluated on a connection that ran no rule).
+func (c *Conn) RulesStream() *rules.Stream {
+	if c.st != nil {
+		return c.st
+	}
+	return c.newStream()
+}
+
+// newStream gives c a rules stream from the pool, set for c's connection,
+// and returns it.
+func (c *Conn) newStream() *rules.Stream {
+	st := streamPool.Get().(*rules.Stream)
+	st.Src, st.Dst, st.BindName, st.Frontend, st.TLS = c.client, c.local, c.bind.cfg.Name, c.f, c.tls
+	c.st = st
+	return st
+}
+
 // releaseStream gives c's rules stream back to its pool.
 func (c *Conn) releaseStream() {
-	c.st.Req, c.st.Res = nil, nil
+	c.st.Req, c.st.Res, c.st.TLS = nil, nil, nil
 	c.st.Frontend, c.st.Backend = nil, nil
 	c.st.Reset()
 	streamPool.Put(c.st)
@@ -333,9 +358,7 @@ func (c *Conn) connRules() bool {
 	if fr == nil {
 		return true
 	}
-	c.st = streamPool.Get().(*rules.Stream)
-	st := c.st
-	st.Src, st.Dst, st.BindName, st.Frontend = c.client, c.local, c.bind.cfg.Name, f
+	st := c.newStream()
 	if fr.TCPConnection(st) == rules.Reject {
 		f.deniedConn.Add(1)
 		c.silent = true
@@ -375,6 +398,14 @@ func (c *Conn) proxySession() bool {
 		}
 		if len(rest) > 0 {
 			c.req = append(getBuf(), rest...)
+		}
+	}
+	if cfg := c.bind.cfg.TLS; cfg != nil {
+		if !c.handshake(cfg) {
+			return false
+		}
+		if c.st != nil {
+			c.st.TLS = c.tls
 		}
 	}
 	return c.sessionRules()
@@ -421,6 +452,7 @@ func (c *Conn) logPrologue() {
 		return
 	}
 	rec := c.newLogRecord()
+	rec.ConnError = c.connErr
 	if t := c.Term(); t != 0 {
 		rec.Termination = string([]byte{t, 'R'})
 	}
@@ -439,8 +471,7 @@ func (c *Conn) logStream(be *Backend) *rules.Stream {
 		if !c.f.cfg.LogStream {
 			return nil
 		}
-		c.st = streamPool.Get().(*rules.Stream)
-		c.st.Src, c.st.Dst, c.st.BindName, c.st.Frontend = c.client, c.local, c.bind.cfg.Name, c.f
+		c.newStream()
 	}
 	if be != nil {
 		c.st.Backend = &be.view
@@ -456,7 +487,7 @@ func (c *Conn) newLogRecord() LogRecord {
 	f := c.f
 	return LogRecord{Client: c.client, Local: c.local, Accept: c.accept, Frontend: f.cfg.Name,
 		Bind: c.bind.cfg.Name, BindID: c.bind.cfg.ID, SessionID: c.id, Th: c.th,
-		Backend: f.cfg.Name, Server: "<NOSRV>", Tw: -1, Tc: -1, Td: -1, Termination: "--"}
+		Backend: f.cfg.Name, Server: "<NOSRV>", Tw: -1, Tc: -1, Td: -1, Termination: "--", TLS: c.tls != nil}
 }
 
 // releaseRules gives c's stream and buffered data back to their pools; a

@@ -165,7 +165,16 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 					_ = tc.SetLinger(0)
 				}
 			}
-			break
+			if srv.cfg.TLS == nil {
+				break
+			}
+			if sc, err = srv.startTLS(c, sc, req, t1, bc.TimeoutConnect); err == nil {
+				break
+			}
+			if errors.Is(err, errKilled) {
+				r.Phase = 'C'
+				return nil, r, err
+			}
 		}
 		srv.failed.Add(1)
 		timeout := errors.Is(err, os.ErrDeadlineExceeded)
@@ -216,12 +225,14 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 		return nil, r, errKilled
 	}
 
-	// PROXY header out, then the payload, in one write.
+	// PROXY header out, then the payload, in one write (a TLS server had
+	// its header before the handshake).
 	var head []byte
-	switch srv.cfg.SendProxy {
-	case SendProxyV1:
+	switch sp := srv.cfg.SendProxy; {
+	case srv.cfg.TLS != nil:
+	case sp == SendProxyV1:
 		head = AppendProxyV1(head, req.Src, req.Dst)
-	case SendProxyV2:
+	case sp == SendProxyV2:
 		head = AppendProxyV2(head, req.Src, req.Dst)
 	}
 	if len(req.Payload) > 0 {
@@ -254,4 +265,48 @@ func redispatchNow(n, retries, interval int) bool {
 		return n%interval == 0
 	}
 	return n == retries+1+interval
+}
+
+// startTLS originates TLS on sc, just connected to srv for c: the PROXY
+// header first, in clear, then the handshake with srv's configuration and
+// the server name its SNI expression gives, bounded by the rest of the
+// connect timeout counted from t1. sc is published in c meanwhile, so a
+// kill ends the handshake. On failure sc is closed and unpublished.
+func (srv *Server) startTLS(c *Conn, sc net.Conn, req *ConnectRequest, t1 time.Time, timeout time.Duration) (net.Conn, error) {
+	if !c.publishServerConn(sc) {
+		return nil, errKilled
+	}
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = t1.Add(timeout)
+	}
+	var head []byte
+	switch srv.cfg.SendProxy {
+	case SendProxyV1:
+		head = AppendProxyV1(head, req.Src, req.Dst)
+	case SendProxyV2:
+		head = AppendProxyV2(head, req.Src, req.Dst)
+	}
+	var err error
+	if len(head) > 0 {
+		_ = sc.SetWriteDeadline(deadline)
+		_, err = sc.Write(head)
+	}
+	var tc net.Conn
+	if err == nil {
+		sni := ""
+		if srv.cfg.SNI != nil {
+			sni = srv.cfg.SNI(c)
+		}
+		tc, err = clientTLS(sc, srv.cfg.TLS, sni, deadline)
+	}
+	if err != nil {
+		c.DetachServerConn()
+		_ = sc.Close()
+		if c.aborted() {
+			return nil, errKilled
+		}
+		return nil, err
+	}
+	return tc, nil
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -253,6 +254,13 @@ type LogRecord struct {
 	// stream for its log line (FrontendConfig.LogStream).
 	Stream *rules.Stream
 
+	// TLS says the client connection is TLS (%ft ends with '~').
+	TLS bool
+	// ConnError, when set, makes the record that of a connection that
+	// failed before it became a session (a TLS handshake): HAProxy logs
+	// it as "client [date] frontend/listener: ConnError", nothing else.
+	ConnError string
+
 	// HTTP is set in the record of an HTTP transaction (mode http): one
 	// record per request, the fields below filled in. In mode http Accept
 	// is the start of the request (%tr), not of the connection, and Tt
@@ -348,6 +356,10 @@ type BindConfig struct {
 	ID int
 	// AcceptProxy requires a PROXY v1 or v2 header on each connection.
 	AcceptProxy bool
+	// TLS terminates TLS on each connection ("ssl"): nil means plain TCP.
+	// The handshake runs after the PROXY header, bounded by the
+	// frontend's TimeoutClient.
+	TLS *tls.Config
 }
 
 // Frontend accepts connections on listeners and runs their sessions.

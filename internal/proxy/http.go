@@ -360,6 +360,8 @@ func (srv *Server) offerIdle(c net.Conn, owner uint64, safe bool) {
 		max = 0 // the session's own: it dies with it (see parkKept)
 	case srv.cfg.NoIdlePool:
 		max = 0
+	case srv.cfg.SNI != nil:
+		max = 0 // its server name was the session's (see ServerConfig.SNI)
 	case max == 0:
 		max = -1
 	}

@@ -537,9 +537,7 @@ func (hc *httpConn) transaction() bool {
 	st := c.st
 	fr := f.cfg.Rules
 	if st == nil {
-		st = streamPool.Get().(*rules.Stream)
-		st.Src, st.Dst, st.BindName, st.Frontend = c.client, c.local, c.bind.cfg.Name, f
-		c.st = st
+		st = c.newStream()
 	}
 	hc.txn = rules.HTTPTxn{Req: req}
 	st.HTTP = &hc.txn

@@ -526,7 +526,7 @@ func (l *loop) drainInbox() {
 // serveReactor serves b on the engine's loops when its frontend and
 // listener allow it, and reports whether it did.
 func (f *Frontend) serveReactor(b *Binding) bool {
-	if _, ok := f.handler.(tcpHandler); !ok || b.cfg.AcceptProxy || f.eng.cfg.Goroutines {
+	if _, ok := f.handler.(tcpHandler); !ok || b.cfg.AcceptProxy || b.cfg.TLS != nil || f.eng.cfg.Goroutines {
 		return false
 	}
 	if r := f.cfg.Rules; r != nil && r.NeedsContent() {

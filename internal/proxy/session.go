@@ -228,9 +228,7 @@ func (s *session) setup() bool {
 	var forced *Server
 	if br := be.rules; br != nil {
 		if c.st == nil {
-			c.st = streamPool.Get().(*rules.Stream)
-			st := c.st
-			st.Src, st.Dst, st.BindName, st.Frontend = info.Client, info.Local, c.bind.cfg.Name, f
+			c.newStream()
 		}
 		c.st.Backend = &be.view
 		if br != fr && br.NeedsContent() {

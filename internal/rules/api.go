@@ -11,6 +11,7 @@
 package rules
 
 import (
+	"crypto/tls"
 	"net/netip"
 	"time"
 
@@ -80,6 +81,9 @@ type Stream struct {
 	Src, Dst netip.AddrPort
 	// BindName is the "name" of the bind line that accepted (so_name).
 	BindName string
+	// TLS is the client connection's TLS state once its handshake is done
+	// (the ssl_fc* and ssl_c_* fetches); nil on a plain connection.
+	TLS *tls.ConnectionState
 	// Frontend is the frontend; Backend the chosen backend, nil before
 	// switching rules ran.
 	Frontend Counter

@@ -20,6 +20,10 @@ const (
 	// request head is complete (SMP_VAL_FE_HRQ_HDR): the request's fetches
 	// too, not the response's.
 	UniqueIDFormat
+	// ServerConnect: a server's "sni" expression, evaluated when a
+	// connection to the server is made: the request's fetches too (in
+	// mode http, its headers), and the backend's.
+	ServerConnect
 )
 
 // Sample is a sample expression compiled on its own, outside any rule: a
@@ -59,7 +63,7 @@ func CompileSample(cfg *config.Config, px *config.Proxy, env Env, opt Options, t
 		return nil, err
 	}
 	where := placeLog
-	if at == UniqueIDFormat {
+	if at == UniqueIDFormat || at == ServerConnect {
 		where = placeUniqueID
 	}
 	if e.use&where == 0 {
@@ -73,7 +77,7 @@ func CompileSample(cfg *config.Config, px *config.Proxy, env Env, opt Options, t
 		}
 		return nil, &SampleUseError{Fetch: e.kw, Needs: e.src}
 	}
-	if where == placeUniqueID && !px.IsBackend() && usesBackend(text) {
+	if at == UniqueIDFormat && !px.IsBackend() && usesBackend(text) {
 		// HAProxy: the frontend's unique id is made before a backend is
 		// chosen.
 		return nil, &SampleUseError{Fetch: e.kw, Needs: "backend"}

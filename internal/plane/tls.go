@@ -1,0 +1,87 @@
+package plane
+
+import (
+	"crypto/tls"
+	"fmt"
+
+	"lb/internal/config"
+	"lb/internal/proxy"
+	"lb/internal/rules"
+)
+
+// bindTLS is the TLS configuration a bind line's connections are served
+// with, nil for a plain one. Its session tickets are encrypted with the
+// bind line's "tls-ticket-keys", else with the process's keys (keys: handed
+// over from generation to generation and process to process, so that a
+// reload does not send every client back to a full handshake), else with
+// the keys crypto/tls makes and rotates itself.
+func bindTLS(b *config.Bind, keys [][32]byte) *tls.Config {
+	t := b.TLS
+	if t == nil {
+		return nil
+	}
+	switch {
+	case t.NoTickets:
+		t.Config.SessionTicketsDisabled = true
+	case len(t.TicketKeys) > 0:
+		t.Config.SetSessionTicketKeys(t.TicketKeys)
+	case len(keys) > 0:
+		t.Config.SetSessionTicketKeys(keys)
+	}
+	return t.Config
+}
+
+// serverTLS sets sc's TLS origination from server s of proxy px: its
+// configuration, and its "sni" expression compiled for the moment the
+// connection is made.
+func serverTLS(cfg *config.Config, px *config.Proxy, s *config.Server, env rules.Env, ropt rules.Options, sc *proxy.ServerConfig) error {
+	if s.TLS == nil {
+		return nil
+	}
+	sc.TLS = s.TLS.Config
+	if s.TLS.SNI == "" {
+		return nil
+	}
+	sm, err := compileSNI(cfg, px, s, env, ropt)
+	if err != nil {
+		return err
+	}
+	sc.SNI = func(c *proxy.Conn) string {
+		st := c.RulesStream()
+		b, ok := sm.AppendString(nil, st)
+		if !ok {
+			return ""
+		}
+		return string(b)
+	}
+	return nil
+}
+
+// compileSNI compiles server s's "sni" expression, with HAProxy's words
+// when it is refused.
+func compileSNI(cfg *config.Config, px *config.Proxy, s *config.Server, env rules.Env, ropt rules.Options) (*rules.Sample, error) {
+	sm, err := rules.CompileSample(cfg, px, env, ropt, s.TLS.SNI, rules.ServerConnect)
+	if err != nil {
+		return nil, fmt.Errorf("%s: '%s' in backend '%s' : failed to parse sni expression '%s': %v", s.Pos, s.Name, px.Name, s.TLS.SNI, err)
+	}
+	return sm, nil
+}
+
+// CheckTLS compiles what Start compiles of the TLS settings (the servers'
+// "sni" expressions) and returns its errors: "lb -c" refuses what lb
+// would refuse at start.
+func CheckTLS(cfg *config.Config) []error {
+	var errs []error
+	ropt := ruleOptions(cfg)
+	for _, px := range cfg.Backends() {
+		for _, s := range px.Servers {
+			if s.TLS == nil || s.TLS.SNI == "" {
+				continue
+			}
+			if _, err := compileSNI(cfg, px, s, nil, ropt); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errs
+}

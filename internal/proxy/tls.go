@@ -1,0 +1,136 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"time"
+)
+
+// TLS on the client side runs in the connection's prologue, after the
+// tcp-request connection rules and the PROXY header and before the
+// tcp-request session rules, as in HAProxy: the session rules (and
+// everything after them) see the handshake's outcome (ssl_fc, ssl_c_*).
+// A TLS connection is served by goroutines: the event loops and splice
+// move raw bytes, and the keep-alive parking needs a socket with no
+// plaintext buffered above it, which crypto/tls cannot tell.
+
+// prefixConn replays bytes read before the handshake (with the PROXY
+// header) ahead of the socket's.
+type prefixConn struct {
+	net.Conn
+	pre []byte
+}
+
+func (p *prefixConn) Read(b []byte) (int, error) {
+	if len(p.pre) > 0 {
+		n := copy(b, p.pre)
+		p.pre = p.pre[n:]
+		return n, nil
+	}
+	return p.Conn.Read(b)
+}
+
+// Embryonic connection errors: the words HAProxy logs for a connection that
+// failed before it became a session (conn_err_code_str).
+const (
+	errSSLEmpty     = "Connection closed during SSL handshake"
+	errSSLAbort     = "Connection error during SSL handshake"
+	errSSLTimeout   = "Timeout during SSL handshake"
+	errSSLHandshake = "SSL handshake failure"
+	errSSLCAFail    = "SSL client CA chain cannot be verified"
+	errSSLCrtFail   = "SSL client certificate not trusted"
+)
+
+// handshake terminates TLS on c's client connection with cfg, bounded by
+// "timeout client" (HAProxy's embryonic session timeout). On success c's
+// socket is the TLS connection and c.tls its state; on failure c records
+// the termination letter and the error its log line prints.
+func (c *Conn) handshake(cfg *tls.Config) bool {
+	raw := c.c
+	if len(c.req) > 0 {
+		raw = &prefixConn{Conn: c.c, pre: append([]byte(nil), c.req...)}
+		putBuf(c.req)
+		c.req = nil
+	}
+	tc := tls.Server(raw, cfg)
+	c.mu.Lock()
+	c.c = tc
+	c.mu.Unlock()
+	if c.aborted() {
+		return false
+	}
+	if t := c.f.cfg.TimeoutClient; t > 0 {
+		_ = tc.SetDeadline(time.Now().Add(t))
+	}
+	err := tc.HandshakeContext(context.Background())
+	if err != nil {
+		term, msg := handshakeError(err, c.aborted())
+		c.SetTerm(term)
+		c.connErr = msg
+		return false
+	}
+	_ = tc.SetDeadline(time.Time{})
+	st := tc.ConnectionState()
+	c.tls = &st
+	return true
+}
+
+// handshakeError classifies a failed server-side handshake as HAProxy
+// does: the termination letter and the words of its log line.
+func handshakeError(err error, killed bool) (byte, string) {
+	var ne net.Error
+	var ce *tls.CertificateVerificationError
+	var ue x509.UnknownAuthorityError
+	switch {
+	case killed:
+		return TermKilled, errSSLAbort
+	case errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
+		return TermClientTimeout, errSSLTimeout
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return TermClientAbort, errSSLEmpty
+	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE):
+		return TermClientAbort, errSSLAbort
+	case errors.As(err, &ue):
+		return TermClientAbort, errSSLCAFail
+	case errors.As(err, &ce):
+		return TermClientAbort, errSSLCrtFail
+	}
+	return TermClientAbort, errSSLHandshake
+}
+
+// TLS returns the state of c's client TLS connection, nil when c is plain
+// TCP. It is set once the handshake completed, before the session rules.
+func (c *Conn) TLS() *tls.ConnectionState { return c.tls }
+
+// tlsServerConn is a TLS connection to a server, with its socket: an idle
+// pooled connection is probed on the socket (stillOpen) without reading
+// through TLS. It deliberately exposes no syscall.Conn: the parking and
+// splice paths must not see a socket with plaintext buffered above it.
+type tlsServerConn struct {
+	*tls.Conn
+	raw net.Conn
+}
+
+// clientTLS originates TLS on sc, a fresh connection to srv, with cfg and
+// server name sni (none when empty), bounded by deadline (the rest of
+// "timeout connect": HAProxy counts a server connection as established
+// once its handshake is done).
+func clientTLS(sc net.Conn, cfg *tls.Config, sni string, deadline time.Time) (net.Conn, error) {
+	if sni != "" && sni != cfg.ServerName {
+		cfg = cfg.Clone()
+		cfg.ServerName = sni
+	}
+	tc := tls.Client(sc, cfg)
+	_ = sc.SetDeadline(deadline)
+	if err := tc.HandshakeContext(context.Background()); err != nil {
+		return nil, err
+	}
+	_ = sc.SetDeadline(time.Time{})
+	return &tlsServerConn{Conn: tc, raw: sc}, nil
+}
