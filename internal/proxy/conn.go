@@ -117,8 +117,11 @@ type Conn struct {
 	unregistered atomic.Bool
 
 	// Idle parking (idle_linux.go): set before parked turns true.
-	parked    atomic.Bool
-	httpIdle  atomic.Bool // parked between two HTTP requests
+	parked   atomic.Bool
+	httpIdle atomic.Bool // parked between two HTTP requests
+	// idleWait is set while a keep-alive client that cannot be parked
+	// waits for its next request on its goroutine (httpConn.waitIdle).
+	idleWait  atomic.Bool
 	parkID    uint64
 	parkFDs   [2]int
 	parkN     int

@@ -120,12 +120,18 @@ func (e *Engine) CloseIdle() int {
 	e.mu.Lock()
 	var idle []*Conn
 	for c := range e.conns {
-		if c.parked.Load() && c.httpIdle.Load() {
+		if c.parked.Load() && c.httpIdle.Load() || c.idleWait.Load() {
 			idle = append(idle, c)
 		}
 	}
 	e.mu.Unlock()
 	for _, c := range idle {
+		if c.idleWait.Load() {
+			c.mu.Lock()
+			_ = c.c.SetReadDeadline(time.Unix(1, 0))
+			c.mu.Unlock()
+			continue
+		}
 		c.unpark()
 	}
 	return len(idle)

@@ -211,7 +211,38 @@ func (hc *httpConn) run() {
 			return
 		}
 		c.httpIdle.Store(false)
-		hc.takeBufs()
+		if !hc.waitIdle(dl) {
+			hc.finish()
+			return
+		}
+	}
+}
+
+// waitIdle waits on hc's goroutine, until deadline dl, for the next request
+// of a keep-alive client that cannot be parked (a TLS client: crypto/tls
+// may hold data above the socket). It reports whether a request began;
+// false means the client left, timed out, was killed, or the soft stop
+// began: CloseIdle wakes such a wait with a past deadline.
+func (hc *httpConn) waitIdle(dl time.Time) bool {
+	c := hc.c
+	c.idleWait.Store(true)
+	defer c.idleWait.Store(false)
+	_ = hc.cli.SetReadDeadline(dl)
+	// After the deadline is set: a CloseIdle that looked before this
+	// store left its past deadline, or is seen here.
+	if c.f.eng.stopping.Load() {
+		return false
+	}
+	hc.takeBufs()
+	for {
+		n, err := hc.cli.Read(hc.buf)
+		if n > 0 {
+			hc.w = n
+			return true
+		}
+		if err != nil || c.aborted() || c.f.eng.stopping.Load() {
+			return false
+		}
 	}
 }
 
