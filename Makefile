@@ -14,7 +14,7 @@ export CGO_ENABLED := 0
 # detector needs cgo).
 TEST_DEBS := haproxy systemd-container lintian iproute2 dbus curl gcc libc6-dev
 # The benchmark runs the same config under HAProxy: it needs these as well.
-BENCH_DEBS := haproxy nginx wrk iperf3 python3
+BENCH_DEBS := haproxy nginx wrk iperf3 python3 openssl
 
 .PHONY: all build run test test-unit test-e2e bench deb deps bench-deps fuzz clean
 

@@ -4,7 +4,7 @@
 #   scripts/bench.sh LB_BINARY [ROUNDS]        DUR=seconds per measurement (default 5)
 # Needs haproxy, nginx, wrk, iperf3, python3 (make bench installs them) and root for ulimit.
 # Each measurement runs at nbthread 1 and at nbthread 2 (NBTHREADS="1 2"), for both proxies.
-# SETS="tcp http" chooses what is measured (both by default).
+# SETS="tcp http tls" chooses what is measured (tcp and http by default).
 # In mode tcp:
 #   tcp_keepalive_rps  wrk -t1 -c64 keep-alive through a `mode tcp` frontend to 2 nginx
 #   tcp_close_rps      the same with a new connection per request
@@ -22,12 +22,23 @@
 #   http_rss_2000_idle_kib  RSS with 2000 keep-alive clients idle after one request each
 #   http_rules_rps     keep-alive through a frontend with 10 ACLs and 10 header rules
 #                      evaluated per request
+# In TLS (SETS=tls: `mode http` frontends with `bind … ssl crt`, to the same nginx in clear),
+# each as the proxy's CPU time per request (wrk's one thread is often the limit here, so
+# the request rate alone hides the difference), lower is better:
+#   tls_full_ecdsa_cpu_us  a new connection and a full handshake per request, ECDSA P-256
+#                          certificate, no session tickets nor cache (`no-tls-tickets`, and
+#                          `tune.ssl.cachesize 0` for HAProxy: wrk resumes sessions otherwise)
+#   tls_full_rsa_cpu_us    the same with an RSA-2048 certificate
+#   tls_resumed_cpu_us     a new connection per request, resumed by session ticket
+#   tls_keepalive_rps, tls_keepalive_cpu_us   keep-alive requests over TLS
+#   tls_bulk_mbyte_s, tls_bulk_cpu_us_mb      wrk -c8 fetching a 1 MiB file over TLS
+#                          keep-alive: throughput, and CPU per MiB
 set -u
 LB=$(readlink -f "${1:?usage: bench.sh LB_BINARY [ROUNDS]}")
 ROUNDS=${2:-3}
 DUR=${DUR:-5}
-for t in haproxy nginx wrk iperf3 python3; do
-	command -v $t >/dev/null || { echo "missing $t: apt-get install -y haproxy nginx wrk iperf3 python3"; exit 2; }
+for t in haproxy nginx wrk iperf3 python3 openssl; do
+	command -v $t >/dev/null || { echo "missing $t: apt-get install -y haproxy nginx wrk iperf3 python3 openssl"; exit 2; }
 done
 W=$(mktemp -d)
 chmod 755 "$W"
@@ -43,10 +54,16 @@ trap cleanup EXIT
 B=$((20000 + ($$ % 400) * 10))
 P_NG1=$B P_NG2=$((B + 1)) P_IPERF=$((B + 2)) P_TCP=$((B + 3)) P_BULK=$((B + 4)) P_ACL=$((B + 5))
 P_HTTP=$((B + 6)) P_HRULES=$((B + 7))
+P_TLSE=$((B + 8)) P_TLSEF=$((B + 9)) P_TLSRF=$((B + 10))
 SETS=${SETS:-tcp http}
 
 mkdir -p "$W/www"
 head -c 64 /dev/zero | tr '\0' x >"$W/www/small"
+head -c 1048576 /dev/urandom >"$W/www/big"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/ec.key" -out "$W/ec.crt" \
+	-days 2 -subj /CN=bench.test 2>/dev/null && cat "$W/ec.crt" "$W/ec.key" >"$W/ec.pem"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$W/rsa.key" -out "$W/rsa.crt" \
+	-days 2 -subj /CN=bench.test 2>/dev/null && cat "$W/rsa.crt" "$W/rsa.key" >"$W/rsa.pem"
 cat >"$W/nginx.conf" <<EOF
 worker_processes 1;
 pid $W/nginx.pid;
@@ -118,7 +135,21 @@ $(for i in $(seq 1 5); do echo "    http-request set-header X-Bench-$i value$i";
     http-request del-header X-Bench-5
     http-request add-header X-Via lb
     default_backend http_out
+frontend tls_ecdsa
+    mode http
+    bind 127.0.0.1:$P_TLSE ssl crt $W/ec.pem
+    default_backend http_out
+frontend tls_ecdsa_full
+    mode http
+    bind 127.0.0.1:$P_TLSEF ssl crt $W/ec.pem no-tls-tickets
+    default_backend http_out
+frontend tls_rsa_full
+    mode http
+    bind 127.0.0.1:$P_TLSRF ssl crt $W/rsa.pem no-tls-tickets
+    default_backend http_out
 EOF
+# HAProxy also keeps a session cache, which lb has not: off, so that "full" is full.
+sed 's/^    maxconn 4000$/    maxconn 4000\n    tune.ssl.cachesize 0/' "$W/bench$nbt.cfg" >"$W/bench$nbt.haproxy.cfg"
 done
 ulimit -n 20000 2>/dev/null
 
@@ -141,6 +172,17 @@ rps_cpu() {
 	echo "$out" | awk -v t0="$t0" -v t1="$t1" -v hz="$(getconf CLK_TCK)" '
 		/requests in/{n=$1} /Requests\/sec/{r=$2}
 		END{printf "%s %.1f\n", r, (n > 0 ? (t1-t0)*1e6/hz/n : 0)}'
+}
+# bulk_tls PID URL: MiB/s fetching URL (1 MiB) with 8 keep-alive connections, then the
+# proxy's CPU microseconds per MiB.
+bulk_tls() {
+	local pid=$1 t0 t1 out
+	t0=$(ticks "$pid")
+	out=$(wrk -t1 -c8 -d"${DUR}s" "$2" 2>/dev/null)
+	t1=$(ticks "$pid")
+	echo "$out" | awk -v t0="$t0" -v t1="$t1" -v hz="$(getconf CLK_TCK)" -v d="$DUR" '
+		/requests in/{n=$1}
+		END{printf "%.1f %.1f\n", n/d, (n > 0 ? (t1-t0)*1e6/hz/n : 0)}'
 }
 p99() {
 	wrk -t1 -c64 -d"${DUR}s" --latency "$@" 2>/dev/null | awk '$1=="99%"{v=$2;
@@ -170,7 +212,9 @@ measure() { # label nbthread set command…: one proxy process per set, so that 
 	# memory (RSS is measured) does not carry over into the other's
 	local label=$1 nbt=$2 set=$3
 	shift 3
-	"$@" -db -f "$W/bench$nbt.cfg" >"$W/$label.log" 2>&1 &
+	local cfg="$W/bench$nbt.cfg"
+	[ "$label" = haproxy ] && cfg="$W/bench$nbt.haproxy.cfg"
+	"$@" -db -f "$cfg" >"$W/$label.log" 2>&1 &
 	local pid=$!
 	if ! wait_port $P_TCP || ! kill -0 $pid 2>/dev/null; then
 		echo "$label did not start: $(tail -3 "$W/$label.log")"
@@ -178,7 +222,23 @@ measure() { # label nbthread set command…: one proxy process per set, so that 
 		return 1
 	fi
 	local v
-	if [ "$set" = http ]; then
+	if [ "$set" = tls ]; then
+		read -r -a v < <(rps_cpu $pid -H 'Connection: close' https://127.0.0.1:$P_TLSEF/small)
+		R[$label,$nbt,tls_full_ecdsa_rps]+="${v[0]} "
+		R[$label,$nbt,tls_full_ecdsa_cpu_us]+="${v[1]} "
+		read -r -a v < <(rps_cpu $pid -H 'Connection: close' https://127.0.0.1:$P_TLSRF/small)
+		R[$label,$nbt,tls_full_rsa_rps]+="${v[0]} "
+		R[$label,$nbt,tls_full_rsa_cpu_us]+="${v[1]} "
+		read -r -a v < <(rps_cpu $pid -H 'Connection: close' https://127.0.0.1:$P_TLSE/small)
+		R[$label,$nbt,tls_resumed_rps]+="${v[0]} "
+		R[$label,$nbt,tls_resumed_cpu_us]+="${v[1]} "
+		read -r -a v < <(rps_cpu $pid https://127.0.0.1:$P_TLSE/small)
+		R[$label,$nbt,tls_keepalive_rps]+="${v[0]} "
+		R[$label,$nbt,tls_keepalive_cpu_us]+="${v[1]} "
+		read -r -a v < <(bulk_tls $pid https://127.0.0.1:$P_TLSE/big)
+		R[$label,$nbt,tls_bulk_mbyte_s]+="${v[0]} "
+		R[$label,$nbt,tls_bulk_cpu_us_mb]+="${v[1]} "
+	elif [ "$set" = http ]; then
 		R[$label,$nbt,http_keepalive_rps]+="$(rps http://127.0.0.1:$P_HTTP/small) "
 		R[$label,$nbt,http_close_rps]+="$(rps -H 'Connection: close' http://127.0.0.1:$P_HTTP/small) "
 		R[$label,$nbt,http_p99_ms]+="$(p99 http://127.0.0.1:$P_HTTP/small) "
@@ -216,7 +276,9 @@ for nbt in ${NBTHREADS:-1 2}; do
 	echo "nbthread $nbt"
 	printf "%-20s %12s %12s %8s\n" metric haproxy lb ratio
 	for m in tcp_keepalive_rps tcp_close_rps tcp_p99_ms bulk_gbit rss_2000_idle_kib acl20_close_rps keepalive_cpu_us close_cpu_us \
-		http_keepalive_rps http_close_rps http_p99_ms http_rss_2000_idle_kib http_rules_rps; do
+		http_keepalive_rps http_close_rps http_p99_ms http_rss_2000_idle_kib http_rules_rps \
+		tls_full_ecdsa_rps tls_full_ecdsa_cpu_us tls_full_rsa_rps tls_full_rsa_cpu_us tls_resumed_rps tls_resumed_cpu_us \
+		tls_keepalive_rps tls_keepalive_cpu_us tls_bulk_mbyte_s tls_bulk_cpu_us_mb; do
 		[ -n "${R[haproxy,$nbt,$m]:-}${R[lb,$nbt,$m]:-}" ] || continue
 		a=$(echo "${R[haproxy,$nbt,$m]:-}" | median)
 		b=$(echo "${R[lb,$nbt,$m]:-}" | median)
