@@ -118,7 +118,9 @@ type Report struct {
 	Total    int64   `json:"total"`
 	Seconds  float64 `json:"seconds"`
 	MaxMilli float64 `json:"max_ms"`
-	Errors   []struct {
+	// Certs counts TLS connections by the served certificate's common name (-tls).
+	Certs  map[string]int64 `json:"certs"`
+	Errors []struct {
 		At   float64 `json:"at"`
 		Kind string  `json:"kind"`
 		Err  string  `json:"err"`

@@ -3,7 +3,7 @@
 // kind of failure separately.
 //
 //	loadgen -addr 127.0.0.1:8080 [-mode http|tcp] [-c 4] [-rate 400] [-d 10s] [-n 0]
-//	        [-path /] [-timeout 2s] [-hold 0] [-ready FILE]
+//	        [-path /] [-timeout 2s] [-hold 0] [-ready FILE] [-tls] [-sni NAME]
 //
 // It runs until SIGTERM or SIGINT, until -d has passed or until -n requests were made. When the
 // first request succeeds it prints the line "ready" on stdout (and creates -ready FILE when
@@ -12,12 +12,14 @@
 //
 // Modes: http sends "GET PATH HTTP/1.1" with "Connection: close" and reads the response and its
 // body: a 2xx status is ok, any other is non2xx. tcp writes "ping\n" and expects "ping\n" back
-// (an echo server behind the load balancer).
+// (an echo server behind the load balancer). With -tls each connection is TLS (the certificate
+// is not verified: the report counts the subject common names served, in Certs).
 package main
 
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -46,6 +48,8 @@ type Report struct {
 	Total    int64   `json:"total"`   // requests made
 	Seconds  float64 `json:"seconds"` // run time
 	MaxMilli float64 `json:"max_ms"`  // slowest successful request
+	// Certs counts the connections by the common name of the certificate served (-tls).
+	Certs map[string]int64 `json:"certs,omitempty"`
 	// Errors samples the first failures, in order, with the time since start.
 	Errors []Sample `json:"errors,omitempty"`
 }
@@ -100,6 +104,8 @@ type config struct {
 	timeout time.Duration
 	hold    time.Duration
 	ready   string
+	tls     bool
+	sni     string
 }
 
 func main() {
@@ -114,6 +120,8 @@ func main() {
 	flag.DurationVar(&cfg.timeout, "timeout", 5*time.Second, "per request: connect and i/o deadline")
 	flag.DurationVar(&cfg.hold, "hold", 0, "wait this long after connecting before sending (long sessions)")
 	flag.StringVar(&cfg.ready, "ready", "", "create this `file` once the first request succeeded")
+	flag.BoolVar(&cfg.tls, "tls", false, "speak TLS (the certificate is not verified)")
+	flag.StringVar(&cfg.sni, "sni", "", "TLS server name to send (-tls)")
 	flag.Parse()
 	if cfg.workers < 1 || (cfg.mode != "http" && cfg.mode != "tcp") || flag.NArg() > 0 {
 		flag.Usage()
@@ -203,6 +211,9 @@ func run(ctx context.Context, cfg config, out io.Writer) Report {
 	c.mu.Lock()
 	r.Errors = c.samples
 	c.mu.Unlock()
+	certs.mu.Lock()
+	r.Certs = certs.n
+	certs.mu.Unlock()
 	return r
 }
 
@@ -213,6 +224,17 @@ func request(cfg config) (kind string, err error) {
 		return failure("connect", err)
 	}
 	defer conn.Close()
+	if cfg.tls {
+		tc := tls.Client(conn, &tls.Config{InsecureSkipVerify: true, ServerName: cfg.sni})
+		_ = tc.SetDeadline(time.Now().Add(cfg.timeout))
+		if err := tc.Handshake(); err != nil {
+			return failure("handshake", err)
+		}
+		if pc := tc.ConnectionState().PeerCertificates; len(pc) > 0 {
+			servedCert(pc[0].Subject.CommonName)
+		}
+		conn = tc
+	}
 	if cfg.hold > 0 {
 		time.Sleep(cfg.hold)
 	}
@@ -249,6 +271,21 @@ func request(cfg config) (kind string, err error) {
 		}
 		return "", nil
 	}
+}
+
+// certs counts the certificates served by common name (-tls).
+var certs struct {
+	mu sync.Mutex
+	n  map[string]int64
+}
+
+func servedCert(cn string) {
+	certs.mu.Lock()
+	if certs.n == nil {
+		certs.n = map[string]int64{}
+	}
+	certs.n[cn]++
+	certs.mu.Unlock()
 }
 
 // failure classifies err and prefixes it with the operation.
