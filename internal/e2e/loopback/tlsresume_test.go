@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -161,4 +162,154 @@ listen app
 	waitGone(t, child, 10*time.Second)
 	startLB(t, "-db", "-f", cfg)
 	check("on a process started afresh", false)
+}
+
+// fdStore is a fake NOTIFY_SOCKET that keeps what lb stores (FDSTORE=1, FDNAME=), as
+// systemd's fd store would.
+type fdStore struct {
+	path string
+	mu   sync.Mutex
+	fds  map[string]*os.File // by FDNAME=; the last one stored under a name
+}
+
+func newFDStore(t *testing.T) *fdStore {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "lbs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	s := &fdStore{path: filepath.Join(dir, "notify"), fds: map[string]*os.File{}}
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: s.path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.Close()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, f := range s.fds {
+			f.Close()
+		}
+	})
+	go func() {
+		buf := make([]byte, 65536)
+		oob := make([]byte, 4096)
+		for {
+			n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+			if err != nil {
+				return
+			}
+			var fds []int
+			if msgs, err := syscall.ParseSocketControlMessage(oob[:oobn]); err == nil {
+				for _, m := range msgs {
+					if r, err := syscall.ParseUnixRights(&m); err == nil {
+						fds = append(fds, r...)
+					}
+				}
+			}
+			msg := string(buf[:n])
+			name := ""
+			for _, l := range strings.Split(msg, "\n") {
+				if v, ok := strings.CutPrefix(l, "FDNAME="); ok {
+					name = v
+				}
+			}
+			s.mu.Lock()
+			if strings.Contains(msg, "FDSTORE=1") && len(fds) == 1 {
+				if old := s.fds[name]; old != nil {
+					old.Close()
+				}
+				s.fds[name] = os.NewFile(uintptr(fds[0]), name)
+				fds = nil
+			}
+			s.mu.Unlock()
+			for _, fd := range fds {
+				syscall.Close(fd)
+			}
+		}
+	}()
+	return s
+}
+
+// has reports whether something is stored under name.
+func (s *fdStore) has(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fds[name] != nil
+}
+
+// passed returns the stored files and their LISTEN_FDNAMES.
+func (s *fdStore) passed() ([]*os.File, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var files []*os.File
+	var names []string
+	for n, f := range s.fds {
+		files = append(files, f)
+		names = append(names, n)
+	}
+	return files, strings.Join(names, ":")
+}
+
+// TestTLSResumeAcrossFDStoreRestart: the ticket keys go to systemd's fd store with the
+// listeners, and a process started with them in LISTEN_FDS (systemctl restart, or a restart
+// after a crash) resumes the sessions of the process before it.
+func TestTLSResumeAcrossFDStoreRestart(t *testing.T) {
+	dir := t.TempDir()
+	crt := writeCertPEM(t, dir)
+	s := startNameServer(t, "s1")
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cfg := writeConfig(t, fmt.Sprintf(`
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+listen app
+    bind 127.0.0.1:%d ssl crt %s
+    server s1 %s
+`, port, crt, s.addr()))
+	if out, err := exec.Command(lbBinary(t), "-c", "-f", cfg).CombinedOutput(); err != nil {
+		if strings.Contains(string(out), "not supported by lb yet") {
+			t.Skipf("lb does not terminate TLS from its configuration yet:\n%s", out)
+		}
+		t.Fatalf("lb -c: %v\n%s", err, out)
+	}
+	client := &tls.Config{InsecureSkipVerify: true, ClientSessionCache: tls.NewLRUClientSessionCache(4)}
+
+	store := newFDStore(t)
+	first := startLBNotify(t, &notifySocket{path: store.path}, "-db", "-f", cfg)
+	deadline := time.Now().Add(10 * time.Second)
+	for !store.has("lb-tls-ticket-keys") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the ticket keys never reached the fd store:\n%s", first.out.String())
+		}
+		time.Sleep(20 * time.Millisecond) // no other signal that the store message arrived
+	}
+	if tlsResumes(t, addr, client) || !tlsResumes(t, addr, client) {
+		t.Fatal("no resumption on the first process: the test cannot tell anything")
+	}
+	first.signal(syscall.SIGKILL) // a crash: only the fd store keeps anything
+	first.wait(5 * time.Second)
+
+	files, names := store.passed()
+	n := newNotifySocket(t)
+	// LISTEN_PID must be lb's own pid: a shell sets it, then becomes lb.
+	cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ exec "$0" -db -f "$1"`, lbBinary(t), cfg)
+	cmd.ExtraFiles = files
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+n.path, fmt.Sprintf("LISTEN_FDS=%d", len(files)), "LISTEN_FDNAMES="+names)
+	out := newOutFile(t)
+	cmd.Stdout, cmd.Stderr = out.f, out.f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &lbProc{t: t, cmd: cmd, out: out, done: make(chan struct{})}
+	go func() { p.status = cmd.Wait(); close(p.done) }()
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); p.wait(5 * time.Second) }()
+	n.waitFor(t, "READY=1", 10*time.Second)
+	if !tlsResumes(t, addr, client) {
+		t.Errorf("no resumption after a restart with the fd store\n%s", out.String())
+	}
 }
