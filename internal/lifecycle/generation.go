@@ -17,6 +17,7 @@ func (p *process) startGeneration() (*plane.Generation, error) {
 		ProxyMaxconn:   p.args.ProxyMaxconn,
 		OnServerChange: p.serversChanged,
 		Logs:           logs,
+		TicketKeys:     p.lns.TicketKeys(),
 	})
 }
 

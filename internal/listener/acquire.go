@@ -11,6 +11,7 @@ import (
 
 	"lb/internal/config"
 	"lb/internal/systemd"
+	"lb/internal/ticketkeys"
 )
 
 // This file is how a Set gets its sockets: Acquire for the first generation, in
@@ -103,9 +104,16 @@ func Acquire(cfg *config.Config, opts Options) (_ *Set, err error) {
 		}
 	}()
 
-	// From systemd: activated sockets, then the fd store.
+	// From systemd: activated sockets, then the fd store, where the TLS
+	// session ticket keys may be too.
 	var activated, stored []systemd.Activated
-	for _, a := range opts.Activated {
+	fromSystemd, keys := takeTicketKeys(opts.Activated)
+	defer func() {
+		if err != nil {
+			closeSources(keys)
+		}
+	}()
+	for _, a := range fromSystemd {
 		if strings.HasPrefix(a.Name, StoredPrefix) {
 			stored = append(stored, a)
 		} else {
@@ -118,9 +126,13 @@ func Acquire(cfg *config.Config, opts Options) (_ *Set, err error) {
 	if p := opts.OldSocket; p != "" && p != "/dev/null" {
 		conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: p, Net: "unix"})
 		if err == nil {
-			received, err = FetchSocketsConn(conn)
+			var offered bool
+			received, offered, err = fetchSockets(conn)
 			if err != nil {
 				conn.Close()
+				err = fmt.Errorf("getsocks: %w", err)
+			} else if offered {
+				keys = append(keys, s.fetchTicketKeys(conn, p)...)
 			}
 		}
 		if err != nil {
@@ -202,7 +214,22 @@ func Acquire(cfg *config.Config, opts Options) (_ *Set, err error) {
 	if err := s.bindAll(toBind); err != nil {
 		return nil, err
 	}
+	s.setTicketKeys(cfg, keys)
 	return s, nil
+}
+
+// fetchTicketKeys asks the old process at path for its TLS session ticket
+// keys over conn, the connection its sockets just came by. A failure is
+// logged and yields no source: the listeners are what matters.
+func (s *Set) fetchTicketKeys(conn *net.UnixConn, path string) []ticketSource {
+	f, err := requestTicketKeys(conn)
+	if err != nil {
+		s.opts.logger().Warn("TLS session ticket keys not received from the old process", "socket", path, "err", err)
+	}
+	if f == nil {
+		return nil
+	}
+	return []ticketSource{{from: "the old process (-x " + path + ")", file: f}}
 }
 
 // claim takes from pool the socket e should use: the first one named like
@@ -264,6 +291,12 @@ func Inherit(cfg *config.Config, files []*os.File, passed []Passed, opts Options
 	}()
 	byKey := map[string]*os.File{}
 	origins := map[string]Origin{}
+	var keys []ticketSource
+	defer func() {
+		if err != nil {
+			closeSources(keys)
+		}
+	}()
 	defer func() {
 		if err != nil {
 			for _, f := range byKey {
@@ -274,6 +307,10 @@ func Inherit(cfg *config.Config, files []*os.File, passed []Passed, opts Options
 	for i, p := range passed {
 		if i >= len(files) {
 			break
+		}
+		if p.Key == ticketkeys.Name {
+			keys = append(keys, ticketSource{from: "the parent generation", file: files[i]})
+			continue
 		}
 		byKey[p.Key] = files[i]
 		origins[p.Key] = parseOrigin(p.Origin)
@@ -292,6 +329,7 @@ func Inherit(cfg *config.Config, files []*os.File, passed []Passed, opts Options
 	for _, f := range byKey {
 		f.Close()
 	}
+	s.setTicketKeys(cfg, keys)
 	return s, nil
 }
 

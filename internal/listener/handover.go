@@ -10,6 +10,20 @@ import (
 // ask for the listening sockets (HAProxy's hidden `_getsocks` CLI command).
 const GetSocksCommand = "_getsocks\n"
 
+// ticketKeysRequest is lb's extension of the `_getsocks` exchange: a new lb
+// sends it on the same connection, once it has the sockets, to get the old
+// process's TLS session ticket keys, and only when the old process offered
+// them (a bit in the option bytes of the sockets, which HAProxy ignores and
+// sends as zero). So neither a HAProxy nor an lb older than the extension
+// ever sees it, and a HAProxy that fetches lb's sockets never gets the keys'
+// descriptor, which it would otherwise take for a listener. The old process
+// answers ticketKeysReply with the sealed memfd of the keys attached
+// (package ticketkeys).
+const (
+	ticketKeysRequest = "_lb_ticket_keys\n"
+	ticketKeysReply   = "_lb_ticket_keys\n"
+)
+
 // maxSendFD is HAProxy's MAX_SEND_FD: descriptors per sendmsg batch.
 const maxSendFD = 252
 
@@ -33,7 +47,7 @@ const handoverTimeout = time.Second
 // a count of 0, which HAProxy's receiver accepts. Names longer than 255
 // bytes are an error. ServeGetSocks does not close conn.
 func ServeGetSocks(conn *net.UnixConn, socks []Exported) error {
-	if err := serveGetSocks(conn, socks); err != nil {
+	if err := serveGetSocks(conn, socks, false); err != nil {
 		return fmt.Errorf("getsocks: %w", err)
 	}
 	return nil
@@ -53,7 +67,7 @@ func FetchSockets(path string) ([]Exported, error) {
 		return nil, fmt.Errorf("getsocks %q: %w", path, err)
 	}
 	defer conn.Close()
-	socks, err := fetchSockets(conn)
+	socks, _, err := fetchSockets(conn)
 	if err != nil {
 		return nil, fmt.Errorf("getsocks %q: %w", path, err)
 	}
@@ -64,7 +78,7 @@ func FetchSockets(path string) ([]Exported, error) {
 // (for example one end of a socketpair shared with the old process). It does
 // not close conn.
 func FetchSocketsConn(conn *net.UnixConn) ([]Exported, error) {
-	socks, err := fetchSockets(conn)
+	socks, _, err := fetchSockets(conn)
 	if err != nil {
 		return nil, fmt.Errorf("getsocks: %w", err)
 	}

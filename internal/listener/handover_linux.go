@@ -1,6 +1,7 @@
 package listener
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -11,13 +12,15 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"lb/internal/ticketkeys"
 )
 
 // perFDMax is the largest per-descriptor record: two length-prefixed names
 // of at most 255 bytes and the 4 option bytes.
 const perFDMax = 1 + 255 + 1 + 255 + 4
 
-func serveGetSocks(conn *net.UnixConn, socks []Exported) error {
+func serveGetSocks(conn *net.UnixConn, socks []Exported, offerKeys bool) error {
 	var count [4]byte
 	binary.NativeEndian.PutUint32(count[:], uint32(len(socks)))
 	if _, _, err := conn.WriteMsgUnix(count[:], nil, nil); err != nil {
@@ -43,11 +46,14 @@ func serveGetSocks(conn *net.UnixConn, socks []Exported) error {
 			data = append(data, s.Namespace...)
 			data = append(data, byte(len(s.Interface)))
 			data = append(data, s.Interface...)
-			var opts [4]byte
+			var opts uint32
 			if s.Activated {
-				binary.NativeEndian.PutUint32(opts[:], optActivated)
+				opts |= optActivated
 			}
-			data = append(data, opts[:]...)
+			if offerKeys {
+				opts |= optTicketKeys
+			}
+			data = binary.NativeEndian.AppendUint32(data, opts)
 		}
 		_, _, err := conn.WriteMsgUnix(data, unix.UnixRights(fds...), nil)
 		for _, s := range batch {
@@ -70,7 +76,9 @@ func serveGetSocks(conn *net.UnixConn, socks []Exported) error {
 	return nil
 }
 
-func fetchSockets(conn *net.UnixConn) (socks []Exported, err error) {
+// fetchSockets is FetchSocketsConn; offered reports whether the old process
+// offers its TLS ticket keys (requestTicketKeys).
+func fetchSockets(conn *net.UnixConn) (socks []Exported, offered bool, err error) {
 	var got []int
 	defer func() {
 		if err != nil {
@@ -80,7 +88,7 @@ func fetchSockets(conn *net.UnixConn) (socks []Exported, err error) {
 		}
 	}()
 	if _, err := conn.Write([]byte(GetSocksCommand)); err != nil {
-		return nil, fmt.Errorf("send command: %w", err)
+		return nil, false, fmt.Errorf("send command: %w", err)
 	}
 	oob := make([]byte, unix.CmsgSpace(4*maxSendFD))
 
@@ -93,19 +101,19 @@ func fetchSockets(conn *net.UnixConn) (socks []Exported, err error) {
 		got = append(got, fds...)
 		switch {
 		case perr != nil:
-			return nil, perr
+			return nil, false, perr
 		case len(fds) > 0:
-			return nil, errors.New("descriptors sent with the count")
+			return nil, false, errors.New("descriptors sent with the count")
 		case m == 0 && (err == nil || errors.Is(err, io.EOF)):
-			return nil, errNoSockets
+			return nil, false, errNoSockets
 		case err != nil:
-			return nil, fmt.Errorf("read count: %w", err)
+			return nil, false, fmt.Errorf("read count: %w", err)
 		}
 		n += m
 	}
 	want := int(int32(binary.NativeEndian.Uint32(count[:])))
 	if want < 0 {
-		return nil, fmt.Errorf("bad socket count %d", want)
+		return nil, false, fmt.Errorf("bad socket count %d", want)
 	}
 
 	var data []byte
@@ -116,16 +124,16 @@ func fetchSockets(conn *net.UnixConn) (socks []Exported, err error) {
 		fds, perr := parseRights(oob[:oobn])
 		got = append(got, fds...)
 		if perr != nil {
-			return nil, perr
+			return nil, false, perr
 		}
 		if flags&unix.MSG_CTRUNC != 0 {
-			return nil, errors.New("control message truncated")
+			return nil, false, errors.New("control message truncated")
 		}
 		if n == 0 && len(fds) == 0 {
 			if err == nil {
 				err = io.ErrUnexpectedEOF
 			}
-			return nil, fmt.Errorf("got %d of %d sockets: %w", len(got), want, err)
+			return nil, false, fmt.Errorf("got %d of %d sockets: %w", len(got), want, err)
 		}
 		data = append(data, buf[:n]...)
 		// Ack every message, as HAProxy's receiver does; the sender only
@@ -136,7 +144,7 @@ func fetchSockets(conn *net.UnixConn) (socks []Exported, err error) {
 	}
 	_ = conn.SetReadDeadline(time.Time{})
 	if len(got) > want {
-		return nil, fmt.Errorf("got %d sockets, expected %d", len(got), want)
+		return nil, false, fmt.Errorf("got %d sockets, expected %d", len(got), want)
 	}
 
 	socks = make([]Exported, 0, want)
@@ -144,24 +152,26 @@ func fetchSockets(conn *net.UnixConn) (socks []Exported, err error) {
 		var e Exported
 		var ok bool
 		if e.Namespace, data, ok = lenPrefixed(data); !ok {
-			return nil, errors.New("inconsistent socket data")
+			return nil, false, errors.New("inconsistent socket data")
 		}
 		if e.Interface, data, ok = lenPrefixed(data); !ok {
-			return nil, errors.New("inconsistent socket data")
+			return nil, false, errors.New("inconsistent socket data")
 		}
 		if len(data) < 4 {
-			return nil, errors.New("inconsistent socket data")
+			return nil, false, errors.New("inconsistent socket data")
 		}
 		// Listener options before HAProxy 2.3, which HAProxy 2.6 sends as zero and ignores;
 		// lb marks sockets of a .socket unit there.
-		e.Activated = binary.NativeEndian.Uint32(data[:4])&optActivated != 0
+		opts := binary.NativeEndian.Uint32(data[:4])
+		e.Activated = opts&optActivated != 0
+		offered = offered || opts&optTicketKeys != 0
 		data = data[4:]
 		socks = append(socks, e)
 	}
 	for i, fd := range got {
 		socks[i].File = os.NewFile(uintptr(fd), "getsocks:"+sockName(fd))
 	}
-	return socks, nil
+	return socks, offered, nil
 }
 
 func lenPrefixed(b []byte) (string, []byte, bool) {
@@ -202,4 +212,75 @@ func sockName(fd int) string {
 	}
 	n, a := describe(sa)
 	return n + ":" + a
+}
+
+// sendTicketKeys answers ticketKeysRequest: the reply line with f's
+// descriptor attached, or alone when f is nil.
+func sendTicketKeys(conn *net.UnixConn, f *os.File) error {
+	var oob []byte
+	if f != nil {
+		var fd int
+		if err := control(f, func(n int) error { fd = n; return nil }); err != nil {
+			return err
+		}
+		oob = unix.UnixRights(fd)
+	}
+	_ = conn.SetWriteDeadline(time.Now().Add(handoverTimeout))
+	_, _, err := conn.WriteMsgUnix([]byte(ticketKeysReply), oob, nil)
+	_ = conn.SetWriteDeadline(time.Time{})
+	runtime.KeepAlive(f)
+	return err
+}
+
+// requestTicketKeys asks the old process for its TLS session ticket keys, on
+// the connection the `_getsocks` exchange just used, and returns the
+// descriptor that comes with the reply, close-on-exec: nil when the reply
+// has none. Any other descriptor received is closed. It waits at most
+// handoverTimeout.
+func requestTicketKeys(conn *net.UnixConn) (_ *os.File, err error) {
+	var got []int
+	defer func() {
+		if err != nil {
+			for _, fd := range got {
+				unix.Close(fd)
+			}
+		}
+	}()
+	_ = conn.SetDeadline(time.Now().Add(handoverTimeout))
+	defer conn.SetDeadline(time.Time{})
+	if _, err := conn.Write([]byte(ticketKeysRequest)); err != nil {
+		return nil, fmt.Errorf("send request: %w", err)
+	}
+	var line []byte
+	buf := make([]byte, len(ticketKeysReply))
+	oob := make([]byte, unix.CmsgSpace(4*maxSendFD))
+	for !bytes.HasSuffix(line, []byte("\n")) {
+		n, oobn, flags, _, err := conn.ReadMsgUnix(buf[:len(ticketKeysReply)-len(line)], oob)
+		fds, perr := parseRights(oob[:oobn])
+		got = append(got, fds...)
+		switch {
+		case perr != nil:
+			return nil, perr
+		case flags&unix.MSG_CTRUNC != 0:
+			return nil, errors.New("control message truncated")
+		case n == 0 && (err == nil || errors.Is(err, io.EOF)):
+			return nil, io.ErrUnexpectedEOF
+		case err != nil:
+			return nil, err
+		}
+		line = append(line, buf[:n]...)
+		if len(line) >= len(ticketKeysReply) && !bytes.HasSuffix(line, []byte("\n")) {
+			break
+		}
+	}
+	if string(line) != ticketKeysReply {
+		return nil, fmt.Errorf("unexpected reply %q", line)
+	}
+	if len(got) == 0 {
+		return nil, nil
+	}
+	for _, fd := range got[1:] {
+		unix.Close(fd)
+	}
+	return os.NewFile(uintptr(got[0]), "getsocks:"+ticketkeys.Name), nil
 }

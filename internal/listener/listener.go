@@ -120,6 +120,12 @@ type Exported struct {
 // optActivated is Exported.Activated's bit in the option bytes of `_getsocks`.
 const optActivated = 1 << 31
 
+// optTicketKeys, in the option bytes of every socket, says that the sender is
+// an lb that gives its TLS session ticket keys on request (ticketKeysRequest).
+// HAProxy never sets it, and ignores it: a HAProxy on either side never sees
+// the keys.
+const optTicketKeys = 1 << 30
+
 // Listener is one listening socket. Its methods are safe for concurrent use.
 // It implements net.Listener.
 type Listener struct {

@@ -9,6 +9,7 @@ import (
 
 	"lb/internal/config"
 	"lb/internal/systemd"
+	"lb/internal/ticketkeys"
 )
 
 // Set is every listening socket of one generation of lb: one Entry per
@@ -31,6 +32,10 @@ type Set struct {
 	// pausedOld is set while the old processes are paused (PauseOld) to free
 	// an address. Only Acquire sets and clears it, before the Set is shared.
 	pausedOld bool
+	// tickets are the process's TLS session ticket keys (see tickets.go);
+	// nil when it has none. Set by Acquire or Inherit before the Set is
+	// shared, shared with the successor's Set.
+	tickets *ticketkeys.Keys
 
 	// mu guards closed, dropped and handover, and serialises what is done to
 	// all the listeners at once (pause, resume, close, export).

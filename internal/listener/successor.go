@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"lb/internal/config"
+	"lb/internal/ticketkeys"
 )
 
 // This file is what a Set gives to the processes around it: its sockets to a
@@ -18,9 +19,10 @@ import (
 // (TellSuperseded), and its self-bound sockets to systemd's fd store.
 
 // PassOn returns duplicates of every listening socket, close-on-exec, for a
-// successor's ExtraFiles, and their description for Inherit. The caller
-// closes the files once the successor has them. A socket that cannot be
-// duplicated is left out.
+// successor's ExtraFiles, and their description for Inherit; the memfd of
+// the TLS session ticket keys comes last, described by the key
+// ticketkeys.Name. The caller closes the files once the successor has them.
+// A descriptor that cannot be duplicated is left out.
 func (s *Set) PassOn() ([]*os.File, []Passed) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -36,6 +38,12 @@ func (s *Set) PassOn() ([]*os.File, []Passed) {
 		files = append(files, f)
 		passed = append(passed, Passed{Key: e.Key, Origin: e.origin.String()})
 	}
+	if kf := s.ticketFile(); kf != nil {
+		if f, err := dupFile(kf); err == nil {
+			files = append(files, f)
+			passed = append(passed, Passed{Key: ticketkeys.Name})
+		}
+	}
 	return files, passed
 }
 
@@ -46,7 +54,7 @@ func (s *Set) PassOn() ([]*os.File, []Passed) {
 func (s *Set) ForSuccessor(cfg *config.Config) (*Set, error) {
 	opts := s.opts
 	opts.Activated, opts.OldSocket, opts.PauseOld, opts.ResumeOld = nil, "", nil, nil
-	next := &Set{opts: opts, entries: declared(cfg, opts.NoReusePort)}
+	next := &Set{opts: opts, entries: declared(cfg, opts.NoReusePort), tickets: s.tickets}
 	byKey := map[string]*Entry{}
 	for _, e := range s.entries {
 		byKey[e.Key] = e
@@ -78,10 +86,12 @@ func (s *Set) Discard() {
 }
 
 // Store pushes the listeners lb bound itself to systemd's fd store
-// (Options.FDStore), under StoreName of their keys, and removes the names
-// the previous generation stored that this one dropped. Activated sockets
-// are never stored: systemd would pass them twice. Neither are stats
-// sockets.
+// (Options.FDStore), under StoreName of their keys, and the memfd of the TLS
+// session ticket keys under ticketkeys.Name, and removes the names the
+// previous generation stored that this one dropped. Activated sockets are
+// never stored: systemd would pass them twice. Neither are stats sockets.
+// What is already stored is not stored twice: systemd ignores a descriptor
+// of a file it holds.
 func (s *Set) Store() {
 	if s.opts.FDStore == nil {
 		return
@@ -99,6 +109,11 @@ func (s *Set) Store() {
 		// Export: systemd holds the socket now, so closing it must not unlink a unix path.
 		if err := s.opts.FDStore.FDStore(StoreName(e.Key), e.Listener.Export().File); err != nil {
 			s.opts.logger().Warn("fd store", "listener", e.Key, "err", err)
+		}
+	}
+	if kf := s.ticketFile(); kf != nil {
+		if err := s.opts.FDStore.FDStore(ticketkeys.Name, kf); err != nil {
+			s.opts.logger().Warn("fd store: TLS session ticket keys", "err", err)
 		}
 	}
 }
@@ -143,7 +158,8 @@ const supersededToken = "_lb_superseded "
 // ServeGetSocks answers `_getsocks` on c, which the runtime socket server
 // already read: it hands every listening socket over (stats sockets
 // included, never fd@N ones, as HAProxy does), then keeps the connection
-// open for lb's one extension. A new lb that took over as the main process
+// open for lb's two extensions. A new lb asks for the TLS session ticket
+// keys when the exchange offered them (ticketKeysRequest), and gets them. A new lb that took over as the main process
 // says "_lb_superseded PID" on it (TellSuperseded); superseded is called
 // with PID before the line is acknowledged, since the new process signals
 // this one (-sf) only after the acknowledgement. A connection closed without
@@ -160,9 +176,17 @@ func (s *Set) ServeGetSocks(c *net.UnixConn, wait time.Duration, superseded func
 	_ = c.SetReadDeadline(time.Now().Add(wait))
 	var b []byte
 	buf := make([]byte, 512)
+	keysSent := false
 	for len(b) < 4096 {
 		n, err := c.Read(buf)
 		b = append(b, buf[:n]...)
+		if i := bytes.Index(b, []byte(ticketKeysRequest)); i >= 0 && !keysSent {
+			keysSent = true
+			if err := sendTicketKeys(c, s.ticketFile()); err != nil {
+				s.opts.logger().Warn("TLS session ticket keys not sent to the new process", "err", err)
+			}
+			b = b[i+len(ticketKeysRequest):]
+		}
 		if i := bytes.Index(b, []byte(supersededToken)); i >= 0 {
 			if pid, _, ok := strings.Cut(string(b[i+len(supersededToken):]), "\n"); ok {
 				superseded(pid)
@@ -192,7 +216,10 @@ func (s *Set) getSocks(c *net.UnixConn) error {
 		ex = append(ex, x)
 	}
 	s.mu.Unlock()
-	return ServeGetSocks(c, ex)
+	if err := serveGetSocks(c, ex, s.ticketFile() != nil); err != nil {
+		return fmt.Errorf("getsocks: %w", err)
+	}
+	return nil
 }
 
 // TellSuperseded tells the old process, over the connection its sockets came
