@@ -234,6 +234,9 @@ type Global struct {
 	// SSLDefaultBind and SSLDefaultServer are the "ssl-default-*" settings
 	// (ciphers, ciphersuites, options), kept for when TLS exists.
 	SSLDefaultBind, SSLDefaultServer SSLDefaults
+	// SSLServerVerify is "ssl-server-verify" ("none", "required"; "" =
+	// required): the verify of server lines that do not set theirs.
+	SSLServerVerify string
 	// SetEnv lists "setenv"/"presetenv"/"unsetenv"/"resetenv" effects already
 	// applied to the environment view used for expansion.
 	SetEnv map[string]string
@@ -895,4 +898,8 @@ type Server struct {
 	// (nil = plain checks). CheckSNI is "check-sni" ("" = none).
 	CheckTLS *tls.Config
 	CheckSNI string
+
+	// tls is what the TLS keywords said, built into TLS and CheckTLS by
+	// the check stage.
+	tls serverTLSSpec
 }
