@@ -11,6 +11,7 @@
 package rules
 
 import (
+	"crypto/tls"
 	"net/netip"
 	"time"
 
@@ -100,6 +101,12 @@ type Stream struct {
 	// tcp, and before the request head is parsed): HTTP fetches read
 	// it, HTTP actions change it. Reset clears it.
 	HTTP *HTTPTxn
+	// TLS is the state of the client connection's TLS layer, set by the
+	// handler once the handshake is complete (nil: the connection is not
+	// TLS). The ssl_fc* and ssl_c_* fetches read it; ssl_c_verify reads
+	// VerifiedChains, so a handler that verifies client certificates
+	// outside crypto/tls must fill them in. Reset clears it.
+	TLS *tls.ConnectionState
 
 	// vars, scratch buffers and resume points are private.
 	st streamState

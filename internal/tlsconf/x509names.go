@@ -58,7 +58,9 @@ func attrValue(v any) string {
 
 // DNOneLine prints a raw distinguished name as HAProxy's default DN
 // format (ssl_sock_get_dn_oneline, OpenSSL's X509_NAME_oneline layout):
-// "/C=FR/O=Org/CN=name", the values as they are.
+// "/C=FR/O=Org/CN=name", the values as they are. Every attribute gets its
+// '/', those of a multi-valued RDN too (where OpenSSL's own one-line form
+// joins them with '+').
 func DNOneLine(raw []byte) (string, bool) {
 	seq, ok := rdns(raw)
 	if !ok {
@@ -78,8 +80,8 @@ func DNOneLine(raw []byte) (string, bool) {
 
 // DNRFC2253 prints a raw distinguished name as OpenSSL's
 // X509_NAME_print_ex with XN_FLAG_RFC2253 (the "rfc2253" format of the
-// *_dn fetches): the RDNs last first, separated by ',', the attributes of
-// one RDN by '+', with RFC 2253's escapes and the bytes of non-ASCII
+// *_dn fetches): the attributes last first, those of one RDN separated by
+// '+', the RDNs by ',', with RFC 2253's escapes and the bytes of non-ASCII
 // characters as \XX.
 func DNRFC2253(raw []byte) (string, bool) {
 	seq, ok := rdns(raw)
@@ -91,10 +93,12 @@ func DNRFC2253(raw []byte) (string, bool) {
 		if i != len(seq)-1 {
 			b.WriteByte(',')
 		}
-		for j, a := range seq[i] {
-			if j > 0 {
+		// The attributes of a multi-valued RDN are reversed too.
+		for j := len(seq[i]) - 1; j >= 0; j-- {
+			if j != len(seq[i])-1 {
 				b.WriteByte('+')
 			}
+			a := seq[i][j]
 			b.WriteString(attrName(a.Type))
 			b.WriteByte('=')
 			escape2253(&b, attrValue(a.Value))
