@@ -28,6 +28,11 @@ func (l *loader) check() {
 	if resolveFailed {
 		l.alert(Pos{}, "Failed to initialize server(s) addr.")
 	}
+	for _, p := range l.cfg.Proxies {
+		for _, s := range p.Servers {
+			l.buildServerTLS(p, s)
+		}
+	}
 }
 
 func (l *loader) checkProxy(p *Proxy) {

@@ -120,6 +120,16 @@ const (
 	tRulesRefuse = "internal/rules.TestHTTPCompileErrors"
 )
 
+// The server side of TLS: what the keywords resolve to, the handshakes of
+// tlsconf's configurations, the health checks over TLS.
+const (
+	tServerTLS   = "internal/config.TestServerTLS"
+	tSrvTLSPlane = "internal/plane.TestServerTLSChecks"
+	tVerify      = "internal/tlsconf.TestVerifyServer"
+	tClientTLS   = "internal/tlsconf.TestClientConfig"
+	tProbeTLS    = "internal/health.TestProbeTLS"
+)
+
 // refusalTests are the tests an httpRefused entry may name.
 var refusalTests = []string{tCheckHTTP, tRulesRefuse}
 
@@ -164,13 +174,15 @@ var effects = map[string]effect{
 	"global description":                     info("text for the statistics page"),
 	"global node":                            info("a name for the statistics page"),
 	"global expose-experimental-directives":  info("only unlocks experimental keywords while parsing; lb has none"),
-	"global ca-base":                         info(inertTLS),
-	"global crt-base":                        info(inertTLS),
+	"global ca-base":                         show(tServerTLS, tSrvTLSPlane),
+	"global crt-base":                        show(tServerTLS, tSrvTLSPlane),
+	"global ssl-server-verify":               show(tServerTLS + "/global"),
+	"global ssl-default-server-options":      show(tServerTLS + "/global"),
 	"global ssl-default-bind-ciphers":        info(inertTLS),
 	"global ssl-default-bind-ciphersuites":   info(inertTLS),
 	"global ssl-default-bind-options":        info(inertTLS),
-	"global ssl-default-server-ciphers":      info(inertTLS),
-	"global ssl-default-server-ciphersuites": info(inertTLS),
+	"global ssl-default-server-ciphers":      show(tServerTLS + "/global"),
+	"global ssl-default-server-ciphersuites": show(tServerTLS + "/global"),
 	// Spreads the closing of HTTP connections over a window on soft stop;
 	// lb closes them at once.
 	"global close-spread-time": httpRefusedBy("close-spread-time 1s", tCheckHTTP+"/close-spread-time"),
@@ -328,6 +340,37 @@ var effects = map[string]effect{
 	"bind expose-fd":    show(tReload, "internal/listener.TestHandoverRoundTrip"),
 
 	// Server and default-server options.
+	"server ssl":                 show(tServerTLS+"/ssl", tServerTLS+"/check-ssl", tProbeTLS, tSrvTLSPlane),
+	"server no-ssl":              show(tServerTLS + "/default-server"),
+	"server check-ssl":           show(tServerTLS+"/check-ssl", tProbeTLS, tSrvTLSPlane),
+	"server no-check-ssl":        show(tServerTLS + "/check-ssl"),
+	"server check-sni":           show(tServerTLS+"/check-ssl", tProbeTLS+"/check-sni_and_check-alpn_sent", tSrvTLSPlane),
+	"server check-alpn":          show(tServerTLS+"/check-ssl", tProbeTLS+"/check-sni_and_check-alpn_sent"),
+	"server verify":              show(tServerTLS, tVerify, tProbeTLS),
+	"server ca-file":             show(tServerTLS+"/ssl", tVerify, tProbeTLS+"/unknown_CA"),
+	"server crl-file":            show(tServerTLS+"/ssl", tVerify+"/revoked"),
+	"server crt":                 show(tServerTLS+"/ssl", tClientTLS),
+	"server verifyhost":          show(tServerTLS+"/ssl", tVerify, tProbeTLS+"/verifyhost_mismatch"),
+	"server alpn":                show(tServerTLS+"/ssl", tClientTLS),
+	"server ciphers":             show(tServerTLS+"/ssl", tClientTLS),
+	"server ciphersuites":        show(tServerTLS + "/some_TLS_1.3_suites"),
+	"server ssl-min-ver":         show(tServerTLS+"/ssl", tClientTLS),
+	"server ssl-max-ver":         show(tServerTLS+"/default-server", tClientTLS),
+	"server no-sslv3":            show("internal/tlsconf.TestMethodsRange"),
+	"server no-tlsv10":           show("internal/tlsconf.TestMethodsRange"),
+	"server no-tlsv11":           show(tServerTLS+"/hole", "internal/tlsconf.TestMethodsRange"),
+	"server no-tlsv12":           show("internal/tlsconf.TestMethodsRange"),
+	"server no-tlsv13":           show("internal/tlsconf.TestMethodsRange"),
+	"server force-sslv3":         show(tServerTLS + "/all_disabled"),
+	"server force-tlsv10":        show("internal/tlsconf.TestMethodsRange"),
+	"server force-tlsv11":        show("internal/tlsconf.TestMethodsRange"),
+	"server force-tlsv12":        show(tServerTLS+"/default-server", tClientTLS),
+	"server force-tlsv13":        show("internal/tlsconf.TestMethodsRange"),
+	"server sni":                 show(tServerTLS+"/ssl", tSrvTLSPlane, e2e+"TestTLSOffloadTCPAndOrigination"),
+	"server no-ssl-reuse":        show(tServerTLS+"/default-server", tClientTLS, e2e+"TestTLSServerSessionReuse"),
+	"server ssl-reuse":           show(tServerTLS+"/default-server", tClientTLS, e2e+"TestTLSServerSessionReuse"),
+	"server no-tls-tickets":      show(tServerTLS+"/default-server", tClientTLS, e2e+"TestTLSServerSessionReuse"),
+	"server tls-tickets":         show(tServerTLS+"/default-server", e2e+"TestTLSServerSessionReuse"),
 	"server check":               show(tHealth),
 	"server no-check":            show(tGolden + "/server"),
 	"server backup":              show(tHealth),

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"lb/internal/tlsconf"
 )
 
 // kwStatus says how lb treats a keyword HAProxy knows.
@@ -159,6 +161,17 @@ func init() {
 			g.SSLDefaultBind.Options = append(g.SSLDefaultBind.Options, args[1:]...)
 			return checkSSLOptions(args)
 		}},
+		"ssl-default-server-options": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			g.SSLDefaultServer.Options = append(g.SSLDefaultServer.Options, args[1:]...)
+			return checkSSLServerOptions(args)
+		}},
+		"ssl-server-verify": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			if len(args) < 2 || (args[1] != "none" && args[1] != "required") {
+				return fmt.Errorf("'%s' expects 'none' or 'required' as argument.", args[0])
+			}
+			g.SSLServerVerify = args[1]
+			return tooMany(args, 2)
+		}},
 		"hard-stop-after": {fn: gTime(func(g *Global) *time.Duration { return &g.HardStopAfter })},
 		"grace":           {fn: gTime(func(g *Global) *time.Duration { return &g.Grace })},
 		"close-spread-time": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
@@ -225,7 +238,7 @@ func init() {
 		"numa-cpu-mapping", "pp2-never-send-local", "profiling.tasks",
 		"set-dumpable", "set-var", "set-var-fmt", "ssl-dh-param-file", "ssl-engine",
 		"ssl-load-extra-del-ext", "ssl-load-extra-files", "ssl-mode-async", "ssl-propquery",
-		"ssl-provider", "ssl-provider-path", "ssl-server-verify", "ssl-skip-self-issued-ca",
+		"ssl-provider", "ssl-provider-path", "ssl-skip-self-issued-ca",
 		"strict-limits", "thread-group", "thread-groups", "tune.buffers.limit",
 		"tune.buffers.reserve", "tune.comp.maxlevel", "tune.fail-alloc", "tune.fd.edge-triggered",
 		"tune.h2.header-table-size", "tune.h2.initial-window-size", "tune.h2.max-concurrent-streams",
@@ -245,7 +258,7 @@ func init() {
 		"wurfl-patch-file", "zero-warning", "h1-accept-payload-with-any-method",
 		"ssl-default-bind-curves", "tune.peers.max-updates-at-once", "tune.vars.check-max-size",
 		"quiet", "server-state-base", "server-state-file", "tune.maxaccept",
-		"tune.ssl.default-dh-param", "ssl-default-server-options",
+		"tune.ssl.default-dh-param",
 	} {
 		globalKeywords[k] = globalKW{status: kwUnsupported}
 	}
@@ -356,6 +369,32 @@ var sslOptions = map[string]int{
 	"force-sslv3": 0, "force-tlsv10": 0, "force-tlsv11": 0, "force-tlsv12": 0, "force-tlsv13": 0,
 	"no-tls-tickets": 0, "prefer-client-ciphers": 0, "ssl-min-ver": 1, "ssl-max-ver": 1,
 	"allow-0rtt": 0, "strict-sni": 0, "no-alpn": 0,
+}
+
+// sslServerOptions are the words ssl-default-server-options accepts.
+var sslServerOptions = map[string]int{
+	"no-sslv3": 0, "no-tlsv10": 0, "no-tlsv11": 0, "no-tlsv12": 0, "no-tlsv13": 0,
+	"force-sslv3": 0, "force-tlsv10": 0, "force-tlsv11": 0, "force-tlsv12": 0, "force-tlsv13": 0,
+	"no-tls-tickets": 0, "ssl-min-ver": 1, "ssl-max-ver": 1,
+}
+
+func checkSSLServerOptions(args []string) error {
+	for i := 1; i < len(args); i++ {
+		n, ok := sslServerOptions[args[i]]
+		if !ok {
+			return fmt.Errorf("unknown option '%s' on global statement '%s'.", args[i], args[0])
+		}
+		if n > 0 {
+			if i+1 >= len(args) {
+				return fmt.Errorf("'%s' : missing the version argument of '%s'.", args[0], args[i])
+			}
+			if _, ok := tlsconf.ParseVersion(args[i+1]); !ok {
+				return fmt.Errorf("'%s' : unknown ssl/tls version string '%s'.", args[0], args[i+1])
+			}
+			i++
+		}
+	}
+	return nil
 }
 
 func checkSSLOptions(args []string) error {

@@ -30,7 +30,10 @@ type serverOpt struct {
 	// dflt: also accepted on default-server lines.
 	dflt   bool
 	status kwStatus
-	fn     func(l *loader, s *Server, v string) error
+	// missing is the error of a missing value ("" = HAProxy's generic
+	// "expects an integer argument").
+	missing string
+	fn      func(l *loader, s *Server, v string) error
 }
 
 // serverOptions is the single table of server/default-server keywords.
@@ -166,17 +169,13 @@ func init() {
 			return nil
 		}},
 		"non-stick": unsup(0), "stick": unsup(0), "tfo": unsup(0), "no-tfo": unsup(0), "slowstart": unsup(1),
-		"minconn": unsup(1), "on-marked-up": unsup(1), "ssl": unsup(0), "no-ssl": unsup(0), "verify": unsup(1),
-		"ca-file": unsup(1), "crt": unsup(1),
+		"minconn": unsup(1), "on-marked-up": unsup(1),
 		"resolvers": unsup(1), "resolve-prefer": unsup(1), "resolve-net": unsup(1), "resolve-opts": unsup(1),
-		"sni": unsup(1), "alpn": unsup(1), "npn": unsup(1), "check-ssl": unsup(0), "no-check-ssl": unsup(0),
-		"check-sni": unsup(1), "check-alpn": unsup(1), "check-proto": unsup(1), "ciphers": unsup(1),
-		"ciphersuites": unsup(1), "crl-file": unsup(1), "verifyhost": unsup(1), "no-verifyhost": unsup(0),
-		"ssl-min-ver": unsup(1), "ssl-max-ver": unsup(1), "no-sslv3": unsup(0), "no-tlsv10": unsup(0),
-		"no-tlsv11": unsup(0), "no-tlsv12": unsup(0), "no-tlsv13": unsup(0), "force-sslv3": unsup(0),
-		"force-tlsv10": unsup(0), "force-tlsv11": unsup(0), "force-tlsv12": unsup(0), "force-tlsv13": unsup(0),
-		"no-ssl-reuse": unsup(0), "ssl-reuse": unsup(0), "no-tls-tickets": unsup(0), "tls-tickets": unsup(0),
-		"allow-0rtt": unsup(0), "send-proxy-v2-ssl": unsup(0), "send-proxy-v2-ssl-cn": unsup(0),
+		// NPN was replaced by ALPN; crypto/tls does not implement it.
+		"npn": unsup(1), "check-proto": unsup(1),
+		// crypto/tls sends no early data.
+		"allow-0rtt":        unsup(0),
+		"send-proxy-v2-ssl": unsup(0), "send-proxy-v2-ssl-cn": unsup(0),
 		"no-send-proxy-v2-ssl": unsup(0), "no-send-proxy-v2-ssl-cn": unsup(0),
 		"proxy-v2-options": unsup(1), "agent-check": unsup(0), "no-agent-check": unsup(0), "agent-port": unsup(1),
 		"agent-inter": unsup(1), "agent-addr": unsup(1), "agent-send": unsup(1), "observe": unsup(1),
@@ -185,6 +184,7 @@ func init() {
 		"pool-low-conn": unsup(1), "max-reuse": unsup(1),
 		"tcp-ut": unsup(1), "ws": unsup(1), "log-proto": unsup(1), "usesrc": unsup(1), "shard": unsup(1),
 	}
+	serverTLSOptions(serverOptions)
 }
 
 // atolServerOpts are read with atol() by HAProxy 2.6: a missing or
@@ -240,6 +240,8 @@ func kwServer(c *pctx) error {
 				v = opts[i+1]
 			case atolServerOpts[opts[i]]:
 				// HAProxy reads a missing value as atol("") = 0.
+			case o.missing != "":
+				return fmt.Errorf("%s : %s", who, o.missing)
 			default:
 				return fmt.Errorf("%s : '%s' expects an integer argument.", who, opts[i])
 			}

@@ -228,12 +228,14 @@ type Global struct {
 	// SpreadChecks is the percentage of random jitter on check intervals.
 	SpreadChecks int
 	// CABase and CRTBase are "ca-base" and "crt-base", the directories of
-	// relative ca-file and crt paths; lb refuses every TLS line that would
-	// read them.
+	// relative ca-file/crl-file and crt paths.
 	CABase, CRTBase string
 	// SSLDefaultBind and SSLDefaultServer are the "ssl-default-*" settings
 	// (ciphers, ciphersuites, options), kept for when TLS exists.
 	SSLDefaultBind, SSLDefaultServer SSLDefaults
+	// SSLServerVerify is "ssl-server-verify" ("none", "required"; "" =
+	// required): the verify of server lines that do not set theirs.
+	SSLServerVerify string
 	// SetEnv lists "setenv"/"presetenv"/"unsetenv"/"resetenv" effects already
 	// applied to the environment view used for expansion.
 	SetEnv map[string]string
@@ -790,8 +792,10 @@ type ServerTLS struct {
 	// empty: the SNI comes from SNI per connection.
 	Config *tls.Config
 	// SNI is the "sni" sample expression as written ("" = none), evaluated
-	// per connection; the result is the server name sent and, with
-	// "verify required" and no "verifyhost", the name checked.
+	// per connection when connecting (rules.ServerSNI); the result is the
+	// ServerName to set on a clone of Config: the name sent and, with
+	// "verify required", the name checked (before "verifyhost", which
+	// is checked only when no SNI was sent, as in HAProxy).
 	SNI string
 	// NoReuse is "no-ssl-reuse": no session resumption toward the server.
 	NoReuse bool
@@ -895,4 +899,8 @@ type Server struct {
 	// (nil = plain checks). CheckSNI is "check-sni" ("" = none).
 	CheckTLS *tls.Config
 	CheckSNI string
+
+	// tls is what the TLS keywords said, built into TLS and CheckTLS by
+	// the check stage.
+	tls serverTLSSpec
 }

@@ -1,6 +1,7 @@
 package health
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -170,6 +171,14 @@ type Config struct {
 	// ("PROXY TCP4 <local> <server> <local port> <server port>"), v2 with
 	// the LOCAL command and no address. SendProxyV2 wins when both are set.
 	SendProxy, SendProxyV2 bool
+	// TLS, when set, makes the check's connection a TLS one (server
+	// "check-ssl", or "ssl" checked on the traffic port): the handshake
+	// follows the TCP connect (and the PROXY header) within the connect
+	// timeout, and its failure fails the check at layer 6 (L6TOUT,
+	// L6RSP); a check with nothing to send then passes with L6OK. Its
+	// ServerName is the SNI sent ("check-sni"). The explicit connect
+	// rules of tcp-check stay plain TCP, as HAProxy's without "ssl".
+	TLS *tls.Config
 	// Backup marks a backup server, for the log-health-checks line
 	// ("Health check for backup server …").
 	Backup bool

@@ -3,6 +3,7 @@ package health
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -15,6 +16,8 @@ import (
 	"unicode"
 
 	"golang.org/x/sys/unix"
+
+	"lb/internal/tlsconf"
 )
 
 // Result is the outcome of one check.
@@ -68,23 +71,32 @@ func (p *prober) run(ctx context.Context) Result {
 	case KindTCPCheck:
 		return p.tcpCheck(ctx)
 	case KindHTTP:
-		if r, ok := p.connect(ctx, p.cfg.Addr, ""); !ok {
+		if r, ok := p.connect(ctx, p.cfg.Addr, "", p.cfg.TLS); !ok {
 			return r
 		}
 		return p.httpCheck()
 	case KindSSLHello:
-		if r, ok := p.connect(ctx, p.cfg.Addr, ""); !ok {
+		if r, ok := p.connect(ctx, p.cfg.Addr, "", p.cfg.TLS); !ok {
 			return r
 		}
 		return p.sslHello()
 	case KindMySQL:
-		if r, ok := p.connect(ctx, p.cfg.Addr, ""); !ok {
+		if r, ok := p.connect(ctx, p.cfg.Addr, "", p.cfg.TLS); !ok {
 			return r
 		}
 		return p.mysqlCheck()
 	}
-	if r, ok := p.connect(ctx, p.cfg.Addr, ""); !ok {
+	if r, ok := p.connect(ctx, p.cfg.Addr, "", p.cfg.TLS); !ok {
 		return r
+	}
+	return p.connected()
+}
+
+// connected is the status of a check that passes once connected: L6OK
+// over TLS, else L4OK.
+func (p *prober) connected() Result {
+	if _, ok := p.conn.(*tls.Conn); ok {
+		return Result{Status: StatusL6OK}
 	}
 	return Result{Status: StatusL4OK}
 }
@@ -114,11 +126,13 @@ func (p *prober) readDeadline() time.Time {
 	return p.start.Add(p.cfg.Inter)
 }
 
-// connect dials addr and sends the PROXY header; suffix is appended to the
-// error info (tcp-check step descriptions). ok is false with the failure.
-func (p *prober) connect(ctx context.Context, addr, suffix string) (Result, bool) {
+// connect dials addr, sends the PROXY header, and makes a TLS handshake
+// when tlsc is not nil; suffix is appended to the error info (tcp-check
+// step descriptions). ok is false with the failure.
+func (p *prober) connect(ctx context.Context, addr, suffix string, tlsc *tls.Config) (Result, bool) {
 	p.close()
 	p.buf, p.eof = p.buf[:0], false
+	dialStart := time.Now()
 	d := net.Dialer{Timeout: p.connectTimeout()}
 	if p.cfg.Timeout == 0 {
 		d.Deadline = p.start.Add(p.cfg.Inter)
@@ -153,6 +167,37 @@ func (p *prober) connect(ctx context.Context, addr, suffix string) (Result, bool
 			return p.ioFailure(err, suffix), false
 		}
 	}
+	if tlsc != nil {
+		return p.handshake(ctx, tlsc, dialStart, suffix)
+	}
+	return Result{}, true
+}
+
+// handshake makes the TLS handshake of a check within the connect
+// timeout counted from dialStart (HAProxy's connection is established
+// once its TLS layer is), and replaces p.conn with the TLS connection.
+// Its failures are HAProxy's: L6TOUT, or L6RSP with "SSL handshake
+// failure" or the certificate name mismatch.
+func (p *prober) handshake(ctx context.Context, tlsc *tls.Config, dialStart time.Time, suffix string) (Result, bool) {
+	raw := p.conn
+	dl := p.readDeadline()
+	if hd := dialStart.Add(p.connectTimeout()); hd.Before(dl) {
+		dl = hd
+	}
+	raw.SetDeadline(dl)
+	tc := tls.Client(raw, tlsc)
+	err := tc.HandshakeContext(ctx)
+	if err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return Result{Status: StatusUnknown}, false
+		case isTimeout(err):
+			return Result{Status: StatusL6Tout, Info: suffix}, false
+		}
+		return Result{Status: StatusL6Rsp, Info: tlsconf.CheckInfo(err) + suffix}, false
+	}
+	raw.SetDeadline(p.readDeadline())
+	p.conn = tc
 	return Result{}, true
 }
 
@@ -233,7 +278,7 @@ func (p *prober) full() bool { return p.eof || len(p.buf) >= bufSize }
 func (p *prober) tcpCheck(ctx context.Context) Result {
 	rules := p.cfg.TCPCheck
 	if len(rules) == 0 || rules[0].Action != ActConnect {
-		if r, ok := p.connect(ctx, p.cfg.Addr, " at initial connection step of tcp-check"); !ok {
+		if r, ok := p.connect(ctx, p.cfg.Addr, " at initial connection step of tcp-check", p.cfg.TLS); !ok {
 			return r
 		}
 	}
@@ -250,7 +295,7 @@ func (p *prober) tcpCheck(ctx context.Context) Result {
 				}
 				addr = net.JoinHostPort(host, strconv.Itoa(rule.Port))
 			}
-			if r, ok := p.connect(ctx, addr, fmt.Sprintf(" at step %d of tcp-check (connect)", step)); !ok {
+			if r, ok := p.connect(ctx, addr, fmt.Sprintf(" at step %d of tcp-check (connect)", step), nil); !ok {
 				return r
 			}
 		case ActSend:
@@ -267,7 +312,7 @@ func (p *prober) tcpCheck(ctx context.Context) Result {
 		}
 	}
 	if !layer7 {
-		return Result{Status: StatusL4OK}
+		return p.connected()
 	}
 	return Result{Status: StatusL7OK, Info: "(tcp-check)"}
 }

@@ -98,7 +98,8 @@ func loadConfig(args *Args, w io.Writer) (*config.Config, int) {
 		errs = append(errs, plane.CheckFormats(cfg)...)
 		// And what lb's HTTP plane does not carry out yet.
 		errs = append(errs, plane.CheckHTTP(cfg)...)
-		errs = append(errs, plane.CheckTLS(cfg)...)
+		// And the TLS of the server lines.
+		errs = append(errs, plane.CheckServerTLS(cfg)...)
 		for _, err := range errs {
 			diags = append(diags, config.Diag{Severity: config.Alert, Msg: err.Error()})
 		}

@@ -160,6 +160,8 @@ func (g *Generation) healthConfig(cfg *config.Config, px *config.Proxy, s *confi
 		Timeout:        px.Timeouts.Check,
 	}
 	hc.Backup, hc.Spread = s.Backup, cfg.Global.SpreadChecks
+	// check-ssl, or ssl checked on the traffic port (config.Server.CheckTLS).
+	hc.TLS = s.CheckTLS
 	_, checkSendProxy := s.Flags["check-send-proxy"]
 	switch health.CheckProxyVersion(checkSendProxy, s.SendProxy, s.SendProxyV2, s.CheckPort > 0 || s.CheckAddr != "") {
 	case 1:

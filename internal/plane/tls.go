@@ -60,28 +60,9 @@ func serverTLS(cfg *config.Config, px *config.Proxy, s *config.Server, env rules
 // compileSNI compiles server s's "sni" expression, with HAProxy's words
 // when it is refused.
 func compileSNI(cfg *config.Config, px *config.Proxy, s *config.Server, env rules.Env, ropt rules.Options) (*rules.Sample, error) {
-	sm, err := rules.CompileSample(cfg, px, env, ropt, s.TLS.SNI, rules.ServerConnect)
+	sm, err := rules.CompileSample(cfg, px, env, ropt, s.TLS.SNI, rules.ServerSNI)
 	if err != nil {
-		return nil, fmt.Errorf("%s: '%s' in backend '%s' : failed to parse sni expression '%s': %v", s.Pos, s.Name, px.Name, s.TLS.SNI, err)
+		return nil, fmt.Errorf("%s: 'server %s/%s' : error detected while parsing sni expression : %v", s.Pos, px.Name, s.Name, err)
 	}
 	return sm, nil
-}
-
-// CheckTLS compiles what Start compiles of the TLS settings (the servers'
-// "sni" expressions) and returns its errors: "lb -c" refuses what lb
-// would refuse at start.
-func CheckTLS(cfg *config.Config) []error {
-	var errs []error
-	ropt := ruleOptions(cfg)
-	for _, px := range cfg.Backends() {
-		for _, s := range px.Servers {
-			if s.TLS == nil || s.TLS.SNI == "" {
-				continue
-			}
-			if _, err := compileSNI(cfg, px, s, nil, ropt); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	return errs
 }

@@ -81,9 +81,6 @@ type Stream struct {
 	Src, Dst netip.AddrPort
 	// BindName is the "name" of the bind line that accepted (so_name).
 	BindName string
-	// TLS is the client connection's TLS state once its handshake is done
-	// (the ssl_fc* and ssl_c_* fetches); nil on a plain connection.
-	TLS *tls.ConnectionState
 	// Frontend is the frontend; Backend the chosen backend, nil before
 	// switching rules ran.
 	Frontend Counter
@@ -104,6 +101,12 @@ type Stream struct {
 	// tcp, and before the request head is parsed): HTTP fetches read
 	// it, HTTP actions change it. Reset clears it.
 	HTTP *HTTPTxn
+	// TLS is the state of the client connection's TLS layer, set by the
+	// handler once the handshake is complete (nil: the connection is not
+	// TLS). The ssl_fc* and ssl_c_* fetches read it; ssl_c_verify reads
+	// VerifiedChains, so a handler that verifies client certificates
+	// outside crypto/tls must fill them in. Reset clears it.
+	TLS *tls.ConnectionState
 
 	// vars, scratch buffers and resume points are private.
 	st streamState

@@ -185,12 +185,7 @@ func init() {
 			a = netip.AddrFrom16(a.As16())
 			return constFetch(sample{t: tIPv6, ip: a}), tIPv6, nil
 		}},
-		"var": {out: tAny, use: placeAll, min: 1, max: 2, build: buildVarFetch},
-		"ssl_fc": l4(tBool, func(*evalCtx, *int) (sample, bool) {
-			// lb terminates no TLS ("ssl" on a bind line is refused): no
-			// connection came over SSL/TLS.
-			return boolSample(false), true
-		}),
+		"var":  {out: tAny, use: placeAll, min: 1, max: 2, build: buildVarFetch},
 		"uuid": {out: tStr, use: placeAll, max: 1, build: buildUUID},
 		"wait_end": {out: tBool, use: placeReq | placeResponse | placeLog | placeUniqueID, content: true, build: func(*compiler, []string) (fetchFn, smpType, error) {
 			return func(ev *evalCtx, _ *int) (sample, bool) {
@@ -222,6 +217,7 @@ func init() {
 		"req.ssl_ec_ext":     req(func(bool) fetchFn { return fetchECExt }, tBool, false),
 		"req.ssl_st_ext":     req(func(bool) fetchFn { return fetchSTExt }, tInt, false),
 	}
+	addSSLFetches(fetches)
 }
 
 // str returns s as a string sample copied into a scratch buffer, which

@@ -20,10 +20,10 @@ const (
 	// request head is complete (SMP_VAL_FE_HRQ_HDR): the request's fetches
 	// too, not the response's.
 	UniqueIDFormat
-	// ServerConnect: a server's "sni" expression, evaluated when a
-	// connection to the server is made: the request's fetches too (in
-	// mode http, its headers), and the backend's.
-	ServerConnect
+	// ServerSNI: a server line's "sni" expression, evaluated when
+	// connecting to the server (SMP_VAL_BE_SRV_CON): what a use-server
+	// rule may read, the request's contents and head included.
+	ServerSNI
 )
 
 // Sample is a sample expression compiled on its own, outside any rule: a
@@ -63,8 +63,11 @@ func CompileSample(cfg *config.Config, px *config.Proxy, env Env, opt Options, t
 		return nil, err
 	}
 	where := placeLog
-	if at == UniqueIDFormat || at == ServerConnect {
+	switch at {
+	case UniqueIDFormat:
 		where = placeUniqueID
+	case ServerSNI:
+		where = placeSwitch
 	}
 	if e.use&where == 0 {
 		if where == placeUniqueID && e.use&placeReq != 0 {

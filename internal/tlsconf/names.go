@@ -4,7 +4,10 @@
 // names it, for the ssl_* fetches and the logs.
 package tlsconf
 
-import "crypto/tls"
+import (
+	"crypto/tls"
+	"strings"
+)
 
 // suite is one cipher suite crypto/tls implements, with its OpenSSL name.
 type suite struct {
@@ -101,4 +104,22 @@ var curves = map[string]tls.CurveID{
 func CurveID(name string) (tls.CurveID, bool) {
 	c, ok := curves[name]
 	return c, ok
+}
+
+// CipherBits returns the key sizes OpenSSL reports for a suite
+// (SSL_CIPHER_get_bits): the effective strength (ssl_fc_use_keysize)
+// and the algorithm's key size (ssl_fc_alg_keysize).
+func CipherBits(id uint16) (use, alg int, ok bool) {
+	name := CipherName(id)
+	switch {
+	case name == "":
+		return 0, 0, false
+	case strings.Contains(name, "AES128") || strings.Contains(name, "AES_128"), strings.Contains(name, "RC4"):
+		return 128, 128, true
+	case strings.Contains(name, "AES256") || strings.Contains(name, "AES_256"), strings.Contains(name, "CHACHA20"):
+		return 256, 256, true
+	case strings.Contains(name, "DES-CBC3"):
+		return 112, 168, true
+	}
+	return 0, 0, false
 }
