@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -447,4 +448,72 @@ frontend fe
 			t.Errorf("TLS request logged as %q", line)
 		}
 	})
+}
+
+// TestTLSServerSessionReuse: lb resumes its TLS sessions toward a server (ssl-reuse, the
+// default, with tickets), and does not with "no-ssl-reuse" or "no-tls-tickets".
+func TestTLSServerSessionReuse(t *testing.T) {
+	ca := newTestCA(t, "lb test CA")
+	c, k := ca.issue(t, "backend.test", []string{"backend.test"}, false, false)
+	pair, err := tls.X509KeyPair(c, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	resumed := map[string][]bool{}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pair}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		resumed[r.URL.Path] = append(resumed[r.URL.Path], r.TLS.DidResume)
+		mu.Unlock()
+		io.WriteString(w, "ok")
+	})}
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close() })
+	port := freePort(t)
+	cfg := writeConfig(t, fmt.Sprintf(`
+defaults
+    mode http
+    option httpclose
+    timeout client 5s
+    timeout server 5s
+    timeout connect 2s
+frontend fe
+    bind 127.0.0.1:%d
+    use_backend noreuse if { path /noreuse }
+    use_backend notickets if { path /notickets }
+    default_backend reuse
+backend reuse
+    server s %s ssl verify none
+backend noreuse
+    server s %s ssl verify none no-ssl-reuse
+backend notickets
+    server s %s ssl verify none no-tls-tickets
+`, port, ln.Addr(), ln.Addr(), ln.Addr()))
+	if out := checkLB(t, cfg); strings.Contains(out, "not supported by lb yet") {
+		t.Skipf("lb does not originate TLS: %s", out)
+	}
+	startLB(t, "-db", "-f", cfg)
+	for _, path := range []string{"/reuse", "/noreuse", "/notickets"} {
+		for i := 0; i < 4; i++ {
+			hc := dialHTTP(t, fmt.Sprintf("127.0.0.1:%d", port))
+			hc.send("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n")
+			if head, _ := hc.response(); !strings.HasPrefix(head, "HTTP/1.1 200") {
+				t.Fatalf("%s: %q", path, head)
+			}
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if r := resumed["/reuse"]; len(r) != 4 || r[0] || !r[1] || !r[2] || !r[3] {
+		t.Errorf("ssl-reuse: resumed %v, want [false true true true]", r)
+	}
+	for _, path := range []string{"/noreuse", "/notickets"} {
+		if r := resumed[path]; len(r) != 4 || r[0] || r[1] || r[2] || r[3] {
+			t.Errorf("%s: resumed %v, want none", path, r)
+		}
+	}
 }
