@@ -116,7 +116,11 @@ const (
 
 	// The refusals in mode http (httpRefused): CheckHTTP's, and the rules
 	// engine's.
-	tCheckHTTP   = "internal/plane.TestCheckHTTPRefuses"
+	tCheckHTTP = "internal/plane.TestCheckHTTPRefuses"
+
+	// TLS bind lines: the loader's, and the handshakes of tlsconf.
+	tBindTLS     = "internal/config.TestBindTLS"
+	tTLS         = "internal/tlsconf."
 	tRulesRefuse = "internal/rules.TestHTTPCompileErrors"
 )
 
@@ -125,8 +129,10 @@ var refusalTests = []string{tCheckHTTP, tRulesRefuse}
 
 // Reasons shared by several entries.
 const (
-	inertTLS = "inert: only 'ssl' bind and server lines read it, and lb refuses them (HAProxy " +
+	inertTLS = "inert: only 'ssl' server lines read it, and lb refuses them (HAProxy " +
 		"ignores it too without them); kept accepted because corpus files HAProxy accepts use it"
+	tlsPlane = "the data plane serves Bind.TLS.Config (tls.Server on accepted connections), " +
+		"being added in internal/listener and internal/proxy"
 	checkComment = "a label of the rule in check reports"
 )
 
@@ -164,11 +170,12 @@ var effects = map[string]effect{
 	"global description":                     info("text for the statistics page"),
 	"global node":                            info("a name for the statistics page"),
 	"global expose-experimental-directives":  info("only unlocks experimental keywords while parsing; lb has none"),
-	"global ca-base":                         info(inertTLS),
-	"global crt-base":                        info(inertTLS),
-	"global ssl-default-bind-ciphers":        info(inertTLS),
-	"global ssl-default-bind-ciphersuites":   info(inertTLS),
-	"global ssl-default-bind-options":        info(inertTLS),
+	"global ca-base":                         pending(tlsPlane, tBindTLS),
+	"global crt-base":                        pending(tlsPlane, tBindTLS),
+	"global ssl-default-bind-ciphers":        pending(tlsPlane, tBindTLS, tTLS+"TestCiphers"),
+	"global ssl-default-bind-ciphersuites":   pending(tlsPlane, tBindTLS, tTLS+"TestCiphers"),
+	"global ssl-default-bind-options":        pending(tlsPlane, tBindTLS, tTLS+"TestVersions"),
+	"global ssl-default-bind-curves":         pending(tlsPlane, tBindTLS, tTLS+"TestCurves"),
 	"global ssl-default-server-ciphers":      info(inertTLS),
 	"global ssl-default-server-ciphersuites": info(inertTLS),
 	// Spreads the closing of HTTP connections over a window on soft stop;
@@ -326,6 +333,37 @@ var effects = map[string]effect{
 	"bind mode":         show(tUnixSock),
 	"bind level":        show("internal/admin.TestCommandsAndLevels"),
 	"bind expose-fd":    show(tReload, "internal/listener.TestHandoverRoundTrip"),
+
+	// TLS: each builds Bind.TLS.Config, whose effect the handshakes of
+	// internal/tlsconf show; the data plane does not serve it yet.
+	"bind ssl":             pending(tlsPlane, tBindTLS, tTLS+"TestSNISelection"),
+	"bind crt":             pending(tlsPlane, tBindTLS, tTLS+"TestLoadCertFile", tTLS+"TestLoadCrtDirectory", tTLS+"TestBundleByKeyType"),
+	"bind crt-list":        pending(tlsPlane, tTLS+"TestCrtList"),
+	"bind strict-sni":      pending(tlsPlane, tTLS+"TestSNISelection"),
+	"bind alpn":            pending(tlsPlane, tBindTLS, tTLS+"TestCrtList"),
+	"bind no-alpn":         pending(tlsPlane, tBindTLS),
+	"bind ca-file":         pending(tlsPlane, tTLS+"TestClientVerification"),
+	"bind crl-file":        pending(tlsPlane, tTLS+"TestClientVerification"),
+	"bind verify":          pending(tlsPlane, tTLS+"TestClientVerification", tTLS+"TestCrtList"),
+	"bind no-ca-names":     pending(tlsPlane, tTLS+"TestClientVerification"),
+	"bind ciphers":         pending(tlsPlane, tBindTLS, tTLS+"TestCiphers"),
+	"bind ciphersuites":    pending(tlsPlane, tTLS+"TestCiphers"),
+	"bind curves":          pending(tlsPlane, tTLS+"TestCurves"),
+	"bind ecdhe":           pending(tlsPlane, tTLS+"TestCurves"),
+	"bind ssl-min-ver":     pending(tlsPlane, tTLS+"TestVersions"),
+	"bind ssl-max-ver":     pending(tlsPlane, tTLS+"TestVersions", tTLS+"TestCrtList"),
+	"bind no-sslv3":        pending(tlsPlane, tTLS+"TestVersions"),
+	"bind no-tlsv10":       pending(tlsPlane, tTLS+"TestVersions"),
+	"bind no-tlsv11":       pending(tlsPlane, tTLS+"TestVersions"),
+	"bind no-tlsv12":       pending(tlsPlane, tTLS+"TestVersions"),
+	"bind no-tlsv13":       pending(tlsPlane, tBindTLS, tTLS+"TestVersions"),
+	"bind force-sslv3":     pending(tlsPlane, tTLS+"TestVersions"),
+	"bind force-tlsv10":    pending(tlsPlane, tTLS+"TestVersions"),
+	"bind force-tlsv11":    pending(tlsPlane, tTLS+"TestVersions"),
+	"bind force-tlsv12":    pending(tlsPlane, tTLS+"TestVersions"),
+	"bind force-tlsv13":    pending(tlsPlane, tTLS+"TestVersions"),
+	"bind no-tls-tickets":  pending(tlsPlane, tTLS+"TestTicketKeys"),
+	"bind tls-ticket-keys": pending(tlsPlane, tTLS+"TestTicketKeys"),
 
 	// Server and default-server options.
 	"server check":               show(tHealth),

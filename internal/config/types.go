@@ -6,6 +6,8 @@ import (
 	"net"
 	"os"
 	"time"
+
+	"lb/internal/tlsconf"
 )
 
 // Pos is a position in a configuration file. Line counts from 1; a zero
@@ -83,6 +85,9 @@ type Options struct {
 	// while parsing. Set it to check a configuration away from the process
 	// that will inherit the descriptors.
 	SkipFDCheck bool
+	// Now is the clock of the certificate validity warnings (nil =
+	// time.Now).
+	Now func() time.Time
 	// LookupUser and LookupGroup resolve the "user" and "group" names of
 	// the global section and of unix bind lines to numeric ids, as HAProxy
 	// does while parsing (an unknown name is an error). Nil means os/user.
@@ -228,11 +233,11 @@ type Global struct {
 	// SpreadChecks is the percentage of random jitter on check intervals.
 	SpreadChecks int
 	// CABase and CRTBase are "ca-base" and "crt-base", the directories of
-	// relative ca-file and crt paths; lb refuses every TLS line that would
-	// read them.
+	// relative ca-file/crl-file and crt/crt-list paths of bind lines.
 	CABase, CRTBase string
 	// SSLDefaultBind and SSLDefaultServer are the "ssl-default-*" settings
-	// (ciphers, ciphersuites, options), kept for when TLS exists.
+	// (ciphers, ciphersuites, curves, options). The bind ones are the
+	// defaults of every "ssl" bind line declared after them.
 	SSLDefaultBind, SSLDefaultServer SSLDefaults
 	// SetEnv lists "setenv"/"presetenv"/"unsetenv"/"resetenv" effects already
 	// applied to the environment view used for expansion.
@@ -253,6 +258,8 @@ type SSLDefaults struct {
 	// Ciphers and Ciphersuites are the OpenSSL cipher strings ("" = the
 	// library default).
 	Ciphers, Ciphersuites string
+	// Curves is ssl-default-bind-curves ("" = the library default).
+	Curves string
 	// Options are the option words as written (e.g. "ssl-min-ver",
 	// "TLSv1.2", "no-tls-tickets").
 	Options []string
@@ -760,6 +767,11 @@ type Bind struct {
 	ExposeFDListeners bool
 	// TLS is the bind line's "ssl" with its keywords; nil = plain TCP.
 	TLS *BindTLS
+
+	// ssl is the "ssl" keyword; tls collects the TLS keywords (and the
+	// certificates, loaded while parsing) until the checks build TLS.
+	ssl bool
+	tls *tlsconf.Bind
 }
 
 // BindTLS is what a bind line's "ssl" and its keywords (and the global
@@ -779,6 +791,12 @@ type BindTLS struct {
 	TicketKeys [][32]byte
 	// Verify is "verify" ("none", "optional", "required"; "" = none).
 	Verify string
+	// StrictSNI is "strict-sni": a handshake without a server name that
+	// matches a certificate fails.
+	StrictSNI bool
+	// Bind is what Config was built from (certificates, SNI filters,
+	// crt-list lines' settings), for the runtime API and the fetches.
+	Bind *tlsconf.Bind
 }
 
 // ServerTLS is a server line's "ssl" with its keywords (and the global
