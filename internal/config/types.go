@@ -781,8 +781,9 @@ type BindTLS struct {
 	// selection (crt, crt-list, strict-sni), versions, suites, groups,
 	// ALPN, client verification (ca-file, verify, crl-file). The process
 	// sets its session ticket keys (SetSessionTicketKeys) unless
-	// NoTickets; everything else is final.
-	Config *tls.Config
+	// NoTickets; everything else is final. (Not in JSON dumps: it holds
+	// functions.)
+	Config *tls.Config `json:"-"`
 	// NoTickets is "no-tls-tickets": no session tickets are issued
 	// (resumption by the session cache only).
 	NoTickets bool
@@ -796,7 +797,7 @@ type BindTLS struct {
 	StrictSNI bool
 	// Bind is what Config was built from (certificates, SNI filters,
 	// crt-list lines' settings), for the runtime API and the fetches.
-	Bind *tlsconf.Bind
+	Bind *tlsconf.Bind `json:"-"`
 }
 
 // ServerTLS is a server line's "ssl" with its keywords (and the global
