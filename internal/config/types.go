@@ -789,7 +789,7 @@ type BindTLS struct {
 	NoTickets bool
 	// TicketKeys are the keys of "tls-ticket-keys FILE", first one
 	// encrypting (nil = the process's own keys, handed over on reload).
-	TicketKeys [][32]byte
+	TicketKeys [][32]byte `json:"-"`
 	// Verify is "verify" ("none", "optional", "required"; "" = none).
 	Verify string
 	// StrictSNI is "strict-sni": a handshake without a server name that
