@@ -14,7 +14,9 @@ func fileMode(m uint64) os.FileMode { return os.FileMode(m & 0o7777) }
 type bindOpt struct {
 	nargs  int
 	status kwStatus
-	fn     func(l *loader, b *Bind, v []string) error
+	// tls marks the TLS keywords (refused on stats sockets).
+	tls bool
+	fn  func(l *loader, b *Bind, v []string) error
 }
 
 // bindOptions is the single table of bind keywords (HAProxy 2.6 manual
@@ -96,21 +98,18 @@ func init() {
 			b.ExposeFDListeners = true
 			return nil
 		}},
-		// lb has no TLS yet: "ssl" and every TLS setting are refused.
-		"ssl": unsup(0), "crt": unsup(1), "crt-list": unsup(1), "ca-file": unsup(1), "verify": unsup(1),
-		"ciphers": unsup(1), "ciphersuites": unsup(1), "ssl-min-ver": unsup(1), "ssl-max-ver": unsup(1),
-		"strict-sni": unsup(0), "curves": unsup(1), "ecdhe": unsup(1), "crl-file": unsup(1), "npn": unsup(1),
-		"alpn": unsup(1), "sigalgs": unsup(1), "client-sigalgs": unsup(1), "ca-ignore-err": unsup(1),
+		// TLS (bindtls.go): what crypto/tls cannot do stays refused.
+		"npn": unsup(1), "sigalgs": unsup(1), "client-sigalgs": unsup(1), "ca-ignore-err": unsup(1),
 		"crt-ignore-err": unsup(1), "ca-sign-file": unsup(1), "ca-sign-pass": unsup(1), "ca-verify-file": unsup(1),
-		"tls-ticket-keys": unsup(1), "no-sslv3": unsup(0), "no-tlsv10": unsup(0), "no-tlsv11": unsup(0),
-		"no-tlsv12": unsup(0), "no-tlsv13": unsup(0), "force-sslv3": unsup(0), "force-tlsv10": unsup(0),
-		"force-tlsv11": unsup(0), "force-tlsv12": unsup(0), "force-tlsv13": unsup(0), "no-tls-tickets": unsup(0),
-		"prefer-client-ciphers": unsup(0), "allow-0rtt": unsup(0), "no-ca-names": unsup(0), "no-alpn": unsup(0),
+		"prefer-client-ciphers": unsup(0), "allow-0rtt": unsup(0),
 		"generate-certificates": unsup(0),
 		"maxconn":               unsup(1), "severity-output": unsup(1), "process": unsup(1), "shards": unsup(1),
 		"thread": unsup(1), "namespace": unsup(1), "mss": unsup(1), "tcp-ut": unsup(1), "nice": unsup(1),
 		"proto": unsup(1), "accept-netscaler-cip": unsup(1), "quic-force-retry": unsup(0),
 		"quic-cc-algo": unsup(1), "label": unsup(1),
+	}
+	for k, o := range bindTLSOptions() {
+		bindOptions[k] = o
 	}
 }
 
@@ -140,6 +139,9 @@ func (l *loader) parseBind(pos Pos, spec string, opts []string, what string, sta
 		}
 		if o.status == kwUnsupported {
 			return nil, fmt.Errorf("'%s' is not supported by lb yet", opts[i])
+		}
+		if stats && o.tls {
+			return nil, fmt.Errorf("'%s' is not supported by lb yet on 'stats socket' lines", opts[i])
 		}
 		if i+o.nargs >= len(opts) {
 			return nil, fmt.Errorf("'%s %s' in section '%s' : '%s' : missing value", what, spec, sec, opts[i])

@@ -69,6 +69,7 @@ func (l *loader) checkProxy(p *Proxy) {
 		l.alert(p.Pos, "proxy '%s': stats 'auth'/'realm' and 'http-request' can't be used at the same time.", p.Name)
 	}
 	l.resolveErrorfiles(p)
+	l.checkBindTLS(p)
 	if p.Mode != ModeHTTP {
 		l.checkHTTPOnly(p)
 	}

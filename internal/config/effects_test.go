@@ -116,7 +116,11 @@ const (
 
 	// The refusals in mode http (httpRefused): CheckHTTP's, and the rules
 	// engine's.
-	tCheckHTTP   = "internal/plane.TestCheckHTTPRefuses"
+	tCheckHTTP = "internal/plane.TestCheckHTTPRefuses"
+
+	// TLS bind lines: the loader's, and the handshakes of tlsconf.
+	tBindTLS     = "internal/config.TestBindTLS"
+	tTLS         = "internal/tlsconf."
 	tRulesRefuse = "internal/rules.TestHTTPCompileErrors"
 )
 
@@ -135,8 +139,6 @@ var refusalTests = []string{tCheckHTTP, tRulesRefuse}
 
 // Reasons shared by several entries.
 const (
-	inertTLS = "inert: only 'ssl' bind and server lines read it, and lb refuses them (HAProxy " +
-		"ignores it too without them); kept accepted because corpus files HAProxy accepts use it"
 	checkComment = "a label of the rule in check reports"
 )
 
@@ -174,13 +176,14 @@ var effects = map[string]effect{
 	"global description":                     info("text for the statistics page"),
 	"global node":                            info("a name for the statistics page"),
 	"global expose-experimental-directives":  info("only unlocks experimental keywords while parsing; lb has none"),
-	"global ca-base":                         show(tServerTLS, tSrvTLSPlane),
-	"global crt-base":                        show(tServerTLS, tSrvTLSPlane),
+	"global ca-base":                         show(tServerTLS, tSrvTLSPlane, tBindTLS),
+	"global crt-base":                        show(tServerTLS, tSrvTLSPlane, tBindTLS),
 	"global ssl-server-verify":               show(tServerTLS + "/global"),
 	"global ssl-default-server-options":      show(tServerTLS + "/global"),
-	"global ssl-default-bind-ciphers":        info(inertTLS),
-	"global ssl-default-bind-ciphersuites":   info(inertTLS),
-	"global ssl-default-bind-options":        info(inertTLS),
+	"global ssl-default-bind-ciphers":        show(tBindTLS, tTLS+"TestCiphers"),
+	"global ssl-default-bind-ciphersuites":   show(tBindTLS, tTLS+"TestCiphers"),
+	"global ssl-default-bind-options":        show(tBindTLS, tTLS+"TestVersions"),
+	"global ssl-default-bind-curves":         show(tBindTLS, tTLS+"TestCurves"),
 	"global ssl-default-server-ciphers":      show(tServerTLS + "/global"),
 	"global ssl-default-server-ciphersuites": show(tServerTLS + "/global"),
 	// Spreads the closing of HTTP connections over a window on soft stop;
@@ -338,6 +341,37 @@ var effects = map[string]effect{
 	"bind mode":         show(tUnixSock),
 	"bind level":        show("internal/admin.TestCommandsAndLevels"),
 	"bind expose-fd":    show(tReload, "internal/listener.TestHandoverRoundTrip"),
+
+	// TLS: each builds Bind.TLS.Config, whose effect the handshakes of
+	// internal/tlsconf show; the data plane does not serve it yet.
+	"bind ssl":             show(tBindTLS, tTLS+"TestSNISelection", e2e+"TestTLSSNIDirectoryAndCrtList"),
+	"bind crt":             show(tBindTLS, tTLS+"TestLoadCertFile", tTLS+"TestLoadCrtDirectory", tTLS+"TestBundleByKeyType", e2e+"TestTLSSNIDirectoryAndCrtList"),
+	"bind crt-list":        show(tTLS+"TestCrtList", e2e+"TestTLSSNIDirectoryAndCrtList"),
+	"bind strict-sni":      show(tTLS+"TestSNISelection", e2e+"TestTLSSNIDirectoryAndCrtList"),
+	"bind alpn":            show(tBindTLS, tTLS+"TestCrtList", e2e+"TestTLSSNIDirectoryAndCrtList"),
+	"bind no-alpn":         show(tBindTLS),
+	"bind ca-file":         show(tTLS+"TestClientVerification", e2e+"TestTLSMinVersionAndMutual"),
+	"bind crl-file":        show(tTLS + "TestClientVerification"),
+	"bind verify":          show(tTLS+"TestClientVerification", tTLS+"TestCrtList", e2e+"TestTLSMinVersionAndMutual"),
+	"bind no-ca-names":     show(tTLS + "TestClientVerification"),
+	"bind ciphers":         show(tBindTLS, tTLS+"TestCiphers"),
+	"bind ciphersuites":    show(tTLS + "TestCiphers"),
+	"bind curves":          show(tTLS + "TestCurves"),
+	"bind ecdhe":           show(tTLS + "TestCurves"),
+	"bind ssl-min-ver":     show(tTLS+"TestVersions", e2e+"TestTLSMinVersionAndMutual"),
+	"bind ssl-max-ver":     show(tTLS+"TestVersions", tTLS+"TestCrtList"),
+	"bind no-sslv3":        show(tTLS + "TestVersions"),
+	"bind no-tlsv10":       show(tTLS + "TestVersions"),
+	"bind no-tlsv11":       show(tTLS + "TestVersions"),
+	"bind no-tlsv12":       show(tTLS + "TestVersions"),
+	"bind no-tlsv13":       show(tBindTLS, tTLS+"TestVersions"),
+	"bind force-sslv3":     show(tTLS + "TestVersions"),
+	"bind force-tlsv10":    show(tTLS + "TestVersions"),
+	"bind force-tlsv11":    show(tTLS + "TestVersions"),
+	"bind force-tlsv12":    show(tTLS + "TestVersions"),
+	"bind force-tlsv13":    show(tTLS + "TestVersions"),
+	"bind no-tls-tickets":  show(tTLS+"TestTicketKeys", e2e+"TestTLSResumeAcrossReloads", e2e+"TestTLSTicketKeysFile"),
+	"bind tls-ticket-keys": show(tTLS+"TestTicketKeys", e2e+"TestTLSTicketKeysFile"),
 
 	// Server and default-server options.
 	"server ssl":                 show(tServerTLS+"/ssl", tServerTLS+"/check-ssl", tProbeTLS, tSrvTLSPlane),

@@ -157,9 +157,15 @@ func init() {
 		"ssl-default-bind-ciphersuites":   {fn: gString(func(g *Global) *string { return &g.SSLDefaultBind.Ciphersuites }, "global statement '%s' expects a cipher suite as an argument.")},
 		"ssl-default-server-ciphers":      {fn: gString(func(g *Global) *string { return &g.SSLDefaultServer.Ciphers }, "global statement '%s' expects a cipher suite as an argument.")},
 		"ssl-default-server-ciphersuites": {fn: gString(func(g *Global) *string { return &g.SSLDefaultServer.Ciphersuites }, "global statement '%s' expects a cipher suite as an argument.")},
+		"ssl-default-bind-curves":         {fn: gString(func(g *Global) *string { return &g.SSLDefaultBind.Curves }, "global statement '%s' expects a curves suite as an arguments.")},
 		"ssl-default-bind-options": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			// Applied to every "ssl" bind line (checkBindTLS), which
+			// refuses prefer-client-ciphers.
+			if err := checkSSLOptions(args); err != nil {
+				return err
+			}
 			g.SSLDefaultBind.Options = append(g.SSLDefaultBind.Options, args[1:]...)
-			return checkSSLOptions(args)
+			return nil
 		}},
 		"ssl-default-server-options": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
 			g.SSLDefaultServer.Options = append(g.SSLDefaultServer.Options, args[1:]...)
@@ -256,7 +262,7 @@ func init() {
 		"tune.vars.txn-max-size", "tune.zlib.memlevel", "tune.zlib.windowsize", "wurfl-cache-size",
 		"wurfl-data-file", "wurfl-information-list", "wurfl-information-list-separator",
 		"wurfl-patch-file", "zero-warning", "h1-accept-payload-with-any-method",
-		"ssl-default-bind-curves", "tune.peers.max-updates-at-once", "tune.vars.check-max-size",
+		"tune.peers.max-updates-at-once", "tune.vars.check-max-size",
 		"quiet", "server-state-base", "server-state-file", "tune.maxaccept",
 		"tune.ssl.default-dh-param",
 	} {
@@ -368,7 +374,6 @@ var sslOptions = map[string]int{
 	"no-sslv3": 0, "no-tlsv10": 0, "no-tlsv11": 0, "no-tlsv12": 0, "no-tlsv13": 0,
 	"force-sslv3": 0, "force-tlsv10": 0, "force-tlsv11": 0, "force-tlsv12": 0, "force-tlsv13": 0,
 	"no-tls-tickets": 0, "prefer-client-ciphers": 0, "ssl-min-ver": 1, "ssl-max-ver": 1,
-	"allow-0rtt": 0, "strict-sni": 0, "no-alpn": 0,
 }
 
 // sslServerOptions are the words ssl-default-server-options accepts.

@@ -47,7 +47,7 @@ func serverTLSOptions(opts map[string]serverOpt) {
 	}
 	version := func(set func(m *tlsconf.Methods, v uint16)) func(l *loader, s *Server, v string) error {
 		return func(l *loader, s *Server, v string) error {
-			ver, ok := tlsconf.ParseVersion(v)
+			ver, ok := tlsconf.VersionID(v)
 			if !ok {
 				return fmt.Errorf("'%s' : unknown ssl/tls version.", v)
 			}
@@ -90,7 +90,7 @@ func serverTLSOptions(opts map[string]serverOpt) {
 		}),
 		"ca-file": arg("'ca-file' : missing CAfile path.", func(l *loader, s *Server, v string) error {
 			path := basePath(l.cfg.Global.CABase, v)
-			pool, err := tlsconf.LoadCAFile(path)
+			pool, err := tlsconf.LoadCAPool(path)
 			if err != nil {
 				return err
 			}
@@ -312,7 +312,7 @@ func globalServerMethods(opts []string) (m tlsconf.Methods, noTickets bool, err 
 			if i+1 >= len(opts) {
 				return m, false, fmt.Errorf("'ssl-default-server-options' : missing the version argument of '%s'.", w)
 			}
-			v, _ := tlsconf.ParseVersion(opts[i+1])
+			v, _ := tlsconf.VersionID(opts[i+1])
 			if w == "ssl-min-ver" {
 				m.Min = v
 			} else {

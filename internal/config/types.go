@@ -6,6 +6,8 @@ import (
 	"net"
 	"os"
 	"time"
+
+	"lb/internal/tlsconf"
 )
 
 // Pos is a position in a configuration file. Line counts from 1; a zero
@@ -83,6 +85,9 @@ type Options struct {
 	// while parsing. Set it to check a configuration away from the process
 	// that will inherit the descriptors.
 	SkipFDCheck bool
+	// Now is the clock of the certificate validity warnings (nil =
+	// time.Now).
+	Now func() time.Time
 	// LookupUser and LookupGroup resolve the "user" and "group" names of
 	// the global section and of unix bind lines to numeric ids, as HAProxy
 	// does while parsing (an unknown name is an error). Nil means os/user.
@@ -228,10 +233,11 @@ type Global struct {
 	// SpreadChecks is the percentage of random jitter on check intervals.
 	SpreadChecks int
 	// CABase and CRTBase are "ca-base" and "crt-base", the directories of
-	// relative ca-file/crl-file and crt paths.
+	// relative ca-file/crl-file and crt/crt-list paths.
 	CABase, CRTBase string
 	// SSLDefaultBind and SSLDefaultServer are the "ssl-default-*" settings
-	// (ciphers, ciphersuites, options), kept for when TLS exists.
+	// (ciphers, ciphersuites, curves, options). The bind ones are the
+	// defaults of every "ssl" bind line declared after them.
 	SSLDefaultBind, SSLDefaultServer SSLDefaults
 	// SSLServerVerify is "ssl-server-verify" ("none", "required"; "" =
 	// required): the verify of server lines that do not set theirs.
@@ -255,6 +261,8 @@ type SSLDefaults struct {
 	// Ciphers and Ciphersuites are the OpenSSL cipher strings ("" = the
 	// library default).
 	Ciphers, Ciphersuites string
+	// Curves is ssl-default-bind-curves ("" = the library default).
+	Curves string
 	// Options are the option words as written (e.g. "ssl-min-ver",
 	// "TLSv1.2", "no-tls-tickets").
 	Options []string
@@ -762,6 +770,11 @@ type Bind struct {
 	ExposeFDListeners bool
 	// TLS is the bind line's "ssl" with its keywords; nil = plain TCP.
 	TLS *BindTLS
+
+	// ssl is the "ssl" keyword; tls collects the TLS keywords (and the
+	// certificates, loaded while parsing) until the checks build TLS.
+	ssl bool
+	tls *tlsconf.Bind
 }
 
 // BindTLS is what a bind line's "ssl" and its keywords (and the global
@@ -771,16 +784,23 @@ type BindTLS struct {
 	// selection (crt, crt-list, strict-sni), versions, suites, groups,
 	// ALPN, client verification (ca-file, verify, crl-file). The process
 	// sets its session ticket keys (SetSessionTicketKeys) unless
-	// NoTickets; everything else is final.
-	Config *tls.Config
+	// NoTickets; everything else is final. (Not in JSON dumps: it holds
+	// functions.)
+	Config *tls.Config `json:"-"`
 	// NoTickets is "no-tls-tickets": no session tickets are issued
 	// (resumption by the session cache only).
 	NoTickets bool
 	// TicketKeys are the keys of "tls-ticket-keys FILE", first one
 	// encrypting (nil = the process's own keys, handed over on reload).
-	TicketKeys [][32]byte
+	TicketKeys [][32]byte `json:"-"`
 	// Verify is "verify" ("none", "optional", "required"; "" = none).
 	Verify string
+	// StrictSNI is "strict-sni": a handshake without a server name that
+	// matches a certificate fails.
+	StrictSNI bool
+	// Bind is what Config was built from (certificates, SNI filters,
+	// crt-list lines' settings), for the runtime API and the fetches.
+	Bind *tlsconf.Bind `json:"-"`
 }
 
 // ServerTLS is a server line's "ssl" with its keywords (and the global

@@ -90,14 +90,17 @@ func VersionName(v uint16) string {
 // curves maps OpenSSL's group names (as "curves" and "ecdhe" take them) to
 // crypto/tls's.
 var curves = map[string]tls.CurveID{
-	"X25519":     tls.X25519,
-	"P-256":      tls.CurveP256,
-	"prime256v1": tls.CurveP256,
-	"secp256r1":  tls.CurveP256,
-	"P-384":      tls.CurveP384,
-	"secp384r1":  tls.CurveP384,
-	"P-521":      tls.CurveP521,
-	"secp521r1":  tls.CurveP521,
+	"X25519":             tls.X25519,
+	"X25519MLKEM768":     tls.X25519MLKEM768,
+	"SecP256r1MLKEM768":  tls.SecP256r1MLKEM768,
+	"SecP384r1MLKEM1024": tls.SecP384r1MLKEM1024,
+	"P-256":              tls.CurveP256,
+	"prime256v1":         tls.CurveP256,
+	"secp256r1":          tls.CurveP256,
+	"P-384":              tls.CurveP384,
+	"secp384r1":          tls.CurveP384,
+	"P-521":              tls.CurveP521,
+	"secp521r1":          tls.CurveP521,
 }
 
 // CurveID returns the group OpenSSL calls name.
@@ -122,4 +125,18 @@ func CipherBits(id uint16) (use, alg int, ok bool) {
 		return 112, 168, true
 	}
 	return 0, 0, false
+}
+
+// otherCurves are group names OpenSSL knows that crypto/tls does not
+// implement: a list naming them is honoured without them (lb offers fewer
+// groups, never others).
+var otherCurves = map[string]bool{
+	"X448": true, "ffdhe2048": true, "ffdhe3072": true, "ffdhe4096": true, "ffdhe6144": true,
+	"ffdhe8192": true, "P-224": true, "secp224r1": true, "secp192r1": true, "prime192v1": true,
+	"secp256k1": true, "brainpoolP256r1": true, "brainpoolP384r1": true, "brainpoolP512r1": true,
+	"brainpoolP256r1tls13": true, "brainpoolP384r1tls13": true, "brainpoolP512r1tls13": true,
+	"sect163k1": true, "sect163r1": true, "sect163r2": true, "sect193r1": true, "sect193r2": true,
+	"sect233k1": true, "sect233r1": true, "sect239k1": true, "sect283k1": true, "sect283r1": true,
+	"sect409k1": true, "sect409r1": true, "sect571k1": true, "sect571r1": true, "secp160k1": true,
+	"secp160r1": true, "secp160r2": true, "secp192k1": true, "secp224k1": true,
 }

@@ -34,9 +34,9 @@ var versions = [...]struct {
 	{tls.VersionTLS13, "TLSv1.3", true},
 }
 
-// ParseVersion reads a version as ssl-min-ver and ssl-max-ver name it
-// ("SSLv3", "TLSv1.0" … "TLSv1.3").
-func ParseVersion(name string) (uint16, bool) {
+// VersionID reads a version as ssl-min-ver and ssl-max-ver name it
+// ("SSLv3", "TLSv1.0" … "TLSv1.3") into its protocol number.
+func VersionID(name string) (uint16, bool) {
 	for _, v := range versions {
 		if v.name == name {
 			return v.v, true
@@ -200,9 +200,10 @@ func ParseALPN(s string) ([]string, error) {
 // SystemCA is the ca-file name of the system's trusted CAs.
 const SystemCA = "@system-ca"
 
-// LoadCAFile reads the certificates of a PEM file into a pool, as "ca-file"
-// does; SystemCA is the system's pool. The error is HAProxy's words.
-func LoadCAFile(path string) (*x509.CertPool, error) {
+// LoadCAPool reads the certificates of a PEM file into a pool, as a
+// server's "ca-file" does; SystemCA is the system's pool. The error is
+// HAProxy's words.
+func LoadCAPool(path string) (*x509.CertPool, error) {
 	if path == SystemCA {
 		pool, err := x509.SystemCertPool()
 		if err != nil {

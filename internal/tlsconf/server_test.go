@@ -265,10 +265,10 @@ func TestLoadFiles(t *testing.T) {
 			t.Errorf("%s: got %v, want %q", p, err, want)
 		}
 	}
-	if _, err := tlsconf.LoadCAFile(dir + "/nope.pem"); err == nil || err.Error() != "Couldn't open the ca-file '"+dir+"/nope.pem' (No such file or directory)." {
+	if _, err := tlsconf.LoadCAPool(dir + "/nope.pem"); err == nil || err.Error() != "Couldn't open the ca-file '"+dir+"/nope.pem' (No such file or directory)." {
 		t.Errorf("ca-file: %v", err)
 	}
-	if _, err := tlsconf.LoadCAFile(dir + "/split.pem.key"); err == nil || !strings.Contains(err.Error(), "(no certificate or crl found)") {
+	if _, err := tlsconf.LoadCAPool(dir + "/split.pem.key"); err == nil || !strings.Contains(err.Error(), "(no certificate or crl found)") {
 		t.Errorf("ca-file of a key: %v", err)
 	}
 }

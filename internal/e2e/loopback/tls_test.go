@@ -10,6 +10,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -118,11 +119,12 @@ func writeFile(t *testing.T, dir, name string, parts ...[]byte) string {
 	return p
 }
 
-// checkLB returns what "lb -c" says of cfg.
-func checkLB(t *testing.T, cfg string) string {
+// checkLB fails the test unless "lb -c" accepts cfg.
+func checkLB(t *testing.T, cfg string) {
 	t.Helper()
-	b, _ := exec.Command(lbBinary(t), "-c", "-f", cfg).CombinedOutput()
-	return string(b)
+	if b, err := exec.Command(lbBinary(t), "-c", "-f", cfg).CombinedOutput(); err != nil {
+		t.Fatalf("lb -c: %v\n%s", err, b)
+	}
 }
 
 // tlsGet sends one HTTP/1.1 request over TLS to addr with cfg and returns the
@@ -178,13 +180,13 @@ frontend list
     bind 127.0.0.1:%d ssl crt-list %s strict-sni
     http-request return status 200 content-type text/plain lf-string "list %%[ssl_fc_sni]"
 `, p1, certs, p2, list))
-	if out := checkLB(t, cfg); strings.Contains(out, "not supported by lb yet") {
-		t.Skipf("lb does not terminate TLS: %s", out)
-	}
+	checkLB(t, cfg)
 	startLB(t, "-db", "-f", cfg)
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.cert)
-	served := func(addr, sni string) (string, error) {
+	// served returns the common name of the certificate served for sni, and
+	// the protocol ALPN chose.
+	served := func(addr, sni string) (string, string, error) {
 		var got string
 		cfg := &tls.Config{RootCAs: pool, ServerName: sni, InsecureSkipVerify: true, NextProtos: []string{"h2", "http/1.1"},
 			VerifyConnection: func(cs tls.ConnectionState) error {
@@ -193,37 +195,38 @@ frontend list
 			}}
 		code, body, cs, err := tlsGet(t, addr, cfg, "/")
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
-		if code != 200 || !strings.HasPrefix(body, "dir ") && !strings.HasPrefix(body, "list ") {
+		if code != 200 || body != strings.Fields(body)[0]+" "+sni {
 			t.Errorf("%s %s: %d %q", addr, sni, code, body)
 		}
-		if cs.NegotiatedProtocol != "http/1.1" {
-			t.Errorf("%s %s: ALPN %q, want http/1.1 (lb does not speak h2)", addr, sni, cs.NegotiatedProtocol)
-		}
-		return got, nil
+		return got, cs.NegotiatedProtocol, nil
 	}
 	a1 := fmt.Sprintf("127.0.0.1:%d", p1)
 	a2 := fmt.Sprintf("127.0.0.1:%d", p2)
-	for _, c := range []struct{ addr, sni, want string }{
-		{a1, "a.example.test", "a.example.test"},
-		{a1, "b.example.test", "b.example.test"},
-		{a1, "unknown.test", "a.example.test"}, // the default: the first loaded
-		{a2, "listed.test", "listed"},
-		{a2, "other.name", "listed"}, // the crt-list line's SNI filter
-		{a2, "x.wild.test", "wild"},
+	for _, c := range []struct{ addr, sni, want, alpn string }{
+		// "alpn h2,http/1.1": lb does not speak h2, http/1.1 is chosen.
+		{a1, "a.example.test", "a.example.test", "http/1.1"},
+		{a1, "b.example.test", "b.example.test", "http/1.1"},
+		{a1, "unknown.test", "a.example.test", "http/1.1"}, // the default: the first loaded
+		{a2, "other.name", "listed", "http/1.1"},           // the crt-list line's SNI filter and alpn
+		{a2, "x.wild.test", "wild", ""},                    // no alpn on that line nor the bind
 	} {
-		got, err := served(c.addr, c.sni)
+		got, alpn, err := served(c.addr, c.sni)
 		if err != nil {
 			t.Errorf("%s: %v", c.sni, err)
 			continue
 		}
-		if got != c.want {
-			t.Errorf("SNI %s on %s: certificate %q, want %q", c.sni, c.addr, got, c.want)
+		if got != c.want || alpn != c.alpn {
+			t.Errorf("SNI %s on %s: certificate %q ALPN %q, want %q and %q", c.sni, c.addr, got, alpn, c.want, c.alpn)
 		}
 	}
-	if got, err := served(a2, "unknown.test"); err == nil {
-		t.Errorf("strict-sni served %q to an unknown name", got)
+	// A crt-list line with SNI filters serves those names only (not its
+	// certificate's), and strict-sni has no default.
+	for _, sni := range []string{"listed.test", "unknown.test"} {
+		if got, _, err := served(a2, sni); err == nil {
+			t.Errorf("strict-sni served %q to %s", got, sni)
+		}
 	}
 }
 
@@ -255,9 +258,7 @@ frontend mtls
 backend be
     server s1 %s
 `, p1, crt, p2, crt, caFile, srv.addr()))
-	if out := checkLB(t, cfg); strings.Contains(out, "not supported by lb yet") {
-		t.Skipf("lb does not terminate TLS: %s", out)
-	}
+	checkLB(t, cfg)
 	startLB(t, "-db", "-f", cfg)
 	a1 := fmt.Sprintf("127.0.0.1:%d", p1)
 	a2 := fmt.Sprintf("127.0.0.1:%d", p2)
@@ -352,9 +353,7 @@ backend bad
     mode http
     server s1 %s ssl verify required ca-file %s sni str(backend.test)
 `, pt, crt, echo, ph, good, caFile, bad, caFile))
-	if out := checkLB(t, cfg); strings.Contains(out, "not supported by lb yet") {
-		t.Skipf("lb does not terminate TLS: %s", out)
-	}
+	checkLB(t, cfg)
 	startLB(t, "-db", "-f", cfg)
 
 	c, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", pt), &tls.Config{InsecureSkipVerify: true})
@@ -406,9 +405,7 @@ frontend fe
     bind 127.0.0.1:%d ssl crt %s name tlsbind
     http-request return status 200 content-type text/plain string ok
 `, port, crt))
-	if out := checkLB(t, cfg); strings.Contains(out, "not supported by lb yet") {
-		t.Skipf("lb does not terminate TLS: %s", out)
-	}
+	checkLB(t, cfg)
 	onLBAndHAProxy(t, cfg, addr, func(t *testing.T, out *outFile) {
 		// Plain HTTP to a TLS port: not a handshake.
 		pc, err := net.Dial("tcp", addr)
@@ -493,9 +490,7 @@ backend noreuse
 backend notickets
     server s %s ssl verify none no-tls-tickets
 `, port, ln.Addr(), ln.Addr(), ln.Addr()))
-	if out := checkLB(t, cfg); strings.Contains(out, "not supported by lb yet") {
-		t.Skipf("lb does not originate TLS: %s", out)
-	}
+	checkLB(t, cfg)
 	startLB(t, "-db", "-f", cfg)
 	for _, path := range []string{"/reuse", "/noreuse", "/notickets"} {
 		for i := 0; i < 4; i++ {
@@ -514,6 +509,66 @@ backend notickets
 	for _, path := range []string{"/noreuse", "/notickets"} {
 		if r := resumed[path]; len(r) != 4 || r[0] || r[1] || r[2] || r[3] {
 			t.Errorf("%s: resumed %v, want none", path, r)
+		}
+	}
+}
+
+// TestTLSTicketKeysFile: two listeners with the same "tls-ticket-keys" file resume each
+// other's sessions (the keys are the file's, not the process's); one with other keys does
+// not, nor does one with "no-tls-tickets".
+func TestTLSTicketKeysFile(t *testing.T) {
+	ca := newTestCA(t, "lb test CA")
+	dir := t.TempDir()
+	c, k := ca.issue(t, "x.test", []string{"x.test"}, false, false)
+	crt := writeFile(t, dir, "x.pem", c, k)
+	keyFile := func(name string) string {
+		var lines []byte
+		for i := 0; i < 3; i++ {
+			b := make([]byte, 48)
+			if _, err := rand.Read(b); err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, base64.StdEncoding.EncodeToString(b)+"\n"...)
+		}
+		return writeFile(t, dir, name, lines)
+	}
+	keys, other := keyFile("keys"), keyFile("other")
+	p1, p2, p3, p4 := freePort(t), freePort(t), freePort(t), freePort(t)
+	cfg := writeConfig(t, fmt.Sprintf(`
+defaults
+    mode http
+    timeout client 5s
+    timeout server 5s
+    timeout connect 2s
+frontend fe
+    bind 127.0.0.1:%d ssl crt %s tls-ticket-keys %s
+    bind 127.0.0.1:%d ssl crt %s tls-ticket-keys %s
+    bind 127.0.0.1:%d ssl crt %s tls-ticket-keys %s
+    bind 127.0.0.1:%d ssl crt %s no-tls-tickets
+    http-request return status 200 content-type text/plain string ok
+`, p1, crt, keys, p2, crt, keys, p3, crt, other, p4, crt))
+	startLB(t, "-db", "-f", cfg)
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		resumes := func(first, then int) bool {
+			cc := &tls.Config{InsecureSkipVerify: true, ServerName: "x.test", MaxVersion: v,
+				ClientSessionCache: tls.NewLRUClientSessionCache(4)}
+			if _, _, _, err := tlsGet(t, fmt.Sprintf("127.0.0.1:%d", first), cc, "/"); err != nil {
+				t.Fatal(err)
+			}
+			_, _, cs, err := tlsGet(t, fmt.Sprintf("127.0.0.1:%d", then), cc, "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return cs.DidResume
+		}
+		if !resumes(p1, p2) {
+			t.Errorf("TLS %x: a session of one listener did not resume on another with the same keys file", v)
+		}
+		if resumes(p1, p3) {
+			t.Errorf("TLS %x: a session resumed on a listener with other keys", v)
+		}
+		if resumes(p4, p4) {
+			t.Errorf("TLS %x: a session resumed on a listener with no-tls-tickets", v)
 		}
 	}
 }

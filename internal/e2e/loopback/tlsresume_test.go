@@ -110,9 +110,6 @@ listen app
     server s1 %s
 `, sock, port, crt, s.addr()))
 	if out, err := exec.Command(lbBinary(t), "-c", "-f", cfg).CombinedOutput(); err != nil {
-		if strings.Contains(string(out), "not supported by lb yet") {
-			t.Skipf("lb does not terminate TLS from its configuration yet:\n%s", out)
-		}
 		t.Fatalf("lb -c: %v\n%s", err, out)
 	}
 
@@ -272,9 +269,6 @@ listen app
     server s1 %s
 `, port, crt, s.addr()))
 	if out, err := exec.Command(lbBinary(t), "-c", "-f", cfg).CombinedOutput(); err != nil {
-		if strings.Contains(string(out), "not supported by lb yet") {
-			t.Skipf("lb does not terminate TLS from its configuration yet:\n%s", out)
-		}
 		t.Fatalf("lb -c: %v\n%s", err, out)
 	}
 	client := &tls.Config{InsecureSkipVerify: true, ClientSessionCache: tls.NewLRUClientSessionCache(4)}

@@ -1,0 +1,427 @@
+package tlsconf
+
+import (
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Settings are the TLS settings of a bind line, or of one crt-list line
+// (its [sslbindconf]), where unset fields fall back on the bind line's.
+type Settings struct {
+	// ALPN are the protocols offered ("alpn"), nil = unset; NoALPN is
+	// "no-alpn" (none offered, overriding the bind line's).
+	ALPN   []string
+	NoALPN bool
+	// CA is "ca-file", CRL "crl-file" (nil = unset).
+	CA, CRL *CAFile
+	// Verify is "verify": "none", "optional", "required" ("" = unset,
+	// none).
+	Verify string
+	// NoCANames is "no-ca-names": the CA names are not sent with the
+	// certificate request.
+	NoCANames bool
+	// Ciphers, Ciphersuites and Curves are the OpenSSL strings of
+	// "ciphers", "ciphersuites", "curves" ("" = unset); Ecdhe is "ecdhe",
+	// used when Curves is unset.
+	Ciphers, Ciphersuites, Curves, Ecdhe string
+	// Versions are ssl-min-ver/ssl-max-ver on a crt-list line (0 =
+	// unset), which replace the bind line's bounds as in HAProxy.
+	MinVer, MaxVer int
+}
+
+// Entry is one certificate of a bind line with its SNI filters and, from
+// a crt-list line, its own settings.
+type Entry struct {
+	Cert *Cert
+	// Filters are a crt-list line's SNI filters as written ("a.com",
+	// "*.a.com", "!b.a.com"); with any filter, the certificate's own names
+	// are not used (HAProxy).
+	Filters []string
+	// Conf is the crt-list line's [sslbindconf] (nil = none).
+	Conf *Settings
+}
+
+// Bind is everything a bind line's "ssl" resolves from.
+type Bind struct {
+	Settings
+	// Entries are the certificates in the order loaded ("crt", "crt-list"
+	// lines); the first one is the default certificate.
+	Entries []Entry
+	// StrictSNI is "strict-sni": no default certificate.
+	StrictSNI bool
+	// Versions are the bind line's version keywords, global defaults
+	// inherited.
+	Versions Versions
+	// NoTickets is "no-tls-tickets"; TicketKeys the keys of
+	// "tls-ticket-keys" (encrypting key first, nil = random ones).
+	NoTickets  bool
+	TicketKeys [][32]byte
+	// Now is the clock of the CRL checks (nil = time.Now).
+	Now func() time.Time
+}
+
+// Error is a Build failure: HAProxy's message (Msg, as in "Proxy 'x':
+// <Msg> for bind 'y'") and, when lb's reason differs, Why.
+type Error struct{ Msg, Why string }
+
+func (e *Error) Error() string {
+	if e.Why == "" {
+		return e.Msg
+	}
+	return e.Msg + " (" + e.Why + ")"
+}
+
+// entryConf is an entry's settings resolved into a template.
+type entryConf struct {
+	tmpl      *tls.Config
+	alpn      []string
+	positive  map[string]bool
+	negatives map[string]bool
+}
+
+// server is a built bind: the selection state behind the Config.
+type server struct {
+	base    *tls.Config
+	entries []Entry
+	confs   []*entryConf
+	exact   map[string][]int
+	wild    map[string][]int
+	strict  bool
+}
+
+// Build resolves b into a server-side tls.Config: the certificate is
+// chosen per client hello by SNI as HAProxy does (exact name, then
+// wildcard of the first label, then the first certificate unless
+// strict-sni), and among a name's certificates of several key types by
+// what the client supports (ECDSA first, then RSA). A crt-list line's
+// settings apply to the handshakes that select it (GetConfigForClient).
+// Session tickets are keyed with TicketKeys, or random keys, so that the
+// per-line configurations share them; the process may replace them with
+// SetSessionTicketKeys on the returned Config.
+func (b *Bind) Build() (*tls.Config, error) {
+	if len(b.Entries) == 0 {
+		return nil, &Error{Msg: "no SSL certificate specified"}
+	}
+	vr, err := b.Versions.Resolve()
+	if err != nil {
+		return nil, &Error{Msg: err.Error()}
+	}
+	now := b.Now
+	if now == nil {
+		now = time.Now
+	}
+	s := &server{entries: b.Entries, exact: map[string][]int{}, wild: map[string][]int{}, strict: b.StrictSNI}
+	baseConf, err := b.template(&b.Settings, nil, vr, now)
+	if err != nil {
+		return nil, err
+	}
+	for i, e := range b.Entries {
+		ec := baseConf
+		if e.Conf != nil {
+			ec, err = b.template(&b.Settings, e.Conf, vr, now)
+			if err != nil {
+				return nil, err
+			}
+		}
+		ec = &entryConf{tmpl: ec.tmpl, alpn: ec.alpn, positive: map[string]bool{}, negatives: map[string]bool{}}
+		names := e.Cert.Names
+		if len(e.Filters) > 0 {
+			names = e.Filters
+		}
+		for _, n := range names {
+			n = strings.ToLower(n)
+			neg := strings.HasPrefix(n, "!")
+			n = strings.TrimPrefix(n, "!")
+			wild := strings.HasPrefix(n, "*")
+			n = strings.TrimPrefix(n, "*")
+			key := n
+			if wild {
+				key = "*" + n
+			}
+			switch {
+			case n == "" || (neg && wild):
+				// "!*" filters are no-ops in HAProxy.
+			case neg:
+				ec.negatives[n] = true
+			case ec.positive[key]:
+				// a duplicate on the same line
+			case wild:
+				ec.positive[key] = true
+				s.wild[n] = append(s.wild[n], i)
+			default:
+				ec.positive[key] = true
+				s.exact[n] = append(s.exact[n], i)
+			}
+		}
+		s.confs = append(s.confs, ec)
+	}
+	s.base = baseConf.tmpl.Clone()
+	s.base.NextProtos = baseConf.alpn
+	s.base.SessionTicketsDisabled = b.NoTickets
+	keys := b.TicketKeys
+	if keys == nil {
+		var k [32]byte
+		if _, err := rand.Read(k[:]); err != nil {
+			return nil, &Error{Msg: "unable to generate session ticket keys", Why: err.Error()}
+		}
+		keys = [][32]byte{k}
+	}
+	s.base.SetSessionTicketKeys(keys)
+	s.base.GetCertificate = s.getCertificate
+	s.base.GetConfigForClient = s.getConfigForClient
+	return s.base, nil
+}
+
+// template resolves the bind's settings, overridden by line's (nil = none).
+func (b *Bind) template(bind, line *Settings, vr VersionRange, now func() time.Time) (*entryConf, error) {
+	pick := func(f func(*Settings) string) string {
+		if line != nil && f(line) != "" {
+			return f(line)
+		}
+		return f(bind)
+	}
+	c := &tls.Config{MinVersion: vr.Min, MaxVersion: vr.Max}
+	if c.MinVersion < tls.VersionTLS10 {
+		c.MinVersion = tls.VersionTLS10
+	}
+	if line != nil && line.MinVer != 0 {
+		c.MinVersion = max(versionIDs[line.MinVer], tls.VersionTLS10)
+	}
+	if line != nil && line.MaxVer != 0 {
+		if line.MaxVer == SSLv3 {
+			return nil, &Error{Msg: "all SSL/TLS versions are disabled"}
+		}
+		c.MaxVersion = versionIDs[line.MaxVer]
+	}
+	if c.MinVersion > c.MaxVersion {
+		return nil, &Error{Msg: "all SSL/TLS versions are disabled"}
+	}
+	if s := pick(func(s *Settings) string { return s.Ciphers }); s != "" {
+		ids, err := Ciphers(s)
+		if err != nil {
+			return nil, &Error{Msg: fmt.Sprintf("unable to set SSL cipher list to '%s'", s), Why: err.Error()}
+		}
+		c.CipherSuites = ids
+	}
+	if s := pick(func(s *Settings) string { return s.Ciphersuites }); s != "" && c.MaxVersion >= tls.VersionTLS13 {
+		if err := Ciphersuites(s); err != nil {
+			return nil, &Error{Msg: fmt.Sprintf("unable to set TLS 1.3 cipher suites to '%s'", s), Why: err.Error()}
+		}
+	}
+	if s := pick(func(s *Settings) string { return s.Curves }); s != "" {
+		ids, err := Curves(s)
+		if err != nil {
+			return nil, &Error{Msg: fmt.Sprintf("unable to set SSL curves list to '%s'", s), Why: err.Error()}
+		}
+		c.CurvePreferences = ids
+	} else if s := pick(func(s *Settings) string { return s.Ecdhe }); s != "" {
+		ids, err := Curves(s)
+		if err != nil {
+			return nil, &Error{Msg: fmt.Sprintf("unable to set elliptic named curve to '%s'", s), Why: err.Error()}
+		}
+		c.CurvePreferences = ids
+	}
+	alpn := bind.ALPN
+	if bind.NoALPN {
+		alpn = nil
+	}
+	if line != nil && line.NoALPN {
+		alpn = nil
+	} else if line != nil && line.ALPN != nil {
+		alpn = line.ALPN
+	}
+	ca, crl := bind.CA, bind.CRL
+	if line != nil && line.CA != nil {
+		ca = line.CA
+	}
+	if line != nil && line.CRL != nil {
+		crl = line.CRL
+	}
+	noNames := bind.NoCANames || (line != nil && line.NoCANames)
+	switch pick(func(s *Settings) string { return s.Verify }) {
+	case "", "none":
+	case "optional", "required":
+		if ca == nil {
+			return nil, &Error{Msg: "verify is enabled but no CA file specified"}
+		}
+		required := pick(func(s *Settings) string { return s.Verify }) == "required"
+		var crls []*x509.RevocationList
+		if crl != nil {
+			crls = append(append(crls, crl.CRLs...), ca.CRLs...)
+		}
+		setVerify(c, ca, crl != nil, crls, required, noNames, now)
+	}
+	return &entryConf{tmpl: c, alpn: alpn}, nil
+}
+
+// setVerify sets client certificate verification. Without no-ca-names,
+// crypto/tls verifies against ClientCAs (and sends their names); with it,
+// the chain is verified here against the same roots, with the same
+// rules, and no names are sent. With a crl-file, every verified chain is
+// checked against the CRLs (CheckCRL).
+func setVerify(c *tls.Config, ca *CAFile, withCRL bool, crls []*x509.RevocationList, required, noNames bool, now func() time.Time) {
+	pool := ca.Pool()
+	crlCheck := func(chains [][]*x509.Certificate) error {
+		if !withCRL || len(chains) == 0 {
+			return nil
+		}
+		var first error
+		for _, ch := range chains {
+			err := CheckCRL(ch, crls, now())
+			if err == nil {
+				return nil
+			}
+			if first == nil {
+				first = err
+			}
+		}
+		return first
+	}
+	if !noNames {
+		c.ClientCAs = pool
+		c.ClientAuth = tls.VerifyClientCertIfGiven
+		if required {
+			c.ClientAuth = tls.RequireAndVerifyClientCert
+		}
+		c.VerifyPeerCertificate = func(_ [][]byte, chains [][]*x509.Certificate) error { return crlCheck(chains) }
+		return
+	}
+	c.ClientAuth = tls.RequestClientCert
+	if required {
+		c.ClientAuth = tls.RequireAnyClientCert
+	}
+	c.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
+		if len(raw) == 0 {
+			return nil
+		}
+		var certs []*x509.Certificate
+		for _, r := range raw {
+			x, err := x509.ParseCertificate(r)
+			if err != nil {
+				return fmt.Errorf("tls: failed to parse client certificate: %w", err)
+			}
+			certs = append(certs, x)
+		}
+		inter := x509.NewCertPool()
+		for _, x := range certs[1:] {
+			inter.AddCert(x)
+		}
+		chains, err := certs[0].Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter,
+			CurrentTime: now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+		if err != nil {
+			return fmt.Errorf("tls: failed to verify client certificate: %w", err)
+		}
+		return crlCheck(chains)
+	}
+}
+
+// ErrNoSNIMatch fails a strict-sni handshake without a matching name.
+var ErrNoSNIMatch = errors.New("tls: no certificate matches the server name (strict-sni)")
+
+// choose returns the entry and chain for a client hello.
+func (s *server) choose(h *tls.ClientHelloInfo) (int, *tls.Certificate, error) {
+	name := strings.ToLower(h.ServerName)
+	if name != "" {
+		if i, c := s.pick(h, s.exact[name], ""); c != nil {
+			return i, c, nil
+		}
+		if dot := strings.IndexByte(name, '.'); dot >= 0 {
+			if i, c := s.pick(h, s.wild[name[dot:]], name); c != nil {
+				return i, c, nil
+			}
+		}
+	}
+	if s.strict {
+		return 0, nil, ErrNoSNIMatch
+	}
+	return 0, s.chainFor(h, []int{0}), nil
+}
+
+// pick chooses among the candidate entries of one level; name, for a
+// wildcard level, drops the entries whose line excludes it ("!name").
+func (s *server) pick(h *tls.ClientHelloInfo, cands []int, name string) (int, *tls.Certificate) {
+	var ok []int
+	for _, i := range cands {
+		if name != "" && s.confs[i].negatives[name] {
+			continue
+		}
+		ok = append(ok, i)
+	}
+	if len(ok) == 0 {
+		return 0, nil
+	}
+	c := s.chainFor(h, ok)
+	for _, i := range ok {
+		if slices.Contains(s.entries[i].Cert.Chains, c) {
+			return i, c
+		}
+	}
+	return ok[0], c
+}
+
+// chainFor chooses by key type, as HAProxy: an ECDSA certificate when the
+// client supports it, else an RSA one it supports, else any it supports,
+// else the first.
+func (s *server) chainFor(h *tls.ClientHelloInfo, cands []int) *tls.Certificate {
+	var all []*tls.Certificate
+	for _, i := range cands {
+		all = append(all, s.entries[i].Cert.Chains...)
+	}
+	for _, want := range []func(*tls.Certificate) bool{
+		func(c *tls.Certificate) bool { _, ok := c.PrivateKey.(*ecdsa.PrivateKey); return ok },
+		func(c *tls.Certificate) bool { _, ok := c.PrivateKey.(*rsa.PrivateKey); return ok },
+		func(c *tls.Certificate) bool { return true },
+	} {
+		for _, c := range all {
+			if want(c) && h.SupportsCertificate(c) == nil {
+				return c
+			}
+		}
+	}
+	return all[0]
+}
+
+func (s *server) getCertificate(h *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	_, c, err := s.choose(h)
+	return c, err
+}
+
+// getConfigForClient returns nil (the base Config) when the chosen entry
+// has the bind line's settings and ALPN needs no adjustment; otherwise a
+// clone of the base (sharing its ticket keys) with the entry's settings.
+// When the client's ALPN protocols share none with the offered ones, the
+// handshake goes on without ALPN, as OpenSSL's callback answers NOACK
+// (crypto/tls would fail it).
+func (s *server) getConfigForClient(h *tls.ClientHelloInfo) (*tls.Config, error) {
+	i, c, err := s.choose(h)
+	if err != nil {
+		return nil, err
+	}
+	ec := s.confs[i]
+	alpn := ec.alpn
+	if len(h.SupportedProtos) > 0 && len(alpn) > 0 && !slices.ContainsFunc(alpn, func(p string) bool {
+		return slices.Contains(h.SupportedProtos, p)
+	}) {
+		alpn = nil
+	}
+	if s.entries[i].Conf == nil && slices.Equal(alpn, s.base.NextProtos) {
+		return nil, nil
+	}
+	cfg := s.base.Clone()
+	cfg.GetConfigForClient, cfg.GetCertificate = nil, nil
+	cfg.Certificates = []tls.Certificate{*c}
+	t := ec.tmpl
+	cfg.MinVersion, cfg.MaxVersion = t.MinVersion, t.MaxVersion
+	cfg.CipherSuites, cfg.CurvePreferences = t.CipherSuites, t.CurvePreferences
+	cfg.ClientAuth, cfg.ClientCAs, cfg.VerifyPeerCertificate = t.ClientAuth, t.ClientCAs, t.VerifyPeerCertificate
+	cfg.NextProtos = alpn
+	return cfg, nil
+}
