@@ -57,6 +57,10 @@ func selfSigned(t *testing.T, cn string) string {
 // all along and none failing; the listener is the same socket throughout.
 func scenarioTLSRenewal(w *world) {
 	t := w.t
+	// From a fresh start: the scenario before may leave lb.service running alone,
+	// which lb.socket refuses to join.
+	w.run("systemctl", "stop", unitSvc)
+	w.resetFailed()
 	w.ensureSocketService()
 	w.sh("mkdir -p /etc/lb/tls && chown root:lb /etc/lb/tls && chmod 750 /etc/lb/tls")
 	putCert := func(cn string) {
