@@ -435,12 +435,7 @@ frontend fe
 		if err != nil || code != 200 {
 			t.Fatalf("TLS request: %d %v", code, err)
 		}
-		line = waitLine(t, out, "127.0.0.1:")
-		for _, l := range strings.Split(out.String(), "\n") {
-			if strings.Contains(l, "GET / HTTP/1.1") {
-				line = l
-			}
-		}
+		line = waitLineWith(t, out, `"GET / HTTP/1.1"`)
 		if !strings.Contains(line, "] fe~ fe/<NOSRV> ") {
 			t.Errorf("TLS request logged as %q", line)
 		}
@@ -570,5 +565,22 @@ frontend fe
 		if resumes(p4, p4) {
 			t.Errorf("TLS %x: a session resumed on a listener with no-tls-tickets", v)
 		}
+	}
+}
+
+// waitLineWith waits for a line of out containing sub and returns it.
+func waitLineWith(t *testing.T, out *outFile, sub string) string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		for _, l := range strings.Split(out.String(), "\n") {
+			if strings.Contains(l, sub) {
+				return l
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no line with %q; output:\n%s", sub, out.String())
+		}
+		time.Sleep(20 * time.Millisecond) // polling a log: there is no other signal
 	}
 }
