@@ -50,7 +50,8 @@ bench-deps:
 # systemd container (needs root).
 # The engine's packages run again under the race detector, and the proxy package once more on
 # its goroutine engine (the event loops serve its tests by default).
-ENGINE_PKGS := ./internal/proxy/ ./internal/rules/ ./internal/balance/ ./internal/listener/ ./internal/http1/
+ENGINE_PKGS := ./internal/proxy/ ./internal/rules/ ./internal/balance/ ./internal/listener/ ./internal/http1/ \
+	./internal/tlsconf/ ./internal/ticketkeys/
 test: deps build
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 25m ./...
