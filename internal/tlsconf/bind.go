@@ -369,8 +369,14 @@ func (s *server) pick(h *tls.ClientHelloInfo, cands []int, name string) (int, *t
 
 // chainFor chooses by key type, as HAProxy: an ECDSA certificate when the
 // client supports it, else an RSA one it supports, else any it supports,
-// else the first.
+// else the first. The candidates already answer for the name the client
+// asked (or are the default): SupportsCertificate is asked about the rest
+// only (versions, suites, signature schemes, curves), since its own name
+// check knows neither a certificate's CN nor a crt-list's filters.
 func (s *server) chainFor(h *tls.ClientHelloInfo, cands []int) *tls.Certificate {
+	hn := *h
+	hn.ServerName = ""
+	h = &hn
 	var all []*tls.Certificate
 	for _, i := range cands {
 		all = append(all, s.entries[i].Cert.Chains...)

@@ -584,3 +584,45 @@ func waitLineWith(t *testing.T, out *outFile, sub string) string {
 		time.Sleep(20 * time.Millisecond) // polling a log: there is no other signal
 	}
 }
+
+// TestTLSKeyTypeChoice: with an RSA and an ECDSA certificate for the same name (two crt
+// lines, names in the CN only), a client that supports ECDSA gets the ECDSA one and a client
+// that supports RSA only gets the RSA one, on lb as on HAProxy.
+func TestTLSKeyTypeChoice(t *testing.T) {
+	ca := newTestCA(t, "lb test CA")
+	dir := t.TempDir()
+	rc, rk := ca.issue(t, "multi.test", nil, false, true)
+	ec, ek := ca.issue(t, "multi.test", nil, false, false)
+	rsaFile := writeFile(t, dir, "rsa.pem", rc, rk)
+	ecFile := writeFile(t, dir, "ecdsa.pem", ec, ek)
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cfg := writeConfig(t, fmt.Sprintf(`
+defaults
+    mode http
+    timeout client 5s
+    timeout server 5s
+    timeout connect 2s
+frontend fe
+    bind %s ssl crt %s crt %s
+    http-request return status 200 content-type text/plain string ok
+`, addr, rsaFile, ecFile))
+	checkLB(t, cfg)
+	onLBAndHAProxy(t, cfg, addr, func(t *testing.T, out *outFile) {
+		keyOf := func(cc *tls.Config) string {
+			cc.InsecureSkipVerify, cc.ServerName = true, "multi.test"
+			_, _, cs, err := tlsGet(t, addr, cc, "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return fmt.Sprintf("%T", cs.PeerCertificates[0].PublicKey)
+		}
+		if k := keyOf(&tls.Config{}); k != "*ecdsa.PublicKey" {
+			t.Errorf("a client supporting ECDSA got %s", k)
+		}
+		rsaOnly := &tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}}
+		if k := keyOf(rsaOnly); k != "*rsa.PublicKey" {
+			t.Errorf("an RSA-only client got %s", k)
+		}
+	})
+}
