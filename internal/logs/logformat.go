@@ -629,8 +629,10 @@ func (f *LogFormat) appendNode(b []byte, n *fmtNode, r *TCPLog, lastSpace bool) 
 				s = "<NOSRV>"
 			}
 			b = appendText(b, s, n.flags)
-		case kSSLCipher, kSSLVersion:
-			b = appendText(b, "", n.flags) // lb terminates no TLS
+		case kSSLCipher:
+			b = appendText(b, r.SSLCipher, n.flags)
+		case kSSLVersion:
+			b = appendText(b, r.SSLVersion, n.flags)
 		case kTh:
 			b = appendMS(b, r.Th)
 		case kTw:

@@ -26,8 +26,10 @@ type TCPLog struct {
 	// An empty Server prints "<NOSRV>".
 	Frontend, Backend, Server string
 	// TLS says the client connection is TLS: %ft prints '~' after the
-	// frontend's name.
-	TLS bool
+	// frontend's name. SSLCipher and SSLVersion are its suite and version
+	// as OpenSSL names them (%sslc, %sslv; "" prints "-").
+	TLS                   bool
+	SSLCipher, SSLVersion string
 	// Tw is the time waiting in queues, Tc the time to connect to the
 	// server, Tt the total time (%Tw/%Tc/%Tt), printed in milliseconds; a
 	// negative value prints -1 (the step was never reached).

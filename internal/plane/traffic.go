@@ -14,6 +14,7 @@ import (
 	"lb/internal/proxy"
 	"lb/internal/rules"
 	"lb/internal/systemd"
+	"lb/internal/tlsconf"
 )
 
 // Logs opens the loggers of "log" lines: one logs.Logger per distinct set of lines, kept
@@ -324,6 +325,9 @@ func tcpLogOf(r *proxy.LogRecord) logs.TCPLog {
 		Retries: r.Retries, Redispatched: r.Redispatch, SrvQueue: r.SrvQueue, BeQueue: r.BackendQueue,
 		BindID: r.BindID, ServerLocal: r.ServerLocal, ServerAddr: r.ServerAddr,
 		SessionID: r.SessionID, TLS: r.TLS,
+	}
+	if r.TLS {
+		rec.SSLCipher, rec.SSLVersion = tlsconf.CipherName(r.TLSCipher), tlsconf.VersionName(r.TLSVersion)
 	}
 	if rec.Server == "<NOSRV>" {
 		rec.Server = ""

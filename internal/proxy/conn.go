@@ -488,9 +488,13 @@ func (c *Conn) logStream(be *Backend) *rules.Stream {
 // chosen.
 func (c *Conn) newLogRecord() LogRecord {
 	f := c.f
-	return LogRecord{Client: c.client, Local: c.local, Accept: c.accept, Frontend: f.cfg.Name,
+	r := LogRecord{Client: c.client, Local: c.local, Accept: c.accept, Frontend: f.cfg.Name,
 		Bind: c.bind.cfg.Name, BindID: c.bind.cfg.ID, SessionID: c.id, Th: c.th,
-		Backend: f.cfg.Name, Server: "<NOSRV>", Tw: -1, Tc: -1, Td: -1, Termination: "--", TLS: c.tls != nil}
+		Backend: f.cfg.Name, Server: "<NOSRV>", Tw: -1, Tc: -1, Td: -1, Termination: "--"}
+	if t := c.tls; t != nil {
+		r.TLS, r.TLSVersion, r.TLSCipher = true, t.Version, t.CipherSuite
+	}
+	return r
 }
 
 // releaseRules gives c's stream and buffered data back to their pools; a

@@ -260,8 +260,11 @@ type LogRecord struct {
 	// stream for its log line (FrontendConfig.LogStream).
 	Stream *rules.Stream
 
-	// TLS says the client connection is TLS (%ft ends with '~').
-	TLS bool
+	// TLS says the client connection is TLS (%ft ends with '~');
+	// TLSVersion and TLSCipher are what its handshake chose (%sslv,
+	// %sslc), 0 when it is not TLS.
+	TLS                   bool
+	TLSVersion, TLSCipher uint16
 	// ConnError, when set, makes the record that of a connection that
 	// failed before it became a session (a TLS handshake): HAProxy logs
 	// it as "client [date] frontend/listener: ConnError", nothing else.

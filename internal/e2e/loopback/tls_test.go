@@ -626,3 +626,76 @@ frontend fe
 		}
 	})
 }
+
+// TestTLSLogVars: %ft, %sslv and %sslc, and the ssl_fc fetches in a log-format, print what
+// HAProxy prints for the same handshake.
+func TestTLSLogVars(t *testing.T) {
+	ca := newTestCA(t, "lb test CA")
+	dir := t.TempDir()
+	c, k := ca.issue(t, "x.test", []string{"x.test"}, false, false)
+	crt := writeFile(t, dir, "x.pem", c, k)
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cfg := writeConfig(t, fmt.Sprintf(`
+global
+    log stdout format raw local0
+defaults
+    mode http
+    log global
+    timeout client 5s
+    timeout server 5s
+    timeout connect 2s
+frontend fe
+    bind %s ssl crt %s
+    log-format "line %%ft %%sslv %%sslc %%[ssl_fc] %%[ssl_fc_protocol] %%[ssl_fc_cipher] %%[ssl_fc_sni] %%[ssl_fc_has_sni] %%[ssl_c_used]"
+    http-request return status 200 content-type text/plain string ok
+`, addr, crt))
+	checkLB(t, cfg)
+	onLBAndHAProxy(t, cfg, addr, func(t *testing.T, out *outFile) {
+		cc := &tls.Config{InsecureSkipVerify: true, ServerName: "x.test", MaxVersion: tls.VersionTLS12,
+			CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}}
+		if _, _, _, err := tlsGet(t, addr, cc, "/"); err != nil {
+			t.Fatal(err)
+		}
+		got := waitLineWith(t, out, "line ")
+		want := "line fe~ TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256 1 TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256 x.test 1 0"
+		if got != want {
+			t.Errorf("log line\n got %q\nwant %q", got, want)
+		}
+	})
+}
+
+// TestTLSRedirectScheme: the usual "redirect scheme https unless { ssl_fc }" sends a plain
+// request to https and serves a TLS one, on lb as on HAProxy.
+func TestTLSRedirectScheme(t *testing.T) {
+	ca := newTestCA(t, "lb test CA")
+	dir := t.TempDir()
+	c, k := ca.issue(t, "x.test", []string{"x.test"}, false, false)
+	crt := writeFile(t, dir, "x.pem", c, k)
+	plain, secure := freePort(t), freePort(t)
+	cfg := writeConfig(t, fmt.Sprintf(`
+defaults
+    mode http
+    timeout client 5s
+    timeout server 5s
+    timeout connect 2s
+frontend fe
+    bind 127.0.0.1:%d
+    bind 127.0.0.1:%d ssl crt %s
+    http-request redirect scheme https code 301 unless { ssl_fc }
+    http-request return status 200 content-type text/plain string secure
+`, plain, secure, crt))
+	checkLB(t, cfg)
+	onLBAndHAProxy(t, cfg, fmt.Sprintf("127.0.0.1:%d", plain), func(t *testing.T, out *outFile) {
+		hc := dialHTTP(t, fmt.Sprintf("127.0.0.1:%d", plain))
+		hc.send("GET /a?b HTTP/1.1\r\nHost: x.test\r\n\r\n")
+		head, _ := hc.response()
+		if f := respFields(head); !strings.HasPrefix(head, "HTTP/1.1 301") || len(f["location"]) != 1 || f["location"][0] != "https://x.test/a?b" {
+			t.Errorf("plain request: %q", head)
+		}
+		code, body, _, err := tlsGet(t, fmt.Sprintf("127.0.0.1:%d", secure), &tls.Config{InsecureSkipVerify: true}, "/a")
+		if err != nil || code != 200 || body != "secure" {
+			t.Errorf("TLS request: %d %q %v", code, body, err)
+		}
+	})
+}
