@@ -137,7 +137,7 @@ func TestIssue5Systemd(t *testing.T) {
 		{"e_Kill9Main_RestartOnFailure_NoRefused", scenarioKill9Socket},
 		{"g_Stop_DrainsSessions_NoProcessLeft", scenarioStopDrains},
 		{"d_RestartSelfBound_FDStoreNeverRefuses", scenarioRestartFDStore},
-		{"h_TLSCertificateRenewedOnReload_NoFailure", scenarioTLSRenewal},
+		{"h_TLSCertificateRenewedOnReload_SessionsResumeAcrossRestart", scenarioTLSRenewal},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			w := w.in(t)

@@ -54,7 +54,8 @@ func selfSigned(t *testing.T, cn string) string {
 }
 
 // (h) A renewed certificate is served after `systemctl reload`, with TLS clients connecting
-// all along and none failing; the listener is the same socket throughout.
+// all along and none failing; the listener is the same socket throughout. Then sessions
+// resume across a reload and `systemctl restart`s.
 func scenarioTLSRenewal(w *world) {
 	t := w.t
 	// From a fresh start: the scenario before may leave lb.service running alone,
@@ -95,5 +96,24 @@ func scenarioTLSRenewal(w *world) {
 	requireNoFailure(t, "after the renewal", after)
 	if len(after.Certs) != 1 || after.Certs["site-v2.test"] != 20 {
 		t.Errorf("after the reload, certificates served: %v; want only site-v2.test", after.Certs)
+	}
+
+	// The session ticket keys are kept in the fd store with the listener: one client
+	// resuming its session all along has one full handshake, its first, across a reload and
+	// two restarts.
+	resume := w.startLoad(true, "-addr", tlsAddr, "-tls", "-resume", "-c", "1", "-rate", "200", "-timeout", "5s")
+	if out, err := w.reload(); err != nil {
+		resume.stop()
+		t.Fatalf("reload: %v\n%s", err, out)
+	}
+	for i := 0; i < 2; i++ {
+		time.Sleep(300 * time.Millisecond) // resume on the new process a while
+		w.run("systemctl", "restart", unitSvc)
+	}
+	time.Sleep(300 * time.Millisecond)
+	rr := resume.stop()
+	requireNoFailure(t, "TLS sessions across a reload and restarts", rr)
+	if rr.Full != 1 {
+		t.Errorf("%d full handshakes of %d connections across a reload and 2 restarts; want 1 (the first)", rr.Full, rr.Total)
 	}
 }

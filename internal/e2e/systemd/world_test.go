@@ -119,7 +119,9 @@ type Report struct {
 	Seconds  float64 `json:"seconds"`
 	MaxMilli float64 `json:"max_ms"`
 	// Certs counts TLS connections by the served certificate's common name (-tls).
-	Certs  map[string]int64 `json:"certs"`
+	Certs map[string]int64 `json:"certs"`
+	// Full counts the TLS handshakes that did not resume a session (-tls).
+	Full   int64 `json:"full"`
 	Errors []struct {
 		At   float64 `json:"at"`
 		Kind string  `json:"kind"`

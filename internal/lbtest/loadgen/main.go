@@ -3,7 +3,7 @@
 // kind of failure separately.
 //
 //	loadgen -addr 127.0.0.1:8080 [-mode http|tcp] [-c 4] [-rate 400] [-d 10s] [-n 0]
-//	        [-path /] [-timeout 2s] [-hold 0] [-ready FILE] [-tls] [-sni NAME]
+//	        [-path /] [-timeout 2s] [-hold 0] [-ready FILE] [-tls] [-sni NAME] [-resume]
 //
 // It runs until SIGTERM or SIGINT, until -d has passed or until -n requests were made. When the
 // first request succeeds it prints the line "ready" on stdout (and creates -ready FILE when
@@ -13,7 +13,9 @@
 // Modes: http sends "GET PATH HTTP/1.1" with "Connection: close" and reads the response and its
 // body: a 2xx status is ok, any other is non2xx. tcp writes "ping\n" and expects "ping\n" back
 // (an echo server behind the load balancer). With -tls each connection is TLS (the certificate
-// is not verified: the report counts the subject common names served, in Certs).
+// is not verified: the report counts the subject common names served, in Certs); with -resume
+// too, every connection offers the session of the last one (one session cache for all
+// workers), and the report counts the handshakes that were not resumed, in Full.
 package main
 
 import (
@@ -50,6 +52,8 @@ type Report struct {
 	MaxMilli float64 `json:"max_ms"`  // slowest successful request
 	// Certs counts the connections by the common name of the certificate served (-tls).
 	Certs map[string]int64 `json:"certs,omitempty"`
+	// Full counts the TLS handshakes that did not resume a session (-tls).
+	Full int64 `json:"full"`
 	// Errors samples the first failures, in order, with the time since start.
 	Errors []Sample `json:"errors,omitempty"`
 }
@@ -106,6 +110,8 @@ type config struct {
 	ready   string
 	tls     bool
 	sni     string
+	resume  bool
+	cache   tls.ClientSessionCache
 }
 
 func main() {
@@ -122,10 +128,14 @@ func main() {
 	flag.StringVar(&cfg.ready, "ready", "", "create this `file` once the first request succeeded")
 	flag.BoolVar(&cfg.tls, "tls", false, "speak TLS (the certificate is not verified)")
 	flag.StringVar(&cfg.sni, "sni", "", "TLS server name to send (-tls)")
+	flag.BoolVar(&cfg.resume, "resume", false, "resume TLS sessions from one cache shared by the workers (-tls)")
 	flag.Parse()
 	if cfg.workers < 1 || (cfg.mode != "http" && cfg.mode != "tcp") || flag.NArg() > 0 {
 		flag.Usage()
 		os.Exit(2)
+	}
+	if cfg.resume {
+		cfg.cache = tls.NewLRUClientSessionCache(16)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -212,7 +222,7 @@ func run(ctx context.Context, cfg config, out io.Writer) Report {
 	r.Errors = c.samples
 	c.mu.Unlock()
 	certs.mu.Lock()
-	r.Certs = certs.n
+	r.Certs, r.Full = certs.n, certs.full
 	certs.mu.Unlock()
 	return r
 }
@@ -225,13 +235,19 @@ func request(cfg config) (kind string, err error) {
 	}
 	defer conn.Close()
 	if cfg.tls {
-		tc := tls.Client(conn, &tls.Config{InsecureSkipVerify: true, ServerName: cfg.sni})
+		tc := tls.Client(conn, &tls.Config{InsecureSkipVerify: true, ServerName: cfg.sni, ClientSessionCache: cfg.cache})
 		_ = tc.SetDeadline(time.Now().Add(cfg.timeout))
 		if err := tc.Handshake(); err != nil {
 			return failure("handshake", err)
 		}
-		if pc := tc.ConnectionState().PeerCertificates; len(pc) > 0 {
+		cs := tc.ConnectionState()
+		if pc := cs.PeerCertificates; len(pc) > 0 {
 			servedCert(pc[0].Subject.CommonName)
+		}
+		if !cs.DidResume {
+			certs.mu.Lock()
+			certs.full++
+			certs.mu.Unlock()
 		}
 		conn = tc
 	}
@@ -275,8 +291,9 @@ func request(cfg config) (kind string, err error) {
 
 // certs counts the certificates served by common name (-tls).
 var certs struct {
-	mu sync.Mutex
-	n  map[string]int64
+	mu   sync.Mutex
+	n    map[string]int64
+	full int64
 }
 
 func servedCert(cn string) {
