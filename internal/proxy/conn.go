@@ -84,6 +84,9 @@ type Conn struct {
 	// session log: a failed TLS handshake).
 	tls     *tls.ConnectionState
 	connErr string
+	// sock is the socket under a TLS client connection (nil when plain):
+	// what Park watches.
+	sock net.Conn
 
 	// st is the rules stream (nil when the frontend has no rules) and req
 	// the client's data read with the PROXY header or while inspecting,
@@ -218,7 +221,9 @@ func (c *Conn) aborted() bool { return c.dead.Load() }
 // Park reports false, and resume is not called, when c cannot be parked:
 // data is already waiting, the client socket exposes no descriptor, or the
 // platform has no private epoll set (outside Linux). The handler then
-// reads at once.
+// reads at once. A TLS client is parked on its socket: the caller has seen
+// a read through TLS time out with nothing, so no complete record waits
+// above the socket.
 func (c *Conn) Park(deadline time.Time, resume func()) bool {
 	return c.parkClient(deadline, resume)
 }

@@ -95,7 +95,11 @@ func (c *Conn) parkClient(due time.Time, resume func()) bool {
 	if p == nil {
 		return false
 	}
-	r, ok := rawOf(c.c)
+	s := c.c
+	if c.sock != nil {
+		s = c.sock // see tls.go
+	}
+	r, ok := rawOf(s)
 	if !ok || !idleFD(r.fd) {
 		return false
 	}

@@ -17,8 +17,10 @@ import (
 // tcp-request session rules, as in HAProxy: the session rules (and
 // everything after them) see the handshake's outcome (ssl_fc, ssl_c_*).
 // A TLS connection is served by goroutines: the event loops and splice
-// move raw bytes, and the keep-alive parking needs a socket with no
-// plaintext buffered above it, which crypto/tls cannot tell.
+// move raw bytes. A keep-alive TLS client is parked on its socket like a
+// plain one (Conn.Park), once a read timed out with nothing: crypto/tls
+// then holds no complete record, so whatever comes next comes from the
+// socket.
 
 // prefixConn replays bytes read before the handshake (with the PROXY
 // header) ahead of the socket's.
@@ -60,7 +62,7 @@ func (c *Conn) handshake(cfg *tls.Config) bool {
 	}
 	tc := tls.Server(raw, cfg)
 	c.mu.Lock()
-	c.c = tc
+	c.sock, c.c = c.c, tc
 	c.mu.Unlock()
 	if c.aborted() {
 		return false

@@ -23,6 +23,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -698,4 +699,63 @@ frontend fe
 			t.Errorf("TLS request: %d %q %v", code, body, err)
 		}
 	})
+}
+
+// TestTLSKeepAliveParked: a TLS keep-alive client that stays silent between two requests
+// (parked on its socket, with no goroutine) is served its next request, and the soft stop
+// closes it at once.
+func TestTLSKeepAliveParked(t *testing.T) {
+	ca := newTestCA(t, "lb test CA")
+	dir := t.TempDir()
+	c, k := ca.issue(t, "x.test", []string{"x.test"}, false, false)
+	crt := writeFile(t, dir, "x.pem", c, k)
+	port := freePort(t)
+	cfg := writeConfig(t, fmt.Sprintf(`
+defaults
+    mode http
+    timeout client 30s
+    timeout server 5s
+    timeout connect 2s
+    timeout http-keep-alive 30s
+frontend fe
+    bind 127.0.0.1:%d ssl crt %s
+    http-request return status 200 content-type text/plain string ok
+`, port, crt))
+	checkLB(t, cfg)
+	p := startLB(t, "-db", "-f", cfg)
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		tc, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port), &tls.Config{InsecureSkipVerify: true, MaxVersion: v})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tc.Close()
+		_ = tc.SetDeadline(time.Now().Add(10 * time.Second))
+		br := bufio.NewReader(tc)
+		for i := 0; i < 3; i++ {
+			fmt.Fprintf(tc, "GET /%d HTTP/1.1\r\nHost: x\r\n\r\n", i)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("TLS %x request %d: %v", v, i, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 200 || string(body) != "ok" {
+				t.Fatalf("TLS %x request %d: %d %q", v, i, resp.StatusCode, body)
+			}
+			// Silent long enough to be parked (lb waits 50 ms on the goroutine first).
+			time.Sleep(150 * time.Millisecond)
+		}
+		if v == tls.VersionTLS13 {
+			p.signal(syscall.SIGUSR1)
+			start := time.Now()
+			if _, err := br.ReadByte(); err == nil {
+				t.Error("the soft stop sent data to an idle TLS client")
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("the soft stop closed an idle TLS client after %v", d)
+			}
+		}
+	}
+	if code := p.wait(5 * time.Second); code != 0 {
+		t.Errorf("exit code %d after the soft stop", code)
+	}
 }
