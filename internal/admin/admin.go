@@ -6,11 +6,9 @@ package admin
 import (
 	"bufio"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -44,16 +42,26 @@ func (l Level) String() string {
 	return [...]string{"user", "operator", "admin"}[l]
 }
 
-// Command is one CLI command. Run writes the answer to w; an error is printed as the answer.
+// Command is one CLI command.
 type Command struct {
 	// Words are the fixed leading words, e.g. {"show", "info"}.
 	Words []string
-	// Help is the line "help" prints ("" = hidden).
+	// Help is the command's line in "help", in HAProxy's words and layout, without the
+	// two leading spaces ("" = hidden).
 	Help string
-	// Level is the lowest level allowed to run it.
+	// Level is the lowest level allowed to run it: below it, the answer is "Permission
+	// denied".
 	Level Level
-	Run   func(args []string, w io.Writer) error
+	// Run writes the answer to w, without the empty line that ends every answer (the
+	// server adds it). A returned error's text is written as the answer instead, as is:
+	// HAProxy's messages end with a newline, most of them.
+	Run func(args []string, w io.Writer) error
 }
+
+// ErrUnknown, returned by a command's Run before it writes anything, answers the command
+// as one lb does not know: a form of a command that lb does not have gets HAProxy's reply
+// to an unknown command, never a made-up answer.
+var ErrUnknown = errors.New("unknown command")
 
 // Server answers CLI connections on one listener.
 type Server struct {
@@ -123,25 +131,31 @@ func (s *Server) serveConn(c net.Conn) {
 		line = strings.TrimRight(line, "\r\n")
 		_ = c.SetReadDeadline(time.Time{})
 		for _, cmd := range splitCommands(line) {
-			if cmd == "_getsocks" {
+			switch cmd {
+			case "_getsocks":
 				s.getSocks(c)
 				return
-			}
-			if cmd == "prompt" {
-				interactive = !interactive
-				continue
-			}
-			if cmd == "quit" {
+			case "quit":
 				return
 			}
 			var out strings.Builder
-			s.run(cmd, &out)
-			_, _ = io.WriteString(c, out.String())
+			if cmd == "prompt" {
+				interactive = !interactive
+			} else {
+				s.Exec(cmd, &out)
+			}
+			// Every answer ends with an empty line, then the prompt in interactive mode.
+			out.WriteString("\n")
+			if interactive {
+				out.WriteString("> ")
+			}
+			if _, err := io.WriteString(c, out.String()); err != nil {
+				return
+			}
 		}
 		if !interactive {
 			return
 		}
-		_, _ = io.WriteString(c, "\n> ")
 	}
 }
 
@@ -156,13 +170,19 @@ func (s *Server) getSocks(c net.Conn) {
 	}
 }
 
-// splitCommands splits a line on unescaped ';' as HAProxy's CLI does.
+// splitCommands splits a line on unescaped ';' as HAProxy's CLI does: every part is a
+// command, an empty one too (it gets the list of commands). "\;" is a ';' in a word; other
+// escapes are left for splitWords.
 func splitCommands(line string) []string {
 	var out []string
 	var cur strings.Builder
 	for i := 0; i < len(line); i++ {
 		switch {
+		case line[i] == '\\' && i+1 < len(line) && line[i+1] == ';':
+			i++
+			cur.WriteByte(';')
 		case line[i] == '\\' && i+1 < len(line):
+			cur.WriteByte(line[i])
 			i++
 			cur.WriteByte(line[i])
 		case line[i] == ';':
@@ -172,23 +192,48 @@ func splitCommands(line string) []string {
 			cur.WriteByte(line[i])
 		}
 	}
-	out = append(out, strings.TrimSpace(cur.String()))
-	var res []string
-	for _, c := range out {
-		if c != "" {
-			res = append(res, c)
-		}
-	}
-	return res
+	return append(out, strings.TrimSpace(cur.String()))
 }
 
-func (s *Server) run(line string, w io.Writer) {
-	words := strings.Fields(line)
-	if len(words) == 0 {
-		return
+// splitWords splits a command into its words as HAProxy's cli_parse_request: words are
+// separated by spaces and tabs, a backslash makes the next character part of the word
+// ("\\" is a backslash), at most maxArgs words are read.
+func splitWords(cmd string) []string {
+	var words []string
+	i := 0
+	for len(words) < maxArgs {
+		for i < len(cmd) && (cmd[i] == ' ' || cmd[i] == '\t') {
+			i++
+		}
+		if i >= len(cmd) {
+			break
+		}
+		var w strings.Builder
+		for i < len(cmd) && cmd[i] != ' ' && cmd[i] != '\t' {
+			if cmd[i] == '\\' {
+				i++
+				if i >= len(cmd) {
+					break
+				}
+			}
+			w.WriteByte(cmd[i])
+			i++
+		}
+		words = append(words, w.String())
 	}
-	if words[0] == "help" {
-		s.help(w)
+	return words
+}
+
+// maxArgs is HAProxy's MAX_CLI_ARGS.
+const maxArgs = 64
+
+// Exec runs one command (one part of a line between ';') and writes its answer to w,
+// without the empty line that ends it. Any command gets an answer: an unknown or empty
+// one gets HAProxy's list of the commands that may have been meant.
+func (s *Server) Exec(cmd string, w io.Writer) {
+	words := splitWords(cmd)
+	if len(words) > 0 && words[0] == "help" {
+		s.usage(words, w)
 		return
 	}
 	s.mu.Lock()
@@ -202,30 +247,18 @@ func (s *Server) run(line string, w io.Writer) {
 	}
 	s.mu.Unlock()
 	if best == nil {
-		fmt.Fprintf(w, "Unknown command: '%s'\n\n", words[0])
-		s.help(w)
+		s.usage(words, w)
 		return
 	}
 	if s.Level < best.Level {
-		io.WriteString(w, "Permission denied\n\n")
+		io.WriteString(w, "Permission denied\n")
 		return
 	}
-	if err := best.Run(words[len(best.Words):], w); err != nil {
-		fmt.Fprintf(w, "%s\n\n", err)
+	if err := best.Run(words[len(best.Words):], w); errors.Is(err, ErrUnknown) {
+		s.usage(words, w)
+	} else if err != nil {
+		io.WriteString(w, err.Error())
 	}
-}
-
-func (s *Server) help(w io.Writer) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	lines := []string{"  help           : full commands list", "  prompt         : toggle interactive mode with prompt", "  quit           : disconnect"}
-	for _, c := range s.cmds {
-		if c.Help != "" && s.Level >= c.Level {
-			lines = append(lines, "  "+c.Help)
-		}
-	}
-	sort.Strings(lines[3:])
-	io.WriteString(w, "The following commands are valid at this level:\n"+strings.Join(lines, "\n")+"\n\n")
 }
 
 func equalWords(a, b []string) bool {

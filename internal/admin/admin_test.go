@@ -19,7 +19,8 @@ func TestSplitCommands(t *testing.T) {
 		{"show info", []string{"show info"}},
 		{"show info; show stat", []string{"show info", "show stat"}},
 		{`set var a\;b`, []string{"set var a;b"}},
-		{" ; ;", nil},
+		{" ; ;", []string{"", "", ""}},
+		{`get weight be\/s1`, []string{`get weight be\/s1`}},
 	}
 	for _, tt := range tests {
 		if got := splitCommands(tt.in); !reflect.DeepEqual(got, tt.want) {
@@ -60,7 +61,7 @@ func ask(t *testing.T, path, line string) string {
 func TestCommandsAndLevels(t *testing.T) {
 	s := &Server{Level: LevelOperator}
 	s.Handle(Command{Words: []string{"show", "info"}, Help: "show info : process information", Level: LevelUser,
-		Run: func(args []string, w io.Writer) error { io.WriteString(w, "Name: lb\n\n"); return nil }})
+		Run: func(args []string, w io.Writer) error { io.WriteString(w, "Name: lb\n"); return nil }})
 	s.Handle(Command{Words: []string{"shutdown"}, Help: "shutdown : stop", Level: LevelAdmin,
 		Run: func(args []string, w io.Writer) error { return nil }})
 	path := startServer(t, s)
@@ -70,11 +71,15 @@ func TestCommandsAndLevels(t *testing.T) {
 	if got := ask(t, path, "shutdown"); !strings.HasPrefix(got, "Permission denied") {
 		t.Errorf("shutdown at operator level = %q; want Permission denied", got)
 	}
-	if got := ask(t, path, "bogus"); !strings.Contains(got, "Unknown command: 'bogus'") {
+	if got := ask(t, path, "bogus"); !strings.HasPrefix(got, "Unknown command, but maybe one of the following ones is a better match:\n") {
 		t.Errorf("bogus = %q", got)
 	}
-	if got := ask(t, path, "help"); !strings.Contains(got, "show info") || strings.Contains(got, "shutdown") {
-		t.Errorf("help lists commands above the level or misses allowed ones:\n%s", got)
+	// As HAProxy 2.6, help lists every command whatever the level.
+	if got := ask(t, path, "help"); !strings.Contains(got, "show info") || !strings.Contains(got, "shutdown") {
+		t.Errorf("help misses commands:\n%s", got)
+	}
+	if got := ask(t, path, ""); !strings.HasPrefix(got, "Unknown command. Please enter one of the following commands only:\n") {
+		t.Errorf("empty line = %q", got)
 	}
 	if got := ask(t, path, "show info;show info"); got != "Name: lb\n\nName: lb\n\n" {
 		t.Errorf("two commands = %q", got)
@@ -109,4 +114,59 @@ func TestGetSocksRefused(t *testing.T) {
 	if got := ask(t, path, "_getsocks"); !strings.HasPrefix(got, "Permission denied") {
 		t.Errorf("_getsocks without expose-fd = %q; want Permission denied", got)
 	}
+}
+
+func TestSplitWords(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"show  version", []string{"show", "version"}},
+		{"show\tversion", []string{"show", "version"}},
+		{`get weight be\/s1`, []string{"get", "weight", "be/s1"}},
+		{`a\ b c\\`, []string{"a b", `c\`}},
+		{"", nil},
+	}
+	for _, tt := range tests {
+		if got := splitWords(tt.in); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("splitWords(%q) = %q; want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// FuzzExec: whatever the line, the dispatcher answers every command of it, and never
+// panics.
+func FuzzExec(f *testing.F) {
+	for _, s := range []string{"", "help", "show info", "bogus", "show;;show info", `a\;b`, "help show", "help foo bar",
+		"get weight be/s1", "set weight be/s1 50%", "\\", "show info typed", "x\x00y", strings.Repeat("a ", 100)} {
+		f.Add(s)
+	}
+	s := &Server{Level: LevelOperator}
+	for _, c := range []Command{
+		{Words: []string{"show", "info"}, Help: "show info [desc|json|typed|float]*      : report information about the running process", Level: LevelUser},
+		{Words: []string{"show", "stat"}, Help: "show stat [desc|json|no-maint|typed|up]*: report counters for each proxy and server", Level: LevelUser},
+		{Words: []string{"get", "weight"}, Help: "get weight <bk>/<srv>                   : report a server's current weight", Level: LevelUser},
+		{Words: []string{"set", "weight"}, Help: "set weight <bk>/<srv>  (DEPRECATED)     : change a server's weight (use 'set server' instead)", Level: LevelAdmin},
+	} {
+		c.Run = func(args []string, w io.Writer) error {
+			if len(args) > 0 && args[0] == "typed" {
+				return ErrUnknown
+			}
+			io.WriteString(w, "ok\n")
+			return nil
+		}
+		s.Handle(c)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		if strings.ContainsAny(line, "\r\n") {
+			return // one line
+		}
+		for _, cmd := range splitCommands(line) {
+			var out strings.Builder
+			s.Exec(cmd, &out)
+			if out.Len() == 0 || !strings.HasSuffix(out.String(), "\n") {
+				t.Fatalf("command %q of line %q: answer %q", cmd, line, out.String())
+			}
+		}
+	})
 }

@@ -70,7 +70,8 @@ type Checker struct {
 	cb  func(Event)
 	log *slog.Logger
 
-	state atomic.Int32 // the server's State, readable from any goroutine
+	state  atomic.Int32 // the server's State, readable from any goroutine
+	paused atomic.Bool  // SetPaused: no check runs
 
 	// mu guards last and health, written by the goroutine running Run.
 	mu     sync.Mutex
@@ -121,6 +122,10 @@ func (c *Checker) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		if c.paused.Load() {
+			t.Reset(c.cfg.Inter)
+			continue
+		}
 		r := probe(ctx, c.cfg, c.State() == StateDown)
 		if ctx.Err() != nil {
 			return
@@ -146,6 +151,23 @@ func (c *Checker) jitter(d time.Duration) time.Duration {
 		return d
 	}
 	return d + time.Duration(rand.Int64N(2*rv+1)-rv)
+}
+
+// SetPaused stops the checks (true) or starts them again (false), as the runtime API's
+// "disable health" and "enable health": a paused checker runs no check and reports
+// nothing; the server keeps the state it had.
+func (c *Checker) SetPaused(paused bool) { c.paused.Store(paused) }
+
+// Paused reports whether SetPaused stopped the checks.
+func (c *Checker) Paused() bool { return c.paused.Load() }
+
+// Reset makes the server UP with health = rise, as HAProxy does when a server leaves
+// maintenance: it is UP at once, and its next failed check counts from there.
+func (c *Checker) Reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.health = c.cfg.Rise
+	c.state.Store(int32(StateUp))
 }
 
 // Force sets the server UP or DOWN regardless of the checks, as the

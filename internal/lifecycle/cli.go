@@ -1,11 +1,13 @@
 package lifecycle
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"lb/internal/admin"
@@ -64,54 +66,233 @@ type processInfo struct {
 	Threads int
 }
 
-// registerCommands installs the runtime API commands lb has so far on a CLI server: rt is
-// the running generation, info what the process says of itself.
-func registerCommands(srv *admin.Server, rt plane.Runtime, info func() processInfo) {
-	srv.Handle(admin.Command{
-		Words: []string{"show", "info"}, Help: "show info      : report information about the running process",
-		Level: admin.LevelUser,
-		Run: func(_ []string, w io.Writer) error {
-			up := time.Since(startTime)
-			pi := info()
-			stopping := 0
-			if pi.Stopping {
-				stopping = 1
+// registerCommands installs the runtime API commands lb has on a CLI server: rt is the
+// running generation, info what the process says of itself. Each command's help line
+// and answers are HAProxy 2.6's.
+func registerCommands(srv *admin.Server, rt plane.Control, info func() processInfo) {
+	user, oper, adm := admin.LevelUser, admin.LevelOperator, admin.LevelAdmin
+	handle := func(words, help string, lvl admin.Level, run func([]string, io.Writer) error) {
+		srv.Handle(admin.Command{Words: strings.Fields(words), Help: help, Level: lvl, Run: run})
+	}
+	handle("show info", "show info [desc|json|typed|float]*      : report information about the running process", user,
+		func(args []string, w io.Writer) error { return showInfo(args, w, rt, info()) })
+	handle("show stat", "show stat [desc|json|no-maint|typed|up]*: report counters for each proxy and server", user,
+		func(args []string, w io.Writer) error { return showStat(args, w, rt) })
+	handle("show backend", "show backend                            : list backends in the current running config", user,
+		func(_ []string, w io.Writer) error {
+			io.WriteString(w, "# name\n")
+			for _, be := range rt.Snapshot().Backends {
+				io.WriteString(w, be.Name+"\n")
 			}
-			fmt.Fprintf(w, "Name: lb\nVersion: %s\nNbthread: %d\nNbproc: 1\nProcess_num: 1\nPid: %d\n",
-				version.Version, pi.Threads, os.Getpid())
-			fmt.Fprintf(w, "Uptime: %s\nUptime_sec: %d\nMaxconn: %d\nCurrConns: %d\nStopping: %d\nListeners: %d\n\n",
-				fmtUptime(up), int(up.Seconds()), pi.Maxconn, rt.Snapshot().Sessions, stopping, pi.Listeners)
 			return nil
-		},
-	})
-	srv.Handle(admin.Command{
-		Words: []string{"show", "servers", "state"}, Help: "show servers state [<backend>] : dump volatile server information",
-		Level: admin.LevelUser,
-		Run: func(args []string, w io.Writer) error {
-			io.WriteString(w, "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port\n")
-			for bi, be := range rt.Snapshot().Backends {
-				if len(args) > 0 && args[0] != be.Name {
-					continue
+		})
+	handle("show version", "show version                            : show version of the current process", user,
+		func(_ []string, w io.Writer) error { io.WriteString(w, version.Version+"\n"); return nil })
+	handle("show env", "show env [var]                          : dump environment variables known to the process", oper,
+		func(args []string, w io.Writer) error {
+			if len(args) > 0 && args[0] != "" {
+				v, ok := os.LookupEnv(args[0])
+				if !ok {
+					return errors.New("Variable not found\n")
 				}
-				for si, s := range be.Servers {
-					op, adm := 2, 0
-					switch s.State {
-					case proxy.StateDown:
-						op = 0
-					case proxy.StateMaint:
-						op, adm = 0, 1
-					case proxy.StateDrain:
-						adm = 8
-					}
-					host, port := splitHostPort(s.Addr)
-					fmt.Fprintf(w, "%d %s %d %s %s %d %d %d %d %d 0 0 0 0 0 0 0 - %s - 0 0 - - 0\n",
-						bi+1, be.Name, si+1, s.Name, host, op, adm, s.Weight, s.InitialWeight, 0, port)
-				}
+				io.WriteString(w, args[0]+"="+v+"\n")
+				return nil
 			}
-			io.WriteString(w, "\n")
+			for _, e := range os.Environ() {
+				io.WriteString(w, e+"\n")
+			}
 			return nil
-		},
-	})
+		})
+	handle("show servers state", "show servers state [<backend>]          : dump volatile server information (all or for a single backend)", user,
+		func(args []string, w io.Writer) error { return showServersState(args, w, rt) })
+	handle("get weight", "get weight <bk>/<srv>                   : report a server's current weight", user,
+		func(args []string, w io.Writer) error {
+			be, sv, err := serverArg(args)
+			if err != nil {
+				return err
+			}
+			cur, initial, err := rt.ServerWeight(be, sv)
+			if err != nil {
+				return serverErr(err)
+			}
+			fmt.Fprintf(w, "%d (initial %d)\n", cur, initial)
+			return nil
+		})
+	handle("set weight", "set weight <bk>/<srv>  (DEPRECATED)     : change a server's weight (use 'set server' instead)", adm,
+		func(args []string, w io.Writer) error {
+			be, sv, err := serverArg(args)
+			if err != nil {
+				return err
+			}
+			return setWeight(rt, be, sv, arg(args, 1))
+		})
+	handle("set server", "set server <bk>/<srv> [opts]            : change a server's state, weight, address or ssl", adm,
+		func(args []string, w io.Writer) error {
+			be, sv, err := serverArg(args)
+			if err != nil {
+				return err
+			}
+			if _, _, err := rt.ServerWeight(be, sv); err != nil {
+				return serverErr(err)
+			}
+			switch arg(args, 1) {
+			case "state":
+				st, ok := map[string]plane.AdminState{"ready": plane.AdminReady, "drain": plane.AdminDrain, "maint": plane.AdminMaint}[arg(args, 2)]
+				if !ok {
+					return errors.New("'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n")
+				}
+				return serverErr(rt.SetServerAdmin(be, sv, st))
+			case "weight":
+				return setWeight(rt, be, sv, arg(args, 2))
+			}
+			// The other settings of HAProxy's (addr, agent, check-port, fqdn, health, ssl
+			// …) are not lb's: its usage names those lb has.
+			return errors.New("usage: set server <backend>/<server> state | weight\n")
+		})
+	adminCmd := func(words, help string, run func(be, sv string) error) {
+		handle(words, help, adm, func(args []string, w io.Writer) error {
+			be, sv, err := serverArg(args)
+			if err != nil {
+				return err
+			}
+			return serverErr(run(be, sv))
+		})
+	}
+	adminCmd("disable server", "disable server (DEPRECATED)             : disable a server for maintenance (use 'set server' instead)",
+		func(be, sv string) error { return rt.SetServerAdmin(be, sv, plane.AdminMaint) })
+	adminCmd("enable server", "enable server  (DEPRECATED)             : enable a disabled server (use 'set server' instead)",
+		func(be, sv string) error { return rt.SetServerAdmin(be, sv, plane.AdminReady) })
+	adminCmd("disable health", "disable health                          : disable health checks",
+		func(be, sv string) error { return rt.SetServerChecks(be, sv, false) })
+	adminCmd("enable health", "enable health                           : enable health checks",
+		func(be, sv string) error { return rt.SetServerChecks(be, sv, true) })
+	adminCmd("shutdown sessions server", "shutdown sessions server <bk>/<srv>     : kill sessions on a server",
+		func(be, sv string) error { _, err := rt.ShutdownServerSessions(be, sv); return err })
+}
+
+// arg returns args[i], "" past the end.
+func arg(args []string, i int) string {
+	if i < len(args) {
+		return args[i]
+	}
+	return ""
+}
+
+// serverArg reads the "<backend>/<server>" argument, as HAProxy's cli_find_server.
+func serverArg(args []string) (be, sv string, err error) {
+	be, sv, ok := strings.Cut(arg(args, 0), "/")
+	if !ok {
+		return "", "", errors.New("Require 'backend/server'.\n")
+	}
+	return be, sv, nil
+}
+
+// serverErr words the errors of plane.Control as HAProxy.
+func serverErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, plane.ErrNoBackend):
+		return errors.New("No such backend.\n")
+	case errors.Is(err, plane.ErrNoServer):
+		return errors.New("No such server.\n")
+	case errors.Is(err, plane.ErrNoCheck):
+		return errors.New("Health check was not configured on this server, cannot enable.\n")
+	case errors.Is(err, plane.ErrStaticWeight):
+		return errors.New("Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.\n")
+	}
+	return fmt.Errorf("%v\n", err)
+}
+
+// setWeight parses a weight as HAProxy's server_parse_weight_change_request: absolute
+// (0..256) or, ending with '%', relative to the configured weight.
+func setWeight(rt plane.Control, be, sv, s string) error {
+	_, initial, err := rt.ServerWeight(be, sv)
+	if err != nil {
+		return serverErr(err)
+	}
+	if s == "" {
+		return errors.New("Require <weight> or <weight%>.\n")
+	}
+	w, rest, ok := strtol(s)
+	switch {
+	case !ok:
+		return errors.New("Empty weight string empty or preceded by garbage")
+	case rest == "%":
+		if w < 0 {
+			return errors.New("Relative weight must be positive.\n")
+		}
+		w = min(w, 25600)
+		w = min(initial*w/100, 256)
+	case w < 0 || w > 256:
+		return errors.New("Absolute weight can only be between 0 and 256 inclusive.\n")
+	case rest != "":
+		return errors.New("Trailing garbage in weight string")
+	}
+	return serverErr(rt.SetServerWeight(be, sv, w))
+}
+
+// strtol reads a base 10 number at the start of s as C's strtol: leading spaces, a
+// sign, digits (saturating). ok is false when there are no digits.
+func strtol(s string) (n int, rest string, ok bool) {
+	i := 0
+	for i < len(s) && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r')) {
+		i++
+	}
+	neg := false
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		neg = s[i] == '-'
+		i++
+	}
+	start := i
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		if n < 1<<40 {
+			n = n*10 + int(s[i]-'0')
+		}
+		i++
+	}
+	if i == start {
+		return 0, s, false
+	}
+	if neg {
+		n = -n
+	}
+	return n, s[i:], true
+}
+
+// showServersState is "show servers state [<backend>]".
+func showServersState(args []string, w io.Writer, rt plane.Control) error {
+	snap := rt.Snapshot()
+	if b := arg(args, 0); b != "" {
+		found := false
+		for _, be := range snap.Backends {
+			found = found || be.Name == b
+		}
+		if !found {
+			return errors.New("Can't find backend.\n")
+		}
+	}
+	io.WriteString(w, "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port\n")
+	for bi, be := range snap.Backends {
+		if len(args) > 0 && args[0] != be.Name {
+			continue
+		}
+		for si, s := range be.Servers {
+			op, adm := 2, 0
+			switch s.State {
+			case proxy.StateDown:
+				op = 0
+			case proxy.StateMaint:
+				op, adm = 0, 1
+			case proxy.StateDrain:
+				adm = 8
+			}
+			host, port := splitHostPort(s.Addr)
+			fmt.Fprintf(w, "%d %s %d %s %s %d %d %d %d %d 0 0 0 0 0 0 0 - %s - 0 0 - - 0\n",
+				bi+1, be.Name, si+1, s.Name, host, op, adm, s.Weight, s.InitialWeight, 0, port)
+		}
+	}
+	return nil
 }
 
 func splitHostPort(a string) (string, string) {
@@ -129,5 +310,5 @@ func splitHostPort(a string) (string, string) {
 
 func fmtUptime(d time.Duration) string {
 	s := int(d.Seconds())
-	return strconv.Itoa(s/86400) + "d " + fmt.Sprintf("%02dh%02dm%02ds", s/3600%24, s/60%60, s%60)
+	return strconv.Itoa(s/86400) + "d " + fmt.Sprintf("%dh%02dm%02ds", s/3600%24, s/60%60, s%60)
 }

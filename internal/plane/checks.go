@@ -19,13 +19,15 @@ type checkSet struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	n      int
+	// byServer are the checkers by server, for the runtime API.
+	byServer map[*proxy.Server]*health.Checker
 }
 
 // startChecks starts one checker per checked server. The first checks of a backend are
 // spread over one interval, as HAProxy does, so that they do not all fire at once.
 func startChecks(g *Generation, cfg *config.Config) *checkSet {
 	ctx, cancel := context.WithCancel(context.Background())
-	cs := &checkSet{cancel: cancel, done: make(chan struct{})}
+	cs := &checkSet{cancel: cancel, done: make(chan struct{}), byServer: map[*proxy.Server]*health.Checker{}}
 	var checkers []*health.Checker
 	for _, px := range cfg.Backends() {
 		be := g.backends[px.Name]
@@ -60,6 +62,7 @@ func startChecks(g *Generation, cfg *config.Config) *checkSet {
 				continue
 			}
 			checkers = append(checkers, c)
+			cs.byServer[srv] = c
 		}
 	}
 	cs.n = len(checkers)
@@ -99,8 +102,8 @@ func (g *Generation) onCheck(px *config.Proxy, be *proxy.Backend, srv *proxy.Ser
 		if ev.State == ev.PrevState {
 			return
 		}
-		if srv.State() == proxy.StateMaint {
-			return // maintenance wins over checks
+		if st := srv.State(); st == proxy.StateMaint || st == proxy.StateDrain {
+			return // maintenance and drain, set by the runtime API, win over checks
 		}
 		st := srv.Stats()
 		switch ev.State {

@@ -26,6 +26,9 @@ type Generation struct {
 	eng      *proxy.Engine
 	backends map[string]*proxy.Backend
 	order    []*proxy.Backend // the backends in the configuration's order
+	// ptypes are the backends' proxy types in messages ("backend", or "proxy" for a
+	// listen section).
+	ptypes map[string]string
 	// mu guards serving.
 	mu      sync.Mutex
 	serving []*proxy.Binding

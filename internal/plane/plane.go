@@ -9,6 +9,7 @@ import (
 
 	"lb/internal/balance"
 	"lb/internal/config"
+	"lb/internal/health"
 	"lb/internal/proxy"
 )
 
@@ -20,7 +21,8 @@ func Start(cfg *config.Config, lns []Listener, opts Options) (*Generation, error
 	if opts.Maxconn > 0 {
 		maxconn = opts.Maxconn
 	}
-	g := &Generation{log: opts.Logger, onServerChange: opts.OnServerChange, logs: opts.Logs, backends: map[string]*proxy.Backend{}}
+	g := &Generation{log: opts.Logger, onServerChange: opts.OnServerChange, logs: opts.Logs, backends: map[string]*proxy.Backend{},
+		ptypes: map[string]string{}}
 	if g.log == nil {
 		g.log = slog.Default()
 	}
@@ -54,12 +56,14 @@ func Start(cfg *config.Config, lns []Listener, opts Options) (*Generation, error
 			return nil, fmt.Errorf("%s: backend %q: %w", px.Pos, px.Name, err)
 		}
 		g.backends[px.Name] = be
+		g.ptypes[px.Name] = health.ProxyType(px.Cap&config.CapFrontend != 0, true)
 		g.order = append(g.order, be)
 	}
 	if err := g.startFrontends(cfg, lns, opts.ProxyMaxconn); err != nil {
 		g.abort()
 		return nil, err
 	}
+	g.statsState(cfg) // for "show stat"
 	g.checks = startChecks(g, cfg)
 	return g, nil
 }
@@ -116,6 +120,7 @@ func (g *Generation) startFrontends(cfg *config.Config, lns []Listener, proxyMax
 			return fmt.Errorf("%s: frontend %q: %w", fe.Pos, fe.Name, err)
 		}
 		g.statsFrontend(cfg, fe, f)
+		g.recordFrontend(cfg, fe, f)
 		rank := 0
 		for _, b := range lns {
 			if b.Frontend != fe {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"lb/internal/proxy"
+	"lb/internal/stats"
 )
 
 // Runtime is what the runtime API commands ("show info", "show servers state") reach of
@@ -12,6 +13,9 @@ import (
 type Runtime interface {
 	// Snapshot returns the generation's sessions and server states at one moment.
 	Snapshot() Snapshot
+	// Stats returns the counters of the enabled proxies, as the statistics page shows
+	// them ("show stat").
+	Stats() *stats.Snapshot
 }
 
 var _ Runtime = (*Generation)(nil)

@@ -1,0 +1,252 @@
+package loopback
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The runtime API commands, sent over the real unix socket to lb and to HAProxy 2.6 with
+// the same configuration: the replies are compared with golden files recorded from
+// HAProxy (go test -run TestRuntimeAPIReplies -update-runtime-goldens), masking only
+// what must differ (pids, versions).
+
+var updateRuntimeGoldens = flag.Bool("update-runtime-goldens", false, "record the runtime API goldens from HAProxy")
+
+// runtimeConfig has a backend be of two servers (s1 weight 10, s2 checked), a static
+// backend zz and a listen section li with a backup server.
+func runtimeConfig(t *testing.T, dir string, s1, s2 string) (cfg, addr string) {
+	fe, li := freePort(t), freePort(t)
+	addr = fmt.Sprintf("127.0.0.1:%d", fe)
+	cfg = writeConfig(t, fmt.Sprintf(`global
+    stats socket %[1]s/admin.sock level admin
+    stats socket %[1]s/oper.sock level operator
+    stats socket %[1]s/user.sock level user
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind %[2]s
+    default_backend be
+backend be
+    server s1 %[3]s weight 10
+    server s2 %[4]s weight 10 check inter 200ms
+backend zz
+    balance source
+    server a 127.0.0.1:1
+listen li
+    bind 127.0.0.1:%[5]d
+    server b 127.0.0.1:1 backup
+`, dir, addr, s1, s2, li))
+	return cfg, addr
+}
+
+// runtimeCases are the commands whose replies are compared, by socket, in order.
+var runtimeCases = []struct{ sock, cmd string }{
+	{"admin", "show version"},
+	{"admin", "show backend"},
+	{"admin", "show env NO_SUCH_VARIABLE_HERE"},
+	{"admin", "show servers state nope"},
+	{"admin", "show stat nope -1 -1"},
+	{"admin", "get weight be/s1"},
+	{"admin", "get weight be/x"},
+	{"admin", "get weight x/s1"},
+	{"admin", "get weight fe/s1"},
+	{"admin", "get weight"},
+	{"admin", "get weight be"},
+	{"admin", "set weight be/s1"},
+	{"admin", "set weight be/s1 50%"},
+	{"admin", "get weight be/s1"},
+	{"admin", "set weight be/s1 300"},
+	{"admin", "set weight be/s1 -1"},
+	{"admin", "set weight be/s1 abc"},
+	{"admin", "set weight be/s1 5x"},
+	{"admin", "set weight be/s1 -5%"},
+	{"admin", "set weight be/s1 +7"},
+	{"admin", "get weight be/s1"},
+	{"admin", "set weight zz/a 50"},
+	{"admin", "set weight zz/a 0"},
+	{"admin", "set weight zz/a 100%"},
+	{"admin", "set server"},
+	{"admin", "set server be"},
+	{"admin", "set server x/s1 state ready"},
+	{"admin", "set server be/s1 state"},
+	{"admin", "set server be/s1 state foo"},
+	{"admin", "set server be/s1 weight"},
+	{"admin", "set server be/s1 weight 10"},
+	{"admin", "set server be/s1 state maint"},
+	{"admin", "set server be/s1 state drain"},
+	{"admin", "set server be/s1 state ready"},
+	{"admin", "disable server be/s1"},
+	{"admin", "enable server be/s1"},
+	{"admin", "disable server be/x"},
+	{"admin", "disable server x/s1"},
+	{"admin", "disable server"},
+	{"admin", "disable health be/s2"},
+	{"admin", "enable health be/s2"},
+	{"admin", "disable health be/s1"},
+	{"admin", "enable health be/s1"},
+	{"admin", "enable health"},
+	{"admin", "shutdown sessions server be/s1"},
+	{"admin", "shutdown sessions server be/x"},
+	{"admin", "show version;get weight be/s1"},
+	{"oper", "get weight be/s1"},
+	{"oper", "set weight be/s1 5"},
+	{"oper", "disable server be/s1"},
+	{"oper", "set server be/s1 state ready"},
+	{"oper", "disable health be/s2"},
+	{"oper", "shutdown sessions server be/s1"},
+	{"oper", "show env NO_SUCH_VARIABLE_HERE"},
+	{"user", "show env NO_SUCH_VARIABLE_HERE"},
+	{"user", "get weight be/s1"},
+	{"user", "set server be/s1 state ready"},
+	{"user", "show version"},
+}
+
+// maskReply hides what differs between lb and HAProxy by nature.
+func maskReply(cmd, reply string) string {
+	if strings.HasPrefix(cmd, "show version") {
+		reply = regexp.MustCompile(`(?m)^[0-9][^\n]*$`).ReplaceAllString(reply, "<version>")
+	}
+	return reply
+}
+
+func TestRuntimeAPIReplies(t *testing.T) {
+	dir := t.TempDir()
+	s1, s2 := startNameServer(t, "s1"), startNameServer(t, "s2")
+	cfg, addr := runtimeConfig(t, dir, s1.addr(), s2.addr())
+	golden := filepath.Join("testdata", "runtimeapi", "replies.golden")
+	onLBAndHAProxy(t, cfg, addr, func(t *testing.T, out *outFile) {
+		var b strings.Builder
+		for _, c := range runtimeCases {
+			fmt.Fprintf(&b, "=== %s: %s\n%s", c.sock, c.cmd, maskReply(c.cmd, adminCommand(t, filepath.Join(dir, c.sock+".sock"), c.cmd)))
+		}
+		got := b.String()
+		if strings.HasSuffix(t.Name(), "/haproxy") && *updateRuntimeGoldens {
+			if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != string(want) {
+			t.Errorf("replies differ from HAProxy's (%s):\n%s", golden, lineDiff(string(want), got))
+		}
+	})
+}
+
+// lineDiff shows the first lines that differ.
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(w) || i < len(g); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			fmt.Fprintf(&b, "line %d:\n  want %q\n  got  %q\n", i+1, wl, gl)
+			if n++; n > 15 {
+				break
+			}
+		}
+	}
+	return b.String()
+}
+
+// TestRuntimeAPIHelp: lb's help lists only lb's commands, each in HAProxy's words and in
+// HAProxy's order, and ends as HAProxy's.
+func TestRuntimeAPIHelp(t *testing.T) {
+	dir := t.TempDir()
+	s1, s2 := startNameServer(t, "s1"), startNameServer(t, "s2")
+	cfg, addr := runtimeConfig(t, dir, s1.addr(), s2.addr())
+	var lb, hap string
+	onLBAndHAProxy(t, cfg, addr, func(t *testing.T, out *outFile) {
+		h := adminCommand(t, filepath.Join(dir, "user.sock"), "help")
+		if strings.HasSuffix(t.Name(), "/lb") {
+			lb = h
+		} else {
+			hap = h
+		}
+	})
+	if hap == "" {
+		t.Skip("no HAProxy")
+	}
+	pos := 0
+	for _, l := range strings.SplitAfter(lb, "\n") {
+		i := strings.Index(hap[pos:], l)
+		if i < 0 {
+			t.Errorf("lb's help line %q is not in HAProxy's help, or not in its order", l)
+			continue
+		}
+		pos += i + len(l)
+	}
+}
+
+// TestRuntimeAPITraffic: a server put in maintenance gets no traffic, and comes back
+// when made ready; weights change the distribution; the changes show in "show servers
+// state" and "show stat".
+func TestRuntimeAPITraffic(t *testing.T) {
+	dir := t.TempDir()
+	s1, s2 := startNameServer(t, "s1"), startNameServer(t, "s2")
+	cfg, addr := runtimeConfig(t, dir, s1.addr(), s2.addr())
+	sock := filepath.Join(dir, "admin.sock")
+	count := func(t *testing.T, n int) map[string]int {
+		m := map[string]int{}
+		for i := 0; i < n; i++ {
+			name, err := askName(addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m[name]++
+		}
+		return m
+	}
+	onLBAndHAProxy(t, cfg, addr, func(t *testing.T, out *outFile) {
+		if got := adminCommand(t, sock, "disable server be/s1"); got != "\n" {
+			t.Fatalf("disable server = %q", got)
+		}
+		if m := count(t, 10); m["s1"] != 0 || m["s2"] != 10 {
+			t.Errorf("with s1 in maintenance: %v", m)
+		}
+		state := adminCommand(t, sock, "show servers state be")
+		if !regexp.MustCompile(`(?m)^\d+ be 1 s1 127\.0\.0\.1 0 1 10 10 `).MatchString(state) {
+			t.Errorf("show servers state be with s1 in maintenance:\n%s", state)
+		}
+		if st := adminCommand(t, sock, "show stat be 4 -1"); !strings.Contains(st, "\nbe,s1,") || !strings.Contains(st, ",MAINT,") {
+			t.Errorf("show stat with s1 in maintenance:\n%s", st)
+		}
+		adminCommand(t, sock, "enable server be/s1")
+		if m := count(t, 10); m["s1"] != 5 || m["s2"] != 5 {
+			t.Errorf("s1 back: %v", m)
+		}
+		adminCommand(t, sock, "set weight be/s2 30")
+		if m := count(t, 40); m["s1"] != 10 || m["s2"] != 30 {
+			t.Errorf("weights 10 and 30: %v", m)
+		}
+		adminCommand(t, sock, "set server be/s2 state drain")
+		if m := count(t, 6); m["s1"] != 6 {
+			t.Errorf("with s2 draining: %v", m)
+		}
+		time.Sleep(300 * time.Millisecond)
+		if o := out.String(); !strings.Contains(o, "Server be/s1 is going DOWN for maintenance. 1 active and 0 backup servers left.") ||
+			!strings.Contains(o, "Server be/s1 is UP/READY (leaving forced maintenance).") ||
+			!strings.Contains(o, "Server be/s2 enters drain state.") {
+			t.Errorf("state changes not logged as HAProxy does:\n%s", o)
+		}
+	})
+}

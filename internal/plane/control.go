@@ -1,0 +1,233 @@
+package plane
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"lb/internal/health"
+	"lb/internal/proxy"
+)
+
+// Control is what the runtime API's commands change in the running generation: a
+// server's administrative state, its weight, its health checks and its sessions. Every
+// method names the server as "<backend>/<server>" does and fails with ErrNoBackend or
+// ErrNoServer when there is no such one. Generation implements it.
+type Control interface {
+	Runtime
+	// ServerWeight returns a server's current and configured weights.
+	ServerWeight(backend, server string) (cur, initial int, err error)
+	// SetServerWeight sets a server's weight (0..256); ErrStaticWeight when the backend's
+	// algorithm takes no weight other than 0 and the configured one.
+	SetServerWeight(backend, server string, weight int) error
+	// SetServerAdmin puts a server in maintenance, in drain, or back to ready, and logs
+	// the change as HAProxy does.
+	SetServerAdmin(backend, server string, st AdminState) error
+	// SetServerChecks stops (false) or starts again (true) a server's health checks;
+	// ErrNoCheck when starting those of a server without "check".
+	SetServerChecks(backend, server string, enabled bool) error
+	// ShutdownServerSessions kills the sessions established on a server and returns how
+	// many.
+	ShutdownServerSessions(backend, server string) (int, error)
+}
+
+var _ Control = (*Generation)(nil)
+
+// AdminState is a server's administrative state, as "set server … state" sets it.
+type AdminState int
+
+const (
+	// AdminReady: neither in maintenance nor draining.
+	AdminReady AdminState = iota
+	// AdminDrain: no new load-balanced session, those established go on.
+	AdminDrain
+	// AdminMaint: no new session at all.
+	AdminMaint
+)
+
+var (
+	// ErrNoBackend: no backend of that name.
+	ErrNoBackend = errors.New("no such backend")
+	// ErrNoServer: the backend has no server of that name.
+	ErrNoServer = errors.New("no such server")
+	// ErrNoCheck: the server has no health check to start.
+	ErrNoCheck = errors.New("health check was not configured on this server")
+	// ErrStaticWeight: the backend's algorithm is static.
+	ErrStaticWeight = errors.New("backend is using a static LB algorithm")
+)
+
+// server finds backend/server.
+func (g *Generation) server(backend, server string) (*proxy.Backend, *proxy.Server, error) {
+	be := g.backends[backend]
+	if be == nil {
+		return nil, nil, ErrNoBackend
+	}
+	srv := be.Server(server)
+	if srv == nil {
+		return be, nil, ErrNoServer
+	}
+	return be, srv, nil
+}
+
+// ServerWeight implements Control.
+func (g *Generation) ServerWeight(backend, server string) (cur, initial int, err error) {
+	_, srv, err := g.server(backend, server)
+	if err != nil {
+		return 0, 0, err
+	}
+	return srv.Weight(), srv.Config().Weight, nil
+}
+
+// dynamicWeights reports whether be's algorithm takes any weight at run time, as
+// HAProxy's BE_LB_PROP_DYN: all but static-rr and the map-based hashes.
+func dynamicWeights(be *proxy.Backend) bool {
+	cfg := be.Config()
+	switch cfg.Balance {
+	case "", "roundrobin", "leastconn", "first", "random":
+		return true
+	case "static-rr":
+		return false
+	}
+	return cfg.BalanceOptions.HashType.Consistent
+}
+
+// SetServerWeight implements Control.
+func (g *Generation) SetServerWeight(backend, server string, weight int) error {
+	be, srv, err := g.server(backend, server)
+	if err != nil {
+		return err
+	}
+	if weight != 0 && weight != srv.Config().Weight && !dynamicWeights(be) {
+		return ErrStaticWeight
+	}
+	if err := srv.SetWeight(weight); err != nil {
+		return err
+	}
+	if act, bck := be.UsableServers(); weight == 0 && act == 0 && bck == 0 {
+		g.log.Error(health.NoServerMessage(g.ptypes[be.Name()], be.Name()), slog.String("proxy", be.Name()),
+			slog.Int("severity", health.SeverityNoServer))
+	}
+	return nil
+}
+
+// SetServerChecks implements Control.
+func (g *Generation) SetServerChecks(backend, server string, enabled bool) error {
+	_, srv, err := g.server(backend, server)
+	if err != nil {
+		return err
+	}
+	var c *health.Checker
+	if g.checks != nil {
+		c = g.checks.byServer[srv]
+	}
+	if c == nil {
+		if enabled {
+			return ErrNoCheck
+		}
+		return nil
+	}
+	c.SetPaused(!enabled)
+	return nil
+}
+
+// ShutdownServerSessions implements Control.
+func (g *Generation) ShutdownServerSessions(backend, server string) (int, error) {
+	_, srv, err := g.server(backend, server)
+	if err != nil {
+		return 0, err
+	}
+	return srv.ShutdownSessions(), nil
+}
+
+// SetServerAdmin implements Control. A server leaving maintenance is UP at once, its
+// checks (when it has some) starting over from "just UP", as in HAProxy; one leaving
+// drain gets back the state its checks gave it.
+func (g *Generation) SetServerAdmin(backend, server string, st AdminState) error {
+	be, srv, err := g.server(backend, server)
+	if err != nil {
+		return err
+	}
+	var c *health.Checker
+	if g.checks != nil {
+		c = g.checks.byServer[srv]
+	}
+	// checked is the state the health checks give the server.
+	checked := func() proxy.State {
+		if c == nil || c.Paused() {
+			return proxy.StateUp
+		}
+		switch c.State() {
+		case health.StateDown:
+			return proxy.StateDown
+		case health.StateStopping:
+			return proxy.StateNoLB
+		}
+		return proxy.StateUp
+	}
+	name := be.Name() + "/" + srv.Name()
+	if srv.Config().Backup {
+		name = "Backup Server " + name
+	} else {
+		name = "Server " + name
+	}
+	old := srv.State()
+	var msgs []string
+	switch st {
+	case AdminMaint:
+		if old == proxy.StateMaint {
+			return nil
+		}
+		st := srv.Stats()
+		srv.SetState(proxy.StateMaint)
+		act, bck := be.UsableServers()
+		if old == proxy.StateDown {
+			msgs = append(msgs, name+" was DOWN and now enters maintenance.")
+		} else {
+			msgs = append(msgs, fmt.Sprintf("%s is going DOWN for maintenance. %d active and %d backup servers left. %d sessions active, %d requeued, %d remaining in queue.",
+				name, act, bck, st.Cur, st.Queue, 0))
+		}
+	case AdminDrain:
+		switch old {
+		case proxy.StateDrain:
+			return nil
+		case proxy.StateMaint:
+			if c != nil {
+				c.Reset()
+			}
+			srv.SetState(proxy.StateDrain)
+			msgs = append(msgs, name+" is UP/DRAIN (leaving forced maintenance).", name+" remains in forced drain mode.")
+		default:
+			st := srv.Stats()
+			srv.SetState(proxy.StateDrain)
+			act, bck := be.UsableServers()
+			msgs = append(msgs, fmt.Sprintf("%s enters drain state. %d active and %d backup servers online. %d sessions requeued, %d total in queue.",
+				name, act, bck, 0, st.Queue))
+		}
+	default:
+		switch old {
+		case proxy.StateMaint:
+			if c != nil && !c.Paused() {
+				c.Reset()
+			}
+			srv.SetState(proxy.StateUp)
+			msgs = append(msgs, name+" is UP/READY (leaving forced maintenance).")
+		case proxy.StateDrain:
+			now := checked()
+			srv.SetState(now)
+			msgs = append(msgs, fmt.Sprintf("%s is %s (leaving forced drain).", name, now))
+		default:
+			return nil
+		}
+	}
+	attrs := []any{slog.String("proxy", be.Name()), slog.String("server", srv.Name())}
+	for _, m := range msgs {
+		g.log.Warn(m, append(attrs, slog.Int("severity", health.SeverityServerUp))...)
+	}
+	if act, bck := be.UsableServers(); st != AdminReady && act == 0 && bck == 0 {
+		g.log.Error(health.NoServerMessage(g.ptypes[be.Name()], be.Name()), attrs[0], slog.Int("severity", health.SeverityNoServer))
+	}
+	if g.onServerChange != nil {
+		g.onServerChange()
+	}
+	return nil
+}
