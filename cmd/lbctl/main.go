@@ -1,6 +1,8 @@
 // Command lbctl drives and observes the lb service through systemd's D-Bus
 // API: `lbctl reload` reloads the unit and waits for the result, `lbctl
-// status` shows its main process, state, status text and fd store.
+// status` shows its main process, state, status text and fd store. Its other
+// commands go to lb's stats socket (the runtime API): `lbctl show stat`,
+// `lbctl disable server be/srv`, `lbctl set weight be/srv 50` …
 package main
 
 import (
@@ -16,13 +18,26 @@ import (
 	"lb/internal/systemd"
 )
 
-const usage = `usage: lbctl [--unit NAME] [--timeout D] COMMAND
+const usage = `usage: lbctl [--unit NAME] [--timeout D] reload|status
+       lbctl [--socket PATH] [--json] COMMAND [ARGS]
 
-Commands:
+Commands (systemd, over D-Bus):
   reload   ask systemd to reload the unit, wait for the job and print its
            result and the new MainPID; exit 1 when the reload failed
   status   print MainPID, ActiveState/SubState, StatusText,
            NFileDescriptorStore and ReloadResult
+
+Commands (lb's runtime API, over the stats socket):
+  show stat [PROXY TYPE SID]     counters: a table (--json: every column)
+  show servers [BACKEND]         servers' state and weights
+  show info | show backend | show version
+  disable server BE/SRV          put a server in maintenance
+  enable server BE/SRV           take it out of maintenance
+  drain server BE/SRV            no new sessions but persistent ones
+  ready server BE/SRV            leave drain or maintenance
+  set weight BE/SRV W[%]         change a server's weight
+  get weight BE/SRV
+  A change that lb refuses prints its reason and exits 1.
 
 Options:
 `
@@ -39,6 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	unit := fs.String("unit", "lb.service", "systemd `unit` to act on")
 	timeout := fs.Duration("timeout", 3*time.Minute, "give up waiting after `duration`")
+	socket := fs.String("socket", defaultSocket, "lb's stats socket (`path`) for the runtime API commands")
+	asJSON := fs.Bool("json", false, "print the runtime API's tables as JSON")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -50,6 +67,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 		return 2
+	}
+	if fs.NArg() >= 2 && fs.Arg(0) != "reload" && fs.Arg(0) != "status" {
+		return runSocket(*socket, min(*timeout, 10*time.Second), *asJSON, fs.Args(), stdout, stderr)
 	}
 	if fs.NArg() != 1 {
 		fmt.Fprintln(stderr, "lbctl: want exactly one command")
