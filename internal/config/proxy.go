@@ -1298,6 +1298,16 @@ func kwHTTPRule(c *pctx) error {
 		return fmt.Errorf("'%s %s' is not supported by lb yet", set, actionBase(act))
 	}
 	args, condWords, hasCond := splitCond(c.args[2:])
+	if act == "use-service" && len(args) > 0 {
+		// HAProxy built with Lua knows its "lua.<name>" services; lb
+		// carries out the Prometheus exporter only.
+		if strings.HasPrefix(args[0], "lua.") {
+			return fmt.Errorf("'%s use-service %s' is not supported by lb yet", set, args[0])
+		}
+		if args[0] == "prometheus-exporter" && len(args) > 1 {
+			return fmt.Errorf("'%s %s' expects either 'if' or 'unless' followed by a condition but found '%s'.", set, act, args[1])
+		}
+	}
 	r := &Rule{Pos: c.pos, Action: act, Args: args}
 	where := fmt.Sprintf("error detected in %s '%s' while parsing '%s %s' rule", capName(c.p.Cap), c.p.Name, set, act)
 	if err := checkHTTPAction(set, act, args); err != nil {
@@ -1408,13 +1418,14 @@ func checkHTTPAction(set, act string, args []string) error {
 	case "redirect":
 		return checkRedirect(args)
 	case "use-service":
+		// The extra words and the Lua services are handled by
+		// kwHTTPRule, which has the wording HAProxy uses for them.
 		if len(args) < 1 {
-			return fmt.Errorf("expects a service name")
+			return fmt.Errorf("'use-service' expects a service name.")
 		}
 		if args[0] != "prometheus-exporter" {
-			return fmt.Errorf("unknown service '%s'", args[0])
+			return fmt.Errorf("'%s' unknown service name.", args[0])
 		}
-		return nargs(1)
 	case "auth":
 		if len(args) > 0 && (args[0] != "realm" || len(args) != 2) {
 			return fmt.Errorf("expects only 'realm' <name>")

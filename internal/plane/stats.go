@@ -66,10 +66,46 @@ func (g *Generation) statsState(cfg *config.Config) *statsState {
 	return st
 }
 
+// usesPrometheus reports whether a proxy of cfg has an "http-request
+// use-service prometheus-exporter" rule (the only service the
+// configuration lets through).
+func usesPrometheus(cfg *config.Config) bool {
+	for _, px := range cfg.Proxies {
+		if px.Disabled || px.Mode != config.ModeHTTP {
+			continue
+		}
+		for _, r := range px.HTTPRequest {
+			if r.Action == "use-service" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// prometheus returns the exporter of the generation's "http-request
+// use-service prometheus-exporter" rules, nil when cfg has none: HAProxy's
+// metrics rendered from the snapshot the pages show.
+func (g *Generation) prometheus(cfg *config.Config) func([]byte) ([]byte, bool) {
+	if !usesPrometheus(cfg) {
+		return nil
+	}
+	st := g.statsState(cfg)
+	threads := cfg.Global.Threads()
+	return func(target []byte) ([]byte, bool) {
+		o, ok := stats.ParsePromQuery(string(target))
+		if !ok {
+			return nil, false
+		}
+		info := stats.PromInfo{Version: version.Version, Threads: threads, Stopping: g.eng.Stopping(), Start: processStart}
+		return stats.Prometheus(g.statsSnapshot(st), &info, &o), true
+	}
+}
+
 // statsFrontend records f, the running frontend of fe, for the pages'
-// FRONTEND lines.
+// FRONTEND lines and the exporter's frontend metrics.
 func (g *Generation) statsFrontend(cfg *config.Config, fe *config.Proxy, f *proxy.Frontend) {
-	if !hasStats(cfg) {
+	if !hasStats(cfg) && !usesPrometheus(cfg) {
 		return
 	}
 	st := g.statsState(cfg)

@@ -135,6 +135,13 @@ type HTTPFrontendConfig struct {
 	// frontend's statistics page after its http-request rules, before a
 	// backend is chosen.
 	Applet func(req *http1.Message, client netip.AddrPort, closing bool) []byte
+	// Prometheus renders HAProxy's Prometheus exporter for a request
+	// target, the service of "http-request use-service
+	// prometheus-exporter" rules (the frontend's and its backends'):
+	// the body to send, or ok false for a query string HAProxy answers
+	// with a 400. It runs on the transaction's goroutine and must not
+	// keep target. Nil when no rule uses the service.
+	Prometheus func(target []byte) (body []byte, ok bool)
 }
 
 // ParseErrorFile checks that b is a complete HTTP response, as an

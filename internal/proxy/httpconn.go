@@ -80,6 +80,7 @@ type httpConn struct {
 	upload  chan uploadResult
 	lg      setupLog
 	stats   bool // answered by the backend's applet
+	service bool // answered by a use-service rule's applet
 	// Body payload bytes forwarded (Content-Length or until-close bodies;
 	// chunked ones are counted by their scanners), and tunnel bytes, for
 	// the sizes HAProxy logs.
@@ -534,6 +535,7 @@ func (hc *httpConn) transaction() bool {
 	c, f := hc.c, hc.h.f
 	hc.ts = [2]byte{'-', '-'}
 	hc.be, hc.sc, hc.reused, hc.up, hc.down, hc.status, hc.closing, hc.stats = nil, nil, false, 0, 0, 0, false, false
+	hc.service = false
 	hc.reqBodyN, hc.resBodyN, hc.tunnelUp, hc.tunnelDown, hc.ownResp = 0, 0, 0, 0, false
 	hc.cookieCli, hc.cookieSrv = '-', '-'
 	hc.ridSet, hc.buffered = false, false
@@ -1377,6 +1379,9 @@ func (hc *httpConn) ruleResponse(start time.Time, tr time.Duration, res *rules.H
 	if res.Tarpit {
 		return hc.tarpitResponse(start, res)
 	}
+	if res.Service != "" {
+		return hc.serviceResponse(start, tr)
+	}
 	f := hc.h.f
 	if hc.req.Framing != http1.NoBody {
 		hc.closing = true // the body is not read
@@ -1396,6 +1401,47 @@ func (hc *httpConn) ruleResponse(start time.Time, tr time.Duration, res *rules.H
 	hc.logTxn(start, tr, -1, time.Since(start), true)
 	return !hc.closing
 }
+
+// serviceResponse answers a request an "http-request use-service
+// prometheus-exporter" rule took, as HAProxy's applet does: a 200 with
+// the metrics (its head only for HEAD), or a 400 for a query string it
+// does not accept; the http-after-response rules run on it, and the log
+// names the applet as the server, with state "LR".
+func (hc *httpConn) serviceResponse(start time.Time, tr time.Duration) bool {
+	if hc.req.Framing != http1.NoBody {
+		hc.closing = true // the body is not read
+	}
+	var body []byte
+	ok := false
+	if svc := hc.h.cfg.Prometheus; svc != nil {
+		body, ok = svc(hc.req.URI)
+	}
+	hc.ts = [2]byte{'L', 'R'}
+	hc.service = true
+	if !ok {
+		hc.out = hc.local(400, nil)
+	} else {
+		if string(hc.req.Method) == "HEAD" {
+			body = nil
+		}
+		r := rules.HTTPResult{Status: 200, ContentType: promContentType, Body: body,
+			Headers: []http1.Field{{Name: []byte("cache-control"), Value: []byte("no-cache")}}}
+		if r.Body == nil {
+			r.Body = []byte{}
+		}
+		hc.out = hc.local(200, &r)
+	}
+	if hc.writeClient(hc.out) {
+		hc.down = int64(len(hc.out))
+	} else {
+		hc.closing = true
+	}
+	hc.logTxn(start, tr, -1, time.Since(start), true)
+	return !hc.closing
+}
+
+// promContentType is the exporter's Content-Type, as HAProxy sends it.
+var promContentType = []byte("text/plain; version=0.0.4")
 
 // responseDenied answers in place of a response an http-response rule
 // denied (502 by default) or replaced, and logs the transaction.
@@ -1731,6 +1777,9 @@ func (hc *httpConn) logTxn(start time.Time, tr, trs, ta time.Duration, haveReq b
 	}
 	if hc.stats {
 		rec.Server = "<STATS>"
+	}
+	if hc.service {
+		rec.Server = "<PROMEX>"
 	}
 	rec.Accept = start
 	rec.Tw, rec.Tc, rec.Retries, rec.Redispatch = lg.tw, lg.tc, int(lg.retries), lg.redispatch

@@ -39,6 +39,7 @@ const (
 	hUnsetVar
 	hSetLogLevel
 	hTarpit
+	hUseService
 )
 
 // httpRule is a compiled http-request, http-response,
@@ -166,7 +167,8 @@ var httpActionNames = map[string]map[string]httpAct{
 		"replace-header": hReplaceHeader, "replace-value": hReplaceValue, "set-path": hSetPath,
 		"set-pathq": hSetPathQ, "set-query": hSetQuery, "set-uri": hSetURI, "replace-path": hReplacePath,
 		"replace-pathq": hReplacePathQ, "replace-uri": hReplaceURI, "set-method": hSetMethod,
-		"set-var": hSetVar, "unset-var": hUnsetVar, "set-log-level": hSetLogLevel, "tarpit": hTarpit},
+		"set-var": hSetVar, "unset-var": hUnsetVar, "set-log-level": hSetLogLevel, "tarpit": hTarpit,
+		"use-service": hUseService},
 	"http-response": {"allow": hAllow, "deny": hDeny, "return": hReturn, "redirect": hRedirect,
 		"add-header": hAddHeader, "set-header": hSetHeader, "del-header": hDelHeader,
 		"replace-header": hReplaceHeader, "replace-value": hReplaceValue, "set-status": hSetStatus,
@@ -224,6 +226,13 @@ func (c *compiler) compileHTTPRule(r *config.Rule, set string, at place) *httpRu
 			}
 		}
 		hr.reply = rp
+	case hUseService:
+		// The configuration checked the name: HAProxy's Prometheus
+		// exporter is the only service lb carries out.
+		if len(args) != 1 || args[0] != ServicePrometheus {
+			c.errorf("%v", unsupported(set+" "+base+" "+strings.Join(args, " ")))
+			return nil
+		}
 	case hRedirect:
 		rd, err := c.parseRedirect(args, true, set != "http-request")
 		if err != nil {
@@ -770,6 +779,8 @@ func (p *Proxy) runHTTP(s *Stream, rules []*httpRule, resp bool) HTTPResult {
 			return HTTPResult{Verdict: Accept, LogLevel: txn.LogLevel}
 		case hDeny, hReturn, hTarpit:
 			return p.doReply(ev, r.reply)
+		case hUseService:
+			return HTTPResult{Verdict: Reject, Service: ServicePrometheus, LogLevel: txn.LogLevel}
 		case hRedirect:
 			if out, ok := p.doRedirect(ev, r.rdr); ok {
 				return out

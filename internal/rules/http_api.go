@@ -44,11 +44,12 @@ const (
 // Verdict is Continue when no rule ended the rule set (the transaction goes
 // on), Accept when an "allow" rule matched (the remaining rules of the
 // set, and of the same set in the next proxy for http-response, are
-// skipped; see the entry points), and Reject when a deny, return or
-// redirect rule ended the transaction: the handler then sends, instead of
-// forwarding the request (or the server's response), the response this
-// result describes, runs the http-after-response rules on it, and
-// forwards nothing more of the request. Wait and Close are never returned.
+// skipped; see the entry points), and Reject when a deny, return,
+// redirect or use-service rule ended the transaction: the handler then
+// sends, instead of forwarding the request (or the server's response), the
+// response this result describes (or its Service's), runs the
+// http-after-response rules on it, and forwards nothing more of the
+// request. Wait and Close are never returned.
 type HTTPResult struct {
 	Verdict Verdict
 	// Status is the status of the response to send when Verdict is
@@ -79,10 +80,18 @@ type HTTPResult struct {
 	// Tarpit: the reply of "http-request tarpit" (500 by default), which
 	// the handler sends after holding the request for "timeout tarpit".
 	Tarpit bool
+	// Service is set by "http-request use-service": the service
+	// (ServicePrometheus) answers the request in place of a server, as
+	// HAProxy's applets do; Status and the payload fields are unset.
+	Service string
 
 	// LogLevel mirrors HTTPTxn.LogLevel after the rules ran.
 	LogLevel int8
 }
+
+// ServicePrometheus is the service of "http-request use-service
+// prometheus-exporter", the only one lb carries out.
+const ServicePrometheus = "prometheus-exporter"
 
 // The result's byte slices (Location, ContentType, Body, Headers) point
 // into the Stream's storage or into the compiled Proxy: they are valid

@@ -530,7 +530,6 @@ backend be_srv
 func TestHTTPCompileErrors(t *testing.T) {
 	tests := []struct{ mode, rule, want string }{
 		{"http", "http-request auth realm x", ":12: 'http-request auth' is not supported by lb yet"},
-		{"http", "http-request use-service prometheus-exporter", ":12: 'http-request use-service' is not supported by lb yet"},
 		{"http", "http-request deny errorfile /x", ":12: 'http-request deny errorfile' is not supported by lb yet"},
 		{"http", "http-request return errorfiles x", ":12: 'http-request return errorfiles' is not supported by lb yet"},
 		{"http", "http-response redirect prefix /x", "'http-response redirect prefix' is not supported by lb yet"},
@@ -558,10 +557,12 @@ func TestHTTPCompileErrors(t *testing.T) {
 	cfg := loadCfg(t, httpDefaults+"frontend f\n    mode http\n    bind 127.0.0.1:1\n    default_backend be_web\n")
 	px := cfg.Frontend("f")
 	px.HTTPRequest = []*config.Rule{{Pos: config.Pos{File: "x.cfg", Line: 3}, Action: "track-sc0", Args: []string{"src"}}}
+	px.HTTPRequest = append(px.HTTPRequest, &config.Rule{Pos: config.Pos{File: "x.cfg", Line: 5}, Action: "use-service", Args: []string{"lua.x"}})
 	px.HTTPAfterResponse = []*config.Rule{{Pos: config.Pos{File: "x.cfg", Line: 4}, Action: "deny"}}
 	_, errs := Compile(cfg, px, nil, Options{})
-	if len(errs) != 2 || errs[0].Error() != "x.cfg:3: 'http-request track-sc0' is not supported by lb yet" ||
-		errs[1].Error() != "x.cfg:4: 'http-after-response deny' is not supported by lb yet" {
+	if len(errs) != 3 || errs[0].Error() != "x.cfg:3: 'http-request track-sc0' is not supported by lb yet" ||
+		errs[1].Error() != "x.cfg:5: 'http-request use-service lua.x' is not supported by lb yet" ||
+		errs[2].Error() != "x.cfg:4: 'http-after-response deny' is not supported by lb yet" {
 		t.Errorf("errors = %v", errs)
 	}
 }

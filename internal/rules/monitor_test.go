@@ -52,3 +52,19 @@ func TestMonitorFail(t *testing.T) {
 		t.Errorf("a response fetch in monitor fail: no error nor warning (%v)", p)
 	}
 }
+
+// TestHTTPUseService: "http-request use-service prometheus-exporter" ends
+// the rules with the service when its condition holds, and lets the next
+// rules run when it does not.
+func TestHTTPUseService(t *testing.T) {
+	p := httpProxy(t, "    http-request use-service prometheus-exporter if { path /metrics }\n    http-request deny\n")
+	s := reqTxn()
+	if res := p.HTTPRequest(s); res.Verdict != Reject || res.Service != "" || !res.DefaultBody {
+		t.Errorf("other path: %+v; want the deny", res)
+	}
+	s = reqTxn()
+	s.HTTP.Req.URI = []byte("/metrics?scope=global")
+	if res := p.HTTPRequest(s); res.Verdict != Reject || res.Service != ServicePrometheus || res.DefaultBody || res.Status != 0 {
+		t.Errorf("/metrics: %+v; want the service", res)
+	}
+}

@@ -1,0 +1,560 @@
+package stats
+
+import (
+	"math"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// HAProxy 2.6's Prometheus exporter ("http-request use-service
+// prometheus-exporter"): the same snapshot as the page, in the Prometheus
+// text format, with HAProxy's metric families (names, types, help texts,
+// labels) in its order: the process's, the frontends', the backends', then
+// the servers'. Each family lists every object it applies to before the
+// next family starts, and a family with no object to show is not printed,
+// as HAProxy does.
+//
+// A family lb has no value for is left out rather than printed with a
+// made-up value (promLeftOut lists them, by reason). A value lb does not
+// have for one object (a server without maxconn) is NaN, as HAProxy prints
+// an empty statistic.
+
+// PromContentType is the Content-Type of the exporter's responses.
+const PromContentType = "text/plain; version=0.0.4"
+
+// PromScope selects the families to print: "scope" query parameters.
+type PromScope uint8
+
+const (
+	PromGlobal PromScope = 1 << iota
+	PromFrontend
+	PromBackend
+	PromServer
+	// PromListener and PromStickTable are accepted as HAProxy accepts
+	// them; lb has no metric of theirs (HAProxy prints listeners' only
+	// with "option socket-stats", which lb refuses, and lb has no stick
+	// tables).
+	PromListener
+	PromStickTable
+
+	PromAll = PromGlobal | PromFrontend | PromBackend | PromServer | PromListener | PromStickTable
+)
+
+// PromOptions are what the request's query string asks for.
+type PromOptions struct {
+	Scope PromScope
+	// NoMaint ("no-maint") leaves out the servers in maintenance.
+	NoMaint bool
+}
+
+// ParsePromQuery reads the query string of a request target as HAProxy's
+// promex_parse_uri does: every "scope" parameter adds its scope ("*" all,
+// empty none: it clears those before it), none means all; "no-maint"
+// leaves out the servers in maintenance; other parameters are ignored.
+// ok is false for a "scope" without a value or with an unknown one, and
+// for a parameter that does not decode: HAProxy answers 400 then.
+func ParsePromQuery(target string) (o PromOptions, ok bool) {
+	scoped := false
+	i := strings.IndexByte(target, '?')
+	if i < 0 {
+		return PromOptions{Scope: PromAll}, true
+	}
+	q := target[i+1:]
+	if j := strings.IndexByte(q, '#'); j >= 0 {
+		q = q[:j]
+	}
+	for param := range strings.SplitSeq(q, "&") {
+		if param == "" {
+			continue
+		}
+		k, v, hasV := strings.Cut(param, "=")
+		if hasV && strings.IndexByte(v, '=') >= 0 {
+			return o, false
+		}
+		key, err := url.QueryUnescape(k)
+		if err != nil {
+			return o, false
+		}
+		val, err := url.QueryUnescape(v)
+		if err != nil {
+			return o, false
+		}
+		switch key {
+		case "scope":
+			scoped = true
+			if !hasV {
+				return o, false
+			}
+			switch {
+			case val == "":
+				o.Scope = 0
+			case val[0] == '*':
+				o.Scope |= PromAll
+			case val == "global":
+				o.Scope |= PromGlobal
+			case val == "frontend":
+				o.Scope |= PromFrontend
+			case val == "backend":
+				o.Scope |= PromBackend
+			case val == "server":
+				o.Scope |= PromServer
+			case val == "listener":
+				o.Scope |= PromListener
+			case val == "sticktable":
+				o.Scope |= PromStickTable
+			default:
+				return o, false
+			}
+		case "no-maint":
+			o.NoMaint = true
+		}
+	}
+	if !scoped {
+		o.Scope = PromAll
+	}
+	return o, true
+}
+
+// PromInfo is what the process families show besides the snapshot.
+type PromInfo struct {
+	// Version is lb's version (build_info's "version" label).
+	Version string
+	// Threads is the number of event loops (global nbthread).
+	Threads int
+	// Stopping: the process is stopping (soft-stop).
+	Stopping bool
+	// Start is when the process started.
+	Start time.Time
+}
+
+// promType is a family's TYPE.
+type promType string
+
+const (
+	gauge   promType = "gauge"
+	counter promType = "counter"
+)
+
+// promFamily is one metric family; name lacks the "haproxy_<section>_"
+// prefix.
+type promFamily struct {
+	name string
+	typ  promType
+	help string
+}
+
+// The families lb prints, per section, in HAProxy's order.
+var (
+	promProcess = []promFamily{
+		{"nbthread", gauge, "Number of started threads (global.nbthread)"},
+		{"nbproc", gauge, "Number of started worker processes (historical, always 1)"},
+		{"relative_process_id", gauge, "Relative worker process number (1)"},
+		{"uptime_seconds", gauge, "How long ago this worker process was started (seconds)"},
+		{"max_connections", gauge, "Hard limit on the number of per-process connections (configured or imposed by Ulimit-n)"},
+		{"current_connections", gauge, "Current number of connections on this worker process"},
+		{"stopping", gauge, "1 if the worker process is currently stopping, otherwise zero"},
+		{"build_info", gauge, "Build info"},
+		{"start_time_seconds", gauge, "Start time in seconds"},
+	}
+	promFrontend = []promFamily{
+		{"current_sessions", gauge, "Number of current sessions on the frontend, backend or server"},
+		{"limit_sessions", gauge, "Frontend/listener/server's maxconn, backend's fullconn"},
+		{"sessions_total", counter, "Total number of sessions since process started"},
+		{"bytes_in_total", counter, "Total number of request bytes since process started"},
+		{"bytes_out_total", counter, "Total number of response bytes since process started"},
+		{"requests_denied_total", counter, "Total number of denied requests since process started"},
+		{"status", gauge, "Current status of the service, per state label value."},
+		{"denied_connections_total", counter, "Total number of incoming connections blocked on a listener/frontend by a tcp-request connection rule since the worker process started"},
+		{"denied_sessions_total", counter, "Total number of incoming sessions blocked on a listener/frontend by a tcp-request connection rule since the worker process started"},
+	}
+	promBackend = []promFamily{
+		{"current_queue", gauge, "Number of current queued connections"},
+		{"max_queue", gauge, "Highest value of queued connections encountered since process started"},
+		{"current_sessions", gauge, "Number of current sessions on the frontend, backend or server"},
+		{"sessions_total", counter, "Total number of sessions since process started"},
+		{"bytes_in_total", counter, "Total number of request bytes since process started"},
+		{"bytes_out_total", counter, "Total number of response bytes since process started"},
+		{"requests_denied_total", counter, "Total number of denied requests since process started"},
+		{"responses_denied_total", counter, "Total number of denied responses since process started"},
+		{"connection_errors_total", counter, "Total number of failed connections to server since the worker process started"},
+		{"status", gauge, "Current status of the service, per state label value."},
+		{"weight", gauge, "Server's effective weight, or sum of active servers' effective weights for a backend"},
+		{"active_servers", gauge, "Total number of active UP servers with a non-zero weight"},
+		{"backup_servers", gauge, "Total number of backup UP servers with a non-zero weight"},
+		{"uweight", gauge, "Server's user weight, or sum of active servers' user weights for a backend"},
+		{"agg_server_status", gauge, "Backend's aggregated gauge of servers' status"},
+		{"agg_server_check_status", gauge, "Backend's aggregated gauge of servers' state check status"},
+	}
+	promServer = []promFamily{
+		{"current_queue", gauge, "Number of current queued connections"},
+		{"max_queue", gauge, "Highest value of queued connections encountered since process started"},
+		{"current_sessions", gauge, "Number of current sessions on the frontend, backend or server"},
+		{"max_sessions", gauge, "Highest value of current sessions encountered since process started"},
+		{"limit_sessions", gauge, "Frontend/listener/server's maxconn, backend's fullconn"},
+		{"sessions_total", counter, "Total number of sessions since process started"},
+		{"bytes_in_total", counter, "Total number of request bytes since process started"},
+		{"bytes_out_total", counter, "Total number of response bytes since process started"},
+		{"connection_errors_total", counter, "Total number of failed connections to server since the worker process started"},
+		{"status", gauge, "Current status of the service, per state label value."},
+		{"weight", gauge, "Server's effective weight, or sum of active servers' effective weights for a backend"},
+		{"queue_limit", gauge, "Limit on the number of connections in queue, for servers only (maxqueue argument)"},
+		{"uweight", gauge, "Server's user weight, or sum of active servers' user weights for a backend"},
+	}
+)
+
+// promLeftOut are the families HAProxy 2.6 prints (with a configuration
+// without stick tables, listeners' statistics or Lua) that lb does not,
+// as it keeps no value for them.
+var promLeftOut = []string{
+	// Process: memory pools, file descriptor and socket limits, the
+	// process-wide request, connection, byte and rate counters, SSL,
+	// pipes, compression, tasks and run queue, idle time, jobs, listeners
+	// and peers counts, logs, busy polling, resolvers.
+	"haproxy_process_pool_failures_total", "haproxy_process_max_fds", "haproxy_process_max_sockets",
+	"haproxy_process_hard_max_connections", "haproxy_process_connections_total", "haproxy_process_requests_total",
+	"haproxy_process_max_ssl_connections", "haproxy_process_current_ssl_connections", "haproxy_process_ssl_connections_total",
+	"haproxy_process_max_pipes", "haproxy_process_pipes_used_total", "haproxy_process_pipes_free_total",
+	"haproxy_process_current_connection_rate", "haproxy_process_limit_connection_rate", "haproxy_process_max_connection_rate",
+	"haproxy_process_current_session_rate", "haproxy_process_limit_session_rate", "haproxy_process_max_session_rate",
+	"haproxy_process_current_ssl_rate", "haproxy_process_limit_ssl_rate", "haproxy_process_max_ssl_rate",
+	"haproxy_process_current_frontend_ssl_key_rate", "haproxy_process_max_frontend_ssl_key_rate", "haproxy_process_frontend_ssl_reuse",
+	"haproxy_process_current_backend_ssl_key_rate", "haproxy_process_max_backend_ssl_key_rate",
+	"haproxy_process_ssl_cache_lookups_total", "haproxy_process_ssl_cache_misses_total",
+	"haproxy_process_http_comp_bytes_in_total", "haproxy_process_http_comp_bytes_out_total", "haproxy_process_limit_http_comp",
+	"haproxy_process_current_zlib_memory", "haproxy_process_max_zlib_memory", "haproxy_process_current_tasks",
+	"haproxy_process_current_run_queue", "haproxy_process_idle_time_percent", "haproxy_process_jobs",
+	"haproxy_process_unstoppable_jobs", "haproxy_process_listeners", "haproxy_process_active_peers",
+	"haproxy_process_connected_peers", "haproxy_process_dropped_logs_total", "haproxy_process_busy_polling_enabled",
+	"haproxy_process_failed_resolutions", "haproxy_process_bytes_out_total", "haproxy_process_spliced_bytes_out_total",
+	"haproxy_process_bytes_out_rate", "haproxy_process_recv_logs_total", "haproxy_process_max_memory_bytes",
+	"haproxy_process_pool_allocated_bytes", "haproxy_process_pool_used_bytes",
+	// Frontends: the highest session count, the denied responses, the
+	// request errors, rates, HTTP request and response counts,
+	// compression, connections apart from sessions, intercepted
+	// requests, header rewrite failures, cache, internal errors.
+	"haproxy_frontend_max_sessions", "haproxy_frontend_responses_denied_total", "haproxy_frontend_request_errors_total",
+	"haproxy_frontend_limit_session_rate", "haproxy_frontend_max_session_rate", "haproxy_frontend_http_responses_total",
+	"haproxy_frontend_http_requests_rate_max", "haproxy_frontend_http_requests_total",
+	"haproxy_frontend_http_comp_bytes_in_total", "haproxy_frontend_http_comp_bytes_out_total",
+	"haproxy_frontend_http_comp_bytes_bypassed_total", "haproxy_frontend_http_comp_responses_total",
+	"haproxy_frontend_connections_rate_max", "haproxy_frontend_connections_total", "haproxy_frontend_intercepted_requests_total",
+	"haproxy_frontend_failed_header_rewriting_total", "haproxy_frontend_http_cache_lookups_total",
+	"haproxy_frontend_http_cache_hits_total", "haproxy_frontend_internal_errors_total",
+	// Backends: the highest session count, fullconn, response errors,
+	// retries and redispatches, health check transitions and downtime,
+	// load-balancing decisions, rates, HTTP counts, aborts, compression,
+	// last session, timings, header rewrite failures, connection attempts
+	// and reuses, cache, internal errors, check status aggregate.
+	"haproxy_backend_max_sessions", "haproxy_backend_limit_sessions", "haproxy_backend_response_errors_total",
+	"haproxy_backend_retry_warnings_total", "haproxy_backend_redispatch_warnings_total",
+	"haproxy_backend_check_up_down_total", "haproxy_backend_check_last_change_seconds", "haproxy_backend_downtime_seconds_total",
+	"haproxy_backend_loadbalanced_total", "haproxy_backend_max_session_rate", "haproxy_backend_http_responses_total",
+	"haproxy_backend_http_requests_total", "haproxy_backend_client_aborts_total", "haproxy_backend_server_aborts_total",
+	"haproxy_backend_http_comp_bytes_in_total", "haproxy_backend_http_comp_bytes_out_total",
+	"haproxy_backend_http_comp_bytes_bypassed_total", "haproxy_backend_http_comp_responses_total",
+	"haproxy_backend_last_session_seconds", "haproxy_backend_queue_time_average_seconds",
+	"haproxy_backend_connect_time_average_seconds", "haproxy_backend_response_time_average_seconds",
+	"haproxy_backend_total_time_average_seconds", "haproxy_backend_failed_header_rewriting_total",
+	"haproxy_backend_connection_attempts_total", "haproxy_backend_connection_reuses_total",
+	"haproxy_backend_http_cache_lookups_total", "haproxy_backend_http_cache_hits_total",
+	"haproxy_backend_max_queue_time_seconds", "haproxy_backend_max_connect_time_seconds",
+	"haproxy_backend_max_response_time_seconds", "haproxy_backend_max_total_time_seconds",
+	"haproxy_backend_internal_errors_total", "haproxy_backend_agg_check_status",
+	// Servers: denied responses, response errors, retries and
+	// redispatches, health check counters, status, code and duration,
+	// last change and downtime, slowstart throttle, load-balancing
+	// decisions, rates, HTTP counts, aborts, last session, timings,
+	// header rewrite failures, connection attempts, reuses and idle
+	// connections, internal errors.
+	"haproxy_server_responses_denied_total", "haproxy_server_response_errors_total",
+	"haproxy_server_retry_warnings_total", "haproxy_server_redispatch_warnings_total",
+	"haproxy_server_check_failures_total", "haproxy_server_check_up_down_total",
+	"haproxy_server_check_last_change_seconds", "haproxy_server_downtime_seconds_total",
+	"haproxy_server_current_throttle", "haproxy_server_loadbalanced_total", "haproxy_server_max_session_rate",
+	"haproxy_server_check_status", "haproxy_server_check_code", "haproxy_server_check_duration_seconds",
+	"haproxy_server_http_responses_total", "haproxy_server_client_aborts_total", "haproxy_server_server_aborts_total",
+	"haproxy_server_last_session_seconds", "haproxy_server_queue_time_average_seconds",
+	"haproxy_server_connect_time_average_seconds", "haproxy_server_response_time_average_seconds",
+	"haproxy_server_total_time_average_seconds", "haproxy_server_failed_header_rewriting_total",
+	"haproxy_server_connection_attempts_total", "haproxy_server_connection_reuses_total",
+	"haproxy_server_idle_connections_current", "haproxy_server_idle_connections_limit",
+	"haproxy_server_max_queue_time_seconds", "haproxy_server_max_connect_time_seconds",
+	"haproxy_server_max_response_time_seconds", "haproxy_server_max_total_time_seconds",
+	"haproxy_server_internal_errors_total", "haproxy_server_unsafe_idle_connections_current",
+	"haproxy_server_safe_idle_connections_current", "haproxy_server_used_connections_current",
+	"haproxy_server_need_connections_current",
+}
+
+// The "state" label values, in HAProxy's order.
+var (
+	promProxyStates  = []string{"DOWN", "UP"}
+	promServerStates = []string{"DOWN", "UP", "MAINT", "DRAIN", "NOLB"}
+)
+
+// promServerState is the index in promServerStates of s's state
+// (promex_srv_status).
+func promServerState(s *Server) int {
+	switch s.State {
+	case Up:
+		return 1
+	case Maint:
+		return 2
+	case Drain:
+		return 3
+	case NoLB:
+		return 4
+	}
+	return 0
+}
+
+// promWriter writes families: a family's HELP and TYPE lines go before its
+// first sample only, so that a family without samples is not printed.
+type promWriter struct {
+	b      strings.Builder
+	prefix string
+	fam    *promFamily
+	headed bool
+}
+
+func (w *promWriter) family(prefix string, f *promFamily) {
+	w.prefix, w.fam, w.headed = prefix, f, false
+}
+
+// sample writes a sample of the current family; labels are name, value
+// pairs.
+func (w *promWriter) sample(v float64, labels ...string) {
+	name := w.prefix + w.fam.name
+	if !w.headed {
+		w.b.WriteString("# HELP " + name + " " + w.fam.help + "\n")
+		w.b.WriteString("# TYPE " + name + " " + string(w.fam.typ) + "\n")
+		w.headed = true
+	}
+	w.b.WriteString(name)
+	if len(labels) > 0 {
+		w.b.WriteByte('{')
+		for i := 0; i+1 < len(labels); i += 2 {
+			if i > 0 {
+				w.b.WriteByte(',')
+			}
+			w.b.WriteString(labels[i] + `="` + promEscape(labels[i+1]) + `"`)
+		}
+		w.b.WriteByte('}')
+	}
+	w.b.WriteByte(' ')
+	switch {
+	case math.IsNaN(v):
+		w.b.WriteString("NaN")
+	case v == math.Trunc(v) && math.Abs(v) < 1e15:
+		w.b.WriteString(strconv.FormatInt(int64(v), 10))
+	default:
+		w.b.WriteString(strconv.FormatFloat(v, 'f', 6, 64))
+	}
+	w.b.WriteByte('\n')
+}
+
+// promEscape escapes a label value as the text format wants.
+func promEscape(s string) string {
+	if !strings.ContainsAny(s, "\\\"\n") {
+		return s
+	}
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
+}
+
+// orNaN is n, or NaN when n is 0 (no limit: HAProxy's empty field).
+func orNaN(n int) float64 {
+	if n == 0 {
+		return math.NaN()
+	}
+	return float64(n)
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Prometheus renders the exporter's body for s.
+func Prometheus(s *Snapshot, info *PromInfo, o *PromOptions) []byte {
+	w := &promWriter{}
+	if o.Scope&PromGlobal != 0 {
+		for i := range promProcess {
+			f := &promProcess[i]
+			w.family("haproxy_process_", f)
+			switch f.name {
+			case "nbthread":
+				w.sample(float64(info.Threads))
+			case "nbproc", "relative_process_id":
+				w.sample(1)
+			case "uptime_seconds":
+				w.sample(float64(int64(s.Uptime / time.Second)))
+			case "max_connections":
+				w.sample(orNaN(s.Maxconn))
+			case "current_connections":
+				w.sample(float64(s.Sessions))
+			case "stopping":
+				w.sample(b2f(info.Stopping))
+			case "build_info":
+				w.sample(1, "version", info.Version)
+			case "start_time_seconds":
+				w.sample(float64(info.Start.Unix()))
+			}
+		}
+	}
+	if o.Scope&PromFrontend != 0 {
+		for i := range promFrontend {
+			f := &promFrontend[i]
+			w.family("haproxy_frontend_", f)
+			for j := range s.Proxies {
+				p := &s.Proxies[j]
+				if fe := p.Frontend; fe != nil {
+					promFrontendSample(w, f.name, p.Name, fe)
+				}
+			}
+		}
+	}
+	if o.Scope&PromBackend != 0 {
+		for i := range promBackend {
+			f := &promBackend[i]
+			w.family("haproxy_backend_", f)
+			for j := range s.Proxies {
+				p := &s.Proxies[j]
+				if be := p.Backend; be != nil {
+					promBackendSample(w, f.name, p.Name, be)
+				}
+			}
+		}
+	}
+	if o.Scope&PromServer != 0 {
+		for i := range promServer {
+			f := &promServer[i]
+			w.family("haproxy_server_", f)
+			for j := range s.Proxies {
+				p := &s.Proxies[j]
+				if p.Backend == nil {
+					continue
+				}
+				for k := range p.Backend.Servers {
+					sv := &p.Backend.Servers[k]
+					if o.NoMaint && sv.State == Maint {
+						continue
+					}
+					promServerSample(w, f.name, p.Name, sv)
+				}
+			}
+		}
+	}
+	return []byte(w.b.String())
+}
+
+func promFrontendSample(w *promWriter, name, px string, f *Frontend) {
+	switch name {
+	case "current_sessions":
+		w.sample(float64(f.Cur), "proxy", px)
+	case "limit_sessions":
+		w.sample(orNaN(f.Limit), "proxy", px)
+	case "sessions_total":
+		w.sample(float64(f.Total), "proxy", px)
+	case "bytes_in_total":
+		w.sample(float64(f.BytesIn), "proxy", px)
+	case "bytes_out_total":
+		w.sample(float64(f.BytesOut), "proxy", px)
+	case "requests_denied_total":
+		w.sample(float64(f.DeniedReq), "proxy", px)
+	case "status":
+		// Open, as the page's status says.
+		for i, st := range promProxyStates {
+			w.sample(b2f(i == 1), "proxy", px, "state", st)
+		}
+	case "denied_connections_total":
+		w.sample(float64(f.DeniedConn), "proxy", px)
+	case "denied_sessions_total":
+		w.sample(float64(f.DeniedSess), "proxy", px)
+	}
+}
+
+func promBackendSample(w *promWriter, name, px string, b *Backend) {
+	weight, act, bck := b.weights()
+	switch name {
+	case "current_queue":
+		w.sample(float64(b.Queue), "proxy", px)
+	case "max_queue":
+		w.sample(float64(b.MaxQueue), "proxy", px)
+	case "current_sessions":
+		w.sample(float64(b.Cur), "proxy", px)
+	case "sessions_total":
+		w.sample(float64(b.Total), "proxy", px)
+	case "bytes_in_total":
+		w.sample(float64(b.BytesIn), "proxy", px)
+	case "bytes_out_total":
+		w.sample(float64(b.BytesOut), "proxy", px)
+	case "requests_denied_total":
+		w.sample(float64(b.DeniedReq), "proxy", px)
+	case "responses_denied_total":
+		w.sample(float64(b.DeniedResp), "proxy", px)
+	case "connection_errors_total":
+		w.sample(float64(b.failed()), "proxy", px)
+	case "status":
+		up := b.status() == "UP"
+		for i, st := range promProxyStates {
+			w.sample(b2f((i == 1) == up), "proxy", px, "state", st)
+		}
+	case "weight", "uweight":
+		w.sample(float64(weight), "proxy", px)
+	case "active_servers":
+		w.sample(float64(act), "proxy", px)
+	case "backup_servers":
+		w.sample(float64(bck), "proxy", px)
+	case "agg_server_status", "agg_server_check_status":
+		// Every server counts, those in maintenance included; a
+		// backend without servers has no sample.
+		if len(b.Servers) == 0 {
+			return
+		}
+		var n [5]int
+		for i := range b.Servers {
+			n[promServerState(&b.Servers[i])]++
+		}
+		for i, st := range promServerStates {
+			w.sample(float64(n[i]), "proxy", px, "state", st)
+		}
+	}
+}
+
+func promServerSample(w *promWriter, name, px string, s *Server) {
+	sv := s.Name
+	switch name {
+	case "current_queue":
+		w.sample(float64(s.Queue), "proxy", px, "server", sv)
+	case "max_queue":
+		w.sample(float64(s.MaxQueue), "proxy", px, "server", sv)
+	case "current_sessions":
+		w.sample(float64(s.Cur), "proxy", px, "server", sv)
+	case "max_sessions":
+		w.sample(float64(s.Max), "proxy", px, "server", sv)
+	case "limit_sessions":
+		w.sample(orNaN(s.Limit), "proxy", px, "server", sv)
+	case "sessions_total":
+		w.sample(float64(s.Total), "proxy", px, "server", sv)
+	case "bytes_in_total":
+		w.sample(float64(s.BytesIn), "proxy", px, "server", sv)
+	case "bytes_out_total":
+		w.sample(float64(s.BytesOut), "proxy", px, "server", sv)
+	case "connection_errors_total":
+		w.sample(float64(s.Failed), "proxy", px, "server", sv)
+	case "status":
+		cur := promServerState(s)
+		for i, st := range promServerStates {
+			w.sample(b2f(i == cur), "proxy", px, "server", sv, "state", st)
+		}
+	case "weight":
+		w.sample(float64(s.effWeight()), "proxy", px, "server", sv)
+	case "queue_limit":
+		w.sample(orNaN(s.QueueLimit), "proxy", px, "server", sv)
+	case "uweight":
+		w.sample(float64(s.Weight), "proxy", px, "server", sv)
+	}
+}
