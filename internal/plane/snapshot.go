@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"lb/internal/proxy"
+	"lb/internal/srvstate"
 )
 
 // Runtime is what the runtime API commands ("show info", "show servers state") reach of
@@ -12,6 +13,9 @@ import (
 type Runtime interface {
 	// Snapshot returns the generation's sessions and server states at one moment.
 	Snapshot() Snapshot
+	// StateServers returns the servers as "show servers state" prints them
+	// (every backend's when backend is "").
+	StateServers(backend string) []srvstate.Server
 }
 
 var _ Runtime = (*Generation)(nil)
