@@ -12,6 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"lb/internal/balance"
 	"lb/internal/config"
 	"lb/internal/proxy"
 	"lb/internal/srvstate"
@@ -113,7 +114,7 @@ func (rt *srvRT) opBits() int {
 
 // initServers makes the srvRT of every server of cfg's backends.
 func (g *Generation) initServers(cfg *config.Config) {
-	ids := proxyIDs(cfg)
+	ids := stateProxyIDs(cfg)
 	g.rtByName = map[string]map[string]*srvRT{}
 	g.rtBySrv = map[*proxy.Server]*srvRT{}
 	for _, px := range cfg.Backends() {
@@ -134,6 +135,27 @@ func (g *Generation) initServers(cfg *config.Config) {
 		}
 		g.rtByName[px.Name] = m
 	}
+}
+
+// stateProxyIDs are the proxies' ids (HAProxy's uuid) as "show servers
+// state" prints them and state files match them: in HAProxy 2.6, the
+// runtime API's own proxy takes the first automatic id when there is a
+// stats socket.
+func stateProxyIDs(cfg *config.Config) map[*config.Proxy]int {
+	var explicit []int
+	if len(cfg.Global.StatsSockets) > 0 {
+		explicit = append(explicit, 0)
+	}
+	for _, px := range cfg.Proxies {
+		explicit = append(explicit, px.ID)
+	}
+	ids := balance.ServerIDs(explicit)
+	ids = ids[len(ids)-len(cfg.Proxies):]
+	m := make(map[*config.Proxy]int, len(ids))
+	for i, px := range cfg.Proxies {
+		m[px] = ids[i]
+	}
+	return m
 }
 
 // server finds a server by backend and server name.
