@@ -116,8 +116,10 @@ func init() {
 		"gid": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
 			return laxID(l, pos, args, &g.GID, "group")
 		}},
-		"chroot":  {fn: gString(func(g *Global) *string { return &g.Chroot }, "'%s' expects a directory as an argument.")},
-		"pidfile": {fn: gString(func(g *Global) *string { return &g.Pidfile }, "'%s' expects a file name as an argument.")},
+		"chroot":            {fn: gString(func(g *Global) *string { return &g.Chroot }, "'%s' expects a directory as an argument.")},
+		"pidfile":           {fn: gString(func(g *Global) *string { return &g.Pidfile }, "'%s' expects a file name as an argument.")},
+		"server-state-file": {fn: gString(func(g *Global) *string { return &g.ServerStateFile }, "'%s' expects one argument: a file path.")},
+		"server-state-base": {fn: gString(func(g *Global) *string { return &g.ServerStateBase }, "'%s' expects one argument: a directory path.")},
 		"node": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
 			if len(args) < 2 || args[1] == "" || strings.IndexFunc(args[1], func(r rune) bool {
 				return !(r < 128 && (isAlnum(byte(r)) || r == '.' || r == '-' || r == '_'))
@@ -263,7 +265,7 @@ func init() {
 		"wurfl-data-file", "wurfl-information-list", "wurfl-information-list-separator",
 		"wurfl-patch-file", "zero-warning", "h1-accept-payload-with-any-method",
 		"tune.peers.max-updates-at-once", "tune.vars.check-max-size",
-		"quiet", "server-state-base", "server-state-file", "tune.maxaccept",
+		"quiet", "tune.maxaccept",
 		"tune.ssl.default-dh-param",
 	} {
 		globalKeywords[k] = globalKW{status: kwUnsupported}
@@ -310,7 +312,7 @@ func gFlag(set func(*Global)) func(*loader, *Global, Pos, []string) error {
 func gString(field func(*Global) *string, missing string) func(*loader, *Global, Pos, []string) error {
 	return func(l *loader, g *Global, pos Pos, args []string) error {
 		switch args[0] {
-		case "chroot", "pidfile":
+		case "chroot", "pidfile", "server-state-file", "server-state-base":
 			if *field(g) != "" {
 				return fmt.Errorf("'%s' already specified. Continuing.", args[0])
 			}

@@ -47,49 +47,51 @@ func init() {
 	removed := func(msg string) proxyKW { return proxyKW{cap: both, def: true, status: kwRemoved, msg: msg} }
 	unsupported := func(c Cap, def bool) proxyKW { return proxyKW{cap: c, def: def, status: kwUnsupported} }
 	proxyKeywords = map[string]proxyKW{
-		"bind":                {cap: fe, fn: kwBind},
-		"mode":                {cap: both, def: true, fn: kwMode},
-		"disabled":            {cap: both, def: true, fn: func(c *pctx) error { c.p.Disabled, c.p.disabledPos = true, c.pos; return tooMany(c.args, 1) }},
-		"enabled":             {cap: both, def: true, fn: func(c *pctx) error { c.p.Disabled = false; return tooMany(c.args, 1) }},
-		"id":                  {cap: both, fn: func(c *pctx) error { return c.intArg(&c.p.ID, 1) }},
-		"description":         {cap: both, fn: func(c *pctx) error { c.p.Description = strings.Join(c.args[1:], " "); return nil }},
-		"maxconn":             {cap: fe, def: true, fn: func(c *pctx) error { return c.intArg(&c.p.Maxconn, 0) }},
-		"backlog":             {cap: fe, def: true, fn: func(c *pctx) error { return c.intArg(&c.p.Backlog, 0) }},
-		"retries":             {cap: be, def: true, fn: func(c *pctx) error { return c.intArg(&c.p.Retries, 0) }},
-		"retry-on":            {cap: be, def: true, fn: kwRetryOn},
-		"timeout":             {cap: both, def: true, fn: kwTimeout},
-		"option":              {cap: both, def: true, fn: kwOption},
-		"no":                  {cap: both, def: true, fn: kwOption},
-		"default":             {cap: both, def: true, fn: kwOption},
-		"log":                 {cap: both, def: true, fn: kwLog},
-		"log-format":          {cap: fe, def: true, fn: func(c *pctx) error { c.p.LogFormatPos = c.pos; return c.strArg(&c.p.LogFormat) }},
-		"unique-id-format":    {cap: fe, def: true, fn: func(c *pctx) error { c.p.UniqueIDFormatPos = c.pos; return c.strArg(&c.p.UniqueIDFormat) }},
-		"unique-id-header":    {cap: fe, def: true, fn: func(c *pctx) error { return c.strArg(&c.p.UniqueIDHeader) }},
-		"balance":             {cap: be, def: true, fn: kwBalance},
-		"hash-type":           {cap: be, def: true, fn: kwHashType},
-		"server":              {cap: be, hard: true, fn: kwServer},
-		"default-server":      {cap: be, def: true, hard: true, fn: kwServer},
-		"cookie":              {cap: be, def: true, fn: kwCookie},
-		"acl":                 {cap: both, fn: kwACL},
-		"default_backend":     {cap: fe, def: true, fn: kwDefaultBackend},
-		"use_backend":         {cap: fe, fn: kwUseBackend},
-		"use-server":          {cap: be, fn: kwUseServer},
-		"force-persist":       {cap: be, fn: kwPersist},
-		"ignore-persist":      {cap: be, fn: kwPersist},
-		"http-request":        {cap: both, fn: kwHTTPRule},
-		"http-response":       {cap: both, fn: kwHTTPRule},
-		"http-after-response": {cap: both, fn: kwHTTPRule},
-		"tcp-request":         {cap: both, fn: kwTCPRule},
-		"tcp-response":        {cap: be, fn: kwTCPRule},
-		"redirect":            {cap: both, fn: kwRedirect},
-		"http-check":          {cap: be, def: true, fn: kwCheckRule},
-		"tcp-check":           {cap: be, def: true, fn: kwCheckRule},
-		"stats":               {cap: both, def: true, fn: kwStats},
-		"errorfile":           {cap: both, def: true, fn: kwErrorfile},
-		"errorloc":            {cap: both, def: true, fn: kwErrorloc},
-		"errorloc302":         {cap: both, def: true, fn: kwErrorloc},
-		"errorloc303":         {cap: both, def: true, fn: kwErrorloc},
-		"errorfiles":          {cap: both, def: true, fn: kwErrorfiles},
+		"bind":                        {cap: fe, fn: kwBind},
+		"mode":                        {cap: both, def: true, fn: kwMode},
+		"disabled":                    {cap: both, def: true, fn: func(c *pctx) error { c.p.Disabled, c.p.disabledPos = true, c.pos; return tooMany(c.args, 1) }},
+		"enabled":                     {cap: both, def: true, fn: func(c *pctx) error { c.p.Disabled = false; return tooMany(c.args, 1) }},
+		"id":                          {cap: both, fn: func(c *pctx) error { return c.intArg(&c.p.ID, 1) }},
+		"description":                 {cap: both, fn: func(c *pctx) error { c.p.Description = strings.Join(c.args[1:], " "); return nil }},
+		"maxconn":                     {cap: fe, def: true, fn: func(c *pctx) error { return c.intArg(&c.p.Maxconn, 0) }},
+		"backlog":                     {cap: fe, def: true, fn: func(c *pctx) error { return c.intArg(&c.p.Backlog, 0) }},
+		"retries":                     {cap: be, def: true, fn: func(c *pctx) error { return c.intArg(&c.p.Retries, 0) }},
+		"retry-on":                    {cap: be, def: true, fn: kwRetryOn},
+		"timeout":                     {cap: both, def: true, fn: kwTimeout},
+		"option":                      {cap: both, def: true, fn: kwOption},
+		"no":                          {cap: both, def: true, fn: kwOption},
+		"default":                     {cap: both, def: true, fn: kwOption},
+		"log":                         {cap: both, def: true, fn: kwLog},
+		"log-format":                  {cap: fe, def: true, fn: func(c *pctx) error { c.p.LogFormatPos = c.pos; return c.strArg(&c.p.LogFormat) }},
+		"unique-id-format":            {cap: fe, def: true, fn: func(c *pctx) error { c.p.UniqueIDFormatPos = c.pos; return c.strArg(&c.p.UniqueIDFormat) }},
+		"unique-id-header":            {cap: fe, def: true, fn: func(c *pctx) error { return c.strArg(&c.p.UniqueIDHeader) }},
+		"balance":                     {cap: be, def: true, fn: kwBalance},
+		"hash-type":                   {cap: be, def: true, fn: kwHashType},
+		"load-server-state-from-file": {cap: be, def: true, fn: kwLoadServerState},
+		"server-state-file-name":      {cap: be, def: true, fn: kwServerStateFileName},
+		"server":                      {cap: be, hard: true, fn: kwServer},
+		"default-server":              {cap: be, def: true, hard: true, fn: kwServer},
+		"cookie":                      {cap: be, def: true, fn: kwCookie},
+		"acl":                         {cap: both, fn: kwACL},
+		"default_backend":             {cap: fe, def: true, fn: kwDefaultBackend},
+		"use_backend":                 {cap: fe, fn: kwUseBackend},
+		"use-server":                  {cap: be, fn: kwUseServer},
+		"force-persist":               {cap: be, fn: kwPersist},
+		"ignore-persist":              {cap: be, fn: kwPersist},
+		"http-request":                {cap: both, fn: kwHTTPRule},
+		"http-response":               {cap: both, fn: kwHTTPRule},
+		"http-after-response":         {cap: both, fn: kwHTTPRule},
+		"tcp-request":                 {cap: both, fn: kwTCPRule},
+		"tcp-response":                {cap: be, fn: kwTCPRule},
+		"redirect":                    {cap: both, fn: kwRedirect},
+		"http-check":                  {cap: be, def: true, fn: kwCheckRule},
+		"tcp-check":                   {cap: be, def: true, fn: kwCheckRule},
+		"stats":                       {cap: both, def: true, fn: kwStats},
+		"errorfile":                   {cap: both, def: true, fn: kwErrorfile},
+		"errorloc":                    {cap: both, def: true, fn: kwErrorloc},
+		"errorloc302":                 {cap: both, def: true, fn: kwErrorloc},
+		"errorloc303":                 {cap: both, def: true, fn: kwErrorloc},
+		"errorfiles":                  {cap: both, def: true, fn: kwErrorfiles},
 		"monitor-uri": {cap: fe, def: true, fn: func(c *pctx) error {
 			if len(c.args) < 2 || c.args[1] == "" {
 				return fmt.Errorf("'monitor-uri' expects an URI.")
@@ -151,37 +153,35 @@ func init() {
 		}},
 		"grace": removed("the 'grace' keyword is not supported any more since HAProxy version 2.5."),
 
-		"stick-table":                 unsupported(both, false),
-		"stick":                       unsupported(be, false),
-		"persist":                     unsupported(be, true),
-		"email-alert":                 unsupported(both, true),
-		"filter":                      unsupported(both, false),
-		"declare":                     unsupported(fe, false),
-		"dynamic-cookie-key":          unsupported(be, true),
-		"load-server-state-from-file": unsupported(be, true),
-		"server-state-file-name":      unsupported(be, true),
-		"http-error":                  unsupported(both, true),
-		"source":                      unsupported(be, true),
-		"usesrc":                      unsupported(be, true),
-		"max-keep-alive-queue":        unsupported(be, true),
-		"external-check":              unsupported(be, true),
-		"hash-balance-factor":         unsupported(be, true),
-		"http-send-name-header":       unsupported(be, true),
-		"server-template":             unsupported(be, false),
-		"fullconn":                    unsupported(be, true),
-		"dispatch":                    unsupported(be, false),
-		"rate-limit":                  unsupported(fe, true),
-		"log-format-sd":               unsupported(fe, true),
-		"error-log-format":            unsupported(fe, true),
-		"log-tag":                     unsupported(both, true),
-		"transparent":                 unsupported(be, true),
-		"use-fcgi-app":                unsupported(be, false),
-		"clitcpka-cnt":                unsupported(fe, true),
-		"clitcpka-idle":               unsupported(fe, true),
-		"clitcpka-intvl":              unsupported(fe, true),
-		"srvtcpka-cnt":                unsupported(be, true),
-		"srvtcpka-idle":               unsupported(be, true),
-		"srvtcpka-intvl":              unsupported(be, true),
+		"stick-table":           unsupported(both, false),
+		"stick":                 unsupported(be, false),
+		"persist":               unsupported(be, true),
+		"email-alert":           unsupported(both, true),
+		"filter":                unsupported(both, false),
+		"declare":               unsupported(fe, false),
+		"dynamic-cookie-key":    unsupported(be, true),
+		"http-error":            unsupported(both, true),
+		"source":                unsupported(be, true),
+		"usesrc":                unsupported(be, true),
+		"max-keep-alive-queue":  unsupported(be, true),
+		"external-check":        unsupported(be, true),
+		"hash-balance-factor":   unsupported(be, true),
+		"http-send-name-header": unsupported(be, true),
+		"server-template":       unsupported(be, false),
+		"fullconn":              unsupported(be, true),
+		"dispatch":              unsupported(be, false),
+		"rate-limit":            unsupported(fe, true),
+		"log-format-sd":         unsupported(fe, true),
+		"error-log-format":      unsupported(fe, true),
+		"log-tag":               unsupported(both, true),
+		"transparent":           unsupported(be, true),
+		"use-fcgi-app":          unsupported(be, false),
+		"clitcpka-cnt":          unsupported(fe, true),
+		"clitcpka-idle":         unsupported(fe, true),
+		"clitcpka-intvl":        unsupported(fe, true),
+		"srvtcpka-cnt":          unsupported(be, true),
+		"srvtcpka-idle":         unsupported(be, true),
+		"srvtcpka-intvl":        unsupported(be, true),
 	}
 	for _, k := range []string{"reqrep"} {
 		proxyKeywords[k] = removed(fmt.Sprintf("The '%s' directive is not supported anymore since HAProxy 2.1. Use 'http-request replace-path', 'http-request replace-uri' or 'http-request replace-header' instead.", k))
@@ -1937,4 +1937,33 @@ func (l *loader) validIPPattern(v string) bool {
 	}
 	ips, err := l.opt.Resolver(v)
 	return err == nil && len(ips) > 0
+}
+
+// kwLoadServerState is "load-server-state-from-file { global | local | none }".
+func kwLoadServerState(c *pctx) error {
+	arg := ""
+	if len(c.args) > 1 {
+		arg = c.args[1]
+	}
+	switch arg {
+	case "global", "local":
+		c.p.LoadServerStateFromFile = arg
+	case "none":
+		c.p.LoadServerStateFromFile = ""
+	default:
+		return fmt.Errorf("'%s' expects 'global', 'local' or 'none'. Got '%s'", c.args[0], arg)
+	}
+	return tooMany(c.args, 2)
+}
+
+// kwServerStateFileName is "server-state-file-name [ use-backend-name | <file> ]".
+func kwServerStateFileName(c *pctx) error {
+	if err := tooMany(c.args, 2); err != nil {
+		return err
+	}
+	c.p.ServerStateFileName = ""
+	if len(c.args) > 1 && c.args[1] != "use-backend-name" {
+		c.p.ServerStateFileName = c.args[1]
+	}
+	return nil
 }

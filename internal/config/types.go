@@ -206,6 +206,11 @@ type Global struct {
 	Chroot string
 	// Pidfile is the pid file path ("" = none; -p overrides).
 	Pidfile string
+	// ServerStateFile is "server-state-file": the file of "show servers
+	// state" output the backends with "load-server-state-from-file global"
+	// apply at start ("" = none). ServerStateBase is "server-state-base":
+	// the directory relative state file names are found in ("" = none).
+	ServerStateFile, ServerStateBase string
 	// StatsSockets are the "stats socket" lines, in order.
 	StatsSockets []StatsSocket
 	// StatsTimeout is "stats timeout" (default 10s when zero).
@@ -444,6 +449,10 @@ type Proxy struct {
 	Balance Balance
 	// HashType is "hash-type" ("" = map-based).
 	HashType string
+	// LoadServerStateFromFile is "load-server-state-from-file": "global",
+	// "local" or "" (none, the default). ServerStateFileName is
+	// "server-state-file-name" for "local" ("" = the backend's name).
+	LoadServerStateFromFile, ServerStateFileName string
 	// Servers are the server lines (backend capability).
 	Servers []*Server
 	// DefaultServer holds the accumulated "default-server" settings.

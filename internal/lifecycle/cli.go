@@ -13,7 +13,7 @@ import (
 	"lb/internal/admin"
 	"lb/internal/listener"
 	"lb/internal/plane"
-	"lb/internal/proxy"
+	"lb/internal/srvstate"
 	"lb/internal/version"
 )
 
@@ -272,40 +272,7 @@ func showServersState(args []string, w io.Writer, rt plane.Control) error {
 			return errors.New("Can't find backend.\n")
 		}
 	}
-	io.WriteString(w, "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port\n")
-	for bi, be := range snap.Backends {
-		if len(args) > 0 && args[0] != be.Name {
-			continue
-		}
-		for si, s := range be.Servers {
-			op, adm := 2, 0
-			switch s.State {
-			case proxy.StateDown:
-				op = 0
-			case proxy.StateMaint:
-				op, adm = 0, 1
-			case proxy.StateDrain:
-				adm = 8
-			}
-			host, port := splitHostPort(s.Addr)
-			fmt.Fprintf(w, "%d %s %d %s %s %d %d %d %d %d 0 0 0 0 0 0 0 - %s - 0 0 - - 0\n",
-				bi+1, be.Name, si+1, s.Name, host, op, adm, s.Weight, s.InitialWeight, 0, port)
-		}
-	}
-	return nil
-}
-
-func splitHostPort(a string) (string, string) {
-	for i := len(a) - 1; i >= 0; i-- {
-		if a[i] == ':' {
-			h := a[:i]
-			if len(h) > 1 && h[0] == '[' {
-				h = h[1 : len(h)-1]
-			}
-			return h, a[i+1:]
-		}
-	}
-	return a, "0"
+	return srvstate.Write(w, rt.StateServers(arg(args, 0)))
 }
 
 func fmtUptime(d time.Duration) string {

@@ -11,14 +11,40 @@ import (
 func (p *process) startGeneration() (*plane.Generation, error) {
 	logs := plane.NewLogs(&p.cfg.Global, p.log)
 	p.closeAtExit(logs.Close)
-	return plane.Start(p.cfg, planeListeners(p.lns), plane.Options{
+	carried, from := p.lns.ServerState()
+	gen, err := plane.Start(p.cfg, planeListeners(p.lns), plane.Options{
 		Logger:         p.log,
 		Maxconn:        p.args.Maxconn,
 		ProxyMaxconn:   p.args.ProxyMaxconn,
 		OnServerChange: p.serversChanged,
+		OnAdminChange:  p.adminChanged,
+		CarriedState:   carried,
+		CarriedFrom:    from,
 		Logs:           logs,
 		TicketKeys:     p.lns.TicketKeys(),
 	})
+	if err != nil {
+		return nil, err
+	}
+	// What this generation hands on from now: the state it started with.
+	p.lns.SetServerState(gen.CarriedState())
+	return gen, nil
+}
+
+// adminChanged is the data plane's callback for an operator's change of a server (plane
+// Generation.SetServerAdmin, SetServerWeight): the state handed to the next process is
+// renewed at once, for -x and a child generation, and the main loop re-stores it in
+// systemd's fd store. It never blocks on the loop.
+func (p *process) adminChanged() {
+	p.stateMu.Lock()
+	if p.gen != nil {
+		p.lns.SetServerState(p.gen.CarriedState())
+	}
+	p.stateMu.Unlock()
+	select {
+	case p.adminC <- struct{}{}:
+	default:
+	}
 }
 
 // planeListeners are the frontends' listeners of s, as the data plane serves them.

@@ -50,6 +50,8 @@ type requests struct {
 	reloadDoneC chan struct{}
 	// serversC says that a health check changed a server's state (see serversChanged).
 	serversC chan struct{}
+	// adminC says that an operator changed a server (see adminChanged).
+	adminC chan struct{}
 
 	// stopBegun is closed by the main loop when a stop begins: the one piece of the
 	// lifecycle state other goroutines may observe (show info, the runtime socket).
@@ -69,6 +71,7 @@ func newRequests() requests {
 		supersededC: make(chan chan<- error),
 		reloadDoneC: make(chan struct{}, 1), // one reload at a time: a send never blocks
 		serversC:    make(chan struct{}, 1), // changes coalesce: the status is read when sent
+		adminC:      make(chan struct{}, 1), // changes coalesce: the state is read when stored
 		stopBegun:   make(chan struct{}),
 		exited:      make(chan struct{}),
 	}
@@ -147,6 +150,10 @@ func (p *process) loop() int {
 			answer <- p.setPaused(true)
 		case answer := <-p.resumeC:
 			answer <- p.setPaused(false)
+		case <-p.adminC:
+			if p.isMain() && p.notify.Enabled() {
+				p.lns.StoreServerState()
+			}
 		case <-p.serversC:
 			if p.isMain() {
 				_ = p.notify.Status(p.statusLine("ready"))

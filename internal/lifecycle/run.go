@@ -47,6 +47,9 @@ type process struct {
 	// successor gets it too.
 	watchdog time.Duration
 
+	// stateMu serialises the renewals of the server state handed on (adminChanged).
+	stateMu sync.Mutex
+
 	// exitMu guards atExit, run in reverse order when the process ends (log flushes).
 	exitMu sync.Mutex
 	atExit []func()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"lb/internal/config"
+	"lb/internal/srvstate"
 	"lb/internal/systemd"
 	"lb/internal/ticketkeys"
 )
@@ -108,6 +109,15 @@ func Acquire(cfg *config.Config, opts Options) (_ *Set, err error) {
 	// session ticket keys may be too.
 	var activated, stored []systemd.Activated
 	fromSystemd, keys := takeTicketKeys(opts.Activated)
+	fromSystemd, storedState := takeServerState(fromSystemd)
+	var handedState []*os.File
+	defer func() {
+		for _, f := range append(storedState, handedState...) {
+			if err != nil {
+				f.Close()
+			}
+		}
+	}()
 	defer func() {
 		if err != nil {
 			closeSources(keys)
@@ -126,13 +136,18 @@ func Acquire(cfg *config.Config, opts Options) (_ *Set, err error) {
 	if p := opts.OldSocket; p != "" && p != "/dev/null" {
 		conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: p, Net: "unix"})
 		if err == nil {
-			var offered bool
+			var offered uint32
 			received, offered, err = fetchSockets(conn)
 			if err != nil {
 				conn.Close()
 				err = fmt.Errorf("getsocks: %w", err)
-			} else if offered {
-				keys = append(keys, s.fetchTicketKeys(conn, p)...)
+			} else {
+				if offered&optTicketKeys != 0 {
+					keys = append(keys, s.fetchTicketKeys(conn, p)...)
+				}
+				if offered&optServerState != 0 {
+					handedState = append(handedState, s.fetchServerState(conn, p)...)
+				}
 			}
 		}
 		if err != nil {
@@ -215,7 +230,24 @@ func Acquire(cfg *config.Config, opts Options) (_ *Set, err error) {
 		return nil, err
 	}
 	s.setTicketKeys(cfg, keys)
+	if len(handedState) > 0 {
+		s.receiveServerState("the old process (-x "+opts.OldSocket+")", handedState)
+	}
+	s.receiveServerState("systemd's fd store", storedState)
 	return s, nil
+}
+
+// fetchServerState asks the old process at path for the state of its
+// servers over conn, as fetchTicketKeys does for the keys.
+func (s *Set) fetchServerState(conn *net.UnixConn, path string) []*os.File {
+	f, err := requestServerState(conn)
+	if err != nil {
+		s.opts.logger().Warn("server state not received from the old process", "socket", path, "err", err)
+	}
+	if f == nil {
+		return nil
+	}
+	return []*os.File{f}
 }
 
 // fetchTicketKeys asks the old process at path for its TLS session ticket
@@ -292,9 +324,13 @@ func Inherit(cfg *config.Config, files []*os.File, passed []Passed, opts Options
 	byKey := map[string]*os.File{}
 	origins := map[string]Origin{}
 	var keys []ticketSource
+	var states []*os.File
 	defer func() {
 		if err != nil {
 			closeSources(keys)
+			for _, f := range states {
+				f.Close()
+			}
 		}
 	}()
 	defer func() {
@@ -310,6 +346,10 @@ func Inherit(cfg *config.Config, files []*os.File, passed []Passed, opts Options
 		}
 		if p.Key == ticketkeys.Name {
 			keys = append(keys, ticketSource{from: "the parent generation", file: files[i]})
+			continue
+		}
+		if p.Key == srvstate.Name {
+			states = append(states, files[i])
 			continue
 		}
 		byKey[p.Key] = files[i]
@@ -330,6 +370,7 @@ func Inherit(cfg *config.Config, files []*os.File, passed []Passed, opts Options
 		f.Close()
 	}
 	s.setTicketKeys(cfg, keys)
+	s.receiveServerState("the parent generation", states)
 	return s, nil
 }
 

@@ -24,6 +24,16 @@ const (
 	ticketKeysReply   = "_lb_ticket_keys\n"
 )
 
+// serverStateRequest is lb's second extension of the `_getsocks` exchange,
+// made like ticketKeysRequest: a new lb asks for the old process's server
+// state (what operators changed at run time: package srvstate) when the old
+// process offered it (optServerState), and gets serverStateReply with the
+// sealed memfd of the state attached.
+const (
+	serverStateRequest = "_lb_server_state\n"
+	serverStateReply   = "_lb_server_state\n"
+)
+
 // maxSendFD is HAProxy's MAX_SEND_FD: descriptors per sendmsg batch.
 const maxSendFD = 252
 
@@ -47,7 +57,7 @@ const handoverTimeout = time.Second
 // a count of 0, which HAProxy's receiver accepts. Names longer than 255
 // bytes are an error. ServeGetSocks does not close conn.
 func ServeGetSocks(conn *net.UnixConn, socks []Exported) error {
-	if err := serveGetSocks(conn, socks, false); err != nil {
+	if err := serveGetSocks(conn, socks, 0); err != nil {
 		return fmt.Errorf("getsocks: %w", err)
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"lb/internal/srvstate"
 	"lb/internal/ticketkeys"
 )
 
@@ -20,7 +21,9 @@ import (
 // of at most 255 bytes and the 4 option bytes.
 const perFDMax = 1 + 255 + 1 + 255 + 4
 
-func serveGetSocks(conn *net.UnixConn, socks []Exported, offerKeys bool) error {
+// serveGetSocks sends socks; offers are the option bits of lb's extensions
+// the sender offers (optTicketKeys, optServerState).
+func serveGetSocks(conn *net.UnixConn, socks []Exported, offers uint32) error {
 	var count [4]byte
 	binary.NativeEndian.PutUint32(count[:], uint32(len(socks)))
 	if _, _, err := conn.WriteMsgUnix(count[:], nil, nil); err != nil {
@@ -46,12 +49,9 @@ func serveGetSocks(conn *net.UnixConn, socks []Exported, offerKeys bool) error {
 			data = append(data, s.Namespace...)
 			data = append(data, byte(len(s.Interface)))
 			data = append(data, s.Interface...)
-			var opts uint32
+			opts := offers & (optTicketKeys | optServerState)
 			if s.Activated {
 				opts |= optActivated
-			}
-			if offerKeys {
-				opts |= optTicketKeys
 			}
 			data = binary.NativeEndian.AppendUint32(data, opts)
 		}
@@ -76,9 +76,10 @@ func serveGetSocks(conn *net.UnixConn, socks []Exported, offerKeys bool) error {
 	return nil
 }
 
-// fetchSockets is FetchSocketsConn; offered reports whether the old process
-// offers its TLS ticket keys (requestTicketKeys).
-func fetchSockets(conn *net.UnixConn) (socks []Exported, offered bool, err error) {
+// fetchSockets is FetchSocketsConn; offered are the option bits of lb's
+// extensions the old process offers (optTicketKeys: requestTicketKeys,
+// optServerState: requestServerState).
+func fetchSockets(conn *net.UnixConn) (socks []Exported, offered uint32, err error) {
 	var got []int
 	defer func() {
 		if err != nil {
@@ -88,7 +89,7 @@ func fetchSockets(conn *net.UnixConn) (socks []Exported, offered bool, err error
 		}
 	}()
 	if _, err := conn.Write([]byte(GetSocksCommand)); err != nil {
-		return nil, false, fmt.Errorf("send command: %w", err)
+		return nil, 0, fmt.Errorf("send command: %w", err)
 	}
 	oob := make([]byte, unix.CmsgSpace(4*maxSendFD))
 
@@ -101,19 +102,19 @@ func fetchSockets(conn *net.UnixConn) (socks []Exported, offered bool, err error
 		got = append(got, fds...)
 		switch {
 		case perr != nil:
-			return nil, false, perr
+			return nil, 0, perr
 		case len(fds) > 0:
-			return nil, false, errors.New("descriptors sent with the count")
+			return nil, 0, errors.New("descriptors sent with the count")
 		case m == 0 && (err == nil || errors.Is(err, io.EOF)):
-			return nil, false, errNoSockets
+			return nil, 0, errNoSockets
 		case err != nil:
-			return nil, false, fmt.Errorf("read count: %w", err)
+			return nil, 0, fmt.Errorf("read count: %w", err)
 		}
 		n += m
 	}
 	want := int(int32(binary.NativeEndian.Uint32(count[:])))
 	if want < 0 {
-		return nil, false, fmt.Errorf("bad socket count %d", want)
+		return nil, 0, fmt.Errorf("bad socket count %d", want)
 	}
 
 	var data []byte
@@ -124,16 +125,16 @@ func fetchSockets(conn *net.UnixConn) (socks []Exported, offered bool, err error
 		fds, perr := parseRights(oob[:oobn])
 		got = append(got, fds...)
 		if perr != nil {
-			return nil, false, perr
+			return nil, 0, perr
 		}
 		if flags&unix.MSG_CTRUNC != 0 {
-			return nil, false, errors.New("control message truncated")
+			return nil, 0, errors.New("control message truncated")
 		}
 		if n == 0 && len(fds) == 0 {
 			if err == nil {
 				err = io.ErrUnexpectedEOF
 			}
-			return nil, false, fmt.Errorf("got %d of %d sockets: %w", len(got), want, err)
+			return nil, 0, fmt.Errorf("got %d of %d sockets: %w", len(got), want, err)
 		}
 		data = append(data, buf[:n]...)
 		// Ack every message, as HAProxy's receiver does; the sender only
@@ -144,7 +145,7 @@ func fetchSockets(conn *net.UnixConn) (socks []Exported, offered bool, err error
 	}
 	_ = conn.SetReadDeadline(time.Time{})
 	if len(got) > want {
-		return nil, false, fmt.Errorf("got %d sockets, expected %d", len(got), want)
+		return nil, 0, fmt.Errorf("got %d sockets, expected %d", len(got), want)
 	}
 
 	socks = make([]Exported, 0, want)
@@ -152,19 +153,19 @@ func fetchSockets(conn *net.UnixConn) (socks []Exported, offered bool, err error
 		var e Exported
 		var ok bool
 		if e.Namespace, data, ok = lenPrefixed(data); !ok {
-			return nil, false, errors.New("inconsistent socket data")
+			return nil, 0, errors.New("inconsistent socket data")
 		}
 		if e.Interface, data, ok = lenPrefixed(data); !ok {
-			return nil, false, errors.New("inconsistent socket data")
+			return nil, 0, errors.New("inconsistent socket data")
 		}
 		if len(data) < 4 {
-			return nil, false, errors.New("inconsistent socket data")
+			return nil, 0, errors.New("inconsistent socket data")
 		}
 		// Listener options before HAProxy 2.3, which HAProxy 2.6 sends as zero and ignores;
 		// lb marks sockets of a .socket unit there.
 		opts := binary.NativeEndian.Uint32(data[:4])
 		e.Activated = opts&optActivated != 0
-		offered = offered || opts&optTicketKeys != 0
+		offered |= opts & (optTicketKeys | optServerState)
 		data = data[4:]
 		socks = append(socks, e)
 	}
@@ -217,6 +218,17 @@ func sockName(fd int) string {
 // sendTicketKeys answers ticketKeysRequest: the reply line with f's
 // descriptor attached, or alone when f is nil.
 func sendTicketKeys(conn *net.UnixConn, f *os.File) error {
+	return sendExtension(conn, ticketKeysReply, f)
+}
+
+// sendServerState answers serverStateRequest, as sendTicketKeys does.
+func sendServerState(conn *net.UnixConn, f *os.File) error {
+	return sendExtension(conn, serverStateReply, f)
+}
+
+// sendExtension answers one of lb's requests: the reply line with f's
+// descriptor attached, or alone when f is nil.
+func sendExtension(conn *net.UnixConn, reply string, f *os.File) error {
 	var oob []byte
 	if f != nil {
 		var fd int
@@ -226,7 +238,7 @@ func sendTicketKeys(conn *net.UnixConn, f *os.File) error {
 		oob = unix.UnixRights(fd)
 	}
 	_ = conn.SetWriteDeadline(time.Now().Add(handoverTimeout))
-	_, _, err := conn.WriteMsgUnix([]byte(ticketKeysReply), oob, nil)
+	_, _, err := conn.WriteMsgUnix([]byte(reply), oob, nil)
 	_ = conn.SetWriteDeadline(time.Time{})
 	runtime.KeepAlive(f)
 	return err
@@ -237,7 +249,19 @@ func sendTicketKeys(conn *net.UnixConn, f *os.File) error {
 // descriptor that comes with the reply, close-on-exec: nil when the reply
 // has none. Any other descriptor received is closed. It waits at most
 // handoverTimeout.
-func requestTicketKeys(conn *net.UnixConn) (_ *os.File, err error) {
+func requestTicketKeys(conn *net.UnixConn) (*os.File, error) {
+	return requestExtension(conn, ticketKeysRequest, ticketKeysReply, ticketkeys.Name)
+}
+
+// requestServerState asks the old process for the state of its servers, as
+// requestTicketKeys does.
+func requestServerState(conn *net.UnixConn) (*os.File, error) {
+	return requestExtension(conn, serverStateRequest, serverStateReply, srvstate.Name)
+}
+
+// requestExtension sends one of lb's requests and returns the descriptor
+// that comes with the reply (see requestTicketKeys); name names it.
+func requestExtension(conn *net.UnixConn, request, reply, name string) (_ *os.File, err error) {
 	var got []int
 	defer func() {
 		if err != nil {
@@ -248,14 +272,14 @@ func requestTicketKeys(conn *net.UnixConn) (_ *os.File, err error) {
 	}()
 	_ = conn.SetDeadline(time.Now().Add(handoverTimeout))
 	defer conn.SetDeadline(time.Time{})
-	if _, err := conn.Write([]byte(ticketKeysRequest)); err != nil {
+	if _, err := conn.Write([]byte(request)); err != nil {
 		return nil, fmt.Errorf("send request: %w", err)
 	}
 	var line []byte
-	buf := make([]byte, len(ticketKeysReply))
+	buf := make([]byte, len(reply))
 	oob := make([]byte, unix.CmsgSpace(4*maxSendFD))
 	for !bytes.HasSuffix(line, []byte("\n")) {
-		n, oobn, flags, _, err := conn.ReadMsgUnix(buf[:len(ticketKeysReply)-len(line)], oob)
+		n, oobn, flags, _, err := conn.ReadMsgUnix(buf[:len(reply)-len(line)], oob)
 		fds, perr := parseRights(oob[:oobn])
 		got = append(got, fds...)
 		switch {
@@ -269,11 +293,11 @@ func requestTicketKeys(conn *net.UnixConn) (_ *os.File, err error) {
 			return nil, err
 		}
 		line = append(line, buf[:n]...)
-		if len(line) >= len(ticketKeysReply) && !bytes.HasSuffix(line, []byte("\n")) {
+		if len(line) >= len(reply) && !bytes.HasSuffix(line, []byte("\n")) {
 			break
 		}
 	}
-	if string(line) != ticketKeysReply {
+	if string(line) != reply {
 		return nil, fmt.Errorf("unexpected reply %q", line)
 	}
 	if len(got) == 0 {
@@ -282,5 +306,5 @@ func requestTicketKeys(conn *net.UnixConn) (_ *os.File, err error) {
 	for _, fd := range got[1:] {
 		unix.Close(fd)
 	}
-	return os.NewFile(uintptr(got[0]), "getsocks:"+ticketkeys.Name), nil
+	return os.NewFile(uintptr(got[0]), "getsocks:"+name), nil
 }

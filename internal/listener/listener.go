@@ -126,6 +126,11 @@ const optActivated = 1 << 31
 // the keys.
 const optTicketKeys = 1 << 30
 
+// optServerState, in the option bytes of every socket, says that the sender
+// is an lb that gives the state of its servers on request
+// (serverStateRequest).
+const optServerState = 1 << 29
+
 // Listener is one listening socket. Its methods are safe for concurrent use.
 // It implements net.Listener.
 type Listener struct {

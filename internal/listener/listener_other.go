@@ -18,10 +18,12 @@ func unlinkIfSame(string, uint64, uint64)              {}
 
 type sockaddr = any
 
-func serveGetSocks(*net.UnixConn, []Exported, bool) error  { return errUnsupported }
-func fetchSockets(*net.UnixConn) ([]Exported, bool, error) { return nil, false, errUnsupported }
-func sendTicketKeys(*net.UnixConn, *os.File) error         { return errUnsupported }
-func requestTicketKeys(*net.UnixConn) (*os.File, error)    { return nil, errUnsupported }
+func serveGetSocks(*net.UnixConn, []Exported, uint32) error  { return errUnsupported }
+func fetchSockets(*net.UnixConn) ([]Exported, uint32, error) { return nil, 0, errUnsupported }
+func sendTicketKeys(*net.UnixConn, *os.File) error           { return errUnsupported }
+func requestTicketKeys(*net.UnixConn) (*os.File, error)      { return nil, errUnsupported }
+func sendServerState(*net.UnixConn, *os.File) error          { return errUnsupported }
+func requestServerState(*net.UnixConn) (*os.File, error)     { return nil, errUnsupported }
 
 func socketKey(*os.File) string          { return "" }
 func socketAddr(*os.File) string         { return "?" }

@@ -37,7 +37,13 @@ type Set struct {
 	// shared, shared with the successor's Set.
 	tickets *ticketkeys.Keys
 
-	// mu guards closed, dropped and handover, and serialises what is done to
+	// gotState is the server state received (serverstate.go) and
+	// gotStateFrom where from; set by Acquire or Inherit before the Set is
+	// shared.
+	gotState     []byte
+	gotStateFrom string
+
+	// mu guards closed, dropped, handover and srvState, and serialises what is done to
 	// all the listeners at once (pause, resume, close, export).
 	mu     sync.Mutex
 	closed bool // after CloseAll
@@ -48,6 +54,9 @@ type Set struct {
 	// handover is the -x connection to the old process, kept open until
 	// TellSuperseded uses it; nil when there is none.
 	handover *net.UnixConn
+	// srvState is the memfd of the server state to hand on
+	// (SetServerState); nil when there is none.
+	srvState *os.File
 }
 
 // Entry is one listening socket of a Set and the line of the configuration

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"lb/internal/config"
+	"lb/internal/srvstate"
 	"lb/internal/ticketkeys"
 )
 
@@ -44,6 +45,12 @@ func (s *Set) PassOn() ([]*os.File, []Passed) {
 			passed = append(passed, Passed{Key: ticketkeys.Name})
 		}
 	}
+	if sf := s.stateFileLocked(); sf != nil {
+		if f, err := dupFile(sf); err == nil {
+			files = append(files, f)
+			passed = append(passed, Passed{Key: srvstate.Name})
+		}
+	}
 	return files, passed
 }
 
@@ -55,6 +62,10 @@ func (s *Set) ForSuccessor(cfg *config.Config) (*Set, error) {
 	opts := s.opts
 	opts.Activated, opts.OldSocket, opts.PauseOld, opts.ResumeOld = nil, "", nil, nil
 	next := &Set{opts: opts, entries: declared(cfg, opts.NoReusePort), tickets: s.tickets}
+	if sf := s.stateFile(); sf != nil {
+		// The successor hands on the state as it is now (PassOn).
+		next.srvState, _ = dupFile(sf)
+	}
 	byKey := map[string]*Entry{}
 	for _, e := range s.entries {
 		byKey[e.Key] = e
@@ -78,6 +89,12 @@ func (s *Set) ForSuccessor(cfg *config.Config) (*Set, error) {
 // Discard closes the sockets ForSuccessor bound for a successor: all of them
 // when the successor did not start, this process's copies when it did.
 func (s *Set) Discard() {
+	s.mu.Lock()
+	if s.srvState != nil {
+		s.srvState.Close()
+		s.srvState = nil
+	}
+	s.mu.Unlock()
 	for _, e := range s.entries {
 		if e.fresh && e.Listener != nil {
 			e.Listener.Close()
@@ -116,6 +133,7 @@ func (s *Set) Store() {
 			s.opts.logger().Warn("fd store: TLS session ticket keys", "err", err)
 		}
 	}
+	s.storeServerStateLocked()
 }
 
 // UnstoreDropped removes from the fd store the listeners the old process had
@@ -176,10 +194,17 @@ func (s *Set) ServeGetSocks(c *net.UnixConn, wait time.Duration, superseded func
 	_ = c.SetReadDeadline(time.Now().Add(wait))
 	var b []byte
 	buf := make([]byte, 512)
-	keysSent := false
+	keysSent, stateSent := false, false
 	for len(b) < 4096 {
 		n, err := c.Read(buf)
 		b = append(b, buf[:n]...)
+		if i := bytes.Index(b, []byte(serverStateRequest)); i >= 0 && !stateSent {
+			stateSent = true
+			if err := sendServerState(c, s.stateFile()); err != nil {
+				s.opts.logger().Warn("server state not sent to the new process", "err", err)
+			}
+			b = b[i+len(serverStateRequest):]
+		}
 		if i := bytes.Index(b, []byte(ticketKeysRequest)); i >= 0 && !keysSent {
 			keysSent = true
 			if err := sendTicketKeys(c, s.ticketFile()); err != nil {
@@ -216,7 +241,14 @@ func (s *Set) getSocks(c *net.UnixConn) error {
 		ex = append(ex, x)
 	}
 	s.mu.Unlock()
-	if err := serveGetSocks(c, ex, s.ticketFile() != nil); err != nil {
+	var offers uint32
+	if s.ticketFile() != nil {
+		offers |= optTicketKeys
+	}
+	if s.stateFile() != nil {
+		offers |= optServerState
+	}
+	if err := serveGetSocks(c, ex, offers); err != nil {
 		return fmt.Errorf("getsocks: %w", err)
 	}
 	return nil

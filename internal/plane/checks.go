@@ -56,6 +56,8 @@ func startChecks(g *Generation, cfg *config.Config) *checkSet {
 			}
 			i++
 			hc.Logger = g.log
+			// A server a state file marked DOWN stays so until its checks bring it up.
+			hc.StartDown = hc.StartDown || g.opState(srv) == proxy.StateDown
 			c, err := health.New(hc, g.onCheck(px, be, srv))
 			if err != nil {
 				g.log.Warn("health check not started", "proxy", px.Name, "server", s.Name, "err", err)
@@ -102,17 +104,19 @@ func (g *Generation) onCheck(px *config.Proxy, be *proxy.Backend, srv *proxy.Ser
 		if ev.State == ev.PrevState {
 			return
 		}
-		if st := srv.State(); st == proxy.StateMaint || st == proxy.StateDrain {
-			return // maintenance and drain, set by the runtime API, win over checks
-		}
-		st := srv.Stats()
+		op := proxy.StateDown
 		switch ev.State {
 		case health.StateUp:
-			srv.SetState(proxy.StateUp)
+			op = proxy.StateUp
 		case health.StateStopping:
-			srv.SetState(proxy.StateNoLB)
-		default:
-			srv.SetState(proxy.StateDown)
+			op = proxy.StateNoLB
+		}
+		st := srv.Stats()
+		// The operational half changes; maintenance and drain stay (serverstate.go).
+		if cur, ok := g.checkVerdict(srv, op); !ok {
+			srv.SetState(op)
+		} else if cur == proxy.StateMaint {
+			return // maintenance wins over checks
 		}
 		active, backups := be.UsableServers()
 		ss := health.ServerState{

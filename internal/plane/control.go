@@ -100,13 +100,17 @@ func (g *Generation) SetServerWeight(backend, server string, weight int) error {
 	if weight != 0 && weight != srv.Config().Weight && !dynamicWeights(be) {
 		return ErrStaticWeight
 	}
-	if err := srv.SetWeight(weight); err != nil {
+	g.admMu.Lock()
+	err = srv.SetWeight(weight)
+	g.admMu.Unlock()
+	if err != nil {
 		return err
 	}
 	if act, bck := be.UsableServers(); weight == 0 && act == 0 && bck == 0 {
 		g.log.Error(health.NoServerMessage(g.ptypes[be.Name()], be.Name()), slog.String("proxy", be.Name()),
 			slog.Int("severity", health.SeverityNoServer))
 	}
+	g.adminChanged() // the next process inherits the weight
 	return nil
 }
 
@@ -139,9 +143,12 @@ func (g *Generation) ShutdownServerSessions(backend, server string) (int, error)
 	return srv.ShutdownSessions(), nil
 }
 
-// SetServerAdmin implements Control. A server leaving maintenance is UP at once, its
-// checks (when it has some) starting over from "just UP", as in HAProxy; one leaving
-// drain gets back the state its checks gave it.
+// SetServerAdmin implements Control: an operator's change of a server's administrative
+// half (serverstate.go). AdminMaint and AdminDrain replace each other; AdminReady clears
+// both, and the maintenance of "disabled". A server leaving maintenance is UP at once, its
+// checks (when it has some) starting over from "just UP", as in HAProxy; one leaving drain
+// gets back the state its checks gave it. The change is logged as HAProxy logs it, and is
+// what the next process inherits (Options.OnAdminChange).
 func (g *Generation) SetServerAdmin(backend, server string, st AdminState) error {
 	be, srv, err := g.server(backend, server)
 	if err != nil {
@@ -151,74 +158,79 @@ func (g *Generation) SetServerAdmin(backend, server string, st AdminState) error
 	if g.checks != nil {
 		c = g.checks.byServer[srv]
 	}
-	// checked is the state the health checks give the server.
-	checked := func() proxy.State {
-		if c == nil || c.Paused() {
-			return proxy.StateUp
-		}
-		switch c.State() {
-		case health.StateDown:
-			return proxy.StateDown
-		case health.StateStopping:
-			return proxy.StateNoLB
-		}
-		return proxy.StateUp
-	}
 	name := be.Name() + "/" + srv.Name()
 	if srv.Config().Backup {
 		name = "Backup Server " + name
 	} else {
 		name = "Server " + name
 	}
-	old := srv.State()
+	g.admMu.Lock()
+	rt, err := g.serverRT(backend, server)
+	if err != nil {
+		g.admMu.Unlock()
+		return err
+	}
+	old := rt.effective()
+	stats := srv.Stats()
 	var msgs []string
 	switch st {
 	case AdminMaint:
-		if old == proxy.StateMaint {
+		if rt.fmaint && !rt.fdrain {
+			g.admMu.Unlock()
 			return nil
 		}
-		st := srv.Stats()
-		srv.SetState(proxy.StateMaint)
+		rt.fmaint, rt.fdrain = true, false
+		srv.SetState(rt.effective())
 		act, bck := be.UsableServers()
-		if old == proxy.StateDown {
+		if old == proxy.StateDown || old == proxy.StateMaint {
 			msgs = append(msgs, name+" was DOWN and now enters maintenance.")
 		} else {
 			msgs = append(msgs, fmt.Sprintf("%s is going DOWN for maintenance. %d active and %d backup servers left. %d sessions active, %d requeued, %d remaining in queue.",
-				name, act, bck, st.Cur, st.Queue, 0))
+				name, act, bck, stats.Cur, stats.Queue, 0))
 		}
 	case AdminDrain:
-		switch old {
-		case proxy.StateDrain:
+		if rt.fdrain {
+			g.admMu.Unlock()
 			return nil
-		case proxy.StateMaint:
+		}
+		wasMaint := old == proxy.StateMaint
+		rt.fmaint, rt.fdrain, rt.cmaint = false, true, false
+		if wasMaint {
 			if c != nil {
 				c.Reset()
 			}
-			srv.SetState(proxy.StateDrain)
+			rt.op = proxy.StateUp
+			srv.SetState(rt.effective())
 			msgs = append(msgs, name+" is UP/DRAIN (leaving forced maintenance).", name+" remains in forced drain mode.")
-		default:
-			st := srv.Stats()
-			srv.SetState(proxy.StateDrain)
+		} else {
+			srv.SetState(rt.effective())
 			act, bck := be.UsableServers()
 			msgs = append(msgs, fmt.Sprintf("%s enters drain state. %d active and %d backup servers online. %d sessions requeued, %d total in queue.",
-				name, act, bck, 0, st.Queue))
+				name, act, bck, 0, stats.Queue))
 		}
 	default:
-		switch old {
-		case proxy.StateMaint:
+		if !rt.fmaint && !rt.fdrain && !rt.cmaint {
+			g.admMu.Unlock()
+			return nil
+		}
+		wasMaint, wasDrain := old == proxy.StateMaint, rt.fdrain
+		rt.fmaint, rt.fdrain, rt.cmaint = false, false, false
+		if wasMaint {
 			if c != nil && !c.Paused() {
 				c.Reset()
 			}
-			srv.SetState(proxy.StateUp)
+			rt.op = proxy.StateUp
+		}
+		now := rt.effective()
+		srv.SetState(now)
+		switch {
+		case wasMaint:
 			msgs = append(msgs, name+" is UP/READY (leaving forced maintenance).")
-		case proxy.StateDrain:
-			now := checked()
-			srv.SetState(now)
+		case wasDrain:
 			msgs = append(msgs, fmt.Sprintf("%s is %s (leaving forced drain).", name, now))
-		default:
-			return nil
 		}
 	}
+	g.admMu.Unlock()
 	attrs := []any{slog.String("proxy", be.Name()), slog.String("server", srv.Name())}
 	for _, m := range msgs {
 		g.log.Warn(m, append(attrs, slog.Int("severity", health.SeverityServerUp))...)
@@ -229,5 +241,6 @@ func (g *Generation) SetServerAdmin(backend, server string, st AdminState) error
 	if g.onServerChange != nil {
 		g.onServerChange()
 	}
+	g.adminChanged()
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 type Generation struct {
 	log            *slog.Logger
 	onServerChange func()     // Options.OnServerChange; nil: none
+	onAdminChange  func()     // Options.OnAdminChange; nil: none
 	ticketKeys     [][32]byte // Options.TicketKeys
 	// ropt are the rules' compile options: one store of proc.* variables for
 	// every rule and sample of the generation.
@@ -33,6 +34,14 @@ type Generation struct {
 	mu      sync.Mutex
 	serving []*proxy.Binding
 	checks  *checkSet
+
+	// admMu guards the srvRTs (serverstate.go): the two halves of each
+	// server's state. rts are in the configuration's order; the maps are
+	// fixed once Start made them.
+	admMu    sync.Mutex
+	rts      []*srvRT
+	rtByName map[string]map[string]*srvRT
+	rtBySrv  map[*proxy.Server]*srvRT
 
 	// warned holds the keys of the warnings given once (see warnOnce).
 	warned sync.Map
@@ -54,6 +63,17 @@ type Options struct {
 	// change was logged, from the checker's goroutine: it must not block. Nil means
 	// nothing is called.
 	OnServerChange func()
+	// OnAdminChange is called after an operator changed a server's
+	// administrative state or weight (SetServerAdmin, SetServerWeight), from
+	// the caller's goroutine: it must not block. The process hands
+	// CarriedState to its successors; this is when it re-reads it. Nil
+	// means nothing is called.
+	OnAdminChange func()
+	// CarriedState is the server state the previous process handed over
+	// (its CarriedState), applied at Start after the server state files;
+	// CarriedFrom says where it came from, for the log. Nil: none.
+	CarriedState []byte
+	CarriedFrom  string
 	// Logs opens the log targets of the frontends' "log" lines. The caller closes it
 	// once nothing logs any more, after Stop: lb does at exit, since closing flushes
 	// what stdout targets queued. Nil means the generation opens its own, which Stop

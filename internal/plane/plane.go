@@ -21,7 +21,7 @@ func Start(cfg *config.Config, lns []Listener, opts Options) (*Generation, error
 	if opts.Maxconn > 0 {
 		maxconn = opts.Maxconn
 	}
-	g := &Generation{log: opts.Logger, onServerChange: opts.OnServerChange, logs: opts.Logs, backends: map[string]*proxy.Backend{},
+	g := &Generation{log: opts.Logger, onServerChange: opts.OnServerChange, onAdminChange: opts.OnAdminChange, logs: opts.Logs, backends: map[string]*proxy.Backend{},
 		ptypes: map[string]string{}}
 	if g.log == nil {
 		g.log = slog.Default()
@@ -58,6 +58,13 @@ func Start(cfg *config.Config, lns []Listener, opts Options) (*Generation, error
 		g.backends[px.Name] = be
 		g.ptypes[px.Name] = health.ProxyType(px.Cap&config.CapFrontend != 0, true)
 		g.order = append(g.order, be)
+	}
+	// Server state from files and from the previous process, before any
+	// traffic or check.
+	g.initServers(cfg)
+	g.loadStateFiles(cfg)
+	if opts.CarriedState != nil {
+		g.ApplyCarried(opts.CarriedState, opts.CarriedFrom)
 	}
 	if err := g.startFrontends(cfg, lns, opts.ProxyMaxconn); err != nil {
 		g.abort()

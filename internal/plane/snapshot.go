@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"lb/internal/proxy"
+	"lb/internal/srvstate"
 	"lb/internal/stats"
 )
 
@@ -16,6 +17,9 @@ type Runtime interface {
 	// Stats returns the counters of the enabled proxies, as the statistics page shows
 	// them ("show stat").
 	Stats() *stats.Snapshot
+	// StateServers returns the servers as "show servers state" prints them
+	// (every backend's when backend is "").
+	StateServers(backend string) []srvstate.Server
 }
 
 var _ Runtime = (*Generation)(nil)

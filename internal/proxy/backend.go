@@ -411,6 +411,9 @@ func (s *Server) Name() string { return s.cfg.Name }
 // Config returns the configuration s was built from.
 func (s *Server) Config() ServerConfig { return s.cfg }
 
+// ID returns the server's id: ServerConfig.ID, or HAProxy's automatic one.
+func (s *Server) ID() int { return s.id }
+
 // Backend returns the server's backend.
 func (s *Server) Backend() *Backend { return s.be }
 

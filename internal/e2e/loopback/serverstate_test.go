@@ -1,0 +1,249 @@
+package loopback
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// stateLines returns the server lines of "show servers state", without the
+// fields that change with time (srv_time_since_last_change) or that lb does not
+// track (the check columns): be_id be_name srv_id srv_name srv_addr op admin uweight
+// iweight and srv_port.
+func stateLines(out string) []string {
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 20 || strings.HasPrefix(l, "#") {
+			continue
+		}
+		lines = append(lines, strings.Join(append(f[:9:9], f[18]), " "))
+	}
+	return lines
+}
+
+// serverStateFile is a state file for backend app (id 2 in HAProxy and lb: the runtime
+// API's own proxy takes id 1). The global file matches by name only.
+func serverStateFile(admin1, weight2 int, s1, s2 string) string {
+	h1, p1, _ := strings.Cut(s1, ":")
+	h2, p2, _ := strings.Cut(s2, ":")
+	return fmt.Sprintf(`1
+# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port
+1 app 1 s1 %s 2 %d 1 1 5 0 0 0 0 0 0 0 - %s - 0 0 - - 0
+1 app 2 s2 %s 2 0 %d 1 5 0 0 0 0 0 0 0 - %s - 0 0 - - 0
+1 app 3 gone 127.0.0.1 2 1 1 1 5 0 0 0 0 0 0 0 - 1 - 0 0 - - 0
+`, h1, admin1, p1, h2, weight2, p2)
+}
+
+// TestServerStateSurvivesReloads: a server put in maintenance by a server-state-file at
+// the first start stays in maintenance, and another's weight stays what was set, after a
+// -sf -x reload and after SIGUSR2, with the file gone: the state travels from process to
+// process. Traffic never reaches the server in maintenance.
+func TestServerStateSurvivesReloads(t *testing.T) {
+	s1, s2 := startNameServer(t, "s1"), startNameServer(t, "s2")
+	dir := t.TempDir()
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	sock := filepath.Join(dir, "admin.sock")
+	state := filepath.Join(dir, "state")
+	if err := os.WriteFile(state, []byte(serverStateFile(1, 7, s1.addr(), s2.addr())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfig(t, fmt.Sprintf(`
+global
+    stats socket %s mode 600 level admin expose-fd listeners
+    server-state-base %s
+    server-state-file state
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+    load-server-state-from-file global
+listen app
+    bind 127.0.0.1:%d
+    server s1 %s
+    server s2 %s
+`, sock, dir, port, s1.addr(), s2.addr()))
+
+	h1, p1, _ := strings.Cut(s1.addr(), ":")
+	h2, p2, _ := strings.Cut(s2.addr(), ":")
+	want := []string{
+		fmt.Sprintf("2 app 1 s1 %s 0 1 1 1 %s", h1, p1),
+		fmt.Sprintf("2 app 2 s2 %s 2 0 7 1 %s", h2, p2),
+	}
+	check := func(when string) {
+		t.Helper()
+		got := stateLines(adminCommand(t, sock, "show servers state"))
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s: show servers state:\n%s\nwant:\n%s", when, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		for i := 0; i < 6; i++ {
+			name, err := askName(addr)
+			if err != nil {
+				t.Fatalf("%s: %v", when, err)
+			}
+			if name != "s2" {
+				t.Errorf("%s: connection %d went to %s, in maintenance", when, i, name)
+			}
+		}
+	}
+
+	old := startLB(t, "-db", "-f", cfg)
+	check("first start, from the state file")
+	if out := old.out.String(); strings.Contains(out, "can't find server") {
+		t.Errorf("a global state file warns of a server it does not have:\n%s", out)
+	}
+
+	// The file goes: what follows comes from the old process only.
+	if err := os.Remove(state); err != nil {
+		t.Fatal(err)
+	}
+	n := newNotifySocket(t)
+	next := startLBNotify(t, n, "-db", "-f", cfg, "-x", sock, "-sf", strconv.Itoa(old.pid()))
+	n.waitFor(t, "READY=1", 15*time.Second)
+	if code := old.wait(15 * time.Second); code != 0 {
+		t.Errorf("old process exit code %d", code)
+	}
+	next.waitOutput("Can't open global server state file", 5*time.Second)
+	check("after a -sf -x reload")
+
+	next.signal(syscall.SIGUSR2)
+	child := mainPid(n.waitFor(t, "MAINPID=", 15*time.Second))
+	if child == 0 || child == next.pid() {
+		t.Fatalf("MAINPID=%d after SIGUSR2 (old %d)", child, next.pid())
+	}
+	t.Cleanup(func() { syscall.Kill(child, syscall.SIGTERM) })
+	if code := next.wait(15 * time.Second); code != 0 {
+		t.Errorf("process reloaded by SIGUSR2: exit code %d", code)
+	}
+	check("after SIGUSR2")
+
+	// The control: a process started afresh has the configuration's state.
+	if err := syscall.Kill(child, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, child, 10*time.Second)
+	startLB(t, "-db", "-f", cfg)
+	got := stateLines(adminCommand(t, sock, "show servers state"))
+	if len(got) != 2 || !strings.Contains(got[0], " s1 ") || strings.Fields(got[0])[6] != "0" {
+		t.Errorf("afresh: show servers state %q; want s1 out of maintenance", got)
+	}
+}
+
+// TestServerStateFileAsHAProxy feeds the same state files to HAProxy and to lb and
+// compares "show servers state" after start, and the warnings.
+func TestServerStateFileAsHAProxy(t *testing.T) {
+	hap, err := exec.LookPath("haproxy")
+	if err != nil {
+		if _, err := os.Stat("/usr/sbin/haproxy"); err != nil {
+			t.Skip("haproxy is not installed")
+		}
+		hap = "/usr/sbin/haproxy"
+	}
+	s1 := startNameServer(t, "s1")
+	host, sport, _ := strings.Cut(s1.addr(), ":")
+	line := func(be, id, srv, rest string) string {
+		return fmt.Sprintf("%s %s %s %s %s %s\n", id, be, "1", srv, host, rest)
+	}
+	files := map[string]string{
+		"global": "1\n" +
+			line("app", "2", "m", "2 1 1 1 10 0 0 0 0 0 0 0 - "+sport+" - 0 0 - - 0") +
+			line("app", "2", "w", "2 0 5 10 10 0 0 0 0 0 0 0 - "+sport+" - 0 0 - - 0") +
+			line("app", "2", "d", "2 8 1 1 10 0 0 0 0 0 0 0 - "+sport+" - 0 0 - - 0") +
+			line("app", "2", "c", "2 0 1 1 10 0 0 0 0 0 0 0 - "+sport+" - 0 0 - - 0") +
+			line("app", "2", "x", "2 9 1 1 10 0 0 0 0 0 0 0 - "+sport+" - 0 0 - - 0") +
+			line("app", "2", "o", "0 0 1 1 10 0 0 0 0 0 0 0 - "+sport+" - 0 0 - - 0") +
+			line("app", "2", "nosuch", "2 1 1 1 10 0 0 0 0 0 0 0 - "+sport+" - 0 0 - - 0"),
+		"b2file": "1\n" +
+			line("b2", "3", "m", "2 1 1 1 10 0 0 0 0 0 0 0 - "+sport+" - 0 0 - - 0") +
+			line("b2", "7", "idmm", "2 1 1 1 10 0 0 0 0 0 0 0 - "+sport+" - 0 0 - - 0") +
+			line("bX", "3", "namemm", "2 1 1 1 10 0 0 0 0 0 0 0 - "+sport+" - 0 0 - - 0"),
+		"b3": "1\n" + line("b3", "4", "m", "2 1 1 1 10 0 0 0 0 0 0 0 - "+sport+" - 0 0 - - 0") + "3 b3 1 m short\n",
+		"b4": "",
+	}
+	run := func(name string, start func(cfg, sock string) func() string) ([]string, string) {
+		dir := t.TempDir()
+		for f, text := range files {
+			if err := os.WriteFile(filepath.Join(dir, f), []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sock := filepath.Join(dir, "admin.sock")
+		port := freePort(t)
+		cfg := writeConfig(t, fmt.Sprintf(`
+global
+    stats socket %[1]s mode 600 level admin
+    server-state-base %[2]s
+    server-state-file global
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+listen app
+    bind 127.0.0.1:%[3]d
+    load-server-state-from-file global
+    server m %[4]s
+    server w %[4]s weight 10
+    server d %[4]s
+    server c %[4]s disabled
+    server x %[4]s
+    server o %[4]s
+backend b2
+    load-server-state-from-file local
+    server-state-file-name b2file
+    server m %[4]s
+backend b3
+    load-server-state-from-file local
+    server m %[4]s
+backend b4
+    load-server-state-from-file local
+    server m %[4]s
+backend b5
+    load-server-state-from-file local
+    server m %[4]s
+`, sock, dir, port, s1.addr()))
+		out := start(cfg, sock)
+		return stateLines(adminCommand(t, sock, "show servers state")), strings.ReplaceAll(out(), dir, "DIR")
+	}
+	haLines, haOut := run("haproxy", func(cfg, sock string) func() string {
+		cmd := exec.Command(hap, "-db", "-f", cfg)
+		o := newOutFile(t)
+		cmd.Stdout, cmd.Stderr = o.f, o.f
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			if _, err := os.Stat(sock); err == nil || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond) // no readiness signal from haproxy -db
+		}
+		return o.String
+	})
+	lbLines, lbOut := run("lb", func(cfg, sock string) func() string {
+		return startLB(t, "-db", "-f", cfg).out.String
+	})
+	if strings.Join(haLines, "\n") != strings.Join(lbLines, "\n") {
+		t.Errorf("show servers state differs:\nhaproxy:\n%s\nlb:\n%s", strings.Join(haLines, "\n"), strings.Join(lbLines, "\n"))
+	}
+	for _, l := range strings.Split(haOut, "\n") {
+		_, msg, ok := strings.Cut(l, "config : ")
+		if !ok || !strings.Contains(l, "WARNING") {
+			continue
+		}
+		// lb's log line carries the message with its own prefix.
+		if !strings.Contains(lbOut, msg) {
+			t.Errorf("lb does not warn as HAProxy does: %q\nlb's output:\n%s", msg, lbOut)
+		}
+	}
+}
