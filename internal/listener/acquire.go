@@ -233,6 +233,7 @@ func Acquire(cfg *config.Config, opts Options) (_ *Set, err error) {
 	if len(handedState) > 0 {
 		s.receiveServerState("the old process (-x "+opts.OldSocket+")", handedState)
 	}
+	s.stateStored = len(storedState) > 0
 	s.receiveServerState("systemd's fd store", storedState)
 	return s, nil
 }

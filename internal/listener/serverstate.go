@@ -50,6 +50,13 @@ func (s *Set) receiveServerState(from string, srcs []*os.File) {
 				s.opts.logger().Warn("server state received is unusable: the configuration's is used", "from", from, "err", err)
 			} else {
 				s.gotState, s.gotStateFrom = b, from
+				if s.srvState == nil {
+					// Handed on as received until a generation of this
+					// process says otherwise (SetServerState): the process
+					// that reloads for systemd starts none.
+					s.srvState = f
+					continue
+				}
 			}
 		}
 		f.Close()
@@ -71,10 +78,13 @@ func (s *Set) ServerState() ([]byte, string) {
 // does. An error (no memfd on this system) is logged: the state then does
 // not travel.
 func (s *Set) SetServerState(b []byte) {
-	f, err := srvstate.Seal(b)
-	if err != nil {
-		s.opts.logger().Warn("server state will not survive a reload", "err", err)
-		return
+	var f *os.File
+	if b != nil {
+		var err error
+		if f, err = srvstate.Seal(b); err != nil {
+			s.opts.logger().Warn("server state will not survive a reload", "err", err)
+			return
+		}
 	}
 	s.mu.Lock()
 	old := s.srvState
@@ -98,8 +108,14 @@ func (s *Set) StoreServerState() {
 
 func (s *Set) storeServerStateLocked() {
 	if s.srvState == nil {
+		if s.stateStored {
+			// Back to the configuration's state: nothing to restore.
+			_ = s.opts.FDStore.FDStoreRemove(srvstate.Name)
+			s.stateStored = false
+		}
 		return
 	}
+	s.stateStored = true
 	// Each state is a new memfd: the previous one must go, or systemd
 	// would keep both under the name.
 	_ = s.opts.FDStore.FDStoreRemove(srvstate.Name)

@@ -57,6 +57,10 @@ type Set struct {
 	// srvState is the memfd of the server state to hand on
 	// (SetServerState); nil when there is none.
 	srvState *os.File
+	// stateStored says systemd's fd store holds a server state (this
+	// process stored one, or started from one): it is removed when the
+	// state goes back to the configuration's.
+	stateStored bool
 }
 
 // Entry is one listening socket of a Set and the line of the configuration

@@ -212,6 +212,20 @@ func (g *Generation) StateServers(backend string) []srvstate.Server {
 	return out
 }
 
+// operatorChanged reports whether a server is not in the state its
+// configuration gives it: in maintenance or drain, out of the maintenance
+// of "disabled", or with another weight.
+func (g *Generation) operatorChanged() bool {
+	g.admMu.Lock()
+	defer g.admMu.Unlock()
+	for _, rt := range g.rts {
+		if rt.fmaint || rt.fdrain || rt.cfg.Disabled && !rt.cmaint || rt.srv.Weight() != rt.srv.Config().Weight {
+			return true
+		}
+	}
+	return false
+}
+
 func splitHostPort(a string) (string, int) {
 	h, p, err := net.SplitHostPort(a)
 	if err != nil {
@@ -225,6 +239,9 @@ func splitHostPort(a string) (string, int) {
 // servers: "show servers state" of every backend, of which it applies the
 // administrative states and the weights (ApplyCarried).
 func (g *Generation) CarriedState() []byte {
+	if !g.operatorChanged() {
+		return nil // nothing to carry: the next process starts from its configuration
+	}
 	var b strings.Builder
 	_ = srvstate.Write(&b, g.StateServers(""))
 	return []byte(b.String())

@@ -247,3 +247,81 @@ backend b5
 		}
 	}
 }
+
+// TestRuntimeChangesSurviveReloads: "disable server", "set weight" and "set server … state
+// drain" made over the runtime API survive a -sf -x reload and SIGUSR2, with no state file;
+// a change made after the first reload travels too.
+func TestRuntimeChangesSurviveReloads(t *testing.T) {
+	s1, s2, s3 := startNameServer(t, "s1"), startNameServer(t, "s2"), startNameServer(t, "s3")
+	dir := t.TempDir()
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	sock := filepath.Join(dir, "admin.sock")
+	cfg := writeConfig(t, fmt.Sprintf(`
+global
+    stats socket %s mode 600 level admin expose-fd listeners
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+listen app
+    bind 127.0.0.1:%d
+    server s1 %s
+    server s2 %s
+    server s3 %s
+`, sock, port, s1.addr(), s2.addr(), s3.addr()))
+	cmd := func(c string) {
+		t.Helper()
+		if out := adminCommand(t, sock, c); strings.TrimSpace(out) != "" {
+			t.Fatalf("%s: %q", c, out)
+		}
+	}
+	// fields: srv_name, srv_admin_state, srv_uweight.
+	check := func(when, want string, avoid ...string) {
+		t.Helper()
+		var got []string
+		for _, l := range stateLines(adminCommand(t, sock, "show servers state app")) {
+			f := strings.Fields(l)
+			got = append(got, f[3]+" "+f[6]+" "+f[7])
+		}
+		if strings.Join(got, ", ") != want {
+			t.Errorf("%s: servers %q, want %q", when, strings.Join(got, ", "), want)
+		}
+		for i := 0; i < 6; i++ {
+			name, err := askName(addr)
+			if err != nil {
+				t.Fatalf("%s: %v", when, err)
+			}
+			for _, a := range avoid {
+				if name == a {
+					t.Errorf("%s: connection %d went to %s", when, i, name)
+				}
+			}
+		}
+	}
+	old := startLB(t, "-db", "-f", cfg)
+	cmd("disable server app/s1")
+	cmd("set weight app/s2 7")
+	check("before", "s1 1 1, s2 0 7, s3 0 1", "s1")
+
+	n := newNotifySocket(t)
+	next := startLBNotify(t, n, "-db", "-f", cfg, "-x", sock, "-sf", strconv.Itoa(old.pid()))
+	n.waitFor(t, "READY=1", 15*time.Second)
+	if code := old.wait(15 * time.Second); code != 0 {
+		t.Errorf("old process exit code %d", code)
+	}
+	check("after a -sf -x reload", "s1 1 1, s2 0 7, s3 0 1", "s1")
+
+	cmd("set server app/s3 state drain")
+	next.signal(syscall.SIGUSR2)
+	child := mainPid(n.waitFor(t, "MAINPID=", 15*time.Second))
+	if child == 0 || child == next.pid() {
+		t.Fatalf("MAINPID=%d after SIGUSR2 (old %d)", child, next.pid())
+	}
+	t.Cleanup(func() { syscall.Kill(child, syscall.SIGTERM) })
+	if code := next.wait(15 * time.Second); code != 0 {
+		t.Errorf("process reloaded by SIGUSR2: exit code %d", code)
+	}
+	check("after SIGUSR2", "s1 1 1, s2 0 7, s3 8 1", "s1", "s3")
+}

@@ -138,6 +138,7 @@ func TestIssue5Systemd(t *testing.T) {
 		{"g_Stop_DrainsSessions_NoProcessLeft", scenarioStopDrains},
 		{"d_RestartSelfBound_FDStoreNeverRefuses", scenarioRestartFDStore},
 		{"h_TLSCertificateRenewedOnReload_SessionsResumeAcrossRestart", scenarioTLSRenewal},
+		{"i_RuntimeChangesSurviveReloadAndRestart", scenarioRuntimeChangesSurvive},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			w := w.in(t)

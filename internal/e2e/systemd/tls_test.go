@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"math/big"
 	"testing"
@@ -116,4 +117,38 @@ func scenarioTLSRenewal(w *world) {
 	if rr.Full != 1 {
 		t.Errorf("%d full handshakes of %d connections across a reload and 2 restarts; want 1 (the first)", rr.Full, rr.Total)
 	}
+}
+
+// (i) Operator changes made with lbctl over the runtime API (maintenance, a weight) survive
+// `systemctl reload` and `systemctl restart`: the state travels with the listeners.
+func scenarioRuntimeChangesSurvive(w *world) {
+	t := w.t
+	w.run("systemctl", "stop", unitSvc)
+	w.resetFailed()
+	w.ensureSocketService()
+	w.run("lbctl", "disable", "server", "app/a")
+	w.run("lbctl", "set", "weight", "app/b", "7")
+	defer func() {
+		w.run("lbctl", "enable", "server", "app/a")
+		w.run("lbctl", "set", "weight", "app/b", "1")
+	}()
+	check := func(when string) {
+		t.Helper()
+		out := w.run("lbctl", "--json", "show", "servers", "app")
+		var servers []map[string]string
+		if err := json.Unmarshal([]byte(out), &servers); err != nil || len(servers) != 2 {
+			t.Fatalf("%s: lbctl show servers: %v\n%s", when, err, out)
+		}
+		if a, b := servers[0], servers[1]; a["srv_admin_state"] != "1" || b["srv_uweight"] != "7" {
+			t.Errorf("%s: a admin %q (want 1), b weight %q (want 7)", when, a["srv_admin_state"], b["srv_uweight"])
+		}
+	}
+	check("before")
+	if out, err := w.reload(); err != nil {
+		t.Fatalf("reload: %v\n%s", err, out)
+	}
+	check("after systemctl reload")
+	w.run("systemctl", "restart", unitSvc)
+	w.requireActive(unitSvc)
+	check("after systemctl restart")
 }
