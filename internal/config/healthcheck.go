@@ -251,3 +251,27 @@ func (l *loader) checkRulesUsed(p *Proxy) {
 		p.Check.HTTPCheck = nil
 	}
 }
+
+// protocolCheckOption is "option redis-check", "ldap-check",
+// "pgsql-check user <name>" or "smtpchk [EHLO|HELO <domain>]", with HAProxy
+// 2.6's messages for their arguments.
+func protocolCheckOption(typ string) optionKW {
+	return optionKW{cap: CapBackend, args: true, fn: func(c *pctx, args []string) error {
+		max := 0
+		switch typ {
+		case "pgsql-check":
+			if len(args) < 2 || args[0] != "user" || args[1] == "" {
+				return fmt.Errorf("'option pgsql-check' expects 'user <username>' as argument.")
+			}
+			max = 2
+		case "smtpchk":
+			max = 2
+		}
+		if len(args) > max && args[max] != "" {
+			return fmt.Errorf("'option %s' cannot handle unexpected argument '%s'.", typ, args[max])
+		}
+		c.p.Check.Type, c.p.Check.Args = typ, append([]string(nil), args...)
+		c.checkOptionRules(typ)
+		return nil
+	}}
+}

@@ -628,13 +628,13 @@ func init() {
 		"abortonclose": unsup(be), "contstats": unsup(fe), "dontlog-normal": unsup(fe),
 		"independent-streams": unsup(both), "log-separate-errors": unsup(fe), "logasap": unsup(fe),
 		"socket-stats": unsup(fe), "splice-request": unsup(both), "splice-response": unsup(both),
-		"tcp-smart-accept": unsup(fe), "tcp-smart-connect": unsup(be), "pgsql-check": unsup(be),
+		"tcp-smart-accept": unsup(fe), "tcp-smart-connect": unsup(be), "pgsql-check": protocolCheckOption("pgsql-check"),
 		"http_proxy":                  {cap: both, status: kwRemoved, msg: "option 'http_proxy' is not supported any more since HAProxy 2.5. This option stopped working in HAProxy 1.9 and usually had nasty side effects. It can be more reliably implemented with combinations of 'http-request set-dst' and 'http-request set-uri', and even 'http-request do-resolve' if absolutely needed."},
 		"transparent":                 {cap: be, status: kwUnsupported},
 		"external-check":              {cap: be, status: kwUnsupported},
 		"spop-check":                  {cap: be, status: kwUnsupported},
-		"ldap-check":                  {cap: be, status: kwUnsupported},
-		"smtpchk":                     {cap: be, status: kwUnsupported},
+		"ldap-check":                  protocolCheckOption("ldap-check"),
+		"smtpchk":                     protocolCheckOption("smtpchk"),
 		"httpslog":                    {cap: fe, status: kwUnsupported},
 		"http-restrict-req-hdr-names": {cap: both, status: kwUnsupported},
 		"forceclose":                  {cap: both, status: kwRemoved, msg: "option 'forceclose' is not supported any more since HAProxy 2.0, please just remove it, or use 'option httpclose' if absolutely needed."},
@@ -743,7 +743,7 @@ func init() {
 			c.checkOptionRules("mysql-check")
 			return nil
 		}},
-		"redis-check": check("redis-check"),
+		"redis-check": protocolCheckOption("redis-check"),
 	}
 }
 

@@ -31,6 +31,18 @@ const (
 	// a MySQL handshake, not an error packet; with Config.MySQLUser the
 	// check also logs in (without password) and wants the OK packet.
 	KindMySQL
+	// KindRedis is option redis-check: PING as a RESP array, "+PONG"
+	// wanted.
+	KindRedis
+	// KindPgSQL is option pgsql-check: a startup message for
+	// Config.PgSQLUser, an authentication request wanted.
+	KindPgSQL
+	// KindLDAP is option ldap-check: an anonymous bind, result code 0
+	// wanted.
+	KindLDAP
+	// KindSMTP is option smtpchk: a 2xx banner, then 2xx replies to
+	// Config.SMTPCmd and to QUIT.
+	KindSMTP
 )
 
 // Action is a tcp-check rule's verb.
@@ -159,6 +171,11 @@ type Config struct {
 	// instead of the 4.1 one.
 	MySQLUser  string
 	MySQLPre41 bool
+	// PgSQLUser is pgsql-check's "user <name>".
+	PgSQLUser string
+	// SMTPCmd is smtpchk's command: "HELO localhost" unless the option
+	// names "EHLO <domain>" or "HELO <domain>".
+	SMTPCmd string
 	// DisableOn404 is "http-check disable-on-404": a 404 answer from a
 	// server that is not DOWN gives StatusL7OKC, which counts as a success
 	// but puts the server in StateStopping (HAProxy's NOLB: no new

@@ -19,11 +19,9 @@ func ParseOption(cfg *Config, option string) error {
 
 // ParseCheckOption sets cfg.Kind (and its settings) from a backend's check
 // option and the words after it: "" (plain TCP connect), "httpchk",
-// "tcp-check", "redis-check" (a tcp-check sending PING and expecting
-// +PONG, as HAProxy does), "ssl-hello-chk" or "mysql-check" with
-// [user <name> [post-41|pre-41]]. Other options (pgsql-check, smtpchk,
-// ldap-check) return an error; the caller may warn and keep a TCP connect
-// check.
+// "tcp-check", "redis-check", "ssl-hello-chk", "mysql-check" with [user
+// <name> [post-41|pre-41]], "pgsql-check" with user <name>, "ldap-check",
+// "smtpchk" with [EHLO|HELO <domain>]. Other options return an error.
 func ParseCheckOption(cfg *Config, option string, args []string) error {
 	switch option {
 	case "":
@@ -35,10 +33,18 @@ func ParseCheckOption(cfg *Config, option string, args []string) error {
 	case "ssl-hello-chk":
 		cfg.Kind = KindSSLHello
 	case "redis-check":
-		cfg.Kind = KindTCPCheck
-		cfg.TCPCheck = []Rule{
-			{Action: ActSend, Data: []byte("PING\r\n")},
-			{Action: ActExpect, Match: MatchString, Data: []byte("+PONG")},
+		cfg.Kind = KindRedis
+	case "ldap-check":
+		cfg.Kind = KindLDAP
+	case "pgsql-check":
+		if len(args) < 2 || args[0] != "user" || args[1] == "" {
+			return fmt.Errorf("health: 'option pgsql-check' expects 'user <username>' as argument: %w", errSyntax)
+		}
+		cfg.Kind, cfg.PgSQLUser = KindPgSQL, args[1]
+	case "smtpchk":
+		cfg.Kind, cfg.SMTPCmd = KindSMTP, "HELO localhost"
+		if len(args) >= 2 && (args[0] == "EHLO" || args[0] == "HELO") && args[1] != "" {
+			cfg.SMTPCmd = args[0] + " " + args[1]
 		}
 	case "mysql-check":
 		return parseMySQLCheck(cfg, args)

@@ -101,10 +101,13 @@ func TestParseOption(t *testing.T) {
 		{"", KindTCP, 0, false},
 		{"httpchk", KindHTTP, 0, false},
 		{"tcp-check", KindTCPCheck, 0, false},
-		{"redis-check", KindTCPCheck, 2, false},
+		{"redis-check", KindRedis, 0, false},
+		{"ldap-check", KindLDAP, 0, false},
+		{"smtpchk", KindSMTP, 0, false},
 		{"ssl-hello-chk", KindSSLHello, 0, false},
 		{"mysql-check", KindMySQL, 0, false},
 		{"pgsql-check", KindTCP, 0, true},
+		{"spop-check", KindTCP, 0, true},
 	} {
 		var cfg Config
 		err := ParseOption(&cfg, tc.option)

@@ -85,6 +85,19 @@ func (p *prober) run(ctx context.Context) Result {
 			return r
 		}
 		return p.mysqlCheck()
+	case KindRedis, KindPgSQL, KindLDAP, KindSMTP:
+		if r, ok := p.connect(ctx, p.cfg.Addr, "", p.cfg.TLS); !ok {
+			return r
+		}
+		switch p.cfg.Kind {
+		case KindRedis:
+			return p.redisCheck()
+		case KindPgSQL:
+			return p.pgsqlCheck()
+		case KindLDAP:
+			return p.ldapCheck()
+		}
+		return p.smtpCheck()
 	}
 	if r, ok := p.connect(ctx, p.cfg.Addr, "", p.cfg.TLS); !ok {
 		return r

@@ -1,6 +1,7 @@
 // Package health owns active server health checks: TCP connect,
 // option tcp-check, option httpchk (with http-check disable-on-404),
-// option ssl-hello-chk and option mysql-check probes, with the PROXY header
+// option ssl-hello-chk, mysql-check, redis-check, pgsql-check, ldap-check
+// and smtpchk probes, with the PROXY header
 // of check-send-proxy, scheduled with inter/fastinter/downinter, rise/fall
 // state tracking, and HAProxy's check_status codes, server state messages
 // and option log-health-checks lines.
