@@ -177,9 +177,15 @@ func init() {
 		"allow-0rtt":        unsup(0),
 		"send-proxy-v2-ssl": unsup(0), "send-proxy-v2-ssl-cn": unsup(0),
 		"no-send-proxy-v2-ssl": unsup(0), "no-send-proxy-v2-ssl-cn": unsup(0),
-		"proxy-v2-options": unsup(1), "agent-check": unsup(0), "no-agent-check": unsup(0), "agent-port": unsup(1),
-		"agent-inter": unsup(1), "agent-addr": unsup(1), "agent-send": unsup(1), "observe": unsup(1),
-		"error-limit": unsup(1), "on-error": unsup(1), "track": unsup(1), "redir": unsup(1), "source": unsup(1),
+		"proxy-v2-options": unsup(1),
+		"agent-check":      flag(func(s *Server) { s.AgentCheck = true }),
+		"no-agent-check":   flag(func(s *Server) { s.AgentCheck = false }),
+		"agent-port":       intOpt("agent-port", 1, 65535, func(s *Server, n int) { s.AgentPort = n }),
+		"agent-inter":      timeOpt("agent-inter", func(s *Server, d time.Duration) { s.AgentInter = d }),
+		"agent-addr":       str(func(s *Server, v string) { s.AgentAddr = v }),
+		"agent-send":       str(func(s *Server, v string) { s.AgentSend = v }),
+		"observe":          unsup(1),
+		"error-limit":      unsup(1), "on-error": unsup(1), "track": unsup(1), "redir": unsup(1), "source": unsup(1),
 		"socks4": unsup(1), "check-via-socks4": unsup(0), "namespace": unsup(1), "proto": unsup(1),
 		"pool-low-conn": unsup(1), "max-reuse": unsup(1),
 		"tcp-ut": unsup(1), "ws": unsup(1), "log-proto": unsup(1), "usesrc": unsup(1), "shard": unsup(1),
@@ -250,6 +256,9 @@ func kwServer(c *pctx) error {
 			return fmt.Errorf("%s : %v", who, err)
 		}
 		i += o.nargs
+	}
+	if !def && s.AgentCheck && s.AgentPort == 0 {
+		return fmt.Errorf("%s : server %s does not have agent port. Agent check has been disabled.", who, s.Name)
 	}
 	if !def {
 		p.Servers = append(p.Servers, s)

@@ -893,6 +893,15 @@ type Server struct {
 	CheckPort int
 	// CheckAddr is "addr" for checks ("" = the server address).
 	CheckAddr string
+	// AgentCheck is "agent-check": the agent check runs on AgentPort
+	// ("agent-port"), at AgentAddr ("agent-addr", "" = the server's
+	// address), every AgentInter ("agent-inter", 0 = Inter), sending
+	// AgentSend ("agent-send").
+	AgentCheck bool
+	AgentPort  int
+	AgentAddr  string
+	AgentInter time.Duration
+	AgentSend  string
 	// Inter, FastInter, DownInter are check intervals (Inter default 2s;
 	// the other two default to Inter when zero).
 	Inter, FastInter, DownInter time.Duration

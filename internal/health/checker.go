@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +54,9 @@ type Event struct {
 	// Report is set when the health counter or the status changed: the
 	// results HAProxy logs with option log-health-checks.
 	Report bool
+	// Agent marks a result of the agent check (Config.Agent); its
+	// LogLine starts with "Agent check".
+	Agent bool
 	// LogLine is the line option log-health-checks logs (at notice) for
 	// this result, set for every result: "Health check for server be/srv
 	// failed, reason: Layer4 connection problem, info: "Connection
@@ -73,10 +77,16 @@ type Checker struct {
 	state  atomic.Int32 // the server's State, readable from any goroutine
 	paused atomic.Bool  // SetPaused: no check runs
 
-	// mu guards last and health, written by the goroutine running Run.
-	mu     sync.Mutex
-	last   Result
-	health int
+	// cbMu serializes the results of the health and agent checks, from
+	// recording to the callback's return.
+	cbMu sync.Mutex
+	// mu guards last, health and the agent's, written by the goroutines
+	// running Run.
+	mu          sync.Mutex
+	last        Result
+	health      int
+	agentLast   Result
+	agentHealth int // 0 (DOWN) or 1: an agent's rise and fall are 1
 }
 
 // New returns a Checker for cfg. cb, which may be nil, receives every
@@ -87,7 +97,8 @@ func New(cfg Config, cb func(Event)) (*Checker, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	c := &Checker{cfg: cfg, cb: cb, log: cfg.Logger, last: Result{Status: StatusInit}}
+	c := &Checker{cfg: cfg, cb: cb, log: cfg.Logger, last: Result{Status: StatusInit},
+		agentLast: Result{Status: StatusInit}, agentHealth: 1}
 	if cfg.StartDown {
 		c.health = 0
 	} else {
@@ -114,6 +125,15 @@ func (c *Checker) Last() (Result, int) {
 // Run checks the server until ctx is done. Call it once, in its own
 // goroutine.
 func (c *Checker) Run(ctx context.Context) {
+	if c.cfg.Agent != nil {
+		done := make(chan struct{})
+		defer func() { <-done }()
+		go func() { defer close(done); c.runAgent(ctx) }()
+	}
+	if c.cfg.NoCheck {
+		<-ctx.Done()
+		return
+	}
 	t := time.NewTimer(c.cfg.InitialDelay)
 	defer t.Stop()
 	for {
@@ -130,6 +150,7 @@ func (c *Checker) Run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		c.cbMu.Lock()
 		ev := c.record(r)
 		ev.LogLine = healthCheckLine(c.cfg.Name, c.cfg.Backup, ev, c.cfg.Rise, c.cfg.Fall)
 		c.log.Debug("health check", "server", c.cfg.Name, "status", r.Status.String(),
@@ -137,6 +158,7 @@ func (c *Checker) Run(ctx context.Context) {
 		if c.cb != nil {
 			c.cb(ev)
 		}
+		c.cbMu.Unlock()
 		t.Reset(c.jitter(c.interval(ev.Health)))
 	}
 }
@@ -220,7 +242,7 @@ func (c *Checker) record(r Result) Event {
 		if c.health == 0 {
 			st = StateDown
 		}
-	case c.health < c.cfg.Rise:
+	case c.health < c.cfg.Rise || c.agentHealth == 0:
 	case r.Status == StatusL7OKC:
 		st = StateStopping
 	default:
@@ -242,4 +264,76 @@ func (c *Checker) interval(health int) time.Duration {
 		return c.cfg.DownInter
 	}
 	return c.cfg.FastInter
+}
+
+// runAgent runs the agent check until ctx is done.
+func (c *Checker) runAgent(ctx context.Context) {
+	inter := c.cfg.Agent.Inter
+	if inter <= 0 {
+		inter = c.cfg.Inter
+	}
+	t := time.NewTimer(c.cfg.InitialDelay)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		t.Reset(inter)
+		if c.paused.Load() {
+			continue
+		}
+		cfg := c.cfg
+		cfg.Agent = &Agent{Addr: c.cfg.Agent.Addr, Inter: inter, Send: c.cfg.Agent.Send}
+		line, r, ok := agentProbe(ctx, cfg)
+		if ctx.Err() != nil {
+			return
+		}
+		c.cbMu.Lock()
+		if ok {
+			d := r.Duration
+			r = agentResult(ParseAgentReply(line), c.cfg.Agent.OnReply)
+			r.Duration = d
+		}
+		ev := c.recordAgent(r)
+		if ev.Report {
+			ev.LogLine = "Agent" + strings.TrimPrefix(healthCheckLine(c.cfg.Name, c.cfg.Backup, ev, 1, 1), "Health")
+		}
+		c.log.Debug("agent check", "server", c.cfg.Name, "status", r.Status.String(),
+			"info", r.Info, "duration", r.Duration, "health", ev.Health, "up", ev.Up)
+		if c.cb != nil {
+			c.cb(ev)
+		}
+		c.cbMu.Unlock()
+	}
+}
+
+// recordAgent applies an agent's result as HAProxy does: "up" (L7OK)
+// sets the agent's health to 1, and brings the server UP if its health
+// check agrees and it is not stopping; "down", "stopped" and "fail"
+// (L7STS) set it to 0 and the server DOWN; other results (a reply without
+// a health word, an agent that cannot be reached) change no health. The
+// result is reported (log-health-checks) when its status changed.
+func (c *Checker) recordAgent(r Result) Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	prevStatus := c.agentLast.Status
+	c.agentLast = r
+	prev := c.State()
+	st := prev
+	switch r.Status {
+	case StatusL7OK:
+		c.agentHealth = 1
+		if prev == StateDown && (c.cfg.NoCheck || c.health >= c.cfg.Rise) {
+			st = StateUp
+		}
+	case StatusL7Sts:
+		c.agentHealth = 0
+		st = StateDown
+	}
+	c.state.Store(int32(st))
+	up := st != StateDown
+	return Event{Result: r, Health: c.agentHealth, Up: up, Changed: up != (prev != StateDown), State: st,
+		PrevState: prev, Agent: true, Report: r.Status != prevStatus && r.Status != StatusChecked}
 }

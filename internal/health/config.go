@@ -210,6 +210,11 @@ type Config struct {
 	// Spread is global spread-checks: a percentage of random jitter, each
 	// interval is moved by up to ±Spread% of itself. Zero means none.
 	Spread int
+	// Agent, when set, runs the server's agent check besides its health
+	// check (or alone, with NoCheck).
+	Agent *Agent
+	// NoCheck runs no health check: the server has an agent check only.
+	NoCheck bool
 	// Logger receives debug logs of check results; nil means
 	// slog.Default().
 	Logger *slog.Logger

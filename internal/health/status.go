@@ -34,6 +34,9 @@ const (
 	StatusL7OK                  // L7OK: layer-7 check passed
 	StatusL7OKC                 // L7OKC: conditionally passed
 	StatusL7Sts                 // L7STS: wrong HTTP status
+	// StatusChecked is an agent's reply that changes no health (CHECKED:
+	// "No status change").
+	StatusChecked
 )
 
 var statusNames = [...]struct{ code, desc string }{
@@ -51,6 +54,7 @@ var statusNames = [...]struct{ code, desc string }{
 	StatusL7OK:    {"L7OK", "Layer7 check passed"},
 	StatusL7OKC:   {"L7OKC", "Layer7 check conditionally passed"},
 	StatusL7Sts:   {"L7STS", "Layer7 wrong status"},
+	StatusChecked: {"CHECKED", "No status change"},
 }
 
 // String returns the short code, as in "show stat" ("L4CON").
@@ -76,4 +80,4 @@ func (s Status) Passed() bool {
 }
 
 // hasCode reports whether messages show ", code: N" for s.
-func (s Status) hasCode() bool { return s >= StatusL7OK }
+func (s Status) hasCode() bool { return s >= StatusL7OK && s <= StatusL7Sts }

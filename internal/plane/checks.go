@@ -36,13 +36,13 @@ func startChecks(g *Generation, cfg *config.Config) *checkSet {
 		}
 		checked := 0
 		for _, s := range px.Servers {
-			if s.Check {
+			if s.Check || s.AgentCheck {
 				checked++
 			}
 		}
 		i := 0
 		for _, s := range px.Servers {
-			if !s.Check || s.Unresolved {
+			if !(s.Check || s.AgentCheck) || s.Unresolved {
 				continue
 			}
 			srv := be.Server(s.Name)
@@ -56,6 +56,7 @@ func startChecks(g *Generation, cfg *config.Config) *checkSet {
 			}
 			i++
 			hc.Logger = g.log
+			hc.NoCheck, hc.Agent = !s.Check, g.agentConfig(px, be, srv, s)
 			// A server a state file marked DOWN stays so until its checks bring it up.
 			hc.StartDown = hc.StartDown || g.opState(srv) == proxy.StateDown
 			c, err := health.New(hc, g.onCheck(px, be, srv))
