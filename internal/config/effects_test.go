@@ -435,7 +435,7 @@ var effects = map[string]effect{
 	"server maxqueue":       show("internal/proxy.TestQueues"),
 	"server id":             show(tOrders + "/first_by_id"),
 	"server port":           show(e2e + "TestServerCheckPortAddrDisabled"),
-	"server agent-check":    show("internal/health.TestAgentCheck", "internal/health.TestParseAgentReply"),
+	"server agent-check":    show(e2e+"TestAgentCheckEffects", "internal/health.TestAgentCheck", "internal/health.TestParseAgentReply"),
 	"server no-agent-check": show("internal/health.TestAgentCheck"),
 	"server agent-port":     show("internal/health.TestAgentCheck"),
 	"server agent-inter":    show("internal/health.TestAgentCheck"),
