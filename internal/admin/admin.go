@@ -52,6 +52,9 @@ type Command struct {
 	// Level is the lowest level allowed to run it: below it, the answer is "Permission
 	// denied".
 	Level Level
+	// Denied is the answer below Level ("" = "Permission denied\n"): some of HAProxy's
+	// commands word it their own way.
+	Denied string
 	// Run writes the answer to w, without the empty line that ends every answer (the
 	// server adds it). A returned error's text is written as the answer instead, as is:
 	// HAProxy's messages end with a newline, most of them.
@@ -324,7 +327,11 @@ func (s *Server) ExecPayload(cmd string, payload []byte, w io.Writer) {
 		return
 	}
 	if s.Level < best.Level {
-		io.WriteString(w, "Permission denied\n")
+		if best.Denied != "" {
+			io.WriteString(w, best.Denied)
+		} else {
+			io.WriteString(w, "Permission denied\n")
+		}
 		return
 	}
 	run := best.Run
