@@ -138,9 +138,10 @@ func (s *Store) List() (tx string, paths []string) {
 // not take at run time.
 var storeExts = []string{"crt", "key", "ocsp", "issuer", "sctl"}
 
-// Set is "set ssl cert <arg>" with payload: the file's certificate (and
-// chain, and key when the payload has one) in a transaction, created or
-// updated. path is the transaction's file.
+// Set is "set ssl cert <arg>" with payload: the file's certificate, chain
+// and key (none when the payload has none), or with "<file>.key" its key
+// alone, in a transaction, created or updated. path is the transaction's
+// file.
 func (s *Store) Set(arg string, payload []byte) (path string, created bool, err error) {
 	name, ext := arg, ""
 	if dot := strings.LastIndexByte(arg, '.'); dot >= 0 {
@@ -186,10 +187,9 @@ func (s *Store) Set(arg string, payload []byte) (path string, created bool, err 
 			// would refuse it when committing): lb drops it.
 			nd.ocsp = nil
 		}
-		nd.certs = certs
-		if key != nil {
-			nd.key = key
-		}
+		// The key too: a payload without one leaves the transaction
+		// without a key (HAProxy 2.6), until a "<file>.key" payload.
+		nd.certs, nd.key = certs, key
 	}
 	created = s.tx == nil
 	if created {

@@ -77,9 +77,17 @@ func TestStoreTransaction(t *testing.T) {
 	if cn := cnFor(t, ca, cfg1, "new.example.com"); cn != "a.example.com" {
 		t.Fatalf("before commit: %q", cn)
 	}
-	// A key that does not match: refused at commit, as HAProxy.
+	// A certificate without its key leaves the transaction without a key;
+	// a key that does not match: both refused at commit, as HAProxy.
 	c2, _, _ := ca.issue(t, "ecdsa", "other", nil, false, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
-	if _, _, err := s.Set(a, c2); err != nil {
+	_, k3, _ := ca.issue(t, "ecdsa", "third", nil, false, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	if _, created, err := s.Set(a, c2); err != nil || created {
+		t.Fatal(created, err)
+	}
+	if _, err := s.Commit(a); err == nil || !strings.Contains(err.Error(), "at least a certificate and a private key") {
+		t.Fatalf("Commit without a key = %v", err)
+	}
+	if _, _, err := s.Set(a+".key", k3); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Commit(a); err == nil || !strings.Contains(err.Error(), "inconsistencies") {
