@@ -52,10 +52,18 @@ type Command struct {
 	// Level is the lowest level allowed to run it: below it, the answer is "Permission
 	// denied".
 	Level Level
+	// Denied is the answer below Level ("" = "Permission denied\n"): some of HAProxy's
+	// commands word it their own way.
+	Denied string
 	// Run writes the answer to w, without the empty line that ends every answer (the
 	// server adds it). A returned error's text is written as the answer instead, as is:
 	// HAProxy's messages end with a newline, most of them.
 	Run func(args []string, w io.Writer) error
+	// RunPayload, when set, runs the command instead of Run and receives its payload: the
+	// lines sent after a command line ending with "<<", up to an empty line, joined by
+	// newlines (nil = the command came without one). Other commands ignore a payload, as
+	// in HAProxy.
+	RunPayload func(args []string, payload []byte, w io.Writer) error
 }
 
 // ErrUnknown, returned by a command's Run before it writes anything, answers the command
@@ -130,7 +138,13 @@ func (s *Server) serveConn(c net.Conn) {
 		}
 		line = strings.TrimRight(line, "\r\n")
 		_ = c.SetReadDeadline(time.Time{})
-		for _, cmd := range splitCommands(line) {
+		parts := splitCommandsAt(line)
+		last := false
+		for i, part := range parts {
+			if last {
+				break
+			}
+			cmd := part.cmd
 			switch cmd {
 			case "_getsocks":
 				s.getSocks(c)
@@ -138,11 +152,48 @@ func (s *Server) serveConn(c net.Conn) {
 			case "quit":
 				return
 			}
+			var payload []byte
+			if strings.HasSuffix(part.raw, payloadPattern) {
+				// HAProxy's payload mode: the rest of the line, if the command ended
+				// with ';', then the next lines up to an empty one, are the payload.
+				var lines []string
+				if i < len(parts)-1 {
+					lines = append(lines, line[part.end+1:])
+				}
+				for {
+					if len(lines) > 0 && lines[len(lines)-1] == "" {
+						lines = lines[:len(lines)-1]
+						break
+					}
+					if interactive {
+						if _, err := io.WriteString(c, "+ "); err != nil {
+							return
+						}
+					}
+					_ = c.SetReadDeadline(time.Now().Add(timeout))
+					l, err := r.ReadString('\n')
+					if err != nil {
+						// Closed before the empty line: the command is not run.
+						return
+					}
+					lines = append(lines, strings.TrimSuffix(strings.TrimSuffix(l, "\n"), "\r"))
+				}
+				_ = c.SetReadDeadline(time.Time{})
+				if len(lines) == 0 {
+					// HAProxy drops the end of the pattern with the two newlines it
+					// strips: the command ends with "<" and has no payload.
+					cmd = strings.TrimSuffix(cmd, "<")
+				} else {
+					cmd = strings.TrimSuffix(cmd, payloadPattern)
+					payload = []byte(strings.Join(lines, "\n"))
+				}
+				last = true // the rest of the line was payload
+			}
 			var out strings.Builder
 			if cmd == "prompt" {
 				interactive = !interactive
 			} else {
-				s.Exec(cmd, &out)
+				s.ExecPayload(cmd, payload, &out)
 			}
 			// Every answer ends with an empty line, then the prompt in interactive mode.
 			out.WriteString("\n")
@@ -170,12 +221,31 @@ func (s *Server) getSocks(c net.Conn) {
 	}
 }
 
+// payloadPattern ends a command line that a payload follows (HAProxy's PAYLOAD_PATTERN).
+const payloadPattern = "<<"
+
 // splitCommands splits a line on unescaped ';' as HAProxy's CLI does: every part is a
 // command, an empty one too (it gets the list of commands). "\;" is a ';' in a word; other
 // escapes are left for splitWords.
 func splitCommands(line string) []string {
 	var out []string
+	for _, p := range splitCommandsAt(line) {
+		out = append(out, p.cmd)
+	}
+	return out
+}
+
+// command is one command of a line: cmd as splitCommands gives it, raw as written, and
+// end the index of the ';' that ends it (len(line) for the last one).
+type command struct {
+	cmd, raw string
+	end      int
+}
+
+func splitCommandsAt(line string) []command {
+	var out []command
 	var cur strings.Builder
+	start := 0
 	for i := 0; i < len(line); i++ {
 		switch {
 		case line[i] == '\\' && i+1 < len(line) && line[i+1] == ';':
@@ -186,13 +256,14 @@ func splitCommands(line string) []string {
 			i++
 			cur.WriteByte(line[i])
 		case line[i] == ';':
-			out = append(out, strings.TrimSpace(cur.String()))
+			out = append(out, command{cmd: strings.TrimSpace(cur.String()), raw: line[start:i], end: i})
 			cur.Reset()
+			start = i + 1
 		default:
 			cur.WriteByte(line[i])
 		}
 	}
-	return append(out, strings.TrimSpace(cur.String()))
+	return append(out, command{cmd: strings.TrimSpace(cur.String()), raw: line[start:], end: len(line)})
 }
 
 // splitWords splits a command into its words as HAProxy's cli_parse_request: words are
@@ -231,6 +302,11 @@ const maxArgs = 64
 // without the empty line that ends it. Any command gets an answer: an unknown or empty
 // one gets HAProxy's list of the commands that may have been meant.
 func (s *Server) Exec(cmd string, w io.Writer) {
+	s.ExecPayload(cmd, nil, w)
+}
+
+// ExecPayload is Exec with the command's payload (nil = none).
+func (s *Server) ExecPayload(cmd string, payload []byte, w io.Writer) {
 	words := splitWords(cmd)
 	if len(words) > 0 && words[0] == "help" {
 		s.usage(words, w)
@@ -251,10 +327,18 @@ func (s *Server) Exec(cmd string, w io.Writer) {
 		return
 	}
 	if s.Level < best.Level {
-		io.WriteString(w, "Permission denied\n")
+		if best.Denied != "" {
+			io.WriteString(w, best.Denied)
+		} else {
+			io.WriteString(w, "Permission denied\n")
+		}
 		return
 	}
-	if err := best.Run(words[len(best.Words):], w); errors.Is(err, ErrUnknown) {
+	run := best.Run
+	if best.RunPayload != nil {
+		run = func(args []string, w io.Writer) error { return best.RunPayload(args, payload, w) }
+	}
+	if err := run(words[len(best.Words):], w); errors.Is(err, ErrUnknown) {
 		s.usage(words, w)
 	} else if err != nil {
 		io.WriteString(w, err.Error())

@@ -170,3 +170,54 @@ func FuzzExec(f *testing.F) {
 		}
 	})
 }
+
+// TestPayload: a command line ending with "<<" takes the next lines, up to an empty one,
+// as its payload, as HAProxy's CLI; without lines it ends with "<" and has none.
+func TestPayload(t *testing.T) {
+	s := &Server{Level: LevelAdmin}
+	s.Handle(Command{Words: []string{"set", "thing"}, Level: LevelAdmin,
+		RunPayload: func(args []string, payload []byte, w io.Writer) error {
+			if payload == nil {
+				_, err := io.WriteString(w, strings.Join(args, ",")+" without payload\n")
+				return err
+			}
+			_, err := io.WriteString(w, strings.Join(args, ",")+" got "+strings.ReplaceAll(string(payload), "\n", "|")+"\n")
+			return err
+		}})
+	s.Handle(Command{Words: []string{"show", "info"}, Level: LevelUser,
+		Run: func(args []string, w io.Writer) error { io.WriteString(w, "Name: lb\n"); return nil }})
+	path := startServer(t, s)
+	for _, tt := range []struct{ in, want string }{
+		{"set thing a <<\nl1\nl2\r\n\n", "a got l1|l2\n\n"},
+		{"set thing a<<\nl1\n\n", "a got l1\n\n"},
+		{"set thing a <<\n\n", "a,< without payload\n\n"},
+		{"set thing a << \nl1\n\n", "a,<< without payload\n\n"},
+		{"show info; set thing b <<;first\nsecond\n\n", "Name: lb\n\nb got first|second\n\n"},
+		{"set thing a <<\nl1\n", ""}, // closed before the empty line: not run
+	} {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+		io.WriteString(c, tt.in)
+		c.(*net.UnixConn).CloseWrite()
+		b, err := io.ReadAll(c)
+		c.Close()
+		if err != nil || string(b) != tt.want {
+			t.Errorf("%q: answer %q, %v; want %q", tt.in, b, err, tt.want)
+		}
+	}
+	// Interactive: "+ " after the command line and each payload line.
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+	io.WriteString(c, "prompt\nset thing z <<\nx\n\nquit\n")
+	b, _ := io.ReadAll(c)
+	if want := "\n> + + z got x\n\n> "; string(b) != want {
+		t.Errorf("interactive payload: %q; want %q", b, want)
+	}
+}

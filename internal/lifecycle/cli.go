@@ -21,6 +21,7 @@ var startTime = time.Now()
 
 // serveAdmin starts the runtime API on every stats socket.
 func (p *process) serveAdmin() {
+	certs := newCertStore(p.cfg)
 	for _, e := range p.lns.StatsSockets() {
 		srv := &admin.Server{
 			Level:    admin.ParseLevel(e.Stats.Level),
@@ -30,6 +31,7 @@ func (p *process) serveAdmin() {
 			GetSocks: p.serveGetSocks,
 		}
 		registerCommands(srv, p.gen, p.info)
+		registerSSLCommands(srv, certs)
 		go func(e *listener.Entry) {
 			if err := srv.Serve(e.Listener); err != nil && !p.stopped() {
 				p.log.Warn("runtime socket stopped", "socket", e.Key, "err", err)

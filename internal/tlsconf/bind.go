@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -66,6 +67,9 @@ type Bind struct {
 	TicketKeys [][32]byte
 	// Now is the clock of the CRL checks (nil = time.Now).
 	Now func() time.Time
+
+	// srv is what Build made, for the certificate store (store.go).
+	srv *server
 }
 
 // Error is a Build failure: HAProxy's message (Msg, as in "Proxy 'x':
@@ -81,20 +85,68 @@ func (e *Error) Error() string {
 
 // entryConf is an entry's settings resolved into a template.
 type entryConf struct {
-	tmpl      *tls.Config
-	alpn      []string
-	positive  map[string]bool
-	negatives map[string]bool
+	tmpl *tls.Config
+	alpn []string
 }
 
-// server is a built bind: the selection state behind the Config.
+// server is a built bind: the selection state behind the Config. The
+// certificates and the names index are in idx, replaced as a whole when
+// the runtime API commits a certificate (store.go): a handshake reads
+// them with one atomic load, no lock.
 type server struct {
 	base    *tls.Config
 	entries []Entry
 	confs   []*entryConf
-	exact   map[string][]int
-	wild    map[string][]int
+	idx     atomic.Pointer[sniIndex]
 	strict  bool
+}
+
+// sniIndex is the certificate of each entry and the SNI names index.
+type sniIndex struct {
+	certs       []*Cert
+	exact, wild map[string][]int
+	// negatives are each entry's excluded names ("!name" filters).
+	negatives []map[string]bool
+}
+
+// index builds the names index of the entries with certs (one per
+// entry): a crt-list line's filters, or else its certificate's names.
+func (s *server) index(certs []*Cert) *sniIndex {
+	ix := &sniIndex{certs: certs, exact: map[string][]int{}, wild: map[string][]int{}}
+	for i, e := range s.entries {
+		positive, negatives := map[string]bool{}, map[string]bool{}
+		names := certs[i].Names
+		if len(e.Filters) > 0 {
+			names = e.Filters
+		}
+		for _, n := range names {
+			n = strings.ToLower(n)
+			neg := strings.HasPrefix(n, "!")
+			n = strings.TrimPrefix(n, "!")
+			wild := strings.HasPrefix(n, "*")
+			n = strings.TrimPrefix(n, "*")
+			key := n
+			if wild {
+				key = "*" + n
+			}
+			switch {
+			case n == "" || (neg && wild):
+				// "!*" filters are no-ops in HAProxy.
+			case neg:
+				negatives[n] = true
+			case positive[key]:
+				// a duplicate on the same line
+			case wild:
+				positive[key] = true
+				ix.wild[n] = append(ix.wild[n], i)
+			default:
+				positive[key] = true
+				ix.exact[n] = append(ix.exact[n], i)
+			}
+		}
+		ix.negatives = append(ix.negatives, negatives)
+	}
+	return ix
 }
 
 // Build resolves b into a server-side tls.Config: the certificate is
@@ -118,12 +170,13 @@ func (b *Bind) Build() (*tls.Config, error) {
 	if now == nil {
 		now = time.Now
 	}
-	s := &server{entries: b.Entries, exact: map[string][]int{}, wild: map[string][]int{}, strict: b.StrictSNI}
+	s := &server{entries: b.Entries, strict: b.StrictSNI}
 	baseConf, err := b.template(&b.Settings, nil, vr, now)
 	if err != nil {
 		return nil, err
 	}
-	for i, e := range b.Entries {
+	certs := make([]*Cert, 0, len(b.Entries))
+	for _, e := range b.Entries {
 		ec := baseConf
 		if e.Conf != nil {
 			ec, err = b.template(&b.Settings, e.Conf, vr, now)
@@ -131,38 +184,10 @@ func (b *Bind) Build() (*tls.Config, error) {
 				return nil, err
 			}
 		}
-		ec = &entryConf{tmpl: ec.tmpl, alpn: ec.alpn, positive: map[string]bool{}, negatives: map[string]bool{}}
-		names := e.Cert.Names
-		if len(e.Filters) > 0 {
-			names = e.Filters
-		}
-		for _, n := range names {
-			n = strings.ToLower(n)
-			neg := strings.HasPrefix(n, "!")
-			n = strings.TrimPrefix(n, "!")
-			wild := strings.HasPrefix(n, "*")
-			n = strings.TrimPrefix(n, "*")
-			key := n
-			if wild {
-				key = "*" + n
-			}
-			switch {
-			case n == "" || (neg && wild):
-				// "!*" filters are no-ops in HAProxy.
-			case neg:
-				ec.negatives[n] = true
-			case ec.positive[key]:
-				// a duplicate on the same line
-			case wild:
-				ec.positive[key] = true
-				s.wild[n] = append(s.wild[n], i)
-			default:
-				ec.positive[key] = true
-				s.exact[n] = append(s.exact[n], i)
-			}
-		}
 		s.confs = append(s.confs, ec)
+		certs = append(certs, e.Cert)
 	}
+	s.idx.Store(s.index(certs))
 	s.base = baseConf.tmpl.Clone()
 	s.base.NextProtos = baseConf.alpn
 	s.base.SessionTicketsDisabled = b.NoTickets
@@ -177,6 +202,7 @@ func (b *Bind) Build() (*tls.Config, error) {
 	s.base.SetSessionTicketKeys(keys)
 	s.base.GetCertificate = s.getCertificate
 	s.base.GetConfigForClient = s.getConfigForClient
+	b.srv = s
 	return s.base, nil
 }
 
@@ -328,13 +354,14 @@ var ErrNoSNIMatch = errors.New("tls: no certificate matches the server name (str
 
 // choose returns the entry and chain for a client hello.
 func (s *server) choose(h *tls.ClientHelloInfo) (int, *tls.Certificate, error) {
+	ix := s.idx.Load()
 	name := strings.ToLower(h.ServerName)
 	if name != "" {
-		if i, c := s.pick(h, s.exact[name], ""); c != nil {
+		if i, c := ix.pick(h, ix.exact[name], ""); c != nil {
 			return i, c, nil
 		}
 		if dot := strings.IndexByte(name, '.'); dot >= 0 {
-			if i, c := s.pick(h, s.wild[name[dot:]], name); c != nil {
+			if i, c := ix.pick(h, ix.wild[name[dot:]], name); c != nil {
 				return i, c, nil
 			}
 		}
@@ -342,15 +369,15 @@ func (s *server) choose(h *tls.ClientHelloInfo) (int, *tls.Certificate, error) {
 	if s.strict {
 		return 0, nil, ErrNoSNIMatch
 	}
-	return 0, s.chainFor(h, []int{0}), nil
+	return 0, ix.chainFor(h, []int{0}), nil
 }
 
 // pick chooses among the candidate entries of one level; name, for a
 // wildcard level, drops the entries whose line excludes it ("!name").
-func (s *server) pick(h *tls.ClientHelloInfo, cands []int, name string) (int, *tls.Certificate) {
+func (ix *sniIndex) pick(h *tls.ClientHelloInfo, cands []int, name string) (int, *tls.Certificate) {
 	var ok []int
 	for _, i := range cands {
-		if name != "" && s.confs[i].negatives[name] {
+		if name != "" && ix.negatives[i][name] {
 			continue
 		}
 		ok = append(ok, i)
@@ -358,9 +385,9 @@ func (s *server) pick(h *tls.ClientHelloInfo, cands []int, name string) (int, *t
 	if len(ok) == 0 {
 		return 0, nil
 	}
-	c := s.chainFor(h, ok)
+	c := ix.chainFor(h, ok)
 	for _, i := range ok {
-		if slices.Contains(s.entries[i].Cert.Chains, c) {
+		if slices.Contains(ix.certs[i].Chains, c) {
 			return i, c
 		}
 	}
@@ -373,13 +400,13 @@ func (s *server) pick(h *tls.ClientHelloInfo, cands []int, name string) (int, *t
 // asked (or are the default): SupportsCertificate is asked about the rest
 // only (versions, suites, signature schemes, curves), since its own name
 // check knows neither a certificate's CN nor a crt-list's filters.
-func (s *server) chainFor(h *tls.ClientHelloInfo, cands []int) *tls.Certificate {
+func (ix *sniIndex) chainFor(h *tls.ClientHelloInfo, cands []int) *tls.Certificate {
 	hn := *h
 	hn.ServerName = ""
 	h = &hn
 	var all []*tls.Certificate
 	for _, i := range cands {
-		all = append(all, s.entries[i].Cert.Chains...)
+		all = append(all, ix.certs[i].Chains...)
 	}
 	for _, want := range []func(*tls.Certificate) bool{
 		func(c *tls.Certificate) bool { _, ok := c.PrivateKey.(*ecdsa.PrivateKey); return ok },

@@ -31,6 +31,9 @@ type Cert struct {
 	// Chains are the certificates with their keys: one, or one per key
 	// type of a bundle (ECDSA first). Each Leaf is parsed.
 	Chains []*tls.Certificate
+	// Files are the files of Chains, one each, for a bundle (FILE.rsa,
+	// FILE.ecdsa); nil = Path, for the one chain.
+	Files []string
 	// Names are the names the certificate answers for in SNI selection,
 	// lower-cased: its SAN DNS names and its subject's CNs, as HAProxy
 	// takes both; "*.example.com" is a wildcard.
@@ -146,6 +149,7 @@ func loadBundle(path string, now time.Time) (c *Cert, warnings []string, ok bool
 		}
 		warnings = append(warnings, w...)
 		c.Chains = append(c.Chains, one.Chains...)
+		c.Files = append(c.Files, p)
 		for _, n := range one.Names {
 			if !seen[n] {
 				seen[n] = true
@@ -157,11 +161,19 @@ func loadBundle(path string, now time.Time) (c *Cert, warnings []string, ok bool
 		return nil, nil, false, nil
 	}
 	// ECDSA first: SelectChain prefers it when the client supports it.
-	sort.SliceStable(c.Chains, func(i, j int) bool {
-		_, ei := c.Chains[i].PrivateKey.(*ecdsa.PrivateKey)
-		_, ej := c.Chains[j].PrivateKey.(*ecdsa.PrivateKey)
-		return ei && !ej
-	})
+	var ecd, other []int
+	for i, ch := range c.Chains {
+		if _, ok := ch.PrivateKey.(*ecdsa.PrivateKey); ok {
+			ecd = append(ecd, i)
+		} else {
+			other = append(other, i)
+		}
+	}
+	chains, files := c.Chains, c.Files
+	c.Chains, c.Files = nil, nil
+	for _, i := range append(ecd, other...) {
+		c.Chains, c.Files = append(c.Chains, chains[i]), append(c.Files, files[i])
+	}
 	return c, warnings, true, nil
 }
 

@@ -1,0 +1,112 @@
+package lifecycle
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"lb/internal/admin"
+	"lb/internal/config"
+	"lb/internal/tlsconf"
+)
+
+// newCertStore is the process's certificate store: the files of every "ssl" bind line.
+func newCertStore(cfg *config.Config) *tlsconf.Store {
+	var binds []*tlsconf.Bind
+	for _, fe := range cfg.Frontends() {
+		for _, b := range fe.Binds {
+			if b.TLS != nil && b.TLS.Bind != nil {
+				binds = append(binds, b.TLS.Bind)
+			}
+		}
+	}
+	return tlsconf.NewStore(binds)
+}
+
+// registerSSLCommands installs the certificate commands of HAProxy 2.6 (ssl_ckch.c) that
+// lb carries out: show, set, commit and abort of "ssl cert", on the process's store.
+// Their answers are HAProxy's, word for word.
+func registerSSLCommands(srv *admin.Server, certs *tlsconf.Store) {
+	srv.Handle(admin.Command{Words: []string{"show", "ssl", "cert"},
+		Help:  "show ssl cert [<certfile>]              : display the SSL certificates used in memory, or the details of a file",
+		Level: admin.LevelOperator, Denied: "Can't allocate memory!\n",
+		Run: func(args []string, w io.Writer) error {
+			name := arg(args, 0)
+			if name == "" {
+				tx, paths := certs.List()
+				if tx != "" {
+					fmt.Fprintf(w, "# transaction\n*%s\n", tx)
+				}
+				io.WriteString(w, "# filename\n")
+				for _, p := range paths {
+					io.WriteString(w, p+"\n")
+				}
+				return nil
+			}
+			if dot := strings.LastIndexByte(name, '.'); dot >= 0 && name[dot+1:] == "ocsp" {
+				// The OCSP response's details: not lb's.
+				return admin.ErrUnknown
+			}
+			d, ok := certs.Detail(name)
+			if !ok {
+				return errors.New("Can't display the certificate: Not found or the certificate is a bundle!\n")
+			}
+			io.WriteString(w, d)
+			return nil
+		}})
+	srv.Handle(admin.Command{Words: []string{"set", "ssl", "cert"},
+		Help:  "set ssl cert <certfile> <payload>       : replace a certificate file",
+		Level: admin.LevelAdmin,
+		RunPayload: func(args []string, payload []byte, w io.Writer) error {
+			name := arg(args, 0)
+			if name == "" || payload == nil {
+				return errors.New("'set ssl cert expects a filename and a certificate as a payload\n")
+			}
+			path, created, err := certs.Set(name, payload)
+			var perr tlsconf.PayloadError
+			switch {
+			case errors.Is(err, tlsconf.ErrStoreUnsupported):
+				return admin.ErrUnknown
+			case errors.As(err, &perr):
+				return fmt.Errorf("%sCan't load the payload\nCan't update %s!\n", perr, name)
+			case err != nil:
+				return fmt.Errorf("%sCan't update %s!\n", err, name)
+			case created:
+				fmt.Fprintf(w, "Transaction created for certificate %s!\n", path)
+			default:
+				fmt.Fprintf(w, "Transaction updated for certificate %s!\n", path)
+			}
+			return nil
+		}})
+	srv.Handle(admin.Command{Words: []string{"commit", "ssl", "cert"},
+		Help:  "commit ssl cert <certfile>              : commit a certificate file",
+		Level: admin.LevelAdmin,
+		Run: func(args []string, w io.Writer) error {
+			name := arg(args, 0)
+			if name == "" {
+				return errors.New("'commit ssl cert expects a filename\n")
+			}
+			n, err := certs.Commit(name)
+			if err != nil {
+				return fmt.Errorf("%sCan't commit %s!\n", err, name)
+			}
+			// One dot per instance rebuilt, as HAProxy.
+			fmt.Fprintf(w, "Committing %s%s\nSuccess!\n", name, strings.Repeat(".", n))
+			return nil
+		}})
+	srv.Handle(admin.Command{Words: []string{"abort", "ssl", "cert"},
+		Help:  "abort ssl cert <certfile>               : abort a transaction for a certificate file",
+		Level: admin.LevelAdmin,
+		Run: func(args []string, w io.Writer) error {
+			name := arg(args, 0)
+			if name == "" {
+				return errors.New("'abort ssl cert' expects a filename\n")
+			}
+			if err := certs.Abort(name); err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "Transaction aborted for certificate '%s'!\n", name)
+			return nil
+		}})
+}
