@@ -388,19 +388,19 @@ func (c *compiler) compileACLExpr(l *config.ACL) (*aclExpr, error) {
 	// HAProxy reads the files (-f) first, then makes a reference of the
 	// inline patterns, even when there are none.
 	for _, f := range files {
-		ref, u, err := refs.fileRef(f, false, false, forMap, c.pos, func() ([]string, error) { return c.readLines(f) })
+		ref, u, err := refs.fileRef(f, false, false, forMap, c.late, c.pos, func() ([]string, error) { return c.readLines(f) })
 		if err != nil {
 			return nil, err
 		}
-		b := &boundSet{kind: kind, icase: icase, use: u}
-		if err := ref.bind(b); err != nil {
+		b, err := ref.bind(&boundSet{kind: kind, icase: icase, use: u})
+		if err != nil {
 			return nil, err
 		}
 		x.sets = append(x.sets, b)
 	}
-	ref, u := refs.inlineRef(e.kw, c.pos, uid, pats)
-	b := &boundSet{kind: kind, icase: icase, use: u}
-	if err := ref.bind(b); err != nil {
+	ref, u := refs.inlineRef(e.kw, c.late, c.pos, uid, pats)
+	b, err := ref.bind(&boundSet{kind: kind, icase: icase, use: u})
+	if err != nil {
 		return nil, err
 	}
 	x.sets = append(x.sets, b)

@@ -634,12 +634,12 @@ func mapValue(s string, t smpType) (sample, error) {
 // blank, the value the rest of the line (pat_ref_read_from_file_smp).
 // Lines starting with '#' and blank lines are skipped.
 func (c *compiler) loadMap(name string, kind matchKind, otype smpType) (*boundSet, error) {
-	ref, u, err := c.patternRefs().fileRef(name, true, true, false, c.pos, func() ([]string, error) { return c.readLines(name) })
+	ref, u, err := c.patternRefs().fileRef(name, true, true, false, c.late, c.pos, func() ([]string, error) { return c.readLines(name) })
 	if err != nil {
 		return nil, err
 	}
-	b := &boundSet{kind: kind, forMap: true, otype: otype, use: u}
-	if err := ref.bind(b); err != nil {
+	b, err := ref.bind(&boundSet{kind: kind, forMap: true, otype: otype, use: u})
+	if err != nil {
 		return nil, err
 	}
 	return b, nil

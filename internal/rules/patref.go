@@ -41,8 +41,10 @@ func NewPatternRefs(files []string) *PatternRefs {
 // refUse is one use of a file: by an ACL or a map, at a line.
 type refUse struct {
 	isMap bool
-	pos   config.Pos
-	seq   int
+	// late: made after the configuration was read (refUse order).
+	late bool
+	pos  config.Pos
+	seq  int
 }
 
 // PatRef is one pattern reference.
@@ -65,6 +67,8 @@ type PatRef struct {
 	// lines are the file's line of each loaded entry, for errors.
 	lines []int
 	exprs []*boundSet
+	// failedAdds counts the refused "add"s, for EntryCount.
+	failedAdds int
 }
 
 // PatEntry is one entry of a reference: a pattern (a map's key) and, for
@@ -133,19 +137,19 @@ func (r *PatternRefs) newEntry(key, value string, hasValue bool) PatEntry {
 }
 
 // use records a use at pos (for numbering and the description).
-func (r *PatternRefs) use(isMap bool, pos config.Pos) refUse {
+func (r *PatternRefs) use(isMap, late bool, pos config.Pos) refUse {
 	r.seq++
-	return refUse{isMap: isMap, pos: pos, seq: r.seq}
+	return refUse{isMap: isMap, late: late, pos: pos, seq: r.seq}
 }
 
 // fileRef returns the reference of a pattern file, reading it the first
 // time: lines gives its lines. asMap: entries are "key value". It fails as
 // HAProxy does when a file is used both with and without values.
 // cut: only the first word of a line is the pattern ("-M").
-func (r *PatternRefs) fileRef(name string, asMap, smp, cut bool, pos config.Pos, lines func() ([]string, error)) (*PatRef, refUse, error) {
+func (r *PatternRefs) fileRef(name string, asMap, smp, cut, late bool, pos config.Pos, lines func() ([]string, error)) (*PatRef, refUse, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	u := r.use(asMap, pos)
+	u := r.use(asMap, late, pos)
 	ref := r.byFile[name]
 	if ref != nil {
 		if smp && !ref.smp {
@@ -193,10 +197,10 @@ func (r *PatternRefs) fileRef(name string, asMap, smp, cut bool, pos config.Pos,
 
 // inlineRef returns a new reference for the inline patterns of an ACL
 // expression whose keyword is kw, at pos; id is "-u"'s (-1: none).
-func (r *PatternRefs) inlineRef(kw string, pos config.Pos, id int, pats []string) (*PatRef, refUse) {
+func (r *PatternRefs) inlineRef(kw string, late bool, pos config.Pos, id int, pats []string) (*PatRef, refUse) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	u := r.use(false, pos)
+	u := r.use(false, late, pos)
 	ref := &PatRef{refs: r, isACL: true, uses: []refUse{u},
 		display: fmt.Sprintf("acl '%s' file '%s' line %d", kw, pos.File, pos.Line)}
 	if id >= 0 {
@@ -209,25 +213,36 @@ func (r *PatternRefs) inlineRef(kw string, pos config.Pos, id int, pats []string
 	return ref, u
 }
 
-// bind compiles ref's entries for a new expression and keeps it up to date
-// with the reference. The error names the file's line, as at load time.
-func (ref *PatRef) bind(b *boundSet) error {
+// bind compiles ref's entries for an expression and keeps them up to date
+// with the reference. An expression of the same match method, case and
+// value type shares the set already bound, as HAProxy's pattern_new_expr
+// shares its pattern_expr. The error names the file's line, as at load
+// time.
+func (ref *PatRef) bind(b *boundSet) (*boundSet, error) {
 	ref.mu.Lock()
 	defer ref.mu.Unlock()
+	for _, x := range ref.exprs {
+		if x.kind == b.kind && x.icase == b.icase && x.forMap == b.forMap && x.otype == b.otype {
+			return x, nil
+		}
+	}
 	cs, i, err := b.build(ref.entries)
 	if err != nil {
 		if ref.file != "" && i < len(ref.lines) {
-			return fmt.Errorf("%v at line %d of file '%s'", err, ref.lines[i], ref.file)
+			return nil, fmt.Errorf("%v at line %d of file '%s'", err, ref.lines[i], ref.file)
 		}
-		return err
+		return nil, err
 	}
 	b.cur.Store(cs)
 	ref.exprs = append(ref.exprs, b)
-	return nil
+	return b, nil
 }
 
 // before orders uses by their place in the configuration.
 func (r *PatternRefs) before(a, b refUse) bool {
+	if a.late != b.late {
+		return b.late
+	}
 	fa, fb := r.fileIndex(a.pos.File), r.fileIndex(b.pos.File)
 	if fa != fb {
 		return fa < fb
@@ -246,6 +261,11 @@ func (r *PatternRefs) fileIndex(f string) int {
 	}
 	return -1
 }
+
+// httpClientACLs is the number of pattern references of HAProxy 2.6's
+// internal HTTP client, made after the configuration is read and before
+// what HAProxy parses once it is read.
+const httpClientACLs = 2
 
 // number gives the references their IDs, once compilation is over: in the
 // order HAProxy creates them (the configuration's), "-u" IDs kept, the
@@ -267,10 +287,21 @@ func (r *PatternRefs) number() {
 			used[ref.id] = true
 		}
 	}
-	next := 0
+	next, gap := 0, false
 	for _, ref := range r.refs {
 		if ref.hasID {
 			continue
+		}
+		if ref.uses[0].late && !gap {
+			// HAProxy's internal HTTP client made two ACLs in between,
+			// which lb has not.
+			gap = true
+			for n := 0; n < httpClientACLs; n++ {
+				for used[next] {
+					next++
+				}
+				used[next] = true
+			}
 		}
 		for used[next] {
 			next++
@@ -369,6 +400,11 @@ func (ref *PatRef) commit(entries []PatEntry) error {
 	for i, b := range ref.exprs {
 		cs, _, err := b.build(entries)
 		if err != nil {
+			var h hostPatternError
+			if errors.As(err, &h) {
+				// Host names are resolved only while starting.
+				return fmt.Errorf("'%s' is not a valid IPv4 or IPv6 address", h.s)
+			}
 			return err
 		}
 		sets[i] = cs
@@ -388,7 +424,21 @@ func (ref *PatRef) Add(key, value string, hasValue bool) error {
 	ref.mu.Lock()
 	defer ref.mu.Unlock()
 	entries := append(append(make([]PatEntry, 0, len(ref.entries)+1), ref.entries...), e)
-	return ref.commit(entries)
+	err := ref.commit(entries)
+	if err != nil {
+		ref.failedAdds++
+	}
+	return err
+}
+
+// EntryCount is the entry count "show map|acl" prints: HAProxy 2.6's
+// entry_cnt, which a refused "add" leaves one lower than the number of
+// entries (it counts the entry out twice), wrapping below zero as an
+// unsigned counter.
+func (ref *PatRef) EntryCount() uint64 {
+	ref.mu.Lock()
+	defer ref.mu.Unlock()
+	return uint64(len(ref.entries) - ref.failedAdds)
 }
 
 // ErrEntryNotFound: no entry has that key or ID.
