@@ -170,6 +170,7 @@ func registerCommands(srv *admin.Server, rt plane.Control, info func() processIn
 		func(be, sv string) error { return rt.SetServerChecks(be, sv, true) })
 	adminCmd("shutdown sessions server", "shutdown sessions server <bk>/<srv>     : kill sessions on a server",
 		func(be, sv string) error { _, err := rt.ShutdownServerSessions(be, sv); return err })
+	registerMapCommands(srv, rt)
 }
 
 // arg returns args[i], "" past the end.

@@ -73,6 +73,7 @@ func ruleOptions(cfg *config.Config) rules.Options {
 	set := cfg.Global.SetEnv
 	return rules.Options{
 		ProcVars: new(rules.ProcVars),
+		Patterns: rules.NewPatternRefs(cfg.Files),
 		Getenv: func(name string) (string, bool) {
 			if v, ok := set[name]; ok {
 				return v, true

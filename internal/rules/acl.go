@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"lb/internal/config"
@@ -27,10 +28,29 @@ func (r aclRes) neg() aclRes {
 	return r
 }
 
-// aclExpr is one criterion of an ACL: an expression and its patterns.
+// aclExpr is one criterion of an ACL: an expression and its patterns,
+// from the pattern references (files, then the inline patterns) it reads.
 type aclExpr struct {
-	e  *expr
-	ps *patSet
+	e    *expr
+	kind matchKind
+	sets []*boundSet
+}
+
+// match matches a sample already cast to x.kind.in() against every set of
+// patterns, each loaded without locking (a runtime change swaps them).
+func (x *aclExpr) match(ev *evalCtx, smp sample) bool {
+	switch x.kind {
+	case mFound:
+		return true
+	case mBool:
+		return smp.i != 0
+	}
+	for _, b := range x.sets {
+		if _, hit := b.cur.Load().match(ev, smp); hit {
+			return true
+		}
+	}
+	return false
 }
 
 // acl is a compiled ACL: the expressions of every "acl" line of that name
@@ -59,8 +79,8 @@ func (a *acl) exec(ev *evalCtx, at place) aclRes {
 				}
 				break
 			}
-			if cs, ok := ev.cast(smp, x.ps.kind.in()); ok {
-				if _, hit := x.ps.match(ev, cs); hit {
+			if cs, ok := ev.cast(smp, x.kind.in()); ok {
+				if x.match(ev, cs) {
 					ev.iterate = false
 					return resPass
 				}
@@ -295,7 +315,7 @@ func (c *compiler) compileACLExpr(l *config.ACL) (*aclExpr, error) {
 	if isKW {
 		e.kw = name
 	}
-	icase, method, forMap := false, "", false
+	icase, method, forMap, uid := false, "", false, -1
 	var files []string
 	for i := 0; i < len(l.Flags); i++ {
 		switch l.Flags[i] {
@@ -311,6 +331,11 @@ func (c *compiler) compileACLExpr(l *config.ACL) (*aclExpr, error) {
 			forMap = true
 		case "-u":
 			i++
+			n, err := strconv.Atoi(l.Flags[i])
+			if err != nil {
+				return nil, fmt.Errorf("'-u' expects an integer argument")
+			}
+			uid = n
 		case "-n":
 		}
 	}
@@ -338,8 +363,7 @@ func (c *compiler) compileACLExpr(l *config.ACL) (*aclExpr, error) {
 	if !canCast(e.out, kind.in()) {
 		return nil, fmt.Errorf("matching method '%s' cannot be used with a %s sample in ACL expression '%s'", method, e.out, l.Fetch)
 	}
-	ps := newPatSet(kind, icase, false)
-	idx := 0
+	var pats []string
 	op := ""
 	for _, v := range l.Values {
 		if kind == mInt || kind == mLen || kind == mVer {
@@ -357,35 +381,30 @@ func (c *compiler) compileACLExpr(l *config.ACL) (*aclExpr, error) {
 				}
 			}
 		}
-		if err := ps.add(v, idx); err != nil {
-			return nil, err
-		}
-		idx++
+		pats = append(pats, v)
 	}
+	x := &aclExpr{e: e, kind: kind}
+	refs := c.patternRefs()
+	// HAProxy reads the files (-f) first, then makes a reference of the
+	// inline patterns, even when there are none.
 	for _, f := range files {
-		lines, err := c.readLines(f)
+		ref, u, err := refs.fileRef(f, false, false, forMap, c.late, c.pos, func() ([]string, error) { return c.readLines(f) })
 		if err != nil {
 			return nil, err
 		}
-		for n, line := range lines {
-			if line == "" || line[0] == '#' {
-				continue
-			}
-			line = strings.TrimLeft(line, " \t")
-			if line == "" {
-				continue
-			}
-			if forMap {
-				line, _, _ = strings.Cut(line, " ")
-			}
-			if err := ps.add(line, idx); err != nil {
-				return nil, fmt.Errorf("%v at line %d of file '%s'", err, n+1, f)
-			}
-			idx++
+		b, err := ref.bind(&boundSet{kind: kind, icase: icase, use: u})
+		if err != nil {
+			return nil, err
 		}
+		x.sets = append(x.sets, b)
 	}
-	ps.done()
-	return &aclExpr{e: e, ps: ps}, nil
+	ref, u := refs.inlineRef(e.kw, c.late, c.pos, uid, pats)
+	b, err := ref.bind(&boundSet{kind: kind, icase: icase, use: u})
+	if err != nil {
+		return nil, err
+	}
+	x.sets = append(x.sets, b)
+	return x, nil
 }
 
 // applyOp rewrites "gt 10" as the range "11:" and so on.

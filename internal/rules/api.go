@@ -140,6 +140,10 @@ type Options struct {
 	// every Compile of a generation so that its proxies share them; nil
 	// gives the Proxy a store of its own.
 	ProcVars *ProcVars
+	// Patterns holds the pattern references (pattern files, ACLs' inline
+	// patterns) that the runtime API changes. Pass the same to every
+	// Compile of a generation; nil gives each Compile its own.
+	Patterns *PatternRefs
 }
 
 // Compile compiles the rules of px. cfg is the whole configuration (for

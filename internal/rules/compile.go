@@ -170,7 +170,10 @@ func (c *compiler) compileRules() (*Proxy, []error) {
 		c.pos = u.Pos
 		sr := &switchRule{cond: c.compileCond(u.Cond, placeSwitch, "use_backend"), name: u.Backend}
 		if u.Dynamic {
+			// HAProxy parses this format after the configuration.
+			c.late = true
 			lf, err := c.parseLogFmt(u.Backend)
+			c.late = false
 			if err != nil {
 				c.errorf("%v", err)
 				continue
@@ -193,7 +196,9 @@ func (c *compiler) compileRules() (*Proxy, []error) {
 		c.pos = u.Pos
 		sr := &switchRule{cond: c.compileCond(u.Cond, placeSwitch, "use-server"), name: u.Server}
 		if u.Dynamic {
+			c.late = true
 			lf, err := c.parseLogFmt(u.Server)
+			c.late = false
 			if err != nil {
 				c.errorf("%v", err)
 				continue

@@ -590,7 +590,7 @@ func mapConv(kind matchKind, out string) *convDef {
 		case "_ip":
 			otype = tAddr
 		}
-		m, err := c.loadMap(args[0], kind, otype)
+		b, err := c.loadMap(args[0], kind, otype)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -601,19 +601,13 @@ func mapConv(kind matchKind, out string) *convDef {
 			}
 		}
 		return func(ev *evalCtx, in sample) (sample, bool) {
-			if i, ok := m.set.match(ev, in); ok {
-				return m.vals[i], true
+			cs := b.cur.Load()
+			if i, ok := cs.match(ev, in); ok {
+				return cs.vals[i], true
 			}
 			return def, hasDef
 		}, otype, nil
 	}}
-}
-
-// mapFile is a loaded map: its keys as a pattern set and the values,
-// indexed by the pattern index.
-type mapFile struct {
-	set  *patSet
-	vals []sample
 }
 
 // mapValue parses a map value of the output type.
@@ -635,35 +629,29 @@ func mapValue(s string, t smpType) (sample, error) {
 	return strSample([]byte(s)), nil
 }
 
-// loadMap reads a map file: "key value" per line, the key up to the first
+// loadMap binds a map converter to its file's pattern reference, reading
+// the file the first time: "key value" per line, the key up to the first
 // blank, the value the rest of the line (pat_ref_read_from_file_smp).
 // Lines starting with '#' and blank lines are skipped.
-func (c *compiler) loadMap(name string, kind matchKind, otype smpType) (*mapFile, error) {
-	lines, err := c.readLines(name)
+func (c *compiler) loadMap(name string, kind matchKind, otype smpType) (*boundSet, error) {
+	ref, u, err := c.patternRefs().fileRef(name, true, true, false, c.late, c.pos, func() ([]string, error) { return c.readLines(name) })
 	if err != nil {
 		return nil, err
 	}
-	m := &mapFile{set: newPatSet(kind, false, true)}
-	for n, line := range lines {
-		line = strings.TrimLeft(line, " \t")
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		key, val := line, ""
-		if i := strings.IndexAny(line, " \t"); i >= 0 {
-			key, val = line[:i], strings.TrimLeft(line[i:], " \t")
-		}
-		v, err := mapValue(val, otype)
-		if err != nil {
-			return nil, fmt.Errorf("%v at line %d of file '%s'", err, n+1, name)
-		}
-		if err := m.set.add(key, len(m.vals)); err != nil {
-			return nil, fmt.Errorf("%v at line %d of file '%s'", err, n+1, name)
-		}
-		m.vals = append(m.vals, v)
+	b, err := ref.bind(&boundSet{kind: kind, forMap: true, otype: otype, use: u})
+	if err != nil {
+		return nil, err
 	}
-	m.set.done()
-	return m, nil
+	return b, nil
+}
+
+// patternRefs are the generation's pattern references (Options.Patterns),
+// or this compilation's own.
+func (c *compiler) patternRefs() *PatternRefs {
+	if c.opt.Patterns == nil {
+		c.opt.Patterns = NewPatternRefs(c.cfg.Files)
+	}
+	return c.opt.Patterns
 }
 
 // readLines reads a pattern or map file, split into lines without their

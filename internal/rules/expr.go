@@ -160,6 +160,10 @@ type compiler struct {
 	files map[string][]string
 	// acls caches the compiled named ACLs (nil after an error).
 	acls map[string]*acl
+	// late: what is compiled is parsed by HAProxy once the whole
+	// configuration is read (dynamic switching rules, log formats), which
+	// numbers its pattern references after the others.
+	late bool
 }
 
 // errorf records an error at the current line.

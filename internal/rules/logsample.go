@@ -57,7 +57,7 @@ func CompileSample(cfg *config.Config, px *config.Proxy, env Env, opt Options, t
 		cfg = &config.Config{Proxies: []*config.Proxy{px}}
 	}
 	p := newProxy(cfg, px, env, opt)
-	c := &compiler{cfg: cfg, px: px, env: env, opt: opt, p: p, acls: map[string]*acl{}}
+	c := &compiler{cfg: cfg, px: px, env: env, opt: opt, p: p, acls: map[string]*acl{}, late: true}
 	e, err := c.parseExpr(text)
 	if err != nil {
 		return nil, err

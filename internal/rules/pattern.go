@@ -532,7 +532,7 @@ func parseIPPattern(s string) (n ipNet, is4 bool, err error) {
 	if perr != nil || a.Zone() != "" {
 		if perr != nil && !hasMask && isHostName(addr) {
 			// HAProxy resolves host names while parsing; lb does not.
-			return ipNet{}, false, fmt.Errorf("host name '%s' in an address pattern is not supported by lb yet", s)
+			return ipNet{}, false, hostPatternError{s}
 		}
 		return ipNet{}, false, bad
 	}
@@ -600,4 +600,12 @@ func isHostName(s string) bool {
 		}
 	}
 	return letter
+}
+
+// hostPatternError: a host name where an address pattern is expected.
+// HAProxy resolves it while starting; lb does not.
+type hostPatternError struct{ s string }
+
+func (e hostPatternError) Error() string {
+	return fmt.Sprintf("host name '%s' in an address pattern is not supported by lb yet", e.s)
 }

@@ -1,0 +1,191 @@
+package lifecycle
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"lb/internal/admin"
+	"lb/internal/plane"
+	"lb/internal/rules"
+)
+
+// registerMapCommands installs HAProxy 2.6's map and ACL commands: they read and change
+// the pattern references of the running generation, and a change is seen at once by the
+// next evaluation of every ACL and map using the reference. As in HAProxy 2.6 every one
+// of them is allowed at the user level.
+func registerMapCommands(srv *admin.Server, rt plane.Control) {
+	m, ok := rt.(plane.Maps)
+	if !ok {
+		return
+	}
+	handle := func(words, help string, run func([]string, io.Writer) error) {
+		srv.Handle(admin.Command{Words: strings.Fields(words), Help: help, Level: admin.LevelUser, Run: run})
+	}
+	for _, isMap := range []bool{false, true} {
+		isMap := isMap
+		kind, label := "acl", "ACL"
+		if isMap {
+			kind, label = "map", "map"
+		}
+		unknown := errors.New("Unknown " + label + " identifier. Please use #<id> or <file>.\n")
+		showHelp := "show acl [@<ver>] <acl>]                : report available acls or dump an acl's contents"
+		addHelp := "add acl [@<ver>] <acl> <pattern>        : add an acl entry"
+		clearHelp := "clear acl [@<ver>] <acl>                : clear the contents of this acl"
+		delHelp := "del acl <acl> [<key>|#<ref>]            : delete acl entries matching <key>"
+		getHelp := "get acl <acl> <value>                   : report the patterns matching a sample for an ACL"
+		if isMap {
+			showHelp = "show map [@ver] [map]                   : report available maps or dump a map's contents"
+			addHelp = "add map [@<ver>] <map> <key> <val>      : add a map entry (payload supported instead of key/val)"
+			clearHelp = "clear map [@<ver>] <map>                : clear the contents of this map"
+			delHelp = "del map <map> [<key>|#<ref>]            : delete map entries matching <key>"
+			getHelp = "get map <acl> <value>                   : report the keys and values matching a sample for a map"
+		}
+		// of finds the reference named by name among those shown by this kind.
+		of := func(name string) *rules.PatRef {
+			ref := m.PatternRefs().Lookup(name)
+			if ref == nil || isMap && !ref.IsMap() || !isMap && !ref.IsACL() {
+				return nil
+			}
+			return ref
+		}
+		handle("show "+kind, showHelp, func(args []string, w io.Writer) error {
+			if err := noVersion(args); err != nil {
+				return err
+			}
+			if arg(args, 0) == "" {
+				io.WriteString(w, "# id (file) description\n")
+				for _, ref := range m.PatternRefs().List(isMap) {
+					fmt.Fprintf(w, "%d (%s) %s. curr_ver=0 next_ver=0 entry_cnt=%d\n", ref.ID(), ref.File(), ref.Display(),
+						ref.EntryCount())
+				}
+				return nil
+			}
+			ref := of(args[0])
+			if ref == nil {
+				return unknown
+			}
+			for _, e := range ref.Entries() {
+				if e.HasValue {
+					fmt.Fprintf(w, "0x%x %s %s\n", e.ID, e.Key, e.Value)
+				} else {
+					fmt.Fprintf(w, "0x%x %s\n", e.ID, e.Key)
+				}
+			}
+			return nil
+		})
+		handle("get "+kind, getHelp, func(args []string, w io.Writer) error {
+			if arg(args, 0) == "" || arg(args, 1) == "" {
+				return errors.New("Missing " + label + " identifier and/or key.\n")
+			}
+			ref := m.PatternRefs().Lookup(args[0])
+			if ref == nil {
+				return unknown
+			}
+			for _, l := range ref.Lookup(args[1], isMap) {
+				io.WriteString(w, l+"\n")
+			}
+			return nil
+		})
+		handle("add "+kind, addHelp, func(args []string, w io.Writer) error {
+			if err := noVersion(args); err != nil {
+				return err
+			}
+			if isMap && (arg(args, 0) == "" || arg(args, 1) == "" || arg(args, 2) == "") {
+				return errors.New("'add map' expects three parameters (map identifier, key and value) or one parameter (map identifier) and a payload\n")
+			}
+			if !isMap && (arg(args, 0) == "" || arg(args, 1) == "") {
+				return errors.New("'add acl' expects two parameters: ACL identifier and pattern.\n")
+			}
+			ref := m.PatternRefs().Lookup(args[0])
+			if ref == nil {
+				return unknown
+			}
+			if !isMap && ref.HasValues() {
+				return errors.New("This ACL is shared with a map containing samples. You must use the command 'add map' to add values.\n")
+			}
+			if err := ref.Add(args[1], arg(args, 2), isMap); err != nil {
+				return errors.New(err.Error() + ".\n")
+			}
+			return nil
+		})
+		handle("del "+kind, delHelp, func(args []string, w io.Writer) error {
+			if arg(args, 0) == "" || arg(args, 1) == "" {
+				return errors.New("This command expects two parameters: " + label + " identifier and key.\n")
+			}
+			ref := of(args[0])
+			if ref == nil {
+				// HAProxy 2.6 says "map" for both.
+				return errors.New("Unknown map identifier. Please use #<id> or <file>.\n")
+			}
+			id, byID, err := entryID(args[1])
+			if err != nil {
+				return err
+			}
+			if !ref.Delete(args[1], id, byID) {
+				return errors.New("Key not found.\n")
+			}
+			return nil
+		})
+		handle("clear "+kind, clearHelp, func(args []string, w io.Writer) error {
+			if err := noVersion(args); err != nil {
+				return err
+			}
+			if arg(args, 0) == "" {
+				return errors.New("Missing " + label + " identifier.\n")
+			}
+			ref := of(args[0])
+			if ref == nil {
+				return unknown
+			}
+			ref.Clear()
+			return nil
+		})
+	}
+	handle("set map", "set map <map> [<key>|#<ref>] <value>    : modify a map entry", func(args []string, w io.Writer) error {
+		if arg(args, 0) == "" || arg(args, 1) == "" || arg(args, 2) == "" {
+			return errors.New("'set map' expects three parameters: map identifier, key and value.\n")
+		}
+		ref := m.PatternRefs().Lookup(args[0])
+		if ref == nil {
+			return errors.New("Unknown map identifier. Please use #<id> or <file>.\n")
+		}
+		id, byID, err := entryID(args[1])
+		if err != nil {
+			return err
+		}
+		if err := ref.Set(args[1], id, byID, args[2]); err != nil {
+			switch {
+			case errors.Is(err, rules.ErrEntryNotFound) && byID:
+				return errors.New("key or pattern not found.\n")
+			case errors.Is(err, rules.ErrEntryNotFound):
+				return errors.New("entry not found.\n")
+			}
+			return errors.New(err.Error() + ".\n")
+		}
+		return nil
+	})
+}
+
+// noVersion refuses the "@<ver>" forms: lb has no "prepare"/"commit" of versions.
+func noVersion(args []string) error {
+	if strings.HasPrefix(arg(args, 0), "@") {
+		return errors.New("Versions of maps and ACLs (@<ver>) are not supported by lb yet.\n")
+	}
+	return nil
+}
+
+// entryID parses "#0x<hex>", an entry's ID as "show map|acl <ref>" prints it; byID is
+// false for a key.
+func entryID(s string) (id uint64, byID bool, err error) {
+	if !strings.HasPrefix(s, "#0x") {
+		return 0, false, nil
+	}
+	id, perr := strconv.ParseUint(s[3:], 16, 63)
+	if perr != nil {
+		return 0, false, errors.New("Malformed identifier. Please use #<id> or <file>.\n")
+	}
+	return id, true, nil
+}
