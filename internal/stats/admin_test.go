@@ -70,4 +70,3 @@ func TestAdminPage(t *testing.T) {
 		}
 	}
 }
-

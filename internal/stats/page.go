@@ -130,8 +130,8 @@ func (p *Page) ServeAdmin(method, uri string, auth []byte, closing bool, snap fu
 			"location: " + loc,
 		}, "", method, closing)
 	}
-	if strings.Contains(rest, ";json") || strings.Contains(rest, ";typed") {
-		body := "The JSON and typed statistics exports are not supported by lb yet.\n"
+	if strings.Contains(rest, ";typed") {
+		body := "The typed statistics export is not supported by lb yet.\n"
 		return p.response("501 Not Implemented", []string{
 			"cache-control: no-cache",
 			"content-type: text/plain",
@@ -142,6 +142,12 @@ func (p *Page) ServeAdmin(method, uri string, auth []byte, closing bool, snap fu
 	ctype := "text/plain"
 	s := snap()
 	switch {
+	case strings.Contains(rest, ";json-schema"):
+		ctype = "application/json"
+		body = []byte(JSONSchema)
+	case strings.Contains(rest, ";json"):
+		ctype = "application/json"
+		body = JSON(s, &o)
 	case strings.Contains(rest, ";csv"):
 		body = CSV(s, &o)
 	default:
