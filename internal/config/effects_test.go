@@ -461,7 +461,7 @@ var effects = map[string]effect{
 	"stats show-node":    httpOnly("stats show-node", tStats+"TestHTML"),
 	"stats show-desc":    httpOnly("stats show-desc lb", tStats+"TestHTML"),
 	"stats scope":        httpOnly("stats scope t", tStats+"TestCSVOptions", tStats+"TestHTML"),
-	"stats admin":        httpRefusedBy("stats admin if TRUE", tCheckHTTP+"/stats_admin"),
+	"stats admin":        httpOnly("stats admin if TRUE", e2e+"TestStatsAdmin", e2e+"TestStatsPageInBrowser", tStats+"TestAdminPage"),
 	"stats http-request": httpRefusedBy("stats http-request allow", tCheckHTTP+"/stats_http-request"),
 
 	// Health-check rules and their options.

@@ -1686,7 +1686,7 @@ func kwStats(c *pctx) error {
 		if missing != "" {
 			return fmt.Errorf("error detected while parsing a 'stats admin' condition : no such ACL : '%s'.", missing)
 		}
-		s.Admin, s.Enabled = cond, true
+		s.Admin, s.AdminPos, s.Enabled = cond, c.pos, true
 	case "http-request":
 		if c.isDefaults() {
 			return fmt.Errorf("'stats' not allowed in 'defaults' section.")

@@ -732,8 +732,10 @@ type StatsPage struct {
 	ShowNode, ShowDesc string
 	// Scope restricts the page to these proxies (none = all).
 	Scope []string
-	// Admin is the "stats admin" condition (nil = read-only page).
-	Admin *Cond
+	// Admin is the "stats admin" condition (nil = read-only page), AdminPos
+	// its line.
+	Admin    *Cond
+	AdminPos Pos
 	// HTTPRequest are the "stats http-request" rules.
 	HTTPRequest []*Rule
 }

@@ -225,11 +225,8 @@ func CheckHTTP(cfg *config.Config) []error {
 		}
 		errs = append(errs, checkCookie(px)...)
 		if px.Stats.Enabled {
-			// The page is carried out (stats.go) but for its admin actions
-			// and its own rules.
-			if px.Stats.Admin != nil {
-				refuse(px.Pos, "stats admin")
-			}
+			// The page is carried out (stats.go, statsadmin.go) but for its
+			// own rules.
 			for _, r := range px.Stats.HTTPRequest {
 				refuse(r.Pos, "stats http-request")
 			}

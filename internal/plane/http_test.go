@@ -71,7 +71,6 @@ func TestCheckHTTPRefuses(t *testing.T) {
 		{name: "ignore-persist with cookie", line: "cookie SRV insert\n    ignore-persist if TRUE", want: "ignore-persist", at: "ignore-persist"},
 		{name: "compression", line: "compression algo gzip", want: "compression", at: "listen l"},
 		{name: "tcp-response", line: "tcp-response content accept", want: "tcp-response content accept", at: "tcp-response content accept"},
-		{name: "stats admin", line: "stats enable\n    stats admin if TRUE", want: "stats admin", at: "listen l"},
 		{name: "stats http-request", line: "stats enable\n    stats http-request deny", want: "stats http-request", at: "stats http-request deny"},
 		{name: "close-spread-time", global: "close-spread-time 1s", want: "close-spread-time", at: "global"},
 	}

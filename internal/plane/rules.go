@@ -40,7 +40,8 @@ func hasRules(px *config.Proxy) bool {
 	if len(px.TCPRequest) > 0 || len(px.TCPResponse) > 0 ||
 		len(px.UseServers) > 0 || len(px.PersistRules) > 0 ||
 		len(px.HTTPRequest) > 0 || len(px.HTTPResponse) > 0 ||
-		len(px.HTTPAfterResponse) > 0 || len(px.Redirects) > 0 || len(px.MonitorFail) > 0 {
+		len(px.HTTPAfterResponse) > 0 || len(px.Redirects) > 0 || len(px.MonitorFail) > 0 ||
+		px.Stats.Admin != nil {
 		return true
 	}
 	for _, ub := range px.UseBackends {

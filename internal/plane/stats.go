@@ -132,17 +132,22 @@ func (g *Generation) statsRoute(cfg *config.Config, fe *config.Proxy, next func(
 }
 
 // statsApplet returns the applet of px's page, nil when px has none.
-func (g *Generation) statsApplet(cfg *config.Config, px *config.Proxy) func(*http1.Message, netip.AddrPort, bool) []byte {
+func (g *Generation) statsApplet(cfg *config.Config, px *config.Proxy) proxy.Applet {
 	if !px.Stats.Enabled || px.Mode != config.ModeHTTP {
 		return nil
 	}
 	st := g.statsState(cfg)
 	page := stats.NewPage(statsConfig(cfg, px))
-	return func(req *http1.Message, _ netip.AddrPort, closing bool) []byte {
+	admin := g.statsAdmin(cfg, px) // statsadmin.go
+	return func(req *http1.Message, _ netip.AddrPort, closing bool, txn proxy.AppletTxn) []byte {
 		auth, _ := req.Header.Get("authorization")
-		return page.Serve(string(req.Method), string(req.URI), auth, closing, func() *stats.Snapshot {
+		var adm func() *stats.Admin
+		if admin != nil {
+			adm = admin(txn)
+		}
+		return page.ServeAdmin(string(req.Method), string(req.URI), auth, closing, func() *stats.Snapshot {
 			return g.statsSnapshot(st)
-		})
+		}, adm)
 	}
 }
 

@@ -134,7 +134,7 @@ type HTTPFrontendConfig struct {
 	// Applet is HTTPBackendConfig.Applet for a frontend: HAProxy answers a
 	// frontend's statistics page after its http-request rules, before a
 	// backend is chosen.
-	Applet func(req *http1.Message, client netip.AddrPort, closing bool) []byte
+	Applet Applet
 	// Prometheus renders HAProxy's Prometheus exporter for a request
 	// target, the service of "http-request use-service
 	// prometheus-exporter" rules (the frontend's and its backends'):
@@ -189,7 +189,7 @@ type HTTPBackendConfig struct {
 	// closing says the client connection closes after the response (the
 	// applet writes "connection: close" then). It runs on the
 	// transaction's goroutine and must not keep req.
-	Applet func(req *http1.Message, client netip.AddrPort, closing bool) []byte
+	Applet Applet
 	// Cookie is the backend's persistence cookie (httpcookie.go); nil
 	// when none.
 	Cookie *CookieConfig

@@ -103,7 +103,12 @@ type httpConn struct {
 	chunkDone bool
 	// buffered: the body was waited for (httpbody.go), reqBody its payload.
 	buffered bool
-	reqBody  []byte
+	// appletStart is the transaction's start while an applet runs
+	// (AppletTxn.Body waits from it); appletGone says the wait ended the
+	// transaction.
+	appletStart time.Time
+	appletGone  bool
+	reqBody     []byte
 	// ck is the transaction's persistence cookie state (httpcookie.go);
 	// persisted says the server was chosen by the cookie.
 	ck        cookieTxn
@@ -599,8 +604,11 @@ func (hc *httpConn) transaction() bool {
 		if req.Framing != http1.NoBody {
 			hc.closing = true
 		}
-		if resp := a(req, c.client, hc.closing); resp != nil {
+		hc.appletStart, hc.appletGone = start, false
+		if resp := a(req, c.client, hc.closing, hc); resp != nil {
 			return hc.appletTxn(start, tr, resp)
+		} else if hc.appletGone {
+			return false
 		}
 	}
 	var be *Backend
@@ -656,8 +664,11 @@ func (hc *httpConn) transaction() bool {
 		if hc.req.Framing != http1.NoBody {
 			hc.closing = true
 		}
-		if resp := a(req, c.client, hc.closing); resp != nil {
+		hc.appletStart, hc.appletGone = start, false
+		if resp := a(req, c.client, hc.closing, hc); resp != nil {
 			return hc.appletTxn(start, tr, resp)
+		} else if hc.appletGone {
+			return false
 		}
 	}
 	hc.makeUniqueID(start)

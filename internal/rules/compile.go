@@ -105,6 +105,8 @@ type compiled struct {
 	httpReq, httpRes, httpAfter, redirects []*httpRule
 	// monitorFail are the "monitor fail" conditions (monitor.go).
 	monitorFail []*cond
+	// statsAdmin is the "stats admin" condition (statsadmin.go).
+	statsAdmin *cond
 	// optPersist is "option persist": use-server may pick a down server.
 	optPersist bool
 	// switchContent: a switching rule reads request data.
@@ -210,6 +212,7 @@ func (c *compiler) compileRules() (*Proxy, []error) {
 		p.c.useServers = append(p.c.useServers, sr)
 	}
 	p.c.monitorFail = c.compileMonitor(px)
+	p.c.statsAdmin = c.compileStatsAdmin(px)
 	p.c.httpReq = c.compileHTTPRules(px.HTTPRequest, "http-request", placeHTTPReq)
 	p.c.redirects = c.compileRedirects(px.Redirects)
 	p.c.httpRes = c.compileHTTPRules(px.HTTPResponse, "http-response", placeHTTPRes)

@@ -24,6 +24,12 @@ type PageInfo struct {
 	Status string
 	// Down: servers DOWN are hidden (";up").
 	Down bool
+	// NoRefresh: the page's refresh is off (";norefresh"), which the
+	// status message's link keeps.
+	NoRefresh bool
+	// Actions are the choices of the admin forms ("stats admin"); none
+	// means no form.
+	Actions []Action
 }
 
 const style = `body { font-family: arial, helvetica, sans-serif; font-size: 12px; font-weight: normal; color: black; background: white;}
@@ -36,6 +42,7 @@ h3 { font-family: helvetica, arial; font-size: 16px; font-weight: bold; color: #
 .frontend {background: #e8e8d0;}
 .backend {background: #e8e8d0;}
 .active_down {background: #ff9090;}
+.active_going_down {background: #ffffa0;}
 .active_up {background: #c0ffc0;}
 .active_nolb {background: #20a0ff;}
 .active_draining {background: #20a0FF;}
@@ -98,8 +105,15 @@ func HTML(s *Snapshot, o *Options, pi *PageInfo) []byte {
 		h2 += ": " + pi.Desc
 	}
 	b.WriteString("<h2>" + e(h2) + "</h2>\n<hr width=\"100%\" class=\"hr\">\n")
-	if pi.Status == "DENY" {
-		fmt.Fprintf(&b, "<p><div class=active_down><a class=lfsb href=\"%s\" title=\"Remove this message\">[X]</a> <b>Action denied.</b></div>\n", e(pi.URI))
+	if m, ok := statusMessages[pi.Status]; ok {
+		u := pi.URI
+		if pi.Down {
+			u += ";up"
+		}
+		if pi.NoRefresh {
+			u += ";norefresh"
+		}
+		fmt.Fprintf(&b, "<p><div class=%s><a class=lfsb href=\"%s\" title=\"Remove this message\">[X]</a> %s</div>\n<p>\n", m[0], e(u), m[1])
 	}
 	b.WriteString("<h3>&gt; General process information</h3>\n")
 	b.WriteString("<table border=0><tr><td align=\"left\" nowrap width=\"1%\">\n")
@@ -136,20 +150,43 @@ Note: "NOLB"/"DRAIN" = UP with load-balancing disabled.</td>`)
 		if o.ShowLegends {
 			legend = fmt.Sprintf(` title="id: %d, mode: %s%s"`, p.ID, e(p.Mode), algoLegend(p))
 		}
+		// The admin form of a backend with servers (HAProxy's
+		// stats_dump_html_px_hdr and _end).
+		form := len(pi.Actions) > 0 && p.Backend != nil && len(p.Backend.Servers) > 0
+		if form {
+			b.WriteString(`<form method="post">`)
+		}
 		fmt.Fprintf(&b, "<table class=\"tbl\" width=\"100%%\">\n<tr class=\"titre\"><th class=\"pxname\" width=\"10%%\"%s><a name=\"%s\"></a><a class=px href=\"#%s\">%s</a></th><th class=\"empty\" width=\"90%%\"></th></tr>\n</table>\n", legend, n, n, n)
-		b.WriteString("<table class=\"tbl\" width=\"100%\">\n" + columnHeads)
+		b.WriteString("<table class=\"tbl\" width=\"100%\">\n")
+		heads := columnHeads
+		if form {
+			th := "<th rowspan=2></th>"
+			if _, act, bck := p.Backend.weights(); act+bck > 0 {
+				th = fmt.Sprintf(`<th rowspan=2 width=1><input type="checkbox" onclick="for(c in document.getElementsByClassName('%s-checkbox')) document.getElementsByClassName('%s-checkbox').item(c).checked = this.checked"></th>`, n, n)
+			}
+			heads = strings.Replace(heads, `<tr class="titre">`, `<tr class="titre">`+th, 1)
+		}
+		b.WriteString(heads)
 		if f := p.Frontend; f != nil {
-			frontendHTML(&b, p, f)
+			frontendHTML(&b, p, f, form)
 		}
 		if bk := p.Backend; bk != nil {
 			for j := range bk.Servers {
 				if sv := &bk.Servers[j]; !o.hidden(sv) {
-					serverHTML(&b, p, sv, o)
+					serverHTML(&b, p, sv, o, form)
 				}
 			}
-			backendHTML(&b, p, bk)
+			backendHTML(&b, p, bk, form)
 		}
-		b.WriteString("</table><p>\n")
+		b.WriteString("</table>")
+		if form {
+			b.WriteString("Choose the action to perform on the checked servers : <select name=action>")
+			for _, a := range pi.Actions {
+				fmt.Fprintf(&b, "<option value=\"%s\">%s</option>", e(a.Value), e(a.Label))
+			}
+			fmt.Fprintf(&b, "</select><input type=\"hidden\" name=\"b\" value=\"#%d\">&nbsp;<input type=\"submit\" value=\"Apply\"></form>", p.ID)
+		}
+		b.WriteString("<p>\n")
 	}
 	b.WriteString("</body></html>\n")
 	return []byte(b.String())
@@ -172,13 +209,21 @@ func cells(b *strings.Builder, vs ...string) {
 func itoa(v int) string    { return strconv.Itoa(v) }
 func utoa(v uint64) string { return strconv.FormatUint(v, 10) }
 
-func rowName(b *strings.Builder, class, px, name, label, title string) {
+func rowName(b *strings.Builder, class, px, name, label, title, first string) {
 	anchor := html.EscapeString(px + "/" + name)
-	fmt.Fprintf(b, "<tr class=\"%s\"><td class=ac%s><a name=\"%s\"></a><a class=lfsb href=\"#%s\">%s</a></td>", class, title, anchor, anchor, html.EscapeString(label))
+	fmt.Fprintf(b, "<tr class=\"%s\">%s<td class=ac%s><a name=\"%s\"></a><a class=lfsb href=\"#%s\">%s</a></td>", class, first, title, anchor, anchor, html.EscapeString(label))
 }
 
-func frontendHTML(b *strings.Builder, p *Proxy, f *Frontend) {
-	rowName(b, "frontend", p.Name, "Frontend", "Frontend", "")
+// formCell is the first cell of a row of a table with the admin form.
+func formCell(form bool) string {
+	if form {
+		return "<td></td>"
+	}
+	return ""
+}
+
+func frontendHTML(b *strings.Builder, p *Proxy, f *Frontend, form bool) {
+	rowName(b, "frontend", p.Name, "Frontend", "Frontend", "", formCell(form))
 	limit := ""
 	if f.Limit > 0 {
 		limit = itoa(f.Limit)
@@ -213,12 +258,16 @@ func serverClass(s *Server) string {
 	return side + "_up"
 }
 
-func serverHTML(b *strings.Builder, p *Proxy, s *Server, o *Options) {
+func serverHTML(b *strings.Builder, p *Proxy, s *Server, o *Options, form bool) {
 	title := ""
 	if o.ShowLegends {
 		title = fmt.Sprintf(` title="%s, id: %d"`, html.EscapeString(s.Addr), s.ID)
 	}
-	rowName(b, serverClass(s), p.Name, s.Name, s.Name, title)
+	first := ""
+	if form {
+		first = fmt.Sprintf(`<td><input class='%s-checkbox' type="checkbox" name="s" value="%s"></td>`, html.EscapeString(p.Name), html.EscapeString(s.Name))
+	}
+	rowName(b, serverClass(s), p.Name, s.Name, s.Name, title, first)
 	opt := func(v int) string {
 		if v > 0 {
 			return itoa(v)
@@ -243,8 +292,8 @@ func serverHTML(b *strings.Builder, p *Proxy, s *Server, o *Options) {
 		status, s.effWeight(), s.Weight, act, bck)
 }
 
-func backendHTML(b *strings.Builder, p *Proxy, bk *Backend) {
-	rowName(b, "backend", p.Name, "Backend", "Backend", "")
+func backendHTML(b *strings.Builder, p *Proxy, bk *Backend, form bool) {
+	rowName(b, "backend", p.Name, "Backend", "Backend", "", formCell(form))
 	w, act, bck := bk.weights()
 	cells(b, itoa(bk.Queue), itoa(bk.MaxQueue), "")
 	cells(b, "", "", "")

@@ -68,6 +68,13 @@ const unauthorizedBody = "<html><body><h1>401 Unauthorized</h1>\nYou need a vali
 // none); closing adds "connection: close". snap is called only when the
 // page is rendered.
 func (p *Page) Serve(method, uri string, auth []byte, closing bool, snap func() *Snapshot) []byte {
+	return p.ServeAdmin(method, uri, auth, closing, snap, nil)
+}
+
+// ServeAdmin is Serve with "stats admin": admin returns what the request
+// may do, called once the request is known to be the page's (nil: nothing,
+// as without "stats admin").
+func (p *Page) ServeAdmin(method, uri string, auth []byte, closing bool, snap func() *Snapshot, adminOf func() *Admin) []byte {
 	if method != "GET" && method != "HEAD" && method != "POST" {
 		return nil
 	}
@@ -86,22 +93,45 @@ func (p *Page) Serve(method, uri string, auth []byte, closing bool, snap func() 
 			`www-authenticate: Basic realm="` + p.realm + `"`,
 		}, unauthorizedBody, method, closing)
 	}
+	rest := path[len(p.cfg.URI):]
+	o := Options{ShowLegends: p.cfg.ShowLegends, Scope: p.cfg.Scope, Self: p.cfg.Self,
+		HideDown: strings.Contains(rest, ";up"), HideMaint: strings.Contains(rest, ";no-maint")}
+	// ";norefresh" counts only on a page that refreshes, as in HAProxy.
+	noRefresh := p.cfg.Refresh >= time.Second && strings.Contains(rest, ";norefresh")
+	refresh := p.cfg.Refresh >= time.Second && !noRefresh
+	var admin *Admin
+	if adminOf != nil {
+		admin = adminOf()
+	}
+	allowed := admin != nil && admin.Allowed
 	if method == "POST" {
-		// Without "stats admin" (which lb refuses) HAProxy denies every
-		// action and redirects to the page with the verdict.
+		// HAProxy's stats_process_http_post, then a redirect to the page
+		// with the verdict, so that reloading it does not post again;
+		// without "stats admin" (or when its condition fails) every
+		// action is denied.
+		code := "DENY"
+		if allowed {
+			var gone bool
+			if code, gone = admin.Post(); gone {
+				return nil
+			}
+		}
+		loc := p.cfg.URI + ";st=" + code
+		if o.HideDown {
+			loc += ";up"
+		}
+		if noRefresh {
+			loc += ";norefresh"
+		}
 		return p.response("303 See Other", []string{
 			"cache-control: no-cache",
 			"content-type: text/plain",
 			"content-length: 0",
-			"location: " + p.cfg.URI + ";st=DENY",
+			"location: " + loc,
 		}, "", method, closing)
 	}
-	rest := path[len(p.cfg.URI):]
-	o := Options{ShowLegends: p.cfg.ShowLegends, Scope: p.cfg.Scope, Self: p.cfg.Self,
-		HideDown: strings.Contains(rest, ";up"), HideMaint: strings.Contains(rest, ";no-maint")}
-	refresh := p.cfg.Refresh >= time.Second && !strings.Contains(rest, ";norefresh")
-	if strings.Contains(rest, ";json") || strings.Contains(rest, ";typed") {
-		body := "The JSON and typed statistics exports are not supported by lb yet.\n"
+	if strings.Contains(rest, ";typed") {
+		body := "The typed statistics export is not supported by lb yet.\n"
 		return p.response("501 Not Implemented", []string{
 			"cache-control: no-cache",
 			"content-type: text/plain",
@@ -111,19 +141,36 @@ func (p *Page) Serve(method, uri string, auth []byte, closing bool, snap func() 
 	var body []byte
 	ctype := "text/plain"
 	s := snap()
-	if strings.Contains(rest, ";csv") {
+	switch {
+	case strings.Contains(rest, ";json-schema"):
+		ctype = "application/json"
+		body = []byte(JSONSchema)
+	case strings.Contains(rest, ";json"):
+		ctype = "application/json"
+		body = JSON(s, &o)
+	case strings.Contains(rest, ";csv"):
 		body = CSV(s, &o)
-	} else {
+	default:
 		ctype = "text/html"
 		st := ""
 		if i := strings.Index(rest, ";st="); i >= 0 {
-			st = rest[i+4:]
-			if j := strings.IndexByte(st, ';'); j >= 0 {
-				st = st[:j]
+			// HAProxy compares the 4 characters after "st=" with its
+			// codes; any other is "UNKN".
+			st = "UNKN"
+			for _, c := range statusCodes {
+				if strings.HasPrefix(rest[i+4:], c) {
+					st = c
+					break
+				}
 			}
 		}
-		body = HTML(s, &o, &PageInfo{URI: p.cfg.URI, Refresh: refresh, HideVersion: p.cfg.HideVersion,
-			Version: p.cfg.Version, Node: p.cfg.Node, Desc: p.cfg.Desc, Status: st, Down: o.HideDown})
+		pi := &PageInfo{URI: p.cfg.URI, Refresh: refresh, HideVersion: p.cfg.HideVersion,
+			Version: p.cfg.Version, Node: p.cfg.Node, Desc: p.cfg.Desc, Status: st, Down: o.HideDown,
+			NoRefresh: noRefresh}
+		if allowed {
+			pi.Actions = admin.Actions
+		}
+		body = HTML(s, &o, pi)
 	}
 	h := []string{"cache-control: no-cache", "content-type: " + ctype}
 	if refresh {

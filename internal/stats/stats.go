@@ -1,9 +1,10 @@
 // Package stats renders HAProxy's statistics page ("stats enable" in a mode
 // http proxy) from a snapshot of lb's counters: the CSV export, as HAProxy
-// 2.6 lays it out (header line, column order, row order, status words), and
-// a self-contained HTML page with HAProxy's tables. It also answers the
-// page's HTTP requests (Page.Serve): authentication, refresh, HEAD, and the
-// POST HAProxy denies without "stats admin".
+// 2.6 lays it out (header line, column order, row order, status words), its
+// JSON export (";json", and ";json-schema"), and a self-contained HTML page
+// with HAProxy's tables. It also answers the page's HTTP requests
+// (Page.Serve): authentication, refresh, HEAD, and the POSTs of the admin
+// forms ("stats admin"), denied without it.
 //
 // A counter lb does not keep is printed empty, never made up: HAProxy's CSV
 // has many more counters than lb keeps (rates, HTTP status classes, timings,

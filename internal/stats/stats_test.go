@@ -150,8 +150,14 @@ func TestServe(t *testing.T) {
 	if got := serve("POST", "/stats", nil, false); got != unauth {
 		t.Errorf("POST without credentials: %q", got)
 	}
-	if got := serve("GET", "/stats;json", ok, false); !strings.HasPrefix(got, "HTTP/1.1 501 ") {
-		t.Errorf(";json: %q", got)
+	if got := serve("GET", "/stats;typed", ok, false); !strings.HasPrefix(got, "HTTP/1.1 501 ") {
+		t.Errorf(";typed: %q", got)
+	}
+	if got := serve("GET", "/stats;json", ok, false); !strings.HasPrefix(got, "HTTP/1.1 200 OK\r\ncache-control: no-cache\r\ncontent-type: application/json\r\n") {
+		t.Errorf(";json: %q", got[:min(len(got), 200)])
+	}
+	if got := serve("GET", "/stats;json-schema", ok, false); !strings.HasSuffix(got, "\r\n\r\n"+JSONSchema) {
+		t.Errorf(";json-schema: %q", got[:min(len(got), 200)])
 	}
 	// Defaults: no authentication, HAProxy's URI; a realm.
 	d := NewPage(Config{})

@@ -35,9 +35,9 @@ func corpusDir(t *testing.T) string {
 // with HAProxy 2.6.12's verdict; a file lb answers "not supported by lb yet" may differ only
 // where HAProxy accepted it, and at least 36 of the 39 files HAProxy accepts must pass. (It was
 // 37 while mode http ran as a TCP tunnel: lb then accepted HTTP keywords it did not carry out.
-// With the HTTP plane, what it still lacks is refused: stats admin, besides stick tables and
-// server-template, refused before; http-request use-service prometheus-exporter, refused at
-// first, is carried out.)
+// With the HTTP plane, what it still lacks is refused: stick tables and server-template,
+// refused before; http-request use-service prometheus-exporter and stats admin, refused at
+// first, are carried out.)
 func TestCheckCorpusCLI(t *testing.T) {
 	dir := corpusDir(t)
 	tsv, err := os.ReadFile(filepath.Join(dir, "VERDICTS.tsv"))

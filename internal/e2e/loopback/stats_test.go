@@ -216,12 +216,11 @@ func TestStatsPage(t *testing.T) {
 }
 
 // TestStatsRefused: what of the page lb does not carry out is refused by
-// lb -c, by name and line: stats admin and stats http-request. (A page in a
+// lb -c, by name and line: stats http-request. (A page in a
 // frontend that switches to a backend is served: TestHTTPStatsInFrontend.)
 func TestStatsRefused(t *testing.T) {
 	base := "defaults\n    mode http\n    timeout client 1s\n    timeout server 1s\n    timeout connect 1s\nbackend b\n    server s 127.0.0.1:2\n"
 	for _, c := range []struct{ conf, want string }{
-		{"listen st\n    bind 127.0.0.1:1\n    stats enable\n    stats admin if TRUE\n", ":8: 'stats admin' is not supported by lb yet"},
 		{"listen st\n    bind 127.0.0.1:1\n    stats enable\n    stats http-request deny\n", ":11: 'stats http-request' is not supported by lb yet"},
 	} {
 		out, err := exec.Command(lbBinary(t), "-c", "-f", writeConfig(t, base+c.conf)).CombinedOutput()
@@ -229,7 +228,7 @@ func TestStatsRefused(t *testing.T) {
 			t.Errorf("%s: lb -c %v\n%s\nwant %q", c.conf, err, out, c.want)
 		}
 	}
-	out, err := exec.Command(lbBinary(t), "-c", "-f", writeConfig(t, base+"listen st\n    bind 127.0.0.1:1\n    stats enable\n    stats uri /s\n    stats auth a:b\n    stats realm R\n    stats refresh 5s\n    stats hide-version\n    stats show-legends\n    stats show-node\n    stats show-desc d\n    stats scope .\n")).CombinedOutput()
+	out, err := exec.Command(lbBinary(t), "-c", "-f", writeConfig(t, base+"listen st\n    bind 127.0.0.1:1\n    stats enable\n    stats uri /s\n    stats auth a:b\n    stats realm R\n    stats refresh 5s\n    stats hide-version\n    stats show-legends\n    stats show-node\n    stats show-desc d\n    stats scope .\n    stats admin if LOCALHOST\n")).CombinedOutput()
 	if err != nil {
 		t.Errorf("a page lb carries out: %v\n%s", err, out)
 	}
