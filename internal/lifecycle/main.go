@@ -28,7 +28,7 @@ func Main(argv []string) int {
 	}
 	switch {
 	case args.Version == 1:
-		fmt.Println(version.Short())
+		fmt.Print(version.Short())
 		return 0
 	case args.Version == 2:
 		fmt.Print(version.Long())
