@@ -135,6 +135,9 @@ func (l *loader) parseBind(pos Pos, spec string, opts []string, what string, sta
 	for i := 0; i < len(opts); i++ {
 		o, ok := bindOptions[opts[i]]
 		if !ok {
+			if hint := didYouMean(opts[i], bindOptions); hint != "" {
+				return nil, fmt.Errorf("'%s %s' in section '%s': unknown keyword '%s'%s", what, spec, sec, opts[i], hint)
+			}
 			return nil, fmt.Errorf("'%s %s' in section '%s': unknown keyword '%s'.", what, spec, sec, opts[i])
 		}
 		if o.status == kwUnsupported {

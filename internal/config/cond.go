@@ -49,7 +49,14 @@ func EvalCond(expr string, opt Options) (bool, error) {
 	if env == nil {
 		env = os.LookupEnv
 	}
-	return evalCond(expr, env)
+	// The argument is cut into words as a configuration line is (quotes,
+	// escapes, "$VAR" and "${VAR}" inside double quotes, an unset variable
+	// being empty), then evaluated as the words of an ".if" line.
+	args, err := splitLine(expr, env)
+	if err != nil {
+		return false, err
+	}
+	return evalCond(strings.Join(args, " "), env)
 }
 
 func evalCond(expr string, env func(string) (string, bool)) (bool, error) {

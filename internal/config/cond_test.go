@@ -113,3 +113,25 @@ func TestCompareVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestEvalCondExpands: -cc expands "$VAR" and "${VAR}" inside double quotes
+// as HAProxy 2.6 does (an unset variable is empty); outside quotes they are
+// literal. The results are haproxy -cc's.
+func TestEvalCondExpands(t *testing.T) {
+	env := testEnv(map[string]string{"HOME": "/root", "E": ""})
+	for expr, want := range map[string]bool{
+		`streq("$HOME",/root)`:   true,
+		`streq("${HOME}",/root)`: true,
+		`streq("${NOPE}",)`:      true,
+		`streq("a${NOPE}b",ab)`:  true,
+		`streq(${HOME},/root)`:   false,
+		`streq($HOME,/root)`:     false,
+		`streq('$HOME',/root)`:   false,
+		`defined(E)`:             true,
+	} {
+		got, err := EvalCond(expr, Options{Env: env})
+		if err != nil || got != want {
+			t.Errorf("EvalCond(%s) = %v, %v; want %v", expr, got, err, want)
+		}
+	}
+}

@@ -195,6 +195,9 @@ var effects = map[string]effect{
 		e2e+"TestGlobalPidfile/-p_wins"),
 	"global spread-checks": show("internal/plane.TestHealthConfig", "internal/health.TestJitter"),
 	"global tune.bufsize":  show(e2e + "TestRulesBufsize"),
+	"global quiet":         show(e2e + "TestCommandLine/global_quiet"),
+	"global zero-warning":  show(e2e + "TestCommandLine/global_zero-warning"),
+	"global thread-groups": info("HAProxy 2.6 allows only 1, the one thread group lb has"),
 
 	// Proxy keywords.
 	"proxy bind":                        show(e2e + "TestRoundRobinOrder"),
@@ -668,6 +671,14 @@ func splitKey(key string, tables map[string]map[string]kwStatus) (table, kw stri
 }
 
 var testRef = regexp.MustCompile(`^(internal/[a-z0-9/]+)\.(Test[A-Za-z0-9_]+)(/[^ /]+)?$`)
+
+// The global keywords with no meaning in lb's design are accepted with a
+// notice saying why (noeffect.go, TestNoEffectKeywords): informational.
+func init() {
+	for kw, ne := range noEffectKeywords {
+		effects["global "+kw] = info("a notice says it has no effect in lb: " + ne.why)
+	}
+}
 
 // TestKeywordEffects fails when a keyword the tables accept has no registry
 // entry, when an entry names a test that does not exist (a Test function,

@@ -24,6 +24,8 @@ type globalKW struct {
 	status kwStatus
 	msg    string // kwRemoved: the alert text
 	fn     func(l *loader, g *Global, pos Pos, args []string) error
+	// noEffect: accepted with a notice (noeffect.go).
+	noEffect bool
 }
 
 // globalKeywords is the single table of keywords recognised in "global".
@@ -229,44 +231,51 @@ func init() {
 		"unsetenv":  {fn: envKW},
 		"resetenv":  {fn: envKW},
 		"unix-bind": {fn: parseUnixBind},
+		// As -q and -dW on the command line.
+		"quiet":        {fn: gFlag(func(g *Global) { g.Quiet = true })},
+		"zero-warning": {fn: gFlag(func(g *Global) { g.ZeroWarning = true })},
+		// HAProxy 2.6 allows one thread group only, which is what lb has.
+		"thread-groups": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			if len(args) < 2 || args[1] == "" || !isDigit(args[1][0]) && args[1][0] != '-' {
+				v := ""
+				if len(args) > 1 {
+					v = args[1]
+				}
+				return fmt.Errorf("'%s' passed a missing or unparsable integer value in '%s'", args[0], v)
+			}
+			if n := atol(args[1]); n != 1 {
+				return fmt.Errorf("'%s' value must be between 1 and 1 (was %d)", args[0], n)
+			}
+			return tooMany(args, 2)
+		}},
+	}
+	for k, ne := range noEffectKeywords {
+		globalKeywords[k] = globalKW{noEffect: true, fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			l.noEffectLine(pos, args, ne)
+			return nil
+		}}
 	}
 	for _, k := range []string{
 		"51degrees-cache-size", "51degrees-data-file", "51degrees-property-name-list",
-		"51degrees-property-separator", "busy-polling", "cluster-secret", "default-path",
-		"deviceatlas-json-file", "deviceatlas-log-level", "deviceatlas-properties-cookie",
-		"deviceatlas-separator", "external-check", "fd-hard-limit", "h1-case-adjust",
-		"h1-case-adjust-file", "h2-workaround-bogus-websocket-clients", "httpclient.resolvers.id",
-		"httpclient.resolvers.prefer",
-		"httpclient.ssl.ca-file", "httpclient.ssl.verify",
-		"insecure-fork-wanted", "insecure-setuid-wanted", "issuers-chain-path", "localpeer",
-		"lua-load", "lua-load-per-thread", "lua-prepend-path", "max-spread-checks",
-		"maxcompcpuusage", "maxcomprate", "maxconnrate", "maxpipes", "maxsessrate",
-		"maxsslconn", "maxsslrate", "maxzlibmem", "mworker-max-reloads", "no-memory-trimming",
-		"noepoll", "noevports", "nogetaddrinfo", "nokqueue", "nopoll", "nosplice",
-		"numa-cpu-mapping", "pp2-never-send-local", "profiling.tasks",
-		"set-dumpable", "set-var", "set-var-fmt", "ssl-dh-param-file", "ssl-engine",
-		"ssl-load-extra-del-ext", "ssl-load-extra-files", "ssl-mode-async", "ssl-propquery",
-		"ssl-provider", "ssl-provider-path", "ssl-skip-self-issued-ca",
-		"strict-limits", "thread-group", "thread-groups", "tune.buffers.limit",
-		"tune.buffers.reserve", "tune.comp.maxlevel", "tune.fail-alloc", "tune.fd.edge-triggered",
-		"tune.h2.header-table-size", "tune.h2.initial-window-size", "tune.h2.max-concurrent-streams",
-		"tune.h2.max-frame-size", "tune.http.cookielen", "tune.http.logurilen", "tune.http.maxhdr",
-		"tune.idle-pool.shared", "tune.idletimer", "tune.listener.multi-queue", "tune.lua.forced-yield",
-		"tune.lua.maxmem", "tune.lua.service-timeout", "tune.lua.session-timeout",
-		"tune.lua.task-timeout", "tune.maxpollevents", "tune.maxrewrite", "tune.pattern.cache-size",
-		"tune.pipesize", "tune.pool-high-fd-ratio", "tune.pool-low-fd-ratio", "tune.rcvbuf.client",
-		"tune.rcvbuf.server", "tune.recv_enough", "tune.runqueue-depth", "tune.sched.low-latency",
-		"tune.sndbuf.client", "tune.sndbuf.server", "tune.ssl.cachesize", "tune.ssl.capture-buffer-size",
-		"tune.ssl.capture-cipherlist-size", "tune.ssl.force-private-cache", "tune.ssl.hard-maxrecord",
-		"tune.ssl.keylog", "tune.ssl.lifetime", "tune.ssl.maxrecord", "tune.ssl.ssl-ctx-cache-size",
-		"tune.vars.global-max-size",
-		"tune.vars.proc-max-size", "tune.vars.reqres-max-size", "tune.vars.sess-max-size",
-		"tune.vars.txn-max-size", "tune.zlib.memlevel", "tune.zlib.windowsize", "wurfl-cache-size",
-		"wurfl-data-file", "wurfl-information-list", "wurfl-information-list-separator",
-		"wurfl-patch-file", "zero-warning", "h1-accept-payload-with-any-method",
-		"tune.peers.max-updates-at-once", "tune.vars.check-max-size",
-		"quiet", "tune.maxaccept",
-		"tune.ssl.default-dh-param",
+		"51degrees-property-separator", "cluster-secret", "default-path", "deviceatlas-json-file",
+		"deviceatlas-log-level", "deviceatlas-properties-cookie", "deviceatlas-separator",
+		"external-check", "fd-hard-limit", "h1-case-adjust", "h1-case-adjust-file",
+		"h2-workaround-bogus-websocket-clients", "httpclient.resolvers.id",
+		"httpclient.resolvers.prefer", "httpclient.ssl.ca-file", "httpclient.ssl.verify",
+		"insecure-fork-wanted", "insecure-setuid-wanted", "issuers-chain-path", "localpeer", "lua-load",
+		"lua-load-per-thread", "lua-prepend-path", "max-spread-checks", "maxcompcpuusage", "maxcomprate",
+		"maxconnrate", "maxsessrate", "maxsslconn", "maxsslrate", "maxzlibmem", "nosplice",
+		"pp2-never-send-local", "set-dumpable", "set-var", "set-var-fmt", "ssl-dh-param-file",
+		"ssl-engine", "ssl-load-extra-del-ext", "ssl-load-extra-files", "ssl-mode-async",
+		"ssl-propquery", "ssl-provider", "ssl-provider-path", "ssl-skip-self-issued-ca", "strict-limits",
+		"thread-group", "tune.comp.maxlevel", "tune.h2.header-table-size", "tune.h2.initial-window-size",
+		"tune.h2.max-concurrent-streams", "tune.h2.max-frame-size", "tune.http.cookielen",
+		"tune.http.logurilen", "tune.http.maxhdr", "tune.maxrewrite", "tune.rcvbuf.client",
+		"tune.rcvbuf.server", "tune.sndbuf.client", "tune.sndbuf.server", "tune.ssl.cachesize",
+		"tune.ssl.hard-maxrecord", "tune.ssl.keylog", "tune.ssl.lifetime", "tune.ssl.maxrecord",
+		"tune.zlib.memlevel", "tune.zlib.windowsize", "wurfl-cache-size", "wurfl-data-file",
+		"wurfl-information-list", "wurfl-information-list-separator", "wurfl-patch-file",
+		"h1-accept-payload-with-any-method",
 	} {
 		globalKeywords[k] = globalKW{status: kwUnsupported}
 	}
@@ -287,7 +296,7 @@ func (l *loader) globalLine(pos Pos, args []string) {
 	kw, ok := globalKeywords[args[0]]
 	switch {
 	case !ok:
-		l.alert(pos, "unknown keyword '%s' in 'global' section", args[0])
+		l.alert(pos, "unknown keyword '%s' in 'global' section%s", args[0], didYouMean(args[0], globalKeywords, globalExtraWords...))
 	case kw.status == kwRemoved:
 		l.alert(pos, "%s", kw.msg)
 	case kw.status == kwUnsupported:

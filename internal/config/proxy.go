@@ -396,7 +396,7 @@ func (l *loader) proxyLine(pos Pos, args []string) {
 	secName := capName(p.Cap)
 	switch {
 	case !ok:
-		l.alert(pos, "unknown keyword '%s' in '%s' section", args[0], secName)
+		l.alert(pos, "unknown keyword '%s' in '%s' section%s", args[0], secName, didYouMean(args[0], proxyKeywords, proxyExtraWords...))
 		return
 	case kw.status == kwRemoved && kw.fn != nil:
 		l.report(pos, kw.fn(&pctx{l: l, p: p, pos: pos, args: args}))

@@ -231,6 +231,9 @@ func kwServer(c *pctx) error {
 	for i := 0; i < len(opts); i++ {
 		o, ok := serverOptions[opts[i]]
 		if !ok {
+			if hint := didYouMean(opts[i], serverOptions); hint != "" {
+				return fmt.Errorf("%s : unknown keyword '%s'%s", who, opts[i], hint)
+			}
 			return fmt.Errorf("%s : unknown keyword '%s'.", who, opts[i])
 		}
 		if o.status == kwUnsupported {

@@ -66,6 +66,17 @@ func (d Diag) String() string {
 	return fmt.Sprintf("[%s] %s: %s", d.Severity, d.Pos, d.Msg)
 }
 
+// Format formats the diagnostic as HAProxy 2.6 prints it on stderr, pid
+// being the process's: "[ALERT]    (pid) : config : parsing [file:line] :
+// reason". A diagnostic without a position is "… : config : reason".
+func (d Diag) Format(pid int) string {
+	head := fmt.Sprintf("%-11s(%d) : config : ", "["+d.Severity.String()+"]", pid)
+	if d.Pos.File == "" {
+		return head + d.Msg
+	}
+	return head + "parsing [" + d.Pos.String() + "] : " + d.Msg
+}
+
 // Options tunes Load. The zero value reads the process environment and
 // resolves host names with the system resolver.
 type Options struct {
@@ -256,6 +267,8 @@ type Global struct {
 	UnixBind UnixBind
 	// ExposeExperimental is "expose-experimental-directives".
 	ExposeExperimental bool
+	// Quiet is "quiet" (as -q); ZeroWarning is "zero-warning" (as -dW).
+	Quiet, ZeroWarning bool
 
 	// closeSpreadPos is the line of "close-spread-time", for its warning.
 	closeSpreadPos Pos

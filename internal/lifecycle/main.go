@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"lb/internal/config"
 	"lb/internal/plane"
@@ -27,7 +28,7 @@ func Main(argv []string) int {
 	}
 	switch {
 	case args.Version == 1:
-		fmt.Println(version.Short())
+		fmt.Print(version.Short())
 		return 0
 	case args.Version == 2:
 		fmt.Print(version.Long())
@@ -61,11 +62,11 @@ func Main(argv []string) int {
 	}
 	cfg, code := loadConfig(args, os.Stderr)
 	if args.Check {
-		if code == 0 && !args.Quiet {
+		if code == 0 && !args.Quiet && !cfg.Global.Quiet {
 			fmt.Println("Configuration file is valid")
 		}
 		if code == 2 {
-			fmt.Fprintln(os.Stderr, "[ALERT] Configuration file has no error but will not start (no listener) => exit(2).")
+			fmt.Fprintln(os.Stderr, "Configuration file has no error but will not start (no listener) => exit(2).")
 		}
 		return code
 	}
@@ -104,20 +105,38 @@ func loadConfig(args *Args, w io.Writer) (*config.Config, int) {
 			diags = append(diags, config.Diag{Severity: config.Alert, Msg: err.Error()})
 		}
 	}
+	// As HAProxy: each diagnostic on a line of its own, then, for the files
+	// with errors, "Error(s) found in configuration file", and a last line
+	// saying whether the configuration failed or only warned.
+	pid := os.Getpid()
 	warned := false
+	var badFiles []string
 	for _, d := range diags {
 		if d.Severity == config.Warning {
 			warned = true
 		}
+		if d.Severity == config.Alert && d.Pos.Line > 0 && !slices.Contains(badFiles, d.Pos.File) {
+			badFiles = append(badFiles, d.Pos.File)
+		}
 		if args.Quiet && d.Severity != config.Alert {
 			continue
 		}
-		fmt.Fprintln(w, d.String())
+		fmt.Fprintln(w, d.Format(pid))
 	}
 	code := config.ExitCode(cfg, diags)
-	if code != 1 && warned && args.ZeroWarning {
-		fmt.Fprintln(w, "[ALERT] some warnings were found and 'zero-warning' (-dW) is set. Please fix them.")
-		code = 1
+	zeroWarning := args.ZeroWarning || cfg != nil && cfg.Global.ZeroWarning
+	if code != 1 && warned && zeroWarning {
+		fmt.Fprintln(w, config.Diag{Severity: config.Alert,
+			Msg: "Some warnings were found and 'zero-warning' is set. Aborting."}.Format(pid))
+		return cfg, 1
+	}
+	if code == 1 {
+		for _, f := range badFiles {
+			fmt.Fprintln(w, config.Diag{Severity: config.Alert, Msg: "Error(s) found in configuration file : " + f}.Format(pid))
+		}
+		fmt.Fprintln(w, config.Diag{Severity: config.Alert, Msg: "Fatal errors found in configuration."}.Format(pid))
+	} else if warned && !args.Quiet && args.Check {
+		fmt.Fprintln(w, "Warnings were found.")
 	}
 	return cfg, code
 }

@@ -1,4 +1,7 @@
-// Package version holds lb's version and build information, printed by `lb -v` and `-vv`.
+// Package version holds lb's version and build information, printed by `lb -v` and `-vv`
+// in the layout of HAProxy 2.6's, so that the scripts that read "HAProxy version X.Y.Z"
+// keep working: the version lb follows is HAProxy's 2.6.12, and lb's own comes after it
+// ("2.6.12-lb0.1.0").
 package version
 
 import (
@@ -6,35 +9,92 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Version is set at build time with -ldflags "-X lb/internal/version.Version=…".
 var Version = "0.1.0-dev"
 
-// Short is the line `lb -v` prints.
-func Short() string {
-	return fmt.Sprintf("lb version %s - HAProxy 2.6 configuration compatible load balancer", Version)
+// Date is the release date ("2006/01/02"), set at build time like Version; empty means
+// the date of the commit built, or "unreleased".
+var Date = ""
+
+// HAProxy is the HAProxy version whose configuration, command line and lifecycle lb follows.
+const HAProxy = "2.6.12"
+
+// URL is printed where HAProxy prints its web site.
+const URL = "lb, a load balancer compatible with HAProxy 2.6"
+
+func date() string {
+	if Date != "" {
+		return Date
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.time" {
+				if t, err := time.Parse(time.RFC3339, s.Value); err == nil {
+					return t.UTC().Format("2006/01/02")
+				}
+			}
+		}
+	}
+	return "unreleased"
 }
 
-// Long is what `lb -vv` prints: the version, then the build: Go version, target, VCS state
-// and the modules compiled in.
+func uname() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return runtime.GOOS + " " + runtime.GOARCH
+	}
+	return fmt.Sprintf("%s %s %s %s", unix.ByteSliceToString(u.Sysname[:]), unix.ByteSliceToString(u.Release[:]),
+		unix.ByteSliceToString(u.Version[:]), unix.ByteSliceToString(u.Machine[:]))
+}
+
+// Short is what `lb -v` prints, as `haproxy -v` does: the version line, the status,
+// the known bugs and the system.
+func Short() string {
+	return fmt.Sprintf("HAProxy version %s-lb%s %s - %s\n"+
+		"Status: lb version %s, following the HAProxy 2.6 long-term supported branch.\n"+
+		"Known bugs: see lb's README (what lb refuses: \"'KEYWORD' is not supported by lb yet\").\n"+
+		"Running on: %s\n",
+		HAProxy, Version, date(), URL, Version, uname())
+}
+
+// Long is what `lb -vv` prints, with the sections of `haproxy -vv` in the same order,
+// each saying what lb has.
 func Long() string {
 	var b strings.Builder
-	b.WriteString(Short() + "\n\n")
-	fmt.Fprintf(&b, "Build options :\n  GO_VERSION=%s\n  TARGET=%s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	b.WriteString(Short())
+	fmt.Fprintf(&b, "Build options :\n  TARGET  = %s-%s\n  GO      = %s\n", runtime.GOOS, runtime.GOARCH, runtime.Version())
 	if bi, ok := debug.ReadBuildInfo(); ok {
+		var opts []string
 		for _, s := range bi.Settings {
 			switch s.Key {
 			case "vcs.revision", "vcs.time", "vcs.modified", "CGO_ENABLED", "-trimpath":
-				fmt.Fprintf(&b, "  %s=%s\n", strings.ToUpper(strings.TrimPrefix(s.Key, "-")), s.Value)
+				opts = append(opts, strings.ToUpper(strings.NewReplacer("-", "", ".", "_").Replace(s.Key))+"="+s.Value)
 			}
 		}
-		b.WriteString("\nModules :\n")
-		for _, m := range bi.Deps {
-			fmt.Fprintf(&b, "  %s %s\n", m.Path, m.Version)
-		}
+		fmt.Fprintf(&b, "  OPTIONS = %s\n", strings.Join(opts, " "))
 	}
-	b.WriteString("\nFeature list : +LINUX_SPLICE +TPROXY +CPU_AFFINITY +SYSTEMD +GETADDRINFO -OPENSSL -LUA -PROMEX\n")
-	b.WriteString("\nAvailable polling systems :\n      epoll : pref=300,  test result OK (Go runtime netpoller)\n")
+	// What lb has (+) and lacks (-) of HAProxy's features.
+	b.WriteString("\nFeature list : +ACCEPT4 +CPU_AFFINITY +EPOLL -EVPORTS -GETADDRINFO -KQUEUE +LINUX_SPLICE -LUA" +
+		" -OPENSSL -PCRE -PCRE2 -POLL +PROMEX -QUIC +SYSTEMD +THREAD -ZLIB\n")
+	b.WriteString("\nDefault settings :\n  bufsize = 16384, maxrewrite = 1024\n\n")
+	fmt.Fprintf(&b, "Built with multi-threading support (MAX_THREADS=64, default=%d).\n", min(runtime.NumCPU(), 64))
+	fmt.Fprintf(&b, "Built with Go version : %s\n", runtime.Version())
+	b.WriteString("Built with Go's crypto/tls instead of OpenSSL.\n")
+	b.WriteString("TLS library supports TLS extensions : yes\nTLS library supports SNI : yes\n")
+	b.WriteString("TLS library supports : TLSv1.0 TLSv1.1 TLSv1.2 TLSv1.3\n")
+	b.WriteString("Built with the Prometheus exporter as a service\n")
+	b.WriteString("Compression algorithms supported : identity(\"identity\"), deflate(\"deflate\"), raw-deflate(\"deflate\"), gzip(\"gzip\")\n")
+	b.WriteString("Built with Go's regexp (RE2 syntax) instead of PCRE.\n")
+	b.WriteString("\nAvailable polling systems :\n      epoll : pref=300,  test result OK\nTotal: 1 (1 usable), will use epoll.\n")
+	b.WriteString("\nAvailable multiplexer protocols :\n(protocols marked as <default> cannot be specified using 'proto' keyword)\n")
+	b.WriteString("  <default> : mode=HTTP  side=FE|BE  mux=H1    flags=HTX\n")
+	b.WriteString("  <default> : mode=TCP   side=FE|BE  mux=PASS  flags=\n")
+	b.WriteString("\nAvailable services : prometheus-exporter\n")
+	b.WriteString("Available filters :\n\t[COMP] compression\n")
 	return b.String()
 }

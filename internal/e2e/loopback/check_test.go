@@ -100,22 +100,31 @@ func TestCommandLine(t *testing.T) {
 	valid := writeConfig(t, "defaults\n    timeout client 1s\n    timeout server 1s\n    timeout connect 1s\nlisten a\n    bind 127.0.0.1:1\n    server s 127.0.0.1:2\n")
 	nolistener := writeConfig(t, "defaults\n    timeout client 1s\n    timeout server 1s\n    timeout connect 1s\nbackend b\n    server s 127.0.0.1:2\n")
 	broken := writeConfig(t, "defaults\n    timeout client 1s\n    contimeout 5s\nlisten a\n    bind 127.0.0.1:1\n    server s\n")
+	quiet := writeConfig(t, "global\n    quiet\n    maxconn 10\n    maxconn 20\ndefaults\n    timeout client 1s\n    timeout server 1s\n    timeout connect 1s\nlisten a\n    bind 127.0.0.1:1\n    server s 127.0.0.1:2\n")
+	zeroWarning := writeConfig(t, "global\n    zero-warning\nlisten a\n    bind 127.0.0.1:1\n    server s 127.0.0.1:2\n")
 	tests := []struct {
 		name     string
 		args     []string
 		code     int
 		contains []string
+		absent   []string
 	}{
-		{"cc true", []string{"-cc", "defined(HOME) && version_atleast(2.4)"}, 0, nil},
-		{"cc false", []string{"-cc", "streq(a,b)"}, 1, nil},
-		{"cc error", []string{"-cc", "nosuchpredicate(x)"}, 2, nil},
-		{"version", []string{"-v"}, 0, []string{"lb version"}},
-		{"build info", []string{"-vv"}, 0, []string{"GO_VERSION=", "Feature list"}},
-		{"valid", []string{"-c", "-f", valid}, 0, []string{"Configuration file is valid"}},
-		{"quiet valid", []string{"-c", "-q", "-f", valid}, 0, nil},
-		{"no listener", []string{"-c", "-f", nolistener}, 2, nil},
-		{"every error with file:line", []string{"-c", "-f", broken}, 1, []string{"[ALERT] " + broken + ":3:", "[ALERT] " + broken + ":6:"}},
-		{"unknown option", []string{"-Z", "-f", valid}, 1, []string{`unknown option "-Z"`}},
+		{"cc true", []string{"-cc", "defined(HOME) && version_atleast(2.4)"}, 0, nil, nil},
+		{"cc false", []string{"-cc", "streq(a,b)"}, 1, nil, nil},
+		{"cc error", []string{"-cc", "nosuchpredicate(x)"}, 2, nil, nil},
+		{"version", []string{"-v"}, 0, []string{"HAProxy version 2.6.12-lb", "lb version"}, nil},
+		{"build info", []string{"-vv"}, 0, []string{"Build options :", "Feature list :", "Available polling systems :"}, nil},
+		{"valid", []string{"-c", "-f", valid}, 0, []string{"Configuration file is valid"}, nil},
+		// "quiet" in the global section silences what follows the parsing,
+		// as in HAProxy: the warnings of the parsing remain.
+		{"global quiet", []string{"-c", "-f", quiet}, 0, []string{"'maxconn' already specified"}, []string{"Configuration file is valid"}},
+		// "zero-warning" turns the warnings into a failure, as -dW.
+		{"global zero-warning", []string{"-c", "-f", zeroWarning}, 1, []string{"missing timeouts", "Some warnings were found and 'zero-warning' is set. Aborting."}, nil},
+		{"quiet valid", []string{"-c", "-q", "-f", valid}, 0, nil, nil},
+		{"no listener", []string{"-c", "-f", nolistener}, 2, nil, nil},
+		{"every error with file:line", []string{"-c", "-f", broken}, 1, []string{" : config : parsing [" + broken + ":3] : ",
+			" : config : parsing [" + broken + ":6] : ", "Error(s) found in configuration file : " + broken, "Fatal errors found in configuration."}, nil},
+		{"unknown option", []string{"-Z", "-f", valid}, 1, []string{`unknown option "-Z"`}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -132,6 +141,11 @@ func TestCommandLine(t *testing.T) {
 			for _, c := range tc.contains {
 				if !strings.Contains(string(out), c) {
 					t.Errorf("lb %q output lacks %q:\n%s", tc.args, c, out)
+				}
+			}
+			for _, c := range tc.absent {
+				if strings.Contains(string(out), c) {
+					t.Errorf("lb %q output has %q:\n%s", tc.args, c, out)
 				}
 			}
 			if tc.name == "quiet valid" && len(out) != 0 {

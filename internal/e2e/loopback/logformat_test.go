@@ -110,7 +110,7 @@ listen app
 		if !ok || ee.ExitCode() != 1 {
 			t.Errorf("%s: lb -c: %v; want exit 1", tc.line, err)
 		}
-		if want := "[ALERT] " + cfg + tc.want; !strings.Contains(string(out), want) {
+		if want := " : config : " + cfg + tc.want; !strings.Contains(string(out), want) {
 			t.Errorf("%s: lb -c said:\n%s\nwant %q", tc.line, out, want)
 		}
 	}
