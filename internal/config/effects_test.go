@@ -163,6 +163,7 @@ var effects = map[string]effect{
 	"global server-state-base":               show(e2e+"TestServerStateFileAsHAProxy", e2e+"TestServerStateSurvivesReloads"),
 	"global grace":                           show(e2e + "TestGlobalGrace"),
 	"global noreuseport":                     show(tBindOpts + "/noreuseport"),
+	"global nosplice":                        show("internal/proxy.TestNoSplice"),
 	"global log":                             show(e2e + "TestLogHeaderAndTCPLog"),
 	"global log-tag":                         show(e2e+"TestLogHeaderAndTCPLog", tHeader),
 	"global log-send-hostname":               show(e2e+"TestLogHeaderAndTCPLog", tGolden+"/global", tHeader),

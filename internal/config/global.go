@@ -45,6 +45,7 @@ func init() {
 			return nil
 		}},
 		"noreuseport":                    {fn: gFlag(func(g *Global) { g.NoReusePort = true })},
+		"nosplice":                       {fn: gFlag(func(g *Global) { g.NoSplice = true })},
 		"expose-experimental-directives": {fn: gFlag(func(g *Global) { g.ExposeExperimental = true })},
 		"maxconn": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
 			if err := tooMany(args, 2); err != nil {
@@ -264,7 +265,7 @@ func init() {
 		"httpclient.resolvers.prefer", "httpclient.ssl.ca-file", "httpclient.ssl.verify",
 		"insecure-fork-wanted", "insecure-setuid-wanted", "issuers-chain-path", "localpeer", "lua-load",
 		"lua-load-per-thread", "lua-prepend-path", "max-spread-checks", "maxcompcpuusage", "maxcomprate",
-		"maxconnrate", "maxsessrate", "maxsslconn", "maxsslrate", "maxzlibmem", "nosplice",
+		"maxconnrate", "maxsessrate", "maxsslconn", "maxsslrate", "maxzlibmem",
 		"pp2-never-send-local", "set-dumpable", "set-var", "set-var-fmt", "ssl-dh-param-file",
 		"ssl-engine", "ssl-load-extra-del-ext", "ssl-load-extra-files", "ssl-mode-async",
 		"ssl-propquery", "ssl-provider", "ssl-provider-path", "ssl-skip-self-issued-ca", "strict-limits",

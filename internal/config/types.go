@@ -246,6 +246,9 @@ type Global struct {
 	CPUMaps []CPUMap
 	// TuneBufsize is "tune.bufsize" in bytes; 0 = 16384.
 	TuneBufsize int
+	// NoSplice is "nosplice": data is copied through buffers, never
+	// spliced (as -dS).
+	NoSplice bool
 	// SpreadChecks is the percentage of random jitter on check intervals.
 	SpreadChecks int
 	// CABase and CRTBase are "ca-base" and "crt-base", the directories of

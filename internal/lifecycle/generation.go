@@ -22,6 +22,7 @@ func (p *process) startGeneration() (*plane.Generation, error) {
 		CarriedFrom:    from,
 		Logs:           logs,
 		TicketKeys:     p.lns.TicketKeys(),
+		NoSplice:       p.args.NoSplice,
 	})
 	if err != nil {
 		return nil, err

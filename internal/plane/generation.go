@@ -84,6 +84,9 @@ type Options struct {
 	// decrypting: the process keeps them across reloads and restarts. Nil
 	// means crypto/tls's own keys, rotated, lost at the next reload.
 	TicketKeys [][32]byte
+	// NoSplice is -dS: data is copied through buffers, never spliced (as
+	// the global "nosplice").
+	NoSplice bool
 }
 
 // Listener is one listening socket a generation serves and the bind line it comes from.

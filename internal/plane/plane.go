@@ -31,7 +31,7 @@ func Start(cfg *config.Config, lns []Listener, opts Options) (*Generation, error
 	}
 	threads := cfg.Global.Threads()
 	g.eng = proxy.NewEngine(proxy.EngineConfig{Maxconn: maxconn, Logger: g.log, BufSize: cfg.Global.TuneBufsize,
-		Threads: threads, CPUs: cfg.Global.ThreadCPUs(threads)})
+		Threads: threads, CPUs: cfg.Global.ThreadCPUs(threads), NoSplice: cfg.Global.NoSplice || opts.NoSplice})
 	g.ticketKeys = opts.TicketKeys
 	g.ropt = ruleOptions(cfg)
 	ropt := g.ropt

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -78,8 +79,14 @@ func rawOf(c net.Conn) (rawFD, bool) {
 	return r, true
 }
 
+// noSplice is EngineConfig.NoSplice: splice(2) is not used.
+var noSplice atomic.Bool
+
 // spliceable reports whether splice(2) may be used between the two conns.
 func spliceable(a, b net.Conn) bool {
+	if noSplice.Load() {
+		return false
+	}
 	_, ok1 := a.(*net.TCPConn)
 	_, ok2 := b.(*net.TCPConn)
 	return ok1 && ok2

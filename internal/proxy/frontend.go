@@ -37,6 +37,9 @@ type EngineConfig struct {
 	// Goroutines serves every frontend with goroutines, none with the
 	// event loops (tests of the goroutine engine).
 	Goroutines bool
+	// NoSplice copies data through buffers, never with splice(2)
+	// ("nosplice", -dS). It is process-wide: the last engine made sets it.
+	NoSplice bool
 }
 
 // Engine is the shared state of all frontends of one process generation:
@@ -76,6 +79,7 @@ type Engine struct {
 // NewEngine returns an engine with no frontend.
 func NewEngine(cfg EngineConfig) *Engine {
 	e := &Engine{cfg: cfg, log: cfg.Logger, inspectLimit: inspectLimit(cfg.BufSize), conns: make(map[*Conn]struct{}), work: make(chan *Conn)}
+	noSplice.Store(cfg.NoSplice)
 	if e.log == nil {
 		e.log = slog.Default()
 	}

@@ -291,6 +291,32 @@ func TestHalfCloseFullResponse(t *testing.T) {
 	}
 }
 
+// TestNoSplice: with EngineConfig.NoSplice ("nosplice", -dS) a bulk transfer is copied
+// whole through buffers, splice(2) never used.
+func TestNoSplice(t *testing.T) {
+	addr := startServer(t, hashServer(16<<20))
+	w := &world{t: t, eng: newTestEngine(EngineConfig{Logger: quiet, NoSplice: true}), logs: make(chan *LogRecord, 100)}
+	t.Cleanup(func() { noSplice.Store(false) })
+	w.start(FrontendConfig{TimeoutClient: 5 * time.Second},
+		BackendConfig{Servers: []ServerConfig{{Name: "s", Addr: addr}}, TimeoutConnect: time.Second, TimeoutServer: 5 * time.Second},
+		BindConfig{})
+	before := splicedBytes.Load()
+	c := w.dial()
+	req := make([]byte, 8<<20)
+	go func() {
+		c.Write(req)
+		c.CloseWrite()
+	}()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(c)
+	if err != nil || len(got) != 16<<20 {
+		t.Fatalf("response: %d bytes, %v", len(got), err)
+	}
+	if n := splicedBytes.Load() - before; n != 0 {
+		t.Errorf("%d bytes spliced with NoSplice", n)
+	}
+}
+
 func TestTimeouts(t *testing.T) {
 	const short = 150 * time.Millisecond
 	const long = 10 * time.Second

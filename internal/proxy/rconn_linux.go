@@ -736,7 +736,7 @@ func (x *rconn) pump(d *rdir, src, dst *rside, other *rdir) bool {
 			continue
 		}
 		d.fulls++
-		if d.fulls >= 2 {
+		if d.fulls >= 2 && !noSplice.Load() {
 			// Bulk: move it with splice(2), the bytes never cross into
 			// user space.
 			d.splicing = true
