@@ -72,6 +72,8 @@ type Checker struct {
 
 	state  atomic.Int32 // the server's State, readable from any goroutine
 	paused atomic.Bool  // SetPaused: no check runs
+	// addr replaces cfg.Addr once SetAddr was called (the server moved).
+	addr atomic.Pointer[string]
 
 	// mu guards last and health, written by the goroutine running Run.
 	mu     sync.Mutex
@@ -126,7 +128,11 @@ func (c *Checker) Run(ctx context.Context) {
 			t.Reset(c.cfg.Inter)
 			continue
 		}
-		r := probe(ctx, c.cfg, c.State() == StateDown)
+		cfg := c.cfg
+		if a := c.addr.Load(); a != nil {
+			cfg.Addr = *a
+		}
+		r := probe(ctx, cfg, c.State() == StateDown)
 		if ctx.Err() != nil {
 			return
 		}
@@ -151,6 +157,18 @@ func (c *Checker) jitter(d time.Duration) time.Duration {
 		return d
 	}
 	return d + time.Duration(rand.Int64N(2*rv+1)-rv)
+}
+
+// SetAddr makes the next checks go to addr ("host:port") instead of
+// Config.Addr: the server moved, or its check port changed, at run time.
+func (c *Checker) SetAddr(addr string) { c.addr.Store(&addr) }
+
+// Addr returns the "host:port" checked.
+func (c *Checker) Addr() string {
+	if a := c.addr.Load(); a != nil {
+		return *a
+	}
+	return c.cfg.Addr
 }
 
 // SetPaused stops the checks (true) or starts them again (false), as the runtime API's
