@@ -76,6 +76,8 @@ type Checker struct {
 
 	state  atomic.Int32 // the server's State, readable from any goroutine
 	paused atomic.Bool  // SetPaused: no check runs
+	// addr replaces cfg.Addr once SetAddr was called (the server moved).
+	addr atomic.Pointer[string]
 
 	// cbMu serializes the results of the health and agent checks, from
 	// recording to the callback's return.
@@ -146,7 +148,11 @@ func (c *Checker) Run(ctx context.Context) {
 			t.Reset(c.cfg.Inter)
 			continue
 		}
-		r := probe(ctx, c.cfg, c.State() == StateDown)
+		cfg := c.cfg
+		if a := c.addr.Load(); a != nil {
+			cfg.Addr = *a
+		}
+		r := probe(ctx, cfg, c.State() == StateDown)
 		if ctx.Err() != nil {
 			return
 		}
@@ -173,6 +179,18 @@ func (c *Checker) jitter(d time.Duration) time.Duration {
 		return d
 	}
 	return d + time.Duration(rand.Int64N(2*rv+1)-rv)
+}
+
+// SetAddr makes the next checks go to addr ("host:port") instead of
+// Config.Addr: the server moved, or its check port changed, at run time.
+func (c *Checker) SetAddr(addr string) { c.addr.Store(&addr) }
+
+// Addr returns the "host:port" checked.
+func (c *Checker) Addr() string {
+	if a := c.addr.Load(); a != nil {
+		return *a
+	}
+	return c.cfg.Addr
 }
 
 // SetPaused stops the checks (true) or starts them again (false), as the runtime API's

@@ -128,29 +128,6 @@ func registerCommands(srv *admin.Server, rt plane.Control, info func() processIn
 			}
 			return setWeight(rt, be, sv, arg(args, 1))
 		})
-	handle("set server", "set server <bk>/<srv> [opts]            : change a server's state, weight, address or ssl", adm,
-		func(args []string, w io.Writer) error {
-			be, sv, err := serverArg(args)
-			if err != nil {
-				return err
-			}
-			if _, _, err := rt.ServerWeight(be, sv); err != nil {
-				return serverErr(err)
-			}
-			switch arg(args, 1) {
-			case "state":
-				st, ok := map[string]plane.AdminState{"ready": plane.AdminReady, "drain": plane.AdminDrain, "maint": plane.AdminMaint}[arg(args, 2)]
-				if !ok {
-					return errors.New("'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n")
-				}
-				return serverErr(rt.SetServerAdmin(be, sv, st))
-			case "weight":
-				return setWeight(rt, be, sv, arg(args, 2))
-			}
-			// The other settings of HAProxy's (addr, agent, check-port, fqdn, health, ssl
-			// …) are not lb's: its usage names those lb has.
-			return errors.New("usage: set server <backend>/<server> state | weight\n")
-		})
 	adminCmd := func(words, help string, run func(be, sv string) error) {
 		handle(words, help, adm, func(args []string, w io.Writer) error {
 			be, sv, err := serverArg(args)
@@ -171,6 +148,7 @@ func registerCommands(srv *admin.Server, rt plane.Control, info func() processIn
 	adminCmd("shutdown sessions server", "shutdown sessions server <bk>/<srv>     : kill sessions on a server",
 		func(be, sv string) error { _, err := rt.ShutdownServerSessions(be, sv); return err })
 	registerMapCommands(srv, rt)
+	registerServerCommands(srv, rt, info)
 }
 
 // arg returns args[i], "" past the end.

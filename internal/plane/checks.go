@@ -64,6 +64,7 @@ func startChecks(g *Generation, cfg *config.Config) *checkSet {
 				g.log.Warn("health check not started", "proxy", px.Name, "server", s.Name, "err", err)
 				continue
 			}
+			g.movedChecks(srv, c)
 			checkers = append(checkers, c)
 			cs.byServer[srv] = c
 		}

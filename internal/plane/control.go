@@ -15,6 +15,7 @@ import (
 // ErrNoServer when there is no such one. Generation implements it.
 type Control interface {
 	Runtime
+	ServerControl
 	// ServerWeight returns a server's current and configured weights.
 	ServerWeight(backend, server string) (cur, initial int, err error)
 	// SetServerWeight sets a server's weight (0..256); ErrStaticWeight when the backend's

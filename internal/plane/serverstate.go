@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -49,6 +50,10 @@ type srvRT struct {
 	fmaint, fdrain, cmaint, rmaint bool
 	// op is the operational state: StateUp, StateDown or StateNoLB.
 	op proxy.State
+	// rtCheckPort is the checks' port set at run time (0: none; servers.go).
+	rtCheckPort int
+	// moved: the operator changed the server's address or port.
+	moved bool
 }
 
 // effective is the State of the proxy.Server: maintenance first, then the
@@ -199,6 +204,11 @@ func (g *Generation) StateServers(backend string) []srvstate.Server {
 		}
 		c := rt.srv.Config()
 		host, port := splitHostPort(c.Addr)
+		if rt.moved {
+			var ip netip.Addr
+			_, ip, port, _ = rt.srv.Addr()
+			host = ip.String()
+		}
 		if c.Network == "unix" {
 			host, port = c.Addr, 0
 		}
@@ -219,7 +229,7 @@ func (g *Generation) operatorChanged() bool {
 	g.admMu.Lock()
 	defer g.admMu.Unlock()
 	for _, rt := range g.rts {
-		if rt.fmaint || rt.fdrain || rt.cfg.Disabled && !rt.cmaint || rt.srv.Weight() != rt.srv.Config().Weight {
+		if rt.fmaint || rt.fdrain || rt.cfg.Disabled && !rt.cmaint || rt.srv.Weight() != rt.srv.Config().Weight || rt.moved {
 			return true
 		}
 	}
@@ -244,6 +254,7 @@ func (g *Generation) CarriedState() []byte {
 	}
 	var b strings.Builder
 	_ = srvstate.Write(&b, g.StateServers(""))
+	g.writeMoved(&b)
 	return []byte(b.String())
 }
 
@@ -353,6 +364,7 @@ func (g *Generation) ApplyCarried(b []byte, from string) {
 		}
 		g.applyStateLine(rt, l, true)
 	}
+	g.applyMoved(b, from)
 }
 
 func (g *Generation) beID(px *config.Proxy) int {

@@ -241,9 +241,9 @@ func backendStats(px *config.Proxy, be *proxy.Backend) *stats.Backend {
 			continue
 		}
 		ss := srv.Stats()
-		sv := stats.Server{Name: cs.Name, ID: ids[i], Addr: srv.Config().Addr, Checked: cs.Check && !cs.Unresolved,
+		sv := stats.Server{Name: cs.Name, ID: ids[i], Addr: srvAddrString(srv), Checked: cs.Check && !cs.Unresolved,
 			Rise: cs.Rise, Fall: cs.Fall, Backup: cs.Backup, Weight: ss.Weight,
-			Cur: ss.Cur, Max: ss.Max, Limit: cs.Maxconn, Queue: ss.Queue, MaxQueue: ss.MaxQueue, QueueLimit: cs.Maxqueue,
+			Cur: ss.Cur, Max: ss.Max, Limit: max(srv.Maxconn(), 0), Queue: ss.Queue, MaxQueue: ss.MaxQueue, QueueLimit: cs.Maxqueue,
 			Total: ss.Total, BytesIn: ss.BytesIn, BytesOut: ss.BytesOut, Failed: ss.Failed}
 		switch ss.State {
 		case proxy.StateDown:

@@ -209,10 +209,12 @@ type Server struct {
 	bytesOut atomic.Uint64 // server to client
 	failed   atomic.Uint64 // failed connection attempts
 
-	// ip and port are Addr parsed, for the event loops' raw connect;
-	// ip is invalid when Addr's host is not a literal address.
-	ip   netip.Addr
-	port uint16
+	// addr is where the server is: ServerConfig's address until the
+	// runtime API moves it (SetAddr, srvruntime.go).
+	addr atomic.Pointer[srvAddr]
+	// maxconn is the server's maxconn, ServerConfig.Maxconn until the
+	// runtime API changes it; 0 or less: no limit. Guarded by be.mu.
+	maxconn int
 
 	// idle holds the server's idle HTTP connections (http.go).
 	idle idlePool
@@ -303,16 +305,11 @@ func NewBackend(cfg BackendConfig) (*Backend, error) {
 			return nil, fmt.Errorf("new backend %q: server %q: weight %d out of 0..256", cfg.Name, sc.Name, sc.Weight)
 		}
 		// HAProxy's ids (puid): hashing places servers by them.
-		s := &Server{be: b, idx: i, cfg: sc, id: ids[i], weight: sc.Weight}
+		s := &Server{be: b, idx: i, cfg: sc, id: ids[i], weight: sc.Weight, maxconn: sc.Maxconn}
 		if sc.Disabled {
 			s.state = StateMaint
 		}
-		if host, port, err := net.SplitHostPort(sc.Addr); err == nil {
-			s.ip, _ = netip.ParseAddr(host)
-			if p, err := strconv.ParseUint(port, 10, 16); err == nil {
-				s.port = uint16(p)
-			}
-		}
+		s.addr.Store(configAddr(&sc))
 		b.srvs = append(b.srvs, s)
 	}
 	b.fast = b.fastServers()
@@ -323,9 +320,9 @@ func NewBackend(cfg BackendConfig) (*Backend, error) {
 // b itself (a literal TCP address).
 func (b *Backend) fastServers() bool {
 	for _, s := range b.srvs {
-		c := &s.cfg
+		c, a := &s.cfg, s.addr.Load()
 		if (c.Network != "tcp" && c.Network != "tcp4" && c.Network != "tcp6") ||
-			(!c.AddrFromDst && !s.ip.IsValid()) || s.ip.Zone() != "" {
+			(!a.fromDst && !a.ip.IsValid()) || a.ip.Zone() != "" {
 			return false
 		}
 	}
@@ -335,12 +332,13 @@ func (b *Backend) fastServers() bool {
 // fastAddr is the address to connect to for a client that connected to
 // dst, as dialAddr, for servers of a fast backend.
 func (s *Server) fastAddr(dst netip.AddrPort) netip.AddrPort {
-	ip, port := s.ip, s.port
-	if s.cfg.AddrFromDst && dst.IsValid() {
+	a := s.addr.Load()
+	ip, port := a.ip, a.port
+	if a.fromDst && dst.IsValid() {
 		ip = dst.Addr().Unmap()
 	}
-	if s.cfg.PortFromDst && dst.IsValid() {
-		port = uint16(int(dst.Port()) + s.cfg.PortOffset)
+	if a.portFromDst && dst.IsValid() {
+		port = uint16(int(dst.Port()) + a.portOffset)
 	}
 	return netip.AddrPortFrom(ip, port)
 }
@@ -516,11 +514,11 @@ func (b *Backend) fillSnapLocked() {
 		}
 		b.snap[i] = balance.Server{ID: s.id, Weight: w, ConfWeight: s.cfg.Weight, Backup: s.cfg.Backup,
 			Usable: s.state == StateUp || s.state == StateNoLB || s.state == StateDrain,
-			Conns:  s.cur + len(s.queue), Maxconn: s.cfg.Maxconn}
+			Conns:  s.cur + len(s.queue), Maxconn: max(s.maxconn, 0)}
 	}
 }
 
-func (s *Server) fullLocked() bool { return s.cfg.Maxconn > 0 && s.cur >= s.cfg.Maxconn }
+func (s *Server) fullLocked() bool { return s.maxconn > 0 && s.cur >= s.maxconn }
 
 // takeLocked counts a new connection on s. Caller must hold b.mu.
 func (s *Server) takeLocked() {
@@ -570,19 +568,19 @@ func (b *Backend) acquireServerOrQueue(srv *Server, w *waiter) (*Server, queueIn
 
 // dialAddr is the address to connect to for a client that connected to dst.
 func (s *Server) dialAddr(dst netip.AddrPort) string {
-	c := &s.cfg
-	if !c.AddrFromDst && !c.PortFromDst {
-		return c.Addr
+	a := s.addr.Load()
+	if !a.fromDst && !a.portFromDst {
+		return a.addr
 	}
-	host, port, err := net.SplitHostPort(c.Addr)
+	host, port, err := net.SplitHostPort(a.addr)
 	if err != nil {
-		return c.Addr
+		return a.addr
 	}
-	if c.AddrFromDst && dst.IsValid() {
+	if a.fromDst && dst.IsValid() {
 		host = dst.Addr().Unmap().String()
 	}
-	if c.PortFromDst && dst.IsValid() {
-		port = strconv.Itoa(int(dst.Port()) + c.PortOffset)
+	if a.portFromDst && dst.IsValid() {
+		port = strconv.Itoa(int(dst.Port()) + a.portOffset)
 	}
 	return net.JoinHostPort(host, port)
 }

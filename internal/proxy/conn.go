@@ -75,6 +75,8 @@ type Conn struct {
 
 	// Set by the prologue, read-only afterwards.
 	client, local netip.AddrPort
+	// src is client published for other goroutines ("show sess").
+	src atomic.Pointer[netip.AddrPort]
 	// silent drops the log line of a connection refused by tcp-request
 	// connection or session rules.
 	silent bool
@@ -355,6 +357,7 @@ func (c *Conn) serve() {
 // recorded (or the connection is silent).
 func (c *Conn) prologue() bool {
 	c.client, c.local = addrPort(c.c.RemoteAddr()), addrPort(c.c.LocalAddr())
+	c.src.Store(&c.client)
 	return c.connRules() && c.proxySession()
 }
 
@@ -403,6 +406,7 @@ func (c *Conn) proxySession() bool {
 		c.th = time.Since(c.accept)
 		if !h.Local {
 			c.client, c.local = h.Src, h.Dst
+			c.src.Store(&h.Src)
 		}
 		if len(rest) > 0 {
 			c.req = append(getBuf(), rest...)

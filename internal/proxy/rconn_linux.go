@@ -98,6 +98,7 @@ func (l *loop) newConn(lb *lbind, fd int, peer netip.AddrPort, t *loop) {
 	c := &x.Conn
 	c.f, c.bind, c.accept, c.id, c.rx = f, b, time.Now(), f.eng.sessions.Add(1)-1, x
 	c.client, c.local = peer, lb.local
+	c.src.Store(&peer)
 	if !c.local.IsValid() {
 		c.local = l.localAddr(fd)
 	}

@@ -70,10 +70,10 @@ func (v *ruleView) ConnSlots() int {
 		if !(s.state == StateUp || s.state == StateDrain || s.state == StateNoLB) {
 			continue
 		}
-		if s.cfg.Maxconn == 0 || s.cfg.Maxqueue == 0 {
+		if s.maxconn <= 0 || s.cfg.Maxqueue == 0 {
 			return -1
 		}
-		n += s.cfg.Maxconn - s.cur + s.cfg.Maxqueue - len(s.queue)
+		n += s.maxconn - s.cur + s.cfg.Maxqueue - len(s.queue)
 	}
 	return n
 }
