@@ -2,6 +2,7 @@ package admin
 
 import (
 	"io"
+	"lb/internal/wordfp"
 	"slices"
 	"strings"
 )
@@ -85,17 +86,17 @@ func (s *Server) usage(args []string, w io.Writer) {
 			if c.Help == "" || !matched(c) {
 				continue
 			}
-			var wordSig, listSig fingerprint
+			var wordSig, listSig wordfp.Fingerprint
 			totlen := 0
 			for j := length; j < prefixWords && arg(j) != ""; j++ {
-				wordSig.update(arg(j))
+				wordSig.Update(arg(j))
 				totlen += len(arg(j))
 			}
 			for j := length; j < prefixWords && j < len(c.Words); j++ {
-				listSig.update(c.Words[j])
+				listSig.Update(c.Words[j])
 				totlen += len(c.Words[j])
 			}
-			dist := wordSig.distance(&listSig)
+			dist := wordSig.Distance(&listSig)
 			if dist < 5*totlen/2 && dist < matches[maxMatches-1].dist {
 				swp := match{c, dist}
 				matches[maxMatches-1] = swp
@@ -131,43 +132,4 @@ func (s *Server) usage(args []string, w io.Writer) {
 	}
 	b.WriteString(usageTail)
 	io.WriteString(w, b.String())
-}
-
-// fingerprint is HAProxy's word fingerprint: how many times each pair of successive
-// character classes (a letter, a digit, anything else, the word's ends) occurs.
-type fingerprint [1024]uint8
-
-// update adds word to the fingerprint (update_word_fingerprint).
-func (fp *fingerprint) update(word string) {
-	from := 28 // the beginning
-	for i := 0; i < len(word); i++ {
-		c := word[i]
-		var to int
-		switch {
-		case c >= 'a' && c <= 'z':
-			to = int(c-'a') + 1
-		case c >= 'A' && c <= 'Z':
-			to = int(c-'A') + 1
-		case c >= '0' && c <= '9':
-			to = 27
-		default:
-			to = 28
-		}
-		fp[32*from+to]++
-		from = to
-	}
-	fp[32*from+28]++ // the end
-}
-
-// distance is word_fingerprint_distance: the sum of the differences of the counts.
-func (fp *fingerprint) distance(o *fingerprint) int {
-	d := 0
-	for i := range fp {
-		k := int(fp[i]) - int(o[i])
-		if k < 0 {
-			k = -k
-		}
-		d += k
-	}
-	return d
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"iter"
+	"lb/internal/wordfp"
 	"maps"
 	"slices"
 )
@@ -14,51 +15,15 @@ import (
 // make_word_fingerprint and word_fingerprint_distance). The best keyword is
 // kept when the distance is at most twice the length of either word.
 
-// wordFingerprint fills fp (32×32 counts) for word.
-func wordFingerprint(fp *[1024]uint8, word string) {
-	*fp = [1024]uint8{}
-	from := 28 // start
-	for i := 0; i < len(word); i++ {
-		c := word[i]
-		var to int
-		switch {
-		case c >= 'a' && c <= 'z':
-			to = int(c-'a') + 1
-		case c >= 'A' && c <= 'Z':
-			to = int(c-'A') + 1
-		case c >= '0' && c <= '9':
-			to = 27
-		default:
-			to = 28
-		}
-		fp[from*32+to]++
-		from = to
-	}
-	fp[from*32+28]++ // end
-}
-
-func fingerprintDistance(a, b *[1024]uint8) int {
-	d := 0
-	for i := range a {
-		k := int(a[i]) - int(b[i])
-		if k < 0 {
-			k = -k
-		}
-		d += k
-	}
-	return d
-}
-
 // bestMatch returns the candidate HAProxy would suggest for word, or "".
 // Candidates are tried in lexical order; the first of equally close ones
 // wins.
 func bestMatch(word string, candidates iter.Seq[string]) string {
-	var w, c [1024]uint8
-	wordFingerprint(&w, word)
+	w := wordfp.Of(word)
 	best, bestDist := "", int(^uint(0)>>1)
 	for _, k := range slices.Sorted(candidates) {
-		wordFingerprint(&c, k)
-		if d := fingerprintDistance(&w, &c); d < bestDist {
+		c := wordfp.Of(k)
+		if d := w.Distance(&c); d < bestDist {
 			best, bestDist = k, d
 		}
 	}
