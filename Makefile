@@ -11,8 +11,10 @@ export CGO_ENABLED := 0
 # Debian packages the tests use: haproxy (wire compatibility of the -x handover),
 # systemd-container (end-to-end tests in a real systemd), lintian (package checks),
 # iproute2 (ss), dbus (lbctl inside the container), curl, gcc and libc6-dev (the race
-# detector needs cgo), chromium (the statistics page in a headless browser).
-TEST_DEBS := haproxy systemd-container lintian iproute2 dbus curl gcc libc6-dev chromium
+# detector needs cgo), chromium (the statistics page in a headless browser), debootstrap (the
+# Debian 13 root the end-to-end tests also boot, built once into /var/cache/lb-test, or
+# $LB_TEST_CACHE, from the Debian archive apt uses).
+TEST_DEBS := haproxy systemd-container lintian iproute2 dbus curl gcc libc6-dev chromium debootstrap
 # The benchmark runs the same config under HAProxy: it needs these as well.
 BENCH_DEBS := haproxy nginx wrk iperf3 python3 openssl
 

@@ -37,11 +37,11 @@ func (p *process) handOff(controlReload bool, oldPids []int, resumeOld func()) i
 	}
 	if controlReload {
 		// This process is systemd's control process (ExecReload=): NotifyAccess=exec lets it
-		// name the new main process. The barrier makes sure systemd processed MAINPID=
+		// name the new main process, by pid and, where the kernel has them, by pidfd id
+		// (MAINPIDFDID=, which systemd 257 checks and 252 ignores). The barrier makes sure systemd processed MAINPID=
 		// before the old process is told to stop and before this one exits.
 		p.lns.UnstoreDropped()
-		if err := p.notify.Send(fmt.Sprintf("MAINPID=%d\nREADY=1\nSTATUS=%s", h.pid,
-			oneLine(p.statusLine("reloaded")))); err != nil {
+		if err := p.notify.MainPIDReady(h.pid, p.statusLine("reloaded")); err != nil {
 			p.log.Error("notify MAINPID", "err", err)
 		}
 		if err := p.notify.Barrier(); err != nil {
@@ -102,7 +102,7 @@ func (p *process) reloadFromInside() {
 		return
 	}
 	p.lns.UnstoreDroppedFor(next)
-	if err := p.notify.Send(fmt.Sprintf("MAINPID=%d\nREADY=1\nSTATUS=%s", h.pid, oneLine(p.statusLine("reloaded")))); err != nil {
+	if err := p.notify.MainPIDReady(h.pid, p.statusLine("reloaded")); err != nil {
 		p.log.Error("notify MAINPID", "err", err)
 	}
 	_ = p.notify.Barrier()

@@ -31,7 +31,10 @@
 //  3. The successor reports readiness and its pid over a pipe. It sends no
 //     notification of its own yet: until MAINPID= is processed, it is
 //     neither the main nor the control process.
-//  4. The process that hands over sends [Notifier.MainPIDReady] and then
+//  4. The process that hands over sends [Notifier.MainPIDReady] (MAINPID=,
+//     and MAINPIDFDID= where the kernel has pidfd ids: systemd 257 refuses
+//     the message if the pid names another process, 252 ignores the field)
+//     and then
 //     [Notifier.Barrier]. Only after that does it tell the old main process
 //     to drain and exit. It also stops its own [Notifier.RunWatchdog] loop.
 //     The successor learns the watchdog interval from [WatchdogEnv] (an

@@ -201,9 +201,34 @@ func (n *Notifier) MainPID(pid int) error {
 
 // MainPIDReady sends MAINPID=pid and READY=1 in one message (with
 // STATUS=status unless status is ""): the hand-over to a successor that
-// serves, ending a reload.
+// serves, ending a reload. The process is also named by its pidfd inode id
+// (MAINPIDFDID=, see [MainPIDFields]) when the kernel has one: systemd ≥ 257
+// then refuses the message if pid names another process by the time it reads
+// it; systemd 252 ignores the field and takes MAINPID= alone.
 func (n *Notifier) MainPIDReady(pid int, status string) error {
-	return n.Send(withStatus("MAINPID="+strconv.Itoa(pid)+"\nREADY=1", status))
+	if !n.Enabled() {
+		return nil
+	}
+	fields, err := MainPIDFields(pid)
+	if err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
+	return n.Send(withStatus(fields+"\nREADY=1", status))
+}
+
+// MainPIDFields returns "MAINPID=pid", followed by "\nMAINPIDFDID=id" when the
+// kernel identifies processes by pidfd inode (pidfs, Linux ≥ 6.9). It fails
+// when pid does not exist.
+func MainPIDFields(pid int) (string, error) {
+	s := "MAINPID=" + strconv.Itoa(pid)
+	id, ok, err := PidfdID(pid)
+	if err != nil {
+		return "", err
+	}
+	if ok {
+		s += "\nMAINPIDFDID=" + strconv.FormatUint(id, 10)
+	}
+	return s, nil
 }
 
 // Watchdog sends WATCHDOG=1.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -113,7 +114,7 @@ func TestNotifyMessages(t *testing.T) {
 				{"stopping+status", func() error { return n.Stopping("draining") }, "STOPPING=1\nSTATUS=draining"},
 				{"watchdog", n.Watchdog, "WATCHDOG=1"},
 				{"mainpid", func() error { return n.MainPID(4242) }, "MAINPID=4242"},
-				{"mainpid+ready", func() error { return n.MainPIDReady(4243, "reloaded") }, "MAINPID=4243\nREADY=1\nSTATUS=reloaded"},
+				{"mainpid+ready", func() error { return n.MainPIDReady(os.Getpid(), "reloaded") }, mainPIDWant(t, os.Getpid()) + "\nREADY=1\nSTATUS=reloaded"},
 				{"fdstore remove", func() error { return n.FDStoreRemove("http") }, "FDSTOREREMOVE=1\nFDNAME=http"},
 				{"raw", func() error { return n.Send("EXTEND_TIMEOUT_USEC=1000000") }, "EXTEND_TIMEOUT_USEC=1000000"},
 			}
@@ -381,5 +382,62 @@ func TestNotifyOpenErrors(t *testing.T) {
 		if n == nil || n.Enabled() {
 			t.Errorf("NewNotifier(%q) returned an enabled or nil notifier; want a disabled one", addr)
 		}
+	}
+}
+
+// mainPIDWant is what MainPIDReady sends to name pid on this kernel.
+func mainPIDWant(t *testing.T, pid int) string {
+	t.Helper()
+	id, ok, err := PidfdID(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok {
+		return "MAINPID=" + strconv.Itoa(pid)
+	}
+	return "MAINPID=" + strconv.Itoa(pid) + "\nMAINPIDFDID=" + strconv.FormatUint(id, 10)
+}
+
+// TestPidfdID: each process has its own id (on pidfs kernels), stable while it runs, and a
+// process that has gone is an error, so MainPIDReady never names it.
+func TestPidfdID(t *testing.T) {
+	self1, ok, err := PidfdID(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok {
+		t.Skip("this kernel has no pidfs (Linux < 6.9): MAINPID= is sent alone")
+	}
+	self2, _, _ := PidfdID(os.Getpid())
+	if self1 != self2 || self1 == 0 {
+		t.Errorf("PidfdID(self) = %d then %d; want one stable non-zero id", self1, self2)
+	}
+	cmd := exec.Command("sleep", "10")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	child, _, err := PidfdID(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if child == self1 {
+		t.Errorf("a child has the same pidfd id %d as this process", child)
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if _, _, err := PidfdID(cmd.Process.Pid); err == nil {
+		t.Errorf("PidfdID of a reaped process succeeded")
+	}
+	m := newFakeManager(t, false)
+	n := openTestNotifier(t)
+	if err := n.MainPIDReady(cmd.Process.Pid, ""); err == nil {
+		t.Errorf("MainPIDReady named a process that has gone")
+	}
+	if err := n.MainPIDReady(os.Getpid(), ""); err != nil {
+		t.Fatal(err)
+	}
+	want := "MAINPID=" + strconv.Itoa(os.Getpid()) + "\nMAINPIDFDID=" + strconv.FormatUint(self1, 10) + "\nREADY=1"
+	if msg := m.mustRecv(t); msg.state != want {
+		t.Errorf("MainPIDReady sent %q; want %q", msg.state, want)
 	}
 }

@@ -15,3 +15,6 @@ func monotonicUsec() (int64, error)            { return 0, errUnsupported }
 func pipe() (int, int, error)                  { return -1, -1, errUnsupported }
 func waitHangup(int, time.Duration) error      { return errUnsupported }
 func rawFDs([]*os.File) ([]int, func(), error) { return nil, nil, errUnsupported }
+
+// PidfdID reports no id: pidfds exist on Linux only.
+func PidfdID(int) (uint64, bool, error) { return 0, false, nil }

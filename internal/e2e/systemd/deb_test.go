@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"lb/internal/lbtest"
+	"lb/internal/lbtest/nspawn"
 )
 
 // The versions of the package the test installs, then upgrades to. The first is the one the
@@ -97,13 +98,15 @@ const healthAddr = "127.0.0.1:8404"
 // apt install → active units and a request served through the default configuration → edit
 // and reload under load, zero failures → upgrade to a higher version under load, zero
 // failures and a new MainPID → apt remove leaves no process and no listener → apt purge
-// leaves no user, no configuration and no unit.
-func TestIssue6Deb(t *testing.T) {
+// leaves no user, no configuration and no unit. It runs on each release (forEachRelease).
+func TestIssue6Deb(t *testing.T) { forEachRelease(t, testIssue6Deb) }
+
+func testIssue6Deb(t *testing.T, rel nspawn.Release) {
 	skipShort(t)
 	dir := t.TempDir()
 	deb1 := buildDeb(t, dir, debV1)
 	deb2 := buildDeb(t, dir, debV2)
-	w := mkWorld(t)
+	w := mkWorld(t, rel)
 	w.dumpOnFailure(unitSvc, unitSock)
 	// A system without lb: the container copies the host, which may have lb installed.
 	w.sh("if dpkg -s lb >/dev/null 2>&1; then dpkg --purge lb; fi")

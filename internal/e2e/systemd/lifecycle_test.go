@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"lb/internal/lbtest"
+	"lb/internal/lbtest/nspawn"
 )
 
 // The configuration of the issue 5 scenarios: one TCP frontend named "web" (the name of the
@@ -115,12 +116,15 @@ func (w *world) ensureSocketService() {
 // TestIssue5Systemd proves issue 5's end-to-end acceptance points (a)–(g) in one container,
 // in an order where each scenario starts from the state the previous one left (each also
 // establishes what it needs). Every scenario runs under continuous load from inside the
-// container and asserts zero failed requests unless it says otherwise.
-func TestIssue5Systemd(t *testing.T) {
+// container and asserts zero failed requests unless it says otherwise. It runs on each
+// release (forEachRelease).
+func TestIssue5Systemd(t *testing.T) { forEachRelease(t, testIssue5Systemd) }
+
+func testIssue5Systemd(t *testing.T, rel nspawn.Release) {
 	skipShort(t)
 	bin := t.TempDir()
 	lb, lbctl := buildLB(t, bin, "0.0.0-e2e")
-	w := mkWorld(t)
+	w := mkWorld(t, rel)
 	w.installLB(lb, lbctl)
 	w.startBackend("a", "127.0.0.1:9001")
 	w.startBackend("b", "127.0.0.1:9002")

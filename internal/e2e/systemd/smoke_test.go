@@ -3,13 +3,17 @@ package systemd_test
 import (
 	"strings"
 	"testing"
+
+	"lb/internal/lbtest/nspawn"
 )
 
 // TestHarnessSmoke proves the harness itself: the container boots to running (or degraded),
 // runs transient units, and a loadgen run against an in-container backend sees no failure,
 // while a run against a closed port counts every request as refused (the counter can fail).
-func TestHarnessSmoke(t *testing.T) {
-	w := mkWorld(t)
+func TestHarnessSmoke(t *testing.T) { forEachRelease(t, testHarnessSmoke) }
+
+func testHarnessSmoke(t *testing.T, rel nspawn.Release) {
+	w := mkWorld(t, rel)
 	state := strings.TrimSpace(w.run("sh", "-c", "systemctl is-system-running || true"))
 	if state != "running" && state != "degraded" {
 		t.Fatalf("is-system-running = %q; want running or degraded", state)

@@ -4,6 +4,10 @@
 // per request and counts every failure. Tests named Issue5_* prove the acceptance points of
 // issue 5 (systemd integration), Issue6_* those of issue 6 (the .deb).
 //
+// Each test runs once per release (forEachRelease): on the machine's own root (Debian 12,
+// systemd 252) and on a Debian 13 root (systemd 257, pure cgroup v2), which the first run
+// builds with debootstrap and later runs reuse (nspawn.Root).
+//
 // They need root and systemd-nspawn (package systemd-container); they are skipped otherwise,
 // and in -short mode. Run them with
 //
@@ -39,7 +43,23 @@ const (
 type world struct {
 	t      *testing.T
 	c      *nspawn.Container
+	rel    nspawn.Release
 	binDir string // host directory of the binaries built for this world
+}
+
+// forEachRelease runs body once per release of nspawn.Releases, as subtests named by the
+// release (e.g. TestIssue5Systemd/debian13/...), one after the other: the scenarios measure
+// timing under load and must not share the machine's CPUs with another container.
+func forEachRelease(t *testing.T, body func(t *testing.T, rel nspawn.Release)) {
+	t.Helper()
+	skipShort(t)
+	for _, rel := range nspawn.Releases {
+		t.Run(rel.String(), func(t *testing.T) {
+			start := time.Now()
+			body(t, rel)
+			t.Logf("%s on %s took %v", t.Name(), rel, time.Since(start).Round(100*time.Millisecond))
+		})
+	}
 }
 
 // skipShort skips end-to-end tests in -short mode: they boot containers.
@@ -50,16 +70,16 @@ func skipShort(t *testing.T) {
 	}
 }
 
-// mkWorld builds loadgen and backend, boots a container and copies them in.
-func mkWorld(t *testing.T) *world {
+// mkWorld builds loadgen and backend, boots a container of release rel and copies them in.
+func mkWorld(t *testing.T, rel nspawn.Release) *world {
 	t.Helper()
 	skipShort(t)
 	bin := t.TempDir()
 	// Build before booting: a build failure should not cost a boot.
 	loadgen := lbtest.MustBuild(t, bin, "./internal/lbtest/loadgen", "")
 	backend := lbtest.MustBuild(t, bin, "./internal/lbtest/backend", "")
-	c := nspawn.Boot(t)
-	w := &world{t: t, c: c, binDir: bin}
+	c := nspawn.BootWith(t, nspawn.Options{Release: rel})
+	w := &world{t: t, c: c, rel: rel, binDir: bin}
 	for src, dst := range map[string]string{loadgen: loadgenPath, backend: backendPath} {
 		if err := c.CopyIn(src, dst); err != nil {
 			t.Fatal(err)

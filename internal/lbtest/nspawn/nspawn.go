@@ -1,12 +1,15 @@
 // Package nspawn boots a throwaway systemd container for end-to-end tests: systemd-nspawn over a
-// writable overlay of the machine's own root file system, with a private network
-// (systemd-nspawn(1), ../shared/testing/systemd-container.md in the repository's parent).
+// writable overlay of a root file system, with a private network (systemd-nspawn(1)).
 //
-// The container runs the host's systemd as its PID 1, so units, D-Bus, the journal and
-// `apt install ./pkg.deb` behave as on a real machine, while nothing is written to the host:
-// every change lands in the overlay's upper directory, which is removed at the end of the test.
-// Only loopback exists inside; load generators and backends of a test run in the container
-// through Exec or Start.
+// Two roots are offered (Release): the machine's own root (Debian 12, systemd 252, on the
+// machines that build lb) and a Debian 13 root (systemd 257) that the first test needing it
+// builds with debootstrap and that later runs reuse from a cache directory.
+//
+// The container runs that root's systemd as its PID 1, so units, D-Bus, the journal and
+// `apt install ./pkg.deb` behave as on a real machine, while nothing is written to the host
+// root or the cached one: every change lands in the overlay's upper directory, which is removed
+// at the end of the test. Only loopback exists inside; load generators and backends of a test
+// run in the container through Exec or Start.
 package nspawn
 
 import (
@@ -28,6 +31,8 @@ type Options struct {
 	BootTimeout time.Duration
 	// Dir is where the overlay's directories are created. Empty means os.TempDir().
 	Dir string
+	// Release is the root the container boots. The zero value is Host.
+	Release Release
 }
 
 // DefaultMask are the units masked before boot: servers that the host root has enabled and
@@ -48,6 +53,8 @@ type Container struct {
 	Root string
 	// PID1 is the host pid of the container's systemd.
 	PID1 int
+	// Release is the root the container booted.
+	Release Release
 
 	dir     string // holds upper/, work/, root/ and boot.log
 	bootLog string

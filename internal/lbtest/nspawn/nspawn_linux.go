@@ -28,7 +28,7 @@ func Boot(t testing.TB) *Container { return BootWith(t, Options{}) }
 // the overlay and remove its directories. The teardown runs on failure too.
 //
 // The test is skipped when not root or when systemd-nspawn is missing, unless the CI
-// environment variable is set: then it fails.
+// environment variable is set: then it fails. opt.Release picks the root (see Root).
 func BootWith(t testing.TB, opt Options) *Container {
 	t.Helper()
 	if why := unusable(); why != "" {
@@ -37,6 +37,10 @@ func BootWith(t testing.TB, opt Options) *Container {
 		}
 		t.Skipf("nspawn: %s", why)
 	}
+	if opt.Release == "" {
+		opt.Release = Host
+	}
+	lower := Root(t, opt.Release)
 	if opt.Name == "" {
 		var b [4]byte
 		_, _ = rand.Read(b[:])
@@ -52,6 +56,7 @@ func BootWith(t testing.TB, opt Options) *Container {
 	c := &Container{
 		Name:    opt.Name,
 		Root:    filepath.Join(dir, "root"),
+		Release: opt.Release,
 		dir:     dir,
 		bootLog: filepath.Join(dir, "boot.log"),
 		exited:  make(chan struct{}),
@@ -62,14 +67,14 @@ func BootWith(t testing.TB, opt Options) *Container {
 			t.Fatalf("nspawn: %v", err)
 		}
 	}
-	data := fmt.Sprintf("lowerdir=/,upperdir=%s,workdir=%s", filepath.Join(dir, "upper"), filepath.Join(dir, "work"))
+	data := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower, filepath.Join(dir, "upper"), filepath.Join(dir, "work"))
 	if err := unix.Mount("overlay", c.Root, "overlay", 0, data); err != nil {
 		os.RemoveAll(dir)
 		t.Fatalf("nspawn: mount overlay on %q: %v", c.Root, err)
 	}
 	t.Cleanup(func() { c.teardown(t) })
 
-	masks := append(append([]string{}, DefaultMask...), hostLBUnits()...)
+	masks := append(append([]string{}, DefaultMask...), hostLBUnits(lower)...)
 	masks = append(masks, opt.Mask...)
 	for _, u := range masks {
 		if err := c.mask(u); err != nil {
@@ -85,6 +90,11 @@ func BootWith(t testing.TB, opt Options) *Container {
 	cmd := exec.Command("systemd-nspawn", "-D", c.Root, "--register=no", "--keep-unit",
 		"-M", c.Name, "--private-network", "--console=pipe", "-b")
 	cmd.Stdout, cmd.Stderr = logf, logf
+	if opt.Release == Trixie {
+		// Pure cgroup v2, as a Debian 13 machine boots; otherwise the container would get the
+		// host's layout.
+		cmd.Env = append(os.Environ(), "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1")
+	}
 	// Its own session: the terminal's signals must not reach it, and it must not take ours.
 	// If the test process dies without its cleanup (a panic, a -timeout, SIGKILL), SIGTERM
 	// makes systemd-nspawn power the container off; the overlay then stays mounted below
@@ -110,7 +120,8 @@ func BootWith(t testing.TB, opt Options) *Container {
 		failed, _ := c.Exec("systemctl", "--failed", "--no-pager")
 		t.Fatalf("nspawn: boot of %s: %v\nfailed units:\n%s\nboot log:\n%s", c.Name, err, failed, bootLogTail(c.bootLog, 4096))
 	}
-	t.Logf("nspawn: container %s booted (%s), PID 1 = host pid %d, root %s", c.Name, state, c.PID1, c.Root)
+	t.Logf("nspawn: container %s (%s) booted (%s) in %v, PID 1 = host pid %d, root %s", c.Name, opt.Release, state,
+		time.Since(deadline.Add(-opt.BootTimeout)).Round(time.Millisecond), c.PID1, c.Root)
 	return c
 }
 
@@ -127,14 +138,15 @@ func unusable() string {
 	return ""
 }
 
-// hostLBUnits lists lb's units installed on the host, masked in the container so that a test
-// starts from a system where lb does not run (Unmask lets a test install its own).
-func hostLBUnits() []string {
+// hostLBUnits lists lb's units installed in the root the container boots (below lower),
+// masked in the container so that a test starts from a system where lb does not run (Unmask
+// lets a test install its own).
+func hostLBUnits(lower string) []string {
 	var units []string
 	seen := map[string]bool{}
 	for _, d := range []string{"/etc/systemd/system", "/run/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"} {
 		for _, pat := range []string{"lb.service", "lb.socket", "lb@*.service", "lb-*.socket"} {
-			m, _ := filepath.Glob(filepath.Join(d, pat))
+			m, _ := filepath.Glob(filepath.Join(lower, d, pat))
 			for _, p := range m {
 				if b := filepath.Base(p); !seen[b] {
 					seen[b] = true
