@@ -149,6 +149,7 @@ func registerCommands(srv *admin.Server, rt plane.Control, info func() processIn
 		func(be, sv string) error { _, err := rt.ShutdownServerSessions(be, sv); return err })
 	registerMapCommands(srv, rt)
 	registerServerCommands(srv, rt, info)
+	registerAddServerCommands(srv, rt)
 }
 
 // arg returns args[i], "" past the end.

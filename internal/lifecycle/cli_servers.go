@@ -21,8 +21,6 @@ import (
 //   - "set maxconn frontend" and "set maxconn global": lb's frontend and process limits
 //     are semaphores sized at start, which its event loops pause and resume listeners
 //     on; resizing one while connections hold slots is not done correctly yet.
-//   - "add server" and "del server": a backend's servers, the balancing algorithms'
-//     tables, the health checks and the statistics are built once per generation.
 func registerServerCommands(srv *admin.Server, rt plane.Control, info func() processInfo) {
 	oper, adm := admin.LevelOperator, admin.LevelAdmin
 	handle := func(words, help string, lvl admin.Level, run func([]string, io.Writer) error) {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"lb/internal/config"
@@ -16,18 +17,25 @@ import (
 
 // checkSet runs the health checks of every server with "check".
 type checkSet struct {
+	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
 	n      int
-	// byServer are the checkers by server, for the runtime API.
+	// mu guards byServer, the checkers by server, for the runtime API, and
+	// stopOne, the cancellation of the checks of servers added at run time
+	// (addsrv.go), which dyn waits for.
+	mu       sync.Mutex
 	byServer map[*proxy.Server]*health.Checker
+	stopOne  map[*proxy.Server]context.CancelFunc
+	dyn      sync.WaitGroup
 }
 
 // startChecks starts one checker per checked server. The first checks of a backend are
 // spread over one interval, as HAProxy does, so that they do not all fire at once.
 func startChecks(g *Generation, cfg *config.Config) *checkSet {
 	ctx, cancel := context.WithCancel(context.Background())
-	cs := &checkSet{cancel: cancel, done: make(chan struct{}), byServer: map[*proxy.Server]*health.Checker{}}
+	cs := &checkSet{ctx: ctx, cancel: cancel, done: make(chan struct{}), byServer: map[*proxy.Server]*health.Checker{},
+		stopOne: map[*proxy.Server]context.CancelFunc{}}
 	var checkers []*health.Checker
 	for _, px := range cfg.Backends() {
 		be := g.backends[px.Name]
@@ -89,6 +97,7 @@ func (c *checkSet) stop() {
 	}
 	c.cancel()
 	<-c.done
+	c.dyn.Wait()
 }
 
 // onCheck applies a check's verdict to the server: DOWN, UP, or NOLB while an http check

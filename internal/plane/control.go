@@ -16,6 +16,7 @@ import (
 type Control interface {
 	Runtime
 	ServerControl
+	DynamicServers
 	// ServerWeight returns a server's current and configured weights.
 	ServerWeight(backend, server string) (cur, initial int, err error)
 	// SetServerWeight sets a server's weight (0..256); ErrStaticWeight when the backend's
@@ -121,10 +122,7 @@ func (g *Generation) SetServerChecks(backend, server string, enabled bool) error
 	if err != nil {
 		return err
 	}
-	var c *health.Checker
-	if g.checks != nil {
-		c = g.checks.byServer[srv]
-	}
+	c := g.checker(srv)
 	if c == nil {
 		if enabled {
 			return ErrNoCheck
@@ -155,10 +153,7 @@ func (g *Generation) SetServerAdmin(backend, server string, st AdminState) error
 	if err != nil {
 		return err
 	}
-	var c *health.Checker
-	if g.checks != nil {
-		c = g.checks.byServer[srv]
-	}
+	c := g.checker(srv)
 	name := be.Name() + "/" + srv.Name()
 	if srv.Config().Backup {
 		name = "Backup Server " + name

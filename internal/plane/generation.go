@@ -35,9 +35,13 @@ type Generation struct {
 	serving []*proxy.Binding
 	checks  *checkSet
 
+	// cfg is the configuration the generation runs.
+	cfg *config.Config
 	// admMu guards the srvRTs (serverstate.go): the two halves of each
-	// server's state. rts are in the configuration's order; the maps are
-	// fixed once Start made them.
+	// server's state. rts are in the configuration's order, then the
+	// servers "add server" added; rtByName has one map per backend, fixed
+	// once Start made it, whose contents "add server" and "del server"
+	// change (addsrv.go).
 	admMu    sync.Mutex
 	rts      []*srvRT
 	rtByName map[string]map[string]*srvRT

@@ -72,6 +72,7 @@ func Start(cfg *config.Config, lns []Listener, opts Options) (*Generation, error
 	}
 	g.statsState(cfg) // for "show stat"
 	g.checks = startChecks(g, cfg)
+	g.startAddedChecks()
 	return g, nil
 }
 
@@ -192,43 +193,48 @@ func backendConfig(px *config.Proxy) proxy.BackendConfig {
 		}
 	}
 	for _, s := range px.Servers {
-		sc := proxy.ServerConfig{
-			Name:     s.Name,
-			ID:       s.ID,
-			Weight:   s.Weight,
-			Backup:   s.Backup,
-			Maxconn:  s.Maxconn,
-			Maxqueue: s.Maxqueue,
-			Disabled: s.Disabled || s.Unresolved,
-		}
-		switch {
-		case s.Network == "unix":
-			sc.Network, sc.Addr = "unix", s.Path
-		case len(s.IPs) > 0:
-			sc.Addr = net.JoinHostPort(s.IPs[0].String(), strconv.Itoa(s.Port))
-		default:
-			sc.Addr = net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
-		}
-		switch {
-		case s.SendProxyV2:
-			sc.SendProxy = proxy.SendProxyV2
-		case s.SendProxy:
-			sc.SendProxy = proxy.SendProxyV1
-		}
-		sc.ShutdownOnDown = s.OnMarkedDown == "shutdown-sessions"
-		sc.PoolMax, sc.NoIdlePool, sc.PoolPurge = max(s.PoolMaxConn, 0), s.PoolMaxConn == 0, s.PoolPurgeDelay
-		if s.Network != "unix" {
-			// A server at 0.0.0.0 connects to the client's destination (as
-			// set-dst may change it), a port of 0 or +N/-N to its port.
-			sc.AddrFromDst = s.Host == "" || s.Host == "0.0.0.0" || s.Host == "*"
-			sc.PortFromDst = s.Port == 0 || s.PortOffset
-			if s.PortOffset {
-				sc.PortOffset = s.Port
-			}
-		}
-		bc.Servers = append(bc.Servers, sc)
+		bc.Servers = append(bc.Servers, serverConfig(s))
 	}
 	return bc
+}
+
+// serverConfig converts a server line.
+func serverConfig(s *config.Server) proxy.ServerConfig {
+	sc := proxy.ServerConfig{
+		Name:     s.Name,
+		ID:       s.ID,
+		Weight:   s.Weight,
+		Backup:   s.Backup,
+		Maxconn:  s.Maxconn,
+		Maxqueue: s.Maxqueue,
+		Disabled: s.Disabled || s.Unresolved,
+	}
+	switch {
+	case s.Network == "unix":
+		sc.Network, sc.Addr = "unix", s.Path
+	case len(s.IPs) > 0:
+		sc.Addr = net.JoinHostPort(s.IPs[0].String(), strconv.Itoa(s.Port))
+	default:
+		sc.Addr = net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
+	}
+	switch {
+	case s.SendProxyV2:
+		sc.SendProxy = proxy.SendProxyV2
+	case s.SendProxy:
+		sc.SendProxy = proxy.SendProxyV1
+	}
+	sc.ShutdownOnDown = s.OnMarkedDown == "shutdown-sessions"
+	sc.PoolMax, sc.NoIdlePool, sc.PoolPurge = max(s.PoolMaxConn, 0), s.PoolMaxConn == 0, s.PoolPurgeDelay
+	if s.Network != "unix" {
+		// A server at 0.0.0.0 connects to the client's destination (as
+		// set-dst may change it), a port of 0 or +N/-N to its port.
+		sc.AddrFromDst = s.Host == "" || s.Host == "0.0.0.0" || s.Host == "*"
+		sc.PortFromDst = s.Port == 0 || s.PortOffset
+		if s.PortOffset {
+			sc.PortOffset = s.Port
+		}
+	}
+	return sc
 }
 
 // ActiveSessions returns the number of sessions being served.

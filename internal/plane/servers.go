@@ -164,6 +164,8 @@ func (g *Generation) checker(srv *proxy.Server) *health.Checker {
 	if g.checks == nil {
 		return nil
 	}
+	g.checks.mu.Lock()
+	defer g.checks.mu.Unlock()
 	return g.checks.byServer[srv]
 }
 

@@ -54,6 +54,9 @@ type srvRT struct {
 	rtCheckPort int
 	// moved: the operator changed the server's address or port.
 	moved bool
+	// added are the arguments of the "add server" that added the server
+	// (its name, address and keywords); nil for a configured one.
+	added []string
 }
 
 // effective is the State of the proxy.Server: maintenance first, then the
@@ -104,6 +107,7 @@ func (rt *srvRT) opBits() int {
 // initServers makes the srvRT of every server of cfg's backends.
 func (g *Generation) initServers(cfg *config.Config) {
 	ids := stateProxyIDs(cfg)
+	g.cfg = cfg
 	g.rtByName = map[string]map[string]*srvRT{}
 	g.rtBySrv = map[*proxy.Server]*srvRT{}
 	for _, px := range cfg.Backends() {
@@ -229,7 +233,7 @@ func (g *Generation) operatorChanged() bool {
 	g.admMu.Lock()
 	defer g.admMu.Unlock()
 	for _, rt := range g.rts {
-		if rt.fmaint || rt.fdrain || rt.cfg.Disabled && !rt.cmaint || rt.srv.Weight() != rt.srv.Config().Weight || rt.moved {
+		if rt.fmaint || rt.fdrain || rt.cfg.Disabled && !rt.cmaint || rt.srv.Weight() != rt.srv.Config().Weight || rt.moved || rt.added != nil {
 			return true
 		}
 	}
@@ -255,6 +259,7 @@ func (g *Generation) CarriedState() []byte {
 	var b strings.Builder
 	_ = srvstate.Write(&b, g.StateServers(""))
 	g.writeMoved(&b)
+	g.writeAdded(&b)
 	return []byte(b.String())
 }
 
@@ -350,6 +355,7 @@ func (g *Generation) ApplyCarried(b []byte, from string) {
 		g.log.Warn("server state handed over is unusable: the configuration's is used", "from", from, "err", err)
 		return
 	}
+	g.applyAdded(b, from)
 	seen := map[string]bool{}
 	for _, l := range f.Lines {
 		key := l.BackendName() + "/" + l.ServerName()

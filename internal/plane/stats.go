@@ -214,7 +214,7 @@ func (g *Generation) statsSnapshot(st *statsState) *stats.Snapshot {
 			p.Frontend = f
 		}
 		if px.Cap&config.CapBackend != 0 {
-			p.Backend = backendStats(px, g.backends[px.Name])
+			p.Backend = g.backendStats(px, g.backends[px.Name])
 		}
 		s.Proxies = append(s.Proxies, p)
 	}
@@ -222,7 +222,7 @@ func (g *Generation) statsSnapshot(st *statsState) *stats.Snapshot {
 }
 
 // backendStats reads be, the running backend of px.
-func backendStats(px *config.Proxy, be *proxy.Backend) *stats.Backend {
+func (g *Generation) backendStats(px *config.Proxy, be *proxy.Backend) *stats.Backend {
 	b := &stats.Backend{AllBackups: px.Options["allbackups"]}
 	if be == nil {
 		return b
@@ -230,18 +230,10 @@ func backendStats(px *config.Proxy, be *proxy.Backend) *stats.Backend {
 	bs := be.Stats()
 	b.Cur, b.Queue, b.MaxQueue, b.Total = bs.Cur, bs.Queue, bs.MaxQueue, bs.Total
 	b.BytesIn, b.BytesOut, b.DeniedReq, b.DeniedResp = bs.BytesIn, bs.BytesOut, bs.DeniedReq, bs.DeniedResp
-	explicit := make([]int, len(px.Servers))
-	for i, s := range px.Servers {
-		explicit[i] = s.ID
-	}
-	ids := balance.ServerIDs(explicit)
-	for i, cs := range px.Servers {
-		srv := be.Server(cs.Name)
-		if srv == nil {
-			continue
-		}
+	for _, rt := range g.backendRTs(be) {
+		srv, cs := rt.srv, rt.cfg
 		ss := srv.Stats()
-		sv := stats.Server{Name: cs.Name, ID: ids[i], Addr: srvAddrString(srv), Checked: cs.Check && !cs.Unresolved,
+		sv := stats.Server{Name: cs.Name, ID: srv.ID(), Addr: srvAddrString(srv), Checked: cs.Check && !cs.Unresolved,
 			Rise: cs.Rise, Fall: cs.Fall, Backup: cs.Backup, Weight: ss.Weight,
 			Cur: ss.Cur, Max: ss.Max, Limit: max(srv.Maxconn(), 0), Queue: ss.Queue, MaxQueue: ss.MaxQueue, QueueLimit: cs.Maxqueue,
 			Total: ss.Total, BytesIn: ss.BytesIn, BytesOut: ss.BytesOut, Failed: ss.Failed}

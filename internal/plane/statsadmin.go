@@ -175,7 +175,7 @@ func (g *Generation) statsAct(be, name, action string) (done, known bool) {
 	case "maint":
 		return g.SetServerAdmin(be, name, AdminMaint) == nil, true
 	case "dhlth", "ehlth":
-		if g.checks == nil || g.checks.byServer[srv] == nil {
+		if g.checker(srv) == nil {
 			return false, true
 		}
 		return g.SetServerChecks(be, name, action == "ehlth") == nil, true

@@ -234,7 +234,11 @@ type Backend struct {
 	algo  balance.Algorithm
 	snap  []balance.Server
 	queue []*waiter // connections waiting for any server (all full)
-	srvs  []*Server
+	// srvs are the servers, guarded by mu; the runtime API's "add server"
+	// and "del server" replace the slice, never change it in place, and
+	// store each new one in list too, for the readers without mu.
+	srvs []*Server
+	list atomic.Pointer[[]*Server]
 
 	cur      atomic.Int64 // beconn
 	total    atomic.Uint64
@@ -249,7 +253,7 @@ type Backend struct {
 	// fast says the event loops may connect for b (reactor_linux.go): its
 	// rules need no data (use-server, force-persist, ignore-persist at
 	// most), and its servers are literal TCP addresses.
-	fast bool
+	fast atomic.Bool
 
 	// key derives the balancing key of an HTTP request (http.go).
 	key httpKey
@@ -312,17 +316,16 @@ func NewBackend(cfg BackendConfig) (*Backend, error) {
 		s.addr.Store(configAddr(&sc))
 		b.srvs = append(b.srvs, s)
 	}
-	b.fast = b.fastServers()
+	b.list.Store(&b.srvs)
+	b.fast.Store(b.fastServers())
 	return b, nil
 }
 
 // fastServers reports whether an event loop can connect to every server of
 // b itself (a literal TCP address).
 func (b *Backend) fastServers() bool {
-	for _, s := range b.srvs {
-		c, a := &s.cfg, s.addr.Load()
-		if (c.Network != "tcp" && c.Network != "tcp4" && c.Network != "tcp6") ||
-			(!a.fromDst && !a.ip.IsValid()) || a.ip.Zone() != "" {
+	for _, s := range b.Servers() {
+		if !fastServer(s) {
 			return false
 		}
 	}
@@ -349,12 +352,13 @@ func (b *Backend) Name() string { return b.cfg.Name }
 // Config returns the configuration b was built from.
 func (b *Backend) Config() BackendConfig { return b.cfg }
 
-// Servers returns the servers in configuration order.
-func (b *Backend) Servers() []*Server { return b.srvs }
+// Servers returns the servers in configuration order, then those the
+// runtime API added, in the order they were. The slice must not be changed.
+func (b *Backend) Servers() []*Server { return *b.list.Load() }
 
 // Server returns the server called name, or nil.
 func (b *Backend) Server(name string) *Server {
-	for _, s := range b.srvs {
+	for _, s := range b.Servers() {
 		if s.cfg.Name == name {
 			return s
 		}

@@ -352,7 +352,7 @@ func (srv *Server) keepsIdle() bool {
 // CloseIdleConns closes the idle server connections of b's servers (a
 // generation that stops).
 func (b *Backend) CloseIdleConns() {
-	for _, s := range b.srvs {
+	for _, s := range b.Servers() {
 		s.idle.closeAll()
 	}
 }

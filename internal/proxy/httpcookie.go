@@ -313,7 +313,7 @@ func (b *Backend) cookieLine(c *CookieConfig, buf []byte, t *cookieTxn, now time
 		var srv *Server
 		if delim != valBeg && !t.ignore && !t.assigned {
 			id := buf[valBeg:delim]
-			for _, s := range b.srvs {
+			for _, s := range b.Servers() {
 				if s.cfg.Cookie == "" || s.cfg.Cookie != string(id) {
 					continue
 				}

@@ -159,7 +159,7 @@ func (x *rconn) start() {
 		x.end()
 		return
 	}
-	if !be.fast {
+	if !be.fast.Load() {
 		x.handoff(false)
 		return
 	}

@@ -104,7 +104,7 @@ func BackendOf(rb rules.Backend) *Backend {
 // frontend serves connections that may use b.
 func (b *Backend) SetRules(r *rules.Proxy) {
 	b.rules = r
-	b.fast = (r == nil || !r.NeedsContent() && !r.NeedsResponse()) && b.fastServers()
+	b.fast.Store((r == nil || !r.NeedsContent() && !r.NeedsResponse()) && b.fastServers())
 }
 
 // Conn returns the frontend's current number of sessions (fe_conn).
