@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -78,9 +79,13 @@ type httpConn struct {
 	status  int
 	closing bool // the client connection closes after this transaction
 	upload  chan uploadResult
-	lg      setupLog
-	stats   bool // answered by the backend's applet
-	service bool // answered by a use-service rule's applet
+	// uploadStop is set by stopUpload before it wakes the uploader with a
+	// past read deadline: the uploader, which sets its own deadline before
+	// each read, checks it after, so that the wake-up is never overwritten.
+	uploadStop atomic.Bool
+	lg         setupLog
+	stats      bool // answered by the backend's applet
+	service    bool // answered by a use-service rule's applet
 	// Body payload bytes forwarded (Content-Length or until-close bodies;
 	// chunked ones are counted by their scanners), and tunnel bytes, for
 	// the sizes HAProxy logs.
@@ -836,6 +841,7 @@ func (hc *httpConn) sendRequest(be *Backend, forced *Server, mode HTTPConnMode) 
 	tSent := time.Now()
 	if more {
 		hc.upload = make(chan uploadResult, 1)
+		hc.uploadStop.Store(false)
 		go hc.uploadBody(be)
 	}
 	return tSent, true
@@ -870,6 +876,10 @@ func (hc *httpConn) uploadBody(be *Backend) {
 	for {
 		hc.compact()
 		_ = hc.cli.SetReadDeadline(hc.clientDeadline())
+		if hc.uploadStop.Load() {
+			res.term = [2]byte{TermClientAbort, 'D'} // stopUpload: the rest is not read
+			break
+		}
 		lim := len(hc.buf)
 		if req.Framing == http1.Length && int64(lim-hc.w) > left {
 			lim = hc.w + int(left)
@@ -943,6 +953,7 @@ func (hc *httpConn) stopUpload() (whole bool) {
 	if hc.upload == nil {
 		return true
 	}
+	hc.uploadStop.Store(true)
 	_ = hc.cli.SetReadDeadline(time.Unix(1, 0))
 	res := <-hc.upload
 	hc.upload = nil
