@@ -106,6 +106,25 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 		return 1
 	}
 
+	// What lb does about chroot, user, group and daemon itself, and what the systemd unit it
+	// runs in does instead (see planPrivileges); the stats sockets it may not create where
+	// the configuration says. Said once per start or reload: by the first process only.
+	env := currentPrivEnv()
+	privs, err := planPrivileges(cfg, env)
+	if err != nil {
+		return fail(err)
+	}
+	cfg, placed, err := placeStatsSockets(cfg, env)
+	if err != nil {
+		return fail(err)
+	}
+	p.cfg = cfg
+	if child == nil {
+		for _, w := range append(privs.warnings, placed...) {
+			p.log.Warn(w)
+		}
+	}
+
 	// Step 3: global set-up.
 	// One P per event loop (nbthread, else one per CPU) and one more for the runtime's own
 	// work (timers, health checks, the collector). The spare P is what keeps an event loop
@@ -120,7 +139,6 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 	signal.Ignore(syscall.SIGPIPE)
 
 	// The notify socket is opened before any chroot.
-	var err error
 	p.notify, err = systemd.OpenNotifier()
 	if err != nil {
 		p.log.Warn("systemd notify socket unusable", "err", err)
@@ -161,7 +179,7 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 	// A reload started by systemd's ExecReload= (a control process: $MAINPID is set) and -D
 	// both hand everything to a new detached process and exit once it serves.
 	controlReload := child == nil && p.notify.Enabled() && os.Getenv("MAINPID") != "" && len(oldPids) > 0
-	daemon := child == nil && !args.Foreground && (args.Daemon || cfg.Global.Daemon) && !controlReload
+	daemon := child == nil && !args.Foreground && (args.Daemon || cfg.Global.Daemon && !privs.noDaemon) && !controlReload
 	if controlReload || daemon {
 		return p.handOff(controlReload, oldPids, resumeOld)
 	}
@@ -176,7 +194,7 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 		}
 	}
 	// Step 7: chroot, then user and group.
-	if err := dropPrivileges(cfg); err != nil {
+	if err := dropPrivileges(privs); err != nil {
 		resumeOld()
 		return fail(err)
 	}
