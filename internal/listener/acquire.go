@@ -429,7 +429,7 @@ func (s *Set) bindAll(todo []*Entry) error {
 		for {
 			ln, err := Bind(e.Spec)
 			if err == nil {
-				e.Listener, e.origin = ln, Self
+				e.Listener, e.origin, e.boundHere = ln, Self, true
 				break
 			}
 			if !errors.Is(err, syscall.EADDRINUSE) || s.opts.PauseOld == nil {

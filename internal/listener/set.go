@@ -92,6 +92,10 @@ type Entry struct {
 	// fresh is set on sockets ForSuccessor bound for the successor, so that
 	// Discard closes them.
 	fresh bool
+	// boundHere is set on sockets this process bound itself (none was
+	// handed to it): Store replaces, rather than adds to, what systemd's
+	// fd store holds under the name.
+	boundHere bool
 }
 
 // Options tunes Acquire and Inherit.

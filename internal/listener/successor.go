@@ -123,6 +123,13 @@ func (s *Set) Store() {
 		if e.origin != Self || e.Stats != nil {
 			continue
 		}
+		if e.boundHere {
+			// A socket of the same name may be in the store already: an
+			// old process's, when a reload could not take it over (-x
+			// refused). Left there, it would listen on with nobody to
+			// accept, beside this one (SO_REUSEPORT): it goes first.
+			_ = s.opts.FDStore.FDStoreRemove(StoreName(e.Key))
+		}
 		// Export: systemd holds the socket now, so closing it must not unlink a unix path.
 		if err := s.opts.FDStore.FDStore(StoreName(e.Key), e.Listener.Export().File); err != nil {
 			s.opts.logger().Warn("fd store", "listener", e.Key, "err", err)
@@ -147,6 +154,14 @@ func (s *Set) UnstoreDropped() {
 	defer s.mu.Unlock()
 	for _, name := range s.dropped {
 		_ = s.opts.FDStore.FDStoreRemove(name)
+	}
+	// The sockets this reload bound anew (the old process did not hand
+	// them over): the old process's of the same name leave the store
+	// before the new process stores its own (see Store).
+	for _, e := range s.entries {
+		if e.boundHere && e.origin == Self && e.Stats == nil {
+			_ = s.opts.FDStore.FDStoreRemove(StoreName(e.Key))
+		}
 	}
 }
 

@@ -95,6 +95,17 @@ func testIssue14Migrate(t *testing.T, rel nspawn.Release) {
 		t.Errorf("no httplog line through /dev/log in the journal:\n%s", tail(logs, 2000))
 	}
 
+	// Without "expose-fd listeners" a reload cannot take the listeners over: the new process
+	// binds its own, and replaces the old one's in systemd's fd store (left there, it would
+	// listen on with nobody to accept). The requests after the reload all succeed.
+	if out, err := w.reload(); err != nil {
+		t.Fatalf("systemctl reload lb without expose-fd: %v\n%s", err, out)
+	}
+	requireNoFailure(t, "after a reload without expose-fd", w.startLoad(true, "-addr", frontAddr, "-c", "2", "-n", "100").wait())
+	if n := w.show(unitSvc, "NFileDescriptorStore"); n != "1" {
+		t.Errorf("NFileDescriptorStore = %s after a reload that bound its listener anew; want 1", n)
+	}
+
 	// A reload hands the listeners over through the stats socket ExecReload= names (-x
 	// /run/lb/admin.sock), which needs "expose-fd listeners" on that socket's line, as
 	// HAProxy's -x does: the one edit the migration makes for reloads.
