@@ -18,9 +18,6 @@ import (
 // each with HAProxy 2.6's help line, replies and levels.
 //
 // Not installed, so answered as unknown as HAProxy answers a command it lacks:
-//   - "set maxconn frontend" and "set maxconn global": lb's frontend and process limits
-//     are semaphores sized at start, which its event loops pause and resume listeners
-//     on; resizing one while connections hold slots is not done correctly yet.
 //   - "add server" and "del server": a backend's servers, the balancing algorithms'
 //     tables, the health checks and the statistics are built once per generation.
 func registerServerCommands(srv *admin.Server, rt plane.Control, info func() processInfo) {
