@@ -52,13 +52,18 @@ func (p *process) serveGetSocks(c *net.UnixConn) error {
 
 // info is what "show info" says of the process itself.
 func (p *process) info() processInfo {
-	return processInfo{Maxconn: p.cfg.Global.Maxconn, Stopping: p.stopped(), Listeners: p.lns.Count(),
+	maxconn := p.hardMaxconn
+	if maxconn == 0 {
+		maxconn = p.cfg.Global.Maxconn
+	}
+	return processInfo{Maxconn: maxconn, Stopping: p.stopped(), Listeners: p.lns.Count(),
 		Threads: p.cfg.Global.Threads()}
 }
 
 // processInfo is what "show info" shows of the process itself, beside its generation.
 type processInfo struct {
-	// Maxconn is the configuration's global maxconn (0 when unset).
+	// Maxconn is the global maxconn the process started with: configured, -n, or
+	// derived from the limit of open files (0 when unknown).
 	Maxconn int
 	// Stopping is set once a soft or hard stop began.
 	Stopping bool
@@ -150,6 +155,7 @@ func registerCommands(srv *admin.Server, rt plane.Control, info func() processIn
 	registerMapCommands(srv, rt)
 	registerServerCommands(srv, rt, info)
 	registerAddServerCommands(srv, rt)
+	registerMaxconnCommands(srv, rt, info)
 }
 
 // arg returns args[i], "" past the end.

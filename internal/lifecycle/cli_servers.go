@@ -16,11 +16,6 @@ import (
 // registerServerCommands installs the runtime API commands on servers beyond their state
 // and weight (a server's address, check port and maxconn), on counters and on sessions,
 // each with HAProxy 2.6's help line, replies and levels.
-//
-// Not installed, so answered as unknown as HAProxy answers a command it lacks:
-//   - "set maxconn frontend" and "set maxconn global": lb's frontend and process limits
-//     are semaphores sized at start, which its event loops pause and resume listeners
-//     on; resizing one while connections hold slots is not done correctly yet.
 func registerServerCommands(srv *admin.Server, rt plane.Control, info func() processInfo) {
 	oper, adm := admin.LevelOperator, admin.LevelAdmin
 	handle := func(words, help string, lvl admin.Level, run func([]string, io.Writer) error) {

@@ -53,7 +53,7 @@ func infoFields(rt plane.Control, pi processInfo) []infoField {
 		s(7, "Uptime", "MDP", fmtUptime(up)),
 		n(8, "Uptime_sec", "MDP", int64(up.Seconds())),
 		n(13, "Ulimit-n", "CLP", int64(nofile.Cur)),
-		n(15, "Maxconn", "CLP", int64(pi.Maxconn)),
+		n(15, "Maxconn", "CLP", int64(curMaxconn(rt, pi))),
 		n(16, "Hard_maxconn", "CLP", int64(pi.Maxconn)),
 		n(17, "CurrConns", "MGP", int64(rt.Snapshot().Sessions)),
 		n(52, "Stopping", "MGP", stopping),

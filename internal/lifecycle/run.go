@@ -36,6 +36,9 @@ type process struct {
 	notify *systemd.Notifier
 	lns    *listener.Set
 	gen    *plane.Generation
+	// hardMaxconn is the global maxconn the descriptors were counted for
+	// (configured, -n, or derived from the limit of open files).
+	hardMaxconn int
 
 	// state is the lifecycle state. Only the goroutine that runs run, and then loop, reads
 	// or writes it; the others send requests (see loop.go).
@@ -157,6 +160,7 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 	if err != nil {
 		return fail(err)
 	}
+	p.hardMaxconn = plan.Maxconn
 	if plan.Notice != "" && !args.Quiet {
 		p.log.Info(plan.Notice)
 	}

@@ -186,6 +186,9 @@ func (g *Generation) statsSnapshot(st *statsState) *stats.Snapshot {
 	cfg := st.cfg
 	s := &stats.Snapshot{PID: os.Getpid(), Uptime: time.Since(processStart),
 		Sessions: g.eng.ActiveSessions(), Maxconn: cfg.Global.Maxconn}
+	if n, ok := g.eng.Maxconn(); ok {
+		s.Maxconn = n // as the runtime API may have set it
+	}
 	ids := proxyIDs(cfg)
 	for _, px := range cfg.Proxies {
 		if px.Disabled {
@@ -207,6 +210,9 @@ func (g *Generation) statsSnapshot(st *statsState) *stats.Snapshot {
 			wf := st.fronts[px]
 			st.mu.Unlock()
 			if fr := wf.Value(); fr != nil {
+				if n, ok := fr.Maxconn(); ok {
+					f.Limit = n // as the runtime API may have set it
+				}
 				fs := fr.Stats()
 				f.Cur, f.Total, f.BytesIn, f.BytesOut = fs.Cur, fs.Total, fs.BytesIn, fs.BytesOut
 				f.DeniedReq, f.DeniedConn, f.DeniedSess = fs.DeniedReq, fs.DeniedConn, fs.DeniedSess

@@ -305,9 +305,7 @@ func (c *Conn) End() {
 	f, e := c.f, c.f.eng
 	f.cur.Add(-1)
 	e.remove(c)
-	releaseSem(f.sem)
-	releaseSem(e.sem)
-	e.slotFreed()
+	e.putSlots(f)
 }
 
 // RulesStream returns c's rules stream, made now if c has none (a server's

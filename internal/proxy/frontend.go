@@ -45,9 +45,9 @@ type EngineConfig struct {
 // Engine is the shared state of all frontends of one process generation:
 // the global connection limit, the active session registry and drain.
 type Engine struct {
-	cfg EngineConfig
-	log *slog.Logger
-	sem chan struct{} // global maxconn slots; nil when unlimited
+	cfg   EngineConfig
+	log   *slog.Logger
+	slots slots // global maxconn
 	// inspectLimit is how much data content rules inspect at most.
 	inspectLimit int
 
@@ -65,10 +65,13 @@ type Engine struct {
 
 	// rx is the event loops, started by the first frontend served there.
 	rx reactor
-	// pmu guards paused, the loops' listeners waiting for a maxconn slot;
-	// npaused is its length, read without the lock when a slot frees.
+	// pmu guards paused, the loops' listeners waiting for a maxconn slot,
+	// and wake, closed (and replaced) to wake the accept loops waiting for
+	// one. npaused counts them all, read without the lock when a slot
+	// frees; it may count a waiter that left: the next wake-up resets it.
 	pmu     sync.Mutex
 	paused  []*lbind
+	wake    chan struct{}
 	npaused atomic.Int32
 
 	// stopping is set by CloseIdle: HTTP connections close after their
@@ -78,14 +81,13 @@ type Engine struct {
 
 // NewEngine returns an engine with no frontend.
 func NewEngine(cfg EngineConfig) *Engine {
-	e := &Engine{cfg: cfg, log: cfg.Logger, inspectLimit: inspectLimit(cfg.BufSize), conns: make(map[*Conn]struct{}), work: make(chan *Conn)}
+	e := &Engine{cfg: cfg, log: cfg.Logger, inspectLimit: inspectLimit(cfg.BufSize), conns: make(map[*Conn]struct{}), work: make(chan *Conn),
+		wake: make(chan struct{})}
 	noSplice.Store(cfg.NoSplice)
 	if e.log == nil {
 		e.log = slog.Default()
 	}
-	if cfg.Maxconn > 0 {
-		e.sem = make(chan struct{}, cfg.Maxconn)
-	}
+	e.slots.init(cfg.Maxconn)
 	return e
 }
 
@@ -377,10 +379,10 @@ type BindConfig struct {
 
 // Frontend accepts connections on listeners and runs their sessions.
 type Frontend struct {
-	eng *Engine
-	cfg FrontendConfig
-	log *slog.Logger
-	sem chan struct{} // frontend maxconn slots; nil when unlimited
+	eng   *Engine
+	cfg   FrontendConfig
+	log   *slog.Logger
+	slots slots // frontend maxconn
 	// handler is cfg.Handler, or the TCP handler.
 	handler Handler
 
@@ -407,9 +409,7 @@ func (e *Engine) NewFrontend(cfg FrontendConfig) (*Frontend, error) {
 	if f.log == nil {
 		f.log = e.log
 	}
-	if cfg.Maxconn > 0 {
-		f.sem = make(chan struct{}, cfg.Maxconn)
-	}
+	f.slots.init(cfg.Maxconn)
 	return f, nil
 }
 
@@ -570,36 +570,6 @@ func (b *Binding) acceptLoop() {
 	}
 }
 
-// takeSlots takes a frontend and a global maxconn slot, waiting for them;
-// it reports false if the binding was stopped meanwhile.
-func (b *Binding) takeSlots() bool {
-	f, e := b.f, b.f.eng
-	if f.sem != nil {
-		select {
-		case f.sem <- struct{}{}:
-		default:
-			select {
-			case f.sem <- struct{}{}:
-			case <-b.stop:
-				return false
-			}
-		}
-	}
-	if e.sem != nil {
-		select {
-		case e.sem <- struct{}{}:
-		default:
-			select {
-			case e.sem <- struct{}{}:
-			case <-b.stop:
-				releaseSem(f.sem)
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // isResourceError reports whether an accept error means the process ran out
 // of descriptors or memory.
 func isResourceError(err error) bool {
@@ -635,11 +605,5 @@ func (e *Engine) setupWorker(c *Conn) {
 	for {
 		c.serve()
 		c = <-e.work
-	}
-}
-
-func releaseSem(sem chan struct{}) {
-	if sem != nil {
-		<-sem
 	}
 }

@@ -629,16 +629,8 @@ func (e *Engine) pause(lb *lbind) {
 	}
 }
 
-// slotFreed resumes the listeners paused for want of a maxconn slot.
-func (e *Engine) slotFreed() {
-	if e.npaused.Load() == 0 {
-		return
-	}
-	e.pmu.Lock()
-	ps := e.paused
-	e.paused = nil
-	e.npaused.Store(0)
-	e.pmu.Unlock()
+// resume puts back the listeners paused for want of a maxconn slot.
+func resume(ps []*lbind) {
 	for _, lb := range ps {
 		lb.l.post(loopMsg{kind: msgResume, lb: lb})
 	}
@@ -656,34 +648,6 @@ func (e *Engine) unpause(b *Binding) {
 	e.paused = ps
 	e.npaused.Store(int32(len(ps)))
 	e.pmu.Unlock()
-}
-
-// slotsFree reports whether b's frontend and the engine have a maxconn
-// slot free.
-func (b *Binding) slotsFree() bool {
-	f, e := b.f, b.f.eng
-	return (f.sem == nil || len(f.sem) < cap(f.sem)) && (e.sem == nil || len(e.sem) < cap(e.sem))
-}
-
-// trySlots takes a frontend and a global maxconn slot without waiting.
-func (b *Binding) trySlots() bool {
-	f, e := b.f, b.f.eng
-	if f.sem != nil {
-		select {
-		case f.sem <- struct{}{}:
-		default:
-			return false
-		}
-	}
-	if e.sem != nil {
-		select {
-		case e.sem <- struct{}{}:
-		default:
-			releaseSem(f.sem)
-			return false
-		}
-	}
-	return true
 }
 
 // acceptBudget bounds the connections a loop accepts per wake-up, so that
@@ -711,8 +675,7 @@ func (l *loop) accept(lb *lbind) {
 		r, _, errno := unix.RawSyscall6(unix.SYS_ACCEPT4, uintptr(lb.fd), uintptr(unsafe.Pointer(&l.rsa)),
 			uintptr(unsafe.Pointer(&l.rlen)), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
 		if errno != 0 {
-			releaseSem(b.f.sem)
-			releaseSem(b.f.eng.sem)
+			b.f.eng.putSlots(b.f)
 			switch errno {
 			case unix.EAGAIN:
 				return

@@ -15,7 +15,7 @@ func (f *Frontend) serveReactor(*Binding) bool { return false }
 func (b *Binding) stopReactor()                {}
 func (x *rconn) kill()                         {}
 func (x *rconn) closeFDs()                     {}
-func (e *Engine) slotFreed()                   {}
+func resume([]*lbind)                          {}
 
 // Close stops the engine's event loops; there are none here.
 func (e *Engine) Close() {}
