@@ -13,6 +13,9 @@ import (
 // bufSize is the copy buffer size, HAProxy's default tune.bufsize.
 const bufSize = 16384
 
+// noSplice is EngineConfig.NoSplice: splice(2) is not used.
+var noSplice atomic.Bool
+
 // splicedBytes counts the bytes moved by splice(2), for tests and stats.
 var splicedBytes atomic.Int64
 

@@ -5,7 +5,6 @@ import (
 	"net"
 	"os"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -78,9 +77,6 @@ func rawOf(c net.Conn) (rawFD, bool) {
 	}
 	return r, true
 }
-
-// noSplice is EngineConfig.NoSplice: splice(2) is not used.
-var noSplice atomic.Bool
 
 // spliceable reports whether splice(2) may be used between the two conns.
 func spliceable(a, b net.Conn) bool {
