@@ -35,6 +35,8 @@ Commands (lb's runtime API, over the stats socket):
   enable server BE/SRV           take it out of maintenance
   drain server BE/SRV            no new sessions but persistent ones
   ready server BE/SRV            leave drain or maintenance
+  add server BE/SRV ADDR [KW…]   add a server (in maintenance, as HAProxy)
+  del server BE/SRV              delete a server in maintenance
   set weight BE/SRV W[%]         change a server's weight
   get weight BE/SRV
   A change that lb refuses prints its reason and exits 1.

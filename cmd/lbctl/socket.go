@@ -45,8 +45,12 @@ type errReply string
 
 func (e errReply) Error() string { return string(e) }
 
+// changeOK are the replies of the changes that do not answer with an empty
+// line on success.
+var changeOK = map[string]bool{"New server registered.": true, "Server deleted.": true}
+
 // sockCommand maps lbctl's words to a runtime API line; change says the
-// reply is empty on success.
+// reply is empty (or one of changeOK) on success.
 func sockCommand(args []string) (line string, change bool, err error) {
 	need := func(n int) error {
 		if len(args) != n {
@@ -74,6 +78,16 @@ func sockCommand(args []string) (line string, change bool, err error) {
 			return "set server " + args[2] + " state ready", true, nil
 		}
 		return args[0] + " server " + args[2], true, nil
+	case "add server":
+		if len(args) < 4 {
+			return "", false, errors.New(`"add server" takes BE/SRV ADDR[:PORT] [keywords]`)
+		}
+		return strings.Join(args, " "), true, nil
+	case "del server":
+		if err := need(3); err != nil {
+			return "", false, err
+		}
+		return "del server " + args[2], true, nil
 	case "set weight":
 		if err := need(4); err != nil {
 			return "", false, err
@@ -103,7 +117,7 @@ func runSocket(path string, timeout time.Duration, asJSON bool, args []string, s
 		return 1
 	}
 	if change {
-		if strings.TrimSpace(reply) != "" {
+		if r := strings.TrimSpace(reply); r != "" && !changeOK[r] {
 			fmt.Fprintf(stderr, "lbctl: %s: %s\n", line, strings.TrimSpace(reply))
 			return 1
 		}

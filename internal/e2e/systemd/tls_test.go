@@ -119,8 +119,9 @@ func scenarioTLSRenewal(w *world) {
 	}
 }
 
-// (i) Operator changes made with lbctl over the runtime API (maintenance, a weight) survive
-// `systemctl reload` and `systemctl restart`: the state travels with the listeners.
+// (i) Operator changes made with lbctl over the runtime API (maintenance, a weight, an added
+// server) survive `systemctl reload` and `systemctl restart`: the state travels with the
+// listeners.
 func scenarioRuntimeChangesSurvive(w *world) {
 	t := w.t
 	w.run("systemctl", "stop", unitSvc)
@@ -128,7 +129,11 @@ func scenarioRuntimeChangesSurvive(w *world) {
 	w.ensureSocketService()
 	w.run("lbctl", "disable", "server", "app/a")
 	w.run("lbctl", "set", "weight", "app/b", "7")
+	w.run("lbctl", "add", "server", "app/c", "127.0.0.1:9002", "weight", "3")
+	w.run("lbctl", "enable", "server", "app/c")
 	defer func() {
+		w.run("lbctl", "disable", "server", "app/c")
+		w.run("lbctl", "del", "server", "app/c")
 		w.run("lbctl", "enable", "server", "app/a")
 		w.run("lbctl", "set", "weight", "app/b", "1")
 	}()
@@ -136,12 +141,15 @@ func scenarioRuntimeChangesSurvive(w *world) {
 		t.Helper()
 		out := w.run("lbctl", "--json", "show", "servers", "app")
 		var servers []map[string]string
-		if err := json.Unmarshal([]byte(out), &servers); err != nil || len(servers) != 2 {
+		if err := json.Unmarshal([]byte(out), &servers); err != nil || len(servers) != 3 {
 			t.Fatalf("%s: lbctl show servers: %v\n%s", when, err, out)
 		}
-		if a, b := servers[0], servers[1]; a["srv_admin_state"] != "1" || b["srv_uweight"] != "7" {
-			t.Errorf("%s: a admin %q (want 1), b weight %q (want 7)", when, a["srv_admin_state"], b["srv_uweight"])
+		a, b, c := servers[0], servers[1], servers[2]
+		if a["srv_admin_state"] != "1" || b["srv_uweight"] != "7" || c["srv_name"] != "c" || c["srv_admin_state"] != "0" || c["srv_uweight"] != "3" {
+			t.Errorf("%s: a admin %q (want 1), b weight %q (want 7), added %q admin %q weight %q (want c 0 3)",
+				when, a["srv_admin_state"], b["srv_uweight"], c["srv_name"], c["srv_admin_state"], c["srv_uweight"])
 		}
+		requireNoFailure(t, when, w.startLoad(true, "-addr", frontAddr, "-c", "2", "-n", "30").wait())
 	}
 	check("before")
 	if out, err := w.reload(); err != nil {
