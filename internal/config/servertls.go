@@ -230,18 +230,12 @@ func (l *loader) buildServerTLS(p *Proxy, s *Server) {
 		ciphers = g.SSLDefaultServer.Ciphers
 	}
 	if ciphers != "" && min < tls.VersionTLS13 {
-		ids, missing, err := tlsconf.CipherList(ciphers)
-		var ce *tlsconf.CipherError
-		switch {
-		case errors.As(err, &ce):
-			fail("'ciphers' : '%s' is not supported by lb yet (lb reads lists of OpenSSL suite names)", ce.Element)
+		// The same reading of OpenSSL's cipher strings as bind lines' (keywords,
+		// "!", "-", "+", aliases, over the suites crypto/tls implements).
+		ids, err := tlsconf.Ciphers(ciphers)
+		if err != nil {
+			fail("unable to set SSL cipher list to '%s'.", ciphers) // HAProxy's words
 			return
-		case err != nil:
-			fail("unable to set SSL cipher list to '%s'.", ciphers)
-			return
-		}
-		if len(missing) > 0 {
-			l.warn(s.Pos, "%s'ciphers' : lb's TLS library does not implement %s, left out of the list.", who, quoteList(missing))
 		}
 		o.CipherSuites = ids
 	}

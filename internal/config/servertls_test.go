@@ -3,9 +3,12 @@ package config
 import (
 	"crypto/tls"
 	"crypto/x509/pkix"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"lb/internal/tlsconf"
 	"lb/internal/tlsconf/tlstest"
 )
 
@@ -121,7 +124,7 @@ func TestServerTLS(t *testing.T) {
 		{"all disabled", "", "server s 127.0.0.1:443 ssl verify none force-sslv3", "proxy 'b': all SSL/TLS versions are disabled for server 's'."},
 		{"hole", "", "server s 127.0.0.1:443 ssl verify none no-tlsv11", "t.cfg:10: 'server b/s' : proxy 'b': SSL/TLS versions range not contiguous for server 's'. Hole find for TLSv1.1."},
 		{"no-tlsv1x on default-server", "", "default-server no-tlsv12", "'no-tlsv12' option is not accepted in default-server sections."},
-		{"cipher keyword", "", "server s 127.0.0.1:443 ssl verify none ciphers HIGH:!aNULL", "'ciphers' : 'HIGH' is not supported by lb yet"},
+		{"cipher seclevel", "", "server s 127.0.0.1:443 ssl verify none ciphers HIGH:@SECLEVEL=2", "unable to set SSL cipher list to 'HIGH:@SECLEVEL=2'."},
 		{"no cipher", "", "server s 127.0.0.1:443 ssl verify none ciphers FOO-BAR", "unable to set SSL cipher list to 'FOO-BAR'."},
 		{"some TLS 1.3 suites", "", "server s 127.0.0.1:443 ssl verify none ciphersuites TLS_AES_128_GCM_SHA256", "'ciphersuites TLS_AES_128_GCM_SHA256' is not supported by lb yet"},
 		{"npn", "", "server s 127.0.0.1:443 ssl verify none npn http/1.1", "'npn' is not supported by lb yet"},
@@ -143,4 +146,28 @@ func TestServerTLS(t *testing.T) {
 			t.Errorf("got %v", diags)
 		}
 	})
+}
+
+// TestServerCiphersOpenSSLSyntax: a server's "ciphers" reads OpenSSL's cipher strings as bind
+// lines do: keywords and operators select among the suites crypto/tls implements.
+func TestServerCiphersOpenSSLSyntax(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.cfg")
+	text := "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n" +
+		"backend b\n    server s 127.0.0.1:443 ssl verify none ciphers ECDHE+AESGCM:!aNULL ssl-max-ver TLSv1.2\n"
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, diags := Load([]string{path}, Options{})
+	if ExitCode(cfg, diags) == 1 {
+		t.Fatalf("refused: %v", diags)
+	}
+	ids := cfg.Backends()[0].Servers[0].TLS.Config.CipherSuites
+	if len(ids) == 0 {
+		t.Fatal("no suite")
+	}
+	for _, id := range ids {
+		if n := tlsconf.CipherName(id); !strings.HasPrefix(n, "ECDHE-") || !strings.Contains(n, "GCM") {
+			t.Errorf("suite %s selected by ECDHE+AESGCM", n)
+		}
+	}
 }

@@ -112,30 +112,6 @@ func (e *CipherError) Error() string {
 // ErrNoCipher is a cipher list of which no suite is left.
 var ErrNoCipher = errors.New("no cipher suite left")
 
-// CipherList maps the TLS 1.0–1.2 suites of an OpenSSL cipher list made of
-// suite names ("ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256")
-// to crypto/tls's ids, in order. Names crypto/tls does not implement
-// (DHE-…, CAMELLIA…) or OpenSSL does not know are left out as OpenSSL
-// leaves out names it does not know, and returned in missing: what is
-// negotiated is then one of the named suites still. Any other element is a
-// *CipherError; a list of which nothing is left is ErrNoCipher.
-func CipherList(s string) (ids []uint16, missing []string, err error) {
-	for _, el := range splitList(s) {
-		if id, tls13, ok := CipherID(el); ok && !tls13 {
-			ids = append(ids, id)
-			continue
-		}
-		if !isSuiteName(el) {
-			return nil, nil, &CipherError{Element: el}
-		}
-		missing = append(missing, el)
-	}
-	if len(ids) == 0 {
-		return nil, missing, ErrNoCipher
-	}
-	return ids, missing, nil
-}
-
 // CipherSuites13 reads a TLS 1.3 suite list ("ciphersuites"). all is true
 // when it names every TLS 1.3 suite crypto/tls implements, which is what
 // crypto/tls offers whatever its configuration: crypto/tls does not let

@@ -3,7 +3,6 @@ package tlsconf_test
 import (
 	"crypto/tls"
 	"crypto/x509/pkix"
-	"errors"
 	"net"
 	"strings"
 	"testing"
@@ -41,30 +40,6 @@ func TestMethodsRange(t *testing.T) {
 		if r != c.want {
 			t.Errorf("%s: got %+v, want %+v", c.name, r, c.want)
 		}
-	}
-}
-
-func TestCipherList(t *testing.T) {
-	ids, missing, err := tlsconf.CipherList("ECDHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES128-GCM-SHA256,ECDHE-ECDSA-AES256-GCM-SHA384")
-	if err != nil || len(ids) != 2 || ids[0] != tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 ||
-		ids[1] != tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 || len(missing) != 1 {
-		t.Errorf("got %v %v %v", ids, missing, err)
-	}
-	var ce *tlsconf.CipherError
-	for _, s := range []string{"HIGH", "ECDHE+AESGCM", "ECDHE-RSA-AES128-GCM-SHA256:!aNULL", "@STRENGTH", "PROFILE=SYSTEM"} {
-		if _, _, err := tlsconf.CipherList(s); !errors.As(err, &ce) {
-			t.Errorf("%q: got %v, want a CipherError", s, err)
-		}
-	}
-	if _, _, err := tlsconf.CipherList("FOO-BAR"); err != tlsconf.ErrNoCipher {
-		t.Errorf("FOO-BAR: %v", err)
-	}
-	all, _, err := tlsconf.CipherSuites13("TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384:TLS_AES_128_CCM_SHA256")
-	if !all || err != nil {
-		t.Errorf("all three: %v %v", all, err)
-	}
-	if all, _, err := tlsconf.CipherSuites13("TLS_AES_128_GCM_SHA256"); all || err != nil {
-		t.Errorf("one: %v %v", all, err)
 	}
 }
 
