@@ -370,6 +370,7 @@ func (c *Conn) connRules() bool {
 	st := c.newStream()
 	if fr.TCPConnection(st) == rules.Reject {
 		f.deniedConn.Add(1)
+		f.uncountSess()
 		c.silent = true
 		return false
 	}

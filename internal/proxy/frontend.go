@@ -22,6 +22,12 @@ type EngineConfig struct {
 	// Maxconn is the global maxconn shared by all frontends: no listener
 	// accepts while that many sessions are active. 0 means unlimited.
 	Maxconn int
+	// MaxConnRate and MaxSessRate limit the connections the process
+	// accepts per second and the sessions it starts per second (a session
+	// is a connection that passed the tcp-request connection rules, as in
+	// HAProxy); 0 means unlimited. At the limit listeners stop accepting
+	// until the rate allows one more, and clients wait in the backlog.
+	MaxConnRate, MaxSessRate int
 	// Logger receives the data plane's own messages; nil means
 	// slog.Default().
 	Logger *slog.Logger
@@ -48,6 +54,11 @@ type Engine struct {
 	cfg   EngineConfig
 	log   *slog.Logger
 	slots slots // global maxconn
+	// connRate and sessRate are maxconnrate and maxsessrate; rated is set
+	// while any accept rate limit is, ratedFronts counting the frontends'.
+	connRate, sessRate freqCtr
+	rated              atomic.Bool
+	ratedFronts        atomic.Int32
 	// inspectLimit is how much data content rules inspect at most.
 	inspectLimit int
 
@@ -88,6 +99,9 @@ func NewEngine(cfg EngineConfig) *Engine {
 		e.log = slog.Default()
 	}
 	e.slots.init(cfg.Maxconn)
+	e.connRate.set(cfg.MaxConnRate)
+	e.sessRate.set(cfg.MaxSessRate)
+	e.updateRated()
 	return e
 }
 
@@ -322,6 +336,9 @@ type FrontendConfig struct {
 	// are active (pending connections wait in the kernel backlog); 0 means
 	// unlimited.
 	Maxconn int
+	// RateLimitSessions limits the sessions this frontend starts per
+	// second ("rate-limit sessions"); 0 means unlimited.
+	RateLimitSessions int
 	// TimeoutClient is the inactivity timeout on the client side, also the
 	// PROXY header wait; 0 means none.
 	TimeoutClient time.Duration
@@ -383,6 +400,8 @@ type Frontend struct {
 	cfg   FrontendConfig
 	log   *slog.Logger
 	slots slots // frontend maxconn
+	// sessRate is "rate-limit sessions".
+	sessRate freqCtr
 	// handler is cfg.Handler, or the TCP handler.
 	handler Handler
 
@@ -410,6 +429,11 @@ func (e *Engine) NewFrontend(cfg FrontendConfig) (*Frontend, error) {
 		f.log = e.log
 	}
 	f.slots.init(cfg.Maxconn)
+	if cfg.RateLimitSessions > 0 {
+		f.sessRate.set(cfg.RateLimitSessions)
+		e.ratedFronts.Add(1)
+		e.updateRated()
+	}
 	return f, nil
 }
 
@@ -552,10 +576,13 @@ func (b *Binding) acceptLoop() {
 		// listeners. At most one accepted connection per listener waits
 		// here. Frontend first: a full frontend must not sit on a
 		// global slot.
-		if !b.takeSlots() {
+		// At an accept rate limit this connection waits for the rate
+		// to allow it, and this loop accepts no other meanwhile.
+		if !b.waitRate() || !b.takeSlots() {
 			_ = c.Close() // stopped while waiting: nobody will serve it
 			return
 		}
+		b.countAccept()
 		// Registered here, before the set-up runs on another goroutine, so that Wait never
 		// returns while an accepted connection is not yet counted (a process exiting then
 		// would reset it).

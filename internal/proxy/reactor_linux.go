@@ -662,6 +662,14 @@ func (l *loop) accept(lb *lbind) {
 		return
 	}
 	for i := 0; i < acceptBudget; i++ {
+		if d := b.rateWait(); d > 0 {
+			// At an accept rate limit the listener leaves the epoll set
+			// until the rate allows one more connection.
+			l.unwatch(lb)
+			lb.paused = true
+			l.lbTimers = append(l.lbTimers, lbTimer{at: l.now + int64(d), lb: lb})
+			return
+		}
 		if !b.trySlots() {
 			// At the limit, the listener leaves the epoll set and further
 			// clients wait in the kernel's backlog, as behind HAProxy's
@@ -700,6 +708,7 @@ func (l *loop) accept(lb *lbind) {
 			return
 		}
 		lb.warned = false
+		b.countAccept()
 		// A loop with fewer connections takes this one, so that they
 		// spread over the threads even when one loop wins every wake-up
 		// of the listener (a burst of clients).
