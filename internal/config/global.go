@@ -47,6 +47,8 @@ func init() {
 		"noreuseport":                    {fn: gFlag(func(g *Global) { g.NoReusePort = true })},
 		"nosplice":                       {fn: gFlag(func(g *Global) { g.NoSplice = true })},
 		"expose-experimental-directives": {fn: gFlag(func(g *Global) { g.ExposeExperimental = true })},
+		"maxconnrate":                    {fn: gRate(func(g *Global) *int { return &g.MaxConnRate })},
+		"maxsessrate":                    {fn: gRate(func(g *Global) *int { return &g.MaxSessRate })},
 		"maxconn": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
 			if err := tooMany(args, 2); err != nil {
 				return err
@@ -265,7 +267,7 @@ func init() {
 		"httpclient.resolvers.prefer", "httpclient.ssl.ca-file", "httpclient.ssl.verify",
 		"insecure-fork-wanted", "insecure-setuid-wanted", "issuers-chain-path", "localpeer", "lua-load",
 		"lua-load-per-thread", "lua-prepend-path", "max-spread-checks", "maxcompcpuusage", "maxcomprate",
-		"maxconnrate", "maxsessrate", "maxsslconn", "maxsslrate", "maxzlibmem",
+		"maxsslconn", "maxsslrate", "maxzlibmem",
 		"pp2-never-send-local", "set-dumpable", "set-var", "set-var-fmt", "ssl-dh-param-file",
 		"ssl-engine", "ssl-load-extra-del-ext", "ssl-load-extra-files", "ssl-mode-async",
 		"ssl-propquery", "ssl-provider", "ssl-provider-path", "ssl-skip-self-issued-ca", "strict-limits",
@@ -747,4 +749,32 @@ func atol(s string) int {
 		return -n
 	}
 	return n
+}
+
+// gRate parses "maxconnrate" and "maxsessrate" as HAProxy 2.6 does: once, one
+// integer read with atol.
+func gRate(field func(*Global) *int) func(l *loader, g *Global, pos Pos, args []string) error {
+	return func(l *loader, g *Global, pos Pos, args []string) error {
+		if err := tooMany(args, 2); err != nil {
+			return err
+		}
+		dst := field(g)
+		if *dst != 0 {
+			return fmt.Errorf("'%s' already specified. Continuing.", args[0])
+		}
+		if len(args) < 2 || args[1] == "" {
+			return fmt.Errorf("'%s' expects an integer argument.", args[0])
+		}
+		n, err := parseInt(args[1])
+		if err != nil {
+			n = atol(args[1])
+			l.warn(pos, "'%s' : '%s' is not a number, read as %d like HAProxy does.", args[0], args[1], n)
+		}
+		if n < 0 {
+			l.warn(pos, "'%s' : negative value '%s' ignored.", args[0], args[1])
+			n = 0
+		}
+		*dst = n
+		return nil
+	}
 }

@@ -54,6 +54,7 @@ func init() {
 		"id":                          {cap: both, fn: func(c *pctx) error { return c.intArg(&c.p.ID, 1) }},
 		"description":                 {cap: both, fn: func(c *pctx) error { c.p.Description = strings.Join(c.args[1:], " "); return nil }},
 		"maxconn":                     {cap: fe, def: true, fn: func(c *pctx) error { return c.intArg(&c.p.Maxconn, 0) }},
+		"rate-limit":                  {cap: fe, def: true, fn: (*pctx).rateLimit},
 		"backlog":                     {cap: fe, def: true, fn: func(c *pctx) error { return c.intArg(&c.p.Backlog, 0) }},
 		"retries":                     {cap: be, def: true, fn: func(c *pctx) error { return c.intArg(&c.p.Retries, 0) }},
 		"retry-on":                    {cap: be, def: true, fn: kwRetryOn},
@@ -170,7 +171,6 @@ func init() {
 		"server-template":       unsupported(be, false),
 		"fullconn":              unsupported(be, true),
 		"dispatch":              unsupported(be, false),
-		"rate-limit":            unsupported(fe, true),
 		"log-format-sd":         unsupported(fe, true),
 		"error-log-format":      unsupported(fe, true),
 		"log-tag":               unsupported(both, true),
@@ -1966,4 +1966,41 @@ func kwServerStateFileName(c *pctx) error {
 		c.p.ServerStateFileName = c.args[1]
 	}
 	return nil
+}
+
+// rateLimit parses "rate-limit sessions <n>", with HAProxy 2.6's errors.
+func (c *pctx) rateLimit() error {
+	a := c.args
+	if len(a) < 2 || a[1] != "sessions" {
+		return fmt.Errorf("'%s' only supports 'sessions' (got '%s')", a[0], arg1(a, 1))
+	}
+	if len(a) < 3 || a[2] == "" {
+		return fmt.Errorf("'%s %s' expects expects an integer value (in sessions/second)", a[0], a[1])
+	}
+	s := a[2]
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return fmt.Errorf("'%s %s' : unexpected character '%c' in integer value '%s'", a[0], a[1], s[i], a[2])
+		}
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || neg {
+		// HAProxy stores a negative or huge value as a limit no rate reaches.
+		c.l.warn(c.pos, "'%s %s' : value '%s' read as no limit.", a[0], a[1], a[2])
+		n = 0
+	}
+	c.p.RateLimitSessions = n
+	return nil
+}
+
+// arg1 returns a[i], or "" when there is none.
+func arg1(a []string, i int) string {
+	if i < len(a) {
+		return a[i]
+	}
+	return ""
 }

@@ -205,6 +205,9 @@ type Global struct {
 	// Maxconn is the process-wide connection limit; 0 = derived from
 	// ulimit-n as HAProxy does.
 	Maxconn int
+	// MaxConnRate and MaxSessRate ("maxconnrate", "maxsessrate") limit the
+	// connections and sessions the process accepts per second; 0 = none.
+	MaxConnRate, MaxSessRate int
 	// Nbthread is the number of worker threads; 0 = one per CPU.
 	Nbthread int
 	// UlimitN is "ulimit-n"; 0 = computed from maxconn.
@@ -430,6 +433,9 @@ type Proxy struct {
 	// Maxconn is the frontend connection limit; 0 means HAProxy's default
 	// (the -N value, else the global maxconn).
 	Maxconn int
+	// RateLimitSessions is "rate-limit sessions": the sessions the frontend
+	// starts per second at most; 0 = none.
+	RateLimitSessions int
 	// Backlog is the proxy-level listen backlog (0 = maxconn).
 	Backlog int
 	// Timeouts are the proxy timeouts.

@@ -30,7 +30,7 @@ func Start(cfg *config.Config, lns []Listener, opts Options) (*Generation, error
 		g.logs, g.ownLogs = NewLogs(&cfg.Global, g.log), true
 	}
 	threads := cfg.Global.Threads()
-	g.eng = proxy.NewEngine(proxy.EngineConfig{Maxconn: maxconn, Logger: g.log, BufSize: cfg.Global.TuneBufsize,
+	g.eng = proxy.NewEngine(proxy.EngineConfig{Maxconn: maxconn, MaxConnRate: cfg.Global.MaxConnRate, MaxSessRate: cfg.Global.MaxSessRate, Logger: g.log, BufSize: cfg.Global.TuneBufsize,
 		Threads: threads, CPUs: cfg.Global.ThreadCPUs(threads), NoSplice: cfg.Global.NoSplice || opts.NoSplice})
 	g.ticketKeys = opts.TicketKeys
 	g.ropt = ruleOptions(cfg)
@@ -102,14 +102,15 @@ func (g *Generation) startFrontends(cfg *config.Config, lns []Listener, proxyMax
 			return errs[0]
 		}
 		fc := proxy.FrontendConfig{
-			Name:             fe.Name,
-			Maxconn:          fe.Maxconn,
-			TimeoutClient:    fe.Timeouts.Client,
-			TimeoutClientFin: fe.Timeouts.ClientFin,
-			Backend:          g.router(fe),
-			Rules:            feRules[fe],
-			Log:              logger.forFrontend(fe, fmts),
-			ClientKeepAlive:  fe.Options["clitcpka"] || fe.Options["tcpka"],
+			Name:              fe.Name,
+			Maxconn:           fe.Maxconn,
+			RateLimitSessions: fe.RateLimitSessions,
+			TimeoutClient:     fe.Timeouts.Client,
+			TimeoutClientFin:  fe.Timeouts.ClientFin,
+			Backend:           g.router(fe),
+			Rules:             feRules[fe],
+			Log:               logger.forFrontend(fe, fmts),
+			ClientKeepAlive:   fe.Options["clitcpka"] || fe.Options["tcpka"],
 		}
 		fc.LogStream = fc.Log != nil && fmts.samples()
 		if fe.Mode == config.ModeHTTP {
