@@ -156,6 +156,7 @@ func registerCommands(srv *admin.Server, rt plane.Control, info func() processIn
 	registerServerCommands(srv, rt, info)
 	registerAddServerCommands(srv, rt)
 	registerMaxconnCommands(srv, rt, info)
+	registerRateCommands(srv, rt)
 }
 
 // arg returns args[i], "" past the end.

@@ -12,9 +12,6 @@ import (
 // registerMaxconnCommands installs "set maxconn frontend" and "set maxconn global", with
 // HAProxy 2.6's help lines, replies and level. Their values are read as C's atoi reads
 // them: "x" is 0, "5x" is 5.
-//
-// "set rate-limit" is not installed, so answered as unknown: lb has no connection or
-// session rate limit ("maxconnrate", "maxsessrate") to change.
 func registerMaxconnCommands(srv *admin.Server, rt plane.Control, info func() processInfo) {
 	handle := func(words, help string, run func([]string, io.Writer) error) {
 		srv.Handle(admin.Command{Words: strings.Fields(words), Help: help, Level: admin.LevelAdmin, Run: run})

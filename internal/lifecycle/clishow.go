@@ -56,6 +56,8 @@ func infoFields(rt plane.Control, pi processInfo) []infoField {
 		n(15, "Maxconn", "CLP", int64(curMaxconn(rt, pi))),
 		n(16, "Hard_maxconn", "CLP", int64(pi.Maxconn)),
 		n(17, "CurrConns", "MGP", int64(rt.Snapshot().Sessions)),
+		n(27, "ConnRateLimit", "CLP", int64(rt.ConnRateLimit())),
+		n(30, "SessRateLimit", "CLP", int64(rt.SessRateLimit())),
 		n(52, "Stopping", "MGP", stopping),
 		n(55, "Listeners", "MGP", int64(pi.Listeners)),
 		n(70, "Start_time_sec", "MDP", startTime.Unix()),
