@@ -198,6 +198,21 @@ var runtimeCases = []struct{ sock, cmd string }{
 	{"admin", "set maxconn global 50"},
 	{"admin", "set maxconn global 0"},
 	{"oper", "set maxconn global 5"},
+	{"admin", "set rate-limit"},
+	{"admin", "set rate-limit foo 5"},
+	{"admin", "set rate-limit connections"},
+	{"admin", "set rate-limit connections foo 5"},
+	{"admin", "set rate-limit connections global"},
+	{"admin", "set rate-limit connections global -1"},
+	{"admin", "set rate-limit connections global x"},
+	{"admin", "set rate-limit connections global 5x"},
+	{"admin", "set rate-limit sessions"},
+	{"admin", "set rate-limit sessions global"},
+	{"admin", "set rate-limit sessions global -3"},
+	{"admin", "set rate-limit sessions global 9"},
+	{"oper", "set rate-limit sessions global 5"},
+	{"admin", "set rate-limit sessions global 0"},
+	{"admin", "set rate-limit connections global 0"},
 }
 
 // maskReply hides what differs between lb and HAProxy by nature.
