@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -148,22 +146,9 @@ listen app
 	}
 	check("before", "s1 0 1, s2 0 3")
 
-	n := newNotifySocket(t)
-	next := startLBNotify(t, n, "-db", "-f", cfg, "-x", sock, "-sf", strconv.Itoa(old.pid()))
-	n.waitFor(t, "READY=1", 15*time.Second)
-	if code := old.wait(15 * time.Second); code != 0 {
-		t.Errorf("old process exit code %d", code)
-	}
+	next, n := reloadSfX(t, old, cfg, sock)
 	check("after a -sf -x reload", "s1 0 1, s2 0 3")
 
-	next.signal(syscall.SIGUSR2)
-	child := mainPid(n.waitFor(t, "MAINPID=", 15*time.Second))
-	if child == 0 || child == next.pid() {
-		t.Fatalf("MAINPID=%d after SIGUSR2 (old %d)", child, next.pid())
-	}
-	t.Cleanup(func() { syscall.Kill(child, syscall.SIGTERM) })
-	if code := next.wait(15 * time.Second); code != 0 {
-		t.Errorf("process reloaded by SIGUSR2: exit code %d", code)
-	}
+	reloadUSR2(t, next, n)
 	check("after SIGUSR2", "s1 0 1, s2 0 3")
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -328,3 +329,33 @@ func askName(addr string) (string, error) {
 }
 
 func mustAddrPort(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
+// reloadSfX reloads old as an init script does: a new lb on cfg takes the listeners (and
+// what travels with them) over the stats socket sock (-x) and tells old to finish (-sf). It
+// returns the new process, ready, once old exited, and the notify socket it reports to.
+func reloadSfX(t *testing.T, old *lbProc, cfg, sock string) (*lbProc, *notifySocket) {
+	t.Helper()
+	n := newNotifySocket(t)
+	next := startLBNotify(t, n, "-db", "-f", cfg, "-x", sock, "-sf", strconv.Itoa(old.pid()))
+	n.waitFor(t, "READY=1", 15*time.Second)
+	if code := old.wait(15 * time.Second); code != 0 {
+		t.Errorf("old process exit code %d", code)
+	}
+	return next, n
+}
+
+// reloadUSR2 reloads p (reporting to n) from inside with SIGUSR2 and returns the pid of the
+// child generation that took over, once p exited; the child is stopped at the test's end.
+func reloadUSR2(t *testing.T, p *lbProc, n *notifySocket) int {
+	t.Helper()
+	p.signal(syscall.SIGUSR2)
+	child := mainPid(n.waitFor(t, "MAINPID=", 15*time.Second))
+	if child == 0 || child == p.pid() {
+		t.Fatalf("MAINPID=%d after SIGUSR2 (old %d)", child, p.pid())
+	}
+	t.Cleanup(func() { syscall.Kill(child, syscall.SIGTERM) })
+	if code := p.wait(15 * time.Second); code != 0 {
+		t.Errorf("process reloaded by SIGUSR2: exit code %d", code)
+	}
+	return child
+}

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -105,24 +104,11 @@ listen app
 	if err := os.Remove(state); err != nil {
 		t.Fatal(err)
 	}
-	n := newNotifySocket(t)
-	next := startLBNotify(t, n, "-db", "-f", cfg, "-x", sock, "-sf", strconv.Itoa(old.pid()))
-	n.waitFor(t, "READY=1", 15*time.Second)
-	if code := old.wait(15 * time.Second); code != 0 {
-		t.Errorf("old process exit code %d", code)
-	}
+	next, n := reloadSfX(t, old, cfg, sock)
 	next.waitOutput("Can't open global server state file", 5*time.Second)
 	check("after a -sf -x reload")
 
-	next.signal(syscall.SIGUSR2)
-	child := mainPid(n.waitFor(t, "MAINPID=", 15*time.Second))
-	if child == 0 || child == next.pid() {
-		t.Fatalf("MAINPID=%d after SIGUSR2 (old %d)", child, next.pid())
-	}
-	t.Cleanup(func() { syscall.Kill(child, syscall.SIGTERM) })
-	if code := next.wait(15 * time.Second); code != 0 {
-		t.Errorf("process reloaded by SIGUSR2: exit code %d", code)
-	}
+	child := reloadUSR2(t, next, n)
 	check("after SIGUSR2")
 
 	// The control: a process started afresh has the configuration's state.
@@ -305,23 +291,10 @@ listen app
 	cmd("set weight app/s2 7")
 	check("before", "s1 1 1, s2 0 7, s3 0 1", "s1")
 
-	n := newNotifySocket(t)
-	next := startLBNotify(t, n, "-db", "-f", cfg, "-x", sock, "-sf", strconv.Itoa(old.pid()))
-	n.waitFor(t, "READY=1", 15*time.Second)
-	if code := old.wait(15 * time.Second); code != 0 {
-		t.Errorf("old process exit code %d", code)
-	}
+	next, n := reloadSfX(t, old, cfg, sock)
 	check("after a -sf -x reload", "s1 1 1, s2 0 7, s3 0 1", "s1")
 
 	cmd("set server app/s3 state drain")
-	next.signal(syscall.SIGUSR2)
-	child := mainPid(n.waitFor(t, "MAINPID=", 15*time.Second))
-	if child == 0 || child == next.pid() {
-		t.Fatalf("MAINPID=%d after SIGUSR2 (old %d)", child, next.pid())
-	}
-	t.Cleanup(func() { syscall.Kill(child, syscall.SIGTERM) })
-	if code := next.wait(15 * time.Second); code != 0 {
-		t.Errorf("process reloaded by SIGUSR2: exit code %d", code)
-	}
+	reloadUSR2(t, next, n)
 	check("after SIGUSR2", "s1 1 1, s2 0 7, s3 8 1", "s1", "s3")
 }

@@ -132,24 +132,11 @@ listen app
 	check("second connection to the same process", true)
 
 	// A reload by -sf -x: the new process fetches the listeners and the keys.
-	n := newNotifySocket(t)
-	next := startLBNotify(t, n, "-db", "-f", cfg, "-x", sock, "-sf", strconv.Itoa(old.pid()))
-	n.waitFor(t, "READY=1", 15*time.Second)
-	if code := old.wait(15 * time.Second); code != 0 {
-		t.Errorf("old process exit code %d", code)
-	}
+	next, n := reloadSfX(t, old, cfg, sock)
 	check("after a -sf -x reload", true)
 
 	// SIGUSR2: the child generation inherits them with the listeners.
-	next.signal(syscall.SIGUSR2)
-	child := mainPid(n.waitFor(t, "MAINPID=", 15*time.Second))
-	if child == 0 || child == next.pid() {
-		t.Fatalf("MAINPID=%d after SIGUSR2 (old %d)", child, next.pid())
-	}
-	t.Cleanup(func() { syscall.Kill(child, syscall.SIGTERM) })
-	if code := next.wait(15 * time.Second); code != 0 {
-		t.Errorf("process reloaded by SIGUSR2: exit code %d", code)
-	}
+	child := reloadUSR2(t, next, n)
 	check("after SIGUSR2", true)
 
 	// The control: stop the lineage, start afresh without a handover.
