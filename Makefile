@@ -76,6 +76,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzURLParam$$' -fuzztime $(FUZZTIME) ./internal/rules/
 	$(GO) test -run '^$$' -fuzz '^FuzzCookie$$' -fuzztime $(FUZZTIME) ./internal/rules/
 	$(GO) test -run '^$$' -fuzz '^FuzzCookieHeader$$' -fuzztime $(FUZZTIME) ./internal/proxy/
+	$(GO) test -run '^$$' -fuzz '^FuzzExec$$' -fuzztime $(FUZZTIME) ./internal/admin/
+	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./internal/srvstate/
+	$(GO) test -run '^$$' -fuzz '^FuzzFetchSockets$$' -fuzztime $(FUZZTIME) ./internal/listener/
 
 bench: bench-deps build
 	./scripts/bench.sh ./$(BIN)/lb $${ROUNDS:-3}

@@ -98,6 +98,7 @@ func fetchSockets(conn *net.UnixConn) (socks []Exported, offered uint32, err err
 	for n := 0; n < len(count); {
 		_ = conn.SetReadDeadline(time.Now().Add(handoverTimeout))
 		m, oobn, _, _, err := conn.ReadMsgUnix(count[n:], oob)
+		m, oobn = max(m, 0), max(oobn, 0) // a failed recvmsg(2) may report -1
 		fds, perr := parseRights(oob[:oobn])
 		got = append(got, fds...)
 		switch {
@@ -122,6 +123,7 @@ func fetchSockets(conn *net.UnixConn) (socks []Exported, offered uint32, err err
 	for len(got) < want {
 		_ = conn.SetReadDeadline(time.Now().Add(handoverTimeout))
 		n, oobn, flags, _, err := conn.ReadMsgUnix(buf, oob)
+		oobn = max(oobn, 0)
 		fds, perr := parseRights(oob[:oobn])
 		got = append(got, fds...)
 		if perr != nil {
@@ -129,6 +131,9 @@ func fetchSockets(conn *net.UnixConn) (socks []Exported, offered uint32, err err
 		}
 		if flags&unix.MSG_CTRUNC != 0 {
 			return nil, 0, errors.New("control message truncated")
+		}
+		if n < 0 {
+			n = 0 // a failed recvmsg(2) may report -1 with its error
 		}
 		if n == 0 && len(fds) == 0 {
 			if err == nil {
@@ -280,6 +285,7 @@ func requestExtension(conn *net.UnixConn, request, reply, name string) (_ *os.Fi
 	oob := make([]byte, unix.CmsgSpace(4*maxSendFD))
 	for !bytes.HasSuffix(line, []byte("\n")) {
 		n, oobn, flags, _, err := conn.ReadMsgUnix(buf[:len(reply)-len(line)], oob)
+		n, oobn = max(n, 0), max(oobn, 0) // a failed recvmsg(2) may report -1
 		fds, perr := parseRights(oob[:oobn])
 		got = append(got, fds...)
 		switch {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -147,6 +148,22 @@ func TestHandoverEmpty(t *testing.T) {
 		got, err := FetchSocketsConn(b)
 		if err != nil || len(got) != 0 {
 			t.Errorf("FetchSocketsConn = %d sockets, %v; want 0, nil", len(got), err)
+		}
+	})
+	t.Run("refused in words", func(t *testing.T) {
+		// A socket without "expose-fd listeners" answers in words and closes: the
+		// words are no count, and no panic follows (lb did, on a reload under systemd).
+		for _, reply := range []string{"Permission denied\n\n", "Perm", "\x05\x00\x00\x00junk"} {
+			a, b := unixPair(t)
+			go func() {
+				buf := make([]byte, len(GetSocksCommand))
+				a.Read(buf)
+				io.WriteString(a, reply)
+				a.Close()
+			}()
+			if got, err := FetchSocketsConn(b); err == nil {
+				t.Errorf("%q: FetchSocketsConn = %d sockets, nil; want an error", reply, len(got))
+			}
 		}
 	})
 	t.Run("no answer", func(t *testing.T) {
