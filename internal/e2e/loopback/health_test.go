@@ -102,7 +102,7 @@ listen app
 // health or the status, in HAProxy's words, and the state change without its reason.
 func TestLogHealthChecks(t *testing.T) {
 	s := startNameServer(t, "s")
-	dead := freePort(t)
+	dead := refusingPort(t)
 	port := freePort(t)
 	cfg := writeConfig(t, fmt.Sprintf(`
 defaults

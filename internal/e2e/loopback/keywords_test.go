@@ -303,7 +303,7 @@ backend app
 // a disabled server gets no traffic.
 func TestServerCheckPortAddrDisabled(t *testing.T) {
 	a, b, c, d := startNameServer(t, "a"), startNameServer(t, "b"), startNameServer(t, "c"), startNameServer(t, "d")
-	dead := freePort(t)
+	dead := refusingPort(t)
 	port := freePort(t)
 	cfg := writeConfig(t, fmt.Sprintf(`
 defaults
