@@ -61,9 +61,18 @@ func GoTool() (string, error) {
 	return goTool, goToolErr
 }
 
+// Race reports whether the tests run with LB_TEST_RACE=1: the binaries they build then carry
+// the race detector (cgo, dynamically linked), and a binary that saw a data race says
+// "WARNING: DATA RACE" on its standard error and exits with status 66.
+func Race() bool { return os.Getenv("LB_TEST_RACE") == "1" }
+
+// RaceReport is the line the race detector prints when it finds a race.
+const RaceReport = "WARNING: DATA RACE"
+
 // Build compiles the package pkg (a path relative to the module root, e.g. "./cmd/lb") into
 // dir and returns the binary's path. The binary is static (CGO_ENABLED=0) like the released
-// ones; ldflags are passed to -ldflags when not empty (e.g. "-X lb/internal/version.Version=2").
+// ones, unless Race; ldflags are passed to -ldflags when not empty (e.g.
+// "-X lb/internal/version.Version=2").
 func Build(dir, pkg, ldflags string) (string, error) {
 	root, err := ModuleRoot()
 	if err != nil {
@@ -78,9 +87,14 @@ func Build(dir, pkg, ldflags string) (string, error) {
 	if ldflags != "" {
 		args = append(args, "-ldflags", ldflags)
 	}
+	cgo := "CGO_ENABLED=0"
+	if Race() {
+		args = append(args, "-race")
+		cgo = "CGO_ENABLED=1"
+	}
 	cmd := exec.Command(goCmd, append(args, pkg)...)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	cmd.Env = append(os.Environ(), cgo)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build %q: %w\n%s", pkg, err, b)
 	}

@@ -17,15 +17,20 @@ import (
 // that a slow pipe or terminal never blocks the caller: the queue is
 // bounded and a full queue drops. The fd is not owned and never closed
 // (stdout, stderr or an inherited fd@N).
+//
+// The queue is never closed: sessions still finishing on other goroutines may log while the
+// process stops, and a send on a closed channel would panic. close signals stop instead, and
+// the writer drains what is queued at that moment.
 type fdWriter struct {
 	fd    int
 	queue chan []byte
+	stop  chan struct{}
 	done  chan struct{}
 	once  sync.Once
 }
 
 func newFDWriter(fd, n int) *fdWriter {
-	w := &fdWriter{fd: fd, queue: make(chan []byte, n), done: make(chan struct{})}
+	w := &fdWriter{fd: fd, queue: make(chan []byte, n), stop: make(chan struct{}), done: make(chan struct{})}
 	go w.run()
 	return w
 }
@@ -44,22 +49,38 @@ func (w *fdWriter) send(b []byte) error {
 // to PIPE_BUF, as HAProxy does for fd targets.
 func (w *fdWriter) run() {
 	defer close(w.done)
-	for b := range w.queue {
-		for len(b) > 0 {
-			n, err := unix.Write(w.fd, b)
-			if errors.Is(err, unix.EINTR) {
-				continue
+	for {
+		select {
+		case b := <-w.queue:
+			w.write(b)
+		case <-w.stop:
+			for {
+				select {
+				case b := <-w.queue:
+					w.write(b)
+				default:
+					return
+				}
 			}
-			if err != nil || n <= 0 {
-				break
-			}
-			b = b[n:]
 		}
 	}
 }
 
+func (w *fdWriter) write(b []byte) {
+	for len(b) > 0 {
+		n, err := unix.Write(w.fd, b)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil || n <= 0 {
+			return
+		}
+		b = b[n:]
+	}
+}
+
 func (w *fdWriter) close() {
-	w.once.Do(func() { close(w.queue) })
+	w.once.Do(func() { close(w.stop) })
 	select {
 	case <-w.done:
 	case <-time.After(time.Second):

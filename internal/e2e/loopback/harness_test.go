@@ -220,6 +220,9 @@ func startLBNotify(t *testing.T, n *notifySocket, args ...string) *lbProc {
 				<-p.done
 			}
 		}
+		if strings.Contains(out.String(), lbtest.RaceReport) {
+			t.Errorf("lb %v found a data race", args)
+		}
 		if t.Failed() {
 			t.Logf("lb %v output:\n%s", args, out.String())
 		}
