@@ -82,9 +82,9 @@ func MsgFlags(m *Message, response bool) uint32 {
 }
 
 // h1flags returns the H1_MF_* flags HAProxy's parser has set when it
-// stops where p stopped: measured, a valid Content-Length sets CLEN (not
-// yet XFER_LEN), a Transfer-Encoding ending in chunked sets XFER_LEN and
-// CHNK at once.
+// stops where p stopped: measured, a valid Content-Length sets CLEN and a
+// Transfer-Encoding ending in chunked CHNK, XFER_LEN waits for the head's
+// end.
 func (p *parser) h1flags() uint32 {
 	f := uint32(MFNoPhdr | MFCleanConnHdr)
 	if p.resp {
@@ -100,7 +100,7 @@ func (p *parser) h1flags() uint32 {
 		f |= MFXferEnc
 	}
 	if p.chunked {
-		f |= MFChnk | MFXferLen
+		f |= MFChnk // XFER_LEN comes with the head's end
 	}
 	if p.teChunked {
 		f |= MFTEChunked
