@@ -158,6 +158,7 @@ func registerCommands(srv *admin.Server, rt plane.Control, info func() processIn
 	registerMaxconnCommands(srv, rt, info)
 	registerRateCommands(srv, rt)
 	registerErrorCommands(srv, rt)
+	registerActivityCommands(srv, rt, info)
 }
 
 // arg returns args[i], "" past the end.

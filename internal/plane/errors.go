@@ -18,6 +18,9 @@ type ErrorCaptures interface {
 
 var _ ErrorCaptures = (*Generation)(nil)
 
+// LoopActivity is an event loop's counters (proxy.LoopActivity).
+type LoopActivity = proxy.LoopActivity
+
 // ProxyErrors is a proxy's last invalid messages.
 type ProxyErrors struct {
 	// Name and ID are the proxy's name and HAProxy's proxy id (iid).
@@ -58,3 +61,15 @@ func (g *Generation) InvalidMessages() []ProxyErrors {
 	}
 	return out
 }
+
+// ActivityView is what "show activity" reads of the event loops.
+type ActivityView interface {
+	// Activity returns each event loop's counters, none before a frontend
+	// is served on the loops.
+	Activity() []proxy.LoopActivity
+}
+
+var _ ActivityView = (*Generation)(nil)
+
+// Activity implements ActivityView.
+func (g *Generation) Activity() []proxy.LoopActivity { return g.eng.Activity() }
