@@ -113,10 +113,18 @@ type Options struct {
 // errors are 400 whichever the body's message: the proxy answers 502 for
 // a response's). Pos is the offset of the first offending byte in the
 // buffer (for Scan, in the slice it was given), for "show errors".
+//
+// H1State, H1Flags and H1Len are what HAProxy 2.6's H1 parser would
+// report for the same error in "show errors" (its h1m state, its H1_MF_*
+// message flags and the content length read so far), measured against
+// haproxy for each kind of error the parsers return.
 type Error struct {
-	Status int
-	Pos    int
-	Msg    string
+	Status  int
+	Pos     int
+	Msg     string
+	H1State H1State
+	H1Flags uint32
+	H1Len   int64
 }
 
 func (e *Error) Error() string { return e.Msg }

@@ -76,12 +76,32 @@ type parser struct {
 	connClose, connKeepAlive, connUpgrade   bool
 	upgrade                                 bool
 	clenPos, xferPos                        int
+	ver11                                   bool // the version read says 1.1 (H1_MF_VER_11)
 	hostSeen                                bool
 	host                                    []byte
 }
 
-func (p *parser) err(pos int, msg string) *Error {
-	return &Error{Status: p.status, Pos: pos, Msg: msg}
+// err returns the error found at pos, where HAProxy's parser would be in
+// state st.
+func (p *parser) err(pos int, st H1State, msg string) *Error {
+	e := &Error{Status: p.status, Pos: pos, Msg: msg, H1State: st, H1Flags: p.h1flags()}
+	if p.clen {
+		e.H1Len = p.m.ContentLength
+	}
+	return e
+}
+
+// before returns the state before a start line: RQBEFORE or RPBEFORE, and
+// their _CR variants when cr.
+func (p *parser) before(cr bool) H1State {
+	st := StateRqBefore
+	if p.resp {
+		st = StateRpBefore
+	}
+	if cr {
+		st++
+	}
+	return st
 }
 
 func (m *Message) reset() {
@@ -119,12 +139,12 @@ func (p *parser) skipEmptyLines() (int, error) {
 				return 0, ErrIncomplete
 			}
 			if b[i+1] != '\n' {
-				return 0, p.err(i+1, "CR not followed by LF")
+				return 0, p.err(i+1, p.before(true), "CR not followed by LF")
 			}
 			i += 2
 		default:
 			if class[b[i]]&cToken == 0 {
-				return 0, p.err(i, "invalid character at the start of the message")
+				return 0, p.err(i, p.before(false), "invalid character at the start of the message")
 			}
 			return i, nil
 		}
@@ -133,8 +153,8 @@ func (p *parser) skipEmptyLines() (int, error) {
 }
 
 // eol consumes the line end at i (CRLF or LF; the caller has seen CR or
-// LF there) and returns the index after it.
-func (p *parser) eol(i int) (int, error) {
+// LF there) and returns the index after it; st is HAProxy's state there.
+func (p *parser) eol(i int, st H1State) (int, error) {
 	if p.b[i] == '\n' {
 		return i + 1, nil
 	}
@@ -142,7 +162,7 @@ func (p *parser) eol(i int) (int, error) {
 		return 0, ErrIncomplete
 	}
 	if p.b[i+1] != '\n' {
-		return 0, p.err(i+1, "CR not followed by LF")
+		return 0, p.err(i+1, st, "CR not followed by LF")
 	}
 	return i + 2, nil
 }
@@ -189,7 +209,7 @@ func parseRequest(b []byte, m *Message, opt *Options) (int, error) {
 		}
 	case c == '\r' || c == '\n':
 	default:
-		return 0, p.err(i, "invalid character in the method")
+		return 0, p.err(i, StateRqMeth, "invalid character in the method")
 	}
 	if c := b[i]; c != '\r' && c != '\n' {
 		// URI
@@ -203,12 +223,12 @@ func parseRequest(b []byte, m *Message, opt *Options) (int, error) {
 			switch {
 			case c == '#' || c >= 0x80:
 				if !p.acc {
-					return 0, p.err(i, "invalid character in the URI")
+					return 0, p.err(i, StateRqURI, "invalid character in the URI")
 				}
 			case isSPHT(c), c == '\r', c == '\n':
 				break uri
 			default:
-				return 0, p.err(i, "invalid character in the URI")
+				return 0, p.err(i, StateRqURI, "invalid character in the URI")
 			}
 		}
 		if i >= len(b) {
@@ -229,17 +249,18 @@ func parseRequest(b []byte, m *Message, opt *Options) (int, error) {
 					return 0, ErrIncomplete
 				}
 				if c := b[i]; c != '\r' && c != '\n' {
-					return 0, p.err(i, "invalid character in the version")
+					return 0, p.err(i, StateRqVer, "invalid character in the version")
 				}
 				ver = b[vs:i]
+				p.ver11 = minor11(ver) == 1
 				if !p.acc && !validRequestVersion(ver) {
-					return 0, p.err(vs, "invalid HTTP version")
+					return 0, p.err(vs, StateData, "invalid HTTP version")
 				}
 			}
 		}
 	}
 	le := i
-	i, err = p.eol(i)
+	i, err = p.eol(i, StateRqLineEnd)
 	if err != nil {
 		return 0, err
 	}
@@ -248,7 +269,7 @@ func parseRequest(b []byte, m *Message, opt *Options) (int, error) {
 		// HTTP/1.0 request, which RFC 1945 allows for "GET uri" only. Its
 		// head is the request line.
 		if !p.acc || string(m.Method) != "GET" || len(m.URI) == 0 {
-			return 0, p.err(le, "HTTP/0.9 request")
+			return 0, p.err(le, StateData, "HTTP/0.9 request")
 		}
 		m.Close = true
 		m.HeadLen = i
@@ -258,7 +279,7 @@ func parseRequest(b []byte, m *Message, opt *Options) (int, error) {
 	if i, err = p.fields(i); err != nil {
 		return 0, err
 	}
-	if err := p.finish(); err != nil {
+	if err := p.finish(i); err != nil {
 		return 0, err
 	}
 	switch {
@@ -299,11 +320,12 @@ func parseResponse(b []byte, m *Message, method []byte, opt *Options) (int, erro
 		return 0, ErrIncomplete
 	}
 	if !isSPHT(b[i]) {
-		return 0, p.err(i, "invalid character in the version")
+		return 0, p.err(i, StateRpVer, "invalid character in the version")
 	}
 	ver := b[vs:i]
+	p.ver11 = minor11(ver) == 1
 	if !p.acc && !validResponseVersion(ver) {
-		return 0, p.err(vs, "invalid HTTP version")
+		return 0, p.err(vs, StateData, "invalid HTTP version")
 	}
 	i = skipSPHT(b, i)
 	if i >= len(b) {
@@ -317,10 +339,10 @@ func parseResponse(b []byte, m *Message, method []byte, opt *Options) (int, erro
 		return 0, ErrIncomplete
 	}
 	if c := b[i]; !isLWS(c) {
-		return 0, p.err(i, "invalid character in the status code")
+		return 0, p.err(i, StateRpCode, "invalid character in the status code")
 	}
 	if i-cs != 3 || b[cs] == '0' {
-		return 0, p.err(cs, "invalid status code")
+		return 0, p.err(cs, StateRpCode, "invalid status code")
 	}
 	m.Status = int(b[cs]-'0')*100 + int(b[cs+1]-'0')*10 + int(b[cs+2]-'0')
 	if isSPHT(b[i]) {
@@ -334,14 +356,14 @@ func parseResponse(b []byte, m *Message, method []byte, opt *Options) (int, erro
 		}
 		m.Reason = b[rs:i:i]
 	}
-	if i, err = p.eol(i); err != nil {
+	if i, err = p.eol(i, StateRpLineEnd); err != nil {
 		return 0, err
 	}
 	m.Minor = minor11(ver)
 	if i, err = p.fields(i); err != nil {
 		return 0, err
 	}
-	if err := p.finish(); err != nil {
+	if err := p.finish(i); err != nil {
 		return 0, err
 	}
 	st := m.Status
@@ -374,7 +396,7 @@ func (p *parser) fields(i int) (int, error) {
 			return 0, ErrIncomplete
 		}
 		if c := b[i]; c == '\r' || c == '\n' {
-			return p.eol(i)
+			return p.eol(i, StateLastLF)
 		}
 		ls := i
 		// Name, up to the colon.
@@ -383,7 +405,7 @@ func (p *parser) fields(i int) (int, error) {
 		}
 		for i < len(b) && b[i] != ':' {
 			if !p.acc || b[i] == '\n' {
-				return 0, p.err(i, "invalid character in a field name")
+				return 0, p.err(i, StateHdrName, "invalid character in a field name")
 			}
 			i++
 		}
@@ -391,7 +413,7 @@ func (p *parser) fields(i int) (int, error) {
 			return 0, ErrIncomplete
 		}
 		if i == ls {
-			return 0, p.err(i, "empty field name")
+			return 0, p.err(i, StateHdrName, "empty field name")
 		}
 		name := b[ls:i:i]
 		i = skipSPHT(b, i+1)
@@ -404,14 +426,14 @@ func (p *parser) fields(i int) (int, error) {
 			}
 			if b[i] == 0 {
 				if !p.acc {
-					return 0, p.err(i, "NUL in a field value")
+					return 0, p.err(i, StateHdrVal, "NUL in a field value")
 				}
 				i++
 				continue
 			}
 			e := i
 			var err error
-			if i, err = p.eol(i); err != nil {
+			if i, err = p.eol(i, StateHdrL2LF); err != nil {
 				return 0, err
 			}
 			if i >= len(b) {
@@ -439,7 +461,7 @@ func (p *parser) fields(i int) (int, error) {
 		}
 		if add {
 			if len(p.m.Header.Fields) >= p.max {
-				return 0, p.err(ls, "too many header fields")
+				return 0, p.tooMany(ls)
 			}
 			p.m.Header.Fields = append(p.m.Header.Fields, Field{Name: name, Value: value})
 		}
@@ -474,7 +496,7 @@ func (p *parser) field(name, value []byte, vs int) ([]byte, bool, error) {
 			first := !p.clen
 			word, ok := p.contentLength(value)
 			if !ok {
-				return nil, false, p.err(vs, "invalid Content-Length")
+				return nil, false, p.err(vs, StateHdrL2LWS, "invalid Content-Length")
 			}
 			// The first field is kept with the bare number (HAProxy
 			// indexes the cleaned word), the others are merged into it.
@@ -486,7 +508,7 @@ func (p *parser) field(name, value []byte, vs int) ([]byte, bool, error) {
 				p.xferPos = vs
 			}
 			if !p.transferEncoding(value) {
-				return nil, false, p.err(vs, "invalid Transfer-Encoding")
+				return nil, false, p.err(vs, StateHdrL2LWS, "invalid Transfer-Encoding")
 			}
 		}
 	}
@@ -585,7 +607,7 @@ func (p *parser) transferEncoding(v []byte) bool {
 func (p *parser) hostField(v []byte, vs int) error {
 	if p.hostSeen {
 		if !equalFoldBytes(v, p.host) {
-			return p.err(vs, "Host fields differ")
+			return p.err(vs, StateHdrL2LWS, "Host fields differ")
 		}
 		return nil
 	}
@@ -595,7 +617,7 @@ func (p *parser) hostField(v []byte, vs int) error {
 	}
 	scheme, auth := authority(p.m.URI)
 	if len(auth) > 0 && !sameHost(v, auth, scheme) {
-		return p.err(vs, "Host differs from the URI's authority")
+		return p.err(vs, StateLastLF, "Host differs from the URI's authority")
 	}
 	return nil
 }
@@ -663,8 +685,9 @@ func sameHostPort(host, auth []byte, def string) bool {
 	return equalFoldBytes(trim(host), trim(auth))
 }
 
-// finish applies what the fields said once the head is complete.
-func (p *parser) finish() error {
+// finish applies what the fields said once the head is complete; end is
+// the head's length, where HAProxy reports the errors found here.
+func (p *parser) finish(end int) error {
 	m := p.m
 	if p.xfer {
 		if p.clen {
@@ -680,15 +703,15 @@ func (p *parser) finish() error {
 		}
 		if !p.chunked {
 			if !p.resp {
-				return p.err(p.xferPos, "Transfer-Encoding not ending in chunked")
+				return p.err(end, StateData, "Transfer-Encoding not ending in chunked")
 			}
 			if p.teOther {
-				return p.err(p.xferPos, "unsupported transfer coding")
+				return p.err(end, StateData, "unsupported transfer coding")
 			}
 		} else if p.teOther {
 			// HAProxy 2.6 does not decode other codings: 422 for a
 			// request, and the usual 502 for a response.
-			e := p.err(p.xferPos, "unsupported transfer coding")
+			e := p.err(end, StateData, "unsupported transfer coding")
 			if !p.resp {
 				e.Status = 422
 			}
@@ -724,4 +747,31 @@ func valueScan(b []byte, i int) int {
 			return i
 		}
 	}
+}
+
+// tooMany is the error for the field at ls, one too many. HAProxy finds it
+// a little later (measured): after the next line when that is a field, in
+// state HDR_L2_LWS, or after the head's end when it is the empty line, in
+// state LAST_LF; where those bytes are not there yet, at ls.
+func (p *parser) tooMany(ls int) *Error {
+	b := p.b
+	next := func(i int) int { // the start of the line after the one at i, -1 if incomplete
+		for ; i < len(b); i++ {
+			if b[i] == '\n' {
+				return i + 1
+			}
+		}
+		return -1
+	}
+	pos, st := ls, StateHdrL2LWS
+	if n := next(ls); n >= 0 && n < len(b) {
+		if b[n] == '\r' || b[n] == '\n' {
+			if e := next(n); e >= 0 {
+				pos, st = e, StateLastLF
+			}
+		} else if e := next(n); e >= 0 {
+			pos = e
+		}
+	}
+	return p.err(pos, st, "too many header fields")
 }

@@ -154,16 +154,16 @@ var requestCases = []reqCase{
 	{name: "TE chunked", in: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", hap: 200, check: wantMsg(func(m *Message) bool { return m.Framing == Chunked && !m.Close }, "Chunked")},
 	{name: "TE CHUNKED", in: "POST / HTTP/1.1\r\nTransfer-Encoding: CHUNKED\r\n\r\n", hap: 200, check: wantMsg(func(m *Message) bool { return m.Framing == Chunked }, "Chunked")},
 	{name: "TE chunked, trailing comma", in: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked,\r\n\r\n", hap: 200},
-	{name: "TE gzip", in: "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", hap: 400, status: 400, pos: 36},
-	{name: "TE identity", in: "POST / HTTP/1.1\r\nTransfer-Encoding: identity\r\n\r\n", hap: 400, status: 400, pos: 36},
-	{name: "TE empty", in: "POST / HTTP/1.1\r\nTransfer-Encoding: \r\n\r\n", hap: 400, status: 400, pos: 36},
+	{name: "TE gzip", in: "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", hap: 400, status: 400, pos: 44},
+	{name: "TE identity", in: "POST / HTTP/1.1\r\nTransfer-Encoding: identity\r\n\r\n", hap: 400, status: 400, pos: 48},
+	{name: "TE empty", in: "POST / HTTP/1.1\r\nTransfer-Encoding: \r\n\r\n", hap: 400, status: 400, pos: 40},
 	{name: "TE chunked, gzip", in: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", hap: 400, status: 400, pos: 36},
-	{name: "TE gzip, chunked", in: "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", hap: 422, status: 422, pos: 36},
-	{name: "TE gzip, chunked acc", in: "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", acc: true, hap: 422, status: 422, pos: 36},
-	{name: "TE empty element, chunked", in: "POST / HTTP/1.1\r\nTransfer-Encoding: ,chunked\r\n\r\n", hap: 422, status: 422, pos: 36},
+	{name: "TE gzip, chunked", in: "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", hap: 422, status: 422, pos: 53},
+	{name: "TE gzip, chunked acc", in: "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", acc: true, hap: 422, status: 422, pos: 53},
+	{name: "TE empty element, chunked", in: "POST / HTTP/1.1\r\nTransfer-Encoding: ,chunked\r\n\r\n", hap: 422, status: 422, pos: 48},
 	{name: "TE chunked twice", in: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", hap: 400, status: 400, pos: 36},
 	{name: "TE chunked in two fields", in: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", hap: 400, status: 400, pos: 64},
-	{name: "TE gzip with CL", in: "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nContent-Length: 3\r\n\r\n", hap: 400, status: 400, pos: 36},
+	{name: "TE gzip with CL", in: "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nContent-Length: 3\r\n\r\n", hap: 400, status: 400, pos: 63},
 	// HAProxy forwards without Content-Length and answers "connection: close".
 	{name: "TE and CL", in: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", hap: 200, check: func(t *testing.T, m *Message) {
 		wantFields("Host: a|Transfer-Encoding: chunked")(t, m)
@@ -174,7 +174,7 @@ var requestCases = []reqCase{
 	// HAProxy forwards it chunked and answers "connection: close" even to
 	// "Connection: keep-alive".
 	{name: "TE in HTTP/1.0", in: "POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n", hap: 200, check: wantMsg(func(m *Message) bool { return m.Framing == Chunked && m.Close }, "Chunked, Close")},
-	{name: "TE in HTTP/1.0 not chunked", in: "POST / HTTP/1.0\r\nTransfer-Encoding: gzip\r\n\r\n", hap: 400, status: 400, pos: 36},
+	{name: "TE in HTTP/1.0 not chunked", in: "POST / HTTP/1.0\r\nTransfer-Encoding: gzip\r\n\r\n", hap: 400, status: 400, pos: 44},
 
 	{name: "Host repeated", in: "GET / HTTP/1.1\r\nHost: a\r\nHost: A\r\n\r\n", hap: 200, check: wantFields("Host: a")},
 	{name: "Host differ", in: "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", hap: 400, status: 400, pos: 31},

@@ -155,7 +155,7 @@ func TestParseResponseErrorPos(t *testing.T) {
 		{"HTTP/1.1 20 OK\r\n\r\n", 9},
 		{"http/1.1 200 OK\r\n\r\n", 0},
 		{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n", 52},
-		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", 36},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", 44},
 	} {
 		var m Message
 		_, err := ParseResponse([]byte(c.in), &m, nil, nil)

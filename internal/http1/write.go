@@ -1,6 +1,9 @@
 package http1
 
-import "strconv"
+import (
+	"bytes"
+	"strconv"
+)
 
 // tooLarge: HAProxy 2.6 has no 414 or 431. Measured with 2.6.12 at the
 // default tune.bufsize 16384 (tune.maxrewrite 1024): a 20 kB URI, a 20 kB
@@ -8,15 +11,23 @@ import "strconv"
 // head that does not fit is a 502. The largest request head it took was
 // 15281 bytes (the buffer less maxrewrite, less the HTX overhead).
 func tooLarge(b []byte, request bool) *Error {
-	e := &Error{Status: 502, Msg: "response head too large"}
+	e := &Error{Status: 502, Msg: "response head too large", H1Flags: MFNoPhdr | MFCleanConnHdr | MFResp,
+		H1State: StateRpReason}
 	if request {
 		e.Status = 400
 		e.Msg = "request head too large"
+		e.H1Flags, e.H1State = MFNoPhdr|MFCleanConnHdr, StateRqURI
 	}
 	// The first offending byte: the start of the line that did not end.
 	for i := len(b) - 1; i >= 0; i-- {
 		if b[i] == '\n' {
 			e.Pos = i + 1
+			// HAProxy stops in a field's value (measured with a
+			// 17 kB field), past a start line that said HTTP/1.1.
+			e.H1State = StateHdrVal
+			if bytes.Contains(b[:bytes.IndexByte(b, '\n')], []byte("HTTP/1.1")) {
+				e.H1Flags |= MFVer11
+			}
 			break
 		}
 	}

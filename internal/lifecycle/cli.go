@@ -157,6 +157,8 @@ func registerCommands(srv *admin.Server, rt plane.Control, info func() processIn
 	registerAddServerCommands(srv, rt)
 	registerMaxconnCommands(srv, rt, info)
 	registerRateCommands(srv, rt)
+	registerErrorCommands(srv, rt)
+	registerActivityCommands(srv, rt, info)
 }
 
 // arg returns args[i], "" past the end.

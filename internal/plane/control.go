@@ -19,6 +19,8 @@ type Control interface {
 	DynamicServers
 	MaxconnControl
 	RateControl
+	ErrorCaptures
+	ActivityView
 	// ServerWeight returns a server's current and configured weights.
 	ServerWeight(backend, server string) (cur, initial int, err error)
 	// SetServerWeight sets a server's weight (0..256); ErrStaticWeight when the backend's

@@ -8,7 +8,6 @@ import (
 	"time"
 	"weak"
 
-	"lb/internal/balance"
 	"lb/internal/config"
 	"lb/internal/http1"
 	"lb/internal/proxy"
@@ -166,19 +165,11 @@ func statsConfig(cfg *config.Config, px *config.Proxy) stats.Config {
 	return c
 }
 
-// proxyIDs returns HAProxy's proxy ids (iid) of cfg's proxies, in order.
-func proxyIDs(cfg *config.Config) map[*config.Proxy]int {
-	explicit := make([]int, len(cfg.Proxies))
-	for i, px := range cfg.Proxies {
-		explicit[i] = px.ID
-	}
-	ids := balance.ServerIDs(explicit)
-	m := make(map[*config.Proxy]int, len(ids))
-	for i, px := range cfg.Proxies {
-		m[px] = ids[i]
-	}
-	return m
-}
+// proxyIDs returns HAProxy's proxy ids (iid) of cfg's proxies: with a stats
+// socket, the runtime API's own proxy takes the first automatic id (see
+// stateProxyIDs; measured: "show stat" and "show errors" number a first
+// frontend 2 then).
+func proxyIDs(cfg *config.Config) map[*config.Proxy]int { return stateProxyIDs(cfg) }
 
 // statsSnapshot reads the counters of every enabled proxy of the
 // generation for its pages.

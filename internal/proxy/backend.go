@@ -239,6 +239,8 @@ type Backend struct {
 	// store each new one in list too, for the readers without mu.
 	srvs []*Server
 	list atomic.Pointer[[]*Server]
+	// errs holds the last response that could not be parsed.
+	errs errorCapture
 
 	cur      atomic.Int64 // beconn
 	total    atomic.Uint64

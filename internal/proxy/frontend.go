@@ -411,6 +411,8 @@ type Frontend struct {
 	// Rejections by tcp-request connection, session and content rules
 	// (HAProxy's dcon, dses and dreq).
 	deniedConn, deniedSess, deniedReq atomic.Uint64
+	// errs holds the last request that could not be parsed.
+	errs errorCapture
 }
 
 // NewFrontend creates a frontend.

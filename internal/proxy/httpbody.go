@@ -107,6 +107,7 @@ func (hc *httpConn) bufferBody(start time.Time) bool {
 			if req.Framing == http1.Chunked {
 				k, done, serr := hc.rchunks.Scan(hc.buf[hc.r+hc.chunkN : hc.w])
 				if serr != nil {
+					hc.captureBodyError(nil, nil, hc.r-req.HeadLen, hc.buf[hc.r-req.HeadLen:hc.w], req, req.HeadLen+hc.chunkN, serr)
 					hc.badRequest(start, 400, TermProxy)
 					return false
 				}

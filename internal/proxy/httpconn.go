@@ -469,11 +469,14 @@ func (hc *httpConn) readHead() (time.Time, error) {
 				if errors.As(err, &pe) {
 					status = pe.Status
 				}
+				hc.captureRequestError(hc.r, hc.w, err, -1)
 				hc.badRequest(start, status, TermProxy)
 				return start, err
 			}
 			if hc.r == 0 && hc.w == len(hc.buf) && !hc.grow(&hc.buf, hc.w) {
-				hc.badRequest(start, http1.TooLarge(hc.buf[:hc.w], true).Status, TermProxy)
+				e := http1.TooLarge(hc.buf[:hc.w], true)
+				hc.captureRequestError(0, hc.w, e, hc.w) // HAProxy: at the buffer's end
+				hc.badRequest(start, e.Status, TermProxy)
 				return start, errNoRequest
 			}
 		}
@@ -563,6 +566,7 @@ func (hc *httpConn) transaction() bool {
 		hc.rchunks.Reset()
 		n, done, err := hc.rchunks.Scan(hc.buf[hc.r:hc.w])
 		if err != nil {
+			hc.captureBodyError(nil, nil, hc.r-req.HeadLen, hc.buf[hc.r-req.HeadLen:hc.w], req, req.HeadLen, err)
 			hc.badRequest(start, 400, TermProxy)
 			return false
 		}
@@ -1120,10 +1124,13 @@ func (hc *httpConn) readResponseHead(be *Backend) (int, error) {
 				return n, nil
 			}
 			if err != http1.ErrIncomplete {
+				hc.captureResponseError(be, hc.lg.server, hc.sbuf[hc.sr:hc.sw], err, -1)
 				return 0, err
 			}
 			if hc.sr == 0 && hc.sw == len(hc.sbuf) && !hc.grow(&hc.sbuf, hc.sw) {
-				return 0, http1.TooLarge(hc.sbuf[:hc.sw], false)
+				e := http1.TooLarge(hc.sbuf[:hc.sw], false)
+				hc.captureResponseError(be, hc.lg.server, hc.sbuf[:hc.sw], e, hc.sw)
+				return 0, e
 			}
 		}
 		if hc.sr > 0 {
@@ -1176,6 +1183,9 @@ func (hc *httpConn) forwardResponse(be *Backend, tunnel bool) bool {
 		hc.chunks.Reset()
 		n, done, err := hc.chunks.Scan(hc.sbuf[hc.sr:hc.sw])
 		if err != nil {
+			if hs := hc.sr - res.HeadLen; hs >= 0 {
+				hc.captureBodyError(be, hc.lg.server, hs, hc.sbuf[hs:hc.sw], res, res.HeadLen, err)
+			}
 			hc.ts = [2]byte{TermServerAbort, 'D'}
 			return false
 		}

@@ -95,6 +95,9 @@ type loop struct {
 	epfd int
 	evfd int
 	cpus *unix.CPUSet // nil: no affinity
+	// act is what "show activity" shows of the loop: written by the
+	// loop, read by the runtime API.
+	act loopActivity
 
 	mu    sync.Mutex // guards inbox
 	inbox []loopMsg
@@ -428,6 +431,13 @@ func (l *loop) idle() bool { return len(l.runq) == 0 && len(l.shutq) == 0 }
 func (l *loop) iterate(wait int) bool {
 	shutMark := len(l.shutq)
 	n, err := unix.EpollWait(l.epfd, l.events, wait)
+	l.act.loops.Add(1)
+	switch {
+	case n > 0:
+		l.act.pollIO.Add(1)
+	case n == 0 && wait > 0:
+		l.act.pollExp.Add(1)
+	}
 	if err != nil && err != unix.EINTR {
 		l.e.log.Error("epoll_wait", "thread", l.id+1, "error", err)
 		time.Sleep(10 * time.Millisecond) // never spin on a broken poller
@@ -709,10 +719,15 @@ func (l *loop) accept(lb *lbind) {
 		}
 		lb.warned = false
 		b.countAccept()
+		l.act.accepted.Add(1)
 		// A loop with fewer connections takes this one, so that they
 		// spread over the threads even when one loop wins every wake-up
 		// of the listener (a burst of clients).
-		l.newConn(lb, int(r), sockaddrAddrPort(&l.rsa), l.target())
+		t := l.target()
+		if t != l {
+			l.act.accqPushed.Add(1)
+		}
+		l.newConn(lb, int(r), sockaddrAddrPort(&l.rsa), t)
 	}
 }
 
@@ -757,4 +772,17 @@ func (l *loop) localAddr(fd int) netip.AddrPort {
 		return netip.AddrPort{}
 	}
 	return sockaddrAddrPort(&l.rsa)
+}
+
+// Activity implements the event loops' part of "show activity": one entry
+// per loop, none before the first frontend served on the loops.
+func (e *Engine) Activity() []LoopActivity {
+	loops := e.rx.loops
+	out := make([]LoopActivity, len(loops))
+	for i, l := range loops {
+		a := &l.act
+		out[i] = LoopActivity{Loops: a.loops.Load(), PollIO: a.pollIO.Load(), PollExp: a.pollExp.Load(),
+			Accepted: a.accepted.Load(), AccqPushed: a.accqPushed.Load()}
+	}
+	return out
 }

@@ -23,3 +23,6 @@ func (e *Engine) Close() {}
 type pauser interface{}
 
 func (x *rconn) dispatched(*Server) {}
+
+// Activity returns nothing: there are no event loops here.
+func (e *Engine) Activity() []LoopActivity { return nil }
