@@ -175,6 +175,7 @@ var effects = map[string]effect{
 	"global stats bind-process":              info("HAProxy 2.6 warns it has no effect; lb runs one process and says the same"),
 	"global setenv":                          show(tGolden + "/global"),
 	"global presetenv":                       show(tGolden + "/global"),
+	"global localpeer":                       show(e2e + "TestLocalPeerAsHAProxy"),
 	"global unsetenv":                        show(tGolden + "/global"),
 	"global resetenv":                        show(tGolden + "/global"),
 	"global unix-bind":                       show(tGolden+"/bind", tUnixSock),

@@ -234,6 +234,21 @@ func init() {
 		"unsetenv":  {fn: envKW},
 		"resetenv":  {fn: envKW},
 		"unix-bind": {fn: parseUnixBind},
+		// The local peer name (as -L): lb has no peers section, so its one effect is
+		// HAPROXY_LOCALPEER, which later lines may expand, as in HAProxy.
+		"localpeer": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			if len(args) < 2 || args[1] == "" {
+				return fmt.Errorf("'%s' expects a name as an argument.", args[0])
+			}
+			if len(args) > 2 {
+				return fmt.Errorf("'%s' cannot handle unexpected argument '%s'.", args[0], args[2])
+			}
+			if l.opt.LocalPeerArg {
+				l.warn(pos, "'%s' ignored since it is already set by using the '-L' command line argument.", args[0])
+				return nil
+			}
+			return envKW(l, g, pos, []string{"setenv", "HAPROXY_LOCALPEER", args[1]})
+		}},
 		// As -q and -dW on the command line.
 		"quiet":        {fn: gFlag(func(g *Global) { g.Quiet = true })},
 		"zero-warning": {fn: gFlag(func(g *Global) { g.ZeroWarning = true })},
@@ -265,7 +280,7 @@ func init() {
 		"external-check", "fd-hard-limit", "h1-case-adjust", "h1-case-adjust-file",
 		"h2-workaround-bogus-websocket-clients", "httpclient.resolvers.id",
 		"httpclient.resolvers.prefer", "httpclient.ssl.ca-file", "httpclient.ssl.verify",
-		"insecure-fork-wanted", "insecure-setuid-wanted", "issuers-chain-path", "localpeer", "lua-load",
+		"insecure-fork-wanted", "insecure-setuid-wanted", "issuers-chain-path", "lua-load",
 		"lua-load-per-thread", "lua-prepend-path", "max-spread-checks", "maxcompcpuusage", "maxcomprate",
 		"maxsslconn", "maxsslrate", "maxzlibmem",
 		"pp2-never-send-local", "set-dumpable", "set-var", "set-var-fmt", "ssl-dh-param-file",

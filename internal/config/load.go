@@ -114,6 +114,9 @@ func newLoader(opt Options) *loader {
 		defaultsPos: map[*Proxy]Pos{},
 		envOverride: map[string]*string{},
 	}
+	if opt.NoServerVerify {
+		l.cfg.Global.SSLServerVerify = "none"
+	}
 	if l.opt.Stat == nil {
 		l.opt.Stat = os.Stat
 	}

@@ -83,6 +83,13 @@ type Options struct {
 	// IgnoreResolveErrors is -dr: a server address that does not resolve is
 	// a warning instead of an error (the server starts in maintenance).
 	IgnoreResolveErrors bool
+	// NoServerVerify is -dV: servers' certificates are not verified unless a server line
+	// says "verify required" or the global section "ssl-server-verify required" (the
+	// command line only changes the default, as in HAProxy).
+	NoServerVerify bool
+	// LocalPeerArg tells that -L named the local peer: a "localpeer" line is then ignored
+	// with a warning, as in HAProxy.
+	LocalPeerArg bool
 	// Env looks up environment variables for "${VAR}" expansion, defined()
 	// and streq(). Nil means os.LookupEnv.
 	Env func(name string) (string, bool)

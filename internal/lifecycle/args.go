@@ -44,6 +44,11 @@ type Args struct {
 	Chdir string
 	// IgnoreResolveErrors is -dr.
 	IgnoreResolveErrors bool
+	// NoServerVerify is -dV: server certificates are not verified by default.
+	NoServerVerify bool
+	// LocalPeer is -L: the local peer name, exported as HAPROXY_LOCALPEER (the host name
+	// when not given), which the configuration may expand.
+	LocalPeer string
 	// NoReusePort is -dR (no SO_REUSEPORT).
 	NoReusePort bool
 	// NoSplice is -dS.
@@ -144,7 +149,11 @@ func ParseArgs(argv []string) (*Args, error) {
 			a.NoSplice = true
 		case "-dW":
 			a.ZeroWarning = true
-		case "-dD", "-dG", "-de", "-dp", "-dk", "-dV":
+		case "-L":
+			a.LocalPeer, err = next()
+		case "-dV":
+			a.NoServerVerify = true
+		case "-dD", "-dG", "-de", "-dp", "-dk":
 			// Accepted for compatibility: they tune HAProxy internals lb does not have.
 		case "-h", "--help", "-?":
 			return nil, errUsage
@@ -181,9 +190,11 @@ const Usage = `Usage: lb [-f <cfgfile|cfgdir>]* [ -vdVD ] [ -n <maxconn> ] [ -N 
         -cc check condition : evaluate a condition and exit
         -n sets the maximum total # of connections
         -N sets the default, per-proxy maximum # of connections
+        -L set local peer name (default to hostname)
         -p writes pids of all children to this file
         -dR disables SO_REUSEPORT usage
         -dS disables splice usage
+        -dV disables SSL verify on servers side
         -dW fails if any warning is emitted
         -sf/-st [pid ]* finishes/terminates old pids.
         -x <unix_socket> get listening sockets from a unix socket

@@ -86,7 +86,14 @@ func Main(argv []string) int {
 // "[SEVERITY] file:line: reason" and returns the -c exit code (0, 1 or 2).
 // Alerts are always printed; warnings and notices are not with -q.
 func loadConfig(args *Args, w io.Writer) (*config.Config, int) {
-	cfg, diags := config.Load(args.Files, config.Options{IgnoreResolveErrors: args.IgnoreResolveErrors})
+	// HAProxy exports the local peer name before reading its configuration.
+	peer := args.LocalPeer
+	if peer == "" {
+		peer, _ = os.Hostname()
+	}
+	os.Setenv("HAPROXY_LOCALPEER", peer)
+	cfg, diags := config.Load(args.Files, config.Options{IgnoreResolveErrors: args.IgnoreResolveErrors, NoServerVerify: args.NoServerVerify,
+		LocalPeerArg: args.LocalPeer != ""})
 	if cfg != nil && config.ExitCode(cfg, diags) != 1 {
 		// The rules are compiled here too, so that "lb -c" refuses what
 		// lb would refuse at start (a fetch or action it lacks), and warns
