@@ -212,6 +212,13 @@ var runtimeCases = []struct{ sock, cmd string }{
 	{"admin", "set rate-limit sessions global 9"},
 	{"oper", "set rate-limit sessions global 5"},
 	{"admin", "set rate-limit sessions global 0"},
+	{"admin", "set rate-limit ssl-sessions"},
+	{"admin", "set rate-limit ssl-sessions local 5"},
+	{"admin", "set rate-limit ssl-sessions global"},
+	{"admin", "set rate-limit ssl-sessions global -2"},
+	{"admin", "set rate-limit ssl-sessions global 7"},
+	{"oper", "set rate-limit ssl-sessions global 5"},
+	{"admin", "set rate-limit ssl-sessions global 0"},
 	{"admin", "set rate-limit connections global 0"},
 }
 
