@@ -288,6 +288,7 @@ func TestRuntimeAPIHelp(t *testing.T) {
 	cfg, addr := runtimeConfig(t, dir, s1.addr(), s2.addr())
 	var lb, hap string
 	onLBAndHAProxy(t, cfg, addr, func(t *testing.T, out *outFile) {
+		waitSock(t, filepath.Join(dir, "user.sock")) // haproxy may bind it after the frontend
 		h := adminCommand(t, filepath.Join(dir, "user.sock"), "help")
 		if strings.HasSuffix(t.Name(), "/lb") {
 			lb = h
