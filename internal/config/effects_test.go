@@ -152,6 +152,7 @@ var effects = map[string]effect{
 	"global maxconn":                         show("internal/proxy.TestGlobalMaxconn", e2e+"TestFDLimit"),
 	"global maxconnrate":                     show("internal/proxy.TestAcceptRate/maxconnrate", e2e+"TestRateLimitRuntime"),
 	"global maxsessrate":                     show("internal/proxy.TestAcceptRate/maxsessrate"),
+	"global maxsslrate":                      show(e2e + "TestSSLRateLimit"),
 	"global nbthread":                        show(e2e+"TestGlobalProcessSettings", e2e+"TestCPUMap"),
 	"global cpu-map":                         show(e2e + "TestCPUMap"),
 	"global ulimit-n":                        show(e2e+"TestGlobalProcessSettings", "internal/lifecycle.TestPlanFDs"),

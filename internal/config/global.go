@@ -49,6 +49,7 @@ func init() {
 		"expose-experimental-directives": {fn: gFlag(func(g *Global) { g.ExposeExperimental = true })},
 		"maxconnrate":                    {fn: gRate(func(g *Global) *int { return &g.MaxConnRate })},
 		"maxsessrate":                    {fn: gRate(func(g *Global) *int { return &g.MaxSessRate })},
+		"maxsslrate":                     {fn: gRate(func(g *Global) *int { return &g.MaxSSLRate })},
 		"maxconn": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
 			if err := tooMany(args, 2); err != nil {
 				return err
@@ -282,7 +283,7 @@ func init() {
 		"httpclient.resolvers.prefer", "httpclient.ssl.ca-file", "httpclient.ssl.verify",
 		"insecure-fork-wanted", "insecure-setuid-wanted", "issuers-chain-path", "lua-load",
 		"lua-load-per-thread", "lua-prepend-path", "max-spread-checks", "maxcompcpuusage", "maxcomprate",
-		"maxsslconn", "maxsslrate", "maxzlibmem",
+		"maxsslconn", "maxzlibmem",
 		"pp2-never-send-local", "set-dumpable", "set-var", "set-var-fmt", "ssl-dh-param-file",
 		"ssl-engine", "ssl-load-extra-del-ext", "ssl-load-extra-files", "ssl-mode-async",
 		"ssl-propquery", "ssl-provider", "ssl-provider-path", "ssl-skip-self-issued-ca", "strict-limits",
@@ -766,7 +767,7 @@ func atol(s string) int {
 	return n
 }
 
-// gRate parses "maxconnrate" and "maxsessrate" as HAProxy 2.6 does: once, one
+// gRate parses "maxconnrate", "maxsessrate" and "maxsslrate" as HAProxy 2.6 does: once, one
 // integer read with atol.
 func gRate(field func(*Global) *int) func(l *loader, g *Global, pos Pos, args []string) error {
 	return func(l *loader, g *Global, pos Pos, args []string) error {

@@ -215,6 +215,9 @@ type Global struct {
 	// MaxConnRate and MaxSessRate ("maxconnrate", "maxsessrate") limit the
 	// connections and sessions the process accepts per second; 0 = none.
 	MaxConnRate, MaxSessRate int
+	// MaxSSLRate ("maxsslrate") limits the connections accepted per second
+	// on listeners with "ssl"; 0 = none.
+	MaxSSLRate int
 	// Nbthread is the number of worker threads; 0 = one per CPU.
 	Nbthread int
 	// UlimitN is "ulimit-n"; 0 = computed from maxconn.

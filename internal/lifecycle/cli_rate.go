@@ -17,10 +17,10 @@ const rateUsage = "'set rate-limit' only supports :\n" +
 	"   - 'http-compression global' to set the per-process maximum compression speed in kB/s\n"
 
 // registerRateCommands installs "set rate-limit", with HAProxy 2.6's help line, replies
-// and level. "connections global" and "sessions global" change maxconnrate and
-// maxsessrate (0: no limit); the value is read as C's atoi reads it. lb has no SSL
-// session rate nor compression rate limit: those two settings are refused as not
-// supported rather than accepted and ignored.
+// and level. "connections global", "sessions global" and "ssl-sessions global" change
+// maxconnrate, maxsessrate and maxsslrate (0: no limit); the value is read as C's atoi
+// reads it. lb has no compression rate limit: that setting is refused as not supported
+// rather than accepted and ignored.
 func registerRateCommands(srv *admin.Server, rt plane.Control) {
 	srv.Handle(admin.Command{Words: strings.Fields("set rate-limit"),
 		Help:  "set rate-limit <setting> <value>        : change a rate limiting value",
@@ -32,7 +32,9 @@ func registerRateCommands(srv *admin.Server, rt plane.Control) {
 				set = rt.SetConnRateLimit
 			case "sessions":
 				set = rt.SetSessRateLimit
-			case "ssl-sessions", "http-compression":
+			case "ssl-sessions":
+				set = rt.SetSSLRateLimit
+			case "http-compression":
 				if arg(args, 1) == "global" {
 					return errors.New("'set rate-limit " + arg(args, 0) + " global' is not supported by lb yet.\n")
 				}

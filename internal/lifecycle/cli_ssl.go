@@ -25,7 +25,8 @@ func newCertStore(cfg *config.Config) *tlsconf.Store {
 }
 
 // registerSSLCommands installs the certificate commands of HAProxy 2.6 (ssl_ckch.c) that
-// lb carries out: show, set, commit and abort of "ssl cert", on the process's store.
+// lb carries out: show, new, set, commit, abort and del of "ssl cert", on the process's
+// store.
 // Their answers are HAProxy's, word for word.
 func registerSSLCommands(srv *admin.Server, certs *tlsconf.Store) {
 	srv.Handle(admin.Command{Words: []string{"show", "ssl", "cert"},
@@ -93,6 +94,34 @@ func registerSSLCommands(srv *admin.Server, certs *tlsconf.Store) {
 			}
 			// One dot per instance rebuilt, as HAProxy.
 			fmt.Fprintf(w, "Committing %s%s\nSuccess!\n", name, strings.Repeat(".", n))
+			return nil
+		}})
+	srv.Handle(admin.Command{Words: []string{"new", "ssl", "cert"},
+		Help:  "new ssl cert <certfile>                 : create a new certificate file to be used in a crt-list or a directory",
+		Level: admin.LevelAdmin,
+		Run: func(args []string, w io.Writer) error {
+			name := arg(args, 0)
+			if name == "" {
+				return errors.New("'new ssl cert' expects a filename\n")
+			}
+			if err := certs.New(name); err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "New empty certificate store '%s'!\n", name)
+			return nil
+		}})
+	srv.Handle(admin.Command{Words: []string{"del", "ssl", "cert"},
+		Help:  "del ssl cert <certfile>                 : delete an unused certificate file",
+		Level: admin.LevelAdmin,
+		Run: func(args []string, w io.Writer) error {
+			name := arg(args, 0)
+			if name == "" {
+				return errors.New("'del ssl cert' expects a certificate name\n")
+			}
+			if err := certs.Delete(name); err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "Certificate '%s' deleted!\n", name)
 			return nil
 		}})
 	srv.Handle(admin.Command{Words: []string{"abort", "ssl", "cert"},

@@ -27,8 +27,9 @@ type infoField struct {
 }
 
 // infoFields are the fields of HAProxy's "show info" that mean something in lb, in
-// HAProxy's order; the others (memory pools, SSL rates, compression, peers …) are left
-// out rather than made up.
+// HAProxy's order; the others (memory pools, SSL connection counts, compression, peers,
+// tasks, idle time …) are left out rather than made up. The rates are sampled from the
+// counters once a second (see plane's rates.go).
 func infoFields(rt plane.Control, pi processInfo) []infoField {
 	up := time.Since(startTime)
 	var nofile syscall.Rlimit
@@ -43,6 +44,7 @@ func infoFields(rt plane.Control, pi processInfo) []infoField {
 	n := func(pos int, name, tags string, v int64) infoField {
 		return infoField{pos: pos, name: name, tags: tags, num: v}
 	}
+	r := rt.Stats().Rates
 	return []infoField{
 		s(0, "Name", "POS", "lb"),
 		s(1, "Version", "POS", version.Version),
@@ -56,8 +58,18 @@ func infoFields(rt plane.Control, pi processInfo) []infoField {
 		n(15, "Maxconn", "CLP", int64(curMaxconn(rt, pi))),
 		n(16, "Hard_maxconn", "CLP", int64(pi.Maxconn)),
 		n(17, "CurrConns", "MGP", int64(rt.Snapshot().Sessions)),
+		n(26, "ConnRate", "MRP", int64(r.Conn.Cur)),
 		n(27, "ConnRateLimit", "CLP", int64(rt.ConnRateLimit())),
+		n(28, "MaxConnRate", "MMP", int64(r.Conn.Max)),
+		n(29, "SessRate", "MRP", int64(r.Sess.Cur)),
 		n(30, "SessRateLimit", "CLP", int64(rt.SessRateLimit())),
+		n(31, "MaxSessRate", "MRP", int64(r.Sess.Max)),
+		n(32, "SslRate", "MRP", int64(r.SSL.Cur)),
+		n(33, "SslRateLimit", "CLP", int64(rt.SSLRateLimit())),
+		n(34, "MaxSslRate", "MMP", int64(r.SSL.Max)),
+		n(35, "SslFrontendKeyRate", "MGP", int64(r.SSLKey.Cur)),
+		n(36, "SslFrontendMaxKeyRate", "MMP", int64(r.SSLKey.Max)),
+		n(37, "SslFrontendSessionReuse_pct", "MGP", int64(r.SSLReuse())),
 		n(52, "Stopping", "MGP", stopping),
 		n(55, "Listeners", "MGP", int64(pi.Listeners)),
 		n(70, "Start_time_sec", "MDP", startTime.Unix()),

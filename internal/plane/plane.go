@@ -30,7 +30,7 @@ func Start(cfg *config.Config, lns []Listener, opts Options) (*Generation, error
 		g.logs, g.ownLogs = NewLogs(&cfg.Global, g.log), true
 	}
 	threads := cfg.Global.Threads()
-	g.eng = proxy.NewEngine(proxy.EngineConfig{Maxconn: maxconn, MaxConnRate: cfg.Global.MaxConnRate, MaxSessRate: cfg.Global.MaxSessRate, Logger: g.log, BufSize: cfg.Global.TuneBufsize,
+	g.eng = proxy.NewEngine(proxy.EngineConfig{Maxconn: maxconn, MaxConnRate: cfg.Global.MaxConnRate, MaxSessRate: cfg.Global.MaxSessRate, MaxSSLRate: cfg.Global.MaxSSLRate, Logger: g.log, BufSize: cfg.Global.TuneBufsize,
 		Threads: threads, CPUs: cfg.Global.ThreadCPUs(threads), NoSplice: cfg.Global.NoSplice || opts.NoSplice})
 	g.ticketKeys = opts.TicketKeys
 	g.ropt = ruleOptions(cfg)
@@ -70,7 +70,7 @@ func Start(cfg *config.Config, lns []Listener, opts Options) (*Generation, error
 		g.abort()
 		return nil, err
 	}
-	g.statsState(cfg) // for "show stat"
+	g.startRates(g.statsState(cfg)) // for "show stat"
 	g.checks = startChecks(g, cfg)
 	g.startAddedChecks()
 	return g, nil
@@ -278,6 +278,7 @@ func (g *Generation) CloseAll() {
 // Stop stops the health checks and waits for them to end, and closes the log targets the
 // generation opened itself (see Options.Logs). Call it last: after Drain or CloseAll.
 func (g *Generation) Stop() {
+	g.stopRates()
 	g.eng.Close()
 	for _, be := range g.backends {
 		be.CloseIdleConns()
@@ -290,6 +291,7 @@ func (g *Generation) Stop() {
 
 // abort undoes a Start that failed: the frontends started so far stop accepting.
 func (g *Generation) abort() {
+	g.stopRates()
 	for _, b := range g.serving {
 		b.Stop()
 	}

@@ -1,14 +1,18 @@
 package plane
 
 // RateControl is what the runtime API changes of the accept rate limits:
-// "maxconnrate" and "maxsessrate".
+// "maxconnrate", "maxsessrate" and "maxsslrate".
 type RateControl interface {
-	// ConnRateLimit and SessRateLimit return the limits, 0 when none.
+	// ConnRateLimit, SessRateLimit and SSLRateLimit return the limits, 0 when
+	// none.
 	ConnRateLimit() int
 	SessRateLimit() int
-	// SetConnRateLimit and SetSessRateLimit change them (0: none).
+	SSLRateLimit() int
+	// SetConnRateLimit, SetSessRateLimit and SetSSLRateLimit change them (0:
+	// none).
 	SetConnRateLimit(n int)
 	SetSessRateLimit(n int)
+	SetSSLRateLimit(n int)
 }
 
 var _ RateControl = (*Generation)(nil)
@@ -24,3 +28,9 @@ func (g *Generation) SetConnRateLimit(n int) { g.eng.SetConnRateLimit(n) }
 
 // SetSessRateLimit implements RateControl.
 func (g *Generation) SetSessRateLimit(n int) { g.eng.SetSessRateLimit(n) }
+
+// SSLRateLimit implements RateControl.
+func (g *Generation) SSLRateLimit() int { return g.eng.SSLRateLimit() }
+
+// SetSSLRateLimit implements RateControl.
+func (g *Generation) SetSSLRateLimit(n int) { g.eng.SetSSLRateLimit(n) }

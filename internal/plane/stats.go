@@ -33,9 +33,12 @@ var processStart = time.Now()
 // be collected; for the same reason it holds its frontends weakly (a served
 // frontend is held by the generation's bindings).
 type statsState struct {
-	cfg    *config.Config
-	mu     sync.Mutex
-	fronts map[*config.Proxy]weak.Pointer[proxy.Frontend]
+	cfg *config.Config
+	// rates samples the counters of the generation's snapshots (rates.go).
+	rates    *rateSampler
+	stopOnce sync.Once // closes rates.stop
+	mu       sync.Mutex
+	fronts   map[*config.Proxy]weak.Pointer[proxy.Frontend]
 }
 
 // statsStates maps weak.Pointer[Generation] to *statsState.
@@ -57,7 +60,7 @@ func (g *Generation) statsState(cfg *config.Config) *statsState {
 	if v, ok := statsStates.Load(k); ok {
 		return v.(*statsState)
 	}
-	st := &statsState{cfg: cfg, fronts: map[*config.Proxy]weak.Pointer[proxy.Frontend]{}}
+	st := &statsState{cfg: cfg, rates: newRateSampler(), fronts: map[*config.Proxy]weak.Pointer[proxy.Frontend]{}}
 	if v, loaded := statsStates.LoadOrStore(k, st); loaded {
 		return v.(*statsState)
 	}
@@ -172,8 +175,34 @@ func statsConfig(cfg *config.Config, px *config.Proxy) stats.Config {
 func proxyIDs(cfg *config.Config) map[*config.Proxy]int { return stateProxyIDs(cfg) }
 
 // statsSnapshot reads the counters of every enabled proxy of the
-// generation for its pages.
+// generation for its pages, and their rates.
 func (g *Generation) statsSnapshot(st *statsState) *stats.Snapshot {
+	s := g.counters(st)
+	ssl, keys := g.eng.SSLCounts()
+	st.rates.fill(time.Now(), s, ssl, keys)
+	s.Rates.ConnLimit, s.Rates.SessLimit, s.Rates.SSLLimit = g.eng.ConnRateLimit(), g.eng.SessRateLimit(), g.eng.SSLRateLimit()
+	return s
+}
+
+// startRates starts sampling the generation's counters for their rates, until
+// stopRates.
+func (g *Generation) startRates(st *statsState) {
+	go st.rates.run(func() (*stats.Snapshot, uint64, uint64) {
+		ssl, keys := g.eng.SSLCounts()
+		return g.counters(st), ssl, keys
+	})
+}
+
+// stopRates ends the sampling of the generation's counters, if it started.
+func (g *Generation) stopRates() {
+	if v, ok := statsStates.Load(weak.Make(g)); ok {
+		st := v.(*statsState)
+		st.stopOnce.Do(func() { close(st.rates.stop) })
+	}
+}
+
+// counters reads the counters of every enabled proxy of the generation.
+func (g *Generation) counters(st *statsState) *stats.Snapshot {
 	cfg := st.cfg
 	s := &stats.Snapshot{PID: os.Getpid(), Uptime: time.Since(processStart),
 		Sessions: g.eng.ActiveSessions(), Maxconn: cfg.Global.Maxconn}
@@ -206,6 +235,7 @@ func (g *Generation) statsSnapshot(st *statsState) *stats.Snapshot {
 				}
 				fs := fr.Stats()
 				f.Cur, f.Total, f.BytesIn, f.BytesOut = fs.Cur, fs.Total, fs.BytesIn, fs.BytesOut
+				f.Requests, f.RateLimit = fs.Requests, fr.RateLimitSessions()
 				f.DeniedReq, f.DeniedConn, f.DeniedSess = fs.DeniedReq, fs.DeniedConn, fs.DeniedSess
 			}
 			p.Frontend = f

@@ -28,6 +28,10 @@ type EngineConfig struct {
 	// HAProxy); 0 means unlimited. At the limit listeners stop accepting
 	// until the rate allows one more, and clients wait in the backlog.
 	MaxConnRate, MaxSessRate int
+	// MaxSSLRate ("maxsslrate") limits the connections accepted per
+	// second on listeners with "ssl", resumed or not, as HAProxy counts
+	// them; 0 means unlimited.
+	MaxSSLRate int
 	// Logger receives the data plane's own messages; nil means
 	// slog.Default().
 	Logger *slog.Logger
@@ -54,17 +58,23 @@ type Engine struct {
 	cfg   EngineConfig
 	log   *slog.Logger
 	slots slots // global maxconn
-	// connRate and sessRate are maxconnrate and maxsessrate; rated is set
-	// while any accept rate limit is, ratedFronts counting the frontends'.
-	connRate, sessRate freqCtr
-	rated              atomic.Bool
-	ratedFronts        atomic.Int32
+	// connRate, sessRate and sslRate are maxconnrate, maxsessrate and
+	// maxsslrate; rated is set while any accept rate limit is, ratedFronts
+	// counting the frontends'.
+	connRate, sessRate, sslRate freqCtr
+	rated                       atomic.Bool
+	ratedFronts                 atomic.Int32
 	// inspectLimit is how much data content rules inspect at most.
 	inspectLimit int
 
 	actconn atomic.Int64
 	// sessions numbers the connections accepted by the process (%rt).
 	sessions atomic.Uint64
+	// sslConns counts the connections accepted on listeners with "ssl",
+	// sslKeys the full handshakes (not resumed) completed on them:
+	// HAProxy's ssl_per_sec and ssl_fe_keys_per_sec, sampled for rates.
+	// They cost nothing to plain listeners.
+	sslConns, sslKeys atomic.Uint64
 
 	work    chan *Conn   // idle setup workers receive here (unbuffered)
 	workers atomic.Int32 // setup workers started
@@ -101,6 +111,7 @@ func NewEngine(cfg EngineConfig) *Engine {
 	e.slots.init(cfg.Maxconn)
 	e.connRate.set(cfg.MaxConnRate)
 	e.sessRate.set(cfg.MaxSessRate)
+	e.sslRate.set(cfg.MaxSSLRate)
 	e.updateRated()
 	return e
 }
@@ -405,8 +416,11 @@ type Frontend struct {
 	// handler is cfg.Handler, or the TCP handler.
 	handler Handler
 
-	cur               atomic.Int64 // feconn
-	total             atomic.Uint64
+	cur   atomic.Int64 // feconn
+	total atomic.Uint64
+	// reqs counts the HTTP requests (HAProxy's req_tot), next to the
+	// bytes each transaction already adds.
+	reqs              atomic.Uint64
 	bytesIn, bytesOut atomic.Uint64
 	// Rejections by tcp-request connection, session and content rules
 	// (HAProxy's dcon, dses and dreq).
@@ -446,6 +460,7 @@ func (f *Frontend) Name() string { return f.cfg.Name }
 type FrontendStats struct {
 	Cur      int    // feconn
 	Total    uint64 // sessions ever accepted
+	Requests uint64 // HTTP requests (0 in mode tcp)
 	BytesIn  uint64 // client to server
 	BytesOut uint64 // server to client
 	// DeniedConn, DeniedSess and DeniedReq count the connections rejected
@@ -456,7 +471,7 @@ type FrontendStats struct {
 
 // Stats returns f's counters.
 func (f *Frontend) Stats() FrontendStats {
-	return FrontendStats{Cur: int(f.cur.Load()), Total: f.total.Load(),
+	return FrontendStats{Cur: int(f.cur.Load()), Total: f.total.Load(), Requests: f.reqs.Load(),
 		BytesIn: f.bytesIn.Load(), BytesOut: f.bytesOut.Load(),
 		DeniedConn: f.deniedConn.Load(), DeniedSess: f.deniedSess.Load(), DeniedReq: f.deniedReq.Load()}
 }

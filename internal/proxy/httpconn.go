@@ -1778,6 +1778,9 @@ func (hc *httpConn) logTxn(start time.Time, tr, trs, ta time.Duration, haveReq b
 	c, f, e := hc.c, hc.h.f, hc.h.f.eng
 	be := hc.be
 	srv := hc.lg.server
+	if haveReq {
+		f.reqs.Add(1)
+	}
 	f.bytesIn.Add(uint64(hc.up))
 	f.bytesOut.Add(uint64(hc.down))
 	if be != nil {

@@ -102,7 +102,11 @@ func (b *Binding) rateWait() time.Duration {
 		return 0
 	}
 	now := time.Now()
-	return max(e.connRate.wait(now), e.sessRate.wait(now), b.f.sessRate.wait(now))
+	d := max(e.connRate.wait(now), e.sessRate.wait(now), b.f.sessRate.wait(now))
+	if b.cfg.TLS != nil {
+		d = max(d, e.sslRate.wait(now))
+	}
+	return d
 }
 
 // countAccept counts a connection accepted by b's listener, and the session it
@@ -111,11 +115,18 @@ func (b *Binding) rateWait() time.Duration {
 // uncountSess when the rules reject it.
 func (b *Binding) countAccept() {
 	f := b.f
-	if e := f.eng; e.rated.Load() {
+	e := f.eng
+	if b.cfg.TLS != nil {
+		e.sslConns.Add(1)
+	}
+	if e.rated.Load() {
 		now := time.Now()
 		e.connRate.add(now)
 		e.sessRate.add(now)
 		f.sessRate.add(now)
+		if b.cfg.TLS != nil {
+			e.sslRate.add(now)
+		}
 	}
 }
 
@@ -131,14 +142,31 @@ func (f *Frontend) uncountSess() {
 // updateRated records whether a rate limit is set anywhere. The frontends'
 // limits are fixed at start and noted by ratedFronts.
 func (e *Engine) updateRated() {
-	e.rated.Store(e.connRate.get() > 0 || e.sessRate.get() > 0 || e.ratedFronts.Load() > 0)
+	e.rated.Store(e.connRate.get() > 0 || e.sessRate.get() > 0 || e.sslRate.get() > 0 || e.ratedFronts.Load() > 0)
 }
+
+// SSLRateLimit returns maxsslrate, 0 when none.
+func (e *Engine) SSLRateLimit() int { return e.sslRate.get() }
+
+// SetSSLRateLimit changes maxsslrate (0: none).
+func (e *Engine) SetSSLRateLimit(n int) {
+	e.sslRate.set(n)
+	e.updateRated()
+}
+
+// SSLCounts returns the connections accepted on listeners with "ssl" and
+// the full handshakes (not resumed) completed on them since the start.
+func (e *Engine) SSLCounts() (conns, keys uint64) { return e.sslConns.Load(), e.sslKeys.Load() }
 
 // ConnRateLimit returns maxconnrate, 0 when none.
 func (e *Engine) ConnRateLimit() int { return e.connRate.get() }
 
 // SessRateLimit returns maxsessrate, 0 when none.
 func (e *Engine) SessRateLimit() int { return e.sessRate.get() }
+
+// RateLimitSessions returns the frontend's "rate-limit sessions", 0 when
+// none.
+func (f *Frontend) RateLimitSessions() int { return f.sessRate.get() }
 
 // SetConnRateLimit changes maxconnrate (0: none). Listeners waiting on the old
 // rate look again when their timer fires.

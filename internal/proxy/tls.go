@@ -80,6 +80,9 @@ func (c *Conn) handshake(cfg *tls.Config) bool {
 	_ = tc.SetDeadline(time.Time{})
 	st := tc.ConnectionState()
 	c.tls = &st
+	if !st.DidResume {
+		c.f.eng.sslKeys.Add(1)
+	}
 	return true
 }
 

@@ -131,6 +131,15 @@ func frontendRow(p *Proxy, f *Frontend) Row {
 	r.set("mode", p.Mode)
 	r.u64("dcon", f.DeniedConn)
 	r.u64("dses", f.DeniedSess)
+	r.num("rate", f.SessRate.Cur)
+	r.num("rate_lim", f.RateLimit)
+	r.num("rate_max", f.SessRate.Max)
+	r.num("req_rate", f.ReqRate.Cur)
+	r.num("req_rate_max", f.ReqRate.Max)
+	r.u64("req_tot", f.Requests)
+	r.num("conn_rate", f.ConnRate.Cur)
+	r.num("conn_rate_max", f.ConnRate.Max)
+	r.u64("conn_tot", f.Total)
 	return r
 }
 
@@ -162,6 +171,8 @@ func serverRow(p *Proxy, s *Server, o *Options) Row {
 	r.num("iid", p.ID)
 	r.num("sid", s.ID)
 	r.set("type", "2")
+	r.num("rate", s.SessRate.Cur)
+	r.num("rate_max", s.SessRate.Max)
 	if s.Checked {
 		r.num("check_rise", s.Rise)
 		r.num("check_fall", s.Fall)
@@ -193,6 +204,8 @@ func backendRow(p *Proxy, b *Backend, o *Options) Row {
 	r.num("iid", p.ID)
 	r.set("sid", "0")
 	r.set("type", "1")
+	r.num("rate", b.SessRate.Cur)
+	r.num("rate_max", b.SessRate.Max)
 	r.set("mode", p.Mode)
 	if o.ShowLegends {
 		r.set("algo", p.Algo)

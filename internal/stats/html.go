@@ -229,7 +229,11 @@ func frontendHTML(b *strings.Builder, p *Proxy, f *Frontend, form bool) {
 		limit = itoa(f.Limit)
 	}
 	b.WriteString("<td colspan=3></td>")
-	cells(b, "", "", "")                                    // session rate: not counted
+	rlim := "-"
+	if f.RateLimit > 0 {
+		rlim = itoa(f.RateLimit)
+	}
+	cells(b, itoa(f.SessRate.Cur), itoa(f.SessRate.Max), rlim)
 	cells(b, itoa(f.Cur), "", limit, utoa(f.Total), "", "") // sessions
 	cells(b, utoa(f.BytesIn), utoa(f.BytesOut))
 	cells(b, utoa(f.DeniedReq), "")
@@ -275,7 +279,7 @@ func serverHTML(b *strings.Builder, p *Proxy, s *Server, o *Options, form bool) 
 		return "-"
 	}
 	cells(b, itoa(s.Queue), itoa(s.MaxQueue), opt(s.QueueLimit))
-	cells(b, "", "", "")
+	cells(b, itoa(s.SessRate.Cur), itoa(s.SessRate.Max), "")
 	cells(b, itoa(s.Cur), itoa(s.Max), opt(s.Limit), utoa(s.Total), "", "")
 	cells(b, utoa(s.BytesIn), utoa(s.BytesOut))
 	cells(b, "", "")
@@ -296,7 +300,7 @@ func backendHTML(b *strings.Builder, p *Proxy, bk *Backend, form bool) {
 	rowName(b, "backend", p.Name, "Backend", "Backend", "", formCell(form))
 	w, act, bck := bk.weights()
 	cells(b, itoa(bk.Queue), itoa(bk.MaxQueue), "")
-	cells(b, "", "", "")
+	cells(b, itoa(bk.SessRate.Cur), itoa(bk.SessRate.Max), "")
 	cells(b, itoa(bk.Cur), "", "", utoa(bk.Total), "", "")
 	cells(b, utoa(bk.BytesIn), utoa(bk.BytesOut))
 	cells(b, utoa(bk.DeniedReq), utoa(bk.DeniedResp))

@@ -22,36 +22,51 @@ type jsonField struct {
 // jsonFields are the tags of the fields lb fills (Rows): a field lb leaves
 // empty is left out, as HAProxy leaves out the fields that do not apply.
 var jsonFields = map[string]jsonField{
-	"pxname":     {"str", "Key", "Name", "Service"},
-	"svname":     {"str", "Key", "Name", "Service"},
-	"qcur":       {"u32", "Metric", "Gauge", "Process"},
-	"qmax":       {"u32", "Metric", "Max", "Process"},
-	"scur":       {"u32", "Metric", "Gauge", "Process"},
-	"smax":       {"u32", "Metric", "Max", "Process"},
-	"slim":       {"u32", "Config", "Limit", "Process"},
-	"stot":       {"u64", "Metric", "Counter", "Process"},
-	"bin":        {"u64", "Metric", "Counter", "Process"},
-	"bout":       {"u64", "Metric", "Counter", "Process"},
-	"dreq":       {"u64", "Metric", "Counter", "Process"},
-	"dresp":      {"u64", "Metric", "Counter", "Process"},
-	"econ":       {"u64", "Metric", "Counter", "Process"},
-	"status":     {"str", "Status", "Gauge", "Process"},
-	"weight":     {"u32", "Metric", "Avg", "Process"},
-	"act":        {"u32", "Metric", "Gauge", "Process"},
-	"bck":        {"u32", "Metric", "Gauge", "Process"},
-	"qlimit":     {"u32", "Config", "Gauge", "Service"},
-	"pid":        {"u32", "Key", "Gauge", "Process"},
-	"iid":        {"u32", "Key", "Gauge", "Service"},
-	"sid":        {"u32", "Key", "Gauge", "Service"},
-	"type":       {"u32", "Config", "Gauge", "Service"},
-	"check_rise": {"u32", "Config", "Gauge", "Service"},
-	"check_fall": {"u32", "Config", "Gauge", "Service"},
-	"addr":       {"str", "Config", "Gauge", "Service"},
-	"mode":       {"str", "Config", "Gauge", "Service"},
-	"algo":       {"str", "Config", "Gauge", "Service"},
-	"dcon":       {"u64", "Metric", "Counter", "Process"},
-	"dses":       {"u64", "Metric", "Counter", "Process"},
-	"uweight":    {"u32", "Metric", "Avg", "Process"},
+	"pxname":        {"str", "Key", "Name", "Service"},
+	"svname":        {"str", "Key", "Name", "Service"},
+	"qcur":          {"u32", "Metric", "Gauge", "Process"},
+	"qmax":          {"u32", "Metric", "Max", "Process"},
+	"scur":          {"u32", "Metric", "Gauge", "Process"},
+	"smax":          {"u32", "Metric", "Max", "Process"},
+	"slim":          {"u32", "Config", "Limit", "Process"},
+	"stot":          {"u64", "Metric", "Counter", "Process"},
+	"bin":           {"u64", "Metric", "Counter", "Process"},
+	"bout":          {"u64", "Metric", "Counter", "Process"},
+	"dreq":          {"u64", "Metric", "Counter", "Process"},
+	"dresp":         {"u64", "Metric", "Counter", "Process"},
+	"econ":          {"u64", "Metric", "Counter", "Process"},
+	"status":        {"str", "Status", "Gauge", "Process"},
+	"weight":        {"u32", "Metric", "Avg", "Process"},
+	"act":           {"u32", "Metric", "Gauge", "Process"},
+	"bck":           {"u32", "Metric", "Gauge", "Process"},
+	"qlimit":        {"u32", "Config", "Gauge", "Service"},
+	"pid":           {"u32", "Key", "Gauge", "Process"},
+	"iid":           {"u32", "Key", "Gauge", "Service"},
+	"sid":           {"u32", "Key", "Gauge", "Service"},
+	"type":          {"u32", "Config", "Gauge", "Service"},
+	"check_rise":    {"u32", "Config", "Gauge", "Service"},
+	"check_fall":    {"u32", "Config", "Gauge", "Service"},
+	"addr":          {"str", "Config", "Gauge", "Service"},
+	"mode":          {"str", "Config", "Gauge", "Service"},
+	"algo":          {"str", "Config", "Gauge", "Service"},
+	"dcon":          {"u64", "Metric", "Counter", "Process"},
+	"dses":          {"u64", "Metric", "Counter", "Process"},
+	"uweight":       {"u32", "Metric", "Avg", "Process"},
+	"rate":          {"u32", "Metric", "Rate", "Process"},
+	"rate_lim":      {"u32", "Config", "Limit", "Process"},
+	"rate_max":      {"u32", "Metric", "Max", "Process"},
+	"req_rate":      {"u32", "Metric", "Rate", "Process"},
+	"req_rate_max":  {"u32", "Metric", "Max", "Process"},
+	"req_tot":       {"u64", "Metric", "Counter", "Process"},
+	"conn_rate":     {"u32", "Metric", "Rate", "Process"},
+	"conn_rate_max": {"u32", "Metric", "Max", "Process"},
+	"conn_tot":      {"u64", "Metric", "Counter", "Process"},
+}
+
+// A backend's rates are tagged gauges.
+var jsonBackendFields = map[string]jsonField{
+	"rate":     {"u32", "Metric", "Gauge", "Process"},
+	"rate_max": {"u32", "Metric", "Gauge", "Process"},
 }
 
 // A server's act and bck are statuses, a backend's counts.
@@ -99,6 +114,9 @@ func JSON(s *Snapshot, o *Options) []byte {
 			}
 			if sf, ok := jsonServerFields[name]; ok && obj == "Server" {
 				f = sf
+			}
+			if bf, ok := jsonBackendFields[name]; ok && obj == "Backend" {
+				f = bf
 			}
 			if !first {
 				b.WriteByte(',')

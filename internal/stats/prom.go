@@ -154,6 +154,18 @@ var (
 		{"uptime_seconds", gauge, "How long ago this worker process was started (seconds)"},
 		{"max_connections", gauge, "Hard limit on the number of per-process connections (configured or imposed by Ulimit-n)"},
 		{"current_connections", gauge, "Current number of connections on this worker process"},
+		{"current_connection_rate", gauge, "Number of front connections created on this worker process over the last second"},
+		{"limit_connection_rate", gauge, "Hard limit for ConnRate (global.maxconnrate)"},
+		{"max_connection_rate", gauge, "Highest ConnRate reached on this worker process since started (in connections per second)"},
+		{"current_session_rate", gauge, "Number of sessions created on this worker process over the last second"},
+		{"limit_session_rate", gauge, "Hard limit for SessRate (global.maxsessrate)"},
+		{"max_session_rate", gauge, "Highest SessRate reached on this worker process since started (in sessions per second)"},
+		{"current_ssl_rate", gauge, "Number of SSL connections created on this worker process over the last second"},
+		{"limit_ssl_rate", gauge, "Hard limit for SslRate (global.maxsslrate)"},
+		{"max_ssl_rate", gauge, "Highest SslRate reached on this worker process since started (in connections per second)"},
+		{"current_frontend_ssl_key_rate", gauge, "Number of SSL keys created on frontends in this worker process over the last second"},
+		{"max_frontend_ssl_key_rate", gauge, "Highest SslFrontendKeyRate reached on this worker process since started (in SSL keys per second)"},
+		{"frontend_ssl_reuse", gauge, "Percent of frontend SSL connections which did not require a new key"},
 		{"stopping", gauge, "1 if the worker process is currently stopping, otherwise zero"},
 		{"build_info", gauge, "Build info"},
 		{"start_time_seconds", gauge, "Start time in seconds"},
@@ -166,6 +178,12 @@ var (
 		{"bytes_out_total", counter, "Total number of response bytes since process started"},
 		{"requests_denied_total", counter, "Total number of denied requests since process started"},
 		{"status", gauge, "Current status of the service, per state label value."},
+		{"limit_session_rate", gauge, "Limit on the number of sessions accepted in a second (frontend only, 'rate-limit sessions' setting)"},
+		{"max_session_rate", gauge, "Highest value of sessions per second observed since the worker process started"},
+		{"http_requests_rate_max", gauge, "Highest value of http requests observed since the worker process started"},
+		{"http_requests_total", counter, "Total number of HTTP requests processed by this object since the worker process started"},
+		{"connections_rate_max", gauge, "Highest value of connections per second observed since the worker process started"},
+		{"connections_total", counter, "Total number of new connections accepted on this frontend since the worker process started"},
 		{"denied_connections_total", counter, "Total number of incoming connections blocked on a listener/frontend by a tcp-request connection rule since the worker process started"},
 		{"denied_sessions_total", counter, "Total number of incoming sessions blocked on a listener/frontend by a tcp-request connection rule since the worker process started"},
 	}
@@ -183,6 +201,7 @@ var (
 		{"weight", gauge, "Server's effective weight, or sum of active servers' effective weights for a backend"},
 		{"active_servers", gauge, "Total number of active UP servers with a non-zero weight"},
 		{"backup_servers", gauge, "Total number of backup UP servers with a non-zero weight"},
+		{"max_session_rate", gauge, "Highest value of sessions per second observed since the worker process started"},
 		{"uweight", gauge, "Server's user weight, or sum of active servers' user weights for a backend"},
 		{"agg_server_status", gauge, "Backend's aggregated gauge of servers' status"},
 		{"agg_server_check_status", gauge, "Backend's aggregated gauge of servers' state check status"},
@@ -200,6 +219,7 @@ var (
 		{"status", gauge, "Current status of the service, per state label value."},
 		{"weight", gauge, "Server's effective weight, or sum of active servers' effective weights for a backend"},
 		{"queue_limit", gauge, "Limit on the number of connections in queue, for servers only (maxqueue argument)"},
+		{"max_session_rate", gauge, "Highest value of sessions per second observed since the worker process started"},
 		{"uweight", gauge, "Server's user weight, or sum of active servers' user weights for a backend"},
 	}
 )
@@ -209,17 +229,13 @@ var (
 // as it keeps no value for them.
 var promLeftOut = []string{
 	// Process: memory pools, file descriptor and socket limits, the
-	// process-wide request, connection, byte and rate counters, SSL,
+	// process-wide request, connection and byte counters, SSL counts,
 	// pipes, compression, tasks and run queue, idle time, jobs, listeners
 	// and peers counts, logs, busy polling, resolvers.
 	"haproxy_process_pool_failures_total", "haproxy_process_max_fds", "haproxy_process_max_sockets",
 	"haproxy_process_hard_max_connections", "haproxy_process_connections_total", "haproxy_process_requests_total",
 	"haproxy_process_max_ssl_connections", "haproxy_process_current_ssl_connections", "haproxy_process_ssl_connections_total",
 	"haproxy_process_max_pipes", "haproxy_process_pipes_used_total", "haproxy_process_pipes_free_total",
-	"haproxy_process_current_connection_rate", "haproxy_process_limit_connection_rate", "haproxy_process_max_connection_rate",
-	"haproxy_process_current_session_rate", "haproxy_process_limit_session_rate", "haproxy_process_max_session_rate",
-	"haproxy_process_current_ssl_rate", "haproxy_process_limit_ssl_rate", "haproxy_process_max_ssl_rate",
-	"haproxy_process_current_frontend_ssl_key_rate", "haproxy_process_max_frontend_ssl_key_rate", "haproxy_process_frontend_ssl_reuse",
 	"haproxy_process_current_backend_ssl_key_rate", "haproxy_process_max_backend_ssl_key_rate",
 	"haproxy_process_ssl_cache_lookups_total", "haproxy_process_ssl_cache_misses_total",
 	"haproxy_process_http_comp_bytes_in_total", "haproxy_process_http_comp_bytes_out_total", "haproxy_process_limit_http_comp",
@@ -231,15 +247,13 @@ var promLeftOut = []string{
 	"haproxy_process_bytes_out_rate", "haproxy_process_recv_logs_total", "haproxy_process_max_memory_bytes",
 	"haproxy_process_pool_allocated_bytes", "haproxy_process_pool_used_bytes",
 	// Frontends: the highest session count, the denied responses, the
-	// request errors, rates, HTTP request and response counts,
-	// compression, connections apart from sessions, intercepted
+	// request errors, HTTP response counts, compression, intercepted
 	// requests, header rewrite failures, cache, internal errors.
 	"haproxy_frontend_max_sessions", "haproxy_frontend_responses_denied_total", "haproxy_frontend_request_errors_total",
-	"haproxy_frontend_limit_session_rate", "haproxy_frontend_max_session_rate", "haproxy_frontend_http_responses_total",
-	"haproxy_frontend_http_requests_rate_max", "haproxy_frontend_http_requests_total",
+	"haproxy_frontend_http_responses_total",
 	"haproxy_frontend_http_comp_bytes_in_total", "haproxy_frontend_http_comp_bytes_out_total",
 	"haproxy_frontend_http_comp_bytes_bypassed_total", "haproxy_frontend_http_comp_responses_total",
-	"haproxy_frontend_connections_rate_max", "haproxy_frontend_connections_total", "haproxy_frontend_intercepted_requests_total",
+	"haproxy_frontend_intercepted_requests_total",
 	"haproxy_frontend_failed_header_rewriting_total", "haproxy_frontend_http_cache_lookups_total",
 	"haproxy_frontend_http_cache_hits_total", "haproxy_frontend_internal_errors_total",
 	// Backends: the highest session count, fullconn, response errors,
@@ -250,7 +264,7 @@ var promLeftOut = []string{
 	"haproxy_backend_max_sessions", "haproxy_backend_limit_sessions", "haproxy_backend_response_errors_total",
 	"haproxy_backend_retry_warnings_total", "haproxy_backend_redispatch_warnings_total",
 	"haproxy_backend_check_up_down_total", "haproxy_backend_check_last_change_seconds", "haproxy_backend_downtime_seconds_total",
-	"haproxy_backend_loadbalanced_total", "haproxy_backend_max_session_rate", "haproxy_backend_http_responses_total",
+	"haproxy_backend_loadbalanced_total", "haproxy_backend_http_responses_total",
 	"haproxy_backend_http_requests_total", "haproxy_backend_client_aborts_total", "haproxy_backend_server_aborts_total",
 	"haproxy_backend_http_comp_bytes_in_total", "haproxy_backend_http_comp_bytes_out_total",
 	"haproxy_backend_http_comp_bytes_bypassed_total", "haproxy_backend_http_comp_responses_total",
@@ -272,7 +286,7 @@ var promLeftOut = []string{
 	"haproxy_server_retry_warnings_total", "haproxy_server_redispatch_warnings_total",
 	"haproxy_server_check_failures_total", "haproxy_server_check_up_down_total",
 	"haproxy_server_check_last_change_seconds", "haproxy_server_downtime_seconds_total",
-	"haproxy_server_current_throttle", "haproxy_server_loadbalanced_total", "haproxy_server_max_session_rate",
+	"haproxy_server_current_throttle", "haproxy_server_loadbalanced_total",
 	"haproxy_server_check_status", "haproxy_server_check_code", "haproxy_server_check_duration_seconds",
 	"haproxy_server_http_responses_total", "haproxy_server_client_aborts_total", "haproxy_server_server_aborts_total",
 	"haproxy_server_last_session_seconds", "haproxy_server_queue_time_average_seconds",
@@ -395,6 +409,30 @@ func Prometheus(s *Snapshot, info *PromInfo, o *PromOptions) []byte {
 				w.sample(orNaN(s.Maxconn))
 			case "current_connections":
 				w.sample(float64(s.Sessions))
+			case "current_connection_rate":
+				w.sample(float64(s.Rates.Conn.Cur))
+			case "limit_connection_rate":
+				w.sample(float64(s.Rates.ConnLimit))
+			case "max_connection_rate":
+				w.sample(float64(s.Rates.Conn.Max))
+			case "current_session_rate":
+				w.sample(float64(s.Rates.Sess.Cur))
+			case "limit_session_rate":
+				w.sample(float64(s.Rates.SessLimit))
+			case "max_session_rate":
+				w.sample(float64(s.Rates.Sess.Max))
+			case "current_ssl_rate":
+				w.sample(float64(s.Rates.SSL.Cur))
+			case "limit_ssl_rate":
+				w.sample(float64(s.Rates.SSLLimit))
+			case "max_ssl_rate":
+				w.sample(float64(s.Rates.SSL.Max))
+			case "current_frontend_ssl_key_rate":
+				w.sample(float64(s.Rates.SSLKey.Cur))
+			case "max_frontend_ssl_key_rate":
+				w.sample(float64(s.Rates.SSLKey.Max))
+			case "frontend_ssl_reuse":
+				w.sample(float64(s.Rates.SSLReuse()))
 			case "stopping":
 				w.sample(b2f(info.Stopping))
 			case "build_info":
@@ -411,7 +449,7 @@ func Prometheus(s *Snapshot, info *PromInfo, o *PromOptions) []byte {
 			for j := range s.Proxies {
 				p := &s.Proxies[j]
 				if fe := p.Frontend; fe != nil {
-					promFrontendSample(w, f.name, p.Name, fe)
+					promFrontendSample(w, f.name, p, fe)
 				}
 			}
 		}
@@ -450,7 +488,8 @@ func Prometheus(s *Snapshot, info *PromInfo, o *PromOptions) []byte {
 	return []byte(w.b.String())
 }
 
-func promFrontendSample(w *promWriter, name, px string, f *Frontend) {
+func promFrontendSample(w *promWriter, name string, p *Proxy, f *Frontend) {
+	px := p.Name
 	switch name {
 	case "current_sessions":
 		w.sample(float64(f.Cur), "proxy", px)
@@ -469,6 +508,24 @@ func promFrontendSample(w *promWriter, name, px string, f *Frontend) {
 		for i, st := range promProxyStates {
 			w.sample(b2f(i == 1), "proxy", px, "state", st)
 		}
+	case "limit_session_rate":
+		w.sample(float64(f.RateLimit), "proxy", px)
+	case "max_session_rate":
+		w.sample(float64(f.SessRate.Max), "proxy", px)
+	case "http_requests_rate_max", "http_requests_total":
+		// HTTP frontends only, as HAProxy's exporter.
+		if p.Mode != "http" {
+			return
+		}
+		if name == "http_requests_total" {
+			w.sample(float64(f.Requests), "proxy", px)
+		} else {
+			w.sample(float64(f.ReqRate.Max), "proxy", px)
+		}
+	case "connections_rate_max":
+		w.sample(float64(f.ConnRate.Max), "proxy", px)
+	case "connections_total":
+		w.sample(float64(f.Total), "proxy", px)
 	case "denied_connections_total":
 		w.sample(float64(f.DeniedConn), "proxy", px)
 	case "denied_sessions_total":
@@ -508,6 +565,8 @@ func promBackendSample(w *promWriter, name, px string, b *Backend) {
 		w.sample(float64(act), "proxy", px)
 	case "backup_servers":
 		w.sample(float64(bck), "proxy", px)
+	case "max_session_rate":
+		w.sample(float64(b.SessRate.Max), "proxy", px)
 	case "agg_server_status", "agg_server_check_status":
 		// Every server counts, those in maintenance included; a
 		// backend without servers has no sample.
@@ -554,6 +613,8 @@ func promServerSample(w *promWriter, name, px string, s *Server) {
 		w.sample(float64(s.effWeight()), "proxy", px, "server", sv)
 	case "queue_limit":
 		w.sample(orNaN(s.QueueLimit), "proxy", px, "server", sv)
+	case "max_session_rate":
+		w.sample(float64(s.SessRate.Max), "proxy", px, "server", sv)
 	case "uweight":
 		w.sample(float64(s.Weight), "proxy", px, "server", sv)
 	}

@@ -24,6 +24,33 @@ type Snapshot struct {
 	Sessions, Maxconn int
 	// Proxies in the configuration's order (disabled ones left out).
 	Proxies []Proxy
+	// Rates are the process's measured rates and their limits.
+	Rates ProcessRates
+}
+
+// Rate is a count of events per second, as HAProxy's freq counters give it
+// (those of the current second plus the past second's weighted by what is
+// left of the current one), and the highest value seen since the start.
+type Rate struct{ Cur, Max int }
+
+// ProcessRates are the process's rates ("show info", haproxy_process_*):
+// connections accepted, sessions started (connections that passed the
+// tcp-request connection rules), connections accepted on listeners with
+// "ssl" and the full handshakes among them; and the limits
+// (maxconnrate, maxsessrate, maxsslrate; 0: none).
+type ProcessRates struct {
+	Conn, Sess, SSL, SSLKey        Rate
+	ConnLimit, SessLimit, SSLLimit int
+}
+
+// SSLReuse is the percentage of TLS sessions resumed over the last second,
+// computed from the two rates as HAProxy does (0 without TLS traffic).
+func (r *ProcessRates) SSLReuse() int {
+	sess, key := r.SSL.Cur, r.SSLKey.Cur
+	if key >= sess {
+		return 0
+	}
+	return 100 - (100*key+(sess-1)/2)/sess
 }
 
 // Proxy is a frontend, a backend or a listen section (both).
@@ -46,16 +73,25 @@ type Frontend struct {
 	// Cur is the number of current sessions, Limit the frontend's maxconn
 	// (0: none).
 	Cur, Limit int
-	// Total counts the sessions accepted.
-	Total                  uint64
-	BytesIn, BytesOut      uint64
-	DeniedReq              uint64 // requests denied by rules (dreq)
-	DeniedConn, DeniedSess uint64 // tcp-request connection / session rejects (dcon, dses)
+	// Total counts the connections accepted (conn_tot, and stot).
+	Total uint64
+	// Requests counts the HTTP requests (req_tot; 0 in mode tcp).
+	Requests uint64
+	// SessRate, ConnRate and ReqRate are the sessions, connections and
+	// HTTP requests per second; RateLimit is "rate-limit sessions" (0:
+	// none).
+	SessRate, ConnRate, ReqRate Rate
+	RateLimit                   int
+	BytesIn, BytesOut           uint64
+	DeniedReq                   uint64 // requests denied by rules (dreq)
+	DeniedConn, DeniedSess      uint64 // tcp-request connection / session rejects (dcon, dses)
 }
 
 // Backend holds a backend's counters and its servers.
 type Backend struct {
-	Cur                   int
+	Cur int
+	// SessRate is the sessions per second the backend took.
+	SessRate              Rate
 	Queue, MaxQueue       int
 	Total                 uint64
 	BytesIn, BytesOut     uint64
@@ -99,7 +135,9 @@ type Server struct {
 	// QueueLimit its maxqueue (0: none).
 	Queue, MaxQueue, QueueLimit int
 	Total                       uint64
-	BytesIn, BytesOut           uint64
+	// SessRate is the sessions per second the server took.
+	SessRate          Rate
+	BytesIn, BytesOut uint64
 	// Failed counts failed connection attempts (econ).
 	Failed uint64
 }

@@ -37,7 +37,7 @@ type Store struct {
 // use it.
 type storeFile struct {
 	path string
-	data *certData
+	data *certData // nil: made empty by New, no certificate committed yet
 	uses []certUse
 }
 
@@ -170,7 +170,10 @@ func (s *Store) Set(arg string, payload []byte) (path string, created bool, err 
 	if f == nil {
 		return "", false, StoreError("Can't replace a certificate which is not referenced by the configuration!\n")
 	}
-	nd := *base
+	var nd certData
+	if base != nil {
+		nd = *base
+	}
 	certs, key, perr := readPEM(payload)
 	switch ext {
 	case "key":
@@ -182,7 +185,7 @@ func (s *Store) Set(arg string, payload []byte) (path string, created bool, err 
 		if perr != nil || len(certs) == 0 {
 			return "", false, PayloadError(fmt.Sprintf("unable to load certificate from file '%s'.\n", name))
 		}
-		if !bytes.Equal(certs[0].Raw, base.certs[0].Raw) {
+		if base == nil || len(base.certs) == 0 || !bytes.Equal(certs[0].Raw, base.certs[0].Raw) {
 			// The OCSP response was for the certificate replaced (HAProxy
 			// would refuse it when committing): lb drops it.
 			nd.ocsp = nil
@@ -197,6 +200,37 @@ func (s *Store) Set(arg string, payload []byte) (path string, created bool, err 
 	}
 	s.tx.data = &nd
 	return f.path, created, nil
+}
+
+// New is "new ssl cert <path>": an empty file in the store, which "set ssl
+// cert" and "commit ssl cert" can fill; no bind line uses it.
+func (s *Store) New(path string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.files[path] != nil {
+		return StoreError(fmt.Sprintf("Certificate '%s' already exists!\n", path))
+	}
+	s.files[path] = &storeFile{path: path}
+	return nil
+}
+
+// Delete is "del ssl cert <path>": only a file no bind line uses, and
+// without a transaction, leaves the store.
+func (s *Store) Delete(path string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tx != nil && s.tx.file.path == path {
+		return StoreError(fmt.Sprintf("Can't remove the certificate: ongoing transaction for the certificate '%s'\n", path))
+	}
+	f := s.files[path]
+	switch {
+	case f == nil:
+		return StoreError(fmt.Sprintf("Can't remove the certificate: certificate '%s' doesn't exist!\n\n", path))
+	case len(f.uses) > 0:
+		return StoreError(fmt.Sprintf("Can't remove the certificate: certificate '%s' in use, can't be deleted!\n\n", path))
+	}
+	delete(s.files, path)
+	return nil
 }
 
 // Abort is "abort ssl cert <path>".
@@ -228,7 +262,7 @@ func (s *Store) Commit(path string) (int, error) {
 		return 0, StoreError(fmt.Sprintf("The ongoing transaction is about '%s' but you are trying to set '%s'\n", s.tx.file.path, path))
 	}
 	d, f := s.tx.data, s.tx.file
-	if d.key == nil {
+	if d.key == nil || len(d.certs) == 0 {
 		return 0, StoreError("The transaction must contain at least a certificate and a private key!\n")
 	}
 	if pub, ok := d.key.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(d.certs[0].PublicKey) {
@@ -296,6 +330,10 @@ func (s *Store) Detail(arg string) (string, bool) {
 		}
 	}
 	var b strings.Builder
+	if d == nil || len(d.certs) == 0 {
+		fmt.Fprintf(&b, "Filename: %s\nStatus: Empty\nOCSP Response Key: \n", name)
+		return b.String(), true
+	}
 	fmt.Fprintf(&b, "Filename: %s\nStatus: %s\n", name, status)
 	writeCertDetail(&b, d.certs[0], d.certs[1:])
 	fmt.Fprintf(&b, "OCSP Response Key: %x\n", ocspCertID(d.ocsp))

@@ -212,6 +212,13 @@ var runtimeCases = []struct{ sock, cmd string }{
 	{"admin", "set rate-limit sessions global 9"},
 	{"oper", "set rate-limit sessions global 5"},
 	{"admin", "set rate-limit sessions global 0"},
+	{"admin", "set rate-limit ssl-sessions"},
+	{"admin", "set rate-limit ssl-sessions local 5"},
+	{"admin", "set rate-limit ssl-sessions global"},
+	{"admin", "set rate-limit ssl-sessions global -2"},
+	{"admin", "set rate-limit ssl-sessions global 7"},
+	{"oper", "set rate-limit ssl-sessions global 5"},
+	{"admin", "set rate-limit ssl-sessions global 0"},
 	{"admin", "set rate-limit connections global 0"},
 }
 
@@ -281,6 +288,7 @@ func TestRuntimeAPIHelp(t *testing.T) {
 	cfg, addr := runtimeConfig(t, dir, s1.addr(), s2.addr())
 	var lb, hap string
 	onLBAndHAProxy(t, cfg, addr, func(t *testing.T, out *outFile) {
+		waitSock(t, filepath.Join(dir, "user.sock")) // haproxy may bind it after the frontend
 		h := adminCommand(t, filepath.Join(dir, "user.sock"), "help")
 		if strings.HasSuffix(t.Name(), "/lb") {
 			lb = h

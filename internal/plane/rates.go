@@ -1,0 +1,183 @@
+package plane
+
+import (
+	"sync"
+	"time"
+
+	"lb/internal/stats"
+)
+
+// The rates of "show info", "show stat", the statistics page and the exporter are
+// sampled from the cumulative counters the data plane keeps anyway: once a second a
+// sampler notes every total; a rate is then read as HAProxy reads its freq counters,
+// the events since the last tick plus those of the second before it weighted by what
+// is left of the current second. The hot path pays nothing for them.
+
+// ratePeriod is the sampling period: rates count per second.
+const ratePeriod = time.Second
+
+// rateKind tells apart the counters of one object.
+type rateKind uint8
+
+const (
+	rateFeSess rateKind = iota
+	rateFeConn
+	rateFeReq
+	rateBackend
+	rateServer
+	rateConn // the process's
+	rateSess
+	rateSSL
+	rateSSLKey
+)
+
+// rateKey names a counter: its kind, its proxy and its server ("" for the process's).
+type rateKey struct {
+	kind          rateKind
+	proxy, server string
+}
+
+// rateCtr is what the sampler keeps of one counter.
+type rateCtr struct {
+	tick uint64 // the total at the last tick
+	prev uint64 // the events of the period that ended at the last tick
+	max  int    // the highest rate seen
+}
+
+// rateSampler keeps the counters' samples.
+type rateSampler struct {
+	// mu guards at and ctrs.
+	mu   sync.Mutex
+	at   time.Time // the last tick
+	ctrs map[rateKey]*rateCtr
+	stop chan struct{} // closed to end the ticker
+}
+
+func newRateSampler() *rateSampler {
+	return &rateSampler{ctrs: map[rateKey]*rateCtr{}, stop: make(chan struct{})}
+}
+
+// rateTotals calls fn with every cumulative total of s that has a rate.
+func rateTotals(s *stats.Snapshot, ssl, sslKeys uint64, fn func(rateKey, uint64)) {
+	var conns, sess uint64
+	for i := range s.Proxies {
+		p := &s.Proxies[i]
+		if f := p.Frontend; f != nil {
+			fn(rateKey{rateFeSess, p.Name, ""}, f.Total-f.DeniedConn)
+			fn(rateKey{rateFeConn, p.Name, ""}, f.Total)
+			fn(rateKey{rateFeReq, p.Name, ""}, f.Requests)
+			conns += f.Total
+			sess += f.Total - f.DeniedConn
+		}
+		if b := p.Backend; b != nil {
+			fn(rateKey{rateBackend, p.Name, ""}, b.Total)
+			for j := range b.Servers {
+				fn(rateKey{rateServer, p.Name, b.Servers[j].Name}, b.Servers[j].Total)
+			}
+		}
+	}
+	fn(rateKey{kind: rateConn}, conns)
+	fn(rateKey{kind: rateSess}, sess)
+	fn(rateKey{kind: rateSSL}, ssl)
+	fn(rateKey{kind: rateSSLKey}, sslKeys)
+}
+
+// tick records the totals of s taken at now: the events since the last tick become
+// the past period's. A counter that went back ("clear counters") restarts from its
+// new total. Counters of objects gone (a deleted server) are dropped.
+func (r *rateSampler) tick(now time.Time, s *stats.Snapshot, ssl, sslKeys uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	// Over two periods since the last tick (a stalled process), the past
+	// period's events are not known: HAProxy's counters forget them too.
+	stale := !r.at.IsZero() && now.Sub(r.at) >= 2*ratePeriod
+	seen := make(map[rateKey]bool, len(r.ctrs))
+	rateTotals(s, ssl, sslKeys, func(k rateKey, total uint64) {
+		seen[k] = true
+		c := r.ctrs[k]
+		if c == nil {
+			r.ctrs[k] = &rateCtr{tick: total}
+			return
+		}
+		c.prev = 0
+		if total >= c.tick && !stale {
+			c.prev = total - c.tick
+		}
+		c.tick = total
+		c.max = max(c.max, int(min(c.prev, 1<<31-1)))
+	})
+	for k := range r.ctrs {
+		if !seen[k] {
+			delete(r.ctrs, k)
+		}
+	}
+	r.at = now
+}
+
+// fill sets the rates of s, whose totals were taken at now, and the process's.
+func (r *rateSampler) fill(now time.Time, s *stats.Snapshot, ssl, sslKeys uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	el := now.Sub(r.at)
+	read := func(k rateKey, total uint64) stats.Rate {
+		c := r.ctrs[k]
+		if c == nil || r.at.IsZero() {
+			return stats.Rate{}
+		}
+		var cur uint64
+		if total >= c.tick {
+			cur = total - c.tick
+		}
+		// The past period weighs what is left of the current one.
+		if el < ratePeriod {
+			cur += c.prev * uint64(ratePeriod-el) / uint64(ratePeriod)
+		}
+		v := int(min(cur, 1<<31-1))
+		c.max = max(c.max, v)
+		return stats.Rate{Cur: v, Max: c.max}
+	}
+	rateTotals(s, ssl, sslKeys, func(k rateKey, total uint64) {
+		switch k.kind {
+		case rateConn:
+			s.Rates.Conn = read(k, total)
+		case rateSess:
+			s.Rates.Sess = read(k, total)
+		case rateSSL:
+			s.Rates.SSL = read(k, total)
+		case rateSSLKey:
+			s.Rates.SSLKey = read(k, total)
+		}
+	})
+	for i := range s.Proxies {
+		p := &s.Proxies[i]
+		if f := p.Frontend; f != nil {
+			f.SessRate = read(rateKey{rateFeSess, p.Name, ""}, f.Total-f.DeniedConn)
+			f.ConnRate = read(rateKey{rateFeConn, p.Name, ""}, f.Total)
+			f.ReqRate = read(rateKey{rateFeReq, p.Name, ""}, f.Requests)
+		}
+		if b := p.Backend; b != nil {
+			b.SessRate = read(rateKey{rateBackend, p.Name, ""}, b.Total)
+			for j := range b.Servers {
+				sv := &b.Servers[j]
+				sv.SessRate = read(rateKey{rateServer, p.Name, sv.Name}, sv.Total)
+			}
+		}
+	}
+}
+
+// run ticks every period with sample's totals until stop is closed.
+func (r *rateSampler) run(sample func() (*stats.Snapshot, uint64, uint64)) {
+	t := time.NewTicker(ratePeriod)
+	defer t.Stop()
+	s, ssl, keys := sample()
+	r.tick(time.Now(), s, ssl, keys)
+	for {
+		select {
+		case <-t.C:
+			s, ssl, keys := sample()
+			r.tick(time.Now(), s, ssl, keys)
+		case <-r.stop:
+			return
+		}
+	}
+}
