@@ -141,9 +141,11 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 		syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGTTOU, syscall.SIGTTIN)
 	signal.Ignore(syscall.SIGPIPE)
 
-	// The notify socket is opened before any chroot.
-	p.notify, err = systemd.OpenNotifier()
-	if err != nil {
+	// The notify socket is opened before any chroot. A worker of a master never talks to
+	// systemd: its master does.
+	if child != nil && child.Worker {
+		p.notify, _ = systemd.NewNotifier("")
+	} else if p.notify, err = systemd.OpenNotifier(); err != nil {
 		p.log.Warn("systemd notify socket unusable", "err", err)
 	}
 
