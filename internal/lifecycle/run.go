@@ -199,6 +199,14 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 			return fail(fmt.Errorf("pidfile: %w", err))
 		}
 	}
+	// The data plane reads files when it starts (errorfiles, maps, certificates), which
+	// HAProxy reads while parsing, before its chroot: with a chroot it starts first.
+	if privs.chroot != "" {
+		if p.gen, err = p.startGeneration(); err != nil {
+			resumeOld()
+			return fail(err)
+		}
+	}
 	// Step 7: chroot, then user and group.
 	if err := dropPrivileges(privs); err != nil {
 		resumeOld()
@@ -209,10 +217,11 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 		p.log.Warn("cpu-map", "err", err)
 	}
 	// Step 11: start accepting.
-	p.gen, err = p.startGeneration()
-	if err != nil {
-		resumeOld()
-		return fail(err)
+	if p.gen == nil {
+		if p.gen, err = p.startGeneration(); err != nil {
+			resumeOld()
+			return fail(err)
+		}
 	}
 	p.serveAdmin()
 	// Step 8: tell the old processes, now that this one accepts.
