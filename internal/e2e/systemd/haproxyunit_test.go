@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"lb/internal/lbtest"
 	"lb/internal/lbtest/nspawn"
 )
 
@@ -24,7 +25,11 @@ func testHAProxyUnit(t *testing.T, rel nspawn.Release) {
 	const unit = "haproxy.service"
 	bin := t.TempDir()
 	lb, _ := buildLB(t, bin, "0.0.0-e2e")
+	clisend := lbtest.MustBuild(t, bin, "./internal/lbtest/clisend", "")
 	w := mkWorld(t, rel)
+	if err := w.c.CopyIn(clisend, clisendPath); err != nil {
+		t.Fatal(err)
+	}
 	w.dumpOnFailure(unit)
 
 	// Debian's haproxy package as the container has it (the machine's root does), else the
@@ -105,14 +110,13 @@ func testHAProxyUnit(t *testing.T, rel nspawn.Release) {
 	}
 }
 
+// clisendPath is where the test's CLI client lives in the container.
+const clisendPath = toolDir + "/clisend"
+
 // masterCLI sends cmd to the master CLI of haproxy.service (-S /run/haproxy-master.sock)
 // from inside the container and returns the answer.
 func (w *world) masterCLI(cmd string) string {
 	w.t.Helper()
-	out, _ := w.c.Exec("python3", "-c", `import socket,sys
-s=socket.socket(socket.AF_UNIX)
-s.connect("/run/haproxy-master.sock")
-s.sendall(sys.argv[1].encode()+b"\n")
-sys.stdout.write(s.makefile().read())`, cmd)
+	out, _ := w.c.Exec(clisendPath, "/run/haproxy-master.sock", cmd)
 	return out
 }
