@@ -122,6 +122,10 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 }
 
+// ServeConn answers one connection accepted elsewhere (the master CLI's forwarded
+// commands), as Serve answers each of its connections. It closes c.
+func (s *Server) ServeConn(c net.Conn) { s.serveConn(c) }
+
 func (s *Server) serveConn(c net.Conn) {
 	defer c.Close()
 	timeout := s.Timeout
@@ -234,6 +238,10 @@ func splitCommands(line string) []string {
 	}
 	return out
 }
+
+// SplitCommands splits a CLI line into its commands as HAProxy does: on every ';' that no
+// backslash escapes, each command trimmed of spaces.
+func SplitCommands(line string) []string { return splitCommands(line) }
 
 // command is one command of a line: cmd as splitCommands gives it, raw as written, and
 // end the index of the ';' that ends it (len(line) for the last one).

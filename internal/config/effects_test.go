@@ -146,8 +146,8 @@ const (
 // name.
 var effects = map[string]effect{
 	// The global section.
-	"global master-worker": {tests: []string{e2e + "TestSIGUSR2Handover"},
-		why: "reloading on SIGUSR2 is what it brings: lb always does it, by handover (as with -W)"},
+	"global master-worker": {tests: []string{e2e + "TestMasterWorkerKeyword", e2e + "TestMasterWorkerExitCodes"},
+		why: "master-worker mode as -W; 'no-exit-on-failure' changes nothing, as in HAProxy 2.6, whose master still stops every process when the current worker fails"},
 	"global daemon":                          show(e2e + "TestGlobalDaemon"),
 	"global maxconn":                         show("internal/proxy.TestGlobalMaxconn", e2e+"TestFDLimit"),
 	"global maxconnrate":                     show("internal/proxy.TestAcceptRate/maxconnrate", e2e+"TestRateLimitRuntime"),

@@ -35,12 +35,13 @@ var globalKeywords map[string]globalKW
 func init() {
 	globalKeywords = map[string]globalKW{
 		"daemon": {fn: gFlag(func(g *Global) { g.Daemon = true })},
-		// What master-worker brings, reloading on SIGUSR2, lb always does,
-		// by handing its sockets over to a new process (as with -W).
+		// master-worker is -W: a master process and its workers.
 		"master-worker": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
 			if len(args) > 1 && args[1] != "no-exit-on-failure" {
 				return fmt.Errorf("'%s' only supports 'no-exit-on-failure' option", args[0])
 			}
+			// "no-exit-on-failure" is accepted as HAProxy 2.6 does, which still stops
+			// every process when the current worker fails (checked with 2.6.12).
 			g.MasterWorker = true
 			return nil
 		}},

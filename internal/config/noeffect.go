@@ -55,7 +55,7 @@ var noEffectKeywords = map[string]noEffect{
 	"no-memory-trimming":        {noArg, "the Go runtime returns unused memory to the system by itself"},
 	"profiling.tasks":           {profilingTasks, "lb has no task profiler"},
 	"numa-cpu-mapping":          {nil, "lb does not restrict itself to one NUMA node; use cpu-map to place its threads"},
-	"mworker-max-reloads":       {mworkerMaxReloads, "lb has no master process: each reload starts a new lb process, and the old one leaves"},
+	"mworker-max-reloads":       {mworkerMaxReloads, "lb does not count the reloads a worker lived through: a leaving worker or process ends at hard-stop-after (5 minutes when unset)"},
 	"tune.lua.forced-yield":     {luaInt, whyLua},
 	"tune.lua.maxmem":           {luaMaxmem, whyLua},
 	"tune.lua.service-timeout":  {luaTimeout, whyLua},

@@ -206,8 +206,7 @@ type Global struct {
 	Pos Pos
 	// Daemon is "daemon" (or -D): fork into the background.
 	Daemon bool
-	// MasterWorker is "master-worker": lb reloads on SIGUSR2 with or
-	// without it.
+	// MasterWorker is "master-worker": the master-worker mode of -W.
 	MasterWorker bool
 	// Maxconn is the process-wide connection limit; 0 = derived from
 	// ulimit-n as HAProxy does.

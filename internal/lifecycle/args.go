@@ -55,9 +55,13 @@ type Args struct {
 	NoSplice bool
 	// ZeroWarning is -dW: refuse to start on any warning.
 	ZeroWarning bool
-	// MasterWorker is -W or -Ws; lb accepts them for compatibility and runs its own model
-	// (see the README: one process per generation, handover on reload).
+	// MasterWorker is -W or -Ws: a master process starts the worker that serves, keeps
+	// the listening sockets, and re-executes itself on SIGUSR2 (master.go).
 	MasterWorker bool
+	// Systemd is -Ws: the master stays in the foreground and speaks sd_notify.
+	Systemd bool
+	// MasterCLI are the -S arguments: "<address>[,<option>…]" of the master CLI.
+	MasterCLI []string
 }
 
 var errUsage = errors.New("usage")
@@ -106,8 +110,14 @@ func ParseArgs(argv []string) (*Args, error) {
 			a.Foreground = true
 		case "-d":
 			a.Foreground, a.Debug = true, true
-		case "-W", "-Ws":
+		case "-W":
 			a.MasterWorker = true
+		case "-Ws":
+			a.MasterWorker, a.Systemd = true, true
+		case "-S":
+			var v string
+			v, err = next()
+			a.MasterCLI = append(a.MasterCLI, v)
 		case "-p":
 			a.PidFile, err = next()
 		case "-sf", "-st":
@@ -184,7 +194,9 @@ const Usage = `Usage: lb [-f <cfgfile|cfgdir>]* [ -vdVD ] [ -n <maxconn> ] [ -N 
         -dr ignores server address resolution failures
         -V enters verbose mode (disables quiet mode)
         -D goes daemon ; -C changes to <dir> before loading files.
-        -W/-Ws are accepted for compatibility (lb hands over on reload by itself)
+        -W master-worker mode.
+        -Ws master-worker mode with systemd notify support.
+        -S <bind>[,<bind options>...] new master CLI
         -q quiet mode : don't display messages
         -c check mode : only check config files and exit
         -cc check condition : evaluate a condition and exit

@@ -26,7 +26,8 @@ func TestParseArgs(t *testing.T) {
 		{"version", []string{"-vv"}, &Args{Version: 2}},
 		{"numbers and dirs", []string{"-n", "100", "-N", "50", "-C", "/etc", "-f", "a", "-dr", "-dR", "-dS", "-dW"},
 			&Args{Files: []string{"a"}, Maxconn: 100, ProxyMaxconn: 50, Chdir: "/etc", IgnoreResolveErrors: true, NoReusePort: true, NoSplice: true, ZeroWarning: true}},
-		{"master-worker accepted", []string{"-Ws", "-f", "a"}, &Args{Files: []string{"a"}, MasterWorker: true}},
+		{"master-worker accepted", []string{"-Ws", "-f", "a"}, &Args{Files: []string{"a"}, MasterWorker: true, Systemd: true}},
+		{"master CLI", []string{"-W", "-S", "/run/m.sock,mode,600", "-f", "a"}, &Args{Files: []string{"a"}, MasterWorker: true, MasterCLI: []string{"/run/m.sock,mode,600"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

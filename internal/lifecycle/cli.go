@@ -19,19 +19,30 @@ import (
 
 var startTime = time.Now()
 
-// serveAdmin starts the runtime API on every stats socket.
+// serveAdmin starts the runtime API on every stats socket, and for a worker of a master
+// (-W) on its control socket, where the master CLI forwards commands.
 func (p *process) serveAdmin() {
 	certs := newCertStore(p.cfg)
-	for _, e := range p.lns.StatsSockets() {
+	newServer := func(level admin.Level) *admin.Server {
 		srv := &admin.Server{
-			Level:    admin.ParseLevel(e.Stats.Level),
-			ExposeFD: e.Stats.ExposeFDListeners,
+			Level:    level,
 			Timeout:  p.cfg.Global.StatsTimeout,
 			Log:      p.log,
 			GetSocks: p.serveGetSocks,
 		}
 		registerCommands(srv, p.gen, p.info)
 		registerSSLCommands(srv, certs)
+		return srv
+	}
+	if p.child != nil && p.child.Worker && p.child.CtlFD > 0 {
+		go func() {
+			err := serveMasterCtl(p.child.CtlFD, newServer)
+			p.masterGone(err)
+		}()
+	}
+	for _, e := range p.lns.StatsSockets() {
+		srv := newServer(admin.ParseLevel(e.Stats.Level))
+		srv.ExposeFD = e.Stats.ExposeFDListeners
 		go func(e *listener.Entry) {
 			if err := srv.Serve(e.Listener); err != nil && !p.stopped() {
 				p.log.Warn("runtime socket stopped", "socket", e.Key, "err", err)

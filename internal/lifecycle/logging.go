@@ -55,7 +55,8 @@ func (h *lineHandler) Handle(_ context.Context, r slog.Record) error {
 	case r.Level < slog.LevelInfo:
 		tag = "DEBUG"
 	}
-	fmt.Fprintf(&b, "[%s]%s(%d) : %s", tag, strings.Repeat(" ", 8-len(tag)), h.pid, r.Message)
+	// HAProxy pads "[TAG]" to 11 columns: "[NOTICE]   (pid) : ".
+	fmt.Fprintf(&b, "[%s]%s(%d) : %s", tag, strings.Repeat(" ", 9-len(tag)), h.pid, r.Message)
 	write := func(a slog.Attr) bool {
 		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
 		return true

@@ -198,6 +198,10 @@ func (p *process) signalRelay(sigs <-chan os.Signal) {
 		case syscall.SIGTTIN:
 			_ = p.request(p.resumeC)
 		case syscall.SIGUSR2:
+			if p.isWorker() {
+				// The master reloads; a worker has nothing to do.
+				continue
+			}
 			_ = p.request(p.reloadC)
 		}
 	}
@@ -281,7 +285,28 @@ func (p *process) hardStop(sig os.Signal) int {
 	p.lns.CloseAll()
 	p.gen.CloseAll()
 	p.gen.Stop()
+	if s, ok := sig.(syscall.Signal); ok && p.isWorker() {
+		// A worker of a master exits as HAProxy's: 128 + the signal (143 on SIGTERM,
+		// 130 on SIGINT), which its master reads as a normal stop.
+		return 128 + int(s)
+	}
 	return 0
+}
+
+// isWorker reports whether this process is a worker of a master (-W).
+func (p *process) isWorker() bool { return p.child != nil && p.child.Worker }
+
+// masterGone is called when a worker's control socket to its master ends: the master is
+// gone, and the worker stops at once rather than serve unsupervised.
+func (p *process) masterGone(err error) {
+	if p.stopped() {
+		return
+	}
+	p.log.Error("exiting: " + err.Error())
+	select {
+	case p.hardStopC <- syscall.SIGTERM:
+	case <-p.exited:
+	}
 }
 
 // beginReload starts a reload by handover (SIGUSR2) in a goroutine, unless a stop began, a

@@ -55,6 +55,29 @@ func Main(argv []string) int {
 		fmt.Fprintf(os.Stderr, "[ALERT] %v\n", err)
 		return 1
 	}
+	if child == nil && !args.Check {
+		// A master's new image after a reload reads the configuration itself: a broken
+		// one leaves the workers of the previous image serving.
+		st, err := masterFromEnv()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "[ALERT] %v\n", err)
+			return 1
+		}
+		if st != nil {
+			return masterMain(args, argv, nil, st)
+		}
+	}
+	if child != nil && child.Worker {
+		// The master printed the configuration's warnings already.
+		quiet := *args
+		quiet.Quiet = true
+		cfg, code := loadConfig(&quiet, os.Stderr)
+		if code != 0 {
+			newReadyReporter(child.ReadyFD).fail(errors.New("configuration is invalid"))
+			return 1
+		}
+		return run(args, argv, cfg, child)
+	}
 	failChild := func(err error) {
 		if child != nil {
 			newReadyReporter(child.ReadyFD).fail(err)
@@ -78,6 +101,9 @@ func Main(argv []string) int {
 		fmt.Fprintln(os.Stderr, "[ALERT] No enabled listener found (check for 'bind' directives) ! Exiting.")
 		failChild(errors.New("no enabled listener found"))
 		return 1
+	}
+	if child == nil && (args.MasterWorker || cfg.Global.MasterWorker) {
+		return masterMain(args, argv, cfg, nil)
 	}
 	return run(args, argv, cfg, child)
 }
@@ -108,6 +134,10 @@ func loadConfig(args *Args, w io.Writer) (*config.Config, int) {
 		errs = append(errs, plane.CheckHTTP(cfg)...)
 		// And the TLS of the server lines.
 		errs = append(errs, plane.CheckServerTLS(cfg)...)
+		if len(args.MasterCLI) > 0 && !args.MasterWorker && !cfg.Global.MasterWorker {
+			diags = append(diags, config.Diag{Severity: config.Warning,
+				Msg: "a master CLI socket was defined, but master-worker mode (-W) is not enabled."})
+		}
 		for _, err := range errs {
 			diags = append(diags, config.Diag{Severity: config.Alert, Msg: err.Error()})
 		}

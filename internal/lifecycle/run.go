@@ -141,9 +141,11 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 		syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGTTOU, syscall.SIGTTIN)
 	signal.Ignore(syscall.SIGPIPE)
 
-	// The notify socket is opened before any chroot.
-	p.notify, err = systemd.OpenNotifier()
-	if err != nil {
+	// The notify socket is opened before any chroot. A worker of a master never talks to
+	// systemd: its master does.
+	if child != nil && child.Worker {
+		p.notify, _ = systemd.NewNotifier("")
+	} else if p.notify, err = systemd.OpenNotifier(); err != nil {
 		p.log.Warn("systemd notify socket unusable", "err", err)
 	}
 
@@ -197,6 +199,14 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 			return fail(fmt.Errorf("pidfile: %w", err))
 		}
 	}
+	// The data plane reads files when it starts (errorfiles, maps, certificates), which
+	// HAProxy reads while parsing, before its chroot: with a chroot it starts first.
+	if privs.chroot != "" {
+		if p.gen, err = p.startGeneration(); err != nil {
+			resumeOld()
+			return fail(err)
+		}
+	}
 	// Step 7: chroot, then user and group.
 	if err := dropPrivileges(privs); err != nil {
 		resumeOld()
@@ -207,10 +217,11 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 		p.log.Warn("cpu-map", "err", err)
 	}
 	// Step 11: start accepting.
-	p.gen, err = p.startGeneration()
-	if err != nil {
-		resumeOld()
-		return fail(err)
+	if p.gen == nil {
+		if p.gen, err = p.startGeneration(); err != nil {
+			resumeOld()
+			return fail(err)
+		}
 	}
 	p.serveAdmin()
 	// Step 8: tell the old processes, now that this one accepts.

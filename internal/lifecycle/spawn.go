@@ -35,6 +35,11 @@ type childSpec struct {
 	WatchdogUsec int64 `json:"watchdog_usec,omitempty"`
 	// Daemon tells the child it is the -D daemon (stdio detached, new session).
 	Daemon bool `json:"daemon,omitempty"`
+	// Worker tells the child it is a worker of a master (-W): it does not talk to
+	// systemd, and it serves the commands the master CLI forwards on CtlFD.
+	Worker bool `json:"worker,omitempty"`
+	// CtlFD is a worker's end of its control socket to the master (see worker.go).
+	CtlFD int `json:"ctl_fd,omitempty"`
 }
 
 // passedFD identifies one inherited listening socket.

@@ -313,8 +313,9 @@ type Passed struct {
 
 // Inherit makes the Set of a successor generation from the sockets its
 // predecessor passed (see PassOn): files[i] is described by passed[i]. Every
-// listener cfg declares must be among them, by key; files no listener
-// claims are closed. The Set takes ownership of files.
+// listener cfg declares must be among them, by key, unless
+// Options.BindMissing lets it bind the others; files no listener claims are
+// closed. The Set takes ownership of files.
 func Inherit(cfg *config.Config, files []*os.File, passed []Passed, opts Options) (_ *Set, err error) {
 	s := &Set{opts: opts, entries: declared(cfg, opts.NoReusePort)}
 	defer func() {
@@ -356,8 +357,13 @@ func Inherit(cfg *config.Config, files []*os.File, passed []Passed, opts Options
 		byKey[p.Key] = files[i]
 		origins[p.Key] = parseOrigin(p.Origin)
 	}
+	var todo []*Entry
 	for _, e := range s.entries {
 		f := byKey[e.Key]
+		if f == nil && opts.BindMissing {
+			todo = append(todo, e)
+			continue
+		}
 		if f == nil {
 			return nil, fmt.Errorf("%s: no socket inherited for %s", e.where(), e.Key)
 		}
@@ -369,6 +375,10 @@ func Inherit(cfg *config.Config, files []*os.File, passed []Passed, opts Options
 	}
 	for _, f := range byKey {
 		f.Close()
+	}
+	byKey = nil
+	if err := s.bindAll(todo); err != nil {
+		return nil, err
 	}
 	s.setTicketKeys(cfg, keys)
 	s.receiveServerState("the parent generation", states)

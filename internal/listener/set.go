@@ -122,6 +122,11 @@ type Options struct {
 	// FDStore is systemd's fd store, where Store keeps the listeners lb
 	// bound. Nil: there is none, and Store does nothing.
 	FDStore FDStore
+	// BindMissing lets Inherit bind the listeners no passed socket serves, instead
+	// of failing: a master process that re-executed itself with a new
+	// configuration keeps the sockets its previous image held and binds the new
+	// addresses. Zero: every listener must be passed.
+	BindMissing bool
 	// Logger receives what HAProxy would warn about (a socket nobody claims,
 	// a listener that cannot be paused). Nil means slog.Default().
 	Logger *slog.Logger

@@ -1,0 +1,380 @@
+package loopback
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Master-worker mode (-W, -Ws) and the master CLI (-S), compared with HAProxy 2.6 where
+// it is installed.
+
+// masterCLI sends cmd to the master CLI at sock and returns the whole answer.
+func masterCLI(t *testing.T, sock, cmd string) string {
+	t.Helper()
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, cmd+"\n")
+	b, _ := io.ReadAll(c)
+	return string(b)
+}
+
+// procLine is a line of "show proc": pid, type, reloads.
+type procLine struct {
+	pid     int
+	kind    string
+	reloads string
+	section string
+}
+
+// showProc parses "show proc" into its process lines, each with the section it is in
+// ("" for the master, "workers", "old workers").
+func showProc(t *testing.T, reply string) []procLine {
+	t.Helper()
+	var out []procLine
+	section := ""
+	for _, l := range strings.Split(reply, "\n") {
+		switch {
+		case strings.HasPrefix(l, "# "):
+			section = strings.TrimPrefix(l, "# ")
+		case l == "" || strings.HasPrefix(l, "#"):
+		default:
+			if len(l) < 64 {
+				t.Fatalf("show proc line too short: %q", l)
+			}
+			pid, err := strconv.Atoi(strings.TrimSpace(l[:16]))
+			if err != nil {
+				t.Fatalf("show proc line %q: %v", l, err)
+			}
+			out = append(out, procLine{pid: pid, kind: strings.TrimSpace(l[16:32]),
+				reloads: strings.TrimSpace(l[32:48]), section: section})
+		}
+	}
+	return out
+}
+
+// workers returns the pids of the workers of a section of "show proc".
+func workersIn(procs []procLine, section string) []int {
+	var pids []int
+	for _, p := range procs {
+		if p.section == section {
+			pids = append(pids, p.pid)
+		}
+	}
+	return pids
+}
+
+// maskShowProc keeps the layout of "show proc" and masks what differs between two runs:
+// pids, uptimes and versions, each field keeping its column.
+func maskShowProc(reply string) string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(reply, "\n") {
+		if l == "" || l[0] < '0' || l[0] > '9' || len(l) < 65 {
+			b.WriteString(l)
+			continue
+		}
+		nl := strings.HasSuffix(l, "\n")
+		l = strings.TrimSuffix(l, "\n")
+		fmt.Fprintf(&b, "%-15s %s%s%-15s %-15s", "PID", l[16:32], l[32:48], "UPTIME", "VERSION")
+		if nl {
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
+}
+
+// startHAProxyMW runs HAProxy 2.6 with args in master-worker mode, when installed, and
+// waits until its master CLI at sock shows a worker. It returns the process, or nil.
+func startHAProxyMW(t *testing.T, sock string, args ...string) *exec.Cmd {
+	t.Helper()
+	hap, err := exec.LookPath("haproxy")
+	if err != nil {
+		hap = "/usr/sbin/haproxy"
+		if _, err := os.Stat(hap); err != nil {
+			return nil
+		}
+	}
+	cmd := exec.Command(hap, args...)
+	out := newOutFile(t)
+	cmd.Stdout, cmd.Stderr = out.f, out.f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("haproxy output:\n%s", out.String())
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
+			if strings.Contains(masterCLI(t, sock, "show proc"), "worker") {
+				return cmd
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("haproxy's master CLI did not show a worker:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond) // HAProxy gives no readiness signal with -W
+	}
+}
+
+// TestMasterWorkerCLI: lb -Ws starts a master and a worker; the master is MAINPID; its CLI
+// answers help, show proc, unknown commands and prefixes as HAProxy 2.6's (pids, uptimes
+// and versions masked), and forwards "@1 show info" and "@!<pid> show info" to the worker.
+func TestMasterWorkerCLI(t *testing.T) {
+	s := startNameServer(t, "s1")
+	dir := t.TempDir()
+	port := freePort(t)
+	cfg := writeConfig(t, lbConfig(dir, port, s.addr(), ""))
+	sock := filepath.Join(dir, "master.sock")
+	n := newNotifySocket(t)
+	p := startLBNotify(t, n, "-Ws", "-S", sock+",mode,600", "-f", cfg)
+	ready := n.waitFor(t, "READY=1", 15*time.Second)
+	if mainPid(ready) != p.pid() {
+		t.Errorf("READY=1 came with %q; want MAINPID=%d (the master)", ready, p.pid())
+	}
+	if got, err := askName(fmt.Sprintf("127.0.0.1:%d", port)); err != nil || got != "s1" {
+		t.Fatalf("through the worker: %q, %v", got, err)
+	}
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("master CLI socket: %v, %v; want mode 0600", fi, err)
+	}
+
+	procs := showProc(t, masterCLI(t, sock, "show proc"))
+	if len(procs) != 2 || procs[0].kind != "master" || procs[0].pid != p.pid() || procs[1].section != "workers" {
+		t.Fatalf("show proc: %+v", procs)
+	}
+	worker := procs[1].pid
+	info := masterCLI(t, sock, "@1 show info")
+	if !strings.Contains(info, fmt.Sprintf("\nPid: %d\n", worker)) || !strings.HasSuffix(info, "\n\n") {
+		t.Errorf("@1 show info:\n%s", info)
+	}
+	if info := masterCLI(t, sock, fmt.Sprintf("@!%d show info", worker)); !strings.Contains(info, fmt.Sprintf("\nPid: %d\n", worker)) {
+		t.Errorf("@!%d show info:\n%s", worker, info)
+	}
+	if v := masterCLI(t, sock, "show version; @master show version; @ show version"); strings.Count(v, "\n\n") != 3 {
+		t.Errorf("show version three times:\n%q", v)
+	}
+	if got := masterCLI(t, sock, "show cli level; operator; show cli level"); got != "admin\n\noperator\n\n" {
+		t.Errorf("levels: %q", got)
+	}
+
+	cmds := []string{"help", "show proc", "foo", "", "show", "@2 show info", "@!1 show info", "@!abc show info"}
+	lbReplies := map[string]string{}
+	for _, c := range cmds {
+		lbReplies[c] = maskShowProc(masterCLI(t, sock, c))
+	}
+	hdir := t.TempDir()
+	hsock := filepath.Join(hdir, "master.sock")
+	hcfg := writeConfig(t, lbConfig(hdir, freePort(t), s.addr(), ""))
+	if startHAProxyMW(t, hsock, "-W", "-S", hsock, "-f", hcfg) == nil {
+		t.Skip("haproxy is not installed: no comparison")
+	}
+	for _, c := range cmds {
+		if want := maskShowProc(masterCLI(t, hsock, c)); lbReplies[c] != want {
+			t.Errorf("%q: lb answers\n%q\nHAProxy\n%q", c, lbReplies[c], want)
+		}
+	}
+}
+
+// TestMasterWorkerReloadUnderLoad: ten reloads of lb -Ws by SIGUSR2 and one by the master
+// CLI's "reload", under continuous load (a new connection per request), fail no request;
+// the master stays MAINPID, each reload starts a new worker on the same listening socket,
+// and the former workers finish and exit 0. SIGTERM to the master then stops everything:
+// the worker exits 143, the master 0, as HAProxy's.
+func TestMasterWorkerReloadUnderLoad(t *testing.T) {
+	s := startNameServer(t, "s1")
+	dir := t.TempDir()
+	port := freePort(t)
+	cfg := writeConfig(t, lbConfig(dir, port, s.addr(), "    hard-stop-after 5s"))
+	sock := filepath.Join(dir, "master.sock")
+	pidfile := filepath.Join(dir, "lb.pid")
+	n := newNotifySocket(t)
+	p := startLBNotify(t, n, "-Ws", "-S", sock, "-f", cfg, "-p", pidfile)
+	n.waitFor(t, "READY=1", 15*time.Second)
+	if got := readPid(t, pidfile); got != p.pid() {
+		t.Errorf("pidfile has %d; want the master, %d", got, p.pid())
+	}
+	inode := listenInode(t, port)
+	l := startLoad(fmt.Sprintf("127.0.0.1:%d", port), 4)
+	var former []int
+	for i := 0; i < 11; i++ {
+		before := workersIn(showProc(t, masterCLI(t, sock, "show proc")), "workers")
+		former = append(former, before...)
+		if i < 10 {
+			p.signal(syscall.SIGUSR2)
+		} else if got := masterCLI(t, sock, "reload"); got != "" {
+			t.Errorf("reload answered %q; want nothing", got)
+		}
+		n.waitFor(t, "RELOADING=1", 15*time.Second)
+		if msg := n.waitFor(t, "READY=1", 15*time.Second); mainPid(msg) != p.pid() {
+			t.Errorf("reload %d: %q; want MAINPID=%d", i, msg, p.pid())
+		}
+		procs := showProc(t, masterCLI(t, sock, "show proc"))
+		now := workersIn(procs, "workers")
+		if len(now) != 1 || len(before) != 1 || now[0] == before[0] {
+			t.Fatalf("reload %d: workers %v, before %v", i, now, before)
+		}
+		if want := fmt.Sprintf("%d [failed: 0]", i+1); procs[0].reloads != want {
+			t.Errorf("reload %d: master reloads %q; want %q", i, procs[0].reloads, want)
+		}
+		if got := listenInode(t, port); got != inode {
+			t.Errorf("reload %d: listening inode %s; want %s", i, got, inode)
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // let the load run against the last worker
+	ok, failed, errs := l.end()
+	if failed != 0 || ok == 0 {
+		t.Errorf("requests: %d ok, %d failed over 11 reloads; want 0 failed. first errors: %q", ok, failed, errs)
+	}
+	for _, pid := range former {
+		waitGone(t, pid, 10*time.Second)
+		p.waitOutput(fmt.Sprintf("Former worker (%d) exited with code 0 (Exit)", pid), 5*time.Second)
+	}
+	last := workersIn(showProc(t, masterCLI(t, sock, "show proc")), "workers")
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(10 * time.Second); code != 0 {
+		t.Errorf("master exit code on SIGTERM: %d; want 0", code)
+	}
+	p.waitOutput(fmt.Sprintf("Current worker (%d) exited with code 143 (Terminated)", last[0]), time.Second)
+	p.waitOutput("All workers exited. Exiting... (0)", time.Second)
+	waitGone(t, last[0], 5*time.Second)
+}
+
+// TestMasterWorkerBrokenReload: a reload with a configuration that does not load keeps
+// the worker serving; the master says why, counts the failure in show proc and answers
+// READY=1; the next reload with a fixed configuration works.
+func TestMasterWorkerBrokenReload(t *testing.T) {
+	s := startNameServer(t, "s1")
+	dir := t.TempDir()
+	port := freePort(t)
+	good := lbConfig(dir, port, s.addr(), "")
+	cfg := writeConfig(t, good)
+	sock := filepath.Join(dir, "master.sock")
+	n := newNotifySocket(t)
+	p := startLBNotify(t, n, "-Ws", "-S", sock, "-f", cfg)
+	n.waitFor(t, "READY=1", 15*time.Second)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	worker := workersIn(showProc(t, masterCLI(t, sock, "show proc")), "workers")
+
+	if err := os.WriteFile(cfg, []byte(good+"    bogus_kw foo\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.signal(syscall.SIGUSR2)
+	n.waitFor(t, "READY=1", 15*time.Second)
+	p.waitOutput("unknown keyword 'bogus_kw' in 'listen' section", time.Second)
+	p.waitOutput("Loading failure!", time.Second)
+	procs := showProc(t, masterCLI(t, sock, "show proc"))
+	if procs[0].reloads != "1 [failed: 1]" {
+		t.Errorf("master reloads %q; want \"1 [failed: 1]\"", procs[0].reloads)
+	}
+	if now := workersIn(procs, "workers"); len(now) != 1 || now[0] != worker[0] {
+		t.Errorf("workers after a failed reload: %v; want %v", now, worker)
+	}
+	if got, err := askName(addr); err != nil || got != "s1" {
+		t.Errorf("after a failed reload: %q, %v", got, err)
+	}
+	if got := masterCLI(t, sock, "prompt\nquit"); got != "master[ReloadFailed]> " {
+		t.Errorf("prompt after a failed reload: %q", got)
+	}
+
+	if err := os.WriteFile(cfg, []byte(good), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.signal(syscall.SIGUSR2)
+	n.waitFor(t, "READY=1", 15*time.Second)
+	procs = showProc(t, masterCLI(t, sock, "show proc"))
+	if now := workersIn(procs, "workers"); len(now) != 1 || now[0] == worker[0] {
+		t.Errorf("workers after a good reload: %v (before %v)", now, worker)
+	}
+	if procs[0].reloads != "2 [failed: 1]" {
+		t.Errorf("master reloads %q; want \"2 [failed: 1]\"", procs[0].reloads)
+	}
+	if got := masterCLI(t, sock, "prompt\nquit"); got != "master> " {
+		t.Errorf("prompt after a good reload: %q", got)
+	}
+	if got, err := askName(addr); err != nil || got != "s1" {
+		t.Errorf("after the good reload: %q, %v", got, err)
+	}
+}
+
+// TestMasterWorkerExitCodes: the master's exit code and messages on SIGINT and when its
+// worker dies are HAProxy's: SIGINT reaches the worker, which exits 130, and the master
+// exits 130; a worker killed makes the master stop and exit with its code (137).
+func TestMasterWorkerExitCodes(t *testing.T) {
+	s := startNameServer(t, "s1")
+	for _, c := range []struct {
+		name   string
+		worker bool
+		sig    syscall.Signal
+		code   int
+		says   string
+	}{
+		{"SIGINT", false, syscall.SIGINT, 130, "exited with code 130 (Interrupt)"},
+		{"worker killed", true, syscall.SIGKILL, 137, "exit-on-failure: killing every processes with SIGTERM"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := writeConfig(t, lbConfig(dir, freePort(t), s.addr(), ""))
+			sock := filepath.Join(dir, "master.sock")
+			p := startLB(t, "-Ws", "-S", sock, "-f", cfg)
+			w := workersIn(showProc(t, masterCLI(t, sock, "show proc")), "workers")
+			if c.worker {
+				syscall.Kill(w[0], c.sig)
+			} else {
+				p.signal(c.sig)
+			}
+			if code := p.wait(10 * time.Second); code != c.code {
+				t.Errorf("master exit code %d; want %d", code, c.code)
+			}
+			p.waitOutput(c.says, time.Second)
+			p.waitOutput(fmt.Sprintf("All workers exited. Exiting... (%d)", c.code), time.Second)
+			waitGone(t, w[0], 5*time.Second)
+		})
+	}
+}
+
+// TestMasterWorkerKeyword: "master-worker" in the global section is -W: lb started with
+// -db runs a master, whose CLI shows a worker other than itself.
+func TestMasterWorkerKeyword(t *testing.T) {
+	s := startNameServer(t, "s1")
+	dir := t.TempDir()
+	port := freePort(t)
+	cfg := writeConfig(t, lbConfig(dir, port, s.addr(), "    master-worker no-exit-on-failure"))
+	sock := filepath.Join(dir, "master.sock")
+	p := startLBNotify(t, newNotifySocket(t), "-db", "-S", sock, "-f", cfg)
+	deadline := time.Now().Add(15 * time.Second)
+	var w []int
+	for len(w) == 0 {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
+			w = workersIn(showProc(t, masterCLI(t, sock, "show proc")), "workers")
+		}
+		if len(w) == 0 && time.Now().After(deadline) {
+			t.Fatalf("no worker in show proc:\n%s", p.out.String())
+		}
+		time.Sleep(20 * time.Millisecond) // without -Ws there is no readiness message
+	}
+	if w[0] == p.pid() {
+		t.Errorf("the worker is the process started (%d)", w[0])
+	}
+	if got, err := askName(fmt.Sprintf("127.0.0.1:%d", port)); err != nil || got != "s1" {
+		t.Errorf("through the worker: %q, %v", got, err)
+	}
+}
