@@ -1242,7 +1242,7 @@ var httpActions = map[string]map[string]bool{
 		"replace-uri": true, "set-query": true, "set-method": true, "redirect": true, "deny": true,
 		"return": true, "allow": true, "tarpit": true, "use-service": true, "auth": true,
 		"wait-for-handshake": false, "set-log-level": true, "set-nice": false, "sc-inc-gpc": false,
-		"sc-inc-gpc0": true, "sc-inc-gpc1": false, "sc-set-gpt": false, "sc-set-gpt0": true,
+		"sc-inc-gpc0": true, "sc-inc-gpc1": false, "sc-set-gpt": false, "sc-set-gpt0": false,
 		"send-spoe-group": false, "do-resolve": false, "cache-use": false, "add-acl": false,
 		"capture": false, "del-acl": false, "del-map": false, "disable-l7-retry": false, "early-hint": false,
 		"normalize-uri": false, "reject": false, "set-map": false, "strict-mode": false, "track-sc0": true,
@@ -1497,16 +1497,16 @@ func kwRedirect(c *pctx) error {
 var tcpActions = map[string]map[string]bool{
 	"tcp-request connection": {"accept": true, "reject": true, "expect-proxy": true, "expect-netscaler-cip": false,
 		"capture": false, "track-sc0": true, "track-sc1": true, "track-sc2": true, "sc-inc-gpc": false,
-		"sc-inc-gpc0": true, "sc-inc-gpc1": false, "sc-set-gpt0": true, "set-src": false, "set-src-port": false,
+		"sc-inc-gpc0": false, "sc-inc-gpc1": false, "sc-set-gpt0": false, "set-src": false, "set-src-port": false,
 		"set-dst": false, "set-dst-port": false, "set-mark": false, "set-tos": false, "set-var": true,
 		"set-var-fmt": false, "unset-var": true, "silent-drop": false, "lua": false},
-	"tcp-request session": {"accept": true, "reject": true, "track-sc0": true, "track-sc1": true, "track-sc2": true,
-		"sc-inc-gpc": false, "sc-inc-gpc0": true, "sc-inc-gpc1": false, "sc-set-gpt0": true, "set-var": true,
+	"tcp-request session": {"accept": true, "reject": true, "track-sc0": false, "track-sc1": false, "track-sc2": false,
+		"sc-inc-gpc": false, "sc-inc-gpc0": false, "sc-inc-gpc1": false, "sc-set-gpt0": false, "set-var": true,
 		"set-var-fmt": false, "unset-var": true, "silent-drop": false, "set-mark": false, "set-tos": false,
 		"set-src": false, "set-dst": false, "set-dst-port": false, "set-src-port": false, "attach-srv": false, "lua": false},
 	"tcp-request content": {"accept": true, "reject": true, "capture": false, "do-resolve": false, "set-var": true,
-		"set-var-fmt": false, "unset-var": true, "track-sc0": true, "track-sc1": true, "track-sc2": true,
-		"sc-inc-gpc": false, "sc-inc-gpc0": true, "sc-inc-gpc1": false, "sc-set-gpt0": true, "send-spoe-group": false,
+		"set-var-fmt": false, "unset-var": true, "track-sc0": false, "track-sc1": false, "track-sc2": false,
+		"sc-inc-gpc": false, "sc-inc-gpc0": false, "sc-inc-gpc1": false, "sc-set-gpt0": false, "send-spoe-group": false,
 		"set-log-level": false, "set-nice": false, "set-priority-class": false, "set-priority-offset": false,
 		"silent-drop": false, "switch-mode": false, "use-service": false, "set-mark": false, "set-tos": false,
 		"set-src": false, "set-dst": true, "set-dst-port": true, "set-src-port": false, "lua": false, "ot-group": false},
@@ -1696,6 +1696,10 @@ func kwStats(c *pctx) error {
 		}
 		// Same actions as http-request rules.
 		supported, known := httpActions["http-request"][actionBase(c.args[2])]
+		if strings.HasPrefix(c.args[2], "track-sc") || strings.HasPrefix(c.args[2], "sc-") {
+			// The stats page's rules track nothing in lb.
+			supported = false
+		}
 		if !known {
 			return fmt.Errorf("'stats http-request' : unknown action '%s'.", c.args[2])
 		}
