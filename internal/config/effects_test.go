@@ -595,6 +595,17 @@ var effects = map[string]effect{
 	"http-response set-log-level":    show(e2e + "TestHTTPVarsAndLogLevel"),
 	"http-after-response set-var":    show(e2e + "TestHTTPVarsAndLogLevel"),
 	"http-after-response unset-var":  show(e2e + "TestHTTPVarsAndLogLevel"),
+
+	// Stick tables. track-sc2 runs the code of track-sc0 and track-sc1
+	// with another counter index.
+	"proxy stick-table":                show(e2e+"TestStickTableRateLimit", e2e+"TestStickTableConnCur", "internal/stick.TestTableEviction", "internal/stick.TestTableExpire", "internal/stick.TestFreqCtr"),
+	"http-request track-sc0":           show(e2e + "TestStickTableRateLimit"),
+	"http-request track-sc1":           show(e2e + "TestStickTableRateLimit"),
+	"http-request track-sc2":           show(e2e + "TestStickTableRateLimit"),
+	"http-request sc-inc-gpc0":         show(e2e + "TestStickTableRateLimit"),
+	"tcp-request connection track-sc0": show(e2e + "TestStickTableConnCur"),
+	"tcp-request connection track-sc1": show(e2e + "TestStickTableConnCur"),
+	"tcp-request connection track-sc2": show(e2e + "TestStickTableConnCur"),
 }
 
 // moduleRoot is the directory of go.mod above the working directory.

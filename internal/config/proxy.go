@@ -154,7 +154,7 @@ func init() {
 		}},
 		"grace": removed("the 'grace' keyword is not supported any more since HAProxy version 2.5."),
 
-		"stick-table":           unsupported(both, false),
+		"stick-table":           {cap: both, fn: kwStickTable},
 		"stick":                 unsupported(be, false),
 		"persist":               unsupported(be, true),
 		"email-alert":           unsupported(both, true),
@@ -1242,11 +1242,11 @@ var httpActions = map[string]map[string]bool{
 		"replace-uri": true, "set-query": true, "set-method": true, "redirect": true, "deny": true,
 		"return": true, "allow": true, "tarpit": true, "use-service": true, "auth": true,
 		"wait-for-handshake": false, "set-log-level": true, "set-nice": false, "sc-inc-gpc": false,
-		"sc-inc-gpc0": false, "sc-inc-gpc1": false, "sc-set-gpt": false, "sc-set-gpt0": false,
+		"sc-inc-gpc0": true, "sc-inc-gpc1": false, "sc-set-gpt": false, "sc-set-gpt0": false,
 		"send-spoe-group": false, "do-resolve": false, "cache-use": false, "add-acl": false,
 		"capture": false, "del-acl": false, "del-map": false, "disable-l7-retry": false, "early-hint": false,
-		"normalize-uri": false, "reject": false, "set-map": false, "strict-mode": false, "track-sc0": false,
-		"track-sc1": false, "track-sc2": false, "set-timeout": false, "wait-for-body": false, "set-var": true,
+		"normalize-uri": false, "reject": false, "set-map": false, "strict-mode": false, "track-sc0": true,
+		"track-sc1": true, "track-sc2": true, "set-timeout": false, "wait-for-body": false, "set-var": true,
 		"set-var-fmt": false, "unset-var": true, "set-dst": false, "set-dst-port": false, "set-mark": false,
 		"set-src": false, "set-src-port": false, "set-tos": false, "silent-drop": false,
 		"set-priority-class": false, "set-priority-offset": false, "lua": false, "ot-group": false,
@@ -1496,7 +1496,7 @@ func kwRedirect(c *pctx) error {
 // HAProxy but not to lb.
 var tcpActions = map[string]map[string]bool{
 	"tcp-request connection": {"accept": true, "reject": true, "expect-proxy": true, "expect-netscaler-cip": false,
-		"capture": false, "track-sc0": false, "track-sc1": false, "track-sc2": false, "sc-inc-gpc": false,
+		"capture": false, "track-sc0": true, "track-sc1": true, "track-sc2": true, "sc-inc-gpc": false,
 		"sc-inc-gpc0": false, "sc-inc-gpc1": false, "sc-set-gpt0": false, "set-src": false, "set-src-port": false,
 		"set-dst": false, "set-dst-port": false, "set-mark": false, "set-tos": false, "set-var": true,
 		"set-var-fmt": false, "unset-var": true, "silent-drop": false, "lua": false},
@@ -1696,6 +1696,10 @@ func kwStats(c *pctx) error {
 		}
 		// Same actions as http-request rules.
 		supported, known := httpActions["http-request"][actionBase(c.args[2])]
+		if strings.HasPrefix(c.args[2], "track-sc") || strings.HasPrefix(c.args[2], "sc-") {
+			// The stats page's rules track nothing in lb.
+			supported = false
+		}
 		if !known {
 			return fmt.Errorf("'stats http-request' : unknown action '%s'.", c.args[2])
 		}

@@ -532,6 +532,8 @@ type Proxy struct {
 	Compression Compression
 	// Captures are "capture request/response header" lines.
 	Captures []*Rule
+	// StickTable is the "stick-table" line (nil: the proxy has no table).
+	StickTable *StickTable
 
 	// ruleSeen records which rule kinds were declared, in HAProxy's
 	// evaluation order, to warn about misplaced rules.

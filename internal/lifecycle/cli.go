@@ -170,6 +170,7 @@ func registerCommands(srv *admin.Server, rt plane.Control, info func() processIn
 	registerRateCommands(srv, rt)
 	registerErrorCommands(srv, rt)
 	registerActivityCommands(srv, rt, info)
+	registerTableCommands(srv, rt)
 }
 
 // arg returns args[i], "" past the end.

@@ -75,6 +75,7 @@ func ruleOptions(cfg *config.Config) rules.Options {
 	return rules.Options{
 		ProcVars: new(rules.ProcVars),
 		Patterns: rules.NewPatternRefs(cfg.Files),
+		Tables:   rules.NewTables(cfg),
 		Getenv: func(name string) (string, bool) {
 			if v, ok := set[name]; ok {
 				return v, true

@@ -374,6 +374,7 @@ func (c *Conn) connRules() bool {
 		c.silent = true
 		return false
 	}
+	st.CountSession()
 	return true
 }
 
@@ -511,7 +512,9 @@ func (c *Conn) newLogRecord() LogRecord {
 func (c *Conn) releaseRules() {
 	if c.st != nil {
 		c.st.Req, c.st.Res = nil, nil
-		if !c.f.cfg.LogStream {
+		// A stream that tracks stick counters holds them until the
+		// connection ends (End).
+		if !c.f.cfg.LogStream && !c.st.Tracking() {
 			c.releaseStream()
 		}
 	}

@@ -604,6 +604,7 @@ func (hc *httpConn) transaction() bool {
 	if fr != nil && fr.NeedsContent() && !hc.contentRules(fr, st, start) {
 		return false
 	}
+	st.StartHTTPRequest()
 	if fr != nil {
 		if res := fr.HTTPRequest(st); res.Verdict == rules.Reject {
 			return hc.ruleResponse(start, tr, &res, 'R')
@@ -1790,6 +1791,11 @@ func (hc *httpConn) logTxn(start time.Time, tr, trs, ta time.Duration, haveReq b
 	if srv != nil {
 		srv.bytesIn.Add(uint64(hc.up))
 		srv.bytesOut.Add(uint64(hc.down))
+	}
+	// The transaction's stick counters: a 4xx is an error, and what its
+	// rules tracked is released.
+	if c.st != nil {
+		c.st.EndHTTPTxn(hc.status)
 	}
 	// HAProxy logs once the transaction left its server and backend:
 	// %bc and %sc do not count it.

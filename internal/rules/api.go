@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"lb/internal/config"
+	"lb/internal/stick"
 )
 
 // Counter is a frontend or backend as fetches see it.
@@ -144,6 +145,11 @@ type Options struct {
 	// patterns) that the runtime API changes. Pass the same to every
 	// Compile of a generation; nil gives each Compile its own.
 	Patterns *PatternRefs
+	// Tables are the generation's stick tables by proxy name
+	// (NewTables); the track-sc actions and the sc_, src_ and table_
+	// fetches use them. Pass the same to every Compile of a generation;
+	// nil gives each Compile tables of its own.
+	Tables map[string]*stick.Table
 }
 
 // Compile compiles the rules of px. cfg is the whole configuration (for
@@ -206,5 +212,6 @@ func (p *Proxy) UseBackend(s *Stream) (be Backend, ok bool, v Verdict) {
 func (p *Proxy) UseServer(s *Stream) (server string, force bool) { return p.useServer(s) }
 
 // Reset clears s for a new connection, keeping its buffers (Req and Res
-// are truncated to zero length) and its variables' storage.
+// are truncated to zero length) and its variables' storage. The
+// counters it tracks are released.
 func (s *Stream) Reset() { s.reset() }

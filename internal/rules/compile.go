@@ -29,6 +29,8 @@ type streamState struct {
 	it int
 	// http is the storage of HTTP actions and results.
 	http httpState
+	// trk are the tracked stick counters (stick.go).
+	trk trackState
 }
 
 // newEval prepares the stream's evaluation context.
@@ -39,6 +41,9 @@ func (st *streamState) newEval(s *Stream, p *Proxy, final bool) *evalCtx {
 
 func (s *Stream) reset() {
 	st := &s.st
+	if st.trk.any {
+		st.trk.releaseAll()
+	}
 	for i := range st.vars {
 		st.vars[i].set = false
 	}
@@ -59,6 +64,9 @@ const (
 	actUnsetVar
 	actSetDst
 	actSetDstPort
+	actTrack
+	actIncGPC0
+	actSetGPT0
 )
 
 // rule is a compiled tcp-request or tcp-response rule.
@@ -68,6 +76,7 @@ type rule struct {
 	sv   *setVar
 	v    *varRef
 	e    *expr
+	tr   *trackRule
 }
 
 // switchRule is a compiled "use_backend" or "use-server" rule.
@@ -289,6 +298,23 @@ func (c *compiler) appendRule(rules []*rule, r *config.Rule, act string, at plac
 		out.act, needExpr = actSetDst, true
 	case "set-dst-port":
 		out.act, needExpr = actSetDstPort, true
+	case "track-sc0", "track-sc1", "track-sc2":
+		tr, err := c.parseTrack(base, r.Args, at)
+		if err != nil {
+			c.errorf("'%s %s' : %v", set, act, err)
+			return rules
+		}
+		out.act, out.tr = actTrack, tr
+	case "sc-inc-gpc0", "sc-set-gpt0":
+		tr, err := c.parseSCAction(act, r.Args)
+		if err != nil {
+			c.errorf("'%s %s' : %v", set, act, err)
+			return rules
+		}
+		out.act, out.tr = actIncGPC0, tr
+		if base == "sc-set-gpt0" {
+			out.act = actSetGPT0
+		}
 	default:
 		c.errorf("%v", unsupported(set+" "+base))
 		return rules
@@ -372,6 +398,12 @@ func (p *Proxy) run(s *Stream, rules []*rule, start int, final bool) (Verdict, i
 					s.Dst = netip.AddrPortFrom(s.Dst.Addr(), uint16(smp.i))
 				}
 			}
+		case actTrack:
+			r.tr.track(ev)
+		case actIncGPC0:
+			r.tr.incGPC0(ev)
+		case actSetGPT0:
+			r.tr.setGPT0(ev)
 		}
 	}
 	return Continue, 0

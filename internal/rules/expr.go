@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"lb/internal/config"
+	"lb/internal/stick"
 )
 
 // place is where a sample expression is evaluated; fetches declare the
@@ -164,6 +165,8 @@ type compiler struct {
 	// configuration is read (dynamic switching rules, log formats), which
 	// numbers its pattern references after the others.
 	late bool
+	// tables are the stick tables (Options.Tables, or the compile's own).
+	tables map[string]*stick.Table
 }
 
 // errorf records an error at the current line.

@@ -40,6 +40,9 @@ const (
 	hSetLogLevel
 	hTarpit
 	hUseService
+	hTrack
+	hIncGPC0
+	hSetGPT0
 )
 
 // httpRule is a compiled http-request, http-response,
@@ -66,6 +69,7 @@ type httpRule struct {
 	level int8
 	rdr   *redirect
 	reply *reply
+	tr    *trackRule
 }
 
 // redirect is a compiled redirect (http-request redirect, redirect line).
@@ -168,7 +172,8 @@ var httpActionNames = map[string]map[string]httpAct{
 		"set-pathq": hSetPathQ, "set-query": hSetQuery, "set-uri": hSetURI, "replace-path": hReplacePath,
 		"replace-pathq": hReplacePathQ, "replace-uri": hReplaceURI, "set-method": hSetMethod,
 		"set-var": hSetVar, "unset-var": hUnsetVar, "set-log-level": hSetLogLevel, "tarpit": hTarpit,
-		"use-service": hUseService},
+		"use-service": hUseService, "track-sc0": hTrack, "track-sc1": hTrack, "track-sc2": hTrack,
+		"sc-inc-gpc0": hIncGPC0, "sc-set-gpt0": hSetGPT0},
 	"http-response": {"allow": hAllow, "deny": hDeny, "return": hReturn, "redirect": hRedirect,
 		"add-header": hAddHeader, "set-header": hSetHeader, "del-header": hDelHeader,
 		"replace-header": hReplaceHeader, "replace-value": hReplaceValue, "set-status": hSetStatus,
@@ -210,6 +215,18 @@ func (c *compiler) compileHTTPRule(r *config.Rule, set string, at place) *httpRu
 	}
 	switch act {
 	case hAllow:
+	case hTrack:
+		tr, err := c.parseTrack(base, args, at)
+		if err != nil {
+			return bad("%v", err)
+		}
+		hr.tr = tr
+	case hIncGPC0, hSetGPT0:
+		tr, err := c.parseSCAction(r.Action, args)
+		if err != nil {
+			return bad("%v", err)
+		}
+		hr.tr = tr
 	case hDeny, hReturn, hTarpit:
 		rp, err := c.parseReply(args, act != hReturn, set)
 		if err != nil {
@@ -821,6 +838,12 @@ func (p *Proxy) runHTTP(s *Stream, rules []*httpRule, resp bool) HTTPResult {
 			r.v.unset(ev)
 		case hSetLogLevel:
 			txn.LogLevel = r.level
+		case hTrack:
+			r.tr.track(ev)
+		case hIncGPC0:
+			r.tr.incGPC0(ev)
+		case hSetGPT0:
+			r.tr.setGPT0(ev)
 		}
 	}
 	return HTTPResult{LogLevel: txn.LogLevel}
