@@ -247,6 +247,7 @@ var effects = map[string]effect{
 	"proxy errorloc302":         httpOnly("errorloc302 503 /sorry", e2e+"TestHTTPErrorLocAndErrorfiles"),
 	"proxy errorloc303":         httpOnly("errorloc303 503 /sorry", e2e+"TestHTTPErrorLocAndErrorfiles"),
 	"proxy errorfiles":          httpOnly("errorfiles he", e2e+"TestHTTPErrorLocAndErrorfiles"),
+	"proxy http-error":          httpOnly("http-error status 503", e2e+"TestHTTPErrorReplies"),
 	"proxy monitor-uri":         httpOnly("monitor-uri /healthz", e2e+"TestMonitorURI", e2e+"TestHTTPLocalResponses"),
 	"proxy http-reuse":          httpOnly("http-reuse always", e2e+"TestHTTPReuseModes"),
 	"proxy monitor":             httpOnly("monitor fail if TRUE", e2e+"TestHTTPMonitorFail", "internal/rules.TestMonitorFail"),

@@ -93,6 +93,7 @@ func init() {
 		"errorloc302":                 {cap: both, def: true, fn: kwErrorloc},
 		"errorloc303":                 {cap: both, def: true, fn: kwErrorloc},
 		"errorfiles":                  {cap: both, def: true, fn: kwErrorfiles},
+		"http-error":                  {cap: both, def: true, fn: kwHTTPError},
 		"monitor-uri": {cap: fe, def: true, fn: func(c *pctx) error {
 			if len(c.args) < 2 || c.args[1] == "" {
 				return fmt.Errorf("'monitor-uri' expects an URI.")
@@ -161,7 +162,6 @@ func init() {
 		"filter":                unsupported(both, false),
 		"declare":               unsupported(fe, false),
 		"dynamic-cookie-key":    unsupported(be, true),
-		"http-error":            unsupported(both, true),
 		"source":                unsupported(be, true),
 		"usesrc":                unsupported(be, true),
 		"max-keep-alive-queue":  unsupported(be, true),
@@ -256,6 +256,7 @@ func (p *Proxy) clone() *Proxy {
 		n.ErrorFiles[k] = v
 	}
 	n.ErrorLocs = maps.Clone(p.ErrorLocs)
+	n.ErrorReplies = maps.Clone(p.ErrorReplies)
 	n.errSeq = maps.Clone(p.errSeq)
 	n.errorfiles = slices.Clone(p.errorfiles)
 	n.Logs = append([]LogTarget(nil), p.Logs...)
@@ -1742,6 +1743,7 @@ func kwErrorfile(c *pctx) error {
 	}
 	c.p.ErrorFiles[code] = c.args[2]
 	delete(c.p.ErrorLocs, code)
+	delete(c.p.ErrorReplies, code)
 	c.noteError(code)
 	return nil
 }
