@@ -586,7 +586,10 @@ func (hc *httpConn) transaction() bool {
 	if st == nil {
 		st = c.newStream()
 	}
-	hc.txn = rules.HTTPTxn{Req: req}
+	hc.txn = rules.HTTPTxn{Req: req, ReqLine: hc.reqLine}
+	if n := len(hc.h.cfg.CaptureRequest); n > 0 {
+		hc.txn.ReqCaps = hc.caps[:n]
+	}
 	st.HTTP = &hc.txn
 	st.Backend = nil
 
@@ -1029,6 +1032,9 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 	st := c.st
 	hc.txn.Res = res
 	hc.captureResponse()
+	if len(hc.h.cfg.CaptureResponse) > 0 {
+		hc.txn.ResCaps = hc.caps[len(hc.h.cfg.CaptureRequest):]
+	}
 	if br := be.rules; br != nil {
 		if r := br.HTTPResponse(st); r.Verdict == rules.Reject {
 			return hc.responseDenied(start, tr, tSent, &r)
@@ -1810,6 +1816,9 @@ func (hc *httpConn) captureResponse() {
 }
 
 func capture(h *http1.Header, cp Capture) []byte {
+	if cp.Name == "" {
+		return nil // a slot the rules fill
+	}
 	v, ok := h.Get(cp.Name)
 	if !ok {
 		return nil

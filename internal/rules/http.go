@@ -40,6 +40,7 @@ const (
 	hSetLogLevel
 	hTarpit
 	hUseService
+	hCapture
 )
 
 // httpRule is a compiled http-request, http-response,
@@ -66,6 +67,8 @@ type httpRule struct {
 	level int8
 	rdr   *redirect
 	reply *reply
+	// capID and capLen are capture's slot and its length.
+	capID, capLen int
 }
 
 // redirect is a compiled redirect (http-request redirect, redirect line).
@@ -171,11 +174,11 @@ var httpActionNames = map[string]map[string]httpAct{
 		"set-pathq": hSetPathQ, "set-query": hSetQuery, "set-uri": hSetURI, "replace-path": hReplacePath,
 		"replace-pathq": hReplacePathQ, "replace-uri": hReplaceURI, "set-method": hSetMethod,
 		"set-var": hSetVar, "unset-var": hUnsetVar, "set-log-level": hSetLogLevel, "tarpit": hTarpit,
-		"use-service": hUseService},
+		"use-service": hUseService, "capture": hCapture},
 	"http-response": {"allow": hAllow, "deny": hDeny, "return": hReturn, "redirect": hRedirect,
 		"add-header": hAddHeader, "set-header": hSetHeader, "del-header": hDelHeader,
 		"replace-header": hReplaceHeader, "replace-value": hReplaceValue, "set-status": hSetStatus,
-		"set-var": hSetVar, "unset-var": hUnsetVar, "set-log-level": hSetLogLevel},
+		"set-var": hSetVar, "unset-var": hUnsetVar, "set-log-level": hSetLogLevel, "capture": hCapture},
 	"http-after-response": {"allow": hAllow, "add-header": hAddHeader, "set-header": hSetHeader,
 		"del-header": hDelHeader, "replace-header": hReplaceHeader, "replace-value": hReplaceValue,
 		"set-status": hSetStatus, "set-var": hSetVar, "unset-var": hUnsetVar, "set-log-level": hSetLogLevel},
@@ -315,6 +318,42 @@ func (c *compiler) compileHTTPRule(r *config.Rule, set string, at place) *httpRu
 			hr.reason = []byte(args[2])
 		default:
 			return bad("expects only 'reason' <reason> after the status")
+		}
+	case hCapture:
+		// The configuration made every "len" form an "id" one, with a
+		// slot of its own.
+		if len(args) != 3 || args[1] != "id" {
+			return bad("expects <expression> [ 'len' <length> | id <idx> ]")
+		}
+		e, err := c.parseExpr(args[0])
+		if err != nil {
+			c.errorf("%v", err)
+			return nil
+		}
+		if e.use&at == 0 {
+			c.errorf("fetch method '%s' extracts information from '%s', none of which is available here", e.kw, "HTTP message")
+			return nil
+		}
+		hr.e = e
+		hr.capID, _ = strconv.Atoi(args[2])
+		dir := "request"
+		if set == "http-response" {
+			dir = "response"
+		}
+		hr.capLen = -1
+		n := 0
+		for _, cp := range c.px.Captures {
+			if !strings.HasPrefix(cp.Action, dir+" ") {
+				continue
+			}
+			if n == hr.capID {
+				hr.capLen, _ = strconv.Atoi(cp.Args[1])
+			}
+			n++
+		}
+		if hr.capLen < 0 {
+			c.errorf("Proxy '%s': unable to find capture id '%s' referenced by %s capture rule.", c.px.Name, args[2], set)
+			return nil
 		}
 	case hSetVar, hUnsetVar:
 		if !hasArgs {
@@ -906,6 +945,28 @@ func (p *Proxy) runHTTP(s *Stream, rules []*httpRule, resp bool) HTTPResult {
 			r.v.unset(ev)
 		case hSetLogLevel:
 			txn.LogLevel = r.level
+		case hCapture:
+			caps := txn.ReqCaps
+			if resp {
+				caps = txn.ResCaps
+			}
+			if r.capID >= len(caps) {
+				break
+			}
+			smp, ok := r.e.eval(ev)
+			if !ok {
+				break
+			}
+			if smp, ok = ev.cast(smp, tStr); !ok {
+				break
+			}
+			v := smp.b
+			if len(v) > r.capLen {
+				v = v[:r.capLen]
+			}
+			// A slot of its own: the log line reads it after the
+			// stream's storage moved on.
+			caps[r.capID] = append([]byte(nil), v...)
 		}
 	}
 	return HTTPResult{LogLevel: txn.LogLevel}

@@ -25,6 +25,16 @@ type HTTPTxn struct {
 	// ReqBody is the request body buffered so far ("option
 	// http-buffer-request"), else nil: req.body and req.body_len read it.
 	ReqBody []byte
+	// ReqLine is the request line as received, without its CRLF ("%r"):
+	// capture.req.method, capture.req.uri and capture.req.ver read it.
+	ReqLine []byte
+	// ReqCaps and ResCaps are the frontend's request and response capture
+	// slots, in declaration order ("capture request|response header",
+	// "declare capture", "http-request capture … len"): the handler fills
+	// the header captures, "http-request|http-response capture" sets a
+	// slot (a new slice each time), capture.req.hdr and capture.res.hdr
+	// read them. Nil when the frontend has none.
+	ReqCaps, ResCaps [][]byte
 
 	// LogLevel is what the last "set-log-level" action that ran chose for
 	// the transaction's log line: LogLevelUnset (the proxy's level),

@@ -2,6 +2,7 @@ package loopback
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -140,4 +141,54 @@ func TestHTTPErrorRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHTTPCaptureRules: "declare capture", "http-request capture … len|id" and
+// "http-response capture … id" fill the frontend's capture slots after those of "capture
+// request|response header", in declaration order; the capture.* fetches read them and
+// the request line; %hr and %hs print them. Compared with haproxy on the same traffic.
+func TestHTTPCaptureRules(t *testing.T) {
+	app := startHTTPServer(t, "app", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-S", "served-by-srv")
+		w.Header().Set("X-R", "resp-value")
+		fmt.Fprintf(w, "x-cap1=%s\n", r.Header.Get("X-Cap1"))
+	})
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cfg := writeConfig(t, httpDefaults+fmt.Sprintf(`
+frontend fe
+    bind %s
+    option httplog
+    capture request header Host len 10
+    declare capture request len 8
+    http-request capture req.hdr(x-a) len 4
+    capture response header X-S len 20
+    declare capture response len 5
+    http-request capture path id 1
+    http-response capture res.hdr(x-r) id 1
+    http-request set-header X-Cap1 "%%[capture.req.hdr(1)]|%%[capture.req.hdr(2)]|%%[capture.req.method]|%%[capture.req.uri]|%%[capture.req.ver]"
+    http-response set-header X-Cap2 "%%[capture.res.hdr(0)]|%%[capture.res.hdr(1)]|%%[capture.res.ver]"
+    default_backend be
+backend be
+    server s %s
+`, addr, app.addr()))
+	onLBAndHAProxy(t, cfg, addr, func(t *testing.T, out *outFile) {
+		c := dialHTTP(t, addr)
+		c.send("GET /p/q?x=1 HTTP/1.1\r\nHost: example.com.long\r\nX-A: abcdefg\r\n\r\n")
+		head, body := c.response()
+		if got, want := respFields(head)["x-cap2"], "served-by-srv|resp-|HTTP/1.1"; len(got) != 1 || got[0] != want {
+			t.Errorf("x-cap2 %q; want %q", got, want)
+		}
+		if want := "x-cap1=/p/q|abcd|GET|/p/q?x=1|HTTP/1.1\n"; body != want {
+			t.Errorf("server saw %q; want %q", body, want)
+		}
+		want := `{example.co|/p/q|abcd} {served-by-srv|resp-} "GET /p/q?x=1 HTTP/1.1"`
+		deadline := time.Now().Add(5 * time.Second)
+		for !strings.Contains(out.String(), want) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond) // polling a log: there is no other signal
+		}
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("no log line with %s:\n%s", want, out.String())
+		}
+	})
 }
