@@ -248,6 +248,8 @@ var effects = map[string]effect{
 	"proxy errorloc302":         httpOnly("errorloc302 503 /sorry", e2e+"TestHTTPErrorLocAndErrorfiles"),
 	"proxy errorloc303":         httpOnly("errorloc303 503 /sorry", e2e+"TestHTTPErrorLocAndErrorfiles"),
 	"proxy errorfiles":          httpOnly("errorfiles he", e2e+"TestHTTPErrorLocAndErrorfiles"),
+	"proxy http-error":          httpOnly("http-error status 503", e2e+"TestHTTPErrorReplies"),
+	"proxy declare":             httpOnly("declare capture request len 8", e2e+"TestHTTPCaptureRules"),
 	"proxy monitor-uri":         httpOnly("monitor-uri /healthz", e2e+"TestMonitorURI", e2e+"TestHTTPLocalResponses"),
 	"proxy http-reuse":          httpOnly("http-reuse always", e2e+"TestHTTPReuseModes"),
 	"proxy monitor":             httpOnly("monitor fail if TRUE", e2e+"TestHTTPMonitorFail", "internal/rules.TestMonitorFail"),
@@ -593,6 +595,8 @@ var effects = map[string]effect{
 	"http-response set-var":          show(e2e + "TestHTTPVarsAndLogLevel"),
 	"http-response unset-var":        show(e2e + "TestHTTPVarsAndLogLevel"),
 	"http-response set-log-level":    show(e2e + "TestHTTPVarsAndLogLevel"),
+	"http-request capture":           show(e2e + "TestHTTPCaptureRules"),
+	"http-response capture":          show(e2e + "TestHTTPCaptureRules"),
 	"http-after-response set-var":    show(e2e + "TestHTTPVarsAndLogLevel"),
 	"http-after-response unset-var":  show(e2e + "TestHTTPVarsAndLogLevel"),
 

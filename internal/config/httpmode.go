@@ -98,7 +98,7 @@ func (l *loader) checkHTTPOnly(p *Proxy) {
 		delete(p.Options, o)
 	}
 	p.Timeouts.HTTPRequest, p.Timeouts.HTTPKeepAlive, p.Timeouts.Tarpit = 0, 0, 0
-	p.ErrorFiles, p.ErrorLocs = map[int]string{}, nil
+	p.ErrorFiles, p.ErrorLocs, p.ErrorReplies = map[int]string{}, nil, nil
 	p.Compression, p.Captures, p.UniqueIDHeader = Compression{}, nil, ""
 	for _, s := range p.Servers {
 		if s.Cookie != "" {

@@ -93,6 +93,7 @@ func init() {
 		"errorloc302":                 {cap: both, def: true, fn: kwErrorloc},
 		"errorloc303":                 {cap: both, def: true, fn: kwErrorloc},
 		"errorfiles":                  {cap: both, def: true, fn: kwErrorfiles},
+		"http-error":                  {cap: both, def: true, fn: kwHTTPError},
 		"monitor-uri": {cap: fe, def: true, fn: func(c *pctx) error {
 			if len(c.args) < 2 || c.args[1] == "" {
 				return fmt.Errorf("'monitor-uri' expects an URI.")
@@ -133,6 +134,7 @@ func init() {
 			return fmt.Errorf("'http-reuse' only supports 'never', 'safe', 'aggressive', 'always'.")
 		}},
 		"capture": {cap: fe, fn: kwCapture},
+		"declare": {cap: fe, fn: kwDeclare},
 
 		"contimeout": removed("the 'contimeout' directive is not supported anymore since HAProxy 2.1. Use 'timeout connect'."),
 		"clitimeout": removed("the 'clitimeout' directive is not supported anymore since HAProxy 2.1. Use 'timeout client'."),
@@ -159,9 +161,7 @@ func init() {
 		"persist":               unsupported(be, true),
 		"email-alert":           unsupported(both, true),
 		"filter":                unsupported(both, false),
-		"declare":               unsupported(fe, false),
 		"dynamic-cookie-key":    unsupported(be, true),
-		"http-error":            unsupported(both, true),
 		"source":                unsupported(be, true),
 		"usesrc":                unsupported(be, true),
 		"max-keep-alive-queue":  unsupported(be, true),
@@ -256,6 +256,7 @@ func (p *Proxy) clone() *Proxy {
 		n.ErrorFiles[k] = v
 	}
 	n.ErrorLocs = maps.Clone(p.ErrorLocs)
+	n.ErrorReplies = maps.Clone(p.ErrorReplies)
 	n.errSeq = maps.Clone(p.errSeq)
 	n.errorfiles = slices.Clone(p.errorfiles)
 	n.Logs = append([]LogTarget(nil), p.Logs...)
@@ -1244,7 +1245,7 @@ var httpActions = map[string]map[string]bool{
 		"wait-for-handshake": false, "set-log-level": true, "set-nice": false, "sc-inc-gpc": false,
 		"sc-inc-gpc0": true, "sc-inc-gpc1": false, "sc-set-gpt": false, "sc-set-gpt0": false,
 		"send-spoe-group": false, "do-resolve": false, "cache-use": false, "add-acl": false,
-		"capture": false, "del-acl": false, "del-map": false, "disable-l7-retry": false, "early-hint": false,
+		"capture": true, "del-acl": false, "del-map": false, "disable-l7-retry": false, "early-hint": false,
 		"normalize-uri": false, "reject": false, "set-map": false, "strict-mode": false, "track-sc0": true,
 		"track-sc1": true, "track-sc2": true, "set-timeout": false, "wait-for-body": false, "set-var": true,
 		"set-var-fmt": false, "unset-var": true, "set-dst": false, "set-dst-port": false, "set-mark": false,
@@ -1254,7 +1255,7 @@ var httpActions = map[string]map[string]bool{
 	"http-response": {
 		"add-header": true, "set-header": true, "del-header": true, "replace-header": true, "replace-value": true,
 		"allow": true, "deny": true, "redirect": true, "return": true, "set-status": true,
-		"add-acl": false, "capture": false, "del-acl": false, "del-map": false, "set-log-level": true,
+		"add-acl": false, "capture": true, "del-acl": false, "del-map": false, "set-log-level": true,
 		"set-map": false, "set-mark": false, "set-nice": false, "set-tos": false, "set-var": true,
 		"set-var-fmt": false, "unset-var": true, "silent-drop": false, "strict-mode": false,
 		"track-sc0": false, "track-sc1": false, "track-sc2": false, "sc-inc-gpc": false, "sc-set-gpt0": false,
@@ -1312,6 +1313,15 @@ func kwHTTPRule(c *pctx) error {
 	where := fmt.Sprintf("error detected in %s '%s' while parsing '%s %s' rule", capName(c.p.Cap), c.p.Name, set, act)
 	if err := checkHTTPAction(set, act, args); err != nil {
 		return fmt.Errorf("%s : %v.", where, err)
+	}
+	if act == "capture" && args[1] == "len" {
+		// A slot of its own, after those declared before (HAProxy's
+		// nb_req_cap): the rule then names it by its id.
+		if c.p.Cap&CapFrontend == 0 {
+			return fmt.Errorf("%s : proxy '%s' has no frontend capability.", where, c.p.Name)
+		}
+		r.Args = []string{args[0], "id", strconv.Itoa(c.p.captureSlots("request"))}
+		c.p.Captures = append(c.p.Captures, &Rule{Pos: c.pos, Action: "request sample", Args: []string{"", args[2]}})
 	}
 	if hasCond {
 		cond, missing, err := c.parseCond(condWords)
@@ -1432,6 +1442,23 @@ func checkHTTPAction(set, act string, args []string) error {
 		}
 	case "allow":
 		return nargs(0)
+	case "capture":
+		if len(args) < 3 || (args[1] != "len" && args[1] != "id") || set == "http-response" && args[1] != "id" {
+			if set == "http-response" && len(args) >= 2 && args[1] != "id" {
+				return fmt.Errorf("expects 'id', found '%s'", args[1])
+			}
+			return fmt.Errorf("expects <expression> [ 'len' <length> | id <idx> ]")
+		}
+		n, err := parseInt(args[2])
+		if args[1] == "len" && (err != nil || n <= 0) {
+			return fmt.Errorf("length must be > 0")
+		}
+		if args[1] == "id" && (err != nil || n < 0) {
+			return fmt.Errorf("invalid id '%s'", args[2])
+		}
+		if len(args) > 3 {
+			return fmt.Errorf("unexpected keyword '%s'", args[3])
+		}
 	}
 	return nil
 }
@@ -1746,6 +1773,7 @@ func kwErrorfile(c *pctx) error {
 	}
 	c.p.ErrorFiles[code] = c.args[2]
 	delete(c.p.ErrorLocs, code)
+	delete(c.p.ErrorReplies, code)
 	c.noteError(code)
 	return nil
 }
@@ -1777,6 +1805,42 @@ func kwCompression(c *pctx) error {
 	default:
 		return fmt.Errorf("'compression' expects 'algo', 'type' or 'offload'.")
 	}
+	return nil
+}
+
+// captureSlots counts the proxy's capture slots of a direction
+// ("request" or "response") declared so far.
+func (p *Proxy) captureSlots(dir string) int {
+	n := 0
+	for _, cp := range p.Captures {
+		if strings.HasPrefix(cp.Action, dir+" ") {
+			n++
+		}
+	}
+	return n
+}
+
+// kwDeclare parses "declare capture request|response len <length>": a
+// capture slot that http-request and http-response capture rules fill.
+func kwDeclare(c *pctx) error {
+	if len(c.args) < 2 || c.args[1] != "capture" {
+		return fmt.Errorf("unknown declaration type '%s' (supports 'capture')", strings.Join(c.args[1:2], ""))
+	}
+	if len(c.args) < 3 || (c.args[2] != "request" && c.args[2] != "response") {
+		return fmt.Errorf("'declare capture' requires a direction ('request' or 'response')")
+	}
+	if len(c.args) < 4 || c.args[3] != "len" {
+		return fmt.Errorf("'declare capture' requires a capture length ('len')")
+	}
+	if len(c.args) < 5 {
+		return fmt.Errorf("'declare capture' requires a length argument")
+	}
+	n, err := parseInt(c.args[4])
+	if err != nil || n <= 0 {
+		return fmt.Errorf("'declare capture': cannot parse the length '%s'.", c.args[3])
+	}
+	c.p.Captures = append(c.p.Captures, &Rule{Pos: c.pos, Action: c.args[2] + " declare", Args: []string{"", c.args[4]}})
+	c.noteHTTPOnly("declare capture")
 	return nil
 }
 

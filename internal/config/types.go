@@ -521,6 +521,11 @@ type Proxy struct {
 	// "errorloc302", "errorloc303"); a status is in ErrorFiles or here,
 	// as the last line for it said.
 	ErrorLocs map[int]ErrorLoc
+	// ErrorReplies maps an HTTP status to the response of an "http-error"
+	// line that lb builds itself; a status is in at most one of
+	// ErrorFiles, ErrorLocs and ErrorReplies, as the last line for it
+	// said.
+	ErrorReplies map[int]*ErrorReply
 	// MonitorURI is "monitor-uri" ("" = none).
 	MonitorURI string
 	// MonitorFail are the "monitor fail if|unless" lines.

@@ -96,9 +96,11 @@ func httpFrontend(cfg *config.Config, fe *config.Proxy) *proxy.HTTPFrontendConfi
 	h.ErrorFiles, _ = loadErrorFiles(fe) // checked by CheckHTTP
 	h.ErrorLocs = errorLocs(fe)
 	for _, c := range fe.Captures {
+		// The slots of "declare capture" and "http-request capture … len"
+		// have no header name: the rules fill them.
 		n, _ := strconv.Atoi(c.Args[1])
 		cp := proxy.Capture{Name: c.Args[0], Len: n}
-		if c.Action == "request header" {
+		if strings.HasPrefix(c.Action, "request ") {
 			h.CaptureRequest = append(h.CaptureRequest, cp)
 		} else {
 			h.CaptureResponse = append(h.CaptureResponse, cp)

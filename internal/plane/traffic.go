@@ -175,10 +175,9 @@ func compileFormats(cfg *config.Config, fe *config.Proxy, env rules.Env, ropt ru
 	opt := logs.LogFormatOptions{HTTP: fe.Mode == config.ModeHTTP}
 	opt.Sample = sampleCompiler(cfg, fe, env, ropt, rules.LogFormat)
 	for _, c := range fe.Captures {
-		switch c.Action {
-		case "request header":
+		if strings.HasPrefix(c.Action, "request ") {
 			opt.ReqCaptures++
-		case "response header":
+		} else {
 			opt.ResCaptures++
 		}
 	}

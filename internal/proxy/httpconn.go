@@ -586,7 +586,10 @@ func (hc *httpConn) transaction() bool {
 	if st == nil {
 		st = c.newStream()
 	}
-	hc.txn = rules.HTTPTxn{Req: req}
+	hc.txn = rules.HTTPTxn{Req: req, ReqLine: hc.reqLine}
+	if n := len(hc.h.cfg.CaptureRequest); n > 0 {
+		hc.txn.ReqCaps = hc.caps[:n]
+	}
 	st.HTTP = &hc.txn
 	st.Backend = nil
 
@@ -1030,6 +1033,9 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 	st := c.st
 	hc.txn.Res = res
 	hc.captureResponse()
+	if len(hc.h.cfg.CaptureResponse) > 0 {
+		hc.txn.ResCaps = hc.caps[len(hc.h.cfg.CaptureRequest):]
+	}
 	if br := be.rules; br != nil {
 		if r := br.HTTPResponse(st); r.Verdict == rules.Reject {
 			return hc.responseDenied(start, tr, tSent, &r)
@@ -1510,11 +1516,28 @@ func (hc *httpConn) local(status int, r *rules.HTTPResult) []byte {
 	h.Reset()
 	*m = http1.Message{Header: h, Minor: 1, Status: status}
 	var num [20]byte
-	el, loc := hc.errorLoc(status)
-	if loc && (r == nil || r.DefaultBody) {
+	var (
+		el  ErrorLoc
+		loc bool
+		ef  []byte
+	)
+	if r == nil || r.DefaultBody {
+		var rp *rules.Proxy
+		el, loc, ef, rp = hc.errorPage(status)
+		if rp != nil {
+			// An "http-error" line: sent as the return it describes.
+			if res, ok := rp.ErrorReply(hc.c.st, status); ok {
+				r = &res
+			}
+		}
+	} else if r.ErrorFile != nil {
+		ef = r.ErrorFile
+	}
+	switch {
+	case loc:
 		errorLocMessage(m, el)
 		hc.body = hc.body[:0]
-	} else if ef := hc.errorFile(status); ef != nil && (r == nil || r.DefaultBody) {
+	case ef != nil:
 		// The errorfile, parsed from a copy (the parser may edit its
 		// input), sent as HAProxy sends it: through its message form.
 		hc.body = append(hc.body[:0], ef...)
@@ -1523,28 +1546,34 @@ func (hc *httpConn) local(status int, r *rules.HTTPResult) []byte {
 		if m.Framing == http1.UntilClose {
 			hc.closing = true
 		}
-	} else if r == nil || r.DefaultBody {
+	case r == nil || r.DefaultBody:
 		reason, page := errorBody(status)
 		m.Reason = []byte(reason)
 		m.Header.Add("content-length", strconv.AppendInt(num[:0], int64(len(page)), 10))
 		m.Header.Add("cache-control", []byte("no-cache"))
 		m.Header.Add("content-type", []byte("text/html"))
 		hc.body = append(hc.body[:0], page...)
-	} else {
-		reason, _ := errorBody(status)
-		if p, ok := statusReasons[status]; ok {
-			reason = p
-		}
-		m.Reason = []byte(reason)
+	case len(r.Location) > 0:
+		m.Status = r.Status
+		m.Reason = []byte(statusReason(r.Status))
 		m.Header.Add("content-length", strconv.AppendInt(num[:0], int64(len(r.Body)), 10))
-		if len(r.Location) > 0 {
-			m.Header.Add("location", r.Location)
-		}
-		if len(r.ContentType) > 0 {
-			m.Header.Add("content-type", r.ContentType)
-		}
+		m.Header.Add("location", r.Location)
 		for _, f := range r.Headers {
 			m.Header.Add(string(f.Name), f.Value)
+		}
+		hc.body = hc.body[:0]
+	default:
+		// A return, a deny with content options or none, an http-error
+		// line: its fields first, then the length, then the type of a
+		// non-empty payload (http_reply_to_htx).
+		m.Status = r.Status
+		m.Reason = []byte(statusReason(r.Status))
+		for _, f := range r.Headers {
+			m.Header.Add(string(f.Name), f.Value)
+		}
+		m.Header.Add("content-length", strconv.AppendInt(num[:0], int64(len(r.Body)), 10))
+		if len(r.ContentType) > 0 && len(r.Body) > 0 {
+			m.Header.Add("content-type", r.ContentType)
 		}
 		// Copied: the rules below may reuse the stream's storage.
 		hc.body = append(hc.body[:0], r.Body...)
@@ -1554,7 +1583,7 @@ func (hc *httpConn) local(status int, r *rules.HTTPResult) []byte {
 		hc.afterResponse()
 	}
 	hc.status = m.Status
-	if loc && (r == nil || r.DefaultBody) {
+	if loc {
 		hc.status = status // logged as the error it stands for
 	}
 	hc.ownResp = true
@@ -1569,15 +1598,41 @@ func (hc *httpConn) local(status int, r *rules.HTTPResult) []byte {
 	return append(hc.out, hc.body...)
 }
 
-// errorFile returns the errorfile for status: the backend's, else the
-// frontend's; nil when neither has one.
-func (hc *httpConn) errorFile(status int) []byte {
-	if hc.be != nil {
-		if ef := hc.be.cfg.HTTP.ErrorFiles[status]; ef != nil {
-			return ef
+// errorPage returns the response the configuration gives for status
+// (HAProxy's http_error_message): the backend's, else the frontend's, an
+// errorloc (loc), an errorfile (ef) or an "http-error" line (rp, whose
+// ErrorReply builds it); all unset for the built-in page.
+func (hc *httpConn) errorPage(status int) (el ErrorLoc, loc bool, ef []byte, rp *rules.Proxy) {
+	if be := hc.be; be != nil {
+		if el, ok := be.cfg.HTTP.ErrorLocs[status]; ok {
+			return el, true, nil, nil
+		}
+		if ef := be.cfg.HTTP.ErrorFiles[status]; ef != nil {
+			return ErrorLoc{}, false, ef, nil
+		}
+		if be.rules != nil && be.rules.HasErrorReply(status) {
+			return ErrorLoc{}, false, nil, be.rules
 		}
 	}
-	return hc.h.cfg.ErrorFiles[status]
+	if el, ok := hc.h.cfg.ErrorLocs[status]; ok {
+		return el, true, nil, nil
+	}
+	if ef := hc.h.cfg.ErrorFiles[status]; ef != nil {
+		return ErrorLoc{}, false, ef, nil
+	}
+	if fr := hc.h.f.cfg.Rules; fr != nil && fr.HasErrorReply(status) {
+		return ErrorLoc{}, false, nil, fr
+	}
+	return ErrorLoc{}, false, nil, nil
+}
+
+// statusReason is the reason phrase lb sends with a status it answers.
+func statusReason(status int) string {
+	if p, ok := statusReasons[status]; ok {
+		return p
+	}
+	reason, _ := errorBody(status)
+	return reason
 }
 
 // afterResponse runs the http-after-response rules of the backend, then
@@ -1762,6 +1817,9 @@ func (hc *httpConn) captureResponse() {
 }
 
 func capture(h *http1.Header, cp Capture) []byte {
+	if cp.Name == "" {
+		return nil // a slot the rules fill
+	}
 	v, ok := h.Get(cp.Name)
 	if !ok {
 		return nil

@@ -90,22 +90,6 @@ type ErrorLoc struct {
 	URL  []byte
 }
 
-// errorLoc returns the errorloc for status: the backend's, unless the
-// backend has an errorfile for it, else the frontend's (whose errorfile
-// errorFile returns otherwise).
-func (hc *httpConn) errorLoc(status int) (ErrorLoc, bool) {
-	if hc.be != nil {
-		if el, ok := hc.be.cfg.HTTP.ErrorLocs[status]; ok {
-			return el, true
-		}
-		if hc.be.cfg.HTTP.ErrorFiles[status] != nil {
-			return ErrorLoc{}, false
-		}
-	}
-	el, ok := hc.h.cfg.ErrorLocs[status]
-	return el, ok
-}
-
 // errorLocMessage makes m the redirect of el, as HAProxy sends it: no
 // body, "cache-control: no-cache", "content-length: 0", "location".
 func errorLocMessage(m *http1.Message, el ErrorLoc) {

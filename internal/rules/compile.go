@@ -112,6 +112,8 @@ type compiled struct {
 	// httpReq, httpRes and httpAfter are the http-request, http-response
 	// and http-after-response rules; redirects the "redirect" lines.
 	httpReq, httpRes, httpAfter, redirects []*httpRule
+	// errReplies are the "http-error" responses lb builds, by status.
+	errReplies map[int]*reply
 	// monitorFail are the "monitor fail" conditions (monitor.go).
 	monitorFail []*cond
 	// statsAdmin is the "stats admin" condition (statsadmin.go).
@@ -226,6 +228,7 @@ func (c *compiler) compileRules() (*Proxy, []error) {
 	p.c.redirects = c.compileRedirects(px.Redirects)
 	p.c.httpRes = c.compileHTTPRules(px.HTTPResponse, "http-response", placeHTTPRes)
 	p.c.httpAfter = c.compileHTTPRules(px.HTTPAfterResponse, "http-after-response", placeHTTPAfter)
+	p.c.errReplies = c.compileErrorReplies(px)
 	p.Warnings = c.warn
 	if len(c.errs) > 0 {
 		return nil, c.errs

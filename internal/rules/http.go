@@ -43,6 +43,7 @@ const (
 	hTrack
 	hIncGPC0
 	hSetGPT0
+	hCapture
 )
 
 // httpRule is a compiled http-request, http-response,
@@ -70,6 +71,8 @@ type httpRule struct {
 	rdr   *redirect
 	reply *reply
 	tr    *trackRule
+	// capID and capLen are capture's slot and its length.
+	capID, capLen int
 }
 
 // redirect is a compiled redirect (http-request redirect, redirect line).
@@ -94,6 +97,9 @@ type reply struct {
 	bodyLF      *logFmt // lf-string, lf-file
 	hdrs        []replyHdr
 	defaultBody bool
+	// errorFile is the complete response of the "errorfile" and
+	// "errorfiles" forms, sent as it is (nil otherwise).
+	errorFile []byte
 	// tarpit: the reply of "http-request tarpit".
 	tarpit bool
 }
@@ -173,11 +179,11 @@ var httpActionNames = map[string]map[string]httpAct{
 		"replace-pathq": hReplacePathQ, "replace-uri": hReplaceURI, "set-method": hSetMethod,
 		"set-var": hSetVar, "unset-var": hUnsetVar, "set-log-level": hSetLogLevel, "tarpit": hTarpit,
 		"use-service": hUseService, "track-sc0": hTrack, "track-sc1": hTrack, "track-sc2": hTrack,
-		"sc-inc-gpc0": hIncGPC0, "sc-set-gpt0": hSetGPT0},
+		"sc-inc-gpc0": hIncGPC0, "sc-set-gpt0": hSetGPT0, "capture": hCapture},
 	"http-response": {"allow": hAllow, "deny": hDeny, "return": hReturn, "redirect": hRedirect,
 		"add-header": hAddHeader, "set-header": hSetHeader, "del-header": hDelHeader,
 		"replace-header": hReplaceHeader, "replace-value": hReplaceValue, "set-status": hSetStatus,
-		"set-var": hSetVar, "unset-var": hUnsetVar, "set-log-level": hSetLogLevel},
+		"set-var": hSetVar, "unset-var": hUnsetVar, "set-log-level": hSetLogLevel, "capture": hCapture},
 	"http-after-response": {"allow": hAllow, "add-header": hAddHeader, "set-header": hSetHeader,
 		"del-header": hDelHeader, "replace-header": hReplaceHeader, "replace-value": hReplaceValue,
 		"set-status": hSetStatus, "set-var": hSetVar, "unset-var": hUnsetVar, "set-log-level": hSetLogLevel},
@@ -330,6 +336,42 @@ func (c *compiler) compileHTTPRule(r *config.Rule, set string, at place) *httpRu
 		default:
 			return bad("expects only 'reason' <reason> after the status")
 		}
+	case hCapture:
+		// The configuration made every "len" form an "id" one, with a
+		// slot of its own.
+		if len(args) != 3 || args[1] != "id" {
+			return bad("expects <expression> [ 'len' <length> | id <idx> ]")
+		}
+		e, err := c.parseExpr(args[0])
+		if err != nil {
+			c.errorf("%v", err)
+			return nil
+		}
+		if e.use&at == 0 {
+			c.errorf("fetch method '%s' extracts information from '%s', none of which is available here", e.kw, "HTTP message")
+			return nil
+		}
+		hr.e = e
+		hr.capID, _ = strconv.Atoi(args[2])
+		dir := "request"
+		if set == "http-response" {
+			dir = "response"
+		}
+		hr.capLen = -1
+		n := 0
+		for _, cp := range c.px.Captures {
+			if !strings.HasPrefix(cp.Action, dir+" ") {
+				continue
+			}
+			if n == hr.capID {
+				hr.capLen, _ = strconv.Atoi(cp.Args[1])
+			}
+			n++
+		}
+		if hr.capLen < 0 {
+			c.errorf("Proxy '%s': unable to find capture id '%s' referenced by %s capture rule.", c.px.Name, args[2], set)
+			return nil
+		}
 	case hSetVar, hUnsetVar:
 		if !hasArgs {
 			return bad("expects a variable name between parentheses")
@@ -404,7 +446,7 @@ func (c *compiler) parseReply(args []string, deny bool, set string) (*reply, err
 			rp.status = 502
 		}
 	}
-	payload := ""
+	payload, payloadArg := "", ""
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		arg := func() (string, error) {
@@ -435,7 +477,14 @@ func (c *compiler) parseReply(args []string, deny bool, set string) (*reply, err
 			}
 			rp.ctype = []byte(v)
 		case "errorfile", "errorfiles":
-			return nil, unsupportedErr(a)
+			v, err := arg()
+			if err != nil {
+				return nil, err
+			}
+			if payload != "" {
+				return nil, fmt.Errorf("unexpected keyword '%s'", a)
+			}
+			payload, payloadArg = a, v
 		case "default-errorfiles":
 			if payload != "" {
 				return nil, fmt.Errorf("unexpected keyword '%s'", a)
@@ -493,24 +542,99 @@ func (c *compiler) parseReply(args []string, deny bool, set string) (*reply, err
 	}
 	switch payload {
 	case "":
-		if deny {
+		// A deny with neither payload nor field sends the error page of
+		// its status; with fields, it is an empty response as a return's
+		// (measured on haproxy 2.6).
+		if deny && len(rp.hdrs) == 0 {
 			rp.defaultBody = true
 		}
 		rp.ctype = nil
-	case "default-errorfiles":
-		rp.defaultBody = true
-		rp.ctype = nil
+	case "default-errorfiles", "errorfile", "errorfiles":
+		if payload != "errorfile" && !httpErrorCodes[rp.status] {
+			return nil, fmt.Errorf("status code '%d' not handled by default with '%s' argument.", rp.status, payload)
+		}
+		if rp.ctype != nil {
+			c.warnf("content-type '%s' ignored by the http reply when used with an erorrfile.", rp.ctype)
+			rp.ctype = nil
+		}
+		if len(rp.hdrs) > 0 {
+			c.warnf("hdr parameters ignored by the http reply when used with an erorrfile.")
+			rp.hdrs = nil
+		}
+		switch payload {
+		case "default-errorfiles":
+			rp.defaultBody = true
+		case "errorfile":
+			ef, err := c.readErrorFile(payloadArg)
+			if err != nil {
+				return nil, err
+			}
+			rp.errorFile = ef
+		case "errorfiles":
+			he := c.cfg.HTTPErrors[payloadArg]
+			if he == nil {
+				return nil, fmt.Errorf("unknown http-errors section '%s' referenced by an http reply ", payloadArg)
+			}
+			path := he.Files[rp.status]
+			if path == "" {
+				// HAProxy then sends an empty response of the status.
+				c.warnf("Proxy '%s': status '%d' referenced by an http reply not declared in http-errors section '%s'.", c.px.Name, rp.status, payloadArg)
+				break
+			}
+			ef, err := c.readErrorFile(path)
+			if err != nil {
+				return nil, err
+			}
+			rp.errorFile = ef
+		}
 	default:
 		if rp.ctype == nil {
 			return nil, fmt.Errorf("a content type must be defined when non-empty payload is configured")
 		}
 	}
-	if rp.defaultBody && len(rp.hdrs) > 0 {
-		// HAProxy ignores "hdr" with an error page (with a warning).
-		c.warnf("'hdr' ignored when the default error page is sent")
-		rp.hdrs = nil
-	}
 	return rp, nil
+}
+
+// httpErrorCodes are the statuses HAProxy has an error page for
+// (http_err_codes).
+var httpErrorCodes = map[int]bool{200: true, 400: true, 401: true, 403: true, 404: true, 405: true, 407: true,
+	408: true, 410: true, 413: true, 425: true, 429: true, 500: true, 501: true, 502: true, 503: true, 504: true}
+
+// readErrorFile reads an errorfile, which must be a complete HTTP
+// response.
+func (c *compiler) readErrorFile(path string) ([]byte, error) {
+	read := c.opt.ReadFile
+	if read == nil {
+		read = os.ReadFile
+	}
+	b, err := read(path)
+	if err != nil {
+		return nil, fmt.Errorf("error opening file '%s'", path)
+	}
+	var m http1.Message
+	if _, err := http1.ParseResponse(slices.Clone(b), &m, []byte("GET"), nil); err != nil {
+		return nil, fmt.Errorf("'%s' is not a valid HTTP response: %w", path, err)
+	}
+	return b, nil
+}
+
+// compileErrorReplies compiles the proxy's "http-error" lines that lb
+// builds the response of.
+func (c *compiler) compileErrorReplies(px *config.Proxy) map[int]*reply {
+	if len(px.ErrorReplies) == 0 {
+		return nil
+	}
+	out := make(map[int]*reply, len(px.ErrorReplies))
+	for code, er := range px.ErrorReplies {
+		c.pos = er.Pos
+		rp, err := c.parseReply(er.Args, false, "http-error")
+		if err != nil {
+			c.errorf("http-error : %v", err)
+			continue
+		}
+		out[code] = rp
+	}
+	return out
 }
 
 // parseRedirect compiles "location|prefix|scheme <to> [options]"
@@ -844,6 +968,28 @@ func (p *Proxy) runHTTP(s *Stream, rules []*httpRule, resp bool) HTTPResult {
 			r.tr.incGPC0(ev)
 		case hSetGPT0:
 			r.tr.setGPT0(ev)
+		case hCapture:
+			caps := txn.ReqCaps
+			if resp {
+				caps = txn.ResCaps
+			}
+			if r.capID >= len(caps) {
+				break
+			}
+			smp, ok := r.e.eval(ev)
+			if !ok {
+				break
+			}
+			if smp, ok = ev.cast(smp, tStr); !ok {
+				break
+			}
+			v := smp.b
+			if len(v) > r.capLen {
+				v = v[:r.capLen]
+			}
+			// A slot of its own: the log line reads it after the
+			// stream's storage moved on.
+			caps[r.capID] = append([]byte(nil), v...)
 		}
 	}
 	return HTTPResult{LogLevel: txn.LogLevel}
@@ -1038,7 +1184,7 @@ func trimLeftSPHT(b []byte) []byte {
 // doReply builds the result of deny and return.
 func (p *Proxy) doReply(ev *evalCtx, rp *reply) HTTPResult {
 	st := &ev.s.st.http
-	out := HTTPResult{Verdict: Reject, Status: rp.status, DefaultBody: rp.defaultBody, Tarpit: rp.tarpit, LogLevel: ev.s.HTTP.LogLevel}
+	out := HTTPResult{Verdict: Reject, Status: rp.status, DefaultBody: rp.defaultBody, Tarpit: rp.tarpit, ErrorFile: rp.errorFile, LogLevel: ev.s.HTTP.LogLevel}
 	if rp.ctype != nil {
 		out.ContentType = rp.ctype
 		out.Body = rp.body

@@ -25,6 +25,16 @@ type HTTPTxn struct {
 	// ReqBody is the request body buffered so far ("option
 	// http-buffer-request"), else nil: req.body and req.body_len read it.
 	ReqBody []byte
+	// ReqLine is the request line as received, without its CRLF ("%r"):
+	// capture.req.method, capture.req.uri and capture.req.ver read it.
+	ReqLine []byte
+	// ReqCaps and ResCaps are the frontend's request and response capture
+	// slots, in declaration order ("capture request|response header",
+	// "declare capture", "http-request capture … len"): the handler fills
+	// the header captures, "http-request|http-response capture" sets a
+	// slot (a new slice each time), capture.req.hdr and capture.res.hdr
+	// read them. Nil when the frontend has none.
+	ReqCaps, ResCaps [][]byte
 
 	// LogLevel is what the last "set-log-level" action that ran chose for
 	// the transaction's log line: LogLevelUnset (the proxy's level),
@@ -77,6 +87,10 @@ type HTTPResult struct {
 	// sends HAProxy's error page for Status (the proxy's errorfile for it
 	// when there is one, else the built-in page).
 	DefaultBody bool
+	// ErrorFile is the complete response to send, as an errorfile is
+	// sent, for deny and return with "errorfile <file>" or "errorfiles
+	// <name>" (nil otherwise).
+	ErrorFile []byte
 	// Tarpit: the reply of "http-request tarpit" (500 by default), which
 	// the handler sends after holding the request for "timeout tarpit".
 	Tarpit bool
@@ -122,6 +136,22 @@ func (p *Proxy) HTTPResponse(s *Stream) HTTPResult { return p.runHTTPResponse(s)
 // another proxy and the backend's verdict was Continue or Accept. Its
 // verdict is Continue or Accept: these rules cannot end the transaction.
 func (p *Proxy) HTTPAfterResponse(s *Stream) HTTPResult { return p.runHTTPAfterResponse(s) }
+
+// ErrorReply builds the response of the proxy's "http-error" line for
+// status, on s (whose HTTP must be set), for the handler to send as it
+// sends a return's: ok is false when the proxy has no such line (or one
+// naming a complete response, which the configuration records as an
+// errorfile). The result's slices are valid as HTTPRequest's.
+func (p *Proxy) ErrorReply(s *Stream, status int) (r HTTPResult, ok bool) {
+	rp := p.c.errReplies[status]
+	if rp == nil || s == nil || s.HTTP == nil {
+		return HTTPResult{}, false
+	}
+	return p.doReply(s.st.newEval(s, p, true), rp), true
+}
+
+// HasErrorReply reports whether ErrorReply has a response for status.
+func (p *Proxy) HasErrorReply(status int) bool { return p.c.errReplies[status] != nil }
 
 // HasHTTPRules reports whether the proxy has http-request rules or
 // redirect lines (HasHTTPRequestRules), http-response rules or

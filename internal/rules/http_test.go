@@ -530,12 +530,12 @@ backend be_srv
 func TestHTTPCompileErrors(t *testing.T) {
 	tests := []struct{ mode, rule, want string }{
 		{"http", "http-request auth realm x", ":12: 'http-request auth' is not supported by lb yet"},
-		{"http", "http-request deny errorfile /x", ":12: 'http-request deny errorfile' is not supported by lb yet"},
-		{"http", "http-request return errorfiles x", ":12: 'http-request return errorfiles' is not supported by lb yet"},
+		{"http", "http-request deny errorfile /nonexistent", ":12: error detected in frontend 'f' while parsing 'http-request deny' rule : error opening file '/nonexistent'."},
+		{"http", "http-request return errorfiles x", ":12: error detected in frontend 'f' while parsing 'http-request return' rule : unknown http-errors section 'x' referenced by an http reply ."},
 		{"http", "http-response redirect prefix /x", "'http-response redirect prefix' is not supported by lb yet"},
 		{"http", "http-request deny if { http_auth_group(u) g }", ":12: 'http_auth_group' is not supported by lb yet"},
 		{"http", "http-request deny if { url_ip 1.2.3.4 }", ":12: 'url_ip' is not supported by lb yet"},
-		{"http", "http-request deny if { capture.req.method GET }", ":12: 'capture.req.method' is not supported by lb yet"},
+		{"http", "http-request deny if { url32 1 }", ":12: 'url32' is not supported by lb yet"},
 		{"http", "http-request set-header X %[req.body_param(x)]", ":12: 'req.body_param' is not supported by lb yet"},
 		{"http", "http-request return string x", "a content type must be defined"},
 		{"http", "http-request replace-path (?<=x) y", "is not supported by lb yet"},

@@ -244,6 +244,22 @@ func init() {
 			}
 			return intSample(int64(m.Status)), true
 		})),
+		"capture.req.hdr":    capFetch(false, placeHTTPReq|placeHTTPRes|placeHTTPAfter, 1, nil),
+		"capture.res.hdr":    capFetch(true, placeHTTPResHdr, 1, nil),
+		"capture.req.method": capFetch(false, placeHTTPReq|placeHTTPRes|placeHTTPAfter, 0, fetchCapReqLine(0)),
+		"capture.req.uri":    capFetch(false, placeHTTPReq|placeHTTPRes|placeHTTPAfter, 0, fetchCapReqLine(1)),
+		"capture.req.ver":    capFetch(false, placeHTTPReq|placeHTTPRes|placeHTTPAfter, 0, fetchCapReqLine(2)),
+		"capture.res.ver": capFetch(true, placeHTTPResHdr, 0, func(ev *evalCtx, _ *int) (sample, bool) {
+			// The version as the status line has it, unlike res.ver.
+			m := ev.msg(true)
+			if m == nil {
+				return sample{}, false
+			}
+			if m.Minor == 0 {
+				return strSample(http10), true
+			}
+			return strSample(http11), true
+		}),
 	} {
 		fetches[name] = d
 	}
@@ -254,6 +270,71 @@ func init() {
 }
 
 var ver10, ver11 = []byte("1.0"), []byte("1.1")
+
+var http10, http11 = []byte("HTTP/1.0"), []byte("HTTP/1.1")
+
+// capFetch defines a capture.* fetch: an HTTP fetch readable at the
+// places use; with n 1, the slot reader of capture.req.hdr or
+// capture.res.hdr (fn nil), else fn.
+func capFetch(res bool, use place, n int, fn fetchFn) *fetchDef {
+	src := "HTTP request headers"
+	if res {
+		src = "HTTP response headers"
+	}
+	return &fetchDef{out: tStr, use: use, http: true, min: n, max: n, src: src,
+		build: func(c *compiler, args []string) (fetchFn, smpType, error) {
+			if n == 1 {
+				idx, err := strconv.Atoi(args[0])
+				if err != nil || idx < 0 {
+					return nil, tStr, fmt.Errorf("expects a positive integer as argument")
+				}
+				return func(ev *evalCtx, _ *int) (sample, bool) {
+					return fetchCapSlot(ev, res, idx)
+				}, tStr, nil
+			}
+			return fn, tStr, nil
+		}}
+}
+
+// fetchCapSlot reads capture slot idx (capture.req.hdr, capture.res.hdr):
+// nothing when the slot is empty or does not exist.
+func fetchCapSlot(ev *evalCtx, res bool, idx int) (sample, bool) {
+	h := ev.s.HTTP
+	if h == nil || ev.logEnd {
+		return sample{}, false
+	}
+	caps := h.ReqCaps
+	if res {
+		caps = h.ResCaps
+	}
+	if idx >= len(caps) || caps[idx] == nil {
+		return sample{}, false
+	}
+	return strSample(caps[idx]), true
+}
+
+// fetchCapReqLine returns the fetch of word n (method, URI, version) of
+// the request line as received (capture.req.method, .uri, .ver).
+func fetchCapReqLine(n int) fetchFn {
+	return func(ev *evalCtx, _ *int) (sample, bool) {
+		h := ev.s.HTTP
+		if h == nil || ev.logEnd || len(h.ReqLine) == 0 {
+			return sample{}, false
+		}
+		line := h.ReqLine
+		for i := 0; i < n; i++ {
+			sp := bytes.IndexByte(line, ' ')
+			if sp < 0 {
+				return sample{}, false
+			}
+			line = line[sp+1:]
+		}
+		if sp := bytes.IndexByte(line, ' '); sp >= 0 && n < 2 {
+			line = line[:sp]
+		}
+		return strSample(line), true
+	}
+}
 
 // msg returns the request (res false) or response head the fetches of
 // the current evaluation may read, or nil.
