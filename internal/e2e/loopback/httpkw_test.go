@@ -410,7 +410,7 @@ backend be
 		for _, m := range re.FindAllStringSubmatch(logs, -1) {
 			tw, _ := strconv.Atoi(m[1])
 			ta, _ := strconv.Atoi(m[2])
-			if tw < ta || tw > ta+3 || ta < 300 {
+			if tw < ta || tw > ta+25 || ta < 300 { // a loaded machine delays the log a few ms
 				t.Errorf("%s: Tw %d, Ta %d: want the hold in both, Tw a little more", m[5], tw, ta)
 			}
 			got[m[5]] = m[3] + " " + m[4]
