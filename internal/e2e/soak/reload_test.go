@@ -218,13 +218,16 @@ func (l *slLoad) stop() slReport {
 }
 
 // slRSS is the resident set size of pid in KiB (VmRSS), or -1 when it is gone.
-func slRSS(pid int) int64 {
+func slRSS(pid int) int64 { return slStatusKiB(pid, "VmRSS:") }
+
+// slStatusKiB reads a field in KiB of /proc/PID/status, or -1.
+func slStatusKiB(pid int, field string) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return -1
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			f := strings.Fields(v)
 			if len(f) > 0 {
 				n, _ := strconv.ParseInt(f[0], 10, 64)
