@@ -342,7 +342,7 @@ func TestSoakFDExhaustion(t *testing.T) {
 			fmt.Sprintf("%d TCP clients held open", held),
 			fmt.Sprintf("maxconn derived from the limit: %d served, the rest queued in the kernel; %d fds of 160; %.3f CPU; new clients served once they left", served, fds, cpu),
 			"nothing (queued clients wait)",
-			"`go test -count=1 -run TestSoakFDExhaustion/derived ./internal/e2e/soak/`")
+			slRepro("TestSoakFDExhaustion/derived"))
 	})
 
 	t.Run("limit_cut_at_run_time", func(t *testing.T) {
@@ -402,6 +402,6 @@ func TestSoakFDExhaustion(t *testing.T) {
 			fmt.Sprintf("%d clients held open, TCP and HTTP", held),
 			fmt.Sprintf("accept fails with EMFILE: %d log line; listeners paused until a connection ends (100 ms at most), %.3f CPU; clients accepted without a descriptor left for their server closed at once (`RC`); no crash; new clients served once the held ones left", n, cpu),
 			fmt.Sprintf("the held clients beyond the limit (%d of %d TCP ones served)", served, held/2),
-			"`go test -count=1 -run TestSoakFDExhaustion/limit ./internal/e2e/soak/`")
+			slRepro("TestSoakFDExhaustion/limit"))
 	})
 }

@@ -151,5 +151,5 @@ func TestSoakMemoryHeldConnections(t *testing.T) {
 		"all open at once, then closed at once",
 		fmt.Sprintf("up to %.2f KiB of RSS per connection; %.3f CPU at most while held; new clients served after each burst; anonymous RSS after each burst and a flush: %.0f → %.0f KiB (%.1f ± %.1f KiB per burst)", worstPerConn, worstCPU, after[0], after[len(after)-1], slope, se),
 		"nothing",
-		"`LB_SOAK=1 go test -count=1 -run TestSoakMemoryHeldConnections ./internal/e2e/soak/`")
+		slRepro("TestSoakMemoryHeldConnections"))
 }

@@ -314,6 +314,15 @@ func slSlope(ys []float64) (slope, stderr float64) {
 	return slope, math.Sqrt(sse / (n - 2) / sxx)
 }
 
+// slRepro is the command that reproduces the variant that ran of the test named run.
+func slRepro(run string) string {
+	env := ""
+	if slLong() {
+		env = "LB_SOAK=1 "
+	}
+	return "`" + env + "go test -count=1 -run '" + run + "' ./internal/e2e/soak/`"
+}
+
 // slTableRow appends a row of the README's faults table to $LB_SOAK_TABLE, when set.
 func slTableRow(t *testing.T, cells ...string) {
 	t.Helper()
@@ -510,5 +519,5 @@ func TestSoakReloadsUnderLoad(t *testing.T) {
 		"HTTP (new connection and keep-alive) and TCP (new connection and 20-exchange sessions), 400 req/s",
 		fmt.Sprintf("every reload took over the listeners; %d keep-alive requests met their idle connection closed by the leaving process and were sent again; old processes all exited; fds quiet %d → %d; RSS slope %.1f ± %.1f KiB/reload", retried, fdsQuiet, fdsEnd, slope, se),
 		fmt.Sprintf("%d of %d requests", failed, total),
-		"`LB_SOAK=1 go test -count=1 -run TestSoakReloadsUnderLoad ./internal/e2e/soak/`")
+		slRepro("TestSoakReloadsUnderLoad"))
 }

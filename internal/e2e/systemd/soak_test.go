@@ -154,6 +154,15 @@ func soakSlope(ys []float64) (slope, stderr float64) {
 	return slope, math.Sqrt(sse / (n - 2) / sxx)
 }
 
+// soakRepro is the command that reproduces the variant that ran of the test named run.
+func soakRepro(run string) string {
+	env := ""
+	if soakLong() {
+		env = "LB_SOAK=1 "
+	}
+	return "`" + env + "go test -count=1 -run '" + run + "' ./internal/e2e/systemd/`"
+}
+
 // soakTableRow appends a row of the README's faults table to $LB_SOAK_TABLE, when set.
 func soakTableRow(t *testing.T, cells ...string) {
 	t.Helper()
@@ -333,10 +342,10 @@ func testSoakSystemdReloadsRestarts(t *testing.T, rel nspawn.Release) {
 		"HTTP on lb.socket and TCP in the fd store, new connections and kept ones, 400 req/s",
 		fmt.Sprintf("each reload named a new MainPID and the old process drained and exited; %d keep-alive requests met their idle connection closed and were sent again; fds quiet %d → %d; RSS slope %.1f ± %.1f KiB per reload; one process left in the cgroup", retried, fdsQuiet, fdsEnd, slope, se),
 		fmt.Sprintf("%d of %d requests", failed, total),
-		"`LB_SOAK=1 go test -count=1 -run TestSoakSystemdReloadsRestarts ./internal/e2e/systemd/`")
+		soakRepro("TestSoakSystemdReloadsRestarts"))
 	soakTableRow(t, fmt.Sprintf("%d × `kill -9` of MainPID, crash restart (%s)", crashes, rel),
 		"the same loads",
 		"systemd restarted lb (Restart=on-failure) with the listeners of lb.socket and the fd store; no connection refused",
 		fmt.Sprintf("%d of %d requests: those the killed process had in hand (at most one per load worker)", crashFailed, crashTotal),
-		"`LB_SOAK=1 go test -count=1 -run TestSoakSystemdReloadsRestarts ./internal/e2e/systemd/`")
+		soakRepro("TestSoakSystemdReloadsRestarts"))
 }

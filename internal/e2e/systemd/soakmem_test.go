@@ -86,7 +86,7 @@ func testSoakSystemdMemoryMax(t *testing.T, rel nspawn.Release) {
 		"20000 TCP clients held open, HTTP load beside",
 		fmt.Sprintf("peak MemoryCurrent %d MiB; not killed; %.3f CPU; %d accept warning(s); served again once the clients left", peak>>20, cpu, warn),
 		fmt.Sprintf("%d of %d HTTP requests during the pressure", during.Failed, during.Total),
-		"`LB_SOAK=1 go test -count=1 -run TestSoakSystemdMemoryMax ./internal/e2e/systemd/`")
+		soakRepro("TestSoakSystemdMemoryMax"))
 }
 
 // cpuTicks is the CPU time (utime+stime, 1/100 s) of the container's process pid.
