@@ -65,6 +65,12 @@ test: deps build
 test-unit: build
 	$(GO) test -count=1 -short ./...
 
+# Issue 16's soak scenarios of load and limits, which `make soak` runs with LB_SOAK=1 (their
+# short variants run in make test): reloads by -sf -x, descriptor exhaustion and held
+# connections on loopback; systemctl reload, restart, kill -9 and MemoryMax= in the container.
+SOAK_LOAD_RUN := TestSoakReloadsUnderLoad|TestSoakFDExhaustion|TestSoakMemoryHeldConnections
+SOAK_SYSTEMD_RUN := TestSoakSystemdReloadsRestarts|TestSoakSystemdMemoryMax
+
 # Every fuzz target for FUZZTIME each (the seed corpora under testdata/fuzz run in make test).
 FUZZTIME ?= 60s
 fuzz:

@@ -12,9 +12,17 @@ func (p *process) startGeneration() (*plane.Generation, error) {
 	logs := plane.NewLogs(&p.cfg.Global, p.log)
 	p.closeAtExit(logs.Close)
 	carried, from := p.lns.ServerState()
+	// The engine enforces the maxconn the descriptors were counted for (step 5): the
+	// configured one, -n, or the one derived from the limit of open files, without which
+	// a process started under a small limit would run out of descriptors instead of
+	// leaving clients in the accept queue.
+	maxconn := p.hardMaxconn
+	if maxconn == 0 {
+		maxconn = p.args.Maxconn
+	}
 	gen, err := plane.Start(p.cfg, planeListeners(p.lns), plane.Options{
 		Logger:         p.log,
-		Maxconn:        p.args.Maxconn,
+		Maxconn:        maxconn,
 		ProxyMaxconn:   p.args.ProxyMaxconn,
 		OnServerChange: p.serversChanged,
 		OnAdminChange:  p.adminChanged,

@@ -57,8 +57,8 @@ type Options struct {
 	// words, what the configuration asks that lb does not do yet. Nil means
 	// slog.Default().
 	Logger *slog.Logger
-	// Maxconn is the process-wide limit of concurrent sessions (-n). Zero means the
-	// configuration's global maxconn.
+	// Maxconn is the process-wide limit of concurrent sessions (-n, or what the process
+	// derived from its limit of open files). Zero means the configuration's global maxconn.
 	Maxconn int
 	// ProxyMaxconn is the maxconn of a frontend whose configuration sets none (-N).
 	// Zero means no such default.

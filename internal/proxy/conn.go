@@ -24,6 +24,7 @@ const (
 	TermProxy         = 'P' // the proxy ended it (a rule, no backend)
 	TermKilled        = 'K' // killed by the administrator or a hard stop
 	TermDown          = 'D' // its server went DOWN (shutdown-on-down)
+	TermResource      = 'R' // the proxy ran out of a resource (descriptors, memory)
 )
 
 // Handler serves the connections a frontend accepted, once the engine ran
@@ -306,6 +307,9 @@ func (c *Conn) End() {
 	f.cur.Add(-1)
 	e.remove(c)
 	e.putSlots(f)
+	// Its descriptors are closed: a listener paused for want of them may
+	// accept again.
+	e.resourcesFreed()
 }
 
 // RulesStream returns c's rules stream, made now if c has none (a server's

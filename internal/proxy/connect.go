@@ -182,10 +182,15 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 		if errors.As(err, &ne) && ne.Timeout() {
 			timeout = true
 		}
+		// Out of descriptors or memory here (socket(2)), not refused by
+		// the server: retried at once, then HAProxy's "RC".
+		local := isResourceError(err)
 		if attempt >= bc.Retries || !bc.RetryOn.connFailure() || c.aborted() {
 			r.Phase, r.Term = 'C', TermServerAbort
 			if timeout {
 				r.Term = TermServerTimeout
+			} else if local {
+				r.Term = TermResource
 			}
 			return nil, r, err
 		}
@@ -203,10 +208,13 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 			r.Redispatched = true
 			continue
 		}
-		if !timeout {
+		if !timeout && !local {
 			// HAProxy waits MIN(1s, timeout connect) before retrying a
 			// refused connection on the same server, to avoid hammering
-			// it (stream.c, "turn-around").
+			// it (stream.c, "turn-around"); a failure of our own, for
+			// want of descriptors or memory, is retried at once, as
+			// HAProxy's back_try_conn_req does: waiting would hold the
+			// client's descriptor when they are short.
 			wait := time.Second
 			if bc.TimeoutConnect > 0 && bc.TimeoutConnect < wait {
 				wait = bc.TimeoutConnect

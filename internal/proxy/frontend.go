@@ -95,6 +95,18 @@ type Engine struct {
 	wake    chan struct{}
 	npaused atomic.Int32
 
+	// rmu guards rwait, the loops' listeners paused after running out of
+	// descriptors or memory, and rwake, closed (and replaced) to wake the
+	// accept loops paused so: a connection that ends wakes them
+	// (exhaust.go). nrwait is 1 when there may be one, read without the
+	// lock when a connection ends.
+	rmu    sync.Mutex
+	rwait  map[*lbind]struct{}
+	rwake  chan struct{}
+	nrwait atomic.Int32
+	// resErr is when accept last failed for want of resources (UnixNano).
+	resErr atomic.Int64
+
 	// stopping is set by CloseIdle: HTTP connections close after their
 	// current transaction.
 	stopping atomic.Bool
@@ -103,7 +115,7 @@ type Engine struct {
 // NewEngine returns an engine with no frontend.
 func NewEngine(cfg EngineConfig) *Engine {
 	e := &Engine{cfg: cfg, log: cfg.Logger, inspectLimit: inspectLimit(cfg.BufSize), conns: make(map[*Conn]struct{}), work: make(chan *Conn),
-		wake: make(chan struct{})}
+		wake: make(chan struct{}), rwake: make(chan struct{})}
 	noSplice.Store(cfg.NoSplice)
 	if e.log == nil {
 		e.log = slog.Default()
@@ -497,7 +509,9 @@ type deadliner interface{ SetDeadline(time.Time) error }
 //
 // Accept errors are handled by class: net.ErrClosed ends the loop; any
 // other error (EMFILE, ECONNABORTED, a paused listener...) is retried after
-// a back-off growing from 5ms to 100ms, so the loop never spins.
+// a back-off growing from 5ms to 100ms, so the loop never spins; after
+// running out of descriptors or memory, also as soon as a connection ends
+// (exhaust.go).
 func (f *Frontend) Serve(ln net.Listener, cfg BindConfig) *Binding {
 	b := &Binding{f: f, ln: ln, cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
 	if f.serveReactor(b) {
@@ -554,7 +568,6 @@ func (b *Binding) acceptLoop() {
 	defer close(b.done)
 	f := b.f
 	var delay time.Duration
-	warned := false
 	for {
 		c, err := b.ln.Accept()
 		if err != nil {
@@ -569,24 +582,28 @@ func (b *Binding) acceptLoop() {
 				delay = min(2*delay, 100*time.Millisecond)
 			}
 			// Running out of descriptors or memory is ours to report,
-			// once per episode; anything else (a client gone before
-			// accept, a paused listener) is routine.
-			if isResourceError(err) && !warned {
-				warned = true
-				f.log.Warn("accept", "frontend", f.cfg.Name, "bind", b.cfg.Name, "error", err)
+			// once per episode, and a connection that ends frees some;
+			// anything else (a client gone before accept, a paused
+			// listener) is routine.
+			var freed <-chan struct{}
+			if isResourceError(err) {
+				f.eng.resourceError(f, b.cfg.Name, err)
+				freed = f.eng.resourceWake()
 			} else {
 				f.log.Debug("accept", "frontend", f.cfg.Name, "bind", b.cfg.Name, "error", err, "retry_in", delay)
 			}
 			t := time.NewTimer(delay)
 			select {
 			case <-t.C:
+			case <-freed:
+				t.Stop()
 			case <-b.stop:
 				t.Stop()
 				return
 			}
 			continue
 		}
-		delay, warned = 0, false
+		delay = 0
 		// Take the frontend then the global slot before serving: at the
 		// limit this loop stops calling Accept and further clients wait
 		// in the kernel's backlog, as behind HAProxy's limited

@@ -31,12 +31,15 @@ type rconn struct {
 	// server connection was established (Td is logged).
 	cliReg, connected bool
 	halfShut          bool
-	attempts          int
-	tunnel            int64 // ns; 0: none
-	t1, attemptAt     int64 // first and current connect attempts (UnixNano)
-	retryAt           int64 // end of the turn-around wait
-	timerAt           int64 // due time while in the loop's timer heap
-	tidx              int32 // index in the heap + 1; 0: not in it
+	// local says the last connect attempt failed here, for want of
+	// descriptors or memory (socket(2)), not at the server.
+	local         bool
+	attempts      int
+	tunnel        int64 // ns; 0: none
+	t1, attemptAt int64 // first and current connect attempts (UnixNano)
+	retryAt       int64 // end of the turn-around wait
+	timerAt       int64 // due time while in the loop's timer heap
+	tidx          int32 // index in the heap + 1; 0: not in it
 	// w is x's place in a queue while stQueued, queuedAt when it entered.
 	w        *waiter
 	queuedAt int64
@@ -351,8 +354,13 @@ func (x *rconn) connect() {
 	}
 	fd, err := unix.Socket(domain, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		// Out of descriptors: HAProxy's "SC" after its retries.
+		// Out of descriptors or memory: retried at once, without the
+		// turn-around wait, which is for a server that refused (HAProxy's
+		// back_try_conn_req), then HAProxy's "RC". Waiting would hold the
+		// client's descriptor for seconds when descriptors are short.
+		x.local = isResourceError(err)
 		x.connectFailed(false)
+		x.local = false
 		return
 	}
 	x.srv.fd = fd
@@ -404,9 +412,12 @@ func (x *rconn) connectFailed(timeout bool) {
 	bc := &x.be.cfg
 	if x.attempts >= bc.Retries || !bc.RetryOn.connFailure() || c.Dead() {
 		x.phase = 'C'
-		if timeout {
+		switch {
+		case timeout:
 			c.SetTerm(TermServerTimeout)
-		} else {
+		case x.local:
+			c.SetTerm(TermResource)
+		default:
 			c.SetTerm(TermServerAbort)
 		}
 		x.end()
@@ -429,7 +440,7 @@ func (x *rconn) connectFailed(timeout bool) {
 		x.connect()
 		return
 	}
-	if !timeout {
+	if !timeout && !x.local {
 		// HAProxy waits MIN(1s, timeout connect) before retrying a
 		// refused connection on the same server ("turn-around").
 		wait := time.Second

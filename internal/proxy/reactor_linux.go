@@ -140,7 +140,6 @@ type lbind struct {
 	// out for want of a maxconn slot (msgResume puts it back) or after a
 	// resource error (a timer does); stopped is final.
 	watched, paused, stopped bool
-	warned                   bool
 }
 
 // reactor is an engine's set of loops, started with its first eligible
@@ -706,18 +705,20 @@ func (l *loop) accept(lb *lbind) {
 				}
 			}
 			// Out of descriptors or memory: report once per episode and
-			// leave the listener alone for 100 ms, so the loop never spins
-			// on a listener it cannot serve.
-			if isResourceError(errno) && !lb.warned {
-				lb.warned = true
-				b.f.log.Warn("accept", "frontend", b.f.cfg.Name, "bind", b.cfg.Name, "error", os.NewSyscallError("accept4", errno))
+			// leave the listener alone until a connection ends or 100 ms
+			// passed, so the loop never spins on a listener it cannot
+			// serve (exhaust.go).
+			if isResourceError(errno) {
+				l.e.resourceError(b.f, b.cfg.Name, os.NewSyscallError("accept4", errno))
 			}
 			l.unwatch(lb)
 			lb.paused = true
-			l.lbTimers = append(l.lbTimers, lbTimer{at: l.now + int64(100*time.Millisecond), lb: lb})
+			l.lbTimers = append(l.lbTimers, lbTimer{at: l.now + int64(resRetry), lb: lb})
+			if isResourceError(errno) {
+				l.e.waitResources(lb)
+			}
 			return
 		}
-		lb.warned = false
 		b.countAccept()
 		l.act.accepted.Add(1)
 		// A loop with fewer connections takes this one, so that they

@@ -4,6 +4,7 @@
 //
 //	loadgen -addr 127.0.0.1:8080 [-mode http|tcp] [-c 4] [-rate 400] [-d 10s] [-n 0]
 //	        [-path /] [-timeout 2s] [-hold 0] [-ready FILE] [-tls] [-sni NAME] [-resume]
+//	        [-keepalive 1]
 //
 // It runs until SIGTERM or SIGINT, until -d has passed or until -n requests were made. When the
 // first request succeeds it prints the line "ready" on stdout (and creates -ready FILE when
@@ -16,6 +17,15 @@
 // is not verified: the report counts the subject common names served, in Certs); with -resume
 // too, every connection offers the session of the last one (one session cache for all
 // workers), and the report counts the handshakes that were not resumed, in Full.
+//
+// With -keepalive N (N > 1) each worker makes up to N requests on one connection before it
+// opens the next: http requests without "Connection: close" (a response that closes ends the
+// connection early), tcp up to N pings on one session. An http request that fails on a reused
+// connection before a single byte of its response arrived (the server closed the idle
+// connection as the request left: what a soft-stopping server does to idle keep-alive clients)
+// is sent once more on a new connection, as RFC 9112 §9.3.1 allows for idempotent requests and
+// as browsers and Go's own client do; the report counts those in Retried, and only a failed
+// retry counts as a failure. A tcp session is never retried: one that breaks is a failure.
 package main
 
 import (
@@ -54,6 +64,11 @@ type Report struct {
 	Certs map[string]int64 `json:"certs,omitempty"`
 	// Full counts the TLS handshakes that did not resume a session (-tls).
 	Full int64 `json:"full"`
+	// Conns counts the connections opened (Total with -keepalive 1).
+	Conns int64 `json:"conns"`
+	// Retried counts the http requests sent again after their reused connection was closed
+	// before any byte of the response (-keepalive).
+	Retried int64 `json:"retried"`
 	// Errors samples the first failures, in order, with the time since start.
 	Errors []Sample `json:"errors,omitempty"`
 }
@@ -69,6 +84,7 @@ const maxSamples = 20
 
 type counters struct {
 	ok, refused, reset, eof, timeout, non2xx, other, total atomic.Int64
+	conns, retried                                         atomic.Int64
 	maxNanos                                               atomic.Int64
 
 	mu      sync.Mutex // guards samples
@@ -112,6 +128,8 @@ type config struct {
 	sni     string
 	resume  bool
 	cache   tls.ClientSessionCache
+	// keepalive is the number of requests per connection (1: a new one each).
+	keepalive int
 }
 
 func main() {
@@ -129,8 +147,9 @@ func main() {
 	flag.BoolVar(&cfg.tls, "tls", false, "speak TLS (the certificate is not verified)")
 	flag.StringVar(&cfg.sni, "sni", "", "TLS server name to send (-tls)")
 	flag.BoolVar(&cfg.resume, "resume", false, "resume TLS sessions from one cache shared by the workers (-tls)")
+	flag.IntVar(&cfg.keepalive, "keepalive", 1, "requests per connection (http keep-alive, tcp pings per session)")
 	flag.Parse()
-	if cfg.workers < 1 || (cfg.mode != "http" && cfg.mode != "tcp") || flag.NArg() > 0 {
+	if cfg.workers < 1 || cfg.keepalive < 1 || (cfg.mode != "http" && cfg.mode != "tcp") || flag.NArg() > 0 {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -177,6 +196,8 @@ func run(ctx context.Context, cfg config, out io.Writer) Report {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var kc kaConn
+			defer kc.close()
 			for {
 				if tick != nil {
 					select {
@@ -192,7 +213,7 @@ func run(ctx context.Context, cfg config, out io.Writer) Report {
 				}
 				c.total.Add(1)
 				t0 := time.Now()
-				kind, err := request(cfg)
+				kind, err := kc.request(cfg, &c)
 				if err != nil {
 					c.fail(start, kind, err)
 					continue
@@ -216,6 +237,7 @@ func run(ctx context.Context, cfg config, out io.Writer) Report {
 		Timeout: c.timeout.Load(), Non2xx: c.non2xx.Load(), Other: c.other.Load(),
 		Total: c.total.Load(), Seconds: time.Since(start).Seconds(),
 		MaxMilli: float64(c.maxNanos.Load()) / 1e6,
+		Conns:    c.conns.Load(), Retried: c.retried.Load(),
 	}
 	r.Failed = r.Refused + r.Reset + r.EOF + r.Timeout + r.Non2xx + r.Other
 	c.mu.Lock()
@@ -227,66 +249,143 @@ func run(ctx context.Context, cfg config, out io.Writer) Report {
 	return r
 }
 
-// request makes one request on a new connection and classifies its failure.
-func request(cfg config) (kind string, err error) {
-	conn, err := net.DialTimeout("tcp", cfg.addr, cfg.timeout)
-	if err != nil {
-		return failure("connect", err)
+// kaConn is a worker's connection, kept between its requests with -keepalive.
+type kaConn struct {
+	conn net.Conn
+	cr   *countReader // counts the bytes read since the request was sent
+	br   *bufio.Reader
+	used int // requests made on conn
+}
+
+func (k *kaConn) close() {
+	if k.conn != nil {
+		k.conn.Close()
 	}
-	defer conn.Close()
-	if cfg.tls {
-		tc := tls.Client(conn, &tls.Config{InsecureSkipVerify: true, ServerName: cfg.sni, ClientSessionCache: cfg.cache})
-		_ = tc.SetDeadline(time.Now().Add(cfg.timeout))
-		if err := tc.Handshake(); err != nil {
-			return failure("handshake", err)
-		}
-		cs := tc.ConnectionState()
-		if pc := cs.PeerCertificates; len(pc) > 0 {
-			servedCert(pc[0].Subject.CommonName)
-		}
-		if !cs.DidResume {
-			certs.mu.Lock()
-			certs.full++
-			certs.mu.Unlock()
-		}
-		conn = tc
+	*k = kaConn{}
+}
+
+// countReader counts the bytes read through it.
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// request makes one request, on a new connection or (with -keepalive) the worker's kept one,
+// and classifies its failure. An http request that failed on a reused connection before any
+// byte of its response is sent once more on a new connection (see the package doc).
+func (k *kaConn) request(cfg config, c *counters) (kind string, err error) {
+	reused := k.conn != nil
+	kind, noReply, err := k.exchange(cfg, c)
+	if err != nil && reused && noReply && cfg.mode == "http" {
+		c.retried.Add(1)
+		kind, _, err = k.exchange(cfg, c)
 	}
-	if cfg.hold > 0 {
-		time.Sleep(cfg.hold)
+	return kind, err
+}
+
+// exchange makes one request and reports whether it failed before any byte of the answer.
+func (k *kaConn) exchange(cfg config, c *counters) (kind string, noReply bool, err error) {
+	if k.conn == nil {
+		conn, err := dial(cfg)
+		if err != nil {
+			return failureOf("connect", err, true)
+		}
+		c.conns.Add(1)
+		k.conn = conn
+		k.cr = &countReader{r: conn}
+		k.br = bufio.NewReader(k.cr)
+		if cfg.hold > 0 {
+			time.Sleep(cfg.hold)
+		}
 	}
+	k.used++
+	last := k.used >= cfg.keepalive
+	keep := false
+	defer func() {
+		if err != nil || !keep || last {
+			k.close()
+		}
+	}()
+	conn := k.conn
+	k.cr.n = 0
 	_ = conn.SetDeadline(time.Now().Add(cfg.timeout))
 	switch cfg.mode {
 	case "tcp":
 		if _, err := io.WriteString(conn, "ping\n"); err != nil {
-			return failure("write", err)
+			return failureOf("write", err, true)
 		}
-		line, err := bufio.NewReader(conn).ReadString('\n')
+		line, err := k.br.ReadString('\n')
 		if err != nil {
-			return failure("read", err)
+			return failureOf("read", err, k.cr.n == 0)
 		}
 		if line != "ping\n" {
-			return "other", fmt.Errorf("echo: got %q; want %q", line, "ping\n")
+			return "other", false, fmt.Errorf("echo: got %q; want %q", line, "ping\n")
 		}
-		return "", nil
+		keep = true
+		return "", false, nil
 	default:
-		req := "GET " + cfg.path + " HTTP/1.1\r\nHost: " + cfg.addr + "\r\nUser-Agent: lbtest-loadgen\r\nConnection: close\r\n\r\n"
-		if _, err := io.WriteString(conn, req); err != nil {
-			return failure("write", err)
+		hdr := "Connection: close\r\n"
+		if cfg.keepalive > 1 {
+			hdr = ""
 		}
-		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		req := "GET " + cfg.path + " HTTP/1.1\r\nHost: " + cfg.addr + "\r\nUser-Agent: lbtest-loadgen\r\n" + hdr + "\r\n"
+		if _, err := io.WriteString(conn, req); err != nil {
+			return failureOf("write", err, true)
+		}
+		resp, err := http.ReadResponse(k.br, nil)
 		if err != nil {
-			return failure("read response", err)
+			return failureOf("read response", err, k.cr.n == 0)
 		}
 		_, err = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		if err != nil {
-			return failure("read body", err)
+			return failureOf("read body", err, false)
 		}
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
-			return "non2xx", fmt.Errorf("status %q", resp.Status)
+			return "non2xx", false, fmt.Errorf("status %q", resp.Status)
 		}
-		return "", nil
+		keep = !resp.Close
+		return "", false, nil
 	}
+}
+
+// dial opens a connection to cfg.addr, with its TLS handshake done when cfg.tls.
+func dial(cfg config) (net.Conn, error) {
+	conn, err := net.DialTimeout("tcp", cfg.addr, cfg.timeout)
+	if err != nil {
+		return nil, err
+	}
+	if !cfg.tls {
+		return conn, nil
+	}
+	tc := tls.Client(conn, &tls.Config{InsecureSkipVerify: true, ServerName: cfg.sni, ClientSessionCache: cfg.cache})
+	_ = tc.SetDeadline(time.Now().Add(cfg.timeout))
+	if err := tc.Handshake(); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("handshake: %w", err)
+	}
+	cs := tc.ConnectionState()
+	if pc := cs.PeerCertificates; len(pc) > 0 {
+		servedCert(pc[0].Subject.CommonName)
+	}
+	if !cs.DidResume {
+		certs.mu.Lock()
+		certs.full++
+		certs.mu.Unlock()
+	}
+	return tc, nil
+}
+
+// failureOf is failure with the noReply flag of exchange.
+func failureOf(op string, err error, noReply bool) (string, bool, error) {
+	kind, err := failure(op, err)
+	return kind, noReply, err
 }
 
 // certs counts the certificates served by common name (-tls).

@@ -105,3 +105,50 @@ func TestRunCountsEachClass(t *testing.T) {
 		})
 	}
 }
+
+// TestKeepAlive: with -keepalive the requests share connections; a reused connection the
+// server closes before answering is retried once on a new one (Retried, not Failed); a tcp
+// session that breaks is a failure, never retried.
+func TestKeepAlive(t *testing.T) {
+	t.Run("http reuses", func(t *testing.T) {
+		addr := serve(t, func(c *net.TCPConn) {
+			for {
+				readRequest(c)
+				if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n"); err != nil {
+					return
+				}
+			}
+		})
+		r := run(context.Background(), config{addr: addr, mode: "http", path: "/", workers: 1, n: 10, keepalive: 5, timeout: time.Second}, io.Discard)
+		if r.OK != 10 || r.Conns != 2 || r.Failed != 0 {
+			t.Errorf("10 requests, keep-alive 5: %+v; want 10 ok on 2 connections", r)
+		}
+	})
+	t.Run("http retries a closed idle connection", func(t *testing.T) {
+		// Each connection answers one request and then closes without answering the next:
+		// every second request finds its connection closed and is sent again.
+		addr := serve(t, func(c *net.TCPConn) {
+			readRequest(c)
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
+			readRequest(c)
+			c.SetLinger(0)
+		})
+		r := run(context.Background(), config{addr: addr, mode: "http", path: "/", workers: 1, n: 6, keepalive: 100, timeout: time.Second}, io.Discard)
+		if r.OK != 6 || r.Failed != 0 || r.Retried == 0 {
+			t.Errorf("server closing each idle connection: %+v; want 6 ok, retries counted, none failed", r)
+		}
+	})
+	t.Run("tcp session broken is a failure", func(t *testing.T) {
+		addr := serve(t, func(c *net.TCPConn) {
+			buf := make([]byte, 5)
+			io.ReadFull(c, buf)
+			c.Write(buf)
+			io.ReadFull(c, buf)
+			c.SetLinger(0)
+		})
+		r := run(context.Background(), config{addr: addr, mode: "tcp", workers: 1, n: 4, keepalive: 100, timeout: time.Second}, io.Discard)
+		if r.OK != 2 || r.Failed != 2 || r.Retried != 0 {
+			t.Errorf("echo breaking each session after one ping: %+v; want 2 ok, 2 failed, no retry", r)
+		}
+	})
+}
