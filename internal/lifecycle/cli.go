@@ -14,6 +14,7 @@ import (
 	"lb/internal/listener"
 	"lb/internal/plane"
 	"lb/internal/srvstate"
+	"lb/internal/stats"
 	"lb/internal/version"
 )
 
@@ -95,7 +96,9 @@ func registerCommands(srv *admin.Server, rt plane.Control, info func() processIn
 	handle("show info", "show info [desc|json|typed|float]*      : report information about the running process", user,
 		func(args []string, w io.Writer) error { return showInfo(args, w, rt, info()) })
 	handle("show stat", "show stat [desc|json|no-maint|typed|up]*: report counters for each proxy and server", user,
-		func(args []string, w io.Writer) error { return showStat(args, w, rt) })
+		func(args []string, w io.Writer) error { return showStat(args, w, rt, srv.Level >= oper) })
+	handle("show schema json", "show schema json                        : report schema used for stats", user,
+		func(_ []string, w io.Writer) error { io.WriteString(w, stats.JSONSchema); return nil })
 	handle("show backend", "show backend                            : list backends in the current running config", user,
 		func(_ []string, w io.Writer) error {
 			io.WriteString(w, "# name\n")

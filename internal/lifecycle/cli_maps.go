@@ -14,8 +14,9 @@ import (
 
 // registerMapCommands installs HAProxy 2.6's map and ACL commands: they read and change
 // the pattern references of the running generation, and a change is seen at once by the
-// next evaluation of every ACL and map using the reference. As in HAProxy 2.6 every one
-// of them is allowed at the user level.
+// next evaluation of every ACL and map using the reference. Versions ("prepare", "add
+// @<ver>", "commit") fill a new set of entries beside the current one and swap it in
+// at once. As in HAProxy 2.6 every one of them is allowed at the user level.
 func registerMapCommands(srv *admin.Server, rt plane.Control) {
 	m, ok := rt.(plane.Maps)
 	if !ok {
@@ -36,12 +37,16 @@ func registerMapCommands(srv *admin.Server, rt plane.Control) {
 		clearHelp := "clear acl [@<ver>] <acl>                : clear the contents of this acl"
 		delHelp := "del acl <acl> [<key>|#<ref>]            : delete acl entries matching <key>"
 		getHelp := "get acl <acl> <value>                   : report the patterns matching a sample for an ACL"
+		prepareHelp := "prepare acl <acl>                       : prepare a new version for atomic ACL replacement"
+		commitHelp := "commit acl @<ver> <acl>                 : commit the ACL at this version"
 		if isMap {
 			showHelp = "show map [@ver] [map]                   : report available maps or dump a map's contents"
 			addHelp = "add map [@<ver>] <map> <key> <val>      : add a map entry (payload supported instead of key/val)"
 			clearHelp = "clear map [@<ver>] <map>                : clear the contents of this map"
 			delHelp = "del map <map> [<key>|#<ref>]            : delete map entries matching <key>"
 			getHelp = "get map <acl> <value>                   : report the keys and values matching a sample for a map"
+			prepareHelp = "prepare map <acl>                       : prepare a new version for atomic map replacement"
+			commitHelp = "commit map @<ver> <map>                 : commit the map at this version"
 		}
 		// of finds the reference named by name among those shown by this kind.
 		of := func(name string) *rules.PatRef {
@@ -52,22 +57,25 @@ func registerMapCommands(srv *admin.Server, rt plane.Control) {
 			return ref
 		}
 		handle("show "+kind, showHelp, func(args []string, w io.Writer) error {
-			if err := noVersion(args); err != nil {
-				return err
-			}
-			if arg(args, 0) == "" {
+			gen, versioned, args := mapVersion(args)
+			if arg(args, 0) == "" && !versioned {
 				io.WriteString(w, "# id (file) description\n")
 				for _, ref := range m.PatternRefs().List(isMap) {
-					fmt.Fprintf(w, "%d (%s) %s. curr_ver=0 next_ver=0 entry_cnt=%d\n", ref.ID(), ref.File(), ref.Display(),
-						ref.EntryCount())
+					cur, next := ref.Versions()
+					fmt.Fprintf(w, "%d (%s) %s. curr_ver=%d next_ver=%d entry_cnt=%d\n", ref.ID(), ref.File(), ref.Display(),
+						cur, next, ref.EntryCount())
 				}
 				return nil
 			}
-			ref := of(args[0])
+			ref := of(arg(args, 0))
 			if ref == nil {
 				return unknown
 			}
-			for _, e := range ref.Entries() {
+			entries := ref.Entries()
+			if versioned {
+				entries = ref.EntriesOf(gen)
+			}
+			for _, e := range entries {
 				if e.HasValue {
 					fmt.Fprintf(w, "0x%x %s %s\n", e.ID, e.Key, e.Value)
 				} else {
@@ -90,9 +98,7 @@ func registerMapCommands(srv *admin.Server, rt plane.Control) {
 			return nil
 		})
 		handle("add "+kind, addHelp, func(args []string, w io.Writer) error {
-			if err := noVersion(args); err != nil {
-				return err
-			}
+			gen, versioned, args := mapVersion(args)
 			if isMap && (arg(args, 0) == "" || arg(args, 1) == "" || arg(args, 2) == "") {
 				return errors.New("'add map' expects three parameters (map identifier, key and value) or one parameter (map identifier) and a payload\n")
 			}
@@ -106,7 +112,16 @@ func registerMapCommands(srv *admin.Server, rt plane.Control) {
 			if !isMap && ref.HasValues() {
 				return errors.New("This ACL is shared with a map containing samples. You must use the command 'add map' to add values.\n")
 			}
-			if err := ref.Add(args[1], arg(args, 2), isMap); err != nil {
+			var err error
+			if versioned {
+				err = ref.AddVersion(gen, args[1], arg(args, 2), isMap)
+			} else {
+				err = ref.Add(args[1], arg(args, 2), isMap)
+			}
+			switch {
+			case errors.Is(err, rules.ErrFutureVersion):
+				return errors.New("Version number in the future, please use 'prepare " + kind + "' before.\n")
+			case err != nil:
 				return errors.New(err.Error() + ".\n")
 			}
 			return nil
@@ -130,8 +145,33 @@ func registerMapCommands(srv *admin.Server, rt plane.Control) {
 			return nil
 		})
 		handle("clear "+kind, clearHelp, func(args []string, w io.Writer) error {
-			if err := noVersion(args); err != nil {
-				return err
+			gen, versioned, args := mapVersion(args)
+			if arg(args, 0) == "" {
+				return errors.New("Missing " + label + " identifier.\n")
+			}
+			ref := of(args[0])
+			if ref == nil {
+				return unknown
+			}
+			if versioned {
+				ref.ClearVersion(gen)
+			} else {
+				ref.Clear()
+			}
+			return nil
+		})
+		handle("prepare "+kind, prepareHelp, func(args []string, w io.Writer) error {
+			ref := of(arg(args, 0))
+			if ref == nil {
+				return unknown
+			}
+			fmt.Fprintf(w, "New version created: %d\n", ref.Prepare())
+			return nil
+		})
+		handle("commit "+kind, commitHelp, func(args []string, w io.Writer) error {
+			gen, versioned, args := mapVersion(args)
+			if !versioned {
+				return errors.New("Missing version number.\n")
 			}
 			if arg(args, 0) == "" {
 				return errors.New("Missing " + label + " identifier.\n")
@@ -140,7 +180,9 @@ func registerMapCommands(srv *admin.Server, rt plane.Control) {
 			if ref == nil {
 				return unknown
 			}
-			ref.Clear()
+			if err := ref.CommitVersion(gen); err != nil {
+				return errors.New("Version number out of range.\n")
+			}
 			return nil
 		})
 	}
@@ -169,12 +211,20 @@ func registerMapCommands(srv *admin.Server, rt plane.Control) {
 	})
 }
 
-// noVersion refuses the "@<ver>" forms: lb has no "prepare"/"commit" of versions.
-func noVersion(args []string) error {
-	if strings.HasPrefix(arg(args, 0), "@") {
-		return errors.New("Versions of maps and ACLs (@<ver>) are not supported by lb yet.\n")
+// mapVersion reads the "@<ver>" that may start the arguments, as HAProxy's str2uic: the
+// digits after '@' ("@x" is version 0). rest are the arguments after it.
+func mapVersion(args []string) (gen uint32, ok bool, rest []string) {
+	a := arg(args, 0)
+	if !strings.HasPrefix(a, "@") {
+		return 0, false, args
 	}
-	return nil
+	for _, c := range a[1:] {
+		if c < '0' || c > '9' {
+			break
+		}
+		gen = gen*10 + uint32(c-'0')
+	}
+	return gen, true, args[1:]
 }
 
 // entryID parses "#0x<hex>", an entry's ID as "show map|acl <ref>" prints it; byID is

@@ -132,20 +132,19 @@ func showInfo(args []string, w io.Writer, rt plane.Control, pi processInfo) erro
 	return nil
 }
 
-// showStat is "show stat [{<proxy>|<iid>} <type> <sid>] [up|no-maint]": the CSV export of
-// the statistics page. Its typed, json and desc forms are not lb's.
-func showStat(args []string, w io.Writer, rt plane.Control) error {
-	o := stats.Options{ShowLegends: true}
-	for _, a := range args {
-		switch a {
-		case "typed", "json", "desc":
-			return admin.ErrUnknown
-		case "up":
-			o.HideDown = true
-		case "no-maint":
-			o.HideMaint = true
+// showStat is "show stat [domain proxy] [{<proxy>|<iid>} <type> <sid>] [typed|json] [desc]
+// [up|no-maint]", read as HAProxy 2.6's cli_parse_show_stat: the filter is the three
+// words after "domain proxy" when there are three, the options are the words after it (an
+// unknown one is ignored, the last form wins). The CSV is the statistics page's; legends
+// (servers' addresses, backends' algorithms) are shown at the operator and admin levels.
+func showStat(args []string, w io.Writer, rt plane.Control, legends bool) error {
+	if arg(args, 0) == "domain" {
+		if arg(args, 1) != "proxy" {
+			return errors.New("Invalid statistics domain.\n")
 		}
+		args = args[2:]
 	}
+	o := stats.Options{ShowLegends: legends}
 	rows := stats.Rows(rt.Stats(), &o)
 	iid, typ, sid := -1, -1, -1
 	if arg(args, 0) != "" && arg(args, 1) != "" && arg(args, 2) != "" {
@@ -163,15 +162,42 @@ func showStat(args []string, w io.Writer, rt plane.Control) error {
 			return errors.New("No such proxy.\n")
 		}
 		typ, sid = atoi(args[1]), atoi(args[2])
+		args = args[3:]
 	}
-	var b strings.Builder
-	b.WriteString(stats.CSVHeader)
-	for _, r := range rows {
+	form, desc := "", false
+	for _, a := range args {
+		switch a {
+		case "typed", "json":
+			form = a
+		case "desc":
+			desc = true
+		case "up":
+			o.HideDown = true
+		case "no-maint":
+			o.HideMaint = true
+		}
+	}
+	var shown []stats.Row
+	for _, r := range stats.Rows(rt.Stats(), &o) {
 		t := atoi(r.Get("type"))
 		if iid != -1 && r.Get("iid") != strconv.Itoa(iid) || typ&(1<<t) == 0 ||
 			t == 2 && sid != -1 && r.Get("sid") != strconv.Itoa(sid) {
 			continue
 		}
+		shown = append(shown, r)
+	}
+	switch form {
+	case "typed":
+		w.Write(stats.Typed(shown, desc))
+		return nil
+	case "json":
+		// HAProxy 2.6 prints no description in the JSON form.
+		w.Write(stats.JSONRows(shown))
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString(stats.CSVHeader)
+	for _, r := range shown {
 		for _, f := range r {
 			b.WriteString(f)
 			b.WriteByte(',')

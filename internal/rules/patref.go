@@ -69,6 +69,9 @@ type PatRef struct {
 	exprs []*boundSet
 	// failedAdds counts the refused "add"s, for EntryCount.
 	failedAdds int
+	// curGen is the version the expressions match ("commit"), nextGen the
+	// last one "prepare" made; entries of other versions wait in entries.
+	curGen, nextGen uint32
 }
 
 // PatEntry is one entry of a reference: a pattern (a map's key) and, for
@@ -78,6 +81,8 @@ type PatEntry struct {
 	Key      string
 	Value    string
 	HasValue bool
+	// gen is the entry's version (0 at load).
+	gen uint32
 }
 
 // boundSet is one expression's compiled view of a reference: its entries
@@ -386,26 +391,105 @@ func (ref *PatRef) Display() string {
 	return b.String()
 }
 
-// Entries returns a copy of the entries, in order.
+// Entries returns a copy of the current version's entries, in order.
 func (ref *PatRef) Entries() []PatEntry {
 	ref.mu.Lock()
 	defer ref.mu.Unlock()
-	return append([]PatEntry(nil), ref.entries...)
+	return ref.ofGen(ref.entries, ref.curGen)
+}
+
+// EntriesOf returns a copy of the entries of version gen, in order.
+func (ref *PatRef) EntriesOf(gen uint32) []PatEntry {
+	ref.mu.Lock()
+	defer ref.mu.Unlock()
+	return ref.ofGen(ref.entries, gen)
+}
+
+// ofGen returns the entries of version gen.
+func (ref *PatRef) ofGen(entries []PatEntry, gen uint32) []PatEntry {
+	var out []PatEntry
+	for _, e := range entries {
+		if e.gen == gen {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Versions are the current version and the last one prepared ("curr_ver",
+// "next_ver").
+func (ref *PatRef) Versions() (cur, next uint32) {
+	ref.mu.Lock()
+	defer ref.mu.Unlock()
+	return ref.curGen, ref.nextGen
+}
+
+// Prepare makes a new version, empty, and returns its number ("prepare map").
+func (ref *PatRef) Prepare() uint32 {
+	ref.mu.Lock()
+	defer ref.mu.Unlock()
+	ref.nextGen++
+	return ref.nextGen
+}
+
+// Version errors, as HAProxy 2.6 words them (without the kind).
+var (
+	// ErrFutureVersion: "add" to a version "prepare" has not made yet.
+	ErrFutureVersion = errors.New("version in the future")
+	// ErrVersionRange: "commit" of a version not after the current one or
+	// not prepared.
+	ErrVersionRange = errors.New("Version number out of range")
+)
+
+// CommitVersion makes version gen the current one, at once for every
+// expression, and drops the entries of the versions before it, the former
+// current one's included; later versions stay pending ("commit map").
+func (ref *PatRef) CommitVersion(gen uint32) error {
+	ref.mu.Lock()
+	defer ref.mu.Unlock()
+	if int32(gen-ref.curGen) <= 0 || int32(gen-ref.nextGen) > 0 {
+		return ErrVersionRange
+	}
+	var entries []PatEntry
+	for _, e := range ref.entries {
+		if int32(e.gen-gen) >= 0 {
+			entries = append(entries, e)
+		}
+	}
+	old := ref.curGen
+	ref.curGen = gen
+	if err := ref.commit(entries); err != nil {
+		// Every entry was checked when added: not reached.
+		ref.curGen = old
+		return err
+	}
+	return nil
+}
+
+// ClearVersion removes the entries of version gen ("clear map @<ver>").
+func (ref *PatRef) ClearVersion(gen uint32) {
+	ref.mu.Lock()
+	defer ref.mu.Unlock()
+	var entries []PatEntry
+	for _, e := range ref.entries {
+		if e.gen != gen {
+			entries = append(entries, e)
+		}
+	}
+	_ = ref.commit(entries)
 }
 
 // commit compiles entries for every expression and, when all succeed,
 // makes them the reference's: each expression sees the new set at once.
+//
+// entries holds every version's; the expressions get the current one's.
 func (ref *PatRef) commit(entries []PatEntry) error {
+	cur := ref.ofGen(entries, ref.curGen)
 	sets := make([]*compiledSet, len(ref.exprs))
 	for i, b := range ref.exprs {
-		cs, _, err := b.build(entries)
+		cs, _, err := b.build(cur)
 		if err != nil {
-			var h hostPatternError
-			if errors.As(err, &h) {
-				// Host names are resolved only while starting.
-				return fmt.Errorf("'%s' is not a valid IPv4 or IPv6 address", h.s)
-			}
-			return err
+			return runtimeErr(err)
 		}
 		sets[i] = cs
 	}
@@ -416,15 +500,53 @@ func (ref *PatRef) commit(entries []PatEntry) error {
 	return nil
 }
 
-// Add appends an entry (pat_ref_add); value is kept when hasValue.
+// runtimeErr words an error of build for the runtime API.
+func runtimeErr(err error) error {
+	var h hostPatternError
+	if errors.As(err, &h) {
+		// Host names are resolved only while starting.
+		return fmt.Errorf("'%s' is not a valid IPv4 or IPv6 address", h.s)
+	}
+	return err
+}
+
+// Add appends an entry to the current version (pat_ref_add); value is
+// kept when hasValue.
 func (ref *PatRef) Add(key, value string, hasValue bool) error {
+	ref.mu.Lock()
+	gen := ref.curGen
+	ref.mu.Unlock()
+	return ref.AddVersion(gen, key, value, hasValue)
+}
+
+// AddVersion appends an entry to version gen ("add map @<ver>"): one of a
+// version other than the current one is checked against every expression
+// and waits for its commit. ErrFutureVersion when gen was not prepared.
+func (ref *PatRef) AddVersion(gen uint32, key, value string, hasValue bool) error {
 	ref.refs.mu.Lock()
 	e := ref.refs.newEntry(key, value, hasValue)
 	ref.refs.mu.Unlock()
+	e.gen = gen
 	ref.mu.Lock()
 	defer ref.mu.Unlock()
+	if int32(gen-ref.nextGen) > 0 {
+		return ErrFutureVersion
+	}
 	entries := append(append(make([]PatEntry, 0, len(ref.entries)+1), ref.entries...), e)
-	err := ref.commit(entries)
+	var err error
+	if gen == ref.curGen {
+		err = ref.commit(entries)
+	} else {
+		for _, b := range ref.exprs {
+			if _, _, err = b.build([]PatEntry{e}); err != nil {
+				err = runtimeErr(err)
+				break
+			}
+		}
+		if err == nil {
+			ref.entries = entries
+		}
+	}
 	if err != nil {
 		ref.failedAdds++
 	}
@@ -484,11 +606,12 @@ func (ref *PatRef) Delete(key string, id uint64, byID bool) bool {
 	return ref.commit(entries) == nil
 }
 
-// Clear removes every entry.
+// Clear removes the entries of the current version.
 func (ref *PatRef) Clear() {
 	ref.mu.Lock()
-	defer ref.mu.Unlock()
-	_ = ref.commit(nil)
+	gen := ref.curGen
+	ref.mu.Unlock()
+	ref.ClearVersion(gen)
 }
 
 // matchNamesByKind are HAProxy's pat_match_names.
@@ -547,7 +670,7 @@ func (ref *PatRef) Lookup(value string, maps bool) []string {
 		if maps {
 			fmt.Fprintf(&line, ", key=\"%s\"", key)
 			if b.forMap && idx < len(cs.vals) {
-				e := ref.entries[idx]
+				e := ref.ofGen(ref.entries, ref.curGen)[idx]
 				v := cs.vals[idx]
 				fmt.Fprintf(&line, ", value=\"%s\", type=\"%s\"", e.Value, valueTypes[v.t])
 			} else {

@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -196,7 +197,19 @@ func backendRow(p *Proxy, b *Backend, o *Options) Row {
 	r.u64("dreq", b.DeniedReq)
 	r.u64("dresp", b.DeniedResp)
 	r.u64("econ", b.failed())
-	r.set("status", b.status())
+	status := b.status()
+	if o.HideDown || o.HideMaint {
+		// With ";up" or ";no-maint", HAProxy adds how many of the servers are
+		// not down nor in maintenance, hidden ones included.
+		up := 0
+		for i := range b.Servers {
+			if st := b.Servers[i].State; st != Down && st != Maint {
+				up++
+			}
+		}
+		status += fmt.Sprintf(" (%d/%d)", up, len(b.Servers))
+	}
+	r.set("status", status)
 	w, act, bck := b.weights()
 	r.num("weight", w)
 	r.num("act", act)

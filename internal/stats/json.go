@@ -83,52 +83,28 @@ var csvNames = strings.Split(strings.TrimSuffix(strings.TrimPrefix(CSVHeader, "#
 // each an object with the line's type, its proxy and server ids, the
 // field's position and name, the process number, the field's tags and its
 // typed value.
-func JSON(s *Snapshot, o *Options) []byte {
+func JSON(s *Snapshot, o *Options) []byte { return JSONRows(Rows(s, o)) }
+
+// JSONRows renders rows as JSON does ("show stat json" on the runtime API).
+func JSONRows(rows []Row) []byte {
 	var b strings.Builder
 	b.WriteByte('[')
-	for i, r := range Rows(s, o) {
+	for i, r := range rows {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		obj := map[string]string{"0": "Frontend", "1": "Backend", "2": "Server", "3": "Listener"}[r.Get("type")]
-		if obj == "" {
-			obj = "Unknown"
-		}
-		pid, sid := r.Get("iid"), r.Get("sid")
-		if pid == "" {
-			pid = "0"
-		}
-		if sid == "" {
-			sid = "0"
-		}
 		b.WriteByte('[')
-		first := true
-		for pos, v := range r {
-			if v == "" || pos >= len(csvNames) {
-				continue
-			}
-			name := csvNames[pos]
-			f, ok := jsonFields[name]
-			if !ok {
-				continue
-			}
-			if sf, ok := jsonServerFields[name]; ok && obj == "Server" {
-				f = sf
-			}
-			if bf, ok := jsonBackendFields[name]; ok && obj == "Backend" {
-				f = bf
-			}
-			if !first {
+		for j, f := range r.typedFields() {
+			if j > 0 {
 				b.WriteByte(',')
 			}
-			first = false
-			b.WriteString(`{"objType":"` + obj + `","proxyId":` + pid + `,"id":` + sid +
-				`,"field":{"pos":` + strconv.Itoa(pos) + `,"name":"` + name + `"},"processNum":1,"tags":{"origin":"` +
+			b.WriteString(`{"objType":"` + f.obj + `","proxyId":` + f.pid + `,"id":` + f.sid +
+				`,"field":{"pos":` + strconv.Itoa(f.pos) + `,"name":"` + f.name + `"},"processNum":1,"tags":{"origin":"` +
 				f.origin + `","nature":"` + f.nature + `","scope":"` + f.scope + `"},"value":{"type":"` + f.typ + `","value":`)
 			if f.typ == "str" {
-				b.WriteString(jsonString(v))
+				b.WriteString(jsonString(f.value))
 			} else {
-				b.WriteString(v)
+				b.WriteString(f.value)
 			}
 			b.WriteString("}}")
 		}
@@ -136,6 +112,76 @@ func JSON(s *Snapshot, o *Options) []byte {
 	}
 	b.WriteString("]\n")
 	return []byte(b.String())
+}
+
+// Typed renders rows in HAProxy 2.6's typed form ("show stat typed"): a line
+// per field set, "<obj>.<iid>.<sid>.<pos>.<name>.<proc>:<tags>:<type>:<value>",
+// where obj is F, B, S or L and the tags are one letter each; with desc, the
+// field's description follows, quoted.
+func Typed(rows []Row, desc bool) []byte {
+	var b strings.Builder
+	for _, r := range rows {
+		for _, f := range r.typedFields() {
+			b.WriteString(f.obj[:1] + "." + f.pid + "." + f.sid + "." + strconv.Itoa(f.pos) + "." + f.name + ".1:" +
+				tagLetters[f.origin] + tagLetters[f.nature] + tagLetters[f.scope] + ":" + f.typ + ":" + f.value)
+			if desc {
+				b.WriteString(`:"` + fieldDescs[f.name] + `"`)
+			}
+			b.WriteByte('\n')
+		}
+	}
+	return []byte(b.String())
+}
+
+// tagLetters are the typed form's letters for the words of the tags (the
+// nature's and the scope's are case-sensitive: Max is M, Min m; Service S).
+var tagLetters = map[string]string{
+	"Metric": "M", "Status": "S", "Key": "K", "Config": "C", "Product": "P",
+	"Age": "A", "Avg": "a", "Counter": "C", "Duration": "D", "Gauge": "G", "Limit": "L", "Max": "M", "Min": "m",
+	"Name": "N", "Output": "O", "Rate": "R", "Time": "T",
+	"Cluster": "C", "Process": "P", "Service": "S", "System": "s",
+}
+
+// typedField is a field of a line as the typed and JSON forms show it.
+type typedField struct {
+	jsonField
+	obj, pid, sid, name, value string
+	pos                        int
+}
+
+// typedFields returns the fields of r that are set, with their tags, in
+// the order of the CSV export.
+func (r Row) typedFields() []typedField {
+	obj := map[string]string{"0": "Frontend", "1": "Backend", "2": "Server", "3": "Listener"}[r.Get("type")]
+	if obj == "" {
+		obj = "Unknown"
+	}
+	pid, sid := r.Get("iid"), r.Get("sid")
+	if pid == "" {
+		pid = "0"
+	}
+	if sid == "" {
+		sid = "0"
+	}
+	var out []typedField
+	for pos, v := range r {
+		if v == "" || pos >= len(csvNames) {
+			continue
+		}
+		name := csvNames[pos]
+		f, ok := jsonFields[name]
+		if !ok {
+			continue
+		}
+		if sf, ok := jsonServerFields[name]; ok && obj == "Server" {
+			f = sf
+		}
+		if bf, ok := jsonBackendFields[name]; ok && obj == "Backend" {
+			f = bf
+		}
+		out = append(out, typedField{jsonField: f, obj: obj, pid: pid, sid: sid, name: name, value: v, pos: pos})
+	}
+	return out
 }
 
 // jsonString quotes v as a JSON string.
