@@ -566,7 +566,7 @@ var effects = map[string]effect{
 	"http-request allow":           show(eReqActions, tReqActions),
 	"http-request tarpit":          show(e2e+"TestHTTPTarpit", "internal/rules.TestHTTPTarpit"),
 	"http-request use-service":     show(e2e+"TestPrometheusExporter", tStats+"TestPrometheusAgainstGolden", "internal/rules.TestHTTPUseService", "internal/config.TestUseService"),
-	"http-request auth":            httpRefusedBy("", tRulesRefuse+"/http-request_auth_realm_x"),
+	"http-request auth":            show(e2e + "TestHTTPAuth"),
 	"http-response add-header":     show(eResActions),
 	"http-response set-header":     show(eResActions, tResActions),
 	"http-response del-header":     show(eResActions, tResActions),

@@ -128,7 +128,9 @@ type Config struct {
 	Proxies []*Proxy
 	// HTTPErrors are the "http-errors" sections by name.
 	HTTPErrors map[string]*HTTPErrors
-	// The auxiliary sections (peers, resolvers, userlist, …) are not
+	// Userlists are the "userlist" sections by name.
+	Userlists map[string]*Userlist `json:",omitempty"`
+	// The other auxiliary sections (peers, resolvers, …) are not
 	// supported yet: Load reports them as alerts.
 
 	// backends indexes the backend-capable proxies by name once Load is

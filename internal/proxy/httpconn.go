@@ -1425,8 +1425,8 @@ func (hc *httpConn) ruleResponse(start time.Time, tr time.Duration, res *rules.H
 	if hc.req.Framing != http1.NoBody {
 		hc.closing = true // the body is not read
 	}
-	term := byte('L') // answered locally (return, redirect)
-	if res.DefaultBody {
+	term := byte('L') // answered locally (return, redirect, auth)
+	if res.DefaultBody && res.Authenticate == nil {
 		term = TermProxy
 		f.deniedReq.Add(1)
 	}
@@ -1521,6 +1521,10 @@ func (hc *httpConn) local(status int, r *rules.HTTPResult) []byte {
 		loc bool
 		ef  []byte
 	)
+	var challenge []byte // "http-request auth"'s WWW-Authenticate
+	if r != nil {
+		challenge = r.Authenticate
+	}
 	if r == nil || r.DefaultBody {
 		var rp *rules.Proxy
 		el, loc, ef, rp = hc.errorPage(status)
@@ -1577,6 +1581,10 @@ func (hc *httpConn) local(status int, r *rules.HTTPResult) []byte {
 		}
 		// Copied: the rules below may reuse the stream's storage.
 		hc.body = append(hc.body[:0], r.Body...)
+	}
+	if challenge != nil {
+		m.Header.Del("www-authenticate")
+		m.Header.Add("www-authenticate", challenge)
 	}
 	if hc.c.st != nil && hc.c.st.HTTP != nil {
 		hc.txn.Res = m
