@@ -254,7 +254,7 @@ var effects = map[string]effect{
 	"proxy http-reuse":          httpOnly("http-reuse always", e2e+"TestHTTPReuseModes"),
 	"proxy monitor":             httpOnly("monitor fail if TRUE", e2e+"TestHTTPMonitorFail", "internal/rules.TestMonitorFail"),
 	"proxy compression":         httpRefusedBy("compression algo gzip", tCheckHTTP+"/compression"),
-	"proxy capture":             httpOnly("capture request header Host len 20", eCaptures, "internal/logs.TestHTTPLogFormats"),
+	"proxy capture":             httpOnly("capture request header Host len 20", eCaptures, "internal/logs.TestHTTPLogFormats", e2e+"TestHTTPCaptureCookie"),
 	// The tcp rules (internal/rules, run by internal/proxy).
 	"proxy acl":                           show(e2e+"TestRulesUseBackendSrcFile", e2e+"TestRulesConnectionReject", e2e+"TestRulesHTTPModeL4"),
 	"proxy use_backend":                   show(e2e+"TestRulesUseBackendDstPort", e2e+"TestRulesUseBackendSrcFile", e2e+"TestRulesUseBackendSNI", e2e+"TestRulesUseBackendVar"),

@@ -105,6 +105,8 @@ type reply struct {
 	errorFile []byte
 	// tarpit: the reply of "http-request tarpit".
 	tarpit bool
+	// deny: the reply of a deny or tarpit rule (not of a return).
+	deny bool
 }
 
 type replyHdr struct {
@@ -257,6 +259,7 @@ func (c *compiler) compileHTTPRule(r *config.Rule, set string, at place) *httpRu
 			}
 			return bad("%v", err)
 		}
+		rp.deny = act != hReturn
 		if act == hTarpit {
 			rp.tarpit = true
 			if !slices.Contains(args, "deny_status") && !slices.Contains(args, "status") {
@@ -1203,7 +1206,7 @@ func trimLeftSPHT(b []byte) []byte {
 // doReply builds the result of deny and return.
 func (p *Proxy) doReply(ev *evalCtx, rp *reply) HTTPResult {
 	st := &ev.s.st.http
-	out := HTTPResult{Verdict: Reject, Status: rp.status, DefaultBody: rp.defaultBody, Tarpit: rp.tarpit, ErrorFile: rp.errorFile, LogLevel: ev.s.HTTP.LogLevel}
+	out := HTTPResult{Verdict: Reject, Status: rp.status, DefaultBody: rp.defaultBody, Tarpit: rp.tarpit, Denied: rp.deny, ErrorFile: rp.errorFile, LogLevel: ev.s.HTTP.LogLevel}
 	if rp.ctype != nil {
 		out.ContentType = rp.ctype
 		out.Body = rp.body
