@@ -1243,7 +1243,7 @@ var httpActions = map[string]map[string]bool{
 		"replace-uri": true, "set-query": true, "set-method": true, "redirect": true, "deny": true,
 		"return": true, "allow": true, "tarpit": true, "use-service": true, "auth": true,
 		"wait-for-handshake": false, "set-log-level": true, "set-nice": false, "sc-inc-gpc": false,
-		"sc-inc-gpc0": true, "sc-inc-gpc1": false, "sc-set-gpt": false, "sc-set-gpt0": false,
+		"sc-inc-gpc0": true, "sc-inc-gpc1": false, "sc-set-gpt": false, "sc-set-gpt0": true,
 		"send-spoe-group": false, "do-resolve": false, "cache-use": false, "add-acl": false,
 		"capture": true, "del-acl": false, "del-map": false, "disable-l7-retry": false, "early-hint": false,
 		"normalize-uri": false, "reject": false, "set-map": false, "strict-mode": false, "track-sc0": true,
