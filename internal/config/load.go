@@ -31,6 +31,7 @@ func Load(paths []string, opt Options) (*Config, []Diag) {
 		l.loadPath(p)
 	}
 	l.endSection()
+	l.resolveUserlists()
 	l.cfg.backends = map[string]*Proxy{}
 	for _, p := range l.cfg.Proxies {
 		if _, dup := l.cfg.backends[p.Name]; p.Cap&CapBackend != 0 && !dup {
@@ -88,12 +89,14 @@ type loader struct {
 	// httpErrors is the current http-errors section; errorSeq orders
 	// the error lines of the proxies (httperrors.go).
 	httpErrors *HTTPErrors
-	errorSeq   int
-	secPos     Pos
-	skipSec    bool   // inside an unsupported section: ignore its lines
-	noProxy    bool   // the proxy section header was refused: its lines fail
-	cur        *Proxy // current proxy or defaults section
-	globalOK   bool
+	// userlist is the "userlist" section being read.
+	userlist *Userlist
+	errorSeq int
+	secPos   Pos
+	skipSec  bool   // inside an unsupported section: ignore its lines
+	noProxy  bool   // the proxy section header was refused: its lines fail
+	cur      *Proxy // current proxy or defaults section
+	globalOK bool
 
 	defaults     map[string]*Proxy             // named defaults sections
 	byName       map[string][]*Proxy           // proxies by name, for duplicate checks
@@ -412,7 +415,7 @@ var sectionKinds = map[string]bool{
 	"listen":         true,
 	"peers":          false,
 	"resolvers":      false,
-	"userlist":       false,
+	"userlist":       true,
 	"mailers":        false,
 	"cache":          false,
 	"program":        false,
@@ -439,6 +442,8 @@ func (l *loader) line(pos Pos, args []string) {
 			l.startGlobal(pos, args)
 		case "http-errors":
 			l.startHTTPErrors(pos, args)
+		case "userlist":
+			l.startUserlist(pos, args)
 		default:
 			l.startProxy(pos, args)
 		}
@@ -453,6 +458,8 @@ func (l *loader) line(pos Pos, args []string) {
 		l.globalLine(pos, args)
 	case l.sec == "http-errors":
 		l.httpErrorsLine(pos, args)
+	case l.sec == "userlist":
+		l.userlistLine(pos, args)
 	case l.noProxy:
 		l.alert(pos, "'listen' or 'defaults' expected.")
 	case l.cur != nil:

@@ -1243,7 +1243,7 @@ var httpActions = map[string]map[string]bool{
 		"replace-uri": true, "set-query": true, "set-method": true, "redirect": true, "deny": true,
 		"return": true, "allow": true, "tarpit": true, "use-service": true, "auth": true,
 		"wait-for-handshake": false, "set-log-level": true, "set-nice": false, "sc-inc-gpc": false,
-		"sc-inc-gpc0": true, "sc-inc-gpc1": false, "sc-set-gpt": false, "sc-set-gpt0": false,
+		"sc-inc-gpc0": true, "sc-inc-gpc1": false, "sc-set-gpt": false, "sc-set-gpt0": true,
 		"send-spoe-group": false, "do-resolve": false, "cache-use": false, "add-acl": false,
 		"capture": true, "del-acl": false, "del-map": false, "disable-l7-retry": false, "early-hint": false,
 		"normalize-uri": false, "reject": false, "set-map": false, "strict-mode": false, "track-sc0": true,
@@ -1850,7 +1850,26 @@ func kwCapture(c *pctx) error {
 	}
 	switch c.args[1] {
 	case "cookie":
-		return fmt.Errorf("'capture cookie' is not supported by lb yet")
+		// HAProxy reads the length with atol and checks nothing else.
+		if c.p.Cap&CapDefaults != 0 {
+			return fmt.Errorf("'capture cookie' not allowed in 'defaults' section.")
+		}
+		if len(c.args) < 5 || c.args[4] == "" {
+			return fmt.Errorf("'capture' expects 'cookie' <cookie_name> 'len' <len>.")
+		}
+		n := 0
+		for _, ch := range c.args[4] {
+			if ch < '0' || ch > '9' || n > 1<<20 {
+				break
+			}
+			n = n*10 + int(ch-'0')
+		}
+		if n >= 64 {
+			c.l.warn(c.pos, "truncating capture length to 63 bytes for %s '%s'.", proxyTypeStr(c.p.Cap), c.p.Name)
+			n = 63
+		}
+		c.p.CaptureCookie = &CaptureCookie{Pos: c.pos, Name: c.args[2], Len: n}
+		return nil
 	case "request", "response":
 		if c.args[2] != "header" || len(c.args) != 6 || c.args[4] != "len" {
 			return fmt.Errorf("'capture %s header' expects <header> 'len' <len>.", c.args[1])

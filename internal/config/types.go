@@ -128,7 +128,9 @@ type Config struct {
 	Proxies []*Proxy
 	// HTTPErrors are the "http-errors" sections by name.
 	HTTPErrors map[string]*HTTPErrors
-	// The auxiliary sections (peers, resolvers, userlist, …) are not
+	// Userlists are the "userlist" sections by name.
+	Userlists map[string]*Userlist `json:",omitempty"`
+	// The other auxiliary sections (peers, resolvers, …) are not
 	// supported yet: Load reports them as alerts.
 
 	// backends indexes the backend-capable proxies by name once Load is
@@ -537,6 +539,9 @@ type Proxy struct {
 	Compression Compression
 	// Captures are "capture request/response header" lines.
 	Captures []*Rule
+	// CaptureCookie is the "capture cookie" line (the last one), nil
+	// without.
+	CaptureCookie *CaptureCookie `json:",omitempty"`
 	// StickTable is the "stick-table" line (nil: the proxy has no table).
 	StickTable *StickTable
 
@@ -981,4 +986,13 @@ type Server struct {
 	// tls is what the TLS keywords said, built into TLS and CheckTLS by
 	// the check stage.
 	tls serverTLSSpec
+}
+
+// CaptureCookie is "capture cookie <name> len <len>": the first request
+// cookie and response Set-Cookie whose name starts with Name are logged
+// (%CC, %CS), cut to Len bytes.
+type CaptureCookie struct {
+	Pos  Pos
+	Name string
+	Len  int
 }

@@ -76,6 +76,11 @@ type HTTPLog struct {
 	// sess_set_cookie "NPDIRU" letters) when the backend has a "cookie";
 	// 0 prints '-' (no cookie configured).
 	CookieCli, CookieSrv byte
+	// CapturedCookieCli and CapturedCookieSrv are what "capture cookie"
+	// captured of the request's cookies and the response's Set-Cookie
+	// fields (%CC, %CS): "name=value" cut to the capture's length, nil
+	// (printed "-") when none was.
+	CapturedCookieCli, CapturedCookieSrv []byte
 }
 
 // maxRequestLine is what HAProxy keeps of a request line for its logs:

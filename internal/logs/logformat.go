@@ -162,8 +162,8 @@ var formatVars = map[string]varKind{
 
 // httpVars are the variables HAProxy 2.6 reserves for mode http
 // (logformat_keywords entries of PR_MODE_HTTP), all of which lb prints.
-// %CC and %CS print "-" (or "" quoted): they show "capture cookie", which lb
-// refuses.
+// %CC and %CS print what "capture cookie" captured, "-" (or "" quoted)
+// when nothing was.
 var httpVars = map[string]varKind{
 	"CC": kCookieCli, "CS": kCookieSrv, "HM": kHTTPMethod, "HP": kHTTPPath,
 	"HPO": kHTTPPathOnly, "HQ": kHTTPQuery, "HU": kHTTPURI, "HV": kHTTPVersion,
@@ -690,8 +690,10 @@ func (f *LogFormat) appendNode(b []byte, n *fmtNode, r *TCPLog, lastSpace bool) 
 			b = appendText(b, r.uniqueID(), n.flags)
 		case kSample:
 			b = appendSample(b, n, r)
-		case kCookieCli, kCookieSrv:
-			b = appendText(b, "", n.flags) // no "capture cookie" in lb
+		case kCookieCli:
+			b = appendText(b, r.HTTP.CapturedCookieCli, n.flags)
+		case kCookieSrv:
+			b = appendText(b, r.HTTP.CapturedCookieSrv, n.flags)
 		case kTa:
 			b = appendMS(b, r.ta())
 		case kTi:

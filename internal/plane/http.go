@@ -95,6 +95,9 @@ func httpFrontend(cfg *config.Config, fe *config.Proxy) *proxy.HTTPFrontendConfi
 	}
 	h.ErrorFiles, _ = loadErrorFiles(fe) // checked by CheckHTTP
 	h.ErrorLocs = errorLocs(fe)
+	if cc := fe.CaptureCookie; cc != nil {
+		h.CaptureCookie, h.CaptureCookieLen = cc.Name, cc.Len
+	}
 	for _, c := range fe.Captures {
 		// The slots of "declare capture" and "http-request capture … len"
 		// have no header name: the rules fill them.

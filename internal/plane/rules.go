@@ -77,6 +77,9 @@ func ruleOptions(cfg *config.Config) rules.Options {
 		ProcVars: new(rules.ProcVars),
 		Patterns: rules.NewPatternRefs(cfg.Files),
 		Tables:   rules.NewTables(cfg),
+		// Shared, so that a verified password is remembered whichever
+		// proxy checked it.
+		Userlists: rules.NewUserlists(cfg),
 		Getenv: func(name string) (string, bool) {
 			if v, ok := set[name]; ok {
 				return v, true

@@ -371,6 +371,7 @@ func setHTTP(rec *logs.TCPLog, r *proxy.LogRecord) {
 		Ti: h.Ti, TR: h.TR, Tr: h.Tr,
 		ReqCaptures: h.ReqCaptures, ResCaptures: h.ResCaptures,
 		CookieCli: h.CookieCli, CookieSrv: h.CookieSrv,
+		CapturedCookieCli: h.CapturedCookieCli, CapturedCookieSrv: h.CapturedCookieSrv,
 	}
 }
 

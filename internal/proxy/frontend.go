@@ -342,6 +342,10 @@ type HTTPLog struct {
 	// CookieCli and CookieSrv are the persistence cookie states, the 3rd
 	// and 4th letters of %tsc ('-' when none).
 	CookieCli, CookieSrv byte
+	// CapturedCookieCli and CapturedCookieSrv are the cookies "capture
+	// cookie" captured in the request and the response (%CC, %CS); nil
+	// when none was.
+	CapturedCookieCli, CapturedCookieSrv []byte
 	// UniqueID is the request's unique-id (%ID), empty without
 	// unique-id-format.
 	UniqueID []byte

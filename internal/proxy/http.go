@@ -119,6 +119,11 @@ type HTTPFrontendConfig struct {
 	// CaptureRequest and CaptureResponse are the "capture request|response
 	// header" lines: field names and maximum lengths.
 	CaptureRequest, CaptureResponse []Capture
+	// CaptureCookie and CaptureCookieLen are "capture cookie": the name
+	// prefix of the cookies logged by %CC and %CS ("" = none), and their
+	// length.
+	CaptureCookie    string
+	CaptureCookieLen int
 	// ErrorFiles are the frontend's "errorfile" responses by status: a
 	// complete HTTP response each, checked by ParseErrorFile.
 	ErrorFiles map[int][]byte

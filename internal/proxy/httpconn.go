@@ -102,6 +102,9 @@ type httpConn struct {
 	keptSafe bool // kept served more than one request
 	// cookieCli and cookieSrv are the persistence cookie letters of %tsc.
 	cookieCli, cookieSrv byte
+	// capCli and capSrv are the cookies "capture cookie" took (nil:
+	// none), in capCliBuf and capSrvBuf.
+	capCli, capSrv, capCliBuf, capSrvBuf []byte
 	// chunkN and chunkDone are what the scan of a chunked request body
 	// found in the bytes read with its head.
 	chunkN    int
@@ -551,6 +554,7 @@ func (hc *httpConn) transaction() bool {
 	hc.service = false
 	hc.reqBodyN, hc.resBodyN, hc.tunnelUp, hc.tunnelDown, hc.ownResp = 0, 0, 0, 0, false
 	hc.cookieCli, hc.cookieSrv = '-', '-'
+	hc.capCli, hc.capSrv = nil, nil
 	hc.ridSet, hc.buffered = false, false
 	hc.res.Framing = http1.NoBody
 	hc.lg = setupLog{tw: -1, tc: -1}
@@ -665,6 +669,9 @@ func (hc *httpConn) transaction() bool {
 			forced = be.Server(name)
 		}
 	}
+	// "capture cookie" at the backend stage, before persistence edits
+	// the cookies (http_manage_client_side_cookies).
+	hc.captureReqCookie()
 	// The cookie is read (and edited) even when use-server chose: it
 	// then chooses nothing, as in HAProxy.
 	byCookie, cli := be.persistRequestTxn(req, forced, force, &hc.ck)
@@ -1051,6 +1058,14 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 	if hc.lg.redispatch {
 		hc.ck.direct = false // a redispatch clears SF_DIRECT: the cookie is set anew
 	}
+	if name := hc.h.cfg.CaptureCookie; name != "" {
+		// After the http-response rules, before persistence edits the
+		// Set-Cookie fields (http_manage_server_side_cookies).
+		hc.capSrv = captureCookie(hc.capSrvBuf, &res.Header, true, name, hc.h.cfg.CaptureCookieLen)
+		if hc.capSrv != nil {
+			hc.capSrvBuf = hc.capSrv
+		}
+	}
 	hc.cookieSrv = be.persistResponseTxn(res, hc.lg.server, &hc.ck)
 	hc.afterResponse()
 	hc.status = res.Status
@@ -1415,6 +1430,11 @@ func (t *httpTunnel) EndOfStream(dst *Side) { closeWrite(dst.Conn) }
 // ruleResponse answers a request that a rule ended (deny, return,
 // redirect) and logs it; phase is where ('R' request rules).
 func (hc *httpConn) ruleResponse(start time.Time, tr time.Duration, res *rules.HTTPResult, phase byte) bool {
+	if res.Denied {
+		// HAProxy captures the cookie of a denied request too ("Allow
+		// cookie logging" at its deny and tarpit labels).
+		hc.captureReqCookie()
+	}
 	if res.Tarpit {
 		return hc.tarpitResponse(start, res)
 	}
@@ -1425,8 +1445,8 @@ func (hc *httpConn) ruleResponse(start time.Time, tr time.Duration, res *rules.H
 	if hc.req.Framing != http1.NoBody {
 		hc.closing = true // the body is not read
 	}
-	term := byte('L') // answered locally (return, redirect)
-	if res.DefaultBody {
+	term := byte('L') // answered locally (return, redirect, auth)
+	if res.DefaultBody && res.Authenticate == nil {
 		term = TermProxy
 		f.deniedReq.Add(1)
 	}
@@ -1521,6 +1541,10 @@ func (hc *httpConn) local(status int, r *rules.HTTPResult) []byte {
 		loc bool
 		ef  []byte
 	)
+	var challenge []byte // "http-request auth"'s WWW-Authenticate
+	if r != nil {
+		challenge = r.Authenticate
+	}
 	if r == nil || r.DefaultBody {
 		var rp *rules.Proxy
 		el, loc, ef, rp = hc.errorPage(status)
@@ -1577,6 +1601,10 @@ func (hc *httpConn) local(status int, r *rules.HTTPResult) []byte {
 		}
 		// Copied: the rules below may reuse the stream's storage.
 		hc.body = append(hc.body[:0], r.Body...)
+	}
+	if challenge != nil {
+		m.Header.Del("www-authenticate")
+		m.Header.Add("www-authenticate", challenge)
 	}
 	if hc.c.st != nil && hc.c.st.HTTP != nil {
 		hc.txn.Res = m
@@ -1906,7 +1934,8 @@ func (hc *httpConn) logTxn(start time.Time, tr, trs, ta time.Duration, haveReq b
 	}
 	rec.SessionID = hc.requestID()
 	rec.HTTP = HTTPLog{Set: true, RequestLine: hc.reqLine, Status: hc.status, UniqueID: hc.uid,
-		Ti: max(ti, 0), TR: tr, Tr: trs, Ta: ta, CookieCli: hc.cookieCli, CookieSrv: hc.cookieSrv, Level: hc.txn.LogLevel}
+		Ti: max(ti, 0), TR: tr, Tr: trs, Ta: ta, CookieCli: hc.cookieCli, CookieSrv: hc.cookieSrv, Level: hc.txn.LogLevel,
+		CapturedCookieCli: hc.capCli, CapturedCookieSrv: hc.capSrv}
 	nReq := len(hc.h.cfg.CaptureRequest)
 	if len(hc.caps) >= nReq {
 		rec.HTTP.ReqCaptures = hc.caps[:nReq]

@@ -34,11 +34,16 @@ type aclExpr struct {
 	e    *expr
 	kind matchKind
 	sets []*boundSet
+	// groups is the match of an http_auth_group ACL, nil for the others.
+	groups *authGroups
 }
 
 // match matches a sample already cast to x.kind.in() against every set of
 // patterns, each loaded without locking (a runtime change swaps them).
 func (x *aclExpr) match(ev *evalCtx, smp sample) bool {
+	if x.groups != nil {
+		return x.groups.ul.InGroup(smp.b, x.groups.groups)
+	}
 	switch x.kind {
 	case mFound:
 		return true
@@ -362,6 +367,15 @@ func (c *compiler) compileACLExpr(l *config.ACL) (*aclExpr, error) {
 	}
 	if !canCast(e.out, kind.in()) {
 		return nil, fmt.Errorf("matching method '%s' cannot be used with a %s sample in ACL expression '%s'", method, e.out, l.Fetch)
+	}
+	if e.kw == "http_auth_group" && method == "" && len(e.convs) == 0 {
+		// The patterns are group names of the userlist.
+		_, fargs, _, _ := splitCall(e.text)
+		g, err := c.compileAuthGroups(e, fargs, l.Values)
+		if err != nil {
+			return nil, err
+		}
+		return &aclExpr{e: e, kind: mStr, groups: g}, nil
 	}
 	var pats []string
 	op := ""

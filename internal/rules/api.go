@@ -12,6 +12,7 @@ package rules
 
 import (
 	"crypto/tls"
+	"lb/internal/auth"
 	"net/netip"
 	"time"
 
@@ -150,6 +151,10 @@ type Options struct {
 	// fetches use them. Pass the same to every Compile of a generation;
 	// nil gives each Compile tables of its own.
 	Tables map[string]*stick.Table
+	// Userlists are the generation's userlists by name (NewUserlists),
+	// which remember the credentials they verified. Pass the same to
+	// every Compile of a generation; nil gives each Compile its own.
+	Userlists map[string]*auth.Userlist
 }
 
 // Compile compiles the rules of px. cfg is the whole configuration (for

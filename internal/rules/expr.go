@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"lb/internal/auth"
 	"strings"
 
 	"lb/internal/config"
@@ -167,6 +168,8 @@ type compiler struct {
 	late bool
 	// tables are the stick tables (Options.Tables, or the compile's own).
 	tables map[string]*stick.Table
+	// uls are the userlists (Options.Userlists, or the compile's own).
+	uls map[string]*auth.Userlist
 }
 
 // errorf records an error at the current line.

@@ -44,6 +44,7 @@ const (
 	hIncGPC0
 	hSetGPT0
 	hCapture
+	hAuth
 )
 
 // httpRule is a compiled http-request, http-response,
@@ -73,6 +74,8 @@ type httpRule struct {
 	tr    *trackRule
 	// capID and capLen are capture's slot and its length.
 	capID, capLen int
+	// auth is the WWW-Authenticate value of "auth".
+	auth []byte
 }
 
 // redirect is a compiled redirect (http-request redirect, redirect line).
@@ -102,6 +105,8 @@ type reply struct {
 	errorFile []byte
 	// tarpit: the reply of "http-request tarpit".
 	tarpit bool
+	// deny: the reply of a deny or tarpit rule (not of a return).
+	deny bool
 }
 
 type replyHdr struct {
@@ -179,7 +184,7 @@ var httpActionNames = map[string]map[string]httpAct{
 		"replace-pathq": hReplacePathQ, "replace-uri": hReplaceURI, "set-method": hSetMethod,
 		"set-var": hSetVar, "unset-var": hUnsetVar, "set-log-level": hSetLogLevel, "tarpit": hTarpit,
 		"use-service": hUseService, "track-sc0": hTrack, "track-sc1": hTrack, "track-sc2": hTrack,
-		"sc-inc-gpc0": hIncGPC0, "sc-set-gpt0": hSetGPT0, "capture": hCapture},
+		"sc-inc-gpc0": hIncGPC0, "sc-set-gpt0": hSetGPT0, "capture": hCapture, "auth": hAuth},
 	"http-response": {"allow": hAllow, "deny": hDeny, "return": hReturn, "redirect": hRedirect,
 		"add-header": hAddHeader, "set-header": hSetHeader, "del-header": hDelHeader,
 		"replace-header": hReplaceHeader, "replace-value": hReplaceValue, "set-status": hSetStatus,
@@ -221,6 +226,18 @@ func (c *compiler) compileHTTPRule(r *config.Rule, set string, at place) *httpRu
 	}
 	switch act {
 	case hAllow:
+	case hAuth:
+		// The realm defaults to the name of the proxy whose rule it is
+		// (http_action_auth).
+		realm := c.px.Name
+		switch {
+		case len(args) == 0:
+		case len(args) == 2 && args[0] == "realm":
+			realm = args[1]
+		default:
+			return bad("expects only 'realm' <name>")
+		}
+		hr.auth = []byte(`Basic realm="` + realm + `"`)
 	case hTrack:
 		tr, err := c.parseTrack(base, args, at)
 		if err != nil {
@@ -242,6 +259,7 @@ func (c *compiler) compileHTTPRule(r *config.Rule, set string, at place) *httpRu
 			}
 			return bad("%v", err)
 		}
+		rp.deny = act != hReturn
 		if act == hTarpit {
 			rp.tarpit = true
 			if !slices.Contains(args, "deny_status") && !slices.Contains(args, "status") {
@@ -920,6 +938,10 @@ func (p *Proxy) runHTTP(s *Stream, rules []*httpRule, resp bool) HTTPResult {
 			return HTTPResult{Verdict: Accept, LogLevel: txn.LogLevel}
 		case hDeny, hReturn, hTarpit:
 			return p.doReply(ev, r.reply)
+		case hAuth:
+			// HAProxy's 401 page with the challenge; a 4xx it answers
+			// itself counts as an HTTP error.
+			return HTTPResult{Verdict: Reject, Status: 401, DefaultBody: true, Authenticate: r.auth, LogLevel: txn.LogLevel}
 		case hUseService:
 			return HTTPResult{Verdict: Reject, Service: ServicePrometheus, LogLevel: txn.LogLevel}
 		case hRedirect:
@@ -1184,7 +1206,7 @@ func trimLeftSPHT(b []byte) []byte {
 // doReply builds the result of deny and return.
 func (p *Proxy) doReply(ev *evalCtx, rp *reply) HTTPResult {
 	st := &ev.s.st.http
-	out := HTTPResult{Verdict: Reject, Status: rp.status, DefaultBody: rp.defaultBody, Tarpit: rp.tarpit, ErrorFile: rp.errorFile, LogLevel: ev.s.HTTP.LogLevel}
+	out := HTTPResult{Verdict: Reject, Status: rp.status, DefaultBody: rp.defaultBody, Tarpit: rp.tarpit, Denied: rp.deny, ErrorFile: rp.errorFile, LogLevel: ev.s.HTTP.LogLevel}
 	if rp.ctype != nil {
 		out.ContentType = rp.ctype
 		out.Body = rp.body

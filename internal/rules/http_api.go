@@ -94,6 +94,15 @@ type HTTPResult struct {
 	// Tarpit: the reply of "http-request tarpit" (500 by default), which
 	// the handler sends after holding the request for "timeout tarpit".
 	Tarpit bool
+	// Denied marks the result of a deny or tarpit rule (HAProxy's
+	// TX_CLDENY, TX_CLTARPIT), not of a return.
+	Denied bool
+	// Authenticate is set by "http-request auth": the value of the
+	// WWW-Authenticate field ("Basic realm=…") that the handler adds, in
+	// place of any the error page has, to the 401 page (Status, with
+	// DefaultBody) it sends; the transaction is logged as answered
+	// locally ("LR"), not denied.
+	Authenticate []byte
 	// Service is set by "http-request use-service": the service
 	// (ServicePrometheus) answers the request in place of a server, as
 	// HAProxy's applets do; Status and the payload fields are unset.

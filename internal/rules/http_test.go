@@ -529,11 +529,11 @@ backend be_srv
 // its file and line.
 func TestHTTPCompileErrors(t *testing.T) {
 	tests := []struct{ mode, rule, want string }{
-		{"http", "http-request auth realm x", ":12: 'http-request auth' is not supported by lb yet"},
+		{"http", "http-request auth if { http_auth(nosuch) }", ":12: invalid args in fetch method 'http_auth' : unable to find userlist 'nosuch'"},
 		{"http", "http-request deny errorfile /nonexistent", ":12: error detected in frontend 'f' while parsing 'http-request deny' rule : error opening file '/nonexistent'."},
 		{"http", "http-request return errorfiles x", ":12: error detected in frontend 'f' while parsing 'http-request return' rule : unknown http-errors section 'x' referenced by an http reply ."},
 		{"http", "http-response redirect prefix /x", "'http-response redirect prefix' is not supported by lb yet"},
-		{"http", "http-request deny if { http_auth_group(u) g }", ":12: 'http_auth_group' is not supported by lb yet"},
+		{"http", "http-request deny if { http_auth_group(u) g }", "invalid args in fetch method 'http_auth_group' : unable to find userlist 'u'"},
 		{"http", "http-request deny if { url_ip 1.2.3.4 }", ":12: 'url_ip' is not supported by lb yet"},
 		{"http", "http-request deny if { url32 1 }", ":12: 'url32' is not supported by lb yet"},
 		{"http", "http-request set-header X %[req.body_param(x)]", ":12: 'req.body_param' is not supported by lb yet"},

@@ -194,3 +194,35 @@ backend be
 		}
 	})
 }
+
+// TestStickTableSetGPT0: "http-request sc-set-gpt0(N)" sets the tracked entry's gpt0 to an
+// integer or a sample's value, which sc_get_gpt0 and table_gpt0 read back: a client that
+// asked for /block is denied afterwards, on lb and on haproxy.
+func TestStickTableSetGPT0(t *testing.T) {
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg := writeConfig(t, fmt.Sprintf(`
+defaults
+    mode http
+    timeout client 5s
+    timeout server 5s
+    timeout connect 5s
+frontend fe
+    bind %s
+    stick-table type ip size 10 store gpt0
+    http-request track-sc0 src
+    http-request sc-set-gpt0(0) 7 if { path /block }
+    http-request sc-set-gpt0(0) int(0) if { path /unblock }
+    http-request deny deny_status 403 if { sc_get_gpt0(0) eq 7 } !{ path /unblock }
+    http-request return status 200 content-type text/plain lf-string "gpt0=%%[src,table_gpt0(fe)]"
+`, addr))
+	onLBAndHAProxy(t, cfg, addr, func(t *testing.T, _ *outFile) {
+		var got []string
+		for _, p := range []string{"/", "/block", "/", "/unblock", "/"} {
+			got = append(got, stickStatus(t, addr, p))
+		}
+		want := []string{"HTTP/1.1 200 OK", "HTTP/1.1 403 Forbidden", "HTTP/1.1 403 Forbidden", "HTTP/1.1 200 OK", "HTTP/1.1 200 OK"}
+		if strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("statuses = %q; want %q", got, want)
+		}
+	})
+}
