@@ -155,6 +155,7 @@ var effects = map[string]effect{
 	"global nbthread":                        show(e2e+"TestGlobalProcessSettings", e2e+"TestCPUMap"),
 	"global cpu-map":                         show(e2e + "TestCPUMap"),
 	"global ulimit-n":                        show(e2e+"TestGlobalProcessSettings", "internal/lifecycle.TestPlanFDs"),
+	"global strict-limits":                   show(e2e+"TestStrictLimits", "internal/lifecycle.TestPlanFDs"),
 	"global user":                            show(e2e + "TestGlobalPrivileges/user_group"),
 	"global group":                           show(e2e + "TestGlobalPrivileges/user_group"),
 	"global uid":                             show(e2e + "TestGlobalPrivileges/uid_gid"),

@@ -212,6 +212,11 @@ type Global struct {
 	Nbthread int
 	// UlimitN is "ulimit-n"; 0 = computed from maxconn.
 	UlimitN int
+	// NoStrictLimits is "no strict-limits": a file descriptor limit
+	// that cannot be raised to what maxconn needs is a warning, and lb
+	// starts with the limit it has. The zero value is HAProxy 2.6's
+	// default ("strict-limits"): such a start fails.
+	NoStrictLimits bool
 	// User and Group are names to switch to after binding ("" = stay).
 	User, Group string
 	// UID and GID are numeric identities; -1 = not set.
