@@ -185,10 +185,15 @@ func init() {
 		"agent-addr":       str(func(s *Server, v string) { s.AgentAddr = v }),
 		"agent-send":       str(func(s *Server, v string) { s.AgentSend = v }),
 		"observe":          unsup(1),
-		"error-limit":      unsup(1), "on-error": unsup(1), "track": unsup(1), "redir": unsup(1), "source": unsup(1),
+		"error-limit":      unsup(1), "on-error": unsup(1), "track": unsup(1), "redir": unsup(1),
+		// "source" is read by kwServer: it takes a variable number of words.
+		"source": {nargs: 1, dflt: true},
 		"socks4": unsup(1), "check-via-socks4": unsup(0), "namespace": unsup(1), "proto": unsup(1),
 		"pool-low-conn": unsup(1), "max-reuse": unsup(1),
-		"tcp-ut": unsup(1), "ws": unsup(1), "log-proto": unsup(1), "usesrc": unsup(1), "shard": unsup(1),
+		"tcp-ut": unsup(1), "ws": unsup(1), "log-proto": unsup(1),
+		"usesrc": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
+			return fmt.Errorf("'usesrc' only allowed after a 'source' statement.")
+		}}, "shard": unsup(1),
 	}
 	serverTLSOptions(serverOptions)
 }
@@ -241,6 +246,15 @@ func kwServer(c *pctx) error {
 		}
 		if def && !o.dflt {
 			return fmt.Errorf("%s : '%s' option is not accepted in default-server sections.", who, opts[i])
+		}
+		if opts[i] == "source" {
+			src, n, err := c.l.parseSource(opts[i:], true)
+			if err != nil {
+				return fmt.Errorf("%s : %v", who, err)
+			}
+			s.Source = src
+			i += n - 1
+			continue
 		}
 		v := ""
 		if o.nargs > 0 {

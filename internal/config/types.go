@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"time"
 
@@ -482,6 +483,12 @@ type Proxy struct {
 	LoadServerStateFromFile, ServerStateFileName string
 	// Servers are the server lines (backend capability).
 	Servers []*Server
+	// Dispatch is "dispatch <addr>:<port>": every connection goes there,
+	// whatever servers the backend has (invalid = none).
+	Dispatch netip.AddrPort
+	// Source is "source …": where the connections to servers without a
+	// "source" of their own leave from (nil = the system chooses).
+	Source *Source
 	// DefaultServer holds the accumulated "default-server" settings.
 	DefaultServer *Server
 	// Cookie is "cookie <name> …" (nil = no cookie persistence).
@@ -906,6 +913,8 @@ type Server struct {
 	// resolved through Options.Resolver / init-addr), first one preferred.
 	Host string
 	IPs  []net.IP
+	// Source is the server's "source …" (nil = the backend's).
+	Source *Source
 	// Port is the port (0 = same as the client's destination port);
 	// PortOffset is true for "+N"/"-N" relative ports.
 	Port       int

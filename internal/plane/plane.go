@@ -196,7 +196,28 @@ func backendConfig(px *config.Proxy) proxy.BackendConfig {
 	for _, s := range px.Servers {
 		bc.Servers = append(bc.Servers, serverConfig(s))
 	}
+	bc.Source = sourceConfig(px.Source)
+	bc.Dispatch = px.Dispatch
 	return bc
+}
+
+// sourceConfig converts a "source" line; nil stays nil.
+func sourceConfig(s *config.Source) *proxy.Source {
+	if s == nil {
+		return nil
+	}
+	ps := &proxy.Source{Addr: s.Addr, UseAddr: s.UseAddr, Header: s.Hdr, Occ: s.Occ, Interface: s.Interface}
+	switch s.UseSrc {
+	case "client":
+		ps.Use = proxy.SourceClient
+	case "clientip":
+		ps.Use = proxy.SourceClientIP
+	case "addr":
+		ps.Use = proxy.SourceAddr
+	case "hdr_ip":
+		ps.Use = proxy.SourceHeader
+	}
+	return ps
 }
 
 // serverConfig converts a server line.
@@ -225,6 +246,7 @@ func serverConfig(s *config.Server) proxy.ServerConfig {
 		sc.SendProxy = proxy.SendProxyV1
 	}
 	sc.ShutdownOnDown = s.OnMarkedDown == "shutdown-sessions"
+	sc.Source = sourceConfig(s.Source)
 	sc.PoolMax, sc.NoIdlePool, sc.PoolPurge = max(s.PoolMaxConn, 0), s.PoolMaxConn == 0, s.PoolPurgeDelay
 	if s.Network != "unix" {
 		// A server at 0.0.0.0 connects to the client's destination (as

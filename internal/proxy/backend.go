@@ -115,6 +115,9 @@ type ServerConfig struct {
 	// The handshake counts in the connect time and its timeout; a PROXY
 	// header goes first, in clear.
 	TLS *tls.Config
+	// Source is where the connections leave from ("source" on the server
+	// line); nil means the backend's (BackendConfig.Source).
+	Source *Source
 	// SNI gives the server name sent for a connection of c ("sni"), ""
 	// for none; nil means none. A pooled connection is reused only by
 	// the client that opened it when SNI is set (its name may differ).
@@ -132,6 +135,12 @@ type BackendConfig struct {
 	BalanceOptions balance.Options
 	// Servers in configuration order.
 	Servers []ServerConfig
+	// Source is where the connections to servers without a Source of
+	// their own leave from ("source"); nil means the system chooses.
+	Source *Source
+	// Dispatch, when valid, is where every connection goes ("dispatch"),
+	// whatever the servers: no server is chosen, and logs name none.
+	Dispatch netip.AddrPort
 	// TimeoutConnect bounds each connection attempt; 0 means no limit
 	// beyond the kernel's.
 	TimeoutConnect time.Duration
@@ -322,8 +331,12 @@ func NewBackend(cfg BackendConfig) (*Backend, error) {
 }
 
 // fastServers reports whether an event loop can connect to every server of
-// b itself (a literal TCP address).
+// b itself (a literal TCP address, no source to bind), and b has no
+// dispatch address.
 func (b *Backend) fastServers() bool {
+	if b.cfg.Dispatch.IsValid() {
+		return false
+	}
 	for _, s := range b.Servers() {
 		if !fastServer(s) {
 			return false

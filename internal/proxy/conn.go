@@ -24,6 +24,7 @@ const (
 	TermProxy         = 'P' // the proxy ended it (a rule, no backend)
 	TermKilled        = 'K' // killed by the administrator or a hard stop
 	TermDown          = 'D' // its server went DOWN (shutdown-on-down)
+	TermInternal      = 'I' // an internal error (no source address to bind)
 )
 
 // Handler serves the connections a frontend accepted, once the engine ran

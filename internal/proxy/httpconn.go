@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"sync"
@@ -690,6 +691,9 @@ func (hc *httpConn) transaction() bool {
 	// The server, then the request head with what is buffered of the body.
 	hc.forced = forced
 	if !hc.connect(be, forced) {
+		if hc.ts[0] == TermInternal {
+			return hc.errorTxn(start, tr, 500)
+		}
 		return hc.errorTxn(start, tr, 503)
 	}
 	tSent, ok := hc.sendRequest(be, forced, mode)
@@ -740,6 +744,9 @@ func (hc *httpConn) contentRules(r *rules.Proxy, st *rules.Stream, start time.Ti
 func (hc *httpConn) connect(be *Backend, forced *Server) bool {
 	c := hc.c
 	req := ConnectRequest{Server: forced, Persist: hc.persisted && forced != nil, Src: c.client, Dst: c.st.Dst, Key: be.key.of(&hc.req, c.client, hc.reqBody)}
+	req.HeaderIP = func(name string, occ int) (netip.Addr, bool) {
+		return rules.HeaderIP(hc.req.Header.Fields, name, occ)
+	}
 	choice := be.cfg.HTTP.Reuse.choice(hc.nreq == 0)
 	req.Reuse = func(srv *Server) net.Conn {
 		if hc.kept != nil {

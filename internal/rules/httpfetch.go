@@ -743,3 +743,17 @@ func extractCookie(h []byte, from int, name string, list bool) (val []byte, next
 	}
 	return nil, 0, false
 }
+
+// HeaderIP returns the address in occurrence occ of header name among
+// fields, as "usesrc hdr_ip(name,occ)" reads it: 0 and -1 the last one, N
+// the Nth, -N the Nth from the end.
+func HeaderIP(fields []http1.Field, name string, occ int) (netip.Addr, bool) {
+	if occ == 0 {
+		occ = -1
+	}
+	v, ok := hdrOcc(fields, name, false, occ)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	return parseHdrIP(v)
+}

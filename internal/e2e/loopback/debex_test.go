@@ -4,12 +4,20 @@ package loopback
 // (issue 14): strict-limits, source/usesrc, dispatch, socks4 and set-dst.
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestStrictLimits: "strict-limits" is HAProxy 2.6's default, a start whose file
@@ -68,4 +76,361 @@ listen app
 	if strings.Contains(o.String(), "ALERT") {
 		t.Errorf("no strict-limits gave an alert:\n%s", o.String())
 	}
+}
+
+// peerServer is a server that writes the address it sees its client at ("peer
+// IP:PORT\n"), and over HTTP answers it as the body of each response.
+func peerServer(t *testing.T) string {
+	return startRawServer(t, func(c net.Conn) {
+		defer c.Close()
+		fmt.Fprintf(c, "peer %s\n", c.RemoteAddr())
+	})
+}
+
+func peerHTTPServer(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "peer %s\n", r.RemoteAddr)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+// askPeer connects to addr from src (any local address when ""), sends req and returns
+// the first line that begins with "peer " the server sent back through the proxy.
+func askPeer(src, addr, req string) (string, error) {
+	d := net.Dialer{Timeout: 2 * time.Second}
+	if src != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(src)}
+	}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if req != "" {
+		io.WriteString(c, req)
+	}
+	r := bufio.NewReader(c)
+	for {
+		l, err := r.ReadString('\n')
+		if strings.HasPrefix(l, "peer ") {
+			return strings.TrimSpace(l), nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("no peer line: %v", err)
+		}
+	}
+}
+
+// TestDispatchAndSource runs one configuration under HAProxy and lb and compares where
+// the connections reached and from which address: "dispatch" takes every connection
+// whatever the servers (the log names no server), "source" binds the backend's or the
+// server's own address, "usesrc clientip" the client's and "usesrc hdr_ip(…)" the address
+// of a request header (addresses of 127/8, local: the foreign case is
+// TestTransparentSourceNetns's).
+func TestDispatchAndSource(t *testing.T) {
+	peer, hpeer := peerServer(t), peerHTTPServer(t)
+	ports := []int{freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)}
+	cfg := writeConfig(t, fmt.Sprintf(`
+global
+    log stdout format raw local0
+defaults
+    mode tcp
+    log global
+    option tcplog
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+listen disp
+    bind 127.0.0.1:%d
+    dispatch %s
+    server never 127.0.0.1:%d
+listen src
+    bind 127.0.0.1:%d
+    source 127.0.0.2
+    server s %s
+listen srvsrc
+    bind 127.0.0.1:%d
+    source 127.0.0.2
+    server s %s source 127.0.0.3
+listen clientip
+    bind 127.0.0.1:%d
+    no log
+    source 0.0.0.0 usesrc clientip
+    server s %s
+listen hdr
+    bind 127.0.0.1:%d
+    no log
+    mode http
+    source 127.0.0.5 usesrc hdr_ip(x-client)
+    server s %s
+`, ports[0], peer, refusingPort(t), ports[1], peer, ports[2], peer, ports[3], peer, ports[4], hpeer))
+	peerHost := func(l string) string { // "peer 127.0.0.2:41234" -> "127.0.0.2"
+		h, _, _ := net.SplitHostPort(strings.TrimPrefix(l, "peer "))
+		return h
+	}
+	type result struct{ disp, src, srvsrc, clientip, hdr, hdrMissing string }
+	run := func(bin string) (result, []string) {
+		cmd := exec.Command(bin, "-db", "-f", cfg)
+		out := newOutFile(t)
+		cmd.Stdout, cmd.Stderr = out.f, out.f
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_ = cmd.Wait()
+		}()
+		for _, p := range ports {
+			waitListen(t, fmt.Sprintf("127.0.0.1:%d", p))
+		}
+		// The probes of waitListen are logged first (disp, src and srvsrc log).
+		waitLines := func(n int) []string {
+			var lines []string
+			deadline := time.Now().Add(5 * time.Second)
+			for len(lines) < n && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond) // polling a log: there is no other signal
+				lines = logLines(out.String())
+			}
+			return lines
+		}
+		probes := len(waitLines(3))
+		var r result
+		ask := func(dst *string, src string, port int, req string, host bool) {
+			l, err := askPeer(src, fmt.Sprintf("127.0.0.1:%d", port), req)
+			if err != nil {
+				t.Errorf("%s: port %d: %v\n%s", bin, port, err, out.String())
+			}
+			*dst = l
+			if host {
+				*dst = peerHost(l)
+			}
+		}
+		ask(&r.disp, "", ports[0], "", false)
+		ask(&r.src, "", ports[1], "", true)
+		ask(&r.srvsrc, "", ports[2], "", true)
+		ask(&r.clientip, "127.0.0.7", ports[3], "", true)
+		ask(&r.hdr, "", ports[4], "GET / HTTP/1.1\r\nHost: x\r\nX-Client: 10.0.0.1\r\nX-Client: 127.0.0.9\r\nConnection: close\r\n\r\n", true)
+		// No header: HAProxy answers 500 (termination IC).
+		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", ports[4]), 2*time.Second); err == nil {
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+			r.hdrMissing, _ = bufio.NewReader(c).ReadString('\n')
+			r.hdrMissing = strings.TrimSpace(r.hdrMissing)
+			c.Close()
+		}
+		return r, waitLines(probes + 3)[probes:]
+	}
+	got, gotLog := run(lbBinary(t))
+	want := result{disp: "peer " + "127.0.0.1", src: "127.0.0.2", srvsrc: "127.0.0.3", clientip: "127.0.0.7", hdr: "127.0.0.9", hdrMissing: "HTTP/1.1 500 Internal Server Error"}
+	if !strings.HasPrefix(got.disp, want.disp) {
+		t.Errorf("dispatch: the dispatch server said %q", got.disp)
+	}
+	got.disp = want.disp
+	if got != want {
+		t.Errorf("lb: the servers saw %+v; want %+v", got, want)
+	}
+	if _, err := exec.LookPath("haproxy"); err != nil {
+		return
+	}
+	hap, hapLog := run("haproxy")
+	hap.disp = want.disp
+	if hap != want {
+		t.Errorf("haproxy: the servers saw %+v; want %+v as lb", hap, want)
+	}
+	if strings.Join(gotLog, "\n") != strings.Join(hapLog, "\n") {
+		t.Errorf("lb logged\n%s\nHAProxy logged\n%s", strings.Join(gotLog, "\n"), strings.Join(hapLog, "\n"))
+	}
+}
+
+// netnsWorld is three network namespaces the test makes, joined by two veth pairs:
+// cli (10.71.1.2) — mid (10.71.1.1, 10.71.2.1) — srv (10.71.2.2). cli and srv route
+// through mid, where the proxy runs. mid routes what comes from srv to itself (HAProxy's
+// documented policy routing for transparent proxying, keyed here on the interface as no
+// packet filter is installed): the replies to the client's address reach the proxy's
+// transparent sockets.
+type netnsWorld struct{ cli, mid, srv string }
+
+func newNetnsWorld(t *testing.T) *netnsWorld {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("network namespaces need root")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("no ip command")
+	}
+	id := fmt.Sprintf("lbt%d", os.Getpid())
+	w := &netnsWorld{cli: id + "cli", mid: id + "mid", srv: id + "srv"}
+	ip := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	for _, ns := range []string{w.cli, w.mid, w.srv} {
+		ip("netns", "add", ns)
+		t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+		ip("-n", ns, "link", "set", "lo", "up")
+	}
+	ip("-n", w.mid, "link", "add", "tocli", "type", "veth", "peer", "name", "eth0", "netns", w.cli)
+	ip("-n", w.mid, "link", "add", "tosrv", "type", "veth", "peer", "name", "eth0", "netns", w.srv)
+	ip("-n", w.cli, "addr", "add", "10.71.1.2/24", "dev", "eth0")
+	ip("-n", w.mid, "addr", "add", "10.71.1.1/24", "dev", "tocli")
+	ip("-n", w.mid, "addr", "add", "10.71.2.1/24", "dev", "tosrv")
+	ip("-n", w.srv, "addr", "add", "10.71.2.2/24", "dev", "eth0")
+	for _, l := range [][2]string{{w.cli, "eth0"}, {w.mid, "tocli"}, {w.mid, "tosrv"}, {w.srv, "eth0"}} {
+		ip("-n", l[0], "link", "set", l[1], "up")
+	}
+	ip("-n", w.cli, "route", "add", "default", "via", "10.71.1.1")
+	ip("-n", w.srv, "route", "add", "default", "via", "10.71.2.1")
+	ip("-n", w.mid, "rule", "add", "iif", "tosrv", "lookup", "100")
+	ip("-n", w.mid, "route", "add", "local", "0.0.0.0/0", "dev", "lo", "table", "100")
+	return w
+}
+
+// in runs fn on an OS thread that entered namespace ns: the sockets fn creates stay in it.
+func (w *netnsWorld) in(t *testing.T, ns string, fn func()) {
+	t.Helper()
+	f, err := os.Open("/run/netns/" + ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	errc := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread, in another namespace, ends with the goroutine.
+		runtime.LockOSThread()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- err
+			return
+		}
+		fn()
+		errc <- nil
+	}()
+	if err := <-errc; err != nil {
+		t.Fatalf("setns %s: %v", ns, err)
+	}
+}
+
+// TestTransparentSourceNetns: "usesrc clientip" and "usesrc client" connect to the server
+// from the client's address (and port), a foreign address to the proxy (IP_TRANSPARENT),
+// across namespaces the test makes; without usesrc the server sees the proxy's address.
+// HAProxy runs on the same configuration for the same verdicts.
+func TestTransparentSourceNetns(t *testing.T) {
+	w := newNetnsWorld(t)
+	var ln net.Listener
+	w.in(t, w.srv, func() {
+		var err error
+		if ln, err = net.Listen("tcp", "10.71.2.2:8080"); err != nil {
+			t.Error(err)
+		}
+	})
+	if ln == nil {
+		t.FailNow()
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			fmt.Fprintf(c, "peer %s\n", c.RemoteAddr())
+			c.Close()
+		}
+	}()
+	cfg := writeConfig(t, `
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+listen clientip
+    bind 10.71.1.1:8001
+    source 0.0.0.0 usesrc clientip
+    server s 10.71.2.2:8080
+listen client
+    bind 10.71.1.1:8002
+    server s 10.71.2.2:8080 source 0.0.0.0 usesrc client
+listen plain
+    bind 10.71.1.1:8003
+    server s 10.71.2.2:8080
+`)
+	// ask connects from the client's namespace and returns the client's own address and
+	// what the server saw.
+	ask := func(port int) (local, peer string, err error) {
+		w.in(t, w.cli, func() {
+			var c net.Conn
+			if c, err = net.DialTimeout("tcp", fmt.Sprintf("10.71.1.1:%d", port), 2*time.Second); err != nil {
+				return
+			}
+			defer c.Close()
+			local = c.LocalAddr().String()
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			peer, err = bufio.NewReader(c).ReadString('\n')
+			peer = strings.TrimPrefix(strings.TrimSpace(peer), "peer ")
+		})
+		return local, peer, err
+	}
+	check := func(who string) {
+		t.Helper()
+		local, peer, err := ask(8001)
+		if err != nil || !strings.HasPrefix(peer, "10.71.1.2:") || peer == local {
+			t.Errorf("%s: usesrc clientip: the server saw %q (client %s): %v; want 10.71.1.2 and another port", who, peer, local, err)
+		}
+		local, peer, err = ask(8002)
+		if err != nil || peer != local {
+			t.Errorf("%s: usesrc client: the server saw %q; want the client's %s: %v", who, peer, local, err)
+		}
+		_, peer, err = ask(8003)
+		if err != nil || !strings.HasPrefix(peer, "10.71.2.1:") {
+			t.Errorf("%s: no source: the server saw %q; want the proxy's 10.71.2.1: %v", who, peer, err)
+		}
+	}
+
+	n := newNotifySocket(t)
+	cmd := exec.Command("ip", "netns", "exec", w.mid, lbBinary(t), "-db", "-f", cfg)
+	out := newOutFile(t)
+	cmd.Stdout, cmd.Stderr = out.f, out.f
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+n.path)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &lbProc{t: t, cmd: cmd, out: out, done: make(chan struct{})}
+	go func() { p.status = cmd.Wait(); close(p.done) }()
+	n.waitFor(t, "READY=1", 15*time.Second)
+	check("lb")
+	p.signal(syscall.SIGTERM)
+	p.wait(5 * time.Second)
+	if t.Failed() {
+		t.Logf("lb output:\n%s", out.String())
+	}
+
+	if _, err := exec.LookPath("haproxy"); err != nil {
+		return
+	}
+	hcmd := exec.Command("ip", "netns", "exec", w.mid, "haproxy", "-db", "-f", cfg)
+	hout := newOutFile(t)
+	hcmd.Stdout, hcmd.Stderr = hout.f, hout.f
+	if err := hcmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = hcmd.Process.Signal(syscall.SIGTERM); _ = hcmd.Wait() }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, _, err := ask(8003); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("haproxy does not serve:\n%s", hout.String())
+		}
+		time.Sleep(20 * time.Millisecond) // another's process: no readiness signal
+	}
+	check("haproxy")
 }
