@@ -188,7 +188,18 @@ func init() {
 		"error-limit":      unsup(1), "on-error": unsup(1), "track": unsup(1), "redir": unsup(1),
 		// "source" is read by kwServer: it takes a variable number of words.
 		"source": {nargs: 1, dflt: true},
-		"socks4": unsup(1), "check-via-socks4": unsup(0), "namespace": unsup(1), "proto": unsup(1),
+		"socks4": {nargs: 1, dflt: true, missing: "'socks4' expects <addr>:<port> as argument.", fn: func(l *loader, s *Server, v string) error {
+			if _, port := splitSourceAddr(v); port == "" {
+				return fmt.Errorf("'socks4 %s' : missing port specification in '%s'.", v, v)
+			}
+			a, err := l.sourceAddr(v)
+			if err != nil {
+				return fmt.Errorf("'socks4 %s' : %v.", v, err)
+			}
+			s.Socks4 = a
+			return nil
+		}},
+		"check-via-socks4": flag(func(s *Server) { s.CheckViaSocks4 = true }), "namespace": unsup(1), "proto": unsup(1),
 		"pool-low-conn": unsup(1), "max-reuse": unsup(1),
 		"tcp-ut": unsup(1), "ws": unsup(1), "log-proto": unsup(1),
 		"usesrc": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {

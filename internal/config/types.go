@@ -955,6 +955,11 @@ type Server struct {
 	Disabled bool
 	// SendProxy / SendProxyV2 emit a PROXY header on server connections.
 	SendProxy, SendProxyV2 bool
+	// Socks4 is "socks4 <addr>:<port>": the connections reach the server
+	// through that SOCKS4 proxy (invalid = directly). CheckViaSocks4 is
+	// "check-via-socks4": the health checks too.
+	Socks4         netip.AddrPort
+	CheckViaSocks4 bool
 	// Cookie is the persistence cookie value.
 	Cookie string
 	// InitAddr is the init-addr method list (default "last,libc").

@@ -196,6 +196,10 @@ type Config struct {
 	// ServerName is the SNI sent ("check-sni"). The explicit connect
 	// rules of tcp-check stay plain TCP, as HAProxy's without "ssl".
 	TLS *tls.Config
+	// Socks4, when set, is the "host:port" of a SOCKS4 proxy the check
+	// connects through ("check-via-socks4"): asked for Addr, within the
+	// connect timeout, before the PROXY header and TLS.
+	Socks4 string
 	// Backup marks a backup server, for the log-health-checks line
 	// ("Health check for backup server …").
 	Backup bool

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"lb/internal/socks4"
 	"lb/internal/tlsconf"
 )
 
@@ -150,7 +152,26 @@ func (p *prober) connect(ctx context.Context, addr, suffix string, tlsc *tls.Con
 	if p.cfg.Timeout == 0 {
 		d.Deadline = p.start.Add(p.cfg.Inter)
 	}
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	dialTo := addr
+	if p.cfg.Socks4 != "" {
+		dialTo = p.cfg.Socks4
+	}
+	conn, err := d.DialContext(ctx, "tcp", dialTo)
+	if err == nil && p.cfg.Socks4 != "" {
+		dst, perr := netip.ParseAddrPort(addr)
+		if perr != nil {
+			err = socks4.ErrNotIPv4
+		} else {
+			err = socks4.Connect(conn, dst, dialStart.Add(p.connectTimeout()))
+		}
+		if err != nil {
+			conn.Close()
+			if isTimeout(err) {
+				return Result{Status: StatusL4Tout, Info: suffix}, false
+			}
+			return Result{Status: StatusL4Con, Info: strings.SplitN(err.Error(), "\n", 2)[0] + suffix}, false
+		}
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return Result{Status: StatusUnknown}, false

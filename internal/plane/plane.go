@@ -247,6 +247,7 @@ func serverConfig(s *config.Server) proxy.ServerConfig {
 	}
 	sc.ShutdownOnDown = s.OnMarkedDown == "shutdown-sessions"
 	sc.Source = sourceConfig(s.Source)
+	sc.Socks4 = s.Socks4
 	sc.PoolMax, sc.NoIdlePool, sc.PoolPurge = max(s.PoolMaxConn, 0), s.PoolMaxConn == 0, s.PoolPurgeDelay
 	if s.Network != "unix" {
 		// A server at 0.0.0.0 connects to the client's destination (as

@@ -115,6 +115,10 @@ type ServerConfig struct {
 	// The handshake counts in the connect time and its timeout; a PROXY
 	// header goes first, in clear.
 	TLS *tls.Config
+	// Socks4, when valid, is a SOCKS4 proxy the connections go through
+	// ("socks4"): it is dialled, asked for the server's address, and the
+	// stream (PROXY header, TLS) follows once it grants the request.
+	Socks4 netip.AddrPort
 	// Source is where the connections leave from ("source" on the server
 	// line); nil means the backend's (BackendConfig.Source).
 	Source *Source

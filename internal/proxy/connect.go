@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"os"
 	"time"
+
+	"lb/internal/socks4"
 )
 
 // ConnectRequest says how Backend.Connect chooses and reaches a server.
@@ -165,13 +167,43 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 				return nil, r, err
 			}
 		}
-		sc, err = d.Dial(srv.cfg.Network, addr)
+		s4 := srv.cfg.Socks4
+		if s4.IsValid() {
+			sc, err = d.Dial("tcp", s4.String())
+		} else {
+			sc, err = d.Dial(srv.cfg.Network, addr)
+		}
 		r.Local, r.Remote = netip.AddrPort{}, netip.AddrPort{}
 		if srv.cfg.Network != "unix" {
 			r.Remote, _ = netip.ParseAddrPort(addr)
 		}
+		if err == nil && s4.IsValid() {
+			// The handshake is part of the connection, within "timeout
+			// connect"; the server is where the proxy connected.
+			var deadline time.Time
+			if bc.TimeoutConnect > 0 {
+				deadline = t1.Add(bc.TimeoutConnect)
+			}
+			if c.publishServerConn(sc) {
+				err = socks4.Connect(sc, r.Remote, deadline)
+			} else {
+				err = errKilled
+			}
+			if err != nil {
+				c.DetachServerConn()
+				_ = sc.Close()
+				if errors.Is(err, errKilled) || c.aborted() {
+					r.Phase = 'C'
+					return nil, r, errKilled
+				}
+			} else {
+				r.Local = addrPort(sc.LocalAddr())
+			}
+		}
 		if err == nil {
-			r.Local, r.Remote = addrPort(sc.LocalAddr()), addrPort(sc.RemoteAddr())
+			if !s4.IsValid() {
+				r.Local, r.Remote = addrPort(sc.LocalAddr()), addrPort(sc.RemoteAddr())
+			}
 			if bc.NoLinger {
 				if tc, ok := sc.(*net.TCPConn); ok {
 					_ = tc.SetLinger(0)

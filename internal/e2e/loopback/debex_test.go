@@ -9,10 +9,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -433,4 +436,115 @@ listen plain
 		time.Sleep(20 * time.Millisecond) // another's process: no readiness signal
 	}
 	check("haproxy")
+}
+
+// socks4Server is a SOCKS4 proxy that answers only the request HAProxy sends (VN 4, CD 1,
+// port, IPv4 address, USERID "HAProxy"), and only for addresses of its map: it grants the
+// request, connects to the mapped address and relays. It records the destinations asked.
+type socks4Server struct {
+	addr string
+	mu   sync.Mutex
+	seen []string
+}
+
+func startSocks4Server(t *testing.T, routes map[string]string) *socks4Server {
+	s := &socks4Server{}
+	s.addr = startRawServer(t, func(c net.Conn) {
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		var req [16]byte
+		if _, err := io.ReadFull(c, req[:]); err != nil {
+			return
+		}
+		dst := netip.AddrPortFrom(netip.AddrFrom4([4]byte(req[4:8])), uint16(req[2])<<8|uint16(req[3]))
+		if req[0] != 4 || req[1] != 1 || string(req[8:]) != "HAProxy\x00" {
+			return
+		}
+		s.mu.Lock()
+		s.seen = append(s.seen, dst.String())
+		s.mu.Unlock()
+		to, ok := routes[dst.String()]
+		if !ok {
+			c.Write([]byte{0, 91, 0, 0, 0, 0, 0, 0})
+			return
+		}
+		up, err := net.DialTimeout("tcp", to, 2*time.Second)
+		if err != nil {
+			c.Write([]byte{0, 91, 0, 0, 0, 0, 0, 0})
+			return
+		}
+		defer up.Close()
+		c.Write([]byte{0, 90, 0, 0, 0, 0, 0, 0})
+		_ = c.SetDeadline(time.Time{})
+		go io.Copy(up, c)
+		io.Copy(c, up)
+	})
+	return s
+}
+
+func (s *socks4Server) asked(dst string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Contains(s.seen, dst)
+}
+
+// TestSocks4: a server behind "socks4" is reached through the SOCKS4 proxy with HAProxy's
+// request (its address, 192.0.2.1, is not reachable otherwise), and "check-via-socks4"
+// sends the health checks through it too (to the check port). HAProxy runs on the same
+// configuration; the proxy answers both alike.
+func TestSocks4(t *testing.T) {
+	peer := peerServer(t)
+	socks := startSocks4Server(t, map[string]string{"192.0.2.1:25": peer, "192.0.2.1:26": peer})
+	port := freePort(t)
+	cfg := writeConfig(t, fmt.Sprintf(`
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+listen s4
+    bind 127.0.0.1:%d
+    server s 192.0.2.1:25 socks4 %s check-via-socks4 check port 26 inter 100ms
+`, port, socks.addr))
+	run := func(bin string) {
+		t.Helper()
+		cmd := exec.Command(bin, "-db", "-f", cfg)
+		out := newOutFile(t)
+		cmd.Stdout, cmd.Stderr = out.f, out.f
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_ = cmd.Wait()
+		}()
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		var l string
+		var err error
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if l, err = askPeer("", addr, ""); err == nil || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond) // the process starts: no readiness signal for both
+		}
+		if err != nil || !strings.HasPrefix(l, "peer 127.0.0.1:") {
+			t.Errorf("%s: through the SOCKS4 proxy: %q, %v\n%s", bin, l, err, out.String())
+		}
+		for !socks.asked("192.0.2.1:26") {
+			if time.Now().After(deadline) {
+				t.Errorf("%s: no check through the SOCKS4 proxy; it was asked for %v\n%s", bin, socks.seen, out.String())
+				break
+			}
+			time.Sleep(20 * time.Millisecond) // the next check comes within inter (100ms)
+		}
+	}
+	run(lbBinary(t))
+	if _, err := exec.LookPath("haproxy"); err != nil {
+		return
+	}
+	socks.mu.Lock()
+	socks.seen = nil
+	socks.mu.Unlock()
+	run("haproxy")
 }
