@@ -594,6 +594,8 @@ var effects = map[string]effect{
 	"http-after-response allow":      show(eAfterActions, tResActions, e2e+"TestHTTPBackendAllow"),
 	"http-after-response set-status": show(eAfterActions, tResActions),
 	"http-request set-var":           show(e2e+"TestHTTPVarsAndLogLevel", e2e+"TestHTTPBackendAllow", "internal/rules.TestHTTPVarsLogLevel"),
+	"http-request set-dst":           show(e2e+"TestHTTPSetDst", "internal/rules.TestURLAddr"),
+	"http-request set-dst-port":      show(e2e+"TestHTTPSetDst", "internal/rules.TestURLAddr"),
 	"http-request unset-var":         show(e2e+"TestHTTPVarsAndLogLevel", "internal/rules.TestHTTPVarsLogLevel"),
 	"http-request set-log-level":     show(e2e+"TestHTTPVarsAndLogLevel", "internal/rules.TestHTTPVarsLogLevel"),
 	"http-response set-var":          show(e2e + "TestHTTPVarsAndLogLevel"),

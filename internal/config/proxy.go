@@ -1249,7 +1249,7 @@ var httpActions = map[string]map[string]bool{
 		"capture": false, "del-acl": false, "del-map": false, "disable-l7-retry": false, "early-hint": false,
 		"normalize-uri": false, "reject": false, "set-map": false, "strict-mode": false, "track-sc0": false,
 		"track-sc1": false, "track-sc2": false, "set-timeout": false, "wait-for-body": false, "set-var": true,
-		"set-var-fmt": false, "unset-var": true, "set-dst": false, "set-dst-port": false, "set-mark": false,
+		"set-var-fmt": false, "unset-var": true, "set-dst": true, "set-dst-port": true, "set-mark": false,
 		"set-src": false, "set-src-port": false, "set-tos": false, "silent-drop": false,
 		"set-priority-class": false, "set-priority-offset": false, "lua": false, "ot-group": false,
 	},

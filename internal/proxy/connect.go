@@ -140,7 +140,14 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 
 	t1 := time.Now()
 	if req.Reuse != nil {
-		if sc := req.Reuse(srv); sc != nil {
+		sc := req.Reuse(srv)
+		if sc != nil && !srv.reusableFor(sc, req.Dst) {
+			// An idle connection of a server at the client's
+			// destination (0.0.0.0, set-dst) to another destination.
+			_ = sc.Close()
+			sc = nil
+		}
+		if sc != nil {
 			r.Tc = 0
 			r.Local, r.Remote = addrPort(sc.LocalAddr()), addrPort(sc.RemoteAddr())
 			if !c.publishServerConn(sc) {

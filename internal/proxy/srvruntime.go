@@ -245,3 +245,15 @@ func (e *Engine) KillSession(id uint64) bool {
 	}
 	return false
 }
+
+// reusableFor reports whether sc, an idle connection to s, leads where a
+// new one for a client connected to dst would: always, unless s takes its
+// address or port from the destination (0.0.0.0, port 0 or +N), which
+// set-dst may change from one request to the next.
+func (s *Server) reusableFor(sc net.Conn, dst netip.AddrPort) bool {
+	a := s.addr.Load()
+	if !a.fromDst && !a.portFromDst {
+		return true
+	}
+	return addrPort(sc.RemoteAddr()).String() == s.dialAddr(dst)
+}

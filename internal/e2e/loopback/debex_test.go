@@ -548,3 +548,93 @@ listen s4
 	socks.mu.Unlock()
 	run("haproxy")
 }
+
+// TestHTTPSetDst: the backend of Debian's option-http_proxy.cfg, an HTTP forward proxy:
+// "http-request set-dst url_ip" and "set-dst-port url_port" send each request to the
+// address of its absolute URL through "server next-hop 0.0.0.0", "set-uri %[pathq]"
+// turns it into origin form, and a url_ip ACL denies a network. Two requests on one
+// client connection go to two servers (an idle server connection is not reused for
+// another destination). HAProxy answers the same requests alike.
+func TestHTTPSetDst(t *testing.T) {
+	named := func(name string) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "%s %s", name, r.RequestURI)
+		})}
+		go srv.Serve(ln)
+		t.Cleanup(func() { srv.Close() })
+		return ln.Addr().String()
+	}
+	a1, a2 := named("one"), named("two")
+	port := freePort(t)
+	cfg := writeConfig(t, fmt.Sprintf(`
+defaults
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend test-proxy
+    bind 127.0.0.1:%d
+    mode http
+    acl forbidden_dst url_ip 10.0.0.0/8
+    http-request deny if forbidden_dst
+    default_backend test-proxy-srv
+backend test-proxy-srv
+    mode http
+    http-request set-dst url_ip
+    http-request set-dst-port url_port
+    http-request set-uri %%[pathq]
+    server next-hop 0.0.0.0
+`, port))
+	run := func(bin string) []string {
+		t.Helper()
+		cmd := exec.Command(bin, "-db", "-f", cfg)
+		out := newOutFile(t)
+		cmd.Stdout, cmd.Stderr = out.f, out.f
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_ = cmd.Wait()
+		}()
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		waitListen(t, addr)
+		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		br := bufio.NewReader(c)
+		var got []string
+		for _, target := range []string{"http://" + a1 + "/a?x=1", "http://" + a2 + "/b", "http://10.1.2.3/c"} {
+			host, _, _ := strings.Cut(strings.TrimPrefix(target, "http://"), "/")
+			fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, host)
+			res, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Errorf("%s: %s: %v\n%s", bin, target, err, out.String())
+				break
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != 200 {
+				body = nil
+			}
+			got = append(got, fmt.Sprintf("%d %s", res.StatusCode, body))
+		}
+		return got
+	}
+	want := []string{"200 one /a?x=1", "200 two /b", "403 "}
+	if got := run(lbBinary(t)); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("lb answered %q; want %q", got, want)
+	}
+	if _, err := exec.LookPath("haproxy"); err != nil {
+		return
+	}
+	if got := run("haproxy"); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("haproxy answered %q; want %q as lb", got, want)
+	}
+}
