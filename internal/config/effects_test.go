@@ -215,6 +215,7 @@ var effects = map[string]effect{
 	"proxy rate-limit":                  show("internal/proxy.TestAcceptRate/rate-limit_sessions"),
 	"proxy backlog":                     show(tBindOpts + "/backlog"),
 	"proxy retries":                     show("internal/proxy.TestRetriesRedispatch"),
+	"proxy fullconn":                    show(e2e + "TestFullconnMinconn"),
 	"proxy dispatch":                    show(e2e + "TestDispatchAndSource"),
 	"proxy source":                      show(e2e+"TestDispatchAndSource", e2e+"TestTransparentSourceNetns"),
 	"proxy usesrc":                      show(e2e+"TestDispatchAndSource", e2e+"TestTransparentSourceNetns"),
@@ -326,7 +327,7 @@ var effects = map[string]effect{
 	"option h1-case-adjust-bogus-server":  httpRefusedBy("option h1-case-adjust-bogus-server", tCheckHTTP+"/option_h1-case-adjust-bogus-server"),
 	"option idle-close-on-response":       httpRefusedBy("option idle-close-on-response", tCheckHTTP+"/option_idle-close-on-response"),
 	"option persist":                      httpRefusedBy("option persist", tCheckHTTP+"/option_persist"),
-	"option prefer-last-server":           httpRefusedBy("option prefer-last-server", tCheckHTTP+"/option_prefer-last-server"),
+	"option prefer-last-server":           httpOnly("option prefer-last-server", e2e+"TestPreferLastServer"),
 
 	// "timeout" kinds.
 	"timeout client":          show(tTimeouts + "/client"),
@@ -442,6 +443,7 @@ var effects = map[string]effect{
 	"server rise":             show(tHealth, "internal/health.TestCheckerFallRise"),
 	"server fall":             show(tHealth, "internal/health.TestCheckerFallRise"),
 	"server weight":           show("internal/balance.TestRoundRobinExact", tOrders),
+	"server minconn":          show(e2e + "TestFullconnMinconn"),
 	"server socks4":           show(e2e+"TestSocks4", "internal/socks4.TestRequest"),
 	"server check-via-socks4": show(e2e + "TestSocks4"),
 	"server source":           show(e2e+"TestDispatchAndSource", e2e+"TestTransparentSourceNetns"),

@@ -171,7 +171,7 @@ func init() {
 		"hash-balance-factor":   unsupported(be, true),
 		"http-send-name-header": unsupported(be, true),
 		"server-template":       unsupported(be, false),
-		"fullconn":              unsupported(be, true),
+		"fullconn":              {cap: be, def: true, fn: func(c *pctx) error { return c.intArg(&c.p.Fullconn, 0) }},
 		"dispatch":              {cap: be, fn: kwDispatch},
 		"log-format-sd":         unsupported(fe, true),
 		"error-log-format":      unsupported(fe, true),

@@ -169,8 +169,9 @@ func init() {
 			return nil
 		}},
 		"non-stick": unsup(0), "stick": unsup(0), "tfo": unsup(0), "no-tfo": unsup(0), "slowstart": unsup(1),
-		"minconn": unsup(1), "on-marked-up": unsup(1),
-		"resolvers": unsup(1), "resolve-prefer": unsup(1), "resolve-net": unsup(1), "resolve-opts": unsup(1),
+		"minconn":      intOpt("minconn", 0, 1<<30, func(s *Server, n int) { s.Minconn = n }),
+		"on-marked-up": unsup(1),
+		"resolvers":    unsup(1), "resolve-prefer": unsup(1), "resolve-net": unsup(1), "resolve-opts": unsup(1),
 		// NPN was replaced by ALPN; crypto/tls does not implement it.
 		"npn": unsup(1), "check-proto": unsup(1),
 		// crypto/tls sends no early data.

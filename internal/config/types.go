@@ -483,6 +483,10 @@ type Proxy struct {
 	LoadServerStateFromFile, ServerStateFileName string
 	// Servers are the server lines (backend capability).
 	Servers []*Server
+	// Fullconn is "fullconn": the backend load at which servers with a
+	// minconn reach their maxconn (0 = HAProxy's default, 10% of the sum
+	// of the maxconn of the frontends that use the backend).
+	Fullconn int
 	// Dispatch is "dispatch <addr>:<port>": every connection goes there,
 	// whatever servers the backend has (invalid = none).
 	Dispatch netip.AddrPort
@@ -951,6 +955,10 @@ type Server struct {
 	Backup bool
 	// Maxconn and Maxqueue limit the server (0 = unlimited).
 	Maxconn, Maxqueue int
+	// Minconn is "minconn": the server's limit when the backend is idle,
+	// rising to Maxconn as the backend's load reaches its fullconn
+	// (0 = Maxconn: a static limit).
+	Minconn int
 	// Disabled starts the server in maintenance.
 	Disabled bool
 	// SendProxy / SendProxyV2 emit a PROXY header on server connections.

@@ -85,6 +85,11 @@ type ServerConfig struct {
 	Backup bool
 	// Maxconn caps concurrent connections; 0 means unlimited.
 	Maxconn int
+	// Minconn is the server's limit while the backend is idle ("minconn"):
+	// the limit grows with the backend's connections, to Maxconn at the
+	// backend's Fullconn, as HAProxy's srv_dynamic_maxconn. 0, or not
+	// below Maxconn, means Maxconn all the time.
+	Minconn int
 	// Maxqueue caps connections waiting for this server (with a hashing
 	// algorithm that keeps a full server); beyond it they wait in the
 	// backend queue for any server. 0 means unlimited.
@@ -142,6 +147,10 @@ type BackendConfig struct {
 	// Source is where the connections to servers without a Source of
 	// their own leave from ("source"); nil means the system chooses.
 	Source *Source
+	// Fullconn is the backend load at which servers with a Minconn reach
+	// their Maxconn ("fullconn", or HAProxy's default computed by the
+	// caller); 0 disables the dynamic limit.
+	Fullconn int
 	// Dispatch, when valid, is where every connection goes ("dispatch"),
 	// whatever the servers: no server is chosen, and logs name none.
 	Dispatch netip.AddrPort
@@ -535,11 +544,30 @@ func (b *Backend) fillSnapLocked() {
 		}
 		b.snap[i] = balance.Server{ID: s.id, Weight: w, ConfWeight: s.cfg.Weight, Backup: s.cfg.Backup,
 			Usable: s.state == StateUp || s.state == StateNoLB || s.state == StateDrain,
-			Conns:  s.cur + len(s.queue), Maxconn: max(s.maxconn, 0)}
+			Conns:  s.cur + len(s.queue), Maxconn: max(s.dynMaxconnLocked(), 0)}
 	}
 }
 
-func (s *Server) fullLocked() bool { return s.maxconn > 0 && s.cur >= s.maxconn }
+func (s *Server) fullLocked() bool {
+	m := s.dynMaxconnLocked()
+	return m > 0 && s.cur >= m
+}
+
+// dynMaxconnLocked is the server's limit now: maxconn, or with a minconn,
+// max(minconn, beconn × maxconn / fullconn) until the backend has
+// fullconn connections (HAProxy's srv_dynamic_maxconn, beconn counting
+// the backend's connections, queued ones included), at least 1.
+func (s *Server) dynMaxconnLocked() int {
+	m, lo, full := s.maxconn, s.cfg.Minconn, s.be.cfg.Fullconn
+	if m <= 0 || lo <= 0 || lo >= m || full <= 0 {
+		return m
+	}
+	be := int(s.be.cur.Load())
+	if be >= full {
+		return m
+	}
+	return max(lo, be*m/full, 1)
+}
 
 // takeLocked counts a new connection on s. Caller must hold b.mu.
 func (s *Server) takeLocked() {

@@ -638,3 +638,196 @@ backend test-proxy-srv
 		t.Errorf("haproxy answered %q; want %q as lb", got, want)
 	}
 }
+
+// TestFullconnMinconn: Debian's content-sw-sample.cfg gives servers "minconn" and the
+// backend "fullconn": a server's limit is max(minconn, backend load × maxconn / fullconn)
+// below fullconn. With fullconn 100, maxconn 10 and minconn 2, five clients at once get
+// two server connections, three wait in the backend's queue (show stat), as in HAProxy.
+func TestFullconnMinconn(t *testing.T) {
+	// The server holds each connection until its client side ends.
+	var mu sync.Mutex
+	open := 0
+	srv := startRawServer(t, func(c net.Conn) {
+		mu.Lock()
+		open++
+		mu.Unlock()
+		io.Copy(io.Discard, c)
+		c.Close()
+		mu.Lock()
+		open--
+		mu.Unlock()
+	})
+	served := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return open
+	}
+	dir := t.TempDir()
+	sock := dir + "/admin.sock"
+	port := freePort(t)
+	cfg := writeConfig(t, fmt.Sprintf(`
+global
+    stats socket %s level admin
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+    timeout queue 10s
+listen fc
+    bind 127.0.0.1:%d
+    fullconn 100
+    server s %s maxconn 10 minconn 2
+`, sock, port, srv))
+	run := func(bin string) {
+		t.Helper()
+		cmd := exec.Command(bin, "-db", "-f", cfg)
+		out := newOutFile(t)
+		cmd.Stdout, cmd.Stderr = out.f, out.f
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_ = cmd.Wait()
+		}()
+		waitListen(t, fmt.Sprintf("127.0.0.1:%d", port))
+		var clients []net.Conn
+		for range 5 {
+			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 2*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			clients = append(clients, c)
+		}
+		defer func() {
+			for _, c := range clients {
+				c.Close()
+			}
+		}()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var srow, brow []string
+			for _, l := range strings.Split(adminCommand(t, sock, "show stat"), "\n") {
+				switch {
+				case strings.HasPrefix(l, "fc,s,"):
+					srow = strings.Split(l, ",")
+				case strings.HasPrefix(l, "fc,BACKEND,"):
+					brow = strings.Split(l, ",")
+				}
+			}
+			if len(srow) > 4 && len(brow) > 4 && srow[4] == "2" && brow[2] == "3" && served() == 2 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: show stat: server %q, backend %q; the server took %d connections; want scur 2, backend qcur 3\n%s",
+					bin, srow, brow, served(), out.String())
+			}
+			time.Sleep(20 * time.Millisecond) // polling the runtime API: there is no other signal
+		}
+		if n := served(); n != 2 {
+			t.Errorf("%s: the server took %d connections; want 2 (minconn)", bin, n)
+		}
+	}
+	run(lbBinary(t))
+	if _, err := exec.LookPath("haproxy"); err == nil {
+		run("haproxy")
+	}
+}
+
+// TestPreferLastServer: with "option prefer-last-server" (content-sw-sample.cfg) and
+// "http-reuse never" the requests of a keep-alive client stay on the server of its first
+// one; without it, or with the default "http-reuse safe" (HAProxy 2.6's session then holds
+// no server connection), round robin alternates. HAProxy answers the same.
+func TestPreferLastServer(t *testing.T) {
+	named := func(name string) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, name)
+		})}
+		go srv.Serve(ln)
+		t.Cleanup(func() { srv.Close() })
+		return ln.Addr().String()
+	}
+	a1, a2 := named("one"), named("two")
+	p1, p2, p3 := freePort(t), freePort(t), freePort(t)
+	cfg := writeConfig(t, fmt.Sprintf(`
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+listen prefer
+    bind 127.0.0.1:%d
+    option prefer-last-server
+    http-reuse never
+    server one %s
+    server two %s
+listen rr
+    bind 127.0.0.1:%d
+    server one %s
+    server two %s
+listen safe
+    bind 127.0.0.1:%d
+    option prefer-last-server
+    server one %s
+    server two %s
+`, p1, a1, a2, p2, a1, a2, p3, a1, a2))
+	run := func(bin string) (prefer, rr, safe string) {
+		t.Helper()
+		cmd := exec.Command(bin, "-db", "-f", cfg)
+		out := newOutFile(t)
+		cmd.Stdout, cmd.Stderr = out.f, out.f
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_ = cmd.Wait()
+		}()
+		four := func(port int) string {
+			addr := fmt.Sprintf("127.0.0.1:%d", port)
+			waitListen(t, addr)
+			c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			br := bufio.NewReader(c)
+			var names []string
+			for range 4 {
+				io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+				res, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Errorf("%s: %v\n%s", bin, err, out.String())
+					break
+				}
+				b, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				names = append(names, string(b))
+			}
+			return strings.Join(names, " ")
+		}
+		return four(p1), four(p2), four(p3)
+	}
+	check := func(bin string) {
+		prefer, rr, safe := run(bin)
+		if safe != "one two one two" && safe != "two one two one" {
+			t.Errorf("%s: prefer-last-server, http-reuse safe: %q; want both servers in turn", bin, safe)
+		}
+		if prefer != "one one one one" && prefer != "two two two two" {
+			t.Errorf("%s: prefer-last-server: %q; want one server", bin, prefer)
+		}
+		if rr != "one two one two" && rr != "two one two one" {
+			t.Errorf("%s: round robin: %q; want both servers in turn", bin, rr)
+		}
+	}
+	check(lbBinary(t))
+	if _, err := exec.LookPath("haproxy"); err == nil {
+		check("haproxy")
+	}
+}
