@@ -1611,7 +1611,9 @@ func (c *pctx) addTCP(set string, r *Rule) {
 var statsKeywords = map[string]kwStatus{"enable": kwSupported, "uri": kwSupported,
 	"realm": kwSupported, "auth": kwSupported, "refresh": kwSupported, "hide-version": kwSupported,
 	"show-legends": kwSupported, "show-node": kwSupported, "show-desc": kwSupported, "scope": kwSupported,
-	"admin": kwSupported, "http-request": kwSupported}
+	"admin": kwSupported, "http-request": kwSupported,
+	// HAProxy 2.6 knows it (the statistics of its modules, h1, h2, ssl).
+	"show-modules": kwUnsupported}
 
 func kwStats(c *pctx) error {
 	const expects = "expects 'admin', 'uri', 'realm', 'auth', 'scope', 'enable', 'hide-version', 'show-node', 'show-desc' or 'show-legends'."

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -829,5 +830,38 @@ listen safe
 	check(lbBinary(t))
 	if _, err := exec.LookPath("haproxy"); err == nil {
 		check("haproxy")
+	}
+}
+
+// TestCheckDebianExamples is issue 14's acceptance: for every configuration Debian ships
+// with HAProxy (/etc/haproxy/haproxy.cfg, /usr/share/doc/haproxy/examples/*.cfg), lb -c -dr
+// exits as haproxy -c -dr does, and never with "not supported by lb yet" where HAProxy
+// accepts the file.
+func TestCheckDebianExamples(t *testing.T) {
+	if _, err := exec.LookPath("haproxy"); err != nil {
+		t.Skip("haproxy is not installed")
+	}
+	files, _ := filepath.Glob("/usr/share/doc/haproxy/examples/*.cfg")
+	if _, err := os.Stat("/etc/haproxy/haproxy.cfg"); err == nil {
+		files = append(files, "/etc/haproxy/haproxy.cfg")
+	}
+	if len(files) == 0 {
+		t.Skip("no Debian haproxy configuration here")
+	}
+	code := func(bin, f string) (int, string) {
+		out, err := exec.Command(bin, "-c", "-dr", "-f", f).CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode(), string(out)
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return 0, string(out)
+	}
+	for _, f := range files {
+		want, _ := code("haproxy", f)
+		got, out := code(lbBinary(t), f)
+		if got != want {
+			t.Errorf("%s: lb -c -dr exit %d; haproxy -c -dr %d\n%s", f, got, want, out)
+		}
 	}
 }
