@@ -988,6 +988,9 @@ type Server struct {
 	// (nil = plain checks). CheckSNI is "check-sni" ("" = none).
 	CheckTLS *tls.Config
 	CheckSNI string
+	// RuleTLS is the configuration of the check rules' "connect ssl":
+	// set when the backend has such a rule (nil = none).
+	RuleTLS *tls.Config
 
 	// tls is what the TLS keywords said, built into TLS and CheckTLS by
 	// the check stage.
