@@ -101,6 +101,16 @@ func (l *loader) parseSource(args []string, server bool) (*Source, int, error) {
 // sourceAddr reads <addr>[:<port>], resolving a host name as HAProxy does
 // while parsing.
 func (l *loader) sourceAddr(v string) (netip.AddrPort, error) {
+	if pfx, rest, ok := strings.Cut(v, "@"); ok {
+		switch pfx {
+		case "ipv4", "ipv6":
+			v = rest
+		case "unix", "abns":
+			return netip.AddrPort{}, fmt.Errorf("'%s@' addresses are not supported by lb yet here", pfx)
+		default:
+			return netip.AddrPort{}, fmt.Errorf("unknown address family prefix '%s@' in '%s'", pfx, v)
+		}
+	}
 	host, port := splitSourceAddr(v)
 	var p uint64
 	if port != "" {

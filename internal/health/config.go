@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -249,6 +250,12 @@ type Config struct {
 	// ServerName is the SNI sent ("check-sni"). The explicit connect
 	// rules of tcp-check stay plain TCP, as HAProxy's without "ssl".
 	TLS *tls.Config
+	// Source is the address check connections leave from (the server's
+	// or its backend's "source" address, never its "usesrc" one: HAProxy's
+	// checks keep the proxy's own address); invalid means the system
+	// chooses. SourceInterface binds them to a device ("" none).
+	Source          netip.AddrPort
+	SourceInterface string
 	// HTTPConnect is the "http-check connect" rule (the first one, lb
 	// sends one request per check): nil connects to Addr as the server's
 	// check settings say.

@@ -167,6 +167,12 @@ func (p *prober) dial(ctx context.Context, addr, suffix string, tlsc *tls.Config
 	p.buf, p.eof = p.buf[:0], false
 	dialStart := time.Now()
 	d := net.Dialer{Timeout: p.connectTimeout()}
+	if src := p.cfg.Source; src.IsValid() && !(src.Addr().IsUnspecified() && src.Port() == 0) {
+		d.LocalAddr = net.TCPAddrFromAddrPort(src)
+	}
+	if iface := p.cfg.SourceInterface; iface != "" {
+		d.Control = bindToDevice(iface)
+	}
 	if p.cfg.Timeout == 0 {
 		d.Deadline = p.start.Add(p.cfg.Inter)
 	}

@@ -865,3 +865,67 @@ func TestCheckDebianExamples(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceHealthChecks: "source" is also where health checks leave from, its address
+// and not its "usesrc" one (HAProxy's manual, and HAProxy on the same configuration).
+func TestSourceHealthChecks(t *testing.T) {
+	seen := make(chan string, 64)
+	srv := startRawServer(t, func(c net.Conn) {
+		h, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+		select {
+		case seen <- h:
+		default:
+		}
+		io.WriteString(c, "ok\n")
+		c.Close()
+	})
+	cfg := writeConfig(t, fmt.Sprintf(`
+global
+    log stdout format raw local0
+defaults
+    mode tcp
+    log global
+    option log-health-checks
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:%d
+    default_backend be
+backend be
+    source 127.0.0.3 usesrc clientip
+    # A check that waits for the server's answer: HAProxy's plain connect check resets
+    # its connection before the test's server accepts it.
+    option tcp-check
+    tcp-check expect string ok
+    server s %s check inter 100ms
+`, freePort(t), srv))
+	run := func(bin string) {
+		t.Helper()
+		cmd := exec.Command(bin, "-db", "-f", cfg)
+		out := newOutFile(t)
+		cmd.Stdout, cmd.Stderr = out.f, out.f
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_ = cmd.Wait()
+		}()
+		select {
+		case h := <-seen:
+			if h != "127.0.0.3" {
+				t.Errorf("%s: a check came from %s; want the source address 127.0.0.3", bin, h)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: no check reached the server\n%s", bin, out.String())
+		}
+	}
+	run(lbBinary(t))
+	if _, err := exec.LookPath("haproxy"); err == nil {
+		for len(seen) > 0 {
+			<-seen
+		}
+		run("haproxy")
+	}
+}
