@@ -105,10 +105,8 @@ func kwCheckRule(c *pctx) error {
 	if err != nil {
 		return err
 	}
-	if set == "http-check" {
-		if err := c.httpCheckSequence(act); err != nil {
-			return err
-		}
+	if err := c.connectFirst(set, act); err != nil {
+		return err
 	}
 	r := &Rule{Pos: c.pos, Action: act, Args: args}
 	// HAProxy keeps one list of check rules per proxy: a rule of the other
@@ -123,27 +121,23 @@ func kwCheckRule(c *pctx) error {
 	return nil
 }
 
-// httpCheckSequence refuses the http-check sequences lb cannot run: it
-// sends one request per check, so one connect (first), sends before the
-// expect, and one expect.
-func (c *pctx) httpCheckSequence(act string) error {
-	var expects, others int
-	for _, r := range c.p.Check.HTTPCheck {
-		switch r.Action {
-		case "expect":
-			expects++
-		case "comment", "disable-on-404":
-		default:
-			others++
+// connectFirst applies HAProxy's rule: once a rule set has a connect, its
+// first step is a connect, with only comments (or variables) before it.
+func (c *pctx) connectFirst(set, act string) error {
+	rules := c.p.Check.TCPCheck
+	if set == "http-check" {
+		rules = c.p.Check.HTTPCheck
+	}
+	first := act
+	for _, r := range rules {
+		if r.Action != "comment" && r.Action != "disable-on-404" {
+			first = r.Action
+			break
 		}
 	}
-	switch {
-	case act == "connect" && expects+others > 0:
-		return fmt.Errorf("'http-check connect' is not supported by lb yet after other 'http-check' rules (lb sends one request per check)")
-	case act == "send" && expects > 0:
-		return fmt.Errorf("'http-check send' is not supported by lb yet after an 'http-check expect' (lb sends one request per check)")
-	case act == "expect" && expects > 0:
-		return fmt.Errorf("'http-check expect' is not supported by lb yet more than once (lb sends one request per check)")
+	hasConnect := act == "connect" || slices.ContainsFunc(rules, func(r *Rule) bool { return r.Action == "connect" })
+	if hasConnect && first != "connect" {
+		return fmt.Errorf("'%s %s' : first step MUST also be a 'connect', optionally preceded by a 'set-var', an 'unset-var' or a 'comment', when there is a 'connect' step in the tcp-check ruleset.", set, act)
 	}
 	return nil
 }
@@ -188,6 +182,10 @@ func checkHTTPCheckSend(args []string) error {
 		}
 		if o.status == kwUnsupported {
 			return fmt.Errorf("'http-check send %s' is not supported by lb yet", args[i])
+		}
+		// A header value is a log-format string: lb carries out the text ones.
+		if args[i] == "hdr" && strings.Contains(args[i+2], "%") {
+			return fmt.Errorf("'http-check send hdr' is not supported by lb yet with a log-format expression ('%s')", args[i+2])
 		}
 		i += o.nargs
 	}

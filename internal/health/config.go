@@ -163,6 +163,13 @@ type Expect struct {
 	Regexp *regexp.Regexp
 }
 
+// HTTPStep is one http-check rule: exactly one of its fields is set.
+type HTTPStep struct {
+	Connect *Rule
+	Send    *HTTPRequest
+	Expect  *Expect
+}
+
 // CodeRange is an inclusive range of HTTP status codes.
 type CodeRange struct{ Lo, Hi int }
 
@@ -256,6 +263,10 @@ type Config struct {
 	// chooses. SourceInterface binds them to a device ("" none).
 	Source          netip.AddrPort
 	SourceInterface string
+	// HTTPSteps, when set, are the http-check rules in order, run instead
+	// of HTTPConnect, HTTP and Expect (which then hold the first connect,
+	// send and expect).
+	HTTPSteps []HTTPStep
 	// HTTPConnect is the "http-check connect" rule (the first one, lb
 	// sends one request per check): nil connects to Addr as the server's
 	// check settings say.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -358,87 +359,136 @@ func parseTCPRule(words []string) (r Rule, skip bool, err error) {
 // request), disable-on-404, comment, and send-state, which is accepted and
 // ignored.
 func ParseHTTPCheck(cfg *Config, lines [][]string) error {
-	expects := 0
+	var steps []HTTPStep
+	sends, expects := 0, 0
 	for i, words := range lines {
 		if len(words) == 0 {
 			continue
 		}
-		if err := parseHTTPRule(cfg, words, &expects); err != nil {
+		st, err := parseHTTPRule(cfg, words, sends == 0)
+		if err != nil {
 			return fmt.Errorf("health: http-check rule %d %q: %w", i+1, strings.Join(words, " "), err)
 		}
+		switch {
+		case st.Connect != nil:
+			st.Connect.Step = i + 1
+		case st.Send != nil:
+			sends++
+		case st.Expect != nil:
+			expects++
+		default:
+			continue
+		}
+		steps = append(steps, st)
+	}
+	if len(steps) == 0 {
+		return nil
+	}
+	// As HAProxy builds the rule set: one implicit send of the "option
+	// httpchk" request when no rule sends (after the first connect), and
+	// an implicit expect (2xx or 3xx) after a last send.
+	if sends == 0 {
+		req := cfg.HTTP
+		at := 0
+		if steps[0].Connect != nil {
+			at = 1
+		}
+		steps = slices.Insert(steps, at, HTTPStep{Send: &req})
+	}
+	if last := steps[len(steps)-1]; last.Send != nil || expects == 0 {
+		steps = append(steps, HTTPStep{Expect: &Expect{}})
+	}
+	// The simple case keeps the single-exchange fields too.
+	for _, st := range steps {
+		switch {
+		case st.Connect != nil && cfg.HTTPConnect == nil && st.Connect == steps[0].Connect:
+			cfg.HTTPConnect = st.Connect
+		case st.Expect != nil && expects <= 1:
+			cfg.Expect = *st.Expect
+		}
+	}
+	if sends > 1 || expects > 1 || (cfg.HTTPConnect == nil && slices.ContainsFunc(steps, func(s HTTPStep) bool { return s.Connect != nil })) {
+		cfg.HTTPSteps = steps
 	}
 	return nil
 }
 
-func parseHTTPRule(cfg *Config, words []string, expects *int) error {
+// parseHTTPRule reads one http-check rule into a step (none for
+// disable-on-404 and comment). The first send completes the "option
+// httpchk" request in cfg.HTTP, the others start from HAProxy's defaults
+// (OPTIONS / HTTP/1.0).
+func parseHTTPRule(cfg *Config, words []string, first bool) (HTTPStep, error) {
 	args := words[1:]
 	switch words[0] {
-	case "comment", "send-state":
-		return nil
+	case "comment":
+		return HTTPStep{}, nil
 	case "disable-on-404":
 		cfg.DisableOn404 = true
-		return nil
+		return HTTPStep{}, nil
 	case "connect":
 		r, _, err := parseTCPRule(words)
 		if err != nil {
-			return err
+			return HTTPStep{}, err
 		}
-		r.Step = 1
-		cfg.HTTPConnect = &r
-		return nil
+		return HTTPStep{Connect: &r}, nil
 	case "send":
+		req := &HTTPRequest{Method: "OPTIONS", URI: "/", Version: "HTTP/1.0"}
+		if first {
+			req = &cfg.HTTP
+		}
 		for len(args) > 0 {
 			need := 2
 			if args[0] == "hdr" {
 				need = 3
 			}
 			if len(args) < need {
-				return fmt.Errorf("send %q needs %d arguments: %w", args[0], need-1, errSyntax)
+				return HTTPStep{}, fmt.Errorf("send %q needs %d arguments: %w", args[0], need-1, errSyntax)
 			}
 			switch args[0] {
 			case "meth":
-				cfg.HTTP.Method = args[1]
+				req.Method = args[1]
 			case "uri":
-				cfg.HTTP.URI = args[1]
+				req.URI = args[1]
 			case "ver":
-				cfg.HTTP.Version = args[1]
+				req.Version = args[1]
 			case "hdr":
-				cfg.HTTP.Headers = append(cfg.HTTP.Headers, [2]string{args[1], args[2]})
+				req.Headers = append(req.Headers, [2]string{args[1], args[2]})
 			case "body":
-				cfg.HTTP.Body = args[1]
+				req.Body = args[1]
 			case "comment":
 			default:
-				return fmt.Errorf("send option %q: %w", args[0], errUnsupported)
+				return HTTPStep{}, fmt.Errorf("send option %q: %w", args[0], errUnsupported)
 			}
 			args = args[need:]
 		}
-		return nil
-	case "expect":
-		if *expects++; *expects > 1 {
-			return fmt.Errorf("more than one expect: %w", errUnsupported)
+		if first {
+			c := *req
+			c.Headers = slices.Clone(req.Headers)
+			req = &c
 		}
+		return HTTPStep{Send: req}, nil
+	case "expect":
 		m, neg, pat, o, hdr, err := parseExpect(args)
 		if err != nil {
-			return err
+			return HTTPStep{}, err
 		}
 		e := Expect{Match: m, Negate: neg, ExpectOpts: o, Hdr: hdr}
 		switch m {
 		case MatchHeader:
 		case MatchStatus:
 			if e.Codes, err = ParseStatusCodes(pat); err != nil {
-				return err
+				return HTTPStep{}, err
 			}
 		case MatchString:
 			e.String = pat
 		case MatchRStatus, MatchRString:
 			if e.Regexp, err = regexp.Compile(pat); err != nil {
-				return err
+				return HTTPStep{}, err
 			}
 		default:
-			return fmt.Errorf("http-check expect %s: %w", args[len(args)-2], errUnsupported)
+			return HTTPStep{}, fmt.Errorf("http-check expect: %w", errUnsupported)
 		}
-		cfg.Expect = e
-		return nil
+		return HTTPStep{Expect: &e}, nil
 	}
-	return fmt.Errorf("action %q: %w", words[0], errUnsupported)
+	return HTTPStep{}, fmt.Errorf("action %q: %w", words[0], errUnsupported)
 }

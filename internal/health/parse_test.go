@@ -96,10 +96,20 @@ func TestParseHTTPCheck(t *testing.T) {
 		c.HTTPConnect.Port != 8080 || !c.HTTPConnect.SSL {
 		t.Errorf("connect port 8080 ssl: %+v, %v", c.HTTPConnect, err)
 	}
+	// Several exchanges: the rules in order, an implicit expect after the last send.
+	seq := Config{Addr: "192.0.2.1:80", HTTP: HTTPRequest{Method: "GET", URI: "/x"}}
+	if err := ParseHTTPCheck(&seq, [][]string{{"connect"}, {"send", "uri", "/a"}, {"expect", "status", "200"},
+		{"connect", "port", "81"}, {"send", "uri", "/b"}}); err != nil {
+		t.Fatal(err)
+	}
+	if st := seq.HTTPSteps; len(st) != 6 || st[1].Send.Method != "GET" || st[1].Send.URI != "/a" ||
+		st[4].Send.Method != "OPTIONS" || st[4].Send.URI != "/b" || st[3].Connect.Port != 81 || st[5].Expect == nil {
+		t.Errorf("steps = %+v", st)
+	}
 	for _, bad := range [][][]string{
 		{{"connect", "bogus"}},
 		{{"connect", "port", "x"}},
-		{{"expect", "status", "200"}, {"expect", "string", "ok"}},
+		{{"send-state"}},
 		{{"expect", "binary", "4f4b"}},
 		{{"send", "hdr", "Host"}},
 		{{"set-var(check.x)", "1"}},

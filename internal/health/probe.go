@@ -74,6 +74,9 @@ func (p *prober) run(ctx context.Context) Result {
 	case KindTCPCheck:
 		return p.tcpCheck(ctx)
 	case KindHTTP:
+		if len(p.cfg.HTTPSteps) > 0 {
+			return p.httpSequence(ctx)
+		}
 		if rule := p.cfg.HTTPConnect; rule != nil {
 			if r, ok := p.connectRule(ctx, rule, 1); !ok {
 				return r
@@ -328,6 +331,13 @@ func (p *prober) fill() error {
 		p.eof = true
 		return nil
 	}
+	if err != nil && !isTimeout(err) && len(p.buf) > 0 {
+		// As HAProxy (tcpcheck_eval_recv): a network error after data is
+		// the end of the data, which the rule then judges; it is very
+		// common that a server's reset follows its last bytes.
+		p.eof = true
+		return nil
+	}
 	return err
 }
 
@@ -559,8 +569,48 @@ func httpRequest(h *HTTPRequest) []byte {
 }
 
 func (p *prober) httpCheck() Result {
-	r := p.httpResult()
-	exp := &p.cfg.Expect
+	if _, err := p.conn.Write(httpRequest(&p.cfg.HTTP)); err != nil {
+		return p.ioFailure(err, "")
+	}
+	return p.httpExpect(&p.cfg.Expect)
+}
+
+// httpSequence runs the http-check rules of Config.HTTPSteps in order: a
+// connect opens a new connection (an implicit one first when the rules do
+// not begin with one), a send writes its request, an expect evaluates the
+// response to it; the result is the first failure, else the last expect's.
+func (p *prober) httpSequence(ctx context.Context) Result {
+	steps := p.cfg.HTTPSteps
+	if steps[0].Connect == nil {
+		if r, ok := p.connect(ctx, p.cfg.Addr, "", p.cfg.TLS); !ok {
+			return r
+		}
+	}
+	var last Result
+	for _, st := range steps {
+		switch {
+		case st.Connect != nil:
+			if r, ok := p.connectRule(ctx, st.Connect, st.Connect.Step); !ok {
+				return r
+			}
+		case st.Send != nil:
+			p.buf, p.eof = p.buf[:0], false
+			if _, err := p.conn.Write(httpRequest(st.Send)); err != nil {
+				return p.ioFailure(err, "")
+			}
+		case st.Expect != nil:
+			if last = p.httpExpect(st.Expect); !last.Status.Passed() {
+				return last
+			}
+		}
+	}
+	return last
+}
+
+// httpExpect evaluates the response to the request sent with exp and its
+// options.
+func (p *prober) httpExpect(exp *Expect) Result {
+	r := p.httpResult(exp)
 	if exp.Match == MatchNone {
 		return r
 	}
@@ -593,12 +643,9 @@ func (p *prober) httpCheck() Result {
 	return r
 }
 
-// httpResult sends the request and evaluates the response with the
-// expect rule, without its options.
-func (p *prober) httpResult() Result {
-	if _, err := p.conn.Write(httpRequest(&p.cfg.HTTP)); err != nil {
-		return p.ioFailure(err, "")
-	}
+// httpResult evaluates the response with the expect rule exp, without its
+// options.
+func (p *prober) httpResult(exp *Expect) Result {
 	// Read the status line and headers.
 	var end int
 	for {
@@ -622,7 +669,6 @@ func (p *prober) httpResult() Result {
 		// gives no info with it ("code: 404, check duration: 1ms").
 		return Result{Status: StatusL7OKC, Code: code}
 	}
-	exp := &p.cfg.Expect
 	pass := false
 	switch exp.Match {
 	case MatchNone:
@@ -636,7 +682,7 @@ func (p *prober) httpResult() Result {
 	case MatchHeader:
 		pass = headerMatches(&exp.Hdr, p.buf[:end])
 	case MatchString, MatchRString:
-		return p.httpBody(code, end)
+		return p.httpBody(exp, code, end)
 	}
 	if pass != exp.Negate {
 		return Result{Status: StatusL7OK, Code: code}
@@ -692,8 +738,7 @@ func matchPattern(meth, s, pat string, re *regexp.Regexp) bool {
 
 // httpBody reads the body (up to EOF, content-length or the buffer size)
 // and matches it, once it has min-recv bytes.
-func (p *prober) httpBody(code, hdrEnd int) Result {
-	exp := &p.cfg.Expect
+func (p *prober) httpBody(exp *Expect, code, hdrEnd int) Result {
 	clen := contentLength(p.buf[:hdrEnd])
 	for {
 		body := p.buf[hdrEnd:]

@@ -58,6 +58,8 @@ var checkCases = []checkCase{
 	{name: "http-hdr-beg", http: true, rules: "http-check expect hdr name -m beg x-st value -m sub ok", reply: "HTTP/1.0 200 OK\r\nX-State: down\r\nContent-Length: 0\r\n\r\n", close: true},
 	{name: "http-fhdr", http: true, rules: "http-check expect fhdr name x-list value -m end \"b, c\"", reply: "HTTP/1.0 200 OK\r\nX-List: a, b\r\nContent-Length: 0\r\n\r\n", close: true},
 	{name: "http-status-comment", http: true, rules: "http-check expect status 200 comment mine", reply: "HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n", close: true},
+	{name: "http-seq", http: true, rules: "http-check connect\n    http-check send uri /a\n    http-check expect status 200\n    http-check connect\n    http-check send meth GET uri /b ver HTTP/1.1 hdr Host x\n    http-check expect string ok", reply: "HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nbad", close: true},
+	{name: "http-implicit", http: true, rules: "http-check connect\n    http-check send uri /a\n    http-check expect status 503\n    http-check connect\n    http-check send uri /b", reply: "HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n", close: true},
 	{name: "http-on-error", http: true, rules: "http-check expect status 200 on-error \"bad status\"", reply: "HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n", close: true},
 	{name: "http-status", http: true, rules: "http-check expect status 200", reply: "HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n", close: true},
 	{name: "http-rstatus", http: true, rules: "http-check expect rstatus ^2", reply: "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n", close: true},
@@ -100,9 +102,12 @@ func fakeCheckServer(t *testing.T, c checkCase) string {
 					io.WriteString(conn, line)
 				}
 				io.WriteString(conn, c.reply)
-				if !c.close {
-					io.Copy(io.Discard, conn)
+				if c.close {
+					// A FIN, then what the check sends is read: a close
+					// with unread data would reset the connection.
+					conn.(*net.TCPConn).CloseWrite()
 				}
+				io.Copy(io.Discard, conn)
 			}()
 		}
 	}()
