@@ -65,6 +65,7 @@ func (l *loader) checkProxy(p *Proxy) {
 		l.warn(p.Pos, "log format ignored for %s '%s' since it has no log address.", kind, p.Name)
 	}
 	l.checkRulesUsed(p)
+	l.checkSource(p)
 	if (len(p.Stats.Auths) > 0 || p.Stats.Realm != "") && len(p.Stats.HTTPRequest) > 0 {
 		l.alert(p.Pos, "proxy '%s': stats 'auth'/'realm' and 'http-request' can't be used at the same time.", p.Name)
 	}

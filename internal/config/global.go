@@ -45,6 +45,8 @@ func init() {
 			g.MasterWorker = true
 			return nil
 		}},
+		// HAProxy 2.6's default; "no strict-limits" is read by globalLine.
+		"strict-limits":                  {fn: gFlag(func(g *Global) { g.NoStrictLimits = false })},
 		"noreuseport":                    {fn: gFlag(func(g *Global) { g.NoReusePort = true })},
 		"nosplice":                       {fn: gFlag(func(g *Global) { g.NoSplice = true })},
 		"expose-experimental-directives": {fn: gFlag(func(g *Global) { g.ExposeExperimental = true })},
@@ -287,7 +289,7 @@ func init() {
 		"maxsslconn", "maxzlibmem",
 		"pp2-never-send-local", "set-dumpable", "set-var", "set-var-fmt", "ssl-dh-param-file",
 		"ssl-engine", "ssl-load-extra-del-ext", "ssl-load-extra-files", "ssl-mode-async",
-		"ssl-propquery", "ssl-provider", "ssl-provider-path", "ssl-skip-self-issued-ca", "strict-limits",
+		"ssl-propquery", "ssl-provider", "ssl-provider-path", "ssl-skip-self-issued-ca",
 		"thread-group", "tune.comp.maxlevel", "tune.h2.header-table-size", "tune.h2.initial-window-size",
 		"tune.h2.max-concurrent-streams", "tune.h2.max-frame-size", "tune.http.cookielen",
 		"tune.http.logurilen", "tune.http.maxhdr", "tune.maxrewrite", "tune.rcvbuf.client",
@@ -311,8 +313,30 @@ func (l *loader) startGlobal(pos Pos, args []string) {
 	}
 }
 
+// globalNegatable are the global keywords HAProxy 2.6 accepts after "no"
+// or "default".
+var globalNegatable = map[string]bool{"log": true, "busy-polling": true, "set-dumpable": true,
+	"strict-limits": true, "insecure-fork-wanted": true, "numa-cpu-mapping": true}
+
 // globalLine parses one line of the global section.
 func (l *loader) globalLine(pos Pos, args []string) {
+	if (args[0] == "no" || args[0] == "default") && len(args) > 1 {
+		switch {
+		case !globalNegatable[args[1]]:
+			l.alert(pos, "negation/default currently supported only for options, log, busy-polling, set-dumpable, strict-limits, insecure-fork-wanted and numa-cpu-mapping.")
+		case args[1] == "strict-limits":
+			if err := tooMany(args, 2); err != nil {
+				l.report(pos, err)
+				return
+			}
+			l.cfg.Global.NoStrictLimits = args[0] == "no"
+		case globalKeywords[args[1]].noEffect:
+			globalKeywords[args[1]].fn(l, &l.cfg.Global, pos, args[1:])
+		default:
+			l.alert(pos, "'%s %s' is not supported by lb yet", args[0], args[1])
+		}
+		return
+	}
 	kw, ok := globalKeywords[args[0]]
 	switch {
 	case !ok:

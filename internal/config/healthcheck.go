@@ -1,6 +1,10 @@
 package config
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
 
 // The health-check rules: "http-check" and "tcp-check" lines and the check
 // options that select them. lb runs them in internal/health, which reads
@@ -24,10 +28,10 @@ var checkConnectOptions = map[string]struct {
 	nargs  int
 	status kwStatus
 }{
-	"port": {1, kwSupported}, "comment": {1, kwSupported}, "addr": {1, kwUnsupported},
-	"send-proxy": {0, kwUnsupported}, "ssl": {0, kwUnsupported}, "sni": {1, kwUnsupported},
-	"alpn": {1, kwUnsupported}, "via-socks4": {0, kwUnsupported}, "linger": {0, kwUnsupported},
-	"default": {0, kwUnsupported},
+	"port": {1, kwSupported}, "comment": {1, kwSupported}, "addr": {1, kwSupported},
+	"send-proxy": {0, kwSupported}, "ssl": {0, kwSupported}, "sni": {1, kwSupported},
+	"alpn": {1, kwSupported}, "via-socks4": {0, kwSupported}, "linger": {0, kwSupported},
+	"default": {0, kwSupported},
 }
 
 // checkSendOptions are the options of "http-check send", with their number
@@ -45,7 +49,7 @@ var checkSendOptions = map[string]struct {
 // HAProxy 2.6 accepts them.
 var expectKinds = map[string]map[string]kwStatus{
 	"http-check": {"status": kwSupported, "rstatus": kwSupported, "string": kwSupported,
-		"rstring": kwSupported, "hdr": kwUnsupported, "fhdr": kwUnsupported, "string-lf": kwUnsupported},
+		"rstring": kwSupported, "hdr": kwSupported, "fhdr": kwSupported, "string-lf": kwUnsupported},
 	"tcp-check": {"string": kwSupported, "binary": kwSupported, "rstring": kwSupported,
 		"rbinary": kwSupported, "string-lf": kwUnsupported, "binary-lf": kwUnsupported},
 }
@@ -57,9 +61,17 @@ var expectKindsMsg = map[string]string{
 }
 
 // expectOptions are the options of "<set> expect" that take one value.
-var expectOptions = map[string]kwStatus{"comment": kwSupported, "min-recv": kwUnsupported,
-	"ok-status": kwUnsupported, "error-status": kwUnsupported, "tout-status": kwUnsupported,
-	"on-success": kwUnsupported, "on-error": kwUnsupported, "status-code": kwUnsupported}
+var expectOptions = map[string]kwStatus{"comment": kwSupported, "min-recv": kwSupported,
+	"ok-status": kwSupported, "error-status": kwSupported, "tout-status": kwSupported,
+	"on-success": kwSupported, "on-error": kwSupported, "status-code": kwUnsupported}
+
+// expectStatuses are the values of ok-status, error-status and tout-status
+// HAProxy 2.6 accepts.
+var expectStatuses = map[string][]string{
+	"ok-status":    {"L7OK", "L7OKC", "L6OK", "L4OK"},
+	"error-status": {"L7RSP", "L7STS", "L6RSP", "L4CON"},
+	"tout-status":  {"L7TOUT", "L6TOUT", "L4TOUT"},
+}
 
 func kwCheckRule(c *pctx) error {
 	set := c.args[0]
@@ -93,10 +105,8 @@ func kwCheckRule(c *pctx) error {
 	if err != nil {
 		return err
 	}
-	if set == "http-check" {
-		if err := c.httpCheckSequence(act); err != nil {
-			return err
-		}
+	if err := c.connectFirst(set, act); err != nil {
+		return err
 	}
 	r := &Rule{Pos: c.pos, Action: act, Args: args}
 	// HAProxy keeps one list of check rules per proxy: a rule of the other
@@ -111,27 +121,23 @@ func kwCheckRule(c *pctx) error {
 	return nil
 }
 
-// httpCheckSequence refuses the http-check sequences lb cannot run: it
-// sends one request per check, so one connect (first), sends before the
-// expect, and one expect.
-func (c *pctx) httpCheckSequence(act string) error {
-	var expects, others int
-	for _, r := range c.p.Check.HTTPCheck {
-		switch r.Action {
-		case "expect":
-			expects++
-		case "comment", "disable-on-404":
-		default:
-			others++
+// connectFirst applies HAProxy's rule: once a rule set has a connect, its
+// first step is a connect, with only comments (or variables) before it.
+func (c *pctx) connectFirst(set, act string) error {
+	rules := c.p.Check.TCPCheck
+	if set == "http-check" {
+		rules = c.p.Check.HTTPCheck
+	}
+	first := act
+	for _, r := range rules {
+		if r.Action != "comment" && r.Action != "disable-on-404" {
+			first = r.Action
+			break
 		}
 	}
-	switch {
-	case act == "connect" && expects+others > 0:
-		return fmt.Errorf("'http-check connect' is not supported by lb yet after other 'http-check' rules (lb sends one request per check)")
-	case act == "send" && expects > 0:
-		return fmt.Errorf("'http-check send' is not supported by lb yet after an 'http-check expect' (lb sends one request per check)")
-	case act == "expect" && expects > 0:
-		return fmt.Errorf("'http-check expect' is not supported by lb yet more than once (lb sends one request per check)")
+	hasConnect := act == "connect" || slices.ContainsFunc(rules, func(r *Rule) bool { return r.Action == "connect" })
+	if hasConnect && first != "connect" {
+		return fmt.Errorf("'%s %s' : first step MUST also be a 'connect', optionally preceded by a 'set-var', an 'unset-var' or a 'comment', when there is a 'connect' step in the tcp-check ruleset.", set, act)
 	}
 	return nil
 }
@@ -146,7 +152,7 @@ func checkConnect(set string, args []string) error {
 		if o.status == kwUnsupported {
 			return fmt.Errorf("'%s connect %s' is not supported by lb yet", set, args[i])
 		}
-		if i+o.nargs >= len(args) || args[i+1] == "" {
+		if o.nargs > 0 && (i+o.nargs >= len(args) || args[i+1] == "") {
 			if args[i] == "port" {
 				return fmt.Errorf("'%s connect' : 'port' expects a port number or a sample expression as argument.", set)
 			}
@@ -177,6 +183,10 @@ func checkHTTPCheckSend(args []string) error {
 		if o.status == kwUnsupported {
 			return fmt.Errorf("'http-check send %s' is not supported by lb yet", args[i])
 		}
+		// A header value is a log-format string: lb carries out the text ones.
+		if args[i] == "hdr" && strings.Contains(args[i+2], "%") {
+			return fmt.Errorf("'http-check send hdr' is not supported by lb yet with a log-format expression ('%s')", args[i+2])
+		}
 		i += o.nargs
 	}
 	return nil
@@ -199,12 +209,37 @@ func checkExpect(set string, args []string) error {
 			if ost == kwUnsupported {
 				return fmt.Errorf("'%s expect %s' is not supported by lb yet", set, w)
 			}
+			v := args[i+1]
+			switch w {
+			case "min-recv":
+				if _, err := parseInt(v); err != nil {
+					return fmt.Errorf("'%s expect' : '%s' expects an integer as argument.", set, w)
+				}
+			case "ok-status", "error-status", "tout-status":
+				if !slices.Contains(expectStatuses[w], v) {
+					return fmt.Errorf("'%s expect' : '%s' only supports '%s' status (got '%s').", set, w, strings.Join(expectStatuses[w], "', '"), v)
+				}
+			case "on-success", "on-error":
+				// HAProxy reads a log-format string: lb carries out the
+				// text ones.
+				if strings.Contains(v, "%") {
+					return fmt.Errorf("'%s expect %s' is not supported by lb yet with a log-format expression ('%s')", set, w, v)
+				}
+			}
 			i++
 		case isKind && match == "":
 			if kst == kwUnsupported {
 				return fmt.Errorf("'%s expect %s' is not supported by lb yet", set, w)
 			}
 			match = w
+			if w == "hdr" || w == "fhdr" {
+				n, err := checkExpectHdr(w, args[i+1:])
+				if err != nil {
+					return err
+				}
+				i += n
+				continue
+			}
 			if i+1 >= len(args) {
 				return fmt.Errorf("'%s expect %s' expects <pattern> as an argument.", set, w)
 			}
@@ -219,6 +254,48 @@ func checkExpect(set string, args []string) error {
 		return fmt.Errorf("'%s expect' : %s but got '' as argument.", set, expectKindsMsg[set])
 	}
 	return nil
+}
+
+// checkExpectHdr validates what follows "http-check expect hdr|fhdr":
+// "name [-m <meth>] <name> [value [-m <meth>] <value>] [full]"; it returns
+// the number of words read.
+func checkExpectHdr(kind string, args []string) (int, error) {
+	meths := []string{"str", "beg", "end", "sub", "reg"}
+	i := 0
+	part := func(what string) error {
+		switch {
+		case i >= len(args):
+			return fmt.Errorf("'http-check expect %s' : missing header %s.", kind, what)
+		case args[i] == what+"-lf":
+			return fmt.Errorf("'http-check expect %s %s-lf' is not supported by lb yet", kind, what)
+		case args[i] != what:
+			return fmt.Errorf("'http-check expect %s' : '%s' expected but got '%s'.", kind, what, args[i])
+		}
+		i++
+		if i < len(args) && args[i] == "-m" {
+			if i+1 >= len(args) || !slices.Contains(meths, args[i+1]) {
+				return fmt.Errorf("'http-check expect %s' : '-m' expects 'str', 'beg', 'end', 'sub' or 'reg'.", kind)
+			}
+			i += 2
+		}
+		if i >= len(args) || args[i] == "" {
+			return fmt.Errorf("'http-check expect %s' : '%s' expects a pattern.", kind, what)
+		}
+		i++
+		return nil
+	}
+	if err := part("name"); err != nil {
+		return 0, err
+	}
+	if i < len(args) && (args[i] == "value" || args[i] == "value-lf") {
+		if err := part("value"); err != nil {
+			return 0, err
+		}
+	}
+	if i < len(args) && args[i] == "full" {
+		i++
+	}
+	return i, nil
 }
 
 // checkOptionRules applies a check option to the rules read so far, as

@@ -156,21 +156,23 @@ func init() {
 		}},
 		"grace": removed("the 'grace' keyword is not supported any more since HAProxy version 2.5."),
 
-		"stick-table":           {cap: both, fn: kwStickTable},
-		"stick":                 unsupported(be, false),
-		"persist":               unsupported(be, true),
-		"email-alert":           unsupported(both, true),
-		"filter":                unsupported(both, false),
-		"dynamic-cookie-key":    unsupported(be, true),
-		"source":                unsupported(be, true),
-		"usesrc":                unsupported(be, true),
+		"stick-table":        {cap: both, fn: kwStickTable},
+		"stick":              unsupported(be, false),
+		"persist":            unsupported(be, true),
+		"email-alert":        unsupported(both, true),
+		"filter":             unsupported(both, false),
+		"dynamic-cookie-key": unsupported(be, true),
+		"source":             {cap: be, def: true, fn: kwSource},
+		"usesrc": {cap: be, def: true, fn: func(c *pctx) error {
+			return fmt.Errorf("'usesrc' only allowed after a 'source' statement.")
+		}},
 		"max-keep-alive-queue":  unsupported(be, true),
 		"external-check":        unsupported(be, true),
 		"hash-balance-factor":   unsupported(be, true),
 		"http-send-name-header": unsupported(be, true),
 		"server-template":       unsupported(be, false),
-		"fullconn":              unsupported(be, true),
-		"dispatch":              unsupported(be, false),
+		"fullconn":              {cap: be, def: true, fn: func(c *pctx) error { return c.intArg(&c.p.Fullconn, 0) }},
+		"dispatch":              {cap: be, fn: kwDispatch},
 		"log-format-sd":         unsupported(fe, true),
 		"error-log-format":      unsupported(fe, true),
 		"log-tag":               unsupported(both, true),
@@ -1248,7 +1250,7 @@ var httpActions = map[string]map[string]bool{
 		"capture": true, "del-acl": false, "del-map": false, "disable-l7-retry": false, "early-hint": false,
 		"normalize-uri": false, "reject": false, "set-map": false, "strict-mode": false, "track-sc0": true,
 		"track-sc1": true, "track-sc2": true, "set-timeout": false, "wait-for-body": false, "set-var": true,
-		"set-var-fmt": false, "unset-var": true, "set-dst": false, "set-dst-port": false, "set-mark": false,
+		"set-var-fmt": false, "unset-var": true, "set-dst": true, "set-dst-port": true, "set-mark": false,
 		"set-src": false, "set-src-port": false, "set-tos": false, "silent-drop": false,
 		"set-priority-class": false, "set-priority-offset": false, "lua": false, "ot-group": false,
 	},
@@ -1636,7 +1638,9 @@ func (c *pctx) addTCP(set string, r *Rule) {
 var statsKeywords = map[string]kwStatus{"enable": kwSupported, "uri": kwSupported,
 	"realm": kwSupported, "auth": kwSupported, "refresh": kwSupported, "hide-version": kwSupported,
 	"show-legends": kwSupported, "show-node": kwSupported, "show-desc": kwSupported, "scope": kwSupported,
-	"admin": kwSupported, "http-request": kwSupported}
+	"admin": kwSupported, "http-request": kwSupported,
+	// HAProxy 2.6 knows it (the statistics of its modules, h1, h2, ssl).
+	"show-modules": kwUnsupported}
 
 func kwStats(c *pctx) error {
 	const expects = "expects 'admin', 'uri', 'realm', 'auth', 'scope', 'enable', 'hide-version', 'show-node', 'show-desc' or 'show-legends'."

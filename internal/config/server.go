@@ -169,8 +169,9 @@ func init() {
 			return nil
 		}},
 		"non-stick": unsup(0), "stick": unsup(0), "tfo": unsup(0), "no-tfo": unsup(0), "slowstart": unsup(1),
-		"minconn": unsup(1), "on-marked-up": unsup(1),
-		"resolvers": unsup(1), "resolve-prefer": unsup(1), "resolve-net": unsup(1), "resolve-opts": unsup(1),
+		"minconn":      intOpt("minconn", 0, 1<<30, func(s *Server, n int) { s.Minconn = n }),
+		"on-marked-up": unsup(1),
+		"resolvers":    unsup(1), "resolve-prefer": unsup(1), "resolve-net": unsup(1), "resolve-opts": unsup(1),
 		// NPN was replaced by ALPN; crypto/tls does not implement it.
 		"npn": unsup(1), "check-proto": unsup(1),
 		// crypto/tls sends no early data.
@@ -185,10 +186,26 @@ func init() {
 		"agent-addr":       str(func(s *Server, v string) { s.AgentAddr = v }),
 		"agent-send":       str(func(s *Server, v string) { s.AgentSend = v }),
 		"observe":          unsup(1),
-		"error-limit":      unsup(1), "on-error": unsup(1), "track": unsup(1), "redir": unsup(1), "source": unsup(1),
-		"socks4": unsup(1), "check-via-socks4": unsup(0), "namespace": unsup(1), "proto": unsup(1),
+		"error-limit":      unsup(1), "on-error": unsup(1), "track": unsup(1), "redir": unsup(1),
+		// "source" is read by kwServer: it takes a variable number of words.
+		"source": {nargs: 1, dflt: true},
+		"socks4": {nargs: 1, dflt: true, missing: "'socks4' expects <addr>:<port> as argument.", fn: func(l *loader, s *Server, v string) error {
+			if _, port := splitSourceAddr(v); port == "" {
+				return fmt.Errorf("'socks4 %s' : missing port specification in '%s'.", v, v)
+			}
+			a, err := l.sourceAddr(v)
+			if err != nil {
+				return fmt.Errorf("'socks4 %s' : %v.", v, err)
+			}
+			s.Socks4 = a
+			return nil
+		}},
+		"check-via-socks4": flag(func(s *Server) { s.CheckViaSocks4 = true }), "namespace": unsup(1), "proto": unsup(1),
 		"pool-low-conn": unsup(1), "max-reuse": unsup(1),
-		"tcp-ut": unsup(1), "ws": unsup(1), "log-proto": unsup(1), "usesrc": unsup(1), "shard": unsup(1),
+		"tcp-ut": unsup(1), "ws": unsup(1), "log-proto": unsup(1),
+		"usesrc": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
+			return fmt.Errorf("'usesrc' only allowed after a 'source' statement.")
+		}}, "shard": unsup(1),
 	}
 	serverTLSOptions(serverOptions)
 }
@@ -241,6 +258,15 @@ func kwServer(c *pctx) error {
 		}
 		if def && !o.dflt {
 			return fmt.Errorf("%s : '%s' option is not accepted in default-server sections.", who, opts[i])
+		}
+		if opts[i] == "source" {
+			src, n, err := c.l.parseSource(opts[i:], true)
+			if err != nil {
+				return fmt.Errorf("%s : %v", who, err)
+			}
+			s.Source = src
+			i += n - 1
+			continue
 		}
 		v := ""
 		if o.nargs > 0 {

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"lb/internal/tlsconf"
@@ -176,7 +177,10 @@ const verifyNoCA = "verify is enabled by default but no CA file specified. If yo
 func (l *loader) buildServerTLS(p *Proxy, s *Server) {
 	t := &s.tls
 	useCheck := t.checkSSL == 1 || (t.checkSSL == 0 && t.ssl && s.CheckPort == 0 && s.CheckAddr == "")
-	if !t.ssl && !useCheck {
+	// "tcp-check connect ssl" or "http-check connect ssl": HAProxy checks
+	// the server's TLS settings for them too.
+	ruleSSL := p.Check.connectSSL()
+	if !t.ssl && !useCheck && !ruleSSL {
 		return
 	}
 	who := fmt.Sprintf("'server %s/%s' : ", p.Name, s.Name)
@@ -281,17 +285,32 @@ func (l *loader) buildServerTLS(p *Proxy, s *Server) {
 	if t.ssl {
 		s.TLS = &ServerTLS{Config: cfg, SNI: t.sni, NoReuse: t.noReuse}
 	}
-	if useCheck {
+	if useCheck || ruleSSL {
 		co := o
 		// The checks make their own handshakes, without resumption.
 		co.NoReuse = true
 		if t.checkALPN != nil {
 			co.ALPN = t.checkALPN
 		}
-		s.CheckTLS = tlsconf.ClientConfig(co)
-		s.CheckTLS.ServerName = t.checkSNI
-		s.CheckSNI = t.checkSNI
+		c := tlsconf.ClientConfig(co)
+		c.ServerName = t.checkSNI
+		if useCheck {
+			s.CheckTLS, s.CheckSNI = c, t.checkSNI
+		}
+		if ruleSSL {
+			s.RuleTLS = c.Clone()
+		}
 	}
+}
+
+// connectSSL reports whether a check rule of h connects with "ssl".
+func (h *HealthCheck) connectSSL() bool {
+	for _, r := range append(append([]*Rule(nil), h.TCPCheck...), h.HTTPCheck...) {
+		if r.Action == "connect" && slices.Contains(r.Args, "ssl") {
+			return true
+		}
+	}
+	return false
 }
 
 // globalServerMethods reads ssl-default-server-options (already

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"time"
 
@@ -223,6 +224,11 @@ type Global struct {
 	Nbthread int
 	// UlimitN is "ulimit-n"; 0 = computed from maxconn.
 	UlimitN int
+	// NoStrictLimits is "no strict-limits": a file descriptor limit
+	// that cannot be raised to what maxconn needs is a warning, and lb
+	// starts with the limit it has. The zero value is HAProxy 2.6's
+	// default ("strict-limits"): such a start fails.
+	NoStrictLimits bool
 	// User and Group are names to switch to after binding ("" = stay).
 	User, Group string
 	// UID and GID are numeric identities; -1 = not set.
@@ -488,6 +494,16 @@ type Proxy struct {
 	LoadServerStateFromFile, ServerStateFileName string
 	// Servers are the server lines (backend capability).
 	Servers []*Server
+	// Fullconn is "fullconn": the backend load at which servers with a
+	// minconn reach their maxconn (0 = HAProxy's default, 10% of the sum
+	// of the maxconn of the frontends that use the backend).
+	Fullconn int
+	// Dispatch is "dispatch <addr>:<port>": every connection goes there,
+	// whatever servers the backend has (invalid = none).
+	Dispatch netip.AddrPort
+	// Source is "source …": where the connections to servers without a
+	// "source" of their own leave from (nil = the system chooses).
+	Source *Source
 	// DefaultServer holds the accumulated "default-server" settings.
 	DefaultServer *Server
 	// Cookie is "cookie <name> …" (nil = no cookie persistence).
@@ -922,6 +938,8 @@ type Server struct {
 	// resolved through Options.Resolver / init-addr), first one preferred.
 	Host string
 	IPs  []net.IP
+	// Source is the server's "source …" (nil = the backend's).
+	Source *Source
 	// Port is the port (0 = same as the client's destination port);
 	// PortOffset is true for "+N"/"-N" relative ports.
 	Port       int
@@ -958,10 +976,19 @@ type Server struct {
 	Backup bool
 	// Maxconn and Maxqueue limit the server (0 = unlimited).
 	Maxconn, Maxqueue int
+	// Minconn is "minconn": the server's limit when the backend is idle,
+	// rising to Maxconn as the backend's load reaches its fullconn
+	// (0 = Maxconn: a static limit).
+	Minconn int
 	// Disabled starts the server in maintenance.
 	Disabled bool
 	// SendProxy / SendProxyV2 emit a PROXY header on server connections.
 	SendProxy, SendProxyV2 bool
+	// Socks4 is "socks4 <addr>:<port>": the connections reach the server
+	// through that SOCKS4 proxy (invalid = directly). CheckViaSocks4 is
+	// "check-via-socks4": the health checks too.
+	Socks4         netip.AddrPort
+	CheckViaSocks4 bool
 	// Cookie is the persistence cookie value.
 	Cookie string
 	// InitAddr is the init-addr method list (default "last,libc").
@@ -982,6 +1009,9 @@ type Server struct {
 	// (nil = plain checks). CheckSNI is "check-sni" ("" = none).
 	CheckTLS *tls.Config
 	CheckSNI string
+	// RuleTLS is the configuration of the check rules' "connect ssl":
+	// set when the backend has such a rule (nil = none).
+	RuleTLS *tls.Config
 
 	// tls is what the TLS keywords said, built into TLS and CheckTLS by
 	// the check stage.

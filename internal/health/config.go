@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -65,13 +66,47 @@ const (
 	MatchRBinary              // rbinary <re>: re matches the data's hex form
 	MatchStatus               // status <codes> (http-check only)
 	MatchRStatus              // rstatus <re> (http-check only)
+	MatchHeader               // hdr / fhdr (http-check only)
 )
+
+// HeaderMatch is "hdr name [-m meth] <name> [value [-m meth] <value>]
+// [full]" (Full for fhdr).
+type HeaderMatch struct {
+	// Name and Value are the patterns, matched by NameMeth and ValueMeth
+	// ("str", "beg", "end", "sub", "reg"); NameRe and ValueRe are the
+	// compiled "reg" ones. HasValue is false when only the name is
+	// tested.
+	Name, Value         string
+	NameMeth, ValueMeth string
+	NameRe, ValueRe     *regexp.Regexp
+	HasValue            bool
+	// Full compares whole header lines, not their comma-separated values.
+	Full bool
+}
 
 // Rule is one tcp-check rule.
 type Rule struct {
 	Action Action
-	// Port is the connect rule's port; 0 means Config.Addr's port.
+	// Step is the rule's number in messages: its place among the
+	// configured rules, comments included, as HAProxy's index + 1; 0
+	// means its place among the rules run.
+	Step int
+	// Comment is the rule's "comment", appended to its failure messages.
+	Comment string
+	// Port is the connect rule's port; 0 means Config.Addr's port. Addr
+	// is its "addr", "" for Config.Addr's host.
 	Port int
+	Addr string
+	// SSL, SNI and ALPN make the connect rule's connection a TLS one
+	// (with Config.RuleTLS); SendProxy sends a PROXY header first;
+	// ViaSocks4 goes through Config.Socks4; Default takes the server's
+	// check settings (port, TLS, PROXY header, SOCKS4) instead.
+	SSL       bool
+	SNI       string
+	ALPN      []string
+	SendProxy bool
+	ViaSocks4 bool
+	Default   bool
 	// Data is what send writes, or the string/bytes expect looks for.
 	Data []byte
 	// Match is the expect rule's matcher; Regexp is used by MatchRString
@@ -80,6 +115,22 @@ type Rule struct {
 	Regexp *regexp.Regexp
 	// Negate inverts an expect rule (expect ! …).
 	Negate bool
+	// ExpectOpts are the expect rule's options.
+	ExpectOpts
+}
+
+// ExpectOpts are the options of an expect rule.
+type ExpectOpts struct {
+	// MinRecv is "min-recv": the bytes to wait for before matching; -1
+	// (the default) waits for as many as the pattern needs.
+	MinRecv int
+	// OKStatus, ErrStatus and ToutStatus replace the statuses of a
+	// success, a failure and a timeout (StatusUnknown: the default).
+	OKStatus, ErrStatus, ToutStatus Status
+	// OnSuccess and OnError replace the info of a success or a failure.
+	OnSuccess, OnError string
+	// Comment is appended to the failure info.
+	Comment string
 }
 
 // HTTPRequest is the request of option httpchk and http-check send.
@@ -97,16 +148,26 @@ type HTTPRequest struct {
 // Expect is an http-check expect rule. The zero value (MatchNone) accepts
 // the 2xx and 3xx statuses, HAProxy's default.
 type Expect struct {
-	// Match is MatchNone, MatchStatus, MatchRStatus, MatchString or
-	// MatchRString.
+	// Match is MatchNone, MatchStatus, MatchRStatus, MatchString,
+	// MatchRString or MatchHeader.
 	Match  Match
 	Negate bool
+	// Hdr is the header pattern of MatchHeader.
+	Hdr HeaderMatch
+	ExpectOpts
 	// Codes are the status ranges of MatchStatus; see ParseStatusCodes.
 	Codes []CodeRange
 	// String is MatchString's pattern, matched against the body.
 	String string
 	// Regexp is MatchRStatus's or MatchRString's pattern.
 	Regexp *regexp.Regexp
+}
+
+// HTTPStep is one http-check rule: exactly one of its fields is set.
+type HTTPStep struct {
+	Connect *Rule
+	Send    *HTTPRequest
+	Expect  *Expect
 }
 
 // CodeRange is an inclusive range of HTTP status codes.
@@ -196,6 +257,30 @@ type Config struct {
 	// ServerName is the SNI sent ("check-sni"). The explicit connect
 	// rules of tcp-check stay plain TCP, as HAProxy's without "ssl".
 	TLS *tls.Config
+	// Source is the address check connections leave from (the server's
+	// or its backend's "source" address, never its "usesrc" one: HAProxy's
+	// checks keep the proxy's own address); invalid means the system
+	// chooses. SourceInterface binds them to a device ("" none).
+	Source          netip.AddrPort
+	SourceInterface string
+	// HTTPSteps, when set, are the http-check rules in order, run instead
+	// of HTTPConnect, HTTP and Expect (which then hold the first connect,
+	// send and expect).
+	HTTPSteps []HTTPStep
+	// HTTPConnect is the "http-check connect" rule (the first one, lb
+	// sends one request per check): nil connects to Addr as the server's
+	// check settings say.
+	HTTPConnect *Rule
+	// RuleTLS is the TLS configuration of the tcp-check rules' "connect
+	// ssl" (the server's SSL settings); nil when no rule asks for it.
+	RuleTLS *tls.Config
+	// Socks4, when set, is the "host:port" of the server's SOCKS4 proxy
+	// ("socks4"): a check connects through it with ViaSocks4
+	// ("check-via-socks4") or a rule's "connect via-socks4", asking for
+	// its address within the connect timeout, before the PROXY header
+	// and TLS.
+	Socks4    string
+	ViaSocks4 bool
 	// Backup marks a backup server, for the log-health-checks line
 	// ("Health check for backup server …").
 	Backup bool

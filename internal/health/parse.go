@@ -4,8 +4,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -83,52 +83,155 @@ func parseMySQLCheck(cfg *Config, args []string) error {
 	return nil
 }
 
-// expectOptions are the expect options that take one argument and do not
-// change the match (they tune statuses and logging HAProxy reports).
-var expectOptions = map[string]bool{
-	"min-recv": true, "ok-status": true, "error-status": true, "tout-status": true,
-	"on-success": true, "on-error": true, "status-code": true, "comment": true,
+// statusByCode maps the check_status codes ok-status, error-status and
+// tout-status name.
+var statusByCode = map[string]Status{"L4OK": StatusL4OK, "L4TOUT": StatusL4Tout, "L4CON": StatusL4Con,
+	"L6OK": StatusL6OK, "L6TOUT": StatusL6Tout, "L6RSP": StatusL6Rsp, "L7TOUT": StatusL7Tout,
+	"L7RSP": StatusL7Rsp, "L7OK": StatusL7OK, "L7OKC": StatusL7OKC, "L7STS": StatusL7Sts}
+
+// expectOption reads one expect option and its value into o; ok is false
+// when name is not an option.
+func expectOption(o *ExpectOpts, name, v string) (ok bool, err error) {
+	switch name {
+	case "min-recv":
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return true, fmt.Errorf("expect: min-recv %q: %w", v, errSyntax)
+		}
+		o.MinRecv = n
+	case "ok-status", "error-status", "tout-status":
+		st, known := statusByCode[v]
+		if !known {
+			return true, fmt.Errorf("expect: %s %q: %w", name, v, errSyntax)
+		}
+		switch name {
+		case "ok-status":
+			o.OKStatus = st
+		case "error-status":
+			o.ErrStatus = st
+		default:
+			o.ToutStatus = st
+		}
+	case "on-success":
+		o.OnSuccess = v
+	case "on-error":
+		o.OnError = v
+	case "comment":
+		o.Comment = v
+	case "status-code":
+		return true, fmt.Errorf("expect: status-code: %w", errUnsupported)
+	default:
+		return false, nil
+	}
+	return true, nil
 }
 
-// parseExpect reads "[options] [!] <match> <pattern>".
-func parseExpect(args []string) (m Match, neg bool, pattern string, err error) {
-	for len(args) > 0 && expectOptions[args[0]] {
-		if len(args) < 2 {
-			return 0, false, "", fmt.Errorf("expect: %q needs an argument: %w", args[0], errSyntax)
+// expectKinds are the match words of expect rules.
+var expectKinds = map[string]Match{"string": MatchString, "binary": MatchBinary, "rstring": MatchRString,
+	"rbinary": MatchRBinary, "status": MatchStatus, "rstatus": MatchRStatus, "hdr": MatchHeader, "fhdr": MatchHeader}
+
+// parseExpect reads "[options] [!] <match> <pattern> [options]": options
+// go anywhere, as HAProxy reads them. A header match (hdr, fhdr) has its
+// pattern in hdr, the others in pattern.
+func parseExpect(args []string) (m Match, neg bool, pattern string, o ExpectOpts, hdr HeaderMatch, err error) {
+	o.MinRecv = -1
+	for i := 0; i < len(args); i++ {
+		w := args[i]
+		if i+1 < len(args) {
+			if ok, err := expectOption(&o, w, args[i+1]); ok {
+				if err != nil {
+					return 0, false, "", o, hdr, err
+				}
+				i++
+				continue
+			}
 		}
-		args = args[2:]
+		switch kind, known := expectKinds[w]; {
+		case w == "!" && m == MatchNone:
+			neg = true
+		case known && m == MatchNone:
+			m = kind
+			if kind == MatchHeader {
+				n, err := parseHeaderMatch(&hdr, w == "fhdr", args[i+1:])
+				if err != nil {
+					return 0, false, "", o, hdr, err
+				}
+				i += n
+				continue
+			}
+			if i+1 >= len(args) {
+				return 0, false, "", o, hdr, fmt.Errorf("expect %s: no pattern: %w", w, errSyntax)
+			}
+			pattern = args[i+1]
+			i++
+		case m == MatchNone:
+			return 0, false, "", o, hdr, fmt.Errorf("expect: match %q: %w", w, errUnsupported)
+		default:
+			return 0, false, "", o, hdr, fmt.Errorf("expect: unexpected %q: %w", w, errSyntax)
+		}
 	}
-	if len(args) > 0 && args[0] == "!" {
-		neg, args = true, args[1:]
+	if m == MatchNone {
+		return 0, false, "", o, hdr, fmt.Errorf("expect: want [!] <match> <pattern>: %w", errSyntax)
 	}
-	if len(args) != 2 {
-		return 0, false, "", fmt.Errorf("expect: want [!] <match> <pattern>: %w", errSyntax)
+	return m, neg, pattern, o, hdr, nil
+}
+
+// parseHeaderMatch reads "name [-m meth] <name> [value [-m meth] <value>]
+// [full]" into h; it returns the number of words read.
+func parseHeaderMatch(h *HeaderMatch, full bool, args []string) (int, error) {
+	h.Full, h.NameMeth, h.ValueMeth = full, "str", "str"
+	i := 0
+	part := func(what string, meth, pat *string, re **regexp.Regexp) error {
+		if i >= len(args) || args[i] != what {
+			return fmt.Errorf("expect hdr: want %q: %w", what, errSyntax)
+		}
+		i++
+		if i+1 < len(args) && args[i] == "-m" {
+			*meth = args[i+1]
+			i += 2
+		}
+		if i >= len(args) {
+			return fmt.Errorf("expect hdr: %s: no pattern: %w", what, errSyntax)
+		}
+		*pat = args[i]
+		i++
+		switch *meth {
+		case "str", "beg", "end", "sub":
+		case "reg":
+			r, err := regexp.Compile(*pat)
+			if err != nil {
+				return err
+			}
+			*re = r
+		default:
+			return fmt.Errorf("expect hdr: -m %q: %w", *meth, errSyntax)
+		}
+		return nil
 	}
-	switch args[0] {
-	case "string":
-		m = MatchString
-	case "binary":
-		m = MatchBinary
-	case "rstring":
-		m = MatchRString
-	case "rbinary":
-		m = MatchRBinary
-	case "status":
-		m = MatchStatus
-	case "rstatus":
-		m = MatchRStatus
-	default:
-		return 0, false, "", fmt.Errorf("expect: match %q: %w", args[0], errUnsupported)
+	if err := part("name", &h.NameMeth, &h.Name, &h.NameRe); err != nil {
+		return 0, err
 	}
-	return m, neg, args[1], nil
+	if i < len(args) && args[i] == "value" {
+		h.HasValue = true
+		if err := part("value", &h.ValueMeth, &h.Value, &h.ValueRe); err != nil {
+			return 0, err
+		}
+	}
+	if i < len(args) && args[i] == "full" {
+		h.Full = true
+		i++
+	}
+	return i, nil
 }
 
 var errSyntax = errors.New("syntax error")
 
 // ParseTCPCheck converts "tcp-check" lines, each the words after
-// "tcp-check" ("send", "PING\r\n"), into rules. Supported: connect
-// [port N], send, send-binary, expect [!] string|binary|rstring|rbinary
-// (with its status and logging options ignored), comment.
+// "tcp-check" ("send", "PING\r\n"), into rules: connect [port N] [addr A]
+// [ssl] [sni S] [alpn L] [send-proxy] [via-socks4] [linger] [default]
+// [comment C], send, send-binary, expect [!] string|binary|rstring|rbinary
+// with its options, comment. Each rule's Step is its line's place, comments
+// included, as in HAProxy's messages.
 func ParseTCPCheck(lines [][]string) ([]Rule, error) {
 	var rules []Rule
 	for i, words := range lines {
@@ -139,6 +242,7 @@ func ParseTCPCheck(lines [][]string) ([]Rule, error) {
 		if err != nil {
 			return nil, fmt.Errorf("health: tcp-check rule %d %q: %w", i+1, strings.Join(words, " "), err)
 		}
+		r.Step = i + 1
 		if !skip {
 			rules = append(rules, r)
 		}
@@ -154,23 +258,56 @@ func parseTCPRule(words []string) (r Rule, skip bool, err error) {
 	case "connect":
 		r.Action = ActConnect
 		for len(args) > 0 {
+			one := func() (string, error) {
+				if len(args) < 2 {
+					return "", fmt.Errorf("connect %s: no value: %w", args[0], errSyntax)
+				}
+				v := args[1]
+				args = args[2:]
+				return v, nil
+			}
+			var v string
 			switch args[0] {
 			case "port":
-				if len(args) < 2 {
-					return r, false, errSyntax
+				if v, err = one(); err != nil {
+					return r, false, err
 				}
-				p, err := strconv.Atoi(args[1])
+				p, err := strconv.Atoi(v)
 				if err != nil || p < 1 || p > 65535 {
-					return r, false, fmt.Errorf("port %q: %w", args[1], errSyntax)
+					return r, false, fmt.Errorf("port %q: %w", v, errSyntax)
 				}
-				r.Port, args = p, args[2:]
-			case "linger":
-				args = args[1:]
+				r.Port = p
+			case "addr":
+				if r.Addr, err = one(); err != nil {
+					return r, false, err
+				}
+			case "sni":
+				if r.SNI, err = one(); err != nil {
+					return r, false, err
+				}
+			case "alpn":
+				if v, err = one(); err != nil {
+					return r, false, err
+				}
+				r.ALPN = strings.Split(v, ",")
 			case "comment":
-				if len(args) < 2 {
-					return r, false, errSyntax
+				if r.Comment, err = one(); err != nil {
+					return r, false, err
 				}
-				args = args[2:]
+			case "ssl", "send-proxy", "via-socks4", "linger", "default":
+				switch args[0] {
+				case "ssl":
+					r.SSL = true
+				case "send-proxy":
+					r.SendProxy = true
+				case "via-socks4":
+					r.ViaSocks4 = true
+				case "default":
+					r.Default = true
+				}
+				// linger: lb closes every check connection with a reset
+				// (SO_LINGER 0), which is what linger asks.
+				args = args[1:]
 			default:
 				return r, false, fmt.Errorf("connect option %q: %w", args[0], errUnsupported)
 			}
@@ -185,12 +322,16 @@ func parseTCPRule(words []string) (r Rule, skip bool, err error) {
 				return r, false, fmt.Errorf("hex %q: %w", args[0], err)
 			}
 		}
+		if len(args) >= 3 && args[1] == "comment" {
+			r.Comment = args[2]
+		}
 	case "expect":
-		m, neg, pat, err := parseExpect(args)
+		m, neg, pat, o, _, err := parseExpect(args)
 		if err != nil {
 			return r, false, err
 		}
-		r.Action, r.Match, r.Negate = ActExpect, m, neg
+		r.Action, r.Match, r.Negate, r.ExpectOpts = ActExpect, m, neg, o
+		r.Comment = o.Comment
 		switch m {
 		case MatchString:
 			r.Data = []byte(pat)
@@ -203,7 +344,7 @@ func parseTCPRule(words []string) (r Rule, skip bool, err error) {
 				return r, false, err
 			}
 		default:
-			return r, false, fmt.Errorf("tcp-check expect %s: %w", args[len(args)-2], errUnsupported)
+			return r, false, fmt.Errorf("tcp-check expect: %w", errUnsupported)
 		}
 	default:
 		return r, false, fmt.Errorf("action %q: %w", words[0], errUnsupported)
@@ -218,101 +359,136 @@ func parseTCPRule(words []string) (r Rule, skip bool, err error) {
 // request), disable-on-404, comment, and send-state, which is accepted and
 // ignored.
 func ParseHTTPCheck(cfg *Config, lines [][]string) error {
-	expects := 0
+	var steps []HTTPStep
+	sends, expects := 0, 0
 	for i, words := range lines {
 		if len(words) == 0 {
 			continue
 		}
-		if err := parseHTTPRule(cfg, words, &expects); err != nil {
+		st, err := parseHTTPRule(cfg, words, sends == 0)
+		if err != nil {
 			return fmt.Errorf("health: http-check rule %d %q: %w", i+1, strings.Join(words, " "), err)
 		}
+		switch {
+		case st.Connect != nil:
+			st.Connect.Step = i + 1
+		case st.Send != nil:
+			sends++
+		case st.Expect != nil:
+			expects++
+		default:
+			continue
+		}
+		steps = append(steps, st)
+	}
+	if len(steps) == 0 {
+		return nil
+	}
+	// As HAProxy builds the rule set: one implicit send of the "option
+	// httpchk" request when no rule sends (after the first connect), and
+	// an implicit expect (2xx or 3xx) after a last send.
+	if sends == 0 {
+		req := cfg.HTTP
+		at := 0
+		if steps[0].Connect != nil {
+			at = 1
+		}
+		steps = slices.Insert(steps, at, HTTPStep{Send: &req})
+	}
+	if last := steps[len(steps)-1]; last.Send != nil || expects == 0 {
+		steps = append(steps, HTTPStep{Expect: &Expect{}})
+	}
+	// The simple case keeps the single-exchange fields too.
+	for _, st := range steps {
+		switch {
+		case st.Connect != nil && cfg.HTTPConnect == nil && st.Connect == steps[0].Connect:
+			cfg.HTTPConnect = st.Connect
+		case st.Expect != nil && expects <= 1:
+			cfg.Expect = *st.Expect
+		}
+	}
+	if sends > 1 || expects > 1 || (cfg.HTTPConnect == nil && slices.ContainsFunc(steps, func(s HTTPStep) bool { return s.Connect != nil })) {
+		cfg.HTTPSteps = steps
 	}
 	return nil
 }
 
-func parseHTTPRule(cfg *Config, words []string, expects *int) error {
+// parseHTTPRule reads one http-check rule into a step (none for
+// disable-on-404 and comment). The first send completes the "option
+// httpchk" request in cfg.HTTP, the others start from HAProxy's defaults
+// (OPTIONS / HTTP/1.0).
+func parseHTTPRule(cfg *Config, words []string, first bool) (HTTPStep, error) {
 	args := words[1:]
 	switch words[0] {
-	case "comment", "send-state":
-		return nil
+	case "comment":
+		return HTTPStep{}, nil
 	case "disable-on-404":
 		cfg.DisableOn404 = true
-		return nil
+		return HTTPStep{}, nil
 	case "connect":
-		for len(args) > 0 {
-			if len(args) < 2 {
-				return fmt.Errorf("connect option %q: %w", args[0], errSyntax)
-			}
-			switch args[0] {
-			case "port":
-				p, err := strconv.Atoi(args[1])
-				if err != nil || p < 1 || p > 65535 {
-					return fmt.Errorf("port %q: %w", args[1], errSyntax)
-				}
-				host, _, err := net.SplitHostPort(cfg.Addr)
-				if err != nil {
-					return fmt.Errorf("connect port: address %q: %w", cfg.Addr, err)
-				}
-				cfg.Addr = net.JoinHostPort(host, args[1])
-			case "comment":
-			default:
-				return fmt.Errorf("connect option %q: %w", args[0], errUnsupported)
-			}
-			args = args[2:]
+		r, _, err := parseTCPRule(words)
+		if err != nil {
+			return HTTPStep{}, err
 		}
-		return nil
+		return HTTPStep{Connect: &r}, nil
 	case "send":
+		req := &HTTPRequest{Method: "OPTIONS", URI: "/", Version: "HTTP/1.0"}
+		if first {
+			req = &cfg.HTTP
+		}
 		for len(args) > 0 {
 			need := 2
 			if args[0] == "hdr" {
 				need = 3
 			}
 			if len(args) < need {
-				return fmt.Errorf("send %q needs %d arguments: %w", args[0], need-1, errSyntax)
+				return HTTPStep{}, fmt.Errorf("send %q needs %d arguments: %w", args[0], need-1, errSyntax)
 			}
 			switch args[0] {
 			case "meth":
-				cfg.HTTP.Method = args[1]
+				req.Method = args[1]
 			case "uri":
-				cfg.HTTP.URI = args[1]
+				req.URI = args[1]
 			case "ver":
-				cfg.HTTP.Version = args[1]
+				req.Version = args[1]
 			case "hdr":
-				cfg.HTTP.Headers = append(cfg.HTTP.Headers, [2]string{args[1], args[2]})
+				req.Headers = append(req.Headers, [2]string{args[1], args[2]})
 			case "body":
-				cfg.HTTP.Body = args[1]
+				req.Body = args[1]
 			case "comment":
 			default:
-				return fmt.Errorf("send option %q: %w", args[0], errUnsupported)
+				return HTTPStep{}, fmt.Errorf("send option %q: %w", args[0], errUnsupported)
 			}
 			args = args[need:]
 		}
-		return nil
+		if first {
+			c := *req
+			c.Headers = slices.Clone(req.Headers)
+			req = &c
+		}
+		return HTTPStep{Send: req}, nil
 	case "expect":
-		if *expects++; *expects > 1 {
-			return fmt.Errorf("more than one expect: %w", errUnsupported)
-		}
-		m, neg, pat, err := parseExpect(args)
+		m, neg, pat, o, hdr, err := parseExpect(args)
 		if err != nil {
-			return err
+			return HTTPStep{}, err
 		}
-		e := Expect{Match: m, Negate: neg}
+		e := Expect{Match: m, Negate: neg, ExpectOpts: o, Hdr: hdr}
 		switch m {
+		case MatchHeader:
 		case MatchStatus:
 			if e.Codes, err = ParseStatusCodes(pat); err != nil {
-				return err
+				return HTTPStep{}, err
 			}
 		case MatchString:
 			e.String = pat
 		case MatchRStatus, MatchRString:
 			if e.Regexp, err = regexp.Compile(pat); err != nil {
-				return err
+				return HTTPStep{}, err
 			}
 		default:
-			return fmt.Errorf("http-check expect %s: %w", args[len(args)-2], errUnsupported)
+			return HTTPStep{}, fmt.Errorf("http-check expect: %w", errUnsupported)
 		}
-		cfg.Expect = e
-		return nil
+		return HTTPStep{Expect: &e}, nil
 	}
-	return fmt.Errorf("action %q: %w", words[0], errUnsupported)
+	return HTTPStep{}, fmt.Errorf("action %q: %w", words[0], errUnsupported)
 }

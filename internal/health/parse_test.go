@@ -37,11 +37,30 @@ func TestParseTCPCheck(t *testing.T) {
 	if r := rules[4]; r.Match != MatchBinary || !r.Negate || !bytes.Equal(r.Data, []byte("ER")) {
 		t.Errorf("rule 5 = %+v; want ! binary ER", r)
 	}
-	if r := rules[5]; r.Match != MatchRString || r.Regexp == nil || !r.Regexp.MatchString("+OK") {
-		t.Errorf("rule 6 = %+v; want rstring", r)
+	if r := rules[5]; r.Match != MatchRString || r.Regexp == nil || !r.Regexp.MatchString("+OK") || r.MinRecv != 2 {
+		t.Errorf("rule 6 = %+v; want rstring with min-recv 2", r)
+	}
+	// Steps count the comment, as HAProxy's.
+	if rules[0].Step != 2 || rules[5].Step != 7 {
+		t.Errorf("steps %d, %d; want 2, 7", rules[0].Step, rules[5].Step)
+	}
+	opts, err := ParseTCPCheck([][]string{
+		{"connect", "addr", "10.0.0.1", "port", "80", "ssl", "sni", "h", "alpn", "h2,http/1.1", "send-proxy", "via-socks4", "linger", "comment", "c"},
+		{"expect", "string", "ok", "ok-status", "L6OK", "error-status", "L4CON", "tout-status", "L6TOUT", "on-success", "yes", "on-error", "no", "comment", "x"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, e := opts[0], opts[1]
+	if c.Addr != "10.0.0.1" || c.Port != 80 || !c.SSL || c.SNI != "h" || len(c.ALPN) != 2 || !c.SendProxy || !c.ViaSocks4 || c.Comment != "c" {
+		t.Errorf("connect = %+v", c)
+	}
+	if e.OKStatus != StatusL6OK || e.ErrStatus != StatusL4Con || e.ToutStatus != StatusL6Tout || e.OnSuccess != "yes" || e.OnError != "no" || e.Comment != "x" || e.MinRecv != -1 {
+		t.Errorf("expect = %+v", e)
 	}
 	for _, bad := range [][]string{
-		{"send-lf", "x"}, {"expect", "status", "200"}, {"expect", "string"}, {"connect", "ssl"},
+		{"send-lf", "x"}, {"expect", "status", "200"}, {"expect", "string"}, {"connect", "bogus"}, {"connect", "port"},
+		{"expect", "string", "x", "error-status", "L9"}, {"expect", "string", "x", "status-code", "1"},
 		{"send-binary", "zz"}, {"expect", "rstring", "("},
 	} {
 		if _, err := ParseTCPCheck([][]string{bad}); err == nil {
@@ -73,13 +92,24 @@ func TestParseHTTPCheck(t *testing.T) {
 	}
 	// http-check connect port N checks another port of the server.
 	c := Config{Addr: "192.0.2.1:80"}
-	if err := ParseHTTPCheck(&c, [][]string{{"connect", "port", "8080", "comment", "admin port"}}); err != nil || c.Addr != "192.0.2.1:8080" {
-		t.Errorf("connect port 8080: Addr = %q, %v; want 192.0.2.1:8080", c.Addr, err)
+	if err := ParseHTTPCheck(&c, [][]string{{"connect", "port", "8080", "ssl", "comment", "admin port"}}); err != nil || c.HTTPConnect == nil ||
+		c.HTTPConnect.Port != 8080 || !c.HTTPConnect.SSL {
+		t.Errorf("connect port 8080 ssl: %+v, %v", c.HTTPConnect, err)
+	}
+	// Several exchanges: the rules in order, an implicit expect after the last send.
+	seq := Config{Addr: "192.0.2.1:80", HTTP: HTTPRequest{Method: "GET", URI: "/x"}}
+	if err := ParseHTTPCheck(&seq, [][]string{{"connect"}, {"send", "uri", "/a"}, {"expect", "status", "200"},
+		{"connect", "port", "81"}, {"send", "uri", "/b"}}); err != nil {
+		t.Fatal(err)
+	}
+	if st := seq.HTTPSteps; len(st) != 6 || st[1].Send.Method != "GET" || st[1].Send.URI != "/a" ||
+		st[4].Send.Method != "OPTIONS" || st[4].Send.URI != "/b" || st[3].Connect.Port != 81 || st[5].Expect == nil {
+		t.Errorf("steps = %+v", st)
 	}
 	for _, bad := range [][][]string{
-		{{"connect", "ssl"}},
+		{{"connect", "bogus"}},
 		{{"connect", "port", "x"}},
-		{{"expect", "status", "200"}, {"expect", "string", "ok"}},
+		{{"send-state"}},
 		{{"expect", "binary", "4f4b"}},
 		{{"send", "hdr", "Host"}},
 		{{"set-var(check.x)", "1"}},

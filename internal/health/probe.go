@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +19,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"lb/internal/socks4"
 	"lb/internal/tlsconf"
 )
 
@@ -71,7 +74,14 @@ func (p *prober) run(ctx context.Context) Result {
 	case KindTCPCheck:
 		return p.tcpCheck(ctx)
 	case KindHTTP:
-		if r, ok := p.connect(ctx, p.cfg.Addr, "", p.cfg.TLS); !ok {
+		if len(p.cfg.HTTPSteps) > 0 {
+			return p.httpSequence(ctx)
+		}
+		if rule := p.cfg.HTTPConnect; rule != nil {
+			if r, ok := p.connectRule(ctx, rule, 1); !ok {
+				return r
+			}
+		} else if r, ok := p.connect(ctx, p.cfg.Addr, "", p.cfg.TLS); !ok {
 			return r
 		}
 		return p.httpCheck()
@@ -139,18 +149,57 @@ func (p *prober) readDeadline() time.Time {
 	return p.start.Add(p.cfg.Inter)
 }
 
-// connect dials addr, sends the PROXY header, and makes a TLS handshake
-// when tlsc is not nil; suffix is appended to the error info (tcp-check
-// step descriptions). ok is false with the failure.
+// connect dials addr as the server's check settings say (its PROXY
+// header, its SOCKS4 proxy with check-via-socks4) and makes a TLS
+// handshake when tlsc is not nil; suffix is appended to the error info
+// (tcp-check step descriptions). ok is false with the failure.
 func (p *prober) connect(ctx context.Context, addr, suffix string, tlsc *tls.Config) (Result, bool) {
+	return p.dial(ctx, addr, suffix, tlsc, connOpts{proxy: p.cfg.SendProxy, proxyV2: p.cfg.SendProxyV2, socks4: p.cfg.ViaSocks4})
+}
+
+// connOpts are the options of one check connection.
+type connOpts struct {
+	// proxy and proxyV2 send a PROXY header (v2 wins); socks4 goes
+	// through Config.Socks4.
+	proxy, proxyV2, socks4 bool
+}
+
+// dial is connect with explicit options.
+func (p *prober) dial(ctx context.Context, addr, suffix string, tlsc *tls.Config, o connOpts) (Result, bool) {
 	p.close()
 	p.buf, p.eof = p.buf[:0], false
 	dialStart := time.Now()
 	d := net.Dialer{Timeout: p.connectTimeout()}
+	if src := p.cfg.Source; src.IsValid() && !(src.Addr().IsUnspecified() && src.Port() == 0) {
+		d.LocalAddr = net.TCPAddrFromAddrPort(src)
+	}
+	if iface := p.cfg.SourceInterface; iface != "" {
+		d.Control = bindToDevice(iface)
+	}
 	if p.cfg.Timeout == 0 {
 		d.Deadline = p.start.Add(p.cfg.Inter)
 	}
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	dialTo := addr
+	viaSocks := o.socks4 && p.cfg.Socks4 != ""
+	if viaSocks {
+		dialTo = p.cfg.Socks4
+	}
+	conn, err := d.DialContext(ctx, "tcp", dialTo)
+	if err == nil && viaSocks {
+		dst, perr := netip.ParseAddrPort(addr)
+		if perr != nil {
+			err = socks4.ErrNotIPv4
+		} else {
+			err = socks4.Connect(conn, dst, dialStart.Add(p.connectTimeout()))
+		}
+		if err != nil {
+			conn.Close()
+			if isTimeout(err) {
+				return Result{Status: StatusL4Tout, Info: suffix}, false
+			}
+			return Result{Status: StatusL4Con, Info: strings.SplitN(err.Error(), "\n", 2)[0] + suffix}, false
+		}
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return Result{Status: StatusUnknown}, false
@@ -170,9 +219,9 @@ func (p *prober) connect(ctx context.Context, addr, suffix string, tlsc *tls.Con
 	p.unwatch = context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
 	var hdr []byte
 	switch {
-	case p.cfg.SendProxyV2:
+	case o.proxyV2:
 		hdr = proxyV2Local
-	case p.cfg.SendProxy:
+	case o.proxy:
 		hdr = proxyV1Line(conn.LocalAddr(), conn.RemoteAddr())
 	}
 	if hdr != nil {
@@ -282,6 +331,13 @@ func (p *prober) fill() error {
 		p.eof = true
 		return nil
 	}
+	if err != nil && !isTimeout(err) && len(p.buf) > 0 {
+		// As HAProxy (tcpcheck_eval_recv): a network error after data is
+		// the end of the data, which the rule then judges; it is very
+		// common that a server's reset follows its last bytes.
+		p.eof = true
+		return nil
+	}
 	return err
 }
 
@@ -296,19 +352,16 @@ func (p *prober) tcpCheck(ctx context.Context) Result {
 		}
 	}
 	layer7 := false
-	for i, rule := range rules {
-		step := i + 1
+	var last *Rule
+	for i := range rules {
+		rule := &rules[i]
+		step := rule.Step
+		if step == 0 {
+			step = i + 1
+		}
 		switch rule.Action {
 		case ActConnect:
-			addr := p.cfg.Addr
-			if rule.Port > 0 {
-				host, _, err := net.SplitHostPort(addr)
-				if err != nil {
-					return Result{Status: StatusSockErr, Info: errText(err)}
-				}
-				addr = net.JoinHostPort(host, strconv.Itoa(rule.Port))
-			}
-			if r, ok := p.connect(ctx, addr, fmt.Sprintf(" at step %d of tcp-check (connect)", step), nil); !ok {
+			if r, ok := p.connectRule(ctx, rule, step); !ok {
 				return r
 			}
 		case ActSend:
@@ -319,7 +372,8 @@ func (p *prober) tcpCheck(ctx context.Context) Result {
 			}
 		case ActExpect:
 			layer7 = true
-			if r, ok := p.expect(rule, step); !ok {
+			last = rule
+			if r, ok := p.expect(*rule, step); !ok {
 				return r
 			}
 		}
@@ -327,31 +381,113 @@ func (p *prober) tcpCheck(ctx context.Context) Result {
 	if !layer7 {
 		return p.connected()
 	}
-	return Result{Status: StatusL7OK, Info: "(tcp-check)"}
+	r := Result{Status: StatusL7OK, Info: "(tcp-check)"}
+	if last != nil {
+		if last.OKStatus != StatusUnknown {
+			r.Status = last.OKStatus
+		}
+		if last.OnSuccess != "" {
+			r.Info = last.OnSuccess
+		}
+	}
+	return r
+}
+
+// connectRule runs a tcp-check connect rule: to its addr and port (the
+// server's check address otherwise), with TLS, a PROXY header and the
+// SOCKS4 proxy as its options say, or as the server's check settings say
+// with "default". Its failures name the step and the port, as HAProxy's.
+func (p *prober) connectRule(ctx context.Context, rule *Rule, step int) (Result, bool) {
+	addr := p.cfg.Addr
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return Result{Status: StatusSockErr, Info: errText(err)}, false
+	}
+	if rule.Addr != "" {
+		host = rule.Addr
+	}
+	desc := "connect"
+	if rule.Port > 0 {
+		port = strconv.Itoa(rule.Port)
+		desc += " port " + port
+	}
+	addr = net.JoinHostPort(host, port)
+	suffix := fmt.Sprintf(" at step %d of tcp-check (%s)", step, desc)
+	if rule.Comment != "" {
+		suffix += " comment: '" + rule.Comment + "'"
+	}
+	if rule.Default {
+		return p.connect(ctx, addr, suffix, p.cfg.TLS)
+	}
+	var tlsc *tls.Config
+	if rule.SSL {
+		tlsc = p.cfg.RuleTLS
+		if tlsc == nil {
+			tlsc = &tls.Config{InsecureSkipVerify: true}
+		}
+		tlsc = tlsc.Clone()
+		if rule.SNI != "" {
+			tlsc.ServerName = rule.SNI
+		}
+		if rule.ALPN != nil {
+			tlsc.NextProtos = rule.ALPN
+		}
+	}
+	// check-send-proxy applies to every connect rule, as in HAProxy.
+	return p.dial(ctx, addr, suffix, tlsc, connOpts{proxy: rule.SendProxy || p.cfg.SendProxy, proxyV2: p.cfg.SendProxyV2, socks4: rule.ViaSocks4})
 }
 
 // expect waits until rule matches the received data or cannot match any
-// more; ok is false with the failure.
+// more (at least MinRecv bytes, or as many as the pattern, unless the
+// server closed); ok is false with the failure, in HAProxy's words, its
+// statuses replaced by the rule's error-status and tout-status, its info
+// by on-error, with the comment appended.
 func (p *prober) expect(rule Rule, step int) (Result, bool) {
+	fail := func(st Status, info string) (Result, bool) {
+		if rule.ErrStatus != StatusUnknown {
+			st = rule.ErrStatus
+		}
+		if rule.OnError != "" {
+			info = rule.OnError
+		}
+		if rule.Comment != "" {
+			info += " comment: " + rule.Comment
+		}
+		return Result{Status: st, Info: info}, false
+	}
 	for {
-		matched := matchData(rule, p.buf)
+		enough := len(p.buf) >= max(rule.MinRecv, 0) &&
+			(rule.Match != MatchString && rule.Match != MatchBinary || len(p.buf) >= len(rule.Data))
+		matched := enough && matchData(rule, p.buf)
 		switch {
 		case matched && !rule.Negate:
 			return Result{}, true
 		case matched && rule.Negate:
-			return Result{Status: StatusL7Rsp, Info: fmt.Sprintf("TCPCHK matched unwanted content %s at step %d", matchDesc(rule), step)}, false
+			return fail(StatusL7Rsp, fmt.Sprintf("TCPCHK matched unwanted content %s at step %d", matchDesc(rule), step))
 		case p.full() && rule.Negate:
 			return Result{}, true
 		case p.full() && len(p.buf) == 0:
-			return Result{Status: StatusL7Rsp, Info: fmt.Sprintf("TCPCHK got an empty response at step %d", step)}, false
+			info := fmt.Sprintf("TCPCHK got an empty response at step %d", step)
+			if rule.Comment != "" {
+				info += " comment: '" + rule.Comment + "'"
+			}
+			st := StatusL7Rsp
+			if rule.ErrStatus != StatusUnknown {
+				st = rule.ErrStatus
+			}
+			return Result{Status: st, Info: info}, false
 		case p.full():
-			return Result{Status: StatusL7Rsp, Info: fmt.Sprintf("TCPCHK did not match content %s at step %d", matchDesc(rule), step)}, false
+			return fail(StatusL7Rsp, fmt.Sprintf("TCPCHK did not match content %s at step %d", matchDesc(rule), step))
 		}
 		if err := p.fill(); err != nil {
 			if isTimeout(err) && rule.Negate && len(p.buf) > 0 {
 				return Result{}, true
 			}
-			return p.ioFailure(err, fmt.Sprintf(" at step %d of tcp-check (%s)", step, expectDesc(rule))), false
+			r := p.ioFailure(err, fmt.Sprintf(" at step %d of tcp-check (%s)", step, expectDesc(rule)))
+			if r.Status == StatusL7Tout && rule.ToutStatus != StatusUnknown {
+				r.Status = rule.ToutStatus
+			}
+			return r, false
 		}
 	}
 }
@@ -436,6 +572,80 @@ func (p *prober) httpCheck() Result {
 	if _, err := p.conn.Write(httpRequest(&p.cfg.HTTP)); err != nil {
 		return p.ioFailure(err, "")
 	}
+	return p.httpExpect(&p.cfg.Expect)
+}
+
+// httpSequence runs the http-check rules of Config.HTTPSteps in order: a
+// connect opens a new connection (an implicit one first when the rules do
+// not begin with one), a send writes its request, an expect evaluates the
+// response to it; the result is the first failure, else the last expect's.
+func (p *prober) httpSequence(ctx context.Context) Result {
+	steps := p.cfg.HTTPSteps
+	if steps[0].Connect == nil {
+		if r, ok := p.connect(ctx, p.cfg.Addr, "", p.cfg.TLS); !ok {
+			return r
+		}
+	}
+	var last Result
+	for _, st := range steps {
+		switch {
+		case st.Connect != nil:
+			if r, ok := p.connectRule(ctx, st.Connect, st.Connect.Step); !ok {
+				return r
+			}
+		case st.Send != nil:
+			p.buf, p.eof = p.buf[:0], false
+			if _, err := p.conn.Write(httpRequest(st.Send)); err != nil {
+				return p.ioFailure(err, "")
+			}
+		case st.Expect != nil:
+			if last = p.httpExpect(st.Expect); !last.Status.Passed() {
+				return last
+			}
+		}
+	}
+	return last
+}
+
+// httpExpect evaluates the response to the request sent with exp and its
+// options.
+func (p *prober) httpExpect(exp *Expect) Result {
+	r := p.httpResult(exp)
+	if exp.Match == MatchNone {
+		return r
+	}
+	// The expect rule's options, as tcpcheck_eval_expect_http: a timeout
+	// takes tout-status; a success ok-status and on-success; a failure
+	// error-status, on-error for its info, and the comment after it.
+	switch {
+	case r.Status == StatusL7Tout:
+		if exp.ToutStatus != StatusUnknown {
+			r.Status = exp.ToutStatus
+		}
+	case r.Status.Passed():
+		if exp.OKStatus != StatusUnknown {
+			r.Status = exp.OKStatus
+		}
+		if exp.OnSuccess != "" {
+			r.Info = exp.OnSuccess
+		}
+	case r.Code != 0:
+		if exp.ErrStatus != StatusUnknown {
+			r.Status = exp.ErrStatus
+		}
+		if exp.OnError != "" {
+			r.Info = exp.OnError
+		}
+		if exp.Comment != "" {
+			r.Info += " comment: " + exp.Comment
+		}
+	}
+	return r
+}
+
+// httpResult evaluates the response with the expect rule exp, without its
+// options.
+func (p *prober) httpResult(exp *Expect) Result {
 	// Read the status line and headers.
 	var end int
 	for {
@@ -459,7 +669,6 @@ func (p *prober) httpCheck() Result {
 		// gives no info with it ("code: 404, check duration: 1ms").
 		return Result{Status: StatusL7OKC, Code: code}
 	}
-	exp := &p.cfg.Expect
 	pass := false
 	switch exp.Match {
 	case MatchNone:
@@ -470,8 +679,10 @@ func (p *prober) httpCheck() Result {
 		}
 	case MatchRStatus:
 		pass = exp.Regexp.MatchString(strconv.Itoa(code))
+	case MatchHeader:
+		pass = headerMatches(&exp.Hdr, p.buf[:end])
 	case MatchString, MatchRString:
-		return p.httpBody(code, end)
+		return p.httpBody(exp, code, end)
 	}
 	if pass != exp.Negate {
 		return Result{Status: StatusL7OK, Code: code}
@@ -479,10 +690,55 @@ func (p *prober) httpCheck() Result {
 	return Result{Status: StatusL7Sts, Code: code, Info: reason}
 }
 
+// headerMatches reports whether a header of the response head matches h,
+// as HAProxy's http_find_*_header: each comma-separated value of the
+// fields whose name matches (whole lines with Full) is tried against the
+// value pattern.
+func headerMatches(h *HeaderMatch, head []byte) bool {
+	lines := strings.Split(string(head), "\r\n")
+	for _, l := range lines[1:] {
+		name, value, ok := strings.Cut(l, ":")
+		if !ok {
+			continue
+		}
+		if !matchPattern(h.NameMeth, strings.ToLower(name), strings.ToLower(h.Name), h.NameRe) {
+			continue
+		}
+		if !h.HasValue {
+			return true
+		}
+		values := []string{strings.TrimSpace(value)}
+		if !h.Full {
+			values = strings.Split(value, ",")
+		}
+		for _, v := range values {
+			if matchPattern(h.ValueMeth, strings.TrimSpace(v), h.Value, h.ValueRe) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// matchPattern matches s with pat by method meth (str, beg, end, sub,
+// reg).
+func matchPattern(meth, s, pat string, re *regexp.Regexp) bool {
+	switch meth {
+	case "beg":
+		return strings.HasPrefix(s, pat)
+	case "end":
+		return strings.HasSuffix(s, pat)
+	case "sub":
+		return strings.Contains(s, pat)
+	case "reg":
+		return re.MatchString(s)
+	}
+	return s == pat
+}
+
 // httpBody reads the body (up to EOF, content-length or the buffer size)
-// and matches it.
-func (p *prober) httpBody(code, hdrEnd int) Result {
-	exp := &p.cfg.Expect
+// and matches it, once it has min-recv bytes.
+func (p *prober) httpBody(exp *Expect, code, hdrEnd int) Result {
 	clen := contentLength(p.buf[:hdrEnd])
 	for {
 		body := p.buf[hdrEnd:]
@@ -493,6 +749,9 @@ func (p *prober) httpBody(code, hdrEnd int) Result {
 			found = exp.Regexp.Match(body)
 		}
 		done := p.full() || (clen >= 0 && len(body) >= clen)
+		if !done && len(body) < exp.MinRecv {
+			found = false
+		}
 		switch {
 		case found && exp.Negate:
 			return Result{Status: StatusL7Rsp, Code: code, Info: "HTTP check matched unwanted content"}

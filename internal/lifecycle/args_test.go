@@ -71,17 +71,24 @@ func TestPlanFDs(t *testing.T) {
 		wantMaxconn          int
 		wantErr              string
 		wantNotice           bool
+		noStrict             bool
+		wantWarnings         int
 	}{
-		{"explicit maxconn fits", 0, 4000, 10, 20000, 8074, 4000, "", false},
-		{"explicit maxconn above hard limit", 0, 50000, 10, 20000, 0, 0, "LimitNOFILE=", false},
-		{"derived from hard limit", 0, 0, 10, 20000, 20000, 9963, "", true},
-		{"ulimit-n sets the limit and maxconn", 5000, 0, 10, 20000, 5000, 2463, "", false},
-		{"ulimit-n above hard limit", 40000, 0, 10, 20000, 0, 0, "above the hard limit", false},
-		{"ulimit-n too small for maxconn", 1000, 4000, 10, 20000, 0, 0, "raise ulimit-n", false},
+		{"explicit maxconn fits", 0, 4000, 10, 20000, 8074, 4000, "", false, false, 0},
+		{"explicit maxconn above hard limit", 0, 50000, 10, 20000, 0, 0, "LimitNOFILE=", false, false, 0},
+		{"derived from hard limit", 0, 0, 10, 20000, 20000, 9963, "", true, false, 0},
+		{"ulimit-n sets the limit and maxconn", 5000, 0, 10, 20000, 5000, 2463, "", false, false, 0},
+		{"ulimit-n above hard limit", 40000, 0, 10, 20000, 0, 0, "above the hard limit", false, false, 0},
+		{"ulimit-n too small for maxconn", 1000, 4000, 10, 20000, 0, 0, "raise ulimit-n", false, false, 0},
+		// "no strict-limits": HAProxy's warnings, the hard limit, maxconn kept.
+		{"no strict-limits: maxconn above hard limit", 0, 50000, 10, 20000, 20000, 50000, "", false, true, 2},
+		{"no strict-limits: ulimit-n above hard limit", 40000, 0, 10, 20000, 20000, 9963, "", false, true, 1},
+		{"no strict-limits: ulimit-n too small for maxconn", 1000, 4000, 10, 20000, 1000, 4000, "", false, true, 1},
+		{"no strict-limits: maxconn fits", 0, 4000, 10, 20000, 8074, 4000, "", false, true, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := planFDs(tt.ulimitN, tt.maxconn, tt.ex, tt.hard)
+			p, err := planFDs(tt.ulimitN, tt.maxconn, tt.ex, tt.hard, !tt.noStrict)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("planFDs error = %v; want %q", err, tt.wantErr)
@@ -91,7 +98,7 @@ func TestPlanFDs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.Limit != tt.wantLimit || p.Maxconn != tt.wantMaxconn || (p.Notice != "") != tt.wantNotice {
+			if p.Limit != tt.wantLimit || p.Maxconn != tt.wantMaxconn || (p.Notice != "") != tt.wantNotice || len(p.Warnings) != tt.wantWarnings {
 				t.Errorf("planFDs = %+v; want limit %d maxconn %d notice %v", p, tt.wantLimit, tt.wantMaxconn, tt.wantNotice)
 			}
 		})

@@ -17,14 +17,38 @@ type fdPlan struct {
 	Maxconn int
 	// Notice is set when maxconn was derived from the limit, to be logged.
 	Notice string
+	// Warnings are set under "no strict-limits" when the hard limit is
+	// below what is needed: lb starts with the hard limit, as HAProxy.
+	Warnings []string
 }
 
 // planFDs applies LIFECYCLE.md §1 step 5. ulimitN is global ulimit-n (0 = unset); maxconn is
 // global maxconn (0 = unset); extra counts listeners and health checks; hard is the hard
 // RLIMIT_NOFILE. With maxconn set explicitly and a hard limit too low for it, it fails naming
 // the limit and LimitNOFILE=; without maxconn, maxconn is derived from what the limit allows.
-func planFDs(ulimitN, maxconn, extra int, hard uint64) (fdPlan, error) {
+// With strict false ("no strict-limits"), a hard limit below what is needed is not an error:
+// the plan keeps maxconn, takes the hard limit and carries HAProxy's two warnings.
+func planFDs(ulimitN, maxconn, extra int, hard uint64, strict bool) (fdPlan, error) {
 	need := func(mc int) uint64 { return uint64(2*mc + extra + fdReserve) }
+	if !strict && (ulimitN > 0 || maxconn > 0) {
+		want := uint64(ulimitN)
+		if ulimitN == 0 {
+			want = need(maxconn)
+		}
+		p := fdPlan{Limit: min(want, hard), Maxconn: maxconn}
+		if want > hard {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("Cannot raise FD limit to %d, limit is %d.", want, hard))
+		}
+		if p.Maxconn == 0 {
+			p.Maxconn = max(1, (int(p.Limit)-extra-fdReserve)/2)
+		}
+		if n := need(p.Maxconn); n > p.Limit {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("FD limit (%d) too low for maxconn=%d/maxsock=%d. Please raise 'ulimit-n' to %d or more to avoid any trouble.", p.Limit, p.Maxconn, n, n))
+		}
+		if len(p.Warnings) > 0 {
+			return p, nil
+		}
+	}
 	if ulimitN > 0 {
 		if uint64(ulimitN) > hard {
 			return fdPlan{}, fmt.Errorf("ulimit-n %d is above the hard limit of open files (%d): raise it (LimitNOFILE= under systemd, ulimit -Hn otherwise) or lower ulimit-n", ulimitN, hard)

@@ -158,9 +158,12 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 	if args.Maxconn > 0 {
 		maxconn = args.Maxconn
 	}
-	plan, err := planFDs(cfg.Global.UlimitN, maxconn, cfg.Listeners()+len(cfg.Global.StatsSockets)+countChecks(cfg), hard)
+	plan, err := planFDs(cfg.Global.UlimitN, maxconn, cfg.Listeners()+len(cfg.Global.StatsSockets)+countChecks(cfg), hard, !cfg.Global.NoStrictLimits)
 	if err != nil {
 		return fail(err)
+	}
+	for _, w := range plan.Warnings {
+		p.log.Warn(w)
 	}
 	p.hardMaxconn = plan.Maxconn
 	if plan.Notice != "" && !args.Quiet {

@@ -180,6 +180,17 @@ func (g *Generation) healthConfig(cfg *config.Config, px *config.Proxy, s *confi
 	hc.Backup, hc.Spread = s.Backup, cfg.Global.SpreadChecks
 	// check-ssl, or ssl checked on the traffic port (config.Server.CheckTLS).
 	hc.TLS = s.CheckTLS
+	if s.Socks4.IsValid() {
+		hc.Socks4, hc.ViaSocks4 = s.Socks4.String(), s.CheckViaSocks4
+	}
+	hc.RuleTLS = s.RuleTLS
+	src := s.Source
+	if src == nil {
+		src = px.Source
+	}
+	if src != nil {
+		hc.Source, hc.SourceInterface = src.Addr, src.Interface
+	}
 	_, checkSendProxy := s.Flags["check-send-proxy"]
 	switch health.CheckProxyVersion(checkSendProxy, s.SendProxy, s.SendProxyV2, s.CheckPort > 0 || s.CheckAddr != "") {
 	case 1:

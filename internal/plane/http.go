@@ -120,16 +120,17 @@ func httpBackend(cfg *config.Config, px *config.Proxy) proxy.HTTPBackendConfig {
 	}
 	ef, _ := loadErrorFiles(px) // checked by CheckHTTP
 	return proxy.HTTPBackendConfig{
-		Enabled:       true,
-		BufferRequest: px.Options["http-buffer-request"],
-		Mode:          connMode(px),
-		Forwardfor:    forwardfor(px),
-		Originalto:    originalto(px),
-		TimeoutTarpit: tarpitTimeout(px),
-		Reuse:         httpReuse(px.HTTPReuse),
-		Parse:         http1.Options{AcceptInvalid: px.Options["accept-invalid-http-response"], MaxHeaders: maxHeaders(cfg)},
-		ErrorFiles:    ef,
-		ErrorLocs:     errorLocs(px),
+		Enabled:          true,
+		PreferLastServer: px.Options["prefer-last-server"],
+		BufferRequest:    px.Options["http-buffer-request"],
+		Mode:             connMode(px),
+		Forwardfor:       forwardfor(px),
+		Originalto:       originalto(px),
+		TimeoutTarpit:    tarpitTimeout(px),
+		Reuse:            httpReuse(px.HTTPReuse),
+		Parse:            http1.Options{AcceptInvalid: px.Options["accept-invalid-http-response"], MaxHeaders: maxHeaders(cfg)},
+		ErrorFiles:       ef,
+		ErrorLocs:        errorLocs(px),
 	}
 }
 
@@ -193,7 +194,7 @@ func loadErrorFiles(px *config.Proxy) (map[int][]byte, error) {
 var httpUnsupported = []string{"checkcache", "http-ignore-probes",
 	"http-no-delay", "http-pretend-keepalive", "http-use-proxy-header", "disable-h2-upgrade",
 	"h1-case-adjust-bogus-client", "h1-case-adjust-bogus-server", "idle-close-on-response",
-	"prefer-last-server", "persist", "abortonclose"}
+	"persist", "abortonclose"}
 
 // CheckHTTP returns an error for every HTTP keyword of a mode http proxy that
 // lb accepts in the configuration but does not carry out yet, each as

@@ -61,7 +61,6 @@ func TestCheckHTTPRefuses(t *testing.T) {
 		{name: "option h1-case-adjust-bogus-client", line: "option h1-case-adjust-bogus-client", want: "option h1-case-adjust-bogus-client", at: "listen l"},
 		{name: "option h1-case-adjust-bogus-server", line: "option h1-case-adjust-bogus-server", want: "option h1-case-adjust-bogus-server", at: "listen l"},
 		{name: "option idle-close-on-response", line: "option idle-close-on-response", want: "option idle-close-on-response", at: "listen l"},
-		{name: "option prefer-last-server", line: "option prefer-last-server", want: "option prefer-last-server", at: "listen l"},
 		{name: "option persist", line: "option persist", want: "option persist", at: "listen l"},
 		{name: "cookie dynamic", line: "cookie SRV insert dynamic", want: "cookie dynamic", at: "cookie SRV"},
 		{name: "cookie postonly", line: "cookie SRV insert postonly", want: "cookie postonly", at: "cookie SRV"},

@@ -35,8 +35,10 @@ func Start(cfg *config.Config, lns []Listener, opts Options) (*Generation, error
 	g.ticketKeys = opts.TicketKeys
 	g.ropt = ruleOptions(cfg)
 	ropt := g.ropt
+	full := fullconns(cfg, maxconn, opts.ProxyMaxconn)
 	for _, px := range cfg.Backends() {
 		bc := backendConfig(px)
+		bc.Fullconn = full[px.Name]
 		for i, s := range px.Servers {
 			if err := serverTLS(cfg, px, s, ruleEnv(g.backends), ropt, &bc.Servers[i]); err != nil {
 				return nil, err
@@ -172,6 +174,48 @@ func (g *Generation) router(fe *config.Proxy) func(*proxy.ConnInfo) *proxy.Backe
 	return func(*proxy.ConnInfo) *proxy.Backend { return be }
 }
 
+// fullconns is every backend's fullconn: its own, else HAProxy's default (proxy.c
+// proxy_adjust_all_maxconn): 10% (rounded up, at least 1) of the sum of the maxconn of the
+// frontends that may send connections to it, by default_backend, by a use_backend rule
+// naming it (once per frontend), or as a listen section's own. A frontend's maxconn is its
+// own, else proxyMaxconn (-N), else the process's maxconn.
+func fullconns(cfg *config.Config, maxconn, proxyMaxconn int) map[string]int {
+	tot := map[string]int{}
+	for _, fe := range cfg.Frontends() {
+		if fe.Disabled {
+			continue
+		}
+		mc := fe.Maxconn
+		if mc == 0 {
+			mc = proxyMaxconn
+		}
+		if mc == 0 {
+			mc = maxconn
+		}
+		switch {
+		case fe.DefaultBackend != "":
+			tot[fe.DefaultBackend] += mc
+		case fe.Cap&config.CapBackend != 0:
+			tot[fe.Name] += mc
+		}
+		seen := map[string]bool{fe.DefaultBackend: true}
+		for _, ub := range fe.UseBackends {
+			if !ub.Dynamic && !seen[ub.Backend] {
+				seen[ub.Backend] = true
+				tot[ub.Backend] += mc
+			}
+		}
+	}
+	out := map[string]int{}
+	for _, px := range cfg.Backends() {
+		out[px.Name] = px.Fullconn
+		if px.Fullconn == 0 {
+			out[px.Name] = max((tot[px.Name]+9)/10, 1)
+		}
+	}
+	return out
+}
+
 func backendConfig(px *config.Proxy) proxy.BackendConfig {
 	bc := proxy.BackendConfig{
 		Name:             px.Name,
@@ -196,7 +240,28 @@ func backendConfig(px *config.Proxy) proxy.BackendConfig {
 	for _, s := range px.Servers {
 		bc.Servers = append(bc.Servers, serverConfig(s))
 	}
+	bc.Source = sourceConfig(px.Source)
+	bc.Dispatch = px.Dispatch
 	return bc
+}
+
+// sourceConfig converts a "source" line; nil stays nil.
+func sourceConfig(s *config.Source) *proxy.Source {
+	if s == nil {
+		return nil
+	}
+	ps := &proxy.Source{Addr: s.Addr, UseAddr: s.UseAddr, Header: s.Hdr, Occ: s.Occ, Interface: s.Interface}
+	switch s.UseSrc {
+	case "client":
+		ps.Use = proxy.SourceClient
+	case "clientip":
+		ps.Use = proxy.SourceClientIP
+	case "addr":
+		ps.Use = proxy.SourceAddr
+	case "hdr_ip":
+		ps.Use = proxy.SourceHeader
+	}
+	return ps
 }
 
 // serverConfig converts a server line.
@@ -208,7 +273,12 @@ func serverConfig(s *config.Server) proxy.ServerConfig {
 		Backup:   s.Backup,
 		Maxconn:  s.Maxconn,
 		Maxqueue: s.Maxqueue,
+		Minconn:  s.Minconn,
 		Disabled: s.Disabled || s.Unresolved,
+	}
+	// HAProxy turns a minconn above maxconn into the maxconn.
+	if s.Minconn > s.Maxconn {
+		sc.Maxconn = s.Minconn
 	}
 	switch {
 	case s.Network == "unix":
@@ -225,6 +295,8 @@ func serverConfig(s *config.Server) proxy.ServerConfig {
 		sc.SendProxy = proxy.SendProxyV1
 	}
 	sc.ShutdownOnDown = s.OnMarkedDown == "shutdown-sessions"
+	sc.Source = sourceConfig(s.Source)
+	sc.Socks4 = s.Socks4
 	sc.PoolMax, sc.NoIdlePool, sc.PoolPurge = max(s.PoolMaxConn, 0), s.PoolMaxConn == 0, s.PoolPurgeDelay
 	if s.Network != "unix" {
 		// A server at 0.0.0.0 connects to the client's destination (as

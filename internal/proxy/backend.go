@@ -85,6 +85,11 @@ type ServerConfig struct {
 	Backup bool
 	// Maxconn caps concurrent connections; 0 means unlimited.
 	Maxconn int
+	// Minconn is the server's limit while the backend is idle ("minconn"):
+	// the limit grows with the backend's connections, to Maxconn at the
+	// backend's Fullconn, as HAProxy's srv_dynamic_maxconn. 0, or not
+	// below Maxconn, means Maxconn all the time.
+	Minconn int
 	// Maxqueue caps connections waiting for this server (with a hashing
 	// algorithm that keeps a full server); beyond it they wait in the
 	// backend queue for any server. 0 means unlimited.
@@ -115,6 +120,13 @@ type ServerConfig struct {
 	// The handshake counts in the connect time and its timeout; a PROXY
 	// header goes first, in clear.
 	TLS *tls.Config
+	// Socks4, when valid, is a SOCKS4 proxy the connections go through
+	// ("socks4"): it is dialled, asked for the server's address, and the
+	// stream (PROXY header, TLS) follows once it grants the request.
+	Socks4 netip.AddrPort
+	// Source is where the connections leave from ("source" on the server
+	// line); nil means the backend's (BackendConfig.Source).
+	Source *Source
 	// SNI gives the server name sent for a connection of c ("sni"), ""
 	// for none; nil means none. A pooled connection is reused only by
 	// the client that opened it when SNI is set (its name may differ).
@@ -132,6 +144,16 @@ type BackendConfig struct {
 	BalanceOptions balance.Options
 	// Servers in configuration order.
 	Servers []ServerConfig
+	// Source is where the connections to servers without a Source of
+	// their own leave from ("source"); nil means the system chooses.
+	Source *Source
+	// Fullconn is the backend load at which servers with a Minconn reach
+	// their Maxconn ("fullconn", or HAProxy's default computed by the
+	// caller); 0 disables the dynamic limit.
+	Fullconn int
+	// Dispatch, when valid, is where every connection goes ("dispatch"),
+	// whatever the servers: no server is chosen, and logs name none.
+	Dispatch netip.AddrPort
 	// TimeoutConnect bounds each connection attempt; 0 means no limit
 	// beyond the kernel's.
 	TimeoutConnect time.Duration
@@ -324,8 +346,12 @@ func NewBackend(cfg BackendConfig) (*Backend, error) {
 }
 
 // fastServers reports whether an event loop can connect to every server of
-// b itself (a literal TCP address).
+// b itself (a literal TCP address, no source to bind), and b has no
+// dispatch address.
 func (b *Backend) fastServers() bool {
+	if b.cfg.Dispatch.IsValid() {
+		return false
+	}
 	for _, s := range b.Servers() {
 		if !fastServer(s) {
 			return false
@@ -520,11 +546,30 @@ func (b *Backend) fillSnapLocked() {
 		}
 		b.snap[i] = balance.Server{ID: s.id, Weight: w, ConfWeight: s.cfg.Weight, Backup: s.cfg.Backup,
 			Usable: s.state == StateUp || s.state == StateNoLB || s.state == StateDrain,
-			Conns:  s.cur + len(s.queue), Maxconn: max(s.maxconn, 0)}
+			Conns:  s.cur + len(s.queue), Maxconn: max(s.dynMaxconnLocked(), 0)}
 	}
 }
 
-func (s *Server) fullLocked() bool { return s.maxconn > 0 && s.cur >= s.maxconn }
+func (s *Server) fullLocked() bool {
+	m := s.dynMaxconnLocked()
+	return m > 0 && s.cur >= m
+}
+
+// dynMaxconnLocked is the server's limit now: maxconn, or with a minconn,
+// max(minconn, beconn × maxconn / fullconn) until the backend has
+// fullconn connections (HAProxy's srv_dynamic_maxconn, beconn counting
+// the backend's connections, queued ones included), at least 1.
+func (s *Server) dynMaxconnLocked() int {
+	m, lo, full := s.maxconn, s.cfg.Minconn, s.be.cfg.Fullconn
+	if m <= 0 || lo <= 0 || lo >= m || full <= 0 {
+		return m
+	}
+	be := int(s.be.cur.Load())
+	if be >= full {
+		return m
+	}
+	return max(lo, be*m/full, 1)
+}
 
 // takeLocked counts a new connection on s. Caller must hold b.mu.
 func (s *Server) takeLocked() {

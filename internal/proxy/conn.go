@@ -25,6 +25,7 @@ const (
 	TermKilled        = 'K' // killed by the administrator or a hard stop
 	TermDown          = 'D' // its server went DOWN (shutdown-on-down)
 	TermResource      = 'R' // the proxy ran out of a resource (descriptors, memory)
+	TermInternal      = 'I' // an internal error (no source address to bind)
 )
 
 // Handler serves the connections a frontend accepted, once the engine ran

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"os"
 	"time"
+
+	"lb/internal/socks4"
 )
 
 // ConnectRequest says how Backend.Connect chooses and reaches a server.
@@ -44,6 +46,9 @@ type ConnectRequest struct {
 	// Avoid, when set with Server nil, is a server the balancing should
 	// not choose (a "retry-on" retry redispatched).
 	Avoid *Server
+	// HeaderIP, when set, returns the address in occurrence occ of the
+	// request's header name, for a Source with SourceHeader (mode http).
+	HeaderIP func(name string, occ int) (netip.Addr, bool)
 }
 
 // ConnectResult is what Backend.Connect learnt, for the log ("option
@@ -101,6 +106,9 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 		b.eng.CompareAndSwap(nil, c.f.eng)
 	}
 	bc := &b.cfg
+	if bc.Dispatch.IsValid() {
+		return b.connectDispatch(c, req, r)
+	}
 	t0 := time.Now()
 	var srv *Server
 	var qi queueInfo
@@ -132,7 +140,14 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 
 	t1 := time.Now()
 	if req.Reuse != nil {
-		if sc := req.Reuse(srv); sc != nil {
+		sc := req.Reuse(srv)
+		if sc != nil && !srv.reusableFor(sc, req.Dst) {
+			// An idle connection of a server at the client's
+			// destination (0.0.0.0, set-dst) to another destination.
+			_ = sc.Close()
+			sc = nil
+		}
+		if sc != nil {
 			r.Tc = 0
 			r.Local, r.Remote = addrPort(sc.LocalAddr()), addrPort(sc.RemoteAddr())
 			if !c.publishServerConn(sc) {
@@ -153,13 +168,49 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 			d.KeepAliveConfig = net.KeepAliveConfig{Enable: true, Idle: -1, Interval: -1, Count: -1}
 		}
 		addr := srv.dialAddr(req.Dst)
-		sc, err = d.Dial(srv.cfg.Network, addr)
+		if src := srv.source(); src != nil && srv.cfg.Network != "unix" {
+			if err := src.dialer(&d, req, addr); err != nil {
+				r.Phase, r.Term = 'C', TermInternal
+				return nil, r, err
+			}
+		}
+		s4 := srv.cfg.Socks4
+		if s4.IsValid() {
+			sc, err = d.Dial("tcp", s4.String())
+		} else {
+			sc, err = d.Dial(srv.cfg.Network, addr)
+		}
 		r.Local, r.Remote = netip.AddrPort{}, netip.AddrPort{}
 		if srv.cfg.Network != "unix" {
 			r.Remote, _ = netip.ParseAddrPort(addr)
 		}
+		if err == nil && s4.IsValid() {
+			// The handshake is part of the connection, within "timeout
+			// connect"; the server is where the proxy connected.
+			var deadline time.Time
+			if bc.TimeoutConnect > 0 {
+				deadline = t1.Add(bc.TimeoutConnect)
+			}
+			if c.publishServerConn(sc) {
+				err = socks4.Connect(sc, r.Remote, deadline)
+			} else {
+				err = errKilled
+			}
+			if err != nil {
+				c.DetachServerConn()
+				_ = sc.Close()
+				if errors.Is(err, errKilled) || c.aborted() {
+					r.Phase = 'C'
+					return nil, r, errKilled
+				}
+			} else {
+				r.Local = addrPort(sc.LocalAddr())
+			}
+		}
 		if err == nil {
-			r.Local, r.Remote = addrPort(sc.LocalAddr()), addrPort(sc.RemoteAddr())
+			if !s4.IsValid() {
+				r.Local, r.Remote = addrPort(sc.LocalAddr()), addrPort(sc.RemoteAddr())
+			}
 			if bc.NoLinger {
 				if tc, ok := sc.(*net.TCPConn); ok {
 					_ = tc.SetLinger(0)
@@ -261,6 +312,76 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 		_ = sc.SetWriteDeadline(time.Time{})
 	}
 	return sc, r, nil
+}
+
+// connectDispatch is Connect for a backend with a dispatch address: no
+// server is chosen (no queue, no slot, the logs say <NOSRV>), the attempts
+// go to the address, with the backend's retries and source.
+func (b *Backend) connectDispatch(c *Conn, req *ConnectRequest, r ConnectResult) (net.Conn, ConnectResult, error) {
+	bc := &b.cfg
+	r.Tw = 0
+	addr := bc.Dispatch.String()
+	t1 := time.Now()
+	for attempt := req.Retried; ; attempt++ {
+		d := net.Dialer{Timeout: bc.TimeoutConnect, KeepAlive: -1}
+		if bc.ServerKeepAlive {
+			d.KeepAliveConfig = net.KeepAliveConfig{Enable: true, Idle: -1, Interval: -1, Count: -1}
+		}
+		if bc.Source != nil {
+			if err := bc.Source.dialer(&d, req, addr); err != nil {
+				r.Phase, r.Term = 'C', TermInternal
+				return nil, r, err
+			}
+		}
+		sc, err := d.Dial("tcp", addr)
+		r.Local, r.Remote = netip.AddrPort{}, bc.Dispatch
+		if err == nil {
+			r.Local, r.Remote = addrPort(sc.LocalAddr()), addrPort(sc.RemoteAddr())
+			r.Tc = time.Since(t1)
+			if bc.NoLinger {
+				if tc, ok := sc.(*net.TCPConn); ok {
+					_ = tc.SetLinger(0)
+				}
+			}
+			if !c.publishServerConn(sc) {
+				r.Phase = 'C'
+				return nil, r, errKilled
+			}
+			if len(req.Payload) > 0 {
+				if t := req.WriteTimeout; t > 0 {
+					_ = sc.SetWriteDeadline(time.Now().Add(t))
+				}
+				if _, err := sc.Write(req.Payload); err != nil {
+					r.Phase, r.Term = 'C', TermServerAbort
+					return nil, r, err
+				}
+				_ = sc.SetWriteDeadline(time.Time{})
+			}
+			return sc, r, nil
+		}
+		var ne net.Error
+		timeout := errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+		if attempt >= bc.Retries || !bc.RetryOn.connFailure() || c.aborted() {
+			r.Phase, r.Term = 'C', TermServerAbort
+			if timeout {
+				r.Term = TermServerTimeout
+			}
+			return nil, r, err
+		}
+		r.Retries++
+		if !timeout {
+			wait := time.Second
+			if bc.TimeoutConnect > 0 && bc.TimeoutConnect < wait {
+				wait = bc.TimeoutConnect
+			}
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-c.killCh:
+				t.Stop()
+			}
+		}
+	}
 }
 
 // redispatchNow reports whether retry number n (1-based) of retries goes to

@@ -82,6 +82,6 @@ func (b *Backend) setServersLocked(srvs []*Server) {
 // fastServer reports whether an event loop can connect to s itself.
 func fastServer(s *Server) bool {
 	c, a := &s.cfg, s.addr.Load()
-	return (c.Network == "tcp" || c.Network == "tcp4" || c.Network == "tcp6") &&
+	return s.source() == nil && !c.Socks4.IsValid() && (c.Network == "tcp" || c.Network == "tcp4" || c.Network == "tcp6") &&
 		(a.fromDst || a.ip.IsValid()) && a.ip.Zone() == ""
 }

@@ -170,6 +170,11 @@ type Capture struct {
 type HTTPBackendConfig struct {
 	// Enabled: the backend is in mode http.
 	Enabled bool
+	// PreferLastServer is "option prefer-last-server": with "http-reuse
+	// never", a keep-alive client's next request goes to the server its
+	// connection is still open to, when it is usable, unless the
+	// balancing hashes.
+	PreferLastServer bool
 	// BufferRequest is the backend's "option http-buffer-request": the
 	// body is waited for before its http-request rules.
 	BufferRequest bool

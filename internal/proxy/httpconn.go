@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"sync"
@@ -705,6 +706,9 @@ func (hc *httpConn) transaction() bool {
 	// The server, then the request head with what is buffered of the body.
 	hc.forced = forced
 	if !hc.connect(be, forced) {
+		if hc.ts[0] == TermInternal {
+			return hc.errorTxn(start, tr, 500)
+		}
 		return hc.errorTxn(start, tr, 503)
 	}
 	tSent, ok := hc.sendRequest(be, forced, mode)
@@ -754,7 +758,19 @@ func (hc *httpConn) contentRules(r *rules.Proxy, st *rules.Stream, start time.Ti
 // failure the termination state is set.
 func (hc *httpConn) connect(be *Backend, forced *Server) bool {
 	c := hc.c
-	req := ConnectRequest{Server: forced, Persist: hc.persisted && forced != nil, Src: c.client, Dst: c.st.Dst, Key: be.key.of(&hc.req, c.client, hc.reqBody)}
+	persist := hc.persisted && forced != nil
+	if forced == nil && be.cfg.HTTP.PreferLastServer && be.cfg.HTTP.Reuse == ReuseNever && hc.kept != nil && hc.keptSrv.preferable(be) {
+		// As assign_server: the server of the connection the client's
+		// session still holds, and a failed attempt may be redispatched.
+		// HAProxy 2.6's session holds it under "http-reuse never" only:
+		// otherwise the connection joins the server's idle ones after
+		// the response, and the next request is balanced (measured).
+		forced, persist = hc.keptSrv, true
+	}
+	req := ConnectRequest{Server: forced, Persist: persist, Src: c.client, Dst: c.st.Dst, Key: be.key.of(&hc.req, c.client, hc.reqBody)}
+	req.HeaderIP = func(name string, occ int) (netip.Addr, bool) {
+		return rules.HeaderIP(hc.req.Header.Fields, name, occ)
+	}
 	choice := be.cfg.HTTP.Reuse.choice(hc.nreq == 0)
 	req.Reuse = func(srv *Server) net.Conn {
 		if hc.kept != nil {

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -244,4 +245,33 @@ func (e *Engine) KillSession(id uint64) bool {
 		}
 	}
 	return false
+}
+
+// reusableFor reports whether sc, an idle connection to s, leads where a
+// new one for a client connected to dst would: always, unless s takes its
+// address or port from the destination (0.0.0.0, port 0 or +N), which
+// set-dst may change from one request to the next.
+func (s *Server) reusableFor(sc net.Conn, dst netip.AddrPort) bool {
+	a := s.addr.Load()
+	if !a.fromDst && !a.portFromDst {
+		return true
+	}
+	return addrPort(sc.RemoteAddr()).String() == s.dialAddr(dst)
+}
+
+// preferable reports whether "option prefer-last-server" sends the next
+// request of a client to s, whose connection the client still holds: s is
+// a server of be, UP with a weight, and be's balancing does not hash (a
+// hash picks the same server anyway), as HAProxy's srv_currently_usable.
+func (s *Server) preferable(be *Backend) bool {
+	if s == nil || s.be != be {
+		return false
+	}
+	switch algo, _, _ := strings.Cut(be.cfg.Balance, "("); algo {
+	case "source", "uri", "url_param", "hdr", "rdp-cookie", "hash":
+		return false
+	}
+	be.mu.Lock()
+	defer be.mu.Unlock()
+	return s.state == StateUp && s.weight > 0
 }

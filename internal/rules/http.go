@@ -3,6 +3,7 @@ package rules
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
 	"os"
 	"regexp"
 	"slices"
@@ -45,6 +46,8 @@ const (
 	hSetGPT0
 	hCapture
 	hAuth
+	hSetDst
+	hSetDstPort
 )
 
 // httpRule is a compiled http-request, http-response,
@@ -184,7 +187,8 @@ var httpActionNames = map[string]map[string]httpAct{
 		"replace-pathq": hReplacePathQ, "replace-uri": hReplaceURI, "set-method": hSetMethod,
 		"set-var": hSetVar, "unset-var": hUnsetVar, "set-log-level": hSetLogLevel, "tarpit": hTarpit,
 		"use-service": hUseService, "track-sc0": hTrack, "track-sc1": hTrack, "track-sc2": hTrack,
-		"sc-inc-gpc0": hIncGPC0, "sc-set-gpt0": hSetGPT0, "capture": hCapture, "auth": hAuth},
+		"sc-inc-gpc0": hIncGPC0, "sc-set-gpt0": hSetGPT0, "capture": hCapture, "auth": hAuth,
+		"set-dst": hSetDst, "set-dst-port": hSetDstPort},
 	"http-response": {"allow": hAllow, "deny": hDeny, "return": hReturn, "redirect": hRedirect,
 		"add-header": hAddHeader, "set-header": hSetHeader, "del-header": hDelHeader,
 		"replace-header": hReplaceHeader, "replace-value": hReplaceValue, "set-status": hSetStatus,
@@ -390,6 +394,26 @@ func (c *compiler) compileHTTPRule(r *config.Rule, set string, at place) *httpRu
 			c.errorf("Proxy '%s': unable to find capture id '%s' referenced by %s capture rule.", c.px.Name, args[2], set)
 			return nil
 		}
+	case hSetDst, hSetDstPort:
+		if len(args) != 1 {
+			return bad("expects exactly one sample expression")
+		}
+		e, err := c.parseExpr(args[0])
+		if err != nil {
+			c.errorf("%v", err)
+			return nil
+		}
+		if e.use&at == 0 {
+			c.errorf("fetch method '%s' extracts information from '%s', none of which is available here", e.kw, "HTTP message")
+			return nil
+		}
+		switch {
+		case act == hSetDst && !canCast(e.out, tAddr):
+			return bad("expects an address, not a %s sample", e.out)
+		case act == hSetDstPort && !canCast(e.out, tInt):
+			return bad("expects an integer, not a %s sample", e.out)
+		}
+		hr.e = e
 	case hSetVar, hUnsetVar:
 		if !hasArgs {
 			return bad("expects a variable name between parentheses")
@@ -1012,6 +1036,19 @@ func (p *Proxy) runHTTP(s *Stream, rules []*httpRule, resp bool) HTTPResult {
 			// A slot of its own: the log line reads it after the
 			// stream's storage moved on.
 			caps[r.capID] = append([]byte(nil), v...)
+		case hSetDst:
+			// The destination the connection to a server at 0.0.0.0 goes to.
+			if smp, ok := r.e.eval(ev); ok {
+				if smp, ok = ev.cast(smp, tAddr); ok {
+					s.Dst = netip.AddrPortFrom(smp.ip, s.Dst.Port())
+				}
+			}
+		case hSetDstPort:
+			if smp, ok := r.e.eval(ev); ok {
+				if smp, ok = ev.cast(smp, tInt); ok {
+					s.Dst = netip.AddrPortFrom(s.Dst.Addr(), uint16(smp.i))
+				}
+			}
 		}
 	}
 	return HTTPResult{LogLevel: txn.LogLevel}

@@ -534,7 +534,6 @@ func TestHTTPCompileErrors(t *testing.T) {
 		{"http", "http-request return errorfiles x", ":12: error detected in frontend 'f' while parsing 'http-request return' rule : unknown http-errors section 'x' referenced by an http reply ."},
 		{"http", "http-response redirect prefix /x", "'http-response redirect prefix' is not supported by lb yet"},
 		{"http", "http-request deny if { http_auth_group(u) g }", "invalid args in fetch method 'http_auth_group' : unable to find userlist 'u'"},
-		{"http", "http-request deny if { url_ip 1.2.3.4 }", ":12: 'url_ip' is not supported by lb yet"},
 		{"http", "http-request deny if { url32 1 }", ":12: 'url32' is not supported by lb yet"},
 		{"http", "http-request set-header X %[req.body_param(x)]", ":12: 'req.body_param' is not supported by lb yet"},
 		{"http", "http-request return string x", "a content type must be defined"},

@@ -182,6 +182,28 @@ func init() {
 			}
 			return strSample(m.URI), true
 		})),
+		"url_ip": reqFetch(tAddr, 0, 0, plain(func(ev *evalCtx, _ *int) (sample, bool) {
+			m := ev.msg(false)
+			if m == nil {
+				return sample{}, false
+			}
+			a, ok := urlAddr(m.URI)
+			if !ok {
+				return sample{}, false
+			}
+			return addrSample(a.Addr()), true
+		})),
+		"url_port": reqFetch(tInt, 0, 0, plain(func(ev *evalCtx, _ *int) (sample, bool) {
+			m := ev.msg(false)
+			if m == nil {
+				return sample{}, false
+			}
+			a, ok := urlAddr(m.URI)
+			if !ok {
+				return sample{}, false
+			}
+			return intSample(int64(a.Port())), true
+		})),
 		"url_param": reqFetch(tStr, 0, 2, buildURLParam(nil)),
 		"urlp":      reqFetch(tStr, 0, 2, buildURLParam(nil)),
 		"urlp_val":  reqFetch(tInt, 0, 2, buildURLParam(toInt)),
@@ -823,4 +845,59 @@ func extractCookie(h []byte, from int, name string, list bool) (val []byte, next
 		att = nx + 1
 	}
 	return nil, 0, false
+}
+
+// HeaderIP returns the address in occurrence occ of header name among
+// fields, as "usesrc hdr_ip(name,occ)" reads it: 0 and -1 the last one, N
+// the Nth, -N the Nth from the end.
+func HeaderIP(fields []http1.Field, name string, occ int) (netip.Addr, bool) {
+	if occ == 0 {
+		occ = -1
+	}
+	v, ok := hdrOcc(fields, name, false, occ)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	return parseHdrIP(v)
+}
+
+// urlAddr reads the address of an absolute URL whose host is a dotted IPv4
+// address, as HAProxy 2.6's url2sa for url_ip and url_port: "http://" or
+// "https://" (any case), the address, then ":port" (digits up to the first
+// other byte, 0 when none) or the scheme's port (80, 443). Host names and
+// IPv6 addresses give no sample, as url_ip and url_port want AF_INET.
+func urlAddr(uri []byte) (netip.AddrPort, bool) {
+	i := bytes.Index(uri, []byte("://"))
+	if i < 0 {
+		return netip.AddrPort{}, false
+	}
+	var port uint16
+	switch scheme := string(bytes.ToLower(uri[:i])); scheme {
+	case "http":
+		port = 80
+	case "https":
+		port = 443
+	default:
+		return netip.AddrPort{}, false
+	}
+	rest := uri[i+3:]
+	n := 0
+	for n < len(rest) && (rest[n] == '.' || rest[n] >= '0' && rest[n] <= '9') {
+		n++
+	}
+	a, ok := parseIPv4(rest[:n])
+	if !ok {
+		return netip.AddrPort{}, false
+	}
+	if rest = rest[n:]; len(rest) > 0 && rest[0] == ':' {
+		p := 0
+		for _, c := range rest[1:] {
+			if c < '0' || c > '9' {
+				break
+			}
+			p = p*10 + int(c-'0')
+		}
+		port = uint16(p)
+	}
+	return netip.AddrPortFrom(a, port), true
 }
