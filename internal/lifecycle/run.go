@@ -172,6 +172,10 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 	if err := applyFDPlan(plan); err != nil {
 		return fail(err)
 	}
+	// The cgroup's memory limit, read before any chroot (memwatch.go).
+	if ml, _ := findMemLimit("/"); ml != nil {
+		ml.start(p.log)
+	}
 
 	// Step 6: listeners.
 	oldPids := append(append([]int{}, args.SoftStopPids...), args.HardStopPids...)

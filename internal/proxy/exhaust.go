@@ -1,6 +1,10 @@
 package proxy
 
 import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -32,8 +36,11 @@ func (e *Engine) resourceError(f *Frontend, bind string, err error) {
 		f.log.Debug("accept", "frontend", f.cfg.Name, "bind", bind, "error", err)
 		return
 	}
-	f.log.Warn("accept", "frontend", f.cfg.Name, "bind", bind, "error", err,
-		"then", "listeners paused until a connection ends (100ms at most); not logged again until 10s without this error")
+	then := "listeners paused until a connection ends (100ms at most); not logged again until 10s without this error"
+	if err == errMemoryPressure {
+		then = "listeners paused while memory stays above the high-water mark; not logged again until 10s without this"
+	}
+	f.log.Warn("accept", "frontend", f.cfg.Name, "bind", bind, "error", err, "then", then)
 }
 
 // waitResources records lb, paused after a resource error, to be resumed when a
@@ -73,4 +80,66 @@ func (e *Engine) resourcesFreed() {
 	e.rwake = make(chan struct{})
 	e.rmu.Unlock()
 	resume(ps)
+}
+
+// Memory pressure.
+//
+// Under a memory limit (a unit's MemoryMax=, any cgroup's), running out is not an error that
+// accept returns: the kernel's OOM killer ends the whole process instead, every connection
+// with it. So, when lifecycle found such a limit (WatchMemory), the accept paths read the
+// cgroup's usage (at most once a millisecond: a flood of clients is accepted thousands a
+// second, each costing a few KiB) and, above the high-water mark, stop accepting as for
+// EMFILE: the connections already accepted go on, new clients wait in the kernel's accept
+// queue, the episode is logged once, and accepting resumes (the paused listeners look again
+// every 100 ms) once usage fell back under the low-water mark.
+
+// memWatch is the process's memory limit and how to read its usage.
+type memWatch struct {
+	high, low int64                 // bytes
+	read      func() (int64, error) // the cgroup's current usage
+	log       func(msg string)
+	last      atomic.Int64 // when usage was last read (UnixNano)
+	mu        sync.Mutex   // one reader at a time
+}
+
+// memCheckEvery is how often the accept paths read the usage at most.
+const memCheckEvery = int64(time.Millisecond)
+
+var (
+	mem     atomic.Pointer[memWatch]
+	memHigh atomic.Bool // usage above high, until it falls under low
+)
+
+// errMemoryPressure is what the listeners report when they pause for memory.
+var errMemoryPressure = errors.New("memory usage near the cgroup's limit")
+
+// WatchMemory makes every engine of the process stop accepting while read reports a usage
+// at or above high bytes, until it is under low. log reports the end of an episode.
+func WatchMemory(high, low int64, read func() (int64, error), log func(string)) {
+	mem.Store(&memWatch{high: high, low: low, read: read, log: log})
+}
+
+// memPressure reports whether accepting must pause for memory; now is UnixNano.
+func memPressure(now int64) bool {
+	w := mem.Load()
+	if w == nil {
+		return false
+	}
+	if now-w.last.Load() < memCheckEvery || !w.mu.TryLock() {
+		return memHigh.Load()
+	}
+	defer w.mu.Unlock()
+	w.last.Store(now)
+	u, err := w.read()
+	if err != nil {
+		return memHigh.Load()
+	}
+	switch {
+	case !memHigh.Load() && u >= w.high:
+		memHigh.Store(true)
+	case memHigh.Load() && u < w.low:
+		memHigh.Store(false)
+		w.log(fmt.Sprintf("memory usage back to %d MiB: listeners resumed", u>>20))
+	}
+	return memHigh.Load()
 }

@@ -573,6 +573,18 @@ func (b *Binding) acceptLoop() {
 	f := b.f
 	var delay time.Duration
 	for {
+		if memPressure(time.Now().UnixNano()) {
+			// Near the memory limit: as out of descriptors (exhaust.go).
+			f.eng.resourceError(f, b.cfg.Name, errMemoryPressure)
+			t := time.NewTimer(resRetry)
+			select {
+			case <-t.C:
+			case <-b.stop:
+				t.Stop()
+				return
+			}
+			continue
+		}
 		c, err := b.ln.Accept()
 		if err != nil {
 			if b.stopped() || errors.Is(err, net.ErrClosed) {

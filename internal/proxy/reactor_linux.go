@@ -679,6 +679,14 @@ func (l *loop) accept(lb *lbind) {
 			l.lbTimers = append(l.lbTimers, lbTimer{at: l.now + int64(d), lb: lb})
 			return
 		}
+		if memPressure(l.now) {
+			// Near the memory limit: as out of descriptors (exhaust.go).
+			l.e.resourceError(b.f, b.cfg.Name, errMemoryPressure)
+			l.unwatch(lb)
+			lb.paused = true
+			l.lbTimers = append(l.lbTimers, lbTimer{at: l.now + int64(resRetry), lb: lb})
+			return
+		}
 		if !b.trySlots() {
 			// At the limit, the listener leaves the epoll set and further
 			// clients wait in the kernel's backlog, as behind HAProxy's
