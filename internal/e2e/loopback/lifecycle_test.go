@@ -149,15 +149,19 @@ func waitGone(t *testing.T, pid int, timeout time.Duration) {
 // listenInode returns the inode of the listening socket on port (from /proc/net/tcp).
 func listenInode(t *testing.T, port int) string {
 	t.Helper()
-	b, err := os.ReadFile("/proc/net/tcp")
-	if err != nil {
-		t.Fatal(err)
-	}
 	want := fmt.Sprintf("0100007F:%04X", port)
-	for _, line := range strings.Split(string(b), "\n")[1:] {
-		f := strings.Fields(line)
-		if len(f) > 9 && f[1] == want && f[3] == "0A" {
-			return f[9]
+	// /proc/net/tcp is no snapshot: read while other tests open and close thousands of
+	// sockets, it can miss a line. A listening socket is found again on a second read.
+	for try := 0; try < 5; try++ {
+		b, err := os.ReadFile("/proc/net/tcp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) > 9 && f[1] == want && f[3] == "0A" {
+				return f[9]
+			}
 		}
 	}
 	return ""
