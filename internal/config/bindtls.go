@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -59,7 +60,8 @@ func bindTLSOptions() map[string]bindOpt {
 			}
 		}),
 		"crt": {nargs: 1, tls: true, fn: func(l *loader, b *Bind, v []string) error {
-			certs, warns, err := tlsconf.LoadCrt(l.tlsBases().CrtPath(v[0]), l.now())
+			path := l.tlsBases().CrtPath(v[0])
+			certs, warns, err := tlsconf.LoadCrt(path, l.now())
 			if err != nil {
 				return err
 			}
@@ -67,19 +69,28 @@ func bindTLSOptions() map[string]bindOpt {
 				l.warn(l.linePos, "'bind %s' : %s", b.Spec, w)
 			}
 			t := tb(l, b)
+			// A directory is a crt-list of its files for the runtime API,
+			// as in HAProxy.
+			list := ""
+			if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+				list = path
+				addList(t, list, tlsconf.ListFile{Dir: true})
+			}
 			for _, c := range certs {
-				t.Entries = append(t.Entries, tlsconf.Entry{Cert: c})
+				t.Entries = append(t.Entries, tlsconf.Entry{Cert: c, List: list})
 			}
 			return nil
 		}},
 		"crt-list": {nargs: 1, tls: true, fn: func(l *loader, b *Bind, v []string) error {
-			entries, warns, err := tlsconf.LoadCrtList(l.tlsBases().CrtPath(v[0]), l.tlsBases(), l.now())
+			path := l.tlsBases().CrtPath(v[0])
+			entries, lines, warns, err := tlsconf.LoadCrtList(path, l.tlsBases(), l.now())
 			if err != nil {
 				return err
 			}
 			for _, w := range warns {
 				l.warn(l.linePos, "'bind %s' : %s", b.Spec, w)
 			}
+			addList(tb(l, b), path, tlsconf.ListFile{Lines: lines})
 			tb(l, b).Entries = append(tb(l, b).Entries, entries...)
 			return nil
 		}},
@@ -110,6 +121,14 @@ func bindTLSOptions() map[string]bindOpt {
 }
 
 // tlsBases are the global crt-base and ca-base.
+// addList records a crt-list or crt directory of t, for the runtime API.
+func addList(t *tlsconf.Bind, name string, lf tlsconf.ListFile) {
+	if t.Lists == nil {
+		t.Lists = map[string]tlsconf.ListFile{}
+	}
+	t.Lists[name] = lf
+}
+
 func (l *loader) tlsBases() tlsconf.Bases {
 	return tlsconf.Bases{Crt: l.cfg.Global.CRTBase, CA: l.cfg.Global.CABase}
 }
@@ -183,7 +202,9 @@ func (l *loader) checkBindTLS(p *Proxy) {
 				l.warn(b.Pos, "Proxy '%s': Ambiguous configuration for bind '%s': the ssl-min-ver value is not configured and the ssl-max-ver value is lower than the default ssl-min-ver value (TLSv1.2). Setting the ssl-min-ver to %s. Use 'ssl-min-ver' to fix this.", p.Name, b.Spec, vr.AmbiguousMin)
 			}
 		}
+		t.Proxy, t.Spec, t.Pos = p.Name, b.Spec, b.Pos.String()
 		if p.Mode == ModeHTTP {
+			t.NoH2 = true
 			l.dropH2(p, b, &t.Settings)
 			for _, e := range t.Entries {
 				if e.Conf != nil {

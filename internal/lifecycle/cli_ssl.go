@@ -21,12 +21,14 @@ func newCertStore(cfg *config.Config) *tlsconf.Store {
 			}
 		}
 	}
-	return tlsconf.NewStore(binds)
+	s := tlsconf.NewStore(binds)
+	s.Bases = tlsconf.Bases{Crt: cfg.Global.CRTBase, CA: cfg.Global.CABase}
+	return s
 }
 
 // registerSSLCommands installs the certificate commands of HAProxy 2.6 (ssl_ckch.c) that
 // lb carries out: show, new, set, commit, abort and del of "ssl cert", on the process's
-// store.
+// store, and show, add and del of "ssl crt-list" (ssl_crtlist.c), on its crt-lists.
 // Their answers are HAProxy's, word for word.
 func registerSSLCommands(srv *admin.Server, certs *tlsconf.Store) {
 	srv.Handle(admin.Command{Words: []string{"show", "ssl", "cert"},
@@ -136,6 +138,74 @@ func registerSSLCommands(srv *admin.Server, certs *tlsconf.Store) {
 				return err
 			}
 			fmt.Fprintf(w, "Transaction aborted for certificate '%s'!\n", name)
+			return nil
+		}})
+	srv.Handle(admin.Command{Words: []string{"show", "ssl", "crt-list"},
+		Help:  "show ssl crt-list [-n] [<list>]         : show the list of crt-lists or the content of a crt-list file <list>",
+		Level: admin.LevelAdmin,
+		Run: func(args []string, w io.Writer) error {
+			name, lines := arg(args, 0), false
+			if name == "-n" {
+				name, lines = arg(args, 1), true
+				if name == "" {
+					return errors.New("'show ssl crt-list -n' expects a filename or a directory\n")
+				}
+			}
+			if name == "" {
+				for _, n := range certs.CrtLists() {
+					io.WriteString(w, n+"\n")
+				}
+				return nil
+			}
+			out, ok := certs.ShowCrtList(name, lines)
+			if !ok {
+				return errors.New("didn't find the specified filename\n")
+			}
+			io.WriteString(w, out)
+			return nil
+		}})
+	srv.Handle(admin.Command{Words: []string{"add", "ssl", "crt-list"},
+		Help:  "add ssl crt-list <list> <cert> [opts]*  : add to crt-list file <list> a line <cert> or a payload",
+		Level: admin.LevelAdmin,
+		RunPayload: func(args []string, payload []byte, w io.Writer) error {
+			list, line := arg(args, 0), arg(args, 1)
+			if list == "" || (payload == nil && line == "") {
+				return errors.New("'add ssl crtlist' expects a filename and a certificate name\n")
+			}
+			// Without a payload, HAProxy takes the certificate alone and
+			// ignores the words after it.
+			if payload != nil {
+				if strings.Contains(string(payload), "\n") {
+					return errors.New("Can't edit the crt-list: only one line of payload is supported!\n")
+				}
+				line = string(payload)
+			}
+			res, err := certs.AddCrtList(list, line)
+			if err != nil {
+				return fmt.Errorf("Can't edit the crt-list: %s\n", err)
+			}
+			// One dot per bind line, as HAProxy.
+			fmt.Fprintf(w, "Inserting certificate '%s' in crt-list '%s'%s\n", res.Cert, res.List, strings.Repeat(".", res.Binds))
+			if res.Failed != "" {
+				io.WriteString(w, res.Failed+"Failed!\n")
+				return nil
+			}
+			io.WriteString(w, "Success!\n")
+			return nil
+		}})
+	srv.Handle(admin.Command{Words: []string{"del", "ssl", "crt-list"},
+		Help:  "del ssl crt-list <list> <cert[:line]>   : delete a line <cert> from crt-list file <list>",
+		Level: admin.LevelAdmin,
+		Run: func(args []string, w io.Writer) error {
+			list, crt := arg(args, 0), arg(args, 1)
+			if list == "" || crt == "" {
+				return errors.New("'del ssl crtlist' expects a filename and a certificate name\n")
+			}
+			name, err := certs.DelCrtList(list, crt)
+			if err != nil {
+				return fmt.Errorf("Can't delete the entry: %s\n", err)
+			}
+			fmt.Fprintf(w, "Entry '%s' deleted in crtlist '%s'!\n", name, strings.TrimRight(list, "/"))
 			return nil
 		}})
 }

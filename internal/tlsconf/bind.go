@@ -48,6 +48,23 @@ type Entry struct {
 	Filters []string
 	// Conf is the crt-list line's [sslbindconf] (nil = none).
 	Conf *Settings
+	// List is the crt-list file, or the "crt" directory, the entry comes
+	// from, as named in the configuration ("" = a "crt" file); Line is
+	// its line in the list (0 in a directory; an entry added at run time
+	// takes the list's next number).
+	List string
+	Line int
+	// Opts is the line's [sslbindconf] as HAProxy prints it back in "show
+	// ssl crt-list" (" [alpn h2\x00 ssl-min-ver TLSv1.2]", "" = none).
+	Opts string
+}
+
+// ListFile is a crt-list file or a "crt" directory a bind line loaded.
+type ListFile struct {
+	// Lines is the number of lines of the file (0 for a directory).
+	Lines int
+	// Dir is set for a "crt" directory.
+	Dir bool
 }
 
 // Bind is everything a bind line's "ssl" resolves from.
@@ -67,6 +84,17 @@ type Bind struct {
 	TicketKeys [][32]byte
 	// Now is the clock of the CRL checks (nil = time.Now).
 	Now func() time.Time
+	// Lists are the crt-list files and "crt" directories of Entries, by
+	// name (nil = none), for the runtime API.
+	Lists map[string]ListFile
+	// Proxy, Spec and Pos name the bind line in the runtime API's
+	// messages: its proxy, its address as written, its "file:line"
+	// ("" = unnamed).
+	Proxy, Spec, Pos string
+	// NoH2 drops "h2" from the ALPN of crt-list lines added at run time
+	// (mode http: lb speaks HTTP/1.x), as the configuration's loading
+	// does for the file's lines.
+	NoH2 bool
 
 	// srv is what Build made, for the certificate store (store.go).
 	srv *server
@@ -94,26 +122,32 @@ type entryConf struct {
 // the runtime API commits a certificate (store.go): a handshake reads
 // them with one atomic load, no lock.
 type server struct {
-	base    *tls.Config
-	entries []Entry
-	confs   []*entryConf
-	idx     atomic.Pointer[sniIndex]
-	strict  bool
+	base   *tls.Config
+	idx    atomic.Pointer[sniIndex]
+	strict bool
+	// vr and now are what the entries' settings were resolved with, for
+	// the entries added at run time.
+	vr  VersionRange
+	now func() time.Time
 }
 
-// sniIndex is the certificate of each entry and the SNI names index.
+// sniIndex is the entries with their resolved settings and certificate,
+// and the SNI names index.
 type sniIndex struct {
+	entries     []Entry
+	confs       []*entryConf
 	certs       []*Cert
 	exact, wild map[string][]int
 	// negatives are each entry's excluded names ("!name" filters).
 	negatives []map[string]bool
 }
 
-// index builds the names index of the entries with certs (one per
-// entry): a crt-list line's filters, or else its certificate's names.
-func (s *server) index(certs []*Cert) *sniIndex {
-	ix := &sniIndex{certs: certs, exact: map[string][]int{}, wild: map[string][]int{}}
-	for i, e := range s.entries {
+// index builds the names index of the entries with their settings and
+// certs (one each): a crt-list line's filters, or else its certificate's
+// names.
+func index(entries []Entry, confs []*entryConf, certs []*Cert) *sniIndex {
+	ix := &sniIndex{entries: entries, confs: confs, certs: certs, exact: map[string][]int{}, wild: map[string][]int{}}
+	for i, e := range entries {
 		positive, negatives := map[string]bool{}, map[string]bool{}
 		names := certs[i].Names
 		if len(e.Filters) > 0 {
@@ -170,12 +204,13 @@ func (b *Bind) Build() (*tls.Config, error) {
 	if now == nil {
 		now = time.Now
 	}
-	s := &server{entries: b.Entries, strict: b.StrictSNI}
+	s := &server{strict: b.StrictSNI, vr: vr, now: now}
 	baseConf, err := b.template(&b.Settings, nil, vr, now)
 	if err != nil {
 		return nil, err
 	}
 	certs := make([]*Cert, 0, len(b.Entries))
+	confs := make([]*entryConf, 0, len(b.Entries))
 	for _, e := range b.Entries {
 		ec := baseConf
 		if e.Conf != nil {
@@ -184,10 +219,10 @@ func (b *Bind) Build() (*tls.Config, error) {
 				return nil, err
 			}
 		}
-		s.confs = append(s.confs, ec)
+		confs = append(confs, ec)
 		certs = append(certs, e.Cert)
 	}
-	s.idx.Store(s.index(certs))
+	s.idx.Store(index(slices.Clone(b.Entries), confs, certs))
 	s.base = baseConf.tmpl.Clone()
 	s.base.NextProtos = baseConf.alpn
 	s.base.SessionTicketsDisabled = b.NoTickets
@@ -352,24 +387,25 @@ func setVerify(c *tls.Config, ca *CAFile, withCRL bool, crls []*x509.RevocationL
 // ErrNoSNIMatch fails a strict-sni handshake without a matching name.
 var ErrNoSNIMatch = errors.New("tls: no certificate matches the server name (strict-sni)")
 
-// choose returns the entry and chain for a client hello.
-func (s *server) choose(h *tls.ClientHelloInfo) (int, *tls.Certificate, error) {
+// choose returns the index read, and the entry and chain for a client
+// hello.
+func (s *server) choose(h *tls.ClientHelloInfo) (*sniIndex, int, *tls.Certificate, error) {
 	ix := s.idx.Load()
 	name := strings.ToLower(h.ServerName)
 	if name != "" {
 		if i, c := ix.pick(h, ix.exact[name], ""); c != nil {
-			return i, c, nil
+			return ix, i, c, nil
 		}
 		if dot := strings.IndexByte(name, '.'); dot >= 0 {
 			if i, c := ix.pick(h, ix.wild[name[dot:]], name); c != nil {
-				return i, c, nil
+				return ix, i, c, nil
 			}
 		}
 	}
 	if s.strict {
-		return 0, nil, ErrNoSNIMatch
+		return ix, 0, nil, ErrNoSNIMatch
 	}
-	return 0, ix.chainFor(h, []int{0}), nil
+	return ix, 0, ix.chainFor(h, []int{0}), nil
 }
 
 // pick chooses among the candidate entries of one level; name, for a
@@ -423,7 +459,7 @@ func (ix *sniIndex) chainFor(h *tls.ClientHelloInfo, cands []int) *tls.Certifica
 }
 
 func (s *server) getCertificate(h *tls.ClientHelloInfo) (*tls.Certificate, error) {
-	_, c, err := s.choose(h)
+	_, _, c, err := s.choose(h)
 	return c, err
 }
 
@@ -434,18 +470,18 @@ func (s *server) getCertificate(h *tls.ClientHelloInfo) (*tls.Certificate, error
 // handshake goes on without ALPN, as OpenSSL's callback answers NOACK
 // (crypto/tls would fail it).
 func (s *server) getConfigForClient(h *tls.ClientHelloInfo) (*tls.Config, error) {
-	i, c, err := s.choose(h)
+	ix, i, c, err := s.choose(h)
 	if err != nil {
 		return nil, err
 	}
-	ec := s.confs[i]
+	ec := ix.confs[i]
 	alpn := ec.alpn
 	if len(h.SupportedProtos) > 0 && len(alpn) > 0 && !slices.ContainsFunc(alpn, func(p string) bool {
 		return slices.Contains(h.SupportedProtos, p)
 	}) {
 		alpn = nil
 	}
-	if s.entries[i].Conf == nil && slices.Equal(alpn, s.base.NextProtos) {
+	if ix.entries[i].Conf == nil && slices.Equal(alpn, s.base.NextProtos) {
 		return nil, nil
 	}
 	cfg := s.base.Clone()
@@ -457,4 +493,19 @@ func (s *server) getConfigForClient(h *tls.ClientHelloInfo) (*tls.Config, error)
 	cfg.ClientAuth, cfg.ClientCAs, cfg.VerifyPeerCertificate = t.ClientAuth, t.ClientCAs, t.VerifyPeerCertificate
 	cfg.NextProtos = alpn
 	return cfg, nil
+}
+
+// lineConf resolves the settings of an entry added at run time to b (a
+// built bind), with HAProxy's message on failure.
+func (b *Bind) lineConf(e *Entry) (*entryConf, error) {
+	line := e.Conf
+	if b.NoH2 && line != nil && slices.Contains(line.ALPN, "h2") {
+		c := *line
+		c.ALPN = slices.DeleteFunc(slices.Clone(line.ALPN), func(x string) bool { return x == "h2" })
+		line = &c
+	}
+	if line == nil {
+		return b.template(&b.Settings, nil, b.srv.vr, b.srv.now)
+	}
+	return b.template(&b.Settings, line, b.srv.vr, b.srv.now)
 }

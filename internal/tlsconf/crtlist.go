@@ -2,6 +2,7 @@ package tlsconf
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -34,61 +35,129 @@ func prefix(base, p string) string {
 // "<crtfile> [[<sslbindconf> ...]] [[!]<snifilter> ...]"; lines starting
 // with '#' and empty lines are skipped. Each line's certificate loads as
 // with "crt" (a file or a bundle). The [sslbindconf] options are those
-// of ParseSSLBindConf.
-func LoadCrtList(path string, bases Bases, now time.Time) ([]Entry, []string, error) {
+// of ParseSSLBindConf. Each entry records the list and its line; lines
+// is the number of lines read, after which "add ssl crt-list" numbers
+// its entries, as HAProxy.
+func LoadCrtList(path string, bases Bases, now time.Time) (entries []Entry, lines int, warnings []string, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("'crt-list' : cannot open file '%s' : %s", path, statErr(err))
+		return nil, 0, nil, fmt.Errorf("'crt-list' : cannot open file '%s' : %s", path, statErr(err))
 	}
 	defer f.Close()
-	var entries []Entry
-	var warnings []string
 	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
+	n := 0
+	for sc.Scan() {
+		n++
 		line := strings.TrimRight(sc.Text(), "\r")
 		if line == "" || line[0] == '#' {
 			continue
 		}
-		fields := strings.Fields(line)
-		if len(fields) == 0 {
+		crt, e, err := ParseCrtListLine(line, bases)
+		if err != nil {
+			var r *Refused
+			if errors.As(err, &r) {
+				return nil, 0, nil, err
+			}
+			return nil, 0, nil, fmt.Errorf("'crt-list' : parsing [%s:%d]: %v", path, n, err)
+		}
+		if crt == "" {
 			continue
 		}
-		e := Entry{}
-		crt := bases.CrtPath(fields[0])
-		rest := fields[1:]
-		if len(rest) > 0 && strings.HasPrefix(rest[0], "[") {
-			// The options run to the word ending in ']'.
-			joined := strings.Join(rest, " ")
-			end := strings.IndexByte(joined, ']')
-			if end < 0 {
-				return nil, nil, fmt.Errorf("'crt-list' : parsing [%s:%d]: missing ']'", path, n)
-			}
-			opts := strings.Fields(joined[1:end])
-			rest = strings.Fields(joined[end+1:])
-			if len(opts) > 0 {
-				conf, err := ParseSSLBindConf(opts, bases)
-				if err != nil {
-					if _, ok := err.(*Refused); ok {
-						return nil, nil, err
-					}
-					return nil, nil, fmt.Errorf("'crt-list' : parsing [%s:%d]: %v", path, n, err)
-				}
-				e.Conf = conf
-			}
-		}
-		e.Filters = rest
+		e.List, e.Line = path, n
 		c, w, err := loadCrtListCert(crt, now)
 		if err != nil {
-			return nil, nil, fmt.Errorf("'crt-list' : %v", err)
+			return nil, 0, nil, fmt.Errorf("'crt-list' : %v", err)
 		}
 		e.Cert = c
 		warnings = append(warnings, w...)
 		entries = append(entries, e)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, nil, fmt.Errorf("'crt-list' : cannot read file '%s' : %v", path, err)
+		return nil, 0, nil, fmt.Errorf("'crt-list' : cannot read file '%s' : %v", path, err)
 	}
-	return entries, warnings, nil
+	return entries, n, warnings, nil
+}
+
+// LineError is an error in the layout of a crt-list line, which HAProxy
+// reports with the line's position ("parsing [file:line]: ...").
+type LineError string
+
+func (e LineError) Error() string { return string(e) }
+
+// ParseCrtListLine parses one crt-list line: its certificate (crt-base
+// prefixed; "" for a blank line), and the entry's filters, settings and
+// their reprint (Opts); the entry's Cert is left to the caller.
+func ParseCrtListLine(line string, bases Bases) (crt string, e Entry, err error) {
+	fields := strings.Fields(line)
+	if len(fields) == 0 {
+		return "", e, nil
+	}
+	if strings.HasPrefix(fields[0], "[") {
+		return "", e, LineError("file must start with a cert")
+	}
+	crt = bases.CrtPath(fields[0])
+	rest := fields[1:]
+	if len(rest) > 0 && strings.HasPrefix(rest[0], "[") {
+		// The options run to the word ending in ']'.
+		joined := strings.Join(rest, " ")
+		end := strings.IndexByte(joined, ']')
+		if end < 0 {
+			return "", e, LineError("missing ']'")
+		}
+		opts := strings.Fields(joined[1:end])
+		rest = strings.Fields(joined[end+1:])
+		conf, err := ParseSSLBindConf(opts, bases)
+		if err != nil {
+			return "", e, err
+		}
+		e.Opts = conf.reprint()
+		if len(opts) > 0 {
+			e.Conf = conf
+		}
+	}
+	e.Filters = rest
+	return crt, e, nil
+}
+
+// reprint is HAProxy's dump_crtlist_sslconf: the options in its order,
+// " [...]". Its ALPN list is followed by a NUL byte, as HAProxy 2.6
+// writes it.
+func (s *Settings) reprint() string {
+	var w []string
+	switch {
+	case s.NoALPN:
+		w = append(w, "no-alpn")
+	case s.ALPN != nil:
+		w = append(w, "alpn "+strings.Join(s.ALPN, ",")+"\x00")
+	}
+	if s.Verify != "" {
+		w = append(w, "verify "+s.Verify)
+	}
+	if s.NoCANames {
+		w = append(w, "no-ca-names")
+	}
+	for _, kv := range []struct{ k, v string }{
+		{"ca-file", caPath(s.CA)}, {"crl-file", caPath(s.CRL)}, {"ciphers", s.Ciphers},
+		{"ciphersuites", s.Ciphersuites}, {"curves", s.Curves}, {"ecdhe", s.Ecdhe},
+	} {
+		if kv.v != "" {
+			w = append(w, kv.k+" "+kv.v)
+		}
+	}
+	if s.MinVer != 0 {
+		w = append(w, "ssl-min-ver "+versionWords[s.MinVer])
+	}
+	if s.MaxVer != 0 {
+		w = append(w, "ssl-max-ver "+versionWords[s.MaxVer])
+	}
+	return " [" + strings.Join(w, " ") + "]"
+}
+
+func caPath(f *CAFile) string {
+	if f == nil {
+		return ""
+	}
+	return f.Path
 }
 
 func loadCrtListCert(path string, now time.Time) (*Cert, []string, error) {
@@ -116,13 +185,13 @@ func ParseSSLBindConf(args []string, bases Bases) (*Settings, error) {
 		kw := args[i]
 		n, ok := SSLBindConfArgs[kw]
 		if !ok {
-			return nil, fmt.Errorf("unknown ssl keyword %s", kw)
+			return nil, LineError(fmt.Sprintf("unknown ssl keyword %s", kw))
 		}
 		if kw == "npn" || kw == "allow-0rtt" {
 			return nil, &Refused{Keyword: kw}
 		}
 		if i+n >= len(args) {
-			return nil, fmt.Errorf("'%s' : missing value", kw)
+			return nil, LineError(fmt.Sprintf("ssl args out of '[]' for %s", kw))
 		}
 		if err := s.Set(kw, args[i+1:i+1+n], bases); err != nil {
 			return nil, err

@@ -12,6 +12,7 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -27,10 +28,39 @@ import (
 // handshakes, the established connections keeping theirs. Only one
 // transaction exists at a time, as in HAProxy. Changes live in memory:
 // a reload reads the files again.
+//
+// The store also holds the crt-lists (and "crt" directories) of the bind
+// lines, which the runtime API lists and changes ("show|add|del ssl
+// crt-list"), in every bind line that loaded them at once.
 type Store struct {
+	// Bases are the global crt-base and ca-base, which prefix the relative
+	// paths given to "add ssl crt-list" (zero = none).
+	Bases Bases
+
+	// mu guards files, tx, lists and the bind lines' indexes (their
+	// writers; handshakes read them with an atomic load).
 	mu    sync.Mutex
 	files map[string]*storeFile
 	tx    *storeTx
+	lists map[string]*crtList
+	binds []*Bind // the built bind lines, in configuration order
+}
+
+// crtList is a crt-list file or a "crt" directory, as HAProxy keeps it.
+type crtList struct {
+	path    string
+	dir     bool
+	lines   int // the last line number given
+	entries []listEntry
+	binds   []*Bind // the bind lines that loaded it, in configuration order
+}
+
+// listEntry is one line of a crt-list, as "show ssl crt-list" prints it.
+type listEntry struct {
+	cert    string // the store's file
+	line    int
+	opts    string
+	filters []string
 }
 
 // storeFile is one file of the store and the bind lines' entries that
@@ -78,28 +108,64 @@ var ErrStoreUnsupported = errors.New("not supported by lb")
 
 // NewStore makes the store of the bind lines, built (Build) beforehand.
 func NewStore(binds []*Bind) *Store {
-	s := &Store{files: map[string]*storeFile{}}
+	s := &Store{files: map[string]*storeFile{}, lists: map[string]*crtList{}}
 	for _, b := range binds {
 		if b == nil || b.srv == nil {
 			continue
 		}
+		s.binds = append(s.binds, b)
 		ix := b.srv.idx.Load()
-		for i, c := range ix.certs {
+		for _, c := range ix.certs {
 			for k, ch := range c.Chains {
 				path := c.Path
 				if k < len(c.Files) {
 					path = c.Files[k]
 				}
-				f := s.files[path]
-				if f == nil {
-					f = &storeFile{path: path, data: dataOf(ch)}
-					s.files[path] = f
+				if s.files[path] == nil {
+					s.files[path] = &storeFile{path: path, data: dataOf(ch)}
 				}
-				f.uses = append(f.uses, certUse{srv: b.srv, entry: i, chain: k})
+			}
+		}
+		for name, lf := range b.Lists {
+			l := s.lists[name]
+			if l == nil {
+				l = &crtList{path: name, dir: lf.Dir, lines: lf.Lines}
+				for i, e := range ix.entries {
+					if e.List == name {
+						l.entries = append(l.entries, listEntry{cert: ix.certs[i].Path, line: e.Line, opts: e.Opts, filters: e.Filters})
+					}
+				}
+				s.lists[name] = l
+			}
+			if !slices.Contains(l.binds, b) {
+				l.binds = append(l.binds, b)
 			}
 		}
 	}
+	s.reuseLocked()
 	return s
+}
+
+// reuseLocked records again which entries of which bind lines use each
+// file, after the entries changed. The caller must hold s.mu (or own s).
+func (s *Store) reuseLocked() {
+	for _, f := range s.files {
+		f.uses = nil
+	}
+	for _, b := range s.binds {
+		ix := b.srv.idx.Load()
+		for i, c := range ix.certs {
+			for k := range c.Chains {
+				path := c.Path
+				if k < len(c.Files) {
+					path = c.Files[k]
+				}
+				if f := s.files[path]; f != nil {
+					f.uses = append(f.uses, certUse{srv: b.srv, entry: i, chain: k})
+				}
+			}
+		}
+	}
 }
 
 func dataOf(ch *tls.Certificate) *certData {
@@ -268,10 +334,7 @@ func (s *Store) Commit(path string) (int, error) {
 	if pub, ok := d.key.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(d.certs[0].PublicKey) {
 		return 0, StoreError(fmt.Sprintf("inconsistencies between private key and certificate loaded '%s'.\n", path))
 	}
-	tc := &tls.Certificate{PrivateKey: d.key, Leaf: d.certs[0], OCSPStaple: d.ocsp, SignedCertificateTimestamps: d.scts}
-	for _, c := range d.certs {
-		tc.Certificate = append(tc.Certificate, c.Raw)
-	}
+	tc := d.chain()
 	// Per bind line, one new index with every entry of the file replaced.
 	var order []*server
 	byServer := map[*server][]certUse{}
@@ -288,23 +351,38 @@ func (s *Store) Commit(path string) (int, error) {
 			c := *certs[u.entry]
 			c.Chains = append([]*tls.Certificate(nil), c.Chains...)
 			c.Chains[u.chain] = tc
-			c.Names = nil
-			seen := map[string]bool{}
-			for _, ch := range c.Chains {
-				for _, n := range certNames(ch.Leaf) {
-					if !seen[n] {
-						seen[n] = true
-						c.Names = append(c.Names, n)
-					}
-				}
-			}
+			c.Names = chainNames(c.Chains)
 			certs[u.entry] = &c
 		}
-		srv.idx.Store(srv.index(certs))
+		srv.idx.Store(index(old.entries, old.confs, certs))
 	}
 	f.data = d
 	s.tx = nil
 	return len(f.uses), nil
+}
+
+// chain is d as crypto/tls serves it.
+func (d *certData) chain() *tls.Certificate {
+	tc := &tls.Certificate{PrivateKey: d.key, Leaf: d.certs[0], OCSPStaple: d.ocsp, SignedCertificateTimestamps: d.scts}
+	for _, c := range d.certs {
+		tc.Certificate = append(tc.Certificate, c.Raw)
+	}
+	return tc
+}
+
+// chainNames are the names of a certificate's chains, each once.
+func chainNames(chains []*tls.Certificate) []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, ch := range chains {
+		for _, n := range certNames(ch.Leaf) {
+			if !seen[n] {
+				seen[n] = true
+				names = append(names, n)
+			}
+		}
+	}
+	return names
 }
 
 // Detail is "show ssl cert <arg>" of a file, or of the transaction's with

@@ -209,7 +209,7 @@ first.pem
 wild.pem [alpn http/1.1] *.example.com !secret.example.com
 alt.pem [verify required ca-file ca.pem ssl-max-ver TLSv1.2] other.example.net *.alt.example.net
 `))
-	entries, _, err := LoadCrtList(list, Bases{Crt: dir, CA: dir}, time.Now())
+	entries, _, _, err := LoadCrtList(list, Bases{Crt: dir, CA: dir}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,12 +264,12 @@ alt.pem [verify required ca-file ca.pem ssl-max-ver TLSv1.2] other.example.net *
 		"  # x\n":                    "unable to stat SSL certificate from file '" + dir + "/#'",
 		"first.pem [verify maybe]\n": "unknown verify method 'maybe'",
 	} {
-		_, _, err := LoadCrtList(write(t, dir+"/bad", []byte(body)), Bases{Crt: dir}, time.Now())
+		_, _, _, err := LoadCrtList(write(t, dir+"/bad", []byte(body)), Bases{Crt: dir}, time.Now())
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", body, err, want)
 		}
 	}
-	if _, _, err := LoadCrtList(dir+"/none", Bases{}, time.Now()); err == nil || err.Error() != "'crt-list' : cannot open file '"+dir+"/none' : No such file or directory" {
+	if _, _, _, err := LoadCrtList(dir+"/none", Bases{}, time.Now()); err == nil || err.Error() != "'crt-list' : cannot open file '"+dir+"/none' : No such file or directory" {
 		t.Errorf("missing list: %v", err)
 	}
 }
