@@ -313,6 +313,7 @@ var effects = map[string]effect{
 		"internal/health.TestCheckLogLines"),
 	"option httplog": httpOnly("option httplog", eCaptures, "internal/logs.TestHTTPLogFormats",
 		"internal/logs.TestHTTPLogAgainstHAProxy"),
+	"option httpslog":                     httpOnly("option httpslog", e2e+"TestHTTPSLog"),
 	"option forwardfor":                   httpOnly("option forwardfor", e2e+"TestHTTPProxying"),
 	"option originalto":                   httpOnly("option originalto", e2e+"TestHTTPOriginalTo"),
 	"option http-keep-alive":              httpOnly("option http-keep-alive", eConnModes, e2e+"TestHTTPProxying"),

@@ -59,8 +59,12 @@ func (l *loader) checkHTTPOnly(p *Proxy) {
 		p.Balance = Balance{Pos: p.Balance.Pos, Algorithm: "roundrobin"}
 	}
 	if p.HTTPLog && p.Cap&CapFrontend != 0 {
-		l.warn(p.httpLogPos, "'option httplog' not usable with %s '%s' (needs 'mode http'). Falling back to 'option tcplog'.", kind, p.Name)
-		p.HTTPLog, p.HTTPLogCLF, p.TCPLog = false, false, true
+		opt := "httplog"
+		if p.HTTPSLog {
+			opt = "httpslog"
+		}
+		l.warn(p.httpLogPos, "'option %s' not usable with %s '%s' (needs 'mode http'). Falling back to 'option tcplog'.", opt, kind, p.Name)
+		p.HTTPLog, p.HTTPLogCLF, p.HTTPSLog, p.TCPLog = false, false, false, true
 	}
 	if p.Stats.Enabled {
 		l.warn(p.Pos, "'stats' statement ignored for %s '%s' as it requires HTTP mode.", kind, p.Name)

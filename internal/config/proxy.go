@@ -638,7 +638,6 @@ func init() {
 		"spop-check":                  {cap: be, status: kwUnsupported},
 		"ldap-check":                  protocolCheckOption("ldap-check"),
 		"smtpchk":                     protocolCheckOption("smtpchk"),
-		"httpslog":                    {cap: fe, status: kwUnsupported},
 		"http-restrict-req-hdr-names": {cap: both, status: kwUnsupported},
 		"forceclose":                  {cap: both, status: kwRemoved, msg: "option 'forceclose' is not supported any more since HAProxy 2.0, please just remove it, or use 'option httpclose' if absolutely needed."},
 		"http-tunnel":                 {cap: both, status: kwRemoved, msg: "option 'http-tunnel' is not supported any more since HAProxy 2.1, please just remove it, it shouldn't be needed."},
@@ -650,7 +649,17 @@ func init() {
 			if len(args) > 0 && args[0] != "clf" {
 				return fmt.Errorf("keyword 'httplog' only supports option 'clf'.")
 			}
-			c.p.HTTPLog, c.p.HTTPLogCLF, c.p.TCPLog = true, len(args) > 0, false
+			c.p.HTTPLog, c.p.HTTPLogCLF, c.p.HTTPSLog, c.p.TCPLog = true, len(args) > 0, false, false
+			c.p.httpLogPos = c.pos
+			return nil
+		}},
+		"httpslog": {cap: fe, args: true, fn: func(c *pctx, args []string) error {
+			if !c.isDefaults() && c.p.Cap&CapFrontend == 0 {
+				c.l.warn(c.pos, "backend '%s' : 'option httpslog' directive is ignored in backends.", c.p.Name)
+				return nil
+			}
+			// HAProxy 2.6 ignores arguments after "option httpslog".
+			c.p.HTTPLog, c.p.HTTPLogCLF, c.p.HTTPSLog, c.p.TCPLog = true, false, true, false
 			c.p.httpLogPos = c.pos
 			return nil
 		}},
@@ -662,7 +671,7 @@ func init() {
 			if len(args) > 0 {
 				return fmt.Errorf("'option tcplog' cannot handle unexpected argument '%s'.", args[0])
 			}
-			c.p.TCPLog, c.p.HTTPLog = true, false
+			c.p.TCPLog, c.p.HTTPLog, c.p.HTTPSLog = true, false, false
 			return nil
 		}},
 		"forwardfor": {cap: both, args: true, fn: func(c *pctx, args []string) error {
@@ -808,7 +817,7 @@ func kwOption(c *pctx) error {
 		if o.cap == CapFrontend {
 			need = "frontend"
 		}
-		if name != "httplog" && name != "tcplog" {
+		if name != "httplog" && name != "httpslog" && name != "tcplog" {
 			c.l.warn(c.pos, "'%s' ignored because %s '%s' has no %s capability.", name, capName(c.p.Cap), c.p.Name, need)
 			return nil
 		}

@@ -472,6 +472,9 @@ type Proxy struct {
 	Originalto *Forwardfor
 	// HTTPLog / TCPLog are "option httplog [clf]" / "option tcplog".
 	HTTPLog, HTTPLogCLF, TCPLog bool
+	// HTTPSLog is "option httpslog": HTTPLog is set too, and the line
+	// adds the TLS fields of HAProxy's httpslog format.
+	HTTPSLog bool `json:",omitempty"`
 	// LogFormat is "log-format" ("" = default for the log option used).
 	LogFormat string
 	// LogFormatPos and UniqueIDFormatPos are the lines of "log-format"
@@ -568,7 +571,8 @@ type Proxy struct {
 	// error lines by status (httperrors.go).
 	errorfiles []errorfilesRef
 	errSeq     map[int]int
-	// httpLogPos is the line of "option httplog", for its warnings.
+	// httpLogPos is the line of "option httplog" (or httpslog), for its
+	// warnings.
 	httpLogPos Pos
 	// disabledPos is the line of "disabled", which lb refuses for a
 	// backend: it would still check and use its servers.

@@ -11,6 +11,14 @@ import (
 //	127.0.0.1:41864 [25/Nov/2026:12:19:37.254] fe be/s1 0/0/0/1/1 200 145 - - ---- 1/1/0/0/0 0/0 "GET /a?b=1 HTTP/1.1"
 const DefaultHTTPLogFormat = "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r"
 
+// HTTPSLogFormat is the log-format of "option httpslog"
+// (default_https_log_format): httplog's, then the connection's error
+// codes (fc_err, ssl_fc_err as hexadecimal, ssl_c_err, ssl_c_ca_err),
+// whether the TLS session was resumed, the SNI, version and suite:
+//
+//	127.0.0.1:43598 [30/Nov/2026:10:17:28.439] fe~ fe/<NOSRV> 0/-1/-1/-1/0 200 73 - - LR-- 1/1/0/0/0 0/0 "GET /p HTTP/1.1" 0/0000000000000000/0/0/1 x.test/TLSv1.3/TLS_AES_256_GCM_SHA384
+const HTTPSLogFormat = DefaultHTTPLogFormat + " %[fc_err]/%[ssl_fc_err,hex]/%[ssl_c_err]/%[ssl_c_ca_err]/%[ssl_fc_is_resumed] %[ssl_fc_sni]/%sslv/%sslc"
+
 // CLFHTTPLogFormat is the log-format of "option httplog clf"
 // (clf_http_log_format): the Common Log Format, then HAProxy's fields.
 const CLFHTTPLogFormat = `%{+Q}o %{-Q}ci - - [%trg] %r %ST %B "" "" %cp %ms %ft %b %s %TR %Tw %Tc %Tr %Ta %tsc %ac %fc %bc %sc %rc %sq %bq %CC %CS %hrl %hsl`

@@ -151,13 +151,15 @@ func logsTunnels(fe *config.Proxy) bool {
 }
 
 // logFormatOf is the log-format the frontend logs with: its "log-format" line, else that
-// of "option httplog" (HAProxy's default or CLF one) in mode http, else the tcplog format.
+// of "option httplog" (HAProxy's default or CLF one) or httpslog in mode http, else the tcplog format.
 func logFormatOf(fe *config.Proxy) string {
 	switch {
 	case fe.LogFormat != "":
 		return fe.LogFormat
 	case fe.HTTPLog && fe.HTTPLogCLF && fe.Mode == config.ModeHTTP:
 		return logs.CLFHTTPLogFormat
+	case fe.HTTPLog && fe.HTTPSLog && fe.Mode == config.ModeHTTP:
+		return logs.HTTPSLogFormat
 	case fe.HTTPLog && fe.Mode == config.ModeHTTP:
 		return logs.DefaultHTTPLogFormat
 	}

@@ -91,7 +91,6 @@ func (c *Conn) handshake(cfg *tls.Config) bool {
 func handshakeError(err error, killed bool) (byte, string) {
 	var ne net.Error
 	var ce *tls.CertificateVerificationError
-	var ue x509.UnknownAuthorityError
 	switch {
 	case killed:
 		return TermKilled, errSSLAbort
@@ -101,12 +100,43 @@ func handshakeError(err error, killed bool) (byte, string) {
 		return TermClientAbort, errSSLEmpty
 	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE):
 		return TermClientAbort, errSSLAbort
-	case errors.As(err, &ue):
-		return TermClientAbort, errSSLCAFail
 	case errors.As(err, &ce):
+		if verifyErrorDepth(ce) > 0 {
+			return TermClientAbort, errSSLCAFail
+		}
 		return TermClientAbort, errSSLCrtFail
 	}
 	return TermClientAbort, errSSLHandshake
+}
+
+// verifyErrorDepth is the depth in the client's chain of the certificate
+// OpenSSL would report the failed verification of ce at: HAProxy logs an
+// error at depth 0 (the client's own certificate: expired, or signed by
+// an unknown CA) as "certificate not trusted", and one above it (an
+// intermediate CA) as "CA chain cannot be verified". An unknown authority
+// is reported at the top of the chain the client sent, an invalid
+// certificate where it is.
+func verifyErrorDepth(ce *tls.CertificateVerificationError) int {
+	certs := ce.UnverifiedCertificates
+	var ue x509.UnknownAuthorityError
+	var ie x509.CertificateInvalidError
+	switch {
+	case errors.As(ce.Err, &ue):
+		// OpenSSL builds the chain from the leaf with the certificates
+		// the client sent; the issuer of its top is not found.
+		d := 0
+		for d+1 < len(certs) && certs[d].CheckSignatureFrom(certs[d+1]) == nil {
+			d++
+		}
+		return d
+	case errors.As(ce.Err, &ie):
+		for d, c := range certs {
+			if c == ie.Cert || ie.Cert != nil && c.Equal(ie.Cert) {
+				return d
+			}
+		}
+	}
+	return 0
 }
 
 // TLS returns the state of c's client TLS connection, nil when c is plain

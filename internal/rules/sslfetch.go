@@ -76,7 +76,31 @@ func addSSLFetches(m map[string]*fetchDef) {
 		"ssl_fc_alpn": tlsFetch(tStr, func(ev *evalCtx) (sample, bool) {
 			return strOK(ev, ev.s.TLS.NegotiatedProtocol, true)
 		}),
-		"ssl_fc_is_resumed":  tlsFetch(tBool, func(ev *evalCtx) (sample, bool) { return boolSample(ev.s.TLS.DidResume), true }),
+		// The connection's error codes (HAProxy's conn->err_code and
+		// OpenSSL's first error of the handshake) are those of a
+		// connection that failed before it became a session: a session
+		// has none, "Success" and no string. Nor does its client
+		// certificate, verified or not: lb refuses crt-ignore-err and
+		// ca-ignore-err, so a certificate OpenSSL would fail fails the
+		// handshake, and a session's ssl_c_err, ssl_c_ca_err and
+		// ssl_c_ca_err_depth are 0, as HAProxy's are then.
+		"fc_err": {out: tInt, use: placeAll, build: func(*compiler, []string) (fetchFn, smpType, error) {
+			return func(*evalCtx, *int) (sample, bool) { return intSample(0), true }, tInt, nil
+		}},
+		"fc_err_str": {out: tStr, use: placeAll, build: func(*compiler, []string) (fetchFn, smpType, error) {
+			return func(ev *evalCtx, _ *int) (sample, bool) { return ev.str("Success"), true }, tStr, nil
+		}},
+		"ssl_fc_err":         tlsFetch(tInt, func(*evalCtx) (sample, bool) { return intSample(0), true }),
+		"ssl_fc_err_str":     tlsFetch(tStr, func(*evalCtx) (sample, bool) { return sample{}, false }),
+		"ssl_c_err":          tlsFetch(tInt, func(*evalCtx) (sample, bool) { return intSample(0), true }),
+		"ssl_c_ca_err":       tlsFetch(tInt, func(*evalCtx) (sample, bool) { return intSample(0), true }),
+		"ssl_c_ca_err_depth": tlsFetch(tInt, func(*evalCtx) (sample, bool) { return intSample(0), true }),
+		// HAProxy answers false on a connection without TLS, as ssl_fc.
+		"ssl_fc_is_resumed": {out: tBool, use: placeAll, build: func(*compiler, []string) (fetchFn, smpType, error) {
+			return func(ev *evalCtx, _ *int) (sample, bool) {
+				return boolSample(ev.s.TLS != nil && ev.s.TLS.DidResume), true
+			}, tBool, nil
+		}},
 		"ssl_fc_use_keysize": keysize(false),
 		"ssl_fc_alg_keysize": keysize(true),
 		// HAProxy: the certificate is not part of a resumed session's

@@ -116,6 +116,12 @@ func TestSSLFetches(t *testing.T) {
 		"ssl_c_key_alg":          "id-ecPublicKey",
 		"ssl_c_sha1,hex,length":  "40",
 		"ssl_c_der,hex":          "",
+		"fc_err":                 "0",
+		"fc_err_str":             "Success",
+		"ssl_fc_err,hex":         "0000000000000000",
+		"ssl_c_err":              "0",
+		"ssl_c_ca_err":           "0",
+		"ssl_c_ca_err_depth":     "0",
 	} {
 		got, ok := eval(t, st, expr)
 		if expr == "ssl_c_der,hex" {
@@ -152,7 +158,15 @@ func TestSSLFetches(t *testing.T) {
 	if got, ok := eval(t, nil, "ssl_fc"); !ok || got != "0" {
 		t.Errorf("plain: ssl_fc = %q %v", got, ok)
 	}
-	for _, expr := range []string{"ssl_fc_protocol", "ssl_fc_has_sni", "ssl_c_used", "ssl_c_verify"} {
+	// HAProxy: ssl_fc_is_resumed is false there too, and fc_err is the
+	// connection's, TLS or not.
+	for expr, want := range map[string]string{"ssl_fc_is_resumed": "0", "fc_err": "0", "fc_err_str": "Success"} {
+		if got, ok := eval(t, nil, expr); !ok || got != want {
+			t.Errorf("plain: %s = %q %v, want %q", expr, got, ok, want)
+		}
+	}
+	for _, expr := range []string{"ssl_fc_protocol", "ssl_fc_has_sni", "ssl_c_used", "ssl_c_verify",
+		"ssl_fc_err", "ssl_fc_err_str", "ssl_c_err", "ssl_c_ca_err", "ssl_c_ca_err_depth"} {
 		if got, ok := eval(t, nil, expr); ok {
 			t.Errorf("plain: %s = %q, want nothing", expr, got)
 		}
