@@ -85,9 +85,9 @@ type httpConn struct {
 	// each read, checks it after, so that the wake-up is never overwritten.
 	uploadStop atomic.Bool
 	lg         setupLog
-	stats      bool // answered by the backend's applet
-	service    bool // answered by a use-service rule's applet
-	cached     bool // answered from the cache (a cache-use hit)
+	stats      bool        // answered by the backend's applet
+	service    bool        // answered by a use-service rule's applet
+	cached     bool        // answered from the cache (a cache-use hit)
 	store      *cacheStore // the response a cache-store rule stores; nil: none
 	// Body payload bytes forwarded (Content-Length or until-close bodies;
 	// chunked ones are counted by their scanners), and tunnel bytes, for
