@@ -70,6 +70,7 @@ func (l *loader) checkProxy(p *Proxy) {
 		l.alert(p.Pos, "proxy '%s': stats 'auth'/'realm' and 'http-request' can't be used at the same time.", p.Name)
 	}
 	l.resolveErrorfiles(p)
+	l.checkCacheRules(p)
 	l.checkBindTLS(p)
 	if p.Mode != ModeHTTP {
 		l.checkHTTPOnly(p)

@@ -637,6 +637,8 @@ var effects = map[string]effect{
 	"http-request track-sc2":           show(e2e + "TestStickTableRateLimit"),
 	"http-request sc-inc-gpc0":         show(e2e + "TestStickTableRateLimit"),
 	"http-request sc-set-gpt0":         show(e2e + "TestStickTableSetGPT0"),
+	"http-request cache-use":           show(e2e + "TestHTTPCache"),
+	"http-response cache-store":        show(e2e + "TestHTTPCache"),
 	"tcp-request connection track-sc0": show(e2e + "TestStickTableConnCur"),
 	"tcp-request connection track-sc1": show(e2e + "TestStickTableConnCur"),
 	"tcp-request connection track-sc2": show(e2e + "TestStickTableConnCur"),

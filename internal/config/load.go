@@ -89,6 +89,8 @@ type loader struct {
 	// httpErrors is the current http-errors section; errorSeq orders
 	// the error lines of the proxies (httperrors.go).
 	httpErrors *HTTPErrors
+	// cache is the "cache" section being read.
+	cache *Cache
 	// userlist is the "userlist" section being read.
 	userlist *Userlist
 	errorSeq int
@@ -417,7 +419,7 @@ var sectionKinds = map[string]bool{
 	"resolvers":      false,
 	"userlist":       true,
 	"mailers":        false,
-	"cache":          false,
+	"cache":          true,
 	"program":        false,
 	"http-errors":    true,
 	"ring":           false,
@@ -444,6 +446,8 @@ func (l *loader) line(pos Pos, args []string) {
 			l.startHTTPErrors(pos, args)
 		case "userlist":
 			l.startUserlist(pos, args)
+		case "cache":
+			l.startCache(pos, args)
 		default:
 			l.startProxy(pos, args)
 		}
@@ -460,6 +464,8 @@ func (l *loader) line(pos Pos, args []string) {
 		l.httpErrorsLine(pos, args)
 	case l.sec == "userlist":
 		l.userlistLine(pos, args)
+	case l.sec == "cache":
+		l.cacheLine(pos, args)
 	case l.noProxy:
 		l.alert(pos, "'listen' or 'defaults' expected.")
 	case l.cur != nil:
@@ -469,6 +475,7 @@ func (l *loader) line(pos Pos, args []string) {
 
 // endSection closes the current section.
 func (l *loader) endSection() {
+	l.endCache()
 	if l.cur != nil && l.cur.Cap&CapDefaults == 0 {
 		if l.cur.Disabled && l.cur.Cap&CapBackend != 0 {
 			l.alert(l.cur.disabledPos, "'disabled' is not supported by lb yet in backend and listen sections")

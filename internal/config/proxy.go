@@ -1255,7 +1255,7 @@ var httpActions = map[string]map[string]bool{
 		"return": true, "allow": true, "tarpit": true, "use-service": true, "auth": true,
 		"wait-for-handshake": false, "set-log-level": true, "set-nice": false, "sc-inc-gpc": false,
 		"sc-inc-gpc0": true, "sc-inc-gpc1": false, "sc-set-gpt": false, "sc-set-gpt0": true,
-		"send-spoe-group": false, "do-resolve": false, "cache-use": false, "add-acl": false,
+		"send-spoe-group": false, "do-resolve": false, "cache-use": true, "add-acl": false,
 		"capture": true, "del-acl": false, "del-map": false, "disable-l7-retry": false, "early-hint": false,
 		"normalize-uri": false, "reject": false, "set-map": false, "strict-mode": false, "track-sc0": true,
 		"track-sc1": true, "track-sc2": true, "set-timeout": false, "wait-for-body": false, "set-var": true,
@@ -1270,7 +1270,7 @@ var httpActions = map[string]map[string]bool{
 		"set-map": false, "set-mark": false, "set-nice": false, "set-tos": false, "set-var": true,
 		"set-var-fmt": false, "unset-var": true, "silent-drop": false, "strict-mode": false,
 		"track-sc0": false, "track-sc1": false, "track-sc2": false, "sc-inc-gpc": false, "sc-set-gpt0": false,
-		"cache-store": false, "send-spoe-group": false, "wait-for-body": false, "lua": false, "ot-group": false,
+		"cache-store": true, "send-spoe-group": false, "wait-for-body": false, "lua": false, "ot-group": false,
 	},
 	"http-after-response": {
 		"add-header": true, "set-header": true, "del-header": true, "replace-header": true, "replace-value": true,

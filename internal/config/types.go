@@ -131,6 +131,8 @@ type Config struct {
 	HTTPErrors map[string]*HTTPErrors
 	// Userlists are the "userlist" sections by name.
 	Userlists map[string]*Userlist `json:",omitempty"`
+	// Caches are the "cache" sections by name.
+	Caches map[string]*Cache `json:",omitempty"`
 	// The other auxiliary sections (peers, resolvers, …) are not
 	// supported yet: Load reports them as alerts.
 

@@ -1,6 +1,7 @@
 package plane
 
 import (
+	"lb/internal/cache"
 	"log/slog"
 	"net"
 	"sync"
@@ -14,6 +15,9 @@ import (
 // frontends serving their listeners. It lives from Start until Stop; the process that runs
 // it drains it or closes it first.
 type Generation struct {
+	// cacheOnce makes cacheSet, the "cache" sections' objects (see caches).
+	cacheOnce      sync.Once
+	cacheSet       map[string]*cache.Cache
 	log            *slog.Logger
 	onServerChange func()     // Options.OnServerChange; nil: none
 	onAdminChange  func()     // Options.OnAdminChange; nil: none

@@ -2,6 +2,7 @@ package plane
 
 import (
 	"fmt"
+	"lb/internal/cache"
 	"net/netip"
 	"os"
 	"strconv"
@@ -253,4 +254,22 @@ func CheckHTTP(cfg *config.Config) []error {
 		}
 	}
 	return errs
+}
+
+// caches returns the generation's caches, one per "cache" section of
+// cfg, made empty the first time (nil when cfg has none): a new
+// generation starts with empty caches.
+func (g *Generation) caches(cfg *config.Config) map[string]*cache.Cache {
+	if len(cfg.Caches) == 0 {
+		return nil
+	}
+	g.cacheOnce.Do(func() {
+		g.cacheSet = map[string]*cache.Cache{}
+		for name, c := range cfg.Caches {
+			g.cacheSet[name] = cache.New(cache.Config{Name: name, TotalMaxSize: c.TotalMaxSize,
+				MaxObjectSize: c.MaxObjectSize, MaxAge: time.Duration(c.MaxAge) * time.Second,
+				ProcessVary: c.ProcessVary, MaxSecondaryEntries: c.MaxSecondaryEntries})
+		}
+	})
+	return g.cacheSet
 }

@@ -119,6 +119,7 @@ func (g *Generation) startFrontends(cfg *config.Config, lns []Listener, proxyMax
 			fc.HTTP = httpFrontend(cfg, fe)
 			fc.HTTP.UniqueID = uniqueIDHook(fmts.uid)
 			fc.HTTP.Prometheus = g.prometheus(cfg)
+			fc.HTTP.Caches = g.caches(cfg)
 			if fe.Cap&config.CapBackend == 0 {
 				fc.HTTP.Applet = g.statsApplet(cfg, fe) // a listen's is its backend's
 			}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"lb/internal/cache"
 	"net"
 	"net/netip"
 	"sync"
@@ -136,6 +137,9 @@ type HTTPFrontendConfig struct {
 	// the log (%ID) and, with UniqueIDHeader, in a request field.
 	UniqueID       func(r *LogRecord, buf []byte) []byte
 	UniqueIDHeader string
+	// Caches are the "cache" sections by name, for the cache-use and
+	// cache-store rules of the frontend and its backends (nil: none).
+	Caches map[string]*cache.Cache
 	// Applet is HTTPBackendConfig.Applet for a frontend: HAProxy answers a
 	// frontend's statistics page after its http-request rules, before a
 	// backend is chosen.

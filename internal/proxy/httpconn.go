@@ -85,8 +85,10 @@ type httpConn struct {
 	// each read, checks it after, so that the wake-up is never overwritten.
 	uploadStop atomic.Bool
 	lg         setupLog
-	stats      bool // answered by the backend's applet
-	service    bool // answered by a use-service rule's applet
+	stats      bool        // answered by the backend's applet
+	service    bool        // answered by a use-service rule's applet
+	cached     bool        // answered from the cache (a cache-use hit)
+	store      *cacheStore // the response a cache-store rule stores; nil: none
 	// Body payload bytes forwarded (Content-Length or until-close bodies;
 	// chunked ones are counted by their scanners), and tunnel bytes, for
 	// the sizes HAProxy logs.
@@ -552,7 +554,7 @@ func (hc *httpConn) transaction() bool {
 	c, f := hc.c, hc.h.f
 	hc.ts = [2]byte{'-', '-'}
 	hc.be, hc.sc, hc.reused, hc.up, hc.down, hc.status, hc.closing, hc.stats = nil, nil, false, 0, 0, 0, false, false
-	hc.service = false
+	hc.service, hc.cached, hc.store = false, false, nil
 	hc.reqBodyN, hc.resBodyN, hc.tunnelUp, hc.tunnelDown, hc.ownResp = 0, 0, 0, 0, false
 	hc.cookieCli, hc.cookieSrv = '-', '-'
 	hc.capCli, hc.capSrv = nil, nil
@@ -703,6 +705,11 @@ func (hc *httpConn) transaction() bool {
 		hc.closing = true
 	}
 
+	if hc.txn.CacheUse != "" {
+		if keep, hit := hc.cacheLookup(start, tr, be, mode); hit {
+			return keep
+		}
+	}
 	// The server, then the request head with what is buffered of the body.
 	hc.forced = forced
 	if !hc.connect(be, forced) {
@@ -1104,7 +1111,13 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 		conn = "keep-alive"
 	}
 	hc.out = http1.AppendResponse(hc.out[:0], res, conn)
+	if hc.txn.CacheStore != "" {
+		hc.cacheStart()
+	}
 	ok := hc.forwardResponse(be, tunnel)
+	if hc.store != nil {
+		hc.cacheEnd(ok)
+	}
 	// The response is complete: an upload still running (a server that
 	// answered before reading the whole body) is stopped, and closes the
 	// client connection if it had more to read.
@@ -1209,6 +1222,9 @@ func (hc *httpConn) forwardResponse(be *Backend, tunnel bool) bool {
 	case http1.Length:
 		k := min(int64(hc.sw-hc.sr), res.ContentLength)
 		hc.out = append(hc.out, hc.sbuf[hc.sr:hc.sr+int(k)]...)
+		if hc.store != nil {
+			hc.cacheBody(hc.sbuf[hc.sr:hc.sr+int(k)], int(k))
+		}
 		hc.sr += int(k)
 		hc.resBodyN += k
 		if !hc.writeClient(hc.out) {
@@ -1228,6 +1244,9 @@ func (hc *httpConn) forwardResponse(be *Backend, tunnel bool) bool {
 			return false
 		}
 		hc.out = append(hc.out, hc.sbuf[hc.sr:hc.sr+n]...)
+		if hc.store != nil {
+			hc.cacheBody(hc.sbuf[hc.sr:hc.sr+n], int(hc.chunks.Data))
+		}
 		hc.sr += n
 		if !hc.writeClient(hc.out) {
 			return hc.clientFailed()
@@ -1295,6 +1314,9 @@ func (hc *httpConn) pumpLength(be *Backend, n int64) bool {
 		_ = hc.sc.SetReadDeadline(hc.serverDeadline(be))
 		k, err := hc.sc.Read(hc.sbuf[:lim])
 		if k > 0 {
+			if hc.store != nil {
+				hc.cacheBody(hc.sbuf[:k], k)
+			}
 			if !hc.writeClient(hc.sbuf[:k]) {
 				return hc.clientFailed()
 			}
@@ -1325,10 +1347,14 @@ func (hc *httpConn) pumpChunked(be *Backend) bool {
 		k, err := hc.sc.Read(hc.sbuf)
 		if k > 0 {
 			hc.sw = k
+			before := hc.chunks.Data
 			n, done, serr := hc.chunks.Scan(hc.sbuf[:k])
 			if serr != nil {
 				hc.ts = [2]byte{TermServerAbort, 'D'}
 				return false
+			}
+			if hc.store != nil {
+				hc.cacheBody(hc.sbuf[:n], int(hc.chunks.Data-before))
 			}
 			if !hc.writeClient(hc.sbuf[:n]) {
 				return hc.clientFailed()
@@ -1923,6 +1949,13 @@ func (hc *httpConn) logTxn(start time.Time, tr, trs, ta time.Duration, haveReq b
 	}
 	if hc.service {
 		rec.Server = "<PROMEX>"
+	}
+	if hc.cached {
+		// HAProxy's cache applet answered: "LR" unless something failed.
+		rec.Server = "<CACHE>"
+		if hc.ts == [2]byte{'-', '-'} {
+			hc.ts = [2]byte{'L', 'R'}
+		}
 	}
 	rec.Accept = start
 	rec.Tw, rec.Tc, rec.Retries, rec.Redispatch = lg.tw, lg.tc, int(lg.retries), lg.redispatch

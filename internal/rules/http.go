@@ -48,6 +48,8 @@ const (
 	hAuth
 	hSetDst
 	hSetDstPort
+	hCacheUse
+	hCacheStore
 )
 
 // httpRule is a compiled http-request, http-response,
@@ -188,11 +190,12 @@ var httpActionNames = map[string]map[string]httpAct{
 		"set-var": hSetVar, "unset-var": hUnsetVar, "set-log-level": hSetLogLevel, "tarpit": hTarpit,
 		"use-service": hUseService, "track-sc0": hTrack, "track-sc1": hTrack, "track-sc2": hTrack,
 		"sc-inc-gpc0": hIncGPC0, "sc-set-gpt0": hSetGPT0, "capture": hCapture, "auth": hAuth,
-		"set-dst": hSetDst, "set-dst-port": hSetDstPort},
+		"set-dst": hSetDst, "set-dst-port": hSetDstPort, "cache-use": hCacheUse},
 	"http-response": {"allow": hAllow, "deny": hDeny, "return": hReturn, "redirect": hRedirect,
 		"add-header": hAddHeader, "set-header": hSetHeader, "del-header": hDelHeader,
 		"replace-header": hReplaceHeader, "replace-value": hReplaceValue, "set-status": hSetStatus,
-		"set-var": hSetVar, "unset-var": hUnsetVar, "set-log-level": hSetLogLevel, "capture": hCapture},
+		"set-var": hSetVar, "unset-var": hUnsetVar, "set-log-level": hSetLogLevel, "capture": hCapture,
+		"cache-store": hCacheStore},
 	"http-after-response": {"allow": hAllow, "add-header": hAddHeader, "set-header": hSetHeader,
 		"del-header": hDelHeader, "replace-header": hReplaceHeader, "replace-value": hReplaceValue,
 		"set-status": hSetStatus, "set-var": hSetVar, "unset-var": hUnsetVar, "set-log-level": hSetLogLevel},
@@ -447,6 +450,11 @@ func (c *compiler) compileHTTPRule(r *config.Rule, set string, at place) *httpRu
 				return bad("%v", err)
 			}
 		}
+	case hCacheUse, hCacheStore:
+		if len(args) != 1 {
+			return bad("expects a cache name")
+		}
+		hr.name = args[0]
 	case hSetLogLevel:
 		if len(args) != 1 {
 			return bad("expects exactly 1 argument")
@@ -1008,6 +1016,13 @@ func (p *Proxy) runHTTP(s *Stream, rules []*httpRule, resp bool) HTTPResult {
 			r.v.unset(ev)
 		case hSetLogLevel:
 			txn.LogLevel = r.level
+		case hCacheUse:
+			txn.CacheUse = r.name
+		case hCacheStore:
+			// The object is the response as it stands at this rule:
+			// later rules' edits are not stored (HAProxy 2.6, measured).
+			txn.CacheStore = r.name
+			txn.CacheHead = http1.AppendResponse(txn.CacheHead[:0], m, "")
 		case hTrack:
 			r.tr.track(ev)
 		case hIncGPC0:

@@ -41,6 +41,16 @@ type HTTPTxn struct {
 	// LogLevelSilent (no log line), or a syslog severity (0 emerg … 7
 	// debug) plus one.
 	LogLevel int8
+
+	// CacheUse is the cache of the last "http-request cache-use" rule
+	// that ran ("" = none): the handler looks the request up in it once
+	// the request rules are done.
+	CacheUse string
+	// CacheStore is the cache of the last "http-response cache-store"
+	// rule that ran ("" = none), and CacheHead the response head as that
+	// rule saw it (what the cache stores, with the body that follows).
+	CacheStore string
+	CacheHead  []byte
 }
 
 // LogLevel values of HTTPTxn besides the syslog severities (1 + severity).
