@@ -198,11 +198,12 @@ var effects = map[string]effect{
 	"global close-spread-time": httpRefusedBy("close-spread-time 1s", tCheckHTTP+"/close-spread-time"),
 	"global pidfile": show(e2e+"TestGlobalPidfile/foreground", e2e+"TestGlobalPidfile/daemon",
 		e2e+"TestGlobalPidfile/-p_wins"),
-	"global spread-checks": show("internal/plane.TestHealthConfig", "internal/health.TestJitter"),
-	"global tune.bufsize":  show(e2e + "TestRulesBufsize"),
-	"global quiet":         show(e2e + "TestCommandLine/global_quiet"),
-	"global zero-warning":  show(e2e + "TestCommandLine/global_zero-warning"),
-	"global thread-groups": info("HAProxy 2.6 allows only 1, the one thread group lb has"),
+	"global spread-checks":      show("internal/plane.TestHealthConfig", "internal/health.TestJitter"),
+	"global tune.comp.maxlevel": show(e2e + "TestHTTPCompressionLevel"),
+	"global tune.bufsize":       show(e2e + "TestRulesBufsize"),
+	"global quiet":              show(e2e + "TestCommandLine/global_quiet"),
+	"global zero-warning":       show(e2e + "TestCommandLine/global_zero-warning"),
+	"global thread-groups":      info("HAProxy 2.6 allows only 1, the one thread group lb has"),
 
 	// Proxy keywords.
 	"proxy bind":                        show(e2e + "TestRoundRobinOrder"),
@@ -253,7 +254,7 @@ var effects = map[string]effect{
 	"proxy monitor-uri":         httpOnly("monitor-uri /healthz", e2e+"TestMonitorURI", e2e+"TestHTTPLocalResponses"),
 	"proxy http-reuse":          httpOnly("http-reuse always", e2e+"TestHTTPReuseModes"),
 	"proxy monitor":             httpOnly("monitor fail if TRUE", e2e+"TestHTTPMonitorFail", "internal/rules.TestMonitorFail"),
-	"proxy compression":         httpRefusedBy("compression algo gzip", tCheckHTTP+"/compression"),
+	"proxy compression":         httpOnly("compression algo gzip", e2e+"TestHTTPCompression", e2e+"TestHTTPCompressionStreams"),
 	"proxy capture":             httpOnly("capture request header Host len 20", eCaptures, "internal/logs.TestHTTPLogFormats"),
 	// The tcp rules (internal/rules, run by internal/proxy).
 	"proxy acl":                           show(e2e+"TestRulesUseBackendSrcFile", e2e+"TestRulesConnectionReject", e2e+"TestRulesHTTPModeL4"),

@@ -1794,7 +1794,9 @@ func kwCompression(c *pctx) error {
 		if len(c.args) < 3 {
 			return fmt.Errorf("'compression algo' expects one or more algorithms.")
 		}
-		c.p.Compression.Algos = append([]string(nil), c.args[2:]...)
+		// Each line adds to the list, as in HAProxy 2.6 (measured: "algo
+		// gzip" then "algo deflate" serve both).
+		c.p.Compression.Algos = append(c.p.Compression.Algos[:len(c.p.Compression.Algos):len(c.p.Compression.Algos)], c.args[2:]...)
 	case "type":
 		if len(c.args) < 3 {
 			return fmt.Errorf("'compression type' expects one or more mime types.")

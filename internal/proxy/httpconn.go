@@ -102,6 +102,12 @@ type httpConn struct {
 	keptSafe bool // kept served more than one request
 	// cookieCli and cookieSrv are the persistence cookie letters of %tsc.
 	cookieCli, cookieSrv byte
+	// comp is the compression algorithm chosen for the request (0:
+	// none, compress.go); compressing says the response is compressed,
+	// compN counts its compressed payload.
+	comp        CompAlgo
+	compressing bool
+	compN       int64
 	// chunkN and chunkDone are what the scan of a chunked request body
 	// found in the bytes read with its head.
 	chunkN    int
@@ -552,6 +558,7 @@ func (hc *httpConn) transaction() bool {
 	hc.reqBodyN, hc.resBodyN, hc.tunnelUp, hc.tunnelDown, hc.ownResp = 0, 0, 0, 0, false
 	hc.cookieCli, hc.cookieSrv = '-', '-'
 	hc.ridSet, hc.buffered = false, false
+	hc.comp, hc.compressing, hc.compN = 0, false, 0
 	hc.res.Framing = http1.NoBody
 	hc.lg = setupLog{tw: -1, tc: -1}
 	start, err := hc.readHead()
@@ -690,6 +697,9 @@ func (hc *httpConn) transaction() bool {
 	}
 	hc.forwardFor(be)
 	hc.originalTo(be)
+	if hc.h.cfg.Compression != nil || be.cfg.HTTP.Compression != nil {
+		hc.selectCompression(be)
+	}
 	mode := hc.h.cfg.Mode.Combine(be.cfg.HTTP.Mode)
 	if mode == Close {
 		hc.closing = true
@@ -1054,6 +1064,7 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 	hc.cookieSrv = be.persistResponseTxn(res, hc.lg.server, &hc.ck)
 	hc.afterResponse()
 	hc.status = res.Status
+	hc.compressing = hc.comp != 0 && hc.compressResponse(be)
 
 	tunnel := res.Framing == http1.Tunnel
 	if res.Framing == http1.UntilClose || res.Close && !tunnel {
@@ -1073,7 +1084,12 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 		conn = "keep-alive"
 	}
 	hc.out = http1.AppendResponse(hc.out[:0], res, conn)
-	ok := hc.forwardResponse(be, tunnel)
+	var ok bool
+	if hc.compressing {
+		ok = hc.forwardCompressed(be)
+	} else {
+		ok = hc.forwardResponse(be, tunnel)
+	}
 	// The response is complete: an upload still running (a server that
 	// answered before reading the whole body) is stopped, and closes the
 	// client connection if it had more to read.
@@ -1770,6 +1786,8 @@ func (hc *httpConn) resPayload() int64 {
 	switch {
 	case hc.ownResp:
 		return int64(len(hc.body))
+	case hc.compressing:
+		return hc.compN
 	case hc.res.Framing == http1.Chunked:
 		return hc.chunks.Data
 	}
