@@ -747,6 +747,9 @@ func (hc *httpConn) contentRules(r *rules.Proxy, st *rules.Stream, start time.Ti
 	if v != rules.Reject {
 		return true
 	}
+	if st.SilentDrop {
+		hc.c.dropSilently()
+	}
 	hc.h.f.deniedReq.Add(1)
 	hc.ts = [2]byte{TermProxy, 'R'}
 	hc.logTxn(start, -1, -1, time.Since(start), true)
@@ -1438,6 +1441,19 @@ func (hc *httpConn) ruleResponse(start time.Time, tr time.Duration, res *rules.H
 		return hc.serviceResponse(start, tr)
 	}
 	f := hc.h.f
+	if res.SilentDrop {
+		// Nothing goes to the client, which is left waiting; logged as
+		// HAProxy logs it: no response (-1), "PR", no request time.
+		hc.c.dropSilently()
+		f.deniedReq.Add(1)
+		if hc.be != nil {
+			hc.be.deniedReq.Add(1)
+		}
+		hc.ts = [2]byte{TermProxy, phase}
+		hc.closing = true
+		hc.logTxn(start, -1, -1, time.Since(start), true)
+		return false
+	}
 	if hc.req.Framing != http1.NoBody {
 		hc.closing = true // the body is not read
 	}

@@ -44,6 +44,7 @@ const (
 	hIncGPC0
 	hSetGPT0
 	hCapture
+	hSilentDrop
 )
 
 // httpRule is a compiled http-request, http-response,
@@ -179,7 +180,8 @@ var httpActionNames = map[string]map[string]httpAct{
 		"replace-pathq": hReplacePathQ, "replace-uri": hReplaceURI, "set-method": hSetMethod,
 		"set-var": hSetVar, "unset-var": hUnsetVar, "set-log-level": hSetLogLevel, "tarpit": hTarpit,
 		"use-service": hUseService, "track-sc0": hTrack, "track-sc1": hTrack, "track-sc2": hTrack,
-		"sc-inc-gpc0": hIncGPC0, "sc-set-gpt0": hSetGPT0, "capture": hCapture},
+		"sc-inc-gpc0": hIncGPC0, "sc-set-gpt0": hSetGPT0, "capture": hCapture,
+		"silent-drop": hSilentDrop},
 	"http-response": {"allow": hAllow, "deny": hDeny, "return": hReturn, "redirect": hRedirect,
 		"add-header": hAddHeader, "set-header": hSetHeader, "del-header": hDelHeader,
 		"replace-header": hReplaceHeader, "replace-value": hReplaceValue, "set-status": hSetStatus,
@@ -221,6 +223,10 @@ func (c *compiler) compileHTTPRule(r *config.Rule, set string, at place) *httpRu
 	}
 	switch act {
 	case hAllow:
+	case hSilentDrop:
+		if len(args) > 0 {
+			return bad("expects no argument")
+		}
 	case hTrack:
 		tr, err := c.parseTrack(base, args, at)
 		if err != nil {
@@ -922,6 +928,9 @@ func (p *Proxy) runHTTP(s *Stream, rules []*httpRule, resp bool) HTTPResult {
 			return p.doReply(ev, r.reply)
 		case hUseService:
 			return HTTPResult{Verdict: Reject, Service: ServicePrometheus, LogLevel: txn.LogLevel}
+		case hSilentDrop:
+			s.SilentDrop = true
+			return HTTPResult{Verdict: Reject, SilentDrop: true, LogLevel: txn.LogLevel}
 		case hRedirect:
 			if out, ok := p.doRedirect(ev, r.rdr); ok {
 				return out
