@@ -104,10 +104,12 @@ type httpConn struct {
 	cookieCli, cookieSrv byte
 	// comp is the compression algorithm chosen for the request (0:
 	// none, compress.go); compressing says the response is compressed,
-	// compN counts its compressed payload.
+	// compN counts its compressed payload, compHead is the size HAProxy
+	// logs for the head as the server sent it.
 	comp        CompAlgo
 	compressing bool
 	compN       int64
+	compHead    int64
 	// chunkN and chunkDone are what the scan of a chunked request body
 	// found in the bytes read with its head.
 	chunkN    int
@@ -1802,8 +1804,6 @@ func (hc *httpConn) resPayload() int64 {
 	switch {
 	case hc.ownResp:
 		return int64(len(hc.body))
-	case hc.compressing:
-		return hc.compN
 	case hc.res.Framing == http1.Chunked:
 		return hc.chunks.Data
 	}
@@ -1928,6 +1928,9 @@ func (hc *httpConn) logTxn(start time.Time, tr, trs, ta time.Duration, haveReq b
 	switch {
 	case hc.stats:
 		rec.BytesRead = hc.down
+	case hc.compressing:
+		// HAProxy counts the response as the server sent it.
+		rec.BytesRead += hc.compHead + hc.resPayload()
 	case hc.status != 0:
 		rec.BytesRead += htxSize(&hc.res, false, hc.resPayload())
 	}

@@ -152,6 +152,7 @@ func TestHTTPCompression(t *testing.T) {
 	cfg := writeConfig(t, httpDefaults+fmt.Sprintf(`
 frontend fe
     bind %s
+    option httplog
     compression algo gzip deflate
     http-response set-header X-Seen "%%[res.hdr(content-encoding)]|%%[res.hdr(content-length)]"
     use_backend b_any if { path_beg /any }
@@ -286,11 +287,16 @@ backend b_off
 					t.Errorf("%s: the server saw accept-encoding %q; want %q", k.name, got, k.gotAE)
 				}
 			}
-			// The http-response rules see the response as the server sent it.
+			// The http-response rules see the response as the server sent it,
+			// and so does the log.
 			if seen := strings.Join(f["x-seen"], ","); k.chunk && !strings.Contains(line, "fr=chunked") && seen != fmt.Sprintf("|%d", len(want)) {
 				t.Errorf("%s: the rules saw %q", k.name, seen)
 			}
 		}
+		// "two fields": %B is the size of the response as the server sent it
+		// (HAProxy's internal form: 33 + names and values + 2300 bytes),
+		// not of the compressed one.
+		waitLog(t, out, ` 200 2396 - - ---- `)
 	})
 }
 
