@@ -219,6 +219,17 @@ func init() {
 			g.TuneBufsize = int(n)
 			return tooMany(args, 2)
 		}},
+		"tune.comp.maxlevel": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			n := 0
+			if len(args) > 1 {
+				n = atol(args[1])
+			}
+			if n < 1 || n > 9 {
+				return fmt.Errorf("'%s' expects a numeric value between 1 and 9", args[0])
+			}
+			g.CompMaxLevel = n
+			return nil
+		}},
 		// Pins lb's event loops (its threads, HAProxy's nbthread).
 		"cpu-map": {fn: parseCPUMap},
 		"log": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
@@ -290,7 +301,7 @@ func init() {
 		"pp2-never-send-local", "set-dumpable", "set-var", "set-var-fmt", "ssl-dh-param-file",
 		"ssl-engine", "ssl-load-extra-del-ext", "ssl-load-extra-files", "ssl-mode-async",
 		"ssl-propquery", "ssl-provider", "ssl-provider-path", "ssl-skip-self-issued-ca",
-		"thread-group", "tune.comp.maxlevel", "tune.h2.header-table-size", "tune.h2.initial-window-size",
+		"thread-group", "tune.h2.header-table-size", "tune.h2.initial-window-size",
 		"tune.h2.max-concurrent-streams", "tune.h2.max-frame-size", "tune.http.cookielen",
 		"tune.http.logurilen", "tune.http.maxhdr", "tune.maxrewrite", "tune.rcvbuf.client",
 		"tune.rcvbuf.server", "tune.sndbuf.client", "tune.sndbuf.server", "tune.ssl.cachesize",

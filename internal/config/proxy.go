@@ -1260,7 +1260,7 @@ var httpActions = map[string]map[string]bool{
 		"normalize-uri": false, "reject": false, "set-map": false, "strict-mode": false, "track-sc0": true,
 		"track-sc1": true, "track-sc2": true, "set-timeout": false, "wait-for-body": false, "set-var": true,
 		"set-var-fmt": false, "unset-var": true, "set-dst": true, "set-dst-port": true, "set-mark": false,
-		"set-src": false, "set-src-port": false, "set-tos": false, "silent-drop": false,
+		"set-src": false, "set-src-port": false, "set-tos": false, "silent-drop": true,
 		"set-priority-class": false, "set-priority-offset": false, "lua": false, "ot-group": false,
 	},
 	"http-response": {
@@ -1537,7 +1537,7 @@ var tcpActions = map[string]map[string]bool{
 		"capture": false, "track-sc0": true, "track-sc1": true, "track-sc2": true, "sc-inc-gpc": false,
 		"sc-inc-gpc0": false, "sc-inc-gpc1": false, "sc-set-gpt0": false, "set-src": false, "set-src-port": false,
 		"set-dst": false, "set-dst-port": false, "set-mark": false, "set-tos": false, "set-var": true,
-		"set-var-fmt": false, "unset-var": true, "silent-drop": false, "lua": false},
+		"set-var-fmt": false, "unset-var": true, "silent-drop": true, "lua": false},
 	"tcp-request session": {"accept": true, "reject": true, "track-sc0": false, "track-sc1": false, "track-sc2": false,
 		"sc-inc-gpc": false, "sc-inc-gpc0": false, "sc-inc-gpc1": false, "sc-set-gpt0": false, "set-var": true,
 		"set-var-fmt": false, "unset-var": true, "silent-drop": false, "set-mark": false, "set-tos": false,
@@ -1546,7 +1546,7 @@ var tcpActions = map[string]map[string]bool{
 		"set-var-fmt": false, "unset-var": true, "track-sc0": false, "track-sc1": false, "track-sc2": false,
 		"sc-inc-gpc": false, "sc-inc-gpc0": false, "sc-inc-gpc1": false, "sc-set-gpt0": false, "send-spoe-group": false,
 		"set-log-level": false, "set-nice": false, "set-priority-class": false, "set-priority-offset": false,
-		"silent-drop": false, "switch-mode": false, "use-service": false, "set-mark": false, "set-tos": false,
+		"silent-drop": true, "switch-mode": false, "use-service": false, "set-mark": false, "set-tos": false,
 		"set-src": false, "set-dst": true, "set-dst-port": true, "set-src-port": false, "lua": false, "ot-group": false},
 	"tcp-response content": {"accept": true, "reject": true, "close": true, "set-var": true, "set-var-fmt": false,
 		"unset-var": true, "send-spoe-group": false, "silent-drop": false, "set-log-level": false, "set-nice": false,
@@ -1807,7 +1807,9 @@ func kwCompression(c *pctx) error {
 		if len(c.args) < 3 {
 			return fmt.Errorf("'compression algo' expects one or more algorithms.")
 		}
-		c.p.Compression.Algos = append([]string(nil), c.args[2:]...)
+		// Each line adds to the list, as in HAProxy 2.6 (measured: "algo
+		// gzip" then "algo deflate" serve both).
+		c.p.Compression.Algos = append(c.p.Compression.Algos[:len(c.p.Compression.Algos):len(c.p.Compression.Algos)], c.args[2:]...)
 	case "type":
 		if len(c.args) < 3 {
 			return fmt.Errorf("'compression type' expects one or more mime types.")

@@ -268,6 +268,9 @@ type Global struct {
 	CPUMaps []CPUMap
 	// TuneBufsize is "tune.bufsize" in bytes; 0 = 16384.
 	TuneBufsize int
+	// CompMaxLevel is "tune.comp.maxlevel", the level HTTP compression
+	// runs at (1 to 9); 0 = 1, HAProxy's default.
+	CompMaxLevel int
 	// NoSplice is "nosplice": data is copied through buffers, never
 	// spliced (as -dS).
 	NoSplice bool

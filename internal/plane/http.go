@@ -93,6 +93,7 @@ func httpFrontend(cfg *config.Config, fe *config.Proxy) *proxy.HTTPFrontendConfi
 		MonitorURI:       fe.MonitorURI,
 		UniqueIDHeader:   fe.UniqueIDHeader,
 		BufferRequest:    fe.Options["http-buffer-request"],
+		Compression:      compression(cfg, fe),
 	}
 	h.ErrorFiles, _ = loadErrorFiles(fe) // checked by CheckHTTP
 	h.ErrorLocs = errorLocs(fe)
@@ -132,7 +133,30 @@ func httpBackend(cfg *config.Config, px *config.Proxy) proxy.HTTPBackendConfig {
 		Parse:            http1.Options{AcceptInvalid: px.Options["accept-invalid-http-response"], MaxHeaders: maxHeaders(cfg)},
 		ErrorFiles:       ef,
 		ErrorLocs:        errorLocs(px),
+		Compression:      compression(cfg, px),
 	}
+}
+
+// compression is the proxy's "compression" lines, nil when it has none.
+func compression(cfg *config.Config, px *config.Proxy) *proxy.CompressionConfig {
+	c := px.Compression
+	if len(c.Algos) == 0 && len(c.Types) == 0 && !c.Offload {
+		return nil
+	}
+	cc := &proxy.CompressionConfig{Types: c.Types, Offload: c.Offload, Level: cfg.Global.CompMaxLevel}
+	for _, a := range c.Algos {
+		switch a {
+		case "identity":
+			cc.Algos = append(cc.Algos, proxy.CompIdentity)
+		case "gzip":
+			cc.Algos = append(cc.Algos, proxy.CompGzip)
+		case "deflate":
+			cc.Algos = append(cc.Algos, proxy.CompDeflate)
+		case "raw-deflate":
+			cc.Algos = append(cc.Algos, proxy.CompRawDeflate)
+		}
+	}
+	return cc
 }
 
 // tarpitTimeout is how long the proxy's tarpit rules hold a request:
@@ -240,9 +264,6 @@ func CheckHTTP(cfg *config.Config) []error {
 		}
 		if _, err := loadErrorFiles(px); err != nil {
 			errs = append(errs, err)
-		}
-		if len(px.Compression.Algos) > 0 || len(px.Compression.Types) > 0 {
-			refuse(px.Pos, "compression")
 		}
 		if px.Balance.Algorithm == "url_param" && len(px.Balance.Args) > 1 && px.Balance.Args[1] != "check_post" {
 			refuse(px.Balance.Pos, "balance url_param "+px.Balance.Args[1])

@@ -68,7 +68,6 @@ func TestCheckHTTPRefuses(t *testing.T) {
 		{name: "cookie maxlife", line: "cookie SRV insert maxlife 30", want: "cookie maxlife", at: "cookie SRV"},
 		{name: "force-persist with cookie", line: "cookie SRV insert\n    force-persist if TRUE", want: "force-persist", at: "force-persist"},
 		{name: "ignore-persist with cookie", line: "cookie SRV insert\n    ignore-persist if TRUE", want: "ignore-persist", at: "ignore-persist"},
-		{name: "compression", line: "compression algo gzip", want: "compression", at: "listen l"},
 		{name: "tcp-response", line: "tcp-response content accept", want: "tcp-response content accept", at: "tcp-response content accept"},
 		{name: "stats http-request", line: "stats enable\n    stats http-request deny", want: "stats http-request", at: "stats http-request deny"},
 		{name: "close-spread-time", global: "close-spread-time 1s", want: "close-spread-time", at: "global"},

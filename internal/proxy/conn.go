@@ -374,7 +374,14 @@ func (c *Conn) connRules() bool {
 	}
 	st := c.newStream()
 	if fr.TCPConnection(st) == rules.Reject {
-		f.deniedConn.Add(1)
+		if st.SilentDrop {
+			// HAProxy's silent-drop counts a denied request, not a
+			// denied connection, wherever it runs.
+			c.dropSilently()
+			f.deniedReq.Add(1)
+		} else {
+			f.deniedConn.Add(1)
+		}
 		f.uncountSess()
 		c.silent = true
 		return false

@@ -151,6 +151,9 @@ type HTTPFrontendConfig struct {
 	// with a 400. It runs on the transaction's goroutine and must not
 	// keep target. Nil when no rule uses the service.
 	Prometheus func(target []byte) (body []byte, ok bool)
+	// Compression is the frontend's "compression" lines (compress.go);
+	// nil when it has none.
+	Compression *CompressionConfig
 }
 
 // ParseErrorFile checks that b is a complete HTTP response, as an
@@ -212,6 +215,9 @@ type HTTPBackendConfig struct {
 	ErrorFiles map[int][]byte
 	// ErrorLocs are the backend's "errorloc" redirects, likewise.
 	ErrorLocs map[int]ErrorLoc
+	// Compression is the backend's "compression" lines; its algorithms
+	// and types win over the frontend's. Nil when it has none.
+	Compression *CompressionConfig
 }
 
 // idleConn is a server connection waiting for a request.

@@ -108,6 +108,14 @@ type httpConn struct {
 	// capCli and capSrv are the cookies "capture cookie" took (nil:
 	// none), in capCliBuf and capSrvBuf.
 	capCli, capSrv, capCliBuf, capSrvBuf []byte
+	// comp is the compression algorithm chosen for the request (0:
+	// none, compress.go); compressing says the response is compressed,
+	// compN counts its compressed payload, compHead is the size HAProxy
+	// logs for the head as the server sent it.
+	comp        CompAlgo
+	compressing bool
+	compN       int64
+	compHead    int64
 	// chunkN and chunkDone are what the scan of a chunked request body
 	// found in the bytes read with its head.
 	chunkN    int
@@ -559,6 +567,7 @@ func (hc *httpConn) transaction() bool {
 	hc.cookieCli, hc.cookieSrv = '-', '-'
 	hc.capCli, hc.capSrv = nil, nil
 	hc.ridSet, hc.buffered = false, false
+	hc.comp, hc.compressing, hc.compN = 0, false, 0
 	hc.res.Framing = http1.NoBody
 	hc.lg = setupLog{tw: -1, tc: -1}
 	start, err := hc.readHead()
@@ -700,6 +709,9 @@ func (hc *httpConn) transaction() bool {
 	}
 	hc.forwardFor(be)
 	hc.originalTo(be)
+	if hc.h.cfg.Compression != nil || be.cfg.HTTP.Compression != nil {
+		hc.selectCompression(be)
+	}
 	mode := hc.h.cfg.Mode.Combine(be.cfg.HTTP.Mode)
 	if mode == Close {
 		hc.closing = true
@@ -754,6 +766,9 @@ func (hc *httpConn) contentRules(r *rules.Proxy, st *rules.Stream, start time.Ti
 	st.Req = nil
 	if v != rules.Reject {
 		return true
+	}
+	if st.SilentDrop {
+		hc.c.dropSilently()
 	}
 	hc.h.f.deniedReq.Add(1)
 	hc.ts = [2]byte{TermProxy, 'R'}
@@ -1092,6 +1107,7 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 	hc.cookieSrv = be.persistResponseTxn(res, hc.lg.server, &hc.ck)
 	hc.afterResponse()
 	hc.status = res.Status
+	hc.compressing = hc.comp != 0 && hc.compressResponse(be)
 
 	tunnel := res.Framing == http1.Tunnel
 	if res.Framing == http1.UntilClose || res.Close && !tunnel {
@@ -1111,10 +1127,18 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 		conn = "keep-alive"
 	}
 	hc.out = http1.AppendResponse(hc.out[:0], res, conn)
-	if hc.txn.CacheStore != "" {
+	// A compressed response is not stored: the cache keeps what the server sent, and
+	// compression runs after it in HAProxy (its filters' order) on a hit too; lb has not
+	// measured that yet, so it keeps the two apart.
+	if hc.txn.CacheStore != "" && !hc.compressing {
 		hc.cacheStart()
 	}
-	ok := hc.forwardResponse(be, tunnel)
+	var ok bool
+	if hc.compressing {
+		ok = hc.forwardCompressed(be)
+	} else {
+		ok = hc.forwardResponse(be, tunnel)
+	}
 	if hc.store != nil {
 		hc.cacheEnd(ok)
 	}
@@ -1484,6 +1508,19 @@ func (hc *httpConn) ruleResponse(start time.Time, tr time.Duration, res *rules.H
 		return hc.serviceResponse(start, tr)
 	}
 	f := hc.h.f
+	if res.SilentDrop {
+		// Nothing goes to the client, which is left waiting; logged as
+		// HAProxy logs it: no response (-1), "PR", no request time.
+		hc.c.dropSilently()
+		f.deniedReq.Add(1)
+		if hc.be != nil {
+			hc.be.deniedReq.Add(1)
+		}
+		hc.ts = [2]byte{TermProxy, phase}
+		hc.closing = true
+		hc.logTxn(start, -1, -1, time.Since(start), true)
+		return false
+	}
 	if hc.req.Framing != http1.NoBody {
 		hc.closing = true // the body is not read
 	}
@@ -1971,6 +2008,9 @@ func (hc *httpConn) logTxn(start time.Time, tr, trs, ta time.Duration, haveReq b
 	switch {
 	case hc.stats:
 		rec.BytesRead = hc.down
+	case hc.compressing:
+		// HAProxy counts the response as the server sent it.
+		rec.BytesRead += hc.compHead + hc.resPayload()
 	case hc.status != 0:
 		rec.BytesRead += htxSize(&hc.res, false, hc.resPayload())
 	}

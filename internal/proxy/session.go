@@ -281,6 +281,9 @@ func (s *session) contentRules(r *rules.Proxy, be *Backend) bool {
 	}
 	switch v {
 	case rules.Reject:
+		if s.c.st.SilentDrop {
+			s.c.dropSilently()
+		}
 		s.f.deniedReq.Add(1)
 		if be != nil {
 			be.deniedReq.Add(1)

@@ -99,6 +99,10 @@ type Stream struct {
 	// ExpectProxy is set by "tcp-request connection expect-proxy layer4":
 	// the handler reads a PROXY header next.
 	ExpectProxy bool
+	// SilentDrop is set with a Reject verdict by a "silent-drop" rule:
+	// the handler closes the client connection without sending anything,
+	// neither a response nor a FIN or RST where the system allows it.
+	SilentDrop bool
 	// HTTP is the HTTP transaction of a mode http proxy (nil in mode
 	// tcp, and before the request head is parsed): HTTP fetches read
 	// it, HTTP actions change it. Reset clears it.

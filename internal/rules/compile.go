@@ -67,6 +67,7 @@ const (
 	actTrack
 	actIncGPC0
 	actSetGPT0
+	actSilentDrop
 )
 
 // rule is a compiled tcp-request or tcp-response rule.
@@ -270,6 +271,8 @@ func (c *compiler) appendRule(rules []*rule, r *config.Rule, act string, at plac
 		out.act = actClose
 	case "expect-proxy":
 		out.act = actExpectProxy
+	case "silent-drop":
+		out.act = actSilentDrop
 	case "set-var", "unset-var":
 		if !hasArgs {
 			c.errorf("'%s %s' expects a variable name between parentheses", set, act)
@@ -383,6 +386,9 @@ func (p *Proxy) run(s *Stream, rules []*rule, start int, final bool) (Verdict, i
 			return Close, 0
 		case actExpectProxy:
 			s.ExpectProxy = true
+		case actSilentDrop:
+			s.SilentDrop = true
+			return Reject, 0
 		case actSetVar:
 			if smp, ok := r.e.eval(ev); ok {
 				r.sv.apply(ev, smp)

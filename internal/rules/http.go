@@ -50,6 +50,7 @@ const (
 	hSetDstPort
 	hCacheUse
 	hCacheStore
+	hSilentDrop
 )
 
 // httpRule is a compiled http-request, http-response,
@@ -190,7 +191,8 @@ var httpActionNames = map[string]map[string]httpAct{
 		"set-var": hSetVar, "unset-var": hUnsetVar, "set-log-level": hSetLogLevel, "tarpit": hTarpit,
 		"use-service": hUseService, "track-sc0": hTrack, "track-sc1": hTrack, "track-sc2": hTrack,
 		"sc-inc-gpc0": hIncGPC0, "sc-set-gpt0": hSetGPT0, "capture": hCapture, "auth": hAuth,
-		"set-dst": hSetDst, "set-dst-port": hSetDstPort, "cache-use": hCacheUse},
+		"set-dst": hSetDst, "set-dst-port": hSetDstPort, "cache-use": hCacheUse,
+		"silent-drop": hSilentDrop},
 	"http-response": {"allow": hAllow, "deny": hDeny, "return": hReturn, "redirect": hRedirect,
 		"add-header": hAddHeader, "set-header": hSetHeader, "del-header": hDelHeader,
 		"replace-header": hReplaceHeader, "replace-value": hReplaceValue, "set-status": hSetStatus,
@@ -245,6 +247,10 @@ func (c *compiler) compileHTTPRule(r *config.Rule, set string, at place) *httpRu
 			return bad("expects only 'realm' <name>")
 		}
 		hr.auth = []byte(`Basic realm="` + realm + `"`)
+	case hSilentDrop:
+		if len(args) > 0 {
+			return bad("expects no argument")
+		}
 	case hTrack:
 		tr, err := c.parseTrack(base, args, at)
 		if err != nil {
@@ -976,6 +982,9 @@ func (p *Proxy) runHTTP(s *Stream, rules []*httpRule, resp bool) HTTPResult {
 			return HTTPResult{Verdict: Reject, Status: 401, DefaultBody: true, Authenticate: r.auth, LogLevel: txn.LogLevel}
 		case hUseService:
 			return HTTPResult{Verdict: Reject, Service: ServicePrometheus, LogLevel: txn.LogLevel}
+		case hSilentDrop:
+			s.SilentDrop = true
+			return HTTPResult{Verdict: Reject, SilentDrop: true, LogLevel: txn.LogLevel}
 		case hRedirect:
 			if out, ok := p.doRedirect(ev, r.rdr); ok {
 				return out

@@ -117,6 +117,9 @@ type HTTPResult struct {
 	// (ServicePrometheus) answers the request in place of a server, as
 	// HAProxy's applets do; Status and the payload fields are unset.
 	Service string
+	// SilentDrop is set by "http-request silent-drop": the handler closes
+	// the client connection without a response (Stream.SilentDrop).
+	SilentDrop bool
 
 	// LogLevel mirrors HTTPTxn.LogLevel after the rules ran.
 	LogLevel int8

@@ -555,11 +555,11 @@ func TestHTTPCompileErrors(t *testing.T) {
 	// engine all the same when it does not carry them out.
 	cfg := loadCfg(t, httpDefaults+"frontend f\n    mode http\n    bind 127.0.0.1:1\n    default_backend be_web\n")
 	px := cfg.Frontend("f")
-	px.HTTPRequest = []*config.Rule{{Pos: config.Pos{File: "x.cfg", Line: 3}, Action: "silent-drop"}}
+	px.HTTPRequest = []*config.Rule{{Pos: config.Pos{File: "x.cfg", Line: 3}, Action: "set-nice", Args: []string{"1"}}}
 	px.HTTPRequest = append(px.HTTPRequest, &config.Rule{Pos: config.Pos{File: "x.cfg", Line: 5}, Action: "use-service", Args: []string{"lua.x"}})
 	px.HTTPAfterResponse = []*config.Rule{{Pos: config.Pos{File: "x.cfg", Line: 4}, Action: "deny"}}
 	_, errs := Compile(cfg, px, nil, Options{})
-	if len(errs) != 3 || errs[0].Error() != "x.cfg:3: 'http-request silent-drop' is not supported by lb yet" ||
+	if len(errs) != 3 || errs[0].Error() != "x.cfg:3: 'http-request set-nice' is not supported by lb yet" ||
 		errs[1].Error() != "x.cfg:5: 'http-request use-service lua.x' is not supported by lb yet" ||
 		errs[2].Error() != "x.cfg:4: 'http-after-response deny' is not supported by lb yet" {
 		t.Errorf("errors = %v", errs)
