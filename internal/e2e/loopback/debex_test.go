@@ -308,13 +308,24 @@ func (w *netnsWorld) in(t *testing.T, ns string, fn func()) {
 	defer f.Close()
 	errc := make(chan error, 1)
 	go func() {
-		// Never unlocked: the thread, in another namespace, ends with the goroutine.
+		// The thread goes back to its namespace before it is unlocked; if that fails it stays
+		// locked and ends with the goroutine (unless it is the main thread, which Go parks
+		// instead: /proc/net, the main thread's, would then show the other namespace).
 		runtime.LockOSThread()
+		home, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer home.Close()
 		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
 			errc <- err
 			return
 		}
 		fn()
+		if unix.Setns(int(home.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
 		errc <- nil
 	}()
 	if err := <-errc; err != nil {

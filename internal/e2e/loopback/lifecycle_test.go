@@ -146,14 +146,16 @@ func waitGone(t *testing.T, pid int, timeout time.Duration) {
 	}
 }
 
-// listenInode returns the inode of the listening socket on port (from /proc/net/tcp).
+// listenInode returns the inode of the listening socket on port (from the net/tcp of /proc).
 func listenInode(t *testing.T, port int) string {
 	t.Helper()
 	want := fmt.Sprintf("0100007F:%04X", port)
-	// /proc/net/tcp is no snapshot: read while other tests open and close thousands of
-	// sockets, it can miss a line. A listening socket is found again on a second read.
+	// The reading thread's namespace, not /proc/net's (the main thread's): a netns test may
+	// leave the main thread, locked and wedged, in a namespace of its own. And the file is no
+	// snapshot: read while other tests open and close thousands of sockets, it can miss a
+	// line; a listening socket is found again on a second read.
 	for try := 0; try < 5; try++ {
-		b, err := os.ReadFile("/proc/net/tcp")
+		b, err := os.ReadFile("/proc/thread-self/net/tcp")
 		if err != nil {
 			t.Fatal(err)
 		}
