@@ -18,7 +18,7 @@ TEST_DEBS := haproxy systemd-container lintian iproute2 dbus curl gcc libc6-dev 
 # The benchmark runs the same config under HAProxy: it needs these as well.
 BENCH_DEBS := haproxy nginx wrk iperf3 python3 openssl
 
-.PHONY: all build run test test-unit test-e2e bench deb deps bench-deps fuzz clean
+.PHONY: all build run test test-unit test-e2e bench deb deps bench-deps fuzz soak clean
 
 all: build
 
@@ -79,6 +79,21 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzExec$$' -fuzztime $(FUZZTIME) ./internal/admin/
 	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./internal/srvstate/
 	$(GO) test -run '^$$' -fuzz '^FuzzFetchSockets$$' -fuzztime $(FUZZTIME) ./internal/listener/
+
+# The fault tests' long variants (internal/e2e/soak with LB_SOAK=1; their short variants run in
+# make test), then every fuzz target for SOAK_FUZZTIME each; prints the rows of the README's
+# "Faults" table that the tests wrote. Bounded: under 30 minutes on 2 cores.
+SOAK_FUZZTIME ?= 20s
+SOAK_ROWS     ?= $(CURDIR)/$(BIN)/soak-rows.md
+soak: deps build
+	@mkdir -p $(BIN) && rm -f $(SOAK_ROWS) $(BIN)/soak.rc; \
+	{ LB_SOAK=1 LB_SOAK_ROWS=$(SOAK_ROWS) $(GO) test -count=1 -timeout 28m -v ./internal/e2e/soak/ 2>&1; \
+		echo $$? >$(BIN)/soak.rc; } | tee $(BIN)/soak.log | grep -E '^(=== RUN|\s*--- |PASS|FAIL|ok)|row: '; \
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(SOAK_FUZZTIME); fuzzrc=$$?; \
+	echo; echo '| fault | load | what happened | lost | reproduce |'; echo '|---|---|---|---|---|'; \
+	cat $(SOAK_ROWS) 2>/dev/null; \
+	echo "soak tests: exit $$(cat $(BIN)/soak.rc) (log in $(BIN)/soak.log); fuzz: exit $$fuzzrc"; \
+	test "$$(cat $(BIN)/soak.rc)" = 0 && test $$fuzzrc = 0
 
 bench: bench-deps build
 	./scripts/bench.sh ./$(BIN)/lb $${ROUNDS:-3}
