@@ -509,27 +509,24 @@ func (hc *httpConn) readHead() (time.Time, error) {
 		if timeout {
 			hc.badRequest(start, 408, TermClientTimeout)
 		} else {
-			// HAProxy logs a client that closed before a complete
-			// request (a probe, too) as a 400 it did not send.
-			hc.badRequest(start, -400, TermClientAbort)
+			// A client that closed (or half-closed) before a complete
+			// request, a probe too, gets a 400 logged CR, as from
+			// HAProxy 2.6: a half-closed client reads it (measured:
+			// an empty first request or half a head, then shutdown).
+			hc.badRequest(start, 400, TermClientAbort)
 		}
 		return start, errNoRequest
 	}
 }
 
 // badRequest answers a request that could not be read with HAProxy's H1
-// error page for status and logs it as "<BADREQ>"; a negative status is
-// logged and not sent.
+// error page for status and logs it as "<BADREQ>".
 func (hc *httpConn) badRequest(start time.Time, status int, term byte) {
-	if status < 0 {
-		status = -status
-	} else {
-		// The built-in page even with an errorfile for status: HAProxy
-		// 2.6's H1 layer answers these itself (measured, errorfile 400).
-		hc.out = appendMuxError(hc.out[:0], status)
-		_ = hc.cli.SetWriteDeadline(time.Now().Add(time.Second))
-		_, _ = hc.cli.Write(hc.out)
-	}
+	// The built-in page even with an errorfile for status: HAProxy 2.6's
+	// H1 layer answers these itself (measured, errorfile 400).
+	hc.out = appendMuxError(hc.out[:0], status)
+	_ = hc.cli.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = hc.cli.Write(hc.out)
 	hc.status = status
 	hc.ts = [2]byte{term, 'R'}
 	hc.reqLine = hc.reqLine[:0]
