@@ -206,7 +206,8 @@ func startLB(t *testing.T, cfg string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	// Open until the end: lb sends more than READY=1 (FDSTORE=1 with its listeners).
+	t.Cleanup(func() { c.Close() })
 	p := start(t, "lb", lbBin, []string{"NOTIFY_SOCKET=" + path}, "-db", "-f", cfg)
 	buf := make([]byte, 4096)
 	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
