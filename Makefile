@@ -81,15 +81,15 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzFetchSockets$$' -fuzztime $(FUZZTIME) ./internal/listener/
 
 # The fault tests' long variants (internal/e2e/soak with LB_SOAK=1; their short variants run in
-# make test), then every fuzz target for SOAK_FUZZTIME each; prints the rows of the README's
-# "Faults" table that the tests wrote. Bounded: under 30 minutes on 2 cores.
+# make test), then every fuzz target found in the sources for SOAK_FUZZTIME each; prints the
+# rows of the README's "Faults" table that the tests wrote. Bounded: under 30 minutes on 2 cores.
 SOAK_FUZZTIME ?= 20s
 SOAK_ROWS     ?= $(CURDIR)/$(BIN)/soak-rows.md
 soak: deps build
 	@mkdir -p $(BIN) && rm -f $(SOAK_ROWS) $(BIN)/soak.rc; \
 	{ LB_SOAK=1 LB_SOAK_ROWS=$(SOAK_ROWS) $(GO) test -count=1 -timeout 28m -v ./internal/e2e/soak/ 2>&1; \
 		echo $$? >$(BIN)/soak.rc; } | tee $(BIN)/soak.log | grep -E '^(=== RUN|\s*--- |PASS|FAIL|ok)|row: '; \
-	$(MAKE) --no-print-directory fuzz FUZZTIME=$(SOAK_FUZZTIME); fuzzrc=$$?; \
+	GO=$(GO) FUZZTIME=$(SOAK_FUZZTIME) ./scripts/fuzz-all.sh; fuzzrc=$$?; \
 	echo; echo '| fault | load | what happened | lost | reproduce |'; echo '|---|---|---|---|---|'; \
 	cat $(SOAK_ROWS) 2>/dev/null; \
 	echo "soak tests: exit $$(cat $(BIN)/soak.rc) (log in $(BIN)/soak.log); fuzz: exit $$fuzzrc"; \

@@ -209,9 +209,10 @@ func TestSoakBackendFaults(t *testing.T) {
 	}
 	for _, kind := range kinds {
 		t.Run(kind, func(t *testing.T) {
-			d := pick(6*time.Second, 150*time.Second)
+			// The short run is one cycle (about 5 s), whatever d.
+			d := pick(time.Second, 150*time.Second)
 			if kind == "haproxy" {
-				d = pick(6*time.Second, 60*time.Second)
+				d = pick(time.Second, 60*time.Second)
 			}
 			runBackendFaults(t, kind, d)
 		})
@@ -245,7 +246,8 @@ func runBackendFaults(t *testing.T, kind string, dur time.Duration) {
 	// The faults: cycles of three faults (the last leaves no healthy server) and three
 	// returns in random order, and single fault-and-return steps between cycles.
 	rnd := newRand(t)
-	hold := func() { time.Sleep(time.Duration(200+rnd.IntN(600)) * time.Millisecond) } // load runs meanwhile
+	holdMin, holdSpread := pick(100, 200), pick(200, 600)
+	hold := func() { time.Sleep(time.Duration(holdMin+rnd.IntN(holdSpread)) * time.Millisecond) } // the load runs meanwhile
 	kind2 := func() string { return []string{"kill", "stop"}[rnd.IntN(2)] }
 	cycles := 0
 	for time.Since(w.t0) < dur || cycles == 0 {

@@ -266,7 +266,7 @@ func TestSoakBadServers(t *testing.T) {
 	// lb again under concurrent clients, each case at random; every answer and log line
 	// must be haproxy's for its case.
 	p := startLB(t, cfg)
-	dur := pick(3*time.Second, 90*time.Second)
+	dur := pick(2*time.Second, 90*time.Second)
 	workers := pick(8, 16)
 	rnd := newRand(t)
 	seeds := make([]uint64, workers)
