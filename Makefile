@@ -80,26 +80,28 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./internal/srvstate/
 	$(GO) test -run '^$$' -fuzz '^FuzzFetchSockets$$' -fuzztime $(FUZZTIME) ./internal/listener/
 
-# The fault tests' long variants (internal/e2e/soak with LB_SOAK=1; their short variants run in
-# make test), then every fuzz target found in the sources for SOAK_FUZZTIME each; prints the
-# rows of the README's "Faults" table that the tests wrote. Bounded: under 30 minutes on 2 cores.
-SOAK_FUZZTIME ?= 20s
-SOAK_ROWS     ?= $(CURDIR)/$(BIN)/soak-rows.md
-soak: deps build
-	@mkdir -p $(BIN) && rm -f $(SOAK_ROWS) $(BIN)/soak.rc; \
-	{ LB_SOAK=1 LB_SOAK_ROWS=$(SOAK_ROWS) $(GO) test -count=1 -timeout 28m -v ./internal/e2e/soak/ 2>&1; \
-		echo $$? >$(BIN)/soak.rc; } | tee $(BIN)/soak.log | grep -E '^(=== RUN|\s*--- |PASS|FAIL|ok)|row: '; \
-	GO=$(GO) FUZZTIME=$(SOAK_FUZZTIME) ./scripts/fuzz-all.sh; fuzzrc=$$?; \
-	echo; echo '| fault | load | what happened | lost | reproduce |'; echo '|---|---|---|---|---|'; \
-	cat $(SOAK_ROWS) 2>/dev/null; \
-	echo "soak tests: exit $$(cat $(BIN)/soak.rc) (log in $(BIN)/soak.log); fuzz: exit $$fuzzrc"; \
-	test "$$(cat $(BIN)/soak.rc)" = 0 && test $$fuzzrc = 0
-
 bench: bench-deps build
 	./scripts/bench.sh ./$(BIN)/lb $${ROUNDS:-3}
 
 deb: build
 	GO=$(GO) ./scripts/deb.sh $(VERSION)
+
+# The soak and fault tests' long variants (TestSoak* with LB_SOAK=1, one package at a time;
+# their short variants run in make test), then every fuzz target found in the sources for
+# SOAK_FUZZTIME each; prints the rows of the README's "Faults" table that the tests wrote to
+# $LB_SOAK_TABLE. Bounded: under 30 minutes on 2 cores.
+SOAK_FUZZTIME ?= 20s
+SOAK_TABLE    ?= $(CURDIR)/$(BIN)/soak-table.md
+SOAK_PKGS     := ./internal/e2e/soak/ ./internal/e2e/systemd/
+soak: deps build
+	@mkdir -p $(BIN) && rm -f $(SOAK_TABLE) $(BIN)/soak.rc; \
+	{ LB_SOAK=1 LB_SOAK_TABLE=$(SOAK_TABLE) $(GO) test -p 1 -count=1 -timeout 28m -v -run '^TestSoak' $(SOAK_PKGS) 2>&1; \
+		echo $$? >$(BIN)/soak.rc; } | tee $(BIN)/soak.log | grep -E '^(=== RUN|\s*--- |PASS|FAIL|ok)|row: '; \
+	GO=$(GO) FUZZTIME=$(SOAK_FUZZTIME) ./scripts/fuzz-all.sh; fuzzrc=$$?; \
+	echo; echo '| fault | load | what happened | lost | reproduce |'; echo '|---|---|---|---|---|'; \
+	cat $(SOAK_TABLE) 2>/dev/null; \
+	echo "soak tests: exit $$(cat $(BIN)/soak.rc) (log in $(BIN)/soak.log); fuzz: exit $$fuzzrc"; \
+	test "$$(cat $(BIN)/soak.rc)" = 0 && test $$fuzzrc = 0
 
 clean:
 	rm -rf $(BIN) dist

@@ -203,6 +203,7 @@ func (w *faultWorld) restoreServer(b *backend) {
 }
 
 func TestSoakBackendFaults(t *testing.T) {
+	skipShort(t)
 	kinds := []string{"lb"}
 	if long() {
 		kinds = append(kinds, "haproxy")
@@ -240,6 +241,47 @@ func runBackendFaults(t *testing.T, kind string, dur time.Duration) {
 		go func() { defer wg.Done(); httpLoad(httpAddr, fmt.Sprintf("c%d", i), &httpRec, stop, 10*time.Second) }()
 		go func() { defer wg.Done(); tcpLoad(tcpAddr, &tcpRec, stop, 10*time.Second) }()
 	}
+	// The proxy's own view, sampled all along: when a check fails a healthy server (a check
+	// timeout on a starved machine), the backend may have no server UP although the test
+	// left one healthy; those spans are reported apart.
+	// noneUp is written by the sampler only, and read once it stopped.
+	noneUp := map[string][]interval{}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		lastUp := map[string]time.Time{"app": w.t0, "echo": w.t0} // the last sample with one UP
+		open := map[string]bool{}                                 // the last span is still open
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond): // sampling period
+			}
+			st, err := serverStates(sock)
+			if err != nil {
+				continue
+			}
+			now := time.Now()
+			for _, be := range []string{"app", "echo"} {
+				up := false
+				for k, v := range st {
+					up = up || strings.HasPrefix(k, be+"/") && v == "2"
+				}
+				ivs := noneUp[be]
+				switch {
+				case !up && open[be]:
+					ivs[len(ivs)-1].to = now
+				case !up:
+					noneUp[be], open[be] = append(ivs, interval{lastUp[be], now}), true
+				case open[be]:
+					ivs[len(ivs)-1].to, open[be] = now, false // up to the sample that saw one UP
+					fallthrough
+				default:
+					lastUp[be] = now
+				}
+			}
+		}
+	}()
 	stopLoad := sync.OnceFunc(func() { close(stop); wg.Wait() })
 	defer stopLoad()
 
@@ -286,13 +328,15 @@ func runBackendFaults(t *testing.T, kind string, dur time.Duration) {
 			}
 		}
 	}
-	var unexplainedHTTP, inFlight, duringAllDown []attempt
+	var unexplainedHTTP, inFlight, duringAllDown, seenDown []attempt
 	for _, a := range httpRec.failures() {
 		switch {
 		case overlapsAny(w.allDown, a):
 			duringAllDown = append(duringAllDown, a)
 		case killedUnder(w.kills, logs[a.id].srv, a):
 			inFlight = append(inFlight, a)
+		case overlapsAny(noneUp["app"], a):
+			seenDown = append(seenDown, a)
 		default:
 			lg := logs[a.id]
 			a.err += fmt.Sprintf(" (log: %s %s %s rc=%s)", lg.status, lg.ts, lg.srv, lg.rc)
@@ -300,22 +344,31 @@ func runBackendFaults(t *testing.T, kind string, dur time.Duration) {
 		}
 	}
 	var unexplainedTCP []attempt
-	tcpAllDown, tcpUnseen := 0, 0
+	tcpAllDown, tcpUnseen, tcpSeenDown := 0, 0, 0
 	for _, a := range tcpRec.failures() {
 		switch {
 		case overlapsAny(w.allDown, a):
 			tcpAllDown++
 		case overlapsAny(w.unseen, a):
 			tcpUnseen++
+		case overlapsAny(noneUp["echo"], a):
+			tcpSeenDown++
 		default:
 			unexplainedTCP = append(unexplainedTCP, a)
 		}
 	}
 	t.Logf("%s: %d fault cycles in %s; actions:\n  %s", kind, cycles, time.Since(w.t0).Round(time.Millisecond), strings.Join(w.actions, "\n  "))
-	t.Logf("HTTP: %d requests, %d failed: %d while no server was healthy, %d on a server killed meanwhile, %d otherwise; %d served after a retry",
-		httpRec.sent.Load(), httpRec.sent.Load()-httpRec.ok.Load(), len(duringAllDown), len(inFlight), len(unexplainedHTTP), retried)
-	t.Logf("TCP: %d connections, %d failed: %d while no server was healthy, %d during a fault the checks had not seen yet, %d otherwise",
-		tcpRec.sent.Load(), tcpRec.sent.Load()-tcpRec.ok.Load(), tcpAllDown, tcpUnseen, len(unexplainedTCP))
+	t.Logf("HTTP: %d requests, %d failed: %d while no server was healthy, %d on a server killed meanwhile, %d while the checks saw none UP (a healthy one failed its check), %d otherwise; %d served after a retry",
+		httpRec.sent.Load(), httpRec.sent.Load()-httpRec.ok.Load(), len(duringAllDown), len(inFlight), len(seenDown), len(unexplainedHTTP), retried)
+	t.Logf("TCP: %d connections, %d failed: %d while no server was healthy, %d during a fault the checks had not seen yet, %d while the checks saw none UP, %d otherwise",
+		tcpRec.sent.Load(), tcpRec.sent.Load()-tcpRec.ok.Load(), tcpAllDown, tcpUnseen, tcpSeenDown, len(unexplainedTCP))
+	// The sampler's own check: it saw the spans the schedule left without a healthy server.
+	if len(noneUp["app"]) < len(w.allDown) || len(noneUp["echo"]) < len(w.allDown) {
+		t.Errorf("the proxy's view had %d and %d spans with no server UP; the schedule made %d", len(noneUp["app"]), len(noneUp["echo"]), len(w.allDown))
+	}
+	if len(seenDown)+tcpSeenDown > 0 {
+		t.Logf("spans with no server UP in the proxy's view: app %v, echo %v", spans(w.t0, noneUp["app"]), spans(w.t0, noneUp["echo"]))
+	}
 	if len(unexplainedHTTP) > 0 {
 		t.Errorf("%d HTTP requests failed while a healthy server was left:\n%s", len(unexplainedHTTP), fmtFailures(w.t0, unexplainedHTTP, 20))
 	}
@@ -330,6 +383,9 @@ func runBackendFaults(t *testing.T, kind string, dur time.Duration) {
 	}
 	if kind == "lb" {
 		lost := "nothing else"
+		if n := len(seenDown) + tcpSeenDown; n > 0 {
+			lost = fmt.Sprintf("%d requests and connections while a healthy server failed its checks (none UP); nothing else", n)
+		}
 		if n := len(unexplainedHTTP) + len(unexplainedTCP); n > 0 {
 			lost = fmt.Sprintf("**%d unexplained failures**", n)
 		}
@@ -341,6 +397,15 @@ func runBackendFaults(t *testing.T, kind string, dur time.Duration) {
 				len(duringAllDown), tcpAllDown, len(inFlight), tcpUnseen, lost),
 			"LB_SOAK=1 go test -run TestSoakBackendFaults ./internal/e2e/soak/")
 	}
+}
+
+// spans formats intervals relative to t0.
+func spans(t0 time.Time, ivs []interval) string {
+	var b []string
+	for _, iv := range ivs {
+		b = append(b, fmt.Sprintf("%.3fs–%.3fs", iv.from.Sub(t0).Seconds(), iv.to.Sub(t0).Seconds()))
+	}
+	return strings.Join(b, " ")
 }
 
 func overlapsAny(ivs []interval, a attempt) bool {

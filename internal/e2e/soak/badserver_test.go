@@ -235,6 +235,7 @@ func sequential(t *testing.T, kind, cfg, addr string) map[string]badOutcome {
 }
 
 func TestSoakBadServers(t *testing.T) {
+	skipShort(t)
 	build(t)
 	srv := startBadServer(t)
 	addr := freeAddr(t)

@@ -237,6 +237,7 @@ func outcomes(m map[string]int) string {
 }
 
 func TestSoakSlowClients(t *testing.T) {
+	skipShort(t)
 	dur := pick(2500*time.Millisecond, 90*time.Second)
 	var want slowRun
 	t.Run("haproxy", func(t *testing.T) {
@@ -405,6 +406,7 @@ func queueRounds(t *testing.T, kind string, rounds int) (first map[string]string
 }
 
 func TestSoakServerQueue(t *testing.T) {
+	skipShort(t)
 	var want map[string]string
 	t.Run("haproxy", func(t *testing.T) {
 		want, _, _ = queueRounds(t, "haproxy", 1)

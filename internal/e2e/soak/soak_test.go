@@ -2,10 +2,10 @@
 // configuration, where the outcome is compared) under continuous load on loopback while its
 // servers, clients and its own process are made to fail.
 //
-// Each test has a short variant of a few seconds that runs in the default `go test ./...`,
-// and a long one under `make soak` (LB_SOAK=1). A test that sets LB_SOAK_ROWS to a file
-// appends its row of the README's "Faults" table there (| fault | load | what happened |
-// lost | reproduce |); `make soak` prints that file at the end.
+// Each test has a short variant of a few seconds that runs in the default `go test ./...`
+// (skipped with -short), and a long one under `make soak` (LB_SOAK=1). Each test appends its
+// row of the README's "Faults" table (| fault | load | what happened | lost | reproduce |) to
+// the file named by LB_SOAK_TABLE when it is set; `make soak` prints that file at the end.
 package soak
 
 import (
@@ -65,6 +65,15 @@ func build(t *testing.T) {
 // long says whether the long variants run (LB_SOAK=1, as `make soak` sets).
 func long() bool { return os.Getenv("LB_SOAK") == "1" }
 
+// skipShort skips the test under -short (make test-unit): even the short variants take
+// seconds.
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() && !long() {
+		t.Skip("a fault test under load: skipped with -short")
+	}
+}
+
 // pick returns short in the default run and long under LB_SOAK=1.
 func pick[T any](short, long_ T) T {
 	if long() {
@@ -121,12 +130,12 @@ func writeConfig(t *testing.T, text string) string {
 	return p
 }
 
-// row appends a row of the README's "Faults" table to $LB_SOAK_ROWS, when set, and logs it.
+// row appends a row of the README's "Faults" table to $LB_SOAK_TABLE, when set, and logs it.
 func row(t *testing.T, fault, load, happened, lost, reproduce string) {
 	t.Helper()
 	line := fmt.Sprintf("| %s | %s | %s | %s | `%s` |\n", fault, load, happened, lost, reproduce)
 	t.Log("row: " + strings.TrimSpace(line))
-	path := os.Getenv("LB_SOAK_ROWS")
+	path := os.Getenv("LB_SOAK_TABLE")
 	if path == "" {
 		return
 	}
@@ -178,6 +187,10 @@ func start(t *testing.T, name, bin string, env []string, args ...string) *proc {
 		case <-time.After(5 * time.Second):
 			_ = cmd.Process.Kill()
 			<-p.done
+		}
+		// What the race detector prints when the binaries are built with -race.
+		if strings.Contains(p.output(), "WARNING: DATA RACE") {
+			t.Errorf("%s found a data race", name)
 		}
 		if t.Failed() {
 			out := p.output()
