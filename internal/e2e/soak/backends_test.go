@@ -362,6 +362,17 @@ func runBackendFaults(t *testing.T, kind string, dur time.Duration) {
 		httpRec.sent.Load(), httpRec.sent.Load()-httpRec.ok.Load(), len(duringAllDown), len(inFlight), len(seenDown), len(unexplainedHTTP), retried)
 	t.Logf("TCP: %d connections, %d failed: %d while no server was healthy, %d during a fault the checks had not seen yet, %d while the checks saw none UP, %d otherwise",
 		tcpRec.sent.Load(), tcpRec.sent.Load()-tcpRec.ok.Load(), tcpAllDown, tcpUnseen, tcpSeenDown, len(unexplainedTCP))
+	// When: each span without a healthy server and the failures in it.
+	for _, iv := range w.allDown {
+		nh, nt := 0, 0
+		for _, a := range duringAllDown {
+			nh += btoi(iv.overlaps(a.start, a.end))
+		}
+		for _, a := range tcpRec.failures() {
+			nt += btoi(iv.overlaps(a.start, a.end))
+		}
+		t.Logf("no healthy server %.3fs–%.3fs: %d HTTP requests and %d TCP connections failed", iv.from.Sub(w.t0).Seconds(), iv.to.Sub(w.t0).Seconds(), nh, nt)
+	}
 	// The sampler's own check: it saw the spans the schedule left without a healthy server.
 	if len(noneUp["app"]) < len(w.allDown) || len(noneUp["echo"]) < len(w.allDown) {
 		t.Errorf("the proxy's view had %d and %d spans with no server UP; the schedule made %d", len(noneUp["app"]), len(noneUp["echo"]), len(w.allDown))
@@ -397,6 +408,13 @@ func runBackendFaults(t *testing.T, kind string, dur time.Duration) {
 				len(duringAllDown), tcpAllDown, len(inFlight), tcpUnseen, lost),
 			"LB_SOAK=1 go test -run TestSoakBackendFaults ./internal/e2e/soak/")
 	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // spans formats intervals relative to t0.
