@@ -1013,6 +1013,22 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 			continue
 		}
 		hc.sr += n
+		if res.Framing == http1.Chunked {
+			// The body bytes read with the head are parsed with it, as
+			// HAProxy's H1 layer parses them: a bad chunk there makes
+			// the response invalid (502, PH), nothing of it sent.
+			hc.chunks.Reset()
+			if _, _, err := hc.chunks.Scan(hc.sbuf[hc.sr:hc.sw]); err != nil {
+				if hc.retryResponse(be, err, interim) {
+					return hc.retry(start, tr, be, hc.forced, mode)
+				}
+				hc.failResponse(err)
+				if hc.upload != nil {
+					hc.stopUpload()
+				}
+				return hc.serverErrorTxn(start, tr, tSent, 502)
+			}
+		}
 		if hc.retryResponse(be, nil, interim) {
 			return hc.retry(start, tr, be, hc.forced, mode)
 		}
