@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"sort"
@@ -14,13 +15,13 @@ import (
 )
 
 // Scenario 5 of issue 16: a server that resets, stalls, answers garbage, half a head, half
-// a body or a head larger than the buffer. The client must get HAProxy's status and the log
+// a body, a head larger than the buffer or a bad chunked body. The client must get HAProxy's status and the log
 // line HAProxy's termination state, for the same configuration and traffic: each case is
 // sent once to haproxy and once to lb, then to lb again and again by concurrent clients,
 // every answer and every log line held to haproxy's.
 
 // badCases are the server's behaviours, by request path.
-var badCases = []string{"/ok", "/close", "/reset", "/stall", "/garbage", "/halfhead", "/halfbody", "/resetbody", "/stallbody", "/bighead"}
+var badCases = []string{"/ok", "/close", "/reset", "/stall", "/garbage", "/halfhead", "/stallhead", "/halfbody", "/resetbody", "/stallbody", "/bighead", "/dupcl", "/badchunk", "/latechunk"}
 
 // startBadServer answers each request by its path (one request per connection):
 //
@@ -30,10 +31,14 @@ var badCases = []string{"/ok", "/close", "/reset", "/stall", "/garbage", "/halfh
 //	/stall      never answers
 //	/garbage    a line that is not HTTP
 //	/halfhead   half a response head, then closes
+//	/stallhead  half a response head, then nothing
 //	/halfbody   a head announcing 100 bytes, 10 of them, then closes
 //	/resetbody  the same, then resets
 //	/stallbody  the same, then nothing
 //	/bighead    a head of 20000 bytes (larger than tune.bufsize)
+//	/dupcl      two different Content-Length fields
+//	/badchunk   a chunked body whose second chunk size is not hexadecimal
+//	/latechunk  the same, the bad size 100 ms after the head and first chunk
 func startBadServer(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -106,9 +111,12 @@ func serveBad(c net.Conn) {
 	case "/reset":
 		reset()
 		return
-	case "/stall", "/stallbody":
-		if path == "/stallbody" {
+	case "/stall", "/stallbody", "/stallhead":
+		switch path {
+		case "/stallbody":
 			io.WriteString(c, halfBody)
+		case "/stallhead":
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Le")
 		}
 		// Until the proxy gives up (or the test ends).
 		_, _ = io.Copy(io.Discard, br)
@@ -123,6 +131,16 @@ func serveBad(c net.Conn) {
 		time.Sleep(20 * time.Millisecond) // the body part leaves before the reset
 		reset()
 		return
+	case "/dupcl":
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok")
+	case "/latechunk":
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n")
+		time.Sleep(100 * time.Millisecond) // the head and first chunk are forwarded meanwhile
+		io.WriteString(c, "zz\r\n")
+		time.Sleep(20 * time.Millisecond) // the bad size is read before the close
+	case "/badchunk":
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\nzz\r\n")
+		time.Sleep(20 * time.Millisecond) // the bad size is read before the close
 	case "/bighead":
 		io.WriteString(c, "HTTP/1.1 200 OK\r\nX-Big: "+strings.Repeat("b", 20000)+"\r\nContent-Length: 2\r\n\r\nok")
 	}
@@ -283,9 +301,9 @@ func TestSoakBadServers(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			order := append([]string(nil), badCases...)
+			wr := rand.New(rand.NewPCG(seeds[w], uint64(w)))
 			for n := 0; time.Since(t0) < dur; n++ {
-				path := order[(int(seeds[w]%uint64(len(order)))+n*7)%len(order)]
+				path := badCases[wr.IntN(len(badCases))]
 				tag := fmt.Sprintf("w%d-%d", w, n)
 				client, err := askBad(addr, path, tag)
 				mu.Lock()
@@ -328,7 +346,7 @@ func TestSoakBadServers(t *testing.T) {
 	if len(wrong) > 0 {
 		lost = fmt.Sprintf("**%d answers or log lines differ from haproxy's**", len(wrong))
 	}
-	row(t, "server resets, closes, stalls, answers garbage, half a head, half a body, a 20 kB head",
+	row(t, "server resets, closes, stalls (before or in the head, in the body), answers garbage, half a head, half a body, a 20 kB head, two Content-Lengths, a bad chunk size (with the head, later)",
 		fmt.Sprintf("%d concurrent clients, a new connection per request, %s", workers, dur),
 		fmt.Sprintf("%d requests; status and termination state as haproxy 2.6 on the same traffic: %s", len(keys), strings.Join(cases, ", ")),
 		lost, "LB_SOAK=1 go test -run TestSoakBadServers ./internal/e2e/soak/")
