@@ -14,8 +14,8 @@ import (
 )
 
 // Scenario 3 of issue 16: clients that hold connections without finishing a request
-// (slowloris dribbling a header, idle connections, requests half sent then half-closed) fill
-// the frontend's maxconn, and must be cut at "timeout http-request" as HAProxy cuts them
+// (slowloris dribbling a header, idle connections, keep-alive connections idle after a
+// request; requests half sent then half-closed on top) fill the frontend's maxconn, and must be cut at "timeout http-request" as HAProxy cuts them
 // while other clients are still served within that timeout; a server's maxconn queues the
 // requests beyond it and "timeout queue" sheds them with a 503 logged sQ, as HAProxy does.
 
@@ -30,26 +30,28 @@ defaults
     timeout connect 1s
     timeout client 10s
     timeout server 5s
-    timeout http-request %dms
-    timeout http-keep-alive 10s
+    timeout http-request %[1]dms
+    timeout http-keep-alive %[1]dms
 frontend fe
-    bind %s
+    bind %[2]s
     maxconn 60
     log-format "S %%ci %%{+Q}r %%ST %%ts"
     default_backend be
 backend be
-    server s1 %s
+    server s1 %[3]s
 `, slowHTTPRequest.Milliseconds(), addr, app)
 }
 
 // slowSources are the loopback addresses each kind of slow client connects from, so that
 // the proxy's log (%ci) tells them apart; well-behaved clients come from 127.0.0.1.
-var slowSources = map[string]string{"slowloris": "127.0.0.2", "idle": "127.0.0.3", "halfclosed": "127.0.0.4"}
+var slowSources = map[string]string{"slowloris": "127.0.0.2", "idle": "127.0.0.3", "halfclosed": "127.0.0.4", "kaidle": "127.0.0.5"}
 
-// slowAttack holds one connection to addr the way kind says, until the proxy closes it (or
-// stop is closed), and returns what the proxy sent: its status line, or "closed" when it
-// closed without a byte.
-func slowAttack(addr, kind string, stop <-chan struct{}) (got string, err error) {
+// slowAttack holds one connection to addr the way kind says, until the proxy closes it
+// (the test's end does not cut it short: every connection is the proxy's to cut, and to
+// log), and returns what the proxy sent: its status line, or "closed" when it
+// closed without a byte; a keep-alive client that stays idle after its request gets its
+// response's status line and ", then closed".
+func slowAttack(addr, kind string) (got string, err error) {
 	d := net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(slowSources[kind])}}
 	c, err := d.Dial("tcp", addr)
 	if err != nil {
@@ -59,7 +61,22 @@ func slowAttack(addr, kind string, stop <-chan struct{}) (got string, err error)
 	_ = c.SetDeadline(time.Now().Add(10 * slowHTTPRequest))
 	read := make(chan string, 1)
 	go func() {
-		line, err := bufio.NewReader(c).ReadString('\n')
+		br := bufio.NewReader(c)
+		if kind == "kaidle" {
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				read <- "error: " + err.Error()
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			if _, err := br.ReadByte(); err == io.EOF {
+				read <- fmt.Sprintf("HTTP/1.1 %s, then closed", resp.Status)
+			} else {
+				read <- fmt.Sprintf("HTTP/1.1 %s, then %v", resp.Status, err)
+			}
+			return
+		}
+		line, err := br.ReadString('\n')
 		switch {
 		case line != "":
 			read <- strings.TrimSpace(line)
@@ -78,23 +95,18 @@ func slowAttack(addr, kind string, stop <-chan struct{}) (got string, err error)
 			select {
 			case got = <-read:
 				return got, nil
-			case <-stop:
-				return "stopped", nil
 			case <-tick.C:
 				_, _ = c.Write([]byte("x")) // a header byte at a time, never the end
 			}
 		}
 	case "idle":
+	case "kaidle":
+		io.WriteString(c, "GET /ka HTTP/1.1\r\nHost: soak\r\n\r\n")
 	case "halfclosed":
 		io.WriteString(c, "GET /half HTTP/1.1\r\nHost: soak\r\n")
 		_ = c.(*net.TCPConn).CloseWrite()
 	}
-	select {
-	case got = <-read:
-		return got, nil
-	case <-stop:
-		return "stopped", nil
-	}
+	return <-read, nil
 }
 
 // slowRun is one run of the slow-client scenario against a proxy.
@@ -119,10 +131,10 @@ func runSlowClients(t *testing.T, kind string, dur time.Duration) slowRun {
 	var mu sync.Mutex // guards run
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	// 30 slowloris and 30 idle connections hold the 60 slots; 10 clients half-close
-	// half a request on top, each cut at once, then back 100 ms later.
+	// 20 slowloris, 20 idle and 20 idle keep-alive connections hold the 60 slots; 10
+	// clients half-close half a request on top, each cut at once, then back 100 ms later.
 	for i := 0; i < 70; i++ {
-		k := []string{"slowloris", "idle"}[i%2]
+		k := []string{"slowloris", "idle", "kaidle"}[i%3]
 		if i >= 60 {
 			k = "halfclosed"
 		}
@@ -135,10 +147,7 @@ func runSlowClients(t *testing.T, kind string, dur time.Duration) slowRun {
 					return
 				default:
 				}
-				got, err := slowAttack(addr, k, stop)
-				if got == "stopped" {
-					return
-				}
+				got, err := slowAttack(addr, k)
 				if err != nil {
 					got = "error: " + err.Error()
 				}
@@ -186,9 +195,8 @@ func runSlowClients(t *testing.T, kind string, dur time.Duration) slowRun {
 	time.Sleep(dur) // the load runs meanwhile
 	close(stop)
 	wg.Wait()
-	// Each slow client's log line, by its source address; connections cut by the test's
-	// stop are logged too (400 CR), but not counted in run.attacks: wait for at least as
-	// many lines.
+	// Each slow client's log line, by its source address: wait for at least as many lines
+	// as connections (a keep-alive one logs its request, not its idle end).
 	kinds := map[string]string{}
 	for k, ip := range slowSources {
 		kinds[ip] = k
@@ -250,7 +258,7 @@ func TestSoakSlowClients(t *testing.T) {
 	t.Run("lb", func(t *testing.T) {
 		got := runSlowClients(t, "lb", dur)
 		t.Logf("lb: slow clients got %v, logged %v; %d of %d requests served, the slowest in %s", got.attacks, got.logs, got.ok, got.sent, got.worst)
-		for _, k := range []string{"slowloris", "idle", "halfclosed"} {
+		for _, k := range []string{"slowloris", "idle", "kaidle", "halfclosed"} {
 			if g, w := outcomes(got.attacks[k]), outcomes(want.attacks[k]); g != w {
 				t.Errorf("%s clients got %q; haproxy's %q", k, g, w)
 			}
@@ -275,10 +283,11 @@ func TestSoakSlowClients(t *testing.T) {
 		if len(got.failed) > 0 {
 			lost = fmt.Sprintf("**%d requests failed**", len(got.failed))
 		}
-		row(t, "slowloris (a header byte every 100 ms), idle connections, requests half sent then half-closed, together the frontend's maxconn (60)",
-			fmt.Sprintf("the 60 slow connections renewed as cut, 4 clients sending requests, %s", dur),
-			fmt.Sprintf("%d slow connections cut as haproxy cuts them, answered and logged alike (slowloris and idle: `%s` at timeout http-request %s; half-closed: `%s` at once); %d requests served, the slowest in %s (haproxy: %s)",
-				attacks, outcomes(got.attacks["slowloris"]), slowHTTPRequest, outcomes(got.attacks["halfclosed"]), got.ok, got.worst.Round(time.Millisecond), want.worst.Round(time.Millisecond)),
+		row(t, "slowloris (a header byte every 100 ms), idle connections, idle keep-alive connections, together the frontend's maxconn (60); requests half sent then half-closed on top",
+			fmt.Sprintf("the 60 slow connections renewed as cut, 10 half-closing clients, 4 clients sending requests, %s", dur),
+			fmt.Sprintf("%d slow connections cut as haproxy cuts them, answered and logged alike (slowloris and idle: `%s`, logged `%s`, at timeout http-request %s; idle keep-alive: `%s` at timeout http-keep-alive; half-closed: `%s`, logged `%s`, at once); %d requests served, the slowest in %s (haproxy: %s)",
+				attacks, outcomes(got.attacks["slowloris"]), outcomes(got.logs["slowloris"]), slowHTTPRequest, outcomes(got.attacks["kaidle"]),
+				outcomes(got.attacks["halfclosed"]), outcomes(got.logs["halfclosed"]), got.ok, got.worst.Round(time.Millisecond), want.worst.Round(time.Millisecond)),
 			lost, "LB_SOAK=1 go test -run TestSoakSlowClients ./internal/e2e/soak/")
 	})
 }
