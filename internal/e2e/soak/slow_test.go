@@ -15,8 +15,9 @@ import (
 
 // Scenario 3 of issue 16: clients that hold connections without finishing a request
 // (slowloris dribbling a header, idle connections, keep-alive connections idle after a
-// request; requests half sent then half-closed on top) fill the frontend's maxconn, and must be cut at "timeout http-request" as HAProxy cuts them
-// while other clients are still served within that timeout; a server's maxconn queues the
+// request; requests half sent then half-closed on top) fill the frontend's maxconn, and
+// must be cut at "timeout http-request" (or "http-keep-alive") as HAProxy cuts them while
+// other clients are still served within that timeout; a server's maxconn queues the
 // requests beyond it and "timeout queue" sheds them with a 503 logged sQ, as HAProxy does.
 
 const slowHTTPRequest = 1 * time.Second
