@@ -96,7 +96,7 @@ SOAK_PKGS     := ./internal/e2e/soak/ ./internal/e2e/systemd/
 soak: deps build
 	@mkdir -p $(BIN) && rm -f $(SOAK_TABLE) $(BIN)/soak.rc; \
 	{ LB_SOAK=1 LB_SOAK_TABLE=$(SOAK_TABLE) $(GO) test -p 1 -count=1 -timeout 28m -v -run '^TestSoak' $(SOAK_PKGS) 2>&1; \
-		echo $$? >$(BIN)/soak.rc; } | tee $(BIN)/soak.log | grep -E '^(=== RUN|\s*--- |PASS|FAIL|ok)|row: '; \
+		echo $$? >$(BIN)/soak.rc; } | tee $(BIN)/soak.log | grep --line-buffered -E '^(=== RUN|\s*--- |PASS|FAIL|ok)|row: '; \
 	GO=$(GO) FUZZTIME=$(SOAK_FUZZTIME) ./scripts/fuzz-all.sh; fuzzrc=$$?; \
 	echo; echo '| fault | load | what happened | lost | reproduce |'; echo '|---|---|---|---|---|'; \
 	cat $(SOAK_TABLE) 2>/dev/null; \

@@ -15,9 +15,11 @@ import (
 // checks on. What must hold:
 //
 //   - an HTTP request fails only while no server was healthy (from the last server's fault
-//     until a server is back and seen UP), or when it was on a server killed meanwhile;
-//     otherwise "retry-on all-retryable-errors", "retries 1" and "option redispatch" carry
-//     it to a healthy server, which the log shows with %rc "+1";
+//     until a server is back and seen UP), when it was on a server killed meanwhile, or
+//     when both its attempts went to servers faulted meanwhile (a stalled one not yet seen
+//     DOWN, and the redispatch a timeout later to one just faulted, which the log names);
+//     otherwise "retry-on all-retryable-errors", "retries 1" and "option redispatch"
+//     carry it to a healthy server, which the log shows with %rc "+1";
 //   - a TCP connection fails only when it overlaps a fault before the checks saw it (a
 //     stream cannot move to another server), or while no server was healthy;
 //   - after each fault and each return, the runtime API's "show servers state" shows every
@@ -91,6 +93,7 @@ type faultWorld struct {
 	t0       time.Time
 	mu       sync.Mutex // guards the fields below (read by the report)
 	unseen   []interval // from a fault until the checks saw the server DOWN
+	unseenBy []string   // the server of each unseen interval
 	allDown  []interval // from the last healthy server's fault until a server is seen UP
 	kills    map[string][]time.Time
 	downFrom time.Time // start of the current all-down interval, or zero
@@ -136,6 +139,22 @@ func mapsEqual(a, b map[string]string) bool {
 	return true
 }
 
+// freshFaults is the number of distinct servers faulted, and not yet seen DOWN, at some
+// time while the attempt ran; 0 unless last (the log's "backend/server") is one of them.
+func (w *faultWorld) freshFaults(a attempt, last string) int {
+	_, name, _ := strings.Cut(last, "/")
+	who := map[string]bool{}
+	for i, iv := range w.unseen {
+		if iv.overlaps(a.start, a.end) {
+			who[w.unseenBy[i]] = true
+		}
+	}
+	if !who[name] {
+		return 0
+	}
+	return len(who)
+}
+
 func (w *faultWorld) up() int {
 	n := 0
 	for _, b := range w.bs {
@@ -172,6 +191,7 @@ func (w *faultWorld) breakServer(b *backend, kind string) {
 	seen := w.waitStates()
 	w.mu.Lock()
 	w.unseen = append(w.unseen, interval{at, seen})
+	w.unseenBy = append(w.unseenBy, b.name)
 	w.mu.Unlock()
 }
 
@@ -328,13 +348,18 @@ func runBackendFaults(t *testing.T, kind string, dur time.Duration) {
 			}
 		}
 	}
-	var unexplainedHTTP, inFlight, duringAllDown, seenDown []attempt
+	var unexplainedHTTP, inFlight, duringAllDown, seenDown, twoFaults []attempt
 	for _, a := range httpRec.failures() {
 		switch {
 		case overlapsAny(w.allDown, a):
 			duringAllDown = append(duringAllDown, a)
 		case killedUnder(w.kills, logs[a.id].srv, a):
 			inFlight = append(inFlight, a)
+		case w.freshFaults(a, logs[a.id].srv) > 1:
+			// Both attempts (retries 1) went to servers faulted meanwhile: the
+			// first to one the checks had not seen yet, the redispatch, a
+			// timeout later, to another one just faulted.
+			twoFaults = append(twoFaults, a)
 		case overlapsAny(noneUp["app"], a):
 			seenDown = append(seenDown, a)
 		default:
@@ -358,8 +383,8 @@ func runBackendFaults(t *testing.T, kind string, dur time.Duration) {
 		}
 	}
 	t.Logf("%s: %d fault cycles in %s; actions:\n  %s", kind, cycles, time.Since(w.t0).Round(time.Millisecond), strings.Join(w.actions, "\n  "))
-	t.Logf("HTTP: %d requests, %d failed: %d while no server was healthy, %d on a server killed meanwhile, %d while the checks saw none UP (a healthy one failed its check), %d otherwise; %d served after a retry",
-		httpRec.sent.Load(), httpRec.sent.Load()-httpRec.ok.Load(), len(duringAllDown), len(inFlight), len(seenDown), len(unexplainedHTTP), retried)
+	t.Logf("HTTP: %d requests, %d failed: %d while no server was healthy, %d on a server killed meanwhile, %d sent and redispatched to two servers faulted meanwhile, %d while the checks saw none UP (a healthy one failed its check), %d otherwise; %d served after a retry",
+		httpRec.sent.Load(), httpRec.sent.Load()-httpRec.ok.Load(), len(duringAllDown), len(inFlight), len(twoFaults), len(seenDown), len(unexplainedHTTP), retried)
 	t.Logf("TCP: %d connections, %d failed: %d while no server was healthy, %d during a fault the checks had not seen yet, %d while the checks saw none UP, %d otherwise",
 		tcpRec.sent.Load(), tcpRec.sent.Load()-tcpRec.ok.Load(), tcpAllDown, tcpUnseen, tcpSeenDown, len(unexplainedTCP))
 	// When: each span without a healthy server and the failures in it.
@@ -404,8 +429,8 @@ func runBackendFaults(t *testing.T, kind string, dur time.Duration) {
 			fmt.Sprintf("3 keep-alive HTTP + 3 TCP clients, %s", time.Since(w.t0).Round(time.Second)),
 			fmt.Sprintf("%d fault cycles; %d HTTP requests, %d served after a retry+redispatch; %d TCP connections; states right in `show servers state` after every step",
 				cycles, httpRec.sent.Load(), retried, tcpRec.sent.Load()),
-			fmt.Sprintf("while no server was healthy: %d HTTP requests, %d TCP connections; %d HTTP requests in flight on a killed server; %d TCP connections during a fault the checks had not seen yet; %s",
-				len(duringAllDown), tcpAllDown, len(inFlight), tcpUnseen, lost),
+			fmt.Sprintf("while no server was healthy: %d HTTP requests, %d TCP connections; %d HTTP requests in flight on a killed server, %d whose two attempts met two fresh faults; %d TCP connections during a fault the checks had not seen yet; %s",
+				len(duringAllDown), tcpAllDown, len(inFlight), len(twoFaults), tcpUnseen, lost),
 			"LB_SOAK=1 go test -run TestSoakBackendFaults ./internal/e2e/soak/")
 	}
 }
