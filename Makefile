@@ -18,7 +18,7 @@ TEST_DEBS := haproxy systemd-container lintian iproute2 dbus curl gcc libc6-dev 
 # The benchmark runs the same config under HAProxy: it needs these as well.
 BENCH_DEBS := haproxy nginx wrk iperf3 python3 openssl
 
-.PHONY: all build run test test-unit test-e2e bench deb deps bench-deps fuzz clean
+.PHONY: all build run test test-unit test-e2e bench deb deps bench-deps fuzz soak clean
 
 all: build
 
@@ -65,12 +65,6 @@ test: deps build
 test-unit: build
 	$(GO) test -count=1 -short ./...
 
-# Issue 16's soak scenarios of load and limits, which `make soak` runs with LB_SOAK=1 (their
-# short variants run in make test): reloads by -sf -x, descriptor exhaustion and held
-# connections on loopback; systemctl reload, restart, kill -9 and MemoryMax= in the container.
-SOAK_LOAD_RUN := TestSoakReloadsUnderLoad|TestSoakFDExhaustion|TestSoakMemoryHeldConnections
-SOAK_SYSTEMD_RUN := TestSoakSystemdReloadsRestarts|TestSoakSystemdMemoryMax
-
 # Every fuzz target for FUZZTIME each (the seed corpora under testdata/fuzz run in make test).
 FUZZTIME ?= 60s
 fuzz:
@@ -96,6 +90,23 @@ bench: bench-deps build
 
 deb: build
 	GO=$(GO) ./scripts/deb.sh $(VERSION)
+
+# The soak and fault tests' long variants (TestSoak* with LB_SOAK=1, one package at a time;
+# their short variants run in make test), then every fuzz target found in the sources for
+# SOAK_FUZZTIME each; prints the rows of the README's "Faults" table that the tests wrote to
+# $LB_SOAK_TABLE. Bounded: under 30 minutes on 2 cores.
+SOAK_FUZZTIME ?= 20s
+SOAK_TABLE    ?= $(CURDIR)/$(BIN)/soak-table.md
+SOAK_PKGS     := ./internal/e2e/soak/ ./internal/e2e/systemd/
+soak: deps build
+	@mkdir -p $(BIN) && rm -f $(SOAK_TABLE) $(BIN)/soak.rc; \
+	{ LB_SOAK=1 LB_SOAK_TABLE=$(SOAK_TABLE) $(GO) test -p 1 -count=1 -timeout 28m -v -run '^TestSoak' $(SOAK_PKGS) 2>&1; \
+		echo $$? >$(BIN)/soak.rc; } | tee $(BIN)/soak.log | grep --line-buffered -E '^(=== RUN|\s*--- |PASS|FAIL|ok)|row: '; \
+	GO=$(GO) FUZZTIME=$(SOAK_FUZZTIME) ./scripts/fuzz-all.sh; fuzzrc=$$?; \
+	echo; echo '| fault | load | what happened | lost | reproduce |'; echo '|---|---|---|---|---|'; \
+	cat $(SOAK_TABLE) 2>/dev/null; \
+	echo "soak tests: exit $$(cat $(BIN)/soak.rc) (log in $(BIN)/soak.log); fuzz: exit $$fuzzrc"; \
+	test "$$(cat $(BIN)/soak.rc)" = 0 && test $$fuzzrc = 0
 
 clean:
 	rm -rf $(BIN) dist

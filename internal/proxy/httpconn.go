@@ -526,27 +526,24 @@ func (hc *httpConn) readHead() (time.Time, error) {
 		if timeout {
 			hc.badRequest(start, 408, TermClientTimeout)
 		} else {
-			// HAProxy logs a client that closed before a complete
-			// request (a probe, too) as a 400 it did not send.
-			hc.badRequest(start, -400, TermClientAbort)
+			// A client that closed (or half-closed) before a complete
+			// request, a probe too, gets a 400 logged CR, as from
+			// HAProxy 2.6: a half-closed client reads it (measured:
+			// an empty first request or half a head, then shutdown).
+			hc.badRequest(start, 400, TermClientAbort)
 		}
 		return start, errNoRequest
 	}
 }
 
 // badRequest answers a request that could not be read with HAProxy's H1
-// error page for status and logs it as "<BADREQ>"; a negative status is
-// logged and not sent.
+// error page for status and logs it as "<BADREQ>".
 func (hc *httpConn) badRequest(start time.Time, status int, term byte) {
-	if status < 0 {
-		status = -status
-	} else {
-		// The built-in page even with an errorfile for status: HAProxy
-		// 2.6's H1 layer answers these itself (measured, errorfile 400).
-		hc.out = appendMuxError(hc.out[:0], status)
-		_ = hc.cli.SetWriteDeadline(time.Now().Add(time.Second))
-		_, _ = hc.cli.Write(hc.out)
-	}
+	// The built-in page even with an errorfile for status: HAProxy 2.6's
+	// H1 layer answers these itself (measured, errorfile 400).
+	hc.out = appendMuxError(hc.out[:0], status)
+	_ = hc.cli.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = hc.cli.Write(hc.out)
 	hc.status = status
 	hc.ts = [2]byte{term, 'R'}
 	hc.reqLine = hc.reqLine[:0]
@@ -1069,6 +1066,22 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 			continue
 		}
 		hc.sr += n
+		if res.Framing == http1.Chunked {
+			// The body bytes read with the head are parsed with it, as
+			// HAProxy's H1 layer parses them: a bad chunk there makes
+			// the response invalid (502, PH), nothing of it sent.
+			hc.chunks.Reset()
+			if _, _, err := hc.chunks.Scan(hc.sbuf[hc.sr:hc.sw]); err != nil {
+				if hc.retryResponse(be, err, interim) {
+					return hc.retry(start, tr, be, hc.forced, mode)
+				}
+				hc.failResponse(err)
+				if hc.upload != nil {
+					hc.stopUpload()
+				}
+				return hc.serverErrorTxn(start, tr, tSent, 502)
+			}
+		}
 		if hc.retryResponse(be, nil, interim) {
 			return hc.retry(start, tr, be, hc.forced, mode)
 		}
