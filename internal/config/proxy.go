@@ -829,11 +829,12 @@ func kwOption(c *pctx) error {
 		return o.fn(c, args[2:])
 	}
 	if name == "redispatch" && len(args) == 3 {
-		// "option redispatch <interval>": redispatch every <interval>
-		// retries; lb redispatches on the last retry only.
-		if n := atol(args[2]); n != 0 && n != -1 {
-			c.l.warn(c.pos, "'option redispatch %s' : lb redispatches on the last retry only.", args[2])
-		}
+		// "option redispatch <interval>": every <interval>-th retry goes
+		// to another server (P > 0), or the N-th retry before the last
+		// (N < 0); 0 and -1 mean the last, as with no interval.
+		c.p.RedispatchInterval = int(atol(args[2]))
+	} else if name == "redispatch" {
+		c.p.RedispatchInterval = 0
 	} else if len(args) > 2 {
 		return fmt.Errorf("'option %s' cannot handle unexpected argument '%s'.", name, args[2])
 	}

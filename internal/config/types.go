@@ -471,6 +471,8 @@ type Proxy struct {
 	// (e.g. "redispatch", "dontlognull", "http-server-close"). A name
 	// absent from the map is unset (HAProxy's default).
 	Options map[string]bool
+	// RedispatchInterval is "option redispatch <interval>" (0: the last retry).
+	RedispatchInterval int `json:",omitempty"`
 	// Forwardfor is "option forwardfor" (nil = not set).
 	Forwardfor *Forwardfor
 	// Originalto is "option originalto" (nil = not set; IfNone unused).

@@ -219,19 +219,20 @@ func fullconns(cfg *config.Config, maxconn, proxyMaxconn int) map[string]int {
 
 func backendConfig(px *config.Proxy) proxy.BackendConfig {
 	bc := proxy.BackendConfig{
-		Name:             px.Name,
-		Balance:          px.Balance.Algorithm,
-		BalanceOptions:   balance.Options{AllBackups: px.Options["allbackups"]},
-		TimeoutConnect:   px.Timeouts.Connect,
-		TimeoutServer:    px.Timeouts.Server,
-		TimeoutServerFin: px.Timeouts.ServerFin,
-		TimeoutTunnel:    px.Timeouts.Tunnel,
-		TimeoutQueue:     px.Timeouts.Queue,
-		Retries:          px.Retries,
-		RetryOn:          proxy.ParseRetryOn(px.RetryOn),
-		Redispatch:       px.Options["redispatch"],
-		ServerKeepAlive:  px.Options["srvtcpka"] || px.Options["tcpka"],
-		NoLinger:         px.Options["nolinger"],
+		Name:               px.Name,
+		Balance:            px.Balance.Algorithm,
+		BalanceOptions:     balance.Options{AllBackups: px.Options["allbackups"]},
+		TimeoutConnect:     px.Timeouts.Connect,
+		TimeoutServer:      px.Timeouts.Server,
+		TimeoutServerFin:   px.Timeouts.ServerFin,
+		TimeoutTunnel:      px.Timeouts.Tunnel,
+		TimeoutQueue:       px.Timeouts.Queue,
+		Retries:            px.Retries,
+		RetryOn:            proxy.ParseRetryOn(px.RetryOn),
+		Redispatch:         px.Options["redispatch"],
+		RedispatchInterval: px.RedispatchInterval,
+		ServerKeepAlive:    px.Options["srvtcpka"] || px.Options["tcpka"],
+		NoLinger:           px.Options["nolinger"],
 	}
 	if px.Balance.Algorithm == "random" && len(px.Balance.Args) > 0 {
 		if n, err := strconv.Atoi(px.Balance.Args[0]); err == nil {

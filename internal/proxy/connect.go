@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"lb/internal/balance"
 	"lb/internal/socks4"
 )
 
@@ -246,7 +247,8 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 			return nil, r, err
 		}
 		r.Retries++
-		if bc.Redispatch && (req.Server == nil || req.Persist) && redispatchNow(attempt+1, bc.Retries, bc.RedispatchInterval) {
+		if bc.Redispatch && (req.Server == nil || req.Persist) &&
+			(redispatchNow(attempt+1, bc.Retries, bc.RedispatchInterval) || b.redispatchAny(srv, req.Server != nil)) {
 			c.ReleaseServer()
 			old := srv
 			srv, _, err = b.acquire(req.Key, c.killCh, old)
@@ -438,4 +440,20 @@ func (srv *Server) startTLS(c *Conn, sc net.Conn, req *ConnectRequest, t1 time.T
 		return nil, err
 	}
 	return tc, nil
+}
+
+// redispatchAny reports whether a failed connection may go to another server at any retry,
+// whatever "option redispatch <interval>" says: HAProxy 2.6 (sess_update_st_cer) redispatches
+// at once when the stream is not bound to its server (no persistence, no use-server), the
+// backend has more than one usable active server and its algorithm is not a hash (the
+// server was only a turn of the balancing, not a choice), or when the server is not running.
+func (b *Backend) redispatchAny(srv *Server, bound bool) bool {
+	if srv != nil && srv.State() == StateDown {
+		return true
+	}
+	if bound || balance.IsHash(b.cfg.Balance) {
+		return false
+	}
+	active, _ := b.UsableServers()
+	return active > 1
 }

@@ -425,7 +425,8 @@ func (x *rconn) connectFailed(timeout bool) {
 	}
 	x.attempts++
 	x.lg.retries++
-	if bc.Redispatch && x.forced == nil && redispatchNow(x.attempts, bc.Retries, bc.RedispatchInterval) {
+	if bc.Redispatch && x.forced == nil &&
+		(redispatchNow(x.attempts, bc.Retries, bc.RedispatchInterval) || x.be.redispatchAny(srv, false)) {
 		c.ReleaseServer()
 		ns, err := x.be.tryAcquire(x.key, srv)
 		if err != nil {

@@ -158,3 +158,65 @@ backend be
 		waitLog(t, out, "st=503 rc=2")
 	})
 }
+
+// TestRedispatchInterval: "option redispatch <interval>" picks which retry of a request
+// bound to its server by a persistence cookie goes to another server: the last by default,
+// every one with 1, the one before the last with -2. Without persistence, a balancing turn
+// (more than one server, no hash) goes elsewhere at the first retry whatever the interval, as
+// in HAProxy. The cookie's server refuses; the log line says which server served and after
+// how many retries, the same as haproxy's.
+func TestRedispatchInterval(t *testing.T) {
+	good := startHTTPServer(t, "good", nil)
+	dead := refusingPort(t)
+	cases := []struct{ opt, cookie, want string }{
+		{"option redispatch", "SRV=d", "s=good rc=+3"},
+		{"option redispatch 1", "SRV=d", "s=good rc=+1"},
+		{"option redispatch -2", "SRV=d", "s=good rc=+2"},
+		{"option redispatch -2", "", "s=good rc=+1"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.opt+" "+tc.cookie, func(t *testing.T) {
+			addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+			// balance first: the refusing server first, so that a request without the cookie
+			// meets it too, and a redispatch from it may only go to the other.
+			cfg := writeConfig(t, httpDefaults+fmt.Sprintf(`
+frontend fe
+    bind %s
+    log-format "s=%%s rc=%%rc"
+    default_backend be
+backend be
+    balance first
+    cookie SRV insert indirect
+    timeout connect 100ms
+    retries 3
+    %s
+    server dead 127.0.0.1:%d cookie d
+    server good %s cookie g
+`, addr, tc.opt, dead, good.addr()))
+			var lines []string
+			onLBAndHAProxy(t, cfg, addr, func(t *testing.T, out *outFile) {
+				c := dialHTTP(t, addr)
+				req := "GET / HTTP/1.1\r\nHost: h\r\n"
+				if tc.cookie != "" {
+					req += "Cookie: " + tc.cookie + "\r\n"
+				}
+				c.send(req + "\r\n")
+				if head, _ := c.response(); respStatusLine(head) != "HTTP/1.1 200 OK" {
+					t.Errorf("answer %q", head)
+				}
+				waitLog(t, out, "s=good ")
+				for _, l := range strings.Split(out.String(), "\n") {
+					if strings.HasPrefix(l, "s=good ") {
+						lines = append(lines, l)
+						break
+					}
+				}
+			})
+			for i, l := range lines {
+				if l != tc.want {
+					t.Errorf("%s logged %q, want %q", []string{"lb", "haproxy"}[i], l, tc.want)
+				}
+			}
+		})
+	}
+}
