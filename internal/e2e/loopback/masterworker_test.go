@@ -378,3 +378,77 @@ func TestMasterWorkerKeyword(t *testing.T) {
 		t.Errorf("through the worker: %q, %v", got, err)
 	}
 }
+
+// TestMasterWorkerReloadKeepsOperatorState: what an operator changes in the worker through
+// the master CLI (maintenance, drain, a weight, an added server) is still there in the
+// worker a reload of the master starts, as over a -sf -x reload (HAProxy 2.6 loses it
+// without a server-state-file); connections keep away from the server in maintenance.
+func TestMasterWorkerReloadKeepsOperatorState(t *testing.T) {
+	s1, s2, s3, s4 := startNameServer(t, "s1"), startNameServer(t, "s2"), startNameServer(t, "s3"), startNameServer(t, "s4")
+	dir := t.TempDir()
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cfg := writeConfig(t, fmt.Sprintf(`
+global
+    log stdout format raw local0
+defaults
+    mode tcp
+    log global
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+listen app
+    bind 127.0.0.1:%d
+    server s1 %s
+    server s2 %s
+    server s3 %s
+`, port, s1.addr(), s2.addr(), s3.addr()))
+	sock := filepath.Join(dir, "master.sock")
+	n := newNotifySocket(t)
+	startLBNotify(t, n, "-Ws", "-S", sock, "-f", cfg)
+	n.waitFor(t, "READY=1", 15*time.Second)
+	for _, c := range []string{"@1 set server app/s1 state maint", "@1 set weight app/s2 7",
+		"@1 set server app/s3 state drain", "@1 add server app/s4 " + s4.addr(), "@1 enable server app/s4"} {
+		if out := masterCLI(t, sock, c); strings.TrimSpace(out) != "" && !strings.Contains(out, "New server registered") {
+			t.Fatalf("%s: %q", c, out)
+		}
+	}
+	// fields: srv_name, srv_admin_state, srv_uweight.
+	state := func() string {
+		var got []string
+		for _, l := range stateLines(masterCLI(t, sock, "@1 show servers state app")) {
+			f := strings.Fields(l)
+			got = append(got, f[3]+" "+f[6]+" "+f[7])
+		}
+		return strings.Join(got, ", ")
+	}
+	const want = "s1 1 1, s2 0 7, s3 8 1, s4 0 1"
+	if got := state(); got != want {
+		t.Fatalf("before the reload: servers %q; want %q", got, want)
+	}
+	before := workersIn(showProc(t, masterCLI(t, sock, "show proc")), "workers")
+	for i := 0; i < 2; i++ {
+		if got := masterCLI(t, sock, "reload"); got != "" {
+			t.Errorf("reload answered %q; want nothing", got)
+		}
+		n.waitFor(t, "RELOADING=1", 15*time.Second)
+		n.waitFor(t, "READY=1", 15*time.Second)
+		now := workersIn(showProc(t, masterCLI(t, sock, "show proc")), "workers")
+		if len(now) != 1 || now[0] == before[0] {
+			t.Fatalf("reload %d: workers %v, before %v", i, now, before)
+		}
+		before = now
+		if got := state(); got != want {
+			t.Errorf("after reload %d: servers %q; want %q", i, got, want)
+		}
+		for j := 0; j < 6; j++ {
+			name, err := askName(addr)
+			if err != nil {
+				t.Fatalf("after reload %d: %v", i, err)
+			}
+			if name == "s1" || name == "s3" {
+				t.Errorf("after reload %d: connection %d went to %s", i, j, name)
+			}
+		}
+	}
+}
