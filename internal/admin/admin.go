@@ -183,13 +183,13 @@ func (s *Server) serveConn(c net.Conn) {
 					lines = append(lines, strings.TrimSuffix(strings.TrimSuffix(l, "\n"), "\r"))
 				}
 				_ = c.SetReadDeadline(time.Time{})
+				cmd = strings.TrimSuffix(cmd, payloadPattern)
+				payload = []byte(strings.Join(lines, "\n"))
 				if len(lines) == 0 {
-					// HAProxy drops the end of the pattern with the two newlines it
-					// strips: the command ends with "<" and has no payload.
-					cmd = strings.TrimSuffix(cmd, "<")
-				} else {
-					cmd = strings.TrimSuffix(cmd, payloadPattern)
-					payload = []byte(strings.Join(lines, "\n"))
+					// HAProxy 2.6 gives an empty payload as one newline: "add map M
+					// <<" then an empty line says "Missing value for key '\n'.", and
+					// "set ssl cert F <<" goes past its check for a payload.
+					payload = []byte("\n")
 				}
 				last = true // the rest of the line was payload
 			}
@@ -227,6 +227,24 @@ func (s *Server) getSocks(c net.Conn) {
 
 // payloadPattern ends a command line that a payload follows (HAProxy's PAYLOAD_PATTERN).
 const payloadPattern = "<<"
+
+// SplitPayload splits line as SplitCommands does, up to the first command that ends with
+// "<<" (HAProxy's payload pattern), which is then the last one returned, "<<" included,
+// with payload set. The rest of the line after that command's ';', when there is one, is
+// the first line of its payload (hasRest).
+func SplitPayload(line string) (cmds []string, payload bool, rest string, hasRest bool) {
+	parts := splitCommandsAt(line)
+	for i, p := range parts {
+		cmds = append(cmds, p.cmd)
+		if strings.HasSuffix(p.raw, payloadPattern) {
+			if i < len(parts)-1 {
+				return cmds, true, line[p.end+1:], true
+			}
+			return cmds, true, "", false
+		}
+	}
+	return cmds, false, "", false
+}
 
 // splitCommands splits a line on unescaped ';' as HAProxy's CLI does: every part is a
 // command, an empty one too (it gets the list of commands). "\;" is a ';' in a word; other

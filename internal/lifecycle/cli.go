@@ -37,7 +37,7 @@ func (p *process) serveAdmin() {
 	}
 	if p.child != nil && p.child.Worker && p.child.CtlFD > 0 {
 		go func() {
-			err := serveMasterCtl(p.child.CtlFD, newServer)
+			err := serveMasterCtl(p.child.CtlFD, newServer, p.gen.CarriedState)
 			p.masterGone(err)
 		}()
 	}

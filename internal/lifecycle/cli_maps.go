@@ -97,8 +97,20 @@ func registerMapCommands(srv *admin.Server, rt plane.Control) {
 			}
 			return nil
 		})
-		handle("add "+kind, addHelp, func(args []string, w io.Writer) error {
+		add := func(args []string, payload []byte, w io.Writer) error {
 			gen, versioned, args := mapVersion(args)
+			if isMap && payload != nil && arg(args, 0) != "" {
+				ref := m.PatternRefs().Lookup(args[0])
+				if ref == nil {
+					return unknown
+				}
+				return addMapPayload(string(payload), func(k, v string) error {
+					if versioned {
+						return ref.AddVersion(gen, k, v, true)
+					}
+					return ref.Add(k, v, true)
+				}, kind)
+			}
 			if isMap && (arg(args, 0) == "" || arg(args, 1) == "" || arg(args, 2) == "") {
 				return errors.New("'add map' expects three parameters (map identifier, key and value) or one parameter (map identifier) and a payload\n")
 			}
@@ -118,14 +130,11 @@ func registerMapCommands(srv *admin.Server, rt plane.Control) {
 			} else {
 				err = ref.Add(args[1], arg(args, 2), isMap)
 			}
-			switch {
-			case errors.Is(err, rules.ErrFutureVersion):
-				return errors.New("Version number in the future, please use 'prepare " + kind + "' before.\n")
-			case err != nil:
-				return errors.New(err.Error() + ".\n")
-			}
-			return nil
-		})
+			return addError(err, kind)
+		}
+		srv.Handle(admin.Command{Words: []string{"add", kind}, Help: addHelp, Level: admin.LevelUser,
+			Run:        func(args []string, w io.Writer) error { return add(args, nil, w) },
+			RunPayload: add})
 		handle("del "+kind, delHelp, func(args []string, w io.Writer) error {
 			if arg(args, 0) == "" || arg(args, 1) == "" {
 				return errors.New("This command expects two parameters: " + label + " identifier and key.\n")
@@ -238,4 +247,42 @@ func entryID(s string) (id uint64, byID bool, err error) {
 		return 0, false, errors.New("Malformed identifier. Please use #<id> or <file>.\n")
 	}
 	return id, true, nil
+}
+
+// addError is the answer to an entry "add map|acl" could not add (nil: none).
+func addError(err error, kind string) error {
+	switch {
+	case errors.Is(err, rules.ErrFutureVersion):
+		return errors.New("Version number in the future, please use 'prepare " + kind + "' before.\n")
+	case err != nil:
+		return errors.New(err.Error() + ".\n")
+	}
+	return nil
+}
+
+// addMapPayload adds the entries of an "add map <map> <<" payload with add, as HAProxy
+// 2.6's cli_parse_add_map reads it: the key runs up to the first space or tab (a line
+// with neither takes the next line into its key, and the last one is an error), the
+// value from the next non-blank character to the end of the line. The entries before an
+// error stay added; the key and value given on the command line, if any, are ignored.
+func addMapPayload(payload string, add func(k, v string) error, kind string) error {
+	p := payload
+	for p != "" {
+		l := strings.IndexAny(p, " \t")
+		if l < 0 {
+			return fmt.Errorf("Missing value for key '%s'.\n", p)
+		}
+		key := p[:l]
+		p = strings.TrimLeft(p[l+1:], " \t")
+		value := p
+		if i := strings.IndexByte(p, '\n'); i >= 0 {
+			value, p = p[:i], p[i+1:]
+		} else {
+			p = ""
+		}
+		if err := addError(add(key, value), kind); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -18,6 +19,7 @@ import (
 
 	"lb/internal/config"
 	"lb/internal/listener"
+	"lb/internal/srvstate"
 	"lb/internal/systemd"
 	"lb/internal/version"
 )
@@ -180,7 +182,7 @@ func (m *master) first(cfg *config.Config, sigs chan os.Signal) int {
 			m.log.Warn("pidfile", "err", err)
 		}
 	}
-	if err := m.startWorker(); err != nil {
+	if err := m.startWorker(nil); err != nil {
 		if set.PausedOld() {
 			signalPids(oldPids, syscall.SIGTTIN)
 		}
@@ -239,7 +241,8 @@ func (m *master) next(st *masterEnv, sigs chan os.Signal) int {
 	old := m.lnFiles
 	m.keepListeners(set)
 	closeFiles(old)
-	if err := m.startWorker(); err != nil {
+	// What operators changed in the serving worker goes on in the new one, as with -x.
+	if err := m.startWorker(m.currentState()); err != nil {
 		return failed(err.Error())
 	}
 	m.log.Info("Loading success.")
@@ -319,9 +322,65 @@ func (m *master) restore(st *masterEnv) {
 	}
 }
 
+// currentState asks the current worker for the state operators changed at run time
+// (worker.go, ctlServerState). It returns nil when there is none, or when the worker does
+// not answer within ctlStateTimeout: the new worker then starts from its configuration.
+func (m *master) currentState() []byte {
+	m.mu.Lock()
+	var w *worker
+	for _, x := range m.workers {
+		if x.current {
+			w = x
+		}
+	}
+	m.mu.Unlock()
+	if w == nil || w.ctl == nil {
+		return nil
+	}
+	b, err := w.askState()
+	if err != nil {
+		m.log.Warn(fmt.Sprintf("the server state of worker (%d) is not carried over: %v", w.pid, err))
+		return nil
+	}
+	return b
+}
+
+// ctlStateTimeout bounds the exchange of the server state on a control socket.
+const ctlStateTimeout = 2 * time.Second
+
+// askState reads the server state of w over its control socket.
+func (w *worker) askState() ([]byte, error) {
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socketpair: %w", err)
+	}
+	w.ctlMu.Lock()
+	_, _, err = w.ctl.WriteMsgUnix([]byte{ctlServerState}, unix.UnixRights(pair[1]), nil)
+	w.ctlMu.Unlock()
+	unix.Close(pair[1])
+	f := os.NewFile(uintptr(pair[0]), "server-state")
+	defer f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	_ = f.SetReadDeadline(time.Now().Add(ctlStateTimeout))
+	b, err := io.ReadAll(io.LimitReader(f, maxCtlState))
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	if len(b) == 0 {
+		return nil, nil
+	}
+	return b, nil
+}
+
+// maxCtlState bounds the server state read from a worker.
+const maxCtlState = 64 << 20
+
 // startWorker starts a worker with the listening sockets and waits until it serves. The
 // worker becomes the current one; the previous current one is leaving from then on.
-func (m *master) startWorker() error {
+// state, when not nil, is the server state the worker applies (the previous worker's).
+func (m *master) startWorker(state []byte) error {
 	ctl, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("worker: socketpair: %w", err)
@@ -341,7 +400,19 @@ func (m *master) startWorker() error {
 	for i, p := range m.lnPassed {
 		fds[i] = passedFD{Key: p.Key, Origin: p.Origin}
 	}
-	spec := childSpec{FDs: fds, Worker: true, CtlFD: 3 + len(m.lnFiles), ReadyFD: 4 + len(m.lnFiles)}
+	files := append([]*os.File{}, m.lnFiles...)
+	if state != nil {
+		// In the sealed memfd a child generation inherits it in (listener.Inherit).
+		sf, err := srvstate.Seal(state)
+		if err != nil {
+			m.log.Warn("server state will not survive a reload", "err", err)
+		} else {
+			defer sf.Close()
+			files = append(files, sf)
+			fds = append(fds, passedFD{Key: srvstate.Name})
+		}
+	}
+	spec := childSpec{FDs: fds, Worker: true, CtlFD: 3 + len(files), ReadyFD: 4 + len(files)}
 	js, err := json.Marshal(spec)
 	if err != nil {
 		ctlMine.Close()
@@ -352,7 +423,7 @@ func (m *master) startWorker() error {
 	cmd.Args[0] = os.Args[0]
 	cmd.Env = append(withoutEnv(os.Environ(), envChild, envMaster, envTrampoline, "LISTEN_FDS",
 		"LISTEN_PID", "LISTEN_FDNAMES", "WATCHDOG_USEC", "WATCHDOG_PID"), envChild+"="+string(js))
-	cmd.ExtraFiles = append(append([]*os.File{}, m.lnFiles...), ctlTheirs, rdyTheirs)
+	cmd.ExtraFiles = append(files, ctlTheirs, rdyTheirs)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, os.Stdout, os.Stderr
 	if err := cmd.Start(); err != nil {
 		ctlMine.Close()

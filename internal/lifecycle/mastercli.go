@@ -220,7 +220,40 @@ func (m *master) serveCLIConn(c net.Conn, level admin.Level) {
 		}
 		_ = c.SetReadDeadline(time.Time{})
 		line = strings.TrimRight(line, "\r\n")
-		for _, cmd := range admin.SplitCommands(line) {
+		cmds, hasPayload, rest, hasRest := admin.SplitPayload(line)
+		// payload is what follows the last command of cmds when it ends with "<<": its
+		// lines up to an empty one, read at once, as HAProxy's master reads them before
+		// it forwards the command.
+		var payload []string
+		if hasPayload {
+			if hasRest {
+				payload = append(payload, rest)
+			}
+			for len(payload) == 0 || payload[len(payload)-1] != "" {
+				if interactive {
+					if _, err := io.WriteString(c, "+ "); err != nil {
+						return
+					}
+				}
+				_ = c.SetReadDeadline(time.Now().Add(cliIdle))
+				l, err := r.ReadString('\n')
+				if err != nil {
+					// Closed before the empty line: the command is not run.
+					return
+				}
+				payload = append(payload, strings.TrimRight(l, "\r\n"))
+			}
+			payload = payload[:len(payload)-1]
+			_ = c.SetReadDeadline(time.Time{})
+		}
+		for i, cmd := range cmds {
+			var pl []string
+			if hasPayload && i == len(cmds)-1 {
+				pl = payload
+				if pl == nil {
+					pl = []string{}
+				}
+			}
 			words := strings.Fields(cmd)
 			switch {
 			case cmd == "quit":
@@ -248,7 +281,7 @@ func (m *master) serveCLIConn(c net.Conn, level admin.Level) {
 					continue
 				}
 				if pid != 0 {
-					if err := m.forward(c, pid, rest, level); err != nil {
+					if err := m.forward(c, pid, rest, pl, level); err != nil {
 						return
 					}
 					io.WriteString(c, prompt())
@@ -256,7 +289,7 @@ func (m *master) serveCLIConn(c net.Conn, level admin.Level) {
 				}
 				cmd = rest
 			case target != 0:
-				if err := m.forward(c, target, cmd, level); err != nil {
+				if err := m.forward(c, target, cmd, pl, level); err != nil {
 					return
 				}
 				io.WriteString(c, prompt())
@@ -280,6 +313,8 @@ func (m *master) serveCLIConn(c net.Conn, level admin.Level) {
 				continue
 			}
 			var out strings.Builder
+			// The master has no command that takes a payload: HAProxy's reads it and
+			// looks the command up with its "<<".
 			m.cliServer(level).Exec(cmd, &out)
 			out.WriteString("\n")
 			out.WriteString(prompt())
@@ -289,6 +324,13 @@ func (m *master) serveCLIConn(c net.Conn, level admin.Level) {
 		}
 		if !interactive {
 			return
+		}
+		if hasPayload {
+			// HAProxy's master prompts once more after a payload (the empty line that
+			// ended it).
+			if _, err := io.WriteString(c, prompt()); err != nil {
+				return
+			}
 		}
 	}
 }
@@ -334,7 +376,8 @@ func (m *master) prefixTarget(prefix string) (int, error) {
 }
 
 // forward runs cmd on the runtime API of worker pid at level and copies its answer to c.
-func (m *master) forward(c net.Conn, pid int, cmd string, level admin.Level) error {
+// payload, when not nil, are the lines of cmd's payload (cmd ends with "<<").
+func (m *master) forward(c net.Conn, pid int, cmd string, payload []string, level admin.Level) error {
 	m.mu.Lock()
 	var w *worker
 	for _, x := range m.workers {
@@ -368,7 +411,11 @@ func (m *master) forward(c net.Conn, pid int, cmd string, level admin.Level) err
 	}
 	defer wc.Close()
 	_ = wc.SetDeadline(time.Now().Add(cliIdle))
-	if _, err := io.WriteString(wc, cmd+"\n"); err != nil {
+	msg := cmd + "\n"
+	if payload != nil {
+		msg += strings.Join(append(payload, ""), "\n") + "\n"
+	}
+	if _, err := io.WriteString(wc, msg); err != nil {
 		return err
 	}
 	_, err = io.Copy(c, wc)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -14,11 +15,21 @@ import (
 // sends, on the control socket it keeps, one byte (the session's level) with one end of a
 // fresh socket pair, and the worker answers that connection as its runtime socket would.
 // When the control socket ends, the master is gone: the worker stops, as HAProxy's do.
+//
+// One more byte, ctlServerState, is lb's own: the master asks for the state operators
+// changed at run time (the generation's CarriedState), which the worker writes on the
+// connection and closes it. The master hands it to the next worker at a reload, as -x
+// hands it to the next process, so that a reload of the master loses no operator change.
+
+// ctlServerState, sent on the control socket instead of a level, asks for the server
+// state; levels are small numbers (admin.Level), so no level can be taken for it.
+const ctlServerState = 0xff
 
 // serveMasterCtl serves the forwarded commands on the control socket fd, with the same
-// commands as the stats sockets (newAdmin makes a server at a level). It returns when the
-// master is gone.
-func serveMasterCtl(fd int, newAdmin func(admin.Level) *admin.Server) error {
+// commands as the stats sockets (newAdmin makes a server at a level), and the requests
+// for the server state (state gives it; nil when no operator changed anything). It
+// returns when the master is gone.
+func serveMasterCtl(fd int, newAdmin func(admin.Level) *admin.Server, state func() []byte) error {
 	unix.CloseOnExec(fd)
 	f := os.NewFile(uintptr(fd), "master-ctl")
 	c, err := net.FileConn(f)
@@ -48,6 +59,7 @@ func serveMasterCtl(fd int, newAdmin func(admin.Level) *admin.Server) error {
 				}
 			}
 		}
+		stateReq := buf[0] == ctlServerState
 		level := admin.Level(buf[0])
 		if level > admin.LevelAdmin {
 			level = admin.LevelUser
@@ -64,6 +76,10 @@ func serveMasterCtl(fd int, newAdmin func(admin.Level) *admin.Server) error {
 			if err != nil {
 				continue
 			}
+			if stateReq {
+				go sendCtlState(conn, state())
+				continue
+			}
 			srv := servers[level]
 			if srv == nil {
 				srv = newAdmin(level)
@@ -72,4 +88,12 @@ func serveMasterCtl(fd int, newAdmin func(admin.Level) *admin.Server) error {
 			go srv.ServeConn(conn)
 		}
 	}
+}
+
+// sendCtlState writes the server state b to c and closes it: the master reads until the
+// end, so an empty answer means "nothing to carry".
+func sendCtlState(c net.Conn, b []byte) {
+	defer c.Close()
+	_ = c.SetWriteDeadline(time.Now().Add(ctlStateTimeout))
+	_, _ = c.Write(b)
 }

@@ -378,3 +378,194 @@ func TestMasterWorkerKeyword(t *testing.T) {
 		t.Errorf("through the worker: %q, %v", got, err)
 	}
 }
+
+// TestMasterWorkerReloadKeepsOperatorState: what an operator changes in the worker through
+// the master CLI (maintenance, drain, a weight, an added server) is still there in the
+// worker a reload of the master starts, as over a -sf -x reload (HAProxy 2.6 loses it
+// without a server-state-file); connections keep away from the server in maintenance.
+func TestMasterWorkerReloadKeepsOperatorState(t *testing.T) {
+	s1, s2, s3, s4 := startNameServer(t, "s1"), startNameServer(t, "s2"), startNameServer(t, "s3"), startNameServer(t, "s4")
+	dir := t.TempDir()
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cfg := writeConfig(t, fmt.Sprintf(`
+global
+    log stdout format raw local0
+defaults
+    mode tcp
+    log global
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+listen app
+    bind 127.0.0.1:%d
+    server s1 %s
+    server s2 %s
+    server s3 %s
+`, port, s1.addr(), s2.addr(), s3.addr()))
+	sock := filepath.Join(dir, "master.sock")
+	n := newNotifySocket(t)
+	startLBNotify(t, n, "-Ws", "-S", sock, "-f", cfg)
+	n.waitFor(t, "READY=1", 15*time.Second)
+	for _, c := range []string{"@1 set server app/s1 state maint", "@1 set weight app/s2 7",
+		"@1 set server app/s3 state drain", "@1 add server app/s4 " + s4.addr(), "@1 enable server app/s4"} {
+		if out := masterCLI(t, sock, c); strings.TrimSpace(out) != "" && !strings.Contains(out, "New server registered") {
+			t.Fatalf("%s: %q", c, out)
+		}
+	}
+	// fields: srv_name, srv_admin_state, srv_uweight.
+	state := func() string {
+		var got []string
+		for _, l := range stateLines(masterCLI(t, sock, "@1 show servers state app")) {
+			f := strings.Fields(l)
+			got = append(got, f[3]+" "+f[6]+" "+f[7])
+		}
+		return strings.Join(got, ", ")
+	}
+	const want = "s1 1 1, s2 0 7, s3 8 1, s4 0 1"
+	if got := state(); got != want {
+		t.Fatalf("before the reload: servers %q; want %q", got, want)
+	}
+	before := workersIn(showProc(t, masterCLI(t, sock, "show proc")), "workers")
+	for i := 0; i < 2; i++ {
+		if got := masterCLI(t, sock, "reload"); got != "" {
+			t.Errorf("reload answered %q; want nothing", got)
+		}
+		n.waitFor(t, "RELOADING=1", 15*time.Second)
+		n.waitFor(t, "READY=1", 15*time.Second)
+		now := workersIn(showProc(t, masterCLI(t, sock, "show proc")), "workers")
+		if len(now) != 1 || now[0] == before[0] {
+			t.Fatalf("reload %d: workers %v, before %v", i, now, before)
+		}
+		before = now
+		if got := state(); got != want {
+			t.Errorf("after reload %d: servers %q; want %q", i, got, want)
+		}
+		for j := 0; j < 6; j++ {
+			name, err := askName(addr)
+			if err != nil {
+				t.Fatalf("after reload %d: %v", i, err)
+			}
+			if name == "s1" || name == "s3" {
+				t.Errorf("after reload %d: connection %d went to %s", i, j, name)
+			}
+		}
+	}
+}
+
+// TestMasterCLIPayload: a command forwarded by the master CLI takes its payload ("<<",
+// then lines up to an empty one) to the worker: "@1 add map M <<" adds the payload's
+// entries, and a map rule routes by them at once. Every reply, errors included, is
+// HAProxy 2.6's for the same lines (entry ids masked).
+func TestMasterCLIPayload(t *testing.T) {
+	s1, s2 := startNameServer(t, "s1"), startNameServer(t, "s2")
+	cases := []string{
+		"@1 add map DIR/nets.map <<\n127.0.0.0/8 bk2\n",
+		"@1 add map DIR/str.map <<\nb 2\nc  3 4 \n\tf\t6\n",
+		"@1 add map DIR/str.map <<\n",
+		"@1 add map DIR/str.map <<\nd\n",
+		"@1 add map DIR/str.map k1 v1 <<\nk2 v2\nk3\nk4 v4\nk5   \n",
+		"@1 add map DIR/str.map <<; show cli level\nzz 1\n",
+		"@1 add map DIR/nomap <<\nk v\n",
+		"@1 add map DIR/nets.map <<\nnot-an-ip x\n",
+		"add map str.map <<\nh 8\n",
+		"prompt\nadd map str.map <<\nh 8\n\nquit",
+		"prompt\n@1 add map DIR/str.map <<\nh9 8\n\nquit",
+		"@1 show map DIR/str.map",
+		"@1 show map DIR/nets.map",
+	}
+	run := func(t *testing.T, start func(dir, cfg, sock string) string) []string {
+		dir := t.TempDir()
+		for name, text := range map[string]string{"nets.map": "10.0.0.0/8 bk2\n", "str.map": "a 1\n"} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cfg := writeConfig(t, fmt.Sprintf(`
+defaults
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+frontend bymap
+    mode tcp
+    bind 127.0.0.1:%[1]d
+    use_backend %%[src,map_ip(%[2]s/nets.map,bk1)]
+frontend http
+    mode http
+    bind 127.0.0.1:%[5]d
+    http-request set-header X-M %%[path,map(%[2]s/str.map)]
+    default_backend bkh
+backend bk1
+    mode tcp
+    server s1 %[3]s
+backend bk2
+    mode tcp
+    server s2 %[4]s
+backend bkh
+    mode http
+    server h 127.0.0.1:%[5]d
+`, freePort(t), dir, s1.addr(), s2.addr(), freePort(t)))
+		sock := filepath.Join(dir, "master.sock")
+		addr := start(dir, cfg, sock)
+		if got, err := askName(addr); err != nil || got != "s1" {
+			t.Fatalf("before: %q, %v; want s1", got, err)
+		}
+		var out []string
+		for i, c := range cases {
+			r := masterCLIPayload(t, sock, strings.ReplaceAll(c, "DIR", dir))
+			out = append(out, entryIDs.ReplaceAllString(strings.ReplaceAll(r, dir, "DIR"), "0xID"))
+			if i == 0 {
+				// The entry routes the next connection at once.
+				if got, err := askName(addr); err != nil || got != "s2" {
+					t.Errorf("after %q: %q, %v; want s2", c, got, err)
+				}
+			}
+		}
+		return out
+	}
+	bymap := func(cfg string) string {
+		b, _ := os.ReadFile(cfg)
+		_, rest, _ := strings.Cut(string(b), "frontend bymap\n    mode tcp\n    bind ")
+		a, _, _ := strings.Cut(rest, "\n")
+		return a
+	}
+	lb := run(t, func(dir, cfg, sock string) string {
+		n := newNotifySocket(t)
+		startLBNotify(t, n, "-Ws", "-S", sock, "-f", cfg)
+		n.waitFor(t, "READY=1", 15*time.Second)
+		return bymap(cfg)
+	})
+	var hap []string
+	t.Run("haproxy", func(t *testing.T) {
+		hap = run(t, func(dir, cfg, sock string) string {
+			if startHAProxyMW(t, sock, "-W", "-S", sock, "-f", cfg) == nil {
+				t.Skip("haproxy is not installed: no comparison")
+			}
+			return bymap(cfg)
+		})
+	})
+	if hap == nil {
+		return
+	}
+	for i, c := range cases {
+		if lb[i] != hap[i] {
+			t.Errorf("%q: lb answers\n%q\nHAProxy\n%q", c, lb[i], hap[i])
+		}
+	}
+}
+
+// masterCLIPayload is masterCLI ending the connection's sending side after cmd: HAProxy's
+// master keeps a connection that sent a payload open until then.
+func masterCLIPayload(t *testing.T, sock, cmd string) string {
+	t.Helper()
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, cmd+"\n")
+	c.(*net.UnixConn).CloseWrite()
+	b, _ := io.ReadAll(c)
+	return string(b)
+}
