@@ -38,6 +38,10 @@ func NewTables(cfg *config.Config) map[string]*stick.Table {
 type tracker struct {
 	t *stick.Table
 	e *stick.Entry
+	// errCounted: an http-response track-sc counted the transaction's
+	// 4xx itself when it tracked (HAProxy counts errors when the
+	// response arrives, before the http-response rules).
+	errCounted bool
 }
 
 // trackState is the Stream's tracked counters: sess those of the
@@ -92,9 +96,9 @@ func (ts *trackState) releaseAll() {
 func (s *Stream) Tracking() bool { return s.st.trk.any }
 
 // CountSession counts a new session in the counters tracked by the
-// tcp-request connection rules (sess_cnt, sess_rate), as HAProxy's
-// session_count_new. The handler calls it once the connection rules
-// accepted the connection.
+// tcp-request connection and session rules (sess_cnt, sess_rate), as
+// HAProxy's session_count_new. The handler calls it once the session
+// rules accepted the connection.
 func (s *Stream) CountSession() {
 	if !s.st.trk.any {
 		return
@@ -127,7 +131,12 @@ func (s *Stream) EndHTTPTxn(status int) {
 		return
 	}
 	if status >= 400 && status < 500 {
-		s.incTracked(stick.HTTPErrCnt, stick.HTTPErrRate)
+		ts := &s.st.trk
+		for i := 0; i < numCounters; i++ {
+			if tr := ts.counter(i); tr != nil && !tr.errCounted {
+				tr.t.Inc(tr.e, stick.HTTPErrCnt, stick.HTTPErrRate)
+			}
+		}
 	}
 	s.st.trk.releaseStream()
 }
@@ -151,6 +160,9 @@ type trackRule struct {
 	sess bool
 	// http: an http-request rule, which counts the request it tracks.
 	http bool
+	// res: an http-response rule, which counts the request it tracks
+	// and its error when the status is a 4xx (http_res_get_intercept_rule).
+	res bool
 	// gpt is sc-set-gpt0's constant value when e is nil.
 	gpt int64
 }
@@ -201,7 +213,7 @@ func (c *compiler) parseTrack(act string, args []string, at place) (*trackRule, 
 	if e.use&at == 0 {
 		return nil, fmt.Errorf("fetch method '%s' extracts information from '%s', none of which is available here", e.kw, e.src)
 	}
-	return &trackRule{n: n, t: t, e: e, sess: at&(placeConn|placeSess) != 0, http: at == placeHTTPReq}, nil
+	return &trackRule{n: n, t: t, e: e, sess: at&(placeConn|placeSess) != 0, http: at == placeHTTPReq, res: at == placeHTTPRes}, nil
 }
 
 // parseSCAction compiles "sc-inc-gpc0(<n>)" and "sc-set-gpt0(<n>) <value>".
@@ -291,8 +303,14 @@ func (r *trackRule) track(ev *evalCtx) {
 	*slot = tracker{t: r.t, e: e}
 	ts.any = true
 	r.t.StartCounters(e)
-	if r.http {
+	if r.http || r.res {
 		r.t.Inc(e, stick.HTTPReqCnt, stick.HTTPReqRate)
+	}
+	if r.res {
+		if txn := ev.s.HTTP; txn != nil && txn.Res != nil && txn.Res.Status >= 400 && txn.Res.Status < 500 {
+			r.t.Inc(e, stick.HTTPErrCnt, stick.HTTPErrRate)
+			slot.errCounted = true
+		}
 	}
 }
 
