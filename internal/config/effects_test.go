@@ -659,6 +659,7 @@ var effects = map[string]effect{
 	"http-response track-sc0":          show(e2e + "TestStickTrackHTTPResponse"),
 	"http-response track-sc1":          show(e2e + "TestStickTrackHTTPResponse"),
 	"http-response track-sc2":          show(e2e + "TestStickTrackHTTPResponse"),
+	"proxy stick":                      show(e2e+"TestStickOnTCP", e2e+"TestStickStoreResponseHTTP"),
 }
 
 // moduleRoot is the directory of go.mod above the working directory.

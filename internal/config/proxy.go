@@ -157,7 +157,7 @@ func init() {
 		"grace": removed("the 'grace' keyword is not supported any more since HAProxy version 2.5."),
 
 		"stick-table":        {cap: both, fn: kwStickTable},
-		"stick":              unsupported(be, false),
+		"stick":              {cap: be, fn: kwStick},
 		"persist":            unsupported(be, true),
 		"email-alert":        unsupported(both, true),
 		"filter":             unsupported(both, false),
@@ -1238,6 +1238,46 @@ func kwPersist(c *pctx) error {
 		return fmt.Errorf("error detected while parsing a '%s' rule : no such ACL : '%s'.", kw, missing)
 	}
 	c.p.PersistRules = append(c.p.PersistRules, &PersistRule{Pos: c.pos, Ignore: kw == "ignore-persist", Cond: cond})
+	return nil
+}
+
+// kwStick parses "stick on|match|store-request|store-response <pattern>
+// [table <t>] [if|unless <cond>]" as HAProxy 2.6's cfgparse-listen.c.
+func kwStick(c *pctx) error {
+	if len(c.args) < 2 {
+		return fmt.Errorf("'stick' expects 'on', 'match', or 'store'.")
+	}
+	r := &StickRule{Pos: c.pos, Kind: c.args[1]}
+	switch r.Kind {
+	case "on", "match", "store-request", "store-response":
+	default:
+		return fmt.Errorf("'stick' expects 'on', 'match', or 'store'.")
+	}
+	if len(c.args) < 3 || c.args[2] == "" {
+		return fmt.Errorf("'stick' expects a fetch method.")
+	}
+	r.Expr = c.args[2]
+	rest := c.args[3:]
+	if len(rest) > 0 && rest[0] == "table" {
+		if len(rest) < 2 || rest[1] == "" {
+			return fmt.Errorf("'stick': missing table name after 'table'.")
+		}
+		r.Table, rest = rest[1], rest[2:]
+	}
+	if len(rest) > 0 {
+		if rest[0] != "if" && rest[0] != "unless" {
+			return fmt.Errorf("'stick': unknown keyword '%s'.", rest[0])
+		}
+		cond, missing, err := c.parseCond(rest)
+		if err != nil {
+			return fmt.Errorf("'stick': error detected while parsing sticking condition : %v.", err)
+		}
+		if missing != "" {
+			return fmt.Errorf("'stick': error detected while parsing sticking condition : no such ACL : '%s'.", missing)
+		}
+		r.Cond = cond
+	}
+	c.p.StickRules = append(c.p.StickRules, r)
 	return nil
 }
 

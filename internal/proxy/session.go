@@ -239,8 +239,14 @@ func (s *session) setup() bool {
 		}
 		forced = s.useServer(br, be)
 	}
+	persist := false
+	if br := be.rules; br != nil && br.HasStickRules() {
+		if srv := be.stickServer(br, c.st, forced != nil, false); srv != nil {
+			forced, persist = srv, true
+		}
+	}
 
-	req := ConnectRequest{Server: forced, Src: info.Client, Dst: info.Local, Payload: c.req}
+	req := ConnectRequest{Server: forced, Persist: persist, Src: info.Client, Dst: info.Local, Payload: c.req}
 	if info.Client.IsValid() {
 		req.Key = balance.HashAddr(info.Client.Addr())
 	}
@@ -260,6 +266,13 @@ func (s *session) setup() bool {
 	}
 	s.srvs.Conn = sc
 	s.up += int64(len(c.req))
+	if br := be.rules; br != nil && br.HasStickRules() && r.Server != nil {
+		// The stick rules store the server once it is connected: no
+		// response data is read before (a store-response key must not
+		// need any).
+		br.StickResponse(c.st)
+		br.StickStore(c.st, r.Server.ID(), r.Server.Name())
+	}
 	if br := be.rules; br != nil && br.NeedsResponse() {
 		return s.responseRules(br, be)
 	}
