@@ -1974,7 +1974,8 @@ func (hc *httpConn) logTxn(start time.Time, tr, trs, ta time.Duration, haveReq b
 	}
 	// The transaction's stick counters: a 4xx is an error, and what its
 	// rules tracked is released.
-	if c.st != nil {
+	if c.st != nil && c.st.Tracking() {
+		c.st.AddBytes(hc.up, hc.down)
 		c.st.EndHTTPTxn(hc.status)
 	}
 	// HAProxy logs once the transaction left its server and backend:

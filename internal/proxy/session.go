@@ -124,6 +124,9 @@ func (t *tally) finish(c *Conn, connected bool) {
 	f, e := c.f, c.f.eng
 	be, srv := t.be, c.srv.Load()
 	up, down := t.up, t.down
+	if c.st != nil && c.st.Tracking() {
+		c.st.AddBytes(up, down)
+	}
 	f.bytesIn.Add(uint64(up))
 	f.bytesOut.Add(uint64(down))
 	if be != nil {

@@ -141,6 +141,31 @@ func (s *Stream) EndHTTPTxn(status int) {
 	s.st.trk.releaseStream()
 }
 
+// AddBytes adds a stream's bytes, in from the client and out to it, to
+// the tracked counters (bytes_in_cnt, bytes_in_rate, bytes_out_cnt,
+// bytes_out_rate): for each counter number the stream's, else the
+// session's, as HAProxy's stream_process_counters. The handler calls it
+// at the end of each transfer (an HTTP transaction, a TCP session), and
+// only when Tracking: an untracked stream pays nothing.
+func (s *Stream) AddBytes(in, out int64) {
+	ts := &s.st.trk
+	if !ts.any {
+		return
+	}
+	for i := 0; i < numCounters; i++ {
+		tr := ts.counter(i)
+		if tr == nil {
+			continue
+		}
+		if in > 0 {
+			tr.t.Add(tr.e, uint64(in), stick.BytesInCnt, stick.BytesInRate)
+		}
+		if out > 0 {
+			tr.t.Add(tr.e, uint64(out), stick.BytesOutCnt, stick.BytesOutRate)
+		}
+	}
+}
+
 func (s *Stream) incTracked(ds ...stick.Data) {
 	ts := &s.st.trk
 	for i := 0; i < numCounters; i++ {
@@ -349,7 +374,12 @@ var scData = map[string]stick.Data{
 	"http_req_cnt": stick.HTTPReqCnt, "http_req_rate": stick.HTTPReqRate,
 	"http_err_cnt": stick.HTTPErrCnt, "http_err_rate": stick.HTTPErrRate,
 	"get_gpc0": stick.GPC0, "gpc0_rate": stick.GPC0Rate, "get_gpt0": stick.GPT0,
+	"bytes_in_rate": stick.BytesInRate, "bytes_out_rate": stick.BytesOutRate,
 }
+
+// kbData are the byte counts the *_kbytes_in|out fetches and converters
+// read in kilobytes (the count shifted right by 10, as HAProxy's).
+var kbData = map[string]stick.Data{"kbytes_in": stick.BytesInCnt, "kbytes_out": stick.BytesOutCnt}
 
 // scOps are the fetches that do something else than read one data type.
 const (
@@ -358,6 +388,7 @@ const (
 	scClrGPC0
 	scTracked
 	scTrackers
+	scReadKB
 )
 
 func init() {
@@ -387,6 +418,9 @@ func init() {
 	for suffix, d := range scData {
 		add(suffix, scRead, d)
 	}
+	for suffix, d := range kbData {
+		add(suffix, scReadKB, d)
+	}
 	add("inc_gpc0", scIncGPC0, stick.GPC0)
 	add("clr_gpc0", scClrGPC0, stick.GPC0)
 	add("tracked", scTracked, 0)
@@ -413,8 +447,12 @@ func init() {
 			convData[suffix] = d
 		}
 	}
+	for suffix, d := range kbData {
+		convData[suffix] = d
+	}
 	for suffix, d := range convData {
 		d := d
+		_, kb := kbData[suffix]
 		converters["table_"+suffix] = &convDef{in: tAny, min: 1, max: 1,
 			build: func(c *compiler, args []string, _ smpType) (convFn, smpType, error) {
 				t, err := c.tableFor(args[0])
@@ -434,6 +472,9 @@ func init() {
 						return intSample(0), true
 					}
 					v, ok := t.Read(e, d)
+					if kb {
+						v >>= 10
+					}
 					return intSample(int64(v)), ok
 				}, tInt, nil
 			}}
@@ -510,6 +551,9 @@ func entryOp(ev *evalCtx, t *stick.Table, e *stick.Entry, op int, d stick.Data) 
 		return intSample(0), true
 	}
 	v, _ := t.Read(e, d)
+	if op == scReadKB {
+		v >>= 10
+	}
 	return intSample(int64(v)), true
 }
 
