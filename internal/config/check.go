@@ -61,6 +61,7 @@ func (l *loader) checkProxy(p *Proxy) {
 			l.alert(u.Pos, "%s '%s' : unable to find server '%s' referenced in a 'use-server' rule.", proxyTypeStr(p.Cap), p.Name, u.Server)
 		}
 	}
+	l.checkStickRules(p)
 	if p.Cap&CapFrontend != 0 && (p.HTTPLog || p.TCPLog || p.LogFormat != "") && len(p.LogTargets(&l.cfg.Global)) == 0 {
 		l.warn(p.Pos, "log format ignored for %s '%s' since it has no log address.", kind, p.Name)
 	}
@@ -163,4 +164,35 @@ func proxyTypeStr(c Cap) string {
 		return "listener"
 	}
 	return capName(c)
+}
+
+// checkStickRules resolves the tables of p's stick rules: each stores the
+// server's id and name (server_id, server_key) from then on, as HAProxy's
+// check_config_validity allocates them.
+func (l *loader) checkStickRules(p *Proxy) {
+	if p.Cap&CapBackend == 0 {
+		return
+	}
+	for _, r := range p.StickRules {
+		name := r.Table
+		if name == "" {
+			name = p.Name
+		}
+		var t *StickTable
+		for _, q := range l.cfg.Proxies {
+			if q.Name == name && q.StickTable != nil {
+				t = q.StickTable
+				break
+			}
+		}
+		if t == nil {
+			l.alert(r.Pos, "Proxy '%s': unable to find stick-table '%s'.", p.Name, name)
+			continue
+		}
+		for _, d := range []string{"server_id", "server_key"} {
+			if !t.Stores(d) {
+				t.Store = append(t.Store, StickData{Name: d})
+			}
+		}
+	}
 }

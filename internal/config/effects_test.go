@@ -646,6 +646,20 @@ var effects = map[string]effect{
 	"tcp-request connection track-sc0": show(e2e + "TestStickTableConnCur"),
 	"tcp-request connection track-sc1": show(e2e + "TestStickTableConnCur"),
 	"tcp-request connection track-sc2": show(e2e + "TestStickTableConnCur"),
+	"tcp-request session track-sc0":    show(e2e + "TestStickTrackSessionContent"),
+	"tcp-request session track-sc1":    show(e2e + "TestStickTrackSessionContent"),
+	"tcp-request session track-sc2":    show(e2e + "TestStickTrackSessionContent"),
+	"tcp-request session sc-set-gpt0":  show(e2e + "TestStickTrackSessionContent"),
+	"tcp-request session sc-inc-gpc0":  show(e2e + "TestStickTrackSessionContent"),
+	"tcp-request content track-sc0":    show(e2e + "TestStickTrackSessionContent"),
+	"tcp-request content track-sc1":    show(e2e + "TestStickTrackSessionContent"),
+	"tcp-request content track-sc2":    show(e2e + "TestStickTrackSessionContent"),
+	"tcp-request content sc-inc-gpc0":  show(e2e + "TestStickTrackSessionContent"),
+	"tcp-request content sc-set-gpt0":  show(e2e + "TestStickTrackSessionContent"),
+	"http-response track-sc0":          show(e2e + "TestStickTrackHTTPResponse"),
+	"http-response track-sc1":          show(e2e + "TestStickTrackHTTPResponse"),
+	"http-response track-sc2":          show(e2e + "TestStickTrackHTTPResponse"),
+	"proxy stick":                      show(e2e+"TestStickOnTCP", e2e+"TestStickStoreResponseHTTP"),
 }
 
 // moduleRoot is the directory of go.mod above the working directory.

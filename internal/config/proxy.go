@@ -157,7 +157,7 @@ func init() {
 		"grace": removed("the 'grace' keyword is not supported any more since HAProxy version 2.5."),
 
 		"stick-table":        {cap: both, fn: kwStickTable},
-		"stick":              unsupported(be, false),
+		"stick":              {cap: be, fn: kwStick},
 		"persist":            unsupported(be, true),
 		"email-alert":        unsupported(both, true),
 		"filter":             unsupported(both, false),
@@ -1242,6 +1242,46 @@ func kwPersist(c *pctx) error {
 	return nil
 }
 
+// kwStick parses "stick on|match|store-request|store-response <pattern>
+// [table <t>] [if|unless <cond>]" as HAProxy 2.6's cfgparse-listen.c.
+func kwStick(c *pctx) error {
+	if len(c.args) < 2 {
+		return fmt.Errorf("'stick' expects 'on', 'match', or 'store'.")
+	}
+	r := &StickRule{Pos: c.pos, Kind: c.args[1]}
+	switch r.Kind {
+	case "on", "match", "store-request", "store-response":
+	default:
+		return fmt.Errorf("'stick' expects 'on', 'match', or 'store'.")
+	}
+	if len(c.args) < 3 || c.args[2] == "" {
+		return fmt.Errorf("'stick' expects a fetch method.")
+	}
+	r.Expr = c.args[2]
+	rest := c.args[3:]
+	if len(rest) > 0 && rest[0] == "table" {
+		if len(rest) < 2 || rest[1] == "" {
+			return fmt.Errorf("'stick': missing table name after 'table'.")
+		}
+		r.Table, rest = rest[1], rest[2:]
+	}
+	if len(rest) > 0 {
+		if rest[0] != "if" && rest[0] != "unless" {
+			return fmt.Errorf("'stick': unknown keyword '%s'.", rest[0])
+		}
+		cond, missing, err := c.parseCond(rest)
+		if err != nil {
+			return fmt.Errorf("'stick': error detected while parsing sticking condition : %v.", err)
+		}
+		if missing != "" {
+			return fmt.Errorf("'stick': error detected while parsing sticking condition : no such ACL : '%s'.", missing)
+		}
+		r.Cond = cond
+	}
+	c.p.StickRules = append(c.p.StickRules, r)
+	return nil
+}
+
 // httpStatusCodes are the codes deny/return/errorfile accept.
 var httpStatusCodes = map[int]bool{200: true, 400: true, 401: true, 403: true, 404: true, 405: true, 407: true,
 	408: true, 410: true, 413: true, 425: true, 429: true, 500: true, 501: true, 502: true, 503: true, 504: true}
@@ -1270,7 +1310,7 @@ var httpActions = map[string]map[string]bool{
 		"add-acl": false, "capture": true, "del-acl": false, "del-map": false, "set-log-level": true,
 		"set-map": false, "set-mark": false, "set-nice": false, "set-tos": false, "set-var": true,
 		"set-var-fmt": false, "unset-var": true, "silent-drop": false, "strict-mode": false,
-		"track-sc0": false, "track-sc1": false, "track-sc2": false, "sc-inc-gpc": false, "sc-set-gpt0": false,
+		"track-sc0": true, "track-sc1": true, "track-sc2": true, "sc-inc-gpc": false, "sc-set-gpt0": false,
 		"cache-store": true, "send-spoe-group": false, "wait-for-body": false, "lua": false, "ot-group": false,
 	},
 	"http-after-response": {
@@ -1539,13 +1579,13 @@ var tcpActions = map[string]map[string]bool{
 		"sc-inc-gpc0": false, "sc-inc-gpc1": false, "sc-set-gpt0": false, "set-src": false, "set-src-port": false,
 		"set-dst": false, "set-dst-port": false, "set-mark": false, "set-tos": false, "set-var": true,
 		"set-var-fmt": false, "unset-var": true, "silent-drop": true, "lua": false},
-	"tcp-request session": {"accept": true, "reject": true, "track-sc0": false, "track-sc1": false, "track-sc2": false,
-		"sc-inc-gpc": false, "sc-inc-gpc0": false, "sc-inc-gpc1": false, "sc-set-gpt0": false, "set-var": true,
+	"tcp-request session": {"accept": true, "reject": true, "track-sc0": true, "track-sc1": true, "track-sc2": true,
+		"sc-inc-gpc": false, "sc-inc-gpc0": true, "sc-inc-gpc1": false, "sc-set-gpt0": true, "set-var": true,
 		"set-var-fmt": false, "unset-var": true, "silent-drop": false, "set-mark": false, "set-tos": false,
 		"set-src": false, "set-dst": false, "set-dst-port": false, "set-src-port": false, "attach-srv": false, "lua": false},
 	"tcp-request content": {"accept": true, "reject": true, "capture": false, "do-resolve": false, "set-var": true,
-		"set-var-fmt": false, "unset-var": true, "track-sc0": false, "track-sc1": false, "track-sc2": false,
-		"sc-inc-gpc": false, "sc-inc-gpc0": false, "sc-inc-gpc1": false, "sc-set-gpt0": false, "send-spoe-group": false,
+		"set-var-fmt": false, "unset-var": true, "track-sc0": true, "track-sc1": true, "track-sc2": true,
+		"sc-inc-gpc": false, "sc-inc-gpc0": true, "sc-inc-gpc1": false, "sc-set-gpt0": true, "send-spoe-group": false,
 		"set-log-level": false, "set-nice": false, "set-priority-class": false, "set-priority-offset": false,
 		"silent-drop": true, "switch-mode": false, "use-service": false, "set-mark": false, "set-tos": false,
 		"set-src": false, "set-dst": true, "set-dst-port": true, "set-src-port": false, "lua": false, "ot-group": false},

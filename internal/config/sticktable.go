@@ -51,9 +51,9 @@ var stickData = map[string]struct{ supported, rate bool }{
 	"sess_cnt": {true, false}, "sess_rate": {true, true},
 	"http_req_cnt": {true, false}, "http_req_rate": {true, true},
 	"http_err_cnt": {true, false}, "http_err_rate": {true, true},
-	"bytes_in_cnt": {false, false}, "bytes_in_rate": {false, true},
-	"bytes_out_cnt": {false, false}, "bytes_out_rate": {false, true},
-	"gpc1": {false, false}, "gpc1_rate": {false, true}, "server_key": {false, false},
+	"bytes_in_cnt": {true, false}, "bytes_in_rate": {true, true},
+	"bytes_out_cnt": {true, false}, "bytes_out_rate": {true, true},
+	"gpc1": {false, false}, "gpc1_rate": {false, true}, "server_key": {true, false},
 	"http_fail_cnt": {false, false}, "http_fail_rate": {false, true},
 	"gpt": {false, false}, "gpc": {false, false}, "gpc_rate": {false, true},
 }

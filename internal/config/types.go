@@ -531,6 +531,9 @@ type Proxy struct {
 	// PersistRules are the "force-persist" and "ignore-persist" rules,
 	// in order.
 	PersistRules []*PersistRule
+	// StickRules are the "stick on|match|store-request|store-response"
+	// rules, in order.
+	StickRules []*StickRule
 	// HTTPRequest, HTTPResponse and HTTPAfterResponse are the HTTP rules.
 	HTTPRequest, HTTPResponse, HTTPAfterResponse []*Rule
 	// TCPRequest holds the "tcp-request" rules (Action "connection accept",
@@ -768,6 +771,27 @@ type PersistRule struct {
 	// Cond is the condition (never nil).
 	Cond *Cond
 }
+
+// StickRule is a "stick" line of a backend.
+type StickRule struct {
+	// Pos is the line it was read from.
+	Pos Pos
+	// Kind is "on", "match", "store-request" or "store-response".
+	Kind string
+	// Expr is the sample expression of the key.
+	Expr string
+	// Table is the table's proxy, "" for the rule's own.
+	Table string
+	// Cond is the optional condition.
+	Cond *Cond
+}
+
+// Matches reports whether r looks the key up ("on", "match").
+func (r *StickRule) Matches() bool { return r.Kind == "on" || r.Kind == "match" }
+
+// Stores reports whether r stores the key with the server on the request
+// side ("on", "store-request").
+func (r *StickRule) Stores() bool { return r.Kind == "on" || r.Kind == "store-request" }
 
 // Rule is a generic action rule (http-request, tcp-request, redirect,
 // http-check …).

@@ -173,6 +173,15 @@ func tableEntry(w io.Writer, t *stick.Table, e *stick.Entry) {
 	}
 	fmt.Fprintf(&b, "%p: key=%s use=%d exp=%d", unsafe.Pointer(e), t.FormatKey(e.Key()), e.Refs(), exp)
 	for d := stick.Data(0); d < stick.NumData; d++ {
+		if d == stick.ServerKey {
+			if k, ok := t.ServerKey(e); ok {
+				if k == "" {
+					k = "-"
+				}
+				fmt.Fprintf(&b, " %s=%s", d, k)
+			}
+			continue
+		}
 		v, ok := t.Read(e, d)
 		if !ok {
 			continue

@@ -41,7 +41,7 @@ func hasRules(px *config.Proxy) bool {
 		len(px.UseServers) > 0 || len(px.PersistRules) > 0 ||
 		len(px.HTTPRequest) > 0 || len(px.HTTPResponse) > 0 ||
 		len(px.HTTPAfterResponse) > 0 || len(px.Redirects) > 0 || len(px.MonitorFail) > 0 ||
-		len(px.ErrorReplies) > 0 ||
+		len(px.ErrorReplies) > 0 || len(px.StickRules) > 0 ||
 		px.Stats.Admin != nil {
 		return true
 	}

@@ -386,7 +386,6 @@ func (c *Conn) connRules() bool {
 		c.silent = true
 		return false
 	}
-	st.CountSession()
 	return true
 }
 
@@ -450,6 +449,9 @@ func (c *Conn) sessionRules() bool {
 		c.silent = true
 		return false
 	}
+	// HAProxy counts the session (session_count_new) once the
+	// tcp-request session rules accepted it: what they tracked counts it.
+	st.CountSession()
 	return true
 }
 

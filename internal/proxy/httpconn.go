@@ -689,6 +689,13 @@ func (hc *httpConn) transaction() bool {
 	if forced == nil && byCookie != nil {
 		forced, hc.persisted = byCookie, true
 	}
+	if br := be.rules; br != nil && br.HasStickRules() {
+		// After use-server and the cookie, as HAProxy's sticking rules,
+		// which only choose a server none of those did.
+		if srv := be.stickServer(br, st, forced != nil, force); srv != nil {
+			forced, hc.persisted = srv, true
+		}
+	}
 	if a := be.cfg.HTTP.Applet; a != nil {
 		if hc.req.Framing != http1.NoBody {
 			hc.closing = true
@@ -1091,6 +1098,14 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 	st := c.st
 	hc.txn.Res = res
 	hc.captureResponse()
+	if br := be.rules; br != nil && br.HasStickRules() {
+		// HAProxy's store rules run once the response head is in, before
+		// the http-response rules.
+		br.StickResponse(st)
+		if srv := hc.lg.server; srv != nil {
+			br.StickStore(st, srv.ID(), srv.Name())
+		}
+	}
 	if len(hc.h.cfg.CaptureResponse) > 0 {
 		hc.txn.ResCaps = hc.caps[len(hc.h.cfg.CaptureRequest):]
 	}
@@ -1972,7 +1987,8 @@ func (hc *httpConn) logTxn(start time.Time, tr, trs, ta time.Duration, haveReq b
 	}
 	// The transaction's stick counters: a 4xx is an error, and what its
 	// rules tracked is released.
-	if c.st != nil {
+	if c.st != nil && c.st.Tracking() {
+		c.st.AddBytes(hc.up, hc.down)
 		c.st.EndHTTPTxn(hc.status)
 	}
 	// HAProxy logs once the transaction left its server and backend:

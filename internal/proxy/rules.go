@@ -104,7 +104,29 @@ func BackendOf(rb rules.Backend) *Backend {
 // frontend serves connections that may use b.
 func (b *Backend) SetRules(r *rules.Proxy) {
 	b.rules = r
-	b.fast.Store((r == nil || !r.NeedsContent() && !r.NeedsResponse()) && b.fastServers())
+	b.fast.Store((r == nil || !r.NeedsContent() && !r.NeedsResponse() && !r.HasStickRules()) && b.fastServers())
+}
+
+// stickServer runs the backend's stick rules for the stream (their
+// stores are kept for StickStore) and returns the server they chose, nil
+// when none: a server already assigned keeps the stream, and a server
+// that is stopped (DOWN, MAINT) is not chosen unless force-persist
+// matched, as HAProxy's process_sticking_rules.
+func (b *Backend) stickServer(r *rules.Proxy, st *rules.Stream, assigned, force bool) *Server {
+	var srv *Server
+	r.StickRequest(st, assigned, func(id int) bool {
+		for _, s := range b.Servers() {
+			if s.ID() == id {
+				if force || s.State().usable() {
+					srv = s
+					return true
+				}
+				return false
+			}
+		}
+		return false
+	})
+	return srv
 }
 
 // Conn returns the frontend's current number of sessions (fe_conn).

@@ -124,6 +124,9 @@ func (t *tally) finish(c *Conn, connected bool) {
 	f, e := c.f, c.f.eng
 	be, srv := t.be, c.srv.Load()
 	up, down := t.up, t.down
+	if c.st != nil && c.st.Tracking() {
+		c.st.AddBytes(up, down)
+	}
 	f.bytesIn.Add(uint64(up))
 	f.bytesOut.Add(uint64(down))
 	if be != nil {
@@ -239,8 +242,14 @@ func (s *session) setup() bool {
 		}
 		forced = s.useServer(br, be)
 	}
+	persist := false
+	if br := be.rules; br != nil && br.HasStickRules() {
+		if srv := be.stickServer(br, c.st, forced != nil, false); srv != nil {
+			forced, persist = srv, true
+		}
+	}
 
-	req := ConnectRequest{Server: forced, Src: info.Client, Dst: info.Local, Payload: c.req}
+	req := ConnectRequest{Server: forced, Persist: persist, Src: info.Client, Dst: info.Local, Payload: c.req}
 	if info.Client.IsValid() {
 		req.Key = balance.HashAddr(info.Client.Addr())
 	}
@@ -260,6 +269,13 @@ func (s *session) setup() bool {
 	}
 	s.srvs.Conn = sc
 	s.up += int64(len(c.req))
+	if br := be.rules; br != nil && br.HasStickRules() && r.Server != nil {
+		// The stick rules store the server once it is connected: no
+		// response data is read before (a store-response key must not
+		// need any).
+		br.StickResponse(c.st)
+		br.StickStore(c.st, r.Server.ID(), r.Server.Name())
+	}
 	if br := be.rules; br != nil && br.NeedsResponse() {
 		return s.responseRules(br, be)
 	}

@@ -31,6 +31,8 @@ type streamState struct {
 	http httpState
 	// trk are the tracked stick counters (stick.go).
 	trk trackState
+	// stk are the stick rules' pending stores (stickrules.go).
+	stk stickState
 }
 
 // newEval prepares the stream's evaluation context.
@@ -48,6 +50,10 @@ func (s *Stream) reset() {
 		st.vars[i].set = false
 	}
 	st.req, st.res = resume{}, resume{}
+	for i := 0; i < st.stk.n; i++ {
+		st.stk.tables[i] = nil
+	}
+	st.stk.n, st.stk.nReq = 0, 0
 	st.ev = evalCtx{}
 	*s = Stream{Req: s.Req[:0], Res: s.Res[:0], st: *st}
 }
@@ -110,6 +116,9 @@ type compiled struct {
 	conn, sess, content, response []*rule
 	useBackends, useServers       []*switchRule
 	persist                       []*persistRule
+	// stickReq are the stick rules of the request (on, match,
+	// store-request), stickRes the store-response ones (stickrules.go).
+	stickReq, stickRes []*stickRule
 	// httpReq, httpRes and httpAfter are the http-request, http-response
 	// and http-after-response rules; redirects the "redirect" lines.
 	httpReq, httpRes, httpAfter, redirects []*httpRule
@@ -223,6 +232,7 @@ func (c *compiler) compileRules() (*Proxy, []error) {
 		p.c.switchContent = p.c.switchContent || (sr.cond != nil && sr.cond.content)
 		p.c.useServers = append(p.c.useServers, sr)
 	}
+	c.compileStickRules(px)
 	p.c.monitorFail = c.compileMonitor(px)
 	p.c.statsAdmin = c.compileStatsAdmin(px)
 	p.c.httpReq = c.compileHTTPRules(px.HTTPRequest, "http-request", placeHTTPReq)

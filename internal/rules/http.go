@@ -197,7 +197,7 @@ var httpActionNames = map[string]map[string]httpAct{
 		"add-header": hAddHeader, "set-header": hSetHeader, "del-header": hDelHeader,
 		"replace-header": hReplaceHeader, "replace-value": hReplaceValue, "set-status": hSetStatus,
 		"set-var": hSetVar, "unset-var": hUnsetVar, "set-log-level": hSetLogLevel, "capture": hCapture,
-		"cache-store": hCacheStore},
+		"cache-store": hCacheStore, "track-sc0": hTrack, "track-sc1": hTrack, "track-sc2": hTrack},
 	"http-after-response": {"allow": hAllow, "add-header": hAddHeader, "set-header": hSetHeader,
 		"del-header": hDelHeader, "replace-header": hReplaceHeader, "replace-value": hReplaceValue,
 		"set-status": hSetStatus, "set-var": hSetVar, "unset-var": hUnsetVar, "set-log-level": hSetLogLevel},

@@ -38,6 +38,10 @@ func NewTables(cfg *config.Config) map[string]*stick.Table {
 type tracker struct {
 	t *stick.Table
 	e *stick.Entry
+	// errCounted: an http-response track-sc counted the transaction's
+	// 4xx itself when it tracked (HAProxy counts errors when the
+	// response arrives, before the http-response rules).
+	errCounted bool
 }
 
 // trackState is the Stream's tracked counters: sess those of the
@@ -92,9 +96,9 @@ func (ts *trackState) releaseAll() {
 func (s *Stream) Tracking() bool { return s.st.trk.any }
 
 // CountSession counts a new session in the counters tracked by the
-// tcp-request connection rules (sess_cnt, sess_rate), as HAProxy's
-// session_count_new. The handler calls it once the connection rules
-// accepted the connection.
+// tcp-request connection and session rules (sess_cnt, sess_rate), as
+// HAProxy's session_count_new. The handler calls it once the session
+// rules accepted the connection.
 func (s *Stream) CountSession() {
 	if !s.st.trk.any {
 		return
@@ -127,9 +131,39 @@ func (s *Stream) EndHTTPTxn(status int) {
 		return
 	}
 	if status >= 400 && status < 500 {
-		s.incTracked(stick.HTTPErrCnt, stick.HTTPErrRate)
+		ts := &s.st.trk
+		for i := 0; i < numCounters; i++ {
+			if tr := ts.counter(i); tr != nil && !tr.errCounted {
+				tr.t.Inc(tr.e, stick.HTTPErrCnt, stick.HTTPErrRate)
+			}
+		}
 	}
 	s.st.trk.releaseStream()
+}
+
+// AddBytes adds a stream's bytes, in from the client and out to it, to
+// the tracked counters (bytes_in_cnt, bytes_in_rate, bytes_out_cnt,
+// bytes_out_rate): for each counter number the stream's, else the
+// session's, as HAProxy's stream_process_counters. The handler calls it
+// at the end of each transfer (an HTTP transaction, a TCP session), and
+// only when Tracking: an untracked stream pays nothing.
+func (s *Stream) AddBytes(in, out int64) {
+	ts := &s.st.trk
+	if !ts.any {
+		return
+	}
+	for i := 0; i < numCounters; i++ {
+		tr := ts.counter(i)
+		if tr == nil {
+			continue
+		}
+		if in > 0 {
+			tr.t.Add(tr.e, uint64(in), stick.BytesInCnt, stick.BytesInRate)
+		}
+		if out > 0 {
+			tr.t.Add(tr.e, uint64(out), stick.BytesOutCnt, stick.BytesOutRate)
+		}
+	}
 }
 
 func (s *Stream) incTracked(ds ...stick.Data) {
@@ -151,6 +185,9 @@ type trackRule struct {
 	sess bool
 	// http: an http-request rule, which counts the request it tracks.
 	http bool
+	// res: an http-response rule, which counts the request it tracks
+	// and its error when the status is a 4xx (http_res_get_intercept_rule).
+	res bool
 	// gpt is sc-set-gpt0's constant value when e is nil.
 	gpt int64
 }
@@ -201,7 +238,7 @@ func (c *compiler) parseTrack(act string, args []string, at place) (*trackRule, 
 	if e.use&at == 0 {
 		return nil, fmt.Errorf("fetch method '%s' extracts information from '%s', none of which is available here", e.kw, e.src)
 	}
-	return &trackRule{n: n, t: t, e: e, sess: at&(placeConn|placeSess) != 0, http: at == placeHTTPReq}, nil
+	return &trackRule{n: n, t: t, e: e, sess: at&(placeConn|placeSess) != 0, http: at == placeHTTPReq, res: at == placeHTTPRes}, nil
 }
 
 // parseSCAction compiles "sc-inc-gpc0(<n>)" and "sc-set-gpt0(<n>) <value>".
@@ -291,8 +328,14 @@ func (r *trackRule) track(ev *evalCtx) {
 	*slot = tracker{t: r.t, e: e}
 	ts.any = true
 	r.t.StartCounters(e)
-	if r.http {
+	if r.http || r.res {
 		r.t.Inc(e, stick.HTTPReqCnt, stick.HTTPReqRate)
+	}
+	if r.res {
+		if txn := ev.s.HTTP; txn != nil && txn.Res != nil && txn.Res.Status >= 400 && txn.Res.Status < 500 {
+			r.t.Inc(e, stick.HTTPErrCnt, stick.HTTPErrRate)
+			slot.errCounted = true
+		}
 	}
 }
 
@@ -331,7 +374,12 @@ var scData = map[string]stick.Data{
 	"http_req_cnt": stick.HTTPReqCnt, "http_req_rate": stick.HTTPReqRate,
 	"http_err_cnt": stick.HTTPErrCnt, "http_err_rate": stick.HTTPErrRate,
 	"get_gpc0": stick.GPC0, "gpc0_rate": stick.GPC0Rate, "get_gpt0": stick.GPT0,
+	"bytes_in_rate": stick.BytesInRate, "bytes_out_rate": stick.BytesOutRate,
 }
+
+// kbData are the byte counts the *_kbytes_in|out fetches and converters
+// read in kilobytes (the count shifted right by 10, as HAProxy's).
+var kbData = map[string]stick.Data{"kbytes_in": stick.BytesInCnt, "kbytes_out": stick.BytesOutCnt}
 
 // scOps are the fetches that do something else than read one data type.
 const (
@@ -340,6 +388,7 @@ const (
 	scClrGPC0
 	scTracked
 	scTrackers
+	scReadKB
 )
 
 func init() {
@@ -369,6 +418,9 @@ func init() {
 	for suffix, d := range scData {
 		add(suffix, scRead, d)
 	}
+	for suffix, d := range kbData {
+		add(suffix, scReadKB, d)
+	}
 	add("inc_gpc0", scIncGPC0, stick.GPC0)
 	add("clr_gpc0", scClrGPC0, stick.GPC0)
 	add("tracked", scTracked, 0)
@@ -395,8 +447,12 @@ func init() {
 			convData[suffix] = d
 		}
 	}
+	for suffix, d := range kbData {
+		convData[suffix] = d
+	}
 	for suffix, d := range convData {
 		d := d
+		_, kb := kbData[suffix]
 		converters["table_"+suffix] = &convDef{in: tAny, min: 1, max: 1,
 			build: func(c *compiler, args []string, _ smpType) (convFn, smpType, error) {
 				t, err := c.tableFor(args[0])
@@ -416,6 +472,9 @@ func init() {
 						return intSample(0), true
 					}
 					v, ok := t.Read(e, d)
+					if kb {
+						v >>= 10
+					}
 					return intSample(int64(v)), ok
 				}, tInt, nil
 			}}
@@ -492,6 +551,9 @@ func entryOp(ev *evalCtx, t *stick.Table, e *stick.Entry, op int, d stick.Data) 
 		return intSample(0), true
 	}
 	v, _ := t.Read(e, d)
+	if op == scReadKB {
+		v >>= 10
+	}
 	return intSample(int64(v)), true
 }
 

@@ -71,19 +71,28 @@ const (
 	HTTPReqRate
 	HTTPErrCnt
 	HTTPErrRate
+	BytesInCnt
+	BytesInRate
+	BytesOutCnt
+	BytesOutRate
+	// ServerKey is the name of the server of server_id (HAProxy's
+	// dictionary entry): a string, read with ServerKey.
+	ServerKey
 	NumData
 )
 
 var dataNames = [...]string{ServerID: "server_id", GPT0: "gpt0", GPC0: "gpc0", GPC0Rate: "gpc0_rate",
 	ConnCnt: "conn_cnt", ConnRate: "conn_rate", ConnCur: "conn_cur", SessCnt: "sess_cnt", SessRate: "sess_rate",
-	HTTPReqCnt: "http_req_cnt", HTTPReqRate: "http_req_rate", HTTPErrCnt: "http_err_cnt", HTTPErrRate: "http_err_rate"}
+	HTTPReqCnt: "http_req_cnt", HTTPReqRate: "http_req_rate", HTTPErrCnt: "http_err_cnt", HTTPErrRate: "http_err_rate",
+	BytesInCnt: "bytes_in_cnt", BytesInRate: "bytes_in_rate", BytesOutCnt: "bytes_out_cnt", BytesOutRate: "bytes_out_rate",
+	ServerKey: "server_key"}
 
 func (d Data) String() string { return dataNames[d] }
 
 // IsRate reports whether d is a frequency counter, which takes a period.
 func (d Data) IsRate() bool {
 	switch d {
-	case GPC0Rate, ConnRate, SessRate, HTTPReqRate, HTTPErrRate:
+	case GPC0Rate, ConnRate, SessRate, HTTPReqRate, HTTPErrRate, BytesInRate, BytesOutRate:
 		return true
 	}
 	return false
@@ -155,6 +164,8 @@ type Entry struct {
 	mu sync.Mutex
 	v  [NumData]uint64
 	f  [NumData]freqCtr
+	// srvKey is server_key, "" when unset.
+	srvKey string
 
 	prev, next *Entry
 	removed    bool
@@ -551,6 +562,52 @@ func (t *Table) Set(e *Entry, d Data, v uint64) bool {
 	t.touch(e)
 	return true
 }
+
+// SetServer stores the server a stick rule chose for e: its id
+// (server_id) and, when the table stores it, its name (server_key), as
+// HAProxy's process_store_rules; the entry's expiry date is renewed.
+func (t *Table) SetServer(e *Entry, id int, name string) {
+	e.mu.Lock()
+	e.v[ServerID] = uint64(id)
+	if t.cfg.Store[ServerKey] {
+		e.srvKey = name
+	}
+	e.mu.Unlock()
+	t.touch(e)
+}
+
+// ServerKey returns server_key of e ("" when unset) and whether the table
+// stores it.
+func (t *Table) ServerKey(e *Entry) (string, bool) {
+	if !t.cfg.Store[ServerKey] {
+		return "", false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.srvKey, true
+}
+
+// Add adds n to the counters ds the table stores (bytes_in_cnt and
+// bytes_in_rate …), in one critical section.
+func (t *Table) Add(e *Entry, n uint64, ds ...Data) {
+	now := t.now()
+	e.mu.Lock()
+	for _, d := range ds {
+		if !t.cfg.Store[d] {
+			continue
+		}
+		if d.IsRate() {
+			e.f[d].update(now, t.period[d], n)
+		} else {
+			e.v[d] += n
+		}
+	}
+	e.mu.Unlock()
+}
+
+// Touch renews e's expiry date, as a stick rule's lookup does
+// (stktable_touch_local).
+func (t *Table) Touch(e *Entry) { t.touch(e) }
 
 // IncGPC0 increments gpc0 and gpc0_rate and returns gpc0's new value
 // (sc_inc_gpc0); ok is false when the table stores neither.
