@@ -155,9 +155,12 @@ backend be
     server s1 %s
 `, addr, echo))
 	// served reports whether a connection is proxied: its byte comes back.
-	// A rejected connection may also be reset before the dial returns.
+	// A rejected connection may also be reset before the dial returns. It comes from
+	// 127.0.0.2: the readiness probe's connection (from 127.0.0.1) may still count in
+	// haproxy's conn_cur a moment after it closed.
 	served := func(t *testing.T) (net.Conn, bool) {
-		c, err := net.Dial("tcp", addr)
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+		c, err := d.Dial("tcp", addr)
 		if err != nil {
 			return &net.TCPConn{}, false
 		}
