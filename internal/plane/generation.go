@@ -38,6 +38,8 @@ type Generation struct {
 	mu      sync.Mutex
 	serving []*proxy.Binding
 	checks  *checkSet
+	// resolvers asks the servers' names at run time (nil: none does).
+	resolvers *resolverSet
 
 	// cfg is the configuration the generation runs.
 	cfg *config.Config
