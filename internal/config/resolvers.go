@@ -63,6 +63,7 @@ func (l *loader) startResolvers(pos Pos, args []string) {
 		TimeoutResolve: time.Second, TimeoutRetry: time.Second, HoldValid: 10 * time.Second,
 		HoldNX: 30 * time.Second, HoldRefused: 30 * time.Second, HoldTimeout: 30 * time.Second, HoldOther: 30 * time.Second}
 	l.cfg.Resolvers[args[1]] = l.resolvers
+	l.cfg.ResolversOrder = append(l.cfg.ResolversOrder, args[1])
 }
 
 // resolversLine parses one line of a "resolvers" section.

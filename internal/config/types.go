@@ -135,6 +135,8 @@ type Config struct {
 	Caches map[string]*Cache `json:",omitempty"`
 	// Resolvers are the "resolvers" sections by name.
 	Resolvers map[string]*Resolvers `json:",omitempty"`
+	// ResolversOrder are the names of Resolvers in the configuration's order.
+	ResolversOrder []string `json:",omitempty"`
 	// The other auxiliary sections (peers, resolvers, …) are not
 	// supported yet: Load reports them as alerts.
 

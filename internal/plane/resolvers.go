@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
@@ -52,15 +53,76 @@ type resolverSet struct {
 }
 
 func (r *resolverSet) stop() {
-	if r == nil {
+	if r == nil || r.cancel == nil {
 		return
 	}
 	r.cancel()
 	r.wg.Wait()
 }
 
+// nsCounters are a nameserver's counters, as "show resolvers" prints them.
+type nsCounters struct {
+	sent, sndError, valid, update, cname, cnameError, anyErr, nx, timeout, refused,
+	other, invalid, tooBig, truncated, outdated atomic.Int64
+}
+
+// ResolversCounters is one nameserver's line of "show resolvers".
+type ResolversCounters struct {
+	Section, Nameserver string
+	Sent, SndError, Valid, Update, Cname, CnameError, AnyErr, NX, Timeout, Refused,
+	Other, Invalid, TooBig, Truncated, Outdated int64
+}
+
+// ResolversView is what "show resolvers" reads.
+type ResolversView interface {
+	// ResolversCounters returns the counters of the nameservers of the resolvers
+	// section called section (of every section when ""), in the configuration's
+	// order; ErrNoResolvers when there is no such section.
+	ResolversCounters(section string) ([]ResolversCounters, error)
+}
+
+var _ ResolversView = (*Generation)(nil)
+
+// ErrNoResolvers: there is no resolvers section of that name.
+var ErrNoResolvers = errors.New("no such resolvers section")
+
+// ResolversCounters returns the counters of the nameservers of the resolvers
+// section called section (of every section when ""), in the configuration's
+// order; ErrNoResolvers when there is no such section.
+func (g *Generation) ResolversCounters(section string) ([]ResolversCounters, error) {
+	if section != "" && g.cfg.Resolvers[section] == nil {
+		return nil, ErrNoResolvers
+	}
+	var out []ResolversCounters
+	for _, name := range g.cfg.ResolversOrder {
+		if section != "" && name != section {
+			continue
+		}
+		for i, ns := range g.cfg.Resolvers[name].Nameservers {
+			c := &nsCounters{}
+			if i < len(g.nsCounters[name]) {
+				c = g.nsCounters[name][i]
+			}
+			out = append(out, ResolversCounters{Section: name, Nameserver: ns.ID,
+				Sent: c.sent.Load(), SndError: c.sndError.Load(), Valid: c.valid.Load(), Update: c.update.Load(),
+				Cname: c.cname.Load(), CnameError: c.cnameError.Load(), AnyErr: c.anyErr.Load(), NX: c.nx.Load(),
+				Timeout: c.timeout.Load(), Refused: c.refused.Load(), Other: c.other.Load(), Invalid: c.invalid.Load(),
+				TooBig: c.tooBig.Load(), Truncated: c.truncated.Load(), Outdated: c.outdated.Load()})
+		}
+	}
+	return out, nil
+}
+
 // startResolvers starts asking the names of the servers that have "resolvers".
 func startResolvers(g *Generation, cfg *config.Config) *resolverSet {
+	g.nsCounters = map[string][]*nsCounters{}
+	for name, rs := range cfg.Resolvers {
+		for range rs.Nameservers {
+			g.nsCounters[name] = append(g.nsCounters[name], &nsCounters{})
+		}
+	}
+	g.admMu.Lock()
+	defer g.admMu.Unlock()
 	bySection := map[string][]*resolution{}
 	byKey := map[string]*resolution{}
 	for _, rt := range g.rts {
@@ -92,7 +154,7 @@ func startResolvers(g *Generation, cfg *config.Config) *resolverSet {
 		res.rts = append(res.rts, rt)
 	}
 	if len(bySection) == 0 {
-		return nil
+		return &resolverSet{}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	set := &resolverSet{cancel: cancel}
@@ -100,14 +162,14 @@ func startResolvers(g *Generation, cfg *config.Config) *resolverSet {
 		set.wg.Add(1)
 		go func(rs *config.Resolvers, list []*resolution) {
 			defer set.wg.Done()
-			g.runResolvers(ctx, rs, list)
+			g.runResolvers(ctx, rs, list, g.nsCounters[rs.Name])
 		}(cfg.Resolvers[name], list)
 	}
 	return set
 }
 
 // runResolvers asks the due names of one section every "timeout resolve".
-func (g *Generation) runResolvers(ctx context.Context, rs *config.Resolvers, list []*resolution) {
+func (g *Generation) runResolvers(ctx context.Context, rs *config.Resolvers, list []*resolution, cnt []*nsCounters) {
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -121,11 +183,11 @@ func (g *Generation) runResolvers(ctx context.Context, rs *config.Resolvers, lis
 				continue
 			}
 			res.last = time.Now()
-			addrs, ns, err := resolve(ctx, rs, res.name, res.prefer)
+			addrs, ns, err := resolve(ctx, rs, cnt, res.name, res.prefer)
 			if ctx.Err() != nil {
 				return
 			}
-			g.applyResolution(res, addrs, ns, err)
+			g.applyResolution(res, addrs, ns, err, cnt)
 		}
 		t.Reset(rs.TimeoutResolve)
 	}
@@ -147,18 +209,24 @@ var (
 )
 
 // resolve asks rs's nameservers for name's addresses of family prefer, then of
-// the other family when the first has none. It returns the addresses and the
+// the other family when the first has none or the name does not exist. It returns the addresses and the
 // id of the nameserver that answered.
-func resolve(ctx context.Context, rs *config.Resolvers, name string, prefer dnsmessage.Type) ([]netip.Addr, string, error) {
-	addrs, ns, err := query(ctx, rs, name, prefer)
-	if err == nil && len(addrs) == 0 {
+func resolve(ctx context.Context, rs *config.Resolvers, cnt []*nsCounters, name string, prefer dnsmessage.Type) ([]netip.Addr, string, error) {
+	addrs, ns, err := query(ctx, rs, cnt, name, prefer)
+	// As HAProxy's, a name without records of the preferred family, or that does
+	// not exist, is asked again in the other family.
+	if err == errNX || err == nil && len(addrs) == 0 {
+		first := err
 		other := dnsmessage.TypeA
 		if prefer == dnsmessage.TypeA {
 			other = dnsmessage.TypeAAAA
 		}
-		addrs, ns, err = query(ctx, rs, name, other)
+		addrs, ns, err = query(ctx, rs, cnt, name, other)
 		if err == nil && len(addrs) == 0 {
-			err = errOther
+			err = first
+			if err == nil {
+				err = errOther
+			}
 		}
 	}
 	return addrs, ns, err
@@ -166,7 +234,7 @@ func resolve(ctx context.Context, rs *config.Resolvers, name string, prefer dnsm
 
 // query sends one question to every nameserver of rs, up to "resolve_retries"
 // times "timeout retry" apart, and reads the first answer.
-func query(ctx context.Context, rs *config.Resolvers, name string, qtype dnsmessage.Type) ([]netip.Addr, string, error) {
+func query(ctx context.Context, rs *config.Resolvers, cnt []*nsCounters, name string, qtype dnsmessage.Type) ([]netip.Addr, string, error) {
 	qname, err := dnsmessage.NewName(name)
 	if err != nil {
 		return nil, "", errOther
@@ -192,8 +260,12 @@ func query(ctx context.Context, rs *config.Resolvers, name string, qtype dnsmess
 		if err != nil {
 			return nil, "", errOther
 		}
-		for _, ns := range rs.Nameservers {
-			_, _ = pc.WriteToUDPAddrPort(msg, ns.Addr)
+		for i, ns := range rs.Nameservers {
+			if _, err := pc.WriteToUDPAddrPort(msg, ns.Addr); err != nil {
+				cnt[i].sndError.Add(1)
+			} else {
+				cnt[i].sent.Add(1)
+			}
 		}
 		deadline := time.Now().Add(rs.TimeoutRetry)
 		_ = pc.SetReadDeadline(deadline)
@@ -205,26 +277,50 @@ func query(ctx context.Context, rs *config.Resolvers, name string, qtype dnsmess
 				}
 				break // timed out: send again
 			}
-			nsID := ""
-			for _, ns := range rs.Nameservers {
+			nsID, c := "", (*nsCounters)(nil)
+			for i, ns := range rs.Nameservers {
 				if ns.Addr.Addr() == from.Addr().Unmap() && ns.Addr.Port() == from.Port() {
-					nsID = ns.ID
+					nsID, c = ns.ID, cnt[i]
 				}
 			}
 			if nsID == "" {
 				continue
 			}
 			addrs, err := parseAnswer(buf[:n], id, qtype)
-			if errors.Is(err, errForeign) {
+			switch {
+			case errors.Is(err, errForeign):
 				continue
+			case errors.Is(err, errTruncated):
+				c.truncated.Add(1)
+				err = errOther
+			case errors.Is(err, errInvalid):
+				c.invalid.Add(1)
+				err = errOther
+			case err == errNX:
+				c.nx.Add(1)
+			case err == errRefused:
+				c.refused.Add(1)
+			case err == errOther:
+				c.other.Add(1)
+			case len(addrs) == 0:
+				c.anyErr.Add(1)
+			default:
+				c.valid.Add(1)
 			}
 			return addrs, nsID, err
 		}
 	}
+	for _, c := range cnt {
+		c.timeout.Add(1)
+	}
 	return nil, "", errTimeout
 }
 
-var errForeign = errors.New("not an answer to the question")
+var (
+	errForeign   = errors.New("not an answer to the question")
+	errTruncated = errors.New("truncated answer")
+	errInvalid   = errors.New("invalid answer")
+)
 
 // parseAnswer reads a DNS answer to question id: the addresses of type qtype.
 func parseAnswer(msg []byte, id uint16, qtype dnsmessage.Type) ([]netip.Addr, error) {
@@ -232,6 +328,9 @@ func parseAnswer(msg []byte, id uint16, qtype dnsmessage.Type) ([]netip.Addr, er
 	h, err := p.Start(msg)
 	if err != nil || h.ID != id || !h.Response {
 		return nil, errForeign
+	}
+	if h.Truncated {
+		return nil, errTruncated
 	}
 	switch h.RCode {
 	case dnsmessage.RCodeSuccess:
@@ -243,7 +342,7 @@ func parseAnswer(msg []byte, id uint16, qtype dnsmessage.Type) ([]netip.Addr, er
 		return nil, errOther
 	}
 	if err := p.SkipAllQuestions(); err != nil {
-		return nil, errOther
+		return nil, errInvalid
 	}
 	var out []netip.Addr
 	for {
@@ -252,7 +351,7 @@ func parseAnswer(msg []byte, id uint16, qtype dnsmessage.Type) ([]netip.Addr, er
 			break
 		}
 		if err != nil {
-			return nil, errOther
+			return nil, errInvalid
 		}
 		switch {
 		case rh.Type == dnsmessage.TypeA && qtype == dnsmessage.TypeA:
@@ -278,7 +377,7 @@ func parseAnswer(msg []byte, id uint16, qtype dnsmessage.Type) ([]netip.Addr, er
 
 // applyResolution applies an answer (or an error) to the servers of res, and logs
 // what changed in HAProxy's words.
-func (g *Generation) applyResolution(res *resolution, addrs []netip.Addr, ns string, err error) {
+func (g *Generation) applyResolution(res *resolution, addrs []netip.Addr, ns string, err error, cnt []*nsCounters) {
 	now := time.Now()
 	var msgs [][2]string // proxy, message
 	g.admMu.Lock()
@@ -320,6 +419,12 @@ func (g *Generation) applyResolution(res *resolution, addrs []netip.Addr, ns str
 		}
 		res.order = kept
 		by := res.rs.Name + "/" + ns
+		var c *nsCounters
+		for i, n := range res.rs.Nameservers {
+			if n.ID == ns {
+				c = cnt[i]
+			}
+		}
 		for i, rt := range res.rts {
 			if i > 0 {
 				by = "DNS cache"
@@ -338,6 +443,9 @@ func (g *Generation) applyResolution(res *resolution, addrs []netip.Addr, ns str
 			from := "(none)"
 			if rt.dnsIP.IsValid() {
 				from = rt.dnsIP.String()
+			}
+			if i == 0 && c != nil {
+				c.update.Add(1)
 			}
 			rt.dnsIP = ip
 			_ = rt.srv.SetAddr(ip, true, 0, false, false)

@@ -75,12 +75,16 @@ backend tpl
     server-template x 5-6 127.0.0.9:81
 `, sock, dns.addr(), fe, port))
 
-	states := map[string][][]string{}
-	onLBAndHAProxy(t, cfg, fe, func(t *testing.T, out *outFile) {
-		// resolve-prefer ipv4: s1 takes the A record, not the AAAA one.
+	// The names answer before each process starts. resolve-prefer ipv4: s1 takes the A
+	// record, not the AAAA one.
+	initial := func() {
 		dns.set("app.test", "127.0.0.1", "::1")
 		dns.set("web.test", "127.0.0.11", "127.0.0.12")
-		defer func() { dns.set("app.test"); dns.set("web.test") }()
+	}
+	initial()
+	states := map[string][][]string{}
+	onLBAndHAProxy(t, cfg, fe, func(t *testing.T, out *outFile) {
+		defer initial()
 		var got [][]string
 		wait := func(be string, want func(rows []string) bool, templates ...string) {
 			t.Helper()
