@@ -20,6 +20,10 @@ func (l *loader) check() {
 	resolveFailed := false
 	for _, p := range l.cfg.Proxies {
 		for _, s := range p.Servers {
+			if s.Resolvers != "" && l.cfg.Resolvers[s.Resolvers] == nil {
+				l.alert(Pos{}, "%s '%s', server '%s': unable to find required resolvers '%s'", capName(p.Cap), p.Name, s.Name, s.Resolvers)
+				continue
+			}
 			if !l.resolveServer(p, s) {
 				resolveFailed = true
 			}

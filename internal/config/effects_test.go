@@ -232,6 +232,7 @@ var effects = map[string]effect{
 	"proxy load-server-state-from-file": show(e2e+"TestServerStateFileAsHAProxy", e2e+"TestServerStateSurvivesReloads"),
 	"proxy server-state-file-name":      show(e2e + "TestServerStateFileAsHAProxy"),
 	"proxy server":                      show(e2e + "TestRoundRobinOrder"),
+	"proxy server-template":             show(e2e + "TestResolversAsHAProxy"),
 	"proxy default-server":              show(tGolden + "/server"),
 	"proxy default_backend":             show(e2e + "TestFrontendKeywords"),
 	"proxy http-check":                  show(tHTTPChk, "internal/health.TestCheckerHTTP"),
@@ -467,7 +468,9 @@ var effects = map[string]effect{
 	"server agent-addr":       show("internal/health.TestAgentCheck"),
 	"server agent-send":       show("internal/health.TestAgentCheck"),
 	"server addr":             show(e2e + "TestServerCheckPortAddrDisabled"),
-	"server init-addr":        show(tGolden+"/server", tGolden+"/resolve"),
+	"server init-addr":        show(tGolden+"/server", tGolden+"/resolve", e2e+"TestResolversAsHAProxy"),
+	"server resolvers":        show(e2e + "TestResolversAsHAProxy"),
+	"server resolve-prefer":   show(e2e + "TestResolversAsHAProxy"),
 	"server on-marked-down":   show("internal/proxy.TestServerStateAndShutdown"),
 	// The idle pools of HTTP server connections (none in mode tcp, in
 	// HAProxy as in lb).

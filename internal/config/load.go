@@ -93,12 +93,14 @@ type loader struct {
 	cache *Cache
 	// userlist is the "userlist" section being read.
 	userlist *Userlist
-	errorSeq int
-	secPos   Pos
-	skipSec  bool   // inside an unsupported section: ignore its lines
-	noProxy  bool   // the proxy section header was refused: its lines fail
-	cur      *Proxy // current proxy or defaults section
-	globalOK bool
+	// resolvers is the "resolvers" section being read.
+	resolvers *Resolvers
+	errorSeq  int
+	secPos    Pos
+	skipSec   bool   // inside an unsupported section: ignore its lines
+	noProxy   bool   // the proxy section header was refused: its lines fail
+	cur       *Proxy // current proxy or defaults section
+	globalOK  bool
 
 	defaults     map[string]*Proxy             // named defaults sections
 	byName       map[string][]*Proxy           // proxies by name, for duplicate checks
@@ -416,7 +418,7 @@ var sectionKinds = map[string]bool{
 	"backend":        true,
 	"listen":         true,
 	"peers":          false,
-	"resolvers":      false,
+	"resolvers":      true,
 	"userlist":       true,
 	"mailers":        false,
 	"cache":          true,
@@ -448,6 +450,8 @@ func (l *loader) line(pos Pos, args []string) {
 			l.startUserlist(pos, args)
 		case "cache":
 			l.startCache(pos, args)
+		case "resolvers":
+			l.startResolvers(pos, args)
 		default:
 			l.startProxy(pos, args)
 		}
@@ -466,6 +470,8 @@ func (l *loader) line(pos Pos, args []string) {
 		l.userlistLine(pos, args)
 	case l.sec == "cache":
 		l.cacheLine(pos, args)
+	case l.sec == "resolvers":
+		l.resolversLine(pos, args)
 	case l.noProxy:
 		l.alert(pos, "'listen' or 'defaults' expected.")
 	case l.cur != nil:
@@ -482,5 +488,5 @@ func (l *loader) endSection() {
 		}
 		l.cfg.Proxies = append(l.cfg.Proxies, l.cur)
 	}
-	l.sec, l.skipSec, l.noProxy, l.cur = "", false, false, nil
+	l.sec, l.skipSec, l.noProxy, l.cur, l.resolvers = "", false, false, nil, nil
 }

@@ -170,7 +170,7 @@ func init() {
 		"external-check":        unsupported(be, true),
 		"hash-balance-factor":   unsupported(be, true),
 		"http-send-name-header": unsupported(be, true),
-		"server-template":       unsupported(be, false),
+		"server-template":       {cap: be, hard: true, fn: serverTemplate},
 		"fullconn":              {cap: be, def: true, fn: func(c *pctx) error { return c.intArg(&c.p.Fullconn, 0) }},
 		"dispatch":              {cap: be, fn: kwDispatch},
 		"log-format-sd":         unsupported(fe, true),

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ func (s *Server) clone() *Server {
 		n.Flags[k] = v
 	}
 	n.InitAddr = append([]string(nil), s.InitAddr...)
+	n.ResolveNet = append([]netip.Prefix(nil), s.ResolveNet...)
 	n.IPs = nil
 	return &n
 }
@@ -171,7 +173,16 @@ func init() {
 		"non-stick": unsup(0), "stick": unsup(0), "tfo": unsup(0), "no-tfo": unsup(0), "slowstart": unsup(1),
 		"minconn":      intOpt("minconn", 0, 1<<30, func(s *Server, n int) { s.Minconn = n }),
 		"on-marked-up": unsup(1),
-		"resolvers":    unsup(1), "resolve-prefer": unsup(1), "resolve-net": unsup(1), "resolve-opts": unsup(1),
+		"resolvers":    str(func(s *Server, v string) { s.Resolvers = v }),
+		"resolve-prefer": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
+			if v != "ipv4" && v != "ipv6" {
+				return fmt.Errorf("'resolve-prefer' expects either ipv4 or ipv6 as argument..")
+			}
+			s.ResolvePrefer = v
+			return nil
+		}},
+		"resolve-net":  unsup(1),
+		"resolve-opts": unsup(1),
 		// NPN was replaced by ALPN; crypto/tls does not implement it.
 		"npn": unsup(1), "check-proto": unsup(1),
 		// crypto/tls sends no early data.

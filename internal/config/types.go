@@ -133,6 +133,10 @@ type Config struct {
 	Userlists map[string]*Userlist `json:",omitempty"`
 	// Caches are the "cache" sections by name.
 	Caches map[string]*Cache `json:",omitempty"`
+	// Resolvers are the "resolvers" sections by name.
+	Resolvers map[string]*Resolvers `json:",omitempty"`
+	// ResolversOrder are the names of Resolvers in the configuration's order.
+	ResolversOrder []string `json:",omitempty"`
 	// The other auxiliary sections (peers, resolvers, …) are not
 	// supported yet: Load reports them as alerts.
 
@@ -1026,6 +1030,14 @@ type Server struct {
 	CheckViaSocks4 bool
 	// Cookie is the persistence cookie value.
 	Cookie string
+	// Resolvers is "resolvers <name>": the section whose nameservers lb asks
+	// for Host's addresses at run time ("" = Host is resolved once, at start).
+	Resolvers string `json:",omitempty"`
+	// ResolvePrefer is "resolve-prefer": "ipv4" or "ipv6" ("" = ipv6, as
+	// HAProxy: the family asked first).
+	ResolvePrefer string `json:",omitempty"`
+	// ResolveNet is "resolve-net": addresses in these networks are taken first.
+	ResolveNet []netip.Prefix `json:",omitempty"`
 	// InitAddr is the init-addr method list (default "last,libc").
 	InitAddr []string
 	// OnMarkedDown is "on-marked-down" ("shutdown-sessions" or "").

@@ -124,6 +124,8 @@ func registerCommands(srv *admin.Server, rt plane.Control, info func() processIn
 			}
 			return nil
 		})
+	handle("show resolvers", "show resolvers [id]                     : dumps counters from all resolvers section and associated name servers", user,
+		func(args []string, w io.Writer) error { return showResolvers(args, w, rt) })
 	handle("show servers state", "show servers state [<backend>]          : dump volatile server information (all or for a single backend)", user,
 		func(args []string, w io.Writer) error { return showServersState(args, w, rt) })
 	handle("get weight", "get weight <bk>/<srv>                   : report a server's current weight", user,
@@ -264,6 +266,34 @@ func strtol(s string) (n int, rest string, ok bool) {
 		n = -n
 	}
 	return n, s[i:], true
+}
+
+// showResolvers is "show resolvers [<id>]" in HAProxy 2.6's layout.
+func showResolvers(args []string, w io.Writer, rt plane.Control) error {
+	cs, err := rt.ResolversCounters(arg(args, 0))
+	if err != nil {
+		return errors.New("Can't find that resolvers section\n")
+	}
+	var b strings.Builder
+	section := ""
+	for _, c := range cs {
+		if c.Section != section {
+			section = c.Section
+			fmt.Fprintf(&b, "Resolvers section %s\n", section)
+		}
+		fmt.Fprintf(&b, " nameserver %s:\n", c.Nameserver)
+		for _, f := range []struct {
+			name string
+			v    int64
+		}{{"sent", c.Sent}, {"snd_error", c.SndError}, {"valid", c.Valid}, {"update", c.Update},
+			{"cname", c.Cname}, {"cname_error", c.CnameError}, {"any_err", c.AnyErr}, {"nx", c.NX},
+			{"timeout", c.Timeout}, {"refused", c.Refused}, {"other", c.Other}, {"invalid", c.Invalid},
+			{"too_big", c.TooBig}, {"truncated", c.Truncated}, {"outdated", c.Outdated}} {
+			fmt.Fprintf(&b, "  %-12s %d\n", f.name+":", f.v)
+		}
+	}
+	_, err = io.WriteString(w, b.String())
+	return err
 }
 
 // showServersState is "show servers state [<backend>]".

@@ -21,6 +21,7 @@ type Control interface {
 	RateControl
 	ErrorCaptures
 	ActivityView
+	ResolversView
 	// ServerWeight returns a server's current and configured weights.
 	ServerWeight(backend, server string) (cur, initial int, err error)
 	// SetServerWeight sets a server's weight (0..256); ErrStaticWeight when the backend's

@@ -38,6 +38,11 @@ type Generation struct {
 	mu      sync.Mutex
 	serving []*proxy.Binding
 	checks  *checkSet
+	// resolvers asks the servers' names at run time (nil: none does).
+	resolvers *resolverSet
+	// nsCounters are the nameservers' counters by resolvers section, in the
+	// order of their nameservers (set before the generation serves).
+	nsCounters map[string][]*nsCounters
 
 	// cfg is the configuration the generation runs.
 	cfg *config.Config

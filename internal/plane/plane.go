@@ -75,6 +75,7 @@ func Start(cfg *config.Config, lns []Listener, opts Options) (*Generation, error
 	g.startRates(g.statsState(cfg)) // for "show stat"
 	g.checks = startChecks(g, cfg)
 	g.startAddedChecks()
+	g.resolvers = startResolvers(g, cfg)
 	return g, nil
 }
 
@@ -358,6 +359,7 @@ func (g *Generation) Stop() {
 		be.CloseIdleConns()
 	}
 	g.checks.stop()
+	g.resolvers.stop()
 	if g.ownLogs {
 		g.logs.Close()
 	}

@@ -54,6 +54,10 @@ type srvRT struct {
 	rtCheckPort int
 	// moved: the operator changed the server's address or port.
 	moved bool
+	// dns: the server's name is resolved at run time (resolvers.go); dnsIP is
+	// its address from the answers (invalid: none, the server is in RMAINT).
+	dns   bool
+	dnsIP netip.Addr
 	// added are the arguments of the "add server" that added the server
 	// (its name, address and keywords); nil for a configured one.
 	added []string
@@ -216,11 +220,19 @@ func (g *Generation) StateServers(backend string) []srvstate.Server {
 		if c.Network == "unix" {
 			host, port = c.Addr, 0
 		}
+		fqdn := ""
+		if rt.dns {
+			host, fqdn = "-", strings.TrimSuffix(rt.cfg.Host, ".")
+			if rt.dnsIP.IsValid() {
+				host = rt.dnsIP.String()
+			}
+			port = rt.cfg.Port
+		}
 		out = append(out, srvstate.Server{
 			BackendID: rt.beID, BackendName: rt.px.Name, ID: rt.srv.ID(), Name: rt.cfg.Name,
 			Addr: host, Op: rt.opBits(), Admin: rt.adminBits(),
 			UWeight: rt.srv.Weight(), IWeight: c.Weight, Port: port,
-			BackendForced: rt.px.ID != 0, ServerForced: rt.cfg.ID != 0,
+			BackendForced: rt.px.ID != 0, ServerForced: rt.cfg.ID != 0, FQDN: fqdn,
 		})
 	}
 	return out

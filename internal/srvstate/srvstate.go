@@ -366,8 +366,9 @@ type Server struct {
 	IWeight       int
 	SinceChange   int64 // seconds since the last state change
 	Port          int
-	BackendForced bool // the backend's id was set ("id")
-	ServerForced  bool // the server's id was set ("id")
+	BackendForced bool   // the backend's id was set ("id")
+	ServerForced  bool   // the server's id was set ("id")
+	FQDN          string // the name resolved at run time ("" = none, printed "-")
 }
 
 // Write prints servers as "show servers state" does: the version, the
@@ -376,9 +377,13 @@ func Write(w io.Writer, servers []Server) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d\n%s\n", Version, Header)
 	for _, s := range servers {
-		fmt.Fprintf(&b, "%d %s %d %s %s %d %d %d %d %d 0 0 0 0 0 %d %d - %d - 0 0 - - 0\n",
+		fqdn := s.FQDN
+		if fqdn == "" {
+			fqdn = "-"
+		}
+		fmt.Fprintf(&b, "%d %s %d %s %s %d %d %d %d %d 0 0 0 0 0 %d %d %s %d - 0 0 - - 0\n",
 			s.BackendID, s.BackendName, s.ID, s.Name, s.Addr, s.Op, s.Admin, s.UWeight, s.IWeight,
-			s.SinceChange, b2i(s.BackendForced), b2i(s.ServerForced), s.Port)
+			s.SinceChange, b2i(s.BackendForced), b2i(s.ServerForced), fqdn, s.Port)
 	}
 	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())
