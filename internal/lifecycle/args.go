@@ -46,6 +46,8 @@ type Args struct {
 	IgnoreResolveErrors bool
 	// NoServerVerify is -dV: server certificates are not verified by default.
 	NoServerVerify bool
+	// MemMax is -m: the process's memory limit in MiB (0: none).
+	MemMax int
 	// LocalPeer is -L: the local peer name, exported as HAPROXY_LOCALPEER (the host name
 	// when not given), which the configuration may expand.
 	LocalPeer string
@@ -159,6 +161,8 @@ func ParseArgs(argv []string) (*Args, error) {
 			a.NoSplice = true
 		case "-dW":
 			a.ZeroWarning = true
+		case "-m":
+			a.MemMax, err = nextInt()
 		case "-L":
 			a.LocalPeer, err = next()
 		case "-dV":
@@ -201,6 +205,7 @@ const Usage = `Usage: lb [-f <cfgfile|cfgdir>]* [ -vdVD ] [ -n <maxconn> ] [ -N 
         -c check mode : only check config files and exit
         -cc check condition : evaluate a condition and exit
         -n sets the maximum total # of connections
+        -m limits the usable amount of memory (in MB)
         -N sets the default, per-proxy maximum # of connections
         -L set local peer name (default to hostname)
         -p writes pids of all children to this file

@@ -69,7 +69,7 @@ func (p *process) info() processInfo {
 		maxconn = p.cfg.Global.Maxconn
 	}
 	return processInfo{Maxconn: maxconn, Stopping: p.stopped(), Listeners: p.lns.Count(),
-		Threads: p.cfg.Global.Threads()}
+		Threads: p.cfg.Global.Threads(), MemMax: p.args.MemMax}
 }
 
 // processInfo is what "show info" shows of the process itself, beside its generation.
@@ -83,6 +83,8 @@ type processInfo struct {
 	Listeners int
 	// Threads is the number of event loops (nbthread).
 	Threads int
+	// MemMax is -m, in MiB (0: none).
+	MemMax int
 }
 
 // registerCommands installs the runtime API commands lb has on a CLI server: rt is the

@@ -54,6 +54,7 @@ func infoFields(rt plane.Control, pi processInfo) []infoField {
 		n(6, "Pid", "SGP", int64(os.Getpid())),
 		s(7, "Uptime", "MDP", fmtUptime(up)),
 		n(8, "Uptime_sec", "MDP", int64(up.Seconds())),
+		n(9, "Memmax_MB", "CLP", int64(pi.MemMax)),
 		n(13, "Ulimit-n", "CLP", int64(nofile.Cur)),
 		n(15, "Maxconn", "CLP", int64(curMaxconn(rt, pi))),
 		n(16, "Hard_maxconn", "CLP", int64(pi.Maxconn)),
@@ -72,6 +73,7 @@ func infoFields(rt plane.Control, pi processInfo) []infoField {
 		n(37, "SslFrontendSessionReuse_pct", "MGP", int64(r.SSLReuse())),
 		n(52, "Stopping", "MGP", stopping),
 		n(55, "Listeners", "MGP", int64(pi.Listeners)),
+		n(67, "Memmax_bytes", "CLP", int64(pi.MemMax)<<20),
 		n(70, "Start_time_sec", "MDP", startTime.Unix()),
 	}
 }

@@ -31,11 +31,24 @@ const (
 	memLowPct  = 80
 )
 
-// memLimit is the memory limit of a cgroup and where its usage is read.
+// memLimit is the memory limit of a cgroup, or -m's, and where its usage is read.
 type memLimit struct {
 	limit int64    // bytes
-	usage *os.File // memory.current (v2) or memory.usage_in_bytes (v1)
-	where string   // the limit's file, for messages
+	usage *os.File // memory.current (v2) or memory.usage_in_bytes (v1); /proc/self/statm
+	where string   // the limit's file, or "-m", for messages
+	pages bool     // usage is statm: its second field, resident pages
+}
+
+// rssLimit is -m's limit: the process's resident memory. HAProxy sets RLIMIT_AS to it,
+// where an allocation beyond fails; a Go process maps much more address space than it uses
+// (its heap arenas are reserved ahead), so lb watches the resident memory instead, with the
+// same pause of the listeners as under a cgroup's limit.
+func rssLimit(limit int64) (*memLimit, error) {
+	f, err := os.Open("/proc/self/statm")
+	if err != nil {
+		return nil, err
+	}
+	return &memLimit{limit: limit, usage: f, where: "-m", pages: true}, nil
 }
 
 // findMemLimit returns the smallest memory limit on the cgroup of this process or an
@@ -115,12 +128,21 @@ func readLimit(path string) (int64, bool) {
 
 // read returns the cgroup's current usage.
 func (m *memLimit) read() (int64, error) {
-	var buf [32]byte
+	var buf [128]byte
 	n, err := m.usage.ReadAt(buf[:], 0)
 	if err != nil && err != io.EOF {
 		return 0, err
 	}
-	return strconv.ParseInt(strings.TrimSpace(string(buf[:n])), 10, 64)
+	s := strings.TrimSpace(string(buf[:n]))
+	if m.pages {
+		f := strings.Fields(s)
+		if len(f) < 2 {
+			return 0, fmt.Errorf("statm: %q", s)
+		}
+		pages, err := strconv.ParseInt(f[1], 10, 64)
+		return pages * int64(os.Getpagesize()), err
+	}
+	return strconv.ParseInt(s, 10, 64)
 }
 
 // start applies the soft limit and has the engines watch the usage.

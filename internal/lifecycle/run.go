@@ -172,8 +172,17 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 	if err := applyFDPlan(plan); err != nil {
 		return fail(err)
 	}
-	// The cgroup's memory limit, read before any chroot (memwatch.go).
-	if ml, _ := findMemLimit("/"); ml != nil {
+	// The memory limit, -m's or the cgroup's (the smaller), read before any chroot
+	// (memwatch.go).
+	ml, _ := findMemLimit("/")
+	if args.MemMax > 0 {
+		if rl, err := rssLimit(int64(args.MemMax) << 20); err != nil {
+			p.log.Warn("-m: " + err.Error())
+		} else if ml == nil || rl.limit < ml.limit {
+			ml = rl
+		}
+	}
+	if ml != nil {
 		ml.start(p.log)
 	}
 

@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -100,7 +101,13 @@ type memWatch struct {
 	log       func(msg string)
 	last      atomic.Int64 // when usage was last read (UnixNano)
 	mu        sync.Mutex   // one reader at a time
+	freed     int64        // when memory was last given back to the system (UnixNano), under mu
 }
+
+// memFreeEvery is how often, while usage is above the low-water mark, the memory the Go
+// runtime holds unused is given back to the system: it would keep it for minutes, counted in
+// the usage that must fall for accepting to resume.
+const memFreeEvery = int64(time.Second)
 
 // memCheckEvery is how often the accept paths read the usage at most.
 const memCheckEvery = int64(time.Millisecond)
@@ -111,7 +118,7 @@ var (
 )
 
 // errMemoryPressure is what the listeners report when they pause for memory.
-var errMemoryPressure = errors.New("memory usage near the cgroup's limit")
+var errMemoryPressure = errors.New("memory usage near its limit")
 
 // WatchMemory makes every engine of the process stop accepting while read reports a usage
 // at or above high bytes, until it is under low. log reports the end of an episode.
@@ -133,6 +140,10 @@ func memPressure(now int64) bool {
 	u, err := w.read()
 	if err != nil {
 		return memHigh.Load()
+	}
+	if memHigh.Load() && u >= w.low && now-w.freed >= memFreeEvery {
+		w.freed = now
+		go debug.FreeOSMemory()
 	}
 	switch {
 	case !memHigh.Load() && u >= w.high:

@@ -31,6 +31,12 @@ type slLB struct {
 // first) and waits for its READY=1 on a notify socket of the test's own.
 func slStartLB(t *testing.T, lb, cfg, script string) *slLB {
 	t.Helper()
+	return slStartLBArgs(t, lb, cfg, script)
+}
+
+// slStartLBArgs is slStartLB with more arguments for lb after -db.
+func slStartLBArgs(t *testing.T, lb, cfg, script string, extra ...string) *slLB {
+	t.Helper()
 	dir := t.TempDir()
 	nsock := filepath.Join(dir, "notify")
 	nc, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: nsock, Net: "unixgram"})
@@ -69,7 +75,7 @@ func slStartLB(t *testing.T, lb, cfg, script string) *slLB {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	cmd := exec.Command("/bin/sh", "-c", script+` && exec "$0" -db -f "$1"`, lb, cfg)
+	cmd := exec.Command("/bin/sh", append([]string{"-c", script + ` && exec "$0" -db -f "$@"`, lb, cfg}, extra...)...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+nsock)
 	if err := cmd.Start(); err != nil {

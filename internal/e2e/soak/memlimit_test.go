@@ -1,13 +1,17 @@
 package soak
 
 import (
+	"bufio"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"lb/internal/lbtest"
 )
 
 // memCgroup makes a memory cgroup of the v1 hierarchy limited to limit bytes and returns its
@@ -56,6 +60,9 @@ func oomKills(dir string) int {
 // (logged once, no spinning), serves the connections it holds, and accepts again once
 // usage fell under 80 %.
 func TestSoakMemoryLimit(t *testing.T) {
+	if lbtest.Race() {
+		t.Skip("the race detector multiplies lb's memory: a limit sized for lb means nothing to it")
+	}
 	bins := slBuild(t)
 	const limit = 32 << 20
 	cg := memCgroup(t, limit)
@@ -91,7 +98,7 @@ listen echo
 			c.Close()
 		}
 	}()
-	const paused = "memory usage near the cgroup's limit"
+	const paused = "memory usage near its limit"
 	if err := slEventually(10*time.Second, func() error {
 		if !strings.Contains(p.output(), paused) {
 			return fmt.Errorf("no %q in the log", paused)
@@ -144,4 +151,84 @@ listen echo
 func readFile(dir, name string) string {
 	b, _ := os.ReadFile(filepath.Join(dir, name))
 	return strings.TrimSpace(string(b))
+}
+
+// TestSoakMemMaxFlag: -m caps lb's memory as HAProxy's -m does, with lb's means: HAProxy
+// limits its address space, where an allocation beyond fails; lb watches its resident memory
+// and pauses its listeners above 90 % of the cap (a Go process reserves far more address space
+// than it uses). show info says Memmax_MB as HAProxy's.
+func TestSoakMemMaxFlag(t *testing.T) {
+	if lbtest.Race() {
+		t.Skip("the race detector multiplies lb's memory: a limit sized for lb means nothing to it")
+	}
+	bins := slBuild(t)
+	echo := slEchoServer(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", slPort(t))
+	sock := filepath.Join(t.TempDir(), "admin.sock")
+	cfg := filepath.Join(t.TempDir(), "lb.cfg")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`global
+    maxconn 9000
+    stats socket %s level admin
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+listen echo
+    bind %s
+    server e1 %s
+`, sock, addr, echo)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := slStartLBArgs(t, bins.lb, cfg, "true", "-m", "16")
+	if !strings.Contains(p.output(), "memory limit of 16 MiB (-m)") {
+		t.Fatalf("lb does not say it took -m:\n%s", p.output())
+	}
+	info := func() string {
+		c, err := net.Dial("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintln(c, "show info")
+		var b strings.Builder
+		sc := bufio.NewScanner(c)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "Memmax_") {
+				b.WriteString(sc.Text() + "\n")
+			}
+		}
+		return b.String()
+	}
+	if got, want := info(), "Memmax_MB: 16\nMemmax_bytes: 16777216\n"; got != want {
+		t.Errorf("show info: %q, want %q", got, want)
+	}
+	conns, _ := slHold(addr, 7000, "ping\n")
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	const paused = "memory usage near its limit"
+	if err := slEventually(10*time.Second, func() error {
+		if !strings.Contains(p.output(), paused) {
+			return fmt.Errorf("no %q in the log (RSS %d KiB)", paused, slRSS(p.pid()))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if p.exited() {
+		t.Fatalf("lb exited:\n%s", p.output())
+	}
+	if err := slEcho(addr, 300*time.Millisecond); err == nil {
+		t.Errorf("a new client was served above the high-water mark")
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	conns = nil
+	if err := slEventually(20*time.Second, func() error { return slEcho(addr, time.Second) }); err != nil {
+		t.Fatalf("no new client served after the held ones left: %v (RSS %d KiB)\n%s", err, slRSS(p.pid()), p.output())
+	}
 }
