@@ -16,7 +16,7 @@ import (
 // returns the exit code of this process: 0 only when the new generation serves.
 func (p *process) handOff(controlReload bool, oldPids []int, resumeOld func()) int {
 	files, fds := passOn(p.lns)
-	spec := childSpec{Daemon: !controlReload, WatchdogUsec: p.watchdog.Microseconds()}
+	spec := childSpec{Daemon: !controlReload, WatchdogUsec: p.watchdog.Microseconds(), Predecessors: p.args.SoftStopPids}
 	if controlReload && spec.WatchdogUsec == 0 {
 		// systemd gives WATCHDOG_USEC to ExecStart only: ask it.
 		spec.WatchdogUsec = unitWatchdogUsec()
@@ -81,7 +81,7 @@ func (p *process) reloadFromInside() {
 		return
 	}
 	files, fds := passOn(next)
-	spec := childSpec{WatchdogUsec: p.watchdog.Microseconds()}
+	spec := childSpec{WatchdogUsec: p.watchdog.Microseconds(), Predecessors: []int{os.Getpid()}}
 	h, err := spawnChild(p.argv, files, fds, spec, true)
 	for _, f := range files {
 		f.Close()

@@ -9,6 +9,8 @@ import (
 	"runtime/debug"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The lifecycle state of a process has one owner: the goroutine that runs run, which
@@ -271,8 +273,28 @@ func (p *process) softStop() int {
 		p.gen.CloseAll()
 	}
 	p.gen.Stop()
+	p.waitPredecessors(ctx)
 	p.log.Info("soft stop complete")
 	return 0
+}
+
+// waitPredecessors waits, until ctx is done, for the processes this one superseded (-sf) to
+// finish draining. Under systemd the main process's exit ends the unit's stop, and systemd
+// then kills what is left in its cgroup (KillMode=mixed): a stop or restart right after a
+// reload would cut the sessions the previous generation still serves. The main process
+// leaves last.
+func (p *process) waitPredecessors(ctx context.Context) {
+	for _, fd := range p.predecessors {
+		for ctx.Err() == nil {
+			pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+			n, err := unix.Poll(pfd, 100)
+			if n > 0 || err != nil && err != unix.EINTR {
+				break
+			}
+		}
+		unix.Close(fd)
+	}
+	p.predecessors = nil
 }
 
 // hardStop is SIGTERM/SIGINT: close everything now.

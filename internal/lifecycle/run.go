@@ -27,11 +27,14 @@ const abandonDrain = 10 * time.Second
 // process is one generation of lb: its configuration, listeners and data plane, and the
 // lifecycle state owned by the main loop.
 type process struct {
-	args  *Args
-	argv  []string
-	cfg   *config.Config
-	child *childSpec
-	log   *slog.Logger
+	// predecessors are pidfds of the processes this one superseded with -sf (see
+	// waitPredecessors).
+	predecessors []int
+	args         *Args
+	argv         []string
+	cfg          *config.Config
+	child        *childSpec
+	log          *slog.Logger
 
 	notify *systemd.Notifier
 	lns    *listener.Set
@@ -231,6 +234,13 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 	// Step 10: CPU affinity.
 	if err := applyCPUMap(cfg); err != nil {
 		p.log.Warn("cpu-map", "err", err)
+	}
+	// The processes this one supersedes, opened before they are told to stop (by this
+	// process, or by the parent that started it).
+	if child != nil {
+		p.predecessors = pidfds(child.Predecessors)
+	} else {
+		p.predecessors = pidfds(args.SoftStopPids)
 	}
 	// Step 11: start accepting.
 	if p.gen == nil {

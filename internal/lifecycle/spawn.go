@@ -40,6 +40,9 @@ type childSpec struct {
 	Worker bool `json:"worker,omitempty"`
 	// CtlFD is a worker's end of its control socket to the master (see worker.go).
 	CtlFD int `json:"ctl_fd,omitempty"`
+	// Predecessors are the processes the child supersedes and that will drain once it
+	// serves: a soft stop of the child waits for them (waitPredecessors).
+	Predecessors []int `json:"predecessors,omitempty"`
 }
 
 // passedFD identifies one inherited listening socket.
@@ -339,4 +342,17 @@ func signalPids(pids []int, sig syscall.Signal) int {
 		}
 	}
 	return n
+}
+
+// pidfds opens a pidfd on each of pids still running (Linux 5.3 and later; none where the
+// kernel lacks pidfd_open): a pidfd becomes readable when its process exits, and, unlike a
+// pid, never names another process.
+func pidfds(pids []int) []int {
+	var fds []int
+	for _, pid := range pids {
+		if fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK); err == nil {
+			fds = append(fds, fd)
+		}
+	}
+	return fds
 }

@@ -539,3 +539,58 @@ func TestControlReloadProtocol(t *testing.T) {
 		t.Errorf("after the reload: %q, %v", name, err)
 	}
 }
+
+// TestSoftStopWaitsForPredecessors: a process stopped softly (SIGUSR1, systemd's stop
+// signal for lb.service) while the process it superseded by -sf still drains a session
+// exits only after it: under systemd the main process's exit ends the stop, and what is
+// left in the unit's cgroup is then killed, the old generation's sessions with it (a
+// restart right after a reload cut them).
+func TestSoftStopWaitsForPredecessors(t *testing.T) {
+	s := startNameServer(t, "s1")
+	dir := t.TempDir()
+	port := freePort(t)
+	cfg := writeConfig(t, lbConfig(dir, port, s.addr(), ""))
+	pidfile := filepath.Join(dir, "lb.pid")
+	killAtEnd(t, pidfile)
+	if code, out := daemon(t, "-f", cfg, "-p", pidfile); code != 0 {
+		t.Fatalf("lb -D exited %d:\n%s", code, out)
+	}
+	old := readPid(t, pidfile)
+	t.Cleanup(func() { _ = syscall.Kill(old, syscall.SIGTERM) })
+	// A session on the first process, held open across the reload.
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(c)
+	if l, err := br.ReadString('\n'); err != nil || l != "s1\n" {
+		t.Fatalf("first line %q, %v", l, err)
+	}
+	if code, out := daemon(t, "-f", cfg, "-p", pidfile, "-x", filepath.Join(dir, "admin.sock"), "-sf", strconv.Itoa(old)); code != 0 {
+		t.Fatalf("reload exited %d:\n%s", code, out)
+	}
+	cur := readPid(t, pidfile)
+	// The new process stops softly; the old one still holds the session.
+	if err := syscall.Kill(cur, syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the window in which it must not exit: nothing signals "still there"
+	if !alive(cur) {
+		t.Fatalf("the new process exited while the one it superseded still drained a session")
+	}
+	if !alive(old) {
+		t.Fatalf("the old process exited with a session open")
+	}
+	// The session still works, then ends: both go, the old one first.
+	if _, err := io.WriteString(c, "ping\n"); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := br.ReadString('\n'); err != nil || l != "ping\n" {
+		t.Fatalf("echo %q, %v", l, err)
+	}
+	c.Close()
+	waitGone(t, old, 10*time.Second)
+	waitGone(t, cur, 10*time.Second)
+}
