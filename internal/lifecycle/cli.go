@@ -129,6 +129,15 @@ func registerCommands(srv *admin.Server, rt plane.Control, info func() processIn
 		func(args []string, w io.Writer) error { return showResolvers(args, w, rt) })
 	handle("show cache", "show cache                              : show cache status", adm,
 		func(_ []string, w io.Writer) error { showCache(w, rt, time.Now()); return nil })
+	handle("show startup-logs", "show startup-logs                       : report logs emitted during HAProxy startup", user,
+		func(_ []string, w io.Writer) error {
+			logs := startupLogs.String()
+			if logs == "" {
+				logs = "\n" // HAProxy's reply when it kept nothing
+			}
+			io.WriteString(w, logs)
+			return nil
+		})
 	handle("show servers state", "show servers state [<backend>]          : dump volatile server information (all or for a single backend)", user,
 		func(args []string, w io.Writer) error { return showServersState(args, w, rt) })
 	handle("get weight", "get weight <bk>/<srv>                   : report a server's current weight", user,

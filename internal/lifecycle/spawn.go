@@ -40,6 +40,9 @@ type childSpec struct {
 	Worker bool `json:"worker,omitempty"`
 	// CtlFD is a worker's end of its control socket to the master (see worker.go).
 	CtlFD int `json:"ctl_fd,omitempty"`
+	// StartupLogs is what a master printed while it started, which begins
+	// its worker's "show startup-logs".
+	StartupLogs string `json:"startup_logs,omitempty"`
 }
 
 // passedFD identifies one inherited listening socket.
