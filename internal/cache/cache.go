@@ -6,9 +6,13 @@ package cache
 
 import (
 	"bytes"
+	"cmp"
 	"container/list"
 	"crypto/sha1"
+	"encoding/binary"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,8 +36,10 @@ type Config struct {
 	MaxSecondaryEntries int
 }
 
-// Key is an object's primary key: the SHA-1 of the Host field and the
-// request target's path and query, as HAProxy's sha1_hosturi.
+// Key is an object's primary key: the SHA-1 of the request target when it
+// is an absolute URI, else of "https://", the Host field and the target,
+// as HAProxy 2.6's sha1_hosturi (so that "show cache" prints the same
+// hashes).
 type Key [sha1.Size]byte
 
 // Object is a stored response.
@@ -48,6 +54,11 @@ type Object struct {
 	// Encoding is the response's Content-Encoding (lower case, "" for
 	// identity): Accept-Encoding decides which variant a request gets.
 	Encoding string
+	// Vary tells that the response varied on Accept-Encoding.
+	Vary bool
+	// StoredLen is the object's size as HAProxy's cache stores it
+	// (EntryOverhead plus its HTX blocks), for "show cache".
+	StoredLen int64
 
 	key  Key
 	size int64
@@ -91,8 +102,11 @@ func RequestKey(req *http1.Message) (k Key, lookup, store, ok bool) {
 		return k, false, false, false
 	}
 	h := sha1.New()
-	h.Write(host)
-	h.Write(pathOf(req.URI))
+	if !hasAuthority(req.URI) {
+		h.Write([]byte("https://"))
+		h.Write(host)
+	}
+	h.Write(req.URI)
 	h.Sum(k[:0])
 	get := string(req.Method) == "GET"
 	lookup = req.Minor == 1 && (get || string(req.Method) == "HEAD")
@@ -122,19 +136,10 @@ func RequestKey(req *http1.Message) (k Key, lookup, store, ok bool) {
 	return k, lookup, store, true
 }
 
-// pathOf is the path and query of a request target (an absolute URI
-// loses its scheme and authority).
-func pathOf(uri []byte) []byte {
-	if len(uri) > 0 && uri[0] != '/' {
-		if i := bytes.Index(uri, []byte("://")); i >= 0 {
-			rest := uri[i+3:]
-			if j := bytes.IndexByte(rest, '/'); j >= 0 {
-				return rest[j:]
-			}
-			return []byte("/")
-		}
-	}
-	return uri
+// hasAuthority tells whether a request target is an absolute URI (HTX's
+// HTX_SL_F_HAS_AUTHORITY).
+func hasAuthority(uri []byte) bool {
+	return len(uri) > 0 && uri[0] != '/' && bytes.Contains(uri, []byte("://"))
 }
 
 // Storable tells whether a response to a storable request may be stored
@@ -271,33 +276,75 @@ func (c *Cache) removeLocked(o *Object) {
 	c.used -= o.size
 }
 
-// Entry is one object as "show cache" lists it.
+// BlockSize is the size of the blocks HAProxy's cache keeps its objects
+// in (CACHE_BLOCKSIZE): "show cache" counts objects and room in blocks.
+const BlockSize = 1024
+
+// EntryOverhead is what HAProxy's cache adds to each object's HTX data:
+// its struct cache_entry (measured on haproxy 2.6.12, amd64).
+const EntryOverhead = 112
+
+// Entry is one object as "show cache" lists it (HAProxy 2.6's
+// cli_io_handler_show_cache).
 type Entry struct {
-	Key          Key
-	Size         int64
-	ExpireIn     int64 // seconds
-	Encoding     string
-	SecondaryKey uint64
+	// Object is the stored object (its address stands for HAProxy's).
+	Object *Object
+	// Hash is the first four bytes of the key, read as HAProxy reads
+	// them (little-endian): the object's place in the listing.
+	Hash uint32
+	// Vary is the secondary key: the Accept-Encoding part (the bitmap of
+	// the response's Content-Encoding) then the Referer part (always
+	// zero: lb stores no response varying on Referer); all zero when the
+	// response did not vary.
+	Vary [8]byte
+	// Size is the object's size as HAProxy stores it (EntryOverhead plus
+	// its HTX blocks); Blocks how many BlockSize blocks that takes.
+	Size, Blocks int64
+	// ExpireIn is the seconds left before the object expires (negative
+	// once expired and not yet dropped).
+	ExpireIn int64
 }
 
-// Entries lists the fresh objects, in key order as HAProxy's tree walk.
-func (c *Cache) Entries(now time.Time) (used int64, es []Entry) {
+// Entries lists the objects in HAProxy's order (by Hash, the variants of
+// one key in the order they were stored).
+func (c *Cache) Entries(now time.Time) []Entry {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	for e := c.lru.Front(); e != nil; e = e.Next() {
+	var es []Entry
+	for e := c.lru.Back(); e != nil; e = e.Prev() {
 		o := e.Value.(*Object)
-		if !now.Before(o.Expire) {
-			continue
+		en := Entry{
+			Object:   o,
+			Hash:     binary.LittleEndian.Uint32(o.key[:4]),
+			Size:     o.StoredLen,
+			Blocks:   (o.StoredLen + BlockSize - 1) / BlockSize,
+			ExpireIn: o.Expire.Unix() - now.Unix(),
 		}
-		var sk uint64
-		if o.Encoding != "" {
-			h := sha1.Sum([]byte(o.Encoding))
-			sk = uint64(h[0])<<8 | uint64(h[1])
+		if o.Vary {
+			binary.LittleEndian.PutUint32(en.Vary[:4], encodingBits(o.Encoding))
 		}
-		es = append(es, Entry{Key: o.key, Size: o.size, ExpireIn: int64(o.Expire.Sub(now) / time.Second), Encoding: o.Encoding, SecondaryKey: sk})
+		es = append(es, en)
 	}
-	return c.used, es
+	c.mu.Unlock()
+	slices.SortStableFunc(es, func(a, b Entry) int { return cmp.Compare(a.Hash, b.Hash) })
+	return es
 }
+
+// encodingBits is HAProxy's bitmap of a Content-Encoding value
+// (cache.c's vary_encoding; identity when there is none).
+func encodingBits(enc string) uint32 {
+	var b uint32
+	for _, v := range strings.Split(enc, ",") {
+		b |= encodingBit[strings.TrimSpace(v)]
+	}
+	if b == 0 {
+		b = encodingBit["identity"]
+	}
+	return b
+}
+
+var encodingBit = map[string]uint32{"gzip": 1 << 0, "x-gzip": 1 << 0, "deflate": 1 << 1,
+	"br": 1 << 2, "compress": 1 << 3, "x-compress": 1 << 3, "aes128gcm": 1 << 4,
+	"exi": 1 << 5, "pack200-gzip": 1 << 6, "zstd": 1 << 7, "identity": 1 << 8}
 
 // AppendAge appends the head of o for a hit at now: the stored head with
 // an Age field (the server's Age plus the time spent in the cache), as

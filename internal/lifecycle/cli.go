@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"lb/internal/admin"
+	"lb/internal/cache"
 	"lb/internal/listener"
 	"lb/internal/plane"
 	"lb/internal/srvstate"
@@ -128,6 +129,17 @@ func registerCommands(srv *admin.Server, rt plane.Control, info func() processIn
 		})
 	handle("show resolvers", "show resolvers [id]                     : dumps counters from all resolvers section and associated name servers", user,
 		func(args []string, w io.Writer) error { return showResolvers(args, w, rt) })
+	handle("show cache", "show cache                              : show cache status", adm,
+		func(_ []string, w io.Writer) error { showCache(w, rt, time.Now()); return nil })
+	handle("show startup-logs", "show startup-logs                       : report logs emitted during HAProxy startup", user,
+		func(_ []string, w io.Writer) error {
+			logs := startupLogs.String()
+			if logs == "" {
+				logs = "\n" // HAProxy's reply when it kept nothing
+			}
+			io.WriteString(w, logs)
+			return nil
+		})
 	handle("show servers state", "show servers state [<backend>]          : dump volatile server information (all or for a single backend)", user,
 		func(args []string, w io.Writer) error { return showServersState(args, w, rt) })
 	handle("get weight", "get weight <bk>/<srv>                   : report a server's current weight", user,
@@ -316,4 +328,20 @@ func showServersState(args []string, w io.Writer, rt plane.Control) error {
 func fmtUptime(d time.Duration) string {
 	s := int(d.Seconds())
 	return strconv.Itoa(s/86400) + "d " + fmt.Sprintf("%dh%02dm%02ds", s/3600%24, s/60%60, s%60)
+}
+
+// showCache prints each cache section and its objects as HAProxy 2.6's
+// cli_io_handler_show_cache: the blocks the cache has room for (objects at
+// rest leave their blocks available), then one line per object.
+func showCache(w io.Writer, rt plane.Control, now time.Time) {
+	var b strings.Builder
+	for _, c := range rt.Caches() {
+		cfg := c.Config()
+		fmt.Fprintf(&b, "%p: %s (shctx:%p, available blocks:%d)\n", c, cfg.Name, &cfg, cfg.TotalMaxSize/cache.BlockSize)
+		for _, e := range c.Entries(now) {
+			fmt.Fprintf(&b, "%p hash:%d vary:0x%x size:%d (%d blocks), refcount:0, expire:%d\n",
+				e.Object, e.Hash, e.Vary, e.Size, e.Blocks, e.ExpireIn)
+		}
+	}
+	io.WriteString(w, b.String())
 }

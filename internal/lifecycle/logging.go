@@ -30,7 +30,7 @@ func newLogger(args *Args, cfg *config.Config) *slog.Logger {
 			return slog.New(h)
 		}
 	}
-	return slog.New(&lineHandler{mu: &sync.Mutex{}, w: os.Stderr, level: level, pid: os.Getpid()})
+	return slog.New(&lineHandler{mu: &sync.Mutex{}, w: startupLogs, level: level, pid: os.Getpid()})
 }
 
 // lineHandler writes one HAProxy-style line per record.

@@ -71,7 +71,8 @@ func Main(argv []string) int {
 		// The master printed the configuration's warnings already.
 		quiet := *args
 		quiet.Quiet = true
-		cfg, code := loadConfig(&quiet, os.Stderr)
+		startupLogs.seed(child.StartupLogs)
+		cfg, code := loadConfig(&quiet, startupLogs)
 		if code != 0 {
 			newReadyReporter(child.ReadyFD).fail(errors.New("configuration is invalid"))
 			return 1
@@ -83,7 +84,7 @@ func Main(argv []string) int {
 			newReadyReporter(child.ReadyFD).fail(err)
 		}
 	}
-	cfg, code := loadConfig(args, os.Stderr)
+	cfg, code := loadConfig(args, startupLogs)
 	if args.Check {
 		if code == 0 && !args.Quiet && !cfg.Global.Quiet {
 			fmt.Println("Configuration file is valid")
@@ -98,7 +99,7 @@ func Main(argv []string) int {
 		failChild(errors.New("configuration is invalid"))
 		return 1
 	case 2:
-		fmt.Fprintln(os.Stderr, "[ALERT] No enabled listener found (check for 'bind' directives) ! Exiting.")
+		fmt.Fprintln(startupLogs, "[ALERT] No enabled listener found (check for 'bind' directives) ! Exiting.")
 		failChild(errors.New("no enabled listener found"))
 		return 1
 	}

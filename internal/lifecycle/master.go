@@ -213,7 +213,7 @@ func (m *master) next(st *masterEnv, sigs chan os.Signal) int {
 		_ = m.notify.Send(fmt.Sprintf("READY=1\nMAINPID=%d", os.Getpid()))
 		return m.loop(sigs)
 	}
-	cfg, code := loadConfig(m.args, os.Stderr)
+	cfg, code := loadConfig(m.args, startupLogs)
 	if code == 2 {
 		return failed("No enabled listener found (check for 'bind' directives) ! Exiting.")
 	}
@@ -412,7 +412,8 @@ func (m *master) startWorker(state []byte) error {
 			fds = append(fds, passedFD{Key: srvstate.Name})
 		}
 	}
-	spec := childSpec{FDs: fds, Worker: true, CtlFD: 3 + len(files), ReadyFD: 4 + len(files)}
+	spec := childSpec{FDs: fds, Worker: true, CtlFD: 3 + len(files), ReadyFD: 4 + len(files),
+		StartupLogs: startupLogs.String()}
 	js, err := json.Marshal(spec)
 	if err != nil {
 		ctlMine.Close()
@@ -429,6 +430,9 @@ func (m *master) startWorker(state []byte) error {
 		ctlMine.Close()
 		return fmt.Errorf("worker: start: %w", err)
 	}
+	// The worker has what the master printed while starting: the master's
+	// own start-up is over.
+	startupLogs.end()
 	pid := cmd.Process.Pid
 	// The main loop reaps it by pid (wait4), in this image or the next.
 	_ = cmd.Process.Release()

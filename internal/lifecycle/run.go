@@ -264,6 +264,7 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 		}
 	}
 	ready.ready()
+	startupLogs.end()
 	if child != nil {
 		// The parent answers once this process is the main one (MAINPID= sent): only then
 		// may it talk to systemd. A parent that gave up (or died) without a go-ahead

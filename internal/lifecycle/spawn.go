@@ -43,6 +43,9 @@ type childSpec struct {
 	// Predecessors are the processes the child supersedes and that will drain once it
 	// serves: a soft stop of the child waits for them (waitPredecessors).
 	Predecessors []int `json:"predecessors,omitempty"`
+	// StartupLogs is what a master printed while it started, which begins
+	// its worker's "show startup-logs".
+	StartupLogs string `json:"startup_logs,omitempty"`
 }
 
 // passedFD identifies one inherited listening socket.

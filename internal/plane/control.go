@@ -22,6 +22,7 @@ type Control interface {
 	ErrorCaptures
 	ActivityView
 	ResolversView
+	CacheView
 	// ServerWeight returns a server's current and configured weights.
 	ServerWeight(backend, server string) (cur, initial int, err error)
 	// SetServerWeight sets a server's weight (0..256); ErrStaticWeight when the backend's

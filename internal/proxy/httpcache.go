@@ -19,6 +19,9 @@ type cacheStore struct {
 	key  cache.Key
 	obj  *cache.Object
 	size int64 // the object's HAProxy (HTX) size so far
+	// blocks counts the object's HTX blocks: each takes 4 more bytes in
+	// HAProxy's cache.
+	blocks int64
 	// gone is set once the object outgrew max-object-size.
 	gone bool
 }
@@ -100,7 +103,17 @@ func (hc *httpConn) cacheStart() {
 	if v, ok := res.Header.Get("content-encoding"); ok {
 		o.Encoding = string(bytes.ToLower(bytes.TrimSpace(v)))
 	}
-	hc.store = &cacheStore{c: ch, key: key, obj: o, size: size}
+	_, o.Vary = res.Header.Get("vary")
+	// HAProxy stores each HTX block with its 4-byte info word: the start
+	// line, the fields (Connection fields are not in HTX) and the end of
+	// the head.
+	blocks := int64(2)
+	for _, f := range res.Header.Fields {
+		if !http1.EqualFold(f.Name, "connection") {
+			blocks++
+		}
+	}
+	hc.store = &cacheStore{c: ch, key: key, obj: o, size: size, blocks: blocks}
 }
 
 // cacheBody adds body bytes of the response being stored.
@@ -108,6 +121,10 @@ func (hc *httpConn) cacheBody(b []byte, payload int) {
 	st := hc.store
 	if st == nil || st.gone {
 		return
+	}
+	if payload > 0 {
+		// What one read brings HAProxy makes one HTX data block.
+		st.blocks++
 	}
 	if hc.res.Framing == http1.Chunked {
 		st.size += int64(payload)
@@ -126,6 +143,11 @@ func (hc *httpConn) cacheEnd(ok bool) {
 	if st == nil || st.gone || !ok {
 		return
 	}
+	// The end of a chunked message is one more block.
+	if hc.res.Framing == http1.Chunked {
+		st.blocks++
+	}
+	st.obj.StoredLen = cache.EntryOverhead + st.size + 4*st.blocks
 	st.c.Put(st.key, st.obj)
 }
 
