@@ -1148,13 +1148,19 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 			hc.closing = true
 		}
 	}
+	// The response keeps the server's version, and HAProxy's
+	// h1_update_res_conn_value says only what that version does not
+	// imply: "close" on an HTTP/1.1 response, "keep-alive" on an
+	// HTTP/1.0 one or to an HTTP/1.0 client (RFC 9112 section 9.3).
 	conn := ""
 	switch {
 	case tunnel && res.Status == 101:
 		conn = "upgrade"
 	case hc.closing:
-		conn = "close"
-	case hc.req.Minor == 0:
+		if res.Minor != 0 {
+			conn = "close"
+		}
+	case hc.req.Minor == 0 || res.Minor == 0:
 		conn = "keep-alive"
 	}
 	hc.out = http1.AppendResponse(hc.out[:0], res, conn)
@@ -1729,9 +1735,16 @@ func (hc *httpConn) local(status int, r *rules.HTTPResult) []byte {
 	if m.Status == 400 {
 		hc.closing = true // as HAProxy, after any 400 it sends
 	}
+	// As for a server's response: "keep-alive" to an HTTP/1.0 client
+	// the connection stays open for.
 	conn := ""
-	if hc.closing && m.Minor == 1 {
-		conn = "close"
+	switch {
+	case hc.closing:
+		if m.Minor == 1 {
+			conn = "close"
+		}
+	case len(hc.reqLine) > 0 && hc.req.Minor == 0 || m.Minor == 0:
+		conn = "keep-alive"
 	}
 	hc.out = http1.AppendResponse(hc.out[:0], m, conn)
 	return append(hc.out, hc.body...)
