@@ -96,3 +96,35 @@ func firstAlert(out string) string {
 	}
 	return "\x00no alert"
 }
+
+// TestInitAddrNoneCheckAsHAProxy: a server whose name does not resolve, with "init-addr"
+// ending in "none", starts in maintenance; lb -c warns about it only when an earlier method
+// failed, as haproxy -c does ("init-addr none" alone says nothing).
+func TestInitAddrNoneCheckAsHAProxy(t *testing.T) {
+	for _, initAddr := range []string{"none", "libc,none", "last,none", "last,libc,none", "127.0.0.2,none"} {
+		t.Run(initAddr, func(t *testing.T) {
+			cfg := writeConfig(t, fmt.Sprintf(`defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+listen app
+    bind 127.0.0.1:%d
+    server s nowhere.invalid:80 init-addr %s
+`, freePort(t), initAddr))
+			lbCode, lbOut, haCode, haOut := checkBoth(t, cfg)
+			warnings := func(out string) []string {
+				var ws []string
+				for _, l := range strings.Split(haproxyLines(out), "\n") {
+					if strings.HasPrefix(l, "[") {
+						ws = append(ws, l)
+					}
+				}
+				return ws
+			}
+			if lbCode != haCode || fmt.Sprint(warnings(lbOut)) != fmt.Sprint(warnings(haOut)) {
+				t.Errorf("lb exits %d, haproxy %d\nlb:\n%s\nhaproxy:\n%s", lbCode, haCode, lbOut, haOut)
+			}
+		})
+	}
+}
