@@ -109,6 +109,9 @@ func (l *loader) resolveServer(p *Proxy, s *Server) bool {
 	if len(methods) == 0 {
 		methods = []string{"last", "libc"}
 	}
+	// failed says a method tried and failed: HAProxy's srv_iterate_initaddr
+	// warns at "none" only then.
+	failed := false
 	for _, m := range methods {
 		switch m {
 		case "last":
@@ -128,8 +131,11 @@ func (l *loader) resolveServer(p *Proxy, s *Server) bool {
 				}
 				return true
 			}
+			failed = true
 		case "none":
-			l.warn(s.Pos, "'server %s/%s' : could not resolve address '%s', disabling server.", p.Name, s.Name, s.Host)
+			if failed {
+				l.serverAddrDiag(Warning, s, "'server %s/%s' : could not resolve address '%s', disabling server.", p.Name, s.Name, s.Host)
+			}
 			s.Unresolved = true
 			return true
 		default:
@@ -139,12 +145,19 @@ func (l *loader) resolveServer(p *Proxy, s *Server) bool {
 		}
 	}
 	if l.opt.IgnoreResolveErrors {
-		l.warn(s.Pos, "'server %s/%s' : could not resolve address '%s', disabling server.", p.Name, s.Name, s.Host)
+		l.serverAddrDiag(Warning, s, "'server %s/%s' : could not resolve address '%s', disabling server.", p.Name, s.Name, s.Host)
 		s.Unresolved = true
 		return true
 	}
-	l.alert(s.Pos, "'server %s/%s' : could not resolve address '%s'.", p.Name, s.Name, s.Host)
+	l.serverAddrDiag(Alert, s, "'server %s/%s' : could not resolve address '%s'.", p.Name, s.Name, s.Host)
 	return false
+}
+
+// serverAddrDiag adds a diagnostic of a server's address resolution, which
+// HAProxy makes after parsing: it names the server's line without the word
+// "parsing" ("config : [file:line] : 'server be/s' : …").
+func (l *loader) serverAddrDiag(sev Severity, s *Server, format string, a ...any) {
+	l.add(Pos{}, sev, "["+s.Pos.String()+"] : "+format, a...)
 }
 
 // filterFamily keeps the addresses of the requested network ("" = all,

@@ -55,10 +55,20 @@ func (h *lineHandler) Handle(_ context.Context, r slog.Record) error {
 	case r.Level < slog.LevelInfo:
 		tag = "DEBUG"
 	}
+	msg := r.Message
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == logs.StderrKey {
+			msg = a.Value.String()
+			return false
+		}
+		return true
+	})
 	// HAProxy pads "[TAG]" to 11 columns: "[NOTICE]   (pid) : ".
-	fmt.Fprintf(&b, "[%s]%s(%d) : %s", tag, strings.Repeat(" ", 9-len(tag)), h.pid, r.Message)
+	fmt.Fprintf(&b, "[%s]%s(%d) : %s", tag, strings.Repeat(" ", 9-len(tag)), h.pid, msg)
 	write := func(a slog.Attr) bool {
-		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+		if a.Key != logs.StderrKey {
+			fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+		}
 		return true
 	}
 	for _, a := range h.attrs {

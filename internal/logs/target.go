@@ -17,6 +17,11 @@ import (
 	"strings"
 )
 
+// StderrKey is the key of a process log record's attribute holding the
+// line to print on stderr when it differs from the one sent to the log
+// targets: HAProxy's ha_alert and send_log word some events apart.
+const StderrKey = "stderr"
+
 // Level is a syslog severity (RFC 5424 §6.2.1): lower is more severe.
 type Level int
 

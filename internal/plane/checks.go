@@ -12,6 +12,7 @@ import (
 
 	"lb/internal/config"
 	"lb/internal/health"
+	"lb/internal/logs"
 	"lb/internal/proxy"
 )
 
@@ -142,7 +143,7 @@ func (g *Generation) onCheck(px *config.Proxy, be *proxy.Backend, srv *proxy.Ser
 			g.log.Info(msg, sevAttrs...)
 		}
 		if ev.State != health.StateUp && active == 0 && backups == 0 {
-			g.log.Error(health.NoServerMessage(ptype, px.Name), attrs[0], slog.Int("severity", health.SeverityNoServer))
+			g.log.Error(health.NoServerMessage(ptype, px.Name), noServerAttrs(ptype, px.Name)...)
 		}
 		if g.onServerChange != nil {
 			g.onServerChange()
@@ -249,4 +250,13 @@ func (g *Generation) warnOnce(key, msg string) {
 	if _, loaded := g.warned.LoadOrStore(key, true); !loaded {
 		g.log.Warn(msg)
 	}
+}
+
+// noServerAttrs are the attributes of the record of a proxy losing its last usable server:
+// the proxy, the syslog severity of the line sent to the log targets, and the line printed
+// on stderr, which quotes the name as HAProxy's ha_alert does ("backend 'be' has no
+// server available!") where send_log does not.
+func noServerAttrs(proxyType, proxy string) []any {
+	return []any{slog.String("proxy", proxy), slog.Int("severity", health.SeverityNoServer),
+		slog.String(logs.StderrKey, health.NoServerAlert(proxyType, proxy))}
 }

@@ -115,8 +115,7 @@ func (g *Generation) SetServerWeight(backend, server string, weight int) error {
 		return err
 	}
 	if act, bck := be.UsableServers(); weight == 0 && act == 0 && bck == 0 {
-		g.log.Error(health.NoServerMessage(g.ptypes[be.Name()], be.Name()), slog.String("proxy", be.Name()),
-			slog.Int("severity", health.SeverityNoServer))
+		g.log.Error(health.NoServerMessage(g.ptypes[be.Name()], be.Name()), noServerAttrs(g.ptypes[be.Name()], be.Name())...)
 	}
 	g.adminChanged() // the next process inherits the weight
 	return nil
@@ -238,7 +237,7 @@ func (g *Generation) SetServerAdmin(backend, server string, st AdminState) error
 		g.log.Warn(m, append(attrs, slog.Int("severity", health.SeverityServerUp))...)
 	}
 	if act, bck := be.UsableServers(); st != AdminReady && act == 0 && bck == 0 {
-		g.log.Error(health.NoServerMessage(g.ptypes[be.Name()], be.Name()), attrs[0], slog.Int("severity", health.SeverityNoServer))
+		g.log.Error(health.NoServerMessage(g.ptypes[be.Name()], be.Name()), noServerAttrs(g.ptypes[be.Name()], be.Name())...)
 	}
 	if g.onServerChange != nil {
 		g.onServerChange()

@@ -474,7 +474,7 @@ func (g *Generation) applyResolution(res *resolution, addrs []netip.Addr, ns str
 	if err != nil && len(msgs) > 0 {
 		be := res.rts[0].srv.Backend()
 		if act, bck := be.UsableServers(); act == 0 && bck == 0 {
-			g.log.Error(health.NoServerMessage(g.ptypes[be.Name()], be.Name()), slog.String("proxy", be.Name()), slog.Int("severity", health.SeverityNoServer))
+			g.log.Error(health.NoServerMessage(g.ptypes[be.Name()], be.Name()), noServerAttrs(g.ptypes[be.Name()], be.Name())...)
 		}
 	}
 	if len(msgs) > 0 && g.onServerChange != nil {

@@ -257,13 +257,15 @@ func (g *Generation) backendStats(px *config.Proxy, be *proxy.Backend) *stats.Ba
 	bs := be.Stats()
 	b.Cur, b.Queue, b.MaxQueue, b.Total = bs.Cur, bs.Queue, bs.MaxQueue, bs.Total
 	b.BytesIn, b.BytesOut, b.DeniedReq, b.DeniedResp = bs.BytesIn, bs.BytesOut, bs.DeniedReq, bs.DeniedResp
+	b.Retries, b.Redispatches = bs.Retries, bs.Redispatches
 	for _, rt := range g.backendRTs(be) {
 		srv, cs := rt.srv, rt.cfg
 		ss := srv.Stats()
 		sv := stats.Server{Name: cs.Name, ID: srv.ID(), Addr: srvAddrString(srv), Checked: cs.Check && !cs.Unresolved,
 			Rise: cs.Rise, Fall: cs.Fall, Backup: cs.Backup, Weight: ss.Weight,
 			Cur: ss.Cur, Max: ss.Max, Limit: max(srv.Maxconn(), 0), Queue: ss.Queue, MaxQueue: ss.MaxQueue, QueueLimit: cs.Maxqueue,
-			Total: ss.Total, BytesIn: ss.BytesIn, BytesOut: ss.BytesOut, Failed: ss.Failed}
+			Total: ss.Total, BytesIn: ss.BytesIn, BytesOut: ss.BytesOut, Failed: ss.Failed,
+			Retries: ss.Retries, Redispatches: ss.Redispatches}
 		switch ss.State {
 		case proxy.StateDown:
 			sv.State = stats.Down

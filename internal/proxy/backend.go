@@ -230,6 +230,9 @@ type Server struct {
 	bytesIn  atomic.Uint64 // client to server
 	bytesOut atomic.Uint64 // server to client
 	failed   atomic.Uint64 // failed connection attempts
+	// retries and redispatches count the failed attempts retried on this
+	// server and those sent to another one (HAProxy's wretr, wredis).
+	retries, redispatches atomic.Uint64
 
 	// addr is where the server is: ServerConfig's address until the
 	// runtime API moves it (SetAddr, srvruntime.go).
@@ -289,6 +292,9 @@ type Backend struct {
 	// deniedReq and deniedResp count "tcp-request content reject" of
 	// this backend and "tcp-response content reject".
 	deniedReq, deniedResp atomic.Uint64
+	// retries and redispatches count the retried attempts and those sent
+	// to another server (wretr, wredis), the dispatch address's included.
+	retries, redispatches atomic.Uint64
 }
 
 // waiter is a connection waiting in a queue: a goroutine's, which receives
@@ -423,6 +429,9 @@ type BackendStats struct {
 	// content" rules, DeniedResp responses rejected by "tcp-response
 	// content" rules (HAProxy's dreq and dresp).
 	DeniedReq, DeniedResp uint64
+	// Retries and Redispatches count the backend's retried attempts and
+	// those sent to another server (wretr, wredis).
+	Retries, Redispatches uint64
 }
 
 // Stats returns b's counters.
@@ -432,7 +441,29 @@ func (b *Backend) Stats() BackendStats {
 	b.mu.Unlock()
 	return BackendStats{Cur: int(b.cur.Load()), Total: b.total.Load(),
 		BytesIn: b.bytesIn.Load(), BytesOut: b.bytesOut.Load(), Queue: q, MaxQueue: mq,
-		DeniedReq: b.deniedReq.Load(), DeniedResp: b.deniedResp.Load()}
+		DeniedReq: b.deniedReq.Load(), DeniedResp: b.deniedResp.Load(),
+		Retries: b.retries.Load(), Redispatches: b.redispatches.Load()}
+}
+
+// countRetry counts a retry after a failed attempt on srv (nil: the
+// dispatch address), on srv and on b.
+func (b *Backend) countRetry(srv *Server) {
+	if srv != nil {
+		srv.retries.Add(1)
+	}
+	b.retries.Add(1)
+}
+
+// countReassign counts a retry whose server was chosen again: as HAProxy's
+// assign_server_and_queue, a redispatch on the server that failed when the
+// choice is another one, a retry when it is the same.
+func (b *Backend) countReassign(from, to *Server) {
+	if from == to || from == nil {
+		b.countRetry(from)
+		return
+	}
+	from.redispatches.Add(1)
+	b.redispatches.Add(1)
 }
 
 // Name returns the server's name.
@@ -524,7 +555,10 @@ type ServerStats struct {
 	MaxQueue int    // highest Queue seen
 	BytesIn  uint64 // client to server
 	BytesOut uint64 // server to client
-	Failed   uint64 // failed connection attempts
+	Failed   uint64 // connections that gave up after their retries
+	// Retries and Redispatches count the failed attempts retried on the
+	// server and those sent to another one.
+	Retries, Redispatches uint64
 }
 
 // Stats returns s's counters.
@@ -534,6 +568,7 @@ func (s *Server) Stats() ServerStats {
 		Queue: len(s.queue), MaxQueue: s.maxQCur}
 	s.be.mu.Unlock()
 	st.Total, st.BytesIn, st.BytesOut, st.Failed = s.total.Load(), s.bytesIn.Load(), s.bytesOut.Load(), s.failed.Load()
+	st.Retries, st.Redispatches = s.retries.Load(), s.redispatches.Load()
 	return st
 }
 

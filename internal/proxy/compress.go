@@ -260,7 +260,6 @@ func (hc *httpConn) compressResponse(be *Backend) bool {
 	} else if len(types) > 0 {
 		return false
 	}
-	hc.compHead = htxSize(res, false, 0)
 	h := &res.Header
 	if res.Framing == http1.Length {
 		h.Del("content-length")

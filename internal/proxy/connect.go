@@ -228,7 +228,6 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 				return nil, r, err
 			}
 		}
-		srv.failed.Add(1)
 		timeout := errors.Is(err, os.ErrDeadlineExceeded)
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
@@ -238,6 +237,9 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 		// the server: retried at once, then HAProxy's "RC".
 		local := isResourceError(err)
 		if attempt >= bc.Retries || !bc.RetryOn.connFailure() || c.aborted() {
+			// econ counts the requests that gave up, not each attempt,
+			// as HAProxy's sess_update_st_cer.
+			srv.failed.Add(1)
 			r.Phase, r.Term = 'C', TermServerAbort
 			if timeout {
 				r.Term = TermServerTimeout
@@ -256,11 +258,13 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 				r.Phase, r.Term = 'C', TermServerAbort
 				return nil, r, err
 			}
+			b.countReassign(old, srv)
 			c.srv.Store(srv)
 			r.Server = srv
 			r.Redispatched = true
 			continue
 		}
+		b.countRetry(srv)
 		if !timeout && !local {
 			// HAProxy waits MIN(1s, timeout connect) before retrying a
 			// refused connection on the same server, to avoid hammering
@@ -371,6 +375,7 @@ func (b *Backend) connectDispatch(c *Conn, req *ConnectRequest, r ConnectResult)
 			return nil, r, err
 		}
 		r.Retries++
+		b.countRetry(nil)
 		if !timeout {
 			wait := time.Second
 			if bc.TimeoutConnect > 0 && bc.TimeoutConnect < wait {

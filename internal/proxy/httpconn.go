@@ -110,12 +110,14 @@ type httpConn struct {
 	capCli, capSrv, capCliBuf, capSrvBuf []byte
 	// comp is the compression algorithm chosen for the request (0:
 	// none, compress.go); compressing says the response is compressed,
-	// compN counts its compressed payload, compHead is the size HAProxy
-	// logs for the head as the server sent it.
+	// compN counts its compressed payload.
 	comp        CompAlgo
 	compressing bool
 	compN       int64
-	compHead    int64
+	// resHead is the size HAProxy logs for the response head as the
+	// server sent it, before the http-response rules, compression or
+	// cookie insertion changed it (0: no response read from the server).
+	resHead int64
 	// chunkN and chunkDone are what the scan of a chunked request body
 	// found in the bytes read with its head.
 	chunkN    int
@@ -561,6 +563,7 @@ func (hc *httpConn) transaction() bool {
 	hc.be, hc.sc, hc.reused, hc.up, hc.down, hc.status, hc.closing, hc.stats = nil, nil, false, 0, 0, 0, false, false
 	hc.service, hc.cached, hc.store = false, false, nil
 	hc.reqBodyN, hc.resBodyN, hc.tunnelUp, hc.tunnelDown, hc.ownResp = 0, 0, 0, 0, false
+	hc.resHead = 0
 	hc.cookieCli, hc.cookieSrv = '-', '-'
 	hc.capCli, hc.capSrv = nil, nil
 	hc.ridSet, hc.buffered = false, false
@@ -1145,13 +1148,19 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 			hc.closing = true
 		}
 	}
+	// The response keeps the server's version, and HAProxy's
+	// h1_update_res_conn_value says only what that version does not
+	// imply: "close" on an HTTP/1.1 response, "keep-alive" on an
+	// HTTP/1.0 one or to an HTTP/1.0 client (RFC 9112 section 9.3).
 	conn := ""
 	switch {
 	case tunnel && res.Status == 101:
 		conn = "upgrade"
 	case hc.closing:
-		conn = "close"
-	case hc.req.Minor == 0:
+		if res.Minor != 0 {
+			conn = "close"
+		}
+	case hc.req.Minor == 0 || res.Minor == 0:
 		conn = "keep-alive"
 	}
 	hc.out = http1.AppendResponse(hc.out[:0], res, conn)
@@ -1224,6 +1233,7 @@ func (hc *httpConn) readResponseHead(be *Backend) (int, error) {
 		if hc.sr < hc.sw {
 			n, err := http1.ParseResponse(hc.sbuf[hc.sr:hc.sw], &hc.res, hc.req.Method, &be.cfg.HTTP.Parse)
 			if err == nil {
+				hc.resHead = htxSize(&hc.res, false, 0)
 				return n, nil
 			}
 			if err != http1.ErrIncomplete {
@@ -1725,9 +1735,16 @@ func (hc *httpConn) local(status int, r *rules.HTTPResult) []byte {
 	if m.Status == 400 {
 		hc.closing = true // as HAProxy, after any 400 it sends
 	}
+	// As for a server's response: "keep-alive" to an HTTP/1.0 client
+	// the connection stays open for.
 	conn := ""
-	if hc.closing && m.Minor == 1 {
-		conn = "close"
+	switch {
+	case hc.closing:
+		if m.Minor == 1 {
+			conn = "close"
+		}
+	case len(hc.reqLine) > 0 && hc.req.Minor == 0 || m.Minor == 0:
+		conn = "keep-alive"
 	}
 	hc.out = http1.AppendResponse(hc.out[:0], m, conn)
 	return append(hc.out, hc.body...)
@@ -2037,9 +2054,10 @@ func (hc *httpConn) logTxn(start time.Time, tr, trs, ta time.Duration, haveReq b
 	switch {
 	case hc.stats:
 		rec.BytesRead = hc.down
-	case hc.compressing:
-		// HAProxy counts the response as the server sent it.
-		rec.BytesRead += hc.compHead + hc.resPayload()
+	case hc.resHead > 0 && !hc.ownResp:
+		// HAProxy counts the response head as the server sent it, not as
+		// the http-response rules or the compression left it.
+		rec.BytesRead += hc.resHead + hc.resPayload()
 	case hc.status != 0:
 		rec.BytesRead += htxSize(&hc.res, false, hc.resPayload())
 	}

@@ -403,7 +403,6 @@ func (x *rconn) connect() {
 func (x *rconn) connectFailed(timeout bool) {
 	c := &x.Conn
 	srv := c.srv.Load()
-	srv.failed.Add(1)
 	if x.srv.fd >= 0 {
 		x.l.forget(x.srv.fd)
 		rawClose(x.srv.fd)
@@ -411,6 +410,8 @@ func (x *rconn) connectFailed(timeout bool) {
 	}
 	bc := &x.be.cfg
 	if x.attempts >= bc.Retries || !bc.RetryOn.connFailure() || c.Dead() {
+		// econ counts the sessions that gave up, not each attempt.
+		srv.failed.Add(1)
 		x.phase = 'C'
 		switch {
 		case timeout:
@@ -435,12 +436,14 @@ func (x *rconn) connectFailed(timeout bool) {
 			x.end()
 			return
 		}
+		x.be.countReassign(srv, ns)
 		c.srv.Store(ns)
 		x.lg.server = ns
 		x.lg.redispatch = true
 		x.connect()
 		return
 	}
+	x.be.countRetry(srv)
 	if !timeout && !x.local {
 		// HAProxy waits MIN(1s, timeout connect) before retrying a
 		// refused connection on the same server ("turn-around").

@@ -122,12 +122,20 @@ func (hc *httpConn) retry(start time.Time, tr time.Duration, be *Backend, forced
 	srv, redisp := lg.server, lg.redispatch
 	c := hc.c
 	req := ConnectRequest{Retried: n, Src: c.client, Dst: c.st.Dst, Key: be.key.of(&hc.req, c.client, hc.reqBody)}
+	// HAProxy's do_l7_retry counts a retry, then the server is chosen
+	// again, counted as after a failed connection: a retry when it is the
+	// same one, a redispatch when it is another.
+	be.countRetry(srv)
 	if be.cfg.Redispatch && (forced == nil || hc.persisted) && redispatchNow(n, be.cfg.Retries, be.cfg.RedispatchInterval) {
 		req.Avoid = srv
 	} else {
 		req.Server, req.Persist = srv, forced == nil || hc.persisted
+		be.countRetry(srv)
 	}
 	ok := hc.connectWith(be, &req)
+	if req.Avoid != nil && lg.server != nil {
+		be.countReassign(srv, lg.server)
+	}
 	lg.redispatch = lg.redispatch || redisp
 	if !ok {
 		return hc.errorTxn(start, tr, 503)

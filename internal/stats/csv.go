@@ -157,6 +157,8 @@ func serverRow(p *Proxy, s *Server, o *Options) Row {
 	r.u64("bin", s.BytesIn)
 	r.u64("bout", s.BytesOut)
 	r.u64("econ", s.Failed)
+	r.u64("wretr", s.Retries)
+	r.u64("wredis", s.Redispatches)
 	r.set("status", s.status())
 	r.num("weight", s.effWeight())
 	if s.Backup {
@@ -197,6 +199,8 @@ func backendRow(p *Proxy, b *Backend, o *Options) Row {
 	r.u64("dreq", b.DeniedReq)
 	r.u64("dresp", b.DeniedResp)
 	r.u64("econ", b.failed())
+	r.u64("wretr", b.Retries)
+	r.u64("wredis", b.Redispatches)
 	status := b.status()
 	if o.HideDown || o.HideMaint {
 		// With ";up" or ";no-maint", HAProxy adds how many of the servers are

@@ -19,6 +19,8 @@ var fieldDescs = map[string]string{
 	"dresp":         "Total number of denied responses since process started",
 	"dses":          "Total number of incoming sessions blocked on a listener/frontend by a tcp-request connection rule since the worker process started",
 	"econ":          "Total number of failed connections to server since the worker process started",
+	"wretr":         "Total number of server connection retries since the worker process started",
+	"wredis":        "Total number of server redispatches due to connection failures since the worker process started",
 	"iid":           "Frontend or Backend numeric identifier ('id' setting)",
 	"mode":          "'mode' setting (tcp/http/health/cli)",
 	"pid":           "Relative worker process number (1)",

@@ -283,7 +283,7 @@ func serverHTML(b *strings.Builder, p *Proxy, s *Server, o *Options, form bool) 
 	cells(b, itoa(s.Cur), itoa(s.Max), opt(s.Limit), utoa(s.Total), "", "")
 	cells(b, utoa(s.BytesIn), utoa(s.BytesOut))
 	cells(b, "", "")
-	cells(b, "", utoa(s.Failed), "", "", "")
+	cells(b, "", utoa(s.Failed), "", utoa(s.Retries), utoa(s.Redispatches))
 	act, bck := "Y", "-"
 	if s.Backup {
 		act, bck = "-", "Y"
@@ -304,7 +304,7 @@ func backendHTML(b *strings.Builder, p *Proxy, bk *Backend, form bool) {
 	cells(b, itoa(bk.Cur), "", "", utoa(bk.Total), "", "")
 	cells(b, utoa(bk.BytesIn), utoa(bk.BytesOut))
 	cells(b, utoa(bk.DeniedReq), utoa(bk.DeniedResp))
-	cells(b, "", utoa(bk.failed()), "", "", "")
+	cells(b, "", utoa(bk.failed()), "", utoa(bk.Retries), utoa(bk.Redispatches))
 	fmt.Fprintf(b, "<td class=ac>%s</td><td class=ac>&nbsp;</td><td class=ac>%d/%d</td><td class=ac>%d</td><td class=ac>%d</td><td class=ac>&nbsp;</td><td></td><td></td><td></td></tr>", bk.status(), w, w, act, bck)
 }
 

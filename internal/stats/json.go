@@ -35,6 +35,8 @@ var jsonFields = map[string]jsonField{
 	"dreq":          {"u64", "Metric", "Counter", "Process"},
 	"dresp":         {"u64", "Metric", "Counter", "Process"},
 	"econ":          {"u64", "Metric", "Counter", "Process"},
+	"wretr":         {"u64", "Metric", "Counter", "Process"},
+	"wredis":        {"u64", "Metric", "Counter", "Process"},
 	"status":        {"str", "Status", "Gauge", "Process"},
 	"weight":        {"u32", "Metric", "Avg", "Process"},
 	"act":           {"u32", "Metric", "Gauge", "Process"},

@@ -197,6 +197,8 @@ var (
 		{"requests_denied_total", counter, "Total number of denied requests since process started"},
 		{"responses_denied_total", counter, "Total number of denied responses since process started"},
 		{"connection_errors_total", counter, "Total number of failed connections to server since the worker process started"},
+		{"retry_warnings_total", counter, "Total number of server connection retries since the worker process started"},
+		{"redispatch_warnings_total", counter, "Total number of server redispatches due to connection failures since the worker process started"},
 		{"status", gauge, "Current status of the service, per state label value."},
 		{"weight", gauge, "Server's effective weight, or sum of active servers' effective weights for a backend"},
 		{"active_servers", gauge, "Total number of active UP servers with a non-zero weight"},
@@ -216,6 +218,8 @@ var (
 		{"bytes_in_total", counter, "Total number of request bytes since process started"},
 		{"bytes_out_total", counter, "Total number of response bytes since process started"},
 		{"connection_errors_total", counter, "Total number of failed connections to server since the worker process started"},
+		{"retry_warnings_total", counter, "Total number of server connection retries since the worker process started"},
+		{"redispatch_warnings_total", counter, "Total number of server redispatches due to connection failures since the worker process started"},
 		{"status", gauge, "Current status of the service, per state label value."},
 		{"weight", gauge, "Server's effective weight, or sum of active servers' effective weights for a backend"},
 		{"queue_limit", gauge, "Limit on the number of connections in queue, for servers only (maxqueue argument)"},
@@ -257,12 +261,11 @@ var promLeftOut = []string{
 	"haproxy_frontend_failed_header_rewriting_total", "haproxy_frontend_http_cache_lookups_total",
 	"haproxy_frontend_http_cache_hits_total", "haproxy_frontend_internal_errors_total",
 	// Backends: the highest session count, fullconn, response errors,
-	// retries and redispatches, health check transitions and downtime,
+	// health check transitions and downtime,
 	// load-balancing decisions, rates, HTTP counts, aborts, compression,
 	// last session, timings, header rewrite failures, connection attempts
 	// and reuses, cache, internal errors, check status aggregate.
 	"haproxy_backend_max_sessions", "haproxy_backend_limit_sessions", "haproxy_backend_response_errors_total",
-	"haproxy_backend_retry_warnings_total", "haproxy_backend_redispatch_warnings_total",
 	"haproxy_backend_check_up_down_total", "haproxy_backend_check_last_change_seconds", "haproxy_backend_downtime_seconds_total",
 	"haproxy_backend_loadbalanced_total", "haproxy_backend_http_responses_total",
 	"haproxy_backend_http_requests_total", "haproxy_backend_client_aborts_total", "haproxy_backend_server_aborts_total",
@@ -276,14 +279,12 @@ var promLeftOut = []string{
 	"haproxy_backend_max_queue_time_seconds", "haproxy_backend_max_connect_time_seconds",
 	"haproxy_backend_max_response_time_seconds", "haproxy_backend_max_total_time_seconds",
 	"haproxy_backend_internal_errors_total", "haproxy_backend_agg_check_status",
-	// Servers: denied responses, response errors, retries and
-	// redispatches, health check counters, status, code and duration,
+	// Servers: denied responses, response errors, health check counters, status, code and duration,
 	// last change and downtime, slowstart throttle, load-balancing
 	// decisions, rates, HTTP counts, aborts, last session, timings,
 	// header rewrite failures, connection attempts, reuses and idle
 	// connections, internal errors.
 	"haproxy_server_responses_denied_total", "haproxy_server_response_errors_total",
-	"haproxy_server_retry_warnings_total", "haproxy_server_redispatch_warnings_total",
 	"haproxy_server_check_failures_total", "haproxy_server_check_up_down_total",
 	"haproxy_server_check_last_change_seconds", "haproxy_server_downtime_seconds_total",
 	"haproxy_server_current_throttle", "haproxy_server_loadbalanced_total",
@@ -554,6 +555,10 @@ func promBackendSample(w *promWriter, name, px string, b *Backend) {
 		w.sample(float64(b.DeniedResp), "proxy", px)
 	case "connection_errors_total":
 		w.sample(float64(b.failed()), "proxy", px)
+	case "retry_warnings_total":
+		w.sample(float64(b.Retries), "proxy", px)
+	case "redispatch_warnings_total":
+		w.sample(float64(b.Redispatches), "proxy", px)
 	case "status":
 		up := b.status() == "UP"
 		for i, st := range promProxyStates {
@@ -604,6 +609,10 @@ func promServerSample(w *promWriter, name, px string, s *Server) {
 		w.sample(float64(s.BytesOut), "proxy", px, "server", sv)
 	case "connection_errors_total":
 		w.sample(float64(s.Failed), "proxy", px, "server", sv)
+	case "retry_warnings_total":
+		w.sample(float64(s.Retries), "proxy", px, "server", sv)
+	case "redispatch_warnings_total":
+		w.sample(float64(s.Redispatches), "proxy", px, "server", sv)
 	case "status":
 		cur := promServerState(s)
 		for i, st := range promServerStates {

@@ -96,6 +96,9 @@ type Backend struct {
 	Total                 uint64
 	BytesIn, BytesOut     uint64
 	DeniedReq, DeniedResp uint64
+	// Retries and Redispatches count the backend's retried attempts and
+	// those sent to another server (wretr, wredis).
+	Retries, Redispatches uint64
 	// AllBackups is "option allbackups": every usable backup server
 	// counts in the weight when no active one is usable, not only the
 	// first.
@@ -138,8 +141,12 @@ type Server struct {
 	// SessRate is the sessions per second the server took.
 	SessRate          Rate
 	BytesIn, BytesOut uint64
-	// Failed counts failed connection attempts (econ).
+	// Failed counts the connections that gave up after their retries
+	// (econ).
 	Failed uint64
+	// Retries counts the failed attempts retried on the server (wretr),
+	// Redispatches those sent to another server (wredis).
+	Retries, Redispatches uint64
 }
 
 // usable reports whether s takes load-balanced traffic (HAProxy's

@@ -172,9 +172,10 @@ func loadCrtListCert(path string, now time.Time) (*Cert, []string, error) {
 
 // SSLBindConfArgs are the [sslbindconf] keywords of a crt-list line with
 // their argument counts; npn and allow-0rtt are known and refused.
+// HAProxy 2.6 has no "no-alpn" there: an unknown ssl keyword.
 var SSLBindConfArgs = map[string]int{
 	"alpn": 1, "ca-file": 1, "ciphers": 1, "ciphersuites": 1, "crl-file": 1, "curves": 1,
-	"ecdhe": 1, "no-alpn": 0, "no-ca-names": 0, "ssl-min-ver": 1, "ssl-max-ver": 1, "verify": 1,
+	"ecdhe": 1, "no-ca-names": 0, "ssl-min-ver": 1, "ssl-max-ver": 1, "verify": 1,
 	"npn": 1, "allow-0rtt": 0,
 }
 
