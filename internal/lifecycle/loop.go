@@ -9,8 +9,6 @@ import (
 	"runtime/debug"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // The lifecycle state of a process has one owner: the goroutine that runs run, which
@@ -284,17 +282,13 @@ func (p *process) softStop() int {
 // reload would cut the sessions the previous generation still serves. The main process
 // leaves last.
 func (p *process) waitPredecessors(ctx context.Context) {
-	for _, fd := range p.predecessors {
-		for ctx.Err() == nil {
-			pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-			n, err := unix.Poll(pfd, 100)
-			if n > 0 || err != nil && err != unix.EINTR {
-				break
-			}
+	for _, gone := range p.predecessors {
+		select {
+		case <-gone:
+		case <-ctx.Done():
+			return
 		}
-		unix.Close(fd)
 	}
-	p.predecessors = nil
 }
 
 // hardStop is SIGTERM/SIGINT: close everything now.

@@ -27,9 +27,9 @@ const abandonDrain = 10 * time.Second
 // process is one generation of lb: its configuration, listeners and data plane, and the
 // lifecycle state owned by the main loop.
 type process struct {
-	// predecessors are pidfds of the processes this one superseded with -sf (see
-	// waitPredecessors).
-	predecessors []int
+	// predecessors are closed when the processes this one superseded with -sf have exited
+	// (see waitPredecessors).
+	predecessors []<-chan struct{}
 	args         *Args
 	argv         []string
 	cfg          *config.Config
@@ -238,9 +238,9 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 	// The processes this one supersedes, opened before they are told to stop (by this
 	// process, or by the parent that started it).
 	if child != nil {
-		p.predecessors = pidfds(child.Predecessors)
+		p.predecessors = watchExits(child.Predecessors)
 	} else {
-		p.predecessors = pidfds(args.SoftStopPids)
+		p.predecessors = watchExits(args.SoftStopPids)
 	}
 	// Step 11: start accepting.
 	if p.gen == nil {

@@ -347,15 +347,34 @@ func signalPids(pids []int, sig syscall.Signal) int {
 	return n
 }
 
-// pidfds opens a pidfd on each of pids still running (Linux 5.3 and later; none where the
-// kernel lacks pidfd_open): a pidfd becomes readable when its process exits, and, unlike a
-// pid, never names another process.
-func pidfds(pids []int) []int {
-	var fds []int
+// watchExits returns, for each of pids still running, a channel closed when it exits. It
+// watches a pidfd (Linux 5.3 and later; nothing where the kernel lacks pidfd_open), which
+// never names another process, unlike a pid, and is closed as soon as its process exits.
+func watchExits(pids []int) []<-chan struct{} {
+	var chs []<-chan struct{}
 	for _, pid := range pids {
-		if fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK); err == nil {
-			fds = append(fds, fd)
+		fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+		if err != nil {
+			continue
 		}
+		// A non-blocking descriptor goes to the runtime's poller: waiting for it to be
+		// readable (its process exited) takes no thread.
+		f := os.NewFile(uintptr(fd), "pidfd")
+		rc, err := f.SyscallConn()
+		if err != nil {
+			f.Close()
+			continue
+		}
+		gone := make(chan struct{})
+		go func() {
+			defer close(gone)
+			defer f.Close()
+			_ = rc.Read(func(fd uintptr) bool {
+				n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
+				return n > 0 || err != nil && err != unix.EINTR
+			})
+		}()
+		chs = append(chs, gone)
 	}
-	return fds
+	return chs
 }
