@@ -186,27 +186,7 @@ func shaCrypt(key, h, magic string, newHash func() hash.Hash, perm [][4]int) str
 	ds := d.Sum(nil)
 	sp := ds[:len(s)]
 
-	c := a
-	for i := range rounds {
-		d.Reset()
-		if i&1 != 0 {
-			d.Write(p)
-		} else {
-			d.Write(c)
-		}
-		if i%3 != 0 {
-			d.Write(sp)
-		}
-		if i%7 != 0 {
-			d.Write(p)
-		}
-		if i&1 != 0 {
-			d.Write(c)
-		} else {
-			d.Write(p)
-		}
-		c = d.Sum(c[:0])
-	}
+	c := cryptRounds(d, a, p, sp, rounds)
 
 	out := make([]byte, 0, 128)
 	out = append(out, magic...)
@@ -227,6 +207,34 @@ func shaCrypt(key, h, magic string, newHash func() hash.Hash, perm [][4]int) str
 		out = b64From24(out, at(t[0]), at(t[1]), c[t[2]], t[3])
 	}
 	return string(out)
+}
+
+// cryptRounds is the loop MD5-crypt and SHA-crypt share: each round digests
+// the key part p or the previous digest c first, the salt part s unless the
+// round is a multiple of 3, p unless it is a multiple of 7, then the other of
+// c and p. It returns the last digest, in c's storage.
+func cryptRounds(d hash.Hash, c, p, s []byte, rounds int) []byte {
+	for i := range rounds {
+		d.Reset()
+		if i&1 != 0 {
+			d.Write(p)
+		} else {
+			d.Write(c)
+		}
+		if i%3 != 0 {
+			d.Write(s)
+		}
+		if i%7 != 0 {
+			d.Write(p)
+		}
+		if i&1 != 0 {
+			d.Write(c)
+		} else {
+			d.Write(p)
+		}
+		c = d.Sum(c[:0])
+	}
+	return c
 }
 
 // md5Crypt is Poul-Henning Kamp's MD5-crypt ("$1$", salt of at most 8
@@ -261,27 +269,7 @@ func md5Crypt(key, h string) string {
 			d.Write(k[:1])
 		}
 	}
-	fin = d.Sum(nil)
-	for i := range 1000 {
-		d.Reset()
-		if i&1 != 0 {
-			d.Write(k)
-		} else {
-			d.Write(fin)
-		}
-		if i%3 != 0 {
-			d.Write(s)
-		}
-		if i%7 != 0 {
-			d.Write(k)
-		}
-		if i&1 != 0 {
-			d.Write(fin)
-		} else {
-			d.Write(k)
-		}
-		fin = d.Sum(fin[:0])
-	}
+	fin = cryptRounds(d, d.Sum(nil), k, s, 1000)
 	out := make([]byte, 0, 40)
 	out = append(out, magic...)
 	out = append(out, salt...)

@@ -56,13 +56,8 @@ listen other
 	cmd.ExtraFiles = []*os.File{web, stored, stray}
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+n.path, "LISTEN_FDS=3",
 		"LISTEN_FDNAMES=web:lbstored-tcp4-127.0.0.1_"+fmt.Sprint(storedPort)+":leftover")
-	out := newOutFile(t)
-	cmd.Stdout, cmd.Stderr = out.f, out.f
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &lbProc{t: t, cmd: cmd, out: out, done: make(chan struct{})}
-	go func() { p.status = cmd.Wait(); close(p.done) }()
+	p := startCmd(t, cmd)
+	out := p.out
 	defer func() { cmd.Process.Signal(syscall.SIGTERM); p.wait(5 * time.Second) }()
 	n.waitFor(t, "READY=1", 10*time.Second)
 

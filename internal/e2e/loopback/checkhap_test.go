@@ -14,10 +14,7 @@ import (
 // the process ids and the files' directory masked; it skips without haproxy.
 func checkBoth(t *testing.T, cfg string) (lbCode int, lbOut string, haCode int, haOut string) {
 	t.Helper()
-	hap, err := exec.LookPath("haproxy")
-	if err != nil {
-		t.Skip("haproxy is not installed")
-	}
+	hap := haproxyBin(t)
 	pid := regexp.MustCompile(`\(\d+\)`)
 	run := func(bin string) (int, string) {
 		out, err := exec.Command(bin, "-c", "-f", cfg).CombinedOutput()

@@ -10,14 +10,12 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os/exec"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -120,22 +118,13 @@ var checkLogLine = regexp.MustCompile(`^Health check for server (\S+)/s failed, 
 // returns "backend: reason" lines.
 func checkReasons(t *testing.T, bin, cfg string, cases []checkCase) []string {
 	t.Helper()
-	cmd := exec.Command(bin, "-db", "-f", cfg)
-	out := newOutFile(t)
-	cmd.Stdout, cmd.Stderr = out.f, out.f
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		<-done
-	}()
+	proc := startProc(t, bin, "-db", "-f", cfg)
+	defer proc.stop()
+	out := proc.out
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		select {
-		case <-done:
+		case <-proc.done:
 			t.Fatalf("%s exited:\n%s", bin, out.String())
 		default:
 		}
@@ -196,10 +185,7 @@ defaults
 
 // TestCheckRulesReasonsAsHAProxy compares the reasons HAProxy and lb log for each case.
 func TestCheckRulesReasonsAsHAProxy(t *testing.T) {
-	hap, err := exec.LookPath("haproxy")
-	if err != nil {
-		t.Skip("haproxy is not installed")
-	}
+	hap := haproxyBin(t)
 	cfg := checkCasesConfig(t, checkCases)
 	want := checkReasons(t, hap, cfg, checkCases)
 	got := checkReasons(t, lbBinary(t), cfg, checkCases)
@@ -215,10 +201,7 @@ func TestCheckRulesReasonsAsHAProxy(t *testing.T) {
 // servers come back UP must be HAProxy's, and the TLS server must have seen the SNI and
 // the ALPN protocol of the rule.
 func TestCheckConnectOptions(t *testing.T) {
-	hap, err := exec.LookPath("haproxy")
-	if err != nil {
-		t.Skip("haproxy is not installed")
-	}
+	hap := haproxyBin(t)
 	var good atomic.Bool
 	answer := func(ok bool) string {
 		if ok && good.Load() {
@@ -313,16 +296,9 @@ backend c_default
 	run := func(bin string) []string {
 		t.Helper()
 		good.Store(false)
-		cmd := exec.Command(bin, "-db", "-f", cfg)
-		out := newOutFile(t)
-		cmd.Stdout, cmd.Stderr = out.f, out.f
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			_ = cmd.Wait()
-		}()
+		proc := startProc(t, bin, "-db", "-f", cfg)
+		defer proc.stop()
+		out := proc.out
 		wait := func(verb string) []string {
 			re := regexp.MustCompile(`^(Health check for server (\S+)/s ` + verb + `, .*), check duration: \d+ms, (status: .*)$`)
 			deadline := time.Now().Add(10 * time.Second)

@@ -5,37 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 )
-
-// startHAProxyArgs starts haproxy with args and waits for addr to listen; it skips the test
-// when haproxy is not installed.
-func startHAProxyArgs(t *testing.T, addr string, args ...string) *outFile {
-	t.Helper()
-	hap, err := exec.LookPath("haproxy")
-	if err != nil {
-		hap = "/usr/sbin/haproxy"
-		if _, err := exec.LookPath(hap); err != nil {
-			t.Skip("haproxy is not installed")
-		}
-	}
-	cmd := exec.Command(hap, args...)
-	out := newOutFile(t)
-	cmd.Stdout, cmd.Stderr = out.f, out.f
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("haproxy output:\n%s", out.String())
-		}
-	})
-	waitListen(t, addr)
-	return out
-}
 
 // TestLocalPeerAsHAProxy: HAPROXY_LOCALPEER is the host name, or -L's name, or the global
 // localpeer's from that line on, and the configuration expands it, as in HAProxy.
@@ -100,10 +71,7 @@ frontend fe
 // server without a CA file passes the check, unless the global section asks for verification
 // again; lb -c and haproxy -c agree on each.
 func TestNoServerVerifyAsHAProxy(t *testing.T) {
-	hap, err := exec.LookPath("haproxy")
-	if err != nil {
-		t.Skip("haproxy is not installed")
-	}
+	hap := haproxyBin(t)
 	servers := `defaults
     mode tcp
     timeout connect 1s

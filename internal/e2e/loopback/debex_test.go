@@ -50,21 +50,16 @@ listen app
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 		t.Fatalf("strict-limits, maxconn 5000 under a hard limit of 1024: %v; want exit 1\n%s", err, out)
 	}
-	if _, err := exec.LookPath("haproxy"); err == nil {
-		hout, err := withLimit("haproxy", strict).CombinedOutput()
+	if hap, ok := haproxyPath(); ok {
+		hout, err := withLimit(hap, strict).CombinedOutput()
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 			t.Errorf("haproxy on the same file: %v; want exit 1 as lb\n%s", err, hout)
 		}
 	}
 
 	cmd := withLimit(lbBinary(t), writeConfig(t, "global\n    maxconn 5000\n    no strict-limits\n"+base))
-	o := newOutFile(t)
-	cmd.Stdout, cmd.Stderr = o.f, o.f
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &lbProc{t: t, cmd: cmd, out: o, done: make(chan struct{})}
-	go func() { p.status = cmd.Wait(); close(p.done) }()
+	p := startCmd(t, cmd)
+	o := p.out
 	defer func() { cmd.Process.Signal(syscall.SIGTERM); p.wait(5 * time.Second) }()
 	p.waitOutput("Cannot raise FD limit to 10", 5*time.Second)
 	p.waitOutput("FD limit (1024) too low for maxconn=5000", 5*time.Second)
@@ -93,16 +88,30 @@ func peerServer(t *testing.T) string {
 }
 
 func peerHTTPServer(t *testing.T) string {
+	return serveHTTP(t, func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "peer %s\n", r.RemoteAddr)
+	})
+}
+
+// serveHTTP serves h on a fresh loopback port until the test ends and returns its address.
+func serveHTTP(t *testing.T, h http.HandlerFunc) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "peer %s\n", r.RemoteAddr)
-	})}
+	srv := &http.Server{Handler: h}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String()
+}
+
+// onLBThenHAProxy runs run with lb's binary, then with HAProxy's when it is installed.
+func onLBThenHAProxy(t *testing.T, run func(bin string)) {
+	t.Helper()
+	run(lbBinary(t))
+	if hap, ok := haproxyPath(); ok {
+		run(hap)
+	}
 }
 
 // askPeer connects to addr from src (any local address when ""), sends req and returns
@@ -182,16 +191,9 @@ listen hdr
 	}
 	type result struct{ disp, src, srvsrc, clientip, hdr, hdrMissing string }
 	run := func(bin string) (result, []string) {
-		cmd := exec.Command(bin, "-db", "-f", cfg)
-		out := newOutFile(t)
-		cmd.Stdout, cmd.Stderr = out.f, out.f
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			_ = cmd.Wait()
-		}()
+		proc := startProc(t, bin, "-db", "-f", cfg)
+		defer proc.stop()
+		out := proc.out
 		for _, p := range ports {
 			waitListen(t, fmt.Sprintf("127.0.0.1:%d", p))
 		}
@@ -241,10 +243,11 @@ listen hdr
 	if got != want {
 		t.Errorf("lb: the servers saw %+v; want %+v", got, want)
 	}
-	if _, err := exec.LookPath("haproxy"); err != nil {
+	bin, ok := haproxyPath()
+	if !ok {
 		return
 	}
-	hap, hapLog := run("haproxy")
+	hap, hapLog := run(bin)
 	hap.disp = want.disp
 	if hap != want {
 		t.Errorf("haproxy: the servers saw %+v; want %+v as lb", hap, want)
@@ -415,32 +418,20 @@ listen plain
 
 	n := newNotifySocket(t)
 	cmd := exec.Command("ip", "netns", "exec", w.mid, lbBinary(t), "-db", "-f", cfg)
-	out := newOutFile(t)
-	cmd.Stdout, cmd.Stderr = out.f, out.f
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+n.path)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &lbProc{t: t, cmd: cmd, out: out, done: make(chan struct{})}
-	go func() { p.status = cmd.Wait(); close(p.done) }()
+	p := startCmd(t, cmd)
 	n.waitFor(t, "READY=1", 15*time.Second)
 	check("lb")
 	p.signal(syscall.SIGTERM)
 	p.wait(5 * time.Second)
-	if t.Failed() {
-		t.Logf("lb output:\n%s", out.String())
-	}
 
-	if _, err := exec.LookPath("haproxy"); err != nil {
+	hap, ok := haproxyPath()
+	if !ok {
 		return
 	}
-	hcmd := exec.Command("ip", "netns", "exec", w.mid, "haproxy", "-db", "-f", cfg)
-	hout := newOutFile(t)
-	hcmd.Stdout, hcmd.Stderr = hout.f, hout.f
-	if err := hcmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = hcmd.Process.Signal(syscall.SIGTERM); _ = hcmd.Wait() }()
+	hproc := startCmd(t, exec.Command("ip", "netns", "exec", w.mid, hap, "-db", "-f", cfg))
+	defer hproc.stop()
+	hout := hproc.out
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, _, err := ask(8003); err == nil {
@@ -524,16 +515,12 @@ listen s4
 `, port, socks.addr))
 	run := func(bin string) {
 		t.Helper()
-		cmd := exec.Command(bin, "-db", "-f", cfg)
-		out := newOutFile(t)
-		cmd.Stdout, cmd.Stderr = out.f, out.f
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			_ = cmd.Wait()
-		}()
+		socks.mu.Lock()
+		socks.seen = nil // what the previous run asked for
+		socks.mu.Unlock()
+		proc := startProc(t, bin, "-db", "-f", cfg)
+		defer proc.stop()
+		out := proc.out
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		var l string
 		var err error
@@ -555,14 +542,7 @@ listen s4
 			time.Sleep(20 * time.Millisecond) // the next check comes within inter (100ms)
 		}
 	}
-	run(lbBinary(t))
-	if _, err := exec.LookPath("haproxy"); err != nil {
-		return
-	}
-	socks.mu.Lock()
-	socks.seen = nil
-	socks.mu.Unlock()
-	run("haproxy")
+	onLBThenHAProxy(t, run)
 }
 
 // TestHTTPSetDst: the backend of Debian's option-http_proxy.cfg, an HTTP forward proxy:
@@ -573,16 +553,9 @@ listen s4
 // another destination). HAProxy answers the same requests alike.
 func TestHTTPSetDst(t *testing.T) {
 	named := func(name string) string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		return serveHTTP(t, func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, "%s %s", name, r.RequestURI)
-		})}
-		go srv.Serve(ln)
-		t.Cleanup(func() { srv.Close() })
-		return ln.Addr().String()
+		})
 	}
 	a1, a2 := named("one"), named("two")
 	port := freePort(t)
@@ -606,16 +579,9 @@ backend test-proxy-srv
 `, port))
 	run := func(bin string) []string {
 		t.Helper()
-		cmd := exec.Command(bin, "-db", "-f", cfg)
-		out := newOutFile(t)
-		cmd.Stdout, cmd.Stderr = out.f, out.f
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			_ = cmd.Wait()
-		}()
+		proc := startProc(t, bin, "-db", "-f", cfg)
+		defer proc.stop()
+		out := proc.out
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		waitListen(t, addr)
 		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
@@ -647,10 +613,11 @@ backend test-proxy-srv
 	if got := run(lbBinary(t)); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("lb answered %q; want %q", got, want)
 	}
-	if _, err := exec.LookPath("haproxy"); err != nil {
+	hap, ok := haproxyPath()
+	if !ok {
 		return
 	}
-	if got := run("haproxy"); strings.Join(got, "|") != strings.Join(want, "|") {
+	if got := run(hap); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("haproxy answered %q; want %q as lb", got, want)
 	}
 }
@@ -697,16 +664,9 @@ listen fc
 `, sock, port, srv))
 	run := func(bin string) {
 		t.Helper()
-		cmd := exec.Command(bin, "-db", "-f", cfg)
-		out := newOutFile(t)
-		cmd.Stdout, cmd.Stderr = out.f, out.f
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			_ = cmd.Wait()
-		}()
+		proc := startProc(t, bin, "-db", "-f", cfg)
+		defer proc.stop()
+		out := proc.out
 		waitListen(t, fmt.Sprintf("127.0.0.1:%d", port))
 		var clients []net.Conn
 		for range 5 {
@@ -745,10 +705,7 @@ listen fc
 			t.Errorf("%s: the server took %d connections; want 2 (minconn)", bin, n)
 		}
 	}
-	run(lbBinary(t))
-	if _, err := exec.LookPath("haproxy"); err == nil {
-		run("haproxy")
-	}
+	onLBThenHAProxy(t, run)
 }
 
 // TestPreferLastServer: with "option prefer-last-server" (content-sw-sample.cfg) and
@@ -757,16 +714,9 @@ listen fc
 // no server connection), round robin alternates. HAProxy answers the same.
 func TestPreferLastServer(t *testing.T) {
 	named := func(name string) string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		return serveHTTP(t, func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, name)
-		})}
-		go srv.Serve(ln)
-		t.Cleanup(func() { srv.Close() })
-		return ln.Addr().String()
+		})
 	}
 	a1, a2 := named("one"), named("two")
 	p1, p2, p3 := freePort(t), freePort(t), freePort(t)
@@ -794,16 +744,9 @@ listen safe
 `, p1, a1, a2, p2, a1, a2, p3, a1, a2))
 	run := func(bin string) (prefer, rr, safe string) {
 		t.Helper()
-		cmd := exec.Command(bin, "-db", "-f", cfg)
-		out := newOutFile(t)
-		cmd.Stdout, cmd.Stderr = out.f, out.f
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			_ = cmd.Wait()
-		}()
+		proc := startProc(t, bin, "-db", "-f", cfg)
+		defer proc.stop()
+		out := proc.out
 		four := func(port int) string {
 			addr := fmt.Sprintf("127.0.0.1:%d", port)
 			waitListen(t, addr)
@@ -842,10 +785,7 @@ listen safe
 			t.Errorf("%s: round robin: %q; want both servers in turn", bin, rr)
 		}
 	}
-	check(lbBinary(t))
-	if _, err := exec.LookPath("haproxy"); err == nil {
-		check("haproxy")
-	}
+	onLBThenHAProxy(t, check)
 }
 
 // TestCheckDebianExamples is issue 14's acceptance: for every configuration Debian ships
@@ -853,9 +793,7 @@ listen safe
 // exits as haproxy -c -dr does, and never with "not supported by lb yet" where HAProxy
 // accepts the file.
 func TestCheckDebianExamples(t *testing.T) {
-	if _, err := exec.LookPath("haproxy"); err != nil {
-		t.Skip("haproxy is not installed")
-	}
+	hap := haproxyBin(t)
 	files, _ := filepath.Glob("/usr/share/doc/haproxy/examples/*.cfg")
 	if _, err := os.Stat("/etc/haproxy/haproxy.cfg"); err == nil {
 		files = append(files, "/etc/haproxy/haproxy.cfg")
@@ -873,7 +811,7 @@ func TestCheckDebianExamples(t *testing.T) {
 		return 0, string(out)
 	}
 	for _, f := range files {
-		want, _ := code("haproxy", f)
+		want, _ := code(hap, f)
 		got, out := code(lbBinary(t), f)
 		if got != want {
 			t.Errorf("%s: lb -c -dr exit %d; haproxy -c -dr %d\n%s", f, got, want, out)
@@ -917,16 +855,12 @@ backend be
 `, freePort(t), srv))
 	run := func(bin string) {
 		t.Helper()
-		cmd := exec.Command(bin, "-db", "-f", cfg)
-		out := newOutFile(t)
-		cmd.Stdout, cmd.Stderr = out.f, out.f
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
+		for len(seen) > 0 { // what the previous run's checks left
+			<-seen
 		}
-		defer func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			_ = cmd.Wait()
-		}()
+		proc := startProc(t, bin, "-db", "-f", cfg)
+		defer proc.stop()
+		out := proc.out
 		select {
 		case h := <-seen:
 			if h != "127.0.0.3" {
@@ -936,11 +870,5 @@ backend be
 			t.Fatalf("%s: no check reached the server\n%s", bin, out.String())
 		}
 	}
-	run(lbBinary(t))
-	if _, err := exec.LookPath("haproxy"); err == nil {
-		for len(seen) > 0 {
-			<-seen
-		}
-		run("haproxy")
-	}
+	onLBThenHAProxy(t, run)
 }

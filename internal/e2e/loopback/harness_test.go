@@ -230,6 +230,74 @@ func startLBNotify(t *testing.T, n *notifySocket, args ...string) *lbProc {
 	return p
 }
 
+// haproxyBin returns the path of HAProxy, and skips the test when it is not installed.
+func haproxyBin(t *testing.T) string {
+	t.Helper()
+	hap, ok := haproxyPath()
+	if !ok {
+		t.Skip("haproxy is not installed")
+	}
+	return hap
+}
+
+// haproxyPath returns the path of HAProxy and whether it is installed.
+func haproxyPath() (string, bool) {
+	if hap, err := exec.LookPath("haproxy"); err == nil {
+		return hap, true
+	}
+	const hap = "/usr/sbin/haproxy"
+	if _, err := exec.LookPath(hap); err != nil {
+		return "", false
+	}
+	return hap, true
+}
+
+// startProc starts bin (lb or HAProxy) with args; see startCmd.
+func startProc(t *testing.T, bin string, args ...string) *lbProc {
+	t.Helper()
+	return startCmd(t, exec.Command(bin, args...))
+}
+
+// startCmd starts cmd with its standard output and error in an outFile. The process is
+// ended by stop, or at the test's cleanup at the latest, which logs its output when the
+// test failed.
+func startCmd(t *testing.T, cmd *exec.Cmd) *lbProc {
+	t.Helper()
+	out := newOutFile(t)
+	cmd.Stdout, cmd.Stderr = out.f, out.f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &lbProc{t: t, cmd: cmd, out: out, done: make(chan struct{})}
+	go func() { p.status = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			t.Logf("%v output:\n%s", cmd.Args, out.String())
+		}
+	})
+	return p
+}
+
+// startHAProxyArgs starts HAProxy with args and waits for addr to listen; it skips the test
+// when HAProxy is not installed.
+func startHAProxyArgs(t *testing.T, addr string, args ...string) *outFile {
+	t.Helper()
+	p := startProc(t, haproxyBin(t), args...)
+	waitListen(t, addr)
+	return p.out
+}
+
+// stop ends the process with SIGTERM, unless it has exited, and waits for it.
+func (p *lbProc) stop() {
+	select {
+	case <-p.done:
+	default:
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		<-p.done
+	}
+}
+
 func (p *lbProc) pid() int { return p.cmd.Process.Pid }
 
 func (p *lbProc) signal(sig syscall.Signal) {

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -432,13 +431,9 @@ listen hdr
 		return name
 	}
 	var haPorts [3]int
-	if _, err := exec.LookPath("haproxy"); err == nil {
+	if hap, ok := haproxyPath(); ok {
 		haPorts = three()
-		cmd := exec.Command("haproxy", "-db", "-f", writeConfig(t, conf(haPorts)))
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		startProc(t, hap, "-db", "-f", writeConfig(t, conf(haPorts)))
 		for _, p := range haPorts {
 			waitListen(t, fmt.Sprintf("127.0.0.1:%d", p))
 		}

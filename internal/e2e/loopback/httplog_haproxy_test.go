@@ -2,10 +2,8 @@ package loopback
 
 import (
 	"fmt"
-	"os/exec"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -24,10 +22,7 @@ var httplogMask = regexp.MustCompile(`^(\S+):\d+ \[[^]]+\] (\S+ \S+) [-+\d]+/[-\
 // (502), an unparsable request (400), with request and response header captures.
 // It is skipped when haproxy is not installed.
 func TestHTTPLogsAsHAProxy(t *testing.T) {
-	hap, err := exec.LookPath("haproxy")
-	if err != nil {
-		t.Skip("haproxy is not installed")
-	}
+	hap := haproxyBin(t)
 	app := startHTTPServer(t, "app", nil)
 	garbage := startGarbageServer(t)
 	port := freePort(t)
@@ -73,16 +68,9 @@ backend nosrv
 		"GET / HTTP/1.1\r\nHo st: a\r\n\r\n",
 	}
 	run := func(bin string) []string {
-		cmd := exec.Command(bin, "-db", "-f", cfg)
-		out := newOutFile(t)
-		cmd.Stdout, cmd.Stderr = out.f, out.f
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			_ = cmd.Wait()
-		}()
+		proc := startProc(t, bin, "-db", "-f", cfg)
+		defer proc.stop()
+		out := proc.out
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		// The probe of waitListen is logged too: a client that closed before
 		// sending a request (CR--, 400).

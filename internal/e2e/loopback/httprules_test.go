@@ -6,10 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os/exec"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -30,27 +28,7 @@ func onLBAndHAProxy(t *testing.T, cfg, addr string, check func(t *testing.T, out
 		check(t, p.out)
 	})
 	t.Run("haproxy", func(t *testing.T) {
-		hap, err := exec.LookPath("haproxy")
-		if err != nil {
-			hap = "/usr/sbin/haproxy"
-			if _, err := exec.LookPath(hap); err != nil {
-				t.Skip("haproxy is not installed")
-			}
-		}
-		cmd := exec.Command(hap, "-db", "-f", cfg)
-		out := newOutFile(t)
-		cmd.Stdout, cmd.Stderr = out.f, out.f
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			_ = cmd.Wait()
-			if t.Failed() {
-				t.Logf("haproxy output:\n%s", out.String())
-			}
-		})
-		waitListen(t, addr)
+		out := startHAProxyArgs(t, addr, "-db", "-f", cfg)
 		check(t, out)
 	})
 }

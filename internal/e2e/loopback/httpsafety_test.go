@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -67,10 +65,7 @@ func statusOf(t *testing.T, addr, req string) string {
 // configuration and expects the same status line from both (the server behind answers 200 to
 // what is forwarded). Skipped when haproxy is not installed.
 func TestHTTPRefusalsAsHAProxy(t *testing.T) {
-	hap, err := exec.LookPath("haproxy")
-	if err != nil {
-		t.Skip("haproxy is not installed")
-	}
+	hap := haproxyBin(t)
 	app := startHTTPServer(t, "app", nil)
 	port := freePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
@@ -81,16 +76,7 @@ listen l
     server s1 %s
 `, addr, app.addr()))
 	run := func(bin string) []string {
-		cmd := exec.Command(bin, "-db", "-f", cfg)
-		out := newOutFile(t)
-		cmd.Stdout, cmd.Stderr = out.f, out.f
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			_ = cmd.Wait()
-		}()
+		defer startProc(t, bin, "-db", "-f", cfg).stop()
 		waitListen(t, addr)
 		var got []string
 		for _, v := range smugglingVectors {

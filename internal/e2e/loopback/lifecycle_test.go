@@ -463,13 +463,8 @@ listen app
 		t.Errorf("the refusal does not name the limit and LimitNOFILE=:\n%s", out)
 	}
 	cmd := withLimit(writeConfig(t, base))
-	o := newOutFile(t)
-	cmd.Stdout, cmd.Stderr = o.f, o.f
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &lbProc{t: t, cmd: cmd, out: o, done: make(chan struct{})}
-	go func() { p.status = cmd.Wait(); close(p.done) }()
+	p := startCmd(t, cmd)
+	o := p.out
 	defer func() { cmd.Process.Signal(syscall.SIGTERM); p.wait(5 * time.Second) }()
 	p.waitOutput("derived from the hard limit of open files (4096)", 5*time.Second)
 	deadline := time.Now().Add(5 * time.Second)

@@ -20,14 +20,7 @@ import (
 // HAProxy is not installed.
 func haproxyCheck(t *testing.T, cfg string) string {
 	t.Helper()
-	hap, err := exec.LookPath("haproxy")
-	if err != nil {
-		hap = "/usr/sbin/haproxy"
-		if _, err := exec.LookPath(hap); err != nil {
-			t.Skip("haproxy is not installed")
-		}
-	}
-	out, _ := exec.Command(hap, "-c", "-f", cfg).CombinedOutput()
+	out, _ := exec.Command(haproxyBin(t), "-c", "-f", cfg).CombinedOutput()
 	return string(out)
 }
 

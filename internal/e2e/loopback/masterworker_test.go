@@ -99,36 +99,21 @@ func maskShowProc(reply string) string {
 // waits until its master CLI at sock shows a worker. It returns the process, or nil.
 func startHAProxyMW(t *testing.T, sock string, args ...string) *exec.Cmd {
 	t.Helper()
-	hap, err := exec.LookPath("haproxy")
-	if err != nil {
-		hap = "/usr/sbin/haproxy"
-		if _, err := os.Stat(hap); err != nil {
-			return nil
-		}
+	hap, ok := haproxyPath()
+	if !ok {
+		return nil
 	}
-	cmd := exec.Command(hap, args...)
-	out := newOutFile(t)
-	cmd.Stdout, cmd.Stderr = out.f, out.f
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("haproxy output:\n%s", out.String())
-		}
-	})
+	proc := startProc(t, hap, args...)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if c, err := net.Dial("unix", sock); err == nil {
 			c.Close()
 			if strings.Contains(masterCLI(t, sock, "show proc"), "worker") {
-				return cmd
+				return proc.cmd
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("haproxy's master CLI did not show a worker:\n%s", out.String())
+			t.Fatalf("haproxy's master CLI did not show a worker:\n%s", proc.out.String())
 		}
 		time.Sleep(20 * time.Millisecond) // HAProxy gives no readiness signal with -W
 	}

@@ -16,10 +16,7 @@ import (
 // stderr gets HAProxy's alert, the name quoted: "[ALERT] (pid) : backend 'app' has no
 // server available!", on lb as on haproxy.
 func TestNoServerAlertAsHAProxy(t *testing.T) {
-	hap, err := exec.LookPath("haproxy")
-	if err != nil {
-		t.Skip("haproxy is not installed")
-	}
+	hap := haproxyBin(t)
 	dead := refusingPort(t)
 	cfg := writeConfig(t, fmt.Sprintf(`global
     log stdout format raw local0

@@ -4,11 +4,9 @@ import (
 	"fmt"
 	"net"
 
-	"os/exec"
 	"regexp"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -18,10 +16,7 @@ import (
 // reject (PR), a response reject (PD) and a connection reject (no line), with the client port,
 // the date and the timers masked. It is skipped when haproxy is not installed.
 func TestRulesLogsAsHAProxy(t *testing.T) {
-	hap, err := exec.LookPath("haproxy")
-	if err != nil {
-		t.Skip("haproxy is not installed")
-	}
+	hap := haproxyBin(t)
 	ok, bad := startNameServer(t, "s1"), startNameServer(t, "BAD banner")
 	p1, p2, p3 := freePort(t), freePort(t), freePort(t)
 	cfg := writeConfig(t, rulesDefaults+fmt.Sprintf(`
@@ -45,16 +40,9 @@ listen probe
     server s1 %s
 `, p1, ok.addr(), p2, bad.addr(), p3, ok.addr()))
 	run := func(bin string) []string {
-		cmd := exec.Command(bin, "-db", "-f", cfg)
-		out := newOutFile(t)
-		cmd.Stdout, cmd.Stderr = out.f, out.f
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			_ = cmd.Wait()
-		}()
+		proc := startProc(t, bin, "-db", "-f", cfg)
+		defer proc.stop()
+		out := proc.out
 		waitListen(t, fmt.Sprintf("127.0.0.1:%d", p3))
 		a1, a2 := fmt.Sprintf("127.0.0.1:%d", p1), fmt.Sprintf("127.0.0.1:%d", p2)
 		// One client at a time, each waiting for its end, so both see the same order.

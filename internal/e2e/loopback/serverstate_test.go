@@ -3,7 +3,6 @@ package loopback
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -126,13 +125,7 @@ listen app
 // TestServerStateFileAsHAProxy feeds the same state files to HAProxy and to lb and
 // compares "show servers state" after start, and the warnings.
 func TestServerStateFileAsHAProxy(t *testing.T) {
-	hap, err := exec.LookPath("haproxy")
-	if err != nil {
-		if _, err := os.Stat("/usr/sbin/haproxy"); err != nil {
-			t.Skip("haproxy is not installed")
-		}
-		hap = "/usr/sbin/haproxy"
-	}
+	hap := haproxyBin(t)
 	s1 := startNameServer(t, "s1")
 	host, sport, _ := strings.Cut(s1.addr(), ":")
 	line := func(be, id, srv, rest string) string {
@@ -200,13 +193,7 @@ backend b5
 		return stateLines(adminCommand(t, sock, "show servers state")), strings.ReplaceAll(out(), dir, "DIR")
 	}
 	haLines, haOut := run("haproxy", func(cfg, sock string) func() string {
-		cmd := exec.Command(hap, "-db", "-f", cfg)
-		o := newOutFile(t)
-		cmd.Stdout, cmd.Stderr = o.f, o.f
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		o := startProc(t, hap, "-db", "-f", cfg).out
 		deadline := time.Now().Add(5 * time.Second)
 		for {
 			if _, err := os.Stat(sock); err == nil || time.Now().After(deadline) {

@@ -172,16 +172,13 @@ func TestStatsPage(t *testing.T) {
 		t.Errorf("frontend without backend, /x: %q", h)
 	}
 
-	if _, err := exec.LookPath("haproxy"); err != nil {
+	hap, ok := haproxyPath()
+	if !ok {
 		t.Log("haproxy is not installed: the CSV is not compared with HAProxy's")
 		return
 	}
 	ha := [3]int{freePort(t), freePort(t), freePort(t)}
-	cmd := exec.Command("haproxy", "-db", "-f", writeConfig(t, statsConfig(ha, web.addr(), app.addr())))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	startProc(t, hap, "-db", "-f", writeConfig(t, statsConfig(ha, web.addr(), app.addr())))
 	for _, p := range ha {
 		waitListen(t, fmt.Sprintf("127.0.0.1:%d", p))
 	}

@@ -70,9 +70,7 @@ frontend read
 		transfer(t)
 		want := "# table: fe, type: ip, size:10, used:1\n" +
 			"<ptr>: key=127.0.0.1 use=0 exp=<ms> bytes_in_cnt=2000 bytes_in_rate(10000)=2000 bytes_out_cnt=6000 bytes_out_rate(10000)=6000\n\n"
-		if got := waitTable(t, sock, "fe", want); got != want {
-			t.Errorf("show table fe = %q; want %q", got, want)
-		}
+		checkTable(t, sock, "fe", want)
 		c := dialHTTP(t, addr2)
 		c.send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 		_, body := c.response()

@@ -56,16 +56,7 @@ func TestStickOnTCP(t *testing.T) {
 	s1, s2 := namedServer(t, "s1"), namedServer(t, "s2")
 	sock := t.TempDir() + "/admin.sock"
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	cfg := writeConfig(t, fmt.Sprintf(`
-global
-    stats socket %s level admin
-defaults
-    mode tcp
-    timeout client 5s
-    timeout server 5s
-    timeout connect 5s
-frontend fe
-    bind %s
+	cfg := writeConfig(t, stickHead("tcp", sock, addr)+fmt.Sprintf(`
     default_backend be
 backend be
     balance roundrobin
@@ -73,7 +64,7 @@ backend be
     stick on src
     server s1 %s
     server s2 %s
-`, sock, addr, s1, s2))
+`, s1, s2))
 	showWant := func(name string) string {
 		return "# table: be, type: ip, size:10, used:1\n" +
 			"<ptr>: key=127.0.0.1 use=0 exp=<ms> server_id=" + name[1:] + " server_key=" + name + "\n\n"
@@ -88,9 +79,7 @@ backend be
 				t.Errorf("connection %d served by %q; want %q (stuck)", i+2, got, first)
 			}
 		}
-		if got := waitTable(t, sock, "be", showWant(first)); got != showWant(first) {
-			t.Errorf("show table be = %q; want %q", got, showWant(first))
-		}
+		checkTable(t, sock, "be", showWant(first))
 		adminCommand(t, sock, "disable server be/"+first)
 		other := otherServer(first)
 		if got := readName(t, addr); got != other {
@@ -102,9 +91,7 @@ backend be
 				t.Errorf("after %s is back: served by %q; want %q (stuck to the new one)", first, got, other)
 			}
 		}
-		if got := waitTable(t, sock, "be", showWant(other)); got != showWant(other) {
-			t.Errorf("show table be = %q; want %q", got, showWant(other))
-		}
+		checkTable(t, sock, "be", showWant(other))
 	})
 }
 
@@ -123,16 +110,7 @@ func TestStickStoreResponseHTTP(t *testing.T) {
 	s1, s2 := mk("s1"), mk("s2")
 	sock := t.TempDir() + "/admin.sock"
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	cfg := writeConfig(t, fmt.Sprintf(`
-global
-    stats socket %s level admin
-defaults
-    mode http
-    timeout client 5s
-    timeout server 5s
-    timeout connect 5s
-frontend fe
-    bind %s
+	cfg := writeConfig(t, stickHead("http", sock, addr)+fmt.Sprintf(`
     default_backend be
 backend be
     balance roundrobin
@@ -141,7 +119,7 @@ backend be
     stick match req.hdr(x-session)
     server s1 %s
     server s2 %s
-`, sock, addr, s1.ln.Addr(), s2.ln.Addr()))
+`, s1.ln.Addr(), s2.ln.Addr()))
 	get := func(t *testing.T, path, session string) string {
 		t.Helper()
 		c := dialHTTP(t, addr)
@@ -172,8 +150,6 @@ backend be
 		}
 		want := "# table: be, type: string, size:10, used:1\n" +
 			"<ptr>: key=sess-" + first + " use=0 exp=<ms> server_id=" + first[1:] + " server_key=" + first + "\n\n"
-		if show := waitTable(t, sock, "be", want); show != want {
-			t.Errorf("show table be = %q; want %q", show, want)
-		}
+		checkTable(t, sock, "be", want)
 	})
 }

@@ -45,16 +45,7 @@ func TestStickTableRateLimit(t *testing.T) {
 	port, port2 := freePort(t), freePort(t)
 	addr, addr2 := fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("127.0.0.1:%d", port2)
 	sock := dir + "/admin.sock"
-	cfg := writeConfig(t, fmt.Sprintf(`
-global
-    stats socket %s level admin
-defaults
-    mode http
-    timeout client 5s
-    timeout server 5s
-    timeout connect 5s
-frontend fe
-    bind %s
+	cfg := writeConfig(t, stickHead("http", sock, addr)+fmt.Sprintf(`
     stick-table type ip size 100 expire 30s store http_req_rate(10s),http_req_cnt,http_err_cnt,conn_cnt,conn_cur
     http-request track-sc0 src
     http-request deny deny_status 429 if { sc_http_req_rate(0) gt 3 }
@@ -67,7 +58,7 @@ frontend marks
     http-request return status 200 content-type text/plain lf-string "cnt=%%[table_cnt(abuse)] avl=%%[table_avl(abuse)] gpc0=%%[src,table_gpc0(abuse)]"
 backend abuse
     stick-table type ip size 10 store gpc0,gpt0
-`, sock, addr, addr2))
+`, addr2))
 	onLBAndHAProxy(t, cfg, addr, func(t *testing.T, _ *outFile) {
 		var got []string
 		for i := 0; i < 5; i++ {

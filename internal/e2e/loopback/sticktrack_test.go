@@ -13,6 +13,30 @@ import (
 // Stick counters tracked by the tcp-request session and content rules and by the
 // http-response rules, each counted as HAProxy 2.6 counts them, on lb and on haproxy.
 
+// stickHead begins the configurations of the stick tests: an admin socket at sock,
+// defaults of mode, and a frontend fe bound to addr, whose lines the test adds (from
+// the next line on).
+func stickHead(mode, sock, addr string) string {
+	return fmt.Sprintf(`
+global
+    stats socket %s level admin
+defaults
+    mode %s
+    timeout client 5s
+    timeout server 5s
+    timeout connect 5s
+frontend fe
+    bind %s`, sock, mode, addr)
+}
+
+// checkTable reports an error unless "show table NAME" (masked) reads want within 5s.
+func checkTable(t *testing.T, sock, name, want string) {
+	t.Helper()
+	if got := waitTable(t, sock, name, want); got != want {
+		t.Errorf("show table %s = %q; want %q", name, got, want)
+	}
+}
+
 // waitTable reads "show table NAME" (masked) until it reads want or 5s passed, and
 // returns the last reply: a connection's counters are released once it is closed,
 // which the client may see first, and no signal tells when.
@@ -77,16 +101,7 @@ func TestStickTrackSessionContent(t *testing.T) {
 	dir := t.TempDir()
 	sock := dir + "/admin.sock"
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	cfg := writeConfig(t, fmt.Sprintf(`
-global
-    stats socket %s level admin
-defaults
-    mode tcp
-    timeout client 5s
-    timeout server 5s
-    timeout connect 5s
-frontend fe
-    bind %s
+	cfg := writeConfig(t, stickHead("tcp", sock, addr)+fmt.Sprintf(`
     stick-table type ip size 10 store conn_cnt,conn_cur,sess_cnt,gpt0
     tcp-request session track-sc0 src
     tcp-request session sc-set-gpt0(0) 5
@@ -97,7 +112,7 @@ backend be
     server s1 %s
 backend content
     stick-table type ip size 10 store conn_cnt,conn_cur,sess_cnt,gpc0
-`, sock, addr, echo))
+`, echo))
 	onLBAndHAProxy(t, cfg, addr, func(t *testing.T, _ *outFile) {
 		clearTables(t, sock, "fe", "content")
 		echoOnce(t, addr)
@@ -108,9 +123,7 @@ backend content
 			{"content", "# table: content, type: ip, size:10, used:1\n" +
 				"<ptr>: key=127.0.0.1 use=0 exp=<ms> gpc0=2 conn_cnt=2 conn_cur=0 sess_cnt=0\n\n"},
 		} {
-			if got := waitTable(t, sock, tc.table, tc.want); got != tc.want {
-				t.Errorf("show table %s = %q; want %q", tc.table, got, tc.want)
-			}
+			checkTable(t, sock, tc.table, tc.want)
 		}
 	})
 }
@@ -129,22 +142,13 @@ func TestStickTrackHTTPResponse(t *testing.T) {
 	dir := t.TempDir()
 	sock := dir + "/admin.sock"
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	cfg := writeConfig(t, fmt.Sprintf(`
-global
-    stats socket %s level admin
-defaults
-    mode http
-    timeout client 5s
-    timeout server 5s
-    timeout connect 5s
-frontend fe
-    bind %s
+	cfg := writeConfig(t, stickHead("http", sock, addr)+fmt.Sprintf(`
     default_backend be
 backend be
     stick-table type string size 10 store http_req_cnt,http_err_cnt,conn_cnt
     http-response track-sc2 res.hdr(x-user)
     server s1 %s
-`, sock, addr, srv.ln.Addr()))
+`, srv.ln.Addr()))
 	onLBAndHAProxy(t, cfg, addr, func(t *testing.T, _ *outFile) {
 		clearTables(t, sock, "be")
 		var got []string
@@ -156,8 +160,6 @@ backend be
 		}
 		want := "# table: be, type: string, size:10, used:1\n" +
 			"<ptr>: key=alice use=0 exp=<ms> conn_cnt=3 http_req_cnt=3 http_err_cnt=1\n\n"
-		if show := waitTable(t, sock, "be", want); show != want {
-			t.Errorf("show table be = %q; want %q", show, want)
-		}
+		checkTable(t, sock, "be", want)
 	})
 }

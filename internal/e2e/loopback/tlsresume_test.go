@@ -281,13 +281,8 @@ listen app
 	cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ exec "$0" -db -f "$1"`, lbBinary(t), cfg)
 	cmd.ExtraFiles = files
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+n.path, fmt.Sprintf("LISTEN_FDS=%d", len(files)), "LISTEN_FDNAMES="+names)
-	out := newOutFile(t)
-	cmd.Stdout, cmd.Stderr = out.f, out.f
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &lbProc{t: t, cmd: cmd, out: out, done: make(chan struct{})}
-	go func() { p.status = cmd.Wait(); close(p.done) }()
+	p := startCmd(t, cmd)
+	out := p.out
 	defer func() { cmd.Process.Signal(syscall.SIGTERM); p.wait(5 * time.Second) }()
 	n.waitFor(t, "READY=1", 10*time.Second)
 	if !tlsResumes(t, addr, client) {

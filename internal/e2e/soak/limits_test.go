@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"lb/internal/lbtest"
 )
 
 // slLB is lb running in the foreground (-db), a child of the test, its output in a file.
@@ -344,7 +346,7 @@ func TestSoakFDExhaustion(t *testing.T) {
 		if n := emfileLines(p.output()); n != 0 {
 			t.Errorf("%d lines about running out of descriptors with maxconn derived from the limit; want 0", n)
 		}
-		slTableRow(t, "RLIMIT_NOFILE 160 at start (loopback)",
+		lbtest.SoakTableRow(t, "RLIMIT_NOFILE 160 at start (loopback)",
 			fmt.Sprintf("%d TCP clients held open", held),
 			fmt.Sprintf("maxconn derived from the limit: %d served, the rest queued in the kernel; %d fds of 160; %.3f CPU; new clients served once they left", served, fds, cpu),
 			"nothing (queued clients wait)",
@@ -404,7 +406,7 @@ func TestSoakFDExhaustion(t *testing.T) {
 		if n != 1 {
 			t.Errorf("%d lines about running out of descriptors; want one for the episode, not one per accept:\n%s", n, out)
 		}
-		slTableRow(t, "RLIMIT_NOFILE cut to the open fds + 8 under a running lb (loopback)",
+		lbtest.SoakTableRow(t, "RLIMIT_NOFILE cut to the open fds + 8 under a running lb (loopback)",
 			fmt.Sprintf("%d clients held open, TCP and HTTP", held),
 			fmt.Sprintf("accept fails with EMFILE: %d log line; listeners paused until a connection ends (100 ms at most), %.3f CPU; clients accepted without a descriptor left for their server closed at once (`RC`); no crash; new clients served once the held ones left", n, cpu),
 			fmt.Sprintf("the held clients beyond the limit (%d of %d TCP ones served)", served, held/2),

@@ -142,7 +142,7 @@ listen echo
 	}
 	t.Logf("%d clients held (%d dials failed), %d served before the pause, usage %s bytes of %d at the pause, %.3f CPU while paused",
 		clients, dialErrs, served, usage, limit, cpu)
-	slTableRow(t, "a 32 MiB memory limit on lb's cgroup (v1 `memory.limit_in_bytes`, as a unit's `MemoryMax=`)",
+	lbtest.SoakTableRow(t, "a 32 MiB memory limit on lb's cgroup (v1 `memory.limit_in_bytes`, as a unit's `MemoryMax=`)",
 		fmt.Sprintf("%d TCP clients held open", clients),
 		fmt.Sprintf("listeners paused at 90 %% of the limit, logged once; %d clients served, the rest waited in the kernel's queue; %.3f CPU; no OOM kill; accepting resumed once they left", served, cpu),
 		"nothing (the clients beyond the limit wait)", slRepro("TestSoakMemoryLimit"))

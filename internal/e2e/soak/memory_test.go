@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"lb/internal/lbtest"
 )
 
 // slHoldHTTP opens n keep-alive HTTP connections to addr, makes one request on each and
@@ -145,9 +147,9 @@ func TestSoakMemoryHeldConnections(t *testing.T) {
 	if growth > 2<<10 {
 		t.Errorf("anonymous RSS after each burst (KiB): %v: it grew %.0f KiB from the first to the last; want at most 2 MiB", after, growth)
 	}
-	slope, se := slSlope(after)
+	slope, se := lbtest.Slope(after)
 	t.Logf("anonymous RSS after each burst (KiB): %v; slope %.1f ± %.1f KiB per burst", after, slope, se)
-	slTableRow(t, fmt.Sprintf("%d bursts of %d TCP sessions and %d idle HTTP keep-alive clients held (loopback)", bursts, n, n),
+	lbtest.SoakTableRow(t, fmt.Sprintf("%d bursts of %d TCP sessions and %d idle HTTP keep-alive clients held (loopback)", bursts, n, n),
 		"all open at once, then closed at once",
 		fmt.Sprintf("up to %.2f KiB of RSS per connection; %.3f CPU at most while held; new clients served after each burst; anonymous RSS after each burst and a flush: %.0f → %.0f KiB (%.1f ± %.1f KiB per burst)", worstPerConn, worstCPU, after[0], after[len(after)-1], slope, se),
 		"nothing",

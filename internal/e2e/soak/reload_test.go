@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"net/http"
 	"os"
@@ -287,33 +286,6 @@ func slWaitGone(pid int, within time.Duration) bool {
 	return true
 }
 
-// slSlope fits y = a + b·x by least squares and returns b and its standard error.
-func slSlope(ys []float64) (slope, stderr float64) {
-	n := float64(len(ys))
-	if n < 3 {
-		return 0, math.Inf(1)
-	}
-	var sx, sy float64
-	for i, y := range ys {
-		sx += float64(i)
-		sy += y
-	}
-	mx, my := sx/n, sy/n
-	var sxx, sxy float64
-	for i, y := range ys {
-		dx := float64(i) - mx
-		sxx += dx * dx
-		sxy += dx * (y - my)
-	}
-	slope = sxy / sxx
-	var sse float64
-	for i, y := range ys {
-		r := y - (my + slope*(float64(i)-mx))
-		sse += r * r
-	}
-	return slope, math.Sqrt(sse / (n - 2) / sxx)
-}
-
 // slRepro is the command that reproduces the variant that ran of the test named run.
 func slRepro(run string) string {
 	env := ""
@@ -321,26 +293,6 @@ func slRepro(run string) string {
 		env = "LB_SOAK=1 "
 	}
 	return "`" + env + "go test -count=1 -run '" + run + "' ./internal/e2e/soak/`"
-}
-
-// slTableRow appends a row of the README's faults table to $LB_SOAK_TABLE, when set.
-func slTableRow(t *testing.T, cells ...string) {
-	t.Helper()
-	row := "| " + strings.Join(cells, " | ") + " |"
-	t.Logf("faults table: %s", row)
-	path := os.Getenv("LB_SOAK_TABLE")
-	if path == "" {
-		return
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Errorf("LB_SOAK_TABLE: %v", err)
-		return
-	}
-	defer f.Close()
-	if _, err := fmt.Fprintln(f, row); err != nil {
-		t.Errorf("LB_SOAK_TABLE: %v", err)
-	}
 }
 
 // slDaemon runs `lb -D args…`, which returns once the new process accepts, and returns its
@@ -509,7 +461,7 @@ func TestSoakReloadsUnderLoad(t *testing.T) {
 	if fdsEnd != fdsQuiet {
 		t.Errorf("fds of the last generation, quiet: %d; the first held %d", fdsEnd, fdsQuiet)
 	}
-	slope, se := slSlope(rss)
+	slope, se := lbtest.Slope(rss)
 	t.Logf("%d reloads in %v; requests %d, failed %d, retried on a closed keep-alive connection %d", reloads, took.Round(time.Millisecond), total, failed, retried)
 	t.Logf("RSS per generation (KiB): %v; slope %.1f ± %.1f KiB/reload", rss, slope, se)
 	t.Logf("fds per generation under load: %v; quiet: first %d, last %d", fdsLoaded, fdsQuiet, fdsEnd)
@@ -521,7 +473,7 @@ func TestSoakReloadsUnderLoad(t *testing.T) {
 	if bound := 64 + 2*se; slope > bound {
 		t.Errorf("RSS grows %.1f KiB per reload (bound %.1f): %v", slope, bound, rss)
 	}
-	slTableRow(t, fmt.Sprintf("%d reloads by `lb -D -x SOCK -sf PID` (loopback)", reloads),
+	lbtest.SoakTableRow(t, fmt.Sprintf("%d reloads by `lb -D -x SOCK -sf PID` (loopback)", reloads),
 		"HTTP (new connection and keep-alive) and TCP (new connection and 20-exchange sessions), 400 req/s",
 		fmt.Sprintf("every reload took over the listeners; %d keep-alive requests met their idle connection closed by the leaving process and were sent again; old processes all exited; fds quiet %d → %d; RSS slope %.1f ± %.1f KiB/reload", retried, fdsQuiet, fdsEnd, slope, se),
 		fmt.Sprintf("%d of %d requests", failed, total),

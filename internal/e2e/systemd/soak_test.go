@@ -3,13 +3,13 @@ package systemd_test
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"lb/internal/lbtest"
 	"lb/internal/lbtest/nspawn"
 )
 
@@ -129,31 +129,6 @@ func (w *world) waitNewMain(old int, restarts string, within time.Duration) int 
 	}
 }
 
-// soakSlope fits y = a + b·x by least squares and returns b and its standard error.
-func soakSlope(ys []float64) (slope, stderr float64) {
-	n := float64(len(ys))
-	if n < 3 {
-		return 0, math.Inf(1)
-	}
-	var mx, my float64
-	for i, y := range ys {
-		mx += float64(i) / n
-		my += y / n
-	}
-	var sxx, sxy float64
-	for i, y := range ys {
-		sxx += (float64(i) - mx) * (float64(i) - mx)
-		sxy += (float64(i) - mx) * (y - my)
-	}
-	slope = sxy / sxx
-	var sse float64
-	for i, y := range ys {
-		r := y - (my + slope*(float64(i)-mx))
-		sse += r * r
-	}
-	return slope, math.Sqrt(sse / (n - 2) / sxx)
-}
-
 // soakRepro is the command that reproduces the variant that ran of the test named run.
 func soakRepro(run string) string {
 	env := ""
@@ -161,24 +136,6 @@ func soakRepro(run string) string {
 		env = "LB_SOAK=1 "
 	}
 	return "`" + env + "go test -count=1 -run '" + run + "' ./internal/e2e/systemd/`"
-}
-
-// soakTableRow appends a row of the README's faults table to $LB_SOAK_TABLE, when set.
-func soakTableRow(t *testing.T, cells ...string) {
-	t.Helper()
-	row := "| " + strings.Join(cells, " | ") + " |"
-	t.Logf("faults table: %s", row)
-	path := os.Getenv("LB_SOAK_TABLE")
-	if path == "" {
-		return
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Errorf("LB_SOAK_TABLE: %v", err)
-		return
-	}
-	defer f.Close()
-	fmt.Fprintln(f, row)
 }
 
 // TestSoakSystemdReloadsRestarts is issue 16's scenario 1 in the container, on each
@@ -333,7 +290,7 @@ func testSoakSystemdReloadsRestarts(t *testing.T, rel nspawn.Release) {
 	}
 	// The slope is fitted over the generations made by reloads (hand-overs); a restarted
 	// process starts afresh, and its RSS is reported beside.
-	slope, se := soakSlope(rss[:reloads+1])
+	slope, se := lbtest.Slope(rss[:reloads+1])
 	t.Logf("%d reloads in %v, %d restarts, %d crash restarts; requests %d, failed %d, retried %d; crash phase: requests %d, failed %d (in hand when killed), refused %d",
 		reloads, reloadTook.Round(time.Millisecond), restartsN, crashes, total, failed, retried, crashTotal, crashFailed, refused)
 	t.Logf("RSS per main process (KiB): %v; slope over the %d reloads %.1f ± %.1f KiB per generation", rss, reloads, slope, se)
@@ -345,12 +302,12 @@ func testSoakSystemdReloadsRestarts(t *testing.T, rel nspawn.Release) {
 	if bound := 64 + 2*se; slope > bound {
 		t.Errorf("RSS grows %.1f KiB per reload (bound %.1f): %v", slope, bound, rss)
 	}
-	soakTableRow(t, fmt.Sprintf("%d × `systemctl reload`, %d × `systemctl restart` (%s)", reloads, restartsN, rel),
+	lbtest.SoakTableRow(t, fmt.Sprintf("%d × `systemctl reload`, %d × `systemctl restart` (%s)", reloads, restartsN, rel),
 		"HTTP on lb.socket and TCP in the fd store, new connections and kept ones, 400 req/s",
 		fmt.Sprintf("each reload named a new MainPID and the old process drained and exited; %d keep-alive requests met their idle connection closed and were sent again; fds quiet %d → %d; RSS slope %.1f ± %.1f KiB per reload; one process left in the cgroup", retried, fdsQuiet, fdsEnd, slope, se),
 		fmt.Sprintf("%d of %d requests", failed, total),
 		soakRepro("TestSoakSystemdReloadsRestarts"))
-	soakTableRow(t, fmt.Sprintf("%d × `kill -9` of MainPID, crash restart (%s)", crashes, rel),
+	lbtest.SoakTableRow(t, fmt.Sprintf("%d × `kill -9` of MainPID, crash restart (%s)", crashes, rel),
 		"the same loads",
 		"systemd restarted lb (Restart=on-failure) with the listeners of lb.socket and the fd store; no connection refused",
 		fmt.Sprintf("%d of %d requests: those the killed process had in hand (at most one per load worker)", crashFailed, crashTotal),

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"lb/internal/lbtest"
 	"lb/internal/lbtest/nspawn"
 )
 
@@ -82,7 +83,7 @@ func testSoakSystemdMemoryMax(t *testing.T, rel nspawn.Release) {
 		t.Errorf("%d accept warnings in the journal; want one per episode at most", warn)
 	}
 	t.Logf("MemoryMax %d: peak MemoryCurrent %d, lb at %.3f CPU, %d accept warnings; HTTP load during the pressure: %v; after: %v", memMax, peak, cpu, warn, during, ra)
-	soakTableRow(t, fmt.Sprintf("`MemoryMax=64M` in lb.service (%s)", rel),
+	lbtest.SoakTableRow(t, fmt.Sprintf("`MemoryMax=64M` in lb.service (%s)", rel),
 		"20000 TCP clients held open, HTTP load beside",
 		fmt.Sprintf("peak MemoryCurrent %d MiB; not killed; %.3f CPU; %d accept warning(s); served again once the clients left", peak>>20, cpu, warn),
 		fmt.Sprintf("%d of %d HTTP requests during the pressure", during.Failed, during.Total),
