@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"lb/internal/lbtest"
 )
 
 // Scenario 2 of issue 16: servers killed (SIGKILL), stalled (SIGSTOP) and brought back
@@ -224,6 +226,11 @@ func (w *faultWorld) restoreServer(b *backend) {
 
 func TestSoakBackendFaults(t *testing.T) {
 	skipShort(t)
+	if lbtest.Race() {
+		// Its short run counts on a few fault cycles and a retry within seconds; the race
+		// detector slows lb several times over. It runs without it in the same make test.
+		t.Skip("timing-bound: run without the race detector")
+	}
 	kinds := []string{"lb"}
 	if long() {
 		kinds = append(kinds, "haproxy")
