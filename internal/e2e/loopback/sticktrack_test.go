@@ -38,6 +38,23 @@ func checkTable(t *testing.T, sock, name, want string) {
 	}
 }
 
+// checkTableKey is checkTable for the entry of key alone, the header's entry count masked
+// ("used:N"): the readiness probe's entry may be there too.
+func checkTableKey(t *testing.T, sock, name, key, want string) {
+	t.Helper()
+	used := regexp.MustCompile(`used:\d+`)
+	var got string
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		got = used.ReplaceAllString(maskTableReply(adminCommand(t, sock, "show table "+name+" key "+key)), "used:N")
+		if got == want || time.Now().After(deadline) {
+			break
+		}
+	}
+	if got != want {
+		t.Errorf("show table %s key %s = %q; want %q", name, key, got, want)
+	}
+}
+
 // waitTable reads "show table NAME" (masked) until it reads want or 5s passed, and
 // returns the last reply: a connection's counters are released once it is closed,
 // which the client may see first, and no signal tells when.
@@ -121,25 +138,13 @@ backend content
 		clearTables(t, sock, "fe", "content")
 		echoOnce(t, addr)
 		echoOnce(t, addr)
-		// The clients' entry only ("key"), and the entry count masked: the probe's may be
-		// there too.
-		used := regexp.MustCompile(`used:\d+`)
 		for _, tc := range []struct{ table, want string }{
 			{"fe", "# table: fe, type: ip, size:10, used:N\n" +
 				"<ptr>: key=127.0.0.2 use=0 exp=<ms> gpt0=5 conn_cnt=2 conn_cur=0 sess_cnt=2\n\n"},
 			{"content", "# table: content, type: ip, size:10, used:N\n" +
 				"<ptr>: key=127.0.0.2 use=0 exp=<ms> gpc0=2 conn_cnt=2 conn_cur=0 sess_cnt=0\n\n"},
 		} {
-			var got string
-			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-				got = used.ReplaceAllString(maskTableReply(adminCommand(t, sock, "show table "+tc.table+" key 127.0.0.2")), "used:N")
-				if got == tc.want || time.Now().After(deadline) {
-					break
-				}
-			}
-			if got != tc.want {
-				t.Errorf("show table %s = %q; want %q", tc.table, got, tc.want)
-			}
+			checkTableKey(t, sock, tc.table, "127.0.0.2", tc.want)
 		}
 	})
 }
