@@ -35,11 +35,14 @@ func TestHTTPBadChunkWithHead(t *testing.T) {
 						break
 					}
 				}
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n")
+				head := "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n"
 				if strings.Contains(line, "/late") {
+					io.WriteString(c, head)
 					time.Sleep(100 * time.Millisecond) // the head goes to the client first
+					io.WriteString(c, "zz\r\n")
+				} else {
+					io.WriteString(c, head+"zz\r\n") // one write: read with the head
 				}
-				io.WriteString(c, "zz\r\n")
 				time.Sleep(20 * time.Millisecond) // read before the close
 			}()
 		}
