@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"lb/internal/lbtest"
 )
 
 // This file checks the hash-based algorithms against the real HAProxy: it
@@ -318,18 +320,13 @@ func startNamed(t *testing.T, names []string) map[string]string {
 	return addrs
 }
 
-// freePorts returns n distinct loopback ports that were free a moment ago:
-// all are held open until the last is found, so none is handed out twice.
+// freePorts returns n distinct loopback ports, reserved for the whole test
+// (lbtest.ReservePort).
 func freePorts(t *testing.T, n int) []int {
 	t.Helper()
 	ports := make([]int, n)
 	for i := range ports {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		ports[i] = ln.Addr().(*net.TCPAddr).Port
+		ports[i] = lbtest.ReservePort(t)
 	}
 	return ports
 }

@@ -13,18 +13,12 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"lb/internal/lbtest"
 )
 
-// freePort returns a loopback port nothing listens on.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+// freePort returns a loopback port nothing listens on, reserved for the whole test.
+func freePort(t *testing.T) int { return lbtest.ReservePort(t) }
 
 // TestAgainstHAProxy runs the reference HAProxy on loopback, makes one
 // connection through a tcplog proxy and one through a proxy without it,

@@ -31,9 +31,11 @@ type checkSet struct {
 	dyn      sync.WaitGroup
 }
 
-// startChecks starts one checker per checked server. The first checks of a backend are
-// spread over one interval, as HAProxy does, so that they do not all fire at once.
-func startChecks(g *Generation, cfg *config.Config) *checkSet {
+// startChecks starts one checker per checked server, as g.checks. The first checks of a
+// backend are spread over one interval, as HAProxy does, so that they do not all fire at
+// once. g.checks is set before any checker runs: a check's result may act on the
+// server through g (an agent's "drain" reads g.checks).
+func startChecks(g *Generation, cfg *config.Config) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cs := &checkSet{ctx: ctx, cancel: cancel, done: make(chan struct{}), byServer: map[*proxy.Server]*health.Checker{},
 		stopOne: map[*proxy.Server]context.CancelFunc{}}
@@ -79,6 +81,7 @@ func startChecks(g *Generation, cfg *config.Config) *checkSet {
 		}
 	}
 	cs.n = len(checkers)
+	g.checks = cs
 	go func() {
 		defer close(cs.done)
 		fin := make(chan struct{}, len(checkers))
@@ -89,7 +92,6 @@ func startChecks(g *Generation, cfg *config.Config) *checkSet {
 			<-fin
 		}
 	}()
-	return cs
 }
 
 func (c *checkSet) stop() {

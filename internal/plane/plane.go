@@ -73,7 +73,7 @@ func Start(cfg *config.Config, lns []Listener, opts Options) (*Generation, error
 		return nil, err
 	}
 	g.startRates(g.statsState(cfg)) // for "show stat"
-	g.checks = startChecks(g, cfg)
+	startChecks(g, cfg)
 	g.startAddedChecks()
 	g.resolvers = startResolvers(g, cfg)
 	return g, nil

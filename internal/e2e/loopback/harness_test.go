@@ -53,17 +53,9 @@ func lbBinary(t *testing.T) string {
 	return lbBin
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago. lb binds it itself,
-// as a user's configuration would.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+// freePort returns a TCP port on 127.0.0.1 reserved for the whole test (lbtest.ReservePort). lb
+// binds it itself, as a user's configuration would.
+func freePort(t *testing.T) int { return lbtest.ReservePort(t) }
 
 // refusingPort returns a port on 127.0.0.1 where connections are refused for the whole test:
 // a socket is bound to it without listening, so no other test can take it meanwhile (a
