@@ -90,17 +90,20 @@ const (
 	tGolden   = "internal/config.TestGoldenCases"
 	tProbe    = "internal/health.TestProbe"
 	tTCPCheck = "internal/health.TestParseTCPCheck"
-	tHTTPChk  = "internal/health.TestParseHTTPCheck"
-	tRequest  = "internal/health.TestProbeRequest"
-	tBindOpts = "internal/listener.TestBindOptions"
-	tStats    = "internal/stats."
-	tUnixSock = "internal/listener.TestUnixAtomicReplace"
-	tOrders   = "internal/balance.TestOrders"
-	tTimeouts = "internal/proxy.TestTimeouts"
-	tHeader   = "internal/logs.TestAppendHeader"
-	tUDP      = "internal/logs.TestUDP"
-	tHealth   = e2e + "TestHealthDownUpAndBackup"
-	tReload   = e2e + "TestSeamlessReloadZeroLoss"
+	// tCheckVars runs the tcp-check variable and log-format rules, compiled
+	// by the rules engine, against a loopback server.
+	tCheckVars = "internal/plane.TestCheckRuleVars"
+	tHTTPChk   = "internal/health.TestParseHTTPCheck"
+	tRequest   = "internal/health.TestProbeRequest"
+	tBindOpts  = "internal/listener.TestBindOptions"
+	tStats     = "internal/stats."
+	tUnixSock  = "internal/listener.TestUnixAtomicReplace"
+	tOrders    = "internal/balance.TestOrders"
+	tTimeouts  = "internal/proxy.TestTimeouts"
+	tHeader    = "internal/logs.TestAppendHeader"
+	tUDP       = "internal/logs.TestUDP"
+	tHealth    = e2e + "TestHealthDownUpAndBackup"
+	tReload    = e2e + "TestSeamlessReloadZeroLoss"
 
 	// Mode http: the rules engine's tests, and the real binary's.
 	tReqActions   = "internal/rules.TestHTTPRequestActions"
@@ -517,6 +520,13 @@ var effects = map[string]effect{
 	"tcp-check expect binary":    show(tProbe + "/tcp-check_binary_mismatch"),
 	"tcp-check expect rstring":   show(tProbe + "/tcp-check_regex_mismatch"),
 	"tcp-check expect rbinary":   show(tProbe + "/tcp-check_rbinary"),
+	"tcp-check set-var":          show(tCheckVars, "internal/plane.TestCheckStreamVarsPerRun"),
+	"tcp-check set-var-fmt":      show(tCheckVars),
+	"tcp-check unset-var":        show(tCheckVars),
+	"tcp-check send-lf":          show(tCheckVars),
+	"tcp-check send-binary-lf":   show(tCheckVars),
+	"tcp-check expect string-lf": show(tCheckVars),
+	"tcp-check expect binary-lf": show("internal/health.TestTCPCheckFormat"),
 	"check connect port":         show(tTCPCheck, tHTTPChk),
 	"check connect comment":      show(e2e + "TestCheckRulesReasonsAsHAProxy"),
 	"expect option comment":      show(e2e + "TestCheckRulesReasonsAsHAProxy"),

@@ -17,9 +17,9 @@ var checkActions = map[string]map[string]kwStatus{
 		"disable-on-404": kwSupported, "comment": kwSupported, "send-state": kwUnsupported,
 		"set-var": kwUnsupported, "set-var-fmt": kwUnsupported, "unset-var": kwUnsupported},
 	"tcp-check": {"connect": kwSupported, "send": kwSupported, "send-binary": kwSupported,
-		"expect": kwSupported, "comment": kwSupported, "send-lf": kwUnsupported,
-		"send-binary-lf": kwUnsupported, "set-var": kwUnsupported, "set-var-fmt": kwUnsupported,
-		"unset-var": kwUnsupported},
+		"expect": kwSupported, "comment": kwSupported, "send-lf": kwSupported,
+		"send-binary-lf": kwSupported, "set-var": kwSupported, "set-var-fmt": kwSupported,
+		"unset-var": kwSupported},
 }
 
 // checkConnectOptions are the options of "http-check connect" and
@@ -51,7 +51,7 @@ var expectKinds = map[string]map[string]kwStatus{
 	"http-check": {"status": kwSupported, "rstatus": kwSupported, "string": kwSupported,
 		"rstring": kwSupported, "hdr": kwSupported, "fhdr": kwSupported, "string-lf": kwUnsupported},
 	"tcp-check": {"string": kwSupported, "binary": kwSupported, "rstring": kwSupported,
-		"rbinary": kwSupported, "string-lf": kwUnsupported, "binary-lf": kwUnsupported},
+		"rbinary": kwSupported, "string-lf": kwSupported, "binary-lf": kwSupported},
 }
 
 // expectKindsMsg is HAProxy's list of the match methods of each set.
@@ -101,6 +101,12 @@ func kwCheckRule(c *pctx) error {
 		if set == "http-check" {
 			err = checkHTTPCheckSend(args)
 		}
+	case "send-lf", "send-binary-lf":
+		err = checkSendLF(set, act, args)
+	default:
+		if isVarAction(act) {
+			err = checkVarAction(set, act, args)
+		}
 	}
 	if err != nil {
 		return err
@@ -121,6 +127,47 @@ func kwCheckRule(c *pctx) error {
 	return nil
 }
 
+// checkSendLF validates "tcp-check send-lf|send-binary-lf <fmt> [comment
+// <c>]"; the format is compiled with the checks (plane.CheckHealthRules).
+func checkSendLF(set, act string, args []string) error {
+	if len(args) == 0 || args[0] == "" {
+		// Sic: HAProxy 2.6's words.
+		return fmt.Errorf("'%s %s' : 'string' expects a %s as argument.", set, act, act)
+	}
+	if len(args) > 1 && !(args[1] == "comment" && len(args) == 3) {
+		return fmt.Errorf("'%s %s' with words after its format ('%s') is not supported by lb yet", set, act, args[1])
+	}
+	return nil
+}
+
+// checkVarAction validates "set-var(<var>[,<cond>…]) <expr>",
+// "set-var-fmt(<var>[,<cond>…]) [<fmt>]" and "unset-var(<var>)" as
+// HAProxy 2.6 reads them; the variable, its conditions and the expression
+// are compiled with the checks (plane.CheckHealthRules).
+func checkVarAction(set, act string, args []string) error {
+	verb, spec, paren := strings.Cut(act, "(")
+	prefix := fmt.Sprintf("'%s %s' : '%s' :", set, act, verb)
+	expects := "Expects 'set-var(<var-name>)', 'set-var-fmt(<var-name>)' or 'unset-var(<var-name>)'."
+	switch {
+	case !paren || spec == "":
+		return fmt.Errorf("%s invalid or incomplete action '%s'. %s", prefix, act, expects)
+	case !strings.HasSuffix(spec, ")"):
+		return fmt.Errorf("%s incomplete argument after action '%s'. %s", prefix, act, expects)
+	case verb == "unset-var" && strings.Contains(spec, ","):
+		return fmt.Errorf("%s unset-var does not expect parameters after the variable name. Only \"set-var\" and \"set-var-fmt\" manage conditions.", prefix)
+	case verb == "set-var" && (len(args) == 0 || args[0] == ""):
+		return fmt.Errorf("%s missing fetch method.", prefix)
+	}
+	// HAProxy reads the words it needs and ignores the others (even "if
+	// <cond>"): lb refuses them rather than ignore them.
+	n := map[string]int{"set-var": 1, "set-var-fmt": 1, "unset-var": 0}[verb]
+	if len(args) > n {
+		return fmt.Errorf("'%s %s' with words after its %s ('%s') is not supported by lb yet", set, verb,
+			map[bool]string{true: "variable", false: "argument"}[n == 0], args[n])
+	}
+	return nil
+}
+
 // connectFirst applies HAProxy's rule: once a rule set has a connect, its
 // first step is a connect, with only comments (or variables) before it.
 func (c *pctx) connectFirst(set, act string) error {
@@ -129,8 +176,11 @@ func (c *pctx) connectFirst(set, act string) error {
 		rules = c.p.Check.HTTPCheck
 	}
 	first := act
+	if isVarAction(act) {
+		first = "connect"
+	}
 	for _, r := range rules {
-		if r.Action != "comment" && r.Action != "disable-on-404" {
+		if r.Action != "comment" && r.Action != "disable-on-404" && !isVarAction(r.Action) {
 			first = r.Action
 			break
 		}
@@ -351,4 +401,11 @@ func protocolCheckOption(typ string) optionKW {
 		c.checkOptionRules(typ)
 		return nil
 	}}
+}
+
+// isVarAction reports whether a check rule's action is set-var,
+// set-var-fmt or unset-var, which may come before the first connect.
+func isVarAction(act string) bool {
+	b := actionBase(act)
+	return b == "set-var" || b == "set-var-fmt" || b == "unset-var"
 }

@@ -53,6 +53,7 @@ const (
 	ActConnect Action = iota // tcp-check connect [port N]
 	ActSend                  // tcp-check send / send-binary
 	ActExpect                // tcp-check expect
+	ActVar                   // tcp-check set-var, set-var-fmt, unset-var
 )
 
 // Match is how an expect rule matches received data.
@@ -115,8 +116,29 @@ type Rule struct {
 	Regexp *regexp.Regexp
 	// Negate inverts an expect rule (expect ! …).
 	Negate bool
+	// Format, when set, replaces Data at each run: the rule's log-format
+	// (send-lf, send-binary-lf, expect string-lf, binary-lf) evaluated on
+	// the run's state (Config.NewRun); Hex decodes its result (the
+	// -binary-lf forms).
+	Format func(dst []byte, run any) []byte
+	Hex    bool
+	// Var is an ActVar rule's action on the run's state.
+	Var func(run any)
 	// ExpectOpts are the expect rule's options.
 	ExpectOpts
+}
+
+// Compilers compile what check rules evaluate at each run; the caller,
+// which owns the sample and log-format engines, provides them. A nil
+// *Compilers refuses the rules that need them.
+type Compilers struct {
+	// Format compiles a log-format argument of the rule whose action is
+	// action ("send-lf", "expect"); the result appends its value on a
+	// run's state.
+	Format func(action, text string) (func(dst []byte, run any) []byte, error)
+	// Var compiles a variable rule: its action word ("set-var(check.a)",
+	// "set-var-fmt(…)", "unset-var(…)") and the words after it.
+	Var func(action string, args []string) (func(run any), error)
 }
 
 // ExpectOpts are the options of an expect rule.
@@ -221,7 +243,11 @@ type Config struct {
 	// zero, the whole check (connect and response) has Inter, as HAProxy.
 	Timeout time.Duration
 	// Kind selects the probe; TCPCheck, HTTP and Expect are its settings.
-	Kind     Kind
+	Kind Kind
+	// NewRun returns the state of one check run that the rules' Format
+	// and Var functions read and write (their check variables); nil when
+	// no rule has any.
+	NewRun   func() any
 	TCPCheck []Rule
 	HTTP     HTTPRequest
 	Expect   Expect

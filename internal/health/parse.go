@@ -130,23 +130,32 @@ func expectOption(o *ExpectOpts, name, v string) (ok bool, err error) {
 var expectKinds = map[string]Match{"string": MatchString, "binary": MatchBinary, "rstring": MatchRString,
 	"rbinary": MatchRBinary, "status": MatchStatus, "rstatus": MatchRStatus, "hdr": MatchHeader, "fhdr": MatchHeader}
 
+// lfKinds are the match words whose pattern is a log-format, with the
+// match of its result.
+var lfKinds = map[string]Match{"string-lf": MatchString, "binary-lf": MatchBinary}
+
 // parseExpect reads "[options] [!] <match> <pattern> [options]": options
 // go anywhere, as HAProxy reads them. A header match (hdr, fhdr) has its
-// pattern in hdr, the others in pattern.
-func parseExpect(args []string) (m Match, neg bool, pattern string, o ExpectOpts, hdr HeaderMatch, err error) {
+// pattern in hdr, the others in pattern; lf tells a log-format pattern
+// (string-lf, binary-lf).
+func parseExpect(args []string) (m Match, neg bool, pattern string, o ExpectOpts, hdr HeaderMatch, lf bool, err error) {
 	o.MinRecv = -1
 	for i := 0; i < len(args); i++ {
 		w := args[i]
 		if i+1 < len(args) {
 			if ok, err := expectOption(&o, w, args[i+1]); ok {
 				if err != nil {
-					return 0, false, "", o, hdr, err
+					return 0, false, "", o, hdr, false, err
 				}
 				i++
 				continue
 			}
 		}
-		switch kind, known := expectKinds[w]; {
+		kind, known := expectKinds[w]
+		if lk, ok := lfKinds[w]; ok && m == MatchNone {
+			kind, known, lf = lk, true, true
+		}
+		switch {
 		case w == "!" && m == MatchNone:
 			neg = true
 		case known && m == MatchNone:
@@ -154,26 +163,26 @@ func parseExpect(args []string) (m Match, neg bool, pattern string, o ExpectOpts
 			if kind == MatchHeader {
 				n, err := parseHeaderMatch(&hdr, w == "fhdr", args[i+1:])
 				if err != nil {
-					return 0, false, "", o, hdr, err
+					return 0, false, "", o, hdr, false, err
 				}
 				i += n
 				continue
 			}
 			if i+1 >= len(args) {
-				return 0, false, "", o, hdr, fmt.Errorf("expect %s: no pattern: %w", w, errSyntax)
+				return 0, false, "", o, hdr, false, fmt.Errorf("expect %s: no pattern: %w", w, errSyntax)
 			}
 			pattern = args[i+1]
 			i++
 		case m == MatchNone:
-			return 0, false, "", o, hdr, fmt.Errorf("expect: match %q: %w", w, errUnsupported)
+			return 0, false, "", o, hdr, false, fmt.Errorf("expect: match %q: %w", w, errUnsupported)
 		default:
-			return 0, false, "", o, hdr, fmt.Errorf("expect: unexpected %q: %w", w, errSyntax)
+			return 0, false, "", o, hdr, false, fmt.Errorf("expect: unexpected %q: %w", w, errSyntax)
 		}
 	}
 	if m == MatchNone {
-		return 0, false, "", o, hdr, fmt.Errorf("expect: want [!] <match> <pattern>: %w", errSyntax)
+		return 0, false, "", o, hdr, false, fmt.Errorf("expect: want [!] <match> <pattern>: %w", errSyntax)
 	}
-	return m, neg, pattern, o, hdr, nil
+	return m, neg, pattern, o, hdr, lf, nil
 }
 
 // parseHeaderMatch reads "name [-m meth] <name> [value [-m meth] <value>]
@@ -233,12 +242,20 @@ var errSyntax = errors.New("syntax error")
 // with its options, comment. Each rule's Step is its line's place, comments
 // included, as in HAProxy's messages.
 func ParseTCPCheck(lines [][]string) ([]Rule, error) {
+	return ParseTCPCheckWith(lines, nil)
+}
+
+// ParseTCPCheckWith is ParseTCPCheck with the rules that evaluate
+// expressions at each run, compiled by x: set-var(<var>) <expr>,
+// set-var-fmt(<var>) <fmt>, unset-var(<var>), send-lf, send-binary-lf,
+// expect [!] string-lf|binary-lf.
+func ParseTCPCheckWith(lines [][]string, x *Compilers) ([]Rule, error) {
 	var rules []Rule
 	for i, words := range lines {
 		if len(words) == 0 {
 			continue
 		}
-		r, skip, err := parseTCPRule(words)
+		r, skip, err := parseTCPRule(words, x)
 		if err != nil {
 			return nil, fmt.Errorf("health: tcp-check rule %d %q: %w", i+1, strings.Join(words, " "), err)
 		}
@@ -250,8 +267,16 @@ func ParseTCPCheck(lines [][]string) ([]Rule, error) {
 	return rules, nil
 }
 
-func parseTCPRule(words []string) (r Rule, skip bool, err error) {
+func parseTCPRule(words []string, x *Compilers) (r Rule, skip bool, err error) {
 	args := words[1:]
+	if strings.HasPrefix(words[0], "set-var") || strings.HasPrefix(words[0], "unset-var") {
+		if x == nil || x.Var == nil {
+			return r, false, fmt.Errorf("action %q: %w", words[0], errUnsupported)
+		}
+		r.Action = ActVar
+		r.Var, err = x.Var(words[0], args)
+		return r, false, err
+	}
 	switch words[0] {
 	case "comment":
 		return r, true, nil
@@ -312,6 +337,17 @@ func parseTCPRule(words []string) (r Rule, skip bool, err error) {
 				return r, false, fmt.Errorf("connect option %q: %w", args[0], errUnsupported)
 			}
 		}
+	case "send-lf", "send-binary-lf":
+		if len(args) < 1 {
+			return r, false, errSyntax
+		}
+		r.Action, r.Hex = ActSend, words[0] == "send-binary-lf"
+		if r.Format, err = compileFormat(x, words[0], args[0]); err != nil {
+			return r, false, err
+		}
+		if len(args) >= 3 && args[1] == "comment" {
+			r.Comment = args[2]
+		}
 	case "send", "send-binary":
 		if len(args) < 1 {
 			return r, false, errSyntax
@@ -326,12 +362,18 @@ func parseTCPRule(words []string) (r Rule, skip bool, err error) {
 			r.Comment = args[2]
 		}
 	case "expect":
-		m, neg, pat, o, _, err := parseExpect(args)
+		m, neg, pat, o, _, lf, err := parseExpect(args)
 		if err != nil {
 			return r, false, err
 		}
 		r.Action, r.Match, r.Negate, r.ExpectOpts = ActExpect, m, neg, o
 		r.Comment = o.Comment
+		switch {
+		case lf:
+			r.Hex = m == MatchBinary
+			r.Format, err = compileFormat(x, words[0], pat)
+			return r, false, err
+		}
 		switch m {
 		case MatchString:
 			r.Data = []byte(pat)
@@ -426,7 +468,7 @@ func parseHTTPRule(cfg *Config, words []string, first bool) (HTTPStep, error) {
 		cfg.DisableOn404 = true
 		return HTTPStep{}, nil
 	case "connect":
-		r, _, err := parseTCPRule(words)
+		r, _, err := parseTCPRule(words, nil)
 		if err != nil {
 			return HTTPStep{}, err
 		}
@@ -468,11 +510,15 @@ func parseHTTPRule(cfg *Config, words []string, first bool) (HTTPStep, error) {
 		}
 		return HTTPStep{Send: req}, nil
 	case "expect":
-		m, neg, pat, o, hdr, err := parseExpect(args)
+		m, neg, pat, o, hdr, lf, err := parseExpect(args)
 		if err != nil {
 			return HTTPStep{}, err
 		}
 		e := Expect{Match: m, Negate: neg, ExpectOpts: o, Hdr: hdr}
+		switch {
+		case lf:
+			return HTTPStep{}, fmt.Errorf("http-check expect %s-lf: %w", map[Match]string{MatchString: "string", MatchBinary: "binary"}[m], errUnsupported)
+		}
 		switch m {
 		case MatchHeader:
 		case MatchStatus:
@@ -491,4 +537,12 @@ func parseHTTPRule(cfg *Config, words []string, first bool) (HTTPStep, error) {
 		return HTTPStep{Expect: &e}, nil
 	}
 	return HTTPStep{}, fmt.Errorf("action %q: %w", words[0], errUnsupported)
+}
+
+// compileFormat compiles a rule's log-format argument with x.
+func compileFormat(x *Compilers, action, text string) (func(dst []byte, run any) []byte, error) {
+	if x == nil || x.Format == nil {
+		return nil, fmt.Errorf("log-format %q: %w", text, errUnsupported)
+	}
+	return x.Format(action, text)
 }

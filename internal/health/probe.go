@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -66,6 +67,10 @@ type prober struct {
 	eof     bool   // the server closed its side
 	// serverDown is the server's state when the check started.
 	serverDown bool
+	// state is the run's state for the rules' expressions (Config.NewRun),
+	// lf the buffer of their formatted values.
+	state any
+	lf    []byte
 }
 
 func (p *prober) run(ctx context.Context) Result {
@@ -345,8 +350,15 @@ func (p *prober) fill() error {
 func (p *prober) full() bool { return p.eof || len(p.buf) >= bufSize }
 
 func (p *prober) tcpCheck(ctx context.Context) Result {
+	if p.cfg.NewRun != nil {
+		// Each run starts with no check variables, as HAProxy prunes
+		// them when a check starts.
+		p.state = p.cfg.NewRun()
+	}
 	rules := p.cfg.TCPCheck
-	if len(rules) == 0 || rules[0].Action != ActConnect {
+	// Variables may come before the first connect.
+	first := slices.IndexFunc(rules, func(r Rule) bool { return r.Action != ActVar })
+	if first < 0 || rules[first].Action != ActConnect {
 		if r, ok := p.connect(ctx, p.cfg.Addr, " at initial connection step of tcp-check", p.cfg.TLS); !ok {
 			return r
 		}
@@ -364,16 +376,32 @@ func (p *prober) tcpCheck(ctx context.Context) Result {
 			if r, ok := p.connectRule(ctx, rule, step); !ok {
 				return r
 			}
+		case ActVar:
+			rule.Var(p.state)
 		case ActSend:
 			layer7 = true
 			p.buf, p.eof = p.buf[:0], false
-			if _, err := p.conn.Write(rule.Data); err != nil {
+			data := rule.Data
+			if rule.Format != nil {
+				var ok bool
+				if data, ok = p.format(rule); !ok {
+					return Result{Status: StatusL7Rsp, Info: fmt.Sprintf("tcp-check send : failed to build log-format string at step %d", step)}
+				}
+			}
+			if _, err := p.conn.Write(data); err != nil {
 				return p.ioFailure(err, fmt.Sprintf(" at step %d of tcp-check (send)", step))
 			}
 		case ActExpect:
 			layer7 = true
 			last = rule
-			if r, ok := p.expect(*rule, step); !ok {
+			r := *rule
+			if rule.Format != nil {
+				var ok bool
+				if r.Data, ok = p.format(rule); !ok {
+					return Result{Status: StatusL7Rsp, Info: "Failed to parse hexastring resulting of eval of a log-format string"}
+				}
+			}
+			if r, ok := p.expect(r, step); !ok {
 				return r
 			}
 		}
@@ -492,6 +520,21 @@ func (p *prober) expect(rule Rule, step int) (Result, bool) {
 	}
 }
 
+// format evaluates rule's log-format on the run's state, and decodes it
+// from hex for the -binary-lf forms; ok is false when that fails. The
+// result is valid until the next call.
+func (p *prober) format(rule *Rule) (data []byte, ok bool) {
+	p.lf = rule.Format(p.lf[:0], p.state)
+	if !rule.Hex {
+		return p.lf, true
+	}
+	n, err := hex.Decode(p.lf, p.lf)
+	if err != nil {
+		return nil, false
+	}
+	return p.lf[:n], true
+}
+
 func matchData(rule Rule, data []byte) bool {
 	switch rule.Match {
 	case MatchString, MatchBinary:
@@ -506,6 +549,12 @@ func matchData(rule Rule, data []byte) bool {
 
 // matchDesc is how HAProxy names the pattern in a mismatch message.
 func matchDesc(rule Rule) string {
+	switch {
+	case rule.Format != nil && rule.Match == MatchBinary:
+		return "(log-format binary)"
+	case rule.Format != nil:
+		return "(log-format string)"
+	}
 	switch rule.Match {
 	case MatchString:
 		return "'" + printable(rule.Data) + "'"

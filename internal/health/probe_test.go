@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"regexp"
@@ -381,5 +382,50 @@ func TestCheckProxyVersion(t *testing.T) {
 			t.Errorf("CheckProxyVersion(check-send-proxy %v, send-proxy %v, send-proxy-v2 %v, port/addr %v) = %d; want %d",
 				tc.check, tc.v1, tc.v2, tc.portOrAddr, got, tc.want)
 		}
+	}
+}
+
+// TestTCPCheckFormat: the log-format rules evaluate their format at each
+// run on the run's state, with HAProxy 2.6.12's messages (checked on
+// loopback) when the hex of a -binary-lf form does not decode or a
+// formatted pattern is not found.
+func TestTCPCheckFormat(t *testing.T) {
+	addr := serve(t, func(c net.Conn) {
+		// All of it, then EOF: a pattern not found is a mismatch.
+		c.Write([]byte("xxfooyy"))
+	})
+	compile := &Compilers{
+		Format: func(_, text string) (func([]byte, any) []byte, error) {
+			// The run's state is the pattern itself, formatted as text.
+			return func(dst []byte, run any) []byte { return append(dst, run.(string)...) }, nil
+		},
+	}
+	tests := []struct {
+		name, rule, state string
+		status            Status
+		info              string
+	}{
+		{"binary-lf match", "expect binary-lf %[x]", "666f6f", StatusL7OK, "(tcp-check)"},
+		{"binary-lf mismatch", "expect binary-lf %[x]", "7a7a", StatusL7Rsp, "TCPCHK did not match content (log-format binary) at step 1"},
+		{"binary-lf bad hex", "expect binary-lf %[x]", "zq", StatusL7Rsp, "Failed to parse hexastring resulting of eval of a log-format string"},
+		{"string-lf unwanted", "expect ! string-lf %[x]", "foo", StatusL7Rsp, "TCPCHK matched unwanted content (log-format string) at step 1"},
+		{"send-binary-lf bad hex", "send-binary-lf %[x]", "zz", StatusL7Rsp, "tcp-check send : failed to build log-format string at step 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rules, err := ParseTCPCheckWith([][]string{strings.Fields(tt.rule)}, compile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			state := tt.state
+			cfg := Config{Addr: addr, Kind: KindTCPCheck, TCPCheck: rules, Inter: time.Second, NewRun: func() any { return state }}
+			r := Probe(context.Background(), cfg)
+			if r.Status != tt.status || r.Info != tt.info {
+				t.Errorf("Probe(%q with %q) = %v %q; want %v %q", tt.rule, tt.state, r.Status, r.Info, tt.status, tt.info)
+			}
+		})
+	}
+	if _, err := ParseTCPCheck([][]string{{"send-lf", "x"}}); !errors.Is(err, errUnsupported) {
+		t.Errorf("ParseTCPCheck(send-lf) without compilers = %v; want not supported", err)
 	}
 }

@@ -135,6 +135,8 @@ func loadConfig(args *Args, w io.Writer) (*config.Config, int) {
 		errs = append(errs, plane.CheckHTTP(cfg)...)
 		// And the TLS of the server lines.
 		errs = append(errs, plane.CheckServerTLS(cfg)...)
+		// And the expressions of the health checks' rules.
+		errs = append(errs, plane.CheckHealthRules(cfg)...)
 		if len(args.MasterCLI) > 0 && !args.MasterWorker && !cfg.Global.MasterWorker {
 			diags = append(diags, config.Diag{Severity: config.Warning,
 				Msg: "a master CLI socket was defined, but master-worker mode (-W) is not enabled."})

@@ -20,6 +20,11 @@ type LogFormatOptions struct {
 	// unique-id-format without the "mandatory" default flag (a variable
 	// can still ask for it with %{+M}), and errors name unique-id-format.
 	UniqueID bool
+	// Check compiles a health check rule's log-format (tcp-check send-lf
+	// …), which HAProxy parses with no option: an empty value prints
+	// nothing, not "-". A check has no session to describe, so only the
+	// variables that do not read one are accepted: %[…], %H and %pid.
+	Check bool
 	// HTTP is set for a proxy in mode http: the variables HAProxy reserves
 	// for HTTP mode (%r, %HM, %Ta, %tr, …) are accepted, as HAProxy 2.6
 	// does; a proxy in mode tcp refuses them in HAProxy's words.
@@ -216,6 +221,9 @@ func CompileLogFormat(s string, opt LogFormatOptions) (*LogFormat, error) {
 	if opt.UniqueID {
 		keyword, defFlags = "unique-id-format", 0
 	}
+	if opt.Check {
+		defFlags = 0
+	}
 	fail := func(msg string) (*LogFormat, error) { return nil, &LogFormatError{Format: s, Msg: msg} }
 	var text strings.Builder
 	flushText := func() {
@@ -322,6 +330,9 @@ func CompileLogFormat(s string, opt LogFormatOptions) (*LogFormat, error) {
 			if flags, msg = parseFlags(arg, flags, name); msg != "" {
 				return fail(msg)
 			}
+		}
+		if opt.Check && kind != kHostname && kind != kPID {
+			return fail("format variable '" + name + "' in a health-check rule is not supported by lb yet")
 		}
 		if kind == kGlobal {
 			defFlags = flags

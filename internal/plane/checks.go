@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"lb/internal/health"
 	"lb/internal/logs"
 	"lb/internal/proxy"
+	"lb/internal/rules"
 )
 
 // checkSet runs the health checks of every server with "check".
@@ -228,11 +230,14 @@ func (g *Generation) healthConfig(cfg *config.Config, px *config.Proxy, s *confi
 		}
 	case health.KindTCPCheck:
 		if len(px.Check.TCPCheck) > 0 {
-			rules, err := health.ParseTCPCheck(ruleWords(px.Check.TCPCheck))
+			rs, err := health.ParseTCPCheckWith(ruleWords(px.Check.TCPCheck), checkCompilers(cfg, px, ruleEnv(g.backends), g.ropt))
 			if err != nil {
 				return hc, fmt.Errorf("tcp-check: %w", err)
 			}
-			hc.TCPCheck = rules
+			hc.TCPCheck = rs
+			if slices.ContainsFunc(rs, func(r health.Rule) bool { return r.Var != nil || r.Format != nil }) {
+				hc.NewRun = func() any { return rules.NewCheckStream() }
+			}
 		}
 	}
 	return hc, nil

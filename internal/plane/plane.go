@@ -90,6 +90,9 @@ func (g *Generation) startFrontends(cfg *config.Config, lns []Listener, proxyMax
 	if errs := CheckServerTLS(cfg); len(errs) > 0 {
 		return errs[0]
 	}
+	if errs := CheckHealthRules(cfg); len(errs) > 0 {
+		return errs[0]
+	}
 	ropt := g.ropt
 	feRules, err := compileRules(cfg, g.backends, ropt)
 	if err != nil {

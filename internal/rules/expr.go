@@ -24,6 +24,7 @@ const (
 	placeHTTPAfter                   // http-after-response
 	placeLog                         // a log-format's "%[…]", at the end of the stream (SMP_VAL_*_LOG_END)
 	placeUniqueID                    // a unique-id-format's, once the request head is complete (SMP_VAL_*_HRQ_HDR)
+	placeCheck                       // a health check's rule (SMP_VAL_BE_CHK_RUL); see checkFetches
 
 	placeHTTP   = placeHTTPReq | placeHTTPRes | placeHTTPAfter
 	placeAll    = placeConn | placeSess | placeContent | placeSwitch | placeResponse | placeHTTP | placeLog | placeUniqueID
@@ -49,6 +50,7 @@ var placeNames = map[place]string{
 	placeHTTPAfter: "http-after-response header rule",
 	placeLog:       "log-format",
 	placeUniqueID:  "unique-id-format",
+	placeCheck:     "health-check rule",
 }
 
 // evalCtx is the state of one evaluation: the stream, the proxy whose
@@ -170,6 +172,10 @@ type compiler struct {
 	tables map[string]*stick.Table
 	// uls are the userlists (Options.Userlists, or the compile's own).
 	uls map[string]*auth.Userlist
+	// check: what is compiled is a health check's (placeCheck), which
+	// has the check scope's variables and only the fetches of
+	// checkFetches.
+	check bool
 }
 
 // errorf records an error at the current line.
@@ -193,6 +199,14 @@ func (c *compiler) parseExpr(text string) (*expr, error) {
 		return nil, fmt.Errorf("missing fetch method in expression '%s'", text)
 	}
 	def, ok := fetches[name]
+	if ok && c.check {
+		if needs := checkRefused(name, def); needs != "" {
+			return nil, &SampleUseError{Fetch: name, Needs: needs}
+		}
+		if !checkFetches[name] {
+			return nil, fmt.Errorf("'%s' in a %s is not supported by lb yet", name, placeNames[placeCheck])
+		}
+	}
 	if ok && def.http && c.px.Mode != config.ModeHTTP {
 		// HTTP fetches need the HTTP plane: a mode tcp proxy has none.
 		return nil, unsupported(name)

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"strings"
 
 	"lb/internal/config"
 )
@@ -24,7 +25,37 @@ const (
 	// connecting to the server (SMP_VAL_BE_SRV_CON): what a use-server
 	// rule may read, the request's contents and head included.
 	ServerSNI
+	// CheckRule: a health check's rule (tcp-check, http-check): the
+	// expression of set-var, a "%[…]" of send-lf and the other
+	// log-format arguments, evaluated during one check run on that run's
+	// Stream (NewCheckStream). HAProxy refuses there what reads a client
+	// connection or a request; lb takes the fetches whose value does not
+	// depend on the check (constants, variables, env) and refuses the
+	// others it has by name.
+	CheckRule
 )
+
+// checkFetches are the fetches lb evaluates in a health-check rule: their
+// value is the same there as anywhere.
+var checkFetches = map[string]bool{"str": true, "int": true, "bin": true, "bool": true, "ipv4": true,
+	"ipv6": true, "env": true, "var": true, "uuid": true, "always_true": true, "always_false": true}
+
+// checkRefused returns what fetch name (def) reads that a health check
+// does not have, as HAProxy 2.6 names it when it refuses the fetch in a
+// check rule, or "" when HAProxy accepts it there: the request's contents
+// and head, the frontend, the client connection. The response's are
+// there (the check's response).
+func checkRefused(name string, def *fetchDef) string {
+	switch {
+	case def.src != "" && !strings.Contains(def.src, "response"):
+		return def.src
+	case name == "fe_name" || name == "so_name" || name == "fe_conn":
+		return "frontend"
+	case strings.HasPrefix(name, "ssl_fc") || strings.HasPrefix(name, "ssl_c_"):
+		return "client-side connection"
+	}
+	return ""
+}
 
 // Sample is a sample expression compiled on its own, outside any rule: a
 // "%[expr]" of a log-format or unique-id-format. It is immutable and safe
@@ -57,10 +88,14 @@ func CompileSample(cfg *config.Config, px *config.Proxy, env Env, opt Options, t
 		cfg = &config.Config{Proxies: []*config.Proxy{px}}
 	}
 	p := newProxy(cfg, px, env, opt)
-	c := &compiler{cfg: cfg, px: px, env: env, opt: opt, p: p, acls: map[string]*acl{}, late: true}
+	c := &compiler{cfg: cfg, px: px, env: env, opt: opt, p: p, acls: map[string]*acl{}, late: true, check: at == CheckRule}
 	e, err := c.parseExpr(text)
 	if err != nil {
 		return nil, err
+	}
+	if at == CheckRule {
+		// parseExpr took only what a check has.
+		return &Sample{e: e, p: p}, nil
 	}
 	where := placeLog
 	switch at {
@@ -121,4 +156,56 @@ func (sm *Sample) AppendString(dst []byte, s *Stream) ([]byte, bool) {
 		return dst, false
 	}
 	return append(dst, smp.b...), true
+}
+
+// NewCheckStream returns the Stream of one health check run: the check
+// variables its rules set (CheckRule) live as long as it, the proc ones as
+// long as the generation's ProcVars.
+func NewCheckStream() *Stream { return new(Stream) }
+
+// Var is a variable action compiled on its own: a health check rule's
+// set-var, set-var-fmt or unset-var. It is immutable and safe for
+// concurrent use by many Streams.
+type Var struct {
+	sv *setVar
+	p  *Proxy
+}
+
+// CompileVar compiles the argument of "set-var(<spec>)", "set-var-fmt(…)"
+// or "unset-var(…)": a variable name and, for the set forms, its
+// conditions ("check.n,ifnotset"), for place at (CheckRule), with
+// HAProxy's words for a bad name.
+func CompileVar(cfg *config.Config, px *config.Proxy, env Env, opt Options, spec string, at SamplePlace) (*Var, error) {
+	if cfg == nil {
+		cfg = &config.Config{Proxies: []*config.Proxy{px}}
+	}
+	p := newProxy(cfg, px, env, opt)
+	c := &compiler{cfg: cfg, px: px, env: env, opt: opt, p: p, acls: map[string]*acl{}, late: true, check: at == CheckRule}
+	sv, err := c.parseSetVar(strings.Split(spec, ","))
+	if err != nil {
+		return nil, err
+	}
+	return &Var{sv: sv, p: p}, nil
+}
+
+// Set evaluates sm on s and stores its value in the variable, when the
+// fetch found one and the conditions hold; a sample that finds nothing
+// leaves the variable as it was, as HAProxy's set-var.
+func (v *Var) Set(s *Stream, sm *Sample) {
+	ev := s.st.newEval(s, sm.p, true)
+	if smp, ok := sm.e.eval(ev); ok {
+		v.sv.apply(ev, smp)
+	}
+}
+
+// SetString stores b as a string (set-var-fmt's formatted value).
+func (v *Var) SetString(s *Stream, b []byte) {
+	ev := s.st.newEval(s, v.p, true)
+	v.sv.apply(ev, strSample(b))
+}
+
+// Unset removes the variable (unset-var).
+func (v *Var) Unset(s *Stream) {
+	ev := s.st.newEval(s, v.p, true)
+	v.sv.v.unset(ev)
 }

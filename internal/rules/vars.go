@@ -73,9 +73,16 @@ var varNameRE = regexp.MustCompile(`^[A-Za-z0-9._]+$`)
 // varRef compiles a variable name ("txn.foo").
 func (c *compiler) varRef(name string) (*varRef, error) {
 	scope, rest, _ := strings.Cut(name, ".")
-	switch scope {
-	case "proc", "sess", "txn", "req", "res":
-	case "check":
+	switch {
+	case c.check && scope == "check", c.check && scope == "proc":
+		// A check run is a Stream of its own: its check variables live
+		// as long as the run, as HAProxy prunes them when a check starts.
+	case c.check && (scope == "sess" || scope == "txn" || scope == "req" || scope == "res"):
+		// HAProxy has no transaction in a check (these are never set)
+		// and a session per check.
+		return nil, fmt.Errorf("'%s' in a %s is not supported by lb yet", name, placeNames[placeCheck])
+	case scope == "proc", scope == "sess", scope == "txn", scope == "req", scope == "res":
+	case scope == "check":
 		return nil, unsupported("check." + rest)
 	default:
 		return nil, fmt.Errorf("invalid variable name '%s'. A variable name must be start by its scope. The scope can be 'proc', 'sess', 'txn', 'req', 'res' or 'check'", name)
@@ -93,7 +100,7 @@ func (c *compiler) varRef(name string) (*varRef, error) {
 		slot = len(c.p.c.slots)
 		c.p.c.slots[name] = slot
 	}
-	return &varRef{name: name, slot: slot, txn: scope != "sess"}, nil
+	return &varRef{name: name, slot: slot, txn: scope != "sess" && scope != "check"}, nil
 }
 
 // stream returns the stream's storage for a non-proc variable.
@@ -243,7 +250,7 @@ func (sv *setVar) apply(ev *evalCtx, smp sample) {
 
 // varRefRE finds what may be stream-scoped variable names in
 // configuration text.
-var varRefRE = regexp.MustCompile(`(?:sess|txn|req|res)\.[A-Za-z0-9._]+`)
+var varRefRE = regexp.MustCompile(`(?:sess|txn|req|res|check)\.[A-Za-z0-9._]+`)
 
 // varSlots gives a slot to every name of the configuration that may be a
 // stream-scoped variable, so that all proxies compiled from cfg agree on
@@ -283,6 +290,16 @@ func varSlots(cfg *config.Config) map[string]int {
 					scan(a)
 				}
 				scanCond(r.Cond)
+			}
+		}
+		// The health checks' rules: each compiled on its own, they agree
+		// on their check variables' slots.
+		for _, rs := range [][]*config.Rule{px.Check.TCPCheck, px.Check.HTTPCheck} {
+			for _, r := range rs {
+				scan(r.Action)
+				for _, a := range r.Args {
+					scan(a)
+				}
 			}
 		}
 		for _, u := range px.UseBackends {

@@ -1,0 +1,158 @@
+package plane
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"lb/internal/config"
+	"lb/internal/health"
+	"lb/internal/rules"
+)
+
+// loadCheckConfig loads a configuration whose backend "b" has rules and a
+// server s on port.
+func loadCheckConfig(t *testing.T, rules string, port int) *config.Config {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "lb.cfg")
+	text := fmt.Sprintf(`defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 1s
+    timeout server 1s
+    timeout check 1s
+backend b
+    option tcp-check
+%s    server s 127.0.0.1:%d check
+`, rules, port)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, diags := config.Load([]string{path}, config.Options{})
+	if config.ExitCode(cfg, diags) == 1 {
+		t.Fatalf("config: %v", diags)
+	}
+	return cfg
+}
+
+// TestCheckRuleVars: the tcp-check variable rules and log-format forms,
+// compiled by the rules engine, send what HAProxy 2.6.12 sent to the same
+// rules (recorded on loopback: "A:|\nB:foo P: F:F-foo-<host>\nhi\nC:\n"),
+// expect string-lf matches the formatted pattern, and a check variable does
+// not outlive its run while a proc one does.
+func TestCheckRuleVars(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan string, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("xxfooyy"))
+			c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+			b, _ := io.ReadAll(c)
+			c.Close()
+			got <- string(b)
+		}
+	}()
+	host, _ := os.Hostname()
+	cfg := loadCheckConfig(t, `    tcp-check send-lf "A:%[var(check.x)]|%[var(proc.n)]|%[var(proc.seen)]\n"
+    tcp-check set-var(check.x) str(foo)
+    tcp-check set-var(proc.n) var(proc.n),add(1)
+    tcp-check set-var-fmt(check.f) "F-%[var(check.x)]-%H"
+    tcp-check send-lf "B:%[var(check.x)] P:%[var(proc.n)] F:%[var(check.f)]\n"
+    tcp-check send-binary-lf "%[str(hi),hex]0a"
+    tcp-check expect string-lf "%[var(check.x)]"
+    tcp-check unset-var(check.x)
+    tcp-check send-lf "C:%[var(check.x)]\n"
+    tcp-check set-var(proc.seen) int(1)
+`, ln.Addr().(*net.TCPAddr).Port)
+	if errs := CheckHealthRules(cfg); len(errs) != 0 {
+		t.Fatalf("CheckHealthRules = %v; want none", errs)
+	}
+	g := &Generation{log: slog.New(slog.NewTextHandler(io.Discard, nil)), ropt: ruleOptions(cfg)}
+	px := cfg.Backends()[0]
+	hc, err := g.healthConfig(cfg, px, px.Server("s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hc.NewRun == nil {
+		t.Fatal("NewRun not set")
+	}
+	want := fmt.Sprintf("A:||\nB:foo P: F:F-foo-%s\nhi\nC:\n", host)
+	for run := 1; run <= 2; run++ {
+		r := health.Probe(context.Background(), hc)
+		if r.Status != health.StatusL7OK {
+			t.Fatalf("run %d: Probe = %v %q; want L7OK", run, r.Status, r.Info)
+		}
+		b := <-got
+		if run == 2 {
+			// proc.seen outlives the run; check.x does not (A: is empty).
+			want = strings.Replace(want, "A:||", "A:||1", 1)
+		}
+		if b != want {
+			t.Errorf("run %d: server got %q; want %q", run, b, want)
+		}
+	}
+}
+
+// TestCheckRuleRefusals: what HAProxy refuses in a check rule is refused
+// in its words, and what lb cannot evaluate there is refused by name.
+func TestCheckRuleRefusals(t *testing.T) {
+	tests := []struct{ rule, want string }{
+		{"tcp-check set-var(check.a) req.hdr(host)", "'tcp-check set-var(check.a)' : 'set-var' : fetch method 'set-var(check.a)' extracts information from 'HTTP request headers', none of which is available here."},
+		{"tcp-check set-var(check.a) fe_name", "'tcp-check set-var(check.a)' : 'set-var' : fetch method 'set-var(check.a)' extracts information from 'frontend', none of which is available here."},
+		{`tcp-check send-lf "%[req.hdr(x)]"`, "'tcp-check send-lf' : '%[req.hdr(x)]' invalid log-format string (sample fetch <req.hdr(x)]> may not be reliably used here because it needs 'HTTP request headers' which is not available here)."},
+		{`tcp-check set-var-fmt(check.a) "%[req.len]"`, "'tcp-check set-var-fmt(check.a)' : 'set-var-fmt' : sample fetch <req.len]> may not be reliably used here because it needs 'request buffer' which is not available here."},
+		{"tcp-check set-var(check.a) src", "'src' in a health-check rule is not supported by lb yet"},
+		{"tcp-check set-var(txn.a) str(x)", "'txn.a' in a health-check rule is not supported by lb yet"},
+		{`tcp-check send-lf "%ci"`, "format variable 'ci' in a health-check rule is not supported by lb yet"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.rule, func(t *testing.T) {
+			cfg := loadCheckConfig(t, "    "+tt.rule+"\n", 1)
+			errs := CheckHealthRules(cfg)
+			if len(errs) != 1 || !strings.Contains(errs[0].Error(), tt.want) || !strings.Contains(errs[0].Error(), "lb.cfg:9: ") {
+				t.Errorf("CheckHealthRules(%q) = %v; want one error at line 9 containing %q", tt.rule, errs, tt.want)
+			}
+		})
+	}
+}
+
+// TestCheckStreamVarsPerRun: a check variable set on one run's stream is
+// not on the next one's, a proc variable is.
+func TestCheckStreamVarsPerRun(t *testing.T) {
+	cfg := loadCheckConfig(t, "", 1)
+	px, ropt := cfg.Backends()[0], ruleOptions(cfg)
+	for _, spec := range []string{"check.x", "proc.y"} {
+		v, err := rules.CompileVar(cfg, px, nil, ropt, spec, rules.CheckRule)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sm, err := rules.CompileSample(cfg, px, nil, ropt, "var("+spec+")", rules.CheckRule)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := rules.NewCheckStream()
+		v.SetString(first, []byte("v"))
+		if b, ok := sm.AppendString(nil, first); !ok || string(b) != "v" {
+			t.Fatalf("%s on its run = %q %v; want \"v\"", spec, b, ok)
+		}
+		b, ok := sm.AppendString(nil, rules.NewCheckStream())
+		if wantOK := spec == "proc.y"; ok != wantOK {
+			t.Errorf("%s on the next run = %q %v; want found=%v", spec, b, ok, wantOK)
+		}
+	}
+}
