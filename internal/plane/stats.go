@@ -13,6 +13,8 @@ import (
 	"lb/internal/proxy"
 	"lb/internal/stats"
 	"lb/internal/version"
+
+	"golang.org/x/sys/unix"
 )
 
 // The statistics page ("stats enable" in a mode http proxy). A backend or a
@@ -205,7 +207,7 @@ func (g *Generation) stopRates() {
 func (g *Generation) counters(st *statsState) *stats.Snapshot {
 	cfg := st.cfg
 	s := &stats.Snapshot{PID: os.Getpid(), Uptime: time.Since(processStart),
-		Sessions: g.eng.ActiveSessions(), Maxconn: cfg.Global.Maxconn}
+		Sessions: g.eng.ActiveSessions(), Maxconn: cfg.Global.Maxconn, CPU: processCPU()}
 	if n, ok := g.eng.Maxconn(); ok {
 		s.Maxconn = n // as the runtime API may have set it
 	}
@@ -246,6 +248,17 @@ func (g *Generation) counters(st *statsState) *stats.Snapshot {
 		s.Proxies = append(s.Proxies, p)
 	}
 	return s
+}
+
+// processCPU returns the processor time the process used so far, user and system
+// (0 when unknown): one system call, made once a second by the rate sampler and at each
+// read of the counters.
+func processCPU() time.Duration {
+	var ru unix.Rusage
+	if unix.Getrusage(unix.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // backendStats reads be, the running backend of px.
