@@ -226,7 +226,9 @@ func (g *Generation) counters(st *statsState) *stats.Snapshot {
 		if px.Cap&config.CapFrontend != 0 {
 			f := &stats.Frontend{Limit: px.Maxconn}
 			if f.Limit == 0 {
-				f.Limit = cfg.Global.Maxconn
+				// HAProxy gives a frontend without maxconn the process's,
+				// derived from the limit of open files when not set.
+				f.Limit = g.maxconn
 			}
 			st.mu.Lock()
 			wf := st.fronts[px]
@@ -244,6 +246,7 @@ func (g *Generation) counters(st *statsState) *stats.Snapshot {
 		}
 		if px.Cap&config.CapBackend != 0 {
 			p.Backend = g.backendStats(px, g.backends[px.Name])
+			p.Backend.Limit = g.fullconn[px.Name]
 		}
 		s.Proxies = append(s.Proxies, p)
 	}

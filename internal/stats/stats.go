@@ -114,6 +114,8 @@ type Frontend struct {
 // Backend holds a backend's counters and its servers.
 type Backend struct {
 	Cur int
+	// Limit is the backend's fullconn (0: none), its slim.
+	Limit int
 	// SessRate is the sessions per second the backend took.
 	SessRate              Rate
 	Queue, MaxQueue       int
