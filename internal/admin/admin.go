@@ -11,6 +11,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -83,10 +84,20 @@ type Server struct {
 	Timeout time.Duration
 	// Log receives errors; nil = slog.Default().
 	Log *slog.Logger
+	// Conns, when set, counts the connections served ("show info"'s CumConns, CumReq
+	// and Jobs count the runtime API's sessions); servers may share one. nil: not
+	// counted.
+	Conns *ConnCounters
 
 	// mu guards cmds.
 	mu   sync.Mutex
 	cmds []Command
+}
+
+// ConnCounters count the connections of one or more Servers.
+type ConnCounters struct {
+	// Total counts the connections ever served, Cur those being served.
+	Total, Cur atomic.Int64
 }
 
 // Handle registers a command.
@@ -128,6 +139,11 @@ func (s *Server) ServeConn(c net.Conn) { s.serveConn(c) }
 
 func (s *Server) serveConn(c net.Conn) {
 	defer c.Close()
+	if n := s.Conns; n != nil {
+		n.Total.Add(1)
+		n.Cur.Add(1)
+		defer n.Cur.Add(-1)
+	}
 	timeout := s.Timeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second

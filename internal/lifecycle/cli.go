@@ -31,6 +31,7 @@ func (p *process) serveAdmin() {
 			Timeout:  p.cfg.Global.StatsTimeout,
 			Log:      p.log,
 			GetSocks: p.serveGetSocks,
+			Conns:    &p.cliConns,
 		}
 		registerCommands(srv, p.gen, p.info)
 		registerSSLCommands(srv, certs)
@@ -69,8 +70,15 @@ func (p *process) info() processInfo {
 	if maxconn == 0 {
 		maxconn = p.cfg.Global.Maxconn
 	}
-	return processInfo{Maxconn: maxconn, Stopping: p.stopped(), Listeners: p.lns.Count(),
-		Threads: p.cfg.Global.Threads(), MemMax: p.args.MemMax}
+	pi := processInfo{Maxconn: maxconn, Maxsock: p.maxsock, Stopping: p.stopped(),
+		Listeners: p.lns.Count(), Threads: p.cfg.Global.Threads(), MemMax: p.args.MemMax,
+		CLITotal: p.cliConns.Total.Load(), CLICur: p.cliConns.Cur.Load(),
+		Node: p.cfg.Global.Node, Description: p.cfg.Global.Description}
+	if p.lns != nil {
+		// HAProxy counts the stats sockets among its listeners.
+		pi.Listeners += len(p.lns.StatsSockets())
+	}
+	return pi
 }
 
 // processInfo is what "show info" shows of the process itself, beside its generation.
@@ -80,8 +88,15 @@ type processInfo struct {
 	Maxconn int
 	// Stopping is set once a soft or hard stop began.
 	Stopping bool
-	// Listeners is the number of the frontends' listeners.
+	// Maxsock is the limit of open files planned for Maxconn (0 when unknown).
+	Maxsock uint64
+	// Listeners is the number of listeners: the frontends' and the stats sockets.
 	Listeners int
+	// CLITotal counts the runtime API's connections ever served, CLICur those being
+	// served (this one included).
+	CLITotal, CLICur int64
+	// Node and Description are global "node" and "description" ("": none).
+	Node, Description string
 	// Threads is the number of event loops (nbthread).
 	Threads int
 	// MemMax is -m, in MiB (0: none).

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"lb/internal/admin"
 	"lb/internal/config"
 	"lb/internal/listener"
 	"lb/internal/plane"
@@ -42,6 +43,10 @@ type process struct {
 	// hardMaxconn is the global maxconn the descriptors were counted for
 	// (configured, -n, or derived from the limit of open files).
 	hardMaxconn int
+	// maxsock is the limit of open files planned for hardMaxconn ("show info"'s Maxsock).
+	maxsock uint64
+	// cliConns counts the runtime API's connections, on every stats socket.
+	cliConns admin.ConnCounters
 
 	// state is the lifecycle state. Only the goroutine that runs run, and then loop, reads
 	// or writes it; the others send requests (see loop.go).
@@ -168,7 +173,7 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 	for _, w := range plan.Warnings {
 		p.log.Warn(w)
 	}
-	p.hardMaxconn = plan.Maxconn
+	p.hardMaxconn, p.maxsock = plan.Maxconn, plan.Limit
 	if plan.Notice != "" && !args.Quiet {
 		p.log.Info(plan.Notice)
 	}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	"lb/internal/config"
 	"lb/internal/proxy"
@@ -43,6 +44,14 @@ type Generation struct {
 	// nsCounters are the nameservers' counters by resolvers section, in the
 	// order of their nameservers (set before the generation serves).
 	nsCounters map[string][]*nsCounters
+	// maxconn is the process's maxconn the generation started with, and fullconn
+	// the backends' fullconn by name: "show stat"'s slim of frontends that set
+	// none, and of backends.
+	maxconn  int
+	fullconn map[string]int
+	// failedResolutions counts the resolutions that ended in an error ("show
+	// info"'s FailedResolutions).
+	failedResolutions atomic.Uint64
 
 	// cfg is the configuration the generation runs.
 	cfg *config.Config

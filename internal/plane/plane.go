@@ -36,6 +36,7 @@ func Start(cfg *config.Config, lns []Listener, opts Options) (*Generation, error
 	g.ropt = ruleOptions(cfg)
 	ropt := g.ropt
 	full := fullconns(cfg, maxconn, opts.ProxyMaxconn)
+	g.maxconn, g.fullconn = maxconn, full
 	for _, px := range cfg.Backends() {
 		bc := backendConfig(px)
 		bc.Fullconn = full[px.Name]

@@ -1,6 +1,7 @@
 package plane
 
 import (
+	"runtime"
 	"sync"
 	"time"
 
@@ -29,6 +30,8 @@ const (
 	rateSess
 	rateSSL
 	rateSSLKey
+	rateBytesOut // the bytes the proxies sent
+	rateCPU      // the microseconds of processor time the process used
 )
 
 // rateKey names a counter: its kind, its proxy and its server ("" for the process's).
@@ -80,6 +83,8 @@ func rateTotals(s *stats.Snapshot, ssl, sslKeys uint64, fn func(rateKey, uint64)
 	fn(rateKey{kind: rateSess}, sess)
 	fn(rateKey{kind: rateSSL}, ssl)
 	fn(rateKey{kind: rateSSLKey}, sslKeys)
+	fn(rateKey{kind: rateBytesOut}, s.BytesOut())
+	fn(rateKey{kind: rateCPU}, uint64(s.CPU.Microseconds()))
 }
 
 // tick records the totals of s taken at now: the events since the last tick become
@@ -119,23 +124,7 @@ func (r *rateSampler) fill(now time.Time, s *stats.Snapshot, ssl, sslKeys uint64
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	el := now.Sub(r.at)
-	read := func(k rateKey, total uint64) stats.Rate {
-		c := r.ctrs[k]
-		if c == nil || r.at.IsZero() {
-			return stats.Rate{}
-		}
-		var cur uint64
-		if total >= c.tick {
-			cur = total - c.tick
-		}
-		// The past period weighs what is left of the current one.
-		if el < ratePeriod {
-			cur += c.prev * uint64(ratePeriod-el) / uint64(ratePeriod)
-		}
-		v := int(min(cur, 1<<31-1))
-		c.max = max(c.max, v)
-		return stats.Rate{Cur: v, Max: c.max}
-	}
+	read := func(k rateKey, total uint64) stats.Rate { return r.readLocked(k, total, el, 1<<31-1) }
 	rateTotals(s, ssl, sslKeys, func(k rateKey, total uint64) {
 		switch k.kind {
 		case rateConn:
@@ -146,6 +135,14 @@ func (r *rateSampler) fill(now time.Time, s *stats.Snapshot, ssl, sslKeys uint64
 			s.Rates.SSL = read(k, total)
 		case rateSSLKey:
 			s.Rates.SSLKey = read(k, total)
+		case rateBytesOut:
+			// A u64 in "show info": not capped as the event rates are.
+			s.Rates.BytesOut = r.readLocked(k, total, el, 1<<63-1)
+		case rateCPU:
+			// Microseconds of processor time per second, out of a million per
+			// thread that could run.
+			busy := r.readLocked(k, total, el, 1<<63-1).Cur
+			s.Rates.Idle = 100 - min(100, busy/(10000*runtime.GOMAXPROCS(0)))
 		}
 	})
 	for i := range s.Proxies {
@@ -163,6 +160,26 @@ func (r *rateSampler) fill(now time.Time, s *stats.Snapshot, ssl, sslKeys uint64
 			}
 		}
 	}
+}
+
+// readLocked returns the rate of counter k, whose total is now total, el after the
+// last tick, capped at limit. Caller must hold r.mu.
+func (r *rateSampler) readLocked(k rateKey, total uint64, el time.Duration, limit uint64) stats.Rate {
+	c := r.ctrs[k]
+	if c == nil || r.at.IsZero() {
+		return stats.Rate{}
+	}
+	var cur uint64
+	if total >= c.tick {
+		cur = total - c.tick
+	}
+	// The past period weighs what is left of the current one.
+	if el < ratePeriod {
+		cur += c.prev * uint64(ratePeriod-el) / uint64(ratePeriod)
+	}
+	v := int(min(cur, limit))
+	c.max = max(c.max, v)
+	return stats.Rate{Cur: v, Max: c.max}
 }
 
 // run ticks every period with sample's totals until stop is closed.

@@ -187,6 +187,9 @@ func (g *Generation) runResolvers(ctx context.Context, rs *config.Resolvers, lis
 			if ctx.Err() != nil {
 				return
 			}
+			if err != nil {
+				g.failedResolutions.Add(1)
+			}
 			g.applyResolution(res, addrs, ns, err, cnt)
 		}
 		t.Reset(rs.TimeoutResolve)

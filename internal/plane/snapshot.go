@@ -20,6 +20,25 @@ type Runtime interface {
 	// StateServers returns the servers as "show servers state" prints them
 	// (every backend's when backend is "").
 	StateServers(backend string) []srvstate.Server
+	// ProcessCounters returns the counters of "show info" the generation keeps.
+	ProcessCounters() ProcessCounters
+}
+
+// ProcessCounters are the counters of "show info" a generation keeps besides its
+// proxies'.
+type ProcessCounters struct {
+	// DroppedLogs counts the log messages dropped by the traffic log targets.
+	DroppedLogs uint64
+	// FailedResolutions counts the name resolutions that ended in an error.
+	FailedResolutions uint64
+	// SSLConns counts the connections accepted on listeners with "ssl".
+	SSLConns uint64
+}
+
+// ProcessCounters implements Runtime.
+func (g *Generation) ProcessCounters() ProcessCounters {
+	ssl, _ := g.eng.SSLCounts()
+	return ProcessCounters{DroppedLogs: g.logs.Dropped(), FailedResolutions: g.failedResolutions.Load(), SSLConns: ssl}
 }
 
 var _ Runtime = (*Generation)(nil)

@@ -13,6 +13,8 @@ import (
 	"lb/internal/proxy"
 	"lb/internal/stats"
 	"lb/internal/version"
+
+	"golang.org/x/sys/unix"
 )
 
 // The statistics page ("stats enable" in a mode http proxy). A backend or a
@@ -205,7 +207,7 @@ func (g *Generation) stopRates() {
 func (g *Generation) counters(st *statsState) *stats.Snapshot {
 	cfg := st.cfg
 	s := &stats.Snapshot{PID: os.Getpid(), Uptime: time.Since(processStart),
-		Sessions: g.eng.ActiveSessions(), Maxconn: cfg.Global.Maxconn}
+		Sessions: g.eng.ActiveSessions(), Maxconn: cfg.Global.Maxconn, CPU: processCPU()}
 	if n, ok := g.eng.Maxconn(); ok {
 		s.Maxconn = n // as the runtime API may have set it
 	}
@@ -224,7 +226,9 @@ func (g *Generation) counters(st *statsState) *stats.Snapshot {
 		if px.Cap&config.CapFrontend != 0 {
 			f := &stats.Frontend{Limit: px.Maxconn}
 			if f.Limit == 0 {
-				f.Limit = cfg.Global.Maxconn
+				// HAProxy gives a frontend without maxconn the process's,
+				// derived from the limit of open files when not set.
+				f.Limit = g.maxconn
 			}
 			st.mu.Lock()
 			wf := st.fronts[px]
@@ -242,10 +246,22 @@ func (g *Generation) counters(st *statsState) *stats.Snapshot {
 		}
 		if px.Cap&config.CapBackend != 0 {
 			p.Backend = g.backendStats(px, g.backends[px.Name])
+			p.Backend.Limit = g.fullconn[px.Name]
 		}
 		s.Proxies = append(s.Proxies, p)
 	}
 	return s
+}
+
+// processCPU returns the processor time the process used so far, user and system
+// (0 when unknown): one system call, made once a second by the rate sampler and at each
+// read of the counters.
+func processCPU() time.Duration {
+	var ru unix.Rusage
+	if unix.Getrusage(unix.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // backendStats reads be, the running backend of px.

@@ -39,6 +39,21 @@ func NewLogs(g *config.Global, log *slog.Logger) *Logs {
 	return &Logs{g: g, log: log, open: map[string]*logs.Logger{}}
 }
 
+// Dropped returns the number of messages the targets dropped so far (their queues were
+// full); a nil Logs has none.
+func (l *Logs) Dropped() uint64 {
+	if l == nil {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var n uint64
+	for _, lg := range l.order {
+		n += lg.Dropped()
+	}
+	return n
+}
+
 // Open returns the logs.Logger of a set of log lines, opening it the first time, or nil
 // when the lines have no usable target. A target that cannot be used is logged and left
 // out.

@@ -193,6 +193,9 @@ func backendRow(p *Proxy, b *Backend, o *Options) Row {
 	r.num("qcur", b.Queue)
 	r.num("qmax", b.MaxQueue)
 	r.num("scur", b.Cur)
+	if b.Limit > 0 {
+		r.num("slim", b.Limit)
+	}
 	r.u64("stot", b.Total)
 	r.u64("bin", b.BytesIn)
 	r.u64("bout", b.BytesOut)

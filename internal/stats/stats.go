@@ -26,6 +26,25 @@ type Snapshot struct {
 	Proxies []Proxy
 	// Rates are the process's measured rates and their limits.
 	Rates ProcessRates
+	// CPU is the processor time the process used so far, user and system (0:
+	// not measured).
+	CPU time.Duration
+}
+
+// BytesOut is the number of bytes the proxies sent: to the clients (the
+// frontends' bout) and to the servers (the backends' bin).
+func (s *Snapshot) BytesOut() uint64 {
+	var n uint64
+	for i := range s.Proxies {
+		p := &s.Proxies[i]
+		if p.Frontend != nil {
+			n += p.Frontend.BytesOut
+		}
+		if p.Backend != nil {
+			n += p.Backend.BytesIn
+		}
+	}
+	return n
 }
 
 // Rate is a count of events per second, as HAProxy's freq counters give it
@@ -37,10 +56,15 @@ type Rate struct{ Cur, Max int }
 // connections accepted, sessions started (connections that passed the
 // tcp-request connection rules), connections accepted on listeners with
 // "ssl" and the full handshakes among them; and the limits
-// (maxconnrate, maxsessrate, maxsslrate; 0: none).
+// (maxconnrate, maxsessrate, maxsslrate; 0: none). BytesOut is the rate of
+// Snapshot.BytesOut. Idle is the share of the processor time the threads
+// could have used that the process left unused over the last second, in
+// percent (100 before a second was measured).
 type ProcessRates struct {
 	Conn, Sess, SSL, SSLKey        Rate
 	ConnLimit, SessLimit, SSLLimit int
+	BytesOut                       Rate
+	Idle                           int
 }
 
 // SSLReuse is the percentage of TLS sessions resumed over the last second,
@@ -90,6 +114,8 @@ type Frontend struct {
 // Backend holds a backend's counters and its servers.
 type Backend struct {
 	Cur int
+	// Limit is the backend's fullconn (0: none), its slim.
+	Limit int
 	// SessRate is the sessions per second the backend took.
 	SessRate              Rate
 	Queue, MaxQueue       int

@@ -98,3 +98,7 @@ func Long() string {
 	b.WriteString("Available filters :\n\t[COMP] compression\n")
 	return b.String()
 }
+
+// ReleaseDate is the release date ("2006/01/02"), as `lb -v` prints it: Date, else the
+// date of the commit built, else "unreleased".
+func ReleaseDate() string { return date() }
