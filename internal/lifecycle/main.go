@@ -84,7 +84,15 @@ func Main(argv []string) int {
 			newReadyReporter(child.ReadyFD).fail(err)
 		}
 	}
-	cfg, code := loadConfig(args, startupLogs)
+	loadArgs := args
+	if _, ok := os.LookupEnv(envMasterDaemon); ok {
+		// A master started in the background: the command that started it printed the
+		// configuration's warnings already.
+		quiet := *args
+		quiet.Quiet = true
+		loadArgs = &quiet
+	}
+	cfg, code := loadConfig(loadArgs, startupLogs)
 	if args.Check {
 		if code == 0 && !args.Quiet && !cfg.Global.Quiet {
 			fmt.Println("Configuration file is valid")

@@ -116,17 +116,23 @@ type master struct {
 
 	// reloadC asks the main loop for a reload (the CLI's "reload").
 	reloadC chan struct{}
+
+	// daemon reports to the command that started this master in the background (-W -D)
+	// that a worker serves; nil otherwise.
+	daemon *daemonMaster
+	// background: this master runs in the background; its workers detach their stdio.
+	background bool
 }
 
 // masterMain runs the master: first (state == nil) after the configuration was read and
 // found valid, or as the new image after a reload, which reads the configuration itself.
 func masterMain(args *Args, argv []string, cfg *config.Config, state *masterEnv) int {
-	if !args.Systemd && !args.Foreground && (args.Daemon || cfg != nil && cfg.Global.Daemon) {
-		fmt.Fprintln(os.Stderr, "[ALERT] 'daemon' (-D) with master-worker mode is not supported by lb yet: use -Ws under systemd, or -db")
-		return 1
+	daemon, daemonized := takeDaemonMaster()
+	if state == nil && !daemonized && !args.Systemd && !args.Foreground && (args.Daemon || cfg != nil && cfg.Global.Daemon) {
+		return startDaemonMaster(argv)
 	}
 	m := &master{args: args, argv: argv, log: newLogger(args, cfg), start: time.Now(),
-		reloadC: make(chan struct{}, 1)}
+		reloadC: make(chan struct{}, 1), daemon: daemon}
 	slog.SetDefault(m.log)
 	var err error
 	if args.Systemd {
@@ -193,6 +199,7 @@ func (m *master) first(cfg *config.Config, sigs chan os.Signal) int {
 	signalPids(m.args.HardStopPids, syscall.SIGTERM)
 	m.log.Info("Loading success.")
 	_ = m.notify.Send(fmt.Sprintf("READY=1\nMAINPID=%d", os.Getpid()))
+	m.daemon.ready()
 	return m.loop(sigs)
 }
 
@@ -269,6 +276,9 @@ func (m *master) prepare(cfg *config.Config) (*config.Config, error) {
 	if m.args.PidFile == "" {
 		m.args.PidFile = cfg.Global.Pidfile
 	}
+	// A master in the background (-W -D, or "daemon") gets there before it reads a
+	// configuration (masterMain); its workers leave the caller's terminal as it does.
+	m.background = !m.args.Systemd && !m.args.Foreground && (m.args.Daemon || cfg.Global.Daemon)
 	env := currentPrivEnv()
 	privs, err := planPrivileges(cfg, env)
 	if err != nil {
@@ -413,7 +423,7 @@ func (m *master) startWorker(state []byte) error {
 		}
 	}
 	spec := childSpec{FDs: fds, Worker: true, CtlFD: 3 + len(files), ReadyFD: 4 + len(files),
-		StartupLogs: startupLogs.String()}
+		StartupLogs: startupLogs.String(), Daemon: m.background}
 	js, err := json.Marshal(spec)
 	if err != nil {
 		ctlMine.Close()
