@@ -15,7 +15,7 @@ import (
 var checkActions = map[string]map[string]kwStatus{
 	"http-check": {"connect": kwSupported, "send": kwSupported, "expect": kwSupported,
 		"disable-on-404": kwSupported, "comment": kwSupported, "send-state": kwUnsupported,
-		"set-var": kwUnsupported, "set-var-fmt": kwUnsupported, "unset-var": kwUnsupported},
+		"set-var": kwSupported, "set-var-fmt": kwSupported, "unset-var": kwSupported},
 	"tcp-check": {"connect": kwSupported, "send": kwSupported, "send-binary": kwSupported,
 		"expect": kwSupported, "comment": kwSupported, "send-lf": kwSupported,
 		"send-binary-lf": kwSupported, "set-var": kwSupported, "set-var-fmt": kwSupported,
@@ -41,15 +41,15 @@ var checkSendOptions = map[string]struct {
 	status kwStatus
 }{
 	"meth": {1, kwSupported}, "uri": {1, kwSupported}, "ver": {1, kwSupported}, "hdr": {2, kwSupported},
-	"body": {1, kwSupported}, "comment": {1, kwSupported}, "uri-lf": {1, kwUnsupported},
-	"body-lf": {1, kwUnsupported},
+	"body": {1, kwSupported}, "comment": {1, kwSupported}, "uri-lf": {1, kwSupported},
+	"body-lf": {1, kwSupported},
 }
 
 // expectKinds are the match methods of "<set> expect", per rule set as
 // HAProxy 2.6 accepts them.
 var expectKinds = map[string]map[string]kwStatus{
 	"http-check": {"status": kwSupported, "rstatus": kwSupported, "string": kwSupported,
-		"rstring": kwSupported, "hdr": kwSupported, "fhdr": kwSupported, "string-lf": kwUnsupported},
+		"rstring": kwSupported, "hdr": kwSupported, "fhdr": kwSupported, "string-lf": kwSupported},
 	"tcp-check": {"string": kwSupported, "binary": kwSupported, "rstring": kwSupported,
 		"rbinary": kwSupported, "string-lf": kwSupported, "binary-lf": kwSupported},
 }
@@ -220,7 +220,9 @@ func checkConnect(set string, args []string) error {
 	return nil
 }
 
-// checkHTTPCheckSend validates "http-check send" arguments.
+// checkHTTPCheckSend validates "http-check send" arguments; the
+// log-formats (uri-lf, body-lf, a header's value) are compiled with the
+// checks (plane.CheckHealthRules).
 func checkHTTPCheckSend(args []string) error {
 	for i := 0; i < len(args); i++ {
 		o, ok := checkSendOptions[args[i]]
@@ -232,10 +234,6 @@ func checkHTTPCheckSend(args []string) error {
 		}
 		if o.status == kwUnsupported {
 			return fmt.Errorf("'http-check send %s' is not supported by lb yet", args[i])
-		}
-		// A header value is a log-format string: lb carries out the text ones.
-		if args[i] == "hdr" && strings.Contains(args[i+2], "%") {
-			return fmt.Errorf("'http-check send hdr' is not supported by lb yet with a log-format expression ('%s')", args[i+2])
 		}
 		i += o.nargs
 	}

@@ -139,6 +139,9 @@ type Compilers struct {
 	// Var compiles a variable rule: its action word ("set-var(check.a)",
 	// "set-var-fmt(…)", "unset-var(…)") and the words after it.
 	Var func(action string, args []string) (func(run any), error)
+	// NewRun becomes Config.NewRun when ParseHTTPCheckWith compiles a rule
+	// that evaluates something at each run.
+	NewRun func() any
 }
 
 // ExpectOpts are the options of an expect rule.
@@ -165,6 +168,18 @@ type HTTPRequest struct {
 	Headers [][2]string
 	// Body is sent with a content-length when not empty.
 	Body string
+	// URIFormat and BodyFormat, when set, replace URI and Body at each run
+	// (send uri-lf, body-lf): log-formats evaluated on the run's state
+	// (Config.NewRun). HeaderFormats, when not empty, has one entry per
+	// header: a non-nil one replaces that header's value (hdr <name>
+	// <fmt>, whose value holds a log-format expression).
+	URIFormat, BodyFormat func(dst []byte, run any) []byte
+	HeaderFormats         []func(dst []byte, run any) []byte
+}
+
+// dynamic reports whether the request is formatted at each run.
+func (h *HTTPRequest) dynamic() bool {
+	return h.URIFormat != nil || h.BodyFormat != nil || len(h.HeaderFormats) > 0
 }
 
 // Expect is an http-check expect rule. The zero value (MatchNone) accepts
@@ -181,6 +196,9 @@ type Expect struct {
 	Codes []CodeRange
 	// String is MatchString's pattern, matched against the body.
 	String string
+	// Format, when set, replaces String at each run (expect string-lf):
+	// a log-format evaluated on the run's state.
+	Format func(dst []byte, run any) []byte
 	// Regexp is MatchRStatus's or MatchRString's pattern.
 	Regexp *regexp.Regexp
 }
@@ -190,6 +208,9 @@ type HTTPStep struct {
 	Connect *Rule
 	Send    *HTTPRequest
 	Expect  *Expect
+	// Var is a set-var, set-var-fmt or unset-var rule's action on the
+	// run's state.
+	Var func(run any)
 }
 
 // CodeRange is an inclusive range of HTTP status codes.

@@ -401,13 +401,23 @@ func parseTCPRule(words []string, x *Compilers) (r Rule, skip bool, err error) {
 // request), disable-on-404, comment, and send-state, which is accepted and
 // ignored.
 func ParseHTTPCheck(cfg *Config, lines [][]string) error {
+	return ParseHTTPCheckWith(cfg, lines, nil)
+}
+
+// ParseHTTPCheckWith is ParseHTTPCheck with the rules that evaluate
+// expressions at each run, compiled by x: set-var(<var>) <expr>,
+// set-var-fmt(<var>) <fmt>, unset-var(<var>), send uri-lf|body-lf <fmt>,
+// send hdr <name> <fmt> with a log-format value, expect [!] string-lf
+// <fmt>. When one is there, cfg.NewRun is x.NewRun.
+func ParseHTTPCheckWith(cfg *Config, lines [][]string, x *Compilers) error {
 	var steps []HTTPStep
 	sends, expects := 0, 0
+	vars := false
 	for i, words := range lines {
 		if len(words) == 0 {
 			continue
 		}
-		st, err := parseHTTPRule(cfg, words, sends == 0)
+		st, err := parseHTTPRule(cfg, words, sends == 0, x)
 		if err != nil {
 			return fmt.Errorf("health: http-check rule %d %q: %w", i+1, strings.Join(words, " "), err)
 		}
@@ -418,6 +428,8 @@ func ParseHTTPCheck(cfg *Config, lines [][]string) error {
 			sends++
 		case st.Expect != nil:
 			expects++
+		case st.Var != nil:
+			vars = true
 		default:
 			continue
 		}
@@ -426,14 +438,20 @@ func ParseHTTPCheck(cfg *Config, lines [][]string) error {
 	if len(steps) == 0 {
 		return nil
 	}
+	if vars || cfg.HTTP.dynamic() || slices.ContainsFunc(steps, func(s HTTPStep) bool {
+		return s.Send != nil && s.Send.dynamic() || s.Expect != nil && s.Expect.Format != nil
+	}) {
+		cfg.NewRun = x.NewRun
+	}
 	// As HAProxy builds the rule set: one implicit send of the "option
 	// httpchk" request when no rule sends (after the first connect), and
 	// an implicit expect (2xx or 3xx) after a last send.
 	if sends == 0 {
 		req := cfg.HTTP
 		at := 0
-		if steps[0].Connect != nil {
-			at = 1
+		// Variables may come before the first connect.
+		if i := slices.IndexFunc(steps, func(s HTTPStep) bool { return s.Var == nil }); i >= 0 && steps[i].Connect != nil {
+			at = i + 1
 		}
 		steps = slices.Insert(steps, at, HTTPStep{Send: &req})
 	}
@@ -449,7 +467,9 @@ func ParseHTTPCheck(cfg *Config, lines [][]string) error {
 			cfg.Expect = *st.Expect
 		}
 	}
-	if sends > 1 || expects > 1 || (cfg.HTTPConnect == nil && slices.ContainsFunc(steps, func(s HTTPStep) bool { return s.Connect != nil })) {
+	// The variables run in their order with the others: only the
+	// sequence keeps it.
+	if vars || sends > 1 || expects > 1 || (cfg.HTTPConnect == nil && slices.ContainsFunc(steps, func(s HTTPStep) bool { return s.Connect != nil })) {
 		cfg.HTTPSteps = steps
 	}
 	return nil
@@ -459,8 +479,15 @@ func ParseHTTPCheck(cfg *Config, lines [][]string) error {
 // disable-on-404 and comment). The first send completes the "option
 // httpchk" request in cfg.HTTP, the others start from HAProxy's defaults
 // (OPTIONS / HTTP/1.0).
-func parseHTTPRule(cfg *Config, words []string, first bool) (HTTPStep, error) {
+func parseHTTPRule(cfg *Config, words []string, first bool, x *Compilers) (HTTPStep, error) {
 	args := words[1:]
+	if strings.HasPrefix(words[0], "set-var") || strings.HasPrefix(words[0], "unset-var") {
+		if x == nil || x.Var == nil {
+			return HTTPStep{}, fmt.Errorf("action %q: %w", words[0], errUnsupported)
+		}
+		fn, err := x.Var(words[0], args)
+		return HTTPStep{Var: fn}, err
+	}
 	switch words[0] {
 	case "comment":
 		return HTTPStep{}, nil
@@ -486,26 +513,49 @@ func parseHTTPRule(cfg *Config, words []string, first bool) (HTTPStep, error) {
 			if len(args) < need {
 				return HTTPStep{}, fmt.Errorf("send %q needs %d arguments: %w", args[0], need-1, errSyntax)
 			}
+			var err error
 			switch args[0] {
 			case "meth":
 				req.Method = args[1]
 			case "uri":
-				req.URI = args[1]
+				req.URI, req.URIFormat = args[1], nil
+			case "uri-lf":
+				req.URIFormat, err = compileFormat(x, "send", args[1])
 			case "ver":
 				req.Version = args[1]
 			case "hdr":
+				// A header value is a log-format: one without a '%'
+				// is its own text.
+				var fn func([]byte, any) []byte
+				if strings.Contains(args[2], "%") {
+					if fn, err = compileFormat(x, "send hdr", args[2]); err != nil {
+						break
+					}
+				}
+				if fn != nil && len(req.HeaderFormats) < len(req.Headers) {
+					req.HeaderFormats = append(req.HeaderFormats, make([]func([]byte, any) []byte, len(req.Headers)-len(req.HeaderFormats))...)
+				}
 				req.Headers = append(req.Headers, [2]string{args[1], args[2]})
+				if fn != nil || len(req.HeaderFormats) > 0 {
+					req.HeaderFormats = append(req.HeaderFormats, fn)
+				}
 			case "body":
-				req.Body = args[1]
+				req.Body, req.BodyFormat = args[1], nil
+			case "body-lf":
+				req.BodyFormat, err = compileFormat(x, "send", args[1])
 			case "comment":
 			default:
 				return HTTPStep{}, fmt.Errorf("send option %q: %w", args[0], errUnsupported)
+			}
+			if err != nil {
+				return HTTPStep{}, err
 			}
 			args = args[need:]
 		}
 		if first {
 			c := *req
 			c.Headers = slices.Clone(req.Headers)
+			c.HeaderFormats = slices.Clone(req.HeaderFormats)
 			req = &c
 		}
 		return HTTPStep{Send: req}, nil
@@ -516,8 +566,11 @@ func parseHTTPRule(cfg *Config, words []string, first bool) (HTTPStep, error) {
 		}
 		e := Expect{Match: m, Negate: neg, ExpectOpts: o, Hdr: hdr}
 		switch {
+		case lf && m == MatchString:
+			e.Format, err = compileFormat(x, "expect", pat)
+			return HTTPStep{Expect: &e}, err
 		case lf:
-			return HTTPStep{}, fmt.Errorf("http-check expect %s-lf: %w", map[Match]string{MatchString: "string", MatchBinary: "binary"}[m], errUnsupported)
+			return HTTPStep{}, fmt.Errorf("http-check expect binary-lf: %w", errUnsupported)
 		}
 		switch m {
 		case MatchHeader:

@@ -75,6 +75,11 @@ type prober struct {
 
 func (p *prober) run(ctx context.Context) Result {
 	defer p.close()
+	if p.cfg.NewRun != nil {
+		// Each run starts with no check variables, as HAProxy prunes
+		// them when a check starts.
+		p.state = p.cfg.NewRun()
+	}
 	switch p.cfg.Kind {
 	case KindTCPCheck:
 		return p.tcpCheck(ctx)
@@ -350,11 +355,6 @@ func (p *prober) fill() error {
 func (p *prober) full() bool { return p.eof || len(p.buf) >= bufSize }
 
 func (p *prober) tcpCheck(ctx context.Context) Result {
-	if p.cfg.NewRun != nil {
-		// Each run starts with no check variables, as HAProxy prunes
-		// them when a check starts.
-		p.state = p.cfg.NewRun()
-	}
 	rules := p.cfg.TCPCheck
 	// Variables may come before the first connect.
 	first := slices.IndexFunc(rules, func(r Rule) bool { return r.Action != ActVar })
@@ -598,27 +598,56 @@ func printable(b []byte) string {
 
 // httpRequest renders the check request.
 func httpRequest(h *HTTPRequest) []byte {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s %s %s\r\n", h.Method, h.URI, h.Version)
+	return appendHTTPRequest(nil, h, nil)
+}
+
+// appendHTTPRequest appends the check request to dst, its log-formats
+// evaluated on the run's state.
+func appendHTTPRequest(dst []byte, h *HTTPRequest, run any) []byte {
+	b := bytes.NewBuffer(dst)
+	uri := []byte(h.URI)
+	if h.URIFormat != nil {
+		uri = h.URIFormat(nil, run)
+	}
+	fmt.Fprintf(b, "%s %s %s\r\n", h.Method, uri, h.Version)
 	hasConn := false
-	for _, kv := range h.Headers {
+	for i, kv := range h.Headers {
 		name := strings.ToLower(kv[0])
 		hasConn = hasConn || name == "connection"
-		fmt.Fprintf(&b, "%s: %s\r\n", name, kv[1])
+		if i < len(h.HeaderFormats) && h.HeaderFormats[i] != nil {
+			fmt.Fprintf(b, "%s: %s\r\n", name, h.HeaderFormats[i](nil, run))
+			continue
+		}
+		fmt.Fprintf(b, "%s: %s\r\n", name, kv[1])
 	}
+	body := []byte(h.Body)
+	if h.BodyFormat != nil {
+		body = h.BodyFormat(nil, run)
+	}
+	if len(body) > 0 {
+		fmt.Fprintf(b, "content-length: %d\r\n", len(body))
+	}
+	// HAProxy's HTTP/1 mux adds its "connection: close" at the end of the
+	// head, after the content-length of the check's body.
 	if !hasConn && h.Version == "HTTP/1.1" {
 		b.WriteString("connection: close\r\n")
 	}
-	if h.Body != "" {
-		fmt.Fprintf(&b, "content-length: %d\r\n", len(h.Body))
-	}
 	b.WriteString("\r\n")
-	b.WriteString(h.Body)
+	b.Write(body)
 	return b.Bytes()
 }
 
+// request is the bytes of the check request h: built once when nothing in
+// it is formatted, else at each run.
+func (p *prober) request(h *HTTPRequest) []byte {
+	if !h.dynamic() {
+		return httpRequest(h)
+	}
+	return appendHTTPRequest(nil, h, p.state)
+}
+
 func (p *prober) httpCheck() Result {
-	if _, err := p.conn.Write(httpRequest(&p.cfg.HTTP)); err != nil {
+	if _, err := p.conn.Write(p.request(&p.cfg.HTTP)); err != nil {
 		return p.ioFailure(err, "")
 	}
 	return p.httpExpect(&p.cfg.Expect)
@@ -630,7 +659,8 @@ func (p *prober) httpCheck() Result {
 // response to it; the result is the first failure, else the last expect's.
 func (p *prober) httpSequence(ctx context.Context) Result {
 	steps := p.cfg.HTTPSteps
-	if steps[0].Connect == nil {
+	// Variables may come before the first connect.
+	if i := slices.IndexFunc(steps, func(s HTTPStep) bool { return s.Var == nil }); i < 0 || steps[i].Connect == nil {
 		if r, ok := p.connect(ctx, p.cfg.Addr, "", p.cfg.TLS); !ok {
 			return r
 		}
@@ -642,9 +672,11 @@ func (p *prober) httpSequence(ctx context.Context) Result {
 			if r, ok := p.connectRule(ctx, st.Connect, st.Connect.Step); !ok {
 				return r
 			}
+		case st.Var != nil:
+			st.Var(p.state)
 		case st.Send != nil:
 			p.buf, p.eof = p.buf[:0], false
-			if _, err := p.conn.Write(httpRequest(st.Send)); err != nil {
+			if _, err := p.conn.Write(p.request(st.Send)); err != nil {
 				return p.ioFailure(err, "")
 			}
 		case st.Expect != nil:
@@ -789,11 +821,17 @@ func matchPattern(meth, s, pat string, re *regexp.Regexp) bool {
 // and matches it, once it has min-recv bytes.
 func (p *prober) httpBody(exp *Expect, code, hdrEnd int) Result {
 	clen := contentLength(p.buf[:hdrEnd])
+	pat := exp.String
+	if exp.Format != nil {
+		if pat = string(exp.Format(nil, p.state)); pat == "" {
+			return Result{Status: StatusL7Rsp, Code: code, Info: "log-format string evaluated to an empty string"}
+		}
+	}
 	for {
 		body := p.buf[hdrEnd:]
 		var found bool
 		if exp.Match == MatchString {
-			found = strings.Contains(string(body), exp.String)
+			found = strings.Contains(string(body), pat)
 		} else {
 			found = exp.Regexp.Match(body)
 		}
