@@ -95,17 +95,19 @@ const (
 	tCheckVars = "internal/plane.TestCheckRuleVars"
 	// tHTTPCheckVars runs the http-check ones.
 	tHTTPCheckVars = "internal/plane.TestHTTPCheckRuleVars"
-	tHTTPChk       = "internal/health.TestParseHTTPCheck"
-	tRequest       = "internal/health.TestProbeRequest"
-	tBindOpts      = "internal/listener.TestBindOptions"
-	tStats         = "internal/stats."
-	tUnixSock      = "internal/listener.TestUnixAtomicReplace"
-	tOrders        = "internal/balance.TestOrders"
-	tTimeouts      = "internal/proxy.TestTimeouts"
-	tHeader        = "internal/logs.TestAppendHeader"
-	tUDP           = "internal/logs.TestUDP"
-	tHealth        = e2e + "TestHealthDownUpAndBackup"
-	tReload        = e2e + "TestSeamlessReloadZeroLoss"
+	// tCheckVarsHAP compares what both rule sets send with HAProxy's.
+	tCheckVarsHAP = e2e + "TestCheckVarsBytesAsHAProxy"
+	tHTTPChk      = "internal/health.TestParseHTTPCheck"
+	tRequest      = "internal/health.TestProbeRequest"
+	tBindOpts     = "internal/listener.TestBindOptions"
+	tStats        = "internal/stats."
+	tUnixSock     = "internal/listener.TestUnixAtomicReplace"
+	tOrders       = "internal/balance.TestOrders"
+	tTimeouts     = "internal/proxy.TestTimeouts"
+	tHeader       = "internal/logs.TestAppendHeader"
+	tUDP          = "internal/logs.TestUDP"
+	tHealth       = e2e + "TestHealthDownUpAndBackup"
+	tReload       = e2e + "TestSeamlessReloadZeroLoss"
 
 	// Mode http: the rules engine's tests, and the real binary's.
 	tReqActions   = "internal/rules.TestHTTPRequestActions"
@@ -514,11 +516,11 @@ var effects = map[string]effect{
 	"http-check expect string":  show(tProbe + "/expect_string_found"),
 	"http-check expect rstring": show(tProbe + "/expect_rstring"),
 	// tHTTPCheckVars sends what HAProxy sent to the same rules.
-	"http-check set-var":          show(tHTTPCheckVars),
+	"http-check set-var":          show(tHTTPCheckVars, tCheckVarsHAP),
 	"http-check set-var-fmt":      show(tHTTPCheckVars),
 	"http-check unset-var":        show(tHTTPCheckVars),
-	"http-check send uri-lf":      show(tHTTPCheckVars),
-	"http-check send body-lf":     show(tHTTPCheckVars),
+	"http-check send uri-lf":      show(tHTTPCheckVars, tCheckVarsHAP),
+	"http-check send body-lf":     show(tHTTPCheckVars, tCheckVarsHAP),
 	"http-check expect string-lf": show(tHTTPCheckVars, "internal/plane.TestHTTPCheckStringLF"),
 	"tcp-check connect":           show(tProbe+"/tcp-check_explicit_connect_refused", tTCPCheck),
 	"tcp-check send":              show(tProbe+"/tcp-check_pass", tTCPCheck),
@@ -532,8 +534,8 @@ var effects = map[string]effect{
 	"tcp-check set-var":           show(tCheckVars, "internal/plane.TestCheckStreamVarsPerRun"),
 	"tcp-check set-var-fmt":       show(tCheckVars),
 	"tcp-check unset-var":         show(tCheckVars),
-	"tcp-check send-lf":           show(tCheckVars),
-	"tcp-check send-binary-lf":    show(tCheckVars),
+	"tcp-check send-lf":           show(tCheckVars, tCheckVarsHAP),
+	"tcp-check send-binary-lf":    show(tCheckVars, tCheckVarsHAP),
 	"tcp-check expect string-lf":  show(tCheckVars),
 	"tcp-check expect binary-lf":  show("internal/health.TestTCPCheckFormat"),
 	"check connect port":          show(tTCPCheck, tHTTPChk),
