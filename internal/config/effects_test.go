@@ -97,17 +97,19 @@ const (
 	tHTTPCheckVars = "internal/plane.TestHTTPCheckRuleVars"
 	// tCheckVarsHAP compares what both rule sets send with HAProxy's.
 	tCheckVarsHAP = e2e + "TestCheckVarsBytesAsHAProxy"
-	tHTTPChk      = "internal/health.TestParseHTTPCheck"
-	tRequest      = "internal/health.TestProbeRequest"
-	tBindOpts     = "internal/listener.TestBindOptions"
-	tStats        = "internal/stats."
-	tUnixSock     = "internal/listener.TestUnixAtomicReplace"
-	tOrders       = "internal/balance.TestOrders"
-	tTimeouts     = "internal/proxy.TestTimeouts"
-	tHeader       = "internal/logs.TestAppendHeader"
-	tUDP          = "internal/logs.TestUDP"
-	tHealth       = e2e + "TestHealthDownUpAndBackup"
-	tReload       = e2e + "TestSeamlessReloadZeroLoss"
+	// tCheckExprs runs connect port and status-code expressions.
+	tCheckExprs = "internal/plane.TestCheckPortAndStatusCodeExprs"
+	tHTTPChk    = "internal/health.TestParseHTTPCheck"
+	tRequest    = "internal/health.TestProbeRequest"
+	tBindOpts   = "internal/listener.TestBindOptions"
+	tStats      = "internal/stats."
+	tUnixSock   = "internal/listener.TestUnixAtomicReplace"
+	tOrders     = "internal/balance.TestOrders"
+	tTimeouts   = "internal/proxy.TestTimeouts"
+	tHeader     = "internal/logs.TestAppendHeader"
+	tUDP        = "internal/logs.TestUDP"
+	tHealth     = e2e + "TestHealthDownUpAndBackup"
+	tReload     = e2e + "TestSeamlessReloadZeroLoss"
 
 	// Mode http: the rules engine's tests, and the real binary's.
 	tReqActions   = "internal/rules.TestHTTPRequestActions"
@@ -538,9 +540,10 @@ var effects = map[string]effect{
 	"tcp-check send-binary-lf":    show(tCheckVars, tCheckVarsHAP),
 	"tcp-check expect string-lf":  show(tCheckVars),
 	"tcp-check expect binary-lf":  show("internal/health.TestTCPCheckFormat"),
-	"check connect port":          show(tTCPCheck, tHTTPChk),
+	"check connect port":          show(tTCPCheck, tHTTPChk, tCheckExprs, e2e+"TestCheckRulesReasonsAsHAProxy"),
 	"check connect comment":       show(e2e + "TestCheckRulesReasonsAsHAProxy"),
 	"expect option comment":       show(e2e + "TestCheckRulesReasonsAsHAProxy"),
+	"expect option status-code":   show(tCheckExprs, e2e+"TestCheckRulesReasonsAsHAProxy"),
 	"http-check expect hdr":       show(e2e+"TestCheckRulesReasonsAsHAProxy", "internal/health.TestParseHTTPCheck"),
 	"http-check expect fhdr":      show(e2e + "TestCheckRulesReasonsAsHAProxy"),
 	"check connect addr":          show(e2e+"TestCheckRulesReasonsAsHAProxy", "internal/health.TestParseTCPCheck"),

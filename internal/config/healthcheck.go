@@ -63,7 +63,7 @@ var expectKindsMsg = map[string]string{
 // expectOptions are the options of "<set> expect" that take one value.
 var expectOptions = map[string]kwStatus{"comment": kwSupported, "min-recv": kwSupported,
 	"ok-status": kwSupported, "error-status": kwSupported, "tout-status": kwSupported,
-	"on-success": kwSupported, "on-error": kwSupported, "status-code": kwUnsupported}
+	"on-success": kwSupported, "on-error": kwSupported, "status-code": kwSupported}
 
 // expectStatuses are the values of ok-status, error-status and tout-status
 // HAProxy 2.6 accepts.
@@ -208,11 +208,12 @@ func checkConnect(set string, args []string) error {
 			}
 			return fmt.Errorf("'%s connect' : '%s' expects a string as argument.", set, args[i])
 		}
-		if args[i] == "port" {
-			if n, err := parseInt(args[i+1]); err != nil || n < 1 || n > 65535 {
-				// HAProxy also takes a sample expression, which needs the
-				// rules engine.
-				return fmt.Errorf("'%s connect port %s' is not supported by lb yet: only a port number is", set, args[i+1])
+		// What is not all digits is a sample expression, compiled with
+		// the checks (plane.CheckHealthRules).
+		if args[i] == "port" && strings.Trim(args[i+1], "0123456789") == "" {
+			if v := args[i+1]; parseUint16(v) == 0 {
+				// Sic: HAProxy's two periods.
+				return fmt.Errorf("'%s connect' : expects a valid TCP port (from range 1 to 65535) or a sample expression, got %s..", set, v)
 			}
 		}
 		i += o.nargs
@@ -406,4 +407,13 @@ func protocolCheckOption(typ string) optionKW {
 func isVarAction(act string) bool {
 	b := actionBase(act)
 	return b == "set-var" || b == "set-var-fmt" || b == "unset-var"
+}
+
+// parseUint16 is a port number of digits in 1-65535, 0 if not one.
+func parseUint16(v string) int {
+	n, err := parseInt(v)
+	if err != nil || n < 1 || n > 65535 {
+		return 0
+	}
+	return int(n)
 }

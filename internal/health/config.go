@@ -124,6 +124,10 @@ type Rule struct {
 	Hex    bool
 	// Var is an ActVar rule's action on the run's state.
 	Var func(run any)
+	// PortExpr, when set, is a connect rule's port given as a sample
+	// expression, evaluated at each run: when it has no value, or 0, the
+	// connection goes to the check's port, as when Port is 0.
+	PortExpr func(run any) (int64, bool)
 	// ExpectOpts are the expect rule's options.
 	ExpectOpts
 }
@@ -139,6 +143,11 @@ type Compilers struct {
 	// Var compiles a variable rule: its action word ("set-var(check.a)",
 	// "set-var-fmt(…)", "unset-var(…)") and the words after it.
 	Var func(action string, args []string) (func(run any), error)
+	// Int compiles a sample expression evaluated as an integer on a run's
+	// state: the "port" of a connect rule (option "connect port"), the
+	// "status-code" of an expect rule (option "status-code"); ok is false
+	// when it has no integer value.
+	Int func(option, text string) (func(run any) (v int64, ok bool), error)
 	// NewRun becomes Config.NewRun when ParseHTTPCheckWith compiles a rule
 	// that evaluates something at each run.
 	NewRun func() any
@@ -156,6 +165,12 @@ type ExpectOpts struct {
 	OnSuccess, OnError string
 	// Comment is appended to the failure info.
 	Comment string
+	// StatusCodeExpr is "status-code <expr>"; StatusCode, compiled from
+	// it, gives the check's code (Result.Code) when the rule fails, or when
+	// it is the last one and the check passes, as HAProxy's
+	// tcpcheck_expect_onerror/onsuccess_message.
+	StatusCodeExpr string
+	StatusCode     func(run any) (int64, bool)
 }
 
 // HTTPRequest is the request of option httpchk and http-check send.

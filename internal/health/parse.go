@@ -119,7 +119,8 @@ func expectOption(o *ExpectOpts, name, v string) (ok bool, err error) {
 	case "comment":
 		o.Comment = v
 	case "status-code":
-		return true, fmt.Errorf("expect: status-code: %w", errUnsupported)
+		// Compiled by the rule's parser, which has the compilers.
+		o.StatusCodeExpr = v
 	default:
 		return false, nil
 	}
@@ -267,6 +268,12 @@ func ParseTCPCheckWith(lines [][]string, x *Compilers) ([]Rule, error) {
 	return rules, nil
 }
 
+// Evaluates reports whether the rule evaluates an expression at each run,
+// on the run's state (Config.NewRun).
+func (r *Rule) Evaluates() bool {
+	return r.Var != nil || r.Format != nil || r.PortExpr != nil || r.StatusCode != nil
+}
+
 func parseTCPRule(words []string, x *Compilers) (r Rule, skip bool, err error) {
 	args := words[1:]
 	if strings.HasPrefix(words[0], "set-var") || strings.HasPrefix(words[0], "unset-var") {
@@ -297,11 +304,23 @@ func parseTCPRule(words []string, x *Compilers) (r Rule, skip bool, err error) {
 				if v, err = one(); err != nil {
 					return r, false, err
 				}
-				p, err := strconv.Atoi(v)
-				if err != nil || p < 1 || p > 65535 {
-					return r, false, fmt.Errorf("port %q: %w", v, errSyntax)
+				if v != "" && strings.Trim(v, "0123456789") == "" {
+					p, err := strconv.Atoi(v)
+					if err != nil || p < 1 || p > 65535 {
+						return r, false, fmt.Errorf("port %q: %w", v, errSyntax)
+					}
+					r.Port, r.PortExpr = p, nil
+					break
 				}
-				r.Port = p
+				// HAProxy takes what is not a number for a sample
+				// expression.
+				if x == nil || x.Int == nil {
+					return r, false, fmt.Errorf("port %q: %w", v, errUnsupported)
+				}
+				if r.PortExpr, err = x.Int("port", v); err != nil {
+					return r, false, err
+				}
+				r.Port = 0
 			case "addr":
 				if r.Addr, err = one(); err != nil {
 					return r, false, err
@@ -364,6 +383,9 @@ func parseTCPRule(words []string, x *Compilers) (r Rule, skip bool, err error) {
 	case "expect":
 		m, neg, pat, o, _, lf, err := parseExpect(args)
 		if err != nil {
+			return r, false, err
+		}
+		if o.StatusCode, err = compileStatusCode(x, o.StatusCodeExpr); err != nil {
 			return r, false, err
 		}
 		r.Action, r.Match, r.Negate, r.ExpectOpts = ActExpect, m, neg, o
@@ -439,7 +461,8 @@ func ParseHTTPCheckWith(cfg *Config, lines [][]string, x *Compilers) error {
 		return nil
 	}
 	if vars || cfg.HTTP.dynamic() || slices.ContainsFunc(steps, func(s HTTPStep) bool {
-		return s.Send != nil && s.Send.dynamic() || s.Expect != nil && s.Expect.Format != nil
+		return s.Send != nil && s.Send.dynamic() || s.Expect != nil && (s.Expect.Format != nil || s.Expect.StatusCode != nil) ||
+			s.Connect != nil && s.Connect.PortExpr != nil
 	}) {
 		cfg.NewRun = x.NewRun
 	}
@@ -495,7 +518,7 @@ func parseHTTPRule(cfg *Config, words []string, first bool, x *Compilers) (HTTPS
 		cfg.DisableOn404 = true
 		return HTTPStep{}, nil
 	case "connect":
-		r, _, err := parseTCPRule(words, nil)
+		r, _, err := parseTCPRule(words, x)
 		if err != nil {
 			return HTTPStep{}, err
 		}
@@ -564,6 +587,9 @@ func parseHTTPRule(cfg *Config, words []string, first bool, x *Compilers) (HTTPS
 		if err != nil {
 			return HTTPStep{}, err
 		}
+		if o.StatusCode, err = compileStatusCode(x, o.StatusCodeExpr); err != nil {
+			return HTTPStep{}, err
+		}
 		e := Expect{Match: m, Negate: neg, ExpectOpts: o, Hdr: hdr}
 		switch {
 		case lf && m == MatchString:
@@ -590,6 +616,18 @@ func parseHTTPRule(cfg *Config, words []string, first bool, x *Compilers) (HTTPS
 		return HTTPStep{Expect: &e}, nil
 	}
 	return HTTPStep{}, fmt.Errorf("action %q: %w", words[0], errUnsupported)
+}
+
+// compileStatusCode compiles an expect rule's status-code expression with
+// x (nil without one).
+func compileStatusCode(x *Compilers, text string) (func(any) (int64, bool), error) {
+	if text == "" {
+		return nil, nil
+	}
+	if x == nil || x.Int == nil {
+		return nil, fmt.Errorf("expect: status-code %q: %w", text, errUnsupported)
+	}
+	return x.Int("status-code", text)
 }
 
 // compileFormat compiles a rule's log-format argument with x.

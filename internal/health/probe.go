@@ -396,9 +396,20 @@ func (p *prober) tcpCheck(ctx context.Context) Result {
 			last = rule
 			r := *rule
 			if rule.Format != nil {
+				// HAProxy's own reasons, the comment after them, and
+				// L7RSP whatever error-status says.
+				info := ""
 				var ok bool
 				if r.Data, ok = p.format(rule); !ok {
-					return Result{Status: StatusL7Rsp, Info: "Failed to parse hexastring resulting of eval of a log-format string"}
+					info = "Failed to parse hexastring resulting of eval of a log-format string"
+				} else if len(r.Data) == 0 {
+					info = "log-format string evaluated to an empty string"
+				}
+				if info != "" {
+					if rule.Comment != "" {
+						info += " comment: " + rule.Comment
+					}
+					return Result{Status: StatusL7Rsp, Info: info, Code: p.statusCode(&rule.ExpectOpts, 0)}
 				}
 			}
 			if r, ok := p.expect(r, step); !ok {
@@ -417,8 +428,20 @@ func (p *prober) tcpCheck(ctx context.Context) Result {
 		if last.OnSuccess != "" {
 			r.Info = last.OnSuccess
 		}
+		r.Code = p.statusCode(&last.ExpectOpts, 0)
 	}
 	return r
+}
+
+// statusCode is the check's code after an expect rule with options o
+// decided the check: its status-code's value when it has one, else code.
+func (p *prober) statusCode(o *ExpectOpts, code int) int {
+	if o.StatusCode != nil {
+		if v, ok := o.StatusCode(p.state); ok {
+			return int(v)
+		}
+	}
+	return code
 }
 
 // connectRule runs a tcp-check connect rule: to its addr and port (the
@@ -438,11 +461,23 @@ func (p *prober) connectRule(ctx context.Context, rule *Rule, step int) (Result,
 	if rule.Port > 0 {
 		port = strconv.Itoa(rule.Port)
 		desc += " port " + port
+	} else if rule.PortExpr != nil {
+		// As HAProxy's set_host_port, the value is cut to 16 bits; none,
+		// or 0, leaves the check's port. The step's description has no
+		// port, as HAProxy's for an expression.
+		if v, ok := rule.PortExpr(p.state); ok && uint16(v) != 0 {
+			port = strconv.Itoa(int(uint16(v)))
+		}
 	}
 	addr = net.JoinHostPort(host, port)
 	suffix := fmt.Sprintf(" at step %d of tcp-check (%s)", step, desc)
 	if rule.Comment != "" {
 		suffix += " comment: '" + rule.Comment + "'"
+	}
+	if p.cfg.Kind == KindHTTP {
+		// HAProxy's chk_report_conn_err names the step of tcp-check
+		// rules only.
+		suffix = ""
 	}
 	if rule.Default {
 		return p.connect(ctx, addr, suffix, p.cfg.TLS)
@@ -481,7 +516,7 @@ func (p *prober) expect(rule Rule, step int) (Result, bool) {
 		if rule.Comment != "" {
 			info += " comment: " + rule.Comment
 		}
-		return Result{Status: st, Info: info}, false
+		return Result{Status: st, Info: info, Code: p.statusCode(&rule.ExpectOpts, 0)}, false
 	}
 	for {
 		enough := len(p.buf) >= max(rule.MinRecv, 0) &&
@@ -710,6 +745,7 @@ func (p *prober) httpExpect(exp *Expect) Result {
 		if exp.OnSuccess != "" {
 			r.Info = exp.OnSuccess
 		}
+		r.Code = p.statusCode(&exp.ExpectOpts, r.Code)
 	case r.Code != 0:
 		if exp.ErrStatus != StatusUnknown {
 			r.Status = exp.ErrStatus
@@ -720,6 +756,7 @@ func (p *prober) httpExpect(exp *Expect) Result {
 		if exp.Comment != "" {
 			r.Info += " comment: " + exp.Comment
 		}
+		r.Code = p.statusCode(&exp.ExpectOpts, r.Code)
 	}
 	return r
 }

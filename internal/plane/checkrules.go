@@ -45,6 +45,22 @@ func checkCompilers(cfg *config.Config, px *config.Proxy, env rules.Env, ropt ru
 			}
 			return fn, nil
 		},
+		Int: func(option, text string) (func(any) (int64, bool), error) {
+			sm, err := rules.CompileSample(cfg, px, env, ropt, text, rules.CheckRule)
+			if err != nil {
+				var ue *rules.SampleUseError
+				if errors.As(err, &ue) {
+					// Sic: HAProxy's words, with their two spaces.
+					err = fmt.Errorf(" fetch method '%s' extracts information from '%s', none of which is available here", text, ue.Needs)
+				}
+				act := "connect"
+				if option == "status-code" {
+					act = "expect"
+				}
+				return nil, &checkRuleError{fmt.Sprintf("'%s %s' : error detected while parsing %s expression : %v.", set, act, option, err)}
+			}
+			return func(run any) (int64, bool) { return sm.Int(run.(*rules.Stream)) }, nil
+		},
 		NewRun: func() any { return rules.NewCheckStream() },
 		Var: func(action string, args []string) (func(any), error) {
 			verb, spec, _ := strings.Cut(strings.TrimSuffix(action, ")"), "(")

@@ -289,3 +289,80 @@ func TestHTTPCheckRuleRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckPortAndStatusCodeExprs: "connect port <expr>" connects to the
+// expression's value at each run (the server's port when it has none),
+// and "status-code <expr>" is the check's code when the last expect rule
+// passes or when an expect rule fails, as HAProxy 2.6.12 reports them
+// (code: 42 on "Layer7 check passed").
+func TestCheckPortAndStatusCodeExprs(t *testing.T) {
+	serve := func(reply string) int {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Write([]byte(reply))
+				c.Close()
+			}
+		}()
+		return ln.Addr().(*net.TCPAddr).Port
+	}
+	ok := serve("ok\n")
+	httpOK := serve("HTTP/1.0 200 OK\r\ncontent-length: 0\r\n\r\n")
+	tests := []struct {
+		name, opt, rules string
+		port             int // the server line's
+		status           health.Status
+		code             int
+	}{
+		{"tcp port var", "tcp-check", fmt.Sprintf("tcp-check set-var(check.p) int(%d)\n    tcp-check connect port var(check.p)\n    tcp-check expect string ok status-code int(42)", ok), 1, health.StatusL7OK, 42},
+		{"tcp port none", "tcp-check", "tcp-check connect port var(check.none)\n    tcp-check expect string ok", ok, health.StatusL7OK, 0},
+		{"tcp status-code on error", "tcp-check", "tcp-check expect string nope status-code int(43)", ok, health.StatusL7Rsp, 43},
+		{"tcp status-code after var", "tcp-check", "tcp-check expect string ok status-code var(check.c)\n    tcp-check set-var(check.c) int(44)", ok, health.StatusL7OK, 44},
+		{"http port expr", "httpchk", fmt.Sprintf("http-check connect port int(%d)\n    http-check send uri /\n    http-check expect status 200 status-code int(299)", httpOK), 1, health.StatusL7OK, 299},
+		{"http status-code none", "httpchk", "http-check expect status 200 status-code var(check.none)", httpOK, health.StatusL7OK, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := loadCheckConfigOpt(t, tt.opt, "    "+tt.rules+"\n", tt.port)
+			if errs := CheckHealthRules(cfg); len(errs) != 0 {
+				t.Fatalf("CheckHealthRules = %v; want none", errs)
+			}
+			g := &Generation{log: slog.New(slog.NewTextHandler(io.Discard, nil)), ropt: ruleOptions(cfg)}
+			px := cfg.Backends()[0]
+			hc, err := g.healthConfig(cfg, px, px.Server("s"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := health.Probe(context.Background(), hc); r.Status != tt.status || r.Code != tt.code {
+				t.Errorf("Probe(%q) = %v code %d (%q); want %v code %d", tt.rules, r.Status, r.Code, r.Info, tt.status, tt.code)
+			}
+		})
+	}
+}
+
+// TestCheckExprRefusals: port and status-code expressions are refused in
+// HAProxy 2.6.12's words.
+func TestCheckExprRefusals(t *testing.T) {
+	tests := []struct{ opt, rule, want string }{
+		{"httpchk", "http-check connect port req.len", "'http-check connect' : error detected while parsing port expression :  fetch method 'req.len' extracts information from 'request buffer', none of which is available here."},
+		{"tcp-check", "tcp-check expect string ok status-code req.len", "'tcp-check expect' : error detected while parsing status-code expression :  fetch method 'req.len' extracts information from 'request buffer', none of which is available here."},
+		{"tcp-check", "tcp-check connect port src", "'src' in a health-check rule is not supported by lb yet"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.rule, func(t *testing.T) {
+			cfg := loadCheckConfigOpt(t, tt.opt, "    "+tt.rule+"\n", 1)
+			errs := CheckHealthRules(cfg)
+			if len(errs) != 1 || !strings.Contains(errs[0].Error(), tt.want) {
+				t.Errorf("CheckHealthRules(%q) = %v; want one error containing %q", tt.rule, errs, tt.want)
+			}
+		})
+	}
+}

@@ -235,7 +235,7 @@ func (g *Generation) healthConfig(cfg *config.Config, px *config.Proxy, s *confi
 				return hc, fmt.Errorf("tcp-check: %w", err)
 			}
 			hc.TCPCheck = rs
-			if slices.ContainsFunc(rs, func(r health.Rule) bool { return r.Var != nil || r.Format != nil }) {
+			if slices.ContainsFunc(rs, func(r health.Rule) bool { return r.Evaluates() }) {
 				hc.NewRun = func() any { return rules.NewCheckStream() }
 			}
 		}
