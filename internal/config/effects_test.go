@@ -93,17 +93,23 @@ const (
 	// tCheckVars runs the tcp-check variable and log-format rules, compiled
 	// by the rules engine, against a loopback server.
 	tCheckVars = "internal/plane.TestCheckRuleVars"
-	tHTTPChk   = "internal/health.TestParseHTTPCheck"
-	tRequest   = "internal/health.TestProbeRequest"
-	tBindOpts  = "internal/listener.TestBindOptions"
-	tStats     = "internal/stats."
-	tUnixSock  = "internal/listener.TestUnixAtomicReplace"
-	tOrders    = "internal/balance.TestOrders"
-	tTimeouts  = "internal/proxy.TestTimeouts"
-	tHeader    = "internal/logs.TestAppendHeader"
-	tUDP       = "internal/logs.TestUDP"
-	tHealth    = e2e + "TestHealthDownUpAndBackup"
-	tReload    = e2e + "TestSeamlessReloadZeroLoss"
+	// tHTTPCheckVars runs the http-check ones.
+	tHTTPCheckVars = "internal/plane.TestHTTPCheckRuleVars"
+	// tCheckVarsHAP compares what both rule sets send with HAProxy's.
+	tCheckVarsHAP = e2e + "TestCheckVarsBytesAsHAProxy"
+	// tCheckExprs runs connect port and status-code expressions.
+	tCheckExprs = "internal/plane.TestCheckPortAndStatusCodeExprs"
+	tHTTPChk    = "internal/health.TestParseHTTPCheck"
+	tRequest    = "internal/health.TestProbeRequest"
+	tBindOpts   = "internal/listener.TestBindOptions"
+	tStats      = "internal/stats."
+	tUnixSock   = "internal/listener.TestUnixAtomicReplace"
+	tOrders     = "internal/balance.TestOrders"
+	tTimeouts   = "internal/proxy.TestTimeouts"
+	tHeader     = "internal/logs.TestAppendHeader"
+	tUDP        = "internal/logs.TestUDP"
+	tHealth     = e2e + "TestHealthDownUpAndBackup"
+	tReload     = e2e + "TestSeamlessReloadZeroLoss"
 
 	// Mode http: the rules engine's tests, and the real binary's.
 	tReqActions   = "internal/rules.TestHTTPRequestActions"
@@ -496,56 +502,64 @@ var effects = map[string]effect{
 	"stats http-request": httpRefusedBy("stats http-request allow", tCheckHTTP+"/stats_http-request"),
 
 	// Health-check rules and their options.
-	"http-check connect":         show(tHTTPChk),
-	"http-check send":            show(tHTTPChk, tRequest),
-	"http-check expect":          show(tProbe),
-	"http-check comment":         info(checkComment),
-	"http-check disable-on-404":  show(e2e+"TestHTTPCheckDisableOn404", "internal/health.TestCheckerDisableOn404"),
-	"http-check send meth":       show(tHTTPChk),
-	"http-check send uri":        show(tHTTPChk),
-	"http-check send ver":        show(tHTTPChk),
-	"http-check send hdr":        show(tHTTPChk, tRequest),
-	"http-check send body":       show(tRequest),
-	"http-check send comment":    info(checkComment),
-	"http-check expect status":   show(tProbe + "/expect_status_range"),
-	"http-check expect rstatus":  show(tProbe + "/expect_rstatus"),
-	"http-check expect string":   show(tProbe + "/expect_string_found"),
-	"http-check expect rstring":  show(tProbe + "/expect_rstring"),
-	"tcp-check connect":          show(tProbe+"/tcp-check_explicit_connect_refused", tTCPCheck),
-	"tcp-check send":             show(tProbe+"/tcp-check_pass", tTCPCheck),
-	"tcp-check send-binary":      show(tTCPCheck),
-	"tcp-check expect":           show(tProbe + "/tcp-check_pass"),
-	"tcp-check comment":          info(checkComment),
-	"tcp-check expect string":    show(tProbe + "/tcp-check_pass"),
-	"tcp-check expect binary":    show(tProbe + "/tcp-check_binary_mismatch"),
-	"tcp-check expect rstring":   show(tProbe + "/tcp-check_regex_mismatch"),
-	"tcp-check expect rbinary":   show(tProbe + "/tcp-check_rbinary"),
-	"tcp-check set-var":          show(tCheckVars, "internal/plane.TestCheckStreamVarsPerRun"),
-	"tcp-check set-var-fmt":      show(tCheckVars),
-	"tcp-check unset-var":        show(tCheckVars),
-	"tcp-check send-lf":          show(tCheckVars),
-	"tcp-check send-binary-lf":   show(tCheckVars),
-	"tcp-check expect string-lf": show(tCheckVars),
-	"tcp-check expect binary-lf": show("internal/health.TestTCPCheckFormat"),
-	"check connect port":         show(tTCPCheck, tHTTPChk),
-	"check connect comment":      show(e2e + "TestCheckRulesReasonsAsHAProxy"),
-	"expect option comment":      show(e2e + "TestCheckRulesReasonsAsHAProxy"),
-	"http-check expect hdr":      show(e2e+"TestCheckRulesReasonsAsHAProxy", "internal/health.TestParseHTTPCheck"),
-	"http-check expect fhdr":     show(e2e + "TestCheckRulesReasonsAsHAProxy"),
-	"check connect addr":         show(e2e+"TestCheckRulesReasonsAsHAProxy", "internal/health.TestParseTCPCheck"),
-	"check connect ssl":          show(e2e+"TestCheckRulesReasonsAsHAProxy", e2e+"TestCheckConnectOptions"),
-	"check connect sni":          show(e2e + "TestCheckConnectOptions"),
-	"check connect alpn":         show(e2e + "TestCheckConnectOptions"),
-	"check connect send-proxy":   show(e2e+"TestCheckRulesReasonsAsHAProxy", e2e+"TestCheckConnectOptions"),
-	"check connect via-socks4":   show(e2e + "TestCheckConnectOptions"),
-	"check connect default":      show(e2e + "TestCheckConnectOptions"),
-	"check connect linger":       info("lb closes every check connection with a reset (SO_LINGER 0), which is what linger asks"),
-	"expect option min-recv":     show(e2e + "TestCheckRulesReasonsAsHAProxy"),
-	"expect option ok-status":    show(e2e + "TestCheckConnectOptions"),
-	"expect option error-status": show(e2e + "TestCheckRulesReasonsAsHAProxy"),
-	"expect option tout-status":  show(e2e + "TestCheckRulesReasonsAsHAProxy"),
-	"expect option on-success":   show(e2e + "TestCheckConnectOptions"),
-	"expect option on-error":     show(e2e + "TestCheckRulesReasonsAsHAProxy"),
+	"http-check connect":        show(tHTTPChk),
+	"http-check send":           show(tHTTPChk, tRequest),
+	"http-check expect":         show(tProbe),
+	"http-check comment":        info(checkComment),
+	"http-check disable-on-404": show(e2e+"TestHTTPCheckDisableOn404", "internal/health.TestCheckerDisableOn404"),
+	"http-check send meth":      show(tHTTPChk),
+	"http-check send uri":       show(tHTTPChk),
+	"http-check send ver":       show(tHTTPChk),
+	"http-check send hdr":       show(tHTTPChk, tRequest),
+	"http-check send body":      show(tRequest),
+	"http-check send comment":   info(checkComment),
+	"http-check expect status":  show(tProbe + "/expect_status_range"),
+	"http-check expect rstatus": show(tProbe + "/expect_rstatus"),
+	"http-check expect string":  show(tProbe + "/expect_string_found"),
+	"http-check expect rstring": show(tProbe + "/expect_rstring"),
+	// tHTTPCheckVars sends what HAProxy sent to the same rules.
+	"http-check set-var":          show(tHTTPCheckVars, tCheckVarsHAP),
+	"http-check set-var-fmt":      show(tHTTPCheckVars),
+	"http-check unset-var":        show(tHTTPCheckVars),
+	"http-check send uri-lf":      show(tHTTPCheckVars, tCheckVarsHAP),
+	"http-check send body-lf":     show(tHTTPCheckVars, tCheckVarsHAP),
+	"http-check expect string-lf": show(tHTTPCheckVars, "internal/plane.TestHTTPCheckStringLF"),
+	"tcp-check connect":           show(tProbe+"/tcp-check_explicit_connect_refused", tTCPCheck),
+	"tcp-check send":              show(tProbe+"/tcp-check_pass", tTCPCheck),
+	"tcp-check send-binary":       show(tTCPCheck),
+	"tcp-check expect":            show(tProbe + "/tcp-check_pass"),
+	"tcp-check comment":           info(checkComment),
+	"tcp-check expect string":     show(tProbe + "/tcp-check_pass"),
+	"tcp-check expect binary":     show(tProbe + "/tcp-check_binary_mismatch"),
+	"tcp-check expect rstring":    show(tProbe + "/tcp-check_regex_mismatch"),
+	"tcp-check expect rbinary":    show(tProbe + "/tcp-check_rbinary"),
+	"tcp-check set-var":           show(tCheckVars, "internal/plane.TestCheckStreamVarsPerRun"),
+	"tcp-check set-var-fmt":       show(tCheckVars),
+	"tcp-check unset-var":         show(tCheckVars),
+	"tcp-check send-lf":           show(tCheckVars, tCheckVarsHAP),
+	"tcp-check send-binary-lf":    show(tCheckVars, tCheckVarsHAP),
+	"tcp-check expect string-lf":  show(tCheckVars),
+	"tcp-check expect binary-lf":  show("internal/health.TestTCPCheckFormat"),
+	"check connect port":          show(tTCPCheck, tHTTPChk, tCheckExprs, e2e+"TestCheckRulesReasonsAsHAProxy"),
+	"check connect comment":       show(e2e + "TestCheckRulesReasonsAsHAProxy"),
+	"expect option comment":       show(e2e + "TestCheckRulesReasonsAsHAProxy"),
+	"expect option status-code":   show(tCheckExprs, e2e+"TestCheckRulesReasonsAsHAProxy"),
+	"http-check expect hdr":       show(e2e+"TestCheckRulesReasonsAsHAProxy", "internal/health.TestParseHTTPCheck"),
+	"http-check expect fhdr":      show(e2e + "TestCheckRulesReasonsAsHAProxy"),
+	"check connect addr":          show(e2e+"TestCheckRulesReasonsAsHAProxy", "internal/health.TestParseTCPCheck"),
+	"check connect ssl":           show(e2e+"TestCheckRulesReasonsAsHAProxy", e2e+"TestCheckConnectOptions"),
+	"check connect sni":           show(e2e + "TestCheckConnectOptions"),
+	"check connect alpn":          show(e2e + "TestCheckConnectOptions"),
+	"check connect send-proxy":    show(e2e+"TestCheckRulesReasonsAsHAProxy", e2e+"TestCheckConnectOptions"),
+	"check connect via-socks4":    show(e2e + "TestCheckConnectOptions"),
+	"check connect default":       show(e2e + "TestCheckConnectOptions"),
+	"check connect linger":        info("lb closes every check connection with a reset (SO_LINGER 0), which is what linger asks"),
+	"expect option min-recv":      show(e2e + "TestCheckRulesReasonsAsHAProxy"),
+	"expect option ok-status":     show(e2e + "TestCheckConnectOptions"),
+	"expect option error-status":  show(e2e + "TestCheckRulesReasonsAsHAProxy"),
+	"expect option tout-status":   show(e2e + "TestCheckRulesReasonsAsHAProxy"),
+	"expect option on-success":    show(e2e + "TestCheckConnectOptions"),
+	"expect option on-error":      show(e2e + "TestCheckRulesReasonsAsHAProxy"),
 
 	// balance algorithms and hash-type.
 	"balance roundrobin":   show(e2e+"TestRoundRobinOrder", "internal/balance.TestRoundRobinExact"),

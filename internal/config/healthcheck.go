@@ -15,7 +15,7 @@ import (
 var checkActions = map[string]map[string]kwStatus{
 	"http-check": {"connect": kwSupported, "send": kwSupported, "expect": kwSupported,
 		"disable-on-404": kwSupported, "comment": kwSupported, "send-state": kwUnsupported,
-		"set-var": kwUnsupported, "set-var-fmt": kwUnsupported, "unset-var": kwUnsupported},
+		"set-var": kwSupported, "set-var-fmt": kwSupported, "unset-var": kwSupported},
 	"tcp-check": {"connect": kwSupported, "send": kwSupported, "send-binary": kwSupported,
 		"expect": kwSupported, "comment": kwSupported, "send-lf": kwSupported,
 		"send-binary-lf": kwSupported, "set-var": kwSupported, "set-var-fmt": kwSupported,
@@ -41,15 +41,15 @@ var checkSendOptions = map[string]struct {
 	status kwStatus
 }{
 	"meth": {1, kwSupported}, "uri": {1, kwSupported}, "ver": {1, kwSupported}, "hdr": {2, kwSupported},
-	"body": {1, kwSupported}, "comment": {1, kwSupported}, "uri-lf": {1, kwUnsupported},
-	"body-lf": {1, kwUnsupported},
+	"body": {1, kwSupported}, "comment": {1, kwSupported}, "uri-lf": {1, kwSupported},
+	"body-lf": {1, kwSupported},
 }
 
 // expectKinds are the match methods of "<set> expect", per rule set as
 // HAProxy 2.6 accepts them.
 var expectKinds = map[string]map[string]kwStatus{
 	"http-check": {"status": kwSupported, "rstatus": kwSupported, "string": kwSupported,
-		"rstring": kwSupported, "hdr": kwSupported, "fhdr": kwSupported, "string-lf": kwUnsupported},
+		"rstring": kwSupported, "hdr": kwSupported, "fhdr": kwSupported, "string-lf": kwSupported},
 	"tcp-check": {"string": kwSupported, "binary": kwSupported, "rstring": kwSupported,
 		"rbinary": kwSupported, "string-lf": kwSupported, "binary-lf": kwSupported},
 }
@@ -63,7 +63,7 @@ var expectKindsMsg = map[string]string{
 // expectOptions are the options of "<set> expect" that take one value.
 var expectOptions = map[string]kwStatus{"comment": kwSupported, "min-recv": kwSupported,
 	"ok-status": kwSupported, "error-status": kwSupported, "tout-status": kwSupported,
-	"on-success": kwSupported, "on-error": kwSupported, "status-code": kwUnsupported}
+	"on-success": kwSupported, "on-error": kwSupported, "status-code": kwSupported}
 
 // expectStatuses are the values of ok-status, error-status and tout-status
 // HAProxy 2.6 accepts.
@@ -208,11 +208,12 @@ func checkConnect(set string, args []string) error {
 			}
 			return fmt.Errorf("'%s connect' : '%s' expects a string as argument.", set, args[i])
 		}
-		if args[i] == "port" {
-			if n, err := parseInt(args[i+1]); err != nil || n < 1 || n > 65535 {
-				// HAProxy also takes a sample expression, which needs the
-				// rules engine.
-				return fmt.Errorf("'%s connect port %s' is not supported by lb yet: only a port number is", set, args[i+1])
+		// What is not all digits is a sample expression, compiled with
+		// the checks (plane.CheckHealthRules).
+		if args[i] == "port" && strings.Trim(args[i+1], "0123456789") == "" {
+			if v := args[i+1]; parseUint16(v) == 0 {
+				// Sic: HAProxy's two periods.
+				return fmt.Errorf("'%s connect' : expects a valid TCP port (from range 1 to 65535) or a sample expression, got %s..", set, v)
 			}
 		}
 		i += o.nargs
@@ -220,7 +221,9 @@ func checkConnect(set string, args []string) error {
 	return nil
 }
 
-// checkHTTPCheckSend validates "http-check send" arguments.
+// checkHTTPCheckSend validates "http-check send" arguments; the
+// log-formats (uri-lf, body-lf, a header's value) are compiled with the
+// checks (plane.CheckHealthRules).
 func checkHTTPCheckSend(args []string) error {
 	for i := 0; i < len(args); i++ {
 		o, ok := checkSendOptions[args[i]]
@@ -232,10 +235,6 @@ func checkHTTPCheckSend(args []string) error {
 		}
 		if o.status == kwUnsupported {
 			return fmt.Errorf("'http-check send %s' is not supported by lb yet", args[i])
-		}
-		// A header value is a log-format string: lb carries out the text ones.
-		if args[i] == "hdr" && strings.Contains(args[i+2], "%") {
-			return fmt.Errorf("'http-check send hdr' is not supported by lb yet with a log-format expression ('%s')", args[i+2])
 		}
 		i += o.nargs
 	}
@@ -408,4 +407,13 @@ func protocolCheckOption(typ string) optionKW {
 func isVarAction(act string) bool {
 	b := actionBase(act)
 	return b == "set-var" || b == "set-var-fmt" || b == "unset-var"
+}
+
+// parseUint16 is a port number of digits in 1-65535, 0 if not one.
+func parseUint16(v string) int {
+	n, err := parseInt(v)
+	if err != nil || n < 1 || n > 65535 {
+		return 0
+	}
+	return int(n)
 }

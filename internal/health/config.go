@@ -124,6 +124,10 @@ type Rule struct {
 	Hex    bool
 	// Var is an ActVar rule's action on the run's state.
 	Var func(run any)
+	// PortExpr, when set, is a connect rule's port given as a sample
+	// expression, evaluated at each run: when it has no value, or 0, the
+	// connection goes to the check's port, as when Port is 0.
+	PortExpr func(run any) (int64, bool)
 	// ExpectOpts are the expect rule's options.
 	ExpectOpts
 }
@@ -139,6 +143,14 @@ type Compilers struct {
 	// Var compiles a variable rule: its action word ("set-var(check.a)",
 	// "set-var-fmt(…)", "unset-var(…)") and the words after it.
 	Var func(action string, args []string) (func(run any), error)
+	// Int compiles a sample expression evaluated as an integer on a run's
+	// state: the "port" of a connect rule (option "connect port"), the
+	// "status-code" of an expect rule (option "status-code"); ok is false
+	// when it has no integer value.
+	Int func(option, text string) (func(run any) (v int64, ok bool), error)
+	// NewRun becomes Config.NewRun when ParseHTTPCheckWith compiles a rule
+	// that evaluates something at each run.
+	NewRun func() any
 }
 
 // ExpectOpts are the options of an expect rule.
@@ -153,6 +165,12 @@ type ExpectOpts struct {
 	OnSuccess, OnError string
 	// Comment is appended to the failure info.
 	Comment string
+	// StatusCodeExpr is "status-code <expr>"; StatusCode, compiled from
+	// it, gives the check's code (Result.Code) when the rule fails, or when
+	// it is the last one and the check passes, as HAProxy's
+	// tcpcheck_expect_onerror/onsuccess_message.
+	StatusCodeExpr string
+	StatusCode     func(run any) (int64, bool)
 }
 
 // HTTPRequest is the request of option httpchk and http-check send.
@@ -165,6 +183,18 @@ type HTTPRequest struct {
 	Headers [][2]string
 	// Body is sent with a content-length when not empty.
 	Body string
+	// URIFormat and BodyFormat, when set, replace URI and Body at each run
+	// (send uri-lf, body-lf): log-formats evaluated on the run's state
+	// (Config.NewRun). HeaderFormats, when not empty, has one entry per
+	// header: a non-nil one replaces that header's value (hdr <name>
+	// <fmt>, whose value holds a log-format expression).
+	URIFormat, BodyFormat func(dst []byte, run any) []byte
+	HeaderFormats         []func(dst []byte, run any) []byte
+}
+
+// dynamic reports whether the request is formatted at each run.
+func (h *HTTPRequest) dynamic() bool {
+	return h.URIFormat != nil || h.BodyFormat != nil || len(h.HeaderFormats) > 0
 }
 
 // Expect is an http-check expect rule. The zero value (MatchNone) accepts
@@ -181,6 +211,9 @@ type Expect struct {
 	Codes []CodeRange
 	// String is MatchString's pattern, matched against the body.
 	String string
+	// Format, when set, replaces String at each run (expect string-lf):
+	// a log-format evaluated on the run's state.
+	Format func(dst []byte, run any) []byte
 	// Regexp is MatchRStatus's or MatchRString's pattern.
 	Regexp *regexp.Regexp
 }
@@ -190,6 +223,9 @@ type HTTPStep struct {
 	Connect *Rule
 	Send    *HTTPRequest
 	Expect  *Expect
+	// Var is a set-var, set-var-fmt or unset-var rule's action on the
+	// run's state.
+	Var func(run any)
 }
 
 // CodeRange is an inclusive range of HTTP status codes.

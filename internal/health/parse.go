@@ -119,7 +119,8 @@ func expectOption(o *ExpectOpts, name, v string) (ok bool, err error) {
 	case "comment":
 		o.Comment = v
 	case "status-code":
-		return true, fmt.Errorf("expect: status-code: %w", errUnsupported)
+		// Compiled by the rule's parser, which has the compilers.
+		o.StatusCodeExpr = v
 	default:
 		return false, nil
 	}
@@ -267,6 +268,12 @@ func ParseTCPCheckWith(lines [][]string, x *Compilers) ([]Rule, error) {
 	return rules, nil
 }
 
+// Evaluates reports whether the rule evaluates an expression at each run,
+// on the run's state (Config.NewRun).
+func (r *Rule) Evaluates() bool {
+	return r.Var != nil || r.Format != nil || r.PortExpr != nil || r.StatusCode != nil
+}
+
 func parseTCPRule(words []string, x *Compilers) (r Rule, skip bool, err error) {
 	args := words[1:]
 	if strings.HasPrefix(words[0], "set-var") || strings.HasPrefix(words[0], "unset-var") {
@@ -297,11 +304,23 @@ func parseTCPRule(words []string, x *Compilers) (r Rule, skip bool, err error) {
 				if v, err = one(); err != nil {
 					return r, false, err
 				}
-				p, err := strconv.Atoi(v)
-				if err != nil || p < 1 || p > 65535 {
-					return r, false, fmt.Errorf("port %q: %w", v, errSyntax)
+				if v != "" && strings.Trim(v, "0123456789") == "" {
+					p, err := strconv.Atoi(v)
+					if err != nil || p < 1 || p > 65535 {
+						return r, false, fmt.Errorf("port %q: %w", v, errSyntax)
+					}
+					r.Port, r.PortExpr = p, nil
+					break
 				}
-				r.Port = p
+				// HAProxy takes what is not a number for a sample
+				// expression.
+				if x == nil || x.Int == nil {
+					return r, false, fmt.Errorf("port %q: %w", v, errUnsupported)
+				}
+				if r.PortExpr, err = x.Int("port", v); err != nil {
+					return r, false, err
+				}
+				r.Port = 0
 			case "addr":
 				if r.Addr, err = one(); err != nil {
 					return r, false, err
@@ -366,6 +385,9 @@ func parseTCPRule(words []string, x *Compilers) (r Rule, skip bool, err error) {
 		if err != nil {
 			return r, false, err
 		}
+		if o.StatusCode, err = compileStatusCode(x, o.StatusCodeExpr); err != nil {
+			return r, false, err
+		}
 		r.Action, r.Match, r.Negate, r.ExpectOpts = ActExpect, m, neg, o
 		r.Comment = o.Comment
 		switch {
@@ -401,13 +423,23 @@ func parseTCPRule(words []string, x *Compilers) (r Rule, skip bool, err error) {
 // request), disable-on-404, comment, and send-state, which is accepted and
 // ignored.
 func ParseHTTPCheck(cfg *Config, lines [][]string) error {
+	return ParseHTTPCheckWith(cfg, lines, nil)
+}
+
+// ParseHTTPCheckWith is ParseHTTPCheck with the rules that evaluate
+// expressions at each run, compiled by x: set-var(<var>) <expr>,
+// set-var-fmt(<var>) <fmt>, unset-var(<var>), send uri-lf|body-lf <fmt>,
+// send hdr <name> <fmt> with a log-format value, expect [!] string-lf
+// <fmt>. When one is there, cfg.NewRun is x.NewRun.
+func ParseHTTPCheckWith(cfg *Config, lines [][]string, x *Compilers) error {
 	var steps []HTTPStep
 	sends, expects := 0, 0
+	vars := false
 	for i, words := range lines {
 		if len(words) == 0 {
 			continue
 		}
-		st, err := parseHTTPRule(cfg, words, sends == 0)
+		st, err := parseHTTPRule(cfg, words, sends == 0, x)
 		if err != nil {
 			return fmt.Errorf("health: http-check rule %d %q: %w", i+1, strings.Join(words, " "), err)
 		}
@@ -418,6 +450,8 @@ func ParseHTTPCheck(cfg *Config, lines [][]string) error {
 			sends++
 		case st.Expect != nil:
 			expects++
+		case st.Var != nil:
+			vars = true
 		default:
 			continue
 		}
@@ -426,14 +460,21 @@ func ParseHTTPCheck(cfg *Config, lines [][]string) error {
 	if len(steps) == 0 {
 		return nil
 	}
+	if vars || cfg.HTTP.dynamic() || slices.ContainsFunc(steps, func(s HTTPStep) bool {
+		return s.Send != nil && s.Send.dynamic() || s.Expect != nil && (s.Expect.Format != nil || s.Expect.StatusCode != nil) ||
+			s.Connect != nil && s.Connect.PortExpr != nil
+	}) {
+		cfg.NewRun = x.NewRun
+	}
 	// As HAProxy builds the rule set: one implicit send of the "option
 	// httpchk" request when no rule sends (after the first connect), and
 	// an implicit expect (2xx or 3xx) after a last send.
 	if sends == 0 {
 		req := cfg.HTTP
 		at := 0
-		if steps[0].Connect != nil {
-			at = 1
+		// Variables may come before the first connect.
+		if i := slices.IndexFunc(steps, func(s HTTPStep) bool { return s.Var == nil }); i >= 0 && steps[i].Connect != nil {
+			at = i + 1
 		}
 		steps = slices.Insert(steps, at, HTTPStep{Send: &req})
 	}
@@ -449,7 +490,9 @@ func ParseHTTPCheck(cfg *Config, lines [][]string) error {
 			cfg.Expect = *st.Expect
 		}
 	}
-	if sends > 1 || expects > 1 || (cfg.HTTPConnect == nil && slices.ContainsFunc(steps, func(s HTTPStep) bool { return s.Connect != nil })) {
+	// The variables run in their order with the others: only the
+	// sequence keeps it.
+	if vars || sends > 1 || expects > 1 || (cfg.HTTPConnect == nil && slices.ContainsFunc(steps, func(s HTTPStep) bool { return s.Connect != nil })) {
 		cfg.HTTPSteps = steps
 	}
 	return nil
@@ -459,8 +502,15 @@ func ParseHTTPCheck(cfg *Config, lines [][]string) error {
 // disable-on-404 and comment). The first send completes the "option
 // httpchk" request in cfg.HTTP, the others start from HAProxy's defaults
 // (OPTIONS / HTTP/1.0).
-func parseHTTPRule(cfg *Config, words []string, first bool) (HTTPStep, error) {
+func parseHTTPRule(cfg *Config, words []string, first bool, x *Compilers) (HTTPStep, error) {
 	args := words[1:]
+	if strings.HasPrefix(words[0], "set-var") || strings.HasPrefix(words[0], "unset-var") {
+		if x == nil || x.Var == nil {
+			return HTTPStep{}, fmt.Errorf("action %q: %w", words[0], errUnsupported)
+		}
+		fn, err := x.Var(words[0], args)
+		return HTTPStep{Var: fn}, err
+	}
 	switch words[0] {
 	case "comment":
 		return HTTPStep{}, nil
@@ -468,7 +518,7 @@ func parseHTTPRule(cfg *Config, words []string, first bool) (HTTPStep, error) {
 		cfg.DisableOn404 = true
 		return HTTPStep{}, nil
 	case "connect":
-		r, _, err := parseTCPRule(words, nil)
+		r, _, err := parseTCPRule(words, x)
 		if err != nil {
 			return HTTPStep{}, err
 		}
@@ -486,26 +536,49 @@ func parseHTTPRule(cfg *Config, words []string, first bool) (HTTPStep, error) {
 			if len(args) < need {
 				return HTTPStep{}, fmt.Errorf("send %q needs %d arguments: %w", args[0], need-1, errSyntax)
 			}
+			var err error
 			switch args[0] {
 			case "meth":
 				req.Method = args[1]
 			case "uri":
-				req.URI = args[1]
+				req.URI, req.URIFormat = args[1], nil
+			case "uri-lf":
+				req.URIFormat, err = compileFormat(x, "send", args[1])
 			case "ver":
 				req.Version = args[1]
 			case "hdr":
+				// A header value is a log-format: one without a '%'
+				// is its own text.
+				var fn func([]byte, any) []byte
+				if strings.Contains(args[2], "%") {
+					if fn, err = compileFormat(x, "send hdr", args[2]); err != nil {
+						break
+					}
+				}
+				if fn != nil && len(req.HeaderFormats) < len(req.Headers) {
+					req.HeaderFormats = append(req.HeaderFormats, make([]func([]byte, any) []byte, len(req.Headers)-len(req.HeaderFormats))...)
+				}
 				req.Headers = append(req.Headers, [2]string{args[1], args[2]})
+				if fn != nil || len(req.HeaderFormats) > 0 {
+					req.HeaderFormats = append(req.HeaderFormats, fn)
+				}
 			case "body":
-				req.Body = args[1]
+				req.Body, req.BodyFormat = args[1], nil
+			case "body-lf":
+				req.BodyFormat, err = compileFormat(x, "send", args[1])
 			case "comment":
 			default:
 				return HTTPStep{}, fmt.Errorf("send option %q: %w", args[0], errUnsupported)
+			}
+			if err != nil {
+				return HTTPStep{}, err
 			}
 			args = args[need:]
 		}
 		if first {
 			c := *req
 			c.Headers = slices.Clone(req.Headers)
+			c.HeaderFormats = slices.Clone(req.HeaderFormats)
 			req = &c
 		}
 		return HTTPStep{Send: req}, nil
@@ -514,10 +587,16 @@ func parseHTTPRule(cfg *Config, words []string, first bool) (HTTPStep, error) {
 		if err != nil {
 			return HTTPStep{}, err
 		}
+		if o.StatusCode, err = compileStatusCode(x, o.StatusCodeExpr); err != nil {
+			return HTTPStep{}, err
+		}
 		e := Expect{Match: m, Negate: neg, ExpectOpts: o, Hdr: hdr}
 		switch {
+		case lf && m == MatchString:
+			e.Format, err = compileFormat(x, "expect", pat)
+			return HTTPStep{Expect: &e}, err
 		case lf:
-			return HTTPStep{}, fmt.Errorf("http-check expect %s-lf: %w", map[Match]string{MatchString: "string", MatchBinary: "binary"}[m], errUnsupported)
+			return HTTPStep{}, fmt.Errorf("http-check expect binary-lf: %w", errUnsupported)
 		}
 		switch m {
 		case MatchHeader:
@@ -537,6 +616,18 @@ func parseHTTPRule(cfg *Config, words []string, first bool) (HTTPStep, error) {
 		return HTTPStep{Expect: &e}, nil
 	}
 	return HTTPStep{}, fmt.Errorf("action %q: %w", words[0], errUnsupported)
+}
+
+// compileStatusCode compiles an expect rule's status-code expression with
+// x (nil without one).
+func compileStatusCode(x *Compilers, text string) (func(any) (int64, bool), error) {
+	if text == "" {
+		return nil, nil
+	}
+	if x == nil || x.Int == nil {
+		return nil, fmt.Errorf("expect: status-code %q: %w", text, errUnsupported)
+	}
+	return x.Int("status-code", text)
 }
 
 // compileFormat compiles a rule's log-format argument with x.

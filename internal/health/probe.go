@@ -75,6 +75,11 @@ type prober struct {
 
 func (p *prober) run(ctx context.Context) Result {
 	defer p.close()
+	if p.cfg.NewRun != nil {
+		// Each run starts with no check variables, as HAProxy prunes
+		// them when a check starts.
+		p.state = p.cfg.NewRun()
+	}
 	switch p.cfg.Kind {
 	case KindTCPCheck:
 		return p.tcpCheck(ctx)
@@ -350,11 +355,6 @@ func (p *prober) fill() error {
 func (p *prober) full() bool { return p.eof || len(p.buf) >= bufSize }
 
 func (p *prober) tcpCheck(ctx context.Context) Result {
-	if p.cfg.NewRun != nil {
-		// Each run starts with no check variables, as HAProxy prunes
-		// them when a check starts.
-		p.state = p.cfg.NewRun()
-	}
 	rules := p.cfg.TCPCheck
 	// Variables may come before the first connect.
 	first := slices.IndexFunc(rules, func(r Rule) bool { return r.Action != ActVar })
@@ -396,9 +396,20 @@ func (p *prober) tcpCheck(ctx context.Context) Result {
 			last = rule
 			r := *rule
 			if rule.Format != nil {
+				// HAProxy's own reasons, the comment after them, and
+				// L7RSP whatever error-status says.
+				info := ""
 				var ok bool
 				if r.Data, ok = p.format(rule); !ok {
-					return Result{Status: StatusL7Rsp, Info: "Failed to parse hexastring resulting of eval of a log-format string"}
+					info = "Failed to parse hexastring resulting of eval of a log-format string"
+				} else if len(r.Data) == 0 {
+					info = "log-format string evaluated to an empty string"
+				}
+				if info != "" {
+					if rule.Comment != "" {
+						info += " comment: " + rule.Comment
+					}
+					return Result{Status: StatusL7Rsp, Info: info, Code: p.statusCode(&rule.ExpectOpts, 0)}
 				}
 			}
 			if r, ok := p.expect(r, step); !ok {
@@ -417,8 +428,20 @@ func (p *prober) tcpCheck(ctx context.Context) Result {
 		if last.OnSuccess != "" {
 			r.Info = last.OnSuccess
 		}
+		r.Code = p.statusCode(&last.ExpectOpts, 0)
 	}
 	return r
+}
+
+// statusCode is the check's code after an expect rule with options o
+// decided the check: its status-code's value when it has one, else code.
+func (p *prober) statusCode(o *ExpectOpts, code int) int {
+	if o.StatusCode != nil {
+		if v, ok := o.StatusCode(p.state); ok {
+			return int(v)
+		}
+	}
+	return code
 }
 
 // connectRule runs a tcp-check connect rule: to its addr and port (the
@@ -438,11 +461,23 @@ func (p *prober) connectRule(ctx context.Context, rule *Rule, step int) (Result,
 	if rule.Port > 0 {
 		port = strconv.Itoa(rule.Port)
 		desc += " port " + port
+	} else if rule.PortExpr != nil {
+		// As HAProxy's set_host_port, the value is cut to 16 bits; none,
+		// or 0, leaves the check's port. The step's description has no
+		// port, as HAProxy's for an expression.
+		if v, ok := rule.PortExpr(p.state); ok && uint16(v) != 0 {
+			port = strconv.Itoa(int(uint16(v)))
+		}
 	}
 	addr = net.JoinHostPort(host, port)
 	suffix := fmt.Sprintf(" at step %d of tcp-check (%s)", step, desc)
 	if rule.Comment != "" {
 		suffix += " comment: '" + rule.Comment + "'"
+	}
+	if p.cfg.Kind == KindHTTP {
+		// HAProxy's chk_report_conn_err names the step of tcp-check
+		// rules only.
+		suffix = ""
 	}
 	if rule.Default {
 		return p.connect(ctx, addr, suffix, p.cfg.TLS)
@@ -481,7 +516,7 @@ func (p *prober) expect(rule Rule, step int) (Result, bool) {
 		if rule.Comment != "" {
 			info += " comment: " + rule.Comment
 		}
-		return Result{Status: st, Info: info}, false
+		return Result{Status: st, Info: info, Code: p.statusCode(&rule.ExpectOpts, 0)}, false
 	}
 	for {
 		enough := len(p.buf) >= max(rule.MinRecv, 0) &&
@@ -598,27 +633,56 @@ func printable(b []byte) string {
 
 // httpRequest renders the check request.
 func httpRequest(h *HTTPRequest) []byte {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s %s %s\r\n", h.Method, h.URI, h.Version)
+	return appendHTTPRequest(nil, h, nil)
+}
+
+// appendHTTPRequest appends the check request to dst, its log-formats
+// evaluated on the run's state.
+func appendHTTPRequest(dst []byte, h *HTTPRequest, run any) []byte {
+	b := bytes.NewBuffer(dst)
+	uri := []byte(h.URI)
+	if h.URIFormat != nil {
+		uri = h.URIFormat(nil, run)
+	}
+	fmt.Fprintf(b, "%s %s %s\r\n", h.Method, uri, h.Version)
 	hasConn := false
-	for _, kv := range h.Headers {
+	for i, kv := range h.Headers {
 		name := strings.ToLower(kv[0])
 		hasConn = hasConn || name == "connection"
-		fmt.Fprintf(&b, "%s: %s\r\n", name, kv[1])
+		if i < len(h.HeaderFormats) && h.HeaderFormats[i] != nil {
+			fmt.Fprintf(b, "%s: %s\r\n", name, h.HeaderFormats[i](nil, run))
+			continue
+		}
+		fmt.Fprintf(b, "%s: %s\r\n", name, kv[1])
 	}
+	body := []byte(h.Body)
+	if h.BodyFormat != nil {
+		body = h.BodyFormat(nil, run)
+	}
+	if len(body) > 0 {
+		fmt.Fprintf(b, "content-length: %d\r\n", len(body))
+	}
+	// HAProxy's HTTP/1 mux adds its "connection: close" at the end of the
+	// head, after the content-length of the check's body.
 	if !hasConn && h.Version == "HTTP/1.1" {
 		b.WriteString("connection: close\r\n")
 	}
-	if h.Body != "" {
-		fmt.Fprintf(&b, "content-length: %d\r\n", len(h.Body))
-	}
 	b.WriteString("\r\n")
-	b.WriteString(h.Body)
+	b.Write(body)
 	return b.Bytes()
 }
 
+// request is the bytes of the check request h: built once when nothing in
+// it is formatted, else at each run.
+func (p *prober) request(h *HTTPRequest) []byte {
+	if !h.dynamic() {
+		return httpRequest(h)
+	}
+	return appendHTTPRequest(nil, h, p.state)
+}
+
 func (p *prober) httpCheck() Result {
-	if _, err := p.conn.Write(httpRequest(&p.cfg.HTTP)); err != nil {
+	if _, err := p.conn.Write(p.request(&p.cfg.HTTP)); err != nil {
 		return p.ioFailure(err, "")
 	}
 	return p.httpExpect(&p.cfg.Expect)
@@ -630,7 +694,8 @@ func (p *prober) httpCheck() Result {
 // response to it; the result is the first failure, else the last expect's.
 func (p *prober) httpSequence(ctx context.Context) Result {
 	steps := p.cfg.HTTPSteps
-	if steps[0].Connect == nil {
+	// Variables may come before the first connect.
+	if i := slices.IndexFunc(steps, func(s HTTPStep) bool { return s.Var == nil }); i < 0 || steps[i].Connect == nil {
 		if r, ok := p.connect(ctx, p.cfg.Addr, "", p.cfg.TLS); !ok {
 			return r
 		}
@@ -642,9 +707,11 @@ func (p *prober) httpSequence(ctx context.Context) Result {
 			if r, ok := p.connectRule(ctx, st.Connect, st.Connect.Step); !ok {
 				return r
 			}
+		case st.Var != nil:
+			st.Var(p.state)
 		case st.Send != nil:
 			p.buf, p.eof = p.buf[:0], false
-			if _, err := p.conn.Write(httpRequest(st.Send)); err != nil {
+			if _, err := p.conn.Write(p.request(st.Send)); err != nil {
 				return p.ioFailure(err, "")
 			}
 		case st.Expect != nil:
@@ -678,6 +745,7 @@ func (p *prober) httpExpect(exp *Expect) Result {
 		if exp.OnSuccess != "" {
 			r.Info = exp.OnSuccess
 		}
+		r.Code = p.statusCode(&exp.ExpectOpts, r.Code)
 	case r.Code != 0:
 		if exp.ErrStatus != StatusUnknown {
 			r.Status = exp.ErrStatus
@@ -688,6 +756,7 @@ func (p *prober) httpExpect(exp *Expect) Result {
 		if exp.Comment != "" {
 			r.Info += " comment: " + exp.Comment
 		}
+		r.Code = p.statusCode(&exp.ExpectOpts, r.Code)
 	}
 	return r
 }
@@ -789,11 +858,17 @@ func matchPattern(meth, s, pat string, re *regexp.Regexp) bool {
 // and matches it, once it has min-recv bytes.
 func (p *prober) httpBody(exp *Expect, code, hdrEnd int) Result {
 	clen := contentLength(p.buf[:hdrEnd])
+	pat := exp.String
+	if exp.Format != nil {
+		if pat = string(exp.Format(nil, p.state)); pat == "" {
+			return Result{Status: StatusL7Rsp, Code: code, Info: "log-format string evaluated to an empty string"}
+		}
+	}
 	for {
 		body := p.buf[hdrEnd:]
 		var found bool
 		if exp.Match == MatchString {
-			found = strings.Contains(string(body), exp.String)
+			found = strings.Contains(string(body), pat)
 		} else {
 			found = exp.Regexp.Match(body)
 		}

@@ -225,17 +225,17 @@ func (g *Generation) healthConfig(cfg *config.Config, px *config.Proxy, s *confi
 				}
 			}
 		}
-		if err := health.ParseHTTPCheck(&hc, ruleWords(px.Check.HTTPCheck)); err != nil {
+		if err := health.ParseHTTPCheckWith(&hc, ruleWords(px.Check.HTTPCheck), checkCompilers(cfg, px, ruleEnv(g.backends), g.ropt, "http-check")); err != nil {
 			return hc, fmt.Errorf("http-check: %w", err)
 		}
 	case health.KindTCPCheck:
 		if len(px.Check.TCPCheck) > 0 {
-			rs, err := health.ParseTCPCheckWith(ruleWords(px.Check.TCPCheck), checkCompilers(cfg, px, ruleEnv(g.backends), g.ropt))
+			rs, err := health.ParseTCPCheckWith(ruleWords(px.Check.TCPCheck), checkCompilers(cfg, px, ruleEnv(g.backends), g.ropt, "tcp-check"))
 			if err != nil {
 				return hc, fmt.Errorf("tcp-check: %w", err)
 			}
 			hc.TCPCheck = rs
-			if slices.ContainsFunc(rs, func(r health.Rule) bool { return r.Var != nil || r.Format != nil }) {
+			if slices.ContainsFunc(rs, func(r health.Rule) bool { return r.Evaluates() }) {
 				hc.NewRun = func() any { return rules.NewCheckStream() }
 			}
 		}

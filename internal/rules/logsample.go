@@ -158,6 +158,19 @@ func (sm *Sample) AppendString(dst []byte, s *Stream) ([]byte, bool) {
 	return append(dst, smp.b...), true
 }
 
+// Int evaluates the sample on s, as final data, and converts its value to
+// an integer, as HAProxy's sample_fetch_as_type(SMP_T_SINT); ok is false
+// when the fetch found nothing or the value has no integer form.
+func (sm *Sample) Int(s *Stream) (int64, bool) {
+	ev := s.st.newEval(s, sm.p, true)
+	ev.resp, ev.logEnd = sm.resp, sm.resp
+	smp, ok := sm.e.eval(ev)
+	if ok {
+		smp, ok = ev.cast(smp, tInt)
+	}
+	return smp.i, ok
+}
+
 // NewCheckStream returns the Stream of one health check run: the check
 // variables its rules set (CheckRule) live as long as it, the proc ones as
 // long as the generation's ProcVars.

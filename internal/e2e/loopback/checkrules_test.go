@@ -65,6 +65,13 @@ var checkCases = []checkCase{
 	{name: "http-not-string", http: true, rules: "http-check expect ! string bad", reply: "HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nbad", close: true},
 	{name: "http-default", http: true, rules: "", reply: "HTTP/1.0 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n", close: true},
 	{name: "http-garbage", http: true, rules: "", reply: "SSH-2.0-OpenSSH\r\n", close: true},
+	// The check's code is status-code's value; a connect port may be an expression.
+	{name: "status-code", rules: "tcp-check expect string ok status-code int(42) comment c", reply: "nope\n", close: true},
+	{name: "http-status-code", http: true, rules: "http-check expect status 200 status-code int(299)", reply: "HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n", close: true},
+	{name: "port-expr", rules: "tcp-check set-var(check.p) int({refused})\n    tcp-check connect port var(check.p)", reply: "", close: true},
+	{name: "http-port-expr", http: true, rules: "http-check connect port int({refused}),add(0)", reply: "", close: true},
+	{name: "string-lf-empty", rules: "tcp-check expect string-lf %[var(check.none)] comment c status-code int(7)", reply: "x", close: true},
+	{name: "http-string-lf", http: true, rules: "http-check set-var(check.x) str(ok)\n    http-check expect string-lf %[var(check.x)]", reply: "HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nbad", close: true},
 }
 
 // fakeCheckServer answers every connection with c's reply.
