@@ -9,6 +9,7 @@ import (
 	"weak"
 
 	"lb/internal/config"
+	"lb/internal/health"
 	"lb/internal/http1"
 	"lb/internal/proxy"
 	"lb/internal/stats"
@@ -274,6 +275,8 @@ func (g *Generation) backendStats(px *config.Proxy, be *proxy.Backend) *stats.Ba
 	b.Cur, b.Queue, b.MaxQueue, b.Total = bs.Cur, bs.Queue, bs.MaxQueue, bs.Total
 	b.BytesIn, b.BytesOut, b.DeniedReq, b.DeniedResp = bs.BytesIn, bs.BytesOut, bs.DeniedReq, bs.DeniedResp
 	b.Retries, b.Redispatches = bs.Retries, bs.Redispatches
+	now := time.Now().Unix()
+	b.LastChange, b.Downtime, b.DownTrans = now-bs.LastChange, bs.Downtime(now), bs.DownTrans
 	for _, rt := range g.backendRTs(be) {
 		srv, cs := rt.srv, rt.cfg
 		ss := srv.Stats()
@@ -281,7 +284,11 @@ func (g *Generation) backendStats(px *config.Proxy, be *proxy.Backend) *stats.Ba
 			Rise: cs.Rise, Fall: cs.Fall, Backup: cs.Backup, Weight: ss.Weight,
 			Cur: ss.Cur, Max: ss.Max, Limit: max(srv.Maxconn(), 0), Queue: ss.Queue, MaxQueue: ss.MaxQueue, QueueLimit: cs.Maxqueue,
 			Total: ss.Total, BytesIn: ss.BytesIn, BytesOut: ss.BytesOut, Failed: ss.Failed,
-			Retries: ss.Retries, Redispatches: ss.Redispatches}
+			Retries: ss.Retries, Redispatches: ss.Redispatches,
+			LastChange: now - ss.LastChange, Downtime: ss.Downtime(now), DownTrans: ss.DownTrans}
+		if c := g.checker(srv); c != nil && sv.Checked && !c.Paused() {
+			sv.Check = checkStats(c.Stat(), ss.State == proxy.StateMaint)
+		}
 		switch ss.State {
 		case proxy.StateDown:
 			sv.State = stats.Down
@@ -295,4 +302,13 @@ func (g *Generation) backendStats(px *config.Proxy, be *proxy.Backend) *stats.Ba
 		b.Servers = append(b.Servers, sv)
 	}
 	return b
+}
+
+// checkStats converts a checker's state for the check columns; paused: the
+// server is in maintenance.
+func checkStats(st health.Stat, paused bool) *stats.Check {
+	r := st.Last
+	return &stats.Check{Paused: paused, Status: r.Status.String(), Running: st.Running,
+		Code: r.Code, HasCode: r.Status.HasCode(), Duration: r.Duration, Done: r.Status > health.StatusInit,
+		Desc: r.Status.Description(), Health: st.Health, Failed: st.Failed}
 }

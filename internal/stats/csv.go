@@ -50,6 +50,8 @@ func (r Row) num(name string, v int) { r.set(name, strconv.Itoa(v)) }
 
 func (r Row) u64(name string, v uint64) { r.set(name, strconv.FormatUint(v, 10)) }
 
+func (r Row) i64(name string, v int64) { r.set(name, strconv.FormatInt(v, 10)) }
+
 // Get returns the field name of r ("" when unknown).
 func (r Row) Get(name string) string {
 	if i, ok := columns[name]; ok && i < len(r) {
@@ -176,9 +178,28 @@ func serverRow(p *Proxy, s *Server, o *Options) Row {
 	r.set("type", "2")
 	r.num("rate", s.SessRate.Cur)
 	r.num("rate_max", s.SessRate.Max)
-	if s.Checked {
-		r.num("check_rise", s.Rise)
-		r.num("check_fall", s.Fall)
+	r.i64("lastchg", s.LastChange)
+	if c := s.Check; c != nil {
+		r.u64("chkfail", c.Failed)
+		r.u64("chkdown", s.DownTrans)
+		r.i64("downtime", s.Downtime)
+		if !c.Paused {
+			st := c.Status
+			if c.Running {
+				st = "* " + st
+			}
+			r.set("check_status", st)
+			if c.HasCode {
+				r.num("check_code", c.Code)
+			}
+			if c.Done {
+				r.i64("check_duration", c.Duration.Milliseconds())
+			}
+			r.set("check_desc", c.Desc)
+			r.num("check_rise", s.Rise)
+			r.num("check_fall", s.Fall)
+			r.num("check_health", c.Health)
+		}
 	}
 	if o.ShowLegends {
 		r.set("addr", s.Addr)
@@ -204,6 +225,15 @@ func backendRow(p *Proxy, b *Backend, o *Options) Row {
 	r.u64("econ", b.failed())
 	r.u64("wretr", b.Retries)
 	r.u64("wredis", b.Redispatches)
+	r.u64("chkdown", b.DownTrans)
+	r.i64("lastchg", b.LastChange)
+	if len(b.Servers) > 0 {
+		r.i64("downtime", b.Downtime)
+	}
+	// HAProxy 2.6 does not aggregate these yet: always 0.
+	r.set("agg_server_status", "0")
+	r.set("agg_server_check_status", "0")
+	r.set("agg_check_status", "0")
 	status := b.status()
 	if o.HideDown || o.HideMaint {
 		// With ";up" or ";no-maint", HAProxy adds how many of the servers are

@@ -125,6 +125,12 @@ type Backend struct {
 	// Retries and Redispatches count the backend's retried attempts and
 	// those sent to another server (wretr, wredis).
 	Retries, Redispatches uint64
+	// LastChange is the seconds since the backend last lost its last
+	// usable server or got one back, or since the start (lastchg);
+	// Downtime the seconds it had none (downtime, shown when it has
+	// servers); DownTrans how many times it lost the last (chkdown).
+	LastChange, Downtime int64
+	DownTrans            uint64
 	// AllBackups is "option allbackups": every usable backup server
 	// counts in the weight when no active one is usable, not only the
 	// first.
@@ -173,6 +179,41 @@ type Server struct {
 	// Retries counts the failed attempts retried on the server (wretr),
 	// Redispatches those sent to another server (wredis).
 	Retries, Redispatches uint64
+	// LastChange is the seconds since the server's state last changed, or
+	// since the start (lastchg); Downtime the seconds it spent DOWN or in
+	// maintenance (downtime); DownTrans how many times it went so
+	// (chkdown).
+	LastChange, Downtime int64
+	DownTrans            uint64
+	// Check is the state of the server's health check; nil when it has
+	// none, or when they were disabled ("disable health"), as HAProxy then
+	// leaves the check columns empty.
+	Check *Check
+}
+
+// Check is the state of a server's health check, as the check columns
+// show it.
+type Check struct {
+	// Paused: the server is in maintenance, its checks do not run; only
+	// the counters are shown (chkfail, chkdown, downtime).
+	Paused bool
+	// Status is the last result's code ("L4OK", "INI" before the first);
+	// Running reports a check in progress, shown as a "* " before it.
+	Status  string
+	Running bool
+	// Code is the last result's code (HTTP status), shown when HasCode.
+	Code    int
+	HasCode bool
+	// Duration is how long the last check took, shown when Done (once a
+	// check ended).
+	Duration time.Duration
+	Done     bool
+	// Desc describes Status ("Layer4 check passed").
+	Desc string
+	// Health is the health counter: 0 (DOWN) to rise+fall-1 (fully UP).
+	Health int
+	// Failed counts the failed checks that lowered Health (chkfail).
+	Failed uint64
 }
 
 // usable reports whether s takes load-balanced traffic (HAProxy's
