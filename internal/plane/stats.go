@@ -276,7 +276,7 @@ func (g *Generation) backendStats(px *config.Proxy, be *proxy.Backend) *stats.Ba
 	b.BytesIn, b.BytesOut, b.DeniedReq, b.DeniedResp = bs.BytesIn, bs.BytesOut, bs.DeniedReq, bs.DeniedResp
 	b.Retries, b.Redispatches = bs.Retries, bs.Redispatches
 	now := time.Now().Unix()
-	b.LastChange, b.Downtime, b.DownTrans = now-bs.LastChange, bs.Downtime(now), bs.DownTrans
+	b.LastChange, b.Downtime, b.DownTrans, b.LBTotal = now-bs.LastChange, bs.Downtime(now), bs.DownTrans, bs.LBTotal
 	for _, rt := range g.backendRTs(be) {
 		srv, cs := rt.srv, rt.cfg
 		ss := srv.Stats()
@@ -285,7 +285,7 @@ func (g *Generation) backendStats(px *config.Proxy, be *proxy.Backend) *stats.Ba
 			Cur: ss.Cur, Max: ss.Max, Limit: max(srv.Maxconn(), 0), Queue: ss.Queue, MaxQueue: ss.MaxQueue, QueueLimit: cs.Maxqueue,
 			Total: ss.Total, BytesIn: ss.BytesIn, BytesOut: ss.BytesOut, Failed: ss.Failed,
 			Retries: ss.Retries, Redispatches: ss.Redispatches,
-			LastChange: now - ss.LastChange, Downtime: ss.Downtime(now), DownTrans: ss.DownTrans}
+			LastChange: now - ss.LastChange, Downtime: ss.Downtime(now), DownTrans: ss.DownTrans, LBTotal: ss.LBTotal}
 		if c := g.checker(srv); c != nil && sv.Checked && !c.Paused() {
 			sv.Check = checkStats(c.Stat(), ss.State == proxy.StateMaint)
 		}

@@ -231,6 +231,9 @@ type Server struct {
 	// to DOWN or maintenance (chkdown). Guarded by be.mu.
 	lastChange, downTime int64
 	downTrans            uint64
+	// lbTotal counts the times load balancing chose s (lbtot): not
+	// use-server nor persistence. Guarded by be.mu, which the choice holds.
+	lbTotal uint64
 
 	total    atomic.Uint64 // connections ever assigned
 	bytesIn  atomic.Uint64 // client to server
@@ -283,6 +286,7 @@ type Backend struct {
 	// set_backend_down). Guarded by mu.
 	lastChange, downTime int64
 	downTrans            uint64
+	lbTotal              uint64 // the servers' lbTotal, guarded by mu
 
 	// eng is set by the first frontend session using the backend; it
 	// lets ShutdownOnDown find the server's sessions.
@@ -449,6 +453,8 @@ type BackendStats struct {
 	Usable               bool
 	LastChange, DownTime int64
 	DownTrans            uint64
+	// LBTotal counts the times load balancing chose one of the servers.
+	LBTotal uint64
 }
 
 // Downtime returns the seconds the backend had no usable server at now
@@ -464,10 +470,10 @@ func (st *BackendStats) Downtime(now int64) int64 {
 func (b *Backend) Stats() BackendStats {
 	b.mu.Lock()
 	q, mq := len(b.queue), b.maxQCur
-	usable, lc, dt, dtr := b.usableLocked(), b.lastChange, b.downTime, b.downTrans
+	usable, lc, dt, dtr, lbt := b.usableLocked(), b.lastChange, b.downTime, b.downTrans, b.lbTotal
 	b.mu.Unlock()
 	return BackendStats{Cur: int(b.cur.Load()), Total: b.total.Load(),
-		Usable: usable, LastChange: lc, DownTime: dt, DownTrans: dtr,
+		Usable: usable, LastChange: lc, DownTime: dt, DownTrans: dtr, LBTotal: lbt,
 		BytesIn: b.bytesIn.Load(), BytesOut: b.bytesOut.Load(), Queue: q, MaxQueue: mq,
 		DeniedReq: b.deniedReq.Load(), DeniedResp: b.deniedResp.Load(),
 		Retries: b.retries.Load(), Redispatches: b.redispatches.Load()}
@@ -649,6 +655,8 @@ type ServerStats struct {
 	// moves to DOWN or maintenance.
 	LastChange, DownTime int64
 	DownTrans            uint64
+	// LBTotal counts the times load balancing chose the server.
+	LBTotal uint64
 }
 
 // Downtime returns the seconds st was DOWN or in maintenance at now (Unix
@@ -664,7 +672,7 @@ func (st *ServerStats) Downtime(now int64) int64 {
 func (s *Server) Stats() ServerStats {
 	s.be.mu.Lock()
 	st := ServerStats{State: s.state, Weight: s.weight, Cur: s.cur, Max: s.maxCur,
-		Queue: len(s.queue), MaxQueue: s.maxQCur, LastChange: s.lastChange, DownTime: s.downTime, DownTrans: s.downTrans}
+		Queue: len(s.queue), MaxQueue: s.maxQCur, LastChange: s.lastChange, DownTime: s.downTime, DownTrans: s.downTrans, LBTotal: s.lbTotal}
 	s.be.mu.Unlock()
 	st.Total, st.BytesIn, st.BytesOut, st.Failed = s.total.Load(), s.bytesIn.Load(), s.bytesOut.Load(), s.failed.Load()
 	st.Retries, st.Redispatches = s.retries.Load(), s.redispatches.Load()
@@ -789,6 +797,9 @@ func (b *Backend) acquireOrQueue(w *waiter, exclude *Server) (*Server, queueInfo
 	var qi queueInfo
 	b.mu.Lock()
 	i := b.pickLocked(w.key, exclude)
+	if i >= 0 {
+		b.lbChoseLocked(b.srvs[i], exclude)
+	}
 	if i >= 0 && !b.srvs[i].fullLocked() && len(b.srvs[i].queue) == 0 {
 		s := b.srvs[i]
 		s.takeLocked()
@@ -859,8 +870,19 @@ func (b *Backend) tryAcquire(key uint64, exclude *Server) (*Server, error) {
 	if s.fullLocked() || len(s.queue) > 0 {
 		return nil, errWouldQueue
 	}
+	b.lbChoseLocked(s, exclude)
 	s.takeLocked()
 	return s, nil
+}
+
+// lbChoseLocked counts that load balancing chose s, as HAProxy's
+// assign_server: not when it chose again the server whose attempt failed
+// (prev). Caller must hold b.mu.
+func (b *Backend) lbChoseLocked(s, prev *Server) {
+	if s != prev {
+		s.lbTotal++
+		b.lbTotal++
+	}
 }
 
 // waitQueued waits for queued w to get a server, up to the queue timeout.
@@ -949,6 +971,7 @@ func (b *Backend) dispatchLocked() {
 		w := b.queue[0]
 		b.queue = b.queue[1:]
 		s := b.srvs[i]
+		b.lbChoseLocked(s, nil)
 		s.takeLocked()
 		w.give(s)
 	}

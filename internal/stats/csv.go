@@ -175,6 +175,7 @@ func serverRow(p *Proxy, s *Server, o *Options) Row {
 	}
 	r.num("iid", p.ID)
 	r.num("sid", s.ID)
+	r.u64("lbtot", s.LBTotal)
 	r.set("type", "2")
 	r.num("rate", s.SessRate.Cur)
 	r.num("rate_max", s.SessRate.Max)
@@ -253,6 +254,7 @@ func backendRow(p *Proxy, b *Backend, o *Options) Row {
 	r.num("bck", bck)
 	r.num("iid", p.ID)
 	r.set("sid", "0")
+	r.u64("lbtot", b.LBTotal)
 	r.set("type", "1")
 	r.num("rate", b.SessRate.Cur)
 	r.num("rate_max", b.SessRate.Max)

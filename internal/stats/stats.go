@@ -131,6 +131,9 @@ type Backend struct {
 	// servers); DownTrans how many times it lost the last (chkdown).
 	LastChange, Downtime int64
 	DownTrans            uint64
+	// LBTotal counts the times load balancing chose one of the servers
+	// (lbtot).
+	LBTotal uint64
 	// AllBackups is "option allbackups": every usable backup server
 	// counts in the weight when no active one is usable, not only the
 	// first.
@@ -185,6 +188,9 @@ type Server struct {
 	// (chkdown).
 	LastChange, Downtime int64
 	DownTrans            uint64
+	// LBTotal counts the times load balancing chose the server (lbtot):
+	// not use-server nor persistence.
+	LBTotal uint64
 	// Check is the state of the server's health check; nil when it has
 	// none, or when they were disabled ("disable health"), as HAProxy then
 	// leaves the check columns empty.

@@ -125,3 +125,49 @@ listen h
 		}
 	})
 }
+
+// TestShowStatLBTotal: lbtot counts the connections load balancing sent to each server
+// and to the backend, not those use-server sent, on lb and HAProxy 2.6.
+func TestShowStatLBTotal(t *testing.T) {
+	dir := t.TempDir()
+	s1, s2 := startNameServer(t, "s1"), startNameServer(t, "s2")
+	rr, use, ready := fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg := writeConfig(t, fmt.Sprintf(`global
+    stats socket %[1]s/admin.sock level admin
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+listen rr
+    bind %[2]s
+    server s1 %[5]s
+    server s2 %[6]s
+listen use
+    bind %[3]s
+    use-server s1 if TRUE
+    server s1 %[5]s
+    server s2 %[6]s
+listen ready
+    bind %[4]s
+    server s1 %[5]s
+`, dir, rr, use, ready, s1.addr(), s2.addr()))
+	cols := []string{"stot", "lbtot"}
+	onLBAndHAProxy(t, cfg, ready, func(t *testing.T, _ *outFile) {
+		sock := filepath.Join(dir, "admin.sock")
+		waitSock(t, sock)
+		for range 4 {
+			for _, a := range []string{rr, use} {
+				if _, err := askName(a); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		waitStat(t, sock, "rr/s1", "stot=2 lbtot=2", cols...)
+		waitStat(t, sock, "rr/s2", "stot=2 lbtot=2", cols...)
+		waitStat(t, sock, "rr/BACKEND", "stot=4 lbtot=4", cols...)
+		waitStat(t, sock, "use/s1", "stot=4 lbtot=0", cols...)
+		waitStat(t, sock, "use/s2", "stot=0 lbtot=0", cols...)
+		waitStat(t, sock, "use/BACKEND", "stot=4 lbtot=0", cols...)
+	})
+}
