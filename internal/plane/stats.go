@@ -213,6 +213,13 @@ func (g *Generation) counters(st *statsState) *stats.Snapshot {
 		s.Maxconn = n // as the runtime API may have set it
 	}
 	ids := proxyIDs(cfg)
+	noComp, noHTTP := true, true
+	for _, px := range cfg.Proxies {
+		if !px.Disabled {
+			noComp = noComp && len(px.Compression.Algos) == 0
+			noHTTP = noHTTP && px.Mode != config.ModeHTTP
+		}
+	}
 	for _, px := range cfg.Proxies {
 		if px.Disabled {
 			continue
@@ -225,7 +232,8 @@ func (g *Generation) counters(st *statsState) *stats.Snapshot {
 			p.Algo = "roundrobin"
 		}
 		if px.Cap&config.CapFrontend != 0 {
-			f := &stats.Frontend{Limit: px.Maxconn}
+			f := &stats.Frontend{Limit: px.Maxconn, Off: stats.Off{Comp: noComp, SSL: !bindsTLS(px),
+				H1: noHTTP, H2: true}}
 			if f.Limit == 0 {
 				// HAProxy gives a frontend without maxconn the process's,
 				// derived from the limit of open files when not set.
@@ -248,10 +256,28 @@ func (g *Generation) counters(st *statsState) *stats.Snapshot {
 		if px.Cap&config.CapBackend != 0 {
 			p.Backend = g.backendStats(px, g.backends[px.Name])
 			p.Backend.Limit = g.fullconn[px.Name]
+			p.Backend.Off.Comp, p.Backend.Off.H2 = noComp, true
+			p.Backend.Off.H1 = noHTTP && !httpChecks(px)
 		}
 		s.Proxies = append(s.Proxies, p)
 	}
 	return s
+}
+
+// bindsTLS reports whether a bind line of px has "ssl".
+func bindsTLS(px *config.Proxy) bool {
+	for _, b := range px.Binds {
+		if b.TLS != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// httpChecks reports whether px's health checks may speak HTTP: option
+// httpchk, or tcp-check rules (which may connect with "proto h1").
+func httpChecks(px *config.Proxy) bool {
+	return px.Check.Type == "httpchk" || len(px.Check.HTTPCheck) > 0 || len(px.Check.TCPCheck) > 0
 }
 
 // processCPU returns the processor time the process used so far, user and system
@@ -276,6 +302,7 @@ func (g *Generation) backendStats(px *config.Proxy, be *proxy.Backend) *stats.Ba
 	b.BytesIn, b.BytesOut, b.DeniedReq, b.DeniedResp = bs.BytesIn, bs.BytesOut, bs.DeniedReq, bs.DeniedResp
 	b.Retries, b.Redispatches = bs.Retries, bs.Redispatches
 	now := time.Now().Unix()
+	b.Off.SSL = true
 	b.LastChange, b.Downtime, b.DownTrans, b.LBTotal = now-bs.LastChange, bs.Downtime(now), bs.DownTrans, bs.LBTotal
 	for _, rt := range g.backendRTs(be) {
 		srv, cs := rt.srv, rt.cfg
@@ -286,6 +313,8 @@ func (g *Generation) backendStats(px *config.Proxy, be *proxy.Backend) *stats.Ba
 			Total: ss.Total, BytesIn: ss.BytesIn, BytesOut: ss.BytesOut, Failed: ss.Failed,
 			Retries: ss.Retries, Redispatches: ss.Redispatches,
 			LastChange: now - ss.LastChange, Downtime: ss.Downtime(now), DownTrans: ss.DownTrans, LBTotal: ss.LBTotal}
+		sv.NoSSL = cs.TLS == nil && cs.CheckTLS == nil
+		b.Off.SSL = b.Off.SSL && sv.NoSSL
 		if c := g.checker(srv); c != nil && sv.Checked && !c.Paused() {
 			sv.Check = checkStats(c.Stat(), ss.State == proxy.StateMaint)
 		}

@@ -117,6 +117,32 @@ func Rows(s *Snapshot, o *Options) []Row {
 	return out
 }
 
+// The columns of each feature of Off.
+var (
+	compColumns = []string{"comp_in", "comp_out", "comp_byp", "comp_rsp"}
+	sslColumns  = []string{"ssl_sess", "ssl_reused_sess", "ssl_failed_handshake"}
+	h2Columns   = []string{"h2_headers_rcvd", "h2_data_rcvd", "h2_settings_rcvd", "h2_rst_stream_rcvd",
+		"h2_goaway_rcvd", "h2_detected_conn_protocol_errors", "h2_detected_strm_protocol_errors",
+		"h2_rst_stream_resp", "h2_goaway_resp", "h2_open_connections", "h2_backend_open_streams",
+		"h2_total_connections", "h2_backend_total_streams"}
+	h1Columns = []string{"h1_open_connections", "h1_open_streams", "h1_total_connections", "h1_total_streams",
+		"h1_bytes_in", "h1_bytes_out", "h1_spliced_bytes_in", "h1_spliced_bytes_out"}
+)
+
+// zero sets the columns of the features that are off to 0.
+func (r Row) zero(o Off) {
+	for _, f := range []struct {
+		off  bool
+		cols []string
+	}{{o.Comp, compColumns}, {o.SSL, sslColumns}, {o.H2, h2Columns}, {o.H1, h1Columns}} {
+		if f.off {
+			for _, c := range f.cols {
+				r.set(c, "0")
+			}
+		}
+	}
+}
+
 func frontendRow(p *Proxy, f *Frontend) Row {
 	r := newRow(p.Name, "FRONTEND")
 	r.num("scur", f.Cur)
@@ -143,6 +169,7 @@ func frontendRow(p *Proxy, f *Frontend) Row {
 	r.num("conn_rate", f.ConnRate.Cur)
 	r.num("conn_rate_max", f.ConnRate.Max)
 	r.u64("conn_tot", f.Total)
+	r.zero(f.Off)
 	return r
 }
 
@@ -207,6 +234,7 @@ func serverRow(p *Proxy, s *Server, o *Options) Row {
 	}
 	r.set("mode", p.Mode)
 	r.num("uweight", s.Weight)
+	r.zero(Off{SSL: s.NoSSL})
 	return r
 }
 
@@ -263,6 +291,7 @@ func backendRow(p *Proxy, b *Backend, o *Options) Row {
 		r.set("algo", p.Algo)
 	}
 	r.num("uweight", w)
+	r.zero(b.Off)
 	return r
 }
 

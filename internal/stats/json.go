@@ -256,6 +256,11 @@ func (r Row) typedFields() []typedField {
 		if bf, ok := jsonBackendFields[name]; ok && obj == "Backend" {
 			f = bf
 		}
+		if pos > columns["-"] {
+			// The statistics modules' fields are numbered on from the
+			// proxy's: the CSV's "-" separator is no field.
+			pos--
+		}
 		out = append(out, typedField{jsonField: f, obj: obj, pid: pid, sid: sid, name: name, value: v, pos: pos})
 	}
 	return out

@@ -92,8 +92,26 @@ type Proxy struct {
 	Backend  *Backend
 }
 
+// Off says which features cannot count on a frontend or a backend: HAProxy
+// prints 0 in their columns then, where lb has no counter to show when they
+// can.
+type Off struct {
+	// Comp: no proxy of the configuration compresses (comp_*).
+	Comp bool
+	// SSL: no TLS on this proxy's side: no bind line with "ssl" on a
+	// frontend, no server (or its checks) with TLS on a backend (ssl_*).
+	SSL bool
+	// H1: no HTTP/1 connection here (h1_*): a mode tcp proxy in a
+	// configuration without HTTP, and for a backend no HTTP check.
+	H1 bool
+	// H2: no HTTP/2 connection (h2_*): lb does not speak HTTP/2.
+	H2 bool
+}
+
 // Frontend holds a frontend's counters.
 type Frontend struct {
+	// Off are the features that cannot count on the frontend.
+	Off Off
 	// Cur is the number of current sessions, Limit the frontend's maxconn
 	// (0: none).
 	Cur, Limit int
@@ -113,6 +131,8 @@ type Frontend struct {
 
 // Backend holds a backend's counters and its servers.
 type Backend struct {
+	// Off are the features that cannot count on the backend.
+	Off Off
 	Cur int
 	// Limit is the backend's fullconn (0: none), its slim.
 	Limit int
@@ -191,6 +211,8 @@ type Server struct {
 	// LBTotal counts the times load balancing chose the server (lbtot):
 	// not use-server nor persistence.
 	LBTotal uint64
+	// NoSSL: neither the server nor its checks use TLS (ssl_* are 0).
+	NoSSL bool
 	// Check is the state of the server's health check; nil when it has
 	// none, or when they were disabled ("disable health"), as HAProxy then
 	// leaves the check columns empty.

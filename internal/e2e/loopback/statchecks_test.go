@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -170,4 +171,66 @@ listen ready
 		waitStat(t, sock, "use/s2", "stot=0 lbtot=0", cols...)
 		waitStat(t, sock, "use/BACKEND", "stot=4 lbtot=0", cols...)
 	})
+}
+
+// TestShowStatFeatureColumns: in a configuration with HTTP, compression and a server
+// with TLS, the columns of the features that cannot count lb prints as HAProxy 2.6
+// prints them (0), and leaves the others to HAProxy: every field lb fills is HAProxy's.
+func TestShowStatFeatureColumns(t *testing.T) {
+	dir := t.TempDir()
+	s1 := startNameServer(t, "s1")
+	app := startHTTPServer(t, "app", nil)
+	h, z, li := fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg := writeConfig(t, fmt.Sprintf(`global
+    stats socket %[1]s/admin.sock level admin
+defaults
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+listen h
+    mode http
+    bind %[2]s
+    server a %[5]s
+    server tls %[5]s ssl verify none
+listen z
+    mode http
+    bind %[3]s
+    compression algo gzip
+    server a %[5]s
+listen li
+    mode tcp
+    bind %[4]s
+    server t1 %[6]s
+`, dir, h, z, li, app.addr(), s1.addr()))
+	replies := map[string]string{}
+	onLBAndHAProxy(t, cfg, li, func(t *testing.T, _ *outFile) {
+		sock := filepath.Join(dir, "admin.sock")
+		waitSock(t, sock)
+		engine := t.Name()[strings.LastIndexByte(t.Name(), '/')+1:]
+		if engine == "lb" {
+			// HAProxy's start was awaited with a connection through li: one for lb too.
+			if _, err := askName(li); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitStatIdle(t, sock)
+		replies[engine] = adminCommand(t, sock, "show stat")
+	})
+	if replies["lb"] == "" || replies["haproxy"] == "" {
+		t.Skip("no HAProxy to compare with")
+	}
+	compareStatCSV(t, "show stat", maskVolatile(replies["lb"]), maskVolatile(replies["haproxy"]))
+	// lb fills them: 0 where they cannot count.
+	got := statFields(replies["lb"], "comp_in", "ssl_sess", "h2_open_connections", "h1_total_connections")
+	for line, want := range map[string]string{
+		"h/FRONTEND":  "comp_in= ssl_sess=0 h2_open_connections=0 h1_total_connections=",
+		"h/BACKEND":   "comp_in= ssl_sess= h2_open_connections=0 h1_total_connections=",
+		"h/a":         "comp_in= ssl_sess=0 h2_open_connections= h1_total_connections=",
+		"h/tls":       "comp_in= ssl_sess= h2_open_connections= h1_total_connections=",
+		"li/FRONTEND": "comp_in= ssl_sess=0 h2_open_connections=0 h1_total_connections=",
+	} {
+		if got[line] != want {
+			t.Errorf("show stat %s = %q; want %q", line, got[line], want)
+		}
+	}
 }
