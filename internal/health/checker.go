@@ -76,6 +76,9 @@ type Checker struct {
 
 	state  atomic.Int32 // the server's State, readable from any goroutine
 	paused atomic.Bool  // SetPaused: no check runs
+	// running is set while a check runs, for the "* " the statistics put
+	// before its status (HAProxy's CHK_ST_INPROGRESS).
+	running atomic.Bool
 	// addr replaces cfg.Addr once SetAddr was called (the server moved).
 	addr atomic.Pointer[string]
 
@@ -87,6 +90,7 @@ type Checker struct {
 	mu          sync.Mutex
 	last        Result
 	health      int
+	failed      uint64 // failed checks that lowered health (chkfail)
 	agentLast   Result
 	agentHealth int // 0 (DOWN) or 1: an agent's rise and fall are 1
 }
@@ -124,6 +128,27 @@ func (c *Checker) Last() (Result, int) {
 	return c.last, c.health
 }
 
+// Stat is what the statistics show of a server's checks.
+type Stat struct {
+	// Last is the last result (StatusInit before the first), Health the
+	// health counter after it.
+	Last   Result
+	Health int
+	// Failed counts the failed checks that lowered the health counter,
+	// HAProxy's failed_checks (chkfail): not those of a server already
+	// DOWN.
+	Failed uint64
+	// Running reports a check in progress.
+	Running bool
+}
+
+// Stat returns what the statistics show of the checks.
+func (c *Checker) Stat() Stat {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return Stat{Last: c.last, Health: c.health, Failed: c.failed, Running: c.running.Load()}
+}
+
 // Run checks the server until ctx is done. Call it once, in its own
 // goroutine.
 func (c *Checker) Run(ctx context.Context) {
@@ -152,12 +177,14 @@ func (c *Checker) Run(ctx context.Context) {
 		if a := c.addr.Load(); a != nil {
 			cfg.Addr = *a
 		}
+		c.running.Store(true)
 		r := probe(ctx, cfg, c.State() == StateDown)
 		if ctx.Err() != nil {
 			return
 		}
 		c.cbMu.Lock()
 		ev := c.record(r)
+		c.running.Store(false)
 		ev.LogLine = healthCheckLine(c.cfg.Name, c.cfg.Backup, ev, c.cfg.Rise, c.cfg.Fall)
 		c.log.Debug("health check", "server", c.cfg.Name, "status", r.Status.String(),
 			"code", r.Code, "info", r.Info, "duration", r.Duration, "health", ev.Health, "up", ev.Up)
@@ -247,6 +274,7 @@ func (c *Checker) record(r Result) Event {
 			}
 		}
 	} else if c.health > 0 {
+		c.failed++
 		c.health--
 		if c.health < c.cfg.Rise {
 			c.health = 0

@@ -64,7 +64,7 @@ func checkReason(r Result) string {
 	var b strings.Builder
 	b.WriteString(", reason: ")
 	b.WriteString(r.Status.Description())
-	if r.Status.hasCode() {
+	if r.Status.HasCode() {
 		fmt.Fprintf(&b, ", code: %d", r.Code)
 	}
 	if r.Info != "" {

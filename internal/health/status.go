@@ -79,5 +79,6 @@ func (s Status) Passed() bool {
 	return s == StatusL4OK || s == StatusL6OK || s == StatusL7OK || s == StatusL7OKC
 }
 
-// hasCode reports whether messages show ", code: N" for s.
-func (s Status) hasCode() bool { return s >= StatusL7OK && s <= StatusL7Sts }
+// HasCode reports whether s carries a code: messages show ", code: N" and
+// the statistics check_code (HAProxy's HCHK_STATUS_L57DATA and after).
+func (s Status) HasCode() bool { return s >= StatusL7OK && s <= StatusL7Sts }

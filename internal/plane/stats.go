@@ -9,6 +9,7 @@ import (
 	"weak"
 
 	"lb/internal/config"
+	"lb/internal/health"
 	"lb/internal/http1"
 	"lb/internal/proxy"
 	"lb/internal/stats"
@@ -212,6 +213,13 @@ func (g *Generation) counters(st *statsState) *stats.Snapshot {
 		s.Maxconn = n // as the runtime API may have set it
 	}
 	ids := proxyIDs(cfg)
+	noComp, noHTTP := true, true
+	for _, px := range cfg.Proxies {
+		if !px.Disabled {
+			noComp = noComp && len(px.Compression.Algos) == 0
+			noHTTP = noHTTP && px.Mode != config.ModeHTTP
+		}
+	}
 	for _, px := range cfg.Proxies {
 		if px.Disabled {
 			continue
@@ -224,7 +232,8 @@ func (g *Generation) counters(st *statsState) *stats.Snapshot {
 			p.Algo = "roundrobin"
 		}
 		if px.Cap&config.CapFrontend != 0 {
-			f := &stats.Frontend{Limit: px.Maxconn}
+			f := &stats.Frontend{Limit: px.Maxconn, Off: stats.Off{Comp: noComp, SSL: !bindsTLS(px),
+				H1: noHTTP, H2: true}}
 			if f.Limit == 0 {
 				// HAProxy gives a frontend without maxconn the process's,
 				// derived from the limit of open files when not set.
@@ -247,10 +256,28 @@ func (g *Generation) counters(st *statsState) *stats.Snapshot {
 		if px.Cap&config.CapBackend != 0 {
 			p.Backend = g.backendStats(px, g.backends[px.Name])
 			p.Backend.Limit = g.fullconn[px.Name]
+			p.Backend.Off.Comp, p.Backend.Off.H2 = noComp, true
+			p.Backend.Off.H1 = noHTTP && !httpChecks(px)
 		}
 		s.Proxies = append(s.Proxies, p)
 	}
 	return s
+}
+
+// bindsTLS reports whether a bind line of px has "ssl".
+func bindsTLS(px *config.Proxy) bool {
+	for _, b := range px.Binds {
+		if b.TLS != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// httpChecks reports whether px's health checks may speak HTTP: option
+// httpchk, or tcp-check rules (which may connect with "proto h1").
+func httpChecks(px *config.Proxy) bool {
+	return px.Check.Type == "httpchk" || len(px.Check.HTTPCheck) > 0 || len(px.Check.TCPCheck) > 0
 }
 
 // processCPU returns the processor time the process used so far, user and system
@@ -274,6 +301,9 @@ func (g *Generation) backendStats(px *config.Proxy, be *proxy.Backend) *stats.Ba
 	b.Cur, b.Queue, b.MaxQueue, b.Total = bs.Cur, bs.Queue, bs.MaxQueue, bs.Total
 	b.BytesIn, b.BytesOut, b.DeniedReq, b.DeniedResp = bs.BytesIn, bs.BytesOut, bs.DeniedReq, bs.DeniedResp
 	b.Retries, b.Redispatches = bs.Retries, bs.Redispatches
+	now := time.Now().Unix()
+	b.Off.SSL = true
+	b.LastChange, b.Downtime, b.DownTrans, b.LBTotal = now-bs.LastChange, bs.Downtime(now), bs.DownTrans, bs.LBTotal
 	for _, rt := range g.backendRTs(be) {
 		srv, cs := rt.srv, rt.cfg
 		ss := srv.Stats()
@@ -281,7 +311,13 @@ func (g *Generation) backendStats(px *config.Proxy, be *proxy.Backend) *stats.Ba
 			Rise: cs.Rise, Fall: cs.Fall, Backup: cs.Backup, Weight: ss.Weight,
 			Cur: ss.Cur, Max: ss.Max, Limit: max(srv.Maxconn(), 0), Queue: ss.Queue, MaxQueue: ss.MaxQueue, QueueLimit: cs.Maxqueue,
 			Total: ss.Total, BytesIn: ss.BytesIn, BytesOut: ss.BytesOut, Failed: ss.Failed,
-			Retries: ss.Retries, Redispatches: ss.Redispatches}
+			Retries: ss.Retries, Redispatches: ss.Redispatches,
+			LastChange: now - ss.LastChange, Downtime: ss.Downtime(now), DownTrans: ss.DownTrans, LBTotal: ss.LBTotal}
+		sv.NoSSL = cs.TLS == nil && cs.CheckTLS == nil
+		b.Off.SSL = b.Off.SSL && sv.NoSSL
+		if c := g.checker(srv); c != nil && sv.Checked && !c.Paused() {
+			sv.Check = checkStats(c.Stat(), ss.State == proxy.StateMaint)
+		}
 		switch ss.State {
 		case proxy.StateDown:
 			sv.State = stats.Down
@@ -295,4 +331,13 @@ func (g *Generation) backendStats(px *config.Proxy, be *proxy.Backend) *stats.Ba
 		b.Servers = append(b.Servers, sv)
 	}
 	return b
+}
+
+// checkStats converts a checker's state for the check columns; paused: the
+// server is in maintenance.
+func checkStats(st health.Stat, paused bool) *stats.Check {
+	r := st.Last
+	return &stats.Check{Paused: paused, Status: r.Status.String(), Running: st.Running,
+		Code: r.Code, HasCode: r.Status.HasCode(), Duration: r.Duration, Done: r.Status > health.StatusInit,
+		Desc: r.Status.Description(), Health: st.Health, Failed: st.Failed}
 }

@@ -225,6 +225,15 @@ type Server struct {
 	queue   []*waiter // connections waiting for this server only
 	maxCur  int
 	maxQCur int
+	// lastChange is when the state last changed, in Unix seconds (HAProxy's
+	// last_change, whole seconds as it counts them); downTime the seconds
+	// spent DOWN or in maintenance before that change; downTrans the moves
+	// to DOWN or maintenance (chkdown). Guarded by be.mu.
+	lastChange, downTime int64
+	downTrans            uint64
+	// lbTotal counts the times load balancing chose s (lbtot): not
+	// use-server nor persistence. Guarded by be.mu, which the choice holds.
+	lbTotal uint64
 
 	total    atomic.Uint64 // connections ever assigned
 	bytesIn  atomic.Uint64 // client to server
@@ -272,6 +281,12 @@ type Backend struct {
 	bytesIn  atomic.Uint64
 	bytesOut atomic.Uint64
 	maxQCur  int // guarded by mu
+	// lastChange, downTime and downTrans are the backend's as the
+	// server's: its moves to having no usable server and back (HAProxy's
+	// set_backend_down). Guarded by mu.
+	lastChange, downTime int64
+	downTrans            uint64
+	lbTotal              uint64 // the servers' lbTotal, guarded by mu
 
 	// eng is set by the first frontend session using the backend; it
 	// lets ShutdownOnDown find the server's sessions.
@@ -321,7 +336,7 @@ func NewBackend(cfg BackendConfig) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new backend %q: %w", cfg.Name, err)
 	}
-	b := &Backend{cfg: cfg, algo: algo, snap: make([]balance.Server, len(cfg.Servers))}
+	b := &Backend{cfg: cfg, algo: algo, snap: make([]balance.Server, len(cfg.Servers)), lastChange: time.Now().Unix()}
 	b.view.b = b
 	if b.key, err = newHTTPKey(cfg); err != nil {
 		return nil, fmt.Errorf("new backend %q: %w", cfg.Name, err)
@@ -339,7 +354,7 @@ func NewBackend(cfg BackendConfig) (*Backend, error) {
 			return nil, fmt.Errorf("new backend %q: server %q: weight %d out of 0..256", cfg.Name, sc.Name, sc.Weight)
 		}
 		// HAProxy's ids (puid): hashing places servers by them.
-		s := &Server{be: b, idx: i, cfg: sc, id: ids[i], weight: sc.Weight, maxconn: sc.Maxconn}
+		s := &Server{be: b, idx: i, cfg: sc, id: ids[i], weight: sc.Weight, maxconn: sc.Maxconn, lastChange: b.lastChange}
 		if sc.Disabled {
 			s.state = StateMaint
 		}
@@ -432,14 +447,33 @@ type BackendStats struct {
 	// Retries and Redispatches count the backend's retried attempts and
 	// those sent to another server (wretr, wredis).
 	Retries, Redispatches uint64
+	// Usable reports a server taking load-balanced traffic; LastChange is
+	// when that last changed (Unix seconds, the start at first); DownTime
+	// the seconds spent without one before it; DownTrans the moves to none.
+	Usable               bool
+	LastChange, DownTime int64
+	DownTrans            uint64
+	// LBTotal counts the times load balancing chose one of the servers.
+	LBTotal uint64
+}
+
+// Downtime returns the seconds the backend had no usable server at now
+// (Unix seconds), as HAProxy's be_downtime.
+func (st *BackendStats) Downtime(now int64) int64 {
+	if st.Usable {
+		return st.DownTime
+	}
+	return st.DownTime + max(now-st.LastChange, 0)
 }
 
 // Stats returns b's counters.
 func (b *Backend) Stats() BackendStats {
 	b.mu.Lock()
 	q, mq := len(b.queue), b.maxQCur
+	usable, lc, dt, dtr, lbt := b.usableLocked(), b.lastChange, b.downTime, b.downTrans, b.lbTotal
 	b.mu.Unlock()
 	return BackendStats{Cur: int(b.cur.Load()), Total: b.total.Load(),
+		Usable: usable, LastChange: lc, DownTime: dt, DownTrans: dtr, LBTotal: lbt,
 		BytesIn: b.bytesIn.Load(), BytesOut: b.bytesOut.Load(), Queue: q, MaxQueue: mq,
 		DeniedReq: b.deniedReq.Load(), DeniedResp: b.deniedResp.Load(),
 		Retries: b.retries.Load(), Redispatches: b.redispatches.Load()}
@@ -493,7 +527,11 @@ func (s *Server) SetState(st State) (old State) {
 	b := s.be
 	b.mu.Lock()
 	old = s.state
+	wasUsable := b.usableLocked()
 	s.state = st
+	if old != st {
+		s.changedLocked(old, st, time.Now().Unix())
+	}
 	requeued := 0
 	if st != StateUp && len(s.queue) > 0 {
 		// HAProxy's pendconn_redistribute: non-persistent connections
@@ -501,6 +539,9 @@ func (s *Server) SetState(st State) (old State) {
 		requeued = len(s.queue)
 		b.queue = append(b.queue, s.queue...)
 		s.queue = nil
+	}
+	if usable := b.usableLocked(); usable != wasUsable {
+		b.changedLocked(usable, time.Now().Unix())
 	}
 	b.dispatchLocked()
 	b.mu.Unlock()
@@ -513,6 +554,50 @@ func (s *Server) SetState(st State) (old State) {
 		}
 	}
 	return old
+}
+
+// out reports whether a server in state st takes no traffic at all:
+// HAProxy's SRV_ST_STOPPED, which maintenance forces.
+func out(st State) bool { return st == StateDown || st == StateMaint }
+
+// changedLocked records s's move from old to st at now (Unix seconds), as
+// HAProxy's srv_update_status: going DOWN or into maintenance counts a
+// down transition, coming back adds the time spent out to the downtime;
+// both, and the other moves but between DOWN and maintenance, restart
+// lastchg. Caller must hold s.be.mu.
+func (s *Server) changedLocked(old, st State, now int64) {
+	switch {
+	case out(old) && out(st):
+		return
+	case out(st):
+		s.downTrans++
+	case out(old):
+		s.downTime += max(now-s.lastChange, 0)
+	}
+	s.lastChange = now
+}
+
+// usableLocked reports whether b has a server taking load-balanced
+// traffic (HAProxy's srv_act or srv_bck not 0). Caller must hold b.mu.
+func (b *Backend) usableLocked() bool {
+	for _, s := range b.srvs {
+		if s.state == StateUp && s.weight > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// changedLocked records b's move to having a usable server or none at now
+// (Unix seconds), as HAProxy's set_backend_down and its way back. Caller
+// must hold b.mu.
+func (b *Backend) changedLocked(usable bool, now int64) {
+	if usable {
+		b.downTime += max(now-b.lastChange, 0)
+	} else {
+		b.downTrans++
+	}
+	b.lastChange = now
 }
 
 // ShutdownSessions kills the sessions established on s (runtime API
@@ -531,7 +616,13 @@ func (s *Server) SetWeight(w int) error {
 		return fmt.Errorf("set weight %q: %d out of 0..256", s.cfg.Name, w)
 	}
 	s.be.mu.Lock()
+	wasUsable := s.be.usableLocked()
 	s.weight = w
+	if usable := s.be.usableLocked(); usable != wasUsable {
+		// A weight of 0 takes a server out of load balancing as going
+		// DOWN does: the backend may lose its last one.
+		s.be.changedLocked(usable, time.Now().Unix())
+	}
 	s.be.dispatchLocked()
 	s.be.mu.Unlock()
 	return nil
@@ -559,13 +650,29 @@ type ServerStats struct {
 	// Retries and Redispatches count the failed attempts retried on the
 	// server and those sent to another one.
 	Retries, Redispatches uint64
+	// LastChange is when the state last changed (Unix seconds); DownTime
+	// the seconds spent DOWN or in maintenance before it; DownTrans the
+	// moves to DOWN or maintenance.
+	LastChange, DownTime int64
+	DownTrans            uint64
+	// LBTotal counts the times load balancing chose the server.
+	LBTotal uint64
+}
+
+// Downtime returns the seconds st was DOWN or in maintenance at now (Unix
+// seconds), as HAProxy's srv_downtime.
+func (st *ServerStats) Downtime(now int64) int64 {
+	if !out(st.State) {
+		return st.DownTime
+	}
+	return st.DownTime + max(now-st.LastChange, 0)
 }
 
 // Stats returns s's counters.
 func (s *Server) Stats() ServerStats {
 	s.be.mu.Lock()
 	st := ServerStats{State: s.state, Weight: s.weight, Cur: s.cur, Max: s.maxCur,
-		Queue: len(s.queue), MaxQueue: s.maxQCur}
+		Queue: len(s.queue), MaxQueue: s.maxQCur, LastChange: s.lastChange, DownTime: s.downTime, DownTrans: s.downTrans, LBTotal: s.lbTotal}
 	s.be.mu.Unlock()
 	st.Total, st.BytesIn, st.BytesOut, st.Failed = s.total.Load(), s.bytesIn.Load(), s.bytesOut.Load(), s.failed.Load()
 	st.Retries, st.Redispatches = s.retries.Load(), s.redispatches.Load()
@@ -690,6 +797,9 @@ func (b *Backend) acquireOrQueue(w *waiter, exclude *Server) (*Server, queueInfo
 	var qi queueInfo
 	b.mu.Lock()
 	i := b.pickLocked(w.key, exclude)
+	if i >= 0 {
+		b.lbChoseLocked(b.srvs[i], exclude)
+	}
 	if i >= 0 && !b.srvs[i].fullLocked() && len(b.srvs[i].queue) == 0 {
 		s := b.srvs[i]
 		s.takeLocked()
@@ -760,8 +870,19 @@ func (b *Backend) tryAcquire(key uint64, exclude *Server) (*Server, error) {
 	if s.fullLocked() || len(s.queue) > 0 {
 		return nil, errWouldQueue
 	}
+	b.lbChoseLocked(s, exclude)
 	s.takeLocked()
 	return s, nil
+}
+
+// lbChoseLocked counts that load balancing chose s, as HAProxy's
+// assign_server: not when it chose again the server whose attempt failed
+// (prev). Caller must hold b.mu.
+func (b *Backend) lbChoseLocked(s, prev *Server) {
+	if s != prev {
+		s.lbTotal++
+		b.lbTotal++
+	}
 }
 
 // waitQueued waits for queued w to get a server, up to the queue timeout.
@@ -850,6 +971,7 @@ func (b *Backend) dispatchLocked() {
 		w := b.queue[0]
 		b.queue = b.queue[1:]
 		s := b.srvs[i]
+		b.lbChoseLocked(s, nil)
 		s.takeLocked()
 		w.give(s)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"lb/internal/balance"
 )
@@ -39,7 +40,8 @@ func (b *Backend) AddServer(sc ServerConfig) (*Server, error) {
 	}
 	for id = max(id, 1); sc.ID == 0 && used[id]; id++ {
 	}
-	s := &Server{be: b, idx: len(b.srvs), cfg: sc, id: id, weight: sc.Weight, maxconn: sc.Maxconn, state: StateMaint}
+	s := &Server{be: b, idx: len(b.srvs), cfg: sc, id: id, weight: sc.Weight, maxconn: sc.Maxconn, state: StateMaint,
+		lastChange: time.Now().Unix()}
 	s.addr.Store(configAddr(&sc))
 	if b.fast.Load() && !fastServer(s) {
 		b.fast.Store(false)

@@ -119,6 +119,9 @@ func (s *Server) SetMaxconn(n int) {
 func (s *Server) ClearCounters(all bool) {
 	s.be.mu.Lock()
 	s.maxCur, s.maxQCur = 0, 0
+	if all {
+		s.lbTotal, s.downTrans = 0, 0
+	}
 	s.be.mu.Unlock()
 	if all {
 		s.total.Store(0)
@@ -133,6 +136,9 @@ func (s *Server) ClearCounters(all bool) {
 func (b *Backend) ClearCounters(all bool) {
 	b.mu.Lock()
 	b.maxQCur = 0
+	if all {
+		b.lbTotal, b.downTrans = 0, 0
+	}
 	b.mu.Unlock()
 	if all {
 		b.total.Store(0)

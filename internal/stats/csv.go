@@ -50,6 +50,8 @@ func (r Row) num(name string, v int) { r.set(name, strconv.Itoa(v)) }
 
 func (r Row) u64(name string, v uint64) { r.set(name, strconv.FormatUint(v, 10)) }
 
+func (r Row) i64(name string, v int64) { r.set(name, strconv.FormatInt(v, 10)) }
+
 // Get returns the field name of r ("" when unknown).
 func (r Row) Get(name string) string {
 	if i, ok := columns[name]; ok && i < len(r) {
@@ -115,6 +117,32 @@ func Rows(s *Snapshot, o *Options) []Row {
 	return out
 }
 
+// The columns of each feature of Off.
+var (
+	compColumns = []string{"comp_in", "comp_out", "comp_byp", "comp_rsp"}
+	sslColumns  = []string{"ssl_sess", "ssl_reused_sess", "ssl_failed_handshake"}
+	h2Columns   = []string{"h2_headers_rcvd", "h2_data_rcvd", "h2_settings_rcvd", "h2_rst_stream_rcvd",
+		"h2_goaway_rcvd", "h2_detected_conn_protocol_errors", "h2_detected_strm_protocol_errors",
+		"h2_rst_stream_resp", "h2_goaway_resp", "h2_open_connections", "h2_backend_open_streams",
+		"h2_total_connections", "h2_backend_total_streams"}
+	h1Columns = []string{"h1_open_connections", "h1_open_streams", "h1_total_connections", "h1_total_streams",
+		"h1_bytes_in", "h1_bytes_out", "h1_spliced_bytes_in", "h1_spliced_bytes_out"}
+)
+
+// zero sets the columns of the features that are off to 0.
+func (r Row) zero(o Off) {
+	for _, f := range []struct {
+		off  bool
+		cols []string
+	}{{o.Comp, compColumns}, {o.SSL, sslColumns}, {o.H2, h2Columns}, {o.H1, h1Columns}} {
+		if f.off {
+			for _, c := range f.cols {
+				r.set(c, "0")
+			}
+		}
+	}
+}
+
 func frontendRow(p *Proxy, f *Frontend) Row {
 	r := newRow(p.Name, "FRONTEND")
 	r.num("scur", f.Cur)
@@ -141,6 +169,7 @@ func frontendRow(p *Proxy, f *Frontend) Row {
 	r.num("conn_rate", f.ConnRate.Cur)
 	r.num("conn_rate_max", f.ConnRate.Max)
 	r.u64("conn_tot", f.Total)
+	r.zero(f.Off)
 	return r
 }
 
@@ -173,18 +202,39 @@ func serverRow(p *Proxy, s *Server, o *Options) Row {
 	}
 	r.num("iid", p.ID)
 	r.num("sid", s.ID)
+	r.u64("lbtot", s.LBTotal)
 	r.set("type", "2")
 	r.num("rate", s.SessRate.Cur)
 	r.num("rate_max", s.SessRate.Max)
-	if s.Checked {
-		r.num("check_rise", s.Rise)
-		r.num("check_fall", s.Fall)
+	r.i64("lastchg", s.LastChange)
+	if c := s.Check; c != nil {
+		r.u64("chkfail", c.Failed)
+		r.u64("chkdown", s.DownTrans)
+		r.i64("downtime", s.Downtime)
+		if !c.Paused {
+			st := c.Status
+			if c.Running {
+				st = "* " + st
+			}
+			r.set("check_status", st)
+			if c.HasCode {
+				r.num("check_code", c.Code)
+			}
+			if c.Done {
+				r.i64("check_duration", c.Duration.Milliseconds())
+			}
+			r.set("check_desc", c.Desc)
+			r.num("check_rise", s.Rise)
+			r.num("check_fall", s.Fall)
+			r.num("check_health", c.Health)
+		}
 	}
 	if o.ShowLegends {
 		r.set("addr", s.Addr)
 	}
 	r.set("mode", p.Mode)
 	r.num("uweight", s.Weight)
+	r.zero(Off{SSL: s.NoSSL})
 	return r
 }
 
@@ -204,6 +254,15 @@ func backendRow(p *Proxy, b *Backend, o *Options) Row {
 	r.u64("econ", b.failed())
 	r.u64("wretr", b.Retries)
 	r.u64("wredis", b.Redispatches)
+	r.u64("chkdown", b.DownTrans)
+	r.i64("lastchg", b.LastChange)
+	if len(b.Servers) > 0 {
+		r.i64("downtime", b.Downtime)
+	}
+	// HAProxy 2.6 does not aggregate these yet: always 0.
+	r.set("agg_server_status", "0")
+	r.set("agg_server_check_status", "0")
+	r.set("agg_check_status", "0")
 	status := b.status()
 	if o.HideDown || o.HideMaint {
 		// With ";up" or ";no-maint", HAProxy adds how many of the servers are
@@ -223,6 +282,7 @@ func backendRow(p *Proxy, b *Backend, o *Options) Row {
 	r.num("bck", bck)
 	r.num("iid", p.ID)
 	r.set("sid", "0")
+	r.u64("lbtot", b.LBTotal)
 	r.set("type", "1")
 	r.num("rate", b.SessRate.Cur)
 	r.num("rate_max", b.SessRate.Max)
@@ -231,6 +291,7 @@ func backendRow(p *Proxy, b *Backend, o *Options) Row {
 		r.set("algo", p.Algo)
 	}
 	r.num("uweight", w)
+	r.zero(b.Off)
 	return r
 }
 

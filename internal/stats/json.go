@@ -63,6 +63,81 @@ var jsonFields = map[string]jsonField{
 	"conn_rate":     {"u32", "Metric", "Rate", "Process"},
 	"conn_rate_max": {"u32", "Metric", "Max", "Process"},
 	"conn_tot":      {"u64", "Metric", "Counter", "Process"},
+	// The fields below are those of counters lb keeps since, and of features it
+	// does not have, printed as HAProxy prints them when off.
+	"ereq":                             {"u64", "Metric", "Counter", "Process"},
+	"eresp":                            {"u64", "Metric", "Counter", "Process"},
+	"chkfail":                          {"u64", "Metric", "Counter", "Process"},
+	"chkdown":                          {"u64", "Metric", "Counter", "Process"},
+	"lastchg":                          {"u32", "Metric", "Age", "Process"},
+	"downtime":                         {"u32", "Metric", "Counter", "Process"},
+	"lbtot":                            {"u64", "Metric", "Counter", "Process"},
+	"check_status":                     {"str", "Metric", "Output", "Process"},
+	"check_code":                       {"u32", "Metric", "Output", "Process"},
+	"check_duration":                   {"u64", "Metric", "Duration", "Process"},
+	"hrsp_1xx":                         {"u64", "Metric", "Counter", "Process"},
+	"hrsp_2xx":                         {"u64", "Metric", "Counter", "Process"},
+	"hrsp_3xx":                         {"u64", "Metric", "Counter", "Process"},
+	"hrsp_4xx":                         {"u64", "Metric", "Counter", "Process"},
+	"hrsp_5xx":                         {"u64", "Metric", "Counter", "Process"},
+	"hrsp_other":                       {"u64", "Metric", "Counter", "Process"},
+	"cli_abrt":                         {"u64", "Metric", "Counter", "Process"},
+	"srv_abrt":                         {"u64", "Metric", "Counter", "Process"},
+	"comp_in":                          {"u64", "Metric", "Counter", "Process"},
+	"comp_out":                         {"u64", "Metric", "Counter", "Process"},
+	"comp_byp":                         {"u64", "Metric", "Counter", "Process"},
+	"comp_rsp":                         {"u64", "Metric", "Counter", "Process"},
+	"lastsess":                         {"s32", "Metric", "Age", "Process"},
+	"last_chk":                         {"str", "Metric", "Output", "Process"},
+	"qtime":                            {"u32", "Metric", "Avg", "Process"},
+	"ctime":                            {"u32", "Metric", "Avg", "Process"},
+	"rtime":                            {"u32", "Metric", "Avg", "Process"},
+	"ttime":                            {"u32", "Metric", "Avg", "Process"},
+	"check_desc":                       {"str", "Metric", "Output", "Process"},
+	"check_health":                     {"u32", "Config", "Gauge", "Service"},
+	"intercepted":                      {"u64", "Metric", "Counter", "Process"},
+	"wrew":                             {"u64", "Metric", "Counter", "Process"},
+	"connect":                          {"u64", "Metric", "Counter", "Process"},
+	"reuse":                            {"u64", "Metric", "Counter", "Process"},
+	"cache_lookups":                    {"u64", "Metric", "Counter", "Process"},
+	"cache_hits":                       {"u64", "Metric", "Counter", "Process"},
+	"srv_icur":                         {"u32", "Metric", "Gauge", "Process"},
+	"qtime_max":                        {"u32", "Metric", "Max", "Process"},
+	"ctime_max":                        {"u32", "Metric", "Max", "Process"},
+	"rtime_max":                        {"u32", "Metric", "Max", "Process"},
+	"ttime_max":                        {"u32", "Metric", "Max", "Process"},
+	"eint":                             {"u64", "Metric", "Counter", "Process"},
+	"idle_conn_cur":                    {"u32", "Metric", "Gauge", "Process"},
+	"safe_conn_cur":                    {"u32", "Metric", "Gauge", "Process"},
+	"used_conn_cur":                    {"u32", "Metric", "Gauge", "Process"},
+	"need_conn_est":                    {"u32", "Metric", "Gauge", "Process"},
+	"agg_server_status":                {"u32", "Metric", "Gauge", "Process"},
+	"agg_server_check_status":          {"u32", "Metric", "Gauge", "Process"},
+	"agg_check_status":                 {"u32", "Metric", "Gauge", "Process"},
+	"ssl_sess":                         {"u64", "Metric", "Counter", "Process"},
+	"ssl_reused_sess":                  {"u64", "Metric", "Counter", "Process"},
+	"ssl_failed_handshake":             {"u64", "Metric", "Counter", "Process"},
+	"h2_headers_rcvd":                  {"u64", "Metric", "Counter", "Process"},
+	"h2_data_rcvd":                     {"u64", "Metric", "Counter", "Process"},
+	"h2_settings_rcvd":                 {"u64", "Metric", "Counter", "Process"},
+	"h2_rst_stream_rcvd":               {"u64", "Metric", "Counter", "Process"},
+	"h2_goaway_rcvd":                   {"u64", "Metric", "Counter", "Process"},
+	"h2_detected_conn_protocol_errors": {"u64", "Metric", "Counter", "Process"},
+	"h2_detected_strm_protocol_errors": {"u64", "Metric", "Counter", "Process"},
+	"h2_rst_stream_resp":               {"u64", "Metric", "Counter", "Process"},
+	"h2_goaway_resp":                   {"u64", "Metric", "Counter", "Process"},
+	"h2_open_connections":              {"u64", "Metric", "Gauge", "Process"},
+	"h2_backend_open_streams":          {"u64", "Metric", "Gauge", "Process"},
+	"h2_total_connections":             {"u64", "Metric", "Counter", "Process"},
+	"h2_backend_total_streams":         {"u64", "Metric", "Counter", "Process"},
+	"h1_open_connections":              {"u64", "Metric", "Gauge", "Process"},
+	"h1_open_streams":                  {"u64", "Metric", "Gauge", "Process"},
+	"h1_total_connections":             {"u64", "Metric", "Counter", "Process"},
+	"h1_total_streams":                 {"u64", "Metric", "Counter", "Process"},
+	"h1_bytes_in":                      {"u64", "Metric", "Counter", "Process"},
+	"h1_bytes_out":                     {"u64", "Metric", "Counter", "Process"},
+	"h1_spliced_bytes_in":              {"u64", "Metric", "Counter", "Process"},
+	"h1_spliced_bytes_out":             {"u64", "Metric", "Counter", "Process"},
 }
 
 // A backend's rates are tagged gauges.
@@ -180,6 +255,11 @@ func (r Row) typedFields() []typedField {
 		}
 		if bf, ok := jsonBackendFields[name]; ok && obj == "Backend" {
 			f = bf
+		}
+		if pos > columns["-"] {
+			// The statistics modules' fields are numbered on from the
+			// proxy's: the CSV's "-" separator is no field.
+			pos--
 		}
 		out = append(out, typedField{jsonField: f, obj: obj, pid: pid, sid: sid, name: name, value: v, pos: pos})
 	}

@@ -203,10 +203,15 @@ var (
 		{"weight", gauge, "Server's effective weight, or sum of active servers' effective weights for a backend"},
 		{"active_servers", gauge, "Total number of active UP servers with a non-zero weight"},
 		{"backup_servers", gauge, "Total number of backup UP servers with a non-zero weight"},
+		{"check_up_down_total", counter, "Total number of failed checks causing UP to DOWN server transitions, per server/backend, since the worker process started"},
+		{"check_last_change_seconds", gauge, "How long ago the last server state changed, in seconds"},
+		{"downtime_seconds_total", counter, "Total time spent in DOWN state, for server or backend"},
+		{"loadbalanced_total", counter, "Total number of requests routed by load balancing since the worker process started (ignores queue pop and stickiness)"},
 		{"max_session_rate", gauge, "Highest value of sessions per second observed since the worker process started"},
 		{"uweight", gauge, "Server's user weight, or sum of active servers' user weights for a backend"},
 		{"agg_server_status", gauge, "Backend's aggregated gauge of servers' status"},
 		{"agg_server_check_status", gauge, "Backend's aggregated gauge of servers' state check status"},
+		{"agg_check_status", gauge, "Backend's aggregated gauge of servers' state check status"},
 	}
 	promServer = []promFamily{
 		{"current_queue", gauge, "Number of current queued connections"},
@@ -222,8 +227,16 @@ var (
 		{"redispatch_warnings_total", counter, "Total number of server redispatches due to connection failures since the worker process started"},
 		{"status", gauge, "Current status of the service, per state label value."},
 		{"weight", gauge, "Server's effective weight, or sum of active servers' effective weights for a backend"},
+		{"check_failures_total", counter, "Total number of failed individual health checks per server/backend, since the worker process started"},
+		{"check_up_down_total", counter, "Total number of failed checks causing UP to DOWN server transitions, per server/backend, since the worker process started"},
+		{"check_last_change_seconds", gauge, "How long ago the last server state changed, in seconds"},
+		{"downtime_seconds_total", counter, "Total time spent in DOWN state, for server or backend"},
 		{"queue_limit", gauge, "Limit on the number of connections in queue, for servers only (maxqueue argument)"},
+		{"loadbalanced_total", counter, "Total number of requests routed by load balancing since the worker process started (ignores queue pop and stickiness)"},
 		{"max_session_rate", gauge, "Highest value of sessions per second observed since the worker process started"},
+		{"check_status", gauge, "Status of last health check, per state label value."},
+		{"check_code", gauge, "layer5-7 code, if available of the last health check."},
+		{"check_duration_seconds", gauge, "Total duration of the latest server health check, in seconds."},
 		{"uweight", gauge, "Server's user weight, or sum of active servers' user weights for a backend"},
 	}
 )
@@ -261,13 +274,12 @@ var promLeftOut = []string{
 	"haproxy_frontend_failed_header_rewriting_total", "haproxy_frontend_http_cache_lookups_total",
 	"haproxy_frontend_http_cache_hits_total", "haproxy_frontend_internal_errors_total",
 	// Backends: the highest session count, fullconn, response errors,
-	// health check transitions and downtime,
-	// load-balancing decisions, rates, HTTP counts, aborts, compression,
-	// last session, timings, header rewrite failures, connection attempts
-	// and reuses, cache, internal errors, check status aggregate.
+	// HTTP counts, aborts, compression, last session, timings, header
+	// rewrite failures, connection attempts and reuses, cache, internal
+	// errors.
 	"haproxy_backend_max_sessions", "haproxy_backend_limit_sessions", "haproxy_backend_response_errors_total",
-	"haproxy_backend_check_up_down_total", "haproxy_backend_check_last_change_seconds", "haproxy_backend_downtime_seconds_total",
-	"haproxy_backend_loadbalanced_total", "haproxy_backend_http_responses_total",
+
+	"haproxy_backend_http_responses_total",
 	"haproxy_backend_http_requests_total", "haproxy_backend_client_aborts_total", "haproxy_backend_server_aborts_total",
 	"haproxy_backend_http_comp_bytes_in_total", "haproxy_backend_http_comp_bytes_out_total",
 	"haproxy_backend_http_comp_bytes_bypassed_total", "haproxy_backend_http_comp_responses_total",
@@ -278,17 +290,15 @@ var promLeftOut = []string{
 	"haproxy_backend_http_cache_lookups_total", "haproxy_backend_http_cache_hits_total",
 	"haproxy_backend_max_queue_time_seconds", "haproxy_backend_max_connect_time_seconds",
 	"haproxy_backend_max_response_time_seconds", "haproxy_backend_max_total_time_seconds",
-	"haproxy_backend_internal_errors_total", "haproxy_backend_agg_check_status",
-	// Servers: denied responses, response errors, health check counters, status, code and duration,
-	// last change and downtime, slowstart throttle, load-balancing
-	// decisions, rates, HTTP counts, aborts, last session, timings,
+	"haproxy_backend_internal_errors_total",
+	// Servers: denied responses, response errors, slowstart throttle,
+	// HTTP counts, aborts, last session, timings,
 	// header rewrite failures, connection attempts, reuses and idle
 	// connections, internal errors.
 	"haproxy_server_responses_denied_total", "haproxy_server_response_errors_total",
-	"haproxy_server_check_failures_total", "haproxy_server_check_up_down_total",
-	"haproxy_server_check_last_change_seconds", "haproxy_server_downtime_seconds_total",
-	"haproxy_server_current_throttle", "haproxy_server_loadbalanced_total",
-	"haproxy_server_check_status", "haproxy_server_check_code", "haproxy_server_check_duration_seconds",
+
+	"haproxy_server_current_throttle",
+
 	"haproxy_server_http_responses_total", "haproxy_server_client_aborts_total", "haproxy_server_server_aborts_total",
 	"haproxy_server_last_session_seconds", "haproxy_server_queue_time_average_seconds",
 	"haproxy_server_connect_time_average_seconds", "haproxy_server_response_time_average_seconds",
@@ -306,6 +316,9 @@ var promLeftOut = []string{
 var (
 	promProxyStates  = []string{"DOWN", "UP"}
 	promServerStates = []string{"DOWN", "UP", "MAINT", "DRAIN", "NOLB"}
+	// promCheckStates are the check statuses of a finished check.
+	promCheckStates = []string{"HANA", "SOCKERR", "L4OK", "L4TOUT", "L4CON", "L6OK", "L6TOUT", "L6RSP",
+		"L7TOUT", "L7RSP", "L7OK", "L7OKC", "L7STS", "PROCERR", "PROCTOUT", "PROCOK"}
 )
 
 // promServerState is the index in promServerStates of s's state
@@ -572,6 +585,33 @@ func promBackendSample(w *promWriter, name, px string, b *Backend) {
 		w.sample(float64(bck), "proxy", px)
 	case "max_session_rate":
 		w.sample(float64(b.SessRate.Max), "proxy", px)
+	case "check_up_down_total":
+		w.sample(float64(b.DownTrans), "proxy", px)
+	case "check_last_change_seconds":
+		w.sample(float64(b.LastChange), "proxy", px)
+	case "downtime_seconds_total":
+		if len(b.Servers) == 0 {
+			w.sample(math.NaN(), "proxy", px)
+		} else {
+			w.sample(float64(b.Downtime), "proxy", px)
+		}
+	case "loadbalanced_total":
+		w.sample(float64(b.LBTotal), "proxy", px)
+	case "agg_check_status":
+		// The last check status of the servers whose checks run, by
+		// status; a backend without servers has no sample.
+		if len(b.Servers) == 0 {
+			return
+		}
+		n := map[string]int{}
+		for i := range b.Servers {
+			if c := b.Servers[i].Check; c != nil && !c.Paused {
+				n[c.Status]++
+			}
+		}
+		for _, st := range promCheckStates {
+			w.sample(float64(n[st]), "proxy", px, "state", st)
+		}
 	case "agg_server_status", "agg_server_check_status":
 		// Every server counts, those in maintenance included; a
 		// backend without servers has no sample.
@@ -624,6 +664,36 @@ func promServerSample(w *promWriter, name, px string, s *Server) {
 		w.sample(orNaN(s.QueueLimit), "proxy", px, "server", sv)
 	case "max_session_rate":
 		w.sample(float64(s.SessRate.Max), "proxy", px, "server", sv)
+	case "check_failures_total", "check_up_down_total", "downtime_seconds_total":
+		// Empty in the CSV, NaN here, without checks.
+		v := math.NaN()
+		if c := s.Check; c != nil {
+			v = map[string]float64{"check_failures_total": float64(c.Failed),
+				"check_up_down_total": float64(s.DownTrans), "downtime_seconds_total": float64(s.Downtime)}[name]
+		}
+		w.sample(v, "proxy", px, "server", sv)
+	case "check_last_change_seconds":
+		w.sample(float64(s.LastChange), "proxy", px, "server", sv)
+	case "loadbalanced_total":
+		w.sample(float64(s.LBTotal), "proxy", px, "server", sv)
+	case "check_status", "check_code", "check_duration_seconds":
+		// Only for the servers whose checks run.
+		c := s.Check
+		if c == nil || c.Paused {
+			return
+		}
+		switch name {
+		case "check_status":
+			for _, st := range promCheckStates {
+				w.sample(b2f(st == c.Status), "proxy", px, "server", sv, "state", st)
+			}
+		case "check_code":
+			w.sample(float64(c.Code)*b2f(c.HasCode), "proxy", px, "server", sv)
+		default:
+			if c.Done {
+				w.sample(float64(c.Duration.Milliseconds())/1000, "proxy", px, "server", sv)
+			}
+		}
 	case "uweight":
 		w.sample(float64(s.Weight), "proxy", px, "server", sv)
 	}

@@ -35,7 +35,8 @@ func promSnapshot() *Snapshot {
 		{Name: "fe2", ID: 3, Mode: "http", Frontend: &Frontend{Limit: 50}},
 		{Name: "be", ID: 4, Mode: "http", Algo: "roundrobin", Backend: &Backend{Total: 1, BytesIn: 80, BytesOut: 600, Servers: []Server{
 			{Name: "s1", ID: 1, Weight: 1, Max: 1, Total: 1, BytesIn: 80, BytesOut: 600},
-			{Name: "s2", ID: 2, Weight: 1, State: Down, Checked: true, Rise: 2, Fall: 1, Failed: 0},
+			{Name: "s2", ID: 2, Weight: 1, State: Down, Checked: true, Rise: 2, Fall: 1, Failed: 0,
+				LastChange: 1, Downtime: 1, DownTrans: 1, Check: &Check{Status: "L4CON", Done: true, Failed: 1}},
 			{Name: "s3", ID: 3, Weight: 1, State: Maint},
 			{Name: "s4", ID: 4, Weight: 5, Backup: true, Limit: 10, QueueLimit: 3},
 		}}},
@@ -183,6 +184,17 @@ func TestPrometheusAgainstGolden(t *testing.T) {
 	}
 	if fmt.Sprint(states) != "map[s1:UP s2:DOWN s3:MAINT s4:UP t1:UP]" {
 		t.Errorf("server states %v", states)
+	}
+	// The check columns of s2, the only checked server: NaN for the others.
+	for _, m := range got["haproxy_server_check_failures_total"].GetMetric() {
+		if sv, v := m.GetLabel()[1].GetValue(), value(m); (sv == "s2") != (v == 1) || sv != "s2" && !math.IsNaN(v) {
+			t.Errorf("check_failures_total of %s = %v", sv, v)
+		}
+	}
+	for _, m := range got["haproxy_server_check_status"].GetMetric() {
+		if st, v := m.GetLabel()[2].GetValue(), value(m); (st == "L4CON") != (v == 1) {
+			t.Errorf("check_status of s2, state %s = %v", st, v)
+		}
 	}
 	for _, m := range got["haproxy_server_limit_sessions"].GetMetric() {
 		if sv := m.GetLabel()[1].GetValue(); (sv == "s4") != !math.IsNaN(value(m)) {

@@ -92,8 +92,26 @@ type Proxy struct {
 	Backend  *Backend
 }
 
+// Off says which features cannot count on a frontend or a backend: HAProxy
+// prints 0 in their columns then, where lb has no counter to show when they
+// can.
+type Off struct {
+	// Comp: no proxy of the configuration compresses (comp_*).
+	Comp bool
+	// SSL: no TLS on this proxy's side: no bind line with "ssl" on a
+	// frontend, no server (or its checks) with TLS on a backend (ssl_*).
+	SSL bool
+	// H1: no HTTP/1 connection here (h1_*): a mode tcp proxy in a
+	// configuration without HTTP, and for a backend no HTTP check.
+	H1 bool
+	// H2: no HTTP/2 connection (h2_*): lb does not speak HTTP/2.
+	H2 bool
+}
+
 // Frontend holds a frontend's counters.
 type Frontend struct {
+	// Off are the features that cannot count on the frontend.
+	Off Off
 	// Cur is the number of current sessions, Limit the frontend's maxconn
 	// (0: none).
 	Cur, Limit int
@@ -113,6 +131,8 @@ type Frontend struct {
 
 // Backend holds a backend's counters and its servers.
 type Backend struct {
+	// Off are the features that cannot count on the backend.
+	Off Off
 	Cur int
 	// Limit is the backend's fullconn (0: none), its slim.
 	Limit int
@@ -125,6 +145,15 @@ type Backend struct {
 	// Retries and Redispatches count the backend's retried attempts and
 	// those sent to another server (wretr, wredis).
 	Retries, Redispatches uint64
+	// LastChange is the seconds since the backend last lost its last
+	// usable server or got one back, or since the start (lastchg);
+	// Downtime the seconds it had none (downtime, shown when it has
+	// servers); DownTrans how many times it lost the last (chkdown).
+	LastChange, Downtime int64
+	DownTrans            uint64
+	// LBTotal counts the times load balancing chose one of the servers
+	// (lbtot).
+	LBTotal uint64
 	// AllBackups is "option allbackups": every usable backup server
 	// counts in the weight when no active one is usable, not only the
 	// first.
@@ -173,6 +202,46 @@ type Server struct {
 	// Retries counts the failed attempts retried on the server (wretr),
 	// Redispatches those sent to another server (wredis).
 	Retries, Redispatches uint64
+	// LastChange is the seconds since the server's state last changed, or
+	// since the start (lastchg); Downtime the seconds it spent DOWN or in
+	// maintenance (downtime); DownTrans how many times it went so
+	// (chkdown).
+	LastChange, Downtime int64
+	DownTrans            uint64
+	// LBTotal counts the times load balancing chose the server (lbtot):
+	// not use-server nor persistence.
+	LBTotal uint64
+	// NoSSL: neither the server nor its checks use TLS (ssl_* are 0).
+	NoSSL bool
+	// Check is the state of the server's health check; nil when it has
+	// none, or when they were disabled ("disable health"), as HAProxy then
+	// leaves the check columns empty.
+	Check *Check
+}
+
+// Check is the state of a server's health check, as the check columns
+// show it.
+type Check struct {
+	// Paused: the server is in maintenance, its checks do not run; only
+	// the counters are shown (chkfail, chkdown, downtime).
+	Paused bool
+	// Status is the last result's code ("L4OK", "INI" before the first);
+	// Running reports a check in progress, shown as a "* " before it.
+	Status  string
+	Running bool
+	// Code is the last result's code (HTTP status), shown when HasCode.
+	Code    int
+	HasCode bool
+	// Duration is how long the last check took, shown when Done (once a
+	// check ended).
+	Duration time.Duration
+	Done     bool
+	// Desc describes Status ("Layer4 check passed").
+	Desc string
+	// Health is the health counter: 0 (DOWN) to rise+fall-1 (fully UP).
+	Health int
+	// Failed counts the failed checks that lowered Health (chkfail).
+	Failed uint64
 }
 
 // usable reports whether s takes load-balanced traffic (HAProxy's

@@ -13,14 +13,16 @@ func sample() *Snapshot {
 	return &Snapshot{PID: 42, Uptime: 17 * time.Second, Sessions: 1, Proxies: []Proxy{
 		{Name: "fe", ID: 1, Mode: "http", Algo: "roundrobin", Frontend: &Frontend{Cur: 0, Limit: 9990, Total: 1, BytesIn: 82, BytesOut: 520,
 			Requests: 6, SessRate: Rate{1, 3}, ConnRate: Rate{2, 4}, ReqRate: Rate{5, 7}, RateLimit: 10}},
-		{Name: "be", ID: 2, Mode: "http", Algo: "roundrobin", Backend: &Backend{Total: 1, BytesIn: 82, BytesOut: 520, SessRate: Rate{1, 8}, Servers: []Server{
-			{Name: "s1", ID: 1, Addr: "127.0.0.1:18090", Weight: 1, Max: 1, Total: 1, BytesIn: 82, BytesOut: 520, SessRate: Rate{1, 9}},
+		{Name: "be", ID: 2, Mode: "http", Algo: "roundrobin", Backend: &Backend{Total: 1, LBTotal: 1, BytesIn: 82, BytesOut: 520, SessRate: Rate{1, 8}, Servers: []Server{
+			{Name: "s1", ID: 1, Addr: "127.0.0.1:18090", Weight: 1, Max: 1, Total: 1, LBTotal: 1, BytesIn: 82, BytesOut: 520, SessRate: Rate{1, 9}},
 			{Name: "s2", ID: 2, Addr: "127.0.0.1:18091", Weight: 1, Backup: true},
 			{Name: "s3", ID: 3, Addr: "127.0.0.1:18092", Weight: 1, State: Maint},
 		}}},
 		{Name: "st", ID: 3, Mode: "http", Algo: "roundrobin", Frontend: &Frontend{Cur: 1, Total: 2, DeniedReq: 3, DeniedConn: 4, DeniedSess: 5},
 			Backend: &Backend{Servers: []Server{{Name: "web", ID: 1, Addr: "127.0.0.1:18090", Weight: 2, Checked: true, Rise: 2, Fall: 3,
-				Limit: 10, QueueLimit: 5, Failed: 7}}}},
+				Limit: 10, QueueLimit: 5, Failed: 7, LastChange: 9, Downtime: 5, DownTrans: 1,
+				Check: &Check{Status: "L4OK", Running: true, Duration: 3 * time.Millisecond, Done: true,
+					Desc: "Layer4 check passed", Health: 4, Failed: 2}}}}},
 	}}
 }
 
@@ -30,13 +32,13 @@ func TestCSV(t *testing.T) {
 	got := string(CSV(sample(), &Options{}))
 	want := CSVHeader +
 		"fe,FRONTEND,,,0,,9990,1,82,520,0,,,,,,,OPEN,,,,,,,,,1,1,0,,,,0,1,10,3,,,,,,,,,,,5,7,6,,,,,,,,,,,,,,,,,,,,,,,,,,,http,,2,4,1,,0,0,,,,,,,,,,,,,,,,,,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
-		"be,s1,0,0,0,1,,1,82,520,,,,0,,0,0,no check,1,1,0,,,,,,1,2,1,,,,2,1,,9,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,http,,,,,,,,,,,,,,,,,,,,,,,,1,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
-		"be,s2,0,0,0,0,,0,0,0,,,,0,,0,0,no check,1,0,1,,,,,,1,2,2,,,,2,0,,0,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,http,,,,,,,,,,,,,,,,,,,,,,,,1,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
-		"be,s3,0,0,0,0,,0,0,0,,,,0,,0,0,MAINT,1,1,0,,,,,,1,2,3,,,,2,0,,0,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,http,,,,,,,,,,,,,,,,,,,,,,,,1,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
-		"be,BACKEND,0,0,0,,,1,82,520,0,0,,0,,0,0,UP,1,1,1,,,,,,1,2,0,,,,1,1,,8,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,http,,,,,,,,,,,,,,,,,,,,,,,,1,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
+		"be,s1,0,0,0,1,,1,82,520,,,,0,,0,0,no check,1,1,0,,,0,,,1,2,1,,1,,2,1,,9,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,http,,,,,,,,,,,,,,,,,,,,,,,,1,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
+		"be,s2,0,0,0,0,,0,0,0,,,,0,,0,0,no check,1,0,1,,,0,,,1,2,2,,0,,2,0,,0,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,http,,,,,,,,,,,,,,,,,,,,,,,,1,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
+		"be,s3,0,0,0,0,,0,0,0,,,,0,,0,0,MAINT,1,1,0,,,0,,,1,2,3,,0,,2,0,,0,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,http,,,,,,,,,,,,,,,,,,,,,,,,1,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
+		"be,BACKEND,0,0,0,,,1,82,520,0,0,,0,,0,0,UP,1,1,1,,0,0,0,,1,2,0,,1,,1,1,,8,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,http,,,,,,,,,,,,,,,,,,,,,,,,1,0,0,0,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
 		"st,FRONTEND,,,1,,,2,0,0,3,,,,,,,OPEN,,,,,,,,,1,3,0,,,,0,0,0,0,,,,,,,,,,,0,0,0,,,,,,,,,,,,,,,,,,,,,,,,,,,http,,0,0,2,,4,5,,,,,,,,,,,,,,,,,,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
-		"st,web,0,0,0,0,10,0,0,0,,,,7,,0,0,UP,2,1,0,,,,,5,1,3,1,,,,2,0,,0,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,2,3,,,,,,,http,,,,,,,,,,,,,,,,,,,,,,,,2,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
-		"st,BACKEND,0,0,0,,,0,0,0,0,0,,7,,0,0,UP,2,1,0,,,,,,1,3,0,,,,1,0,,0,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,http,,,,,,,,,,,,,,,,,,,,,,,,2,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n"
+		"st,web,0,0,0,0,10,0,0,0,,,,7,,0,0,UP,2,1,0,2,1,9,5,5,1,3,1,,0,,2,0,,0,* L4OK,,3,,,,,,,,,,,,,,,,,,,,,,,,,,,Layer4 check passed,,2,3,4,,,,,,http,,,,,,,,,,,,,,,,,,,,,,,,2,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
+		"st,BACKEND,0,0,0,,,0,0,0,0,0,,7,,0,0,UP,2,1,0,,0,0,0,,1,3,0,,0,,1,0,,0,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,http,,,,,,,,,,,,,,,,,,,,,,,,2,0,0,0,-,,,,,,,,,,,,,,,,,,,,,,,,,\n"
 	if got != want {
 		gl, wl := strings.Split(got, "\n"), strings.Split(want, "\n")
 		for i := range min(len(gl), len(wl)) {

@@ -33,28 +33,13 @@ var infoMasked = map[string]bool{
 // type, on showInfoConfig's mode tcp proxies: counters lb does not keep yet. A column
 // leaving this list, or joining it, fails TestShowInfoAndStatColumns.
 var statEmpty = map[string][]string{
-	"FRONTEND": {"smax", "dresp", "ereq", "comp_in", "comp_out", "comp_byp", "comp_rsp", "wrew", "eint",
-		"ssl_sess", "ssl_reused_sess", "ssl_failed_handshake",
-		"h2_headers_rcvd", "h2_data_rcvd", "h2_settings_rcvd", "h2_rst_stream_rcvd", "h2_goaway_rcvd",
-		"h2_detected_conn_protocol_errors", "h2_detected_strm_protocol_errors", "h2_rst_stream_resp",
-		"h2_goaway_resp", "h2_open_connections", "h2_backend_open_streams", "h2_total_connections",
-		"h2_backend_total_streams", "h1_open_connections", "h1_open_streams", "h1_total_connections",
-		"h1_total_streams", "h1_bytes_in", "h1_bytes_out", "h1_spliced_bytes_in", "h1_spliced_bytes_out"},
-	"BACKEND": {"smax", "eresp", "chkdown", "lastchg", "downtime", "lbtot", "cli_abrt", "srv_abrt",
-		"comp_in", "comp_out", "comp_byp", "comp_rsp", "lastsess", "qtime", "ctime", "rtime", "ttime",
-		"wrew", "connect", "reuse", "qtime_max", "ctime_max", "rtime_max", "ttime_max", "eint",
-		"agg_server_status", "agg_server_check_status", "agg_check_status",
-		"ssl_sess", "ssl_reused_sess", "ssl_failed_handshake",
-		"h2_headers_rcvd", "h2_data_rcvd", "h2_settings_rcvd", "h2_rst_stream_rcvd", "h2_goaway_rcvd",
-		"h2_detected_conn_protocol_errors", "h2_detected_strm_protocol_errors", "h2_rst_stream_resp",
-		"h2_goaway_resp", "h2_open_connections", "h2_backend_open_streams", "h2_total_connections",
-		"h2_backend_total_streams", "h1_open_connections", "h1_open_streams", "h1_total_connections",
-		"h1_total_streams", "h1_bytes_in", "h1_bytes_out", "h1_spliced_bytes_in", "h1_spliced_bytes_out"},
-	"server": {"dresp", "eresp", "chkfail", "chkdown", "lastchg", "downtime", "lbtot",
-		"check_status", "cli_abrt", "srv_abrt", "lastsess", "qtime", "ctime", "rtime",
-		"ttime", "check_desc", "check_health", "wrew", "connect", "reuse", "srv_icur", "qtime_max",
+	"FRONTEND": {"smax", "dresp", "ereq", "wrew", "eint"},
+	"BACKEND": {"smax", "eresp", "cli_abrt", "srv_abrt", "lastsess", "qtime", "ctime", "rtime", "ttime",
+		"wrew", "connect", "reuse", "qtime_max", "ctime_max", "rtime_max", "ttime_max", "eint"},
+	"server": {"dresp", "eresp", "cli_abrt", "srv_abrt", "lastsess", "qtime", "ctime", "rtime",
+		"ttime", "wrew", "connect", "reuse", "srv_icur", "qtime_max",
 		"ctime_max", "rtime_max", "ttime_max", "eint", "idle_conn_cur", "safe_conn_cur", "used_conn_cur",
-		"need_conn_est", "ssl_sess", "ssl_reused_sess", "ssl_failed_handshake"},
+		"need_conn_est"},
 }
 
 // statEmptyRacy are columns HAProxy fills or not depending on when it is asked: a
