@@ -15,6 +15,7 @@ import (
 	"lb/internal/config"
 	"lb/internal/listener"
 	"lb/internal/plane"
+	"lb/internal/proxy"
 	"lb/internal/systemd"
 )
 
@@ -193,6 +194,9 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 	if ml != nil {
 		ml.start(p.log)
 	}
+	// What a burst of transactions leaves behind goes back to the system once it is over
+	// (proxy/trim.go).
+	proxy.StartTrimAfterBursts()
 
 	// Step 6: listeners.
 	oldPids := append(append([]int{}, args.SoftStopPids...), args.HardStopPids...)
