@@ -654,9 +654,9 @@ global
 defaults
     mode tcp
     timeout connect 2s
-    timeout client 10s
-    timeout server 10s
-    timeout queue 10s
+    timeout client 30s
+    timeout server 30s
+    timeout queue 30s
 listen fc
     bind 127.0.0.1:%d
     fullconn 100
