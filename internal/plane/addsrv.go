@@ -109,7 +109,7 @@ func (g *Generation) addServer(backend string, args []string, carried bool) erro
 	g.rtBySrv[srv] = rt
 	g.rts = append(g.rts, rt)
 	srv.SetState(rt.effective())
-	if g.checks != nil {
+	if g.checks.Load() != nil {
 		g.startAddedCheckLocked(rt)
 	}
 	return nil
@@ -141,7 +141,7 @@ func (g *Generation) startAddedCheckLocked(rt *srvRT) {
 		var c *health.Checker
 		if c, err = health.New(hc, g.onCheck(rt.px, be, rt.srv)); err == nil {
 			c.SetPaused(true)
-			cs := g.checks
+			cs := g.checks.Load()
 			ctx, cancel := context.WithCancel(cs.ctx)
 			cs.mu.Lock()
 			cs.byServer[rt.srv] = c
@@ -186,7 +186,7 @@ func (g *Generation) DelServer(backend, server string) error {
 		}
 	}
 	g.admMu.Unlock()
-	if cs := g.checks; cs != nil {
+	if cs := g.checks.Load(); cs != nil {
 		cs.mu.Lock()
 		c, stop := cs.byServer[srv], cs.stopOne[srv]
 		delete(cs.byServer, srv)

@@ -83,7 +83,7 @@ func startChecks(g *Generation, cfg *config.Config) {
 		}
 	}
 	cs.n = len(checkers)
-	g.checks = cs
+	g.checks.Store(cs)
 	go func() {
 		defer close(cs.done)
 		fin := make(chan struct{}, len(checkers))

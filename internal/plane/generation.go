@@ -38,7 +38,8 @@ type Generation struct {
 	// mu guards serving.
 	mu      sync.Mutex
 	serving []*proxy.Binding
-	checks  *checkSet
+	// checks is set once the checks start, while the rates sampler may read it.
+	checks atomic.Pointer[checkSet]
 	// resolvers asks the servers' names at run time (nil: none does).
 	resolvers *resolverSet
 	// nsCounters are the nameservers' counters by resolvers section, in the

@@ -362,7 +362,7 @@ func (g *Generation) Stop() {
 	for _, be := range g.backends {
 		be.CloseIdleConns()
 	}
-	g.checks.stop()
+	g.checks.Load().stop()
 	g.resolvers.stop()
 	if g.ownLogs {
 		g.logs.Close()

@@ -161,12 +161,13 @@ func (rt *srvRT) checkAddr() string {
 }
 
 func (g *Generation) checker(srv *proxy.Server) *health.Checker {
-	if g.checks == nil {
+	cs := g.checks.Load()
+	if cs == nil {
 		return nil
 	}
-	g.checks.mu.Lock()
-	defer g.checks.mu.Unlock()
-	return g.checks.byServer[srv]
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.byServer[srv]
 }
 
 // SetServerCheckPort implements ServerControl.
