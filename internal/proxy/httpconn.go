@@ -1260,12 +1260,22 @@ func (hc *httpConn) readResponseHead(be *Backend) (int, error) {
 }
 
 // failResponse sets the termination state of a response that could not
-// be read.
+// be read and, but for a killed session, counts it as a response error:
+// twice for a reset, as HAProxy counts the socket error and then the
+// missing response.
 func (hc *httpConn) failResponse(err error) {
 	var pe *http1.Error
-	switch {
-	case hc.c.Term() != 0:
+	if hc.c.Term() != 0 {
 		hc.ts = [2]byte{hc.c.Term(), 'H'}
+		return
+	}
+	if hc.be != nil {
+		hc.be.countRespError(hc.lg.server)
+		if errors.Is(err, syscall.ECONNRESET) {
+			hc.be.countRespError(hc.lg.server)
+		}
+	}
+	switch {
 	case errors.As(err, &pe):
 		hc.ts = [2]byte{TermProxy, 'H'}
 	case errors.Is(err, os.ErrDeadlineExceeded):
@@ -2001,6 +2011,9 @@ func (hc *httpConn) logTxn(start time.Time, tr, trs, ta time.Duration, haveReq b
 	if srv != nil {
 		srv.bytesIn.Add(uint64(hc.up))
 		srv.bytesOut.Add(uint64(hc.down))
+	}
+	if be != nil && hc.ts[0] != '-' {
+		be.countAbort(srv, hc.ts[0], hc.ts[1])
 	}
 	// The transaction's stick counters: a 4xx is an error, and what its
 	// rules tracked is released.

@@ -186,6 +186,7 @@ func serverRow(p *Proxy, s *Server, o *Options) Row {
 	r.u64("bin", s.BytesIn)
 	r.u64("bout", s.BytesOut)
 	r.u64("econ", s.Failed)
+	r.u64("eresp", s.RespErrors)
 	r.u64("wretr", s.Retries)
 	r.u64("wredis", s.Redispatches)
 	r.set("status", s.status())
@@ -206,6 +207,8 @@ func serverRow(p *Proxy, s *Server, o *Options) Row {
 	r.set("type", "2")
 	r.num("rate", s.SessRate.Cur)
 	r.num("rate_max", s.SessRate.Max)
+	r.u64("cli_abrt", s.CliAborts)
+	r.u64("srv_abrt", s.SrvAborts)
 	r.i64("lastchg", s.LastChange)
 	if c := s.Check; c != nil {
 		r.u64("chkfail", c.Failed)
@@ -252,6 +255,7 @@ func backendRow(p *Proxy, b *Backend, o *Options) Row {
 	r.u64("dreq", b.DeniedReq)
 	r.u64("dresp", b.DeniedResp)
 	r.u64("econ", b.failed())
+	r.u64("eresp", b.RespErrors)
 	r.u64("wretr", b.Retries)
 	r.u64("wredis", b.Redispatches)
 	r.u64("chkdown", b.DownTrans)
@@ -286,6 +290,8 @@ func backendRow(p *Proxy, b *Backend, o *Options) Row {
 	r.set("type", "1")
 	r.num("rate", b.SessRate.Cur)
 	r.num("rate_max", b.SessRate.Max)
+	r.u64("cli_abrt", b.CliAborts)
+	r.u64("srv_abrt", b.SrvAborts)
 	r.set("mode", p.Mode)
 	if o.ShowLegends {
 		r.set("algo", p.Algo)

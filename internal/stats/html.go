@@ -206,6 +206,12 @@ func cells(b *strings.Builder, vs ...string) {
 	}
 }
 
+// respErrCell is the content of the response errors cell: eresp, with the
+// aborts in a tip, as HAProxy shows them on hover.
+func respErrCell(eresp, cli, srv uint64) string {
+	return fmt.Sprintf(`<u title="Connection resets during transfers: %d client, %d server">%d</u>`, cli, srv, eresp)
+}
+
 func itoa(v int) string    { return strconv.Itoa(v) }
 func utoa(v uint64) string { return strconv.FormatUint(v, 10) }
 
@@ -283,7 +289,7 @@ func serverHTML(b *strings.Builder, p *Proxy, s *Server, o *Options, form bool) 
 	cells(b, itoa(s.Cur), itoa(s.Max), opt(s.Limit), utoa(s.Total), "", "")
 	cells(b, utoa(s.BytesIn), utoa(s.BytesOut))
 	cells(b, "", "")
-	cells(b, "", utoa(s.Failed), "", utoa(s.Retries), utoa(s.Redispatches))
+	cells(b, "", utoa(s.Failed), respErrCell(s.RespErrors, s.CliAborts, s.SrvAborts), utoa(s.Retries), utoa(s.Redispatches))
 	act, bck := "Y", "-"
 	if s.Backup {
 		act, bck = "-", "Y"
@@ -304,7 +310,7 @@ func backendHTML(b *strings.Builder, p *Proxy, bk *Backend, form bool) {
 	cells(b, itoa(bk.Cur), "", "", utoa(bk.Total), "", "")
 	cells(b, utoa(bk.BytesIn), utoa(bk.BytesOut))
 	cells(b, utoa(bk.DeniedReq), utoa(bk.DeniedResp))
-	cells(b, "", utoa(bk.failed()), "", utoa(bk.Retries), utoa(bk.Redispatches))
+	cells(b, "", utoa(bk.failed()), respErrCell(bk.RespErrors, bk.CliAborts, bk.SrvAborts), utoa(bk.Retries), utoa(bk.Redispatches))
 	fmt.Fprintf(b, "<td class=ac>%s</td><td class=ac>&nbsp;</td><td class=ac>%d/%d</td><td class=ac>%d</td><td class=ac>%d</td><td class=ac>&nbsp;</td><td></td><td></td><td></td></tr>", bk.status(), w, w, act, bck)
 }
 

@@ -197,6 +197,7 @@ var (
 		{"requests_denied_total", counter, "Total number of denied requests since process started"},
 		{"responses_denied_total", counter, "Total number of denied responses since process started"},
 		{"connection_errors_total", counter, "Total number of failed connections to server since the worker process started"},
+		{"response_errors_total", counter, "Total number of invalid responses since the worker process started"},
 		{"retry_warnings_total", counter, "Total number of server connection retries since the worker process started"},
 		{"redispatch_warnings_total", counter, "Total number of server redispatches due to connection failures since the worker process started"},
 		{"status", gauge, "Current status of the service, per state label value."},
@@ -208,6 +209,8 @@ var (
 		{"downtime_seconds_total", counter, "Total time spent in DOWN state, for server or backend"},
 		{"loadbalanced_total", counter, "Total number of requests routed by load balancing since the worker process started (ignores queue pop and stickiness)"},
 		{"max_session_rate", gauge, "Highest value of sessions per second observed since the worker process started"},
+		{"client_aborts_total", counter, "Total number of requests or connections aborted by the client since the worker process started"},
+		{"server_aborts_total", counter, "Total number of requests or connections aborted by the server since the worker process started"},
 		{"uweight", gauge, "Server's user weight, or sum of active servers' user weights for a backend"},
 		{"agg_server_status", gauge, "Backend's aggregated gauge of servers' status"},
 		{"agg_server_check_status", gauge, "Backend's aggregated gauge of servers' state check status"},
@@ -223,6 +226,7 @@ var (
 		{"bytes_in_total", counter, "Total number of request bytes since process started"},
 		{"bytes_out_total", counter, "Total number of response bytes since process started"},
 		{"connection_errors_total", counter, "Total number of failed connections to server since the worker process started"},
+		{"response_errors_total", counter, "Total number of invalid responses since the worker process started"},
 		{"retry_warnings_total", counter, "Total number of server connection retries since the worker process started"},
 		{"redispatch_warnings_total", counter, "Total number of server redispatches due to connection failures since the worker process started"},
 		{"status", gauge, "Current status of the service, per state label value."},
@@ -237,6 +241,8 @@ var (
 		{"check_status", gauge, "Status of last health check, per state label value."},
 		{"check_code", gauge, "layer5-7 code, if available of the last health check."},
 		{"check_duration_seconds", gauge, "Total duration of the latest server health check, in seconds."},
+		{"client_aborts_total", counter, "Total number of requests or connections aborted by the client since the worker process started"},
+		{"server_aborts_total", counter, "Total number of requests or connections aborted by the server since the worker process started"},
 		{"uweight", gauge, "Server's user weight, or sum of active servers' user weights for a backend"},
 	}
 )
@@ -273,14 +279,11 @@ var promLeftOut = []string{
 	"haproxy_frontend_intercepted_requests_total",
 	"haproxy_frontend_failed_header_rewriting_total", "haproxy_frontend_http_cache_lookups_total",
 	"haproxy_frontend_http_cache_hits_total", "haproxy_frontend_internal_errors_total",
-	// Backends: the highest session count, fullconn, response errors,
-	// HTTP counts, aborts, compression, last session, timings, header
-	// rewrite failures, connection attempts and reuses, cache, internal
-	// errors.
-	"haproxy_backend_max_sessions", "haproxy_backend_limit_sessions", "haproxy_backend_response_errors_total",
-
-	"haproxy_backend_http_responses_total",
-	"haproxy_backend_http_requests_total", "haproxy_backend_client_aborts_total", "haproxy_backend_server_aborts_total",
+	// Backends: the highest session count, fullconn, HTTP counts,
+	// compression, last session, timings, header rewrite failures,
+	// connection attempts and reuses, cache, internal errors.
+	"haproxy_backend_max_sessions", "haproxy_backend_limit_sessions",
+	"haproxy_backend_http_responses_total", "haproxy_backend_http_requests_total",
 	"haproxy_backend_http_comp_bytes_in_total", "haproxy_backend_http_comp_bytes_out_total",
 	"haproxy_backend_http_comp_bytes_bypassed_total", "haproxy_backend_http_comp_responses_total",
 	"haproxy_backend_last_session_seconds", "haproxy_backend_queue_time_average_seconds",
@@ -291,15 +294,11 @@ var promLeftOut = []string{
 	"haproxy_backend_max_queue_time_seconds", "haproxy_backend_max_connect_time_seconds",
 	"haproxy_backend_max_response_time_seconds", "haproxy_backend_max_total_time_seconds",
 	"haproxy_backend_internal_errors_total",
-	// Servers: denied responses, response errors, slowstart throttle,
-	// HTTP counts, aborts, last session, timings,
-	// header rewrite failures, connection attempts, reuses and idle
-	// connections, internal errors.
-	"haproxy_server_responses_denied_total", "haproxy_server_response_errors_total",
-
-	"haproxy_server_current_throttle",
-
-	"haproxy_server_http_responses_total", "haproxy_server_client_aborts_total", "haproxy_server_server_aborts_total",
+	// Servers: denied responses, slowstart throttle, HTTP counts, last
+	// session, timings, header rewrite failures, connection attempts,
+	// reuses and idle connections, internal errors.
+	"haproxy_server_responses_denied_total", "haproxy_server_current_throttle",
+	"haproxy_server_http_responses_total",
 	"haproxy_server_last_session_seconds", "haproxy_server_queue_time_average_seconds",
 	"haproxy_server_connect_time_average_seconds", "haproxy_server_response_time_average_seconds",
 	"haproxy_server_total_time_average_seconds", "haproxy_server_failed_header_rewriting_total",
@@ -568,6 +567,12 @@ func promBackendSample(w *promWriter, name, px string, b *Backend) {
 		w.sample(float64(b.DeniedResp), "proxy", px)
 	case "connection_errors_total":
 		w.sample(float64(b.failed()), "proxy", px)
+	case "response_errors_total":
+		w.sample(float64(b.RespErrors), "proxy", px)
+	case "client_aborts_total":
+		w.sample(float64(b.CliAborts), "proxy", px)
+	case "server_aborts_total":
+		w.sample(float64(b.SrvAborts), "proxy", px)
 	case "retry_warnings_total":
 		w.sample(float64(b.Retries), "proxy", px)
 	case "redispatch_warnings_total":
@@ -649,6 +654,12 @@ func promServerSample(w *promWriter, name, px string, s *Server) {
 		w.sample(float64(s.BytesOut), "proxy", px, "server", sv)
 	case "connection_errors_total":
 		w.sample(float64(s.Failed), "proxy", px, "server", sv)
+	case "response_errors_total":
+		w.sample(float64(s.RespErrors), "proxy", px, "server", sv)
+	case "client_aborts_total":
+		w.sample(float64(s.CliAborts), "proxy", px, "server", sv)
+	case "server_aborts_total":
+		w.sample(float64(s.SrvAborts), "proxy", px, "server", sv)
 	case "retry_warnings_total":
 		w.sample(float64(s.Retries), "proxy", px, "server", sv)
 	case "redispatch_warnings_total":

@@ -145,6 +145,10 @@ type Backend struct {
 	// Retries and Redispatches count the backend's retried attempts and
 	// those sent to another server (wretr, wredis).
 	Retries, Redispatches uint64
+	// CliAborts and SrvAborts count the data transfers the client and the
+	// server aborted (cli_abrt, srv_abrt), RespErrors the responses that
+	// failed (eresp).
+	CliAborts, SrvAborts, RespErrors uint64
 	// LastChange is the seconds since the backend last lost its last
 	// usable server or got one back, or since the start (lastchg);
 	// Downtime the seconds it had none (downtime, shown when it has
@@ -202,6 +206,9 @@ type Server struct {
 	// Retries counts the failed attempts retried on the server (wretr),
 	// Redispatches those sent to another server (wredis).
 	Retries, Redispatches uint64
+	// CliAborts, SrvAborts and RespErrors are the server's cli_abrt,
+	// srv_abrt and eresp.
+	CliAborts, SrvAborts, RespErrors uint64
 	// LastChange is the seconds since the server's state last changed, or
 	// since the start (lastchg); Downtime the seconds it spent DOWN or in
 	// maintenance (downtime); DownTrans how many times it went so

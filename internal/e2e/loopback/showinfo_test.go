@@ -34,9 +34,9 @@ var infoMasked = map[string]bool{
 // leaving this list, or joining it, fails TestShowInfoAndStatColumns.
 var statEmpty = map[string][]string{
 	"FRONTEND": {"smax", "dresp", "ereq", "wrew", "eint"},
-	"BACKEND": {"smax", "eresp", "cli_abrt", "srv_abrt", "lastsess", "qtime", "ctime", "rtime", "ttime",
+	"BACKEND": {"smax", "lastsess", "qtime", "ctime", "rtime", "ttime",
 		"wrew", "connect", "reuse", "qtime_max", "ctime_max", "rtime_max", "ttime_max", "eint"},
-	"server": {"dresp", "eresp", "cli_abrt", "srv_abrt", "lastsess", "qtime", "ctime", "rtime",
+	"server": {"dresp", "lastsess", "qtime", "ctime", "rtime",
 		"ttime", "wrew", "connect", "reuse", "srv_icur", "qtime_max",
 		"ctime_max", "rtime_max", "ttime_max", "eint", "idle_conn_cur", "safe_conn_cur", "used_conn_cur",
 		"need_conn_est"},

@@ -1,0 +1,159 @@
+package loopback
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The abort and response error columns of "show stat" (cli_abrt, srv_abrt, eresp), on
+// lb and HAProxy 2.6 with the same traffic and the same expectations.
+
+// startEchoServer starts a server that sends back what it reads until the client
+// closes, and returns its address.
+func startEchoServer(t *testing.T) string {
+	t.Helper()
+	return startRawServer(t, func(c net.Conn) {
+		defer c.Close()
+		_, _ = io.Copy(c, c)
+	})
+}
+
+// startResetServer starts a server that answers the first bytes it reads with reply,
+// then resets the connection, and returns its address.
+func startResetServer(t *testing.T, reply string) string {
+	t.Helper()
+	return startRawServer(t, func(c net.Conn) {
+		if _, err := c.Read(make([]byte, 4096)); err == nil {
+			_, _ = io.WriteString(c, reply)
+		}
+		_ = c.(*net.TCPConn).SetLinger(0)
+		_ = c.Close()
+	})
+}
+
+// talk connects to addr, sends req and reads until the connection ends or, with
+// reset, until the first reply, then resets the connection.
+func talk(t *testing.T, addr, req string, reset bool) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	if reset {
+		if _, err := c.Read(make([]byte, 4096)); err != nil {
+			t.Fatalf("%s: %v", addr, err)
+		}
+		_ = c.(*net.TCPConn).SetLinger(0)
+		return
+	}
+	_, _ = io.Copy(io.Discard, c)
+}
+
+// startCloseServer starts a server that answers the first bytes it reads with reply,
+// then closes the connection (FIN), and returns its address.
+func startCloseServer(t *testing.T, reply string) string {
+	t.Helper()
+	return startRawServer(t, func(c net.Conn) {
+		if _, err := c.Read(make([]byte, 4096)); err == nil {
+			_, _ = io.WriteString(c, reply)
+		}
+		_ = c.Close()
+	})
+}
+
+// startSinkServer starts a server that reads until the client closes and never
+// answers, and returns its address.
+func startSinkServer(t *testing.T) string {
+	t.Helper()
+	return startRawServer(t, func(c net.Conn) {
+		defer c.Close()
+		_, _ = io.Copy(io.Discard, c)
+	})
+}
+
+// TestShowStatAborts: in mode tcp, a client resetting or timing out during the transfer
+// counts a client abort on the server and the backend, a server resetting a server
+// abort and a response error, a server timing out a server abort; in mode http, a
+// response that does not parse or a server closing before its response counts a
+// response error (502), twice when it resets (HAProxy counts the socket error too), a
+// server ending within the response body a server abort.
+func TestShowStatAborts(t *testing.T) {
+	dir := t.TempDir()
+	const get = "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+	const cut = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789"
+	cases := []struct {
+		name, mode, srv, req string
+		reset                bool   // the client resets once answered
+		timeout              string // the proxy's extra timeout line
+		want                 string
+	}{
+		{"tcprst", "tcp", startResetServer(t, ""), "hello", false, "", "cli_abrt=0 srv_abrt=1 eresp=1"},
+		{"tcpfin", "tcp", startCloseServer(t, "x"), "hello", false, "", "cli_abrt=0 srv_abrt=0 eresp=0"},
+		{"tcpcli", "tcp", startEchoServer(t), "hello", true, "", "cli_abrt=1 srv_abrt=0 eresp=0"},
+		{"tcpcto", "tcp", startEchoServer(t), "", false, "timeout client 100ms", "cli_abrt=1 srv_abrt=0 eresp=0"},
+		{"tcpsto", "tcp", startEchoServer(t), "", false, "timeout server 100ms", "cli_abrt=0 srv_abrt=1 eresp=0"},
+		{"garbage", "http", startGarbageServer(t), get, false, "", "cli_abrt=0 srv_abrt=0 eresp=1"},
+		{"nofin", "http", startCloseServer(t, ""), get, false, "", "cli_abrt=0 srv_abrt=0 eresp=1"},
+		{"norst", "http", startResetServer(t, ""), get, false, "", "cli_abrt=0 srv_abrt=0 eresp=2"},
+		{"cutfin", "http", startCloseServer(t, cut), get, false, "", "cli_abrt=0 srv_abrt=1 eresp=1"},
+		{"cutrst", "http", startResetServer(t, cut), get, false, "", "cli_abrt=0 srv_abrt=1 eresp=1"},
+		{"sto", "http", startSinkServer(t), get, false, "timeout server 100ms", "cli_abrt=0 srv_abrt=0 eresp=1"},
+	}
+	ready := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	var b strings.Builder
+	fmt.Fprintf(&b, `global
+    stats socket %s/admin.sock level admin
+defaults
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+listen ready
+    mode tcp
+    bind %s
+    server s %s
+`, dir, ready, startNameServer(t, "s").addr())
+	addrs := map[string]string{}
+	for _, c := range cases {
+		addrs[c.name] = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		fmt.Fprintf(&b, "listen %s\n    mode %s\n    bind %s\n    %s\n    server s %s\n", c.name, c.mode, addrs[c.name], c.timeout, c.srv)
+	}
+	cfg := writeConfig(t, b.String())
+	cols := []string{"cli_abrt", "srv_abrt", "eresp"}
+	onLBAndHAProxy(t, cfg, ready, func(t *testing.T, _ *outFile) {
+		sock := filepath.Join(dir, "admin.sock")
+		waitSock(t, sock)
+		for _, c := range cases {
+			talk(t, addrs[c.name], c.req, c.reset)
+		}
+		for _, c := range cases {
+			for _, line := range []string{"/s", "/BACKEND"} {
+				if got := waitStatOr(t, sock, c.name+line, c.want, cols...); got != c.want {
+					t.Errorf("%s: show stat %s = %q; want %q", c.name, c.name+line, got, c.want)
+				}
+			}
+		}
+	})
+}
+
+// waitStatOr polls "show stat" as waitStat does, but returns what it read last
+// instead of failing.
+func waitStatOr(t *testing.T, sock, line, want string, names ...string) string {
+	t.Helper()
+	var got string
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if got = statFields(adminCommand(t, sock, "show stat"), names...)[line]; got == want {
+			break
+		}
+	}
+	return got
+}
