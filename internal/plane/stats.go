@@ -250,6 +250,7 @@ func (g *Generation) counters(st *statsState) *stats.Snapshot {
 				f.Cur, f.Total, f.BytesIn, f.BytesOut = fs.Cur, fs.Total, fs.BytesIn, fs.BytesOut
 				f.Requests, f.RateLimit = fs.Requests, fr.RateLimitSessions()
 				f.DeniedReq, f.DeniedConn, f.DeniedSess = fs.DeniedReq, fs.DeniedConn, fs.DeniedSess
+				f.DeniedResp, f.FailedReq = fs.DeniedResp, fs.FailedReq
 			}
 			p.Frontend = f
 		}
@@ -313,7 +314,7 @@ func (g *Generation) backendStats(px *config.Proxy, be *proxy.Backend) *stats.Ba
 			Cur: ss.Cur, Max: ss.Max, Limit: max(srv.Maxconn(), 0), Queue: ss.Queue, MaxQueue: ss.MaxQueue, QueueLimit: cs.Maxqueue,
 			Total: ss.Total, BytesIn: ss.BytesIn, BytesOut: ss.BytesOut, Failed: ss.Failed,
 			Retries: ss.Retries, Redispatches: ss.Redispatches,
-			CliAborts: ss.CliAborts, SrvAborts: ss.SrvAborts, RespErrors: ss.RespErrors,
+			CliAborts: ss.CliAborts, SrvAborts: ss.SrvAborts, RespErrors: ss.RespErrors, DeniedResp: ss.DeniedResp,
 			LastChange: now - ss.LastChange, Downtime: ss.Downtime(now), DownTrans: ss.DownTrans, LBTotal: ss.LBTotal}
 		sv.NoSSL = cs.TLS == nil && cs.CheckTLS == nil
 		b.Off.SSL = b.Off.SSL && sv.NoSSL

@@ -246,6 +246,8 @@ type Server struct {
 	// srv_abrt and eresp (countAbort, countRespError): touched only when
 	// a session fails.
 	cliAborts, srvAborts, respErrors atomic.Uint64
+	// deniedResp counts the responses of s rules denied (dresp).
+	deniedResp atomic.Uint64
 
 	// addr is where the server is: ServerConfig's address until the
 	// runtime API moves it (SetAddr, srvruntime.go).
@@ -701,8 +703,8 @@ type ServerStats struct {
 	// server and those sent to another one.
 	Retries, Redispatches uint64
 	// CliAborts, SrvAborts and RespErrors are cli_abrt, srv_abrt and
-	// eresp.
-	CliAborts, SrvAborts, RespErrors uint64
+	// eresp; DeniedResp the responses rules denied (dresp).
+	CliAborts, SrvAborts, RespErrors, DeniedResp uint64
 	// LastChange is when the state last changed (Unix seconds); DownTime
 	// the seconds spent DOWN or in maintenance before it; DownTrans the
 	// moves to DOWN or maintenance.
@@ -730,6 +732,7 @@ func (s *Server) Stats() ServerStats {
 	st.Total, st.BytesIn, st.BytesOut, st.Failed = s.total.Load(), s.bytesIn.Load(), s.bytesOut.Load(), s.failed.Load()
 	st.Retries, st.Redispatches = s.retries.Load(), s.redispatches.Load()
 	st.CliAborts, st.SrvAborts, st.RespErrors = s.cliAborts.Load(), s.srvAborts.Load(), s.respErrors.Load()
+	st.DeniedResp = s.deniedResp.Load()
 	return st
 }
 

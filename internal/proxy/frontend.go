@@ -441,6 +441,10 @@ type Frontend struct {
 	// Rejections by tcp-request connection, session and content rules
 	// (HAProxy's dcon, dses and dreq).
 	deniedConn, deniedSess, deniedReq atomic.Uint64
+	// failedReq counts the requests that could not be read (HAProxy's
+	// ereq: 400 and 408 of the H1 layer), deniedResp the responses
+	// denied by http-response or tcp-response rules (dresp).
+	failedReq, deniedResp atomic.Uint64
 	// errs holds the last request that could not be parsed.
 	errs errorCapture
 }
@@ -483,13 +487,30 @@ type FrontendStats struct {
 	// by "tcp-request connection", "tcp-request session" and "tcp-request
 	// content" rules.
 	DeniedConn, DeniedSess, DeniedReq uint64
+	// FailedReq counts the requests that could not be read (ereq),
+	// DeniedResp the responses denied by rules (dresp).
+	FailedReq, DeniedResp uint64
 }
 
 // Stats returns f's counters.
 func (f *Frontend) Stats() FrontendStats {
 	return FrontendStats{Cur: int(f.cur.Load()), Total: f.total.Load(), Requests: f.reqs.Load(),
 		BytesIn: f.bytesIn.Load(), BytesOut: f.bytesOut.Load(),
-		DeniedConn: f.deniedConn.Load(), DeniedSess: f.deniedSess.Load(), DeniedReq: f.deniedReq.Load()}
+		DeniedConn: f.deniedConn.Load(), DeniedSess: f.deniedSess.Load(), DeniedReq: f.deniedReq.Load(),
+		FailedReq: f.failedReq.Load(), DeniedResp: f.deniedResp.Load()}
+}
+
+// countDeniedResp counts a response a rule denied on f, be and srv (nil:
+// none), as HAProxy's http-response and tcp-response rules count
+// denied_resp.
+func (f *Frontend) countDeniedResp(be *Backend, srv *Server) {
+	f.deniedResp.Add(1)
+	if be != nil {
+		be.deniedResp.Add(1)
+	}
+	if srv != nil {
+		srv.deniedResp.Add(1)
+	}
 }
 
 // Binding is one listener served by a frontend.

@@ -544,6 +544,7 @@ func (hc *httpConn) badRequest(start time.Time, status int, term byte) {
 	// The built-in page even with an errorfile for status: HAProxy 2.6's
 	// H1 layer answers these itself (measured, errorfile 400).
 	hc.out = appendMuxError(hc.out[:0], status)
+	hc.h.f.failedReq.Add(1)
 	_ = hc.cli.SetWriteDeadline(time.Now().Add(time.Second))
 	_, _ = hc.cli.Write(hc.out)
 	hc.status = status
@@ -1637,9 +1638,7 @@ func (hc *httpConn) responseDenied(start time.Time, tr time.Duration, tSent time
 		_ = sc.Close()
 	}
 	hc.ts = [2]byte{TermProxy, 'H'}
-	if hc.be != nil {
-		hc.be.deniedResp.Add(1)
-	}
+	hc.h.f.countDeniedResp(hc.be, hc.lg.server)
 	hc.closing = hc.closing || hc.req.Framing != http1.NoBody && hc.upload != nil
 	hc.out = hc.local(r.Status, r)
 	if hc.writeClient(hc.out) {

@@ -361,7 +361,7 @@ func (s *session) responseRules(r *rules.Proxy, be *Backend) bool {
 		// HAProxy counts what it read from the server (%B) though the
 		// client gets none of it.
 		s.down += int64(len(s.res))
-		be.deniedResp.Add(1)
+		s.f.countDeniedResp(be, s.c.srv.Load())
 		s.phase = 'D'
 		s.setTerm(TermProxy)
 		return false

@@ -128,6 +128,10 @@ func (s *Server) ClearCounters(all bool) {
 		s.bytesIn.Store(0)
 		s.bytesOut.Store(0)
 		s.failed.Store(0)
+		s.cliAborts.Store(0)
+		s.srvAborts.Store(0)
+		s.respErrors.Store(0)
+		s.deniedResp.Store(0)
 	}
 }
 
@@ -146,6 +150,9 @@ func (b *Backend) ClearCounters(all bool) {
 		b.bytesOut.Store(0)
 		b.deniedReq.Store(0)
 		b.deniedResp.Store(0)
+		b.cliAborts.Store(0)
+		b.srvAborts.Store(0)
+		b.respErrors.Store(0)
 	}
 }
 
@@ -159,6 +166,8 @@ func (f *Frontend) ClearCounters(all bool) {
 		f.deniedConn.Store(0)
 		f.deniedSess.Store(0)
 		f.deniedReq.Store(0)
+		f.failedReq.Store(0)
+		f.deniedResp.Store(0)
 	}
 }
 

@@ -129,6 +129,15 @@ var (
 		"h1_bytes_in", "h1_bytes_out", "h1_spliced_bytes_in", "h1_spliced_bytes_out"}
 )
 
+// never sets to 0 the counters of events lb cannot have: failed header
+// rewrites (wrew: its rewrites have no buffer to overflow, where HAProxy's
+// are bounded by tune.maxrewrite) and internal errors (eint: no action of
+// lb's rules fails as HAProxy's may, on an allocation or a rewrite).
+func (r Row) never() {
+	r.set("wrew", "0")
+	r.set("eint", "0")
+}
+
 // zero sets the columns of the features that are off to 0.
 func (r Row) zero(o Off) {
 	for _, f := range []struct {
@@ -153,6 +162,8 @@ func frontendRow(p *Proxy, f *Frontend) Row {
 	r.u64("bin", f.BytesIn)
 	r.u64("bout", f.BytesOut)
 	r.u64("dreq", f.DeniedReq)
+	r.u64("dresp", f.DeniedResp)
+	r.u64("ereq", f.FailedReq)
 	r.set("status", "OPEN")
 	r.num("iid", p.ID)
 	r.set("sid", "0")
@@ -169,6 +180,7 @@ func frontendRow(p *Proxy, f *Frontend) Row {
 	r.num("conn_rate", f.ConnRate.Cur)
 	r.num("conn_rate_max", f.ConnRate.Max)
 	r.u64("conn_tot", f.Total)
+	r.never()
 	r.zero(f.Off)
 	return r
 }
@@ -185,6 +197,7 @@ func serverRow(p *Proxy, s *Server, o *Options) Row {
 	r.u64("stot", s.Total)
 	r.u64("bin", s.BytesIn)
 	r.u64("bout", s.BytesOut)
+	r.u64("dresp", s.DeniedResp)
 	r.u64("econ", s.Failed)
 	r.u64("eresp", s.RespErrors)
 	r.u64("wretr", s.Retries)
@@ -237,6 +250,7 @@ func serverRow(p *Proxy, s *Server, o *Options) Row {
 	}
 	r.set("mode", p.Mode)
 	r.num("uweight", s.Weight)
+	r.never()
 	r.zero(Off{SSL: s.NoSSL})
 	return r
 }
@@ -297,6 +311,7 @@ func backendRow(p *Proxy, b *Backend, o *Options) Row {
 		r.set("algo", p.Algo)
 	}
 	r.num("uweight", w)
+	r.never()
 	r.zero(b.Off)
 	return r
 }

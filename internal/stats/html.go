@@ -242,8 +242,8 @@ func frontendHTML(b *strings.Builder, p *Proxy, f *Frontend, form bool) {
 	cells(b, itoa(f.SessRate.Cur), itoa(f.SessRate.Max), rlim)
 	cells(b, itoa(f.Cur), "", limit, utoa(f.Total), "", "") // sessions
 	cells(b, utoa(f.BytesIn), utoa(f.BytesOut))
-	cells(b, utoa(f.DeniedReq), "")
-	cells(b, "", "", "", "", "")
+	cells(b, utoa(f.DeniedReq), utoa(f.DeniedResp))
+	cells(b, utoa(f.FailedReq), "", "", "", "")
 	b.WriteString("<td class=ac>OPEN</td><td class=ac colspan=8></td></tr>\n")
 }
 
@@ -288,7 +288,7 @@ func serverHTML(b *strings.Builder, p *Proxy, s *Server, o *Options, form bool) 
 	cells(b, itoa(s.SessRate.Cur), itoa(s.SessRate.Max), "")
 	cells(b, itoa(s.Cur), itoa(s.Max), opt(s.Limit), utoa(s.Total), "", "")
 	cells(b, utoa(s.BytesIn), utoa(s.BytesOut))
-	cells(b, "", "")
+	cells(b, "", utoa(s.DeniedResp))
 	cells(b, "", utoa(s.Failed), respErrCell(s.RespErrors, s.CliAborts, s.SrvAborts), utoa(s.Retries), utoa(s.Redispatches))
 	act, bck := "Y", "-"
 	if s.Backup {

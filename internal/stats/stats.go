@@ -126,6 +126,8 @@ type Frontend struct {
 	RateLimit                   int
 	BytesIn, BytesOut           uint64
 	DeniedReq                   uint64 // requests denied by rules (dreq)
+	DeniedResp                  uint64 // responses denied by rules (dresp)
+	FailedReq                   uint64 // requests that could not be read (ereq)
 	DeniedConn, DeniedSess      uint64 // tcp-request connection / session rejects (dcon, dses)
 }
 
@@ -207,8 +209,9 @@ type Server struct {
 	// Redispatches those sent to another server (wredis).
 	Retries, Redispatches uint64
 	// CliAborts, SrvAborts and RespErrors are the server's cli_abrt,
-	// srv_abrt and eresp.
-	CliAborts, SrvAborts, RespErrors uint64
+	// srv_abrt and eresp, DeniedResp its responses denied by rules
+	// (dresp).
+	CliAborts, SrvAborts, RespErrors, DeniedResp uint64
 	// LastChange is the seconds since the server's state last changed, or
 	// since the start (lastchg); Downtime the seconds it spent DOWN or in
 	// maintenance (downtime); DownTrans how many times it went so

@@ -157,3 +157,98 @@ func waitStatOr(t *testing.T, sock, line, want string, names ...string) string {
 	}
 	return got
 }
+
+// TestShowStatDeniedAndErrors: a response denied by an http-response rule, of the
+// frontend or of the backend, or by a tcp-response rule counts in dresp of the
+// frontend, the backend and the server; a request that does not parse, or a client
+// that half-closes within its request head, counts in the frontend's ereq; wrew and
+// eint stay 0.
+func TestShowStatDeniedAndErrors(t *testing.T) {
+	dir := t.TempDir()
+	app := startHTTPServer(t, "app", nil)
+	name := startNameServer(t, "s")
+	var a [5]string
+	for i := range a {
+		a[i] = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	}
+	cfg := writeConfig(t, fmt.Sprintf(`global
+    stats socket %[1]s/admin.sock level admin
+defaults
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+listen ready
+    mode tcp
+    bind %[2]s
+    server s %[8]s
+listen lh
+    mode http
+    bind %[3]s
+    http-response deny
+    server s %[7]s
+frontend fb
+    mode http
+    bind %[4]s
+    http-response deny
+    default_backend bb
+backend bb
+    mode http
+    server s %[7]s
+listen lt
+    mode tcp
+    bind %[5]s
+    tcp-response content reject
+    server s %[8]s
+listen le
+    mode http
+    bind %[6]s
+    server s %[7]s
+`, dir, a[0], a[1], a[2], a[3], a[4], app.addr(), name.addr()))
+	cols := []string{"dreq", "dresp", "ereq", "wrew", "eint"}
+	onLBAndHAProxy(t, cfg, a[0], func(t *testing.T, _ *outFile) {
+		sock := filepath.Join(dir, "admin.sock")
+		waitSock(t, sock)
+		get := "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+		talk(t, a[1], get, false)
+		talk(t, a[2], get, false)
+		talk(t, a[3], "", false)
+		talk(t, a[4], "GET\x01 / HTTP/1.1\r\n\r\n", false)
+		halfClose(t, a[4], "GET / HTTP/1.1\r\nHost: x\r\n")
+		const denied = "dreq= dresp=1 ereq= wrew=0 eint=0"
+		for line, want := range map[string]string{
+			"lh/FRONTEND": "dreq=0 dresp=1 ereq=0 wrew=0 eint=0",
+			"lh/BACKEND":  "dreq=0 dresp=1 ereq= wrew=0 eint=0",
+			"lh/s":        denied,
+			"fb/FRONTEND": "dreq=0 dresp=1 ereq=0 wrew=0 eint=0",
+			"bb/BACKEND":  "dreq=0 dresp=1 ereq= wrew=0 eint=0",
+			"bb/s":        denied,
+			"lt/FRONTEND": "dreq=0 dresp=1 ereq=0 wrew=0 eint=0",
+			"lt/BACKEND":  "dreq=0 dresp=1 ereq= wrew=0 eint=0",
+			"lt/s":        denied,
+			"le/FRONTEND": "dreq=0 dresp=0 ereq=2 wrew=0 eint=0",
+			"le/BACKEND":  "dreq=0 dresp=0 ereq= wrew=0 eint=0",
+			"le/s":        "dreq= dresp=0 ereq= wrew=0 eint=0",
+		} {
+			if got := waitStatOr(t, sock, line, want, cols...); got != want {
+				t.Errorf("show stat %s = %q; want %q", line, got, want)
+			}
+		}
+	})
+}
+
+// halfClose connects to addr, sends req, shuts its side down and reads until the
+// connection ends.
+func halfClose(t *testing.T, addr, req string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.(*net.TCPConn).CloseWrite()
+	_, _ = io.Copy(io.Discard, c)
+}
