@@ -246,6 +246,9 @@ type Server struct {
 	// srv_abrt and eresp (countAbort, countRespError): touched only when
 	// a session fails.
 	cliAborts, srvAborts, respErrors atomic.Uint64
+	// connects counts the connection attempts to s (HAProxy's connect),
+	// reuses the requests sent on an idle connection instead (reuse).
+	connects, reuses atomic.Uint64
 	// deniedResp counts the responses of s rules denied (dresp).
 	deniedResp atomic.Uint64
 
@@ -282,7 +285,13 @@ type Backend struct {
 	// errs holds the last response that could not be parsed.
 	errs errorCapture
 
-	cur      atomic.Int64 // beconn
+	cur atomic.Int64 // beconn
+	// maxCur is the highest cur seen (smax), raised by the session that
+	// reaches it (raiseMax).
+	maxCur atomic.Int64
+	// connects counts the connection attempts to the dispatch address;
+	// those to servers are the servers' (connect).
+	connects atomic.Uint64
 	total    atomic.Uint64
 	bytesIn  atomic.Uint64
 	bytesOut atomic.Uint64
@@ -444,6 +453,7 @@ func (b *Backend) UsableServers() (active, backup int) {
 // BackendStats is a snapshot of a backend's counters.
 type BackendStats struct {
 	Cur      int    // current sessions (beconn)
+	Max      int    // highest Cur seen
 	Total    uint64 // sessions ever
 	BytesIn  uint64 // client to server
 	BytesOut uint64 // server to client
@@ -460,6 +470,9 @@ type BackendStats struct {
 	// server aborted, RespErrors the responses that failed (cli_abrt,
 	// srv_abrt, eresp).
 	CliAborts, SrvAborts, RespErrors uint64
+	// Connects counts the connection attempts to the dispatch address
+	// (the servers' are theirs).
+	Connects uint64
 	// Usable reports a server taking load-balanced traffic; LastChange is
 	// when that last changed (Unix seconds, the start at first); DownTime
 	// the seconds spent without one before it; DownTrans the moves to none.
@@ -485,7 +498,7 @@ func (b *Backend) Stats() BackendStats {
 	q, mq := len(b.queue), b.maxQCur
 	usable, lc, dt, dtr, lbt := b.usableLocked(), b.lastChange, b.downTime, b.downTrans, b.lbTotal
 	b.mu.Unlock()
-	return BackendStats{Cur: int(b.cur.Load()), Total: b.total.Load(),
+	return BackendStats{Cur: int(b.cur.Load()), Max: int(b.maxCur.Load()), Total: b.total.Load(), Connects: b.connects.Load(),
 		Usable: usable, LastChange: lc, DownTime: dt, DownTrans: dtr, LBTotal: lbt,
 		BytesIn: b.bytesIn.Load(), BytesOut: b.bytesOut.Load(), Queue: q, MaxQueue: mq,
 		DeniedReq: b.deniedReq.Load(), DeniedResp: b.deniedResp.Load(),
@@ -529,6 +542,17 @@ func (b *Backend) countRespError(srv *Server) {
 		srv.respErrors.Add(1)
 	}
 	b.respErrors.Add(1)
+}
+
+// raiseMax raises m to v if v is higher: a load per call, a
+// compare-and-swap only for a new highest value.
+func raiseMax(m *atomic.Int64, v int64) {
+	for {
+		old := m.Load()
+		if v <= old || m.CompareAndSwap(old, v) {
+			return
+		}
+	}
 }
 
 // countRetry counts a retry after a failed attempt on srv (nil: the
@@ -705,6 +729,9 @@ type ServerStats struct {
 	// CliAborts, SrvAborts and RespErrors are cli_abrt, srv_abrt and
 	// eresp; DeniedResp the responses rules denied (dresp).
 	CliAborts, SrvAborts, RespErrors, DeniedResp uint64
+	// Connects counts the connection attempts, Reuses the requests sent
+	// on an idle connection instead.
+	Connects, Reuses uint64
 	// LastChange is when the state last changed (Unix seconds); DownTime
 	// the seconds spent DOWN or in maintenance before it; DownTrans the
 	// moves to DOWN or maintenance.
@@ -732,7 +759,7 @@ func (s *Server) Stats() ServerStats {
 	st.Total, st.BytesIn, st.BytesOut, st.Failed = s.total.Load(), s.bytesIn.Load(), s.bytesOut.Load(), s.failed.Load()
 	st.Retries, st.Redispatches = s.retries.Load(), s.redispatches.Load()
 	st.CliAborts, st.SrvAborts, st.RespErrors = s.cliAborts.Load(), s.srvAborts.Load(), s.respErrors.Load()
-	st.DeniedResp = s.deniedResp.Load()
+	st.DeniedResp, st.Connects, st.Reuses = s.deniedResp.Load(), s.connects.Load(), s.reuses.Load()
 	return st
 }
 

@@ -432,8 +432,11 @@ type Frontend struct {
 	// handler is cfg.Handler, or the TCP handler.
 	handler Handler
 
-	cur   atomic.Int64 // feconn
-	total atomic.Uint64
+	cur atomic.Int64 // feconn
+	// maxCur is the highest cur seen (smax), raised by the session that
+	// reaches it (raiseMax).
+	maxCur atomic.Int64
+	total  atomic.Uint64
 	// reqs counts the HTTP requests (HAProxy's req_tot), next to the
 	// bytes each transaction already adds.
 	reqs              atomic.Uint64
@@ -479,6 +482,7 @@ func (f *Frontend) Name() string { return f.cfg.Name }
 // FrontendStats is a snapshot of a frontend's counters.
 type FrontendStats struct {
 	Cur      int    // feconn
+	Max      int    // highest Cur seen
 	Total    uint64 // sessions ever accepted
 	Requests uint64 // HTTP requests (0 in mode tcp)
 	BytesIn  uint64 // client to server
@@ -494,7 +498,7 @@ type FrontendStats struct {
 
 // Stats returns f's counters.
 func (f *Frontend) Stats() FrontendStats {
-	return FrontendStats{Cur: int(f.cur.Load()), Total: f.total.Load(), Requests: f.reqs.Load(),
+	return FrontendStats{Cur: int(f.cur.Load()), Max: int(f.maxCur.Load()), Total: f.total.Load(), Requests: f.reqs.Load(),
 		BytesIn: f.bytesIn.Load(), BytesOut: f.bytesOut.Load(),
 		DeniedConn: f.deniedConn.Load(), DeniedSess: f.deniedSess.Load(), DeniedReq: f.deniedReq.Load(),
 		FailedReq: f.failedReq.Load(), DeniedResp: f.deniedResp.Load()}

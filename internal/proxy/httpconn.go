@@ -655,7 +655,7 @@ func (hc *httpConn) transaction() bool {
 		return hc.errorTxn(start, tr, 503)
 	}
 	hc.be = be
-	be.cur.Add(1)
+	raiseMax(&be.maxCur, be.cur.Add(1))
 	be.total.Add(1)
 	hc.beCounted = true
 	defer hc.leaveBackend()

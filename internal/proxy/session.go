@@ -232,7 +232,7 @@ func (s *session) setup() bool {
 		return false
 	}
 	s.be = be
-	be.cur.Add(1)
+	raiseMax(&be.maxCur, be.cur.Add(1))
 	be.total.Add(1)
 	bc := &be.cfg
 	s.srvs.Timeout, s.srvs.FinTimeout, s.tunnel = bc.TimeoutServer, bc.TimeoutServerFin, bc.TimeoutTunnel

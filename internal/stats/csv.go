@@ -155,6 +155,7 @@ func (r Row) zero(o Off) {
 func frontendRow(p *Proxy, f *Frontend) Row {
 	r := newRow(p.Name, "FRONTEND")
 	r.num("scur", f.Cur)
+	r.num("smax", f.Max)
 	if f.Limit > 0 {
 		r.num("slim", f.Limit)
 	}
@@ -250,6 +251,8 @@ func serverRow(p *Proxy, s *Server, o *Options) Row {
 	}
 	r.set("mode", p.Mode)
 	r.num("uweight", s.Weight)
+	r.u64("connect", s.Connects)
+	r.u64("reuse", s.Reuses)
 	r.never()
 	r.zero(Off{SSL: s.NoSSL})
 	return r
@@ -260,6 +263,7 @@ func backendRow(p *Proxy, b *Backend, o *Options) Row {
 	r.num("qcur", b.Queue)
 	r.num("qmax", b.MaxQueue)
 	r.num("scur", b.Cur)
+	r.num("smax", b.Max)
 	if b.Limit > 0 {
 		r.num("slim", b.Limit)
 	}
@@ -311,6 +315,9 @@ func backendRow(p *Proxy, b *Backend, o *Options) Row {
 		r.set("algo", p.Algo)
 	}
 	r.num("uweight", w)
+	conns, reuses := b.connects()
+	r.u64("connect", conns)
+	r.u64("reuse", reuses)
 	r.never()
 	r.zero(b.Off)
 	return r

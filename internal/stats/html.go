@@ -240,7 +240,7 @@ func frontendHTML(b *strings.Builder, p *Proxy, f *Frontend, form bool) {
 		rlim = itoa(f.RateLimit)
 	}
 	cells(b, itoa(f.SessRate.Cur), itoa(f.SessRate.Max), rlim)
-	cells(b, itoa(f.Cur), "", limit, utoa(f.Total), "", "") // sessions
+	cells(b, itoa(f.Cur), itoa(f.Max), limit, utoa(f.Total), "", "") // sessions
 	cells(b, utoa(f.BytesIn), utoa(f.BytesOut))
 	cells(b, utoa(f.DeniedReq), utoa(f.DeniedResp))
 	cells(b, utoa(f.FailedReq), "", "", "", "")
@@ -307,7 +307,7 @@ func backendHTML(b *strings.Builder, p *Proxy, bk *Backend, form bool) {
 	w, act, bck := bk.weights()
 	cells(b, itoa(bk.Queue), itoa(bk.MaxQueue), "")
 	cells(b, itoa(bk.SessRate.Cur), itoa(bk.SessRate.Max), "")
-	cells(b, itoa(bk.Cur), "", "", utoa(bk.Total), "", "")
+	cells(b, itoa(bk.Cur), itoa(bk.Max), "", utoa(bk.Total), "", "")
 	cells(b, utoa(bk.BytesIn), utoa(bk.BytesOut))
 	cells(b, utoa(bk.DeniedReq), utoa(bk.DeniedResp))
 	cells(b, "", utoa(bk.failed()), respErrCell(bk.RespErrors, bk.CliAborts, bk.SrvAborts), utoa(bk.Retries), utoa(bk.Redispatches))

@@ -172,6 +172,7 @@ var (
 	}
 	promFrontend = []promFamily{
 		{"current_sessions", gauge, "Number of current sessions on the frontend, backend or server"},
+		{"max_sessions", gauge, "Highest value of current sessions encountered since process started"},
 		{"limit_sessions", gauge, "Frontend/listener/server's maxconn, backend's fullconn"},
 		{"sessions_total", counter, "Total number of sessions since process started"},
 		{"bytes_in_total", counter, "Total number of request bytes since process started"},
@@ -195,6 +196,7 @@ var (
 		{"current_queue", gauge, "Number of current queued connections"},
 		{"max_queue", gauge, "Highest value of queued connections encountered since process started"},
 		{"current_sessions", gauge, "Number of current sessions on the frontend, backend or server"},
+		{"max_sessions", gauge, "Highest value of current sessions encountered since process started"},
 		{"sessions_total", counter, "Total number of sessions since process started"},
 		{"bytes_in_total", counter, "Total number of request bytes since process started"},
 		{"bytes_out_total", counter, "Total number of response bytes since process started"},
@@ -216,6 +218,8 @@ var (
 		{"client_aborts_total", counter, "Total number of requests or connections aborted by the client since the worker process started"},
 		{"server_aborts_total", counter, "Total number of requests or connections aborted by the server since the worker process started"},
 		{"failed_header_rewriting_total", counter, "Total number of failed HTTP header rewrites since the worker process started"},
+		{"connection_attempts_total", counter, "Total number of outgoing connection attempts on this backend/server since the worker process started"},
+		{"connection_reuses_total", counter, "Total number of reused connection on this backend/server since the worker process started"},
 		{"internal_errors_total", counter, "Total number of internal errors since process started"},
 		{"uweight", gauge, "Server's user weight, or sum of active servers' user weights for a backend"},
 		{"agg_server_status", gauge, "Backend's aggregated gauge of servers' status"},
@@ -251,6 +255,8 @@ var (
 		{"client_aborts_total", counter, "Total number of requests or connections aborted by the client since the worker process started"},
 		{"server_aborts_total", counter, "Total number of requests or connections aborted by the server since the worker process started"},
 		{"failed_header_rewriting_total", counter, "Total number of failed HTTP header rewrites since the worker process started"},
+		{"connection_attempts_total", counter, "Total number of outgoing connection attempts on this backend/server since the worker process started"},
+		{"connection_reuses_total", counter, "Total number of reused connection on this backend/server since the worker process started"},
 		{"internal_errors_total", counter, "Total number of internal errors since process started"},
 		{"uweight", gauge, "Server's user weight, or sum of active servers' user weights for a backend"},
 	}
@@ -278,36 +284,32 @@ var promLeftOut = []string{
 	"haproxy_process_failed_resolutions", "haproxy_process_bytes_out_total", "haproxy_process_spliced_bytes_out_total",
 	"haproxy_process_bytes_out_rate", "haproxy_process_recv_logs_total", "haproxy_process_max_memory_bytes",
 	"haproxy_process_pool_allocated_bytes", "haproxy_process_pool_used_bytes",
-	// Frontends: the highest session count, HTTP response counts,
+	// Frontends: HTTP response counts,
 	// compression, intercepted requests, cache.
-	"haproxy_frontend_max_sessions",
 	"haproxy_frontend_http_responses_total",
 	"haproxy_frontend_http_comp_bytes_in_total", "haproxy_frontend_http_comp_bytes_out_total",
 	"haproxy_frontend_http_comp_bytes_bypassed_total", "haproxy_frontend_http_comp_responses_total",
 	"haproxy_frontend_intercepted_requests_total",
 	"haproxy_frontend_http_cache_lookups_total", "haproxy_frontend_http_cache_hits_total",
-	// Backends: the highest session count, fullconn, HTTP counts,
-	// compression, last session, timings, connection attempts and
-	// reuses, cache.
-	"haproxy_backend_max_sessions", "haproxy_backend_limit_sessions",
+	// Backends: fullconn, HTTP counts, compression, last session,
+	// timings, cache.
+	"haproxy_backend_limit_sessions",
 	"haproxy_backend_http_responses_total", "haproxy_backend_http_requests_total",
 	"haproxy_backend_http_comp_bytes_in_total", "haproxy_backend_http_comp_bytes_out_total",
 	"haproxy_backend_http_comp_bytes_bypassed_total", "haproxy_backend_http_comp_responses_total",
 	"haproxy_backend_last_session_seconds", "haproxy_backend_queue_time_average_seconds",
 	"haproxy_backend_connect_time_average_seconds", "haproxy_backend_response_time_average_seconds",
 	"haproxy_backend_total_time_average_seconds",
-	"haproxy_backend_connection_attempts_total", "haproxy_backend_connection_reuses_total",
 	"haproxy_backend_http_cache_lookups_total", "haproxy_backend_http_cache_hits_total",
 	"haproxy_backend_max_queue_time_seconds", "haproxy_backend_max_connect_time_seconds",
 	"haproxy_backend_max_response_time_seconds", "haproxy_backend_max_total_time_seconds",
 	// Servers: slowstart throttle, HTTP counts, last session, timings,
-	// connection attempts, reuses and idle connections.
+	// idle connections.
 	"haproxy_server_current_throttle",
 	"haproxy_server_http_responses_total",
 	"haproxy_server_last_session_seconds", "haproxy_server_queue_time_average_seconds",
 	"haproxy_server_connect_time_average_seconds", "haproxy_server_response_time_average_seconds",
 	"haproxy_server_total_time_average_seconds",
-	"haproxy_server_connection_attempts_total", "haproxy_server_connection_reuses_total",
 	"haproxy_server_idle_connections_current", "haproxy_server_idle_connections_limit",
 	"haproxy_server_max_queue_time_seconds", "haproxy_server_max_connect_time_seconds",
 	"haproxy_server_max_response_time_seconds", "haproxy_server_max_total_time_seconds",
@@ -548,6 +550,8 @@ func promFrontendSample(w *promWriter, name string, p *Proxy, f *Frontend) {
 		w.sample(float64(f.DeniedConn), "proxy", px)
 	case "denied_sessions_total":
 		w.sample(float64(f.DeniedSess), "proxy", px)
+	case "max_sessions":
+		w.sample(float64(f.Max), "proxy", px)
 	case "responses_denied_total":
 		w.sample(float64(f.DeniedResp), "proxy", px)
 	case "request_errors_total":
@@ -584,6 +588,14 @@ func promBackendSample(w *promWriter, name, px string, b *Backend) {
 		w.sample(float64(b.CliAborts), "proxy", px)
 	case "server_aborts_total":
 		w.sample(float64(b.SrvAborts), "proxy", px)
+	case "max_sessions":
+		w.sample(float64(b.Max), "proxy", px)
+	case "connection_attempts_total", "connection_reuses_total":
+		n, reuse := b.connects()
+		if name == "connection_reuses_total" {
+			n = reuse
+		}
+		w.sample(float64(n), "proxy", px)
 	case "failed_header_rewriting_total", "internal_errors_total":
 		w.sample(0, "proxy", px) // never counts (Row.never)
 	case "retry_warnings_total":
@@ -675,6 +687,10 @@ func promServerSample(w *promWriter, name, px string, s *Server) {
 		w.sample(float64(s.SrvAborts), "proxy", px, "server", sv)
 	case "responses_denied_total":
 		w.sample(float64(s.DeniedResp), "proxy", px, "server", sv)
+	case "connection_attempts_total":
+		w.sample(float64(s.Connects), "proxy", px, "server", sv)
+	case "connection_reuses_total":
+		w.sample(float64(s.Reuses), "proxy", px, "server", sv)
 	case "failed_header_rewriting_total", "internal_errors_total":
 		w.sample(0, "proxy", px, "server", sv) // never counts (Row.never)
 	case "retry_warnings_total":

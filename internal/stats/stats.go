@@ -112,9 +112,9 @@ type Off struct {
 type Frontend struct {
 	// Off are the features that cannot count on the frontend.
 	Off Off
-	// Cur is the number of current sessions, Limit the frontend's maxconn
-	// (0: none).
-	Cur, Limit int
+	// Cur is the number of current sessions, Max the highest seen, Limit
+	// the frontend's maxconn (0: none).
+	Cur, Max, Limit int
 	// Total counts the connections accepted (conn_tot, and stot).
 	Total uint64
 	// Requests counts the HTTP requests (req_tot; 0 in mode tcp).
@@ -135,7 +135,11 @@ type Frontend struct {
 type Backend struct {
 	// Off are the features that cannot count on the backend.
 	Off Off
-	Cur int
+	// Cur is the number of current sessions, Max the highest seen.
+	Cur, Max int
+	// Connects counts the connection attempts to the dispatch address:
+	// the backend's connect adds its servers'.
+	Connects uint64
 	// Limit is the backend's fullconn (0: none), its slim.
 	Limit int
 	// SessRate is the sessions per second the backend took.
@@ -212,6 +216,9 @@ type Server struct {
 	// srv_abrt and eresp, DeniedResp its responses denied by rules
 	// (dresp).
 	CliAborts, SrvAborts, RespErrors, DeniedResp uint64
+	// Connects counts the connection attempts (connect), Reuses the
+	// requests sent on an idle connection instead (reuse).
+	Connects, Reuses uint64
 	// LastChange is the seconds since the server's state last changed, or
 	// since the start (lastchg); Downtime the seconds it spent DOWN or in
 	// maintenance (downtime); DownTrans how many times it went so
@@ -317,6 +324,17 @@ func (b *Backend) status() string {
 		return "UP"
 	}
 	return "DOWN"
+}
+
+// connects and reuses are the backend's connection attempts and reuses:
+// its servers', HAProxy counting each on the backend too, and its own.
+func (b *Backend) connects() (n, reuse uint64) {
+	n = b.Connects
+	for i := range b.Servers {
+		n += b.Servers[i].Connects
+		reuse += b.Servers[i].Reuses
+	}
+	return n, reuse
 }
 
 // failed sums the servers' failed connection attempts: HAProxy counts each

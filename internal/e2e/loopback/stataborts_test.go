@@ -1,9 +1,11 @@
 package loopback
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -251,4 +253,113 @@ func halfClose(t *testing.T, addr, req string) {
 	}
 	_ = c.(*net.TCPConn).CloseWrite()
 	_, _ = io.Copy(io.Discard, c)
+}
+
+// TestShowStatConnects: connect counts the connection attempts to a server (a
+// retried one twice), reuse the requests sent on a connection kept from an earlier
+// request; smax is the most sessions at once on frontends, backends and servers.
+func TestShowStatConnects(t *testing.T) {
+	dir := t.TempDir()
+	app := startHTTPServer(t, "app", nil)
+	echo := startEchoServer(t)
+	refused := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	var a [4]string
+	for i := range a {
+		a[i] = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	}
+	cfg := writeConfig(t, fmt.Sprintf(`global
+    stats socket %[1]s/admin.sock level admin
+defaults
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+listen ready
+    mode tcp
+    bind %[2]s
+    server s %[6]s
+listen t
+    mode tcp
+    bind %[3]s
+    server s %[6]s
+listen h
+    mode http
+    bind %[4]s
+    server s %[7]s
+listen r
+    mode tcp
+    bind %[5]s
+    retries 1
+    server s %[8]s
+`, dir, a[0], a[1], a[2], a[3], echo, app.addr(), refused))
+	cols := []string{"smax", "connect", "reuse"}
+	onLBAndHAProxy(t, cfg, a[0], func(t *testing.T, _ *outFile) {
+		sock := filepath.Join(dir, "admin.sock")
+		waitSock(t, sock)
+		// Two sessions at once through t, then one more.
+		var held []net.Conn
+		for range 3 {
+			held = append(held, echoed(t, a[1]))
+			if len(held) == 2 {
+				for _, c := range held {
+					c.Close()
+				}
+				waitStat(t, sock, "t/FRONTEND", "scur=0", "scur")
+			}
+		}
+		held[2].Close()
+		// Three requests on one client connection, then one on another.
+		c, err := net.DialTimeout("tcp", a[2], 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+		br := bufio.NewReader(c)
+		for range 3 {
+			if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			res, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+		}
+		c.Close()
+		waitStat(t, sock, "h/FRONTEND", "scur=0", "scur")
+		talk(t, a[2], "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", false)
+		talk(t, a[3], "", false)
+		for line, want := range map[string]string{
+			"t/FRONTEND": "smax=2 connect= reuse=",
+			"t/BACKEND":  "smax=2 connect=3 reuse=0",
+			"t/s":        "smax=2 connect=3 reuse=0",
+			"h/FRONTEND": "smax=1 connect= reuse=",
+			"h/BACKEND":  "smax=1 connect=2 reuse=2",
+			"h/s":        "smax=1 connect=2 reuse=2",
+			"r/BACKEND":  "smax=1 connect=2 reuse=0",
+			"r/s":        "smax=1 connect=2 reuse=0",
+		} {
+			if got := waitStatOr(t, sock, line, want, cols...); got != want {
+				t.Errorf("show stat %s = %q; want %q", line, got, want)
+			}
+		}
+	})
+}
+
+// echoed connects to addr, a proxy to an echo server, and returns the connection once
+// a byte went through both ways.
+func echoed(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+	if _, err := io.WriteString(c, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Read(make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
