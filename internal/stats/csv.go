@@ -223,6 +223,7 @@ func serverRow(p *Proxy, s *Server, o *Options) Row {
 	r.num("rate_max", s.SessRate.Max)
 	r.u64("cli_abrt", s.CliAborts)
 	r.u64("srv_abrt", s.SrvAborts)
+	r.i64("lastsess", s.LastSess)
 	r.i64("lastchg", s.LastChange)
 	if c := s.Check; c != nil {
 		r.u64("chkfail", c.Failed)
@@ -310,6 +311,7 @@ func backendRow(p *Proxy, b *Backend, o *Options) Row {
 	r.num("rate_max", b.SessRate.Max)
 	r.u64("cli_abrt", b.CliAborts)
 	r.u64("srv_abrt", b.SrvAborts)
+	r.i64("lastsess", b.LastSess)
 	r.set("mode", p.Mode)
 	if o.ShowLegends {
 		r.set("algo", p.Algo)

@@ -217,6 +217,7 @@ var (
 		{"max_session_rate", gauge, "Highest value of sessions per second observed since the worker process started"},
 		{"client_aborts_total", counter, "Total number of requests or connections aborted by the client since the worker process started"},
 		{"server_aborts_total", counter, "Total number of requests or connections aborted by the server since the worker process started"},
+		{"last_session_seconds", gauge, "How long ago some traffic was seen on this object on this worker process, in seconds"},
 		{"failed_header_rewriting_total", counter, "Total number of failed HTTP header rewrites since the worker process started"},
 		{"connection_attempts_total", counter, "Total number of outgoing connection attempts on this backend/server since the worker process started"},
 		{"connection_reuses_total", counter, "Total number of reused connection on this backend/server since the worker process started"},
@@ -254,6 +255,7 @@ var (
 		{"check_duration_seconds", gauge, "Total duration of the latest server health check, in seconds."},
 		{"client_aborts_total", counter, "Total number of requests or connections aborted by the client since the worker process started"},
 		{"server_aborts_total", counter, "Total number of requests or connections aborted by the server since the worker process started"},
+		{"last_session_seconds", gauge, "How long ago some traffic was seen on this object on this worker process, in seconds"},
 		{"failed_header_rewriting_total", counter, "Total number of failed HTTP header rewrites since the worker process started"},
 		{"connection_attempts_total", counter, "Total number of outgoing connection attempts on this backend/server since the worker process started"},
 		{"connection_reuses_total", counter, "Total number of reused connection on this backend/server since the worker process started"},
@@ -297,7 +299,7 @@ var promLeftOut = []string{
 	"haproxy_backend_http_responses_total", "haproxy_backend_http_requests_total",
 	"haproxy_backend_http_comp_bytes_in_total", "haproxy_backend_http_comp_bytes_out_total",
 	"haproxy_backend_http_comp_bytes_bypassed_total", "haproxy_backend_http_comp_responses_total",
-	"haproxy_backend_last_session_seconds", "haproxy_backend_queue_time_average_seconds",
+	"haproxy_backend_queue_time_average_seconds",
 	"haproxy_backend_connect_time_average_seconds", "haproxy_backend_response_time_average_seconds",
 	"haproxy_backend_total_time_average_seconds",
 	"haproxy_backend_http_cache_lookups_total", "haproxy_backend_http_cache_hits_total",
@@ -307,7 +309,7 @@ var promLeftOut = []string{
 	// idle connections.
 	"haproxy_server_current_throttle",
 	"haproxy_server_http_responses_total",
-	"haproxy_server_last_session_seconds", "haproxy_server_queue_time_average_seconds",
+	"haproxy_server_queue_time_average_seconds",
 	"haproxy_server_connect_time_average_seconds", "haproxy_server_response_time_average_seconds",
 	"haproxy_server_total_time_average_seconds",
 	"haproxy_server_idle_connections_current", "haproxy_server_idle_connections_limit",
@@ -590,6 +592,8 @@ func promBackendSample(w *promWriter, name, px string, b *Backend) {
 		w.sample(float64(b.SrvAborts), "proxy", px)
 	case "max_sessions":
 		w.sample(float64(b.Max), "proxy", px)
+	case "last_session_seconds":
+		w.sample(float64(b.LastSess), "proxy", px)
 	case "connection_attempts_total", "connection_reuses_total":
 		n, reuse := b.connects()
 		if name == "connection_reuses_total" {
@@ -689,6 +693,8 @@ func promServerSample(w *promWriter, name, px string, s *Server) {
 		w.sample(float64(s.DeniedResp), "proxy", px, "server", sv)
 	case "connection_attempts_total":
 		w.sample(float64(s.Connects), "proxy", px, "server", sv)
+	case "last_session_seconds":
+		w.sample(float64(s.LastSess), "proxy", px, "server", sv)
 	case "connection_reuses_total":
 		w.sample(float64(s.Reuses), "proxy", px, "server", sv)
 	case "failed_header_rewriting_total", "internal_errors_total":

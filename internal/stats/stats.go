@@ -142,8 +142,10 @@ type Backend struct {
 	Connects uint64
 	// Limit is the backend's fullconn (0: none), its slim.
 	Limit int
-	// SessRate is the sessions per second the backend took.
+	// SessRate is the sessions per second the backend took; LastSess the
+	// seconds since the last one (lastsess; -1: none).
 	SessRate              Rate
+	LastSess              int64
 	Queue, MaxQueue       int
 	Total                 uint64
 	BytesIn, BytesOut     uint64
@@ -203,8 +205,10 @@ type Server struct {
 	// QueueLimit its maxqueue (0: none).
 	Queue, MaxQueue, QueueLimit int
 	Total                       uint64
-	// SessRate is the sessions per second the server took.
+	// SessRate is the sessions per second the server took; LastSess the
+	// seconds since the last one (lastsess; -1: none).
 	SessRate          Rate
+	LastSess          int64
 	BytesIn, BytesOut uint64
 	// Failed counts the connections that gave up after their retries
 	// (econ).
