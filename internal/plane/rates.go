@@ -12,7 +12,9 @@ import (
 // sampled from the cumulative counters the data plane keeps anyway: once a second a
 // sampler notes every total; a rate is then read as HAProxy reads its freq counters,
 // the events since the last tick plus those of the second before it weighted by what
-// is left of the current second. The hot path pays nothing for them.
+// is left of the current second. The age of the last session of a backend or a
+// server (lastsess) is read from the same samples: the tick that saw its total move
+// dates it, within the period. The hot path pays nothing for them.
 
 // ratePeriod is the sampling period: rates count per second.
 const ratePeriod = time.Second
@@ -45,6 +47,9 @@ type rateCtr struct {
 	tick uint64 // the total at the last tick
 	prev uint64 // the events of the period that ended at the last tick
 	max  int    // the highest rate seen
+	// seen dates the last event: the middle of the period in which a tick
+	// saw the total move, the tick itself for events before the first.
+	seen time.Time
 }
 
 // rateSampler keeps the counters' samples.
@@ -101,8 +106,14 @@ func (r *rateSampler) tick(now time.Time, s *stats.Snapshot, ssl, sslKeys uint64
 		seen[k] = true
 		c := r.ctrs[k]
 		if c == nil {
-			r.ctrs[k] = &rateCtr{tick: total}
+			r.ctrs[k] = &rateCtr{tick: total, seen: now}
 			return
+		}
+		if total != c.tick {
+			c.seen = now
+			if !r.at.IsZero() {
+				c.seen = r.at.Add(now.Sub(r.at) / 2)
+			}
 		}
 		c.prev = 0
 		if total >= c.tick && !stale {
@@ -153,13 +164,29 @@ func (r *rateSampler) fill(now time.Time, s *stats.Snapshot, ssl, sslKeys uint64
 			f.ReqRate = read(rateKey{rateFeReq, p.Name, ""}, f.Requests)
 		}
 		if b := p.Backend; b != nil {
-			b.SessRate = read(rateKey{rateBackend, p.Name, ""}, b.Total)
+			k := rateKey{rateBackend, p.Name, ""}
+			b.SessRate, b.LastSess = read(k, b.Total), r.lastSessLocked(k, b.Total, now)
 			for j := range b.Servers {
 				sv := &b.Servers[j]
-				sv.SessRate = read(rateKey{rateServer, p.Name, sv.Name}, sv.Total)
+				k := rateKey{rateServer, p.Name, sv.Name}
+				sv.SessRate, sv.LastSess = read(k, sv.Total), r.lastSessLocked(k, sv.Total, now)
 			}
 		}
 	}
+}
+
+// lastSessLocked returns the whole seconds since the last event of counter k,
+// whose total is now total at now: -1 without any, 0 when one came since the last
+// tick. Caller must hold r.mu.
+func (r *rateSampler) lastSessLocked(k rateKey, total uint64, now time.Time) int64 {
+	if total == 0 {
+		return -1
+	}
+	c := r.ctrs[k]
+	if c == nil || total != c.tick {
+		return 0
+	}
+	return max(int64(now.Sub(c.seen)/time.Second), 0)
 }
 
 // readLocked returns the rate of counter k, whose total is now total, el after the

@@ -250,6 +250,7 @@ func (g *Generation) counters(st *statsState) *stats.Snapshot {
 				f.Cur, f.Total, f.BytesIn, f.BytesOut = fs.Cur, fs.Total, fs.BytesIn, fs.BytesOut
 				f.Requests, f.RateLimit = fs.Requests, fr.RateLimitSessions()
 				f.DeniedReq, f.DeniedConn, f.DeniedSess = fs.DeniedReq, fs.DeniedConn, fs.DeniedSess
+				f.DeniedResp, f.FailedReq, f.Max = fs.DeniedResp, fs.FailedReq, fs.Max
 			}
 			p.Frontend = f
 		}
@@ -301,6 +302,8 @@ func (g *Generation) backendStats(px *config.Proxy, be *proxy.Backend) *stats.Ba
 	b.Cur, b.Queue, b.MaxQueue, b.Total = bs.Cur, bs.Queue, bs.MaxQueue, bs.Total
 	b.BytesIn, b.BytesOut, b.DeniedReq, b.DeniedResp = bs.BytesIn, bs.BytesOut, bs.DeniedReq, bs.DeniedResp
 	b.Retries, b.Redispatches = bs.Retries, bs.Redispatches
+	b.CliAborts, b.SrvAborts, b.RespErrors = bs.CliAborts, bs.SrvAborts, bs.RespErrors
+	b.Max, b.Connects = bs.Max, bs.Connects
 	now := time.Now().Unix()
 	b.Off.SSL = true
 	b.LastChange, b.Downtime, b.DownTrans, b.LBTotal = now-bs.LastChange, bs.Downtime(now), bs.DownTrans, bs.LBTotal
@@ -312,6 +315,8 @@ func (g *Generation) backendStats(px *config.Proxy, be *proxy.Backend) *stats.Ba
 			Cur: ss.Cur, Max: ss.Max, Limit: max(srv.Maxconn(), 0), Queue: ss.Queue, MaxQueue: ss.MaxQueue, QueueLimit: cs.Maxqueue,
 			Total: ss.Total, BytesIn: ss.BytesIn, BytesOut: ss.BytesOut, Failed: ss.Failed,
 			Retries: ss.Retries, Redispatches: ss.Redispatches,
+			CliAborts: ss.CliAborts, SrvAborts: ss.SrvAborts, RespErrors: ss.RespErrors, DeniedResp: ss.DeniedResp,
+			Connects: ss.Connects, Reuses: ss.Reuses,
 			LastChange: now - ss.LastChange, Downtime: ss.Downtime(now), DownTrans: ss.DownTrans, LBTotal: ss.LBTotal}
 		sv.NoSSL = cs.TLS == nil && cs.CheckTLS == nil
 		b.Off.SSL = b.Off.SSL && sv.NoSSL

@@ -242,6 +242,15 @@ type Server struct {
 	// retries and redispatches count the failed attempts retried on this
 	// server and those sent to another one (HAProxy's wretr, wredis).
 	retries, redispatches atomic.Uint64
+	// cliAborts, srvAborts and respErrors are HAProxy's cli_abrt,
+	// srv_abrt and eresp (countAbort, countRespError): touched only when
+	// a session fails.
+	cliAborts, srvAborts, respErrors atomic.Uint64
+	// connects counts the connection attempts to s (HAProxy's connect),
+	// reuses the requests sent on an idle connection instead (reuse).
+	connects, reuses atomic.Uint64
+	// deniedResp counts the responses of s rules denied (dresp).
+	deniedResp atomic.Uint64
 
 	// addr is where the server is: ServerConfig's address until the
 	// runtime API moves it (SetAddr, srvruntime.go).
@@ -276,7 +285,13 @@ type Backend struct {
 	// errs holds the last response that could not be parsed.
 	errs errorCapture
 
-	cur      atomic.Int64 // beconn
+	cur atomic.Int64 // beconn
+	// maxCur is the highest cur seen (smax), raised by the session that
+	// reaches it (raiseMax).
+	maxCur atomic.Int64
+	// connects counts the connection attempts to the dispatch address;
+	// those to servers are the servers' (connect).
+	connects atomic.Uint64
 	total    atomic.Uint64
 	bytesIn  atomic.Uint64
 	bytesOut atomic.Uint64
@@ -310,6 +325,9 @@ type Backend struct {
 	// retries and redispatches count the retried attempts and those sent
 	// to another server (wretr, wredis), the dispatch address's included.
 	retries, redispatches atomic.Uint64
+	// cliAborts, srvAborts and respErrors are the servers' and the
+	// dispatch address's.
+	cliAborts, srvAborts, respErrors atomic.Uint64
 }
 
 // waiter is a connection waiting in a queue: a goroutine's, which receives
@@ -435,6 +453,7 @@ func (b *Backend) UsableServers() (active, backup int) {
 // BackendStats is a snapshot of a backend's counters.
 type BackendStats struct {
 	Cur      int    // current sessions (beconn)
+	Max      int    // highest Cur seen
 	Total    uint64 // sessions ever
 	BytesIn  uint64 // client to server
 	BytesOut uint64 // server to client
@@ -447,6 +466,13 @@ type BackendStats struct {
 	// Retries and Redispatches count the backend's retried attempts and
 	// those sent to another server (wretr, wredis).
 	Retries, Redispatches uint64
+	// CliAborts and SrvAborts count the data transfers the client and the
+	// server aborted, RespErrors the responses that failed (cli_abrt,
+	// srv_abrt, eresp).
+	CliAborts, SrvAborts, RespErrors uint64
+	// Connects counts the connection attempts to the dispatch address
+	// (the servers' are theirs).
+	Connects uint64
 	// Usable reports a server taking load-balanced traffic; LastChange is
 	// when that last changed (Unix seconds, the start at first); DownTime
 	// the seconds spent without one before it; DownTrans the moves to none.
@@ -472,11 +498,61 @@ func (b *Backend) Stats() BackendStats {
 	q, mq := len(b.queue), b.maxQCur
 	usable, lc, dt, dtr, lbt := b.usableLocked(), b.lastChange, b.downTime, b.downTrans, b.lbTotal
 	b.mu.Unlock()
-	return BackendStats{Cur: int(b.cur.Load()), Total: b.total.Load(),
+	return BackendStats{Cur: int(b.cur.Load()), Max: int(b.maxCur.Load()), Total: b.total.Load(), Connects: b.connects.Load(),
 		Usable: usable, LastChange: lc, DownTime: dt, DownTrans: dtr, LBTotal: lbt,
 		BytesIn: b.bytesIn.Load(), BytesOut: b.bytesOut.Load(), Queue: q, MaxQueue: mq,
 		DeniedReq: b.deniedReq.Load(), DeniedResp: b.deniedResp.Load(),
-		Retries: b.retries.Load(), Redispatches: b.redispatches.Load()}
+		Retries: b.retries.Load(), Redispatches: b.redispatches.Load(),
+		CliAborts: b.cliAborts.Load(), SrvAborts: b.srvAborts.Load(), RespErrors: b.respErrors.Load()}
+}
+
+// countAbort counts a session or transaction that ended with termination
+// state code and phase as HAProxy's process_stream and HTTP analysers
+// count cli_aborts, srv_aborts and failed_resp, on b and on srv (nil:
+// none): an error or a timeout on either side while the data flowed (phase
+// D) is an abort of that side; a server's error (a reset, a truncated
+// response) is a response error too, its timeout is not. A normal end costs
+// the comparisons.
+func (b *Backend) countAbort(srv *Server, code, phase byte) {
+	if phase != 'D' {
+		return
+	}
+	switch code {
+	case TermClientAbort, TermClientTimeout:
+		b.cliAborts.Add(1)
+		if srv != nil {
+			srv.cliAborts.Add(1)
+		}
+	case TermServerAbort:
+		b.countRespError(srv)
+		fallthrough
+	case TermServerTimeout:
+		b.srvAborts.Add(1)
+		if srv != nil {
+			srv.srvAborts.Add(1)
+		}
+	}
+}
+
+// countRespError counts a response the server failed to give (HAProxy's
+// failed_resp, eresp): it closed, timed out or sent what does not parse,
+// on b and on srv (nil: none).
+func (b *Backend) countRespError(srv *Server) {
+	if srv != nil {
+		srv.respErrors.Add(1)
+	}
+	b.respErrors.Add(1)
+}
+
+// raiseMax raises m to v if v is higher: a load per call, a
+// compare-and-swap only for a new highest value.
+func raiseMax(m *atomic.Int64, v int64) {
+	for {
+		old := m.Load()
+		if v <= old || m.CompareAndSwap(old, v) {
+			return
+		}
+	}
 }
 
 // countRetry counts a retry after a failed attempt on srv (nil: the
@@ -650,6 +726,12 @@ type ServerStats struct {
 	// Retries and Redispatches count the failed attempts retried on the
 	// server and those sent to another one.
 	Retries, Redispatches uint64
+	// CliAborts, SrvAborts and RespErrors are cli_abrt, srv_abrt and
+	// eresp; DeniedResp the responses rules denied (dresp).
+	CliAborts, SrvAborts, RespErrors, DeniedResp uint64
+	// Connects counts the connection attempts, Reuses the requests sent
+	// on an idle connection instead.
+	Connects, Reuses uint64
 	// LastChange is when the state last changed (Unix seconds); DownTime
 	// the seconds spent DOWN or in maintenance before it; DownTrans the
 	// moves to DOWN or maintenance.
@@ -676,6 +758,8 @@ func (s *Server) Stats() ServerStats {
 	s.be.mu.Unlock()
 	st.Total, st.BytesIn, st.BytesOut, st.Failed = s.total.Load(), s.bytesIn.Load(), s.bytesOut.Load(), s.failed.Load()
 	st.Retries, st.Redispatches = s.retries.Load(), s.redispatches.Load()
+	st.CliAborts, st.SrvAborts, st.RespErrors = s.cliAborts.Load(), s.srvAborts.Load(), s.respErrors.Load()
+	st.DeniedResp, st.Connects, st.Reuses = s.deniedResp.Load(), s.connects.Load(), s.reuses.Load()
 	return st
 }
 

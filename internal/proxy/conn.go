@@ -343,7 +343,7 @@ func (c *Conn) releaseStream() {
 // serve runs the prologue on a set-up worker, then the frontend's handler.
 func (c *Conn) serve() {
 	f := c.f
-	f.cur.Add(1)
+	raiseMax(&f.maxCur, f.cur.Add(1))
 	f.total.Add(1)
 	if !c.prologue() {
 		c.logPrologue()

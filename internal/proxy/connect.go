@@ -149,6 +149,7 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 			sc = nil
 		}
 		if sc != nil {
+			srv.reuses.Add(1)
 			r.Tc = 0
 			r.Local, r.Remote = addrPort(sc.LocalAddr()), addrPort(sc.RemoteAddr())
 			if !c.publishServerConn(sc) {
@@ -176,6 +177,7 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 			}
 		}
 		s4 := srv.cfg.Socks4
+		srv.connects.Add(1)
 		if s4.IsValid() {
 			sc, err = d.Dial("tcp", s4.String())
 		} else {
@@ -339,6 +341,7 @@ func (b *Backend) connectDispatch(c *Conn, req *ConnectRequest, r ConnectResult)
 				return nil, r, err
 			}
 		}
+		b.connects.Add(1)
 		sc, err := d.Dial("tcp", addr)
 		r.Local, r.Remote = netip.AddrPort{}, bc.Dispatch
 		if err == nil {

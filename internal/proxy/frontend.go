@@ -432,8 +432,11 @@ type Frontend struct {
 	// handler is cfg.Handler, or the TCP handler.
 	handler Handler
 
-	cur   atomic.Int64 // feconn
-	total atomic.Uint64
+	cur atomic.Int64 // feconn
+	// maxCur is the highest cur seen (smax), raised by the session that
+	// reaches it (raiseMax).
+	maxCur atomic.Int64
+	total  atomic.Uint64
 	// reqs counts the HTTP requests (HAProxy's req_tot), next to the
 	// bytes each transaction already adds.
 	reqs              atomic.Uint64
@@ -441,6 +444,10 @@ type Frontend struct {
 	// Rejections by tcp-request connection, session and content rules
 	// (HAProxy's dcon, dses and dreq).
 	deniedConn, deniedSess, deniedReq atomic.Uint64
+	// failedReq counts the requests that could not be read (HAProxy's
+	// ereq: 400 and 408 of the H1 layer), deniedResp the responses
+	// denied by http-response or tcp-response rules (dresp).
+	failedReq, deniedResp atomic.Uint64
 	// errs holds the last request that could not be parsed.
 	errs errorCapture
 }
@@ -475,6 +482,7 @@ func (f *Frontend) Name() string { return f.cfg.Name }
 // FrontendStats is a snapshot of a frontend's counters.
 type FrontendStats struct {
 	Cur      int    // feconn
+	Max      int    // highest Cur seen
 	Total    uint64 // sessions ever accepted
 	Requests uint64 // HTTP requests (0 in mode tcp)
 	BytesIn  uint64 // client to server
@@ -483,13 +491,30 @@ type FrontendStats struct {
 	// by "tcp-request connection", "tcp-request session" and "tcp-request
 	// content" rules.
 	DeniedConn, DeniedSess, DeniedReq uint64
+	// FailedReq counts the requests that could not be read (ereq),
+	// DeniedResp the responses denied by rules (dresp).
+	FailedReq, DeniedResp uint64
 }
 
 // Stats returns f's counters.
 func (f *Frontend) Stats() FrontendStats {
-	return FrontendStats{Cur: int(f.cur.Load()), Total: f.total.Load(), Requests: f.reqs.Load(),
+	return FrontendStats{Cur: int(f.cur.Load()), Max: int(f.maxCur.Load()), Total: f.total.Load(), Requests: f.reqs.Load(),
 		BytesIn: f.bytesIn.Load(), BytesOut: f.bytesOut.Load(),
-		DeniedConn: f.deniedConn.Load(), DeniedSess: f.deniedSess.Load(), DeniedReq: f.deniedReq.Load()}
+		DeniedConn: f.deniedConn.Load(), DeniedSess: f.deniedSess.Load(), DeniedReq: f.deniedReq.Load(),
+		FailedReq: f.failedReq.Load(), DeniedResp: f.deniedResp.Load()}
+}
+
+// countDeniedResp counts a response a rule denied on f, be and srv (nil:
+// none), as HAProxy's http-response and tcp-response rules count
+// denied_resp.
+func (f *Frontend) countDeniedResp(be *Backend, srv *Server) {
+	f.deniedResp.Add(1)
+	if be != nil {
+		be.deniedResp.Add(1)
+	}
+	if srv != nil {
+		srv.deniedResp.Add(1)
+	}
 }
 
 // Binding is one listener served by a frontend.

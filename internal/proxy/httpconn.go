@@ -544,6 +544,7 @@ func (hc *httpConn) badRequest(start time.Time, status int, term byte) {
 	// The built-in page even with an errorfile for status: HAProxy 2.6's
 	// H1 layer answers these itself (measured, errorfile 400).
 	hc.out = appendMuxError(hc.out[:0], status)
+	hc.h.f.failedReq.Add(1)
 	_ = hc.cli.SetWriteDeadline(time.Now().Add(time.Second))
 	_, _ = hc.cli.Write(hc.out)
 	hc.status = status
@@ -654,7 +655,7 @@ func (hc *httpConn) transaction() bool {
 		return hc.errorTxn(start, tr, 503)
 	}
 	hc.be = be
-	be.cur.Add(1)
+	raiseMax(&be.maxCur, be.cur.Add(1))
 	be.total.Add(1)
 	hc.beCounted = true
 	defer hc.leaveBackend()
@@ -1260,12 +1261,22 @@ func (hc *httpConn) readResponseHead(be *Backend) (int, error) {
 }
 
 // failResponse sets the termination state of a response that could not
-// be read.
+// be read and, but for a killed session, counts it as a response error:
+// twice for a reset, as HAProxy counts the socket error and then the
+// missing response.
 func (hc *httpConn) failResponse(err error) {
 	var pe *http1.Error
-	switch {
-	case hc.c.Term() != 0:
+	if hc.c.Term() != 0 {
 		hc.ts = [2]byte{hc.c.Term(), 'H'}
+		return
+	}
+	if hc.be != nil {
+		hc.be.countRespError(hc.lg.server)
+		if errors.Is(err, syscall.ECONNRESET) {
+			hc.be.countRespError(hc.lg.server)
+		}
+	}
+	switch {
 	case errors.As(err, &pe):
 		hc.ts = [2]byte{TermProxy, 'H'}
 	case errors.Is(err, os.ErrDeadlineExceeded):
@@ -1627,9 +1638,7 @@ func (hc *httpConn) responseDenied(start time.Time, tr time.Duration, tSent time
 		_ = sc.Close()
 	}
 	hc.ts = [2]byte{TermProxy, 'H'}
-	if hc.be != nil {
-		hc.be.deniedResp.Add(1)
-	}
+	hc.h.f.countDeniedResp(hc.be, hc.lg.server)
 	hc.closing = hc.closing || hc.req.Framing != http1.NoBody && hc.upload != nil
 	hc.out = hc.local(r.Status, r)
 	if hc.writeClient(hc.out) {
@@ -2001,6 +2010,9 @@ func (hc *httpConn) logTxn(start time.Time, tr, trs, ta time.Duration, haveReq b
 	if srv != nil {
 		srv.bytesIn.Add(uint64(hc.up))
 		srv.bytesOut.Add(uint64(hc.down))
+	}
+	if be != nil && hc.ts[0] != '-' {
+		be.countAbort(srv, hc.ts[0], hc.ts[1])
 	}
 	// The transaction's stick counters: a 4xx is an error, and what its
 	// rules tracked is released.

@@ -112,7 +112,7 @@ func (l *loop) newConn(lb *lbind, fd int, peer netip.AddrPort, t *loop) {
 	}
 	f.eng.add(c)
 	t.load.Add(1)
-	f.cur.Add(1)
+	raiseMax(&f.maxCur, f.cur.Add(1))
 	f.total.Add(1)
 	if t != l {
 		t.post(loopMsg{kind: msgConn, x: x})
@@ -225,7 +225,7 @@ func (x *rconn) start() {
 // enter counts x in backend be and takes its timeouts.
 func (x *rconn) enter(be *Backend, f *Frontend) {
 	x.be = be
-	be.cur.Add(1)
+	raiseMax(&be.maxCur, be.cur.Add(1))
 	be.total.Add(1)
 	if be.eng.Load() == nil {
 		be.eng.CompareAndSwap(nil, f.eng)
@@ -364,6 +364,7 @@ func (x *rconn) connect() {
 		return
 	}
 	x.srv.fd = fd
+	srv.connects.Add(1)
 	x.srv.readable, x.srv.writable, x.srv.rdhup, x.srv.failed = false, false, false, false
 	// Nagle off, as HAProxy and Go's net do: small writes of a
 	// request-response exchange must not wait for an ACK. No TCP

@@ -116,6 +116,15 @@ type tally struct {
 	up, down int64 // bytes client to server, server to client
 }
 
+// termPhase is the second letter of the termination state of a session
+// that did not end normally: the phase set-up failed in, else D (data).
+func (t *tally) termPhase() byte {
+	if t.phase == '-' {
+		return 'D'
+	}
+	return t.phase
+}
+
 func (s *session) finish() { s.tally.finish(s.c, s.srvs.Conn != nil) }
 
 // finish accounts and logs the session of c, closes its connections and
@@ -136,6 +145,9 @@ func (t *tally) finish(c *Conn, connected bool) {
 	if srv != nil {
 		srv.bytesIn.Add(uint64(up))
 		srv.bytesOut.Add(uint64(down))
+	}
+	if code := c.Term(); code != 0 && be != nil {
+		be.countAbort(srv, code, t.termPhase())
 	}
 	// HAProxy logs once the session has left its server and backend but
 	// not yet the frontend: %ac and %fc count it, %bc and %sc do not.
@@ -182,10 +194,7 @@ func (t *tally) fillLog(c *Conn, rec *LogRecord, connected bool) {
 	rec.SrvQueue, rec.BackendQueue = int(lg.srvQueue), int(lg.beQueue)
 	rec.ServerLocal, rec.ServerAddr = lg.serverLocal, lg.serverAddr
 	if code := c.Term(); code != 0 {
-		if t.phase == '-' {
-			t.phase = 'D'
-		}
-		rec.Termination = string([]byte{code, t.phase})
+		rec.Termination = string([]byte{code, t.termPhase()})
 	}
 	rec.Tt = time.Since(c.accept)
 	if connected {
@@ -223,7 +232,7 @@ func (s *session) setup() bool {
 		return false
 	}
 	s.be = be
-	be.cur.Add(1)
+	raiseMax(&be.maxCur, be.cur.Add(1))
 	be.total.Add(1)
 	bc := &be.cfg
 	s.srvs.Timeout, s.srvs.FinTimeout, s.tunnel = bc.TimeoutServer, bc.TimeoutServerFin, bc.TimeoutTunnel
@@ -352,7 +361,7 @@ func (s *session) responseRules(r *rules.Proxy, be *Backend) bool {
 		// HAProxy counts what it read from the server (%B) though the
 		// client gets none of it.
 		s.down += int64(len(s.res))
-		be.deniedResp.Add(1)
+		s.f.countDeniedResp(be, s.c.srv.Load())
 		s.phase = 'D'
 		s.setTerm(TermProxy)
 		return false

@@ -128,12 +128,19 @@ func (s *Server) ClearCounters(all bool) {
 		s.bytesIn.Store(0)
 		s.bytesOut.Store(0)
 		s.failed.Store(0)
+		s.cliAborts.Store(0)
+		s.srvAborts.Store(0)
+		s.respErrors.Store(0)
+		s.deniedResp.Store(0)
+		s.connects.Store(0)
+		s.reuses.Store(0)
 	}
 }
 
 // ClearCounters resets the backend's highest queue seen, and with all its
 // cumulative counters, those of its servers left apart.
 func (b *Backend) ClearCounters(all bool) {
+	b.maxCur.Store(0)
 	b.mu.Lock()
 	b.maxQCur = 0
 	if all {
@@ -146,12 +153,17 @@ func (b *Backend) ClearCounters(all bool) {
 		b.bytesOut.Store(0)
 		b.deniedReq.Store(0)
 		b.deniedResp.Store(0)
+		b.cliAborts.Store(0)
+		b.srvAborts.Store(0)
+		b.respErrors.Store(0)
+		b.connects.Store(0)
 	}
 }
 
-// ClearCounters resets, with all, the frontend's cumulative counters (it
-// keeps no highest value).
+// ClearCounters resets the frontend's highest session count, and with all
+// its cumulative counters.
 func (f *Frontend) ClearCounters(all bool) {
+	f.maxCur.Store(0)
 	if all {
 		f.total.Store(0)
 		f.bytesIn.Store(0)
@@ -159,6 +171,8 @@ func (f *Frontend) ClearCounters(all bool) {
 		f.deniedConn.Store(0)
 		f.deniedSess.Store(0)
 		f.deniedReq.Store(0)
+		f.failedReq.Store(0)
+		f.deniedResp.Store(0)
 	}
 }
 

@@ -129,6 +129,15 @@ var (
 		"h1_bytes_in", "h1_bytes_out", "h1_spliced_bytes_in", "h1_spliced_bytes_out"}
 )
 
+// never sets to 0 the counters of events lb cannot have: failed header
+// rewrites (wrew: its rewrites have no buffer to overflow, where HAProxy's
+// are bounded by tune.maxrewrite) and internal errors (eint: no action of
+// lb's rules fails as HAProxy's may, on an allocation or a rewrite).
+func (r Row) never() {
+	r.set("wrew", "0")
+	r.set("eint", "0")
+}
+
 // zero sets the columns of the features that are off to 0.
 func (r Row) zero(o Off) {
 	for _, f := range []struct {
@@ -146,6 +155,7 @@ func (r Row) zero(o Off) {
 func frontendRow(p *Proxy, f *Frontend) Row {
 	r := newRow(p.Name, "FRONTEND")
 	r.num("scur", f.Cur)
+	r.num("smax", f.Max)
 	if f.Limit > 0 {
 		r.num("slim", f.Limit)
 	}
@@ -153,6 +163,8 @@ func frontendRow(p *Proxy, f *Frontend) Row {
 	r.u64("bin", f.BytesIn)
 	r.u64("bout", f.BytesOut)
 	r.u64("dreq", f.DeniedReq)
+	r.u64("dresp", f.DeniedResp)
+	r.u64("ereq", f.FailedReq)
 	r.set("status", "OPEN")
 	r.num("iid", p.ID)
 	r.set("sid", "0")
@@ -169,6 +181,7 @@ func frontendRow(p *Proxy, f *Frontend) Row {
 	r.num("conn_rate", f.ConnRate.Cur)
 	r.num("conn_rate_max", f.ConnRate.Max)
 	r.u64("conn_tot", f.Total)
+	r.never()
 	r.zero(f.Off)
 	return r
 }
@@ -185,7 +198,9 @@ func serverRow(p *Proxy, s *Server, o *Options) Row {
 	r.u64("stot", s.Total)
 	r.u64("bin", s.BytesIn)
 	r.u64("bout", s.BytesOut)
+	r.u64("dresp", s.DeniedResp)
 	r.u64("econ", s.Failed)
+	r.u64("eresp", s.RespErrors)
 	r.u64("wretr", s.Retries)
 	r.u64("wredis", s.Redispatches)
 	r.set("status", s.status())
@@ -206,6 +221,9 @@ func serverRow(p *Proxy, s *Server, o *Options) Row {
 	r.set("type", "2")
 	r.num("rate", s.SessRate.Cur)
 	r.num("rate_max", s.SessRate.Max)
+	r.u64("cli_abrt", s.CliAborts)
+	r.u64("srv_abrt", s.SrvAborts)
+	r.i64("lastsess", s.LastSess)
 	r.i64("lastchg", s.LastChange)
 	if c := s.Check; c != nil {
 		r.u64("chkfail", c.Failed)
@@ -234,6 +252,9 @@ func serverRow(p *Proxy, s *Server, o *Options) Row {
 	}
 	r.set("mode", p.Mode)
 	r.num("uweight", s.Weight)
+	r.u64("connect", s.Connects)
+	r.u64("reuse", s.Reuses)
+	r.never()
 	r.zero(Off{SSL: s.NoSSL})
 	return r
 }
@@ -243,6 +264,7 @@ func backendRow(p *Proxy, b *Backend, o *Options) Row {
 	r.num("qcur", b.Queue)
 	r.num("qmax", b.MaxQueue)
 	r.num("scur", b.Cur)
+	r.num("smax", b.Max)
 	if b.Limit > 0 {
 		r.num("slim", b.Limit)
 	}
@@ -252,6 +274,7 @@ func backendRow(p *Proxy, b *Backend, o *Options) Row {
 	r.u64("dreq", b.DeniedReq)
 	r.u64("dresp", b.DeniedResp)
 	r.u64("econ", b.failed())
+	r.u64("eresp", b.RespErrors)
 	r.u64("wretr", b.Retries)
 	r.u64("wredis", b.Redispatches)
 	r.u64("chkdown", b.DownTrans)
@@ -286,11 +309,18 @@ func backendRow(p *Proxy, b *Backend, o *Options) Row {
 	r.set("type", "1")
 	r.num("rate", b.SessRate.Cur)
 	r.num("rate_max", b.SessRate.Max)
+	r.u64("cli_abrt", b.CliAborts)
+	r.u64("srv_abrt", b.SrvAborts)
+	r.i64("lastsess", b.LastSess)
 	r.set("mode", p.Mode)
 	if o.ShowLegends {
 		r.set("algo", p.Algo)
 	}
 	r.num("uweight", w)
+	conns, reuses := b.connects()
+	r.u64("connect", conns)
+	r.u64("reuse", reuses)
+	r.never()
 	r.zero(b.Off)
 	return r
 }

@@ -206,6 +206,12 @@ func cells(b *strings.Builder, vs ...string) {
 	}
 }
 
+// respErrCell is the content of the response errors cell: eresp, with the
+// aborts in a tip, as HAProxy shows them on hover.
+func respErrCell(eresp, cli, srv uint64) string {
+	return fmt.Sprintf(`<u title="Connection resets during transfers: %d client, %d server">%d</u>`, cli, srv, eresp)
+}
+
 func itoa(v int) string    { return strconv.Itoa(v) }
 func utoa(v uint64) string { return strconv.FormatUint(v, 10) }
 
@@ -234,10 +240,10 @@ func frontendHTML(b *strings.Builder, p *Proxy, f *Frontend, form bool) {
 		rlim = itoa(f.RateLimit)
 	}
 	cells(b, itoa(f.SessRate.Cur), itoa(f.SessRate.Max), rlim)
-	cells(b, itoa(f.Cur), "", limit, utoa(f.Total), "", "") // sessions
+	cells(b, itoa(f.Cur), itoa(f.Max), limit, utoa(f.Total), "", "") // sessions
 	cells(b, utoa(f.BytesIn), utoa(f.BytesOut))
-	cells(b, utoa(f.DeniedReq), "")
-	cells(b, "", "", "", "", "")
+	cells(b, utoa(f.DeniedReq), utoa(f.DeniedResp))
+	cells(b, utoa(f.FailedReq), "", "", "", "")
 	b.WriteString("<td class=ac>OPEN</td><td class=ac colspan=8></td></tr>\n")
 }
 
@@ -280,10 +286,10 @@ func serverHTML(b *strings.Builder, p *Proxy, s *Server, o *Options, form bool) 
 	}
 	cells(b, itoa(s.Queue), itoa(s.MaxQueue), opt(s.QueueLimit))
 	cells(b, itoa(s.SessRate.Cur), itoa(s.SessRate.Max), "")
-	cells(b, itoa(s.Cur), itoa(s.Max), opt(s.Limit), utoa(s.Total), "", "")
+	cells(b, itoa(s.Cur), itoa(s.Max), opt(s.Limit), utoa(s.Total), "", humanTime(s.LastSess))
 	cells(b, utoa(s.BytesIn), utoa(s.BytesOut))
-	cells(b, "", "")
-	cells(b, "", utoa(s.Failed), "", utoa(s.Retries), utoa(s.Redispatches))
+	cells(b, "", utoa(s.DeniedResp))
+	cells(b, "", utoa(s.Failed), respErrCell(s.RespErrors, s.CliAborts, s.SrvAborts), utoa(s.Retries), utoa(s.Redispatches))
 	act, bck := "Y", "-"
 	if s.Backup {
 		act, bck = "-", "Y"
@@ -301,11 +307,37 @@ func backendHTML(b *strings.Builder, p *Proxy, bk *Backend, form bool) {
 	w, act, bck := bk.weights()
 	cells(b, itoa(bk.Queue), itoa(bk.MaxQueue), "")
 	cells(b, itoa(bk.SessRate.Cur), itoa(bk.SessRate.Max), "")
-	cells(b, itoa(bk.Cur), "", "", utoa(bk.Total), "", "")
+	cells(b, itoa(bk.Cur), itoa(bk.Max), "", utoa(bk.Total), "", humanTime(bk.LastSess))
 	cells(b, utoa(bk.BytesIn), utoa(bk.BytesOut))
 	cells(b, utoa(bk.DeniedReq), utoa(bk.DeniedResp))
-	cells(b, "", utoa(bk.failed()), "", utoa(bk.Retries), utoa(bk.Redispatches))
+	cells(b, "", utoa(bk.failed()), respErrCell(bk.RespErrors, bk.CliAborts, bk.SrvAborts), utoa(bk.Retries), utoa(bk.Redispatches))
 	fmt.Fprintf(b, "<td class=ac>%s</td><td class=ac>&nbsp;</td><td class=ac>%d/%d</td><td class=ac>%d</td><td class=ac>%d</td><td class=ac>&nbsp;</td><td></td><td></td><td></td></tr>", bk.status(), w, w, act, bck)
+}
+
+// humanTime formats an age in seconds as HAProxy's human_time: its two
+// largest units ("1d2h", "3m4s", "0s"), "?" when negative (never).
+func humanTime(t int64) string {
+	if t < 0 {
+		return "?"
+	}
+	var b strings.Builder
+	n := 2 // units left to print
+	if t >= 86400 {
+		fmt.Fprintf(&b, "%dd", t/86400)
+		n--
+	}
+	if h := t % 86400 / 3600; n > 0 && h > 0 {
+		fmt.Fprintf(&b, "%dh", h)
+		n--
+	}
+	if m := t % 3600 / 60; n > 0 && m > 0 {
+		fmt.Fprintf(&b, "%dm", m)
+		n--
+	}
+	if n > 0 && t%60 > 0 || t == 0 {
+		fmt.Fprintf(&b, "%ds", t%60)
+	}
+	return b.String()
 }
 
 // uptime formats d as HAProxy does: "0d 0h00m17s".

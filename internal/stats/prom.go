@@ -172,11 +172,14 @@ var (
 	}
 	promFrontend = []promFamily{
 		{"current_sessions", gauge, "Number of current sessions on the frontend, backend or server"},
+		{"max_sessions", gauge, "Highest value of current sessions encountered since process started"},
 		{"limit_sessions", gauge, "Frontend/listener/server's maxconn, backend's fullconn"},
 		{"sessions_total", counter, "Total number of sessions since process started"},
 		{"bytes_in_total", counter, "Total number of request bytes since process started"},
 		{"bytes_out_total", counter, "Total number of response bytes since process started"},
 		{"requests_denied_total", counter, "Total number of denied requests since process started"},
+		{"responses_denied_total", counter, "Total number of denied responses since process started"},
+		{"request_errors_total", counter, "Total number of invalid requests since process started"},
 		{"status", gauge, "Current status of the service, per state label value."},
 		{"limit_session_rate", gauge, "Limit on the number of sessions accepted in a second (frontend only, 'rate-limit sessions' setting)"},
 		{"max_session_rate", gauge, "Highest value of sessions per second observed since the worker process started"},
@@ -186,17 +189,21 @@ var (
 		{"connections_total", counter, "Total number of new connections accepted on this frontend since the worker process started"},
 		{"denied_connections_total", counter, "Total number of incoming connections blocked on a listener/frontend by a tcp-request connection rule since the worker process started"},
 		{"denied_sessions_total", counter, "Total number of incoming sessions blocked on a listener/frontend by a tcp-request connection rule since the worker process started"},
+		{"failed_header_rewriting_total", counter, "Total number of failed HTTP header rewrites since the worker process started"},
+		{"internal_errors_total", counter, "Total number of internal errors since process started"},
 	}
 	promBackend = []promFamily{
 		{"current_queue", gauge, "Number of current queued connections"},
 		{"max_queue", gauge, "Highest value of queued connections encountered since process started"},
 		{"current_sessions", gauge, "Number of current sessions on the frontend, backend or server"},
+		{"max_sessions", gauge, "Highest value of current sessions encountered since process started"},
 		{"sessions_total", counter, "Total number of sessions since process started"},
 		{"bytes_in_total", counter, "Total number of request bytes since process started"},
 		{"bytes_out_total", counter, "Total number of response bytes since process started"},
 		{"requests_denied_total", counter, "Total number of denied requests since process started"},
 		{"responses_denied_total", counter, "Total number of denied responses since process started"},
 		{"connection_errors_total", counter, "Total number of failed connections to server since the worker process started"},
+		{"response_errors_total", counter, "Total number of invalid responses since the worker process started"},
 		{"retry_warnings_total", counter, "Total number of server connection retries since the worker process started"},
 		{"redispatch_warnings_total", counter, "Total number of server redispatches due to connection failures since the worker process started"},
 		{"status", gauge, "Current status of the service, per state label value."},
@@ -208,6 +215,13 @@ var (
 		{"downtime_seconds_total", counter, "Total time spent in DOWN state, for server or backend"},
 		{"loadbalanced_total", counter, "Total number of requests routed by load balancing since the worker process started (ignores queue pop and stickiness)"},
 		{"max_session_rate", gauge, "Highest value of sessions per second observed since the worker process started"},
+		{"client_aborts_total", counter, "Total number of requests or connections aborted by the client since the worker process started"},
+		{"server_aborts_total", counter, "Total number of requests or connections aborted by the server since the worker process started"},
+		{"last_session_seconds", gauge, "How long ago some traffic was seen on this object on this worker process, in seconds"},
+		{"failed_header_rewriting_total", counter, "Total number of failed HTTP header rewrites since the worker process started"},
+		{"connection_attempts_total", counter, "Total number of outgoing connection attempts on this backend/server since the worker process started"},
+		{"connection_reuses_total", counter, "Total number of reused connection on this backend/server since the worker process started"},
+		{"internal_errors_total", counter, "Total number of internal errors since process started"},
 		{"uweight", gauge, "Server's user weight, or sum of active servers' user weights for a backend"},
 		{"agg_server_status", gauge, "Backend's aggregated gauge of servers' status"},
 		{"agg_server_check_status", gauge, "Backend's aggregated gauge of servers' state check status"},
@@ -222,7 +236,9 @@ var (
 		{"sessions_total", counter, "Total number of sessions since process started"},
 		{"bytes_in_total", counter, "Total number of request bytes since process started"},
 		{"bytes_out_total", counter, "Total number of response bytes since process started"},
+		{"responses_denied_total", counter, "Total number of denied responses since process started"},
 		{"connection_errors_total", counter, "Total number of failed connections to server since the worker process started"},
+		{"response_errors_total", counter, "Total number of invalid responses since the worker process started"},
 		{"retry_warnings_total", counter, "Total number of server connection retries since the worker process started"},
 		{"redispatch_warnings_total", counter, "Total number of server redispatches due to connection failures since the worker process started"},
 		{"status", gauge, "Current status of the service, per state label value."},
@@ -237,6 +253,13 @@ var (
 		{"check_status", gauge, "Status of last health check, per state label value."},
 		{"check_code", gauge, "layer5-7 code, if available of the last health check."},
 		{"check_duration_seconds", gauge, "Total duration of the latest server health check, in seconds."},
+		{"client_aborts_total", counter, "Total number of requests or connections aborted by the client since the worker process started"},
+		{"server_aborts_total", counter, "Total number of requests or connections aborted by the server since the worker process started"},
+		{"last_session_seconds", gauge, "How long ago some traffic was seen on this object on this worker process, in seconds"},
+		{"failed_header_rewriting_total", counter, "Total number of failed HTTP header rewrites since the worker process started"},
+		{"connection_attempts_total", counter, "Total number of outgoing connection attempts on this backend/server since the worker process started"},
+		{"connection_reuses_total", counter, "Total number of reused connection on this backend/server since the worker process started"},
+		{"internal_errors_total", counter, "Total number of internal errors since process started"},
 		{"uweight", gauge, "Server's user weight, or sum of active servers' user weights for a backend"},
 	}
 )
@@ -263,51 +286,36 @@ var promLeftOut = []string{
 	"haproxy_process_failed_resolutions", "haproxy_process_bytes_out_total", "haproxy_process_spliced_bytes_out_total",
 	"haproxy_process_bytes_out_rate", "haproxy_process_recv_logs_total", "haproxy_process_max_memory_bytes",
 	"haproxy_process_pool_allocated_bytes", "haproxy_process_pool_used_bytes",
-	// Frontends: the highest session count, the denied responses, the
-	// request errors, HTTP response counts, compression, intercepted
-	// requests, header rewrite failures, cache, internal errors.
-	"haproxy_frontend_max_sessions", "haproxy_frontend_responses_denied_total", "haproxy_frontend_request_errors_total",
+	// Frontends: HTTP response counts,
+	// compression, intercepted requests, cache.
 	"haproxy_frontend_http_responses_total",
 	"haproxy_frontend_http_comp_bytes_in_total", "haproxy_frontend_http_comp_bytes_out_total",
 	"haproxy_frontend_http_comp_bytes_bypassed_total", "haproxy_frontend_http_comp_responses_total",
 	"haproxy_frontend_intercepted_requests_total",
-	"haproxy_frontend_failed_header_rewriting_total", "haproxy_frontend_http_cache_lookups_total",
-	"haproxy_frontend_http_cache_hits_total", "haproxy_frontend_internal_errors_total",
-	// Backends: the highest session count, fullconn, response errors,
-	// HTTP counts, aborts, compression, last session, timings, header
-	// rewrite failures, connection attempts and reuses, cache, internal
-	// errors.
-	"haproxy_backend_max_sessions", "haproxy_backend_limit_sessions", "haproxy_backend_response_errors_total",
-
-	"haproxy_backend_http_responses_total",
-	"haproxy_backend_http_requests_total", "haproxy_backend_client_aborts_total", "haproxy_backend_server_aborts_total",
+	"haproxy_frontend_http_cache_lookups_total", "haproxy_frontend_http_cache_hits_total",
+	// Backends: fullconn, HTTP counts, compression, last session,
+	// timings, cache.
+	"haproxy_backend_limit_sessions",
+	"haproxy_backend_http_responses_total", "haproxy_backend_http_requests_total",
 	"haproxy_backend_http_comp_bytes_in_total", "haproxy_backend_http_comp_bytes_out_total",
 	"haproxy_backend_http_comp_bytes_bypassed_total", "haproxy_backend_http_comp_responses_total",
-	"haproxy_backend_last_session_seconds", "haproxy_backend_queue_time_average_seconds",
+	"haproxy_backend_queue_time_average_seconds",
 	"haproxy_backend_connect_time_average_seconds", "haproxy_backend_response_time_average_seconds",
-	"haproxy_backend_total_time_average_seconds", "haproxy_backend_failed_header_rewriting_total",
-	"haproxy_backend_connection_attempts_total", "haproxy_backend_connection_reuses_total",
+	"haproxy_backend_total_time_average_seconds",
 	"haproxy_backend_http_cache_lookups_total", "haproxy_backend_http_cache_hits_total",
 	"haproxy_backend_max_queue_time_seconds", "haproxy_backend_max_connect_time_seconds",
 	"haproxy_backend_max_response_time_seconds", "haproxy_backend_max_total_time_seconds",
-	"haproxy_backend_internal_errors_total",
-	// Servers: denied responses, response errors, slowstart throttle,
-	// HTTP counts, aborts, last session, timings,
-	// header rewrite failures, connection attempts, reuses and idle
-	// connections, internal errors.
-	"haproxy_server_responses_denied_total", "haproxy_server_response_errors_total",
-
+	// Servers: slowstart throttle, HTTP counts, last session, timings,
+	// idle connections.
 	"haproxy_server_current_throttle",
-
-	"haproxy_server_http_responses_total", "haproxy_server_client_aborts_total", "haproxy_server_server_aborts_total",
-	"haproxy_server_last_session_seconds", "haproxy_server_queue_time_average_seconds",
+	"haproxy_server_http_responses_total",
+	"haproxy_server_queue_time_average_seconds",
 	"haproxy_server_connect_time_average_seconds", "haproxy_server_response_time_average_seconds",
-	"haproxy_server_total_time_average_seconds", "haproxy_server_failed_header_rewriting_total",
-	"haproxy_server_connection_attempts_total", "haproxy_server_connection_reuses_total",
+	"haproxy_server_total_time_average_seconds",
 	"haproxy_server_idle_connections_current", "haproxy_server_idle_connections_limit",
 	"haproxy_server_max_queue_time_seconds", "haproxy_server_max_connect_time_seconds",
 	"haproxy_server_max_response_time_seconds", "haproxy_server_max_total_time_seconds",
-	"haproxy_server_internal_errors_total", "haproxy_server_unsafe_idle_connections_current",
+	"haproxy_server_unsafe_idle_connections_current",
 	"haproxy_server_safe_idle_connections_current", "haproxy_server_used_connections_current",
 	"haproxy_server_need_connections_current",
 }
@@ -544,6 +552,14 @@ func promFrontendSample(w *promWriter, name string, p *Proxy, f *Frontend) {
 		w.sample(float64(f.DeniedConn), "proxy", px)
 	case "denied_sessions_total":
 		w.sample(float64(f.DeniedSess), "proxy", px)
+	case "max_sessions":
+		w.sample(float64(f.Max), "proxy", px)
+	case "responses_denied_total":
+		w.sample(float64(f.DeniedResp), "proxy", px)
+	case "request_errors_total":
+		w.sample(float64(f.FailedReq), "proxy", px)
+	case "failed_header_rewriting_total", "internal_errors_total":
+		w.sample(0, "proxy", px) // never counts (Row.never)
 	}
 }
 
@@ -568,6 +584,24 @@ func promBackendSample(w *promWriter, name, px string, b *Backend) {
 		w.sample(float64(b.DeniedResp), "proxy", px)
 	case "connection_errors_total":
 		w.sample(float64(b.failed()), "proxy", px)
+	case "response_errors_total":
+		w.sample(float64(b.RespErrors), "proxy", px)
+	case "client_aborts_total":
+		w.sample(float64(b.CliAborts), "proxy", px)
+	case "server_aborts_total":
+		w.sample(float64(b.SrvAborts), "proxy", px)
+	case "max_sessions":
+		w.sample(float64(b.Max), "proxy", px)
+	case "last_session_seconds":
+		w.sample(float64(b.LastSess), "proxy", px)
+	case "connection_attempts_total", "connection_reuses_total":
+		n, reuse := b.connects()
+		if name == "connection_reuses_total" {
+			n = reuse
+		}
+		w.sample(float64(n), "proxy", px)
+	case "failed_header_rewriting_total", "internal_errors_total":
+		w.sample(0, "proxy", px) // never counts (Row.never)
 	case "retry_warnings_total":
 		w.sample(float64(b.Retries), "proxy", px)
 	case "redispatch_warnings_total":
@@ -649,6 +683,22 @@ func promServerSample(w *promWriter, name, px string, s *Server) {
 		w.sample(float64(s.BytesOut), "proxy", px, "server", sv)
 	case "connection_errors_total":
 		w.sample(float64(s.Failed), "proxy", px, "server", sv)
+	case "response_errors_total":
+		w.sample(float64(s.RespErrors), "proxy", px, "server", sv)
+	case "client_aborts_total":
+		w.sample(float64(s.CliAborts), "proxy", px, "server", sv)
+	case "server_aborts_total":
+		w.sample(float64(s.SrvAborts), "proxy", px, "server", sv)
+	case "responses_denied_total":
+		w.sample(float64(s.DeniedResp), "proxy", px, "server", sv)
+	case "connection_attempts_total":
+		w.sample(float64(s.Connects), "proxy", px, "server", sv)
+	case "last_session_seconds":
+		w.sample(float64(s.LastSess), "proxy", px, "server", sv)
+	case "connection_reuses_total":
+		w.sample(float64(s.Reuses), "proxy", px, "server", sv)
+	case "failed_header_rewriting_total", "internal_errors_total":
+		w.sample(0, "proxy", px, "server", sv) // never counts (Row.never)
 	case "retry_warnings_total":
 		w.sample(float64(s.Retries), "proxy", px, "server", sv)
 	case "redispatch_warnings_total":

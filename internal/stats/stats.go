@@ -112,9 +112,9 @@ type Off struct {
 type Frontend struct {
 	// Off are the features that cannot count on the frontend.
 	Off Off
-	// Cur is the number of current sessions, Limit the frontend's maxconn
-	// (0: none).
-	Cur, Limit int
+	// Cur is the number of current sessions, Max the highest seen, Limit
+	// the frontend's maxconn (0: none).
+	Cur, Max, Limit int
 	// Total counts the connections accepted (conn_tot, and stot).
 	Total uint64
 	// Requests counts the HTTP requests (req_tot; 0 in mode tcp).
@@ -126,6 +126,8 @@ type Frontend struct {
 	RateLimit                   int
 	BytesIn, BytesOut           uint64
 	DeniedReq                   uint64 // requests denied by rules (dreq)
+	DeniedResp                  uint64 // responses denied by rules (dresp)
+	FailedReq                   uint64 // requests that could not be read (ereq)
 	DeniedConn, DeniedSess      uint64 // tcp-request connection / session rejects (dcon, dses)
 }
 
@@ -133,11 +135,17 @@ type Frontend struct {
 type Backend struct {
 	// Off are the features that cannot count on the backend.
 	Off Off
-	Cur int
+	// Cur is the number of current sessions, Max the highest seen.
+	Cur, Max int
+	// Connects counts the connection attempts to the dispatch address:
+	// the backend's connect adds its servers'.
+	Connects uint64
 	// Limit is the backend's fullconn (0: none), its slim.
 	Limit int
-	// SessRate is the sessions per second the backend took.
+	// SessRate is the sessions per second the backend took; LastSess the
+	// seconds since the last one (lastsess; -1: none).
 	SessRate              Rate
+	LastSess              int64
 	Queue, MaxQueue       int
 	Total                 uint64
 	BytesIn, BytesOut     uint64
@@ -145,6 +153,10 @@ type Backend struct {
 	// Retries and Redispatches count the backend's retried attempts and
 	// those sent to another server (wretr, wredis).
 	Retries, Redispatches uint64
+	// CliAborts and SrvAborts count the data transfers the client and the
+	// server aborted (cli_abrt, srv_abrt), RespErrors the responses that
+	// failed (eresp).
+	CliAborts, SrvAborts, RespErrors uint64
 	// LastChange is the seconds since the backend last lost its last
 	// usable server or got one back, or since the start (lastchg);
 	// Downtime the seconds it had none (downtime, shown when it has
@@ -193,8 +205,10 @@ type Server struct {
 	// QueueLimit its maxqueue (0: none).
 	Queue, MaxQueue, QueueLimit int
 	Total                       uint64
-	// SessRate is the sessions per second the server took.
+	// SessRate is the sessions per second the server took; LastSess the
+	// seconds since the last one (lastsess; -1: none).
 	SessRate          Rate
+	LastSess          int64
 	BytesIn, BytesOut uint64
 	// Failed counts the connections that gave up after their retries
 	// (econ).
@@ -202,6 +216,13 @@ type Server struct {
 	// Retries counts the failed attempts retried on the server (wretr),
 	// Redispatches those sent to another server (wredis).
 	Retries, Redispatches uint64
+	// CliAborts, SrvAborts and RespErrors are the server's cli_abrt,
+	// srv_abrt and eresp, DeniedResp its responses denied by rules
+	// (dresp).
+	CliAborts, SrvAborts, RespErrors, DeniedResp uint64
+	// Connects counts the connection attempts (connect), Reuses the
+	// requests sent on an idle connection instead (reuse).
+	Connects, Reuses uint64
 	// LastChange is the seconds since the server's state last changed, or
 	// since the start (lastchg); Downtime the seconds it spent DOWN or in
 	// maintenance (downtime); DownTrans how many times it went so
@@ -307,6 +328,17 @@ func (b *Backend) status() string {
 		return "UP"
 	}
 	return "DOWN"
+}
+
+// connects and reuses are the backend's connection attempts and reuses:
+// its servers', HAProxy counting each on the backend too, and its own.
+func (b *Backend) connects() (n, reuse uint64) {
+	n = b.Connects
+	for i := range b.Servers {
+		n += b.Servers[i].Connects
+		reuse += b.Servers[i].Reuses
+	}
+	return n, reuse
 }
 
 // failed sums the servers' failed connection attempts: HAProxy counts each

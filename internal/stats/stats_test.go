@@ -11,16 +11,18 @@ import (
 // server, and a listen section with one server.
 func sample() *Snapshot {
 	return &Snapshot{PID: 42, Uptime: 17 * time.Second, Sessions: 1, Proxies: []Proxy{
-		{Name: "fe", ID: 1, Mode: "http", Algo: "roundrobin", Frontend: &Frontend{Cur: 0, Limit: 9990, Total: 1, BytesIn: 82, BytesOut: 520,
+		{Name: "fe", ID: 1, Mode: "http", Algo: "roundrobin", Frontend: &Frontend{Cur: 0, Max: 2, Limit: 9990, Total: 1, BytesIn: 82, BytesOut: 520,
 			Requests: 6, SessRate: Rate{1, 3}, ConnRate: Rate{2, 4}, ReqRate: Rate{5, 7}, RateLimit: 10}},
-		{Name: "be", ID: 2, Mode: "http", Algo: "roundrobin", Backend: &Backend{Total: 1, LBTotal: 1, BytesIn: 82, BytesOut: 520, SessRate: Rate{1, 8}, Servers: []Server{
-			{Name: "s1", ID: 1, Addr: "127.0.0.1:18090", Weight: 1, Max: 1, Total: 1, LBTotal: 1, BytesIn: 82, BytesOut: 520, SessRate: Rate{1, 9}},
-			{Name: "s2", ID: 2, Addr: "127.0.0.1:18091", Weight: 1, Backup: true},
-			{Name: "s3", ID: 3, Addr: "127.0.0.1:18092", Weight: 1, State: Maint},
-		}}},
-		{Name: "st", ID: 3, Mode: "http", Algo: "roundrobin", Frontend: &Frontend{Cur: 1, Total: 2, DeniedReq: 3, DeniedConn: 4, DeniedSess: 5},
+		{Name: "be", ID: 2, Mode: "http", Algo: "roundrobin", Backend: &Backend{Total: 1, LBTotal: 1, BytesIn: 82, BytesOut: 520, SessRate: Rate{1, 8},
+			CliAborts: 3, SrvAborts: 4, RespErrors: 5, Max: 1, Connects: 1, LastSess: 4, Servers: []Server{
+				{Name: "s1", ID: 1, Addr: "127.0.0.1:18090", Weight: 1, Max: 1, Total: 1, LBTotal: 1, BytesIn: 82, BytesOut: 520, SessRate: Rate{1, 9},
+					CliAborts: 2, SrvAborts: 3, RespErrors: 4, Connects: 3, Reuses: 2, LastSess: 4},
+				{Name: "s2", ID: 2, Addr: "127.0.0.1:18091", Weight: 1, Backup: true, LastSess: -1},
+				{Name: "s3", ID: 3, Addr: "127.0.0.1:18092", Weight: 1, State: Maint, LastSess: -1},
+			}}},
+		{Name: "st", ID: 3, Mode: "http", Algo: "roundrobin", Frontend: &Frontend{Cur: 1, Total: 2, DeniedReq: 3, DeniedConn: 4, DeniedSess: 5, DeniedResp: 6, FailedReq: 8},
 			Backend: &Backend{Servers: []Server{{Name: "web", ID: 1, Addr: "127.0.0.1:18090", Weight: 2, Checked: true, Rise: 2, Fall: 3,
-				Limit: 10, QueueLimit: 5, Failed: 7, LastChange: 9, Downtime: 5, DownTrans: 1,
+				Limit: 10, QueueLimit: 5, Failed: 7, DeniedResp: 9, LastChange: 9, Downtime: 5, DownTrans: 1,
 				Check: &Check{Status: "L4OK", Running: true, Duration: 3 * time.Millisecond, Done: true,
 					Desc: "Layer4 check passed", Health: 4, Failed: 2}}}}},
 	}}
@@ -31,14 +33,14 @@ func sample() *Snapshot {
 func TestCSV(t *testing.T) {
 	got := string(CSV(sample(), &Options{}))
 	want := CSVHeader +
-		"fe,FRONTEND,,,0,,9990,1,82,520,0,,,,,,,OPEN,,,,,,,,,1,1,0,,,,0,1,10,3,,,,,,,,,,,5,7,6,,,,,,,,,,,,,,,,,,,,,,,,,,,http,,2,4,1,,0,0,,,,,,,,,,,,,,,,,,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
-		"be,s1,0,0,0,1,,1,82,520,,,,0,,0,0,no check,1,1,0,,,0,,,1,2,1,,1,,2,1,,9,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,http,,,,,,,,,,,,,,,,,,,,,,,,1,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
-		"be,s2,0,0,0,0,,0,0,0,,,,0,,0,0,no check,1,0,1,,,0,,,1,2,2,,0,,2,0,,0,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,http,,,,,,,,,,,,,,,,,,,,,,,,1,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
-		"be,s3,0,0,0,0,,0,0,0,,,,0,,0,0,MAINT,1,1,0,,,0,,,1,2,3,,0,,2,0,,0,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,http,,,,,,,,,,,,,,,,,,,,,,,,1,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
-		"be,BACKEND,0,0,0,,,1,82,520,0,0,,0,,0,0,UP,1,1,1,,0,0,0,,1,2,0,,1,,1,1,,8,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,http,,,,,,,,,,,,,,,,,,,,,,,,1,0,0,0,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
-		"st,FRONTEND,,,1,,,2,0,0,3,,,,,,,OPEN,,,,,,,,,1,3,0,,,,0,0,0,0,,,,,,,,,,,0,0,0,,,,,,,,,,,,,,,,,,,,,,,,,,,http,,0,0,2,,4,5,,,,,,,,,,,,,,,,,,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
-		"st,web,0,0,0,0,10,0,0,0,,,,7,,0,0,UP,2,1,0,2,1,9,5,5,1,3,1,,0,,2,0,,0,* L4OK,,3,,,,,,,,,,,,,,,,,,,,,,,,,,,Layer4 check passed,,2,3,4,,,,,,http,,,,,,,,,,,,,,,,,,,,,,,,2,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
-		"st,BACKEND,0,0,0,,,0,0,0,0,0,,7,,0,0,UP,2,1,0,,0,0,0,,1,3,0,,0,,1,0,,0,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,http,,,,,,,,,,,,,,,,,,,,,,,,2,0,0,0,-,,,,,,,,,,,,,,,,,,,,,,,,,\n"
+		"fe,FRONTEND,,,0,2,9990,1,82,520,0,0,0,,,,,OPEN,,,,,,,,,1,1,0,,,,0,1,10,3,,,,,,,,,,,5,7,6,,,,,,,,,,,,,,,,,,,,,,,,,,,http,,2,4,1,,0,0,0,,,,,,,,,,,0,,,,,,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
+		"be,s1,0,0,0,1,,1,82,520,,0,,0,4,0,0,no check,1,1,0,,,0,,,1,2,1,,1,,2,1,,9,,,,,,,,,,,,,,2,3,,,,,4,,,,,,,,,,,,,,,,,,,,http,,,,,,,,0,3,2,,,,,,,,,0,,,,,1,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
+		"be,s2,0,0,0,0,,0,0,0,,0,,0,0,0,0,no check,1,0,1,,,0,,,1,2,2,,0,,2,0,,0,,,,,,,,,,,,,,0,0,,,,,-1,,,,,,,,,,,,,,,,,,,,http,,,,,,,,0,0,0,,,,,,,,,0,,,,,1,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
+		"be,s3,0,0,0,0,,0,0,0,,0,,0,0,0,0,MAINT,1,1,0,,,0,,,1,2,3,,0,,2,0,,0,,,,,,,,,,,,,,0,0,,,,,-1,,,,,,,,,,,,,,,,,,,,http,,,,,,,,0,0,0,,,,,,,,,0,,,,,1,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
+		"be,BACKEND,0,0,0,1,,1,82,520,0,0,,0,5,0,0,UP,1,1,1,,0,0,0,,1,2,0,,1,,1,1,,8,,,,,,,,,,,,,,3,4,,,,,4,,,,,,,,,,,,,,,,,,,,http,,,,,,,,0,4,2,,,,,,,,,0,,,,,1,0,0,0,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
+		"st,FRONTEND,,,1,0,,2,0,0,3,6,8,,,,,OPEN,,,,,,,,,1,3,0,,,,0,0,0,0,,,,,,,,,,,0,0,0,,,,,,,,,,,,,,,,,,,,,,,,,,,http,,0,0,2,,4,5,0,,,,,,,,,,,0,,,,,,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
+		"st,web,0,0,0,0,10,0,0,0,,9,,7,0,0,0,UP,2,1,0,2,1,9,5,5,1,3,1,,0,,2,0,,0,* L4OK,,3,,,,,,,,,,,0,0,,,,,0,,,,,,,,,,Layer4 check passed,,2,3,4,,,,,,http,,,,,,,,0,0,0,,,,,,,,,0,,,,,2,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
+		"st,BACKEND,0,0,0,0,,0,0,0,0,0,,7,0,0,0,UP,2,1,0,,0,0,0,,1,3,0,,0,,1,0,,0,,,,,,,,,,,,,,0,0,,,,,0,,,,,,,,,,,,,,,,,,,,http,,,,,,,,0,0,0,,,,,,,,,0,,,,,2,0,0,0,-,,,,,,,,,,,,,,,,,,,,,,,,,\n"
 	if got != want {
 		gl, wl := strings.Split(got, "\n"), strings.Split(want, "\n")
 		for i := range min(len(gl), len(wl)) {
@@ -187,7 +189,8 @@ func TestHTML(t *testing.T) {
 		"<b>uptime = </b> 0d 0h00m17s<br>",
 		`<th colspan=3>Queue</th><th colspan=3>Session rate</th><th colspan=6>Sessions</th><th colspan=2>Bytes</th><th colspan=2>Denied</th><th colspan=3>Errors</th><th colspan=2>Warnings</th><th colspan=9>Server</th>`,
 		`<a class=px href="#fe">fe</a>`,
-		`<tr class="frontend"><td class=ac><a name="fe/Frontend"></a><a class=lfsb href="#fe/Frontend">Frontend</a></td><td colspan=3></td><td>1</td><td>3</td><td>10</td><td>0</td><td></td><td>9990</td><td>1</td><td></td><td></td><td>82</td><td>520</td><td>0</td><td></td>`,
+		`<tr class="frontend"><td class=ac><a name="fe/Frontend"></a><a class=lfsb href="#fe/Frontend">Frontend</a></td><td colspan=3></td><td>1</td><td>3</td><td>10</td><td>0</td><td>2</td><td>9990</td><td>1</td><td></td><td></td><td>82</td><td>520</td><td>0</td><td>0</td><td>0</td>`,
+		`<td></td><td>9</td><td></td><td>7</td><td><u title="Connection resets during transfers: 0 client, 0 server">0</u></td>`,
 		`<tr class="active_no_check"><td class=ac><a name="be/s1"></a>`,
 		`<tr class="backup_no_check"><td class=ac><a name="be/s2"></a>`,
 		`<tr class="maintain"><td class=ac><a name="be/s3"></a>`,
@@ -221,5 +224,17 @@ func TestHTML(t *testing.T) {
 	}
 	if strings.Contains(page, "1.2.3") || strings.Contains(page, `href="#fe"`) || strings.Contains(page, "Disable refresh") {
 		t.Error("hidden version, out of scope proxy or refresh link shown")
+	}
+}
+
+// TestHumanTime: ages as HAProxy's human_time prints them.
+func TestHumanTime(t *testing.T) {
+	for _, tc := range []struct {
+		in   int64
+		want string
+	}{{-1, "?"}, {0, "0s"}, {59, "59s"}, {60, "1m"}, {61, "1m1s"}, {3600, "1h"}, {3601, "1h1s"}, {3661, "1h1m"}, {90061, "1d1h"}, {86401, "1d1s"}} {
+		if got := humanTime(tc.in); got != tc.want {
+			t.Errorf("humanTime(%d) = %q; want %q", tc.in, got, tc.want)
+		}
 	}
 }

@@ -33,13 +33,9 @@ var infoMasked = map[string]bool{
 // type, on showInfoConfig's mode tcp proxies: counters lb does not keep yet. A column
 // leaving this list, or joining it, fails TestShowInfoAndStatColumns.
 var statEmpty = map[string][]string{
-	"FRONTEND": {"smax", "dresp", "ereq", "wrew", "eint"},
-	"BACKEND": {"smax", "eresp", "cli_abrt", "srv_abrt", "lastsess", "qtime", "ctime", "rtime", "ttime",
-		"wrew", "connect", "reuse", "qtime_max", "ctime_max", "rtime_max", "ttime_max", "eint"},
-	"server": {"dresp", "eresp", "cli_abrt", "srv_abrt", "lastsess", "qtime", "ctime", "rtime",
-		"ttime", "wrew", "connect", "reuse", "srv_icur", "qtime_max",
-		"ctime_max", "rtime_max", "ttime_max", "eint", "idle_conn_cur", "safe_conn_cur", "used_conn_cur",
-		"need_conn_est"},
+	"BACKEND": {"qtime", "ctime", "rtime", "ttime", "qtime_max", "ctime_max", "rtime_max", "ttime_max"},
+	"server": {"qtime", "ctime", "rtime", "ttime", "srv_icur", "qtime_max", "ctime_max", "rtime_max",
+		"ttime_max", "idle_conn_cur", "safe_conn_cur", "used_conn_cur", "need_conn_est"},
 }
 
 // statEmptyRacy are columns HAProxy fills or not depending on when it is asked: a

@@ -97,13 +97,16 @@ func TestShowStatForms(t *testing.T) {
 
 // volatile are the fields whose values depend on when each engine was asked: the rates and
 // their maxima over the last seconds, and the bytes of the connection through which the harness saw
-// HAProxy ready (it closes without reading the answer, which may or may not be counted); and
+// HAProxy ready (it closes without reading the answer, which may or may not be counted, and
+// may reset the connection: a client abort; it may still be open when the next one comes,
+// two sessions at once); and
 // slim, derived from the process's maxconn, which lb derives from the limit of open files
-// with its own reserve; the seconds since a state change and spent down, and the last
+// with its own reserve; the seconds since a state change, since the last session (lb
+// dates it within a second) and spent down, and the last
 // check's duration and whether one runs ("* " before check_status).
 var (
-	volatileTyped = regexp.MustCompile(`(\.(?:rate|conn_rate|req_rate|rate_max|conn_rate_max|req_rate_max|bin|bout|slim|lastchg|downtime|check_duration)\.1:...:u\d\d:)\d+`)
-	volatileJSON  = regexp.MustCompile(`("name":"(?:rate|conn_rate|req_rate|rate_max|conn_rate_max|req_rate_max|bin|bout|slim|lastchg|downtime|check_duration)"\},[^}]*\},"value":\{"type":"u\d\d","value":)\d+`)
+	volatileTyped = regexp.MustCompile(`(\.(?:smax|rate|conn_rate|req_rate|rate_max|conn_rate_max|req_rate_max|bin|bout|cli_abrt|lastsess|slim|lastchg|downtime|check_duration)\.1:...:[us]\d\d:)-?\d+`)
+	volatileJSON  = regexp.MustCompile(`("name":"(?:smax|rate|conn_rate|req_rate|rate_max|conn_rate_max|req_rate_max|bin|bout|cli_abrt|lastsess|slim|lastchg|downtime|check_duration)"\},[^}]*\},"value":\{"type":"[us]\d\d","value":)-?\d+`)
 	checkRunning  = regexp.MustCompile(`\* (L[4-7][A-Z]+|INI|SOCKERR)`)
 )
 
@@ -113,7 +116,7 @@ func maskVolatile(s string) string {
 		lines := strings.Split(s, "\n")
 		for i := 1; i < len(lines); i++ {
 			f := strings.Split(lines[i], ",")
-			for _, k := range []int{6, 8, 9, 23, 24, 33, 35, 38, 46, 47, 77, 78} {
+			for _, k := range []int{5, 6, 8, 9, 23, 24, 33, 35, 38, 46, 47, 49, 55, 77, 78} {
 				if k < len(f) && f[k] != "" {
 					f[k] = "R"
 				}
