@@ -71,9 +71,13 @@ type httpConn struct {
 	idleSince time.Time
 
 	// The current transaction.
-	be      *Backend
-	sc      net.Conn
-	reused  bool
+	be     *Backend
+	sc     net.Conn
+	reused bool
+	// fresh asks connect for a new connection, not an idle one: a reused one just
+	// failed under the request, and another idle one to the same server may be as
+	// dead (a server killed closes them all at once).
+	fresh   bool
 	ts      [2]byte // termination state, "--" while normal
 	up      int64   // request bytes received
 	down    int64   // response bytes sent
@@ -803,6 +807,10 @@ func (hc *httpConn) connect(be *Backend, forced *Server) bool {
 	}
 	choice := be.cfg.HTTP.Reuse.choice(hc.nreq == 0)
 	req.Reuse = func(srv *Server) net.Conn {
+		if hc.fresh {
+			hc.releaseKept()
+			return nil
+		}
 		if hc.kept != nil {
 			if hc.keptSrv == srv {
 				// The connection of the last transaction: not peeked
@@ -894,8 +902,10 @@ func (hc *httpConn) sendRequest(be *Backend, forced *Server, mode HTTPConnMode) 
 		}
 		// The idle connection was closed by the server: a new one.
 		_ = hc.c.DetachServerConn().Close()
-		hc.reused = false
-		if !hc.connect(be, forced) {
+		hc.reused, hc.fresh = false, true
+		ok := hc.connect(be, forced)
+		hc.fresh = false
+		if !ok {
 			return time.Time{}, false
 		}
 	}
@@ -1042,8 +1052,10 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 				// A reused connection closed under the request: once
 				// more on a new one, as HAProxy retries.
 				_ = c.DetachServerConn().Close()
-				hc.reused = false
-				if !hc.connect(be, nil) {
+				hc.reused, hc.fresh = false, true
+				ok := hc.connect(be, nil)
+				hc.fresh = false
+				if !ok {
 					return hc.errorTxn(start, tr, 503)
 				}
 				hc.out = hc.out[:0]
