@@ -277,7 +277,51 @@ func startHAProxyArgs(t *testing.T, addr string, args ...string) *outFile {
 	t.Helper()
 	p := startProc(t, haproxyBin(t), args...)
 	waitListen(t, addr)
+	// HAProxy listens on its TCP sockets before it binds its unix stats sockets: a
+	// test's first command may find no socket yet.
+	for i, a := range args {
+		if a == "-f" && i+1 < len(args) {
+			for _, sock := range statsSocketPaths(t, args[i+1]) {
+				waitUnix(t, sock)
+			}
+		}
+	}
 	return p.out
+}
+
+// statsSocketPaths returns the unix paths of the "stats socket" lines of the configuration
+// file cfg.
+func statsSocketPaths(t *testing.T, cfg string) []string {
+	t.Helper()
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 3 && f[0] == "stats" && f[1] == "socket" && strings.HasPrefix(f[2], "/") {
+			paths = append(paths, f[2])
+		}
+	}
+	return paths
+}
+
+// waitUnix waits until a unix socket accepts at path.
+func waitUnix(t *testing.T, path string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("unix", path)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing accepts on %s: %v", path, err)
+		}
+		time.Sleep(20 * time.Millisecond) // a process of another's making: no readiness signal
+	}
 }
 
 // stop ends the process with SIGTERM, unless it has exited, and waits for it.
