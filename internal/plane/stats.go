@@ -251,6 +251,7 @@ func (g *Generation) counters(st *statsState) *stats.Snapshot {
 				f.Requests, f.RateLimit = fs.Requests, fr.RateLimitSessions()
 				f.DeniedReq, f.DeniedConn, f.DeniedSess = fs.DeniedReq, fs.DeniedConn, fs.DeniedSess
 				f.DeniedResp, f.FailedReq, f.Max = fs.DeniedResp, fs.FailedReq, fs.Max
+				f.HTTP = httpStats(&fs.HTTP)
 			}
 			p.Frontend = f
 		}
@@ -304,6 +305,7 @@ func (g *Generation) backendStats(px *config.Proxy, be *proxy.Backend) *stats.Ba
 	b.Retries, b.Redispatches = bs.Retries, bs.Redispatches
 	b.CliAborts, b.SrvAborts, b.RespErrors = bs.CliAborts, bs.SrvAborts, bs.RespErrors
 	b.Max, b.Connects = bs.Max, bs.Connects
+	b.HTTP, b.Times = httpStats(&bs.HTTP), stats.Times(bs.Times)
 	now := time.Now().Unix()
 	b.Off.SSL = true
 	b.LastChange, b.Downtime, b.DownTrans, b.LBTotal = now-bs.LastChange, bs.Downtime(now), bs.DownTrans, bs.LBTotal
@@ -319,6 +321,10 @@ func (g *Generation) backendStats(px *config.Proxy, be *proxy.Backend) *stats.Ba
 			Connects: ss.Connects, Reuses: ss.Reuses,
 			LastChange: now - ss.LastChange, Downtime: ss.Downtime(now), DownTrans: ss.DownTrans, LBTotal: ss.LBTotal}
 		sv.NoSSL = cs.TLS == nil && cs.CheckTLS == nil
+		sv.HTTP, sv.Times = httpStats(&ss.HTTP), stats.Times(ss.Times)
+		cn := srv.ConnStats()
+		sv.Idle = stats.Idle{Unsafe: cn.Unsafe, Safe: cn.Safe, Used: cn.Used, NeedEst: cn.NeedEst,
+			Limit: cn.IdleLim, Limited: cn.IdleLim >= 0}
 		b.Off.SSL = b.Off.SSL && sv.NoSSL
 		if c := g.checker(srv); c != nil && sv.Checked && !c.Paused() {
 			sv.Check = checkStats(c.Stat(), ss.State == proxy.StateMaint)
@@ -336,6 +342,13 @@ func (g *Generation) backendStats(px *config.Proxy, be *proxy.Backend) *stats.Ba
 		b.Servers = append(b.Servers, sv)
 	}
 	return b
+}
+
+// httpStats converts the engine's HTTP counters for the stats.
+func httpStats(h *proxy.HTTPStats) stats.HTTP {
+	return stats.HTTP{Rsp: h.Rsp, Requests: h.Requests, Intercepted: h.Intercepted,
+		CacheLookups: h.CacheLookups, CacheHits: h.CacheHits,
+		CompIn: h.CompIn, CompOut: h.CompOut, CompByp: h.CompByp, CompRsp: h.CompResps}
 }
 
 // checkStats converts a checker's state for the check columns; paused: the

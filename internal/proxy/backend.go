@@ -251,6 +251,10 @@ type Server struct {
 	connects, reuses atomic.Uint64
 	// deniedResp counts the responses of s rules denied (dresp).
 	deniedResp atomic.Uint64
+	// http counts the responses s sent by status class, and times its
+	// sessions' or transactions' times (counters.go).
+	http  httpCounters
+	times timeStats
 
 	// addr is where the server is: ServerConfig's address until the
 	// runtime API moves it (SetAddr, srvruntime.go).
@@ -328,6 +332,10 @@ type Backend struct {
 	// cliAborts, srvAborts and respErrors are the servers' and the
 	// dispatch address's.
 	cliAborts, srvAborts, respErrors atomic.Uint64
+	// http and times are the backend's HTTP counters and time averages
+	// (counters.go).
+	http  httpCounters
+	times timeStats
 }
 
 // waiter is a connection waiting in a queue: a goroutine's, which receives
@@ -481,6 +489,9 @@ type BackendStats struct {
 	DownTrans            uint64
 	// LBTotal counts the times load balancing chose one of the servers.
 	LBTotal uint64
+	// HTTP are the HTTP counters, Times the time averages.
+	HTTP  HTTPStats
+	Times TimeStats
 }
 
 // Downtime returns the seconds the backend had no usable server at now
@@ -503,7 +514,8 @@ func (b *Backend) Stats() BackendStats {
 		BytesIn: b.bytesIn.Load(), BytesOut: b.bytesOut.Load(), Queue: q, MaxQueue: mq,
 		DeniedReq: b.deniedReq.Load(), DeniedResp: b.deniedResp.Load(),
 		Retries: b.retries.Load(), Redispatches: b.redispatches.Load(),
-		CliAborts: b.cliAborts.Load(), SrvAborts: b.srvAborts.Load(), RespErrors: b.respErrors.Load()}
+		CliAborts: b.cliAborts.Load(), SrvAborts: b.srvAborts.Load(), RespErrors: b.respErrors.Load(),
+		HTTP: b.http.stats(), Times: b.times.stats()}
 }
 
 // countAbort counts a session or transaction that ended with termination
@@ -739,6 +751,10 @@ type ServerStats struct {
 	DownTrans            uint64
 	// LBTotal counts the times load balancing chose the server.
 	LBTotal uint64
+	// HTTP are the responses received by status class and their count,
+	// Times the time averages.
+	HTTP  HTTPStats
+	Times TimeStats
 }
 
 // Downtime returns the seconds st was DOWN or in maintenance at now (Unix
@@ -760,6 +776,7 @@ func (s *Server) Stats() ServerStats {
 	st.Retries, st.Redispatches = s.retries.Load(), s.redispatches.Load()
 	st.CliAborts, st.SrvAborts, st.RespErrors = s.cliAborts.Load(), s.srvAborts.Load(), s.respErrors.Load()
 	st.DeniedResp, st.Connects, st.Reuses = s.deniedResp.Load(), s.connects.Load(), s.reuses.Load()
+	st.HTTP, st.Times = s.http.stats(), s.times.stats()
 	return st
 }
 

@@ -286,6 +286,8 @@ type compressor struct {
 		Close() error
 	}
 	out []byte
+	// in counts the bytes given to add (comp_in).
+	in int64
 }
 
 func (z *compressor) Write(p []byte) (int, error) {
@@ -353,6 +355,7 @@ func putCompressor(z *compressor, level int) {
 
 // add compresses p (identity: copies it).
 func (z *compressor) add(p []byte) {
+	z.in += int64(len(p))
 	if z.w == nil {
 		z.out = append(z.out, p...)
 		return
@@ -407,7 +410,19 @@ func (hc *httpConn) forwardCompressed(be *Backend) bool {
 	res := &hc.res
 	level := hc.compLevel(be)
 	z := getCompressor(hc.comp, level)
+	z.in = 0
 	defer putCompressor(z, level)
+	out0 := hc.compN
+	defer func() {
+		// comp_in and comp_out, as HAProxy counts them: the payload
+		// given to the compressor and what came out of it.
+		f := hc.h.f
+		f.http.compIn.Add(uint64(z.in))
+		be.http.compIn.Add(uint64(z.in))
+		out := uint64(hc.compN - out0)
+		f.http.compOut.Add(out)
+		be.http.compOut.Add(out)
+	}()
 	chunked := res.Framing == http1.Chunked
 	hc.chunks.Reset()
 	var dc dechunker

@@ -448,6 +448,8 @@ type Frontend struct {
 	// ereq: 400 and 408 of the H1 layer), deniedResp the responses
 	// denied by http-response or tcp-response rules (dresp).
 	failedReq, deniedResp atomic.Uint64
+	// http are the HTTP counters (counters.go).
+	http httpCounters
 	// errs holds the last request that could not be parsed.
 	errs errorCapture
 }
@@ -494,6 +496,8 @@ type FrontendStats struct {
 	// FailedReq counts the requests that could not be read (ereq),
 	// DeniedResp the responses denied by rules (dresp).
 	FailedReq, DeniedResp uint64
+	// HTTP are the HTTP counters.
+	HTTP HTTPStats
 }
 
 // Stats returns f's counters.
@@ -501,7 +505,7 @@ func (f *Frontend) Stats() FrontendStats {
 	return FrontendStats{Cur: int(f.cur.Load()), Max: int(f.maxCur.Load()), Total: f.total.Load(), Requests: f.reqs.Load(),
 		BytesIn: f.bytesIn.Load(), BytesOut: f.bytesOut.Load(),
 		DeniedConn: f.deniedConn.Load(), DeniedSess: f.deniedSess.Load(), DeniedReq: f.deniedReq.Load(),
-		FailedReq: f.failedReq.Load(), DeniedResp: f.deniedResp.Load()}
+		FailedReq: f.failedReq.Load(), DeniedResp: f.deniedResp.Load(), HTTP: f.http.stats()}
 }
 
 // countDeniedResp counts a response a rule denied on f, be and srv (nil:

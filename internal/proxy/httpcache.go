@@ -39,10 +39,21 @@ func (hc *httpConn) cacheLookup(start time.Time, tr time.Duration, be *Backend, 
 	if !found || !lookup {
 		return false, false
 	}
+	// Counted on the proxy whose rule looked up, as HAProxy does.
+	hcs := &be.http
+	if hc.feCache {
+		hcs = &hc.h.f.http
+	}
+	hcs.cacheLookups.Add(1)
 	now := time.Now()
 	o := ch.Get(key, &hc.req, now)
 	if o == nil {
 		return false, false
+	}
+	hcs.cacheHits.Add(1)
+	if hc.feCache {
+		// Answered by the cache at the frontend's stage: intercepted.
+		hc.h.f.http.intercepted.Add(1)
 	}
 	resp := o.AppendAge(nil, now)
 	if string(hc.req.Method) != "HEAD" {

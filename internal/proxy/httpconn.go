@@ -89,10 +89,13 @@ type httpConn struct {
 	// each read, checks it after, so that the wake-up is never overwritten.
 	uploadStop atomic.Bool
 	lg         setupLog
-	stats      bool        // answered by the backend's applet
-	service    bool        // answered by a use-service rule's applet
-	cached     bool        // answered from the cache (a cache-use hit)
-	store      *cacheStore // the response a cache-store rule stores; nil: none
+	stats      bool // answered by the backend's applet
+	service    bool // answered by a use-service rule's applet
+	cached     bool // answered from the cache (a cache-use hit)
+	// feCache: the cache-use rule ran at the frontend's stage, whose
+	// counters count the lookup (HAProxy's fe_counters, be_counters else).
+	feCache bool
+	store   *cacheStore // the response a cache-store rule stores; nil: none
 	// Body payload bytes forwarded (Content-Length or until-close bodies;
 	// chunked ones are counted by their scanners), and tunnel bytes, for
 	// the sizes HAProxy logs.
@@ -566,7 +569,7 @@ func (hc *httpConn) transaction() bool {
 	c, f := hc.c, hc.h.f
 	hc.ts = [2]byte{'-', '-'}
 	hc.be, hc.sc, hc.reused, hc.up, hc.down, hc.status, hc.closing, hc.stats = nil, nil, false, 0, 0, 0, false, false
-	hc.service, hc.cached, hc.store = false, false, nil
+	hc.service, hc.cached, hc.store, hc.feCache = false, false, nil, false
 	hc.reqBodyN, hc.resBodyN, hc.tunnelUp, hc.tunnelDown, hc.ownResp = 0, 0, 0, 0, false
 	hc.resHead = 0
 	hc.cookieCli, hc.cookieSrv = '-', '-'
@@ -633,6 +636,7 @@ func (hc *httpConn) transaction() bool {
 		if res := fr.HTTPRequest(st); res.Verdict == rules.Reject {
 			return hc.ruleResponse(start, tr, &res, 'R')
 		}
+		hc.feCache = hc.txn.CacheUse != ""
 	}
 	if a := hc.h.cfg.Applet; a != nil {
 		if req.Framing != http1.NoBody {
@@ -1078,6 +1082,7 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 		if res.Status >= 100 && res.Status < 200 && res.Status != 101 {
 			// Interim: forwarded as it is, then the final response.
 			interim++
+			hc.countServerStatus()
 			hc.out = http1.AppendResponse(hc.out[:0], res, "")
 			if !hc.writeClient(hc.out) {
 				hc.stopUpload()
@@ -1108,6 +1113,7 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 		if hc.retryResponse(be, nil, interim) {
 			return hc.retry(start, tr, be, hc.forced, mode)
 		}
+		hc.countServerStatus()
 		break
 	}
 	tResp := time.Now()
@@ -1186,6 +1192,15 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 	var ok bool
 	if hc.compressing {
 		ok = hc.forwardCompressed(be)
+		if ok {
+			// A response compressed to its end; HAProxy counts its
+			// end-of-message block (one byte) in comp_in and comp_out.
+			for _, h := range []*httpCounters{&hc.h.f.http, &be.http} {
+				h.compN.Add(1)
+				h.compIn.Add(1)
+				h.compOut.Add(1)
+			}
+		}
 	} else {
 		ok = hc.forwardResponse(be, tunnel)
 	}
@@ -1591,6 +1606,11 @@ func (hc *httpConn) ruleResponse(start time.Time, tr time.Duration, res *rules.H
 		f.deniedReq.Add(1)
 	}
 	hc.ts = [2]byte{term, phase}
+	if term == 'L' && phase == 'R' && hc.be == nil {
+		// Answered at the frontend's stage (HAProxy: while the stream's
+		// backend is still its frontend): an intercepted request.
+		f.http.intercepted.Add(1)
+	}
 	hc.out = hc.local(res.Status, res)
 	if hc.writeClient(hc.out) {
 		hc.down = int64(len(hc.out))
@@ -1617,6 +1637,9 @@ func (hc *httpConn) serviceResponse(start time.Time, tr time.Duration) bool {
 	}
 	hc.ts = [2]byte{'L', 'R'}
 	hc.service = true
+	if hc.be == nil {
+		hc.h.f.http.intercepted.Add(1)
+	}
 	if !ok {
 		hc.out = hc.local(400, nil)
 	} else {
@@ -1846,6 +1869,9 @@ func (hc *httpConn) appletTxn(start time.Time, tr time.Duration, resp []byte) bo
 	}
 	hc.ts = [2]byte{'L', 'R'}
 	hc.stats = true
+	if hc.be == nil {
+		hc.h.f.http.intercepted.Add(1)
+	}
 	if hc.writeClient(resp) {
 		hc.down = int64(len(resp))
 	} else {
@@ -2003,6 +2029,15 @@ func capture(h *http1.Header, cp Capture) []byte {
 	return append([]byte(nil), v...)
 }
 
+// countServerStatus counts the response head just read on its server, as
+// HAProxy counts each (interim ones too) once no retry takes it.
+func (hc *httpConn) countServerStatus() {
+	if srv := hc.lg.server; srv != nil && !hc.cached {
+		srv.http.countStatus(hc.res.Status)
+		srv.http.reqs.Add(1)
+	}
+}
+
 // logTxn accounts the transaction and hands its record to the frontend's
 // log hook. tr is the time to read the head (-1: never complete), trs the
 // server's response time (-1: none), ta the active time.
@@ -2010,9 +2045,8 @@ func (hc *httpConn) logTxn(start time.Time, tr, trs, ta time.Duration, haveReq b
 	c, f, e := hc.c, hc.h.f, hc.h.f.eng
 	be := hc.be
 	srv := hc.lg.server
-	if haveReq {
-		f.reqs.Add(1)
-	}
+	// HAProxy counts every request it reads, a bad one too (req_tot).
+	f.reqs.Add(1)
 	f.bytesIn.Add(uint64(hc.up))
 	f.bytesOut.Add(uint64(hc.down))
 	if be != nil {
@@ -2025,6 +2059,21 @@ func (hc *httpConn) logTxn(start time.Time, tr, trs, ta time.Duration, haveReq b
 	}
 	if be != nil && hc.ts[0] != '-' {
 		be.countAbort(srv, hc.ts[0], hc.ts[1])
+	}
+	if hc.status != 0 {
+		f.http.countStatus(hc.status)
+		if be != nil {
+			be.http.countStatus(hc.status)
+			be.http.reqs.Add(1)
+		}
+	}
+	now := time.Now()
+	if be != nil && haveReq {
+		tt := now.Sub(start)
+		be.times.add(hc.lg.tw, hc.lg.tc, trs, tt)
+		if srv != nil {
+			srv.times.add(hc.lg.tw, hc.lg.tc, trs, tt)
+		}
 	}
 	// The transaction's stick counters: a 4xx is an error, and what its
 	// rules tracked is released.
@@ -2068,7 +2117,6 @@ func (hc *httpConn) logTxn(start time.Time, tr, trs, ta time.Duration, haveReq b
 	rec.Tw, rec.Tc, rec.Retries, rec.Redispatch = lg.tw, lg.tc, int(lg.retries), lg.redispatch
 	rec.SrvQueue, rec.BackendQueue = int(lg.srvQueue), int(lg.beQueue)
 	rec.ServerLocal, rec.ServerAddr = lg.serverLocal, lg.serverAddr
-	now := time.Now()
 	rec.Tt = now.Sub(start)
 	rec.Termination = string(hc.ts[:])
 	// HAProxy logs the sizes of the messages in its internal form, not

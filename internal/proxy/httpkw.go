@@ -14,6 +14,12 @@ func (hc *httpConn) monitor(st *rules.Stream) bool {
 	if fr := hc.h.f.cfg.Rules; fr != nil && fr.MonitorFail(st) {
 		status = 503
 	}
+	// Counted as HAProxy counts it, though not logged: a request, an
+	// intercepted one, and its status.
+	f := hc.h.f
+	f.reqs.Add(1)
+	f.http.intercepted.Add(1)
+	f.http.countStatus(status)
 	hc.out = appendStreamError(hc.out[:0], status, hc.closing)
 	return hc.writeClient(hc.out) && !hc.closing && hc.req.Framing == http1.NoBody
 }

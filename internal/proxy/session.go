@@ -149,6 +149,15 @@ func (t *tally) finish(c *Conn, connected bool) {
 	if code := c.Term(); code != 0 && be != nil {
 		be.countAbort(srv, code, t.termPhase())
 	}
+	if connected && be != nil {
+		// The time averages: in mode tcp the response time is 0 (HAProxy
+		// takes the data as starting when the connection is made).
+		tt := time.Since(c.accept)
+		be.times.add(t.lg.tw, t.lg.tc, 0, tt)
+		if srv != nil {
+			srv.times.add(t.lg.tw, t.lg.tc, 0, tt)
+		}
+	}
 	// HAProxy logs once the session has left its server and backend but
 	// not yet the frontend: %ac and %fc count it, %bc and %sc do not.
 	c.ReleaseServer()

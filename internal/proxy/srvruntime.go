@@ -123,7 +123,11 @@ func (s *Server) ClearCounters(all bool) {
 		s.lbTotal, s.downTrans = 0, 0
 	}
 	s.be.mu.Unlock()
+	s.times.clear(all)
 	if all {
+		s.http.clear()
+		s.retries.Store(0)
+		s.redispatches.Store(0)
 		s.total.Store(0)
 		s.bytesIn.Store(0)
 		s.bytesOut.Store(0)
@@ -147,7 +151,11 @@ func (b *Backend) ClearCounters(all bool) {
 		b.lbTotal, b.downTrans = 0, 0
 	}
 	b.mu.Unlock()
+	b.times.clear(all)
 	if all {
+		b.http.clear()
+		b.retries.Store(0)
+		b.redispatches.Store(0)
 		b.total.Store(0)
 		b.bytesIn.Store(0)
 		b.bytesOut.Store(0)
@@ -165,6 +173,8 @@ func (b *Backend) ClearCounters(all bool) {
 func (f *Frontend) ClearCounters(all bool) {
 	f.maxCur.Store(0)
 	if all {
+		f.http.clear()
+		f.reqs.Store(0)
 		f.total.Store(0)
 		f.bytesIn.Store(0)
 		f.bytesOut.Store(0)

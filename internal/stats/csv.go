@@ -138,6 +138,39 @@ func (r Row) never() {
 	r.set("eint", "0")
 }
 
+// http sets the columns of a mode http proxy's or server's HTTP counters:
+// the status classes, and req_tot unless it is a frontend's (set apart).
+func (r Row) http(h *HTTP, reqs bool) {
+	for i, c := range []string{"hrsp_other", "hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx"} {
+		r.u64(c, h.Rsp[i])
+	}
+	if reqs {
+		r.u64("req_tot", h.Requests)
+	}
+}
+
+// cache sets the cache columns (mode http frontends and backends).
+func (r Row) cache(h *HTTP) {
+	r.u64("cache_lookups", h.CacheLookups)
+	r.u64("cache_hits", h.CacheHits)
+}
+
+// comp sets the compression columns (frontends and backends, any mode).
+func (r Row) comp(h *HTTP) {
+	r.u64("comp_in", h.CompIn)
+	r.u64("comp_out", h.CompOut)
+	r.u64("comp_byp", h.CompByp)
+	r.u64("comp_rsp", h.CompRsp)
+}
+
+// times sets the time averages and maxima (backends and servers).
+func (r Row) times(t *Times) {
+	for i, c := range []string{"qtime", "ctime", "rtime", "ttime"} {
+		r.u64(c, uint64(t.Avg[i]))
+		r.u64(c+"_max", uint64(t.Max[i]))
+	}
+}
+
 // zero sets the columns of the features that are off to 0.
 func (r Row) zero(o Off) {
 	for _, f := range []struct {
@@ -181,6 +214,12 @@ func frontendRow(p *Proxy, f *Frontend) Row {
 	r.num("conn_rate", f.ConnRate.Cur)
 	r.num("conn_rate_max", f.ConnRate.Max)
 	r.u64("conn_tot", f.Total)
+	if p.Mode == "http" {
+		r.http(&f.HTTP, false)
+		r.u64("intercepted", f.HTTP.Intercepted)
+		r.cache(&f.HTTP)
+	}
+	r.comp(&f.HTTP)
 	r.never()
 	r.zero(f.Off)
 	return r
@@ -254,6 +293,19 @@ func serverRow(p *Proxy, s *Server, o *Options) Row {
 	r.num("uweight", s.Weight)
 	r.u64("connect", s.Connects)
 	r.u64("reuse", s.Reuses)
+	if p.Mode == "http" {
+		r.http(&s.HTTP, true)
+	}
+	r.times(&s.Times)
+	id := &s.Idle
+	r.num("srv_icur", id.Unsafe+id.Safe)
+	if id.Limited {
+		r.num("src_ilim", id.Limit)
+	}
+	r.num("idle_conn_cur", id.Unsafe)
+	r.num("safe_conn_cur", id.Safe)
+	r.num("used_conn_cur", id.Used)
+	r.num("need_conn_est", id.NeedEst)
 	r.never()
 	r.zero(Off{SSL: s.NoSSL})
 	return r
@@ -320,6 +372,12 @@ func backendRow(p *Proxy, b *Backend, o *Options) Row {
 	conns, reuses := b.connects()
 	r.u64("connect", conns)
 	r.u64("reuse", reuses)
+	if p.Mode == "http" {
+		r.http(&b.HTTP, true)
+		r.cache(&b.HTTP)
+	}
+	r.comp(&b.HTTP)
+	r.times(&b.Times)
 	r.never()
 	r.zero(b.Off)
 	return r

@@ -212,6 +212,43 @@ func respErrCell(eresp, cli, srv uint64) string {
 	return fmt.Sprintf(`<u title="Connection resets during transfers: %d client, %d server">%d</u>`, cli, srv, eresp)
 }
 
+// totalCell is the content of the sessions' total cell: the total, with
+// the HTTP responses by class and the times in a tip, as HAProxy shows them
+// on hover (http: the proxy is in mode http; h or t nil: none).
+func totalCell(total uint64, http bool, h *HTTP, frontend bool, t *Times) string {
+	var tip []string
+	if http && h != nil {
+		if !frontend {
+			tip = append(tip, fmt.Sprintf("Cum. HTTP requests: %d", h.Requests))
+		}
+		for i, c := range []string{"1xx", "2xx", "3xx", "4xx", "5xx"} {
+			tip = append(tip, fmt.Sprintf("- HTTP %s responses: %d", c, h.Rsp[i+1]))
+		}
+		tip = append(tip, fmt.Sprintf("- other responses: %d", h.Rsp[0]))
+		if frontend {
+			tip = append(tip, fmt.Sprintf("Intercepted requests: %d", h.Intercepted))
+		}
+		if h.CacheLookups > 0 || h.CompRsp > 0 {
+			tip = append(tip, fmt.Sprintf("Cache lookups: %d", h.CacheLookups), fmt.Sprintf("Cache hits: %d", h.CacheHits),
+				fmt.Sprintf("Compressed responses: %d", h.CompRsp))
+		}
+	}
+	if t != nil {
+		for i, n := range []string{"queue", "connect", "response", "total"} {
+			tip = append(tip, fmt.Sprintf("Max %s time: %d ms", n, t.Max[i]))
+		}
+		tip = append(tip, "Avg over last 1024 success. conn.")
+		for i, n := range []string{"Queue", "Connect", "Response", "Total"} {
+			tip = append(tip, fmt.Sprintf("- %s time: %d ms", n, t.Avg[i]))
+		}
+	}
+	if len(tip) == 0 {
+		return utoa(total)
+	}
+	// One line per figure: a line feed, written as a character reference.
+	return fmt.Sprintf(`<u title="%s">%d</u>`, strings.ReplaceAll(html.EscapeString(strings.Join(tip, "\n")), "\n", "&#10;"), total)
+}
+
 func itoa(v int) string    { return strconv.Itoa(v) }
 func utoa(v uint64) string { return strconv.FormatUint(v, 10) }
 
@@ -240,7 +277,7 @@ func frontendHTML(b *strings.Builder, p *Proxy, f *Frontend, form bool) {
 		rlim = itoa(f.RateLimit)
 	}
 	cells(b, itoa(f.SessRate.Cur), itoa(f.SessRate.Max), rlim)
-	cells(b, itoa(f.Cur), itoa(f.Max), limit, utoa(f.Total), "", "") // sessions
+	cells(b, itoa(f.Cur), itoa(f.Max), limit, totalCell(f.Total, p.Mode == "http", &f.HTTP, true, nil), "", "") // sessions
 	cells(b, utoa(f.BytesIn), utoa(f.BytesOut))
 	cells(b, utoa(f.DeniedReq), utoa(f.DeniedResp))
 	cells(b, utoa(f.FailedReq), "", "", "", "")
@@ -286,7 +323,8 @@ func serverHTML(b *strings.Builder, p *Proxy, s *Server, o *Options, form bool) 
 	}
 	cells(b, itoa(s.Queue), itoa(s.MaxQueue), opt(s.QueueLimit))
 	cells(b, itoa(s.SessRate.Cur), itoa(s.SessRate.Max), "")
-	cells(b, itoa(s.Cur), itoa(s.Max), opt(s.Limit), utoa(s.Total), "", humanTime(s.LastSess))
+	cells(b, itoa(s.Cur), itoa(s.Max), opt(s.Limit), totalCell(s.Total, p.Mode == "http", &s.HTTP, false, &s.Times),
+		utoa(s.LBTotal), humanTime(s.LastSess))
 	cells(b, utoa(s.BytesIn), utoa(s.BytesOut))
 	cells(b, "", utoa(s.DeniedResp))
 	cells(b, "", utoa(s.Failed), respErrCell(s.RespErrors, s.CliAborts, s.SrvAborts), utoa(s.Retries), utoa(s.Redispatches))
@@ -307,7 +345,8 @@ func backendHTML(b *strings.Builder, p *Proxy, bk *Backend, form bool) {
 	w, act, bck := bk.weights()
 	cells(b, itoa(bk.Queue), itoa(bk.MaxQueue), "")
 	cells(b, itoa(bk.SessRate.Cur), itoa(bk.SessRate.Max), "")
-	cells(b, itoa(bk.Cur), itoa(bk.Max), "", utoa(bk.Total), "", humanTime(bk.LastSess))
+	cells(b, itoa(bk.Cur), itoa(bk.Max), "", totalCell(bk.Total, p.Mode == "http", &bk.HTTP, false, &bk.Times),
+		utoa(bk.LBTotal), humanTime(bk.LastSess))
 	cells(b, utoa(bk.BytesIn), utoa(bk.BytesOut))
 	cells(b, utoa(bk.DeniedReq), utoa(bk.DeniedResp))
 	cells(b, "", utoa(bk.failed()), respErrCell(bk.RespErrors, bk.CliAborts, bk.SrvAborts), utoa(bk.Retries), utoa(bk.Redispatches))

@@ -183,13 +183,21 @@ var (
 		{"status", gauge, "Current status of the service, per state label value."},
 		{"limit_session_rate", gauge, "Limit on the number of sessions accepted in a second (frontend only, 'rate-limit sessions' setting)"},
 		{"max_session_rate", gauge, "Highest value of sessions per second observed since the worker process started"},
+		{"http_responses_total", counter, "Total number of HTTP responses with status 100-199 returned by this object since the worker process started"},
 		{"http_requests_rate_max", gauge, "Highest value of http requests observed since the worker process started"},
 		{"http_requests_total", counter, "Total number of HTTP requests processed by this object since the worker process started"},
+		{"http_comp_bytes_in_total", counter, "Total number of bytes submitted to the HTTP compressor for this object since the worker process started"},
+		{"http_comp_bytes_out_total", counter, "Total number of bytes emitted by the HTTP compressor for this object since the worker process started"},
+		{"http_comp_bytes_bypassed_total", counter, "Total number of bytes that bypassed HTTP compression for this object since the worker process started (CPU/memory/bandwidth limitation)"},
+		{"http_comp_responses_total", counter, "Total number of HTTP responses that were compressed for this object since the worker process started"},
 		{"connections_rate_max", gauge, "Highest value of connections per second observed since the worker process started"},
 		{"connections_total", counter, "Total number of new connections accepted on this frontend since the worker process started"},
+		{"intercepted_requests_total", counter, "Total number of HTTP requests intercepted on the frontend (redirects/stats/services) since the worker process started"},
 		{"denied_connections_total", counter, "Total number of incoming connections blocked on a listener/frontend by a tcp-request connection rule since the worker process started"},
 		{"denied_sessions_total", counter, "Total number of incoming sessions blocked on a listener/frontend by a tcp-request connection rule since the worker process started"},
 		{"failed_header_rewriting_total", counter, "Total number of failed HTTP header rewrites since the worker process started"},
+		{"http_cache_lookups_total", counter, "Total number of HTTP requests looked up in the cache on this frontend/backend since the worker process started"},
+		{"http_cache_hits_total", counter, "Total number of HTTP requests not found in the cache on this frontend/backend since the worker process started"},
 		{"internal_errors_total", counter, "Total number of internal errors since process started"},
 	}
 	promBackend = []promFamily{
@@ -197,6 +205,7 @@ var (
 		{"max_queue", gauge, "Highest value of queued connections encountered since process started"},
 		{"current_sessions", gauge, "Number of current sessions on the frontend, backend or server"},
 		{"max_sessions", gauge, "Highest value of current sessions encountered since process started"},
+		{"limit_sessions", gauge, "Frontend/listener/server's maxconn, backend's fullconn"},
 		{"sessions_total", counter, "Total number of sessions since process started"},
 		{"bytes_in_total", counter, "Total number of request bytes since process started"},
 		{"bytes_out_total", counter, "Total number of response bytes since process started"},
@@ -215,12 +224,28 @@ var (
 		{"downtime_seconds_total", counter, "Total time spent in DOWN state, for server or backend"},
 		{"loadbalanced_total", counter, "Total number of requests routed by load balancing since the worker process started (ignores queue pop and stickiness)"},
 		{"max_session_rate", gauge, "Highest value of sessions per second observed since the worker process started"},
+		{"http_responses_total", counter, "Total number of HTTP responses with status 100-199 returned by this object since the worker process started"},
+		{"http_requests_total", counter, "Total number of HTTP requests processed by this object since the worker process started"},
 		{"client_aborts_total", counter, "Total number of requests or connections aborted by the client since the worker process started"},
 		{"server_aborts_total", counter, "Total number of requests or connections aborted by the server since the worker process started"},
+		{"http_comp_bytes_in_total", counter, "Total number of bytes submitted to the HTTP compressor for this object since the worker process started"},
+		{"http_comp_bytes_out_total", counter, "Total number of bytes emitted by the HTTP compressor for this object since the worker process started"},
+		{"http_comp_bytes_bypassed_total", counter, "Total number of bytes that bypassed HTTP compression for this object since the worker process started (CPU/memory/bandwidth limitation)"},
+		{"http_comp_responses_total", counter, "Total number of HTTP responses that were compressed for this object since the worker process started"},
 		{"last_session_seconds", gauge, "How long ago some traffic was seen on this object on this worker process, in seconds"},
+		{"queue_time_average_seconds", gauge, "Avg. queue time for last 1024 successful connections."},
+		{"connect_time_average_seconds", gauge, "Avg. connect time for last 1024 successful connections."},
+		{"response_time_average_seconds", gauge, "Avg. response time for last 1024 successful connections."},
+		{"total_time_average_seconds", gauge, "Avg. total time for last 1024 successful connections."},
 		{"failed_header_rewriting_total", counter, "Total number of failed HTTP header rewrites since the worker process started"},
 		{"connection_attempts_total", counter, "Total number of outgoing connection attempts on this backend/server since the worker process started"},
 		{"connection_reuses_total", counter, "Total number of reused connection on this backend/server since the worker process started"},
+		{"http_cache_lookups_total", counter, "Total number of HTTP requests looked up in the cache on this frontend/backend since the worker process started"},
+		{"http_cache_hits_total", counter, "Total number of HTTP requests not found in the cache on this frontend/backend since the worker process started"},
+		{"max_queue_time_seconds", gauge, "Maximum observed time spent in the queue"},
+		{"max_connect_time_seconds", gauge, "Maximum observed time spent waiting for a connection to complete"},
+		{"max_response_time_seconds", gauge, "Maximum observed time spent waiting for a server response"},
+		{"max_total_time_seconds", gauge, "Maximum observed total request+response time (request+queue+connect+response+processing)"},
 		{"internal_errors_total", counter, "Total number of internal errors since process started"},
 		{"uweight", gauge, "Server's user weight, or sum of active servers' user weights for a backend"},
 		{"agg_server_status", gauge, "Backend's aggregated gauge of servers' status"},
@@ -253,13 +278,28 @@ var (
 		{"check_status", gauge, "Status of last health check, per state label value."},
 		{"check_code", gauge, "layer5-7 code, if available of the last health check."},
 		{"check_duration_seconds", gauge, "Total duration of the latest server health check, in seconds."},
+		{"http_responses_total", counter, "Total number of HTTP responses with status 100-199 returned by this object since the worker process started"},
 		{"client_aborts_total", counter, "Total number of requests or connections aborted by the client since the worker process started"},
 		{"server_aborts_total", counter, "Total number of requests or connections aborted by the server since the worker process started"},
 		{"last_session_seconds", gauge, "How long ago some traffic was seen on this object on this worker process, in seconds"},
+		{"queue_time_average_seconds", gauge, "Avg. queue time for last 1024 successful connections."},
+		{"connect_time_average_seconds", gauge, "Avg. connect time for last 1024 successful connections."},
+		{"response_time_average_seconds", gauge, "Avg. response time for last 1024 successful connections."},
+		{"total_time_average_seconds", gauge, "Avg. total time for last 1024 successful connections."},
 		{"failed_header_rewriting_total", counter, "Total number of failed HTTP header rewrites since the worker process started"},
 		{"connection_attempts_total", counter, "Total number of outgoing connection attempts on this backend/server since the worker process started"},
 		{"connection_reuses_total", counter, "Total number of reused connection on this backend/server since the worker process started"},
+		{"idle_connections_current", gauge, "Current number of idle connections available for reuse on this server"},
+		{"idle_connections_limit", gauge, "Limit on the number of available idle connections on this server (server 'pool_max_conn' directive)"},
+		{"max_queue_time_seconds", gauge, "Maximum observed time spent in the queue"},
+		{"max_connect_time_seconds", gauge, "Maximum observed time spent waiting for a connection to complete"},
+		{"max_response_time_seconds", gauge, "Maximum observed time spent waiting for a server response"},
+		{"max_total_time_seconds", gauge, "Maximum observed total request+response time (request+queue+connect+response+processing)"},
 		{"internal_errors_total", counter, "Total number of internal errors since process started"},
+		{"unsafe_idle_connections_current", gauge, "Current number of unsafe idle connections"},
+		{"safe_idle_connections_current", gauge, "Current number of safe idle connections"},
+		{"used_connections_current", gauge, "Current number of connections in use"},
+		{"need_connections_current", gauge, "Estimated needed number of connections"},
 		{"uweight", gauge, "Server's user weight, or sum of active servers' user weights for a backend"},
 	}
 )
@@ -286,38 +326,8 @@ var promLeftOut = []string{
 	"haproxy_process_failed_resolutions", "haproxy_process_bytes_out_total", "haproxy_process_spliced_bytes_out_total",
 	"haproxy_process_bytes_out_rate", "haproxy_process_recv_logs_total", "haproxy_process_max_memory_bytes",
 	"haproxy_process_pool_allocated_bytes", "haproxy_process_pool_used_bytes",
-	// Frontends: HTTP response counts,
-	// compression, intercepted requests, cache.
-	"haproxy_frontend_http_responses_total",
-	"haproxy_frontend_http_comp_bytes_in_total", "haproxy_frontend_http_comp_bytes_out_total",
-	"haproxy_frontend_http_comp_bytes_bypassed_total", "haproxy_frontend_http_comp_responses_total",
-	"haproxy_frontend_intercepted_requests_total",
-	"haproxy_frontend_http_cache_lookups_total", "haproxy_frontend_http_cache_hits_total",
-	// Backends: fullconn, HTTP counts, compression, last session,
-	// timings, cache.
-	"haproxy_backend_limit_sessions",
-	"haproxy_backend_http_responses_total", "haproxy_backend_http_requests_total",
-	"haproxy_backend_http_comp_bytes_in_total", "haproxy_backend_http_comp_bytes_out_total",
-	"haproxy_backend_http_comp_bytes_bypassed_total", "haproxy_backend_http_comp_responses_total",
-	"haproxy_backend_queue_time_average_seconds",
-	"haproxy_backend_connect_time_average_seconds", "haproxy_backend_response_time_average_seconds",
-	"haproxy_backend_total_time_average_seconds",
-	"haproxy_backend_http_cache_lookups_total", "haproxy_backend_http_cache_hits_total",
-	"haproxy_backend_max_queue_time_seconds", "haproxy_backend_max_connect_time_seconds",
-	"haproxy_backend_max_response_time_seconds", "haproxy_backend_max_total_time_seconds",
-	// Servers: slowstart throttle, HTTP counts, last session, timings,
-	// idle connections.
+	// Servers: slowstart throttle.
 	"haproxy_server_current_throttle",
-	"haproxy_server_http_responses_total",
-	"haproxy_server_queue_time_average_seconds",
-	"haproxy_server_connect_time_average_seconds", "haproxy_server_response_time_average_seconds",
-	"haproxy_server_total_time_average_seconds",
-	"haproxy_server_idle_connections_current", "haproxy_server_idle_connections_limit",
-	"haproxy_server_max_queue_time_seconds", "haproxy_server_max_connect_time_seconds",
-	"haproxy_server_max_response_time_seconds", "haproxy_server_max_total_time_seconds",
-	"haproxy_server_unsafe_idle_connections_current",
-	"haproxy_server_safe_idle_connections_current", "haproxy_server_used_connections_current",
-	"haproxy_server_need_connections_current",
 }
 
 // The "state" label values, in HAProxy's order.
@@ -468,6 +478,16 @@ func Prometheus(s *Snapshot, info *PromInfo, o *PromOptions) []byte {
 		for i := range promFrontend {
 			f := &promFrontend[i]
 			w.family("haproxy_frontend_", f)
+			if f.name == "http_responses_total" {
+				for code := range promCodes {
+					for j := range s.Proxies {
+						if p := &s.Proxies[j]; p.Frontend != nil && p.Mode == "http" {
+							w.sample(float64(p.Frontend.HTTP.Rsp[promCodeIndex(code)]), "proxy", p.Name, "code", promCodes[code])
+						}
+					}
+				}
+				continue
+			}
 			for j := range s.Proxies {
 				p := &s.Proxies[j]
 				if fe := p.Frontend; fe != nil {
@@ -480,10 +500,20 @@ func Prometheus(s *Snapshot, info *PromInfo, o *PromOptions) []byte {
 		for i := range promBackend {
 			f := &promBackend[i]
 			w.family("haproxy_backend_", f)
+			if f.name == "http_responses_total" {
+				for code := range promCodes {
+					for j := range s.Proxies {
+						if p := &s.Proxies[j]; p.Backend != nil && p.Mode == "http" {
+							w.sample(float64(p.Backend.HTTP.Rsp[promCodeIndex(code)]), "proxy", p.Name, "code", promCodes[code])
+						}
+					}
+				}
+				continue
+			}
 			for j := range s.Proxies {
 				p := &s.Proxies[j]
 				if be := p.Backend; be != nil {
-					promBackendSample(w, f.name, p.Name, be)
+					promBackendSample(w, f.name, p, be)
 				}
 			}
 		}
@@ -492,6 +522,24 @@ func Prometheus(s *Snapshot, info *PromInfo, o *PromOptions) []byte {
 		for i := range promServer {
 			f := &promServer[i]
 			w.family("haproxy_server_", f)
+			if f.name == "http_responses_total" {
+				for code := range promCodes {
+					for j := range s.Proxies {
+						p := &s.Proxies[j]
+						if p.Backend == nil || p.Mode != "http" {
+							continue
+						}
+						for k := range p.Backend.Servers {
+							sv := &p.Backend.Servers[k]
+							if o.NoMaint && sv.State == Maint {
+								continue
+							}
+							w.sample(float64(sv.HTTP.Rsp[promCodeIndex(code)]), "proxy", p.Name, "server", sv.Name, "code", promCodes[code])
+						}
+					}
+				}
+				continue
+			}
 			for j := range s.Proxies {
 				p := &s.Proxies[j]
 				if p.Backend == nil {
@@ -502,7 +550,7 @@ func Prometheus(s *Snapshot, info *PromInfo, o *PromOptions) []byte {
 					if o.NoMaint && sv.State == Maint {
 						continue
 					}
-					promServerSample(w, f.name, p.Name, sv)
+					promServerSample(w, f.name, p, sv)
 				}
 			}
 		}
@@ -510,7 +558,63 @@ func Prometheus(s *Snapshot, info *PromInfo, o *PromOptions) []byte {
 	return []byte(w.b.String())
 }
 
+// promCodes are the "code" label values of the http_responses_total
+// families, in HAProxy's order.
+var promCodes = []string{"1xx", "2xx", "3xx", "4xx", "5xx", "other"}
+
+// promCodeIndex is the index in HTTP.Rsp of promCodes[i].
+func promCodeIndex(i int) int { return (i + 1) % 6 }
+
+// promSeconds is a time in milliseconds, in seconds.
+func promSeconds(ms uint32) float64 { return float64(ms) / 1000 }
+
+// promTimes samples the time averages and maxima families.
+func promTimes(w *promWriter, name string, t *Times, labels ...string) bool {
+	for i, n := range []string{"queue", "connect", "response", "total"} {
+		switch name {
+		case n + "_time_average_seconds":
+			w.sample(promSeconds(t.Avg[i]), labels...)
+			return true
+		case "max_" + n + "_time_seconds":
+			w.sample(promSeconds(t.Max[i]), labels...)
+			return true
+		}
+	}
+	return false
+}
+
+// promHTTP samples the HTTP families of frontends and backends (mode http
+// only, as HAProxy's exporter).
+func promHTTP(w *promWriter, name string, p *Proxy, h *HTTP) bool {
+	var v uint64
+	switch name {
+	case "http_comp_bytes_in_total":
+		v = h.CompIn
+	case "http_comp_bytes_out_total":
+		v = h.CompOut
+	case "http_comp_bytes_bypassed_total":
+		v = h.CompByp
+	case "http_comp_responses_total":
+		v = h.CompRsp
+	case "http_cache_lookups_total":
+		v = h.CacheLookups
+	case "http_cache_hits_total":
+		v = h.CacheHits
+	case "intercepted_requests_total":
+		v = h.Intercepted
+	default:
+		return false
+	}
+	if p.Mode == "http" {
+		w.sample(float64(v), "proxy", p.Name)
+	}
+	return true
+}
+
 func promFrontendSample(w *promWriter, name string, p *Proxy, f *Frontend) {
+	if promHTTP(w, name, p, &f.HTTP) {
+		return
+	}
 	px := p.Name
 	switch name {
 	case "current_sessions":
@@ -563,9 +667,19 @@ func promFrontendSample(w *promWriter, name string, p *Proxy, f *Frontend) {
 	}
 }
 
-func promBackendSample(w *promWriter, name, px string, b *Backend) {
+func promBackendSample(w *promWriter, name string, p *Proxy, b *Backend) {
+	px := p.Name
+	if promHTTP(w, name, p, &b.HTTP) || promTimes(w, name, &b.Times, "proxy", px) {
+		return
+	}
 	weight, act, bck := b.weights()
 	switch name {
+	case "limit_sessions":
+		w.sample(float64(b.Limit), "proxy", px)
+	case "http_requests_total":
+		if p.Mode == "http" {
+			w.sample(float64(b.HTTP.Requests), "proxy", px)
+		}
 	case "current_queue":
 		w.sample(float64(b.Queue), "proxy", px)
 	case "max_queue":
@@ -662,9 +776,29 @@ func promBackendSample(w *promWriter, name, px string, b *Backend) {
 	}
 }
 
-func promServerSample(w *promWriter, name, px string, s *Server) {
-	sv := s.Name
+func promServerSample(w *promWriter, name string, p *Proxy, s *Server) {
+	px, sv := p.Name, s.Name
+	if promTimes(w, name, &s.Times, "proxy", px, "server", sv) {
+		return
+	}
+	id := &s.Idle
 	switch name {
+	case "idle_connections_current":
+		w.sample(float64(id.Unsafe+id.Safe), "proxy", px, "server", sv)
+	case "idle_connections_limit":
+		if !id.Limited {
+			w.sample(math.NaN(), "proxy", px, "server", sv)
+		} else {
+			w.sample(float64(id.Limit), "proxy", px, "server", sv)
+		}
+	case "unsafe_idle_connections_current":
+		w.sample(float64(id.Unsafe), "proxy", px, "server", sv)
+	case "safe_idle_connections_current":
+		w.sample(float64(id.Safe), "proxy", px, "server", sv)
+	case "used_connections_current":
+		w.sample(float64(id.Used), "proxy", px, "server", sv)
+	case "need_connections_current":
+		w.sample(float64(id.NeedEst), "proxy", px, "server", sv)
 	case "current_queue":
 		w.sample(float64(s.Queue), "proxy", px, "server", sv)
 	case "max_queue":

@@ -108,6 +108,43 @@ type Off struct {
 	H2 bool
 }
 
+// HTTP are a proxy's or a server's HTTP counters, shown in mode http.
+type HTTP struct {
+	// Rsp are the responses by status class: [1] to [5] for 1xx to 5xx,
+	// [0] for the others (hrsp_*).
+	Rsp [6]uint64
+	// Requests are a backend's transactions that ended with a status, a
+	// server's responses (req_tot); a frontend's are Frontend.Requests.
+	Requests uint64
+	// Intercepted counts the requests a frontend answered itself
+	// (intercepted).
+	Intercepted uint64
+	// CacheLookups and CacheHits count the cache-use rules' lookups and
+	// hits (cache_lookups, cache_hits).
+	CacheLookups, CacheHits uint64
+	// CompIn, CompOut and CompByp are the bytes given to the compressor,
+	// those it produced, and those that bypassed it; CompRsp the
+	// compressed responses (comp_in, comp_out, comp_byp, comp_rsp).
+	CompIn, CompOut, CompByp, CompRsp uint64
+}
+
+// Times are a backend's or a server's average and highest queue, connect,
+// response and total times, in milliseconds, over its last 512 sessions or
+// transactions (qtime, ctime, rtime, ttime and their _max).
+type Times struct {
+	Avg, Max [4]uint32
+}
+
+// Idle are a server's connections: those idle in its pool (srv_icur),
+// split into the ones that served one request and more than one
+// (idle_conn_cur, safe_conn_cur); those in use (used_conn_cur); the
+// estimated need (need_conn_est); and the pool's limit (src_ilim), when
+// Limited.
+type Idle struct {
+	Unsafe, Safe, Used, NeedEst, Limit int
+	Limited                            bool
+}
+
 // Frontend holds a frontend's counters.
 type Frontend struct {
 	// Off are the features that cannot count on the frontend.
@@ -129,6 +166,7 @@ type Frontend struct {
 	DeniedResp                  uint64 // responses denied by rules (dresp)
 	FailedReq                   uint64 // requests that could not be read (ereq)
 	DeniedConn, DeniedSess      uint64 // tcp-request connection / session rejects (dcon, dses)
+	HTTP                        HTTP
 }
 
 // Backend holds a backend's counters and its servers.
@@ -170,6 +208,8 @@ type Backend struct {
 	// counts in the weight when no active one is usable, not only the
 	// first.
 	AllBackups bool
+	HTTP       HTTP
+	Times      Times
 	Servers    []Server
 }
 
@@ -234,6 +274,9 @@ type Server struct {
 	LBTotal uint64
 	// NoSSL: neither the server nor its checks use TLS (ssl_* are 0).
 	NoSSL bool
+	HTTP  HTTP
+	Times Times
+	Idle  Idle
 	// Check is the state of the server's health check; nil when it has
 	// none, or when they were disabled ("disable health"), as HAProxy then
 	// leaves the check columns empty.

@@ -12,11 +12,17 @@ import (
 func sample() *Snapshot {
 	return &Snapshot{PID: 42, Uptime: 17 * time.Second, Sessions: 1, Proxies: []Proxy{
 		{Name: "fe", ID: 1, Mode: "http", Algo: "roundrobin", Frontend: &Frontend{Cur: 0, Max: 2, Limit: 9990, Total: 1, BytesIn: 82, BytesOut: 520,
-			Requests: 6, SessRate: Rate{1, 3}, ConnRate: Rate{2, 4}, ReqRate: Rate{5, 7}, RateLimit: 10}},
+			Requests: 6, SessRate: Rate{1, 3}, ConnRate: Rate{2, 4}, ReqRate: Rate{5, 7}, RateLimit: 10,
+			HTTP: HTTP{Rsp: [6]uint64{1, 0, 5, 0, 1, 0}, Intercepted: 2, CompIn: 100, CompOut: 40, CompRsp: 1}}},
 		{Name: "be", ID: 2, Mode: "http", Algo: "roundrobin", Backend: &Backend{Total: 1, LBTotal: 1, BytesIn: 82, BytesOut: 520, SessRate: Rate{1, 8},
-			CliAborts: 3, SrvAborts: 4, RespErrors: 5, Max: 1, Connects: 1, LastSess: 4, Servers: []Server{
+			CliAborts: 3, SrvAborts: 4, RespErrors: 5, Max: 1, Connects: 1, LastSess: 4,
+			HTTP:  HTTP{Rsp: [6]uint64{0, 0, 4, 0, 1, 1}, Requests: 6, CacheLookups: 2, CacheHits: 1, CompIn: 100, CompOut: 40, CompRsp: 1},
+			Times: Times{Avg: [4]uint32{0, 1, 12, 30}, Max: [4]uint32{0, 3, 40, 90}}, Servers: []Server{
 				{Name: "s1", ID: 1, Addr: "127.0.0.1:18090", Weight: 1, Max: 1, Total: 1, LBTotal: 1, BytesIn: 82, BytesOut: 520, SessRate: Rate{1, 9},
-					CliAborts: 2, SrvAborts: 3, RespErrors: 4, Connects: 3, Reuses: 2, LastSess: 4},
+					CliAborts: 2, SrvAborts: 3, RespErrors: 4, Connects: 3, Reuses: 2, LastSess: 4,
+					HTTP:  HTTP{Rsp: [6]uint64{0, 0, 4, 0, 0, 1}, Requests: 5},
+					Times: Times{Avg: [4]uint32{0, 1, 12, 30}, Max: [4]uint32{0, 3, 40, 90}},
+					Idle:  Idle{Unsafe: 1, Safe: 2, Used: 1, NeedEst: 3, Limit: 5, Limited: true}},
 				{Name: "s2", ID: 2, Addr: "127.0.0.1:18091", Weight: 1, Backup: true, LastSess: -1},
 				{Name: "s3", ID: 3, Addr: "127.0.0.1:18092", Weight: 1, State: Maint, LastSess: -1},
 			}}},
@@ -33,14 +39,14 @@ func sample() *Snapshot {
 func TestCSV(t *testing.T) {
 	got := string(CSV(sample(), &Options{}))
 	want := CSVHeader +
-		"fe,FRONTEND,,,0,2,9990,1,82,520,0,0,0,,,,,OPEN,,,,,,,,,1,1,0,,,,0,1,10,3,,,,,,,,,,,5,7,6,,,,,,,,,,,,,,,,,,,,,,,,,,,http,,2,4,1,,0,0,0,,,,,,,,,,,0,,,,,,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
-		"be,s1,0,0,0,1,,1,82,520,,0,,0,4,0,0,no check,1,1,0,,,0,,,1,2,1,,1,,2,1,,9,,,,,,,,,,,,,,2,3,,,,,4,,,,,,,,,,,,,,,,,,,,http,,,,,,,,0,3,2,,,,,,,,,0,,,,,1,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
-		"be,s2,0,0,0,0,,0,0,0,,0,,0,0,0,0,no check,1,0,1,,,0,,,1,2,2,,0,,2,0,,0,,,,,,,,,,,,,,0,0,,,,,-1,,,,,,,,,,,,,,,,,,,,http,,,,,,,,0,0,0,,,,,,,,,0,,,,,1,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
-		"be,s3,0,0,0,0,,0,0,0,,0,,0,0,0,0,MAINT,1,1,0,,,0,,,1,2,3,,0,,2,0,,0,,,,,,,,,,,,,,0,0,,,,,-1,,,,,,,,,,,,,,,,,,,,http,,,,,,,,0,0,0,,,,,,,,,0,,,,,1,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
-		"be,BACKEND,0,0,0,1,,1,82,520,0,0,,0,5,0,0,UP,1,1,1,,0,0,0,,1,2,0,,1,,1,1,,8,,,,,,,,,,,,,,3,4,,,,,4,,,,,,,,,,,,,,,,,,,,http,,,,,,,,0,4,2,,,,,,,,,0,,,,,1,0,0,0,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
-		"st,FRONTEND,,,1,0,,2,0,0,3,6,8,,,,,OPEN,,,,,,,,,1,3,0,,,,0,0,0,0,,,,,,,,,,,0,0,0,,,,,,,,,,,,,,,,,,,,,,,,,,,http,,0,0,2,,4,5,0,,,,,,,,,,,0,,,,,,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
-		"st,web,0,0,0,0,10,0,0,0,,9,,7,0,0,0,UP,2,1,0,2,1,9,5,5,1,3,1,,0,,2,0,,0,* L4OK,,3,,,,,,,,,,,0,0,,,,,0,,,,,,,,,,Layer4 check passed,,2,3,4,,,,,,http,,,,,,,,0,0,0,,,,,,,,,0,,,,,2,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
-		"st,BACKEND,0,0,0,0,,0,0,0,0,0,,7,0,0,0,UP,2,1,0,,0,0,0,,1,3,0,,0,,1,0,,0,,,,,,,,,,,,,,0,0,,,,,0,,,,,,,,,,,,,,,,,,,,http,,,,,,,,0,0,0,,,,,,,,,0,,,,,2,0,0,0,-,,,,,,,,,,,,,,,,,,,,,,,,,\n"
+		"fe,FRONTEND,,,0,2,9990,1,82,520,0,0,0,,,,,OPEN,,,,,,,,,1,1,0,,,,0,1,10,3,,,,0,5,0,1,0,1,,5,7,6,,,100,40,0,1,,,,,,,,,,,,,,,,,,,,,http,,2,4,1,2,0,0,0,,,0,0,,,,,,,0,,,,,,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
+		"be,s1,0,0,0,1,,1,82,520,,0,,0,4,0,0,no check,1,1,0,,,0,,,1,2,1,,1,,2,1,,9,,,,0,4,0,0,1,0,,,,5,2,3,,,,,4,,,0,1,12,30,,,,,,,,,,,,,,http,,,,,,,,0,3,2,,,3,5,0,3,40,90,0,1,2,1,3,1,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
+		"be,s2,0,0,0,0,,0,0,0,,0,,0,0,0,0,no check,1,0,1,,,0,,,1,2,2,,0,,2,0,,0,,,,0,0,0,0,0,0,,,,0,0,0,,,,,-1,,,0,0,0,0,,,,,,,,,,,,,,http,,,,,,,,0,0,0,,,0,,0,0,0,0,0,0,0,0,0,1,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
+		"be,s3,0,0,0,0,,0,0,0,,0,,0,0,0,0,MAINT,1,1,0,,,0,,,1,2,3,,0,,2,0,,0,,,,0,0,0,0,0,0,,,,0,0,0,,,,,-1,,,0,0,0,0,,,,,,,,,,,,,,http,,,,,,,,0,0,0,,,0,,0,0,0,0,0,0,0,0,0,1,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
+		"be,BACKEND,0,0,0,1,,1,82,520,0,0,,0,5,0,0,UP,1,1,1,,0,0,0,,1,2,0,,1,,1,1,,8,,,,0,4,0,1,1,0,,,,6,3,4,100,40,0,1,4,,,0,1,12,30,,,,,,,,,,,,,,http,,,,,,,,0,4,2,2,1,,,0,3,40,90,0,,,,,1,0,0,0,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
+		"st,FRONTEND,,,1,0,,2,0,0,3,6,8,,,,,OPEN,,,,,,,,,1,3,0,,,,0,0,0,0,,,,0,0,0,0,0,0,,0,0,0,,,0,0,0,0,,,,,,,,,,,,,,,,,,,,,http,,0,0,2,0,4,5,0,,,0,0,,,,,,,0,,,,,,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
+		"st,web,0,0,0,0,10,0,0,0,,9,,7,0,0,0,UP,2,1,0,2,1,9,5,5,1,3,1,,0,,2,0,,0,* L4OK,,3,0,0,0,0,0,0,,,,0,0,0,,,,,0,,,0,0,0,0,,,,Layer4 check passed,,2,3,4,,,,,,http,,,,,,,,0,0,0,,,0,,0,0,0,0,0,0,0,0,0,2,,,,-,,,,,,,,,,,,,,,,,,,,,,,,,\n" +
+		"st,BACKEND,0,0,0,0,,0,0,0,0,0,,7,0,0,0,UP,2,1,0,,0,0,0,,1,3,0,,0,,1,0,,0,,,,0,0,0,0,0,0,,,,0,0,0,0,0,0,0,0,,,0,0,0,0,,,,,,,,,,,,,,http,,,,,,,,0,0,0,0,0,,,0,0,0,0,0,,,,,2,0,0,0,-,,,,,,,,,,,,,,,,,,,,,,,,,\n"
 	if got != want {
 		gl, wl := strings.Split(got, "\n"), strings.Split(want, "\n")
 		for i := range min(len(gl), len(wl)) {
@@ -189,7 +195,9 @@ func TestHTML(t *testing.T) {
 		"<b>uptime = </b> 0d 0h00m17s<br>",
 		`<th colspan=3>Queue</th><th colspan=3>Session rate</th><th colspan=6>Sessions</th><th colspan=2>Bytes</th><th colspan=2>Denied</th><th colspan=3>Errors</th><th colspan=2>Warnings</th><th colspan=9>Server</th>`,
 		`<a class=px href="#fe">fe</a>`,
-		`<tr class="frontend"><td class=ac><a name="fe/Frontend"></a><a class=lfsb href="#fe/Frontend">Frontend</a></td><td colspan=3></td><td>1</td><td>3</td><td>10</td><td>0</td><td>2</td><td>9990</td><td>1</td><td></td><td></td><td>82</td><td>520</td><td>0</td><td>0</td><td>0</td>`,
+		`<tr class="frontend"><td class=ac><a name="fe/Frontend"></a><a class=lfsb href="#fe/Frontend">Frontend</a></td><td colspan=3></td><td>1</td><td>3</td><td>10</td><td>0</td><td>2</td><td>9990</td><td><u title="- HTTP 1xx responses: 0&#10;- HTTP 2xx responses: 5&#10;- HTTP 3xx responses: 0&#10;- HTTP 4xx responses: 1&#10;- HTTP 5xx responses: 0&#10;- other responses: 1&#10;Intercepted requests: 2&#10;Cache lookups: 0&#10;Cache hits: 0&#10;Compressed responses: 1">1</u></td><td></td><td></td><td>82</td><td>520</td><td>0</td><td>0</td><td>0</td>`,
+		// A server's total: its responses and times in a tip; its LbTot.
+		`- HTTP 2xx responses: 4&#10;- HTTP 3xx responses: 0&#10;- HTTP 4xx responses: 0&#10;- HTTP 5xx responses: 1&#10;- other responses: 0&#10;Max queue time: 0 ms&#10;Max connect time: 3 ms&#10;Max response time: 40 ms&#10;Max total time: 90 ms&#10;Avg over last 1024 success. conn.&#10;- Queue time: 0 ms&#10;- Connect time: 1 ms&#10;- Response time: 12 ms&#10;- Total time: 30 ms">1</u></td><td>1</td><td>4s</td>`,
 		`<td></td><td>9</td><td></td><td>7</td><td><u title="Connection resets during transfers: 0 client, 0 server">0</u></td>`,
 		`<tr class="active_no_check"><td class=ac><a name="be/s1"></a>`,
 		`<tr class="backup_no_check"><td class=ac><a name="be/s2"></a>`,

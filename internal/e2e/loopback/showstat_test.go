@@ -103,10 +103,13 @@ func TestShowStatForms(t *testing.T) {
 // slim, derived from the process's maxconn, which lb derives from the limit of open files
 // with its own reserve; the seconds since a state change, since the last session (lb
 // dates it within a second) and spent down, and the last
-// check's duration and whether one runs ("* " before check_status).
+// check's duration and whether one runs ("* " before check_status); the time averages and
+// maxima, in milliseconds, which a session may or may not reach; and the estimated need of
+// connections, which lb takes over the last one to two seconds and HAProxy halves at every
+// pool purge.
 var (
-	volatileTyped = regexp.MustCompile(`(\.(?:smax|rate|conn_rate|req_rate|rate_max|conn_rate_max|req_rate_max|bin|bout|cli_abrt|lastsess|slim|lastchg|downtime|check_duration)\.1:...:[us]\d\d:)-?\d+`)
-	volatileJSON  = regexp.MustCompile(`("name":"(?:smax|rate|conn_rate|req_rate|rate_max|conn_rate_max|req_rate_max|bin|bout|cli_abrt|lastsess|slim|lastchg|downtime|check_duration)"\},[^}]*\},"value":\{"type":"[us]\d\d","value":)-?\d+`)
+	volatileTyped = regexp.MustCompile(`(\.(?:smax|rate|conn_rate|req_rate|rate_max|conn_rate_max|req_rate_max|bin|bout|cli_abrt|lastsess|slim|lastchg|downtime|check_duration|[qcrt]time|[qcrt]time_max|need_conn_est)\.1:...:[us]\d\d:)-?\d+`)
+	volatileJSON  = regexp.MustCompile(`("name":"(?:smax|rate|conn_rate|req_rate|rate_max|conn_rate_max|req_rate_max|bin|bout|cli_abrt|lastsess|slim|lastchg|downtime|check_duration|[qcrt]time|[qcrt]time_max|need_conn_est)"\},[^}]*\},"value":\{"type":"[us]\d\d","value":)-?\d+`)
 	checkRunning  = regexp.MustCompile(`\* (L[4-7][A-Z]+|INI|SOCKERR)`)
 )
 
@@ -116,7 +119,7 @@ func maskVolatile(s string) string {
 		lines := strings.Split(s, "\n")
 		for i := 1; i < len(lines); i++ {
 			f := strings.Split(lines[i], ",")
-			for _, k := range []int{5, 6, 8, 9, 23, 24, 33, 35, 38, 46, 47, 49, 55, 77, 78} {
+			for _, k := range []int{5, 6, 8, 9, 23, 24, 33, 35, 38, 46, 47, 49, 55, 58, 59, 60, 61, 77, 78, 90, 91, 92, 93, 98} {
 				if k < len(f) && f[k] != "" {
 					f[k] = "R"
 				}

@@ -223,11 +223,11 @@ listen li
 	// lb fills them: 0 where they cannot count.
 	got := statFields(replies["lb"], "comp_in", "ssl_sess", "h2_open_connections", "h1_total_connections")
 	for line, want := range map[string]string{
-		"h/FRONTEND":  "comp_in= ssl_sess=0 h2_open_connections=0 h1_total_connections=",
-		"h/BACKEND":   "comp_in= ssl_sess= h2_open_connections=0 h1_total_connections=",
+		"h/FRONTEND":  "comp_in=0 ssl_sess=0 h2_open_connections=0 h1_total_connections=",
+		"h/BACKEND":   "comp_in=0 ssl_sess= h2_open_connections=0 h1_total_connections=",
 		"h/a":         "comp_in= ssl_sess=0 h2_open_connections= h1_total_connections=",
 		"h/tls":       "comp_in= ssl_sess= h2_open_connections= h1_total_connections=",
-		"li/FRONTEND": "comp_in= ssl_sess=0 h2_open_connections=0 h1_total_connections=",
+		"li/FRONTEND": "comp_in=0 ssl_sess=0 h2_open_connections=0 h1_total_connections=",
 	} {
 		if got[line] != want {
 			t.Errorf("show stat %s = %q; want %q", line, got[line], want)
