@@ -13,7 +13,7 @@ func TestTimeStats(t *testing.T) {
 	ms := time.Millisecond
 	ts.add(-1, 2*ms, 0, 10*ms)
 	ts.add(4*ms, 4*ms, 6*ms, 21*ms)
-	ts.add(0, -1, 0, 5*ms)   // never connected
+	ts.add(0, -1, 0, 5*ms)    // never connected
 	ts.add(0, 1*ms, -1, 5*ms) // no response
 	st := ts.stats()
 	if st.Avg != [4]uint32{2, 3, 3, 16} || st.Max != [4]uint32{4, 4, 6, 21} {
