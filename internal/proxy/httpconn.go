@@ -236,8 +236,23 @@ func (hc *httpConn) run() {
 		c.httpIdle.Store(true)
 		hc.parkKept()
 		// An idle client holds no buffer (2000 idle keep-alive clients
-		// would otherwise pin 64 MiB).
+		// would otherwise pin 64 MiB), and, where it can be parked, no
+		// httpConn and no rules stream either (3.5 KiB more each): what
+		// the next transaction needs waits in an httpPark.
 		hc.dropBufs()
+		if c.canPark() {
+			p := hc.release()
+			if c.Park(dl, p.resume) {
+				if eng.stopping.Load() {
+					c.unpark() // CloseIdle may have looked before it parked
+				}
+				return
+			}
+			// Not parked after all (the client sent or closed meanwhile): on
+			// a new goroutine, as a wake-up would run it.
+			p.resume()
+			return
+		}
 		if c.Park(dl, hc.resume) {
 			if eng.stopping.Load() {
 				c.unpark() // CloseIdle may have looked before it parked
@@ -326,6 +341,43 @@ func (hc *httpConn) releaseKept() {
 		hc.keptSrv.offerIdle(hc.kept, hc.c.id, hc.keptSafe)
 		hc.kept, hc.keptSrv = nil, nil
 	}
+}
+
+// httpPark is what a parked HTTP client connection keeps of its httpConn
+// between two transactions.
+type httpPark struct {
+	h         *httpHandler
+	c         *Conn
+	nreq      int
+	idleSince time.Time
+	kept      net.Conn
+	keptSrv   *Server
+	keptSafe  bool
+}
+
+// release gives hc back to its pool, and c's rules stream to its own when
+// it holds nothing for the next transaction, and returns what the next
+// transaction needs.
+func (hc *httpConn) release() *httpPark {
+	c := hc.c
+	p := &httpPark{h: hc.h, c: c, nreq: hc.nreq, idleSince: hc.idleSince,
+		kept: hc.kept, keptSrv: hc.keptSrv, keptSafe: hc.keptSafe}
+	if st := c.st; st != nil && st.TLS == nil && st.Idle() && st.Src == c.client && st.Dst == c.local {
+		c.releaseStream()
+	}
+	hc.reset()
+	hcPool.Put(hc)
+	return p
+}
+
+// resume takes an httpConn for p's connection and runs it, as
+// httpConn.resume does.
+func (p *httpPark) resume() {
+	hc := hcPool.Get().(*httpConn)
+	hc.h, hc.c, hc.cli = p.h, p.c, p.c.c
+	hc.nreq, hc.idleSince = p.nreq, p.idleSince
+	hc.kept, hc.keptSrv, hc.keptSafe = p.kept, p.keptSrv, p.keptSafe
+	hc.resume()
 }
 
 // resume runs hc again once its client sent something, timed out, was

@@ -88,6 +88,20 @@ func (s *session) tryPark() bool {
 	return s.c.park(p, [2]int{cr.fd, sr.fd}, 2, due, s.startCopiers)
 }
 
+// canPark reports whether parkClient may take c, but for what its client
+// sends meanwhile: there is an idle poller, and a socket of c's own.
+func (c *Conn) canPark() bool {
+	if getIdlePoller() == nil {
+		return false
+	}
+	s := c.c
+	if c.sock != nil {
+		s = c.sock // see tls.go
+	}
+	_, ok := rawOf(s)
+	return ok
+}
+
 // parkClient parks c's client socket alone: a keep-alive client between
 // two requests has no server connection.
 func (c *Conn) parkClient(due time.Time, resume func()) bool {

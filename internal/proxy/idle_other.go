@@ -11,6 +11,8 @@ func (c *Conn) unpark() {}
 
 func (c *Conn) parkClient(time.Time, func()) bool { return false }
 
+func (c *Conn) canPark() bool { return false }
+
 func parkedSessions() int { return 0 }
 
 // idleFD cannot peek outside Linux: the socket is taken as readable.

@@ -21,8 +21,8 @@ import (
 // growth will not call for. So, every trimEvery, the process looks at the number of
 // goroutines; once a burst is over (the goroutines fell to a quarter of the most seen in the
 // last trimWindow, by at least trimMinDrop) and the runtime holds more than trimMinHeld, it
-// collects and gives back what is free (debug.FreeOSMemory, a few milliseconds for such a
-// heap): one collection per burst, trimGap apart at least. Under steady load nothing
+// collects twice and gives back what is free (trimNow, a few milliseconds for such a heap):
+// once per burst, trimGap apart at least. Under steady load nothing
 // happens: the goroutine count does not fall.
 
 const (
@@ -38,7 +38,15 @@ var trimOnce sync.Once
 // StartTrimAfterBursts starts, once per process, the watch that gives memory back after a
 // burst of transactions.
 func StartTrimAfterBursts() {
-	trimOnce.Do(func() { go trimLoop(time.NewTicker(trimEvery).C, runtime.NumGoroutine, readHeap, debug.FreeOSMemory) })
+	trimOnce.Do(func() { go trimLoop(time.NewTicker(trimEvery).C, runtime.NumGoroutine, readHeap, trimNow) })
+}
+
+// trimNow collects twice, then gives back what is free: what the burst's connections gave
+// back to the sync.Pools (their buffers, httpConns and rules streams, 5 KiB per client gone
+// idle) is kept through one collection, as the pools' victims, and freed by the next.
+func trimNow() {
+	runtime.GC()
+	debug.FreeOSMemory()
 }
 
 // readHeap returns the bytes the runtime holds from the system: all it mapped, less what it

@@ -224,3 +224,21 @@ func (p *Proxy) UseServer(s *Stream) (server string, force bool) { return p.useS
 // are truncated to zero length) and its variables' storage. The
 // counters it tracks are released.
 func (s *Stream) Reset() { s.reset() }
+
+// Idle reports whether s, between two HTTP transactions (after EndTxn),
+// holds nothing the connection's next transaction needs but what a new
+// stream starts with: no tracked counters, no variable set (a session's),
+// no pending stick store, no PROXY header expected. The caller compares
+// Src and Dst with the connection's own addresses (set-src, set-dst).
+func (s *Stream) Idle() bool {
+	st := &s.st
+	if st.trk.any || st.stk.n > 0 || s.ExpectProxy {
+		return false
+	}
+	for i := range st.vars {
+		if st.vars[i].set {
+			return false
+		}
+	}
+	return true
+}

@@ -633,27 +633,45 @@ listen l
 }
 
 // TestHTTPVarScopes: on a keep-alive connection, txn variables end with their request and
-// sess variables last as long as the connection, as in HAProxy (lb and haproxy).
+// sess variables last as long as the connection, as do the counters a tcp-request rule
+// tracks, across a request that comes after the client was parked, silent, between two
+// requests (lb and haproxy).
 func TestHTTPVarScopes(t *testing.T) {
 	srv := startHTTPServer(t, "s", nil)
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	cfg := writeConfig(t, httpDefaults+fmt.Sprintf(`
 listen l
     bind %s
+    stick-table type ip size 10 store http_req_cnt
+    tcp-request connection track-sc0 src
     http-request set-var(txn.a) str(x) if { path /set }
     http-request set-var(sess.b) str(y) if { path /set }
     http-response set-header X-A "%%[var(txn.a)]"
     http-response set-header X-B "%%[var(sess.b)]"
+    http-response set-header X-N "%%[sc0_http_req_cnt]"
     server s1 %s
 `, addr, srv.addr()))
 	onLBAndHAProxy(t, cfg, addr, func(t *testing.T, _ *outFile) {
 		c := dialHTTP(t, addr)
-		for _, tc := range []struct{ path, a, b string }{{"/set", "x", "y"}, {"/next", "", "y"}} {
+		// The count goes on from what the harness's own requests left (HAProxy's start
+		// is awaited with one).
+		n0 := -1
+		for i, tc := range []struct{ path, a, b string }{{"/set", "x", "y"}, {"/next", "", "y"}, {"/later", "", "y"}} {
+			if tc.path == "/later" {
+				// Silent long enough to be parked (lb waits 50 ms on the goroutine first).
+				time.Sleep(300 * time.Millisecond)
+			}
 			c.send("GET " + tc.path + " HTTP/1.1\r\nHost: h\r\n\r\n")
 			head, _ := c.response()
 			h := strings.ToLower(head)
-			if !strings.Contains(h, "x-a: "+tc.a+"\r\n") || !strings.Contains(h, "x-b: "+tc.b+"\r\n") {
-				t.Errorf("%s: want x-a %q and x-b %q in\n%s", tc.path, tc.a, tc.b, head)
+			if n0 < 0 {
+				if _, v, ok := strings.Cut(h, "x-n: "); ok {
+					fmt.Sscan(v, &n0)
+				}
+			}
+			if !strings.Contains(h, "x-a: "+tc.a+"\r\n") || !strings.Contains(h, "x-b: "+tc.b+"\r\n") ||
+				n0 < 1 || !strings.Contains(h, fmt.Sprintf("x-n: %d\r\n", n0+i)) {
+				t.Errorf("%s: want x-a %q, x-b %q and x-n %d in\n%s", tc.path, tc.a, tc.b, n0+i, head)
 			}
 		}
 	})
