@@ -146,6 +146,8 @@ type Listener struct {
 	unixDev, unixIno uint64
 	// bound is the address a Self TCP socket was bound to, for Resume.
 	bound sockaddr
+	// noKeepAlive: ln accepts connections with TCP keep-alive off (keepalive.go).
+	noKeepAlive bool
 
 	mu       sync.Mutex    // guards the fields below
 	paused   bool          // between Pause and Resume
@@ -443,7 +445,8 @@ func newListener(f *os.File, origin Origin, spec Spec, backlog int) (*Listener, 
 	if err != nil {
 		return nil, fmt.Errorf("poller: %w", err)
 	}
-	return &Listener{origin: origin, spec: spec, file: f, ln: ln, addr: ln.Addr(), backlog: backlog}, nil
+	return &Listener{origin: origin, spec: spec, file: f, ln: ln, addr: ln.Addr(), backlog: backlog,
+		noKeepAlive: disableKeepAlive(ln)}, nil
 }
 
 var (

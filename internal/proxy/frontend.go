@@ -532,6 +532,9 @@ type Binding struct {
 	stop chan struct{} // closed by Stop
 	done chan struct{} // closed when acceptLoop returns
 	once sync.Once     // guards close(stop)
+	// noKeepAlive: ln accepts connections with TCP keep-alive off
+	// (listener.Listener.NoKeepAlive); Go turns it on otherwise.
+	noKeepAlive bool
 }
 
 // deadliner is implemented by *net.TCPListener and *net.UnixListener.
@@ -547,6 +550,9 @@ type deadliner interface{ SetDeadline(time.Time) error }
 // (exhaust.go).
 func (f *Frontend) Serve(ln net.Listener, cfg BindConfig) *Binding {
 	b := &Binding{f: f, ln: ln, cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
+	if k, ok := ln.(interface{ NoKeepAlive() bool }); ok {
+		b.noKeepAlive = k.NoKeepAlive()
+	}
 	if f.serveReactor(b) {
 		return b
 	}
@@ -665,10 +671,17 @@ func (b *Binding) acceptLoop() {
 		// Registered here, before the set-up runs on another goroutine, so that Wait never
 		// returns while an accepted connection is not yet counted (a process exiting then
 		// would reset it).
-		// Go enables TCP keep-alive on every connection it accepts;
+		// Go enables TCP keep-alive on every connection it accepts, unless
+		// the listener says it turned that off (listener.NoKeepAlive);
 		// HAProxy only with "option clitcpka".
-		if tc, ok := c.(*net.TCPConn); ok && !f.cfg.ClientKeepAlive {
-			_ = tc.SetKeepAlive(false)
+		if tc, ok := c.(*net.TCPConn); ok {
+			if f.cfg.ClientKeepAlive {
+				if b.noKeepAlive {
+					_ = tc.SetKeepAlive(true)
+				}
+			} else if !b.noKeepAlive {
+				_ = tc.SetKeepAlive(false)
+			}
 		}
 		cn := newConn(f, b, c)
 		f.eng.add(cn)
