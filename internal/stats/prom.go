@@ -479,13 +479,12 @@ func Prometheus(s *Snapshot, info *PromInfo, o *PromOptions) []byte {
 			f := &promFrontend[i]
 			w.family("haproxy_frontend_", f)
 			if f.name == "http_responses_total" {
-				for code := range promCodes {
-					for j := range s.Proxies {
-						if p := &s.Proxies[j]; p.Frontend != nil && p.Mode == "http" {
-							w.sample(float64(p.Frontend.HTTP.Rsp[promCodeIndex(code)]), "proxy", p.Name, "code", promCodes[code])
-						}
+				promResponses(w, s, func(p *Proxy) *HTTP {
+					if p.Frontend == nil {
+						return nil
 					}
-				}
+					return &p.Frontend.HTTP
+				})
 				continue
 			}
 			for j := range s.Proxies {
@@ -501,13 +500,12 @@ func Prometheus(s *Snapshot, info *PromInfo, o *PromOptions) []byte {
 			f := &promBackend[i]
 			w.family("haproxy_backend_", f)
 			if f.name == "http_responses_total" {
-				for code := range promCodes {
-					for j := range s.Proxies {
-						if p := &s.Proxies[j]; p.Backend != nil && p.Mode == "http" {
-							w.sample(float64(p.Backend.HTTP.Rsp[promCodeIndex(code)]), "proxy", p.Name, "code", promCodes[code])
-						}
+				promResponses(w, s, func(p *Proxy) *HTTP {
+					if p.Backend == nil {
+						return nil
 					}
-				}
+					return &p.Backend.HTTP
+				})
 				continue
 			}
 			for j := range s.Proxies {
@@ -556,6 +554,20 @@ func Prometheus(s *Snapshot, info *PromInfo, o *PromOptions) []byte {
 		}
 	}
 	return []byte(w.b.String())
+}
+
+// promResponses samples an http_responses_total family of frontends or backends (of
+// each mode http proxy, the counters of's result; nil: none), code by code as HAProxy
+// orders them.
+func promResponses(w *promWriter, s *Snapshot, of func(*Proxy) *HTTP) {
+	for code := range promCodes {
+		for j := range s.Proxies {
+			p := &s.Proxies[j]
+			if h := of(p); h != nil && p.Mode == "http" {
+				w.sample(float64(h.Rsp[promCodeIndex(code)]), "proxy", p.Name, "code", promCodes[code])
+			}
+		}
+	}
 }
 
 // promCodes are the "code" label values of the http_responses_total

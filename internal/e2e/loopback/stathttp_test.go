@@ -194,14 +194,15 @@ var h1Columns = []string{"h1_open_connections", "h1_open_streams", "h1_total_con
 
 // compareStatFilled: lb's "show stat" fills the same columns of the same lines as
 // HAProxy's (but for statEmptyRacy's), but for the h1Columns of mode http frontends and
-// backends.
-func compareStatFilled(t *testing.T, lb, hap string) {
+// backends; it returns the number of lines compared.
+func compareStatFilled(t *testing.T, lb, hap string) int {
 	t.Helper()
 	ll, hl := strings.Split(lb, "\n"), strings.Split(hap, "\n")
 	if ll[0] != hl[0] {
 		t.Fatalf("show stat header = %q;\nhaproxy %q", ll[0], hl[0])
 	}
 	names := strings.Split(strings.TrimPrefix(ll[0], "# "), ",")
+	n := 0
 	rows := map[string][]string{}
 	for _, l := range ll[1:] {
 		if f := strings.Split(l, ","); len(f) > 1 {
@@ -218,6 +219,7 @@ func compareStatFilled(t *testing.T, lb, hap string) {
 			t.Errorf("show stat: lb's line %s/%s = %q; haproxy %q", h[0], h[1], f, h)
 			continue
 		}
+		n++
 		var empty, extra []string
 		for k := range h {
 			switch {
@@ -233,4 +235,5 @@ func compareStatFilled(t *testing.T, lb, hap string) {
 			t.Errorf("show stat %s/%s: lb leaves empty %q and fills %q, unlike haproxy", h[0], h[1], empty, extra)
 		}
 	}
+	return n
 }
