@@ -883,21 +883,22 @@ func (s *Server) dialAddr(dst netip.AddrPort) string {
 // every candidate is full. It returns with the server counted as busy; the
 // caller must call release. kill aborts a queued wait.
 func (b *Backend) acquire(key uint64, kill <-chan struct{}, exclude *Server) (*Server, queueInfo, error) {
-	w := &waiter{key: key, ch: make(chan *Server, 1)}
-	s, qi, err := b.acquireOrQueue(w, exclude)
+	s, qi, w, err := b.acquireOrQueue(nil, key, exclude)
 	if s != nil || err != nil {
 		return s, qi, err
 	}
 	return b.waitQueued(w, qi, kill)
 }
 
-// acquireOrQueue picks a server for w.key and takes a slot on it, or
-// queues w when every candidate is full (qi.queued: the server comes
-// through w later), or fails with errNoServer.
-func (b *Backend) acquireOrQueue(w *waiter, exclude *Server) (*Server, queueInfo, error) {
+// acquireOrQueue picks a server for key and takes a slot on it, or queues
+// w when every candidate is full (qi.queued: the server comes through the
+// waiter returned, w or, when w is nil, a new one with a channel), or
+// fails with errNoServer. A connection that gets its server at once
+// allocates nothing.
+func (b *Backend) acquireOrQueue(w *waiter, key uint64, exclude *Server) (*Server, queueInfo, *waiter, error) {
 	var qi queueInfo
 	b.mu.Lock()
-	i := b.pickLocked(w.key, exclude)
+	i := b.pickLocked(key, exclude)
 	if i >= 0 {
 		b.lbChoseLocked(b.srvs[i], exclude)
 	}
@@ -905,7 +906,10 @@ func (b *Backend) acquireOrQueue(w *waiter, exclude *Server) (*Server, queueInfo
 		s := b.srvs[i]
 		s.takeLocked()
 		b.mu.Unlock()
-		return s, qi, nil
+		return s, qi, nil, nil
+	}
+	if w == nil && (i >= 0 || balance.Usable(b.snap)) {
+		w = &waiter{key: key, ch: make(chan *Server, 1)}
 	}
 	switch {
 	case i >= 0 && (b.srvs[i].cfg.Maxqueue == 0 || len(b.srvs[i].queue) < b.srvs[i].cfg.Maxqueue):
@@ -922,12 +926,12 @@ func (b *Backend) acquireOrQueue(w *waiter, exclude *Server) (*Server, queueInfo
 		b.maxQCur = max(b.maxQCur, len(b.queue))
 	default:
 		b.mu.Unlock()
-		return nil, qi, errNoServer
+		return nil, qi, nil, errNoServer
 	}
 	qi.beQueue = len(b.queue)
 	qi.queued = true
 	b.mu.Unlock()
-	return nil, qi, nil
+	return nil, qi, w, nil
 }
 
 // cancelWait takes w out of its queue and reports whether it was still

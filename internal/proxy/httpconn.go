@@ -92,6 +92,14 @@ type httpConn struct {
 	stats      bool // answered by the backend's applet
 	service    bool // answered by a use-service rule's applet
 	cached     bool // answered from the cache (a cache-use hit)
+	// headerIPFn and reuseFn are hc.headerIP and hc.reuse, bound once;
+	// choice is the transaction's reuse choice (connect).
+	headerIPFn func(string, int) (netip.Addr, bool)
+	reuseFn    func(*Server) net.Conn
+	choice     idleChoice
+	// ci is what the default backend's chooser reads (a field: passed to a
+	// function value, a local would be allocated per request).
+	ci ConnInfo
 	// feCache: the cache-use rule ran at the frontend's stage, whose
 	// counters count the lookup (HAProxy's fe_counters, be_counters else).
 	feCache bool
@@ -449,17 +457,18 @@ func (hc *httpConn) grow(b *[]byte, n int) bool {
 // smallSize is the size of a transaction's first buffers.
 const smallSize = 2048
 
-var smallPool = sync.Pool{New: func() any { b := make([]byte, smallSize); return &b }}
+// smallPool holds arrays, not slices: putting a slice back would allocate
+// its header each time (twice per keep-alive request).
+var smallPool = sync.Pool{New: func() any { return new([smallSize]byte) }}
 
-func getSmall() []byte { return *smallPool.Get().(*[]byte) }
+func getSmall() []byte { return smallPool.Get().(*[smallSize]byte)[:] }
 
 // putSized gives b back to the pool of its size (a buffer of another
 // size, from a configured tune.bufsize, is left to the collector).
 func putSized(b []byte) {
 	switch cap(b) {
 	case smallSize:
-		b = b[:smallSize]
-		smallPool.Put(&b)
+		smallPool.Put((*[smallSize]byte)(b[:smallSize]))
 	case bufSize:
 		putBuf(b)
 	}
@@ -479,7 +488,8 @@ func (hc *httpConn) dropBufs() {
 func (hc *httpConn) reset() {
 	hc.dropBufs()
 	out, reqLine, caps, body, uid := hc.out[:0], hc.reqLine[:0], hc.caps[:0], hc.body[:0], hc.uid[:0]
-	*hc = httpConn{out: out, reqLine: reqLine, caps: caps, body: body, uid: uid, readyFn: hc.readyFn}
+	*hc = httpConn{out: out, reqLine: reqLine, caps: caps, body: body, uid: uid, readyFn: hc.readyFn,
+		headerIPFn: hc.headerIPFn, reuseFn: hc.reuseFn}
 }
 
 func (hc *httpConn) requestTimeout() time.Duration {
@@ -708,7 +718,8 @@ func (hc *httpConn) transaction() bool {
 		}
 	}
 	if be == nil {
-		be = f.cfg.Backend(&ConnInfo{Client: c.client, Local: st.Dst, Bind: c.bind.cfg.Name})
+		hc.ci = ConnInfo{Client: c.client, Local: st.Dst, Bind: c.bind.cfg.Name}
+		be = f.cfg.Backend(&hc.ci)
 	}
 	if be == nil {
 		hc.ts = [2]byte{TermProxy, 'R'}
@@ -858,32 +869,43 @@ func (hc *httpConn) connect(be *Backend, forced *Server) bool {
 		forced, persist = hc.keptSrv, true
 	}
 	req := ConnectRequest{Server: forced, Persist: persist, Src: c.client, Dst: c.st.Dst, Key: be.key.of(&hc.req, c.client, hc.reqBody)}
-	req.HeaderIP = func(name string, occ int) (netip.Addr, bool) {
-		return rules.HeaderIP(hc.req.Header.Fields, name, occ)
+	// Method values bound once per httpConn: closures would be allocated
+	// per request.
+	if hc.headerIPFn == nil {
+		hc.headerIPFn, hc.reuseFn = hc.headerIP, hc.reuse
 	}
-	choice := be.cfg.HTTP.Reuse.choice(hc.nreq == 0)
-	req.Reuse = func(srv *Server) net.Conn {
-		if hc.fresh {
-			hc.releaseKept()
-			return nil
-		}
-		if hc.kept != nil {
-			if hc.keptSrv == srv {
-				// The connection of the last transaction: not peeked
-				// (a server that closed it meanwhile gets the request
-				// again on a new one, see response).
-				sc := hc.kept
-				hc.kept, hc.keptSrv = nil, nil
-				hc.reused = true
-				return sc
-			}
-			hc.releaseKept()
-		}
-		sc := srv.idle.take(c.id, choice, srv.poolPurge())
-		hc.reused = sc != nil
-		return sc
-	}
+	req.HeaderIP, req.Reuse = hc.headerIPFn, hc.reuseFn
+	hc.choice = be.cfg.HTTP.Reuse.choice(hc.nreq == 0)
 	return hc.connectWith(be, &req)
+}
+
+// headerIP is the request's ConnectRequest.HeaderIP.
+func (hc *httpConn) headerIP(name string, occ int) (netip.Addr, bool) {
+	return rules.HeaderIP(hc.req.Header.Fields, name, occ)
+}
+
+// reuse is the request's ConnectRequest.Reuse: the connection kept from the
+// last transaction to srv, or an idle one of srv's as hc.choice allows.
+func (hc *httpConn) reuse(srv *Server) net.Conn {
+	if hc.fresh {
+		hc.releaseKept()
+		return nil
+	}
+	if hc.kept != nil {
+		if hc.keptSrv == srv {
+			// The connection of the last transaction: not peeked
+			// (a server that closed it meanwhile gets the request
+			// again on a new one, see response).
+			sc := hc.kept
+			hc.kept, hc.keptSrv = nil, nil
+			hc.reused = true
+			return sc
+		}
+		hc.releaseKept()
+	}
+	sc := srv.idle.take(hc.c.id, hc.choice, srv.poolPurge())
+	hc.reused = sc != nil
+	return sc
 }
 
 // connectWith is connect with the request made: it records what

@@ -3,8 +3,6 @@ package proxy
 import (
 	"net"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // stillOpen reports whether an idle server connection may carry a request:
@@ -25,10 +23,8 @@ func stillOpen(c net.Conn) bool {
 		return false
 	}
 	open := false
-	var b [1]byte
 	_ = rc.Read(func(fd uintptr) bool {
-		_, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-		open = err == unix.EAGAIN
+		open = idleFD(int(fd))
 		return true
 	})
 	return open

@@ -3,6 +3,7 @@ package proxy
 import (
 	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -121,11 +122,14 @@ func (c *Conn) parkClient(due time.Time, resume func()) bool {
 }
 
 // idleFD reports whether the socket fd has nothing to read: no data, no
-// end of stream, no error.
+// end of stream, no error. It peeks with recvfrom(2) itself: unix.Recvfrom
+// allocates the peer's address on each call (twice per keep-alive request:
+// the client's wait, the idle server connection's check).
 func idleFD(fd int) bool {
 	var b [1]byte
-	_, _, err := unix.Recvfrom(fd, b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-	return err == unix.EAGAIN
+	_, _, errno := unix.Syscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), 1,
+		unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
+	return errno == unix.EAGAIN
 }
 
 // park registers the first n of fds for c in p until one is readable, due

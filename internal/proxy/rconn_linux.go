@@ -203,7 +203,7 @@ func (x *rconn) start() {
 		// unless a slot freed meanwhile.
 		x.w = &waiter{key: x.key, x: x}
 		var qi queueInfo
-		srv, qi, err = be.acquireOrQueue(x.w, nil)
+		srv, qi, _, err = be.acquireOrQueue(x.w, x.key, nil)
 		if err == nil && srv == nil {
 			x.wait(qi)
 			return
