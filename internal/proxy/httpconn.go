@@ -488,8 +488,15 @@ func (hc *httpConn) dropBufs() {
 func (hc *httpConn) reset() {
 	hc.dropBufs()
 	out, reqLine, caps, body, uid := hc.out[:0], hc.reqLine[:0], hc.caps[:0], hc.body[:0], hc.uid[:0]
+	// The header tables are kept too (a new one per connection was the
+	// most allocated object with a connection per request), emptied: their
+	// fields pointed into buffers given back.
+	reqF, resF := hc.req.Header.Fields, hc.res.Header.Fields
+	clear(reqF[:cap(reqF)])
+	clear(resF[:cap(resF)])
 	*hc = httpConn{out: out, reqLine: reqLine, caps: caps, body: body, uid: uid, readyFn: hc.readyFn,
 		headerIPFn: hc.headerIPFn, reuseFn: hc.reuseFn}
+	hc.req.Header.Fields, hc.res.Header.Fields = reqF[:0], resF[:0]
 }
 
 func (hc *httpConn) requestTimeout() time.Duration {
