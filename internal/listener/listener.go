@@ -155,6 +155,7 @@ type Listener struct {
 	epoch    uint64        // incremented by every Pause, so Accept can tell its error came from one
 	wake     chan struct{} // closed when the current pause ends (Resume or Close)
 	exported bool          // handed to another process: Close must not unlink unixPath
+	detached bool          // after Detach: accepted from by event loops, not by Accept
 }
 
 // Bind creates, configures, binds and listens on a new socket as HAProxy
@@ -279,10 +280,13 @@ func (l *Listener) Accept() (net.Conn, error) {
 			<-wake
 			l.mu.Lock()
 		}
-		closed, epoch := l.closed, l.epoch
+		closed, epoch, detached := l.closed, l.epoch, l.detached
 		l.mu.Unlock()
 		if closed {
 			return nil, fmt.Errorf("accept %s: %w", l.addr, net.ErrClosed)
+		}
+		if detached {
+			return nil, fmt.Errorf("accept %s: %w", l.addr, errDetached)
 		}
 		c, err := l.ln.Accept()
 		if err == nil {
@@ -422,6 +426,24 @@ func (l *Listener) Close() error {
 	return nil
 }
 
+// Detach hands the socket over to a caller that accepts from File() through an
+// epoll set of its own (lb's event loops): the runtime poller stops watching
+// it, which spares a runtime thread's wake-up per connection
+// (poller_linux.go), and Accept fails from then on. The error says why the
+// runtime poller still watches the socket; the socket works either way.
+func (l *Listener) Detach() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return fmt.Errorf("detach %s: %w", l.addr, net.ErrClosed)
+	}
+	if l.detached {
+		return nil
+	}
+	l.detached = true
+	return unwatchListener(l.ln)
+}
+
 // leavesListen reports whether Pause takes the socket out of LISTEN state:
 // only TCP sockets this process owns (bound itself, or received from the
 // old process, which no longer accepts on them).
@@ -445,6 +467,10 @@ func newListener(f *os.File, origin Origin, spec Spec, backlog int) (*Listener, 
 	if err != nil {
 		return nil, fmt.Errorf("poller: %w", err)
 	}
+	// Nothing waits on f through the runtime poller: only ln is accepted
+	// from. When the runtime's set cannot be found, f stays in it, which
+	// costs a wasted event per connection and nothing else.
+	_ = unwatchFile(f)
 	return &Listener{origin: origin, spec: spec, file: f, ln: ln, addr: ln.Addr(), backlog: backlog,
 		noKeepAlive: disableKeepAlive(ln)}, nil
 }
@@ -454,4 +480,5 @@ var (
 	errNotStream   = errors.New("not a stream socket")
 	errNoSockets   = errors.New("old process sent no socket count (no expose-fd listeners, or nothing to send)")
 	errUnsupported = errors.New("not supported on this system")
+	errDetached    = errors.New("accepted from by event loops (Detach)")
 )

@@ -15,6 +15,8 @@ func match(Spec, []*os.File) int                       { return -1 }
 func suspend(*os.File, int) error                      { return errUnsupported }
 func relisten(*os.File, int, sockaddr) error           { return errUnsupported }
 func unlinkIfSame(string, uint64, uint64)              {}
+func unwatchFile(*os.File) error                       { return errUnsupported }
+func unwatchListener(any) error                        { return errUnsupported }
 
 type sockaddr = any
 

@@ -567,6 +567,13 @@ func (f *Frontend) serveReactor(b *Binding) bool {
 		f.log.Warn("event loops unavailable, serving with goroutines", "frontend", f.cfg.Name, "error", err)
 		return false
 	}
+	// The loops accept from the socket: the runtime poller stops watching it,
+	// or each connection would also wake one of the runtime's threads.
+	if d, ok := b.ln.(interface{ Detach() error }); ok {
+		if err := d.Detach(); err != nil {
+			f.log.Debug("listener still watched by the runtime poller", "frontend", f.cfg.Name, "error", err)
+		}
+	}
 	// Accepted sockets inherit TCP_NODELAY from their listener (as Go's
 	// accept sets it on each): one setsockopt here instead of one per
 	// connection.
