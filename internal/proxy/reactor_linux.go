@@ -404,7 +404,13 @@ func (l *loop) run() {
 			l.e.log.Warn("cpu-map", "thread", l.id+1, "error", err)
 		}
 	}
+	var sched int64
 	for {
+		if l.now-sched >= schedEvery {
+			// Through the scheduler (see schedEvery).
+			sched = l.now
+			runtime.Gosched()
+		}
 		wait := -1
 		if !l.idle() {
 			wait = 0
@@ -419,6 +425,20 @@ func (l *loop) run() {
 		}
 	}
 }
+
+// schedEvery is how often a loop goes through the runtime's scheduler
+// (runtime.Gosched). A loop that only ever comes back from its system calls
+// to the P it had never does, and the runtime's monitor then sees one
+// goroutine running for more than 10 ms (forcePreemptNS): it takes the P
+// from the loop's next system call, every 10 ms, and each time it does, it
+// goes back to waking every 20 us for a while. Measured under a connection
+// per request at nbthread 2 (3 s runs): the monitor woke 1900 times a
+// second and took 3% of a CPU; with the loops through the scheduler every
+// 5 ms, 150 times, and the CPU per connection went from 74.4 to 69.6 us
+// (medians of 5 alternated runs; keep-alive 13.5 to 13.1 us a request).
+// A turn through the scheduler costs a locked goroutine two thread
+// wake-ups, 200 a second for each loop.
+const schedEvery = 5 * int64(time.Millisecond)
 
 // idle reports whether the loop has no work queued of its own.
 func (l *loop) idle() bool { return len(l.runq) == 0 && len(l.shutq) == 0 }
