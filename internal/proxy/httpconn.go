@@ -49,6 +49,15 @@ type httpConn struct {
 	// readyFn is hc.ready, bound once; waited is its state.
 	readyFn func(uintptr) bool
 	waited  bool
+	// fio reads and writes for this goroutine without entersyscall
+	// (httpwrite_linux.go) on cliRC, cli's RawConn (cliRCSet once looked
+	// up), and on scRC, that of scRCOf (the server connection it was looked
+	// up for).
+	fio      fastIO
+	cliRC    syscall.RawConn
+	cliRCSet bool
+	scRC     syscall.RawConn
+	scRCOf   net.Conn
 
 	// buf holds the client's data, buf[r:w] not yet consumed (the rest of
 	// a request body, pipelined requests); sbuf the server's, likewise.
@@ -231,7 +240,7 @@ func (hc *httpConn) run() {
 		hc.dropBufs()
 		hc.waitReadable()
 		hc.takeBufs()
-		n, err := hc.cli.Read(hc.buf)
+		n, err := hc.fio.from(hc.cliRaw(), hc.cli, hc.buf)
 		if n > 0 {
 			hc.w = n
 			continue
@@ -495,7 +504,7 @@ func (hc *httpConn) reset() {
 	clear(reqF[:cap(reqF)])
 	clear(resF[:cap(resF)])
 	*hc = httpConn{out: out, reqLine: reqLine, caps: caps, body: body, uid: uid, readyFn: hc.readyFn,
-		headerIPFn: hc.headerIPFn, reuseFn: hc.reuseFn}
+		headerIPFn: hc.headerIPFn, reuseFn: hc.reuseFn, fio: fastIO{rfn: hc.fio.rfn, wfn: hc.fio.wfn}}
 	hc.req.Header.Fields, hc.res.Header.Fields = reqF[:0], resF[:0]
 }
 
@@ -976,8 +985,7 @@ func (hc *httpConn) sendRequest(be *Backend, forced *Server, mode HTTPConnMode) 
 	hc.up += int64(len(hc.out) - headLen)
 	hc.retryable = !more
 	for {
-		_ = hc.sc.SetWriteDeadline(hc.serverDeadline(be))
-		_, err := hc.sc.Write(hc.out)
+		err := hc.writeServer(be, hc.out)
 		if err == nil {
 			break
 		}
@@ -1326,8 +1334,7 @@ func (hc *httpConn) resend(start time.Time, tr time.Duration, be *Backend, mode 
 	if body := hc.sentBody(); body > 0 {
 		hc.out = append(hc.out, hc.buf[hc.r-int(body):hc.r]...)
 	}
-	_ = hc.sc.SetWriteDeadline(hc.serverDeadline(be))
-	if _, err := hc.sc.Write(hc.out); err != nil {
+	if err := hc.writeServer(be, hc.out); err != nil {
 		hc.ts = [2]byte{TermServerAbort, 'H'}
 		return hc.errorTxn(start, tr, 503)
 	}
@@ -1360,7 +1367,7 @@ func (hc *httpConn) readResponseHead(be *Backend) (int, error) {
 			hc.sr = 0
 		}
 		_ = hc.sc.SetReadDeadline(dl)
-		n, err := hc.sc.Read(hc.sbuf[hc.sw:])
+		n, err := hc.fio.from(hc.serverRaw(), hc.sc, hc.sbuf[hc.sw:])
 		hc.sw += n
 		if n == 0 && err != nil {
 			return 0, err
@@ -1475,9 +1482,41 @@ func (hc *httpConn) clientFailed() bool {
 
 // writeClient writes b to the client within "timeout client".
 func (hc *httpConn) writeClient(b []byte) bool {
+	n := hc.fio.to(hc.cliRaw(), b)
+	if n == len(b) {
+		return true
+	}
 	_ = hc.cli.SetWriteDeadline(hc.clientDeadline())
-	_, err := hc.cli.Write(b)
+	_, err := hc.cli.Write(b[n:])
 	return err == nil
+}
+
+// writeServer writes b to the server connection within "timeout server".
+func (hc *httpConn) writeServer(be *Backend, b []byte) error {
+	n := hc.fio.to(hc.serverRaw(), b)
+	if n == len(b) {
+		return nil
+	}
+	_ = hc.sc.SetWriteDeadline(hc.serverDeadline(be))
+	_, err := hc.sc.Write(b[n:])
+	return err
+}
+
+// cliRaw is the client connection's RawConn for fio, nil when it has none.
+func (hc *httpConn) cliRaw() syscall.RawConn {
+	if !hc.cliRCSet {
+		hc.cliRC, hc.cliRCSet = rawConnOf(hc.cli), true
+	}
+	return hc.cliRC
+}
+
+// serverRaw is the server connection's RawConn for fio, nil when it has
+// none.
+func (hc *httpConn) serverRaw() syscall.RawConn {
+	if hc.scRCOf != hc.sc {
+		hc.scRC, hc.scRCOf = rawConnOf(hc.sc), hc.sc
+	}
+	return hc.scRC
 }
 
 // pumpLength copies n more response bytes (n < 0: until the server
@@ -1493,7 +1532,7 @@ func (hc *httpConn) pumpLength(be *Backend, n int64) bool {
 			lim = int(n)
 		}
 		_ = hc.sc.SetReadDeadline(hc.serverDeadline(be))
-		k, err := hc.sc.Read(hc.sbuf[:lim])
+		k, err := hc.fio.from(hc.serverRaw(), hc.sc, hc.sbuf[:lim])
 		if k > 0 {
 			if hc.store != nil {
 				hc.cacheBody(hc.sbuf[:k], k)
@@ -1525,7 +1564,7 @@ func (hc *httpConn) pumpChunked(be *Backend) bool {
 	for {
 		hc.sr, hc.sw = 0, 0
 		_ = hc.sc.SetReadDeadline(hc.serverDeadline(be))
-		k, err := hc.sc.Read(hc.sbuf)
+		k, err := hc.fio.from(hc.serverRaw(), hc.sc, hc.sbuf)
 		if k > 0 {
 			hc.sw = k
 			before := hc.chunks.Data

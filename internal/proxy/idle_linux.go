@@ -124,10 +124,11 @@ func (c *Conn) parkClient(due time.Time, resume func()) bool {
 // idleFD reports whether the socket fd has nothing to read: no data, no
 // end of stream, no error. It peeks with recvfrom(2) itself: unix.Recvfrom
 // allocates the peer's address on each call (twice per keep-alive request:
-// the client's wait, the idle server connection's check).
+// the client's wait, the idle server connection's check), and without the
+// runtime's entersyscall, as a peek that does not wait cannot block.
 func idleFD(fd int) bool {
 	var b [1]byte
-	_, _, errno := unix.Syscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), 1,
+	_, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), 1,
 		unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
 	return errno == unix.EAGAIN
 }
