@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -376,8 +377,8 @@ func bindAbns(spec Spec) (_ *Listener, err error) {
 	return wrap(fd, fileName(&spec), Self, spec, backlog)
 }
 
-// control runs fn on f's descriptor without calling f.Fd.
-func control(f *os.File, fn func(fd int) error) error {
+// control runs fn on f's descriptor (an *os.File's without calling its Fd).
+func control(f syscall.Conn, fn func(fd int) error) error {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return err

@@ -92,19 +92,9 @@ func unwatchFile(f *os.File) error {
 
 // unwatchListener takes ln's descriptor out of the runtime poller's set.
 func unwatchListener(ln any) error {
-	sc, ok := ln.(interface {
-		SyscallConn() (syscall.RawConn, error)
-	})
+	sc, ok := ln.(syscall.Conn)
 	if !ok {
 		return errNoPoller
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var uerr error
-	if err := rc.Control(func(fd uintptr) { uerr = unwatch(int(fd)) }); err != nil {
-		return err
-	}
-	return uerr
+	return control(sc, unwatch)
 }
