@@ -122,3 +122,49 @@ func TestFastIO(t *testing.T) {
 		t.Errorf("to(nil) wrote %d bytes", n)
 	}
 }
+
+// TestFastSocket: a plain socket under crypto/tls becomes a fastConn that reads and writes
+// the socket's bytes and gives its descriptor to the silent drop; anything else stays as
+// it is.
+func TestFastSocket(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	peer, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+
+	f, ok := fastSocket(c).(*fastConn)
+	if !ok {
+		t.Fatal("fastSocket(*net.TCPConn) is not a fastConn")
+	}
+	if _, err := f.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 5)
+	if _, err := io.ReadFull(peer, got); err != nil || string(got) != "hello" {
+		t.Fatalf("peer read %q, %v", got, err)
+	}
+	if _, err := peer.Write([]byte("world")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(f, got); err != nil || string(got) != "world" {
+		t.Fatalf("fastConn read %q, %v", got, err)
+	}
+	if rc, err := f.SyscallConn(); rc == nil || err != nil {
+		t.Errorf("SyscallConn = %v, %v", rc, err)
+	}
+	p := &prefixConn{Conn: c}
+	if fastSocket(p) != net.Conn(p) {
+		t.Error("fastSocket changed a wrapped connection")
+	}
+}

@@ -54,9 +54,9 @@ const (
 // socket is the TLS connection and c.tls its state; on failure c records
 // the termination letter and the error its log line prints.
 func (c *Conn) handshake(cfg *tls.Config) bool {
-	raw := c.c
+	raw := fastSocket(c.c)
 	if len(c.req) > 0 {
-		raw = &prefixConn{Conn: c.c, pre: append([]byte(nil), c.req...)}
+		raw = &prefixConn{Conn: raw, pre: append([]byte(nil), c.req...)}
 		putBuf(c.req)
 		c.req = nil
 	}
@@ -161,7 +161,7 @@ func clientTLS(sc net.Conn, cfg *tls.Config, sni string, deadline time.Time) (ne
 		cfg = cfg.Clone()
 		cfg.ServerName = sni
 	}
-	tc := tls.Client(sc, cfg)
+	tc := tls.Client(fastSocket(sc), cfg)
 	_ = sc.SetDeadline(deadline)
 	if err := tc.HandshakeContext(context.Background()); err != nil {
 		return nil, err
@@ -169,3 +169,35 @@ func clientTLS(sc net.Conn, cfg *tls.Config, sni string, deadline time.Time) (ne
 	_ = sc.SetDeadline(time.Time{})
 	return &tlsServerConn{Conn: tc, raw: sc}, nil
 }
+
+// fastConn is a plain socket under crypto/tls, read and written without the
+// runtime's entersyscall (httpwrite_linux.go): TLS records cross the same
+// system calls as plaintext does in mode http. A tls.Conn reads and writes
+// from different goroutines, hence one fastIO per direction.
+type fastConn struct {
+	net.Conn
+	rc   syscall.RawConn
+	r, w fastIO
+}
+
+// fastSocket is c as a fastConn when it is a plain socket, else c.
+func fastSocket(c net.Conn) net.Conn {
+	if rc := rawConnOf(c); rc != nil {
+		return &fastConn{Conn: c, rc: rc}
+	}
+	return c
+}
+
+func (f *fastConn) Read(b []byte) (int, error) { return f.r.from(f.rc, f.Conn, b) }
+
+func (f *fastConn) Write(b []byte) (int, error) {
+	n := f.w.to(f.rc, b)
+	if n == len(b) {
+		return n, nil
+	}
+	m, err := f.Conn.Write(b[n:])
+	return n + m, err
+}
+
+// SyscallConn is the socket's, for the silent drop.
+func (f *fastConn) SyscallConn() (syscall.RawConn, error) { return f.rc, nil }
