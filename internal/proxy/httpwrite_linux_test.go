@@ -15,21 +15,7 @@ import (
 // as net.Conn's Read does (waiting for data, io.EOF at the end, the read deadline's error);
 // neither allocates; it is not used for TLS or other wrapped connections.
 func TestFastIO(t *testing.T) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.Dial("tcp4", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	peer, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
+	c, peer := tcpPair(t)
 
 	var w fastIO
 	rc := rawConnOf(c)
@@ -127,21 +113,7 @@ func TestFastIO(t *testing.T) {
 // the socket's bytes and gives its descriptor to the silent drop; anything else stays as
 // it is.
 func TestFastSocket(t *testing.T) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.Dial("tcp4", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	peer, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
+	c, peer := tcpPair(t)
 
 	f, ok := fastSocket(c).(*fastConn)
 	if !ok {
@@ -167,4 +139,25 @@ func TestFastSocket(t *testing.T) {
 	if fastSocket(p) != net.Conn(p) {
 		t.Error("fastSocket changed a wrapped connection")
 	}
+}
+
+// tcpPair is both ends of a TCP connection on loopback, closed with the test.
+func tcpPair(t *testing.T) (net.Conn, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	peer, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { peer.Close() })
+	return c, peer
 }
