@@ -3,6 +3,7 @@ package soak
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -124,6 +125,42 @@ func (w *faultWorld) waitStates() time.Time {
 		}
 		if time.Now().After(deadline) {
 			w.t.Fatalf("show servers state after %v: %v (err %v); want %v", w.actions[len(w.actions)-1], got, err, want)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the runtime API: the state is the signal
+	}
+}
+
+// waitWarm waits until both loads got through and every server passed enough checks to
+// need "fall 2" failures before DOWN. A server starts UP with the health of "rise", one
+// failure from DOWN (as HAProxy's), so a kill before its first checks passed is seen at
+// the next check, often before any request met the dead server: the first fault must
+// leave the retries a window of one to two check intervals.
+func (w *faultWorld) waitWarm(recs ...*loadRecorder) {
+	w.t.Helper()
+	const full = "3" // check_health at rise+fall-1, rise 2 fall 2
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, err := adminCommand(w.sock, "show stat")
+		warm, n, col := err == nil, 0, -1
+		for _, l := range strings.Split(out, "\n") {
+			f := strings.Split(l, ",")
+			switch {
+			case strings.HasPrefix(l, "# "):
+				col = slices.Index(f, "check_health")
+			case col > 0 && len(f) > col && f[1] != "FRONTEND" && f[1] != "BACKEND":
+				n++
+				warm = warm && f[col] == full
+			}
+		}
+		warm = warm && n == 2*len(w.bs)
+		for _, r := range recs {
+			warm = warm && r.ok.Load() > 0
+		}
+		if warm {
+			return
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatalf("servers not at full check health or no load through after 10s: %q (err %v)", out, err)
 		}
 		time.Sleep(20 * time.Millisecond) // polling the runtime API: the state is the signal
 	}
@@ -311,6 +348,7 @@ func runBackendFaults(t *testing.T, kind string, dur time.Duration) {
 	}()
 	stopLoad := sync.OnceFunc(func() { close(stop); wg.Wait() })
 	defer stopLoad()
+	w.waitWarm(&httpRec, &tcpRec)
 
 	// The faults: cycles of three faults (the last leaves no healthy server) and three
 	// returns in random order, and single fault-and-return steps between cycles.
