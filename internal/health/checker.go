@@ -75,12 +75,17 @@ type Checker struct {
 	log *slog.Logger
 
 	state  atomic.Int32 // the server's State, readable from any goroutine
-	paused atomic.Bool  // SetPaused: no check runs
+	paused atomic.Bool  // SetPaused: no health check runs
+	maint  atomic.Bool  // SetMaint: no health check runs either
+	// agentPaused is SetAgentPaused: no agent check runs.
+	agentPaused atomic.Bool
 	// running is set while a check runs, for the "* " the statistics put
-	// before its status (HAProxy's CHK_ST_INPROGRESS).
-	running atomic.Bool
-	// addr replaces cfg.Addr once SetAddr was called (the server moved).
-	addr atomic.Pointer[string]
+	// before its status (HAProxy's CHK_ST_INPROGRESS); agentRunning while
+	// an agent check runs.
+	running, agentRunning atomic.Bool
+	// addr replaces cfg.Addr once SetAddr was called (the server moved),
+	// agentAddr the agent's Addr once SetAgentAddr was.
+	addr, agentAddr atomic.Pointer[string]
 
 	// cbMu serializes the results of the health and agent checks, from
 	// recording to the callback's return.
@@ -91,6 +96,7 @@ type Checker struct {
 	last        Result
 	health      int
 	failed      uint64 // failed checks that lowered health (chkfail)
+	results     uint64 // results recorded
 	agentLast   Result
 	agentHealth int // 0 (DOWN) or 1: an agent's rise and fall are 1
 }
@@ -138,16 +144,26 @@ type Stat struct {
 	// HAProxy's failed_checks (chkfail): not those of a server already
 	// DOWN.
 	Failed uint64
-	// Running reports a check in progress.
-	Running bool
+	// Running reports a health check in progress, AgentRunning an agent
+	// check.
+	Running, AgentRunning bool
+	// Results counts the health checks' results recorded (Restore's is
+	// not one).
+	Results uint64
 }
 
 // Stat returns what the statistics show of the checks.
 func (c *Checker) Stat() Stat {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return Stat{Last: c.last, Health: c.health, Failed: c.failed, Running: c.running.Load()}
+	return Stat{Last: c.last, Health: c.health, Failed: c.failed, Running: c.running.Load(),
+		AgentRunning: c.agentRunning.Load(), Results: c.results}
 }
+
+// HasCheck reports whether the checker runs health checks (Config.NoCheck
+// unset), HasAgent whether it runs an agent check (Config.Agent).
+func (c *Checker) HasCheck() bool { return !c.cfg.NoCheck }
+func (c *Checker) HasAgent() bool { return c.cfg.Agent != nil }
 
 // Run checks the server until ctx is done. Call it once, in its own
 // goroutine.
@@ -169,7 +185,7 @@ func (c *Checker) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if c.paused.Load() {
+		if c.paused.Load() || c.maint.Load() {
 			t.Reset(c.cfg.Inter)
 			continue
 		}
@@ -181,6 +197,13 @@ func (c *Checker) Run(ctx context.Context) {
 		r := probe(ctx, cfg, c.State() == StateDown)
 		if ctx.Err() != nil {
 			return
+		}
+		if c.maint.Load() {
+			// The server went into maintenance meanwhile: its health
+			// counter was reset, the result counts for nothing.
+			c.running.Store(false)
+			t.Reset(c.cfg.Inter)
+			continue
 		}
 		c.cbMu.Lock()
 		ev := c.record(r)
@@ -220,13 +243,49 @@ func (c *Checker) Addr() string {
 	return c.cfg.Addr
 }
 
-// SetPaused stops the checks (true) or starts them again (false), as the runtime API's
-// "disable health" and "enable health": a paused checker runs no check and reports
-// nothing; the server keeps the state it had.
+// SetPaused stops the health checks (true) or starts them again (false), as the runtime
+// API's "disable health" and "enable health": a paused checker runs no health check and
+// reports nothing; the server keeps the state it had. The agent check goes on
+// (SetAgentPaused).
 func (c *Checker) SetPaused(paused bool) { c.paused.Store(paused) }
 
 // Paused reports whether SetPaused stopped the checks.
 func (c *Checker) Paused() bool { return c.paused.Load() }
+
+// SetMaint stops the health checks (true) while the server is in maintenance, or lets
+// them run again (false), as HAProxy's CHK_ST_PAUSED: apart from SetPaused, which is
+// the operator's. The agent check goes on. A check in progress when maintenance starts
+// counts for nothing.
+func (c *Checker) SetMaint(on bool) { c.maint.Store(on) }
+
+// SetAgentPaused stops the agent check (true) or starts it again (false), as the
+// runtime API's "disable agent" and "enable agent".
+func (c *Checker) SetAgentPaused(paused bool) { c.agentPaused.Store(paused) }
+
+// AgentPaused reports whether SetAgentPaused stopped the agent check.
+func (c *Checker) AgentPaused() bool { return c.agentPaused.Load() }
+
+// SetAgentAddr makes the next agent checks go to addr ("host:port") instead of the
+// Agent's Addr.
+func (c *Checker) SetAgentAddr(addr string) { c.agentAddr.Store(&addr) }
+
+// SetHealth sets the health counter, clamped to 0..Rise+Fall-1, without changing the
+// server's state: HAProxy zeroes it when a server enters maintenance, and a server
+// state file restores it.
+func (c *Checker) SetHealth(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.health = max(0, min(n, c.cfg.Rise+c.cfg.Fall-1))
+}
+
+// Restore makes st the last check's status, with no code, duration or
+// information, until the first check ends: a server state file carries the
+// status of the previous process's last check.
+func (c *Checker) Restore(st Status) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.last = Result{Status: st}
+}
 
 // Reset makes the server UP with health = rise, as HAProxy does when a server leaves
 // maintenance: it is UP at once, and its next failed check counts from there.
@@ -281,6 +340,7 @@ func (c *Checker) record(r Result) Event {
 		}
 	}
 	c.last = r
+	c.results++
 	prev := c.State()
 	st := prev
 	switch {
@@ -327,16 +387,21 @@ func (c *Checker) runAgent(ctx context.Context) {
 		case <-t.C:
 		}
 		t.Reset(inter)
-		if c.paused.Load() {
+		if c.agentPaused.Load() {
 			continue
 		}
 		cfg := c.cfg
 		cfg.Agent = &Agent{Addr: c.cfg.Agent.Addr, Inter: inter, Send: c.cfg.Agent.Send}
+		if a := c.agentAddr.Load(); a != nil {
+			cfg.Agent.Addr = *a
+		}
+		c.agentRunning.Store(true)
 		line, r, ok := agentProbe(ctx, cfg)
 		if ctx.Err() != nil {
 			return
 		}
 		c.cbMu.Lock()
+		c.agentRunning.Store(false)
 		if ok {
 			d := r.Duration
 			r = agentResult(ParseAgentReply(line), c.cfg.Agent.OnReply)

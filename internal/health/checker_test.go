@@ -385,3 +385,97 @@ func TestCancelDuringCheck(t *testing.T) {
 		t.Fatal("Run still checking 2s after cancel")
 	}
 }
+
+// TestCheckerMaint: SetMaint stops the health checks as maintenance does in HAProxy
+// (CHK_ST_PAUSED), apart from SetPaused ("disable health"); neither stops the agent, which
+// SetAgentPaused stops. Stat reports the checks in progress and the results recorded.
+func TestCheckerMaint(t *testing.T) {
+	const inter = 20 * time.Millisecond
+	var checks, agents atomic.Int32
+	addr := serve(t, func(c net.Conn) { checks.Add(1) })
+	agent := serve(t, func(c net.Conn) { agents.Add(1); io.WriteString(c, "up\n") })
+	events := make(chan Event, 1024)
+	c, err := New(Config{Name: "be/srv", Addr: addr, Inter: inter, Rise: 2, Fall: 3,
+		Agent: &Agent{Addr: agent, Inter: inter}}, func(ev Event) { events <- ev })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.HasCheck() || !c.HasAgent() {
+		t.Fatal("HasCheck or HasAgent false")
+	}
+	c.SetMaint(true)
+	c.SetHealth(0)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	// quiet waits until the agent ran n more times, and returns the health checks
+	// run meanwhile.
+	quiet := func(n int32) int32 {
+		t.Helper()
+		a, h := agents.Load(), checks.Load()
+		deadline := time.Now().Add(5 * time.Second)
+		for agents.Load() < a+n {
+			if time.Now().After(deadline) {
+				t.Fatal("the agent check does not run")
+			}
+			time.Sleep(inter)
+		}
+		return checks.Load() - h
+	}
+	if n := quiet(3); n != 0 {
+		t.Errorf("%d health checks in maintenance", n)
+	}
+	if st := c.Stat(); st.Health != 0 || st.Results != 0 || st.Last.Status != StatusInit {
+		t.Errorf("in maintenance: %+v", st)
+	}
+	c.SetMaint(false)
+	if n := quiet(3); n == 0 {
+		t.Error("no health check out of maintenance")
+	}
+	c.SetPaused(true)
+	quiet(1) // a check in progress ends
+	if n := quiet(3); n != 0 {
+		t.Errorf("%d health checks after SetPaused", n)
+	}
+	// The health checks, running again, are the clock while the agent is paused.
+	c.SetPaused(false)
+	c.SetAgentPaused(true)
+	ran := func(n int32) {
+		t.Helper()
+		h := checks.Load()
+		deadline := time.Now().Add(5 * time.Second)
+		for checks.Load() < h+n {
+			if time.Now().After(deadline) {
+				t.Fatal("the health checks do not run")
+			}
+			time.Sleep(inter)
+		}
+	}
+	ran(2) // an agent check in progress ends
+	a := agents.Load()
+	ran(4)
+	if n := agents.Load() - a; n != 0 {
+		t.Errorf("%d agent checks after SetAgentPaused", n)
+	}
+	if st := c.Stat(); st.Results == 0 || st.AgentRunning {
+		t.Errorf("after the checks: %+v", st)
+	}
+}
+
+// TestCheckerRestore: the status a state file gives is the last one until a check ends.
+func TestCheckerRestore(t *testing.T) {
+	c, err := New(Config{Addr: "127.0.0.1:1", Rise: 2, Fall: 3}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Restore(StatusL7OK)
+	c.SetHealth(9)
+	if st := c.Stat(); st.Last.Status != StatusL7OK || st.Results != 0 || st.Health != 4 {
+		t.Errorf("restored: %+v", st)
+	}
+	c.record(Result{Status: StatusL4Con})
+	if st := c.Stat(); st.Last.Status != StatusL4Con || st.Results != 1 || st.Health != 3 {
+		t.Errorf("after a check: %+v", st)
+	}
+}

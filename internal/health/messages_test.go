@@ -214,3 +214,40 @@ func TestTransitionMessage(t *testing.T) {
 		})
 	}
 }
+
+// TestStatusNums: HAProxy 2.6's numbers of the statuses and results (enum
+// healthcheck_status, enum chk_result), which "show servers state" prints, and back.
+func TestStatusNums(t *testing.T) {
+	for _, tc := range []struct {
+		s           Status
+		num, result int
+	}{
+		{StatusUnknown, 0, ResultUnknown},
+		{StatusInit, 1, ResultUnknown},
+		{StatusChecked, 3, ResultNeutral},
+		{StatusSockErr, 5, ResultFailed},
+		{StatusL4OK, 6, ResultPassed},
+		{StatusL4Tout, 7, ResultFailed},
+		{StatusL4Con, 8, ResultFailed},
+		{StatusL6OK, 9, ResultPassed},
+		{StatusL6Tout, 10, ResultFailed},
+		{StatusL6Rsp, 11, ResultFailed},
+		{StatusL7Tout, 12, ResultFailed},
+		{StatusL7Rsp, 13, ResultFailed},
+		{StatusL7OK, 15, ResultPassed},
+		{StatusL7OKC, 16, ResultCondPass},
+		{StatusL7Sts, 17, ResultFailed},
+	} {
+		if tc.s.Num() != tc.num || tc.s.ResultNum() != tc.result {
+			t.Errorf("%s: %d %d; want %d %d", tc.s, tc.s.Num(), tc.s.ResultNum(), tc.num, tc.result)
+		}
+		if s, ok := StatusOfNum(tc.num); tc.num != 0 && (!ok || s != tc.s) {
+			t.Errorf("StatusOfNum(%d) = %s, %v", tc.num, s, ok)
+		}
+	}
+	for _, n := range []int{0, 2, 4, 14, 18, 19, 20, 21} {
+		if s, ok := StatusOfNum(n); ok {
+			t.Errorf("StatusOfNum(%d) = %s", n, s)
+		}
+	}
+}

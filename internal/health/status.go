@@ -82,3 +82,78 @@ func (s Status) Passed() bool {
 // HasCode reports whether s carries a code: messages show ", code: N" and
 // the statistics check_code (HAProxy's HCHK_STATUS_L57DATA and after).
 func (s Status) HasCode() bool { return s >= StatusL7OK && s <= StatusL7Sts }
+
+// Num returns HAProxy 2.6's number for the status (enum
+// healthcheck_status), as "show servers state" prints it in
+// srv_check_status: its order differs from lb's, which has no START, HANA,
+// L57DATA or external-check statuses.
+func (s Status) Num() int {
+	switch s {
+	case StatusInit:
+		return 1
+	case StatusChecked:
+		return 3
+	case StatusSockErr:
+		return 5
+	case StatusL4OK:
+		return 6
+	case StatusL4Tout:
+		return 7
+	case StatusL4Con:
+		return 8
+	case StatusL6OK:
+		return 9
+	case StatusL6Tout:
+		return 10
+	case StatusL6Rsp:
+		return 11
+	case StatusL7Tout:
+		return 12
+	case StatusL7Rsp:
+		return 13
+	case StatusL7OK:
+		return 15
+	case StatusL7OKC:
+		return 16
+	case StatusL7Sts:
+		return 17
+	}
+	return 0
+}
+
+// StatusOfNum is the status whose Num is n; ok is false for UNK and for the
+// statuses lb does not have.
+func StatusOfNum(n int) (s Status, ok bool) {
+	for s := StatusInit; s <= StatusChecked; s++ {
+		if s.Num() == n {
+			return s, true
+		}
+	}
+	return StatusUnknown, false
+}
+
+// The results of a check (HAProxy's enum chk_result), "show servers
+// state"'s srv_check_result.
+const (
+	ResultUnknown  = 0 // no check done, or one in progress
+	ResultNeutral  = 1 // an agent's reply that changes no health
+	ResultFailed   = 2
+	ResultPassed   = 3
+	ResultCondPass = 4 // passed, but the server asks to take no new sessions
+)
+
+// ResultNum returns the chk_result HAProxy 2.6 records with the status
+// (its check_statuses table): ResultUnknown for UNK and INI.
+func (s Status) ResultNum() int {
+	switch {
+	case s == StatusUnknown || s == StatusInit:
+		return ResultUnknown
+	case s == StatusChecked:
+		return ResultNeutral
+	case s == StatusL7OKC:
+		return ResultCondPass
+	case s.Passed():
+		return ResultPassed
+	}
+	return ResultFailed
+}
