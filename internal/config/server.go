@@ -14,6 +14,11 @@ func newServer() *Server {
 	return &Server{Inter: 2 * time.Second, Rise: 2, Fall: 3, Weight: 1, PoolMaxConn: -1, Flags: map[string]string{}}
 }
 
+// UseSSL is HAProxy's use_ssl, which "show servers state" prints: 1 for
+// "ssl", -1 for "no-ssl", 0 when neither was given (the last one wins,
+// default-server's included).
+func (s *Server) UseSSL() int { return int(s.tls.useSSL) }
+
 func (s *Server) clone() *Server {
 	n := *s
 	n.Flags = map[string]string{}
@@ -297,7 +302,8 @@ func kwServer(c *pctx) error {
 		}
 		i += o.nargs
 	}
-	if !def && s.AgentCheck && s.AgentPort == 0 {
+	// "port" gives the agent its port when agent-port does not.
+	if !def && s.AgentCheck && s.AgentPort == 0 && s.CheckPort == 0 {
 		return fmt.Errorf("%s : server %s does not have agent port. Agent check has been disabled.", who, s.Name)
 	}
 	if !def {

@@ -17,6 +17,8 @@ import (
 // default-server's.
 type serverTLSSpec struct {
 	ssl bool
+	// useSSL: 1 "ssl", -1 "no-ssl", 0 neither (HAProxy's use_ssl).
+	useSSL int8
 	// checkSSL: 1 "check-ssl", -1 "no-check-ssl", 0 neither.
 	checkSSL int8
 	// verify is "none", "required" or "" (ssl-server-verify decides).
@@ -74,8 +76,8 @@ func serverTLSOptions(opts map[string]serverOpt) {
 		}
 	}
 	for k, o := range map[string]serverOpt{
-		"ssl":            flag(true, func(t *serverTLSSpec) { t.ssl = true }),
-		"no-ssl":         flag(true, func(t *serverTLSSpec) { t.ssl = false }),
+		"ssl":            flag(true, func(t *serverTLSSpec) { t.ssl, t.useSSL = true, 1 }),
+		"no-ssl":         flag(true, func(t *serverTLSSpec) { t.ssl, t.useSSL = false, -1 }),
 		"check-ssl":      flag(true, func(t *serverTLSSpec) { t.checkSSL = 1 }),
 		"no-check-ssl":   flag(true, func(t *serverTLSSpec) { t.checkSSL = -1 }),
 		"ssl-reuse":      flag(true, func(t *serverTLSSpec) { t.noReuse = false }),

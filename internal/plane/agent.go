@@ -26,8 +26,13 @@ func (g *Generation) agentConfig(px *config.Proxy, be *proxy.Backend, srv *proxy
 	if s.AgentAddr != "" {
 		host = s.AgentAddr
 	}
+	// "port" gives the agent its port when agent-port does not.
+	port := s.AgentPort
+	if port == 0 {
+		port = s.CheckPort
+	}
 	return &health.Agent{
-		Addr:  net.JoinHostPort(host, strconv.Itoa(s.AgentPort)),
+		Addr:  net.JoinHostPort(host, strconv.Itoa(port)),
 		Inter: s.AgentInter,
 		Send:  []byte(s.AgentSend),
 		OnReply: func(admin, weight string) string {
