@@ -195,6 +195,10 @@ func registerCommands(srv *admin.Server, rt plane.Control, info func() processIn
 		func(be, sv string) error { return rt.SetServerChecks(be, sv, false) })
 	adminCmd("enable health", "enable health                           : enable health checks",
 		func(be, sv string) error { return rt.SetServerChecks(be, sv, true) })
+	adminCmd("disable agent", "disable agent                           : disable agent checks",
+		func(be, sv string) error { return rt.SetServerAgent(be, sv, false) })
+	adminCmd("enable agent", "enable agent                            : enable agent checks",
+		func(be, sv string) error { return rt.SetServerAgent(be, sv, true) })
 	adminCmd("shutdown sessions server", "shutdown sessions server <bk>/<srv>     : kill sessions on a server",
 		func(be, sv string) error { _, err := rt.ShutdownServerSessions(be, sv); return err })
 	registerMapCommands(srv, rt)
@@ -235,6 +239,8 @@ func serverErr(err error) error {
 		return errors.New("No such server.\n")
 	case errors.Is(err, plane.ErrNoCheck):
 		return errors.New("Health check was not configured on this server, cannot enable.\n")
+	case errors.Is(err, plane.ErrNoAgent):
+		return errors.New("Agent was not configured on this server, cannot enable.\n")
 	case errors.Is(err, plane.ErrStaticWeight):
 		return errors.New("Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.\n")
 	}

@@ -97,11 +97,13 @@ func (g *Generation) addServer(backend string, args []string, carried bool) erro
 	if beID == 0 {
 		beID = stateProxyIDs(g.cfg)[px]
 	}
-	// Added in maintenance (forced, and "disabled" too when given); a
-	// server carried over from the previous process gets its state from
-	// the state lines that follow (ApplyCarried).
-	rt := &srvRT{px: px, cfg: s, srv: srv, beID: beID, fmaint: !carried, cmaint: s.Disabled, op: proxy.StateUp,
-		added: append([]string(nil), args...)}
+	// Added in maintenance (forced, and "disabled" too when given), its
+	// checks and agent not enabled until "enable health" and "enable
+	// agent", its health counter at 0, as in HAProxy; a server carried over
+	// from the previous process gets its state from the state lines that
+	// follow (ApplyCarried).
+	rt := &srvRT{px: px, cfg: s, srv: srv, beID: beID, fmaint: !carried || s.Disabled, cmaint: s.Disabled, op: proxy.StateUp,
+		chkOff: true, agentOff: true, chkPaused: s.Disabled, added: append([]string(nil), args...)}
 	if g.rtByName[backend] == nil {
 		g.rtByName[backend] = map[string]*srvRT{}
 	}
@@ -140,7 +142,7 @@ func (g *Generation) startAddedCheckLocked(rt *srvRT) {
 		hc.Logger, hc.NoCheck = g.log, false
 		var c *health.Checker
 		if c, err = health.New(hc, g.onCheck(rt.px, be, rt.srv)); err == nil {
-			c.SetPaused(true)
+			g.syncCheckerLocked(rt, c)
 			cs := g.checks.Load()
 			ctx, cancel := context.WithCancel(cs.ctx)
 			cs.mu.Lock()

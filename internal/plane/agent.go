@@ -23,10 +23,16 @@ func (g *Generation) agentConfig(px *config.Proxy, be *proxy.Backend, srv *proxy
 	if len(s.IPs) > 0 {
 		host = s.IPs[0].String()
 	}
-	if s.AgentAddr != "" {
+	// "addr" sets the agent's address too, "port" its port when there is
+	// no agent-port.
+	switch {
+	case s.AgentAddr != "":
 		host = s.AgentAddr
+	case s.CheckAddr != "":
+		if ip := addrIP(s.CheckAddr); ip != "-" {
+			host = ip
+		}
 	}
-	// "port" gives the agent its port when agent-port does not.
 	port := s.AgentPort
 	if port == 0 {
 		port = s.CheckPort
@@ -54,8 +60,8 @@ func (g *Generation) agentAdmin(be string, srv *proxy.Server, admin string) {
 	case "maint":
 		st = AdminMaint
 	case "ready":
-		// srv_adm_set_ready clears the forced flags only: a "disabled"
-		// server stays in maintenance.
+		// srv_adm_set_ready clears the forced flags: a "disabled" server
+		// leaves maintenance too (it is forced), "disabled" stays recorded.
 		g.admMu.Lock()
 		rt := g.rtBySrv[srv]
 		forced := rt != nil && (rt.fmaint || rt.fdrain)

@@ -34,6 +34,9 @@ type Control interface {
 	// SetServerChecks stops (false) or starts again (true) a server's health checks;
 	// ErrNoCheck when starting those of a server without "check".
 	SetServerChecks(backend, server string, enabled bool) error
+	// SetServerAgent stops (false) or starts again (true) a server's agent check;
+	// ErrNoAgent when starting that of a server without "agent-check".
+	SetServerAgent(backend, server string, enabled bool) error
 	// ShutdownServerSessions kills the sessions established on a server and returns how
 	// many.
 	ShutdownServerSessions(backend, server string) (int, error)
@@ -60,6 +63,8 @@ var (
 	ErrNoServer = errors.New("no such server")
 	// ErrNoCheck: the server has no health check to start.
 	ErrNoCheck = errors.New("health check was not configured on this server")
+	// ErrNoAgent: the server has no agent check to start.
+	ErrNoAgent = errors.New("agent was not configured on this server")
 	// ErrStaticWeight: the backend's algorithm is static.
 	ErrStaticWeight = errors.New("backend is using a static LB algorithm")
 )
@@ -121,20 +126,49 @@ func (g *Generation) SetServerWeight(backend, server string, weight int) error {
 	return nil
 }
 
-// SetServerChecks implements Control.
+// SetServerChecks implements Control: HAProxy's "disable health" and "enable health",
+// which clear and set the checks' CHK_ST_ENABLED. Enabled checks run unless the server's
+// maintenance paused them.
 func (g *Generation) SetServerChecks(backend, server string, enabled bool) error {
 	_, srv, err := g.server(backend, server)
 	if err != nil {
 		return err
 	}
-	c := g.checker(srv)
-	if c == nil {
+	g.admMu.Lock()
+	defer g.admMu.Unlock()
+	rt := g.rtBySrv[srv]
+	if rt == nil || !rt.cfg.Check {
 		if enabled {
 			return ErrNoCheck
 		}
 		return nil
 	}
-	c.SetPaused(!enabled)
+	rt.chkOff = !enabled
+	if c := g.hcheck(rt); c != nil {
+		c.SetPaused(rt.chkOff)
+	}
+	return nil
+}
+
+// SetServerAgent implements Control: "disable agent" and "enable agent".
+func (g *Generation) SetServerAgent(backend, server string, enabled bool) error {
+	_, srv, err := g.server(backend, server)
+	if err != nil {
+		return err
+	}
+	g.admMu.Lock()
+	defer g.admMu.Unlock()
+	rt := g.rtBySrv[srv]
+	if rt == nil || !rt.cfg.AgentCheck {
+		if enabled {
+			return ErrNoAgent
+		}
+		return nil
+	}
+	rt.agentOff = !enabled
+	if c := g.checker(srv); c != nil {
+		c.SetAgentPaused(rt.agentOff)
+	}
 	return nil
 }
 
@@ -158,7 +192,6 @@ func (g *Generation) SetServerAdmin(backend, server string, st AdminState) error
 	if err != nil {
 		return err
 	}
-	c := g.checker(srv)
 	name := be.Name() + "/" + srv.Name()
 	if srv.Config().Backup {
 		name = "Backup Server " + name
@@ -180,6 +213,9 @@ func (g *Generation) SetServerAdmin(backend, server string, st AdminState) error
 			g.admMu.Unlock()
 			return nil
 		}
+		if !rt.inMaint() {
+			g.enterMaintLocked(rt, old == proxy.StateDown)
+		}
 		rt.fmaint, rt.fdrain = true, false
 		srv.SetState(rt.effective())
 		act, bck := be.UsableServers()
@@ -195,11 +231,9 @@ func (g *Generation) SetServerAdmin(backend, server string, st AdminState) error
 			return nil
 		}
 		wasMaint := old == proxy.StateMaint
-		rt.fmaint, rt.fdrain, rt.cmaint = false, true, false
-		if wasMaint {
-			if c != nil {
-				c.Reset()
-			}
+		rt.fmaint, rt.fdrain = false, true
+		if wasMaint && !rt.inMaint() {
+			g.leaveMaintLocked(rt)
 			rt.op = proxy.StateUp
 			srv.SetState(rt.effective())
 			msgs = append(msgs, name+" is UP/DRAIN (leaving forced maintenance).", name+" remains in forced drain mode.")
@@ -210,16 +244,16 @@ func (g *Generation) SetServerAdmin(backend, server string, st AdminState) error
 				name, act, bck, 0, stats.Queue))
 		}
 	default:
-		if !rt.fmaint && !rt.fdrain && !rt.cmaint {
+		if !rt.fmaint && !rt.fdrain {
 			g.admMu.Unlock()
 			return nil
 		}
+		// "disabled" (cmaint) stays recorded: it forced maintenance, which
+		// ends here.
 		wasMaint, wasDrain := old == proxy.StateMaint, rt.fdrain
-		rt.fmaint, rt.fdrain, rt.cmaint = false, false, false
-		if wasMaint {
-			if c != nil && !c.Paused() {
-				c.Reset()
-			}
+		rt.fmaint, rt.fdrain = false, false
+		if wasMaint && !rt.inMaint() {
+			g.leaveMaintLocked(rt)
 			rt.op = proxy.StateUp
 		}
 		now := rt.effective()

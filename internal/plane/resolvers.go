@@ -457,11 +457,9 @@ func (g *Generation) applyResolution(res *resolution, addrs []netip.Addr, ns str
 			msgs = append(msgs, [2]string{rt.px.Name, fmt.Sprintf("%s changed its IP from %s to %s by %s.", who, from, ip, by)})
 			if rt.rmaint {
 				rt.rmaint = false
-				if rt.effective() != proxy.StateMaint {
+				if !rt.inMaint() {
 					rt.op = proxy.StateUp
-					if c := g.checker(rt.srv); c != nil && !c.Paused() {
-						c.Reset()
-					}
+					g.leaveMaintLocked(rt)
 				}
 				rt.srv.SetState(rt.effective())
 				msgs = append(msgs,
@@ -497,6 +495,9 @@ func srvWho(rt *srvRT) string {
 // Caller holds g.admMu.
 func (g *Generation) dnsMaintLocked(rt *srvRT, reason string) string {
 	was := rt.effective()
+	if !rt.inMaint() {
+		g.enterMaintLocked(rt, was == proxy.StateDown)
+	}
 	rt.rmaint = true
 	rt.srv.SetState(rt.effective())
 	if was == proxy.StateMaint || was == proxy.StateDown {

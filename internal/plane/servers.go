@@ -118,7 +118,7 @@ func srvAddrMapped(srv *proxy.Server) (netip.Addr, int, bool) {
 // checkPort is the port the server's checks use of their own ("port", or set at run
 // time), 0 when they use the server's.
 func (rt *srvRT) checkPort() int {
-	if rt.rtCheckPort > 0 {
+	if rt.checkPortSet {
 		return rt.rtCheckPort
 	}
 	return rt.cfg.CheckPort
@@ -133,13 +133,13 @@ func (g *Generation) moveChecksLocked(srv *proxy.Server, rt *srvRT) {
 	}
 }
 
-// movedChecks points c, srv's new checker, at srv's address when the previous process
-// moved it.
+// movedChecks hands c, srv's new checker, the state of srv's checks: where they go when
+// the previous process or a state file moved them, and their state bits and health.
 func (g *Generation) movedChecks(srv *proxy.Server, c *health.Checker) {
 	g.admMu.Lock()
 	defer g.admMu.Unlock()
-	if rt := g.rtBySrv[srv]; rt != nil && rt.moved {
-		c.SetAddr(rt.checkAddr())
+	if rt := g.rtBySrv[srv]; rt != nil {
+		g.syncCheckerLocked(rt, c)
 	}
 }
 
@@ -151,8 +151,8 @@ func (rt *srvRT) checkAddr() string {
 	if !ip.IsValid() {
 		host, _, _ = net.SplitHostPort(addr)
 	}
-	if rt.cfg.CheckAddr != "" {
-		host = rt.cfg.CheckAddr
+	if a := rt.checkAddrConf(); a != "" {
+		host = a
 	}
 	if p := rt.checkPort(); p > 0 {
 		port = p
@@ -176,19 +176,18 @@ func (g *Generation) SetServerCheckPort(backend, server string, port int) error 
 	if err != nil {
 		return err
 	}
-	if g.checker(srv) == nil {
+	g.admMu.Lock()
+	defer g.admMu.Unlock()
+	rt := g.rtBySrv[srv]
+	// srv_update_check_addr_port: the checks must be enabled.
+	if rt == nil || !rt.chkEnabled() {
 		return ErrNoCheck
 	}
 	if port < 0 {
 		return nil
 	}
-	g.admMu.Lock()
-	rt := g.rtBySrv[srv]
-	if rt != nil {
-		rt.rtCheckPort = port
-		g.moveChecksLocked(srv, rt)
-	}
-	g.admMu.Unlock()
+	rt.rtCheckPort, rt.checkPortSet = port, true
+	g.moveChecksLocked(srv, rt)
 	return nil
 }
 

@@ -9,12 +9,15 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"lb/internal/balance"
 	"lb/internal/config"
+	"lb/internal/health"
 	"lb/internal/proxy"
 	"lb/internal/srvstate"
 )
@@ -46,12 +49,36 @@ type srvRT struct {
 	srv  *proxy.Server
 	beID int
 	// fmaint and fdrain are the operator's (SRV_ADMF_FMAINT, FDRAIN),
-	// cmaint is "disabled" (CMAINT), rmaint a name that did not resolve.
+	// rmaint a name that did not resolve (RMAINT). cmaint is "disabled"
+	// (CMAINT), which HAProxy records apart from the forced maintenance it
+	// also sets: it does not keep a server in maintenance by itself once
+	// "enable server" cleared fmaint, and is printed all the same.
 	fmaint, fdrain, cmaint, rmaint bool
 	// op is the operational state: StateUp, StateDown or StateNoLB.
 	op proxy.State
-	// rtCheckPort is the checks' port set at run time (0: none; servers.go).
-	rtCheckPort int
+	// The checks' state as HAProxy keeps it (its struct check), which "show
+	// servers state" prints and a state file restores. chkOff is "disable
+	// health" (CHK_ST_ENABLED cleared), agentOff "disable agent". chkPaused
+	// is CHK_ST_PAUSED: set when the server enters maintenance with its
+	// checks enabled, and by "disabled" even without checks; cleared when it
+	// leaves maintenance with its checks enabled. Health checks run when
+	// enabled and not paused.
+	chkOff, agentOff, chkPaused bool
+	// health is the health counter (check.health) while no checker counts
+	// it: a server without health checks, or one whose checker does not
+	// run yet (startChecks hands it over).
+	health int
+	// loaded is the check status and result a state file gave: shown until
+	// the first check completes, for ever without health checks.
+	loaded *loadedCheck
+	// rtCheckPort is the checks' port set at run time (checkPortSet;
+	// servers.go). rtCheckAddr, rtAgentAddr and rtAgentPort are the checks'
+	// and the agent's address and port a state file set ("" and 0: none).
+	rtCheckPort  int
+	checkPortSet bool
+	rtCheckAddr  string
+	rtAgentAddr  string
+	rtAgentPort  int
 	// moved: the operator changed the server's address or port.
 	moved bool
 	// dns: the server's name is resolved at run time (resolvers.go); dnsIP is
@@ -63,11 +90,26 @@ type srvRT struct {
 	added []string
 }
 
+// loadedCheck is a check status and result as a state file gives them:
+// HAProxy's numbers.
+type loadedCheck struct{ status, result int }
+
+// inMaint reports HAProxy's SRV_ADMF_MAINT: forced maintenance ("disabled"
+// forces it too) or a name that does not resolve.
+func (rt *srvRT) inMaint() bool { return rt.fmaint || rt.rmaint }
+
+// chkEnabled reports CHK_ST_ENABLED: the server has health checks and
+// "disable health" did not stop them.
+func (rt *srvRT) chkEnabled() bool { return rt.cfg.Check && !rt.chkOff }
+
+// agentEnabled is chkEnabled for the agent check.
+func (rt *srvRT) agentEnabled() bool { return rt.cfg.AgentCheck && !rt.agentOff }
+
 // effective is the State of the proxy.Server: maintenance first, then the
 // checks' DOWN, then drain, then the checks' NOLB.
 func (rt *srvRT) effective() proxy.State {
 	switch {
-	case rt.fmaint || rt.cmaint || rt.rmaint:
+	case rt.inMaint():
 		return proxy.StateMaint
 	case rt.op == proxy.StateDown:
 		return proxy.StateDown
@@ -125,12 +167,100 @@ func (g *Generation) initServers(cfg *config.Config) {
 			if srv == nil {
 				continue
 			}
-			rt := &srvRT{px: px, cfg: s, srv: srv, beID: ids[px], cmaint: s.Disabled, rmaint: s.Unresolved && !s.Disabled, op: proxy.StateUp}
+			rt := &srvRT{px: px, cfg: s, srv: srv, beID: ids[px], fmaint: s.Disabled, cmaint: s.Disabled,
+				rmaint: s.Unresolved && !s.Disabled, op: proxy.StateUp, health: s.Rise}
+			// Names in "addr" and "agent-addr" resolve once, at start.
+			for _, a := range []string{s.CheckAddr, s.AgentAddr} {
+				if a != "" {
+					addrIP(a)
+				}
+			}
+			switch {
+			case s.Disabled:
+				// HAProxy's srv_parse_disabled.
+				rt.chkPaused, rt.health = true, 0
+			case rt.rmaint:
+				// In maintenance from the start, as srv_set_admin_flag.
+				rt.chkPaused, rt.health = s.Check, 0
+			}
 			m[s.Name] = rt
 			g.rtBySrv[srv] = rt
 			g.rts = append(g.rts, rt)
 		}
 		g.rtByName[px.Name] = m
+	}
+}
+
+// hcheck is rt's health checker: nil when the server has no health checks
+// (none, or an agent check only) or they do not run yet.
+func (g *Generation) hcheck(rt *srvRT) *health.Checker {
+	if c := g.checker(rt.srv); c != nil && c.HasCheck() {
+		return c
+	}
+	return nil
+}
+
+// setHealthLocked sets rt's health counter. Caller holds g.admMu.
+func (g *Generation) setHealthLocked(rt *srvRT, n int) {
+	rt.health = n
+	if c := g.hcheck(rt); c != nil {
+		c.SetHealth(n)
+	}
+}
+
+// enterMaintLocked is what HAProxy's srv_set_admin_flag does to the checks
+// of a server going into maintenance: enabled health checks pause, and the
+// health counter drops to 0 for them and for any server that was running
+// (stopped: it was DOWN already). Caller holds g.admMu, rt not in
+// maintenance yet.
+func (g *Generation) enterMaintLocked(rt *srvRT, stopped bool) {
+	zero := !stopped
+	if rt.chkEnabled() {
+		rt.chkPaused, zero = true, true
+	}
+	if zero {
+		g.setHealthLocked(rt, 0)
+	}
+	if c := g.hcheck(rt); c != nil {
+		c.SetMaint(rt.chkPaused)
+	}
+}
+
+// leaveMaintLocked is what srv_clr_admin_flag does to the checks of a server
+// leaving maintenance: enabled health checks start again from "just UP"
+// (health = rise). Checks that are not enabled stay as they were, paused
+// ones included. Caller holds g.admMu, rt out of maintenance.
+func (g *Generation) leaveMaintLocked(rt *srvRT) {
+	if !rt.chkEnabled() {
+		return
+	}
+	rt.chkPaused, rt.health = false, rt.cfg.Rise
+	if c := g.hcheck(rt); c != nil {
+		c.Reset()
+		c.SetMaint(false)
+	}
+}
+
+// syncCheckerLocked hands c, rt's new checker, the checks' state decided before it
+// ran: from the configuration, a state file or the previous process. Caller
+// holds g.admMu.
+func (g *Generation) syncCheckerLocked(rt *srvRT, c *health.Checker) {
+	if c.HasCheck() {
+		c.SetHealth(rt.health)
+		c.SetMaint(rt.chkPaused)
+		c.SetPaused(rt.chkOff)
+		if rt.loaded != nil {
+			if st, ok := health.StatusOfNum(rt.loaded.status); ok {
+				c.Restore(st)
+			}
+		}
+	}
+	c.SetAgentPaused(rt.agentOff)
+	if a, ok := rt.agentAddr(); ok {
+		c.SetAgentAddr(a)
+	}
+	if rt.moved || rt.checkPortSet || rt.rtCheckAddr != "" {
+		c.SetAddr(rt.checkAddr())
 	}
 }
 
@@ -205,6 +335,7 @@ func (g *Generation) opState(srv *proxy.Server) proxy.State {
 func (g *Generation) StateServers(backend string) []srvstate.Server {
 	g.admMu.Lock()
 	defer g.admMu.Unlock()
+	now := time.Now().Unix()
 	var out []srvstate.Server
 	for _, rt := range g.rts {
 		if backend != "" && rt.px.Name != backend {
@@ -212,15 +343,26 @@ func (g *Generation) StateServers(backend string) []srvstate.Server {
 		}
 		c := rt.srv.Config()
 		host, port := splitHostPort(c.Addr)
+		if ip, err := netip.ParseAddr(host); err == nil {
+			host = ip.String()
+		} else if host == "" {
+			host = "0.0.0.0" // no address: the client's destination
+		} else {
+			host = "-" // a name that did not resolve
+		}
 		if rt.moved {
 			var ip netip.Addr
 			_, ip, port, _ = rt.srv.Addr()
 			host = ip.String()
 		}
-		if c.Network == "unix" {
-			host, port = c.Addr, 0
+		if c.Network == "unix" || rt.cfg.Network == "abns" {
+			// Printed for AF_INET and AF_INET6 only.
+			host, port = "-", 0
 		}
 		fqdn := ""
+		if rt.cfg.Host != "" && net.ParseIP(rt.cfg.Host) == nil && c.Network != "unix" && rt.cfg.Network != "abns" {
+			fqdn = rt.cfg.Host // the name as written
+		}
 		if rt.dns {
 			host, fqdn = "-", strings.TrimSuffix(rt.cfg.Host, ".")
 			if rt.dnsIP.IsValid() {
@@ -228,24 +370,171 @@ func (g *Generation) StateServers(backend string) []srvstate.Server {
 			}
 			port = rt.cfg.Port
 		}
-		out = append(out, srvstate.Server{
+		s := srvstate.Server{
 			BackendID: rt.beID, BackendName: rt.px.Name, ID: rt.srv.ID(), Name: rt.cfg.Name,
 			Addr: host, Op: rt.opBits(), Admin: rt.adminBits(),
 			UWeight: rt.srv.Weight(), IWeight: c.Weight, Port: port,
+			SinceChange:   now - rt.srv.Stats().LastChange,
 			BackendForced: rt.px.ID != 0, ServerForced: rt.cfg.ID != 0, FQDN: fqdn,
-		})
+			UseSSL: rt.cfg.UseSSL(), CheckPort: rt.checkPort(),
+			CheckAddr: addrIP(rt.checkAddrConf()), AgentAddr: "-", AgentPort: rt.agentPort(),
+		}
+		if a, ok := rt.agentAddrConf(); ok {
+			s.AgentAddr = addrIP(a)
+		}
+		g.checkColumnsLocked(rt, &s)
+		out = append(out, s)
 	}
 	return out
 }
 
+// checkColumnsLocked fills s's check columns: the status, result and
+// health counter of the health checks, and the state bits of those and of
+// the agent check. Caller holds g.admMu.
+func (g *Generation) checkColumnsLocked(rt *srvRT, s *srvstate.Server) {
+	s.CheckStatus, s.CheckResult, s.CheckHealth = health.StatusInit.Num(), health.ResultUnknown, rt.health
+	if rt.loaded != nil {
+		s.CheckStatus, s.CheckResult = rt.loaded.status, rt.loaded.result
+	}
+	c := g.checker(rt.srv)
+	var st health.Stat
+	if c != nil {
+		st = c.Stat()
+	}
+	if c != nil && c.HasCheck() {
+		s.CheckHealth = st.Health
+		if st.Results > 0 || rt.loaded == nil {
+			s.CheckStatus, s.CheckResult = st.Last.Status.Num(), st.Last.Status.ResultNum()
+		}
+		if st.Running {
+			// A check starting resets the result (HCHK_STATUS_START).
+			s.CheckResult = health.ResultUnknown
+		}
+	}
+	if rt.cfg.Check {
+		s.CheckState = srvstate.ChkConfigured
+		if !rt.chkOff {
+			s.CheckState |= srvstate.ChkEnabled
+		}
+		if c != nil && c.HasCheck() && st.Running {
+			s.CheckState |= srvstate.ChkInProgress
+		}
+	}
+	if rt.chkPaused {
+		s.CheckState |= srvstate.ChkPaused
+	}
+	if rt.cfg.AgentCheck {
+		s.AgentState = srvstate.ChkAgent | srvstate.ChkConfigured
+		if !rt.agentOff {
+			s.AgentState |= srvstate.ChkEnabled
+		}
+		if c != nil && st.AgentRunning {
+			s.AgentState |= srvstate.ChkInProgress
+		}
+	}
+}
+
+// checkAddrConf is the checks' own address ("addr", or from a state file),
+// "" for none.
+func (rt *srvRT) checkAddrConf() string {
+	if rt.rtCheckAddr != "" {
+		return rt.rtCheckAddr
+	}
+	return rt.cfg.CheckAddr
+}
+
+// agentAddrConf is the agent's own address: from a state file,
+// "agent-addr", or "addr", which sets both; ok is false for none.
+func (rt *srvRT) agentAddrConf() (string, bool) {
+	switch {
+	case rt.rtAgentAddr != "":
+		return rt.rtAgentAddr, true
+	case rt.cfg.AgentAddr != "":
+		return rt.cfg.AgentAddr, true
+	case rt.cfg.CheckAddr != "":
+		return rt.cfg.CheckAddr, true
+	}
+	return "", false
+}
+
+// agentPort is the agent's port: from a state file, "agent-port", or
+// "port" when no agent-port was given.
+func (rt *srvRT) agentPort() int {
+	switch {
+	case rt.rtAgentPort != 0:
+		return rt.rtAgentPort
+	case rt.cfg.AgentPort != 0:
+		return rt.cfg.AgentPort
+	}
+	return rt.cfg.CheckPort
+}
+
+// agentAddr is the "host:port" the agent check goes to when a state file
+// moved it; ok is false otherwise.
+func (rt *srvRT) agentAddr() (string, bool) {
+	if rt.rtAgentAddr == "" && rt.rtAgentPort == 0 {
+		return "", false
+	}
+	host, ok := rt.agentAddrConf()
+	if !ok {
+		host, _ = splitHostPort(rt.srv.Config().Addr)
+	}
+	return net.JoinHostPort(addrIP(host), strconv.Itoa(rt.agentPort())), true
+}
+
+// addrIP is an address as "show servers state" prints it: an IP address
+// ("addr" may carry a port, which is not printed, or be a name, resolved
+// once as HAProxy does at start), "-" for none.
+func addrIP(a string) string {
+	if a == "" {
+		return "-"
+	}
+	if ip, err := netip.ParseAddr(a); err == nil {
+		return ip.Unmap().String()
+	}
+	if i := strings.LastIndexByte(a, ':'); i >= 0 {
+		if ip, err := netip.ParseAddr(strings.Trim(a[:i], "[]")); err == nil {
+			return ip.Unmap().String()
+		}
+		a = a[:i]
+	}
+	if ip, ok := lookupOnce(a); ok {
+		return ip
+	}
+	return "-"
+}
+
+var resolvedNames sync.Map // name → IP string, for addrIP
+
+// lookupOnce resolves name once per process: its first IPv4 address, else
+// its first one.
+func lookupOnce(name string) (string, bool) {
+	if v, ok := resolvedNames.Load(name); ok {
+		return v.(string), v.(string) != ""
+	}
+	ip := ""
+	if ips, err := net.LookupIP(name); err == nil && len(ips) > 0 {
+		ip = ips[0].String()
+		for _, x := range ips {
+			if x.To4() != nil {
+				ip = x.String()
+				break
+			}
+		}
+	}
+	resolvedNames.Store(name, ip)
+	return ip, ip != ""
+}
+
 // operatorChanged reports whether a server is not in the state its
 // configuration gives it: in maintenance or drain, out of the maintenance
-// of "disabled", or with another weight.
+// of "disabled", with another weight, or with its checks disabled.
 func (g *Generation) operatorChanged() bool {
 	g.admMu.Lock()
 	defer g.admMu.Unlock()
 	for _, rt := range g.rts {
-		if rt.fmaint || rt.fdrain || rt.cfg.Disabled && !rt.cmaint || rt.srv.Weight() != rt.srv.Config().Weight || rt.moved || rt.added != nil {
+		if rt.fmaint != rt.cfg.Disabled || rt.fdrain || rt.srv.Weight() != rt.srv.Config().Weight || rt.moved || rt.added != nil ||
+			rt.cfg.Check && rt.chkOff || rt.cfg.AgentCheck && rt.agentOff {
 			return true
 		}
 	}
@@ -353,14 +642,13 @@ func (g *Generation) loadStateFiles(cfg *config.Config) {
 
 // ApplyCarried applies the state the previous process handed over (its
 // CarriedState): for every server of the same backend and name, the
-// operator's administrative state and weight, by HAProxy's rules for a
-// state file (a change of the configuration wins: a server newly
-// "disabled", or no longer, follows the configuration; a weight applies
-// only when the configured weight did not change). Neither the operational
-// state (the checks start over, as after HAProxy's reload) nor the address
-// is carried: the configuration's address is used. Servers the
-// configuration no longer has are logged, once each. from names the source
-// for the log.
+// operator's administrative state, weight and "disable health" or "disable
+// agent", by HAProxy's rules for a state file (a change of the
+// configuration wins: a server newly "disabled", or no longer, follows the
+// configuration; a weight applies only when the configured weight did not
+// change). The operational state is not carried (the checks start over,
+// as after HAProxy's reload). Servers the configuration no longer has are
+// logged, once each. from names the source for the log.
 func (g *Generation) ApplyCarried(b []byte, from string) {
 	f, err := srvstate.Read(b)
 	if err != nil {
@@ -380,9 +668,22 @@ func (g *Generation) ApplyCarried(b []byte, from string) {
 			g.log.Info(fmt.Sprintf("server state handed over for '%s', which the configuration no longer has: ignored", key), "from", from)
 			continue
 		}
+		oldDisabled(l)
 		g.applyStateLine(rt, l, true)
 	}
 	g.applyMoved(b, from)
+}
+
+// oldDisabled reads a line from an lb that printed no check columns (all
+// 0: a status is never 0 since) and "disabled" as CMAINT alone, which then
+// meant maintenance: it is CMAINT|FMAINT now, as in HAProxy.
+func oldDisabled(l srvstate.Line) {
+	if l.Params[10] != "0" {
+		return
+	}
+	if n, err := strconv.Atoi(l.Params[6]); err == nil && n&srvstate.AdminCMaint != 0 {
+		l.Params[6] = strconv.Itoa(n | srvstate.AdminFMaint)
+	}
 }
 
 func (g *Generation) beID(px *config.Proxy) int {
@@ -393,8 +694,8 @@ func (g *Generation) beID(px *config.Proxy) int {
 }
 
 // applyStateLine is HAProxy 2.6's srv_state_srv_update for one server.
-// carried lines (ApplyCarried) apply the administrative half and the weight
-// only.
+// carried lines (ApplyCarried) apply the administrative half, the weight
+// and the checks' "disable health" and "disable agent" only.
 func (g *Generation) applyStateLine(rt *srvRT, l srvstate.Line, carried bool) {
 	v, problems := l.Check()
 	who := rt.px.Name + "/" + rt.cfg.Name
@@ -405,34 +706,69 @@ func (g *Generation) applyStateLine(rt *srvRT, l srvstate.Line, carried bool) {
 	g.admMu.Lock()
 	defer g.admMu.Unlock()
 	var opMsg string
+	var msgs []string
 	if !carried {
+		// The operational state is applied to a server not in
+		// maintenance ("disabled" in the configuration): srv_set_stopped
+		// and the others leave one in maintenance as it is. The health
+		// counter is set all the same.
+		rise, fall := rt.cfg.Rise, rt.cfg.Fall
+		health, maint := v.CheckHealth, rt.inMaint()
 		down := func() {
-			rt.op = proxy.StateDown
-			opMsg = "down"
+			health = 0
+			if !maint && rt.op != proxy.StateDown {
+				rt.op, opMsg = proxy.StateDown, "down"
+			}
 		}
 		switch v.Op {
 		case srvstate.OpStopped:
 			down()
 		case srvstate.OpStarting:
-			if rt.cfg.Rise == 1 {
-				rt.op = proxy.StateUp
+			if rise == 1 {
+				health = rise + fall - 1
+				if !maint {
+					rt.op = proxy.StateUp
+				}
+			} else if health < 1 || health >= rise {
+				health = rise - 1
 			}
 		case srvstate.OpStopping:
-			if rt.cfg.Fall == 1 {
+			if fall == 1 {
 				down()
 			} else {
-				rt.op = proxy.StateNoLB
-				opMsg = "stopping"
+				if health < rise || health > rise+fall-2 {
+					health = rise
+				}
+				if !maint && rt.op != proxy.StateNoLB {
+					rt.op, opMsg = proxy.StateNoLB, "stopping"
+				}
 			}
 		case srvstate.OpRunning:
-			rt.op = proxy.StateUp
+			health = rise + fall - 1
+			if !maint {
+				rt.op = proxy.StateUp
+			}
 		}
+		g.setHealthLocked(rt, health)
 	}
 	// A change of "disabled" in the configuration wins; else the old
 	// process's forced maintenance is applied.
 	fileC := v.Admin&srvstate.AdminCMaint != 0
-	setMaint := func() { rt.fmaint, rt.fdrain = true, false }
-	setReady := func() { rt.fmaint, rt.fdrain = false, false }
+	setMaint := func() {
+		if !rt.inMaint() {
+			g.enterMaintLocked(rt, rt.op == proxy.StateDown)
+		}
+		rt.fmaint, rt.fdrain = true, false
+	}
+	setReady := func() {
+		wasMaint := rt.inMaint()
+		rt.fmaint, rt.fdrain = false, false
+		if wasMaint && !rt.inMaint() {
+			g.leaveMaintLocked(rt)
+			rt.op = proxy.StateUp
+			msgs = append(msgs, srvWho(rt)+" is UP/READY (leaving forced maintenance).")
+		}
+	}
 	if fileC != rt.cmaint {
 		if rt.cmaint {
 			setMaint()
@@ -453,6 +789,16 @@ func (g *Generation) applyStateLine(rt *srvRT, l srvstate.Line, carried bool) {
 			drainMsg = true
 		}
 	}
+	// Of the checks' state, only "disable health" and "disable agent" (the
+	// ENABLED bit cleared) are applied; to a server added at run time,
+	// whose checks start disabled, the previous process's "enable health"
+	// and "enable agent" too.
+	if c := v.CheckState; rt.cfg.Check && c&srvstate.ChkConfigured != 0 && (c&srvstate.ChkEnabled == 0 || rt.added != nil) {
+		rt.chkOff = c&srvstate.ChkEnabled == 0
+	}
+	if a := v.AgentState; rt.cfg.AgentCheck && a&srvstate.ChkConfigured != 0 && (a&srvstate.ChkEnabled == 0 || rt.added != nil) {
+		rt.agentOff = a&srvstate.ChkEnabled == 0
+	}
 	// The weight set at run time applies unless the configured one changed.
 	if v.IWeight == rt.srv.Config().Weight {
 		_ = rt.srv.SetWeight(v.UWeight)
@@ -461,6 +807,13 @@ func (g *Generation) applyStateLine(rt *srvRT, l srvstate.Line, carried bool) {
 
 	if carried {
 		return
+	}
+	// The state's age, and the last check's status and result, go on.
+	rt.srv.SetLastChange(time.Now().Unix() - v.SinceChange)
+	rt.loaded = &loadedCheck{status: v.CheckStatus, result: v.CheckResult}
+
+	for _, m := range msgs {
+		g.log.Warn(m)
 	}
 	act, bck := rt.srv.Backend().UsableServers()
 	switch opMsg {
@@ -479,6 +832,52 @@ func (g *Generation) applyStateLine(rt *srvRT, l srvstate.Line, carried bool) {
 			g.log.Warn(fmt.Sprintf("server-state partially applied for server '%s', srv_port '%d' not applied: lb does not change a server's port at run time", who, v.Port))
 		}
 	}
+	// HAProxy applies srv_use_ssl to a server it prepared TLS for ("ssl" or
+	// "check-ssl"); lb does not switch TLS on or off at run time.
+	if v.HasUseSSL && v.UseSSL != rt.cfg.UseSSL() && (rt.cfg.TLS != nil || rt.cfg.CheckTLS != nil) {
+		g.log.Warn(fmt.Sprintf("server-state partially applied for server '%s', srv_use_ssl '%d' not applied: lb does not change a server's ssl at run time", who, v.UseSSL))
+	}
+	if msg := g.applyCheckAddrsLocked(rt, v); msg != "" {
+		g.log.Warn(fmt.Sprintf("server-state partially applied for server '%s', %s", who, msg))
+	}
+}
+
+// applyCheckAddrsLocked applies a state line's address and port of the
+// checks, then those of the agent, as srv_state_srv_update does: each only
+// when that check is enabled, and nothing more after a complaint, which it
+// returns. Caller holds g.admMu.
+func (g *Generation) applyCheckAddrsLocked(rt *srvRT, v srvstate.Values) string {
+	if v.CheckAddr != "" || v.CheckPort != "" {
+		if !rt.chkEnabled() {
+			return "health checks are not enabled on this server"
+		}
+		ip, port, msg := srvstate.CheckAddrPort(v.CheckAddr, v.CheckPort, nil)
+		if msg != "" {
+			return msg
+		}
+		if ip != "" {
+			rt.rtCheckAddr = ip
+		}
+		if port >= 0 {
+			rt.rtCheckPort, rt.checkPortSet = port, true
+		}
+	}
+	if v.AgentAddr != "" || v.AgentPort != "" {
+		if !rt.agentEnabled() {
+			return "agent checks are not enabled on this server"
+		}
+		ip, port, msg := srvstate.CheckAddrPort(v.AgentAddr, v.AgentPort, lookupOnce)
+		if msg != "" {
+			return msg
+		}
+		if ip != "" {
+			rt.rtAgentAddr = ip
+		}
+		if port >= 0 {
+			rt.rtAgentPort = port
+		}
+	}
+	return ""
 }
 
 // usesStateFile reports whether a backend of cfg loads the state file in

@@ -312,7 +312,10 @@ func (g *Generation) backendStats(px *config.Proxy, be *proxy.Backend) *stats.Ba
 	for _, rt := range g.backendRTs(be) {
 		srv, cs := rt.srv, rt.cfg
 		ss := srv.Stats()
-		sv := stats.Server{Name: cs.Name, ID: srv.ID(), Addr: srvAddrString(srv), Checked: cs.Check && !cs.Unresolved,
+		g.admMu.Lock()
+		chkOff := rt.chkOff // "disable health": "no check", as HAProxy
+		g.admMu.Unlock()
+		sv := stats.Server{Name: cs.Name, ID: srv.ID(), Addr: srvAddrString(srv), Checked: cs.Check && !cs.Unresolved && !chkOff,
 			Rise: cs.Rise, Fall: cs.Fall, Backup: cs.Backup, Weight: ss.Weight,
 			Cur: ss.Cur, Max: ss.Max, Limit: max(srv.Maxconn(), 0), Queue: ss.Queue, MaxQueue: ss.MaxQueue, QueueLimit: cs.Maxqueue,
 			Total: ss.Total, BytesIn: ss.BytesIn, BytesOut: ss.BytesOut, Failed: ss.Failed,

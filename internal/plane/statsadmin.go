@@ -175,7 +175,11 @@ func (g *Generation) statsAct(be, name, action string) (done, known bool) {
 	case "maint":
 		return g.SetServerAdmin(be, name, AdminMaint) == nil, true
 	case "dhlth", "ehlth":
-		if g.checker(srv) == nil {
+		g.admMu.Lock()
+		rt := g.rtBySrv[srv]
+		checked := rt != nil && rt.cfg.Check
+		g.admMu.Unlock()
+		if !checked {
 			return false, true
 		}
 		return g.SetServerChecks(be, name, action == "ehlth") == nil, true

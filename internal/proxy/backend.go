@@ -644,6 +644,14 @@ func (s *Server) SetState(st State) (old State) {
 	return old
 }
 
+// SetLastChange sets when the server's state last changed (Unix seconds): a server
+// state file carries the age of the state it restores.
+func (s *Server) SetLastChange(unix int64) {
+	s.be.mu.Lock()
+	s.lastChange = unix
+	s.be.mu.Unlock()
+}
+
 // out reports whether a server in state st takes no traffic at all:
 // HAProxy's SRV_ST_STOPPED, which maintenance forces.
 func out(st State) bool { return st == StateDown || st == StateMaint }

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -35,6 +36,16 @@ const (
 	AdminIDrain = 0x10 // inherited drain
 	AdminRMaint = 0x20 // maintenance after a failed resolution
 	AdminHMaint = 0x40 // FQDN set from the runtime API
+)
+
+// A check's state bits (HAProxy's CHK_ST_*), srv_check_state and
+// srv_agent_state.
+const (
+	ChkInProgress = 0x01 // a check runs
+	ChkConfigured = 0x02 // the server has this check
+	ChkEnabled    = 0x04 // not stopped by "disable health" or "disable agent"
+	ChkPaused     = 0x08 // stopped by maintenance (health checks only)
+	ChkAgent      = 0x10 // the agent check
 )
 
 // A server's operational state (HAProxy's enum srv_state).
@@ -210,6 +221,18 @@ type Values struct {
 	IWeight int    // srv_iweight: the weight configured
 	Port    int    // srv_port; -1 when invalid or absent
 	FQDN    string // srv_fqdn, "" for none
+	// SinceChange is srv_time_since_last_change, in seconds.
+	SinceChange int64
+	// CheckStatus, CheckResult, CheckHealth, CheckState and AgentState are
+	// the check columns: HAProxy's numbers.
+	CheckStatus, CheckResult, CheckHealth int
+	CheckState, AgentState                int
+	// UseSSL is srv_use_ssl, when the line has it (HasUseSSL).
+	UseSSL    int
+	HasUseSSL bool
+	// CheckPort, CheckAddr, AgentAddr and AgentPort are the checks' and the
+	// agent's port and address as written, "" for none (absent, "0", "-").
+	CheckPort, CheckAddr, AgentAddr, AgentPort string
 }
 
 // Check validates a line's values as HAProxy 2.6's srv_state_srv_update
@@ -255,24 +278,36 @@ func (l Line) Check() (v Values, problems string) {
 	} else {
 		v.IWeight = int(n)
 	}
-	if _, ok := num(9); !ok {
+	if n, ok := num(9); !ok {
 		bad("srv_last_time_change", 9)
+	} else {
+		v.SinceChange = n
 	}
-	if n, ok := num(10); !ok || int16(n) >= 19 { // HCHK_STATUS_SIZE
+	if n, ok := num(10); !ok || int16(n) >= 21 { // HCHK_STATUS_SIZE
 		bad("srv_check_status", 10)
+	} else {
+		v.CheckStatus = int(int16(n))
 	}
 	if n, ok := num(11); !ok || uint32(n) > 4 { // CHK_RES_CONDPASS
 		bad("srv_check_result", 11)
+	} else {
+		v.CheckResult = int(n)
 	}
-	if _, ok := num(12); !ok {
+	if n, ok := num(12); !ok {
 		bad("srv_check_health", 12)
+	} else {
+		v.CheckHealth = int(int32(n))
 	}
-	const chkStates = 0x1f // INPROGRESS|CONFIGURED|ENABLED|PAUSED|AGENT
+	const chkStates = ChkInProgress | ChkConfigured | ChkEnabled | ChkPaused | ChkAgent
 	if n, ok := num(13); !ok || int32(n)&^chkStates != 0 {
 		bad("srv_check_state", 13)
+	} else {
+		v.CheckState = int(int32(n))
 	}
 	if n, ok := num(14); !ok || int32(n)&^chkStates != 0 {
 		bad("srv_agent_state", 14)
+	} else {
+		v.AgentState = int(int32(n))
 	}
 	if n, ok := num(15); !ok || (int32(n) != 0 && int32(n) != 1) {
 		bad("bk_f_forced_id", 15)
@@ -295,7 +330,81 @@ func (l Line) Check() (v Values, problems string) {
 			v.Port = int(port)
 		}
 	}
+	if len(l.Params) > 20 {
+		v.UseSSL, v.HasUseSSL = atoi(p(20)), true
+	}
+	// The checks' and the agent's port and address, when set: "0" and "-"
+	// are none. They are read when applied (CheckAddrPort).
+	if f := p(21); f != "" && f != "0" {
+		v.CheckPort = f
+	}
+	if f := p(22); f != "" && f != "-" {
+		v.CheckAddr = f
+	}
+	if f := p(23); f != "" && f != "-" {
+		v.AgentAddr = f
+	}
+	if f := p(24); f != "" && f != "0" {
+		v.AgentPort = f
+	}
 	return v, msg.String()
+}
+
+// CheckAddrPort validates the address and port a state file gives a
+// server's checks or its agent, as HAProxy 2.6's srv_update_check_addr_port
+// and srv_update_agent_addr_port: its complaint, or the port (-1 for none)
+// to apply along with addr. An address must be an IP address; parseName,
+// when not nil, reads one that is not (the agent's may be a name).
+func CheckAddrPort(addr, port string, parseName func(string) (string, bool)) (ip string, p int, problem string) {
+	p = -1
+	if addr != "" {
+		if a, err := netip.ParseAddr(addr); err == nil {
+			ip = a.String()
+		} else if parseName != nil {
+			if ip, _ = parseName(addr); ip == "" {
+				return "", 0, fmt.Sprintf("invalid addr '%s'", addr)
+			}
+		} else {
+			return "", 0, fmt.Sprintf("invalid addr '%s'", addr)
+		}
+	}
+	if port != "" {
+		n, ok := strl2irc(port)
+		if !ok {
+			return "", 0, "provided port is not an integer"
+		}
+		if n < 0 || n > 65535 {
+			return "", 0, "provided port is invalid"
+		}
+		p = n
+	}
+	return ip, p, ""
+}
+
+// strl2irc is HAProxy's: the whole string as a signed decimal int, ok false
+// when a byte is not a digit.
+func strl2irc(s string) (int, bool) {
+	if s == "" {
+		return 0, true
+	}
+	neg := s[0] == '-'
+	if neg {
+		s = s[1:]
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(s[i]-'0')
+		if n > 1<<31 {
+			return 0, false
+		}
+	}
+	if neg {
+		n = -n
+	}
+	return int(n), true
 }
 
 // strtol reads a base-10 long as C's strtol: leading white space, a sign,
@@ -368,11 +477,28 @@ type Server struct {
 	Port          int
 	BackendForced bool   // the backend's id was set ("id")
 	ServerForced  bool   // the server's id was set ("id")
-	FQDN          string // the name resolved at run time ("" = none, printed "-")
+	FQDN          string // the name the address was given as ("" = none, printed "-")
+	// CheckStatus is the health check's status (HAProxy's enum
+	// healthcheck_status), CheckResult its result (enum chk_result),
+	// CheckHealth its health counter.
+	CheckStatus, CheckResult, CheckHealth int
+	// CheckState and AgentState are the health and agent checks' state
+	// bits (Chk*).
+	CheckState, AgentState int
+	// UseSSL is 1 for "ssl", -1 for "no-ssl", 0 for neither.
+	UseSSL int
+	// CheckPort is the checks' own port (0 = the server's); CheckAddr,
+	// AgentAddr and AgentPort are the checks' own address and the agent's
+	// ("" or "-" = none).
+	CheckPort int
+	CheckAddr string
+	AgentAddr string
+	AgentPort int
 }
 
 // Write prints servers as "show servers state" does: the version, the
-// header, one line per server, then an empty line.
+// header, one line per server. The runtime API ends the answer with its
+// empty line.
 func Write(w io.Writer, servers []Server) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d\n%s\n", Version, Header)
@@ -381,13 +507,22 @@ func Write(w io.Writer, servers []Server) error {
 		if fqdn == "" {
 			fqdn = "-"
 		}
-		fmt.Fprintf(&b, "%d %s %d %s %s %d %d %d %d %d 0 0 0 0 0 %d %d %s %d - 0 0 - - 0\n",
-			s.BackendID, s.BackendName, s.ID, s.Name, s.Addr, s.Op, s.Admin, s.UWeight, s.IWeight,
-			s.SinceChange, b2i(s.BackendForced), b2i(s.ServerForced), fqdn, s.Port)
+		fmt.Fprintf(&b, "%d %s %d %s %s %d %d %d %d %d %d %d %d %d %d %d %d %s %d - %d %d %s %s %d\n",
+			s.BackendID, s.BackendName, s.ID, s.Name, dash(s.Addr), s.Op, s.Admin, s.UWeight, s.IWeight,
+			s.SinceChange, s.CheckStatus, s.CheckResult, s.CheckHealth, s.CheckState, s.AgentState,
+			b2i(s.BackendForced), b2i(s.ServerForced), fqdn, s.Port,
+			s.UseSSL, s.CheckPort, dash(s.CheckAddr), dash(s.AgentAddr), s.AgentPort)
 	}
-	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// dash is s, "-" when empty.
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func b2i(b bool) int {

@@ -63,6 +63,12 @@ func TestCheckWarnings(t *testing.T) {
 		{field(17, "a b!"), ", invalid srv_fqdn value 'a b!'"},
 		{field(18, "70000"), ", invalid srv_port value '70000'"},
 		{field(13, "64"), ", invalid srv_check_state value '64'"},
+		{field(13, "32"), ", invalid srv_check_state value '32'"},
+		{field(14, "31"), ""},
+		{field(10, "20"), ""}, // PROCOK, the last status
+		{field(10, "21"), ", invalid srv_check_status value '21'"},
+		{field(11, "5"), ", invalid srv_check_result value '5'"},
+		{field(9, "x"), ", invalid srv_last_time_change value 'x'"},
 	} {
 		if _, got := tc.l.Check(); got != tc.want {
 			t.Errorf("%v: %q; want %q", tc.l.Params, got, tc.want)
@@ -103,17 +109,72 @@ func TestLookupLocal(t *testing.T) {
 
 func TestWriteReadBack(t *testing.T) {
 	var b strings.Builder
-	srv := []Server{{BackendID: 2, BackendName: "app", ID: 1, Name: "s1", Addr: "127.0.0.1", Op: OpStopped, Admin: AdminFMaint, UWeight: 3, IWeight: 1, Port: 80}}
+	srv := []Server{
+		{BackendID: 2, BackendName: "app", ID: 1, Name: "s1", Addr: "127.0.0.1", Op: OpStopped, Admin: AdminFMaint | AdminCMaint,
+			UWeight: 3, IWeight: 1, SinceChange: 12, Port: 80, CheckStatus: 15, CheckResult: 3, CheckHealth: 0,
+			CheckState: ChkConfigured | ChkEnabled | ChkPaused, AgentState: ChkAgent | ChkConfigured, UseSSL: -1,
+			CheckPort: 81, CheckAddr: "127.0.0.2", AgentAddr: "127.0.0.2", AgentPort: 82},
+		{BackendID: 2, BackendName: "app", ID: 2, Name: "s2", Addr: "-", Op: OpRunning, UWeight: 1, IWeight: 1,
+			CheckStatus: 1, CheckHealth: 2, FQDN: "localhost", Port: 80, ServerForced: true},
+	}
 	if err := Write(&b, srv); err != nil {
 		t.Fatal(err)
 	}
+	want := "1\n" + Header + "\n" +
+		"2 app 1 s1 127.0.0.1 0 5 3 1 12 15 3 0 14 18 0 0 - 80 - -1 81 127.0.0.2 127.0.0.2 82\n" +
+		"2 app 2 s2 - 2 0 1 1 0 1 0 2 0 0 0 1 localhost 80 - 0 0 - - 0\n"
+	if b.String() != want {
+		t.Errorf("written:\n%s\nwant:\n%s", b.String(), want)
+	}
 	f, err := Read([]byte(b.String()))
-	if err != nil || len(f.Lines) != 1 {
+	if err != nil || len(f.Lines) != 2 {
 		t.Fatalf("%v %v", f, err)
 	}
 	v, msg := f.Lines[0].Check()
-	if msg != "" || v.Admin != AdminFMaint || v.UWeight != 3 || v.Port != 80 {
+	if msg != "" || v.Admin != AdminFMaint|AdminCMaint || v.UWeight != 3 || v.Port != 80 || v.SinceChange != 12 ||
+		v.CheckStatus != 15 || v.CheckResult != 3 || v.CheckState != 14 || v.AgentState != 18 ||
+		!v.HasUseSSL || v.UseSSL != -1 || v.CheckPort != "81" || v.CheckAddr != "127.0.0.2" || v.AgentAddr != "127.0.0.2" || v.AgentPort != "82" {
 		t.Errorf("%+v %q", v, msg)
+	}
+	if v, _ := f.Lines[1].Check(); v.CheckPort != "" || v.CheckAddr != "" || v.AgentAddr != "" || v.AgentPort != "" || v.FQDN != "localhost" {
+		t.Errorf("no check or agent address: %+v", v)
+	}
+}
+
+// TestCheckAddrPort: the checks' and the agent's address and port from a state line,
+// validated as srv_update_check_addr_port and srv_update_agent_addr_port.
+func TestCheckAddrPort(t *testing.T) {
+	names := func(s string) (string, bool) {
+		if s == "localhost" {
+			return "127.0.0.1", true
+		}
+		return "", false
+	}
+	for _, tc := range []struct {
+		addr, port string
+		names      bool
+		ip         string
+		p          int
+		problem    string
+	}{
+		{"127.0.0.2", "81", false, "127.0.0.2", 81, ""},
+		{"::1", "", false, "::1", -1, ""},
+		{"", "0081", false, "", 81, ""},
+		{"localhost", "", false, "", 0, "invalid addr 'localhost'"},
+		{"localhost", "1", true, "127.0.0.1", 1, ""},
+		{"nowhere", "1", true, "", 0, "invalid addr 'nowhere'"},
+		{"", "8a", false, "", 0, "provided port is not an integer"},
+		{"", "65536", false, "", 0, "provided port is invalid"},
+		{"", "-1", false, "", 0, "provided port is invalid"},
+	} {
+		var parse func(string) (string, bool)
+		if tc.names {
+			parse = names
+		}
+		ip, p, problem := CheckAddrPort(tc.addr, tc.port, parse)
+		if ip != tc.ip || p != tc.p || problem != tc.problem {
+			t.Errorf("%q %q: %q %d %q; want %q %d %q", tc.addr, tc.port, ip, p, problem, tc.ip, tc.p, tc.problem)
+		}
 	}
 }
 
