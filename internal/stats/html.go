@@ -289,6 +289,9 @@ func serverClass(s *Server) string {
 	if s.Backup {
 		side = "backup"
 	}
+	if t := s.transition(); t != "" {
+		return side + "_" + t
+	}
 	switch s.State {
 	case Down:
 		return "active_down"

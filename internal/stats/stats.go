@@ -11,7 +11,10 @@
 // health check details, per-protocol counters).
 package stats
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Snapshot is what the page shows: the proxies at one moment.
 type Snapshot struct {
@@ -320,22 +323,52 @@ func (s *Server) effWeight() int {
 	return s.Weight
 }
 
-// status is the server's status word as HAProxy's stats print it.
+// status is the server's status word as HAProxy's stats print it, with the
+// transitions of its health checks (stats.c, srv_hlt_st): "UP 1/3" for a
+// server UP whose health counter is under rise+fall-1 (one failed check
+// more, or fewer passed since start, brings it nearer DOWN), "DOWN 1/2" for
+// one DOWN that passed a check on its way UP, and the same for DRAIN and
+// NOLB.
 func (s *Server) status() string {
 	switch s.State {
-	case Down:
-		return "DOWN"
 	case Maint:
 		return "MAINT"
-	case Drain:
-		return "DRAIN"
-	case NoLB:
-		return "NOLB"
+	case Down:
+		if c := s.Check; c != nil && c.Health > 0 {
+			return fmt.Sprintf("DOWN %d/%d", c.Health, s.Rise)
+		}
+		return "DOWN"
 	}
-	if !s.Checked {
+	word := "UP"
+	switch s.State {
+	case Drain:
+		word = "DRAIN"
+	case NoLB:
+		word = "NOLB"
+	}
+	if c := s.Check; c != nil && c.Health < s.Rise+s.Fall-1 && (s.State != NoLB || c.Health > 0) {
+		return fmt.Sprintf("%s %d/%d", word, c.Health-s.Rise+1, s.Fall)
+	}
+	if !s.Checked && s.State == Up {
 		return "no check"
 	}
-	return "UP"
+	return word
+}
+
+// transition is the status's part of a server row's HTML class: "going_up"
+// or "going_down" while status shows the health checks' progress, "" when
+// it does not.
+func (s *Server) transition() string {
+	c := s.Check
+	switch {
+	case c == nil || s.State == Maint || s.State == NoLB || s.State == Drain:
+		return ""
+	case s.State == Down && c.Health > 0:
+		return "going_up"
+	case s.State == Up && c.Health < s.Rise+s.Fall-1:
+		return "going_down"
+	}
+	return ""
 }
 
 // weights returns the backend's weight (HAProxy's tot_weight: the usable

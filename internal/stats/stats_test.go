@@ -246,3 +246,39 @@ func TestHumanTime(t *testing.T) {
 		}
 	}
 }
+
+// TestServerStatusTransitions: the status word shows the health counter between the
+// states as HAProxy 2.6's srv_hlt_st (rise 2, fall 3: full health 4).
+func TestServerStatusTransitions(t *testing.T) {
+	for _, tc := range []struct {
+		state  State
+		health int // -1: no check shown (unchecked or "disable health")
+		want   string
+		class  string
+	}{
+		{Up, 4, "UP", "active_up"},
+		{Up, 3, "UP 2/3", "active_going_down"},
+		{Up, 2, "UP 1/3", "active_going_down"},
+		{Up, -1, "no check", "active_no_check"},
+		{Down, 0, "DOWN", "active_down"},
+		{Down, 1, "DOWN 1/2", "active_going_up"},
+		{Down, -1, "DOWN", "active_down"},
+		{Drain, 4, "DRAIN", "active_draining"},
+		{Drain, 3, "DRAIN 2/3", "active_draining"},
+		{NoLB, 4, "NOLB", "active_nolb"},
+		{NoLB, 3, "NOLB 2/3", "active_nolb"},
+		{NoLB, 0, "NOLB", "active_nolb"},
+		{Maint, 0, "MAINT", "maintain"},
+	} {
+		s := Server{State: tc.state, Checked: tc.health >= 0, Rise: 2, Fall: 3}
+		if tc.health >= 0 {
+			s.Check = &Check{Health: tc.health}
+		}
+		if got := s.status(); got != tc.want {
+			t.Errorf("state %v health %d: status %q, want %q", tc.state, tc.health, got, tc.want)
+		}
+		if got := serverClass(&s); got != tc.class {
+			t.Errorf("state %v health %d: class %q, want %q", tc.state, tc.health, got, tc.class)
+		}
+	}
+}
