@@ -19,6 +19,8 @@ type Agent struct {
 	Inter time.Duration
 	// Send is agent-send: sent once connected; nothing when empty.
 	Send []byte
+	// InitialDelay delays the first agent check (see Config.InitialDelay).
+	InitialDelay time.Duration
 	// OnReply applies the reply's administrative word ("ready",
 	// "drain", "maint", or "" for none) and weight ("75%", or "") to the
 	// server, before its health word is applied, and returns the warning

@@ -374,11 +374,8 @@ func (c *Checker) interval(health int) time.Duration {
 
 // runAgent runs the agent check until ctx is done.
 func (c *Checker) runAgent(ctx context.Context) {
-	inter := c.cfg.Agent.Inter
-	if inter <= 0 {
-		inter = c.cfg.Inter
-	}
-	t := time.NewTimer(c.cfg.InitialDelay)
+	inter := c.cfg.AgentInter()
+	t := time.NewTimer(c.cfg.Agent.InitialDelay)
 	defer t.Stop()
 	for {
 		select {

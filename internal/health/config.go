@@ -350,9 +350,9 @@ type Config struct {
 	// default: UP with health = rise, so that the first failure marks it
 	// DOWN while later ones need fall failures in a row.
 	StartDown bool
-	// InitialDelay delays the first check, to spread the checks of many
-	// servers over one interval (HAProxy starts the n-th of N checks
-	// n×inter/N after start-up); zero checks at once.
+	// InitialDelay delays the first health check, to spread the checks of
+	// many servers (HAProxy starts the n-th of N checks n×inter/N after
+	// start-up); zero checks at once. Agent.InitialDelay is the agent's.
 	InitialDelay time.Duration
 	// Spread is global spread-checks: a percentage of random jitter, each
 	// interval is moved by up to ±Spread% of itself. Zero means none.
@@ -365,6 +365,28 @@ type Config struct {
 	// Logger receives debug logs of check results; nil means
 	// slog.Default().
 	Logger *slog.Logger
+}
+
+// StartInter is the interval of the health check at start, HAProxy's
+// srv_getinter for a server just started: Inter when its health is already
+// full (fall 1), DownInter for one started DOWN, FastInter otherwise.
+func (cfg Config) StartInter() time.Duration {
+	c := cfg.withDefaults()
+	switch {
+	case c.StartDown:
+		return c.DownInter
+	case c.Fall == 1:
+		return c.Inter
+	}
+	return c.FastInter
+}
+
+// AgentInter is the agent check's interval: agent-inter, else Inter.
+func (cfg Config) AgentInter() time.Duration {
+	if cfg.Agent != nil && cfg.Agent.Inter > 0 {
+		return cfg.Agent.Inter
+	}
+	return cfg.withDefaults().Inter
 }
 
 // withDefaults returns cfg with its zero values replaced by the defaults.

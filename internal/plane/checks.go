@@ -33,27 +33,28 @@ type checkSet struct {
 	dyn      sync.WaitGroup
 }
 
-// startChecks starts one checker per checked server, as g.checks. The first checks of a
-// backend are spread over one interval, as HAProxy does, so that they do not all fire at
-// once. g.checks is set before any checker runs: a check's result may act on the
+// startChecks starts one checker per checked server, as g.checks. The first checks are
+// spread as HAProxy spreads them (firstChecks), so that they do not all fire at once.
+// g.checks is set before any checker runs: a check's result may act on the
 // server through g (an agent's "drain" reads g.checks).
 func startChecks(g *Generation, cfg *config.Config) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cs := &checkSet{ctx: ctx, cancel: cancel, done: make(chan struct{}), byServer: map[*proxy.Server]*health.Checker{},
 		stopOne: map[*proxy.Server]context.CancelFunc{}}
-	var checkers []*health.Checker
+	// The checkers to start, their configurations made first: the first checks are
+	// spread over all of them (firstChecks).
+	type pending struct {
+		px  *config.Proxy
+		be  *proxy.Backend
+		srv *proxy.Server
+		hc  health.Config
+	}
+	var todo []pending
 	for _, px := range cfg.Backends() {
 		be := g.backends[px.Name]
 		if be == nil {
 			continue
 		}
-		checked := 0
-		for _, s := range px.Servers {
-			if s.Check || s.AgentCheck {
-				checked++
-			}
-		}
-		i := 0
 		for _, s := range px.Servers {
 			if !(s.Check || s.AgentCheck) || s.Unresolved {
 				continue
@@ -64,23 +65,28 @@ func startChecks(g *Generation, cfg *config.Config) {
 				g.log.Warn("health check not started", "proxy", px.Name, "server", s.Name, "err", err)
 				continue
 			}
-			if checked > 1 {
-				hc.InitialDelay = time.Duration(i) * hc.Inter / time.Duration(checked)
-			}
-			i++
 			hc.Logger = g.log
 			hc.NoCheck, hc.Agent = !s.Check, g.agentConfig(px, be, srv, s)
 			// A server a state file marked DOWN stays so until its checks bring it up.
 			hc.StartDown = hc.StartDown || g.opState(srv) == proxy.StateDown
-			c, err := health.New(hc, g.onCheck(px, be, srv))
-			if err != nil {
-				g.log.Warn("health check not started", "proxy", px.Name, "server", s.Name, "err", err)
-				continue
-			}
-			g.movedChecks(srv, c)
-			checkers = append(checkers, c)
-			cs.byServer[srv] = c
+			todo = append(todo, pending{px, be, srv, hc})
 		}
+	}
+	hcs := make([]*health.Config, len(todo))
+	for i := range todo {
+		hcs[i] = &todo[i].hc
+	}
+	firstChecks(hcs)
+	var checkers []*health.Checker
+	for _, p := range todo {
+		c, err := health.New(p.hc, g.onCheck(p.px, p.be, p.srv))
+		if err != nil {
+			g.log.Warn("health check not started", "proxy", p.px.Name, "server", p.srv.Name(), "err", err)
+			continue
+		}
+		g.movedChecks(p.srv, c)
+		checkers = append(checkers, c)
+		cs.byServer[p.srv] = c
 	}
 	cs.n = len(checkers)
 	g.checks.Store(cs)
@@ -94,6 +100,51 @@ func startChecks(g *Generation, cfg *config.Config) {
 			<-fin
 		}
 	}()
+}
+
+// spreadMin is HAProxy's SRV_CHK_INTER_THRES: checks run more often than
+// this do not set the span over which the first checks are spread.
+const spreadMin = time.Second
+
+// firstChecks spreads the first health and agent checks of all backends as
+// HAProxy 2.6's start_checks: the n-th check or agent check configured, in
+// the order of the backends and of their servers, a server's health check
+// before its agent, starts after n/N of the shortest interval of 1 s or more
+// among them (N checks in all); with none that long, all start at once. A
+// check's interval at start is fastinter (its health is rise, short of full
+// unless fall is 1: inter then), or downinter for a server a state file
+// left DOWN; an agent's is agent-inter.
+func firstChecks(hcs []*health.Config) {
+	var span time.Duration
+	n := 0
+	consider := func(inter time.Duration) {
+		n++
+		if inter >= spreadMin && (span == 0 || inter < span) {
+			span = inter
+		}
+	}
+	for _, hc := range hcs {
+		if !hc.NoCheck {
+			consider(hc.StartInter())
+		}
+		if hc.Agent != nil {
+			consider(hc.AgentInter())
+		}
+	}
+	pos := 0
+	delay := func() time.Duration {
+		d := span * time.Duration(pos) / time.Duration(max(n, 1))
+		pos++
+		return d
+	}
+	for _, hc := range hcs {
+		if !hc.NoCheck {
+			hc.InitialDelay = delay()
+		}
+		if hc.Agent != nil {
+			hc.Agent.InitialDelay = delay()
+		}
+	}
 }
 
 func (c *checkSet) stop() {
