@@ -150,6 +150,10 @@ type Stat struct {
 	// Results counts the health checks' results recorded (Restore's is
 	// not one).
 	Results uint64
+	// AgentLast is the agent check's last result (StatusInit before the
+	// first), AgentHealth its health counter: 0 (DOWN) or 1.
+	AgentLast   Result
+	AgentHealth int
 }
 
 // Stat returns what the statistics show of the checks.
@@ -157,7 +161,7 @@ func (c *Checker) Stat() Stat {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return Stat{Last: c.last, Health: c.health, Failed: c.failed, Running: c.running.Load(),
-		AgentRunning: c.agentRunning.Load(), Results: c.results}
+		AgentRunning: c.agentRunning.Load(), Results: c.results, AgentLast: c.agentLast, AgentHealth: c.agentHealth}
 }
 
 // HasCheck reports whether the checker runs health checks (Config.NoCheck

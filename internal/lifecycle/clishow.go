@@ -293,11 +293,7 @@ func showStat(args []string, w io.Writer, rt plane.Control, legends bool) error 
 	var b strings.Builder
 	b.WriteString(stats.CSVHeader)
 	for _, r := range shown {
-		for _, f := range r {
-			b.WriteString(f)
-			b.WriteByte(',')
-		}
-		b.WriteByte('\n')
+		r.WriteCSV(&b)
 	}
 	io.WriteString(w, b.String())
 	return nil

@@ -314,6 +314,7 @@ func (g *Generation) backendStats(px *config.Proxy, be *proxy.Backend) *stats.Ba
 		ss := srv.Stats()
 		g.admMu.Lock()
 		chkOff := rt.chkOff // "disable health": "no check", as HAProxy
+		agentOn := rt.agentEnabled()
 		g.admMu.Unlock()
 		sv := stats.Server{Name: cs.Name, ID: srv.ID(), Addr: srvAddrString(srv), Checked: cs.Check && !cs.Unresolved && !chkOff,
 			Rise: cs.Rise, Fall: cs.Fall, Backup: cs.Backup, Weight: ss.Weight,
@@ -329,8 +330,14 @@ func (g *Generation) backendStats(px *config.Proxy, be *proxy.Backend) *stats.Ba
 		sv.Idle = stats.Idle{Unsafe: cn.Unsafe, Safe: cn.Safe, Used: cn.Used, NeedEst: cn.NeedEst,
 			Limit: cn.IdleLim, Limited: cn.IdleLim >= 0}
 		b.Off.SSL = b.Off.SSL && sv.NoSSL
-		if c := g.checker(srv); c != nil && sv.Checked && !c.Paused() {
-			sv.Check = checkStats(c.Stat(), ss.State == proxy.StateMaint)
+		if c := g.checker(srv); c != nil {
+			st := c.Stat()
+			if sv.Checked && !c.Paused() {
+				sv.Check = checkStats(st, ss.State == proxy.StateMaint)
+			}
+			if agentOn && c.HasAgent() {
+				sv.Agent = agentStats(st)
+			}
 		}
 		switch ss.State {
 		case proxy.StateDown:
@@ -360,5 +367,13 @@ func checkStats(st health.Stat, paused bool) *stats.Check {
 	r := st.Last
 	return &stats.Check{Paused: paused, Status: r.Status.String(), Running: st.Running,
 		Code: r.Code, HasCode: r.Status.HasCode(), Duration: r.Duration, Done: r.Status > health.StatusInit,
-		Desc: r.Status.Description(), Health: st.Health, Failed: st.Failed}
+		Desc: r.Status.Description(), Info: r.Info, Health: st.Health, Failed: st.Failed}
+}
+
+// agentStats converts a checker's agent state for the agent columns.
+func agentStats(st health.Stat) *stats.Check {
+	r := st.AgentLast
+	return &stats.Check{Status: r.Status.String(), Running: st.AgentRunning,
+		Code: r.Code, HasCode: r.Status.HasCode(), Duration: r.Duration, Done: r.Status > health.StatusInit,
+		Desc: r.Status.Description(), Info: r.Info, Health: st.AgentHealth}
 }

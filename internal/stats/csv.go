@@ -46,6 +46,19 @@ func (r Row) set(name, v string) {
 	r[i] = v
 }
 
+// setEmpty marks a field set to the empty string: HAProxy's typed and JSON
+// forms show it (last_chk after a Layer4 check), where they leave out a
+// field not set; the CSV form prints both as nothing.
+const setEmpty = "\x00"
+
+// text sets a text field that may be empty and is shown even so.
+func (r Row) text(name, v string) {
+	if v == "" {
+		v = setEmpty
+	}
+	r.set(name, v)
+}
+
 func (r Row) num(name string, v int) { r.set(name, strconv.Itoa(v)) }
 
 func (r Row) u64(name string, v uint64) { r.set(name, strconv.FormatUint(v, 10)) }
@@ -54,7 +67,7 @@ func (r Row) i64(name string, v int64) { r.set(name, strconv.FormatInt(v, 10)) }
 
 // Get returns the field name of r ("" when unknown).
 func (r Row) Get(name string) string {
-	if i, ok := columns[name]; ok && i < len(r) {
+	if i, ok := columns[name]; ok && i < len(r) && r[i] != setEmpty {
 		return r[i]
 	}
 	return ""
@@ -90,7 +103,9 @@ func (o *Options) inScope(name string) bool {
 
 // hidden reports whether server s is left out.
 func (o *Options) hidden(s *Server) bool {
-	return (o.HideDown && (s.State == Down || s.State == Maint)) || (o.HideMaint && s.State == Maint)
+	// A DOWN server whose checks pass on its way up stays, as in HAProxy.
+	down := s.State == Down && s.hlt() != hltGoingUp
+	return (o.HideDown && (down || s.State == Maint)) || (o.HideMaint && s.State == Maint)
 }
 
 // Rows returns the export's lines in HAProxy's order: for each proxy in
@@ -281,10 +296,29 @@ func serverRow(p *Proxy, s *Server, o *Options) Row {
 				r.i64("check_duration", c.Duration.Milliseconds())
 			}
 			r.set("check_desc", c.Desc)
+			r.text("last_chk", c.Info)
 			r.num("check_rise", s.Rise)
 			r.num("check_fall", s.Fall)
 			r.num("check_health", c.Health)
 		}
+	}
+	if a := s.Agent; a != nil {
+		st := a.Status
+		if a.Running {
+			st = "* " + st
+		}
+		r.set("agent_status", st)
+		if a.HasCode {
+			r.num("agent_code", a.Code)
+		}
+		if a.Done {
+			r.i64("agent_duration", a.Duration.Milliseconds())
+		}
+		r.set("agent_desc", a.Desc)
+		r.text("last_agt", a.Info)
+		r.num("agent_rise", 1)
+		r.num("agent_fall", 1)
+		r.num("agent_health", a.Health)
 	}
 	if o.ShowLegends {
 		r.set("addr", s.Addr)
@@ -383,6 +417,18 @@ func backendRow(p *Proxy, b *Backend, o *Options) Row {
 	return r
 }
 
+// WriteCSV writes r as a line of the CSV export: each field followed by a
+// comma, then a newline.
+func (r Row) WriteCSV(b *strings.Builder) {
+	for _, f := range r {
+		if f != setEmpty {
+			b.WriteString(f)
+		}
+		b.WriteByte(',')
+	}
+	b.WriteByte('\n')
+}
+
 // CSV renders the export: the header line, then one line per row, each
 // field followed by a comma, as HAProxy prints them. Fields are written as
 // they are: proxy and server names cannot hold a comma.
@@ -390,11 +436,7 @@ func CSV(s *Snapshot, o *Options) []byte {
 	var b strings.Builder
 	b.WriteString(CSVHeader)
 	for _, r := range Rows(s, o) {
-		for _, f := range r {
-			b.WriteString(f)
-			b.WriteByte(',')
-		}
-		b.WriteByte('\n')
+		r.WriteCSV(&b)
 	}
 	return []byte(b.String())
 }

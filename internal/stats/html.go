@@ -284,28 +284,41 @@ func frontendHTML(b *strings.Builder, p *Proxy, f *Frontend, form bool) {
 	b.WriteString("<td class=ac>OPEN</td><td class=ac colspan=8></td></tr>\n")
 }
 
+// serverClass is the HTML class of a server's row, which HAProxy 2.6 derives
+// from the status word, the health counter and the weight.
 func serverClass(s *Server) string {
+	st := s.status()
+	if strings.HasPrefix(st, "MAINT") {
+		return "maintain"
+	}
 	side := "active"
 	if s.Backup {
 		side = "backup"
 	}
-	if t := s.transition(); t != "" {
-		return side + "_" + t
+	var style string
+	switch c := s.Check; {
+	case st == "DOWN" || st == "DOWN (agent)":
+		style = "down"
+	case strings.HasPrefix(st, "DOWN "):
+		style = "going_up"
+	case st == "DRAIN":
+		style = "draining"
+	case strings.HasPrefix(st, "NOLB "):
+		style = "going_down"
+	case st == "NOLB":
+		style = "nolb"
+	case st == "no check":
+		style = "no_check"
+	case c == nil || c.Paused || c.Health == s.Rise+s.Fall-1:
+		// no check, or at full health: "DRAIN (agent)" too
+		style = "up"
+		if s.effWeight() == 0 {
+			style = "draining"
+		}
+	default:
+		style = "going_down"
 	}
-	switch s.State {
-	case Down:
-		return "active_down"
-	case Maint:
-		return "maintain"
-	case Drain:
-		return side + "_draining"
-	case NoLB:
-		return side + "_nolb"
-	}
-	if !s.Checked {
-		return side + "_no_check"
-	}
-	return side + "_up"
+	return side + "_" + style
 }
 
 func serverHTML(b *strings.Builder, p *Proxy, s *Server, o *Options, form bool) {

@@ -89,6 +89,14 @@ var jsonFields = map[string]jsonField{
 	"comp_rsp":                         {"u64", "Metric", "Counter", "Process"},
 	"lastsess":                         {"s32", "Metric", "Age", "Process"},
 	"last_chk":                         {"str", "Metric", "Output", "Process"},
+	"last_agt":                         {"str", "Metric", "Output", "Process"},
+	"agent_status":                     {"str", "Metric", "Output", "Process"},
+	"agent_code":                       {"u32", "Metric", "Output", "Process"},
+	"agent_duration":                   {"u64", "Metric", "Duration", "Process"},
+	"agent_desc":                       {"str", "Metric", "Output", "Process"},
+	"agent_rise":                       {"u32", "Config", "Gauge", "Service"},
+	"agent_fall":                       {"u32", "Config", "Gauge", "Service"},
+	"agent_health":                     {"u32", "Config", "Gauge", "Service"},
 	"qtime":                            {"u32", "Metric", "Avg", "Process"},
 	"ctime":                            {"u32", "Metric", "Avg", "Process"},
 	"rtime":                            {"u32", "Metric", "Avg", "Process"},
@@ -244,6 +252,9 @@ func (r Row) typedFields() []typedField {
 	for pos, v := range r {
 		if v == "" || pos >= len(csvNames) {
 			continue
+		}
+		if v == setEmpty {
+			v = ""
 		}
 		name := csvNames[pos]
 		f, ok := jsonFields[name]

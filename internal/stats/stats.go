@@ -284,6 +284,9 @@ type Server struct {
 	// none, or when they were disabled ("disable health"), as HAProxy then
 	// leaves the check columns empty.
 	Check *Check
+	// Agent is the state of its agent check ("agent-check"), nil when it has
+	// none or it was disabled ("disable agent"). Its rise and fall are 1.
+	Agent *Check
 }
 
 // Check is the state of a server's health check, as the check columns
@@ -303,8 +306,10 @@ type Check struct {
 	// check ended).
 	Duration time.Duration
 	Done     bool
-	// Desc describes Status ("Layer4 check passed").
-	Desc string
+	// Desc describes Status ("Layer4 check passed"); Info is the last
+	// result's detail ("Connection refused", "via agent : up"), the
+	// statistics' last_chk or last_agt.
+	Desc, Info string
 	// Health is the health counter: 0 (DOWN) to rise+fall-1 (fully UP).
 	Health int
 	// Failed counts the failed checks that lowered Health (chkfail).
@@ -315,60 +320,104 @@ type Check struct {
 // srv_is_usable: running, not in maintenance, a weight).
 func (s *Server) usable() bool { return s.State == Up && s.Weight > 0 }
 
-// effWeight is the weight HAProxy shows: 0 while draining.
-func (s *Server) effWeight() int {
-	if s.State == Drain {
-		return 0
+// effWeight is the weight HAProxy shows (cur_eweight), which a drain does
+// not change: a draining server takes no new traffic but keeps its weight.
+func (s *Server) effWeight() int { return s.Weight }
+
+// hlt is a server's state as HAProxy's statistics classify it (stats.c,
+// enum srv_stats_state): its status word and the class of its HTML row.
+type hlt int
+
+const (
+	hltDown hlt = iota
+	hltDownAgent
+	hltGoingUp
+	hltUpGoingDown
+	hltUp
+	hltNoLBGoingDown
+	hltNoLB
+	hltDrainGoingDown
+	hltDrain
+	hltDrainAgent
+	hltNoCheck
+)
+
+// hlt classifies s as HAProxy's stats_fill_sv_stats does: the health checks'
+// progress between the states ("UP 1/3": UP with its health counter under
+// rise+fall-1; "DOWN 1/2": DOWN with checks passed on the way up), and the
+// agent's verdict ("DOWN (agent)", and "DRAIN (agent)" for any drain while an
+// agent check runs).
+func (s *Server) hlt() hlt {
+	c, a := s.Check, s.Agent
+	full := s.Rise + s.Fall - 1
+	switch s.State {
+	case Down:
+		switch {
+		case a != nil && a.Health == 0:
+			return hltDownAgent
+		case c != nil && c.Health == 0:
+			return hltDown
+		case c != nil || a != nil:
+			return hltGoingUp
+		}
+		return hltDown
+	case NoLB:
+		if c == nil || c.Health == full {
+			return hltNoLB
+		}
+		return hltNoLBGoingDown
 	}
-	return s.Weight
+	st := hltUp
+	if c != nil && c.Health < full {
+		st = hltUpGoingDown
+	}
+	if s.State == Drain {
+		switch {
+		case a != nil:
+			return hltDrainAgent
+		case st == hltUpGoingDown:
+			return hltDrainGoingDown
+		}
+		return hltDrain
+	}
+	if st == hltUp && c == nil {
+		return hltNoCheck
+	}
+	return st
 }
 
-// status is the server's status word as HAProxy's stats print it, with the
-// transitions of its health checks (stats.c, srv_hlt_st): "UP 1/3" for a
-// server UP whose health counter is under rise+fall-1 (one failed check
-// more, or fewer passed since start, brings it nearer DOWN), "DOWN 1/2" for
-// one DOWN that passed a check on its way UP, and the same for DRAIN and
-// NOLB.
+// status is the server's status word as HAProxy's stats print it.
 func (s *Server) status() string {
-	switch s.State {
-	case Maint:
+	if s.State == Maint {
 		return "MAINT"
-	case Down:
-		if c := s.Check; c != nil && c.Health > 0 {
-			return fmt.Sprintf("DOWN %d/%d", c.Health, s.Rise)
-		}
-		return "DOWN"
 	}
-	word := "UP"
-	switch s.State {
-	case Drain:
-		word = "DRAIN"
-	case NoLB:
-		word = "NOLB"
+	health := 0
+	if s.Check != nil {
+		health = s.Check.Health
 	}
-	if c := s.Check; c != nil && c.Health < s.Rise+s.Fall-1 && (s.State != NoLB || c.Health > 0) {
-		return fmt.Sprintf("%s %d/%d", word, c.Health-s.Rise+1, s.Fall)
-	}
-	if !s.Checked && s.State == Up {
+	switch s.hlt() {
+	case hltDownAgent:
+		return "DOWN (agent)"
+	case hltGoingUp:
+		return fmt.Sprintf("DOWN %d/%d", health, s.Rise)
+	case hltUpGoingDown:
+		return fmt.Sprintf("UP %d/%d", health-s.Rise+1, s.Fall)
+	case hltUp:
+		return "UP"
+	case hltNoLBGoingDown:
+		return fmt.Sprintf("NOLB %d/%d", health-s.Rise+1, s.Fall)
+	case hltNoLB:
+		return "NOLB"
+	case hltDrainGoingDown:
+		return fmt.Sprintf("DRAIN %d/%d", health-s.Rise+1, s.Fall)
+	case hltDrain:
+		return "DRAIN"
+	case hltDrainAgent:
+		return "DRAIN (agent)"
+	case hltNoCheck:
 		return "no check"
 	}
-	return word
-}
-
-// transition is the status's part of a server row's HTML class: "going_up"
-// or "going_down" while status shows the health checks' progress, "" when
-// it does not.
-func (s *Server) transition() string {
-	c := s.Check
-	switch {
-	case c == nil || s.State == Maint || s.State == NoLB || s.State == Drain:
-		return ""
-	case s.State == Down && c.Health > 0:
-		return "going_up"
-	case s.State == Up && c.Health < s.Rise+s.Fall-1:
-		return "going_down"
-	}
-	return ""
+	return "DOWN"
 }
 
 // weights returns the backend's weight (HAProxy's tot_weight: the usable

@@ -97,9 +97,10 @@ func TestCSVOptions(t *testing.T) {
 	if strings.Join(names, " ") != "s1 s2 BACKEND" {
 		t.Errorf(";no-maint: %v", names)
 	}
-	// Every server down: the backend is DOWN; drain shows weight 0.
+	// Every server down: the backend is DOWN; drain keeps the weight (HAProxy 2.6's
+	// cur_eweight).
 	s.Proxies[1].Backend.Servers[1].State = Drain
-	if r := Rows(s, &Options{Scope: []string{"be"}}); r[3].Get("status") != "DOWN" || r[1].Get("status") != "DRAIN" || r[1].Get("weight") != "0" || r[1].Get("uweight") != "1" {
+	if r := Rows(s, &Options{Scope: []string{"be"}}); r[3].Get("status") != "DOWN" || r[1].Get("status") != "DRAIN" || r[1].Get("weight") != "1" || r[1].Get("uweight") != "1" {
 		t.Errorf("all down: %v", r)
 	}
 }
@@ -248,37 +249,50 @@ func TestHumanTime(t *testing.T) {
 }
 
 // TestServerStatusTransitions: the status word shows the health counter between the
-// states as HAProxy 2.6's srv_hlt_st (rise 2, fall 3: full health 4).
+// states, and the agent's verdict, as HAProxy 2.6's srv_hlt_st (rise 2, fall 3: full
+// health 4); the HTML row's class follows from it as on HAProxy 2.6's page.
 func TestServerStatusTransitions(t *testing.T) {
 	for _, tc := range []struct {
 		state  State
 		health int // -1: no check shown (unchecked or "disable health")
+		agent  int // -1: no agent check, else its health
+		weight int
+		backup bool
 		want   string
 		class  string
 	}{
-		{Up, 4, "UP", "active_up"},
-		{Up, 3, "UP 2/3", "active_going_down"},
-		{Up, 2, "UP 1/3", "active_going_down"},
-		{Up, -1, "no check", "active_no_check"},
-		{Down, 0, "DOWN", "active_down"},
-		{Down, 1, "DOWN 1/2", "active_going_up"},
-		{Down, -1, "DOWN", "active_down"},
-		{Drain, 4, "DRAIN", "active_draining"},
-		{Drain, 3, "DRAIN 2/3", "active_draining"},
-		{NoLB, 4, "NOLB", "active_nolb"},
-		{NoLB, 3, "NOLB 2/3", "active_nolb"},
-		{NoLB, 0, "NOLB", "active_nolb"},
-		{Maint, 0, "MAINT", "maintain"},
+		{Up, 4, -1, 1, false, "UP", "active_up"},
+		{Up, 4, -1, 0, false, "UP", "active_draining"},
+		{Up, 3, -1, 1, false, "UP 2/3", "active_going_down"},
+		{Up, 2, -1, 1, true, "UP 1/3", "backup_going_down"},
+		{Up, -1, -1, 1, false, "no check", "active_no_check"},
+		{Up, -1, 1, 1, false, "no check", "active_no_check"},
+		{Down, 0, -1, 1, false, "DOWN", "active_down"},
+		{Down, 0, -1, 1, true, "DOWN", "backup_down"},
+		{Down, 1, -1, 1, false, "DOWN 1/2", "active_going_up"},
+		{Down, -1, -1, 1, false, "DOWN", "active_down"},
+		{Down, 4, 0, 1, false, "DOWN (agent)", "active_down"},
+		{Down, -1, 0, 1, false, "DOWN (agent)", "active_down"},
+		{Drain, 4, -1, 1, false, "DRAIN", "active_draining"},
+		{Drain, 3, -1, 1, false, "DRAIN 2/3", "active_going_down"},
+		{Drain, 4, 1, 1, false, "DRAIN (agent)", "active_up"},
+		{Drain, 4, 1, 0, false, "DRAIN (agent)", "active_draining"},
+		{NoLB, 4, -1, 1, false, "NOLB", "active_nolb"},
+		{NoLB, 3, -1, 1, false, "NOLB 2/3", "active_going_down"},
+		{Maint, 0, -1, 1, false, "MAINT", "maintain"},
 	} {
-		s := Server{State: tc.state, Checked: tc.health >= 0, Rise: 2, Fall: 3}
+		s := Server{State: tc.state, Checked: tc.health >= 0, Rise: 2, Fall: 3, Weight: tc.weight, Backup: tc.backup}
 		if tc.health >= 0 {
 			s.Check = &Check{Health: tc.health}
 		}
+		if tc.agent >= 0 {
+			s.Agent = &Check{Health: tc.agent}
+		}
 		if got := s.status(); got != tc.want {
-			t.Errorf("state %v health %d: status %q, want %q", tc.state, tc.health, got, tc.want)
+			t.Errorf("%+v: status %q, want %q", tc, got, tc.want)
 		}
 		if got := serverClass(&s); got != tc.class {
-			t.Errorf("state %v health %d: class %q, want %q", tc.state, tc.health, got, tc.class)
+			t.Errorf("%+v: class %q, want %q", tc, got, tc.class)
 		}
 	}
 }

@@ -167,3 +167,110 @@ backend b
 	go serve(ln2)
 	check("checks passing again", until("UP"), []string{"DOWN", "DOWN 1/2", "UP"})
 }
+
+// statColumns returns, for each server of "show stat", the named columns joined by "|".
+func statColumns(t *testing.T, sock string, cols []string) map[string]string {
+	t.Helper()
+	out := adminCommand(t, sock, "show stat")
+	var idx []int
+	m := map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Split(l, ",")
+		if strings.HasPrefix(l, "# ") {
+			f[0] = strings.TrimPrefix(f[0], "# ")
+			for _, c := range cols {
+				idx = append(idx, slices.Index(f, c))
+			}
+			continue
+		}
+		if len(f) < 2 || f[1] == "FRONTEND" || f[1] == "BACKEND" {
+			continue
+		}
+		var v []string
+		for _, i := range idx {
+			if i < 0 || i >= len(f) {
+				t.Fatalf("no column among %v in %q", cols, out)
+			}
+			v = append(v, f[i])
+		}
+		m[f[0]+"/"+f[1]] = strings.Join(v, "|")
+	}
+	return m
+}
+
+// TestShowStatChecksAsHAProxy: the columns of "show stat" on health and agent checks are
+// HAProxy 2.6's, for servers with an agent answering up, drain, down or 50%, an agent
+// that refuses connections, agents alone, an HTTP check that passes and one refused,
+// and after "set server … state drain" and "disable agent": the status ("DOWN (agent)",
+// "DRAIN (agent)"), the weight, check_status, check_code, check_desc, last_chk and
+// the agent's columns (their durations left out).
+func TestShowStatChecksAsHAProxy(t *testing.T) {
+	hap := haproxyBin(t)
+	web := startHTTPServer(t, "web", nil)
+	reply := func(line string) int {
+		a := startRawServer(t, func(c net.Conn) { fmt.Fprint(c, line); c.Close() })
+		return int(mustAddrPort(a).Port())
+	}
+	up, drain, down, half := reply("up\n"), reply("drain\n"), reply("down\n"), reply("50%\n")
+	closed := refusingPort(t)
+	dir := t.TempDir()
+	cols := []string{"status", "weight", "check_status", "check_code", "check_desc", "last_chk",
+		"agent_status", "agent_code", "agent_desc", "last_agt", "agent_rise", "agent_fall", "agent_health",
+		"check_rise", "check_fall", "check_health", "chkfail"}
+	start := func(name string) string {
+		sock := filepath.Join(dir, name+".sock")
+		cfg := writeConfig(t, fmt.Sprintf(`
+global
+    stats socket %[1]s level admin
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+    default-server inter 100ms agent-inter 100ms weight 10
+backend b
+    option httpchk GET /
+    server up %[2]s check agent-check agent-port %[3]d
+    server drain %[2]s check agent-check agent-port %[4]d
+    server down %[2]s check agent-check agent-port %[5]d
+    server half %[2]s check agent-check agent-port %[6]d
+    server closed %[2]s check agent-check agent-port %[7]d
+    server alone %[2]s agent-check agent-port %[3]d
+    server alonedown %[2]s agent-check agent-port %[5]d
+    server refused 127.0.0.1:%[7]d check
+    server drained %[2]s check
+    server noagent %[2]s check agent-check agent-port %[3]d
+`, sock, web.addr(), up, drain, down, half, closed))
+		if name == "lb" {
+			startLB(t, "-db", "-f", cfg)
+		} else {
+			startProc(t, hap, "-db", "-f", cfg)
+		}
+		waitUnix(t, sock)
+		return sock
+	}
+	socks := map[string]string{"haproxy": start("haproxy"), "lb": start("lb")}
+	for _, c := range []string{"set server b/drained state drain", "disable agent b/noagent"} {
+		for _, sock := range socks {
+			adminCommand(t, sock, c)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ha, lb := statColumns(t, socks["haproxy"], cols), statColumns(t, socks["lb"], cols)
+		var diff []string
+		for k, v := range ha {
+			if lb[k] != v {
+				diff = append(diff, fmt.Sprintf("%s:\n  haproxy %s\n  lb      %s", k, v, lb[k]))
+			}
+		}
+		if len(diff) == 0 && len(ha) == len(lb) && len(ha) == 10 {
+			return
+		}
+		if time.Now().After(deadline) {
+			slices.Sort(diff)
+			t.Fatalf("show stat differs (%s):\n%s", strings.Join(cols, "|"), strings.Join(diff, "\n"))
+		}
+		time.Sleep(50 * time.Millisecond) // polling the runtime API: the state is the signal
+	}
+}
