@@ -91,7 +91,8 @@ func agentProbe(ctx context.Context, cfg Config) (line string, r Result, ok bool
 	acfg := cfg
 	acfg.Addr, acfg.Inter, acfg.TLS = cfg.Agent.Addr, cfg.Agent.Inter, nil
 	acfg.SendProxy, acfg.SendProxyV2 = false, false
-	p := prober{cfg: &acfg, start: time.Now()}
+	// Without agent-send, the agent speaks first.
+	p := prober{cfg: &acfg, start: time.Now(), serverFirst: len(cfg.Agent.Send) == 0}
 	defer p.close()
 	defer func() { r.Duration = time.Since(p.start) }()
 	if r, ok := p.connect(ctx, acfg.Addr, "", nil); !ok {

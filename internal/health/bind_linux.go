@@ -17,3 +17,22 @@ func bindToDevice(iface string) func(network, address string, c syscall.RawConn)
 		return serr
 	}
 }
+
+// delayAck wraps ctl (nil for none) to turn TCP_QUICKACK off on the socket before it
+// connects: the ACK of the server's SYN-ACK then waits for the check's first data, or,
+// for a check that only connects, is never sent, the reset going in its place, so that
+// the server never accepts it (HAProxy's CONNECT_DELACK_ALWAYS).
+func delayAck(ctl func(network, address string, c syscall.RawConn) error) func(network, address string, c syscall.RawConn) error {
+	return func(network, address string, c syscall.RawConn) error {
+		if ctl != nil {
+			if err := ctl(network, address, c); err != nil {
+				return err
+			}
+		}
+		var serr error
+		if err := c.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_QUICKACK, 0) }); err != nil {
+			return err
+		}
+		return serr
+	}
+}

@@ -395,7 +395,9 @@ func TestCheckerMaint(t *testing.T) {
 	addr := serve(t, func(c net.Conn) { checks.Add(1) })
 	agent := serve(t, func(c net.Conn) { agents.Add(1); io.WriteString(c, "up\n") })
 	events := make(chan Event, 1024)
-	c, err := New(Config{Name: "be/srv", Addr: addr, Inter: inter, Rise: 2, Fall: 3,
+	// The health check sends a PROXY header, so that the server accepts it and counts
+	// it: a check that only connects resets before the server accepts.
+	c, err := New(Config{Name: "be/srv", Addr: addr, Inter: inter, Rise: 2, Fall: 3, SendProxy: true,
 		Agent: &Agent{Addr: agent, Inter: inter}}, func(ev Event) { events <- ev })
 	if err != nil {
 		t.Fatal(err)

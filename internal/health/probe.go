@@ -71,6 +71,9 @@ type prober struct {
 	// lf the buffer of their formatted values.
 	state any
 	lf    []byte
+	// serverFirst tells the next connect that an expect follows it: the
+	// server speaks first, its SYN-ACK is acknowledged at once (connOpts).
+	serverFirst bool
 }
 
 func (p *prober) run(ctx context.Context) Result {
@@ -101,11 +104,13 @@ func (p *prober) run(ctx context.Context) Result {
 		}
 		return p.sslHello()
 	case KindMySQL:
+		p.serverFirst = true // its greeting
 		if r, ok := p.connect(ctx, p.cfg.Addr, "", p.cfg.TLS); !ok {
 			return r
 		}
 		return p.mysqlCheck()
 	case KindRedis, KindPgSQL, KindLDAP, KindSMTP:
+		p.serverFirst = p.cfg.Kind == KindSMTP // its banner
 		if r, ok := p.connect(ctx, p.cfg.Addr, "", p.cfg.TLS); !ok {
 			return r
 		}
@@ -164,7 +169,7 @@ func (p *prober) readDeadline() time.Time {
 // handshake when tlsc is not nil; suffix is appended to the error info
 // (tcp-check step descriptions). ok is false with the failure.
 func (p *prober) connect(ctx context.Context, addr, suffix string, tlsc *tls.Config) (Result, bool) {
-	return p.dial(ctx, addr, suffix, tlsc, connOpts{proxy: p.cfg.SendProxy, proxyV2: p.cfg.SendProxyV2, socks4: p.cfg.ViaSocks4})
+	return p.dial(ctx, addr, suffix, tlsc, connOpts{proxy: p.cfg.SendProxy, proxyV2: p.cfg.SendProxyV2, socks4: p.cfg.ViaSocks4, quickAck: p.serverFirst})
 }
 
 // connOpts are the options of one check connection.
@@ -172,6 +177,9 @@ type connOpts struct {
 	// proxy and proxyV2 send a PROXY header (v2 wins); socks4 goes
 	// through Config.Socks4.
 	proxy, proxyV2, socks4 bool
+	// quickAck acknowledges the server's SYN-ACK at once: the server
+	// speaks first (its banner is expected before anything is sent).
+	quickAck bool
 }
 
 // dial is connect with explicit options.
@@ -185,6 +193,11 @@ func (p *prober) dial(ctx context.Context, addr, suffix string, tlsc *tls.Config
 	}
 	if iface := p.cfg.SourceInterface; iface != "" {
 		d.Control = bindToDevice(iface)
+	}
+	if !o.quickAck {
+		// As HAProxy unless an expect comes right after the connect: a
+		// check that only connects resets before the server accepts.
+		d.Control = delayAck(d.Control)
 	}
 	if p.cfg.Timeout == 0 {
 		d.Deadline = p.start.Add(p.cfg.Inter)
@@ -359,6 +372,7 @@ func (p *prober) tcpCheck(ctx context.Context) Result {
 	// Variables may come before the first connect.
 	first := slices.IndexFunc(rules, func(r Rule) bool { return r.Action != ActVar })
 	if first < 0 || rules[first].Action != ActConnect {
+		p.serverFirst = first >= 0 && rules[first].Action == ActExpect
 		if r, ok := p.connect(ctx, p.cfg.Addr, " at initial connection step of tcp-check", p.cfg.TLS); !ok {
 			return r
 		}
@@ -373,6 +387,8 @@ func (p *prober) tcpCheck(ctx context.Context) Result {
 		}
 		switch rule.Action {
 		case ActConnect:
+			// HAProxy's get_next_tcpcheck_rule: comments are no rules.
+			p.serverFirst = i+1 < len(rules) && rules[i+1].Action == ActExpect
 			if r, ok := p.connectRule(ctx, rule, step); !ok {
 				return r
 			}
@@ -497,7 +513,7 @@ func (p *prober) connectRule(ctx context.Context, rule *Rule, step int) (Result,
 		}
 	}
 	// check-send-proxy applies to every connect rule, as in HAProxy.
-	return p.dial(ctx, addr, suffix, tlsc, connOpts{proxy: rule.SendProxy || p.cfg.SendProxy, proxyV2: p.cfg.SendProxyV2, socks4: rule.ViaSocks4})
+	return p.dial(ctx, addr, suffix, tlsc, connOpts{proxy: rule.SendProxy || p.cfg.SendProxy, proxyV2: p.cfg.SendProxyV2, socks4: rule.ViaSocks4, quickAck: p.serverFirst})
 }
 
 // expect waits until rule matches the received data or cannot match any
