@@ -284,11 +284,7 @@ func serverRow(p *Proxy, s *Server, o *Options) Row {
 		r.u64("chkdown", s.DownTrans)
 		r.i64("downtime", s.Downtime)
 		if !c.Paused {
-			st := c.Status
-			if c.Running {
-				st = "* " + st
-			}
-			r.set("check_status", st)
+			r.set("check_status", c.statusWord())
 			if c.HasCode {
 				r.num("check_code", c.Code)
 			}
@@ -303,11 +299,7 @@ func serverRow(p *Proxy, s *Server, o *Options) Row {
 		}
 	}
 	if a := s.Agent; a != nil {
-		st := a.Status
-		if a.Running {
-			st = "* " + st
-		}
-		r.set("agent_status", st)
+		r.set("agent_status", a.statusWord())
 		if a.HasCode {
 			r.num("agent_code", a.Code)
 		}

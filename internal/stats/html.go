@@ -348,12 +348,67 @@ func serverHTML(b *strings.Builder, p *Proxy, s *Server, o *Options, form bool) 
 	if s.Backup {
 		act, bck = "-", "Y"
 	}
-	status := html.EscapeString(s.status())
-	if !s.Checked && s.State == Up {
-		status = "<i>" + status + "</i>"
+	b.WriteString("<td class=ac>")
+	serverStatusHTML(b, s)
+	fmt.Fprintf(b, "</td><td class=ac>%d/%d</td><td class=ac>%s</td><td class=ac>%s</td>", s.effWeight(), s.Weight, act, bck)
+	if c := s.Check; c != nil {
+		fmt.Fprintf(b, "<td><u>%d<div class=tips>Failed Health Checks</div></u></td><td>%d</td><td>%s</td>",
+			c.Failed, s.DownTrans, humanTime(s.Downtime))
+	} else {
+		b.WriteString("<td colspan=3></td>")
 	}
-	fmt.Fprintf(b, "<td class=ac>%s</td><td></td><td class=ac>%d/%d</td><td class=ac>%s</td><td class=ac>%s</td><td colspan=3></td><td class=ac>-</td></tr>\n",
-		status, s.effWeight(), s.Weight, act, bck)
+	b.WriteString("<td class=ac>-</td></tr>\n")
+}
+
+// serverStatusHTML writes a server's status and last check cells as HAProxy
+// 2.6's page, without the first cell's opening tag and the second's closing
+// one: the time since the last change and the status, an arrow while the
+// checks go the other way, then the last check (the agent's when it set the
+// server DOWN), its code and duration, and its description in a tip.
+func serverStatusHTML(b *strings.Builder, s *Server) {
+	st := s.status()
+	c := s.Check
+	var health, full uint32 = 0, ^uint32(0) // HAProxy's unset fields: 0, and 0+0-1
+	if c != nil && !c.Paused {
+		health, full = uint32(c.Health), uint32(s.Rise+s.Fall-1)
+	}
+	switch {
+	case strings.HasPrefix(st, "MAINT"):
+		fmt.Fprintf(b, "%s MAINT", humanTime(s.LastChange))
+	case st == "no check":
+		b.WriteString("<i>no check</i>")
+	default:
+		fmt.Fprintf(b, "%s %s", humanTime(s.LastChange), st)
+		if strings.HasPrefix(st, "DOWN") {
+			if health > 0 {
+				b.WriteString(" &uarr;")
+			}
+		} else if health < full {
+			b.WriteString(" &darr;")
+		}
+	}
+	last := func(k *Check) {
+		fmt.Fprintf(b, "</td><td class=ac><u> %s", k.statusWord())
+		if k.HasCode {
+			fmt.Fprintf(b, "/%d", k.Code)
+		}
+		if k.Done {
+			fmt.Fprintf(b, " in %dms", k.Duration.Milliseconds())
+		}
+		fmt.Fprintf(b, "<div class=tips>%s", k.Desc)
+		if k.Info != "" {
+			b.WriteString(": " + html.EscapeString(k.Info))
+		}
+		b.WriteString("</div></u>")
+	}
+	switch {
+	case strings.HasPrefix(st, "DOWN") && s.Agent != nil && s.Agent.Health == 0:
+		last(s.Agent)
+	case c != nil && !c.Paused:
+		last(c)
+	default:
+		b.WriteString("</td><td>")
+	}
 }
 
 func backendHTML(b *strings.Builder, p *Proxy, bk *Backend, form bool) {

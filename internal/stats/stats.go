@@ -316,6 +316,15 @@ type Check struct {
 	Failed uint64
 }
 
+// statusWord is the check's status as the statistics show it: "* " before it
+// while a check runs.
+func (c *Check) statusWord() string {
+	if c.Running {
+		return "* " + c.Status
+	}
+	return c.Status
+}
+
 // usable reports whether s takes load-balanced traffic (HAProxy's
 // srv_is_usable: running, not in maintenance, a weight).
 func (s *Server) usable() bool { return s.State == Up && s.Weight > 0 }

@@ -204,7 +204,9 @@ func TestHTML(t *testing.T) {
 		`<tr class="backup_no_check"><td class=ac><a name="be/s2"></a>`,
 		`<tr class="maintain"><td class=ac><a name="be/s3"></a>`,
 		`<tr class="active_up"><td class=ac><a name="st/web"></a>`,
-		`<td class=ac>UP</td><td></td><td class=ac>2/2</td><td class=ac>Y</td><td class=ac>-</td>`,
+		// Status with its last change, last check (in progress), check failures, as HAProxy's.
+		`<td class=ac>9s UP</td><td class=ac><u> * L4OK in 3ms<div class=tips>Layer4 check passed</div></u></td><td class=ac>2/2</td><td class=ac>Y</td><td class=ac>-</td><td><u>2<div class=tips>Failed Health Checks</div></u></td><td>1</td><td>5s</td><td class=ac>-</td></tr>`,
+		`<td class=ac><i>no check</i></td><td></td><td class=ac>1/1</td><td class=ac>Y</td><td class=ac>-</td><td colspan=3></td><td class=ac>-</td></tr>`,
 		`<td class=ac><i>no check</i></td>`,
 		`<a name="be/Backend"></a>`,
 		`<a href="/stats;norefresh">Disable refresh</a>`,

@@ -2,8 +2,11 @@ package loopback
 
 import (
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -272,5 +275,97 @@ backend b
 			t.Fatalf("show stat differs (%s):\n%s", strings.Join(cols, "|"), strings.Join(diff, "\n"))
 		}
 		time.Sleep(50 * time.Millisecond) // polling the runtime API: the state is the signal
+	}
+}
+
+// pageServerCells returns, for each server row of a statistics page, its cells from the
+// status on, the times and durations masked.
+func pageServerCells(page string) map[string]string {
+	times := regexp.MustCompile(`(<td class=ac>|<td>)(\d+[dhms])+( |</td>)`)
+	ms := regexp.MustCompile(` in \d+ms`)
+	status := regexp.MustCompile(`<td class=ac>(\d+[dhms])+ |<td class=ac><i>no check`)
+	name := regexp.MustCompile(`^(active_[a-z_]+|backup_[a-z_]+|maintain)"><td class=ac><a name="([^"]+)">`)
+	m := map[string]string{}
+	for _, part := range strings.Split(page, `<tr class="`)[1:] {
+		n := name.FindStringSubmatch(part)
+		if n == nil {
+			continue
+		}
+		if end := strings.Index(part, "<td class=ac>-</td></tr>"); end >= 0 {
+			part = part[:end]
+		}
+		i := status.FindStringIndex(part)
+		if i == nil {
+			continue
+		}
+		row := times.ReplaceAllString(part[i[0]:], "${1}T$3")
+		m[n[2]] = n[1] + " " + ms.ReplaceAllString(row, " in Nms")
+	}
+	return m
+}
+
+// TestStatsPageServerCellsAsHAProxy: on the statistics page, a server's status with the
+// time since its last change, its last check (or the agent's that set it DOWN) with its
+// description in a tip, its weights, and its check failures, DOWN transitions and
+// downtime are HAProxy 2.6's, for servers checked and UP, unchecked, DOWN, in
+// maintenance, and set DOWN by an agent.
+func TestStatsPageServerCellsAsHAProxy(t *testing.T) {
+	hap := haproxyBin(t)
+	web := startHTTPServer(t, "web", nil)
+	down := startRawServer(t, func(c net.Conn) { fmt.Fprint(c, "down\n"); c.Close() })
+	closed := refusingPort(t)
+	start := func(name string) string {
+		port := freePort(t)
+		cfg := writeConfig(t, fmt.Sprintf(`
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+listen st
+    bind 127.0.0.1:%[1]d
+    stats enable
+    stats uri /
+backend b
+    server up %[2]s check inter 200ms
+    server nochk %[2]s
+    server down 127.0.0.1:%[3]d check inter 200ms
+    server maint %[2]s check disabled
+    server agent %[2]s agent-check agent-port %[4]d agent-inter 200ms
+`, port, web.addr(), closed, mustAddrPort(down).Port()))
+		if name == "lb" {
+			startLB(t, "-db", "-f", cfg)
+		} else {
+			startProc(t, hap, "-db", "-f", cfg)
+		}
+		return fmt.Sprintf("http://127.0.0.1:%d/", port)
+	}
+	urls := map[string]string{"haproxy": start("haproxy"), "lb": start("lb")}
+	page := func(url string) map[string]string {
+		resp, err := http.Get(url)
+		if err != nil {
+			return nil // not listening yet
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return pageServerCells(string(b))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ha, lb := page(urls["haproxy"]), page(urls["lb"])
+		var diff []string
+		for k, v := range ha {
+			if lb[k] != v {
+				diff = append(diff, fmt.Sprintf("%s:\n  haproxy %s\n  lb      %s", k, v, lb[k]))
+			}
+		}
+		if len(diff) == 0 && len(ha) == 5 && len(lb) == 5 && strings.Contains(ha["b/down"], "DOWN") && strings.Contains(ha["b/agent"], "DOWN (agent)") {
+			return
+		}
+		if time.Now().After(deadline) {
+			slices.Sort(diff)
+			t.Fatalf("the pages' server cells differ (%d and %d rows):\n%s", len(ha), len(lb), strings.Join(diff, "\n"))
+		}
+		time.Sleep(50 * time.Millisecond) // polling the page: the state is the signal
 	}
 }
