@@ -30,7 +30,7 @@ func (l *loader) check() {
 		}
 	}
 	if resolveFailed {
-		l.alert(Pos{}, "Failed to initialize server(s) addr.")
+		l.alert(Pos{}, MsgInitAddrFailed)
 	}
 	for _, p := range l.cfg.Proxies {
 		for _, s := range p.Servers {
@@ -99,14 +99,27 @@ func (l *loader) checkSwitch(p *Proxy, name string, pos Pos, how, kw string) {
 	}
 }
 
+// MsgInitAddrFailed ends the alerts of servers whose address could not be
+// resolved. HAProxy resolves them once the configuration is valid and exits
+// at this alert, with no "Fatal errors found in configuration." after it.
+const MsgInitAddrFailed = "Failed to initialize server(s) addr."
+
 // resolveServer resolves a server's host name following its init-addr
-// methods (default "last,libc"). It reports false on a fatal failure.
+// methods (default "last,libc", and "last,libc,none" with resolvers). It
+// reports false on a fatal failure.
 func (l *loader) resolveServer(p *Proxy, s *Server) bool {
 	if s.Host == "" || len(s.IPs) > 0 || s.Network == "unix" || s.Network == "abns" {
 		return true
 	}
 	methods := s.InitAddr
-	if len(methods) == 0 {
+	switch {
+	case len(methods) > 0:
+	case s.Resolvers != "":
+		// HAProxy 2.6 starts a server resolved at run time even when its
+		// name does not resolve yet: without init-addr, it warns and
+		// leaves it in maintenance until its resolvers answer.
+		methods = []string{"last", "libc", "none"}
+	default:
 		methods = []string{"last", "libc"}
 	}
 	// failed says a method tried and failed: HAProxy's srv_iterate_initaddr

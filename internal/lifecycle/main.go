@@ -157,12 +157,13 @@ func loadConfig(args *Args, w io.Writer) (*config.Config, int) {
 	// with errors, "Error(s) found in configuration file", and a last line
 	// saying whether the configuration failed or only warned.
 	pid := os.Getpid()
-	warned := false
+	warned, initAddr := false, false
 	var badFiles []string
 	for _, d := range diags {
 		if d.Severity == config.Warning {
 			warned = true
 		}
+		initAddr = initAddr || d.Severity == config.Alert && d.Msg == config.MsgInitAddrFailed
 		if d.Severity == config.Alert && d.Pos.Line > 0 && !slices.Contains(badFiles, d.Pos.File) {
 			badFiles = append(badFiles, d.Pos.File)
 		}
@@ -178,7 +179,10 @@ func loadConfig(args *Args, w io.Writer) (*config.Config, int) {
 			Msg: "Some warnings were found and 'zero-warning' is set. Aborting."}.Format(pid))
 		return cfg, 1
 	}
-	if code == 1 {
+	if code == 1 && initAddr && len(badFiles) == 0 {
+		// HAProxy resolves the servers' names after the checks passed and
+		// exits at the failure, with nothing after it.
+	} else if code == 1 {
 		for _, f := range badFiles {
 			fmt.Fprintln(w, config.Diag{Severity: config.Alert, Msg: "Error(s) found in configuration file : " + f}.Format(pid))
 		}

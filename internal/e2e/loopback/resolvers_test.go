@@ -157,3 +157,70 @@ backend tpl
 		}
 	}
 }
+
+// TestResolversNameLaterAsHAProxy: a server with resolvers and no init-addr whose name
+// does not resolve when the process starts does not stop the start, in HAProxy 2.6: it
+// warns, leaves the server in maintenance, and the first valid answer of its resolvers
+// brings it into service. Without resolvers, the same name stays fatal.
+func TestResolversNameLaterAsHAProxy(t *testing.T) {
+	dns := startDNSServer(t)
+	a := startNameServer(t, "A")
+	_, port, _ := strings.Cut(a.addr(), ":")
+	dir := t.TempDir()
+	sock := dir + "/admin.sock"
+	fe := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	const name = "later.invalid"
+	text := fmt.Sprintf(`global
+    stats socket %[1]s level admin
+resolvers dns
+    nameserver ns1 %[2]s
+    timeout resolve 100ms
+    timeout retry 200ms
+    hold valid 200ms
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind %[3]s
+    default_backend app
+backend app
+    server s1 %[4]s:%[5]s resolvers dns
+`, sock, dns.addr(), fe, name, port)
+	cfg := writeConfig(t, text)
+	const warning = "'server app/s1' : could not resolve address '" + name + "', disabling server."
+	onLBAndHAProxy(t, cfg, fe, func(t *testing.T, out *outFile) {
+		dns.set(name)
+		defer dns.set(name)
+		if !strings.Contains(out.String(), warning) {
+			t.Errorf("no warning %q in:\n%s", warning, out.String())
+		}
+		if rows := stateRows(adminCommand(t, sock, "show servers state app")); len(rows) != 1 || !strings.Contains(rows[0], " - 0 32 ") {
+			t.Fatalf("at start: %q, want the server in maintenance from resolution", rows)
+		}
+		dns.set(name, "127.0.0.1")
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			rows := stateRows(adminCommand(t, sock, "show servers state app"))
+			if len(rows) == 1 && strings.Contains(rows[0], " 127.0.0.1 2 0 ") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after the answer: %q", rows)
+			}
+			time.Sleep(50 * time.Millisecond) // polling the runtime API: the state is the signal
+		}
+		if got, err := askName(fe); err != nil || got != "A" {
+			t.Fatalf("server answered %q, %v", got, err)
+		}
+	})
+	noResolvers := writeConfig(t, strings.Replace(text, " resolvers dns\n", "\n", 1))
+	code, lbOut, haCode, haOut := checkBoth(t, noResolvers)
+	if code != 1 || haCode != 1 {
+		t.Errorf("without resolvers: lb -c exits %d, haproxy %d; want 1:\n%s\n%s", code, haCode, lbOut, haOut)
+	}
+	if l, h := haproxyLines(lbOut), haproxyLines(haOut); l != h {
+		t.Errorf("without resolvers, lb -c says:\n%s\nhaproxy:\n%s", l, h)
+	}
+}
