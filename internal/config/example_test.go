@@ -57,5 +57,5 @@ func ExampleEvalCond() {
 	// Output:
 	// true <nil>
 	// false <nil>
-	// false expected ')' in argument 1 of predicate 'streq' used in conditional expression
+	// false missing arguments (got 1/2), type 'string' expected in argument 1 of predicate 'streq' used in conditional expression
 }

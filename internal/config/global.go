@@ -133,7 +133,7 @@ func init() {
 			if len(args) < 2 || args[1] == "" || strings.IndexFunc(args[1], func(r rune) bool {
 				return !(r < 128 && (isAlnum(byte(r)) || r == '.' || r == '-' || r == '_'))
 			}) >= 0 {
-				return fmt.Errorf("'%s' requires valid node name - non-empty string with digits(0-9), letters(A-Z, a-z), dot(.), hyphen(-) or underscode(_).", args[0])
+				return &rawError{fmt.Sprintf("'%s' requires valid node name - non-empty string with digits(0-9), letters(A-Z, a-z), dot(.), hyphen(-) or underscode(_).", args[0])}
 			}
 			g.Node = args[1]
 			return tooMany(args, 2)

@@ -12,6 +12,8 @@ const maxLineArgs = 64
 type lexError struct {
 	msg string
 	pos int // 0-based byte offset in the line
+	// tooMany: more than maxLineArgs words; the first ones are returned.
+	tooMany bool
 }
 
 func (e *lexError) Error() string {
@@ -80,7 +82,7 @@ func splitLine(line string, env func(string) (string, bool)) ([]string, error) {
 					cur = append(cur, unhex(line[i+2])<<4|unhex(line[i+3]))
 					i += 4
 				} else {
-					return nil, &lexError{"truncated or invalid hexadecimal sequence", i}
+					return nil, &lexError{msg: "truncated or invalid hexadecimal sequence", pos: i}
 				}
 			default:
 				cur = append(cur, '\\')
@@ -109,7 +111,7 @@ func splitLine(line string, env func(string) (string, bool)) ([]string, error) {
 				i++
 			}
 			if i >= len(line) || !(isAlpha(line[i]) || line[i] == '_') {
-				return nil, &lexError{"forbidden first char in environment variable name", i}
+				return nil, &lexError{msg: "forbidden first char in environment variable name", pos: i}
 			}
 			ns := i
 			for i < len(line) && (isAlnum(line[i]) || line[i] == '_') {
@@ -123,14 +125,14 @@ func splitLine(line string, env func(string) (string, bool)) ([]string, error) {
 					expand = true
 					i += 3
 				} else {
-					return nil, &lexError{"unsupported word expansion", i}
+					return nil, &lexError{msg: "unsupported word expansion", pos: i}
 				}
 			}
 			if brace {
 				if i < len(line) && line[i] == '-' {
 					end := strings.IndexByte(line[i:], '}')
 					if end < 0 {
-						return nil, &lexError{"unmatched brace in environment variable name", start + 1}
+						return nil, &lexError{msg: "unmatched brace in environment variable name", pos: start + 1}
 					}
 					if !ok {
 						value, ok = line[i+1:i+end], true
@@ -138,7 +140,7 @@ func splitLine(line string, env func(string) (string, bool)) ([]string, error) {
 					i += end
 				}
 				if i >= len(line) || line[i] != '}' {
-					return nil, &lexError{"unmatched brace in environment variable name", start + 1}
+					return nil, &lexError{msg: "unmatched brace in environment variable name", pos: start + 1}
 				}
 				i++
 			}
@@ -174,13 +176,13 @@ func splitLine(line string, env func(string) (string, bool)) ([]string, error) {
 		}
 	}
 	if squote || dquote {
-		return nil, &lexError{"unmatched quote", quotePos}
+		return nil, &lexError{msg: "unmatched quote", pos: quotePos}
 	}
 	if inWord {
 		emitWord()
 	}
 	if len(args) > maxLineArgs {
-		return args[:maxLineArgs], &lexError{fmt.Sprintf("too many words, truncating after word %d", maxLineArgs), len(line) - 1}
+		return args[:maxLineArgs], &lexError{msg: fmt.Sprintf("too many words, truncating after word %d", maxLineArgs), pos: len(line) - 1, tooMany: true}
 	}
 	return args, nil
 }

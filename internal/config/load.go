@@ -13,8 +13,9 @@ import (
 	"strings"
 )
 
-// maxNestedConds is HAProxy's MAXNESTEDCONDS: at most 10 nested ".if".
-const maxNestedConds = 10
+// maxNestedConds is HAProxy 2.6's MAXNESTEDCONDS: the 100th nested ".if"
+// is refused.
+const maxNestedConds = 100
 
 // Load reads the configuration files and directories in paths, in order,
 // as "haproxy -f P1 -f P2 …" does: a directory contributes its non-hidden
@@ -28,6 +29,9 @@ const maxNestedConds = 10
 func Load(paths []string, opt Options) (*Config, []Diag) {
 	l := newLoader(opt)
 	for _, p := range paths {
+		if l.aborted {
+			break // HAProxy exits at the file that aborted
+		}
 		l.loadPath(p)
 	}
 	l.endSection()
@@ -76,10 +80,12 @@ type condState struct {
 }
 
 type loader struct {
-	opt   Options
-	env   func(string) (string, bool)
-	cfg   *Config
-	diags []Diag
+	// aborted is set by a diagnostic that stops the reading (Diag.Abort).
+	aborted bool
+	opt     Options
+	env     func(string) (string, bool)
+	cfg     *Config
+	diags   []Diag
 
 	// linePos is the position of the line being parsed.
 	linePos Pos
@@ -153,6 +159,13 @@ func (l *loader) add(pos Pos, sev Severity, format string, a ...any) {
 	l.diags = append(l.diags, Diag{Pos: pos, Severity: sev, Msg: fmt.Sprintf(format, a...)})
 }
 
+// raw adds a diagnostic of the line reader (Diag.Raw); abort marks it as
+// stopping the reading (Diag.Abort), which the caller then does.
+func (l *loader) raw(pos Pos, sev Severity, abort bool, format string, a ...any) {
+	l.diags = append(l.diags, Diag{Pos: pos, Severity: sev, Msg: fmt.Sprintf(format, a...), Raw: true, Abort: abort})
+	l.aborted = l.aborted || abort
+}
+
 func (l *loader) alert(pos Pos, format string, a ...any) { l.add(pos, Alert, format, a...) }
 func (l *loader) warn(pos Pos, format string, a ...any)  { l.add(pos, Warning, format, a...) }
 
@@ -188,7 +201,17 @@ func (l *loader) lookupGroup(name string) (int, error) {
 // report turns a keyword error into a diagnostic. HAProxy's messages that
 // end in "Continuing." (a repeated global setting) are printed as alerts but
 // do not fail the configuration; lb reports them as warnings.
+// rawError is a keyword's error that HAProxy prints as the line reader's
+// ("parsing [file:line]: …", Diag.Raw).
+type rawError struct{ msg string }
+
+func (e *rawError) Error() string { return e.msg }
+
 func (l *loader) report(pos Pos, err error) {
+	if re, ok := err.(*rawError); ok {
+		l.raw(pos, Alert, false, "%s", re.msg)
+		return
+	}
 	if msg := err.Error(); strings.HasSuffix(msg, "Continuing.") {
 		l.warn(pos, "%s", msg)
 		return
@@ -235,8 +258,43 @@ func (l *loader) loadPath(p string) {
 	}
 	sort.Strings(names) // byte order, as strcmp() in the C locale
 	for _, n := range names {
+		if l.aborted {
+			return
+		}
 		l.loadFile(filepath.Join(p, n))
 	}
+}
+
+// sanitizeForPrinting is HAProxy's sanitize_for_printing: line as an
+// error message shows it, white space as spaces and other unprintable
+// bytes as '?', at most width characters; when pos (where the caret
+// goes) is past width, the line is shifted to put it in the middle,
+// with "..." on both sides. It returns the text and pos in it.
+func sanitizeForPrinting(line string, pos, width int) (string, int) {
+	if pos < 0 {
+		pos = 0
+	}
+	var out []byte
+	in, end, shift := 0, width, 0
+	if pos >= width {
+		shift = pos - width/2
+		in, end = shift+3, width-3
+		out = append(out, "..."...)
+	}
+	for ; len(out) < end && in < len(line); in++ {
+		switch c := line[in]; {
+		case isSpace(c):
+			out = append(out, ' ')
+		case c >= 0x20 && c < 0x7f:
+			out = append(out, c)
+		default:
+			out = append(out, '?')
+		}
+	}
+	if end < width {
+		out = append(out, "..."...)
+	}
+	return string(out), pos - shift
 }
 
 // errText returns the C-style text of a file error ("No such file or
@@ -271,24 +329,45 @@ func (l *loader) loadFile(name string) {
 	taking := func() bool { return len(conds) == 0 || conds[len(conds)-1].taking }
 	text := string(data)
 	lineNo := 0
+	// missingLF is where the last line read ended without its LF, as
+	// HAProxy's fgets-based reader sees it: a NUL ends the line there (the
+	// rest of it is not read), which is a "Stray NUL character" when more
+	// data follows, and "Missing LF on last line" after the last one.
+	missingLF := -1
 	for len(text) > 0 {
+		if missingLF >= 0 {
+			l.raw(Pos{File: name, Line: lineNo}, Alert, false, "Stray NUL character at position %d.", missingLF+1)
+			missingLF = -1
+			break
+		}
 		lineNo++
 		line, rest, found := strings.Cut(text, "\n")
 		text = rest
 		pos := Pos{File: name, Line: lineNo}
-		if !found {
-			l.alert(pos, "Missing LF on last line, file might have been truncated at position %d.", len(line)+1)
-		}
 		if i := strings.IndexByte(line, 0); i >= 0 {
-			l.alert(pos, "Stray NUL character at position %d.", i+1)
-			continue
+			line, missingLF = line[:i], i
+		} else if !found {
+			missingLF = len(line)
 		}
 		args, err := splitLine(line, l.env)
 		if err != nil {
 			// HAProxy reports syntax errors even inside skipped blocks.
-			if le, ok := err.(*lexError); ok {
-				l.alert(pos, "%s at position %d:\n  %s\n  %s^", le.msg, le.pos+1, line, strings.Repeat(" ", le.pos))
-			} else {
+			var le *lexError
+			switch {
+			case errors.As(err, &le) && le.tooMany:
+				// Its position is in the words as read, each followed by a NUL.
+				off := 0
+				for _, w := range args[:maxLineArgs-1] {
+					off += len(w) + 1
+				}
+				l.raw(pos, Alert, false, "too many words, truncating after word %d, position %d: <%s>.", maxLineArgs, off+1, args[maxLineArgs-1])
+				continue
+			case errors.As(err, &le):
+				// The line is shown from its first non-blank character.
+				lead := len(line) - len(strings.TrimLeft(line, " \t\r\n\v\f"))
+				shown, at := sanitizeForPrinting(line[lead:], le.pos-lead, 80)
+				l.raw(pos, Alert, false, "%s at position %d:\n  %s\n  %s^", le.msg, le.pos+1, shown, strings.Repeat(" ", at))
+			default:
 				l.alert(pos, "%v", err)
 			}
 			if len(args) == 0 {
@@ -315,7 +394,7 @@ func (l *loader) loadFile(name string) {
 		switch args[0] {
 		case ".notice", ".warning", ".alert", ".diag":
 			if len(args) > 2 {
-				l.alert(pos, "Unexpected argument '%s' for '%s'. Use quotes if the message should contain spaces.", args[2], args[0])
+				l.raw(pos, Alert, false, "Unexpected argument '%s' for '%s'. Use quotes if the message should contain spaces.", args[2], args[0])
 				continue
 			}
 			msg := ""
@@ -324,20 +403,23 @@ func (l *loader) loadFile(name string) {
 			}
 			switch args[0] {
 			case ".notice":
-				l.add(pos, Notice, "'%s'.", msg)
+				l.raw(pos, Notice, false, "'%s'.", msg)
 			case ".warning":
-				l.warn(pos, "'%s'.", msg)
+				l.raw(pos, Warning, false, "'%s'.", msg)
 			case ".alert":
 				// HAProxy stops reading the configuration on ".alert".
-				l.alert(pos, "'%s'.", msg)
+				l.raw(pos, Alert, true, "'%s'.", msg)
 				return
 			}
 			continue
 		}
 		l.line(pos, args)
 	}
+	if missingLF >= 0 {
+		l.raw(Pos{File: name, Line: lineNo}, Alert, false, "Missing LF on last line, file might have been truncated at position %d.", missingLF+1)
+	}
 	if len(conds) > 0 {
-		l.alert(Pos{File: name, Line: lineNo}, "non-terminated '.if' block.")
+		l.raw(Pos{File: name, Line: lineNo}, Alert, true, "non-terminated '.if' block.")
 	}
 }
 
@@ -346,16 +428,23 @@ func (l *loader) condDirective(conds []*condState, pos Pos, dir, expr string) ([
 	top := func() *condState { return conds[len(conds)-1] }
 	eval := func() (bool, bool) {
 		v, err := evalCond(expr, l.env)
-		if err != nil {
-			l.alert(pos, "%v in '%s'.", err, dir)
+		var ce *CondError
+		switch {
+		case errors.As(err, &ce):
+			// The expression under the message, a caret at the error.
+			shown, at := sanitizeForPrinting(expr, ce.Pos, 80-len(dir)-1)
+			l.raw(pos, Alert, true, "%s in '%s' at position %d:\n  %s %s\n  %s^", ce.Msg, dir, ce.Pos+1, dir, shown, strings.Repeat(" ", at+len(dir)+1))
+			return false, false
+		case err != nil:
+			l.raw(pos, Alert, true, "%v in '%s'.", err, dir)
 			return false, false
 		}
 		return v, true
 	}
 	switch dir {
 	case ".if":
-		if len(conds) >= maxNestedConds {
-			l.alert(pos, "too many nested '.if', max is %d.", maxNestedConds)
+		if len(conds)+1 >= maxNestedConds {
+			l.raw(pos, Alert, true, "too many nested '.if', max is %d.", maxNestedConds)
 			return conds, false
 		}
 		parentOn := len(conds) == 0 || top().taking
@@ -370,12 +459,12 @@ func (l *loader) condDirective(conds []*condState, pos Pos, dir, expr string) ([
 		return append(conds, st), true
 	case ".elif":
 		if len(conds) == 0 {
-			l.alert(pos, "'.elif' appears without a matching '.if'.")
+			l.raw(pos, Alert, true, "lone '.elif' with no matching '.if'.")
 			return conds, false
 		}
 		st := top()
 		if st.seenElse {
-			l.alert(pos, "'.elif' after '.else' is not permitted.")
+			l.raw(pos, Alert, true, "'.elif' after '.else' is not permitted.")
 			return conds, false
 		}
 		st.taking = false
@@ -388,12 +477,12 @@ func (l *loader) condDirective(conds []*condState, pos Pos, dir, expr string) ([
 		}
 	case ".else":
 		if len(conds) == 0 {
-			l.alert(pos, "'.else' appears without a matching '.if'.")
+			l.raw(pos, Alert, true, "lone '.else' with no matching '.if'.")
 			return conds, false
 		}
 		st := top()
 		if st.seenElse {
-			l.alert(pos, "'.else' after '.else' is not permitted.")
+			l.raw(pos, Alert, true, "'.else' after '.else' is not permitted.")
 			return conds, false
 		}
 		st.seenElse = true
@@ -401,7 +490,7 @@ func (l *loader) condDirective(conds []*condState, pos Pos, dir, expr string) ([
 		st.taken = true
 	case ".endif":
 		if len(conds) == 0 {
-			l.alert(pos, "'.endif' appears without a matching '.if'.")
+			l.raw(pos, Alert, true, "lone '.endif' with no matching '.if'.")
 			return conds, false
 		}
 		return conds[:len(conds)-1], true
@@ -461,7 +550,7 @@ func (l *loader) line(pos Pos, args []string) {
 	case l.skipSec:
 		return
 	case l.sec == "":
-		l.alert(pos, "unknown keyword '%s' out of section.", args[0])
+		l.raw(pos, Alert, false, "unknown keyword '%s' out of section.", args[0])
 	case l.sec == "global":
 		l.globalLine(pos, args)
 	case l.sec == "http-errors":

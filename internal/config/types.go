@@ -57,6 +57,11 @@ type Diag struct {
 	Pos      Pos
 	Severity Severity
 	Msg      string
+	// Raw is a diagnostic of the line reader itself (HAProxy's
+	// readcfgfile: "parsing [file:line]: …", no space before the colon),
+	// Abort one that stops the reading there (HAProxy's ERR_ABORT: no
+	// further file is read, no "Fatal errors found in configuration.").
+	Raw, Abort bool
 }
 
 // String formats the diagnostic as lb prints it: "[ALERT] file:line: reason".
@@ -74,6 +79,9 @@ func (d Diag) Format(pid int) string {
 	head := fmt.Sprintf("%-11s(%d) : config : ", "["+d.Severity.String()+"]", pid)
 	if d.Pos.File == "" {
 		return head + d.Msg
+	}
+	if d.Raw {
+		return head + "parsing [" + d.Pos.String() + "]: " + d.Msg
 	}
 	return head + "parsing [" + d.Pos.String() + "] : " + d.Msg
 }

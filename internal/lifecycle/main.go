@@ -36,7 +36,8 @@ func Main(argv []string) int {
 	case args.HasCond:
 		ok, err := config.EvalCond(args.CondExpr, config.Options{})
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "[ALERT] failed to evaluate condition: %v\n", err)
+			// As HAProxy's, after its version notices.
+			fmt.Fprintln(startupLogs, config.Diag{Severity: config.Alert, Msg: "Failed to evaluate condition: " + err.Error()}.Format(os.Getpid()))
 			return 2
 		}
 		if ok {
@@ -157,13 +158,14 @@ func loadConfig(args *Args, w io.Writer) (*config.Config, int) {
 	// with errors, "Error(s) found in configuration file", and a last line
 	// saying whether the configuration failed or only warned.
 	pid := os.Getpid()
-	warned, initAddr := false, false
+	warned, initAddr, aborted := false, false, false
 	var badFiles []string
 	for _, d := range diags {
 		if d.Severity == config.Warning {
 			warned = true
 		}
 		initAddr = initAddr || d.Severity == config.Alert && d.Msg == config.MsgInitAddrFailed
+		aborted = aborted || d.Abort
 		if d.Severity == config.Alert && d.Pos.Line > 0 && !slices.Contains(badFiles, d.Pos.File) {
 			badFiles = append(badFiles, d.Pos.File)
 		}
@@ -186,7 +188,10 @@ func loadConfig(args *Args, w io.Writer) (*config.Config, int) {
 		for _, f := range badFiles {
 			fmt.Fprintln(w, config.Diag{Severity: config.Alert, Msg: "Error(s) found in configuration file : " + f}.Format(pid))
 		}
-		fmt.Fprintln(w, config.Diag{Severity: config.Alert, Msg: "Fatal errors found in configuration."}.Format(pid))
+		if !aborted {
+			// HAProxy exits right after the file that aborted.
+			fmt.Fprintln(w, config.Diag{Severity: config.Alert, Msg: "Fatal errors found in configuration."}.Format(pid))
+		}
 	} else if warned && !args.Quiet && args.Check {
 		fmt.Fprintln(w, "Warnings were found.")
 	}

@@ -125,3 +125,25 @@ listen app
 		})
 	}
 }
+
+// TestReaderMessagesAsHAProxy: "lb -c" says what "haproxy -c" says, byte for byte but the
+// process id, about what HAProxy 2.6's line reader finds: lines without their LF, NUL
+// characters, unmatched quotes and braces, bad variable names, too many words, long lines
+// shown around their error, ".if" expressions with the position of their error,
+// conditional blocks out of order or nested too deep, ".notice"/".warning"/".alert", and
+// keywords out of any section (testdata/config/reader, one case a file).
+func TestReaderMessagesAsHAProxy(t *testing.T) {
+	haproxyBin(t)
+	files, _ := filepath.Glob(filepath.Join("..", "..", "..", "testdata", "config", "reader", "*.cfg"))
+	if len(files) < 40 {
+		t.Fatalf("found only %d cases", len(files))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			lbCode, lbOut, haCode, haOut := checkBoth(t, f)
+			if lbCode != haCode || haproxyLines(lbOut) != haproxyLines(haOut) {
+				t.Errorf("lb -c exits %d:\n%s\nhaproxy -c exits %d:\n%s", lbCode, lbOut, haCode, haOut)
+			}
+		})
+	}
+}
