@@ -166,6 +166,11 @@ func (l *loader) raw(pos Pos, sev Severity, abort bool, format string, a ...any)
 	l.aborted = l.aborted || abort
 }
 
+// bare adds a diagnostic that names its place itself (Diag.Bare).
+func (l *loader) bare(pos Pos, sev Severity, format string, a ...any) {
+	l.diags = append(l.diags, Diag{Pos: pos, Severity: sev, Msg: fmt.Sprintf(format, a...), Bare: true})
+}
+
 func (l *loader) alert(pos Pos, format string, a ...any) { l.add(pos, Alert, format, a...) }
 func (l *loader) warn(pos Pos, format string, a ...any)  { l.add(pos, Warning, format, a...) }
 

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -52,7 +53,7 @@ func (l *loader) startResolvers(pos Pos, args []string) {
 		return
 	}
 	if r := l.cfg.Resolvers[args[1]]; r != nil {
-		l.alert(pos, "Parsing [%s:%d]: resolvers '%s' has same name as another resolvers (declared at %s:%d).", pos.File, pos.Line, args[1], r.Pos.File, r.Pos.Line)
+		l.bare(pos, Alert, "Parsing [%s:%d]: resolvers '%s' has same name as another resolvers (declared at %s:%d).", pos.File, pos.Line, args[1], r.Pos.File, r.Pos.Line)
 		l.skipSec = true
 		return
 	}
@@ -83,7 +84,7 @@ func (l *loader) resolversLine(pos Pos, args []string) {
 		}
 		for _, ns := range r.Nameservers {
 			if ns.ID == args[1] {
-				l.alert(pos, "Parsing [%s:%d]: nameserver '%s' has same name as another nameserver (declared at %s:%d).", pos.File, pos.Line, args[1], ns.Pos.File, ns.Pos.Line)
+				l.bare(pos, Alert, "Parsing [%s:%d]: nameserver '%s' has same name as another nameserver (declared at %s:%d).", pos.File, pos.Line, args[1], ns.Pos.File, ns.Pos.Line)
 				return
 			}
 		}
@@ -113,9 +114,7 @@ func (l *loader) resolversLine(pos Pos, args []string) {
 		}
 		r.Nameservers = append(r.Nameservers, Nameserver{Pos: pos, ID: args[1], Addr: netip.AddrPortFrom(ip, uint16(n))})
 	case "parse-resolv-conf":
-		// HAProxy reads /etc/resolv.conf only: lb cannot show its effect
-		// without the host's DNS servers.
-		l.alert(pos, "'%s' is not supported by lb yet", args[0])
+		l.parseResolvConf(pos, r)
 	case "accepted_payload_size":
 		n, err := strconv.Atoi(arg(1))
 		if err != nil || n < 512 || n > 65535 {
@@ -212,4 +211,65 @@ func serverTemplate(c *pctx) error {
 		}
 	}
 	return nil
+}
+
+// resolvConf is the file "parse-resolv-conf" reads, as HAProxy: always this one.
+const resolvConf = "/etc/resolv.conf"
+
+// parseResolvConf adds the nameservers of /etc/resolv.conf to r, as HAProxy
+// 2.6 does: each "nameserver ADDR" line, on port 53, named after its
+// address; a line without an address, an address that is not an IP, or one
+// already named so is left out with a warning, all of them in one
+// warning on the keyword's line.
+func (l *loader) parseResolvConf(pos Pos, r *Resolvers) {
+	data, err := os.ReadFile(resolvConf)
+	if err != nil {
+		l.raw(pos, Alert, false, "failed to open %s.", resolvConf)
+		return
+	}
+	var warns []string
+	for n, line := range strings.SplitAfter(string(data), "\n") {
+		rest, ok := strings.CutPrefix(line, "nameserver")
+		if !ok {
+			continue
+		}
+		// strtok(rest, whitespace): a word right after "nameserver" is not
+		// this keyword ("nameservers …").
+		addr := strings.TrimLeft(rest, " \t\n\r")
+		if addr != "" && len(addr) == len(rest) {
+			continue
+		}
+		if i := strings.IndexAny(addr, " \t\n\r"); i >= 0 {
+			addr = addr[:i]
+		}
+		at := Pos{File: resolvConf, Line: n + 1}
+		if addr == "" {
+			warns = append(warns, fmt.Sprintf("parsing [%s] : nameserver line is missing address.", at))
+			continue
+		}
+		dup := false
+		for _, ns := range r.Nameservers {
+			if ns.ID == addr {
+				warns = append(warns, fmt.Sprintf("Parsing [%s] : generated name for %s nameserver '%s' conflicts with another nameserver (declared at %s), it appears to be a duplicate and will be excluded.", at, resolvConf, addr, ns.Pos))
+				dup = true
+			}
+		}
+		if dup {
+			continue
+		}
+		ip, err := netip.ParseAddr(addr)
+		if err != nil {
+			warns = append(warns, fmt.Sprintf("parsing [%s] : address '%s' could not be recognized, nameserver will be excluded.", at, addr))
+			continue
+		}
+		r.Nameservers = append(r.Nameservers, Nameserver{Pos: at, ID: addr, Addr: netip.AddrPortFrom(ip, 53)})
+	}
+	switch len(warns) {
+	case 0:
+	case 1:
+		l.raw(pos, Warning, false, "%s", warns[0])
+	default:
+		// HAProxy's indent_msg: one line each, after a line break.
+		l.raw(pos, Warning, false, "\n        %s", strings.Join(warns, "\n        "))
+	}
 }

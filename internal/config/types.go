@@ -62,6 +62,10 @@ type Diag struct {
 	// Abort one that stops the reading there (HAProxy's ERR_ABORT: no
 	// further file is read, no "Fatal errors found in configuration.").
 	Raw, Abort bool
+	// Bare is a message that names its place itself ("Parsing [file:line]:
+	// …", as a few of HAProxy's do): no prefix is added, Pos only counts
+	// the file among those with errors.
+	Bare bool
 }
 
 // String formats the diagnostic as lb prints it: "[ALERT] file:line: reason".
@@ -77,7 +81,7 @@ func (d Diag) String() string {
 // reason". A diagnostic without a position is "… : config : reason".
 func (d Diag) Format(pid int) string {
 	head := fmt.Sprintf("%-11s(%d) : config : ", "["+d.Severity.String()+"]", pid)
-	if d.Pos.File == "" {
+	if d.Pos.File == "" || d.Bare {
 		return head + d.Msg
 	}
 	if d.Raw {

@@ -23,7 +23,13 @@ type dnsServer struct {
 
 func startDNSServer(t *testing.T) *dnsServer {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	return startDNSServerOn(t, "127.0.0.1:0")
+}
+
+// startDNSServerOn is startDNSServer on addr (any 127.0.0.0/8 address).
+func startDNSServerOn(t *testing.T, addr string) *dnsServer {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,9 @@ package loopback
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -222,5 +225,81 @@ backend app
 	}
 	if l, h := haproxyLines(lbOut), haproxyLines(haOut); l != h {
 		t.Errorf("without resolvers, lb -c says:\n%s\nhaproxy:\n%s", l, h)
+	}
+}
+
+// TestParseResolvConfAsHAProxy: "parse-resolv-conf" takes the nameservers of
+// /etc/resolv.conf, on port 53, named after their addresses, and warns as HAProxy 2.6 of
+// the lines it leaves out; a server then resolves through them. lb and haproxy each run
+// in a mount namespace of their own where the test's file is /etc/resolv.conf, and ask
+// the test's DNS server on 127.0.0.77:53 (root only).
+func TestParseResolvConfAsHAProxy(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: a mount namespace and port 53")
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("no unshare")
+	}
+	hap := haproxyBin(t)
+	dns := startDNSServerOn(t, "127.0.0.77:53")
+	a := startNameServer(t, "A")
+	_, port, _ := strings.Cut(a.addr(), ":")
+	dns.set("app.test", "127.0.0.1")
+	dir := t.TempDir()
+	resolv := filepath.Join(dir, "resolv.conf")
+	if err := os.WriteFile(resolv, []byte("# the test's\nnameserver 127.0.0.77\nnameserver\nnameservers 10.0.0.1\nnameserver bogus\nnameserver 127.0.0.77\nsearch example.test\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "admin.sock")
+	fe := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg := writeConfig(t, fmt.Sprintf(`global
+    stats socket %[1]s level admin
+resolvers dns
+    parse-resolv-conf
+    timeout resolve 100ms
+    hold valid 200ms
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind %[2]s
+    default_backend app
+backend app
+    server s1 app.test:%[3]s resolvers dns init-addr none
+`, sock, fe, port))
+	warning := "config : parsing [" + cfg + ":4]: \n" +
+		"        parsing [/etc/resolv.conf:3] : nameserver line is missing address.\n" +
+		"        parsing [/etc/resolv.conf:5] : address 'bogus' could not be recognized, nameserver will be excluded.\n" +
+		"        Parsing [/etc/resolv.conf:6] : generated name for /etc/resolv.conf nameserver '127.0.0.77' conflicts with another nameserver (declared at /etc/resolv.conf:2), it appears to be a duplicate and will be excluded.\n"
+	for _, bin := range []string{lbBinary(t), hap} {
+		t.Run(filepath.Base(bin), func(t *testing.T) {
+			p := startCmd(t, exec.Command(unshare, "-m", "sh", "-c",
+				fmt.Sprintf("mount --bind %s /etc/resolv.conf && exec %s -db -f %s", resolv, bin, cfg)))
+			waitListen(t, fe)
+			waitUnix(t, sock)
+			if !strings.Contains(p.out.String(), warning) {
+				t.Errorf("no warning\n%s\nin:\n%s", warning, p.out.String())
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				rows := stateRows(adminCommand(t, sock, "show servers state app"))
+				if len(rows) == 1 && strings.Contains(rows[0], " 127.0.0.1 2 0 ") {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the server did not resolve through /etc/resolv.conf's nameserver: %q", rows)
+				}
+				time.Sleep(50 * time.Millisecond) // polling the runtime API: the state is the signal
+			}
+			if got, err := askName(fe); err != nil || got != "A" {
+				t.Fatalf("server answered %q, %v", got, err)
+			}
+			if out := adminCommand(t, sock, "show resolvers dns"); !strings.Contains(out, " nameserver 127.0.0.77:\n") {
+				t.Errorf("show resolvers dns names no nameserver 127.0.0.77:\n%s", out)
+			}
+		})
 	}
 }
