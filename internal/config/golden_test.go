@@ -68,6 +68,8 @@ func caseOptions(name string) Options {
 		LookupUser:  fakeUsers,
 		LookupGroup: fakeUsers,
 		Hostname:    func() (string, error) { return "lbhost", nil },
+		// No /etc/resolv.conf: no implicit "default" resolvers section.
+		ReadResolvConf: func() ([]byte, error) { return nil, fs.ErrNotExist },
 	}
 }
 

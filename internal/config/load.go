@@ -47,6 +47,7 @@ func Load(paths []string, opt Options) (*Config, []Diag) {
 		l.alert(Pos{}, "no configuration file to load (empty directory or no -f argument)")
 	}
 	if !l.hasAlert() {
+		l.implicitResolvers()
 		l.check()
 	}
 	return l.cfg, l.diags

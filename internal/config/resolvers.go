@@ -40,6 +40,13 @@ type Nameserver struct {
 	Addr netip.AddrPort
 }
 
+// newResolvers is a resolvers section with HAProxy's defaults.
+func newResolvers(pos Pos, name string) *Resolvers {
+	return &Resolvers{Pos: pos, Name: name, AcceptedPayloadSize: 512, ResolveRetries: 3,
+		TimeoutResolve: time.Second, TimeoutRetry: time.Second, HoldValid: 10 * time.Second,
+		HoldNX: 30 * time.Second, HoldRefused: 30 * time.Second, HoldTimeout: 30 * time.Second, HoldOther: 30 * time.Second}
+}
+
 // startResolvers opens a "resolvers" section (cfg_parse_resolvers).
 func (l *loader) startResolvers(pos Pos, args []string) {
 	if len(args) < 2 || args[1] == "" {
@@ -60,9 +67,7 @@ func (l *loader) startResolvers(pos Pos, args []string) {
 	if l.cfg.Resolvers == nil {
 		l.cfg.Resolvers = map[string]*Resolvers{}
 	}
-	l.resolvers = &Resolvers{Pos: pos, Name: args[1], AcceptedPayloadSize: 512, ResolveRetries: 3,
-		TimeoutResolve: time.Second, TimeoutRetry: time.Second, HoldValid: 10 * time.Second,
-		HoldNX: 30 * time.Second, HoldRefused: 30 * time.Second, HoldTimeout: 30 * time.Second, HoldOther: 30 * time.Second}
+	l.resolvers = newResolvers(pos, args[1])
 	l.cfg.Resolvers[args[1]] = l.resolvers
 	l.cfg.ResolversOrder = append(l.cfg.ResolversOrder, args[1])
 }
@@ -216,13 +221,42 @@ func serverTemplate(c *pctx) error {
 // resolvConf is the file "parse-resolv-conf" reads, as HAProxy: always this one.
 const resolvConf = "/etc/resolv.conf"
 
+func (l *loader) readResolvConf() ([]byte, error) {
+	if l.opt.ReadResolvConf != nil {
+		return l.opt.ReadResolvConf()
+	}
+	return os.ReadFile(resolvConf)
+}
+
+// implicitResolvers adds HAProxy 2.6's implicit "default" resolvers section
+// when the configuration declares none of that name: the nameservers of
+// /etc/resolv.conf, read silently (a line left out is not reported; no
+// readable file, no section). Servers may name it ("resolvers default").
+func (l *loader) implicitResolvers() {
+	if l.cfg.Resolvers["default"] != nil {
+		return
+	}
+	if _, err := l.readResolvConf(); err != nil {
+		return
+	}
+	saved := l.diags
+	r := newResolvers(Pos{File: "<internal>"}, "default")
+	l.parseResolvConf(Pos{File: "<internal>"}, r)
+	l.diags = saved
+	if l.cfg.Resolvers == nil {
+		l.cfg.Resolvers = map[string]*Resolvers{}
+	}
+	l.cfg.Resolvers["default"] = r
+	l.cfg.ResolversOrder = append(l.cfg.ResolversOrder, "default")
+}
+
 // parseResolvConf adds the nameservers of /etc/resolv.conf to r, as HAProxy
 // 2.6 does: each "nameserver ADDR" line, on port 53, named after its
 // address; a line without an address, an address that is not an IP, or one
 // already named so is left out with a warning, all of them in one
 // warning on the keyword's line.
 func (l *loader) parseResolvConf(pos Pos, r *Resolvers) {
-	data, err := os.ReadFile(resolvConf)
+	data, err := l.readResolvConf()
 	if err != nil {
 		l.raw(pos, Alert, false, "failed to open %s.", resolvConf)
 		return

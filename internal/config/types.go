@@ -126,6 +126,9 @@ type Options struct {
 	// Hostname names this machine for "log-send-hostname" without an
 	// argument. Nil means os.Hostname.
 	Hostname func() (string, error)
+	// ReadResolvConf reads /etc/resolv.conf, for "parse-resolv-conf" and the
+	// implicit "default" resolvers section. Nil means os.ReadFile.
+	ReadResolvConf func() ([]byte, error)
 }
 
 // Config is a whole parsed configuration. It is not modified after Load.

@@ -230,7 +230,8 @@ backend app
 
 // TestParseResolvConfAsHAProxy: "parse-resolv-conf" takes the nameservers of
 // /etc/resolv.conf, on port 53, named after their addresses, and warns as HAProxy 2.6 of
-// the lines it leaves out; a server then resolves through them. lb and haproxy each run
+// the lines it leaves out; a server then resolves through them, as one of the implicit
+// "default" section, made of the same file. lb and haproxy each run
 // in a mount namespace of their own where the test's file is /etc/resolv.conf, and ask
 // the test's DNS server on 127.0.0.77:53 (root only).
 func TestParseResolvConfAsHAProxy(t *testing.T) {
@@ -269,6 +270,8 @@ frontend fe
     default_backend app
 backend app
     server s1 app.test:%[3]s resolvers dns init-addr none
+backend implicit
+    server s2 app.test:%[3]s resolvers default init-addr none
 `, sock, fe, port))
 	warning := "config : parsing [" + cfg + ":4]: \n" +
 		"        parsing [/etc/resolv.conf:3] : nameserver line is missing address.\n" +
@@ -283,16 +286,19 @@ backend app
 			if !strings.Contains(p.out.String(), warning) {
 				t.Errorf("no warning\n%s\nin:\n%s", warning, p.out.String())
 			}
-			deadline := time.Now().Add(10 * time.Second)
-			for {
-				rows := stateRows(adminCommand(t, sock, "show servers state app"))
-				if len(rows) == 1 && strings.Contains(rows[0], " 127.0.0.1 2 0 ") {
-					break
+			// The implicit "default" section is /etc/resolv.conf's too.
+			for _, be := range []string{"app", "implicit"} {
+				deadline := time.Now().Add(10 * time.Second)
+				for {
+					rows := stateRows(adminCommand(t, sock, "show servers state "+be))
+					if len(rows) == 1 && strings.Contains(rows[0], " 127.0.0.1 2 0 ") {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("%s: the server did not resolve through /etc/resolv.conf's nameserver: %q", be, rows)
+					}
+					time.Sleep(50 * time.Millisecond) // polling the runtime API: the state is the signal
 				}
-				if time.Now().After(deadline) {
-					t.Fatalf("the server did not resolve through /etc/resolv.conf's nameserver: %q", rows)
-				}
-				time.Sleep(50 * time.Millisecond) // polling the runtime API: the state is the signal
 			}
 			if got, err := askName(fe); err != nil || got != "A" {
 				t.Fatalf("server answered %q, %v", got, err)
