@@ -97,7 +97,7 @@ backend be
 	// The servers and their states, as rows of their backend's table.
 	row := func(dom, sv string) string {
 		m := regexp.MustCompile(`<tr class="([a-z_]+)"><td><input class="be-checkbox" type="checkbox" name="s" value="` + sv +
-			`"></td><td class="ac"><a name="be/` + sv + `"></a><a class="lfsb" href="#be/` + sv + `">` + sv + `</a></td>(?s:.*?)<td class="ac">(?:<i>)?([A-Za-z ]+)(?:</i>)?</td>`).FindStringSubmatch(dom)
+			`"></td><td class="ac"><a name="be/` + sv + `"></a><a class="lfsb" href="#be/` + sv + `">` + sv + `</a></td>(?s:.*?)<td class="ac">(?:<i>)?(?:[0-9dhms]+ )?([A-Za-z ]+)(?:</i>)?</td>`).FindStringSubmatch(dom)
 		if m == nil {
 			return ""
 		}
