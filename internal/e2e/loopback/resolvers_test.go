@@ -203,17 +203,7 @@ backend app
 			t.Fatalf("at start: %q, want the server in maintenance from resolution", rows)
 		}
 		dns.set(name, "127.0.0.1")
-		deadline := time.Now().Add(15 * time.Second)
-		for {
-			rows := stateRows(adminCommand(t, sock, "show servers state app"))
-			if len(rows) == 1 && strings.Contains(rows[0], " 127.0.0.1 2 0 ") {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("after the answer: %q", rows)
-			}
-			time.Sleep(50 * time.Millisecond) // polling the runtime API: the state is the signal
-		}
+		waitResolvedUp(t, sock, "app")
 		if got, err := askName(fe); err != nil || got != "A" {
 			t.Fatalf("server answered %q, %v", got, err)
 		}
@@ -288,17 +278,7 @@ backend implicit
 			}
 			// The implicit "default" section is /etc/resolv.conf's too.
 			for _, be := range []string{"app", "implicit"} {
-				deadline := time.Now().Add(10 * time.Second)
-				for {
-					rows := stateRows(adminCommand(t, sock, "show servers state "+be))
-					if len(rows) == 1 && strings.Contains(rows[0], " 127.0.0.1 2 0 ") {
-						break
-					}
-					if time.Now().After(deadline) {
-						t.Fatalf("%s: the server did not resolve through /etc/resolv.conf's nameserver: %q", be, rows)
-					}
-					time.Sleep(50 * time.Millisecond) // polling the runtime API: the state is the signal
-				}
+				waitResolvedUp(t, sock, be)
 			}
 			if got, err := askName(fe); err != nil || got != "A" {
 				t.Fatalf("server answered %q, %v", got, err)
@@ -307,5 +287,22 @@ backend implicit
 				t.Errorf("show resolvers dns names no nameserver 127.0.0.77:\n%s", out)
 			}
 		})
+	}
+}
+
+// waitResolvedUp waits until the one server of backend be is UP at 127.0.0.1, which its
+// resolvers answered, in "show servers state".
+func waitResolvedUp(t *testing.T, sock, be string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		rows := stateRows(adminCommand(t, sock, "show servers state "+be))
+		if len(rows) == 1 && strings.Contains(rows[0], " 127.0.0.1 2 0 ") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: the server did not resolve: %q", be, rows)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the runtime API: the state is the signal
 	}
 }
