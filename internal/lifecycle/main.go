@@ -154,26 +154,40 @@ func loadConfig(args *Args, w io.Writer) (*config.Config, int) {
 			diags = append(diags, config.Diag{Severity: config.Alert, Msg: err.Error()})
 		}
 	}
-	// As HAProxy: each diagnostic on a line of its own, then, for the files
-	// with errors, "Error(s) found in configuration file", and a last line
-	// saying whether the configuration failed or only warned.
+	// As HAProxy: each diagnostic on a line of its own; after the
+	// diagnostics of each file with errors, "Error(s) found in
+	// configuration file" (HAProxy says it as it ends reading the file);
+	// and a last line saying whether the configuration failed or only
+	// warned.
 	pid := os.Getpid()
 	warned, initAddr, aborted := false, false, false
 	var badFiles []string
+	pending := "" // a file with errors whose diagnostics are being printed
+	flush := func() {
+		if pending != "" {
+			fmt.Fprintln(w, config.Diag{Severity: config.Alert, Msg: "Error(s) found in configuration file : " + pending}.Format(pid))
+			pending = ""
+		}
+	}
 	for _, d := range diags {
 		if d.Severity == config.Warning {
 			warned = true
 		}
 		initAddr = initAddr || d.Severity == config.Alert && d.Msg == config.MsgInitAddrFailed
 		aborted = aborted || d.Abort
+		if d.Pos.File != pending {
+			flush()
+		}
 		if d.Severity == config.Alert && d.Pos.Line > 0 && !slices.Contains(badFiles, d.Pos.File) {
 			badFiles = append(badFiles, d.Pos.File)
+			pending = d.Pos.File
 		}
 		if args.Quiet && d.Severity != config.Alert {
 			continue
 		}
 		fmt.Fprintln(w, d.Format(pid))
 	}
+	flush()
 	code := config.ExitCode(cfg, diags)
 	zeroWarning := args.ZeroWarning || cfg != nil && cfg.Global.ZeroWarning
 	if code != 1 && warned && zeroWarning {
@@ -185,9 +199,6 @@ func loadConfig(args *Args, w io.Writer) (*config.Config, int) {
 		// HAProxy resolves the servers' names after the checks passed and
 		// exits at the failure, with nothing after it.
 	} else if code == 1 {
-		for _, f := range badFiles {
-			fmt.Fprintln(w, config.Diag{Severity: config.Alert, Msg: "Error(s) found in configuration file : " + f}.Format(pid))
-		}
 		if !aborted {
 			// HAProxy exits right after the file that aborted.
 			fmt.Fprintln(w, config.Diag{Severity: config.Alert, Msg: "Fatal errors found in configuration."}.Format(pid))

@@ -131,13 +131,16 @@ listen app
 // characters, unmatched quotes and braces, bad variable names, too many words, long lines
 // shown around their error, ".if" expressions with the position of their error,
 // conditional blocks out of order or nested too deep, ".notice"/".warning"/".alert", and
-// keywords out of any section (testdata/config/reader, one case a file).
+// keywords out of any section (testdata/config/reader, one case a file); and, for a
+// directory of files with errors, "Error(s) found in configuration file" after each file's
+// diagnostics (testdata/config/reader-dir).
 func TestReaderMessagesAsHAProxy(t *testing.T) {
 	haproxyBin(t)
 	files, _ := filepath.Glob(filepath.Join("..", "..", "..", "testdata", "config", "reader", "*.cfg"))
 	if len(files) < 40 {
 		t.Fatalf("found only %d cases", len(files))
 	}
+	files = append(files, filepath.Join("..", "..", "..", "testdata", "config", "reader-dir"))
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			lbCode, lbOut, haCode, haOut := checkBoth(t, f)
