@@ -315,6 +315,7 @@ func (g *Generation) backendStats(px *config.Proxy, be *proxy.Backend) *stats.Ba
 		g.admMu.Lock()
 		chkOff := rt.chkOff // "disable health": "no check", as HAProxy
 		agentOn := rt.agentEnabled()
+		rmaint := rt.rmaint
 		g.admMu.Unlock()
 		sv := stats.Server{Name: cs.Name, ID: srv.ID(), Addr: srvAddrString(srv), Checked: cs.Check && !cs.Unresolved && !chkOff,
 			Rise: cs.Rise, Fall: cs.Fall, Backup: cs.Backup, Weight: ss.Weight,
@@ -344,6 +345,7 @@ func (g *Generation) backendStats(px *config.Proxy, be *proxy.Backend) *stats.Ba
 			sv.State = stats.Down
 		case proxy.StateMaint:
 			sv.State = stats.Maint
+			sv.MaintResolution = rmaint
 		case proxy.StateDrain:
 			sv.State = stats.Drain
 		case proxy.StateNoLB:

@@ -351,7 +351,9 @@ func serverHTML(b *strings.Builder, p *Proxy, s *Server, o *Options, form bool) 
 	b.WriteString("<td class=ac>")
 	serverStatusHTML(b, s)
 	fmt.Fprintf(b, "</td><td class=ac>%d/%d</td><td class=ac>%s</td><td class=ac>%s</td>", s.effWeight(), s.Weight, act, bck)
-	if c := s.Check; c != nil {
+	if c := s.Check; s.MaintResolution && s.State == Maint {
+		b.WriteString("<td class=ac colspan=3>resolution</td>")
+	} else if c != nil {
 		fmt.Fprintf(b, "<td><u>%d<div class=tips>Failed Health Checks</div></u></td><td>%d</td><td>%s</td>",
 			c.Failed, s.DownTrans, humanTime(s.Downtime))
 	} else {

@@ -287,6 +287,9 @@ type Server struct {
 	// Agent is the state of its agent check ("agent-check"), nil when it has
 	// none or it was disabled ("disable agent"). Its rise and fall are 1.
 	Agent *Check
+	// MaintResolution: in maintenance because its name no longer resolves
+	// (HAProxy's SRV_ADMF_RMAINT), "MAINT (resolution)".
+	MaintResolution bool
 }
 
 // Check is the state of a server's health check, as the check columns
@@ -398,6 +401,9 @@ func (s *Server) hlt() hlt {
 // status is the server's status word as HAProxy's stats print it.
 func (s *Server) status() string {
 	if s.State == Maint {
+		if s.MaintResolution {
+			return "MAINT (resolution)"
+		}
 		return "MAINT"
 	}
 	health := 0

@@ -297,4 +297,14 @@ func TestServerStatusTransitions(t *testing.T) {
 			t.Errorf("%+v: class %q, want %q", tc, got, tc.class)
 		}
 	}
+	// In maintenance for want of a DNS answer.
+	s := Server{State: Maint, MaintResolution: true, Checked: true, Rise: 2, Fall: 3, Weight: 1, Check: &Check{Paused: true}}
+	if got := s.status(); got != "MAINT (resolution)" {
+		t.Errorf("RMAINT: status %q", got)
+	}
+	var b strings.Builder
+	serverHTML(&b, &Proxy{Name: "be"}, &s, &Options{}, false)
+	if !strings.Contains(b.String(), "<td class=ac colspan=3>resolution</td>") || serverClass(&s) != "maintain" {
+		t.Errorf("RMAINT row: %s", b.String())
+	}
 }

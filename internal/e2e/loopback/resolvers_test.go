@@ -139,6 +139,9 @@ backend tpl
 		waitLine("Server app/s1 is going DOWN for maintenance (DNS NX status). 0 active and 0 backup servers left.")
 		waitLine("has no server available!") // lb: "backend app …", HAProxy's stderr quotes the name
 		wait("app", func(r []string) bool { return len(r) == 1 && strings.Contains(r[0], " - 0 32 ") })
+		if st := statStatus(t, sock, "app", "s1"); st != "MAINT (resolution)" {
+			t.Errorf("show stat: s1 is %q, want MAINT (resolution)", st)
+		}
 
 		dns.set("app.test", "127.0.0.1")
 		waitLines("app/s1 changed its IP from (none) to 127.0.0.1 by dns/ns1.", 2)
