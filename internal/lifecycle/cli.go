@@ -34,6 +34,7 @@ func (p *process) serveAdmin() {
 			Conns:    &p.cliConns,
 		}
 		registerCommands(srv, p.gen, p.info)
+		registerFrontendCommands(srv, p.lns)
 		registerSSLCommands(srv, certs)
 		return srv
 	}
@@ -365,4 +366,32 @@ func showCache(w io.Writer, rt plane.Control, now time.Time) {
 		}
 	}
 	io.WriteString(w, b.String())
+}
+
+// registerFrontendCommands installs "disable frontend" and "enable frontend", which
+// pause and resume one frontend's listeners, with HAProxy 2.6's replies.
+func registerFrontendCommands(srv *admin.Server, lns *listener.Set) {
+	for _, c := range []struct {
+		words, help string
+		pause       bool
+		already     string
+	}{
+		{"disable frontend", "disable frontend <frontend>             : temporarily disable specific frontend", true, "All sockets are already disabled.\n"},
+		{"enable frontend", "enable frontend <frontend>              : re-enable specific frontend", false, "All sockets are already enabled.\n"},
+	} {
+		srv.Handle(admin.Command{Words: strings.Fields(c.words), Help: c.help, Level: admin.LevelAdmin,
+			Run: func(args []string, w io.Writer) error {
+				name := arg(args, 0)
+				if name == "" {
+					return errors.New("A frontend name is expected.\n")
+				}
+				switch err := lns.SetFrontendPaused(name, c.pause); {
+				case errors.Is(err, listener.ErrNoFrontend):
+					return errors.New("No such frontend.\n")
+				case errors.Is(err, listener.ErrFrontendAlready):
+					return errors.New(c.already)
+				}
+				return nil
+			}})
+	}
 }

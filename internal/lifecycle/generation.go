@@ -26,6 +26,7 @@ func (p *process) startGeneration() (*plane.Generation, error) {
 		ProxyMaxconn:   p.args.ProxyMaxconn,
 		OnServerChange: p.serversChanged,
 		OnAdminChange:  p.adminChanged,
+		FrontendPaused: p.lns.FrontendPaused,
 		CarriedState:   carried,
 		CarriedFrom:    from,
 		Logs:           logs,

@@ -1,6 +1,7 @@
 package listener
 
 import (
+	"errors"
 	"log/slog"
 	"net"
 	"os"
@@ -54,6 +55,9 @@ type Set struct {
 	// handover is the -x connection to the old process, kept open until
 	// TellSuperseded uses it; nil when there is none.
 	handover *net.UnixConn
+	// pausedFE are the frontends whose listeners are paused, by SetPaused
+	// (all of them) or SetFrontendPaused.
+	pausedFE map[string]bool
 	// srvState is the memfd of the server state to hand on
 	// (SetServerState); nil when there is none.
 	srvState *os.File
@@ -200,8 +204,9 @@ func (s *Set) CloseAll() {
 }
 
 // SetPaused pauses (SIGTTOU) or resumes (SIGTTIN) every frontend listener
-// (see Listener.Pause for what each origin does), and logs HAProxy's
-// "Paused frontend NAME." or "Resumed frontend NAME." per frontend. The
+// (see Listener.Pause for what each origin does), and warns as HAProxy:
+// "Paused frontend NAME." or "Resumed frontend NAME." per frontend ("proxy"
+// for a listen section). The
 // stats sockets keep answering. A listener that fails is logged and the
 // others go on.
 func (s *Set) SetPaused(pause bool) {
@@ -220,18 +225,82 @@ func (s *Set) SetPaused(pause bool) {
 			log.Warn(strings.ToLower(verb)+" listener (port taken by another process?)", "listener", e.Key, "err", err)
 		}
 	}
-	for _, fe := range frontendNames(s.entries) {
-		log.Info(verb + " frontend " + fe + ".")
+	for _, fe := range frontends(s.entries) {
+		log.Warn(verb + " " + capWord(fe) + " " + fe.Name + ".")
+		s.setPausedFELocked(fe.Name, pause)
 	}
 }
 
-func frontendNames(entries []*Entry) []string {
+// capWord is how HAProxy names a proxy with listeners in its messages
+// (proxy_cap_str): "proxy" for a listen section, else "frontend".
+func capWord(px *config.Proxy) string {
+	if px.Cap&config.CapBackend != 0 {
+		return "proxy"
+	}
+	return "frontend"
+}
+
+// ErrNoFrontend is SetFrontendPaused's error for a name that is no frontend
+// with listeners, ErrFrontendAlready for one already in the state asked.
+var (
+	ErrNoFrontend      = errors.New("no such frontend")
+	ErrFrontendAlready = errors.New("frontend already in that state")
+)
+
+// SetFrontendPaused pauses or resumes the listeners of one frontend, as the
+// runtime API's "disable frontend" and "enable frontend", and logs HAProxy's
+// "Paused frontend NAME." or "Resumed frontend NAME.".
+func (s *Set) SetFrontendPaused(name string, pause bool) error {
+	op, verb := (*Listener).Resume, "Resumed"
+	if pause {
+		op, verb = (*Listener).Pause, "Paused"
+	}
+	log := s.opts.logger()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var mine []*Entry
+	for _, e := range s.entries {
+		if e.Frontend != nil && e.Frontend.Name == name {
+			mine = append(mine, e)
+		}
+	}
+	switch {
+	case len(mine) == 0:
+		return ErrNoFrontend
+	case s.pausedFE[name] == pause:
+		return ErrFrontendAlready
+	}
+	for _, e := range mine {
+		if err := op(e.Listener); err != nil {
+			log.Warn(strings.ToLower(verb)+" listener", "listener", e.Key, "err", err)
+		}
+	}
+	log.Warn(verb + " " + capWord(mine[0].Frontend) + " " + name + ".")
+	s.setPausedFELocked(name, pause)
+	return nil
+}
+
+// FrontendPaused reports whether the listeners of frontend name are paused.
+func (s *Set) FrontendPaused(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pausedFE[name]
+}
+
+func (s *Set) setPausedFELocked(name string, pause bool) {
+	if s.pausedFE == nil {
+		s.pausedFE = map[string]bool{}
+	}
+	s.pausedFE[name] = pause
+}
+
+func frontends(entries []*Entry) []*config.Proxy {
 	seen := map[string]bool{}
-	var out []string
+	var out []*config.Proxy
 	for _, e := range entries {
 		if e.Frontend != nil && !seen[e.Frontend.Name] {
 			seen[e.Frontend.Name] = true
-			out = append(out, e.Frontend.Name)
+			out = append(out, e.Frontend)
 		}
 	}
 	return out

@@ -451,8 +451,8 @@ func TestSetPaused(t *testing.T) {
 	if s.StatsSockets()[0].Listener.Paused() {
 		t.Errorf("the stats socket was paused")
 	}
-	if n := strings.Count(logs.String(), "Paused frontend app."); n != 1 {
-		t.Errorf("%d lines \"Paused frontend app.\"; want 1:\n%s", n, logs.String())
+	if n := strings.Count(logs.String(), "Paused proxy app."); n != 1 {
+		t.Errorf("%d lines \"Paused proxy app.\"; want 1:\n%s", n, logs.String())
 	}
 	s.SetPaused(false)
 	for _, e := range s.Frontends() {
@@ -460,8 +460,8 @@ func TestSetPaused(t *testing.T) {
 			t.Errorf("%s still paused", e.Key)
 		}
 	}
-	if !strings.Contains(logs.String(), "Resumed frontend app.") {
-		t.Errorf("no \"Resumed frontend app.\":\n%s", logs.String())
+	if !strings.Contains(logs.String(), "Resumed proxy app.") {
+		t.Errorf("no \"Resumed proxy app.\":\n%s", logs.String())
 	}
 	s.CloseAll()
 	s.CloseAll() // idempotent

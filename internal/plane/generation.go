@@ -20,8 +20,10 @@ type Generation struct {
 	cacheOnce      sync.Once
 	cacheSet       map[string]*cache.Cache
 	log            *slog.Logger
-	onServerChange func()     // Options.OnServerChange; nil: none
-	onAdminChange  func()     // Options.OnAdminChange; nil: none
+	onServerChange func() // Options.OnServerChange; nil: none
+	onAdminChange  func() // Options.OnAdminChange; nil: none
+	// frontendPaused is Options.FrontendPaused; nil: never.
+	frontendPaused func(string) bool
 	ticketKeys     [][32]byte // Options.TicketKeys
 	// ropt are the rules' compile options: one store of proc.* variables for
 	// every rule and sample of the generation.
@@ -92,6 +94,10 @@ type Options struct {
 	// CarriedState to its successors; this is when it re-reads it. Nil
 	// means nothing is called.
 	OnAdminChange func()
+	// FrontendPaused reports whether a frontend's listeners are paused
+	// (SIGTTOU, "disable frontend"): its statistics say PAUSED. Nil means
+	// never.
+	FrontendPaused func(name string) bool
 	// CarriedState is the server state the previous process handed over
 	// (its CarriedState), applied at Start after the server state files;
 	// CarriedFrom says where it came from, for the log. Nil: none.

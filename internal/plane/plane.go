@@ -21,7 +21,8 @@ func Start(cfg *config.Config, lns []Listener, opts Options) (*Generation, error
 	if opts.Maxconn > 0 {
 		maxconn = opts.Maxconn
 	}
-	g := &Generation{log: opts.Logger, onServerChange: opts.OnServerChange, onAdminChange: opts.OnAdminChange, logs: opts.Logs, backends: map[string]*proxy.Backend{},
+	g := &Generation{log: opts.Logger, onServerChange: opts.OnServerChange, onAdminChange: opts.OnAdminChange,
+		frontendPaused: opts.FrontendPaused, logs: opts.Logs, backends: map[string]*proxy.Backend{},
 		ptypes: map[string]string{}}
 	if g.log == nil {
 		g.log = slog.Default()

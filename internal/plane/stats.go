@@ -239,6 +239,7 @@ func (g *Generation) counters(st *statsState) *stats.Snapshot {
 				// derived from the limit of open files when not set.
 				f.Limit = g.maxconn
 			}
+			f.Paused = g.frontendPaused != nil && g.frontendPaused(px.Name)
 			st.mu.Lock()
 			wf := st.fronts[px]
 			st.mu.Unlock()

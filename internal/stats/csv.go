@@ -213,7 +213,7 @@ func frontendRow(p *Proxy, f *Frontend) Row {
 	r.u64("dreq", f.DeniedReq)
 	r.u64("dresp", f.DeniedResp)
 	r.u64("ereq", f.FailedReq)
-	r.set("status", "OPEN")
+	r.set("status", f.status())
 	r.num("iid", p.ID)
 	r.set("sid", "0")
 	r.set("type", "0")

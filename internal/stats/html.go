@@ -281,7 +281,7 @@ func frontendHTML(b *strings.Builder, p *Proxy, f *Frontend, form bool) {
 	cells(b, utoa(f.BytesIn), utoa(f.BytesOut))
 	cells(b, utoa(f.DeniedReq), utoa(f.DeniedResp))
 	cells(b, utoa(f.FailedReq), "", "", "", "")
-	b.WriteString("<td class=ac>OPEN</td><td class=ac colspan=8></td></tr>\n")
+	fmt.Fprintf(b, "<td class=ac>%s</td><td class=ac colspan=8></td></tr>\n", f.status())
 }
 
 // serverClass is the HTML class of a server's row, which HAProxy 2.6 derives

@@ -152,6 +152,9 @@ type Idle struct {
 type Frontend struct {
 	// Off are the features that cannot count on the frontend.
 	Off Off
+	// Paused: its listeners are paused (SIGTTOU, "disable frontend"); the
+	// status says PAUSED instead of OPEN.
+	Paused bool
 	// Cur is the number of current sessions, Max the highest seen, Limit
 	// the frontend's maxconn (0: none).
 	Cur, Max, Limit int
@@ -317,6 +320,15 @@ type Check struct {
 	Health int
 	// Failed counts the failed checks that lowered Health (chkfail).
 	Failed uint64
+}
+
+// status is the frontend's status word: OPEN, or PAUSED while its listeners
+// are paused.
+func (f *Frontend) status() string {
+	if f.Paused {
+		return "PAUSED"
+	}
+	return "OPEN"
 }
 
 // statusWord is the check's status as the statistics show it: "* " before it

@@ -225,7 +225,7 @@ func TestPauseResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.signal(syscall.SIGTTOU)
-	p.waitOutput("Paused frontend app", 3*time.Second)
+	p.waitOutput("Paused proxy app", 3*time.Second)
 	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 		t.Error("connect succeeded while paused; want refused")
 	}
@@ -240,7 +240,7 @@ func TestPauseResume(t *testing.T) {
 	}
 	syscall.Close(fd)
 	p.signal(syscall.SIGTTIN)
-	p.waitOutput("Resumed frontend app", 3*time.Second)
+	p.waitOutput("Resumed proxy app", 3*time.Second)
 	if n, err := askName(addr); err != nil || n != "s1" {
 		t.Errorf("after resume: %q, %v", n, err)
 	}
@@ -294,7 +294,7 @@ func TestForeignPortGivesUp(t *testing.T) {
 	if took < 1500*time.Millisecond || took > 5*time.Second {
 		t.Errorf("gave up after %s; want about 2s", took)
 	}
-	p.waitOutput("Resumed frontend app", 3*time.Second)
+	p.waitOutput("Resumed proxy app", 3*time.Second)
 	if n, err := askName(fmt.Sprintf("127.0.0.1:%d", port)); err != nil || n != "s1" {
 		t.Errorf("old process after SIGTTIN: %q, %v", n, err)
 	}

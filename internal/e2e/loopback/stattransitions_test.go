@@ -369,3 +369,81 @@ backend b
 		time.Sleep(50 * time.Millisecond) // polling the page: the state is the signal
 	}
 }
+
+// TestDisableFrontendAsHAProxy: "disable frontend" pauses one frontend's listeners (a new
+// connection is refused, "show stat" says PAUSED, HAProxy's warning "Paused frontend f."
+// or "Paused proxy l." for a listen section) and "enable frontend" resumes them, with
+// HAProxy 2.6's replies to each case; the other frontends go on.
+func TestDisableFrontendAsHAProxy(t *testing.T) {
+	web := startHTTPServer(t, "web", nil)
+	sock := filepath.Join(t.TempDir(), "admin.sock")
+	fe, lst := fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg := writeConfig(t, fmt.Sprintf(`global
+    stats socket %[1]s level admin
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend f
+    bind %[2]s
+    default_backend b
+listen l
+    bind %[3]s
+    server s %[4]s
+backend b
+    server s %[4]s
+`, sock, fe, lst, web.addr()))
+	get := func(addr string) error {
+		resp, err := http.Get("http://" + addr + "/")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	onLBAndHAProxy(t, cfg, fe, func(t *testing.T, out *outFile) {
+		waitUnix(t, sock)
+		for _, step := range []struct{ cmd, reply string }{
+			{"disable frontend", "A frontend name is expected.\n\n"},
+			{"disable frontend nope", "No such frontend.\n\n"},
+			{"disable frontend b", "No such frontend.\n\n"},
+			{"disable frontend f", "\n"},
+			{"disable frontend f", "All sockets are already disabled.\n\n"},
+			{"disable frontend l", "\n"},
+		} {
+			if got := adminCommand(t, sock, step.cmd); got != step.reply {
+				t.Errorf("%s: %q, want %q", step.cmd, got, step.reply)
+			}
+		}
+		for _, a := range []string{fe, lst} {
+			if err := get(a); err == nil {
+				t.Errorf("%s answered while its frontend is disabled", a)
+			}
+		}
+		if st := statStatus(t, sock, "f", "FRONTEND"); st != "PAUSED" {
+			t.Errorf("show stat: f is %q, want PAUSED", st)
+		}
+		for _, step := range []struct{ cmd, reply string }{
+			{"enable frontend f", "\n"},
+			{"enable frontend f", "All sockets are already enabled.\n\n"},
+			{"enable frontend l", "\n"},
+		} {
+			if got := adminCommand(t, sock, step.cmd); got != step.reply {
+				t.Errorf("%s: %q, want %q", step.cmd, got, step.reply)
+			}
+		}
+		for _, a := range []string{fe, lst} {
+			if err := get(a); err != nil {
+				t.Errorf("%s after enable frontend: %v", a, err)
+			}
+		}
+		if st := statStatus(t, sock, "f", "FRONTEND"); st != "OPEN" {
+			t.Errorf("show stat: f is %q, want OPEN", st)
+		}
+		for _, l := range []string{"Paused frontend f.", "Paused proxy l.", "Resumed frontend f.", "Resumed proxy l."} {
+			if !strings.Contains(out.String(), "[WARNING]  ") || !strings.Contains(out.String(), l) {
+				t.Errorf("no warning %q in:\n%s", l, out.String())
+			}
+		}
+	})
+}
