@@ -65,6 +65,9 @@ type Command struct {
 	// newlines (nil = the command came without one). Other commands ignore a payload, as
 	// in HAProxy.
 	RunPayload func(args []string, payload []byte, w io.Writer) error
+	// RunSession, when set, runs the command instead of Run with the level of the
+	// connection's session, which it may lower ("operator", "user").
+	RunSession func(level *Level, args []string, w io.Writer) error
 }
 
 // ErrUnknown, returned by a command's Run before it writes anything, answers the command
@@ -150,6 +153,7 @@ func (s *Server) serveConn(c net.Conn) {
 	}
 	r := bufio.NewReader(c)
 	interactive := false
+	level := s.Level // the session's: "operator" and "user" lower it
 	for {
 		_ = c.SetReadDeadline(time.Now().Add(timeout))
 		line, err := r.ReadString('\n')
@@ -213,7 +217,7 @@ func (s *Server) serveConn(c net.Conn) {
 			if cmd == "prompt" {
 				interactive = !interactive
 			} else {
-				s.ExecPayload(cmd, payload, &out)
+				s.execAt(&level, cmd, payload, &out)
 			}
 			// Every answer ends with an empty line, then the prompt in interactive mode.
 			out.WriteString("\n")
@@ -349,6 +353,12 @@ func (s *Server) Exec(cmd string, w io.Writer) {
 
 // ExecPayload is Exec with the command's payload (nil = none).
 func (s *Server) ExecPayload(cmd string, payload []byte, w io.Writer) {
+	level := s.Level
+	s.execAt(&level, cmd, payload, w)
+}
+
+// execAt is ExecPayload in a session whose level is *level.
+func (s *Server) execAt(level *Level, cmd string, payload []byte, w io.Writer) {
 	words := splitWords(cmd)
 	if len(words) > 0 && words[0] == "help" {
 		s.usage(words, w)
@@ -368,7 +378,7 @@ func (s *Server) ExecPayload(cmd string, payload []byte, w io.Writer) {
 		s.usage(words, w)
 		return
 	}
-	if s.Level < best.Level {
+	if *level < best.Level {
 		if best.Denied != "" {
 			io.WriteString(w, best.Denied)
 		} else {
@@ -377,7 +387,10 @@ func (s *Server) ExecPayload(cmd string, payload []byte, w io.Writer) {
 		return
 	}
 	run := best.Run
-	if best.RunPayload != nil {
+	switch {
+	case best.RunSession != nil:
+		run = func(args []string, w io.Writer) error { return best.RunSession(level, args, w) }
+	case best.RunPayload != nil:
 		run = func(args []string, w io.Writer) error { return best.RunPayload(args, payload, w) }
 	}
 	if err := run(words[len(best.Words):], w); errors.Is(err, ErrUnknown) {

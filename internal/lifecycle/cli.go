@@ -202,6 +202,25 @@ func registerCommands(srv *admin.Server, rt plane.Control, info func() processIn
 		func(be, sv string) error { return rt.SetServerAgent(be, sv, true) })
 	adminCmd("shutdown sessions server", "shutdown sessions server <bk>/<srv>     : kill sessions on a server",
 		func(be, sv string) error { _, err := rt.ShutdownServerSessions(be, sv); return err })
+	// The session's own level, as HAProxy's cli_parse_set_lvl and "show cli level".
+	srv.Handle(admin.Command{Words: []string{"operator"}, Level: user,
+		Help: "operator                                : lower the level of the current CLI session to operator",
+		RunSession: func(lvl *admin.Level, _ []string, _ io.Writer) error {
+			if *lvl < oper {
+				return errors.New("Permission denied\n")
+			}
+			*lvl = oper
+			return nil
+		}})
+	srv.Handle(admin.Command{Words: []string{"user"}, Level: user,
+		Help:       "user                                    : lower the level of the current CLI session to user",
+		RunSession: func(lvl *admin.Level, _ []string, _ io.Writer) error { *lvl = user; return nil }})
+	srv.Handle(admin.Command{Words: []string{"show", "cli", "level"}, Level: user,
+		Help: "show cli level                          : display the level of the current CLI session",
+		RunSession: func(lvl *admin.Level, _ []string, w io.Writer) error {
+			fmt.Fprintln(w, lvl.String())
+			return nil
+		}})
 	registerMapCommands(srv, rt)
 	registerServerCommands(srv, rt, info)
 	registerAddServerCommands(srv, rt)

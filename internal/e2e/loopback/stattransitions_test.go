@@ -447,3 +447,49 @@ backend b
 		}
 	})
 }
+
+// TestCLILevelAsHAProxy: a runtime API session lowers its own level with "operator" and
+// "user", never raises it, and "show cli level" says it; a command above it is denied.
+// The replies are compared with haproxy's on the same lines.
+func TestCLILevelAsHAProxy(t *testing.T) {
+	haproxyBin(t)
+	sock := filepath.Join(t.TempDir(), "admin.sock")
+	fe := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg := writeConfig(t, fmt.Sprintf(`global
+    stats socket %s level admin
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend f
+    bind %s
+    default_backend b
+backend b
+    server s 127.0.0.1:1
+`, sock, fe))
+	lines := []string{
+		"show cli level",
+		"operator; show cli level",
+		"user; show cli level; operator; show cli level",
+		"operator; disable frontend f",
+		"user; show cli level foo",
+		"help operator",
+	}
+	replies := map[string][]string{}
+	onLBAndHAProxy(t, cfg, fe, func(t *testing.T, _ *outFile) {
+		waitUnix(t, sock)
+		var got []string
+		for _, l := range lines {
+			got = append(got, adminCommand(t, sock, l))
+		}
+		replies[t.Name()[strings.LastIndexByte(t.Name(), '/')+1:]] = got
+	})
+	if h, l := replies["haproxy"], replies["lb"]; h != nil && l != nil {
+		for i := range lines {
+			if h[i] != l[i] {
+				t.Errorf("%q:\n lb      %q\n haproxy %q", lines[i], l[i], h[i])
+			}
+		}
+	}
+}
