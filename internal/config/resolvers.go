@@ -236,13 +236,12 @@ func (l *loader) implicitResolvers() {
 	if l.cfg.Resolvers["default"] != nil {
 		return
 	}
-	if _, err := l.readResolvConf(); err != nil {
+	data, err := l.readResolvConf()
+	if err != nil {
 		return
 	}
-	saved := l.diags
 	r := newResolvers(Pos{File: "<internal>"}, "default")
-	l.parseResolvConf(Pos{File: "<internal>"}, r)
-	l.diags = saved
+	addResolvConf(r, data) // its warnings unsaid
 	if l.cfg.Resolvers == nil {
 		l.cfg.Resolvers = map[string]*Resolvers{}
 	}
@@ -261,7 +260,19 @@ func (l *loader) parseResolvConf(pos Pos, r *Resolvers) {
 		l.raw(pos, Alert, false, "failed to open %s.", resolvConf)
 		return
 	}
-	var warns []string
+	switch warns := addResolvConf(r, data); len(warns) {
+	case 0:
+	case 1:
+		l.raw(pos, Warning, false, "%s", warns[0])
+	default:
+		// HAProxy's indent_msg: one line each, after a line break.
+		l.raw(pos, Warning, false, "\n        %s", strings.Join(warns, "\n        "))
+	}
+}
+
+// addResolvConf adds to r the nameservers of the text of /etc/resolv.conf,
+// and returns HAProxy's warnings for the lines it leaves out.
+func addResolvConf(r *Resolvers, data []byte) (warns []string) {
 	for n, line := range strings.SplitAfter(string(data), "\n") {
 		rest, ok := strings.CutPrefix(line, "nameserver")
 		if !ok {
@@ -298,12 +309,5 @@ func (l *loader) parseResolvConf(pos Pos, r *Resolvers) {
 		}
 		r.Nameservers = append(r.Nameservers, Nameserver{Pos: at, ID: addr, Addr: netip.AddrPortFrom(ip, 53)})
 	}
-	switch len(warns) {
-	case 0:
-	case 1:
-		l.raw(pos, Warning, false, "%s", warns[0])
-	default:
-		// HAProxy's indent_msg: one line each, after a line break.
-		l.raw(pos, Warning, false, "\n        %s", strings.Join(warns, "\n        "))
-	}
+	return warns
 }
