@@ -668,6 +668,23 @@ listen fc
 		defer proc.stop()
 		out := proc.out
 		waitListen(t, fmt.Sprintf("127.0.0.1:%d", port))
+		// waitListen's own connection must be gone before the clients come: with one
+		// listener per thread, lb may accept it after them, and a queued session
+		// whose client left waits for its turn (HAProxy's too).
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			idle := false
+			for _, l := range strings.Split(adminCommand(t, sock, "show stat"), "\n") {
+				if f := strings.Split(l, ","); strings.HasPrefix(l, "fc,FRONTEND,") && len(f) > 7 {
+					idle = f[4] == "0" && f[7] != "0"
+				}
+			}
+			if idle {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the probe connection never ended", bin)
+			}
+		}
 		var clients []net.Conn
 		for range 5 {
 			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 2*time.Second)
