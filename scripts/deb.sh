@@ -39,6 +39,10 @@ stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/bin" "$stage/gen"
 cp "$bindir/lb" "$bindir/lbctl" "$stage/bin/"
+# A cgo-linked lb carries the C compiler's .comment section, which Debian strips.
+if command -v objcopy >/dev/null 2>&1; then
+	objcopy -R .comment "$stage/bin/lb"
+fi
 cp -r "$repo/packaging" "$stage/packaging"
 # Debian wants man pages and changelogs compressed with gzip -9, without a timestamp (-n).
 for m in lb.8 lb.cfg.5 lbctl.1; do

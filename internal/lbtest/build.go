@@ -70,9 +70,10 @@ func Race() bool { return os.Getenv("LB_TEST_RACE") == "1" }
 const RaceReport = "WARNING: DATA RACE"
 
 // Build compiles the package pkg (a path relative to the module root, e.g. "./cmd/lb") into
-// dir and returns the binary's path. The binary is static (CGO_ENABLED=0) like the released
-// ones, unless Race; ldflags are passed to -ldflags when not empty (e.g.
-// "-X lb/internal/version.Version=2").
+// dir and returns the binary's path, built as the Makefile builds it: lb with cgo where gcc
+// is (it then loads libcrypto for RSA signatures) and Go's own resolver, the other
+// binaries static (CGO_ENABLED=0); every one with the race detector when Race. ldflags are
+// passed to -ldflags when not empty (e.g. "-X lb/internal/version.Version=2").
 func Build(dir, pkg, ldflags string) (string, error) {
 	root, err := ModuleRoot()
 	if err != nil {
@@ -84,17 +85,29 @@ func Build(dir, pkg, ldflags string) (string, error) {
 	}
 	out := filepath.Join(dir, filepath.Base(pkg))
 	args := []string{"build", "-trimpath", "-o", out}
+	cgo := "CGO_ENABLED=0"
+	env := os.Environ()
+	if filepath.Base(pkg) == "lb" {
+		args = append(args, "-tags", "netgo,osusergo")
+	}
+	if filepath.Base(pkg) == "lb" && !Race() {
+		if _, err := exec.LookPath("gcc"); err == nil {
+			cgo = "CGO_ENABLED=1"
+		}
+		args = append(args, "-buildmode=pie")
+		ldflags = strings.TrimSpace(ldflags + " -extldflags '-Wl,-z,relro,-z,now'")
+		env = append(env, "CGO_CFLAGS=-O2 -g0 -D_FORTIFY_SOURCE=2")
+	}
 	if ldflags != "" {
 		args = append(args, "-ldflags", ldflags)
 	}
-	cgo := "CGO_ENABLED=0"
 	if Race() {
 		args = append(args, "-race")
 		cgo = "CGO_ENABLED=1"
 	}
 	cmd := exec.Command(goCmd, append(args, pkg)...)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), cgo)
+	cmd.Env = append(env, cgo)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build %q: %w\n%s", pkg, err, b)
 	}

@@ -1,9 +1,7 @@
 package tlsconf
 
 import (
-	"crypto/ecdsa"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -445,8 +443,8 @@ func (ix *sniIndex) chainFor(h *tls.ClientHelloInfo, cands []int) *tls.Certifica
 		all = append(all, ix.certs[i].Chains...)
 	}
 	for _, want := range []func(*tls.Certificate) bool{
-		func(c *tls.Certificate) bool { _, ok := c.PrivateKey.(*ecdsa.PrivateKey); return ok },
-		func(c *tls.Certificate) bool { _, ok := c.PrivateKey.(*rsa.PrivateKey); return ok },
+		keyIsECDSA,
+		keyIsRSA,
 		func(c *tls.Certificate) bool { return true },
 	} {
 		for _, c := range all {

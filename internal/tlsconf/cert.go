@@ -163,7 +163,7 @@ func loadBundle(path string, now time.Time) (c *Cert, warnings []string, ok bool
 	// ECDSA first: SelectChain prefers it when the client supports it.
 	var ecd, other []int
 	for i, ch := range c.Chains {
-		if _, ok := ch.PrivateKey.(*ecdsa.PrivateKey); ok {
+		if keyIsECDSA(ch) {
 			ecd = append(ecd, i)
 		} else {
 			other = append(other, i)
@@ -212,7 +212,7 @@ func LoadCertFile(path string, now time.Time) (*Cert, []string, error) {
 	if pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(leaf.PublicKey) {
 		return nil, nil, fmt.Errorf("inconsistencies between private key and certificate loaded '%s'.", path)
 	}
-	tc := &tls.Certificate{PrivateKey: key, Leaf: leaf}
+	tc := &tls.Certificate{PrivateKey: servingKey(key), Leaf: leaf}
 	for _, c := range certs {
 		tc.Certificate = append(tc.Certificate, c.Raw)
 	}

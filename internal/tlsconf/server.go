@@ -2,6 +2,7 @@ package tlsconf
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -261,6 +262,9 @@ func LoadClientCert(path string) (tls.Certificate, error) {
 			return tls.Certificate{}, fmt.Errorf("inconsistencies between private key and certificate loaded '%s'.", path)
 		}
 		return tls.Certificate{}, fmt.Errorf("unable to load SSL private key from file '%s'.", keyFile)
+	}
+	if k, ok := cert.PrivateKey.(crypto.Signer); ok {
+		cert.PrivateKey = servingKey(k)
 	}
 	return cert, nil
 }

@@ -363,7 +363,7 @@ func (s *Store) Commit(path string) (int, error) {
 
 // chain is d as crypto/tls serves it.
 func (d *certData) chain() *tls.Certificate {
-	tc := &tls.Certificate{PrivateKey: d.key, Leaf: d.certs[0], OCSPStaple: d.ocsp, SignedCertificateTimestamps: d.scts}
+	tc := &tls.Certificate{PrivateKey: servingKey(d.key), Leaf: d.certs[0], OCSPStaple: d.ocsp, SignedCertificateTimestamps: d.scts}
 	for _, c := range d.certs {
 		tc.Certificate = append(tc.Certificate, c.Raw)
 	}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"lb/internal/ossl"
 )
 
 // Version is set at build time with -ldflags "-X lb/internal/version.Version=…".
@@ -85,6 +87,11 @@ func Long() string {
 	fmt.Fprintf(&b, "Built with multi-threading support (MAX_THREADS=64, default=%d).\n", min(runtime.NumCPU(), 64))
 	fmt.Fprintf(&b, "Built with Go version : %s\n", runtime.Version())
 	b.WriteString("Built with Go's crypto/tls instead of OpenSSL.\n")
+	if v, err := ossl.Version(); err == nil {
+		fmt.Fprintf(&b, "RSA signatures by : %s (libcrypto.so.3)\n", v)
+	} else {
+		fmt.Fprintf(&b, "RSA signatures by : Go's crypto/rsa (%v)\n", err)
+	}
 	b.WriteString("TLS library supports TLS extensions : yes\nTLS library supports SNI : yes\n")
 	b.WriteString("TLS library supports : TLSv1.0 TLSv1.1 TLSv1.2 TLSv1.3\n")
 	b.WriteString("Built with the Prometheus exporter as a service\n")
