@@ -27,7 +27,7 @@
 # the request rate alone hides the difference), lower is better:
 #   tls_full_ecdsa_cpu_us  a new connection and a full handshake per request, ECDSA P-256
 #                          certificate, no session tickets nor cache (`no-tls-tickets`, and
-#                          `tune.ssl.cachesize 0` for HAProxy: wrk resumes sessions otherwise)
+#                          `tune.ssl.cachesize 0`: wrk resumes sessions otherwise)
 #   tls_full_rsa_cpu_us    the same with an RSA-2048 certificate
 #   tls_resumed_cpu_us     a new connection per request, resumed by session ticket
 #   tls_keepalive_rps, tls_keepalive_cpu_us   keep-alive requests over TLS
@@ -148,8 +148,8 @@ frontend tls_rsa_full
     bind 127.0.0.1:$P_TLSRF ssl crt $W/rsa.pem no-tls-tickets
     default_backend http_out
 EOF
-# HAProxy also keeps a session cache, which lb has not: off, so that "full" is full.
-sed 's/^    maxconn 4000$/    maxconn 4000\n    tune.ssl.cachesize 0/' "$W/bench$nbt.cfg" >"$W/bench$nbt.haproxy.cfg"
+# Both keep a session cache that resumes the "no-tls-tickets" binds: off, so that "full" is full.
+sed -i 's/^    maxconn 4000$/    maxconn 4000\n    tune.ssl.cachesize 0/' "$W/bench$nbt.cfg"
 done
 ulimit -n 20000 2>/dev/null
 
@@ -213,7 +213,6 @@ measure() { # label nbthread set command…: one proxy process per set, so that 
 	local label=$1 nbt=$2 set=$3
 	shift 3
 	local cfg="$W/bench$nbt.cfg"
-	[ "$label" = haproxy ] && cfg="$W/bench$nbt.haproxy.cfg"
 	"$@" -db -f "$cfg" >"$W/$label.log" 2>&1 &
 	local pid=$!
 	if ! wait_port $P_TCP || ! kill -0 $pid 2>/dev/null; then

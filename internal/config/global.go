@@ -219,6 +219,13 @@ func init() {
 			g.TuneBufsize = int(n)
 			return tooMany(args, 2)
 		}},
+		"tune.ssl.cachesize": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			if err := sslCapture(args); err != nil {
+				return err
+			}
+			g.SSLCacheSize, g.SSLCacheSizeSet = atol(args[1]), true
+			return nil
+		}},
 		"tune.comp.maxlevel": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
 			n := 0
 			if len(args) > 1 {
@@ -304,7 +311,7 @@ func init() {
 		"thread-group", "tune.h2.header-table-size", "tune.h2.initial-window-size",
 		"tune.h2.max-concurrent-streams", "tune.h2.max-frame-size", "tune.http.cookielen",
 		"tune.http.logurilen", "tune.http.maxhdr", "tune.maxrewrite", "tune.rcvbuf.client",
-		"tune.rcvbuf.server", "tune.sndbuf.client", "tune.sndbuf.server", "tune.ssl.cachesize",
+		"tune.rcvbuf.server", "tune.sndbuf.client", "tune.sndbuf.server",
 		"tune.ssl.hard-maxrecord", "tune.ssl.keylog", "tune.ssl.lifetime", "tune.ssl.maxrecord",
 		"tune.zlib.memlevel", "tune.zlib.windowsize", "wurfl-cache-size", "wurfl-data-file",
 		"wurfl-information-list", "wurfl-information-list-separator", "wurfl-patch-file",

@@ -287,6 +287,11 @@ type Global struct {
 	CPUMaps []CPUMap
 	// TuneBufsize is "tune.bufsize" in bytes; 0 = 16384.
 	TuneBufsize int
+	// SSLCacheSize is "tune.ssl.cachesize" when SSLCacheSizeSet: the TLS
+	// sessions kept for the bind lines with "no-tls-tickets" (0 = none).
+	// Unset, HAProxy's default of 20000 applies (SessionCacheSize).
+	SSLCacheSize    int
+	SSLCacheSizeSet bool
 	// CompMaxLevel is "tune.comp.maxlevel", the level HTTP compression
 	// runs at (1 to 9); 0 = 1, HAProxy's default.
 	CompMaxLevel int
@@ -1087,4 +1092,13 @@ type CaptureCookie struct {
 	Pos  Pos
 	Name string
 	Len  int
+}
+
+// SessionCacheSize is the size of the TLS session cache: "tune.ssl.cachesize",
+// or HAProxy's default, 20000.
+func (g *Global) SessionCacheSize() int {
+	if !g.SSLCacheSizeSet {
+		return 20000
+	}
+	return g.SSLCacheSize
 }

@@ -10,6 +10,7 @@ import (
 	"lb/internal/config"
 	"lb/internal/proxy"
 	"lb/internal/rules"
+	"lb/internal/tlsconf"
 )
 
 // Generation is one configuration running: its backends and their health checks, and its
@@ -24,7 +25,8 @@ type Generation struct {
 	onAdminChange  func() // Options.OnAdminChange; nil: none
 	// frontendPaused is Options.FrontendPaused; nil: never.
 	frontendPaused func(string) bool
-	ticketKeys     [][32]byte // Options.TicketKeys
+	ticketKeys     [][32]byte            // Options.TicketKeys
+	sessCache      *tlsconf.SessionCache // made by the first bind line that needs it
 	// ropt are the rules' compile options: one store of proc.* variables for
 	// every rule and sample of the generation.
 	ropt    rules.Options

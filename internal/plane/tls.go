@@ -7,6 +7,7 @@ import (
 	"lb/internal/config"
 	"lb/internal/proxy"
 	"lb/internal/rules"
+	"lb/internal/tlsconf"
 )
 
 // bindTLS is the TLS configuration a bind line's connections are served
@@ -15,12 +16,16 @@ import (
 // over from generation to generation and process to process, so that a
 // reload does not send every client back to a full handshake), else with
 // the keys crypto/tls makes and rotates itself.
-func bindTLS(b *config.Bind, keys [][32]byte) *tls.Config {
+// A bind line with "no-tls-tickets" resumes sessions from the session
+// cache (tune.ssl.cachesize), none when it is 0.
+func bindTLS(b *config.Bind, keys [][32]byte, cache func() *tlsconf.SessionCache) *tls.Config {
 	t := b.TLS
 	if t == nil {
 		return nil
 	}
 	switch {
+	case t.NoTickets && cache() != nil:
+		cache().Attach(t.Config)
 	case t.NoTickets:
 		t.Config.SessionTicketsDisabled = true
 	case len(t.TicketKeys) > 0:
@@ -65,4 +70,17 @@ func compileSNI(cfg *config.Config, px *config.Proxy, s *config.Server, env rule
 		return nil, fmt.Errorf("%s: 'server %s/%s' : error detected while parsing sni expression : %v", s.Pos, px.Name, s.Name, err)
 	}
 	return sm, nil
+}
+
+// sessionCache is the generation's TLS session cache, nil when
+// "tune.ssl.cachesize" is 0. As HAProxy's, it does not outlive the process.
+func (g *Generation) sessionCache(cfg *config.Config) *tlsconf.SessionCache {
+	n := cfg.Global.SessionCacheSize()
+	if n <= 0 {
+		return nil
+	}
+	if g.sessCache == nil {
+		g.sessCache = tlsconf.NewSessionCache(n)
+	}
+	return g.sessCache
 }

@@ -530,7 +530,11 @@ func TestTLSTicketKeysFile(t *testing.T) {
 	}
 	keys, other := keyFile("keys"), keyFile("other")
 	p1, p2, p3, p4 := freePort(t), freePort(t), freePort(t), freePort(t)
+	// No session cache: with it, the no-tls-tickets line resumes from it
+	// (TestTLSSessionCacheAsHAProxy).
 	cfg := writeConfig(t, fmt.Sprintf(`
+global
+    tune.ssl.cachesize 0
 defaults
     mode http
     timeout client 5s

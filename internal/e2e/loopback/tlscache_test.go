@@ -1,0 +1,93 @@
+package loopback
+
+import (
+	"crypto/tls"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestTLSSessionCacheAsHAProxy: a bind line with "no-tls-tickets" still resumes TLS 1.3
+// sessions from the session cache, unless "tune.ssl.cachesize 0", on lb as on HAProxy 2.6;
+// on lb, TLS 1.2 ones too (by a ticket that only names the cached session; HAProxy resumes
+// them by session ID, which Go's client does not offer). The certificate is RSA: its
+// handshakes sign through OpenSSL's libcrypto where lb is built with cgo.
+func TestTLSSessionCacheAsHAProxy(t *testing.T) {
+	ca := newTestCA(t, "lb test CA")
+	dir := t.TempDir()
+	c, k := ca.issue(t, "cache.test", nil, false, true)
+	crt := writeFile(t, dir, "rsa.pem", c, k)
+	for _, tc := range []struct {
+		name, global string
+		resume       bool
+	}{
+		{"default", "", true},
+		{"100", "    tune.ssl.cachesize 100\n", true},
+		{"off", "    tune.ssl.cachesize 0\n", false},
+	} {
+		port := freePort(t)
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		cfg := writeConfig(t, fmt.Sprintf(`
+global
+%sdefaults
+    mode http
+    timeout client 5s
+    timeout server 5s
+    timeout connect 2s
+frontend fe
+    bind %s ssl crt %s no-tls-tickets
+    http-request return status 200 content-type text/plain string ok
+`, tc.global, addr, crt))
+		checkLB(t, cfg)
+		resumed := func(t *testing.T, version uint16) bool {
+			t.Helper()
+			cc := &tls.Config{InsecureSkipVerify: true, ServerName: "cache.test", MaxVersion: version,
+				ClientSessionCache: tls.NewLRUClientSessionCache(4)}
+			var did []bool
+			for range 3 {
+				code, body, cs, err := tlsGet(t, addr, cc, "/")
+				if err != nil || code != 200 || body != "ok" {
+					t.Fatalf("GET: %d %q %v", code, body, err)
+				}
+				did = append(did, cs.DidResume)
+			}
+			if did[0] {
+				t.Fatalf("the first handshake resumed")
+			}
+			if did[1] != did[2] {
+				t.Fatalf("resumed %v", did)
+			}
+			return did[1]
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			onLBAndHAProxy(t, cfg, addr, func(t *testing.T, out *outFile) {
+				if got := resumed(t, tls.VersionTLS13); got != tc.resume {
+					t.Errorf("%q: TLS 1.3 resumed %v; want %v", tc.global, got, tc.resume)
+				}
+				if !strings.HasSuffix(t.Name(), "/lb") {
+					return
+				}
+				if got := resumed(t, tls.VersionTLS12); got != tc.resume {
+					t.Errorf("%q: TLS 1.2 resumed %v; want %v", tc.global, got, tc.resume)
+				}
+			})
+		})
+	}
+}
+
+// TestRSASignedByOpenSSL: lb built where gcc is (as make builds it, and as these tests
+// build it) signs RSA handshakes with the system's libcrypto, and says so in -vv.
+func TestRSASignedByOpenSSL(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("no gcc: lb is built without cgo")
+	}
+	out, err := exec.Command(lbBinary(t), "-vv").CombinedOutput()
+	if err != nil {
+		t.Fatalf("lb -vv: %v\n%s", err, out)
+	}
+	if !regexp.MustCompile(`(?m)^RSA signatures by : OpenSSL 3\.\S+ .*\(libcrypto\.so\.3\)$`).Match(out) {
+		t.Errorf("lb -vv does not name OpenSSL for RSA signatures:\n%s", out)
+	}
+}
