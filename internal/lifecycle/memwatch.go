@@ -36,13 +36,15 @@ type memLimit struct {
 	limit int64    // bytes
 	usage *os.File // memory.current (v2) or memory.usage_in_bytes (v1); /proc/self/statm
 	where string   // the limit's file, or "-m", for messages
-	pages bool     // usage is statm: its second field, resident pages
+	pages bool     // usage is statm: resident pages less shared ones
 }
 
-// rssLimit is -m's limit: the process's resident memory. HAProxy sets RLIMIT_AS to it,
+// rssLimit is -m's limit: the process's own resident memory. HAProxy sets RLIMIT_AS to it,
 // where an allocation beyond fails; a Go process maps much more address space than it uses
-// (its heap arenas are reserved ahead), so lb watches the resident memory instead, with the
-// same pause of the listeners as under a cgroup's limit.
+// (its heap arenas are reserved ahead), so lb watches its anonymous resident memory instead
+// (heap, stacks, buffers: statm's resident pages less the shared, file-backed ones, which
+// are the binary's and the libraries' code and which the kernel shares and may drop), with
+// the same pause of the listeners as under a cgroup's limit.
 func rssLimit(limit int64) (*memLimit, error) {
 	f, err := os.Open("/proc/self/statm")
 	if err != nil {
@@ -136,11 +138,15 @@ func (m *memLimit) read() (int64, error) {
 	s := strings.TrimSpace(string(buf[:n]))
 	if m.pages {
 		f := strings.Fields(s)
-		if len(f) < 2 {
+		if len(f) < 3 {
 			return 0, fmt.Errorf("statm: %q", s)
 		}
-		pages, err := strconv.ParseInt(f[1], 10, 64)
-		return pages * int64(os.Getpagesize()), err
+		resident, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil {
+			return 0, err
+		}
+		shared, err := strconv.ParseInt(f[2], 10, 64)
+		return (resident - shared) * int64(os.Getpagesize()), err
 	}
 	return strconv.ParseInt(s, 10, 64)
 }
