@@ -212,6 +212,7 @@ var effects = map[string]effect{
 	"global tune.comp.maxlevel": show(e2e + "TestHTTPCompressionLevel"),
 	"global tune.bufsize":       show(e2e + "TestRulesBufsize"),
 	"global tune.ssl.cachesize": show(e2e + "TestTLSSessionCacheAsHAProxy"),
+	"global tune.ssl.lifetime":  show(e2e + "TestTLSLifetimeAsHAProxy"),
 	"global quiet":              show(e2e + "TestCommandLine/global_quiet"),
 	"global zero-warning":       show(e2e + "TestCommandLine/global_zero-warning"),
 	"global thread-groups":      info("HAProxy 2.6 allows only 1, the one thread group lb has"),

@@ -226,6 +226,28 @@ func init() {
 			g.SSLCacheSize, g.SSLCacheSizeSet = atol(args[1]), true
 			return nil
 		}},
+		"tune.ssl.lifetime": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
+			if err := tooMany(args, 2); err != nil {
+				return err
+			}
+			if len(args) < 2 || args[1] == "" {
+				return fmt.Errorf("'%s' expects ssl sessions <lifetime> in seconds as argument.", args[0])
+			}
+			n, terr := parseTimeIn(args[1], time.Second)
+			switch {
+			case terr == nil:
+			case terr.trailing != nil:
+				l.bare(pos, Warning, "%v", terr.trailing)
+			case terr.over:
+				return fmt.Errorf("timer overflow in argument '%s' to <%s> (maximum value is 2147483647 s or ~68 years).", args[1], args[0])
+			case terr.under:
+				return fmt.Errorf("timer underflow in argument '%s' to <%s> (minimum non-null value is 1 s).", args[1], args[0])
+			default:
+				return fmt.Errorf("unexpected character '%c' in argument to <%s>.", terr.char, args[0])
+			}
+			g.SSLLifetime, g.SSLLifetimeSet = time.Duration(n)*time.Second, true
+			return nil
+		}},
 		"tune.comp.maxlevel": {fn: func(l *loader, g *Global, pos Pos, args []string) error {
 			n := 0
 			if len(args) > 1 {
@@ -312,7 +334,7 @@ func init() {
 		"tune.h2.max-concurrent-streams", "tune.h2.max-frame-size", "tune.http.cookielen",
 		"tune.http.logurilen", "tune.http.maxhdr", "tune.maxrewrite", "tune.rcvbuf.client",
 		"tune.rcvbuf.server", "tune.sndbuf.client", "tune.sndbuf.server",
-		"tune.ssl.hard-maxrecord", "tune.ssl.keylog", "tune.ssl.lifetime", "tune.ssl.maxrecord",
+		"tune.ssl.hard-maxrecord", "tune.ssl.keylog", "tune.ssl.maxrecord",
 		"tune.zlib.memlevel", "tune.zlib.windowsize", "wurfl-cache-size", "wurfl-data-file",
 		"wurfl-information-list", "wurfl-information-list-separator", "wurfl-patch-file",
 		"h1-accept-payload-with-any-method",

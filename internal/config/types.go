@@ -292,6 +292,10 @@ type Global struct {
 	// Unset, HAProxy's default of 20000 applies (SessionCacheSize).
 	SSLCacheSize    int
 	SSLCacheSizeSet bool
+	// SSLLifetime is "tune.ssl.lifetime" when SSLLifetimeSet: how long a TLS
+	// session resumes, by ticket or from the cache (SessionLifetime).
+	SSLLifetime    time.Duration
+	SSLLifetimeSet bool
 	// CompMaxLevel is "tune.comp.maxlevel", the level HTTP compression
 	// runs at (1 to 9); 0 = 1, HAProxy's default.
 	CompMaxLevel int
@@ -1101,4 +1105,16 @@ func (g *Global) SessionCacheSize() int {
 		return 20000
 	}
 	return g.SSLCacheSize
+}
+
+// SessionLifetime is how long a TLS session resumes: "tune.ssl.lifetime",
+// or HAProxy's default, 300 s; 0 leaves OpenSSL's default in HAProxy, 7200 s.
+func (g *Global) SessionLifetime() time.Duration {
+	switch {
+	case !g.SSLLifetimeSet:
+		return 300 * time.Second
+	case g.SSLLifetime == 0:
+		return 7200 * time.Second
+	}
+	return g.SSLLifetime
 }

@@ -136,8 +136,71 @@ func (e *trailingError) Error() string {
 func (l *loader) timeArg(pos Pos, s string, unit time.Duration) (time.Duration, error) {
 	d, err := parseTime(s, unit)
 	if te, ok := err.(*trailingError); ok {
-		l.warn(pos, "%v", te)
+		l.bare(pos, Warning, "%v", te) // parse_time_err says no place
 		return d, nil
 	}
 	return d, err
+}
+
+// timeErr says why parseTimeIn refused a value, as parse_time_err() does:
+// the unexpected character, or the result out of range.
+type timeErr struct {
+	char        byte // the unexpected character; 0 for a range error
+	over, under bool
+	// trailing is set for characters after a valid unit ("5sx"): HAProxy
+	// 2.6 warns and takes the value.
+	trailing *trailingError
+}
+
+// parseTimeIn reads an HAProxy time value into the unit out (time.Second
+// for TIME_UNIT_S), as HAProxy 2.6's parse_time_err(): no unit is out
+// itself, the result is rounded up, 2^31 or more overflows, and a non-null
+// value that rounds to 0 underflows.
+func parseTimeIn(s string, out time.Duration) (int64, *timeErr) {
+	if s == "" || !isDigit(s[0]) {
+		var c byte
+		if s != "" {
+			c = s[0]
+		}
+		return 0, &timeErr{char: c}
+	}
+	i := 0
+	var value uint64
+	for i < len(s) && isDigit(s[i]) {
+		value = value*10 + uint64(s[i]-'0')
+		if value >= 1<<40 {
+			return 0, &timeErr{over: true}
+		}
+		i++
+	}
+	in := out
+	rest := s[i:]
+	switch {
+	case rest == "":
+	case strings.HasPrefix(rest, "us"):
+		in, rest = time.Microsecond, rest[2:]
+	case strings.HasPrefix(rest, "ms"):
+		in, rest = time.Millisecond, rest[2:]
+	case rest[0] == 's':
+		in, rest = time.Second, rest[1:]
+	case rest[0] == 'm':
+		in, rest = time.Minute, rest[1:]
+	case rest[0] == 'h':
+		in, rest = time.Hour, rest[1:]
+	case rest[0] == 'd':
+		in, rest = 24*time.Hour, rest[1:]
+	default:
+		return 0, &timeErr{char: rest[0]}
+	}
+	r := (value*uint64(in) + uint64(out) - 1) / uint64(out)
+	if r >= 1<<31 {
+		return 0, &timeErr{over: true}
+	}
+	if r == 0 && value != 0 {
+		return 0, &timeErr{under: true}
+	}
+	if rest != "" && len(rest) < len(s[i:]) {
+		return int64(r), &timeErr{trailing: &trailingError{c: rest[0], value: s}}
+	}
+	return int64(r), nil
 }

@@ -152,7 +152,7 @@ func (g *Generation) startFrontends(cfg *config.Config, lns []Listener, proxyMax
 				id = rank
 			}
 			g.serving = append(g.serving, f.Serve(b.L, proxy.BindConfig{Name: b.Bind.Name, ID: id, AcceptProxy: b.Bind.AcceptProxy,
-				TLS: bindTLS(b.Bind, g.ticketKeys, func() *tlsconf.SessionCache { return g.sessionCache(cfg) })}))
+				TLS: bindTLS(b.Bind, g.ticketKeys, cfg.Global.SessionLifetime(), func() *tlsconf.SessionCache { return g.sessionCache(cfg) })}))
 		}
 	}
 	return nil

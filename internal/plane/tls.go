@@ -3,6 +3,7 @@ package plane
 import (
 	"crypto/tls"
 	"fmt"
+	"time"
 
 	"lb/internal/config"
 	"lb/internal/proxy"
@@ -17,8 +18,9 @@ import (
 // reload does not send every client back to a full handshake), else with
 // the keys crypto/tls makes and rotates itself.
 // A bind line with "no-tls-tickets" resumes sessions from the session
-// cache (tune.ssl.cachesize), none when it is 0.
-func bindTLS(b *config.Bind, keys [][32]byte, cache func() *tlsconf.SessionCache) *tls.Config {
+// cache (tune.ssl.cachesize), none when it is 0. Either way a session
+// resumes for "tune.ssl.lifetime" (lifetime).
+func bindTLS(b *config.Bind, keys [][32]byte, lifetime time.Duration, cache func() *tlsconf.SessionCache) *tls.Config {
 	t := b.TLS
 	if t == nil {
 		return nil
@@ -26,13 +28,16 @@ func bindTLS(b *config.Bind, keys [][32]byte, cache func() *tlsconf.SessionCache
 	switch {
 	case t.NoTickets && cache() != nil:
 		cache().Attach(t.Config)
+		return t.Config
 	case t.NoTickets:
 		t.Config.SessionTicketsDisabled = true
+		return t.Config
 	case len(t.TicketKeys) > 0:
 		t.Config.SetSessionTicketKeys(t.TicketKeys)
 	case len(keys) > 0:
 		t.Config.SetSessionTicketKeys(keys)
 	}
+	tlsconf.TicketLifetime(t.Config, lifetime)
 	return t.Config
 }
 
@@ -80,7 +85,7 @@ func (g *Generation) sessionCache(cfg *config.Config) *tlsconf.SessionCache {
 		return nil
 	}
 	if g.sessCache == nil {
-		g.sessCache = tlsconf.NewSessionCache(n)
+		g.sessCache = tlsconf.NewSessionCache(n, cfg.Global.SessionLifetime())
 	}
 	return g.sessCache
 }

@@ -4,13 +4,14 @@ import (
 	"container/list"
 	"crypto/rand"
 	"crypto/tls"
+	"encoding/binary"
 	"sync"
 	"time"
 )
 
 // SessionCache is HAProxy's TLS session cache on the server side
-// ("tune.ssl.cachesize", 20000 sessions by default, each kept 300 s,
-// HAProxy's default "tune.ssl.lifetime"), for the bind lines with
+// ("tune.ssl.cachesize", 20000 sessions by default, each kept for
+// "tune.ssl.lifetime", 300 s by default), for the bind lines with
 // "no-tls-tickets". With it, HAProxy resumes TLS 1.3 sessions by stateful
 // tickets and TLS 1.2 ones by session ID; crypto/tls resumes by tickets
 // only, so the cache makes them stateful: the ticket a client gets is a
@@ -33,13 +34,13 @@ type SessionCache struct {
 type cachedSession struct {
 	id    [32]byte
 	owner *tls.Config // the bind line's base configuration
-	state []byte
-	at    time.Time
+	state []byte      // tls.SessionState.Bytes
 }
 
-// NewSessionCache returns a cache of size sessions (size > 0).
-func NewSessionCache(size int) *SessionCache {
-	return &SessionCache{size: size, lifetime: 300 * time.Second, now: time.Now,
+// NewSessionCache returns a cache of size sessions (size > 0), each
+// resuming for lifetime.
+func NewSessionCache(size int, lifetime time.Duration) *SessionCache {
+	return &SessionCache{size: size, lifetime: lifetime, now: time.Now,
 		m: make(map[[32]byte]*list.Element)}
 }
 
@@ -80,7 +81,7 @@ func (sc *SessionCache) put(id [32]byte, owner *tls.Config, state []byte) {
 		delete(sc.m, old.Value.(*cachedSession).id)
 		sc.l.Remove(old)
 	}
-	sc.m[id] = sc.l.PushFront(&cachedSession{id: id, owner: owner, state: state, at: sc.now()})
+	sc.m[id] = sc.l.PushFront(&cachedSession{id: id, owner: owner, state: state})
 }
 
 func (sc *SessionCache) get(id [32]byte, owner *tls.Config) []byte {
@@ -91,7 +92,8 @@ func (sc *SessionCache) get(id [32]byte, owner *tls.Config) []byte {
 		return nil
 	}
 	s := e.Value.(*cachedSession)
-	if sc.now().Sub(s.at) > sc.lifetime {
+	at, ok := sessionCreated(s.state)
+	if !ok || sc.now().Sub(at) > sc.lifetime {
 		delete(sc.m, id)
 		sc.l.Remove(e)
 		return nil
@@ -107,4 +109,44 @@ func (sc *SessionCache) Len() int {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	return sc.l.Len()
+}
+
+// TicketLifetime makes the session tickets of cfg, a bind line's base
+// configuration as Bind.Build returned it, resume for lifetime only, as
+// OpenSSL bounds a ticket's session by "tune.ssl.lifetime" in HAProxy
+// (crypto/tls alone takes them for 7 days). The tickets are crypto/tls's
+// own; the age is that of the session they carry: from its full handshake in
+// TLS 1.2 (a ticket issued again keeps it), from each handshake in TLS 1.3,
+// as OpenSSL dates them.
+func TicketLifetime(cfg *tls.Config, lifetime time.Duration) {
+	TicketLifetimeClock(cfg, lifetime, time.Now)
+}
+
+// TicketLifetimeClock is TicketLifetime with a clock, for tests.
+func TicketLifetimeClock(cfg *tls.Config, lifetime time.Duration, now func() time.Time) {
+	cfg.UnwrapSession = func(identity []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
+		ss, err := cfg.DecryptTicket(identity, cs)
+		if ss == nil || err != nil {
+			return nil, err
+		}
+		b, err := ss.Bytes()
+		if err != nil {
+			return nil, nil
+		}
+		if at, ok := sessionCreated(b); !ok || now().Sub(at) > lifetime {
+			return nil, nil // a full handshake
+		}
+		return ss, nil
+	}
+}
+
+// sessionCreated reads when a session was made from its encoding
+// (tls.SessionState.Bytes): after the version (2 bytes), the side (1) and
+// the cipher suite (2), created_at in seconds (8). Go calls the encoding
+// opaque; TestTicketLifetime fails if it moves.
+func sessionCreated(state []byte) (time.Time, bool) {
+	if len(state) < 13 || state[2] != 1 { // 1: a server's session
+		return time.Time{}, false
+	}
+	return time.Unix(int64(binary.BigEndian.Uint64(state[5:13])), 0), true
 }

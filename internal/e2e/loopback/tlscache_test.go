@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestTLSSessionCacheAsHAProxy: a bind line with "no-tls-tickets" still resumes TLS 1.3
@@ -90,4 +91,67 @@ func TestRSASignedByOpenSSL(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^RSA signatures by : OpenSSL 3\.\S+ .*\(libcrypto\.so\.3\)$`).Match(out) {
 		t.Errorf("lb -vv does not name OpenSSL for RSA signatures:\n%s", out)
 	}
+}
+
+// TestTLSLifetimeAsHAProxy: "tune.ssl.lifetime" bounds how long a session resumes, by
+// ticket as from the session cache, in TLS 1.3 and 1.2, on lb as on HAProxy 2.6. The wait
+// is the behaviour under test: a session of a 1 s lifetime is refused 2.2 s later (OpenSSL
+// counts whole seconds).
+func TestTLSLifetimeAsHAProxy(t *testing.T) {
+	ca := newTestCA(t, "lb test CA")
+	dir := t.TempDir()
+	c, k := ca.issue(t, "life.test", nil, false, false)
+	crt := writeFile(t, dir, "ec.pem", c, k)
+	tickets, cache := freePort(t), freePort(t)
+	cfg := writeConfig(t, fmt.Sprintf(`
+global
+    tune.ssl.lifetime 1
+defaults
+    mode http
+    timeout client 5s
+    timeout server 5s
+    timeout connect 2s
+frontend fe
+    bind 127.0.0.1:%d ssl crt %s
+    bind 127.0.0.1:%d ssl crt %s no-tls-tickets
+    http-request return status 200 content-type text/plain string ok
+`, tickets, crt, cache, crt))
+	checkLB(t, cfg)
+	onLBAndHAProxy(t, cfg, fmt.Sprintf("127.0.0.1:%d", tickets), func(t *testing.T, out *outFile) {
+		type client struct {
+			name string
+			addr string
+			cc   *tls.Config
+		}
+		var clients []client
+		for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+			for _, p := range []int{tickets, cache} {
+				if v == tls.VersionTLS12 && p == cache && strings.HasSuffix(t.Name(), "/haproxy") {
+					continue // HAProxy resumes these by session ID, which Go's client does not offer
+				}
+				clients = append(clients, client{fmt.Sprintf("TLS %x on port %d", v, p), fmt.Sprintf("127.0.0.1:%d", p),
+					&tls.Config{InsecureSkipVerify: true, ServerName: "life.test", MaxVersion: v,
+						ClientSessionCache: tls.NewLRUClientSessionCache(4)}})
+			}
+		}
+		get := func(c client) bool {
+			code, _, cs, err := tlsGet(t, c.addr, c.cc, "/")
+			if err != nil || code != 200 {
+				t.Fatalf("%s: %d %v", c.name, code, err)
+			}
+			return cs.DidResume
+		}
+		for _, c := range clients {
+			get(c)
+			if !get(c) {
+				t.Errorf("%s: a fresh session did not resume", c.name)
+			}
+		}
+		time.Sleep(2200 * time.Millisecond)
+		for _, c := range clients {
+			if get(c) {
+				t.Errorf("%s: a session resumed past its lifetime", c.name)
+			}
+		}
+	})
 }
