@@ -155,3 +155,43 @@ frontend fe
 		}
 	})
 }
+
+// TestTimeValuesAsHAProxy: "lb -c" says what "haproxy -c" says about tune.ssl.lifetime's
+// values (parse_time_err in seconds) and about characters after a valid unit, which
+// HAProxy 2.6 warns of without naming the line.
+func TestTimeValuesAsHAProxy(t *testing.T) {
+	haproxyBin(t)
+	for _, c := range []struct{ global, client string }{
+		{"tune.ssl.lifetime", "5s"},
+		{"tune.ssl.lifetime x", "5s"},
+		{"tune.ssl.lifetime 5x", "5s"},
+		{"tune.ssl.lifetime 5sx", "5s"},
+		{"tune.ssl.lifetime 500ms", "5s"},
+		{"tune.ssl.lifetime 2147483648", "5s"},
+		{"tune.ssl.lifetime 70000d", "5s"},
+		{"tune.ssl.lifetime 1m5", "5s"},
+		{"tune.ssl.lifetime 0", "5s"},
+		{"tune.ssl.lifetime 1 2", "5s"},
+		{"tune.ssl.cachesize -1", "5s"},
+		{"tune.ssl.cachesize", "5s"},
+		{"tune.ssl.cachesize 10", "5sx"},
+	} {
+		t.Run(c.global+" "+c.client, func(t *testing.T) {
+			cfg := writeConfig(t, fmt.Sprintf(`global
+    %s
+defaults
+    mode http
+    timeout connect 1s
+    timeout client %s
+    timeout server 5s
+frontend f
+    bind 127.0.0.1:%d
+    http-request return status 200
+`, c.global, c.client, freePort(t)))
+			lbCode, lbOut, haCode, haOut := checkBoth(t, cfg)
+			if lbCode != haCode || haproxyLines(lbOut) != haproxyLines(haOut) {
+				t.Errorf("lb -c exits %d:\n%s\nhaproxy -c exits %d:\n%s", lbCode, lbOut, haCode, haOut)
+			}
+		})
+	}
+}
