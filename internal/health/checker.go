@@ -156,6 +156,16 @@ type Stat struct {
 	AgentHealth int
 }
 
+// Stable runs fn while no check result is being applied: a result changes
+// the health counter, then the server's state through the callback, and a
+// reader of both in fn sees them agree (show stat printed "DOWN 4/2" when it
+// read the state before a passing check and the counter after).
+func (c *Checker) Stable(fn func()) {
+	c.cbMu.Lock()
+	defer c.cbMu.Unlock()
+	fn()
+}
+
 // Stat returns what the statistics show of the checks.
 func (c *Checker) Stat() Stat {
 	c.mu.Lock()

@@ -312,7 +312,14 @@ func (g *Generation) backendStats(px *config.Proxy, be *proxy.Backend) *stats.Ba
 	b.LastChange, b.Downtime, b.DownTrans, b.LBTotal = now-bs.LastChange, bs.Downtime(now), bs.DownTrans, bs.LBTotal
 	for _, rt := range g.backendRTs(be) {
 		srv, cs := rt.srv, rt.cfg
-		ss := srv.Stats()
+		c := g.checker(srv)
+		var ss proxy.ServerStats
+		var st health.Stat
+		if c != nil {
+			c.Stable(func() { ss, st = srv.Stats(), c.Stat() })
+		} else {
+			ss = srv.Stats()
+		}
 		g.admMu.Lock()
 		chkOff := rt.chkOff // "disable health": "no check", as HAProxy
 		agentOn := rt.agentEnabled()
@@ -332,8 +339,7 @@ func (g *Generation) backendStats(px *config.Proxy, be *proxy.Backend) *stats.Ba
 		sv.Idle = stats.Idle{Unsafe: cn.Unsafe, Safe: cn.Safe, Used: cn.Used, NeedEst: cn.NeedEst,
 			Limit: cn.IdleLim, Limited: cn.IdleLim >= 0}
 		b.Off.SSL = b.Off.SSL && sv.NoSSL
-		if c := g.checker(srv); c != nil {
-			st := c.Stat()
+		if c != nil {
 			if sv.Checked && !c.Paused() {
 				sv.Check = checkStats(st, ss.State == proxy.StateMaint)
 			}
