@@ -93,7 +93,7 @@ func (sc *SessionCache) get(id [32]byte, owner *tls.Config) []byte {
 	}
 	s := e.Value.(*cachedSession)
 	at, ok := sessionCreated(s.state)
-	if !ok || sc.now().Sub(at) > sc.lifetime {
+	if !ok || expired(at, sc.now(), sc.lifetime) {
 		delete(sc.m, id)
 		sc.l.Remove(e)
 		return nil
@@ -133,7 +133,7 @@ func TicketLifetimeClock(cfg *tls.Config, lifetime time.Duration, now func() tim
 		if err != nil {
 			return nil, nil
 		}
-		if at, ok := sessionCreated(b); !ok || now().Sub(at) > lifetime {
+		if at, ok := sessionCreated(b); !ok || expired(at, now(), lifetime) {
 			return nil, nil // a full handshake
 		}
 		return ss, nil
@@ -149,4 +149,11 @@ func sessionCreated(state []byte) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return time.Unix(int64(binary.BigEndian.Uint64(state[5:13])), 0), true
+}
+
+// expired tells a session made at "at" too old at "now", in whole seconds as
+// OpenSSL counts: a session of a 1 s lifetime made during second 12 resumes
+// until second 13 ends.
+func expired(at, now time.Time, lifetime time.Duration) bool {
+	return now.Unix() > at.Unix()+int64(lifetime/time.Second)
 }

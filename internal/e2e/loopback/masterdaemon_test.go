@@ -177,11 +177,16 @@ func waitWorkers(t *testing.T, sock string, n int) []procLine {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		// HAProxy's command may exit before its master listens.
+		// HAProxy's command may exit before its master listens, and its master
+		// re-executes itself once the workers run (wait mode): its socket is
+		// closed for a moment then.
 		var procs []procLine
 		if c, err := net.Dial("unix", sock); err == nil {
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			io.WriteString(c, "show proc\n")
+			b, _ := io.ReadAll(c)
 			c.Close()
-			procs = showProc(t, masterCLI(t, sock, "show proc"))
+			procs = showProc(t, string(b))
 			if len(workersIn(procs, "workers")) == n {
 				return procs
 			}
