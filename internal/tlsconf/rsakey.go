@@ -37,20 +37,12 @@ func RSASigner() string {
 
 // keyIsECDSA and keyIsRSA tell a chain's key type from its public half: an
 // RSA key may be held by OpenSSL.
-func keyIsECDSA(c *tls.Certificate) bool {
-	s, ok := c.PrivateKey.(crypto.Signer)
-	if !ok {
-		return false
-	}
-	_, ok = s.Public().(*ecdsa.PublicKey)
-	return ok
-}
+func keyIsECDSA(c *tls.Certificate) bool { _, ok := publicKey(c).(*ecdsa.PublicKey); return ok }
+func keyIsRSA(c *tls.Certificate) bool   { _, ok := publicKey(c).(*rsa.PublicKey); return ok }
 
-func keyIsRSA(c *tls.Certificate) bool {
-	s, ok := c.PrivateKey.(crypto.Signer)
-	if !ok {
-		return false
+func publicKey(c *tls.Certificate) crypto.PublicKey {
+	if s, ok := c.PrivateKey.(crypto.Signer); ok {
+		return s.Public()
 	}
-	_, ok = s.Public().(*rsa.PublicKey)
-	return ok
+	return nil
 }

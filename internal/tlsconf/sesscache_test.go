@@ -47,23 +47,7 @@ func TestTicketLifetime(t *testing.T) {
 		TicketLifetimeClock(srv, 300*time.Second, func() time.Time { return now })
 		cli := &tls.Config{RootCAs: ca.Pool(), ServerName: "l.test", MaxVersion: v,
 			ClientSessionCache: tls.NewLRUClientSessionCache(2)}
-		resumed := func() bool {
-			c1, c2 := net.Pipe()
-			defer c1.Close()
-			defer c2.Close()
-			s := tls.Server(c1, srv)
-			go func() {
-				if s.Handshake() == nil {
-					s.Write([]byte("x")) // TLS 1.3: the ticket goes with the first data
-				}
-			}()
-			c := tls.Client(c2, cli)
-			if err := c.Handshake(); err != nil {
-				t.Fatalf("TLS %x: %v", v, err)
-			}
-			c.Read(make([]byte, 1))
-			return c.ConnectionState().DidResume
-		}
+		resumed := func() bool { return pipeHandshake(t, srv, cli).DidResume }
 		resumed()
 		now = now.Add(200 * time.Second)
 		if !resumed() {
@@ -99,6 +83,17 @@ func mustSessionBytes(t *testing.T) []byte {
 		state, _ = ss.Bytes()
 		return srv.EncryptTicket(cs, ss)
 	}
+	pipeHandshake(t, srv, &tls.Config{RootCAs: ca.Pool(), ServerName: "l.test", ClientSessionCache: tls.NewLRUClientSessionCache(1)})
+	if state == nil {
+		t.Fatal("no session state")
+	}
+	return state
+}
+
+// pipeHandshake runs a handshake between srv and cli over a pipe, and a byte from the
+// server after it (a TLS 1.3 ticket goes with the first data).
+func pipeHandshake(t *testing.T, srv, cli *tls.Config) tls.ConnectionState {
+	t.Helper()
 	c1, c2 := net.Pipe()
 	defer c1.Close()
 	defer c2.Close()
@@ -108,13 +103,10 @@ func mustSessionBytes(t *testing.T) []byte {
 			s.Write([]byte("x"))
 		}
 	}()
-	c := tls.Client(c2, &tls.Config{RootCAs: ca.Pool(), ServerName: "l.test", ClientSessionCache: tls.NewLRUClientSessionCache(1)})
+	c := tls.Client(c2, cli)
 	if err := c.Handshake(); err != nil {
-		t.Fatal(err)
+		t.Fatalf("TLS %x: %v", cli.MaxVersion, err)
 	}
 	c.Read(make([]byte, 1))
-	if state == nil {
-		t.Fatal("no session state")
-	}
-	return state
+	return c.ConnectionState()
 }
