@@ -11,7 +11,6 @@ import (
 	"lb/internal/config"
 	"lb/internal/health"
 	"lb/internal/proxy"
-	"lb/internal/tlsconf"
 )
 
 // Start builds the backends and frontends of cfg, starts serving every frontend on its
@@ -152,7 +151,7 @@ func (g *Generation) startFrontends(cfg *config.Config, lns []Listener, proxyMax
 				id = rank
 			}
 			g.serving = append(g.serving, f.Serve(b.L, proxy.BindConfig{Name: b.Bind.Name, ID: id, AcceptProxy: b.Bind.AcceptProxy,
-				TLS: bindTLS(b.Bind, g.ticketKeys, cfg.Global.SessionLifetime(), func() *tlsconf.SessionCache { return g.sessionCache(cfg) })}))
+				TLS: g.bindTLS(cfg, b.Bind)}))
 		}
 	}
 	return nil

@@ -3,7 +3,6 @@ package plane
 import (
 	"crypto/tls"
 	"fmt"
-	"time"
 
 	"lb/internal/config"
 	"lb/internal/proxy"
@@ -13,31 +12,30 @@ import (
 
 // bindTLS is the TLS configuration a bind line's connections are served
 // with, nil for a plain one. Its session tickets are encrypted with the
-// bind line's "tls-ticket-keys", else with the process's keys (keys: handed
-// over from generation to generation and process to process, so that a
-// reload does not send every client back to a full handshake), else with
-// the keys crypto/tls makes and rotates itself.
-// A bind line with "no-tls-tickets" resumes sessions from the session
-// cache (tune.ssl.cachesize), none when it is 0. Either way a session
-// resumes for "tune.ssl.lifetime" (lifetime).
-func bindTLS(b *config.Bind, keys [][32]byte, lifetime time.Duration, cache func() *tlsconf.SessionCache) *tls.Config {
+// bind line's "tls-ticket-keys", else with the process's keys (handed over
+// from generation to generation and process to process, so that a reload
+// does not send every client back to a full handshake), else with the keys
+// crypto/tls makes and rotates itself. A bind line with "no-tls-tickets"
+// resumes sessions from the session cache (tune.ssl.cachesize), none when it
+// is 0. Either way a session resumes for "tune.ssl.lifetime".
+func (g *Generation) bindTLS(cfg *config.Config, b *config.Bind) *tls.Config {
 	t := b.TLS
 	if t == nil {
 		return nil
 	}
 	switch {
-	case t.NoTickets && cache() != nil:
-		cache().Attach(t.Config)
+	case t.NoTickets && g.sessionCache(cfg) != nil:
+		g.sessionCache(cfg).Attach(t.Config)
 		return t.Config
 	case t.NoTickets:
 		t.Config.SessionTicketsDisabled = true
 		return t.Config
 	case len(t.TicketKeys) > 0:
 		t.Config.SetSessionTicketKeys(t.TicketKeys)
-	case len(keys) > 0:
-		t.Config.SetSessionTicketKeys(keys)
+	case len(g.ticketKeys) > 0:
+		t.Config.SetSessionTicketKeys(g.ticketKeys)
 	}
-	tlsconf.TicketLifetime(t.Config, lifetime)
+	tlsconf.TicketLifetime(t.Config, cfg.Global.SessionLifetime())
 	return t.Config
 }
 

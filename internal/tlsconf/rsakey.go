@@ -25,16 +25,6 @@ func servingKey(k crypto.Signer) crypto.Signer {
 	return s
 }
 
-// RSASigner says what signs RSA handshakes: OpenSSL's version, or why Go's
-// crypto/rsa does.
-func RSASigner() string {
-	v, err := ossl.Version()
-	if err != nil {
-		return "Go's crypto/rsa (" + err.Error() + ")"
-	}
-	return v
-}
-
 // keyIsECDSA and keyIsRSA tell a chain's key type from its public half: an
 // RSA key may be held by OpenSSL.
 func keyIsECDSA(c *tls.Certificate) bool { _, ok := publicKey(c).(*ecdsa.PublicKey); return ok }
