@@ -210,10 +210,7 @@ func (s *Set) CloseAll() {
 // stats sockets keep answering. A listener that fails is logged and the
 // others go on.
 func (s *Set) SetPaused(pause bool) {
-	op, verb := (*Listener).Resume, "Resumed"
-	if pause {
-		op, verb = (*Listener).Pause, "Paused"
-	}
+	op, verb := pauseOp(pause)
 	log := s.opts.logger()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -229,6 +226,14 @@ func (s *Set) SetPaused(pause bool) {
 		log.Warn(verb + " " + capWord(fe) + " " + fe.Name + ".")
 		s.setPausedFELocked(fe.Name, pause)
 	}
+}
+
+// pauseOp is Listener.Pause and "Paused", or Listener.Resume and "Resumed".
+func pauseOp(pause bool) (func(*Listener) error, string) {
+	if pause {
+		return (*Listener).Pause, "Paused"
+	}
+	return (*Listener).Resume, "Resumed"
 }
 
 // capWord is how HAProxy names a proxy with listeners in its messages
@@ -251,10 +256,7 @@ var (
 // runtime API's "disable frontend" and "enable frontend", and logs HAProxy's
 // "Paused frontend NAME." or "Resumed frontend NAME.".
 func (s *Set) SetFrontendPaused(name string, pause bool) error {
-	op, verb := (*Listener).Resume, "Resumed"
-	if pause {
-		op, verb = (*Listener).Pause, "Paused"
-	}
+	op, verb := pauseOp(pause)
 	log := s.opts.logger()
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -403,18 +403,20 @@ backend b
 	}
 	onLBAndHAProxy(t, cfg, fe, func(t *testing.T, out *outFile) {
 		waitUnix(t, sock)
-		for _, step := range []struct{ cmd, reply string }{
-			{"disable frontend", "A frontend name is expected.\n\n"},
-			{"disable frontend nope", "No such frontend.\n\n"},
-			{"disable frontend b", "No such frontend.\n\n"},
-			{"disable frontend f", "\n"},
-			{"disable frontend f", "All sockets are already disabled.\n\n"},
-			{"disable frontend l", "\n"},
-		} {
-			if got := adminCommand(t, sock, step.cmd); got != step.reply {
-				t.Errorf("%s: %q, want %q", step.cmd, got, step.reply)
+		run := func(steps ...[2]string) {
+			t.Helper()
+			for _, step := range steps {
+				if got := adminCommand(t, sock, step[0]); got != step[1] {
+					t.Errorf("%s: %q, want %q", step[0], got, step[1])
+				}
 			}
 		}
+		run([2]string{"disable frontend", "A frontend name is expected.\n\n"},
+			[2]string{"disable frontend nope", "No such frontend.\n\n"},
+			[2]string{"disable frontend b", "No such frontend.\n\n"},
+			[2]string{"disable frontend f", "\n"},
+			[2]string{"disable frontend f", "All sockets are already disabled.\n\n"},
+			[2]string{"disable frontend l", "\n"})
 		for _, a := range []string{fe, lst} {
 			if err := get(a); err == nil {
 				t.Errorf("%s answered while its frontend is disabled", a)
@@ -423,15 +425,9 @@ backend b
 		if st := statStatus(t, sock, "f", "FRONTEND"); st != "PAUSED" {
 			t.Errorf("show stat: f is %q, want PAUSED", st)
 		}
-		for _, step := range []struct{ cmd, reply string }{
-			{"enable frontend f", "\n"},
-			{"enable frontend f", "All sockets are already enabled.\n\n"},
-			{"enable frontend l", "\n"},
-		} {
-			if got := adminCommand(t, sock, step.cmd); got != step.reply {
-				t.Errorf("%s: %q, want %q", step.cmd, got, step.reply)
-			}
-		}
+		run([2]string{"enable frontend f", "\n"},
+			[2]string{"enable frontend f", "All sockets are already enabled.\n\n"},
+			[2]string{"enable frontend l", "\n"})
 		for _, a := range []string{fe, lst} {
 			if err := get(a); err != nil {
 				t.Errorf("%s after enable frontend: %v", a, err)
