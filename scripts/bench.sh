@@ -22,6 +22,7 @@
 #   http_rss_2000_idle_kib  RSS with 2000 keep-alive clients idle after one request each
 #   http_rules_rps     keep-alive through a frontend with 10 ACLs and 10 header rules
 #                      evaluated per request
+#   http_keepalive_cpu_us, http_close_cpu_us   the proxy's CPU time per request, as above
 # In TLS (SETS=tls: `mode http` frontends with `bind … ssl crt`, to the same nginx in clear),
 # each as the proxy's CPU time per request (wrk's one thread is often the limit here, so
 # the request rate alone hides the difference), lower is better:
@@ -238,8 +239,12 @@ measure() { # label nbthread set command…: one proxy process per set, so that 
 		R[$label,$nbt,tls_bulk_mbyte_s]+="${v[0]} "
 		R[$label,$nbt,tls_bulk_cpu_us_mb]+="${v[1]} "
 	elif [ "$set" = http ]; then
-		R[$label,$nbt,http_keepalive_rps]+="$(rps http://127.0.0.1:$P_HTTP/small) "
-		R[$label,$nbt,http_close_rps]+="$(rps -H 'Connection: close' http://127.0.0.1:$P_HTTP/small) "
+		read -r -a v < <(rps_cpu $pid http://127.0.0.1:$P_HTTP/small)
+		R[$label,$nbt,http_keepalive_rps]+="${v[0]} "
+		R[$label,$nbt,http_keepalive_cpu_us]+="${v[1]} "
+		read -r -a v < <(rps_cpu $pid -H 'Connection: close' http://127.0.0.1:$P_HTTP/small)
+		R[$label,$nbt,http_close_rps]+="${v[0]} "
+		R[$label,$nbt,http_close_cpu_us]+="${v[1]} "
 		R[$label,$nbt,http_p99_ms]+="$(p99 http://127.0.0.1:$P_HTTP/small) "
 		R[$label,$nbt,http_rss_2000_idle_kib]+="$(rss_idle $pid $P_HTTP http) "
 		R[$label,$nbt,http_rules_rps]+="$(rps http://127.0.0.1:$P_HRULES/small) "
@@ -275,7 +280,7 @@ for nbt in ${NBTHREADS:-1 2}; do
 	echo "nbthread $nbt"
 	printf "%-20s %12s %12s %8s\n" metric haproxy lb ratio
 	for m in tcp_keepalive_rps tcp_close_rps tcp_p99_ms bulk_gbit rss_2000_idle_kib acl20_close_rps keepalive_cpu_us close_cpu_us \
-		http_keepalive_rps http_close_rps http_p99_ms http_rss_2000_idle_kib http_rules_rps \
+		http_keepalive_rps http_close_rps http_p99_ms http_rss_2000_idle_kib http_rules_rps http_keepalive_cpu_us http_close_cpu_us \
 		tls_full_ecdsa_rps tls_full_ecdsa_cpu_us tls_full_rsa_rps tls_full_rsa_cpu_us tls_resumed_rps tls_resumed_cpu_us \
 		tls_keepalive_rps tls_keepalive_cpu_us tls_bulk_mbyte_s tls_bulk_cpu_us_mb; do
 		[ -n "${R[haproxy,$nbt,$m]:-}${R[lb,$nbt,$m]:-}" ] || continue
