@@ -483,6 +483,10 @@ var effects = map[string]effect{
 	"server resolvers":        show(e2e + "TestResolversAsHAProxy"),
 	"server resolve-prefer":   show(e2e + "TestResolversAsHAProxy"),
 	"server on-marked-down":   show("internal/proxy.TestServerStateAndShutdown"),
+	// Passive health checks: the traffic's errors count as checks.
+	"server observe":     show(e2e+"TestPassiveChecksAsHAProxy", e2e+"TestObserveLayer7OutsideHTTP"),
+	"server error-limit": show(e2e + "TestPassiveChecksAsHAProxy"),
+	"server on-error":    show(e2e+"TestPassiveChecksAsHAProxy", "internal/health.TestAnalyze"),
 	// The idle pools of HTTP server connections (none in mode tcp, in
 	// HAProxy as in lb).
 	"server pool-max-conn":    show(e2e + "TestHTTPPoolMaxConn"),

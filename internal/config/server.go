@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -201,8 +202,40 @@ func init() {
 		"agent-inter":      timeOpt("agent-inter", func(s *Server, d time.Duration) { s.AgentInter = d }),
 		"agent-addr":       str(func(s *Server, v string) { s.AgentAddr = v }),
 		"agent-send":       str(func(s *Server, v string) { s.AgentSend = v }),
-		"observe":          unsup(1),
-		"error-limit":      unsup(1), "on-error": unsup(1), "track": unsup(1), "redir": unsup(1),
+		"observe": {nargs: 1, dflt: true, missing: "'observe' expects <mode> as argument..", fn: func(l *loader, s *Server, v string) error {
+			switch v {
+			case "none", "layer4":
+			case "layer7":
+				if l.cur == nil || l.cur.Mode != ModeHTTP {
+					// An alert that leaves the configuration valid, and
+					// the server unobserved (HAProxy 2.6 measured).
+					return &softError{"'layer7' can only be used in http proxies.."}
+				}
+			default:
+				return fmt.Errorf("'observe' expects one of 'none', 'layer4', 'layer7' but got '%s'.", v)
+			}
+			s.Observe = v
+			return nil
+		}},
+		// HAProxy 2.6 reads error-limit with atoi(): "3x" is 3.
+		"error-limit": {nargs: 1, dflt: true, missing: "'error-limit' expects an integer argument..", fn: func(l *loader, s *Server, v string) error {
+			n := atol(v)
+			if n <= 0 {
+				return fmt.Errorf("error-limit has to be > 0..")
+			}
+			s.ErrorLimit = n
+			return nil
+		}},
+		"on-error": {nargs: 1, dflt: true, missing: "'on-error' expects one of 'fastinter', 'fail-check', 'sudden-death' or 'mark-down' but got ''.",
+			fn: func(l *loader, s *Server, v string) error {
+				switch v {
+				case "fastinter", "fail-check", "sudden-death", "mark-down":
+					s.OnError = v
+					return nil
+				}
+				return fmt.Errorf("'on-error' expects one of 'fastinter', 'fail-check', 'sudden-death' or 'mark-down' but got '%s'.", v)
+			}},
+		"track": unsup(1), "redir": unsup(1),
 		// "source" is read by kwServer: it takes a variable number of words.
 		"source": {nargs: 1, dflt: true},
 		"socks4": {nargs: 1, dflt: true, missing: "'socks4' expects <addr>:<port> as argument.", fn: func(l *loader, s *Server, v string) error {
@@ -225,6 +258,13 @@ func init() {
 	}
 	serverTLSOptions(serverOptions)
 }
+
+// softError is a server keyword's error that HAProxy 2.6 reports as an
+// alert without failing the configuration (ERR_ALERT alone): the keyword
+// is ignored.
+type softError struct{ msg string }
+
+func (e *softError) Error() string { return e.msg }
 
 // atolServerOpts are read with atol() by HAProxy 2.6: a missing or
 // non-numeric value is 0, not an error.
@@ -298,7 +338,11 @@ func kwServer(c *pctx) error {
 			}
 		}
 		if err := o.fn(c.l, s, v); err != nil {
-			return fmt.Errorf("%s : %v", who, err)
+			var soft *softError
+			if !errors.As(err, &soft) {
+				return fmt.Errorf("%s : %v", who, err)
+			}
+			c.l.add(c.l.linePos, AlertSoft, "%s : %s", who, soft.msg)
 		}
 		i += o.nargs
 	}

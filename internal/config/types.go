@@ -36,12 +36,16 @@ const (
 	Warning
 	// Alert is an error: the configuration is invalid (exit code 1).
 	Alert
+	// AlertSoft is an error HAProxy reports as an alert but survives
+	// (ERR_ALERT without ERR_FATAL): the line's setting is dropped and the
+	// configuration stays valid.
+	AlertSoft
 )
 
 // String returns "NOTICE", "WARNING" or "ALERT", as HAProxy prints them.
 func (s Severity) String() string {
 	switch s {
-	case Alert:
+	case Alert, AlertSoft:
 		return "ALERT"
 	case Warning:
 		return "WARNING"
@@ -1066,6 +1070,12 @@ type Server struct {
 	InitAddr []string
 	// OnMarkedDown is "on-marked-down" ("shutdown-sessions" or "").
 	OnMarkedDown string
+	// Observe is "observe": "layer4", "layer7", or "" / "none" for no
+	// passive check; ErrorLimit is "error-limit" (0: 10), OnError
+	// "on-error" ("": fail-check).
+	Observe    string `json:",omitempty"`
+	ErrorLimit int    `json:",omitempty"`
+	OnError    string `json:",omitempty"`
 	// PoolMaxConn is "pool-max-conn": the most idle connections kept
 	// for the server (-1 = unlimited, the default; 0 = none).
 	PoolMaxConn int

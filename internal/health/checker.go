@@ -99,18 +99,24 @@ type Checker struct {
 	results     uint64 // results recorded
 	agentLast   Result
 	agentHealth int // 0 (DOWN) or 1: an agent's rise and fall are 1
+
+	// fastSet says "fastinter" was set: a passive check's verdict then
+	// brings the next check forward to it, through hurry (Analyze).
+	fastSet bool
+	hurry   chan struct{}
 }
 
 // New returns a Checker for cfg. cb, which may be nil, receives every
 // result from the goroutine running Run; it must not block for long, since
 // the next check waits for it.
 func New(cfg Config, cb func(Event)) (*Checker, error) {
+	fastSet := cfg.FastInter > 0
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	c := &Checker{cfg: cfg, cb: cb, log: cfg.Logger, last: Result{Status: StatusInit},
-		agentLast: Result{Status: StatusInit}, agentHealth: 1}
+		agentLast: Result{Status: StatusInit}, agentHealth: 1, fastSet: fastSet, hurry: make(chan struct{}, 1)}
 	if cfg.StartDown {
 		c.health = 0
 	} else {
@@ -193,14 +199,29 @@ func (c *Checker) Run(ctx context.Context) {
 	}
 	t := time.NewTimer(c.cfg.InitialDelay)
 	defer t.Stop()
+	next := time.Now().Add(c.cfg.InitialDelay)
+	reset := func(d time.Duration) {
+		t.Reset(d)
+		next = time.Now().Add(d)
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-c.hurry:
+			// A passive check's verdict: the next check within
+			// fastinter, as HAProxy's health_adjust requeues it.
+			if time.Until(next) > c.cfg.FastInter {
+				if !t.Stop() {
+					<-t.C
+				}
+				reset(c.cfg.FastInter)
+			}
+			continue
 		case <-t.C:
 		}
 		if c.paused.Load() || c.maint.Load() {
-			t.Reset(c.cfg.Inter)
+			reset(c.cfg.Inter)
 			continue
 		}
 		cfg := c.cfg
@@ -216,7 +237,7 @@ func (c *Checker) Run(ctx context.Context) {
 			// The server went into maintenance meanwhile: its health
 			// counter was reset, the result counts for nothing.
 			c.running.Store(false)
-			t.Reset(c.cfg.Inter)
+			reset(c.cfg.Inter)
 			continue
 		}
 		c.cbMu.Lock()
@@ -229,8 +250,69 @@ func (c *Checker) Run(ctx context.Context) {
 			c.cb(ev)
 		}
 		c.cbMu.Unlock()
-		t.Reset(c.jitter(c.interval(ev.Health)))
+		reset(c.jitter(c.interval(ev.Health)))
 	}
+}
+
+// OnError is what a passive check's verdict does to a server with health
+// checks ("on-error").
+type OnError uint8
+
+const (
+	// OnErrorFailCheck counts it as a failed check ("fail-check", the
+	// default).
+	OnErrorFailCheck OnError = iota
+	// OnErrorFastInter only brings the next check forward
+	// ("fastinter").
+	OnErrorFastInter
+	// OnErrorSuddenDeath counts it as the failed check that leaves a
+	// fully UP server one failure from DOWN ("sudden-death").
+	OnErrorSuddenDeath
+	// OnErrorMarkDown marks the server DOWN at once ("mark-down").
+	OnErrorMarkDown
+)
+
+// Analyze applies a passive check's verdict, info saying why ("Detected 10
+// consecutive errors, last one was: L4 unsuccessful connection"), as
+// HAProxy 2.6's health_adjust: as Config.OnError says, then the next check
+// within fastinter when it is set. The verdict is a result of status HANA
+// with no duration; the callback receives it as any check's. A server
+// without health checks, or in maintenance, is left as it is.
+func (c *Checker) Analyze(info string) {
+	if c.cfg.NoCheck || c.maint.Load() {
+		return
+	}
+	if c.cfg.OnError != OnErrorFastInter {
+		c.cbMu.Lock()
+		ev := c.recordHANA(Result{Status: StatusHANA, Info: info, Duration: -1})
+		ev.LogLine = healthCheckLine(c.cfg.Name, c.cfg.Backup, ev, c.cfg.Rise, c.cfg.Fall)
+		if c.cb != nil {
+			c.cb(ev)
+		}
+		c.cbMu.Unlock()
+	}
+	if c.fastSet {
+		select {
+		case c.hurry <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// recordHANA records r, a passive check's verdict, after moving the health
+// counter as on-error says.
+func (c *Checker) recordHANA(r Result) Event {
+	c.mu.Lock()
+	switch c.cfg.OnError {
+	case OnErrorSuddenDeath:
+		if c.health > c.cfg.Rise {
+			c.health = c.cfg.Rise + 1
+		}
+	case OnErrorMarkDown:
+		c.health = c.cfg.Rise
+	}
+	c.mu.Unlock()
+	return c.record(r)
 }
 
 // jitter applies Config.Spread as HAProxy's spread-checks does: ±spread%.

@@ -481,3 +481,84 @@ func TestCheckerRestore(t *testing.T) {
 		t.Errorf("after a check: %+v", st)
 	}
 }
+
+// TestAnalyze: a passive check's verdict moves the health counter as on-error says
+// (HAProxy's health_adjust), and with fastinter set brings the next check forward to it;
+// without fastinter, or with on-error fastinter, the counter does not move.
+func TestAnalyze(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		onError OnError
+		health  []int // the health after each verdict, from fully UP (4 with rise 2, fall 3)
+		down    bool  // DOWN after them
+	}{
+		{"fail-check", OnErrorFailCheck, []int{3, 2, 0}, true},
+		{"sudden-death", OnErrorSuddenDeath, []int{2, 0}, true},
+		{"mark-down", OnErrorMarkDown, []int{0}, true},
+		{"fastinter", OnErrorFastInter, []int{4, 4}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var events []Event
+			c, err := New(Config{Addr: "127.0.0.1:1", Rise: 2, Fall: 3, OnError: tc.onError}, func(ev Event) { events = append(events, ev) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Force(true)
+			for i, want := range tc.health {
+				c.Analyze("Detected 10 consecutive errors")
+				if _, h := c.Last(); h != want {
+					t.Errorf("verdict %d: health %d, want %d", i+1, h, want)
+				}
+			}
+			if c.Up() == tc.down {
+				t.Errorf("up %v after the verdicts, want %v", c.Up(), !tc.down)
+			}
+			if tc.onError == OnErrorFastInter {
+				if len(events) != 0 {
+					t.Errorf("on-error fastinter reported %d results", len(events))
+				}
+				return
+			}
+			last := events[len(events)-1]
+			if last.Status != StatusHANA || last.Info != "Detected 10 consecutive errors" || last.Duration >= 0 {
+				t.Errorf("last result %+v, want HANA with the verdict's words and no duration", last.Result)
+			}
+		})
+	}
+	t.Run("fastinter brings the next check forward", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+		checks := make(chan Event, 4)
+		c, err := New(Config{Addr: ln.Addr().String(), Inter: time.Hour, FastInter: 50 * time.Millisecond,
+			OnError: OnErrorFastInter}, func(ev Event) { checks <- ev })
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { c.Run(ctx); close(done) }()
+		defer func() { cancel(); <-done }()
+		<-checks // the first check, at once; the next one is an hour away
+		c.Analyze("Detected 10 consecutive errors")
+		select {
+		case ev := <-checks:
+			if ev.Status != StatusL4OK {
+				t.Errorf("the check brought forward: %v", ev.Status)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no check within fastinter of the verdict")
+		}
+	})
+}

@@ -268,6 +268,9 @@ type Config struct {
 	FastInter time.Duration
 	// DownInter is the interval while the server is DOWN; zero means Inter.
 	DownInter time.Duration
+	// OnError is what a passive check's verdict does (Checker.Analyze,
+	// "on-error").
+	OnError OnError
 	// Rise is the number of consecutive successes that bring a DOWN server
 	// UP; zero means 2. Fall is the number of consecutive failures that
 	// bring an UP server DOWN; zero means 3.

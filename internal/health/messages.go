@@ -72,7 +72,9 @@ func checkReason(r Result) string {
 		b.WriteString(asciiEncode(r.Info))
 		b.WriteByte('"')
 	}
-	fmt.Fprintf(&b, ", check duration: %dms", r.Duration.Milliseconds())
+	if r.Duration >= 0 { // a passive check's verdict has none
+		fmt.Fprintf(&b, ", check duration: %dms", r.Duration.Milliseconds())
+	}
 	return b.String()
 }
 

@@ -37,6 +37,10 @@ const (
 	// StatusChecked is an agent's reply that changes no health (CHECKED:
 	// "No status change").
 	StatusChecked
+	// StatusHANA is a passive check's verdict (HANA: "Health analyze"):
+	// the server's traffic failed error-limit times in a row
+	// (Checker.Analyze).
+	StatusHANA
 )
 
 var statusNames = [...]struct{ code, desc string }{
@@ -55,6 +59,7 @@ var statusNames = [...]struct{ code, desc string }{
 	StatusL7OKC:   {"L7OKC", "Layer7 check conditionally passed"},
 	StatusL7Sts:   {"L7STS", "Layer7 wrong status"},
 	StatusChecked: {"CHECKED", "No status change"},
+	StatusHANA:    {"HANA", "Health analyze"},
 }
 
 // String returns the short code, as in "show stat" ("L4CON").
@@ -85,7 +90,7 @@ func (s Status) HasCode() bool { return s >= StatusL7OK && s <= StatusL7Sts }
 
 // Num returns HAProxy 2.6's number for the status (enum
 // healthcheck_status), as "show servers state" prints it in
-// srv_check_status: its order differs from lb's, which has no START, HANA,
+// srv_check_status: its order differs from lb's, which has no START,
 // L57DATA or external-check statuses.
 func (s Status) Num() int {
 	switch s {
@@ -93,6 +98,8 @@ func (s Status) Num() int {
 		return 1
 	case StatusChecked:
 		return 3
+	case StatusHANA:
+		return 4
 	case StatusSockErr:
 		return 5
 	case StatusL4OK:
@@ -124,7 +131,7 @@ func (s Status) Num() int {
 // StatusOfNum is the status whose Num is n; ok is false for UNK and for the
 // statuses lb does not have.
 func StatusOfNum(n int) (s Status, ok bool) {
-	for s := StatusInit; s <= StatusChecked; s++ {
+	for s := StatusInit; s <= StatusHANA; s++ {
 		if s.Num() == n {
 			return s, true
 		}

@@ -182,7 +182,7 @@ func loadConfig(args *Args, w io.Writer) (*config.Config, int) {
 			badFiles = append(badFiles, d.Pos.File)
 			pending = d.Pos.File
 		}
-		if args.Quiet && d.Severity != config.Alert {
+		if args.Quiet && d.Severity != config.Alert && d.Severity != config.AlertSoft {
 			continue
 		}
 		fmt.Fprintln(w, d.Format(pid))

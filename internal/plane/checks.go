@@ -85,6 +85,11 @@ func startChecks(g *Generation, cfg *config.Config) {
 			continue
 		}
 		g.movedChecks(p.srv, c)
+		if !p.hc.NoCheck {
+			// The server's passive check ("observe") gives its verdicts
+			// to the health check.
+			p.srv.SetAnalyzer(c.Analyze)
+		}
 		checkers = append(checkers, c)
 		cs.byServer[p.srv] = c
 	}
@@ -234,6 +239,14 @@ func (g *Generation) healthConfig(cfg *config.Config, px *config.Proxy, s *confi
 		Timeout:        px.Timeouts.Check,
 	}
 	hc.Backup, hc.Spread = s.Backup, cfg.Global.SpreadChecks
+	switch s.OnError {
+	case "fastinter":
+		hc.OnError = health.OnErrorFastInter
+	case "sudden-death":
+		hc.OnError = health.OnErrorSuddenDeath
+	case "mark-down":
+		hc.OnError = health.OnErrorMarkDown
+	}
 	// check-ssl, or ssl checked on the traffic port (config.Server.CheckTLS).
 	hc.TLS = s.CheckTLS
 	if s.Socks4.IsValid() {

@@ -303,6 +303,13 @@ func serverConfig(s *config.Server) proxy.ServerConfig {
 		sc.SendProxy = proxy.SendProxyV1
 	}
 	sc.ShutdownOnDown = s.OnMarkedDown == "shutdown-sessions"
+	switch s.Observe {
+	case "layer4":
+		sc.Observe = proxy.ObserveLayer4
+	case "layer7":
+		sc.Observe = proxy.ObserveLayer7
+	}
+	sc.ErrorLimit = s.ErrorLimit
 	sc.Source = sourceConfig(s.Source)
 	sc.Socks4 = s.Socks4
 	sc.PoolMax, sc.NoIdlePool, sc.PoolPurge = max(s.PoolMaxConn, 0), s.PoolMaxConn == 0, s.PoolPurgeDelay

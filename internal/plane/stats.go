@@ -334,6 +334,7 @@ func (g *Generation) backendStats(px *config.Proxy, be *proxy.Backend) *stats.Ba
 			Connects: ss.Connects, Reuses: ss.Reuses,
 			LastChange: now - ss.LastChange, Downtime: ss.Downtime(now), DownTrans: ss.DownTrans, LBTotal: ss.LBTotal}
 		sv.NoSSL = cs.TLS == nil && cs.CheckTLS == nil
+		sv.Observe, sv.HANAFail = cs.Observe == "layer4" || cs.Observe == "layer7", srv.HANAFailed()
 		sv.HTTP, sv.Times = httpStats(&ss.HTTP), stats.Times(ss.Times)
 		cn := srv.ConnStats()
 		sv.Idle = stats.Idle{Unsafe: cn.Unsafe, Safe: cn.Safe, Used: cn.Used, NeedEst: cn.NeedEst,

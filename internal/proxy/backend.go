@@ -127,6 +127,10 @@ type ServerConfig struct {
 	// Source is where the connections leave from ("source" on the server
 	// line); nil means the backend's (BackendConfig.Source).
 	Source *Source
+	// Observe is the passive health check ("observe", observe.go),
+	// ErrorLimit its "error-limit" (0: 10).
+	Observe    Observe
+	ErrorLimit int
 	// SNI gives the server name sent for a connection of c ("sni"), ""
 	// for none; nil means none. A pooled connection is reused only by
 	// the client that opened it when SNI is set (its name may differ).
@@ -251,6 +255,8 @@ type Server struct {
 	connects, reuses atomic.Uint64
 	// deniedResp counts the responses of s rules denied (dresp).
 	deniedResp atomic.Uint64
+	// hana is the passive health check ("observe", observe.go).
+	hana passive
 	// http counts the responses s sent by status class, and times its
 	// sessions' or transactions' times (counters.go).
 	http  httpCounters
@@ -381,6 +387,7 @@ func NewBackend(cfg BackendConfig) (*Backend, error) {
 		}
 		// HAProxy's ids (puid): hashing places servers by them.
 		s := &Server{be: b, idx: i, cfg: sc, id: ids[i], weight: sc.Weight, maxconn: sc.Maxconn, lastChange: b.lastChange}
+		s.SetObserve(sc.Observe, sc.ErrorLimit)
 		if sc.Disabled {
 			s.state = StateMaint
 		}

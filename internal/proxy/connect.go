@@ -150,6 +150,7 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 		}
 		if sc != nil {
 			srv.reuses.Add(1)
+			srv.observe(hanaL4OK)
 			r.Tc = 0
 			r.Local, r.Remote = addrPort(sc.LocalAddr()), addrPort(sc.RemoteAddr())
 			if !c.publishServerConn(sc) {
@@ -220,9 +221,11 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 				}
 			}
 			if srv.cfg.TLS == nil {
+				srv.observe(hanaL4OK)
 				break
 			}
 			if sc, err = srv.startTLS(c, sc, req, t1, bc.TimeoutConnect); err == nil {
+				srv.observe(hanaL4OK)
 				break
 			}
 			if errors.Is(err, errKilled) {
@@ -238,6 +241,9 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 		// Out of descriptors or memory here (socket(2)), not refused by
 		// the server: retried at once, then HAProxy's "RC".
 		local := isResourceError(err)
+		if !local && !c.aborted() {
+			srv.observe(hanaL4Err)
+		}
 		if attempt >= bc.Retries || !bc.RetryOn.connFailure() || c.aborted() {
 			// econ counts the requests that gave up, not each attempt,
 			// as HAProxy's sess_update_st_cer.

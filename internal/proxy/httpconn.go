@@ -1391,13 +1391,22 @@ func (hc *httpConn) failResponse(err error) {
 			hc.be.countRespError(hc.lg.server)
 		}
 	}
+	ev := hanaHTTPBrokenPipe
 	switch {
 	case errors.As(err, &pe):
 		hc.ts = [2]byte{TermProxy, 'H'}
+		ev = hanaHTTPHdrRsp
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		hc.ts = [2]byte{TermServerTimeout, 'H'}
+		ev = hanaHTTPReadTout
 	default:
 		hc.ts = [2]byte{TermServerAbort, 'H'}
+		if err != io.EOF && err != io.ErrUnexpectedEOF {
+			ev = hanaHTTPReadError
+		}
+	}
+	if srv := hc.lg.server; srv != nil {
+		srv.observe(ev)
 	}
 }
 
@@ -2155,6 +2164,7 @@ func (hc *httpConn) countServerStatus() {
 	if srv := hc.lg.server; srv != nil && !hc.cached {
 		srv.http.countStatus(hc.res.Status)
 		srv.http.reqs.Add(1)
+		srv.observe(hanaStatus(hc.res.Status))
 	}
 }
 

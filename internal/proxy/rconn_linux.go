@@ -409,6 +409,9 @@ func (x *rconn) connectFailed(timeout bool) {
 		rawClose(x.srv.fd)
 		x.srv.fd = -1
 	}
+	if !x.local && !c.Dead() {
+		srv.observe(hanaL4Err)
+	}
 	bc := &x.be.cfg
 	if x.attempts >= bc.Retries || !bc.RetryOn.connFailure() || c.Dead() {
 		// econ counts the sessions that gave up, not each attempt.
@@ -470,6 +473,7 @@ func (x *rconn) onConnected() {
 		x.lg.serverLocal = l.localAddr(x.srv.fd)
 	}
 	srv := c.srv.Load()
+	srv.observe(hanaL4OK)
 	if srv.cfg.SendProxy != SendProxyNone {
 		var head []byte
 		buf := bufPool.Get().(*[]byte)

@@ -279,6 +279,9 @@ func serverRow(p *Proxy, s *Server, o *Options) Row {
 	r.u64("srv_abrt", s.SrvAborts)
 	r.i64("lastsess", s.LastSess)
 	r.i64("lastchg", s.LastChange)
+	if s.Observe {
+		r.u64("hanafail", s.HANAFail)
+	}
 	if c := s.Check; c != nil {
 		r.u64("chkfail", c.Failed)
 		r.u64("chkdown", s.DownTrans)
@@ -288,7 +291,12 @@ func serverRow(p *Proxy, s *Server, o *Options) Row {
 			if c.HasCode {
 				r.num("check_code", c.Code)
 			}
-			if c.Done {
+			switch {
+			case c.Done && c.Duration < 0:
+				// A passive check's verdict: HAProxy prints its
+				// duration of -1 as an unsigned number.
+				r.u64("check_duration", ^uint64(0))
+			case c.Done:
 				r.i64("check_duration", c.Duration.Milliseconds())
 			}
 			r.set("check_desc", c.Desc)
@@ -414,11 +422,24 @@ func backendRow(p *Proxy, b *Backend, o *Options) Row {
 func (r Row) WriteCSV(b *strings.Builder) {
 	for _, f := range r {
 		if f != setEmpty {
-			b.WriteString(f)
+			writeCSVField(b, f)
 		}
 		b.WriteByte(',')
 	}
 	b.WriteByte('\n')
+}
+
+// writeCSVField writes f, between double quotes (its own doubled) when it
+// holds a comma, a double quote or a line break, as HAProxy's csv_enc does
+// for the text fields ("Detected 2 consecutive errors, last one was: …").
+func writeCSVField(b *strings.Builder, f string) {
+	if !strings.ContainsAny(f, ",\"\r\n") {
+		b.WriteString(f)
+		return
+	}
+	b.WriteByte('"')
+	b.WriteString(strings.ReplaceAll(f, `"`, `""`))
+	b.WriteByte('"')
 }
 
 // CSV renders the export: the header line, then one line per row, each

@@ -278,6 +278,10 @@ type Server struct {
 	// LBTotal counts the times load balancing chose the server (lbtot):
 	// not use-server nor persistence.
 	LBTotal uint64
+	// HANAFail counts the passive check's verdicts (hanafail), shown
+	// when Observe (the server has "observe").
+	HANAFail uint64
+	Observe  bool
 	// NoSSL: neither the server nor its checks use TLS (ssl_* are 0).
 	NoSSL bool
 	HTTP  HTTP
