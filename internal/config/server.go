@@ -171,7 +171,7 @@ func init() {
 		}},
 		"on-marked-down": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
 			if v != "shutdown-sessions" {
-				return fmt.Errorf("'on-marked-down' expects 'shutdown-sessions' but got '%s'", v)
+				return fmt.Errorf("'on-marked-down' expects 'shutdown-sessions' but got '%s'.", v)
 			}
 			s.OnMarkedDown = v
 			return nil

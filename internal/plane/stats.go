@@ -303,7 +303,7 @@ func (g *Generation) backendStats(px *config.Proxy, be *proxy.Backend) *stats.Ba
 	bs := be.Stats()
 	b.Cur, b.Queue, b.MaxQueue, b.Total = bs.Cur, bs.Queue, bs.MaxQueue, bs.Total
 	b.BytesIn, b.BytesOut, b.DeniedReq, b.DeniedResp = bs.BytesIn, bs.BytesOut, bs.DeniedReq, bs.DeniedResp
-	b.Retries, b.Redispatches = bs.Retries, bs.Redispatches
+	b.Retries, b.Redispatches, b.NoServer = bs.Retries, bs.Redispatches, bs.NoServer
 	b.CliAborts, b.SrvAborts, b.RespErrors = bs.CliAborts, bs.SrvAborts, bs.RespErrors
 	b.Max, b.Connects = bs.Max, bs.Connects
 	b.HTTP, b.Times = httpStats(&bs.HTTP), stats.Times(bs.Times)

@@ -302,6 +302,8 @@ type Backend struct {
 	// connects counts the connection attempts to the dispatch address;
 	// those to servers are the servers' (connect).
 	connects atomic.Uint64
+	// noServer counts the connections that found no usable server.
+	noServer atomic.Uint64
 	total    atomic.Uint64
 	bytesIn  atomic.Uint64
 	bytesOut atomic.Uint64
@@ -478,6 +480,9 @@ type BackendStats struct {
 	// content" rules, DeniedResp responses rejected by "tcp-response
 	// content" rules (HAProxy's dreq and dresp).
 	DeniedReq, DeniedResp uint64
+	// NoServer counts the connections that found no usable server
+	// (HAProxy counts them in the backend's failed_conns, econ).
+	NoServer uint64
 	// Retries and Redispatches count the backend's retried attempts and
 	// those sent to another server (wretr, wredis).
 	Retries, Redispatches uint64
@@ -520,7 +525,7 @@ func (b *Backend) Stats() BackendStats {
 		Usable: usable, LastChange: lc, DownTime: dt, DownTrans: dtr, LBTotal: lbt,
 		BytesIn: b.bytesIn.Load(), BytesOut: b.bytesOut.Load(), Queue: q, MaxQueue: mq,
 		DeniedReq: b.deniedReq.Load(), DeniedResp: b.deniedResp.Load(),
-		Retries: b.retries.Load(), Redispatches: b.redispatches.Load(),
+		Retries: b.retries.Load(), Redispatches: b.redispatches.Load(), NoServer: b.noServer.Load(),
 		CliAborts: b.cliAborts.Load(), SrvAborts: b.srvAborts.Load(), RespErrors: b.respErrors.Load(),
 		HTTP: b.http.stats(), Times: b.times.stats()}
 }

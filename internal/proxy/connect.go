@@ -131,8 +131,9 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 			r.Phase, r.Term = 'Q', TermServerTimeout
 		case errors.Is(err, errKilled):
 			r.Phase = 'Q'
-		default: // no server: HAProxy logs SC with <NOSRV>
+		default: // no server: HAProxy logs SC with <NOSRV>, counts econ
 			r.Phase, r.Term = 'C', TermServerAbort
+			b.noServer.Add(1)
 		}
 		return nil, r, err
 	}
@@ -264,6 +265,9 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 			srv, _, err = b.acquire(req.Key, c.killCh, old)
 			if err != nil {
 				r.Phase, r.Term = 'C', TermServerAbort
+				if errors.Is(err, errNoServer) {
+					b.noServer.Add(1)
+				}
 				return nil, r, err
 			}
 			b.countReassign(old, srv)

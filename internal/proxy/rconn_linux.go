@@ -210,9 +210,10 @@ func (x *rconn) start() {
 		}
 		x.w = nil
 	}
-	if err != nil { // no usable server: HAProxy logs SC with <NOSRV>
+	if err != nil { // no usable server: HAProxy logs SC with <NOSRV>, counts econ
 		x.phase = 'C'
 		c.SetTerm(TermServerAbort)
+		be.noServer.Add(1)
 		x.end()
 		return
 	}
@@ -437,6 +438,7 @@ func (x *rconn) connectFailed(timeout bool) {
 		if err != nil {
 			x.phase = 'C'
 			c.SetTerm(TermServerAbort)
+			x.be.noServer.Add(1)
 			x.end()
 			return
 		}

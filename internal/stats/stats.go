@@ -194,6 +194,9 @@ type Backend struct {
 	Total                 uint64
 	BytesIn, BytesOut     uint64
 	DeniedReq, DeniedResp uint64
+	// NoServer counts the connections that found no usable server: econ
+	// counts them with the servers' failed connections.
+	NoServer uint64
 	// Retries and Redispatches count the backend's retried attempts and
 	// those sent to another server (wretr, wredis).
 	Retries, Redispatches uint64
@@ -500,7 +503,7 @@ func (b *Backend) connects() (n, reuse uint64) {
 // failed sums the servers' failed connection attempts: HAProxy counts each
 // on the backend too.
 func (b *Backend) failed() uint64 {
-	var n uint64
+	n := b.NoServer
 	for i := range b.Servers {
 		n += b.Servers[i].Failed
 	}
