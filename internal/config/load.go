@@ -83,10 +83,13 @@ type condState struct {
 type loader struct {
 	// aborted is set by a diagnostic that stops the reading (Diag.Abort).
 	aborted bool
-	opt     Options
-	env     func(string) (string, bool)
-	cfg     *Config
-	diags   []Diag
+	// after holds what HAProxy prints after a server line's error (its
+	// "'ca-file' : unable to load …"), added once that error is.
+	after []Diag
+	opt   Options
+	env   func(string) (string, bool)
+	cfg   *Config
+	diags []Diag
 
 	// linePos is the position of the line being parsed.
 	linePos Pos
@@ -213,9 +216,25 @@ type rawError struct{ msg string }
 
 func (e *rawError) Error() string { return e.msg }
 
+// srvLineError is an error of a server or default-server line, which
+// HAProxy prints as "[file:line] : …" (Diag.Bracket).
+type srvLineError struct{ msg string }
+
+func (e *srvLineError) Error() string { return e.msg }
+
 func (l *loader) report(pos Pos, err error) {
 	if re, ok := err.(*rawError); ok {
 		l.raw(pos, Alert, false, "%s", re.msg)
+		return
+	}
+	if se, ok := err.(*srvLineError); ok {
+		l.diags = append(l.diags, Diag{Pos: pos, Severity: Alert, Msg: se.msg, Bracket: true})
+		for _, d := range l.after {
+			// Printed with no place, but counted with the file's errors.
+			d.Pos, d.Bare = Pos{File: pos.File}, true
+			l.diags = append(l.diags, d)
+		}
+		l.after = nil
 		return
 	}
 	if msg := err.Error(); strings.HasSuffix(msg, "Continuing.") {

@@ -55,7 +55,9 @@ func init() {
 		return serverOpt{nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
 			d, err := l.timeArg(l.linePos, v, time.Millisecond)
 			if err != nil {
-				return fmt.Errorf("%v in '%s' argument of server %s.", err, name, s.Name)
+				// HAProxy 2.6 names 'agent-inter' whichever interval it
+				// was (its srv_parse_check_inter), measured.
+				return fmt.Errorf("%v in 'agent-inter' argument of server %s.", err, s.Name)
 			}
 			if d == 0 {
 				return fmt.Errorf("invalid value 0 for argument '%s' of server %s.", name, s.Name)
@@ -64,9 +66,14 @@ func init() {
 			return nil
 		}}
 	}
-	intOpt := func(name string, min, max int, set func(s *Server, n int)) serverOpt {
+	intOptA := func(name string, min, max int, atoi bool, set func(s *Server, n int)) serverOpt {
 		return serverOpt{nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
 			n, err := parseInt(v)
+			if atoi {
+				// HAProxy 2.6 reads rise and fall with atoi(): "x" is 0,
+				// "3x" is 3.
+				n, err = atol(v), nil
+			}
 			if err != nil && min == 0 {
 				// HAProxy 2.6 reads maxconn and maxqueue with atol().
 				n = atol(v)
@@ -78,14 +85,22 @@ func init() {
 				return fmt.Errorf("'%s' has to be > 0.", name)
 			}
 			if n < min || n > max {
-				return fmt.Errorf("'%s' expects an integer argument between %d and %d, got '%s'.", name, min, max, v)
+				return fmt.Errorf("'%s' expects an integer argument between %d and %d, got '%s'", name, min, max, v)
 			}
 			set(s, n)
 			return nil
 		}}
 	}
+	intOpt := func(name string, min, max int, set func(s *Server, n int)) serverOpt {
+		return intOptA(name, min, max, false, set)
+	}
 	str := func(set func(s *Server, v string)) serverOpt {
 		return serverOpt{nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error { set(s, v); return nil }}
+	}
+	// miss sets HAProxy's words for a missing value of o.
+	miss := func(o serverOpt, words string) serverOpt {
+		o.missing = words
+		return o
 	}
 	unsup := func(n int) serverOpt { return serverOpt{nargs: n, dflt: true, status: kwUnsupported} }
 	serverOptions = map[string]serverOpt{
@@ -105,7 +120,7 @@ func init() {
 		"fastinter":           timeOpt("fastinter", func(s *Server, d time.Duration) { s.FastInter = d }),
 		"downinter":           timeOpt("downinter", func(s *Server, d time.Duration) { s.DownInter = d }),
 		"rise":                intOpt("rise", 1, 1<<30, func(s *Server, n int) { s.Rise = n }),
-		"fall":                intOpt("fall", 1, 1<<30, func(s *Server, n int) { s.Fall = n }),
+		"fall":                intOptA("fall", 1, 1<<30, true, func(s *Server, n int) { s.Fall = n }),
 		"weight": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil {
@@ -114,7 +129,7 @@ func init() {
 				l.warn(l.linePos, "'weight' : '%s' is not a number, read as %d like HAProxy does.", v, n)
 			}
 			if n < 0 || n > 256 {
-				return fmt.Errorf("weight of server %s is not within 0 and 256 (%s)..", s.Name, v)
+				return fmt.Errorf("weight of server %s is not within 0 and 256 (%s).", s.Name, v)
 			}
 			s.Weight = n
 			return nil
@@ -124,21 +139,21 @@ func init() {
 		"id": {nargs: 1, fn: func(l *loader, s *Server, v string) error {
 			n, err := parseInt(v)
 			if err != nil || n < 1 {
-				return fmt.Errorf("'id' : custom id has to be > 0.")
+				return fmt.Errorf("'id' : custom id has to be > 0")
 			}
 			s.ID = n
 			return nil
 		}},
-		"port": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
+		"port": {nargs: 1, dflt: true, missing: "'port' expects a port number as argument.", fn: func(l *loader, s *Server, v string) error {
 			n, err := parseInt(v)
 			if err != nil || n < 0 || n > 65535 {
-				return fmt.Errorf("invalid port '%s'.", v)
+				return fmt.Errorf("invalid port '%s'", v)
 			}
 			s.CheckPort = n
 			return nil
 		}},
-		"addr":   str(func(s *Server, v string) { s.CheckAddr = v }),
-		"cookie": str(func(s *Server, v string) { s.Cookie = v }),
+		"addr":   miss(str(func(s *Server, v string) { s.CheckAddr = v }), "'addr' expects <ipv4|ipv6> as argument."),
+		"cookie": miss(str(func(s *Server, v string) { s.Cookie = v }), "'cookie' expects <value> as argument."),
 		"init-addr": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
 			s.InitAddr = nil
 			for _, m := range strings.Split(v, ",") {
@@ -156,7 +171,7 @@ func init() {
 		"pool-max-conn": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
 			n := atol(v)
 			if n < -1 {
-				return fmt.Errorf("'pool-max-conn' must be >= -1.")
+				return fmt.Errorf("'pool-max-conn' must be >= -1")
 			}
 			s.PoolMaxConn = n
 			return nil
@@ -171,7 +186,7 @@ func init() {
 		}},
 		"on-marked-down": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
 			if v != "shutdown-sessions" {
-				return fmt.Errorf("'on-marked-down' expects 'shutdown-sessions' but got '%s'.", v)
+				return fmt.Errorf("'on-marked-down' expects 'shutdown-sessions' but got '%s'", v)
 			}
 			s.OnMarkedDown = v
 			return nil
@@ -182,7 +197,7 @@ func init() {
 		"resolvers":    str(func(s *Server, v string) { s.Resolvers = v }),
 		"resolve-prefer": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
 			if v != "ipv4" && v != "ipv6" {
-				return fmt.Errorf("'resolve-prefer' expects either ipv4 or ipv6 as argument..")
+				return fmt.Errorf("'resolve-prefer' expects either ipv4 or ipv6 as argument.")
 			}
 			s.ResolvePrefer = v
 			return nil
@@ -200,51 +215,51 @@ func init() {
 		"no-agent-check":   flag(func(s *Server) { s.AgentCheck = false }),
 		"agent-port":       intOpt("agent-port", 1, 65535, func(s *Server, n int) { s.AgentPort = n }),
 		"agent-inter":      timeOpt("agent-inter", func(s *Server, d time.Duration) { s.AgentInter = d }),
-		"agent-addr":       str(func(s *Server, v string) { s.AgentAddr = v }),
-		"agent-send":       str(func(s *Server, v string) { s.AgentSend = v }),
-		"observe": {nargs: 1, dflt: true, missing: "'observe' expects <mode> as argument..", fn: func(l *loader, s *Server, v string) error {
+		"agent-addr":       miss(str(func(s *Server, v string) { s.AgentAddr = v }), "'agent-addr' expects an address as argument."),
+		"agent-send":       miss(str(func(s *Server, v string) { s.AgentSend = v }), "'agent-send' expects a string as argument."),
+		"observe": {nargs: 1, dflt: true, missing: "'observe' expects <mode> as argument.", fn: func(l *loader, s *Server, v string) error {
 			switch v {
 			case "none", "layer4":
 			case "layer7":
 				if l.cur == nil || l.cur.Mode != ModeHTTP {
 					// An alert that leaves the configuration valid, and
 					// the server unobserved (HAProxy 2.6 measured).
-					return &softError{"'layer7' can only be used in http proxies.."}
+					return &softError{"'layer7' can only be used in http proxies."}
 				}
 			default:
-				return fmt.Errorf("'observe' expects one of 'none', 'layer4', 'layer7' but got '%s'.", v)
+				return fmt.Errorf("'observe' expects one of 'none', 'layer4', 'layer7' but got '%s'", v)
 			}
 			s.Observe = v
 			return nil
 		}},
 		// HAProxy 2.6 reads error-limit with atoi(): "3x" is 3.
-		"error-limit": {nargs: 1, dflt: true, missing: "'error-limit' expects an integer argument..", fn: func(l *loader, s *Server, v string) error {
+		"error-limit": {nargs: 1, dflt: true, missing: "'error-limit' expects an integer argument.", fn: func(l *loader, s *Server, v string) error {
 			n := atol(v)
 			if n <= 0 {
-				return fmt.Errorf("error-limit has to be > 0..")
+				return fmt.Errorf("error-limit has to be > 0.")
 			}
 			s.ErrorLimit = n
 			return nil
 		}},
-		"on-error": {nargs: 1, dflt: true, missing: "'on-error' expects one of 'fastinter', 'fail-check', 'sudden-death' or 'mark-down' but got ''.",
+		"on-error": {nargs: 1, dflt: true, missing: "'on-error' expects one of 'fastinter', 'fail-check', 'sudden-death' or 'mark-down' but got ''",
 			fn: func(l *loader, s *Server, v string) error {
 				switch v {
 				case "fastinter", "fail-check", "sudden-death", "mark-down":
 					s.OnError = v
 					return nil
 				}
-				return fmt.Errorf("'on-error' expects one of 'fastinter', 'fail-check', 'sudden-death' or 'mark-down' but got '%s'.", v)
+				return fmt.Errorf("'on-error' expects one of 'fastinter', 'fail-check', 'sudden-death' or 'mark-down' but got '%s'", v)
 			}},
 		"track": unsup(1), "redir": unsup(1),
 		// "source" is read by kwServer: it takes a variable number of words.
 		"source": {nargs: 1, dflt: true},
 		"socks4": {nargs: 1, dflt: true, missing: "'socks4' expects <addr>:<port> as argument.", fn: func(l *loader, s *Server, v string) error {
 			if _, port := splitSourceAddr(v); port == "" {
-				return fmt.Errorf("'socks4 %s' : missing port specification in '%s'.", v, v)
+				return fmt.Errorf("'socks4 %s' : missing port specification in '%s'", v, v)
 			}
 			a, err := l.sourceAddr(v)
 			if err != nil {
-				return fmt.Errorf("'socks4 %s' : %v.", v, err)
+				return fmt.Errorf("'socks4 %s' : %v", v, err)
 			}
 			s.Socks4 = a
 			return nil
@@ -253,7 +268,7 @@ func init() {
 		"pool-low-conn": unsup(1), "max-reuse": unsup(1),
 		"tcp-ut": unsup(1), "ws": unsup(1), "log-proto": unsup(1),
 		"usesrc": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
-			return fmt.Errorf("'usesrc' only allowed after a 'source' statement.")
+			return fmt.Errorf("'usesrc' only allowed after a 'source' statement")
 		}}, "shard": unsup(1),
 	}
 	serverTLSOptions(serverOptions)
@@ -272,6 +287,24 @@ var atolServerOpts = map[string]bool{"weight": true, "maxconn": true, "maxqueue"
 
 // kwServer parses "server <name> <addr> [opts]" and "default-server [opts]".
 func kwServer(c *pctx) error {
+	err := serverLine(c)
+	var dup *dupServerError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &dup):
+		return errors.New(dup.msg) // HAProxy's section parser reports it
+	}
+	return &srvLineError{err.Error()}
+}
+
+// dupServerError is a server name already used in the proxy.
+type dupServerError struct{ msg string }
+
+func (e *dupServerError) Error() string { return e.msg }
+
+// serverLine parses a server or default-server line for kwServer.
+func serverLine(c *pctx) error {
 	p := c.p
 	def := c.args[0] == "default-server"
 	var s *Server
@@ -288,7 +321,7 @@ func kwServer(c *pctx) error {
 			return fmt.Errorf("character '%c' is not permitted in server name '%s'.", bad, name)
 		}
 		if o := c.l.srvNames[p][name]; o != nil {
-			return fmt.Errorf("%s '%s', another server named '%s' was already defined at line %d, please use distinct names.", capName(p.Cap), p.Name, name, o.Pos.Line)
+			return &dupServerError{fmt.Sprintf("%s '%s', another server named '%s' was already defined at line %d, please use distinct names.", capName(p.Cap), p.Name, name, o.Pos.Line)}
 		}
 		s = p.DefaultServer.clone()
 		s.Pos, s.Name, s.Addr = c.pos, name, c.args[2]
@@ -297,28 +330,38 @@ func kwServer(c *pctx) error {
 		}
 		opts = c.args[3:]
 	}
-	who := fmt.Sprintf("'%s %s/%s'", c.args[0], p.Name, s.Name)
+	// HAProxy names the line before a server's errors, not a
+	// default-server's, and ends the message of a keyword's parser with a
+	// period of its own (display_parser_err): "'rise' has to be > 0.".
+	who := fmt.Sprintf("'%s %s/%s' : ", c.args[0], p.Name, s.Name)
 	if def {
-		who = fmt.Sprintf("'default-server' in %s '%s'", capName(p.Cap), p.Name)
+		// Its messages call the default server "default-server".
+		who = ""
+		s.Name = "default-server"
+		defer func() { s.Name = "" }()
 	}
 	for i := 0; i < len(opts); i++ {
 		o, ok := serverOptions[opts[i]]
 		if !ok {
+			msg := fmt.Sprintf("unknown keyword '%s'.", opts[i])
 			if hint := didYouMean(opts[i], serverOptions); hint != "" {
-				return fmt.Errorf("%s : unknown keyword '%s'%s", who, opts[i], hint)
+				msg = fmt.Sprintf("unknown keyword '%s'%s", opts[i], hint)
 			}
-			return fmt.Errorf("%s : unknown keyword '%s'.", who, opts[i])
+			if def {
+				msg += " Hint: no address was expected for this server."
+			}
+			return errors.New(who + msg)
 		}
 		if o.status == kwUnsupported {
-			return fmt.Errorf("%s : '%s' is not supported by lb yet", who, opts[i])
+			return fmt.Errorf("%s'%s' is not supported by lb yet", who, opts[i])
 		}
 		if def && !o.dflt {
-			return fmt.Errorf("%s : '%s' option is not accepted in default-server sections.", who, opts[i])
+			return fmt.Errorf("'%s' option is not accepted in default-server sections", opts[i])
 		}
 		if opts[i] == "source" {
 			src, n, err := c.l.parseSource(opts[i:], true)
 			if err != nil {
-				return fmt.Errorf("%s : %v", who, err)
+				return fmt.Errorf("%s%v.", who, err)
 			}
 			s.Source = src
 			i += n - 1
@@ -332,23 +375,23 @@ func kwServer(c *pctx) error {
 			case atolServerOpts[opts[i]]:
 				// HAProxy reads a missing value as atol("") = 0.
 			case o.missing != "":
-				return fmt.Errorf("%s : %s", who, o.missing)
+				return fmt.Errorf("%s%s.", who, o.missing)
 			default:
-				return fmt.Errorf("%s : '%s' expects an integer argument.", who, opts[i])
+				return fmt.Errorf("%s'%s' expects an integer argument..", who, opts[i])
 			}
 		}
 		if err := o.fn(c.l, s, v); err != nil {
 			var soft *softError
 			if !errors.As(err, &soft) {
-				return fmt.Errorf("%s : %v", who, err)
+				return fmt.Errorf("%s%v.", who, err)
 			}
-			c.l.add(c.l.linePos, AlertSoft, "%s : %s", who, soft.msg)
+			c.l.diags = append(c.l.diags, Diag{Pos: c.l.linePos, Severity: AlertSoft, Msg: who + soft.msg + ".", Bracket: true})
 		}
 		i += o.nargs
 	}
 	// "port" gives the agent its port when agent-port does not.
 	if !def && s.AgentCheck && s.AgentPort == 0 && s.CheckPort == 0 {
-		return fmt.Errorf("%s : server %s does not have agent port. Agent check has been disabled.", who, s.Name)
+		return fmt.Errorf("%sserver %s does not have agent port. Agent check has been disabled.", who, s.Name)
 	}
 	if !def {
 		p.Servers = append(p.Servers, s)

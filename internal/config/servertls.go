@@ -40,6 +40,12 @@ type serverTLSSpec struct {
 	tickets int8
 }
 
+// noPeriod drops the period that ends err's message: the server line
+// adds HAProxy's own (kwServer).
+func noPeriod(err error) error {
+	return errors.New(strings.TrimSuffix(err.Error(), "."))
+}
+
 // serverTLSOptions adds the TLS keywords of server lines to opts.
 func serverTLSOptions(opts map[string]serverOpt) {
 	flag := func(dflt bool, set func(t *serverTLSSpec)) serverOpt {
@@ -52,7 +58,7 @@ func serverTLSOptions(opts map[string]serverOpt) {
 		return func(l *loader, s *Server, v string) error {
 			ver, ok := tlsconf.VersionID(v)
 			if !ok {
-				return fmt.Errorf("'%s' : unknown ssl/tls version.", v)
+				return fmt.Errorf("'%s' : unknown ssl/tls version", v)
 			}
 			set(&s.tls.methods, ver)
 			return nil
@@ -69,7 +75,7 @@ func serverTLSOptions(opts map[string]serverOpt) {
 		return func(l *loader, s *Server, v string) error {
 			p, err := tlsconf.ParseALPN(v)
 			if err != nil {
-				return err
+				return noPeriod(err)
 			}
 			set(&s.tls, p)
 			return nil
@@ -84,27 +90,28 @@ func serverTLSOptions(opts map[string]serverOpt) {
 		"no-ssl-reuse":   flag(true, func(t *serverTLSSpec) { t.noReuse = true }),
 		"tls-tickets":    flag(true, func(t *serverTLSSpec) { t.tickets = 1 }),
 		"no-tls-tickets": flag(true, func(t *serverTLSSpec) { t.tickets = -1 }),
-		"verify": arg("'verify' : missing verify method.", func(l *loader, s *Server, v string) error {
+		"verify": arg("'verify' : missing verify method", func(l *loader, s *Server, v string) error {
 			if v != "none" && v != "required" {
-				return fmt.Errorf("'verify' : unknown verify method '%s', only 'none' and 'required' are supported.", v)
+				return fmt.Errorf("'verify' : unknown verify method '%s', only 'none' and 'required' are supported", v)
 			}
 			s.tls.verify = v
 			return nil
 		}),
-		"ca-file": arg("'ca-file' : missing CAfile path.", func(l *loader, s *Server, v string) error {
+		"ca-file": arg("'ca-file' : missing CAfile path", func(l *loader, s *Server, v string) error {
 			path := basePath(l.cfg.Global.CABase, v)
 			pool, err := tlsconf.LoadCAPool(path)
 			if err != nil {
-				return err
+				l.after = append(l.after, Diag{Severity: Alert, Msg: fmt.Sprintf("'ca-file' : unable to load %s.", path)})
+				return noPeriod(err)
 			}
 			s.tls.caFile, s.tls.roots = path, pool
 			return nil
 		}),
-		"crl-file": arg("'crl-file' : missing CRLfile path.", func(l *loader, s *Server, v string) error {
+		"crl-file": arg("'crl-file' : missing CRLfile path", func(l *loader, s *Server, v string) error {
 			path := basePath(l.cfg.Global.CABase, v)
 			crls, err := tlsconf.LoadCRLFile(path)
 			if err != nil {
-				return err
+				return noPeriod(err)
 			}
 			if crls == nil {
 				crls = []*x509.RevocationList{}
@@ -112,39 +119,39 @@ func serverTLSOptions(opts map[string]serverOpt) {
 			s.tls.crlFile, s.tls.crls = path, crls
 			return nil
 		}),
-		"crt": arg("'crt' : missing certificate file path.", func(l *loader, s *Server, v string) error {
+		"crt": arg("'crt' : missing certificate file path", func(l *loader, s *Server, v string) error {
 			path := basePath(l.cfg.Global.CRTBase, v)
 			c, err := tlsconf.LoadClientCert(path)
 			if err != nil {
-				return err
+				return noPeriod(err)
 			}
 			s.tls.crt, s.tls.cert = path, &c
 			return nil
 		}),
-		"sni": arg("'sni' : missing sni expression.", func(l *loader, s *Server, v string) error {
+		"sni": arg("'sni' : missing sni expression", func(l *loader, s *Server, v string) error {
 			s.tls.sni = v
 			return nil
 		}),
-		"verifyhost": arg("'verifyhost' : missing hostname to verify against.", func(l *loader, s *Server, v string) error {
+		"verifyhost": arg("'verifyhost' : missing hostname to verify against", func(l *loader, s *Server, v string) error {
 			s.tls.verifyHost = v
 			return nil
 		}),
-		"check-sni": arg("'check-sni' : missing SNI.", func(l *loader, s *Server, v string) error {
+		"check-sni": arg("'check-sni' : missing SNI", func(l *loader, s *Server, v string) error {
 			s.tls.checkSNI = v
 			return nil
 		}),
-		"alpn":       arg("'alpn' : missing the comma-delimited ALPN protocol suite.", alpn(func(t *serverTLSSpec, p []string) { t.alpn = p })),
-		"check-alpn": arg("'check-alpn' : missing the comma-delimited ALPN protocol suite.", alpn(func(t *serverTLSSpec, p []string) { t.checkALPN = p })),
-		"ciphers": arg("'ciphers' : missing cipher suite.", func(l *loader, s *Server, v string) error {
+		"alpn":       arg("'alpn' : missing the comma-delimited ALPN protocol suite", alpn(func(t *serverTLSSpec, p []string) { t.alpn = p })),
+		"check-alpn": arg("'check-alpn' : missing the comma-delimited ALPN protocol suite", alpn(func(t *serverTLSSpec, p []string) { t.checkALPN = p })),
+		"ciphers": arg("'ciphers' : missing cipher suite", func(l *loader, s *Server, v string) error {
 			s.tls.ciphers = v
 			return nil
 		}),
-		"ciphersuites": arg("'ciphersuites' : missing cipher suite.", func(l *loader, s *Server, v string) error {
+		"ciphersuites": arg("'ciphersuites' : missing cipher suite", func(l *loader, s *Server, v string) error {
 			s.tls.ciphersuites = v
 			return nil
 		}),
-		"ssl-min-ver":  arg("'ssl-min-ver' : missing the ssl/tls version.", version(func(m *tlsconf.Methods, v uint16) { m.Min = v })),
-		"ssl-max-ver":  arg("'ssl-max-ver' : missing the ssl/tls version.", version(func(m *tlsconf.Methods, v uint16) { m.Max = v })),
+		"ssl-min-ver":  arg("'ssl-min-ver' : missing the ssl/tls version", version(func(m *tlsconf.Methods, v uint16) { m.Min = v })),
+		"ssl-max-ver":  arg("'ssl-max-ver' : missing the ssl/tls version", version(func(m *tlsconf.Methods, v uint16) { m.Max = v })),
 		"no-sslv3":     noVersion(0x0300),
 		"no-tlsv10":    noVersion(tls.VersionTLS10),
 		"no-tlsv11":    noVersion(tls.VersionTLS11),

@@ -123,7 +123,7 @@ func TestServerTLS(t *testing.T) {
 		{"version", "", "server s 127.0.0.1:443 ssl verify none ssl-min-ver TLSv1.4", "'TLSv1.4' : unknown ssl/tls version."},
 		{"all disabled", "", "server s 127.0.0.1:443 ssl verify none force-sslv3", "proxy 'b': all SSL/TLS versions are disabled for server 's'."},
 		{"hole", "", "server s 127.0.0.1:443 ssl verify none no-tlsv11", "t.cfg:10: 'server b/s' : proxy 'b': SSL/TLS versions range not contiguous for server 's'. Hole find for TLSv1.1."},
-		{"no-tlsv1x on default-server", "", "default-server no-tlsv12", "'no-tlsv12' option is not accepted in default-server sections."},
+		{"no-tlsv1x on default-server", "", "default-server no-tlsv12", "'no-tlsv12' option is not accepted in default-server sections"},
 		{"cipher seclevel", "", "server s 127.0.0.1:443 ssl verify none ciphers HIGH:@SECLEVEL=2", "unable to set SSL cipher list to 'HIGH:@SECLEVEL=2'."},
 		{"no cipher", "", "server s 127.0.0.1:443 ssl verify none ciphers FOO-BAR", "unable to set SSL cipher list to 'FOO-BAR'."},
 		{"some TLS 1.3 suites", "", "server s 127.0.0.1:443 ssl verify none ciphersuites TLS_AES_128_GCM_SHA256", "'ciphersuites TLS_AES_128_GCM_SHA256' is not supported by lb yet"},

@@ -70,6 +70,9 @@ type Diag struct {
 	// …", as a few of HAProxy's do): no prefix is added, Pos only counts
 	// the file among those with errors.
 	Bare bool
+	// Bracket is a message of HAProxy's server line parser, which names
+	// the place without "parsing": "[file:line] : …".
+	Bracket bool
 }
 
 // String formats the diagnostic as lb prints it: "[ALERT] file:line: reason".
@@ -90,6 +93,9 @@ func (d Diag) Format(pid int) string {
 	}
 	if d.Raw {
 		return head + "parsing [" + d.Pos.String() + "]: " + d.Msg
+	}
+	if d.Bracket {
+		return head + "[" + d.Pos.String() + "] : " + d.Msg
 	}
 	return head + "parsing [" + d.Pos.String() + "] : " + d.Msg
 }
