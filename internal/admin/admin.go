@@ -65,9 +65,21 @@ type Command struct {
 	// newlines (nil = the command came without one). Other commands ignore a payload, as
 	// in HAProxy.
 	RunPayload func(args []string, payload []byte, w io.Writer) error
-	// RunSession, when set, runs the command instead of Run with the level of the
-	// connection's session, which it may lower ("operator", "user").
-	RunSession func(level *Level, args []string, w io.Writer) error
+	// RunSession, when set, runs the command instead of Run with the connection's
+	// session, whose level it may lower ("operator", "user") and whose idle timeout it
+	// may change ("set timeout cli").
+	RunSession func(ss *Session, args []string, w io.Writer) error
+}
+
+// Session is what a connection to the runtime API carries from one command to the
+// next.
+type Session struct {
+	// Level is the session's level: the socket's, unless "operator" or "user"
+	// lowered it.
+	Level Level
+	// Timeout is how long the session waits for a command ("stats timeout", or
+	// "set timeout cli").
+	Timeout time.Duration
 }
 
 // ErrUnknown, returned by a command's Run before it writes anything, answers the command
@@ -147,15 +159,14 @@ func (s *Server) serveConn(c net.Conn) {
 		n.Cur.Add(1)
 		defer n.Cur.Add(-1)
 	}
-	timeout := s.Timeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
+	ss := &Session{Level: s.Level, Timeout: s.Timeout}
+	if ss.Timeout <= 0 {
+		ss.Timeout = 10 * time.Second
 	}
 	r := bufio.NewReader(c)
 	interactive := false
-	level := s.Level // the session's: "operator" and "user" lower it
 	for {
-		_ = c.SetReadDeadline(time.Now().Add(timeout))
+		_ = c.SetReadDeadline(time.Now().Add(ss.Timeout))
 		line, err := r.ReadString('\n')
 		if err != nil && line == "" {
 			return
@@ -194,7 +205,7 @@ func (s *Server) serveConn(c net.Conn) {
 							return
 						}
 					}
-					_ = c.SetReadDeadline(time.Now().Add(timeout))
+					_ = c.SetReadDeadline(time.Now().Add(ss.Timeout))
 					l, err := r.ReadString('\n')
 					if err != nil {
 						// Closed before the empty line: the command is not run.
@@ -217,7 +228,7 @@ func (s *Server) serveConn(c net.Conn) {
 			if cmd == "prompt" {
 				interactive = !interactive
 			} else {
-				s.execAt(&level, cmd, payload, &out)
+				s.execAt(ss, cmd, payload, &out)
 			}
 			// Every answer ends with an empty line, then the prompt in interactive mode.
 			out.WriteString("\n")
@@ -353,12 +364,11 @@ func (s *Server) Exec(cmd string, w io.Writer) {
 
 // ExecPayload is Exec with the command's payload (nil = none).
 func (s *Server) ExecPayload(cmd string, payload []byte, w io.Writer) {
-	level := s.Level
-	s.execAt(&level, cmd, payload, w)
+	s.execAt(&Session{Level: s.Level, Timeout: s.Timeout}, cmd, payload, w)
 }
 
-// execAt is ExecPayload in a session whose level is *level.
-func (s *Server) execAt(level *Level, cmd string, payload []byte, w io.Writer) {
+// execAt is ExecPayload in session ss.
+func (s *Server) execAt(ss *Session, cmd string, payload []byte, w io.Writer) {
 	words := splitWords(cmd)
 	if len(words) > 0 && words[0] == "help" {
 		s.usage(words, w)
@@ -378,7 +388,7 @@ func (s *Server) execAt(level *Level, cmd string, payload []byte, w io.Writer) {
 		s.usage(words, w)
 		return
 	}
-	if *level < best.Level {
+	if ss.Level < best.Level {
 		if best.Denied != "" {
 			io.WriteString(w, best.Denied)
 		} else {
@@ -389,7 +399,7 @@ func (s *Server) execAt(level *Level, cmd string, payload []byte, w io.Writer) {
 	run := best.Run
 	switch {
 	case best.RunSession != nil:
-		run = func(args []string, w io.Writer) error { return best.RunSession(level, args, w) }
+		run = func(args []string, w io.Writer) error { return best.RunSession(ss, args, w) }
 	case best.RunPayload != nil:
 		run = func(args []string, w io.Writer) error { return best.RunPayload(args, payload, w) }
 	}

@@ -72,13 +72,15 @@ func ParseDynamicServer(p *Proxy, args []string) (*Server, error) {
 			case i+1 < len(opts) && opts[i+1] != "":
 				v = opts[i+1]
 			case o.missing != "":
-				return nil, fmt.Errorf("%s", o.missing)
+				return nil, fmt.Errorf("%s.", o.missing)
 			default:
-				return nil, fmt.Errorf("'%s' expects an integer argument.", opts[i])
+				return nil, fmt.Errorf("'%s' expects an integer argument..", opts[i])
 			}
 		}
+		// A keyword's own message ends with HAProxy's period, as on a
+		// server line (kwServer).
 		if err := o.fn(l, s, v); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%v.", err)
 		}
 		i += o.nargs
 	}

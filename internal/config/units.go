@@ -204,3 +204,12 @@ func parseTimeIn(s string, out time.Duration) (int64, *timeErr) {
 	}
 	return int64(r), nil
 }
+
+// ParseSeconds reads an HAProxy time value whose default unit is the
+// second, as parse_time_err(TIME_UNIT_S) does for the runtime API's "set
+// timeout cli": ok is false for a value it refuses; characters after a
+// valid unit are ignored ("5sx" is 5).
+func ParseSeconds(s string) (n int64, ok bool) {
+	n, err := parseTimeIn(s, time.Second)
+	return n, err == nil || err.trailing != nil
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"lb/internal/admin"
+	"lb/internal/config"
 	"lb/internal/cache"
 	"lb/internal/listener"
 	"lb/internal/plane"
@@ -36,6 +37,9 @@ func (p *process) serveAdmin() {
 		registerCommands(srv, p.gen, p.info)
 		registerFrontendCommands(srv, p.lns)
 		registerSSLCommands(srv, certs)
+		srv.Handle(admin.Command{Words: []string{"show", "cli", "sockets"}, Level: admin.LevelUser,
+			Help: "show cli sockets                        : dump list of cli sockets",
+			Run:  func(_ []string, w io.Writer) error { p.showCLISockets(w); return nil }})
 		return srv
 	}
 	if p.child != nil && p.child.Worker && p.child.CtlFD > 0 {
@@ -52,6 +56,33 @@ func (p *process) serveAdmin() {
 				p.log.Warn("runtime socket stopped", "socket", e.Key, "err", err)
 			}
 		}(e)
+	}
+}
+
+// showCLISockets answers "show cli sockets" as HAProxy 2.6 does: every stats socket
+// with its address and configured level, then, in a worker of a master, the socket
+// pair the master CLI reaches it by.
+func (p *process) showCLISockets(w io.Writer) {
+	fmt.Fprintln(w, "# socket lvl processes")
+	for _, e := range p.lns.StatsSockets() {
+		addr := "unknown"
+		switch a := e.Listener.Addr().(type) {
+		case *net.UnixAddr:
+			addr = "unix@" + a.Name
+			if strings.HasPrefix(a.Name, "@") {
+				addr = "abns@" + a.Name[1:]
+			}
+		case *net.TCPAddr:
+			if ip4 := a.IP.To4(); ip4 != nil {
+				addr = fmt.Sprintf("ipv4@%s:%d", ip4, a.Port)
+			} else {
+				addr = fmt.Sprintf("ipv6@[%s]:%d", a.IP, a.Port)
+			}
+		}
+		fmt.Fprintf(w, "%s %s all\n", addr, admin.ParseLevel(e.Stats.Level))
+	}
+	if p.child != nil && p.child.Worker && p.child.CtlFD > 0 {
+		fmt.Fprintf(w, "sockpair@%d admin all\n", p.child.CtlFD)
 	}
 }
 
@@ -205,20 +236,38 @@ func registerCommands(srv *admin.Server, rt plane.Control, info func() processIn
 	// The session's own level, as HAProxy's cli_parse_set_lvl and "show cli level".
 	srv.Handle(admin.Command{Words: []string{"operator"}, Level: user,
 		Help: "operator                                : lower the level of the current CLI session to operator",
-		RunSession: func(lvl *admin.Level, _ []string, _ io.Writer) error {
-			if *lvl < oper {
+		RunSession: func(ss *admin.Session, _ []string, _ io.Writer) error {
+			if ss.Level < oper {
 				return errors.New("Permission denied\n")
 			}
-			*lvl = oper
+			ss.Level = oper
 			return nil
 		}})
 	srv.Handle(admin.Command{Words: []string{"user"}, Level: user,
 		Help:       "user                                    : lower the level of the current CLI session to user",
-		RunSession: func(lvl *admin.Level, _ []string, _ io.Writer) error { *lvl = user; return nil }})
+		RunSession: func(ss *admin.Session, _ []string, _ io.Writer) error { ss.Level = user; return nil }})
+	// The session's idle timeout, as HAProxy's cli_parse_set_timeout: in seconds
+	// by default, at least one.
+	srv.Handle(admin.Command{Words: []string{"set", "timeout"}, Level: user,
+		Help: "set timeout [cli] <delay>               : change a timeout setting",
+		RunSession: func(ss *admin.Session, args []string, _ io.Writer) error {
+			if arg(args, 0) != "cli" {
+				return errors.New("'set timeout' only supports 'cli'.\n")
+			}
+			if arg(args, 1) == "" {
+				return errors.New("Expects an integer value.\n")
+			}
+			n, ok := config.ParseSeconds(args[1])
+			if !ok || n < 1 {
+				return errors.New("Invalid timeout value.\n")
+			}
+			ss.Timeout = time.Duration(n) * time.Second
+			return nil
+		}})
 	srv.Handle(admin.Command{Words: []string{"show", "cli", "level"}, Level: user,
 		Help: "show cli level                          : display the level of the current CLI session",
-		RunSession: func(lvl *admin.Level, _ []string, w io.Writer) error {
-			fmt.Fprintln(w, lvl.String())
+		RunSession: func(ss *admin.Session, _ []string, w io.Writer) error {
+			fmt.Fprintln(w, ss.Level.String())
 			return nil
 		}})
 	registerMapCommands(srv, rt)

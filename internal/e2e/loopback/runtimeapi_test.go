@@ -1,8 +1,11 @@
 package loopback
 
 import (
+	"bufio"
 	"flag"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -108,6 +111,15 @@ var runtimeCases = []struct{ sock, cmd string }{
 	{"user", "get weight be/s1"},
 	{"user", "set server be/s1 state ready"},
 	{"user", "show version"},
+	{"user", "show cli sockets"},
+	{"user", "set timeout"},
+	{"user", "set timeout foo 3"},
+	{"user", "set timeout cli"},
+	{"user", "set timeout cli x"},
+	{"user", "set timeout cli 0"},
+	{"user", "set timeout cli 500ms"},
+	{"user", "set timeout cli 5sx"},
+	{"user", "set timeout cli 1d"},
 	{"admin", "set server zz/a addr 127.0.0.2"},
 	{"admin", "set server zz/a addr 127.0.0.2"},
 	{"admin", "set server zz/a addr 127.0.0.3 port 81"},
@@ -226,6 +238,9 @@ var runtimeCases = []struct{ sock, cmd string }{
 func maskReply(cmd, reply string) string {
 	if strings.HasPrefix(cmd, "show version") {
 		reply = regexp.MustCompile(`(?m)^[0-9][^\n]*$`).ReplaceAllString(reply, "<version>")
+	}
+	if cmd == "show cli sockets" {
+		reply = regexp.MustCompile(`(?m)^unix@\S*/`).ReplaceAllString(reply, "unix@<dir>/")
 	}
 	return reply
 }
@@ -362,4 +377,59 @@ func TestRuntimeAPITraffic(t *testing.T) {
 			t.Errorf("state changes not logged as HAProxy does:\n%s", o)
 		}
 	})
+}
+
+// TestCLISetTimeoutAsHAProxy: "set timeout cli <delay>" changes how long the session
+// waits for its next command: after "set timeout cli 1" an interactive session left idle
+// is closed within about a second, where "stats timeout" keeps it for 30, on lb as on
+// haproxy.
+func TestCLISetTimeoutAsHAProxy(t *testing.T) {
+	hap := haproxyBin(t)
+	for _, name := range []string{"lb", "haproxy"} {
+		t.Run(name, func(t *testing.T) {
+			sock := filepath.Join(t.TempDir(), "cli.sock")
+			cfg := writeConfig(t, fmt.Sprintf(`global
+    stats socket %s level admin
+    stats timeout 30s
+defaults
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+listen l
+    bind 127.0.0.1:%d
+    server s 127.0.0.1:1
+`, sock, freePort(t)))
+			if name == "lb" {
+				startLB(t, "-db", "-f", cfg)
+			} else {
+				startProc(t, hap, "-db", "-f", cfg)
+			}
+			waitUnix(t, sock)
+			c, err := net.Dial("unix", sock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+			io.WriteString(c, "prompt\nset timeout cli 1\n")
+			r := bufio.NewReader(c)
+			// The prompt after "prompt", then the empty answer and the prompt.
+			for got := ""; !strings.HasSuffix(got, "> \n> "); {
+				b, err := r.ReadByte()
+				if err != nil {
+					t.Fatalf("reading the answers: %v (%q)", err, got)
+				}
+				got += string(b)
+			}
+			start := time.Now()
+			if _, err := r.ReadByte(); err != io.EOF {
+				t.Fatalf("idle session: %v, want the end of the connection", err)
+			}
+			d := time.Since(start)
+			t.Logf("closed after %s", d.Round(time.Millisecond))
+			if d < 500*time.Millisecond || d > 5*time.Second {
+				t.Errorf("idle session closed after %s, want about 1s", d.Round(time.Millisecond))
+			}
+		})
+	}
 }
