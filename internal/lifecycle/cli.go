@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"lb/internal/admin"
-	"lb/internal/config"
 	"lb/internal/cache"
+	"lb/internal/config"
 	"lb/internal/listener"
 	"lb/internal/plane"
 	"lb/internal/srvstate"
