@@ -87,6 +87,11 @@ type Session struct {
 // to an unknown command, never a made-up answer.
 var ErrUnknown = errors.New("unknown command")
 
+// ErrNoEnd, returned by a command's Run after its answer, leaves out the empty line that
+// ends every other answer: HAProxy 2.6's "get var" ends its answer with a NUL byte that
+// its CLI stops at, the empty line with it.
+var ErrNoEnd = errors.New("answer without its empty line")
+
 // Server answers CLI connections on one listener.
 type Server struct {
 	// Level is the socket's access level.
@@ -225,13 +230,17 @@ func (s *Server) serveConn(c net.Conn) {
 				last = true // the rest of the line was payload
 			}
 			var out strings.Builder
+			end := true
 			if cmd == "prompt" {
 				interactive = !interactive
 			} else {
-				s.execAt(ss, cmd, payload, &out)
+				end = s.execAt(ss, cmd, payload, &out)
 			}
-			// Every answer ends with an empty line, then the prompt in interactive mode.
-			out.WriteString("\n")
+			// Every answer ends with an empty line (but ErrNoEnd's), then the prompt in
+			// interactive mode.
+			if end {
+				out.WriteString("\n")
+			}
 			if interactive {
 				out.WriteString("> ")
 			}
@@ -368,11 +377,11 @@ func (s *Server) ExecPayload(cmd string, payload []byte, w io.Writer) {
 }
 
 // execAt is ExecPayload in session ss.
-func (s *Server) execAt(ss *Session, cmd string, payload []byte, w io.Writer) {
+func (s *Server) execAt(ss *Session, cmd string, payload []byte, w io.Writer) (end bool) {
 	words := splitWords(cmd)
 	if len(words) > 0 && words[0] == "help" {
 		s.usage(words, w)
-		return
+		return true
 	}
 	s.mu.Lock()
 	var best *Command
@@ -386,7 +395,7 @@ func (s *Server) execAt(ss *Session, cmd string, payload []byte, w io.Writer) {
 	s.mu.Unlock()
 	if best == nil {
 		s.usage(words, w)
-		return
+		return true
 	}
 	if ss.Level < best.Level {
 		if best.Denied != "" {
@@ -394,7 +403,7 @@ func (s *Server) execAt(ss *Session, cmd string, payload []byte, w io.Writer) {
 		} else {
 			io.WriteString(w, "Permission denied\n")
 		}
-		return
+		return true
 	}
 	run := best.Run
 	switch {
@@ -403,11 +412,15 @@ func (s *Server) execAt(ss *Session, cmd string, payload []byte, w io.Writer) {
 	case best.RunPayload != nil:
 		run = func(args []string, w io.Writer) error { return best.RunPayload(args, payload, w) }
 	}
-	if err := run(words[len(best.Words):], w); errors.Is(err, ErrUnknown) {
+	switch err := run(words[len(best.Words):], w); {
+	case errors.Is(err, ErrNoEnd):
+		return false
+	case errors.Is(err, ErrUnknown):
 		s.usage(words, w)
-	} else if err != nil {
+	case err != nil:
 		io.WriteString(w, err.Error())
 	}
+	return true
 }
 
 func equalWords(a, b []string) bool {

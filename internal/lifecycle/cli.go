@@ -246,6 +246,26 @@ func registerCommands(srv *admin.Server, rt plane.Control, info func() processIn
 	srv.Handle(admin.Command{Words: []string{"user"}, Level: user,
 		Help:       "user                                    : lower the level of the current CLI session to user",
 		RunSession: func(ss *admin.Session, _ []string, _ io.Writer) error { ss.Level = user; return nil }})
+	// A process-wide variable, as HAProxy 2.6's "get var": listed at every level, run
+	// from operator up.
+	if pv, ok := rt.(plane.ProcVars); ok {
+		srv.Handle(admin.Command{Words: []string{"get", "var"}, Level: user,
+			Help: "get var <name>                          : retrieve contents of a process-wide variable",
+			RunSession: func(ss *admin.Session, args []string, w io.Writer) error {
+				if ss.Level < oper {
+					return errors.New("Permission denied\n")
+				}
+				if arg(args, 0) == "" {
+					return errors.New("Missing process-wide variable identifier.\n")
+				}
+				v, ok := pv.ProcVar(args[0])
+				if !ok {
+					return errors.New("Variable not found.\n")
+				}
+				fmt.Fprintf(w, "%s: %s\n", args[0], v)
+				return admin.ErrNoEnd
+			}})
+	}
 	// The session's idle timeout, as HAProxy's cli_parse_set_timeout: in seconds
 	// by default, at least one.
 	srv.Handle(admin.Command{Words: []string{"set", "timeout"}, Level: user,

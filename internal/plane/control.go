@@ -44,6 +44,24 @@ type Control interface {
 
 var _ Control = (*Generation)(nil)
 
+// ProcVars reads the generation's process-wide variables ("proc.*"), for
+// the runtime API's "get var".
+type ProcVars interface {
+	// ProcVar returns the variable name ("proc.x") as "get var" prints it:
+	// "type=str value=<hello>"; ok is false when it is not set.
+	ProcVar(name string) (string, bool)
+}
+
+var _ ProcVars = (*Generation)(nil)
+
+// ProcVar implements ProcVars.
+func (g *Generation) ProcVar(name string) (string, bool) {
+	if g.ropt.ProcVars == nil {
+		return "", false
+	}
+	return g.ropt.ProcVars.Show(name)
+}
+
 // AdminState is a server's administrative state, as "set server … state" sets it.
 type AdminState int
 

@@ -1,9 +1,11 @@
 package rules
 
 import (
+	"bytes"
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -17,6 +19,49 @@ import (
 type ProcVars struct {
 	mu   sync.Mutex // guards vars; each variable has its own lock
 	vars map[string]*procVar
+}
+
+// Show returns the proc variable name ("proc.x") as HAProxy 2.6's "get var"
+// prints it: "type=str value=<hello>", its value cast to text with every
+// byte that is not printable as a dot. ok is false for a variable never set,
+// or a name that is not a proc variable's.
+func (pv *ProcVars) Show(name string) (out string, ok bool) {
+	pv.mu.Lock()
+	v := pv.vars[name]
+	pv.mu.Unlock()
+	if v == nil {
+		return "", false
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if !v.v.set {
+		return "", false
+	}
+	smp := v.v.smp
+	var typ string
+	var text []byte
+	switch smp.t {
+	case tBool:
+		typ, text = "bool", strconv.AppendInt(nil, smp.i, 10)
+	case tInt:
+		typ, text = "sint", strconv.AppendInt(nil, smp.i, 10)
+	case tIPv4:
+		typ, text = "ipv4", []byte(smp.ip.String())
+	case tIPv6:
+		typ, text = "ipv6", []byte(smp.ip.String())
+	case tStr:
+		typ, text = "str", bytes.Clone(smp.b)
+	case tBin:
+		typ, text = "bin", bytes.Clone(smp.b)
+	default:
+		return "type=any value=(undisplayable)", true
+	}
+	for i, c := range text {
+		if c < 0x20 || c > 0x7e {
+			text[i] = '.'
+		}
+	}
+	return "type=" + typ + " value=<" + string(text) + ">", true
 }
 
 // procVar is one proc-scope variable.

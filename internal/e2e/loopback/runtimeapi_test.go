@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -431,5 +432,73 @@ listen l
 				t.Errorf("idle session closed after %s, want about 1s", d.Round(time.Millisecond))
 			}
 		})
+	}
+}
+
+// TestGetVarAsHAProxy: "get var" shows a process-wide variable set by the rules as
+// HAProxy 2.6 does, its type and its value as text, a non-printable byte as a dot, and
+// the answer without the empty line that ends the others (a quirk of HAProxy's, kept);
+// an unknown variable, a missing name and the user level get HAProxy's replies.
+func TestGetVarAsHAProxy(t *testing.T) {
+	hap := haproxyBin(t)
+	cmds := []struct{ sock, cmd string }{
+		{"admin", "get var proc.s"}, {"admin", "get var proc.i"}, {"admin", "get var proc.b"},
+		{"admin", "get var proc.ip"}, {"admin", "get var proc.bin"}, {"admin", "get var proc.neg"},
+		{"admin", "get var proc.ipv6"}, {"admin", "get var proc.never"}, {"admin", "get var txn.x"},
+		{"admin", "get var x"}, {"admin", "get var"}, {"admin", "get var proc.s extra"},
+		{"admin", "get var proc.i; show cli level"}, {"oper", "get var proc.i"}, {"user", "get var proc.i"},
+	}
+	got := map[string]string{}
+	for _, name := range []string{"lb", "haproxy"} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			port := freePort(t)
+			cfg := writeConfig(t, fmt.Sprintf(`global
+    stats socket %[1]s/admin.sock level admin
+    stats socket %[1]s/oper.sock level operator
+    stats socket %[1]s/user.sock level user
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:%[2]d
+    http-request set-var(proc.s) str(hello\ world)
+    http-request set-var(proc.i) int(42)
+    http-request set-var(proc.b) bool(1)
+    http-request set-var(proc.ip) src
+    http-request set-var(proc.bin) bin(6162ff)
+    http-request set-var(proc.neg) int(-7)
+    http-request set-var(proc.ipv6) str(::1),ipmask(24,128)
+    http-request set-var(proc.never) str(x) if FALSE
+    http-request return status 200
+`, dir, port))
+			if name == "lb" {
+				startLB(t, "-db", "-f", cfg)
+			} else {
+				startProc(t, hap, "-db", "-f", cfg)
+			}
+			for _, s := range []string{"admin", "oper", "user"} {
+				waitUnix(t, filepath.Join(dir, s+".sock"))
+			}
+			waitListen(t, fmt.Sprintf("127.0.0.1:%d", port))
+			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			var b strings.Builder
+			for _, c := range cmds {
+				fmt.Fprintf(&b, "=== %s: %s\n%s", c.sock, c.cmd, adminCommand(t, filepath.Join(dir, c.sock+".sock"), c.cmd))
+			}
+			got[name] = b.String()
+		})
+	}
+	if got["lb"] != got["haproxy"] {
+		t.Errorf("get var differs from HAProxy's:\n%s", lineDiff(got["haproxy"], got["lb"]))
+	}
+	if !strings.Contains(got["haproxy"], "proc.bin: type=bin value=<ab.>\n=== ") {
+		t.Errorf("haproxy's reply to get var is not as recorded here:\n%s", got["haproxy"])
 	}
 }
