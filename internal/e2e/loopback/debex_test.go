@@ -668,6 +668,7 @@ listen fc
 		defer proc.stop()
 		out := proc.out
 		waitListen(t, fmt.Sprintf("127.0.0.1:%d", port))
+		waitUnix(t, sock) // the stats socket may come after the listener
 		// waitListen's own connection must be gone before the clients come: with one
 		// listener per thread, lb may accept it after them, and a queued session
 		// whose client left waits for its turn (HAProxy's too).
