@@ -276,7 +276,7 @@ const (
 // consecutive errors, last one was: L4 unsuccessful connection"), as
 // HAProxy 2.6's health_adjust: as Config.OnError says, then the next check
 // within fastinter when it is set. The verdict is a result of status HANA
-// with no duration; the callback receives it as any check's. A server
+// with no duration (-1 ms, as HAProxy's -1); the callback receives it as any check's. A server
 // without health checks, or in maintenance, is left as it is.
 func (c *Checker) Analyze(info string) {
 	if c.cfg.NoCheck || c.maint.Load() {
@@ -284,7 +284,7 @@ func (c *Checker) Analyze(info string) {
 	}
 	if c.cfg.OnError != OnErrorFastInter {
 		c.cbMu.Lock()
-		ev := c.recordHANA(Result{Status: StatusHANA, Info: info, Duration: -1})
+		ev := c.recordHANA(Result{Status: StatusHANA, Info: info, Duration: -time.Millisecond})
 		ev.LogLine = healthCheckLine(c.cfg.Name, c.cfg.Backup, ev, c.cfg.Rise, c.cfg.Fall)
 		if c.cb != nil {
 			c.cb(ev)

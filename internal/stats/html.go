@@ -395,6 +395,7 @@ func serverStatusHTML(b *strings.Builder, s *Server) {
 			fmt.Fprintf(b, "/%d", k.Code)
 		}
 		if k.Done {
+			// A passive check's verdict prints HAProxy's -1.
 			fmt.Fprintf(b, " in %dms", k.Duration.Milliseconds())
 		}
 		fmt.Fprintf(b, "<div class=tips>%s", k.Desc)
