@@ -395,8 +395,8 @@ func serverStatusHTML(b *strings.Builder, s *Server) {
 			fmt.Fprintf(b, "/%d", k.Code)
 		}
 		if k.Done {
-			// A passive check's verdict prints HAProxy's -1.
-			fmt.Fprintf(b, " in %dms", k.Duration.Milliseconds())
+			// A passive check's verdict: HAProxy's -1 ms, printed unsigned.
+			fmt.Fprintf(b, " in %dms", uint64(k.Duration.Milliseconds()))
 		}
 		fmt.Fprintf(b, "<div class=tips>%s", k.Desc)
 		if k.Info != "" {

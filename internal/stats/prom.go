@@ -886,11 +886,8 @@ func promServerSample(w *promWriter, name string, p *Proxy, s *Server) {
 		case "check_code":
 			w.sample(float64(c.Code)*b2f(c.HasCode), "proxy", px, "server", sv)
 		default:
-			switch {
-			case c.Done && c.Duration < 0:
-				// A passive check's verdict: HAProxy's -1 ms, read unsigned.
-				w.sample(float64(^uint64(0))/1000, "proxy", px, "server", sv)
-			case c.Done:
+			if c.Done {
+				// A passive check's verdict: HAProxy's -1 ms, -0.001 s.
 				w.sample(float64(c.Duration.Milliseconds())/1000, "proxy", px, "server", sv)
 			}
 		}

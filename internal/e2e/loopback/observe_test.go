@@ -167,7 +167,7 @@ func TestPassiveChecksAsHAProxy(t *testing.T) {
 			results := map[string][][]string{}
 			for _, name := range []string{"haproxy", "lb"} {
 				sock := filepath.Join(dir, name+".sock")
-				port := freePort(t)
+				port, stPort := freePort(t), freePort(t)
 				cfg := writeConfig(t, fmt.Sprintf(`
 global
     stats socket %s level admin
@@ -180,9 +180,15 @@ defaults
 frontend f
     bind 127.0.0.1:%d
     default_backend b
+frontend st
+    mode http
+    bind 127.0.0.1:%d
+    http-request use-service prometheus-exporter if { path /metrics }
+    stats enable
+    stats uri /stats
 backend b
     server s %s
-`, sock, map[bool]string{false: "http", true: "tcp"}[tc.tcp], port, tc.server))
+`, sock, map[bool]string{false: "http", true: "tcp"}[tc.tcp], port, stPort, tc.server))
 				var p *lbProc
 				if name == "lb" {
 					p = startLB(t, "-db", "-f", cfg)
@@ -232,6 +238,16 @@ backend b
 					}
 				}
 				p.waitOutput(tc.downMsg, 5*time.Second)
+				// The verdict's duration, HAProxy's -1 ms, as its statistics page and
+				// its Prometheus exporter print it.
+				page := httpGetBody(t, fmt.Sprintf("http://127.0.0.1:%d/stats", stPort))
+				metrics := httpGetBody(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", stPort))
+				if want := "HANA in 18446744073709551615ms"; !strings.Contains(page, want) {
+					t.Errorf("%s: the statistics page has no %q", name, want)
+				}
+				if want := `haproxy_server_check_duration_seconds{proxy="b",server="s"} -0.001000`; !strings.Contains(metrics, want) {
+					t.Errorf("%s: the metrics have no %q", name, want)
+				}
 			}
 			for i := range tc.steps {
 				if !slices.Equal(results["lb"][i], results["haproxy"][i]) {
@@ -266,4 +282,19 @@ listen l
 			t.Errorf("%s -c: want an alert %q and a valid configuration:\n%s", bin, want, out)
 		}
 	}
+}
+
+// httpGetBody returns the body of a GET of url.
+func httpGetBody(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
