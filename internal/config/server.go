@@ -119,7 +119,7 @@ func init() {
 		"inter":               timeOpt("inter", func(s *Server, d time.Duration) { s.Inter = d }),
 		"fastinter":           timeOpt("fastinter", func(s *Server, d time.Duration) { s.FastInter = d }),
 		"downinter":           timeOpt("downinter", func(s *Server, d time.Duration) { s.DownInter = d }),
-		"rise":                intOpt("rise", 1, 1<<30, func(s *Server, n int) { s.Rise = n }),
+		"rise":                intOptA("rise", 1, 1<<30, true, func(s *Server, n int) { s.Rise = n }),
 		"fall":                intOptA("fall", 1, 1<<30, true, func(s *Server, n int) { s.Fall = n }),
 		"weight": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
 			n, err := strconv.Atoi(v)

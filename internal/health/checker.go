@@ -212,10 +212,7 @@ func (c *Checker) Run(ctx context.Context) {
 			// A passive check's verdict: the next check within
 			// fastinter, as HAProxy's health_adjust requeues it.
 			if time.Until(next) > c.cfg.FastInter {
-				if !t.Stop() {
-					<-t.C
-				}
-				reset(c.cfg.FastInter)
+				reset(c.cfg.FastInter) // Reset drops a pending tick (Go 1.23 timers)
 			}
 			continue
 		case <-t.C:
@@ -276,8 +273,9 @@ const (
 // consecutive errors, last one was: L4 unsuccessful connection"), as
 // HAProxy 2.6's health_adjust: as Config.OnError says, then the next check
 // within fastinter when it is set. The verdict is a result of status HANA
-// with no duration (-1 ms, as HAProxy's -1); the callback receives it as any check's. A server
-// without health checks, or in maintenance, is left as it is.
+// with no duration (-1 ms, as HAProxy's -1); the callback receives it as
+// any check's. A server without health checks, or in maintenance, is left
+// as it is.
 func (c *Checker) Analyze(info string) {
 	if c.cfg.NoCheck || c.maint.Load() {
 		return

@@ -29,6 +29,7 @@ func TestServerLineErrorsAsHAProxy(t *testing.T) {
 		"server s 127.0.0.1:80 downinter x",
 		"server s 127.0.0.1:80 agent-inter 0",
 		"server s 127.0.0.1:80 rise 0",
+		"server s 127.0.0.1:80 rise x",
 		"server s 127.0.0.1:80 fall x",
 		"server s 127.0.0.1:80 fall",
 		"server s 127.0.0.1:80 weight 300",
