@@ -291,13 +291,9 @@ func serverRow(p *Proxy, s *Server, o *Options) Row {
 			if c.HasCode {
 				r.num("check_code", c.Code)
 			}
-			switch {
-			case c.Done && c.Duration < 0:
-				// A passive check's verdict: HAProxy prints its
-				// duration of -1 as an unsigned number.
-				r.u64("check_duration", ^uint64(0))
-			case c.Done:
-				r.i64("check_duration", c.Duration.Milliseconds())
+			if c.Done {
+				// Unsigned, as HAProxy prints a passive check's -1 ms.
+				r.u64("check_duration", uint64(c.Duration.Milliseconds()))
 			}
 			r.set("check_desc", c.Desc)
 			r.text("last_chk", c.Info)
