@@ -122,8 +122,10 @@ func TestCommandLine(t *testing.T) {
 		{"global zero-warning", []string{"-c", "-f", zeroWarning}, 1, []string{"missing timeouts", "Some warnings were found and 'zero-warning' is set. Aborting."}, nil},
 		{"quiet valid", []string{"-c", "-q", "-f", valid}, 0, nil, nil},
 		{"no listener", []string{"-c", "-f", nolistener}, 2, nil, nil},
+		// A server line's error names its place as HAProxy's server parser does,
+		// without "parsing" (TestServerLineErrorsAsHAProxy).
 		{"every error with file:line", []string{"-c", "-f", broken}, 1, []string{" : config : parsing [" + broken + ":3] : ",
-			" : config : parsing [" + broken + ":6] : ", "Error(s) found in configuration file : " + broken, "Fatal errors found in configuration."}, nil},
+			" : config : [" + broken + ":6] : ", "Error(s) found in configuration file : " + broken, "Fatal errors found in configuration."}, nil},
 		{"unknown option", []string{"-Z", "-f", valid}, 1, []string{`unknown option "-Z"`}, nil},
 	}
 	for _, tc := range tests {
