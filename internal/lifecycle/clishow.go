@@ -129,9 +129,10 @@ func infoFields(rt plane.Control, pi processInfo) []infoField {
 		n(39, "SslBackendMaxKeyRate", "MMP", 0),
 		n(40, "SslCacheLookups", "MCP", 0), // no SSL session cache: TLS resumes with tickets
 		n(41, "SslCacheMisses", "MCP", 0),
-		n(42, "CompressBpsIn", "MRP", 0), // lb does not compress
-		n(43, "CompressBpsOut", "MRP", 0),
-		n(44, "CompressBpsRateLim", "CLP", 0),
+		// The bytes per second given to the compressor and produced by it.
+		n(42, "CompressBpsIn", "MRP", int64(r.CompIn.Cur)),
+		n(43, "CompressBpsOut", "MRP", int64(r.CompOut.Cur)),
+		n(44, "CompressBpsRateLim", "CLP", 0), // no maxcomprate in lb
 		// lb's tasks are goroutines, its run queue the runnable ones.
 		n(47, "Tasks", "MGP", gauge(0)),
 		n(48, "Run_queue", "MGP", gauge(1)),
@@ -169,6 +170,19 @@ func infoFields(rt plane.Control, pi processInfo) []infoField {
 		// HAProxy's taint flags: experimental or unsafe features used. lb has none.
 		s(71, "Tainted", "SGP", "0"),
 	)
+}
+
+// infoNumbers are the numeric fields of "show info" by name, rt being the running
+// generation: the exporter's process families (plane.Options.ProcessInfo).
+func (p *process) infoNumbers(rt plane.Control) map[string]uint64 {
+	fields := infoFields(rt, p.info())
+	m := make(map[string]uint64, len(fields))
+	for _, f := range fields {
+		if f.typ != "str" {
+			m[f.name] = f.num
+		}
+	}
+	return m
 }
 
 // tagWords are the words of the json form for the letters of the tags.

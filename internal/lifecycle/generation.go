@@ -32,6 +32,7 @@ func (p *process) startGeneration() (*plane.Generation, error) {
 		Logs:           logs,
 		TicketKeys:     p.lns.TicketKeys(),
 		NoSplice:       p.args.NoSplice,
+		ProcessInfo:    p.infoNumbers,
 	})
 	if err != nil {
 		return nil, err

@@ -25,8 +25,9 @@ type Generation struct {
 	onAdminChange  func() // Options.OnAdminChange; nil: none
 	// frontendPaused is Options.FrontendPaused; nil: never.
 	frontendPaused func(string) bool
-	ticketKeys     [][32]byte            // Options.TicketKeys
-	sessCache      *tlsconf.SessionCache // made by the first bind line that needs it
+	ticketKeys     [][32]byte                      // Options.TicketKeys
+	processInfo    func(Control) map[string]uint64 // Options.ProcessInfo; nil: none
+	sessCache      *tlsconf.SessionCache           // made by the first bind line that needs it
 	// ropt are the rules' compile options: one store of proc.* variables for
 	// every rule and sample of the generation.
 	ropt    rules.Options
@@ -118,6 +119,10 @@ type Options struct {
 	// NoSplice is -dS: data is copied through buffers, never spliced (as
 	// the global "nosplice").
 	NoSplice bool
+	// ProcessInfo returns the numeric fields of "show info" by name, for
+	// the exporter's process families, rt being this generation. Nil: the
+	// exporter shows the few the generation knows itself.
+	ProcessInfo func(rt Control) map[string]uint64
 }
 
 // Listener is one listening socket a generation serves and the bind line it comes from.

@@ -34,6 +34,7 @@ func Start(cfg *config.Config, lns []Listener, opts Options) (*Generation, error
 	g.eng = proxy.NewEngine(proxy.EngineConfig{Maxconn: maxconn, MaxConnRate: cfg.Global.MaxConnRate, MaxSessRate: cfg.Global.MaxSessRate, MaxSSLRate: cfg.Global.MaxSSLRate, Logger: g.log, BufSize: cfg.Global.TuneBufsize,
 		Threads: threads, CPUs: cfg.Global.ThreadCPUs(threads), NoSplice: cfg.Global.NoSplice || opts.NoSplice})
 	g.ticketKeys = opts.TicketKeys
+	g.processInfo = opts.ProcessInfo
 	g.ropt = ruleOptions(cfg)
 	ropt := g.ropt
 	full := fullconns(cfg, maxconn, opts.ProxyMaxconn)

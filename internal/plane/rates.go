@@ -33,6 +33,8 @@ const (
 	rateSSL
 	rateSSLKey
 	rateBytesOut // the bytes the proxies sent
+	rateCompIn   // the bytes given to the compressor
+	rateCompOut  // the bytes it produced
 	rateCPU      // the microseconds of processor time the process used
 )
 
@@ -67,7 +69,7 @@ func newRateSampler() *rateSampler {
 
 // rateTotals calls fn with every cumulative total of s that has a rate.
 func rateTotals(s *stats.Snapshot, ssl, sslKeys uint64, fn func(rateKey, uint64)) {
-	var conns, sess uint64
+	var conns, sess, compIn, compOut uint64
 	for i := range s.Proxies {
 		p := &s.Proxies[i]
 		if f := p.Frontend; f != nil {
@@ -76,6 +78,10 @@ func rateTotals(s *stats.Snapshot, ssl, sslKeys uint64, fn func(rateKey, uint64)
 			fn(rateKey{rateFeReq, p.Name, ""}, f.Requests)
 			conns += f.Total
 			sess += f.Total - f.DeniedConn
+			// A compressed response counts once in its frontend, as once
+			// in HAProxy's global comp_bps_in and comp_bps_out.
+			compIn += f.HTTP.CompIn
+			compOut += f.HTTP.CompOut
 		}
 		if b := p.Backend; b != nil {
 			fn(rateKey{rateBackend, p.Name, ""}, b.Total)
@@ -89,6 +95,8 @@ func rateTotals(s *stats.Snapshot, ssl, sslKeys uint64, fn func(rateKey, uint64)
 	fn(rateKey{kind: rateSSL}, ssl)
 	fn(rateKey{kind: rateSSLKey}, sslKeys)
 	fn(rateKey{kind: rateBytesOut}, s.BytesOut())
+	fn(rateKey{kind: rateCompIn}, compIn)
+	fn(rateKey{kind: rateCompOut}, compOut)
 	fn(rateKey{kind: rateCPU}, uint64(s.CPU.Microseconds()))
 }
 
@@ -149,6 +157,10 @@ func (r *rateSampler) fill(now time.Time, s *stats.Snapshot, ssl, sslKeys uint64
 		case rateBytesOut:
 			// A u64 in "show info": not capped as the event rates are.
 			s.Rates.BytesOut = r.readLocked(k, total, el, 1<<63-1)
+		case rateCompIn:
+			s.Rates.CompIn = r.readLocked(k, total, el, 1<<63-1)
+		case rateCompOut:
+			s.Rates.CompOut = r.readLocked(k, total, el, 1<<63-1)
 		case rateCPU:
 			// Microseconds of processor time per second, out of a million per
 			// thread that could run.

@@ -103,6 +103,9 @@ func (g *Generation) prometheus(cfg *config.Config) func([]byte) ([]byte, bool) 
 			return nil, false
 		}
 		info := stats.PromInfo{Version: version.Version, Threads: threads, Stopping: g.eng.Stopping(), Start: processStart}
+		if g.processInfo != nil {
+			info.Fields = g.processInfo(g)
+		}
 		return stats.Prometheus(g.statsSnapshot(st), &info, &o), true
 	}
 }

@@ -127,6 +127,88 @@ type PromInfo struct {
 	Stopping bool
 	// Start is when the process started.
 	Start time.Time
+	// Fields are the numeric fields of "show info" by name, which the
+	// process families show as HAProxy's exporter does; a family whose
+	// field is not there (the zlib ones) is NaN. Nil: only the families
+	// the fields above and the snapshot give are shown.
+	Fields map[string]uint64
+}
+
+// promInfoField is the "show info" field each process family shows, as
+// HAProxy's exporter fills them from the same fields (stats_fill_info).
+var promInfoField = map[string]string{
+	"nbthread":                      "Nbthread",
+	"nbproc":                        "Nbproc",
+	"relative_process_id":           "Process_num",
+	"uptime_seconds":                "Uptime_sec",
+	"pool_failures_total":           "PoolFailed",
+	"max_fds":                       "Ulimit-n",
+	"max_sockets":                   "Maxsock",
+	"max_connections":               "Maxconn",
+	"hard_max_connections":          "Hard_maxconn",
+	"current_connections":           "CurrConns",
+	"connections_total":             "CumConns",
+	"requests_total":                "CumReq",
+	"max_ssl_connections":           "MaxSslConns",
+	"current_ssl_connections":       "CurrSslConns",
+	"ssl_connections_total":         "CumSslConns",
+	"max_pipes":                     "Maxpipes",
+	"pipes_used_total":              "PipesUsed",
+	"pipes_free_total":              "PipesFree",
+	"current_connection_rate":       "ConnRate",
+	"limit_connection_rate":         "ConnRateLimit",
+	"max_connection_rate":           "MaxConnRate",
+	"current_session_rate":          "SessRate",
+	"limit_session_rate":            "SessRateLimit",
+	"max_session_rate":              "MaxSessRate",
+	"current_ssl_rate":              "SslRate",
+	"limit_ssl_rate":                "SslRateLimit",
+	"max_ssl_rate":                  "MaxSslRate",
+	"current_frontend_ssl_key_rate": "SslFrontendKeyRate",
+	"max_frontend_ssl_key_rate":     "SslFrontendMaxKeyRate",
+	"frontend_ssl_reuse":            "SslFrontendSessionReuse_pct",
+	"current_backend_ssl_key_rate":  "SslBackendKeyRate",
+	"max_backend_ssl_key_rate":      "SslBackendMaxKeyRate",
+	"ssl_cache_lookups_total":       "SslCacheLookups",
+	"ssl_cache_misses_total":        "SslCacheMisses",
+	"http_comp_bytes_in_total":      "CompressBpsIn",
+	"http_comp_bytes_out_total":     "CompressBpsOut",
+	"limit_http_comp":               "CompressBpsRateLim",
+	"current_zlib_memory":           "ZlibMemUsage",
+	"max_zlib_memory":               "MaxZlibMemUsage",
+	"current_tasks":                 "Tasks",
+	"current_run_queue":             "Run_queue",
+	"idle_time_percent":             "Idle_pct",
+	"stopping":                      "Stopping",
+	"jobs":                          "Jobs",
+	"unstoppable_jobs":              "Unstoppable Jobs",
+	"listeners":                     "Listeners",
+	"active_peers":                  "ActivePeers",
+	"connected_peers":               "ConnectedPeers",
+	"dropped_logs_total":            "DroppedLogs",
+	"busy_polling_enabled":          "BusyPolling",
+	"failed_resolutions":            "FailedResolutions",
+	"bytes_out_total":               "TotalBytesOut",
+	"spliced_bytes_out_total":       "TotalSplicdedBytesOut",
+	"bytes_out_rate":                "BytesOutRate",
+	"recv_logs_total":               "CumRecvLogs",
+	"build_info":                    "Build info",
+	"max_memory_bytes":              "Memmax_bytes",
+	"pool_allocated_bytes":          "PoolAlloc_bytes",
+	"pool_used_bytes":               "PoolUsed_bytes",
+	"start_time_seconds":            "Start_time_sec",
+}
+
+// PromProcessFields are the names of the "show info" fields the process
+// families show, in the families' order.
+func PromProcessFields() []string {
+	var out []string
+	for _, f := range promProcess {
+		if n := promInfoField[f.name]; !promLeft["haproxy_process_"+f.name] && f.name != "build_info" {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // promType is a family's TYPE.
@@ -152,8 +234,20 @@ var (
 		{"nbproc", gauge, "Number of started worker processes (historical, always 1)"},
 		{"relative_process_id", gauge, "Relative worker process number (1)"},
 		{"uptime_seconds", gauge, "How long ago this worker process was started (seconds)"},
+		{"pool_failures_total", counter, "Number of failed pool allocations since this worker was started"},
+		{"max_fds", gauge, "Hard limit on the number of per-process file descriptors"},
+		{"max_sockets", gauge, "Hard limit on the number of per-process sockets"},
 		{"max_connections", gauge, "Hard limit on the number of per-process connections (configured or imposed by Ulimit-n)"},
+		{"hard_max_connections", gauge, "Hard limit on the number of per-process connections (imposed by Memmax_MB or Ulimit-n)"},
 		{"current_connections", gauge, "Current number of connections on this worker process"},
+		{"connections_total", counter, "Total number of connections on this worker process since started"},
+		{"requests_total", counter, "Total number of requests on this worker process since started"},
+		{"max_ssl_connections", gauge, "Hard limit on the number of per-process SSL endpoints (front+back), 0=unlimited"},
+		{"current_ssl_connections", gauge, "Current number of SSL endpoints on this worker process (front+back)"},
+		{"ssl_connections_total", counter, "Total number of SSL endpoints on this worker process since started (front+back)"},
+		{"max_pipes", gauge, "Hard limit on the number of pipes for splicing, 0=unlimited"},
+		{"pipes_used_total", counter, "Current number of pipes in use in this worker process"},
+		{"pipes_free_total", counter, "Current number of allocated and available pipes in this worker process"},
 		{"current_connection_rate", gauge, "Number of front connections created on this worker process over the last second"},
 		{"limit_connection_rate", gauge, "Hard limit for ConnRate (global.maxconnrate)"},
 		{"max_connection_rate", gauge, "Highest ConnRate reached on this worker process since started (in connections per second)"},
@@ -166,8 +260,35 @@ var (
 		{"current_frontend_ssl_key_rate", gauge, "Number of SSL keys created on frontends in this worker process over the last second"},
 		{"max_frontend_ssl_key_rate", gauge, "Highest SslFrontendKeyRate reached on this worker process since started (in SSL keys per second)"},
 		{"frontend_ssl_reuse", gauge, "Percent of frontend SSL connections which did not require a new key"},
+		{"current_backend_ssl_key_rate", gauge, "Number of SSL keys created on backends in this worker process over the last second"},
+		{"max_backend_ssl_key_rate", gauge, "Highest SslBackendKeyRate reached on this worker process since started (in SSL keys per second)"},
+		{"ssl_cache_lookups_total", counter, "Total number of SSL session ID lookups in the SSL session cache on this worker since started"},
+		{"ssl_cache_misses_total", counter, "Total number of SSL session ID lookups that didn't find a session in the SSL session cache on this worker since started"},
+		{"http_comp_bytes_in_total", counter, "Number of bytes submitted to the HTTP compressor in this worker process over the last second"},
+		{"http_comp_bytes_out_total", counter, "Number of bytes emitted by the HTTP compressor in this worker process over the last second"},
+		{"limit_http_comp", gauge, "Limit of CompressBpsOut beyond which HTTP compression is automatically disabled"},
+		{"current_zlib_memory", gauge, "Amount of memory currently used by HTTP compression on the current worker process (in bytes)"},
+		{"max_zlib_memory", gauge, "Limit on the amount of memory used by HTTP compression above which it is automatically disabled (in bytes, see global.maxzlibmem)"},
+		{"current_tasks", gauge, "Total number of tasks in the current worker process (active + sleeping)"},
+		{"current_run_queue", gauge, "Total number of active tasks+tasklets in the current worker process"},
+		{"idle_time_percent", gauge, "Percentage of last second spent waiting in the current worker thread"},
 		{"stopping", gauge, "1 if the worker process is currently stopping, otherwise zero"},
+		{"jobs", gauge, "Current number of active jobs on the current worker process (frontend connections, master connections, listeners)"},
+		{"unstoppable_jobs", gauge, "Current number of unstoppable jobs on the current worker process (master connections)"},
+		{"listeners", gauge, "Current number of active listeners on the current worker process"},
+		{"active_peers", gauge, "Current number of verified active peers connections on the current worker process"},
+		{"connected_peers", gauge, "Current number of peers having passed the connection step on the current worker process"},
+		{"dropped_logs_total", counter, "Total number of dropped logs for current worker process since started"},
+		{"busy_polling_enabled", gauge, "1 if busy-polling is currently in use on the worker process, otherwise zero (config.busy-polling)"},
+		{"failed_resolutions", counter, "Total number of failed DNS resolutions in current worker process since started"},
+		{"bytes_out_total", counter, "Total number of bytes emitted by current worker process since started"},
+		{"spliced_bytes_out_total", counter, "Total number of bytes emitted by current worker process through a kernel pipe since started"},
+		{"bytes_out_rate", gauge, "Number of bytes emitted by current worker process over the last second"},
+		{"recv_logs_total", counter, "Total number of log messages received by log-forwarding listeners on this worker process since started"},
 		{"build_info", gauge, "Build info"},
+		{"max_memory_bytes", gauge, "Worker process's hard limit on memory usage in byes (-m on command line)"},
+		{"pool_allocated_bytes", gauge, "Amount of memory allocated in pools (in bytes)"},
+		{"pool_used_bytes", gauge, "Amount of pool memory currently used (in bytes)"},
 		{"start_time_seconds", gauge, "Start time in seconds"},
 	}
 	promFrontend = []promFamily{
@@ -273,6 +394,7 @@ var (
 		{"check_last_change_seconds", gauge, "How long ago the last server state changed, in seconds"},
 		{"downtime_seconds_total", counter, "Total time spent in DOWN state, for server or backend"},
 		{"queue_limit", gauge, "Limit on the number of connections in queue, for servers only (maxqueue argument)"},
+		{"current_throttle", gauge, "Throttling ratio applied to a server's maxconn and weight during the slowstart period (0 to 100%)"},
 		{"loadbalanced_total", counter, "Total number of requests routed by load balancing since the worker process started (ignores queue pop and stickiness)"},
 		{"max_session_rate", gauge, "Highest value of sessions per second observed since the worker process started"},
 		{"check_status", gauge, "Status of last health check, per state label value."},
@@ -308,27 +430,27 @@ var (
 // without stick tables, listeners' statistics or Lua) that lb does not,
 // as it keeps no value for them.
 var promLeftOut = []string{
-	// Process: memory pools, file descriptor and socket limits, the
-	// process-wide request, connection and byte counters, SSL counts,
-	// pipes, compression, tasks and run queue, idle time, jobs, listeners
-	// and peers counts, logs, busy polling, resolvers.
-	"haproxy_process_pool_failures_total", "haproxy_process_max_fds", "haproxy_process_max_sockets",
-	"haproxy_process_hard_max_connections", "haproxy_process_connections_total", "haproxy_process_requests_total",
-	"haproxy_process_max_ssl_connections", "haproxy_process_current_ssl_connections", "haproxy_process_ssl_connections_total",
-	"haproxy_process_max_pipes", "haproxy_process_pipes_used_total", "haproxy_process_pipes_free_total",
-	"haproxy_process_current_backend_ssl_key_rate", "haproxy_process_max_backend_ssl_key_rate",
-	"haproxy_process_ssl_cache_lookups_total", "haproxy_process_ssl_cache_misses_total",
-	"haproxy_process_http_comp_bytes_in_total", "haproxy_process_http_comp_bytes_out_total", "haproxy_process_limit_http_comp",
-	"haproxy_process_current_zlib_memory", "haproxy_process_max_zlib_memory", "haproxy_process_current_tasks",
-	"haproxy_process_current_run_queue", "haproxy_process_idle_time_percent", "haproxy_process_jobs",
-	"haproxy_process_unstoppable_jobs", "haproxy_process_listeners", "haproxy_process_active_peers",
-	"haproxy_process_connected_peers", "haproxy_process_dropped_logs_total", "haproxy_process_busy_polling_enabled",
-	"haproxy_process_failed_resolutions", "haproxy_process_bytes_out_total", "haproxy_process_spliced_bytes_out_total",
-	"haproxy_process_bytes_out_rate", "haproxy_process_recv_logs_total", "haproxy_process_max_memory_bytes",
-	"haproxy_process_pool_allocated_bytes", "haproxy_process_pool_used_bytes",
-	// Servers: slowstart throttle.
-	"haproxy_server_current_throttle",
+	// Process: memory pools and pipes (lb keeps none of its own: splicing
+	// takes its pipes from the runtime's pool), SSL connections open and
+	// those to servers, the SSL session cache's lookups, tasks and run
+	// queue, spliced bytes (counted with the others).
+	"haproxy_process_pool_failures_total", "haproxy_process_current_ssl_connections",
+	"haproxy_process_ssl_connections_total", "haproxy_process_max_pipes", "haproxy_process_pipes_used_total",
+	"haproxy_process_pipes_free_total", "haproxy_process_current_backend_ssl_key_rate",
+	"haproxy_process_max_backend_ssl_key_rate", "haproxy_process_ssl_cache_lookups_total",
+	"haproxy_process_ssl_cache_misses_total", "haproxy_process_current_tasks", "haproxy_process_current_run_queue",
+	"haproxy_process_spliced_bytes_out_total", "haproxy_process_pool_allocated_bytes",
+	"haproxy_process_pool_used_bytes",
 }
+
+// promLeft is promLeftOut as a set.
+var promLeft = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range promLeftOut {
+		m[n] = true
+	}
+	return m
+}()
 
 // The "state" label values, in HAProxy's order.
 var (
@@ -369,8 +491,15 @@ func (w *promWriter) family(prefix string, f *promFamily) {
 }
 
 // sample writes a sample of the current family; labels are name, value
-// pairs.
-func (w *promWriter) sample(v float64, labels ...string) {
+// pairs. A whole number is written as an integer, as HAProxy writes its
+// integer fields.
+func (w *promWriter) sample(v float64, labels ...string) { w.write(v, false, labels) }
+
+// sampleFloat writes a sample that HAProxy holds as a float (its times in
+// seconds): always with six decimals, "0.000000" rather than "0".
+func (w *promWriter) sampleFloat(v float64, labels ...string) { w.write(v, true, labels) }
+
+func (w *promWriter) write(v float64, float bool, labels []string) {
 	name := w.prefix + w.fam.name
 	if !w.headed {
 		w.b.WriteString("# HELP " + name + " " + w.fam.help + "\n")
@@ -392,7 +521,7 @@ func (w *promWriter) sample(v float64, labels ...string) {
 	switch {
 	case math.IsNaN(v):
 		w.b.WriteString("NaN")
-	case v == math.Trunc(v) && math.Abs(v) < 1e15:
+	case !float && v == math.Trunc(v) && math.Abs(v) < 1e15:
 		w.b.WriteString(strconv.FormatInt(int64(v), 10))
 	default:
 		w.b.WriteString(strconv.FormatFloat(v, 'f', 6, 64))
@@ -429,7 +558,18 @@ func Prometheus(s *Snapshot, info *PromInfo, o *PromOptions) []byte {
 	if o.Scope&PromGlobal != 0 {
 		for i := range promProcess {
 			f := &promProcess[i]
+			if promLeft["haproxy_process_"+f.name] {
+				continue
+			}
 			w.family("haproxy_process_", f)
+			if info.Fields != nil && f.name != "build_info" {
+				if v, ok := info.Fields[promInfoField[f.name]]; ok {
+					w.sample(float64(v))
+				} else {
+					w.sample(math.NaN())
+				}
+				continue
+			}
 			switch f.name {
 			case "nbthread":
 				w.sample(float64(info.Threads))
@@ -585,10 +725,10 @@ func promTimes(w *promWriter, name string, t *Times, labels ...string) bool {
 	for i, n := range []string{"queue", "connect", "response", "total"} {
 		switch name {
 		case n + "_time_average_seconds":
-			w.sample(promSeconds(t.Avg[i]), labels...)
+			w.sampleFloat(promSeconds(t.Avg[i]), labels...)
 			return true
 		case "max_" + n + "_time_seconds":
-			w.sample(promSeconds(t.Max[i]), labels...)
+			w.sampleFloat(promSeconds(t.Max[i]), labels...)
 			return true
 		}
 	}
@@ -858,6 +998,10 @@ func promServerSample(w *promWriter, name string, p *Proxy, s *Server) {
 		w.sample(float64(s.effWeight()), "proxy", px, "server", sv)
 	case "queue_limit":
 		w.sample(orNaN(s.QueueLimit), "proxy", px, "server", sv)
+	case "current_throttle":
+		// HAProxy's empty field outside a slowstart period; lb has no
+		// slowstart (refused).
+		w.sample(math.NaN(), "proxy", px, "server", sv)
 	case "max_session_rate":
 		w.sample(float64(s.SessRate.Max), "proxy", px, "server", sv)
 	case "check_failures_total", "check_up_down_total", "downtime_seconds_total":
@@ -888,7 +1032,7 @@ func promServerSample(w *promWriter, name string, p *Proxy, s *Server) {
 		default:
 			if c.Done {
 				// A passive check's verdict: HAProxy's -1 ms, -0.001 s.
-				w.sample(float64(c.Duration.Milliseconds())/1000, "proxy", px, "server", sv)
+				w.sampleFloat(float64(c.Duration.Milliseconds())/1000, "proxy", px, "server", sv)
 			}
 		}
 	case "uweight":

@@ -102,8 +102,28 @@ func TestPrometheusAgainstGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	info := &PromInfo{Version: "1.2.3", Threads: 2, Start: time.Unix(1700000000, 0)}
+	// The process families show "show info"'s fields; the zlib ones are
+	// not among them (NaN, as in HAProxy's build without zlib).
+	fields := map[string]uint64{}
+	for i, n := range PromProcessFields() {
+		fields[n] = uint64(i)
+	}
+	delete(fields, "ZlibMemUsage")
+	delete(fields, "MaxZlibMemUsage")
+	fields["Nbthread"], fields["Maxconn"], fields["Uptime_sec"], fields["Start_time_sec"] = 2, 100, 3, 1700000000
+	info := &PromInfo{Version: "1.2.3", Threads: 2, Start: time.Unix(1700000000, 0), Fields: fields}
 	out := Prometheus(promSnapshot(), info, &PromOptions{Scope: PromAll})
+	// HAProxy's float fields (times in seconds) keep their six decimals.
+	for _, line := range []string{
+		`haproxy_backend_connect_time_average_seconds{proxy="be"} 0.000000`,
+		`haproxy_server_max_total_time_seconds{proxy="be",server="s1"} 0.000000`,
+		`haproxy_process_current_zlib_memory NaN`,
+		`haproxy_server_current_throttle{proxy="be",server="s1"} NaN`,
+	} {
+		if !bytes.Contains(out, []byte("\n"+line+"\n")) {
+			t.Errorf("no line %q", line)
+		}
+	}
 	ref, got := parseProm(t, "golden", golden), parseProm(t, "lb", out)
 	for name, f := range got {
 		r, ok := ref[name]
@@ -157,6 +177,7 @@ func TestPrometheusAgainstGolden(t *testing.T) {
 
 	// A few values.
 	want := map[string]float64{
+		"haproxy_process_connections_total":  float64(fields["CumConns"]),
 		"haproxy_process_max_connections":    100,
 		"haproxy_process_nbthread":           2,
 		"haproxy_process_start_time_seconds": 1700000000,

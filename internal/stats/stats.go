@@ -60,13 +60,14 @@ type Rate struct{ Cur, Max int }
 // tcp-request connection rules), connections accepted on listeners with
 // "ssl" and the full handshakes among them; and the limits
 // (maxconnrate, maxsessrate, maxsslrate; 0: none). BytesOut is the rate of
-// Snapshot.BytesOut. Idle is the share of the processor time the threads
+// Snapshot.BytesOut, CompIn and CompOut those of the bytes the frontends gave
+// to the compressor and got from it. Idle is the share of the processor time the threads
 // could have used that the process left unused over the last second, in
 // percent (100 before a second was measured).
 type ProcessRates struct {
 	Conn, Sess, SSL, SSLKey        Rate
 	ConnLimit, SessLimit, SSLLimit int
-	BytesOut                       Rate
+	BytesOut, CompIn, CompOut      Rate
 	Idle                           int
 }
 

@@ -206,6 +206,23 @@ backend be
 			t.Errorf("%s:\nlb      %s\nhaproxy %s", name, l, r)
 		}
 	}
+	// The process families that do not depend on timing or on the
+	// implementation have HAProxy's values.
+	for _, name := range []string{"listeners", "jobs", "unstoppable_jobs", "active_peers", "connected_peers",
+		"busy_polling_enabled", "limit_http_comp", "http_comp_bytes_in_total", "max_memory_bytes",
+		"recv_logs_total", "dropped_logs_total", "failed_resolutions", "current_zlib_memory", "max_zlib_memory",
+		"max_ssl_connections", "stopping"} {
+		name = "haproxy_process_" + name
+		if l, h := fmt.Sprint(lb.sample(name)), fmt.Sprint(hap.sample(name)); l != h {
+			t.Errorf("%s = %s; HAProxy's %s", name, l, h)
+		}
+	}
+	for _, name := range []string{"connections_total", "requests_total", "bytes_out_total", "hard_max_connections", "max_fds"} {
+		name = "haproxy_process_" + name
+		if v := lb.sample(name); !(v > 0) {
+			t.Errorf("%s = %v", name, v)
+		}
+	}
 	var left []string
 	for name := range hap {
 		if lb[name] == nil {
