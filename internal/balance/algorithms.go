@@ -50,7 +50,9 @@ func (r *roundRobin) pickLocked(srvs []Server, t tier) int {
 		if srvs[i].full() {
 			continue
 		}
-		w := int64(srvs[i].Weight)
+		// The eweight: sixteen times the weight, less during a slow
+		// start; scaling every weight alike changes no choice.
+		w := srvs[i].ew()
 		r.cur[i] += w
 		total += w
 		if best < 0 || r.cur[i] > r.cur[best] {
@@ -108,7 +110,7 @@ func lcLess(a, b *Server) bool {
 	case a.Conns == 0 || b.Conns == 0:
 		return a.Conns == 0 && b.Conns != 0
 	}
-	return int64(a.Conns+1)*int64(b.Weight) < int64(b.Conns+1)*int64(a.Weight)
+	return int64(a.Conns+1)*b.ew() < int64(b.Conns+1)*a.ew()
 }
 
 func (l *leastConn) Pick(srvs []Server, _ uint64) int {
@@ -176,7 +178,7 @@ func (r *random) Pick(srvs []Server, _ uint64) int {
 	var total int64
 	for i := range srvs {
 		if t.has(srvs, i) && !srvs[i].full() {
-			total += int64(srvs[i].Weight)
+			total += srvs[i].ew()
 		}
 	}
 	if total == 0 {
@@ -190,7 +192,7 @@ func (r *random) Pick(srvs []Server, _ uint64) int {
 			if !t.has(srvs, i) || srvs[i].full() {
 				continue
 			}
-			x -= int64(srvs[i].Weight)
+			x -= srvs[i].ew()
 			if x < 0 {
 				cur = i
 				break
@@ -198,7 +200,7 @@ func (r *random) Pick(srvs []Server, _ uint64) int {
 		}
 		// HAProxy keeps the previous choice when the new one serves more
 		// per unit of weight (backend.c get_server_rnd).
-		if best < 0 || int64(srvs[cur].Conns)*int64(srvs[best].Weight) < int64(srvs[best].Conns)*int64(srvs[cur].Weight) {
+		if best < 0 || int64(srvs[cur].Conns)*srvs[best].ew() < int64(srvs[best].Conns)*srvs[cur].ew() {
 			best = cur
 		}
 	}

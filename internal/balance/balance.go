@@ -58,6 +58,11 @@ type Server struct {
 	// (1..256); 0 means the server takes no new traffic (drain, or weight
 	// set to 0).
 	Weight int
+	// EWeight is HAProxy's eweight, the weight the dynamic algorithms
+	// (Dynamic) follow, in sixteenths of a weight unit (BE_WEIGHT_SCALE):
+	// below Weight×16 while the server warms up after a "slowstart". 0
+	// means Weight×16.
+	EWeight int
 	// ConfWeight is the weight from the configuration. Map-based hashing
 	// divides the weights by the greatest common divisor of every server's
 	// configured weight, down ones included, as HAProxy's init_server_map
@@ -74,6 +79,17 @@ type Server struct {
 	Conns int
 	// Maxconn is the server's maxconn; 0 means unlimited.
 	Maxconn int
+}
+
+// ew is s's eweight (EWeight, or Weight×16), 0 when Weight is 0.
+func (s *Server) ew() int64 {
+	if s.Weight == 0 {
+		return 0
+	}
+	if s.EWeight > 0 {
+		return int64(s.EWeight)
+	}
+	return int64(s.Weight) * beWeightScale
 }
 
 // full reports whether s has reached its maxconn.
@@ -193,6 +209,20 @@ func New(name string, opt Options) (Algorithm, error) {
 		return &roundRobin{opt: opt}, nil
 	}
 	return nil, fmt.Errorf("balance: %q: %w", name, errUnknown)
+}
+
+// Dynamic reports whether algorithm name follows a server's eweight as it
+// changes (HAProxy's BE_LB_PROP_DYN): a server's slow start ramps its
+// weight up with these, not with static-rr nor map-based hashing, where
+// only its maxconn ramps up.
+func Dynamic(name string, opt Options) bool {
+	switch {
+	case name == "static-rr":
+		return false
+	case IsHash(name):
+		return opt.HashType.Consistent
+	}
+	return true
 }
 
 // globalRand uses math/rand/v2's global source, which is safe for

@@ -17,7 +17,10 @@ const (
 // server changes state or weight.
 type srvSnap struct {
 	id, weight, conf int
-	backup, usable   bool
+	// ew is the eweight (Server.EWeight): a consistent-hash server owns
+	// that many points.
+	ew             int
+	backup, usable bool
 }
 
 // placement tracks the servers a hash placement was built for.
@@ -47,7 +50,7 @@ func (p *placement) changed(srvs []Server) bool {
 	}
 	for i := range srvs {
 		s := &srvs[i]
-		n := srvSnap{id: s.ID, weight: s.Weight, conf: s.ConfWeight, backup: s.Backup,
+		n := srvSnap{id: s.ID, weight: s.Weight, conf: s.ConfWeight, ew: int(s.ew()), backup: s.Backup,
 			usable: s.Usable && s.Weight > 0}
 		if p.seen[i] != n {
 			p.seen[i] = n
@@ -237,8 +240,9 @@ type ringNode struct {
 	srv int
 }
 
-// chash is "hash-type consistent" (src/lb_chash.c): a server of weight w
-// owns the w*16 points full_hash(id*4096 + n), n < w*16, of a 32-bit ring
+// chash is "hash-type consistent" (src/lb_chash.c): a server of eweight w
+// (its weight × 16, less during a slow start)
+// owns the w points full_hash(id*4096 + n), n < w, of a 32-bit ring
 // (chash_init_server_tree), and a hash goes to the server of the nearest
 // point on either side, the one before on a tie (chash_get_server_hash).
 // A server that goes down takes its points away, so only its keys move.
@@ -344,7 +348,7 @@ func (c *chash) rebuild() {
 			continue
 		}
 		base := uint32(s.id) * srvEwghtRange
-		for n := range s.weight * beWeightScale {
+		for n := range s.ew {
 			c.nodes = append(c.nodes, ringNode{key: fullHash(base + uint32(n)), srv: i})
 		}
 	}

@@ -83,6 +83,11 @@ type condState struct {
 type loader struct {
 	// aborted is set by a diagnostic that stops the reading (Diag.Abort).
 	aborted bool
+	// srvWho is what HAProxy names before a message of the server line
+	// being read ("'server be/a' : ", "" on a default-server line);
+	// srvWarned says the line already had a warning (srvWarn).
+	srvWho    string
+	srvWarned bool
 	// after holds what HAProxy prints after a server line's error (its
 	// "'ca-file' : unable to load …"), added once that error is.
 	after []Diag
@@ -177,6 +182,19 @@ func (l *loader) bare(pos Pos, sev Severity, format string, a ...any) {
 
 func (l *loader) alert(pos Pos, format string, a ...any) { l.add(pos, Alert, format, a...) }
 func (l *loader) warn(pos Pos, format string, a ...any)  { l.add(pos, Warning, format, a...) }
+
+// srvWarn is a warning of a server keyword's parser, which HAProxy prints as
+// its server line parser's errors ("[file:line] : 'server be/a' : …"): the
+// first one of a line; the following ones come with no place (HAProxy 2.6,
+// measured).
+func (l *loader) srvWarn(msg string) {
+	if l.srvWarned {
+		l.bare(l.linePos, Warning, "%s", msg)
+		return
+	}
+	l.srvWarned = true
+	l.diags = append(l.diags, Diag{Pos: l.linePos, Severity: Warning, Msg: l.srvWho + msg, Bracket: true})
+}
 
 func (l *loader) lookupUser(name string) (int, error) {
 	if l.opt.LookupUser != nil {

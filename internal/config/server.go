@@ -53,7 +53,11 @@ func init() {
 	}
 	timeOpt := func(name string, set func(s *Server, d time.Duration)) serverOpt {
 		return serverOpt{nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
-			d, err := l.timeArg(l.linePos, v, time.Millisecond)
+			d, err := parseTime(v, time.Millisecond)
+			if te, ok := err.(*trailingError); ok {
+				l.srvWarn(te.Error())
+				err = nil
+			}
 			if err != nil {
 				// HAProxy 2.6 names 'agent-inter' whichever interval it
 				// was (its srv_parse_check_inter), measured.
@@ -191,7 +195,28 @@ func init() {
 			s.OnMarkedDown = v
 			return nil
 		}},
-		"non-stick": unsup(0), "stick": unsup(0), "tfo": unsup(0), "no-tfo": unsup(0), "slowstart": unsup(1),
+		"non-stick": unsup(0), "stick": unsup(0), "tfo": unsup(0), "no-tfo": unsup(0),
+		// HAProxy 2.6's srv_parse_slowstart: milliseconds kept as whole
+		// seconds, rounded up; its own words for a bad value (an empty one
+		// prints the NUL it found, which cuts the message).
+		"slowstart": {nargs: 1, dflt: true, missing: "unexpected character '", fn: func(l *loader, s *Server, v string) error {
+			ms, terr := parseTimeIn(v, time.Millisecond)
+			switch {
+			case terr == nil:
+			case terr.trailing != nil:
+				l.srvWarn(terr.trailing.Error())
+			case terr.over:
+				return fmt.Errorf("overflow in argument <%s> to <slowstart> of server %s, maximum value is 2147483647 ms (~24.8 days).", v, s.Name)
+			case terr.under:
+				return fmt.Errorf("underflow in argument <%s> to <slowstart> of server %s, minimum non-null value is 1 ms.", v, s.Name)
+			case terr.char == 0:
+				return fmt.Errorf("unexpected character '")
+			default:
+				return fmt.Errorf("unexpected character '%c' in 'slowstart' argument of server %s.", terr.char, s.Name)
+			}
+			s.Slowstart = int((ms + 999) / 1000)
+			return nil
+		}},
 		"minconn":      intOpt("minconn", 0, 1<<30, func(s *Server, n int) { s.Minconn = n }),
 		"on-marked-up": unsup(1),
 		"resolvers":    str(func(s *Server, v string) { s.Resolvers = v }),
@@ -340,6 +365,7 @@ func serverLine(c *pctx) error {
 		s.Name = "default-server"
 		defer func() { s.Name = "" }()
 	}
+	c.l.srvWho, c.l.srvWarned = who, false
 	for i := 0; i < len(opts); i++ {
 		o, ok := serverOptions[opts[i]]
 		if !ok {

@@ -1053,6 +1053,10 @@ type Server struct {
 	// rising to Maxconn as the backend's load reaches its fullconn
 	// (0 = Maxconn: a static limit).
 	Minconn int
+	// Slowstart is "slowstart", in whole seconds as HAProxy keeps it
+	// (rounded up): after coming back from DOWN or maintenance, the server's
+	// weight and maxconn ramp up over that time (0 = at once).
+	Slowstart int
 	// Disabled starts the server in maintenance.
 	Disabled bool
 	// SendProxy / SendProxyV2 emit a PROXY header on server connections.

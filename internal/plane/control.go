@@ -297,3 +297,15 @@ func (g *Generation) SetServerAdmin(backend, server string, st AdminState) error
 	g.adminChanged()
 	return nil
 }
+
+// warmedUp says, as HAProxy does when a server's slow start ends with the
+// server up (from STARTING to RUNNING), that it is UP: requeued are the
+// queued connections it took then (proxy.BackendConfig.OnWarmedUp).
+func (g *Generation) warmedUp(srv *proxy.Server, requeued int) {
+	be := srv.Backend()
+	act, bck := be.UsableServers()
+	msg := health.ServerStateMessage(health.ServerState{Proxy: be.Name(), Server: srv.Name(), Backup: srv.Config().Backup,
+		Active: act, Backups: bck, Requeued: requeued, Queued: srv.Stats().Queue}, true, "")
+	g.log.Warn(msg, slog.String("proxy", be.Name()), slog.String("server", srv.Name()),
+		slog.Int("severity", health.SeverityServerUp))
+}

@@ -56,6 +56,7 @@ func Start(cfg *config.Config, lns []Listener, opts Options) (*Generation, error
 			return nil, fmt.Errorf("%s: backend %q: %w", px.Pos, px.Name, err)
 		}
 		bc.BalanceOptions.HashType = ht
+		bc.OnWarmedUp = g.warmedUp
 		be, err := proxy.NewBackend(bc)
 		if err != nil {
 			return nil, fmt.Errorf("%s: backend %q: %w", px.Pos, px.Name, err)
@@ -276,14 +277,15 @@ func sourceConfig(s *config.Source) *proxy.Source {
 // serverConfig converts a server line.
 func serverConfig(s *config.Server) proxy.ServerConfig {
 	sc := proxy.ServerConfig{
-		Name:     s.Name,
-		ID:       s.ID,
-		Weight:   s.Weight,
-		Backup:   s.Backup,
-		Maxconn:  s.Maxconn,
-		Maxqueue: s.Maxqueue,
-		Minconn:  s.Minconn,
-		Disabled: s.Disabled || s.Unresolved,
+		Name:      s.Name,
+		ID:        s.ID,
+		Weight:    s.Weight,
+		Backup:    s.Backup,
+		Maxconn:   s.Maxconn,
+		Maxqueue:  s.Maxqueue,
+		Minconn:   s.Minconn,
+		Slowstart: s.Slowstart,
+		Disabled:  s.Disabled || s.Unresolved,
 	}
 	// HAProxy turns a minconn above maxconn into the maxconn.
 	if s.Minconn > s.Maxconn {

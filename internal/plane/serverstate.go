@@ -146,6 +146,8 @@ func (rt *srvRT) opBits() int {
 		return srvstate.OpStopped
 	case rt.op == proxy.StateNoLB:
 		return srvstate.OpStopping
+	case rt.srv.Starting():
+		return srvstate.OpStarting
 	}
 	return srvstate.OpRunning
 }
@@ -810,6 +812,11 @@ func (g *Generation) applyStateLine(rt *srvRT, l srvstate.Line, carried bool) {
 	}
 	// The state's age, and the last check's status and result, go on.
 	rt.srv.SetLastChange(time.Now().Unix() - v.SinceChange)
+	if v.Op == srvstate.OpStarting && rt.cfg.Rise > 1 {
+		// HAProxy keeps a STARTING server's slow start going from the
+		// state's age (srv_state_srv_update); with rise 1 it runs.
+		rt.srv.ResumeWarmup()
+	}
 	rt.loaded = &loadedCheck{status: v.CheckStatus, result: v.CheckResult}
 
 	for _, m := range msgs {

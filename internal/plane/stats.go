@@ -336,6 +336,7 @@ func (g *Generation) backendStats(px *config.Proxy, be *proxy.Backend) *stats.Ba
 			CliAborts: ss.CliAborts, SrvAborts: ss.SrvAborts, RespErrors: ss.RespErrors, DeniedResp: ss.DeniedResp,
 			Connects: ss.Connects, Reuses: ss.Reuses,
 			LastChange: now - ss.LastChange, Downtime: ss.Downtime(now), DownTrans: ss.DownTrans, LBTotal: ss.LBTotal}
+		sv.EWeight, sv.Throttle = ss.EWeight, max(ss.Throttle, 0)
 		sv.NoSSL = cs.TLS == nil && cs.CheckTLS == nil
 		sv.Observe, sv.HANAFail = cs.Observe == "layer4" || cs.Observe == "layer7", srv.HANAFailed()
 		sv.HTTP, sv.Times = httpStats(&ss.HTTP), stats.Times(ss.Times)

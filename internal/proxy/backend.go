@@ -131,6 +131,11 @@ type ServerConfig struct {
 	// ErrorLimit its "error-limit" (0: 10).
 	Observe    Observe
 	ErrorLimit int
+	// Slowstart is "slowstart" in seconds (0: none): a server coming back
+	// from DOWN or maintenance warms up that long, its weight (with a
+	// dynamic algorithm, balance.Dynamic) and its maxconn ramping up from
+	// a sixteenth and from 1 (slowstart.go).
+	Slowstart int
 	// SNI gives the server name sent for a connection of c ("sni"), ""
 	// for none; nil means none. A pooled connection is reused only by
 	// the client that opened it when SNI is set (its name may differ).
@@ -188,6 +193,10 @@ type BackendConfig struct {
 	// connections moved from the server's queue to the backend queue
 	// ("requeued" in HAProxy's health messages).
 	OnStateChange func(s *Server, old, cur State, requeued int)
+	// OnWarmedUp, when set, is called when a server's slow start ended
+	// with the server still up (slowstart.go), from a goroutine of its
+	// own, with the queued connections it took then.
+	OnWarmedUp func(s *Server, requeued int)
 	// ServerKeepAlive is "option srvtcpka" (or "tcpka"): SO_KEEPALIVE on
 	// server connections, with the system's timings.
 	ServerKeepAlive bool
@@ -235,6 +244,11 @@ type Server struct {
 	// to DOWN or maintenance (chkdown). Guarded by be.mu.
 	lastChange, downTime int64
 	downTrans            uint64
+	// starting, warmAt (UnixNano), ewOut, warmed and warmGen are the
+	// slow start's (slowstart.go). Guarded by be.mu.
+	starting, warmed bool
+	warmAt           int64
+	ewOut, warmGen   int
 	// lbTotal counts the times load balancing chose s (lbtot): not
 	// use-server nor persistence. Guarded by be.mu, which the choice holds.
 	lbTotal uint64
@@ -319,6 +333,11 @@ type Backend struct {
 	// lets ShutdownOnDown find the server's sessions.
 	eng atomic.Pointer[Engine]
 
+	// dynWeights says b's algorithm follows the servers' eweights
+	// (balance.Dynamic); warming counts its servers in a slow start.
+	// warming is guarded by mu.
+	dynWeights bool
+	warming    int
 	// fast says the event loops may connect for b (reactor_linux.go): its
 	// rules need no data (use-server, force-persist, ignore-persist at
 	// most), and its servers are literal TCP addresses.
@@ -370,7 +389,8 @@ func NewBackend(cfg BackendConfig) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new backend %q: %w", cfg.Name, err)
 	}
-	b := &Backend{cfg: cfg, algo: algo, snap: make([]balance.Server, len(cfg.Servers)), lastChange: time.Now().Unix()}
+	b := &Backend{cfg: cfg, algo: algo, snap: make([]balance.Server, len(cfg.Servers)), lastChange: time.Now().Unix(),
+		dynWeights: balance.Dynamic(cfg.Balance, cfg.BalanceOptions)}
 	b.view.b = b
 	if b.key, err = newHTTPKey(cfg); err != nil {
 		return nil, fmt.Errorf("new backend %q: %w", cfg.Name, err)
@@ -630,7 +650,9 @@ func (s *Server) SetState(st State) (old State) {
 	wasUsable := b.usableLocked()
 	s.state = st
 	if old != st {
-		s.changedLocked(old, st, time.Now().Unix())
+		now := time.Now()
+		s.warmLocked(old, st, now.UnixNano())
+		s.changedLocked(old, st, now.Unix())
 	}
 	requeued := 0
 	if st != StateUp && len(s.queue) > 0 {
@@ -726,6 +748,7 @@ func (s *Server) SetWeight(w int) error {
 	s.be.mu.Lock()
 	wasUsable := s.be.usableLocked()
 	s.weight = w
+	s.ewOut = 0 // HAProxy recomputes the eweight from the new weight
 	if usable := s.be.usableLocked(); usable != wasUsable {
 		// A weight of 0 takes a server out of load balancing as going
 		// DOWN does: the backend may lose its last one.
@@ -775,6 +798,12 @@ type ServerStats struct {
 	// Times the time averages.
 	HTTP  HTTPStats
 	Times TimeStats
+	// EWeight is the effective weight in sixteenths (HAProxy's
+	// cur_eweight: Weight×16 but during a slow start); Throttle the slow
+	// start's throttle in percent, -1 when the server is not STARTING,
+	// which Starting says (slowstart.go).
+	EWeight, Throttle int
+	Starting          bool
 }
 
 // Downtime returns the seconds st was DOWN or in maintenance at now (Unix
@@ -791,6 +820,7 @@ func (s *Server) Stats() ServerStats {
 	s.be.mu.Lock()
 	st := ServerStats{State: s.state, Weight: s.weight, Cur: s.cur, Max: s.maxCur,
 		Queue: len(s.queue), MaxQueue: s.maxQCur, LastChange: s.lastChange, DownTime: s.downTime, DownTrans: s.downTrans, LBTotal: s.lbTotal}
+	st.EWeight, st.Throttle, st.Starting = s.warmStatsLocked(time.Now().UnixNano())
 	s.be.mu.Unlock()
 	st.Total, st.BytesIn, st.BytesOut, st.Failed = s.total.Load(), s.bytesIn.Load(), s.bytesOut.Load(), s.failed.Load()
 	st.Retries, st.Redispatches = s.retries.Load(), s.redispatches.Load()
@@ -802,12 +832,18 @@ func (s *Server) Stats() ServerStats {
 
 // fillSnapLocked refreshes b.snap from the servers. Caller must hold b.mu.
 func (b *Backend) fillSnapLocked() {
+	var now int64
+	if b.warming > 0 {
+		now = time.Now().UnixNano()
+	}
 	for i, s := range b.srvs {
-		w := s.weight
+		w, ew := s.weight, 0
 		if s.state != StateUp {
 			w = 0
+		} else if b.warming > 0 {
+			ew = s.eweightLocked(now)
 		}
-		b.snap[i] = balance.Server{ID: s.id, Weight: w, ConfWeight: s.cfg.Weight, Backup: s.cfg.Backup,
+		b.snap[i] = balance.Server{ID: s.id, Weight: w, EWeight: ew, ConfWeight: s.cfg.Weight, Backup: s.cfg.Backup,
 			Usable: s.state == StateUp || s.state == StateNoLB || s.state == StateDrain,
 			Conns:  s.cur + len(s.queue), Maxconn: max(s.dynMaxconnLocked(), 0)}
 	}
@@ -821,8 +857,18 @@ func (s *Server) fullLocked() bool {
 // dynMaxconnLocked is the server's limit now: maxconn, or with a minconn,
 // max(minconn, beconn × maxconn / fullconn) until the backend has
 // fullconn connections (HAProxy's srv_dynamic_maxconn, beconn counting
-// the backend's connections, queued ones included), at least 1.
+// the backend's connections, queued ones included), at least 1; ramped up
+// during a slow start.
 func (s *Server) dynMaxconnLocked() int {
+	m := s.minconnMaxLocked()
+	if m > 0 && s.be.warming > 0 {
+		m = s.warmMaxconnLocked(m, time.Now().UnixNano())
+	}
+	return m
+}
+
+// minconnMaxLocked is dynMaxconnLocked without the slow start.
+func (s *Server) minconnMaxLocked() int {
 	m, lo, full := s.maxconn, s.cfg.Minconn, s.be.cfg.Fullconn
 	if m <= 0 || lo <= 0 || lo >= m || full <= 0 {
 		return m

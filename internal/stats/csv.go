@@ -271,6 +271,9 @@ func serverRow(p *Proxy, s *Server, o *Options) Row {
 	}
 	r.num("iid", p.ID)
 	r.num("sid", s.ID)
+	if s.Throttle > 0 {
+		r.num("throttle", s.Throttle)
+	}
 	r.u64("lbtot", s.LBTotal)
 	r.set("type", "2")
 	r.num("rate", s.SessRate.Cur)

@@ -359,6 +359,10 @@ func serverHTML(b *strings.Builder, p *Proxy, s *Server, o *Options, form bool) 
 	} else {
 		b.WriteString("<td colspan=3></td>")
 	}
+	if s.Throttle > 0 {
+		fmt.Fprintf(b, "<td class=ac>%d %%</td></tr>\n", s.Throttle)
+		return
+	}
 	b.WriteString("<td class=ac>-</td></tr>\n")
 }
 

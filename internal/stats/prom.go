@@ -999,9 +999,12 @@ func promServerSample(w *promWriter, name string, p *Proxy, s *Server) {
 	case "queue_limit":
 		w.sample(orNaN(s.QueueLimit), "proxy", px, "server", sv)
 	case "current_throttle":
-		// HAProxy's empty field outside a slowstart period; lb has no
-		// slowstart (refused).
-		w.sample(math.NaN(), "proxy", px, "server", sv)
+		// HAProxy's empty field outside a slow start: NaN.
+		v := math.NaN()
+		if s.Throttle > 0 {
+			v = float64(s.Throttle)
+		}
+		w.sample(v, "proxy", px, "server", sv)
 	case "max_session_rate":
 		w.sample(float64(s.SessRate.Max), "proxy", px, "server", sv)
 	case "check_failures_total", "check_up_down_total", "downtime_seconds_total":

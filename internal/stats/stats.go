@@ -248,6 +248,11 @@ type Server struct {
 	Backup     bool
 	// Weight is the current weight.
 	Weight int
+	// EWeight is the effective weight in sixteenths (HAProxy's
+	// cur_eweight), lower than Weight×16 during a slow start; 0 means
+	// Weight×16. Throttle is the slow start's throttle in percent while
+	// the server warms up (6 at least), 0 when it does not.
+	EWeight, Throttle int
 	// Cur and Max are current and highest concurrent connections, Limit
 	// the server's maxconn (0: none).
 	Cur, Max, Limit int
@@ -352,9 +357,18 @@ func (c *Check) statusWord() string {
 // srv_is_usable: running, not in maintenance, a weight).
 func (s *Server) usable() bool { return s.State == Up && s.Weight > 0 }
 
-// effWeight is the weight HAProxy shows (cur_eweight), which a drain does
-// not change: a draining server takes no new traffic but keeps its weight.
-func (s *Server) effWeight() int { return s.Weight }
+// effWeight is the weight HAProxy shows, its cur_eweight in weight units
+// rounded up (a slow start lowers it), which a drain does not change: a
+// draining server takes no new traffic but keeps its weight.
+func (s *Server) effWeight() int { return (s.eweight() + 15) / 16 }
+
+// eweight is s.EWeight, or the weight's sixteenths without one.
+func (s *Server) eweight() int {
+	if s.EWeight > 0 {
+		return s.EWeight
+	}
+	return s.Weight * 16
+}
 
 // hlt is a server's state as HAProxy's statistics classify it (stats.c,
 // enum srv_stats_state): its status word and the class of its HTML row.
@@ -468,18 +482,19 @@ func (b *Backend) weights() (weight, act, bck int) {
 		}
 		if s.Backup {
 			if bck == 0 || b.AllBackups {
-				wbck += s.Weight
+				wbck += s.eweight()
 			}
 			bck++
 		} else {
-			wact += s.Weight
+			wact += s.eweight()
 			act++
 		}
 	}
+	// HAProxy sums the eweights and shows them in weight units, rounded up.
 	if act > 0 {
-		return wact, act, bck
+		return (wact + 15) / 16, act, bck
 	}
-	return wbck, act, bck
+	return (wbck + 15) / 16, act, bck
 }
 
 // status is "UP" when the backend has a usable server, or no server at all.
