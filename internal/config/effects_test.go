@@ -482,7 +482,8 @@ var effects = map[string]effect{
 	"server init-addr":        show(tGolden+"/server", tGolden+"/resolve", e2e+"TestResolversAsHAProxy"),
 	"server resolvers":        show(e2e + "TestResolversAsHAProxy"),
 	"server resolve-prefer":   show(e2e + "TestResolversAsHAProxy"),
-	"server on-marked-down":   show("internal/proxy.TestServerStateAndShutdown"),
+	"server on-marked-down":   show("internal/proxy.TestServerStateAndShutdown", e2e+"TestOnMarkedAsHAProxy"),
+	"server on-marked-up":     show("internal/proxy.TestOnMarkedUp", e2e+"TestOnMarkedAsHAProxy"),
 	// Passive health checks: the traffic's errors count as checks.
 	"server observe":     show(e2e+"TestPassiveChecksAsHAProxy", e2e+"TestObserveLayer7OutsideHTTP"),
 	"server error-limit": show(e2e + "TestPassiveChecksAsHAProxy"),

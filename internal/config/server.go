@@ -188,13 +188,22 @@ func init() {
 			s.PoolPurgeDelay = d
 			return nil
 		}},
-		"on-marked-down": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
-			if v != "shutdown-sessions" {
-				return fmt.Errorf("'on-marked-down' expects 'shutdown-sessions' but got '%s'", v)
-			}
-			s.OnMarkedDown = v
-			return nil
-		}},
+		"on-marked-down": {nargs: 1, dflt: true, missing: "'on-marked-down' expects 'shutdown-sessions' but got ''",
+			fn: func(l *loader, s *Server, v string) error {
+				if v != "shutdown-sessions" {
+					return fmt.Errorf("'on-marked-down' expects 'shutdown-sessions' but got '%s'", v)
+				}
+				s.OnMarkedDown = v
+				return nil
+			}},
+		"on-marked-up": {nargs: 1, dflt: true, missing: "'on-marked-up' expects 'shutdown-backup-sessions' but got ''",
+			fn: func(l *loader, s *Server, v string) error {
+				if v != "shutdown-backup-sessions" {
+					return fmt.Errorf("'on-marked-up' expects 'shutdown-backup-sessions' but got '%s'", v)
+				}
+				s.OnMarkedUp = v
+				return nil
+			}},
 		"non-stick": unsup(0), "stick": unsup(0), "tfo": unsup(0), "no-tfo": unsup(0),
 		// HAProxy 2.6's srv_parse_slowstart: milliseconds kept as whole
 		// seconds, rounded up; its own words for a bad value (an empty one
@@ -217,9 +226,8 @@ func init() {
 			s.Slowstart = int((ms + 999) / 1000)
 			return nil
 		}},
-		"minconn":      intOpt("minconn", 0, 1<<30, func(s *Server, n int) { s.Minconn = n }),
-		"on-marked-up": unsup(1),
-		"resolvers":    str(func(s *Server, v string) { s.Resolvers = v }),
+		"minconn":   intOpt("minconn", 0, 1<<30, func(s *Server, n int) { s.Minconn = n }),
+		"resolvers": str(func(s *Server, v string) { s.Resolvers = v }),
 		"resolve-prefer": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
 			if v != "ipv4" && v != "ipv6" {
 				return fmt.Errorf("'resolve-prefer' expects either ipv4 or ipv6 as argument.")

@@ -1078,8 +1078,10 @@ type Server struct {
 	ResolveNet []netip.Prefix `json:",omitempty"`
 	// InitAddr is the init-addr method list (default "last,libc").
 	InitAddr []string
-	// OnMarkedDown is "on-marked-down" ("shutdown-sessions" or "").
+	// OnMarkedDown is "on-marked-down" ("shutdown-sessions" or "");
+	// OnMarkedUp "on-marked-up" ("shutdown-backup-sessions" or "").
 	OnMarkedDown string
+	OnMarkedUp   string `json:",omitempty"`
 	// Observe is "observe": "layer4", "layer7", or "" / "none" for no
 	// passive check; ErrorLimit is "error-limit" (0: 10), OnError
 	// "on-error" ("": fail-check).

@@ -240,8 +240,8 @@ func (g *Generation) SetServerAdmin(backend, server string, st AdminState) error
 		if old == proxy.StateDown || old == proxy.StateMaint {
 			msgs = append(msgs, name+" was DOWN and now enters maintenance.")
 		} else {
-			msgs = append(msgs, fmt.Sprintf("%s is going DOWN for maintenance. %d active and %d backup servers left. %d sessions active, %d requeued, %d remaining in queue.",
-				name, act, bck, stats.Cur, stats.Queue, 0))
+			msgs = append(msgs, fmt.Sprintf("%s is going DOWN for maintenance. %d active and %d backup servers left.%s %d sessions active, %d requeued, %d remaining in queue.",
+				name, act, bck, onBackup(act, bck), stats.Cur, stats.Queue, 0))
 		}
 	case AdminDrain:
 		if rt.fdrain {
@@ -258,8 +258,8 @@ func (g *Generation) SetServerAdmin(backend, server string, st AdminState) error
 		} else {
 			srv.SetState(rt.effective())
 			act, bck := be.UsableServers()
-			msgs = append(msgs, fmt.Sprintf("%s enters drain state. %d active and %d backup servers online. %d sessions requeued, %d total in queue.",
-				name, act, bck, 0, stats.Queue))
+			msgs = append(msgs, fmt.Sprintf("%s enters drain state. %d active and %d backup servers online.%s %d sessions requeued, %d total in queue.",
+				name, act, bck, onBackup(act, bck), 0, stats.Queue))
 		}
 	default:
 		if !rt.fmaint && !rt.fdrain {
@@ -308,4 +308,13 @@ func (g *Generation) warmedUp(srv *proxy.Server, requeued int) {
 		Active: act, Backups: bck, Requeued: requeued, Queued: srv.Stats().Queue}, true, "")
 	g.log.Warn(msg, slog.String("proxy", be.Name()), slog.String("server", srv.Name()),
 		slog.Int("severity", health.SeverityServerUp))
+}
+
+// onBackup is what HAProxy's srv_append_status says of a backend left with
+// backup servers only, after the counts of its state messages.
+func onBackup(act, bck int) string {
+	if bck > 0 && act == 0 {
+		return " Running on backup."
+	}
+	return ""
 }

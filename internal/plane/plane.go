@@ -306,6 +306,7 @@ func serverConfig(s *config.Server) proxy.ServerConfig {
 		sc.SendProxy = proxy.SendProxyV1
 	}
 	sc.ShutdownOnDown = s.OnMarkedDown == "shutdown-sessions"
+	sc.ShutdownBackupsOnUp = s.OnMarkedUp == "shutdown-backup-sessions"
 	switch s.Observe {
 	case "layer4":
 		sc.Observe = proxy.ObserveLayer4

@@ -505,8 +505,8 @@ func (g *Generation) dnsMaintLocked(rt *srvRT, reason string) string {
 	}
 	st := rt.srv.Stats()
 	act, bck := rt.srv.Backend().UsableServers()
-	return fmt.Sprintf("%s is going DOWN for maintenance (%s). %d active and %d backup servers left. %d sessions active, %d requeued, %d remaining in queue.",
-		srvWho(rt), reason, act, bck, st.Cur, 0, st.Queue)
+	return fmt.Sprintf("%s is going DOWN for maintenance (%s). %d active and %d backup servers left.%s %d sessions active, %d requeued, %d remaining in queue.",
+		srvWho(rt), reason, act, bck, onBackup(act, bck), st.Cur, 0, st.Queue)
 }
 
 // pickAddrLocked chooses rt's address among res's: one no other server of the

@@ -825,9 +825,9 @@ func (g *Generation) applyStateLine(rt *srvRT, l srvstate.Line, carried bool) {
 	act, bck := rt.srv.Backend().UsableServers()
 	switch opMsg {
 	case "down":
-		g.log.Warn(fmt.Sprintf("Server %s is DOWN, changed from server-state after a reload. %d active and %d backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.", who, act, bck))
+		g.log.Warn(fmt.Sprintf("Server %s is DOWN, changed from server-state after a reload. %d active and %d backup servers left.%s 0 sessions active, 0 requeued, 0 remaining in queue.", who, act, bck, onBackup(act, bck)))
 	case "stopping":
-		g.log.Warn(fmt.Sprintf("Server %s is stopping, changed from server-state after a reload. %d active and %d backup servers online. 0 sessions requeued, 0 total in queue.", who, act, bck))
+		g.log.Warn(fmt.Sprintf("Server %s is stopping, changed from server-state after a reload. %d active and %d backup servers online.%s 0 sessions requeued, 0 total in queue.", who, act, bck, onBackup(act, bck)))
 	}
 	if drainMsg {
 		g.log.Warn(fmt.Sprintf("Server %s remains in forced drain mode.", who))

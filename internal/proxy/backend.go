@@ -101,6 +101,10 @@ type ServerConfig struct {
 	// ShutdownOnDown kills the server's sessions when it goes DOWN
 	// ("on-marked-down shutdown-sessions").
 	ShutdownOnDown bool
+	// ShutdownBackupsOnUp kills the sessions of the backend's backup
+	// servers when this one comes back UP from DOWN or maintenance
+	// ("on-marked-up shutdown-backup-sessions"; termination "U").
+	ShutdownBackupsOnUp bool
 	// AddrFromDst connects to the address the client connected to (as
 	// changed by "tcp-request content set-dst"): a server address of
 	// 0.0.0.0. Addr's host part is then ignored.
@@ -670,9 +674,20 @@ func (s *Server) SetState(st State) (old State) {
 	if old != st && b.cfg.OnStateChange != nil {
 		b.cfg.OnStateChange(s, old, st, requeued)
 	}
-	if st == StateDown && old != StateDown && s.cfg.ShutdownOnDown {
+	if out(st) && !out(old) && s.cfg.ShutdownOnDown {
+		// DOWN or into maintenance, as HAProxy's srv_update_status.
 		if e := b.eng.Load(); e != nil {
 			e.killServer(s, TermDown)
+		}
+	}
+	if out(old) && !out(st) && s.cfg.ShutdownBackupsOnUp {
+		// HAProxy's srv_shutdown_backup_streams (SF_ERR_UP).
+		if e := b.eng.Load(); e != nil {
+			for _, bk := range b.Servers() {
+				if bk.cfg.Backup {
+					e.killServer(bk, TermUp)
+				}
+			}
 		}
 	}
 	return old

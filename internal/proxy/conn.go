@@ -24,6 +24,7 @@ const (
 	TermProxy         = 'P' // the proxy ended it (a rule, no backend)
 	TermKilled        = 'K' // killed by the administrator or a hard stop
 	TermDown          = 'D' // its server went DOWN (shutdown-on-down)
+	TermUp            = 'U' // an active server came UP (on-marked-up): it was on a backup
 	TermResource      = 'R' // the proxy ran out of a resource (descriptors, memory)
 	TermInternal      = 'I' // an internal error (no source address to bind)
 )

@@ -591,8 +591,8 @@ func TestServerStateAndShutdown(t *testing.T) {
 	}
 	// on-marked-down shutdown-sessions killed the session on a.
 	expectClosed(t, held, 3*time.Second)
-	if r := w.nextLog(); r.Termination != "DD" {
-		t.Errorf("killed session termination = %q; want DD", r.Termination)
+	if r := w.nextLog(); r.Termination != "D-" {
+		t.Errorf("killed session termination = %q; want D-", r.Termination)
 	}
 	for range 3 {
 		c := w.dial()
@@ -611,11 +611,43 @@ func TestServerStateAndShutdown(t *testing.T) {
 		t.Errorf("ShutdownSessions = %d; want 1", n)
 	}
 	expectClosed(t, c, 3*time.Second)
-	if r := w.nextLog(); r.Termination != "KD" {
-		t.Errorf("shut down session termination = %q; want KD", r.Termination)
+	if r := w.nextLog(); r.Termination != "K-" {
+		t.Errorf("shut down session termination = %q; want K-", r.Termination)
 	}
 	if act, _ := w.be.UsableServers(); act != 1 {
 		t.Errorf("usable servers = %d; want 1", act)
+	}
+}
+
+// TestOnMarkedUp: "on-marked-up shutdown-backup-sessions" kills the
+// sessions of the backup servers when the server comes back UP, from DOWN or
+// from maintenance, with HAProxy's termination "U"; not when it stays out.
+func TestOnMarkedUp(t *testing.T) {
+	a := startServer(t, namedServer("a"))
+	bk := startServer(t, namedServer("bk"))
+	w := mkWorld(t, FrontendConfig{},
+		BackendConfig{Servers: []ServerConfig{{Name: "a", Addr: a, ShutdownBackupsOnUp: true},
+			{Name: "bk", Addr: bk, Backup: true}}, TimeoutConnect: time.Second},
+		BindConfig{})
+	srv := w.be.Server("a")
+	for _, from := range []State{StateDown, StateMaint} {
+		srv.SetState(from)
+		held := w.dial()
+		if l := readLine(t, held); l != "bk" {
+			t.Fatalf("with a %v, the connection went to %q", from, l)
+		}
+		srv.SetState(StateDown) // still out: nothing happens
+		srv.SetState(StateUp)
+		expectClosed(t, held, 3*time.Second)
+		if r := w.nextLog(); r.Termination != "U-" {
+			t.Errorf("from %v: backup session termination = %q; want U-", from, r.Termination)
+		}
+		c := w.dial()
+		if l := readLine(t, c); l != "a" {
+			t.Errorf("with a back UP, got %q", l)
+		}
+		c.Close()
+		w.nextLog()
 	}
 }
 
@@ -647,8 +679,8 @@ func TestStopDrainCloseAll(t *testing.T) {
 	if err := w.eng.Wait(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if r := w.nextLog(); r.Termination != "KD" {
-		t.Errorf("termination = %q; want KD", r.Termination)
+	if r := w.nextLog(); r.Termination != "K-" {
+		t.Errorf("termination = %q; want K-", r.Termination)
 	}
 }
 
@@ -717,8 +749,8 @@ func TestIdleParking(t *testing.T) {
 		expectClosed(t, c, 3*time.Second)
 	}
 	for range n {
-		if r := w.nextLog(); r.Termination != "KD" {
-			t.Errorf("termination = %q; want KD", r.Termination)
+		if r := w.nextLog(); r.Termination != "K-" {
+			t.Errorf("termination = %q; want K-", r.Termination)
 		}
 	}
 	if g := parkedSessions() - base; g != 0 {

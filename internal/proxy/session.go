@@ -203,7 +203,14 @@ func (t *tally) fillLog(c *Conn, rec *LogRecord, connected bool) {
 	rec.SrvQueue, rec.BackendQueue = int(lg.srvQueue), int(lg.beQueue)
 	rec.ServerLocal, rec.ServerAddr = lg.serverLocal, lg.serverAddr
 	if code := c.Term(); code != 0 {
-		rec.Termination = string([]byte{code, t.termPhase()})
+		phase := t.termPhase()
+		if phase == 'D' && (code == TermKilled || code == TermDown || code == TermUp) {
+			// Killed while the data flowed ("shutdown sessions", a hard
+			// stop, on-marked-down/up): HAProxy's stream_shutdown sets no
+			// final state, and it logs "K-", "D-", "U-" (measured).
+			phase = '-'
+		}
+		rec.Termination = string([]byte{code, phase})
 	}
 	rec.Tt = time.Since(c.accept)
 	if connected {
