@@ -1,7 +1,9 @@
 package config
 
 import (
+	"fmt"
 	"net"
+	"strings"
 )
 
 // missingTimeouts is HAProxy 2.6's warning text, continuation lines included.
@@ -32,6 +34,7 @@ func (l *loader) check() {
 	if resolveFailed {
 		l.alert(Pos{}, MsgInitAddrFailed)
 	}
+	l.resolveTracks()
 	for _, p := range l.cfg.Proxies {
 		for _, s := range p.Servers {
 			l.buildServerTLS(p, s)
@@ -223,6 +226,53 @@ func (l *loader) checkStickRules(p *Proxy) {
 			if !t.Stores(d) {
 				t.Store = append(t.Store, StickData{Name: d})
 			}
+		}
+	}
+}
+
+
+// resolveTracks finds the server each "track" names, as HAProxy 2.6's
+// srv_apply_track, in the order of the servers: in the server's own proxy
+// when no proxy is named; it must have health checks or an agent, or track
+// another server, and the chain it starts, as far as it is resolved, must
+// not come back to the server.
+func (l *loader) resolveTracks() {
+	for _, p := range l.cfg.Proxies {
+		for _, s := range p.Servers {
+			if s.Track == "" {
+				continue
+			}
+			bad := func(format string, a ...any) {
+				l.diags = append(l.diags, Diag{Pos: s.Pos, Severity: Alert, Bracket: true, Late: true,
+					Msg: fmt.Sprintf("'server %s/%s' : ", p.Name, s.Name) + fmt.Sprintf(format, a...)})
+			}
+			pname, sname, ok := strings.Cut(s.Track, "/")
+			if !ok {
+				pname, sname = p.Name, s.Track
+			}
+			tp := l.cfg.Backend(pname)
+			if tp == nil {
+				bad("unable to find required proxy '%s' for tracking.", pname)
+				continue
+			}
+			ts := tp.Server(sname)
+			if ts == nil {
+				bad("unable to find required server '%s' for tracking.", sname)
+				continue
+			}
+			if !ts.Check && !ts.AgentCheck && ts.Track == "" {
+				bad("unable to use %s/%s for tracking as it does not have any check nor agent enabled.", pname, sname)
+				continue
+			}
+			loop := false
+			for t := ts; t != nil && !loop; t = t.Tracked {
+				loop = t == s
+			}
+			if loop {
+				bad("unable to track %s/%s as it belongs to a tracking chain looping back to %s/%s.", pname, sname, p.Name, s.Name)
+				continue
+			}
+			s.Tracked = ts
 		}
 	}
 }

@@ -283,7 +283,8 @@ func init() {
 				}
 				return fmt.Errorf("'on-error' expects one of 'fastinter', 'fail-check', 'sudden-death' or 'mark-down' but got '%s'", v)
 			}},
-		"track": unsup(1), "redir": unsup(1),
+		"track": miss(str(func(s *Server, v string) { s.Track = v }), "'track' expects [<proxy>/]<server> as argument."),
+		"redir": unsup(1),
 		// "source" is read by kwServer: it takes a variable number of words.
 		"source": {nargs: 1, dflt: true},
 		"socks4": {nargs: 1, dflt: true, missing: "'socks4' expects <addr>:<port> as argument.", fn: func(l *loader, s *Server, v string) error {
@@ -422,6 +423,9 @@ func serverLine(c *pctx) error {
 			c.l.diags = append(c.l.diags, Diag{Pos: c.l.linePos, Severity: AlertSoft, Msg: who + soft.msg + ".", Bracket: true})
 		}
 		i += o.nargs
+	}
+	if !def && s.Track != "" && s.Check {
+		return fmt.Errorf("%sunable to enable checks and tracking at the same time!", who)
 	}
 	// "port" gives the agent its port when agent-port does not.
 	if !def && s.AgentCheck && s.AgentPort == 0 && s.CheckPort == 0 {

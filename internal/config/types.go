@@ -73,6 +73,10 @@ type Diag struct {
 	// Bracket is a message of HAProxy's server line parser, which names
 	// the place without "parsing": "[file:line] : …".
 	Bracket bool
+	// Late is an error of the checks HAProxy runs once every file is read
+	// (check_config_validity): it names its place, but no "Error(s) found
+	// in configuration file" line follows it.
+	Late bool
 }
 
 // String formats the diagnostic as lb prints it: "[ALERT] file:line: reason".
@@ -1078,6 +1082,12 @@ type Server struct {
 	ResolveNet []netip.Prefix `json:",omitempty"`
 	// InitAddr is the init-addr method list (default "last,libc").
 	InitAddr []string
+	// Track is "track [<proxy>/]<server>" as written ("" = none); Tracked
+	// the server it names, resolved once the configuration is read: this
+	// server's state follows that one's, which has checks or tracks
+	// another in turn.
+	Track   string  `json:",omitempty"`
+	Tracked *Server `json:"-"`
 	// OnMarkedDown is "on-marked-down" ("shutdown-sessions" or "");
 	// OnMarkedUp "on-marked-up" ("shutdown-backup-sessions" or "").
 	OnMarkedDown string

@@ -178,7 +178,7 @@ func loadConfig(args *Args, w io.Writer) (*config.Config, int) {
 		if d.Pos.File != pending {
 			flush()
 		}
-		if d.Severity == config.Alert && d.Pos.Line > 0 && !slices.Contains(badFiles, d.Pos.File) {
+		if d.Severity == config.Alert && d.Pos.Line > 0 && !d.Late && !slices.Contains(badFiles, d.Pos.File) {
 			badFiles = append(badFiles, d.Pos.File)
 			pending = d.Pos.File
 		}

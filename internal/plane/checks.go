@@ -185,12 +185,16 @@ func (g *Generation) onCheck(px *config.Proxy, be *proxy.Backend, srv *proxy.Ser
 		}
 		st := srv.Stats()
 		// The operational half changes; maintenance and drain stay (serverstate.go).
-		if cur, ok := g.checkVerdict(srv, op); !ok {
+		v, ok := g.checkVerdict(srv, op)
+		if !ok {
 			srv.SetState(op)
-		} else if cur == proxy.StateMaint {
+			v.active, v.backups = be.UsableServers()
+		} else if v.state == proxy.StateMaint {
 			return // maintenance wins over checks
 		}
-		active, backups := be.UsableServers()
+		// The trackers' changes are logged after the server's own.
+		defer g.logTrackNotes(v.notes)
+		active, backups := v.active, v.backups
 		ss := health.ServerState{
 			Proxy: px.Name, Server: srv.Name(), Backup: srv.Config().Backup,
 			Active: active, Backups: backups, Sessions: st.Cur, Queued: st.Queue,

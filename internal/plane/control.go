@@ -283,14 +283,17 @@ func (g *Generation) SetServerAdmin(backend, server string, st AdminState) error
 			msgs = append(msgs, fmt.Sprintf("%s is %s (leaving forced drain).", name, now))
 		}
 	}
+	act, bck := be.UsableServers()
+	notes := g.inheritLocked(rt, true)
 	g.admMu.Unlock()
 	attrs := []any{slog.String("proxy", be.Name()), slog.String("server", srv.Name())}
 	for _, m := range msgs {
 		g.log.Warn(m, append(attrs, slog.Int("severity", health.SeverityServerUp))...)
 	}
-	if act, bck := be.UsableServers(); st != AdminReady && act == 0 && bck == 0 {
+	if st != AdminReady && act == 0 && bck == 0 {
 		g.log.Error(health.NoServerMessage(g.ptypes[be.Name()], be.Name()), noServerAttrs(g.ptypes[be.Name()], be.Name())...)
 	}
+	g.logTrackNotes(notes)
 	if g.onServerChange != nil {
 		g.onServerChange()
 	}

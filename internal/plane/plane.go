@@ -72,6 +72,7 @@ func Start(cfg *config.Config, lns []Listener, opts Options) (*Generation, error
 	if opts.CarriedState != nil {
 		g.ApplyCarried(opts.CarriedState, opts.CarriedFrom)
 	}
+	g.inheritAll() // the trackers follow the states loaded
 	if err := g.startFrontends(cfg, lns, opts.ProxyMaxconn); err != nil {
 		g.abort()
 		return nil, err

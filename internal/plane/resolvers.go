@@ -468,10 +468,18 @@ func (g *Generation) applyResolution(res *resolution, addrs []netip.Addr, ns str
 			}
 		}
 	}
+	// The servers tracking those that changed follow them.
+	var notes []trackNote
+	for _, rt := range g.rts {
+		if rt.dns && len(rt.trackers) > 0 {
+			notes = append(notes, g.inheritLocked(rt, true)...)
+		}
+	}
 	g.admMu.Unlock()
 	for _, m := range msgs {
 		g.log.Warn(m[1], slog.String("proxy", m[0]), slog.Int("severity", health.SeverityServerUp))
 	}
+	defer g.logTrackNotes(notes)
 	if err != nil && len(msgs) > 0 {
 		be := res.rts[0].srv.Backend()
 		if act, bck := be.UsableServers(); act == 0 && bck == 0 {

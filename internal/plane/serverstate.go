@@ -88,6 +88,12 @@ type srvRT struct {
 	// added are the arguments of the "add server" that added the server
 	// (its name, address and keywords); nil for a configured one.
 	added []string
+	// track is the server this one tracks ("track"), trackers those that
+	// track this one, newest first; imaint and idrain are the maintenance
+	// and drain inherited from track (SRV_ADMF_IMAINT, IDRAIN; track.go).
+	track          *srvRT
+	trackers       []*srvRT
+	imaint, idrain bool
 }
 
 // loadedCheck is a check status and result as a state file gives them:
@@ -96,7 +102,7 @@ type loadedCheck struct{ status, result int }
 
 // inMaint reports HAProxy's SRV_ADMF_MAINT: forced maintenance ("disabled"
 // forces it too) or a name that does not resolve.
-func (rt *srvRT) inMaint() bool { return rt.fmaint || rt.rmaint }
+func (rt *srvRT) inMaint() bool { return rt.fmaint || rt.rmaint || rt.imaint }
 
 // chkEnabled reports CHK_ST_ENABLED: the server has health checks and
 // "disable health" did not stop them.
@@ -113,7 +119,7 @@ func (rt *srvRT) effective() proxy.State {
 		return proxy.StateMaint
 	case rt.op == proxy.StateDown:
 		return proxy.StateDown
-	case rt.fdrain:
+	case rt.drained():
 		return proxy.StateDrain
 	case rt.op == proxy.StateNoLB:
 		return proxy.StateNoLB
@@ -135,6 +141,12 @@ func (rt *srvRT) adminBits() int {
 	}
 	if rt.rmaint {
 		b |= srvstate.AdminRMaint
+	}
+	if rt.imaint {
+		b |= srvstate.AdminIMaint
+	}
+	if rt.idrain {
+		b |= srvstate.AdminIDrain
 	}
 	return b
 }
@@ -191,6 +203,7 @@ func (g *Generation) initServers(cfg *config.Config) {
 		}
 		g.rtByName[px.Name] = m
 	}
+	g.linkTracks()
 }
 
 // hcheck is rt's health checker: nil when the server has no health checks
@@ -306,20 +319,32 @@ func (g *Generation) adminChanged() {
 	}
 }
 
-// checkVerdict applies a health check's state to srv's operational half and
-// returns the server's State now; ok is false for a server the generation
+// checkVerdict applies a health check's state to srv's operational half,
+// and to the servers tracking it, and returns the server's State now and
+// the trackers' changes to log; ok is false for a server the generation
 // does not know.
-func (g *Generation) checkVerdict(srv *proxy.Server, op proxy.State) (proxy.State, bool) {
+func (g *Generation) checkVerdict(srv *proxy.Server, op proxy.State) (v verdict, ok bool) {
 	g.admMu.Lock()
 	defer g.admMu.Unlock()
 	rt := g.rtBySrv[srv]
 	if rt == nil {
-		return 0, false
+		return v, false
 	}
 	rt.op = op
-	st := rt.effective()
-	rt.srv.SetState(st)
-	return st, true
+	v.state = rt.effective()
+	rt.srv.SetState(v.state)
+	// The server's own message counts the servers before its trackers change.
+	v.active, v.backups = srv.Backend().UsableServers()
+	v.notes = g.inheritLocked(rt, true)
+	return v, true
+}
+
+// verdict is what checkVerdict did: the server's State now, its backend's
+// usable active and backup servers then, and its trackers' changes.
+type verdict struct {
+	state           proxy.State
+	active, backups int
+	notes           []trackNote
 }
 
 // opState is the operational state a server's checks start from.

@@ -267,7 +267,39 @@ func (g *Generation) counters(st *statsState) *stats.Snapshot {
 		}
 		s.Proxies = append(s.Proxies, p)
 	}
+	g.trackStats(s)
 	return s
+}
+
+// trackStats fills the tracking servers' "tracked" column, and points each at
+// the end of its chain, whose checks its status shows.
+func (g *Generation) trackStats(s *stats.Snapshot) {
+	byName := map[string]*stats.Server{}
+	for i := range s.Proxies {
+		if b := s.Proxies[i].Backend; b != nil {
+			for j := range b.Servers {
+				byName[s.Proxies[i].Name+"/"+b.Servers[j].Name] = &b.Servers[j]
+			}
+		}
+	}
+	g.admMu.Lock()
+	defer g.admMu.Unlock()
+	for _, rt := range g.rts {
+		if rt.track == nil {
+			continue
+		}
+		sv := byName[rt.px.Name+"/"+rt.cfg.Name]
+		if sv == nil {
+			continue
+		}
+		sv.Tracked = rt.track.px.Name + "/" + rt.track.cfg.Name
+		sv.MaintVia = rt.imaint && !rt.fmaint && !rt.rmaint
+		ref := rt.track
+		for ref.track != nil {
+			ref = ref.track
+		}
+		sv.Ref = byName[ref.px.Name+"/"+ref.cfg.Name]
+	}
 }
 
 // bindsTLS reports whether a bind line of px has "ssl".

@@ -274,6 +274,9 @@ func serverRow(p *Proxy, s *Server, o *Options) Row {
 	if s.Throttle > 0 {
 		r.num("throttle", s.Throttle)
 	}
+	if s.Tracked != "" {
+		r.set("tracked", s.Tracked)
+	}
 	r.u64("lbtot", s.LBTotal)
 	r.set("type", "2")
 	r.num("rate", s.SessRate.Cur)

@@ -356,6 +356,8 @@ func serverHTML(b *strings.Builder, p *Proxy, s *Server, o *Options, form bool) 
 	} else if c != nil {
 		fmt.Fprintf(b, "<td><u>%d<div class=tips>Failed Health Checks</div></u></td><td>%d</td><td>%s</td>",
 			c.Failed, s.DownTrans, humanTime(s.Downtime))
+	} else if s.Tracked != "" {
+		fmt.Fprintf(b, "<td class=ac colspan=3><a class=lfsb href=\"#%s\">via %s</a></td>", s.Tracked, s.Tracked)
 	} else {
 		b.WriteString("<td colspan=3></td>")
 	}

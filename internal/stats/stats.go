@@ -306,6 +306,14 @@ type Server struct {
 	// MaintResolution: in maintenance because its name no longer resolves
 	// (HAProxy's SRV_ADMF_RMAINT), "MAINT (resolution)".
 	MaintResolution bool
+	// Tracked is the server it tracks, "proxy/server" ("" for none), and
+	// MaintVia says its maintenance is that server's (SRV_ADMF_IMAINT):
+	// "MAINT (via proxy/server)". Ref is the end of its chain of tracked
+	// servers, whose checks its status shows, as HAProxy's does (nil:
+	// none).
+	Tracked  string
+	MaintVia bool
+	Ref      *Server
 }
 
 // Check is the state of a server's health check, as the check columns
@@ -394,8 +402,12 @@ const (
 // agent's verdict ("DOWN (agent)", and "DRAIN (agent)" for any drain while an
 // agent check runs).
 func (s *Server) hlt() hlt {
-	c, a := s.Check, s.Agent
-	full := s.Rise + s.Fall - 1
+	src := s
+	if s.Ref != nil {
+		src = s.Ref // a tracking server shows its tracked server's checks
+	}
+	c, a := src.Check, src.Agent
+	full := src.Rise + src.Fall - 1
 	switch s.State {
 	case Down:
 		switch {
@@ -435,30 +447,37 @@ func (s *Server) hlt() hlt {
 // status is the server's status word as HAProxy's stats print it.
 func (s *Server) status() string {
 	if s.State == Maint {
-		if s.MaintResolution {
+		switch {
+		case s.MaintResolution:
 			return "MAINT (resolution)"
+		case s.MaintVia:
+			return "MAINT (via " + s.Tracked + ")"
 		}
 		return "MAINT"
 	}
+	src := s
+	if s.Ref != nil {
+		src = s.Ref
+	}
 	health := 0
-	if s.Check != nil {
-		health = s.Check.Health
+	if src.Check != nil {
+		health = src.Check.Health
 	}
 	switch s.hlt() {
 	case hltDownAgent:
 		return "DOWN (agent)"
 	case hltGoingUp:
-		return fmt.Sprintf("DOWN %d/%d", health, s.Rise)
+		return fmt.Sprintf("DOWN %d/%d", health, src.Rise)
 	case hltUpGoingDown:
-		return fmt.Sprintf("UP %d/%d", health-s.Rise+1, s.Fall)
+		return fmt.Sprintf("UP %d/%d", health-src.Rise+1, src.Fall)
 	case hltUp:
 		return "UP"
 	case hltNoLBGoingDown:
-		return fmt.Sprintf("NOLB %d/%d", health-s.Rise+1, s.Fall)
+		return fmt.Sprintf("NOLB %d/%d", health-src.Rise+1, src.Fall)
 	case hltNoLB:
 		return "NOLB"
 	case hltDrainGoingDown:
-		return fmt.Sprintf("DRAIN %d/%d", health-s.Rise+1, s.Fall)
+		return fmt.Sprintf("DRAIN %d/%d", health-src.Rise+1, src.Fall)
 	case hltDrain:
 		return "DRAIN"
 	case hltDrainAgent:
