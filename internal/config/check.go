@@ -230,7 +230,6 @@ func (l *loader) checkStickRules(p *Proxy) {
 	}
 }
 
-
 // resolveTracks finds the server each "track" names, as HAProxy 2.6's
 // srv_apply_track, in the order of the servers: in the server's own proxy
 // when no proxy is named; it must have health checks or an agent, or track
