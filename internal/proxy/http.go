@@ -286,7 +286,7 @@ func (p *idlePool) take(owner uint64, choice idleChoice, purge time.Duration) ne
 		p.conns = append(p.conns[:i], p.conns[i+1:]...)
 		idleTotal.Add(-1)
 		if now.Sub(ic.since) > purge || !stillOpen(ic.c) {
-			_ = ic.c.Close()
+			dropServerConn(ic.c)
 			continue
 		}
 		return ic.c
@@ -302,7 +302,7 @@ func (p *idlePool) sweep(purge time.Duration) {
 	kept := p.conns[:0]
 	for _, ic := range p.conns {
 		if now.Sub(ic.since) > purge {
-			_ = ic.c.Close()
+			dropServerConn(ic.c)
 			idleTotal.Add(-1)
 			continue
 		}
@@ -317,7 +317,7 @@ func (p *idlePool) closeAll() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, ic := range p.conns {
-		_ = ic.c.Close()
+		dropServerConn(ic.c)
 	}
 	idleTotal.Add(-int64(len(p.conns)))
 	clear(p.conns)
@@ -393,12 +393,27 @@ func (srv *Server) offerIdle(c net.Conn, owner uint64, safe bool) {
 		max = -1
 	}
 	if !srv.State().usable() || srv.overNeed() || !srv.idle.put(c, owner, safe, max) {
-		_ = c.Close()
+		dropServerConn(c)
 		return
 	}
 	poolsMu.Lock()
 	pools[srv] = struct{}{}
 	poolsMu.Unlock()
+}
+
+// dropServerConn closes a server connection lb does not keep with an RST
+// (SO_LINGER 0), as HAProxy 2.6 closes the server connections it releases
+// (measured with strace: one such setsockopt per request with a connection
+// per request). A FIN would leave a TIME_WAIT socket on lb's side for each
+// request; tens of thousands of them to one server make every connect()
+// search long for a free port: lb's requests per second fell round after
+// round in the benchmark's connection-per-request runs. A TLS connection is
+// closed as usual (its close_notify first).
+func dropServerConn(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = c.Close()
 }
 
 // overNeed reports whether one more idle connection would exceed what srv

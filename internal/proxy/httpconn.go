@@ -994,7 +994,7 @@ func (hc *httpConn) sendRequest(be *Backend, forced *Server, mode HTTPConnMode) 
 			return time.Time{}, false
 		}
 		// The idle connection was closed by the server: a new one.
-		_ = hc.c.DetachServerConn().Close()
+		dropServerConn(hc.c.DetachServerConn())
 		hc.reused, hc.fresh = false, true
 		ok := hc.connect(be, forced)
 		hc.fresh = false
@@ -1144,7 +1144,7 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 			if hc.reused && hc.sw == 0 && hc.upload == nil && interim == 0 && !c.aborted() && !errors.Is(err, os.ErrDeadlineExceeded) {
 				// A reused connection closed under the request: once
 				// more on a new one, as HAProxy retries.
-				_ = c.DetachServerConn().Close()
+				dropServerConn(c.DetachServerConn())
 				hc.reused, hc.fresh = false, true
 				ok := hc.connect(be, nil)
 				hc.fresh = false
@@ -1309,7 +1309,7 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 		hc.releaseKept()
 		hc.kept, hc.keptSrv, hc.keptSafe = sc, srv, hc.reused
 	} else if sc != nil {
-		_ = sc.Close()
+		dropServerConn(sc)
 	}
 	hc.logTxn(start, tr, tResp.Sub(tSent), tResp.Sub(start), true)
 	c.ReleaseServer()
@@ -1799,7 +1799,7 @@ var promContentType = []byte("text/plain; version=0.0.4")
 func (hc *httpConn) responseDenied(start time.Time, tr time.Duration, tSent time.Time, r *rules.HTTPResult) bool {
 	hc.stopUpload()
 	if sc := hc.c.DetachServerConn(); sc != nil {
-		_ = sc.Close()
+		dropServerConn(sc)
 	}
 	hc.ts = [2]byte{TermProxy, 'H'}
 	hc.h.f.countDeniedResp(hc.be, hc.lg.server)
@@ -2018,7 +2018,7 @@ func (hc *httpConn) errorTxn(start time.Time, tr time.Duration, status int) bool
 	}
 	hc.stopUpload()
 	if sc := hc.c.DetachServerConn(); sc != nil {
-		_ = sc.Close()
+		dropServerConn(sc)
 	}
 	hc.out = hc.local(status, nil)
 	if hc.writeClient(hc.out) {
@@ -2036,7 +2036,7 @@ func (hc *httpConn) errorTxn(start time.Time, tr time.Duration, status int) bool
 // went out already), and the log says why.
 func (hc *httpConn) serverErrorTxn(start time.Time, tr time.Duration, tSent time.Time, status int) bool {
 	if sc := hc.c.DetachServerConn(); sc != nil {
-		_ = sc.Close()
+		dropServerConn(sc)
 	}
 	hc.closing = hc.closing || hc.req.Framing != http1.NoBody
 	if status != 0 && hc.down == 0 {
