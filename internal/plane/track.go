@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"lb/internal/config"
 	"lb/internal/health"
 	"lb/internal/proxy"
 )
@@ -30,7 +31,7 @@ func (rt *srvRT) drained() bool { return rt.fdrain || rt.idrain }
 // linkTracks links each tracking server to the one it tracks and passes the
 // tracked servers' state on, at start. Caller: initServers.
 func (g *Generation) linkTracks() {
-	byCfg := map[any]*srvRT{}
+	byCfg := map[*config.Server]*srvRT{}
 	for _, rt := range g.rts {
 		byCfg[rt.cfg] = rt
 	}

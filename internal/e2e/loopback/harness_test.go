@@ -488,3 +488,46 @@ func reloadUSR2(t *testing.T, p *lbProc, n *notifySocket) int {
 	}
 	return child
 }
+
+// startNamed starts lb, or haproxy (binary hap) when name is not "lb", in
+// the foreground on cfg, and waits for its stats socket sock unless "".
+func startNamed(t *testing.T, name, hap, cfg, sock string) *lbProc {
+	t.Helper()
+	var p *lbProc
+	if name == "lb" {
+		p = startLB(t, "-db", "-f", cfg)
+	} else {
+		p = startProc(t, hap, "-db", "-f", cfg)
+	}
+	if sock != "" {
+		waitUnix(t, sock)
+	}
+	return p
+}
+
+// acceptCloser accepts connections on a fixed port and closes them, for
+// health checks that pass while it listens and fail once it stopped.
+type acceptCloser struct {
+	addr string
+	ln   net.Listener
+}
+
+func (a *acceptCloser) start(t *testing.T) {
+	t.Helper()
+	ln, err := net.Listen("tcp", a.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.ln, a.addr = ln, ln.Addr().String()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+}
+
+func (a *acceptCloser) stop() { a.ln.Close() }

@@ -78,21 +78,10 @@ func TestPassiveChecksAsHAProxy(t *testing.T) {
 	hap := haproxyBin(t)
 	// The health checks connect to a port that always accepts; the traffic goes to a
 	// refusing port (layer4) or to an HTTP server whose answers the test picks (layer7).
-	checkLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { checkLn.Close() })
-	go func() {
-		for {
-			c, err := checkLn.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	checkPort := checkLn.Addr().(*net.TCPAddr).Port
+	chk := &acceptCloser{addr: "127.0.0.1:0"}
+	chk.start(t)
+	t.Cleanup(chk.stop)
+	checkPort := chk.ln.Addr().(*net.TCPAddr).Port
 	refused := refusingPort(t)
 	web := startHTTPServer(t, "web", func(w http.ResponseWriter, r *http.Request) {
 		code, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/"))
@@ -189,13 +178,7 @@ frontend st
 backend b
     server s %s
 `, sock, map[bool]string{false: "http", true: "tcp"}[tc.tcp], port, stPort, tc.server))
-				var p *lbProc
-				if name == "lb" {
-					p = startLB(t, "-db", "-f", cfg)
-				} else {
-					p = startProc(t, hap, "-db", "-f", cfg)
-				}
-				waitUnix(t, sock)
+				p := startNamed(t, name, hap, cfg, sock)
 				// The first check passes before the traffic starts.
 				deadline := time.Now().Add(5 * time.Second)
 				for statRow(t, sock, "b", "s", "check_status")[0] != "check_status=L4OK" {
@@ -287,7 +270,13 @@ listen l
 // httpGetBody returns the body of a GET of url.
 func httpGetBody(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(url)
+	return httpGetBodyWith(t, http.DefaultClient, url)
+}
+
+// httpGetBodyWith is httpGetBody through client cl.
+func httpGetBodyWith(t *testing.T, cl *http.Client, url string) string {
+	t.Helper()
+	resp, err := cl.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}

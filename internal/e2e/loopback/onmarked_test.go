@@ -54,13 +54,7 @@ listen l
     server a %s %s
     server bk %s backup
 `, sock, port, a.addr(), tc.server, bk.addr()))
-				var p *lbProc
-				if name == "lb" {
-					p = startLB(t, "-db", "-f", cfg)
-				} else {
-					p = startProc(t, hap, "-db", "-f", cfg)
-				}
-				waitUnix(t, sock)
+				p := startNamed(t, name, hap, cfg, sock)
 				// A session that stays open once its first answer came.
 				c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 				if err != nil {

@@ -400,12 +400,7 @@ listen l
     bind 127.0.0.1:%d
     server s 127.0.0.1:1
 `, sock, freePort(t)))
-			if name == "lb" {
-				startLB(t, "-db", "-f", cfg)
-			} else {
-				startProc(t, hap, "-db", "-f", cfg)
-			}
-			waitUnix(t, sock)
+			startNamed(t, name, hap, cfg, sock)
 			c, err := net.Dial("unix", sock)
 			if err != nil {
 				t.Fatal(err)

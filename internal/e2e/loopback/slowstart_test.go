@@ -48,13 +48,7 @@ backend b
     server a %s weight 10
     server s %s weight 10 slowstart 3s disabled
 `, sock, port, stPort, a.addr(), s.addr()))
-		var p *lbProc
-		if name == "lb" {
-			p = startLB(t, "-db", "-f", cfg)
-		} else {
-			p = startProc(t, hap, "-db", "-f", cfg)
-		}
-		waitUnix(t, sock)
+		p := startNamed(t, name, hap, cfg, sock)
 		adminCommand(t, sock, "set server b/s state ready")
 		t0 := time.Now()
 		cl := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
@@ -110,24 +104,4 @@ backend b
 	if !slices.Equal(results["lb"], results["haproxy"]) {
 		t.Errorf("lb and haproxy differ:\n  lb:      %q\n  haproxy: %q", results["lb"], results["haproxy"])
 	}
-}
-
-// httpGetBodyWith is httpGetBody through client cl.
-func httpGetBodyWith(t *testing.T, cl *http.Client, url string) string {
-	t.Helper()
-	resp, err := cl.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var b strings.Builder
-	buf := make([]byte, 4096)
-	for {
-		n, err := resp.Body.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			break
-		}
-	}
-	return b.String()
 }

@@ -104,12 +104,7 @@ defaults
 backend b
     server s %s check inter 300ms rise 2 fall 3
 `, sock, addr))
-		if name == "lb" {
-			startLB(t, "-db", "-f", cfg)
-		} else {
-			startProc(t, bin, "-db", "-f", cfg)
-		}
-		waitUnix(t, sock)
+		startNamed(t, name, bin, cfg, sock)
 		return sock, &statusWatch{}
 	}
 	socks, watches := map[string]string{}, map[string]*statusWatch{}
@@ -244,12 +239,7 @@ backend b
     server drained %[2]s check
     server noagent %[2]s check agent-check agent-port %[3]d
 `, sock, web.addr(), up, drain, down, half, closed))
-		if name == "lb" {
-			startLB(t, "-db", "-f", cfg)
-		} else {
-			startProc(t, hap, "-db", "-f", cfg)
-		}
-		waitUnix(t, sock)
+		startNamed(t, name, hap, cfg, sock)
 		return sock
 	}
 	socks := map[string]string{"haproxy": start("haproxy"), "lb": start("lb")}

@@ -2,7 +2,6 @@ package loopback
 
 import (
 	"fmt"
-	"net"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -10,33 +9,6 @@ import (
 	"testing"
 	"time"
 )
-
-// acceptCloser accepts connections on a fixed port and closes them, for
-// health checks that pass while it listens and fail once it stopped.
-type acceptCloser struct {
-	addr string
-	ln   net.Listener
-}
-
-func (a *acceptCloser) start(t *testing.T) {
-	t.Helper()
-	ln, err := net.Listen("tcp", a.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.ln, a.addr = ln, ln.Addr().String()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-}
-
-func (a *acceptCloser) stop() { a.ln.Close() }
 
 // TestTrackAsHAProxy: servers that "track" another follow its state as in
 // HAProxy 2.6, through a chain (b2/s2 tracks b3/x, which tracks b1/s1): DOWN
@@ -103,13 +75,7 @@ backend b2
 backend b3
     server x %s track b1/s1
 `, sock, chk.addr, app.addr(), app.addr(), app.addr()))
-		var p *lbProc
-		if name == "lb" {
-			p = startLB(t, "-db", "-f", cfg)
-		} else {
-			p = startProc(t, hap, "-db", "-f", cfg)
-		}
-		waitUnix(t, sock)
+		p := startNamed(t, name, hap, cfg, sock)
 		for _, st := range steps {
 			st.do(t, sock)
 			waitStatus(t, sock, st.want)
