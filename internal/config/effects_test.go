@@ -488,6 +488,8 @@ var effects = map[string]effect{
 	"server observe":     show(e2e+"TestPassiveChecksAsHAProxy", e2e+"TestObserveLayer7OutsideHTTP"),
 	"server error-limit": show(e2e + "TestPassiveChecksAsHAProxy"),
 	"server on-error":    show(e2e+"TestPassiveChecksAsHAProxy", "internal/health.TestAnalyze"),
+	// GET and HEAD requests redirected instead of forwarded.
+	"server redir": show(e2e + "TestServerRedirAsHAProxy"),
 	// A server whose state follows another's.
 	"server track": show(e2e + "TestTrackAsHAProxy"),
 	// A server back from DOWN or maintenance warms up.

@@ -1,5 +1,7 @@
 package config
 
+import "fmt"
+
 // lb serves mode http proxies as TCP tunnels until its HTTP data plane
 // exists; in a proxy that is not in mode http, the HTTP keywords have no
 // effect in HAProxy either. HAProxy warns about most of them and drops
@@ -108,6 +110,11 @@ func (l *loader) checkHTTPOnly(p *Proxy) {
 		if s.Cookie != "" {
 			l.warn(s.Pos, "%s '%s' : ignoring cookie for server '%s' as HTTP mode is disabled.", kind, p.Name, s.Name)
 			s.Cookie = ""
+		}
+		if s.Redir != "" {
+			// An error of HAProxy's checks after reading, with no place.
+			l.diags = append(l.diags, Diag{Severity: Alert, Late: true,
+				Msg: fmt.Sprintf("%s '%s' : server cannot have cookie or redirect prefix in non-HTTP mode.", kind, p.Name)})
 		}
 	}
 }

@@ -284,7 +284,7 @@ func init() {
 				return fmt.Errorf("'on-error' expects one of 'fastinter', 'fail-check', 'sudden-death' or 'mark-down' but got '%s'", v)
 			}},
 		"track": miss(str(func(s *Server, v string) { s.Track = v }), "'track' expects [<proxy>/]<server> as argument."),
-		"redir": unsup(1),
+		"redir": miss(str(func(s *Server, v string) { s.Redir = v }), "'redir' expects <prefix> as argument."),
 		// "source" is read by kwServer: it takes a variable number of words.
 		"source": {nargs: 1, dflt: true},
 		"socks4": {nargs: 1, dflt: true, missing: "'socks4' expects <addr>:<port> as argument.", fn: func(l *loader, s *Server, v string) error {

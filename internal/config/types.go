@@ -1082,6 +1082,9 @@ type Server struct {
 	ResolveNet []netip.Prefix `json:",omitempty"`
 	// InitAddr is the init-addr method list (default "last,libc").
 	InitAddr []string
+	// Redir is "redir <prefix>" ("" = none): in mode http, GET and HEAD
+	// requests for this server get a 302 to the prefix and their path.
+	Redir string `json:",omitempty"`
 	// Track is "track [<proxy>/]<server>" as written ("" = none); Tracked
 	// the server it names, resolved once the configuration is read: this
 	// server's state follows that one's, which has checks or tracks

@@ -286,6 +286,7 @@ func serverConfig(s *config.Server) proxy.ServerConfig {
 		Maxqueue:  s.Maxqueue,
 		Minconn:   s.Minconn,
 		Slowstart: s.Slowstart,
+		Redir:     s.Redir,
 		Disabled:  s.Disabled || s.Unresolved,
 	}
 	// HAProxy turns a minconn above maxconn into the maxconn.

@@ -135,6 +135,10 @@ type ServerConfig struct {
 	// ErrorLimit its "error-limit" (0: 10).
 	Observe    Observe
 	ErrorLimit int
+	// Redir is "redir <prefix>" ("" = none): the GET and HEAD requests of
+	// an HTTP session the server is chosen for get HAProxy's 302 to the
+	// prefix followed by their path instead of going to it.
+	Redir string
 	// Slowstart is "slowstart" in seconds (0: none): a server coming back
 	// from DOWN or maintenance warms up that long, its weight (with a
 	// dynamic algorithm, balance.Dynamic) and its maxconn ramping up from
@@ -223,6 +227,8 @@ var (
 	errNoServer  = errors.New("no server available")
 	errQueueTime = errors.New("queue timeout")
 	errKilled    = errors.New("session killed")
+	// errRedirect: the server chosen redirects the request (ServerConfig.Redir).
+	errRedirect = errors.New("server redirect")
 	// errWouldQueue: every candidate server is full (tryAcquire).
 	errWouldQueue = errors.New("every server is full")
 )

@@ -36,6 +36,10 @@ type ConnectRequest struct {
 	// WriteTimeout bounds the write of the PROXY header and Payload; 0
 	// means none.
 	WriteTimeout time.Duration
+	// Redirectable says the request may be redirected by the server
+	// chosen (a GET or HEAD in mode http): with ServerConfig.Redir, Connect
+	// returns errRedirect once the server is chosen, before any connection.
+	Redirectable bool
 	// Reuse, when set, is asked for an idle connection to the server
 	// chosen before one is dialled (HTTP keep-alive): a connection it
 	// returns is used as it is, with no PROXY header, and Tc is 0.
@@ -139,6 +143,11 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 	}
 	c.srv.Store(srv)
 	r.Server = srv
+	if req.Redirectable && srv.cfg.Redir != "" {
+		// HAProxy's http_perform_server_redirect: "LC" in the log.
+		r.Phase, r.Term = 'C', 'L'
+		return nil, r, errRedirect
+	}
 
 	t1 := time.Now()
 	if req.Reuse != nil {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -120,6 +121,10 @@ type httpConn struct {
 	tunnelUp, tunnelDown int64
 	// ownResp: the response is lb's own (hc.res, body in hc.body).
 	ownResp bool
+	// redirected: the server chosen redirects the request (its "redir");
+	// redir is the location of that 302 while local builds it.
+	redirected bool
+	redir      []byte
 	// beCounted: the transaction counts in be's current connections.
 	beCounted bool
 	// kept is the server connection of the last transaction, kept for
@@ -649,7 +654,7 @@ func (hc *httpConn) transaction() bool {
 	hc.be, hc.sc, hc.reused, hc.up, hc.down, hc.status, hc.closing, hc.stats = nil, nil, false, 0, 0, 0, false, false
 	hc.service, hc.cached, hc.store, hc.feCache = false, false, nil, false
 	hc.reqBodyN, hc.resBodyN, hc.tunnelUp, hc.tunnelDown, hc.ownResp = 0, 0, 0, 0, false
-	hc.resHead = 0
+	hc.resHead, hc.redirected = 0, false
 	hc.cookieCli, hc.cookieSrv = '-', '-'
 	hc.capCli, hc.capSrv = nil, nil
 	hc.ridSet, hc.buffered = false, false
@@ -820,6 +825,9 @@ func (hc *httpConn) transaction() bool {
 	// The server, then the request head with what is buffered of the body.
 	hc.forced = forced
 	if !hc.connect(be, forced) {
+		if hc.redirected {
+			return hc.serverRedirectTxn(start, tr)
+		}
 		if hc.ts[0] == TermInternal {
 			return hc.errorTxn(start, tr, 500)
 		}
@@ -891,6 +899,8 @@ func (hc *httpConn) connect(be *Backend, forced *Server) bool {
 		hc.headerIPFn, hc.reuseFn = hc.headerIP, hc.reuse
 	}
 	req.HeaderIP, req.Reuse = hc.headerIPFn, hc.reuseFn
+	// HAProxy's SF_REDIRECTABLE: a server's "redir" answers GET and HEAD.
+	req.Redirectable = bytes.Equal(hc.req.Method, []byte("GET")) || bytes.Equal(hc.req.Method, []byte("HEAD"))
 	hc.choice = be.cfg.HTTP.Reuse.choice(hc.nreq == 0)
 	return hc.connectWith(be, &req)
 }
@@ -935,6 +945,7 @@ func (hc *httpConn) connectWith(be *Backend, req *ConnectRequest) bool {
 	lg.serverLocal, lg.serverAddr = r.Local, r.Remote
 	lg.server = r.Server
 	if err != nil {
+		hc.redirected = errors.Is(err, errRedirect)
 		term := r.Term
 		if term == 0 {
 			term = c.Term()
@@ -1835,7 +1846,10 @@ func (hc *httpConn) local(status int, r *rules.HTTPResult) []byte {
 	if r != nil {
 		challenge = r.Authenticate
 	}
-	if r == nil || r.DefaultBody {
+	if hc.redir != nil {
+		// A server's "redir": HAProxy's 302 has an errorloc's fields.
+		el, loc = ErrorLoc{Code: status, URL: hc.redir}, true
+	} else if r == nil || r.DefaultBody {
 		var rp *rules.Proxy
 		el, loc, ef, rp = hc.errorPage(status)
 		if rp != nil {
@@ -2008,6 +2022,43 @@ func (hc *httpConn) appletTxn(start time.Time, tr time.Duration, resp []byte) bo
 	}
 	hc.logTxn(start, tr, -1, time.Since(start), true)
 	return !hc.closing
+}
+
+// serverRedirectTxn answers a GET or HEAD request whose server has a
+// "redir" prefix, as HAProxy's http_perform_server_redirect: a 302 to the
+// prefix followed by the request's path ("/" alone keeps the path only),
+// through the http-after-response rules, after which the client connection
+// closes; logged with the server, "LC" and no connect time.
+func (hc *httpConn) serverRedirectTxn(start time.Time, tr time.Duration) bool {
+	hc.closing = true
+	loc := hc.lg.server.cfg.Redir
+	if loc == "/" {
+		loc = ""
+	}
+	hc.redir = append(append(hc.redir[:0], loc...), requestPath(hc.req.URI)...)
+	hc.out = hc.local(302, nil)
+	hc.redir = hc.redir[:0:0]
+	if hc.writeClient(hc.out) {
+		hc.down += int64(len(hc.out))
+	}
+	hc.logTxn(start, tr, -1, time.Since(start), true)
+	hc.c.ReleaseServer()
+	return false
+}
+
+// requestPath is the path of a request target, from its first '/' with the
+// query (HAProxy's http_parse_path): the target itself in origin form.
+func requestPath(target []byte) []byte {
+	if len(target) > 0 && target[0] == '/' {
+		return target
+	}
+	if i := bytes.Index(target, []byte("://")); i >= 0 {
+		rest := target[i+3:]
+		if j := bytes.IndexByte(rest, '/'); j >= 0 {
+			return rest[j:]
+		}
+	}
+	return nil
 }
 
 // errorTxn answers the client with HAProxy's page for status (a request
@@ -2262,6 +2313,11 @@ func (hc *httpConn) logTxn(start time.Time, tr, trs, ta time.Duration, haveReq b
 		rec.BytesRead += hc.resHead + hc.resPayload()
 	case hc.status != 0:
 		rec.BytesRead += htxSize(&hc.res, false, hc.resPayload())
+		if hc.redirected {
+			// A server's 302 goes through HAProxy's response analysers,
+			// which add its "Connection: close" to the message (measured).
+			rec.BytesRead += int64(len("connection") + len("close"))
+		}
 	}
 	if len(hc.reqLine) == 0 {
 		rec.BytesRead, rec.BytesUploaded = 0, 0

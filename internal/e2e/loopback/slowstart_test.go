@@ -71,16 +71,18 @@ backend b
 			row = append(row, fmt.Sprintf("page has 6 %% cell: %v", strings.Contains(page, "<td class=ac>6 %</td>")))
 			results[name] = append(results[name], strings.Join(row, " "))
 			if k == 0 {
-				// 34 choices at eweights 160 and 10: s gets two at most
+				// 34 choices at eweights 160 and 10: s gets about two
 				// (HAProxy's weighted round-robin places it in its own
-				// order: 0 or 1 in the first 17).
+				// order: 0 or 1 in the first 17), half of them at full
+				// weight. A slow machine may reach the next step (60)
+				// before the last ones: still far from half.
 				n := 0
 				for range 34 {
 					if strings.HasPrefix(httpGetBodyWith(t, cl, fmt.Sprintf("http://127.0.0.1:%d/", port)), "s ") {
 						n++
 					}
 				}
-				if n > 2 {
+				if n > 6 {
 					t.Errorf("%s: s served %d of 34 requests at a sixteenth of its weight", name, n)
 				}
 			}

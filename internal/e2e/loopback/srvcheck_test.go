@@ -69,6 +69,8 @@ func TestServerLineErrorsAsHAProxy(t *testing.T) {
 		"server s 127.0.0.1:80 slowstart 1500ms",
 		"server s 127.0.0.1:80 slowstart 5sx",
 		"server s 127.0.0.1:80 inter 5sx fastinter 3sz slowstart 4sy",
+		"server s 127.0.0.1:80 redir",
+		"server s 127.0.0.1:80 redir http://x.example",
 		"server s 127.0.0.1:80 track",
 		"server s 127.0.0.1:80 track nope/x",
 		"server s 127.0.0.1:80 track l/x",
