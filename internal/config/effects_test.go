@@ -488,6 +488,9 @@ var effects = map[string]effect{
 	"server observe":     show(e2e+"TestPassiveChecksAsHAProxy", e2e+"TestObserveLayer7OutsideHTTP"),
 	"server error-limit": show(e2e + "TestPassiveChecksAsHAProxy"),
 	"server on-error":    show(e2e+"TestPassiveChecksAsHAProxy", "internal/health.TestAnalyze"),
+	// The stick rules store nothing for a non-stick server.
+	"server non-stick": show(e2e + "TestNonStickAsHAProxy"),
+	"server stick":     show(e2e + "TestNonStickAsHAProxy"),
 	// GET and HEAD requests redirected instead of forwarded.
 	"server redir": show(e2e + "TestServerRedirAsHAProxy"),
 	// A server whose state follows another's.

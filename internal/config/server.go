@@ -204,7 +204,8 @@ func init() {
 				s.OnMarkedUp = v
 				return nil
 			}},
-		"non-stick": unsup(0), "stick": unsup(0), "tfo": unsup(0), "no-tfo": unsup(0),
+		"non-stick": flag(func(s *Server) { s.NonStick = true }), "stick": flag(func(s *Server) { s.NonStick = false }),
+		"tfo": unsup(0), "no-tfo": unsup(0),
 		// HAProxy 2.6's srv_parse_slowstart: milliseconds kept as whole
 		// seconds, rounded up; its own words for a bad value (an empty one
 		// prints the NUL it found, which cuts the message).

@@ -1082,6 +1082,9 @@ type Server struct {
 	ResolveNet []netip.Prefix `json:",omitempty"`
 	// InitAddr is the init-addr method list (default "last,libc").
 	InitAddr []string
+	// NonStick is "non-stick" ("stick" clears it): the stick rules store
+	// nothing for the sessions this server serves.
+	NonStick bool `json:",omitempty"`
 	// Redir is "redir <prefix>" ("" = none): in mode http, GET and HEAD
 	// requests for this server get a 302 to the prefix and their path.
 	Redir string `json:",omitempty"`

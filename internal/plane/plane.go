@@ -287,6 +287,7 @@ func serverConfig(s *config.Server) proxy.ServerConfig {
 		Minconn:   s.Minconn,
 		Slowstart: s.Slowstart,
 		Redir:     s.Redir,
+		NonStick:  s.NonStick,
 		Disabled:  s.Disabled || s.Unresolved,
 	}
 	// HAProxy turns a minconn above maxconn into the maxconn.

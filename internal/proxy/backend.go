@@ -135,6 +135,9 @@ type ServerConfig struct {
 	// ErrorLimit its "error-limit" (0: 10).
 	Observe    Observe
 	ErrorLimit int
+	// NonStick is "non-stick": the stick rules store nothing for the
+	// sessions this server serves.
+	NonStick bool
 	// Redir is "redir <prefix>" ("" = none): the GET and HEAD requests of
 	// an HTTP session the server is chosen for get HAProxy's 302 to the
 	// prefix followed by their path instead of going to it.

@@ -1224,8 +1224,10 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 		// HAProxy's store rules run once the response head is in, before
 		// the http-response rules.
 		br.StickResponse(st)
-		if srv := hc.lg.server; srv != nil {
+		if srv := hc.lg.server; srv != nil && !srv.cfg.NonStick {
 			br.StickStore(st, srv.ID(), srv.Name())
+		} else if srv != nil {
+			br.StickForget(st)
 		}
 	}
 	if len(hc.h.cfg.CaptureResponse) > 0 {

@@ -299,7 +299,11 @@ func (s *session) setup() bool {
 		// response data is read before (a store-response key must not
 		// need any).
 		br.StickResponse(c.st)
-		br.StickStore(c.st, r.Server.ID(), r.Server.Name())
+		if r.Server.cfg.NonStick {
+			br.StickForget(c.st)
+		} else {
+			br.StickStore(c.st, r.Server.ID(), r.Server.Name())
+		}
 	}
 	if br := be.rules; br != nil && br.NeedsResponse() {
 		return s.responseRules(br, be)

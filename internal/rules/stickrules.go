@@ -156,6 +156,15 @@ func (p *Proxy) StickStore(s *Stream, id int, name string) {
 	ss.n, ss.nReq = 0, 0
 }
 
+// StickForget forgets the recorded keys without storing them: the server
+// that served the stream is "non-stick", whose entries HAProxy frees
+// instead of storing (process_store_rules).
+func (p *Proxy) StickForget(s *Stream) {
+	ss := &s.st.stk
+	clear(ss.tables[:ss.n])
+	ss.n, ss.nReq = 0, 0
+}
+
 // pending reports whether table t has a recorded key from index from on.
 func (ss *stickState) pending(t *stick.Table, from int) bool {
 	for i := from; i < ss.n; i++ {
