@@ -30,7 +30,9 @@ func TestOnMarkedAsHAProxy(t *testing.T) {
 		{"on-marked-up", "on-marked-up shutdown-backup-sessions disabled", "set server l/a state ready",
 			[]string{"Server l/a is UP/READY (leaving forced maintenance).", "l/bk U-"}},
 		{"on-marked-down", "on-marked-down shutdown-sessions", "set server l/a state maint",
-			[]string{"Server l/a is going DOWN for maintenance. 0 active and 1 backup servers left. Running on backup. 1 sessions active, 0 requeued, 0 remaining in queue.", "l/a D-"}},
+			// HAProxy's session count races with the kill it starts (0 or
+			// 1 under -race): not compared.
+			[]string{"Server l/a is going DOWN for maintenance. 0 active and 1 backup servers left. Running on backup. ", "l/a D-"}},
 		{"shutdown-sessions", "", "shutdown sessions server l/a", []string{"l/a K-"}},
 	}
 	for _, tc := range cases {
