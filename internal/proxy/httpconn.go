@@ -122,7 +122,7 @@ type httpConn struct {
 	// ownResp: the response is lb's own (hc.res, body in hc.body).
 	ownResp bool
 	// redirected: the server chosen redirects the request (its "redir");
-	// redir is the location of that 302 while local builds it.
+	// redir is the location of that 302 while local builds it, nil else.
 	redirected bool
 	redir      []byte
 	// beCounted: the transaction counts in be's current connections.
@@ -2037,9 +2037,9 @@ func (hc *httpConn) serverRedirectTxn(start time.Time, tr time.Duration) bool {
 	if loc == "/" {
 		loc = ""
 	}
-	hc.redir = append(append(hc.redir[:0], loc...), requestPath(hc.req.URI)...)
+	hc.redir = append([]byte(loc), requestPath(hc.req.URI)...)
 	hc.out = hc.local(302, nil)
-	hc.redir = hc.redir[:0:0]
+	hc.redir = nil // local's other responses are not this one
 	if hc.writeClient(hc.out) {
 		hc.down += int64(len(hc.out))
 	}
