@@ -6,7 +6,7 @@ import (
 )
 
 // startGeneration starts the data plane of the configuration on the listeners obtained
-// (LIFECYCLE.md §1 step 11). Its traffic log targets are closed at exit, once no session
+// (LIFECYCLE.md §1 step 11) and makes it p.gen. Its traffic log targets are closed at exit, once no session
 // logs any more.
 func (p *process) startGeneration() (*plane.Generation, error) {
 	logs := plane.NewLogs(&p.cfg.Global, p.log)
@@ -37,8 +37,12 @@ func (p *process) startGeneration() (*plane.Generation, error) {
 	if err != nil {
 		return nil, err
 	}
-	// What this generation hands on from now: the state it started with.
+	// What this generation hands on from now: the state it started with. p.gen is set
+	// under stateMu: the checks started above may already call adminChanged.
+	p.stateMu.Lock()
+	p.gen = gen
 	p.lns.SetServerState(gen.CarriedState())
+	p.stateMu.Unlock()
 	return gen, nil
 }
 

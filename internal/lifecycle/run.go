@@ -235,7 +235,7 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 	// The data plane reads files when it starts (errorfiles, maps, certificates), which
 	// HAProxy reads while parsing, before its chroot: with a chroot it starts first.
 	if privs.chroot != "" {
-		if p.gen, err = p.startGeneration(); err != nil {
+		if _, err = p.startGeneration(); err != nil {
 			resumeOld()
 			return fail(err)
 		}
@@ -258,7 +258,7 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 	}
 	// Step 11: start accepting.
 	if p.gen == nil {
-		if p.gen, err = p.startGeneration(); err != nil {
+		if _, err = p.startGeneration(); err != nil {
 			resumeOld()
 			return fail(err)
 		}

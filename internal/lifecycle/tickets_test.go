@@ -77,7 +77,7 @@ func serve(t *testing.T, p *process, oldSocket string) {
 			t.Fatal(err)
 		}
 	}
-	if p.gen, err = p.startGeneration(); err != nil {
+	if _, err = p.startGeneration(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.gen.CloseAll(); p.gen.Stop() })
