@@ -166,24 +166,31 @@ func init() {
 		"usesrc": {cap: be, def: true, fn: func(c *pctx) error {
 			return fmt.Errorf("'usesrc' only allowed after a 'source' statement.")
 		}},
-		"max-keep-alive-queue":  unsupported(be, true),
-		"external-check":        unsupported(be, true),
-		"hash-balance-factor":   unsupported(be, true),
-		"http-send-name-header": unsupported(be, true),
-		"server-template":       {cap: be, hard: true, fn: serverTemplate},
-		"fullconn":              {cap: be, def: true, fn: func(c *pctx) error { return c.intArg(&c.p.Fullconn, 0) }},
-		"dispatch":              {cap: be, fn: kwDispatch},
-		"log-format-sd":         unsupported(fe, true),
-		"error-log-format":      unsupported(fe, true),
-		"log-tag":               unsupported(both, true),
-		"transparent":           unsupported(be, true),
-		"use-fcgi-app":          unsupported(be, false),
-		"clitcpka-cnt":          unsupported(fe, true),
-		"clitcpka-idle":         unsupported(fe, true),
-		"clitcpka-intvl":        unsupported(fe, true),
-		"srvtcpka-cnt":          unsupported(be, true),
-		"srvtcpka-idle":         unsupported(be, true),
-		"srvtcpka-intvl":        unsupported(be, true),
+		"max-keep-alive-queue": unsupported(be, true),
+		"external-check":       unsupported(be, true),
+		"hash-balance-factor":  unsupported(be, true),
+		"http-send-name-header": {cap: be, def: true, fn: func(c *pctx) error {
+			// As HAProxy 2.6: one header name, words after it ignored.
+			if len(c.args) < 2 || c.args[1] == "" {
+				return fmt.Errorf("'%s' requires a header string.", c.args[0])
+			}
+			c.p.SendNameHeader = c.args[1]
+			return nil
+		}},
+		"server-template":  {cap: be, hard: true, fn: serverTemplate},
+		"fullconn":         {cap: be, def: true, fn: func(c *pctx) error { return c.intArg(&c.p.Fullconn, 0) }},
+		"dispatch":         {cap: be, fn: kwDispatch},
+		"log-format-sd":    unsupported(fe, true),
+		"error-log-format": unsupported(fe, true),
+		"log-tag":          unsupported(both, true),
+		"transparent":      unsupported(be, true),
+		"use-fcgi-app":     unsupported(be, false),
+		"clitcpka-cnt":     unsupported(fe, true),
+		"clitcpka-idle":    unsupported(fe, true),
+		"clitcpka-intvl":   unsupported(fe, true),
+		"srvtcpka-cnt":     unsupported(be, true),
+		"srvtcpka-idle":    unsupported(be, true),
+		"srvtcpka-intvl":   unsupported(be, true),
 	}
 	for _, k := range []string{"reqrep"} {
 		proxyKeywords[k] = removed(fmt.Sprintf("The '%s' directive is not supported anymore since HAProxy 2.1. Use 'http-request replace-path', 'http-request replace-uri' or 'http-request replace-header' instead.", k))
@@ -824,7 +831,8 @@ func kwOption(c *pctx) error {
 	}
 	if o.args {
 		if neg || def {
-			return fmt.Errorf("negation/default is not supported for option '%s'.", name)
+			// HAProxy prints it without the space before the colon.
+			return &rawError{msg: fmt.Sprintf("negation/default is not supported for option '%s'.", name)}
 		}
 		return o.fn(c, args[2:])
 	}

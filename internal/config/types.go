@@ -534,6 +534,9 @@ type Proxy struct {
 	Logs []LogTarget
 	// NoLog is "no log": discard inherited targets.
 	NoLog bool
+	// SendNameHeader is "http-send-name-header": the request header that
+	// carries the name of the server chosen, in mode http.
+	SendNameHeader string
 	// UniqueIDFormat and UniqueIDHeader are the unique-id settings.
 	UniqueIDFormat, UniqueIDHeader string
 	// Balance is the load-balancing algorithm (backend capability).

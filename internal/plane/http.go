@@ -124,6 +124,7 @@ func httpBackend(cfg *config.Config, px *config.Proxy) proxy.HTTPBackendConfig {
 	return proxy.HTTPBackendConfig{
 		Enabled:          true,
 		PreferLastServer: px.Options["prefer-last-server"],
+		SendNameHeader:   px.SendNameHeader,
 		BufferRequest:    px.Options["http-buffer-request"],
 		Mode:             connMode(px),
 		Forwardfor:       forwardfor(px),

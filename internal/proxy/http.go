@@ -182,6 +182,11 @@ type HTTPBackendConfig struct {
 	// connection is still open to, when it is usable, unless the
 	// balancing hashes.
 	PreferLastServer bool
+	// SendNameHeader is "http-send-name-header": once a server is chosen
+	// for a request (again on a retry to another), every field of that
+	// name is removed and one carrying the server's name appended, after
+	// the others, as HAProxy's http_send_name_header does.
+	SendNameHeader string
 	// BufferRequest is the backend's "option http-buffer-request": the
 	// body is waited for before its http-request rules.
 	BufferRequest bool

@@ -995,6 +995,9 @@ func (hc *httpConn) connectWith(be *Backend, req *ConnectRequest) bool {
 		return false
 	}
 	hc.sc = sc
+	if name := be.cfg.HTTP.SendNameHeader; name != "" && r.Server != nil {
+		hc.req.Header.Set(name, []byte(r.Server.Name()))
+	}
 	return true
 }
 
