@@ -253,6 +253,7 @@ var effects = map[string]effect{
 	"proxy unique-id-format": show(e2e+"TestLogFormat", e2e+"TestLogFormatCheck", e2e+"TestHTTPUniqueID",
 		"internal/logs.TestGenerateUniqueID"),
 	"proxy unique-id-header": httpOnly("unique-id-header X-ID", e2e+"TestHTTPUniqueID"),
+	"proxy http-send-name-header": httpOnly("http-send-name-header X-Srv", e2e+"TestSendNameHeaderAsHAProxy"),
 	"proxy cookie": show(e2e+"TestCookieInsert", e2e+"TestCookieRewritePrefix",
 		"internal/proxy.TestCookieRequestParsing", "internal/proxy.TestCookieResponse", "internal/proxy.TestCookieDates"),
 	"proxy http-request": httpOnly("http-request deny if FALSE", eReqActions, e2e+"TestHTTPProxying",

@@ -24,7 +24,7 @@ var quietHTTPOptions = map[string]bool{"http-keep-alive": true, "http-server-clo
 // quietHTTPKeywords are the proxy keywords HAProxy ignores without a word
 // outside mode http; the timeouts are in quietHTTPTimeouts.
 var quietHTTPKeywords = map[string]bool{"errorfile": true, "compression": true, "capture": true,
-	"unique-id-header": true, "http-reuse": true, "monitor": true}
+	"unique-id-header": true, "http-reuse": true, "monitor": true, "http-send-name-header": true}
 
 var quietHTTPTimeouts = map[string]bool{"http-request": true, "http-keep-alive": true, "tarpit": true}
 
@@ -105,7 +105,7 @@ func (l *loader) checkHTTPOnly(p *Proxy) {
 	}
 	p.Timeouts.HTTPRequest, p.Timeouts.HTTPKeepAlive, p.Timeouts.Tarpit = 0, 0, 0
 	p.ErrorFiles, p.ErrorLocs, p.ErrorReplies = map[int]string{}, nil, nil
-	p.Compression, p.Captures, p.UniqueIDHeader = Compression{}, nil, ""
+	p.Compression, p.Captures, p.UniqueIDHeader, p.SendNameHeader = Compression{}, nil, "", ""
 	for _, s := range p.Servers {
 		if s.Cookie != "" {
 			l.warn(s.Pos, "%s '%s' : ignoring cookie for server '%s' as HTTP mode is disabled.", kind, p.Name, s.Name)
