@@ -404,6 +404,7 @@ func (l *loader) proxyLine(pos Pos, args []string) {
 	p := l.cur
 	kw, ok := proxyKeywords[args[0]]
 	secName := capName(p.Cap)
+	ignored := false // for want of the capability: warned already
 	switch {
 	case !ok:
 		l.alert(pos, "unknown keyword '%s' in '%s' section%s", args[0], secName, didYouMean(args[0], proxyKeywords, proxyExtraWords...))
@@ -425,6 +426,7 @@ func (l *loader) proxyLine(pos Pos, args []string) {
 		}
 		return
 	case p.Cap != CapDefaults && p.Cap&kw.cap == 0:
+		ignored = true
 		need := "backend"
 		if kw.cap == CapFrontend {
 			need = "frontend"
@@ -445,7 +447,7 @@ func (l *loader) proxyLine(pos Pos, args []string) {
 		l.report(pos, err)
 		return
 	}
-	if quietHTTPKeywords[args[0]] {
+	if quietHTTPKeywords[args[0]] && !ignored {
 		c.noteHTTPOnly(args[0])
 	}
 }
