@@ -185,12 +185,12 @@ func init() {
 		"log-tag":          unsupported(both, true),
 		"transparent":      unsupported(be, true),
 		"use-fcgi-app":     unsupported(be, false),
-		"clitcpka-cnt":     unsupported(fe, true),
-		"clitcpka-idle":    unsupported(fe, true),
-		"clitcpka-intvl":   unsupported(fe, true),
-		"srvtcpka-cnt":     unsupported(be, true),
-		"srvtcpka-idle":    unsupported(be, true),
-		"srvtcpka-intvl":   unsupported(be, true),
+		"clitcpka-cnt":     {cap: both, def: true, fn: kwTCPKA},
+		"clitcpka-idle":    {cap: both, def: true, fn: kwTCPKA},
+		"clitcpka-intvl":   {cap: both, def: true, fn: kwTCPKA},
+		"srvtcpka-cnt":     {cap: both, def: true, fn: kwTCPKA},
+		"srvtcpka-idle":    {cap: both, def: true, fn: kwTCPKA},
+		"srvtcpka-intvl":   {cap: both, def: true, fn: kwTCPKA},
 	}
 	for _, k := range []string{"reqrep"} {
 		proxyKeywords[k] = removed(fmt.Sprintf("The '%s' directive is not supported anymore since HAProxy 2.1. Use 'http-request replace-path', 'http-request replace-uri' or 'http-request replace-header' instead.", k))
@@ -2156,4 +2156,63 @@ func arg1(a []string, i int) string {
 		return a[i]
 	}
 	return ""
+}
+
+// kwTCPKA parses "clitcpka-cnt|idle|intvl" and "srvtcpka-cnt|idle|intvl", the
+// TCP keep-alive probes' count, idle time and interval (in seconds by default)
+// that "option clitcpka" and "option srvtcpka" set on their sockets, with
+// HAProxy 2.6's messages (proxy_parse_tcpka_*): a proxy without the side's
+// capability is warned about in its words, and the value is kept all the same.
+func kwTCPKA(c *pctx) error {
+	name := c.args[0]
+	if len(c.args) < 2 || c.args[1] == "" {
+		return fmt.Errorf("'%s' expects an integer value", name)
+	}
+	v := c.args[1]
+	var n int64
+	if strings.HasSuffix(name, "-cnt") {
+		// strtol(…, 0): a sign, 0x for hexadecimal, 0 for octal; no range check.
+		end, _, ok := strtol(v, 0)
+		if !ok {
+			end = 0
+		}
+		if end < len(v) {
+			return fmt.Errorf("'%s' : unexpected character '%c' in integer value '%s'", name, v[end], v)
+		}
+		var err error
+		if n, err = strconv.ParseInt(strings.TrimLeft(v, " \t\n\v\f\r"), 0, 64); err != nil {
+			n = -1 // out of range: strtol clamps, setsockopt then refuses it
+		}
+	} else {
+		var terr *timeErr
+		n, terr = parseTimeIn(v, time.Second)
+		switch {
+		case terr == nil:
+		case terr.trailing != nil:
+			c.l.bare(c.pos, Warning, "%v", terr.trailing)
+		case terr.over:
+			return fmt.Errorf("timer overflow in argument '%s' to '%s' (maximum value is 2147483647 ms or ~24.8 days)", v, name)
+		case terr.under:
+			return fmt.Errorf("timer underflow in argument '%s' to '%s' (minimum non-null value is 1 ms)", v, name)
+		default:
+			// HAProxy's message ends in a newline of its own: a blank line follows.
+			return fmt.Errorf("unexpected character '%c' in argument to <%s>.\n", terr.char, name)
+		}
+	}
+	ka, need, want := &c.p.CliTCPKA, "frontend", CapFrontend
+	if strings.HasPrefix(name, "srv") {
+		ka, need, want = &c.p.SrvTCPKA, "backend", CapBackend
+	}
+	if !c.isDefaults() && c.p.Cap&want == 0 {
+		c.l.warn(c.pos, "%s will be ignored because %s '%s' has no %s capability", name, proxyWord(c.p.Cap), c.p.Name, need)
+	}
+	switch {
+	case strings.HasSuffix(name, "-cnt"):
+		ka.Count = int(int32(n)) // an int in HAProxy's setsockopt
+	case strings.HasSuffix(name, "-idle"):
+		ka.Idle = time.Duration(n) * time.Second
+	default:
+		ka.Interval = time.Duration(n) * time.Second
+	}
+	return nil
 }

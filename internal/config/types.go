@@ -534,6 +534,10 @@ type Proxy struct {
 	Logs []LogTarget
 	// NoLog is "no log": discard inherited targets.
 	NoLog bool
+	// CliTCPKA and SrvTCPKA are "clitcpka-*" and "srvtcpka-*": the timings of
+	// TCP keep-alive on client and server sockets, when "option clitcpka",
+	// "option srvtcpka" or "option tcpka" turns it on.
+	CliTCPKA, SrvTCPKA TCPKeepAlive
 	// SendNameHeader is "http-send-name-header": the request header that
 	// carries the name of the server chosen, in mode http.
 	SendNameHeader string
@@ -1158,4 +1162,11 @@ func (g *Global) SessionLifetime() time.Duration {
 		return 7200 * time.Second
 	}
 	return g.SSLLifetime
+}
+
+// TCPKeepAlive are the timings of TCP keep-alive probes on a socket; zero
+// leaves the system's (HAProxy sets only what is not zero).
+type TCPKeepAlive struct {
+	Count          int           // TCP_KEEPCNT
+	Idle, Interval time.Duration // TCP_KEEPIDLE, TCP_KEEPINTVL, whole seconds
 }

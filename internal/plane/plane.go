@@ -113,15 +113,16 @@ func (g *Generation) startFrontends(cfg *config.Config, lns []Listener, proxyMax
 			return errs[0]
 		}
 		fc := proxy.FrontendConfig{
-			Name:              fe.Name,
-			Maxconn:           fe.Maxconn,
-			RateLimitSessions: fe.RateLimitSessions,
-			TimeoutClient:     fe.Timeouts.Client,
-			TimeoutClientFin:  fe.Timeouts.ClientFin,
-			Backend:           g.router(fe),
-			Rules:             feRules[fe],
-			Log:               logger.forFrontend(fe, fmts),
-			ClientKeepAlive:   fe.Options["clitcpka"] || fe.Options["tcpka"],
+			Name:                   fe.Name,
+			Maxconn:                fe.Maxconn,
+			RateLimitSessions:      fe.RateLimitSessions,
+			TimeoutClient:          fe.Timeouts.Client,
+			TimeoutClientFin:       fe.Timeouts.ClientFin,
+			Backend:                g.router(fe),
+			Rules:                  feRules[fe],
+			Log:                    logger.forFrontend(fe, fmts),
+			ClientKeepAlive:        fe.Options["clitcpka"] || fe.Options["tcpka"],
+			ClientKeepAliveTimings: proxy.TCPKeepAlive(fe.CliTCPKA),
 		}
 		fc.LogStream = fc.Log != nil && fmts.samples()
 		if fe.Mode == config.ModeHTTP {
@@ -228,20 +229,21 @@ func fullconns(cfg *config.Config, maxconn, proxyMaxconn int) map[string]int {
 
 func backendConfig(px *config.Proxy) proxy.BackendConfig {
 	bc := proxy.BackendConfig{
-		Name:               px.Name,
-		Balance:            px.Balance.Algorithm,
-		BalanceOptions:     balance.Options{AllBackups: px.Options["allbackups"]},
-		TimeoutConnect:     px.Timeouts.Connect,
-		TimeoutServer:      px.Timeouts.Server,
-		TimeoutServerFin:   px.Timeouts.ServerFin,
-		TimeoutTunnel:      px.Timeouts.Tunnel,
-		TimeoutQueue:       px.Timeouts.Queue,
-		Retries:            px.Retries,
-		RetryOn:            proxy.ParseRetryOn(px.RetryOn),
-		Redispatch:         px.Options["redispatch"],
-		RedispatchInterval: px.RedispatchInterval,
-		ServerKeepAlive:    px.Options["srvtcpka"] || px.Options["tcpka"],
-		NoLinger:           px.Options["nolinger"],
+		Name:                   px.Name,
+		Balance:                px.Balance.Algorithm,
+		BalanceOptions:         balance.Options{AllBackups: px.Options["allbackups"]},
+		TimeoutConnect:         px.Timeouts.Connect,
+		TimeoutServer:          px.Timeouts.Server,
+		TimeoutServerFin:       px.Timeouts.ServerFin,
+		TimeoutTunnel:          px.Timeouts.Tunnel,
+		TimeoutQueue:           px.Timeouts.Queue,
+		Retries:                px.Retries,
+		RetryOn:                proxy.ParseRetryOn(px.RetryOn),
+		Redispatch:             px.Options["redispatch"],
+		RedispatchInterval:     px.RedispatchInterval,
+		ServerKeepAlive:        px.Options["srvtcpka"] || px.Options["tcpka"],
+		ServerKeepAliveTimings: proxy.TCPKeepAlive(px.SrvTCPKA),
+		NoLinger:               px.Options["nolinger"],
 	}
 	if px.Balance.Algorithm == "random" && len(px.Balance.Args) > 0 {
 		if n, err := strconv.Atoi(px.Balance.Args[0]); err == nil {

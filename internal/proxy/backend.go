@@ -209,8 +209,10 @@ type BackendConfig struct {
 	// own, with the queued connections it took then.
 	OnWarmedUp func(s *Server, requeued int)
 	// ServerKeepAlive is "option srvtcpka" (or "tcpka"): SO_KEEPALIVE on
-	// server connections, with the system's timings.
-	ServerKeepAlive bool
+	// server connections, with the system's timings but for those of
+	// ServerKeepAliveTimings ("srvtcpka-cnt|idle|intvl").
+	ServerKeepAlive        bool
+	ServerKeepAliveTimings TCPKeepAlive
 	// NoLinger is "option nolinger" in a backend: server connections are
 	// closed with a reset (SO_LINGER 0) instead of lingering in TIME_WAIT.
 	NoLinger bool

@@ -178,7 +178,7 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 		d := net.Dialer{Timeout: bc.TimeoutConnect, KeepAlive: -1}
 		if bc.ServerKeepAlive {
 			// SO_KEEPALIVE with the system's timings, as HAProxy.
-			d.KeepAliveConfig = net.KeepAliveConfig{Enable: true, Idle: -1, Interval: -1, Count: -1}
+			d.KeepAliveConfig = bc.ServerKeepAliveTimings.dialer()
 		}
 		addr := srv.dialAddr(req.Dst)
 		if src := srv.source(); src != nil && srv.cfg.Network != "unix" {
@@ -352,7 +352,7 @@ func (b *Backend) connectDispatch(c *Conn, req *ConnectRequest, r ConnectResult)
 	for attempt := req.Retried; ; attempt++ {
 		d := net.Dialer{Timeout: bc.TimeoutConnect, KeepAlive: -1}
 		if bc.ServerKeepAlive {
-			d.KeepAliveConfig = net.KeepAliveConfig{Enable: true, Idle: -1, Interval: -1, Count: -1}
+			d.KeepAliveConfig = bc.ServerKeepAliveTimings.dialer()
 		}
 		if bc.Source != nil {
 			if err := bc.Source.dialer(&d, req, addr); err != nil {

@@ -401,9 +401,11 @@ type FrontendConfig struct {
 	// are served by the HTTP handler (httpconn.go) and Handler is ignored.
 	HTTP *HTTPFrontendConfig
 	// ClientKeepAlive sets SO_KEEPALIVE on accepted connections ("option
-	// clitcpka" or "tcpka"), with the system's timings; they have none
+	// clitcpka" or "tcpka"), with the system's timings but for those of
+	// ClientKeepAliveTimings ("clitcpka-cnt|idle|intvl"); they have none
 	// otherwise, as in HAProxy.
-	ClientKeepAlive bool
+	ClientKeepAlive        bool
+	ClientKeepAliveTimings TCPKeepAlive
 }
 
 // BindConfig holds per-listener ("bind" line) options.
@@ -678,6 +680,11 @@ func (b *Binding) acceptLoop() {
 			if f.cfg.ClientKeepAlive {
 				if b.noKeepAlive {
 					_ = tc.SetKeepAlive(true)
+				}
+				if t := f.cfg.ClientKeepAliveTimings; t != (TCPKeepAlive{}) {
+					if rc, err := tc.SyscallConn(); err == nil {
+						_ = rc.Control(func(fd uintptr) { t.apply(int(fd)) })
+					}
 				}
 			} else if !b.noKeepAlive {
 				_ = tc.SetKeepAlive(false)

@@ -109,6 +109,7 @@ func (l *loop) newConn(lb *lbind, fd int, peer netip.AddrPort, t *loop) {
 	x.cli.writable = true
 	if f.cfg.ClientKeepAlive {
 		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
+		f.cfg.ClientKeepAliveTimings.apply(fd)
 	}
 	f.eng.add(c)
 	t.load.Add(1)
@@ -373,6 +374,7 @@ func (x *rconn) connect() {
 	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	if bc.ServerKeepAlive {
 		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
+		bc.ServerKeepAliveTimings.apply(fd)
 	}
 	if bc.NoLinger {
 		_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
