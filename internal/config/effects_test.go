@@ -373,6 +373,7 @@ var effects = map[string]effect{
 	"bind name":         show(e2e + "TestSocketActivation"),
 	"bind id":           info("a number for the statistics and the runtime API"),
 	"bind backlog":      show(tBindOpts + "/backlog"),
+	"bind maxconn":      show(e2e + "TestBindMaxconnAsHAProxy"),
 	"bind transparent":  show(tBindOpts+"/transparent", "internal/listener.TestTransparentFallback"),
 	"bind defer-accept": show(tBindOpts + "/defer-accept"),
 	"bind tfo":          show(tBindOpts + "/tfo_with_backlog"),

@@ -908,6 +908,9 @@ type Bind struct {
 	ID int
 	// Backlog is the listen backlog (0 = the frontend's maxconn).
 	Backlog int
+	// Maxconn is "maxconn": the listener's own limit of connections at
+	// once (0 = none but the frontend's and the process's).
+	Maxconn int
 	// Transparent, DeferAccept, V4V6, V6Only, AcceptProxy and Tfo are the
 	// options of the same names (false = off; V6Only wins over V4V6).
 	Transparent, DeferAccept, V4V6, V6Only, AcceptProxy, Tfo bool

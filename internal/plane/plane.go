@@ -154,7 +154,7 @@ func (g *Generation) startFrontends(cfg *config.Config, lns []Listener, proxyMax
 			if id == 0 {
 				id = rank
 			}
-			g.serving = append(g.serving, f.Serve(b.L, proxy.BindConfig{Name: b.Bind.Name, ID: id, AcceptProxy: b.Bind.AcceptProxy,
+			g.serving = append(g.serving, f.Serve(b.L, proxy.BindConfig{Name: b.Bind.Name, ID: id, AcceptProxy: b.Bind.AcceptProxy, Maxconn: b.Bind.Maxconn,
 				TLS: g.bindTLS(cfg, b.Bind)}))
 		}
 	}

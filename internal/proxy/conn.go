@@ -308,7 +308,7 @@ func (c *Conn) End() {
 	f, e := c.f, c.f.eng
 	f.cur.Add(-1)
 	e.remove(c)
-	e.putSlots(f)
+	e.putSlots(c.bind)
 	// Its descriptors are closed: a listener paused for want of them may
 	// accept again.
 	e.resourcesFreed()

@@ -417,6 +417,10 @@ type BindConfig struct {
 	ID int
 	// AcceptProxy requires a PROXY v1 or v2 header on each connection.
 	AcceptProxy bool
+	// Maxconn is the bind line's "maxconn": at that many connections of
+	// its own at once the listener stops accepting, and further clients
+	// wait in its backlog, as behind the frontend's maxconn; 0 is none.
+	Maxconn int
 	// TLS terminates TLS on each connection ("ssl"): nil means plain TCP.
 	// The handshake runs after the PROXY header, bounded by the
 	// frontend's TimeoutClient.
@@ -537,6 +541,7 @@ type Binding struct {
 	// noKeepAlive: ln accepts connections with TCP keep-alive off
 	// (listener.Listener.NoKeepAlive); Go turns it on otherwise.
 	noKeepAlive bool
+	slots       slots // the bind line's maxconn
 }
 
 // deadliner is implemented by *net.TCPListener and *net.UnixListener.
@@ -552,6 +557,7 @@ type deadliner interface{ SetDeadline(time.Time) error }
 // (exhaust.go).
 func (f *Frontend) Serve(ln net.Listener, cfg BindConfig) *Binding {
 	b := &Binding{f: f, ln: ln, cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
+	b.slots.init(cfg.Maxconn)
 	if k, ok := ln.(interface{ NoKeepAlive() bool }); ok {
 		b.noKeepAlive = k.NoKeepAlive()
 	}

@@ -40,10 +40,18 @@ func (s *slots) limit() (int, bool) {
 	return int(m), m != noLimit
 }
 
-// trySlots takes a frontend and a global maxconn slot without waiting.
+// trySlots takes a listener, a frontend and a global maxconn slot without
+// waiting.
 func (b *Binding) trySlots() bool {
 	f, e := b.f, b.f.eng
+	if !b.slots.take() {
+		if b.slots.put() && f.slots.free() && e.slots.free() {
+			e.slotFreed()
+		}
+		return false
+	}
 	if !f.slots.take() {
+		b.slots.put()
 		// Only a take being undone elsewhere can make a slot look
 		// taken: wake the waiting listeners if one is free after all.
 		if f.slots.put() && e.slots.free() {
@@ -52,6 +60,7 @@ func (b *Binding) trySlots() bool {
 		return false
 	}
 	if !e.slots.take() {
+		b.slots.put()
 		f.slots.put()
 		if e.slots.put() {
 			e.slotFreed()
@@ -61,20 +70,22 @@ func (b *Binding) trySlots() bool {
 	return true
 }
 
-// putSlots gives back the frontend and global slots of an ended connection, and
-// resumes the waiting listeners when a global slot is free: a listener waiting for
-// a frontend slot needs a global one too, and one waiting for a global slot may be
-// of another frontend.
-func (e *Engine) putSlots(f *Frontend) {
-	f.slots.put()
+// putSlots gives back the listener, frontend and global slots of an ended
+// connection of b, and resumes the waiting listeners when a global slot is free:
+// a listener waiting for its own or a frontend slot needs a global one too, and
+// one waiting for a global slot may be of another frontend.
+func (e *Engine) putSlots(b *Binding) {
+	b.slots.put()
+	b.f.slots.put()
 	if e.slots.put() {
 		e.slotFreed()
 	}
 }
 
-// slotsFree reports whether b's frontend and the engine have a maxconn slot free.
+// slotsFree reports whether b, its frontend and the engine have a maxconn slot
+// free.
 func (b *Binding) slotsFree() bool {
-	return b.f.slots.free() && b.f.eng.slots.free()
+	return b.slots.free() && b.f.slots.free() && b.f.eng.slots.free()
 }
 
 // takeSlots takes a frontend and a global maxconn slot, waiting for them; it

@@ -102,10 +102,11 @@ func benchSlots(b *testing.B, global, front int) {
 		b.Fatal(err)
 	}
 	bd := &Binding{f: f}
+	bd.slots.init(0)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if bd.trySlots() {
-				e.putSlots(f)
+				e.putSlots(bd)
 			}
 		}
 	})

@@ -733,7 +733,7 @@ func (l *loop) accept(lb *lbind) {
 		r, _, errno := unix.RawSyscall6(unix.SYS_ACCEPT4, uintptr(lb.fd), uintptr(unsafe.Pointer(&l.rsa)),
 			uintptr(unsafe.Pointer(&l.rlen)), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
 		if errno != 0 {
-			b.f.eng.putSlots(b.f)
+			b.f.eng.putSlots(b)
 			switch errno {
 			case unix.EAGAIN:
 				return
