@@ -1,37 +1,10 @@
 package loopback
 
 import (
-	"bufio"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
-	"time"
 )
-
-// startHeadEcho runs a keep-alive HTTP server that answers each request with the
-// request's head as received, byte for byte, as its body.
-func startHeadEcho(t *testing.T) string {
-	return startRawServer(t, func(c net.Conn) {
-		defer c.Close()
-		br := bufio.NewReader(c)
-		for {
-			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-			var head strings.Builder
-			for {
-				line, err := br.ReadString('\n')
-				if err != nil {
-					return
-				}
-				head.WriteString(line)
-				if line == "\r\n" {
-					break
-				}
-			}
-			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s", head.Len(), head.String())
-		}
-	})
-}
 
 // TestSendNameHeaderAsHAProxy: "http-send-name-header" removes every field of its name
 // the client sent and appends one with the name of the server chosen, after the fields
@@ -39,7 +12,7 @@ func startHeadEcho(t *testing.T) string {
 // defaults; a request redispatched after a refused connection carries the name of the
 // server that took it. The heads the servers receive are compared with haproxy's.
 func TestSendNameHeaderAsHAProxy(t *testing.T) {
-	echo := startHeadEcho(t)
+	echo := rawHeadServer(t, "")
 	refused := fmt.Sprintf("127.0.0.1:%d", refusingPort(t))
 	port := freePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
@@ -74,8 +47,8 @@ backend inherits
 	heads := map[string][]string{}
 	onLBAndHAProxy(t, cfg, addr, func(t *testing.T, _ *outFile) {
 		var got []string
-		c := dialHTTP(t, addr)
 		for _, path := range []string{"/named", "/named", "/redisp", "/inherits"} {
+			c := dialHTTP(t, addr)
 			c.send("GET " + path + " HTTP/1.1\r\nHost: x\r\nX-Srv: spoofed\r\nAccept: */*\r\nx-srv: again\r\nX-Inherited: spoofed\r\n\r\n")
 			_, body := c.response()
 			got = append(got, body)
