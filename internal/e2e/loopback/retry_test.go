@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -53,6 +54,18 @@ func waitLog(t *testing.T, out *outFile, want string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Errorf("no log line with %q in\n%s", want, out)
+}
+
+// waitLogRe waits for a log line of out matching re.
+func waitLogRe(t *testing.T, out *outFile, re *regexp.Regexp) {
+	t.Helper()
+	for i := 0; i < 250; i++ {
+		if re.MatchString(out.String()) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Errorf("no log line matching %q in\n%s", re, out)
 }
 
 // TestRetryOn: with "retry-on", a listed failure (a 503, a server closing
