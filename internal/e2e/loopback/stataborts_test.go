@@ -266,7 +266,7 @@ func TestShowStatConnects(t *testing.T) {
 	dir := t.TempDir()
 	app := startHTTPServer(t, "app", nil)
 	echo := startEchoServer(t)
-	refused := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	refused := fmt.Sprintf("127.0.0.1:%d", refusingPort(t))
 	var a [4]string
 	for i := range a {
 		a[i] = fmt.Sprintf("127.0.0.1:%d", freePort(t))
