@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 func fileMode(m uint64) os.FileMode { return os.FileMode(m & 0o7777) }
@@ -16,7 +17,9 @@ type bindOpt struct {
 	status kwStatus
 	// tls marks the TLS keywords (refused on stats sockets).
 	tls bool
-	fn  func(l *loader, b *Bind, v []string) error
+	// missing is the error of a missing value ("" = "missing value").
+	missing string
+	fn      func(l *loader, b *Bind, v []string) error
 }
 
 // bindOptions is the single table of bind keywords (HAProxy 2.6 manual
@@ -58,6 +61,11 @@ func init() {
 		"v6only":       flag(func(b *Bind) { b.V6Only = true }),
 		"accept-proxy": flag(func(b *Bind) { b.AcceptProxy = true }),
 		"interface":    str(func(b *Bind, s string) { b.Interface = s }),
+		"tcp-ut": {nargs: 1, missing: "missing TCP User Timeout value", fn: func(l *loader, b *Bind, v []string) error {
+			ms, err := parseTCPUserTimeout(v[0])
+			b.TCPUserTimeout = ms
+			return err
+		}},
 		"user": {nargs: 1, fn: func(l *loader, b *Bind, v []string) error {
 			uid, err := l.lookupUser(v[0])
 			if err != nil {
@@ -105,7 +113,7 @@ func init() {
 		"prefer-client-ciphers": unsup(0), "allow-0rtt": unsup(0),
 		"generate-certificates": unsup(0),
 		"severity-output":       unsup(1), "process": unsup(1), "shards": unsup(1),
-		"thread": unsup(1), "namespace": unsup(1), "mss": unsup(1), "tcp-ut": unsup(1), "nice": unsup(1),
+		"thread": unsup(1), "namespace": unsup(1), "mss": unsup(1), "nice": unsup(1),
 		"proto": unsup(1), "accept-netscaler-cip": unsup(1), "quic-force-retry": unsup(0),
 		"quic-cc-algo": unsup(1), "label": unsup(1),
 	}
@@ -147,7 +155,10 @@ func (l *loader) parseBind(pos Pos, spec string, opts []string, what string, sta
 		if stats && o.tls {
 			return nil, fmt.Errorf("'%s' is not supported by lb yet on 'stats socket' lines", opts[i])
 		}
-		if i+o.nargs >= len(opts) {
+		if i+o.nargs >= len(opts) || o.missing != "" && opts[i+1] == "" {
+			if o.missing != "" {
+				return nil, fmt.Errorf("'%s %s' in section '%s' : '%s' : %s", what, spec, sec, opts[i], o.missing)
+			}
 			return nil, fmt.Errorf("'%s %s' in section '%s' : '%s' : missing value", what, spec, sec, opts[i])
 		}
 		if err := o.fn(l, b, opts[i+1:i+1+o.nargs]); err != nil {
@@ -333,4 +344,20 @@ func (l *loader) unixPath(p string) string {
 		return l.cfg.Global.UnixBind.Prefix + p
 	}
 	return p
+}
+
+// parseTCPUserTimeout reads the value of "tcp-ut" on a bind or server line, in
+// milliseconds by default, with HAProxy 2.6's words for what it refuses
+// (bind_parse_tcp_ut, srv_parse_tcp_ut).
+func parseTCPUserTimeout(v string) (int, error) {
+	ms, terr := parseTimeIn(v, time.Millisecond)
+	switch {
+	case terr == nil:
+		return int(ms), nil
+	case terr.over:
+		return 0, fmt.Errorf("timer overflow in argument '%s' to 'tcp-ut' (maximum value is 2147483647 ms or ~24.8 days)", v)
+	case terr.under:
+		return 0, fmt.Errorf("timer underflow in argument '%s' to 'tcp-ut' (minimum non-null value is 1 ms)", v)
+	}
+	return 0, fmt.Errorf("'tcp-ut' : expects a positive delay in milliseconds")
 }

@@ -377,6 +377,7 @@ var effects = map[string]effect{
 	"bind transparent":  show(tBindOpts+"/transparent", "internal/listener.TestTransparentFallback"),
 	"bind defer-accept": show(tBindOpts + "/defer-accept"),
 	"bind tfo":          show(tBindOpts + "/tfo_with_backlog"),
+	"bind tcp-ut":       show(e2e + "TestTCPUserTimeoutAsHAProxy"),
 	"bind v4v6":         show("internal/listener.TestV6OnlyOption"),
 	"bind v6only":       show("internal/listener.TestV6OnlyOption"),
 	"bind interface":    show(tBindOpts + "/interface_lo"),
@@ -505,6 +506,7 @@ var effects = map[string]effect{
 	"server track": show(e2e + "TestTrackAsHAProxy"),
 	// A server back from DOWN or maintenance warms up.
 	"server slowstart": show(e2e+"TestSlowstartAsHAProxy", "internal/proxy.TestSlowstart"),
+	"server tcp-ut":    show(e2e + "TestTCPUserTimeoutAsHAProxy"),
 	// The idle pools of HTTP server connections (none in mode tcp, in
 	// HAProxy as in lb).
 	"server pool-max-conn":    show(e2e + "TestHTTPPoolMaxConn"),

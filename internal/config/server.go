@@ -301,7 +301,21 @@ func init() {
 		}},
 		"check-via-socks4": flag(func(s *Server) { s.CheckViaSocks4 = true }), "namespace": unsup(1), "proto": unsup(1),
 		"pool-low-conn": unsup(1), "max-reuse": unsup(1),
-		"tcp-ut": unsup(1), "ws": unsup(1), "log-proto": unsup(1),
+		"ws": unsup(1), "log-proto": unsup(1),
+		"tcp-ut": {nargs: 1, dflt: true, missing: "'tcp-ut' : missing TCP User Timeout value", fn: func(l *loader, s *Server, v string) error {
+			ms, err := parseTCPUserTimeout(v)
+			if err != nil {
+				return err
+			}
+			if s.Name == "default-server" {
+				// HAProxy 2.6 takes it and does nothing with it: its
+				// srv_settings_cpy does not pass tcp_ut on (measured).
+				l.warn(l.linePos, "'tcp-ut' on a 'default-server' line is not passed on to the servers, as in HAProxy 2.6: set it on each 'server' line.")
+				return nil
+			}
+			s.TCPUserTimeout = ms
+			return nil
+		}},
 		"usesrc": {nargs: 1, dflt: true, fn: func(l *loader, s *Server, v string) error {
 			return fmt.Errorf("'usesrc' only allowed after a 'source' statement")
 		}}, "shard": unsup(1),

@@ -914,6 +914,10 @@ type Bind struct {
 	// Transparent, DeferAccept, V4V6, V6Only, AcceptProxy and Tfo are the
 	// options of the same names (false = off; V6Only wins over V4V6).
 	Transparent, DeferAccept, V4V6, V6Only, AcceptProxy, Tfo bool
+	// TCPUserTimeout is "tcp-ut", in milliseconds: TCP_USER_TIMEOUT on the
+	// listening socket, which the connections it accepts inherit (0 = the
+	// system's).
+	TCPUserTimeout int
 	// Interface is SO_BINDTODEVICE ("" = any).
 	Interface string
 	// Mode, User, Group, UID, GID set unix socket ownership (unix-bind
@@ -1071,6 +1075,9 @@ type Server struct {
 	// (rounded up): after coming back from DOWN or maintenance, the server's
 	// weight and maxconn ramp up over that time (0 = at once).
 	Slowstart int
+	// TCPUserTimeout is "tcp-ut", in milliseconds: TCP_USER_TIMEOUT on
+	// the server's connections and health checks (0 = the system's).
+	TCPUserTimeout int
 	// Disabled starts the server in maintenance.
 	Disabled bool
 	// SendProxy / SendProxyV2 emit a PROXY header on server connections.

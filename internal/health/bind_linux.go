@@ -2,6 +2,7 @@ package health
 
 import (
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -34,5 +35,21 @@ func delayAck(ctl func(network, address string, c syscall.RawConn) error) func(n
 			return err
 		}
 		return serr
+	}
+}
+
+// userTimeout wraps ctl (nil for none) to set TCP_USER_TIMEOUT to d on the
+// socket before it connects ("tcp-ut" on the server line).
+func userTimeout(ctl func(network, address string, c syscall.RawConn) error, d time.Duration) func(network, address string, c syscall.RawConn) error {
+	return func(network, address string, c syscall.RawConn) error {
+		if ctl != nil {
+			if err := ctl(network, address, c); err != nil {
+				return err
+			}
+		}
+		// Errors are ignored, as HAProxy ignores them.
+		return c.Control(func(fd uintptr) {
+			_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(d.Milliseconds()))
+		})
 	}
 }

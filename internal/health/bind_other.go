@@ -5,6 +5,7 @@ package health
 import (
 	"errors"
 	"syscall"
+	"time"
 )
 
 // bindToDevice: binding to a device needs Linux.
@@ -16,5 +17,10 @@ func bindToDevice(string) func(network, address string, c syscall.RawConn) error
 
 // delayAck: TCP_QUICKACK is Linux's; elsewhere the ACK goes at once.
 func delayAck(ctl func(network, address string, c syscall.RawConn) error) func(network, address string, c syscall.RawConn) error {
+	return ctl
+}
+
+// userTimeout: TCP_USER_TIMEOUT is Linux's; elsewhere the system's applies.
+func userTimeout(ctl func(network, address string, c syscall.RawConn) error, _ time.Duration) func(network, address string, c syscall.RawConn) error {
 	return ctl
 }

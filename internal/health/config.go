@@ -328,6 +328,10 @@ type Config struct {
 	// chooses. SourceInterface binds them to a device ("" none).
 	Source          netip.AddrPort
 	SourceInterface string
+	// UserTimeout is the server's "tcp-ut": TCP_USER_TIMEOUT on the check
+	// connections, as HAProxy's tcp_connect_server sets it on them (0 =
+	// the system's).
+	UserTimeout time.Duration
 	// HTTPSteps, when set, are the http-check rules in order, run instead
 	// of HTTPConnect, HTTP and Expect (which then hold the first connect,
 	// send and expect).

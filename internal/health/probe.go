@@ -194,6 +194,9 @@ func (p *prober) dial(ctx context.Context, addr, suffix string, tlsc *tls.Config
 	if iface := p.cfg.SourceInterface; iface != "" {
 		d.Control = bindToDevice(iface)
 	}
+	if ut := p.cfg.UserTimeout; ut > 0 {
+		d.Control = userTimeout(d.Control, ut)
+	}
 	if !o.quickAck {
 		// As HAProxy unless an expect comes right after the connect: a
 		// check that only connects resets before the server accepts.

@@ -64,6 +64,7 @@ func specFor(cfg *config.Config, noReusePort bool, a config.BindAddr, b *config.
 		}
 		s.Transparent, s.DeferAccept, s.V4V6, s.V6Only, s.Tfo = b.Transparent, b.DeferAccept, b.V4V6, b.V6Only, b.Tfo
 		s.Interface = b.Interface
+		s.UserTimeout = time.Duration(b.TCPUserTimeout) * time.Millisecond
 		s.Mode, s.UID, s.GID = b.Mode, b.UID, b.GID
 	}
 	if fe != nil {

@@ -86,6 +86,9 @@ type Spec struct {
 	// Tfo enables TCP Fast Open (`tfo`) with Backlog as the queue length.
 	// Zero: off.
 	Tfo bool
+	// UserTimeout is TCP_USER_TIMEOUT on the listening socket (`tcp-ut`),
+	// which accepted connections inherit. Zero: the system's.
+	UserTimeout time.Duration
 	// Nolinger sets SO_LINGER {1, 0} on the listening socket (`option
 	// nolinger` in a frontend, as HAProxy does in tcp_bind_listener).
 	// Accepted sockets inherit it from the listener on Linux, so closing an

@@ -237,6 +237,16 @@ func tcpOptions(fd int, spec *Spec, backlog int, reset bool, warn func(string, e
 		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, 0)
 	}
 	switch {
+	case spec.UserTimeout > 0:
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(spec.UserTimeout.Milliseconds())); err != nil {
+			warn("cannot set TCP User Timeout", err)
+		}
+	case reset:
+		if v, err := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT); err == nil && v != 0 {
+			_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, 0)
+		}
+	}
+	switch {
 	case spec.Tfo:
 		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_FASTOPEN, backlog); err != nil {
 			warn("cannot enable tcp_fastopen", err)

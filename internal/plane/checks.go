@@ -257,6 +257,7 @@ func (g *Generation) healthConfig(cfg *config.Config, px *config.Proxy, s *confi
 		hc.Socks4, hc.ViaSocks4 = s.Socks4.String(), s.CheckViaSocks4
 	}
 	hc.RuleTLS = s.RuleTLS
+	hc.UserTimeout = time.Duration(s.TCPUserTimeout) * time.Millisecond
 	src := s.Source
 	if src == nil {
 		src = px.Source

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"time"
 
 	"lb/internal/balance"
 	"lb/internal/config"
@@ -280,17 +281,18 @@ func sourceConfig(s *config.Source) *proxy.Source {
 // serverConfig converts a server line.
 func serverConfig(s *config.Server) proxy.ServerConfig {
 	sc := proxy.ServerConfig{
-		Name:      s.Name,
-		ID:        s.ID,
-		Weight:    s.Weight,
-		Backup:    s.Backup,
-		Maxconn:   s.Maxconn,
-		Maxqueue:  s.Maxqueue,
-		Minconn:   s.Minconn,
-		Slowstart: s.Slowstart,
-		Redir:     s.Redir,
-		NonStick:  s.NonStick,
-		Disabled:  s.Disabled || s.Unresolved,
+		Name:        s.Name,
+		ID:          s.ID,
+		Weight:      s.Weight,
+		Backup:      s.Backup,
+		Maxconn:     s.Maxconn,
+		Maxqueue:    s.Maxqueue,
+		Minconn:     s.Minconn,
+		Slowstart:   s.Slowstart,
+		UserTimeout: time.Duration(s.TCPUserTimeout) * time.Millisecond,
+		Redir:       s.Redir,
+		NonStick:    s.NonStick,
+		Disabled:    s.Disabled || s.Unresolved,
 	}
 	// HAProxy turns a minconn above maxconn into the maxconn.
 	if s.Minconn > s.Maxconn {

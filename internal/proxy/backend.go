@@ -147,6 +147,10 @@ type ServerConfig struct {
 	// dynamic algorithm, balance.Dynamic) and its maxconn ramping up from
 	// a sixteenth and from 1 (slowstart.go).
 	Slowstart int
+	// UserTimeout is "tcp-ut": TCP_USER_TIMEOUT on the server's
+	// connections, how long data sent may stay unacknowledged before the
+	// kernel gives up on the connection (0 = the system's).
+	UserTimeout time.Duration
 	// SNI gives the server name sent for a connection of c ("sni"), ""
 	// for none; nil means none. A pooled connection is reused only by
 	// the client that opened it when SNI is set (its name may differ).

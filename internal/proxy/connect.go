@@ -187,6 +187,9 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 				return nil, r, err
 			}
 		}
+		if ut := srv.cfg.UserTimeout; ut > 0 && srv.cfg.Network != "unix" {
+			d.Control = userTimeoutControl(d.Control, ut)
+		}
 		s4 := srv.cfg.Socks4
 		srv.connects.Add(1)
 		if s4.IsValid() {

@@ -379,6 +379,9 @@ func (x *rconn) connect() {
 	if bc.NoLinger {
 		_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
 	}
+	if ut := srv.cfg.UserTimeout; ut > 0 {
+		setUserTimeout(fd, ut)
+	}
 	var errno unix.Errno
 	if domain == unix.AF_INET {
 		sa := unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: ap.Addr().As4()}
