@@ -77,6 +77,10 @@ type Server struct {
 	// Conns is the number of connections the server currently serves, plus
 	// those waiting in its queue (HAProxy served + nbpend).
 	Conns int
+	// Served is the number of connections the server serves, queued ones
+	// left out (HAProxy's served): bounded-load consistent hashing
+	// (Options.HashBalanceFactor) counts these.
+	Served int
 	// Maxconn is the server's maxconn; 0 means unlimited.
 	Maxconn int
 }
@@ -128,6 +132,12 @@ type Options struct {
 	// source, uri, url_param and hdr. The zero value is HAProxy 2.6's
 	// default, map-based with sdbm.
 	HashType HashType
+	// HashBalanceFactor is "hash-balance-factor" (0: none, else above
+	// 100): consistent hashing with bounded loads. A server may serve at
+	// most factor% of the average load, in proportion to its weight; a
+	// key whose server is above that goes to the next point of the ring
+	// whose server is not (HAProxy's chash_server_is_eligible).
+	HashBalanceFactor int
 }
 
 var errUnknown = errors.New("unknown algorithm")

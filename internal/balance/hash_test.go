@@ -354,7 +354,7 @@ func TestConsistentLookup(t *testing.T) {
 		if i < len(pts) {
 			h = pts[i].key // exactly on a point
 		}
-		if got, want := a.lookup(h), nearest(h); got != want {
+		if got, want := a.lookup(nil, h), nearest(h); got != want {
 			t.Fatalf("lookup(%#x) = %d; want %d", h, got, want)
 		}
 	}
@@ -410,4 +410,59 @@ func BenchmarkKeys(b *testing.B) {
 			HashHeader(v, true, SDBM)
 		}
 	})
+}
+
+// TestHashBalanceFactor checks bounded loads against HAProxy's arithmetic
+// (chash_server_is_eligible), computed by hand for three servers of weight 1
+// (eweight 16 each, total 48) and a factor of 150, and the walk along the
+// ring from a full server to the next within its bound.
+func TestHashBalanceFactor(t *testing.T) {
+	srvs := mk(1, 1, 1)
+	a := mustNew(t, "uri", Options{HashType: HashType{Consistent: true}, HashBalanceFactor: 150}).(*chash)
+	a.Pick(srvs, 0)
+	if a.totW != 48 || a.cum[0] != 0 || a.cum[1] != 16 || a.cum[2] != 32 {
+		t.Fatalf("total weight %d, cumulative %v; want 48, [0 16 32]", a.totW, a.cum)
+	}
+	for _, c := range []struct {
+		served [3]int
+		want   [3]bool
+	}{
+		// 1 connection × 1.5 → 2 slots: 0, 1 and 1 by cumulative weight,
+		// at least one each.
+		{[3]int{0, 0, 0}, [3]bool{true, true, true}},
+		{[3]int{1, 0, 0}, [3]bool{false, true, true}},
+		// 6 × 1.5 → 9 slots: 3 each.
+		{[3]int{3, 2, 0}, [3]bool{false, true, true}},
+		{[3]int{2, 3, 0}, [3]bool{true, false, true}},
+		// 10 × 1.5 → 15 slots: 5 each.
+		{[3]int{4, 4, 1}, [3]bool{true, true, true}},
+		{[3]int{5, 4, 0}, [3]bool{false, true, true}},
+	} {
+		var total int64
+		for i := range srvs {
+			srvs[i].Served = c.served[i]
+			total += int64(c.served[i])
+		}
+		for i := range srvs {
+			if got := a.eligible(srvs, i, total); got != c.want[i] {
+				t.Errorf("served %v: server %d eligible %v; want %v", c.served, i, got, c.want[i])
+			}
+		}
+	}
+	// A key lands on its server while it is within its bound, then on the
+	// next point's server that is.
+	for i := range srvs {
+		srvs[i].Served = 0
+	}
+	key := Key(12345, true)
+	home := a.Pick(srvs, key)
+	srvs[home].Served = 1
+	next := a.Pick(srvs, key)
+	if next == home {
+		t.Fatalf("a full server (%d) was chosen again", home)
+	}
+	plain := mustNew(t, "uri", Options{HashType: HashType{Consistent: true}}).(*chash)
+	if got := plain.Pick(srvs, key); got != home {
+		t.Errorf("without the factor the key went to %d; want its server %d", got, home)
+	}
 }

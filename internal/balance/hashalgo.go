@@ -259,6 +259,11 @@ type chash struct {
 	// round-robin walk stopped at, -1 for none.
 	last    int
 	lastKey uint32
+	// cum is each server's cumulative_weight (the eweights of the
+	// servers of its group before it, in configuration order) and totW
+	// the group's total eweight (lbprm.tot_weight), for bounded loads.
+	cum  []int64
+	totW int64
 }
 
 func (c *chash) Pick(srvs []Server, key uint64) int {
@@ -273,7 +278,7 @@ func (c *chash) Pick(srvs []Server, key uint64) int {
 		return -1
 	}
 	if h, ok := c.hash(key); ok {
-		return c.lookup(c.opt.HashType.finish(h))
+		return c.lookup(srvs, c.opt.HashType.finish(h))
 	}
 	// chash_get_next_server: from the point after last, the first point
 	// whose server is not full. Starting with no last point, only the
@@ -302,8 +307,10 @@ func (c *chash) Pick(srvs []Server, key uint64) int {
 // lookup is chash_get_server_hash: the first point at or after h
 // (eb32_lookup_ge, wrapping to the first) and the one before it (wrapping
 // to the last); the nearer one wins, the one before on a tie. The hashed
-// server is returned even when full.
-func (c *chash) lookup(h uint32) int {
+// server is returned even when full. With a hash-balance-factor, the walk
+// goes on along the ring from that point to the first server within its
+// bound, at most twice round (then the ring's last point's server).
+func (c *chash) lookup(srvs []Server, h uint32) int {
 	lo, hi := 0, len(c.nodes)
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
@@ -323,10 +330,48 @@ func (c *chash) lookup(h uint32) int {
 	}
 	dp := h - c.nodes[prev].key
 	dn := c.nodes[next].key - h
+	i := next
 	if dp <= dn {
-		return c.nodes[prev].srv
+		i = prev
 	}
-	return c.nodes[next].srv
+	if c.opt.HashBalanceFactor == 0 {
+		return c.nodes[i].srv
+	}
+	var served int64
+	for j := range srvs {
+		served += int64(srvs[j].Served)
+	}
+	loop := 0
+	for !c.eligible(srvs, c.nodes[i].srv, served) {
+		j := i + 1
+		if j == len(c.nodes) {
+			j = 0
+			if loop++; loop > 1 {
+				break
+			}
+		}
+		i = j
+	}
+	return c.nodes[i].srv
+}
+
+// eligible is chash_server_is_eligible: the backend's served connections
+// plus the one being placed, times the factor, make the slots (rounded up),
+// shared out by eweight, the remainder in proportion to the cumulative
+// weights, at least one per server; server s is eligible while it serves
+// fewer than its slots.
+func (c *chash) eligible(srvs []Server, s int, served int64) bool {
+	if c.totW == 0 {
+		return true
+	}
+	tot := ((served+1)*int64(c.opt.HashBalanceFactor) + 99) / 100
+	perWeight, rem := tot/c.totW, tot%c.totW
+	ew, cum := int64(c.seen[s].ew), c.cum[s]
+	slots := ew*perWeight + ((cum+ew)*rem)/c.totW - (cum*rem)/c.totW
+	if slots == 0 {
+		slots = 1
+	}
+	return int64(srvs[s].Served) < slots
 }
 
 // rebuild lays the points of the current group on the ring.
@@ -342,11 +387,17 @@ func (c *chash) rebuild() {
 		c.fbck = fbck
 		return
 	}
+	if cap(c.cum) < len(c.seen) {
+		c.cum = make([]int64, len(c.seen))
+	}
+	c.cum, c.totW = c.cum[:len(c.seen)], 0
 	for i := range c.seen {
 		s := &c.seen[i]
 		if !s.usable || s.backup != backup {
 			continue
 		}
+		c.cum[i] = c.totW
+		c.totW += int64(s.ew)
 		base := uint32(s.id) * srvEwghtRange
 		for n := range s.ew {
 			c.nodes = append(c.nodes, ringNode{key: fullHash(base + uint32(n)), srv: i})

@@ -69,6 +69,7 @@ func (l *loader) checkProxy(p *Proxy) {
 		}
 	}
 	l.checkStickRules(p)
+	l.checkHashBalanceFactor(p)
 	if p.Cap&CapFrontend != 0 && (p.HTTPLog || p.TCPLog || p.LogFormat != "") && len(p.LogTargets(&l.cfg.Global)) == 0 {
 		l.warn(p.Pos, "log format ignored for %s '%s' since it has no log address.", kind, p.Name)
 	}
@@ -273,5 +274,23 @@ func (l *loader) resolveTracks() {
 			}
 			s.Tracked = ts
 		}
+	}
+}
+
+// checkHashBalanceFactor: hash-balance-factor bounds the loads of consistent
+// hashing. HAProxy 2.6 also applies it to "balance random" (its draws are
+// consistent-hash lookups), which lb draws otherwise: refused there. Elsewhere
+// (map-based hashing, the other algorithms) HAProxy ignores it; lb says so.
+func (l *loader) checkHashBalanceFactor(p *Proxy) {
+	balanceHashes := map[string]bool{"source": true, "uri": true, "url_param": true, "hdr": true}
+	if p.Cap&CapBackend == 0 || p.HashBalanceFactor == 0 {
+		return
+	}
+	algo := p.Balance.Algorithm
+	switch {
+	case algo == "random" || strings.HasPrefix(algo, "random("):
+		l.alert(p.HashBalanceFactorPos, "'hash-balance-factor' with 'balance random' is not supported by lb yet")
+	case !balanceHashes[algo] || !strings.HasPrefix(p.HashType, "consistent"):
+		l.warn(p.HashBalanceFactorPos, "'hash-balance-factor' has no effect in %s '%s': it bounds the loads of 'hash-type consistent' with a hashing 'balance' only (HAProxy ignores it too).", proxyWord(p.Cap), p.Name)
 	}
 }

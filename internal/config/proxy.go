@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"maps"
+	"math"
 	"net"
 	"os"
 	"slices"
@@ -168,7 +169,17 @@ func init() {
 		}},
 		"max-keep-alive-queue": unsupported(be, true),
 		"external-check":       unsupported(be, true),
-		"hash-balance-factor":  unsupported(be, true),
+		"hash-balance-factor": {cap: be, def: true, fn: func(c *pctx) error {
+			// HAProxy 2.6 reads it with atol() and refuses 1 to 100.
+			if err := c.intArg(&c.p.HashBalanceFactor, math.MinInt); err != nil {
+				return err
+			}
+			if f := c.p.HashBalanceFactor; f != 0 && f <= 100 {
+				return fmt.Errorf("'%s' must be 0 or greater than 100.", c.args[0])
+			}
+			c.p.HashBalanceFactorPos = c.pos
+			return nil
+		}},
 		"http-send-name-header": {cap: be, def: true, fn: func(c *pctx) error {
 			// As HAProxy 2.6: one header name, words after it ignored.
 			if len(c.args) < 2 || c.args[1] == "" {

@@ -547,6 +547,11 @@ type Proxy struct {
 	Balance Balance
 	// HashType is "hash-type" ("" = map-based).
 	HashType string
+	// HashBalanceFactor is "hash-balance-factor" (0 = none, else above
+	// 100): bounded loads for consistent hashing. HashBalanceFactorPos is
+	// where it was set.
+	HashBalanceFactor    int
+	HashBalanceFactorPos Pos
 	// LoadServerStateFromFile is "load-server-state-from-file": "global",
 	// "local" or "" (none, the default). ServerStateFileName is
 	// "server-state-file-name" for "local" ("" = the backend's name).

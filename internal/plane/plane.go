@@ -57,6 +57,7 @@ func Start(cfg *config.Config, lns []Listener, opts Options) (*Generation, error
 			return nil, fmt.Errorf("%s: backend %q: %w", px.Pos, px.Name, err)
 		}
 		bc.BalanceOptions.HashType = ht
+		bc.BalanceOptions.HashBalanceFactor = px.HashBalanceFactor
 		bc.OnWarmedUp = g.warmedUp
 		be, err := proxy.NewBackend(bc)
 		if err != nil {

@@ -875,7 +875,7 @@ func (b *Backend) fillSnapLocked() {
 		}
 		b.snap[i] = balance.Server{ID: s.id, Weight: w, EWeight: ew, ConfWeight: s.cfg.Weight, Backup: s.cfg.Backup,
 			Usable: s.state == StateUp || s.state == StateNoLB || s.state == StateDrain,
-			Conns:  s.cur + len(s.queue), Maxconn: max(s.dynMaxconnLocked(), 0)}
+			Conns:  s.cur + len(s.queue), Served: s.cur, Maxconn: max(s.dynMaxconnLocked(), 0)}
 	}
 }
 
