@@ -19,13 +19,32 @@ import (
 // Go's net.Listen).
 func ReservePort(t testing.TB) int {
 	t.Helper()
+	return bindPort(t, true)
+}
+
+// RefusingPort returns a TCP port on 127.0.0.1 where connections are refused
+// for the whole test: a socket is bound to it without listening and without
+// SO_REUSEADDR, so that nothing else can listen there meanwhile, not even a
+// parallel test that read the same number from a closed ":0" listener before
+// (its bind fails).
+func RefusingPort(t testing.TB) int {
+	t.Helper()
+	return bindPort(t, false)
+}
+
+// bindPort binds a socket to a port of 127.0.0.1 the kernel picks, with
+// SO_REUSEADDR when reuse, closed at the end of the test, and returns the port.
+func bindPort(t testing.TB, reuse bool) int {
+	t.Helper()
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { unix.Close(fd) })
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
-		t.Fatal(err)
+	if reuse {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
 		t.Fatal(err)

@@ -45,3 +45,17 @@ func TestReservePort(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusingPort: connections to the port are refused, and no listener can
+// take it, SO_REUSEADDR or not.
+func TestRefusingPort(t *testing.T) {
+	addr := fmt.Sprintf("127.0.0.1:%d", RefusingPort(t))
+	if c, err := net.Dial("tcp", addr); err == nil {
+		c.Close()
+		t.Fatal("a connection to the refusing port was accepted")
+	}
+	if ln, err := net.Listen("tcp", addr); err == nil {
+		ln.Close()
+		t.Fatal("a listener took the refusing port")
+	}
+}

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"lb/internal/lbtest"
 )
 
 // The golden files in testdata/logformat were written by
@@ -268,23 +268,11 @@ func echoServer(t *testing.T) string {
 }
 
 // closedPort returns an address that refuses connections for the whole
-// test: a socket bound there and not listening (a port merely closed again
-// may be taken by another test's server meanwhile).
+// test: a port merely closed again may be taken by another test's server
+// meanwhile.
 func closedPort(t *testing.T) string {
 	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("127.0.0.1:%d", sa.(*unix.SockaddrInet4).Port)
+	return fmt.Sprintf("127.0.0.1:%d", lbtest.RefusingPort(t))
 }
 
 func waitListening(t *testing.T, addr string) {

@@ -20,7 +20,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	"golang.org/x/sys/unix"
+
+	"lb/internal/lbtest"
 )
 
 // promGolden is HAProxy 2.6.12's /metrics for testdata/prom.cfg, captured
@@ -293,24 +294,10 @@ func TestPrometheusGoldenIsHAProxys(t *testing.T) {
 		return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
 	}
 	fe := port()
-	// s2's port refuses connections for the whole test: a socket bound
-	// there and not listening. A port merely closed again was taken by
-	// another test's server in a CI run, and s2 never went DOWN.
-	down := func() string {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { unix.Close(fd) })
-		if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-			t.Fatal(err)
-		}
-		sa, err := unix.Getsockname(fd)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return fmt.Sprint(sa.(*unix.SockaddrInet4).Port)
-	}
+	// s2's port refuses connections for the whole test (a port merely closed
+	// again was taken by another test's server in a CI run, and s2 never went
+	// DOWN).
+	down := func() string { return fmt.Sprint(lbtest.RefusingPort(t)) }
 	vars := map[string]string{"FE": fe, "FE2": port(), "TCPL": port(), "DOWN": down(), "MAINT": port(),
 		"SRV": fmt.Sprint(srv.Addr().(*net.TCPAddr).Port)}
 	path := filepath.Join(t.TempDir(), "h.cfg")

@@ -18,8 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"lb/internal/lbtest"
 )
 
@@ -60,22 +58,7 @@ func freePort(t *testing.T) int { return lbtest.ReservePort(t) }
 // refusingPort returns a port on 127.0.0.1 where connections are refused for the whole test:
 // a socket is bound to it without listening, so no other test can take it meanwhile (a
 // port from freePort can be reused by a parallel test before lb connects to it).
-func refusingPort(t *testing.T) int {
-	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sa.(*unix.SockaddrInet4).Port
-}
+func refusingPort(t *testing.T) int { return lbtest.RefusingPort(t) }
 
 // notifySocket is a fake NOTIFY_SOCKET: a real unixgram socket collecting messages.
 type notifySocket struct {

@@ -22,22 +22,7 @@ import (
 func TestTCPKeepAliveTimingsAsHAProxy(t *testing.T) {
 	hap, haveHAP := haproxyPath()
 	srvConns := make(chan net.Conn, 16)
-	server := startRawServer(t, func(c net.Conn) {
-		srvConns <- c
-		br := bufio.NewReader(c)
-		for {
-			line, err := br.ReadString('\n')
-			if err != nil {
-				c.Close()
-				return
-			}
-			if line == "\r\n" {
-				io.WriteString(c, "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
-			} else if !strings.Contains(line, ":") && !strings.HasPrefix(line, "GET") {
-				io.WriteString(c, line)
-			}
-		}
-	})
+	server := startSocketServer(t, srvConns)
 	var sys [3]int // the system's count, idle and interval
 	{
 		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
@@ -101,26 +86,7 @@ listen off
 		t.Run(name, func(t *testing.T) {
 			p := startNamed(t, name, hap, cfg, filepath.Join(dir, "admin.sock"))
 			for i, px := range []string{"tcp", "http", "off"} {
-				c, err := net.DialTimeout("tcp", a[i], 2*time.Second)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-				if px == "http" {
-					io.WriteString(c, "GET / HTTP/1.1\r\nhost: x\r\n\r\n")
-				} else {
-					io.WriteString(c, "ping\n")
-				}
-				if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
-					t.Fatalf("%s: not served: %v", px, err)
-				}
-				var sc net.Conn
-				select {
-				case sc = <-srvConns:
-				case <-time.After(5 * time.Second):
-					t.Fatalf("%s: no server connection", px)
-				}
+				c, sc := proxiedPair(t, a[i], px == "http", srvConns)
 				for side, conn := range []net.Conn{c, sc} {
 					var got [4]int
 					for j, o := range [][2]int{{unix.SOL_SOCKET, unix.SO_KEEPALIVE},
@@ -182,4 +148,55 @@ backend b
 			}
 		})
 	}
+}
+
+// startSocketServer starts a server whose connections are sent to conns (their
+// sockets' options are read) and which answers each request head with a 200 and
+// echoes the other lines (a mode tcp client's "ping").
+func startSocketServer(t *testing.T, conns chan<- net.Conn) string {
+	t.Helper()
+	return startRawServer(t, func(c net.Conn) {
+		conns <- c
+		br := bufio.NewReader(c)
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				c.Close()
+				return
+			}
+			if line == "\r\n" {
+				io.WriteString(c, "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+			} else if !strings.Contains(line, ":") && !strings.HasPrefix(line, "GET") {
+				io.WriteString(c, line)
+			}
+		}
+	})
+}
+
+// proxiedPair connects to the proxy at addr, sends a request head (http) or a line, reads
+// the answer's first line and returns the client connection (closed at the end of the test)
+// and the server's side of the connection the proxy made (from startSocketServer's conns).
+func proxiedPair(t *testing.T, addr string, http bool, conns <-chan net.Conn) (client, server net.Conn) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if http {
+		io.WriteString(c, "GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+	} else {
+		io.WriteString(c, "ping\n")
+	}
+	if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+		t.Fatalf("%s: not served: %v", addr, err)
+	}
+	select {
+	case sc := <-conns:
+		return c, sc
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s: no server connection", addr)
+	}
+	return nil, nil
 }

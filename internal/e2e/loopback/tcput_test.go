@@ -1,7 +1,6 @@
 package loopback
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -22,22 +21,7 @@ import (
 func TestTCPUserTimeoutAsHAProxy(t *testing.T) {
 	hap, haveHAP := haproxyPath()
 	srvConns := make(chan net.Conn, 16)
-	server := startRawServer(t, func(c net.Conn) {
-		srvConns <- c
-		br := bufio.NewReader(c)
-		for {
-			line, err := br.ReadString('\n')
-			if err != nil {
-				c.Close()
-				return
-			}
-			if line == "\r\n" {
-				io.WriteString(c, "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
-			} else if !strings.Contains(line, ":") && !strings.HasPrefix(line, "GET") {
-				io.WriteString(c, line)
-			}
-		}
-	})
+	server := startSocketServer(t, srvConns)
 	// The health check's server accepts and says nothing: the check waits
 	// for a string that never comes, its connection open meanwhile.
 	checkConns := make(chan net.Conn, 16)
@@ -101,26 +85,7 @@ backend checked
 				return v
 			}
 			for i, px := range []string{"tcp", "http", "off", "dflt"} {
-				c, err := net.DialTimeout("tcp", a[i], 2*time.Second)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-				if px == "http" || px == "dflt" {
-					io.WriteString(c, "GET / HTTP/1.1\r\nhost: x\r\n\r\n")
-				} else {
-					io.WriteString(c, "ping\n")
-				}
-				if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
-					t.Fatalf("%s: not served: %v", px, err)
-				}
-				var sc net.Conn
-				select {
-				case sc = <-srvConns:
-				case <-time.After(5 * time.Second):
-					t.Fatalf("%s: no server connection", px)
-				}
+				c, sc := proxiedPair(t, a[i], px == "http" || px == "dflt", srvConns)
 				if got := [2]int{read(c), read(sc)}; got != want[px] {
 					t.Errorf("%s: TCP_USER_TIMEOUT on the client and server sides = %v; want %v", px, got, want[px])
 				}
