@@ -645,8 +645,14 @@ listen l
 		for _, p := range []string{"/quiet", "/err", "/rerr", "/last"} {
 			get(p)
 		}
+		// Every line expected, not the last request's only: haproxy's threads
+		// may write them out of order.
+		logged := func() bool {
+			s := out.String()
+			return strings.Contains(s, "GET /last ") && strings.Contains(s, "GET /err ") && strings.Contains(s, "GET /rerr ")
+		}
 		deadline := time.Now().Add(5 * time.Second)
-		for !strings.Contains(out.String(), "GET /last ") && time.Now().Before(deadline) {
+		for !logged() && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond) // polling a log: there is no other signal
 		}
 		log := out.String()
