@@ -241,6 +241,7 @@ var effects = map[string]effect{
 	"proxy balance":                     show(e2e+"TestRoundRobinOrder", tOrders),
 	"proxy hash-type":                   show("internal/balance.TestSourceStable"),
 	"proxy hash-balance-factor":         show(e2e+"TestHashBalanceFactorAsHAProxy", "internal/balance.TestHashBalanceFactor"),
+	"proxy max-keep-alive-queue":        httpOnly("max-keep-alive-queue 3", e2e+"TestMaxKeepAliveQueueAsHAProxy"),
 	"proxy load-server-state-from-file": show(e2e+"TestServerStateFileAsHAProxy", e2e+"TestServerStateSurvivesReloads"),
 	"proxy server-state-file-name":      show(e2e + "TestServerStateFileAsHAProxy"),
 	"proxy server":                      show(e2e + "TestRoundRobinOrder"),

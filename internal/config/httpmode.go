@@ -24,7 +24,8 @@ var quietHTTPOptions = map[string]bool{"http-keep-alive": true, "http-server-clo
 // quietHTTPKeywords are the proxy keywords HAProxy ignores without a word
 // outside mode http; the timeouts are in quietHTTPTimeouts.
 var quietHTTPKeywords = map[string]bool{"errorfile": true, "compression": true, "capture": true,
-	"unique-id-header": true, "http-reuse": true, "monitor": true, "http-send-name-header": true}
+	"unique-id-header": true, "http-reuse": true, "monitor": true, "http-send-name-header": true,
+	"max-keep-alive-queue": true}
 
 var quietHTTPTimeouts = map[string]bool{"http-request": true, "http-keep-alive": true, "tarpit": true}
 

@@ -167,7 +167,7 @@ func init() {
 		"usesrc": {cap: be, def: true, fn: func(c *pctx) error {
 			return fmt.Errorf("'usesrc' only allowed after a 'source' statement.")
 		}},
-		"max-keep-alive-queue": unsupported(be, true),
+		"max-keep-alive-queue": {cap: both, def: true, fn: kwMaxKeepAliveQueue},
 		"external-check":       unsupported(be, true),
 		"hash-balance-factor": {cap: be, def: true, fn: func(c *pctx) error {
 			// HAProxy 2.6 reads it with atol() and refuses 1 to 100.
@@ -2225,5 +2225,31 @@ func kwTCPKA(c *pctx) error {
 	default:
 		ka.Interval = time.Duration(n) * time.Second
 	}
+	return nil
+}
+
+// kwMaxKeepAliveQueue parses "max-keep-alive-queue" as HAProxy 2.6's
+// proxy_parse_max_ka_queue: strtol's number in any base, with its own words,
+// and its own warning in a proxy without the backend capability.
+func kwMaxKeepAliveQueue(c *pctx) error {
+	if len(c.args) < 2 || c.args[1] == "" {
+		return fmt.Errorf("'%s' expects expects an integer value (or -1 to disable)", c.args[0])
+	}
+	v := c.args[1]
+	end, _, ok := strtol(v, 0)
+	if !ok {
+		end = 0
+	}
+	if end < len(v) {
+		return fmt.Errorf("'%s' : unexpected character '%c' in integer value '%s'", c.args[0], v[end], v)
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 0, 32)
+	if err != nil {
+		n = -1 // out of an int's range: no limit, as HAProxy's wrapped value
+	}
+	if c.p.Cap != CapDefaults && c.p.Cap&CapBackend == 0 {
+		c.l.warn(c.pos, "%s will be ignored because %s '%s' has no backend capability", c.args[0], proxyTypeStr(c.p.Cap), c.p.Name)
+	}
+	c.p.MaxKeepAliveQueue = int(n) + 1
 	return nil
 }

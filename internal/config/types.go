@@ -552,6 +552,12 @@ type Proxy struct {
 	// where it was set.
 	HashBalanceFactor    int
 	HashBalanceFactorPos Pos
+	// MaxKeepAliveQueue is "max-keep-alive-queue" plus one, as HAProxy
+	// stores it: 0 (the default, -1) and below mean no limit; n+1 means a
+	// keep-alive request leaves its last server ("option
+	// prefer-last-server") for the balancing when that server is full
+	// with n requests or more in its queue.
+	MaxKeepAliveQueue int
 	// LoadServerStateFromFile is "load-server-state-from-file": "global",
 	// "local" or "" (none, the default). ServerStateFileName is
 	// "server-state-file-name" for "local" ("" = the backend's name).

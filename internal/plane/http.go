@@ -122,19 +122,20 @@ func httpBackend(cfg *config.Config, px *config.Proxy) proxy.HTTPBackendConfig {
 	}
 	ef, _ := loadErrorFiles(px) // checked by CheckHTTP
 	return proxy.HTTPBackendConfig{
-		Enabled:          true,
-		PreferLastServer: px.Options["prefer-last-server"],
-		SendNameHeader:   px.SendNameHeader,
-		BufferRequest:    px.Options["http-buffer-request"],
-		Mode:             connMode(px),
-		Forwardfor:       forwardfor(px),
-		Originalto:       originalto(px),
-		TimeoutTarpit:    tarpitTimeout(px),
-		Reuse:            httpReuse(px.HTTPReuse),
-		Parse:            http1.Options{AcceptInvalid: px.Options["accept-invalid-http-response"], MaxHeaders: maxHeaders(cfg)},
-		ErrorFiles:       ef,
-		ErrorLocs:        errorLocs(px),
-		Compression:      compression(cfg, px),
+		Enabled:           true,
+		PreferLastServer:  px.Options["prefer-last-server"],
+		MaxKeepAliveQueue: px.MaxKeepAliveQueue,
+		SendNameHeader:    px.SendNameHeader,
+		BufferRequest:     px.Options["http-buffer-request"],
+		Mode:              connMode(px),
+		Forwardfor:        forwardfor(px),
+		Originalto:        originalto(px),
+		TimeoutTarpit:     tarpitTimeout(px),
+		Reuse:             httpReuse(px.HTTPReuse),
+		Parse:             http1.Options{AcceptInvalid: px.Options["accept-invalid-http-response"], MaxHeaders: maxHeaders(cfg)},
+		ErrorFiles:        ef,
+		ErrorLocs:         errorLocs(px),
+		Compression:       compression(cfg, px),
 	}
 }
 

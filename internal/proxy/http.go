@@ -182,6 +182,11 @@ type HTTPBackendConfig struct {
 	// connection is still open to, when it is usable, unless the
 	// balancing hashes.
 	PreferLastServer bool
+	// MaxKeepAliveQueue is "max-keep-alive-queue" plus one, as HAProxy
+	// stores it (0 or less: no limit): the last server is not preferred
+	// when it is full and its queue holds MaxKeepAliveQueue-1 requests or
+	// more; the request is balanced instead.
+	MaxKeepAliveQueue int
 	// SendNameHeader is "http-send-name-header": once a server is chosen
 	// for a request (again on a retry to another), every field of that
 	// name is removed and one carrying the server's name appended, after

@@ -292,7 +292,8 @@ func (s *Server) reusableFor(sc net.Conn, dst netip.AddrPort) bool {
 // preferable reports whether "option prefer-last-server" sends the next
 // request of a client to s, whose connection the client still holds: s is
 // a server of be, UP with a weight, and be's balancing does not hash (a
-// hash picks the same server anyway), as HAProxy's srv_currently_usable.
+// hash picks the same server anyway), as HAProxy's srv_currently_usable,
+// and not full with a queue max-keep-alive-queue long.
 func (s *Server) preferable(be *Backend) bool {
 	if s == nil || s.be != be {
 		return false
@@ -303,5 +304,10 @@ func (s *Server) preferable(be *Backend) bool {
 	}
 	be.mu.Lock()
 	defer be.mu.Unlock()
+	// HAProxy's assign_server: no limit, or room on the server, or a
+	// queue shorter than max-keep-alive-queue.
+	if q := be.cfg.HTTP.MaxKeepAliveQueue; q > 0 && s.fullLocked() && len(s.queue)+1 >= q {
+		return false
+	}
 	return s.state == StateUp && s.weight > 0
 }
