@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"syscall"
 	"time"
 
 	"lb/internal/balance"
@@ -172,34 +173,41 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 	}
 	var sc net.Conn
 	for attempt := req.Retried; ; attempt++ {
-		// No TCP keep-alive towards servers unless asked: HAProxy sets it
-		// only with "option srvtcpka", and it costs setsockopt calls per
-		// connection.
-		d := net.Dialer{Timeout: bc.TimeoutConnect, KeepAlive: -1}
-		if bc.ServerKeepAlive {
-			// SO_KEEPALIVE with the system's timings, as HAProxy.
-			d.KeepAliveConfig = bc.ServerKeepAliveTimings.dialer()
-		}
-		addr := srv.dialAddr(req.Dst)
-		if src := srv.source(); src != nil && srv.cfg.Network != "unix" {
-			if err := src.dialer(&d, req, addr); err != nil {
-				r.Phase, r.Term = 'C', TermInternal
-				return nil, r, err
-			}
-		}
-		if ut := srv.cfg.UserTimeout; ut > 0 && srv.cfg.Network != "unix" {
-			d.Control = userTimeoutControl(d.Control, ut)
-		}
 		s4 := srv.cfg.Socks4
-		srv.connects.Add(1)
-		if s4.IsValid() {
-			sc, err = d.Dial("tcp", s4.String())
+		src := srv.source()
+		if ap, ok := srv.directAddr(req.Dst); ok && !s4.IsValid() && src == nil {
+			srv.connects.Add(1)
+			sc, err = dialTCP(ap, bc.TimeoutConnect, serverSetup(bc, srv))
+			r.Local, r.Remote = netip.AddrPort{}, ap
 		} else {
-			sc, err = d.Dial(srv.cfg.Network, addr)
-		}
-		r.Local, r.Remote = netip.AddrPort{}, netip.AddrPort{}
-		if srv.cfg.Network != "unix" {
-			r.Remote, _ = netip.ParseAddrPort(addr)
+			// No TCP keep-alive towards servers unless asked: HAProxy sets it
+			// only with "option srvtcpka", and it costs setsockopt calls per
+			// connection.
+			d := net.Dialer{Timeout: bc.TimeoutConnect, KeepAlive: -1}
+			if bc.ServerKeepAlive {
+				// SO_KEEPALIVE with the system's timings, as HAProxy.
+				d.KeepAliveConfig = bc.ServerKeepAliveTimings.dialer()
+			}
+			addr := srv.dialAddr(req.Dst)
+			if src != nil && srv.cfg.Network != "unix" {
+				if err := src.dialer(&d, req, addr); err != nil {
+					r.Phase, r.Term = 'C', TermInternal
+					return nil, r, err
+				}
+			}
+			if ut := srv.cfg.UserTimeout; ut > 0 && srv.cfg.Network != "unix" {
+				d.Control = userTimeoutControl(d.Control, ut)
+			}
+			srv.connects.Add(1)
+			if s4.IsValid() {
+				sc, err = d.Dial("tcp", s4.String())
+			} else {
+				sc, err = d.Dial(srv.cfg.Network, addr)
+			}
+			r.Local, r.Remote = netip.AddrPort{}, netip.AddrPort{}
+			if srv.cfg.Network != "unix" {
+				r.Remote, _ = netip.ParseAddrPort(addr)
+			}
 		}
 		if err == nil && s4.IsValid() {
 			// The handshake is part of the connection, within "timeout
@@ -229,7 +237,7 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 				r.Local, r.Remote = addrPort(sc.LocalAddr()), addrPort(sc.RemoteAddr())
 			}
 			if bc.NoLinger {
-				if tc, ok := sc.(*net.TCPConn); ok {
+				if tc, ok := sc.(lingerer); ok {
 					_ = tc.SetLinger(0)
 				}
 			}
@@ -486,4 +494,49 @@ func (b *Backend) redispatchAny(srv *Server, bound bool) bool {
 	}
 	active, _ := b.UsableServers()
 	return active > 1
+}
+
+// lingerer is a connection whose close may reset it (net.TCPConn, tcpConn).
+type lingerer interface{ SetLinger(sec int) error }
+
+// directAddr is the address a connection to s goes to when dialTCP can dial
+// it: an IP address and a port, no host name, socket path or zone.
+func (s *Server) directAddr(dst netip.AddrPort) (netip.AddrPort, bool) {
+	nw := s.cfg.Network
+	if nw != "tcp" && nw != "tcp4" && nw != "tcp6" {
+		return netip.AddrPort{}, false
+	}
+	a := s.addr.Load()
+	if !a.ip.IsValid() || a.port == 0 && !a.portFromDst {
+		return netip.AddrPort{}, false
+	}
+	ap := s.fastAddr(dst)
+	ip := ap.Addr()
+	if nw != "tcp6" {
+		ip = ip.Unmap()
+	}
+	if ip.Zone() != "" || nw == "tcp4" && !ip.Is4() || nw == "tcp6" && ip.Is4() {
+		return netip.AddrPort{}, false
+	}
+	return netip.AddrPortFrom(ip, ap.Port()), true
+}
+
+// serverSetup is what dialTCP sets on a socket to srv before it connects:
+// SO_KEEPALIVE and its timings with "option srvtcpka", TCP_USER_TIMEOUT
+// with "tcp-ut"; nil for nothing.
+func serverSetup(bc *BackendConfig, srv *Server) func(fd int) {
+	ka, ut := bc.ServerKeepAlive, srv.cfg.UserTimeout
+	if !ka && ut <= 0 {
+		return nil
+	}
+	t := bc.ServerKeepAliveTimings
+	return func(fd int) {
+		if ka {
+			_ = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_KEEPALIVE, 1)
+			t.apply(fd)
+		}
+		if ut > 0 {
+			setUserTimeout(fd, ut)
+		}
+	}
 }

@@ -83,9 +83,16 @@ func spliceable(a, b net.Conn) bool {
 	if noSplice.Load() {
 		return false
 	}
-	_, ok1 := a.(*net.TCPConn)
-	_, ok2 := b.(*net.TCPConn)
-	return ok1 && ok2
+	return isTCP(a) && isTCP(b)
+}
+
+// isTCP reports whether c is a plain TCP connection (not TLS).
+func isTCP(c net.Conn) bool {
+	switch c.(type) {
+	case *net.TCPConn, *tcpConn:
+		return true
+	}
+	return false
 }
 
 // pipe is a pipe(2) pair used as splice's intermediate buffer.

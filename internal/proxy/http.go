@@ -420,7 +420,7 @@ func (srv *Server) offerIdle(c net.Conn, owner uint64, safe bool) {
 // round in the benchmark's connection-per-request runs. A TLS connection is
 // closed as usual (its close_notify first).
 func dropServerConn(c net.Conn) {
-	if tc, ok := c.(*net.TCPConn); ok {
+	if tc, ok := c.(lingerer); ok {
 		_ = tc.SetLinger(0)
 	}
 	_ = c.Close()

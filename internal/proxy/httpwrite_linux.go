@@ -104,6 +104,8 @@ func rawConnOf(c net.Conn) syscall.RawConn {
 		sc = t
 	case *net.UnixConn:
 		sc = t
+	case *tcpConn:
+		return t.rc
 	default:
 		return nil
 	}

@@ -382,18 +382,7 @@ func (x *rconn) connect() {
 	if ut := srv.cfg.UserTimeout; ut > 0 {
 		setUserTimeout(fd, ut)
 	}
-	var errno unix.Errno
-	if domain == unix.AF_INET {
-		sa := unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: ap.Addr().As4()}
-		p := (*[2]byte)(unsafe.Pointer(&sa.Port))
-		p[0], p[1] = byte(ap.Port()>>8), byte(ap.Port())
-		_, _, errno = unix.RawSyscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa)), unix.SizeofSockaddrInet4)
-	} else {
-		sa := unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: ap.Addr().As16()}
-		p := (*[2]byte)(unsafe.Pointer(&sa.Port))
-		p[0], p[1] = byte(ap.Port()>>8), byte(ap.Port())
-		_, _, errno = unix.RawSyscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa)), unix.SizeofSockaddrInet6)
-	}
+	errno := rawConnect(fd, ap)
 	if errno != 0 && errno != unix.EINPROGRESS {
 		x.connectFailed(false)
 		return

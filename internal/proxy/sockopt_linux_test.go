@@ -1,8 +1,8 @@
 package proxy
 
 import (
-	"net"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,7 +25,7 @@ func (h *sockoptHandler) Serve(c *Conn) {
 	}
 	defer sc.Close()
 	var r [3]int
-	rc, _ := sc.(*net.TCPConn).SyscallConn()
+	rc, _ := sc.(syscall.Conn).SyscallConn()
 	_ = rc.Control(func(fd uintptr) {
 		r[0], _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_KEEPALIVE)
 		if l, err := unix.GetsockoptLinger(int(fd), unix.SOL_SOCKET, unix.SO_LINGER); err == nil {
