@@ -283,9 +283,26 @@ var idleCap = sync.OnceValue(func() int64 {
 
 // take returns an idle connection of the pool that is still open, nil when
 // none: owned by owner, or as choice allows. Connections found closed by
-// the server or past purge are closed on the way.
+// the server or past purge are closed on the way. The check of a
+// connection (a peek) and the close of a dead one are system calls made
+// outside the pool's lock, which the server's other requests take too.
 func (p *idlePool) take(owner uint64, choice idleChoice, purge time.Duration) net.Conn {
 	now := time.Now()
+	for {
+		ic, ok := p.pop(owner, choice)
+		if !ok {
+			return nil
+		}
+		if now.Sub(ic.since) > purge || !stillOpen(ic.c) {
+			dropServerConn(ic.c)
+			continue
+		}
+		return ic.c
+	}
+}
+
+// pop removes and returns the most recent connection take may have.
+func (p *idlePool) pop(owner uint64, choice idleChoice) (idleConn, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i := len(p.conns) - 1; i >= 0; i-- {
@@ -293,15 +310,14 @@ func (p *idlePool) take(owner uint64, choice idleChoice, purge time.Duration) ne
 		if ic.owner != owner && (choice == idleOwn || choice == idleSafe && !ic.safe) {
 			continue
 		}
-		p.conns = append(p.conns[:i], p.conns[i+1:]...)
+		last := len(p.conns) - 1
+		copy(p.conns[i:], p.conns[i+1:])
+		p.conns[last] = idleConn{} // no reference kept past the end
+		p.conns = p.conns[:last]
 		idleTotal.Add(-1)
-		if now.Sub(ic.since) > purge || !stillOpen(ic.c) {
-			dropServerConn(ic.c)
-			continue
-		}
-		return ic.c
+		return ic, true
 	}
-	return nil
+	return idleConn{}, false
 }
 
 // sweep closes the connections idle for longer than purge.
