@@ -807,14 +807,7 @@ func sockaddrAddrPort(rsa *unix.RawSockaddrAny) netip.AddrPort {
 }
 
 // localAddr returns fd's local address (getsockname).
-func (l *loop) localAddr(fd int) netip.AddrPort {
-	l.rlen = unix.SizeofSockaddrAny
-	_, _, errno := unix.RawSyscall(unix.SYS_GETSOCKNAME, uintptr(fd), uintptr(unsafe.Pointer(&l.rsa)), uintptr(unsafe.Pointer(&l.rlen)))
-	if errno != 0 {
-		return netip.AddrPort{}
-	}
-	return sockaddrAddrPort(&l.rsa)
-}
+func (l *loop) localAddr(fd int) netip.AddrPort { return sockLocal(fd) }
 
 // Activity implements the event loops' part of "show activity": one entry
 // per loop, none before the first frontend served on the loops.

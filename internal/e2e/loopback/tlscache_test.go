@@ -141,9 +141,19 @@ frontend fe
 			}
 			return cs.DidResume
 		}
+		// A fresh session resumes: asked up to three times, each with a new session, as
+		// a second's lifetime leaves little room to a test machine that stalls (a -race
+		// run saw haproxy's TLS 1.3 session not resume once).
 		for _, c := range clients {
-			get(c)
-			if !get(c) {
+			ok := false
+			for try := 0; try < 3 && !ok; try++ {
+				c.cc.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+				get(c)
+				if ok = get(c); !ok {
+					t.Logf("%s: a fresh session did not resume (try %d)", c.name, try+1)
+				}
+			}
+			if !ok {
 				t.Errorf("%s: a fresh session did not resume", c.name)
 			}
 		}
