@@ -35,10 +35,9 @@ import (
 // with the runtime's poller, so that Read and Write wait, and deadlines
 // hold, as for a *net.TCPConn; its errors are net's (*net.OpError).
 type tcpConn struct {
-	f      *os.File
-	rc     syscall.RawConn
-	remote netip.AddrPort
-	local  netip.AddrPort
+	f             *os.File
+	rc            syscall.RawConn
+	local, remote *net.TCPAddr // made once: a kept connection is asked for them per request
 }
 
 // dialTCP connects to ap within timeout (none when 0); setup, when not nil,
@@ -69,9 +68,9 @@ func dialTCP(ap netip.AddrPort, timeout time.Duration, setup func(fd int)) (net.
 		_ = f.Close()
 		return nil, dialError(ap, err)
 	}
-	c := &tcpConn{f: f, rc: rc, remote: ap}
+	c := &tcpConn{f: f, rc: rc, remote: net.TCPAddrFromAddrPort(ap)}
 	if errno == 0 {
-		c.local = sockLocal(fd)
+		c.local = net.TCPAddrFromAddrPort(sockLocal(fd))
 		return c, nil
 	}
 	if timeout > 0 {
@@ -100,7 +99,7 @@ func dialTCP(ap netip.AddrPort, timeout time.Duration, setup func(fd int)) (net.
 	if timeout > 0 {
 		_ = f.SetWriteDeadline(time.Time{})
 	}
-	c.local = sockLocal(fd)
+	c.local = net.TCPAddrFromAddrPort(sockLocal(fd))
 	return c, nil
 }
 
@@ -173,9 +172,9 @@ func (c *tcpConn) Close() error {
 	return nil
 }
 
-func (c *tcpConn) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(c.remote) }
+func (c *tcpConn) RemoteAddr() net.Addr { return c.remote }
 
-func (c *tcpConn) LocalAddr() net.Addr { return net.TCPAddrFromAddrPort(c.local) }
+func (c *tcpConn) LocalAddr() net.Addr { return c.local }
 
 func (c *tcpConn) SetDeadline(t time.Time) error      { return c.f.SetDeadline(t) }
 func (c *tcpConn) SetReadDeadline(t time.Time) error  { return c.f.SetReadDeadline(t) }
