@@ -76,6 +76,15 @@ backend b3
     server x %s track b1/s1
 `, sock, chk.addr, app.addr(), app.addr(), app.addr()))
 		p := startNamed(t, name, hap, cfg, sock)
+		// The first check's result, before the first step reads it: either proxy may
+		// read the stats before its first check ran (lb once did, "* INI").
+		deadline := time.Now().Add(5 * time.Second)
+		for statRow(t, sock, "b1", "s1", "check_status")[0] != "check_status=L4OK" {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: b1/s1's first check not L4OK within 5s: %q", name, statRow(t, sock, "b1", "s1", "check_status"))
+			}
+			time.Sleep(20 * time.Millisecond) // polling the stats: no other signal
+		}
 		for _, st := range steps {
 			st.do(t, sock)
 			waitStatus(t, sock, st.want)
