@@ -7,8 +7,16 @@ import (
 	"syscall"
 )
 
-// fastIO reads and writes the usual way outside Linux.
-type fastIO struct{ rfn, wfn func(uintptr) bool }
+// fastIO reads and writes the usual way outside Linux: rawConnOf gives no
+// RawConn, so read is never called.
+type fastIO struct {
+	b        []byte
+	n        int
+	err      error
+	rfn, wfn func(uintptr) bool
+}
+
+func (f *fastIO) read(uintptr) bool { return true }
 
 func (f *fastIO) to(syscall.RawConn, []byte) int { return 0 }
 
