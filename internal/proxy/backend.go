@@ -926,6 +926,7 @@ func (s *Server) takeLocked() {
 type queueInfo struct {
 	srvQueue, beQueue int // queue lengths seen when queued (tcplog %sq/%bq)
 	queued            bool
+	at                time.Time // when queued: the start of %Tw
 }
 
 // acquireServer takes a slot on srv itself (use-server), waiting in its
@@ -952,7 +953,7 @@ func (b *Backend) acquireServerOrQueue(srv *Server, w *waiter) (*Server, queueIn
 	}
 	srv.queue = append(srv.queue, w)
 	srv.maxQCur = max(srv.maxQCur, len(srv.queue))
-	qi.srvQueue, qi.beQueue, qi.queued = len(srv.queue), len(b.queue), true
+	qi.srvQueue, qi.beQueue, qi.queued, qi.at = len(srv.queue), len(b.queue), true, time.Now()
 	return nil, qi
 }
 
@@ -1025,7 +1026,7 @@ func (b *Backend) acquireOrQueue(w *waiter, key uint64, exclude *Server) (*Serve
 		return nil, qi, nil, errNoServer
 	}
 	qi.beQueue = len(b.queue)
-	qi.queued = true
+	qi.queued, qi.at = true, time.Now()
 	b.mu.Unlock()
 	return nil, qi, w, nil
 }

@@ -115,7 +115,6 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 	if bc.Dispatch.IsValid() {
 		return b.connectDispatch(c, req, r)
 	}
-	t0 := time.Now()
 	var srv *Server
 	var qi queueInfo
 	var err error
@@ -126,7 +125,10 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 	}
 	r.SrvQueue, r.BackendQueue = qi.srvQueue, qi.beQueue
 	if qi.queued {
-		r.Tw = time.Since(t0)
+		// From the queueing, not from here: the same to the
+		// microsecond, and a server taken at once (nearly every
+		// request) then reads no clock.
+		r.Tw = time.Since(qi.at)
 	} else {
 		r.Tw = 0
 	}
@@ -150,7 +152,6 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 		return nil, r, errRedirect
 	}
 
-	t1 := time.Now()
 	if req.Reuse != nil {
 		sc := req.Reuse(srv)
 		if sc != nil && !srv.reusableFor(sc, req.Dst) {
@@ -171,6 +172,7 @@ func (b *Backend) Connect(c *Conn, req *ConnectRequest) (net.Conn, ConnectResult
 			return sc, r, nil
 		}
 	}
+	t1 := time.Now() // a reused connection needs no clock: its Tc is 0
 	var sc net.Conn
 	for attempt := req.Retried; ; attempt++ {
 		s4 := srv.cfg.Socks4

@@ -67,6 +67,11 @@ type httpConn struct {
 	buf, sbuf []byte
 	r, w      int
 	sr, sw    int
+	// pre says the response's first read was made with the request's write
+	// (sendRecv): preN bytes at sbuf's start, or preErr.
+	pre    bool
+	preN   int
+	preErr error
 
 	req, res http1.Message
 	txn      rules.HTTPTxn
@@ -547,7 +552,7 @@ func (hc *httpConn) reset() {
 	clear(reqF[:cap(reqF)])
 	clear(resF[:cap(resF)])
 	*hc = httpConn{out: out, reqLine: reqLine, caps: caps, body: body, uid: uid, readyFn: hc.readyFn, nextFn: hc.nextFn,
-		headerIPFn: hc.headerIPFn, reuseFn: hc.reuseFn, fio: fastIO{rfn: hc.fio.rfn, wfn: hc.fio.wfn}}
+		headerIPFn: hc.headerIPFn, reuseFn: hc.reuseFn, fio: fastIO{rfn: hc.fio.rfn, wfn: hc.fio.wfn, sfn: hc.fio.sfn}}
 	hc.req.Header.Fields, hc.res.Header.Fields = reqF[:0], resF[:0]
 }
 
@@ -967,9 +972,33 @@ func (hc *httpConn) reuse(srv *Server) net.Conn {
 		}
 		hc.releaseKept()
 	}
-	sc := srv.idle.take(hc.c.id, hc.choice, srv.poolPurge())
+	trust := time.Duration(0)
+	if hc.replayable() {
+		trust = trustIdle
+	}
+	sc := srv.idle.take(hc.c.id, hc.choice, srv.poolPurge(), trust)
 	hc.reused = sc != nil
 	return sc
+}
+
+// trustIdle is how long a pooled server connection is taken for a
+// replayable request without checking that the server did not close it:
+// servers keep idle connections for seconds (nginx 75 s, Apache and
+// Node.js 5 s), and close after a response with "Connection: close", which
+// is not pooled.
+const trustIdle = time.Second
+
+// replayable says the request can go again on a new connection if the
+// reused one fails before any response: it will go out in one write, with
+// all of its body, as sendRequest sends it.
+func (hc *httpConn) replayable() bool {
+	switch req := &hc.req; req.Framing {
+	case http1.Length:
+		return int64(hc.w-hc.r) >= req.ContentLength
+	case http1.Chunked:
+		return hc.chunkDone
+	}
+	return true
 }
 
 // connectWith is connect with the request made: it records what
@@ -1036,8 +1065,14 @@ func (hc *httpConn) sendRequest(be *Backend, forced *Server, mode HTTPConnMode) 
 	}
 	hc.up += int64(len(hc.out) - headLen)
 	hc.retryable = !more
+	hc.pre = false
 	for {
-		err := hc.writeServer(be, hc.out)
+		var err error
+		if more {
+			err = hc.writeServer(be, hc.out)
+		} else {
+			err = hc.sendAwait(be)
+		}
 		if err == nil {
 			break
 		}
@@ -1054,13 +1089,33 @@ func (hc *httpConn) sendRequest(be *Backend, forced *Server, mode HTTPConnMode) 
 			return time.Time{}, false
 		}
 	}
-	tSent := time.Now()
+	tSent := hc.fio.sentAt // when sendAwait wrote all of it
+	if !hc.pre {
+		tSent = time.Now()
+	}
 	if more {
 		hc.upload = make(chan uploadResult, 1)
 		hc.uploadStop.Store(false)
 		go hc.uploadBody(be)
 	}
 	return tSent, true
+}
+
+// sendAwait writes the whole request in hc.out to the server and, on a
+// plain socket, waits for the response's first bytes in the same call
+// (fastIO.sendRecv): they are read into sbuf for readResponseHead (pre).
+func (hc *httpConn) sendAwait(be *Backend) error {
+	rc := hc.serverRaw()
+	if rc == nil {
+		return hc.writeServer(be, hc.out)
+	}
+	_ = hc.sc.SetReadDeadline(hc.serverDeadline(be))
+	sent, n, err := hc.fio.sendRecv(rc, hc.out, hc.sbuf)
+	if sent == len(hc.out) {
+		hc.pre, hc.preN, hc.preErr = true, n, err
+		return nil
+	}
+	return hc.writeServer(be, hc.out[sent:])
 }
 
 // serverDeadline is when the server side times out from now.
@@ -1398,7 +1453,7 @@ func (hc *httpConn) resend(start time.Time, tr time.Duration, be *Backend, mode 
 // readResponseHead reads until a response head parses in sbuf[sr:sw];
 // it returns the head's length.
 func (hc *httpConn) readResponseHead(be *Backend) (int, error) {
-	dl := hc.serverDeadline(be)
+	var dl time.Time // made at the first read that needs it
 	for {
 		if hc.sr < hc.sw {
 			n, err := http1.ParseResponse(hc.sbuf[hc.sr:hc.sw], &hc.res, hc.req.Method, &be.cfg.HTTP.Parse)
@@ -1420,8 +1475,20 @@ func (hc *httpConn) readResponseHead(be *Backend) (int, error) {
 			hc.sw = copy(hc.sbuf, hc.sbuf[hc.sr:hc.sw])
 			hc.sr = 0
 		}
-		_ = hc.sc.SetReadDeadline(dl)
-		n, err := hc.fio.from(hc.serverRaw(), hc.sc, hc.sbuf[hc.sw:])
+		var n int
+		var err error
+		if hc.pre {
+			// Read by sendAwait, into sbuf's start: sw is 0 here.
+			hc.pre = false
+			n, err = hc.preN, hc.preErr
+			hc.preErr = nil
+		} else {
+			if dl.IsZero() {
+				dl = hc.serverDeadline(be)
+			}
+			_ = hc.sc.SetReadDeadline(dl)
+			n, err = hc.fio.from(hc.serverRaw(), hc.sc, hc.sbuf[hc.sw:])
+		}
 		hc.sw += n
 		if n == 0 && err != nil {
 			return 0, err

@@ -109,6 +109,100 @@ func TestFastIO(t *testing.T) {
 	}
 }
 
+// TestSendRecv: sendRecv writes the request and returns the reply read after it, whether
+// the peer answers at once or later, with when the request went; a reply that came before
+// the call is not lost; the read deadline, the peer's close and a request larger than the
+// socket takes end it as a read would (the rest of the request is the caller's). It
+// allocates nothing.
+func TestSendRecv(t *testing.T) {
+	c, peer := tcpPair(t)
+	rc := rawConnOf(c)
+	var f fastIO
+	req, reply := []byte("GET / HTTP/1.1\r\n\r\n"), []byte("HTTP/1.1 200 OK\r\n\r\n")
+	got, pbuf := make([]byte, 64), make([]byte, 64)
+	// The peer answers each request it reads, after delay.
+	answer := func(delay time.Duration) {
+		if _, err := io.ReadFull(peer, pbuf[:len(req)]); err != nil {
+			return
+		}
+		time.Sleep(delay)
+		_, _ = peer.Write(reply)
+	}
+	for _, delay := range []time.Duration{0, 30 * time.Millisecond} {
+		go answer(delay)
+		before := time.Now()
+		sent, n, err := f.sendRecv(rc, req, got)
+		if sent != len(req) || err != nil || !bytes.Equal(got[:n], reply) {
+			t.Fatalf("sendRecv (reply after %v) = %d, %d (%q), %v; want the request sent and the reply", delay, sent, n, got[:n], err)
+		}
+		if f.sentAt.Before(before) || time.Since(f.sentAt) < delay {
+			t.Errorf("sentAt %v: not when the request went (reply after %v)", f.sentAt.Sub(before), delay)
+		}
+	}
+	// Bytes there before the call (a server that sent unasked) are read with the reply:
+	// the wait is for what comes after the write.
+	if _, err := peer.Write([]byte("early")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // the runtime's poller sees them before the call
+	go answer(0)
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	sent, total, err := f.sendRecv(rc, req, got)
+	for err == nil && total > 0 && total < len("early")+len(reply) {
+		var n int
+		n, err = f.from(rc, c, got[total:])
+		total += n
+	}
+	if sent != len(req) || err != nil || string(got[:total]) != "early"+string(reply) {
+		t.Errorf("sendRecv after early bytes: %d sent, read %q, %v; want the early bytes then the reply", sent, got[:total], err)
+	}
+	_ = c.SetReadDeadline(time.Time{})
+
+	var f2 fastIO
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 20 {
+			answer(0)
+		}
+	}()
+	if n := testing.AllocsPerRun(19, func() { _, _, _ = f2.sendRecv(rc, req, got) }); n != 0 {
+		t.Errorf("sendRecv: %v allocations per call", n)
+	}
+	<-done
+
+	// No reply: the read deadline.
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+	go func() { _, _ = io.ReadFull(peer, pbuf[:len(req)]) }()
+	if sent, n, err := f.sendRecv(rc, req, got); sent != len(req) || n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("sendRecv with no reply = %d, %d, %v; want the request sent, then os.ErrDeadlineExceeded", sent, n, err)
+	}
+	_ = c.SetReadDeadline(time.Time{})
+
+	// A request larger than the socket takes: the part that went, no read.
+	big := make([]byte, 64<<20)
+	sent, n, _ := f.sendRecv(rc, big, got)
+	if sent <= 0 || sent >= len(big) || n != 0 {
+		t.Errorf("sendRecv of %d bytes = %d sent, %d read; want a part sent, nothing read", len(big), sent, n)
+	}
+	for drained := 0; drained < sent; {
+		k, err := peer.Read(big[:1<<20])
+		if err != nil {
+			t.Fatal(err)
+		}
+		drained += k
+	}
+
+	// The peer closes instead of answering: io.EOF.
+	go func() {
+		_, _ = io.ReadFull(peer, pbuf[:len(req)])
+		peer.Close()
+	}()
+	if sent, n, err := f.sendRecv(rc, req, got); sent != len(req) || n != 0 || err != io.EOF {
+		t.Errorf("sendRecv to a peer that closes = %d, %d, %v; want io.EOF", sent, n, err)
+	}
+}
+
 // TestFastSocket: a plain socket under crypto/tls becomes a fastConn that reads and writes
 // the socket's bytes and gives its descriptor to the silent drop; anything else stays as
 // it is.

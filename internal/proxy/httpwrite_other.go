@@ -5,6 +5,7 @@ package proxy
 import (
 	"net"
 	"syscall"
+	"time"
 )
 
 // fastIO reads and writes the usual way outside Linux: rawConnOf gives no
@@ -14,11 +15,15 @@ type fastIO struct {
 	n        int
 	err      error
 	rfn, wfn func(uintptr) bool
+	sentAt   time.Time
+	sfn      func(uintptr) bool
 }
 
 func (f *fastIO) read(uintptr) bool { return true }
 
 func (f *fastIO) to(syscall.RawConn, []byte) int { return 0 }
+
+func (f *fastIO) sendRecv(syscall.RawConn, []byte, []byte) (int, int, error) { return 0, 0, nil }
 
 func (f *fastIO) from(_ syscall.RawConn, c net.Conn, b []byte) (int, error) { return c.Read(b) }
 

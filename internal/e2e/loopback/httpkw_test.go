@@ -58,6 +58,59 @@ func startConnServer(t *testing.T) *connServer {
 
 func (s *connServer) addr() string { return s.ln.Addr().String() }
 
+// TestHTTPReuseClosedIdle: a server that closes its keep-alive connections after 50 ms
+// idle (no "Connection: close": the close comes later, unannounced) gets every request on
+// a connection it still holds open, when a client took the dead idle connection within
+// the second lb trusts a pooled connection unchecked (http.go, trustIdle): a GET, a POST
+// whose body came with its head (sent again whole on a new connection), and a POST whose
+// body comes later (never sent on a connection found closed). Each answered 200, on lb as
+// on HAProxy.
+func TestHTTPReuseClosedIdle(t *testing.T) {
+	s := startConnServer(t)
+	s.srv.SetKeepAlivesEnabled(true)
+	idle := &http.Server{Handler: s.srv.Handler, ConnState: s.srv.ConnState, IdleTimeout: 50 * time.Millisecond}
+	s.srv.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ln, s.srv = ln, idle
+	go idle.Serve(ln)
+	t.Cleanup(func() { idle.Close() })
+
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cfg := writeConfig(t, fmt.Sprintf("%s\nfrontend fe\n    bind %s\n    default_backend be\nbackend be\n    http-reuse always\n    server s %s\n", httpDefaults, addr, s.addr()))
+	onLBAndHAProxy(t, cfg, addr, func(t *testing.T, _ *outFile) {
+		s.opened.Store(0)
+		steps := []struct{ name, head, body string }{
+			{"GET", "GET /b HTTP/1.1\r\nHost: x\r\n\r\n", ""},
+			{"POST whole", "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", ""},
+			{"POST body later", "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n", "hello"},
+		}
+		for i, st := range steps {
+			a := dialHTTP(t, addr)
+			a.get("/a")
+			pause() // a's connection is idle in the pool, then closed by the server
+			bc := dialHTTP(t, addr)
+			bc.send(st.head)
+			if st.body != "" {
+				time.Sleep(50 * time.Millisecond)
+				bc.send(st.body)
+			}
+			if head, _ := bc.response(); !strings.HasPrefix(head, "HTTP/1.1 200") {
+				t.Errorf("%s on a connection the server closed idle: %q", st.name, head)
+			}
+			if n, want := s.opened.Load(), int32(2*(i+1)); n != want {
+				t.Errorf("%s: %d server connections, want %d", st.name, n, want)
+			}
+			a.c.Close()
+			bc.c.Close()
+			pause() // b's connection too is closed by the server
+		}
+	})
+}
+
 // get sends a keep-alive GET for path and checks the 200.
 func (hc *httpClient) get(path string) {
 	hc.t.Helper()
