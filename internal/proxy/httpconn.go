@@ -72,6 +72,18 @@ type httpConn struct {
 	pre    bool
 	preN   int
 	preErr error
+	// deferred: the response's last bytes (hc.out) wait for run to write
+	// them in the call that then waits for the client's next request
+	// (waitNext), and the transaction for its log (dlog).
+	deferred bool
+	dlog     struct {
+		start       time.Time
+		tr, trs, ta time.Duration
+	}
+	// lastFn is hc.lastWrite, bound once; wrote is how much of hc.out it
+	// wrote (-1: not called).
+	lastFn func(uintptr) bool
+	wrote  int
 
 	req, res http1.Message
 	txn      rules.HTTPTxn
@@ -220,34 +232,51 @@ func (hc *httpConn) run() {
 			hc.finish()
 			return
 		}
-		hc.nreq++
-		hc.idleSince = time.Now()
-		if st := hc.c.st; st != nil {
-			st.EndTxn()
-		}
 		eng := hc.h.f.eng
-		if eng.stopping.Load() {
-			hc.finish() // soft stop: see Engine.CloseIdle
-			return
-		}
-		if hc.r < hc.w {
-			continue // a pipelined request is already here
-		}
-		hc.r, hc.w = 0, 0
+		now := time.Now()
 		dl := time.Time{}
 		if t := hc.keepAliveTimeout(); t > 0 {
-			dl = hc.idleSince.Add(t)
+			dl = now.Add(t)
 		}
 		// A client that sends its next request at once (most keep-alive
 		// clients under load) is read by this goroutine: parking costs
 		// two epoll_ctl calls and a new goroutine per request. One still
 		// silent after spinWait is parked.
-		spin := hc.idleSince.Add(spinWait)
+		spin := now.Add(spinWait)
 		if !dl.IsZero() && dl.Before(spin) {
 			spin = dl
 		}
-		_ = hc.cli.SetReadDeadline(spin)
-		n, err := hc.readNext()
+		var n int
+		var err error
+		waited := false
+		if hc.deferred {
+			if !eng.stopping.Load() && hc.r >= hc.w {
+				hc.r, hc.w = 0, 0
+				_ = hc.cli.SetReadDeadline(spin)
+				n, err, waited = hc.waitNext()
+			}
+			if hc.deferred && !hc.flushDeferred() {
+				hc.finish()
+				return
+			}
+		}
+		hc.nreq++
+		hc.idleSince = now
+		if st := hc.c.st; st != nil {
+			st.EndTxn()
+		}
+		if !waited {
+			if eng.stopping.Load() {
+				hc.finish() // soft stop: see Engine.CloseIdle
+				return
+			}
+			if hc.r < hc.w {
+				continue // a pipelined request is already here
+			}
+			hc.r, hc.w = 0, 0
+			_ = hc.cli.SetReadDeadline(spin)
+			n, err = hc.readNext()
+		}
 		if n > 0 {
 			hc.w = n
 			continue
@@ -345,6 +374,96 @@ func (hc *httpConn) readNext() (int, error) {
 		return 0, err
 	}
 	return hc.fio.n, hc.fio.err
+}
+
+// waitNext makes the response's last write (deferred by forwardResponse)
+// and logs the transaction, then reads the client's next request as
+// readNext does, all in one RawConn.Read on the client socket: the wait
+// for the request begins before the response goes (RawConn.Read forgets
+// the readiness seen before it begins), so the request's arrival wakes it
+// and no read(2) looks for it first. Keep-alive, that read found nothing
+// on nearly every request: the client was still reading the response. A
+// request the client sent before this call (pipelined after the one just
+// answered, past what was read with it) is seen when more comes, or when
+// the wait ends at spinWait and the client is parked. waited says the
+// write went whole and the read was made: n and err are its result. When
+// it did not, the rest of the write is run's (hc.deferred stays, hc.out
+// holds what is left).
+func (hc *httpConn) waitNext() (n int, err error, waited bool) {
+	rc := hc.cliRaw()
+	if rc == nil {
+		return 0, nil, false
+	}
+	if hc.lastFn == nil {
+		hc.lastFn = hc.lastWrite
+	}
+	hc.wrote = -1
+	hc.fio.n, hc.fio.err = 0, nil
+	rerr := rc.Read(hc.lastFn)
+	if hc.deferred {
+		if hc.wrote > 0 {
+			hc.down += int64(hc.wrote)
+			hc.out = hc.out[:copy(hc.out, hc.out[hc.wrote:])]
+		}
+		return 0, nil, false
+	}
+	hc.takeBufs() // a wait that ended on the deadline or a kill has none
+	if rerr != nil {
+		return 0, rerr, true
+	}
+	return hc.fio.n, hc.fio.err, true
+}
+
+// lastWrite is waitNext's callback. Its first call writes hc.out and, when
+// all of it went, logs the transaction and gives the buffers back; the
+// next ones read as next does.
+func (hc *httpConn) lastWrite(fd uintptr) bool {
+	if !hc.deferred {
+		return hc.next(fd)
+	}
+	hc.wrote = hc.fio.put(fd, hc.out)
+	if hc.wrote < len(hc.out) {
+		return true // the socket is full, or the client gone: run's
+	}
+	hc.deferred = false
+	hc.down += int64(hc.wrote)
+	hc.logDeferred()
+	hc.dropBufs()
+	return false
+}
+
+// flushDeferred writes what is left of the response's last bytes the usual
+// way, and logs the transaction; false: the client is gone.
+func (hc *httpConn) flushDeferred() bool {
+	hc.deferred = false
+	ok := hc.writeClient(hc.out)
+	if ok {
+		hc.down += int64(len(hc.out))
+	} else {
+		hc.clientFailed()
+	}
+	hc.logDeferred()
+	return ok
+}
+
+func (hc *httpConn) logDeferred() {
+	l := &hc.dlog
+	hc.logTxn(l.start, l.tr, l.trs, l.ta, true)
+}
+
+// lastClientWrite writes the response's last bytes, hc.out, or leaves them
+// to run (deferred) when the client may send another request: hc.out then
+// goes in waitNext.
+func (hc *httpConn) lastClientWrite() bool {
+	if !hc.closing && hc.upload == nil && hc.store == nil && hc.cliRaw() != nil {
+		hc.deferred = true
+		return true
+	}
+	if !hc.writeClient(hc.out) {
+		return hc.clientFailed()
+	}
+	hc.down += int64(len(hc.out))
+	return true
 }
 
 // next is readNext's callback: it reads with buffers taken, and gives them
@@ -552,7 +671,7 @@ func (hc *httpConn) reset() {
 	clear(reqF[:cap(reqF)])
 	clear(resF[:cap(resF)])
 	*hc = httpConn{out: out, reqLine: reqLine, caps: caps, body: body, uid: uid, readyFn: hc.readyFn, nextFn: hc.nextFn,
-		headerIPFn: hc.headerIPFn, reuseFn: hc.reuseFn, fio: fastIO{rfn: hc.fio.rfn, wfn: hc.fio.wfn, sfn: hc.fio.sfn}}
+		headerIPFn: hc.headerIPFn, reuseFn: hc.reuseFn, lastFn: hc.lastFn, fio: fastIO{rfn: hc.fio.rfn, wfn: hc.fio.wfn, sfn: hc.fio.sfn}}
 	hc.req.Header.Fields, hc.res.Header.Fields = reqF[:0], resF[:0]
 }
 
@@ -1409,6 +1528,16 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 	// answered before reading the whole body) is stopped, and closes the
 	// client connection if it had more to read.
 	whole := hc.stopUpload()
+	if hc.deferred && (hc.closing || !whole || !ok || tunnel) {
+		// The client connection is not kept after all: its last bytes
+		// go now, before the log, as any other response's.
+		hc.deferred = false
+		if hc.writeClient(hc.out) {
+			hc.down += int64(len(hc.out))
+		} else {
+			ok = hc.clientFailed()
+		}
+	}
 	// The server connection goes back to its pool when it can carry
 	// another request.
 	sc := c.DetachServerConn()
@@ -1419,6 +1548,12 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 		hc.kept, hc.keptSrv, hc.keptSafe = sc, srv, hc.reused
 	} else if sc != nil {
 		dropServerConn(sc)
+	}
+	if hc.deferred {
+		// Logged once its last bytes went (run, waitNext).
+		hc.dlog.start, hc.dlog.tr, hc.dlog.trs, hc.dlog.ta = start, tr, tResp.Sub(tSent), tResp.Sub(start)
+		c.ReleaseServer()
+		return true
 	}
 	hc.logTxn(start, tr, tResp.Sub(tSent), tResp.Sub(start), true)
 	c.ReleaseServer()
@@ -1545,6 +1680,9 @@ func (hc *httpConn) forwardResponse(be *Backend, tunnel bool) bool {
 		}
 		hc.sr += int(k)
 		hc.resBodyN += k
+		if k == res.ContentLength {
+			return hc.lastClientWrite()
+		}
 		if !hc.writeClient(hc.out) {
 			return hc.clientFailed()
 		}
@@ -1566,13 +1704,13 @@ func (hc *httpConn) forwardResponse(be *Backend, tunnel bool) bool {
 			hc.cacheBody(hc.sbuf[hc.sr:hc.sr+n], int(hc.chunks.Data))
 		}
 		hc.sr += n
+		if done {
+			return hc.lastClientWrite()
+		}
 		if !hc.writeClient(hc.out) {
 			return hc.clientFailed()
 		}
 		hc.down += int64(len(hc.out))
-		if done {
-			return true
-		}
 		return hc.pumpChunked(be)
 	case http1.UntilClose:
 		hc.out = append(hc.out, hc.sbuf[hc.sr:hc.sw]...)
@@ -1592,11 +1730,7 @@ func (hc *httpConn) forwardResponse(be *Backend, tunnel bool) bool {
 		hc.down += int64(len(hc.out))
 		return hc.tunnel(be)
 	default:
-		if !hc.writeClient(hc.out) {
-			return hc.clientFailed()
-		}
-		hc.down += int64(len(hc.out))
-		return true
+		return hc.lastClientWrite()
 	}
 }
 

@@ -102,6 +102,13 @@ func (f *fastIO) from(rc syscall.RawConn, c net.Conn, b []byte) (int, error) {
 	return n, err
 }
 
+// put writes what of b the socket fd takes now, and returns how much: for
+// a RawConn callback.
+func (f *fastIO) put(fd uintptr, b []byte) int {
+	n, _ := writeNB(int(fd), b)
+	return max(n, 0)
+}
+
 // sendRecv writes out to rc's socket and then reads its peer's reply into
 // in, waiting under rc's read deadline, in one RawConn.Read: it returns how
 // much of out went, and the read's result when all of it did. A reply

@@ -23,6 +23,8 @@ func (f *fastIO) read(uintptr) bool { return true }
 
 func (f *fastIO) to(syscall.RawConn, []byte) int { return 0 }
 
+func (f *fastIO) put(uintptr, []byte) int { return 0 }
+
 func (f *fastIO) sendRecv(syscall.RawConn, []byte, []byte) (int, int, error) { return 0, 0, nil }
 
 func (f *fastIO) from(_ syscall.RawConn, c net.Conn, b []byte) (int, error) { return c.Read(b) }

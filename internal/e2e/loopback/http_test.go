@@ -307,6 +307,9 @@ func TestHTTPBodiesAndPipelining(t *testing.T) {
 			io.WriteString(w, "part2")
 			return
 		}
+		if r.URL.Path == "/slow" {
+			time.Sleep(100 * time.Millisecond)
+		}
 		fmt.Fprintf(w, "%s %s len=%d body=%s", r.Method, r.URL.Path, len(body), body)
 	})
 	port := freePort(t)
@@ -331,6 +334,17 @@ listen web
 	for i, want := range []string{"GET /1 len=0 body=", "GET /2 len=0 body=", "POST /3 len=3 body=abc"} {
 		if _, body := c.response(); body != want {
 			t.Errorf("pipelined response %d: %q, want %q", i+1, body, want)
+		}
+	}
+	// A request sent while the one before it is at the server (after lb read that one):
+	// answered after it (lb waits for the next request from before it writes a response,
+	// and this one came before that wait began).
+	c.send("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+	time.Sleep(30 * time.Millisecond)
+	c.send("GET /after HTTP/1.1\r\nHost: a\r\n\r\n")
+	for i, want := range []string{"GET /slow len=0 body=", "GET /after len=0 body="} {
+		if _, body := c.response(); body != want {
+			t.Errorf("pipelined behind a slow response %d: %q, want %q", i+1, body, want)
 		}
 	}
 	// 100-continue: the body is sent only after the interim response.
