@@ -252,8 +252,17 @@ func (hc *httpConn) run() {
 		if hc.deferred {
 			if !eng.stopping.Load() && hc.r >= hc.w {
 				hc.r, hc.w = 0, 0
-				_ = hc.cli.SetReadDeadline(spin)
+				first := now.Add(lateWait)
+				if spin.Before(first) {
+					first = spin
+				}
+				_ = hc.cli.SetReadDeadline(first)
 				n, err, waited = hc.waitNext()
+				if waited && n == 0 && first.Before(spin) && errors.Is(err, os.ErrDeadlineExceeded) && !hc.c.aborted() {
+					// Silent so far: a read, for a request that came
+					// before the wait began, then readNext's wait.
+					waited, err = false, nil
+				}
 			}
 			if hc.deferred && !hc.flushDeferred() {
 				hc.finish()
@@ -384,8 +393,8 @@ func (hc *httpConn) readNext() (int, error) {
 // and no read(2) looks for it first. Keep-alive, that read found nothing
 // on nearly every request: the client was still reading the response. A
 // request the client sent before this call (pipelined after the one just
-// answered, past what was read with it) is seen when more comes, or when
-// the wait ends at spinWait and the client is parked. waited says the
+// answered, past what was read with it) is seen when more comes, or by
+// the read run makes when this wait ends at lateWait. waited says the
 // write went whole and the read was made: n and err are its result. When
 // it did not, the rest of the write is run's (hc.deferred stays, hc.out
 // holds what is left).
@@ -517,6 +526,13 @@ func (hc *httpConn) ready(fd uintptr) bool {
 // spinWait is how long a keep-alive client's goroutine waits for its next
 // request before the client is parked.
 const spinWait = 50 * time.Millisecond
+
+// lateWait is how long waitNext waits before it reads the client once: a
+// request that came before its wait began (sent before the response, after
+// what lb read of the client) woke nothing. A client silent for that long
+// costs a timer and a read more; a keep-alive client under load sends
+// within a few hundred microseconds of the response.
+const lateWait = 5 * time.Millisecond
 
 // releaseKept gives the server connection kept from the last transaction
 // to its server's idle pool, where other sessions may take it.
