@@ -56,21 +56,6 @@ func dialTCP(ap netip.AddrPort, timeout time.Duration, setup func(fd int)) (net.
 		setup(fd)
 	}
 	errno := rawConnect(fd, ap)
-	if errno == unix.EINPROGRESS || errno == unix.EINTR {
-		// Asked again at once, before the poller watches the socket: a
-		// connect on loopback has completed by now (the handshake runs
-		// inside the call), and one that completed before the poller
-		// watched the socket would not be reported by it. Then no write
-		// deadline is set and cleared, and a refused connect costs no
-		// registration with the poller.
-		switch e := rawConnect(fd, ap); e {
-		case unix.EISCONN:
-			errno = 0
-		case unix.EALREADY, unix.EINPROGRESS, unix.EINTR:
-		default:
-			errno = e
-		}
-	}
 	switch errno {
 	case 0, unix.EINPROGRESS, unix.EINTR:
 	default:
@@ -91,8 +76,8 @@ func dialTCP(ap netip.AddrPort, timeout time.Duration, setup func(fd int)) (net.
 	if timeout > 0 {
 		_ = f.SetWriteDeadline(time.Now().Add(timeout))
 	}
-	// The first call asks again: the connect may have completed before
-	// the poller watched the socket.
+	// The first call asks at once: a connect that completed before the
+	// poller watched the socket is not reported by it.
 	var cerr unix.Errno
 	werr := rc.Write(func(fd uintptr) bool {
 		switch e := rawConnect(int(fd), ap); e {
