@@ -444,15 +444,20 @@ func (hc *httpConn) lastWrite(fd uintptr) bool {
 // flushDeferred writes what is left of the response's last bytes the usual
 // way, and logs the transaction; false: the client is gone.
 func (hc *httpConn) flushDeferred() bool {
-	hc.deferred = false
-	ok := hc.writeClient(hc.out)
-	if ok {
-		hc.down += int64(len(hc.out))
-	} else {
-		hc.clientFailed()
-	}
+	ok := hc.writeLast()
 	hc.logDeferred()
 	return ok
+}
+
+// writeLast writes the response's last bytes, hc.out, the usual way (no
+// longer deferred); false: the client is gone (the termination state set).
+func (hc *httpConn) writeLast() bool {
+	hc.deferred = false
+	if !hc.writeClient(hc.out) {
+		return hc.clientFailed()
+	}
+	hc.down += int64(len(hc.out))
+	return true
 }
 
 func (hc *httpConn) logDeferred() {
@@ -468,11 +473,7 @@ func (hc *httpConn) lastClientWrite() bool {
 		hc.deferred = true
 		return true
 	}
-	if !hc.writeClient(hc.out) {
-		return hc.clientFailed()
-	}
-	hc.down += int64(len(hc.out))
-	return true
+	return hc.writeLast()
 }
 
 // next is readNext's callback: it reads with buffers taken, and gives them
@@ -1544,15 +1545,10 @@ func (hc *httpConn) response(start time.Time, tr time.Duration, tSent time.Time,
 	// answered before reading the whole body) is stopped, and closes the
 	// client connection if it had more to read.
 	whole := hc.stopUpload()
-	if hc.deferred && (hc.closing || !whole || !ok || tunnel) {
+	if hc.deferred && (hc.closing || !whole || tunnel) {
 		// The client connection is not kept after all: its last bytes
 		// go now, before the log, as any other response's.
-		hc.deferred = false
-		if hc.writeClient(hc.out) {
-			hc.down += int64(len(hc.out))
-		} else {
-			ok = hc.clientFailed()
-		}
+		ok = hc.writeLast()
 	}
 	// The server connection goes back to its pool when it can carry
 	// another request.

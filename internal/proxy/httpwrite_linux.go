@@ -124,7 +124,6 @@ func (f *fastIO) put(fd uintptr, b []byte) int {
 // that wrote to an idle connection unasked and then answers nothing is
 // waited for until the read deadline (a peer's close, or the reset a write
 // to a closed connection brings, ends the wait).
-
 func (f *fastIO) sendRecv(rc syscall.RawConn, out, in []byte) (sent, n int, err error) {
 	if f.sfn == nil {
 		f.sfn = f.sendThenRead
@@ -143,8 +142,7 @@ func (f *fastIO) sendRecv(rc syscall.RawConn, out, in []byte) (sent, n int, err 
 // reads on the next ones.
 func (f *fastIO) sendThenRead(fd uintptr) bool {
 	if f.sent < 0 {
-		n, _ := writeNB(int(fd), f.out)
-		f.sent = max(n, 0)
+		f.sent = f.put(fd, f.out)
 		f.sentAt = time.Now()
 		return f.sent < len(f.out) // short: the caller writes the rest
 	}
