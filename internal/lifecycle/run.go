@@ -138,17 +138,9 @@ func run(args *Args, argv []string, cfg *config.Config, child *childSpec) int {
 	}
 
 	// Step 3: global set-up.
-	// One P per event loop (nbthread, else one per CPU) and one more for the runtime's own
-	// work (timers, health checks, the collector). The spare P is what keeps an event loop
-	// waiting in epoll_wait from having its P taken by the runtime's monitor every 20 us
-	// (it retakes a P from a system call when no other P is idle), which doubled lb's context
-	// switches under load. Measured again without the spare P (5 alternated 3 s rounds
-	// each, the proxy's CPU per request, medians, make bench's rows): at nbthread 1, a
-	// full TLS handshake 398 against 492 us and a connection per HTTP request 119 against
-	// 122, but HTTP keep-alive served 28 % fewer requests (29.9 k against 41.7 k a second:
-	// the one P runs the loop and every HTTP goroutine); at nbthread 2, TCP keep-alive
-	// 16.2 against 13.1 us a request, the rest even. Kept.
-	runtime.GOMAXPROCS(cfg.Global.Threads() + 1)
+	// One P per event loop (nbthread, else one per CPU), and one more while the loops
+	// carry connections (proxy.ManageProcs says why).
+	proxy.ManageProcs(cfg.Global.Threads(), func(n int) { runtime.GOMAXPROCS(n) })
 	// Step 4: signals. SIGPIPE is ignored by Go for sockets already.
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGTERM, syscall.SIGINT,

@@ -98,6 +98,8 @@ type loop struct {
 	// act is what "show activity" shows of the loop: written by the
 	// loop, read by the runtime API.
 	act loopActivity
+	// exited is set when run returns (procs.go stops watching the loop).
+	exited atomic.Bool
 
 	mu    sync.Mutex // guards inbox
 	inbox []loopMsg
@@ -177,6 +179,7 @@ func (e *Engine) startReactor() error {
 			r.loops = append(r.loops, l)
 			go l.run()
 		}
+		manageProcs(r.loops)
 	})
 	return r.err
 }
@@ -392,8 +395,8 @@ func (l *loop) expire() {
 // loops): a loop that parks its goroutine in the runtime's poller when its
 // set is empty, instead of blocking, wakes through another thread and ran
 // 5 % slower with 30 % more context switches; unlocked, it ran as fast but
-// moved between threads. Blocking needs the spare P that lifecycle adds:
-// with none idle, the runtime's monitor takes the P of any system call
+// moved between threads. Blocking needs the spare P that a busy loop gets
+// (procs.go): with none idle, the runtime's monitor takes the P of any system call
 // longer than 20 us, and keeps waking every 20 us to do so (twice HAProxy's
 // context switches, 10 % of the request rate).
 func (l *loop) run() {
@@ -421,6 +424,7 @@ func (l *loop) run() {
 		if l.iterate(wait) {
 			_ = unix.Close(l.epfd)
 			l.exit()
+			l.exited.Store(true)
 			return
 		}
 	}
@@ -820,4 +824,69 @@ func (e *Engine) Activity() []LoopActivity {
 			Accepted: a.accepted.Load(), AccqPushed: a.accqPushed.Load()}
 	}
 	return out
+}
+
+// manageProcs adds loops to those whose activity sets the Ps (procs.go),
+// when ManageProcs was called, and starts watching them.
+func manageProcs(loops []*loop) {
+	procCtl.mu.Lock()
+	defer procCtl.mu.Unlock()
+	if procCtl.set == nil {
+		return
+	}
+	procCtl.loops = append(procCtl.loops, loops...)
+	if !procCtl.running {
+		procCtl.running = true
+		go watchProcs()
+	}
+}
+
+// watchProcs gives the spare P while a loop is busy (procs.go), until no
+// loop is left.
+func watchProcs() {
+	t := time.NewTicker(procTick)
+	defer t.Stop()
+	var s spareState
+	last := map[*loop]uint64{}
+	for range t.C {
+		procCtl.mu.Lock()
+		if procCtl.set == nil { // no longer managed (a test's end)
+			procCtl.loops, procCtl.running = nil, false
+			procCtl.mu.Unlock()
+			return
+		}
+		busy := false
+		keep := procCtl.loops[:0]
+		for _, l := range procCtl.loops {
+			n := l.act.loops.Load()
+			if n-last[l] >= procBusy {
+				busy = true
+			}
+			last[l] = n
+			if l.exited.Load() {
+				delete(last, l)
+				continue
+			}
+			keep = append(keep, l)
+		}
+		clear(procCtl.loops[len(keep):])
+		procCtl.loops = keep
+		spare, changed := s.tick(busy)
+		if len(keep) == 0 {
+			procCtl.running = false
+			spare, changed = false, s.spare
+		}
+		if changed {
+			n := procCtl.base
+			if spare {
+				n++
+			}
+			procCtl.set(n)
+		}
+		running := procCtl.running
+		procCtl.mu.Unlock()
+		if !running {
+			return
+		}
+	}
 }

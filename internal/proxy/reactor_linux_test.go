@@ -47,3 +47,56 @@ func TestLoopsSpreadConnections(t *testing.T) {
 		c.Close()
 	}
 }
+
+// TestSpareProc: the event loops get a P more than there are loops while
+// they carry traffic, and give it back once they have been quiet.
+func TestSpareProc(t *testing.T) {
+	procs := make(chan int, 16)
+	procCtl.mu.Lock()
+	procCtl.base, procCtl.set = 1, func(n int) { procs <- n }
+	procCtl.mu.Unlock()
+	t.Cleanup(func() {
+		procCtl.mu.Lock()
+		procCtl.set, procCtl.base = nil, 0
+		procCtl.mu.Unlock()
+	})
+	addr := startServer(t, func(c net.Conn) { io.Copy(c, c) })
+	w := &world{t: t, eng: NewEngine(EngineConfig{Logger: quiet, Threads: 1}), logs: make(chan *LogRecord, 100)}
+	w.start(FrontendConfig{TimeoutClient: 5 * time.Second},
+		BackendConfig{Servers: []ServerConfig{{Name: "s", Addr: addr}}, TimeoutConnect: time.Second, TimeoutServer: 5 * time.Second},
+		BindConfig{})
+	c := w.dial()
+	echo := func(i int) {
+		fmt.Fprintf(c, "ping %d\n", i)
+		if l := readLine(t, c); l != fmt.Sprintf("ping %d", i) {
+			t.Fatalf("echo = %q", l)
+		}
+	}
+	// wait waits for the Ps to be set, to want, while during runs again
+	// and again (traffic), or without it.
+	wait := func(want int, during func()) {
+		t.Helper()
+		end := time.After(10 * time.Second)
+		for {
+			var tick <-chan time.Time
+			if during != nil {
+				during()
+				tick = time.After(0)
+			}
+			select {
+			case n := <-procs:
+				if n != want {
+					t.Fatalf("Ps set to %d; want %d", n, want)
+				}
+				return
+			case <-end:
+				t.Fatalf("Ps never set to %d", want)
+			case <-tick:
+			}
+		}
+	}
+	i := 0
+	wait(2, func() { echo(i); i++ }) // busy: the spare P
+	wait(1, nil)                     // quiet: taken back
+	wait(2, func() { echo(i); i++ })
+}
