@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,6 +31,10 @@ import (
 // So the spare P is given while the loops are busy and taken back once they
 // have been quiet for a second.
 
+// procNoSpare says that the loops have no spare P: they then wait in the
+// runtime's poller rather than in epoll_wait (loopwait_linux.go).
+var procNoSpare atomic.Bool
+
 // procCtl sets the number of Ps for the process's loops (ManageProcs).
 var procCtl struct {
 	mu      sync.Mutex
@@ -37,16 +42,22 @@ var procCtl struct {
 	base    int
 	loops   []*loop
 	running bool
+	gen     int // counts ManageProcs calls: a watcher of an older one stops
 }
 
 // ManageProcs sets the Ps to base (nbthread) now, through set (normally
 // runtime.GOMAXPROCS), and lets the event loops add one while they carry
-// connections. Without it the Ps are left alone.
+// connections. Without it, or with a nil set, the Ps are left alone.
 func ManageProcs(base int, set func(int)) {
 	procCtl.mu.Lock()
 	procCtl.base, procCtl.set = base, set
+	procCtl.loops, procCtl.running = nil, false
+	procCtl.gen++
 	procCtl.mu.Unlock()
-	set(base)
+	procNoSpare.Store(set != nil)
+	if set != nil {
+		set(base)
+	}
 }
 
 const (

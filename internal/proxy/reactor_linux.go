@@ -100,6 +100,9 @@ type loop struct {
 	act loopActivity
 	// exited is set when run returns (procs.go stops watching the loop).
 	exited atomic.Bool
+	// park is how the loop waits without the spare P (loopwait_linux.go);
+	// nil: it always blocks in epoll_wait.
+	park *loopPark
 
 	mu    sync.Mutex // guards inbox
 	inbox []loopMsg
@@ -202,6 +205,7 @@ func newLoop(e *Engine, id int) (*loop, error) {
 		return nil, os.NewSyscallError("epoll_ctl", err)
 	}
 	l.entry(evfd) // reserve the slot
+	l.park = newLoopPark()
 	return l, nil
 }
 
@@ -395,10 +399,10 @@ func (l *loop) expire() {
 // loops): a loop that parks its goroutine in the runtime's poller when its
 // set is empty, instead of blocking, wakes through another thread and ran
 // 5 % slower with 30 % more context switches; unlocked, it ran as fast but
-// moved between threads. Blocking needs the spare P that a busy loop gets
-// (procs.go): with none idle, the runtime's monitor takes the P of any system call
-// longer than 20 us, and keeps waking every 20 us to do so (twice HAProxy's
-// context switches, 10 % of the request rate).
+// moved between threads. Blocking needs the spare P that busy loops get
+// (procs.go): with none idle, the runtime's monitor takes the P of any
+// system call longer than 20 us, and keeps waking every 20 us to do so
+// (twice HAProxy's context switches, 10 % of the request rate).
 func (l *loop) run() {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -459,7 +463,13 @@ func (l *loop) idle() bool { return len(l.runq) == 0 && len(l.shutq) == 0 }
 // no connection and no listener left).
 func (l *loop) iterate(wait int) bool {
 	shutMark := len(l.shutq)
-	n, err := unix.EpollWait(l.epfd, l.events, wait)
+	var n int
+	var err error
+	if wait != 0 && l.park != nil && procNoSpare.Load() {
+		n, err = l.park.wait(l, wait)
+	} else {
+		n, err = unix.EpollWait(l.epfd, l.events, wait)
+	}
 	l.act.loops.Add(1)
 	switch {
 	case n > 0:
@@ -521,6 +531,9 @@ func (l *loop) iterate(wait int) bool {
 // caller closes.
 func (l *loop) exit() {
 	_ = unix.Close(l.evfd)
+	if l.park != nil {
+		l.park.close()
+	}
 	bufPool.Put(l.scratch)
 	l.scratch = nil
 }
@@ -837,21 +850,21 @@ func manageProcs(loops []*loop) {
 	procCtl.loops = append(procCtl.loops, loops...)
 	if !procCtl.running {
 		procCtl.running = true
-		go watchProcs()
+		go watchProcs(procCtl.gen)
 	}
 }
 
 // watchProcs gives the spare P while a loop is busy (procs.go), until no
-// loop is left.
-func watchProcs() {
+// loop is left or ManageProcs is called again (gen is procCtl's when it
+// started).
+func watchProcs(gen int) {
 	t := time.NewTicker(procTick)
 	defer t.Stop()
 	var s spareState
 	last := map[*loop]uint64{}
 	for range t.C {
 		procCtl.mu.Lock()
-		if procCtl.set == nil { // no longer managed (a test's end)
-			procCtl.loops, procCtl.running = nil, false
+		if procCtl.gen != gen { // managed anew (tests)
 			procCtl.mu.Unlock()
 			return
 		}
@@ -881,7 +894,15 @@ func watchProcs() {
 			if spare {
 				n++
 			}
+			// Loops wait in the runtime's poller before their P goes,
+			// and block again once it is there.
+			if !spare {
+				procNoSpare.Store(true)
+			}
 			procCtl.set(n)
+			if spare {
+				procNoSpare.Store(false)
+			}
 		}
 		running := procCtl.running
 		procCtl.mu.Unlock()

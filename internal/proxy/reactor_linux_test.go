@@ -49,28 +49,29 @@ func TestLoopsSpreadConnections(t *testing.T) {
 }
 
 // TestSpareProc: the event loops get a P more than there are loops while
-// they carry traffic, and give it back once they have been quiet.
+// they carry traffic, and give it back once they have been quiet; without
+// it they wait in the runtime's poller, where their connections and their
+// timers still wake them.
 func TestSpareProc(t *testing.T) {
 	procs := make(chan int, 16)
-	procCtl.mu.Lock()
-	procCtl.base, procCtl.set = 1, func(n int) { procs <- n }
-	procCtl.mu.Unlock()
-	t.Cleanup(func() {
-		procCtl.mu.Lock()
-		procCtl.set, procCtl.base = nil, 0
-		procCtl.mu.Unlock()
-	})
+	ManageProcs(1, func(n int) { procs <- n })
+	if n := <-procs; n != 1 {
+		t.Fatalf("Ps set to %d; want 1", n)
+	}
+	t.Cleanup(func() { ManageProcs(0, nil) })
 	addr := startServer(t, func(c net.Conn) { io.Copy(c, c) })
 	w := &world{t: t, eng: NewEngine(EngineConfig{Logger: quiet, Threads: 1}), logs: make(chan *LogRecord, 100)}
-	w.start(FrontendConfig{TimeoutClient: 5 * time.Second},
+	w.start(FrontendConfig{TimeoutClient: 300 * time.Millisecond},
 		BackendConfig{Servers: []ServerConfig{{Name: "s", Addr: addr}}, TimeoutConnect: time.Second, TimeoutServer: 5 * time.Second},
 		BindConfig{})
-	c := w.dial()
-	echo := func(i int) {
+	var c net.Conn
+	i := 0
+	echo := func() {
 		fmt.Fprintf(c, "ping %d\n", i)
 		if l := readLine(t, c); l != fmt.Sprintf("ping %d", i) {
 			t.Fatalf("echo = %q", l)
 		}
+		i++
 	}
 	// wait waits for the Ps to be set, to want, while during runs again
 	// and again (traffic), or without it.
@@ -88,6 +89,13 @@ func TestSpareProc(t *testing.T) {
 				if n != want {
 					t.Fatalf("Ps set to %d; want %d", n, want)
 				}
+				// The flag follows the Ps when they are added.
+				for wait := time.Now().Add(time.Second); procNoSpare.Load() != (want == 1) && time.Now().Before(wait); {
+					time.Sleep(time.Millisecond)
+				}
+				if got := procNoSpare.Load(); got != (want == 1) {
+					t.Fatalf("with %d Ps the loops wait in the runtime's poller: %v", want, got)
+				}
 				return
 			case <-end:
 				t.Fatalf("Ps never set to %d", want)
@@ -95,8 +103,17 @@ func TestSpareProc(t *testing.T) {
 			}
 		}
 	}
-	i := 0
-	wait(2, func() { echo(i); i++ }) // busy: the spare P
-	wait(1, nil)                     // quiet: taken back
-	wait(2, func() { echo(i); i++ })
+	c = w.dial()
+	wait(2, echo) // busy: the spare P
+	wait(1, nil)  // quiet: taken back; c timed out meanwhile
+	expectClosed(t, c, 5*time.Second)
+	// Waiting in the runtime's poller, the loop accepts, and its timer
+	// (timeout client) ends an idle connection.
+	idle := w.dial()
+	expectClosed(t, idle, 5*time.Second)
+	if procNoSpare.Load() != true {
+		t.Fatal("the spare P came back for one connection")
+	}
+	c = w.dial()
+	wait(2, echo)
 }
